@@ -1,0 +1,596 @@
+package ledger
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Report is the running total of a till, a shift or a store: an X report
+// while it runs, the body of a Z report when a shift closes. Refunds and
+// voids are counted separately and also taken off the net figures (Net,
+// Tax, Bands, Tenders) so those say what the business kept.
+type Report struct {
+	Currency string `json:"currency,omitempty"`
+	Events   int    `json:"events"`
+
+	Sales      int   `json:"sales"`
+	Items      int64 `json:"items"` // units sold; weighed lines count 1
+	Gross      Money `json:"gross"` // sales before discounts
+	Discounts  Money `json:"discounts"`
+	SalesTotal Money `json:"sales_total"` // what customers paid for goods
+
+	Refunds  int   `json:"refunds"`
+	Refunded Money `json:"refunded"`
+	Voids    int   `json:"voids"`
+	Voided   Money `json:"voided"`
+
+	Net   Money               `json:"net"`   // sales less refunds and voids, before tax
+	Tax   Money               `json:"tax"`   // likewise
+	Total Money               `json:"total"` // likewise, tax included
+	Bands map[TaxRate]TaxBand `json:"bands"` // net and tax by rate
+
+	Tenders       map[TenderKind]Money `json:"tenders"`        // taken at sales; cash net of change
+	RefundTenders map[TenderKind]Money `json:"refund_tenders"` // given back at refunds and voids
+
+	CashIn  Money `json:"cash_in"`
+	CashOut Money `json:"cash_out"`
+	NoSales int   `json:"no_sales"`
+	Float   Money `json:"float"`
+	// CashExpected is what the drawer should hold: float, plus cash
+	// taken, less cash given back, plus cash in, less cash out.
+	CashExpected Money `json:"cash_expected"`
+}
+
+func newReport() Report {
+	return Report{Bands: map[TaxRate]TaxBand{}, Tenders: map[TenderKind]Money{}, RefundTenders: map[TenderKind]Money{}}
+}
+
+// Shift is one shift of one till, from shift_open to shift_close.
+type Shift struct {
+	Till     TillID `json:"till"`
+	OpenSeq  uint64 `json:"open_seq"`
+	CloseSeq uint64 `json:"close_seq,omitempty"` // 0 while open
+	Opened   HLC    `json:"opened"`
+	Closed   HLC    `json:"closed"`
+	Staff    string `json:"staff"`
+	Report   Report `json:"report"`
+	// Counted, Expected and OverShort are set at close: OverShort is
+	// Counted - Expected (negative when the drawer is short).
+	Counted   Money          `json:"counted"`
+	Expected  Money          `json:"expected"`
+	OverShort Money          `json:"over_short"`
+	Count     []Denomination `json:"count,omitempty"`
+}
+
+// IsOpen reports whether the shift has not closed.
+func (s *Shift) IsOpen() bool { return s.CloseSeq == 0 }
+
+type tillFold struct {
+	total  Report
+	shifts []*Shift
+	open   *Shift
+}
+
+type saleRecord struct {
+	till   TillID
+	seq    uint64
+	time   HLC
+	body   *Sale
+	totals Totals
+}
+
+type lineSum struct {
+	qty         int64
+	amount, tax Money
+}
+
+// Fold holds the folds over a set of events: reports per till and shift,
+// stock movement per SKU and till, and what remains refundable of each
+// sale. Events must arrive in each till's chain order (State sees to it);
+// across tills the order does not matter.
+type Fold struct {
+	events  int
+	tills   map[TillID]*tillFold
+	stock   map[string]map[TillID]int64
+	sales   map[EventID]*saleRecord
+	refunds map[EventID]map[int]lineSum // by sale, by line
+	voids   map[EventID]int             // voids per sale
+	byHour  map[int64]Money             // sales total by Unix hour
+	bySKU   map[string]*SKUSales
+}
+
+// SKUSales is what one SKU sold, net of refunds and voids.
+type SKUSales struct {
+	SKU    string `json:"sku"`
+	Name   string `json:"name"`
+	Qty    int64  `json:"qty"`
+	Amount Money  `json:"amount"`
+}
+
+func newFold() *Fold {
+	return &Fold{
+		tills: map[TillID]*tillFold{}, stock: map[string]map[TillID]int64{},
+		sales: map[EventID]*saleRecord{}, refunds: map[EventID]map[int]lineSum{},
+		voids: map[EventID]int{}, byHour: map[int64]Money{}, bySKU: map[string]*SKUSales{},
+	}
+}
+
+func (f *Fold) till(t TillID) *tillFold {
+	tf := f.tills[t]
+	if tf == nil {
+		tf = &tillFold{total: newReport()}
+		f.tills[t] = tf
+	}
+	return tf
+}
+
+func (f *Fold) move(sku string, t TillID, qty int64) {
+	m := f.stock[sku]
+	if m == nil {
+		m = map[TillID]int64{}
+		f.stock[sku] = m
+	}
+	m[t] += qty
+}
+
+func (f *Fold) skuSales(sku, name string) *SKUSales {
+	s := f.bySKU[sku]
+	if s == nil {
+		s = &SKUSales{SKU: sku}
+		f.bySKU[sku] = s
+	}
+	if name != "" {
+		s.Name = name
+	}
+	return s
+}
+
+// apply folds one event. Its body has passed Check, so computations that
+// can fail on bad input have already succeeded once.
+func (f *Fold) apply(ev *Event) {
+	f.events++
+	tf := f.till(ev.Till)
+	switch b := ev.Body.(type) {
+	case *ShiftOpen:
+		sh := &Shift{Till: ev.Till, OpenSeq: ev.Seq, Opened: ev.Time, Staff: b.Staff, Report: newReport()}
+		sh.Report.Currency, sh.Report.Float, sh.Report.CashExpected = b.Currency, b.Float, b.Float
+		// A second open without a close (CheckLocal refuses it locally)
+		// leaves the earlier shift open in the list; the newer takes over.
+		tf.shifts = append(tf.shifts, sh)
+		tf.open = sh
+		tf.total.Float += b.Float
+		tf.total.CashExpected += b.Float
+		tf.total.Events++
+		sh.Report.Events++
+		return
+	case *ShiftClose:
+		tf.total.Events++
+		if sh := tf.open; sh != nil {
+			sh.Report.Events++
+			sh.CloseSeq, sh.Closed, sh.Count = ev.Seq, ev.Time, b.Counted
+			sh.Counted = b.CountedCash()
+			sh.Expected = sh.Report.CashExpected
+			sh.OverShort = sh.Counted - sh.Expected
+			tf.open = nil
+		}
+		return
+	case *Sale:
+		t, _ := b.Totals() // checked
+		f.sales[ev.ID()] = &saleRecord{till: ev.Till, seq: ev.Seq, time: ev.Time, body: b, totals: t}
+		for i, l := range b.Lines {
+			f.move(l.SKU, ev.Till, -l.Qty)
+			s := f.skuSales(l.SKU, l.Name)
+			s.Qty += itemQty(l.Unit, l.Qty)
+			s.Amount += t.Lines[i].Amount
+		}
+		f.byHour[ev.Time.Wall/3_600_000] += t.Total
+	case *Refund:
+		m := f.refunds[b.Sale]
+		if m == nil {
+			m = map[int]lineSum{}
+			f.refunds[b.Sale] = m
+		}
+		for _, l := range b.Lines {
+			s := m[l.Line]
+			s.qty += l.Qty
+			s.amount += l.Amount
+			s.tax += l.Tax
+			m[l.Line] = s
+			f.move(l.SKU, ev.Till, l.Qty)
+			sk := f.skuSales(l.SKU, "")
+			sk.Amount -= l.Amount
+		}
+	case *Void:
+		f.voids[b.Sale]++
+		for _, l := range b.Lines {
+			f.move(l.SKU, ev.Till, l.Qty)
+		}
+		if sale := f.sales[b.Sale]; sale != nil {
+			for i, l := range sale.body.Lines {
+				s := f.skuSales(l.SKU, "")
+				s.Qty -= itemQty(l.Unit, l.Qty)
+				s.Amount -= sale.totals.Lines[i].Amount
+			}
+		}
+	case *StockReceive:
+		for _, l := range b.Lines {
+			f.move(l.SKU, ev.Till, l.Qty)
+		}
+	case *StockAdjust:
+		for _, l := range b.Lines {
+			f.move(l.SKU, ev.Till, l.Qty)
+		}
+	case *StockCount:
+		for _, l := range b.Lines {
+			f.move(l.SKU, ev.Till, l.Counted-l.Expected)
+		}
+	}
+	tf.total.add(ev)
+	if tf.open != nil {
+		tf.open.Report.add(ev)
+	}
+}
+
+func itemQty(u Unit, qty int64) int64 {
+	if u == Kilogram {
+		return 1
+	}
+	return qty
+}
+
+// add folds a money event into the report.
+func (r *Report) add(ev *Event) {
+	r.Events++
+	switch b := ev.Body.(type) {
+	case *Sale:
+		t, _ := b.Totals()
+		r.setCurrency(b.Currency)
+		r.Sales++
+		for _, l := range b.Lines {
+			r.Items += itemQty(l.Unit, l.Qty)
+		}
+		r.Gross += t.Gross
+		r.Discounts += t.Discounts
+		r.SalesTotal += t.Total
+		r.Net += t.Net
+		r.Tax += t.Tax
+		r.Total += t.Total
+		for _, band := range t.Bands {
+			r.band(band.Rate, band.Net, band.Tax)
+		}
+		for _, tn := range b.Tenders {
+			r.Tenders[tn.Kind] += tn.Amount
+		}
+		r.Tenders[Cash] -= b.Change
+		if r.Tenders[Cash] == 0 {
+			delete(r.Tenders, Cash)
+		}
+		r.CashExpected += cashOf(b.Tenders) - b.Change
+	case *Refund:
+		r.setCurrency(b.Currency)
+		r.Refunds++
+		for _, l := range b.Lines {
+			r.Refunded += l.Amount
+			r.Tax -= l.Tax
+			r.Total -= l.Amount
+			r.Net -= l.Amount - l.Tax
+			r.band(l.Rate, -(l.Amount - l.Tax), -l.Tax)
+		}
+		for _, tn := range b.Tenders {
+			r.RefundTenders[tn.Kind] += tn.Amount
+		}
+		r.CashExpected -= cashOf(b.Tenders)
+	case *Void:
+		r.setCurrency(b.Currency)
+		r.Voids++
+		r.Voided += b.Total
+		r.Total -= b.Total
+		for _, band := range b.Bands {
+			r.Net -= band.Net
+			r.Tax -= band.Tax
+			r.band(band.Rate, -band.Net, -band.Tax)
+		}
+		if b.Cash > 0 {
+			r.RefundTenders[Cash] += b.Cash
+		}
+		if rest := b.Total - b.Cash; rest > 0 {
+			r.RefundTenders[Other] += rest
+		}
+		r.CashExpected -= b.Cash
+	case *CashIn:
+		r.setCurrency(b.Currency)
+		r.CashIn += b.Amount
+		r.CashExpected += b.Amount
+	case *CashOut:
+		r.setCurrency(b.Currency)
+		r.CashOut += b.Amount
+		r.CashExpected -= b.Amount
+	case *NoSale:
+		r.NoSales++
+	}
+}
+
+func (r *Report) setCurrency(c string) {
+	if r.Currency == "" {
+		r.Currency = c
+	}
+}
+
+func (r *Report) band(rate TaxRate, net, tax Money) {
+	b := r.Bands[rate]
+	b.Rate = rate
+	b.Net += net
+	b.Tax += tax
+	if b.Net == 0 && b.Tax == 0 {
+		delete(r.Bands, rate)
+		return
+	}
+	r.Bands[rate] = b
+}
+
+func cashOf(ts []Tender) Money {
+	var c Money
+	for _, t := range ts {
+		if t.Kind == Cash {
+			c += t.Amount
+		}
+	}
+	return c
+}
+
+// merge adds o into r (for store-wide reports).
+func (r *Report) merge(o *Report) {
+	if r.Currency == "" {
+		r.Currency = o.Currency
+	}
+	r.Events += o.Events
+	r.Sales += o.Sales
+	r.Items += o.Items
+	r.Gross += o.Gross
+	r.Discounts += o.Discounts
+	r.SalesTotal += o.SalesTotal
+	r.Refunds += o.Refunds
+	r.Refunded += o.Refunded
+	r.Voids += o.Voids
+	r.Voided += o.Voided
+	r.Net += o.Net
+	r.Tax += o.Tax
+	r.Total += o.Total
+	for _, b := range o.Bands {
+		r.band(b.Rate, b.Net, b.Tax)
+	}
+	for k, v := range o.Tenders {
+		r.Tenders[k] += v
+	}
+	for k, v := range o.RefundTenders {
+		r.RefundTenders[k] += v
+	}
+	r.CashIn += o.CashIn
+	r.CashOut += o.CashOut
+	r.NoSales += o.NoSales
+	r.Float += o.Float
+	r.CashExpected += o.CashExpected
+}
+
+// TillReport returns a till's report since its first event (zero Report
+// if the till is unknown).
+func (f *Fold) TillReport(t TillID) Report {
+	tf := f.tills[t]
+	if tf == nil {
+		return newReport()
+	}
+	return tf.total
+}
+
+// StoreReport returns the report over every till.
+func (f *Fold) StoreReport() Report {
+	r := newReport()
+	for _, tf := range f.tills {
+		r.merge(&tf.total)
+	}
+	return r
+}
+
+// Shifts returns a till's shifts, oldest first.
+func (f *Fold) Shifts(t TillID) []*Shift {
+	if tf := f.tills[t]; tf != nil {
+		return tf.shifts
+	}
+	return nil
+}
+
+// OpenShift returns the till's open shift, or nil.
+func (f *Fold) OpenShift(t TillID) *Shift {
+	if tf := f.tills[t]; tf != nil {
+		return tf.open
+	}
+	return nil
+}
+
+// Stock returns each till's net movement of a SKU. A store's stock is the
+// sum of the slots.
+func (f *Fold) Stock(sku string) map[TillID]int64 { return f.stock[sku] }
+
+// StockTotal returns the store's net movement of a SKU.
+func (f *Fold) StockTotal(sku string) int64 {
+	var n int64
+	for _, q := range f.stock[sku] {
+		n += q
+	}
+	return n
+}
+
+// SKUs returns every SKU with a stock movement, sorted.
+func (f *Fold) SKUs() []string {
+	ks := make([]string, 0, len(f.stock))
+	for k := range f.stock {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// TopProducts returns up to n SKUs by amount sold, largest first.
+func (f *Fold) TopProducts(n int) []SKUSales {
+	out := make([]SKUSales, 0, len(f.bySKU))
+	for _, s := range f.bySKU {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Amount != out[j].Amount {
+			return out[i].Amount > out[j].Amount
+		}
+		return out[i].SKU < out[j].SKU
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// SalesByHour returns sales totals keyed by Unix hour (HLC wall / 1h).
+func (f *Fold) SalesByHour() map[int64]Money { return f.byHour }
+
+// Sale returns a sale by ID with the till and seq that recorded it.
+func (f *Fold) Sale(id EventID) (s *Sale, till TillID, seq uint64, ok bool) {
+	r := f.sales[id]
+	if r == nil {
+		return nil, TillID{}, 0, false
+	}
+	return r.body, r.till, r.seq, true
+}
+
+// Remaining is what remains refundable of one sale line.
+type Remaining struct {
+	Line   int    `json:"line"`
+	SKU    string `json:"sku"`
+	Name   string `json:"name"`
+	Qty    int64  `json:"qty"`
+	Amount Money  `json:"amount"`
+	Tax    Money  `json:"tax"`
+}
+
+// Refundable returns what remains refundable of each line of a sale,
+// counting refunds made at every till. A voided sale has nothing left.
+func (f *Fold) Refundable(sale EventID) ([]Remaining, error) {
+	r := f.sales[sale]
+	if r == nil {
+		return nil, fmt.Errorf("%w %s", ErrUnknownSale, short(sale))
+	}
+	done := f.refunds[sale]
+	out := make([]Remaining, len(r.body.Lines))
+	for i, l := range r.body.Lines {
+		d := done[i]
+		out[i] = Remaining{Line: i, SKU: l.SKU, Name: l.Name, Qty: l.Qty - d.qty,
+			Amount: r.totals.Lines[i].Amount - d.amount, Tax: r.totals.Lines[i].Tax - d.tax}
+		if f.voids[sale] > 0 || out[i].Qty < 0 {
+			out[i].Qty, out[i].Amount, out[i].Tax = 0, 0, 0
+		}
+	}
+	return out, nil
+}
+
+// Pick chooses a quantity of one sale line to refund.
+type Pick struct {
+	Line int   `json:"line"`
+	Qty  int64 `json:"qty"`
+}
+
+// RefundLines computes the refund lines for picks of a sale: amounts and
+// tax prorated from what remains of each line. It fails with ErrOverRefund
+// when a pick exceeds what remains.
+func (f *Fold) RefundLines(sale EventID, ps []Pick) ([]RefundLine, error) {
+	rem, err := f.Refundable(sale)
+	if err != nil {
+		return nil, err
+	}
+	if f.voids[sale] > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrAlreadyVoided, short(sale))
+	}
+	rate := f.sales[sale].body.Lines
+	out := make([]RefundLine, len(ps))
+	for i, p := range ps {
+		if p.Line < 0 || p.Line >= len(rem) {
+			return nil, fmt.Errorf("%w: sale %s has no line %d", ErrInvalidBody, short(sale), p.Line)
+		}
+		r := rem[p.Line]
+		if p.Qty <= 0 || p.Qty > r.Qty {
+			return nil, fmt.Errorf("%w: line %d: %d asked, %d remain", ErrOverRefund, p.Line, p.Qty, r.Qty)
+		}
+		amt, err := Prorate(r.Amount, p.Qty, r.Qty)
+		if err != nil {
+			return nil, err
+		}
+		tax, err := Prorate(r.Tax, p.Qty, r.Qty)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = RefundLine{Line: p.Line, SKU: r.SKU, Qty: p.Qty, Amount: amt, Tax: tax, Rate: rate[p.Line].TaxRate}
+	}
+	return out, nil
+}
+
+// VoidOf builds the copy of a sale that a void of it carries. A sale that
+// was voided or partly refunded cannot be voided.
+func (f *Fold) VoidOf(sale EventID) (*Void, error) {
+	r := f.sales[sale]
+	if r == nil {
+		return nil, fmt.Errorf("%w %s", ErrUnknownSale, short(sale))
+	}
+	if f.voids[sale] > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrAlreadyVoided, short(sale))
+	}
+	if len(f.refunds[sale]) > 0 {
+		return nil, fmt.Errorf("%w: sale %s was partly refunded: refund the rest instead", ErrInvalidBody, short(sale))
+	}
+	v := &Void{Sale: sale, Currency: r.body.Currency, Total: r.totals.Total,
+		Cash: cashOf(r.body.Tenders) - r.body.Change, Bands: r.totals.Bands}
+	for _, l := range r.body.Lines {
+		v.Lines = append(v.Lines, StockLine{SKU: l.SKU, Qty: l.Qty})
+	}
+	return v, nil
+}
+
+// Anomaly is a cross-till inconsistency that no single till could prevent,
+// such as two tills refunding the same line during a partition.
+type Anomaly struct {
+	Sale   EventID `json:"sale"`
+	Reason string  `json:"reason"`
+}
+
+// Anomalies lists sales refunded beyond their quantity, voided more than
+// once, or both voided and refunded.
+func (f *Fold) Anomalies() []Anomaly {
+	var out []Anomaly
+	for id, r := range f.sales {
+		for i, l := range r.body.Lines {
+			if d := f.refunds[id][i]; d.qty > l.Qty {
+				out = append(out, Anomaly{Sale: id, Reason: fmt.Sprintf("line %d refunded %d of %d", i, d.qty, l.Qty)})
+			}
+		}
+		if n := f.voids[id]; n > 1 {
+			out = append(out, Anomaly{Sale: id, Reason: fmt.Sprintf("voided %d times", n)})
+		}
+		if f.voids[id] > 0 && len(f.refunds[id]) > 0 {
+			out = append(out, Anomaly{Sale: id, Reason: "voided and refunded"})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Sale != out[j].Sale {
+			return string(out[i].Sale[:]) < string(out[j].Sale[:])
+		}
+		return out[i].Reason < out[j].Reason
+	})
+	return out
+}
+
+func (f *Fold) check() error {
+	n := 0
+	for _, tf := range f.tills {
+		n += tf.total.Events
+	}
+	if n != f.events {
+		return fmt.Errorf("till reports count %d events, fold saw %d", n, f.events)
+	}
+	return nil
+}
