@@ -97,7 +97,7 @@ func Sale(r Rand, maxLines int) *ledger.Sale {
 			qty = int64(100 + r.IntN(2000))
 		}
 		l := ledger.Line{SKU: p.SKU, Name: p.Name, Qty: qty, Unit: p.Unit, UnitPrice: p.Price, TaxRate: p.Rate}
-		if r.IntN(5) == 0 {
+		if r.IntN(5) == 0 && p.Unit != ledger.Kilogram {
 			l.Discount = ledger.Money(r.IntN(int(p.Price)/2 + 1))
 		}
 		s.Lines = append(s.Lines, l)
