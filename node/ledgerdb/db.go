@@ -1,0 +1,587 @@
+package ledgerdb
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// Sentinel errors.
+var (
+	ErrDiskFull         = errors.New("ledgerdb: disk almost full: refusing new events")
+	ErrOwnChainDamaged  = errors.New("ledgerdb: this till's own chain is damaged: fetch it from peers before selling")
+	ErrClosed           = errors.New("ledgerdb: closed")
+	ErrIdempotencyReuse = errors.New("ledgerdb: idempotency key reused for a different request")
+)
+
+// Config configures a DB. The zero value is not usable: Dir and Store are
+// required; DefaultConfig fills the rest.
+type Config struct {
+	Dir   string
+	Store ledger.StoreID
+	// MinFree is the free-disk watermark: below it Append refuses with
+	// ErrDiskFull instead of writing (a full disk kills Badger with SIGBUS).
+	MinFree uint64
+	// Ballast is the size of a file kept to be deleted when the disk
+	// fills, so Badger can reopen. Zero keeps none.
+	Ballast uint64
+	Logger  *slog.Logger
+}
+
+// DefaultConfig returns a config for a till's ledger in dir.
+func DefaultConfig(dir string, store ledger.StoreID) Config {
+	return Config{Dir: dir, Store: store, MinFree: 64 << 20, Ballast: 16 << 20, Logger: slog.Default()}
+}
+
+// Validate reports what is wrong with c.
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("ledgerdb: no directory")
+	case c.Logger == nil:
+		return errors.New("ledgerdb: no logger")
+	}
+	return nil
+}
+
+// Key layout. Seqs are big-endian so keys sort in chain order.
+//
+//	e/<till>/<seq>        event bytes (chained, or held above a gap)
+//	x/<till>/<seq>/<id>   a conflicting event: equivocation evidence
+//	q/<till>/<seq>        a damaged record moved aside on open
+//	i/<idempotency key>   till + seq of the event the key made
+const (
+	pEvent      = 'e'
+	pEvidence   = 'x'
+	pQuarantine = 'q'
+	pIdem       = 'i'
+)
+
+func eventKey(p byte, t ledger.TillID, seq uint64) []byte {
+	k := make([]byte, 0, 1+32+8)
+	k = append(k, p)
+	k = append(k, t[:]...)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func idemKey(till ledger.TillID, key string) []byte {
+	k := append([]byte{pIdem}, till[:]...)
+	return append(k, key...)
+}
+
+// Problem is something wrong found in storage.
+type Problem struct {
+	Till   ledger.TillID
+	Seq    uint64
+	Reason string
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("till %s seq %d: %s", p.Till.Short(), p.Seq, p.Reason)
+}
+
+// DB is a till's durable ledger: every event it holds, its own and its
+// peers', in Badger, with a ledger.State kept in step in memory. It is safe
+// for concurrent use; appends are serialised.
+type DB struct {
+	cfg Config
+	log *slog.Logger
+	bdb *badger.DB
+
+	mu       sync.Mutex
+	state    *ledger.State
+	problems []Problem
+	damaged  map[ledger.TillID]bool // tills with quarantined records
+	closed   bool
+}
+
+// Open opens or creates the ledger in cfg.Dir, checks every chain and
+// rebuilds the state. A damaged record is moved aside (see Problems)
+// instead of failing the open.
+func Open(cfg Config) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", cfg.Dir, err)
+	}
+	if free, err := freeBytes(cfg.Dir); err == nil && free < 16<<20 && releaseBallast(cfg.Dir) {
+		cfg.Logger.Warn("disk almost full: deleted the ballast file so the ledger can open", "dir", cfg.Dir, "free", free)
+	}
+	bdb, err := badger.Open(BadgerOptions(cfg.Dir, cfg.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", cfg.Dir, err)
+	}
+	if cfg.Ballast > 0 {
+		if err := ensureBallast(cfg.Dir, cfg.Ballast, cfg.MinFree); err != nil {
+			cfg.Logger.Warn("no ballast file", "err", err)
+		}
+	}
+	d := &DB{cfg: cfg, log: cfg.Logger, bdb: bdb, state: ledger.NewState(cfg.Store), damaged: map[ledger.TillID]bool{}}
+	if err := d.load(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", cfg.Dir, err)
+	}
+	return d, nil
+}
+
+// load reads every stored event, checks each till's chain, quarantines
+// damaged records and applies the rest to the state.
+func (d *DB) load() error {
+	chains := map[ledger.TillID][]*ledger.Event{}
+	var bad []Problem
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pEvent}, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			var till ledger.TillID
+			copy(till[:], k[1:33])
+			seq := binary.BigEndian.Uint64(k[33:])
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			ev, err := ledger.Decode(v)
+			if err == nil && (ev.Till != till || ev.Seq != seq) {
+				err = fmt.Errorf("record is event %s/%d", ev.Till.Short(), ev.Seq)
+			}
+			if err != nil {
+				bad = append(bad, Problem{Till: till, Seq: seq, Reason: err.Error()})
+				continue
+			}
+			chains[till] = append(chains[till], ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for till, evs := range chains {
+		keep, more := checkChain(evs)
+		bad = append(bad, more...)
+		chains[till] = keep
+	}
+	for _, p := range bad {
+		if err := d.quarantine(p); err != nil {
+			return err
+		}
+	}
+	for _, evs := range chains {
+		for _, ev := range evs {
+			if _, err := d.state.Apply(ev); err != nil {
+				d.log.Warn("stored event does not fit its chain", "till", ev.Till.Short(), "seq", ev.Seq, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkChain finds damaged records in one till's stored events (sorted by
+// seq): where a Prev does not match, the event whose own signature fails is
+// damaged; the newest event of the linked run must verify too, since its
+// signature vouches for every earlier byte.
+func checkChain(evs []*ledger.Event) (keep []*ledger.Event, bad []Problem) {
+	drop := map[int]string{}
+	for i := 1; i < len(evs); i++ {
+		a, b := evs[i-1], evs[i]
+		if b.Seq != a.Seq+1 || b.Prev == a.ID() {
+			continue
+		}
+		if err := a.Verify(); err != nil {
+			drop[i-1] = err.Error()
+		}
+		if err := b.Verify(); err != nil {
+			drop[i] = err.Error()
+		}
+	}
+	// Verify the newest event of each contiguous run.
+	for i := range evs {
+		last := i == len(evs)-1 || evs[i+1].Seq != evs[i].Seq+1 || evs[i+1].Prev != evs[i].ID()
+		if _, dropped := drop[i]; last && !dropped {
+			if err := evs[i].Verify(); err != nil {
+				drop[i] = err.Error()
+			}
+		}
+	}
+	for i, ev := range evs {
+		if r, ok := drop[i]; ok {
+			bad = append(bad, Problem{Till: ev.Till, Seq: ev.Seq, Reason: r})
+			continue
+		}
+		keep = append(keep, ev)
+	}
+	return keep, bad
+}
+
+func (d *DB) quarantine(p Problem) error {
+	d.problems = append(d.problems, p)
+	d.damaged[p.Till] = true
+	d.log.Error("damaged ledger record moved aside", "till", p.Till.Short(), "seq", p.Seq, "reason", p.Reason)
+	return d.bdb.Update(func(txn *badger.Txn) error {
+		k := eventKey(pEvent, p.Till, p.Seq)
+		item, err := txn.Get(k)
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(eventKey(pQuarantine, p.Till, p.Seq), v); err != nil {
+			return err
+		}
+		return txn.Delete(k)
+	})
+}
+
+// Close closes the store.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	return d.bdb.Close()
+}
+
+// Problems returns what Open found wrong and moved aside.
+func (d *DB) Problems() []Problem {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Problem(nil), d.problems...)
+}
+
+// View runs f with the state under the lock. f must not keep references
+// into the state or call DB methods.
+func (d *DB) View(f func(*ledger.State)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f(d.state)
+}
+
+// Vector returns the version vector.
+func (d *DB) Vector() ledger.Vector {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state.Vector()
+}
+
+// Append makes, signs and durably stores the till's next event. It returns
+// once the event is on disk (fsynced). The event and its idempotency key
+// are written in one transaction: a request retried with the same key gets
+// the original event back and existing=true, and nothing new is written.
+// CheckLocal's rules apply. now is Unix milliseconds.
+func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Body, idem string, now int64) (ev *ledger.Event, existing bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	till := ledger.TillOf(key)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, false, ErrClosed
+	}
+	if idem != "" {
+		if ev, err := d.byIdem(till, idem); err != nil || ev != nil {
+			if ev != nil && ev.Kind() != body.Kind() {
+				return nil, false, fmt.Errorf("%w: key %q made a %s", ErrIdempotencyReuse, idem, ev.Kind())
+			}
+			return ev, ev != nil, err
+		}
+	}
+	if d.damaged[till] {
+		return nil, false, ErrOwnChainDamaged
+	}
+	if n, _ := d.state.Held(till); n > 0 {
+		return nil, false, ErrOwnChainDamaged
+	}
+	free, err := freeBytes(d.cfg.Dir)
+	if err != nil {
+		return nil, false, err
+	}
+	if free < d.cfg.MinFree {
+		return nil, false, fmt.Errorf("%w: %d MB free, need %d MB", ErrDiskFull, free>>20, d.cfg.MinFree>>20)
+	}
+	seq, prev, last := d.state.Head(till)
+	ev = &ledger.Event{Store: d.cfg.Store, Seq: seq + 1, Prev: prev, Time: last.Next(now), Body: body, Key: idem}
+	ev.Till = till
+	if err := d.state.CheckLocal(ev); err != nil {
+		return nil, false, err
+	}
+	if err := ev.Sign(key); err != nil {
+		return nil, false, err
+	}
+	err = d.bdb.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(eventKey(pEvent, till, ev.Seq), ev.Bytes()); err != nil {
+			return err
+		}
+		if idem != "" {
+			return txn.Set(idemKey(till, idem), binary.BigEndian.AppendUint64(nil, ev.Seq))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("append %s: %w", ev.Kind(), err)
+	}
+	if _, err := d.state.Apply(ev); err != nil {
+		panic(fmt.Sprintf("ledgerdb: own event does not apply after write: %v", err)) // broken invariant
+	}
+	return ev, false, nil
+}
+
+// byIdem returns the event an idempotency key made, or nil.
+func (d *DB) byIdem(till ledger.TillID, idem string) (*ledger.Event, error) {
+	var ev *ledger.Event
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(idemKey(till, idem))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil || len(v) != 8 {
+			return fmt.Errorf("idempotency record %q: %d bytes, %v", idem, len(v), err)
+		}
+		ev, err = d.get(txn, till, binary.BigEndian.Uint64(v))
+		return err
+	})
+	return ev, err
+}
+
+func (d *DB) get(txn *badger.Txn, till ledger.TillID, seq uint64) (*ledger.Event, error) {
+	item, err := txn.Get(eventKey(pEvent, till, seq))
+	if err != nil {
+		return nil, fmt.Errorf("event %s/%d: %w", till.Short(), seq, err)
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.Decode(v)
+}
+
+// Rejected is an event Insert refused, and why.
+type Rejected struct {
+	Event *ledger.Event
+	Err   error
+}
+
+// InsertResult says what Insert did.
+type InsertResult struct {
+	Applied   []*ledger.Event // newly in a chain, in chain order per till
+	Held      int             // stored above a gap
+	Duplicate int
+	Rejected  []Rejected // failed verification or equivocated (kept as evidence)
+}
+
+// Insert verifies and stores events from peers, in any order. Runs that
+// extend a chain are authenticated by their newest signature and the hash
+// chain (ledger.VerifyRun); other events are verified one by one. Nothing
+// that fails verification is stored; a conflicting signed event is stored
+// as evidence only. It returns once everything it stored is durable.
+func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, error) {
+	if err := ctx.Err(); err != nil {
+		return InsertResult{}, err
+	}
+	byTill := map[ledger.TillID][]*ledger.Event{}
+	for _, ev := range evs {
+		byTill[ev.Till] = append(byTill[ev.Till], ev)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return InsertResult{}, ErrClosed
+	}
+	var res InsertResult
+	var ok []*ledger.Event
+	for till, list := range byTill {
+		sort.Slice(list, func(i, j int) bool { return list[i].Seq < list[j].Seq })
+		list = dedupe(list)
+		head, prev, _ := d.state.Head(till)
+		// The leading run that extends the chain is checked as one.
+		n := 0
+		for n < len(list) && list[n].Seq == head+1+uint64(n) {
+			n++
+		}
+		if n > 0 {
+			if _, err := ledger.VerifyRun(prev, list[:n]); err != nil {
+				// Something in the run is bad: only per-event signatures
+				// can say which of the rest are good.
+				for _, ev := range list[:n] {
+					if err := ev.Verify(); err != nil {
+						res.Rejected = append(res.Rejected, Rejected{ev, err})
+						continue
+					}
+					ok = append(ok, ev)
+				}
+			} else {
+				ok = append(ok, list[:n]...)
+			}
+		}
+		for _, ev := range list[n:] {
+			if ev.Seq <= head {
+				if id, _ := d.state.ID(till, ev.Seq); id == ev.ID() {
+					res.Duplicate++
+					continue
+				}
+			}
+			if err := ev.Verify(); err != nil {
+				res.Rejected = append(res.Rejected, Rejected{ev, err})
+				continue
+			}
+			ok = append(ok, ev)
+		}
+	}
+	// Decide with a scratch pass what goes where, write, then apply.
+	wb := d.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	var toApply []*ledger.Event
+	for _, ev := range ok {
+		if ev.Store != d.cfg.Store {
+			res.Rejected = append(res.Rejected, Rejected{ev, fmt.Errorf("%w: %s", ledger.ErrWrongStore, ev.Store)})
+			continue
+		}
+		have, err := d.stored(ev.Till, ev.Seq)
+		if err != nil {
+			return res, err
+		}
+		switch {
+		case have == nil:
+			if err := wb.Set(eventKey(pEvent, ev.Till, ev.Seq), ev.Bytes()); err != nil {
+				return res, err
+			}
+			toApply = append(toApply, ev)
+		case bytes.Equal(have, ev.Bytes()):
+			res.Duplicate++
+		default:
+			k := append(eventKey(pEvidence, ev.Till, ev.Seq), ev.ID().String()[:16]...)
+			if err := wb.Set(k, ev.Bytes()); err != nil {
+				return res, err
+			}
+			toApply = append(toApply, ev) // State records the evidence
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return res, fmt.Errorf("insert: %w", err)
+	}
+	for _, ev := range toApply {
+		r, err := d.state.Apply(ev)
+		if err != nil {
+			res.Rejected = append(res.Rejected, Rejected{ev, err})
+			continue
+		}
+		res.Applied = append(res.Applied, r.Applied...)
+		if r.Held {
+			res.Held++
+		}
+	}
+	return res, nil
+}
+
+func dedupe(list []*ledger.Event) []*ledger.Event {
+	out := list[:0]
+	for i, ev := range list {
+		if i > 0 && ev.ID() == list[i-1].ID() {
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// stored returns the bytes stored for (till, seq), or nil.
+func (d *DB) stored(till ledger.TillID, seq uint64) ([]byte, error) {
+	var v []byte
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(eventKey(pEvent, till, seq))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err = item.ValueCopy(nil)
+		return err
+	})
+	return v, err
+}
+
+// Range calls f for a till's chained events from seq from upward, in
+// order, until f returns false or the chain ends. Held events above a gap
+// are not included.
+func (d *DB) Range(till ledger.TillID, from uint64, f func(*ledger.Event) bool) error {
+	d.mu.Lock()
+	head, _, _ := d.state.Head(till)
+	d.mu.Unlock()
+	if from == 0 {
+		from = 1
+	}
+	return d.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: eventKey(pEvent, till, 0)[:33], PrefetchValues: true, PrefetchSize: 128})
+		defer it.Close()
+		for it.Seek(eventKey(pEvent, till, from)); it.Valid(); it.Next() {
+			seq := binary.BigEndian.Uint64(it.Item().Key()[33:])
+			if seq > head {
+				return nil
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			ev, err := ledger.Decode(v)
+			if err != nil {
+				return fmt.Errorf("range %s/%d: %w", till.Short(), seq, err)
+			}
+			if !f(ev) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// Get returns a till's event at seq, held or chained.
+func (d *DB) Get(till ledger.TillID, seq uint64) (*ledger.Event, error) {
+	var ev *ledger.Event
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		var err error
+		ev, err = d.get(txn, till, seq)
+		return err
+	})
+	return ev, err
+}
+
+// Evidence returns the stored conflicting events (equivocation evidence).
+func (d *DB) Evidence() ([]*ledger.Event, error) {
+	var out []*ledger.Event
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pEvidence}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if ev, err := ledger.Decode(v); err == nil {
+				out = append(out, ev)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

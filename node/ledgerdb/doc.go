@@ -1,0 +1,26 @@
+// Package ledgerdb is a till's durable ledger: every event the till holds,
+// its own and its peers', in Badger with synced writes, and a ledger.State
+// kept in step in memory.
+//
+// Invariants:
+//   - Append returns only once the event is fsynced. The event and its
+//     idempotency key go in one transaction, so a retried request gets the
+//     original event and a sale is never recorded twice.
+//   - Before each local append the free disk space is checked; below
+//     Config.MinFree it refuses with ErrDiskFull rather than let Badger hit
+//     a full disk (which kills it with SIGBUS). A ballast file is kept to
+//     delete so Badger can reopen on a full disk.
+//   - Events from peers are verified before they are stored (Insert):
+//     runs that extend a chain by their newest signature plus the hash
+//     chain, others one by one. Events above a gap are stored and held
+//     until it fills; a conflicting signed event is kept as evidence.
+//   - Open checks every chain; a damaged record is moved aside and
+//     reported (Problems) instead of the till refusing to start. A till
+//     whose own chain is damaged refuses to sell (ErrOwnChainDamaged) until
+//     it has fetched its chain from peers, so it never signs a seq twice.
+//
+// Concurrency: DB is safe for concurrent use; appends and inserts are
+// serialised by one mutex.
+//
+// ledgerdb imports ledger and Badger; never node, ui or hw.
+package ledgerdb
