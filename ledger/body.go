@@ -96,57 +96,57 @@ const (
 
 // Line is one line of a sale.
 type Line struct {
-	SKU       string  `cbor:"1,keyasint"`
-	Name      string  `cbor:"2,keyasint,omitempty"` // as printed on the receipt
-	Qty       int64   `cbor:"3,keyasint"`           // units, or grams for Kilogram
-	Unit      Unit    `cbor:"4,keyasint,omitempty"` // empty means Each
-	UnitPrice Money   `cbor:"5,keyasint"`           // per unit or per kg
-	Discount  Money   `cbor:"6,keyasint,omitempty"` // amount off this line
-	TaxRate   TaxRate `cbor:"7,keyasint,omitempty"`
+	SKU       string  `cbor:"1,keyasint" json:"sku"`
+	Name      string  `cbor:"2,keyasint,omitempty" json:"name,omitempty"`     // as printed on the receipt
+	Qty       int64   `cbor:"3,keyasint" json:"qty"`                          // units, or grams for Kilogram
+	Unit      Unit    `cbor:"4,keyasint,omitempty" json:"unit,omitempty"`     // empty means Each
+	UnitPrice Money   `cbor:"5,keyasint" json:"unit_price"`                   // per unit or per kg
+	Discount  Money   `cbor:"6,keyasint,omitempty" json:"discount,omitempty"` // amount off this line
+	TaxRate   TaxRate `cbor:"7,keyasint,omitempty" json:"tax_rate,omitempty"`
 }
 
 // Tender is one payment. For a refund it is money given back.
 type Tender struct {
-	Kind   TenderKind `cbor:"1,keyasint"`
-	Amount Money      `cbor:"2,keyasint"`
-	Ref    string     `cbor:"3,keyasint,omitempty"` // card terminal reference
+	Kind   TenderKind `cbor:"1,keyasint" json:"kind"`
+	Amount Money      `cbor:"2,keyasint" json:"amount"`
+	Ref    string     `cbor:"3,keyasint,omitempty" json:"ref,omitempty"` // card terminal reference
 }
 
 // Sale records goods sold and how they were paid for. The tenders minus
 // the change equal the total exactly; change comes out of cash only.
 type Sale struct {
-	Currency     string   `cbor:"1,keyasint"`
-	TaxIncluded  bool     `cbor:"2,keyasint,omitempty"` // prices include tax
-	Lines        []Line   `cbor:"3,keyasint"`
-	CartDiscount Money    `cbor:"4,keyasint,omitempty"`
-	Tenders      []Tender `cbor:"5,keyasint"`
-	Change       Money    `cbor:"6,keyasint,omitempty"`
-	Staff        string   `cbor:"7,keyasint"`
-	Approver     string   `cbor:"8,keyasint,omitempty"` // manager who approved a discount above the limit
+	Currency     string   `cbor:"1,keyasint" json:"currency"`
+	TaxIncluded  bool     `cbor:"2,keyasint,omitempty" json:"tax_included,omitempty"` // prices include tax
+	Lines        []Line   `cbor:"3,keyasint" json:"lines"`
+	CartDiscount Money    `cbor:"4,keyasint,omitempty" json:"cart_discount,omitempty"`
+	Tenders      []Tender `cbor:"5,keyasint" json:"tenders"`
+	Change       Money    `cbor:"6,keyasint,omitempty" json:"change,omitempty"`
+	Staff        string   `cbor:"7,keyasint" json:"staff"`
+	Approver     string   `cbor:"8,keyasint,omitempty" json:"approver,omitempty"` // manager who approved a discount above the limit
 }
 
 // Refund gives back some or all of a sale's lines, at any till. Each line's
 // Amount is what the customer gets back for it (tax included), computed
 // with Prorate from what remains of the line when the refund is made.
 type Refund struct {
-	Sale     EventID      `cbor:"1,keyasint"`
-	Currency string       `cbor:"2,keyasint"`
-	Lines    []RefundLine `cbor:"3,keyasint"`
-	Tenders  []Tender     `cbor:"4,keyasint"`
-	Reason   string       `cbor:"5,keyasint,omitempty"`
-	Staff    string       `cbor:"6,keyasint"`
+	Sale     EventID      `cbor:"1,keyasint" json:"sale"`
+	Currency string       `cbor:"2,keyasint" json:"currency"`
+	Lines    []RefundLine `cbor:"3,keyasint" json:"lines"`
+	Tenders  []Tender     `cbor:"4,keyasint" json:"tenders"`
+	Reason   string       `cbor:"5,keyasint,omitempty" json:"reason,omitempty"`
+	Staff    string       `cbor:"6,keyasint" json:"staff"`
 }
 
 // RefundLine names a line of the sale by its index (0-based) and how many
 // of its units come back. SKU and Rate are copied from the sale line so
 // that stock and tax folds need no other event.
 type RefundLine struct {
-	Line   int     `cbor:"1,keyasint"`
-	SKU    string  `cbor:"2,keyasint"`
-	Qty    int64   `cbor:"3,keyasint"`
-	Amount Money   `cbor:"4,keyasint"` // what the customer gets back, tax included
-	Tax    Money   `cbor:"5,keyasint,omitempty"`
-	Rate   TaxRate `cbor:"6,keyasint,omitempty"`
+	Line   int     `cbor:"1,keyasint" json:"line"`
+	SKU    string  `cbor:"2,keyasint" json:"sku"`
+	Qty    int64   `cbor:"3,keyasint" json:"qty"`
+	Amount Money   `cbor:"4,keyasint" json:"amount"` // what the customer gets back, tax included
+	Tax    Money   `cbor:"5,keyasint,omitempty" json:"tax,omitempty"`
+	Rate   TaxRate `cbor:"6,keyasint,omitempty" json:"rate,omitempty"`
 }
 
 // Void cancels a whole sale: its money goes back through the voiding
@@ -154,36 +154,36 @@ type RefundLine struct {
 // The amounts and lines are copied from the sale when the void is made, so
 // folds need no other event; State.CheckLocal checks the copy.
 type Void struct {
-	Sale     EventID     `cbor:"1,keyasint"`
-	Currency string      `cbor:"2,keyasint"`
-	Total    Money       `cbor:"3,keyasint"`           // the sale's total
-	Cash     Money       `cbor:"4,keyasint,omitempty"` // cash the sale left in a drawer: cash tendered less change
-	Bands    []TaxBand   `cbor:"5,keyasint,omitempty"`
-	Lines    []StockLine `cbor:"6,keyasint"` // goods back into stock
-	Manager  string      `cbor:"7,keyasint"`
-	Reason   string      `cbor:"8,keyasint,omitempty"`
-	Staff    string      `cbor:"9,keyasint,omitempty"`
+	Sale     EventID     `cbor:"1,keyasint" json:"sale"`
+	Currency string      `cbor:"2,keyasint" json:"currency"`
+	Total    Money       `cbor:"3,keyasint" json:"total"`                    // the sale's total
+	Cash     Money       `cbor:"4,keyasint,omitempty" json:"cash,omitempty"` // cash the sale left in a drawer: cash tendered less change
+	Bands    []TaxBand   `cbor:"5,keyasint,omitempty" json:"bands,omitempty"`
+	Lines    []StockLine `cbor:"6,keyasint" json:"lines"` // goods back into stock
+	Manager  string      `cbor:"7,keyasint" json:"manager"`
+	Reason   string      `cbor:"8,keyasint,omitempty" json:"reason,omitempty"`
+	Staff    string      `cbor:"9,keyasint,omitempty" json:"staff,omitempty"`
 }
 
 // ShiftOpen starts a shift on the till with a cash float in the drawer.
 type ShiftOpen struct {
-	Currency string `cbor:"1,keyasint"`
-	Float    Money  `cbor:"2,keyasint"`
-	Staff    string `cbor:"3,keyasint"`
+	Currency string `cbor:"1,keyasint" json:"currency"`
+	Float    Money  `cbor:"2,keyasint" json:"float"`
+	Staff    string `cbor:"3,keyasint" json:"staff"`
 }
 
 // Denomination is a count of notes or coins of one value.
 type Denomination struct {
-	Value Money `cbor:"1,keyasint"`
-	Count int64 `cbor:"2,keyasint"`
+	Value Money `cbor:"1,keyasint" json:"value"`
+	Count int64 `cbor:"2,keyasint" json:"count"`
 }
 
 // ShiftClose ends the till's open shift with the cash counted in the
 // drawer, by denomination.
 type ShiftClose struct {
-	Currency string         `cbor:"1,keyasint"`
-	Counted  []Denomination `cbor:"2,keyasint"`
-	Staff    string         `cbor:"3,keyasint"`
+	Currency string         `cbor:"1,keyasint" json:"currency"`
+	Counted  []Denomination `cbor:"2,keyasint" json:"counted"`
+	Staff    string         `cbor:"3,keyasint" json:"staff"`
 }
 
 // CountedCash is the total of the counted denominations.
@@ -197,59 +197,59 @@ func (c *ShiftClose) CountedCash() Money {
 
 // CashIn puts cash into the drawer outside a sale.
 type CashIn struct {
-	Currency string `cbor:"1,keyasint"`
-	Amount   Money  `cbor:"2,keyasint"`
-	Reason   string `cbor:"3,keyasint"`
-	Staff    string `cbor:"4,keyasint"`
+	Currency string `cbor:"1,keyasint" json:"currency"`
+	Amount   Money  `cbor:"2,keyasint" json:"amount"`
+	Reason   string `cbor:"3,keyasint" json:"reason"`
+	Staff    string `cbor:"4,keyasint" json:"staff"`
 }
 
 // CashOut takes cash out of the drawer outside a sale.
 type CashOut struct {
-	Currency string `cbor:"1,keyasint"`
-	Amount   Money  `cbor:"2,keyasint"`
-	Reason   string `cbor:"3,keyasint"`
-	Staff    string `cbor:"4,keyasint"`
+	Currency string `cbor:"1,keyasint" json:"currency"`
+	Amount   Money  `cbor:"2,keyasint" json:"amount"`
+	Reason   string `cbor:"3,keyasint" json:"reason"`
+	Staff    string `cbor:"4,keyasint" json:"staff"`
 }
 
 // NoSale records opening the drawer without a sale.
 type NoSale struct {
-	Reason string `cbor:"1,keyasint,omitempty"`
-	Staff  string `cbor:"2,keyasint"`
+	Reason string `cbor:"1,keyasint,omitempty" json:"reason,omitempty"`
+	Staff  string `cbor:"2,keyasint" json:"staff"`
 }
 
 // StockLine is a quantity of one SKU.
 type StockLine struct {
-	SKU string `cbor:"1,keyasint"`
-	Qty int64  `cbor:"2,keyasint"` // units, or grams for weighed goods
+	SKU string `cbor:"1,keyasint" json:"sku"`
+	Qty int64  `cbor:"2,keyasint" json:"qty"` // units, or grams for weighed goods
 }
 
 // StockReceive records goods received into the store.
 type StockReceive struct {
-	Lines []StockLine `cbor:"1,keyasint"`
-	Ref   string      `cbor:"2,keyasint,omitempty"` // delivery note
-	Staff string      `cbor:"3,keyasint"`
+	Lines []StockLine `cbor:"1,keyasint" json:"lines"`
+	Ref   string      `cbor:"2,keyasint,omitempty" json:"ref,omitempty"` // delivery note
+	Staff string      `cbor:"3,keyasint" json:"staff"`
 }
 
 // StockAdjust changes stock for a reason (damage, theft, found). Quantities
 // may be negative but not zero.
 type StockAdjust struct {
-	Lines  []StockLine `cbor:"1,keyasint"`
-	Reason string      `cbor:"2,keyasint"`
-	Staff  string      `cbor:"3,keyasint"`
+	Lines  []StockLine `cbor:"1,keyasint" json:"lines"`
+	Reason string      `cbor:"2,keyasint" json:"reason"`
+	Staff  string      `cbor:"3,keyasint" json:"staff"`
 }
 
 // CountLine is one SKU's physical count: Counted found, Expected the stock
 // the till believed in. The movement is Counted - Expected.
 type CountLine struct {
-	SKU      string `cbor:"1,keyasint"`
-	Counted  int64  `cbor:"2,keyasint"`
-	Expected int64  `cbor:"3,keyasint"`
+	SKU      string `cbor:"1,keyasint" json:"sku"`
+	Counted  int64  `cbor:"2,keyasint" json:"counted"`
+	Expected int64  `cbor:"3,keyasint" json:"expected"`
 }
 
 // StockCount records a physical count.
 type StockCount struct {
-	Lines []CountLine `cbor:"1,keyasint"`
-	Staff string      `cbor:"2,keyasint"`
+	Lines []CountLine `cbor:"1,keyasint" json:"lines"`
+	Staff string      `cbor:"2,keyasint" json:"staff"`
 }
 
 func (*Sale) Kind() Kind         { return KindSale }

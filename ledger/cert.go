@@ -9,12 +9,12 @@ import (
 // store's CA signs it when the till is enrolled; peers and HQ admit a till
 // and accept its events only under a certificate that verifies.
 type Certificate struct {
-	Store  StoreID `cbor:"1,keyasint"`
-	Till   TillID  `cbor:"2,keyasint"`
-	Number uint32  `cbor:"3,keyasint"` // unique in the store; receipts are "<number>-<seq>"
-	Name   string  `cbor:"4,keyasint"`
-	Issued int64   `cbor:"5,keyasint"` // Unix ms
-	Sig    []byte  `cbor:"6,keyasint,omitempty"`
+	Store  StoreID `cbor:"1,keyasint" json:"store"`
+	Till   TillID  `cbor:"2,keyasint" json:"till"`
+	Number uint32  `cbor:"3,keyasint" json:"number"` // unique in the store; receipts are "<number>-<seq>"
+	Name   string  `cbor:"4,keyasint" json:"name"`
+	Issued int64   `cbor:"5,keyasint" json:"issued"` // Unix ms
+	Sig    []byte  `cbor:"6,keyasint,omitempty" json:"sig,omitempty"`
 }
 
 // Sign signs c with the store CA's key.

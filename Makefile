@@ -1,0 +1,55 @@
+# tillmesh — run `make` for the list of targets.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -euc
+.DEFAULT_GOAL := help
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
+
+GO        ?= go
+BIN       := bin/tillmesh
+FUZZTIME  ?= 3s
+FUZZ_LONG ?= 1m
+DATA      ?= .data/demo
+
+.PHONY: help build run test vet race fuzz fuzz-short bench lint check clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+build: ## build bin/tillmesh
+	$(GO) build -o $(BIN) ./cmd/tillmesh
+
+run: build ## run the demo (data kept in .data/demo)
+	./$(BIN) demo --data $(DATA)
+
+test: vet race fuzz-short ## everything CI runs: vet, race tests, short fuzz runs
+	@echo "make test: all passed"
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 ./...
+
+# Every fuzz target in every package, FUZZTIME each.
+fuzz-short:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) > /tmp/tillmesh-fuzz.log 2>&1 || { cat /tmp/tillmesh-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+fuzz: ## fuzz every target for FUZZ_LONG (default 1m) each
+	$(MAKE) fuzz-short FUZZTIME=$(FUZZ_LONG)
+
+bench: ## run the benchmarks (figures go in BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt and vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+check: lint test ## lint, then test
+
+clean: ## remove build output and demo data
+	rm -rf bin .data

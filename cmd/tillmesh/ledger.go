@@ -1,0 +1,238 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/ledgerdb"
+)
+
+func ledgerCommand() *cli.Command {
+	data := &cli.StringFlag{Name: "data", Usage: "the till's data directory", Required: true, EnvVars: []string{"TILLMESH_DATA"}}
+	return &cli.Command{
+		Name:  "ledger",
+		Usage: "inspect a till's ledger (the till must be stopped)",
+		Subcommands: []*cli.Command{
+			{
+				Name:   "verify",
+				Usage:  "check every stored event's signature and hash chain; exit 1 on any problem",
+				Flags:  []cli.Flag{data},
+				Action: ledgerVerify,
+			},
+			{
+				Name:  "export",
+				Usage: "print every event, one per line, with its EventID, receipt number and decoded body",
+				Flags: []cli.Flag{data,
+					&cli.StringFlag{Name: "format", Value: "jsonl", Usage: "jsonl or csv"}},
+				Action: ledgerExport,
+			},
+		},
+	}
+}
+
+func ledgerDir(c *cli.Context) (string, error) {
+	dir := c.String("data") + "/ledger"
+	if _, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("--data %s: no ledger there (%w)", c.String("data"), err)
+	}
+	return dir, nil
+}
+
+func ledgerVerify(c *cli.Context) error {
+	log, err := logger(c)
+	if err != nil {
+		return err
+	}
+	dir, err := ledgerDir(c)
+	if err != nil {
+		return err
+	}
+	rep, err := ledgerdb.Verify(dir, log)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "%-10s %8s %8s %6s  %s\n", "till", "events", "head", "held", "head event")
+	problems := 0
+	for _, ch := range rep.Chains {
+		fmt.Fprintf(w, "%-10s %8d %8d %6d  %s\n", ch.Till.Short(), ch.Events, ch.Head, ch.Held, ch.HeadID)
+		for _, p := range ch.Problems {
+			fmt.Fprintf(w, "  PROBLEM %s\n", p)
+			problems++
+		}
+	}
+	if rep.Quarantined > 0 {
+		fmt.Fprintf(w, "%d damaged records were moved aside by an earlier start\n", rep.Quarantined)
+	}
+	if rep.Evidence > 0 {
+		fmt.Fprintf(w, "%d conflicting events kept as equivocation evidence\n", rep.Evidence)
+		problems += rep.Evidence
+	}
+	if problems > 0 {
+		return cli.Exit(fmt.Sprintf("ledger verify: %d problems", problems), 1)
+	}
+	fmt.Fprintf(w, "ok: %d chains verified, every signature checked\n", len(rep.Chains))
+	return nil
+}
+
+// exported is one line of `ledger export`.
+type exported struct {
+	EventID string        `json:"event_id"`
+	Store   string        `json:"store"`
+	Till    string        `json:"till"`
+	Seq     uint64        `json:"seq"`
+	Receipt string        `json:"receipt"`
+	Time    string        `json:"time"`
+	HLC     string        `json:"hlc"`
+	Kind    ledger.Kind   `json:"kind"`
+	Key     string        `json:"idempotency_key,omitempty"`
+	Total   *ledger.Money `json:"total,omitempty"`
+	Body    ledger.Body   `json:"body"`
+}
+
+func ledgerExport(c *cli.Context) error {
+	log, err := logger(c)
+	if err != nil {
+		return err
+	}
+	format := c.String("format")
+	if format != "jsonl" && format != "csv" {
+		return fmt.Errorf("--format %q: want jsonl or csv", format)
+	}
+	dir, err := ledgerDir(c)
+	if err != nil {
+		return err
+	}
+	cfg := ledgerdb.DefaultConfig(dir, ledger.StoreID{})
+	cfg.Logger, cfg.Ballast = log, 0
+	// The store ID is read from the events themselves.
+	store, err := storeOf(cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Store = store
+	db, err := ledgerdb.Open(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	certs, err := db.Certificates()
+	if err != nil {
+		return err
+	}
+	var tills []ledger.TillID
+	db.View(func(s *ledger.State) { tills = s.Tills() })
+	out := newExporter(c.App.Writer, format)
+	for _, t := range tills {
+		number := uint32(0)
+		if ct := certs[t]; ct != nil {
+			number = ct.Number
+		}
+		err := db.Range(t, 1, func(ev *ledger.Event) bool {
+			err = out.write(toExported(ev, number))
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return out.flush()
+}
+
+// storeOf finds the store ID of a ledger from its first event.
+func storeOf(cfg ledgerdb.Config) (ledger.StoreID, error) {
+	b, err := os.ReadFile(cfg.Dir + "/../store.id")
+	if err == nil {
+		return ledger.ParseStoreID(string(trimNL(b)))
+	}
+	return ledger.StoreID{}, fmt.Errorf("read store id: %w", err)
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func toExported(ev *ledger.Event, number uint32) exported {
+	receipt := "?-" + strconv.FormatUint(ev.Seq, 10)
+	if number > 0 {
+		receipt = ev.Receipt(number)
+	}
+	x := exported{
+		EventID: ev.ID().String(), Store: ev.Store.String(), Till: ev.Till.String(), Seq: ev.Seq,
+		Receipt: receipt, Time: time.UnixMilli(ev.Time.Wall).UTC().Format(time.RFC3339Nano),
+		HLC: ev.Time.String(), Kind: ev.Kind(), Key: ev.Key, Body: ev.Body,
+	}
+	var total ledger.Money
+	switch b := ev.Body.(type) {
+	case *ledger.Sale:
+		t, _ := b.Totals()
+		total = t.Total
+		x.Total = &total
+	case *ledger.Refund:
+		for _, l := range b.Lines {
+			total -= l.Amount
+		}
+		x.Total = &total
+	case *ledger.Void:
+		total = -b.Total
+		x.Total = &total
+	}
+	return x
+}
+
+type exporter struct {
+	format string
+	enc    *json.Encoder
+	csv    *csv.Writer
+	header bool
+}
+
+func newExporter(w io.Writer, format string) *exporter {
+	e := &exporter{format: format}
+	if format == "csv" {
+		e.csv = csv.NewWriter(w)
+	} else {
+		e.enc = json.NewEncoder(w)
+	}
+	return e
+}
+
+func (e *exporter) write(x exported) error {
+	if e.enc != nil {
+		return e.enc.Encode(x)
+	}
+	if !e.header {
+		e.header = true
+		if err := e.csv.Write([]string{"event_id", "till", "seq", "receipt", "time", "kind", "total", "body"}); err != nil {
+			return err
+		}
+	}
+	body, err := json.Marshal(x.Body)
+	if err != nil {
+		return err
+	}
+	total := ""
+	if x.Total != nil {
+		total = strconv.FormatInt(int64(*x.Total), 10)
+	}
+	return e.csv.Write([]string{x.EventID, x.Till, strconv.FormatUint(x.Seq, 10), x.Receipt, x.Time, string(x.Kind), total, string(body)})
+}
+
+func (e *exporter) flush() error {
+	if e.csv != nil {
+		e.csv.Flush()
+		return e.csv.Error()
+	}
+	return nil
+}
