@@ -20,6 +20,9 @@ func (h HLC) Before(o HLC) bool {
 	return h.Wall < o.Wall || (h.Wall == o.Wall && h.Logical < o.Logical)
 }
 
+// After reports whether h orders after o.
+func (h HLC) After(o HLC) bool { return o.Before(h) }
+
 // Next returns the timestamp for a local event made at wall time now (Unix
 // ms) after last, the newest timestamp this till has seen.
 func (h HLC) Next(now int64) HLC {

@@ -18,6 +18,7 @@ type State struct {
 	chains   map[TillID]*chain
 	evidence []Evidence
 	fold     *Fold
+	clock    HLC // newest event time applied, from any till
 }
 
 type chain struct {
@@ -116,6 +117,9 @@ func (s *State) link(c *chain, ev *Event) error {
 	}
 	c.ids = append(c.ids, ev.ID())
 	c.time = ev.Time
+	if s.clock.Before(ev.Time) {
+		s.clock = ev.Time
+	}
 	s.fold.apply(ev)
 	return nil
 }
@@ -124,6 +128,23 @@ func (s *State) equivocate(c *chain, ev *Event, have EventID) error {
 	c.flagged = true
 	s.evidence = append(s.evidence, Evidence{Till: ev.Till, Seq: ev.Seq, Have: have, Got: ev})
 	return ev.errorf(ErrEquivocation, "seq %d signed twice: %s and %s", ev.Seq, short(have), short(ev.ID()))
+}
+
+// Clock returns the newest event time applied from any till. A till's next
+// event time observes it (see NextTime), so an event made after seeing
+// another orders after it.
+func (s *State) Clock() HLC { return s.clock }
+
+// NextTime returns the time for a till's next event at wall time now
+// (Unix ms): after the till's own head and after every event applied,
+// except that times more than maxAhead ms beyond now are not followed, so
+// one till with a clock hours fast cannot drag the store's clocks along.
+func (s *State) NextTime(t TillID, now, maxAhead int64) HLC {
+	_, _, last := s.Head(t)
+	if obs := s.clock; last.Before(obs) && obs.Wall <= now+maxAhead {
+		last = obs
+	}
+	return last.Next(now)
 }
 
 // Store is the store whose events this state holds.

@@ -195,3 +195,17 @@ func TestVoidAndShiftReport(t *testing.T) {
 		t.Errorf("void twice: got %v", err)
 	}
 }
+
+func TestNextTimeObservesPeersWithinLimit(t *testing.T) {
+	a := ledgertest.NewTill(store, 1, 1)
+	b := ledgertest.NewTill(store, 2, 2)
+	s := ledger.NewState(store)
+	apply(t, s, a.MustNext(ledgertest.Sale3(), now+60_000)) // A's clock is a minute ahead
+	if got := s.NextTime(b.ID, now, 120_000); !got.After(ledger.HLC{Wall: now + 60_000}) {
+		t.Fatalf("B's next time %v does not order after A's event", got)
+	}
+	apply(t, s, a.MustNext(ledgertest.Sale3(), now+3*3_600_000)) // then three hours ahead
+	if got := s.NextTime(b.ID, now, 120_000); got.Wall != now {
+		t.Fatalf("B followed a clock 3h fast: %v", got)
+	}
+}

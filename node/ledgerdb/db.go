@@ -16,6 +16,10 @@ import (
 	"github.com/tillmesh/tillmesh/ledger"
 )
 
+// maxAhead is how far ahead of our wall clock (ms) a peer's event time may
+// be and still push our clock forward; beyond it the peer's clock is wrong.
+const maxAhead = 2 * 60 * 1000
+
 // Sentinel errors.
 var (
 	ErrDiskFull         = errors.New("ledgerdb: disk almost full: refusing new events")
@@ -315,8 +319,8 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 	if free < d.cfg.MinFree {
 		return nil, false, fmt.Errorf("%w: %d MB free, need %d MB", ErrDiskFull, free>>20, d.cfg.MinFree>>20)
 	}
-	seq, prev, last := d.state.Head(till)
-	ev = &ledger.Event{Store: d.cfg.Store, Seq: seq + 1, Prev: prev, Time: last.Next(now), Body: body, Key: idem}
+	seq, prev, _ := d.state.Head(till)
+	ev = &ledger.Event{Store: d.cfg.Store, Seq: seq + 1, Prev: prev, Time: d.state.NextTime(till, now, maxAhead), Body: body, Key: idem}
 	ev.Till = till
 	if err := d.state.CheckLocal(ev); err != nil {
 		return nil, false, err

@@ -1,0 +1,396 @@
+package ledgersync
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/ledgerdb"
+)
+
+// Config configures a Syncer. Host, PubSub and DB are required; the rest
+// have defaults (DefaultConfig).
+type Config struct {
+	Host   host.Host
+	PubSub *pubsub.PubSub
+	DB     *ledgerdb.DB
+	Store  ledger.StoreID
+	// Allow says whether a peer may sync (admitted by the store's
+	// certificate check). Nil allows every peer the host connects to.
+	Allow func(peer.ID) bool
+	// Interval between anti-entropy rounds with every connected peer.
+	Interval time.Duration
+	// Batch is the number of events per frame of a pull answer.
+	Batch int
+	// Timeout bounds one pull.
+	Timeout time.Duration
+	// MaxSkew is the clock difference that raises a warning.
+	MaxSkew time.Duration
+	// OnApplied is called (from the syncer's goroutines) with events that
+	// newly joined the ledger from peers.
+	OnApplied func([]*ledger.Event)
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// DefaultConfig returns the defaults for a store LAN.
+func DefaultConfig() Config {
+	return Config{Interval: 3 * time.Second, Batch: 1000, Timeout: 30 * time.Second,
+		MaxSkew: 2 * time.Minute, Now: time.Now, Logger: slog.Default()}
+}
+
+// Validate reports what is missing.
+func (c Config) Validate() error {
+	switch {
+	case c.Host == nil || c.PubSub == nil || c.DB == nil:
+		return errors.New("ledgersync: host, pubsub and db are required")
+	case c.Interval <= 0 || c.Batch <= 0 || c.Timeout <= 0:
+		return errors.New("ledgersync: interval, batch and timeout must be positive")
+	case c.Now == nil || c.Logger == nil:
+		return errors.New("ledgersync: clock and logger are required")
+	}
+	return nil
+}
+
+// Topic is the gossip topic of a store's live events.
+func Topic(store ledger.StoreID) string { return "tillmesh/" + store.String() + "/ledger" }
+
+// PeerState is what the syncer knows of one peer.
+type PeerState struct {
+	Vector   ledger.Vector // the peer's vector at the last exchange
+	Behind   uint64        // events we hold that the peer lacked then
+	Ahead    uint64        // events the peer held that we lacked then
+	Skew     time.Duration // peer clock minus ours, at the last exchange
+	LastSync time.Time
+	LastErr  string
+}
+
+// Syncer replicates the ledger with the store's other tills: new events
+// go out live over gossip, and pulls by version vector (on join, on a gap,
+// and every Interval) fetch whatever gossip missed. Every event is
+// verified before it is stored (ledgerdb.Insert).
+type Syncer struct {
+	cfg   Config
+	log   *slog.Logger
+	topic *pubsub.Topic
+	sub   *pubsub.Subscription
+
+	mu      sync.Mutex
+	peers   map[peer.ID]*PeerState
+	pulling map[peer.ID]bool // a pull is running
+	again   map[peer.ID]bool // pull again when it ends
+	kick    chan peer.ID
+}
+
+// New registers the protocol handler and joins the gossip topic.
+func New(cfg Config) (*Syncer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Syncer{cfg: cfg, log: cfg.Logger, peers: map[peer.ID]*PeerState{},
+		pulling: map[peer.ID]bool{}, again: map[peer.ID]bool{}, kick: make(chan peer.ID, 256)}
+	name := Topic(cfg.Store)
+	if err := cfg.PubSub.RegisterTopicValidator(name, s.validate); err != nil {
+		return nil, fmt.Errorf("ledgersync: validator: %w", err)
+	}
+	t, err := cfg.PubSub.Join(name)
+	if err != nil {
+		return nil, fmt.Errorf("ledgersync: join %s: %w", name, err)
+	}
+	sub, err := t.Subscribe(pubsub.WithBufferSize(4096))
+	if err != nil {
+		return nil, fmt.Errorf("ledgersync: subscribe: %w", err)
+	}
+	s.topic, s.sub = t, sub
+	cfg.Host.SetStreamHandler(Protocol, s.serve)
+	return s, nil
+}
+
+// validate drops gossip that is not a well-formed event of this store from
+// an allowed peer before pubsub forwards it.
+func (s *Syncer) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	if from != s.cfg.Host.ID() && s.cfg.Allow != nil && !s.cfg.Allow(from) {
+		return pubsub.ValidationReject
+	}
+	ev, err := ledger.Decode(m.Data)
+	if err != nil || ev.Store != s.cfg.Store {
+		return pubsub.ValidationReject
+	}
+	m.ValidatorData = ev
+	return pubsub.ValidationAccept
+}
+
+// Publish sends a new local event to the store at once. Peers that miss
+// it get it at the next pull.
+func (s *Syncer) Publish(ctx context.Context, ev *ledger.Event) error {
+	return s.topic.Publish(ctx, ev.Bytes())
+}
+
+// PeerJoined asks for a pull from p now (call it when p is admitted).
+func (s *Syncer) PeerJoined(p peer.ID) {
+	select {
+	case s.kick <- p:
+	default: // the next anti-entropy round will reach it
+	}
+}
+
+// Peers returns what the syncer knows of each peer it has synced with.
+func (s *Syncer) Peers() map[peer.ID]PeerState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[peer.ID]PeerState, len(s.peers))
+	for p, st := range s.peers {
+		out[p] = *st
+	}
+	return out
+}
+
+// Run receives gossip and runs anti-entropy until ctx ends.
+func (s *Syncer) Run(ctx context.Context) error {
+	defer s.cfg.Host.RemoveStreamHandler(Protocol)
+	defer s.sub.Cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.receive(ctx)
+	}()
+	tick := time.NewTicker(s.cfg.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case p := <-s.kick:
+			s.startPull(ctx, &wg, p)
+		case <-tick.C:
+			for _, p := range s.cfg.Host.Network().Peers() {
+				if s.cfg.Allow == nil || s.cfg.Allow(p) {
+					s.startPull(ctx, &wg, p)
+				}
+			}
+		}
+	}
+}
+
+func (s *Syncer) receive(ctx context.Context) {
+	for {
+		m, err := s.sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom == s.cfg.Host.ID() {
+			continue // our own event, echoed back
+		}
+		ev, ok := m.ValidatorData.(*ledger.Event)
+		if !ok {
+			continue
+		}
+		res, err := s.cfg.DB.Insert(ctx, []*ledger.Event{ev})
+		if err != nil {
+			s.log.Warn("store gossiped event", "till", ev.Till.Short(), "seq", ev.Seq, "err", err)
+			continue
+		}
+		s.report(m.ReceivedFrom, res)
+		if res.Held > 0 {
+			// A gap: fetch what is missing from the peer that sent it.
+			s.PeerJoined(m.ReceivedFrom)
+		}
+	}
+}
+
+func (s *Syncer) report(from peer.ID, res ledgerdb.InsertResult) {
+	for _, r := range res.Rejected {
+		s.log.Warn("dropped invalid event from peer", "peer", from, "till", r.Event.Till.Short(), "seq", r.Event.Seq, "reason", r.Err)
+	}
+	if len(res.Applied) > 0 && s.cfg.OnApplied != nil {
+		s.cfg.OnApplied(res.Applied)
+	}
+}
+
+// startPull runs a pull from p unless one is running; then it runs again
+// when that one ends, so a kick during a pull is never lost.
+func (s *Syncer) startPull(ctx context.Context, wg *sync.WaitGroup, p peer.ID) {
+	s.mu.Lock()
+	if s.pulling[p] {
+		s.again[p] = true
+		s.mu.Unlock()
+		return
+	}
+	s.pulling[p] = true
+	s.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			err := s.Pull(ctx, p)
+			if err != nil && ctx.Err() == nil {
+				s.log.Debug("pull", "peer", p, "err", err)
+			}
+			s.mu.Lock()
+			if !s.again[p] || ctx.Err() != nil {
+				delete(s.pulling, p)
+				s.mu.Unlock()
+				return
+			}
+			delete(s.again, p)
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// Pull fetches from p every event we lack, verifies and stores it. It
+// returns how the exchange went; PeerState records it.
+func (s *Syncer) Pull(ctx context.Context, p peer.ID) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	err := s.pull(ctx, p)
+	s.mu.Lock()
+	st := s.peer(p)
+	st.LastErr = ""
+	if err != nil {
+		st.LastErr = err.Error()
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Syncer) peer(p peer.ID) *PeerState {
+	st := s.peers[p]
+	if st == nil {
+		st = &PeerState{}
+		s.peers[p] = st
+	}
+	return st
+}
+
+func (s *Syncer) pull(ctx context.Context, p peer.ID) error {
+	st, err := s.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "ledger"), p, Protocol)
+	if err != nil {
+		return fmt.Errorf("open stream: %w", err)
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		st.SetDeadline(dl)
+	}
+	w, r := bufio.NewWriter(st), bufio.NewReaderSize(st, 64<<10)
+	mine := s.cfg.DB.Vector()
+	if err := writeMsg(w, request{Vector: mine, Now: s.cfg.Now().UnixMilli()}); err != nil {
+		return fmt.Errorf("send request: %w", err)
+	}
+	st.CloseWrite()
+	first := true
+	for {
+		var f frame
+		if err := readMsg(r, maxFrame, &f); err != nil {
+			return fmt.Errorf("read frame: %w", err)
+		}
+		if first {
+			first = false
+			theirs := ledger.Vector(f.Vector)
+			skew := time.Duration(f.Now-s.cfg.Now().UnixMilli()) * time.Millisecond
+			s.mu.Lock()
+			ps := s.peer(p)
+			ps.Vector, ps.Skew, ps.LastSync = theirs, skew, s.cfg.Now()
+			ps.Behind, ps.Ahead = count(mine.Diff(theirs)), count(theirs.Diff(mine))
+			s.mu.Unlock()
+			if skew > s.cfg.MaxSkew || -skew > s.cfg.MaxSkew {
+				s.log.Warn("peer clock differs from ours", "peer", p, "skew", skew.Round(time.Second))
+			}
+		}
+		if len(f.Events) > 0 {
+			evs := make([]*ledger.Event, 0, len(f.Events))
+			for _, b := range f.Events {
+				ev, err := ledger.Decode(b)
+				if err != nil {
+					s.log.Warn("dropped malformed event from peer", "peer", p, "err", err)
+					continue
+				}
+				evs = append(evs, ev)
+			}
+			res, err := s.cfg.DB.Insert(ctx, evs)
+			if err != nil {
+				return fmt.Errorf("store pulled events: %w", err)
+			}
+			s.report(p, res)
+		}
+		if f.Done {
+			s.mu.Lock()
+			s.peer(p).Ahead = count(ledger.Vector(s.peers[p].Vector).Diff(s.cfg.DB.Vector()))
+			s.mu.Unlock()
+			return nil
+		}
+	}
+}
+
+func count(rs []ledger.Range) uint64 {
+	var n uint64
+	for _, r := range rs {
+		n += r.Len()
+	}
+	return n
+}
+
+// serve answers a pull: every event the client's vector lacks.
+func (s *Syncer) serve(st network.Stream) {
+	defer st.Close()
+	p := st.Conn().RemotePeer()
+	if s.cfg.Allow != nil && !s.cfg.Allow(p) {
+		st.Reset()
+		return
+	}
+	st.SetDeadline(time.Now().Add(s.cfg.Timeout))
+	r, w := bufio.NewReader(st), bufio.NewWriterSize(st, 64<<10)
+	var req request
+	if err := readMsg(r, maxRequest, &req); err != nil {
+		s.log.Debug("bad pull request", "peer", p, "err", err)
+		st.Reset()
+		return
+	}
+	mine := s.cfg.DB.Vector()
+	if err := writeMsg(w, frame{Vector: mine, Now: s.cfg.Now().UnixMilli()}); err != nil {
+		return
+	}
+	batch := make([][]byte, 0, s.cfg.Batch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := writeMsg(w, frame{Events: batch})
+		batch = batch[:0]
+		return err
+	}
+	for _, rg := range mine.Diff(ledger.Vector(req.Vector)) {
+		var werr error
+		err := s.cfg.DB.Range(rg.Till, rg.From, func(ev *ledger.Event) bool {
+			if ev.Seq > rg.To {
+				return false
+			}
+			batch = append(batch, ev.Bytes())
+			if len(batch) == s.cfg.Batch {
+				werr = flush()
+			}
+			return werr == nil
+		})
+		if err != nil || werr != nil {
+			s.log.Debug("serve pull", "peer", p, "err", errors.Join(err, werr))
+			st.Reset()
+			return
+		}
+	}
+	if err := flush(); err != nil {
+		return
+	}
+	writeMsg(w, frame{Done: true})
+}

@@ -1,0 +1,198 @@
+package ledgersync_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/node/ledgersync"
+)
+
+var store = ledger.StoreID{5}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// gater refuses the peers in its set: the tests' partition switch.
+type gater struct {
+	mu      sync.Mutex
+	blocked map[peer.ID]bool
+}
+
+func (g *gater) cut(p peer.ID, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blocked[p] = on
+}
+func (g *gater) ok(p peer.ID) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.blocked[p]
+}
+func (g *gater) InterceptPeerDial(p peer.ID) bool                 { return g.ok(p) }
+func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g.ok(p) }
+func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
+func (g *gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return g.ok(p)
+}
+func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+type node struct {
+	key  ed25519.PrivateKey
+	h    host.Host
+	db   *ledgerdb.DB
+	sync *ledgersync.Syncer
+	g    *gater
+}
+
+func newNode(t *testing.T, seed byte) *node {
+	t.Helper()
+	key := ledgertest.Key(seed)
+	pk, err := crypto.UnmarshalEd25519PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gater{blocked: map[peer.ID]bool{}}
+	h, err := libp2p.New(libp2p.Identity(pk), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.ConnectionGater(g), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ps, err := pubsub.NewGossipSub(t.Context(), h, pubsub.WithFloodPublish(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ledgerdb.DefaultConfig(t.TempDir(), store)
+	cfg.Logger, cfg.Ballast = quiet(), 0
+	db, err := ledgerdb.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	sc := ledgersync.DefaultConfig()
+	sc.Host, sc.PubSub, sc.DB, sc.Store, sc.Logger = h, ps, db, store, quiet()
+	sc.Interval = 200 * time.Millisecond
+	s, err := ledgersync.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &node{key: key, h: h, db: db, sync: s, g: g}
+}
+
+func connect(t *testing.T, a, b *node) {
+	t.Helper()
+	if err := a.h.Connect(t.Context(), peer.AddrInfo{ID: b.h.ID(), Addrs: b.h.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (n *node) sell(t *testing.T, count int) {
+	t.Helper()
+	for range count {
+		ev, _, err := n.db.Append(t.Context(), n.key, ledgertest.Sale3(), "", time.Now().UnixMilli())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.sync.Publish(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an event
+	}
+}
+
+func converged(ns ...*node) bool {
+	v := ns[0].db.Vector()
+	for _, n := range ns[1:] {
+		if !n.db.Vector().Equal(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLiveAndPartitionCatchUp(t *testing.T) {
+	a, b, c := newNode(t, 1), newNode(t, 2), newNode(t, 3)
+	connect(t, a, b)
+	connect(t, b, c)
+	connect(t, a, c)
+
+	a.sell(t, 5)
+	tillA := ledger.TillOf(a.key)
+	waitFor(t, "live sales on B and C", func() bool {
+		return b.db.Vector()[tillA] == 5 && c.db.Vector()[tillA] == 5
+	})
+
+	// Cut C off from A and B.
+	for _, n := range []*node{a, b} {
+		n.g.cut(c.h.ID(), true)
+		c.g.cut(n.h.ID(), true)
+		n.h.Network().ClosePeer(c.h.ID())
+	}
+	a.sell(t, 200)
+	b.sell(t, 100)
+	c.sell(t, 150)
+	if got := c.db.Vector()[tillA]; got != 5 {
+		t.Fatalf("C saw A's sales through the partition: %d", got)
+	}
+	// Heal.
+	for _, n := range []*node{a, b} {
+		n.g.cut(c.h.ID(), false)
+		c.g.cut(n.h.ID(), false)
+	}
+	connect(t, c, a)
+	connect(t, c, b)
+	waitFor(t, "identical vectors after heal", func() bool { return converged(a, b, c) })
+	want := ledger.Vector{tillA: 205, ledger.TillOf(b.key): 100, ledger.TillOf(c.key): 150}
+	for _, n := range []*node{a, b, c} {
+		if v := n.db.Vector(); !v.Equal(want) {
+			t.Fatalf("vector %v, want %v", v, want)
+		}
+	}
+	// Identical chain heads and identical folds.
+	var heads [3][3]ledger.EventID
+	var stock [3]int64
+	for i, n := range []*node{a, b, c} {
+		n.db.View(func(s *ledger.State) {
+			for j, till := range []ledger.TillID{tillA, ledger.TillOf(b.key), ledger.TillOf(c.key)} {
+				_, heads[i][j], _ = s.Head(till)
+			}
+			stock[i] = s.Fold().StockTotal("1001")
+		})
+	}
+	if heads[0] != heads[1] || heads[1] != heads[2] || stock[0] != stock[1] || stock[1] != stock[2] || stock[0] != -2*455 {
+		t.Fatalf("heads or stock differ: stock %v", stock)
+	}
+	if p := a.sync.Peers()[c.h.ID()]; p.LastSync.IsZero() {
+		t.Fatal("no peer state recorded for C")
+	}
+}
