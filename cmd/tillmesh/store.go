@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tillmesh/tillmesh/node"
+)
+
+func storeCommand() *cli.Command {
+	dir := &cli.StringFlag{Name: "dir", Usage: "the store directory (holds the CA key: keep it off the tills)", Required: true}
+	return &cli.Command{
+		Name:  "store",
+		Usage: "set up a store and enroll its tills",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "init",
+				Usage: "create a store: ID, LAN mesh key (PSK) and certificate authority",
+				Flags: []cli.Flag{dir, &cli.StringFlag{Name: "name", Required: true, Usage: "the store's name"}},
+				Action: func(c *cli.Context) error {
+					s, err := node.InitStore(c.String("dir"), c.String("name"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "store %q (%s) created in %s\n", s.Name, s.ID, c.String("dir"))
+					fmt.Fprintf(c.App.Writer, "  %s  goes to every till (secret: it holds the mesh key)\n", node.StoreFileName)
+					fmt.Fprintf(c.App.Writer, "  %s  signs till certificates; keep it with whoever enrolls tills\n", node.CAKeyFileName)
+					return nil
+				},
+			},
+			{
+				Name:  "enroll",
+				Usage: "certify a till: binds its key to the store, a till number and a name",
+				Flags: []cli.Flag{dir,
+					&cli.StringFlag{Name: "till-data", Required: true, Usage: "the till's data directory (its key is created there if missing)"},
+					&cli.UintFlag{Name: "number", Required: true, Usage: "the till's number, unique in the store; receipts are <number>-<seq>"},
+					&cli.StringFlag{Name: "name", Usage: "the till's name", Value: ""},
+				},
+				Action: func(c *cli.Context) error {
+					name := c.String("name")
+					if name == "" {
+						name = fmt.Sprintf("Till %d", c.Uint("number"))
+					}
+					cert, err := node.Enroll(c.String("dir"), c.String("till-data"), uint32(c.Uint("number")), name, time.Now())
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "till %d %q (%s) enrolled; certificate and store file written to %s\n",
+						cert.Number, cert.Name, cert.Till.Short(), c.String("till-data"))
+					return nil
+				},
+			},
+		},
+	}
+}
