@@ -178,7 +178,6 @@ func (f *Fold) apply(ev *Event) {
 		t, _ := b.Totals() // checked
 		f.sales[ev.ID()] = &saleRecord{till: ev.Till, seq: ev.Seq, time: ev.Time, body: b, totals: t}
 		for i, l := range b.Lines {
-			f.move(l.SKU, ev.Till, -l.Qty)
 			s := f.skuSales(l.SKU, l.Name)
 			s.Qty += itemQty(l.Unit, l.Qty)
 			s.Amount += t.Lines[i].Amount
@@ -196,15 +195,11 @@ func (f *Fold) apply(ev *Event) {
 			s.amount += l.Amount
 			s.tax += l.Tax
 			m[l.Line] = s
-			f.move(l.SKU, ev.Till, l.Qty)
 			sk := f.skuSales(l.SKU, "")
 			sk.Amount -= l.Amount
 		}
 	case *Void:
 		f.voids[b.Sale]++
-		for _, l := range b.Lines {
-			f.move(l.SKU, ev.Till, l.Qty)
-		}
 		if sale := f.sales[b.Sale]; sale != nil {
 			for i, l := range sale.body.Lines {
 				s := f.skuSales(l.SKU, "")
@@ -212,23 +207,56 @@ func (f *Fold) apply(ev *Event) {
 				s.Amount -= sale.totals.Lines[i].Amount
 			}
 		}
-	case *StockReceive:
-		for _, l := range b.Lines {
-			f.move(l.SKU, ev.Till, l.Qty)
-		}
-	case *StockAdjust:
-		for _, l := range b.Lines {
-			f.move(l.SKU, ev.Till, l.Qty)
-		}
-	case *StockCount:
-		for _, l := range b.Lines {
-			f.move(l.SKU, ev.Till, l.Counted-l.Expected)
-		}
+	}
+	for sku, q := range Movements(ev) {
+		f.move(sku, ev.Till, q)
 	}
 	tf.total.add(ev)
 	if tf.open != nil {
 		tf.open.Report.add(ev)
 	}
+}
+
+// Movements returns what an event does to stock, by SKU: sales take goods
+// out, refunds and voids put them back, receipts add, adjustments add or
+// take, counts correct by counted minus expected. Events that move no
+// stock return nil. A till writes these into its stock counter slot in
+// the CRDT; the fold sums them per till.
+func Movements(ev *Event) map[string]int64 {
+	var m map[string]int64
+	add := func(sku string, q int64) {
+		if m == nil {
+			m = map[string]int64{}
+		}
+		m[sku] += q
+	}
+	switch b := ev.Body.(type) {
+	case *Sale:
+		for _, l := range b.Lines {
+			add(l.SKU, -l.Qty)
+		}
+	case *Refund:
+		for _, l := range b.Lines {
+			add(l.SKU, l.Qty)
+		}
+	case *Void:
+		for _, l := range b.Lines {
+			add(l.SKU, l.Qty)
+		}
+	case *StockReceive:
+		for _, l := range b.Lines {
+			add(l.SKU, l.Qty)
+		}
+	case *StockAdjust:
+		for _, l := range b.Lines {
+			add(l.SKU, l.Qty)
+		}
+	case *StockCount:
+		for _, l := range b.Lines {
+			add(l.SKU, l.Counted-l.Expected)
+		}
+	}
+	return m
 }
 
 func itemQty(u Unit, qty int64) int64 {
