@@ -51,14 +51,14 @@ func encodeHello(cert []byte) []byte {
 func decodeHello(r io.Reader) (*ledger.Certificate, error) {
 	n, err := binary.ReadUvarint(byteReader{r})
 	if err != nil {
-		return nil, fmt.Errorf("%w: length: %v", ErrBadHello, err)
+		return nil, fmt.Errorf("%w: length: %w", ErrBadHello, err)
 	}
 	if n == 0 || n > maxHello {
 		return nil, fmt.Errorf("%w: certificate of %d bytes, want 1 to %d", ErrBadHello, n, maxHello)
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("%w: certificate: %v", ErrBadHello, err)
+		return nil, fmt.Errorf("%w: certificate: %w", ErrBadHello, err)
 	}
 	cert, err := ledger.DecodeCertificate(b)
 	if err != nil {
