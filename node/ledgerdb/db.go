@@ -346,6 +346,15 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 	return ev, false, nil
 }
 
+// ByIdempotencyKey returns the event a till's idempotency key made, or
+// nil if it made none.
+func (d *DB) ByIdempotencyKey(till ledger.TillID, key string) (*ledger.Event, error) {
+	if key == "" {
+		return nil, nil
+	}
+	return d.byIdem(till, key)
+}
+
 // byIdem returns the event an idempotency key made, or nil.
 func (d *DB) byIdem(till ledger.TillID, idem string) (*ledger.Event, error) {
 	var ev *ledger.Event

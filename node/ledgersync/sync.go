@@ -28,6 +28,10 @@ type Config struct {
 	// Allow says whether a peer may sync (admitted by the store's
 	// certificate check). Nil allows every peer the host connects to.
 	Allow func(peer.ID) bool
+	// Enrolled says whether a till holds a valid certificate of the
+	// store. Events of other tills are dropped (and fetched again by a
+	// later pull, once the certificate is known). Nil accepts every till.
+	Enrolled func(ledger.TillID) bool
 	// Interval between anti-entropy rounds with every connected peer.
 	Interval time.Duration
 	// Batch is the number of events per frame of a pull answer.
@@ -194,7 +198,7 @@ func (s *Syncer) receive(ctx context.Context) {
 			continue // our own event, echoed back
 		}
 		ev, ok := m.ValidatorData.(*ledger.Event)
-		if !ok {
+		if !ok || !s.enrolled(m.ReceivedFrom, ev) {
 			continue
 		}
 		res, err := s.cfg.DB.Insert(ctx, []*ledger.Event{ev})
@@ -208,6 +212,15 @@ func (s *Syncer) receive(ctx context.Context) {
 			s.PeerJoined(m.ReceivedFrom)
 		}
 	}
+}
+
+// enrolled reports whether ev's till is enrolled, logging a drop.
+func (s *Syncer) enrolled(from peer.ID, ev *ledger.Event) bool {
+	if s.cfg.Enrolled == nil || s.cfg.Enrolled(ev.Till) {
+		return true
+	}
+	s.log.Warn("dropped event of a till with no certificate", "peer", from, "till", ev.Till.Short(), "seq", ev.Seq)
+	return false
 }
 
 func (s *Syncer) report(from peer.ID, res ledgerdb.InsertResult) {
@@ -317,7 +330,9 @@ func (s *Syncer) pull(ctx context.Context, p peer.ID) error {
 					s.log.Warn("dropped malformed event from peer", "peer", p, "err", err)
 					continue
 				}
-				evs = append(evs, ev)
+				if s.enrolled(p, ev) {
+					evs = append(evs, ev)
+				}
 			}
 			res, err := s.cfg.DB.Insert(ctx, evs)
 			if err != nil {

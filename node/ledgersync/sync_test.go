@@ -60,7 +60,7 @@ type node struct {
 	g    *gater
 }
 
-func newNode(t *testing.T, seed byte) *node {
+func newNode(t *testing.T, seed byte, opts ...func(*ledgersync.Config)) *node {
 	t.Helper()
 	key := ledgertest.Key(seed)
 	pk, err := crypto.UnmarshalEd25519PrivateKey(key)
@@ -88,6 +88,9 @@ func newNode(t *testing.T, seed byte) *node {
 	sc := ledgersync.DefaultConfig()
 	sc.Host, sc.PubSub, sc.DB, sc.Store, sc.Logger = h, ps, db, store, quiet()
 	sc.Interval = 200 * time.Millisecond
+	for _, o := range opts {
+		o(&sc)
+	}
 	s, err := ledgersync.New(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -194,5 +197,29 @@ func TestLiveAndPartitionCatchUp(t *testing.T) {
 	}
 	if p := a.sync.Peers()[c.h.ID()]; p.LastSync.IsZero() {
 		t.Fatal("no peer state recorded for C")
+	}
+}
+
+func TestUnenrolledTillsEventsAreDropped(t *testing.T) {
+	rogue := ledgertest.NewTill(store, 66, 66) // holds no certificate
+	a := newNode(t, 1)                         // a careless peer that accepts anything
+	b := newNode(t, 2, func(c *ledgersync.Config) {
+		c.Enrolled = func(id ledger.TillID) bool { return id != rogue.ID }
+	})
+	var evs []*ledger.Event
+	for i := range 5 {
+		evs = append(evs, rogue.MustNext(ledgertest.Sale3(), time.Now().UnixMilli()+int64(i)))
+	}
+	if _, err := a.db.Insert(t.Context(), evs); err != nil {
+		t.Fatal(err)
+	}
+	a.sell(t, 3)
+	connect(t, a, b)
+	waitFor(t, "A's own sales on B", func() bool { return b.db.Vector()[ledger.TillOf(a.key)] == 3 })
+	if err := b.sync.Pull(t.Context(), a.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.db.Vector()[rogue.ID]; got != 0 {
+		t.Fatalf("B stored %d events of an unenrolled till", got)
 	}
 }

@@ -1,0 +1,242 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/hw/scan"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// Record makes, signs and durably stores one of this till's events, then
+// writes its stock movements into the CRDT and sends it to the peers. It
+// returns once the event is on disk; the mesh is never waited for. A
+// repeated idempotency key returns the first event and existing=true.
+func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *ledger.Event, existing bool, err error) {
+	t.sellMu.Lock()
+	defer t.sellMu.Unlock()
+	ev, existing, err = t.db.Append(ctx, t.key, body, idem, t.cfg.Now().UnixMilli())
+	if err != nil || existing {
+		return ev, existing, mapStoreErr(err)
+	}
+	if m := ledger.Movements(ev); len(m) > 0 {
+		// Not atomic with the ledger write: a crash in between is mended
+		// by repairStock at the next start.
+		if err := t.inv.ApplyMovements(ctx, ev.Seq, m); err != nil {
+			t.log.Warn("stock counter not updated; repaired at next start", "seq", ev.Seq, "err", err)
+		}
+	}
+	if err := t.sync.Publish(ctx, ev); err != nil {
+		t.log.Debug("publish event; peers will pull it", "seq", ev.Seq, "err", err)
+	}
+	return ev, false, nil
+}
+
+func mapStoreErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ledgerdb.ErrDiskFull), errors.Is(err, ledgerdb.ErrOwnChainDamaged):
+		return fmt.Errorf("%w: %v", ui.ErrUnavailable, err)
+	case errors.Is(err, ledgerdb.ErrIdempotencyReuse):
+		return fmt.Errorf("%w: %v", ui.ErrConflict, err)
+	}
+	return err
+}
+
+// product finds a line's product by SKU or by barcode (check digit first).
+func (t *Till) product(ctx context.Context, l ui.SaleLine) (crdt.Product, error) {
+	switch {
+	case l.SKU != "" && l.Barcode != "":
+		return crdt.Product{}, fmt.Errorf("%w: line names both sku %q and barcode %q", ui.ErrBadRequest, l.SKU, l.Barcode)
+	case l.SKU != "":
+		p, err := t.inv.Product(ctx, l.SKU)
+		if errors.Is(err, crdt.ErrNotFound) || errors.Is(err, crdt.ErrInvalid) {
+			return p, fmt.Errorf("%w: unknown sku %q", ui.ErrBadRequest, l.SKU)
+		}
+		return p, err
+	case l.Barcode != "":
+		code, err := scan.Parse(l.Barcode)
+		if err != nil {
+			return crdt.Product{}, fmt.Errorf("%w: barcode %q: %v", ui.ErrBadRequest, l.Barcode, err)
+		}
+		p, err := t.inv.ProductByBarcode(ctx, code.GTIN)
+		if errors.Is(err, crdt.ErrNotFound) && code.GTIN != l.Barcode {
+			p, err = t.inv.ProductByBarcode(ctx, l.Barcode)
+		}
+		if errors.Is(err, crdt.ErrNotFound) {
+			return p, fmt.Errorf("%w: unknown barcode %q", ui.ErrBadRequest, l.Barcode)
+		}
+		return p, err
+	}
+	return crdt.Product{}, fmt.Errorf("%w: a line needs a sku or a barcode", ui.ErrBadRequest)
+}
+
+// Sell records a sale from an API request: prices and tax rates come from
+// the catalog, change from the tenders.
+func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (ui.Sale, bool, error) {
+	if ev, err := t.db.ByIdempotencyKey(t.id, req.IdempotencyKey); err != nil {
+		return ui.Sale{}, false, err
+	} else if ev != nil {
+		s, ok := ev.Body.(*ledger.Sale)
+		if !ok {
+			return ui.Sale{}, false, fmt.Errorf("%w: idempotency key %q made a %s", ui.ErrConflict, req.IdempotencyKey, ev.Kind())
+		}
+		return t.saleView(ev, s), true, nil
+	}
+	if len(req.Lines) == 0 {
+		return ui.Sale{}, false, fmt.Errorf("%w: a sale needs at least one line", ui.ErrBadRequest)
+	}
+	sale := &ledger.Sale{Staff: req.Staff, Approver: req.Approver, CartDiscount: req.CartDiscount, Tenders: req.Tenders, TaxIncluded: true}
+	if sale.Staff == "" {
+		sale.Staff = "api"
+	}
+	for i, l := range req.Lines {
+		if l.Qty <= 0 {
+			return ui.Sale{}, false, fmt.Errorf("%w: line %d: quantity %d, must be positive", ui.ErrBadRequest, i+1, l.Qty)
+		}
+		p, err := t.product(ctx, l)
+		if err != nil {
+			return ui.Sale{}, false, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if sale.Currency == "" {
+			sale.Currency = p.Currency
+		} else if sale.Currency != p.Currency {
+			return ui.Sale{}, false, fmt.Errorf("%w: line %d is in %s, the sale in %s", ui.ErrBadRequest, i+1, p.Currency, sale.Currency)
+		}
+		unit := ledger.Unit("")
+		if p.Unit == crdt.UnitKilogram {
+			unit = ledger.Kilogram
+		}
+		sale.Lines = append(sale.Lines, ledger.Line{SKU: p.SKU, Name: p.Name, Qty: l.Qty, Unit: unit,
+			UnitPrice: ledger.Money(p.Price), Discount: l.Discount, TaxRate: ledger.TaxRate(p.TaxRate)})
+	}
+	tot, err := sale.Totals()
+	if err != nil {
+		return ui.Sale{}, false, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	var paid, cash ledger.Money
+	for _, tn := range sale.Tenders {
+		paid += tn.Amount
+		if tn.Kind == ledger.Cash {
+			cash += tn.Amount
+		}
+	}
+	if paid > tot.Total {
+		sale.Change = paid - tot.Total
+		if sale.Change > cash {
+			return ui.Sale{}, false, fmt.Errorf("%w: tendered %v for a total of %v, but change can only come from cash (%v)", ui.ErrBadRequest, paid, tot.Total, cash)
+		}
+	}
+	ev, existing, err := t.Record(ctx, sale, req.IdempotencyKey)
+	if err != nil {
+		return ui.Sale{}, false, err
+	}
+	s, _ := ev.Body.(*ledger.Sale)
+	return t.saleView(ev, s), existing, nil
+}
+
+func (t *Till) saleView(ev *ledger.Event, s *ledger.Sale) ui.Sale {
+	tot, _ := s.Totals()
+	return ui.Sale{EventID: ev.ID().String(), Receipt: ev.Receipt(t.number(ev.Till)), Till: ev.Till.String(), Seq: ev.Seq,
+		Time: time.UnixMilli(ev.Time.Wall).UTC(), Currency: s.Currency, Total: tot.Total, Tax: tot.Tax, Change: s.Change,
+		Lines: s.Lines, Tenders: s.Tenders}
+}
+
+// Stock returns a SKU's store stock from the CRDT counters.
+func (t *Till) Stock(ctx context.Context, sku string) (ui.StockLevel, error) {
+	total, slots, err := t.inv.Stock(ctx, sku)
+	if err != nil && !errors.Is(err, crdt.ErrNotFound) {
+		return ui.StockLevel{}, err
+	}
+	p, perr := t.inv.Product(ctx, sku)
+	if perr != nil && len(slots) == 0 {
+		return ui.StockLevel{}, fmt.Errorf("%w: unknown sku %q", ui.ErrNotFound, sku)
+	}
+	return ui.StockLevel{SKU: sku, Name: p.Name, Total: total, Slots: t.bySlotName(slots)}, nil
+}
+
+func (t *Till) bySlotName(slots map[string]int64) map[string]int64 {
+	out := make(map[string]int64, len(slots))
+	for till, q := range slots {
+		out[t.tillName(till)] += q
+	}
+	return out
+}
+
+// tillName turns a till ID (hex) into its number when known.
+func (t *Till) tillName(hexID string) string {
+	if id, err := ledger.ParseTillID(hexID); err == nil {
+		if n := t.number(id); n > 0 {
+			return strconv.FormatUint(uint64(n), 10)
+		}
+		return id.Short()
+	}
+	return hexID
+}
+
+// AllStock lists every SKU with stock counters.
+func (t *Till) AllStock(ctx context.Context) ([]ui.StockLevel, error) {
+	totals, err := t.inv.AllStock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	skus := make([]string, 0, len(totals))
+	for sku := range totals {
+		skus = append(skus, sku)
+	}
+	sort.Strings(skus)
+	out := make([]ui.StockLevel, 0, len(skus))
+	for _, sku := range skus {
+		st, err := t.Stock(ctx, sku)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Status describes the till, its peers and its ledger.
+func (t *Till) Status(ctx context.Context) ui.Status {
+	st := ui.Status{Till: t.host.Host().ID().String(), TillID: t.id.String(), Number: t.cert.Number, Name: t.cert.Name,
+		Store: t.cfg.Store.ID.String(), VersionVector: map[string]uint64{}, Peers: []ui.Peer{},
+		ClockWarnings: []string{}, CRDTHeads: []string{},
+		HQ: ui.HQStatus{Note: "no HQ configured yet"}}
+	for _, a := range t.host.Addrs() {
+		st.Addrs = append(st.Addrs, a.String())
+	}
+	v := t.db.Vector()
+	for id, seq := range v {
+		st.VersionVector[t.tillName(id.String())] = seq
+		st.Events += seq
+	}
+	synced := t.sync.Peers()
+	for _, p := range t.host.Peers() {
+		sp := synced[p.ID]
+		up := ui.Peer{ID: p.ID.String(), Number: p.Number, Name: p.Name, Connected: p.Connected, LastSeen: p.LastSeen,
+			Behind: sp.Behind, Ahead: sp.Ahead, SkewMS: sp.Skew.Milliseconds(), Addrs: []string{}}
+		for _, a := range p.Addrs {
+			up.Addrs = append(up.Addrs, a.String())
+		}
+		if sp.Skew > 2*time.Minute || sp.Skew < -2*time.Minute {
+			st.ClockWarnings = append(st.ClockWarnings, fmt.Sprintf("till %d's clock differs from ours by %v", p.Number, sp.Skew.Round(time.Second)))
+		}
+		st.Peers = append(st.Peers, up)
+	}
+	heads, _ := t.inv.Heads()
+	for _, h := range heads {
+		st.CRDTHeads = append(st.CRDTHeads, h.String())
+	}
+	for _, p := range t.db.Problems() {
+		st.Problems = append(st.Problems, p.String())
+	}
+	return st
+}

@@ -1,0 +1,393 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	badger4 "github.com/ipfs/go-ds-badger4"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/node/ledgersync"
+	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// Config configures a till. DataDir and Store are required.
+type Config struct {
+	DataDir string     // holds till.key, till.cert, ledger/, crdt/, peers.json
+	Store   *StoreFile // the store's file (LoadStoreFile)
+	// HTTPAddr is where the UI and API listen; empty for none. Bind to
+	// loopback unless the till's screen is on another machine.
+	HTTPAddr    string
+	ListenAddrs []string // libp2p; default all interfaces, a free TCP port
+	StaticPeers []string // multiaddrs with /p2p/<id>, for LANs that block multicast
+	MDNS        bool
+	// SyncInterval is the anti-entropy period of ledger sync.
+	SyncInterval time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// DefaultConfig returns a till config with everything but DataDir and
+// Store set.
+func DefaultConfig() Config {
+	return Config{HTTPAddr: "127.0.0.1:8081", ListenAddrs: []string{"/ip4/0.0.0.0/tcp/0"}, MDNS: true,
+		SyncInterval: 3 * time.Second, Logger: slog.Default(), Now: time.Now}
+}
+
+// Validate reports what is missing.
+func (c Config) Validate() error {
+	switch {
+	case c.DataDir == "":
+		return errors.New("till: no data directory")
+	case c.Store == nil:
+		return errors.New("till: no store file")
+	case c.Logger == nil || c.Now == nil:
+		return errors.New("till: no logger or clock")
+	case c.SyncInterval <= 0:
+		return errors.New("till: sync interval must be positive")
+	}
+	return nil
+}
+
+// Till is one till of a store: its ledger, mesh, inventory CRDT and API.
+// New builds it; Run runs it until its context ends; Close releases it.
+type Till struct {
+	cfg  Config
+	log  *slog.Logger
+	key  ed25519.PrivateKey
+	id   ledger.TillID
+	cert *ledger.Certificate
+
+	db    *ledgerdb.DB
+	host  *p2p.Host
+	invDS *badger4.Datastore
+	inv   *crdt.Store
+	sync  *ledgersync.Syncer
+	api   *ui.API
+
+	// sellMu serialises local events so each one's CRDT stock write
+	// follows the ledger in seq order.
+	sellMu sync.Mutex
+
+	mu       sync.Mutex
+	httpAddr string
+	numbers  map[ledger.TillID]uint32 // from certificates seen
+}
+
+// New opens the till's stores and builds its mesh host, but dials no one:
+// Run does. The order matters: the CRDT's block service must exist before
+// any peer connects (DESIGN.md).
+func New(ctx context.Context, cfg Config) (t *Till, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t = &Till{cfg: cfg, log: cfg.Logger, numbers: map[ledger.TillID]uint32{}}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	if t.key, err = LoadOrCreateKey(filepath.Join(cfg.DataDir, TillKeyFileName)); err != nil {
+		return nil, err
+	}
+	t.id = ledger.TillOf(t.key)
+	if t.cert, err = LoadCertificate(filepath.Join(cfg.DataDir, TillCertFileName), cfg.Store, t.key); err != nil {
+		return nil, err
+	}
+	t.numbers[t.id] = t.cert.Number
+	lc := ledgerdb.DefaultConfig(filepath.Join(cfg.DataDir, "ledger"), cfg.Store.ID)
+	lc.Logger = cfg.Logger
+	if t.db, err = ledgerdb.Open(lc); err != nil {
+		return nil, err
+	}
+	if err := t.db.PutCertificate(t.cert); err != nil {
+		return nil, err
+	}
+	certs, err := t.db.Certificates()
+	if err != nil {
+		return nil, err
+	}
+	for id, c := range certs {
+		t.numbers[id] = c.Number
+	}
+
+	pc := p2p.DefaultConfig()
+	pc.Key, pc.Store, pc.PSK, pc.CA, pc.Cert = t.key, cfg.Store.ID, cfg.Store.PSKBytes(), cfg.Store.CA, t.cert
+	pc.ListenAddrs, pc.StaticPeers, pc.MDNS = cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS
+	pc.PeerCache = filepath.Join(cfg.DataDir, "peers.json")
+	pc.Logger = cfg.Logger
+	pc.Revoked = t.revoked
+	if t.host, err = p2p.New(ctx, pc); err != nil {
+		return nil, err
+	}
+
+	if t.invDS, err = badger4.NewDatastore(filepath.Join(cfg.DataDir, "crdt"), crdt.BadgerOptions(filepath.Join(cfg.DataDir, "crdt"))); err != nil {
+		return nil, fmt.Errorf("open inventory store: %w", err)
+	}
+	ic := crdt.DefaultConfig()
+	ic.Datastore, ic.Host, ic.PubSub = t.invDS, t.host.Host(), t.host.PubSub()
+	ic.Topic = "tillmesh/" + cfg.Store.ID.String() + "/inventory"
+	ic.TillID, ic.Logger = t.id.String(), cfg.Logger
+	if t.inv, err = crdt.New(ctx, ic); err != nil {
+		return nil, err
+	}
+	if cb, err := t.cert.Encode(); err == nil {
+		if err := t.inv.PutCertificate(ctx, t.id.String(), cb); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.repairStock(ctx); err != nil {
+		return nil, err
+	}
+
+	sc := ledgersync.DefaultConfig()
+	sc.Host, sc.PubSub, sc.DB, sc.Store = t.host.Host(), t.host.PubSub(), t.db, cfg.Store.ID
+	sc.Allow = func(p peer.ID) bool { _, ok := t.host.Admitted(p); return ok }
+	sc.Enrolled = t.enrolled
+	sc.Interval, sc.Logger, sc.Now = cfg.SyncInterval, cfg.Logger, cfg.Now
+	if t.sync, err = ledgersync.New(sc); err != nil {
+		return nil, err
+	}
+	t.api = ui.NewAPI(t, cfg.Logger)
+	return t, nil
+}
+
+func (t *Till) revoked(id ledger.TillID) bool {
+	if t.inv == nil {
+		return false
+	}
+	r, err := t.inv.IsRevoked(context.Background(), id.String())
+	return err == nil && r
+}
+
+// repairStock makes this till's stock slots in the CRDT equal its own
+// ledger's movements: a crash between the ledger write and the CRDT write
+// (they are separate stores) is mended here, on start.
+func (t *Till) repairStock(ctx context.Context) error {
+	var own map[string]int64
+	var head uint64
+	t.db.View(func(s *ledger.State) {
+		head, _, _ = s.Head(t.id)
+		own = map[string]int64{}
+		for _, sku := range s.Fold().SKUs() {
+			if q, ok := s.Fold().Stock(sku)[t.id]; ok {
+				own[sku] = q
+			}
+		}
+	})
+	fixed := 0
+	for sku, want := range own {
+		_, slots, err := t.inv.Stock(ctx, sku)
+		if err != nil && !errors.Is(err, crdt.ErrNotFound) {
+			return fmt.Errorf("repair stock %s: %w", sku, err)
+		}
+		have := slots[t.id.String()]
+		if have == want {
+			continue
+		}
+		epoch, err := t.inv.OwnSlot(ctx, sku)
+		if err != nil && !errors.Is(err, crdt.ErrNotFound) {
+			return fmt.Errorf("repair stock %s: %w", sku, err)
+		}
+		// Other epochs of this till (a CRDT rebuilt under the same key)
+		// keep their totals; this epoch's slot makes up the difference.
+		if err := t.inv.SetSlot(ctx, sku, head, want-(have-epoch)); err != nil {
+			return fmt.Errorf("repair stock %s: %w", sku, err)
+		}
+		fixed++
+	}
+	if fixed > 0 {
+		t.log.Warn("repaired stock counters from the ledger", "skus", fixed)
+	}
+	return nil
+}
+
+// ID is the till's ledger and mesh identity.
+func (t *Till) ID() ledger.TillID { return t.id }
+
+// Number is the till's number in the store.
+func (t *Till) Number() uint32 { return t.cert.Number }
+
+// DB is the till's ledger store.
+func (t *Till) DB() *ledgerdb.DB { return t.db }
+
+// Inventory is the till's CRDT inventory state.
+func (t *Till) Inventory() *crdt.Store { return t.inv }
+
+// Host is the till's mesh host.
+func (t *Till) Host() *p2p.Host { return t.host }
+
+// HTTPAddr is the address the API listens on once Run has started it.
+func (t *Till) HTTPAddr() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.httpAddr
+}
+
+// Handler returns the till's HTTP handler.
+func (t *Till) Handler() http.Handler {
+	mux := http.NewServeMux()
+	t.api.Register(mux)
+	return mux
+}
+
+// Run runs the mesh, ledger sync and the HTTP server until ctx ends.
+func (t *Till) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	events := t.host.Subscribe()
+	run("mesh", t.host.Run)
+	run("ledger sync", t.sync.Run)
+	run("peers", func(ctx context.Context) error { return t.watchPeers(ctx, events) })
+	if t.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("listen %s: %w", t.cfg.HTTPAddr, err)
+		}
+		t.mu.Lock()
+		t.httpAddr = ln.Addr().String()
+		t.mu.Unlock()
+		srv := &http.Server{Handler: t.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		run("http", func(ctx context.Context) error {
+			go func() {
+				<-ctx.Done()
+				sctx, c := context.WithTimeout(context.Background(), 3*time.Second)
+				defer c()
+				srv.Shutdown(sctx)
+			}()
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// watchPeers reacts to admissions: pull the ledger from a new peer at
+// once, and remember its certificate (till number for receipts).
+func (t *Till) watchPeers(ctx context.Context, events <-chan p2p.Event) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if ev.Kind != p2p.PeerAdmitted {
+				continue
+			}
+			c := ev.Cert
+			t.learn(&c)
+			t.sync.PeerJoined(ev.Peer)
+		}
+	}
+}
+
+// Close releases everything New opened. Call it after Run returns.
+func (t *Till) Close() error {
+	var errs []error
+	if t.inv != nil {
+		errs = append(errs, t.inv.Close())
+	}
+	if t.host != nil {
+		errs = append(errs, t.host.Close())
+	}
+	if t.invDS != nil {
+		errs = append(errs, t.invDS.Close())
+	}
+	if t.db != nil {
+		errs = append(errs, t.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// enrolled reports whether a till holds a certificate of this store: one
+// seen in a hello, stored in the ledger, or published in the CRDT (every
+// till puts its own there), verified against the store CA.
+func (t *Till) enrolled(id ledger.TillID) bool {
+	if t.number(id) > 0 {
+		return !t.revoked(id)
+	}
+	if c, ok := t.host.Admitted(mustPeer(id)); ok {
+		t.learn(&c)
+		return !t.revoked(id)
+	}
+	b, err := t.inv.Certificates(context.Background())
+	if err != nil {
+		return false
+	}
+	raw, ok := b[id.String()]
+	if !ok {
+		return false
+	}
+	c, err := ledger.DecodeCertificate(raw)
+	if err != nil || c.Till != id || c.Verify(t.cfg.Store.CA, t.cfg.Store.ID) != nil {
+		t.log.Warn("invalid certificate in the inventory", "till", id.Short(), "err", err)
+		return false
+	}
+	t.learn(c)
+	return !t.revoked(id)
+}
+
+// learn records a verified certificate: the till's number, and a copy in
+// the ledger store for exports.
+func (t *Till) learn(c *ledger.Certificate) {
+	t.mu.Lock()
+	known := t.numbers[c.Till] == c.Number
+	t.numbers[c.Till] = c.Number
+	t.mu.Unlock()
+	if !known {
+		if err := t.db.PutCertificate(c); err != nil {
+			t.log.Warn("store certificate", "till", c.Till.Short(), "err", err)
+		}
+	}
+}
+
+func mustPeer(id ledger.TillID) peer.ID {
+	p, err := p2p.PeerOf(id)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// number returns a till's number, or 0 if its certificate is unknown.
+func (t *Till) number(id ledger.TillID) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.numbers[id]
+}

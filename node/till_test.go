@@ -1,0 +1,234 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+func quiet() *slog.Logger {
+	if os.Getenv("TILLMESH_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+type testStore struct {
+	dir   string
+	store *node.StoreFile
+	tills []string // data dirs
+}
+
+func newStore(t *testing.T, n int) *testStore {
+	t.Helper()
+	s := &testStore{dir: t.TempDir()}
+	var err error
+	if s.store, err = node.InitStore(s.dir, "Test"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		d := t.TempDir()
+		if _, err := node.Enroll(s.dir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		s.tills = append(s.tills, d)
+	}
+	return s
+}
+
+type runningTill struct {
+	*node.Till
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs the till in dir with the given static peers.
+func (s *testStore) start(t *testing.T, dir string, peers ...string) *runningTill {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	cfg.DataDir, cfg.Store, cfg.Logger = dir, s.store, quiet()
+	cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = "", []string{"/ip4/127.0.0.1/tcp/0"}, peers, false
+	cfg.SyncInterval = 300 * time.Millisecond
+	till, err := node.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningTill{Till: till, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- till.Run(ctx) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *runningTill) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+	r.Close()
+	r.cancel = nil
+}
+
+func (r *runningTill) addr() string { return r.Host().Addrs()[0].String() }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
+}
+
+func seed(t *testing.T, r *runningTill, products int) {
+	t.Helper()
+	ctx := t.Context()
+	var lines []ledger.StockLine
+	for _, p := range node.DemoCatalog(products) {
+		if err := r.Inventory().PutProduct(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: 100})
+	}
+	if _, _, err := r.Record(ctx, &ledger.StockReceive{Lines: lines, Staff: "1"}, "opening"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sell(t *testing.T, r *runningTill, key string, sku string, qty int64) ui.Sale {
+	t.Helper()
+	s, _, err := r.Sell(t.Context(), ui.SaleRequest{IdempotencyKey: key,
+		Lines: []ui.SaleLine{{SKU: sku, Qty: qty}}, Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}})
+	if err != nil {
+		t.Fatalf("sell %s on till %d: %v", sku, r.Number(), err)
+	}
+	return s
+}
+
+// agree checks that every till holds the same ledger and that each
+// till's CRDT stock equals the fold of the ledger.
+func agree(rs ...*runningTill) error {
+	v0 := rs[0].DB().Vector()
+	var fold0 map[string]int64
+	for i, r := range rs {
+		if v := r.DB().Vector(); !v.Equal(v0) {
+			return fmt.Errorf("till %d vector %v, till 1 %v", i+1, v, v0)
+		}
+		fold := map[string]int64{}
+		r.DB().View(func(s *ledger.State) {
+			for _, sku := range s.Fold().SKUs() {
+				fold[sku] = s.Fold().StockTotal(sku)
+			}
+		})
+		if i == 0 {
+			fold0 = fold
+		}
+		for sku, want := range fold0 {
+			if fold[sku] != want {
+				return fmt.Errorf("till %d fold of %s = %d, till 1 %d", i+1, sku, fold[sku], want)
+			}
+			st, err := r.Stock(context.Background(), sku)
+			if err != nil || st.Total != want {
+				return fmt.Errorf("till %d CRDT stock of %s = %d (%v), fold %d", i+1, sku, st.Total, err, want)
+			}
+		}
+	}
+	return nil
+}
+
+func TestThreeTillsSellPartitionHeal(t *testing.T) {
+	s := newStore(t, 3)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	c := s.start(t, s.tills[2], a.addr(), b.addr())
+	seed(t, a, 20)
+	waitFor(t, "catalog on C", func() bool { _, err := c.Inventory().Product(t.Context(), "10005"); return err == nil })
+
+	sale := sell(t, a, "s1", "10001", 2)
+	if sale.Receipt != "1-2" {
+		t.Fatalf("receipt %q, want 1-2", sale.Receipt)
+	}
+	waitFor(t, "A's sale in B's and C's ledger and stock", func() bool {
+		for _, r := range []*runningTill{b, c} {
+			st, _ := r.Stock(t.Context(), "10001")
+			if r.DB().Vector()[a.ID()] != 2 || st.Total != 98 {
+				return false
+			}
+		}
+		return true
+	})
+	// Same idempotency key: same sale, nothing new.
+	if again := sell(t, a, "s1", "10001", 2); again.EventID != sale.EventID {
+		t.Fatal("retried sale recorded twice")
+	}
+
+	// Cut C off.
+	for _, r := range []*runningTill{a, b} {
+		r.Host().Block(c.Host().ID())
+		c.Host().Block(r.Host().ID())
+	}
+	for i := range 30 {
+		sell(t, a, fmt.Sprintf("a%d", i), "10002", 1)
+		sell(t, b, fmt.Sprintf("b%d", i), "10002", 1)
+		sell(t, c, fmt.Sprintf("c%d", i), "10002", 2)
+	}
+	if got := c.DB().Vector()[a.ID()]; got != 2 {
+		t.Fatalf("C saw A's sales through the partition: seq %d", got)
+	}
+	for _, r := range []*runningTill{a, b} {
+		r.Host().Unblock(c.Host().ID())
+		c.Host().Unblock(r.Host().ID())
+	}
+	waitFor(t, "convergence after heal", func() bool { return agree(a, b, c) == nil })
+	st, _ := c.Stock(t.Context(), "10002")
+	if st.Total != 100-30-30-60 || st.Slots["3"] != -60 {
+		t.Fatalf("stock of 10002 on C: %+v", st)
+	}
+	// Chain heads identical.
+	for _, till := range []ledger.TillID{a.ID(), b.ID(), c.ID()} {
+		var heads []ledger.EventID
+		for _, r := range []*runningTill{a, b, c} {
+			r.DB().View(func(s *ledger.State) { _, id, _ := s.Head(till); heads = append(heads, id) })
+		}
+		if heads[0] != heads[1] || heads[1] != heads[2] {
+			t.Fatalf("chain heads of till %s differ", till.Short())
+		}
+	}
+	status := a.Status(t.Context())
+	if len(status.Peers) != 2 || status.VersionVector["3"] != 30 || status.Number != 1 {
+		t.Fatalf("status %+v", status)
+	}
+}
+
+func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	seed(t, a, 5)
+	waitFor(t, "catalog on B", func() bool { _, err := b.Inventory().Product(t.Context(), "10001"); return err == nil })
+	sell(t, b, "x", "10001", 1)
+	idBefore := b.Host().ID()
+	b.stop()
+	for i := range 20 {
+		sell(t, a, fmt.Sprintf("k%d", i), "10003", 1)
+	}
+	b2 := s.start(t, s.tills[1], a.addr())
+	if b2.Host().ID() != idBefore {
+		t.Fatalf("peer ID changed on restart: %s -> %s", idBefore, b2.Host().ID())
+	}
+	waitFor(t, "restarted till catches up", func() bool { return agree(a, b2) == nil && b2.DB().Vector()[a.ID()] == 21 })
+	if b2.DB().Vector()[b2.ID()] != 1 {
+		t.Fatalf("restarted till lost its own sale: %v", b2.DB().Vector())
+	}
+}
