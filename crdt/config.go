@@ -1,0 +1,150 @@
+package crdt
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	ds "github.com/ipfs/go-datastore"
+	badger4 "github.com/ipfs/go-ds-badger4"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these where
+// it applies, so callers can test with errors.Is.
+var (
+	ErrNotFound = errors.New("crdt: not found")
+	ErrInvalid  = errors.New("crdt: invalid value")
+	ErrCorrupt  = errors.New("crdt: corrupt stored value")
+	ErrClosed   = errors.New("crdt: store closed")
+)
+
+// Config configures a Store. Start from DefaultConfig and fill in the
+// fields marked required.
+type Config struct {
+	// Datastore holds everything: go-ds-crdt's state, the DAG blocks and
+	// this incarnation's epoch, all under Namespace. Required. On a till
+	// this is the till's Badger (see BadgerOptions); the Store never
+	// closes it.
+	Datastore ds.Batching
+	// Host and PubSub belong to the caller, who must construct the Store
+	// before dialing any peer: bitswap (the fallback block exchange)
+	// only learns peers from new-connection notifications. Required.
+	//
+	// For a store LAN build the gossipsub with
+	// pubsub.WithFloodPublish(true) (off by default in v0.16: until the
+	// next heartbeat grafts a new peer into the mesh, a publish reaches
+	// no one), pubsub.WithValidateQueueSize(1024) (signed messages
+	// beyond its default 32 are dropped) and a larger
+	// pubsub.WithPeerOutboundQueueSize. The Store copes without them,
+	// but later.
+	Host   host.Host
+	PubSub *pubsub.PubSub
+	// Topic is the pubsub topic for head announcements, one per store
+	// (e.g. "tillmesh/<store>/inventory"). Required. Register topic
+	// validators before New.
+	Topic string
+	// Namespace is the datastore key prefix for this Store, e.g.
+	// "/inventory". Default "/inventory".
+	Namespace string
+	// TillID names this till in stock keys. Required; an ID as accepted
+	// for SKUs ([A-Za-z0-9._-], 1-128 characters).
+	TillID string
+	// Logger receives the Store's and go-ds-crdt's logs. nil means
+	// slog.Default().
+	Logger *slog.Logger
+
+	// RepairInterval is how often go-ds-crdt checks the dirty bit and, if
+	// set, re-walks the DAG to finish interrupted merges. Minutes, not
+	// go-ds-crdt's 1 h default: until a repair, keys of an interrupted
+	// walk stay missing.
+	RepairInterval time.Duration
+	// RebroadcastInterval is how often heads not recently heard from
+	// others are announced again (go-ds-crdt adds ±30% jitter).
+	RebroadcastInterval time.Duration
+	// FetchTimeout bounds one catch-up fetch from a peer and one DAG
+	// level fetched through bitswap.
+	FetchTimeout time.Duration
+	// SubscriptionBuffer is the pubsub subscription buffer in messages;
+	// pubsub drops messages for a full buffer.
+	SubscriptionBuffer int
+	// Workers is the number of go-ds-crdt DAG workers.
+	Workers int
+	// Unclean says the previous process exited without closing the
+	// Store (the node knows, e.g. from its own lock file). The Store also
+	// detects this itself from a marker it keeps while open. Either way
+	// the CRDT is marked dirty and repaired at start.
+	Unclean bool
+}
+
+// DefaultConfig returns a Config with every optional field set for a till
+// on a store LAN. The required fields are left empty.
+func DefaultConfig() Config {
+	return Config{
+		Namespace:           "/inventory",
+		RepairInterval:      5 * time.Minute,
+		RebroadcastInterval: 30 * time.Second,
+		FetchTimeout:        30 * time.Second,
+		SubscriptionBuffer:  4096,
+		Workers:             4,
+	}
+}
+
+// Validate reports the first problem with c, or nil.
+func (c Config) Validate() error {
+	switch {
+	case c.Datastore == nil:
+		return errors.New("crdt config: Datastore is required")
+	case c.Host == nil:
+		return errors.New("crdt config: Host is required")
+	case c.PubSub == nil:
+		return errors.New("crdt config: PubSub is required")
+	case c.Topic == "":
+		return errors.New("crdt config: Topic is required")
+	}
+	if err := validID(c.TillID); err != nil {
+		return fmt.Errorf("crdt config: TillID: %w", err)
+	}
+	if c.Namespace == "" || c.Namespace == "/" || ds.NewKey(c.Namespace).String() != c.Namespace {
+		return fmt.Errorf("crdt config: Namespace %q must be a clean key below the root, like /inventory", c.Namespace)
+	}
+	if c.RepairInterval <= 0 || c.RebroadcastInterval <= 0 || c.FetchTimeout <= 0 {
+		return fmt.Errorf("crdt config: RepairInterval %v, RebroadcastInterval %v and FetchTimeout %v must be positive",
+			c.RepairInterval, c.RebroadcastInterval, c.FetchTimeout)
+	}
+	if c.SubscriptionBuffer < 1 || c.Workers < 1 {
+		return fmt.Errorf("crdt config: SubscriptionBuffer %d and Workers %d must be at least 1", c.SubscriptionBuffer, c.Workers)
+	}
+	return nil
+}
+
+// BadgerOptions returns go-ds-badger4 options sized for a till: writes are
+// fsynced (Badger without SyncWrites did not survive power loss here),
+// memtables and caches are small (the defaults cost ~490 MB RSS for three
+// replicas), and value log files are 64 MB. Open with
+// badger4.NewDatastore(dir, BadgerOptions(dir)).
+func BadgerOptions(dir string) *badger4.Options {
+	o := badger4.DefaultOptions
+	o.Options = badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithMemTableSize(4 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(1 << 20).
+		WithBaseLevelSize(4 << 20).
+		WithBlockCacheSize(4 << 20).
+		WithIndexCacheSize(2 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithValueThreshold(4 << 10).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithCompression(options.None).
+		WithMetricsEnabled(false).
+		WithLoggingLevel(badger.WARNING)
+	return &o
+}

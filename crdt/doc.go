@@ -1,0 +1,70 @@
+// Package crdt is a till's replica of the store's inventory state —
+// catalog, staff, till certificates and their revocation list, settings,
+// and live stock — kept in go-ds-crdt (v0.6.8) and replicated between
+// tills over libp2p, with a typed API.
+//
+// The ledger, not this package, is the source of truth for money and
+// stock: stock here is a fast, replicated view that any till can read
+// without the network, rebuilt from the ledger when in doubt.
+//
+// # Data
+//
+// Catalog, staff, certificates, revocations and settings are keys with
+// go-ds-crdt's resolution: a write that has seen another wins over it,
+// otherwise the higher DAG height wins, otherwise the larger value bytes.
+// No wall clock decides a conflict. Values are CBOR (core deterministic
+// encoding) and are validated on write and on read.
+//
+// Stock is a PN-counter: /stock/<sku>/<till>/<epoch> holds one till's
+// cumulative movement for one SKU, written only by that till; readers sum
+// the slots. The epoch is random per database incarnation, so a till
+// rebuilt after losing its disk never reuses an old slot. A slot value is
+// the big-endian ledger seq of its last movement, then the big-endian
+// total, so that at equal DAG height the later movement wins.
+//
+// # Invariants
+//
+//   - Stock keys are never deleted; revocations are never deleted.
+//   - Only this till writes slots with its TillID and Epoch, and only
+//     through ApplyMovements and SetSlot. A sale is one CRDT batch, one
+//     DAG node.
+//   - Every write goes through one writer goroutine: go-ds-crdt's Put has
+//     no lock and all its batches share one pending delta.
+//   - A value that does not validate is never stored; a stored value that
+//     does not decode is reported (ErrCorrupt) or skipped, never returned.
+//
+// # Replication
+//
+// Heads are announced on a pubsub topic by this package's own broadcaster:
+// a large subscription buffer, its own echoes ignored, the final heads
+// announced again after a burst of writes (pubsub drops signed messages
+// beyond its validation queue), and, when a peer joins the topic, our
+// heads pushed straight to it over HeadsProtocolID. When a peer announces
+// a head we lack, we ask that peer once, over ProtocolID, for every block
+// from that head down to what we hold (sending our heads, as git's fetch
+// negotiation does); each block is checked against its CID before it is
+// stored, and go-ds-crdt then walks the DAG from local storage. Bitswap is
+// only the fallback. go-ds-crdt's MultiHeadProcessing stays off, its
+// repair runs every few minutes, and the DAG is marked dirty after an
+// unclean shutdown. Stats().Pending is 0 once everything announced has
+// been merged; Heads() alone does not say so.
+//
+// Change notifications come from the datastore writes go-ds-crdt commits,
+// not from its PutHook, which fires before the merge is committed.
+//
+// # Concurrency
+//
+// All Store methods are safe for concurrent use. Writes return once
+// merged locally; they reach peers asynchronously. Create the Store
+// before the host dials any peer (bitswap only learns peers from
+// new-connection notifications), and Close it before closing the
+// datastore. Subscribe delivers changes without ever blocking
+// replication.
+//
+// # Imports
+//
+// crdt may import ledger and the replication libraries. It must not import
+// node, ui, hw, cmd or testnet (node composes crdt, not the other way
+// round), nor HTTP servers, SQL drivers or the DHT; imports_test.go checks
+// this.
+package crdt

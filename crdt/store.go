@@ -1,0 +1,427 @@
+package crdt
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/ipfs/boxo/bitswap"
+	"github.com/ipfs/boxo/bitswap/network/bsnet"
+	"github.com/ipfs/boxo/blockservice"
+	blockstore "github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	cid "github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/namespace"
+	"github.com/ipfs/go-datastore/query"
+	dscrdt "github.com/ipfs/go-ds-crdt"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Store is a till's replica of the store's inventory state. Create it with
+// New before the host dials any peer, and Close it before closing the
+// datastore. All methods are safe for concurrent use.
+type Store struct {
+	cfg   Config
+	log   *slog.Logger
+	epoch string
+
+	openKey ds.Key
+	bserv   blockservice.BlockService
+	sync    *blockSync
+	bcast   *broadcaster
+	crdt    *dscrdt.Datastore
+
+	index *barcodeIndex
+	subs  *subscribers
+
+	// The writer goroutine owns own and is the only caller of
+	// crdt.Batch/Commit: go-ds-crdt's Put has no lock and all batches
+	// share one pending delta.
+	writes     chan writeReq
+	quit       chan struct{}
+	writerDone chan struct{}
+	own        map[string]Slot // this till's slots, by SKU; writer only
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the inventory state kept in cfg.Datastore and joins cfg.Topic.
+// ctx bounds only the set-up; the Store lives until Close.
+//
+// The caller must construct the Store before its host dials any peer:
+// bitswap, the fallback block exchange, only learns peers from
+// new-connection notifications.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("component", "crdt")
+	if n := len(cfg.Host.Network().Peers()); n > 0 {
+		log.Warn("inventory store created after dialing peers; bitswap ignores them until they reconnect", "peers", n)
+	}
+
+	var (
+		d       = cfg.Datastore
+		ns      = ds.NewKey(cfg.Namespace)
+		crdtNS  = ns.ChildString("c")
+		localNS = ns.ChildString("local")
+	)
+	epoch, err := loadEpoch(ctx, d, localNS.ChildString("epoch"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg:        cfg,
+		log:        log,
+		epoch:      epoch,
+		openKey:    localNS.ChildString("open"),
+		index:      newBarcodeIndex(),
+		subs:       &subscribers{},
+		writes:     make(chan writeReq),
+		quit:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		own:        make(map[string]Slot),
+	}
+
+	wasOpen, err := d.Has(ctx, s.openKey)
+	if err != nil {
+		return nil, fmt.Errorf("read open marker: %w", err)
+	}
+	if wasOpen || cfg.Unclean {
+		// go-ds-crdt's dirty bit is <namespace>/d. Setting it before
+		// dscrdt.New matters: its repair goroutine checks once at start
+		// and then only every RepairInterval.
+		if err := d.Put(ctx, crdtNS.ChildString("d"), nil); err != nil {
+			return nil, fmt.Errorf("mark inventory dirty: %w", err)
+		}
+		log.Warn("last shutdown was unclean; repairing the inventory DAG", "detected", wasOpen, "told", cfg.Unclean)
+	}
+	if err := d.Put(ctx, s.openKey, nil); err != nil {
+		return nil, fmt.Errorf("write open marker: %w", err)
+	}
+	if err := d.Sync(ctx, localNS); err != nil {
+		return nil, fmt.Errorf("sync open marker: %w", err)
+	}
+
+	// The DAG service: blocks in the same datastore, bitswap as the
+	// fallback exchange, built before any peer is dialed.
+	bstore := blockstore.NewBlockstore(namespace.Wrap(d, ns.ChildString("blocks")),
+		blockstore.NoPrefix(), blockstore.WriteThrough(true))
+	bswap := bitswap.New(context.Background(), bsnet.NewFromIpfsHost(cfg.Host), nil, bstore,
+		bitswap.EngineBlockstoreWorkerCount(4),
+		bitswap.EngineTaskWorkerCount(2),
+		bitswap.TaskWorkerCount(2),
+	)
+	s.bserv = blockservice.New(bstore, bswap)
+	dag := merkledag.NewDAGService(s.bserv)
+
+	s.sync = newBlockSync(cfg.Host, bstore, s.bserv, cfg.FetchTimeout, log)
+	s.sync.heads = s.headList
+	s.bcast, err = newBroadcaster(cfg.PubSub, cfg.Host, cfg.Topic, cfg.SubscriptionBuffer, log)
+	if err != nil {
+		_ = s.bserv.Close()
+		return nil, err
+	}
+	s.bcast.heads = s.headList
+	s.bcast.prefetch = s.prefetch
+
+	opts := dscrdt.DefaultOptions()
+	opts.Logger = crdtLogger{log}
+	opts.RebroadcastInterval = cfg.RebroadcastInterval
+	opts.RepairInterval = cfg.RepairInterval
+	opts.DAGSyncerTimeout = cfg.FetchTimeout
+	opts.NumWorkers = cfg.Workers
+	opts.MultiHeadProcessing = false // heads pile up otherwise
+	observed := &observedStore{
+		Batching:    d,
+		valuePrefix: crdtNS.ChildString("s").ChildString("k").String() + "/",
+		onCommit:    s.onCommit,
+	}
+	s.crdt, err = dscrdt.New(observed, crdtNS, dag, s.bcast, opts)
+	if err != nil {
+		_ = s.bcast.close()
+		_ = s.bserv.Close()
+		return nil, fmt.Errorf("open go-ds-crdt: %w", err)
+	}
+
+	if err := s.buildIndex(ctx); err != nil {
+		_ = s.crdt.Close()
+		_ = s.bcast.close()
+		_ = s.bserv.Close()
+		return nil, err
+	}
+	s.sync.start()
+	s.bcast.start()
+	go s.writer()
+	heads, height := s.Heads()
+	log.Info("inventory store open", "till", cfg.TillID, "epoch", epoch, "heads", len(heads), "height", height)
+	return s, nil
+}
+
+// loadEpoch returns this database incarnation's epoch, creating it on
+// first use. It lives outside the CRDT namespace and is never replicated.
+func loadEpoch(ctx context.Context, d ds.Datastore, key ds.Key) (string, error) {
+	b, err := d.Get(ctx, key)
+	switch {
+	case err == nil:
+		e := string(b)
+		if validID(e) != nil {
+			return "", fmt.Errorf("stored epoch %q: %w", e, ErrCorrupt)
+		}
+		return e, nil
+	case !errors.Is(err, ds.ErrNotFound):
+		return "", fmt.Errorf("read epoch: %w", err)
+	}
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", fmt.Errorf("make epoch: %w", err)
+	}
+	e := hex.EncodeToString(r[:])
+	if err := d.Put(ctx, key, []byte(e)); err != nil {
+		return "", fmt.Errorf("write epoch: %w", err)
+	}
+	return e, nil
+}
+
+// Close stops replication and the writer, and closes go-ds-crdt. It does
+// not close the datastore, host or pubsub. Calls after the first return
+// the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.writerDone
+		s.sync.close()
+		errCRDT := s.crdt.Close()
+		errBcast := s.bcast.close()
+		errBserv := s.bserv.Close()
+		s.subs.closeAll()
+		var errMark error
+		if errCRDT == nil {
+			// Clean shutdown: the next New need not repair.
+			ctx := context.Background()
+			errMark = s.cfg.Datastore.Delete(ctx, s.openKey)
+			if errMark == nil {
+				errMark = s.cfg.Datastore.Sync(ctx, s.openKey)
+			}
+		}
+		s.closeErr = errors.Join(errCRDT, errBcast, errBserv, errMark)
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("close inventory store: %w", s.closeErr)
+		}
+	})
+	return s.closeErr
+}
+
+// Epoch is this database incarnation's epoch, the last segment of this
+// till's stock keys.
+func (s *Store) Epoch() string { return s.epoch }
+
+// TillID is the till this Store writes stock slots for.
+func (s *Store) TillID() string { return s.cfg.TillID }
+
+// Heads returns the current DAG heads, sorted, and the highest height.
+// Two replicas with the same heads hold the same state.
+func (s *Store) Heads() ([]cid.Cid, uint64) {
+	st := s.crdt.InternalStats(context.Background())
+	return st.Heads, st.MaxHeight
+}
+
+func (s *Store) headList() []cid.Cid {
+	if s.crdt == nil {
+		return nil
+	}
+	h, _ := s.Heads()
+	return h
+}
+
+// Dirty reports whether go-ds-crdt has marked the state as needing a
+// repair (an interrupted merge, or an unclean shutdown not yet repaired).
+func (s *Store) Dirty(ctx context.Context) bool { return s.crdt.IsDirty(ctx) }
+
+// Repair walks the whole DAG now and merges anything an interrupted walk
+// left out; it clears the dirty mark on success.
+func (s *Store) Repair(ctx context.Context) error {
+	if err := s.crdt.Repair(ctx); err != nil {
+		return fmt.Errorf("repair inventory: %w", err)
+	}
+	return nil
+}
+
+// Stats are counters for the node's status page and for tests.
+type Stats struct {
+	Heads  int
+	Height uint64
+	// Pending is the number of head announcements received and not yet
+	// fully merged: 0 means caught up with everything heard of.
+	Pending       int64
+	Announcements uint64 // head announcements received over pubsub
+	Pushes        uint64 // head announcements pushed to us by joining peers
+	Ignored       uint64 // own echoes and undecodable announcements
+	FetchRounds   uint64 // block protocol exchanges made as the client
+	FetchedBlocks uint64 // blocks received over the block protocol
+	FetchErrors   uint64 // fetches that fell back to bitswap
+	ServedBlocks  uint64 // blocks sent to peers over the block protocol
+}
+
+// Stats returns current counters.
+func (s *Store) Stats() Stats {
+	heads, height := s.Heads()
+	return Stats{
+		Heads:         len(heads),
+		Height:        height,
+		Pending:       s.bcast.pending.Load(),
+		Announcements: s.bcast.received.Load(),
+		Pushes:        s.bcast.pushed.Load(),
+		Ignored:       s.bcast.ignored.Load(),
+		FetchRounds:   s.sync.rounds.Load(),
+		FetchedBlocks: s.sync.fetched.Load(),
+		FetchErrors:   s.sync.fetchErrs.Load(),
+		ServedBlocks:  s.sync.served.Load(),
+	}
+}
+
+// prefetch fetches the blocks of heads we lack from the first of from that
+// can serve them. Failures are left to go-ds-crdt, which then walks with
+// bitswap.
+func (s *Store) prefetch(ctx context.Context, from []peer.ID, heads []cid.Cid) {
+	for _, p := range from {
+		if p == s.cfg.Host.ID() || len(s.cfg.Host.Network().ConnsToPeer(p)) == 0 {
+			continue
+		}
+		err := s.sync.fetch(ctx, p, heads)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.sync.fetchErrs.Add(1)
+		s.log.Debug("fetch blocks; falling back", "peer", p, "err", err)
+	}
+}
+
+// ---- writer ----
+
+// op is one key write in a CRDT batch.
+type op struct {
+	key   ds.Key
+	value []byte // nil: delete
+}
+
+// writeReq asks the writer to run build and commit its ops as one batch.
+// build and after run on the writer goroutine; after runs only when the
+// batch committed.
+type writeReq struct {
+	build func() (ops []op, after func(), err error)
+	done  chan error
+}
+
+// write runs build on the writer goroutine and commits its ops as ONE
+// go-ds-crdt batch (one DAG node). If ctx ends after the request was
+// handed over, the write may still land.
+func (s *Store) write(ctx context.Context, build func() ([]op, func(), error)) error {
+	req := writeReq{build: build, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case req := <-s.writes:
+			req.done <- s.commit(req)
+		}
+	}
+}
+
+func (s *Store) commit(req writeReq) error {
+	ops, after, err := req.build()
+	if err != nil || len(ops) == 0 {
+		return err
+	}
+	// The store's lifetime context, not the caller's: a batch half
+	// committed stays in go-ds-crdt's shared pending delta and would ride
+	// along with the next, unrelated batch.
+	ctx := context.Background()
+	b, err := s.crdt.Batch(ctx)
+	if err != nil {
+		return fmt.Errorf("begin batch: %w", err)
+	}
+	for _, o := range ops {
+		if o.value == nil {
+			err = b.Delete(ctx, o.key)
+		} else {
+			err = b.Put(ctx, o.key, o.value)
+		}
+		if err != nil {
+			return fmt.Errorf("batch %s: %w", o.key, err)
+		}
+	}
+	if err := b.Commit(ctx); err != nil {
+		return fmt.Errorf("commit batch: %w", err)
+	}
+	if after != nil {
+		after()
+	}
+	return nil
+}
+
+// ---- reads ----
+
+func (s *Store) get(ctx context.Context, k ds.Key) ([]byte, error) {
+	v, err := s.crdt.Get(ctx, k)
+	if errors.Is(err, ds.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", k, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", k, err)
+	}
+	return v, nil
+}
+
+type entry struct {
+	key   string
+	value []byte
+}
+
+// list returns every live key under prefix, sorted by key.
+func (s *Store) list(ctx context.Context, prefix string) ([]entry, error) {
+	res, err := s.crdt.Query(ctx, query.Query{Prefix: prefix})
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", prefix, err)
+	}
+	defer res.Close()
+	var out []entry
+	for r := range res.Next() {
+		if r.Error != nil {
+			return nil, fmt.Errorf("query %s: %w", prefix, r.Error)
+		}
+		out = append(out, entry{key: r.Key, value: r.Value})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out, nil
+}

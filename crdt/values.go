@@ -1,0 +1,306 @@
+package crdt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// This file holds the typed values stored under CRDT keys and their
+// encodings. Everything here is pure: no I/O, no clock, no randomness.
+
+// Unit is how a product is sold.
+type Unit string
+
+// Units a product may be sold in.
+const (
+	UnitEach     Unit = "ea" // counted items; stock in pieces
+	UnitKilogram Unit = "kg" // weighed items; stock in grams
+)
+
+// Role is what a staff member may do at a till.
+type Role string
+
+// Staff roles.
+const (
+	RoleCashier Role = "cashier"
+	RoleManager Role = "manager"
+)
+
+// Product is a catalog entry, keyed by SKU. Concurrent edits of one product
+// are resolved by go-ds-crdt (the edit that has seen the other wins, then
+// the higher DAG height), never by Updated.
+type Product struct {
+	SKU      string   `cbor:"1,keyasint"`
+	Name     string   `cbor:"2,keyasint"`
+	Barcodes []string `cbor:"3,keyasint,omitempty"`
+	// Price in minor units of Currency (cents), per Unit (per kg for
+	// UnitKilogram).
+	Price    int64  `cbor:"4,keyasint"`
+	Currency string `cbor:"5,keyasint"` // ISO 4217, e.g. "EUR"
+	// TaxRate in basis points: 2000 is 20%.
+	TaxRate int32 `cbor:"6,keyasint"`
+	Unit    Unit  `cbor:"7,keyasint"`
+	// Updated is when the product was last edited, in Unix milliseconds,
+	// supplied by the caller. Informational only.
+	Updated int64 `cbor:"8,keyasint"`
+}
+
+// Staff is a person who may log in at a till, keyed by ID.
+type Staff struct {
+	ID      string `cbor:"1,keyasint"`
+	Name    string `cbor:"2,keyasint"`
+	PINHash []byte `cbor:"3,keyasint"` // argon2id output, encoded by the caller
+	Role    Role   `cbor:"4,keyasint"`
+}
+
+// Revocation records that a till (or a certificate, or a peer: the ID is
+// whatever the store's gater checks) may no longer join the store.
+// Revocations are never deleted.
+type Revocation struct {
+	ID     string `cbor:"1,keyasint"`
+	Reason string `cbor:"2,keyasint,omitempty"`
+	At     int64  `cbor:"3,keyasint"` // Unix milliseconds, supplied by the caller
+}
+
+// Slot is one till's cumulative stock movement for one SKU in one database
+// incarnation (epoch): the PN-counter cell under /stock/<sku>/<till>/<epoch>.
+type Slot struct {
+	Seq   uint64 // ledger seq of the last movement included, >= 1
+	Total int64  // sum of all movements included
+}
+
+// Limits on values; they keep DAG nodes small and reject nonsense early.
+const (
+	maxIDLen       = 128
+	maxNameLen     = 200
+	maxBarcodes    = 16
+	maxBarcodeLen  = 64
+	maxTaxRate     = 10000 // 100%
+	maxPINHashLen  = 512
+	maxCertLen     = 16 << 10
+	maxSettingLen  = 64 << 10
+	maxReasonLen   = 500
+	slotLen        = 16
+	maxValueLen    = 64 << 10 // largest CBOR value the decoders accept
+	maxCBORArray   = 64
+	maxCBORMapPair = 32
+)
+
+// Codec modes are immutable and safe for concurrent use, like a compiled
+// regexp; building them cannot fail for these constant options.
+var (
+	encMode = mustEncMode()
+	decMode = mustDecMode()
+)
+
+func mustEncMode() cbor.EncMode {
+	m, err := cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err) // constant options: a broken build, not bad input
+	}
+	return m
+}
+
+func mustDecMode() cbor.DecMode {
+	m, err := cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		MaxArrayElements: maxCBORArray,
+		MaxMapPairs:      maxCBORMapPair,
+		MaxNestedLevels:  4,
+		UTF8:             cbor.UTF8RejectInvalid,
+	}.DecMode()
+	if err != nil {
+		panic(err) // constant options: a broken build, not bad input
+	}
+	return m
+}
+
+// validID reports whether s may be used as one segment of a key: an SKU, a
+// till ID, a staff ID, a setting name, a revocation ID. IDs are 1-128
+// characters from [A-Za-z0-9._-] and start with a letter or digit, so they
+// never contain the key separator and are never "." or "..".
+func validID(s string) error {
+	if s == "" {
+		return fmt.Errorf("empty id: %w", ErrInvalid)
+	}
+	if len(s) > maxIDLen {
+		return fmt.Errorf("id %.20q...: longer than %d: %w", s, maxIDLen, ErrInvalid)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case (c == '.' || c == '_' || c == '-') && i > 0:
+		default:
+			return fmt.Errorf("id %q: character %q at %d not allowed: %w", s, c, i, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// validText checks a human-readable name: valid UTF-8, no control
+// characters, not blank, at most max bytes.
+func validText(what, s string, max int, required bool) error {
+	if required && strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%s: empty: %w", what, ErrInvalid)
+	}
+	if len(s) > max {
+		return fmt.Errorf("%s: longer than %d bytes: %w", what, max, ErrInvalid)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s: not UTF-8: %w", what, ErrInvalid)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%s: control character %U: %w", what, r, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Validate reports the first problem with p, or nil.
+func (p Product) Validate() error {
+	if err := validID(p.SKU); err != nil {
+		return fmt.Errorf("product sku: %w", err)
+	}
+	if err := validText("product "+p.SKU+" name", p.Name, maxNameLen, true); err != nil {
+		return err
+	}
+	if len(p.Barcodes) > maxBarcodes {
+		return fmt.Errorf("product %s: %d barcodes, at most %d: %w", p.SKU, len(p.Barcodes), maxBarcodes, ErrInvalid)
+	}
+	for i, b := range p.Barcodes {
+		if b == "" || len(b) > maxBarcodeLen {
+			return fmt.Errorf("product %s: barcode %d: length %d not in 1..%d: %w", p.SKU, i, len(b), maxBarcodeLen, ErrInvalid)
+		}
+		for j := 0; j < len(b); j++ {
+			if b[j] < 0x21 || b[j] > 0x7e {
+				return fmt.Errorf("product %s: barcode %q: byte %#x not printable ASCII: %w", p.SKU, b, b[j], ErrInvalid)
+			}
+		}
+		for _, o := range p.Barcodes[:i] {
+			if o == b {
+				return fmt.Errorf("product %s: barcode %q listed twice: %w", p.SKU, b, ErrInvalid)
+			}
+		}
+	}
+	if p.Price < 0 {
+		return fmt.Errorf("product %s: negative price %d: %w", p.SKU, p.Price, ErrInvalid)
+	}
+	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency ||
+		strings.IndexFunc(p.Currency, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+		return fmt.Errorf("product %s: currency %q is not an ISO 4217 code: %w", p.SKU, p.Currency, ErrInvalid)
+	}
+	if p.TaxRate < 0 || p.TaxRate > maxTaxRate {
+		return fmt.Errorf("product %s: tax rate %d basis points not in 0..%d: %w", p.SKU, p.TaxRate, maxTaxRate, ErrInvalid)
+	}
+	if p.Unit != UnitEach && p.Unit != UnitKilogram {
+		return fmt.Errorf("product %s: unit %q is not %q or %q: %w", p.SKU, p.Unit, UnitEach, UnitKilogram, ErrInvalid)
+	}
+	return nil
+}
+
+// Validate reports the first problem with s, or nil.
+func (s Staff) Validate() error {
+	if err := validID(s.ID); err != nil {
+		return fmt.Errorf("staff id: %w", err)
+	}
+	if err := validText("staff "+s.ID+" name", s.Name, maxNameLen, true); err != nil {
+		return err
+	}
+	if len(s.PINHash) == 0 || len(s.PINHash) > maxPINHashLen {
+		return fmt.Errorf("staff %s: pin hash length %d not in 1..%d: %w", s.ID, len(s.PINHash), maxPINHashLen, ErrInvalid)
+	}
+	if s.Role != RoleCashier && s.Role != RoleManager {
+		return fmt.Errorf("staff %s: role %q is not %q or %q: %w", s.ID, s.Role, RoleCashier, RoleManager, ErrInvalid)
+	}
+	return nil
+}
+
+// Validate reports the first problem with r, or nil.
+func (r Revocation) Validate() error {
+	if err := validID(r.ID); err != nil {
+		return fmt.Errorf("revocation id: %w", err)
+	}
+	return validText("revocation "+r.ID+" reason", r.Reason, maxReasonLen, false)
+}
+
+// encodeValue encodes v (a Product, Staff or Revocation) in CBOR core
+// deterministic mode after validating it.
+func encodeValue(v interface{ Validate() error }) ([]byte, error) {
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := encMode.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+// decodeValue decodes CBOR into v and validates the result. Unknown map
+// keys are ignored so that newer tills can add fields.
+func decodeValue(b []byte, v interface{ Validate() error }) error {
+	if len(b) == 0 || len(b) > maxValueLen {
+		return fmt.Errorf("decode %T: length %d not in 1..%d: %w", v, len(b), maxValueLen, ErrCorrupt)
+	}
+	if b[0]>>5 != 5 { // CBOR major type 5: map
+		return fmt.Errorf("decode %T: not a CBOR map: %w", v, ErrCorrupt)
+	}
+	if err := decMode.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %T: %v: %w", v, err, ErrCorrupt)
+	}
+	if err := v.Validate(); err != nil {
+		return fmt.Errorf("decode %T: %v: %w", v, err, ErrCorrupt)
+	}
+	return nil
+}
+
+func decodeProduct(b []byte) (Product, error) {
+	var p Product
+	err := decodeValue(b, &p)
+	return p, err
+}
+
+func decodeStaff(b []byte) (Staff, error) {
+	var s Staff
+	err := decodeValue(b, &s)
+	return s, err
+}
+
+func decodeRevocation(b []byte) (Revocation, error) {
+	var r Revocation
+	err := decodeValue(b, &r)
+	return r, err
+}
+
+// encodeSlot lays a slot out as big-endian seq then big-endian two's
+// complement total: 16 bytes. go-ds-crdt keeps, at equal DAG height, the
+// larger value bytes, so the later movement (higher seq) wins such a tie.
+func encodeSlot(s Slot) []byte {
+	b := make([]byte, slotLen)
+	binary.BigEndian.PutUint64(b[:8], s.Seq)
+	binary.BigEndian.PutUint64(b[8:], uint64(s.Total))
+	return b
+}
+
+func decodeSlot(b []byte) (Slot, error) {
+	if len(b) != slotLen {
+		return Slot{}, fmt.Errorf("decode slot: length %d, want %d: %w", len(b), slotLen, ErrCorrupt)
+	}
+	s := Slot{
+		Seq:   binary.BigEndian.Uint64(b[:8]),
+		Total: int64(binary.BigEndian.Uint64(b[8:])),
+	}
+	if s.Seq == 0 {
+		return Slot{}, fmt.Errorf("decode slot: seq 0: %w", ErrCorrupt)
+	}
+	return s, nil
+}
