@@ -33,7 +33,7 @@ race:
 # Every fuzz target in every package, FUZZTIME each.
 fuzz-short:
 	@for pkg in $$($(GO) list ./...); do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	  for t in $$($(GO) test -list "^Fuzz" $$pkg | grep "^Fuzz" | sort -u || true); do \
 	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
 	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) > /tmp/tillmesh-fuzz.log 2>&1 || { cat /tmp/tillmesh-fuzz.log; exit 1; }; \
 	  done; \

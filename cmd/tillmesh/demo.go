@@ -2,36 +2,36 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
+	"log/slog"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
-	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node"
-	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/ui"
 )
 
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "run a demo till that records sales from a seeded catalog in its signed ledger",
-		Description: "Until the store mesh lands this is one till: it opens a shift, receives opening\n" +
-			"stock, then records random baskets as signed, durable sales and prints each\n" +
-			"receipt and a running X report. Ctrl-C closes the shift and prints the Z report.\n" +
-			"The ledger persists in --data; inspect it with `tillmesh ledger verify|export`.",
+		Usage: "run a demo store: several tills on this machine that find each other and sell",
+		Description: "Creates (first run) or reopens a store in --data with --tills enrolled tills, seeds\n" +
+			"a catalog of 240 products with opening stock, and runs every till in this process,\n" +
+			"each with its own data directory, libp2p host and HTTP port. Each till sells random\n" +
+			"baskets at --rate per second. Ctrl-C stops; the data stays for the next run.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Value: ".data/demo", Usage: "data directory (kept between runs)"},
-			&cli.Float64Flag{Name: "rate", Value: 2, Usage: "sales per second"},
-			&cli.IntFlag{Name: "sales", Value: 0, Usage: "stop after this many sales (0: run until Ctrl-C)"},
+			&cli.IntFlag{Name: "tills", Value: 3, Usage: "number of tills"},
+			&cli.IntFlag{Name: "port-base", Value: 8080, Usage: "till N serves http://127.0.0.1:<port-base+N>"},
+			&cli.Float64Flag{Name: "rate", Value: 0.5, Usage: "sales per second per till (0: none)"},
 		},
 		Action: runDemo,
 	}
@@ -42,169 +42,203 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	dir := c.String("data")
-	if c.Float64("rate") <= 0 {
-		return fmt.Errorf("--rate %v: want a positive number of sales per second", c.Float64("rate"))
+	dir, n := c.String("data"), c.Int("tills")
+	if n < 1 || n > 30 {
+		return fmt.Errorf("--tills %d: want 1 to 30", n)
 	}
-	key, err := node.LoadOrCreateKey(filepath.Join(dir, "till.key"))
+	if c.Float64("rate") < 0 {
+		return fmt.Errorf("--rate %v: want 0 or more sales per second", c.Float64("rate"))
+	}
+	store, dirs, err := demoStore(dir, n)
 	if err != nil {
 		return err
 	}
-	store, err := loadOrCreateStoreID(filepath.Join(dir, "store.id"))
-	if err != nil {
-		return err
-	}
-	cfg := ledgerdb.DefaultConfig(filepath.Join(dir, "ledger"), store)
-	cfg.Logger = log
-	db, err := ledgerdb.Open(cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	till := ledger.TillOf(key)
-	if err := enrollDemoTill(db, dir, store, till); err != nil {
-		return err
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	var tills []*node.Till
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, t := range tills {
+			t.Close()
+		}
+	}()
+	var peers []string
+	for i, d := range dirs {
+		cfg := node.DefaultConfig()
+		cfg.DataDir, cfg.Store, cfg.Logger = d, store, log.With("till", i+1)
+		cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+i+1)
+		cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = []string{"/ip4/127.0.0.1/tcp/0"}, append([]string(nil), peers...), false
+		t, err := node.New(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("till %d: %w", i+1, err)
+		}
+		tills = append(tills, t)
+		peers = append(peers, t.Host().Addrs()[0].String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.Run(ctx); err != nil {
+				errs <- fmt.Errorf("till %d: %w", i+1, err)
+			}
+		}()
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "demo till 1 (%s) of store %s, data in %s\n", till.Short(), store, dir)
-
-	ctx := c.Context
-	now := func() int64 { return time.Now().UnixMilli() }
-	var open *ledger.Shift
-	var held uint64
-	db.View(func(s *ledger.State) { open = s.Fold().OpenShift(till); held, _, _ = s.Head(till) })
-	if held == 0 {
-		lines := make([]ledger.StockLine, 0, len(ledgertest.SKUs))
-		for _, p := range ledgertest.SKUs {
-			q := int64(500)
-			if p.Unit == ledger.Kilogram {
-				q = 100_000 // 100 kg
-			}
-			lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})
-		}
-		if _, _, err := db.Append(ctx, key, &ledger.StockReceive{Lines: lines, Ref: "opening stock", Staff: "1"}, "", now()); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "received opening stock of %d products\n", len(lines))
+	if err := seedDemo(ctx, tills[0]); err != nil {
+		return err
 	}
-	if open == nil {
-		if _, _, err := db.Append(ctx, key, &ledger.ShiftOpen{Currency: "EUR", Float: 15000, Staff: "1"}, "", now()); err != nil {
-			return err
-		}
-		fmt.Fprintln(w, "shift opened with a float of 150.00 EUR")
+	fmt.Fprintf(w, "demo store %q with %d tills, data in %s\n", store.Name, n, dir)
+	for i, t := range tills {
+		fmt.Fprintf(w, "till %d  http://%s\n", i+1, waitAddr(ctx, t, fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+i+1)))
 	}
-
-	rng := mrand.New(mrand.NewPCG(uint64(now()), 0))
-	tick := time.NewTicker(time.Duration(float64(time.Second) / c.Float64("rate")))
+	fmt.Fprintln(w, "try: curl -s http://127.0.0.1:8081/api/status | head -c 600; Ctrl-C to stop")
+	if rate := c.Float64("rate"); rate > 0 {
+		for i, t := range tills {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				demoCashier(ctx, log, t, i, rate)
+			}()
+		}
+	}
+	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
-	report := time.NewTicker(10 * time.Second)
-	defer report.Stop()
-	for n := 0; c.Int("sales") == 0 || n < c.Int("sales"); {
+	for {
 		select {
 		case <-ctx.Done():
-			return closeDemoShift(context.Background(), c, db, key)
-		case <-report.C:
-			printX(c, db, till)
-			continue
+			fmt.Fprintln(w, "\nstopping; data kept in", dir)
+			return nil
+		case err := <-errs:
+			return err
 		case <-tick.C:
-		}
-		sale := ledgertest.Sale(rng, 5)
-		ev, _, err := db.Append(ctx, key, sale, fmt.Sprintf("demo-%d-%d", now(), n), now())
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				continue
+			for i, t := range tills {
+				st := t.Status(ctx)
+				connected := 0
+				for _, p := range st.Peers {
+					if p.Connected {
+						connected++
+					}
+				}
+				fmt.Fprintf(w, "till %d: %d events in its ledger, %d/%d peers connected\n", i+1, st.Events, connected, n-1)
 			}
+		}
+	}
+}
+
+func waitAddr(ctx context.Context, t *node.Till, fallback string) string {
+	for range 100 {
+		if a := t.HTTPAddr(); a != "" {
+			return a
+		}
+		select {
+		case <-ctx.Done():
+			return fallback
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return fallback
+}
+
+// demoStore creates the store and enrolls the tills on the first run, and
+// reopens them afterwards.
+func demoStore(dir string, n int) (*node.StoreFile, []string, error) {
+	storeDir := filepath.Join(dir, "store")
+	store, err := node.LoadStoreFile(filepath.Join(storeDir, node.StoreFileName))
+	if errors.Is(err, os.ErrNotExist) {
+		store, err = node.InitStore(storeDir, "Demo Store")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var dirs []string
+	for i := 1; i <= n; i++ {
+		d := filepath.Join(dir, fmt.Sprintf("till%d", i))
+		if _, err := os.Stat(filepath.Join(d, node.TillCertFileName)); err != nil {
+			if _, err := node.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+				return nil, nil, err
+			}
+		}
+		dirs = append(dirs, d)
+	}
+	return store, dirs, nil
+}
+
+// seedDemo puts the catalog and opening stock in on the first run.
+func seedDemo(ctx context.Context, t *node.Till) error {
+	if ps, err := t.Inventory().Products(ctx); err != nil || len(ps) > 0 {
+		return err
+	}
+	catalog := node.DemoCatalog(240)
+	lines := make([]ledger.StockLine, 0, len(catalog))
+	for _, p := range catalog {
+		if err := t.Inventory().PutProduct(ctx, p); err != nil {
 			return err
 		}
-		t, _ := sale.Totals()
-		fmt.Fprintf(w, "sale %-8s %d lines %9v EUR  %s\n", ev.Receipt(1), len(sale.Lines), t.Total, sale.Tenders[0].Kind)
-		n++
+		q := int64(200)
+		if p.Unit == crdt.UnitKilogram {
+			q = 50_000 // 50 kg in grams
+		}
+		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})
 	}
-	printX(c, db, till)
-	return closeDemoShift(ctx, c, db, key)
+	_, _, err := t.Record(ctx, &ledger.StockReceive{Lines: lines, Ref: "opening stock", Staff: "demo"}, "demo-opening-stock")
+	return err
 }
 
-func printX(c *cli.Context, db *ledgerdb.DB, till ledger.TillID) {
-	var r ledger.Report
-	db.View(func(s *ledger.State) {
-		if sh := s.Fold().OpenShift(till); sh != nil {
-			r = sh.Report
+// demoCashier sells random baskets from the catalog at rate per second.
+func demoCashier(ctx context.Context, log *slog.Logger, t *node.Till, i int, rate float64) {
+	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
-	})
-	fmt.Fprintf(c.App.Writer, "X report: %d sales, %v EUR taken, tax %v, cash in drawer %v\n",
-		r.Sales, r.Total, r.Tax, r.CashExpected)
-}
-
-func closeDemoShift(ctx context.Context, c *cli.Context, db *ledgerdb.DB, key ed25519.PrivateKey) error {
-	till := ledger.TillOf(key)
-	var expected ledger.Money
-	db.View(func(s *ledger.State) {
-		if sh := s.Fold().OpenShift(till); sh != nil {
-			expected = sh.Report.CashExpected
+		products, err := t.Inventory().Products(ctx)
+		if err != nil || len(products) == 0 {
+			continue // the catalog has not arrived yet
 		}
-	})
-	// The demo's cashier counts exactly what the drawer should hold, in
-	// 10.00 notes and 0.01 coins.
-	counted := []ledger.Denomination{{Value: 1000, Count: int64(expected / 1000)}, {Value: 1, Count: int64(expected % 1000)}}
-	if _, _, err := db.Append(ctx, key, &ledger.ShiftClose{Currency: "EUR", Counted: counted, Staff: "1"}, "", time.Now().UnixMilli()); err != nil {
-		return err
-	}
-	var z *ledger.Shift
-	db.View(func(s *ledger.State) {
-		shifts := s.Fold().Shifts(till)
-		cp := *shifts[len(shifts)-1]
-		z = &cp
-	})
-	w := c.App.Writer
-	fmt.Fprintf(w, "\nZ report, shift opened at seq %d, closed at seq %d\n", z.OpenSeq, z.CloseSeq)
-	fmt.Fprintf(w, "  sales %d, total %v, tax %v, refunds %v, voids %v\n", z.Report.Sales, z.Report.Total, z.Report.Tax, z.Report.Refunded, z.Report.Voided)
-	for k, v := range z.Report.Tenders {
-		fmt.Fprintf(w, "  tender %-5s %v\n", k, v)
-	}
-	for _, b := range z.Report.Bands {
-		fmt.Fprintf(w, "  tax %6v: net %v tax %v\n", b.Rate, b.Net, b.Tax)
-	}
-	fmt.Fprintf(w, "  cash expected %v, counted %v, over/short %v\n", z.Expected, z.Counted, z.OverShort)
-	fmt.Fprintf(w, "ledger kept in %s: try `tillmesh ledger verify --data %s`\n", c.String("data"), c.String("data"))
-	return nil
-}
-
-func loadOrCreateStoreID(path string) (ledger.StoreID, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		var id ledger.StoreID
-		if _, err := rand.Read(id[:]); err != nil {
-			return id, err
+		req := ui.SaleRequest{IdempotencyKey: fmt.Sprintf("demo-%d-%d-%d", i+1, time.Now().UnixNano(), n), Staff: "demo"}
+		for range 1 + rng.IntN(4) {
+			p := products[rng.IntN(len(products))]
+			qty := int64(1 + rng.IntN(3))
+			if p.Unit == crdt.UnitKilogram {
+				qty = int64(200 + rng.IntN(1500))
+			}
+			req.Lines = append(req.Lines, ui.SaleLine{SKU: p.SKU, Qty: qty})
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return id, err
+		req.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: 50_000}}
+		if rng.IntN(2) == 0 {
+			req.Tenders = []ledger.Tender{{Kind: ledger.Card, Amount: 1}} // card: exact amount set below
 		}
-		return id, os.WriteFile(path, []byte(id.String()+"\n"), 0o600)
+		if req.Tenders[0].Kind == ledger.Card {
+			// Ask for the total first: a card pays exactly.
+			sale := &ledger.Sale{TaxIncluded: true}
+			for _, l := range req.Lines {
+				p, _ := t.Inventory().Product(ctx, l.SKU)
+				unit := ledger.Unit("")
+				if p.Unit == crdt.UnitKilogram {
+					unit = ledger.Kilogram
+				}
+				sale.Lines = append(sale.Lines, ledger.Line{SKU: p.SKU, Qty: l.Qty, Unit: unit, UnitPrice: ledger.Money(p.Price), TaxRate: ledger.TaxRate(p.TaxRate)})
+			}
+			tot, err := sale.Totals()
+			if err != nil {
+				continue
+			}
+			req.Tenders[0].Amount = tot.Total
+			req.Tenders[0].Ref = fmt.Sprintf("DEMO%06d", rng.IntN(1_000_000))
+		}
+		s, _, err := t.Sell(ctx, req)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("demo sale", "till", i+1, "err", err)
+			}
+			continue
+		}
+		log.Info("sale", "till", i+1, "receipt", s.Receipt, "total", s.Total.String(), "lines", len(s.Lines), "tender", s.Tenders[0].Kind)
 	}
-	if err != nil {
-		return ledger.StoreID{}, fmt.Errorf("read store id: %w", err)
-	}
-	id, err := ledger.ParseStoreID(string(trimNL(b)))
-	if err != nil {
-		return id, fmt.Errorf("%s: %w", path, err)
-	}
-	return id, nil
-}
-
-// enrollDemoTill makes the demo store's CA (kept in the data dir: this is
-// a demo) and certifies the till as number 1.
-func enrollDemoTill(db *ledgerdb.DB, dir string, store ledger.StoreID, till ledger.TillID) error {
-	certs, err := db.Certificates()
-	if err != nil || certs[till] != nil {
-		return err
-	}
-	ca, err := node.LoadOrCreateKey(filepath.Join(dir, "demo-ca.key"))
-	if err != nil {
-		return err
-	}
-	cert := &ledger.Certificate{Store: store, Till: till, Number: 1, Name: "Till 1", Issued: time.Now().UnixMilli()}
-	if err := cert.Sign(ca); err != nil {
-		return err
-	}
-	return db.PutCertificate(cert)
 }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tillmesh/tillmesh/node"
+)
+
+func tillCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "till",
+		Usage: "run a till: ledger, mesh with the store's other tills, inventory and API",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data", Required: true, Usage: "the till's data directory (enrolled with `tillmesh store enroll`)", EnvVars: []string{"TILLMESH_DATA"}},
+			&cli.StringFlag{Name: "store", Usage: "the store file (default: store.json in --data)", EnvVars: []string{"TILLMESH_STORE"}},
+			&cli.StringFlag{Name: "http", Value: "127.0.0.1:8081", Usage: "address of the UI and API; keep it on loopback", EnvVars: []string{"TILLMESH_HTTP"}},
+			&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice("/ip4/0.0.0.0/tcp/0"), Usage: "libp2p listen multiaddr (repeatable)"},
+			&cli.StringSliceFlag{Name: "peer", Usage: "static peer multiaddr with /p2p/<id> (repeatable), for LANs that block multicast"},
+			&cli.BoolFlag{Name: "no-mdns", Usage: "do not discover peers by mDNS"},
+		},
+		Action: func(c *cli.Context) error {
+			log, err := logger(c)
+			if err != nil {
+				return err
+			}
+			storePath := c.String("store")
+			if storePath == "" {
+				storePath = filepath.Join(c.String("data"), node.StoreFileName)
+			}
+			store, err := node.LoadStoreFile(storePath)
+			if err != nil {
+				return err
+			}
+			cfg := node.DefaultConfig()
+			cfg.DataDir, cfg.Store, cfg.Logger = c.String("data"), store, log
+			cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers = c.String("http"), c.StringSlice("listen"), c.StringSlice("peer")
+			cfg.MDNS = !c.Bool("no-mdns")
+			till, err := node.New(c.Context, cfg)
+			if err != nil {
+				return err
+			}
+			defer till.Close()
+			fmt.Fprintf(c.App.Writer, "till %d of store %q: http://%s  peer %s\n", till.Number(), store.Name, cfg.HTTPAddr, till.Host().ID())
+			for _, a := range till.Host().Addrs() {
+				fmt.Fprintf(c.App.Writer, "  listening %s\n", a)
+			}
+			return till.Run(c.Context)
+		},
+	}
+}
