@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/ipfs/boxo/bitswap"
 	"github.com/ipfs/boxo/bitswap/network/bsnet"
@@ -43,10 +44,11 @@ type Store struct {
 	// The writer goroutine owns own and is the only caller of
 	// crdt.Batch/Commit: go-ds-crdt's Put has no lock and all batches
 	// share one pending delta.
-	writes     chan writeReq
-	quit       chan struct{}
-	writerDone chan struct{}
-	own        map[string]Slot // this till's slots, by SKU; writer only
+	writes      chan writeReq
+	quit        chan struct{}
+	writerDone  chan struct{}
+	flusherDone chan struct{}
+	own         map[string]Slot // this till's slots, by SKU; writer only
 
 	closeOnce sync.Once
 	closeErr  error
@@ -81,16 +83,17 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		cfg:        cfg,
-		log:        log,
-		epoch:      epoch,
-		openKey:    localNS.ChildString("open"),
-		index:      newBarcodeIndex(),
-		subs:       &subscribers{},
-		writes:     make(chan writeReq),
-		quit:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		own:        make(map[string]Slot),
+		cfg:         cfg,
+		log:         log,
+		epoch:       epoch,
+		openKey:     localNS.ChildString("open"),
+		index:       newBarcodeIndex(),
+		subs:        &subscribers{},
+		writes:      make(chan writeReq),
+		quit:        make(chan struct{}),
+		writerDone:  make(chan struct{}),
+		flusherDone: make(chan struct{}),
+		own:         make(map[string]Slot),
 	}
 
 	wasOpen, err := d.Has(ctx, s.openKey)
@@ -163,6 +166,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s.sync.start()
 	s.bcast.start()
 	go s.writer()
+	go s.flusher()
 	heads, height := s.Heads()
 	log.Info("inventory store open", "till", cfg.TillID, "epoch", epoch, "heads", len(heads), "height", height)
 	return s, nil
@@ -200,6 +204,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.writerDone
+		<-s.flusherDone
 		s.sync.close()
 		errCRDT := s.crdt.Close()
 		errBcast := s.bcast.close()
@@ -358,6 +363,24 @@ func (s *Store) writer() {
 	}
 }
 
+// flusher syncs the datastore every SyncInterval, so state merged from
+// peers reaches the disk in groups instead of one fsync per DAG node.
+func (s *Store) flusher() {
+	defer close(s.flusherDone)
+	t := time.NewTicker(s.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			if err := s.cfg.Datastore.Sync(context.Background(), ds.NewKey("/")); err != nil {
+				s.log.Warn("sync inventory store", "err", err)
+			}
+		}
+	}
+}
+
 func (s *Store) commit(req writeReq) error {
 	ops, after, err := req.build()
 	if err != nil || len(ops) == 0 {
@@ -383,6 +406,11 @@ func (s *Store) commit(req writeReq) error {
 	}
 	if err := b.Commit(ctx); err != nil {
 		return fmt.Errorf("commit batch: %w", err)
+	}
+	// The datastore does not fsync each write (see BadgerOptions): make
+	// this local write durable before it is acknowledged.
+	if err := s.cfg.Datastore.Sync(ctx, ds.NewKey("/")); err != nil {
+		return fmt.Errorf("sync batch: %w", err)
 	}
 	if after != nil {
 		after()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -133,8 +134,8 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 		return nil, err
 	}
 
-	if t.invDS, err = badger4.NewDatastore(filepath.Join(cfg.DataDir, "crdt"), crdt.BadgerOptions(filepath.Join(cfg.DataDir, "crdt"))); err != nil {
-		return nil, fmt.Errorf("open inventory store: %w", err)
+	if t.invDS, err = openInventory(filepath.Join(cfg.DataDir, "crdt"), cfg.Now(), cfg.Logger); err != nil {
+		return nil, err
 	}
 	ic := crdt.DefaultConfig()
 	ic.Datastore, ic.Host, ic.PubSub = t.invDS, t.host.Host(), t.host.PubSub()
@@ -164,6 +165,28 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 	return t, nil
 }
 
+// openInventory opens the till's CRDT datastore. The inventory can be
+// rebuilt (stock slots from the till's own ledger, everything else from
+// peers), so a store that no longer opens, as Badger without per-write
+// fsync may not after a power loss, is moved aside and a new one started.
+// The till already holds its ledger's lock, so no other process has it.
+func openInventory(dir string, now time.Time, log *slog.Logger) (*badger4.Datastore, error) {
+	d, err := badger4.NewDatastore(dir, crdt.BadgerOptions(dir))
+	if err == nil {
+		return d, nil
+	}
+	aside := fmt.Sprintf("%s.broken-%s", dir, now.UTC().Format("20060102T150405"))
+	if rerr := os.Rename(dir, aside); rerr != nil {
+		return nil, fmt.Errorf("open inventory store: %w (and moving it aside: %v)", err, rerr)
+	}
+	log.Error("inventory store did not open: moved aside, rebuilding from the ledger and peers", "err", err, "moved_to", aside)
+	d, err = badger4.NewDatastore(dir, crdt.BadgerOptions(dir))
+	if err != nil {
+		return nil, fmt.Errorf("open new inventory store: %w", err)
+	}
+	return d, nil
+}
+
 func (t *Till) revoked(id ledger.TillID) bool {
 	if t.inv == nil {
 		return false
@@ -176,42 +199,92 @@ func (t *Till) revoked(id ledger.TillID) bool {
 // ledger's movements: a crash between the ledger write and the CRDT write
 // (they are separate stores) is mended here, on start.
 func (t *Till) repairStock(ctx context.Context) error {
-	var own map[string]int64
-	var head uint64
+	var skus []string
 	t.db.View(func(s *ledger.State) {
-		head, _, _ = s.Head(t.id)
-		own = map[string]int64{}
 		for _, sku := range s.Fold().SKUs() {
-			if q, ok := s.Fold().Stock(sku)[t.id]; ok {
-				own[sku] = q
+			if _, ok := s.Fold().Stock(sku)[t.id]; ok {
+				skus = append(skus, sku)
 			}
 		}
 	})
 	fixed := 0
-	for sku, want := range own {
-		_, slots, err := t.inv.Stock(ctx, sku)
-		if err != nil && !errors.Is(err, crdt.ErrNotFound) {
-			return fmt.Errorf("repair stock %s: %w", sku, err)
+	for _, sku := range skus {
+		ok, err := t.repairSlot(ctx, sku)
+		if err != nil {
+			return err
 		}
-		have := slots[t.id.String()]
-		if have == want {
-			continue
+		if ok {
+			fixed++
 		}
-		epoch, err := t.inv.OwnSlot(ctx, sku)
-		if err != nil && !errors.Is(err, crdt.ErrNotFound) {
-			return fmt.Errorf("repair stock %s: %w", sku, err)
-		}
-		// Other epochs of this till (a CRDT rebuilt under the same key)
-		// keep their totals; this epoch's slot makes up the difference.
-		if err := t.inv.SetSlot(ctx, sku, head, want-(have-epoch)); err != nil {
-			return fmt.Errorf("repair stock %s: %w", sku, err)
-		}
-		fixed++
 	}
 	if fixed > 0 {
 		t.log.Warn("repaired stock counters from the ledger", "skus", fixed)
 	}
 	return nil
+}
+
+// repairSlot sets this till's slot of sku so that the till's slots, over
+// every epoch the CRDT knows, sum to the till's own ledger movements. Other
+// epochs of this till (a CRDT rebuilt under the same key) can arrive from
+// peers after a repair, so watchStock calls this again whenever one of the
+// till's slots changes. It reports whether it wrote.
+func (t *Till) repairSlot(ctx context.Context, sku string) (bool, error) {
+	t.sellMu.Lock() // no local event may move the slot meanwhile
+	defer t.sellMu.Unlock()
+	var want int64
+	var head uint64
+	t.db.View(func(s *ledger.State) {
+		head, _, _ = s.Head(t.id)
+		want = s.Fold().Stock(sku)[t.id]
+	})
+	_, slots, err := t.inv.Stock(ctx, sku)
+	if err != nil && !errors.Is(err, crdt.ErrNotFound) {
+		return false, fmt.Errorf("repair stock %s: %w", sku, err)
+	}
+	have := slots[t.id.String()]
+	if have == want || head == 0 {
+		return false, nil
+	}
+	own, err := t.inv.OwnSlot(ctx, sku)
+	if err != nil {
+		return false, fmt.Errorf("repair stock %s: %w", sku, err)
+	}
+	if err := t.inv.SetSlot(ctx, sku, head, want-(have-own)); err != nil {
+		return false, fmt.Errorf("repair stock %s: %w", sku, err)
+	}
+	return true, nil
+}
+
+// watchStock re-checks this till's slot of a SKU whenever the CRDT reports
+// a change to one of this till's slots (from our writes, or an old epoch
+// arriving from a peer), and every SKU after an overflow.
+func (t *Till) watchStock(ctx context.Context) error {
+	changes, stop := t.inv.Subscribe(1024)
+	defer stop()
+	me := t.id.String()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c, ok := <-changes:
+			if !ok {
+				return nil
+			}
+			var err error
+			switch {
+			case c.Kind == crdt.ChangeStock && c.Till == me:
+				var fixed bool
+				if fixed, err = t.repairSlot(ctx, c.ID); fixed {
+					t.log.Warn("repaired stock counter from the ledger", "sku", c.ID)
+				}
+			case c.Kind == crdt.ChangeOverflow:
+				err = t.repairStock(ctx)
+			}
+			if err != nil && ctx.Err() == nil {
+				t.log.Warn("stock repair", "err", err)
+			}
+		}
+	}
 }
 
 // ID is the till's ledger and mesh identity.
@@ -263,6 +336,7 @@ func (t *Till) Run(ctx context.Context) error {
 	run("mesh", t.host.Run)
 	run("ledger sync", t.sync.Run)
 	run("peers", func(ctx context.Context) error { return t.watchPeers(ctx, events) })
+	run("stock repair", t.watchStock)
 	if t.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)
 		if err != nil {

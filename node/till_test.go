@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -230,5 +231,31 @@ func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
 	waitFor(t, "restarted till catches up", func() bool { return agree(a, b2) == nil && b2.DB().Vector()[a.ID()] == 21 })
 	if b2.DB().Vector()[b2.ID()] != 1 {
 		t.Fatalf("restarted till lost its own sale: %v", b2.DB().Vector())
+	}
+}
+
+func TestBrokenInventoryIsRebuilt(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	seed(t, a, 5)
+	waitFor(t, "catalog on B", func() bool { _, err := b.Inventory().Product(t.Context(), "10002"); return err == nil })
+	sell(t, b, "before", "10002", 3)
+	b.stop()
+	// Wreck B's inventory store the way a power loss can: files emptied.
+	dir := filepath.Join(s.tills[1], "crdt")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".mem" || filepath.Ext(e.Name()) == ".vlog" || e.Name() == "MANIFEST" {
+			os.Truncate(filepath.Join(dir, e.Name()), 0)
+		}
+	}
+	b2 := s.start(t, s.tills[1], a.addr())
+	waitFor(t, "B's inventory rebuilt from A and its own ledger", func() bool {
+		st, err := b2.Stock(t.Context(), "10002")
+		return err == nil && st.Total == 97 && st.Slots["2"] == -3
+	})
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
 	}
 }
