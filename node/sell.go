@@ -36,6 +36,9 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 	if err := t.sync.Publish(ctx, ev); err != nil {
 		t.log.Debug("publish event; peers will pull it", "seq", ev.Seq, "err", err)
 	}
+	if t.relay != nil {
+		t.relay.Kick()
+	}
 	return ev, false, nil
 }
 
@@ -209,7 +212,7 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 	st := ui.Status{Till: t.host.Host().ID().String(), TillID: t.id.String(), Number: t.cert.Number, Name: t.cert.Name,
 		Store: t.cfg.Store.ID.String(), VersionVector: map[string]uint64{}, Peers: []ui.Peer{},
 		ClockWarnings: []string{}, CRDTHeads: []string{},
-		HQ: ui.HQStatus{Note: "no HQ configured yet"}}
+		HQ: t.hqStatus()}
 	for _, a := range t.host.Addrs() {
 		st.Addrs = append(st.Addrs, a.String())
 	}
@@ -237,6 +240,21 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 	}
 	for _, p := range t.db.Problems() {
 		st.Problems = append(st.Problems, p.String())
+	}
+	return st
+}
+
+func (t *Till) hqStatus() ui.HQStatus {
+	if t.relay == nil {
+		return ui.HQStatus{Note: "no HQ configured (tillmesh till --hq URL)"}
+	}
+	rs := t.relay.Status()
+	st := ui.HQStatus{Reachable: rs.Reachable, Unsent: rs.Unsent, Note: rs.LastError}
+	switch {
+	case rs.IsRelay:
+		st.Relay = "this till"
+	case rs.RelayNumber > 0:
+		st.Relay = fmt.Sprintf("till %d", rs.RelayNumber)
 	}
 	return st
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/node/relay"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -34,6 +35,8 @@ type Config struct {
 	ListenAddrs []string // libp2p; default all interfaces, a free TCP port
 	StaticPeers []string // multiaddrs with /p2p/<id>, for LANs that block multicast
 	MDNS        bool
+	// HQ is the HQ's base URL; empty runs the till without a relay.
+	HQ string
 	// SyncInterval is the anti-entropy period of ledger sync.
 	SyncInterval time.Duration
 	Logger       *slog.Logger
@@ -76,6 +79,7 @@ type Till struct {
 	invDS *badger4.Datastore
 	inv   *crdt.Store
 	sync  *ledgersync.Syncer
+	relay *relay.Relay // nil without HQ
 	api   *ui.API
 
 	// sellMu serialises local events so each one's CRDT stock write
@@ -160,6 +164,16 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 	sc.Interval, sc.Logger, sc.Now = cfg.SyncInterval, cfg.Logger, cfg.Now
 	if t.sync, err = ledgersync.New(sc); err != nil {
 		return nil, err
+	}
+	if cfg.HQ != "" {
+		rc := relay.DefaultConfig()
+		rc.Store, rc.Key, rc.Cert, rc.HQ = cfg.Store.ID, t.key, t.cert, cfg.HQ
+		rc.Ledger, rc.Inventory = t.db, t.inv
+		rc.Host, rc.PubSub, rc.Admitted = t.host.Host(), t.host.PubSub(), t.host.Admitted
+		rc.Logger, rc.Now = cfg.Logger, cfg.Now
+		if t.relay, err = relay.New(rc); err != nil {
+			return nil, err
+		}
 	}
 	t.api = ui.NewAPI(t, cfg.Logger)
 	return t, nil
@@ -287,6 +301,9 @@ func (t *Till) watchStock(ctx context.Context) error {
 	}
 }
 
+// Relay is the till's HQ relay, or nil when it runs without HQ.
+func (t *Till) Relay() *relay.Relay { return t.relay }
+
 // ID is the till's ledger and mesh identity.
 func (t *Till) ID() ledger.TillID { return t.id }
 
@@ -337,6 +354,9 @@ func (t *Till) Run(ctx context.Context) error {
 	run("ledger sync", t.sync.Run)
 	run("peers", func(ctx context.Context) error { return t.watchPeers(ctx, events) })
 	run("stock repair", t.watchStock)
+	if t.relay != nil {
+		run("hq relay", t.relay.Run)
+	}
 	if t.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)
 		if err != nil {

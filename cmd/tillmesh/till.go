@@ -20,6 +20,7 @@ func tillCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice("/ip4/0.0.0.0/tcp/0"), Usage: "libp2p listen multiaddr (repeatable)"},
 			&cli.StringSliceFlag{Name: "peer", Usage: "static peer multiaddr with /p2p/<id> (repeatable), for LANs that block multicast"},
 			&cli.BoolFlag{Name: "no-mdns", Usage: "do not discover peers by mDNS"},
+			&cli.StringFlag{Name: "hq", Usage: "HQ's URL; one till of the store relays the ledger there", EnvVars: []string{"TILLMESH_HQ"}},
 		},
 		Action: func(c *cli.Context) error {
 			log, err := logger(c)
@@ -37,7 +38,7 @@ func tillCommand() *cli.Command {
 			cfg := node.DefaultConfig()
 			cfg.DataDir, cfg.Store, cfg.Logger = c.String("data"), store, log
 			cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers = c.String("http"), c.StringSlice("listen"), c.StringSlice("peer")
-			cfg.MDNS = !c.Bool("no-mdns")
+			cfg.MDNS, cfg.HQ = !c.Bool("no-mdns"), c.String("hq")
 			till, err := node.New(c.Context, cfg)
 			if err != nil {
 				return err

@@ -1,0 +1,90 @@
+// Package hq is HQ as a node kind: it ingests every store's ledger from
+// the store's elected relay, verifies every event before storing it,
+// reports across stores, and holds the catalog, price and staff changes
+// that flow down to the stores. `tillmesh hq` runs it.
+//
+// # Storage
+//
+// Storage is one interface with two implementations that pass the same
+// behaviour tests: Badger embedded in a directory (OpenBadger; the
+// default, nothing to install; synced writes) and PostgreSQL through pgx
+// (OpenPostgres; events written with COPY inside one transaction per
+// upload; EventID is the primary key and (store, till, seq) is unique, so
+// an event is stored once whatever happens). Heads move by compare and
+// set, so two HQ processes on one database never interleave a chain, and
+// fencing tokens are raised atomically.
+//
+// # Ingest and its invariants
+//
+//   - Nothing is stored that was not verified: the till holds a
+//     certificate of the store that verifies under the store's CA (sent
+//     with the upload, in the request header, or earlier); the events
+//     that extend a till's chain are authenticated as a run by the newest
+//     one's signature and the hash chain down to HQ's head
+//     (ledger.VerifyRun), or each by its own signature with
+//     Config.VerifyEverySignature; each passes its own rules (Check).
+//   - Each rejected event is named with a code and a reason
+//     (hqapi.Rejection); the good prefix of a till's run is kept, the rest
+//     is refused. Events above a gap are refused (seq_gap): HQ's chain per
+//     till is gapless, so its version vector is exact.
+//   - An event HQ already holds is a duplicate: answered, nothing changes.
+//   - A validly signed event that conflicts with HQ's chain (another
+//     event at its seq, or a prev that forks) is kept as evidence and its
+//     till flagged; the chain is unchanged and goes on.
+//   - A fencing token below the highest HQ has seen for the store
+//     refuses the whole upload (ErrStaleFence, HTTP 409): a deposed relay
+//     cannot write. Tokens only grow; a GET carrying a newer token raises
+//     it too.
+//
+// # Reports
+//
+// Each accepted event is folded once, when it joins its chain, with the
+// rules of ledger.Fold, into per-store buckets by day (Config.Location),
+// hour, till and SKU, and stock per SKU from the merged movements. They
+// live in memory and are rebuilt from storage at New, so HQ's totals for
+// a store equal the fold of the store's own ledger (a test checks it).
+// Memory grows with stores x days x (tills + SKUs sold a day), not events.
+//
+// # HTTP API for relays
+//
+// Every request under /v1/stores is signed by an enrolled till's key:
+//
+//	Authorization: Tillmesh-Ed25519 till=<64 hex>,ts=<Unix ms>,sig=<base64url>
+//
+// where sig is ed25519 over "tillmesh-hq-1\n" + method + "\n" + path?query
+// + "\n" + ts + "\n" + hex(SHA-256(body)). HQ refuses a timestamp more
+// than Config.AuthWindow (5 min) from its clock, a signature it has seen
+// before (replay), and a till without a certificate of the store in the
+// path; X-Tillmesh-Cert (base64url CBOR) may carry the certificate on
+// first contact. Answers are JSON; errors are {"error","code"} with 400,
+// 401, 403, 404, 409 (stale fence, with "fence") or 5xx.
+//
+//	GET  /v1/health                        no auth: {"ok":true,"time":ms}
+//	GET  /v1/stores/{store}/vector         HQ's vector, fence and newest change cursor
+//	     X-Tillmesh-Fence: <token>         (relay) keeps the lease alive at HQ
+//	     X-Tillmesh-Vector: <base64url CBOR vector>  (relay) for the store's backlog
+//	POST /v1/stores/{store}/events         body hqapi.Upload as application/cbor,
+//	     or application/json with the raw events base64: {"fence","vector","certs","events"}
+//	     -> {"accepted","duplicates","rejected":[{"index","till","seq","id","code","reason"}],
+//	         "cert_errors","vector","fence"}
+//	GET  /v1/stores/{store}/changes?after=N&limit=M
+//	     -> {"changes":[{"cursor","store","kind":"product"|"staff","product","staff","at","by"}],
+//	         "next","more"}
+//
+// The dashboard for HQ staff is at / (plain embedded HTML and JS) over
+// /hq/api/* with a session cookie (HttpOnly, SameSite=Strict), a CSRF
+// token on every state change, http.CrossOriginProtection, argon2id
+// password hashes and a back-off after failed logins.
+//
+// # Concurrency
+//
+// HQ is safe for concurrent use. Each store has its own lock: uploads of
+// one store are serialised, different stores ingest in parallel. Storage
+// implementations are safe for concurrent use.
+//
+// # Imports
+//
+// hq may import ledger, crdt (for the product rules), hq/hqapi and the
+// storage drivers. It must not import node, the till's packages, ui or
+// hw: tills talk to HQ over HTTP only (node/relay with hq/hqapi).
+package hq

@@ -1,0 +1,490 @@
+package hq
+
+import (
+	"sort"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// agg holds one store's report folds, kept in memory and rebuilt from
+// storage at start. Each event is folded once, when it joins its chain
+// at HQ, with the rules of ledger.Fold, so HQ's figures for a store equal
+// the fold of the store's own ledger. Buckets are by day (in the HQ's
+// location), by day and till, by hour, and by day and SKU.
+//
+// Memory grows with stores x days x (tills + SKUs sold per day), not with
+// events.
+type agg struct {
+	loc      *time.Location
+	total    ledger.Report
+	days     map[string]*ledger.Report
+	tillDays map[tillDay]*ledger.Report
+	hours    map[int64]*HourSales
+	products map[string]map[string]*ledger.SKUSales // day -> sku
+	stock    map[string]int64
+	// voids whose sale HQ does not hold yet: its SKU figures are taken
+	// off when the sale arrives.
+	pendingVoids map[ledger.EventID][]string // sale -> days of the voids
+	events       uint64
+}
+
+type tillDay struct {
+	till ledger.TillID
+	day  string
+}
+
+// HourSales is the sales count and total of one hour (sales only, as
+// ledger.Fold.SalesByHour).
+type HourSales struct {
+	Hour  int64        `json:"hour"` // Unix hour: Unix seconds / 3600
+	Start time.Time    `json:"start"`
+	Sales int          `json:"sales"`
+	Total ledger.Money `json:"total"`
+}
+
+func newAgg(loc *time.Location) *agg {
+	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
+		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
+		pendingVoids: map[ledger.EventID][]string{}}
+}
+
+func newReport() ledger.Report {
+	return ledger.Report{Bands: map[ledger.TaxRate]ledger.TaxBand{}, Tenders: map[ledger.TenderKind]ledger.Money{},
+		RefundTenders: map[ledger.TenderKind]ledger.Money{}}
+}
+
+func (a *agg) day(wall int64) string { return time.UnixMilli(wall).In(a.loc).Format(time.DateOnly) }
+
+func (a *agg) dayReport(day string) *ledger.Report {
+	r := a.days[day]
+	if r == nil {
+		nr := newReport()
+		r = &nr
+		a.days[day] = r
+	}
+	return r
+}
+
+func (a *agg) tillReport(t ledger.TillID, day string) *ledger.Report {
+	k := tillDay{t, day}
+	r := a.tillDays[k]
+	if r == nil {
+		nr := newReport()
+		r = &nr
+		a.tillDays[k] = r
+	}
+	return r
+}
+
+func (a *agg) sku(day, sku, name string) *ledger.SKUSales {
+	m := a.products[day]
+	if m == nil {
+		m = map[string]*ledger.SKUSales{}
+		a.products[day] = m
+	}
+	s := m[sku]
+	if s == nil {
+		s = &ledger.SKUSales{SKU: sku}
+		m[sku] = s
+	}
+	if name != "" {
+		s.Name = name
+	}
+	return s
+}
+
+// lookup finds a sale HQ holds, for the SKU figures of a void.
+type lookup func(ledger.EventID) (*ledger.Sale, bool)
+
+// apply folds one event that has joined its chain.
+func (a *agg) apply(ev *ledger.Event, sale lookup) {
+	a.events++
+	day := a.day(ev.Time.Wall)
+	reps := [3]*ledger.Report{&a.total, a.dayReport(day), a.tillReport(ev.Till, day)}
+	for _, r := range reps {
+		addEvent(r, ev)
+	}
+	switch b := ev.Body.(type) {
+	case *ledger.Sale:
+		t, _ := b.Totals() // verified events passed Check
+		for i, l := range b.Lines {
+			s := a.sku(day, l.SKU, l.Name)
+			s.Qty += itemQty(l.Unit, l.Qty)
+			s.Amount += t.Lines[i].Amount
+		}
+		hour := ev.Time.Wall / 3_600_000
+		h := a.hours[hour]
+		if h == nil {
+			h = &HourSales{Hour: hour, Start: time.Unix(hour*3600, 0).In(a.loc)}
+			a.hours[hour] = h
+		}
+		h.Sales++
+		h.Total += t.Total
+		for _, vday := range a.pendingVoids[ev.ID()] {
+			a.voidSKUs(vday, b)
+		}
+		delete(a.pendingVoids, ev.ID())
+	case *ledger.Refund:
+		for _, l := range b.Lines {
+			a.sku(day, l.SKU, "").Amount -= l.Amount
+		}
+	case *ledger.Void:
+		if s, ok := sale(b.Sale); ok {
+			a.voidSKUs(day, s)
+		} else {
+			a.pendingVoids[b.Sale] = append(a.pendingVoids[b.Sale], day)
+		}
+	}
+	for sku, q := range ledger.Movements(ev) {
+		a.stock[sku] += q
+	}
+}
+
+func (a *agg) voidSKUs(day string, s *ledger.Sale) {
+	t, err := s.Totals()
+	if err != nil {
+		return
+	}
+	for i, l := range s.Lines {
+		k := a.sku(day, l.SKU, "")
+		k.Qty -= itemQty(l.Unit, l.Qty)
+		k.Amount -= t.Lines[i].Amount
+	}
+}
+
+func itemQty(u ledger.Unit, qty int64) int64 {
+	if u == ledger.Kilogram {
+		return 1
+	}
+	return qty
+}
+
+// addEvent folds one event into a report with ledger.Fold's rules (see
+// ledger/fold.go: Report.add and the shift cases of Fold.apply).
+func addEvent(r *ledger.Report, ev *ledger.Event) {
+	r.Events++
+	switch b := ev.Body.(type) {
+	case *ledger.ShiftOpen:
+		r.Float += b.Float
+		r.CashExpected += b.Float
+	case *ledger.Sale:
+		t, _ := b.Totals()
+		setCurrency(r, b.Currency)
+		r.Sales++
+		for _, l := range b.Lines {
+			r.Items += itemQty(l.Unit, l.Qty)
+		}
+		r.Gross += t.Gross
+		r.Discounts += t.Discounts
+		r.SalesTotal += t.Total
+		r.Net += t.Net
+		r.Tax += t.Tax
+		r.Total += t.Total
+		for _, band := range t.Bands {
+			addBand(r, band.Rate, band.Net, band.Tax)
+		}
+		for _, tn := range b.Tenders {
+			r.Tenders[tn.Kind] += tn.Amount
+		}
+		r.Tenders[ledger.Cash] -= b.Change
+		if r.Tenders[ledger.Cash] == 0 {
+			delete(r.Tenders, ledger.Cash)
+		}
+		r.CashExpected += cashOf(b.Tenders) - b.Change
+	case *ledger.Refund:
+		setCurrency(r, b.Currency)
+		r.Refunds++
+		for _, l := range b.Lines {
+			r.Refunded += l.Amount
+			r.Tax -= l.Tax
+			r.Total -= l.Amount
+			r.Net -= l.Amount - l.Tax
+			addBand(r, l.Rate, -(l.Amount - l.Tax), -l.Tax)
+		}
+		for _, tn := range b.Tenders {
+			r.RefundTenders[tn.Kind] += tn.Amount
+		}
+		r.CashExpected -= cashOf(b.Tenders)
+	case *ledger.Void:
+		setCurrency(r, b.Currency)
+		r.Voids++
+		r.Voided += b.Total
+		r.Total -= b.Total
+		for _, band := range b.Bands {
+			r.Net -= band.Net
+			r.Tax -= band.Tax
+			addBand(r, band.Rate, -band.Net, -band.Tax)
+		}
+		if b.Cash > 0 {
+			r.RefundTenders[ledger.Cash] += b.Cash
+		}
+		if rest := b.Total - b.Cash; rest > 0 {
+			r.RefundTenders[ledger.Other] += rest
+		}
+		r.CashExpected -= b.Cash
+	case *ledger.CashIn:
+		setCurrency(r, b.Currency)
+		r.CashIn += b.Amount
+		r.CashExpected += b.Amount
+	case *ledger.CashOut:
+		setCurrency(r, b.Currency)
+		r.CashOut += b.Amount
+		r.CashExpected -= b.Amount
+	case *ledger.NoSale:
+		r.NoSales++
+	}
+}
+
+func setCurrency(r *ledger.Report, c string) {
+	if r.Currency == "" {
+		r.Currency = c
+	}
+}
+
+func addBand(r *ledger.Report, rate ledger.TaxRate, net, tax ledger.Money) {
+	b := r.Bands[rate]
+	b.Rate = rate
+	b.Net += net
+	b.Tax += tax
+	if b.Net == 0 && b.Tax == 0 {
+		delete(r.Bands, rate)
+		return
+	}
+	r.Bands[rate] = b
+}
+
+func cashOf(ts []ledger.Tender) ledger.Money {
+	var c ledger.Money
+	for _, t := range ts {
+		if t.Kind == ledger.Cash {
+			c += t.Amount
+		}
+	}
+	return c
+}
+
+// mergeReport adds o into r.
+func mergeReport(r *ledger.Report, o *ledger.Report) {
+	if r.Currency == "" {
+		r.Currency = o.Currency
+	}
+	r.Events += o.Events
+	r.Sales += o.Sales
+	r.Items += o.Items
+	r.Gross += o.Gross
+	r.Discounts += o.Discounts
+	r.SalesTotal += o.SalesTotal
+	r.Refunds += o.Refunds
+	r.Refunded += o.Refunded
+	r.Voids += o.Voids
+	r.Voided += o.Voided
+	r.Net += o.Net
+	r.Tax += o.Tax
+	r.Total += o.Total
+	for _, b := range o.Bands {
+		addBand(r, b.Rate, b.Net, b.Tax)
+	}
+	for k, v := range o.Tenders {
+		r.Tenders[k] += v
+	}
+	for k, v := range o.RefundTenders {
+		r.RefundTenders[k] += v
+	}
+	r.CashIn += o.CashIn
+	r.CashOut += o.CashOut
+	r.NoSales += o.NoSales
+	r.Float += o.Float
+	r.CashExpected += o.CashExpected
+}
+
+func cloneReport(o *ledger.Report) ledger.Report {
+	r := newReport()
+	mergeReport(&r, o)
+	return r
+}
+
+// Query selects what a report covers. Zero From and To mean every day;
+// days are "2006-01-02" in HQ's location, inclusive.
+type Query struct {
+	Store    *ledger.StoreID // nil: every store
+	From, To string
+	TopN     int // products listed; 0 means 20
+}
+
+func (q Query) inRange(day string) bool {
+	return (q.From == "" || day >= q.From) && (q.To == "" || day <= q.To)
+}
+
+// StoreSales is one store's figures in a report.
+type StoreSales struct {
+	Store  ledger.StoreID `json:"store"`
+	Name   string         `json:"name"`
+	Report ledger.Report  `json:"report"`
+}
+
+// DaySales is one day's figures (across the stores selected).
+type DaySales struct {
+	Day    string        `json:"day"`
+	Report ledger.Report `json:"report"`
+}
+
+// TillSales is one till's figures.
+type TillSales struct {
+	Store  ledger.StoreID `json:"store"`
+	Till   ledger.TillID  `json:"till"`
+	Number uint32         `json:"number"`
+	Name   string         `json:"name"`
+	Report ledger.Report  `json:"report"`
+}
+
+// StockLevel is a SKU's stock at one store: the sum of every movement HQ
+// holds (sales, refunds, voids, receipts, adjustments, counts).
+type StockLevel struct {
+	Store ledger.StoreID `json:"store"`
+	SKU   string         `json:"sku"`
+	Name  string         `json:"name,omitempty"`
+	Qty   int64          `json:"qty"`
+}
+
+// Report is HQ's report across stores: totals (tenders and tax bands
+// included), by store, by day, by hour, by till and by product.
+type Report struct {
+	Query    Query             `json:"-"`
+	From     string            `json:"from,omitempty"`
+	To       string            `json:"to,omitempty"`
+	Total    ledger.Report     `json:"total"`
+	Stores   []StoreSales      `json:"stores"`
+	Days     []DaySales        `json:"days"`
+	Hours    []HourSales       `json:"hours"`
+	Tills    []TillSales       `json:"tills"`
+	Products []ledger.SKUSales `json:"products"`
+}
+
+// report adds the store's figures within q to rep.
+func (a *agg) report(q Query, rec StoreRecord, certs map[ledger.TillID]*ledger.Certificate, rep *Report,
+	days map[string]*ledger.Report, products map[string]*ledger.SKUSales) {
+	ss := StoreSales{Store: rec.ID, Name: rec.Name, Report: newReport()}
+	for day, r := range a.days {
+		if !q.inRange(day) {
+			continue
+		}
+		mergeReport(&ss.Report, r)
+		d := days[day]
+		if d == nil {
+			nr := newReport()
+			d = &nr
+			days[day] = d
+		}
+		mergeReport(d, r)
+	}
+	rep.Stores = append(rep.Stores, ss)
+	mergeReport(&rep.Total, &ss.Report)
+	tills := map[ledger.TillID]*TillSales{}
+	for k, r := range a.tillDays {
+		if !q.inRange(k.day) {
+			continue
+		}
+		ts := tills[k.till]
+		if ts == nil {
+			ts = &TillSales{Store: rec.ID, Till: k.till, Report: newReport()}
+			if c := certs[k.till]; c != nil {
+				ts.Number, ts.Name = c.Number, c.Name
+			}
+			tills[k.till] = ts
+		}
+		mergeReport(&ts.Report, r)
+	}
+	for _, ts := range tills {
+		rep.Tills = append(rep.Tills, *ts)
+	}
+	for _, h := range a.hours {
+		if q.inRange(a.day(h.Hour * 3_600_000)) {
+			rep.Hours = append(rep.Hours, *h)
+		}
+	}
+	for day, m := range a.products {
+		if !q.inRange(day) {
+			continue
+		}
+		for sku, s := range m {
+			p := products[sku]
+			if p == nil {
+				p = &ledger.SKUSales{SKU: sku}
+				products[sku] = p
+			}
+			if s.Name != "" {
+				p.Name = s.Name
+			}
+			p.Qty += s.Qty
+			p.Amount += s.Amount
+		}
+	}
+}
+
+// finish sorts the report's lists and merges hours across stores.
+func (rep *Report) finish(days map[string]*ledger.Report, products map[string]*ledger.SKUSales, topN int) {
+	for day, r := range days {
+		rep.Days = append(rep.Days, DaySales{Day: day, Report: *r})
+	}
+	sort.Slice(rep.Days, func(i, j int) bool { return rep.Days[i].Day < rep.Days[j].Day })
+	hours := map[int64]*HourSales{}
+	for _, h := range rep.Hours {
+		m := hours[h.Hour]
+		if m == nil {
+			c := h
+			hours[h.Hour] = &c
+			continue
+		}
+		m.Sales += h.Sales
+		m.Total += h.Total
+	}
+	rep.Hours = rep.Hours[:0]
+	for _, h := range hours {
+		rep.Hours = append(rep.Hours, *h)
+	}
+	sort.Slice(rep.Hours, func(i, j int) bool { return rep.Hours[i].Hour < rep.Hours[j].Hour })
+	sort.Slice(rep.Stores, func(i, j int) bool {
+		if rep.Stores[i].Name != rep.Stores[j].Name {
+			return rep.Stores[i].Name < rep.Stores[j].Name
+		}
+		return rep.Stores[i].Store.String() < rep.Stores[j].Store.String()
+	})
+	sort.Slice(rep.Tills, func(i, j int) bool {
+		a, b := rep.Tills[i], rep.Tills[j]
+		if a.Store != b.Store {
+			return a.Store.String() < b.Store.String()
+		}
+		if a.Number != b.Number {
+			return a.Number < b.Number
+		}
+		return a.Till.String() < b.Till.String()
+	})
+	for _, p := range products {
+		rep.Products = append(rep.Products, *p)
+	}
+	sort.Slice(rep.Products, func(i, j int) bool {
+		if rep.Products[i].Amount != rep.Products[j].Amount {
+			return rep.Products[i].Amount > rep.Products[j].Amount
+		}
+		return rep.Products[i].SKU < rep.Products[j].SKU
+	})
+	if topN <= 0 {
+		topN = 20
+	}
+	if len(rep.Products) > topN {
+		rep.Products = rep.Products[:topN]
+	}
+	if rep.Stores == nil {
+		rep.Stores = []StoreSales{}
+	}
+	if rep.Tills == nil {
+		rep.Tills = []TillSales{}
+	}
+	if rep.Days == nil {
+		rep.Days = []DaySales{}
+	}
+	if rep.Products == nil {
+		rep.Products = []ledger.SKUSales{}
+	}
+}

@@ -1,0 +1,310 @@
+package hq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+)
+
+// Handler serves the relay API under /v1 and the staff dashboard.
+func (h *HQ) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+hqapi.PathHealth, h.health)
+	mux.HandleFunc("GET /v1/stores/{store}/vector", h.getVector)
+	mux.HandleFunc("POST /v1/stores/{store}/events", h.postEvents)
+	mux.HandleFunc("GET /v1/stores/{store}/changes", h.getChanges)
+	h.registerDashboard(mux)
+	return mux
+}
+
+// Run serves Handler on cfg.HTTPAddr until ctx ends.
+func (h *HQ) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", h.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", h.cfg.HTTPAddr, err)
+	}
+	h.mu.Lock()
+	h.addr = ln.Addr().String()
+	h.mu.Unlock()
+	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	h.log.Info("hq listening", "addr", ln.Addr().String())
+	err = srv.Serve(ln)
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Addr is the address Run listens on, once it does.
+func (h *HQ) Addr() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.addr
+}
+
+func (h *HQ) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "time": h.cfg.Now().UnixMilli()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, hqapi.ErrorBody{Error: msg, Code: code})
+}
+
+// fail answers an error from the HQ core with its status code.
+func (h *HQ) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrUnknownStore):
+		writeErr(w, http.StatusNotFound, hqapi.CodeUnknownStore, err.Error())
+	case errors.Is(err, ErrUnenrolled):
+		writeErr(w, http.StatusForbidden, hqapi.CodeUnauthorized, err.Error())
+	case errors.Is(err, hqapi.ErrBadRequest), errors.Is(err, ErrInvalid):
+		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+	case errors.Is(err, ErrHeadMoved):
+		w.Header().Set("Retry-After", "1")
+		writeErr(w, http.StatusServiceUnavailable, "", err.Error())
+	default:
+		h.log.Error("hq request", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeErr(w, http.StatusInternalServerError, "", "internal error: "+err.Error())
+	}
+}
+
+// authenticate checks a relay request: a fresh timestamp, a signature by
+// the till named in the header over this exact request, never seen
+// before, and a till enrolled in the store of the path.
+// A certificate for the till may come in the header or among extra (the
+// certificates of an upload).
+func (h *HQ) authenticate(r *http.Request, body []byte, extra [][]byte) (ledger.StoreID, ledger.TillID, int, error) {
+	store, err := ledger.ParseStoreID(r.PathValue("store"))
+	if err != nil {
+		return store, ledger.TillID{}, http.StatusBadRequest, fmt.Errorf("%w: %v", hqapi.ErrBadRequest, err)
+	}
+	creds, err := hqapi.ParseAuth(r.Header.Get(hqapi.HeaderAuth))
+	if err != nil {
+		return store, creds.Till, http.StatusUnauthorized, err
+	}
+	now := h.cfg.Now().UnixMilli()
+	window := h.cfg.AuthWindow.Milliseconds()
+	if d := now - creds.Time; d > window || d < -window {
+		return store, creds.Till, http.StatusUnauthorized, fmt.Errorf("request time %d is %d ms from HQ's clock (window %d ms): check the till's clock",
+			creds.Time, d, window)
+	}
+	if !creds.Verify(r.Method, r.RequestURI, body) {
+		return store, creds.Till, http.StatusUnauthorized, errors.New("request signature does not verify")
+	}
+	if !h.seen.add(string(creds.Sig), creds.Time+window, now) {
+		return store, creds.Till, http.StatusUnauthorized, errors.New("replayed request: this signature was seen before")
+	}
+	var cert *ledger.Certificate
+	if c := r.Header.Get(hqapi.HeaderCert); c != "" {
+		if cert, err = hqapi.DecodeCertHeader(c); err != nil {
+			return store, creds.Till, http.StatusBadRequest, err
+		}
+	}
+	for _, raw := range extra {
+		if cert != nil {
+			break
+		}
+		if c, err := ledger.DecodeCertificate(raw); err == nil && c.Till == creds.Till {
+			cert = c
+		}
+	}
+	if err := h.Authenticate(r.Context(), store, creds.Till, cert); err != nil {
+		if errors.Is(err, ErrUnknownStore) {
+			return store, creds.Till, http.StatusNotFound, err
+		}
+		return store, creds.Till, http.StatusForbidden, err
+	}
+	return store, creds.Till, 0, nil
+}
+
+func (h *HQ) authOrFail(w http.ResponseWriter, r *http.Request, body []byte, extra [][]byte) (ledger.StoreID, ledger.TillID, bool) {
+	store, till, status, err := h.authenticate(r, body, extra)
+	if err != nil {
+		code := hqapi.CodeUnauthorized
+		switch status {
+		case http.StatusNotFound:
+			code = hqapi.CodeUnknownStore
+		case http.StatusBadRequest:
+			code = hqapi.CodeBadRequest
+		}
+		h.log.Warn("refused relay request", "path", r.URL.Path, "till", till.Short(), "remote", r.RemoteAddr, "err", err)
+		writeErr(w, status, code, err.Error())
+		return store, till, false
+	}
+	return store, till, true
+}
+
+func (h *HQ) getVector(w http.ResponseWriter, r *http.Request) {
+	store, till, ok := h.authOrFail(w, r, nil, nil)
+	if !ok {
+		return
+	}
+	var fence uint64
+	if f := r.Header.Get(hqapi.HeaderFence); f != "" {
+		var err error
+		if fence, err = strconv.ParseUint(f, 10, 64); err != nil {
+			writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, "fence header: "+err.Error())
+			return
+		}
+	}
+	var mine ledger.Vector
+	if v := r.Header.Get(hqapi.HeaderVector); v != "" {
+		var err error
+		if mine, err = hqapi.DecodeVector(v); err != nil {
+			writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+			return
+		}
+	}
+	resp, err := h.VectorOf(r.Context(), store, till, fence, mine)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *HQ) postEvents(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, hqapi.MaxBody))
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, hqapi.CodeTooLarge, fmt.Sprintf("body: %v (limit %d bytes)", err, hqapi.MaxBody))
+		return
+	}
+	// Decoding comes first (bounded, fuzzed) so the upload's certificates
+	// can enroll the relay till.
+	u, err := hqapi.DecodeUpload(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	store, till, ok := h.authOrFail(w, r, body, u.Certs)
+	if !ok {
+		return
+	}
+	res, err := h.Ingest(r.Context(), store, till, u)
+	if errors.Is(err, ErrStaleFence) {
+		writeJSON(w, http.StatusConflict, hqapi.ErrorBody{Error: err.Error(), Code: hqapi.CodeStaleFence, Fence: &res.Fence})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (h *HQ) getChanges(w http.ResponseWriter, r *http.Request) {
+	store, _, ok := h.authOrFail(w, r, nil, nil)
+	if !ok {
+		return
+	}
+	after, limit, err := parseCursor(r.URL.Query().Get("after"), r.URL.Query().Get("limit"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	resp, err := h.ChangesFor(r.Context(), store, after, limit)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// parseCursor reads the after and limit parameters of a changes request.
+func parseCursor(a, l string) (after uint64, limit int, err error) {
+	limit = 500
+	if a != "" {
+		if after, err = strconv.ParseUint(a, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("after=%q: want a cursor", a)
+		}
+	}
+	if l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > hqapi.MaxChangesLimit {
+			return 0, 0, fmt.Errorf("limit=%q: want 1..%d", l, hqapi.MaxChangesLimit)
+		}
+		limit = n
+	}
+	return after, limit, nil
+}
+
+// ChangesFor returns the downlink changes for a store after a cursor.
+func (h *HQ) ChangesFor(ctx context.Context, store ledger.StoreID, after uint64, limit int) (hqapi.Changes, error) {
+	if h.store(store) == nil {
+		return hqapi.Changes{}, fmt.Errorf("%w %s", ErrUnknownStore, store)
+	}
+	// Every change up to cur is stored (addChange writes under h.mu), so
+	// when the answer is complete the store may skip to cur: changes for
+	// other stores are not fetched again.
+	h.mu.Lock()
+	cur := h.cursor
+	h.mu.Unlock()
+	cs, err := h.st.Changes(ctx, store, after, limit)
+	if err != nil {
+		return hqapi.Changes{}, err
+	}
+	out := hqapi.Changes{Changes: cs, Next: after, More: len(cs) == limit}
+	if out.Changes == nil {
+		out.Changes = []hqapi.Change{}
+	}
+	if n := len(cs); n > 0 {
+		out.Next = cs[n-1].Cursor
+	}
+	if !out.More && cur > out.Next {
+		out.Next = cur
+	}
+	return out, nil
+}
+
+// replayCache remembers request signatures until their timestamp leaves
+// the auth window, so a captured request cannot be sent again.
+type replayCache struct {
+	mu    sync.Mutex
+	seen  map[string]int64 // signature -> expiry, Unix ms
+	prune int64
+}
+
+// add records sig until expiry and reports whether it was new.
+func (c *replayCache) add(sig string, expiry, now int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now > c.prune {
+		for k, exp := range c.seen {
+			if exp < now {
+				delete(c.seen, k)
+			}
+		}
+		c.prune = now + 10_000
+	}
+	if _, ok := c.seen[sig]; ok {
+		return false
+	}
+	c.seen[sig] = expiry
+	return true
+}

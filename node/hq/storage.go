@@ -1,0 +1,129 @@
+package hq
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+)
+
+// Storage errors.
+var (
+	ErrNotFound    = errors.New("hq: not found")
+	ErrStaleFence  = errors.New("hq: stale fencing token")
+	ErrHeadMoved   = errors.New("hq: till head moved under the write (another HQ process?)")
+	ErrStoreExists = errors.New("hq: store registered with another CA")
+)
+
+// StoreRecord is a registered store.
+type StoreRecord struct {
+	ID      ledger.StoreID    `json:"id"`
+	Name    string            `json:"name"`
+	CA      ed25519.PublicKey `json:"ca"`
+	Created int64             `json:"created"` // Unix ms
+}
+
+// Head is what HQ holds of one till's chain.
+type Head struct {
+	Seq     uint64
+	ID      ledger.EventID
+	Flagged bool // the till equivocated or forked: evidence is kept
+}
+
+// HeadUpdate moves a till's head from From (seq) to To, whose event is ID.
+type HeadUpdate struct {
+	Till ledger.TillID
+	From uint64
+	To   uint64
+	ID   ledger.EventID
+}
+
+// Evidence is a signed event that conflicts with the chain HQ holds.
+type Evidence struct {
+	Store  ledger.StoreID `json:"store"`
+	Till   ledger.TillID  `json:"till"`
+	Seq    uint64         `json:"seq"`
+	Have   ledger.EventID `json:"have"` // the event HQ holds at Seq (for a fork: at Seq-1)
+	Got    ledger.EventID `json:"got"`
+	Reason string         `json:"reason"`
+	At     int64          `json:"at"` // Unix ms
+	Raw    []byte         `json:"raw"`
+}
+
+// Contact is the latest a store's relay told HQ.
+type Contact struct {
+	At      int64         `json:"at"` // Unix ms
+	Relay   ledger.TillID `json:"relay"`
+	Token   uint64        `json:"token"`
+	Backlog uint64        `json:"backlog"` // events the relay held that HQ lacked
+	Vector  ledger.Vector `json:"vector,omitempty"`
+}
+
+// User is an HQ staff login.
+type User struct {
+	Name string `json:"name"`
+	Hash string `json:"hash"` // argon2id PHC string
+	Role string `json:"role"` // "admin"
+}
+
+// Storage is where HQ keeps what it has verified. The embedded Badger
+// store and PostgreSQL implement it; the behaviour tests run against both.
+//
+// Implementations are safe for concurrent use. HQ serialises writes per
+// store; Append still checks each head it moves (compare and set), so two
+// HQ processes on one database never interleave a chain.
+type Storage interface {
+	// PutStore registers a store, or renames it. It fails with
+	// ErrStoreExists if the store is registered with another CA.
+	PutStore(ctx context.Context, s StoreRecord) error
+	Stores(ctx context.Context) ([]StoreRecord, error)
+
+	// PutCertificate keeps a till certificate that HQ has verified.
+	PutCertificate(ctx context.Context, c *ledger.Certificate) error
+	Certificates(ctx context.Context, store ledger.StoreID) ([]*ledger.Certificate, error)
+
+	// RaiseFence records token for the store if it is at least the
+	// highest seen, and returns the highest; a lower token fails with
+	// ErrStaleFence and changes nothing.
+	RaiseFence(ctx context.Context, store ledger.StoreID, token uint64) (uint64, error)
+	Fence(ctx context.Context, store ledger.StoreID) (uint64, error)
+
+	// Heads returns every till's head in the store.
+	Heads(ctx context.Context, store ledger.StoreID) (map[ledger.TillID]Head, error)
+	// Append stores verified events and moves the heads, atomically and
+	// durably. Events already stored (same EventID) are skipped. A head
+	// that is not at its From fails the whole call with ErrHeadMoved.
+	Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate) error
+	// IDs returns the IDs of a till's events from seq from to to.
+	IDs(ctx context.Context, store ledger.StoreID, till ledger.TillID, from, to uint64) ([]ledger.EventID, error)
+	// Event returns an event's bytes by ID, or ErrNotFound.
+	Event(ctx context.Context, id ledger.EventID) ([]byte, error)
+	// Range calls f with the bytes of every event of the store, each
+	// till's in chain order, until f returns an error.
+	Range(ctx context.Context, store ledger.StoreID, f func(raw []byte) error) error
+	// Count returns how many events of the store are stored.
+	Count(ctx context.Context, store ledger.StoreID) (uint64, error)
+
+	// PutEvidence keeps a conflicting event and flags its till.
+	PutEvidence(ctx context.Context, e Evidence) error
+	Evidence(ctx context.Context, store ledger.StoreID) ([]Evidence, error)
+
+	SetContact(ctx context.Context, store ledger.StoreID, c Contact) error
+	Contacts(ctx context.Context) (map[ledger.StoreID]Contact, error)
+
+	// AddChange appends a downlink change and returns it with its cursor.
+	AddChange(ctx context.Context, c hqapi.Change) (hqapi.Change, error)
+	// Changes returns up to limit changes for the store (its own and
+	// those for every store) with a cursor above after, oldest first.
+	Changes(ctx context.Context, store ledger.StoreID, after uint64, limit int) ([]hqapi.Change, error)
+	// AllChanges returns every change with a cursor above after.
+	AllChanges(ctx context.Context, after uint64, limit int) ([]hqapi.Change, error)
+
+	PutUser(ctx context.Context, u User) error
+	User(ctx context.Context, name string) (User, error)
+	Users(ctx context.Context) ([]User, error)
+
+	Close() error
+}
