@@ -7,127 +7,202 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
 )
 
-// Till is what the UI needs from a till node. node implements it; tests
-// use fakes. Errors that come from bad input wrap ErrBadRequest (or a
-// ledger sentinel) so the handler can answer 400 with the reason.
-type Till interface {
-	Sell(ctx context.Context, req SaleRequest) (Sale, bool, error) // bool: an earlier sale with the same key
-	Stock(ctx context.Context, sku string) (StockLevel, error)
-	AllStock(ctx context.Context) ([]StockLevel, error)
-	Status(ctx context.Context) Status
+// Config configures the UI and API of one till. Till is required; the
+// rest have working defaults (DefaultConfig).
+type Config struct {
+	Till   Till
+	Logger *slog.Logger
+	Now    func() time.Time
+	// AllowedHosts are host names (without port) the UI answers to
+	// besides "localhost" and IP literals. Any other Host header is
+	// refused, which defeats DNS rebinding.
+	AllowedHosts []string
+	// SessionIdle ends a session unused this long; MaxSessions bounds
+	// how many are kept (the oldest go first).
+	SessionIdle time.Duration
+	MaxSessions int
+	// Login back-off: FreeAttempts wrong PINs per staff member (and
+	// 3×FreeAttempts per client address) cost nothing; each further
+	// one doubles a wait that starts at Backoff, up to MaxBackoff.
+	FreeAttempts int
+	Backoff      time.Duration
+	MaxBackoff   time.Duration
+	// StatusInterval is how often the event stream sends mesh status.
+	StatusInterval time.Duration
 }
 
-// Errors a Till reports for the handler to map onto HTTP statuses.
-var (
-	ErrBadRequest  = errors.New("bad request")
-	ErrNotFound    = errors.New("not found")
-	ErrConflict    = errors.New("conflict")
-	ErrUnavailable = errors.New("unavailable")
-)
-
-// SaleRequest is the body of POST /api/sales. Quantities are whole units,
-// or grams for goods sold by weight; amounts are minor units.
-type SaleRequest struct {
-	IdempotencyKey string          `json:"idempotency_key"`
-	Lines          []SaleLine      `json:"lines"`
-	Tenders        []ledger.Tender `json:"tenders"`
-	CartDiscount   ledger.Money    `json:"cart_discount,omitempty"`
-	Staff          string          `json:"staff,omitempty"`
-	Approver       string          `json:"approver,omitempty"`
+// DefaultConfig returns a config with everything but Till set.
+func DefaultConfig() Config {
+	return Config{Logger: slog.Default(), Now: time.Now, SessionIdle: 12 * time.Hour, MaxSessions: 64,
+		FreeAttempts: 3, Backoff: time.Second, MaxBackoff: 5 * time.Minute, StatusInterval: 2 * time.Second}
 }
 
-// SaleLine names a product by SKU or barcode.
-type SaleLine struct {
-	SKU      string       `json:"sku,omitempty"`
-	Barcode  string       `json:"barcode,omitempty"`
-	Qty      int64        `json:"qty"`
-	Discount ledger.Money `json:"discount,omitempty"`
+// Validate reports what is missing or out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.Till == nil:
+		return errors.New("ui: no till")
+	case c.Logger == nil || c.Now == nil:
+		return errors.New("ui: no logger or clock")
+	case c.SessionIdle <= 0 || c.MaxSessions <= 0:
+		return errors.New("ui: session idle time and limit must be positive")
+	case c.FreeAttempts < 1 || c.Backoff <= 0 || c.MaxBackoff < c.Backoff:
+		return errors.New("ui: login back-off needs FreeAttempts >= 1 and 0 < Backoff <= MaxBackoff")
+	case c.StatusInterval <= 0:
+		return errors.New("ui: status interval must be positive")
+	}
+	return nil
 }
 
-// Sale is a recorded sale as the API returns it.
-type Sale struct {
-	EventID  string          `json:"event_id"`
-	Receipt  string          `json:"receipt"`
-	Till     string          `json:"till"`
-	Seq      uint64          `json:"seq"`
-	Time     time.Time       `json:"time"`
-	Currency string          `json:"currency"`
-	Total    ledger.Money    `json:"total"`
-	Tax      ledger.Money    `json:"tax"`
-	Change   ledger.Money    `json:"change"`
-	Lines    []ledger.Line   `json:"lines"`
-	Tenders  []ledger.Tender `json:"tenders"`
-	Replayed bool            `json:"replayed,omitempty"` // an earlier sale with the same idempotency key
-}
-
-// StockLevel is a SKU's store stock: the sum of every till's slot.
-type StockLevel struct {
-	SKU   string           `json:"sku"`
-	Name  string           `json:"name,omitempty"`
-	Total int64            `json:"total"`
-	Slots map[string]int64 `json:"slots"` // per till number
-}
-
-// Status describes the till and its mesh.
-type Status struct {
-	Till          string            `json:"till"` // peer ID
-	TillID        string            `json:"till_id"`
-	Number        uint32            `json:"number"`
-	Name          string            `json:"name"`
-	Store         string            `json:"store"`
-	Addrs         []string          `json:"addrs"`
-	Peers         []Peer            `json:"peers"`
-	VersionVector map[string]uint64 `json:"version_vector"` // till number (or ID) -> seq
-	Events        uint64            `json:"events"`
-	CRDTHeads     []string          `json:"crdt_heads"`
-	ClockWarnings []string          `json:"clock_warnings"`
-	HQ            HQStatus          `json:"hq"`
-	Problems      []string          `json:"problems,omitempty"`
-}
-
-// Peer is one other till of the store.
-type Peer struct {
-	ID        string    `json:"id"`
-	Number    uint32    `json:"number,omitempty"`
-	Name      string    `json:"name,omitempty"`
-	Addrs     []string  `json:"addrs"`
-	Connected bool      `json:"connected"`
-	LastSeen  time.Time `json:"last_seen"`
-	Behind    uint64    `json:"behind"` // events we hold that it lacked at the last exchange
-	Ahead     uint64    `json:"ahead"`  // events it held that we lacked
-	SkewMS    int64     `json:"skew_ms"`
-}
-
-// HQStatus says whether HQ is reachable and how much it lacks.
-type HQStatus struct {
-	Reachable bool   `json:"reachable"`
-	Unsent    uint64 `json:"unsent"`
-	Relay     string `json:"relay,omitempty"`
-	Note      string `json:"note,omitempty"`
-}
-
-// API serves the till's JSON API under /api.
+// API serves the till's web UI: the embedded pages, the JSON API under
+// /api and the event stream. It is safe for concurrent use.
 type API struct {
+	cfg  Config
 	till Till
 	log  *slog.Logger
+
+	sessions *sessions
+	limiter  *limiter
+	pinSlots chan struct{} // bounds concurrent PIN hash checks
+	cart     *cartState
+	sold     *soldIndex
+
+	setMu    sync.Mutex
+	setCache Settings
+	setAt    time.Time
+
+	once    sync.Once
+	handler http.Handler
 }
 
-// NewAPI returns the API handlers over till.
-func NewAPI(till Till, log *slog.Logger) *API { return &API{till: till, log: log} }
+// New returns the UI over cfg.Till.
+func New(cfg Config) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, till: cfg.Till, log: cfg.Logger,
+		sessions: newSessions(cfg.SessionIdle, cfg.MaxSessions),
+		limiter:  newLimiter(cfg.FreeAttempts, cfg.Backoff, cfg.MaxBackoff),
+		pinSlots: make(chan struct{}, 2),
+		cart:     newCartState(),
+		sold:     newSoldIndex(),
+	}, nil
+}
 
-// Register adds the API's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/sales", a.postSale)
-	mux.HandleFunc("GET /api/stock", a.getStock)
-	mux.HandleFunc("GET /api/stock/{sku}", a.getStockSKU)
-	mux.HandleFunc("GET /api/status", a.getStatus)
+// NewAPI returns the UI over till with DefaultConfig. A nil logger means
+// slog.Default().
+func NewAPI(till Till, log *slog.Logger) *API {
+	cfg := DefaultConfig()
+	cfg.Till = till
+	if log != nil {
+		cfg.Logger = log
+	}
+	a, err := New(cfg)
+	if err != nil {
+		panic(err) // only a nil till gets here: a wiring bug
+	}
+	return a
+}
+
+// Register routes every path of mux not claimed more specifically to the
+// UI's handler.
+func (a *API) Register(mux *http.ServeMux) { mux.Handle("/", a.Handler()) }
+
+// Handler returns the UI's handler: Host allowlist, cross-origin
+// protection, then the routes, each with its own authentication level.
+func (a *API) Handler() http.Handler {
+	a.once.Do(func() {
+		mux := http.NewServeMux()
+		a.routes(mux)
+		cop := http.NewCrossOriginProtection()
+		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusForbidden, "cross-origin request refused: use the till's own page")
+		}))
+		a.handler = a.checkHost(securityHeaders(cop.Handler(mux)))
+	})
+	return a.handler
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	public  access = iota // anyone; never changes state except login
+	staff                 // a logged-in, unlocked session; CSRF token on changes
+	manager               // as staff, and the session's role is manager
+	anyone                // a session, locked or not (session, unlock, logout)
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
+
+func (a *API) routes(mux *http.ServeMux) {
+	h := func(pattern string, acc access, f handlerFunc) { mux.Handle(pattern, a.guard(acc, f)) }
+
+	// Pages.
+	mux.HandleFunc("GET /{$}", servePage)
+	mux.Handle("GET /assets/", assetHandler())
+
+	// Session.
+	mux.HandleFunc("POST /api/login", a.postLogin)
+	h("GET /api/session", anyone, a.getSession)
+	h("POST /api/logout", anyone, a.postLogout)
+	h("POST /api/lock", staff, a.postLock)
+	h("POST /api/unlock", anyone, a.postUnlock)
+
+	// Mesh and stock: readable without a session (tools, the testnet).
+	h("GET /api/status", public, a.getStatus)
+	h("GET /api/stock", public, a.getStock)
+	h("GET /api/stock/{sku}", public, a.getStockSKU)
+	h("GET /api/events", staff, a.getEvents)
+
+	// Catalog.
+	h("GET /api/products", staff, a.getProducts)
+	h("GET /api/products/{sku}", staff, a.getProduct)
+	h("GET /api/barcodes/{code}", staff, a.getBarcode)
+	h("POST /api/products", manager, a.postProduct)
+	h("PUT /api/products/{sku}", manager, a.putProduct)
+
+	// The cart and selling.
+	h("GET /api/cart", staff, a.getCart)
+	h("DELETE /api/cart", staff, a.deleteCart)
+	h("POST /api/cart/lines", staff, a.postCartLine)
+	h("PUT /api/cart/lines/{n}", staff, a.putCartLine)
+	h("DELETE /api/cart/lines/{n}", staff, a.deleteCartLine)
+	h("PUT /api/cart/discount", staff, a.putCartDiscount)
+	h("POST /api/cart/checkout", staff, a.postCheckout)
+	h("POST /api/sales", staff, a.postSale)
+	h("GET /api/sales", staff, a.getSales)
+	h("GET /api/sales/{ref}", staff, a.getSale)
+	h("POST /api/refunds", staff, a.postRefund)
+	h("POST /api/voids", staff, a.postVoid)
+
+	// The drawer and shifts.
+	h("POST /api/nosale", staff, a.postNoSale)
+	h("POST /api/cash", staff, a.postCash)
+	h("GET /api/shift", staff, a.getShift)
+	h("POST /api/shift/open", staff, a.postShiftOpen)
+	h("POST /api/shift/close", staff, a.postShiftClose)
+
+	// Manager: stock movements, reports, settings, staff.
+	h("POST /api/stock/receive", manager, a.postStockReceive)
+	h("POST /api/stock/adjust", manager, a.postStockAdjust)
+	h("POST /api/stock/count", manager, a.postStockCount)
+	h("GET /api/reports", manager, a.getReports)
+	h("GET /api/settings", staff, a.getSettings)
+	h("PUT /api/settings", manager, a.putSettings)
+	h("GET /api/staff", manager, a.getStaff)
+	h("PUT /api/staff/{id}", manager, a.putStaff)
+
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		// The mux sends here every /api request no route matches; say
 		// 405 when the path exists under another method.
@@ -146,64 +221,119 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API route %s %s", r.Method, r.URL.Path))
 	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found: the till's page is at /", http.StatusNotFound)
+	})
+}
+
+// guard checks a route's access level before calling f: a session for
+// anything but public routes (401), the CSRF token on every request that
+// may change state (403), an unlocked session (423) and the manager role
+// (403) where asked.
+func (a *API) guard(acc access, f handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+		if acc == public {
+			if unsafe {
+				writeError(w, http.StatusMethodNotAllowed, "read-only route")
+				return
+			}
+			f(w, r, nil)
+			return
+		}
+		s := a.session(r)
+		if s == nil {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in: log in with your staff number and PIN", "need": "login"})
+			return
+		}
+		if unsafe && !s.checkCSRF(r.Header.Get("X-CSRF-Token")) {
+			writeError(w, http.StatusForbidden, "missing or wrong X-CSRF-Token header: reload the page")
+			return
+		}
+		if acc != anyone && s.locked {
+			writeError(w, http.StatusLocked, "the till is locked: enter your PIN to unlock")
+			return
+		}
+		if acc == manager && s.staff.Role != RoleManager {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("%s is not a manager: this needs a manager", s.staff.Name))
+			return
+		}
+		f(w, r, s)
+	})
+}
+
+// checkHost refuses requests whose Host header is neither localhost, an
+// IP literal nor an allowed name: a page on a rebound DNS name must not
+// reach the till's API.
+func (a *API) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.hostAllowed(r.Host) {
+			writeError(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not allowed: open the till by its IP address or localhost", r.Host))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *API) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" {
+		return false
+	}
+	if host == "localhost" || net.ParseIP(host) != nil {
+		return true
+	}
+	for _, h := range a.cfg.AllowedHosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		next.ServeHTTP(w, r)
+	})
 }
 
 const maxBody = 1 << 20
 
-func (a *API) postSale(w http.ResponseWriter, r *http.Request) {
-	var req SaleRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if strings.TrimSpace(req.IdempotencyKey) == "" {
-		writeError(w, http.StatusBadRequest, "idempotency_key is required: make one before sending, reuse it on retry")
-		return
-	}
-	sale, replayed, err := a.till.Sell(r.Context(), req)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	sale.Replayed = replayed
-	status := http.StatusCreated
-	if replayed {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, sale)
-}
-
-func (a *API) getStock(w http.ResponseWriter, r *http.Request) {
-	all, err := a.till.AllStock(r.Context())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, all)
-}
-
-func (a *API) getStockSKU(w http.ResponseWriter, r *http.Request) {
-	st, err := a.till.Stock(r.Context(), r.PathValue("sku"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
-}
-
-func (a *API) getStatus(w http.ResponseWriter, r *http.Request) {
+func (a *API) getStatus(w http.ResponseWriter, r *http.Request, _ *session) {
 	writeJSON(w, http.StatusOK, a.till.Status(r.Context()))
 }
 
 // fail maps an error onto a status; unexpected errors are logged once,
-// here, and the client gets a generic reason.
+// here, and the client gets the reason.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var tooMany *tooManyError
+	var need *needError
 	switch {
+	case errors.As(err, &tooMany):
+		w.Header().Set("Retry-After", strconv.Itoa(int((tooMany.wait+time.Second-1)/time.Second)))
+		writeError(w, http.StatusTooManyRequests, err.Error())
+	case errors.As(err, &need):
+		body := map[string]any{"error": need.reason, "need": need.need}
+		if need.product != nil {
+			body["product"] = need.product
+		}
+		writeJSON(w, need.status, body)
+	case errors.Is(err, ErrBadCredentials):
+		writeError(w, http.StatusUnauthorized, err.Error())
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ledger.ErrInvalidBody), errors.Is(err, ledger.ErrTendersShort),
-		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrUnknownSale), errors.Is(err, ledger.ErrAlreadyVoided),
-		errors.Is(err, ledger.ErrShiftState):
+		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrAlreadyVoided),
+		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrOverflow):
 		writeError(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ledger.ErrUnknownSale):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
@@ -215,6 +345,21 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error: "+err.Error())
 	}
+}
+
+// needError asks the client for something before it retries: a weight
+// for a product sold by weight, a manager's approval.
+type needError struct {
+	status  int
+	need    string // "weight" or "approval"
+	reason  string
+	product *Product
+}
+
+func (e *needError) Error() string { return e.reason }
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }
 
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
@@ -230,6 +375,15 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return errors.New("malformed request: data after the JSON object")
 	}
 	return nil
+}
+
+// decode reads a JSON body into v, answering 400 itself when it cannot.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decodeJSON(w, r, v); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

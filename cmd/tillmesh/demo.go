@@ -89,9 +89,16 @@ func runDemo(c *cli.Context) error {
 	if err := seedDemo(ctx, tills[0]); err != nil {
 		return err
 	}
+	if err := seedDemoStaff(ctx, tills[0]); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "demo store %q with %d tills, data in %s\n", store.Name, n, dir)
 	for i, t := range tills {
 		fmt.Fprintf(w, "till %d  http://%s\n", i+1, waitAddr(ctx, t, fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+i+1)))
+	}
+	fmt.Fprintln(w, "log in at any till with staff number and PIN:")
+	for _, s := range demoStaff {
+		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.name)
 	}
 	fmt.Fprintln(w, "try: curl -s http://127.0.0.1:8081/api/status | head -c 600; Ctrl-C to stop")
 	if rate := c.Float64("rate"); rate > 0 {
@@ -184,6 +191,29 @@ func seedDemo(ctx context.Context, t *node.Till) error {
 	}
 	_, _, err := t.Record(ctx, &ledger.StockReceive{Lines: lines, Ref: "opening stock", Staff: "demo"}, "demo-opening-stock")
 	return err
+}
+
+// demoStaff are the demo store's staff; their PINs are printed at start.
+var demoStaff = []struct {
+	id, name, pin string
+	role          ui.Role
+}{
+	{"1", "Maria Manager", "1234", ui.RoleManager},
+	{"2", "Carl Cashier", "0000", ui.RoleCashier},
+	{"3", "Cleo Cashier", "1111", ui.RoleCashier},
+}
+
+// seedDemoStaff puts the demo staff in when the staff list is empty.
+func seedDemoStaff(ctx context.Context, t *node.Till) error {
+	if list, err := t.StaffList(ctx); err != nil || len(list) > 0 {
+		return err
+	}
+	for _, s := range demoStaff {
+		if err := t.AddStaff(ctx, s.id, s.name, s.role, s.pin); err != nil {
+			return fmt.Errorf("demo staff %s: %w", s.id, err)
+		}
+	}
+	return nil
 }
 
 // demoCashier sells random baskets from the catalog at rate per second.

@@ -1,0 +1,226 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/hw/scan"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// This file implements the rest of ui.Till (Sell, Stock, AllStock and
+// Status are in sell.go; staff in staff.go).
+
+var _ ui.Till = (*Till)(nil)
+
+// Self names this till.
+func (t *Till) Self() ui.TillInfo {
+	return ui.TillInfo{ID: t.id, Number: t.cert.Number, Name: t.cert.Name, Store: t.cfg.Store.Name}
+}
+
+// TillNumber returns a till's number, 0 if its certificate is unknown.
+func (t *Till) TillNumber(id ledger.TillID) uint32 { return t.number(id) }
+
+// TillByNumber finds a till of the store by its number.
+func (t *Till) TillByNumber(n uint32) (ledger.TillID, bool) {
+	t.mu.Lock()
+	for id, num := range t.numbers {
+		if num == n {
+			t.mu.Unlock()
+			return id, true
+		}
+	}
+	t.mu.Unlock()
+	// A till whose certificate only the CRDT has published so far.
+	certs, err := t.inv.Certificates(context.Background())
+	if err != nil {
+		return ledger.TillID{}, false
+	}
+	for hexID := range certs {
+		if id, err := ledger.ParseTillID(hexID); err == nil && t.enrolled(id) && t.number(id) == n {
+			return id, true
+		}
+	}
+	return ledger.TillID{}, false
+}
+
+// Replay returns the event this till made with an idempotency key, or nil.
+func (t *Till) Replay(idem string) (*ledger.Event, error) {
+	return t.db.ByIdempotencyKey(t.id, idem)
+}
+
+// Event returns a till's event by seq.
+func (t *Till) Event(till ledger.TillID, seq uint64) (*ledger.Event, error) {
+	ev, err := t.db.Get(till, seq)
+	if err != nil {
+		return nil, fmt.Errorf("%w: event %s/%d: %v", ui.ErrNotFound, till.Short(), seq, err)
+	}
+	if ev == nil {
+		return nil, fmt.Errorf("%w: event %s/%d", ui.ErrNotFound, till.Short(), seq)
+	}
+	return ev, nil
+}
+
+// View runs f with the merged ledger state under the ledger's lock.
+func (t *Till) View(f func(*ledger.State)) { t.db.View(f) }
+
+func productView(p crdt.Product) ui.Product {
+	unit := ledger.Each
+	if p.Unit == crdt.UnitKilogram {
+		unit = ledger.Kilogram
+	}
+	return ui.Product{SKU: p.SKU, Name: p.Name, Barcodes: append([]string{}, p.Barcodes...), Price: ledger.Money(p.Price),
+		Currency: p.Currency, TaxRate: ledger.TaxRate(p.TaxRate), Unit: unit}
+}
+
+func inventoryErr(err error, what string) error {
+	switch {
+	case errors.Is(err, crdt.ErrNotFound):
+		return fmt.Errorf("%w: %s", ui.ErrNotFound, what)
+	case errors.Is(err, crdt.ErrInvalid):
+		return fmt.Errorf("%w: %s: %v", ui.ErrBadRequest, what, err)
+	}
+	return err
+}
+
+// Product returns the product with a SKU.
+func (t *Till) Product(ctx context.Context, sku string) (ui.Product, error) {
+	p, err := t.inv.Product(ctx, sku)
+	if err != nil {
+		return ui.Product{}, inventoryErr(err, fmt.Sprintf("unknown sku %q", sku))
+	}
+	return productView(p), nil
+}
+
+// ProductByBarcode checks the check digit of an EAN-13, EAN-8 or UPC-A
+// code and finds the product carrying it; other codes are looked up as
+// they are.
+func (t *Till) ProductByBarcode(ctx context.Context, code string) (ui.Product, error) {
+	lookup := []string{code}
+	if strings.Trim(code, "0123456789") == "" && (len(code) == 8 || len(code) == 12 || len(code) == 13) {
+		c, err := scan.Parse(code)
+		if err != nil {
+			return ui.Product{}, fmt.Errorf("%w: barcode %s: %v", ui.ErrBadRequest, code, err)
+		}
+		if c.GTIN != code {
+			lookup = []string{c.GTIN, code}
+		}
+	}
+	for _, k := range lookup {
+		p, err := t.inv.ProductByBarcode(ctx, k)
+		if err == nil {
+			return productView(p), nil
+		}
+		if !errors.Is(err, crdt.ErrNotFound) {
+			return ui.Product{}, err
+		}
+	}
+	return ui.Product{}, fmt.Errorf("%w: unknown barcode %s", ui.ErrNotFound, code)
+}
+
+// SearchProducts finds products by SKU, name or barcode.
+func (t *Till) SearchProducts(ctx context.Context, q string, limit int) ([]ui.Product, error) {
+	ps, err := t.inv.SearchProducts(ctx, q, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.Product, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, productView(p))
+	}
+	return out, nil
+}
+
+// PutProduct adds or replaces a product in the catalog. Barcodes of 8, 12
+// or 13 digits must have a right check digit.
+func (t *Till) PutProduct(ctx context.Context, p ui.Product) error {
+	for _, b := range p.Barcodes {
+		if strings.Trim(b, "0123456789") == "" && (len(b) == 8 || len(b) == 12 || len(b) == 13) {
+			if err := scan.Verify(b); err != nil {
+				return fmt.Errorf("%w: barcode %s: %v", ui.ErrBadRequest, b, err)
+			}
+		}
+	}
+	unit := crdt.UnitEach
+	if p.Unit == ledger.Kilogram {
+		unit = crdt.UnitKilogram
+	}
+	cp := crdt.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: int64(p.Price), Currency: p.Currency,
+		TaxRate: int32(p.TaxRate), Unit: unit, Updated: t.cfg.Now().UnixMilli()}
+	if err := cp.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	return t.inv.PutProduct(ctx, cp)
+}
+
+// Setting returns a store-wide setting.
+func (t *Till) Setting(ctx context.Context, name string) (string, bool, error) {
+	v, err := t.inv.Setting(ctx, name)
+	if errors.Is(err, crdt.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, inventoryErr(err, "setting "+name)
+	}
+	return string(v), true, nil
+}
+
+// PutSetting stores a store-wide setting.
+func (t *Till) PutSetting(ctx context.Context, name, value string) error {
+	return inventoryErr(t.inv.PutSetting(ctx, name, []byte(value)), "setting "+name)
+}
+
+// Watch reports inventory changes, local or merged from peers, until ctx
+// ends or the till closes.
+func (t *Till) Watch(ctx context.Context) <-chan ui.Change {
+	in, cancel := t.inv.Subscribe(256)
+	out := make(chan ui.Change, 64)
+	go func() {
+		defer close(out)
+		defer cancel()
+		lost := false
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case c, ok := <-in:
+				if !ok {
+					return
+				}
+				var uc ui.Change
+				switch c.Kind {
+				case crdt.ChangeStock:
+					uc = ui.Change{Kind: ui.ChangeStock, ID: c.ID}
+				case crdt.ChangeProduct:
+					uc = ui.Change{Kind: ui.ChangeProduct, ID: c.ID}
+				case crdt.ChangeSetting:
+					uc = ui.Change{Kind: ui.ChangeSetting, ID: c.ID}
+				case crdt.ChangeStaff:
+					uc = ui.Change{Kind: ui.ChangeStaff, ID: c.ID}
+				case crdt.ChangeOverflow:
+					uc = ui.Change{Kind: ui.ChangeReload}
+				default:
+					continue
+				}
+				if lost {
+					select {
+					case out <- ui.Change{Kind: ui.ChangeReload}:
+						lost = false
+					default:
+						continue
+					}
+				}
+				select {
+				case out <- uc:
+				default:
+					lost = true // the reader is slow: it reloads later
+				}
+			}
+		}
+	}()
+	return out
+}

@@ -1,0 +1,251 @@
+package node_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// web is a browser-like client of one till's HTTP handler.
+type web struct {
+	t    *testing.T
+	url  string
+	http *http.Client
+	csrf string
+}
+
+func serveUI(t *testing.T, r *runningTill) string {
+	srv := httptest.NewServer(r.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func login(t *testing.T, url, staff, pin string) *web {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	w := &web{t: t, url: url, http: &http.Client{Jar: jar}}
+	out := w.must(200, "POST", "/api/login", fmt.Sprintf(`{"staff":%q,"pin":%q}`, staff, pin))
+	w.csrf = out["csrf_token"].(string)
+	return w
+}
+
+func (w *web) do(method, path, body string) (int, map[string]any) {
+	w.t.Helper()
+	req, _ := http.NewRequest(method, w.url+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", w.csrf)
+	resp, err := w.http.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(b) > 0 && b[0] == '{' {
+		if err := json.Unmarshal(b, &out); err != nil {
+			w.t.Fatalf("%s %s: not JSON: %s", method, path, b)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func (w *web) must(code int, method, path, body string) map[string]any {
+	w.t.Helper()
+	got, out := w.do(method, path, body)
+	if got != code {
+		w.t.Fatalf("%s %s %s: %d, want %d: %v", method, path, body, got, code, out)
+	}
+	return out
+}
+
+func seedStaff(t *testing.T, r *runningTill) {
+	t.Helper()
+	if err := r.AddStaff(t.Context(), "1", "Maria", ui.RoleManager, "1234"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddStaff(t.Context(), "2", "Carl", ui.RoleCashier, "0000"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func n(v any) int64 { f, _ := v.(float64); return int64(f) }
+
+// TestUIAcrossTills drives two real tills over HTTP: a cashier sells at
+// till 1 by scanning, a cashier at till 2 refunds a line of that sale
+// once it has arrived, and the manager-only routes refuse the cashier.
+func TestUIAcrossTills(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	seed(t, a, 10)
+	seedStaff(t, a)
+	waitFor(t, "staff and catalog on till 2", func() bool {
+		_, err1 := b.Authenticate(t.Context(), "2", "0000")
+		_, err2 := b.Product(t.Context(), "10003")
+		return err1 == nil && err2 == nil
+	})
+	ua, ub := serveUI(t, a), serveUI(t, b)
+	cat := node.DemoCatalog(10)
+
+	ca := login(t, ua, "2", "0000")
+	ca.must(200, "POST", "/api/cart/lines", fmt.Sprintf(`{"barcode":%q}`, cat[0].Barcodes[0]))
+	ca.must(200, "POST", "/api/cart/lines", fmt.Sprintf(`{"barcode":%q}`, cat[1].Barcodes[0]))
+	cart := ca.must(200, "POST", "/api/cart/lines", fmt.Sprintf(`{"barcode":%q}`, cat[1].Barcodes[0]))
+	if ls := cart["lines"].([]any); len(ls) != 2 || n(ls[1].(map[string]any)["qty"]) != 2 {
+		t.Fatalf("cart: %v", cart)
+	}
+	wrong := cat[0].Barcodes[0][:12] + string('0'+(cat[0].Barcodes[0][12]-'0'+1)%10)
+	if code, out := ca.do("POST", "/api/cart/lines", fmt.Sprintf(`{"barcode":%q}`, wrong)); code != 400 || !strings.Contains(out["error"].(string), "check digit") {
+		t.Fatalf("wrong check digit: %d %v", code, out)
+	}
+	total := n(cart["total"])
+	res := ca.must(201, "POST", "/api/cart/checkout", fmt.Sprintf(`{"idempotency_key":"web-1","tenders":[{"kind":"cash","amount":%d}]}`, total+1000))
+	sale := res["sale"].(map[string]any)
+	receipt := sale["receipt"].(string)
+	if n(sale["change"]) != 1000 || sale["staff"] != "2" || !strings.HasPrefix(receipt, "1-") {
+		t.Fatalf("sale: %v", sale)
+	}
+	if again := ca.must(200, "POST", "/api/cart/checkout", fmt.Sprintf(`{"idempotency_key":"web-1","tenders":[{"kind":"cash","amount":%d}]}`, total+1000)); again["replayed"] != true {
+		t.Fatalf("retry: %v", again)
+	}
+	st, _ := a.Stock(t.Context(), cat[1].SKU)
+	if st.Total != 98 {
+		t.Fatalf("stock of %s on till 1: %d, want 98", cat[1].SKU, st.Total)
+	}
+
+	cb := login(t, ub, "2", "0000")
+	waitFor(t, "the sale on till 2", func() bool { code, _ := cb.do("GET", "/api/sales/"+receipt, ""); return code == 200 })
+	ref := cb.must(201, "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"ref-1","sale":%q,"lines":[{"line":1,"qty":1}],"tender":"cash"}`, receipt))
+	if !strings.HasPrefix(ref["receipt"].(string), "2-") || n(ref["total"]) != cat[1].Price {
+		t.Fatalf("refund at till 2: %v", ref)
+	}
+	if code, out := cb.do("POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"ref-2","sale":%q,"lines":[{"line":1,"qty":2}]}`, receipt)); code != 400 || !strings.Contains(out["error"].(string), "1 remain") {
+		t.Fatalf("over-refund: %d %v", code, out)
+	}
+	// Till 1 learns of the refund: what remains is the same there.
+	waitFor(t, "the refund on till 1", func() bool {
+		out := ca.must(200, "GET", "/api/sales/"+receipt, "")
+		return n(out["remaining"].([]any)[1].(map[string]any)["qty"]) == 1
+	})
+
+	// Roles are enforced by the server.
+	if code, _ := cb.do("POST", "/api/stock/receive", fmt.Sprintf(`{"idempotency_key":"rc","lines":[{"sku":%q,"qty":5}]}`, cat[2].SKU)); code != 403 {
+		t.Fatalf("cashier receiving stock: %d, want 403", code)
+	}
+	if code, _ := cb.do("POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"v","sale":%q,"reason":"x"}`, receipt)); code != 403 {
+		t.Fatalf("cashier voiding: %d, want 403", code)
+	}
+	mb := login(t, ub, "1", "1234")
+	mb.must(201, "POST", "/api/stock/receive", fmt.Sprintf(`{"idempotency_key":"rc","lines":[{"sku":%q,"qty":5}],"ref":"DN 7"}`, cat[2].SKU))
+	waitFor(t, "received stock on till 1", func() bool { st, _ := a.Stock(t.Context(), cat[2].SKU); return st.Total == 105 })
+	// The session cookie of till 2 is no good at till 1.
+	req, _ := http.NewRequest("GET", ua+"/api/cart", nil)
+	for _, c := range mb.http.Jar.Cookies(mustURL(ub)) {
+		req.AddCookie(c)
+	}
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("till 2's session at till 1: %v %v", resp.StatusCode, err)
+	}
+	rep := mb.must(200, "GET", "/api/reports", "")
+	if store := rep["store"].(map[string]any); n(store["sales"]) != 1 || n(store["refunds"]) != 1 {
+		t.Fatalf("store report on till 2: %v", store)
+	}
+}
+
+func TestShiftOverHTTP(t *testing.T) {
+	s := newStore(t, 1)
+	a := s.start(t, s.tills[0])
+	seed(t, a, 5)
+	seedStaff(t, a)
+	w := login(t, serveUI(t, a), "2", "0000")
+	w.must(201, "POST", "/api/shift/open", `{"idempotency_key":"o","float":5000}`)
+	cat := node.DemoCatalog(5)
+	sale := w.must(201, "POST", "/api/sales", fmt.Sprintf(`{"idempotency_key":"s","lines":[{"sku":%q,"qty":1}],"tenders":[{"kind":"cash","amount":5000}]}`, cat[0].SKU))
+	z := w.must(201, "POST", "/api/shift/close", `{"idempotency_key":"z","counted":[{"value":5000,"count":1},{"value":1000,"count":1}]}`)["z"].(map[string]any)
+	want := 5000 + n(sale["total"])
+	if n(z["expected"]) != want || n(z["counted"]) != 6000 || n(z["over_short"]) != 6000-want {
+		t.Fatalf("Z: %v", z)
+	}
+}
+
+func TestStaffPINsAreArgon2idHashes(t *testing.T) {
+	s := newStore(t, 1)
+	a := s.start(t, s.tills[0])
+	seedStaff(t, a)
+	st, err := a.Inventory().Staff(t.Context(), "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(st.PINHash), "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(string(st.PINHash), "0000") || st.Role != crdt.RoleCashier {
+		t.Fatalf("stored staff %+v", st)
+	}
+	if m, err := a.Authenticate(t.Context(), "2", "0000"); err != nil || m.Role != ui.RoleCashier || m.Name != "Carl" {
+		t.Fatalf("right PIN: %+v %v", m, err)
+	}
+	for _, c := range [][2]string{{"2", "0001"}, {"2", ""}, {"9", "0000"}, {"bad/id", "0000"}} {
+		if _, err := a.Authenticate(t.Context(), c[0], c[1]); err != ui.ErrBadCredentials {
+			t.Errorf("Authenticate(%q, %q) = %v, want ErrBadCredentials", c[0], c[1], err)
+		}
+	}
+	// Editing without a PIN keeps it; a new member needs one; PINs are digits.
+	if err := a.PutStaff(t.Context(), ui.StaffMember{ID: "2", Name: "Carla", Role: ui.RoleManager}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := a.Authenticate(t.Context(), "2", "0000"); err != nil || m.Role != ui.RoleManager || m.Name != "Carla" {
+		t.Fatalf("after edit: %+v %v", m, err)
+	}
+	for _, c := range []struct{ id, pin string }{{"5", ""}, {"5", "12"}, {"5", "12ab"}, {"5", "1234567890123"}} {
+		if err := a.PutStaff(t.Context(), ui.StaffMember{ID: c.id, Name: "X", Role: ui.RoleCashier}, c.pin); err == nil {
+			t.Errorf("PutStaff with PIN %q accepted", c.pin)
+		}
+	}
+	if err := a.PutStaff(t.Context(), ui.StaffMember{ID: "5", Name: "X", Role: "boss"}, "1234"); err == nil {
+		t.Error("unknown role accepted")
+	}
+}
+
+func TestVerifyPIN(t *testing.T) {
+	h, err := node.HashPIN("4321", node.PINParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := node.VerifyPIN(h, "4321"); !ok || err != nil {
+		t.Fatalf("right PIN: %v %v", ok, err)
+	}
+	if ok, err := node.VerifyPIN(h, "4322"); ok || err != nil {
+		t.Fatalf("wrong PIN: %v %v", ok, err)
+	}
+	h2, _ := node.HashPIN("4321", node.PINParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if string(h) == string(h2) {
+		t.Fatal("two hashes of one PIN are equal: no salt")
+	}
+	for _, bad := range []string{
+		"", "plain", "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=18$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=100,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1,p=1$!!$aGFzaGhhc2hoYXNoaGFzaA",
+	} {
+		if ok, err := node.VerifyPIN([]byte(bad), "4321"); ok || err == nil {
+			t.Errorf("VerifyPIN(%q) = %v, %v; want an error", bad, ok, err)
+		}
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

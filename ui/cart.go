@@ -1,0 +1,689 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// Discount is a line or cart discount as the cashier gave it: a percent
+// in basis points (1000 is 10%) or an amount in minor units. The ledger
+// records the amount it comes to.
+type Discount struct {
+	Kind  string `json:"kind"` // "percent" or "amount"
+	Value int64  `json:"value"`
+	// ApprovedBy is the manager who approved it when it is above the
+	// store's limit; set by the server.
+	ApprovedBy string `json:"approved_by,omitempty"`
+}
+
+func (d *Discount) validate() error {
+	switch {
+	case d == nil:
+		return nil
+	case d.Kind != "percent" && d.Kind != "amount":
+		return badRequest("discount kind %q: want \"percent\" or \"amount\"", d.Kind)
+	case d.Value < 0:
+		return badRequest("discount %d: must not be negative", d.Value)
+	case d.Kind == "percent" && d.Value > 10000:
+		return badRequest("discount of %s%%: above 100%%", bpString(d.Value))
+	}
+	return nil
+}
+
+// amountOf is what d takes off base, rounded half up.
+func (d *Discount) amountOf(base ledger.Money) ledger.Money {
+	if d == nil {
+		return 0
+	}
+	if d.Kind == "amount" {
+		return ledger.Money(d.Value)
+	}
+	v := new(big.Int).Mul(big.NewInt(int64(base)), big.NewInt(d.Value))
+	v.Add(v, big.NewInt(5000))
+	v.Quo(v, big.NewInt(10000))
+	return ledger.Money(v.Int64()) // <= base
+}
+
+func (d *Discount) String() string {
+	if d.Kind == "percent" {
+		return bpString(d.Value) + "%"
+	}
+	return ledger.Money(d.Value).String()
+}
+
+// bpString formats basis points as a percent: 1250 -> "12.5".
+func bpString(bp int64) string {
+	s := strconv.FormatInt(bp/100, 10)
+	if r := bp % 100; r != 0 {
+		s += strings.TrimRight(fmt.Sprintf(".%02d", r), "0")
+	}
+	return s
+}
+
+// cartLine is a product in the cart, priced when it was scanned and
+// repriced at checkout.
+type cartLine struct {
+	Product
+	Qty      int64
+	Discount *Discount
+}
+
+// cartState is the till's one open cart, shared by every screen of the
+// till (a customer display shows the same cart). It lives in memory.
+type cartState struct {
+	mu       sync.Mutex
+	lines    []cartLine
+	discount *Discount
+	version  uint64
+	subs     map[chan struct{}]struct{}
+}
+
+func newCartState() *cartState { return &cartState{subs: map[chan struct{}]struct{}{}} }
+
+// snapshot copies the cart for pricing outside the lock.
+func (c *cartState) snapshot() ([]cartLine, *Discount, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cloneLines(c.lines), cloneDiscount(c.discount), c.version
+}
+
+func cloneLines(ls []cartLine) []cartLine {
+	out := make([]cartLine, len(ls))
+	for i, l := range ls {
+		out[i] = l
+		out[i].Barcodes = append([]string(nil), l.Barcodes...)
+		out[i].Discount = cloneDiscount(l.Discount)
+	}
+	return out
+}
+
+func cloneDiscount(d *Discount) *Discount {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	return &c
+}
+
+// replace installs a new cart if the cart is still at version; it
+// reports whether it did.
+func (c *cartState) replace(version uint64, lines []cartLine, d *Discount) (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != version {
+		return c.version, false
+	}
+	c.lines, c.discount = lines, d
+	c.version++
+	c.notify()
+	return c.version, true
+}
+
+func (c *cartState) notify() {
+	for ch := range c.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *cartState) subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	c.mu.Lock()
+	c.subs[ch] = struct{}{}
+	c.mu.Unlock()
+	return ch, func() {
+		c.mu.Lock()
+		delete(c.subs, ch)
+		c.mu.Unlock()
+	}
+}
+
+// CartView is the priced cart.
+type CartView struct {
+	Version   uint64         `json:"version"`
+	Currency  string         `json:"currency"`
+	Lines     []CartLineView `json:"lines"`
+	Discount  *Discount      `json:"discount,omitempty"`
+	Items     int64          `json:"items"`
+	Gross     ledger.Money   `json:"gross"`
+	Discounts ledger.Money   `json:"discounts"`
+	Net       ledger.Money   `json:"net"`
+	Tax       ledger.Money   `json:"tax"`
+	Total     ledger.Money   `json:"total"`
+	Bands     []Band         `json:"bands"`
+	Approver  string         `json:"approver,omitempty"`
+}
+
+// CartLineView is one priced line. Index is 0-based.
+type CartLineView struct {
+	Index        int            `json:"index"`
+	SKU          string         `json:"sku"`
+	Name         string         `json:"name"`
+	Unit         ledger.Unit    `json:"unit"`
+	Qty          int64          `json:"qty"` // units, or grams for kg
+	UnitPrice    ledger.Money   `json:"unit_price"`
+	TaxRate      ledger.TaxRate `json:"tax_rate"`
+	Discount     *Discount      `json:"discount,omitempty"`
+	Gross        ledger.Money   `json:"gross"`
+	LineDiscount ledger.Money   `json:"line_discount"`
+	CartDiscount ledger.Money   `json:"cart_discount"`
+	Tax          ledger.Money   `json:"tax"`
+	Amount       ledger.Money   `json:"amount"`
+}
+
+// Band is the net and tax at one rate.
+type Band struct {
+	Rate ledger.TaxRate `json:"rate"`
+	Net  ledger.Money   `json:"net"`
+	Tax  ledger.Money   `json:"tax"`
+}
+
+func bandsOf(bs []ledger.TaxBand) []Band {
+	out := make([]Band, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, Band{Rate: b.Rate, Net: b.Net, Tax: b.Tax})
+	}
+	return out
+}
+
+// priced is a cart priced by the ledger's rules, as node.Sell will price
+// it (prices include tax).
+type priced struct {
+	view CartView
+	sale *ledger.Sale
+	// over lists the discounts above the limit that no manager approved.
+	over []string
+}
+
+// price computes the cart's amounts. Discounts above limitBP (basis
+// points of what they apply to; negative: no limit) without an approver
+// are listed in over.
+func price(lines []cartLine, d *Discount, version uint64, limitBP int64) (priced, error) {
+	s := &ledger.Sale{TaxIncluded: true}
+	for i, l := range lines {
+		if s.Currency == "" {
+			s.Currency = l.Currency
+		} else if l.Currency != s.Currency {
+			return priced{}, badRequest("line %d is in %s, the sale in %s", i+1, l.Currency, s.Currency)
+		}
+		unit := ledger.Unit("")
+		if l.Unit == ledger.Kilogram {
+			unit = ledger.Kilogram
+		}
+		s.Lines = append(s.Lines, ledger.Line{SKU: l.SKU, Name: l.Name, Qty: l.Qty, Unit: unit, UnitPrice: l.Price, TaxRate: l.TaxRate})
+	}
+	t, err := s.Totals()
+	if err != nil {
+		return priced{}, badRequest("%v", err)
+	}
+	var p priced
+	var subtotal ledger.Money
+	for i, l := range lines {
+		gross := t.Lines[i].Gross
+		amt := l.Discount.amountOf(gross)
+		if amt > gross {
+			return priced{}, badRequest("line %d (%s): discount %v is more than the line's %v", i+1, l.Name, amt, gross)
+		}
+		s.Lines[i].Discount = amt
+		subtotal += gross - amt
+		if l.Discount != nil && l.Discount.ApprovedBy == "" && l.Discount.above(amt, gross, limitBP) {
+			p.over = append(p.over, fmt.Sprintf("%s off %s", l.Discount, l.Name))
+		}
+	}
+	s.CartDiscount = d.amountOf(subtotal)
+	if s.CartDiscount > subtotal {
+		return priced{}, badRequest("cart discount %v is more than the cart's %v", s.CartDiscount, subtotal)
+	}
+	if d != nil && d.ApprovedBy == "" && d.above(s.CartDiscount, subtotal, limitBP) {
+		p.over = append(p.over, fmt.Sprintf("%s off the cart", d))
+	}
+	if t, err = s.Totals(); err != nil {
+		return priced{}, badRequest("%v", err)
+	}
+	v := CartView{Version: version, Currency: s.Currency, Lines: make([]CartLineView, len(lines)), Discount: d,
+		Gross: t.Gross, Discounts: t.Discounts, Net: t.Net, Tax: t.Tax, Total: t.Total, Bands: bandsOf(t.Bands)}
+	for i, l := range lines {
+		lt := t.Lines[i]
+		v.Lines[i] = CartLineView{Index: i, SKU: l.SKU, Name: l.Name, Unit: l.Unit, Qty: l.Qty, UnitPrice: l.Price,
+			TaxRate: l.TaxRate, Discount: l.Discount, Gross: lt.Gross, LineDiscount: lt.Discount,
+			CartDiscount: lt.CartDiscount, Tax: lt.Tax, Amount: lt.Amount}
+		if l.Unit == ledger.Kilogram {
+			v.Items++
+		} else {
+			v.Items += l.Qty
+		}
+		if l.Discount != nil && l.Discount.ApprovedBy != "" {
+			v.Approver = l.Discount.ApprovedBy
+		}
+	}
+	if d != nil && d.ApprovedBy != "" {
+		v.Approver = d.ApprovedBy
+	}
+	p.view, p.sale = v, s
+	return p, nil
+}
+
+// above reports whether the discount is above limitBP basis points: a
+// percent by itself (10% of 0.49 rounds to 0.05, still 10%), an amount
+// against what it applies to.
+func (d *Discount) above(amount, base ledger.Money, limitBP int64) bool {
+	if limitBP < 0 || amount == 0 {
+		return false
+	}
+	if d.Kind == "percent" {
+		return d.Value > limitBP
+	}
+	l := new(big.Int).Mul(big.NewInt(int64(amount)), big.NewInt(10000))
+	r := new(big.Int).Mul(big.NewInt(int64(base)), big.NewInt(limitBP))
+	return l.Cmp(r) > 0
+}
+
+// approval is a manager's PIN sent along with a request that needs it.
+type approval struct {
+	Approver    string `json:"approver,omitempty"`
+	ApproverPIN string `json:"approver_pin,omitempty"`
+}
+
+// approveOver makes sure every discount above the limit has a manager's
+// approval: the session's own when a manager is logged in, otherwise the
+// PIN in the request. It marks them approved.
+func (a *API) approveOver(ctx context.Context, r *http.Request, s *session, ap approval, lines []cartLine, d *Discount, limitBP int64) error {
+	if p, err := price(lines, d, 0, limitBP); err != nil {
+		return err
+	} else if len(p.over) == 0 {
+		return nil
+	} else {
+		who := ""
+		switch {
+		case s.staff.Role == RoleManager:
+			who = s.staff.ID
+		case ap.Approver != "":
+			if who, err = a.approve(ctx, r, ap.Approver, ap.ApproverPIN); err != nil {
+				return err
+			}
+		default:
+			return &needError{status: http.StatusForbidden, need: "approval",
+				reason: fmt.Sprintf("%s: above the %s%% limit, a manager must approve", strings.Join(p.over, ", "), bpString(limitBP))}
+		}
+		for i := range lines {
+			if l := lines[i].Discount; l != nil && l.ApprovedBy == "" {
+				l.ApprovedBy = who
+			}
+		}
+		if d != nil && d.ApprovedBy == "" {
+			d.ApprovedBy = who
+		}
+		a.log.Info("discount approved", "manager", who, "staff", s.staff.ID, "what", strings.Join(p.over, ", "))
+		return nil
+	}
+}
+
+// cartChange applies edit to a copy of the cart, checks the result
+// prices, gets approval for discounts above the limit, and installs it if
+// nobody changed the cart meanwhile.
+func (a *API) cartChange(w http.ResponseWriter, r *http.Request, s *session, ap approval, edit func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error)) {
+	ctx := r.Context()
+	limit := a.settings(ctx).DiscountLimitBP
+	for range 5 {
+		lines, d, version := a.cart.snapshot()
+		lines, d, err := edit(lines, d)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if err := a.approveOver(ctx, r, s, ap, lines, d, limit); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		p, err := price(lines, d, version+1, limit)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if _, ok := a.cart.replace(version, lines, d); ok {
+			writeJSON(w, http.StatusOK, p.view)
+			return
+		}
+	}
+	a.fail(w, r, fmt.Errorf("%w: the cart keeps changing on another screen", ErrConflict))
+}
+
+func (a *API) cartView(ctx context.Context) (CartView, error) {
+	lines, d, version := a.cart.snapshot()
+	p, err := price(lines, d, version, a.settings(ctx).DiscountLimitBP)
+	return p.view, err
+}
+
+func (a *API) getCart(w http.ResponseWriter, r *http.Request, _ *session) {
+	v, err := a.cartView(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) deleteCart(w http.ResponseWriter, r *http.Request, s *session) {
+	a.cartChange(w, r, s, approval{}, func([]cartLine, *Discount) ([]cartLine, *Discount, error) { return nil, nil, nil })
+}
+
+// AddLine is the body of POST /api/cart/lines: a barcode or a SKU, and a
+// quantity (units, or grams for goods sold by weight; default 1 unit).
+type AddLine struct {
+	Barcode string `json:"barcode,omitempty"`
+	SKU     string `json:"sku,omitempty"`
+	Qty     *int64 `json:"qty,omitempty"`
+}
+
+func checkQty(q int64, unit ledger.Unit) error {
+	switch {
+	case q <= 0 && unit == ledger.Kilogram:
+		return badRequest("weight %s kg: must be positive", gramsString(q))
+	case q <= 0:
+		return badRequest("quantity %d: must be positive", q)
+	case q > ledger.MaxQty:
+		return badRequest("quantity %d: above %d", q, ledger.MaxQty)
+	}
+	return nil
+}
+
+func gramsString(g int64) string {
+	sign := ""
+	if g < 0 {
+		sign, g = "-", -g
+	}
+	return fmt.Sprintf("%s%d.%03d", sign, g/1000, g%1000)
+}
+
+// lookup finds a product by barcode or SKU for the cart and for sales.
+func (a *API) lookup(ctx context.Context, barcode, sku string) (Product, error) {
+	switch {
+	case barcode != "" && sku != "":
+		return Product{}, badRequest("give a barcode or a sku, not both")
+	case barcode != "":
+		if err := CheckBarcode(barcode); err != nil {
+			return Product{}, err
+		}
+		p, err := a.till.ProductByBarcode(ctx, barcode)
+		if errors.Is(err, ErrNotFound) {
+			return Product{}, fmt.Errorf("%w: unknown barcode %s: not in the catalog", ErrNotFound, barcode)
+		}
+		return p, err
+	case sku != "":
+		p, err := a.till.Product(ctx, sku)
+		if errors.Is(err, ErrNotFound) {
+			return Product{}, fmt.Errorf("%w: unknown sku %q", ErrNotFound, sku)
+		}
+		return p, err
+	}
+	return Product{}, badRequest("a line needs a barcode or a sku")
+}
+
+func (a *API) postCartLine(w http.ResponseWriter, r *http.Request, s *session) {
+	var req AddLine
+	if !decode(w, r, &req) {
+		return
+	}
+	p, err := a.lookup(r.Context(), strings.TrimSpace(req.Barcode), strings.TrimSpace(req.SKU))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var qty int64 = 1
+	switch {
+	case req.Qty != nil:
+		qty = *req.Qty
+	case p.Unit == ledger.Kilogram:
+		a.fail(w, r, &needError{status: http.StatusBadRequest, need: "weight", product: &p,
+			reason: fmt.Sprintf("%s is sold by weight: enter the weight in kg", p.Name)})
+		return
+	}
+	if err := checkQty(qty, p.Unit); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.cartChange(w, r, s, approval{}, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+		if n := len(lines); n > 0 && p.Unit != ledger.Kilogram {
+			if last := &lines[n-1]; last.SKU == p.SKU && last.Discount == nil && last.Price == p.Price {
+				if err := checkQty(last.Qty+qty, p.Unit); err != nil {
+					return nil, nil, err
+				}
+				last.Qty += qty
+				return lines, d, nil
+			}
+		}
+		if len(lines) >= ledger.MaxLines {
+			return nil, nil, badRequest("the cart is full (%d lines)", ledger.MaxLines)
+		}
+		return append(lines, cartLine{Product: p, Qty: qty}), d, nil
+	})
+}
+
+// EditLine is the body of PUT /api/cart/lines/{n}: a new quantity and/or
+// a discount (a discount of value 0 removes it), with a manager's PIN
+// when the discount is above the limit.
+type EditLine struct {
+	Qty      *int64    `json:"qty,omitempty"`
+	Discount *Discount `json:"discount,omitempty"`
+	approval
+}
+
+func lineIndex(r *http.Request, n int) (int, error) {
+	i, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || i < 0 || i >= n {
+		return 0, fmt.Errorf("%w: no cart line %q (the cart has %d)", ErrNotFound, r.PathValue("n"), n)
+	}
+	return i, nil
+}
+
+func (a *API) putCartLine(w http.ResponseWriter, r *http.Request, s *session) {
+	var req EditLine
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Qty == nil && req.Discount == nil {
+		a.fail(w, r, badRequest("nothing to change: give qty or discount"))
+		return
+	}
+	if err := req.Discount.validate(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.cartChange(w, r, s, req.approval, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+		i, err := lineIndex(r, len(lines))
+		if err != nil {
+			return nil, nil, err
+		}
+		if req.Qty != nil {
+			if err := checkQty(*req.Qty, lines[i].Unit); err != nil {
+				return nil, nil, err
+			}
+			lines[i].Qty = *req.Qty
+		}
+		if req.Discount != nil {
+			if req.Discount.Value == 0 {
+				lines[i].Discount = nil
+			} else {
+				lines[i].Discount = &Discount{Kind: req.Discount.Kind, Value: req.Discount.Value}
+			}
+		}
+		return lines, d, nil
+	})
+}
+
+func (a *API) deleteCartLine(w http.ResponseWriter, r *http.Request, s *session) {
+	a.cartChange(w, r, s, approval{}, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+		i, err := lineIndex(r, len(lines))
+		if err != nil {
+			return nil, nil, err
+		}
+		lines = append(lines[:i], lines[i+1:]...)
+		if len(lines) == 0 {
+			d = nil
+		}
+		return lines, d, nil
+	})
+}
+
+// CartDiscount is the body of PUT /api/cart/discount.
+type CartDiscount struct {
+	Kind  string `json:"kind"`
+	Value int64  `json:"value"`
+	approval
+}
+
+func (a *API) putCartDiscount(w http.ResponseWriter, r *http.Request, s *session) {
+	var req CartDiscount
+	if !decode(w, r, &req) {
+		return
+	}
+	nd := &Discount{Kind: req.Kind, Value: req.Value}
+	if err := nd.validate(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.cartChange(w, r, s, req.approval, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+		if len(lines) == 0 {
+			return nil, nil, badRequest("the cart is empty")
+		}
+		if nd.Value == 0 {
+			return lines, nil, nil
+		}
+		return lines, nd, nil
+	})
+}
+
+// Checkout is the body of POST /api/cart/checkout. The page makes the
+// idempotency key before it first sends the request and reuses it on a
+// retry. Version, when set, must be the cart's version the cashier saw.
+type Checkout struct {
+	IdempotencyKey string          `json:"idempotency_key"`
+	Tenders        []ledger.Tender `json:"tenders"`
+	Version        uint64          `json:"version,omitempty"`
+	approval
+}
+
+// CheckoutResult is a recorded sale with what the screen needs next.
+type CheckoutResult struct {
+	Sale     SaleDetail `json:"sale"`
+	Drawer   bool       `json:"drawer"` // cash was taken: open the drawer
+	Replayed bool       `json:"replayed,omitempty"`
+}
+
+func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
+	var req Checkout
+	if !decode(w, r, &req) {
+		return
+	}
+	ctx := r.Context()
+	if strings.TrimSpace(req.IdempotencyKey) == "" {
+		a.fail(w, r, badRequest("idempotency_key is required: make one before sending, reuse it on retry"))
+		return
+	}
+	if ev, err := a.till.Replay(req.IdempotencyKey); err != nil {
+		a.fail(w, r, err)
+		return
+	} else if ev != nil {
+		a.saleDone(w, r, ev, true)
+		return
+	}
+	lines, d, version := a.cart.snapshot()
+	if req.Version != 0 && req.Version != version {
+		a.fail(w, r, fmt.Errorf("%w: the cart changed on another screen: check the total and pay again", ErrConflict))
+		return
+	}
+	if len(lines) == 0 {
+		a.fail(w, r, badRequest("the cart is empty"))
+		return
+	}
+	// Reprice from the catalog: a price may have changed since the scan.
+	changed := false
+	for i := range lines {
+		p, err := a.till.Product(ctx, lines[i].SKU)
+		if err != nil {
+			a.fail(w, r, fmt.Errorf("line %d: %w", i+1, err))
+			return
+		}
+		if p.Price != lines[i].Price || p.TaxRate != lines[i].TaxRate || p.Unit != lines[i].Unit || p.Currency != lines[i].Currency {
+			lines[i].Product, changed = p, true
+		}
+	}
+	if changed {
+		a.cart.replace(version, lines, d)
+		a.fail(w, r, fmt.Errorf("%w: a price changed in the catalog since the scan: check the new total", ErrConflict))
+		return
+	}
+	limit := a.settings(ctx).DiscountLimitBP
+	if err := a.approveOver(ctx, r, s, req.approval, lines, d, limit); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p, err := price(lines, d, version, limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	sr := SaleRequest{IdempotencyKey: req.IdempotencyKey, Tenders: req.Tenders, CartDiscount: p.sale.CartDiscount,
+		Staff: s.staff.ID, Approver: p.view.Approver}
+	for _, l := range p.sale.Lines {
+		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount})
+	}
+	if err := checkTenders(req.Tenders); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if _, _, err := a.till.Sell(ctx, sr); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.cart.replace(version, nil, nil)
+	ev, err := a.till.Replay(req.IdempotencyKey)
+	if err != nil || ev == nil {
+		a.fail(w, r, fmt.Errorf("sale recorded but not found by its key: %v", err))
+		return
+	}
+	a.log.Info("sale", "receipt", ledger.Receipt(a.till.Self().Number, ev.Seq), "staff", s.staff.ID, "total", p.view.Total.String())
+	a.saleDone(w, r, ev, false)
+}
+
+func checkTenders(ts []ledger.Tender) error {
+	if len(ts) == 0 {
+		return badRequest("no tender: take cash or card")
+	}
+	for i, t := range ts {
+		switch {
+		case t.Kind != ledger.Cash && t.Kind != ledger.Card && t.Kind != ledger.Other:
+			return badRequest("tender %d: unknown kind %q", i+1, t.Kind)
+		case t.Amount <= 0:
+			return badRequest("tender %d: amount %v: must be positive", i+1, t.Amount)
+		}
+	}
+	return nil
+}
+
+func (a *API) saleDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event, replayed bool) {
+	sale, ok := ev.Body.(*ledger.Sale)
+	if !ok {
+		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+		return
+	}
+	drawer := false
+	for _, t := range sale.Tenders {
+		drawer = drawer || t.Kind == ledger.Cash
+	}
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, CheckoutResult{Sale: a.detail(ev), Drawer: drawer, Replayed: replayed})
+}

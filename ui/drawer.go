@@ -1,0 +1,237 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// record checks the idempotency key, records body and answers with what
+// done makes of the event. Bodies come from validated requests; the
+// ledger still checks every rule and nothing is stored if one fails.
+func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body ledger.Body, done func(ev *ledger.Event) any) {
+	if strings.TrimSpace(key) == "" {
+		a.fail(w, r, badRequest("idempotency_key is required: make one before sending, reuse it on retry"))
+		return
+	}
+	ev, existing, err := a.till.Record(r.Context(), body, key)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if ev.Kind() != body.Kind() {
+		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+		return
+	}
+	status := http.StatusCreated
+	if existing {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, done(ev))
+}
+
+// EventView is what the API answers for a recorded drawer event.
+type EventView struct {
+	Receipt string      `json:"receipt"`
+	EventID string      `json:"event_id"`
+	Kind    ledger.Kind `json:"kind"`
+	Time    time.Time   `json:"time"`
+	Body    ledger.Body `json:"body"`
+}
+
+func (a *API) eventView(ev *ledger.Event) any {
+	return EventView{Receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), EventID: ev.ID().String(),
+		Kind: ev.Kind(), Time: time.UnixMilli(ev.Time.Wall).UTC(), Body: ev.Body}
+}
+
+func (a *API) postNoSale(w http.ResponseWriter, r *http.Request, s *session) {
+	var req struct {
+		IdempotencyKey string `json:"idempotency_key"`
+		Reason         string `json:"reason,omitempty"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	a.record(w, r, req.IdempotencyKey, &ledger.NoSale{Reason: strings.TrimSpace(req.Reason), Staff: s.staff.ID}, a.eventView)
+}
+
+// CashRequest is the body of POST /api/cash: cash put into ("in") or
+// taken out of ("out") the drawer outside a sale.
+type CashRequest struct {
+	IdempotencyKey string       `json:"idempotency_key"`
+	Direction      string       `json:"direction"`
+	Amount         ledger.Money `json:"amount"`
+	Reason         string       `json:"reason"`
+}
+
+func (a *API) postCash(w http.ResponseWriter, r *http.Request, s *session) {
+	var req CashRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	cur := a.settings(r.Context()).Currency
+	reason := strings.TrimSpace(req.Reason)
+	switch {
+	case req.Amount <= 0:
+		a.fail(w, r, badRequest("amount %v: must be positive", req.Amount))
+		return
+	case reason == "":
+		a.fail(w, r, badRequest("cash %s needs a reason", req.Direction))
+		return
+	}
+	var body ledger.Body
+	switch req.Direction {
+	case "in":
+		body = &ledger.CashIn{Currency: cur, Amount: req.Amount, Reason: reason, Staff: s.staff.ID}
+	case "out":
+		body = &ledger.CashOut{Currency: cur, Amount: req.Amount, Reason: reason, Staff: s.staff.ID}
+	default:
+		a.fail(w, r, badRequest("direction %q: want \"in\" or \"out\"", req.Direction))
+		return
+	}
+	a.record(w, r, req.IdempotencyKey, body, a.eventView)
+}
+
+// ReportView is a ledger report with its tax bands as a list.
+type ReportView struct {
+	ledger.Report
+	Bands []Band `json:"bands"`
+}
+
+func reportView(r ledger.Report) ReportView {
+	v := ReportView{Report: r, Bands: []Band{}}
+	for _, b := range r.Bands {
+		v.Bands = append(v.Bands, Band{Rate: b.Rate, Net: b.Net, Tax: b.Tax})
+	}
+	sort.Slice(v.Bands, func(i, j int) bool { return v.Bands[i].Rate < v.Bands[j].Rate })
+	return v
+}
+
+// ShiftView is a shift with its running (X) or final (Z) report.
+type ShiftView struct {
+	Till      uint32                `json:"till"`
+	OpenSeq   uint64                `json:"open_seq"`
+	CloseSeq  uint64                `json:"close_seq,omitempty"`
+	Opened    time.Time             `json:"opened"`
+	Closed    *time.Time            `json:"closed,omitempty"`
+	Staff     string                `json:"staff"`
+	Report    ReportView            `json:"report"`
+	Counted   ledger.Money          `json:"counted"`
+	Expected  ledger.Money          `json:"expected"`
+	OverShort ledger.Money          `json:"over_short"`
+	Count     []ledger.Denomination `json:"count,omitempty"`
+}
+
+func (a *API) shiftView(sh *ledger.Shift) *ShiftView {
+	if sh == nil {
+		return nil
+	}
+	v := &ShiftView{Till: a.till.TillNumber(sh.Till), OpenSeq: sh.OpenSeq, CloseSeq: sh.CloseSeq,
+		Opened: time.UnixMilli(sh.Opened.Wall).UTC(), Staff: sh.Staff, Report: reportView(sh.Report),
+		Counted: sh.Counted, Expected: sh.Expected, OverShort: sh.OverShort, Count: sh.Count}
+	if !sh.IsOpen() {
+		t := time.UnixMilli(sh.Closed.Wall).UTC()
+		v.Closed = &t
+	}
+	if sh.IsOpen() {
+		v.Expected = sh.Report.CashExpected
+	}
+	return v
+}
+
+// ShiftState is what GET /api/shift answers: the open shift with its X
+// report, and the last closed shift with its Z report.
+type ShiftState struct {
+	Currency string     `json:"currency"`
+	Open     *ShiftView `json:"open"`
+	Last     *ShiftView `json:"last"`
+}
+
+func (a *API) shiftState(ctx context.Context) ShiftState {
+	self := a.till.Self().ID
+	var open, last *ledger.Shift
+	a.till.View(func(s *ledger.State) {
+		f := s.Fold()
+		if sh := f.OpenShift(self); sh != nil {
+			c := *sh
+			open = &c
+		}
+		shifts := f.Shifts(self)
+		for i := len(shifts) - 1; i >= 0; i-- {
+			if !shifts[i].IsOpen() {
+				c := *shifts[i]
+				last = &c
+				break
+			}
+		}
+	})
+	return ShiftState{Currency: a.settings(ctx).Currency, Open: a.shiftView(open), Last: a.shiftView(last)}
+}
+
+func (a *API) getShift(w http.ResponseWriter, r *http.Request, _ *session) {
+	writeJSON(w, http.StatusOK, a.shiftState(r.Context()))
+}
+
+func (a *API) postShiftOpen(w http.ResponseWriter, r *http.Request, s *session) {
+	var req struct {
+		IdempotencyKey string       `json:"idempotency_key"`
+		Float          ledger.Money `json:"float"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Float < 0 {
+		a.fail(w, r, badRequest("float %v: must not be negative", req.Float))
+		return
+	}
+	body := &ledger.ShiftOpen{Currency: a.settings(r.Context()).Currency, Float: req.Float, Staff: s.staff.ID}
+	a.record(w, r, req.IdempotencyKey, body, func(*ledger.Event) any { return a.shiftState(r.Context()) })
+}
+
+func (a *API) postShiftClose(w http.ResponseWriter, r *http.Request, s *session) {
+	var req struct {
+		IdempotencyKey string                `json:"idempotency_key"`
+		Counted        []ledger.Denomination `json:"counted"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	var counted []ledger.Denomination
+	seen := map[ledger.Money]bool{}
+	for _, d := range req.Counted {
+		switch {
+		case d.Value <= 0:
+			a.fail(w, r, badRequest("denomination %v: must be positive", d.Value))
+			return
+		case d.Count < 0:
+			a.fail(w, r, badRequest("%d notes or coins of %v: must not be negative", d.Count, d.Value))
+			return
+		case seen[d.Value]:
+			a.fail(w, r, badRequest("denomination %v counted twice", d.Value))
+			return
+		}
+		seen[d.Value] = true
+		if d.Count > 0 {
+			counted = append(counted, d)
+		}
+	}
+	sort.Slice(counted, func(i, j int) bool { return counted[i].Value > counted[j].Value })
+	body := &ledger.ShiftClose{Currency: a.settings(r.Context()).Currency, Counted: counted, Staff: s.staff.ID}
+	a.record(w, r, req.IdempotencyKey, body, func(ev *ledger.Event) any {
+		var z *ledger.Shift
+		a.till.View(func(st *ledger.State) {
+			for _, sh := range st.Fold().Shifts(ev.Till) {
+				if sh.CloseSeq == ev.Seq {
+					c := *sh
+					z = &c
+				}
+			}
+		})
+		return map[string]any{"z": a.shiftView(z), "receipt": ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq)}
+	})
+}

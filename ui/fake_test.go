@@ -1,0 +1,397 @@
+package ui_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// fakeTill is a Till with a real ledger state (signed events, folds,
+// CheckLocal) and an in-memory catalog, settings and staff list with
+// plain PINs. Till 1 is this till; till 2 is a peer whose sales arrive
+// through addPeerSale.
+type fakeTill struct {
+	mu       sync.Mutex
+	store    ledger.StoreID
+	self     *ledgertest.Till
+	peer     *ledgertest.Till
+	state    *ledger.State
+	idem     map[string]*ledger.Event
+	events   map[ledger.TillID]map[uint64]*ledger.Event
+	products map[string]ui.Product
+	settings map[string]string
+	staff    map[string]fakeStaff
+	watchers []chan ui.Change
+	now      int64
+	sells    int
+	auths    int
+}
+
+type fakeStaff struct {
+	m   ui.StaffMember
+	pin string
+}
+
+func newFakeTill() *fakeTill {
+	var store ledger.StoreID
+	store[0] = 7
+	f := &fakeTill{store: store, self: ledgertest.NewTill(store, 1, 1), peer: ledgertest.NewTill(store, 2, 2),
+		state: ledger.NewState(store), idem: map[string]*ledger.Event{}, events: map[ledger.TillID]map[uint64]*ledger.Event{},
+		products: map[string]ui.Product{}, settings: map[string]string{}, staff: map[string]fakeStaff{}, now: 1_750_000_000_000}
+	for _, p := range []ui.Product{
+		{SKU: "1001", Name: "Milk", Barcodes: []string{"4000000100010"}, Price: 119, Currency: "EUR", TaxRate: 700, Unit: ledger.Each},
+		{SKU: "1002", Name: "Bread", Barcodes: []string{"4000000100027"}, Price: 249, Currency: "EUR", TaxRate: 700, Unit: ledger.Each},
+		{SKU: "2001", Name: "Batteries", Barcodes: []string{"4000000200017"}, Price: 599, Currency: "EUR", TaxRate: 1900, Unit: ledger.Each},
+		{SKU: "3001", Name: "Apples", Barcodes: []string{"4000000300014"}, Price: 299, Currency: "EUR", TaxRate: 700, Unit: ledger.Kilogram},
+	} {
+		f.products[p.SKU] = p
+	}
+	f.staff["1"] = fakeStaff{ui.StaffMember{ID: "1", Name: "Maria", Role: ui.RoleManager}, "1234"}
+	f.staff["2"] = fakeStaff{ui.StaffMember{ID: "2", Name: "Carl", Role: ui.RoleCashier}, "0000"}
+	return f
+}
+
+func (f *fakeTill) Self() ui.TillInfo {
+	return ui.TillInfo{ID: f.self.ID, Number: 1, Name: "Till 1", Store: "Fake Store"}
+}
+
+func (f *fakeTill) TillNumber(id ledger.TillID) uint32 {
+	switch id {
+	case f.self.ID:
+		return 1
+	case f.peer.ID:
+		return 2
+	}
+	return 0
+}
+
+func (f *fakeTill) TillByNumber(n uint32) (ledger.TillID, bool) {
+	switch n {
+	case 1:
+		return f.self.ID, true
+	case 2:
+		return f.peer.ID, true
+	}
+	return ledger.TillID{}, false
+}
+
+func (f *fakeTill) apply(ev *ledger.Event) {
+	if _, err := f.state.Apply(ev); err != nil {
+		panic(err)
+	}
+	m := f.events[ev.Till]
+	if m == nil {
+		m = map[uint64]*ledger.Event{}
+		f.events[ev.Till] = m
+	}
+	m[ev.Seq] = ev
+	for sku := range ledger.Movements(ev) {
+		f.notify(ui.Change{Kind: ui.ChangeStock, ID: sku})
+	}
+}
+
+func (f *fakeTill) notify(c ui.Change) {
+	for _, w := range f.watchers {
+		select {
+		case w <- c:
+		default:
+		}
+	}
+}
+
+func (f *fakeTill) Record(_ context.Context, body ledger.Body, idem string) (*ledger.Event, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.recordLocked(body, idem)
+}
+
+func (f *fakeTill) recordLocked(body ledger.Body, idem string) (*ledger.Event, bool, error) {
+	if ev := f.idem[idem]; ev != nil {
+		if ev.Kind() != body.Kind() {
+			return nil, false, fmt.Errorf("%w: key %q made a %s", ui.ErrConflict, idem, ev.Kind())
+		}
+		return ev, true, nil
+	}
+	f.now += 1000
+	ev := &ledger.Event{Store: f.store, Till: f.self.ID, Seq: f.self.Seq + 1, Prev: f.self.Prev, Time: f.self.Clock.Next(f.now), Body: body, Key: idem}
+	if err := f.state.CheckLocal(ev); err != nil {
+		return nil, false, err
+	}
+	ev, err := f.self.Next(body, f.now, idem)
+	if err != nil {
+		return nil, false, err
+	}
+	f.apply(ev)
+	f.idem[idem] = ev
+	return ev, false, nil
+}
+
+// addPeerSale records a sale at till 2 as if it arrived from the mesh.
+func (f *fakeTill) addPeerSale(s *ledger.Sale) *ledger.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now += 1000
+	ev, err := f.peer.Next(s, f.now, fmt.Sprintf("peer-%d", f.peer.Seq+1))
+	if err != nil {
+		panic(err)
+	}
+	f.apply(ev)
+	return ev
+}
+
+func (f *fakeTill) Replay(idem string) (*ledger.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.idem[idem], nil
+}
+
+func (f *fakeTill) Event(till ledger.TillID, seq uint64) (*ledger.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ev := f.events[till][seq]; ev != nil {
+		return ev, nil
+	}
+	return nil, fmt.Errorf("%w: event %d", ui.ErrNotFound, seq)
+}
+
+func (f *fakeTill) View(fn func(*ledger.State)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f.state)
+}
+
+func (f *fakeTill) productLocked(l ui.SaleLine) (ui.Product, error) {
+	if l.Barcode != "" {
+		for _, p := range f.products {
+			if slices.Contains(p.Barcodes, l.Barcode) {
+				return p, nil
+			}
+		}
+		return ui.Product{}, fmt.Errorf("%w: unknown barcode %q", ui.ErrBadRequest, l.Barcode)
+	}
+	p, ok := f.products[l.SKU]
+	if !ok {
+		return ui.Product{}, fmt.Errorf("%w: unknown sku %q", ui.ErrBadRequest, l.SKU)
+	}
+	return p, nil
+}
+
+// Sell prices like node.Sell: catalog prices, tax included, change from
+// cash.
+func (f *fakeTill) Sell(_ context.Context, r ui.SaleRequest) (ui.Sale, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ev := f.idem[r.IdempotencyKey]; ev != nil {
+		return f.saleView(ev), true, nil
+	}
+	s := &ledger.Sale{Staff: r.Staff, Approver: r.Approver, CartDiscount: r.CartDiscount, Tenders: r.Tenders, TaxIncluded: true}
+	for i, l := range r.Lines {
+		if l.Qty <= 0 {
+			return ui.Sale{}, false, fmt.Errorf("%w: line %d: quantity %d", ui.ErrBadRequest, i+1, l.Qty)
+		}
+		p, err := f.productLocked(l)
+		if err != nil {
+			return ui.Sale{}, false, err
+		}
+		s.Currency = p.Currency
+		unit := ledger.Unit("")
+		if p.Unit == ledger.Kilogram {
+			unit = ledger.Kilogram
+		}
+		s.Lines = append(s.Lines, ledger.Line{SKU: p.SKU, Name: p.Name, Qty: l.Qty, Unit: unit, UnitPrice: p.Price, Discount: l.Discount, TaxRate: p.TaxRate})
+	}
+	t, err := s.Totals()
+	if err != nil {
+		return ui.Sale{}, false, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	var paid ledger.Money
+	for _, tn := range s.Tenders {
+		paid += tn.Amount
+	}
+	if paid > t.Total {
+		s.Change = paid - t.Total
+	}
+	ev, existing, err := f.recordLocked(s, r.IdempotencyKey)
+	if err != nil {
+		return ui.Sale{}, false, err
+	}
+	f.sells++
+	return f.saleView(ev), existing, nil
+}
+
+func (f *fakeTill) saleView(ev *ledger.Event) ui.Sale {
+	s := ev.Body.(*ledger.Sale)
+	t, _ := s.Totals()
+	return ui.Sale{EventID: ev.ID().String(), Receipt: ledger.Receipt(1, ev.Seq), Seq: ev.Seq, Currency: s.Currency,
+		Total: t.Total, Tax: t.Tax, Change: s.Change, Lines: s.Lines, Tenders: s.Tenders}
+}
+
+func (f *fakeTill) Stock(_ context.Context, sku string) (ui.StockLevel, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.products[sku]
+	if !ok {
+		return ui.StockLevel{}, fmt.Errorf("%w: sku %q", ui.ErrNotFound, sku)
+	}
+	st := ui.StockLevel{SKU: sku, Name: p.Name, Slots: map[string]int64{}}
+	for till, q := range f.state.Fold().Stock(sku) {
+		st.Slots[fmt.Sprint(f.TillNumber(till))] += q
+		st.Total += q
+	}
+	return st, nil
+}
+
+func (f *fakeTill) AllStock(ctx context.Context) ([]ui.StockLevel, error) {
+	var out []ui.StockLevel
+	for _, sku := range []string{"1001", "1002", "2001", "3001"} {
+		st, _ := f.Stock(ctx, sku)
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (f *fakeTill) Product(_ context.Context, sku string) (ui.Product, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.products[sku]
+	if !ok {
+		return ui.Product{}, fmt.Errorf("%w: sku %q", ui.ErrNotFound, sku)
+	}
+	return p, nil
+}
+
+func (f *fakeTill) ProductByBarcode(_ context.Context, code string) (ui.Product, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.products {
+		if slices.Contains(p.Barcodes, code) {
+			return p, nil
+		}
+	}
+	return ui.Product{}, fmt.Errorf("%w: barcode %s", ui.ErrNotFound, code)
+}
+
+func (f *fakeTill) SearchProducts(_ context.Context, q string, limit int) ([]ui.Product, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ui.Product
+	for _, sku := range []string{"1001", "1002", "2001", "3001", "9001"} {
+		p, ok := f.products[sku]
+		if ok && (strings.Contains(strings.ToLower(p.Name), strings.ToLower(q)) || strings.Contains(p.SKU, q)) {
+			out = append(out, p)
+		}
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeTill) PutProduct(_ context.Context, p ui.Product) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.products[p.SKU] = p
+	f.notify(ui.Change{Kind: ui.ChangeProduct, ID: p.SKU})
+	return nil
+}
+
+func (f *fakeTill) Setting(_ context.Context, name string) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.settings[name]
+	return v, ok, nil
+}
+
+func (f *fakeTill) PutSetting(_ context.Context, name, value string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settings[name] = value
+	return nil
+}
+
+func (f *fakeTill) Watch(ctx context.Context) <-chan ui.Change {
+	ch := make(chan ui.Change, 64)
+	f.mu.Lock()
+	f.watchers = append(f.watchers, ch)
+	f.mu.Unlock()
+	out := make(chan ui.Change)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case c := <-ch:
+				select {
+				case out <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+func (f *fakeTill) Authenticate(_ context.Context, id, pin string) (ui.StaffMember, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.auths++
+	s, ok := f.staff[id]
+	if !ok || s.pin != pin {
+		return ui.StaffMember{}, ui.ErrBadCredentials
+	}
+	return s.m, nil
+}
+
+func (f *fakeTill) StaffList(context.Context) ([]ui.StaffMember, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ui.StaffMember
+	for _, s := range f.staff {
+		out = append(out, s.m)
+	}
+	return out, nil
+}
+
+func (f *fakeTill) PutStaff(_ context.Context, m ui.StaffMember, pin string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old, ok := f.staff[m.ID]
+	if pin == "" {
+		if !ok {
+			return fmt.Errorf("%w: new staff needs a PIN", ui.ErrBadRequest)
+		}
+		pin = old.pin
+	}
+	f.staff[m.ID] = fakeStaff{m, pin}
+	return nil
+}
+
+func (f *fakeTill) Status(context.Context) ui.Status {
+	return ui.Status{Till: "peer", Number: 1, Peers: []ui.Peer{}, HQ: ui.HQStatus{Note: "no HQ configured yet"}}
+}
+
+func (f *fakeTill) sales() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, ev := range f.events[f.self.ID] {
+		if ev.Kind() == ledger.KindSale {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeTill) eventCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.events[f.self.ID])
+}

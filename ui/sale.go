@@ -1,0 +1,470 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// ReceiptCode is what a receipt's barcode (CODE128) encodes: "RCT" and
+// the receipt number, e.g. "RCT2-17". The prefix tells a scan of a
+// receipt from a scan of a product, and makes even "RCT1-1" long enough
+// (6 characters) for keyboard-wedge burst detection.
+func ReceiptCode(number uint32, seq uint64) string { return "RCT" + ledger.Receipt(number, seq) }
+
+// ParseReceipt reads a receipt number ("2-17") or a receipt barcode
+// ("RCT2-17").
+func ParseReceipt(s string) (number uint32, seq uint64, err error) {
+	t := strings.TrimSpace(s)
+	if len(t) >= 3 && strings.EqualFold(t[:3], "RCT") {
+		t = t[3:]
+	}
+	a, b, ok := strings.Cut(t, "-")
+	if !ok {
+		return 0, 0, badRequest("receipt %q: want till-seq, like 2-17", s)
+	}
+	n, err1 := strconv.ParseUint(a, 10, 32)
+	q, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil || n == 0 || q == 0 {
+		return 0, 0, badRequest("receipt %q: want till-seq, like 2-17", s)
+	}
+	return uint32(n), q, nil
+}
+
+// resolve finds a sale by receipt number, receipt barcode or event ID.
+func (a *API) resolve(ref string) (*ledger.Event, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, badRequest("which sale? give its receipt number")
+	}
+	var till ledger.TillID
+	var seq uint64
+	if len(ref) == 64 {
+		id, err := ledger.ParseEventID(ref)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		var ok bool
+		a.till.View(func(s *ledger.State) { _, till, seq, ok = s.Fold().Sale(id) })
+		if !ok {
+			return nil, fmt.Errorf("%w: no sale %s in this till's ledger", ErrNotFound, ref[:8])
+		}
+	} else {
+		n, q, err := ParseReceipt(ref)
+		if err != nil {
+			return nil, err
+		}
+		t, ok := a.till.TillByNumber(n)
+		if !ok {
+			return nil, fmt.Errorf("%w: receipt %d-%d: no till %d known here", ErrNotFound, n, q, n)
+		}
+		till, seq = t, q
+	}
+	var head uint64
+	a.till.View(func(s *ledger.State) { head, _, _ = s.Head(till) })
+	if seq > head {
+		return nil, fmt.Errorf("%w: receipt %d-%d is not here (yet): this till holds till %d's events up to %d",
+			ErrNotFound, a.till.TillNumber(till), seq, a.till.TillNumber(till), head)
+	}
+	ev, err := a.till.Event(till, seq)
+	if err != nil {
+		return nil, err
+	}
+	if ev.Kind() != ledger.KindSale {
+		return nil, badRequest("receipt %s is a %s, not a sale", ledger.Receipt(a.till.TillNumber(till), seq), strings.ReplaceAll(string(ev.Kind()), "_", " "))
+	}
+	return ev, nil
+}
+
+// SaleDetail is a recorded sale with its computed amounts and what
+// remains refundable of it.
+type SaleDetail struct {
+	EventID    string             `json:"event_id"`
+	Receipt    string             `json:"receipt"`
+	Barcode    string             `json:"barcode"` // ReceiptCode
+	TillNumber uint32             `json:"till_number"`
+	Seq        uint64             `json:"seq"`
+	Time       time.Time          `json:"time"`
+	Staff      string             `json:"staff"`
+	Approver   string             `json:"approver,omitempty"`
+	Currency   string             `json:"currency"`
+	Lines      []SaleLineView     `json:"lines"`
+	Gross      ledger.Money       `json:"gross"`
+	Discounts  ledger.Money       `json:"discounts"`
+	Cart       ledger.Money       `json:"cart_discount"`
+	Net        ledger.Money       `json:"net"`
+	Tax        ledger.Money       `json:"tax"`
+	Total      ledger.Money       `json:"total"`
+	Bands      []Band             `json:"bands"`
+	Tenders    []ledger.Tender    `json:"tenders"`
+	Change     ledger.Money       `json:"change"`
+	Remaining  []ledger.Remaining `json:"remaining"`
+	Refundable ledger.Money       `json:"refundable"`
+	Voided     bool               `json:"voided"`
+}
+
+// SaleLineView is a sale line with its computed amounts.
+type SaleLineView struct {
+	ledger.Line
+	Gross        ledger.Money `json:"gross"`
+	LineDiscount ledger.Money `json:"line_discount"`
+	CartDiscount ledger.Money `json:"cart_discount"`
+	Tax          ledger.Money `json:"tax"`
+	Amount       ledger.Money `json:"amount"`
+}
+
+func (a *API) detail(ev *ledger.Event) SaleDetail {
+	s := ev.Body.(*ledger.Sale)
+	t, _ := s.Totals() // recorded: it validated
+	n := a.till.TillNumber(ev.Till)
+	d := SaleDetail{EventID: ev.ID().String(), Receipt: ledger.Receipt(n, ev.Seq), Barcode: ReceiptCode(n, ev.Seq),
+		TillNumber: n, Seq: ev.Seq, Time: time.UnixMilli(ev.Time.Wall).UTC(), Staff: s.Staff, Approver: s.Approver,
+		Currency: s.Currency, Gross: t.Gross, Discounts: t.Discounts, Cart: s.CartDiscount, Net: t.Net, Tax: t.Tax,
+		Total: t.Total, Bands: bandsOf(t.Bands), Tenders: s.Tenders, Change: s.Change}
+	for i, l := range s.Lines {
+		lt := t.Lines[i]
+		d.Lines = append(d.Lines, SaleLineView{Line: l, Gross: lt.Gross, LineDiscount: lt.Discount,
+			CartDiscount: lt.CartDiscount, Tax: lt.Tax, Amount: lt.Amount})
+	}
+	a.till.View(func(st *ledger.State) {
+		f := st.Fold()
+		d.Remaining, _ = f.Refundable(ev.ID())
+		_, err := f.VoidOf(ev.ID())
+		d.Voided = errors.Is(err, ledger.ErrAlreadyVoided)
+	})
+	for _, r := range d.Remaining {
+		d.Refundable += r.Amount
+	}
+	return d
+}
+
+func (a *API) getSale(w http.ResponseWriter, r *http.Request, _ *session) {
+	ev, err := a.resolve(r.PathValue("ref"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.detail(ev))
+}
+
+// SaleSummary is a line of the recent sales list.
+type SaleSummary struct {
+	Receipt  string       `json:"receipt"`
+	Time     time.Time    `json:"time"`
+	Staff    string       `json:"staff"`
+	Currency string       `json:"currency"`
+	Total    ledger.Money `json:"total"`
+	Lines    int          `json:"lines"`
+}
+
+// getSales lists this till's most recent sales, newest first.
+func (a *API) getSales(w http.ResponseWriter, r *http.Request, _ *session) {
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			a.fail(w, r, badRequest("limit %q: want 1..200", v))
+			return
+		}
+		limit = n
+	}
+	self := a.till.Self()
+	var head uint64
+	a.till.View(func(s *ledger.State) { head, _, _ = s.Head(self.ID) })
+	out := []SaleSummary{}
+	for seq := head; seq > 0 && len(out) < limit && head-seq < 2000; seq-- {
+		ev, err := a.till.Event(self.ID, seq)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if s, ok := ev.Body.(*ledger.Sale); ok {
+			t, _ := s.Totals()
+			out = append(out, SaleSummary{Receipt: ledger.Receipt(self.Number, seq), Time: time.UnixMilli(ev.Time.Wall).UTC(),
+				Staff: s.Staff, Currency: s.Currency, Total: t.Total, Lines: len(s.Lines)})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// postSale records a sale given as lines (tools, tests, the testnet); the
+// page sells from the cart instead. Staff is the session's; discounts
+// above the limit need a manager's PIN (approver, approver_pin) unless a
+// manager is logged in.
+func (a *API) postSale(w http.ResponseWriter, r *http.Request, s *session) {
+	var req SaleRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	ctx := r.Context()
+	if strings.TrimSpace(req.IdempotencyKey) == "" {
+		a.fail(w, r, badRequest("idempotency_key is required: make one before sending, reuse it on retry"))
+		return
+	}
+	if ev, err := a.till.Replay(req.IdempotencyKey); err != nil {
+		a.fail(w, r, err)
+		return
+	} else if ev == nil {
+		if len(req.Lines) == 0 {
+			a.fail(w, r, badRequest("a sale needs at least one line"))
+			return
+		}
+		var lines []cartLine
+		for i, l := range req.Lines {
+			p, err := a.lookup(ctx, l.Barcode, l.SKU)
+			if err != nil {
+				a.fail(w, r, fmt.Errorf("line %d: %w", i+1, err))
+				return
+			}
+			if err := checkQty(l.Qty, p.Unit); err != nil {
+				a.fail(w, r, fmt.Errorf("line %d: %w", i+1, err))
+				return
+			}
+			cl := cartLine{Product: p, Qty: l.Qty}
+			if l.Discount != 0 {
+				cl.Discount = &Discount{Kind: "amount", Value: int64(l.Discount)}
+			}
+			lines = append(lines, cl)
+		}
+		var d *Discount
+		if req.CartDiscount != 0 {
+			d = &Discount{Kind: "amount", Value: int64(req.CartDiscount)}
+		}
+		limit := a.settings(ctx).DiscountLimitBP
+		if err := a.approveOver(ctx, r, s, approval{req.Approver, req.ApproverPIN}, lines, d, limit); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		p, err := price(lines, d, 0, limit)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if err := checkTenders(req.Tenders); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		req.Approver = p.view.Approver
+	}
+	req.Staff, req.ApproverPIN = s.staff.ID, ""
+	sale, replayed, err := a.till.Sell(ctx, req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	sale.Replayed = replayed
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, sale)
+}
+
+// RefundRequest is the body of POST /api/refunds. Lines pick sale lines
+// (0-based) and quantities; the amounts come from what remains
+// refundable. The money goes back by Tender (cash unless "card").
+type RefundRequest struct {
+	IdempotencyKey string            `json:"idempotency_key"`
+	Sale           string            `json:"sale"` // receipt number, receipt barcode or event ID
+	Lines          []ledger.Pick     `json:"lines"`
+	Tender         ledger.TenderKind `json:"tender,omitempty"`
+	Ref            string            `json:"ref,omitempty"`
+	Reason         string            `json:"reason,omitempty"`
+}
+
+// RefundResult is a recorded refund and the sale as it now stands.
+type RefundResult struct {
+	Receipt  string              `json:"receipt"` // the refund's own number
+	EventID  string              `json:"event_id"`
+	Time     time.Time           `json:"time"`
+	Lines    []ledger.RefundLine `json:"lines"`
+	Total    ledger.Money        `json:"total"`
+	Tenders  []ledger.Tender     `json:"tenders"`
+	Sale     SaleDetail          `json:"sale"`
+	Replayed bool                `json:"replayed,omitempty"`
+}
+
+func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
+	var req RefundRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.IdempotencyKey) == "" {
+		a.fail(w, r, badRequest("idempotency_key is required"))
+		return
+	}
+	if ev, err := a.till.Replay(req.IdempotencyKey); err != nil {
+		a.fail(w, r, err)
+		return
+	} else if ev != nil {
+		a.refundDone(w, r, ev, true)
+		return
+	}
+	sale, err := a.resolve(req.Sale)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if len(req.Lines) == 0 {
+		a.fail(w, r, badRequest("pick at least one line to refund"))
+		return
+	}
+	for _, p := range req.Lines {
+		if p.Qty <= 0 {
+			a.fail(w, r, badRequest("line %d: quantity %d: must be positive", p.Line+1, p.Qty))
+			return
+		}
+	}
+	kind := req.Tender
+	switch kind {
+	case "":
+		kind = ledger.Cash
+	case ledger.Cash, ledger.Card, ledger.Other:
+	default:
+		a.fail(w, r, badRequest("tender %q: want cash or card", kind))
+		return
+	}
+	var lines []ledger.RefundLine
+	a.till.View(func(st *ledger.State) { lines, err = st.Fold().RefundLines(sale.ID(), req.Lines) })
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	body := &ledger.Refund{Sale: sale.ID(), Currency: sale.Body.(*ledger.Sale).Currency, Lines: lines,
+		Reason: strings.TrimSpace(req.Reason), Staff: s.staff.ID}
+	var total ledger.Money
+	for _, l := range lines {
+		total += l.Amount
+	}
+	if total > 0 {
+		body.Tenders = []ledger.Tender{{Kind: kind, Amount: total, Ref: strings.TrimSpace(req.Ref)}}
+	}
+	ev, existing, err := a.till.Record(r.Context(), body, req.IdempotencyKey)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.Info("refund", "sale", ledger.Receipt(a.till.TillNumber(sale.Till), sale.Seq), "staff", s.staff.ID, "total", total.String())
+	a.refundDone(w, r, ev, existing)
+}
+
+func (a *API) refundDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event, replayed bool) {
+	rf, ok := ev.Body.(*ledger.Refund)
+	if !ok {
+		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+		return
+	}
+	res := RefundResult{Receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), EventID: ev.ID().String(),
+		Time: time.UnixMilli(ev.Time.Wall).UTC(), Lines: rf.Lines, Tenders: rf.Tenders, Replayed: replayed}
+	for _, l := range rf.Lines {
+		res.Total += l.Amount
+	}
+	var till ledger.TillID
+	var seq uint64
+	var ok2 bool
+	a.till.View(func(s *ledger.State) { _, till, seq, ok2 = s.Fold().Sale(rf.Sale) })
+	if ok2 {
+		if sev, err := a.till.Event(till, seq); err == nil {
+			res.Sale = a.detail(sev)
+		}
+	}
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, res)
+}
+
+// VoidRequest is the body of POST /api/voids. A manager must be logged
+// in, or give their ID and PIN.
+type VoidRequest struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	Sale           string `json:"sale"`
+	Reason         string `json:"reason"`
+	Manager        string `json:"manager,omitempty"`
+	ManagerPIN     string `json:"manager_pin,omitempty"`
+}
+
+func (a *API) postVoid(w http.ResponseWriter, r *http.Request, s *session) {
+	var req VoidRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	ctx := r.Context()
+	if strings.TrimSpace(req.IdempotencyKey) == "" {
+		a.fail(w, r, badRequest("idempotency_key is required"))
+		return
+	}
+	if ev, err := a.till.Replay(req.IdempotencyKey); err != nil {
+		a.fail(w, r, err)
+		return
+	} else if ev != nil {
+		a.voidDone(w, r, ev, true)
+		return
+	}
+	sale, err := a.resolve(req.Sale)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		a.fail(w, r, badRequest("a void needs a reason"))
+		return
+	}
+	mgr := ""
+	switch {
+	case s.staff.Role == RoleManager:
+		mgr = s.staff.ID
+	case req.Manager != "":
+		if mgr, err = a.approve(ctx, r, req.Manager, req.ManagerPIN); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	default:
+		a.fail(w, r, &needError{status: http.StatusForbidden, need: "approval", reason: "voiding a sale needs a manager"})
+		return
+	}
+	var v *ledger.Void
+	a.till.View(func(st *ledger.State) { v, err = st.Fold().VoidOf(sale.ID()) })
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v.Manager, v.Reason, v.Staff = mgr, strings.TrimSpace(req.Reason), s.staff.ID
+	ev, existing, err := a.till.Record(ctx, v, req.IdempotencyKey)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.Info("void", "sale", ledger.Receipt(a.till.TillNumber(sale.Till), sale.Seq), "manager", mgr, "staff", s.staff.ID)
+	a.voidDone(w, r, ev, existing)
+}
+
+func (a *API) voidDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event, replayed bool) {
+	v, ok := ev.Body.(*ledger.Void)
+	if !ok {
+		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+		return
+	}
+	res := map[string]any{"receipt": ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), "event_id": ev.ID().String(),
+		"total": v.Total, "cash": v.Cash, "manager": v.Manager, "replayed": replayed}
+	var till ledger.TillID
+	var seq uint64
+	var ok2 bool
+	a.till.View(func(s *ledger.State) { _, till, seq, ok2 = s.Fold().Sale(v.Sale) })
+	if ok2 {
+		if sev, err := a.till.Event(till, seq); err == nil {
+			res["sale"] = a.detail(sev)
+		}
+	}
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, res)
+}

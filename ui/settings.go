@@ -1,0 +1,135 @@
+package ui
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Settings are the store-wide settings the UI uses, kept in the CRDT so
+// every till shares them.
+type Settings struct {
+	// DiscountLimitBP is the largest discount, in basis points of what
+	// it applies to, a cashier may give without a manager's PIN.
+	DiscountLimitBP int64 `json:"discount_limit_bp"`
+	// Currency of cash movements and shifts (ISO 4217).
+	Currency string `json:"currency"`
+	// ScanGapMS is the longest gap between the keys of a keyboard-wedge
+	// scan; LockAfterS locks an idle till screen (0: never).
+	ScanGapMS  int64 `json:"scan_gap_ms"`
+	LockAfterS int64 `json:"lock_after_s"`
+}
+
+// Setting names in the CRDT. Values are decimal text.
+const (
+	SettingDiscountLimit = "discount_limit_bp"
+	SettingCurrency      = "currency"
+	SettingScanGap       = "scan_gap_ms"
+	SettingLockAfter     = "lock_after_s"
+)
+
+// DefaultSettings apply where a setting is unset or unreadable.
+var DefaultSettings = Settings{DiscountLimitBP: 1000, Currency: "EUR", ScanGapMS: 30, LockAfterS: 300}
+
+// settingsTTL is how long settings are cached: every request reads them.
+const settingsTTL = 2 * time.Second
+
+func (a *API) settings(ctx context.Context) Settings {
+	now := a.cfg.Now()
+	a.setMu.Lock()
+	if !a.setAt.IsZero() && now.Sub(a.setAt) < settingsTTL && now.Sub(a.setAt) >= 0 {
+		s := a.setCache
+		a.setMu.Unlock()
+		return s
+	}
+	a.setMu.Unlock()
+	s := a.readSettings(ctx)
+	a.setMu.Lock()
+	a.setCache, a.setAt = s, now
+	a.setMu.Unlock()
+	return s
+}
+
+func (a *API) forgetSettings() {
+	a.setMu.Lock()
+	a.setAt = time.Time{}
+	a.setMu.Unlock()
+}
+
+func (a *API) readSettings(ctx context.Context) Settings {
+	s := DefaultSettings
+	num := func(name string, dst *int64, lo, hi int64) {
+		if v, ok, err := a.till.Setting(ctx, name); err == nil && ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= lo && n <= hi {
+				*dst = n
+			}
+		}
+	}
+	num(SettingDiscountLimit, &s.DiscountLimitBP, 0, 10000)
+	num(SettingScanGap, &s.ScanGapMS, 5, 500)
+	num(SettingLockAfter, &s.LockAfterS, 0, 86400)
+	if v, ok, err := a.till.Setting(ctx, SettingCurrency); err == nil && ok && validCurrency(v) {
+		s.Currency = v
+	} else if ps, err := a.till.SearchProducts(ctx, "", 1); err == nil && len(ps) == 1 {
+		s.Currency = ps[0].Currency
+	}
+	return s
+}
+
+func validCurrency(c string) bool {
+	return len(c) == 3 && strings.ToUpper(c) == c && strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+}
+
+func (a *API) getSettings(w http.ResponseWriter, r *http.Request, _ *session) {
+	writeJSON(w, http.StatusOK, a.settings(r.Context()))
+}
+
+// SettingsChange is the body of PUT /api/settings: the settings to change.
+type SettingsChange struct {
+	DiscountLimitBP *int64  `json:"discount_limit_bp,omitempty"`
+	Currency        *string `json:"currency,omitempty"`
+	ScanGapMS       *int64  `json:"scan_gap_ms,omitempty"`
+	LockAfterS      *int64  `json:"lock_after_s,omitempty"`
+}
+
+func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
+	var req SettingsChange
+	if !decode(w, r, &req) {
+		return
+	}
+	put := map[string]string{}
+	check := func(name string, v *int64, lo, hi int64, what string) bool {
+		if v == nil {
+			return true
+		}
+		if *v < lo || *v > hi {
+			a.fail(w, r, badRequest("%s %d: want %d..%d", what, *v, lo, hi))
+			return false
+		}
+		put[name] = strconv.FormatInt(*v, 10)
+		return true
+	}
+	if !check(SettingDiscountLimit, req.DiscountLimitBP, 0, 10000, "discount limit (basis points)") ||
+		!check(SettingScanGap, req.ScanGapMS, 5, 500, "scan gap (ms)") ||
+		!check(SettingLockAfter, req.LockAfterS, 0, 86400, "lock after (s)") {
+		return
+	}
+	if req.Currency != nil {
+		if !validCurrency(*req.Currency) {
+			a.fail(w, r, badRequest("currency %q is not an ISO 4217 code like EUR", *req.Currency))
+			return
+		}
+		put[SettingCurrency] = *req.Currency
+	}
+	for name, v := range put {
+		if err := a.till.PutSetting(r.Context(), name, v); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	a.forgetSettings()
+	a.log.Info("settings changed", "by", s.staff.ID, "n", len(put))
+	writeJSON(w, http.StatusOK, a.settings(r.Context()))
+}

@@ -1,0 +1,242 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// Till is what the UI needs from a till node. node implements it; tests
+// use fakes. Errors that come from bad input wrap ErrBadRequest (or a
+// ledger sentinel) so the handler can answer 400 with the reason.
+type Till interface {
+	Ledger
+	Inventory
+	StaffDirectory
+	Status(ctx context.Context) Status
+}
+
+// Ledger is the till's view of the store's merged ledger and the way it
+// records its own events.
+type Ledger interface {
+	// Self names this till.
+	Self() TillInfo
+	// TillNumber returns a till's number in the store, 0 if unknown.
+	TillNumber(id ledger.TillID) uint32
+	// TillByNumber finds a till by its number.
+	TillByNumber(n uint32) (ledger.TillID, bool)
+
+	// Sell prices a sale from the catalog and records it. The bool is
+	// true for an earlier sale with the same idempotency key.
+	Sell(ctx context.Context, req SaleRequest) (Sale, bool, error)
+	// Record signs and durably stores one of this till's events; an
+	// idempotency key already used returns its event and true.
+	// ledger.State.CheckLocal's rules apply.
+	Record(ctx context.Context, body ledger.Body, idem string) (*ledger.Event, bool, error)
+	// Replay returns the event this till made with an idempotency key,
+	// or nil.
+	Replay(idem string) (*ledger.Event, error)
+	// Event returns a till's event by seq, or an error wrapping
+	// ErrNotFound.
+	Event(till ledger.TillID, seq uint64) (*ledger.Event, error)
+	// View runs f with the merged ledger state under the till's lock. f
+	// must be quick, keep no references and call no Till method.
+	View(f func(*ledger.State))
+}
+
+// Inventory is the store's catalog, stock counters and settings (the
+// CRDT state shared by every till).
+type Inventory interface {
+	Stock(ctx context.Context, sku string) (StockLevel, error)
+	AllStock(ctx context.Context) ([]StockLevel, error)
+
+	Product(ctx context.Context, sku string) (Product, error)
+	// ProductByBarcode checks an EAN-13, EAN-8 or UPC-A code's check
+	// digit (ErrBadRequest when wrong) and finds its product
+	// (ErrNotFound). Other codes are looked up as they are.
+	ProductByBarcode(ctx context.Context, code string) (Product, error)
+	// SearchProducts finds up to limit products whose SKU, name or a
+	// barcode contains q; an empty q lists every product.
+	SearchProducts(ctx context.Context, q string, limit int) ([]Product, error)
+	// PutProduct adds or replaces a product after validating it.
+	PutProduct(ctx context.Context, p Product) error
+
+	// Setting returns a store-wide setting; ok is false if it is unset.
+	Setting(ctx context.Context, name string) (value string, ok bool, err error)
+	PutSetting(ctx context.Context, name, value string) error
+
+	// Watch reports changes to the catalog, stock, settings and staff,
+	// whether made here or merged from a peer, until ctx ends or the till
+	// closes; then the channel is closed. It never blocks the till: a
+	// subscriber that falls behind gets ChangeReload.
+	Watch(ctx context.Context) <-chan Change
+}
+
+// StaffDirectory is the store's staff list, PINs kept as hashes.
+type StaffDirectory interface {
+	// Authenticate checks a staff member's PIN; a wrong PIN or an
+	// unknown staff member both return ErrBadCredentials.
+	Authenticate(ctx context.Context, staff, pin string) (StaffMember, error)
+	StaffList(ctx context.Context) ([]StaffMember, error)
+	// PutStaff adds or edits a staff member; an empty pin keeps the
+	// member's PIN (and is refused for a new member).
+	PutStaff(ctx context.Context, m StaffMember, pin string) error
+}
+
+// Errors a Till reports for the handler to map onto HTTP statuses.
+var (
+	ErrBadRequest  = errors.New("bad request")
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")
+	ErrUnavailable = errors.New("unavailable")
+	// ErrBadCredentials is a wrong staff number or PIN; which of the two
+	// is never said.
+	ErrBadCredentials = errors.New("wrong staff number or PIN")
+)
+
+// TillInfo names a till.
+type TillInfo struct {
+	ID     ledger.TillID `json:"id"`
+	Number uint32        `json:"number"`
+	Name   string        `json:"name"`
+	Store  string        `json:"store"` // the store's name
+}
+
+// Role is what a staff member may do.
+type Role string
+
+// Roles. Managers may do everything a cashier may.
+const (
+	RoleCashier Role = "cashier"
+	RoleManager Role = "manager"
+)
+
+// StaffMember is a person who may log in. The PIN hash never leaves the
+// till.
+type StaffMember struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+}
+
+// Product is a catalog entry. Price is in minor units per unit, or per
+// kilogram when Unit is ledger.Kilogram.
+type Product struct {
+	SKU      string         `json:"sku"`
+	Name     string         `json:"name"`
+	Barcodes []string       `json:"barcodes"`
+	Price    ledger.Money   `json:"price"`
+	Currency string         `json:"currency"`
+	TaxRate  ledger.TaxRate `json:"tax_rate"` // basis points
+	Unit     ledger.Unit    `json:"unit"`     // "ea" or "kg"
+}
+
+// ChangeKind says what a Change is about.
+type ChangeKind string
+
+// Change kinds.
+const (
+	ChangeStock   ChangeKind = "stock"
+	ChangeProduct ChangeKind = "product"
+	ChangeSetting ChangeKind = "setting"
+	ChangeStaff   ChangeKind = "staff"
+	// ChangeReload means changes were dropped: re-read everything.
+	ChangeReload ChangeKind = "reload"
+)
+
+// Change says that a record may have changed: re-read it. ID is the SKU,
+// setting name or staff ID.
+type Change struct {
+	Kind ChangeKind `json:"kind"`
+	ID   string     `json:"id,omitempty"`
+}
+
+// SaleRequest is the body of POST /api/sales. Quantities are whole units,
+// or grams for goods sold by weight; amounts are minor units. Staff is set
+// by the API from the session, never by the client; Approver is a manager
+// who approved a discount above the limit with ApproverPIN.
+type SaleRequest struct {
+	IdempotencyKey string          `json:"idempotency_key"`
+	Lines          []SaleLine      `json:"lines"`
+	Tenders        []ledger.Tender `json:"tenders"`
+	CartDiscount   ledger.Money    `json:"cart_discount,omitempty"`
+	Staff          string          `json:"-"`
+	Approver       string          `json:"approver,omitempty"`
+	ApproverPIN    string          `json:"approver_pin,omitempty"`
+}
+
+// SaleLine names a product by SKU or barcode.
+type SaleLine struct {
+	SKU      string       `json:"sku,omitempty"`
+	Barcode  string       `json:"barcode,omitempty"`
+	Qty      int64        `json:"qty"`
+	Discount ledger.Money `json:"discount,omitempty"`
+}
+
+// Sale is a recorded sale as the API returns it.
+type Sale struct {
+	EventID  string          `json:"event_id"`
+	Receipt  string          `json:"receipt"`
+	Till     string          `json:"till"`
+	Seq      uint64          `json:"seq"`
+	Time     time.Time       `json:"time"`
+	Currency string          `json:"currency"`
+	Total    ledger.Money    `json:"total"`
+	Tax      ledger.Money    `json:"tax"`
+	Change   ledger.Money    `json:"change"`
+	Lines    []ledger.Line   `json:"lines"`
+	Tenders  []ledger.Tender `json:"tenders"`
+	Replayed bool            `json:"replayed,omitempty"` // an earlier sale with the same idempotency key
+}
+
+// StockLevel is a SKU's store stock: the sum of every till's slot.
+type StockLevel struct {
+	SKU   string           `json:"sku"`
+	Name  string           `json:"name,omitempty"`
+	Unit  ledger.Unit      `json:"unit,omitempty"`
+	Total int64            `json:"total"`
+	Slots map[string]int64 `json:"slots"` // per till number
+	// SoldBy is set for negative stock: units (grams) sold per till
+	// number, net of refunds and voids, from the merged ledger.
+	SoldBy map[string]int64 `json:"sold_by,omitempty"`
+}
+
+// Status describes the till and its mesh.
+type Status struct {
+	Till          string            `json:"till"` // peer ID
+	TillID        string            `json:"till_id"`
+	Number        uint32            `json:"number"`
+	Name          string            `json:"name"`
+	Store         string            `json:"store"`
+	Addrs         []string          `json:"addrs"`
+	Peers         []Peer            `json:"peers"`
+	VersionVector map[string]uint64 `json:"version_vector"` // till number (or ID) -> seq
+	Events        uint64            `json:"events"`
+	CRDTHeads     []string          `json:"crdt_heads"`
+	ClockWarnings []string          `json:"clock_warnings"`
+	HQ            HQStatus          `json:"hq"`
+	Problems      []string          `json:"problems,omitempty"`
+}
+
+// Peer is one other till of the store.
+type Peer struct {
+	ID        string    `json:"id"`
+	Number    uint32    `json:"number,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Addrs     []string  `json:"addrs"`
+	Connected bool      `json:"connected"`
+	LastSeen  time.Time `json:"last_seen"`
+	Behind    uint64    `json:"behind"` // events we hold that it lacked at the last exchange
+	Ahead     uint64    `json:"ahead"`  // events it held that we lacked
+	SkewMS    int64     `json:"skew_ms"`
+}
+
+// HQStatus says whether HQ is reachable and how much it lacks.
+type HQStatus struct {
+	Reachable bool   `json:"reachable"`
+	Unsent    uint64 `json:"unsent"`
+	Relay     string `json:"relay,omitempty"`
+	Note      string `json:"note,omitempty"`
+}

@@ -1,0 +1,1513 @@
+// tillmesh till UI. Plain JavaScript, no build step, no dependencies.
+// The server is the authority: it prices the cart by the ledger's rules,
+// checks every PIN, discount limit and refund; this page shows and asks.
+(() => {
+'use strict';
+
+const $ = (s) => document.querySelector(s);
+const $$ = (s) => Array.from(document.querySelectorAll(s));
+
+const state = {
+  csrf: '', staff: null, till: null,
+  settings: { discount_limit_bp: 1000, currency: 'EUR', scan_gap_ms: 30, lock_after_s: 300 },
+  view: '', locked: false,
+  cart: null, sel: -1, results: [], resultSel: -1,
+  tender: null, lastSale: null,
+  refund: null, stock: new Map(), status: null, skewMS: 0,
+  es: null, live: false, lastActivity: Date.now(),
+};
+
+// ---------------------------------------------------------------- helpers
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k === 'style') e.style.cssText = v; // CSSOM: allowed by the CSP, unlike a style attribute
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const kid of kids.flat(Infinity)) {
+    if (kid === null || kid === undefined || kid === false) continue;
+    e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return e;
+}
+
+const fmtCache = new Map();
+function money(m, cur) {
+  cur = cur || state.settings.currency || 'EUR';
+  let f = fmtCache.get(cur);
+  if (!f) {
+    try { f = new Intl.NumberFormat(undefined, { style: 'currency', currency: cur }); }
+    catch (e) { f = { format: (v) => cur + ' ' + v.toFixed(2) }; }
+    fmtCache.set(cur, f);
+  }
+  return f.format((m || 0) / 100);
+}
+
+// parseMoney reads "12", "12.5", "12,50" into minor units; NaN if not money.
+function parseMoney(s) {
+  s = String(s || '').trim().replace(/^[^\d-]+/, '');
+  const m = /^(\d{1,9})(?:[.,](\d{0,2}))?$/.exec(s);
+  if (!m) return NaN;
+  return parseInt(m[1], 10) * 100 + parseInt(((m[2] || '') + '00').slice(0, 2), 10);
+}
+
+// parseKg reads a weight in kg ("0.75") into grams.
+function parseKg(s) {
+  const m = /^(\d{1,6})(?:[.,](\d{0,3}))?$/.exec(String(s || '').trim());
+  if (!m) return NaN;
+  return parseInt(m[1], 10) * 1000 + parseInt(((m[2] || '') + '000').slice(0, 3), 10);
+}
+
+// parsePercent reads "10" or "12.5" into basis points.
+function parsePercent(s) {
+  const m = /^(\d{1,3})(?:[.,](\d{0,2}))?$/.exec(String(s || '').trim().replace(/%$/, ''));
+  if (!m) return NaN;
+  return parseInt(m[1], 10) * 100 + parseInt(((m[2] || '') + '00').slice(0, 2), 10);
+}
+
+// neg shows an amount taken off: "-€1.20", and "€0.00" for nothing.
+function neg(m, cur) { return m ? '-' + money(m, cur) : money(0, cur); }
+
+function kg(grams) { return (grams / 1000).toFixed(3); }
+function qtyText(qty, unit) { return unit === 'kg' ? kg(qty) + ' kg' : String(qty); }
+function pct(bp) { return (bp / 100).toString().replace(/\.0+$/, '') + '%'; }
+function rate(bp) { return pct(bp); }
+function timeText(t) { return new Date(t).toLocaleString(); }
+
+function newKey(prefix) {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return prefix + '-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// eanCheck: true for a right GS1 check digit, false for a wrong one, null
+// for codes that are not EAN-13, EAN-8 or UPC-A.
+function eanCheck(code) {
+  if (!/^\d+$/.test(code) || ![8, 12, 13].includes(code.length)) return null;
+  let sum = 0;
+  for (let i = 0; i < code.length - 1; i++) {
+    let d = code.charCodeAt(code.length - 2 - i) - 48;
+    if (i % 2 === 0) d *= 3;
+    sum += d;
+  }
+  return (10 - (sum % 10)) % 10 === code.charCodeAt(code.length - 1) - 48;
+}
+
+// prorate is the ledger's: the whole remainder for the last units, else
+// rounded half away from zero.
+function prorate(amount, qty, remaining) {
+  if (qty === remaining) return amount;
+  return Math.round((amount * qty) / remaining);
+}
+
+class ApiError extends Error {
+  constructor(status, message, data) { super(message); this.status = status; this.data = data || {}; }
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: {}, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  if (method !== 'GET') opts.headers['X-CSRF-Token'] = state.csrf;
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (e) {
+    throw new ApiError(0, 'no answer from the till: ' + e.message);
+  }
+  let data = {};
+  try { data = await res.json(); } catch (e) { /* empty body */ }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data.error || res.statusText, data);
+    if (res.status === 401 && data.need === 'login') showLogin('Your session ended: log in again.');
+    else if (res.status === 423) showLock();
+    throw err;
+  }
+  return data;
+}
+
+// fill replaces box's children with kids, flattened, nulls left out.
+function fill(box, ...kids) {
+  box.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
+}
+
+function toast(msg, bad) {
+  const t = $('#toast');
+  t.textContent = msg;
+  t.className = bad ? 'bad' : '';
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, bad ? 6000 : 3000);
+}
+
+function setMsg(sel, text, kind) {
+  const m = $(sel);
+  m.textContent = text || '';
+  m.className = 'msg' + (kind ? ' ' + kind : '');
+}
+
+// ---------------------------------------------------------------- dialog
+
+// ask shows a dialog with fields and resolves with their values, or null
+// when cancelled. check(values) may return an error text (or a promise of
+// one) to keep the dialog open.
+function ask({ title, text, fields = [], okText = 'OK', check }) {
+  const dlg = $('#dlg');
+  $('#dlg-title').textContent = title;
+  $('#dlg-text').textContent = text || '';
+  $('#dlg-error').textContent = '';
+  $('#dlg-ok').firstChild.textContent = okText + ' ';
+  const box = $('#dlg-fields');
+  box.replaceChildren();
+  const inputs = {};
+  for (const f of fields) {
+    if (f.seg) {
+      const seg = el('div', { class: 'seg' });
+      const hidden = el('input', { type: 'hidden', name: f.name, value: f.value });
+      for (const [v, label] of f.seg) {
+        seg.append(el('button', { type: 'button', class: v === f.value ? 'on' : '', dataset: { v },
+          onclick: (e) => { hidden.value = v; seg.querySelectorAll('button').forEach((b) => b.classList.toggle('on', b === e.currentTarget)); } }, label));
+      }
+      box.append(el('label', {}, f.label, seg, hidden));
+      inputs[f.name] = hidden;
+      continue;
+    }
+    let input;
+    if (f.options) {
+      input = el('select', { name: f.name }, f.options.map(([v, l]) => el('option', { value: v, selected: v === f.value }, l)));
+    } else {
+      input = el('input', { name: f.name, type: f.type || 'text', inputmode: f.inputmode, value: f.value ?? '',
+        placeholder: f.placeholder, readonly: f.readonly, autocomplete: 'off', dataset: f.scan ? { scan: '1' } : undefined });
+    }
+    inputs[f.name] = input;
+    box.append(el('label', {}, f.label, input));
+  }
+  return new Promise((resolve) => {
+    const form = $('#dlg-form');
+    let busy = false;
+    const finish = (v) => {
+      form.onsubmit = null; $('#dlg-cancel').onclick = null; dlg.oncancel = null;
+      if (dlg.open) dlg.close();
+      resolve(v);
+    };
+    form.onsubmit = async (e) => {
+      e.preventDefault();
+      if (busy) return;
+      const vals = {};
+      for (const [k, i] of Object.entries(inputs)) vals[k] = i.value;
+      if (check) {
+        busy = true;
+        $('#dlg-ok').disabled = true;
+        let err = null;
+        try { err = await check(vals); } catch (x) { err = x.message; }
+        busy = false;
+        $('#dlg-ok').disabled = false;
+        if (err) { $('#dlg-error').textContent = err; return; }
+      }
+      finish(vals);
+    };
+    $('#dlg-cancel').onclick = () => finish(null);
+    dlg.oncancel = (e) => { e.preventDefault(); finish(null); };
+    dlg.showModal();
+    const first = box.querySelector('input:not([type=hidden]):not([readonly]), select');
+    if (first) { first.focus(); if (first.select) first.select(); }
+  });
+}
+
+// withApproval runs send(extra); when the server asks for a manager's
+// approval it asks for a manager's number and PIN and sends again with
+// them (as names[0], names[1]).
+async function withApproval(send, names = ['approver', 'approver_pin']) {
+  try {
+    return await send({});
+  } catch (e) {
+    if (!(e.data && e.data.need === 'approval')) throw e;
+    let result;
+    const vals = await ask({
+      title: 'Manager approval', text: e.message, okText: 'Approve',
+      fields: [{ name: 'm', label: 'Manager number', inputmode: 'numeric' },
+        { name: 'p', label: 'Manager PIN', type: 'password', inputmode: 'numeric' }],
+      check: async (v) => {
+        try { result = await send({ [names[0]]: v.m, [names[1]]: v.p }); return null; } catch (x) { return x.message; }
+      },
+    });
+    if (!vals) throw new ApiError(0, 'Cancelled: no manager approval.');
+    return result;
+  }
+}
+
+// ---------------------------------------------------------------- views
+
+const managerViews = new Set(['catalog', 'stock', 'reports', 'mesh', 'settings']);
+const onShow = {};
+
+function show(view) {
+  if (managerViews.has(view) && !(state.staff && state.staff.role === 'manager')) {
+    toast('That screen needs a manager.', true);
+    return;
+  }
+  state.view = view;
+  for (const s of $$('.view')) s.hidden = s.id !== 'view-' + view;
+  const loggedIn = view !== 'login' && view !== 'lock';
+  $('#top').hidden = !loggedIn;
+  $('#strip').hidden = view === 'login';
+  for (const b of $$('#nav button')) b.classList.toggle('active', b.dataset.view === view);
+  if (onShow[view]) onShow[view]();
+}
+
+function showLogin(msg) {
+  if (state.es) { state.es.close(); state.es = null; }
+  state.staff = null; state.csrf = ''; state.locked = false;
+  document.body.classList.remove('manager');
+  $('#login-pin').value = '';
+  $('#login-error').textContent = msg || '';
+  if ($('#dlg').open) $('#dlg').close();
+  show('login');
+  $('#login-staff').focus();
+  api('GET', '/api/status').then((st) => { $('#login-till').textContent = '· ' + (st.name || 'till ' + st.number); }).catch(() => {});
+}
+
+function showLock() {
+  state.locked = true;
+  $('#lock-who').textContent = state.staff ? state.staff.name + ' (' + state.staff.id + ')' : '';
+  $('#unlock-pin').value = '';
+  $('#unlock-error').textContent = '';
+  if ($('#dlg').open) $('#dlg').close();
+  show('lock');
+  $('#unlock-pin').focus();
+}
+
+function setSession(s) {
+  state.csrf = s.csrf_token;
+  state.staff = s.staff;
+  state.till = s.till;
+  state.settings = s.settings;
+  state.locked = s.locked;
+  document.body.classList.toggle('manager', s.staff.role === 'manager');
+  $('#who').textContent = s.staff.name + ' · ' + s.staff.role;
+  $('#till-name').textContent = (s.till.store ? s.till.store + ' · ' : '') + (s.till.name || 'Till ' + s.till.number);
+  document.title = 'tillmesh · ' + (s.till.name || 'till ' + s.till.number);
+  connectEvents();
+}
+
+async function boot() {
+  buildKeypads();
+  setInterval(tick, 1000);
+  tick();
+  try {
+    const s = await api('GET', '/api/session');
+    setSession(s);
+    if (s.locked) showLock(); else show('sale');
+  } catch (e) {
+    if (e.status === 401) showLogin();
+    else showLogin('The till does not answer: ' + e.message);
+  }
+}
+
+function tick() {
+  $('#st-time').textContent = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const idle = (Date.now() - state.lastActivity) / 1000;
+  const after = state.settings.lock_after_s;
+  if (state.staff && !state.locked && after > 0 && idle > after && state.view !== 'tender') lockTill();
+}
+
+function noteActivity() { state.lastActivity = Date.now(); }
+
+// ---------------------------------------------------------------- login, lock
+
+function buildKeypads() {
+  for (const pad of $$('.keypad')) {
+    const money = pad.dataset.target === 'tender';
+    const keys = money ? ['7', '8', '9', '4', '5', '6', '1', '2', '3', '.', '0', '⌫'] : ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', '⌫'];
+    for (const k of keys) {
+      pad.append(el('button', { type: 'button', tabindex: '-1', onclick: () => keypadPress(pad.dataset.target, k) }, k));
+    }
+  }
+}
+
+let loginField = null;
+function keypadPress(target, k) {
+  let input;
+  if (target === 'login') input = loginField || ($('#login-staff').value ? $('#login-pin') : $('#login-staff'));
+  else if (target === 'unlock') input = $('#unlock-pin');
+  else input = $('#tender-amount');
+  if (k === 'C') input.value = '';
+  else if (k === '⌫') input.value = input.value.slice(0, -1);
+  else input.value += k;
+  input.focus();
+}
+
+$('#login-staff').addEventListener('focus', () => { loginField = $('#login-staff'); });
+$('#login-pin').addEventListener('focus', () => { loginField = $('#login-pin'); });
+
+$('#login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const staff = $('#login-staff').value.trim();
+  const pin = $('#login-pin').value;
+  if (!staff) { $('#login-staff').focus(); return; }
+  if (!pin) { $('#login-pin').focus(); return; }
+  $('#login-btn').disabled = true;
+  try {
+    const s = await api('POST', '/api/login', { staff, pin });
+    $('#login-pin').value = '';
+    noteActivity();
+    setSession(s);
+    show('sale');
+  } catch (x) {
+    $('#login-error').textContent = x.message;
+    $('#login-pin').value = '';
+    $('#login-pin').focus();
+  } finally {
+    $('#login-btn').disabled = false;
+  }
+});
+
+async function lockTill() {
+  if (!state.staff || state.locked) return;
+  try { await api('POST', '/api/lock', {}); } catch (e) { /* locked on screen anyway */ }
+  showLock();
+}
+
+$('#unlock-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    const s = await api('POST', '/api/unlock', { pin: $('#unlock-pin').value });
+    noteActivity();
+    state.locked = false;
+    setSession(s);
+    show('sale');
+  } catch (x) {
+    $('#unlock-error').textContent = x.message;
+    $('#unlock-pin').value = '';
+    $('#unlock-pin').focus();
+  }
+});
+
+async function logout() {
+  try { await api('POST', '/api/logout', {}); } catch (e) { /* gone anyway */ }
+  showLogin();
+}
+$('#switch-user').addEventListener('click', logout);
+$('#logout-btn').addEventListener('click', logout);
+$('#lock-btn').addEventListener('click', lockTill);
+for (const b of $$('#nav button')) b.addEventListener('click', () => show(b.dataset.view));
+
+// ---------------------------------------------------------------- scanner
+
+// A keyboard-wedge scanner types a burst of characters a few ms apart and
+// Enter. We read event.code (the key's position on a US keyboard, which is
+// what scanners send) rather than event.key, so AZERTY or QWERTZ layouts
+// cannot turn digits into punctuation. A burst of 6+ characters at most
+// scan_gap_ms apart that ends in Enter is a scan: the input that had focus
+// gets its value from before the burst back, the Enter never reaches it,
+// and the code goes to onScan. Anything slower is typing and untouched.
+const CODE_CHARS = { Minus: '-', NumpadSubtract: '-', Period: '.', NumpadDecimal: '.', Slash: '/', NumpadDivide: '/', Space: ' ', Equal: '=', Comma: ',' };
+for (let d = 0; d <= 9; d++) { CODE_CHARS['Digit' + d] = String(d); CODE_CHARS['Numpad' + d] = String(d); }
+for (let c = 65; c <= 90; c++) { const L = String.fromCharCode(c); CODE_CHARS['Key' + L] = L; }
+
+const scan = { buf: '', last: 0, snaps: new Map(), eatEnter: false };
+const MIN_SCAN = 6;
+
+function codeChar(e) {
+  const c = CODE_CHARS[e.code];
+  if (c === undefined) return null;
+  if (c >= 'A' && c <= 'Z') return e.shiftKey ? c : c.toLowerCase();
+  return c;
+}
+
+function isText(t) { return t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA') && t.type !== 'checkbox'; }
+
+function resetScan() { scan.buf = ''; scan.snaps = new Map(); }
+
+document.addEventListener('keydown', (e) => {
+  noteActivity();
+  if (e.ctrlKey || e.altKey || e.metaKey) { resetScan(); return; }
+  if (e.key === 'Shift' || e.code.startsWith('Shift')) return;
+  const now = e.timeStamp || performance.now();
+  const gap = state.settings.scan_gap_ms || 30;
+  if (e.code === 'Enter' || e.code === 'NumpadEnter') {
+    // Printed receipts carry just the receipt number ("2-17"): shorter
+    // than a product code, but no person types it in a burst either.
+    const long = scan.buf.length >= MIN_SCAN || (scan.buf.length >= 3 && /^\d+-\d+$/.test(scan.buf));
+    const code = scan.buf, snaps = scan.snaps;
+    resetScan();
+    if (long && now - scan.last <= gap) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      scan.eatEnter = true;
+      // The burst is not typing: every input it reached (focus can move
+      // while it arrives) gets its value back.
+      for (const [el, value] of snaps) {
+        if (el.value !== value) {
+          el.value = value;
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+        }
+      }
+      onScan(code);
+    }
+    return;
+  }
+  const ch = codeChar(e);
+  if (ch === null) { resetScan(); return; }
+  if (scan.buf && now - scan.last > gap) resetScan();
+  const t = document.activeElement;
+  if (isText(t) && !scan.snaps.has(t)) scan.snaps.set(t, t.value);
+  scan.buf += ch;
+  scan.last = now;
+}, true);
+
+// Focus can move between a key's keydown and its text (a screen that
+// focuses its first input as it opens): note the value before the text.
+document.addEventListener('beforeinput', (e) => {
+  const t = e.target;
+  if (scan.buf && isText(t) && !scan.snaps.has(t)) scan.snaps.set(t, t.value);
+}, true);
+
+// The Enter that ended a scan must not submit a form either.
+document.addEventListener('keypress', (e) => {
+  if (scan.eatEnter && (e.key === 'Enter' || e.code === 'Enter' || e.code === 'NumpadEnter')) {
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }
+  scan.eatEnter = false;
+}, true);
+
+function onScan(code) {
+  if (!state.staff || state.locked) return;
+  const dlg = $('#dlg');
+  if (dlg.open) {
+    const f = dlg.querySelector('input[data-scan]');
+    if (f) { f.value = f.value ? f.value + ',' + code : code; }
+    return;
+  }
+  if (/^RCT/i.test(code) || /^\d+-\d+$/.test(code) || state.view === 'refund') {
+    if (state.view !== 'refund') show('refund');
+    $('#refund-ref').value = code;
+    findSale(code);
+    return;
+  }
+  if (eanCheck(code) === false) {
+    const text = 'Wrong check digit in ' + code + ': scan it again.';
+    if (state.view === 'sale') setMsg('#sale-msg', text, 'error'); else toast(text, true);
+    return;
+  }
+  switch (state.view) {
+    case 'sale': addItem({ barcode: code }); break;
+    case 'stock': $('#stock-filter').value = code; renderStock(); break;
+    case 'catalog': $('#cat-search').value = code; loadCatalog(); break;
+    default: toast('Scanned ' + code + ': open the sale screen to sell it.');
+  }
+}
+
+// ---------------------------------------------------------------- sale
+
+onShow.sale = () => {
+  renderCart();
+  setTimeout(() => $('#scan-input').focus(), 0);
+};
+
+function renderCart() {
+  const c = state.cart;
+  const body = $('#cart-lines');
+  body.replaceChildren();
+  const lines = c ? c.lines : [];
+  if (state.sel >= lines.length) state.sel = lines.length - 1;
+  lines.forEach((l, i) => {
+    const disc = l.line_discount + l.cart_discount;
+    const tr = el('tr', { class: i === state.sel ? 'sel' : '', dataset: { i: String(i) }, onclick: () => { state.sel = i; renderCart(); } },
+      el('td', {}, String(i + 1)),
+      el('td', {}, l.name, el('small', {}, l.sku + (l.discount ? ' · ' + (l.discount.kind === 'percent' ? pct(l.discount.value) : money(l.discount.value)) + ' off' : '') + (l.unit === 'kg' ? ' · ' + money(l.unit_price) + '/kg' : ''))),
+      el('td', { class: 'num' }, qtyText(l.qty, l.unit)),
+      el('td', { class: 'num' }, money(l.unit_price)),
+      el('td', { class: 'num' }, disc ? '-' + money(disc) : ''),
+      el('td', { class: 'num amount' }, money(l.amount)));
+    body.append(tr);
+  });
+  $('#cart-empty').hidden = lines.length > 0;
+  $('#t-items').textContent = c ? String(c.items) : '0';
+  $('#t-discounts').textContent = money(c ? -c.discounts : 0);
+  $('#t-tax').textContent = money(c ? c.tax : 0);
+  $('#t-total').textContent = money(c ? c.total : 0);
+  const sel = body.querySelector('tr.sel');
+  if (sel) sel.scrollIntoView({ block: 'nearest' });
+}
+
+function cartChanged(c, selectLast) {
+  const grew = !state.cart || c.lines.length > state.cart.lines.length;
+  state.cart = c;
+  if (selectLast || grew) state.sel = c.lines.length - 1;
+  renderCart();
+}
+
+async function addItem(line) {
+  setMsg('#sale-msg', '');
+  try {
+    let c;
+    try {
+      c = await api('POST', '/api/cart/lines', line);
+    } catch (e) {
+      if (!(e.data && e.data.need === 'weight')) throw e;
+      const p = e.data.product;
+      const v = await ask({ title: 'Weight of ' + p.name, text: money(p.price, p.currency) + ' per kg', okText: 'Add',
+        fields: [{ name: 'kg', label: 'Weight in kg', inputmode: 'decimal', placeholder: '0.750' }],
+        check: (v) => (parseKg(v.kg) > 0 ? null : 'Enter the weight in kg, like 0.750') });
+      if (!v) return;
+      c = await api('POST', '/api/cart/lines', { ...line, qty: parseKg(v.kg) });
+    }
+    cartChanged(c, true);
+    const l = c.lines[state.sel];
+    if (l) setMsg('#sale-msg', l.name + ' · ' + money(l.amount), 'ok');
+  } catch (e) {
+    setMsg('#sale-msg', e.message, 'error');
+  }
+}
+
+let searchTimer = 0;
+$('#scan-input').addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(search, 150);
+});
+
+async function search() {
+  const q = $('#scan-input').value.trim();
+  const ul = $('#search-results');
+  if (q.length < 2 || eanCheck(q) !== null) { ul.replaceChildren(); state.results = []; return; }
+  try {
+    const ps = await api('GET', '/api/products?limit=8&q=' + encodeURIComponent(q));
+    if ($('#scan-input').value.trim() !== q) return;
+    state.results = ps;
+    state.resultSel = ps.length ? 0 : -1;
+    renderResults();
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+function renderResults() {
+  const ul = $('#search-results');
+  ul.replaceChildren(...state.results.map((p, i) => el('li', { class: i === state.resultSel ? 'sel' : '', onclick: () => pick(p) },
+    el('span', {}, p.name, el('small', { class: 'muted' }, ' ' + p.sku)), el('b', {}, money(p.price, p.currency) + (p.unit === 'kg' ? '/kg' : '')))));
+}
+
+function pick(p) {
+  $('#scan-input').value = '';
+  state.results = [];
+  renderResults();
+  addItem({ sku: p.sku });
+  $('#scan-input').focus();
+}
+
+$('#search-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const q = $('#scan-input').value.trim();
+  if (!q) return;
+  const ean = eanCheck(q);
+  if (ean === false) { setMsg('#sale-msg', 'Wrong check digit in ' + q + ': check the number.', 'error'); return; }
+  if (ean === true) { $('#scan-input').value = ''; addItem({ barcode: q }); return; }
+  if (state.resultSel >= 0 && state.results[state.resultSel]) { pick(state.results[state.resultSel]); return; }
+  search();
+});
+
+$('#scan-input').addEventListener('keydown', (e) => {
+  if (!state.results.length) return;
+  if (e.key === 'ArrowDown') { state.resultSel = Math.min(state.resultSel + 1, state.results.length - 1); renderResults(); e.preventDefault(); }
+  if (e.key === 'ArrowUp') { state.resultSel = Math.max(state.resultSel - 1, 0); renderResults(); e.preventDefault(); }
+});
+
+function selectedLine() {
+  const c = state.cart;
+  if (!c || !c.lines.length) { setMsg('#sale-msg', 'The cart is empty.', 'error'); return null; }
+  if (state.sel < 0) state.sel = c.lines.length - 1;
+  return c.lines[state.sel];
+}
+
+async function changeQty() {
+  const l = selectedLine();
+  if (!l) return;
+  const weighed = l.unit === 'kg';
+  const v = await ask({ title: (weighed ? 'Weight of ' : 'Quantity of ') + l.name, okText: 'Set',
+    fields: [{ name: 'q', label: weighed ? 'Weight in kg' : 'Quantity', inputmode: weighed ? 'decimal' : 'numeric', value: weighed ? kg(l.qty) : String(l.qty) }],
+    check: async (v) => {
+      const q = weighed ? parseKg(v.q) : (/^\d+$/.test(v.q.trim()) ? parseInt(v.q, 10) : NaN);
+      if (!(q > 0)) return weighed ? 'Enter a weight above 0, like 0.750' : 'Enter a quantity of 1 or more';
+      try { cartChanged(await api('PUT', '/api/cart/lines/' + l.index, { qty: q })); return null; } catch (e) { return e.message; }
+    } });
+  if (v) setMsg('#sale-msg', '');
+}
+
+function discountFields(current) {
+  return [
+    { name: 'kind', label: 'Discount as', seg: [['percent', 'Percent %'], ['amount', 'Amount']], value: current ? current.kind : 'percent' },
+    { name: 'value', label: 'Value (0 removes it)', inputmode: 'decimal',
+      value: current ? (current.kind === 'percent' ? String(current.value / 100) : (current.value / 100).toFixed(2)) : '' },
+  ];
+}
+
+function discountOf(v) {
+  const value = v.kind === 'percent' ? parsePercent(v.value) : parseMoney(v.value);
+  if (!(value >= 0)) return null;
+  return { kind: v.kind, value };
+}
+
+async function discount(onCart) {
+  let l = null;
+  if (!onCart) { l = selectedLine(); if (!l) return; }
+  else if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'The cart is empty.', 'error'); return; }
+  const limit = pct(state.settings.discount_limit_bp);
+  let done = false;
+  const v = await ask({
+    title: onCart ? 'Discount on the whole cart' : 'Discount on ' + l.name,
+    text: 'Above ' + limit + ' a manager must approve.', okText: 'Apply',
+    fields: discountFields(onCart ? state.cart.discount : l.discount),
+    check: (v) => (discountOf(v) ? null : 'Enter a percent like 10 or an amount like 1.50'),
+  });
+  if (!v) return;
+  const d = discountOf(v);
+  try {
+    const c = await withApproval((extra) => onCart
+      ? api('PUT', '/api/cart/discount', { ...d, ...extra })
+      : api('PUT', '/api/cart/lines/' + l.index, { discount: d, ...extra }));
+    cartChanged(c);
+    done = true;
+    setMsg('#sale-msg', d.value ? 'Discount applied' + (c.approver ? ' (approved by ' + c.approver + ')' : '') : 'Discount removed', 'ok');
+  } catch (e) {
+    if (!done) setMsg('#sale-msg', e.message, 'error');
+  }
+}
+
+async function removeLine() {
+  const l = selectedLine();
+  if (!l) return;
+  try {
+    cartChanged(await api('DELETE', '/api/cart/lines/' + l.index));
+    setMsg('#sale-msg', l.name + ' removed', 'ok');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+async function clearSale() {
+  if (!state.cart || !state.cart.lines.length) return;
+  const v = await ask({ title: 'Clear the sale?', text: 'Every line goes. Nothing is recorded.', okText: 'Clear' });
+  if (!v) return;
+  try { cartChanged(await api('DELETE', '/api/cart')); state.sel = -1; setMsg('#sale-msg', 'Sale cleared', 'ok'); } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+$('#btn-qty').addEventListener('click', changeQty);
+$('#btn-line-disc').addEventListener('click', () => discount(false));
+$('#btn-cart-disc').addEventListener('click', () => discount(true));
+$('#btn-remove').addEventListener('click', removeLine);
+$('#btn-clear').addEventListener('click', clearSale);
+$('#btn-pay').addEventListener('click', startTender);
+
+// ---------------------------------------------------------------- tender
+
+function startTender() {
+  const c = state.cart;
+  if (!c || !c.lines.length) { setMsg('#sale-msg', 'Nothing to pay: scan an item first.', 'error'); return; }
+  // The idempotency key is made now, before anything is sent: a retry
+  // or a double click sends the same key and records one sale.
+  state.tender = { key: newKey('sale'), version: c.version, total: c.total, currency: c.currency, tenders: [], sending: false };
+  show('tender');
+}
+
+onShow.tender = () => {
+  renderTender();
+  $('#tender-amount').focus();
+  $('#tender-amount').select();
+};
+
+function paid() { return state.tender.tenders.reduce((s, t) => s + t.amount, 0); }
+
+function renderTender() {
+  const t = state.tender;
+  if (!t) return;
+  const rem = Math.max(t.total - paid(), 0);
+  $('#tender-due').textContent = money(t.total, t.currency);
+  $('#tender-remaining').textContent = money(rem, t.currency);
+  $('#tender-list').replaceChildren(...t.tenders.map((x, i) => el('li', {},
+    el('span', {}, (x.kind === 'cash' ? 'Cash' : 'Card') + (x.ref ? ' · ' + x.ref : '')),
+    el('span', {}, el('b', {}, money(x.amount, t.currency)), ' ',
+      el('button', { class: 'small', type: 'button', disabled: t.sending, onclick: () => { t.tenders.splice(i, 1); renderTender(); } }, 'remove')))));
+  $('#tender-amount').value = (rem / 100).toFixed(2);
+  const quick = [rem];
+  for (const note of [500, 1000, 2000, 5000, 10000]) if (note > rem && quick.length < 4) quick.push(note);
+  $('#quick-cash').replaceChildren(...quick.map((q) => el('button', { type: 'button', disabled: t.sending, onclick: () => payCash(q) }, money(q, t.currency))));
+  for (const b of ['#pay-cash', '#pay-card', '#tender-back']) $(b).disabled = t.sending;
+}
+
+function payCash(amount) {
+  const t = state.tender;
+  if (!t || t.sending) return;
+  if (!(amount > 0)) { setMsg('#tender-msg', 'Enter the cash given, like 20.00', 'error'); return; }
+  t.tenders.push({ kind: 'cash', amount });
+  setMsg('#tender-msg', '');
+  maybeSubmit();
+}
+
+function payCard() {
+  const t = state.tender;
+  if (!t || t.sending) return;
+  const rem = t.total - paid();
+  const amount = parseMoney($('#tender-amount').value);
+  if (!(amount > 0)) { setMsg('#tender-msg', 'Enter the card amount', 'error'); return; }
+  if (amount > rem) { setMsg('#tender-msg', 'A card pays at most what is still due (' + money(rem, t.currency) + ')', 'error'); return; }
+  t.tenders.push({ kind: 'card', amount, ref: $('#card-ref').value.trim() || undefined });
+  $('#card-ref').value = '';
+  setMsg('#tender-msg', '');
+  maybeSubmit();
+}
+
+function maybeSubmit() {
+  renderTender();
+  if (paid() >= state.tender.total) submitSale();
+}
+
+async function submitSale() {
+  const t = state.tender;
+  if (t.sending) return;
+  t.sending = true;
+  $('#tender-retry').hidden = true;
+  setMsg('#tender-msg', 'Recording the sale…');
+  renderTender();
+  try {
+    const res = await withApproval((extra) => api('POST', '/api/cart/checkout',
+      { idempotency_key: t.key, tenders: t.tenders, version: t.version, ...extra }));
+    state.tender = null;
+    state.lastSale = res;
+    state.sel = -1;
+    setMsg('#tender-msg', '');
+    show('receipt');
+  } catch (e) {
+    t.sending = false;
+    if (e.status === 0 && !/Cancelled/.test(e.message)) {
+      setMsg('#tender-msg', 'The till did not answer; the sale may or may not be recorded. Retry: it is recorded at most once.', 'error');
+      $('#tender-retry').hidden = false;
+    } else if (e.status === 409) {
+      show('sale');
+      setMsg('#sale-msg', e.message, 'error');
+      return;
+    } else {
+      t.tenders.pop();
+      setMsg('#tender-msg', e.message, 'error');
+    }
+    renderTender();
+  }
+}
+
+$('#tender-form').addEventListener('submit', (e) => { e.preventDefault(); payCash(parseMoney($('#tender-amount').value)); });
+$('#pay-card').addEventListener('click', payCard);
+$('#tender-retry').addEventListener('click', submitSale);
+$('#tender-back').addEventListener('click', () => { if (!state.tender || !state.tender.sending) { state.tender = null; show('sale'); } });
+
+// ---------------------------------------------------------------- receipt
+
+onShow.receipt = () => {
+  const r = state.lastSale;
+  if (!r) { show('sale'); return; }
+  renderReceipt($('#receipt'), r.sale);
+  const s = r.sale;
+  $('#receipt-change').textContent = s.change > 0 ? 'Change ' + money(s.change, s.currency) : 'No change due';
+  $('#receipt-drawer').hidden = !r.drawer;
+  $('#btn-new-sale').focus();
+};
+
+function line(a, b, cls) { return el('div', { class: 'l' + (cls ? ' ' + cls : '') }, el('span', {}, a), el('span', {}, b)); }
+
+function renderReceipt(box, s) {
+  const cur = s.currency;
+  fill(box,
+    el('div', { class: 'c big' }, (state.till && state.till.store) || 'tillmesh'),
+    el('div', { class: 'c' }, 'Till ' + s.till_number + ' · Receipt ', el('b', { id: 'receipt-number' }, s.receipt)),
+    el('div', { class: 'c' }, timeText(s.time) + ' · staff ' + s.staff),
+    el('hr'),
+    s.lines.map((l) => [
+      line(l.name || l.sku, money(l.amount, cur)),
+      el('div', { class: 'sub' }, (l.unit === 'kg' ? kg(l.qty) + ' kg × ' + money(l.unit_price, cur) + '/kg' : l.qty + ' × ' + money(l.unit_price, cur)) + ' · tax ' + rate(l.tax_rate || 0)),
+      l.line_discount ? el('div', { class: 'sub' }, 'discount -' + money(l.line_discount, cur)) : null,
+    ]),
+    el('hr'),
+    line('Subtotal', money(s.gross, cur)),
+    s.discounts ? line('Discounts', '-' + money(s.discounts, cur)) : null,
+    line('TOTAL', money(s.total, cur), 'big'),
+    s.bands.map((b) => line('  tax ' + rate(b.rate) + ' on ' + money(b.net, cur), money(b.tax, cur))),
+    el('hr'),
+    s.tenders.map((t) => line(t.kind === 'cash' ? 'Cash' : t.kind === 'card' ? 'Card' + (t.ref ? ' ' + t.ref : '') : t.kind, money(t.amount, cur))),
+    s.change ? line('Change', money(s.change, cur), 'big') : null,
+    s.approver ? el('div', { class: 'c' }, 'discount approved by ' + s.approver) : null,
+    s.voided ? el('div', { class: 'c big' }, '*** VOIDED ***') : null,
+    code128SVG(s.barcode),
+    el('div', { class: 'c' }, s.barcode),
+  );
+}
+
+// code128SVG draws a CODE128 (set B) barcode: start B, the characters,
+// the modulo-103 check symbol and stop, each as bar/space widths.
+const C128 = ('212222 222122 222221 121223 121322 131222 122213 122312 132212 221213 221312 231212 112232 122132 122231 113222 ' +
+  '123122 123221 223211 221132 221231 213212 223112 312131 311222 321122 321221 312212 322112 322211 212123 212321 232121 ' +
+  '111323 131123 131321 112313 132113 132311 211313 231113 231311 112133 112331 132131 113123 113321 133121 313121 211331 ' +
+  '231131 213113 213311 213131 311123 311321 331121 312113 312311 332111 314111 221411 431111 111224 111422 121124 121421 ' +
+  '141122 141221 112214 112412 122114 122411 142112 142211 241211 221114 413111 241112 134111 111242 121142 121241 114212 ' +
+  '124112 124211 411212 421112 421211 212141 214121 412121 111143 111341 131141 114113 114311 411113 411311 113141 114131 ' +
+  '311141 411131 211412 211214 211232 2331112').split(' ');
+
+function code128SVG(text) {
+  const vals = [104];
+  for (const ch of text) {
+    const v = ch.charCodeAt(0) - 32;
+    if (v < 0 || v > 94) return el('span');
+    vals.push(v);
+  }
+  let check = 104;
+  for (let i = 1; i < vals.length; i++) check += vals[i] * i;
+  vals.push(check % 103, 106);
+  const widths = vals.map((v) => C128[v]).join('');
+  const mod = 2, quiet = 10, h = 56;
+  let x = quiet * mod;
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  const total = (widths.split('').reduce((s, w) => s + +w, 0) + 2 * quiet) * mod;
+  svg.setAttribute('width', total); svg.setAttribute('height', h); svg.setAttribute('viewBox', '0 0 ' + total + ' ' + h);
+  svg.setAttribute('class', 'barcode'); svg.setAttribute('shape-rendering', 'crispEdges');
+  const bg = document.createElementNS(ns, 'rect');
+  bg.setAttribute('width', total); bg.setAttribute('height', h); bg.setAttribute('fill', '#fff');
+  svg.append(bg);
+  for (let i = 0; i < widths.length; i++) {
+    const w = +widths[i] * mod;
+    if (i % 2 === 0) {
+      const r = document.createElementNS(ns, 'rect');
+      r.setAttribute('x', x); r.setAttribute('width', w); r.setAttribute('height', h); r.setAttribute('fill', '#000');
+      svg.append(r);
+    }
+    x += w;
+  }
+  return svg;
+}
+
+$('#btn-new-sale').addEventListener('click', () => { state.lastSale = null; show('sale'); });
+
+// ---------------------------------------------------------------- refund and void
+
+onShow.refund = () => {
+  loadRecent();
+  if (!state.refund) $('#refund-ref').focus();
+};
+
+async function loadRecent() {
+  try {
+    const list = await api('GET', '/api/sales?limit=12');
+    $('#recent-sales').replaceChildren(...list.map((s) => el('li', { onclick: () => { $('#refund-ref').value = s.receipt; findSale(s.receipt); } },
+      el('span', {}, s.receipt + ' · ' + new Date(s.time).toLocaleTimeString()), el('b', {}, money(s.total, s.currency)))));
+    if (!list.length) $('#recent-sales').replaceChildren(el('li', { class: 'muted' }, 'No sales yet.'));
+  } catch (e) { /* shown elsewhere */ }
+}
+
+$('#refund-tender').addEventListener('change', () => { $('#refund-card-label').hidden = $('#refund-tender').value !== 'card'; });
+$('#refund-find').addEventListener('submit', (e) => { e.preventDefault(); findSale($('#refund-ref').value); });
+
+async function findSale(ref) {
+  ref = String(ref || '').trim();
+  $('#refund-result').replaceChildren();
+  if (!ref) { setMsg('#refund-msg', 'Enter a receipt number like 2-17, or scan the receipt.', 'error'); return; }
+  try {
+    const s = await api('GET', '/api/sales/' + encodeURIComponent(ref));
+    state.refund = { sale: s, key: newKey('refund') };
+    setMsg('#refund-msg', '');
+    renderRefund();
+  } catch (e) {
+    state.refund = null;
+    renderRefund();
+    setMsg('#refund-msg', e.message, 'error');
+  }
+}
+
+function renderRefund() {
+  const r = state.refund;
+  const box = $('#refund-sale');
+  $('#refund-form').hidden = !r;
+  if (!r) { box.replaceChildren(); return; }
+  const s = r.sale;
+  const rows = s.lines.map((l, i) => {
+    const rem = s.remaining[i];
+    const weighed = l.unit === 'kg';
+    const input = el('input', { class: 'pick', inputmode: weighed ? 'decimal' : 'numeric', value: '0', disabled: rem.qty <= 0, dataset: { line: String(i) } });
+    input.addEventListener('input', refundPreview);
+    return el('tr', {},
+      el('td', {}, String(i + 1)),
+      el('td', {}, l.name || l.sku),
+      el('td', { class: 'num' }, qtyText(l.qty, l.unit)),
+      el('td', { class: 'num' }, money(l.amount, s.currency)),
+      el('td', { class: 'num' }, qtyText(rem.qty, l.unit)),
+      el('td', {}, input, weighed ? ' kg' : ''));
+  });
+  box.replaceChildren(
+    el('h3', {}, 'Sale ' + s.receipt + ' · ' + timeText(s.time) + ' · ' + money(s.total, s.currency) + (s.voided ? ' · VOIDED' : '')),
+    el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'Item'), el('th', { class: 'num' }, 'Sold'),
+      el('th', { class: 'num' }, 'Paid'), el('th', { class: 'num' }, 'Refundable'), el('th', {}, 'Refund'))), el('tbody', {}, rows)));
+  $('#refund-btn').disabled = s.refundable <= 0;
+  $('#void-btn').disabled = s.voided;
+  refundPreview();
+}
+
+function refundPicks() {
+  const r = state.refund;
+  const picks = [];
+  let total = 0, bad = '';
+  for (const input of $$('#refund-sale input.pick')) {
+    const i = +input.dataset.line;
+    const l = r.sale.lines[i], rem = r.sale.remaining[i];
+    const raw = input.value.trim();
+    if (raw === '' || raw === '0') continue;
+    const q = l.unit === 'kg' ? parseKg(raw) : (/^\d+$/.test(raw) ? parseInt(raw, 10) : NaN);
+    if (!(q >= 0)) { bad = 'Line ' + (i + 1) + ': enter a quantity'; continue; }
+    if (q === 0) continue;
+    if (q > rem.qty) { bad = 'Line ' + (i + 1) + ': only ' + qtyText(rem.qty, l.unit) + ' remain refundable'; continue; }
+    picks.push({ line: i, qty: q });
+    total += prorate(rem.amount, q, rem.qty);
+  }
+  return { picks, total, bad };
+}
+
+function refundPreview() {
+  if (!state.refund) return;
+  const { total, bad } = refundPicks();
+  $('#refund-total').textContent = money(total, state.refund.sale.currency);
+  if (bad) setMsg('#refund-msg', bad, 'error'); else setMsg('#refund-msg', '');
+}
+
+$('#refund-btn').addEventListener('click', async () => {
+  const r = state.refund;
+  if (!r) return;
+  const { picks, bad } = refundPicks();
+  if (bad) { setMsg('#refund-msg', bad, 'error'); return; }
+  if (!picks.length) { setMsg('#refund-msg', 'Enter how many of a line come back.', 'error'); return; }
+  $('#refund-btn').disabled = true;
+  try {
+    const res = await api('POST', '/api/refunds', { idempotency_key: r.key, sale: r.sale.receipt, lines: picks,
+      tender: $('#refund-tender').value, ref: $('#refund-ref-card').value.trim() || undefined, reason: $('#refund-reason').value.trim() || undefined });
+    state.refund = { sale: res.sale, key: newKey('refund') };
+    renderRefund();
+    $('#refund-reason').value = '';
+    $('#refund-result').replaceChildren(el('div', { class: 'change' }, 'Refund ' + res.receipt + ': give back ' + money(res.total, res.sale.currency)),
+      el('p', { class: 'drawer' }, res.tenders.some((t) => t.kind === 'cash') ? 'Drawer open' : 'Refund to the card'));
+    setMsg('#refund-msg', 'Refund ' + res.receipt + ' recorded', 'ok');
+  } catch (e) {
+    setMsg('#refund-msg', e.message, 'error');
+    $('#refund-btn').disabled = false;
+  }
+});
+
+$('#void-btn').addEventListener('click', async () => {
+  const r = state.refund;
+  if (!r) return;
+  const v = await ask({ title: 'Void sale ' + r.sale.receipt + '?', text: 'The whole sale is cancelled: ' + money(r.sale.total, r.sale.currency) + ' goes back.',
+    okText: 'Void', fields: [{ name: 'reason', label: 'Reason', placeholder: 'e.g. rung up by mistake' }],
+    check: (v) => (v.reason.trim() ? null : 'A void needs a reason') });
+  if (!v) return;
+  const key = newKey('void');
+  try {
+    const res = await withApproval((extra) => api('POST', '/api/voids', { idempotency_key: key, sale: r.sale.receipt, reason: v.reason.trim(), ...extra }), ['manager', 'manager_pin']);
+    state.refund = { sale: res.sale, key: newKey('refund') };
+    renderRefund();
+    $('#refund-result').replaceChildren(el('div', { class: 'change' }, 'Void ' + res.receipt + ': give back ' + money(res.total, res.sale.currency)));
+    setMsg('#refund-msg', 'Sale ' + res.sale.receipt + ' voided (manager ' + res.manager + ')', 'ok');
+  } catch (e) { setMsg('#refund-msg', e.message, 'error'); }
+});
+
+// ---------------------------------------------------------------- shift
+
+const DENOMS = {
+  EUR: [50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1],
+  GBP: [5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1],
+  USD: [10000, 5000, 2000, 1000, 500, 100, 25, 10, 5, 1],
+};
+
+onShow.shift = () => loadShift();
+
+async function loadShift() {
+  try {
+    const s = await api('GET', '/api/shift');
+    state.shift = s;
+    // A count under way (the cashier pressed Close while this loaded)
+    // stays on screen.
+    if (!s.open) state.counting = false;
+    shiftPill(!!s.open);
+    $('#shift-none').hidden = !!s.open;
+    $('#shift-open').hidden = !s.open;
+    $('#shift-count').hidden = !state.counting;
+    if (s.open) {
+      $('#shift-since').textContent = 'since ' + timeText(s.open.opened) + ' · ' + s.open.staff;
+      renderReport($('#x-report'), s.open.report, s.currency, s.open);
+    }
+    if (s.last && !state.counting) {
+      renderZ(s.last, s.currency);
+    } else {
+      $('#z-report').replaceChildren();
+    }
+  } catch (e) { setMsg('#shift-msg', e.message, 'error'); }
+}
+
+function renderReport(box, r, cur, shift) {
+  const rows = [
+    line('Sales (' + r.sales + ')', money(r.sales_total, cur)),
+    line('Items sold', String(r.items)),
+    line('Gross', money(r.gross, cur)),
+    line('Discounts', neg(r.discounts, cur)),
+    line('Refunds (' + r.refunds + ')', neg(r.refunded, cur)),
+    line('Voids (' + r.voids + ')', neg(r.voided, cur)),
+    line('Net before tax', money(r.net, cur)),
+    line('Tax', money(r.tax, cur)),
+    line('Total kept', money(r.total, cur), 'total'),
+    el('h3', {}, 'Taken by'),
+    Object.entries(r.tenders || {}).map(([k, v]) => line(k, money(v, cur))),
+    Object.keys(r.refund_tenders || {}).length ? el('h3', {}, 'Given back by') : null,
+    Object.entries(r.refund_tenders || {}).map(([k, v]) => line(k, money(v, cur))),
+    el('h3', {}, 'Tax bands'),
+    (r.bands || []).map((b) => line(rate(b.rate) + ' on ' + money(b.net, cur), money(b.tax, cur))),
+    el('h3', {}, 'Drawer'),
+    line('Float', money(r.float, cur)),
+    line('Cash in', money(r.cash_in, cur)),
+    line('Cash out', neg(r.cash_out, cur)),
+    line('No-sale openings', String(r.no_sales)),
+    line('Cash expected', money(r.cash_expected, cur), 'total'),
+  ];
+  if (shift && shift.closed) {
+    const os = shift.over_short;
+    rows.push(line('Cash counted', money(shift.counted, cur), 'total'));
+    rows.push(line(os > 0 ? 'Over' : os < 0 ? 'Short' : 'Over / short', money(os, cur), os > 0 ? 'over' : os < 0 ? 'short' : ''));
+  }
+  box.replaceChildren(...rows.flat().filter(Boolean));
+}
+
+function renderZ(z, cur) {
+  const box = $('#z-report');
+  const inner = el('div', { class: 'report' });
+  renderReport(inner, z.report, cur, z);
+  box.replaceChildren(el('h2', {}, 'Z report · shift ' + z.till + '-' + z.open_seq + ' to ' + z.till + '-' + z.close_seq),
+    el('p', { class: 'muted' }, timeText(z.opened) + ' – ' + timeText(z.closed) + ' · opened by ' + z.staff), inner);
+}
+
+$('#shift-open-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const f = parseMoney($('#shift-float').value);
+  if (!(f >= 0)) { setMsg('#shift-msg', 'Enter the float, like 100.00', 'error'); return; }
+  try {
+    await api('POST', '/api/shift/open', { idempotency_key: newKey('open'), float: f });
+    setMsg('#shift-msg', 'Shift open with a float of ' + money(f), 'ok');
+    loadShift();
+  } catch (x) { setMsg('#shift-msg', x.message, 'error'); }
+});
+
+$('#x-refresh').addEventListener('click', loadShift);
+
+$('#shift-close-start').addEventListener('click', () => {
+  const cur = (state.shift && state.shift.currency) || state.settings.currency;
+  const list = DENOMS[cur] || DENOMS.EUR;
+  $('#denoms').replaceChildren(...list.map((v) => {
+    const input = el('input', { inputmode: 'numeric', value: '0', dataset: { value: String(v) }, 'aria-label': money(v, cur) });
+    const amt = el('td', { class: 'num' }, money(0, cur));
+    input.addEventListener('input', countTotal);
+    input.addEventListener('focus', () => input.select());
+    return el('tr', {}, el('td', {}, money(v, cur)), el('td', {}, input), amt);
+  }));
+  $('#z-report').replaceChildren();
+  $('#shift-count').hidden = false;
+  state.counting = true;
+  state.closeKey = newKey('close');
+  countTotal();
+  $('#denoms input').focus();
+});
+
+function counted() {
+  const out = [];
+  let total = 0, bad = false;
+  for (const i of $$('#denoms input')) {
+    const raw = i.value.trim() || '0';
+    if (!/^\d+$/.test(raw)) { bad = true; continue; }
+    const c = parseInt(raw, 10), v = +i.dataset.value;
+    i.closest('tr').lastChild.textContent = money(c * v);
+    total += c * v;
+    if (c > 0) out.push({ value: v, count: c });
+  }
+  return { out, total, bad };
+}
+
+function countTotal() {
+  const { total } = counted();
+  $('#count-total').textContent = money(total);
+}
+
+$('#shift-close-btn').addEventListener('click', async () => {
+  const { out, bad } = counted();
+  if (bad) { setMsg('#shift-msg', 'Counts are whole numbers', 'error'); return; }
+  try {
+    const res = await api('POST', '/api/shift/close', { idempotency_key: state.closeKey, counted: out });
+    state.counting = false;
+    $('#shift-count').hidden = true;
+    setMsg('#shift-msg', 'Shift closed: Z report ' + res.receipt, 'ok');
+    await loadShift();
+  } catch (x) { setMsg('#shift-msg', x.message, 'error'); }
+});
+
+// ---------------------------------------------------------------- cash
+
+async function cashMove(direction) {
+  const amount = parseMoney($('#cash-amount').value);
+  const reason = $('#cash-reason').value.trim();
+  if (!(amount > 0)) { setMsg('#cash-msg', 'Enter an amount, like 50.00', 'error'); return; }
+  if (!reason) { setMsg('#cash-msg', 'Give a reason', 'error'); return; }
+  try {
+    const ev = await api('POST', '/api/cash', { idempotency_key: newKey('cash'), direction, amount, reason });
+    setMsg('#cash-msg', 'Cash ' + direction + ' ' + money(amount) + ' recorded (' + ev.receipt + '). Drawer open.', 'ok');
+    $('#cash-amount').value = ''; $('#cash-reason').value = '';
+  } catch (e) { setMsg('#cash-msg', e.message, 'error'); }
+}
+$('#cash-in-btn').addEventListener('click', () => cashMove('in'));
+$('#cash-out-btn').addEventListener('click', () => cashMove('out'));
+$('#nosale-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    const ev = await api('POST', '/api/nosale', { idempotency_key: newKey('nosale'), reason: $('#nosale-reason').value.trim() || undefined });
+    setMsg('#cash-msg', 'No sale recorded (' + ev.receipt + '). Drawer open.', 'ok');
+    $('#nosale-reason').value = '';
+  } catch (x) { setMsg('#cash-msg', x.message, 'error'); }
+});
+
+// ---------------------------------------------------------------- catalog
+
+onShow.catalog = () => loadCatalog();
+let catTimer = 0;
+$('#cat-search').addEventListener('input', () => { clearTimeout(catTimer); catTimer = setTimeout(loadCatalog, 200); });
+
+async function loadCatalog() {
+  try {
+    const q = $('#cat-search').value.trim();
+    const ps = await api('GET', '/api/products?limit=300&q=' + encodeURIComponent(q));
+    $('#cat-table').replaceChildren(...ps.map((p) => el('tr', { onclick: () => editProduct(p), dataset: { sku: p.sku } },
+      el('td', {}, p.sku), el('td', {}, p.name), el('td', { class: 'mono' }, (p.barcodes || []).join(', ')),
+      el('td', { class: 'num' }, money(p.price, p.currency) + (p.unit === 'kg' ? '/kg' : '')), el('td', { class: 'num' }, rate(p.tax_rate)), el('td', {}, p.unit))));
+  } catch (e) { toast(e.message, true); }
+}
+
+async function editProduct(p) {
+  const isNew = !p;
+  p = p || { sku: '', name: '', barcodes: [], price: 0, tax_rate: 700, unit: 'ea', currency: state.settings.currency };
+  const v = await ask({
+    title: isNew ? 'Add product' : 'Edit ' + p.sku, okText: 'Save',
+    fields: [
+      { name: 'sku', label: 'SKU', value: p.sku, readonly: !isNew },
+      { name: 'name', label: 'Name', value: p.name },
+      { name: 'barcodes', label: 'Barcodes (comma separated; scan to add)', value: (p.barcodes || []).join(','), scan: true },
+      { name: 'price', label: 'Price (per kg for weighed goods)', inputmode: 'decimal', value: (p.price / 100).toFixed(2) },
+      { name: 'tax', label: 'Tax rate %', inputmode: 'decimal', value: String(p.tax_rate / 100) },
+      { name: 'unit', label: 'Sold by', options: [['ea', 'item'], ['kg', 'weight (kg)']], value: p.unit },
+    ],
+    check: async (v) => {
+      const price = parseMoney(v.price), tax = parsePercent(v.tax);
+      if (!(price >= 0)) return 'Enter a price like 2.49';
+      if (!(tax >= 0)) return 'Enter a tax rate like 7 or 19';
+      const codes = v.barcodes.split(/[\s,]+/).filter(Boolean);
+      for (const c of codes) if (eanCheck(c) === false) return 'Barcode ' + c + ' has a wrong check digit';
+      const body = { sku: v.sku.trim(), name: v.name.trim(), barcodes: codes, price, tax_rate: tax, unit: v.unit, currency: p.currency };
+      try {
+        if (isNew) await api('POST', '/api/products', body); else await api('PUT', '/api/products/' + encodeURIComponent(p.sku), body);
+        return null;
+      } catch (e) { return e.message; }
+    },
+  });
+  if (v) { toast('Saved ' + v.sku); loadCatalog(); }
+}
+$('#cat-add').addEventListener('click', () => editProduct(null));
+
+// ---------------------------------------------------------------- stock
+
+onShow.stock = () => loadStock();
+
+async function loadStock() {
+  try {
+    const all = await api('GET', '/api/stock');
+    state.stock = new Map(all.map((s) => [s.sku, s]));
+    renderStock();
+  } catch (e) { toast(e.message, true); }
+}
+
+function stockQty(q, unit) { return unit === 'kg' ? kg(q) + ' kg' : String(q); }
+function slotsText(m, unit) {
+  return Object.entries(m || {}).sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }))
+    .map(([t, q]) => 'till ' + t + ': ' + stockQty(q, unit)).join(', ');
+}
+
+function stockRow(s) {
+  const acts = el('td', {},
+    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('receive', s); } }, 'Receive'), ' ',
+    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('adjust', s); } }, 'Adjust'), ' ',
+    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('count', s); } }, 'Count'));
+  return el('tr', { id: 'stock-' + s.sku, class: s.total < 0 ? 'neg' : '', dataset: { sku: s.sku } },
+    el('td', {}, s.sku), el('td', {}, s.name || ''), el('td', { class: 'num total' }, stockQty(s.total, s.unit)),
+    el('td', { class: 'small-cell' }, slotsText(s.slots, s.unit)),
+    el('td', {}, s.total < 0 ? (slotsText(s.sold_by, s.unit) || '—') : ''), acts);
+}
+
+function stockVisible(s) {
+  const f = $('#stock-filter').value.trim().toLowerCase();
+  if ($('#stock-neg').checked && s.total >= 0) return false;
+  return !f || s.sku.toLowerCase().includes(f) || (s.name || '').toLowerCase().includes(f);
+}
+
+function renderStock() {
+  const rows = [];
+  for (const s of state.stock.values()) if (stockVisible(s)) rows.push(stockRow(s));
+  $('#stock-table').replaceChildren(...rows);
+}
+$('#stock-filter').addEventListener('input', renderStock);
+$('#stock-neg').addEventListener('change', renderStock);
+
+function onStock(s) {
+  const old = state.stock.get(s.sku);
+  state.stock.set(s.sku, s);
+  if (state.view !== 'stock') return;
+  const tr = document.getElementById('stock-' + s.sku);
+  if (!tr) { if (stockVisible(s)) renderStock(); return; }
+  const row = stockRow(s);
+  if (!old || old.total !== s.total) row.classList.add('flash');
+  tr.replaceWith(row);
+}
+
+async function stockMove(kind, s) {
+  const weighed = s.unit === 'kg';
+  const unit = weighed ? 'kg' : 'units';
+  const fields = kind === 'count'
+    ? [{ name: 'q', label: 'Counted on the shelf (' + unit + ')', inputmode: 'decimal' }]
+    : [{ name: 'q', label: (kind === 'receive' ? 'Received' : 'Change, + or -') + ' (' + unit + ')', inputmode: 'decimal' },
+      { name: 'note', label: kind === 'receive' ? 'Delivery note' : 'Reason' }];
+  const v = await ask({ title: { receive: 'Receive ', adjust: 'Adjust ', count: 'Count ' }[kind] + (s.name || s.sku),
+    text: 'Store stock now: ' + stockQty(s.total, s.unit), okText: 'Record', fields,
+    check: async (v) => {
+      const raw = v.q.trim();
+      const neg = raw.startsWith('-');
+      const abs = weighed ? parseKg(raw.replace(/^[+-]/, '')) : (/^[+-]?\d+$/.test(raw) ? Math.abs(parseInt(raw, 10)) : NaN);
+      if (!(abs >= 0)) return 'Enter a quantity';
+      const q = neg ? -abs : abs;
+      if (kind === 'adjust' && !(v.note || '').trim()) return 'An adjustment needs a reason';
+      const line = kind === 'count' ? { sku: s.sku, counted: q } : { sku: s.sku, qty: q };
+      const body = { idempotency_key: newKey('stock'), lines: [line] };
+      if (kind === 'receive') body.ref = (v.note || '').trim() || undefined;
+      if (kind === 'adjust') body.reason = v.note.trim();
+      try {
+        const res = await api('POST', '/api/stock/' + kind, body);
+        for (const st of res.stock || []) onStock(st);
+        return null;
+      } catch (e) { return e.message; }
+    } });
+  if (v) toast('Recorded');
+}
+
+// ---------------------------------------------------------------- reports
+
+onShow.reports = () => loadReports();
+$('#rep-refresh').addEventListener('click', () => loadReports());
+
+async function loadReports() {
+  try {
+    const r = await api('GET', '/api/reports');
+    const cur = r.store.currency || state.settings.currency;
+    renderReport($('#rep-store'), r.store, cur);
+    // The last 12 clock hours up to now (or the last sale), empty ones too.
+    const byHour = new Map(r.by_hour.map((h) => [new Date(h.hour).getTime(), h.total]));
+    const H = 3600000;
+    const last = Math.max(Math.floor(Date.now() / H) * H, ...byHour.keys());
+    const hours = [];
+    for (let h = last - 11 * H; h <= last; h += H) hours.push({ hour: h, total: byHour.get(h) || 0 });
+    const max = Math.max(1, ...hours.map((h) => h.total));
+    $('#rep-hours').replaceChildren(...hours.map((h) => el('div', { class: 'col', title: new Date(h.hour).toLocaleString() + ': ' + money(h.total, cur) },
+      el('div', { class: 'bar', style: 'height:' + Math.round(100 * h.total / max) + '%' }),
+      el('span', {}, new Date(h.hour).getHours() + 'h'))));
+    $('#rep-top').replaceChildren(...r.top.map((t) => el('tr', {}, el('td', {}, t.sku), el('td', {}, t.name), el('td', { class: 'num' }, String(t.qty)), el('td', { class: 'num' }, money(t.amount, cur)))));
+    $('#rep-tills').replaceChildren(...r.tills.map((t) => el('tr', {}, el('td', {}, String(t.till || '?')), el('td', { class: 'num' }, String(t.report.sales)),
+      el('td', { class: 'num' }, money(t.report.total, cur)), el('td', { class: 'num' }, money(t.report.cash_expected, cur)), el('td', {}, t.shift_open ? 'open' : '—'))));
+    $('#rep-anomalies').textContent = r.anomalies.length ? 'Anomalies: ' + r.anomalies.join('; ') : '';
+  } catch (e) { toast(e.message, true); }
+}
+
+// ---------------------------------------------------------------- mesh and status
+
+onShow.mesh = () => renderMesh();
+
+function ago(t) {
+  if (!t || t.startsWith('0001')) return 'never';
+  const s = Math.round((Date.now() - new Date(t).getTime()) / 1000);
+  return s < 2 ? 'now' : s < 120 ? s + ' s ago' : Math.round(s / 60) + ' min ago';
+}
+
+function renderMesh() {
+  const st = state.status;
+  if (!st) return;
+  const kv = (k, v) => line(k, v);
+  $('#mesh-self').replaceChildren(kv('Till', st.number + ' · ' + st.name), kv('Store', st.store), kv('Peer ID', st.till),
+    kv('Addresses', (st.addrs || []).join('  ')), kv('HQ', (st.hq.reachable ? 'reachable' : 'unreachable') + (st.hq.note ? ' · ' + st.hq.note : '') + ' · ' + st.hq.unsent + ' events not yet at HQ'),
+    kv('Relay to HQ', st.hq.relay || 'none elected yet'));
+  $('#mesh-peers').replaceChildren(...(st.peers || []).map((p) => el('tr', {},
+    el('td', {}, (p.number || '?') + (p.name ? ' · ' + p.name : '')), el('td', { class: 'mono' }, p.id.slice(-10)),
+    el('td', { class: 'mono' }, (p.addrs || []).join(' ')), el('td', {}, p.connected ? 'yes' : 'no'), el('td', {}, ago(p.last_seen)),
+    el('td', { class: 'num' }, String(p.behind)), el('td', { class: 'num' }, String(p.ahead)), el('td', { class: 'num' }, p.skew_ms + ' ms'))));
+  $('#mesh-vector').replaceChildren(kv('Events held', String(st.events)),
+    ...Object.entries(st.version_vector || {}).sort().map(([t, seq]) => kv('till ' + t, 'up to ' + t + '-' + seq)));
+  $('#mesh-heads').replaceChildren(...(st.crdt_heads || []).map((h) => el('li', {}, h)));
+}
+
+function onStatus(ev) {
+  const st = ev.status;
+  state.status = st;
+  state.skewMS = Date.now() - new Date(ev.server_time).getTime();
+  const peers = st.peers || [];
+  const up = peers.filter((p) => p.connected).length;
+  const mesh = $('#st-mesh');
+  mesh.textContent = 'Tills in mesh: ' + (up + 1) + ' of ' + (peers.length + 1);
+  mesh.className = 'pill ' + (up === peers.length ? 'ok' : 'warn');
+  const hq = $('#st-hq');
+  const none = !st.hq.reachable && !st.hq.relay && /no HQ configured/i.test(st.hq.note || '');
+  hq.textContent = 'HQ: ' + (none ? 'not configured' : st.hq.reachable ? 'reachable' : 'unreachable');
+  hq.className = 'pill' + (none ? '' : st.hq.reachable ? ' ok' : ' warn');
+  hq.title = st.hq.note || '';
+  $('#st-unsent').textContent = 'Unsent to HQ: ' + (none ? '—' : String(st.hq.unsent));
+  $('#st-unsent').className = 'pill' + (!none && st.hq.unsent > 0 && !st.hq.reachable ? ' warn' : '');
+  shiftPill(ev.shift_open);
+  const warns = (st.clock_warnings || []).slice();
+  if (Math.abs(state.skewMS) > 120000) warns.unshift('this screen\'s clock differs from the till by ' + Math.round(state.skewMS / 1000) + ' s');
+  $('#st-clock').hidden = !warns.length;
+  $('#st-clock').textContent = 'Clock: ' + warns.join('; ');
+  $('#st-problem').hidden = !(st.problems && st.problems.length);
+  $('#st-problem').textContent = (st.problems || []).join('; ');
+  if (state.view === 'mesh') renderMesh();
+}
+
+function shiftPill(open) {
+  $('#st-shift').textContent = open ? 'Shift open' : 'No shift open';
+  $('#st-shift').className = 'pill' + (open ? ' ok' : ' warn');
+}
+
+function live(on) {
+  state.live = on;
+  $('#st-live').textContent = on ? 'live' : 'reconnecting…';
+  $('#st-live').className = 'pill ' + (on ? 'ok' : 'bad');
+}
+
+function connectEvents() {
+  if (state.es) state.es.close();
+  const es = new EventSource('/api/events');
+  state.es = es;
+  es.addEventListener('open', () => live(true));
+  es.addEventListener('error', () => {
+    live(false);
+    if (es.readyState === EventSource.CLOSED && state.es === es) setTimeout(checkSession, 2000);
+  });
+  es.addEventListener('cart', (e) => { cartChanged(JSON.parse(e.data)); });
+  es.addEventListener('stock', (e) => onStock(JSON.parse(e.data)));
+  es.addEventListener('status', (e) => onStatus(JSON.parse(e.data)));
+  es.addEventListener('product', () => { if (state.view === 'catalog') loadCatalog(); });
+  es.addEventListener('setting', reloadSettings);
+  es.addEventListener('staff', () => { if (state.view === 'settings') loadStaff(); });
+  es.addEventListener('reload', () => { if (onShow[state.view]) onShow[state.view](); });
+  es.addEventListener('logout', () => showLogin('Your session ended: log in again.'));
+}
+
+async function checkSession() {
+  if (!state.staff) return;
+  try {
+    const s = await api('GET', '/api/session');
+    setSession(s);
+    if (s.locked) showLock();
+  } catch (e) {
+    if (e.status !== 401) setTimeout(checkSession, 3000);
+  }
+}
+
+async function reloadSettings() {
+  try { state.settings = await api('GET', '/api/settings'); if (state.view === 'settings') onShow.settings(); } catch (e) { /* keep the old */ }
+}
+
+// ---------------------------------------------------------------- settings and staff
+
+onShow.settings = async () => {
+  try {
+    const s = await api('GET', '/api/settings');
+    state.settings = s;
+    $('#set-limit').value = String(s.discount_limit_bp / 100);
+    $('#set-currency').value = s.currency;
+    $('#set-gap').value = String(s.scan_gap_ms);
+    $('#set-lock').value = String(s.lock_after_s);
+  } catch (e) { setMsg('#settings-msg', e.message, 'error'); }
+  loadStaff();
+};
+
+$('#settings-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const limit = parsePercent($('#set-limit').value);
+  const gap = parseInt($('#set-gap').value, 10), lock = parseInt($('#set-lock').value, 10);
+  if (!(limit >= 0)) { setMsg('#settings-msg', 'Enter the limit as a percent, like 10', 'error'); return; }
+  try {
+    state.settings = await api('PUT', '/api/settings', { discount_limit_bp: limit, currency: $('#set-currency').value.trim().toUpperCase(), scan_gap_ms: gap, lock_after_s: lock });
+    setMsg('#settings-msg', 'Saved: every till uses them within seconds', 'ok');
+  } catch (x) { setMsg('#settings-msg', x.message, 'error'); }
+});
+
+async function loadStaff() {
+  try {
+    const list = await api('GET', '/api/staff');
+    $('#staff-table').replaceChildren(...list.map((m) => el('tr', { onclick: () => { $('#staff-id').value = m.id; $('#staff-name').value = m.name; $('#staff-role').value = m.role; $('#staff-pin').value = ''; } },
+      el('td', {}, m.id), el('td', {}, m.name), el('td', {}, m.role))));
+  } catch (e) { setMsg('#staff-msg', e.message, 'error'); }
+}
+
+$('#staff-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const id = $('#staff-id').value.trim();
+  if (!id) { setMsg('#staff-msg', 'Give a staff number', 'error'); return; }
+  try {
+    await api('PUT', '/api/staff/' + encodeURIComponent(id), { name: $('#staff-name').value.trim(), role: $('#staff-role').value, pin: $('#staff-pin').value || undefined });
+    $('#staff-pin').value = '';
+    setMsg('#staff-msg', 'Saved staff member ' + id, 'ok');
+    loadStaff();
+  } catch (x) { setMsg('#staff-msg', x.message, 'error'); }
+});
+
+// ---------------------------------------------------------------- keys
+
+document.addEventListener('keydown', (e) => {
+  if ($('#dlg').open) return; // the dialog handles Enter and Esc
+  if (!state.staff || state.locked || state.view === 'login') return;
+  const inInput = isText(document.activeElement);
+  const k = e.key;
+  if (k === 'F9') { e.preventDefault(); lockTill(); return; }
+  if (/^F\d+$/.test(k)) e.preventDefault(); // no browser reload or help on a till
+  switch (state.view) {
+    case 'sale':
+      if (k === 'F2') $('#scan-input').focus();
+      else if (k === 'F4') changeQty();
+      else if (k === 'F5') discount(false);
+      else if (k === 'F6') discount(true);
+      else if (k === 'F8') startTender();
+      else if (k === 'Delete' && !($('#scan-input').value && inInput)) { e.preventDefault(); removeLine(); }
+      else if ((k === 'ArrowUp' || k === 'ArrowDown') && !state.results.length && state.cart && state.cart.lines.length) {
+        e.preventDefault();
+        state.sel = Math.max(0, Math.min(state.cart.lines.length - 1, state.sel + (k === 'ArrowUp' ? -1 : 1)));
+        renderCart();
+      } else if (k === 'Escape') { $('#scan-input').value = ''; state.results = []; renderResults(); }
+      break;
+    case 'tender':
+      if (k === 'Escape') $('#tender-back').click();
+      break;
+    case 'receipt':
+      if (k === 'Enter' && !inInput) { e.preventDefault(); $('#btn-new-sale').click(); }
+      break;
+  }
+});
+
+document.addEventListener('pointerdown', noteActivity);
+
+boot();
+})();
