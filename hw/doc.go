@@ -1,30 +1,53 @@
 // Package hw is the till's hardware layer: receipt printers, cash drawers,
 // barcode scanners, customer displays and scales.
 //
-// The device interfaces (Printer, Drawer, Scanner, Display, Scale) are small
-// and owned by their consumers: the node and the print queue declare what
-// they call, and hw supplies implementations. Drivers talk to a Link, a byte
-// stream with deadlines that hides the transport: a serial port
-// (go.bug.st/serial, with deadlines added because the library has no write
-// timeout), raw TCP on port 9100 (one client at a time, closed after each
-// job) or a USB printer-class file such as /dev/usb/lp0. Simulators on
-// pseudo-terminals stand in for devices in tests and in testnet.
+// The device interfaces (Printer, Drawer, Scanner, Display, Scale) are
+// small and owned by their consumers: the print queue needs a Printer, the
+// node a Drawer, a Scanner, a Display and a Scale. hw supplies drivers
+// for them and a [Hub] that composes a till's devices from its
+// configuration ([File], [DeviceConfig]).
 //
-// Nothing in hw can block or fail a sale. The sale is committed first; the
-// receipt then goes to a persisted print queue that checks the printer's
-// status before and after each job, holds on paper-out, and prefers printing
-// a duplicate marked COPY to losing a receipt. Display updates are best
-// effort.
+// Drivers talk to a [Link], a byte stream with deadlines that hides the
+// transport: a serial port (go.bug.st/serial, with write deadlines added
+// because the library has none, and reads that never return 0 bytes
+// without an error), raw TCP on port 9100 (short timeouts, one job per
+// connection, closed after each job), a USB printer-class file such as
+// /dev/usb/lp0 (opened as a file; a write that blocks while the printer
+// is offline is abandoned at its deadline) or a pseudo-terminal. Devices
+// are found by USB IDs or a stable path, afresh on every reconnect.
 //
-// What exists so far are the pure parts, which do no I/O, start no
-// goroutines, log nothing and never read the clock:
+// Nothing in hw can block or fail a sale. The sale is committed first;
+// its receipt then goes to a persisted print [Queue] (a directory of job
+// files written with fsync and rename). Each job is sent only after the
+// printer said it is ready (DLE EOT), and checked again after; paper out,
+// offline or no reply hold the queue and show in [Hub.Status]. A job that
+// may have printed in part is printed again marked COPY: a duplicate
+// beats a lost receipt. The drawer kick never waits behind queued
+// receipts: it is a real-time DLE DC4 sent between two chunks of a job in
+// progress, or an ESC p sent alone after a status check. Display updates
+// are best effort. Each streaming device reconnects with backoff after an
+// unplug and reports its state.
+//
+// Subpackages:
 //
 //   - [github.com/tillmesh/tillmesh/hw/escpos]: the ESC/POS encoder, the
-//     status decoder and a parser of ESC/POS streams for tests and
-//     simulators.
+//     status decoder and a parser of ESC/POS streams. Pure.
+//   - [github.com/tillmesh/tillmesh/hw/receipt]: the receipt layout for 58
+//     and 80 mm paper, with the QR code that carries the EventID and the
+//     till's signature. Pure.
 //   - [github.com/tillmesh/tillmesh/hw/scan]: barcode check digits, GS1
 //     variable-measure codes and the line assembler for serial scanners.
+//     Pure.
+//   - [github.com/tillmesh/tillmesh/hw/display]: pole display command sets
+//     (Epson, CD5220) and transliteration. Pure.
+//   - [github.com/tillmesh/tillmesh/hw/scale]: CAS and Toledo 8217 frames.
+//     Pure.
+//   - [github.com/tillmesh/tillmesh/hw/sim]: simulated devices, in process,
+//     on pseudo-terminals or on loopback TCP.
 //
-// The device interfaces, the Link, the drivers, the print queue and the
-// simulators come later and are built on these.
+// Concurrency: drivers, the queue and the Hub are safe for concurrent
+// use; their Run methods own the goroutines that talk to devices.
+//
+// hw may import the ledger (for receipts) and its own subpackages, never
+// node, ui or crdt.
 package hw

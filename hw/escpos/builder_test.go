@@ -331,3 +331,23 @@ func TestRaster(t *testing.T) {
 		t.Errorf("NewRaster(-3, -1) = %+v", n)
 	}
 }
+
+func TestParseCharset(t *testing.T) {
+	for c := range numCharsets {
+		got, err := ParseCharset(c.String())
+		if err != nil || got != c {
+			t.Errorf("ParseCharset(%q) = %v, %v", c.String(), got, err)
+		}
+		if c.Charmap() == nil {
+			t.Errorf("%v has no charmap", c)
+		}
+	}
+	for name, want := range map[string]Charset{"windows-1252": WPC1252, "ISO-8859-15": ISO8859_15, "cp1251": WPC1251, "PC858": CP858} {
+		if got, err := ParseCharset(name); err != nil || got != want {
+			t.Errorf("ParseCharset(%q) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if _, err := ParseCharset("utf-8"); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("ParseCharset(utf-8) = %v", err)
+	}
+}

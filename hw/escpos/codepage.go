@@ -2,6 +2,7 @@ package escpos
 
 import (
 	"fmt"
+	"strings"
 
 	"golang.org/x/text/encoding/charmap"
 )
@@ -122,4 +123,32 @@ func newTableMap(pages []CodePage) *tableMap {
 		}
 	}
 	return &m
+}
+
+// Charmap returns the character map of c, or nil if c is not a charset
+// this package knows.
+func (c Charset) Charmap() *charmap.Charmap { return c.charmap() }
+
+// ParseCharset reads a charset name as configuration files spell it:
+// its String form or a common alias, in any case ("cp858", "PC858",
+// "windows-1252", "iso-8859-15", "cp1251").
+func ParseCharset(name string) (Charset, error) {
+	n := strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(name))
+	switch n {
+	case "cp437", "pc437", "ibm437", "":
+		return CP437, nil
+	case "cp850", "pc850", "ibm850":
+		return CP850, nil
+	case "cp858", "pc858", "ibm858":
+		return CP858, nil
+	case "wpc1252", "cp1252", "windows1252":
+		return WPC1252, nil
+	case "iso885915", "latin9":
+		return ISO8859_15, nil
+	case "wpc1251", "cp1251", "windows1251":
+		return WPC1251, nil
+	case "cp866", "pc866", "ibm866":
+		return CP866, nil
+	}
+	return 0, invalidf("charset %q: want cp437, cp850, cp858, wpc1252, iso8859-15, wpc1251 or cp866", name)
 }

@@ -1,0 +1,219 @@
+package receipt
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// ErrInvalid means a receipt or a layout is malformed.
+var ErrInvalid = errors.New("receipt: invalid")
+
+// A Receipt is what a printed receipt says. Amounts are the ledger's, in
+// minor units of Currency.
+type Receipt struct {
+	Store        string         `json:"store"`
+	Header       []string       `json:"header,omitempty"` // address, tax number: printed centred under the name
+	Footer       []string       `json:"footer,omitempty"`
+	Till         string         `json:"till"` // "Till 3", or the till's name
+	Cashier      string         `json:"cashier,omitempty"`
+	Number       string         `json:"number"` // receipt number "<till number>-<seq>"
+	Time         time.Time      `json:"time"`   // printed in its own location
+	Currency     string         `json:"currency"`
+	TaxIncluded  bool           `json:"tax_included,omitempty"`
+	Lines        []Line         `json:"lines"`
+	CartDiscount ledger.Money   `json:"cart_discount,omitempty"`
+	Tax          ledger.Money   `json:"tax"`
+	Total        ledger.Money   `json:"total"`
+	Bands        []Band         `json:"bands,omitempty"` // by rate, ascending
+	Tenders      []Tender       `json:"tenders"`
+	Change       ledger.Money   `json:"change,omitempty"`
+	EventID      ledger.EventID `json:"event_id"`
+	Sig          []byte         `json:"sig"`
+	// Verify is the start of the QR payload: a URL where the receipt can
+	// be checked, or empty for DefaultVerify.
+	Verify string `json:"verify,omitempty"`
+}
+
+// Line is one sale line as printed.
+type Line struct {
+	Name      string         `json:"name"`
+	SKU       string         `json:"sku,omitempty"`
+	Qty       int64          `json:"qty"` // units, or grams for Kilogram
+	Unit      ledger.Unit    `json:"unit,omitempty"`
+	UnitPrice ledger.Money   `json:"unit_price"`
+	Gross     ledger.Money   `json:"gross"`              // quantity x unit price
+	Discount  ledger.Money   `json:"discount,omitempty"` // the line's own discount
+	Rate      ledger.TaxRate `json:"rate"`
+}
+
+// Band is the net and tax of the lines at one rate.
+type Band struct {
+	Rate ledger.TaxRate `json:"rate"`
+	Net  ledger.Money   `json:"net"`
+	Tax  ledger.Money   `json:"tax"`
+}
+
+// Tender is one payment.
+type Tender struct {
+	Kind   ledger.TenderKind `json:"kind"`
+	Amount ledger.Money      `json:"amount"`
+	Ref    string            `json:"ref,omitempty"`
+}
+
+// Info is what a receipt needs besides the sale event: the store's and
+// the till's names and where the time is printed.
+type Info struct {
+	Store    string
+	Header   []string
+	Footer   []string
+	Till     string // empty: "Till <number>"
+	Number   uint32 // the till's number in the store
+	Cashier  string // empty: the sale's staff
+	Location *time.Location
+	Verify   string // QR payload prefix; empty: DefaultVerify
+}
+
+// FromSale fills a Receipt from a signed sale event.
+func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
+	if ev == nil {
+		return Receipt{}, fmt.Errorf("no event: %w", ErrInvalid)
+	}
+	s, ok := ev.Body.(*ledger.Sale)
+	if !ok {
+		return Receipt{}, fmt.Errorf("event %d is a %s, not a sale: %w", ev.Seq, ev.Kind(), ErrInvalid)
+	}
+	if ev.ID().IsZero() || len(ev.Sig) == 0 {
+		return Receipt{}, fmt.Errorf("event %d is not signed: %w", ev.Seq, ErrInvalid)
+	}
+	t, err := s.Totals()
+	if err != nil {
+		return Receipt{}, fmt.Errorf("sale %d: %v: %w", ev.Seq, err, ErrInvalid)
+	}
+	loc := info.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	r := Receipt{
+		Store: info.Store, Header: info.Header, Footer: info.Footer,
+		Till: info.Till, Cashier: info.Cashier, Number: ev.Receipt(info.Number),
+		Time: time.UnixMilli(ev.Time.Wall).In(loc), Currency: s.Currency, TaxIncluded: s.TaxIncluded,
+		CartDiscount: s.CartDiscount, Tax: t.Tax, Total: t.Total, Change: s.Change,
+		EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...), Verify: info.Verify,
+	}
+	if r.Till == "" {
+		r.Till = fmt.Sprintf("Till %d", info.Number)
+	}
+	if r.Cashier == "" {
+		r.Cashier = s.Staff
+	}
+	for i, l := range s.Lines {
+		name := l.Name
+		if name == "" {
+			name = l.SKU
+		}
+		r.Lines = append(r.Lines, Line{Name: name, SKU: l.SKU, Qty: l.Qty, Unit: l.Unit, UnitPrice: l.UnitPrice,
+			Gross: t.Lines[i].Gross, Discount: l.Discount, Rate: l.TaxRate})
+	}
+	for _, b := range t.Bands {
+		r.Bands = append(r.Bands, Band{Rate: b.Rate, Net: b.Net, Tax: b.Tax})
+	}
+	for _, tn := range s.Tenders {
+		r.Tenders = append(r.Tenders, Tender{Kind: tn.Kind, Amount: tn.Amount, Ref: tn.Ref})
+	}
+	return r, r.Validate()
+}
+
+// Bounds on what a receipt may hold, so that a damaged queue file cannot
+// make the till print forever.
+const (
+	maxText   = 256
+	maxExtras = 16 // header and footer lines each
+)
+
+// Validate checks that the receipt can be printed: it has a number, a
+// currency, at most ledger.MaxLines lines, bounded text and a signature.
+func (r *Receipt) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("receipt %q: %s: %w", r.Number, fmt.Sprintf(format, args...), ErrInvalid)
+	}
+	switch {
+	case r.Number == "":
+		return bad("no number")
+	case len(r.Currency) != 3:
+		return bad("currency %q", r.Currency)
+	case len(r.Lines) == 0 || len(r.Lines) > ledger.MaxLines:
+		return bad("%d lines, want 1..%d", len(r.Lines), ledger.MaxLines)
+	case len(r.Tenders) > ledger.MaxTenders || len(r.Bands) > ledger.MaxLines:
+		return bad("%d tenders, %d tax bands", len(r.Tenders), len(r.Bands))
+	case len(r.Header) > maxExtras || len(r.Footer) > maxExtras:
+		return bad("%d header and %d footer lines, limit %d", len(r.Header), len(r.Footer), maxExtras)
+	case len(r.Sig) == 0 || len(r.Sig) > 64 || r.EventID.IsZero():
+		return bad("no signature or event id")
+	}
+	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Verify}
+	texts = append(texts, r.Header...)
+	texts = append(texts, r.Footer...)
+	for _, l := range r.Lines {
+		texts = append(texts, l.Name)
+		if l.Qty <= 0 || l.Qty > ledger.MaxQty {
+			return bad("line %q: quantity %d", l.Name, l.Qty)
+		}
+	}
+	for _, t := range r.Tenders {
+		texts = append(texts, string(t.Kind), t.Ref)
+	}
+	for _, s := range texts {
+		if len(s) > maxText || !utf8.ValidString(s) {
+			return bad("text %.20q: want valid UTF-8 up to %d bytes", s, maxText)
+		}
+	}
+	return nil
+}
+
+// DefaultVerify starts the QR payload when the receipt names no URL.
+const DefaultVerify = "tillmesh:receipt"
+
+// QRPayload is what the receipt's QR code says: prefix, then the EventID
+// in hex and the till's ed25519 signature in unpadded base64url, such as
+// "tillmesh:receipt?e=<64 hex digits>&s=<86 characters>". The event can
+// be fetched from any till or HQ by its ID and its signature checked.
+func QRPayload(prefix string, id ledger.EventID, sig []byte) string {
+	if prefix == "" {
+		prefix = DefaultVerify
+	}
+	sep := "?"
+	if strings.Contains(prefix, "?") {
+		sep = "&"
+	}
+	return prefix + sep + "e=" + id.String() + "&s=" + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// ParseQR reads a payload written by QRPayload back into the EventID and
+// the signature.
+func ParseQR(payload string) (ledger.EventID, []byte, error) {
+	var id ledger.EventID
+	i := strings.LastIndex(payload, "e=")
+	if i < 1 || (payload[i-1] != '?' && payload[i-1] != '&') {
+		return id, nil, fmt.Errorf("qr payload %.40q: no event id: %w", payload, ErrInvalid)
+	}
+	rest := payload[i+2:]
+	hexID, sigPart, ok := strings.Cut(rest, "&s=")
+	if !ok {
+		return id, nil, fmt.Errorf("qr payload %.40q: no signature: %w", payload, ErrInvalid)
+	}
+	id, err := ledger.ParseEventID(hexID)
+	if err != nil {
+		return id, nil, fmt.Errorf("qr payload: %v: %w", err, ErrInvalid)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(sigPart)
+	if err != nil || len(sig) != 64 {
+		return id, nil, fmt.Errorf("qr payload: signature %.20q: %w", sigPart, ErrInvalid)
+	}
+	return id, sig, nil
+}
