@@ -39,6 +39,7 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 	if t.relay != nil {
 		t.relay.Kick()
 	}
+	t.afterCommit(ev)
 	return ev, false, nil
 }
 
@@ -240,6 +241,9 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 	}
 	for _, p := range t.db.Problems() {
 		st.Problems = append(st.Problems, p.String())
+	}
+	if b := t.hw.Status().Banner; b != "" {
+		st.Problems = append(st.Problems, b)
 	}
 	return st
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/hw"
+	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
@@ -35,6 +37,12 @@ type Config struct {
 	ListenAddrs []string // libp2p; default all interfaces, a free TCP port
 	StaticPeers []string // multiaddrs with /p2p/<id>, for LANs that block multicast
 	MDNS        bool
+	// HW configures the till's devices; with no devices the hub does
+	// nothing. QueueDir defaults to printq in DataDir.
+	HW hw.Config
+	// Sim, when set, is the simulated device set behind HW; the till then
+	// serves what the simulated printer printed under /sim/receipts.
+	Sim *sim.Set
 	// HQ is the HQ's base URL; empty runs the till without a relay.
 	HQ string
 	// SyncInterval is the anti-entropy period of ledger sync.
@@ -46,7 +54,7 @@ type Config struct {
 // DefaultConfig returns a till config with everything but DataDir and
 // Store set.
 func DefaultConfig() Config {
-	return Config{HTTPAddr: "127.0.0.1:8081", ListenAddrs: []string{"/ip4/0.0.0.0/tcp/0"}, MDNS: true,
+	return Config{HW: hw.DefaultConfig(), HTTPAddr: "127.0.0.1:8081", ListenAddrs: []string{"/ip4/0.0.0.0/tcp/0"}, MDNS: true,
 		SyncInterval: 3 * time.Second, Logger: slog.Default(), Now: time.Now}
 }
 
@@ -80,6 +88,7 @@ type Till struct {
 	inv   *crdt.Store
 	sync  *ledgersync.Syncer
 	relay *relay.Relay // nil without HQ
+	hw    *hw.Hub
 	api   *ui.API
 
 	// sellMu serialises local events so each one's CRDT stock write
@@ -174,6 +183,16 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 		if t.relay, err = relay.New(rc); err != nil {
 			return nil, err
 		}
+	}
+	hc := cfg.HW
+	if hc.QueueDir == "" {
+		hc.QueueDir = filepath.Join(cfg.DataDir, "printq")
+	}
+	if hc.Logger == nil || hc.Logger == slog.Default() {
+		hc.Logger = cfg.Logger
+	}
+	if t.hw, err = hw.New(hc); err != nil {
+		return nil, fmt.Errorf("hardware: %w", err)
 	}
 	t.api = ui.NewAPI(t, cfg.Logger)
 	return t, nil
@@ -330,6 +349,9 @@ func (t *Till) HTTPAddr() string {
 func (t *Till) Handler() http.Handler {
 	mux := http.NewServeMux()
 	t.api.Register(mux)
+	if t.cfg.Sim != nil {
+		registerSim(mux, t.cfg.Sim)
+	}
 	return mux
 }
 
@@ -357,6 +379,7 @@ func (t *Till) Run(ctx context.Context) error {
 	if t.relay != nil {
 		run("hq relay", t.relay.Run)
 	}
+	run("hardware", t.hw.Run)
 	if t.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)
 		if err != nil {
@@ -414,6 +437,9 @@ func (t *Till) watchPeers(ctx context.Context, events <-chan p2p.Event) error {
 // Close releases everything New opened. Call it after Run returns.
 func (t *Till) Close() error {
 	var errs []error
+	if t.hw != nil {
+		errs = append(errs, t.hw.Close())
+	}
 	if t.inv != nil {
 		errs = append(errs, t.inv.Close())
 	}

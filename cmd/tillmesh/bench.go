@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +144,9 @@ func benchMesh(c *cli.Context) error {
 	if _, _, err := a.Record(ctx, &ledger.StockReceive{Lines: lines, Staff: "bench"}, "opening"); err != nil {
 		return err
 	}
+	if err := a.AddStaff(ctx, "1", "Bench", ui.RoleManager, "1234"); err != nil {
+		return err
+	}
 	if err := poll(ctx, 60*time.Second, func() bool {
 		var all []ui.StockLevel
 		if getJSON(cURL+"/api/stock", &all) != nil || len(all) < len(skus) {
@@ -156,6 +160,10 @@ func benchMesh(c *cli.Context) error {
 		return true
 	}); err != nil {
 		return fmt.Errorf("catalog did not reach C: %w", err)
+	}
+	cAPI, err := login(cURL, "1", "1234")
+	if err != nil {
+		return fmt.Errorf("log in to till C: %w", err)
 	}
 	fmt.Fprintf(w, "machine: %d cores, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel())
 
@@ -233,8 +241,8 @@ func benchMesh(c *cli.Context) error {
 					if i >= n {
 						return
 					}
-					body := fmt.Sprintf(`{"idempotency_key":"c%d","staff":"bench","lines":[{"sku":%q,"qty":1}],"tenders":[{"kind":"cash","amount":100000}]}`, i, skus[i%len(skus)])
-					if err := postJSON(cURL+"/api/sales", body); err != nil {
+					body := fmt.Sprintf(`{"idempotency_key":"c%d","lines":[{"sku":%q,"qty":1}],"tenders":[{"kind":"cash","amount":100000}]}`, i, skus[i%len(skus)])
+					if err := cAPI.post("/api/sales", body); err != nil {
 						cErr.Store(err)
 						return
 					}
@@ -359,15 +367,59 @@ func getJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-func postJSON(url, body string) error {
-	resp, err := httpClient.Post(url, "application/json", bytes.NewBufferString(body))
+// session is a logged-in client of one till's API.
+type session struct {
+	base, csrf string
+	client     *http.Client
+}
+
+// login logs in as staff with pin; the staff list reaches the till over
+// the CRDT, so it retries until the till knows the staff member.
+func login(base, staff, pin string) (*session, error) {
+	jar, _ := cookiejar.New(nil)
+	s := &session{base: base, client: &http.Client{Timeout: 10 * time.Second, Jar: jar}}
+	var last error
+	for range 200 {
+		resp, err := s.client.Post(base+"/api/login", "application/json",
+			bytes.NewBufferString(fmt.Sprintf(`{"staff":%q,"pin":%q}`, staff, pin)))
+		if err != nil {
+			return nil, err
+		}
+		var out struct {
+			CSRF  string `json:"csrf_token"`
+			Error string `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && out.CSRF != "" {
+			s.csrf = out.CSRF
+			return s, nil
+		}
+		last = fmt.Errorf("%s: %s", resp.Status, out.Error)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			time.Sleep(time.Second) // the till's own back-off
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil, last
+}
+
+func (s *session) post(path, body string) error {
+	req, err := http.NewRequest("POST", s.base+path, bytes.NewBufferString(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", s.csrf)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("POST %s: %s %s", url, resp.Status, b)
+		return fmt.Errorf("POST %s: %s %s", path, resp.Status, b)
 	}
 	io.Copy(io.Discard, resp.Body)
 	return nil

@@ -1,21 +1,26 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -65,10 +70,19 @@ func runDemo(c *cli.Context) error {
 			t.Close()
 		}
 	}()
+	hqAddr := fmt.Sprintf("127.0.0.1:%d", c.Int("port-base"))
+	hqs, err := startDemoHQ(ctx, filepath.Join(dir, "hq"), hqAddr, store, log.With("component", "hq"))
+	if err != nil {
+		return err
+	}
+	defer hqs.close()
 	var peers []string
 	for i, d := range dirs {
 		cfg := node.DefaultConfig()
 		cfg.DataDir, cfg.Store, cfg.Logger = d, store, log.With("till", i+1)
+		cfg.HQ = "http://" + hqAddr
+		cfg.Sim = sim.NewSet()
+		cfg.HW.Devices = cfg.Sim.Devices()
 		cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+i+1)
 		cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = []string{"/ip4/127.0.0.1/tcp/0"}, append([]string(nil), peers...), false
 		t, err := node.New(ctx, cfg)
@@ -93,6 +107,7 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(w, "demo store %q with %d tills, data in %s\n", store.Name, n, dir)
+	fmt.Fprintf(w, "hq      http://%s  (dashboard login: admin / %s)\n", hqAddr, demoHQPassword)
 	for i, t := range tills {
 		fmt.Fprintf(w, "till %d  http://%s\n", i+1, waitAddr(ctx, t, fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+i+1)))
 	}
@@ -100,7 +115,9 @@ func runDemo(c *cli.Context) error {
 	for _, s := range demoStaff {
 		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.name)
 	}
-	fmt.Fprintln(w, "try: curl -s http://127.0.0.1:8081/api/status | head -c 600; Ctrl-C to stop")
+	fmt.Fprintln(w, "simulated printers: http://127.0.0.1:8081/sim/receipts (and each till's own)")
+	fmt.Fprintln(w, "type `hq off` or `hq on` and Enter to take HQ away and back; Ctrl-C to stop")
+	go hqSwitch(ctx, os.Stdin, w, hqs)
 	if rate := c.Float64("rate"); rate > 0 {
 		for i, t := range tills {
 			wg.Add(1)
@@ -270,5 +287,99 @@ func demoCashier(ctx context.Context, log *slog.Logger, t *node.Till, i int, rat
 			continue
 		}
 		log.Info("sale", "till", i+1, "receipt", s.Receipt, "total", s.Total.String(), "lines", len(s.Lines), "tender", s.Tenders[0].Kind)
+	}
+}
+
+const demoHQPassword = "demo-hq-admin"
+
+// demoHQ is the demo's HQ, which `hq off` stops and `hq on` starts again
+// on the same storage, so the tills' backlog grows and drains.
+type demoHQ struct {
+	mu     sync.Mutex
+	store  *node.StoreFile
+	st     hq.Storage
+	addr   string
+	log    *slog.Logger
+	parent context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startDemoHQ(ctx context.Context, dir, addr string, store *node.StoreFile, log *slog.Logger) (*demoHQ, error) {
+	st, err := hq.OpenBadger(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	d := &demoHQ{store: store, st: st, addr: addr, log: log, parent: ctx}
+	if err := d.start(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *demoHQ) start() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cancel != nil {
+		return nil
+	}
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger, cfg.HTTPAddr, cfg.AdminPassword = d.st, d.log, d.addr, demoHQPassword
+	ctx, cancel := context.WithCancel(d.parent)
+	h, err := hq.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if err := h.RegisterStore(ctx, d.store.ID, d.store.Name, d.store.CA); err != nil {
+		cancel()
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := h.Run(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("hq stopped", "err", err)
+		}
+	}()
+	d.cancel, d.done = cancel, done
+	return nil
+}
+
+func (d *demoHQ) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	<-d.done
+	d.cancel = nil
+}
+
+func (d *demoHQ) close() {
+	d.stop()
+	d.st.Close()
+}
+
+// hqSwitch reads `hq off` and `hq on` from the terminal.
+func hqSwitch(ctx context.Context, in io.Reader, w io.Writer, d *demoHQ) {
+	sc := bufio.NewScanner(in)
+	for sc.Scan() && ctx.Err() == nil {
+		switch strings.TrimSpace(sc.Text()) {
+		case "hq off":
+			d.stop()
+			fmt.Fprintln(w, "HQ is offline: the tills keep selling; watch \"unsent to HQ\" grow in their status")
+		case "hq on":
+			if err := d.start(); err != nil {
+				fmt.Fprintln(w, "HQ did not start:", err)
+				continue
+			}
+			fmt.Fprintln(w, "HQ is back: the elected relay drains the backlog")
+		case "":
+		default:
+			fmt.Fprintln(w, "commands: hq off, hq on")
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tillmesh/tillmesh/hw"
+	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/node"
 )
 
@@ -20,6 +22,7 @@ func tillCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice("/ip4/0.0.0.0/tcp/0"), Usage: "libp2p listen multiaddr (repeatable)"},
 			&cli.StringSliceFlag{Name: "peer", Usage: "static peer multiaddr with /p2p/<id> (repeatable), for LANs that block multicast"},
 			&cli.BoolFlag{Name: "no-mdns", Usage: "do not discover peers by mDNS"},
+			&cli.StringFlag{Name: "hw", Usage: "devices: a device config file (JSON, see hw.LoadFile), or \"sim\" for simulated ones whose receipts show at /sim/receipts", EnvVars: []string{"TILLMESH_HW"}},
 			&cli.StringFlag{Name: "hq", Usage: "HQ's URL; one till of the store relays the ledger there", EnvVars: []string{"TILLMESH_HQ"}},
 		},
 		Action: func(c *cli.Context) error {
@@ -39,6 +42,18 @@ func tillCommand() *cli.Command {
 			cfg.DataDir, cfg.Store, cfg.Logger = c.String("data"), store, log
 			cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers = c.String("http"), c.StringSlice("listen"), c.StringSlice("peer")
 			cfg.MDNS, cfg.HQ = !c.Bool("no-mdns"), c.String("hq")
+			switch hwArg := c.String("hw"); hwArg {
+			case "":
+			case "sim":
+				cfg.Sim = sim.NewSet()
+				cfg.HW.Devices = cfg.Sim.Devices()
+			default:
+				f, err := hw.LoadFile(hwArg)
+				if err != nil {
+					return err
+				}
+				cfg.HW.Devices = f.Devices
+			}
 			till, err := node.New(c.Context, cfg)
 			if err != nil {
 				return err

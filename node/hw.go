@@ -1,0 +1,79 @@
+package node
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/tillmesh/tillmesh/hw"
+	"github.com/tillmesh/tillmesh/hw/receipt"
+	"github.com/tillmesh/tillmesh/hw/sim"
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// afterCommit hands a committed event to the hardware: the receipt to the
+// print queue, a drawer kick for cash, the total to the customer display.
+// Everything here returns at once; nothing can fail or delay the sale.
+func (t *Till) afterCommit(ev *ledger.Event) {
+	if t.hw == nil {
+		return
+	}
+	switch b := ev.Body.(type) {
+	case *ledger.Sale:
+		r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name})
+		if err != nil {
+			t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
+		} else if _, err := t.hw.Enqueue(r); err != nil && err != hw.ErrNoDevice {
+			t.log.Warn("receipt not queued", "seq", ev.Seq, "err", err)
+		}
+		for _, tn := range b.Tenders {
+			if tn.Kind == ledger.Cash {
+				t.hw.KickDrawer()
+				break
+			}
+		}
+		if tot, err := b.Totals(); err == nil {
+			t.hw.Show("Total", fmt.Sprintf("%s %v", b.Currency, tot.Total))
+		}
+	case *ledger.NoSale, *ledger.CashIn, *ledger.CashOut:
+		t.hw.KickDrawer()
+	case *ledger.Refund:
+		for _, tn := range b.Tenders {
+			if tn.Kind == ledger.Cash {
+				t.hw.KickDrawer()
+				break
+			}
+		}
+	}
+}
+
+// Hardware returns the till's device hub.
+func (t *Till) Hardware() *hw.Hub { return t.hw }
+
+// registerSim adds read-only routes that show what the simulated printer
+// printed: GET /sim/receipts lists them as text, /sim/receipts/{n}.png
+// renders one.
+func registerSim(mux *http.ServeMux, set *sim.Set) {
+	mux.HandleFunc("GET /sim/receipts", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		for i, rc := range set.Printer.Receipts() {
+			fmt.Fprintf(w, "---- receipt %d (/sim/receipts/%d.png)\n%s\n", i, i, rc.Text())
+		}
+	})
+	mux.HandleFunc("GET /sim/receipts/{file}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("file")
+		n, err := strconv.Atoi(name[:max(0, len(name)-len(".png"))])
+		rs := set.Printer.Receipts()
+		if err != nil || n < 0 || n >= len(rs) {
+			http.Error(w, "no such receipt", http.StatusNotFound)
+			return
+		}
+		png, err := rs[n].PNG()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(png)
+	})
+}
