@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw/receipt"
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui"
 )
 
 // afterCommit hands a committed event to the hardware: the receipt to the
@@ -76,4 +79,33 @@ func registerSim(mux *http.ServeMux, set *sim.Set) {
 		w.Header().Set("Content-Type", "image/png")
 		w.Write(png)
 	})
+}
+
+// Reprint queues a copy (marked COPY) of a sale's receipt: from the print
+// queue's history, or rebuilt from the ledger when it has gone from there.
+func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
+	if _, err := t.hw.Reprint(id); err == nil {
+		return nil
+	} else if !errors.Is(err, hw.ErrNotQueued) {
+		return fmt.Errorf("%w: %v", ui.ErrUnavailable, err)
+	}
+	var till ledger.TillID
+	var seq uint64
+	var found bool
+	t.db.View(func(s *ledger.State) { _, till, seq, found = s.Fold().Sale(id) })
+	if !found {
+		return fmt.Errorf("%w: no sale %s", ui.ErrNotFound, id)
+	}
+	ev, err := t.db.Get(till, seq)
+	if err != nil {
+		return err
+	}
+	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till)})
+	if err != nil {
+		return err
+	}
+	if _, err := t.hw.ReprintReceipt(r); err != nil {
+		return fmt.Errorf("%w: %v", ui.ErrUnavailable, err)
+	}
+	return nil
 }

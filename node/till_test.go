@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/ui"
@@ -53,8 +55,16 @@ type runningTill struct {
 
 // start runs the till in dir with the given static peers.
 func (s *testStore) start(t *testing.T, dir string, peers ...string) *runningTill {
+	return s.startWith(t, dir, nil, peers...)
+}
+
+// startWith runs the till with simulated devices when set is not nil.
+func (s *testStore) startWith(t *testing.T, dir string, set *sim.Set, peers ...string) *runningTill {
 	t.Helper()
 	cfg := node.DefaultConfig()
+	if set != nil {
+		cfg.Sim, cfg.HW.Devices = set, set.Devices()
+	}
 	cfg.DataDir, cfg.Store, cfg.Logger = dir, s.store, quiet()
 	cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = "", []string{"/ip4/127.0.0.1/tcp/0"}, peers, false
 	cfg.SyncInterval = 300 * time.Millisecond
@@ -257,5 +267,43 @@ func TestBrokenInventoryIsRebuilt(t *testing.T) {
 	})
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestReceiptsPrintAfterCommitAndHoldOnPaperOut(t *testing.T) {
+	s := newStore(t, 1)
+	set := sim.NewSet()
+	a := s.startWith(t, s.tills[0], set)
+	seed(t, a, 5)
+	first := sell(t, a, "r1", "10001", 1)
+	waitFor(t, "the first receipt printed", func() bool { return len(set.Printer.Receipts()) == 1 })
+	if txt := set.Printer.Receipts()[0].Text(); !strings.Contains(txt, first.Receipt) {
+		t.Fatalf("receipt does not show %s:\n%s", first.Receipt, txt)
+	}
+	if kicks, _ := set.Printer.Drawer().Kicks(); kicks != 1 {
+		t.Fatalf("drawer kicked %d times for a cash sale, want 1", kicks)
+	}
+
+	set.Printer.SetState(sim.PaperOut)
+	waitFor(t, "paper out in the till's status", func() bool {
+		st := a.Status(t.Context())
+		return len(st.Problems) > 0 && strings.Contains(strings.Join(st.Problems, " "), "paper")
+	})
+	second := sell(t, a, "r2", "10002", 1) // committed although nothing can print
+	if second.Receipt != "1-3" {
+		t.Fatalf("second sale %+v", second)
+	}
+	set.Printer.SetState(sim.Ready)
+	waitFor(t, "the held receipt printed once paper is back", func() bool { return len(set.Printer.Receipts()) == 2 })
+	if txt := set.Printer.Receipts()[1].Text(); !strings.Contains(txt, second.Receipt) {
+		t.Fatalf("held receipt is not the second sale's:\n%s", txt)
+	}
+	id, _ := ledger.ParseEventID(first.EventID)
+	if err := a.Reprint(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reprint", func() bool { return len(set.Printer.Receipts()) == 3 })
+	if !set.Printer.Receipts()[2].IsCopy() {
+		t.Fatal("reprint not marked COPY")
 	}
 }

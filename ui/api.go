@@ -185,6 +185,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("GET /api/sales/{ref}", staff, a.getSale)
 	h("POST /api/refunds", staff, a.postRefund)
 	h("POST /api/voids", staff, a.postVoid)
+	h("POST /api/reprint", staff, a.postReprint)
 
 	// The drawer and shifts.
 	h("POST /api/nosale", staff, a.postNoSale)

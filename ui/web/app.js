@@ -816,6 +816,17 @@ onShow.receipt = () => {
   $('#btn-new-sale').focus();
 };
 
+$('#btn-reprint').addEventListener('click', async () => {
+  const r = state.lastSale;
+  if (!r || !r.sale.event_id) return;
+  try {
+    await api('POST', '/api/reprint', { event_id: r.sale.event_id });
+    toast('Receipt copy sent to the printer.');
+  } catch (err) {
+    toast(err.message || String(err), true);
+  }
+});
+
 function line(a, b, cls) { return el('div', { class: 'l' + (cls ? ' ' + cls : '') }, el('span', {}, a), el('span', {}, b)); }
 
 function renderReceipt(box, s) {
