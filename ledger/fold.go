@@ -41,7 +41,8 @@ type Report struct {
 	CashExpected Money `json:"cash_expected"`
 }
 
-func newReport() Report {
+// NewReport returns an empty report, ready to Add to.
+func NewReport() Report {
 	return Report{Bands: map[TaxRate]TaxBand{}, Tenders: map[TenderKind]Money{}, RefundTenders: map[TenderKind]Money{}}
 }
 
@@ -118,7 +119,7 @@ func newFold() *Fold {
 func (f *Fold) till(t TillID) *tillFold {
 	tf := f.tills[t]
 	if tf == nil {
-		tf = &tillFold{total: newReport()}
+		tf = &tillFold{total: NewReport()}
 		f.tills[t] = tf
 	}
 	return tf
@@ -152,21 +153,18 @@ func (f *Fold) apply(ev *Event) {
 	tf := f.till(ev.Till)
 	switch b := ev.Body.(type) {
 	case *ShiftOpen:
-		sh := &Shift{Till: ev.Till, OpenSeq: ev.Seq, Opened: ev.Time, Staff: b.Staff, Report: newReport()}
-		sh.Report.Currency, sh.Report.Float, sh.Report.CashExpected = b.Currency, b.Float, b.Float
 		// A second open without a close (CheckLocal refuses it locally)
 		// leaves the earlier shift open in the list; the newer takes over.
+		sh := &Shift{Till: ev.Till, OpenSeq: ev.Seq, Opened: ev.Time, Staff: b.Staff, Report: NewReport()}
+		sh.Report.Add(ev)
 		tf.shifts = append(tf.shifts, sh)
 		tf.open = sh
-		tf.total.Float += b.Float
-		tf.total.CashExpected += b.Float
-		tf.total.Events++
-		sh.Report.Events++
+		tf.total.Add(ev)
 		return
 	case *ShiftClose:
-		tf.total.Events++
+		tf.total.Add(ev)
 		if sh := tf.open; sh != nil {
-			sh.Report.Events++
+			sh.Report.Add(ev)
 			sh.CloseSeq, sh.Closed, sh.Count = ev.Seq, ev.Time, b.Counted
 			sh.Counted = b.CountedCash()
 			sh.Expected = sh.Report.CashExpected
@@ -211,9 +209,9 @@ func (f *Fold) apply(ev *Event) {
 	for sku, q := range Movements(ev) {
 		f.move(sku, ev.Till, q)
 	}
-	tf.total.add(ev)
+	tf.total.Add(ev)
 	if tf.open != nil {
-		tf.open.Report.add(ev)
+		tf.open.Report.Add(ev)
 	}
 }
 
@@ -266,10 +264,16 @@ func itemQty(u Unit, qty int64) int64 {
 	return qty
 }
 
-// add folds a money event into the report.
-func (r *Report) add(ev *Event) {
+// Add folds one event into the report: the rules every report of the
+// project uses (tills, shifts, the store, HQ). A report counts a shift's
+// float when the shift opens.
+func (r *Report) Add(ev *Event) {
 	r.Events++
 	switch b := ev.Body.(type) {
+	case *ShiftOpen:
+		r.setCurrency(b.Currency)
+		r.Float += b.Float
+		r.CashExpected += b.Float
 	case *Sale:
 		t, _ := b.Totals()
 		r.setCurrency(b.Currency)
@@ -366,8 +370,13 @@ func cashOf(ts []Tender) Money {
 	return c
 }
 
-// merge adds o into r (for store-wide reports).
-func (r *Report) merge(o *Report) {
+// Merge adds o into r, as if r had seen o's events too.
+func (r *Report) Merge(o *Report) {
+	if r.Bands == nil || r.Tenders == nil || r.RefundTenders == nil {
+		n := NewReport()
+		n.Merge(r)
+		*r = n
+	}
 	if r.Currency == "" {
 		r.Currency = o.Currency
 	}
@@ -405,16 +414,16 @@ func (r *Report) merge(o *Report) {
 func (f *Fold) TillReport(t TillID) Report {
 	tf := f.tills[t]
 	if tf == nil {
-		return newReport()
+		return NewReport()
 	}
 	return tf.total
 }
 
 // StoreReport returns the report over every till.
 func (f *Fold) StoreReport() Report {
-	r := newReport()
+	r := NewReport()
 	for _, tf := range f.tills {
-		r.merge(&tf.total)
+		r.Merge(&tf.total)
 	}
 	return r
 }

@@ -49,10 +49,7 @@ func newAgg(loc *time.Location) *agg {
 		pendingVoids: map[ledger.EventID][]string{}}
 }
 
-func newReport() ledger.Report {
-	return ledger.Report{Bands: map[ledger.TaxRate]ledger.TaxBand{}, Tenders: map[ledger.TenderKind]ledger.Money{},
-		RefundTenders: map[ledger.TenderKind]ledger.Money{}}
-}
+func newReport() ledger.Report { return ledger.NewReport() }
 
 func (a *agg) day(wall int64) string { return time.UnixMilli(wall).In(a.loc).Format(time.DateOnly) }
 
@@ -160,143 +157,11 @@ func itemQty(u ledger.Unit, qty int64) int64 {
 	return qty
 }
 
-// addEvent folds one event into a report with ledger.Fold's rules (see
-// ledger/fold.go: Report.add and the shift cases of Fold.apply).
-func addEvent(r *ledger.Report, ev *ledger.Event) {
-	r.Events++
-	switch b := ev.Body.(type) {
-	case *ledger.ShiftOpen:
-		r.Float += b.Float
-		r.CashExpected += b.Float
-	case *ledger.Sale:
-		t, _ := b.Totals()
-		setCurrency(r, b.Currency)
-		r.Sales++
-		for _, l := range b.Lines {
-			r.Items += itemQty(l.Unit, l.Qty)
-		}
-		r.Gross += t.Gross
-		r.Discounts += t.Discounts
-		r.SalesTotal += t.Total
-		r.Net += t.Net
-		r.Tax += t.Tax
-		r.Total += t.Total
-		for _, band := range t.Bands {
-			addBand(r, band.Rate, band.Net, band.Tax)
-		}
-		for _, tn := range b.Tenders {
-			r.Tenders[tn.Kind] += tn.Amount
-		}
-		r.Tenders[ledger.Cash] -= b.Change
-		if r.Tenders[ledger.Cash] == 0 {
-			delete(r.Tenders, ledger.Cash)
-		}
-		r.CashExpected += cashOf(b.Tenders) - b.Change
-	case *ledger.Refund:
-		setCurrency(r, b.Currency)
-		r.Refunds++
-		for _, l := range b.Lines {
-			r.Refunded += l.Amount
-			r.Tax -= l.Tax
-			r.Total -= l.Amount
-			r.Net -= l.Amount - l.Tax
-			addBand(r, l.Rate, -(l.Amount - l.Tax), -l.Tax)
-		}
-		for _, tn := range b.Tenders {
-			r.RefundTenders[tn.Kind] += tn.Amount
-		}
-		r.CashExpected -= cashOf(b.Tenders)
-	case *ledger.Void:
-		setCurrency(r, b.Currency)
-		r.Voids++
-		r.Voided += b.Total
-		r.Total -= b.Total
-		for _, band := range b.Bands {
-			r.Net -= band.Net
-			r.Tax -= band.Tax
-			addBand(r, band.Rate, -band.Net, -band.Tax)
-		}
-		if b.Cash > 0 {
-			r.RefundTenders[ledger.Cash] += b.Cash
-		}
-		if rest := b.Total - b.Cash; rest > 0 {
-			r.RefundTenders[ledger.Other] += rest
-		}
-		r.CashExpected -= b.Cash
-	case *ledger.CashIn:
-		setCurrency(r, b.Currency)
-		r.CashIn += b.Amount
-		r.CashExpected += b.Amount
-	case *ledger.CashOut:
-		setCurrency(r, b.Currency)
-		r.CashOut += b.Amount
-		r.CashExpected -= b.Amount
-	case *ledger.NoSale:
-		r.NoSales++
-	}
-}
-
-func setCurrency(r *ledger.Report, c string) {
-	if r.Currency == "" {
-		r.Currency = c
-	}
-}
-
-func addBand(r *ledger.Report, rate ledger.TaxRate, net, tax ledger.Money) {
-	b := r.Bands[rate]
-	b.Rate = rate
-	b.Net += net
-	b.Tax += tax
-	if b.Net == 0 && b.Tax == 0 {
-		delete(r.Bands, rate)
-		return
-	}
-	r.Bands[rate] = b
-}
-
-func cashOf(ts []ledger.Tender) ledger.Money {
-	var c ledger.Money
-	for _, t := range ts {
-		if t.Kind == ledger.Cash {
-			c += t.Amount
-		}
-	}
-	return c
-}
+// addEvent folds one event into a report with the ledger's rules.
+func addEvent(r *ledger.Report, ev *ledger.Event) { r.Add(ev) }
 
 // mergeReport adds o into r.
-func mergeReport(r *ledger.Report, o *ledger.Report) {
-	if r.Currency == "" {
-		r.Currency = o.Currency
-	}
-	r.Events += o.Events
-	r.Sales += o.Sales
-	r.Items += o.Items
-	r.Gross += o.Gross
-	r.Discounts += o.Discounts
-	r.SalesTotal += o.SalesTotal
-	r.Refunds += o.Refunds
-	r.Refunded += o.Refunded
-	r.Voids += o.Voids
-	r.Voided += o.Voided
-	r.Net += o.Net
-	r.Tax += o.Tax
-	r.Total += o.Total
-	for _, b := range o.Bands {
-		addBand(r, b.Rate, b.Net, b.Tax)
-	}
-	for k, v := range o.Tenders {
-		r.Tenders[k] += v
-	}
-	for k, v := range o.RefundTenders {
-		r.RefundTenders[k] += v
-	}
-	r.CashIn += o.CashIn
-	r.CashOut += o.CashOut
-	r.NoSales += o.NoSales
-	r.Float += o.Float
-	r.CashExpected += o.CashExpected
-}
+func mergeReport(r *ledger.Report, o *ledger.Report) { r.Merge(o) }
 
 func cloneReport(o *ledger.Report) ledger.Report {
 	r := newReport()
