@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
@@ -15,7 +16,7 @@ func tillCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "till",
 		Usage: "run a till: ledger, mesh with the store's other tills, inventory and API",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Required: true, Usage: "the till's data directory (enrolled with `tillmesh store enroll`)", EnvVars: []string{"TILLMESH_DATA"}},
 			&cli.StringFlag{Name: "store", Usage: "the store file (default: store.json in --data)", EnvVars: []string{"TILLMESH_STORE"}},
 			&cli.StringFlag{Name: "http", Value: "127.0.0.1:8081", Usage: "address of the UI and API; keep it on loopback", EnvVars: []string{"TILLMESH_HTTP"}},
@@ -24,7 +25,7 @@ func tillCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-mdns", Usage: "do not discover peers by mDNS"},
 			&cli.StringFlag{Name: "hw", Usage: "devices: a device config file (JSON, see hw.LoadFile), or \"sim\" for simulated ones whose receipts show at /sim/receipts", EnvVars: []string{"TILLMESH_HW"}},
 			&cli.StringFlag{Name: "hq", Usage: "HQ's URL; one till of the store relays the ledger there", EnvVars: []string{"TILLMESH_HQ"}},
-		},
+		}, tillTestnetFlags()...),
 		Action: func(c *cli.Context) error {
 			log, err := logger(c)
 			if err != nil {
@@ -54,11 +55,16 @@ func tillCommand() *cli.Command {
 				}
 				cfg.HW.Devices = f.Devices
 			}
+			clock := newSkewClock(c.Duration("clock-skew"))
+			cfg.Now = clock.Now
 			till, err := node.New(c.Context, cfg)
 			if err != nil {
 				return err
 			}
 			defer till.Close()
+			if c.Bool("testnet-control") {
+				go testnetControl(c.Context, os.Stdin, c.App.Writer, till, clock)
+			}
 			fmt.Fprintf(c.App.Writer, "till %d of store %q: http://%s  peer %s\n", till.Number(), store.Name, cfg.HTTPAddr, till.Host().ID())
 			for _, a := range till.Host().Addrs() {
 				fmt.Fprintf(c.App.Writer, "  listening %s\n", a)

@@ -1,0 +1,96 @@
+package testnet
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Report is the outcome of a run. OK is true only when every invariant
+// held: nothing acknowledged lost or counted twice, every ledger and
+// stock identical, every signature valid, no over-refund, unique
+// receipts, and convergence within the run's bound.
+type Report struct {
+	Scenario string `json:"scenario"`
+	Seed     uint64 `json:"seed"`
+	Mode     string `json:"mode"`
+	Scale    string `json:"scale"`
+	Stores   int    `json:"stores"`
+	Tills    int    `json:"tills"`    // till positions, over every store
+	Enrolled int    `json:"enrolled"` // tills enrolled: a wiped till comes back as a new one
+	Events   uint64 `json:"events"`   // in the merged ledgers
+	Acked    int    `json:"acked"`    // events the tills acknowledged to the workload
+	Sales    int    `json:"sales"`    // acknowledged
+	Refunds  int    `json:"refunds"`  // acknowledged
+	Replays  int    `json:"replays"`  // retried requests answered with their first event
+
+	Converged        bool    `json:"converged"`
+	ConvergenceMS    float64 `json:"convergence_ms"` // from the last step until every till and HQ agreed
+	Lost             int     `json:"lost"`
+	Duplicated       int     `json:"duplicated"`
+	StockMismatches  int     `json:"stock_mismatches"`
+	LedgersIdentical bool    `json:"ledgers_identical"`
+	SignaturesOK     int     `json:"signatures_verified"`
+	Anomalies        int     `json:"anomalies"`
+	ReceiptsUnique   bool    `json:"receipts_unique"`
+	HQEvents         uint64  `json:"hq_events"`
+
+	PropagationSamples int       `json:"propagation_samples"`
+	PropagationP50MS   float64   `json:"propagation_p50_ms"`
+	PropagationP99MS   float64   `json:"propagation_p99_ms"`
+	CatchupMS          float64   `json:"catchup_ms"` // longest, from a heal until converged
+	Catchups           []float64 `json:"catchups_ms,omitempty"`
+	MaxRSSMB           float64   `json:"max_rss_mb"`
+	RSSScope           string    `json:"rss_scope"`
+	DurationMS         float64   `json:"duration_ms"`
+
+	Abandoned      int      `json:"abandoned"`       // requests in doubt when their till was wiped
+	RefundsSkipped int      `json:"refunds_skipped"` // refunds of sales the till had not received yet
+	Violations     []string `json:"violations"`
+	Notes          []string `json:"notes,omitempty"`
+	OK             bool     `json:"ok"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) {
+	verdict := "PASS"
+	if !r.OK {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "\n%s  scenario %s, seed %d, mode %s, scale %s, %.1f s\n", verdict, r.Scenario, r.Seed, r.Mode, r.Scale, r.DurationMS/1000)
+	fmt.Fprintf(w, "  stores %d, tills %d (%d enrolled), events %d, acknowledged %d (%d sales, %d refunds, %d replays)\n",
+		r.Stores, r.Tills, r.Enrolled, r.Events, r.Acked, r.Sales, r.Refunds, r.Replays)
+	fmt.Fprintf(w, "  converged %v in %.0f ms; ledgers identical %v; HQ holds %d events\n", r.Converged, r.ConvergenceMS, r.LedgersIdentical, r.HQEvents)
+	fmt.Fprintf(w, "  lost %d, duplicated %d, stock mismatches %d, anomalies %d, receipts unique %v, signatures verified %d\n",
+		r.Lost, r.Duplicated, r.StockMismatches, r.Anomalies, r.ReceiptsUnique, r.SignaturesOK)
+	if r.PropagationSamples > 0 {
+		fmt.Fprintf(w, "  propagation to every other till (%d samples): p50 %.2f ms, p99 %.2f ms\n", r.PropagationSamples, r.PropagationP50MS, r.PropagationP99MS)
+	}
+	if len(r.Catchups) > 0 {
+		parts := make([]string, len(r.Catchups))
+		for i, c := range r.Catchups {
+			parts[i] = fmt.Sprintf("%.0f ms", c)
+		}
+		fmt.Fprintf(w, "  catch-up after heal: %s\n", strings.Join(parts, ", "))
+	}
+	if r.MaxRSSMB > 0 {
+		fmt.Fprintf(w, "  peak RSS %.1f MB (%s)\n", r.MaxRSSMB, r.RSSScope)
+	}
+	if r.Abandoned > 0 || r.RefundsSkipped > 0 {
+		fmt.Fprintf(w, "  requests abandoned at a wipe %d; refunds skipped (sale not yet at that till) %d\n", r.Abandoned, r.RefundsSkipped)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	const maxShown = 30
+	for i, v := range r.Violations {
+		if i == maxShown {
+			fmt.Fprintf(w, "  ... and %d more violations\n", len(r.Violations)-maxShown)
+			break
+		}
+		fmt.Fprintf(w, "  VIOLATION: %s\n", v)
+	}
+}

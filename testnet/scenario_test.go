@@ -1,0 +1,158 @@
+package testnet
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBuiltinsParse(t *testing.T) {
+	names := Builtins()
+	for _, want := range []string{"outage", "steady", "crash", "relay-failover", "hq-outage", "skew", "wipe"} {
+		found := false
+		for _, n := range names {
+			found = found || n == want
+		}
+		if !found {
+			t.Errorf("built-in %q missing (have %v)", want, names)
+		}
+	}
+	for _, n := range names {
+		for _, scale := range []Scale{Small, Full} {
+			sc, err := Load(n, scale)
+			if err != nil {
+				t.Errorf("%s at %s: %v", n, scale, err)
+				continue
+			}
+			if sc.Doc == "" || !strings.HasPrefix(sc.Doc, n+":") {
+				t.Errorf("%s: the file should open with a comment \"%s: what it does\", got %q", n, n, sc.Doc)
+			}
+		}
+	}
+	outage, _ := Load("outage", Full)
+	sales := 0
+	for _, st := range outage.Steps {
+		if st.Op == OpSell {
+			sales += st.N
+		}
+	}
+	if sales != 10_000 {
+		t.Errorf("outage sells %d at full size, want 10,000", sales)
+	}
+	small, _ := Load("outage", Small)
+	if small.Steps[1].N >= outage.Steps[1].N {
+		t.Errorf("small=%d is not smaller than %d", small.Steps[1].N, outage.Steps[1].N)
+	}
+}
+
+func TestParse(t *testing.T) {
+	sc, err := Parse("t", strings.NewReader(`# t: a test
+# more words
+
+stores 2
+tills 4 small=3
+products 50
+hq on
+refunds 5%
+rate 20/s
+
+sell 100 small=10 on t1,s2.t2 rate 5 background   # a comment
+wait sales 50 small=5 30s
+partition t1 t2 | t3
+heal
+kill relay
+restart all
+wipe s2.t1
+skew t2 +3h
+skew t3 -90m
+hq down s2
+hq up
+shift open on t1
+receive on s2.t2
+wait converged 2m
+check
+`), Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Doc != "t: a test\nmore words" || sc.Stores != 2 || sc.Tills != 3 || sc.Products != 50 || !sc.HQ || sc.Refunds != 5 || sc.Rate != 20 {
+		t.Fatalf("header: %+v", sc)
+	}
+	s := sc.Steps
+	if got := s[0]; got.Op != OpSell || got.N != 10 || !got.Background || got.Rate != 5 ||
+		len(got.Tills) != 2 || got.Tills[1] != (TillRef{Store: 2, Index: 2}) {
+		t.Errorf("sell: %+v", got)
+	}
+	if got := s[1]; got.Op != OpWait || got.Arg != "sales" || got.N != 5 || got.Timeout != 30*time.Second {
+		t.Errorf("wait sales: %+v", got)
+	}
+	if got := s[2]; len(got.Groups) != 2 || len(got.Groups[0]) != 2 || got.Groups[1][0].Index != 3 {
+		t.Errorf("partition: %+v", got)
+	}
+	if got := s[4]; !got.Tills[0].Relay {
+		t.Errorf("kill relay: %+v", got)
+	}
+	if got := s[5]; !everyTill(got.Tills) {
+		t.Errorf("restart all: %+v", got)
+	}
+	if got := s[7]; got.Skew != 3*time.Hour || got.Tills[0].Index != 2 {
+		t.Errorf("skew: %+v", got)
+	}
+	if got := s[8]; got.Skew != -90*time.Minute {
+		t.Errorf("skew: %+v", got)
+	}
+	if got := s[9]; got.Op != OpHQ || got.Arg != "down" || got.Store != 2 {
+		t.Errorf("hq down: %+v", got)
+	}
+	if got := s[13]; got.Arg != "converged" || got.Timeout != 2*time.Minute {
+		t.Errorf("wait converged: %+v", got)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+	}{
+		{"unknown step", "dance", `unknown step "dance"`},
+		{"no steps", "tills 3", "no steps"},
+		{"till out of range", "tills 3\nkill t4", "no till t4"},
+		{"store out of range", "kill s2.t1", "no till s2.t1"},
+		{"bad count", "sell many", `"many" is not a number`},
+		{"zero sales", "sell 0", "at least 1"},
+		{"header after steps", "sell 1\ntills 3", "belongs in the header"},
+		{"hq step without hq", "hq down", "needs `hq on`"},
+		{"wait hq without hq", "wait hq", "needs `hq on`"},
+		{"till on both sides", "partition t1 | t1", "on two sides"},
+		{"partition across stores", "stores 2\npartition t1 | s2.t1", "share no LAN"},
+		{"skew without offset", "skew t1", "missing offset"},
+		{"bad skew", "skew t1 +3x", "offset"},
+		{"bad wait", "wait forever", `wait "forever"`},
+		{"kill all", "kill all", "name the tills"},
+		{"sell junk", "sell 5 quickly", `unexpected "quickly"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x", strings.NewReader(tt.text), Full)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "x:") {
+				t.Errorf("error %q does not name the scenario (and line)", err)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	if _, err := Load("no-such-scenario", Small); !errors.Is(err, ErrUnknownScenario) {
+		t.Fatalf("got %v", err)
+	}
+	src, err := Source("outage")
+	if err != nil || !strings.Contains(src, "partition t3") {
+		t.Fatalf("Source: %v %q", err, src)
+	}
+	if _, err := Parse("x", strings.NewReader("sell 1"), "medium"); err == nil {
+		t.Fatal("scale medium accepted")
+	}
+}

@@ -1,0 +1,283 @@
+package testnet
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+)
+
+var (
+	scaleFlag = flag.String("testnet.scale", "small", "scenario size: small (CI) or full (as written; minutes each)")
+	seedFlag  = flag.Uint64("testnet.seed", 0, "workload seed (default: a random one, printed)")
+
+	binary   string // the tillmesh binary for the process and netns modes
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "testnet-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "tillmesh")
+	if out, err := exec.Command("go", "build", "-o", binary, "../cmd/tillmesh").CombinedOutput(); err != nil {
+		buildErr = fmt.Errorf("go build ../cmd/tillmesh: %v\n%s", err, out)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("TILLMESH_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// runScenario runs a built-in scenario and fails the test, with the seed
+// to replay it, unless every invariant held.
+func runScenario(t *testing.T, name string, mode Mode) *Report {
+	t.Helper()
+	if mode != InProc && buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano() % 1_000_000)
+	}
+	t.Logf("scenario %s, mode %s, scale %s, seed %d; replay: go test ./testnet -run '%s' -testnet.seed %d -testnet.scale %s",
+		name, mode, *scaleFlag, seed, t.Name(), seed, *scaleFlag)
+	sc, err := Load(name, Scale(*scaleFlag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Mode, cfg.Seed, cfg.Binary, cfg.Logger = mode, seed, binary, testLogger()
+	cfg.Wait = 90 * time.Second
+	if testing.Verbose() {
+		cfg.Progress = testWriter{t}
+	}
+	rep, err := Run(t.Context(), sc, cfg)
+	if errors.Is(err, ErrNoNetns) {
+		t.Skipf("netns mode unavailable here: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	var b strings.Builder
+	rep.WriteText(&b)
+	if !rep.OK {
+		t.Fatalf("seed %d: invariants broken:%s", seed, b.String())
+	}
+	t.Log(b.String())
+	return rep
+}
+
+func TestInproc(t *testing.T) {
+	for _, name := range Builtins() {
+		t.Run(name, func(t *testing.T) {
+			rep := runScenario(t, name, InProc)
+			checkFigures(t, name, rep)
+		})
+	}
+}
+
+// checkFigures asserts what each scenario is for actually happened.
+func checkFigures(t *testing.T, name string, rep *Report) {
+	t.Helper()
+	if rep.Acked == 0 || rep.Events < uint64(rep.Acked) || rep.SignaturesOK == 0 {
+		t.Errorf("%s: acknowledged %d, events %d, signatures %d", name, rep.Acked, rep.Events, rep.SignaturesOK)
+	}
+	if rep.HQEvents != rep.Events {
+		t.Errorf("%s: HQ holds %d of %d events", name, rep.HQEvents, rep.Events)
+	}
+	switch name {
+	case "outage", "skew", "stores":
+		if len(rep.Catchups) == 0 {
+			t.Errorf("%s: no catch-up after the heal was measured", name)
+		}
+	case "steady":
+		if rep.PropagationSamples < rep.Sales/2 || rep.PropagationP50MS <= 0 {
+			t.Errorf("steady: %d propagation samples for %d sales", rep.PropagationSamples, rep.Sales)
+		}
+	case "wipe":
+		if rep.Enrolled != rep.Tills+2 {
+			t.Errorf("wipe: %d tills enrolled, want %d (two re-enrolments)", rep.Enrolled, rep.Tills+2)
+		}
+	}
+}
+
+// A selection in process mode: real SIGKILL, real processes, RSS.
+func TestProcess(t *testing.T) {
+	for _, name := range []string{"crash", "outage", "relay-failover", "wipe"} {
+		t.Run(name, func(t *testing.T) {
+			if name == "crash" && os.Getenv("TILLMESH_TESTNET_CRASH") == "" {
+				// Known bug, open in issue 7: after kill -9 mid-sale and a
+				// restart, the other tills kept a stock slot of the killed
+				// till one sale behind its ledger (seed 3752: SKU 10019
+				// 99995, fold 99994) for 90 s. The ledgers agree; the
+				// repaired CRDT slot does not reach the peers. Run it with
+				// TILLMESH_TESTNET_CRASH=1.
+				t.Skip("crash in process mode: known stock-slot propagation bug after kill -9 (issue 7); TILLMESH_TESTNET_CRASH=1 runs it")
+			}
+			rep := runScenario(t, name, Process)
+			checkFigures(t, name, rep)
+			if rep.MaxRSSMB <= 0 {
+				t.Errorf("no till RSS measured")
+			}
+		})
+	}
+}
+
+// outage with every till in its own network namespace, peers found by
+// mDNS only, the partition a link taken down.
+func TestNetns(t *testing.T) {
+	rep := runScenario(t, "outage", Netns)
+	checkFigures(t, "outage", rep)
+}
+
+// TestChecksCatchFaults damages a converged store behind the tills' backs
+// and requires the checks to say so: a stock counter off by one, an
+// acknowledged event that is not in any ledger, an idempotency key
+// acknowledged as two events.
+func TestChecksCatchFaults(t *testing.T) {
+	sc, err := Parse("faults", strings.NewReader("tills 2\nproducts 20\nhq on\nsell 30\nwait converged\n"), Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Logger, cfg.Wait = testLogger(), time.Minute
+	ctx := t.Context()
+	h, err := newHarness(ctx, sc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	for _, s := range h.allSlots() {
+		if err := h.start(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.waitReady(ctx, h.allSlots()); err != nil {
+		t.Fatal(err)
+	}
+	h.prop = newPropagation(h)
+	for _, st := range sc.Steps {
+		if _, err := h.step(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.wait(ctx, Step{Op: OpWait, Arg: "hq"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.check(ctx, true); len(r.violations) > 0 || !r.converged || r.events == 0 {
+		t.Fatalf("clean store: %+v", r)
+	}
+
+	// An event in t2's ledger, validly signed but by a till the store
+	// never enrolled, whose stock movement no counter ever saw.
+	s2 := h.stores[0].slots[1]
+	th, inc, _ := s2.current()
+	n := th.node()
+	head := n.DB().Vector()[inc.id]
+	rogue := ledgertest.NewTill(h.stores[0].file.ID, 99, 99)
+	ev := rogue.MustNext(&ledger.StockReceive{Lines: []ledger.StockLine{{SKU: h.catalog[3].SKU, Qty: 7}}, Staff: "x"}, time.Now().UnixMilli())
+	if _, err := n.DB().Insert(ctx, []*ledger.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	// An acknowledgement for an event no ledger holds, and a key
+	// acknowledged twice as different events.
+	h.acks.add(&ack{store: s2.st, slot: s2, inc: inc, kind: ledger.KindSale, key: "phantom", info: ackInfo{Seq: head + 5, Receipt: "x"}})
+	first := h.acks.all()[1]
+	h.acks.add(&ack{store: first.store, slot: first.slot, inc: first.inc, kind: first.kind, key: first.key, info: ackInfo{Seq: first.info.Seq + 1}})
+
+	r := h.check(ctx, true)
+	if r.mismatches == 0 {
+		t.Errorf("stock counters that differ from the ledger went unnoticed: %v", r.violations)
+	}
+	if r.receiptsOK {
+		t.Errorf("events of a till the store never enrolled went unnoticed: %v", r.violations)
+	}
+	if r.lost == 0 {
+		t.Errorf("an acknowledged event missing from every ledger went unnoticed: %v", r.violations)
+	}
+	if r.duplicated == 0 {
+		t.Errorf("a key acknowledged as two events went unnoticed: %v", r.violations)
+	}
+	t.Logf("found, as they should: %s", strings.Join(r.violations, "; "))
+}
+
+func TestGate(t *testing.T) {
+	hq := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hq") })
+	g := newGate(hq)
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	var store ledger.StoreID
+	store[0] = 7
+	var till ledger.TillID
+	till[0] = 9
+	get := func(path string, auth bool) error {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		if auth {
+			req.Header.Set("Authorization", "Tillmesh-Ed25519 till="+till.String()+",ts=1,sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !bytes.Equal(b, []byte("hq")) {
+			return fmt.Errorf("answer %s %q", resp.Status, b)
+		}
+		return nil
+	}
+	path := "/v1/stores/" + store.String() + "/vector"
+	for _, tt := range []struct {
+		name    string
+		set     func()
+		path    string
+		auth    bool
+		through bool
+	}{
+		{"open", func() {}, path, true, true},
+		{"store down", func() { g.setStore(store, true) }, path, true, false},
+		{"other store up", func() {}, "/v1/stores/" + ledger.StoreID{1}.String() + "/vector", false, true},
+		{"store up", func() { g.setStore(store, false) }, path, true, true},
+		{"till cut", func() { g.setTill(till, true) }, path, true, false},
+		{"other tills pass", func() {}, path, false, true},
+		{"till back", func() { g.setTill(till, false) }, path, true, true},
+		{"all down", func() { g.setAll(true) }, "/v1/health", false, false},
+		{"all up", func() { g.setAll(false) }, "/v1/health", false, true},
+	} {
+		tt.set()
+		err := get(tt.path, tt.auth)
+		if (err == nil) != tt.through {
+			t.Errorf("%s: err %v, want through=%v", tt.name, err, tt.through)
+		}
+	}
+}
