@@ -26,7 +26,7 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 		r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name})
 		if err != nil {
 			t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
-		} else if _, err := t.hw.Enqueue(r); err != nil && err != hw.ErrNoDevice {
+		} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
 			t.log.Warn("receipt not queued", "seq", ev.Seq, "err", err)
 		}
 		for _, tn := range b.Tenders {
