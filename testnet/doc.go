@@ -71,6 +71,10 @@
 //	wait relay [90s]          until every store has a relay
 //	wait sales [N] [90s]      until the background sell is done (or has N acknowledged)
 //	check                     check the invariants now (cross-till ones if converged)
+//	chaos 40 small=12         draw 40 actions from the seed (sales, partitions, heals, kills,
+//	                          some mid-sale, restarts, skews, HQ outages, deliveries, shifts,
+//	                          now and then a wipe once the store agreed), print each, then
+//	                          make the stores whole: heal, restart all, clocks right, HQ up
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the
@@ -78,6 +82,9 @@
 // Source.
 //
 // # Invariants
+//
+// Built-in scenarios: outage, steady, crash, relay-failover, hq-outage,
+// skew, wipe, stores (two stores sharing HQ) and chaos.
 //
 // At the end of every run (after waiting for convergence) and at each
 // `check`:

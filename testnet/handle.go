@@ -26,7 +26,12 @@ type tillHandle interface {
 	// its sessions are logged in.
 	ready(ctx context.Context) (bool, error)
 	vector(ctx context.Context) (ledger.Vector, error)
+	// crdtHeads lists the inventory CRDT's heads, sorted: replicas that
+	// have merged the same DAG have the same heads.
+	crdtHeads(ctx context.Context) ([]string, error)
 	stock(ctx context.Context) (map[string]int64, error)
+	// stockLevel is one SKU's stock with each till's counter slot.
+	stockLevel(ctx context.Context, sku string) (ui.StockLevel, error)
 	isRelay(ctx context.Context) (bool, error)
 
 	block(ctx context.Context, peers []peer.ID, on bool) error

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -77,6 +75,7 @@ type harness struct {
 
 	mu       sync.Mutex
 	bg       *sellJob
+	ops      atomic.Int64  // numbers idempotency keys
 	heals    []time.Time   // heals whose catch-up is not measured yet
 	lastConv time.Duration // how long the last wait converged waited
 }
@@ -643,15 +642,11 @@ func (h *harness) close() error {
 	return errors.Join(errs...)
 }
 
-// discard is a logger that drops everything.
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// sortedSlots returns every slot of every store.
+// allSlots returns every slot of every store, store by store.
 func (h *harness) allSlots() []*slot {
 	var out []*slot
 	for _, st := range h.stores {
 		out = append(out, st.slots...)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].st.idx < out[j].st.idx })
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -197,6 +198,26 @@ func (it *inprocTill) ready(ctx context.Context) (ok bool, err error) {
 func (it *inprocTill) vector(context.Context) (v ledger.Vector, err error) {
 	err = it.op(func() error { v = it.t.DB().Vector(); return nil })
 	return v, err
+}
+
+func (it *inprocTill) stockLevel(ctx context.Context, sku string) (l ui.StockLevel, err error) {
+	err = it.op(func() error {
+		l, err = it.t.Stock(ctx, sku)
+		return err
+	})
+	return l, err
+}
+
+func (it *inprocTill) crdtHeads(context.Context) (hs []string, err error) {
+	err = it.op(func() error {
+		heads, _ := it.t.Inventory().Heads()
+		for _, c := range heads {
+			hs = append(hs, c.String())
+		}
+		sort.Strings(hs)
+		return nil
+	})
+	return hs, err
 }
 
 func (it *inprocTill) stock(ctx context.Context) (m map[string]int64, err error) {

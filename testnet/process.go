@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,7 +81,7 @@ func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a
 		args = append(args, "--hq", s.st.hqURL)
 	}
 	if d := time.Duration(s.skew.Load()); d != 0 {
-		args = append(args, "--clock-skew", d.String())
+		args = append(args, "--clock-skew="+d.String())
 	}
 	logf, err := os.OpenFile(fmt.Sprintf("%s/logs/%s-%d.log", h.dir, s.name, inc.number), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -500,6 +501,21 @@ func (p *procTill) vector(ctx context.Context) (ledger.Vector, error) {
 		v[id] = seq
 	}
 	return v, nil
+}
+
+func (p *procTill) stockLevel(ctx context.Context, sku string) (ui.StockLevel, error) {
+	var l ui.StockLevel
+	err := p.get(ctx, "/api/stock/"+sku, &l)
+	return l, err
+}
+
+func (p *procTill) crdtHeads(ctx context.Context) ([]string, error) {
+	st, err := p.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(st.CRDTHeads)
+	return st.CRDTHeads, nil
 }
 
 func (p *procTill) stock(ctx context.Context) (map[string]int64, error) {

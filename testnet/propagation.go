@@ -14,7 +14,7 @@ import (
 // other till's version vector covers it. Only events made while the store
 // is whole (every till up, no partition) are sampled, and a sample is
 // dropped if a fault happens before it completes. Vectors are polled, so
-// the figures carry the poll interval (1 ms inproc, 5 ms over HTTP) as
+// the figures carry the poll interval (1 ms inproc, 10 ms over HTTP) as
 // their resolution.
 type propagation struct {
 	h        *harness
@@ -112,7 +112,11 @@ func (p *propagation) round(ctx context.Context) {
 	vectors := map[*slot]ledger.Vector{}
 	var vmu sync.Mutex
 	var wg sync.WaitGroup
-	for _, st := range p.h.stores {
+	stores := map[*store]bool{}
+	for _, sm := range pending {
+		stores[sm.st] = true
+	}
+	for st := range stores {
 		for _, s := range st.slots {
 			th, _, _ := s.current()
 			if th == nil {

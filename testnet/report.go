@@ -23,7 +23,7 @@ type Report struct {
 	Acked    int    `json:"acked"`    // events the tills acknowledged to the workload
 	Sales    int    `json:"sales"`    // acknowledged
 	Refunds  int    `json:"refunds"`  // acknowledged
-	Replays  int    `json:"replays"`  // retried requests answered with their first event
+	Replays  int    `json:"replays"`  // requests in doubt (their till died) found recorded when asked again
 
 	Converged        bool    `json:"converged"`
 	ConvergenceMS    float64 `json:"convergence_ms"` // from the last step until every till and HQ agreed

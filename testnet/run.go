@@ -43,9 +43,16 @@ func Run(ctx context.Context, sc *Scenario, cfg Config) (*Report, error) {
 	}
 	h.progress("every till is up and holds the catalog and staff")
 	pctx, stopProp := context.WithCancel(ctx)
-	defer stopProp()
+	propDone := make(chan struct{})
+	defer func() {
+		stopProp()
+		<-propDone
+	}()
 	h.prop = newPropagation(h)
-	go h.prop.run(pctx)
+	go func() {
+		defer close(propDone)
+		h.prop.run(pctx)
+	}()
 
 	for i, st := range sc.Steps {
 		if ctx.Err() != nil {
@@ -316,6 +323,9 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 		}
 		return h.wait(ctx, st, limit)
 
+	case OpChaos:
+		return h.chaos(ctx, st)
+
 	case OpCheck:
 		r := h.check(ctx, false)
 		h.absorb(r, false)
@@ -436,7 +446,7 @@ func (h *harness) wait(ctx context.Context, st Step, limit time.Duration) (strin
 	case "converged":
 		var why string
 		var waits []string // what it waited for, as it changed
-		lastKind := ""
+		lastKind, lastWhy := "", ""
 		err := poll(ctx, limit, interval, func() (bool, error) {
 			ok := true
 			for _, stor := range h.stores {
@@ -450,6 +460,9 @@ func (h *harness) wait(ctx context.Context, st Step, limit time.Duration) (strin
 				waits = append(waits, fmt.Sprintf("%v %s", time.Since(t0).Round(time.Millisecond), k))
 				lastKind = k
 			}
+			if !ok {
+				lastWhy = why
+			}
 			return ok, nil
 		})
 		if err != nil {
@@ -460,7 +473,10 @@ func (h *harness) wait(ctx context.Context, st Step, limit time.Duration) (strin
 		h.mu.Unlock()
 		msg := "converged" + h.catchups()
 		if len(waits) > 0 {
-			msg += " (waited for: " + strings.Join(waits, ", ") + ")"
+			if len(lastWhy) > 100 {
+				lastWhy = lastWhy[:100] + "..."
+			}
+			msg += " (waited for: " + strings.Join(waits, ", ") + "; last: " + lastWhy + ")"
 		}
 		return msg, nil
 	case "hq":
@@ -546,6 +562,8 @@ func kindOf(why string) string {
 		return "HQ's ledger"
 	case strings.HasPrefix(why, "HQ stock"):
 		return "HQ's stock"
+	case strings.Contains(why, "CRDT heads"):
+		return "CRDT merge"
 	case strings.Contains(why, " stock"):
 		return "CRDT stock"
 	case strings.Contains(why, " holds "):

@@ -59,6 +59,7 @@ const (
 	OpHQ        Op = "hq"
 	OpWait      Op = "wait"
 	OpCheck     Op = "check"
+	OpChaos     Op = "chaos"
 )
 
 // Step is one line of a scenario.
@@ -480,6 +481,10 @@ func (p *lineParser) parse(sc *Scenario) error {
 				break
 			}
 		}
+	case OpChaos:
+		if st.N, err = p.count("chaos", 1); err != nil {
+			return err
+		}
 	case OpHeal, OpCheck:
 	case OpKill, OpRestart, OpWipe:
 		if st.Tills, err = p.tills(); err != nil {
@@ -517,7 +522,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, skew, hq, wait, check)", kw)
+		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, skew, hq, wait, check, chaos)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()

@@ -9,7 +9,7 @@ import (
 
 func TestBuiltinsParse(t *testing.T) {
 	names := Builtins()
-	for _, want := range []string{"outage", "steady", "crash", "relay-failover", "hq-outage", "skew", "wipe"} {
+	for _, want := range []string{"outage", "steady", "crash", "relay-failover", "hq-outage", "skew", "wipe", "chaos"} {
 		found := false
 		for _, n := range names {
 			found = found || n == want
@@ -70,6 +70,7 @@ hq down s2
 hq up
 shift open on t1
 receive on s2.t2
+chaos 30 small=7
 wait converged 2m
 check
 `), Small)
@@ -105,7 +106,10 @@ check
 	if got := s[9]; got.Op != OpHQ || got.Arg != "down" || got.Store != 2 {
 		t.Errorf("hq down: %+v", got)
 	}
-	if got := s[13]; got.Arg != "converged" || got.Timeout != 2*time.Minute {
+	if got := s[13]; got.Op != OpChaos || got.N != 7 {
+		t.Errorf("chaos: %+v", got)
+	}
+	if got := s[14]; got.Arg != "converged" || got.Timeout != 2*time.Minute {
 		t.Errorf("wait converged: %+v", got)
 	}
 }

@@ -43,7 +43,7 @@ type ackLog struct {
 	list      []*ack
 	byKey     map[string]*ack
 	sales     map[*store][]*saleRec
-	replays   int
+	replays   int // first answers that were replays: requests in doubt that had been recorded
 	dups      []string
 	abandoned []string // requests in doubt when their till's disk was wiped
 	refused   []string // refusals the workload did not expect
@@ -66,8 +66,10 @@ func (l *ackLog) add(a *ack) {
 			l.dups = append(l.dups, fmt.Sprintf("%s: idempotency key %q acknowledged as %s and again as %s",
 				a.slot.name, a.key, prev.info.Receipt, a.info.Receipt))
 		}
-		l.replays++
 		return
+	}
+	if a.info.Replayed {
+		l.replays++ // a request in doubt (its till died) that the till had recorded
 	}
 	l.byKey[k] = a
 	l.list = append(l.list, a)
@@ -245,10 +247,8 @@ func (h *harness) startSell(ctx context.Context, st Step, targets []*slot, rate 
 	return job
 }
 
-var opCounter atomic.Int64
-
 func (h *harness) key(s *slot, inc *incarnation, what string) string {
-	return fmt.Sprintf("tn%d-%s-%d-%s%d", h.cfg.Seed, strings.ReplaceAll(s.name, ".", ""), inc.number, what, opCounter.Add(1))
+	return fmt.Sprintf("tn%d-%s-%d-%s%d", h.cfg.Seed, strings.ReplaceAll(s.name, ".", ""), inc.number, what, h.ops.Add(1))
 }
 
 // cashier sells at one till until the job's sales are all taken, with a
@@ -315,9 +315,19 @@ func (h *harness) refundOne(ctx context.Context, s *slot, rng *rand.Rand) {
 	}
 	_, inc, _ := s.current()
 	key := h.key(s, inc, "r")
-	a, err := h.do(ctx, s, inc, func(th tillHandle) (ackInfo, error) {
-		return th.refund(ctx, key, rec.id, []ledger.Pick{pick})
-	})
+	var a ackInfo
+	var err error
+	// A refund is priced from what remains of the sale; another till's
+	// refund of it arriving between the pricing and the recording makes
+	// the till refuse it (the amounts changed). A cashier asks again.
+	for try := 0; try < 3; try++ {
+		a, err = h.do(ctx, s, inc, func(th tillHandle) (ackInfo, error) {
+			return th.refund(ctx, key, rec.id, []ledger.Pick{pick})
+		})
+		if !errors.Is(err, errRefused) || isUnknownSale(err) {
+			break
+		}
+	}
 	switch {
 	case err == nil:
 		h.acked(s, inc, ledger.KindRefund, key, a)
