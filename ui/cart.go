@@ -586,12 +586,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx := r.Context()
-	if strings.TrimSpace(req.IdempotencyKey) == "" {
-		a.fail(w, r, badRequest("idempotency_key is required: make one before sending, reuse it on retry"))
-		return
-	}
-	if ev, err := a.till.Replay(req.IdempotencyKey); err != nil {
-		a.fail(w, r, err)
+	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
 		return
 	} else if ev != nil {
 		a.saleDone(w, r, ev, true)

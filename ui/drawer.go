@@ -14,9 +14,33 @@ import (
 // record checks the idempotency key, records body and answers with what
 // done makes of the event. Bodies come from validated requests; the
 // ledger still checks every rule and nothing is stored if one fails.
-func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body ledger.Body, done func(ev *ledger.Event) any) {
+// keyed answers 400 when an event-making request has no idempotency key;
+// it reports whether the request may go on.
+func (a *API) keyed(w http.ResponseWriter, r *http.Request, key string) bool {
 	if strings.TrimSpace(key) == "" {
 		a.fail(w, r, badRequest("idempotency_key is required: make one before sending, reuse it on retry"))
+		return false
+	}
+	return true
+}
+
+// replayOf checks an event-making request's idempotency key and returns
+// the event the key already made, or nil. ok is false when it has
+// answered the request itself (no key, or a failed lookup).
+func (a *API) replayOf(w http.ResponseWriter, r *http.Request, key string) (ev *ledger.Event, ok bool) {
+	if !a.keyed(w, r, key) {
+		return nil, false
+	}
+	ev, err := a.till.Replay(key)
+	if err != nil {
+		a.fail(w, r, err)
+		return nil, false
+	}
+	return ev, true
+}
+
+func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body ledger.Body, done func(ev *ledger.Event) any) {
+	if !a.keyed(w, r, key) {
 		return
 	}
 	ev, existing, err := a.till.Record(r.Context(), body, key)

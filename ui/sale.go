@@ -202,14 +202,9 @@ func (a *API) postSale(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx := r.Context()
-	if strings.TrimSpace(req.IdempotencyKey) == "" {
-		a.fail(w, r, badRequest("idempotency_key is required: make one before sending, reuse it on retry"))
+	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
 		return
-	}
-	if ev, err := a.till.Replay(req.IdempotencyKey); err != nil {
-		a.fail(w, r, err)
-		return
-	} else if ev == nil {
+	} else if ev == nil { // new: price and check it; a replay goes straight to Sell
 		if len(req.Lines) == 0 {
 			a.fail(w, r, badRequest("a sale needs at least one line"))
 			return
@@ -294,12 +289,7 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if strings.TrimSpace(req.IdempotencyKey) == "" {
-		a.fail(w, r, badRequest("idempotency_key is required"))
-		return
-	}
-	if ev, err := a.till.Replay(req.IdempotencyKey); err != nil {
-		a.fail(w, r, err)
+	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
 		return
 	} else if ev != nil {
 		a.refundDone(w, r, ev, true)
@@ -396,12 +386,7 @@ func (a *API) postVoid(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx := r.Context()
-	if strings.TrimSpace(req.IdempotencyKey) == "" {
-		a.fail(w, r, badRequest("idempotency_key is required"))
-		return
-	}
-	if ev, err := a.till.Replay(req.IdempotencyKey); err != nil {
-		a.fail(w, r, err)
+	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
 		return
 	} else if ev != nil {
 		a.voidDone(w, r, ev, true)
