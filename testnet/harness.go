@@ -199,7 +199,8 @@ func (st *store) live() []*slot {
 	return out
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -364,10 +365,10 @@ func (h *harness) enroll(s *slot) (*incarnation, error) {
 	if h.cfg.Mode == Netns {
 		inc.p2pPort, inc.httpPort = 4001, 8081
 	} else {
-		if inc.p2pPort, err = freePort(); err != nil {
+		if inc.p2pPort, err = FreePort(); err != nil {
 			return nil, err
 		}
-		if inc.httpPort, err = freePort(); err != nil {
+		if inc.httpPort, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}

@@ -166,7 +166,7 @@ func (p *procTill) watchRSS() {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if _, hwm := procMem(p.cmd.Process.Pid); hwm > p.peak.Load() {
+		if _, hwm := ProcMem(p.cmd.Process.Pid); hwm > p.peak.Load() {
 			p.peak.Store(hwm)
 		}
 		select {
@@ -178,7 +178,7 @@ func (p *procTill) watchRSS() {
 }
 
 func (p *procTill) peakRSS() int64 {
-	if _, hwm := procMem(p.cmd.Process.Pid); hwm > p.peak.Load() {
+	if _, hwm := ProcMem(p.cmd.Process.Pid); hwm > p.peak.Load() {
 		p.peak.Store(hwm)
 	}
 	return p.peak.Load()
@@ -535,8 +535,8 @@ func (p *procTill) isRelay(ctx context.Context) (bool, error) {
 	return err == nil && st.HQ.Relay == "this till", err
 }
 
-// procMem returns VmRSS and VmHWM of a process in kB.
-func procMem(pid int) (rss, hwm int64) {
+// ProcMem returns VmRSS and VmHWM (peak) of a process in kB, from /proc.
+func ProcMem(pid int) (rss, hwm int64) {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)

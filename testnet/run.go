@@ -658,7 +658,7 @@ func (h *harness) finish(ctx context.Context) {
 		s.mu.Unlock()
 	}
 	if h.cfg.Mode == InProc {
-		_, hwm := procMem(os.Getpid())
+		_, hwm := ProcMem(os.Getpid())
 		maxKB = hwm
 		rep.RSSScope = fmt.Sprintf("the harness process, holding all %d tills and HQ", rep.Tills)
 	} else {

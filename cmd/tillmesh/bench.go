@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/testnet"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -107,7 +107,14 @@ func benchMesh(c *cli.Context) error {
 	defer b.Close()
 
 	// C: a separate process.
-	httpPort, p2pPort := freePort(), freePort()
+	httpPort, err := testnet.FreePort()
+	if err != nil {
+		return err
+	}
+	p2pPort, err := testnet.FreePort()
+	if err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -296,7 +303,7 @@ func benchMesh(c *cli.Context) error {
 	fmt.Fprintf(w, "catch-up after heal (%d + %d sales): every till holds every event in %v; stock agrees everywhere in %v\n",
 		n, n, ledgerDone.Round(time.Millisecond), stockDone.Round(time.Millisecond))
 
-	rss, hwm := procMem(cmd.Process.Pid)
+	rss, hwm := testnet.ProcMem(cmd.Process.Pid)
 	fmt.Fprintf(w, "till C process after %d events: RSS %d MB (peak %d MB)\n", want.Total()+uint64(n), rss>>10, hwm>>10)
 	return nil
 }
@@ -423,33 +430,6 @@ func (s *session) post(path, body string) error {
 	}
 	io.Copy(io.Discard, resp.Body)
 	return nil
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// procMem returns VmRSS and VmHWM of a process in kB.
-func procMem(pid int) (rss, hwm int64) {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 {
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			switch f[0] {
-			case "VmRSS:":
-				rss = v
-			case "VmHWM:":
-				hwm = v
-			}
-		}
-	}
-	return rss, hwm
 }
 
 func cpuModel() string {
