@@ -464,20 +464,34 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 	wb := d.bdb.NewWriteBatch()
 	defer wb.Cancel()
 	var toApply []*ledger.Event
+	// Events this batch writes, by key: a second, different event for the
+	// same till and seq in one batch is evidence, never an overwrite.
+	batch := map[string][]byte{}
 	for _, ev := range ok {
 		if ev.Store != d.cfg.Store {
 			res.Rejected = append(res.Rejected, Rejected{ev, fmt.Errorf("%w: %s", ledger.ErrWrongStore, ev.Store)})
 			continue
 		}
-		have, err := d.stored(ev.Till, ev.Seq)
-		if err != nil {
-			return res, err
+		// A record can exist only at or below the chain head, or among the
+		// till's held events; a catch-up run above the head needs no read.
+		var have []byte
+		head, _, _ := d.state.Head(ev.Till)
+		if held, _ := d.state.Held(ev.Till); ev.Seq <= head || held > 0 {
+			var err error
+			if have, err = d.stored(ev.Till, ev.Seq); err != nil {
+				return res, err
+			}
+		}
+		key := eventKey(pEvent, ev.Till, ev.Seq)
+		if b, ok := batch[string(key)]; ok {
+			have = b
 		}
 		switch {
 		case have == nil:
-			if err := wb.Set(eventKey(pEvent, ev.Till, ev.Seq), ev.Bytes()); err != nil {
+			if err := wb.Set(key, ev.Bytes()); err != nil {
 				return res, err
 			}
+			batch[string(key)] = ev.Bytes()
 			toApply = append(toApply, ev)
 		case bytes.Equal(have, ev.Bytes()):
 			res.Duplicate++

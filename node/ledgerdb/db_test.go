@@ -219,3 +219,33 @@ func TestVerifyFindsAFlippedByteAndOpenQuarantinesIt(t *testing.T) {
 		t.Fatalf("selling on a damaged own chain: got %v, want ErrOwnChainDamaged", err)
 	}
 }
+
+// Two different events for one seq in one batch: the first is stored,
+// the second kept as evidence, and a reopen agrees with memory.
+func TestEquivocationInOneBatchIsEvidenceNotOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	peer := ledgertest.NewTill(store, 2, 2)
+	twin := *peer
+	a := peer.MustNext(ledgertest.Sale3(), now)
+	other := ledgertest.Sale3()
+	other.Staff = "2"
+	b := twin.MustNext(other, now)
+	res, err := db.Insert(t.Context(), []*ledger.Event{a, b})
+	if err != nil || len(res.Applied) != 1 || len(res.Rejected) != 1 {
+		t.Fatalf("insert: %+v %v", res, err)
+	}
+	var head ledger.EventID
+	db.View(func(s *ledger.State) { _, head, _ = s.Head(peer.ID) })
+	db.Close()
+	db = open(t, dir)
+	defer db.Close()
+	var after ledger.EventID
+	db.View(func(s *ledger.State) { _, after, _ = s.Head(peer.ID) })
+	if after != head {
+		t.Fatalf("after reopen the chain holds %s, before it held %s", after, head)
+	}
+	if ev, _ := db.Evidence(); len(ev) != 1 {
+		t.Fatalf("%d evidence events, want 1", len(ev))
+	}
+}
