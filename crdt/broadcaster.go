@@ -65,7 +65,7 @@ type broadcaster struct {
 	heads func() []cid.Cid
 
 	inbox chan announcement // from pubsub and from direct pushes
-	out   chan []byte       // announcements ready for go-ds-crdt
+	out   chan *announcement // announcements ready for go-ds-crdt
 
 	kick  chan struct{} // capacity 1: a local write was broadcast
 	burst atomic.Int64  // local broadcasts since the last trailing announce
@@ -85,7 +85,19 @@ type broadcaster struct {
 	// heads before walking them, and the walk is top-down, so the newest
 	// values appear first.
 	pending atomic.Int64
-	handed  atomic.Bool // Next returned an announcement not yet accounted
+
+	// begin runs before an announcement is handed to go-ds-crdt, end
+	// when go-ds-crdt asks for the next one (its walk of every head is
+	// then over). end returns true to have the announcement handed over
+	// once more. Set before start; called on go-ds-crdt's goroutine only.
+	begin func(a *announcement)
+	end   func(a *announcement, draining bool) (again bool)
+	cur   *announcement // handed to go-ds-crdt, not yet ended
+
+	drainOnce sync.Once
+	drain     chan struct{} // closed: hand over nothing more
+	idleOnce  sync.Once
+	idle      chan struct{} // closed when go-ds-crdt asked for more after drain
 }
 
 // announcement is a set of heads announced by a peer, with the peers to ask
@@ -94,6 +106,10 @@ type announcement struct {
 	data  []byte
 	heads []cid.Cid
 	from  []peer.ID
+
+	again      bool   // handed over once already; its first walk failed
+	wasDirty   bool   // go-ds-crdt's dirty bit when handed over
+	dirtyMarks uint64 // go-ds-crdt's MarkDirty calls when handed over
 }
 
 // HeadsProtocolID carries a direct head announcement to a peer that just
@@ -131,7 +147,9 @@ func newBroadcaster(ps *pubsub.PubSub, h host.Host, topic string, buffer int, lo
 		events: ev,
 		inbox:  make(chan announcement, 1024),
 		kick:   make(chan struct{}, 1),
-		out:    make(chan []byte, 64),
+		out:    make(chan *announcement, 64),
+		drain:  make(chan struct{}),
+		idle:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
 	}, nil
@@ -225,19 +243,71 @@ func (b *broadcaster) trailingLoop() {
 }
 
 // Next returns the next announcement from another peer, with its missing
-// blocks already fetched where the peer could serve them.
+// blocks already fetched where the peer could serve them. go-ds-crdt
+// (MultiHeadProcessing off) calls it again only when it has walked every
+// head of the previous one.
 func (b *broadcaster) Next(ctx context.Context) ([]byte, error) {
-	if b.handed.Swap(false) {
+	if a := b.cur; a != nil {
+		b.cur = nil
 		b.pending.Add(-1) // go-ds-crdt is done with the previous one
+		if b.end != nil && b.end(a, b.draining()) {
+			a.again = true
+			b.requeue(a)
+		}
+	}
+	if b.draining() {
+		b.idleOnce.Do(func() { close(b.idle) })
+		return nil, dscrdt.ErrNoMoreBroadcast
 	}
 	select {
-	case data := <-b.out:
-		b.handed.Store(true)
-		return data, nil
+	case a := <-b.out:
+		if b.begin != nil {
+			b.begin(a)
+		}
+		b.cur = a
+		return a.data, nil
+	case <-b.drain:
+		b.idleOnce.Do(func() { close(b.idle) })
+		return nil, dscrdt.ErrNoMoreBroadcast
 	case <-ctx.Done():
 		return nil, dscrdt.ErrNoMoreBroadcast
 	case <-b.ctx.Done():
 		return nil, dscrdt.ErrNoMoreBroadcast
+	}
+}
+
+func (b *broadcaster) draining() bool {
+	select {
+	case <-b.drain:
+		return true
+	default:
+		return false
+	}
+}
+
+// requeue hands a back to the fetch loop, counted as pending again.
+func (b *broadcaster) requeue(a *announcement) {
+	b.pending.Add(1)
+	select {
+	case b.inbox <- *a:
+	default:
+		b.pending.Add(-1) // inbox full: the peer's rebroadcast follows
+		b.log.Warn("inbox full; announcement not retried", "heads", len(a.heads))
+	}
+}
+
+// stopHanding makes Next hand over nothing more and waits up to wait for
+// go-ds-crdt to finish the walk in progress, so that a clean Close does
+// not cut a walk short. It reports whether go-ds-crdt went idle.
+func (b *broadcaster) stopHanding(wait time.Duration) bool {
+	b.drainOnce.Do(func() { close(b.drain) })
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-b.idle:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
@@ -286,7 +356,7 @@ func (b *broadcaster) processLoop() {
 		}
 		b.prefetch(b.ctx, a.from, a.heads)
 		select {
-		case b.out <- a.data:
+		case b.out <- &a:
 		case <-b.ctx.Done():
 			return
 		}

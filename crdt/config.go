@@ -82,6 +82,10 @@ type Config struct {
 	// detects this itself from a marker it keeps while open. Either way
 	// the CRDT is marked dirty and repaired at start.
 	Unclean bool
+
+	// mergeHook, for tests, sees every key go-ds-crdt writes while it
+	// merges; an error fails that merge.
+	mergeHook func(key string) error
 }
 
 // DefaultConfig returns a Config with every optional field set for a till

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 )
 
 // crdtLogger adapts slog to go-ds-crdt's logging.StandardLogger.
@@ -12,7 +13,13 @@ import (
 // clean") are for programmers, so they go to DEBUG. Its Error lines are
 // about heads it will see again (rebroadcast, repair), so they go to WARN:
 // retried or ignored, no person needed.
-type crdtLogger struct{ l *slog.Logger }
+//
+// It also counts go-ds-crdt's MarkDirty calls, which log dirtyMessage: a
+// walk during which the count moved did not finish (see walks.go).
+type crdtLogger struct {
+	l     *slog.Logger
+	marks *atomic.Uint64
+}
 
 func (c crdtLogger) log(level slog.Level, msg string) {
 	c.l.Log(context.Background(), level, msg, "component", "go-ds-crdt")
@@ -26,7 +33,13 @@ func (c crdtLogger) Info(args ...any) { c.log(slog.LevelDebug, fmt.Sprint(args..
 func (c crdtLogger) Infof(format string, args ...any) {
 	c.log(slog.LevelDebug, fmt.Sprintf(format, args...))
 }
-func (c crdtLogger) Warn(args ...any) { c.log(slog.LevelWarn, fmt.Sprint(args...)) }
+func (c crdtLogger) Warn(args ...any) {
+	msg := fmt.Sprint(args...)
+	if msg == dirtyMessage && c.marks != nil {
+		c.marks.Add(1)
+	}
+	c.log(slog.LevelWarn, msg)
+}
 func (c crdtLogger) Warnf(format string, args ...any) {
 	c.log(slog.LevelWarn, fmt.Sprintf(format, args...))
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/boxo/bitswap"
@@ -32,7 +33,16 @@ type Store struct {
 	log   *slog.Logger
 	epoch string
 
-	openKey ds.Key
+	openKey  ds.Key
+	walkNS   ds.Key // records of walks under way (walks.go)
+	crdtNS   ds.Key // go-ds-crdt's namespace
+	blocksNS ds.Key // the blockstore
+
+	dirtyMarks atomic.Uint64 // go-ds-crdt MarkDirty calls
+	repairing  atomic.Bool
+	ctx        context.Context // cancelled first thing in Close
+	cancel     context.CancelFunc
+	bg         sync.WaitGroup // repairs started by the Store
 	bserv   blockservice.BlockService
 	sync    *blockSync
 	bcast   *broadcaster
@@ -87,6 +97,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		log:         log,
 		epoch:       epoch,
 		openKey:     localNS.ChildString("open"),
+		walkNS:      localNS.ChildString("walk"),
+		crdtNS:      crdtNS,
+		blocksNS:    ns.ChildString("blocks"),
 		index:       newBarcodeIndex(),
 		subs:        &subscribers{},
 		writes:      make(chan writeReq),
@@ -96,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		own:         make(map[string]Slot),
 	}
 
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	wasOpen, err := d.Has(ctx, s.openKey)
 	if err != nil {
 		return nil, fmt.Errorf("read open marker: %w", err)
@@ -109,6 +123,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		log.Warn("last shutdown was unclean; repairing the inventory DAG", "detected", wasOpen, "told", cfg.Unclean)
 	}
+	restored, err := recoverWalks(ctx, d, s.walkNS, crdtNS, s.blocksNS)
+	if err != nil {
+		return nil, err
+	}
+	if restored > 0 {
+		log.Warn("finishing inventory merges cut short when the till stopped", "heads", restored)
+	}
 	if err := d.Put(ctx, s.openKey, nil); err != nil {
 		return nil, fmt.Errorf("write open marker: %w", err)
 	}
@@ -118,7 +139,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 
 	// The DAG service: blocks in the same datastore, bitswap as the
 	// fallback exchange, built before any peer is dialed.
-	bstore := blockstore.NewBlockstore(namespace.Wrap(d, ns.ChildString("blocks")),
+	bstore := blockstore.NewBlockstore(namespace.Wrap(d, s.blocksNS),
 		blockstore.NoPrefix(), blockstore.WriteThrough(true))
 	bswap := bitswap.New(context.Background(), bsnet.NewFromIpfsHost(cfg.Host), nil, bstore,
 		bitswap.EngineBlockstoreWorkerCount(4),
@@ -137,9 +158,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.bcast.heads = s.headList
 	s.bcast.prefetch = s.prefetch
+	s.bcast.begin = s.beginWalk
+	s.bcast.end = s.endWalk
 
 	opts := dscrdt.DefaultOptions()
-	opts.Logger = crdtLogger{log}
+	opts.Logger = crdtLogger{l: log, marks: &s.dirtyMarks}
 	opts.RebroadcastInterval = cfg.RebroadcastInterval
 	opts.RepairInterval = cfg.RepairInterval
 	opts.DAGSyncerTimeout = cfg.FetchTimeout
@@ -149,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		Batching:    d,
 		valuePrefix: crdtNS.ChildString("s").ChildString("k").String() + "/",
 		onCommit:    s.onCommit,
+		hook:        cfg.mergeHook,
 	}
 	s.crdt, err = dscrdt.New(observed, crdtNS, dag, s.bcast, opts)
 	if err != nil {
@@ -197,14 +221,25 @@ func loadEpoch(ctx context.Context, d ds.Datastore, key ds.Key) (string, error) 
 	return e, nil
 }
 
+// closeWait bounds how long Close waits for a merge under way.
+const closeWait = 5 * time.Second
+
 // Close stops replication and the writer, and closes go-ds-crdt. It does
 // not close the datastore, host or pubsub. Calls after the first return
 // the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
+		s.cancel()
 		<-s.writerDone
 		<-s.flusherDone
+		// Let a walk under way finish (blocks are fetched before it
+		// starts, so this is quick); one cut short is finished at the
+		// next start.
+		if !s.bcast.stopHanding(closeWait) {
+			s.log.Warn("closing during an inventory merge; it is finished at the next start")
+		}
+		s.bg.Wait()
 		s.sync.close()
 		errCRDT := s.crdt.Close()
 		errBcast := s.bcast.close()

@@ -161,6 +161,7 @@ type observedStore struct {
 	ds.Batching
 	valuePrefix string // <crdt namespace>/s/k/ (go-ds-crdt v0.6.8 layout)
 	onCommit    func(key string, value []byte, deleted bool)
+	hook        func(key string) error // Config.mergeHook
 }
 
 // crdtKey returns the CRDT key whose current value lives at k, if k is
@@ -194,6 +195,11 @@ type observedBatch struct {
 }
 
 func (b *observedBatch) Put(ctx context.Context, k ds.Key, v []byte) error {
+	if b.o.hook != nil {
+		if err := b.o.hook(k.String()); err != nil {
+			return err
+		}
+	}
 	if err := b.Batch.Put(ctx, k, v); err != nil {
 		return err
 	}

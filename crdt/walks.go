@@ -1,0 +1,199 @@
+package crdt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	dshelp "github.com/ipfs/boxo/datastore/dshelp"
+	cid "github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
+)
+
+// Interrupted walks.
+//
+// go-ds-crdt v0.6.8 merges an announced head by walking its branch top
+// down: it merges a node, marks it processed, then fetches and merges the
+// children, and only when the walk reaches a node it already holds does
+// the new head replace the old one. A walk cut short (the process stops,
+// a merge or fetch fails) therefore leaves the upper nodes marked
+// processed, the lower ones not merged, and the heads unchanged. Nothing
+// in go-ds-crdt finds such a branch again: a re-announcement of the head
+// is skipped as known, and its repair walks down from the heads, which do
+// not lead there. Reproduced here: a till killed mid-walk kept a peer's
+// stock slot one sale behind for good.
+//
+// The Store keeps, outside the CRDT namespace, a record of the heads whose
+// walk is under way (walkNS/<cid>), written before go-ds-crdt gets the
+// announcement and removed once the walk ended cleanly. A failed walk is
+// retried once at run time: the head's processed mark is removed and the
+// announcement handed over again, so go-ds-crdt merges the head again
+// (idempotent) and, finding its children processed, makes it a head;
+// then a repair walks down from it and merges the rest. A record still
+// there at the next start means the walk was cut short: before go-ds-crdt
+// opens, each such head whose block is here is written into go-ds-crdt's
+// heads and the store is marked dirty, so the repair at start walks it
+// (merging it first if it is not marked processed).
+
+const (
+	dirtyMessage = "marking datastore as dirty" // go-ds-crdt v0.6.8's MarkDirty log line
+)
+
+// go-ds-crdt v0.6.8 layout under its namespace.
+func processedKey(crdtNS ds.Key, c cid.Cid) ds.Key {
+	return crdtNS.ChildString("b").Child(dshelp.MultihashToDsKey(c.Hash()))
+}
+
+func headKey(crdtNS ds.Key, c cid.Cid) ds.Key {
+	return crdtNS.ChildString("h").Child(dshelp.MultihashToDsKey(c.Hash()))
+}
+
+func walkKey(walkNS ds.Key, c cid.Cid) ds.Key { return walkNS.ChildString(c.String()) }
+
+// recoverWalks runs before go-ds-crdt opens: it makes every head whose
+// walk was cut short a head again and marks the store dirty, and clears
+// the records. It returns the number of heads restored.
+func recoverWalks(ctx context.Context, d ds.Batching, walkNS, crdtNS, blocksNS ds.Key) (int, error) {
+	res, err := d.Query(ctx, query.Query{Prefix: walkNS.String(), KeysOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("list interrupted walks: %w", err)
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		return 0, fmt.Errorf("list interrupted walks: %w", err)
+	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	b, err := d.Batch(ctx)
+	if err != nil {
+		return 0, err
+	}
+	restored := 0
+	for _, e := range entries {
+		if err := b.Delete(ctx, ds.NewKey(e.Key)); err != nil {
+			return 0, err
+		}
+		c, err := cid.Decode(strings.TrimPrefix(e.Key, walkNS.String()+"/"))
+		if err != nil {
+			continue // not ours to interpret; dropped with the record
+		}
+		h, err := interruptedHeight(ctx, d, crdtNS, blocksNS, c)
+		if err != nil {
+			return 0, err
+		}
+		if h == 0 {
+			continue
+		}
+		buf := binary.AppendUvarint(nil, h)
+		if err := b.Put(ctx, headKey(crdtNS, c), buf); err != nil {
+			return 0, err
+		}
+		restored++
+	}
+	if restored > 0 {
+		if err := b.Put(ctx, crdtNS.ChildString("d"), nil); err != nil {
+			return 0, err
+		}
+	}
+	if err := b.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("restore interrupted walks: %w", err)
+	}
+	return restored, nil
+}
+
+// interruptedHeight returns the height of c if it must become a head for
+// the repair to walk it: it is not a head and its block is here. A head
+// that was processed and has since been built on becomes a redundant
+// head, which the next local write retires.
+func interruptedHeight(ctx context.Context, d ds.Datastore, crdtNS, blocksNS ds.Key, c cid.Cid) (uint64, error) {
+	isHead, err := d.Has(ctx, headKey(crdtNS, c))
+	if err != nil || isHead {
+		return 0, err
+	}
+	data, err := d.Get(ctx, blocksNS.Child(dshelp.MultihashToDsKey(c.Hash())))
+	if errors.Is(err, ds.ErrNotFound) {
+		return 0, nil // never fetched, so never merged: its next announcement walks it
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read block %s: %w", c, err)
+	}
+	_, h, err := decodeDAGNode(data)
+	if err != nil || h == 0 {
+		return 0, nil
+	}
+	return h, nil
+}
+
+// beginWalk records a's heads before go-ds-crdt walks them.
+func (s *Store) beginWalk(a *announcement) {
+	ctx := context.Background()
+	a.wasDirty = s.crdt.IsDirty(ctx)
+	a.dirtyMarks = s.dirtyMarks.Load()
+	for _, h := range a.heads {
+		if err := s.cfg.Datastore.Put(ctx, walkKey(s.walkNS, h), nil); err != nil {
+			s.log.Warn("record walk", "head", h, "err", err)
+		}
+	}
+}
+
+// endWalk runs when go-ds-crdt has finished walking a's heads. A clean
+// walk drops the records. A failed one (go-ds-crdt marked itself dirty
+// meanwhile) keeps them for the next start and,
+// the first time and unless the Store is closing, removes the processed
+// mark of each head that did not become a head and asks for the
+// announcement to be handed over again. After that second walk it
+// repairs.
+func (s *Store) endWalk(a *announcement, closing bool) (again bool) {
+	ctx := context.Background()
+	failed := s.dirtyMarks.Load() != a.dirtyMarks || (!a.wasDirty && s.crdt.IsDirty(ctx))
+	if !failed {
+		for _, h := range a.heads {
+			if err := s.cfg.Datastore.Delete(ctx, walkKey(s.walkNS, h)); err != nil {
+				s.log.Warn("clear walk record", "head", h, "err", err)
+			}
+		}
+	}
+	if closing {
+		return false
+	}
+	if a.again {
+		s.repairSoon()
+		return false
+	}
+	if !failed {
+		return false
+	}
+	heads, _ := s.Heads()
+	for _, h := range a.heads {
+		if slices.ContainsFunc(heads, h.Equals) {
+			continue
+		}
+		if err := s.cfg.Datastore.Delete(ctx, processedKey(s.crdtNS, h)); err != nil {
+			s.log.Warn("clear processed mark", "head", h, "err", err)
+			return false
+		}
+	}
+	s.log.Warn("inventory merge interrupted; walking the announcement again", "heads", len(a.heads))
+	return true
+}
+
+// repairSoon starts one go-ds-crdt repair in the background unless one
+// is running.
+func (s *Store) repairSoon() {
+	if !s.repairing.CompareAndSwap(false, true) {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer s.repairing.Store(false)
+		if err := s.crdt.Repair(s.ctx); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("repair inventory after an interrupted merge; go-ds-crdt retries while dirty", "err", err)
+		}
+	}()
+}
