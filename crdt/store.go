@@ -284,6 +284,18 @@ func (s *Store) headList() []cid.Cid {
 	return h
 }
 
+// AnnounceTo sends our heads to p directly, as when p joins the topic:
+// p then fetches what it lacks from us. A node calls it when it learns
+// that p missed something, e.g. p's ledger pull from us brought p events:
+// a link that went down and up again may keep its connection, so p never
+// rejoins the topic, and announcements made meanwhile were lost.
+func (s *Store) AnnounceTo(p peer.ID) error {
+	if s.bcast.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return s.bcast.push(p)
+}
+
 // Dirty reports whether go-ds-crdt has marked the state as needing a
 // repair (an interrupted merge, or an unclean shutdown not yet repaired).
 func (s *Store) Dirty(ctx context.Context) bool { return s.crdt.IsDirty(ctx) }

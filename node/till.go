@@ -170,6 +170,12 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 	sc.Host, sc.PubSub, sc.DB, sc.Store = t.host.Host(), t.host.PubSub(), t.db, cfg.Store.ID
 	sc.Allow = func(p peer.ID) bool { _, ok := t.host.Admitted(p); return ok }
 	sc.Enrolled = t.enrolled
+	sc.OnServed = func(p peer.ID, _ int) {
+		// p was behind our ledger, so likely behind our inventory too.
+		if err := t.inv.AnnounceTo(p); err != nil {
+			t.log.Debug("announce inventory heads to a peer that was behind", "peer", p, "err", err)
+		}
+	}
 	sc.Interval, sc.Logger, sc.Now = cfg.SyncInterval, cfg.Logger, cfg.Now
 	if t.sync, err = ledgersync.New(sc); err != nil {
 		return nil, err

@@ -135,16 +135,6 @@ func checkFigures(t *testing.T, name string, rep *Report) {
 func TestProcess(t *testing.T) {
 	for _, name := range []string{"crash", "outage", "relay-failover", "wipe", "chaos"} {
 		t.Run(name, func(t *testing.T) {
-			if (name == "crash" || name == "chaos") && os.Getenv("TILLMESH_TESTNET_CRASH") == "" {
-				// Known bug, open in issue 7: after kill -9 mid-sale and a
-				// restart, the other tills kept a stock slot of the killed
-				// till one sale behind its ledger (seed 3752: SKU 10019
-				// 99995, fold 99994) for 90 s. The ledgers agree; the
-				// repaired CRDT slot does not reach the peers. Run it with
-				// TILLMESH_TESTNET_CRASH=1.
-				// chaos kills mid-sale too.
-				t.Skip(name + " in process mode: known stock-slot propagation bug after kill -9 (issue 7); TILLMESH_TESTNET_CRASH=1 runs it")
-			}
 			rep := runScenario(t, name, Process)
 			checkFigures(t, name, rep)
 			if rep.MaxRSSMB <= 0 {

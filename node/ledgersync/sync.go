@@ -43,6 +43,10 @@ type Config struct {
 	// OnApplied is called (from the syncer's goroutines) with events that
 	// newly joined the ledger from peers.
 	OnApplied func([]*ledger.Event)
+	// OnServed is called (from the serving goroutine) after a pull by p
+	// was answered with events: p was behind us, and whatever p missed
+	// besides the ledger (its inventory state) it likely misses too.
+	OnServed func(p peer.ID, events int)
 	Now       func() time.Time
 	Logger    *slog.Logger
 }
@@ -378,10 +382,12 @@ func (s *Syncer) serve(st network.Stream) {
 		return
 	}
 	batch := make([][]byte, 0, s.cfg.Batch)
+	sent := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
+		sent += len(batch)
 		err := writeMsg(w, frame{Events: batch})
 		batch = batch[:0]
 		return err
@@ -407,5 +413,10 @@ func (s *Syncer) serve(st network.Stream) {
 	if err := flush(); err != nil {
 		return
 	}
-	writeMsg(w, frame{Done: true})
+	if err := writeMsg(w, frame{Done: true}); err != nil {
+		return
+	}
+	if sent > 0 && s.cfg.OnServed != nil {
+		s.cfg.OnServed(p, sent)
+	}
 }

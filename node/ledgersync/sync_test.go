@@ -223,3 +223,32 @@ func TestUnenrolledTillsEventsAreDropped(t *testing.T) {
 		t.Fatalf("B stored %d events of an unenrolled till", got)
 	}
 }
+
+// TestOnServedNamesThePeerThatWasBehind: a till that answers a pull with
+// events says so, naming the peer, so the node can offer that peer its
+// inventory heads too.
+func TestOnServedNamesThePeerThatWasBehind(t *testing.T) {
+	var mu sync.Mutex
+	served := map[peer.ID]int{}
+	a := newNode(t, 1, func(c *ledgersync.Config) {
+		c.OnServed = func(p peer.ID, n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			served[p] += n
+		}
+	})
+	b := newNode(t, 2)
+	a.sell(t, 30) // nobody listening: only a pull brings these to b
+	connect(t, b, a)
+	waitFor(t, "b caught up", func() bool { return converged(a, b) })
+	waitFor(t, "a reported serving b", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return served[b.h.ID()] >= 30
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(served) != 1 {
+		t.Fatalf("served %v, want only b", served)
+	}
+}
