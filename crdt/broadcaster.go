@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -147,7 +148,7 @@ func newBroadcaster(ps *pubsub.PubSub, h host.Host, topic string, buffer int, lo
 		events: ev,
 		inbox:  make(chan announcement, 1024),
 		kick:   make(chan struct{}, 1),
-		out:    make(chan *announcement, 64),
+		out:    make(chan *announcement, 4), // a backlog waits in the inbox, where it is coalesced
 		drain:  make(chan struct{}),
 		idle:   make(chan struct{}),
 		ctx:    ctx,
@@ -345,7 +346,11 @@ func (b *broadcaster) subscriptionLoop() {
 }
 
 // processLoop fetches the blocks of each announcement, then hands it to
-// go-ds-crdt, in arrival order.
+// go-ds-crdt, in arrival order. What queued up meanwhile is coalesced
+// first (see coalesce): after a partition heals, thousands of one-head
+// announcements arrive at once, and walking them one by one (a fetch
+// round trip each) took seconds and filled the inbox, so the direct push
+// that would have ended the catch-up was dropped.
 func (b *broadcaster) processLoop() {
 	for {
 		var a announcement
@@ -354,13 +359,81 @@ func (b *broadcaster) processLoop() {
 		case <-b.ctx.Done():
 			return
 		}
-		b.prefetch(b.ctx, a.from, a.heads)
-		select {
-		case b.out <- &a:
-		case <-b.ctx.Done():
-			return
+		queued := []announcement{a}
+	drain:
+		for len(queued) < cap(b.inbox) {
+			select {
+			case x := <-b.inbox:
+				queued = append(queued, x)
+			default:
+				break drain
+			}
+		}
+		merged := coalesce(queued)
+		b.pending.Add(int64(len(merged) - len(queued)))
+		for _, m := range merged {
+			b.prefetch(b.ctx, m.from, m.heads)
+			select {
+			case b.out <- m:
+			case <-b.ctx.Done():
+				return
+			}
 		}
 	}
+}
+
+// coalesce merges queued announcements by origin peer, in order of first
+// arrival. A peer's later heads descend from (or equal) its earlier ones,
+// so the union, newest first, walks the same DAG: go-ds-crdt walks the
+// first head and skips the rest as known. A union is capped at
+// maxAnnouncedHeads (the oldest go; a dropped head that was not an
+// ancestor of the others waits for the rebroadcast). Retried
+// announcements stay as they are.
+func coalesce(queued []announcement) []*announcement {
+	var out []*announcement
+	byOrigin := make(map[peer.ID]*announcement)
+	for i := range queued {
+		x := &queued[i]
+		if x.again || len(x.from) == 0 {
+			out = append(out, x)
+			continue
+		}
+		m, ok := byOrigin[x.from[0]]
+		if !ok {
+			byOrigin[x.from[0]] = x
+			out = append(out, x)
+			continue
+		}
+		heads := append(slices.Clone(x.heads), m.heads...)
+		u := uniqueCIDs(heads)
+		m.heads = u[:min(len(u), maxAnnouncedHeads)]
+		m.from = x.from // the newest path
+		m.data = nil
+	}
+	for _, m := range out {
+		if m.data != nil {
+			continue
+		}
+		m.heads = m.heads[:min(len(m.heads), maxAnnouncedHeads)]
+		data, err := encodeHeads(m.heads)
+		if err != nil {
+			continue // cannot happen for valid CIDs; leave data nil
+		}
+		m.data = data
+	}
+	return slices.DeleteFunc(out, func(m *announcement) bool { return m.data == nil })
+}
+
+// uniqueCIDs drops repeats, keeping first occurrences in order.
+func uniqueCIDs(cs []cid.Cid) []cid.Cid {
+	seen := make(map[cid.Cid]bool, len(cs))
+	return slices.DeleteFunc(cs, func(c cid.Cid) bool {
+		if seen[c] {
+			return true
+		}
+		seen[c] = true
+		return false
+	})
 }
 
 func (b *broadcaster) eventLoop() {
@@ -414,7 +487,8 @@ func (b *broadcaster) push(p peer.ID) error {
 }
 
 // handlePush takes a peer's direct head announcement into the inbox, or
-// drops it if the inbox is full (the peer's rebroadcast will follow).
+// drops it if the inbox stays full for seconds (the peer's rebroadcast
+// will follow).
 func (b *broadcaster) handlePush(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(10 * time.Second))
@@ -438,9 +512,14 @@ func (b *broadcaster) handlePush(st network.Stream) {
 	}
 	b.pushed.Add(1)
 	b.pending.Add(1)
+	wait := time.NewTimer(5 * time.Second) // the inbox drains fast: processLoop coalesces it
+	defer wait.Stop()
 	select {
 	case b.inbox <- announcement{data: data, heads: heads, from: []peer.ID{from}}:
-	default:
+	case <-wait.C:
+		b.pending.Add(-1)
+		b.log.Warn("inbox full; dropped pushed heads (the peer's rebroadcast follows)", "peer", from)
+	case <-b.ctx.Done():
 		b.pending.Add(-1)
 	}
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	cid "github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // failingMerge arms a merge hook that fails the merge of the first DAG
@@ -119,4 +123,52 @@ func TestInterruptedWalkHealsAfterRestart(t *testing.T) {
 	}
 	b.start(t, replicaOpts{})
 	allStock(t, b, 20*time.Second)
+}
+
+// TestCoalesce: queued announcements merge per origin peer, newest heads
+// first, with repeats dropped and the union capped; retries stay apart.
+func TestCoalesce(t *testing.T) {
+	cs := testCIDs(t, 300)
+	p1, p2 := peer.ID("p1"), peer.ID("p2")
+	ann := func(from peer.ID, again bool, heads ...cid.Cid) announcement {
+		data, err := encodeHeads(heads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return announcement{data: data, heads: heads, from: []peer.ID{from}, again: again}
+	}
+	got := coalesce([]announcement{
+		ann(p1, false, cs[0]),
+		ann(p2, false, cs[10]),
+		ann(p1, false, cs[1], cs[0]),
+		ann(p1, true, cs[5]),
+		ann(p1, false, cs[2]),
+	})
+	if len(got) != 3 {
+		t.Fatalf("got %d announcements, want p1, p2 and the retry", len(got))
+	}
+	want := [][]cid.Cid{{cs[2], cs[1], cs[0]}, {cs[10]}, {cs[5]}}
+	for i, a := range got {
+		if !slices.Equal(a.heads, want[i]) {
+			t.Errorf("announcement %d heads %v, want %v", i, a.heads, want[i])
+		}
+		decoded, err := decodeHeads(a.data)
+		if err != nil || !slices.Equal(decoded, a.heads) {
+			t.Errorf("announcement %d data decodes to %v, %v; want its heads", i, decoded, err)
+		}
+	}
+	if !got[2].again {
+		t.Error("the retry lost its flag")
+	}
+
+	// A burst of one-head announcements from one peer: the newest
+	// maxAnnouncedHeads survive, newest first.
+	var burst []announcement
+	for _, c := range cs {
+		burst = append(burst, ann(p1, false, c))
+	}
+	got = coalesce(burst)
+	if len(got) != 1 || len(got[0].heads) != maxAnnouncedHeads || got[0].heads[0] != cs[len(cs)-1] {
+		t.Fatalf("burst coalesced to %d announcements, first with %d heads", len(got), len(got[0].heads))
+	}
 }
