@@ -44,10 +44,16 @@
 // from that head down to what we hold (sending our heads, as git's fetch
 // negotiation does); each block is checked against its CID before it is
 // stored, and go-ds-crdt then walks the DAG from local storage. Bitswap is
-// only the fallback. go-ds-crdt's MultiHeadProcessing stays off, its
-// repair runs every few minutes, and the DAG is marked dirty after an
-// unclean shutdown. Stats().Pending is 0 once everything announced has
-// been merged; Heads() alone does not say so.
+// only the fallback. Announcements that queue up (thousands after a
+// partition heals) are coalesced per peer before they are fetched and
+// walked. go-ds-crdt's MultiHeadProcessing stays off, its repair runs
+// every few minutes, and the DAG is marked dirty after an unclean
+// shutdown. A walk cut short (a stop, kill -9 or failed merge) would
+// leave a branch half merged for good in go-ds-crdt v0.6.8; the Store
+// records walks under way and finishes such a branch at run time or at
+// the next start (walks.go). AnnounceTo pushes our heads to a peer the
+// node knows to be behind. Stats().Pending is 0 once everything announced
+// has been merged; Heads() alone does not say so.
 //
 // Change notifications come from the datastore writes go-ds-crdt commits,
 // not from its PutHook, which fires before the merge is committed.
