@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +65,7 @@ type broadcaster struct {
 	// heads returns the current heads; set before start.
 	heads func() []cid.Cid
 
-	inbox chan announcement // from pubsub and from direct pushes
+	inbox chan announcement  // from pubsub and from direct pushes
 	out   chan *announcement // announcements ready for go-ds-crdt
 
 	kick  chan struct{} // capacity 1: a local write was broadcast

@@ -43,10 +43,10 @@ type Store struct {
 	ctx        context.Context // cancelled first thing in Close
 	cancel     context.CancelFunc
 	bg         sync.WaitGroup // repairs started by the Store
-	bserv   blockservice.BlockService
-	sync    *blockSync
-	bcast   *broadcaster
-	crdt    *dscrdt.Datastore
+	bserv      blockservice.BlockService
+	sync       *blockSync
+	bcast      *broadcaster
+	crdt       *dscrdt.Datastore
 
 	index *barcodeIndex
 	subs  *subscribers

@@ -47,8 +47,8 @@ type Config struct {
 	// was answered with events: p was behind us, and whatever p missed
 	// besides the ledger (its inventory state) it likely misses too.
 	OnServed func(p peer.ID, events int)
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // DefaultConfig returns the defaults for a store LAN.
