@@ -38,15 +38,17 @@ type Store struct {
 	crdtNS   ds.Key // go-ds-crdt's namespace
 	blocksNS ds.Key // the blockstore
 
+	bserv blockservice.BlockService
+	sync  *blockSync
+	bcast *broadcaster
+	crdt  *dscrdt.Datastore
+
+	// Interrupted walks (walks.go).
 	dirtyMarks atomic.Uint64 // go-ds-crdt MarkDirty calls
 	repairing  atomic.Bool
 	ctx        context.Context // cancelled first thing in Close
 	cancel     context.CancelFunc
 	bg         sync.WaitGroup // repairs started by the Store
-	bserv      blockservice.BlockService
-	sync       *blockSync
-	bcast      *broadcaster
-	crdt       *dscrdt.Datastore
 
 	index *barcodeIndex
 	subs  *subscribers
