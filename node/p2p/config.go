@@ -79,6 +79,10 @@ type Config struct {
 	// Admitted tills are protected and never trimmed; the marks only
 	// bound connections from peers that are not (yet) admitted.
 	ConnLow, ConnHigh int
+
+	// Shaper, for the testnet only, injects latency and loss into the
+	// connections this host dials. nil (production) dials plain TCP.
+	Shaper *Shaper
 }
 
 // DefaultConfig returns a Config for a till on a store LAN of 2-30 tills.

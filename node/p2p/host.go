@@ -149,10 +149,14 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("p2p: connection manager: %w", err)
 	}
 	psk := cfg.PSK
+	transport := libp2p.Transport(tcp.NewTCPTransport)
+	if cfg.Shaper != nil {
+		transport = libp2p.Transport(tcp.NewTCPTransport, cfg.Shaper.transportOption())
+	}
 	lh, err := libp2p.New(
 		libp2p.Identity(priv),
 		libp2p.PrivateNetwork(pnet.PSK(psk[:])),
-		libp2p.Transport(tcp.NewTCPTransport),
+		transport,
 		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
 		libp2p.ConnectionGater(&gater{h}),
 		libp2p.ConnectionManager(cm),
