@@ -49,6 +49,9 @@ type Config struct {
 	SyncInterval time.Duration
 	Logger       *slog.Logger
 	Now          func() time.Time
+	// Shaper, for the testnet only, adds latency and loss to the
+	// connections the till dials (see p2p.Shaper).
+	Shaper *p2p.Shaper
 }
 
 // DefaultConfig returns a till config with everything but DataDir and
@@ -143,6 +146,7 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 	pc.PeerCache = filepath.Join(cfg.DataDir, "peers.json")
 	pc.Logger = cfg.Logger
 	pc.Revoked = t.revoked
+	pc.Shaper = cfg.Shaper
 	if t.host, err = p2p.New(ctx, pc); err != nil {
 		return nil, err
 	}

@@ -6,12 +6,15 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/tillmesh/tillmesh/node/p2p"
 )
 
 // chaos draws n steps from the seed — sales, partitions, heals, kills
-// (some in the middle of selling), restarts, clock skews, HQ outages,
-// deliveries, shifts and now and then a wiped disk — runs each, and then
-// makes the stores whole again (heal, restart, clocks right, HQ up) so
+// (some in the middle of selling), restarts, clock skews, slow and lossy
+// links, HQ outages, deliveries, shifts and now and then a wiped disk —
+// runs each, and then makes the stores whole again (heal, restart, clocks
+// right, links clean, HQ up) so
 // that the scenario can wait for convergence and check. Each drawn step
 // is printed, so a failure shows the schedule that led to it; the same
 // seed draws the same schedule.
@@ -35,7 +38,7 @@ func (h *harness) chaos(ctx context.Context, st Step) (string, error) {
 		return "", err
 	}
 	var parts []string
-	for _, op := range []Op{OpSell, OpPartition, OpHeal, OpKill, OpRestart, OpSkew, OpHQ, OpWipe, OpReceive, OpShift} {
+	for _, op := range []Op{OpSell, OpPartition, OpHeal, OpKill, OpRestart, OpSkew, OpLatency, OpHQ, OpWipe, OpReceive, OpShift} {
 		if n := counts[op]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, op))
 		}
@@ -53,6 +56,12 @@ func (h *harness) whole(ctx context.Context) error {
 	for _, s := range h.allSlots() {
 		if s.skew.Load() != 0 {
 			steps = append(steps, Step{Op: OpSkew, Text: "skew " + s.name + " 0", Tills: []TillRef{ref(s)}})
+		}
+		s.mu.Lock()
+		shaped := s.link != (p2p.Fault{})
+		s.mu.Unlock()
+		if shaped {
+			steps = append(steps, Step{Op: OpLatency, Text: "latency " + s.name + " off", Tills: []TillRef{ref(s)}})
 		}
 	}
 	for _, s := range steps {
@@ -80,8 +89,19 @@ func (h *harness) draw(rng *rand.Rand) []Step {
 	}
 	for {
 		switch r := rng.IntN(100); {
-		case r < 30:
+		case r < 26:
 			return []Step{sell(10+rng.IntN(40), false)}
+		case r < 30: // a till's link turns slow and lossy, or clean again
+			s := pick(st.slots)
+			f := p2p.Fault{Delay: time.Duration(rng.IntN(9)) * 10 * time.Millisecond, Loss: float64(rng.IntN(6)) / 100}
+			if rng.IntN(3) == 0 {
+				f = p2p.Fault{}
+			}
+			text := fmt.Sprintf("latency %s %v loss %.0f%%", s.name, f.Delay, f.Loss*100)
+			if f == (p2p.Fault{}) {
+				text = "latency " + s.name + " off"
+			}
+			return []Step{{Op: OpLatency, Tills: []TillRef{ref(s)}, Link: f, Text: text}}
 		case r < 40: // kill in the middle of selling, then bring it back
 			if len(live) < 2 {
 				continue

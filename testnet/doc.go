@@ -32,8 +32,12 @@
 // handler that cuts a store (`hq down s2`) or a till (a partitioned one)
 // off from HQ by closing the connection unanswered.
 //
-// Not yet supported: added latency or loss on links (the kernel here has
-// no netem, and the node's transport has no hook for it).
+// Latency and loss on a till's link (this kernel has no netem) go into
+// the tills' transport: a scenario with a latency step (or chaos) gives
+// every till a p2p.Shaper, which delays what the connections it dials
+// carry, each way, and turns a lost segment into a 200 ms retransmission
+// delay, as TCP does. The process modes set it through the control stdin
+// ("<id> shape all|<addr> <delay> <loss>") and --shape-seed.
 //
 // # Scenario files
 //
@@ -63,6 +67,9 @@
 //	wipe t2                   the till's disk is lost: it is enrolled again with a new key
 //	                          and the store's next till number (numbers are never reused)
 //	skew t2 +3h | skew t2 0   the till's clock runs off by this much
+//	latency t3 80ms [loss 5%] | latency t3 off
+//	                          t3's link delays bytes this much each way (up to 1s), and
+//	                          that share of its writes a retransmission (200 ms) more
 //	hq down [s2] | hq up [s2] the store's (or every store's) line to HQ
 //	wait converged [90s]      until every running till holds the same events, its CRDT
 //	                          stock equals the fold of the ledger, and HQ agrees (unless
@@ -72,9 +79,10 @@
 //	wait sales [N] [90s]      until the background sell is done (or has N acknowledged)
 //	check                     check the invariants now (cross-till ones if converged)
 //	chaos 40 small=12         draw 40 actions from the seed (sales, partitions, heals, kills,
-//	                          some mid-sale, restarts, skews, HQ outages, deliveries, shifts,
-//	                          now and then a wipe once the store agreed), print each, then
-//	                          make the stores whole: heal, restart all, clocks right, HQ up
+//	                          some mid-sale, restarts, skews, slow links, HQ outages,
+//	                          deliveries, shifts, now and then a wipe once the store agreed),
+//	                          print each, then make the stores whole: heal, restart all,
+//	                          clocks right, links clean, HQ up
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the
@@ -84,7 +92,7 @@
 // # Invariants
 //
 // Built-in scenarios: outage, steady, crash, relay-failover, hq-outage,
-// skew, wipe, stores (two stores sharing HQ) and chaos.
+// skew, slow-link, wipe, stores (two stores sharing HQ) and chaos.
 //
 // At the end of every run (after waiting for convergence) and at each
 // `check`:

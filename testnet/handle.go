@@ -9,6 +9,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/p2p"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -36,6 +37,9 @@ type tillHandle interface {
 
 	block(ctx context.Context, peers []peer.ID, on bool) error
 	setSkew(ctx context.Context) error // re-read the slot's skew
+	// shape sets a link fault in the till's p2p.Shaper: target "all"
+	// for its own link, else the address of another till's.
+	shape(ctx context.Context, target string, f p2p.Fault) error
 
 	// stop ends the till: kill is SIGKILL for a process, an abrupt stop
 	// in process (the operation in progress finishes first).

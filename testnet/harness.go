@@ -114,6 +114,7 @@ type slot struct {
 	upCh    chan struct{}
 	shift   bool             // harness's view: a shift is open
 	blocked map[peer.ID]bool // peers this till is told to refuse
+	link    p2p.Fault        // latency and loss on this till's link
 }
 
 // incarnation is one life of a till: a key, a certificate, a data
@@ -481,6 +482,60 @@ func (h *harness) start(ctx context.Context, s *slot) error {
 	s.blocked = want
 	s.mu.Unlock()
 	s.setUp(th)
+	if h.shaping() {
+		return h.applyLinks(ctx, s.st)
+	}
+	return nil
+}
+
+// shaping reports whether the scenario shapes links (a latency step, or
+// chaos, which draws them): only then do tills dial through a p2p.Shaper.
+func (h *harness) shaping() bool {
+	for _, st := range h.sc.Steps {
+		if st.Op == OpLatency || st.Op == OpChaos {
+			return true
+		}
+	}
+	return false
+}
+
+// linkAddr is the address other tills dial s at, as its Shaper keys it.
+func (h *harness) linkAddr(s *slot) string {
+	if h.cfg.Mode == Netns {
+		return s.net.lanIP
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("127.0.0.1:%d", s.inc.p2pPort)
+}
+
+// applyLinks tells every running till of st the link faults of the store:
+// its own (every connection it dials) and every other till's (the
+// connections it dials to that till). A restarted till is told again.
+func (h *harness) applyLinks(ctx context.Context, st *store) error {
+	for _, x := range st.slots {
+		th, _, _ := x.current()
+		if th == nil {
+			continue
+		}
+		x.mu.Lock()
+		own := x.link
+		x.mu.Unlock()
+		if err := th.shape(ctx, "all", own); err != nil {
+			return fmt.Errorf("shape %s: %w", x.name, err)
+		}
+		for _, y := range st.slots {
+			if y == x {
+				continue
+			}
+			y.mu.Lock()
+			f := y.link
+			y.mu.Unlock()
+			if err := th.shape(ctx, h.linkAddr(y), f); err != nil {
+				return fmt.Errorf("shape %s's link at %s: %w", y.name, x.name, err)
+			}
+		}
+	}
 	return nil
 }
 

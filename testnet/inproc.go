@@ -13,6 +13,7 @@ import (
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/p2p"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -28,6 +29,8 @@ type inprocTill struct {
 	mu   sync.RWMutex
 	down bool
 
+	shaper *p2p.Shaper // nil unless the scenario shapes links
+
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -42,6 +45,11 @@ func (h *harness) startInproc(ctx context.Context, s *slot, inc *incarnation, bl
 		cfg.HQ = s.st.hqURL
 	}
 	cfg.Now = s.now
+	var shaper *p2p.Shaper
+	if h.shaping() {
+		shaper = p2p.NewShaper(h.shapeSeed(s, inc))
+		cfg.Shaper = shaper
+	}
 	t, err := node.New(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.name, err)
@@ -50,7 +58,7 @@ func (h *harness) startInproc(ctx context.Context, s *slot, inc *incarnation, bl
 		t.Host().Block(p)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	it := &inprocTill{h: h, s: s, t: t, cancel: cancel, done: make(chan error, 1)}
+	it := &inprocTill{h: h, s: s, t: t, shaper: shaper, cancel: cancel, done: make(chan error, 1)}
 	go func() { it.done <- t.Run(runCtx) }()
 	return it, nil
 }
@@ -254,6 +262,16 @@ func (it *inprocTill) block(_ context.Context, peers []peer.ID, on bool) error {
 
 // setSkew has nothing to do: the till's clock reads the slot's skew.
 func (it *inprocTill) setSkew(context.Context) error { return nil }
+
+func (it *inprocTill) shape(_ context.Context, target string, f p2p.Fault) error {
+	if it.shaper == nil {
+		return errors.New("till started without a link shaper")
+	}
+	if target == "all" {
+		return it.shaper.SetAll(f)
+	}
+	return it.shaper.SetRemote(target, f)
+}
 
 // readyWait polls ready until it holds or the deadline passes.
 func readyWait(ctx context.Context, th tillHandle, limit time.Duration) error {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/p2p"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -82,6 +83,9 @@ func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a
 	}
 	if d := time.Duration(s.skew.Load()); d != 0 {
 		args = append(args, "--clock-skew="+d.String())
+	}
+	if h.shaping() {
+		args = append(args, fmt.Sprintf("--shape-seed=%d", h.shapeSeed(s, inc)))
 	}
 	logf, err := os.OpenFile(fmt.Sprintf("%s/logs/%s-%d.log", h.dir, s.name, inc.number), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -259,6 +263,10 @@ func (p *procTill) block(ctx context.Context, peers []peer.ID, on bool) error {
 		ids[i] = x.String()
 	}
 	return p.control(ctx, verb, ids...)
+}
+
+func (p *procTill) shape(ctx context.Context, target string, f p2p.Fault) error {
+	return p.control(ctx, "shape", target, f.Delay.String(), strconv.FormatFloat(f.Loss, 'f', -1, 64))
 }
 
 func (p *procTill) setSkew(ctx context.Context) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/p2p"
 )
 
 // Run builds the scenario's stores in cfg.Mode, runs its steps, waits
@@ -117,6 +118,11 @@ func names(ss []*slot) string {
 		n = append(n, s.name)
 	}
 	return strings.Join(n, ",")
+}
+
+// shapeSeed seeds a till incarnation's loss draws from the run's seed.
+func (h *harness) shapeSeed(s *slot, inc *incarnation) uint64 {
+	return h.cfg.Seed*1_000_003 + uint64(s.st.idx)*1009 + uint64(inc.number)
 }
 
 func (h *harness) stepRNG(st Step) *rand.Rand {
@@ -306,6 +312,28 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 			}
 		}
 		return fmt.Sprintf("%s's clock off by %v", names(targets), st.Skew), nil
+
+	case OpLatency:
+		targets, err := h.resolve(ctx, st.Tills)
+		if err != nil {
+			return "", err
+		}
+		stores := map[*store]bool{}
+		for _, s := range targets {
+			s.mu.Lock()
+			s.link = st.Link
+			s.mu.Unlock()
+			stores[s.st] = true
+		}
+		for stor := range stores {
+			if err := h.applyLinks(ctx, stor); err != nil {
+				return "", err
+			}
+		}
+		if st.Link == (p2p.Fault{}) {
+			return fmt.Sprintf("%s's link clean again", names(targets)), nil
+		}
+		return fmt.Sprintf("%s's link: %v each way, %.0f%% of writes a retransmission late", names(targets), st.Link.Delay, st.Link.Loss*100), nil
 
 	case OpHQ:
 		down := st.Arg == "down"

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tillmesh/tillmesh/node/p2p"
 )
 
 //go:embed scenarios/*.txt
@@ -56,6 +58,7 @@ const (
 	OpRestart   Op = "restart"
 	OpWipe      Op = "wipe"
 	OpSkew      Op = "skew"
+	OpLatency   Op = "latency"
 	OpHQ        Op = "hq"
 	OpWait      Op = "wait"
 	OpCheck     Op = "check"
@@ -69,13 +72,14 @@ type Step struct {
 	Op   Op
 
 	N          int           // sell: sales; wait sales: at least this many of the background sell
-	Tills      []TillRef     // sell, receive, shift, kill, restart, wipe, skew: the tills named; nil = every till
+	Tills      []TillRef     // sell, receive, shift, kill, restart, wipe, skew, latency: the tills named; nil = every till
 	Groups     [][]TillRef   // partition: the sides
 	Rate       float64       // sell: sales per second per till (overrides the header; -1: header)
 	Background bool          // sell: do not wait for the sales
 	Arg        string        // shift: open|close; hq: down|up; wait: converged|hq|sales|relay
 	Store      int           // hq: the store (0: all)
 	Skew       time.Duration // skew
+	Link       p2p.Fault     // latency: the fault on the named tills' links
 	Timeout    time.Duration // wait: 0 = the run's default
 }
 
@@ -291,7 +295,7 @@ func (p *lineParser) tills(stop ...string) ([]TillRef, error) {
 	var refs []TillRef
 	for {
 		t := p.peek()
-		if t == "" || t == "|" || t == "0" || strings.HasPrefix(t, "+") || strings.HasPrefix(t, "-") {
+		if t == "" || t == "|" || (t[0] >= '0' && t[0] <= '9') || strings.HasPrefix(t, "+") || strings.HasPrefix(t, "-") {
 			return refs, nil
 		}
 		for _, s := range stop {
@@ -503,6 +507,16 @@ func (p *lineParser) parse(sc *Scenario) error {
 		if len(st.Tills) != 1 || everyTill(st.Tills) {
 			return p.errorf("skew: skew TILL +3h")
 		}
+	case OpLatency:
+		if st.Tills, err = p.tills("off"); err != nil {
+			return err
+		}
+		if len(st.Tills) == 0 || everyTill(st.Tills) {
+			return p.errorf("latency: name the tills (latency t3 40ms [loss 2%%], latency t3 off)")
+		}
+		if st.Link, err = p.fault(); err != nil {
+			return err
+		}
 	case OpWait:
 		st.Arg, _ = p.next()
 		switch st.Arg {
@@ -522,7 +536,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, skew, hq, wait, check, chaos)", kw)
+		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, skew, latency, hq, wait, check, chaos)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()
@@ -540,6 +554,34 @@ func (p *lineParser) parse(sc *Scenario) error {
 	}
 	sc.Steps = append(sc.Steps, st)
 	return nil
+}
+
+// fault reads "DELAY [loss P%]" or "off" of a latency step.
+func (p *lineParser) fault() (p2p.Fault, error) {
+	t, ok := p.next()
+	if !ok {
+		return p2p.Fault{}, p.errorf("latency: missing delay (latency t3 40ms [loss 2%%], latency t3 off)")
+	}
+	var f p2p.Fault
+	if t != "off" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d < 0 || d > time.Second {
+			return f, p.errorf("latency: delay %q: want a duration up to 1s, like 40ms", t)
+		}
+		f.Delay = d
+		if t, ok := p.next(); ok {
+			if t != "loss" {
+				return f, p.errorf("latency: unexpected %q (latency t3 40ms loss 2%%)", t)
+			}
+			pc, _ := p.next()
+			v, err := strconv.ParseFloat(strings.TrimSuffix(pc, "%"), 64)
+			if err != nil || !strings.HasSuffix(pc, "%") || v < 0 || v > 50 {
+				return f, p.errorf("latency: loss %q: want a percentage up to 50%%, like 2%%", pc)
+			}
+			f.Loss = v / 100
+		}
+	}
+	return f, nil
 }
 
 func isCount(s string) bool {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tillmesh/tillmesh/node/p2p"
 )
 
 func TestBuiltinsParse(t *testing.T) {
@@ -73,6 +75,9 @@ receive on s2.t2
 chaos 30 small=7
 wait converged 2m
 check
+latency t3 40ms loss 2%
+latency t1,t2 300ms
+latency t3 off
 `), Small)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +117,15 @@ check
 	if got := s[14]; got.Arg != "converged" || got.Timeout != 2*time.Minute {
 		t.Errorf("wait converged: %+v", got)
 	}
+	if got := s[16]; got.Op != OpLatency || got.Tills[0].Index != 3 || got.Link != (p2p.Fault{Delay: 40 * time.Millisecond, Loss: 0.02}) {
+		t.Errorf("latency: %+v", got)
+	}
+	if got := s[17]; len(got.Tills) != 2 || got.Link != (p2p.Fault{Delay: 300 * time.Millisecond}) {
+		t.Errorf("latency on two tills: %+v", got)
+	}
+	if got := s[18]; got.Op != OpLatency || got.Link != (p2p.Fault{}) {
+		t.Errorf("latency off: %+v", got)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -134,6 +148,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad wait", "wait forever", `wait "forever"`},
 		{"kill all", "kill all", "name the tills"},
 		{"sell junk", "sell 5 quickly", `unexpected "quickly"`},
+		{"latency without a till", "latency 40ms", "name the tills"},
+		{"latency without a delay", "latency t1", "missing delay"},
+		{"latency too long", "latency t1 2s", "delay"},
+		{"loss too high", "latency t1 40ms loss 70%", "loss"},
+		{"loss without percent", "latency t1 40ms loss 0.5", "loss"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

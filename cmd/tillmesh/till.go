@@ -10,6 +10,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/p2p"
 )
 
 func tillCommand() *cli.Command {
@@ -57,13 +58,18 @@ func tillCommand() *cli.Command {
 			}
 			clock := newSkewClock(c.Duration("clock-skew"))
 			cfg.Now = clock.Now
+			var shaper *p2p.Shaper
+			if c.Bool("testnet-control") {
+				shaper = p2p.NewShaper(c.Uint64("shape-seed"))
+				cfg.Shaper = shaper
+			}
 			till, err := node.New(c.Context, cfg)
 			if err != nil {
 				return err
 			}
 			defer till.Close()
 			if c.Bool("testnet-control") {
-				go testnetControl(c.Context, os.Stdin, c.App.Writer, till, clock)
+				go testnetControl(c.Context, os.Stdin, c.App.Writer, till, clock, shaper)
 			}
 			fmt.Fprintf(c.App.Writer, "till %d of store %q: http://%s  peer %s\n", till.Number(), store.Name, cfg.HTTPAddr, till.Host().ID())
 			for _, a := range till.Host().Addrs() {

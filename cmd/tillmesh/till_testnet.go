@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/p2p"
 )
 
 // Hidden flags of `tillmesh till` for the testnet harness (package
@@ -21,6 +23,7 @@ func tillTestnetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.DurationFlag{Name: "clock-skew", Hidden: true, Usage: "testnet: run the till's clock this far off (e.g. 3h, -90m)"},
 		&cli.BoolFlag{Name: "testnet-control", Hidden: true, Usage: "testnet: read control commands from stdin"},
+		&cli.Uint64Flag{Name: "shape-seed", Hidden: true, Usage: "testnet: seed of the link shaper's loss draws (with --testnet-control)"},
 	}
 }
 
@@ -42,9 +45,13 @@ func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.
 //	<id> block <peer>...    refuse these peers (Host.Block): a partition
 //	<id> unblock <peer>...  lift it
 //	<id> skew <duration>    set the clock's offset
+//	<id> shape <target> <delay> <loss>
+//	                        set a link fault (p2p.Shaper): target "all" is
+//	                        this till's own link, an "ip" or "ip:port" the
+//	                        link of the till dialed there; loss 0..0.5
 //
 // It returns when in ends or ctx does.
-func testnetControl(ctx context.Context, in io.Reader, out io.Writer, till *node.Till, clock *skewClock) {
+func testnetControl(ctx context.Context, in io.Reader, out io.Writer, till *node.Till, clock *skewClock, shaper *p2p.Shaper) {
 	sc := bufio.NewScanner(in)
 	for sc.Scan() && ctx.Err() == nil {
 		f := strings.Fields(sc.Text())
@@ -75,6 +82,23 @@ func testnetControl(ctx context.Context, in io.Reader, out io.Writer, till *node
 					return err
 				}
 				clock.off.Store(int64(d))
+			case "shape":
+				if len(args) != 3 {
+					return fmt.Errorf("shape takes a target, a delay and a loss")
+				}
+				d, err := time.ParseDuration(args[1])
+				if err != nil {
+					return err
+				}
+				loss, err := strconv.ParseFloat(args[2], 64)
+				if err != nil {
+					return fmt.Errorf("loss %q: %v", args[2], err)
+				}
+				f := p2p.Fault{Delay: d, Loss: loss}
+				if args[0] == "all" {
+					return shaper.SetAll(f)
+				}
+				return shaper.SetRemote(args[0], f)
 			default:
 				return fmt.Errorf("unknown command %q", verb)
 			}

@@ -111,7 +111,9 @@ func (s *Shaper) delay(remote string) time.Duration {
 	return d
 }
 
-// transportOption makes the TCP transport dial through s.
+// transportOption makes the TCP transport dial through s. (go-libp2p then
+// logs "can't set TCP keepalives" once per connection: the conn it wraps
+// around ours hides SetKeepAlive. Testnet only, so left alone.)
 func (s *Shaper) transportOption() tcp.Option {
 	return tcp.WithDialerForAddr(func(ma.Multiaddr) (tcp.ContextDialer, error) {
 		return shapedDialer{s: s}, nil
