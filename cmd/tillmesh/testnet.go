@@ -26,7 +26,7 @@ func testnetCommand() *cli.Command {
 				Usage: "run a scenario and report; exit status 0 only when every invariant holds",
 				Description: "Builds the scenario's stores (N stores x M tills, HQ behind a gate that can cut\n" +
 					"them off), runs its steps (sales, refunds, shifts, deliveries, partitions, kills,\n" +
-					"wipes, clock skew, HQ outages), waits for every till and HQ to agree, and checks:\n" +
+					"wipes, clock skew, slow and lossy links, HQ outages), waits for every till and HQ to agree, and checks:\n" +
 					"every acknowledged event on every till and at HQ, no EventID twice, identical\n" +
 					"ledgers, CRDT stock equal to the fold of the ledger everywhere, every signature,\n" +
 					"no over-refund, unique receipt numbers.\n\n" +
