@@ -48,6 +48,8 @@ type Store struct {
 	repairing  atomic.Bool
 	ctx        context.Context // cancelled first thing in Close
 	cancel     context.CancelFunc
+	bgMu       sync.Mutex
+	bgClosed   bool           // Close is waiting for bg: start nothing more
 	bg         sync.WaitGroup // repairs started by the Store
 
 	index *barcodeIndex
@@ -241,6 +243,9 @@ func (s *Store) Close() error {
 		if !s.bcast.stopHanding(closeWait) {
 			s.log.Warn("closing during an inventory merge; it is finished at the next start")
 		}
+		s.bgMu.Lock()
+		s.bgClosed = true
+		s.bgMu.Unlock()
 		s.bg.Wait()
 		s.sync.close()
 		errCRDT := s.crdt.Close()

@@ -143,11 +143,10 @@ func (s *Store) beginWalk(a *announcement) {
 
 // endWalk runs when go-ds-crdt has finished walking a's heads. A clean
 // walk drops the records. A failed one (go-ds-crdt marked itself dirty
-// meanwhile) keeps them for the next start and,
-// the first time and unless the Store is closing, removes the processed
-// mark of each head that did not become a head and asks for the
-// announcement to be handed over again. After that second walk it
-// repairs.
+// meanwhile) keeps them for the next start and, the first time and unless
+// the Store is closing, removes the processed mark of each head that did
+// not become a head and asks for the announcement to be handed over
+// again. After that second walk it repairs.
 func (s *Store) endWalk(a *announcement, closing bool) (again bool) {
 	ctx := context.Background()
 	failed := s.dirtyMarks.Load() != a.dirtyMarks || (!a.wasDirty && s.crdt.IsDirty(ctx))
@@ -185,7 +184,9 @@ func (s *Store) endWalk(a *announcement, closing bool) (again bool) {
 // repairSoon starts one go-ds-crdt repair in the background unless one
 // is running.
 func (s *Store) repairSoon() {
-	if !s.repairing.CompareAndSwap(false, true) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed || !s.repairing.CompareAndSwap(false, true) {
 		return
 	}
 	s.bg.Add(1)
