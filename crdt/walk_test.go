@@ -172,3 +172,26 @@ func TestCoalesce(t *testing.T) {
 		t.Fatalf("burst coalesced to %d announcements, first with %d heads", len(got), len(got[0].heads))
 	}
 }
+
+// TestAnnounceTo: a node that learns a peer is behind pushes it our heads
+// directly, and the peer takes it in; a closed Store refuses.
+func TestAnnounceTo(t *testing.T) {
+	rs := mesh(t, 2, replicaOpts{})
+	a, b := rs[0], rs[1]
+	ctx := t.Context()
+	if err := a.s.PutSetting(ctx, "name", []byte("Main St")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "replicated", func() bool { return caughtUp(a, b) }, a, b)
+	before := b.s.Stats().Pushes
+	if err := a.s.AnnounceTo(b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "b took the push", func() bool { return b.s.Stats().Pushes > before }, b)
+	if err := a.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.s.AnnounceTo(b.h.ID()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("AnnounceTo after Close = %v, want ErrClosed", err)
+	}
+}
