@@ -195,3 +195,41 @@ func TestAnnounceTo(t *testing.T) {
 		t.Fatalf("AnnounceTo after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestFinishedWalkRecordLeavesNoExtraHead: a walk record left by a stop
+// right after the walk finished, of a head that later nodes built on, does
+// not come back as a second head at start (heads would differ from the
+// peers' until the next local write).
+func TestFinishedWalkRecordLeavesNoExtraHead(t *testing.T) {
+	rs := mesh(t, 2, replicaOpts{})
+	a, b := rs[0], rs[1]
+	ctx := t.Context()
+	if err := a.s.ApplyMovements(ctx, 1, map[string]int64{"S1": -1}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "first write merged", func() bool { return caughtUp(a, b) }, a, b)
+	first, _ := b.s.Heads()
+	if err := a.s.ApplyMovements(ctx, 2, map[string]int64{"S2": -1}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "second write merged", func() bool { return caughtUp(a, b) }, a, b)
+	if err := b.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range first {
+		if err := b.d.Put(ctx, walkKey(b.s.walkNS, h), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &captureHandler{}
+	b.start(t, replicaOpts{logger: newCaptureLogger(logs)})
+	eventually(t, 30*time.Second, "start-up repair", func() bool { return !b.s.Dirty(ctx) }, b)
+	if !sameHeads(a, b) {
+		ha, _ := a.s.Heads()
+		hb, _ := b.s.Heads()
+		t.Fatalf("heads differ after restart: a %v, b %v", ha, hb)
+	}
+	if logs.contains("finishing inventory merges") {
+		t.Error("restored a head the current heads lead to")
+	}
+}

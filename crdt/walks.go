@@ -34,10 +34,12 @@ import (
 // announcement handed over again, so go-ds-crdt merges the head again
 // (idempotent) and, finding its children processed, makes it a head;
 // then a repair walks down from it and merges the rest. A record still
-// there at the next start means the walk was cut short: before go-ds-crdt
-// opens, each such head whose block is here is written into go-ds-crdt's
-// heads and the store is marked dirty, so the repair at start walks it
-// (merging it first if it is not marked processed).
+// there at the next start means the walk may have been cut short: before
+// go-ds-crdt opens, the store is marked dirty, so the repair at start
+// walks the DAG again, and each such head whose block is here and which
+// the current heads do not lead to is written into go-ds-crdt's heads, so
+// that the repair walks it too (merging it first if it is not marked
+// processed).
 
 const (
 	dirtyMessage = "marking datastore as dirty" // go-ds-crdt v0.6.8's MarkDirty log line
@@ -54,9 +56,13 @@ func headKey(crdtNS ds.Key, c cid.Cid) ds.Key {
 
 func walkKey(walkNS ds.Key, c cid.Cid) ds.Key { return walkNS.ChildString(c.String()) }
 
-// recoverWalks runs before go-ds-crdt opens: it makes every head whose
-// walk was cut short a head again and marks the store dirty, and clears
-// the records. It returns the number of heads restored.
+// recoverWalks runs before go-ds-crdt opens. For every recorded walk it
+// marks the store dirty, so the repair at start walks the DAG again, and
+// makes the walk's head a head if the current heads do not lead to it
+// (they lead to it when the walk finished, or when a later node of the
+// same peer was merged on top: the repair then passes through it anyway,
+// and making it a head would only leave a redundant head). It clears the
+// records and returns the number of heads restored.
 func recoverWalks(ctx context.Context, d ds.Batching, walkNS, crdtNS, blocksNS ds.Key) (int, error) {
 	res, err := d.Query(ctx, query.Query{Prefix: walkNS.String(), KeysOnly: true})
 	if err != nil {
@@ -68,6 +74,10 @@ func recoverWalks(ctx context.Context, d ds.Batching, walkNS, crdtNS, blocksNS d
 	}
 	if len(entries) == 0 {
 		return 0, nil
+	}
+	heads, err := storedHeads(ctx, d, crdtNS)
+	if err != nil {
+		return 0, err
 	}
 	b, err := d.Batch(ctx)
 	if err != nil {
@@ -89,16 +99,19 @@ func recoverWalks(ctx context.Context, d ds.Batching, walkNS, crdtNS, blocksNS d
 		if h == 0 {
 			continue
 		}
+		if ok, err := reaches(ctx, d, blocksNS, heads, c, h, maxReachWalk); err != nil {
+			return 0, err
+		} else if ok {
+			continue
+		}
 		buf := binary.AppendUvarint(nil, h)
 		if err := b.Put(ctx, headKey(crdtNS, c), buf); err != nil {
 			return 0, err
 		}
 		restored++
 	}
-	if restored > 0 {
-		if err := b.Put(ctx, crdtNS.ChildString("d"), nil); err != nil {
-			return 0, err
-		}
+	if err := b.Put(ctx, crdtNS.ChildString("d"), nil); err != nil {
+		return 0, err
 	}
 	if err := b.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("restore interrupted walks: %w", err)
@@ -106,10 +119,69 @@ func recoverWalks(ctx context.Context, d ds.Batching, walkNS, crdtNS, blocksNS d
 	return restored, nil
 }
 
-// interruptedHeight returns the height of c if it must become a head for
-// the repair to walk it: it is not a head and its block is here. A head
-// that was processed and has since been built on becomes a redundant
-// head, which the next local write retires.
+// maxReachWalk bounds the nodes reaches visits; past it a head is
+// restored (a redundant head costs less than a lost branch).
+const maxReachWalk = 200_000
+
+// storedHeads lists go-ds-crdt's heads as stored.
+func storedHeads(ctx context.Context, d ds.Datastore, crdtNS ds.Key) ([]cid.Cid, error) {
+	prefix := crdtNS.ChildString("h")
+	res, err := d.Query(ctx, query.Query{Prefix: prefix.String(), KeysOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("list heads: %w", err)
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		return nil, fmt.Errorf("list heads: %w", err)
+	}
+	var out []cid.Cid
+	for _, e := range entries {
+		c, err := dshelp.DsKeyToCidV1(ds.NewKey(strings.TrimPrefix(e.Key, prefix.String())), cid.DagProtobuf)
+		if err != nil {
+			return nil, fmt.Errorf("stored head %s: %w", e.Key, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// reaches reports whether target (of the given height) is reachable from
+// the nodes in from, walking local blocks no lower than its height (a
+// node's height is above its children's). It gives up, false, after limit
+// nodes or at a block that is not here.
+func reaches(ctx context.Context, d ds.Datastore, blocksNS ds.Key, from []cid.Cid, target cid.Cid, height uint64, limit int) (bool, error) {
+	stack := slices.Clone(from)
+	seen := make(map[cid.Cid]bool)
+	for len(stack) > 0 && len(seen) < limit {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if c.Equals(target) {
+			return true, nil
+		}
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		data, err := d.Get(ctx, blocksNS.Child(dshelp.MultihashToDsKey(c.Hash())))
+		if errors.Is(err, ds.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("read block %s: %w", c, err)
+		}
+		links, h, err := decodeDAGNode(data)
+		if err != nil || h <= height {
+			continue
+		}
+		stack = append(stack, links...)
+	}
+	return false, nil
+}
+
+// interruptedHeight returns the height of c if it may need to become a
+// head for the repair to walk it: it is not a head and its block is here
+// (a block never fetched was never merged: its next announcement walks
+// it).
 func interruptedHeight(ctx context.Context, d ds.Datastore, crdtNS, blocksNS ds.Key, c cid.Cid) (uint64, error) {
 	isHead, err := d.Has(ctx, headKey(crdtNS, c))
 	if err != nil || isHead {
@@ -117,7 +189,7 @@ func interruptedHeight(ctx context.Context, d ds.Datastore, crdtNS, blocksNS ds.
 	}
 	data, err := d.Get(ctx, blocksNS.Child(dshelp.MultihashToDsKey(c.Hash())))
 	if errors.Is(err, ds.ErrNotFound) {
-		return 0, nil // never fetched, so never merged: its next announcement walks it
+		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("read block %s: %w", c, err)
