@@ -195,6 +195,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s.bcast.start()
 	go s.writer()
 	go s.flusher()
+	if wasOpen || cfg.Unclean {
+		// Sales go on if this fails; the slots not republished keep the
+		// (small) risk it removes.
+		if n, err := s.republishOwnSlots(ctx); err != nil {
+			log.Error("republish own stock slots after an unclean shutdown", "republished", n, "err", err)
+		} else {
+			log.Info("republished own stock slots after an unclean shutdown", "slots", n)
+		}
+	}
 	heads, height := s.Heads()
 	log.Info("inventory store open", "till", cfg.TillID, "epoch", epoch, "heads", len(heads), "height", height)
 	return s, nil

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,7 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/boxo/blockservice"
+	blockstore "github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/ipld/merkledag"
 	cid "github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/namespace"
+	dscrdt "github.com/ipfs/go-ds-crdt"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -232,4 +239,67 @@ func TestFinishedWalkRecordLeavesNoExtraHead(t *testing.T) {
 	if logs.contains("finishing inventory merges") {
 		t.Error("restored a head the current heads lead to")
 	}
+}
+
+// TestOrphanedLocalWriteRepublished: a till killed after go-ds-crdt
+// merged its own write but before the heads moved keeps the value while
+// no head leads to its block, so peers never get it. After an unclean
+// shutdown the Store writes its slots again.
+func TestOrphanedLocalWriteRepublished(t *testing.T) {
+	rs := mesh(t, 2, replicaOpts{})
+	a, b := rs[0], rs[1]
+	ctx := t.Context()
+	if err := a.s.ApplyMovements(ctx, 1, map[string]int64{"S1": -1}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "first write merged", func() bool { return caughtUp(a, b) }, a, b)
+	oldHeads, oldHeight := a.s.Heads()
+	key, epoch := a.s.ownKey("S1"), a.s.Epoch()
+	if err := a.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The orphan: write S1's next value with go-ds-crdt offline, then put
+	// the heads back as they were, as a kill between merge and head
+	// update leaves them.
+	ns := ds.NewKey(DefaultConfig().Namespace)
+	crdtNS := ns.ChildString("c")
+	bstore := blockstore.NewBlockstore(namespace.Wrap(a.d, ns.ChildString("blocks")), blockstore.NoPrefix())
+	bserv := blockservice.New(bstore, nil)
+	offline, err := dscrdt.New(a.d, crdtNS, merkledag.NewDAGService(bserv), nil, dscrdt.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := offline.Put(ctx, key, encodeSlot(Slot{Seq: 2, Total: -3})); err != nil {
+		t.Fatal(err)
+	}
+	newHeads := offline.InternalStats(ctx).Heads
+	if err := offline.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range newHeads {
+		if err := a.d.Delete(ctx, headKey(crdtNS, h)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range oldHeads {
+		if err := a.d.Put(ctx, headKey(crdtNS, h), binary.AppendUvarint(nil, oldHeight)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.d.Put(ctx, a.s.openKey, nil); err != nil { // the process died
+		t.Fatal(err)
+	}
+
+	a.start(t, replicaOpts{})
+	if a.s.Epoch() != epoch {
+		t.Fatal("epoch changed")
+	}
+	if total, _, _ := a.s.Stock(ctx, "S1"); total != -3 {
+		t.Fatalf("a's own S1 = %d, want -3", total)
+	}
+	eventually(t, 20*time.Second, "b sees a's last write", func() bool {
+		total, _, _ := b.s.Stock(ctx, "S1")
+		return total == -3
+	}, a, b)
 }
