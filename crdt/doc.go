@@ -51,9 +51,12 @@
 // shutdown. A walk cut short (a stop, kill -9 or failed merge) would
 // leave a branch half merged for good in go-ds-crdt v0.6.8; the Store
 // records walks under way and finishes such a branch at run time or at
-// the next start (walks.go). AnnounceTo pushes our heads to a peer the
-// node knows to be behind. Stats().Pending is 0 once everything announced
-// has been merged; Heads() alone does not say so.
+// the next start (walks.go). After an unclean shutdown the Store writes
+// this till's stock slots again: go-ds-crdt merges a local write before
+// it moves the heads, so a write killed in between would reach no peer.
+// AnnounceTo pushes our heads to a peer the node knows to be behind.
+// Stats().Pending is 0 once everything announced has been merged; Heads()
+// alone does not say so.
 //
 // Change notifications come from the datastore writes go-ds-crdt commits,
 // not from its PutHook, which fires before the merge is committed.
