@@ -230,12 +230,12 @@ func (c *shapedConn) writer() {
 }
 
 func (c *shapedConn) reader() {
+	buf := make([]byte, 32<<10)
 	for {
-		buf := make([]byte, 32<<10)
 		n, err := c.Conn.Read(buf)
 		if n > 0 {
 			select {
-			case c.rq <- chunk{data: buf[:n], due: c.due(&c.lastR)}:
+			case c.rq <- chunk{data: append([]byte(nil), buf[:n]...), due: c.due(&c.lastR)}:
 			case <-c.closed:
 				return
 			}
