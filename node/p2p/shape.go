@@ -254,54 +254,49 @@ func (c *shapedConn) reader() {
 func (c *shapedConn) Read(b []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	for {
-		if c.rerr != nil {
-			return 0, c.rerr
-		}
+	for c.rerr == nil {
+		c.dmu.Lock()
+		dl, change := c.deadline, c.dchange
+		c.dmu.Unlock()
+		// Take the next chunk, or wait for the one in hand to be due.
+		var next <-chan chunk
+		var due, deadline <-chan time.Time
+		var timers []*time.Timer
 		if c.pending == nil {
-			ch, err := c.wait(func(deadline <-chan time.Time, change <-chan struct{}) (chunk, bool, error) {
-				select {
-				case ch := <-c.rq:
-					return ch, true, nil
-				case <-deadline:
-					return chunk{}, false, os.ErrDeadlineExceeded
-				case <-change:
-					return chunk{}, false, nil
-				case <-c.closed:
-					return chunk{}, false, net.ErrClosed
-				}
-			})
-			if err != nil {
-				return 0, err
-			}
-			if ch == nil {
-				continue
-			}
-			c.pending = ch
-		}
-		_, err := c.wait(func(deadline <-chan time.Time, change <-chan struct{}) (chunk, bool, error) {
+			next = c.rq
+		} else {
 			t := time.NewTimer(time.Until(c.pending.due))
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return chunk{}, true, nil
-			case <-deadline:
-				return chunk{}, false, os.ErrDeadlineExceeded
-			case <-change:
-				return chunk{}, false, nil
-			case <-c.closed:
-				return chunk{}, false, net.ErrClosed
-			}
-		})
+			timers, due = append(timers, t), t.C
+		}
+		if !dl.IsZero() {
+			t := time.NewTimer(time.Until(dl))
+			timers, deadline = append(timers, t), t.C
+		}
+		var err error
+		ready := false
+		select {
+		case ch := <-next:
+			c.pending = &ch
+		case <-due:
+			ready = true
+		case <-deadline:
+			err = os.ErrDeadlineExceeded
+		case <-change: // the deadline moved: wait again
+		case <-c.closed:
+			err = net.ErrClosed
+		}
+		for _, t := range timers {
+			t.Stop()
+		}
 		if err != nil {
 			return 0, err
 		}
-		if time.Now().Before(c.pending.due) {
-			continue // the deadline changed; wait again
+		if !ready {
+			continue
 		}
 		if c.pending.err != nil {
 			c.rerr, c.pending = c.pending.err, nil
-			return 0, c.rerr
+			break
 		}
 		n := copy(b, c.pending.data)
 		c.pending.data = c.pending.data[n:]
@@ -310,25 +305,7 @@ func (c *shapedConn) Read(b []byte) (int, error) {
 		}
 		return n, nil
 	}
-}
-
-// wait runs f with the current read deadline's timer and change channel.
-// It returns the chunk f got, or nil if f returned without one.
-func (c *shapedConn) wait(f func(deadline <-chan time.Time, change <-chan struct{}) (chunk, bool, error)) (*chunk, error) {
-	c.dmu.Lock()
-	dl, change := c.deadline, c.dchange
-	c.dmu.Unlock()
-	var deadline <-chan time.Time
-	if !dl.IsZero() {
-		t := time.NewTimer(time.Until(dl))
-		defer t.Stop()
-		deadline = t.C
-	}
-	ch, ok, err := f(deadline, change)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &ch, nil
+	return 0, c.rerr
 }
 
 func (c *shapedConn) SetReadDeadline(t time.Time) error {
