@@ -214,7 +214,7 @@ func FreePort() (int, error) {
 		low = 1024
 	}
 	for range 200 {
-		port := low + portRand.IntN(high-low+1)
+		port := low + rand.IntN(high-low+1)
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -224,8 +224,6 @@ func FreePort() (int, error) {
 	}
 	return 0, fmt.Errorf("no free TCP port in %d-%d", low, high)
 }
-
-var portRand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 
 // ephemeralLow is the first port of the kernel's ephemeral range (Linux
 // default 32768).
