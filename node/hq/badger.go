@@ -42,6 +42,7 @@ const (
 	bContact  = 'k'
 	bChange   = 'g'
 	bUser     = 'u'
+	bCatalog  = 'p' // a store's catalog as its relay sent it
 )
 
 func bkey(p byte, parts ...[]byte) []byte {
@@ -475,6 +476,16 @@ func (b *Badger) Contacts(context.Context) (map[ledger.StoreID]Contact, error) {
 		return nil
 	})
 	return out, err
+}
+
+func (b *Badger) PutStoreCatalog(_ context.Context, store ledger.StoreID, c hqapi.StoreCatalog) error {
+	return b.db.Update(func(txn *badger.Txn) error { return setJSON(txn, bkey(bCatalog, store[:]), c) })
+}
+
+func (b *Badger) StoreCatalog(_ context.Context, store ledger.StoreID) (hqapi.StoreCatalog, error) {
+	var c hqapi.StoreCatalog
+	err := b.db.View(func(txn *badger.Txn) error { return getJSON(txn, bkey(bCatalog, store[:]), &c) })
+	return c, err
 }
 
 func (b *Badger) AddChange(_ context.Context, c hqapi.Change) (hqapi.Change, error) {

@@ -348,6 +348,7 @@ func (h *HQ) apiProduct(w http.ResponseWriter, r *http.Request, s *session) {
 	var req struct {
 		Store   string        `json:"store"`
 		Product hqapi.Product `json:"product"`
+		Fields  []string      `json:"fields"` // fields edited; empty: a whole (new) product
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
@@ -358,12 +359,12 @@ func (h *HQ) apiProduct(w http.ResponseWriter, r *http.Request, s *session) {
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
 		return
 	}
-	c, err := h.PutProduct(r.Context(), store, req.Product, s.user)
+	c, err := h.EditProduct(r.Context(), store, req.Product, req.Fields, s.user)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.log.Info("product change", "sku", req.Product.SKU, "price", req.Product.Price, "cursor", c.Cursor, "by", s.user)
+	h.log.Info("product change", "sku", req.Product.SKU, "fields", c.Fields, "price", c.Product.Price, "cursor", c.Cursor, "by", s.user)
 	writeJSON(w, http.StatusOK, c)
 }
 

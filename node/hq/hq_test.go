@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -485,6 +486,58 @@ func TestDownlinkChanges(t *testing.T) {
 		cat, err := h.Catalog(ctx)
 		if err != nil || len(cat.Products) != 2 || len(cat.Staff) != 1 || cat.Staff[0].Staff.PINHash != "" {
 			t.Errorf("catalog: %+v %v", cat, err)
+		}
+	})
+}
+
+// A store's reported catalog is kept per backend; an edit of some fields
+// takes the others from it, and HQ's view shows edits made since the
+// report on top of it.
+func TestStoreCatalogAndFieldEdits(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		s1, s2 := hqtest.NewStore(71, 1), hqtest.NewStore(81, 1)
+		h := newHQ(t, b.open(t, b.place(t)), s1, s2)
+		bread := hqapi.Product{SKU: "10002", Name: "Bread small", Barcodes: []string{"4000000100027"}, Price: 129, Currency: "EUR", TaxRate: 700, Unit: "ea"}
+		if err := h.PutStoreCatalog(ctx, s1.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread}, At: 1}); err != nil {
+			t.Fatal(err)
+		}
+		// A report with one bad product is refused whole.
+		bad := bread
+		bad.SKU, bad.Unit = "10003", "litre"
+		if err := h.PutStoreCatalog(ctx, s1.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread, bad}, At: 2}); !errors.Is(err, hq.ErrInvalid) {
+			t.Errorf("catalog with a bad product: %v, want ErrInvalid", err)
+		}
+		c, err := h.EditProduct(ctx, &s1.ID, hqapi.Product{SKU: "10002", Price: 149}, []string{hqapi.FieldPrice}, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Product.Name != "Bread small" || !slices.Equal(c.Product.Barcodes, bread.Barcodes) || c.Product.Price != 149 {
+			t.Errorf("edit of the price: change carries %+v", c.Product)
+		}
+		cat, err := h.Catalog(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cat.Products) != 1 {
+			t.Fatalf("catalog: %+v", cat.Products)
+		}
+		if e := cat.Products[0]; e.Source != hq.SourceStore || *e.Store != s1.ID || e.Product.Price != 149 || e.Cursor != c.Cursor ||
+			!slices.Equal(e.Product.Barcodes, bread.Barcodes) {
+			t.Errorf("entry after the edit: %+v", e)
+		}
+		// Store 2 never reported it: a partial edit there is refused.
+		if _, err := h.EditProduct(ctx, &s2.ID, hqapi.Product{SKU: "10002", Price: 1}, []string{hqapi.FieldPrice}, "admin"); !errors.Is(err, hq.ErrInvalid) {
+			t.Errorf("partial edit for a store that lacks the product: %v, want ErrInvalid", err)
+		}
+		// The next report includes the change (its cursor): nothing applied twice.
+		reported := bread
+		reported.Price, reported.Name = 149, "Bread, small loaf"
+		if err := h.PutStoreCatalog(ctx, s1.ID, hqapi.StoreCatalog{Products: []hqapi.Product{reported}, Cursor: c.Cursor, At: 3}); err != nil {
+			t.Fatal(err)
+		}
+		if cat, err = h.Catalog(ctx); err != nil || len(cat.Products) != 1 || cat.Products[0].Product.Name != reported.Name || cat.Products[0].Cursor != 0 {
+			t.Errorf("catalog after the next report: %+v %v", cat.Products, err)
 		}
 	})
 }

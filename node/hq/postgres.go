@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS hq_changes (
 	store  bytea,
 	doc    jsonb NOT NULL
 );
+CREATE TABLE IF NOT EXISTS hq_store_catalogs (
+	store bytea PRIMARY KEY,
+	doc   jsonb NOT NULL
+);
 CREATE TABLE IF NOT EXISTS hq_users (
 	name text PRIMARY KEY,
 	doc  jsonb NOT NULL
@@ -509,6 +513,34 @@ func (p *Postgres) PutUser(ctx context.Context, u User) error {
 		_, err := c.Exec(ctx, `INSERT INTO hq_users (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET doc = EXCLUDED.doc`, u.Name, doc)
 		return err
 	})
+}
+
+func (p *Postgres) PutStoreCatalog(ctx context.Context, store ledger.StoreID, cat hqapi.StoreCatalog) error {
+	doc, err := json.Marshal(cat)
+	if err != nil {
+		return err
+	}
+	return p.with(ctx, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO hq_store_catalogs (store, doc) VALUES ($1, $2)
+			ON CONFLICT (store) DO UPDATE SET doc = EXCLUDED.doc`, store[:], doc)
+		return err
+	})
+}
+
+func (p *Postgres) StoreCatalog(ctx context.Context, store ledger.StoreID) (hqapi.StoreCatalog, error) {
+	var cat hqapi.StoreCatalog
+	err := p.with(ctx, func(c *pgx.Conn) error {
+		var doc []byte
+		err := c.QueryRow(ctx, `SELECT doc FROM hq_store_catalogs WHERE store = $1`, store[:]).Scan(&doc)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(doc, &cat)
+	})
+	return cat, err
 }
 
 func (p *Postgres) User(ctx context.Context, name string) (User, error) {

@@ -23,6 +23,7 @@ func (h *HQ) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/stores/{store}/vector", h.getVector)
 	mux.HandleFunc("POST /v1/stores/{store}/events", h.postEvents)
 	mux.HandleFunc("GET /v1/stores/{store}/changes", h.getChanges)
+	mux.HandleFunc("PUT /v1/stores/{store}/catalog", h.putCatalog)
 	h.registerDashboard(mux)
 	return mux
 }
@@ -216,6 +217,28 @@ func (h *HQ) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+func (h *HQ) putCatalog(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, hqapi.MaxBody))
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, hqapi.CodeTooLarge, fmt.Sprintf("body: %v (limit %d bytes)", err, hqapi.MaxBody))
+		return
+	}
+	store, _, ok := h.authOrFail(w, r, body, nil)
+	if !ok {
+		return
+	}
+	c, err := hqapi.DecodeStoreCatalog(body)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	if err := h.PutStoreCatalog(r.Context(), store, *c); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"products": len(c.Products)})
 }
 
 func (h *HQ) getChanges(w http.ResponseWriter, r *http.Request) {

@@ -121,6 +121,12 @@ type Storage interface {
 	// AllChanges returns every change with a cursor above after.
 	AllChanges(ctx context.Context, after uint64, limit int) ([]hqapi.Change, error)
 
+	// PutStoreCatalog keeps the store's catalog as its relay last sent
+	// it, replacing the one before; StoreCatalog returns it, or
+	// ErrNotFound if the store has sent none.
+	PutStoreCatalog(ctx context.Context, store ledger.StoreID, c hqapi.StoreCatalog) error
+	StoreCatalog(ctx context.Context, store ledger.StoreID) (hqapi.StoreCatalog, error)
+
 	PutUser(ctx context.Context, u User) error
 	User(ctx context.Context, name string) (User, error)
 	Users(ctx context.Context) ([]User, error)

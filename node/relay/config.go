@@ -33,6 +33,10 @@ type Ledger interface {
 // relay goes on where this one stopped.
 type Inventory interface {
 	PutProduct(ctx context.Context, p crdt.Product) error
+	// Product returns a product, or an error wrapping crdt.ErrNotFound.
+	Product(ctx context.Context, sku string) (crdt.Product, error)
+	// Products returns the whole catalog, which the relay reports to HQ.
+	Products(ctx context.Context) ([]crdt.Product, error)
 	PutStaff(ctx context.Context, s crdt.Staff) error
 	// Setting returns a setting, or an error wrapping crdt.ErrNotFound.
 	Setting(ctx context.Context, name string) ([]byte, error)

@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,25 +88,27 @@ type Relay struct {
 	wake   chan struct{} // the uploader has work or became relay
 	probe  chan struct{} // the prober should ask HQ now
 
-	mu        sync.Mutex
-	peers     map[ledger.TillID]*peerInfo
-	leader    bool
-	since     time.Time // when this till became relay
-	token     uint64
-	maxToken  uint64
-	holdUntil time.Time
-	started   time.Time
-	reachable bool
-	hqVector  ledger.Vector
-	hqFence   hqapi.Fence
-	fenceAge  time.Duration // age of the fence holder's contact, as HQ saw it
-	probedAt  time.Time
-	asked     time.Time // when the request behind hqVector was sent
-	contact   time.Time
-	uploadAt  time.Time
-	uploaded  uint64
-	rejected  map[rejKey]time.Time // events HQ refused -> when; retried after MaxBackoff
-	lastErr   string
+	mu     sync.Mutex
+	peers  map[ledger.TillID]*peerInfo
+	leader bool
+	since  time.Time // when this till became relay
+	token  uint64
+	// catalogSent is the hash of the catalog last reported to HQ.
+	catalogSent [sha256.Size]byte
+	maxToken    uint64
+	holdUntil   time.Time
+	started     time.Time
+	reachable   bool
+	hqVector    ledger.Vector
+	hqFence     hqapi.Fence
+	fenceAge    time.Duration // age of the fence holder's contact, as HQ saw it
+	probedAt    time.Time
+	asked       time.Time // when the request behind hqVector was sent
+	contact     time.Time
+	uploadAt    time.Time
+	uploaded    uint64
+	rejected    map[rejKey]time.Time // events HQ refused -> when; retried after MaxBackoff
+	lastErr     string
 }
 
 // New checks cfg, makes the HQ client and joins the store's relay topic.
@@ -696,18 +700,81 @@ func (r *Relay) downlink(ctx context.Context) error {
 			after = cs.Next
 		}
 		if !cs.More {
-			return nil
+			return r.reportCatalog(ctx, after)
 		}
 	}
 }
 
-// apply writes one HQ change into the CRDT.
+// reportCatalog sends HQ the store's catalog, with the downlink cursor
+// whose changes it includes, when it differs from what was sent last.
+func (r *Relay) reportCatalog(ctx context.Context, cursor uint64) error {
+	ps, err := r.cfg.Inventory.Products(ctx)
+	if err != nil {
+		return fmt.Errorf("read catalog: %w", err)
+	}
+	cat := hqapi.StoreCatalog{Products: make([]hqapi.Product, len(ps)), Cursor: cursor, At: r.cfg.Now().UnixMilli()}
+	for i, p := range ps {
+		cat.Products[i] = hqapi.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: p.Price,
+			Currency: p.Currency, TaxRate: p.TaxRate, Unit: string(p.Unit)}
+	}
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(cat.Products); err != nil {
+		return fmt.Errorf("hash catalog: %w", err)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	r.mu.Lock()
+	same := r.catalogSent == sum
+	r.mu.Unlock()
+	if same {
+		return nil
+	}
+	if err := r.client.PutCatalog(ctx, &cat); err != nil {
+		return fmt.Errorf("report catalog to hq: %w", err)
+	}
+	r.mu.Lock()
+	r.catalogSent = sum
+	r.mu.Unlock()
+	r.log.Debug("reported the catalog to HQ", "products", len(cat.Products), "cursor", cursor)
+	return nil
+}
+
+// apply writes one HQ change into the CRDT. A product change sets only
+// the fields it names on the product the store holds, so an HQ price
+// edit keeps the barcodes and anything else the store changed; a product
+// the store does not hold yet is written whole.
 func apply(ctx context.Context, inv Inventory, c hqapi.Change) error {
 	switch {
 	case c.Kind == hqapi.KindProduct && c.Product != nil:
 		p := c.Product
-		return inv.PutProduct(ctx, crdt.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: p.Price,
-			Currency: p.Currency, TaxRate: p.TaxRate, Unit: crdt.Unit(p.Unit), Updated: c.At})
+		cur, err := inv.Product(ctx, p.SKU)
+		switch {
+		case errors.Is(err, crdt.ErrNotFound):
+			cur = crdt.Product{Name: p.Name, Barcodes: p.Barcodes, Price: p.Price, Currency: p.Currency, TaxRate: p.TaxRate, Unit: crdt.Unit(p.Unit)}
+		case err != nil:
+			return fmt.Errorf("read product %s: %w", p.SKU, err)
+		default:
+			if c.Sets(hqapi.FieldName) {
+				cur.Name = p.Name
+			}
+			if c.Sets(hqapi.FieldBarcodes) {
+				cur.Barcodes = p.Barcodes
+			}
+			if c.Sets(hqapi.FieldPrice) {
+				cur.Price = p.Price
+			}
+			if c.Sets(hqapi.FieldCurrency) {
+				cur.Currency = p.Currency
+			}
+			if c.Sets(hqapi.FieldTaxRate) {
+				cur.TaxRate = p.TaxRate
+			}
+			if c.Sets(hqapi.FieldUnit) {
+				cur.Unit = crdt.Unit(p.Unit)
+			}
+		}
+		cur.SKU, cur.Updated = p.SKU, c.At
+		return inv.PutProduct(ctx, cur)
 	case c.Kind == hqapi.KindStaff && c.Staff != nil:
 		s := c.Staff
 		return inv.PutStaff(ctx, crdt.Staff{ID: s.ID, Name: s.Name, PINHash: []byte(s.PINHash), Role: crdt.Role(s.Role)})

@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"reflect"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -115,6 +117,27 @@ func (f *fakeInventory) PutProduct(_ context.Context, p crdt.Product) error {
 	f.products[p.SKU] = p
 	f.puts++
 	return nil
+}
+
+func (f *fakeInventory) Product(_ context.Context, sku string) (crdt.Product, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.products[sku]
+	if !ok {
+		return crdt.Product{}, fmt.Errorf("product %s: %w", sku, crdt.ErrNotFound)
+	}
+	return p, nil
+}
+
+func (f *fakeInventory) Products(context.Context) ([]crdt.Product, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]crdt.Product, 0, len(f.products))
+	for _, p := range f.products {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SKU < out[j].SKU })
+	return out, nil
 }
 
 func (f *fakeInventory) PutStaff(_ context.Context, s crdt.Staff) error {
@@ -456,6 +479,77 @@ func TestDownlinkReachesTheCRDTOnce(t *testing.T) {
 	defer m.inv.mu.Unlock()
 	if m.inv.products["100"].Price != 199 || m.inv.puts != 5 {
 		t.Errorf("after failover: price %d, %d puts (want 199 and 5: nothing applied twice)", m.inv.products["100"].Price, m.inv.puts)
+	}
+}
+
+// An HQ price edit of a product the store created keeps its barcodes,
+// and a name the till changed while the edit was on its way (issue: an HQ
+// price change wiped a product's barcodes at every till).
+func TestHQPriceEditKeepsBarcodes(t *testing.T) {
+	store := hqtest.NewStore(40, 2)
+	srv := newHQServer(t, store)
+	m := newMesh(t, store, srv)
+	ctx := t.Context()
+	bread := crdt.Product{SKU: "10002", Name: "Bread small", Barcodes: []string{"4000000100027"}, Price: 129,
+		Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach}
+	if err := m.inv.PutProduct(ctx, bread); err != nil {
+		t.Fatal(err)
+	}
+	m.start(t)
+	// The relay reports the store's catalog: HQ can show the product whole.
+	var known hq.CatalogEntry
+	waitFor(t, "HQ to know the store's catalog", 10*time.Second, func() bool {
+		cat, err := srv.Catalog(ctx)
+		if err != nil || len(cat.Products) != 1 {
+			return false
+		}
+		known = cat.Products[0]
+		return true
+	})
+	if known.Source != hq.SourceStore || known.Store == nil || *known.Store != store.ID ||
+		!slices.Equal(known.Product.Barcodes, bread.Barcodes) || known.Product.Name != bread.Name {
+		t.Fatalf("HQ's entry for the store's product: %+v", known)
+	}
+	// Meanwhile a manager at a till renames it.
+	renamed := bread
+	renamed.Name = "Bread, small loaf"
+	if err := m.inv.PutProduct(ctx, renamed); err != nil {
+		t.Fatal(err)
+	}
+	// HQ edits the price only, as its form does: the other fields it sends
+	// are what it showed, and must not reach the till.
+	edit := known.Product
+	edit.Price = 149
+	edit.Barcodes = nil
+	c, err := srv.EditProduct(ctx, &store.ID, edit, []string{hqapi.FieldPrice}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Product.Barcodes, bread.Barcodes) || !slices.Equal(c.Fields, []string{hqapi.FieldPrice}) {
+		t.Errorf("the change HQ recorded: %+v fields %v (want the known barcodes and only price)", c.Product, c.Fields)
+	}
+	waitFor(t, "the price at the till", 10*time.Second, func() bool {
+		p, err := m.inv.Product(ctx, "10002")
+		return err == nil && p.Price == 149
+	})
+	p, _ := m.inv.Product(ctx, "10002")
+	if !slices.Equal(p.Barcodes, bread.Barcodes) || p.Name != renamed.Name || p.TaxRate != 700 {
+		t.Errorf("product at the till after HQ's price edit: %+v (want barcodes %v and name %q kept)", p, bread.Barcodes, renamed.Name)
+	}
+	// HQ's view shows the edit on top of the report, then the next report.
+	waitFor(t, "HQ's view of the edited product", 10*time.Second, func() bool {
+		cat, err := srv.Catalog(ctx)
+		return err == nil && len(cat.Products) == 1 && cat.Products[0].Product.Price == 149 &&
+			cat.Products[0].Product.Name == renamed.Name && slices.Equal(cat.Products[0].Product.Barcodes, bread.Barcodes)
+	})
+
+	// Bad edits change nothing: an unknown field, a partial edit of a
+	// product HQ does not know.
+	if _, err := srv.EditProduct(ctx, &store.ID, edit, []string{"colour"}, "admin"); !errors.Is(err, hq.ErrInvalid) {
+		t.Errorf("unknown field: %v, want ErrInvalid", err)
+	}
+	if _, err := srv.EditProduct(ctx, &store.ID, hqapi.Product{SKU: "99999", Price: 5}, []string{hqapi.FieldPrice}, "admin"); !errors.Is(err, hq.ErrInvalid) {
+		t.Errorf("partial edit of an unknown product: %v, want ErrInvalid", err)
 	}
 }
 

@@ -108,6 +108,18 @@ func (c *Client) Changes(ctx context.Context, after uint64, limit int) (Changes,
 	return out, err
 }
 
+// PutCatalog sends the store's catalog as this till holds it.
+func (c *Client) PutCatalog(ctx context.Context, cat *StoreCatalog) error {
+	body, err := json.Marshal(cat)
+	if err != nil {
+		return fmt.Errorf("encode catalog: %w", err)
+	}
+	var out struct {
+		Products int `json:"products"`
+	}
+	return c.do(ctx, http.MethodPut, CatalogPath(c.store), nil, ContentJSON, body, &out)
+}
+
 func (c *Client) do(ctx context.Context, method, pathQuery string, h http.Header, ctype string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+pathQuery, bytes.NewReader(body))
 	if err != nil {

@@ -27,6 +27,10 @@ func EventsPath(s ledger.StoreID) string { return "/v1/stores/" + s.String() + "
 // ChangesPath is the downlink of catalog, price and staff changes.
 func ChangesPath(s ledger.StoreID) string { return "/v1/stores/" + s.String() + "/changes" }
 
+// CatalogPath is where a relay puts the store's catalog as its tills
+// hold it, so HQ can show and edit products it did not create.
+func CatalogPath(s ledger.StoreID) string { return "/v1/stores/" + s.String() + "/catalog" }
+
 // Content types of request bodies.
 const (
 	ContentCBOR = "application/cbor"
@@ -40,6 +44,7 @@ const (
 	MaxCerts        = 1024     // certificates in one upload
 	MaxVectorTills  = 4096     // tills in a vector
 	MaxChangesLimit = 1000     // changes in one downlink answer
+	MaxCatalog      = 200_000  // products in one store catalog upload
 )
 
 // Fence is a store's fencing state at HQ: the highest token any relay has
@@ -138,15 +143,58 @@ const (
 	KindStaff   = "staff"
 )
 
+// Product fields a change can set (Change.Fields).
+const (
+	FieldName     = "name"
+	FieldBarcodes = "barcodes"
+	FieldPrice    = "price"
+	FieldCurrency = "currency"
+	FieldTaxRate  = "tax_rate"
+	FieldUnit     = "unit"
+)
+
+// ProductFields lists every product field a change can set, in the order
+// forms show them.
+var ProductFields = []string{FieldName, FieldBarcodes, FieldPrice, FieldCurrency, FieldTaxRate, FieldUnit}
+
 // Change is one catalog, price or staff change made at HQ.
+//
+// A product change names the fields it sets in Fields: a till applies only
+// those onto the product it holds, so a price edit at HQ keeps the
+// barcodes (and any other field) as the store has them. Product still
+// carries the whole product as HQ saw it, for a till that does not hold the
+// SKU yet and for tills from before Fields existed. An empty Fields sets
+// every field.
 type Change struct {
 	Cursor  uint64          `json:"cursor"`          // grows by one per change, across all stores
 	Store   *ledger.StoreID `json:"store,omitempty"` // nil: every store
 	Kind    string          `json:"kind"`
 	Product *Product        `json:"product,omitempty"`
+	Fields  []string        `json:"fields,omitempty"` // product fields this change sets; empty: all
 	Staff   *Staff          `json:"staff,omitempty"`
 	At      int64           `json:"at"` // Unix ms
 	By      string          `json:"by,omitempty"`
+}
+
+// Sets reports whether the change sets the product field f.
+func (c Change) Sets(f string) bool {
+	if len(c.Fields) == 0 {
+		return true
+	}
+	for _, g := range c.Fields {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// StoreCatalog is the body of PUT CatalogPath: every product of the
+// store's catalog as the relay till holds it.
+type StoreCatalog struct {
+	Products []Product `json:"products"`
+	Cursor   uint64    `json:"cursor"` // the downlink changes up to this cursor are in it
+	At       int64     `json:"at"`     // Unix ms, the relay's clock
 }
 
 // Changes is the answer to GET ChangesPath?after=N&limit=M: the changes
@@ -292,4 +340,33 @@ func (e *StatusError) Error() string {
 // Is makes errors.Is(err, ErrStaleFence) true for a stale-token answer.
 func (e *StatusError) Is(target error) bool {
 	return target == ErrStaleFence && e.Body.Code == CodeStaleFence
+}
+
+// DecodeStoreCatalog parses the JSON body of PUT CatalogPath and checks
+// its limits and that no SKU comes twice. It does not check the products
+// against the catalog rules; HQ does (hq.CheckProduct).
+func DecodeStoreCatalog(body []byte) (*StoreCatalog, error) {
+	if len(body) > MaxBody {
+		return nil, fmt.Errorf("%w: body of %d bytes, limit %d", ErrBadRequest, len(body), MaxBody)
+	}
+	var c StoreCatalog
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%w: json catalog: %v", ErrBadRequest, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: json catalog: trailing data", ErrBadRequest)
+	}
+	if len(c.Products) > MaxCatalog {
+		return nil, fmt.Errorf("%w: %d products, limit %d", ErrBadRequest, len(c.Products), MaxCatalog)
+	}
+	seen := make(map[string]bool, len(c.Products))
+	for i, p := range c.Products {
+		if seen[p.SKU] {
+			return nil, fmt.Errorf("%w: product %d: SKU %q comes twice", ErrBadRequest, i, p.SKU)
+		}
+		seen[p.SKU] = true
+	}
+	return &c, nil
 }
