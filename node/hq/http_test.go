@@ -227,6 +227,15 @@ func TestDashboard(t *testing.T) {
 	if code, out := call("POST", "/hq/api/products", csrf, prod); code != http.StatusOK {
 		t.Errorf("product change: %d %v", code, out)
 	}
+	// A price edit from the form names its field: the name stays.
+	edit := map[string]any{"store": "all", "fields": []string{"price"}, "product": map[string]any{"sku": "5", "name": "", "price": 249, "currency": "EUR", "tax_rate": 1900, "unit": "ea"}}
+	if code, out := call("POST", "/hq/api/products", csrf, edit); code != http.StatusOK || out["product"].(map[string]any)["name"] != "Soap" {
+		t.Errorf("price edit: %d %v (want the name kept)", code, out)
+	}
+	edit["fields"] = []string{"colour"}
+	if code, _ := call("POST", "/hq/api/products", csrf, edit); code != http.StatusBadRequest {
+		t.Errorf("edit of an unknown field: %d, want 400", code)
+	}
 	if code, _ := call("GET", "/hq/api/report?store="+store.ID.String(), "", nil); code != http.StatusOK {
 		t.Errorf("report: %d", code)
 	}
@@ -234,7 +243,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("report with a bad day: %d, want 400", code)
 	}
 	cs, _ := h.ChangesFor(ctx, store.ID, 0, 10)
-	if len(cs.Changes) != 1 || cs.Changes[0].By != "boss" {
+	if len(cs.Changes) != 2 || cs.Changes[0].By != "boss" || cs.Changes[1].Product.Price != 249 || len(cs.Changes[1].Fields) != 1 {
 		t.Errorf("the dashboard's change did not reach the downlink: %+v", cs)
 	}
 	// The page itself is served.

@@ -133,15 +133,76 @@ async function loadStock(ev) {
     <td>${text(r.sku)}</td><td>${text(r.name)}</td><td class="num ${r.qty < 0 ? "warn" : ""}">${r.qty}</td></tr>`).join("");
 }
 
+// parseMoney reads "19.99" or "19,99" as minor units (1999), exactly:
+// no floating point.
+function parseMoney(v, what) {
+  const m = String(v).trim().match(/^(\d+)(?:[.,](\d{1,2}))?$/);
+  if (!m) throw new Error(`${what} "${v}": write it like 19.99`);
+  return Number(m[1]) * 100 + Number((m[2] || "0").padEnd(2, "0"));
+}
+function minorText(v) { return (Number(v) / 100).toFixed(2); }
+
+let catalog = { products: [], staff: [] };
+let editing = null; // the catalog entry loaded into the product form, or null for a new product
+
 async function loadCatalog() {
   if (!stores.length) { stores = await api("GET", "/hq/api/stores"); fillStoreSelects(); }
-  const c = await api("GET", "/hq/api/catalog");
-  const scope = s => s ? text((stores.find(x => x.id === s) || {}).name || s) : "all";
-  $("#catalog-table tbody").innerHTML = c.products.map(e => `<tr><td>${text(e.product.sku)}</td><td>${text(e.product.name)}</td>
+  catalog = await api("GET", "/hq/api/catalog");
+  renderCatalog();
+  $("#staff-table tbody").innerHTML = catalog.staff.map(e => `<tr><td>${text(e.staff.id)}</td><td>${text(e.staff.name)}</td><td>${e.staff.role}</td>
+    <td>${scopeName(e.store)}</td><td>#${e.cursor} ${ago(e.at)} ${text(e.by)}</td></tr>`).join("");
+}
+
+function scopeName(s) { return s ? text((stores.find(x => x.id === s) || {}).name || s) : "all stores"; }
+
+function renderCatalog() {
+  const q = $("#catalog-search").value.trim().toLowerCase();
+  const rows = catalog.products.filter(e => !q || e.product.sku.toLowerCase().includes(q) ||
+    e.product.name.toLowerCase().includes(q) || (e.product.barcodes || []).some(b => b.includes(q)));
+  $("#catalog-table tbody").innerHTML = rows.slice(0, 500).map(e => `<tr class="clickable" data-i="${catalog.products.indexOf(e)}">
+    <td>${text(e.product.sku)}</td><td>${text(e.product.name)}</td><td><small>${text((e.product.barcodes || []).join(", "))}</small></td>
     <td class="num">${money(e.product.price, e.product.currency)}</td><td>${e.product.tax_rate / 100}%</td><td>${e.product.unit}</td>
-    <td>${scope(e.store)}</td><td>#${e.cursor} ${ago(e.at)} ${text(e.by)}</td></tr>`).join("");
-  $("#staff-table tbody").innerHTML = c.staff.map(e => `<tr><td>${text(e.staff.id)}</td><td>${text(e.staff.name)}</td><td>${e.staff.role}</td>
-    <td>${scope(e.store)}</td><td>#${e.cursor} ${ago(e.at)} ${text(e.by)}</td></tr>`).join("");
+    <td>${scopeName(e.store)}</td><td>${e.cursor ? `#${e.cursor} ${ago(e.at)} ${text(e.by)}` : ""}</td></tr>`).join("") ||
+    `<tr><td colspan="8">${q ? "No product matches." : "No products yet: a store's catalog appears once its relay reaches HQ."}</td></tr>`;
+  $$("#catalog-table tr.clickable").forEach(tr => tr.onclick = () => editProduct(catalog.products[Number(tr.dataset.i)]));
+}
+
+// formProduct reads the product form.
+function formProduct(f) {
+  return {
+    sku: f.sku.value.trim(), name: f.name.value.trim(), price: parseMoney(f.price.value, "Price"),
+    currency: f.currency.value.trim().toUpperCase(), tax_rate: parseMoney(f.tax_rate.value, "Tax %"), unit: f.unit.value,
+    barcodes: f.barcodes.value.split(",").map(s => s.trim()).filter(Boolean)
+  };
+}
+
+function editProduct(e) {
+  const f = $("#product-form");
+  editing = e;
+  $("#product-error").textContent = "";
+  if (!e) {
+    f.reset();
+    f.sku.readOnly = false;
+    $("#product-editing").textContent = "New product";
+    f.sku.focus();
+    return;
+  }
+  const p = e.product;
+  f.store.value = e.store || "all";
+  f.sku.value = p.sku; f.sku.readOnly = true;
+  f.name.value = p.name; f.price.value = minorText(p.price); f.currency.value = p.currency;
+  f.tax_rate.value = minorText(p.tax_rate); f.unit.value = p.unit; f.barcodes.value = (p.barcodes || []).join(", ");
+  $("#product-editing").textContent = `Editing ${p.sku} ${p.name} (${scopeName(e.store)})`;
+  f.price.focus();
+  f.price.select();
+}
+
+// changedFields lists the product fields the form changed against the
+// loaded product; a new product sends every field.
+function changedFields(before, after) {
+  if (!before) return [];
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  return ["name", "barcodes", "price", "currency", "tax_rate", "unit"].filter(k => !same(before[k] || (k === "barcodes" ? [] : before[k]), after[k]));
 }
 
 function formError(id, fn) {
@@ -166,15 +227,17 @@ document.addEventListener("DOMContentLoaded", async () => {
     f.reset();
     await loadStores();
   });
+  $("#catalog-search").oninput = renderCatalog;
+  $("#product-new").onclick = () => editProduct(null);
   $("#product-form").onsubmit = formError("#product-error", async f => {
-    await api("POST", "/hq/api/products", {
-      store: f.store.value, product: {
-        sku: f.sku.value, name: f.name.value, price: Number(f.price.value), currency: f.currency.value,
-        tax_rate: Number(f.tax_rate.value), unit: f.unit.value,
-        barcodes: f.barcodes.value.split(",").map(s => s.trim()).filter(Boolean)
-      }
-    });
+    const p = formProduct(f);
+    const fields = changedFields(editing && editing.product, p);
+    if (editing && !fields.length) throw new Error("Nothing changed.");
+    await api("POST", "/hq/api/products", { store: f.store.value, product: p, fields });
     await loadCatalog();
+    const again = catalog.products.find(e => e.product.sku === p.sku && (e.store || "all") === f.store.value);
+    editProduct(again || null);
+    $("#product-error").textContent = `Saved ${p.sku}` + (fields.length ? ` (${fields.join(", ")})` : "") + ": on its way to the tills.";
   });
   $("#staff-form").onsubmit = formError("#staff-error", async f => {
     await api("POST", "/hq/api/staff", { store: f.store.value, id: f.id.value, name: f.name.value, role: f.role.value, pin: f.pin.value });
