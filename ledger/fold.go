@@ -177,7 +177,7 @@ func (f *Fold) apply(ev *Event) {
 		f.sales[ev.ID()] = &saleRecord{till: ev.Till, seq: ev.Seq, time: ev.Time, body: b, totals: t}
 		for i, l := range b.Lines {
 			s := f.skuSales(l.SKU, l.Name)
-			s.Qty += itemQty(l.Unit, l.Qty)
+			s.Qty += ItemQty(l.Unit, l.Qty)
 			s.Amount += t.Lines[i].Amount
 		}
 		f.byHour[ev.Time.Wall/3_600_000] += t.Total
@@ -187,6 +187,10 @@ func (f *Fold) apply(ev *Event) {
 			m = map[int]lineSum{}
 			f.refunds[b.Sale] = m
 		}
+		var sale *Sale
+		if rec := f.sales[b.Sale]; rec != nil {
+			sale = rec.body
+		}
 		for _, l := range b.Lines {
 			s := m[l.Line]
 			s.qty += l.Qty
@@ -194,6 +198,7 @@ func (f *Fold) apply(ev *Event) {
 			s.tax += l.Tax
 			m[l.Line] = s
 			sk := f.skuSales(l.SKU, "")
+			sk.Qty -= RefundItems(l, sale.line(l.Line))
 			sk.Amount -= l.Amount
 		}
 	case *Void:
@@ -201,7 +206,7 @@ func (f *Fold) apply(ev *Event) {
 		if sale := f.sales[b.Sale]; sale != nil {
 			for i, l := range sale.body.Lines {
 				s := f.skuSales(l.SKU, "")
-				s.Qty -= itemQty(l.Unit, l.Qty)
+				s.Qty -= ItemQty(l.Unit, l.Qty)
 				s.Amount -= sale.totals.Lines[i].Amount
 			}
 		}
@@ -213,6 +218,14 @@ func (f *Fold) apply(ev *Event) {
 	if tf.open != nil {
 		tf.open.Report.Add(ev)
 	}
+}
+
+// line returns the sale's line i, or nil (also for a nil sale).
+func (s *Sale) line(i int) *Line {
+	if s == nil || i < 0 || i >= len(s.Lines) {
+		return nil
+	}
+	return &s.Lines[i]
 }
 
 // Movements returns what an event does to stock, by SKU: sales take goods
@@ -257,11 +270,27 @@ func Movements(ev *Event) map[string]int64 {
 	return m
 }
 
-func itemQty(u Unit, qty int64) int64 {
+// ItemQty is how a sale line counts in Report.Items and SKUSales.Qty:
+// its units, or 1 for a weighed line.
+func ItemQty(u Unit, qty int64) int64 {
 	if u == Kilogram {
 		return 1
 	}
 	return qty
+}
+
+// RefundItems is how many items a refund line gives back, in ItemQty's
+// terms: its units, or for a weighed line 1 when it refunds the line's
+// whole weight and 0 for part of it. line is the sale line it refunds, or
+// nil when the sale is not known yet (the line then counts as units).
+func RefundItems(l RefundLine, line *Line) int64 {
+	if line == nil || line.Unit != Kilogram {
+		return l.Qty
+	}
+	if l.Qty >= line.Qty {
+		return 1
+	}
+	return 0
 }
 
 // Add folds one event into the report: the rules every report of the
@@ -279,7 +308,7 @@ func (r *Report) Add(ev *Event) {
 		r.setCurrency(b.Currency)
 		r.Sales++
 		for _, l := range b.Lines {
-			r.Items += itemQty(l.Unit, l.Qty)
+			r.Items += ItemQty(l.Unit, l.Qty)
 		}
 		r.Gross += t.Gross
 		r.Discounts += t.Discounts

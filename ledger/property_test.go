@@ -306,3 +306,74 @@ func TestPropertyAnyOrderFoldsTheSame(t *testing.T) {
 		}
 	}
 }
+
+// Every report figure has one definition, so figures reached two ways
+// agree to the cent: products add up to the store's total kept, tills add
+// up to the store, and a till's shifts add up to the till.
+func TestPropertyReportFiguresAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(seed(t), 11))
+	for round := range 20 {
+		evs := history(rng, 1+rng.IntN(4), 50+rng.IntN(250))
+		s := ledger.NewState(store)
+		for _, e := range evs {
+			if _, err := s.Apply(e); err != nil {
+				t.Fatalf("round %d: apply: %v", round, err)
+			}
+		}
+		f := s.Fold()
+		storeRep := f.StoreReport()
+		var amount ledger.Money
+		var refunded, voided int
+		for _, p := range f.TopProducts(1 << 20) {
+			amount += p.Amount
+		}
+		if amount != storeRep.Total {
+			t.Errorf("round %d: products add up to %d, the store's total kept is %d", round, amount, storeRep.Total)
+		}
+		// Events made while no shift was open, per till, in chain order.
+		outside := map[ledger.TillID]*ledger.Report{}
+		open := map[ledger.TillID]bool{}
+		sorted := append([]*ledger.Event{}, evs...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i].Seq < sorted[j].Seq })
+		for _, e := range sorted {
+			switch e.Body.(type) {
+			case *ledger.ShiftOpen:
+				open[e.Till] = true
+				continue
+			case *ledger.ShiftClose:
+				open[e.Till] = false
+				continue
+			}
+			if !open[e.Till] {
+				if outside[e.Till] == nil {
+					r := ledger.NewReport()
+					outside[e.Till] = &r
+				}
+				outside[e.Till].Add(e)
+			}
+		}
+		sum := ledger.NewReport()
+		for _, till := range s.Tills() {
+			tr := f.TillReport(till)
+			sum.Merge(&tr)
+			refunded += tr.Refunds
+			voided += tr.Voids
+			shifts := ledger.NewReport()
+			for _, sh := range f.Shifts(till) {
+				shifts.Merge(&sh.Report)
+			}
+			if o := outside[till]; o != nil {
+				shifts.Merge(o)
+			}
+			if !reflect.DeepEqual(shifts, tr) {
+				t.Errorf("round %d: till %s: its shifts and the events outside them add up to\n%+v\nthe till says\n%+v", round, till.Short(), shifts, tr)
+			}
+		}
+		if !reflect.DeepEqual(sum, storeRep) {
+			t.Errorf("round %d: tills add up to\n%+v\nstore\n%+v", round, sum, storeRep)
+		}
+		if round == 0 && refunded+voided == 0 {
+			t.Log("no refund or void in round 0")
+		}
+	}
+}

@@ -131,6 +131,23 @@ func TestRefundAcrossTills(t *testing.T) {
 	if st := s.Fold().Stock("1001"); st[a.ID] != -2 || st[b.ID] != 1 {
 		t.Fatalf("stock slots %v, want A -2, B +1", st)
 	}
+	// Top products count the refunded milk back (it read "qty 2, 1.19"
+	// after a refund of one), and a weighed line refunded whole counts as
+	// its one item.
+	lines, err = s.Fold().RefundLines(saleEv.ID(), []ledger.Pick{{Line: 2, Qty: 1234}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3 := &ledger.Refund{Sale: saleEv.ID(), Currency: "EUR", Staff: "2", Lines: lines,
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: lines[0].Amount}}}
+	apply(t, s, b.MustNext(r3, now+3))
+	top := map[string]ledger.SKUSales{}
+	for _, p := range s.Fold().TopProducts(10) {
+		top[p.SKU] = p
+	}
+	if top["1001"].Qty != 1 || top["1001"].Amount != 119 || top["3001"].Qty != 0 || top["3001"].Amount != 0 {
+		t.Fatalf("top products after refunds: %+v", top)
+	}
 	// Void is refused on a partly refunded sale.
 	if _, err := s.Fold().VoidOf(saleEv.ID()); err == nil {
 		t.Fatal("void of a partly refunded sale: no error")

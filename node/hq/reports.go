@@ -107,7 +107,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 		t, _ := b.Totals() // verified events passed Check
 		for i, l := range b.Lines {
 			s := a.sku(day, l.SKU, l.Name)
-			s.Qty += itemQty(l.Unit, l.Qty)
+			s.Qty += ledger.ItemQty(l.Unit, l.Qty)
 			s.Amount += t.Lines[i].Amount
 		}
 		hour := ev.Time.Wall / 3_600_000
@@ -123,8 +123,15 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 		}
 		delete(a.pendingVoids, ev.ID())
 	case *ledger.Refund:
+		s, _ := sale(b.Sale)
 		for _, l := range b.Lines {
-			a.sku(day, l.SKU, "").Amount -= l.Amount
+			k := a.sku(day, l.SKU, "")
+			var line *ledger.Line
+			if s != nil && l.Line >= 0 && l.Line < len(s.Lines) {
+				line = &s.Lines[l.Line]
+			}
+			k.Qty -= ledger.RefundItems(l, line)
+			k.Amount -= l.Amount
 		}
 	case *ledger.Void:
 		if s, ok := sale(b.Sale); ok {
@@ -145,16 +152,9 @@ func (a *agg) voidSKUs(day string, s *ledger.Sale) {
 	}
 	for i, l := range s.Lines {
 		k := a.sku(day, l.SKU, "")
-		k.Qty -= itemQty(l.Unit, l.Qty)
+		k.Qty -= ledger.ItemQty(l.Unit, l.Qty)
 		k.Amount -= t.Lines[i].Amount
 	}
-}
-
-func itemQty(u ledger.Unit, qty int64) int64 {
-	if u == ledger.Kilogram {
-		return 1
-	}
-	return qty
 }
 
 // addEvent folds one event into a report with the ledger's rules.

@@ -96,6 +96,15 @@ async function storeDetail(id) {
       ${ev.map(e => `<tr><td><small>${e.till.slice(0, 16)}</small></td><td>${e.seq}</td><td>${text(e.reason)}</td></tr>`).join("")}</tbody></table>` : ""}`;
 }
 
+// The same figures, under the same names as the cards, in every
+// breakdown: Sales total is what customers paid at sales; Total kept is
+// that less refunds and voids.
+const figHead = "<th>Store</th><th>Sales</th><th>Sales total</th><th>Refunds and voids</th><th>Total kept</th>";
+function figCells(r, cur) {
+  return `<td class="num">${r.sales}</td><td class="num">${money(r.sales_total, cur)}</td>
+    <td class="num">${money(r.refunded + r.voided, cur)}</td><td class="num">${money(r.total, cur)}</td>`;
+}
+
 async function loadReport(ev) {
   if (ev) ev.preventDefault();
   if (!stores.length) { stores = await api("GET", "/hq/api/stores"); fillStoreSelects(); }
@@ -103,25 +112,25 @@ async function loadReport(ev) {
   const q = new URLSearchParams({ store: f.store.value || "all", from: f.from.value, to: f.to.value });
   const r = await api("GET", "/hq/api/report?" + q);
   const t = r.total, cur = t.currency;
-  const cards = [["Sales", t.sales], ["Sales total", money(t.sales_total, cur)], ["Net", money(t.net, cur)],
-    ["Tax", money(t.tax, cur)], ["Total kept", money(t.total, cur)], ["Refunds", t.refunds + " / " + money(t.refunded, cur)],
-    ["Voids", t.voids + " / " + money(t.voided, cur)], ["Items", t.items]];
+  const cards = [["Sales", t.sales], ["Sales total", money(t.sales_total, cur)], ["Net before tax", money(t.net, cur)],
+    ["Tax", money(t.tax, cur)], ["Refunds", t.refunds + " / " + money(t.refunded, cur)],
+    ["Voids", t.voids + " / " + money(t.voided, cur)], ["Total kept", money(t.total, cur)], ["Items", t.items]];
   const tenders = Object.entries(t.tenders || {}).map(([k, v]) => `<tr><td>${text(k)}</td><td class="num">${money(v, cur)}</td></tr>`).join("");
   const bands = Object.values(t.bands || {}).map(b => `<tr><td>${(b.Rate / 100).toFixed(2)}%</td><td class="num">${money(b.Net, cur)}</td><td class="num">${money(b.Tax, cur)}</td></tr>`).join("");
   const maxHour = Math.max(1, ...r.hours.map(h => h.total));
   $("#report-out").innerHTML = `<div class="cards">${cards.map(([k, v]) => `<div class="card">${k}<b>${v}</b></div>`).join("")}</div>
     <h3>Tenders</h3><table><tbody>${tenders}</tbody></table>
     <h3>Tax</h3><table><thead><tr><th>Rate</th><th>Net</th><th>Tax</th></tr></thead><tbody>${bands}</tbody></table>
-    <h3>By store</h3><table><thead><tr><th>Store</th><th>Sales</th><th>Total</th><th>Tax</th></tr></thead><tbody>
-      ${r.stores.map(s => `<tr><td>${text(s.name)}</td><td class="num">${s.report.sales}</td><td class="num">${money(s.report.total, cur)}</td><td class="num">${money(s.report.tax, cur)}</td></tr>`).join("")}</tbody></table>
-    <h3>By day</h3><table><thead><tr><th>Day</th><th>Sales</th><th>Total</th></tr></thead><tbody>
-      ${r.days.map(d => `<tr><td>${d.day}</td><td class="num">${d.report.sales}</td><td class="num">${money(d.report.total, cur)}</td></tr>`).join("")}</tbody></table>
+    <h3>By store</h3><table><thead><tr>${figHead}<th>Tax</th></tr></thead><tbody>
+      ${r.stores.map(s => `<tr><td>${text(s.name)}</td>${figCells(s.report, cur)}<td class="num">${money(s.report.tax, cur)}</td></tr>`).join("")}</tbody></table>
+    <h3>By day</h3><table><thead><tr>${figHead.replace("Store", "Day")}</tr></thead><tbody>
+      ${r.days.map(d => `<tr><td>${d.day}</td>${figCells(d.report, cur)}</tr>`).join("")}</tbody></table>
     <h3>By hour</h3><table><tbody>
       ${r.hours.map(h => `<tr><td>${new Date(h.start).toLocaleString()}</td><td class="num">${h.sales}</td><td class="num">${money(h.total, cur)}</td>
         <td><progress max="${maxHour}" value="${Math.max(0, h.total)}"></progress></td></tr>`).join("")}</tbody></table>
-    <h3>By till</h3><table><thead><tr><th>Store</th><th>Till</th><th>Sales</th><th>Total</th></tr></thead><tbody>
-      ${r.tills.map(x => `<tr><td>${text((stores.find(s => s.id === x.store) || {}).name || x.store)}</td><td>${x.number} ${text(x.name)}</td><td class="num">${x.report.sales}</td><td class="num">${money(x.report.total, cur)}</td></tr>`).join("")}</tbody></table>
-    <h3>Top products</h3><table><thead><tr><th>SKU</th><th>Name</th><th>Qty</th><th>Amount</th></tr></thead><tbody>
+    <h3>By till</h3><table><thead><tr><th>Store</th>${figHead.replace("Store", "Till")}</tr></thead><tbody>
+      ${r.tills.map(x => `<tr><td>${text((stores.find(s => s.id === x.store) || {}).name || x.store)}</td><td>Till ${x.number} ${text(x.name)}</td>${figCells(x.report, cur)}</tr>`).join("")}</tbody></table>
+    <h3>Top products</h3><p><small>Quantity and amount kept: refunds and voids are taken off.</small></p><table><thead><tr><th>SKU</th><th>Name</th><th>Qty</th><th>Amount kept</th></tr></thead><tbody>
       ${r.products.map(p => `<tr><td>${text(p.sku)}</td><td>${text(p.name)}</td><td class="num">${p.qty}</td><td class="num">${money(p.amount, cur)}</td></tr>`).join("")}</tbody></table>`;
 }
 
