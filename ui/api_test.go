@@ -277,3 +277,26 @@ func TestStockAndStatusArePublic(t *testing.T) {
 		t.Fatalf("status: %d %v", code, out)
 	}
 }
+
+// The reports page's drawer figure for a till is the one its X and Z show
+// (it read the till's cash since its first event, which disagreed with the
+// Z as soon as a till had sold before its shift).
+func TestReportsDrawerMatchesShift(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "1", "1234")
+	// A sale before any shift, then a shift with a float and a cash sale.
+	c.must(http.StatusCreated, "POST", "/api/sales", `{"idempotency_key":"s0","lines":[{"sku":"1001","qty":1}],"tenders":[{"kind":"cash","amount":1000}]}`)
+	c.must(http.StatusCreated, "POST", "/api/shift/open", `{"idempotency_key":"o1","float":1000}`)
+	c.must(http.StatusCreated, "POST", "/api/sales", `{"idempotency_key":"s1","lines":[{"sku":"1001","qty":2}],"tenders":[{"kind":"cash","amount":1000}]}`)
+	shift := c.must(http.StatusOK, "GET", "/api/shift", "")
+	x := shift["open"].(map[string]any)["report"].(map[string]any)["cash_expected"].(float64)
+	rep := c.must(http.StatusOK, "GET", "/api/reports", "")
+	tills := rep["tills"].([]any)
+	if len(tills) != 1 {
+		t.Fatalf("tills: %v", tills)
+	}
+	tr := tills[0].(map[string]any)
+	if got := tr["shift_cash_expected"].(float64); got != x || got != 1000+238 {
+		t.Errorf("reports page drawer %v, the X report says %v (want 1238)", got, x)
+	}
+}

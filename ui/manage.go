@@ -458,11 +458,14 @@ type Reports struct {
 	Events    int               `json:"events"`
 }
 
-// TillReport is one till's report since its first event.
+// TillReport is one till's report since its first event, and what its
+// open shift's drawer should hold: the figure its X and Z reports show
+// (the till's own CashExpected runs across every shift since its start).
 type TillReport struct {
-	Till   uint32     `json:"till"`
-	Report ReportView `json:"report"`
-	Open   bool       `json:"shift_open"`
+	Till      uint32       `json:"till"`
+	Report    ReportView   `json:"report"`
+	Open      bool         `json:"shift_open"`
+	ShiftCash ledger.Money `json:"shift_cash_expected,omitempty"`
 }
 
 // HourTotal is the sales total of one clock hour.
@@ -486,6 +489,7 @@ func (a *API) getReports(w http.ResponseWriter, r *http.Request, _ *session) {
 		id   ledger.TillID
 		r    ledger.Report
 		open bool
+		cash ledger.Money
 	}
 	var tills []tillRep
 	var anomalies []ledger.Anomaly
@@ -497,13 +501,17 @@ func (a *API) getReports(w http.ResponseWriter, r *http.Request, _ *session) {
 		}
 		rep.Top = f.TopProducts(top)
 		for _, t := range s.Tills() {
-			tills = append(tills, tillRep{id: t, r: f.TillReport(t), open: f.OpenShift(t) != nil})
+			tr := tillRep{id: t, r: f.TillReport(t)}
+			if sh := f.OpenShift(t); sh != nil {
+				tr.open, tr.cash = true, sh.Report.CashExpected
+			}
+			tills = append(tills, tr)
 		}
 		anomalies = f.Anomalies()
 		rep.Events = rep.Store.Events
 	})
 	for _, t := range tills {
-		rep.Tills = append(rep.Tills, TillReport{Till: a.till.TillNumber(t.id), Report: reportView(t.r), Open: t.open})
+		rep.Tills = append(rep.Tills, TillReport{Till: a.till.TillNumber(t.id), Report: reportView(t.r), Open: t.open, ShiftCash: t.cash})
 	}
 	sort.Slice(rep.Tills, func(i, j int) bool { return rep.Tills[i].Till < rep.Tills[j].Till })
 	sort.Slice(rep.ByHour, func(i, j int) bool { return rep.ByHour[i].Hour.Before(rep.ByHour[j].Hour) })

@@ -1339,7 +1339,7 @@ async function loadReports() {
       el('span', {}, new Date(h.hour).getHours() + 'h'))));
     $('#rep-top').replaceChildren(...r.top.map((t) => el('tr', {}, el('td', {}, t.sku), el('td', {}, t.name), el('td', { class: 'num' }, String(t.qty)), el('td', { class: 'num' }, money(t.amount, cur)))));
     $('#rep-tills').replaceChildren(...r.tills.map((t) => el('tr', {}, el('td', {}, String(t.till || '?')), el('td', { class: 'num' }, String(t.report.sales)),
-      el('td', { class: 'num' }, money(t.report.total, cur)), el('td', { class: 'num' }, money(t.report.cash_expected, cur)), el('td', {}, t.shift_open ? 'open' : '—'))));
+      el('td', { class: 'num' }, money(t.report.total, cur)), el('td', { class: 'num' }, t.shift_open ? money(t.shift_cash_expected, cur) : '—'), el('td', {}, t.shift_open ? 'open' : '—'))));
     $('#rep-anomalies').textContent = r.anomalies.length ? 'Anomalies: ' + r.anomalies.join('; ') : '';
   } catch (e) { toast(e.message, true); }
 }
