@@ -186,19 +186,37 @@ func (t *Till) tillName(hexID string) string {
 	return hexID
 }
 
-// AllStock lists every SKU with stock counters.
+// AllStock lists every product of the catalog, with its stock (0 for a
+// product nothing has moved yet, so a new product can be received), and
+// every SKU with stock counters that is no longer in the catalog.
 func (t *Till) AllStock(ctx context.Context) ([]ui.StockLevel, error) {
 	totals, err := t.inv.AllStock(ctx)
 	if err != nil {
 		return nil, err
 	}
-	skus := make([]string, 0, len(totals))
+	prods, err := t.inv.Products(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]crdt.Product, len(prods))
+	skus := make([]string, 0, len(totals)+len(prods))
+	for _, p := range prods {
+		names[p.SKU] = p
+		skus = append(skus, p.SKU)
+	}
 	for sku := range totals {
-		skus = append(skus, sku)
+		if _, ok := names[sku]; !ok {
+			skus = append(skus, sku)
+		}
 	}
 	sort.Strings(skus)
 	out := make([]ui.StockLevel, 0, len(skus))
 	for _, sku := range skus {
+		if _, moved := totals[sku]; !moved {
+			p := names[sku]
+			out = append(out, ui.StockLevel{SKU: sku, Name: p.Name, Slots: map[string]int64{}})
+			continue
+		}
 		st, err := t.Stock(ctx, sku)
 		if err != nil {
 			return nil, err

@@ -569,6 +569,11 @@ func TestTillInTheBrowser(t *testing.T) {
 		t.Fatalf("counted total on screen %d, want %d", got, expected-10)
 	}
 	do(t, pa, "close", chromedp.Click("#shift-close-btn"))
+	dialog(t, pa, "Close the shift?")
+	if txt := text(t, pa, "#dlg-text"); !strings.Contains(txt, "short by") {
+		t.Errorf("close confirmation says %q, want the shortfall", txt)
+	}
+	do(t, pa, "confirm close", chromedp.Click("#dlg-ok"))
 	until(t, pa, "Z report", `document.querySelector('#z-report').textContent.includes('Z report')`)
 	for label, want := range map[string]int64{"Cash expected": expected, "Cash counted": expected - 10, "Short": -10, "Float": 10000, "Sales (1)": total} {
 		if got := reportLine(t, pa, "#z-report", label); got != want {
@@ -606,4 +611,141 @@ func TestTillInTheBrowser(t *testing.T) {
 		t.Fatalf("JavaScript errors:\n%s", strings.Join(errs, "\n"))
 	}
 	t.Logf("browser test took %v; screenshots in %s", time.Since(started).Round(time.Millisecond), br.shots)
+}
+
+// The first hour at the counter: what went wrong for a cashier and a
+// manager on their first day, each done the way they did it.
+func TestCashierFirstHour(t *testing.T) {
+	path := findChromium()
+	if path == "" {
+		t.Skip("chromium is not installed: browser tests skipped (apt-get install -y chromium; .ci/run installs it)")
+	}
+	storeDir := t.TempDir()
+	store, err := node.InitStore(storeDir, "Corner Shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := node.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a := startTill(t, store, dir)
+	ctx := t.Context()
+	cat := node.DemoCatalog(4)
+	for _, p := range cat {
+		if err := a.Inventory().PutProduct(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := a.Record(ctx, &ledger.StockReceive{Lines: []ledger.StockLine{{SKU: cat[0].SKU, Qty: 50}}, Staff: "1"}, "opening"); err != nil {
+		t.Fatal(err)
+	}
+	// A product just added, nothing received yet.
+	oat := crdt.Product{SKU: "20001", Name: "Oat milk 1L", Price: 249, Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach}
+	if err := a.Inventory().PutProduct(ctx, oat); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddStaff(ctx, "2", "Maria Manager", ui.RoleManager, "1234"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.PutSetting(ctx, ui.SettingScanGap, "300"); err != nil {
+		t.Fatal(err)
+	}
+	br := newBrowser(t, path)
+	pa := br.page("till 1")
+
+	// Login: the staff number typed on the keyboard, the PIN on the
+	// keypad without touching the PIN field (the digits went into the
+	// staff number: "20000").
+	do(t, pa, "open till", chromedp.Navigate(a.url), chromedp.WaitVisible("#login-staff"), chromedp.SendKeys("#login-staff", "2"))
+	for _, d := range "1234" {
+		do(t, pa, "keypad", chromedp.Click(fmt.Sprintf(`#view-login .keypad button:nth-child(%d)`, int(d-'0'))))
+	}
+	if got := js[string](t, pa, `document.querySelector('#login-staff').value`); got != "2" {
+		t.Fatalf("staff number after the keypad PIN: %q, want 2", got)
+	}
+	do(t, pa, "OK on the keypad", chromedp.Click(`#view-login .keypad button:nth-child(12)`), chromedp.WaitVisible("#view-sale"))
+
+	// Open a shift with a 50.00 float.
+	nav(t, pa, "shift")
+	do(t, pa, "open shift", chromedp.WaitVisible("#shift-float"))
+	setInput(t, pa, "#shift-float", "50.00")
+	do(t, pa, "open shift", chromedp.Click("#shift-open-btn"), chromedp.WaitVisible("#x-report"))
+	nav(t, pa, "sale")
+
+	// After the quantity dialog, typing goes to the search box.
+	wedge(t, pa, cat[0].Barcodes[0])
+	until(t, pa, "item in the cart", `document.querySelectorAll('#cart-lines tr').length === 1`)
+	do(t, pa, "quantity", chromedp.Click("#btn-qty"))
+	dialog(t, pa, "Quantity of "+cat[0].Name)
+	setInput(t, pa, `#dlg input[name=q]`, "40")
+	do(t, pa, "quantity ok", chromedp.Click("#dlg-ok"))
+	dialogClosed(t, pa)
+	until(t, pa, "focus back in the search box", `document.activeElement && document.activeElement.id === 'scan-input'`)
+	total := cents(t, text(t, pa, "#t-total"))
+
+	// 5.00 by card, then Enter with the focus on the Card button: the
+	// rest is cash, as the screen says, not card.
+	do(t, pa, "pay", chromedp.Click("#btn-pay"), chromedp.WaitVisible("#tender-amount"))
+	setInput(t, pa, "#tender-amount", "5.00")
+	do(t, pa, "card", chromedp.Click("#pay-card"))
+	until(t, pa, "card tender listed", `document.querySelectorAll('#tender-list li').length === 1`)
+	js[bool](t, pa, `(document.querySelector('#pay-card').focus(), true)`)
+	until(t, pa, "focus on the Card button", `document.activeElement && document.activeElement.id === 'pay-card'`)
+	do(t, pa, "Enter", chromedp.KeyEvent("\r"))
+	until(t, pa, "the receipt", `!document.querySelector('#view-receipt').hidden && document.querySelector('#receipt-number').textContent !== ''`)
+	receipt := text(t, pa, "#receipt-number")
+	var sale *ledger.Sale
+	a.View(func(s *ledger.State) {
+		seq, _ := strconv.ParseUint(strings.TrimPrefix(receipt, "1-"), 10, 64)
+		id, _ := s.ID(a.ID(), seq)
+		sale, _, _, _ = s.Fold().Sale(id)
+	})
+	if sale == nil || len(sale.Tenders) != 2 || sale.Tenders[0].Kind != ledger.Card || sale.Tenders[0].Amount != 500 ||
+		sale.Tenders[1].Kind != ledger.Cash || sale.Tenders[1].Amount != ledger.Money(total-500) {
+		t.Fatalf("sale %s tenders: %+v (want card 5.00 then cash %d)", receipt, sale, total-500)
+	}
+
+	// The refund screen shows how the sale was paid and proposes the
+	// larger tender.
+	nav(t, pa, "refund")
+	setInput(t, pa, "#refund-ref", receipt)
+	js[bool](t, pa, `(document.querySelector('#refund-find').requestSubmit(), true)`)
+	until(t, pa, "the sale", `document.querySelector('#refund-paid') !== null`)
+	if paid := text(t, pa, "#refund-paid"); !strings.Contains(paid, "Card") || !strings.Contains(paid, "Cash") {
+		t.Errorf("refund screen's payment line: %q", paid)
+	}
+	wantKind := "cash"
+	if 500 > total-500 {
+		wantKind = "card"
+	}
+	if got := js[string](t, pa, `document.querySelector('#refund-tender').value`); got != wantKind {
+		t.Errorf("refund proposes %q, want %q (the larger tender)", got, wantKind)
+	}
+
+	// A new product can be received from the stock screen.
+	nav(t, pa, "stock")
+	do(t, pa, "new product's row", chromedp.WaitVisible("#stock-20001"))
+	do(t, pa, "receive", chromedp.Click("#stock-20001 button"))
+	dialog(t, pa, "Receive "+oat.Name)
+	setInput(t, pa, `#dlg input[name=q]`, "12")
+	do(t, pa, "receive ok", chromedp.Click("#dlg-ok"))
+	dialogClosed(t, pa)
+	until(t, pa, "received", `document.querySelector('#stock-20001 td.total').textContent === '12'`)
+
+	// Closing the shift asks first; cancelling keeps it open.
+	nav(t, pa, "shift")
+	do(t, pa, "close shift", chromedp.WaitVisible("#shift-close-start"), chromedp.Click("#shift-close-start"), chromedp.WaitVisible("#shift-close-top"))
+	do(t, pa, "close from the top", chromedp.Click("#shift-close-top"))
+	dialog(t, pa, "Close the shift?")
+	do(t, pa, "cancel", chromedp.Click("#dlg-cancel"))
+	dialogClosed(t, pa)
+	open := false
+	a.View(func(s *ledger.State) { open = s.Fold().OpenShift(a.ID()) != nil })
+	if !open {
+		t.Fatal("the shift closed although the confirmation was cancelled")
+	}
+	if errs := br.jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors:\n%s", strings.Join(errs, "\n"))
+	}
 }

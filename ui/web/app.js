@@ -197,6 +197,8 @@ function ask({ title, text, fields = [], okText = 'OK', check }) {
       form.onsubmit = null; $('#dlg-cancel').onclick = null; dlg.oncancel = null;
       if (dlg.open) dlg.close();
       resolve(v);
+      // Focus goes back where the cashier types next.
+      if (state.view === 'sale') $('#scan-input').focus();
     };
     form.onsubmit = async (e) => {
       e.preventDefault();
@@ -326,34 +328,48 @@ function noteActivity() { state.lastActivity = Date.now(); }
 function buildKeypads() {
   for (const pad of $$('.keypad')) {
     const money = pad.dataset.target === 'tender';
-    const keys = money ? ['7', '8', '9', '4', '5', '6', '1', '2', '3', '.', '0', '⌫'] : ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', '⌫'];
+    const login = pad.dataset.target === 'login';
+    const keys = money ? ['7', '8', '9', '4', '5', '6', '1', '2', '3', '.', '0', '⌫']
+      : login ? ['1', '2', '3', '4', '5', '6', '7', '8', '9', '⌫', '0', 'OK'] : ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', '⌫'];
     for (const k of keys) {
       pad.append(el('button', { type: 'button', tabindex: '-1', onclick: () => keypadPress(pad.dataset.target, k) }, k));
     }
   }
 }
 
+// loginField is the login field a person chose by tapping or clicking it;
+// otherwise the keypad fills the staff number while it is empty, then the
+// PIN (typing a staff number on the keyboard and the PIN on the keypad
+// must not run the PIN into the staff number).
 let loginField = null;
 function keypadPress(target, k) {
   let input;
   if (target === 'login') input = loginField || ($('#login-staff').value ? $('#login-pin') : $('#login-staff'));
   else if (target === 'unlock') input = $('#unlock-pin');
   else input = $('#tender-amount');
+  if (k === 'OK') {
+    if (input === $('#login-staff') && !$('#login-pin').value) { loginField = $('#login-pin'); $('#login-pin').focus(); } else $('#login-form').requestSubmit();
+    return;
+  }
   if (k === 'C') input.value = '';
   else if (k === '⌫') input.value = input.value.slice(0, -1);
   else input.value += k;
   input.focus();
 }
 
-$('#login-staff').addEventListener('focus', () => { loginField = $('#login-staff'); });
-$('#login-pin').addEventListener('focus', () => { loginField = $('#login-pin'); });
+$('#login-staff').addEventListener('pointerdown', () => { loginField = $('#login-staff'); });
+$('#login-pin').addEventListener('pointerdown', () => { loginField = $('#login-pin'); });
+$('#login-staff').addEventListener('keydown', (e) => {
+  // Enter or Tab after the staff number moves on to the PIN.
+  if ((e.key === 'Enter' || e.key === 'Tab') && $('#login-staff').value.trim() && !$('#login-pin').value) { e.preventDefault(); loginField = $('#login-pin'); $('#login-pin').focus(); }
+});
 
 $('#login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const staff = $('#login-staff').value.trim();
   const pin = $('#login-pin').value;
-  if (!staff) { $('#login-staff').focus(); return; }
-  if (!pin) { $('#login-pin').focus(); return; }
+  if (!staff) { loginField = $('#login-staff'); $('#login-staff').focus(); return; }
+  if (!pin) { loginField = $('#login-pin'); $('#login-pin').focus(); return; }
   $('#login-btn').disabled = true;
   try {
     const s = await api('POST', '/api/login', { staff, pin });
@@ -764,6 +780,8 @@ function payCard() {
 
 function maybeSubmit() {
   renderTender();
+  $('#tender-amount').focus();
+  $('#tender-amount').select();
   if (paid() >= state.tender.total) submitSale();
 }
 
@@ -955,8 +973,17 @@ function renderRefund() {
       el('td', { class: 'num' }, qtyText(rem.qty, l.unit)),
       el('td', {}, input, weighed ? ' kg' : ''));
   });
+  const paidBy = (s.tenders || []).map((t) => (t.kind === 'cash' ? 'Cash' : t.kind === 'card' ? 'Card' + (t.ref ? ' ' + t.ref : '') : t.kind) + ' ' + money(t.amount, s.currency));
+  // Propose giving back the way the customer paid: the larger tender's kind.
+  const main = (s.tenders || []).reduce((a, t) => (!a || t.amount > a.amount ? t : a), null);
+  if (main && (main.kind === 'cash' || main.kind === 'card')) {
+    $('#refund-tender').value = main.kind;
+    $('#refund-card-label').hidden = main.kind !== 'card';
+    if (main.kind === 'card' && main.ref) $('#refund-ref-card').value = main.ref;
+  }
   box.replaceChildren(
     el('h3', {}, 'Sale ' + s.receipt + ' · ' + timeText(s.time) + ' · ' + money(s.total, s.currency) + (s.voided ? ' · VOIDED' : '')),
+    el('p', { id: 'refund-paid' }, 'Paid by ' + (paidBy.join(', ') || '—') + (s.change ? ' · change ' + money(s.change, s.currency) : '')),
     el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'Item'), el('th', { class: 'num' }, 'Sold'),
       el('th', { class: 'num' }, 'Paid'), el('th', { class: 'num' }, 'Refundable'), el('th', {}, 'Refund'))), el('tbody', {}, rows)));
   $('#refund-btn').disabled = s.refundable <= 0;
@@ -1150,11 +1177,19 @@ function counted() {
 function countTotal() {
   const { total } = counted();
   $('#count-total').textContent = money(total);
+  $('#count-total-top').textContent = money(total);
 }
 
+$('#shift-close-top').addEventListener('click', () => $('#shift-close-btn').click());
 $('#shift-close-btn').addEventListener('click', async () => {
-  const { out, bad } = counted();
+  const { out, bad, total } = counted();
   if (bad) { setMsg('#shift-msg', 'Counts are whole numbers', 'error'); return; }
+  const open = state.shift && state.shift.open;
+  const expected = open && open.report ? open.report.cash_expected : null;
+  const text = 'Counted ' + money(total) + (expected != null ? ', expected ' + money(expected) + ', ' +
+    (total - expected === 0 ? 'the drawer is right.' : (total > expected ? 'over by ' : 'short by ') + money(Math.abs(total - expected)) + '.') : '.') +
+    ' The shift ends and its Z report is recorded; this cannot be undone.';
+  if (!(await ask({ title: 'Close the shift?', text, okText: 'Close shift' }))) return;
   try {
     const res = await api('POST', '/api/shift/close', { idempotency_key: state.closeKey, counted: out });
     state.counting = false;
@@ -1511,6 +1546,14 @@ document.addEventListener('keydown', (e) => {
       break;
     case 'tender':
       if (k === 'Escape') $('#tender-back').click();
+      else if (k === 'Enter' || e.code === 'NumpadEnter') {
+        // Enter is the Cash button's key, wherever the focus is (after a
+        // card payment it sat on the Card button, and Enter put the rest
+        // on the card); in the card reference field it pays by card.
+        e.preventDefault();
+        if (document.activeElement === $('#card-ref')) payCard();
+        else payCash(parseMoney($('#tender-amount').value));
+      }
       break;
     case 'receipt':
       if (k === 'Enter' && !inInput) { e.preventDefault(); $('#btn-new-sale').click(); }
