@@ -10,6 +10,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/hw/scan"
+	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/ui"
@@ -260,10 +261,37 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 	for _, p := range t.db.Problems() {
 		st.Problems = append(st.Problems, p.String())
 	}
-	if b := t.hw.Status().Banner; b != "" {
-		st.Problems = append(st.Problems, b)
+	hs := t.hw.Status()
+	if hs.Banner != "" {
+		st.Problems = append(st.Problems, hs.Banner)
 	}
+	st.Printer = printerText(hs)
 	return st
+}
+
+// printerText says what the receipt printer is doing, for the receipt
+// screen: the same words whether a receipt prints, a copy is asked for
+// or a shift closes.
+func printerText(s hw.Status) string {
+	for _, d := range s.Devices {
+		if d.Kind != hw.KindPrinter {
+			continue
+		}
+		waiting := ""
+		if s.Queue != nil && s.Queue.Pending > 0 {
+			waiting = fmt.Sprintf(", %d receipt(s) waiting", s.Queue.Pending)
+		}
+		switch {
+		case d.Health == hw.HealthError:
+			return d.Problem + waiting
+		case s.Queue != nil && s.Queue.Held:
+			return s.Queue.Reason + waiting
+		case !d.Connected:
+			return "connecting" + waiting
+		}
+		return "ready"
+	}
+	return "none"
 }
 
 func (t *Till) hqStatus() ui.HQStatus {

@@ -218,6 +218,10 @@ type Status struct {
 	ClockWarnings []string          `json:"clock_warnings"`
 	HQ            HQStatus          `json:"hq"`
 	Problems      []string          `json:"problems,omitempty"`
+	// Printer is the receipt printer as the cashier should read it:
+	// "ready", "none" (no printer on this till), or what is wrong
+	// ("paper out, 2 receipt(s) waiting").
+	Printer string `json:"printer"`
 }
 
 // Peer is one other till of the store.

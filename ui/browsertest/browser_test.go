@@ -695,6 +695,11 @@ func TestCashierFirstHour(t *testing.T) {
 	do(t, pa, "Enter", chromedp.KeyEvent("\r"))
 	until(t, pa, "the receipt", `!document.querySelector('#view-receipt').hidden && document.querySelector('#receipt-number').textContent !== ''`)
 	receipt := text(t, pa, "#receipt-number")
+	// This till has no printer, and the receipt screen says so (it said
+	// "not configured yet" while receipts printed).
+	if p := text(t, pa, "#receipt-printer"); !strings.HasPrefix(p, "No receipt printer") {
+		t.Errorf("receipt screen's printer line: %q", p)
+	}
 	var sale *ledger.Sale
 	a.View(func(s *ledger.State) {
 		seq, _ := strconv.ParseUint(strings.TrimPrefix(receipt, "1-"), 10, 64)

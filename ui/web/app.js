@@ -831,15 +831,26 @@ onShow.receipt = () => {
   const s = r.sale;
   $('#receipt-change').textContent = s.change > 0 ? 'Change ' + money(s.change, s.currency) : 'No change due';
   $('#receipt-drawer').hidden = !r.drawer;
+  $('#receipt-printer').textContent = printerText();
   $('#btn-new-sale').focus();
 };
+
+// printerText is the printer line of the receipt screen, from the till's
+// status: the same words for the receipt, a copy and the shift's close.
+function printerText() {
+  const p = (state.status && state.status.printer) || 'none';
+  if (p === 'none') return 'No receipt printer on this till: the receipt stays here and in the ledger.';
+  if (p === 'ready') return 'Printer: ready. The receipt is printing.';
+  return 'Printer: ' + p + '. The receipt waits in the queue and prints when the printer is back.';
+}
 
 $('#btn-reprint').addEventListener('click', async () => {
   const r = state.lastSale;
   if (!r || !r.sale.event_id) return;
   try {
     await api('POST', '/api/reprint', { event_id: r.sale.event_id });
-    toast('Receipt copy sent to the printer.');
+    const p = (state.status && state.status.printer) || 'none';
+    toast(p === 'ready' ? 'Receipt copy sent to the printer.' : 'Receipt copy queued: printer ' + p + '.');
   } catch (err) {
     toast(err.message || String(err), true);
   }
