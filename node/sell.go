@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/crdt"
-	"github.com/tillmesh/tillmesh/hw/scan"
 	"github.com/tillmesh/tillmesh/hw"
+	"github.com/tillmesh/tillmesh/hw/scan"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/ui"
