@@ -200,6 +200,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("POST /api/stock/count", manager, a.postStockCount)
 	h("GET /api/reports", manager, a.getReports)
 	h("GET /api/settings", staff, a.getSettings)
+	h("GET /api/names", staff, a.getNames)
 	h("PUT /api/settings", manager, a.putSettings)
 	h("GET /api/staff", manager, a.getStaff)
 	h("PUT /api/staff/{id}", manager, a.putStaff)

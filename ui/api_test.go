@@ -300,3 +300,21 @@ func TestReportsDrawerMatchesShift(t *testing.T) {
 		t.Errorf("reports page drawer %v, the X report says %v (want 1238)", got, x)
 	}
 }
+
+func TestNames(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "2", "0000") // a cashier reads names too
+	out := c.must(http.StatusOK, "GET", "/api/names", "")
+	staff := out["staff"].(map[string]any)
+	if staff["1"] != "Maria" || staff["2"] != "Carl" {
+		t.Errorf("staff names: %v", staff)
+	}
+	if tills := out["tills"].(map[string]any); len(tills) == 0 {
+		t.Errorf("till names: %v", tills)
+	}
+	for _, v := range staff {
+		if strings.Contains(fmt.Sprint(v), "$argon2") {
+			t.Fatal("names leak a PIN hash")
+		}
+	}
+}

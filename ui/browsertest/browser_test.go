@@ -476,7 +476,7 @@ func TestTillInTheBrowser(t *testing.T) {
 	setInput(t, pa, `#dlg input[name=p]`, "1234")
 	do(t, pa, "approve", chromedp.Click("#dlg-ok"))
 	dialogClosed(t, pa)
-	until(t, pa, "discount approved", `document.querySelector('#sale-msg').textContent.includes('approved by 1')`)
+	until(t, pa, "discount approved", `document.querySelector('#sale-msg').textContent.includes('approved by Maria Manager')`)
 	br.shot(pa, "sale")
 	total := cents(t, text(t, pa, "#t-total"))
 	if total <= 0 || cents(t, text(t, pa, "#t-discounts")) >= 0 {
@@ -699,6 +699,10 @@ func TestCashierFirstHour(t *testing.T) {
 	// "not configured yet" while receipts printed).
 	if p := text(t, pa, "#receipt-printer"); !strings.HasPrefix(p, "No receipt printer") {
 		t.Errorf("receipt screen's printer line: %q", p)
+	}
+	// Names, not codes ("staff 2").
+	if r := text(t, pa, "#receipt"); !strings.Contains(r, "served by Maria Manager") {
+		t.Errorf("receipt on screen: %q, want it served by Maria Manager", r)
 	}
 	var sale *ledger.Sale
 	a.View(func(s *ledger.State) {

@@ -298,6 +298,19 @@ function setSession(s) {
   $('#till-name').textContent = (s.till.store ? s.till.store + ' · ' : '') + (s.till.name || 'Till ' + s.till.number);
   document.title = 'tillmesh · ' + (s.till.name || 'till ' + s.till.number);
   connectEvents();
+  loadNames();
+}
+
+// Names of staff and tills, so screens show "Maria" and "Till 2 (Back)"
+// where the ledger keeps "1" and "2".
+state.names = { staff: {}, tills: {} };
+async function loadNames() {
+  try { state.names = await api('GET', '/api/names'); } catch (e) { /* numbers stay readable */ }
+}
+function staffName(id) { return id == null || id === '' ? '' : (state.names.staff[id] || 'staff ' + id); }
+function tillName(n) {
+  const name = state.names.tills[n];
+  return name && name !== 'Till ' + n ? 'Till ' + n + ' (' + name + ')' : 'Till ' + n;
 }
 
 async function boot() {
@@ -691,7 +704,7 @@ async function discount(onCart) {
       : api('PUT', '/api/cart/lines/' + l.index, { discount: d, ...extra }));
     cartChanged(c);
     done = true;
-    setMsg('#sale-msg', d.value ? 'Discount applied' + (c.approver ? ' (approved by ' + c.approver + ')' : '') : 'Discount removed', 'ok');
+    setMsg('#sale-msg', d.value ? 'Discount applied' + (c.approver ? ' (approved by ' + staffName(c.approver) + ')' : '') : 'Discount removed', 'ok');
   } catch (e) {
     if (!done) setMsg('#sale-msg', e.message, 'error');
   }
@@ -863,7 +876,7 @@ function renderReceipt(box, s) {
   fill(box,
     el('div', { class: 'c big' }, (state.till && state.till.store) || 'tillmesh'),
     el('div', { class: 'c' }, 'Till ' + s.till_number + ' · Receipt ', el('b', { id: 'receipt-number' }, s.receipt)),
-    el('div', { class: 'c' }, timeText(s.time) + ' · staff ' + s.staff),
+    el('div', { class: 'c' }, timeText(s.time) + ' · served by ' + staffName(s.staff)),
     el('hr'),
     s.lines.map((l) => [
       line(l.name || l.sku, money(l.amount, cur)),
@@ -878,7 +891,7 @@ function renderReceipt(box, s) {
     el('hr'),
     s.tenders.map((t) => line(t.kind === 'cash' ? 'Cash' : t.kind === 'card' ? 'Card' + (t.ref ? ' ' + t.ref : '') : t.kind, money(t.amount, cur))),
     s.change ? line('Change', money(s.change, cur), 'big') : null,
-    s.approver ? el('div', { class: 'c' }, 'discount approved by ' + s.approver) : null,
+    s.approver ? el('div', { class: 'c' }, 'discount approved by ' + staffName(s.approver)) : null,
     s.voided ? el('div', { class: 'c big' }, '*** VOIDED ***') : null,
     code128SVG(s.barcode),
     el('div', { class: 'c' }, s.barcode),
@@ -1137,7 +1150,7 @@ function renderZ(z, cur) {
   const inner = el('div', { class: 'report' });
   renderReport(inner, z.report, cur, z);
   box.replaceChildren(el('h2', {}, 'Z report · shift ' + z.till + '-' + z.open_seq + ' to ' + z.till + '-' + z.close_seq),
-    el('p', { class: 'muted' }, timeText(z.opened) + ' – ' + timeText(z.closed) + ' · opened by ' + z.staff), inner);
+    el('p', { class: 'muted' }, timeText(z.opened) + ' – ' + timeText(z.closed) + ' · opened by ' + staffName(z.staff)), inner);
 }
 
 $('#shift-open-form').addEventListener('submit', async (e) => {
@@ -1295,7 +1308,7 @@ async function loadStock() {
 function stockQty(q, unit) { return unit === 'kg' ? kg(q) + ' kg' : String(q); }
 function slotsText(m, unit) {
   return Object.entries(m || {}).sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }))
-    .map(([t, q]) => 'till ' + t + ': ' + stockQty(q, unit)).join(', ');
+    .map(([t, q]) => tillName(t) + ': ' + stockQty(q, unit)).join(', ');
 }
 
 function stockRow(s) {
