@@ -209,6 +209,7 @@ type StockLevel struct {
 	Store ledger.StoreID `json:"store"`
 	SKU   string         `json:"sku"`
 	Name  string         `json:"name,omitempty"`
+	Unit  string         `json:"unit,omitempty"` // "kg": Qty is in grams
 	Qty   int64          `json:"qty"`
 }
 

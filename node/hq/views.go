@@ -148,10 +148,10 @@ func (h *HQ) SalesByHour(id ledger.StoreID) map[int64]ledger.Money {
 // the merged movements of every till, with product names from the
 // catalog changes when HQ has them.
 func (h *HQ) Stock(ctx context.Context, store *ledger.StoreID) ([]StockLevel, error) {
-	names := map[string]string{}
+	names := map[string]hqapi.Product{}
 	if cat, err := h.Catalog(ctx); err == nil {
 		for _, p := range cat.Products {
-			names[p.Product.SKU] = p.Product.Name
+			names[p.Product.SKU] = p.Product
 		}
 	}
 	var out []StockLevel
@@ -161,7 +161,8 @@ func (h *HQ) Stock(ctx context.Context, store *ledger.StoreID) ([]StockLevel, er
 		}
 		s.mu.Lock()
 		for sku, q := range s.agg.stock {
-			out = append(out, StockLevel{Store: s.rec.ID, SKU: sku, Name: names[sku], Qty: q})
+			p := names[sku]
+			out = append(out, StockLevel{Store: s.rec.ID, SKU: sku, Name: p.Name, Unit: p.Unit, Qty: q})
 		}
 		s.mu.Unlock()
 	}

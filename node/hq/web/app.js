@@ -139,7 +139,7 @@ async function loadStock(ev) {
   if (!stores.length) { stores = await api("GET", "/hq/api/stores"); fillStoreSelects(); }
   const rows = await api("GET", "/hq/api/stock?store=" + ($("#stock-form").store.value || "all"));
   $("#stock-table tbody").innerHTML = rows.map(r => `<tr><td>${text((stores.find(s => s.id === r.store) || {}).name || r.store)}</td>
-    <td>${text(r.sku)}</td><td>${text(r.name)}</td><td class="num ${r.qty < 0 ? "warn" : ""}">${r.qty}</td></tr>`).join("");
+    <td>${text(r.sku)}</td><td>${text(r.name)}</td><td class="num ${r.qty < 0 ? "warn" : ""}">${r.unit === "kg" ? (r.qty / 1000).toFixed(3) + " kg" : r.qty}</td></tr>`).join("");
 }
 
 // parseMoney reads "19.99" or "19,99" as minor units (1999), exactly:
