@@ -268,6 +268,13 @@ func (b *browser) save(name string, raw []byte) string {
 // the 1 key). The page must read the code.
 func wedge(t *testing.T, ctx context.Context, code string) {
 	t.Helper()
+	wedgeStalling(t, ctx, code, -1, 0)
+}
+
+// wedgeStalling is wedge for a slow wireless scanner that stalls for
+// pause before the key at index at.
+func wedgeStalling(t *testing.T, ctx context.Context, code string, at int, pause time.Duration) {
+	t.Helper()
 	azerty := map[rune]string{'1': "&", '2': "é", '3': "\"", '4': "'", '5': "(", '6': "-", '7': "è", '8': "_", '9': "ç", '0': "à"}
 	send := func(p input.DispatchKeyEventParams) {
 		if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, p); err != nil {
@@ -286,7 +293,10 @@ func wedge(t *testing.T, ctx context.Context, code string) {
 		up.Type = input.DispatchKeyEventTypeKeyUp
 		send(up)
 	}
-	for _, r := range code {
+	for i, r := range code {
+		if i == at {
+			time.Sleep(pause) // the scanner's stall, not a wait for a condition
+		}
 		switch {
 		case r >= '0' && r <= '9':
 			key("Digit"+string(r), azerty[r], azerty[r], int64(r), 0)
@@ -673,9 +683,14 @@ func TestCashierFirstHour(t *testing.T) {
 	do(t, pa, "open shift", chromedp.Click("#shift-open-btn"), chromedp.WaitVisible("#x-report"))
 	nav(t, pa, "sale")
 
-	// After the quantity dialog, typing goes to the search box.
-	wedge(t, pa, cat[0].Barcodes[0])
+	// A wireless scanner that stalls mid-code (twice the scan gap) still
+	// scans once: nothing is left in the search box, no split code.
+	wedgeStalling(t, pa, cat[0].Barcodes[0], 1, 600*time.Millisecond)
 	until(t, pa, "item in the cart", `document.querySelectorAll('#cart-lines tr').length === 1`)
+	if v := js[string](t, pa, `document.querySelector('#scan-input').value + '|' + document.querySelector('#sale-msg').textContent`); strings.Contains(v, "check digit") || strings.HasPrefix(v, "4") {
+		t.Fatalf("a stalled scan split: search box and message %q", v)
+	}
+	// After the quantity dialog, typing goes to the search box.
 	do(t, pa, "quantity", chromedp.Click("#btn-qty"))
 	dialog(t, pa, "Quantity of "+cat[0].Name)
 	setInput(t, pa, `#dlg input[name=q]`, "40")

@@ -434,15 +434,20 @@ for (const b of $$('#nav button')) b.addEventListener('click', () => show(b.data
 // A keyboard-wedge scanner types a burst of characters a few ms apart and
 // Enter. We read event.code (the key's position on a US keyboard, which is
 // what scanners send) rather than event.key, so AZERTY or QWERTZ layouts
-// cannot turn digits into punctuation. A burst of 6+ characters at most
-// scan_gap_ms apart that ends in Enter is a scan: the input that had focus
-// gets its value from before the burst back, the Enter never reaches it,
-// and the code goes to onScan. Anything slower is typing and untouched.
+// cannot turn digits into punctuation. A burst of 6+ characters that ends
+// in Enter, whose keys come a median of at most scan_gap_ms apart and
+// none more than four times that (at least 120 ms), is a scan: the input
+// that had focus gets its value from before the burst back, the Enter
+// never reaches it, and the code goes to onScan. The median, not every
+// gap, decides, because slow wireless scanners stall now and then in the
+// middle of a code (a split scan left a "4" in the search box and sent
+// the rest as a code with a wrong check digit). People type a key every
+// 100 ms or more, so typing stays typing.
 const CODE_CHARS = { Minus: '-', NumpadSubtract: '-', Period: '.', NumpadDecimal: '.', Slash: '/', NumpadDivide: '/', Space: ' ', Equal: '=', Comma: ',' };
 for (let d = 0; d <= 9; d++) { CODE_CHARS['Digit' + d] = String(d); CODE_CHARS['Numpad' + d] = String(d); }
 for (let c = 65; c <= 90; c++) { const L = String.fromCharCode(c); CODE_CHARS['Key' + L] = L; }
 
-const scan = { buf: '', last: 0, snaps: new Map(), eatEnter: false };
+const scan = { buf: '', last: 0, gaps: [], snaps: new Map(), eatEnter: false };
 const MIN_SCAN = 6;
 
 function codeChar(e) {
@@ -454,7 +459,12 @@ function codeChar(e) {
 
 function isText(t) { return t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA') && t.type !== 'checkbox'; }
 
-function resetScan() { scan.buf = ''; scan.snaps = new Map(); }
+function resetScan() { scan.buf = ''; scan.gaps = []; scan.snaps = new Map(); }
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : 0;
+}
 
 document.addEventListener('keydown', (e) => {
   noteActivity();
@@ -462,13 +472,15 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'Shift' || e.code.startsWith('Shift')) return;
   const now = e.timeStamp || performance.now();
   const gap = state.settings.scan_gap_ms || 30;
+  const stall = Math.max(4 * gap, 120);
   if (e.code === 'Enter' || e.code === 'NumpadEnter') {
     // Printed receipts carry just the receipt number ("2-17"): shorter
     // than a product code, but no person types it in a burst either.
     const long = scan.buf.length >= MIN_SCAN || (scan.buf.length >= 3 && /^\d+-\d+$/.test(scan.buf));
-    const code = scan.buf, snaps = scan.snaps;
+    const code = scan.buf, snaps = scan.snaps, last = now - scan.last;
+    const fast = last <= stall && median([...scan.gaps, last]) <= gap;
     resetScan();
-    if (long && now - scan.last <= gap) {
+    if (long && fast) {
       e.preventDefault();
       e.stopImmediatePropagation();
       scan.eatEnter = true;
@@ -486,7 +498,8 @@ document.addEventListener('keydown', (e) => {
   }
   const ch = codeChar(e);
   if (ch === null) { resetScan(); return; }
-  if (scan.buf && now - scan.last > gap) resetScan();
+  if (scan.buf && now - scan.last > stall) resetScan();
+  if (scan.buf) scan.gaps.push(now - scan.last);
   const t = document.activeElement;
   if (isText(t) && !scan.snaps.has(t)) scan.snaps.set(t, t.value);
   scan.buf += ch;
