@@ -189,6 +189,7 @@ function editProduct(e) {
   const f = $("#product-form");
   editing = e;
   $("#product-error").textContent = "";
+  $("#product-status").textContent = "";
   if (!e) {
     f.reset();
     f.sku.readOnly = false;
@@ -246,7 +247,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     await loadCatalog();
     const again = catalog.products.find(e => e.product.sku === p.sku && (e.store || "all") === f.store.value);
     editProduct(again || null);
-    $("#product-error").textContent = `Saved ${p.sku}` + (fields.length ? ` (${fields.join(", ")})` : "") + ": on its way to the tills.";
+    $("#product-status").textContent = `Saved ${p.sku}` + (fields.length ? ` (${fields.join(", ")})` : "") + ": on its way to the tills.";
   });
   $("#staff-form").onsubmit = formError("#staff-error", async f => {
     await api("POST", "/hq/api/staff", { store: f.store.value, id: f.id.value, name: f.name.value, role: f.role.value, pin: f.pin.value });

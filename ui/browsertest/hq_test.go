@@ -1,0 +1,89 @@
+package browsertest_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/hq/hqtest"
+)
+
+// An HQ admin's first day: nothing shows before login, the catalog lists
+// what the store's tills hold, and a price edit loaded from the product
+// changes the price and nothing else (it used to wipe the barcodes).
+func TestHQCatalogInTheBrowser(t *testing.T) {
+	path := findChromium()
+	if path == "" {
+		t.Skip("chromium is not installed: browser tests skipped (apt-get install -y chromium; .ci/run installs it)")
+	}
+	ctx := context.Background()
+	st, err := hq.OpenBadger(t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger = st, quiet()
+	h, err := hq.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	store := hqtest.NewStore(90, 1)
+	if err := h.RegisterStore(ctx, store.ID, "Corner Shop", store.CAPublic()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetPassword(ctx, "boss", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	bread := hqapi.Product{SKU: "10002", Name: "Bread small", Barcodes: []string{"4000000100027"}, Price: 129, Currency: "EUR", TaxRate: 700, Unit: "ea"}
+	tea := hqapi.Product{SKU: "10003", Name: "Tea small", Barcodes: []string{"4000000100034"}, Price: 249, Currency: "EUR", TaxRate: 700, Unit: "ea"}
+	if err := h.PutStoreCatalog(ctx, store.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread, tea}, At: 1}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.Handler())
+	t.Cleanup(srv.Close)
+
+	br := newBrowser(t, path)
+	p := br.page("hq")
+	do(t, p, "open HQ", chromedp.Navigate(srv.URL), chromedp.WaitVisible("#login-form"))
+	// Before login only the login form shows: the tabs used to show and
+	// fail silently.
+	if !js[bool](t, p, `getComputedStyle(document.querySelector('#nav')).display === 'none' && [...document.querySelectorAll('.tab')].every(s => getComputedStyle(s).display === 'none')`) {
+		t.Fatal("tabs show before login")
+	}
+	do(t, p, "log in", chromedp.SendKeys(`#login-form input[name=user]`, "boss"), chromedp.SendKeys(`#login-form input[name=password]`, "correct horse"),
+		chromedp.Click(`#login-form button`), chromedp.WaitVisible("#nav"))
+	do(t, p, "catalog", chromedp.Click(`#nav button[data-tab=catalog]`), chromedp.WaitVisible("#catalog-table"))
+	until(t, p, "the store's products", `document.querySelectorAll('#catalog-table tr.clickable').length === 2`)
+	setInput(t, p, "#catalog-search", "bread")
+	until(t, p, "search", `document.querySelectorAll('#catalog-table tr.clickable').length === 1`)
+	do(t, p, "edit bread", chromedp.Click(`#catalog-table tr.clickable`))
+	until(t, p, "form loaded", `document.querySelector('#product-form').sku.value === '10002' && document.querySelector('#product-form').price.value === '1.29'`)
+	if v := js[string](t, p, `document.querySelector('#product-form').barcodes.value`); v != "4000000100027" {
+		t.Fatalf("barcodes in the form: %q", v)
+	}
+	setInput(t, p, `#product-form input[name=price]`, "1.49")
+	do(t, p, "save", chromedp.Click(`#product-form button[type=submit]`))
+	until(t, p, "saved", `document.querySelector('#product-status').textContent.startsWith('Saved 10002 (price)')`)
+	cs, err := h.ChangesFor(ctx, store.ID, 0, 10)
+	if err != nil || len(cs.Changes) != 1 {
+		t.Fatalf("changes: %+v %v", cs, err)
+	}
+	c := cs.Changes[0]
+	if !slices.Equal(c.Fields, []string{hqapi.FieldPrice}) || c.Product.Price != 149 || !slices.Equal(c.Product.Barcodes, bread.Barcodes) {
+		t.Errorf("the change the form made: fields %v product %+v", c.Fields, c.Product)
+	}
+	// A price typed badly is refused with a message, not sent.
+	setInput(t, p, `#product-form input[name=price]`, "1,4,9")
+	do(t, p, "save bad", chromedp.Click(`#product-form button[type=submit]`))
+	until(t, p, "bad price message", `document.querySelector('#product-error').textContent.includes('like 19.99') || document.querySelector('#product-form').price.validity.patternMismatch`)
+	if errs := br.jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors: %v", errs)
+	}
+	br.shot(p, "hq-catalog")
+}
