@@ -693,7 +693,12 @@ func TestCashierFirstHour(t *testing.T) {
 	// After the quantity dialog, typing goes to the search box.
 	do(t, pa, "quantity", chromedp.Click("#btn-qty"))
 	dialog(t, pa, "Quantity of "+cat[0].Name)
-	setInput(t, pa, `#dlg input[name=q]`, "40")
+	// On the dialog's keypad, as on a touch screen: 4, 0.
+	do(t, pa, "keypad 4", chromedp.Click(`#dlg .dlg-keypad button:nth-child(4)`))
+	do(t, pa, "keypad 0", chromedp.Click(`#dlg .dlg-keypad button:nth-child(11)`))
+	if v := js[string](t, pa, `document.querySelector('#dlg input[name=q]').value`); v != "40" {
+		t.Fatalf("quantity typed on the dialog's keypad: %q, want 40", v)
+	}
 	do(t, pa, "quantity ok", chromedp.Click("#dlg-ok"))
 	dialogClosed(t, pa)
 	until(t, pa, "focus back in the search box", `document.activeElement && document.activeElement.id === 'scan-input'`)

@@ -190,6 +190,26 @@ function ask({ title, text, fields = [], okText = 'OK', check }) {
     inputs[f.name] = input;
     box.append(el('label', {}, f.label, input));
   }
+  // Numbers on a touch screen: a keypad for the dialog's number fields
+  // (quantity, weight, discount, PINs), typing into the one last focused.
+  const numeric = Object.values(inputs).filter((i) => i.tagName === 'INPUT' && /^(numeric|decimal)$/.test(i.inputMode || ''));
+  if (numeric.length) {
+    let target = numeric[0];
+    for (const i of numeric) i.addEventListener('focus', () => { target = i; });
+    const pad = el('div', { class: 'keypad dlg-keypad' });
+    for (const k of ['7', '8', '9', '4', '5', '6', '1', '2', '3', numeric.some((i) => i.inputMode === 'decimal') ? '.' : 'C', '0', '⌫']) {
+      pad.append(el('button', { type: 'button', tabindex: '-1', onclick: () => {
+        // The first key replaces a value shown selected, as typing would.
+        const all = target.value && target.selectionStart === 0 && target.selectionEnd === target.value.length;
+        if (k === 'C') target.value = '';
+        else if (k === '⌫') target.value = all ? '' : target.value.slice(0, -1);
+        else target.value = (all ? '' : target.value) + k;
+        target.dispatchEvent(new Event('input', { bubbles: true }));
+        target.focus();
+      } }, k));
+    }
+    box.append(pad);
+  }
   return new Promise((resolve) => {
     const form = $('#dlg-form');
     let busy = false;
