@@ -752,8 +752,38 @@ func TestCashierFirstHour(t *testing.T) {
 		t.Errorf("refund proposes %q, want %q (the larger tender)", got, wantKind)
 	}
 
-	// A new product can be received from the stock screen.
+	// A delivery note: many lines scanned in, one event.
 	nav(t, pa, "stock")
+	do(t, pa, "delivery note", chromedp.WaitVisible("#stock-delivery"), chromedp.Click("#stock-delivery"), chromedp.WaitVisible("#batch-add"))
+	wedge(t, pa, cat[1].Barcodes[0])
+	until(t, pa, "first delivery line", `document.querySelectorAll('#batch-lines tr').length === 1`)
+	wedge(t, pa, cat[2].Barcodes[0])
+	wedge(t, pa, cat[1].Barcodes[0])
+	until(t, pa, "two lines, one scanned twice", fmt.Sprintf(`document.querySelectorAll('#batch-lines tr').length === 2 && document.querySelector('#batch-lines input[data-sku=%q]').value === '2'`, cat[1].SKU))
+	setInput(t, pa, "#batch-ref", "DN-1")
+	before := 0
+	a.View(func(s *ledger.State) { seq, _, _ := s.Head(a.ID()); before = int(seq) })
+	do(t, pa, "record delivery", chromedp.Click("#batch-save"))
+	until(t, pa, "delivery recorded", fmt.Sprintf(`document.querySelector('#stock-batch').hidden && document.querySelector('#stock-%s td.total').textContent === '2'`, cat[1].SKU))
+	var recv *ledger.StockReceive
+	var head uint64
+	a.View(func(s *ledger.State) { head, _, _ = s.Head(a.ID()) })
+	if ev, err := a.Event(a.ID(), head); err == nil && int(head) == before+1 {
+		recv, _ = ev.Body.(*ledger.StockReceive)
+	}
+	if recv == nil || len(recv.Lines) != 2 || recv.Ref != "DN-1" {
+		t.Fatalf("the delivery is not one stock_receive event of two lines with its note: %+v", recv)
+	}
+	// A stock-take: the count of what is on the shelf.
+	do(t, pa, "stock-take", chromedp.Click("#stock-take"), chromedp.WaitVisible("#batch-add"))
+	setInput(t, pa, "#batch-add", cat[0].SKU)
+	js[bool](t, pa, `(document.querySelector('#batch-form').requestSubmit(), true)`)
+	until(t, pa, "stock-take line", `document.querySelectorAll('#batch-lines tr').length === 1`)
+	setInput(t, pa, "#batch-lines input", "5")
+	do(t, pa, "record count", chromedp.Click("#batch-save"))
+	until(t, pa, "count recorded", fmt.Sprintf(`document.querySelector('#stock-batch').hidden && document.querySelector('#stock-%s td.total').textContent === '5'`, cat[0].SKU))
+
+	// A new product can be received from the stock screen.
 	do(t, pa, "new product's row", chromedp.WaitVisible("#stock-20001"))
 	do(t, pa, "receive", chromedp.Click("#stock-20001 button"))
 	dialog(t, pa, "Receive "+oat.Name)

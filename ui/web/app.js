@@ -563,7 +563,7 @@ function onScan(code) {
   }
   switch (state.view) {
     case 'sale': addItem({ barcode: code }); break;
-    case 'stock': $('#stock-filter').value = code; renderStock(); break;
+    case 'stock': if (state.batch) batchAdd(code); else { $('#stock-filter').value = code; renderStock(); } break;
     case 'catalog': $('#cat-search').value = code; loadCatalog(); break;
     default: toast('Scanned ' + code + ': open the sale screen to sell it.');
   }
@@ -1379,6 +1379,91 @@ function onStock(s) {
   if (!old || old.total !== s.total) row.classList.add('flash');
   tr.replaceWith(row);
 }
+
+// A delivery note (many lines, scanned in, one stock_receive event) or a
+// stock-take (scan what is on the shelf, one stock_count event): the
+// dialog per product is for one-off moves.
+function startBatch(kind) {
+  state.batch = { kind, key: newKey(kind), lines: [] };
+  $('#stock-batch').hidden = false;
+  $('#batch-title').textContent = kind === 'receive' ? 'Delivery note: scan each item as it comes in' : 'Stock-take: scan or type what is on the shelf';
+  $('#batch-ref-label').hidden = kind !== 'receive';
+  $('#batch-qty-head').textContent = kind === 'receive' ? 'Received' : 'Counted';
+  $('#batch-ref').value = '';
+  setMsg('#batch-msg', '');
+  renderBatch();
+  $('#batch-add').focus();
+}
+
+function endBatch() {
+  state.batch = null;
+  $('#stock-batch').hidden = true;
+}
+
+async function batchAdd(code) {
+  const b = state.batch;
+  code = String(code || '').trim();
+  if (!b || !code) return;
+  let p;
+  try {
+    p = /^\d{8}$|^\d{12,14}$/.test(code) ? await api('GET', '/api/barcodes/' + encodeURIComponent(code))
+      : await api('GET', '/api/products/' + encodeURIComponent(code));
+  } catch (e) { setMsg('#batch-msg', e.message, 'error'); return; }
+  let l = b.lines.find((x) => x.sku === p.sku);
+  if (!l) { l = { sku: p.sku, name: p.name, unit: p.unit, qty: '' }; b.lines.push(l); }
+  // Each scan of an item counts one; weighed goods are typed in kg.
+  if (l.unit !== 'kg') l.qty = String((parseInt(l.qty, 10) || 0) + 1);
+  setMsg('#batch-msg', (l.name || l.sku) + (l.unit === 'kg' ? ': type the weight in kg' : ': ' + l.qty), 'ok');
+  $('#batch-add').value = '';
+  renderBatch(l.sku);
+}
+
+function renderBatch(focusSku) {
+  const b = state.batch;
+  if (!b) return;
+  $('#batch-lines').replaceChildren(...b.lines.map((l, i) => {
+    const input = el('input', { class: 'pick', inputmode: l.unit === 'kg' ? 'decimal' : 'numeric', value: l.qty, dataset: { sku: l.sku } });
+    input.addEventListener('input', () => { l.qty = input.value; });
+    return el('tr', { dataset: { sku: l.sku } }, el('td', {}, l.sku), el('td', {}, l.name || ''), el('td', { class: 'num' }, input, l.unit === 'kg' ? ' kg' : ''),
+      el('td', {}, el('button', { class: 'small', type: 'button', onclick: () => { b.lines.splice(i, 1); renderBatch(); } }, 'remove')));
+  }));
+  $('#batch-save').disabled = !b.lines.length;
+  if (focusSku) {
+    const l = b.lines.find((x) => x.sku === focusSku);
+    if (l && l.unit === 'kg') $('#batch-lines input[data-sku="' + focusSku + '"]').focus();
+  }
+}
+
+async function saveBatch() {
+  const b = state.batch;
+  if (!b || !b.lines.length) return;
+  const lines = [];
+  for (const l of b.lines) {
+    const raw = String(l.qty).trim();
+    const q = l.unit === 'kg' ? parseKg(raw) : (/^\d+$/.test(raw) ? parseInt(raw, 10) : NaN);
+    if (!(q >= 0) || (b.kind === 'receive' && q === 0)) { setMsg('#batch-msg', (l.name || l.sku) + ': enter ' + (l.unit === 'kg' ? 'the weight in kg' : 'how many'), 'error'); return; }
+    lines.push(b.kind === 'receive' ? { sku: l.sku, qty: q } : { sku: l.sku, counted: q });
+  }
+  const body = { idempotency_key: b.key, lines };
+  if (b.kind === 'receive' && $('#batch-ref').value.trim()) body.ref = $('#batch-ref').value.trim();
+  $('#batch-save').disabled = true;
+  try {
+    const res = await api('POST', '/api/stock/' + b.kind, body);
+    for (const st of res.stock || []) onStock(st);
+    toast((b.kind === 'receive' ? 'Delivery recorded: ' : 'Stock-take recorded: ') + lines.length + ' line(s)');
+    endBatch();
+    renderStock();
+  } catch (e) {
+    setMsg('#batch-msg', e.message, 'error');
+    $('#batch-save').disabled = false;
+  }
+}
+
+$('#stock-delivery').addEventListener('click', () => startBatch('receive'));
+$('#stock-take').addEventListener('click', () => startBatch('count'));
+$('#batch-cancel').addEventListener('click', endBatch);
+$('#batch-save').addEventListener('click', saveBatch);
+$('#batch-form').addEventListener('submit', (e) => { e.preventDefault(); batchAdd($('#batch-add').value); });
 
 async function stockMove(kind, s) {
   const weighed = s.unit === 'kg';
