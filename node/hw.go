@@ -38,6 +38,23 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 		if tot, err := b.Totals(); err == nil {
 			t.hw.Show("Total", fmt.Sprintf("%s %v", b.Currency, tot.Total))
 		}
+	case *ledger.ShiftClose:
+		// The Z report prints from the fold that made the Z screen.
+		var sh *ledger.Shift
+		t.db.View(func(s *ledger.State) {
+			for _, x := range s.Fold().Shifts(ev.Till) {
+				if x.CloseSeq == ev.Seq {
+					c := *x
+					sh = &c
+				}
+			}
+		})
+		r, err := receipt.FromShiftClose(ev, sh, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name})
+		if err != nil {
+			t.log.Warn("Z report not built", "seq", ev.Seq, "err", err)
+		} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
+			t.log.Warn("Z report not queued", "seq", ev.Seq, "err", err)
+		}
 	case *ledger.NoSale, *ledger.CashIn, *ledger.CashOut:
 		t.hw.KickDrawer()
 	case *ledger.Refund:

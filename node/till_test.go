@@ -319,4 +319,21 @@ func TestReceiptsPrintAfterCommitAndHoldOnPaperOut(t *testing.T) {
 	if last := set.Printer.Receipts()[before]; !last.IsCopy() || !strings.Contains(last.Text(), "Receipt "+first.Receipt) {
 		t.Fatalf("reprint not a COPY of %s:\n%s", first.Receipt, last.Text())
 	}
+	// Closing a shift prints its Z report.
+	if _, _, err := a.Record(t.Context(), &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "1"}, "open"); err != nil {
+		t.Fatal(err)
+	}
+	z, _, err := a.Record(t.Context(), &ledger.ShiftClose{Currency: "EUR", Staff: "1", Counted: []ledger.Denomination{{Value: 5000, Count: 1}}}, "close")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Z REPORT " + z.Receipt(1)
+	waitFor(t, "the Z report printed", func() bool {
+		for _, r := range set.Printer.Receipts() {
+			if txt := r.Text(); strings.Contains(txt, want) && strings.Contains(txt, "Cash expected") && strings.Contains(txt, "50.00") {
+				return true
+			}
+		}
+		return false
+	})
 }

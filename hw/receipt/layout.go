@@ -224,6 +224,10 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 		cashier = "Cashier " + r.Cashier
 	}
 	w.pair(r.Till, cashier)
+	if r.Title != "" {
+		w.report(r, l, reprint)
+		return
+	}
 	w.pair("Receipt "+r.Number, r.Time.Format("2006-01-02 15:04"))
 	w.rule()
 
@@ -302,6 +306,43 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 		w.must(w.b.SetHRI(escpos.HRIBelow))
 		w.must(w.b.Code128(r.Number))
 	}
+	w.qrCode(QRPayload(r.Verify, r.EventID, r.Sig), l)
+	w.line("ID " + r.EventID.String()[:16])
+	if reprint {
+		w.copyMark()
+	}
+	w.align(escpos.Left)
+	w.b.Feed(l.Feed)
+	w.mark()
+	if !l.NoCut {
+		w.must(w.b.Cut(l.Cut))
+	}
+}
+
+// report prints a report's title, period and rows, then its QR code.
+func (w *writer) report(r *Receipt, l Layout, reprint bool) {
+	w.rule()
+	w.align(escpos.Center)
+	w.style(escpos.Style{Bold: true})
+	w.size(1, 2)
+	w.line(r.Title + " " + r.Number)
+	w.size(1, 1)
+	w.style(escpos.Style{})
+	w.align(escpos.Left)
+	w.pair("From", r.Time.Format("2006-01-02 15:04"))
+	if r.Closed != nil {
+		w.pair("To", r.Closed.Format("2006-01-02 15:04"))
+	}
+	w.rule()
+	for _, row := range r.Summary {
+		v := row.Text
+		if row.Money != nil {
+			v = w.money(*row.Money)
+		}
+		w.pair(row.Label, v)
+	}
+	w.rule()
+	w.align(escpos.Center)
 	w.qrCode(QRPayload(r.Verify, r.EventID, r.Sig), l)
 	w.line("ID " + r.EventID.String()[:16])
 	if reprint {

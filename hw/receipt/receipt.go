@@ -38,7 +38,25 @@ type Receipt struct {
 	// Verify is the start of the QR payload: a URL where the receipt can
 	// be checked, or empty for DefaultVerify.
 	Verify string `json:"verify,omitempty"`
+
+	// Title, when set, makes the printout a report (a shift's Z report):
+	// the title and Summary print instead of sale lines, totals, tenders
+	// and tax bands.
+	Title   string     `json:"title,omitempty"`
+	Summary []Row      `json:"summary,omitempty"`
+	Closed  *time.Time `json:"closed,omitempty"` // a report's end; Time is its start
 }
+
+// Row is one line of a report: a label and an amount, or a label and a
+// text (a count, a name).
+type Row struct {
+	Label string        `json:"label"`
+	Money *ledger.Money `json:"money,omitempty"`
+	Text  string        `json:"text,omitempty"`
+}
+
+// maxRows bounds a report's summary.
+const maxRows = 64
 
 // Line is one sale line as printed.
 type Line struct {
@@ -129,6 +147,79 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 	return r, r.Validate()
 }
 
+// FromShiftClose fills a Z report printout from a signed shift_close
+// event and the shift the ledger folded up to it.
+func FromShiftClose(ev *ledger.Event, sh *ledger.Shift, info Info) (Receipt, error) {
+	if ev == nil || sh == nil {
+		return Receipt{}, fmt.Errorf("no event or shift: %w", ErrInvalid)
+	}
+	if _, ok := ev.Body.(*ledger.ShiftClose); !ok {
+		return Receipt{}, fmt.Errorf("event %d is a %s, not a shift close: %w", ev.Seq, ev.Kind(), ErrInvalid)
+	}
+	if ev.ID().IsZero() || len(ev.Sig) == 0 {
+		return Receipt{}, fmt.Errorf("event %d is not signed: %w", ev.Seq, ErrInvalid)
+	}
+	loc := info.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	rep := sh.Report
+	closed := time.UnixMilli(ev.Time.Wall).In(loc)
+	r := Receipt{
+		Store: info.Store, Header: info.Header, Till: info.Till, Cashier: info.Cashier, Number: ev.Receipt(info.Number),
+		Time: time.UnixMilli(sh.Opened.Wall).In(loc), Closed: &closed, Currency: rep.Currency,
+		EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...), Verify: info.Verify, Title: "Z REPORT",
+	}
+	if r.Currency == "" {
+		r.Currency = "EUR"
+	}
+	if r.Till == "" {
+		r.Till = fmt.Sprintf("Till %d", info.Number)
+	}
+	if r.Cashier == "" {
+		r.Cashier = sh.Staff
+	}
+	m := func(label string, v ledger.Money) { r.Summary = append(r.Summary, Row{Label: label, Money: &v}) }
+	m("Float", rep.Float)
+	m(fmt.Sprintf("Sales (%d)", rep.Sales), rep.SalesTotal)
+	if rep.Refunds > 0 {
+		m(fmt.Sprintf("Refunds (%d)", rep.Refunds), -rep.Refunded)
+	}
+	if rep.Voids > 0 {
+		m(fmt.Sprintf("Voids (%d)", rep.Voids), -rep.Voided)
+	}
+	m("Total kept", rep.Total)
+	m("of which tax", rep.Tax)
+	for _, k := range []ledger.TenderKind{ledger.Cash, ledger.Card, ledger.Other} {
+		if v, ok := rep.Tenders[k]; ok {
+			m("Taken "+tenderLabel(k), v)
+		}
+		if v, ok := rep.RefundTenders[k]; ok {
+			m("Given back "+tenderLabel(k), -v)
+		}
+	}
+	if rep.CashIn != 0 {
+		m("Cash in", rep.CashIn)
+	}
+	if rep.CashOut != 0 {
+		m("Cash out", -rep.CashOut)
+	}
+	if rep.NoSales > 0 {
+		r.Summary = append(r.Summary, Row{Label: "Drawer opened, no sale", Text: fmt.Sprint(rep.NoSales)})
+	}
+	m("Cash expected", sh.Expected)
+	m("Cash counted", sh.Counted)
+	switch d := sh.OverShort; {
+	case d > 0:
+		m("Over", d)
+	case d < 0:
+		m("Short", d)
+	default:
+		r.Summary = append(r.Summary, Row{Label: "Drawer", Text: "right"})
+	}
+	return r, r.Validate()
+}
+
 // Bounds on what a receipt may hold, so that a damaged queue file cannot
 // make the till print forever.
 const (
@@ -142,12 +233,15 @@ func (r *Receipt) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("receipt %q: %s: %w", r.Number, fmt.Sprintf(format, args...), ErrInvalid)
 	}
+	report := r.Title != ""
 	switch {
 	case r.Number == "":
 		return bad("no number")
 	case len(r.Currency) != 3:
 		return bad("currency %q", r.Currency)
-	case len(r.Lines) == 0 || len(r.Lines) > ledger.MaxLines:
+	case report && (len(r.Summary) == 0 || len(r.Summary) > maxRows || len(r.Lines) > 0):
+		return bad("report with %d rows and %d sale lines, want 1..%d rows and none", len(r.Summary), len(r.Lines), maxRows)
+	case !report && (len(r.Lines) == 0 || len(r.Lines) > ledger.MaxLines):
 		return bad("%d lines, want 1..%d", len(r.Lines), ledger.MaxLines)
 	case len(r.Tenders) > ledger.MaxTenders || len(r.Bands) > ledger.MaxLines:
 		return bad("%d tenders, %d tax bands", len(r.Tenders), len(r.Bands))
@@ -156,7 +250,10 @@ func (r *Receipt) Validate() error {
 	case len(r.Sig) == 0 || len(r.Sig) > 64 || r.EventID.IsZero():
 		return bad("no signature or event id")
 	}
-	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Verify}
+	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Verify, r.Title}
+	for _, row := range r.Summary {
+		texts = append(texts, row.Label, row.Text)
+	}
 	texts = append(texts, r.Header...)
 	texts = append(texts, r.Footer...)
 	for _, l := range r.Lines {

@@ -1245,7 +1245,7 @@ $('#shift-close-btn').addEventListener('click', async () => {
   const expected = open && open.report ? open.report.cash_expected : null;
   const text = 'Counted ' + money(total) + (expected != null ? ', expected ' + money(expected) + ', ' +
     (total - expected === 0 ? 'the drawer is right.' : (total > expected ? 'over by ' : 'short by ') + money(Math.abs(total - expected)) + '.') : '.') +
-    ' The shift ends and its Z report is recorded; this cannot be undone.';
+    ' The shift ends and its Z report is recorded' + ((state.status && state.status.printer || 'none') !== 'none' ? ' and printed' : '') + '; this cannot be undone.';
   if (!(await ask({ title: 'Close the shift?', text, okText: 'Close shift' }))) return;
   try {
     const res = await api('POST', '/api/shift/close', { idempotency_key: state.closeKey, counted: out });

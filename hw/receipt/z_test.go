@@ -1,0 +1,60 @@
+package receipt
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+)
+
+// A shift's close prints its Z report: the figures the till's Z screen
+// shows, from the same fold ("Close shift and print Z" printed nothing).
+func TestZReport(t *testing.T) {
+	till := ledgertest.NewTill(testStore, 7, 3)
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC).UnixMilli()
+	s := ledger.NewState(testStore)
+	apply := func(b ledger.Body, dt int64) *ledger.Event {
+		ev, err := till.Next(b, at+dt, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	apply(&ledger.ShiftOpen{Currency: "EUR", Float: 10000, Staff: "anna"}, 0)
+	sale := testSale()
+	apply(sale, 60_000)
+	close := apply(&ledger.ShiftClose{Currency: "EUR", Staff: "anna", Counted: []ledger.Denomination{{Value: 5000, Count: 2}, {Value: 100, Count: 3}}}, 3_600_000)
+	shifts := s.Fold().Shifts(till.ID)
+	sh := shifts[len(shifts)-1]
+	r, err := FromShiftClose(close, sh, testInfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc := render(t, r, Layout80(), false)
+	text := doc.Text()
+	tot, _ := sale.Totals()
+	for _, want := range []string{"Z REPORT 3-3", "Float", "100.00", "Sales (1)", formatMoney(tot.Total, 2, '.'),
+		"Cash expected", formatMoney(sh.Expected, 2, '.'), "Cash counted", "103.00", "Short", "From", "To"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Z printout lacks %q:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(text, "ID "+close.ID().String()[:16]) {
+		t.Errorf("Z printout has no ID:\n%s", text)
+	}
+	// A sale event is not a shift close, and a report needs rows.
+	if _, err := FromShiftClose(testEvent(t), sh, testInfo()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a sale as a Z: %v, want ErrInvalid", err)
+	}
+	bad := r
+	bad.Summary = nil
+	if err := bad.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a report without rows: %v, want ErrInvalid", err)
+	}
+}
