@@ -3,7 +3,7 @@
 // inventory state (crdt), ledger sync, the HQ relay, the web UI (ui) and
 // the hardware (hw) into one process, and owns their goroutines.
 //
-// So far the ledger store exists; the mesh, relay, UI and hardware wiring
-// land with their issues. Subpackages appear as they earn it: ledgerdb
-// (durable ledger), p2p, discovery, sync, relay, hq.
+// Subpackages: ledgerdb (the durable ledger), p2p (host, admission,
+// mDNS), ledgersync (event gossip and pulls), relay (HQ uplink and
+// downlink), hq (the HQ node kind). docs/ARCHITECTURE.md draws the whole.
 package node

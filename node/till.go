@@ -105,7 +105,7 @@ type Till struct {
 
 // New opens the till's stores and builds its mesh host, but dials no one:
 // Run does. The order matters: the CRDT's block service must exist before
-// any peer connects (DESIGN.md).
+// any peer connects (docs/ARCHITECTURE.md).
 func New(ctx context.Context, cfg Config) (t *Till, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

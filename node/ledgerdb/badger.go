@@ -8,7 +8,7 @@ import (
 )
 
 // BadgerOptions returns Badger options sized for a till, not a server:
-// synced writes (an acknowledged sale survives power loss: see DESIGN.md,
+// synced writes (an acknowledged sale survives power loss: see docs/ARCHITECTURE.md,
 // "Durability facts"), small memtables and caches (a day of sales is a few
 // MB), and Badger's own log routed to slog at warning level.
 func BadgerOptions(dir string, log *slog.Logger) badger.Options {

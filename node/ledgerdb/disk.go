@@ -19,7 +19,7 @@ func freeBytes(dir string) (uint64, error) {
 const ballastName = "BALLAST"
 
 // ensureBallast keeps a file of size bytes that can be deleted to give
-// Badger room to open on a full disk (it needs ~16 MB: DESIGN.md). It is
+// Badger room to open on a full disk (it needs ~16 MB: docs/ARCHITECTURE.md). It is
 // created only when the disk has room for it beyond the watermark.
 func ensureBallast(dir string, size, watermark uint64) error {
 	path := filepath.Join(dir, ballastName)
