@@ -16,6 +16,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/badgeropen"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 )
 
@@ -78,7 +79,12 @@ func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
 		WithIndexCacheSize(32 << 20).
 		WithNumCompactors(2).
 		WithLogger(badgerLog{log})
-	db, err := badger.Open(o)
+	// badgeropen repairs the empty logs a power cut during an earlier
+	// open leaves (dgraph-io/badger issue 2207).
+	db, rep, err := badgeropen.Open(o)
+	for _, r := range rep {
+		log.Warn("hq storage: repaired a log file a power cut left empty", "file", r.String())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open hq storage %s: %w", dir, err)
 	}

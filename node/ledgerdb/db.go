@@ -122,9 +122,9 @@ func Open(cfg Config) (*DB, error) {
 	if free, err := freeBytes(cfg.Dir); err == nil && free < 16<<20 && releaseBallast(cfg.Dir) {
 		cfg.Logger.Warn("disk almost full: deleted the ballast file so the ledger can open", "dir", cfg.Dir, "free", free)
 	}
-	bdb, err := badger.Open(BadgerOptions(cfg.Dir, cfg.Logger))
+	bdb, err := openBadger(cfg.Dir, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", cfg.Dir, err)
+		return nil, err
 	}
 	if cfg.Ballast > 0 {
 		if err := ensureBallast(cfg.Dir, cfg.Ballast, cfg.MinFree); err != nil {

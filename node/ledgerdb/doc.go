@@ -18,9 +18,14 @@
 //     reported (Problems) instead of the till refusing to start. A till
 //     whose own chain is damaged refuses to sell (ErrOwnChainDamaged) until
 //     it has fetched its chain from peers, so it never signs a seq twice.
+//   - Open and Verify open Badger through node/badgeropen: a power cut at
+//     any instant, start-up included, leaves a ledger that opens on the
+//     first attempt with every acknowledged event (dgraph-io/badger issue
+//     2207 left the logs of a cut open at 0 bytes and Badger refused them).
 //
 // Concurrency: DB is safe for concurrent use; appends and inserts are
 // serialised by one mutex.
 //
-// ledgerdb imports ledger and Badger; never node, ui or hw.
+// ledgerdb imports ledger, Badger and node/badgeropen; never node, ui or
+// hw.
 package ledgerdb
