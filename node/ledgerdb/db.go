@@ -64,6 +64,8 @@ func (c Config) Validate() error {
 //	x/<till>/<seq>/<id>   a conflicting event: equivocation evidence
 //	q/<till>/<seq>        a damaged record moved aside on open
 //	i/<idempotency key>   till + seq of the event the key made
+//	c/<till>              a till's certificate (certs.go)
+//	s/<name>              a snapshot the node keeps beside the ledger (snapshot.go)
 const (
 	pEvent      = 'e'
 	pEvidence   = 'x'
