@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -218,5 +219,44 @@ func TestLoneTillKeepsCatalogAndStaffWhenItsInventoryIsDestroyed(t *testing.T) {
 	certs, err := r.Inventory().Certificates(t.Context())
 	if err != nil || len(certs) == 0 {
 		t.Errorf("certificates after restore: %d (%v)", len(certs), err)
+	}
+}
+
+// TestInventorySalvagedWhenItWillNotOpen: an inventory store that Badger
+// refuses (here a memtable log with a header no key matches) is moved
+// aside and kept, and what it holds is copied into a new store, so the
+// catalog and staff survive even without a snapshot to fall back on.
+func TestInventorySalvagedWhenItWillNotOpen(t *testing.T) {
+	s := newStore(t, 1)
+	dir := s.tills[0]
+	r := s.start(t, dir)
+	seed(t, r, 5)
+	seedStaff(t, r)
+	sell(t, r, "before", "10001", 1)
+	r.stop()
+	// No snapshot to fall back on: salvage alone must keep the catalog.
+	{
+		till, err := s.newTill(t, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := till.DB().PutSnapshot("inventory", []byte("unreadable")); err != nil {
+			t.Fatal(err)
+		}
+		till.Close() // never run, so no later snapshot replaces ours
+	}
+	bad := bytes.Repeat([]byte{0xff}, 64)
+	if err := os.WriteFile(filepath.Join(dir, "crdt", "00099.mem"), bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = s.start(t, dir)
+	sellsAsBefore(t, r)
+	probs := strings.Join(r.Status(t.Context()).Problems, "\n")
+	if !strings.Contains(probs, "salvaged") {
+		t.Errorf("status does not say the inventory was salvaged: %q", probs)
+	}
+	kept, _ := filepath.Glob(filepath.Join(dir, "crdt.broken-*", "unreplayed", "00099.mem"))
+	if len(kept) != 1 {
+		t.Errorf("the memtable log that stopped the open was not kept: %v", kept)
 	}
 }
