@@ -15,14 +15,20 @@
 //     store (its memtable logs, the unsynced tail, kept apart in
 //     unreplayed/); only if nothing can be read does it start empty.
 //   - Catalog, staff, settings, certificates and revocations are kept as
-//     a snapshot in the ledger database (ledgerdb.PutSnapshot, fsynced),
-//     rewritten half a second after any of them changes and on shutdown.
-//     A salvaged, rebuilt or emptied inventory gets every record it lacks
-//     written back from it, so a till with no peer and no HQ still logs
-//     staff in and sells. Stock needs no snapshot: it is the fold of the
-//     ledger (repairStock). A record deleted elsewhere after the last
-//     snapshot comes back (go-ds-crdt is add-wins) and must be deleted
-//     again.
+//     a snapshot in the ledger database (ledgerdb.UpdateSnapshot, one
+//     record each, fsynced), brought in step half a second after any of
+//     them changes and on shutdown. Stock needs no snapshot: it is the
+//     fold of the ledger (repairStock).
+//   - A salvaged, rebuilt or emptied inventory is restored in Run. Peers
+//     hold the store's inventory, deletions included, so they win: with
+//     no peer admitted within 2 s the till writes back every snapshot
+//     record it lacks (a lone till, or a store rebooting without its
+//     other tills), so staff can log in and sell; with peers it waits
+//     for their inventory, and only if it is still empty after 3 s (the
+//     whole store lost its inventories) writes the snapshot back. A
+//     record deleted elsewhere after the till's last snapshot comes back
+//     in the first case (go-ds-crdt is add-wins) and must be deleted
+//     again. The snapshot is not trimmed while a restore is pending.
 //   - What start-up recovered shows in Status().Problems.
 //
 // So far the ledger store exists; the mesh, relay, UI and hardware wiring

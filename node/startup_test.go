@@ -3,12 +3,14 @@ package node_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/badgeropen"
@@ -34,6 +36,15 @@ func (s *testStore) newTill(t *testing.T, dir string) (*node.Till, error) {
 	cfg.DataDir, cfg.Store, cfg.Logger = dir, s.store, quiet()
 	cfg.HTTPAddr, cfg.ListenAddrs, cfg.MDNS = "", []string{"/ip4/127.0.0.1/tcp/0"}, false
 	return node.New(t.Context(), cfg)
+}
+
+// waitRestored waits until the till has restored its inventory from the
+// snapshot in its ledger, which a lone till does once no peer answered.
+func waitRestored(t *testing.T, r *runningTill) {
+	t.Helper()
+	waitFor(t, "the inventory restored from the snapshot", func() bool {
+		return strings.Contains(strings.Join(r.Status(t.Context()).Problems, "\n"), "inventory restored from the local snapshot")
+	})
 }
 
 // sellsAsBefore checks that a restarted lone till kept its sale, catalog
@@ -125,6 +136,9 @@ func TestStartWithAFileMissingOrDamaged(t *testing.T) {
 				set = sim.NewSet()
 			}
 			r := s.startWith(t, dir, set)
+			if tc.note != "" {
+				waitRestored(t, r)
+			}
 			sellsAsBefore(t, r)
 			st := r.Status(t.Context())
 			if tc.note != "" && !strings.Contains(strings.Join(st.Problems, "\n"), tc.note) {
@@ -174,8 +188,8 @@ func TestLoneTillKeepsCatalogAndStaffWhenItsInventoryIsDestroyed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the price change in the snapshot", func() bool {
-		b, err := r.DB().Snapshot("inventory")
-		return err == nil && strings.Contains(string(b), `"Price":1234`)
+		recs, err := r.DB().Snapshot("inventory")
+		return err == nil && strings.Contains(string(recs["product/10004"]), `"Price":1234`)
 	})
 	r.stop()
 
@@ -191,7 +205,8 @@ func TestLoneTillKeepsCatalogAndStaffWhenItsInventoryIsDestroyed(t *testing.T) {
 
 	start := time.Now()
 	r = s.start(t, dir)
-	t.Logf("restarted in %v", time.Since(start).Round(time.Millisecond))
+	waitRestored(t, r)
+	t.Logf("restarted and restored in %v", time.Since(start).Round(time.Millisecond))
 	sellsAsBefore(t, r)
 	if got, err := r.Inventory().Product(t.Context(), "10004"); err != nil || got.Price != 1234 {
 		t.Errorf("product 10004 after restore: price %d (%v), want the edited 1234", got.Price, err)
@@ -240,7 +255,15 @@ func TestInventorySalvagedWhenItWillNotOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := till.DB().PutSnapshot("inventory", []byte("unreadable")); err != nil {
+		recs, err := till.DB().Snapshot("inventory")
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("no snapshot to remove: %v", err)
+		}
+		var ids []string
+		for id := range recs {
+			ids = append(ids, id)
+		}
+		if err := till.DB().UpdateSnapshot("inventory", nil, ids); err != nil {
 			t.Fatal(err)
 		}
 		till.Close() // never run, so no later snapshot replaces ours
@@ -259,4 +282,91 @@ func TestInventorySalvagedWhenItWillNotOpen(t *testing.T) {
 	if len(kept) != 1 {
 		t.Errorf("the memtable log that stopped the open was not kept: %v", kept)
 	}
+}
+
+// TestRestoredTillDefersToPeers: a till whose inventory is destroyed while
+// a peer runs takes the store's inventory from the peer, edits and
+// deletions made meanwhile included, instead of writing its older
+// snapshot back over them.
+func TestRestoredTillDefersToPeers(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	seed(t, a, 5)
+	seedStaff(t, a)
+	waitFor(t, "staff in B's snapshot", func() bool {
+		recs, err := b.DB().Snapshot("inventory")
+		return err == nil && recs["staff/2"] != nil && recs["product/10005"] != nil
+	})
+	b.stop()
+	// Meanwhile at A: a price change and a cashier leaves.
+	p, err := a.Inventory().Product(t.Context(), "10004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Price = 777
+	if err := a.Inventory().PutProduct(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Inventory().DeleteStaff(t.Context(), "2"); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(s.tills[1], "crdt"))
+
+	b = s.start(t, s.tills[1], a.addr())
+	waitFor(t, "B's inventory refilled from A", func() bool {
+		return strings.Contains(strings.Join(b.Status(t.Context()).Problems, "\n"), "inventory refilled from peers")
+	})
+	waitFor(t, "A's price on B", func() bool {
+		got, err := b.Inventory().Product(t.Context(), "10004")
+		return err == nil && got.Price == 777
+	})
+	waitFor(t, "A and B at the same inventory heads", func() bool {
+		ha, _ := a.Inventory().Heads()
+		hb, _ := b.Inventory().Heads()
+		return fmt.Sprint(ha) == fmt.Sprint(hb)
+	})
+	for name, r := range map[string]*runningTill{"A": a, "B": b} {
+		if _, err := r.Inventory().Staff(t.Context(), "2"); !errors.Is(err, crdt.ErrNotFound) {
+			t.Errorf("the deleted cashier is back on %s: %v", name, err)
+		}
+	}
+}
+
+// TestWholeStoreLosesItsInventory: every till of the store lost its
+// inventory and they restart together with no HQ; the peers have nothing
+// to give, so each till restores from its own snapshot and all sell.
+func TestWholeStoreLosesItsInventory(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	seed(t, a, 5)
+	seedStaff(t, a)
+	for _, r := range []*runningTill{a, b} {
+		waitFor(t, "catalog and staff in every snapshot", func() bool {
+			recs, err := r.DB().Snapshot("inventory")
+			return err == nil && recs["staff/2"] != nil && recs["product/10005"] != nil
+		})
+	}
+	a.stop()
+	b.stop()
+	for _, d := range s.tills {
+		os.RemoveAll(filepath.Join(d, "crdt"))
+	}
+	start := time.Now()
+	a = s.start(t, s.tills[0])
+	b = s.start(t, s.tills[1], a.addr())
+	for _, r := range []*runningTill{a, b} {
+		waitFor(t, "catalog and staff back", func() bool {
+			ps, _ := r.Inventory().Products(t.Context())
+			st, _ := r.Inventory().StaffList(t.Context())
+			return len(ps) == 5 && len(st) == 2
+		})
+		if _, err := r.Authenticate(t.Context(), "2", "0000"); err != nil {
+			t.Errorf("till %d: cashier login: %v", r.Number(), err)
+		}
+		sell(t, r, fmt.Sprintf("after-%d", r.Number()), "10002", 1)
+	}
+	t.Logf("both tills sell %v after the restart", time.Since(start).Round(time.Millisecond))
+	waitFor(t, "the tills agree", func() bool { return agree(a, b) == nil })
 }

@@ -104,7 +104,14 @@ type Till struct {
 	// startNotes say what start-up had to recover (an inventory restored
 	// from the snapshot, ...), for the status page.
 	startNotes []string
-	snapBody   []byte // the inventory snapshot last written, without its time
+
+	// restoreWhy is set by New when the inventory may need records back
+	// from the snapshot in the ledger; Run then restores it.
+	restoreWhy string
+
+	snapMu   sync.Mutex
+	snapHold bool              // no snapshot writes until the restore has run
+	snapLast map[string][]byte // the snapshot's records as last written
 }
 
 // New opens the till's stores and builds its mesh host, but dials no one:
@@ -184,7 +191,7 @@ func (t *Till) open(ctx context.Context) (err error) {
 	if t.inv, err = crdt.New(ctx, ic); err != nil {
 		return fmt.Errorf("open inventory %s: %w", invDir, err)
 	}
-	t.recoverInventory(ctx, inv)
+	t.planRestore(ctx, inv)
 	if cb, err := t.cert.Encode(); err == nil {
 		if err := t.inv.PutCertificate(ctx, t.id.String(), cb); err != nil {
 			return fmt.Errorf("publish own certificate in the inventory: %w", err)

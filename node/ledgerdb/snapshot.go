@@ -3,58 +3,89 @@ package ledgerdb
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 )
 
-// pSnapshot keys hold opaque snapshots the node keeps beside the ledger:
+// pSnapshot keys hold snapshot records the node keeps beside the ledger,
+// by set and record ID:
 //
-//	s/<name>   bytes, replaced whole by each PutSnapshot
+//	s/<set>/<id>   bytes
 const pSnapshot = 's'
 
-// ErrNoSnapshot means no snapshot is stored under a name.
-var ErrNoSnapshot = errors.New("ledgerdb: no snapshot")
+// maxSnapshotRecord bounds one snapshot record, so a runaway caller cannot
+// fill the ledger's disk; a product or a staff member is a few hundred
+// bytes.
+const maxSnapshotRecord = 1 << 20
 
-// maxSnapshot bounds a snapshot, so a runaway caller cannot fill the
-// ledger's disk; a store's catalog and staff are far below it.
-const maxSnapshot = 32 << 20
+func snapshotKey(set, id string) []byte {
+	return append([]byte{pSnapshot}, set+"/"+id...)
+}
 
-// PutSnapshot stores b under name, replacing what was there. Like every
-// ledger write it is fsynced before it returns, so a power cut keeps
-// either the old snapshot or the new one. The node keeps its inventory's
-// catalog, staff, settings and certificates here (see node's doc).
-func (d *DB) PutSnapshot(name string, b []byte) error {
-	if name == "" || len(name) > 64 {
-		return fmt.Errorf("put snapshot: name %q must be 1 to 64 bytes", name)
+// UpdateSnapshot writes records of the snapshot set: put adds or replaces,
+// del removes. Like every ledger write it is fsynced before it returns,
+// in one transaction if it fits (Badger splits a very large update into
+// several, each synced; every record is whole either way). The node keeps
+// its inventory's catalog, staff, settings and certificates here, where a
+// power cut cannot take them (see node's doc).
+func (d *DB) UpdateSnapshot(set string, put map[string][]byte, del []string) error {
+	if set == "" || strings.Contains(set, "/") || len(set) > 64 {
+		return fmt.Errorf("update snapshot: set %q must be 1 to 64 bytes without a slash", set)
 	}
-	if len(b) > maxSnapshot {
-		return fmt.Errorf("put snapshot %s: %d bytes, at most %d", name, len(b), maxSnapshot)
+	for id, b := range put {
+		if id == "" || len(b) > maxSnapshotRecord {
+			return fmt.Errorf("update snapshot %s: record %q: empty ID or over %d bytes", set, id, maxSnapshotRecord)
+		}
 	}
-	err := d.bdb.Update(func(txn *badger.Txn) error {
-		return txn.Set(append([]byte{pSnapshot}, name...), b)
-	})
-	if err != nil {
-		return fmt.Errorf("put snapshot %s: %w", name, err)
+	txn := d.bdb.NewTransaction(true)
+	defer func() { txn.Discard() }()
+	apply := func(set func() error) error {
+		err := set()
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			if err := txn.Commit(); err != nil {
+				return err
+			}
+			txn = d.bdb.NewTransaction(true)
+			err = set()
+		}
+		return err
+	}
+	for id, b := range put {
+		if err := apply(func() error { return txn.Set(snapshotKey(set, id), b) }); err != nil {
+			return fmt.Errorf("update snapshot %s: %w", set, err)
+		}
+	}
+	for _, id := range del {
+		if err := apply(func() error { return txn.Delete(snapshotKey(set, id)) }); err != nil {
+			return fmt.Errorf("update snapshot %s: %w", set, err)
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("update snapshot %s: %w", set, err)
 	}
 	return nil
 }
 
-// Snapshot returns the bytes stored under name, or ErrNoSnapshot.
-func (d *DB) Snapshot(name string) ([]byte, error) {
-	var out []byte
+// Snapshot returns every record of a snapshot set, by ID; an empty map if
+// there is none.
+func (d *DB) Snapshot(set string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	prefix := snapshotKey(set, "")
 	err := d.bdb.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(append([]byte{pSnapshot}, name...))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNoSnapshot
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out[string(it.Item().Key()[len(prefix):])] = v
 		}
-		if err != nil {
-			return err
-		}
-		out, err = item.ValueCopy(nil)
-		return err
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read snapshot %s: %w", name, err)
+		return nil, fmt.Errorf("read snapshot %s: %w", set, err)
 	}
 	return out, nil
 }
