@@ -20,6 +20,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/badgeropen"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
 	"github.com/tillmesh/tillmesh/node/p2p"
@@ -109,6 +110,8 @@ type Till struct {
 	// from the snapshot in the ledger; Run then restores it.
 	restoreWhy string
 
+	stopInvDirs func() // the inventory directory's background fsync check
+
 	snapMu   sync.Mutex
 	snapHold bool              // no snapshot writes until the restore has run
 	snapLast map[string][]byte // the snapshot's records as last written
@@ -183,6 +186,8 @@ func (t *Till) open(ctx context.Context) (err error) {
 	if t.invDS, inv, err = openInventory(ctx, invDir, cfg.Now(), cfg.Logger); err != nil {
 		return err
 	}
+	t.stopInvDirs = badgeropen.NewDirSyncer(invDir).Start(100*time.Millisecond,
+		func(err error) { t.log.Warn("inventory directory", "err", err) })
 	ic := crdt.DefaultConfig()
 	ic.Datastore, ic.Host, ic.PubSub = t.invDS, t.host.Host(), t.host.PubSub()
 	ic.Topic = "tillmesh/" + cfg.Store.ID.String() + "/inventory"
@@ -468,6 +473,9 @@ func (t *Till) Close() error {
 	}
 	if t.host != nil {
 		errs = append(errs, t.host.Close())
+	}
+	if t.stopInvDirs != nil {
+		t.stopInvDirs()
 	}
 	if t.invDS != nil {
 		errs = append(errs, t.invDS.Close())

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -268,5 +269,41 @@ func TestPrepareRefusesEncrypted(t *testing.T) {
 	}
 	if _, err := badgeropen.Prepare(dir, "", true); err == nil || !strings.Contains(err.Error(), "000002.vlog") {
 		t.Errorf("Prepare of an encrypted store: got %v, want an error naming the file", err)
+	}
+}
+
+func TestDirSyncerSyncsOnlyAfterAChange(t *testing.T) {
+	dir := t.TempDir()
+	s := badgeropen.NewDirSyncer(dir)
+	steps := []struct {
+		what  string
+		do    func()
+		syncs int
+	}{
+		{"first sync", func() {}, 1},
+		{"nothing changed", func() {}, 1},
+		{"a file created", func() { os.WriteFile(filepath.Join(dir, "00002.mem"), nil, 0o600) }, 2},
+		{"a file written, none created", func() { os.WriteFile(filepath.Join(dir, "00002.mem"), []byte("x"), 0o600) }, 2},
+		{"a file removed", func() { os.Remove(filepath.Join(dir, "00002.mem")) }, 3},
+	}
+	for _, st := range steps {
+		st.do()
+		if err := s.Sync(); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		if got := s.Syncs(); got != st.syncs {
+			t.Errorf("%s: %d fsyncs, want %d", st.what, got, st.syncs)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "000001.sst"), nil, 0o600)
+	stop := s.Start(time.Millisecond, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Syncs() < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // poll interval
+	}
+	stop()
+	stop() // twice is fine
+	if s.Syncs() != 4 {
+		t.Errorf("background check: %d fsyncs, want 4", s.Syncs())
 	}
 }

@@ -24,6 +24,18 @@
 //     the newest, starts the next number after it) and no value pointer
 //     can ever resolve into a different file.
 //
+// Badger also creates a memtable log every MemTableSize of writes, and
+// the table a memtable is flushed to, without syncing the directory. On
+// file systems that journal metadata in order (ext4, XFS) the entries
+// survive with the next fsync anyway; on stricter ones (a power-loss test
+// file system that drops every unsynced directory entry) a synced record
+// could sit in a file the directory no longer lists. DirSyncer fsyncs the
+// directory when its entries changed: the ledger after every write,
+// before the write is acknowledged, and every Badger in the background.
+// What it cannot close: a table flushed in the background is written to
+// the manifest before the check sees it; a cut in that gap, on such a
+// file system only, leaves a manifest naming a missing table.
+//
 // Every Badger open in the repository goes through this package: the till
 // ledger (node/ledgerdb), the inventory datastore (node), and HQ's embedded
 // store (node/hq). It lives under node, not crdt or hw: crdt takes its

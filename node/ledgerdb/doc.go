@@ -22,6 +22,9 @@
 //     any instant, start-up included, leaves a ledger that opens on the
 //     first attempt with every acknowledged event (dgraph-io/badger issue
 //     2207 left the logs of a cut open at 0 bytes and Badger refused them).
+//     After every write, before it is acknowledged, the directory is
+//     fsynced if Badger created a file (badgeropen.DirSyncer), and a
+//     background check does the same every 100 ms.
 //
 // Concurrency: DB is safe for concurrent use; appends and inserts are
 // serialised by one mutex.

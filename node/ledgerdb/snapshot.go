@@ -64,6 +64,7 @@ func (d *DB) UpdateSnapshot(set string, put map[string][]byte, del []string) err
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("update snapshot %s: %w", set, err)
 	}
+	d.syncDir()
 	return nil
 }
 
