@@ -84,14 +84,15 @@ func openInventory(ctx context.Context, dir string, now time.Time, log *slog.Log
 }
 
 func openDatastore(dir string, log *slog.Logger) (*badger4.Datastore, error) {
-	rep, err := badgeropen.Prepare(dir, dir, false)
+	opts := crdt.BadgerOptions(dir)
+	rep, err := badgeropen.Prepare(opts.Options)
 	for _, r := range rep {
 		log.Warn("inventory: repaired a log file a power cut left empty", "file", r.String())
 	}
 	if err != nil {
 		return nil, err
 	}
-	d, err := badger4.NewDatastore(dir, crdt.BadgerOptions(dir))
+	d, err := badger4.NewDatastore(dir, opts)
 	if err != nil {
 		return nil, err
 	}

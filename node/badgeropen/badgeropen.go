@@ -18,21 +18,37 @@ const headerSize = 20
 // Repair is one file Prepare fixed.
 type Repair struct {
 	File   string // path
-	Size   int64  // its size before
+	Size   int64  // its size before; -1 for a file that was missing
 	Action string // what was done, in a few words
 }
 
 func (r Repair) String() string {
+	if r.Size < 0 {
+		return fmt.Sprintf("%s: %s", filepath.Base(r.File), r.Action)
+	}
 	return fmt.Sprintf("%s (%d bytes): %s", filepath.Base(r.File), r.Size, r.Action)
 }
 
-// Prepare repairs the .mem and .vlog files in dir (and valueDir, if it
-// differs and is not empty) that a power cut left shorter than Badger's
-// log header (see the package doc), and reports what it did. A missing
-// directory is not an error: Badger creates it. Encrypted databases are
-// refused when a repair is needed: the header would need the current data
-// key, which only Badger holds.
-func Prepare(dir, valueDir string, encrypted bool) ([]Repair, error) {
+// Prepare readies the directory of o for badger.Open after a power cut
+// and reports what it repaired: .mem and .vlog files (in o.Dir and
+// o.ValueDir) shorter than Badger's log header (see the package doc), and
+// level-0 tables the manifest names but the directory lost (see
+// repairManifest). A missing directory is not an error: Badger creates
+// it. Encrypted databases are refused when a log needs repair: the header
+// would need the current data key, which only Badger holds.
+func Prepare(o badger.Options) ([]Repair, error) {
+	if o.InMemory {
+		return nil, nil
+	}
+	done, err := prepareLogs(o.Dir, o.ValueDir, len(o.EncryptionKey) > 0)
+	if err != nil {
+		return done, err
+	}
+	rep, err := repairManifest(o)
+	return append(done, rep...), err
+}
+
+func prepareLogs(dir, valueDir string, encrypted bool) ([]Repair, error) {
 	var done []Repair
 	dirs := []string{dir}
 	if valueDir != "" && filepath.Clean(valueDir) != filepath.Clean(dir) {
@@ -154,7 +170,7 @@ func Sync(dir, valueDir string) error {
 // what the open created (see Sync). It returns the repairs made, for the
 // caller to log.
 func Open(o badger.Options) (*badger.DB, []Repair, error) {
-	rep, err := Prepare(o.Dir, o.ValueDir, len(o.EncryptionKey) > 0)
+	rep, err := Prepare(o)
 	if err != nil {
 		return nil, rep, err
 	}

@@ -191,7 +191,7 @@ func TestOpenAfterCutAtOpenTwice(t *testing.T) {
 		if _, err := badgeropen.LeaveCutAtOpen(dir); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := badgeropen.Prepare(dir, "", false)
+		rep, err := badgeropen.Prepare(options(dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestPrepareLeavesGoodFilesAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep, err := badgeropen.Prepare(dir, dir, false)
+	rep, err := badgeropen.Prepare(options(dir))
 	if err != nil || len(rep) != 0 {
 		t.Fatalf("Prepare: got %v, %v; want no repair", rep, err)
 	}
@@ -242,7 +242,7 @@ func TestPrepareRepairs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep, err := badgeropen.Prepare(dir, "", false)
+	rep, err := badgeropen.Prepare(options(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestPrepareRefusesEncrypted(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "000002.vlog"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := badgeropen.Prepare(dir, "", true); err == nil || !strings.Contains(err.Error(), "000002.vlog") {
+	if _, err := badgeropen.Prepare(options(dir).WithEncryptionKey(make([]byte, 32))); err == nil || !strings.Contains(err.Error(), "000002.vlog") {
 		t.Errorf("Prepare of an encrypted store: got %v, want an error naming the file", err)
 	}
 }
@@ -305,5 +305,97 @@ func TestDirSyncerSyncsOnlyAfterAChange(t *testing.T) {
 	stop() // twice is fine
 	if s.Syncs() != 4 {
 		t.Errorf("background check: %d fsyncs, want 4", s.Syncs())
+	}
+}
+
+// cutAfterStartupFlush builds the directory a cut leaves on a file system
+// that drops every directory entry nobody synced, when it strikes after
+// Badger's open flushed the replayed memtable to a table and recorded it
+// in the (synced) manifest, but before anyone synced the directory: the
+// manifest names the table, the table's file is gone, and the memtable
+// log whose deletion was not synced either is back.
+func cutAfterStartupFlush(t *testing.T, n int) string {
+	t.Helper()
+	base := t.TempDir()
+	live, cut1, cut2 := filepath.Join(base, "live"), filepath.Join(base, "cut1"), filepath.Join(base, "cut2")
+	db, err := badger.Open(options(live))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, db, 0, n)
+	copyDir(t, live, cut1) // records in the memtable log, no table yet
+	db.Close()
+	copyDir(t, cut1, cut2)
+	before := logFiles(t, cut1)
+	db, err = badger.Open(options(cut1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for { // until the replayed memtable is flushed and its log deleted
+		gone := false
+		for _, f := range before {
+			if _, err := os.Stat(filepath.Join(cut1, f)); strings.HasSuffix(f, ".mem") && errors.Is(err, os.ErrNotExist) {
+				gone = true
+			}
+		}
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("badger never flushed the replayed memtable (%v)", logFiles(t, cut1))
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	manifest, err := os.ReadFile(filepath.Join(cut1, badger.ManifestFilename))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := os.WriteFile(filepath.Join(cut2, badger.ManifestFilename), manifest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cut2
+}
+
+func TestOpenAfterCutBeforeTheFlushedTableWasSynced(t *testing.T) {
+	const n = 200
+	dir := cutAfterStartupFlush(t, n)
+	plain := filepath.Join(t.TempDir(), "plain")
+	copyDir(t, dir, plain)
+	if db, err := badger.Open(options(plain)); err == nil {
+		db.Close()
+		t.Fatal("plain badger.Open opened a manifest naming a missing table: the scenario no longer applies")
+	} else {
+		t.Logf("plain badger.Open: %v", err)
+	}
+	db, rep, err := badgeropen.Open(options(dir))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	if len(rep) == 0 || !strings.Contains(rep[0].String(), "manifest") {
+		t.Errorf("repairs: %v, want the missing table deleted from the manifest", rep)
+	}
+	check(t, db, n)
+}
+
+// TestPrepareRefusesAMissingTableWithoutALog: a missing table whose
+// records no memtable log holds is loss, not a cut to repair: Prepare
+// says so and changes nothing.
+func TestPrepareRefusesAMissingTableWithoutALog(t *testing.T) {
+	dir := cutAfterStartupFlush(t, 50)
+	for _, f := range logFiles(t, dir) {
+		if strings.HasSuffix(f, ".mem") {
+			os.Remove(filepath.Join(dir, f))
+		}
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, badger.ManifestFilename))
+	if _, err := badgeropen.Prepare(options(dir)); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Prepare: got %v, want an error saying tables are missing", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, badger.ManifestFilename))
+	if !bytes.Equal(before, after) {
+		t.Error("Prepare changed the manifest of a store it refused")
 	}
 }

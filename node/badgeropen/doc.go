@@ -15,7 +15,8 @@
 //
 // Invariants:
 //   - Prepare never removes or rewrites a file that can hold a synced
-//     record: only .mem and .vlog files shorter than Badger's 20-byte log
+//     record (and never edits the manifest but to drop a level-0 table
+//     whose file is gone while a memtable log holds its records): only .mem and .vlog files shorter than Badger's 20-byte log
 //     header. Badger writes that header first, through the same page as
 //     the first entry, and syncing an entry syncs the file's size, so a
 //     shorter file never held a synced entry.
@@ -32,9 +33,11 @@
 // could sit in a file the directory no longer lists. DirSyncer fsyncs the
 // directory when its entries changed: the ledger after every write,
 // before the write is acknowledged, and every Badger in the background.
-// What it cannot close: a table flushed in the background is written to
-// the manifest before the check sees it; a cut in that gap, on such a
-// file system only, leaves a manifest naming a missing table.
+// A table flushed in the background is recorded in the manifest before
+// that check can see it; a cut in that gap, on such a file system only,
+// leaves a manifest naming a missing level-0 table and brings back the
+// memtable log it was flushed from. Prepare then deletes the table from
+// the manifest so Badger replays the log; without the log it refuses.
 //
 // Every Badger open in the repository goes through this package: the till
 // ledger (node/ledgerdb), the inventory datastore (node), and HQ's embedded
@@ -45,5 +48,6 @@
 // Concurrency: the functions are safe to call concurrently for different
 // directories; a directory must not be open in Badger while Prepare runs.
 //
-// badgeropen imports Badger and the standard library only.
+// badgeropen imports Badger (and its protobuf manifest types) and the
+// standard library only.
 package badgeropen
