@@ -15,11 +15,12 @@
 //
 // Invariants:
 //   - Prepare never removes or rewrites a file that can hold a synced
-//     record (and never edits the manifest but to drop a level-0 table
-//     whose file is gone while a memtable log holds its records): only .mem and .vlog files shorter than Badger's 20-byte log
-//     header. Badger writes that header first, through the same page as
-//     the first entry, and syncing an entry syncs the file's size, so a
-//     shorter file never held a synced entry.
+//     record: it touches only .mem and .vlog files shorter than Badger's
+//     20-byte log header. Badger writes that header first, through the
+//     same page as the first entry, and syncing an entry syncs the file's
+//     size, so a shorter file never held a synced entry. It edits the
+//     manifest only to drop a level-0 table whose file is gone while a
+//     memtable log holds its records (below).
 //   - Log file numbers never go back: a short .vlog is given an empty
 //     header instead of being deleted, so Badger skips it (or, if it is
 //     the newest, starts the next number after it) and no value pointer
