@@ -399,3 +399,31 @@ func TestPrepareRefusesAMissingTableWithoutALog(t *testing.T) {
 		t.Error("Prepare changed the manifest of a store it refused")
 	}
 }
+
+// TestPrepareRefusesAMissingOlderTable: a table lost while a newer one
+// survived is not what a cut leaves (see repairManifest): Prepare refuses
+// rather than open without its records.
+func TestPrepareRefusesAMissingOlderTable(t *testing.T) {
+	base := t.TempDir()
+	live, cut := filepath.Join(base, "live"), filepath.Join(base, "cut")
+	for i := range 3 {
+		db, err := badger.Open(options(live))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, db, i*50, i*50+50)
+		if i == 2 {
+			copyDir(t, live, cut) // the third batch only in the memtable log
+		}
+		db.Close() // the first two batches each flushed to a table
+	}
+	os.Remove(filepath.Join(cut, "000001.sst"))
+	before, _ := os.ReadFile(filepath.Join(cut, badger.ManifestFilename))
+	if _, err := badgeropen.Prepare(options(cut)); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("Prepare: got %v, want an error saying the store is damaged", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(cut, badger.ManifestFilename))
+	if !bytes.Equal(before, after) {
+		t.Error("Prepare changed the manifest of a store it refused")
+	}
+}

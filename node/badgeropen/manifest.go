@@ -27,7 +27,8 @@ import (
 // otherwise fails with "file does not exist for table". A missing table
 // at a deeper level came from a compaction, which syncs the directory
 // before the manifest: that is real damage and is left to fail. So is a
-// missing level-0 table with no memtable log to replay.
+// missing level-0 table older than a table still there, or with no
+// memtable log to replay.
 func repairManifest(o badger.Options) ([]Repair, error) {
 	path := filepath.Join(o.Dir, badger.ManifestFilename)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -43,9 +44,11 @@ func repairManifest(o badger.Options) ([]Repair, error) {
 		return nil, nil // Badger reports its own manifest errors
 	}
 	var missing []uint64
+	var newestPresent uint64
 	for id, tm := range m.Tables {
 		_, err := os.Stat(table.NewFilename(id, o.Dir))
 		if err == nil {
+			newestPresent = max(newestPresent, id)
 			continue
 		}
 		if !errors.Is(err, os.ErrNotExist) {
@@ -59,10 +62,16 @@ func repairManifest(o badger.Options) ([]Repair, error) {
 	if len(missing) == 0 {
 		return nil, nil
 	}
-	if !hasMemtableLog(o.Dir) {
-		return nil, fmt.Errorf("check manifest %s: level-0 tables %v are missing and no memtable log holds their records", path, missing)
-	}
+	// After such a cut the lost tables are the newest (any later table
+	// came from a compaction, whose directory sync would have kept them),
+	// and each one's memtable log is back. Anything else is damage.
 	slices.Sort(missing)
+	if missing[0] < newestPresent {
+		return nil, fmt.Errorf("check manifest %s: level-0 table %d is missing but the newer table %d is not: the store is damaged", path, missing[0], newestPresent)
+	}
+	if n := memtableLogs(o.Dir); n < len(missing) {
+		return nil, fmt.Errorf("check manifest %s: level-0 tables %v are missing and only %d memtable logs could hold their records", path, missing, n)
+	}
 	set := &pb.ManifestChangeSet{}
 	for _, id := range missing {
 		set.Changes = append(set.Changes, &pb.ManifestChange{Id: id, Op: pb.ManifestChange_DELETE})
@@ -93,20 +102,21 @@ func repairManifest(o badger.Options) ([]Repair, error) {
 	return done, nil
 }
 
-// hasMemtableLog reports whether dir holds a memtable log with more than
-// its header.
-func hasMemtableLog(dir string) bool {
+// memtableLogs counts the memtable logs in dir that hold more than their
+// header.
+func memtableLogs(dir string) int {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return false
+		return 0
 	}
+	n := 0
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name(), ".mem") {
 			continue
 		}
 		if fi, err := e.Info(); err == nil && fi.Size() > headerSize {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
