@@ -140,9 +140,9 @@ func (c Config) Validate() error {
 // acknowledged catalog edit or stock movement is durable) and every
 // SyncInterval while it merges from peers; a power loss can only drop the
 // last interval of merged remote state, which go-ds-crdt's repair and the
-// peers restore. The inventory is rebuildable (stock slots from the till's
-// own ledger, the rest from peers), so a node whose inventory store does
-// not open moves it aside and starts a new one. Memtables and caches are
+// peers restore. A node whose inventory store does not open retries,
+// salvages what it can read and only then starts a new one, re-seeded
+// from a snapshot kept in the ledger (see node's doc). Memtables and caches are
 // small (the defaults cost ~490 MB RSS for three
 // replicas), and value log files are 64 MB. Open with
 // badger4.NewDatastore(dir, BadgerOptions(dir)).

@@ -22,7 +22,9 @@
 // printer said it is ready (DLE EOT), and checked again after; paper out,
 // offline or no reply hold the queue and show in [Hub.Status]. A job that
 // may have printed in part is printed again marked COPY: a duplicate
-// beats a lost receipt. The drawer kick never waits behind queued
+// beats a lost receipt. A damaged job file, or a file standing where the
+// queue's directory belongs, is moved aside and kept: the queue always
+// opens. The drawer kick never waits behind queued
 // receipts: it is a real-time DLE DC4 sent between two chunks of a job in
 // progress, or an ESC p sent alone after a status check. Display updates
 // are best effort. Each streaming device reconnects with backoff after an

@@ -162,8 +162,8 @@ func NewQueue(cfg QueueConfig) (*Queue, error) {
 	}
 	q := &Queue{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), next: 1}
 	for _, d := range []string{pendingDir, printedDir, badDir} {
-		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o700); err != nil {
-			return nil, fmt.Errorf("open print queue %s: %w", cfg.Dir, err)
+		if err := q.mkdir(d); err != nil {
+			return nil, err
 		}
 	}
 	printed, err := q.load(printedDir)
@@ -199,6 +199,32 @@ func NewQueue(cfg QueueConfig) (*Queue, error) {
 	q.prune()
 	q.state.Pending = len(q.pending)
 	return q, nil
+}
+
+// mkdir makes the queue's subdirectory d. A file where the queue or d
+// should be (a damaged disk, a stray copy) is moved aside, kept, and
+// logged: receipts must never stop the till from selling.
+func (q *Queue) mkdir(d string) error {
+	path := filepath.Join(q.cfg.Dir, d)
+	err := os.MkdirAll(path, 0o700)
+	if err == nil {
+		return nil
+	}
+	for _, p := range []string{q.cfg.Dir, path} {
+		fi, serr := os.Stat(p)
+		if serr != nil || fi.IsDir() {
+			continue
+		}
+		aside := fmt.Sprintf("%s.broken-%s", p, q.cfg.Now().UTC().Format("20060102T150405.000"))
+		if rerr := os.Rename(p, aside); rerr != nil {
+			return fmt.Errorf("open print queue %s: %w (and moving %s aside: %v)", q.cfg.Dir, err, p, rerr)
+		}
+		q.log.Error("print queue: a file stood where a directory belongs; moved aside", "file", p, "moved_to", aside)
+		if err = os.MkdirAll(path, 0o700); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("open print queue %s: %w", q.cfg.Dir, err)
 }
 
 // load reads every job file in dir, oldest first. Files that cannot be

@@ -239,6 +239,34 @@ func TestQueueSetsAsideDamagedFiles(t *testing.T) {
 	}
 }
 
+// TestQueueMovesAsideAFileInItsPlace: a file where the queue or one of
+// its directories belongs is kept aside and the queue starts, so receipts
+// never stop a till from starting.
+func TestQueueMovesAsideAFileInItsPlace(t *testing.T) {
+	for _, tc := range []struct{ name, file string }{{"queue", ""}, {"pending", "pending"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "printq")
+			path := dir
+			if tc.file != "" {
+				os.MkdirAll(dir, 0o700)
+				path = filepath.Join(dir, tc.file)
+			}
+			os.WriteFile(path, []byte("garbage"), 0o600)
+			q, err := hw.NewQueue(hw.QueueConfig{Dir: dir, Printer: &failingPrinter{}, Layout: receipt.Layout80()})
+			if err != nil {
+				t.Fatalf("open with a file at %s: %v", path, err)
+			}
+			if _, err := q.Enqueue(saleReceipt(t, "after")); err != nil {
+				t.Errorf("enqueue: %v", err)
+			}
+			kept, _ := filepath.Glob(path + ".broken-*")
+			if len(kept) != 1 {
+				t.Errorf("the file in the way was not kept aside: %v", kept)
+			}
+		})
+	}
+}
+
 func TestReprintUnknown(t *testing.T) {
 	q, err := hw.NewQueue(hw.QueueConfig{Dir: t.TempDir(), Printer: &failingPrinter{}, Layout: receipt.Layout80()})
 	if err != nil {

@@ -6,4 +6,35 @@
 // Subpackages: ledgerdb (the durable ledger), p2p (host, admission,
 // mDNS), ledgersync (event gossip and pulls), relay (HQ uplink and
 // downlink), hq (the HQ node kind). docs/ARCHITECTURE.md draws the whole.
+// Start-up (New) returns every error, naming the file or directory at
+// fault, and closes whatever it had opened; it never panics. The till's
+// key must exist (enrolling creates it). A till comes back from a power
+// cut at any instant:
+//   - Every Badger open goes through node/badgeropen (dgraph-io/badger
+//     issue 2207: a cut during an open left logs Badger would not reopen).
+//   - The inventory store is never thrown away while it can be read: a
+//     store that does not open is retried, then moved aside (kept, as
+//     crdt.broken-<time>) and everything readable is copied into a new
+//     store (its memtable logs, the unsynced tail, kept apart in
+//     unreplayed/); only if nothing can be read does it start empty.
+//   - Catalog, staff, settings, certificates and revocations are kept as
+//     a snapshot in the ledger database (ledgerdb.UpdateSnapshot, one
+//     record each, fsynced), brought in step half a second after any of
+//     them changes and on shutdown. Stock needs no snapshot: it is the
+//     fold of the ledger (repairStock).
+//   - A salvaged, rebuilt or emptied inventory is restored in Run. Peers
+//     hold the store's inventory, deletions included, so they win: with
+//     no peer admitted within 2 s the till writes back every snapshot
+//     record it lacks (a lone till, or a store rebooting without its
+//     other tills), so staff can log in and sell; with peers it waits
+//     for their inventory, and only if it is still empty after 3 s (the
+//     whole store lost its inventories) writes the snapshot back. A
+//     record deleted elsewhere after the till's last snapshot comes back
+//     in the first case (go-ds-crdt is add-wins) and must be deleted
+//     again. The snapshot is not trimmed while a restore is pending.
+//   - What start-up recovered shows in Status().Problems.
+//
+// So far the ledger store exists; the mesh, relay, UI and hardware wiring
+// land with their issues. Subpackages appear as they earn it: ledgerdb
+// (durable ledger), p2p, discovery, sync, relay, hq.
 package node

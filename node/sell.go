@@ -258,6 +258,9 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 	for _, h := range heads {
 		st.CRDTHeads = append(st.CRDTHeads, h.String())
 	}
+	t.mu.Lock()
+	st.Problems = append(st.Problems, t.startNotes...)
+	t.mu.Unlock()
 	for _, p := range t.db.Problems() {
 		st.Problems = append(st.Problems, p.String())
 	}

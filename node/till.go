@@ -5,10 +5,10 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -20,6 +20,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/badgeropen"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
 	"github.com/tillmesh/tillmesh/node/p2p"
@@ -101,40 +102,69 @@ type Till struct {
 	mu       sync.Mutex
 	httpAddr string
 	numbers  map[ledger.TillID]uint32 // from certificates seen
+	// startNotes say what start-up had to recover (an inventory restored
+	// from the snapshot, ...), for the status page.
+	startNotes []string
+
+	// restoreWhy is set by New when the inventory may need records back
+	// from the snapshot in the ledger; Run then restores it.
+	restoreWhy string
+
+	stopInvDirs func() // the inventory directory's background fsync check
+
+	snapMu   sync.Mutex
+	snapHold bool              // no snapshot writes until the restore has run
+	snapLast map[string][]byte // the snapshot's records as last written
 }
 
 // New opens the till's stores and builds its mesh host, but dials no one:
 // Run does. The order matters: the CRDT's block service must exist before
 // any peer connects (docs/ARCHITECTURE.md).
-func New(ctx context.Context, cfg Config) (t *Till, err error) {
+//
+// Every start-up error is returned, naming the file or directory at fault,
+// and whatever New had opened is closed again.
+func New(ctx context.Context, cfg Config) (*Till, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	t = &Till{cfg: cfg, log: cfg.Logger, numbers: map[ledger.TillID]uint32{}}
-	defer func() {
-		if err != nil {
-			t.Close()
+	t := &Till{cfg: cfg, log: cfg.Logger, numbers: map[ledger.TillID]uint32{}}
+	if err := t.open(ctx); err != nil {
+		if cerr := t.Close(); cerr != nil {
+			t.log.Warn("close what a failed start had opened", "err", cerr)
 		}
-	}()
-	if t.key, err = LoadOrCreateKey(filepath.Join(cfg.DataDir, TillKeyFileName)); err != nil {
 		return nil, err
+	}
+	return t, nil
+}
+
+// open does New's work on t; on error the caller closes what it opened.
+func (t *Till) open(ctx context.Context) (err error) {
+	cfg := t.cfg
+	// The key must exist: enrolling creates it, and a new one here would
+	// only fail the certificate check after leaving a wrong key behind.
+	keyPath := filepath.Join(cfg.DataDir, TillKeyFileName)
+	if t.key, err = loadKey(keyPath); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("till key %s is missing: restore it from a backup, or enroll this till again (tillmesh store enroll) under a new till number", keyPath)
+		}
+		return err
 	}
 	t.id = ledger.TillOf(t.key)
 	if t.cert, err = LoadCertificate(filepath.Join(cfg.DataDir, TillCertFileName), cfg.Store, t.key); err != nil {
-		return nil, err
+		return err
 	}
 	t.numbers[t.id] = t.cert.Number
 	lc := ledgerdb.DefaultConfig(filepath.Join(cfg.DataDir, "ledger"), cfg.Store.ID)
 	lc.Logger = cfg.Logger
 	if t.db, err = ledgerdb.Open(lc); err != nil {
-		return nil, err
+		return err
 	}
 	if err := t.db.PutCertificate(t.cert); err != nil {
-		return nil, err
+		return fmt.Errorf("store own certificate in the ledger: %w", err)
 	}
 	certs, err := t.db.Certificates()
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("read certificates from the ledger: %w", err)
 	}
 	for id, c := range certs {
 		t.numbers[id] = c.Number
@@ -148,26 +178,35 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 	pc.Revoked = t.revoked
 	pc.Shaper = cfg.Shaper
 	if t.host, err = p2p.New(ctx, pc); err != nil {
-		return nil, err
+		return err
 	}
 
-	if t.invDS, err = openInventory(filepath.Join(cfg.DataDir, "crdt"), cfg.Now(), cfg.Logger); err != nil {
-		return nil, err
+	invDir := filepath.Join(cfg.DataDir, "crdt")
+	var inv inventoryOpen
+	if t.invDS, inv, err = openInventory(ctx, invDir, cfg.Now(), cfg.Logger); err != nil {
+		return err
 	}
+	t.stopInvDirs = badgeropen.NewDirSyncer(invDir).Start(100*time.Millisecond,
+		func(err error) { t.log.Warn("inventory directory", "err", err) })
 	ic := crdt.DefaultConfig()
 	ic.Datastore, ic.Host, ic.PubSub = t.invDS, t.host.Host(), t.host.PubSub()
 	ic.Topic = "tillmesh/" + cfg.Store.ID.String() + "/inventory"
 	ic.TillID, ic.Logger = t.id.String(), cfg.Logger
+	ic.Unclean = inv.how == invSalvaged // a salvaged DAG may miss blocks: repair it
 	if t.inv, err = crdt.New(ctx, ic); err != nil {
-		return nil, err
+		return fmt.Errorf("open inventory %s: %w", invDir, err)
 	}
+	t.planRestore(ctx, inv)
 	if cb, err := t.cert.Encode(); err == nil {
 		if err := t.inv.PutCertificate(ctx, t.id.String(), cb); err != nil {
-			return nil, err
+			return fmt.Errorf("publish own certificate in the inventory: %w", err)
 		}
 	}
 	if err := t.repairStock(ctx); err != nil {
-		return nil, err
+		return err
+	}
+	if err := t.saveSnapshot(ctx); err != nil {
+		t.log.Warn("inventory snapshot", "err", err) // the last one stays
 	}
 
 	sc := ledgersync.DefaultConfig()
@@ -182,7 +221,7 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 	}
 	sc.Interval, sc.Logger, sc.Now = cfg.SyncInterval, cfg.Logger, cfg.Now
 	if t.sync, err = ledgersync.New(sc); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.HQ != "" {
 		rc := relay.DefaultConfig()
@@ -191,7 +230,7 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 		rc.Host, rc.PubSub, rc.Admitted = t.host.Host(), t.host.PubSub(), t.host.Admitted
 		rc.Logger, rc.Now = cfg.Logger, cfg.Now
 		if t.relay, err = relay.New(rc); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	hc := cfg.HW
@@ -202,32 +241,10 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 		hc.Logger = cfg.Logger
 	}
 	if t.hw, err = hw.New(hc); err != nil {
-		return nil, fmt.Errorf("hardware: %w", err)
+		return fmt.Errorf("hardware: %w", err)
 	}
 	t.api = ui.NewAPI(t, cfg.Logger)
-	return t, nil
-}
-
-// openInventory opens the till's CRDT datastore. The inventory can be
-// rebuilt (stock slots from the till's own ledger, everything else from
-// peers), so a store that no longer opens, as Badger without per-write
-// fsync may not after a power loss, is moved aside and a new one started.
-// The till already holds its ledger's lock, so no other process has it.
-func openInventory(dir string, now time.Time, log *slog.Logger) (*badger4.Datastore, error) {
-	d, err := badger4.NewDatastore(dir, crdt.BadgerOptions(dir))
-	if err == nil {
-		return d, nil
-	}
-	aside := fmt.Sprintf("%s.broken-%s", dir, now.UTC().Format("20060102T150405"))
-	if rerr := os.Rename(dir, aside); rerr != nil {
-		return nil, fmt.Errorf("open inventory store: %w (and moving it aside: %v)", err, rerr)
-	}
-	log.Error("inventory store did not open: moved aside, rebuilding from the ledger and peers", "err", err, "moved_to", aside)
-	d, err = badger4.NewDatastore(dir, crdt.BadgerOptions(dir))
-	if err != nil {
-		return nil, fmt.Errorf("open new inventory store: %w", err)
-	}
-	return d, nil
+	return nil
 }
 
 func (t *Till) revoked(id ledger.TillID) bool {
@@ -370,7 +387,7 @@ func (t *Till) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 8)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -386,6 +403,7 @@ func (t *Till) Run(ctx context.Context) error {
 	run("ledger sync", t.sync.Run)
 	run("peers", func(ctx context.Context) error { return t.watchPeers(ctx, events) })
 	run("stock repair", t.watchStock)
+	run("inventory snapshot", t.keepSnapshot)
 	if t.relay != nil {
 		run("hq relay", t.relay.Run)
 	}
@@ -455,6 +473,9 @@ func (t *Till) Close() error {
 	}
 	if t.host != nil {
 		errs = append(errs, t.host.Close())
+	}
+	if t.stopInvDirs != nil {
+		t.stopInvDirs()
 	}
 	if t.invDS != nil {
 		errs = append(errs, t.invDS.Close())

@@ -12,10 +12,12 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/badgeropen"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 )
 
@@ -58,7 +60,8 @@ func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 // Badger is the embedded storage: one Badger database in a directory,
 // with synced writes (an acknowledged upload survives power loss).
 type Badger struct {
-	db *badger.DB
+	db       *badger.DB
+	stopDirs func()
 
 	mu     sync.Mutex // serialises change cursors and fence raises
 	cursor uint64
@@ -79,11 +82,19 @@ func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
 		WithIndexCacheSize(32 << 20).
 		WithNumCompactors(2).
 		WithLogger(badgerLog{log})
-	db, err := badger.Open(o)
+	// badgeropen repairs the empty logs a power cut during an earlier
+	// open leaves (dgraph-io/badger issue 2207).
+	db, rep, err := badgeropen.Open(o)
+	for _, r := range rep {
+		log.Warn("hq storage: repaired a log file a power cut left empty", "file", r.String())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open hq storage %s: %w", dir, err)
 	}
-	b := &Badger{db: db}
+	// Badger creates memtable logs and flushed tables without syncing the
+	// directory; check for them in the background.
+	b := &Badger{db: db, stopDirs: badgeropen.NewDirSyncer(dir).Start(100*time.Millisecond,
+		func(err error) { log.Warn("hq storage directory", "err", err) })}
 	err = db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{bChange}, Reverse: true})
 		defer it.Close()
@@ -94,7 +105,7 @@ func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
 		return nil
 	})
 	if err != nil {
-		db.Close()
+		b.Close()
 		return nil, fmt.Errorf("open hq storage %s: %w", dir, err)
 	}
 	return b, nil
@@ -108,7 +119,10 @@ func (b badgerLog) Infof(string, ...any)        {}
 func (b badgerLog) Debugf(string, ...any)       {}
 
 // Close closes the database.
-func (b *Badger) Close() error { return b.db.Close() }
+func (b *Badger) Close() error {
+	b.stopDirs()
+	return b.db.Close()
+}
 
 func getJSON(txn *badger.Txn, k []byte, v any) error {
 	item, err := txn.Get(k)

@@ -84,7 +84,7 @@
 //
 // # Imports
 //
-// hq may import ledger, crdt (for the product rules), hq/hqapi and the
-// storage drivers. It must not import node, the till's packages, ui or
+// hq may import ledger, crdt (for the product rules), hq/hqapi, the
+// storage drivers and node/badgeropen (a leaf that opens Badger). It must not import node, the till's packages, ui or
 // hw: tills talk to HQ over HTTP only (node/relay with hq/hqapi).
 package hq

@@ -5,7 +5,23 @@ import (
 	"log/slog"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/tillmesh/tillmesh/node/badgeropen"
 )
+
+// openBadger opens the ledger's Badger in dir through badgeropen, which
+// repairs the empty logs a power cut during an earlier open leaves
+// (dgraph-io/badger issue 2207), and logs each repair.
+func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
+	bdb, rep, err := badgeropen.Open(BadgerOptions(dir, log))
+	for _, r := range rep {
+		log.Warn("ledger: repaired a log file a power cut left empty", "file", r.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	return bdb, nil
+}
 
 // BadgerOptions returns Badger options sized for a till, not a server:
 // synced writes (an acknowledged sale survives power loss: see docs/ARCHITECTURE.md,

@@ -17,6 +17,7 @@ func (d *DB) PutCertificate(c *ledger.Certificate) error {
 	if err != nil {
 		return err
 	}
+	defer d.syncDir()
 	return d.bdb.Update(func(txn *badger.Txn) error {
 		return txn.Set(append([]byte{pCert}, c.Till[:]...), b)
 	})

@@ -11,9 +11,11 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/badgeropen"
 )
 
 // maxAhead is how far ahead of our wall clock (ms) a peer's event time may
@@ -64,6 +66,8 @@ func (c Config) Validate() error {
 //	x/<till>/<seq>/<id>   a conflicting event: equivocation evidence
 //	q/<till>/<seq>        a damaged record moved aside on open
 //	i/<idempotency key>   till + seq of the event the key made
+//	c/<till>              a till's certificate (certs.go)
+//	s/<name>              a snapshot the node keeps beside the ledger (snapshot.go)
 const (
 	pEvent      = 'e'
 	pEvidence   = 'x'
@@ -101,6 +105,11 @@ type DB struct {
 	cfg Config
 	log *slog.Logger
 	bdb *badger.DB
+	// dirs fsyncs the directory after Badger created or removed a file
+	// (a new memtable log, a flushed table), before a write is
+	// acknowledged and in the background (see badgeropen.DirSyncer).
+	dirs     *badgeropen.DirSyncer
+	stopDirs func()
 
 	mu       sync.Mutex
 	state    *ledger.State
@@ -122,20 +131,23 @@ func Open(cfg Config) (*DB, error) {
 	if free, err := freeBytes(cfg.Dir); err == nil && free < 16<<20 && releaseBallast(cfg.Dir) {
 		cfg.Logger.Warn("disk almost full: deleted the ballast file so the ledger can open", "dir", cfg.Dir, "free", free)
 	}
-	bdb, err := badger.Open(BadgerOptions(cfg.Dir, cfg.Logger))
+	bdb, err := openBadger(cfg.Dir, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", cfg.Dir, err)
+		return nil, err
 	}
 	if cfg.Ballast > 0 {
 		if err := ensureBallast(cfg.Dir, cfg.Ballast, cfg.MinFree); err != nil {
 			cfg.Logger.Warn("no ballast file", "err", err)
 		}
 	}
-	d := &DB{cfg: cfg, log: cfg.Logger, bdb: bdb, state: ledger.NewState(cfg.Store), damaged: map[ledger.TillID]bool{}}
+	d := &DB{cfg: cfg, log: cfg.Logger, bdb: bdb, state: ledger.NewState(cfg.Store), damaged: map[ledger.TillID]bool{},
+		dirs: badgeropen.NewDirSyncer(cfg.Dir)}
 	if err := d.load(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", cfg.Dir, err)
 	}
+	d.syncDir()
+	d.stopDirs = d.dirs.Start(dirCheckEvery, func(err error) { d.log.Error("ledger directory", "err", err) })
 	return d, nil
 }
 
@@ -233,6 +245,7 @@ func (d *DB) quarantine(p Problem) error {
 	d.problems = append(d.problems, p)
 	d.damaged[p.Till] = true
 	d.log.Error("damaged ledger record moved aside", "till", p.Till.Short(), "seq", p.Seq, "reason", p.Reason)
+	defer d.syncDir()
 	return d.bdb.Update(func(txn *badger.Txn) error {
 		k := eventKey(pEvent, p.Till, p.Seq)
 		item, err := txn.Get(k)
@@ -258,7 +271,21 @@ func (d *DB) Close() error {
 		return nil
 	}
 	d.closed = true
+	d.stopDirs()
 	return d.bdb.Close()
+}
+
+// dirCheckEvery is how often the background check looks for files Badger
+// created on its own (a table flushed from a memtable).
+const dirCheckEvery = 100 * time.Millisecond
+
+// syncDir fsyncs the ledger's directory if Badger created or removed a
+// file since the last time. A failure is logged, not returned: the write
+// itself is synced, and the next check tries again.
+func (d *DB) syncDir() {
+	if err := d.dirs.Sync(); err != nil {
+		d.log.Error("ledger directory", "err", err)
+	}
 }
 
 // Problems returns what Open found wrong and moved aside.
@@ -343,6 +370,7 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 	if _, err := d.state.Apply(ev); err != nil {
 		panic(fmt.Sprintf("ledgerdb: own event does not apply after write: %v", err)) // broken invariant
 	}
+	d.syncDir() // the event may be the first in a new memtable log
 	return ev, false, nil
 }
 
@@ -506,6 +534,7 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 	if err := wb.Flush(); err != nil {
 		return res, fmt.Errorf("insert: %w", err)
 	}
+	d.syncDir()
 	for _, ev := range toApply {
 		r, err := d.state.Apply(ev)
 		if err != nil {

@@ -18,9 +18,17 @@
 //     reported (Problems) instead of the till refusing to start. A till
 //     whose own chain is damaged refuses to sell (ErrOwnChainDamaged) until
 //     it has fetched its chain from peers, so it never signs a seq twice.
+//   - Open and Verify open Badger through node/badgeropen: a power cut at
+//     any instant, start-up included, leaves a ledger that opens on the
+//     first attempt with every acknowledged event (dgraph-io/badger issue
+//     2207 left the logs of a cut open at 0 bytes and Badger refused them).
+//     After every write, before it is acknowledged, the directory is
+//     fsynced if Badger created a file (badgeropen.DirSyncer), and a
+//     background check does the same every 100 ms.
 //
 // Concurrency: DB is safe for concurrent use; appends and inserts are
 // serialised by one mutex.
 //
-// ledgerdb imports ledger and Badger; never node, ui or hw.
+// ledgerdb imports ledger, Badger and node/badgeropen; never node, ui or
+// hw.
 package ledgerdb

@@ -43,9 +43,9 @@ func (r VerifyReport) OK() bool {
 // record; opening does let Badger drop a torn, unacknowledged write at the
 // tail of its log after a crash. The till must not be running.
 func Verify(dir string, log *slog.Logger) (VerifyReport, error) {
-	bdb, err := badger.Open(BadgerOptions(dir, log))
+	bdb, err := openBadger(dir, log)
 	if err != nil {
-		return VerifyReport{}, fmt.Errorf("open ledger %s: %w", dir, err)
+		return VerifyReport{}, err
 	}
 	defer bdb.Close()
 	var rep VerifyReport

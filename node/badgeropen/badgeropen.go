@@ -1,0 +1,249 @@
+package badgeropen
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// headerSize is Badger's log file header: an 8-byte data key ID (0 when
+// the database is not encrypted) and a 12-byte base IV.
+const headerSize = 20
+
+// Repair is one file Prepare fixed.
+type Repair struct {
+	File   string // path
+	Size   int64  // its size before; -1 for a file that was missing
+	Action string // what was done, in a few words
+}
+
+func (r Repair) String() string {
+	if r.Size < 0 {
+		return fmt.Sprintf("%s: %s", filepath.Base(r.File), r.Action)
+	}
+	return fmt.Sprintf("%s (%d bytes): %s", filepath.Base(r.File), r.Size, r.Action)
+}
+
+// Prepare readies the directory of o for badger.Open after a power cut
+// and reports what it repaired: .mem and .vlog files (in o.Dir and
+// o.ValueDir) shorter than Badger's log header (see the package doc), and
+// level-0 tables the manifest names but the directory lost (see
+// repairManifest). A missing directory is not an error: Badger creates
+// it. Encrypted databases are refused when a log needs repair: the header
+// would need the current data key, which only Badger holds.
+func Prepare(o badger.Options) ([]Repair, error) {
+	if o.InMemory {
+		return nil, nil
+	}
+	done, err := prepareLogs(o.Dir, o.ValueDir, len(o.EncryptionKey) > 0)
+	if err != nil {
+		return done, err
+	}
+	rep, err := repairManifest(o)
+	return append(done, rep...), err
+}
+
+func prepareLogs(dir, valueDir string, encrypted bool) ([]Repair, error) {
+	var done []Repair
+	dirs := []string{dir}
+	if valueDir != "" && filepath.Clean(valueDir) != filepath.Clean(dir) {
+		dirs = append(dirs, valueDir)
+	}
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return done, fmt.Errorf("prepare badger dir %s: %w", d, err)
+		}
+		changed := false
+		for _, e := range entries {
+			name := e.Name()
+			mem, vlog := strings.HasSuffix(name, ".mem"), strings.HasSuffix(name, ".vlog")
+			if !mem && !vlog || !e.Type().IsRegular() {
+				continue
+			}
+			path := filepath.Join(d, name)
+			fi, err := os.Stat(path)
+			if err != nil {
+				return done, fmt.Errorf("prepare badger dir %s: %w", d, err)
+			}
+			if fi.Size() >= headerSize {
+				continue
+			}
+			if encrypted {
+				return done, fmt.Errorf("prepare badger dir %s: %s is %d bytes, and an encrypted log cannot be repaired here", d, name, fi.Size())
+			}
+			r := Repair{File: path, Size: fi.Size()}
+			if mem {
+				// A memtable WAL is named by number only; nothing refers
+				// to it, so an empty one can simply go.
+				if err := os.Remove(path); err != nil {
+					return done, fmt.Errorf("prepare badger dir %s: remove empty memtable log %s: %w", d, name, err)
+				}
+				r.Action = "removed: an empty memtable log holds no synced write"
+			} else {
+				if err := writeEmptyLog(path); err != nil {
+					return done, fmt.Errorf("prepare badger dir %s: %w", d, err)
+				}
+				r.Action = "wrote an empty value log header: the log held no synced value"
+			}
+			done = append(done, r)
+			changed = true
+		}
+		if changed {
+			if err := syncDir(d); err != nil {
+				return done, fmt.Errorf("prepare badger dir %s: %w", d, err)
+			}
+		}
+	}
+	return done, nil
+}
+
+// writeEmptyLog makes path a valid, empty, unencrypted Badger log: data
+// key ID 0, a random base IV, no entries; synced.
+func writeEmptyLog(path string) error {
+	var h [headerSize]byte
+	if _, err := rand.Read(h[8:]); err != nil {
+		return fmt.Errorf("value log header for %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("repair value log %s: %w", path, err)
+	}
+	if _, err := f.Write(h[:]); err != nil {
+		f.Close()
+		return fmt.Errorf("repair value log %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("repair value log %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("repair value log %s: %w", path, err)
+	}
+	return nil
+}
+
+// Sync fsyncs the .mem and .vlog files in dir and valueDir, the
+// directories and their parents, so the files an open just created (and
+// their sizes and headers) survive a power cut. Call it right after an
+// open succeeds.
+func Sync(dir, valueDir string) error {
+	dirs := []string{dir}
+	if valueDir != "" && filepath.Clean(valueDir) != filepath.Clean(dir) {
+		dirs = append(dirs, valueDir)
+	}
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return fmt.Errorf("sync badger dir %s: %w", d, err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".mem") && !strings.HasSuffix(name, ".vlog") || !e.Type().IsRegular() {
+				continue
+			}
+			// Badger deletes a replayed memtable log once it is flushed,
+			// possibly meanwhile.
+			if err := syncFile(filepath.Join(d, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("sync badger dir %s: %w", d, err)
+			}
+		}
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("sync badger dir %s: %w", d, err)
+		}
+		if err := syncDir(filepath.Dir(filepath.Clean(d))); err != nil {
+			return fmt.Errorf("sync badger dir %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// Open prepares o.Dir (see Prepare), opens it with badger.Open and syncs
+// what the open created (see Sync). It returns the repairs made, for the
+// caller to log.
+func Open(o badger.Options) (*badger.DB, []Repair, error) {
+	rep, err := Prepare(o)
+	if err != nil {
+		return nil, rep, err
+	}
+	db, err := badger.Open(o)
+	if err != nil {
+		return nil, rep, err
+	}
+	if o.InMemory {
+		return db, rep, nil
+	}
+	if err := Sync(o.Dir, o.ValueDir); err != nil {
+		db.Close()
+		return nil, rep, err
+	}
+	return db, rep, nil
+}
+
+// LeaveCutAtOpen leaves the closed Badger directory dir as a power cut
+// during the next badger.Open would: the memtable log and value log that
+// the open creates exist, at 0 bytes. For tests, here and in the packages
+// that open Badger through this one.
+func LeaveCutAtOpen(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cut at open %s: %w", dir, err)
+	}
+	mem, vlog := 0, 0
+	for _, e := range entries {
+		n := e.Name()
+		var id int
+		switch {
+		case strings.HasSuffix(n, ".mem"):
+			if _, err := fmt.Sscanf(n, "%05d.mem", &id); err == nil {
+				mem = max(mem, id)
+			}
+		case strings.HasSuffix(n, ".vlog"):
+			if _, err := fmt.Sscanf(n, "%06d.vlog", &id); err == nil {
+				vlog = max(vlog, id)
+			}
+		}
+	}
+	names := []string{fmt.Sprintf("%05d.mem", mem+1), fmt.Sprintf("%06d.vlog", vlog+1)}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+			return nil, fmt.Errorf("cut at open %s: %w", dir, err)
+		}
+	}
+	return names, nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
