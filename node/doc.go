@@ -6,6 +6,7 @@
 // Subpackages: ledgerdb (the durable ledger), p2p (host, admission,
 // mDNS), ledgersync (event gossip and pulls), relay (HQ uplink and
 // downlink), hq (the HQ node kind). docs/ARCHITECTURE.md draws the whole.
+//
 // Start-up (New) returns every error, naming the file or directory at
 // fault, and closes whatever it had opened; it never panics. The till's
 // key must exist (enrolling creates it). A till comes back from a power
