@@ -131,6 +131,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	c := d.g.newDir(mode & 0o7777)
 	d.entries[name] = c
 	d.mtime = time.Now()
+	d.g.nsDirty = true
 	fillAttr(c, &out.Attr)
 	return d.inodeOf(ctx, c), 0
 }
@@ -150,6 +151,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	}
 	d.entries[name] = c
 	d.mtime = time.Now()
+	d.g.nsDirty = true
 	fillAttr(c, &out.Attr)
 	return d.inodeOf(ctx, c), nil, fuse.FOPEN_KEEP_CACHE, 0
 }
@@ -168,6 +170,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	delete(d.entries, name)
 	d.mtime = time.Now()
+	d.g.nsDirty = true
 	return 0
 }
 
@@ -189,6 +192,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	}
 	delete(d.entries, name)
 	d.mtime = time.Now()
+	d.g.nsDirty = true
 	return 0
 }
 
@@ -243,6 +247,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	to.entries[newName] = n
 	now := time.Now()
 	d.mtime, to.mtime = now, now
+	d.g.nsDirty = true
 	return 0
 }
 
@@ -277,6 +282,13 @@ func (d *dirNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) s
 		return e
 	}
 	defer d.g.unlock()
+	if d.g.fs.model == Ext4 {
+		if err := d.g.commitAll(); err != nil {
+			d.g.fs.log.Error("powerfs: directory fsync", "err", err)
+			return syscall.EIO
+		}
+		return 0
+	}
 	d.durable = make(map[string]node, len(d.entries))
 	for k, v := range d.entries {
 		d.durable[k] = v
@@ -460,4 +472,42 @@ func errorsJoin(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// commitAll makes every directory's entries durable, as a journal
+// commit does (the Ext4 model).
+func (g *generation) commitAll() error {
+	if !g.nsDirty {
+		return nil
+	}
+	var set func(d *dirNode)
+	set = func(d *dirNode) {
+		d.durable = make(map[string]node, len(d.entries))
+		for k, v := range d.entries {
+			d.durable[k] = v
+			if c, ok := v.(*dirNode); ok {
+				set(c)
+			}
+		}
+	}
+	set(g.root)
+	var rec func(d *dirNode) error
+	rec = func(d *dirNode) error {
+		if err := d.reconcile(); err != nil {
+			return err
+		}
+		for _, name := range sortedNames(d.durable) {
+			if c, ok := d.durable[name].(*dirNode); ok {
+				if err := rec(c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := rec(g.root); err != nil {
+		return err
+	}
+	g.nsDirty = false
+	return nil
 }

@@ -215,6 +215,12 @@ func (n *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) 
 		n.g.fs.log.Error("powerfs: fsync", "file", n.id, "err", err)
 		return syscall.EIO
 	}
+	if n.g.fs.model == Ext4 {
+		if err := n.g.commitAll(); err != nil {
+			n.g.fs.log.Error("powerfs: fsync: journal commit", "err", err)
+			return syscall.EIO
+		}
+	}
 	return 0
 }
 

@@ -23,6 +23,7 @@ type FS struct {
 	store   string
 	mnt     string
 	log     *slog.Logger
+	model   Model
 
 	opMu sync.Mutex // one Cut or Close at a time
 
@@ -39,15 +40,56 @@ type FS struct {
 type generation struct {
 	fs      *FS
 	dead    bool
+	nsDirty bool // Ext4: a namespace change not yet committed
 	nextIno uint64
 	root    *dirNode
 	files   []*fileNode // every file node, to close their store files
 }
 
+// Model says which changes an fsync makes durable.
+type Model int
+
+// Models.
+const (
+	// POSIX: a file's fsync makes its contents and size durable, a
+	// directory's fsync its entries; nothing else does.
+	POSIX Model = iota
+	// Ext4: as POSIX, but every fsync, of a file or a directory, also
+	// makes every namespace change made so far durable (creates,
+	// renames, unlinks, in every directory), as ext4's journal commit
+	// does. Contents and sizes still need their own file's fsync.
+	Ext4
+)
+
+func (m Model) String() string {
+	if m == Ext4 {
+		return "ext4"
+	}
+	return "posix"
+}
+
+// ParseModel reads "posix" or "ext4".
+func ParseModel(s string) (Model, error) {
+	switch s {
+	case "posix":
+		return POSIX, nil
+	case "ext4":
+		return Ext4, nil
+	}
+	return 0, fmt.Errorf("powerfs: model %q: want posix or ext4", s)
+}
+
+// Options configure a mount.
+type Options struct {
+	Logger *slog.Logger // required
+	Model  Model
+}
+
 // Mount serves backing at mountpoint. The store directory backing +
 // ".powerfs" is made (or emptied) next to backing. Both directories must
 // exist; backing's contents are the durable state the mount starts from.
-func Mount(backing, mountpoint string, log *slog.Logger) (*FS, error) {
+func Mount(backing, mountpoint string, o Options) (*FS, error) {
+	log := o.Logger
 	if log == nil {
 		return nil, errors.New("powerfs: no logger")
 	}
@@ -63,12 +105,15 @@ func Mount(backing, mountpoint string, log *slog.Logger) (*FS, error) {
 			return nil, fmt.Errorf("powerfs: %s is not a directory (%v)", d, err)
 		}
 	}
-	f := &FS{backing: backing, store: backing + ".powerfs", mnt: mountpoint, log: log}
+	f := &FS{backing: backing, store: backing + ".powerfs", mnt: mountpoint, log: log, model: o.Model}
 	if err := f.mount(); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
+
+// Model returns the durability model.
+func (f *FS) Model() Model { return f.model }
 
 // Mountpoint returns where the file system is mounted.
 func (f *FS) Mountpoint() string { return f.mnt }
@@ -249,7 +294,9 @@ func (g *generation) load(d *dirNode, path string, seen map[[2]uint64]*fileNode)
 
 const tempPrefix = ".powerfs-tmp-"
 
-func isTemp(name string) bool { return len(name) > len(tempPrefix) && name[:len(tempPrefix)] == tempPrefix }
+func isTemp(name string) bool {
+	return len(name) > len(tempPrefix) && name[:len(tempPrefix)] == tempPrefix
+}
 
 // node is a file or a directory of the model.
 type node interface {
@@ -331,7 +378,7 @@ func Available(log *slog.Logger) error {
 	if err := errors.Join(os.Mkdir(b, 0o755), os.Mkdir(m, 0o755)); err != nil {
 		return fmt.Errorf("powerfs: probe: %w", err)
 	}
-	f, err := Mount(b, m, log)
+	f, err := Mount(b, m, Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("powerfs: mounting is not permitted here (root or CAP_SYS_ADMIN, and /dev/fuse readable, are needed): %w", err)
 	}

@@ -20,9 +20,14 @@ var (
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// mount mounts a fresh powerfs over an empty backing directory, or skips
-// where FUSE is missing.
+// mount mounts a fresh powerfs (POSIX model) over an empty backing
+// directory, or skips where FUSE is missing.
 func mount(t *testing.T) *FS {
+	t.Helper()
+	return mountModel(t, POSIX)
+}
+
+func mountModel(t *testing.T, model Model) *FS {
 	t.Helper()
 	availOnce.Do(func() { availErr = Available(quiet()) })
 	if availErr != nil {
@@ -35,7 +40,7 @@ func mount(t *testing.T) *FS {
 			t.Fatal(err)
 		}
 	}
-	f, err := Mount(b, m, quiet())
+	f, err := Mount(b, m, Options{Logger: quiet(), Model: model})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +129,28 @@ func TestCutDropsWhatWasNotSynced(t *testing.T) {
 				t.Errorf("backing after the cut: %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// The ext4 model commits every namespace change at any fsync, as ext4's
+// journal does: a synced new file keeps its name without a directory
+// fsync, and a file never synced whose name another fsync committed
+// comes back empty.
+func TestExt4Model(t *testing.T) {
+	f := mountModel(t, Ext4)
+	sub := filepath.Join(f.Mountpoint(), "ledger")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := filepath.Join(sub, "a"), filepath.Join(sub, "b"), filepath.Join(f.Mountpoint(), "c")
+	mustWrite(t, a, []byte("unsynced"), false)
+	mustWrite(t, b, []byte("synced"), true)
+	mustWrite(t, c, []byte("after the last fsync"), false)
+	mustCut(t, f)
+	for _, tt := range []struct{ path, want string }{{a, ""}, {b, "synced"}, {c, "<absent>"}} {
+		if got := content(t, tt.path); got != tt.want {
+			t.Errorf("%s after the cut: %q, want %q", filepath.Base(tt.path), got, tt.want)
+		}
 	}
 }
 
