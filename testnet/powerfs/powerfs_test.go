@@ -2,13 +2,16 @@ package powerfs
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -358,4 +361,92 @@ func TestFreeze(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(f.Mountpoint(), "b"), []byte("y"), 0o644); err != nil {
 		t.Errorf("write after the cut's remount: %v", err)
 	}
+}
+
+// Random writes, truncates, extensions, fsyncs and cuts on a few files,
+// checked against a plain model after every step: what a read returns
+// is what was written last, and after a cut what was last synced.
+func TestRandomAgainstModel(t *testing.T) {
+	f := mount(t)
+	seed := uint64(time.Now().UnixNano() % 1_000_000)
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	const files = 3
+	type model struct{ now, synced []byte }
+	ms := make([]model, files)
+	paths := make([]string, files)
+	for i := range files {
+		paths[i] = filepath.Join(f.Mountpoint(), fmt.Sprintf("f%d", i))
+		mustWrite(t, paths[i], nil, true)
+	}
+	mustSyncDir(t, f.Mountpoint())
+	for step := range 400 {
+		i := rng.IntN(files)
+		m := &ms[i]
+		fh, err := os.OpenFile(paths[i], os.O_RDWR, 0)
+		if err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, step, err)
+		}
+		what := ""
+		switch r := rng.IntN(10); {
+		case r < 5:
+			off := rng.IntN(3 * pageSize * 4)
+			data := make([]byte, 1+rng.IntN(3*pageSize))
+			for k := range data {
+				data[k] = byte(rng.IntN(255) + 1)
+			}
+			if _, err := fh.WriteAt(data, int64(off)); err != nil {
+				t.Fatal(err)
+			}
+			if end := off + len(data); end > len(m.now) {
+				m.now = append(m.now, make([]byte, end-len(m.now))...)
+			}
+			copy(m.now[off:], data)
+			what = fmt.Sprintf("write %d at %d", len(data), off)
+		case r < 7:
+			sz := rng.IntN(3 * pageSize * 4)
+			if err := fh.Truncate(int64(sz)); err != nil {
+				t.Fatal(err)
+			}
+			if sz < len(m.now) {
+				m.now = m.now[:sz]
+			} else {
+				m.now = append(m.now, make([]byte, sz-len(m.now))...)
+			}
+			what = fmt.Sprintf("truncate %d", sz)
+		case r < 9:
+			if err := fh.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			m.synced = append([]byte(nil), m.now...)
+			what = "fsync"
+		default:
+			fh.Close()
+			mustCut(t, f)
+			for k := range ms {
+				ms[k].now = append([]byte(nil), ms[k].synced...)
+			}
+			what = "cut"
+		}
+		fh.Close()
+		for k := range files {
+			got, err := os.ReadFile(paths[k])
+			if err != nil {
+				t.Fatalf("seed %d step %d (%s on f%d): read f%d: %v", seed, step, what, i, k, err)
+			}
+			if !bytes.Equal(got, ms[k].now) {
+				t.Fatalf("seed %d step %d (%s on f%d): f%d reads %d bytes, want %d (first difference at %d)",
+					seed, step, what, i, k, len(got), len(ms[k].now), firstDiff(got, ms[k].now))
+			}
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
