@@ -352,6 +352,17 @@ func (h *harness) sellAgain(ctx context.Context, s *slot, t0 time.Time, req ui.S
 			last = fmt.Errorf("catalog or staff not there (%d products wanted, staff %s and %s must log in): %v", len(h.catalog), managerID, cashierID, err)
 			return false, nil
 		}
+		stock, err := th.stock(ctx)
+		if err != nil {
+			last = err
+			return false, nil
+		}
+		for _, p := range h.catalog {
+			if _, ok := stock[p.SKU]; !ok {
+				last = fmt.Errorf("product %s (%s) missing from the catalog", p.SKU, p.Name)
+				return false, nil
+			}
+		}
 		a, err := th.sell(ctx, req)
 		if err != nil {
 			last = err
