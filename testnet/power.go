@@ -117,9 +117,8 @@ func (h *harness) powerCut(ctx context.Context, st Step) (string, error) {
 	}
 	rng := h.stepRNG(st)
 	counts := map[string]int{}
-	var before []time.Duration
 	h.pow.mu.Lock()
-	before = append(before, h.pow.sellAgain...)
+	before := len(h.pow.sellAgain)
 	h.pow.mu.Unlock()
 	for i := 1; i <= st.N; i++ {
 		if ctx.Err() != nil {
@@ -131,6 +130,9 @@ func (h *harness) powerCut(ctx context.Context, st Step) (string, error) {
 			return "", fmt.Errorf("cut %d/%d (%s): %w", i, st.N, what, err)
 		}
 		counts[kind]++
+		h.pow.mu.Lock()
+		h.pow.cuts[kind]++
+		h.pow.mu.Unlock()
 		t0 := time.Now()
 		took, err := h.restartAfterCut(ctx, rng, fmt.Sprintf("cut %d (%s)", i, what))
 		if err != nil {
@@ -148,10 +150,7 @@ func (h *harness) powerCut(ctx context.Context, st Step) (string, error) {
 		h.progress("  power cut %d/%d %-40s every till sells again, slowest after %v (%v)", i, st.N, what, took.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
 	}
 	h.pow.mu.Lock()
-	for k, n := range counts {
-		h.pow.cuts[k] += n
-	}
-	mine := h.pow.sellAgain[len(before):]
+	mine := append([]time.Duration(nil), h.pow.sellAgain[before:]...)
 	h.pow.mu.Unlock()
 	p50, worst := quantiles(mine)
 	return fmt.Sprintf("%d cuts (%d selling, %d idle, %d in start-up); sells again p50 %v, max %v",
