@@ -190,3 +190,17 @@ func TestLoad(t *testing.T) {
 		t.Fatal("scale medium accepted")
 	}
 }
+
+// A power cut needs till processes: inproc refuses it before building
+// anything, with an error the tests skip on.
+func TestPowerCutNeedsProcess(t *testing.T) {
+	sc, err := Parse("p", strings.NewReader("power-cut 1\n"), Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	_, err = Run(t.Context(), sc, cfg)
+	if !errors.Is(err, ErrNoPower) || !strings.Contains(err.Error(), "process mode") {
+		t.Fatalf("inproc power-cut: %v, want ErrNoPower naming process mode", err)
+	}
+}
