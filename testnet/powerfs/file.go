@@ -156,17 +156,34 @@ func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 	}
 	end := min(off+int64(len(dest)), n.size)
 	buf := dest[:end-off]
+	// Runs of clean pages are read from the store file in one go.
+	clean := int64(-1) // start of the current run of clean pages
+	flush := func(to int64) error {
+		if clean < 0 {
+			return nil
+		}
+		err := n.readStore(buf[clean-off:to-off], clean)
+		clean = -1
+		return err
+	}
 	for pos := off; pos < end; {
 		idx := pos / pageSize
 		in := pos - idx*pageSize
 		m := min(pageSize-in, end-pos)
 		if pg, ok := n.dirty[idx]; ok {
+			if err := flush(pos); err != nil {
+				n.g.fs.log.Error("powerfs: read", "file", n.id, "err", err)
+				return nil, syscall.EIO
+			}
 			copy(buf[pos-off:pos-off+m], pg[in:in+m])
-		} else if err := n.readStore(buf[pos-off:pos-off+m], pos); err != nil {
-			n.g.fs.log.Error("powerfs: read", "file", n.id, "err", err)
-			return nil, syscall.EIO
+		} else if clean < 0 {
+			clean = pos
 		}
 		pos += m
+	}
+	if err := flush(end); err != nil {
+		n.g.fs.log.Error("powerfs: read", "file", n.id, "err", err)
+		return nil, syscall.EIO
 	}
 	return fuse.ReadResultData(buf), 0
 }
