@@ -10,7 +10,7 @@ FUZZTIME  ?= 3s
 FUZZ_LONG ?= 1m
 DATA      ?= .data/demo
 
-.PHONY: help build run test vet race sim fuzz fuzz-short bench lint check clean
+.PHONY: help build run test vet race sim fuzz fuzz-short bench power-cut lint check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ fuzz: ## fuzz every target for FUZZ_LONG (default 1m) each
 
 bench: ## run the benchmarks (figures go in BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The power-cut scenario at full size: 200 cuts of the whole store on
+# powerfs (root and /dev/fuse). `make test` runs it at CI size (4 cuts)
+# in testnet's TestProcess, skipping it where FUSE is missing.
+power-cut: build ## 200 power cuts of a whole store (needs FUSE; figures go in BENCHMARKS.md)
+	./$(BIN) testnet run --scenario power-cut --mode process --json
 
 lint: ## gofmt and vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

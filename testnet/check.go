@@ -397,6 +397,9 @@ func (h *harness) checkStore(ctx context.Context, st *store, final bool, r *chec
 				}
 			}
 		}
+		if err := h.powerDown(st); err != nil {
+			r.violate("store %s: %v", st.name, err)
+		}
 	}
 	var deep []*view
 	for _, v := range views {

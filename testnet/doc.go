@@ -52,6 +52,8 @@
 //	refunds 3%                share of sales followed by a refund of a recent sale,
 //	                          half the time of another till's sale
 //	rate 10                   sales per second at each till; 0: as fast as it answers
+//	power ext4|posix          what a store's disk keeps at a power cut (default ext4;
+//	                          see testnet/powerfs)
 //
 //	sell 500 [on t1,t2] [rate 5] [background]
 //	                          N sales spread over the tills that are up (or those named);
@@ -83,6 +85,10 @@
 //	                          deliveries, shifts, now and then a wipe once the store agreed),
 //	                          print each, then make the stores whole: heal, restart all,
 //	                          clocks right, links clean, HQ up
+//	power-cut 200 small=4     cut the power of every store at once, N times, at instants
+//	                          drawn from the seed: while the tills sell, while they idle,
+//	                          or 0-3 s into their start-up after a cut; then start every
+//	                          till at once and measure how soon each sells again
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the
@@ -92,7 +98,8 @@
 // # Invariants
 //
 // Built-in scenarios: outage, steady, crash, relay-failover, hq-outage,
-// skew, slow-link, wipe, stores (two stores sharing HQ) and chaos.
+// skew, slow-link, wipe, stores (two stores sharing HQ), chaos and
+// power-cut.
 //
 // At the end of every run (after waiting for convergence) and at each
 // `check`:
@@ -113,6 +120,13 @@
 //   - events come only from tills the store enrolled; receipt numbers are
 //     unique.
 //
+// A scenario with a power-cut step also requires, at every cut, that
+// every till starts on the first attempt after the cut (a failed start
+// is a violation carrying the till's last log lines) and sells again,
+// holding the whole catalog and letting both seeded staff log in,
+// within 10 s of its restart. Acknowledged sales, stock and ledgers are
+// checked as everywhere else, so a sale lost to the cut is one lost.
+//
 // In inproc mode the tills' ledgers are read live. A till process's
 // ledger can only be read once the process has stopped, so in the process
 // modes a `check` compares vectors, stock and HQ's copy (read and verified
@@ -124,14 +138,30 @@
 // screen would; one in doubt when its till's disk is wiped is abandoned
 // (Report.Abandoned) and its refund quantity stays reserved.
 //
+// # Power cuts
+//
+// In a scenario with a power-cut step each store's directory (its CA
+// and its tills' data) is a testnet/powerfs mount served by this
+// process over <store>.disk, which holds exactly what a cut would
+// leave. A cut freezes every store's mount (every operation fails with
+// EIO from then on, as a disk without power), kills every till with
+// SIGKILL, and has each mount drop what was not fsynced and come back.
+// HQ, if any, is not on powerfs. Before the final check reads the
+// ledgers in this process the mounts are taken down (a FUSE server must
+// not fault on a mapping of its own mount) and the durable directories
+// put back in their place. Process mode only, on a machine with
+// /dev/fuse and the right to mount; elsewhere Run returns ErrNoPower
+// and `go test` skips the scenario saying why.
+//
 // # Figures
 //
 // Report carries, besides the verdict: propagation (from a sale's
 // acknowledgement until every other till's vector covers it, sampled only
 // while the store is whole; resolution 1 ms inproc, 10 ms over HTTP),
 // catch-up (from each heal until converged), convergence (the last wait
-// for it), and peak RSS (of each till process, or of the whole harness
-// process inproc).
+// for it), peak RSS (of each till process, or of the whole harness
+// process inproc), and for power cuts: cuts of each kind, failed
+// starts, and time from restart to selling again (p50, max).
 //
 // # Randomness and determinism
 //
@@ -145,6 +175,6 @@
 //
 // Run owns everything it starts and stops it before returning. Each
 // cashier is a goroutine per till; steps run one at a time. testnet
-// imports node, node/hq, node/ledgerdb, ledger and ui; nothing imports
-// testnet but cmd/tillmesh.
+// imports node, node/hq, node/ledgerdb, ledger, ui and testnet/powerfs;
+// nothing imports testnet but cmd/tillmesh.
 package testnet

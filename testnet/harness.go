@@ -23,6 +23,7 @@ import (
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/testnet/powerfs"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -74,6 +75,7 @@ type harness struct {
 	acks *ackLog
 	prop *propagation
 	rep  *Report
+	pow  *power // nil unless the scenario cuts the power
 
 	mu       sync.Mutex
 	bg       *sellJob
@@ -91,6 +93,7 @@ type store struct {
 	hqURL      string
 	slots      []*slot
 	nextNumber uint32
+	power      *powerfs.FS // the store's directory, when the scenario cuts the power
 
 	mu       sync.Mutex
 	groups   map[int]int              // slot index -> partition side; 0 (absent) is the side with HQ
@@ -376,6 +379,14 @@ func newHarness(ctx context.Context, sc *Scenario, cfg Config) (h *harness, err 
 		h.stores = append(h.stores, st)
 		if err := h.seed(ctx, st); err != nil {
 			return nil, fmt.Errorf("seed store %d: %w", si, err)
+		}
+	}
+	if sc.powerCuts() {
+		h.pow = &power{cuts: map[string]int{}}
+		for _, st := range h.stores {
+			if err := h.powerUp(st); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return h, nil
@@ -714,6 +725,9 @@ func (h *harness) close() error {
 		}
 	}
 	wg.Wait()
+	for _, st := range h.stores {
+		errs = append(errs, h.powerDown(st))
+	}
 	for _, srv := range h.srvs {
 		srv.Close()
 	}

@@ -45,6 +45,19 @@ type Report struct {
 	RSSScope           string    `json:"rss_scope"`
 	DurationMS         float64   `json:"duration_ms"`
 
+	// Power cuts (the power-cut step): how many of each kind, till
+	// starts that failed after one, and how long after its restart each
+	// till sold again (every till, every cut).
+	PowerModel       string  `json:"power_model,omitempty"`
+	PowerCuts        int     `json:"power_cuts,omitempty"`
+	PowerCutsSelling int     `json:"power_cuts_selling,omitempty"`
+	PowerCutsIdle    int     `json:"power_cuts_idle,omitempty"`
+	PowerCutsStartup int     `json:"power_cuts_startup,omitempty"`
+	FailedStarts     int     `json:"failed_starts"`
+	SellAgainSamples int     `json:"sell_again_samples,omitempty"`
+	SellAgainP50MS   float64 `json:"sell_again_p50_ms,omitempty"`
+	SellAgainMaxMS   float64 `json:"sell_again_max_ms,omitempty"`
+
 	Abandoned      int      `json:"abandoned"`       // requests in doubt when their till was wiped
 	RefundsSkipped int      `json:"refunds_skipped"` // refunds of sales the till had not received yet
 	Violations     []string `json:"violations"`
@@ -75,6 +88,10 @@ func (r *Report) WriteText(w io.Writer) {
 			parts[i] = fmt.Sprintf("%.0f ms", c)
 		}
 		fmt.Fprintf(w, "  catch-up after heal: %s\n", strings.Join(parts, ", "))
+	}
+	if r.PowerCuts > 0 {
+		fmt.Fprintf(w, "  power cuts %d (%s model: %d selling, %d idle, %d in start-up), failed starts %d; sold again after restart (%d): p50 %.0f ms, max %.0f ms\n",
+			r.PowerCuts, r.PowerModel, r.PowerCutsSelling, r.PowerCutsIdle, r.PowerCutsStartup, r.FailedStarts, r.SellAgainSamples, r.SellAgainP50MS, r.SellAgainMaxMS)
 	}
 	if r.MaxRSSMB > 0 {
 		fmt.Fprintf(w, "  peak RSS %.1f MB (%s)\n", r.MaxRSSMB, r.RSSScope)

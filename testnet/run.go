@@ -23,6 +23,9 @@ func Run(ctx context.Context, sc *Scenario, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkPower(sc, cfg); err != nil {
+		return nil, err
+	}
 	h, err := newHarness(ctx, sc, cfg)
 	if err != nil {
 		return nil, err
@@ -353,6 +356,9 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 
 	case OpChaos:
 		return h.chaos(ctx, st)
+
+	case OpPowerCut:
+		return h.powerCut(ctx, st)
 
 	case OpCheck:
 		r := h.check(ctx, false)
@@ -704,6 +710,7 @@ func (h *harness) finish(ctx context.Context) {
 		rep.Violations = append(rep.Violations, "unexpected refusal: "+s)
 	}
 	h.acks.mu.Unlock()
+	h.powerFigures(rep)
 	rep.DurationMS = ms(time.Since(h.began))
 	rep.OK = len(rep.Violations) == 0 && rep.Converged && rep.Lost == 0 && rep.Duplicated == 0 &&
 		rep.StockMismatches == 0 && rep.LedgersIdentical && rep.Anomalies == 0 && rep.ReceiptsUnique

@@ -41,6 +41,7 @@ type Scenario struct {
 	HQ       bool
 	Refunds  int     // percent of sales followed by a refund of some sale
 	Rate     float64 // sales per second per till; 0: as fast as the till answers
+	Power    string  // powerfs model of the stores' disks (posix or ext4) when a step cuts the power
 	Steps    []Step
 }
 
@@ -63,6 +64,7 @@ const (
 	OpWait      Op = "wait"
 	OpCheck     Op = "check"
 	OpChaos     Op = "chaos"
+	OpPowerCut  Op = "power-cut"
 )
 
 // Step is one line of a scenario.
@@ -71,7 +73,7 @@ type Step struct {
 	Text string // as written, for progress and errors
 	Op   Op
 
-	N          int           // sell: sales; wait sales: at least this many of the background sell
+	N          int           // sell: sales; wait sales: at least this many of the background sell; chaos: draws; power-cut: cuts
 	Tills      []TillRef     // sell, receive, shift, kill, restart, wipe, skew, latency: the tills named; nil = every till
 	Groups     [][]TillRef   // partition: the sides
 	Rate       float64       // sell: sales per second per till (overrides the header; -1: header)
@@ -170,6 +172,9 @@ func Parse(name string, r io.Reader, scale Scale) (*Scenario, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	sc.Doc = strings.TrimSpace(strings.Join(doc, "\n"))
+	if sc.Power == "" && sc.powerCuts() {
+		sc.Power = "ext4"
+	}
 	if len(sc.Steps) == 0 {
 		return nil, fmt.Errorf("%s: no steps", name)
 	}
@@ -400,6 +405,16 @@ func (p *lineParser) parse(sc *Scenario) error {
 			return p.done()
 		}
 		return p.errorf("hq %q: want on or off (header), down or up (step)", a)
+	case "power":
+		a, _ := p.next()
+		if a != "posix" && a != "ext4" {
+			return p.errorf("power %q: want posix or ext4 (what the disks lose at a cut)", a)
+		}
+		if len(sc.Steps) > 0 {
+			return p.errorf("power belongs in the header, before the first step")
+		}
+		sc.Power = a
+		return p.done()
 	case "refunds":
 		v, err := p.number(kw)
 		if err != nil {
@@ -489,6 +504,10 @@ func (p *lineParser) parse(sc *Scenario) error {
 		if st.N, err = p.count("chaos", 1); err != nil {
 			return err
 		}
+	case OpPowerCut:
+		if st.N, err = p.count("power-cut", 1); err != nil {
+			return err
+		}
 	case OpHeal, OpCheck:
 	case OpKill, OpRestart, OpWipe:
 		if st.Tills, err = p.tills(); err != nil {
@@ -536,7 +555,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, skew, latency, hq, wait, check, chaos)", kw)
+		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, skew, latency, hq, wait, check, chaos, power-cut)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()

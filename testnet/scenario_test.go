@@ -78,6 +78,7 @@ check
 latency t3 40ms loss 2%
 latency t1,t2 300ms
 latency t3 off
+power-cut 200 small=4
 `), Small)
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +127,13 @@ latency t3 off
 	if got := s[18]; got.Op != OpLatency || got.Link != (p2p.Fault{}) {
 		t.Errorf("latency off: %+v", got)
 	}
+	if got := s[19]; got.Op != OpPowerCut || got.N != 4 || sc.Power != "ext4" {
+		t.Errorf("power-cut: %+v, model %q (want ext4 by default)", got, sc.Power)
+	}
+	sc, err = Parse("p", strings.NewReader("power posix\npower-cut 3\n"), Full)
+	if err != nil || sc.Power != "posix" || sc.Steps[0].N != 3 {
+		t.Errorf("power posix: %+v, %v", sc, err)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -153,6 +161,9 @@ func TestParseErrors(t *testing.T) {
 		{"latency too long", "latency t1 2s", "delay"},
 		{"loss too high", "latency t1 40ms loss 70%", "loss"},
 		{"loss without percent", "latency t1 40ms loss 0.5", "loss"},
+		{"unknown power model", "power ntfs\npower-cut 1", "want posix or ext4"},
+		{"power after steps", "power-cut 1\npower posix", "belongs in the header"},
+		{"no cuts", "power-cut 0", "at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,5 +188,19 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Parse("x", strings.NewReader("sell 1"), "medium"); err == nil {
 		t.Fatal("scale medium accepted")
+	}
+}
+
+// A power cut needs till processes: inproc refuses it before building
+// anything, with an error the tests skip on.
+func TestPowerCutNeedsProcess(t *testing.T) {
+	sc, err := Parse("p", strings.NewReader("power-cut 1\n"), Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	_, err = Run(t.Context(), sc, cfg)
+	if !errors.Is(err, ErrNoPower) || !strings.Contains(err.Error(), "process mode") {
+		t.Fatalf("inproc power-cut: %v, want ErrNoPower naming process mode", err)
 	}
 }
