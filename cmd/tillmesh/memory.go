@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A till's own runtime limits. The till's Go heap is mostly Badger's
@@ -29,14 +30,47 @@ const (
 )
 
 // setTillRuntimeLimits sets the soft memory limit and GC percent of a till
-// process, unless the user set GOMEMLIMIT or GOGC, which then win.
-func setTillRuntimeLimits(getenv func(string) string) {
-	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(tillMemoryLimit)
-	}
+// process, unless the user set GOMEMLIMIT or GOGC, which then win. It
+// reports whether it set the memory limit (see followLiveHeap).
+func setTillRuntimeLimits(getenv func(string) string) (limit bool) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(tillGCPercent)
 	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(tillMemoryLimit)
+		return true
+	}
+	return false
+}
+
+// followLiveHeap keeps the soft memory limit above what the till must
+// hold: the ledger state grows with history (BENCHMARKS.md, "A year of
+// history"), and a live heap above the limit would make the collector run
+// without pause, taking up to half the CPU. Every second until ctx ends it
+// sets the limit to limitFor(live heap).
+func followLiveHeap(ctx context.Context) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			metrics.Read(s)
+			if s[0].Value.Kind() == metrics.KindUint64 {
+				debug.SetMemoryLimit(limitFor(s[0].Value.Uint64()))
+			}
+		}
+	}
+}
+
+// limitFor is the soft memory limit for a live heap of live bytes: the
+// till's own limit, or once that is too tight, the heap GOGC lets grow
+// from live plus 8 MB for stacks and runtime metadata.
+func limitFor(live uint64) int64 {
+	l := int64(min(live, 1<<40))
+	return max(tillMemoryLimit, l+l*tillGCPercent/100+8<<20)
 }
 
 // serveMemReports writes a memory report to path (and a heap profile to

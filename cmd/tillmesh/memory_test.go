@@ -32,3 +32,18 @@ func TestTillRuntimeLimitsYieldToTheUser(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitFollowsABigLiveHeap(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int64
+	}{
+		{0, tillMemoryLimit},
+		{10 << 20, tillMemoryLimit},
+		{100 << 20, 158 << 20},
+	} {
+		if got := limitFor(tc.live); got != tc.want {
+			t.Errorf("live heap %d: limit %d, want %d", tc.live, got, tc.want)
+		}
+	}
+}

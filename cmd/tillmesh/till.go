@@ -29,7 +29,9 @@ func tillCommand() *cli.Command {
 			&cli.StringFlag{Name: "mem-report", Hidden: true, Usage: "bench: on SIGUSR1, write where the process's memory is to this file"},
 		}, tillTestnetFlags()...),
 		Action: func(c *cli.Context) error {
-			setTillRuntimeLimits(os.Getenv)
+			if setTillRuntimeLimits(os.Getenv) {
+				go followLiveHeap(c.Context)
+			}
 			if p := c.String("mem-report"); p != "" {
 				serveMemReports(c.Context, p)
 			}
