@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -143,22 +145,24 @@ func (c Config) Validate() error {
 // peers restore. A node whose inventory store does not open retries,
 // salvages what it can read and only then starts a new one, re-seeded
 // from a snapshot kept in the ledger (see node's doc). Memtables and caches are
-// small (the defaults cost ~490 MB RSS for three
-// replicas), and value log files are 64 MB. Open with
+// small (the defaults cost ~490 MB RSS for three replicas; a memtable is
+// an arena of 1.3x its size on the Go heap, and flushing it builds its
+// table in memory), sized with the ledger's for a till of under 60 MB
+// (BENCHMARKS.md, "Till footprint"), and value log files are 16 MB. Open with
 // badger4.NewDatastore(dir, BadgerOptions(dir)).
 func BadgerOptions(dir string) *badger4.Options {
 	o := badger4.DefaultOptions
 	o.Options = badger.DefaultOptions(dir).
 		WithSyncWrites(false).
-		WithMemTableSize(4 << 20).
+		WithMemTableSize(memTableSizeFor(dir, 1<<20)).
 		WithNumMemtables(2).
-		WithNumLevelZeroTables(2).
-		WithNumLevelZeroTablesStall(8).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(12).
 		WithBaseTableSize(1 << 20).
-		WithBaseLevelSize(4 << 20).
-		WithBlockCacheSize(4 << 20).
-		WithIndexCacheSize(2 << 20).
-		WithValueLogFileSize(64 << 20).
+		WithBaseLevelSize(8 << 20).
+		WithBlockCacheSize(1 << 20).
+		WithIndexCacheSize(1 << 20).
+		WithValueLogFileSize(16 << 20).
 		WithValueThreshold(4 << 10).
 		WithNumCompactors(2).
 		WithNumGoroutines(2).
@@ -166,4 +170,28 @@ func BadgerOptions(dir string) *badger4.Options {
 		WithMetricsEnabled(false).
 		WithLoggingLevel(badger.WARNING)
 	return &o
+}
+
+// memTableSizeFor returns the memtable size to open the Badger directory
+// dir with: want, or the size the memtables of a write-ahead log left in
+// dir were written with, if bigger. Badger replays such a log (a file
+// *.mem of twice its memtable size, left by a crash) into an arena of the
+// configured size and exits the process if it does not fit, so an
+// inventory an earlier release (4 MB memtables) left after a crash opens
+// with those once. (The same rule as ledgerdb.MemTableSizeFor; crdt does
+// not import node packages.)
+func memTableSizeFor(dir string, want int64) int64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return want
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".mem") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Size()/2 > want {
+			want = fi.Size() / 2
+		}
+	}
+	return want
 }

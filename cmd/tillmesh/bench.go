@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -50,7 +51,7 @@ func benchCommand() *cli.Command {
 				&cli.StringFlag{Name: "dir", Usage: "work directory (default: a temporary one, removed after)"},
 			},
 			Action: benchMesh,
-		}},
+		}, benchHistoryCommand()},
 	}
 }
 
@@ -121,7 +122,8 @@ func benchMesh(c *cli.Context) error {
 	}
 	cmd := exec.CommandContext(ctx, self, "--log-level", "error", "till", "--data", dirs[2],
 		"--http", "127.0.0.1:"+strconv.Itoa(httpPort), "--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p2pPort),
-		"--peer", a.Host().Addrs()[0].String(), "--peer", b.Host().Addrs()[0].String(), "--no-mdns")
+		"--peer", a.Host().Addrs()[0].String(), "--peer", b.Host().Addrs()[0].String(), "--no-mdns",
+		"--mem-report", filepath.Join(dir, "till3-mem.txt"))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -305,7 +307,28 @@ func benchMesh(c *cli.Context) error {
 
 	rss, hwm := testnet.ProcMem(cmd.Process.Pid)
 	fmt.Fprintf(w, "till C process after %d events: RSS %d MB (peak %d MB)\n", want.Total()+uint64(n), rss>>10, hwm>>10)
+	report, err := memReportOf(ctx, cmd.Process, filepath.Join(dir, "till3-mem.txt"))
+	if err != nil {
+		return fmt.Errorf("till C's memory report: %w", err)
+	}
+	fmt.Fprintf(w, "till C's memory now:\n%s", report)
 	return nil
+}
+
+// memReportOf asks a `tillmesh till --mem-report path` process for its
+// memory report (see memReport) and returns it.
+func memReportOf(ctx context.Context, p *os.Process, path string) ([]byte, error) {
+	_ = os.Remove(path)
+	if err := p.Signal(syscall.SIGUSR1); err != nil {
+		return nil, err
+	}
+	var report []byte
+	err := poll(ctx, 10*time.Second, func() bool {
+		b, err := os.ReadFile(path)
+		report = b
+		return err == nil
+	})
+	return report, err
 }
 
 // stockAgrees checks that A's and B's CRDT stock and C's (over HTTP) equal

@@ -26,8 +26,15 @@ func tillCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-mdns", Usage: "do not discover peers by mDNS"},
 			&cli.StringFlag{Name: "hw", Usage: "devices: a device config file (JSON, see hw.LoadFile), or \"sim\" for simulated ones whose receipts show at /sim/receipts", EnvVars: []string{"TILLMESH_HW"}},
 			&cli.StringFlag{Name: "hq", Usage: "HQ's URL; one till of the store relays the ledger there", EnvVars: []string{"TILLMESH_HQ"}},
+			&cli.StringFlag{Name: "mem-report", Hidden: true, Usage: "bench: on SIGUSR1, write where the process's memory is to this file"},
 		}, tillTestnetFlags()...),
 		Action: func(c *cli.Context) error {
+			if setTillRuntimeLimits(os.Getenv) {
+				go followLiveHeap(c.Context)
+			}
+			if p := c.String("mem-report"); p != "" {
+				serveMemReports(c.Context, p)
+			}
 			log, err := logger(c)
 			if err != nil {
 				return err

@@ -279,7 +279,8 @@ func (h *HQ) verifyRun(ctx context.Context, s *storeState, prev ledger.EventID, 
 	return evs
 }
 
-// verifyAll checks every event's own signature, on every core.
+// verifyAll checks every event's own signature (in batches:
+// ledger.VerifyAll), on every core. It returns one error per event.
 func verifyAll(evs []*ledger.Event) []error {
 	errs := make([]error, len(evs))
 	n := runtime.GOMAXPROCS(0)
@@ -287,13 +288,11 @@ func verifyAll(evs []*ledger.Event) []error {
 	var wg sync.WaitGroup
 	for lo := 0; lo < len(evs); lo += chunk {
 		hi := min(lo+chunk, len(evs))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				errs[i] = evs[i].Verify()
+		wg.Go(func() {
+			if bad := ledger.VerifyAll(evs[lo:hi]); bad != nil {
+				copy(errs[lo:hi], bad)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return errs

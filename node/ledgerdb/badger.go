@@ -3,6 +3,8 @@ package ledgerdb
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -25,21 +27,62 @@ func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 
 // BadgerOptions returns Badger options sized for a till, not a server:
 // synced writes (an acknowledged sale survives power loss: see docs/ARCHITECTURE.md,
-// "Durability facts"), small memtables and caches (a day of sales is a few
-// MB), and Badger's own log routed to slog at warning level.
+// "Durability facts") and Badger's own log routed to slog at warning
+// level. Memory is what a till can spare (BENCHMARKS.md, "Till
+// footprint"): each memtable is an arena of 1.3x MemTableSize on the Go
+// heap, and flushing one builds its table in memory, so 1 MB memtables
+// (about 3,000 sales; Insert's WriteBatch splits bigger runs) and 1 MB
+// base tables keep Badger's heap near 6 MB at peak; the block and index
+// caches are 1 MB each; values up to 64 KB (every event
+// but the largest) are stored in the LSM tree, bigger ones in value log
+// files of 16 MB. (Badger requires the value threshold to be below its
+// largest batch, 15% of MemTableSize.)
+// HQ opens its stores with its own, bigger options.
+//
+// A write-ahead log left in dir by a crash is replayed with the memtable
+// size it was written with (see MemTableSizeFor), so a ledger of an
+// earlier release (8 MB memtables) still opens after a power cut.
 func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
-		WithMemTableSize(8 << 20).
+		WithMemTableSize(MemTableSizeFor(dir, 1<<20)).
 		WithNumMemtables(2).
-		WithNumLevelZeroTables(2).
-		WithNumLevelZeroTablesStall(8).
-		WithBlockCacheSize(8 << 20).
-		WithIndexCacheSize(4 << 20).
-		WithValueLogFileSize(64 << 20).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(12).
+		WithBaseTableSize(1 << 20).
+		WithBaseLevelSize(8 << 20).
+		WithBlockCacheSize(1 << 20).
+		WithIndexCacheSize(1 << 20).
+		WithValueThreshold(64 << 10).
+		WithValueLogFileSize(16 << 20).
 		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithMetricsEnabled(false).
 		WithLogger(badgerLog{log})
 	return o
+}
+
+// MemTableSizeFor returns the memtable size to open the Badger directory
+// dir with: want, or the size the memtables of a write-ahead log left in
+// dir were written with, if bigger. Badger replays such a log (a file
+// *.mem of twice its memtable size, left by a crash; a clean close removes
+// it) into an arena of the configured size and exits the process if it
+// does not fit. A till that crashed under an earlier release with bigger
+// memtables opens with those once; its next clean close flushes them.
+func MemTableSizeFor(dir string, want int64) int64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return want
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".mem") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Size()/2 > want {
+			want = fi.Size() / 2
+		}
+	}
+	return want
 }
 
 type badgerLog struct{ l *slog.Logger }

@@ -154,8 +154,44 @@ func Open(cfg Config) (*DB, error) {
 // load reads every stored event, checks each till's chain, quarantines
 // damaged records and applies the rest to the state.
 func (d *DB) load() error {
-	chains := map[ledger.TillID][]*ledger.Event{}
+	// Records come in key order: by till, then seq. Where a Prev does not
+	// match the event before, the event whose own signature fails is
+	// damaged; the newest event of a linked run must verify too, since its
+	// signature vouches for every earlier byte. Each record is checked
+	// against the next one of its till and applied as soon as its fate is
+	// known, so opening holds one record in memory, not the ledger.
 	var bad []Problem
+	var held *pendingRecord // the previous record of the current till
+	settle := func(next *ledger.Event) {
+		if held == nil {
+			return
+		}
+		a := held
+		var nextDrop string
+		if next != nil && next.Till == a.ev.Till && next.Seq == a.ev.Seq+1 && next.Prev != a.ev.ID() {
+			if err := a.ev.Verify(); err != nil {
+				a.drop = err.Error()
+			}
+			if err := next.Verify(); err != nil {
+				nextDrop = err.Error()
+			}
+		}
+		last := next == nil || next.Till != a.ev.Till || next.Seq != a.ev.Seq+1 || next.Prev != a.ev.ID()
+		if last && a.drop == "" {
+			if err := a.ev.Verify(); err != nil {
+				a.drop = err.Error()
+			}
+		}
+		if a.drop != "" {
+			bad = append(bad, Problem{Till: a.ev.Till, Seq: a.ev.Seq, Reason: a.drop})
+		} else if _, err := d.state.Apply(a.ev); err != nil {
+			d.log.Warn("stored event does not fit its chain", "till", a.ev.Till.Short(), "seq", a.ev.Seq, "err", err)
+		}
+		held = nil
+		if next != nil {
+			held = &pendingRecord{ev: next, drop: nextDrop}
+		}
+	}
 	err := d.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pEvent}, PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
@@ -177,68 +213,31 @@ func (d *DB) load() error {
 				bad = append(bad, Problem{Till: till, Seq: seq, Reason: err.Error()})
 				continue
 			}
-			chains[till] = append(chains[till], ev)
+			if held == nil {
+				held = &pendingRecord{ev: ev}
+				continue
+			}
+			settle(ev)
 		}
+		settle(nil)
 		return nil
 	})
 	if err != nil {
 		return err
-	}
-	for till, evs := range chains {
-		keep, more := checkChain(evs)
-		bad = append(bad, more...)
-		chains[till] = keep
 	}
 	for _, p := range bad {
 		if err := d.quarantine(p); err != nil {
 			return err
 		}
 	}
-	for _, evs := range chains {
-		for _, ev := range evs {
-			if _, err := d.state.Apply(ev); err != nil {
-				d.log.Warn("stored event does not fit its chain", "till", ev.Till.Short(), "seq", ev.Seq, "err", err)
-			}
-		}
-	}
 	return nil
 }
 
-// checkChain finds damaged records in one till's stored events (sorted by
-// seq): where a Prev does not match, the event whose own signature fails is
-// damaged; the newest event of the linked run must verify too, since its
-// signature vouches for every earlier byte.
-func checkChain(evs []*ledger.Event) (keep []*ledger.Event, bad []Problem) {
-	drop := map[int]string{}
-	for i := 1; i < len(evs); i++ {
-		a, b := evs[i-1], evs[i]
-		if b.Seq != a.Seq+1 || b.Prev == a.ID() {
-			continue
-		}
-		if err := a.Verify(); err != nil {
-			drop[i-1] = err.Error()
-		}
-		if err := b.Verify(); err != nil {
-			drop[i] = err.Error()
-		}
-	}
-	// Verify the newest event of each contiguous run.
-	for i := range evs {
-		last := i == len(evs)-1 || evs[i+1].Seq != evs[i].Seq+1 || evs[i+1].Prev != evs[i].ID()
-		if _, dropped := drop[i]; last && !dropped {
-			if err := evs[i].Verify(); err != nil {
-				drop[i] = err.Error()
-			}
-		}
-	}
-	for i, ev := range evs {
-		if r, ok := drop[i]; ok {
-			bad = append(bad, Problem{Till: ev.Till, Seq: ev.Seq, Reason: r})
-			continue
-		}
-		keep = append(keep, ev)
-	}
-	return keep, bad
+// pendingRecord is a stored event load has read but not yet applied:
+// whether it is damaged depends on the next record of its till.
+type pendingRecord struct {
+	ev   *ledger.Event
+	drop string // why it is damaged; "" if not (yet) found so
 }
 
 func (d *DB) quarantine(p Problem) error {

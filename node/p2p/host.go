@@ -11,17 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -148,25 +145,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: connection manager: %w", err)
 	}
-	psk := cfg.PSK
-	transport := libp2p.Transport(tcp.NewTCPTransport)
-	if cfg.Shaper != nil {
-		transport = libp2p.Transport(tcp.NewTCPTransport, cfg.Shaper.transportOption())
-	}
-	lh, err := libp2p.New(
-		libp2p.Identity(priv),
-		libp2p.PrivateNetwork(pnet.PSK(psk[:])),
-		transport,
-		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
-		libp2p.ConnectionGater(&gater{h}),
-		libp2p.ConnectionManager(cm),
-		libp2p.DisableRelay(),
-		libp2p.ForceReachabilityPrivate(), // no AutoNAT probing
-		libp2p.DisableIdentifyAddressDiscovery(),
-		libp2p.DisableMetrics(),
-		libp2p.UserAgent("tillmesh"),
-		libp2p.WithDialTimeout(cfg.DialTimeout),
-	)
+	lh, err := newLibp2pHost(cfg, hostParts{priv: priv, self: self, gater: &gater{h}, connMg: cm})
 	if err != nil {
 		return nil, fmt.Errorf("p2p: libp2p host: %w", err)
 	}

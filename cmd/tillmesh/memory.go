@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A till's own runtime limits. The till's Go heap is mostly Badger's
+// memtables and caches (see the Badger options of ledgerdb and crdt) and
+// short-lived decoded events; past the soft limit the collector runs more
+// often instead of growing the heap. BENCHMARKS.md ("Till footprint") has
+// the measurements behind the figures.
+const (
+	tillMemoryLimit = 30 << 20 // bytes of Go runtime memory (heap, stacks, metadata)
+	tillGCPercent   = 50
+)
+
+// setTillRuntimeLimits sets the soft memory limit and GC percent of a till
+// process, unless the user set GOMEMLIMIT or GOGC, which then win. It
+// reports whether it set the memory limit (see followLiveHeap).
+func setTillRuntimeLimits(getenv func(string) string) (limit bool) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(tillGCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(tillMemoryLimit)
+		return true
+	}
+	return false
+}
+
+// followLiveHeap keeps the soft memory limit above what the till must
+// hold: the ledger state grows with history (BENCHMARKS.md, "A year of
+// history"), and a live heap above the limit would make the collector run
+// without pause, taking up to half the CPU. Every second until ctx ends it
+// sets the limit to limitFor(live heap).
+func followLiveHeap(ctx context.Context) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			metrics.Read(s)
+			if s[0].Value.Kind() == metrics.KindUint64 {
+				debug.SetMemoryLimit(limitFor(s[0].Value.Uint64()))
+			}
+		}
+	}
+}
+
+// limitFor is the soft memory limit for a live heap of live bytes: the
+// till's own limit, or once that is too tight, the heap GOGC lets grow
+// from live plus 8 MB for stacks and runtime metadata.
+func limitFor(live uint64) int64 {
+	l := int64(min(live, 1<<40))
+	return max(tillMemoryLimit, l+l*tillGCPercent/100+8<<20)
+}
+
+// serveMemReports writes a memory report to path (and a heap profile to
+// path+".heap.pprof") each time the process receives SIGUSR1, until ctx
+// ends. For `tillmesh bench` and the testnet harness.
+func serveMemReports(ctx context.Context, path string) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sig:
+				_ = writeMemReport(path)
+			}
+		}
+	}()
+}
+
+// writeMemReport writes the report atomically: a reader polling for the
+// file never sees half of it.
+func writeMemReport(path string) error {
+	var buf bytes.Buffer
+	memReport(&buf)
+	if f, err := os.Create(path + ".heap.pprof"); err == nil {
+		_ = pprof.Lookup("heap").WriteTo(f, 0)
+		_ = f.Close()
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write memory report: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// memReport writes where this process's memory is: the kernel's view
+// (resident pages by mapping: anonymous memory, the binary, Badger's
+// memory-mapped files) and the Go runtime's (heap, stacks, metadata).
+func memReport(w io.Writer) {
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\n") {
+		for _, k := range []string{"VmHWM:", "VmRSS:", "RssAnon:", "RssFile:"} {
+			if strings.HasPrefix(line, k) {
+				fmt.Fprintf(w, "%-9s %s\n", k, strings.TrimSpace(strings.TrimPrefix(line, k)))
+			}
+		}
+	}
+	fmt.Fprintln(w, "resident by mapping (kB):")
+	for _, g := range smapsByKind() {
+		fmt.Fprintf(w, "  %-28s %8d\n", g.kind, g.kB)
+	}
+	names := []string{
+		"/memory/classes/heap/objects:bytes",
+		"/memory/classes/heap/unused:bytes",
+		"/memory/classes/heap/free:bytes",
+		"/memory/classes/heap/released:bytes",
+		"/memory/classes/heap/stacks:bytes",
+		"/memory/classes/metadata/other:bytes",
+		"/memory/classes/metadata/mspan/inuse:bytes",
+		"/memory/classes/metadata/mcache/inuse:bytes",
+		"/memory/classes/os-stacks:bytes",
+		"/memory/classes/other:bytes",
+		"/memory/classes/profiling/buckets:bytes",
+		"/memory/classes/total:bytes",
+		"/gc/heap/goal:bytes",
+		"/gc/gomemlimit:bytes",
+		"/gc/gogc:percent",
+		"/gc/cycles/total:gc-cycles",
+		"/sched/goroutines:goroutines",
+	}
+	samples := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		samples[i].Name = n
+	}
+	metrics.Read(samples)
+	fmt.Fprintln(w, "Go runtime:")
+	for _, s := range samples {
+		if s.Value.Kind() != metrics.KindUint64 {
+			continue
+		}
+		v := s.Value.Uint64()
+		if strings.HasSuffix(s.Name, ":bytes") {
+			fmt.Fprintf(w, "  %-44s %8d kB\n", s.Name, v>>10)
+		} else {
+			fmt.Fprintf(w, "  %-44s %8d\n", s.Name, v)
+		}
+	}
+}
+
+type mapKind struct {
+	kind string
+	kB   int64
+}
+
+// smapsByKind sums the resident set of /proc/self/smaps by what is
+// mapped.
+func smapsByKind() []mapKind {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	exe, _ := os.Executable()
+	sums := map[string]int64{}
+	kind := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(fields[0], ":") { // a mapping's header
+			name := ""
+			if len(fields) >= 6 {
+				name = fields[5]
+			}
+			kind = mappingKind(name, exe)
+			continue
+		}
+		if fields[0] == "Rss:" && len(fields) >= 2 {
+			v, _ := strconv.ParseInt(fields[1], 10, 64)
+			sums[kind] += v
+		}
+	}
+	out := make([]mapKind, 0, len(sums))
+	for k, v := range sums {
+		out = append(out, mapKind{k, v})
+	}
+	slices.SortFunc(out, func(a, b mapKind) int { return int(b.kB - a.kB) })
+	return out
+}
+
+func mappingKind(name, exe string) string {
+	switch {
+	case name == "":
+		return "anonymous (Go heap, stacks)"
+	case name == exe:
+		return "binary (code, data)"
+	case strings.HasPrefix(name, "["):
+		return name
+	}
+	dir := filepath.Base(filepath.Dir(name))
+	switch ext := filepath.Ext(name); ext {
+	case ".sst", ".vlog", ".mem":
+		return "badger " + dir + " " + ext
+	}
+	return "other files"
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"math"
+	"runtime/debug"
+	"testing"
+)
+
+func TestTillRuntimeLimitsYieldToTheUser(t *testing.T) {
+	oldLimit, oldGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
+	defer func() { debug.SetMemoryLimit(oldLimit); debug.SetGCPercent(oldGC) }()
+
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		wantLimit int64
+		wantGC    int
+	}{
+		{"nothing set", nil, tillMemoryLimit, tillGCPercent},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "1GiB"}, math.MaxInt64, tillGCPercent},
+		{"GOGC set", map[string]string{"GOGC": "200"}, tillMemoryLimit, 100},
+		{"both set", map[string]string{"GOMEMLIMIT": "off", "GOGC": "off"}, math.MaxInt64, 100},
+	} {
+		debug.SetMemoryLimit(math.MaxInt64) // as the runtime leaves them when
+		debug.SetGCPercent(100)             // the variables hold what it parsed
+		setTillRuntimeLimits(func(k string) string { return tc.env[k] })
+		if got := debug.SetMemoryLimit(-1); got != tc.wantLimit {
+			t.Errorf("%s: memory limit %d, want %d", tc.name, got, tc.wantLimit)
+		}
+		if got := debug.SetGCPercent(100); got != tc.wantGC {
+			t.Errorf("%s: GOGC %d, want %d", tc.name, got, tc.wantGC)
+		}
+	}
+}
+
+func TestLimitFollowsABigLiveHeap(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int64
+	}{
+		{0, tillMemoryLimit},
+		{10 << 20, tillMemoryLimit},
+		{100 << 20, 158 << 20},
+	} {
+		if got := limitFor(tc.live); got != tc.want {
+			t.Errorf("live heap %d: limit %d, want %d", tc.live, got, tc.want)
+		}
+	}
+}
