@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tillmesh/tillmesh/backoff"
 	"github.com/tillmesh/tillmesh/ledger"
 )
 
@@ -31,12 +32,19 @@ type Config struct {
 	// how many are kept (the oldest go first).
 	SessionIdle time.Duration
 	MaxSessions int
-	// Login back-off: FreeAttempts wrong PINs per staff member (and
-	// 3×FreeAttempts per client address) cost nothing; each further
-	// one doubles a wait that starts at Backoff, up to MaxBackoff.
-	FreeAttempts int
-	Backoff      time.Duration
-	MaxBackoff   time.Duration
+	// PIN back-off (login, unlock, approvals): FreeAttempts wrong PINs
+	// per staff member and client (and 3×FreeAttempts per client) cost
+	// nothing; each further one doubles a wait that starts at Backoff,
+	// up to MaxBackoff. Every client together gets CeilingAttempts per
+	// staff member before a wait that never exceeds CeilingBackoff: it
+	// slows a guesser who spreads over many clients, and never locks the
+	// staff member out for long. A client is a browser (a cookie) at an
+	// address, or a session for approvals and unlocking.
+	FreeAttempts    int
+	Backoff         time.Duration
+	MaxBackoff      time.Duration
+	CeilingAttempts int
+	CeilingBackoff  time.Duration
 	// StatusInterval is how often the event stream sends mesh status.
 	StatusInterval time.Duration
 }
@@ -44,7 +52,8 @@ type Config struct {
 // DefaultConfig returns a config with everything but Till set.
 func DefaultConfig() Config {
 	return Config{Logger: slog.Default(), Now: time.Now, SessionIdle: 12 * time.Hour, MaxSessions: 64,
-		FreeAttempts: 3, Backoff: time.Second, MaxBackoff: 5 * time.Minute, StatusInterval: 2 * time.Second}
+		FreeAttempts: 3, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
+		CeilingAttempts: 10, CeilingBackoff: 10 * time.Second, StatusInterval: 2 * time.Second}
 }
 
 // Validate reports what is missing or out of range.
@@ -58,6 +67,8 @@ func (c Config) Validate() error {
 		return errors.New("ui: session idle time and limit must be positive")
 	case c.FreeAttempts < 1 || c.Backoff <= 0 || c.MaxBackoff < c.Backoff:
 		return errors.New("ui: login back-off needs FreeAttempts >= 1 and 0 < Backoff <= MaxBackoff")
+	case c.CeilingAttempts < c.FreeAttempts || c.CeilingBackoff < c.Backoff:
+		return errors.New("ui: login ceiling needs CeilingAttempts >= FreeAttempts and CeilingBackoff >= Backoff")
 	case c.StatusInterval <= 0:
 		return errors.New("ui: status interval must be positive")
 	}
@@ -72,7 +83,7 @@ type API struct {
 	log  *slog.Logger
 
 	sessions *sessions
-	limiter  *limiter
+	limiter  *backoff.Limiter
 	pinSlots chan struct{} // bounds concurrent PIN hash checks
 	cart     *cartState
 	sold     *soldIndex
@@ -92,7 +103,7 @@ func New(cfg Config) (*API, error) {
 	}
 	return &API{cfg: cfg, till: cfg.Till, log: cfg.Logger,
 		sessions: newSessions(cfg.SessionIdle, cfg.MaxSessions),
-		limiter:  newLimiter(cfg.FreeAttempts, cfg.Backoff, cfg.MaxBackoff),
+		limiter:  backoff.New(15*time.Minute, 10_000),
 		pinSlots: make(chan struct{}, 2),
 		cart:     newCartState(),
 		sold:     newSoldIndex(),
@@ -128,7 +139,7 @@ func (a *API) Handler() http.Handler {
 		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusForbidden, "cross-origin request refused: use the till's own page")
 		}))
-		a.handler = a.checkHost(securityHeaders(cop.Handler(mux)))
+		a.handler = a.checkHost(securityHeaders(withDevice(cop.Handler(mux))))
 	})
 	return a.handler
 }

@@ -9,7 +9,7 @@ import (
 
 func TestLoginSetsStrictCookieAndCSRFToken(t *testing.T) {
 	e := serve(t)
-	c := e.client(t)
+	c := e.browser(t)
 	resp, body := c.raw("POST", "/api/login", `{"staff":"2","pin":"0000"}`)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"csrf_token":"`) {
 		t.Fatalf("login: %d %s", resp.StatusCode, body)
@@ -151,7 +151,7 @@ func TestVoidNeedsAManager(t *testing.T) {
 
 func TestLoginBackoff(t *testing.T) {
 	e := serve(t)
-	c := e.client(t)
+	c := e.browser(t)
 	for i := range 3 {
 		c.fails(http.StatusUnauthorized, "wrong staff number or PIN", "POST", "/api/login", `{"staff":"2","pin":"1111"}`)
 		_ = i
@@ -188,7 +188,7 @@ func TestLoginBackoff(t *testing.T) {
 
 func TestBackoffPerClientAcrossStaff(t *testing.T) {
 	e := serve(t)
-	c := e.client(t)
+	c := e.browser(t)
 	// Guessing one PIN across many staff numbers trips the client's limit.
 	for i := range 9 {
 		c.fails(http.StatusUnauthorized, "wrong", "POST", "/api/login", `{"staff":"`+string(rune('a'+i))+`","pin":"1234"}`)

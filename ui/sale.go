@@ -406,7 +406,7 @@ func (a *API) postVoid(w http.ResponseWriter, r *http.Request, s *session) {
 	case s.staff.Role == RoleManager:
 		mgr = s.staff.ID
 	case req.Manager != "":
-		if mgr, err = a.approve(ctx, r, req.Manager, req.ManagerPIN); err != nil {
+		if mgr, err = a.approve(ctx, r, s, req.Manager, req.ManagerPIN); err != nil {
 			a.fail(w, r, err)
 			return
 		}

@@ -1,0 +1,162 @@
+package ui_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// burst sends every request at once from goroutines released together
+// and returns the statuses. Each request runs on its client.
+func burst(t *testing.T, reqs []func() int) map[int]int {
+	t.Helper()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[int]int{}
+	for _, f := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			code := f()
+			mu.Lock()
+			got[code]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return got
+}
+
+// post is a request safe to send from a goroutine: it reports errors as
+// status 0 instead of failing the test.
+func (c *client) post(path, body string) int {
+	req, _ := http.NewRequest("POST", c.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (f *fakeTill) authCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.auths
+}
+
+// browser is a client that has loaded the page, so it has its client
+// cookie like a real browser.
+func (e *env) browser(t *testing.T) *client {
+	c := e.client(t)
+	c.must(200, "GET", "/api/status", "") // any answer sets the cookie
+	return c
+}
+
+// TestPINBurstFromOneClient is finding 1: 100 wrong PINs sent at once
+// were all checked. Now at most FreeAttempts are.
+func TestPINBurstFromOneClient(t *testing.T) {
+	e := serve(t)
+	c := e.browser(t)
+	before := e.till.authCount()
+	var reqs []func() int
+	for i := range 100 {
+		reqs = append(reqs, func() int { return c.post("/api/login", fmt.Sprintf(`{"staff":"1","pin":"%04d"}`, i)) })
+	}
+	got := burst(t, reqs)
+	if checked := e.till.authCount() - before; checked > 3 {
+		t.Fatalf("a burst of 100 wrong PINs from one client checked %d, want at most 3 (statuses %v)", checked, got)
+	}
+	if got[http.StatusUnauthorized] > 3 || got[http.StatusTooManyRequests] < 97 {
+		t.Fatalf("statuses %v: want at most 3 x 401, the rest 429", got)
+	}
+}
+
+// TestPINBurstFromManyClients: a guesser who spreads over 100 clients
+// still gets no more than the staff member's ceiling of checks, and the
+// manager, from their own screen, waits seconds and not minutes.
+func TestPINBurstFromManyClients(t *testing.T) {
+	e := serve(t)
+	var reqs []func() int
+	for i := range 100 {
+		c := e.browser(t)
+		reqs = append(reqs, func() int { return c.post("/api/login", fmt.Sprintf(`{"staff":"1","pin":"%04d"}`, 5000+i)) })
+	}
+	before := e.till.authCount()
+	got := burst(t, reqs)
+	if checked := e.till.authCount() - before; checked > 10 {
+		t.Fatalf("100 clients checked %d PINs of one manager, want at most the ceiling of 10 (statuses %v)", checked, got)
+	}
+	// The manager at their own till: slowed, not locked out.
+	m := e.browser(t)
+	resp, _ := m.raw("POST", "/api/login", `{"staff":"1","pin":"1234"}`)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if wait < 1 || wait > 10 {
+			t.Fatalf("manager told to wait %q s, want 1..10", resp.Header.Get("Retry-After"))
+		}
+		e.clock.add(time.Duration(wait) * time.Second)
+	}
+	m.must(200, "POST", "/api/login", `{"staff":"1","pin":"1234"}`)
+}
+
+// TestLockoutIsNotADenialOfService is finding 2: a burst from one client
+// made the manager's right PIN from another client wait 297 s, and a
+// cashier's wrong PINs in an approval locked the manager out of their
+// own login.
+func TestLockoutIsNotADenialOfService(t *testing.T) {
+	e := serve(t)
+	attacker := e.browser(t)
+	var reqs []func() int
+	for i := range 50 {
+		reqs = append(reqs, func() int { return attacker.post("/api/login", fmt.Sprintf(`{"staff":"1","pin":"%04d"}`, i)) })
+	}
+	burst(t, reqs)
+	other := e.browser(t)
+	other.must(200, "POST", "/api/login", `{"staff":"1","pin":"1234"}`)
+	if code, _ := attacker.do("POST", "/api/login", `{"staff":"1","pin":"1234"}`); code != http.StatusTooManyRequests {
+		t.Fatalf("the guessing client: %d, want 429 (its own back-off)", code)
+	}
+
+	// A cashier types wrong manager PINs into void approvals, at once.
+	screen := e.browser(t)
+	code, out := screen.do("POST", "/api/login", `{"staff":"2","pin":"0000"}`)
+	if code != 200 {
+		t.Fatalf("cashier login: %d %v", code, out)
+	}
+	screen.csrf = out["csrf_token"].(string)
+	e.till.addPeerSale(peerSale())
+	reqs = nil
+	for i := range 20 {
+		reqs = append(reqs, func() int {
+			return screen.post("/api/voids", fmt.Sprintf(`{"idempotency_key":"v%d","sale":"2-1","reason":"x","manager":"1","manager_pin":"9%03d"}`, i, i))
+		})
+	}
+	before := e.till.authCount()
+	got := burst(t, reqs)
+	if checked := e.till.authCount() - before; checked > 3 {
+		t.Fatalf("20 approvals at once checked %d manager PINs, want at most 3 (%v)", checked, got)
+	}
+	// The manager walks up to the same screen and logs in at once.
+	screen.must(200, "POST", "/api/logout", "")
+	screen.csrf = ""
+	screen.must(200, "POST", "/api/login", `{"staff":"1","pin":"1234"}`)
+}
+
+func peerSale() *ledger.Sale {
+	return &ledger.Sale{Currency: "EUR", TaxIncluded: true, Staff: "9",
+		Lines: []ledger.Line{{SKU: "1001", Qty: 1, UnitPrice: 119, TaxRate: 700}}, Tenders: []ledger.Tender{{Kind: ledger.Card, Amount: 119}}}
+}
