@@ -105,6 +105,10 @@ func TestManagerNeedsNoApproval(t *testing.T) {
 	m.fails(http.StatusBadRequest, "discount limit", "PUT", "/api/settings", `{"discount_limit_bp":10001}`)
 	m.fails(http.StatusBadRequest, "ISO 4217", "PUT", "/api/settings", `{"currency":"eur"}`)
 	cashier := e.login(t, "2", "0000")
+	// On top of the manager's 50% off the line, 50% off the cart is 75%
+	// off in all: above the limit, whoever approved the line.
+	cashier.fails(http.StatusForbidden, "in all", "PUT", "/api/cart/discount", `{"kind":"percent","value":5000}`)
+	cashier.must(200, "PUT", "/api/cart/lines/0", `{"discount":{"kind":"percent","value":0}}`)
 	cashier.must(200, "PUT", "/api/cart/discount", `{"kind":"percent","value":5000}`)
 	cashier.fails(http.StatusForbidden, "above the 60% limit", "PUT", "/api/cart/discount", `{"kind":"percent","value":6500}`)
 }

@@ -160,3 +160,78 @@ func peerSale() *ledger.Sale {
 	return &ledger.Sale{Currency: "EUR", TaxIncluded: true, Staff: "9",
 		Lines: []ledger.Line{{SKU: "1001", Qty: 1, UnitPrice: 119, TaxRate: 700}}, Tenders: []ledger.Tender{{Kind: ledger.Card, Amount: 119}}}
 }
+
+// TestApprovalBoundToWhatWasApproved is finding 3: a manager approved
+// 50% off one item, the cashier then set the quantity to 50 and the sale
+// took 50 times the approved amount off; a cart discount approved on a
+// small cart still applied after 20 more items.
+func TestApprovalBoundToWhatWasApproved(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "2", "0000")
+	c.must(200, "POST", "/api/cart/lines", `{"sku":"2001"}`)
+	out := c.must(200, "PUT", "/api/cart/lines/0", `{"discount":{"kind":"percent","value":5000},"approver":"1","approver_pin":"1234"}`)
+	if out["approver"] != "1" {
+		t.Fatalf("approved line: %v", out)
+	}
+	out = c.fails(http.StatusForbidden, "a manager must approve", "PUT", "/api/cart/lines/0", `{"qty":50}`)
+	if out["need"] != "approval" {
+		t.Fatalf("quantity change of an approved line: %v, want need approval", out)
+	}
+	if cart := c.must(200, "GET", "/api/cart", ""); num(lines(cart)[0]["qty"]) != 1 || cart["approver"] != "1" {
+		t.Fatalf("the refused change altered the cart: %v", cart)
+	}
+	// Removing another line or scanning keeps a line approval bound to
+	// its own line.
+	c.must(200, "POST", "/api/cart/lines", `{"sku":"1001"}`)
+	c.must(200, "DELETE", "/api/cart/lines/1", "")
+	sale := c.must(201, "POST", "/api/cart/checkout", `{"idempotency_key":"k1","tenders":[{"kind":"card","amount":299}]}`)
+	if s := sale["sale"].(map[string]any); s["approver"] != "1" || num(s["total"]) != 299 {
+		t.Fatalf("sale: %v", s)
+	}
+
+	// A cart discount approved on 1.19 ...
+	c.must(200, "POST", "/api/cart/lines", `{"sku":"1001"}`)
+	c.must(200, "PUT", "/api/cart/discount", `{"kind":"percent","value":5000,"approver":"1","approver_pin":"1234"}`)
+	// ... then 20 more items: the scans go through, the approval does not.
+	for range 20 {
+		c.must(200, "POST", "/api/cart/lines", `{"sku":"1002"}`)
+	}
+	cart := c.must(200, "GET", "/api/cart", "")
+	if cart["approver"] != nil {
+		t.Fatalf("cart discount still approved after 20 more items: %v", cart)
+	}
+	sales := e.till.sales()
+	out = c.fails(http.StatusForbidden, "a manager must approve", "POST", "/api/cart/checkout", `{"idempotency_key":"k2","tenders":[{"kind":"cash","amount":100000}]}`)
+	if out["need"] != "approval" || e.till.sales() != sales {
+		t.Fatalf("checkout with a void approval: %v (sales %d -> %d)", out, sales, e.till.sales())
+	}
+	sale = c.must(201, "POST", "/api/cart/checkout", `{"idempotency_key":"k2","tenders":[{"kind":"cash","amount":100000}],"approver":"1","approver_pin":"1234"}`)
+	if s := sale["sale"].(map[string]any); s["approver"] != "1" {
+		t.Fatalf("re-approved sale: %v", s)
+	}
+}
+
+// TestDiscountsStackedAboveTheLimit is finding 4: 10% off a line and 10%
+// off the cart gave 19% against a 10% limit, with no approval.
+func TestDiscountsStackedAboveTheLimit(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "2", "0000")
+	c.must(200, "POST", "/api/cart/lines", `{"sku":"2001"}`)
+	c.must(200, "PUT", "/api/cart/lines/0", `{"discount":{"kind":"percent","value":1000}}`)
+	out := c.fails(http.StatusForbidden, "in all", "PUT", "/api/cart/discount", `{"kind":"percent","value":1000}`)
+	if out["need"] != "approval" {
+		t.Fatalf("stacked discounts: %v", out)
+	}
+	if cart := c.must(200, "GET", "/api/cart", ""); cart["discount"] != nil {
+		t.Fatalf("the refused cart discount is in the cart: %v", cart)
+	}
+	// 10% off one line and 10% off another is 10% in all: allowed, even
+	// with a rounded cent (10% of 1.19 is 0.12).
+	c.must(200, "POST", "/api/cart/lines", `{"sku":"1001"}`)
+	c.must(200, "PUT", "/api/cart/lines/1", `{"discount":{"kind":"percent","value":1000}}`)
+	// The same through POST /api/sales, in amounts.
+	c.fails(http.StatusForbidden, "in all", "POST", "/api/sales",
+		`{"idempotency_key":"s1","lines":[{"sku":"2001","qty":1,"discount":59}],"cart_discount":54,"tenders":[{"kind":"card","amount":486}]}`)
+	c.must(201, "POST", "/api/sales",
+		`{"idempotency_key":"s1","lines":[{"sku":"2001","qty":1,"discount":59}],"cart_discount":54,"tenders":[{"kind":"card","amount":486}],"approver":"1","approver_pin":"1234"}`)
+}
