@@ -329,7 +329,10 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request, _ *session) {
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var tooMany *tooManyError
 	var need *needError
+	var reused *reusedKeyError
 	switch {
+	case errors.As(err, &reused):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "event_id": reused.ev.ID().String(), "receipt": reused.receipt})
 	case errors.As(err, &tooMany):
 		w.Header().Set("Retry-After", strconv.Itoa(int((tooMany.wait+time.Second-1)/time.Second)))
 		writeError(w, http.StatusTooManyRequests, err.Error())
@@ -381,7 +384,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("malformed request: %v", err)
+		return fmt.Errorf("malformed request: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("malformed request: data after the JSON object")
@@ -389,9 +392,19 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-// decode reads a JSON body into v, answering 400 itself when it cannot.
+// decode reads a JSON body into v, answering itself when it cannot: 413
+// for a body over maxBody (by Content-Length before reading, or while
+// reading), else 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.ContentLength > maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes: the limit is %d", r.ContentLength, maxBody))
+		return false
+	}
 	if err := decodeJSON(w, r, v); err != nil {
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", maxBody))
+			return false
+		}
 		writeError(w, http.StatusBadRequest, err.Error())
 		return false
 	}

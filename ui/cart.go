@@ -650,6 +650,12 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
 		return
 	} else if ev != nil {
+		// The cart is gone with the sale: the tenders and the cashier
+		// tell a retry from another request.
+		if sale, isSale := ev.Body.(*ledger.Sale); !isSale || sale.Staff != s.staff.ID || !sameTenders(sale.Tenders, req.Tenders) {
+			a.fail(w, r, a.reused(ev))
+			return
+		}
 		a.saleDone(w, r, ev, true)
 		return
 	}
@@ -730,7 +736,7 @@ func checkTenders(ts []ledger.Tender) error {
 func (a *API) saleDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event, replayed bool) {
 	sale, ok := ev.Body.(*ledger.Sale)
 	if !ok {
-		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+		a.fail(w, r, a.reused(ev))
 		return
 	}
 	drawer := false

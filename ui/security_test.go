@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -234,4 +235,81 @@ func TestDiscountsStackedAboveTheLimit(t *testing.T) {
 		`{"idempotency_key":"s1","lines":[{"sku":"2001","qty":1,"discount":59}],"cart_discount":54,"tenders":[{"kind":"card","amount":486}]}`)
 	c.must(201, "POST", "/api/sales",
 		`{"idempotency_key":"s1","lines":[{"sku":"2001","qty":1,"discount":59}],"cart_discount":54,"tenders":[{"kind":"card","amount":486}],"approver":"1","approver_pin":"1234"}`)
+}
+
+// TestIdempotencyKeyReusedWithAnotherBody is finding 5: a key sent again
+// with a different request answered the first event as if it were the
+// same request (and /api/cash did not even say so). Now a retry of the
+// same request answers 200 replayed, another request 409 with the event
+// the key made, and nothing is recorded.
+func TestIdempotencyKeyReusedWithAnotherBody(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "2", "0000")
+	c.must(201, "POST", "/api/shift/open", `{"idempotency_key":"o","float":1000}`)
+	first := c.must(201, "POST", "/api/cash", `{"idempotency_key":"c1","direction":"in","amount":500,"reason":"change"}`)
+	again := c.must(200, "POST", "/api/cash", `{"idempotency_key":"c1","direction":"in","amount":500,"reason":"change"}`)
+	if again["replayed"] != true || again["event_id"] != first["event_id"] {
+		t.Fatalf("retry: %v, want replayed and the first event", again)
+	}
+	sale := c.must(201, "POST", "/api/sales", `{"idempotency_key":"s1","lines":[{"sku":"1001","qty":1}],"tenders":[{"kind":"cash","amount":200}]}`)
+	n := e.till.eventCount()
+	for _, tc := range []struct{ path, body, event string }{
+		{"/api/cash", `{"idempotency_key":"c1","direction":"out","amount":90000,"reason":"change"}`, first["event_id"].(string)},
+		{"/api/cash", `{"idempotency_key":"c1","direction":"in","amount":501,"reason":"change"}`, first["event_id"].(string)},
+		{"/api/sales", `{"idempotency_key":"s1","lines":[{"sku":"1001","qty":9}],"tenders":[{"kind":"cash","amount":2000}]}`, sale["event_id"].(string)},
+		{"/api/sales", `{"idempotency_key":"s1","lines":[{"sku":"1001","qty":1}],"tenders":[{"kind":"card","amount":119}]}`, sale["event_id"].(string)},
+		{"/api/sales", `{"idempotency_key":"c1","lines":[{"sku":"1001","qty":1}],"tenders":[{"kind":"card","amount":119}]}`, first["event_id"].(string)},
+		{"/api/refunds", `{"idempotency_key":"s1","sale":"1-3","lines":[{"line":0,"qty":1}]}`, sale["event_id"].(string)},
+		{"/api/nosale", `{"idempotency_key":"s1"}`, sale["event_id"].(string)},
+		{"/api/cart/checkout", `{"idempotency_key":"s1","tenders":[{"kind":"cash","amount":5000}]}`, sale["event_id"].(string)},
+	} {
+		out := c.fails(http.StatusConflict, "different request", "POST", tc.path, tc.body)
+		if out["event_id"] != tc.event {
+			t.Errorf("%s %s: event_id %v, want the first event %s", tc.path, tc.body, out["event_id"], tc.event)
+		}
+	}
+	if e.till.eventCount() != n {
+		t.Fatalf("refused requests recorded %d events", e.till.eventCount()-n)
+	}
+	if out := c.must(200, "POST", "/api/sales", `{"idempotency_key":"s1","lines":[{"sku":"1001","qty":1}],"tenders":[{"kind":"cash","amount":200}]}`); out["replayed"] != true {
+		t.Fatalf("sale retry: %v", out)
+	}
+	// A refund and its retry; then the same key for more.
+	c.must(201, "POST", "/api/refunds", `{"idempotency_key":"r1","sale":"1-3","lines":[{"line":0,"qty":1}]}`)
+	c.must(200, "POST", "/api/refunds", `{"idempotency_key":"r1","sale":"1-3","lines":[{"line":0,"qty":1}]}`)
+	c.fails(http.StatusConflict, "different request", "POST", "/api/refunds", `{"idempotency_key":"r1","sale":"1-3","lines":[{"line":0,"qty":1}],"tender":"card"}`)
+}
+
+// TestWrongStatuses is finding 10: an idempotency key over 128 bytes
+// gave 500 and an ERROR log line, a 10 MB body 400.
+func TestWrongStatuses(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "2", "0000")
+	long := strings.Repeat("k", 129)
+	for _, p := range []struct{ path, body string }{
+		{"/api/nosale", `{"idempotency_key":"` + long + `"}`},
+		{"/api/sales", `{"idempotency_key":"` + long + `","lines":[{"sku":"1001","qty":1}],"tenders":[{"kind":"cash","amount":200}]}`},
+		{"/api/cash", `{"idempotency_key":"` + long + `","direction":"in","amount":1,"reason":"x"}`},
+		{"/api/cart/checkout", `{"idempotency_key":"` + long + `","tenders":[{"kind":"cash","amount":200}]}`},
+	} {
+		c.fails(http.StatusBadRequest, "at most 128", "POST", p.path, p.body)
+	}
+	if strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Fatalf("a client's mistake logged at ERROR:\n%s", e.logs.String())
+	}
+	big := `{"idempotency_key":"k","reason":"` + strings.Repeat("x", 10<<20) + `"}`
+	c.fails(http.StatusRequestEntityTooLarge, "limit", "POST", "/api/nosale", big)
+	// Without a Content-Length the counting reader stops it.
+	req, _ := http.NewRequest("POST", c.srv.URL+"/api/nosale", io.MultiReader(strings.NewReader(big)))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", c.csrf)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked 10 MB body: %d, want 413", resp.StatusCode)
+	}
 }
