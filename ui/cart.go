@@ -700,7 +700,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, l := range p.sale.Lines {
 		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount})
 	}
-	if err := checkTenders(req.Tenders); err != nil {
+	if err := checkTenders(req.Tenders, p.view.Total); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -718,16 +718,40 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 	a.saleDone(w, r, ev, false)
 }
 
-func checkTenders(ts []ledger.Tender) error {
+// maxTender bounds one tender and the change, like a cash movement.
+const maxTender = ledger.MaxPrice
+
+// checkTenders checks the tenders for a sale of total: each positive and
+// at most maxTender, at most 16 of them, cards and others no more than
+// the total, and change (from cash only) at most maxTender.
+func checkTenders(ts []ledger.Tender, total ledger.Money) error {
 	if len(ts) == 0 {
 		return badRequest("no tender: take cash or card")
 	}
+	if len(ts) > 16 {
+		return badRequest("%d tenders: at most 16", len(ts))
+	}
+	var paid, cash ledger.Money
 	for i, t := range ts {
 		switch {
 		case t.Kind != ledger.Cash && t.Kind != ledger.Card && t.Kind != ledger.Other:
 			return badRequest("tender %d: unknown kind %q", i+1, t.Kind)
 		case t.Amount <= 0:
 			return badRequest("tender %d: amount %v: must be positive", i+1, t.Amount)
+		case t.Amount > maxTender:
+			return badRequest("tender %d: amount %v: above %v", i+1, t.Amount, ledger.Money(maxTender))
+		}
+		paid += t.Amount // at most 16 x maxTender: no overflow
+		if t.Kind == ledger.Cash {
+			cash += t.Amount
+		}
+	}
+	if change := paid - total; change > 0 {
+		switch {
+		case change > cash:
+			return badRequest("%v paid by card or other for %v: change comes from cash only", paid-cash, total)
+		case change > maxTender:
+			return badRequest("change of %v: above %v, check the amount tendered", change, ledger.Money(maxTender))
 		}
 	}
 	return nil

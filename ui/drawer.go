@@ -161,6 +161,9 @@ func (a *API) postCash(w http.ResponseWriter, r *http.Request, s *session) {
 	case req.Amount <= 0:
 		a.fail(w, r, badRequest("amount %v: must be positive", req.Amount))
 		return
+	case req.Amount > ledger.MaxPrice:
+		a.fail(w, r, badRequest("amount %v: above %v", req.Amount, ledger.Money(ledger.MaxPrice)))
+		return
 	case reason == "":
 		a.fail(w, r, badRequest("cash %s needs a reason", req.Direction))
 		return
@@ -266,8 +269,8 @@ func (a *API) postShiftOpen(w http.ResponseWriter, r *http.Request, s *session) 
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.Float < 0 {
-		a.fail(w, r, badRequest("float %v: must not be negative", req.Float))
+	if req.Float < 0 || req.Float > ledger.MaxPrice {
+		a.fail(w, r, badRequest("float %v: want 0..%v", req.Float, ledger.Money(ledger.MaxPrice)))
 		return
 	}
 	body := &ledger.ShiftOpen{Currency: a.settings(r.Context()).Currency, Float: req.Float, Staff: s.staff.ID}

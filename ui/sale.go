@@ -246,7 +246,7 @@ func (a *API) postSale(w http.ResponseWriter, r *http.Request, s *session) {
 			a.fail(w, r, err)
 			return
 		}
-		if err := checkTenders(req.Tenders); err != nil {
+		if err := checkTenders(req.Tenders, p.view.Total); err != nil {
 			a.fail(w, r, err)
 			return
 		}

@@ -313,3 +313,32 @@ func TestWrongStatuses(t *testing.T) {
 		t.Fatalf("chunked 10 MB body: %d, want 413", resp.StatusCode)
 	}
 }
+
+// TestTenderAndChangeBounded is finding 6: a cash tender of 2^63-1 on a
+// 0.49 sale was accepted and its receipt printed the change.
+func TestTenderAndChangeBounded(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "2", "0000")
+	n := e.till.eventCount()
+	for _, tc := range []struct{ tenders, reason string }{
+		{`[{"kind":"cash","amount":9223372036854775807}]`, "above 100000000.00"},
+		{`[{"kind":"cash","amount":10000000001}]`, "above"},
+		{`[{"kind":"cash","amount":10000000000},{"kind":"cash","amount":10000000000}]`, "change of"},
+		{`[{"kind":"card","amount":500}]`, "change comes from cash only"},
+		{`[{"kind":"cash","amount":-5}]`, "must be positive"},
+	} {
+		c.fails(http.StatusBadRequest, tc.reason, "POST", "/api/sales", `{"idempotency_key":"s","lines":[{"sku":"1001","qty":1}],"tenders":`+tc.tenders+`}`)
+		c.must(200, "POST", "/api/cart/lines", `{"sku":"1001"}`)
+		c.fails(http.StatusBadRequest, tc.reason, "POST", "/api/cart/checkout", `{"idempotency_key":"k","tenders":`+tc.tenders+`}`)
+		c.must(200, "DELETE", "/api/cart", "")
+	}
+	c.fails(http.StatusBadRequest, "above", "POST", "/api/cash", `{"idempotency_key":"c","direction":"in","amount":9223372036854775807,"reason":"x"}`)
+	c.fails(http.StatusBadRequest, "want 0..", "POST", "/api/shift/open", `{"idempotency_key":"o","float":9223372036854775807}`)
+	if e.till.eventCount() != n {
+		t.Fatal("refused tenders recorded events")
+	}
+	out := c.must(201, "POST", "/api/sales", `{"idempotency_key":"s","lines":[{"sku":"1001","qty":1}],"tenders":[{"kind":"cash","amount":10000000000}]}`)
+	if num(out["change"]) != 10000000000-119 {
+		t.Fatalf("largest cash tender: %v", out)
+	}
+}
