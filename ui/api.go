@@ -29,7 +29,8 @@ type Config struct {
 	// refused, which defeats DNS rebinding.
 	AllowedHosts []string
 	// SessionIdle ends a session unused this long; MaxSessions bounds
-	// how many are kept (the oldest go first).
+	// how many one staff member keeps (their own oldest goes first, so
+	// nobody's logins end anyone else's session).
 	SessionIdle time.Duration
 	MaxSessions int
 	// PIN back-off (login, unlock, approvals): FreeAttempts wrong PINs
@@ -51,7 +52,7 @@ type Config struct {
 
 // DefaultConfig returns a config with everything but Till set.
 func DefaultConfig() Config {
-	return Config{Logger: slog.Default(), Now: time.Now, SessionIdle: 12 * time.Hour, MaxSessions: 64,
+	return Config{Logger: slog.Default(), Now: time.Now, SessionIdle: 12 * time.Hour, MaxSessions: 8,
 		FreeAttempts: 3, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
 		CeilingAttempts: 10, CeilingBackoff: 10 * time.Second, StatusInterval: 2 * time.Second}
 }

@@ -50,17 +50,40 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// maxSessionsTotal bounds the sessions of every staff member together.
+const maxSessionsTotal = 1024
+
+// create starts a session for m. A staff member keeps at most max
+// sessions: their own oldest goes first, never someone else's. Past the
+// till's total bound the oldest session of whoever holds the most goes.
 func (ss *sessions) create(m StaffMember, now time.Time) session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	for len(ss.m) >= ss.max {
-		var oldest *session
+	for {
+		count := map[string]int{}
+		oldest := map[string]*session{}
 		for _, s := range ss.m {
-			if oldest == nil || s.seen.Before(oldest.seen) {
-				oldest = s
+			id := s.staff.ID
+			count[id]++
+			if o := oldest[id]; o == nil || s.seen.Before(o.seen) {
+				oldest[id] = s
 			}
 		}
-		delete(ss.m, oldest.token)
+		switch {
+		case count[m.ID] >= ss.max:
+			delete(ss.m, oldest[m.ID].token)
+			continue
+		case len(ss.m) >= maxSessionsTotal:
+			most := m.ID
+			for id, n := range count {
+				if n > count[most] {
+					most = id
+				}
+			}
+			delete(ss.m, oldest[most].token)
+			continue
+		}
+		break
 	}
 	s := &session{token: randomToken(), csrf: randomToken(), staff: m, seen: now}
 	ss.m[s.token] = s

@@ -270,7 +270,7 @@ func (a *API) postShiftOpen(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	if req.Float < 0 || req.Float > ledger.MaxPrice {
-		a.fail(w, r, badRequest("float %v: want 0..%v", req.Float, ledger.Money(ledger.MaxPrice)))
+		a.fail(w, r, badRequest("float %v: must not be negative nor above %v", req.Float, ledger.Money(ledger.MaxPrice)))
 		return
 	}
 	body := &ledger.ShiftOpen{Currency: a.settings(r.Context()).Currency, Float: req.Float, Staff: s.staff.ID}

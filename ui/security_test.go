@@ -333,7 +333,7 @@ func TestTenderAndChangeBounded(t *testing.T) {
 		c.must(200, "DELETE", "/api/cart", "")
 	}
 	c.fails(http.StatusBadRequest, "above", "POST", "/api/cash", `{"idempotency_key":"c","direction":"in","amount":9223372036854775807,"reason":"x"}`)
-	c.fails(http.StatusBadRequest, "want 0..", "POST", "/api/shift/open", `{"idempotency_key":"o","float":9223372036854775807}`)
+	c.fails(http.StatusBadRequest, "nor above", "POST", "/api/shift/open", `{"idempotency_key":"o","float":9223372036854775807}`)
 	if e.till.eventCount() != n {
 		t.Fatal("refused tenders recorded events")
 	}
@@ -341,4 +341,19 @@ func TestTenderAndChangeBounded(t *testing.T) {
 	if num(out["change"]) != 10000000000-119 {
 		t.Fatalf("largest cash tender: %v", out)
 	}
+}
+
+// TestSessionsCappedPerStaffMember is finding 7: 64 logins by a cashier
+// ended the manager's session on that till.
+func TestSessionsCappedPerStaffMember(t *testing.T) {
+	e := serve(t)
+	m := e.login(t, "1", "1234")
+	first := e.login(t, "2", "0000")
+	var last *client
+	for range 64 {
+		last = e.login(t, "2", "0000")
+	}
+	m.must(200, "GET", "/api/session", "")
+	last.must(200, "GET", "/api/session", "")
+	first.fails(http.StatusUnauthorized, "not logged in", "GET", "/api/session", "") // the cashier's own oldest
 }
