@@ -360,7 +360,7 @@ func (t *Till) Handler() http.Handler {
 	mux := http.NewServeMux()
 	t.api.Register(mux)
 	if t.cfg.Sim != nil {
-		registerSim(mux, t.cfg.Sim)
+		registerSim(mux, t.cfg.Sim, t.api.Protect)
 	}
 	return mux
 }

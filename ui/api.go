@@ -275,6 +275,13 @@ func (a *API) guard(acc access, f handlerFunc) http.Handler {
 	})
 }
 
+// Protect puts h behind the UI's Host allowlist and security headers:
+// for pages the till serves beside the UI (the simulated printer's
+// receipts under /sim).
+func (a *API) Protect(h http.Handler) http.Handler {
+	return a.checkHost(securityHeaders(h))
+}
+
 // checkHost refuses requests whose Host header is neither localhost, an
 // IP literal nor an allowed name: a page on a rebound DNS name must not
 // reach the till's API.
