@@ -105,7 +105,9 @@ func TestRelayAPIAuthentication(t *testing.T) {
 	body, _ := hqapi.EncodeUpload(u)
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+hqapi.EventsPath(store.ID), bytes.NewReader(body))
 	req.Header.Set("Content-Type", hqapi.ContentCBOR)
-	hqapi.Sign(req, store.Tills[0].Key, nil, []byte("another body"), time.Now().UnixMilli())
+	tampered := bytes.Clone(body)
+	tampered[len(tampered)-1] ^= 1 // same length, another body
+	hqapi.Sign(req, store.Tills[0].Key, store.EncodedCerts()[0], tampered, time.Now().UnixMilli())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +144,7 @@ func TestRelayAPIJSONUploadAndChanges(t *testing.T) {
 	body, _ := json.Marshal(hqapi.Upload{Fence: 1, Certs: store.EncodedCerts(), Events: raws(evs)})
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+hqapi.EventsPath(store.ID), bytes.NewReader(body))
 	req.Header.Set("Content-Type", hqapi.ContentJSON)
-	hqapi.Sign(req, store.Tills[0].Key, nil, body, time.Now().UnixMilli())
+	hqapi.Sign(req, store.Tills[0].Key, store.EncodedCerts()[0], body, time.Now().UnixMilli())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
