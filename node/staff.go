@@ -102,6 +102,10 @@ func (t *Till) Authenticate(ctx context.Context, id, pin string) (ui.StaffMember
 		VerifyPIN(dummyPINHash, pin)
 		return ui.StaffMember{}, ui.ErrBadCredentials
 	}
+	if st.Inactive || st.Removed {
+		VerifyPIN(dummyPINHash, pin)
+		return ui.StaffMember{}, ui.ErrBadCredentials
+	}
 	ok, err := VerifyPIN(st.PINHash, pin)
 	if err != nil {
 		t.log.Warn("unreadable PIN hash: set the PIN again", "staff", id, "err", err)
@@ -110,7 +114,11 @@ func (t *Till) Authenticate(ctx context.Context, id, pin string) (ui.StaffMember
 	if !ok {
 		return ui.StaffMember{}, ui.ErrBadCredentials
 	}
-	return ui.StaffMember{ID: st.ID, Name: st.Name, Role: ui.Role(st.Role)}, nil
+	return staffView(st), nil
+}
+
+func staffView(st crdt.Staff) ui.StaffMember {
+	return ui.StaffMember{ID: st.ID, Name: st.Name, Role: ui.Role(st.Role), Inactive: st.Inactive, Removed: st.Removed}
 }
 
 // StaffList returns every staff member, without PIN hashes.
@@ -121,22 +129,27 @@ func (t *Till) StaffList(ctx context.Context) ([]ui.StaffMember, error) {
 	}
 	out := make([]ui.StaffMember, 0, len(list))
 	for _, s := range list {
-		out = append(out, ui.StaffMember{ID: s.ID, Name: s.Name, Role: ui.Role(s.Role)})
+		out = append(out, staffView(s))
 	}
 	return out, nil
 }
 
 // PutStaff adds or edits a staff member in the CRDT staff list, hashing a
 // new PIN with DefaultPINParams; an empty pin keeps the current one.
+// m.Inactive deactivates (or reactivates) the member. A removed member
+// stays removed: ErrConflict.
 func (t *Till) PutStaff(ctx context.Context, m ui.StaffMember, pin string) error {
-	st := crdt.Staff{ID: m.ID, Name: m.Name, Role: crdt.Role(m.Role)}
+	st := crdt.Staff{ID: m.ID, Name: m.Name, Role: crdt.Role(m.Role), Inactive: m.Inactive}
+	old, err := t.inv.Staff(ctx, m.ID)
+	switch {
+	case err == nil && old.Removed:
+		return fmt.Errorf("%w: staff %s was removed: give the person a new number", ui.ErrConflict, m.ID)
+	case err != nil && !errors.Is(err, crdt.ErrNotFound) && !errors.Is(err, crdt.ErrInvalid):
+		return err
+	}
 	if pin == "" {
-		old, err := t.inv.Staff(ctx, m.ID)
-		if errors.Is(err, crdt.ErrNotFound) || errors.Is(err, crdt.ErrInvalid) {
-			return fmt.Errorf("%w: staff %q is new: give a PIN", ui.ErrBadRequest, m.ID)
-		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: staff %q is new: give a PIN", ui.ErrBadRequest, m.ID)
 		}
 		st.PINHash = old.PINHash
 	} else {
@@ -155,7 +168,32 @@ func (t *Till) PutStaff(ctx context.Context, m ui.StaffMember, pin string) error
 	return t.inv.PutStaff(ctx, st)
 }
 
-// AddStaff adds a staff member with a PIN (the demo, set-up tools).
+// RemoveStaff removes a staff member for good: the entry keeps their
+// name and role for the events that name them, loses the PIN hash, and
+// no till lets them log in again once the change reaches it.
+func (t *Till) RemoveStaff(ctx context.Context, id string) error {
+	st, err := t.inv.Staff(ctx, id)
+	if errors.Is(err, crdt.ErrNotFound) || errors.Is(err, crdt.ErrInvalid) {
+		return fmt.Errorf("%w: no staff member %q", ui.ErrNotFound, id)
+	}
+	if err != nil {
+		return err
+	}
+	st.Removed, st.Inactive, st.PINHash = true, false, nil
+	return t.inv.PutStaff(ctx, st)
+}
+
+// AddStaff adds a staff member with a PIN: the demo, set-up tools and
+// `tillmesh staff add`. role is "cashier", "supervisor" or "manager"
+// (ui.RoleCashier, ui.RoleSupervisor, ui.RoleManager); the PIN is 4 to
+// 12 digits. An existing member is edited (their PIN replaced), a removed
+// one refused.
 func (t *Till) AddStaff(ctx context.Context, id, name string, role ui.Role, pin string) error {
+	if !ui.ValidRole(role) {
+		return fmt.Errorf("%w: role %q: want cashier, supervisor or manager", ui.ErrBadRequest, role)
+	}
+	if pin == "" {
+		return fmt.Errorf("%w: a new staff member needs a PIN", ui.ErrBadRequest)
+	}
 	return t.PutStaff(ctx, ui.StaffMember{ID: id, Name: name, Role: role}, pin)
 }

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -248,4 +249,54 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestDeactivatedStaffEndEverywhere: a manager deactivates a cashier at
+// till 1; at till 2 the cashier's open session ends and their PIN stops
+// working once the change arrives. Removal does the same for good, and
+// their sale stays in the ledger.
+func TestDeactivatedStaffEndEverywhere(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	seed(t, a, 5)
+	seedStaff(t, a)
+	waitFor(t, "staff on till 2", func() bool {
+		_, err := b.Authenticate(t.Context(), "2", "0000")
+		return err == nil
+	})
+	ua, ub := serveUI(t, a), serveUI(t, b)
+	manager := login(t, ua, "1", "1234")
+	cashier := login(t, ub, "2", "0000")
+	cat := node.DemoCatalog(5)
+	cashier.must(201, "POST", "/api/sales", fmt.Sprintf(`{"idempotency_key":"s","lines":[{"sku":%q,"qty":1}],"tenders":[{"kind":"card","amount":%d}]}`, cat[0].SKU, cat[0].Price))
+
+	manager.must(200, "PUT", "/api/staff/2", `{"name":"Carl","role":"cashier","inactive":true}`)
+	waitFor(t, "the deactivation at till 2", func() bool {
+		code, _ := cashier.do("GET", "/api/cart", "")
+		return code == http.StatusUnauthorized
+	})
+	if _, err := b.Authenticate(t.Context(), "2", "0000"); err != ui.ErrBadCredentials {
+		t.Fatalf("deactivated PIN at till 2: %v", err)
+	}
+	manager.must(200, "PUT", "/api/staff/2", `{"name":"Carl","role":"cashier"}`)
+	waitFor(t, "the reactivation at till 2", func() bool {
+		_, err := b.Authenticate(t.Context(), "2", "0000")
+		return err == nil
+	})
+	manager.must(200, "DELETE", "/api/staff/2", "")
+	waitFor(t, "the removal at till 2", func() bool {
+		_, err := b.Authenticate(t.Context(), "2", "0000")
+		return err == ui.ErrBadCredentials
+	})
+	st, err := b.Inventory().Staff(t.Context(), "2")
+	if err != nil || !st.Removed || len(st.PINHash) != 0 || st.Name != "Carl" {
+		t.Fatalf("removed entry at till 2: %+v %v", st, err)
+	}
+	if err := a.PutStaff(t.Context(), ui.StaffMember{ID: "2", Name: "Carl", Role: ui.RoleCashier}, "0000"); !errors.Is(err, ui.ErrConflict) {
+		t.Fatalf("editing a removed member: %v, want ErrConflict", err)
+	}
+	if sale := manager.must(200, "GET", "/api/sales/2-1", ""); sale["staff"] != "2" {
+		t.Fatalf("the removed cashier's sale: %v", sale)
+	}
 }

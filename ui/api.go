@@ -88,10 +88,15 @@ type API struct {
 	pinSlots chan struct{} // bounds concurrent PIN hash checks
 	cart     *cartState
 	sold     *soldIndex
+	reprints reprintCounts
 
 	setMu    sync.Mutex
 	setCache Settings
 	setAt    time.Time
+
+	staffMu    sync.Mutex
+	staffCache map[string]StaffMember
+	staffAt    time.Time
 
 	once    sync.Once
 	handler http.Handler
@@ -149,16 +154,17 @@ func (a *API) Handler() http.Handler {
 type access int
 
 const (
-	public  access = iota // anyone; never changes state except login
-	staff                 // a logged-in, unlocked session; CSRF token on changes
-	manager               // as staff, and the session's role is manager
-	anyone                // a session, locked or not (session, unlock, logout)
+	public access = iota // anyone; never changes state except login
+	staff                // a logged-in, unlocked session; CSRF token on changes
+	anyone               // a session, locked or not (session, unlock, logout)
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
 
 func (a *API) routes(mux *http.ServeMux) {
-	h := func(pattern string, acc access, f handlerFunc) { mux.Handle(pattern, a.guard(acc, f)) }
+	h := func(pattern string, acc access, f handlerFunc) { mux.Handle(pattern, a.guard(acc, "", f)) }
+	// p is a staff route that needs a permission of the store's table.
+	p := func(pattern string, perm Permission, f handlerFunc) { mux.Handle(pattern, a.guard(staff, perm, f)) }
 
 	// Pages.
 	mux.HandleFunc("GET /{$}", servePage)
@@ -181,8 +187,8 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("GET /api/products", staff, a.getProducts)
 	h("GET /api/products/{sku}", staff, a.getProduct)
 	h("GET /api/barcodes/{code}", staff, a.getBarcode)
-	h("POST /api/products", manager, a.postProduct)
-	h("PUT /api/products/{sku}", manager, a.putProduct)
+	p("POST /api/products", PermCatalog, a.postProduct)
+	p("PUT /api/products/{sku}", PermCatalog, a.putProduct)
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)
@@ -206,15 +212,17 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("POST /api/shift/open", staff, a.postShiftOpen)
 	h("POST /api/shift/close", staff, a.postShiftClose)
 
-	// Manager: stock movements, reports, settings, staff.
-	h("POST /api/stock/receive", manager, a.postStockReceive)
-	h("POST /api/stock/adjust", manager, a.postStockAdjust)
-	h("POST /api/stock/count", manager, a.postStockCount)
-	h("GET /api/reports", manager, a.getReports)
+	// The back office: stock movements, reports, settings, staff.
+	p("POST /api/stock/receive", PermStock, a.postStockReceive)
+	p("POST /api/stock/adjust", PermStock, a.postStockAdjust)
+	p("POST /api/stock/count", PermStock, a.postStockCount)
+	p("GET /api/reports", PermReports, a.getReports)
 	h("GET /api/settings", staff, a.getSettings)
-	h("PUT /api/settings", manager, a.putSettings)
-	h("GET /api/staff", manager, a.getStaff)
-	h("PUT /api/staff/{id}", manager, a.putStaff)
+	p("PUT /api/settings", PermSettings, a.putSettings)
+	h("GET /api/permissions", staff, a.getPermissions)
+	p("GET /api/staff", PermStaff, a.getStaff)
+	p("PUT /api/staff/{id}", PermStaff, a.putStaff)
+	p("DELETE /api/staff/{id}", PermStaff, a.deleteStaff)
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		// The mux sends here every /api request no route matches; say
@@ -240,10 +248,11 @@ func (a *API) routes(mux *http.ServeMux) {
 }
 
 // guard checks a route's access level before calling f: a session for
-// anything but public routes (401), the CSRF token on every request that
-// may change state (403), an unlocked session (423) and the manager role
-// (403) where asked.
-func (a *API) guard(acc access, f handlerFunc) http.Handler {
+// anything but public routes (401), whose staff member is still active
+// (else the session ends: 401), the CSRF token on every request that may
+// change state (403), an unlocked session (423) and, where perm is set,
+// the permission for the member's current role (403).
+func (a *API) guard(acc access, perm Permission, f handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 		if acc == public {
@@ -259,6 +268,11 @@ func (a *API) guard(acc access, f handlerFunc) http.Handler {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in: log in with your staff number and PIN", "need": "login"})
 			return
 		}
+		if !a.current(r.Context(), s) {
+			a.sessions.drop(s.token)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "your staff record was deactivated or removed: ask a manager", "need": "login"})
+			return
+		}
 		if unsafe && !s.checkCSRF(r.Header.Get("X-CSRF-Token")) {
 			writeError(w, http.StatusForbidden, "missing or wrong X-CSRF-Token header: reload the page")
 			return
@@ -267,12 +281,55 @@ func (a *API) guard(acc access, f handlerFunc) http.Handler {
 			writeError(w, http.StatusLocked, "the till is locked: enter your PIN to unlock")
 			return
 		}
-		if acc == manager && s.staff.Role != RoleManager {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("%s is not a manager: this needs a manager", s.staff.Name))
-			return
+		if perm != "" {
+			if t := a.settings(r.Context()).Permissions; !t.Allows(s.staff.Role, perm) {
+				writeError(w, http.StatusForbidden, fmt.Sprintf("%s is a %s: this needs %s (permission %s)", s.staff.Name, s.staff.Role, t.leastRole(perm), perm))
+				return
+			}
 		}
 		f(w, r, s)
 	})
+}
+
+// staffTTL is how long the staff list is cached: every request checks
+// that its session's member is still active.
+const staffTTL = 2 * time.Second
+
+// current refreshes s.staff from the store's staff list and reports
+// whether the member may still use the till. A deactivation or removal,
+// made here or merged from a peer, ends their sessions within staffTTL
+// (at once when made here, or when the event stream reports it).
+func (a *API) current(ctx context.Context, s *session) bool {
+	now := a.cfg.Now()
+	a.staffMu.Lock()
+	cache, at := a.staffCache, a.staffAt
+	a.staffMu.Unlock()
+	if cache == nil || now.Sub(at) >= staffTTL || now.Before(at) {
+		list, err := a.till.StaffList(ctx)
+		if err != nil {
+			a.log.Warn("read staff list", "err", err)
+			return true // keep selling: the PIN was right when it was checked
+		}
+		cache = make(map[string]StaffMember, len(list))
+		for _, m := range list {
+			cache[m.ID] = m
+		}
+		a.staffMu.Lock()
+		a.staffCache, a.staffAt = cache, now
+		a.staffMu.Unlock()
+	}
+	m, ok := cache[s.staff.ID]
+	if !ok || m.Inactive || m.Removed {
+		return false
+	}
+	s.staff = m
+	return true
+}
+
+func (a *API) forgetStaff() {
+	a.staffMu.Lock()
+	a.staffCache = nil
+	a.staffMu.Unlock()
 }
 
 // Protect puts h behind the UI's Host allowlist and security headers:

@@ -235,23 +235,6 @@ func (a *API) checkPIN(ctx context.Context, r *http.Request, s *session, id, pin
 	return m, nil
 }
 
-// approve checks that managerID's PIN is right and that they are a
-// manager; it returns their ID for the event.
-func (a *API) approve(ctx context.Context, r *http.Request, s *session, managerID, pin string) (string, error) {
-	m, err := a.checkPIN(ctx, r, s, managerID, pin)
-	if errors.Is(err, ErrBadCredentials) {
-		// Not the session's credentials: a 401 would log the cashier out.
-		return "", &needError{status: http.StatusForbidden, need: "approval", reason: "wrong manager number or PIN"}
-	}
-	if err != nil {
-		return "", err
-	}
-	if m.Role != RoleManager {
-		return "", &needError{status: http.StatusForbidden, need: "approval", reason: fmt.Sprintf("%s is not a manager: a manager must approve", m.Name)}
-	}
-	return m.ID, nil
-}
-
 type loginRequest struct {
 	Staff string `json:"staff"`
 	PIN   string `json:"pin"`
@@ -264,10 +247,14 @@ type sessionView struct {
 	Locked    bool        `json:"locked"`
 	Till      TillInfo    `json:"till"`
 	Settings  Settings    `json:"settings"`
+	// Permissions are what the staff member's role may do here.
+	Permissions []Permission `json:"permissions"`
 }
 
 func (a *API) view(ctx context.Context, s session) sessionView {
-	return sessionView{CSRFToken: s.csrf, Staff: s.staff, Locked: s.locked, Till: a.till.Self(), Settings: a.settings(ctx)}
+	set := a.settings(ctx)
+	return sessionView{CSRFToken: s.csrf, Staff: s.staff, Locked: s.locked, Till: a.till.Self(), Settings: set,
+		Permissions: set.Permissions.Of(s.staff.Role)}
 }
 
 func (a *API) postLogin(w http.ResponseWriter, r *http.Request) {
@@ -334,29 +321,52 @@ func (a *API) getStaff(w http.ResponseWriter, r *http.Request, _ *session) {
 
 func (a *API) putStaff(w http.ResponseWriter, r *http.Request, s *session) {
 	var req struct {
-		Name string `json:"name"`
-		Role Role   `json:"role"`
-		PIN  string `json:"pin,omitempty"`
+		Name     string `json:"name"`
+		Role     Role   `json:"role"`
+		PIN      string `json:"pin,omitempty"`
+		Inactive bool   `json:"inactive,omitempty"`
 	}
 	if !decode(w, r, &req) {
 		return
 	}
 	id := r.PathValue("id")
+	m := StaffMember{ID: id, Name: strings.TrimSpace(req.Name), Role: req.Role, Inactive: req.Inactive}
 	switch {
-	case req.Role != RoleCashier && req.Role != RoleManager:
-		a.fail(w, r, badRequest("role %q: want %q or %q", req.Role, RoleCashier, RoleManager))
+	case !ValidRole(req.Role):
+		a.fail(w, r, badRequest("role %q: want %q, %q or %q", req.Role, RoleCashier, RoleSupervisor, RoleManager))
 		return
-	case strings.TrimSpace(req.Name) == "":
+	case m.Name == "":
 		a.fail(w, r, badRequest("a staff member needs a name"))
 		return
-	case id == s.staff.ID && req.Role != RoleManager:
-		a.fail(w, r, badRequest("you cannot take away your own manager role"))
+	case id == s.staff.ID && req.Role != s.staff.Role:
+		a.fail(w, r, badRequest("you cannot change your own role: ask another manager"))
+		return
+	case id == s.staff.ID && req.Inactive:
+		a.fail(w, r, badRequest("you cannot deactivate yourself"))
 		return
 	}
-	if err := a.till.PutStaff(r.Context(), StaffMember{ID: id, Name: strings.TrimSpace(req.Name), Role: req.Role}, req.PIN); err != nil {
+	if err := a.till.PutStaff(r.Context(), m, req.PIN); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("staff saved", "staff", id, "role", req.Role, "by", s.staff.ID)
-	writeJSON(w, http.StatusOK, StaffMember{ID: id, Name: strings.TrimSpace(req.Name), Role: req.Role})
+	a.forgetStaff()
+	a.log.Info("staff saved", "staff", id, "role", req.Role, "inactive", req.Inactive, "by", s.staff.ID)
+	writeJSON(w, http.StatusOK, m)
+}
+
+// deleteStaff removes a staff member for good: their sessions end at
+// every till the change reaches, their past events stay as they are.
+func (a *API) deleteStaff(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	if id == s.staff.ID {
+		a.fail(w, r, badRequest("you cannot remove yourself"))
+		return
+	}
+	if err := a.till.RemoveStaff(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.forgetStaff()
+	a.log.Info("staff removed", "staff", id, "by", s.staff.ID)
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "removed": true})
 }

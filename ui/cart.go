@@ -352,34 +352,27 @@ type approval struct {
 // approval: the session's own when a manager is logged in, otherwise the
 // PIN in the request. It marks them approved.
 func (a *API) approveOver(ctx context.Context, r *http.Request, s *session, ap approval, lines []cartLine, d *Discount, limitBP int64) error {
-	if p, err := price(lines, d, 0, limitBP); err != nil {
+	p, err := price(lines, d, 0, limitBP)
+	if err != nil {
 		return err
-	} else if len(p.over) == 0 {
-		return nil
-	} else {
-		who := ""
-		switch {
-		case s.staff.Role == RoleManager:
-			who = s.staff.ID
-		case ap.Approver != "":
-			if who, err = a.approve(ctx, r, s, ap.Approver, ap.ApproverPIN); err != nil {
-				return err
-			}
-		default:
-			return &needError{status: http.StatusForbidden, need: "approval",
-				reason: fmt.Sprintf("%s: above the %s%% limit, a manager must approve", strings.Join(p.over, ", "), bpString(limitBP))}
-		}
-		for i := range lines {
-			if l := lines[i].Discount; l != nil && l.ApprovedBy == "" {
-				l.ApprovedBy, l.approvedFor = who, p.lineFP[i]
-			}
-		}
-		if d != nil && d.ApprovedBy == "" {
-			d.ApprovedBy, d.approvedFor = who, p.cartFP
-		}
-		a.log.Info("discount approved", "manager", who, "staff", s.staff.ID, "what", strings.Join(p.over, ", "))
+	}
+	if len(p.over) == 0 {
 		return nil
 	}
+	who, err := a.authorize(ctx, r, s, ap, fmt.Sprintf("%s above the %s%% limit", strings.Join(p.over, ", "), bpString(limitBP)), PermDiscount)
+	if err != nil {
+		return err
+	}
+	for i := range lines {
+		if l := lines[i].Discount; l != nil && l.ApprovedBy == "" {
+			l.ApprovedBy, l.approvedFor = who, p.lineFP[i]
+		}
+	}
+	if d != nil && d.ApprovedBy == "" {
+		d.ApprovedBy, d.approvedFor = who, p.cartFP
+	}
+	a.log.Info("discount approved", "by", who, "staff", s.staff.ID, "what", strings.Join(p.over, ", "))
+	return nil
 }
 
 // cartChange applies edit to a copy of the cart, checks the result
@@ -397,7 +390,7 @@ func (a *API) cartChange(w http.ResponseWriter, r *http.Request, s *session, ap 
 			a.fail(w, r, err)
 			return
 		}
-		if ap != nil || s.staff.Role == RoleManager {
+		if ap != nil || a.settings(ctx).Permissions.Allows(s.staff.Role, PermDiscount) {
 			if ap == nil {
 				ap = &approval{}
 			}

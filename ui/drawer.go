@@ -82,7 +82,7 @@ func (a *API) replayOf(w http.ResponseWriter, r *http.Request, key string) (ev *
 	return ev, true
 }
 
-func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body ledger.Body, done func(ev *ledger.Event) any) {
+func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body ledger.Body, done func(ev *ledger.Event) any, allowed ...func() error) {
 	if !a.keyed(w, r, key) {
 		return
 	}
@@ -93,6 +93,14 @@ func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body le
 	}
 	existing := ev != nil
 	if !existing {
+		// A new event: the permissions it needs are checked now (a
+		// replay was allowed when it was made).
+		for _, ok := range allowed {
+			if err := ok(); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+		}
 		if ev, existing, err = a.till.Record(r.Context(), body, key); err != nil {
 			a.fail(w, r, err)
 			return
@@ -134,11 +142,15 @@ func (a *API) postNoSale(w http.ResponseWriter, r *http.Request, s *session) {
 	var req struct {
 		IdempotencyKey string `json:"idempotency_key"`
 		Reason         string `json:"reason,omitempty"`
+		approval
 	}
 	if !decode(w, r, &req) {
 		return
 	}
-	a.record(w, r, req.IdempotencyKey, &ledger.NoSale{Reason: strings.TrimSpace(req.Reason), Staff: s.staff.ID}, a.eventView)
+	a.record(w, r, req.IdempotencyKey, &ledger.NoSale{Reason: strings.TrimSpace(req.Reason), Staff: s.staff.ID}, a.eventView, func() error {
+		_, err := a.authorize(r.Context(), r, s, req.approval, "opening the drawer without a sale", PermNoSale)
+		return err
+	})
 }
 
 // CashRequest is the body of POST /api/cash: cash put into ("in") or
@@ -148,6 +160,7 @@ type CashRequest struct {
 	Direction      string       `json:"direction"`
 	Amount         ledger.Money `json:"amount"`
 	Reason         string       `json:"reason"`
+	approval
 }
 
 func (a *API) postCash(w http.ResponseWriter, r *http.Request, s *session) {
@@ -169,16 +182,25 @@ func (a *API) postCash(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	var body ledger.Body
+	var perms []Permission
 	switch req.Direction {
 	case "in":
 		body = &ledger.CashIn{Currency: cur, Amount: req.Amount, Reason: reason, Staff: s.staff.ID}
+		perms = []Permission{PermCashIn}
 	case "out":
 		body = &ledger.CashOut{Currency: cur, Amount: req.Amount, Reason: reason, Staff: s.staff.ID}
+		perms = []Permission{PermCashOut}
+		if int64(req.Amount) > a.settings(r.Context()).CashOutLimit {
+			perms = append(perms, PermCashOutLarge)
+		}
 	default:
 		a.fail(w, r, badRequest("direction %q: want \"in\" or \"out\"", req.Direction))
 		return
 	}
-	a.record(w, r, req.IdempotencyKey, body, a.eventView)
+	a.record(w, r, req.IdempotencyKey, body, a.eventView, func() error {
+		_, err := a.authorize(r.Context(), r, s, req.approval, fmt.Sprintf("cash %s of %v", req.Direction, req.Amount), perms...)
+		return err
+	})
 }
 
 // ReportView is a ledger report with its tax bands as a list.

@@ -276,6 +276,9 @@ type RefundRequest struct {
 	Tender         ledger.TenderKind `json:"tender,omitempty"`
 	Ref            string            `json:"ref,omitempty"`
 	Reason         string            `json:"reason,omitempty"`
+	// An approver's number and PIN, when the refund needs a permission
+	// the cashier lacks (above the refund limit, another till's sale).
+	approval
 }
 
 // RefundResult is a recorded refund and the sale as it now stands.
@@ -344,6 +347,18 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, l := range lines {
 		total += l.Amount
 	}
+	perms := []Permission{PermRefund}
+	if int64(total) > a.settings(r.Context()).RefundLimit {
+		perms = append(perms, PermRefundLarge)
+	}
+	if sale.Till != a.till.Self().ID {
+		perms = append(perms, PermRefundOtherTill)
+	}
+	by, err := a.authorize(r.Context(), r, s, req.approval, fmt.Sprintf("a refund of %v", total), perms...)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if total > 0 {
 		body.Tenders = []ledger.Tender{{Kind: kind, Amount: total, Ref: strings.TrimSpace(req.Ref)}}
 	}
@@ -352,7 +367,7 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("refund", "sale", ledger.Receipt(a.till.TillNumber(sale.Till), sale.Seq), "staff", s.staff.ID, "total", total.String())
+	a.log.Info("refund", "sale", ledger.Receipt(a.till.TillNumber(sale.Till), sale.Seq), "staff", s.staff.ID, "approved_by", by, "total", total.String())
 	a.refundDone(w, r, ev, existing)
 }
 
@@ -383,8 +398,9 @@ func (a *API) refundDone(w http.ResponseWriter, r *http.Request, ev *ledger.Even
 	writeJSON(w, status, res)
 }
 
-// VoidRequest is the body of POST /api/voids. A manager must be logged
-// in, or give their ID and PIN.
+// VoidRequest is the body of POST /api/voids. Someone with the void
+// permission (a supervisor by default) must be logged in, or give their
+// number and PIN as manager and manager_pin.
 type VoidRequest struct {
 	IdempotencyKey string `json:"idempotency_key"`
 	Sale           string `json:"sale"`
@@ -421,17 +437,9 @@ func (a *API) postVoid(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, badRequest("a void needs a reason"))
 		return
 	}
-	mgr := ""
-	switch {
-	case s.staff.Role == RoleManager:
-		mgr = s.staff.ID
-	case req.Manager != "":
-		if mgr, err = a.approve(ctx, r, s, req.Manager, req.ManagerPIN); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-	default:
-		a.fail(w, r, &needError{status: http.StatusForbidden, need: "approval", reason: "voiding a sale needs a manager"})
+	mgr, err := a.authorize(ctx, r, s, approval{req.Manager, req.ManagerPIN}, "voiding a sale", PermVoid)
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	var v *ledger.Void

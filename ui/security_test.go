@@ -174,7 +174,7 @@ func TestApprovalBoundToWhatWasApproved(t *testing.T) {
 	if out["approver"] != "1" {
 		t.Fatalf("approved line: %v", out)
 	}
-	out = c.fails(http.StatusForbidden, "a manager must approve", "PUT", "/api/cart/lines/0", `{"qty":50}`)
+	out = c.fails(http.StatusForbidden, "a supervisor must approve", "PUT", "/api/cart/lines/0", `{"qty":50}`)
 	if out["need"] != "approval" {
 		t.Fatalf("quantity change of an approved line: %v, want need approval", out)
 	}
@@ -202,7 +202,7 @@ func TestApprovalBoundToWhatWasApproved(t *testing.T) {
 		t.Fatalf("cart discount still approved after 20 more items: %v", cart)
 	}
 	sales := e.till.sales()
-	out = c.fails(http.StatusForbidden, "a manager must approve", "POST", "/api/cart/checkout", `{"idempotency_key":"k2","tenders":[{"kind":"cash","amount":100000}]}`)
+	out = c.fails(http.StatusForbidden, "a supervisor must approve", "POST", "/api/cart/checkout", `{"idempotency_key":"k2","tenders":[{"kind":"cash","amount":100000}]}`)
 	if out["need"] != "approval" || e.till.sales() != sales {
 		t.Fatalf("checkout with a void approval: %v (sales %d -> %d)", out, sales, e.till.sales())
 	}

@@ -80,9 +80,13 @@ type StaffDirectory interface {
 	// unknown staff member both return ErrBadCredentials.
 	Authenticate(ctx context.Context, staff, pin string) (StaffMember, error)
 	StaffList(ctx context.Context) ([]StaffMember, error)
-	// PutStaff adds or edits a staff member; an empty pin keeps the
-	// member's PIN (and is refused for a new member).
+	// PutStaff adds or edits a staff member (m.Inactive deactivates or
+	// reactivates them); an empty pin keeps the member's PIN (and is
+	// refused for a new member). A removed member cannot be edited.
 	PutStaff(ctx context.Context, m StaffMember, pin string) error
+	// RemoveStaff removes a staff member for good: their PIN is
+	// forgotten, their entry stays for the events that name them.
+	RemoveStaff(ctx context.Context, id string) error
 }
 
 // Errors a Till reports for the handler to map onto HTTP statuses.
@@ -107,18 +111,23 @@ type TillInfo struct {
 // Role is what a staff member may do.
 type Role string
 
-// Roles. Managers may do everything a cashier may.
+// Roles, from the least to the most trusted: each has every permission
+// of the roles below it, and what they have is the store's permission
+// table (PermissionTable).
 const (
-	RoleCashier Role = "cashier"
-	RoleManager Role = "manager"
+	RoleCashier    Role = "cashier"
+	RoleSupervisor Role = "supervisor"
+	RoleManager    Role = "manager"
 )
 
 // StaffMember is a person who may log in. The PIN hash never leaves the
-// till.
+// till. Inactive and removed members cannot log in; their sessions end.
 type StaffMember struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role Role   `json:"role"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Inactive bool   `json:"inactive,omitempty"`
+	Removed  bool   `json:"removed,omitempty"`
 }
 
 // Product is a catalog entry. Price is in minor units per unit, or per
