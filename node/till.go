@@ -97,6 +97,8 @@ type Till struct {
 	// sellMu serialises local events so each one's CRDT stock write
 	// follows the ledger in seq order.
 	sellMu sync.Mutex
+	// setupMu serialises the first-run set-up (staff.go).
+	setupMu sync.Mutex
 
 	mu       sync.Mutex
 	httpAddr string

@@ -9,6 +9,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -298,5 +300,63 @@ func TestDeactivatedStaffEndEverywhere(t *testing.T) {
 	}
 	if sale := manager.must(200, "GET", "/api/sales/2-1", ""); sale["staff"] != "2" {
 		t.Fatalf("the removed cashier's sale: %v", sale)
+	}
+}
+
+// TestFirstRunSetupCode: a store's tills without a manager each make a
+// one-time code in a 0600 file; one of them creates the first manager;
+// the manager reaches the other till and voids its code there too.
+func TestFirstRunSetupCode(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	codeA, pathA, open, err := a.SetupCode(t.Context())
+	if err != nil || !open || len(codeA) != 14 {
+		t.Fatalf("set-up code at till 1: %q %v %v", codeA, open, err)
+	}
+	if fi, err := os.Stat(pathA); err != nil || fi.Mode().Perm() != 0o600 || filepath.Dir(pathA) != s.tills[0] {
+		t.Fatalf("code file %s: %v %v", pathA, fi, err)
+	}
+	if again, _, _, _ := a.SetupCode(t.Context()); again != codeA {
+		t.Fatalf("a restart changed the unused code: %q, then %q", codeA, again)
+	}
+	codeB, pathB, _, err := b.SetupCode(t.Context())
+	if err != nil || codeB == codeA {
+		t.Fatalf("till 2's code %q (till 1's %q): %v", codeB, codeA, err)
+	}
+	m := ui.StaffMember{ID: "1", Name: "Maria"}
+	if err := a.FirstManager(t.Context(), codeB, m, "1234"); !errors.Is(err, ui.ErrWrongCode) {
+		t.Fatalf("another till's code: %v, want ErrWrongCode", err)
+	}
+	if err := a.FirstManager(t.Context(), codeA, m, "12"); !errors.Is(err, ui.ErrBadRequest) {
+		t.Fatalf("a bad PIN: %v, want ErrBadRequest", err)
+	}
+	if list, _ := a.StaffList(t.Context()); len(list) != 0 {
+		t.Fatalf("refused set-ups stored staff: %v", list)
+	}
+	if err := a.FirstManager(t.Context(), strings.ToLower(codeA), m, "1234"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(pathA); !os.IsNotExist(err) {
+		t.Fatalf("used code file still there: %v", err)
+	}
+	if err := a.FirstManager(t.Context(), codeA, ui.StaffMember{ID: "9", Name: "Eve"}, "1234"); !errors.Is(err, ui.ErrSetupDone) {
+		t.Fatalf("reused code: %v, want ErrSetupDone", err)
+	}
+	waitFor(t, "the first manager at till 2", func() bool {
+		open, err := b.SetupOpen(t.Context())
+		return err == nil && !open
+	})
+	if err := b.FirstManager(t.Context(), codeB, ui.StaffMember{ID: "9", Name: "Eve"}, "1234"); !errors.Is(err, ui.ErrSetupDone) {
+		t.Fatalf("till 2's code after a manager exists: %v, want ErrSetupDone", err)
+	}
+	if _, _, open, _ := b.SetupCode(t.Context()); open {
+		t.Fatal("till 2 still offers the set-up")
+	}
+	if _, err := os.Stat(pathB); !os.IsNotExist(err) {
+		t.Fatalf("till 2's void code file still there: %v", err)
+	}
+	if _, err := b.Authenticate(t.Context(), "1", "1234"); err != nil {
+		t.Fatalf("the first manager at till 2: %v", err)
 	}
 }

@@ -172,6 +172,11 @@ func (a *API) routes(mux *http.ServeMux) {
 
 	// Session.
 	mux.HandleFunc("POST /api/login", a.postLogin)
+
+	// First-run set-up (setup.go): loopback only, while no manager exists.
+	mux.HandleFunc("GET /setup", a.getSetupPage)
+	mux.HandleFunc("POST /api/setup", a.postSetup)
+	h("GET /api/setup", public, a.getSetup)
 	h("GET /api/session", anyone, a.getSession)
 	h("POST /api/logout", anyone, a.postLogout)
 	h("POST /api/lock", staff, a.postLock)
@@ -409,6 +414,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, need.status, body)
 	case errors.Is(err, ErrBadCredentials):
 		writeError(w, http.StatusUnauthorized, err.Error())
+	case errors.Is(err, ErrWrongCode):
+		writeError(w, http.StatusForbidden, err.Error())
+	case errors.Is(err, ErrSetupDone):
+		writeError(w, http.StatusGone, err.Error())
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ledger.ErrInvalidBody), errors.Is(err, ledger.ErrTendersShort),
 		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrAlreadyVoided),
 		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrOverflow):

@@ -35,6 +35,7 @@ type env struct {
 	till  *fakeTill
 	clock *clock
 	logs  *logBuffer
+	api   *ui.API
 }
 
 // logBuffer keeps what the API logs, for tests that check levels.
@@ -57,7 +58,11 @@ func (l *logBuffer) String() string {
 
 func serve(t *testing.T) *env {
 	t.Helper()
-	f := newFakeTill()
+	return serveFake(t, newFakeTill())
+}
+
+func serveFake(t *testing.T, f *fakeTill) *env {
+	t.Helper()
 	c := &clock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	cfg := ui.DefaultConfig()
 	logs := &logBuffer{}
@@ -69,9 +74,10 @@ func serve(t *testing.T) *env {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
+
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, till: f, clock: c, logs: logs}
+	return &env{srv: srv, till: f, clock: c, logs: logs, api: a}
 }
 
 // client is a browser-like API client: a cookie jar and the CSRF token.

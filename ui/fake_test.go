@@ -425,3 +425,37 @@ func (f *fakeTill) setStaff(id string, edit func(*ui.StaffMember)) {
 	edit(&s.m)
 	f.staff[id] = s
 }
+
+// fakeSetup is a fakeTill with the first-run set-up: code is its
+// one-time code ("" once used).
+type fakeSetup struct {
+	*fakeTill
+	code string
+}
+
+func (f *fakeSetup) SetupOpen(context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.staff {
+		if s.m.Role == ui.RoleManager && !s.m.Inactive && !s.m.Removed {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (f *fakeSetup) FirstManager(ctx context.Context, code string, m ui.StaffMember, pin string) error {
+	if open, _ := f.SetupOpen(ctx); !open {
+		f.code = ""
+		return ui.ErrSetupDone
+	}
+	if f.code == "" || code != f.code {
+		return ui.ErrWrongCode
+	}
+	m.Role = ui.RoleManager
+	if err := f.PutStaff(ctx, m, pin); err != nil {
+		return err
+	}
+	f.code = ""
+	return nil
+}

@@ -98,7 +98,23 @@ var (
 	// ErrBadCredentials is a wrong staff number or PIN; which of the two
 	// is never said.
 	ErrBadCredentials = errors.New("wrong staff number or PIN")
+	// ErrWrongCode is a wrong or used first-run set-up code.
+	ErrWrongCode = errors.New("wrong set-up code")
+	// ErrSetupDone answers the first-run set-up once a manager exists.
+	ErrSetupDone = errors.New("set-up is done")
 )
+
+// Setup is implemented by tills that offer the first-run set-up: while
+// the store has no manager, the till's loopback UI serves /setup, where
+// the one-time code the till printed at start creates the first manager.
+type Setup interface {
+	// SetupOpen reports whether the store has no manager yet.
+	SetupOpen(ctx context.Context) (bool, error)
+	// FirstManager creates the first manager (m.Role is ignored) if
+	// code is the till's set-up code and no manager exists yet; the
+	// code is then void. Errors wrap ErrWrongCode or ErrSetupDone.
+	FirstManager(ctx context.Context, code string, m StaffMember, pin string) error
+}
 
 // TillInfo names a till.
 type TillInfo struct {
