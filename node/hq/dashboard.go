@@ -167,6 +167,7 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("GET /hq/api/catalog", h.staff(h.apiCatalog))
 	api("POST /hq/api/products", h.staff(h.apiProduct))
 	api("POST /hq/api/staff", h.staff(h.apiStaff))
+	api("POST /hq/api/staff/status", h.staff(h.apiStaffStatus))
 	api("GET /hq/api/evidence", h.staff(h.apiEvidence))
 }
 
@@ -445,6 +446,34 @@ func (h *HQ) apiStaff(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c.Staff.PINHash = ""
 	h.log.Info("staff change", "id", req.ID, "cursor", c.Cursor, "by", s.user)
+	writeJSON(w, http.StatusOK, c)
+}
+
+// apiStaffStatus deactivates, reactivates or removes a staff member.
+func (h *HQ) apiStaffStatus(w http.ResponseWriter, r *http.Request, s *session) {
+	var req struct {
+		Store    string `json:"store"`
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Role     string `json:"role"`
+		Inactive bool   `json:"inactive"`
+		Removed  bool   `json:"removed"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	store, err := storeParam(req.Store)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	c, err := h.StaffStatus(r.Context(), store, req.ID, req.Name, req.Role, req.Inactive, req.Removed, s.user)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.log.Info("staff status change", "id", req.ID, "inactive", req.Inactive, "removed", req.Removed, "by", s.user)
 	writeJSON(w, http.StatusOK, c)
 }
 

@@ -229,6 +229,16 @@ func TestDashboard(t *testing.T) {
 	if code, out := call("POST", "/hq/api/products", csrf, prod); code != http.StatusOK {
 		t.Errorf("product change: %d %v", code, out)
 	}
+	st := map[string]any{"store": store.ID.String(), "id": "7", "name": "Ana", "role": "supervisor", "removed": true}
+	if code, _ := call("POST", "/hq/api/staff/status", "", st); code != http.StatusForbidden {
+		t.Errorf("staff removal without CSRF token: %d, want 403", code)
+	}
+	if code, out := call("POST", "/hq/api/staff/status", csrf, st); code != http.StatusOK || out["staff"].(map[string]any)["removed"] != true {
+		t.Errorf("staff removal: %d %v", code, out)
+	}
+	if code, _ := call("POST", "/hq/api/staff/status", csrf, map[string]any{"store": "all", "id": "7", "name": "Ana", "role": "boss"}); code != http.StatusBadRequest {
+		t.Errorf("staff status with an unknown role: %d, want 400", code)
+	}
 	if code, _ := call("GET", "/hq/api/report?store="+store.ID.String(), "", nil); code != http.StatusOK {
 		t.Errorf("report: %d", code)
 	}
@@ -236,7 +246,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("report with a bad day: %d, want 400", code)
 	}
 	cs, _ := h.ChangesFor(ctx, store.ID, 0, 10)
-	if len(cs.Changes) != 1 || cs.Changes[0].By != "boss" {
+	if len(cs.Changes) != 2 || cs.Changes[0].By != "boss" {
 		t.Errorf("the dashboard's change did not reach the downlink: %+v", cs)
 	}
 	// The page itself is served.

@@ -34,6 +34,8 @@ type Ledger interface {
 type Inventory interface {
 	PutProduct(ctx context.Context, p crdt.Product) error
 	PutStaff(ctx context.Context, s crdt.Staff) error
+	// Staff returns a staff member, or an error wrapping crdt.ErrNotFound.
+	Staff(ctx context.Context, id string) (crdt.Staff, error)
 	// Setting returns a setting, or an error wrapping crdt.ErrNotFound.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte) error
