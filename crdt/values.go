@@ -25,10 +25,12 @@ const (
 // Role is what a staff member may do at a till.
 type Role string
 
-// Staff roles.
+// Staff roles, from the least to the most trusted. What each may do is
+// the store's permission table (a setting), not this package's concern.
 const (
-	RoleCashier Role = "cashier"
-	RoleManager Role = "manager"
+	RoleCashier    Role = "cashier"
+	RoleSupervisor Role = "supervisor"
+	RoleManager    Role = "manager"
 )
 
 // Product is a catalog entry, keyed by SKU. Concurrent edits of one product
@@ -50,12 +52,19 @@ type Product struct {
 	Updated int64 `cbor:"8,keyasint"`
 }
 
-// Staff is a person who may log in at a till, keyed by ID.
+// Staff is a person who may log in at a till, keyed by ID. The zero
+// values of Inactive and Removed are an active member, so entries written
+// before they existed read as active.
 type Staff struct {
 	ID      string `cbor:"1,keyasint"`
 	Name    string `cbor:"2,keyasint"`
-	PINHash []byte `cbor:"3,keyasint"` // argon2id output, encoded by the caller
+	PINHash []byte `cbor:"3,keyasint"` // argon2id output, encoded by the caller; empty once removed
 	Role    Role   `cbor:"4,keyasint"`
+	// Inactive members may not log in; they may be made active again.
+	Inactive bool `cbor:"5,keyasint,omitempty"`
+	// Removed members keep their entry (name, role) for the events that
+	// name them, lose their PIN hash and never log in again.
+	Removed bool `cbor:"6,keyasint,omitempty"`
 }
 
 // Revocation records that a till (or a certificate, or a peer: the ID is
@@ -215,11 +224,14 @@ func (s Staff) Validate() error {
 	if err := validText("staff "+s.ID+" name", s.Name, maxNameLen, true); err != nil {
 		return err
 	}
-	if len(s.PINHash) == 0 || len(s.PINHash) > maxPINHashLen {
+	switch {
+	case s.Removed && len(s.PINHash) != 0:
+		return fmt.Errorf("staff %s: removed but keeps a pin hash: %w", s.ID, ErrInvalid)
+	case !s.Removed && (len(s.PINHash) == 0 || len(s.PINHash) > maxPINHashLen):
 		return fmt.Errorf("staff %s: pin hash length %d not in 1..%d: %w", s.ID, len(s.PINHash), maxPINHashLen, ErrInvalid)
 	}
-	if s.Role != RoleCashier && s.Role != RoleManager {
-		return fmt.Errorf("staff %s: role %q is not %q or %q: %w", s.ID, s.Role, RoleCashier, RoleManager, ErrInvalid)
+	if s.Role != RoleCashier && s.Role != RoleSupervisor && s.Role != RoleManager {
+		return fmt.Errorf("staff %s: role %q is not %q, %q or %q: %w", s.ID, s.Role, RoleCashier, RoleSupervisor, RoleManager, ErrInvalid)
 	}
 	return nil
 }

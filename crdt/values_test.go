@@ -61,6 +61,10 @@ func TestStaffValidate(t *testing.T) {
 	}{
 		{"good", func(*Staff) {}, true},
 		{"manager", func(s *Staff) { s.Role = RoleManager }, true},
+		{"supervisor", func(s *Staff) { s.Role = RoleSupervisor }, true},
+		{"inactive", func(s *Staff) { s.Inactive = true }, true},
+		{"removed", func(s *Staff) { s.Removed, s.PINHash = true, nil }, true},
+		{"removed with a hash", func(s *Staff) { s.Removed = true }, false},
 		{"no hash", func(s *Staff) { s.PINHash = nil }, false},
 		{"huge hash", func(s *Staff) { s.PINHash = make([]byte, maxPINHashLen+1) }, false},
 		{"role", func(s *Staff) { s.Role = "admin" }, false},
@@ -97,6 +101,18 @@ func TestValueRoundTrip(t *testing.T) {
 	b, _ = encodeValue(st)
 	if got, err := decodeStaff(b); err != nil || !reflect.DeepEqual(got, st) {
 		t.Errorf("decodeStaff = %+v, %v", got, err)
+	}
+	// An entry written before Inactive and Removed existed reads as
+	// active, and one that has them round-trips.
+	old, _ := encMode.Marshal(map[int]any{1: "s2", 2: "Bo", 3: []byte{1}, 4: "cashier"})
+	if got, err := decodeStaff(old); err != nil || got.Inactive || got.Removed {
+		t.Errorf("old entry: %+v, %v", got, err)
+	}
+	for _, st := range []Staff{{ID: "s3", Name: "Cy", PINHash: []byte{1}, Role: RoleSupervisor, Inactive: true}, {ID: "s4", Name: "Di", Role: RoleCashier, Removed: true}} {
+		b, _ = encodeValue(st)
+		if got, err := decodeStaff(b); err != nil || !reflect.DeepEqual(got, st) {
+			t.Errorf("decodeStaff = %+v, %v; want %+v", got, err, st)
+		}
 	}
 	r := Revocation{ID: "till-9", Reason: "lost", At: 5}
 	b, _ = encodeValue(r)

@@ -72,15 +72,16 @@ func (t *Till) Hardware() *hw.Hub { return t.hw }
 
 // registerSim adds read-only routes that show what the simulated printer
 // printed: GET /sim/receipts lists them as text, /sim/receipts/{n}.png
-// renders one.
-func registerSim(mux *http.ServeMux, set *sim.Set) {
-	mux.HandleFunc("GET /sim/receipts", func(w http.ResponseWriter, r *http.Request) {
+// renders one. protect puts them behind the UI's Host allowlist and
+// security headers, like every other page of the till.
+func registerSim(mux *http.ServeMux, set *sim.Set, protect func(http.Handler) http.Handler) {
+	mux.Handle("GET /sim/receipts", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		for i, rc := range set.Printer.Receipts() {
 			fmt.Fprintf(w, "---- receipt %d (/sim/receipts/%d.png)\n%s\n", i, i, rc.Text())
 		}
-	})
-	mux.HandleFunc("GET /sim/receipts/{file}", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("GET /sim/receipts/{file}", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("file")
 		n, err := strconv.Atoi(name[:max(0, len(name)-len(".png"))])
 		rs := set.Printer.Receipts()
@@ -95,7 +96,7 @@ func registerSim(mux *http.ServeMux, set *sim.Set) {
 		}
 		w.Header().Set("Content-Type", "image/png")
 		w.Write(png)
-	})
+	})))
 }
 
 // Reprint queues a copy (marked COPY) of a sale's receipt: from the print

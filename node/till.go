@@ -98,6 +98,8 @@ type Till struct {
 	// sellMu serialises local events so each one's CRDT stock write
 	// follows the ledger in seq order.
 	sellMu sync.Mutex
+	// setupMu serialises the first-run set-up (staff.go).
+	setupMu sync.Mutex
 
 	mu       sync.Mutex
 	httpAddr string
@@ -377,7 +379,7 @@ func (t *Till) Handler() http.Handler {
 	mux := http.NewServeMux()
 	t.api.Register(mux)
 	if t.cfg.Sim != nil {
-		registerSim(mux, t.cfg.Sim)
+		registerSim(mux, t.cfg.Sim, t.api.Protect)
 	}
 	return mux
 }

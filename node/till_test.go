@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,6 +287,23 @@ func TestReceiptsPrintAfterCommitAndHoldOnPaperOut(t *testing.T) {
 	}
 	if kicks, _ := set.Printer.Drawer().Kicks(); kicks != 1 {
 		t.Fatalf("drawer kicked %d times for a cash sale, want 1", kicks)
+	}
+	// The simulated printer's pages sit behind the UI's Host allowlist
+	// and security headers (issue 11, finding 8).
+	for _, path := range []string{"/sim/receipts", "/sim/receipts/0.png"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", path, nil)
+		req.Host = "evil.example"
+		a.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusMisdirectedRequest {
+			t.Fatalf("%s for Host evil.example: %d, want 421", path, rec.Code)
+		}
+		rec = httptest.NewRecorder()
+		req.Host = "127.0.0.1:8080"
+		a.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Header().Get("X-Content-Type-Options") != "nosniff" || rec.Header().Get("Content-Security-Policy") == "" {
+			t.Fatalf("%s: %d, headers %v", path, rec.Code, rec.Header())
+		}
 	}
 
 	set.Printer.SetState(sim.PaperOut)

@@ -2,12 +2,15 @@ package node_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -248,4 +251,112 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestDeactivatedStaffEndEverywhere: a manager deactivates a cashier at
+// till 1; at till 2 the cashier's open session ends and their PIN stops
+// working once the change arrives. Removal does the same for good, and
+// their sale stays in the ledger.
+func TestDeactivatedStaffEndEverywhere(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	seed(t, a, 5)
+	seedStaff(t, a)
+	waitFor(t, "staff on till 2", func() bool {
+		_, err := b.Authenticate(t.Context(), "2", "0000")
+		return err == nil
+	})
+	ua, ub := serveUI(t, a), serveUI(t, b)
+	manager := login(t, ua, "1", "1234")
+	cashier := login(t, ub, "2", "0000")
+	cat := node.DemoCatalog(5)
+	cashier.must(201, "POST", "/api/sales", fmt.Sprintf(`{"idempotency_key":"s","lines":[{"sku":%q,"qty":1}],"tenders":[{"kind":"card","amount":%d}]}`, cat[0].SKU, cat[0].Price))
+
+	manager.must(200, "PUT", "/api/staff/2", `{"name":"Carl","role":"cashier","inactive":true}`)
+	waitFor(t, "the deactivation at till 2", func() bool {
+		code, _ := cashier.do("GET", "/api/cart", "")
+		return code == http.StatusUnauthorized
+	})
+	if _, err := b.Authenticate(t.Context(), "2", "0000"); err != ui.ErrBadCredentials {
+		t.Fatalf("deactivated PIN at till 2: %v", err)
+	}
+	manager.must(200, "PUT", "/api/staff/2", `{"name":"Carl","role":"cashier"}`)
+	waitFor(t, "the reactivation at till 2", func() bool {
+		_, err := b.Authenticate(t.Context(), "2", "0000")
+		return err == nil
+	})
+	manager.must(200, "DELETE", "/api/staff/2", "")
+	waitFor(t, "the removal at till 2", func() bool {
+		_, err := b.Authenticate(t.Context(), "2", "0000")
+		return err == ui.ErrBadCredentials
+	})
+	st, err := b.Inventory().Staff(t.Context(), "2")
+	if err != nil || !st.Removed || len(st.PINHash) != 0 || st.Name != "Carl" {
+		t.Fatalf("removed entry at till 2: %+v %v", st, err)
+	}
+	if err := a.PutStaff(t.Context(), ui.StaffMember{ID: "2", Name: "Carl", Role: ui.RoleCashier}, "0000"); !errors.Is(err, ui.ErrConflict) {
+		t.Fatalf("editing a removed member: %v, want ErrConflict", err)
+	}
+	if sale := manager.must(200, "GET", "/api/sales/2-1", ""); sale["staff"] != "2" {
+		t.Fatalf("the removed cashier's sale: %v", sale)
+	}
+}
+
+// TestFirstRunSetupCode: a store's tills without a manager each make a
+// one-time code in a 0600 file; one of them creates the first manager;
+// the manager reaches the other till and voids its code there too.
+func TestFirstRunSetupCode(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	codeA, pathA, open, err := a.SetupCode(t.Context())
+	if err != nil || !open || len(codeA) != 14 {
+		t.Fatalf("set-up code at till 1: %q %v %v", codeA, open, err)
+	}
+	if fi, err := os.Stat(pathA); err != nil || fi.Mode().Perm() != 0o600 || filepath.Dir(pathA) != s.tills[0] {
+		t.Fatalf("code file %s: %v %v", pathA, fi, err)
+	}
+	if again, _, _, _ := a.SetupCode(t.Context()); again != codeA {
+		t.Fatalf("a restart changed the unused code: %q, then %q", codeA, again)
+	}
+	codeB, pathB, _, err := b.SetupCode(t.Context())
+	if err != nil || codeB == codeA {
+		t.Fatalf("till 2's code %q (till 1's %q): %v", codeB, codeA, err)
+	}
+	m := ui.StaffMember{ID: "1", Name: "Maria"}
+	if err := a.FirstManager(t.Context(), codeB, m, "1234"); !errors.Is(err, ui.ErrWrongCode) {
+		t.Fatalf("another till's code: %v, want ErrWrongCode", err)
+	}
+	if err := a.FirstManager(t.Context(), codeA, m, "12"); !errors.Is(err, ui.ErrBadRequest) {
+		t.Fatalf("a bad PIN: %v, want ErrBadRequest", err)
+	}
+	if list, _ := a.StaffList(t.Context()); len(list) != 0 {
+		t.Fatalf("refused set-ups stored staff: %v", list)
+	}
+	if err := a.FirstManager(t.Context(), strings.ToLower(codeA), m, "1234"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(pathA); !os.IsNotExist(err) {
+		t.Fatalf("used code file still there: %v", err)
+	}
+	if err := a.FirstManager(t.Context(), codeA, ui.StaffMember{ID: "9", Name: "Eve"}, "1234"); !errors.Is(err, ui.ErrSetupDone) {
+		t.Fatalf("reused code: %v, want ErrSetupDone", err)
+	}
+	waitFor(t, "the first manager at till 2", func() bool {
+		open, err := b.SetupOpen(t.Context())
+		return err == nil && !open
+	})
+	if err := b.FirstManager(t.Context(), codeB, ui.StaffMember{ID: "9", Name: "Eve"}, "1234"); !errors.Is(err, ui.ErrSetupDone) {
+		t.Fatalf("till 2's code after a manager exists: %v, want ErrSetupDone", err)
+	}
+	if _, _, open, _ := b.SetupCode(t.Context()); open {
+		t.Fatal("till 2 still offers the set-up")
+	}
+	if _, err := os.Stat(pathB); !os.IsNotExist(err) {
+		t.Fatalf("till 2's void code file still there: %v", err)
+	}
+	if _, err := b.Authenticate(t.Context(), "1", "1234"); err != nil {
+		t.Fatalf("the first manager at till 2: %v", err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tillmesh/tillmesh/backoff"
 	"github.com/tillmesh/tillmesh/ledger"
 )
 
@@ -28,23 +29,32 @@ type Config struct {
 	// refused, which defeats DNS rebinding.
 	AllowedHosts []string
 	// SessionIdle ends a session unused this long; MaxSessions bounds
-	// how many are kept (the oldest go first).
+	// how many one staff member keeps (their own oldest goes first, so
+	// nobody's logins end anyone else's session).
 	SessionIdle time.Duration
 	MaxSessions int
-	// Login back-off: FreeAttempts wrong PINs per staff member (and
-	// 3×FreeAttempts per client address) cost nothing; each further
-	// one doubles a wait that starts at Backoff, up to MaxBackoff.
-	FreeAttempts int
-	Backoff      time.Duration
-	MaxBackoff   time.Duration
+	// PIN back-off (login, unlock, approvals): FreeAttempts wrong PINs
+	// per staff member and client (and 3×FreeAttempts per client) cost
+	// nothing; each further one doubles a wait that starts at Backoff,
+	// up to MaxBackoff. Every client together gets CeilingAttempts per
+	// staff member before a wait that never exceeds CeilingBackoff: it
+	// slows a guesser who spreads over many clients, and never locks the
+	// staff member out for long. A client is a browser (a cookie) at an
+	// address, or a session for approvals and unlocking.
+	FreeAttempts    int
+	Backoff         time.Duration
+	MaxBackoff      time.Duration
+	CeilingAttempts int
+	CeilingBackoff  time.Duration
 	// StatusInterval is how often the event stream sends mesh status.
 	StatusInterval time.Duration
 }
 
 // DefaultConfig returns a config with everything but Till set.
 func DefaultConfig() Config {
-	return Config{Logger: slog.Default(), Now: time.Now, SessionIdle: 12 * time.Hour, MaxSessions: 64,
-		FreeAttempts: 3, Backoff: time.Second, MaxBackoff: 5 * time.Minute, StatusInterval: 2 * time.Second}
+	return Config{Logger: slog.Default(), Now: time.Now, SessionIdle: 12 * time.Hour, MaxSessions: 8,
+		FreeAttempts: 3, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
+		CeilingAttempts: 10, CeilingBackoff: 10 * time.Second, StatusInterval: 2 * time.Second}
 }
 
 // Validate reports what is missing or out of range.
@@ -58,6 +68,8 @@ func (c Config) Validate() error {
 		return errors.New("ui: session idle time and limit must be positive")
 	case c.FreeAttempts < 1 || c.Backoff <= 0 || c.MaxBackoff < c.Backoff:
 		return errors.New("ui: login back-off needs FreeAttempts >= 1 and 0 < Backoff <= MaxBackoff")
+	case c.CeilingAttempts < c.FreeAttempts || c.CeilingBackoff < c.Backoff:
+		return errors.New("ui: login ceiling needs CeilingAttempts >= FreeAttempts and CeilingBackoff >= Backoff")
 	case c.StatusInterval <= 0:
 		return errors.New("ui: status interval must be positive")
 	}
@@ -72,14 +84,19 @@ type API struct {
 	log  *slog.Logger
 
 	sessions *sessions
-	limiter  *limiter
+	limiter  *backoff.Limiter
 	pinSlots chan struct{} // bounds concurrent PIN hash checks
 	cart     *cartState
 	sold     *soldIndex
+	reprints reprintCounts
 
 	setMu    sync.Mutex
 	setCache Settings
 	setAt    time.Time
+
+	staffMu    sync.Mutex
+	staffCache map[string]StaffMember
+	staffAt    time.Time
 
 	once    sync.Once
 	handler http.Handler
@@ -92,7 +109,7 @@ func New(cfg Config) (*API, error) {
 	}
 	return &API{cfg: cfg, till: cfg.Till, log: cfg.Logger,
 		sessions: newSessions(cfg.SessionIdle, cfg.MaxSessions),
-		limiter:  newLimiter(cfg.FreeAttempts, cfg.Backoff, cfg.MaxBackoff),
+		limiter:  backoff.New(15*time.Minute, 10_000),
 		pinSlots: make(chan struct{}, 2),
 		cart:     newCartState(),
 		sold:     newSoldIndex(),
@@ -128,7 +145,7 @@ func (a *API) Handler() http.Handler {
 		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusForbidden, "cross-origin request refused: use the till's own page")
 		}))
-		a.handler = a.checkHost(securityHeaders(cop.Handler(mux)))
+		a.handler = a.checkHost(securityHeaders(withDevice(cop.Handler(mux))))
 	})
 	return a.handler
 }
@@ -137,16 +154,17 @@ func (a *API) Handler() http.Handler {
 type access int
 
 const (
-	public  access = iota // anyone; never changes state except login
-	staff                 // a logged-in, unlocked session; CSRF token on changes
-	manager               // as staff, and the session's role is manager
-	anyone                // a session, locked or not (session, unlock, logout)
+	public access = iota // anyone; never changes state except login
+	staff                // a logged-in, unlocked session; CSRF token on changes
+	anyone               // a session, locked or not (session, unlock, logout)
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
 
 func (a *API) routes(mux *http.ServeMux) {
-	h := func(pattern string, acc access, f handlerFunc) { mux.Handle(pattern, a.guard(acc, f)) }
+	h := func(pattern string, acc access, f handlerFunc) { mux.Handle(pattern, a.guard(acc, "", f)) }
+	// p is a staff route that needs a permission of the store's table.
+	p := func(pattern string, perm Permission, f handlerFunc) { mux.Handle(pattern, a.guard(staff, perm, f)) }
 
 	// Pages.
 	mux.HandleFunc("GET /{$}", servePage)
@@ -154,6 +172,11 @@ func (a *API) routes(mux *http.ServeMux) {
 
 	// Session.
 	mux.HandleFunc("POST /api/login", a.postLogin)
+
+	// First-run set-up (setup.go): loopback only, while no manager exists.
+	mux.HandleFunc("GET /setup", a.getSetupPage)
+	mux.HandleFunc("POST /api/setup", a.postSetup)
+	h("GET /api/setup", public, a.getSetup)
 	h("GET /api/session", anyone, a.getSession)
 	h("POST /api/logout", anyone, a.postLogout)
 	h("POST /api/lock", staff, a.postLock)
@@ -169,8 +192,8 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("GET /api/products", staff, a.getProducts)
 	h("GET /api/products/{sku}", staff, a.getProduct)
 	h("GET /api/barcodes/{code}", staff, a.getBarcode)
-	h("POST /api/products", manager, a.postProduct)
-	h("PUT /api/products/{sku}", manager, a.putProduct)
+	p("POST /api/products", PermCatalog, a.postProduct)
+	p("PUT /api/products/{sku}", PermCatalog, a.putProduct)
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)
@@ -194,16 +217,18 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("POST /api/shift/open", staff, a.postShiftOpen)
 	h("POST /api/shift/close", staff, a.postShiftClose)
 
-	// Manager: stock movements, reports, settings, staff.
-	h("POST /api/stock/receive", manager, a.postStockReceive)
-	h("POST /api/stock/adjust", manager, a.postStockAdjust)
-	h("POST /api/stock/count", manager, a.postStockCount)
-	h("GET /api/reports", manager, a.getReports)
+	// The back office: stock movements, reports, settings, staff.
+	p("POST /api/stock/receive", PermStock, a.postStockReceive)
+	p("POST /api/stock/adjust", PermStock, a.postStockAdjust)
+	p("POST /api/stock/count", PermStock, a.postStockCount)
+	p("GET /api/reports", PermReports, a.getReports)
 	h("GET /api/settings", staff, a.getSettings)
 	h("GET /api/names", staff, a.getNames)
-	h("PUT /api/settings", manager, a.putSettings)
-	h("GET /api/staff", manager, a.getStaff)
-	h("PUT /api/staff/{id}", manager, a.putStaff)
+	p("PUT /api/settings", PermSettings, a.putSettings)
+	h("GET /api/permissions", staff, a.getPermissions)
+	p("GET /api/staff", PermStaff, a.getStaff)
+	p("PUT /api/staff/{id}", PermStaff, a.putStaff)
+	p("DELETE /api/staff/{id}", PermStaff, a.deleteStaff)
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		// The mux sends here every /api request no route matches; say
@@ -229,10 +254,11 @@ func (a *API) routes(mux *http.ServeMux) {
 }
 
 // guard checks a route's access level before calling f: a session for
-// anything but public routes (401), the CSRF token on every request that
-// may change state (403), an unlocked session (423) and the manager role
-// (403) where asked.
-func (a *API) guard(acc access, f handlerFunc) http.Handler {
+// anything but public routes (401), whose staff member is still active
+// (else the session ends: 401), the CSRF token on every request that may
+// change state (403), an unlocked session (423) and, where perm is set,
+// the permission for the member's current role (403).
+func (a *API) guard(acc access, perm Permission, f handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 		if acc == public {
@@ -248,6 +274,11 @@ func (a *API) guard(acc access, f handlerFunc) http.Handler {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in: log in with your staff number and PIN", "need": "login"})
 			return
 		}
+		if !a.current(r.Context(), s) {
+			a.sessions.drop(s.token)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "your staff record was deactivated or removed: ask a manager", "need": "login"})
+			return
+		}
 		if unsafe && !s.checkCSRF(r.Header.Get("X-CSRF-Token")) {
 			writeError(w, http.StatusForbidden, "missing or wrong X-CSRF-Token header: reload the page")
 			return
@@ -256,12 +287,62 @@ func (a *API) guard(acc access, f handlerFunc) http.Handler {
 			writeError(w, http.StatusLocked, "the till is locked: enter your PIN to unlock")
 			return
 		}
-		if acc == manager && s.staff.Role != RoleManager {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("%s is not a manager: this needs a manager", s.staff.Name))
-			return
+		if perm != "" {
+			if t := a.settings(r.Context()).Permissions; !t.Allows(s.staff.Role, perm) {
+				writeError(w, http.StatusForbidden, fmt.Sprintf("%s is a %s: this needs %s (permission %s)", s.staff.Name, s.staff.Role, t.leastRole(perm), perm))
+				return
+			}
 		}
 		f(w, r, s)
 	})
+}
+
+// staffTTL is how long the staff list is cached: every request checks
+// that its session's member is still active.
+const staffTTL = 2 * time.Second
+
+// current refreshes s.staff from the store's staff list and reports
+// whether the member may still use the till. A deactivation or removal,
+// made here or merged from a peer, ends their sessions within staffTTL
+// (at once when made here, or when the event stream reports it).
+func (a *API) current(ctx context.Context, s *session) bool {
+	now := a.cfg.Now()
+	a.staffMu.Lock()
+	cache, at := a.staffCache, a.staffAt
+	a.staffMu.Unlock()
+	if cache == nil || now.Sub(at) >= staffTTL || now.Before(at) {
+		list, err := a.till.StaffList(ctx)
+		if err != nil {
+			a.log.Warn("read staff list", "err", err)
+			return true // keep selling: the PIN was right when it was checked
+		}
+		cache = make(map[string]StaffMember, len(list))
+		for _, m := range list {
+			cache[m.ID] = m
+		}
+		a.staffMu.Lock()
+		a.staffCache, a.staffAt = cache, now
+		a.staffMu.Unlock()
+	}
+	m, ok := cache[s.staff.ID]
+	if !ok || m.Inactive || m.Removed {
+		return false
+	}
+	s.staff = m
+	return true
+}
+
+func (a *API) forgetStaff() {
+	a.staffMu.Lock()
+	a.staffCache = nil
+	a.staffMu.Unlock()
+}
+
+// Protect puts h behind the UI's Host allowlist and security headers:
+// for pages the till serves beside the UI (the simulated printer's
+// receipts under /sim).
+func (a *API) Protect(h http.Handler) http.Handler {
+	return a.checkHost(securityHeaders(h))
 }
 
 // checkHost refuses requests whose Host header is neither localhost, an
@@ -319,7 +400,10 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request, _ *session) {
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var tooMany *tooManyError
 	var need *needError
+	var reused *reusedKeyError
 	switch {
+	case errors.As(err, &reused):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "event_id": reused.ev.ID().String(), "receipt": reused.receipt})
 	case errors.As(err, &tooMany):
 		w.Header().Set("Retry-After", strconv.Itoa(int((tooMany.wait+time.Second-1)/time.Second)))
 		writeError(w, http.StatusTooManyRequests, err.Error())
@@ -331,6 +415,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, need.status, body)
 	case errors.Is(err, ErrBadCredentials):
 		writeError(w, http.StatusUnauthorized, err.Error())
+	case errors.Is(err, ErrWrongCode):
+		writeError(w, http.StatusForbidden, err.Error())
+	case errors.Is(err, ErrSetupDone):
+		writeError(w, http.StatusGone, err.Error())
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ledger.ErrInvalidBody), errors.Is(err, ledger.ErrTendersShort),
 		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrAlreadyVoided),
 		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrOverflow):
@@ -371,7 +459,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("malformed request: %v", err)
+		return fmt.Errorf("malformed request: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("malformed request: data after the JSON object")
@@ -379,9 +467,19 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-// decode reads a JSON body into v, answering 400 itself when it cannot.
+// decode reads a JSON body into v, answering itself when it cannot: 413
+// for a body over maxBody (by Content-Length before reading, or while
+// reading), else 400.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.ContentLength > maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes: the limit is %d", r.ContentLength, maxBody))
+		return false
+	}
 	if err := decodeJSON(w, r, v); err != nil {
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over the limit of %d bytes", maxBody))
+			return false
+		}
 		writeError(w, http.StatusBadRequest, err.Error())
 		return false
 	}

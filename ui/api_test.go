@@ -34,14 +34,39 @@ type env struct {
 	srv   *httptest.Server
 	till  *fakeTill
 	clock *clock
+	logs  *logBuffer
+	api   *ui.API
+}
+
+// logBuffer keeps what the API logs, for tests that check levels.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func serve(t *testing.T) *env {
 	t.Helper()
-	f := newFakeTill()
+	return serveFake(t, newFakeTill())
+}
+
+func serveFake(t *testing.T, f *fakeTill) *env {
+	t.Helper()
 	c := &clock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	cfg := ui.DefaultConfig()
-	cfg.Till, cfg.Logger, cfg.Now = f, slog.New(slog.NewTextHandler(io.Discard, nil)), c.now
+	logs := &logBuffer{}
+	cfg.Till, cfg.Logger, cfg.Now = f, slog.New(slog.NewTextHandler(logs, nil)), c.now
 	cfg.StatusInterval = 50 * time.Millisecond
 	a, err := ui.New(cfg)
 	if err != nil {
@@ -49,9 +74,10 @@ func serve(t *testing.T) *env {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
+
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, till: f, clock: c}
+	return &env{srv: srv, till: f, clock: c, logs: logs, api: a}
 }
 
 // client is a browser-like API client: a cookie jar and the CSRF token.
@@ -227,7 +253,7 @@ func TestAPIErrors(t *testing.T) {
 		{"cash bad direction", "POST", "/api/cash", `{"idempotency_key":"m2","direction":"up","amount":500,"reason":"x"}`, 400, "direction"},
 		{"cash zero", "POST", "/api/cash", `{"idempotency_key":"m3","direction":"out","amount":0,"reason":"x"}`, 400, "positive"},
 		{"cash no key", "POST", "/api/cash", `{"direction":"out","amount":10,"reason":"x"}`, 400, "idempotency_key"},
-		{"key reused for another kind", "POST", "/api/nosale", `{"idempotency_key":"o1"}`, 409, "made a shift_open"},
+		{"key reused for another kind", "POST", "/api/nosale", `{"idempotency_key":"o1"}`, 409, "different request (shift open"},
 		{"sales limit", "GET", "/api/sales?limit=0", "", 400, "limit"},
 		{"wrong method", "DELETE", "/api/sales", "", 405, "allowed GET, POST"},
 		{"no route", "GET", "/api/nothing", "", 404, "no API route"},

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tillmesh/tillmesh/backoff"
 )
 
 // session is a logged-in staff member at this till. Handlers get a copy.
@@ -47,17 +50,40 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// maxSessionsTotal bounds the sessions of every staff member together.
+const maxSessionsTotal = 1024
+
+// create starts a session for m. A staff member keeps at most max
+// sessions: their own oldest goes first, never someone else's. Past the
+// till's total bound the oldest session of whoever holds the most goes.
 func (ss *sessions) create(m StaffMember, now time.Time) session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	for len(ss.m) >= ss.max {
-		var oldest *session
+	for {
+		count := map[string]int{}
+		oldest := map[string]*session{}
 		for _, s := range ss.m {
-			if oldest == nil || s.seen.Before(oldest.seen) {
-				oldest = s
+			id := s.staff.ID
+			count[id]++
+			if o := oldest[id]; o == nil || s.seen.Before(o.seen) {
+				oldest[id] = s
 			}
 		}
-		delete(ss.m, oldest.token)
+		switch {
+		case count[m.ID] >= ss.max:
+			delete(ss.m, oldest[m.ID].token)
+			continue
+		case len(ss.m) >= maxSessionsTotal:
+			most := m.ID
+			for id, n := range count {
+				if n > count[most] {
+					most = id
+				}
+			}
+			delete(ss.m, oldest[most].token)
+			continue
+		}
+		break
 	}
 	s := &session{token: randomToken(), csrf: randomToken(), staff: m, seen: now}
 	ss.m[s.token] = s
@@ -114,94 +140,65 @@ func (a *API) session(r *http.Request) *session {
 	return a.sessions.get(c.Value, a.cfg.Now())
 }
 
-// limiter slows down PIN guessing: per key (a staff member, a client
-// address) the first free failures cost nothing, each further one doubles
-// the wait before the next attempt is even checked. A success clears the
-// key; failures are forgotten after a quiet quarter of an hour.
-type limiter struct {
-	mu        sync.Mutex
-	free      int
-	base, max time.Duration
-	m         map[string]*strikes
-}
-
-type strikes struct {
-	n     int
-	until time.Time
-	last  time.Time
-}
-
-const forgetAfter = 15 * time.Minute
-
-func newLimiter(free int, base, max time.Duration) *limiter {
-	return &limiter{free: free, base: base, max: max, m: map[string]*strikes{}}
-}
-
-// wait returns how long key must wait before its next attempt.
-func (l *limiter) wait(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.m[key]
-	if s == nil {
-		return 0
-	}
-	if now.Sub(s.last) > forgetAfter && !now.Before(s.until) {
-		delete(l.m, key)
-		return 0
-	}
-	return max(s.until.Sub(now), 0)
-}
-
-// fail records a failure for key with free failures allowed.
-func (l *limiter) fail(key string, free int, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.m) > 10_000 {
-		for k, s := range l.m {
-			if now.Sub(s.last) > forgetAfter && !now.Before(s.until) {
-				delete(l.m, k)
-			}
-		}
-	}
-	s := l.m[key]
-	if s == nil {
-		s = &strikes{}
-		l.m[key] = s
-	}
-	s.n++
-	s.last = now
-	if s.n >= free {
-		d := l.base
-		for i := free; i < s.n && d < l.max; i++ {
-			d *= 2
-		}
-		s.until = now.Add(min(d, l.max))
-	}
-}
-
-func (l *limiter) clear(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.m, key)
-}
-
 type tooManyError struct{ wait time.Duration }
 
 func (e *tooManyError) Error() string {
 	return fmt.Sprintf("too many wrong PINs: try again in %s", e.wait.Round(time.Second))
 }
 
-func clientKey(r *http.Request) string {
+// deviceCookie names the cookie that tells one browser from another
+// behind one address (every screen of a till comes from 127.0.0.1).
+func deviceCookie(r *http.Request) string {
+	return strings.Replace(cookieName(r), "session", "client", 1)
+}
+
+// withDevice gives a browser without one a client cookie. The value is
+// random and means nothing: it only separates this browser's wrong PINs
+// from another's, so that a guesser cannot make the back-off fall on the
+// staff member's own screen.
+func withDevice(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie(deviceCookie(r)); err != nil || !validToken(c.Value) {
+			http.SetCookie(w, &http.Cookie{Name: deviceCookie(r), Value: randomToken(), Path: "/", HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 400 * 24 * 3600})
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func validToken(v string) bool {
+	if len(v) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil
+}
+
+// clientOf names who is guessing: inside a session (approvals, unlock)
+// the session, else the address and the browser's client cookie.
+func clientOf(r *http.Request, s *session) string {
+	if s != nil {
+		h := sha256.Sum256([]byte(s.token))
+		return "session:" + base64.RawURLEncoding.EncodeToString(h[:12])
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return "client:" + host
+	if c, err := r.Cookie(deviceCookie(r)); err == nil && validToken(c.Value) {
+		return "addr:" + host + "|" + c.Value
+	}
+	return "addr:" + host
 }
 
 // checkPIN authenticates a staff member's PIN under the back-off rules.
-// Login, unlock and manager approvals all come here.
-func (a *API) checkPIN(ctx context.Context, r *http.Request, id, pin string) (StaffMember, error) {
+// Login (s nil), unlock and manager approvals (s the session asking) all
+// come here. The attempt is counted before the PIN is checked, so a burst
+// of requests gets no more checks than the same requests one by one:
+// FreeAttempts per staff member and client, 3×FreeAttempts per client,
+// and CeilingAttempts per staff member from every client together, whose
+// wait never exceeds CeilingBackoff.
+func (a *API) checkPIN(ctx context.Context, r *http.Request, s *session, id, pin string) (StaffMember, error) {
 	id = strings.TrimSpace(id)
 	if id == "" || pin == "" {
 		return StaffMember{}, badRequest("staff number and PIN are both required")
@@ -209,47 +206,33 @@ func (a *API) checkPIN(ctx context.Context, r *http.Request, id, pin string) (St
 	if len(id) > 64 || len(pin) > 64 {
 		return StaffMember{}, ErrBadCredentials
 	}
-	now := a.cfg.Now()
-	staffKey, client := "staff:"+id, clientKey(r)
-	if w := max(a.limiter.wait(staffKey, now), a.limiter.wait(client, now)); w > 0 {
-		return StaffMember{}, &tooManyError{wait: w}
+	client := clientOf(r, s)
+	pair := backoff.Key{Name: "pin:" + id + "|" + client, Rule: backoff.Rule{Free: a.cfg.FreeAttempts, Base: a.cfg.Backoff, Max: a.cfg.MaxBackoff}}
+	byClient := backoff.Key{Name: "client:" + client, Rule: backoff.Rule{Free: 3 * a.cfg.FreeAttempts, Base: a.cfg.Backoff, Max: a.cfg.MaxBackoff}}
+	ceiling := backoff.Key{Name: "staff:" + id, Rule: backoff.Rule{Free: a.cfg.CeilingAttempts, Base: a.cfg.Backoff, Max: a.cfg.CeilingBackoff}}
+	ticket, wait := a.limiter.Reserve(a.cfg.Now(), pair, byClient, ceiling)
+	if ticket == nil {
+		return StaffMember{}, &tooManyError{wait: wait}
 	}
 	select {
 	case a.pinSlots <- struct{}{}:
 		defer func() { <-a.pinSlots }()
 	case <-ctx.Done():
+		ticket.Cancel()
 		return StaffMember{}, ctx.Err()
 	}
 	m, err := a.till.Authenticate(ctx, id, pin)
-	if err != nil {
-		if errors.Is(err, ErrBadCredentials) {
-			now := a.cfg.Now()
-			a.limiter.fail(staffKey, a.cfg.FreeAttempts, now)
-			a.limiter.fail(client, 3*a.cfg.FreeAttempts, now)
-			a.log.Warn("wrong PIN", "staff", id, "client", client)
-		}
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		ticket.Failure()
+		a.log.Warn("wrong PIN", "staff", id, "client", client)
+		return StaffMember{}, err
+	case err != nil:
+		ticket.Cancel()
 		return StaffMember{}, err
 	}
-	a.limiter.clear(staffKey)
-	a.limiter.clear(client)
+	ticket.Success(pair.Name, byClient.Name)
 	return m, nil
-}
-
-// approve checks that managerID's PIN is right and that they are a
-// manager; it returns their ID for the event.
-func (a *API) approve(ctx context.Context, r *http.Request, managerID, pin string) (string, error) {
-	m, err := a.checkPIN(ctx, r, managerID, pin)
-	if errors.Is(err, ErrBadCredentials) {
-		// Not the session's credentials: a 401 would log the cashier out.
-		return "", &needError{status: http.StatusForbidden, need: "approval", reason: "wrong manager number or PIN"}
-	}
-	if err != nil {
-		return "", err
-	}
-	if m.Role != RoleManager {
-		return "", &needError{status: http.StatusForbidden, need: "approval", reason: fmt.Sprintf("%s is not a manager: a manager must approve", m.Name)}
-	}
-	return m.ID, nil
 }
 
 type loginRequest struct {
@@ -264,10 +247,14 @@ type sessionView struct {
 	Locked    bool        `json:"locked"`
 	Till      TillInfo    `json:"till"`
 	Settings  Settings    `json:"settings"`
+	// Permissions are what the staff member's role may do here.
+	Permissions []Permission `json:"permissions"`
 }
 
 func (a *API) view(ctx context.Context, s session) sessionView {
-	return sessionView{CSRFToken: s.csrf, Staff: s.staff, Locked: s.locked, Till: a.till.Self(), Settings: a.settings(ctx)}
+	set := a.settings(ctx)
+	return sessionView{CSRFToken: s.csrf, Staff: s.staff, Locked: s.locked, Till: a.till.Self(), Settings: set,
+		Permissions: set.Permissions.Of(s.staff.Role)}
 }
 
 func (a *API) postLogin(w http.ResponseWriter, r *http.Request) {
@@ -275,7 +262,7 @@ func (a *API) postLogin(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	m, err := a.checkPIN(r.Context(), r, req.Staff, req.PIN)
+	m, err := a.checkPIN(r.Context(), r, nil, req.Staff, req.PIN)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -313,7 +300,7 @@ func (a *API) postUnlock(w http.ResponseWriter, r *http.Request, s *session) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if _, err := a.checkPIN(r.Context(), r, s.staff.ID, req.PIN); err != nil {
+	if _, err := a.checkPIN(r.Context(), r, s, s.staff.ID, req.PIN); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -334,29 +321,52 @@ func (a *API) getStaff(w http.ResponseWriter, r *http.Request, _ *session) {
 
 func (a *API) putStaff(w http.ResponseWriter, r *http.Request, s *session) {
 	var req struct {
-		Name string `json:"name"`
-		Role Role   `json:"role"`
-		PIN  string `json:"pin,omitempty"`
+		Name     string `json:"name"`
+		Role     Role   `json:"role"`
+		PIN      string `json:"pin,omitempty"`
+		Inactive bool   `json:"inactive,omitempty"`
 	}
 	if !decode(w, r, &req) {
 		return
 	}
 	id := r.PathValue("id")
+	m := StaffMember{ID: id, Name: strings.TrimSpace(req.Name), Role: req.Role, Inactive: req.Inactive}
 	switch {
-	case req.Role != RoleCashier && req.Role != RoleManager:
-		a.fail(w, r, badRequest("role %q: want %q or %q", req.Role, RoleCashier, RoleManager))
+	case !ValidRole(req.Role):
+		a.fail(w, r, badRequest("role %q: want %q, %q or %q", req.Role, RoleCashier, RoleSupervisor, RoleManager))
 		return
-	case strings.TrimSpace(req.Name) == "":
+	case m.Name == "":
 		a.fail(w, r, badRequest("a staff member needs a name"))
 		return
-	case id == s.staff.ID && req.Role != RoleManager:
-		a.fail(w, r, badRequest("you cannot take away your own manager role"))
+	case id == s.staff.ID && req.Role != s.staff.Role:
+		a.fail(w, r, badRequest("you cannot change your own role: ask another manager"))
+		return
+	case id == s.staff.ID && req.Inactive:
+		a.fail(w, r, badRequest("you cannot deactivate yourself"))
 		return
 	}
-	if err := a.till.PutStaff(r.Context(), StaffMember{ID: id, Name: strings.TrimSpace(req.Name), Role: req.Role}, req.PIN); err != nil {
+	if err := a.till.PutStaff(r.Context(), m, req.PIN); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("staff saved", "staff", id, "role", req.Role, "by", s.staff.ID)
-	writeJSON(w, http.StatusOK, StaffMember{ID: id, Name: strings.TrimSpace(req.Name), Role: req.Role})
+	a.forgetStaff()
+	a.log.Info("staff saved", "staff", id, "role", req.Role, "inactive", req.Inactive, "by", s.staff.ID)
+	writeJSON(w, http.StatusOK, m)
+}
+
+// deleteStaff removes a staff member for good: their sessions end at
+// every till the change reaches, their past events stay as they are.
+func (a *API) deleteStaff(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	if id == s.staff.ID {
+		a.fail(w, r, badRequest("you cannot remove yourself"))
+		return
+	}
+	if err := a.till.RemoveStaff(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.forgetStaff()
+	a.log.Info("staff removed", "staff", id, "by", s.staff.ID)
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "removed": true})
 }

@@ -9,7 +9,7 @@ import (
 
 func TestLoginSetsStrictCookieAndCSRFToken(t *testing.T) {
 	e := serve(t)
-	c := e.client(t)
+	c := e.browser(t)
 	resp, body := c.raw("POST", "/api/login", `{"staff":"2","pin":"0000"}`)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"csrf_token":"`) {
 		t.Fatalf("login: %d %s", resp.StatusCode, body)
@@ -110,7 +110,7 @@ func TestManagerOnlyRoutes(t *testing.T) {
 		{"PUT", "/api/staff/7", `{"name":"New","role":"cashier","pin":"4321"}`, 200},
 	} {
 		before := e.till.eventCount()
-		cashier.fails(http.StatusForbidden, "needs a manager", r.method, r.path, r.body)
+		cashier.fails(http.StatusForbidden, "this needs a", r.method, r.path, r.body)
 		if e.till.eventCount() != before {
 			t.Fatalf("%s %s by a cashier recorded an event", r.method, r.path)
 		}
@@ -123,19 +123,19 @@ func TestManagerOnlyRoutes(t *testing.T) {
 		t.Fatalf("stock after receive/adjust/count: %v", out)
 	}
 	// A manager may not demote themselves.
-	manager.fails(http.StatusBadRequest, "own manager role", "PUT", "/api/staff/1", `{"name":"Maria","role":"cashier"}`)
+	manager.fails(http.StatusBadRequest, "your own role", "PUT", "/api/staff/1", `{"name":"Maria","role":"cashier"}`)
 }
 
 func TestVoidNeedsAManager(t *testing.T) {
 	e := serve(t)
 	cashier := e.login(t, "2", "0000")
 	cashier.must(201, "POST", "/api/sales", `{"idempotency_key":"s","lines":[{"sku":"1002","qty":2}],"tenders":[{"kind":"card","amount":498}]}`)
-	out := cashier.fails(http.StatusForbidden, "needs a manager", "POST", "/api/voids", `{"idempotency_key":"v","sale":"1-1","reason":"wrong item"}`)
+	out := cashier.fails(http.StatusForbidden, "a supervisor must approve", "POST", "/api/voids", `{"idempotency_key":"v","sale":"1-1","reason":"wrong item"}`)
 	if out["need"] != "approval" {
 		t.Fatalf("need %v, want approval", out["need"])
 	}
-	cashier.fails(http.StatusForbidden, "wrong manager number or PIN", "POST", "/api/voids", `{"idempotency_key":"v","sale":"1-1","reason":"x","manager":"1","manager_pin":"9999"}`)
-	cashier.fails(http.StatusForbidden, "not a manager", "POST", "/api/voids", `{"idempotency_key":"v","sale":"1-1","reason":"x","manager":"2","manager_pin":"0000"}`)
+	cashier.fails(http.StatusForbidden, "wrong approver number or PIN", "POST", "/api/voids", `{"idempotency_key":"v","sale":"1-1","reason":"x","manager":"1","manager_pin":"9999"}`)
+	cashier.fails(http.StatusForbidden, "Carl is a cashier", "POST", "/api/voids", `{"idempotency_key":"v","sale":"1-1","reason":"x","manager":"2","manager_pin":"0000"}`)
 	if e.till.eventCount() != 1 {
 		t.Fatalf("refused voids recorded events")
 	}
@@ -151,7 +151,7 @@ func TestVoidNeedsAManager(t *testing.T) {
 
 func TestLoginBackoff(t *testing.T) {
 	e := serve(t)
-	c := e.client(t)
+	c := e.browser(t)
 	for i := range 3 {
 		c.fails(http.StatusUnauthorized, "wrong staff number or PIN", "POST", "/api/login", `{"staff":"2","pin":"1111"}`)
 		_ = i
@@ -188,7 +188,7 @@ func TestLoginBackoff(t *testing.T) {
 
 func TestBackoffPerClientAcrossStaff(t *testing.T) {
 	e := serve(t)
-	c := e.client(t)
+	c := e.browser(t)
 	// Guessing one PIN across many staff numbers trips the client's limit.
 	for i := range 9 {
 		c.fails(http.StatusUnauthorized, "wrong", "POST", "/api/login", `{"staff":"`+string(rune('a'+i))+`","pin":"1234"}`)

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -22,6 +24,11 @@ type Discount struct {
 	// ApprovedBy is the manager who approved it when it is above the
 	// store's limit; set by the server.
 	ApprovedBy string `json:"approved_by,omitempty"`
+	// approvedFor is what the manager saw when approving: the line (SKU,
+	// quantity, price) and amount for a line discount, every line and
+	// the amount for a cart discount. Once the cart no longer matches,
+	// the approval is void and the discount needs approving again.
+	approvedFor string
 }
 
 func (d *Discount) validate() error {
@@ -203,6 +210,23 @@ type priced struct {
 	sale *ledger.Sale
 	// over lists the discounts above the limit that no manager approved.
 	over []string
+	// lineFP and cartFP are what an approval of each line's discount
+	// and of the cart discount is bound to (Discount.approvedFor).
+	lineFP []string
+	cartFP string
+}
+
+// approved reports whether d carries an approval still bound to fp; an
+// approval of something else is dropped.
+func (d *Discount) approved(fp string) bool {
+	if d == nil || d.ApprovedBy == "" {
+		return false
+	}
+	if d.approvedFor != fp {
+		d.ApprovedBy, d.approvedFor = "", ""
+		return false
+	}
+	return true
 }
 
 // price computes the cart's amounts. Discounts above limitBP (basis
@@ -227,7 +251,9 @@ func price(lines []cartLine, d *Discount, version uint64, limitBP int64) (priced
 		return priced{}, badRequest("%v", err)
 	}
 	var p priced
-	var subtotal ledger.Money
+	var subtotal, lineOff ledger.Money
+	unapproved, discounts := false, 0
+	cart := sha256.New()
 	for i, l := range lines {
 		gross := t.Lines[i].Gross
 		amt := l.Discount.amountOf(gross)
@@ -236,16 +262,44 @@ func price(lines []cartLine, d *Discount, version uint64, limitBP int64) (priced
 		}
 		s.Lines[i].Discount = amt
 		subtotal += gross - amt
-		if l.Discount != nil && l.Discount.ApprovedBy == "" && l.Discount.above(amt, gross, limitBP) {
-			p.over = append(p.over, fmt.Sprintf("%s off %s", l.Discount, l.Name))
+		lineOff += amt
+		fp := fmt.Sprintf("%s|%d|%d|%d|%d", l.SKU, l.Qty, l.Price, l.TaxRate, amt)
+		p.lineFP = append(p.lineFP, fp)
+		fmt.Fprintln(cart, fp)
+		if l.Discount != nil && amt > 0 {
+			discounts++
+			if !l.Discount.approved(fp) {
+				unapproved = true
+				if l.Discount.above(amt, gross, limitBP) {
+					p.over = append(p.over, fmt.Sprintf("%s off %s", l.Discount, l.Name))
+				}
+			}
 		}
 	}
 	s.CartDiscount = d.amountOf(subtotal)
 	if s.CartDiscount > subtotal {
 		return priced{}, badRequest("cart discount %v is more than the cart's %v", s.CartDiscount, subtotal)
 	}
-	if d != nil && d.ApprovedBy == "" && d.above(s.CartDiscount, subtotal, limitBP) {
-		p.over = append(p.over, fmt.Sprintf("%s off the cart", d))
+	fmt.Fprintf(cart, "cart|%d", s.CartDiscount)
+	p.cartFP = hex.EncodeToString(cart.Sum(nil))
+	if d != nil && s.CartDiscount > 0 {
+		discounts++
+		if !d.approved(p.cartFP) {
+			unapproved = true
+			if d.above(s.CartDiscount, subtotal, limitBP) {
+				p.over = append(p.over, fmt.Sprintf("%s off the cart", d))
+			}
+		}
+	}
+	// Discounts each within the limit may stack above it (10% off a line
+	// and 10% off the cart is 19% off): the total is checked too, with a
+	// minor unit of rounding allowed per discount.
+	if gross := subtotal + lineOff; unapproved && len(p.over) == 0 && limitBP >= 0 {
+		l := new(big.Int).Mul(big.NewInt(int64(lineOff+s.CartDiscount-ledger.Money(discounts))), big.NewInt(10000))
+		r := new(big.Int).Mul(big.NewInt(int64(gross)), big.NewInt(limitBP))
+		if l.Cmp(r) > 0 {
+			p.over = append(p.over, fmt.Sprintf("%v off %v in all", lineOff+s.CartDiscount, gross))
+		}
 	}
 	if t, err = s.Totals(); err != nil {
 		return priced{}, badRequest("%v", err)
@@ -298,40 +352,35 @@ type approval struct {
 // approval: the session's own when a manager is logged in, otherwise the
 // PIN in the request. It marks them approved.
 func (a *API) approveOver(ctx context.Context, r *http.Request, s *session, ap approval, lines []cartLine, d *Discount, limitBP int64) error {
-	if p, err := price(lines, d, 0, limitBP); err != nil {
+	p, err := price(lines, d, 0, limitBP)
+	if err != nil {
 		return err
-	} else if len(p.over) == 0 {
-		return nil
-	} else {
-		who := ""
-		switch {
-		case s.staff.Role == RoleManager:
-			who = s.staff.ID
-		case ap.Approver != "":
-			if who, err = a.approve(ctx, r, ap.Approver, ap.ApproverPIN); err != nil {
-				return err
-			}
-		default:
-			return &needError{status: http.StatusForbidden, need: "approval",
-				reason: fmt.Sprintf("%s: above the %s%% limit, a manager must approve", strings.Join(p.over, ", "), bpString(limitBP))}
-		}
-		for i := range lines {
-			if l := lines[i].Discount; l != nil && l.ApprovedBy == "" {
-				l.ApprovedBy = who
-			}
-		}
-		if d != nil && d.ApprovedBy == "" {
-			d.ApprovedBy = who
-		}
-		a.log.Info("discount approved", "manager", who, "staff", s.staff.ID, "what", strings.Join(p.over, ", "))
+	}
+	if len(p.over) == 0 {
 		return nil
 	}
+	who, err := a.authorize(ctx, r, s, ap, fmt.Sprintf("%s above the %s%% limit", strings.Join(p.over, ", "), bpString(limitBP)), PermDiscount)
+	if err != nil {
+		return err
+	}
+	for i := range lines {
+		if l := lines[i].Discount; l != nil && l.ApprovedBy == "" {
+			l.ApprovedBy, l.approvedFor = who, p.lineFP[i]
+		}
+	}
+	if d != nil && d.ApprovedBy == "" {
+		d.ApprovedBy, d.approvedFor = who, p.cartFP
+	}
+	a.log.Info("discount approved", "by", who, "staff", s.staff.ID, "what", strings.Join(p.over, ", "))
+	return nil
 }
 
 // cartChange applies edit to a copy of the cart, checks the result
 // prices, gets approval for discounts above the limit, and installs it if
-// nobody changed the cart meanwhile.
-func (a *API) cartChange(w http.ResponseWriter, r *http.Request, s *session, ap approval, edit func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error)) {
+// nobody changed the cart meanwhile. An edit that cannot carry a
+// manager's PIN (ap nil: a scan, a removed line) goes through, and a
+// discount approval it voids waits for the checkout to be given again.
+func (a *API) cartChange(w http.ResponseWriter, r *http.Request, s *session, ap *approval, edit func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error)) {
 	ctx := r.Context()
 	limit := a.settings(ctx).DiscountLimitBP
 	for range 5 {
@@ -341,9 +390,14 @@ func (a *API) cartChange(w http.ResponseWriter, r *http.Request, s *session, ap 
 			a.fail(w, r, err)
 			return
 		}
-		if err := a.approveOver(ctx, r, s, ap, lines, d, limit); err != nil {
-			a.fail(w, r, err)
-			return
+		if ap != nil || a.settings(ctx).Permissions.Allows(s.staff.Role, PermDiscount) {
+			if ap == nil {
+				ap = &approval{}
+			}
+			if err := a.approveOver(ctx, r, s, *ap, lines, d, limit); err != nil {
+				a.fail(w, r, err)
+				return
+			}
 		}
 		p, err := price(lines, d, version+1, limit)
 		if err != nil {
@@ -374,7 +428,7 @@ func (a *API) getCart(w http.ResponseWriter, r *http.Request, _ *session) {
 }
 
 func (a *API) deleteCart(w http.ResponseWriter, r *http.Request, s *session) {
-	a.cartChange(w, r, s, approval{}, func([]cartLine, *Discount) ([]cartLine, *Discount, error) { return nil, nil, nil })
+	a.cartChange(w, r, s, nil, func([]cartLine, *Discount) ([]cartLine, *Discount, error) { return nil, nil, nil })
 }
 
 // AddLine is the body of POST /api/cart/lines: a barcode or a SKU, and a
@@ -452,7 +506,7 @@ func (a *API) postCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	a.cartChange(w, r, s, approval{}, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+	a.cartChange(w, r, s, nil, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
 		if n := len(lines); n > 0 && p.Unit != ledger.Kilogram {
 			if last := &lines[n-1]; last.SKU == p.SKU && last.Discount == nil && last.Price == p.Price {
 				if err := checkQty(last.Qty+qty, p.Unit); err != nil {
@@ -499,7 +553,7 @@ func (a *API) putCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	a.cartChange(w, r, s, req.approval, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+	a.cartChange(w, r, s, &req.approval, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
 		i, err := lineIndex(r, len(lines))
 		if err != nil {
 			return nil, nil, err
@@ -522,7 +576,7 @@ func (a *API) putCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (a *API) deleteCartLine(w http.ResponseWriter, r *http.Request, s *session) {
-	a.cartChange(w, r, s, approval{}, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+	a.cartChange(w, r, s, nil, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
 		i, err := lineIndex(r, len(lines))
 		if err != nil {
 			return nil, nil, err
@@ -552,7 +606,7 @@ func (a *API) putCartDiscount(w http.ResponseWriter, r *http.Request, s *session
 		a.fail(w, r, err)
 		return
 	}
-	a.cartChange(w, r, s, req.approval, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+	a.cartChange(w, r, s, &req.approval, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
 		if len(lines) == 0 {
 			return nil, nil, badRequest("the cart is empty")
 		}
@@ -589,6 +643,12 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
 		return
 	} else if ev != nil {
+		// The cart is gone with the sale: the tenders and the cashier
+		// tell a retry from another request.
+		if sale, isSale := ev.Body.(*ledger.Sale); !isSale || sale.Staff != s.staff.ID || !sameTenders(sale.Tenders, req.Tenders) {
+			a.fail(w, r, a.reused(ev))
+			return
+		}
 		a.saleDone(w, r, ev, true)
 		return
 	}
@@ -633,7 +693,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, l := range p.sale.Lines {
 		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount})
 	}
-	if err := checkTenders(req.Tenders); err != nil {
+	if err := checkTenders(req.Tenders, p.view.Total); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -651,16 +711,40 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 	a.saleDone(w, r, ev, false)
 }
 
-func checkTenders(ts []ledger.Tender) error {
+// maxTender bounds one tender and the change, like a cash movement.
+const maxTender = ledger.MaxPrice
+
+// checkTenders checks the tenders for a sale of total: each positive and
+// at most maxTender, at most 16 of them, cards and others no more than
+// the total, and change (from cash only) at most maxTender.
+func checkTenders(ts []ledger.Tender, total ledger.Money) error {
 	if len(ts) == 0 {
 		return badRequest("no tender: take cash or card")
 	}
+	if len(ts) > 16 {
+		return badRequest("%d tenders: at most 16", len(ts))
+	}
+	var paid, cash ledger.Money
 	for i, t := range ts {
 		switch {
 		case t.Kind != ledger.Cash && t.Kind != ledger.Card && t.Kind != ledger.Other:
 			return badRequest("tender %d: unknown kind %q", i+1, t.Kind)
 		case t.Amount <= 0:
 			return badRequest("tender %d: amount %v: must be positive", i+1, t.Amount)
+		case t.Amount > maxTender:
+			return badRequest("tender %d: amount %v: above %v", i+1, t.Amount, ledger.Money(maxTender))
+		}
+		paid += t.Amount // at most 16 x maxTender: no overflow
+		if t.Kind == ledger.Cash {
+			cash += t.Amount
+		}
+	}
+	if change := paid - total; change > 0 {
+		switch {
+		case change > cash:
+			return badRequest("%v paid by card or other for %v: change comes from cash only", paid-cash, total)
+		case change > maxTender:
+			return badRequest("change of %v: above %v, check the amount tendered", change, ledger.Money(maxTender))
 		}
 	}
 	return nil
@@ -669,7 +753,7 @@ func checkTenders(ts []ledger.Tender) error {
 func (a *API) saleDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event, replayed bool) {
 	sale, ok := ev.Body.(*ledger.Sale)
 	if !ok {
-		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+		a.fail(w, r, a.reused(ev))
 		return
 	}
 	drawer := false

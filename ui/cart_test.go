@@ -47,8 +47,8 @@ func TestCartScanDiscountApprovalCheckout(t *testing.T) {
 	if need["need"] != "approval" {
 		t.Fatalf("need %v", need)
 	}
-	c.fails(http.StatusForbidden, "wrong manager", "PUT", "/api/cart/discount", `{"kind":"amount","value":200,"approver":"1","approver_pin":"0000"}`)
-	c.fails(http.StatusForbidden, "not a manager", "PUT", "/api/cart/discount", `{"kind":"amount","value":200,"approver":"2","approver_pin":"0000"}`)
+	c.fails(http.StatusForbidden, "wrong approver", "PUT", "/api/cart/discount", `{"kind":"amount","value":200,"approver":"1","approver_pin":"0000"}`)
+	c.fails(http.StatusForbidden, "Carl is a cashier", "PUT", "/api/cart/discount", `{"kind":"amount","value":200,"approver":"2","approver_pin":"0000"}`)
 	if after := c.must(200, "GET", "/api/cart", ""); num(after["version"]) != num(before["version"]) || after["discount"] != nil {
 		t.Fatalf("refused discounts changed the cart: %v", after)
 	}
@@ -105,6 +105,10 @@ func TestManagerNeedsNoApproval(t *testing.T) {
 	m.fails(http.StatusBadRequest, "discount limit", "PUT", "/api/settings", `{"discount_limit_bp":10001}`)
 	m.fails(http.StatusBadRequest, "ISO 4217", "PUT", "/api/settings", `{"currency":"eur"}`)
 	cashier := e.login(t, "2", "0000")
+	// On top of the manager's 50% off the line, 50% off the cart is 75%
+	// off in all: above the limit, whoever approved the line.
+	cashier.fails(http.StatusForbidden, "in all", "PUT", "/api/cart/discount", `{"kind":"percent","value":5000}`)
+	cashier.must(200, "PUT", "/api/cart/lines/0", `{"discount":{"kind":"percent","value":0}}`)
 	cashier.must(200, "PUT", "/api/cart/discount", `{"kind":"percent","value":5000}`)
 	cashier.fails(http.StatusForbidden, "above the 60% limit", "PUT", "/api/cart/discount", `{"kind":"percent","value":6500}`)
 }
@@ -195,7 +199,8 @@ func TestShiftZReport(t *testing.T) {
 	c.must(201, "POST", "/api/sales", `{"idempotency_key":"s2","lines":[{"sku":"2001","qty":1}],"tenders":[{"kind":"card","amount":599,"ref":"X"}]}`)
 	c.must(201, "POST", "/api/cash", `{"idempotency_key":"c1","direction":"in","amount":500,"reason":"change from bank"}`)
 	c.must(201, "POST", "/api/cash", `{"idempotency_key":"c2","direction":"out","amount":250,"reason":"window cleaner"}`)
-	c.must(201, "POST", "/api/nosale", `{"idempotency_key":"n1","reason":"change"}`)
+	c.fails(http.StatusForbidden, "a supervisor must approve", "POST", "/api/nosale", `{"idempotency_key":"n1","reason":"change"}`)
+	c.must(201, "POST", "/api/nosale", `{"idempotency_key":"n1","reason":"change","approver":"3","approver_pin":"3333"}`)
 	x := c.must(200, "GET", "/api/shift", "")["open"].(map[string]any)
 	want := int64(10000 + 498 + 500 - 250)
 	if num(x["expected"]) != want || num(x["report"].(map[string]any)["sales"]) != 2 {

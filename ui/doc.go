@@ -7,20 +7,29 @@
 // ui defines the Till interface it needs; node implements it. ui imports
 // ledger for its types and never node, crdt or hw (imports_test.go).
 //
-// Security: every request's Host must be localhost, an IP literal or an
-// allowed name, else 421 (DNS rebinding); Go's CrossOriginProtection refuses
-// cross-origin state changes; a session cookie (HttpOnly, SameSite=Strict)
-// comes from POST /api/login and every request that changes state must
-// carry the session's X-CSRF-Token. Without a session such requests get
-// 401, with a wrong or missing token 403, on a locked till 423, and
-// manager-only routes 403 for a cashier. Wrong PINs (login, unlock,
-// manager approvals) back off exponentially per staff member and client.
-// No GET changes state.
+// Security (docs/SECURITY.md has the threat model): every request's Host
+// must be localhost, an IP literal or an allowed name, else 421 (DNS
+// rebinding); Go's CrossOriginProtection refuses cross-origin state
+// changes; a session cookie (HttpOnly, SameSite=Strict) comes from POST
+// /api/login and every request that changes state must carry the
+// session's X-CSRF-Token. Without a session such requests get 401, with a
+// wrong or missing token 403, on a locked till 423. What a role may do is
+// the store's permission table (roles.go), a replicated setting; a route
+// or action the session's role lacks answers 403, and actions on the shop
+// floor take an approver's number and PIN instead. Each request re-reads
+// the session's staff member: deactivated or removed, the session ends.
+// Wrong PINs (login, unlock, approvals) are counted before they are
+// checked (package backoff), per staff member and client, per client,
+// and per staff member from every client with a short ceiling. The
+// first-run set-up (setup.go) answers on loopback only, while the store
+// has no manager. No GET changes state.
 //
 // Handlers change nothing on a malformed request and answer JSON errors
-// {"error": "reason"} with the right status. Every event-making request
-// carries an idempotency key made by the page before it first sends it,
-// so a retry or a double click records one event.
+// {"error": "reason"} with the right status (413 for a body over 1 MiB).
+// Every event-making request carries an idempotency key (at most 128
+// bytes) made by the page before it first sends it, so a retry or a
+// double click records one event; the same key with a different request
+// answers 409 with the event it made.
 //
 // Concurrency: an API is safe for concurrent use. The open cart is one per
 // till, in memory, shared by the till's screens.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -17,11 +18,53 @@ import (
 // keyed answers 400 when an event-making request has no idempotency key;
 // it reports whether the request may go on.
 func (a *API) keyed(w http.ResponseWriter, r *http.Request, key string) bool {
-	if strings.TrimSpace(key) == "" {
+	switch {
+	case strings.TrimSpace(key) == "":
 		a.fail(w, r, badRequest("idempotency_key is required: make one before sending, reuse it on retry"))
+		return false
+	case len(key) > ledger.MaxKeyLen:
+		a.fail(w, r, badRequest("idempotency_key is %d bytes: at most %d", len(key), ledger.MaxKeyLen))
 		return false
 	}
 	return true
+}
+
+// reusedKeyError is an idempotency key sent again with a different
+// request: the client gets 409 and the event the key made.
+type reusedKeyError struct {
+	ev      *ledger.Event
+	receipt string
+}
+
+func (e *reusedKeyError) Error() string {
+	return fmt.Sprintf("idempotency key already used for a different request (%s %s): make a new key for a new request",
+		strings.ReplaceAll(string(e.ev.Kind()), "_", " "), e.receipt)
+}
+
+func (a *API) reused(ev *ledger.Event) error {
+	return &reusedKeyError{ev: ev, receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq)}
+}
+
+// sameBody reports whether body, made from a request, is what the event
+// an idempotency key made records: the same kind, staff and fields, but
+// for those read from the ledger at the time (a count's expected stock).
+func sameBody(ev *ledger.Event, body ledger.Body) bool {
+	if ev.Kind() != body.Kind() {
+		return false
+	}
+	norm := func(b ledger.Body) string {
+		if c, ok := b.(*ledger.StockCount); ok {
+			n := *c
+			n.Lines = append([]ledger.CountLine(nil), c.Lines...)
+			for i := range n.Lines {
+				n.Lines[i].Expected = 0
+			}
+			b = &n
+		}
+		j, _ := json.Marshal(b)
+		return string(j)
+	}
+	return norm(ev.Body) == norm(body)
 }
 
 // replayOf checks an event-making request's idempotency key and returns
@@ -39,24 +82,44 @@ func (a *API) replayOf(w http.ResponseWriter, r *http.Request, key string) (ev *
 	return ev, true
 }
 
-func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body ledger.Body, done func(ev *ledger.Event) any) {
+func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body ledger.Body, done func(ev *ledger.Event) any, allowed ...func() error) {
 	if !a.keyed(w, r, key) {
 		return
 	}
-	ev, existing, err := a.till.Record(r.Context(), body, key)
+	ev, err := a.till.Replay(key)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if ev.Kind() != body.Kind() {
-		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+	existing := ev != nil
+	if !existing {
+		// A new event: the permissions it needs are checked now (a
+		// replay was allowed when it was made).
+		for _, ok := range allowed {
+			if err := ok(); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+		}
+		if ev, existing, err = a.till.Record(r.Context(), body, key); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	if existing && !sameBody(ev, body) {
+		a.fail(w, r, a.reused(ev))
 		return
 	}
 	status := http.StatusCreated
 	if existing {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, done(ev))
+	out := done(ev)
+	if v, ok := out.(EventView); ok {
+		v.Replayed = existing
+		out = v
+	}
+	writeJSON(w, status, out)
 }
 
 // EventView is what the API answers for a recorded drawer event.
@@ -66,6 +129,8 @@ type EventView struct {
 	Kind    ledger.Kind `json:"kind"`
 	Time    time.Time   `json:"time"`
 	Body    ledger.Body `json:"body"`
+	// Replayed is set when the idempotency key had already made it.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 func (a *API) eventView(ev *ledger.Event) any {
@@ -77,11 +142,15 @@ func (a *API) postNoSale(w http.ResponseWriter, r *http.Request, s *session) {
 	var req struct {
 		IdempotencyKey string `json:"idempotency_key"`
 		Reason         string `json:"reason,omitempty"`
+		approval
 	}
 	if !decode(w, r, &req) {
 		return
 	}
-	a.record(w, r, req.IdempotencyKey, &ledger.NoSale{Reason: strings.TrimSpace(req.Reason), Staff: s.staff.ID}, a.eventView)
+	a.record(w, r, req.IdempotencyKey, &ledger.NoSale{Reason: strings.TrimSpace(req.Reason), Staff: s.staff.ID}, a.eventView, func() error {
+		_, err := a.authorize(r.Context(), r, s, req.approval, "opening the drawer without a sale", PermNoSale)
+		return err
+	})
 }
 
 // CashRequest is the body of POST /api/cash: cash put into ("in") or
@@ -91,6 +160,7 @@ type CashRequest struct {
 	Direction      string       `json:"direction"`
 	Amount         ledger.Money `json:"amount"`
 	Reason         string       `json:"reason"`
+	approval
 }
 
 func (a *API) postCash(w http.ResponseWriter, r *http.Request, s *session) {
@@ -104,21 +174,33 @@ func (a *API) postCash(w http.ResponseWriter, r *http.Request, s *session) {
 	case req.Amount <= 0:
 		a.fail(w, r, badRequest("amount %v: must be positive", req.Amount))
 		return
+	case req.Amount > ledger.MaxPrice:
+		a.fail(w, r, badRequest("amount %v: above %v", req.Amount, ledger.Money(ledger.MaxPrice)))
+		return
 	case reason == "":
 		a.fail(w, r, badRequest("cash %s needs a reason", req.Direction))
 		return
 	}
 	var body ledger.Body
+	var perms []Permission
 	switch req.Direction {
 	case "in":
 		body = &ledger.CashIn{Currency: cur, Amount: req.Amount, Reason: reason, Staff: s.staff.ID}
+		perms = []Permission{PermCashIn}
 	case "out":
 		body = &ledger.CashOut{Currency: cur, Amount: req.Amount, Reason: reason, Staff: s.staff.ID}
+		perms = []Permission{PermCashOut}
+		if int64(req.Amount) > a.settings(r.Context()).CashOutLimit {
+			perms = append(perms, PermCashOutLarge)
+		}
 	default:
 		a.fail(w, r, badRequest("direction %q: want \"in\" or \"out\"", req.Direction))
 		return
 	}
-	a.record(w, r, req.IdempotencyKey, body, a.eventView)
+	a.record(w, r, req.IdempotencyKey, body, a.eventView, func() error {
+		_, err := a.authorize(r.Context(), r, s, req.approval, fmt.Sprintf("cash %s of %v", req.Direction, req.Amount), perms...)
+		return err
+	})
 }
 
 // ReportView is a ledger report with its tax bands as a list.
@@ -209,8 +291,8 @@ func (a *API) postShiftOpen(w http.ResponseWriter, r *http.Request, s *session) 
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.Float < 0 {
-		a.fail(w, r, badRequest("float %v: must not be negative", req.Float))
+	if req.Float < 0 || req.Float > ledger.MaxPrice {
+		a.fail(w, r, badRequest("float %v: must not be negative nor above %v", req.Float, ledger.Money(ledger.MaxPrice)))
 		return
 	}
 	body := &ledger.ShiftOpen{Currency: a.settings(r.Context()).Currency, Float: req.Float, Staff: s.staff.ID}

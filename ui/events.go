@@ -76,6 +76,22 @@ func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
 			switch c.Kind {
 			case ChangeStock:
 				dirty[c.ID] = true
+			case ChangeStaff:
+				a.forgetStaff()
+				if !a.current(ctx, s) {
+					a.sessions.drop(s.token)
+					send("logout", map[string]string{"reason": "your staff record was deactivated or removed"})
+					return
+				}
+				if !send(string(c.Kind), c) {
+					return
+				}
+			case ChangeReload:
+				a.forgetStaff()
+				a.forgetSettings()
+				if !send(string(c.Kind), c) {
+					return
+				}
 			case ChangeSetting:
 				a.forgetSettings()
 				if !send("setting", c) {
@@ -102,7 +118,7 @@ func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
 				return
 			}
 		case <-status.C:
-			if a.sessions.get(s.token, a.cfg.Now()) == nil {
+			if a.sessions.get(s.token, a.cfg.Now()) == nil || !a.current(ctx, s) {
 				send("logout", map[string]string{"reason": "session ended"})
 				return
 			}

@@ -54,6 +54,7 @@ func newFakeTill() *fakeTill {
 	}
 	f.staff["1"] = fakeStaff{ui.StaffMember{ID: "1", Name: "Maria", Role: ui.RoleManager}, "1234"}
 	f.staff["2"] = fakeStaff{ui.StaffMember{ID: "2", Name: "Carl", Role: ui.RoleCashier}, "0000"}
+	f.staff["3"] = fakeStaff{ui.StaffMember{ID: "3", Name: "Sue", Role: ui.RoleSupervisor}, "3333"}
 	return f
 }
 
@@ -344,7 +345,7 @@ func (f *fakeTill) Authenticate(_ context.Context, id, pin string) (ui.StaffMemb
 	defer f.mu.Unlock()
 	f.auths++
 	s, ok := f.staff[id]
-	if !ok || s.pin != pin {
+	if !ok || s.pin != pin || s.m.Inactive || s.m.Removed {
 		return ui.StaffMember{}, ui.ErrBadCredentials
 	}
 	return s.m, nil
@@ -360,10 +361,26 @@ func (f *fakeTill) StaffList(context.Context) ([]ui.StaffMember, error) {
 	return out, nil
 }
 
+func (f *fakeTill) RemoveStaff(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.staff[id]
+	if !ok {
+		return fmt.Errorf("%w: staff %s", ui.ErrNotFound, id)
+	}
+	s.m.Removed, s.pin = true, ""
+	f.staff[id] = s
+	f.notify(ui.Change{Kind: ui.ChangeStaff, ID: id})
+	return nil
+}
+
 func (f *fakeTill) PutStaff(_ context.Context, m ui.StaffMember, pin string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old, ok := f.staff[m.ID]
+	if ok && old.m.Removed {
+		return fmt.Errorf("%w: staff %s was removed", ui.ErrConflict, m.ID)
+	}
 	if pin == "" {
 		if !ok {
 			return fmt.Errorf("%w: new staff needs a PIN", ui.ErrBadRequest)
@@ -371,6 +388,7 @@ func (f *fakeTill) PutStaff(_ context.Context, m ui.StaffMember, pin string) err
 		pin = old.pin
 	}
 	f.staff[m.ID] = fakeStaff{m, pin}
+	f.notify(ui.Change{Kind: ui.ChangeStaff, ID: m.ID})
 	return nil
 }
 
@@ -394,4 +412,50 @@ func (f *fakeTill) eventCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.events[f.self.ID])
+}
+
+// Reprint pretends to print a copy.
+func (f *fakeTill) Reprint(context.Context, ledger.EventID) error { return nil }
+
+// setStaff changes a member as a merge from a peer would: no API call.
+func (f *fakeTill) setStaff(id string, edit func(*ui.StaffMember)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.staff[id]
+	edit(&s.m)
+	f.staff[id] = s
+}
+
+// fakeSetup is a fakeTill with the first-run set-up: code is its
+// one-time code ("" once used).
+type fakeSetup struct {
+	*fakeTill
+	code string
+}
+
+func (f *fakeSetup) SetupOpen(context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.staff {
+		if s.m.Role == ui.RoleManager && !s.m.Inactive && !s.m.Removed {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (f *fakeSetup) FirstManager(ctx context.Context, code string, m ui.StaffMember, pin string) error {
+	if open, _ := f.SetupOpen(ctx); !open {
+		f.code = ""
+		return ui.ErrSetupDone
+	}
+	if f.code == "" || code != f.code {
+		return ui.ErrWrongCode
+	}
+	m.Role = ui.RoleManager
+	if err := f.PutStaff(ctx, m, pin); err != nil {
+		return err
+	}
+	f.code = ""
+	return nil
 }

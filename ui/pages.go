@@ -12,8 +12,10 @@ import (
 //go:embed web
 var webFS embed.FS
 
-func servePage(w http.ResponseWriter, r *http.Request) {
-	b, err := webFS.ReadFile("web/index.html")
+func servePage(w http.ResponseWriter, r *http.Request) { servePageFile(w, "web/index.html") }
+
+func servePageFile(w http.ResponseWriter, name string) {
+	b, err := webFS.ReadFile(name)
 	if err != nil {
 		http.Error(w, "page missing from the build", http.StatusInternalServerError)
 		return

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -204,7 +205,12 @@ func (a *API) postSale(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
 		return
-	} else if ev == nil { // new: price and check it; a replay goes straight to Sell
+	} else if ev != nil {
+		if !a.saleMatches(ctx, ev, req, s.staff.ID) {
+			a.fail(w, r, a.reused(ev))
+			return
+		}
+	} else { // new: price and check it; a replay goes straight to Sell
 		if len(req.Lines) == 0 {
 			a.fail(w, r, badRequest("a sale needs at least one line"))
 			return
@@ -240,7 +246,7 @@ func (a *API) postSale(w http.ResponseWriter, r *http.Request, s *session) {
 			a.fail(w, r, err)
 			return
 		}
-		if err := checkTenders(req.Tenders); err != nil {
+		if err := checkTenders(req.Tenders, p.view.Total); err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -270,6 +276,9 @@ type RefundRequest struct {
 	Tender         ledger.TenderKind `json:"tender,omitempty"`
 	Ref            string            `json:"ref,omitempty"`
 	Reason         string            `json:"reason,omitempty"`
+	// An approver's number and PIN, when the refund needs a permission
+	// the cashier lacks (above the refund limit, another till's sale).
+	approval
 }
 
 // RefundResult is a recorded refund and the sale as it now stands.
@@ -289,13 +298,20 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
-		return
-	} else if ev != nil {
-		a.refundDone(w, r, ev, true)
+	ev, ok := a.replayOf(w, r, req.IdempotencyKey)
+	if !ok {
 		return
 	}
 	sale, err := a.resolve(req.Sale)
+	if ev != nil {
+		rf, isRefund := ev.Body.(*ledger.Refund)
+		if err != nil || !isRefund || rf.Sale != sale.ID() || !refundMatches(rf, req, s.staff.ID) {
+			a.fail(w, r, a.reused(ev))
+			return
+		}
+		a.refundDone(w, r, ev, true)
+		return
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -331,6 +347,18 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, l := range lines {
 		total += l.Amount
 	}
+	perms := []Permission{PermRefund}
+	if int64(total) > a.settings(r.Context()).RefundLimit {
+		perms = append(perms, PermRefundLarge)
+	}
+	if sale.Till != a.till.Self().ID {
+		perms = append(perms, PermRefundOtherTill)
+	}
+	by, err := a.authorize(r.Context(), r, s, req.approval, fmt.Sprintf("a refund of %v", total), perms...)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if total > 0 {
 		body.Tenders = []ledger.Tender{{Kind: kind, Amount: total, Ref: strings.TrimSpace(req.Ref)}}
 	}
@@ -339,14 +367,14 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("refund", "sale", ledger.Receipt(a.till.TillNumber(sale.Till), sale.Seq), "staff", s.staff.ID, "total", total.String())
+	a.log.Info("refund", "sale", ledger.Receipt(a.till.TillNumber(sale.Till), sale.Seq), "staff", s.staff.ID, "approved_by", by, "total", total.String())
 	a.refundDone(w, r, ev, existing)
 }
 
 func (a *API) refundDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event, replayed bool) {
 	rf, ok := ev.Body.(*ledger.Refund)
 	if !ok {
-		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+		a.fail(w, r, a.reused(ev))
 		return
 	}
 	res := RefundResult{Receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), EventID: ev.ID().String(),
@@ -370,8 +398,9 @@ func (a *API) refundDone(w http.ResponseWriter, r *http.Request, ev *ledger.Even
 	writeJSON(w, status, res)
 }
 
-// VoidRequest is the body of POST /api/voids. A manager must be logged
-// in, or give their ID and PIN.
+// VoidRequest is the body of POST /api/voids. Someone with the void
+// permission (a supervisor by default) must be logged in, or give their
+// number and PIN as manager and manager_pin.
 type VoidRequest struct {
 	IdempotencyKey string `json:"idempotency_key"`
 	Sale           string `json:"sale"`
@@ -386,13 +415,20 @@ func (a *API) postVoid(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx := r.Context()
-	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
-		return
-	} else if ev != nil {
-		a.voidDone(w, r, ev, true)
+	ev, ok := a.replayOf(w, r, req.IdempotencyKey)
+	if !ok {
 		return
 	}
 	sale, err := a.resolve(req.Sale)
+	if ev != nil {
+		v, isVoid := ev.Body.(*ledger.Void)
+		if err != nil || !isVoid || v.Sale != sale.ID() || v.Reason != strings.TrimSpace(req.Reason) || v.Staff != s.staff.ID {
+			a.fail(w, r, a.reused(ev))
+			return
+		}
+		a.voidDone(w, r, ev, true)
+		return
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -401,17 +437,9 @@ func (a *API) postVoid(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, badRequest("a void needs a reason"))
 		return
 	}
-	mgr := ""
-	switch {
-	case s.staff.Role == RoleManager:
-		mgr = s.staff.ID
-	case req.Manager != "":
-		if mgr, err = a.approve(ctx, r, req.Manager, req.ManagerPIN); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-	default:
-		a.fail(w, r, &needError{status: http.StatusForbidden, need: "approval", reason: "voiding a sale needs a manager"})
+	mgr, err := a.authorize(ctx, r, s, approval{req.Manager, req.ManagerPIN}, "voiding a sale", PermVoid)
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	var v *ledger.Void
@@ -433,7 +461,7 @@ func (a *API) postVoid(w http.ResponseWriter, r *http.Request, s *session) {
 func (a *API) voidDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event, replayed bool) {
 	v, ok := ev.Body.(*ledger.Void)
 	if !ok {
-		a.fail(w, r, fmt.Errorf("%w: idempotency key already made a %s", ErrConflict, ev.Kind()))
+		a.fail(w, r, a.reused(ev))
 		return
 	}
 	res := map[string]any{"receipt": ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), "event_id": ev.ID().String(),
@@ -452,4 +480,61 @@ func (a *API) voidDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event,
 		status = http.StatusOK
 	}
 	writeJSON(w, status, res)
+}
+
+// saleMatches reports whether a sale request sent again with an
+// idempotency key is the one that made ev: the same staff, lines,
+// discounts and tenders.
+func (a *API) saleMatches(ctx context.Context, ev *ledger.Event, req SaleRequest, staff string) bool {
+	sale, ok := ev.Body.(*ledger.Sale)
+	if !ok || sale.Staff != staff || sale.CartDiscount != req.CartDiscount || len(sale.Lines) != len(req.Lines) ||
+		!sameTenders(sale.Tenders, req.Tenders) {
+		return false
+	}
+	for i, l := range req.Lines {
+		sku := l.SKU
+		if l.Barcode != "" {
+			p, err := a.lookup(ctx, l.Barcode, l.SKU)
+			if err != nil {
+				return false
+			}
+			sku = p.SKU
+		}
+		got := sale.Lines[i]
+		if got.SKU != sku || got.Qty != l.Qty || got.Discount != l.Discount {
+			return false
+		}
+	}
+	return true
+}
+
+func sameTenders(a, b []ledger.Tender) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// refundMatches reports whether a refund request sent again with an
+// idempotency key is the one that made rf (its sale is checked by the
+// caller).
+func refundMatches(rf *ledger.Refund, req RefundRequest, staff string) bool {
+	if rf.Staff != staff || rf.Reason != strings.TrimSpace(req.Reason) || len(rf.Lines) != len(req.Lines) {
+		return false
+	}
+	for i, p := range req.Lines {
+		if rf.Lines[i].Line != p.Line || rf.Lines[i].Qty != p.Qty {
+			return false
+		}
+	}
+	kind := req.Tender
+	if kind == "" {
+		kind = ledger.Cash
+	}
+	return len(rf.Tenders) == 0 || rf.Tenders[0].Kind == kind
 }

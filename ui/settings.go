@@ -2,10 +2,13 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
 )
 
 // Settings are the store-wide settings the UI uses, kept in the CRDT so
@@ -20,6 +23,13 @@ type Settings struct {
 	// scan; LockAfterS locks an idle till screen (0: never).
 	ScanGapMS  int64 `json:"scan_gap_ms"`
 	LockAfterS int64 `json:"lock_after_s"`
+	// RefundLimit and CashOutLimit (minor units) are the largest refund
+	// and cash-out that the refund and cash_out permissions cover;
+	// above them refund_large and cash_out_large apply.
+	RefundLimit  int64 `json:"refund_limit"`
+	CashOutLimit int64 `json:"cash_out_limit"`
+	// Permissions is the store's permission table.
+	Permissions PermissionTable `json:"permissions"`
 }
 
 // Setting names in the CRDT. Values are decimal text.
@@ -28,10 +38,16 @@ const (
 	SettingCurrency      = "currency"
 	SettingScanGap       = "scan_gap_ms"
 	SettingLockAfter     = "lock_after_s"
+	SettingRefundLimit   = "refund_limit"
+	SettingCashOutLimit  = "cash_out_limit"
+	// SettingPermissions is a JSON object: permission -> least role.
+	SettingPermissions = "permissions"
 )
 
 // DefaultSettings apply where a setting is unset or unreadable.
-var DefaultSettings = Settings{DiscountLimitBP: 1000, Currency: "EUR", ScanGapMS: 30, LockAfterS: 300}
+// Permissions is nil here: readSettings fills in DefaultPermissions.
+var DefaultSettings = Settings{DiscountLimitBP: 1000, Currency: "EUR", ScanGapMS: 30, LockAfterS: 300,
+	RefundLimit: 5000, CashOutLimit: 5000}
 
 // settingsTTL is how long settings are cached: every request reads them.
 const settingsTTL = 2 * time.Second
@@ -70,6 +86,12 @@ func (a *API) readSettings(ctx context.Context) Settings {
 	num(SettingDiscountLimit, &s.DiscountLimitBP, 0, 10000)
 	num(SettingScanGap, &s.ScanGapMS, 5, 500)
 	num(SettingLockAfter, &s.LockAfterS, 0, 86400)
+	num(SettingRefundLimit, &s.RefundLimit, 0, ledger.MaxPrice)
+	num(SettingCashOutLimit, &s.CashOutLimit, 0, ledger.MaxPrice)
+	s.Permissions = DefaultPermissions()
+	if v, ok, err := a.till.Setting(ctx, SettingPermissions); err == nil && ok {
+		s.Permissions = parsePermissions(v)
+	}
 	if v, ok, err := a.till.Setting(ctx, SettingCurrency); err == nil && ok && validCurrency(v) {
 		s.Currency = v
 	} else if ps, err := a.till.SearchProducts(ctx, "", 1); err == nil && len(ps) == 1 {
@@ -92,6 +114,10 @@ type SettingsChange struct {
 	Currency        *string `json:"currency,omitempty"`
 	ScanGapMS       *int64  `json:"scan_gap_ms,omitempty"`
 	LockAfterS      *int64  `json:"lock_after_s,omitempty"`
+	RefundLimit     *int64  `json:"refund_limit,omitempty"`
+	CashOutLimit    *int64  `json:"cash_out_limit,omitempty"`
+	// Permissions changes the least role of the permissions named.
+	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
 
 func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
@@ -113,8 +139,19 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if !check(SettingDiscountLimit, req.DiscountLimitBP, 0, 10000, "discount limit (basis points)") ||
 		!check(SettingScanGap, req.ScanGapMS, 5, 500, "scan gap (ms)") ||
-		!check(SettingLockAfter, req.LockAfterS, 0, 86400, "lock after (s)") {
+		!check(SettingLockAfter, req.LockAfterS, 0, 86400, "lock after (s)") ||
+		!check(SettingRefundLimit, req.RefundLimit, 0, ledger.MaxPrice, "refund limit (minor units)") ||
+		!check(SettingCashOutLimit, req.CashOutLimit, 0, ledger.MaxPrice, "cash-out limit (minor units)") {
 		return
+	}
+	if len(req.Permissions) > 0 {
+		t, err := a.settings(r.Context()).Permissions.merge(req.Permissions)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		b, _ := json.Marshal(t)
+		put[SettingPermissions] = string(b)
 	}
 	if req.Currency != nil {
 		if !validCurrency(*req.Currency) {

@@ -80,9 +80,13 @@ type StaffDirectory interface {
 	// unknown staff member both return ErrBadCredentials.
 	Authenticate(ctx context.Context, staff, pin string) (StaffMember, error)
 	StaffList(ctx context.Context) ([]StaffMember, error)
-	// PutStaff adds or edits a staff member; an empty pin keeps the
-	// member's PIN (and is refused for a new member).
+	// PutStaff adds or edits a staff member (m.Inactive deactivates or
+	// reactivates them); an empty pin keeps the member's PIN (and is
+	// refused for a new member). A removed member cannot be edited.
 	PutStaff(ctx context.Context, m StaffMember, pin string) error
+	// RemoveStaff removes a staff member for good: their PIN is
+	// forgotten, their entry stays for the events that name them.
+	RemoveStaff(ctx context.Context, id string) error
 }
 
 // Errors a Till reports for the handler to map onto HTTP statuses.
@@ -94,7 +98,23 @@ var (
 	// ErrBadCredentials is a wrong staff number or PIN; which of the two
 	// is never said.
 	ErrBadCredentials = errors.New("wrong staff number or PIN")
+	// ErrWrongCode is a wrong or used first-run set-up code.
+	ErrWrongCode = errors.New("wrong set-up code")
+	// ErrSetupDone answers the first-run set-up once a manager exists.
+	ErrSetupDone = errors.New("set-up is done")
 )
+
+// Setup is implemented by tills that offer the first-run set-up: while
+// the store has no manager, the till's loopback UI serves /setup, where
+// the one-time code the till printed at start creates the first manager.
+type Setup interface {
+	// SetupOpen reports whether the store has no manager yet.
+	SetupOpen(ctx context.Context) (bool, error)
+	// FirstManager creates the first manager (m.Role is ignored) if
+	// code is the till's set-up code and no manager exists yet; the
+	// code is then void. Errors wrap ErrWrongCode or ErrSetupDone.
+	FirstManager(ctx context.Context, code string, m StaffMember, pin string) error
+}
 
 // TillInfo names a till.
 type TillInfo struct {
@@ -107,18 +127,23 @@ type TillInfo struct {
 // Role is what a staff member may do.
 type Role string
 
-// Roles. Managers may do everything a cashier may.
+// Roles, from the least to the most trusted: each has every permission
+// of the roles below it, and what they have is the store's permission
+// table (PermissionTable).
 const (
-	RoleCashier Role = "cashier"
-	RoleManager Role = "manager"
+	RoleCashier    Role = "cashier"
+	RoleSupervisor Role = "supervisor"
+	RoleManager    Role = "manager"
 )
 
 // StaffMember is a person who may log in. The PIN hash never leaves the
-// till.
+// till. Inactive and removed members cannot log in; their sessions end.
 type StaffMember struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role Role   `json:"role"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Inactive bool   `json:"inactive,omitempty"`
+	Removed  bool   `json:"removed,omitempty"`
 }
 
 // Product is a catalog entry. Price is in minor units per unit, or per

@@ -82,6 +82,11 @@ func tillCommand() *cli.Command {
 			for _, a := range till.Host().Addrs() {
 				fmt.Fprintf(c.App.Writer, "  listening %s\n", a)
 			}
+			if code, path, open, err := till.SetupCode(c.Context); err != nil {
+				return err
+			} else if open {
+				fmt.Fprintf(c.App.Writer, "no manager yet: open http://%s/setup on this machine and enter the set-up code %s (also in %s)\n", cfg.HTTPAddr, code, path)
+			}
 			return till.Run(c.Context)
 		},
 	}

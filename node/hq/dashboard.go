@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/tillmesh/tillmesh/backoff"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 )
@@ -100,16 +102,47 @@ type session struct {
 	expires time.Time
 }
 
-// sessions holds logged-in dashboard users and failed-login back-off.
+// sessions holds logged-in dashboard users and the failed-login
+// back-off. A login attempt is counted before the password is checked
+// (backoff.Limiter.Reserve), so concurrent guesses get no more checks
+// than sequential ones: 5 per user and client, then a wait from 5 s
+// doubling to 20 minutes; 15 per client; and 20 per user from every
+// client together, whose wait never exceeds 10 s, so a guesser spread
+// over many clients is slowed without locking the user out. checks
+// bounds the argon2 hashes running at once.
 type sessions struct {
-	mu    sync.Mutex
-	byID  map[string]*session
-	fails map[string]int       // by user name
-	until map[string]time.Time // locked out until
+	mu      sync.Mutex
+	byID    map[string]*session
+	limiter *backoff.Limiter
+	checks  chan struct{}
 }
 
 func newSessions() *sessions {
-	return &sessions{byID: map[string]*session{}, fails: map[string]int{}, until: map[string]time.Time{}}
+	return &sessions{byID: map[string]*session{}, limiter: backoff.New(30*time.Minute, 10_000), checks: make(chan struct{}, 2)}
+}
+
+// Login back-off rules (see sessions).
+var (
+	loginPair    = backoff.Rule{Free: 5, Base: 5 * time.Second, Max: 20 * time.Minute}
+	loginClient  = backoff.Rule{Free: 15, Base: 5 * time.Second, Max: 20 * time.Minute}
+	loginCeiling = backoff.Rule{Free: 20, Base: time.Second, Max: 10 * time.Second}
+)
+
+const clientCookie = "hq_client"
+
+// loginClientOf names who is guessing: the address and the browser's
+// client cookie (a random value HQ sets; it only tells browsers apart).
+func loginClientOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if c, err := r.Cookie(clientCookie); err == nil && len(c.Value) == 64 {
+		if _, err := hex.DecodeString(c.Value); err == nil {
+			return host + "|" + c.Value
+		}
+	}
+	return host
 }
 
 func randomToken() string {
@@ -121,7 +154,7 @@ func randomToken() string {
 func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	sub, _ := fs.Sub(webFS, "web")
 	static := http.FileServerFS(sub)
-	mux.Handle("GET /", h.secureHeaders(static))
+	mux.Handle("GET /", h.secureHeaders(withClientCookie(static, h.cfg.SecureCookies)))
 	cop := http.NewCrossOriginProtection()
 	api := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, h.secureHeaders(cop.Handler(f))) }
 	api("POST /hq/api/login", h.login)
@@ -134,7 +167,20 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("GET /hq/api/catalog", h.staff(h.apiCatalog))
 	api("POST /hq/api/products", h.staff(h.apiProduct))
 	api("POST /hq/api/staff", h.staff(h.apiStaff))
+	api("POST /hq/api/staff/status", h.staff(h.apiStaffStatus))
 	api("GET /hq/api/evidence", h.staff(h.apiEvidence))
+}
+
+// withClientCookie gives a browser loading the dashboard its client
+// cookie, if it has none.
+func withClientCookie(next http.Handler, secure bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie(clientCookie); err != nil {
+			http.SetCookie(w, &http.Cookie{Name: clientCookie, Value: randomToken(), Path: "/", HttpOnly: true, Secure: secure,
+				SameSite: http.SameSiteStrictMode, MaxAge: 400 * 24 * 3600})
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (h *HQ) secureHeaders(next http.Handler) http.Handler {
@@ -193,36 +239,45 @@ func (h *HQ) login(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
 		return
 	}
+	if len(req.User) > 128 || len(req.Password) > 1024 {
+		writeErr(w, http.StatusUnauthorized, hqapi.CodeUnauthorized, "wrong user or password")
+		return
+	}
 	now := h.cfg.Now()
 	ss := h.sessions
-	ss.mu.Lock()
-	until := ss.until[req.User]
-	ss.mu.Unlock()
-	if now.Before(until) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(until.Sub(now).Seconds())+1))
-		writeErr(w, http.StatusTooManyRequests, hqapi.CodeUnauthorized, fmt.Sprintf("too many failed logins: wait %v", until.Sub(now).Round(time.Second)))
+	client := loginClientOf(r)
+	pair := backoff.Key{Name: "login:" + req.User + "|" + client, Rule: loginPair}
+	byClient := backoff.Key{Name: "client:" + client, Rule: loginClient}
+	ceiling := backoff.Key{Name: "user:" + req.User, Rule: loginCeiling}
+	ticket, wait := ss.limiter.Reserve(now, pair, byClient, ceiling)
+	if ticket == nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		writeErr(w, http.StatusTooManyRequests, hqapi.CodeUnauthorized, fmt.Sprintf("too many failed logins: wait %v", wait.Round(time.Second)))
+		return
+	}
+	select {
+	case ss.checks <- struct{}{}:
+	case <-r.Context().Done():
+		ticket.Cancel()
 		return
 	}
 	u, err := h.st.User(r.Context(), req.User)
 	ok := err == nil && CheckSecret(u.Hash, req.Password)
+	<-ss.checks
 	if err != nil && !errors.Is(err, ErrNotFound) {
+		ticket.Cancel()
 		h.fail(w, r, err)
 		return
 	}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	if !ok {
-		ss.fails[req.User]++
-		if n := ss.fails[req.User]; n >= 5 {
-			wait := time.Duration(1<<min(n-5, 8)) * 5 * time.Second
-			ss.until[req.User] = now.Add(wait)
-		}
+		ticket.Failure()
 		h.log.Warn("failed hq login", "user", req.User, "remote", r.RemoteAddr)
 		writeErr(w, http.StatusUnauthorized, hqapi.CodeUnauthorized, "wrong user or password")
 		return
 	}
-	delete(ss.fails, req.User)
-	delete(ss.until, req.User)
+	ticket.Success(pair.Name, byClient.Name)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	id := randomToken()
 	s := &session{user: u.Name, csrf: randomToken(), expires: now.Add(sessionTTL)}
 	ss.byID[id] = s
@@ -392,6 +447,34 @@ func (h *HQ) apiStaff(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c.Staff.PINHash = ""
 	h.log.Info("staff change", "id", req.ID, "cursor", c.Cursor, "by", s.user)
+	writeJSON(w, http.StatusOK, c)
+}
+
+// apiStaffStatus deactivates, reactivates or removes a staff member.
+func (h *HQ) apiStaffStatus(w http.ResponseWriter, r *http.Request, s *session) {
+	var req struct {
+		Store    string `json:"store"`
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Role     string `json:"role"`
+		Inactive bool   `json:"inactive"`
+		Removed  bool   `json:"removed"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	store, err := storeParam(req.Store)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	c, err := h.StaffStatus(r.Context(), store, req.ID, req.Name, req.Role, req.Inactive, req.Removed, s.user)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.log.Info("staff status change", "id", req.ID, "inactive", req.Inactive, "removed", req.Removed, "by", s.user)
 	writeJSON(w, http.StatusOK, c)
 }
 

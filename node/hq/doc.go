@@ -49,14 +49,19 @@
 //
 // Every request under /v1/stores is signed by an enrolled till's key:
 //
-//	Authorization: Tillmesh-Ed25519 till=<64 hex>,ts=<Unix ms>,sig=<base64url>
+//	Authorization: Tillmesh-Ed25519 till=<64 hex>,ts=<Unix ms>,len=<body bytes>,body=<hex SHA-256>,sig=<base64url>
 //
-// where sig is ed25519 over "tillmesh-hq-1\n" + method + "\n" + path?query
-// + "\n" + ts + "\n" + hex(SHA-256(body)). HQ refuses a timestamp more
-// than Config.AuthWindow (5 min) from its clock, a signature it has seen
-// before (replay), and a till without a certificate of the store in the
-// path; X-Tillmesh-Cert (base64url CBOR) may carry the certificate on
-// first contact. Answers are JSON; errors are {"error","code"} with 400,
+// where sig is ed25519 over "tillmesh-hq-2\n" + method + "\n" + path?query
+// + "\n" + ts + "\n" + len + "\n" + hex(SHA-256(body)). HQ checks all of it
+// before reading a byte of the body: it refuses a declared Content-Length
+// over hqapi.MaxBody (413), a timestamp more than Config.AuthWindow (5
+// min) from its clock, a signature that does not verify or that it has
+// seen before (replay), a Content-Length other than the signed length,
+// and a till without a certificate of the store in the path (HQ's
+// records, or X-Tillmesh-Cert, base64url CBOR, on first contact). Only
+// then does it read the body, through a counter that stops one byte past
+// the signed length (413), and compare it with the signed hash (401).
+// Answers are JSON; errors are {"error","code"} with 400,
 // 401, 403, 404, 409 (stale fence, with "fence") or 5xx.
 //
 //	GET  /v1/health                        no auth: {"ok":true,"time":ms}

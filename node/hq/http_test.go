@@ -105,7 +105,9 @@ func TestRelayAPIAuthentication(t *testing.T) {
 	body, _ := hqapi.EncodeUpload(u)
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+hqapi.EventsPath(store.ID), bytes.NewReader(body))
 	req.Header.Set("Content-Type", hqapi.ContentCBOR)
-	hqapi.Sign(req, store.Tills[0].Key, nil, []byte("another body"), time.Now().UnixMilli())
+	tampered := bytes.Clone(body)
+	tampered[len(tampered)-1] ^= 1 // same length, another body
+	hqapi.Sign(req, store.Tills[0].Key, store.EncodedCerts()[0], tampered, time.Now().UnixMilli())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +144,7 @@ func TestRelayAPIJSONUploadAndChanges(t *testing.T) {
 	body, _ := json.Marshal(hqapi.Upload{Fence: 1, Certs: store.EncodedCerts(), Events: raws(evs)})
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+hqapi.EventsPath(store.ID), bytes.NewReader(body))
 	req.Header.Set("Content-Type", hqapi.ContentJSON)
-	hqapi.Sign(req, store.Tills[0].Key, nil, body, time.Now().UnixMilli())
+	hqapi.Sign(req, store.Tills[0].Key, store.EncodedCerts()[0], body, time.Now().UnixMilli())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +238,16 @@ func TestDashboard(t *testing.T) {
 	if code, _ := call("POST", "/hq/api/products", csrf, edit); code != http.StatusBadRequest {
 		t.Errorf("edit of an unknown field: %d, want 400", code)
 	}
+	st := map[string]any{"store": store.ID.String(), "id": "7", "name": "Ana", "role": "supervisor", "removed": true}
+	if code, _ := call("POST", "/hq/api/staff/status", "", st); code != http.StatusForbidden {
+		t.Errorf("staff removal without CSRF token: %d, want 403", code)
+	}
+	if code, out := call("POST", "/hq/api/staff/status", csrf, st); code != http.StatusOK || out["staff"].(map[string]any)["removed"] != true {
+		t.Errorf("staff removal: %d %v", code, out)
+	}
+	if code, _ := call("POST", "/hq/api/staff/status", csrf, map[string]any{"store": "all", "id": "7", "name": "Ana", "role": "boss"}); code != http.StatusBadRequest {
+		t.Errorf("staff status with an unknown role: %d, want 400", code)
+	}
 	if code, _ := call("GET", "/hq/api/report?store="+store.ID.String(), "", nil); code != http.StatusOK {
 		t.Errorf("report: %d", code)
 	}
@@ -243,7 +255,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("report with a bad day: %d, want 400", code)
 	}
 	cs, _ := h.ChangesFor(ctx, store.ID, 0, 10)
-	if len(cs.Changes) != 2 || cs.Changes[0].By != "boss" || cs.Changes[1].Product.Price != 249 || len(cs.Changes[1].Fields) != 1 {
+	if len(cs.Changes) != 3 || cs.Changes[0].By != "boss" || cs.Changes[1].Product.Price != 249 || len(cs.Changes[1].Fields) != 1 {
 		t.Errorf("the dashboard's change did not reach the downlink: %+v", cs)
 	}
 	// The page itself is served.

@@ -95,77 +95,118 @@ func (h *HQ) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// authenticate checks a relay request: a fresh timestamp, a signature by
-// the till named in the header over this exact request, never seen
-// before, and a till enrolled in the store of the path.
-// A certificate for the till may come in the header or among extra (the
-// certificates of an upload).
-func (h *HQ) authenticate(r *http.Request, body []byte, extra [][]byte) (ledger.StoreID, ledger.TillID, int, error) {
+// authenticate checks a relay request from its headers alone, before
+// any of the body is read: a fresh timestamp, a signature by the till
+// named in the header over the request line and the declared body length
+// and hash, never seen before, a declared length within the limit and
+// equal to Content-Length, and a till enrolled in the store of the path
+// (by HQ's records or the certificate header). The body, when there is
+// one, is read afterwards by readBody against the declared hash.
+func (h *HQ) authenticate(r *http.Request) (ledger.StoreID, hqapi.Credentials, int, error) {
 	store, err := ledger.ParseStoreID(r.PathValue("store"))
 	if err != nil {
-		return store, ledger.TillID{}, http.StatusBadRequest, fmt.Errorf("%w: %v", hqapi.ErrBadRequest, err)
+		return store, hqapi.Credentials{}, http.StatusBadRequest, fmt.Errorf("%w: %v", hqapi.ErrBadRequest, err)
 	}
 	creds, err := hqapi.ParseAuth(r.Header.Get(hqapi.HeaderAuth))
 	if err != nil {
-		return store, creds.Till, http.StatusUnauthorized, err
+		return store, creds, http.StatusUnauthorized, err
 	}
 	now := h.cfg.Now().UnixMilli()
 	window := h.cfg.AuthWindow.Milliseconds()
 	if d := now - creds.Time; d > window || d < -window {
-		return store, creds.Till, http.StatusUnauthorized, fmt.Errorf("request time %d is %d ms from HQ's clock (window %d ms): check the till's clock",
+		return store, creds, http.StatusUnauthorized, fmt.Errorf("request time %d is %d ms from HQ's clock (window %d ms): check the till's clock",
 			creds.Time, d, window)
 	}
-	if !creds.Verify(r.Method, r.RequestURI, body) {
-		return store, creds.Till, http.StatusUnauthorized, errors.New("request signature does not verify")
+	if r.ContentLength >= 0 && r.ContentLength != creds.BodyLen {
+		return store, creds, http.StatusBadRequest, fmt.Errorf("%w: Content-Length %d, signed length %d", hqapi.ErrBadRequest, r.ContentLength, creds.BodyLen)
+	}
+	if !creds.VerifyHeader(r.Method, r.RequestURI) {
+		return store, creds, http.StatusUnauthorized, errors.New("request signature does not verify")
 	}
 	if !h.seen.add(string(creds.Sig), creds.Time+window, now) {
-		return store, creds.Till, http.StatusUnauthorized, errors.New("replayed request: this signature was seen before")
+		return store, creds, http.StatusUnauthorized, errors.New("replayed request: this signature was seen before")
 	}
 	var cert *ledger.Certificate
 	if c := r.Header.Get(hqapi.HeaderCert); c != "" {
 		if cert, err = hqapi.DecodeCertHeader(c); err != nil {
-			return store, creds.Till, http.StatusBadRequest, err
-		}
-	}
-	for _, raw := range extra {
-		if cert != nil {
-			break
-		}
-		if c, err := ledger.DecodeCertificate(raw); err == nil && c.Till == creds.Till {
-			cert = c
+			return store, creds, http.StatusBadRequest, err
 		}
 	}
 	if err := h.Authenticate(r.Context(), store, creds.Till, cert); err != nil {
 		if errors.Is(err, ErrUnknownStore) {
-			return store, creds.Till, http.StatusNotFound, err
+			return store, creds, http.StatusNotFound, err
 		}
-		return store, creds.Till, http.StatusForbidden, err
+		return store, creds, http.StatusForbidden, err
 	}
-	return store, creds.Till, 0, nil
+	return store, creds, 0, nil
 }
 
-func (h *HQ) authOrFail(w http.ResponseWriter, r *http.Request, body []byte, extra [][]byte) (ledger.StoreID, ledger.TillID, bool) {
-	store, till, status, err := h.authenticate(r, body, extra)
+func (h *HQ) authOrFail(w http.ResponseWriter, r *http.Request) (ledger.StoreID, hqapi.Credentials, bool) {
+	store, creds, status, err := h.authenticate(r)
 	if err != nil {
-		code := hqapi.CodeUnauthorized
-		switch status {
-		case http.StatusNotFound:
-			code = hqapi.CodeUnknownStore
-		case http.StatusBadRequest:
-			code = hqapi.CodeBadRequest
-		}
-		h.log.Warn("refused relay request", "path", r.URL.Path, "till", till.Short(), "remote", r.RemoteAddr, "err", err)
-		writeErr(w, status, code, err.Error())
-		return store, till, false
+		h.refuse(w, r, creds.Till, status, err)
+		return store, creds, false
 	}
-	return store, till, true
+	return store, creds, true
+}
+
+func (h *HQ) refuse(w http.ResponseWriter, r *http.Request, till ledger.TillID, status int, err error) {
+	code := hqapi.CodeUnauthorized
+	switch status {
+	case http.StatusNotFound:
+		code = hqapi.CodeUnknownStore
+	case http.StatusBadRequest:
+		code = hqapi.CodeBadRequest
+	case http.StatusRequestEntityTooLarge:
+		code = hqapi.CodeTooLarge
+	}
+	h.log.Warn("refused relay request", "path", r.URL.Path, "till", till.Short(), "remote", r.RemoteAddr, "err", err)
+	writeErr(w, status, code, err.Error())
+}
+
+// authBody authenticates a request with a body: refused by its declared
+// size before anything else, then authenticated by its headers before a
+// byte of it is read, then read against the signed length and hash.
+func (h *HQ) authBody(w http.ResponseWriter, r *http.Request) (ledger.StoreID, hqapi.Credentials, []byte, bool) {
+	if r.ContentLength > hqapi.MaxBody {
+		h.refuse(w, r, ledger.TillID{}, http.StatusRequestEntityTooLarge,
+			fmt.Errorf("body of %d bytes: the limit is %d", r.ContentLength, hqapi.MaxBody))
+		return ledger.StoreID{}, hqapi.Credentials{}, nil, false
+	}
+	store, creds, ok := h.authOrFail(w, r)
+	if !ok {
+		return store, creds, nil, false
+	}
+	body, status, err := readBody(r, creds)
+	if err != nil {
+		h.refuse(w, r, creds.Till, status, err)
+		return store, creds, nil, false
+	}
+	return store, creds, body, true
+}
+
+// readBody reads an authenticated request's body through a counter that
+// stops one byte past the signed length, and checks it is the body the
+// header signed.
+func readBody(r *http.Request, creds hqapi.Credentials) ([]byte, int, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, creds.BodyLen+1))
+	switch {
+	case err != nil:
+		return nil, http.StatusBadRequest, fmt.Errorf("%w: read body: %v", hqapi.ErrBadRequest, err)
+	case int64(len(body)) > creds.BodyLen:
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body longer than the signed %d bytes", creds.BodyLen)
+	case !creds.Body(body):
+		return nil, http.StatusUnauthorized, errors.New("body does not match the signed length and hash")
+	}
+	return body, 0, nil
 }
 
 func (h *HQ) getVector(w http.ResponseWriter, r *http.Request) {
-	store, till, ok := h.authOrFail(w, r, nil, nil)
+	store, creds, ok := h.authOrFail(w, r)
 	if !ok {
 		return
 	}
+	till := creds.Till
 	var fence uint64
 	if f := r.Header.Get(hqapi.HeaderFence); f != "" {
 		var err error
@@ -191,23 +232,16 @@ func (h *HQ) getVector(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *HQ) postEvents(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, hqapi.MaxBody))
-	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, hqapi.CodeTooLarge, fmt.Sprintf("body: %v (limit %d bytes)", err, hqapi.MaxBody))
+	store, creds, body, ok := h.authBody(w, r)
+	if !ok {
 		return
 	}
-	// Decoding comes first (bounded, fuzzed) so the upload's certificates
-	// can enroll the relay till.
 	u, err := hqapi.DecodeUpload(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
 		return
 	}
-	store, till, ok := h.authOrFail(w, r, body, u.Certs)
-	if !ok {
-		return
-	}
-	res, err := h.Ingest(r.Context(), store, till, u)
+	res, err := h.Ingest(r.Context(), store, creds.Till, u)
 	if errors.Is(err, ErrStaleFence) {
 		writeJSON(w, http.StatusConflict, hqapi.ErrorBody{Error: err.Error(), Code: hqapi.CodeStaleFence, Fence: &res.Fence})
 		return
@@ -220,12 +254,7 @@ func (h *HQ) postEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *HQ) putCatalog(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, hqapi.MaxBody))
-	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, hqapi.CodeTooLarge, fmt.Sprintf("body: %v (limit %d bytes)", err, hqapi.MaxBody))
-		return
-	}
-	store, _, ok := h.authOrFail(w, r, body, nil)
+	store, _, body, ok := h.authBody(w, r)
 	if !ok {
 		return
 	}
@@ -242,7 +271,7 @@ func (h *HQ) putCatalog(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *HQ) getChanges(w http.ResponseWriter, r *http.Request) {
-	store, _, ok := h.authOrFail(w, r, nil, nil)
+	store, _, ok := h.authOrFail(w, r)
 	if !ok {
 		return
 	}

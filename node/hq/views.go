@@ -199,8 +199,8 @@ func (h *HQ) Vector(store ledger.StoreID) ledger.Vector {
 // PutStaff records a staff change; pin is hashed with argon2id here and
 // only the hash travels.
 func (h *HQ) PutStaff(ctx context.Context, store *ledger.StoreID, id, name, role, pin, by string) (hqapi.Change, error) {
-	if !validID(id) || name == "" || len(name) > 200 || (role != "cashier" && role != "manager") {
-		return hqapi.Change{}, fmt.Errorf("%w: staff needs an id ([A-Za-z0-9._-], up to 128), a name and the role cashier or manager", ErrInvalid)
+	if !validStaff(id, name, role) {
+		return hqapi.Change{}, fmt.Errorf("%w: staff needs an id ([A-Za-z0-9._-], up to 128), a name and the role cashier, supervisor or manager", ErrInvalid)
 	}
 	if len(pin) < 4 || len(pin) > 12 || strings.Trim(pin, "0123456789") != "" {
 		return hqapi.Change{}, fmt.Errorf("%w: a PIN is 4 to 12 digits", ErrInvalid)
@@ -210,6 +210,22 @@ func (h *HQ) PutStaff(ctx context.Context, store *ledger.StoreID, id, name, role
 		return hqapi.Change{}, err
 	}
 	st := hqapi.Staff{ID: id, Name: name, Role: role, PINHash: hash}
+	return h.addChange(ctx, hqapi.Change{Store: store, Kind: hqapi.KindStaff, Staff: &st, By: by})
+}
+
+func validStaff(id, name, role string) bool {
+	return validID(id) && name != "" && len(name) <= 200 && (role == "cashier" || role == "supervisor" || role == "manager")
+}
+
+// StaffStatus deactivates (inactive), reactivates, or removes for good
+// (removed) a staff member at one store's tills (or every store's, with
+// store nil). No PIN travels: the tills keep the one they have, and a
+// removal forgets it. At each till the member's sessions end.
+func (h *HQ) StaffStatus(ctx context.Context, store *ledger.StoreID, id, name, role string, inactive, removed bool, by string) (hqapi.Change, error) {
+	if !validStaff(id, name, role) {
+		return hqapi.Change{}, fmt.Errorf("%w: staff needs an id ([A-Za-z0-9._-], up to 128), a name and the role cashier, supervisor or manager", ErrInvalid)
+	}
+	st := hqapi.Staff{ID: id, Name: name, Role: role, Inactive: inactive && !removed, Removed: removed}
 	return h.addChange(ctx, hqapi.Change{Store: store, Kind: hqapi.KindStaff, Staff: &st, By: by})
 }
 

@@ -38,6 +38,8 @@ type Inventory interface {
 	// Products returns the whole catalog, which the relay reports to HQ.
 	Products(ctx context.Context) ([]crdt.Product, error)
 	PutStaff(ctx context.Context, s crdt.Staff) error
+	// Staff returns a staff member, or an error wrapping crdt.ErrNotFound.
+	Staff(ctx context.Context, id string) (crdt.Staff, error)
 	// Setting returns a setting, or an error wrapping crdt.ErrNotFound.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte) error

@@ -777,7 +777,17 @@ func apply(ctx context.Context, inv Inventory, c hqapi.Change) error {
 		return inv.PutProduct(ctx, cur)
 	case c.Kind == hqapi.KindStaff && c.Staff != nil:
 		s := c.Staff
-		return inv.PutStaff(ctx, crdt.Staff{ID: s.ID, Name: s.Name, PINHash: []byte(s.PINHash), Role: crdt.Role(s.Role)})
+		st := crdt.Staff{ID: s.ID, Name: s.Name, PINHash: []byte(s.PINHash), Role: crdt.Role(s.Role), Inactive: s.Inactive, Removed: s.Removed}
+		old, err := inv.Staff(ctx, s.ID)
+		switch {
+		case err == nil && old.Removed:
+			return fmt.Errorf("staff %s was removed: a removed member stays removed", s.ID)
+		case s.Removed:
+			st.PINHash, st.Inactive = nil, false
+		case len(st.PINHash) == 0 && err == nil:
+			st.PINHash = old.PINHash // a deactivation from HQ keeps the store's PIN
+		}
+		return inv.PutStaff(ctx, st)
 	default:
 		return fmt.Errorf("unknown change kind %q", c.Kind)
 	}

@@ -151,6 +151,16 @@ func (f *fakeInventory) PutStaff(_ context.Context, s crdt.Staff) error {
 	return nil
 }
 
+func (f *fakeInventory) Staff(_ context.Context, id string) (crdt.Staff, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.staff[id]
+	if !ok {
+		return crdt.Staff{}, fmt.Errorf("staff %s: %w", id, crdt.ErrNotFound)
+	}
+	return s, nil
+}
+
 func (f *fakeInventory) Setting(_ context.Context, name string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -476,9 +486,34 @@ func TestDownlinkReachesTheCRDTOnce(t *testing.T) {
 	}
 	waitFor(t, "the change through the new relay", 10*time.Second, func() bool { return cursor() == "5" })
 	m.inv.mu.Lock()
-	defer m.inv.mu.Unlock()
 	if m.inv.products["100"].Price != 199 || m.inv.puts != 5 {
 		t.Errorf("after failover: price %d, %d puts (want 199 and 5: nothing applied twice)", m.inv.products["100"].Price, m.inv.puts)
+	}
+	m.inv.mu.Unlock()
+
+	// HQ deactivates the manager: the store keeps the PIN hash it has;
+	// then removes them: the hash goes, and a later edit from HQ cannot
+	// bring them back.
+	if _, err := srv.StaffStatus(ctx, &store.ID, "7", "Ana", "manager", true, false, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deactivation", 10*time.Second, func() bool { return cursor() == "6" })
+	m.inv.mu.Lock()
+	if st := m.inv.staff["7"]; !st.Inactive || !hq.CheckSecret(string(st.PINHash), "2468") {
+		t.Errorf("deactivated from HQ: %+v", st)
+	}
+	m.inv.mu.Unlock()
+	if _, err := srv.StaffStatus(ctx, &store.ID, "7", "Ana", "manager", false, true, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.PutStaff(ctx, &store.ID, "7", "Ana", "manager", "1357", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removal and the edit after it", 10*time.Second, func() bool { return cursor() == "8" })
+	m.inv.mu.Lock()
+	defer m.inv.mu.Unlock()
+	if st := m.inv.staff["7"]; !st.Removed || len(st.PINHash) != 0 {
+		t.Errorf("removed from HQ, then edited: %+v", st)
 	}
 }
 

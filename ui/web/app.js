@@ -269,11 +269,15 @@ async function withApproval(send, names = ['approver', 'approver_pin']) {
 // ---------------------------------------------------------------- views
 
 const managerViews = new Set(['catalog', 'stock', 'reports', 'mesh', 'settings']);
+// viewPermission names the permission (of the store's table) a back-office
+// screen needs; the server checks it again on every request.
+const viewPermission = { catalog: 'catalog', stock: 'stock', reports: 'reports', mesh: 'reports', settings: 'settings' };
+function can(perm) { return !!(state.perms && state.perms.includes(perm)); }
 const onShow = {};
 
 function show(view) {
-  if (managerViews.has(view) && !(state.staff && state.staff.role === 'manager')) {
-    toast('That screen needs a manager.', true);
+  if (managerViews.has(view) && !can(viewPermission[view])) {
+    toast('That screen needs a permission your role does not have.', true);
     return;
   }
   state.view = view;
@@ -295,6 +299,7 @@ function showLogin(msg) {
   show('login');
   $('#login-staff').focus();
   api('GET', '/api/status').then((st) => { $('#login-till').textContent = '· ' + (st.name || 'till ' + st.number); }).catch(() => {});
+  api('GET', '/api/setup').then((s) => { $('#login-setup').hidden = !s.open; }).catch(() => {});
 }
 
 function showLock() {
@@ -313,7 +318,12 @@ function setSession(s) {
   state.till = s.till;
   state.settings = s.settings;
   state.locked = s.locked;
-  document.body.classList.toggle('manager', s.staff.role === 'manager');
+  state.perms = s.permissions || [];
+  const views = Object.keys(viewPermission).filter((v) => can(viewPermission[v]));
+  document.body.classList.toggle('manager', views.length > 0);
+  for (const b of $$('#nav button[data-view]')) {
+    if (viewPermission[b.dataset.view]) b.hidden = !can(viewPermission[b.dataset.view]);
+  }
   $('#who').textContent = s.staff.name + ' · ' + s.staff.role;
   $('#till-name').textContent = (s.till.store ? s.till.store + ' · ' : '') + (s.till.name || 'Till ' + s.till.number);
   document.title = 'tillmesh · ' + (s.till.name || 'till ' + s.till.number);
@@ -1646,8 +1656,9 @@ $('#settings-form').addEventListener('submit', async (e) => {
 async function loadStaff() {
   try {
     const list = await api('GET', '/api/staff');
-    $('#staff-table').replaceChildren(...list.map((m) => el('tr', { onclick: () => { $('#staff-id').value = m.id; $('#staff-name').value = m.name; $('#staff-role').value = m.role; $('#staff-pin').value = ''; } },
-      el('td', {}, m.id), el('td', {}, m.name), el('td', {}, m.role))));
+    $('#staff-table').replaceChildren(...list.map((m) => el('tr', { onclick: () => { $('#staff-id').value = m.id; $('#staff-name').value = m.name; $('#staff-role').value = m.role; $('#staff-pin').value = ''; $('#staff-inactive').checked = !!m.inactive; } },
+      el('td', {}, m.id), el('td', {}, m.name), el('td', {}, m.role), el('td', {}, m.removed ? 'removed' : m.inactive ? 'deactivated' : 'active'))));
+    loadPermissions();
   } catch (e) { setMsg('#staff-msg', e.message, 'error'); }
 }
 
@@ -1656,12 +1667,43 @@ $('#staff-form').addEventListener('submit', async (e) => {
   const id = $('#staff-id').value.trim();
   if (!id) { setMsg('#staff-msg', 'Give a staff number', 'error'); return; }
   try {
-    await api('PUT', '/api/staff/' + encodeURIComponent(id), { name: $('#staff-name').value.trim(), role: $('#staff-role').value, pin: $('#staff-pin').value || undefined });
+    await api('PUT', '/api/staff/' + encodeURIComponent(id), { name: $('#staff-name').value.trim(), role: $('#staff-role').value, pin: $('#staff-pin').value || undefined, inactive: $('#staff-inactive').checked });
     $('#staff-pin').value = '';
     setMsg('#staff-msg', 'Saved staff member ' + id, 'ok');
     loadStaff();
   } catch (x) { setMsg('#staff-msg', x.message, 'error'); }
 });
+
+$('#staff-remove').addEventListener('click', async () => {
+  const id = $('#staff-id').value.trim();
+  if (!id) { setMsg('#staff-msg', 'Pick a staff member', 'error'); return; }
+  const ok = await ask({ title: 'Remove staff member ' + id, text: 'They can never log in again, at any till. Their past sales stay.', okText: 'Remove', fields: [] });
+  if (!ok) return;
+  try {
+    await api('DELETE', '/api/staff/' + encodeURIComponent(id));
+    setMsg('#staff-msg', 'Removed staff member ' + id, 'ok');
+    loadStaff();
+  } catch (x) { setMsg('#staff-msg', x.message, 'error'); }
+});
+
+// loadPermissions fills the permission table; a change is saved at once.
+async function loadPermissions() {
+  try {
+    const list = await api('GET', '/api/permissions');
+    const roles = ['cashier', 'supervisor', 'manager'];
+    $('#perm-table').replaceChildren(...list.map((p) => {
+      const sel = el('select', { disabled: !!p.fixed }, ...roles.map((r) => el('option', { value: r }, r)));
+      sel.value = p.role;
+      sel.onchange = async () => {
+        try {
+          await api('PUT', '/api/settings', { permissions: { [p.name]: sel.value } });
+          setMsg('#perm-msg', p.label + ': ' + sel.value + ' and above', 'ok');
+        } catch (x) { setMsg('#perm-msg', x.message, 'error'); sel.value = p.role; }
+      };
+      return el('tr', {}, el('td', {}, p.label + (p.role !== p.default ? ' (default ' + p.default + ')' : '')), el('td', {}, sel));
+    }));
+  } catch (e) { setMsg('#perm-msg', e.message, 'error'); }
+}
 
 // ---------------------------------------------------------------- keys
 

@@ -130,11 +130,17 @@ type Product struct {
 
 // Staff is a staff member sent down to the stores. PINHash is an
 // argon2id PHC string ("$argon2id$v=19$m=...,t=...,p=...$salt$hash").
+//
+// Inactive deactivates the member at every till (PINHash may then be
+// empty: the tills keep the PIN they have); Removed removes them for good
+// (PINHash empty). A removed member stays removed.
 type Staff struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	PINHash string `json:"pin_hash"`
-	Role    string `json:"role"` // "cashier" or "manager"
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	PINHash  string `json:"pin_hash"`
+	Role     string `json:"role"` // "cashier", "supervisor" or "manager"
+	Inactive bool   `json:"inactive,omitempty"`
+	Removed  bool   `json:"removed,omitempty"`
 }
 
 // Change kinds.

@@ -158,7 +158,7 @@ async function loadCatalog() {
   if (!stores.length) { stores = await api("GET", "/hq/api/stores"); fillStoreSelects(); }
   catalog = await api("GET", "/hq/api/catalog");
   renderCatalog();
-  $("#staff-table tbody").innerHTML = catalog.staff.map(e => `<tr><td>${text(e.staff.id)}</td><td>${text(e.staff.name)}</td><td>${e.staff.role}</td>
+  $("#staff-table tbody").innerHTML = catalog.staff.map(e => `<tr><td>${text(e.staff.id)}</td><td>${text(e.staff.name)}</td><td>${text(e.staff.role)}${e.staff.removed ? " (removed)" : e.staff.inactive ? " (deactivated)" : ""}</td>
     <td>${scopeName(e.store)}</td><td>#${e.cursor} ${ago(e.at)} ${text(e.by)}</td></tr>`).join("");
 }
 
@@ -252,6 +252,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#staff-form").onsubmit = formError("#staff-error", async f => {
     await api("POST", "/hq/api/staff", { store: f.store.value, id: f.id.value, name: f.name.value, role: f.role.value, pin: f.pin.value });
     f.pin.value = "";
+    await loadCatalog();
+  });
+  $("#staff-status-form").onsubmit = formError("#staff-status-error", async f => {
+    const act = f.action.value;
+    await api("POST", "/hq/api/staff/status", { store: f.store.value, id: f.id.value, name: f.name.value, role: f.role.value,
+      inactive: act === "deactivate", removed: act === "remove" });
     await loadCatalog();
   });
   try { loggedIn(await api("GET", "/hq/api/me")); } catch (e) { showLogin(); }
