@@ -185,6 +185,29 @@ func (t *Till) RemoveStaff(ctx context.Context, id string) error {
 	return t.inv.PutStaff(ctx, st)
 }
 
+// StaffRecord builds the CRDT entry for a new staff member: a checked
+// ID and name, role "cashier", "supervisor" or "manager", and the PIN
+// (4 to 12 digits) hashed with DefaultPINParams. For tools that write a
+// stopped till's CRDT directly (tillmesh staff add); a running till uses
+// AddStaff.
+func StaffRecord(id, name string, role ui.Role, pin string) (crdt.Staff, error) {
+	if !ui.ValidRole(role) {
+		return crdt.Staff{}, fmt.Errorf("%w: role %q: want cashier, supervisor or manager", ui.ErrBadRequest, role)
+	}
+	if err := ValidPIN(pin); err != nil {
+		return crdt.Staff{}, err
+	}
+	h, err := HashPIN(pin, DefaultPINParams)
+	if err != nil {
+		return crdt.Staff{}, err
+	}
+	st := crdt.Staff{ID: id, Name: strings.TrimSpace(name), Role: crdt.Role(role), PINHash: h}
+	if err := st.Validate(); err != nil {
+		return crdt.Staff{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	return st, nil
+}
+
 // AddStaff adds a staff member with a PIN: the demo, set-up tools and
 // `tillmesh staff add`. role is "cashier", "supervisor" or "manager"
 // (ui.RoleCashier, ui.RoleSupervisor, ui.RoleManager); the PIN is 4 to

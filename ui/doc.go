@@ -5,7 +5,8 @@
 // stock and mesh status.
 //
 // ui defines the Till interface it needs; node implements it. ui imports
-// ledger for its types and never node, crdt or hw (imports_test.go).
+// ledger for its types and backoff for PIN guessing, never node, crdt or
+// hw (imports_test.go).
 //
 // Security (docs/SECURITY.md has the threat model): every request's Host
 // must be localhost, an IP literal or an allowed name, else 421 (DNS

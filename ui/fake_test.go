@@ -31,6 +31,7 @@ type fakeTill struct {
 	now      int64
 	sells    int
 	auths    int
+	authGate chan struct{} // when set, Authenticate waits for it to close
 }
 
 type fakeStaff struct {
@@ -341,6 +342,12 @@ func (f *fakeTill) Watch(ctx context.Context) <-chan ui.Change {
 }
 
 func (f *fakeTill) Authenticate(_ context.Context, id, pin string) (ui.StaffMember, error) {
+	f.mu.Lock()
+	gate := f.authGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate // a slow hash: PIN checks wait until the test opens the gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.auths++

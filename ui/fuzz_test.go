@@ -27,8 +27,10 @@ func FuzzRequests(f *testing.F) {
 	routes := []struct{ method, path string }{
 		{"POST", "/api/cart/lines"}, {"PUT", "/api/cart/lines/0"}, {"PUT", "/api/cart/discount"}, {"POST", "/api/cart/checkout"},
 		{"POST", "/api/sales"}, {"POST", "/api/refunds"}, {"POST", "/api/shift/close"}, {"POST", "/api/stock/count"},
+		{"POST", "/api/cash"}, {"POST", "/api/nosale"}, {"POST", "/api/voids"}, {"PUT", "/api/settings"}, {"PUT", "/api/staff/5"},
+		{"POST", "/api/reprint"}, {"POST", "/api/setup"},
 	}
-	fk := newFakeTill()
+	fk := &fakeSetup{fakeTill: newFakeTill(), code: "ABCD-EFGH-JKMN"}
 	cfg := ui.DefaultConfig()
 	cfg.Till, cfg.Logger = fk, slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := ui.New(cfg)
@@ -40,7 +42,15 @@ func FuzzRequests(f *testing.F) {
 	lr := httptest.NewRequest("POST", "/api/login", strings.NewReader(`{"staff":"1","pin":"1234"}`))
 	lr.Host = "127.0.0.1"
 	h.ServeHTTP(login, lr)
-	cookie := login.Result().Cookies()[0]
+	var cookie *http.Cookie
+	for _, c := range login.Result().Cookies() {
+		if strings.HasPrefix(c.Name, "tillmesh_session") {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		f.Fatal("login set no session cookie")
+	}
 	csrf := login.Body.String()
 	csrf = csrf[strings.Index(csrf, `"csrf_token":"`)+14:]
 	csrf = csrf[:strings.Index(csrf, `"`)]

@@ -79,7 +79,12 @@
 // The dashboard for HQ staff is at / (plain embedded HTML and JS) over
 // /hq/api/* with a session cookie (HttpOnly, SameSite=Strict), a CSRF
 // token on every state change, http.CrossOriginProtection, argon2id
-// password hashes and a back-off after failed logins.
+// password hashes and a back-off after failed logins that counts each
+// attempt before checking it (package backoff): per user and client, per
+// client, and a short per-user ceiling (at most 10 s) so that guesses
+// from many clients cannot lock the user out. Staff changes (add, edit,
+// POST /hq/api/staff/status to deactivate, reactivate or remove) go down
+// to the stores like catalog changes; a removed member stays removed.
 //
 // # Concurrency
 //

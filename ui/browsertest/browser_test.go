@@ -808,3 +808,54 @@ func TestCashierFirstHour(t *testing.T) {
 		t.Fatalf("JavaScript errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
+
+// TestFirstRunInTheBrowser: a till whose store has no manager points its
+// login screen to the set-up page; a wrong code is refused with a clear
+// message; the code the till printed creates the first manager, who then
+// logs in and sees the back office.
+func TestFirstRunInTheBrowser(t *testing.T) {
+	path := findChromium()
+	if path == "" {
+		t.Skip("chromium is not installed: browser tests skipped (apt-get install -y chromium; .ci/run installs it)")
+	}
+	storeDir := t.TempDir()
+	store, err := node.InitStore(storeDir, "New Shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := node.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a := startTill(t, store, dir)
+	code, _, open, err := a.SetupCode(t.Context())
+	if err != nil || !open {
+		t.Fatalf("set-up code: %v %v", open, err)
+	}
+	br := newBrowser(t, path)
+	p := br.page("till 1")
+	do(t, p, "open the till", chromedp.Navigate(a.url), chromedp.WaitVisible("#login-staff"))
+	until(t, p, "the set-up link", `!document.querySelector('#login-setup').hidden`)
+	do(t, p, "open the set-up", chromedp.Click("#login-setup a"), chromedp.WaitVisible("#setup-code"))
+	fill := func(c string) {
+		setInput(t, p, "#setup-code", c)
+		setInput(t, p, "#setup-staff", "1")
+		setInput(t, p, "#setup-name", "Maria Manager")
+		setInput(t, p, "#setup-pin", "2468")
+		setInput(t, p, "#setup-pin2", "2468")
+		do(t, p, "create", chromedp.Click("#setup-submit"))
+	}
+	fill("ZZZZ-ZZZZ-ZZZZ")
+	until(t, p, "the wrong code refused", `document.querySelector('#setup-msg').textContent.includes('wrong set-up code')`)
+	br.shot(p, "setup")
+	fill(code)
+	waitFor(t, "the first manager", func() bool {
+		open, err := a.SetupOpen(t.Context())
+		return err == nil && !open
+	})
+	login(t, p, a.url, "1", "2468")
+	until(t, p, "the back office", `!document.querySelector('#nav button[data-view="settings"]').hidden && document.body.classList.contains('manager')`)
+	if _, _, open, _ := a.SetupCode(t.Context()); open {
+		t.Fatal("set-up still open after the first manager")
+	}
+}
