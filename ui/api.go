@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tillmesh/tillmesh/backoff"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/backoff"
 )
 
 // Config configures the UI and API of one till. Till is required; the

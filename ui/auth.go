@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tillmesh/tillmesh/backoff"
+	"github.com/tillmesh/tillmesh/ui/backoff"
 )
 
 // session is a logged-in staff member at this till. Handlers get a copy.

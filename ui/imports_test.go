@@ -16,7 +16,7 @@ func TestImports(t *testing.T) {
 	}
 	for _, imp := range pkg.Imports {
 		switch {
-		case imp == "github.com/tillmesh/tillmesh/ledger", imp == "github.com/tillmesh/tillmesh/backoff":
+		case imp == "github.com/tillmesh/tillmesh/ledger", imp == "github.com/tillmesh/tillmesh/ui/backoff":
 		case strings.Contains(imp, "."):
 			t.Errorf("ui imports %s: only ledger and the standard library are allowed", imp)
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tillmesh/tillmesh/backoff"
+	"github.com/tillmesh/tillmesh/ui/backoff"
 )
 
 // The first-run set-up. A till whose store has no manager yet serves

@@ -21,9 +21,9 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
-	"github.com/tillmesh/tillmesh/backoff"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/ui/backoff"
 )
 
 //go:embed web

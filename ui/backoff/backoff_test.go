@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tillmesh/tillmesh/backoff"
+	"github.com/tillmesh/tillmesh/ui/backoff"
 )
 
 var (
@@ -113,7 +113,7 @@ func TestForgetsQuietKeysAndBoundsMemory(t *testing.T) {
 }
 
 func TestImports(t *testing.T) {
-	pkg, err := build.Default.Import("github.com/tillmesh/tillmesh/backoff", ".", 0)
+	pkg, err := build.Default.Import("github.com/tillmesh/tillmesh/ui/backoff", ".", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
