@@ -111,9 +111,10 @@ func New(ctx context.Context, cfg Config) (t *Till, err error) {
 		return nil, err
 	}
 	t = &Till{cfg: cfg, log: cfg.Logger, numbers: map[ledger.TillID]uint32{}}
+	opened := t // the error returns below set t to nil
 	defer func() {
 		if err != nil {
-			t.Close()
+			opened.Close()
 		}
 	}()
 	if t.key, err = LoadOrCreateKey(filepath.Join(cfg.DataDir, TillKeyFileName)); err != nil {
