@@ -48,6 +48,9 @@ type Product struct {
 	// Updated is when the product was last edited, in Unix milliseconds,
 	// supplied by the caller. Informational only.
 	Updated int64 `cbor:"8,keyasint"`
+	// Reorder is the reorder point in stock units (pieces, or grams for
+	// UnitKilogram); 0 means none. Older tills ignore it.
+	Reorder int64 `cbor:"9,keyasint,omitempty"`
 }
 
 // Staff is a person who may log in at a till, keyed by ID.
@@ -203,6 +206,9 @@ func (p Product) Validate() error {
 	}
 	if p.Unit != UnitEach && p.Unit != UnitKilogram {
 		return fmt.Errorf("product %s: unit %q is not %q or %q: %w", p.SKU, p.Unit, UnitEach, UnitKilogram, ErrInvalid)
+	}
+	if p.Reorder < 0 {
+		return fmt.Errorf("product %s: negative reorder point %d: %w", p.SKU, p.Reorder, ErrInvalid)
 	}
 	return nil
 }
