@@ -171,6 +171,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("GET /api/barcodes/{code}", staff, a.getBarcode)
 	h("POST /api/products", manager, a.postProduct)
 	h("PUT /api/products/{sku}", manager, a.putProduct)
+	a.catalogCSVRoutes(h) // ui/catalogcsv.go
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)

@@ -176,7 +176,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // Parse reads a catalog file. It returns the rows, or an *Error listing
-// every problem (and no rows).
+// every problem. With an *Error it also returns the good rows, if the
+// header was good, so that a caller can look for more problems in them
+// (MakePlan); they must not be applied.
 func Parse(r io.Reader, o Options) ([]Row, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
@@ -327,7 +329,7 @@ func Parse(r io.Reader, o Options) ([]Row, error) {
 		}
 	}
 	if len(e.Problems) > 0 {
-		return nil, e
+		return rows, e
 	}
 	if len(rows) == 0 {
 		add(0, "", "the file has a header but no products")
@@ -593,6 +595,19 @@ type Plan struct {
 	Write []crdt.Product
 	// Opening maps SKU to the opening stock to receive.
 	Opening map[string]int64
+}
+
+// Merge adds b's problems to a's, in line order; either may be nil.
+func Merge(a, b *Error) *Error {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	m := &Error{Problems: append(slices.Clone(a.Problems), b.Problems...), Truncated: a.Truncated || b.Truncated, tooLarge: a.tooLarge || b.tooLarge}
+	sort.SliceStable(m.Problems, func(i, j int) bool { return m.Problems[i].Line < m.Problems[j].Line })
+	return m
 }
 
 // MakePlan compares rows with the current catalog. A barcode of a row that
