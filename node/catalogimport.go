@@ -193,4 +193,6 @@ func (t *Till) ImportCatalogCSV(ctx context.Context, r io.Reader, staff string, 
 }
 
 // ExportCatalogCSV is the manager screen's export (ui.CatalogImporter).
-func (t *Till) ExportCatalogCSV(ctx context.Context, w io.Writer) error { return t.ExportCatalog(ctx, w) }
+func (t *Till) ExportCatalogCSV(ctx context.Context, w io.Writer) error {
+	return t.ExportCatalog(ctx, w)
+}
