@@ -21,8 +21,34 @@ import (
 // any other rate as unknown.
 const SettingTaxRates = "tax_rates"
 
-// importBatch is how many products go into one CRDT batch (one DAG node).
-const importBatch = 400
+// An import writes its products in CRDT batches (one DAG node each) of at
+// most importBatch products and about importBatchBytes: go-ds-crdt caps a
+// delta at 1 MB, and fewer, larger batches replicate faster.
+const (
+	importBatch      = 2000
+	importBatchBytes = 256 << 10
+)
+
+// batches splits ps into runs that fit one CRDT batch.
+func batches(ps []crdt.Product) [][]crdt.Product {
+	var out [][]crdt.Product
+	start, size := 0, 0
+	for i, p := range ps {
+		n := 64 + len(p.SKU) + len(p.Name) + len(p.Currency) + len(p.Unit)
+		for _, b := range p.Barcodes {
+			n += len(b) + 2
+		}
+		if i > start && (i-start >= importBatch || size+n > importBatchBytes) {
+			out = append(out, ps[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	if start < len(ps) {
+		out = append(out, ps[start:])
+	}
+	return out
+}
 
 // CatalogImport says how to import a catalog file.
 type CatalogImport struct {
@@ -82,15 +108,21 @@ func (t *Till) ImportCatalog(ctx context.Context, r io.Reader, o CatalogImport) 
 	if !o.Apply {
 		return plan, nil
 	}
-	for i := 0; i < len(plan.Write); i += importBatch {
-		if err := t.inv.PutProducts(ctx, plan.Write[i:min(i+importBatch, len(plan.Write))]); err != nil {
+	start := t.cfg.Now()
+	done := 0
+	for _, b := range batches(plan.Write) {
+		if err := t.inv.PutProducts(ctx, b); err != nil {
 			return nil, fmt.Errorf("write products %d-%d of %d (the ones before are stored; import the file again to finish): %w",
-				i+1, min(i+importBatch, len(plan.Write)), len(plan.Write), err)
+				done+1, done+len(b), len(plan.Write), err)
 		}
+		done += len(b)
 	}
+	stored := t.cfg.Now()
 	if err := t.receiveOpening(ctx, plan.Opening, o.Staff); err != nil {
 		return nil, err
 	}
+	t.log.Info("catalog imported", "added", plan.Added, "changed", plan.Changed, "unchanged", plan.Unchanged,
+		"opening_stock", len(plan.Opening), "products_took", stored.Sub(start), "stock_took", t.cfg.Now().Sub(stored))
 	return plan, nil
 }
 
