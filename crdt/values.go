@@ -68,6 +68,11 @@ type Revocation struct {
 	ID     string `cbor:"1,keyasint"`
 	Reason string `cbor:"2,keyasint,omitempty"`
 	At     int64  `cbor:"3,keyasint"` // Unix milliseconds, supplied by the caller
+	// AfterSeq: events the till signed up to this seq stay valid.
+	AfterSeq uint64 `cbor:"4,keyasint,omitempty"`
+	// Signed is the revocation as the store CA signed it (the caller's
+	// encoding, ledger.Revocation): readers verify it before they act.
+	Signed []byte `cbor:"5,keyasint,omitempty"`
 }
 
 // Slot is one till's cumulative stock movement for one SKU in one database
@@ -234,6 +239,9 @@ func (s Staff) Validate() error {
 func (r Revocation) Validate() error {
 	if err := validID(r.ID); err != nil {
 		return fmt.Errorf("revocation id: %w", err)
+	}
+	if len(r.Signed) > maxCertLen {
+		return fmt.Errorf("revocation %s: signed form of %d bytes, at most %d: %w", r.ID, len(r.Signed), maxCertLen, ErrInvalid)
 	}
 	return validText("revocation "+r.ID+" reason", r.Reason, maxReasonLen, false)
 }

@@ -98,9 +98,9 @@ func TestValueRoundTrip(t *testing.T) {
 	if got, err := decodeStaff(b); err != nil || !reflect.DeepEqual(got, st) {
 		t.Errorf("decodeStaff = %+v, %v", got, err)
 	}
-	r := Revocation{ID: "till-9", Reason: "lost", At: 5}
+	r := Revocation{ID: "till-9", Reason: "lost", At: 5, AfterSeq: 7, Signed: []byte{1, 2, 3}}
 	b, _ = encodeValue(r)
-	if got, err := decodeRevocation(b); err != nil || got != r {
+	if got, err := decodeRevocation(b); err != nil || !reflect.DeepEqual(got, r) {
 		t.Errorf("decodeRevocation = %+v, %v", got, err)
 	}
 }

@@ -245,6 +245,7 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 	if b := t.hw.Status().Banner; b != "" {
 		st.Problems = append(st.Problems, b)
 	}
+	st.Problems = append(st.Problems, t.revocationProblems()...)
 	return st
 }
 

@@ -172,6 +172,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("POST /api/products", manager, a.postProduct)
 	h("PUT /api/products/{sku}", manager, a.putProduct)
 	a.catalogCSVRoutes(h) // ui/catalogcsv.go
+	a.revocationRoutes(h) // ui/revoke.go
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)

@@ -177,7 +177,8 @@ func cmdWaitBody(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdAPIPost logs in at a till's API as a staff member and POSTs a JSON
-// body, the way the till's pages do: apipost BASEURL STAFF PIN PATH JSON.
+// body, the way the till's pages do: apipost BASEURL STAFF PIN PATH JSON
+// (@FILE sends a file's contents).
 // The response body goes to stdout; a status of 400 or above fails
 // (negated: succeeds).
 func cmdAPIPost(ts *testscript.TestScript, neg bool, args []string) {
@@ -185,6 +186,9 @@ func cmdAPIPost(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: apipost BASEURL STAFF PIN PATH JSON")
 	}
 	base, staffID, pin, path, body := args[0], args[1], args[2], args[3], args[4]
+	if name, ok := strings.CutPrefix(body, "@"); ok {
+		body = ts.ReadFile(name)
+	}
 	jar, err := cookiejar.New(nil)
 	ts.Check(err)
 	c := &http.Client{Timeout: 10 * time.Second, Jar: jar}
