@@ -34,6 +34,8 @@ type Ledger interface {
 type Inventory interface {
 	PutProduct(ctx context.Context, p crdt.Product) error
 	PutStaff(ctx context.Context, s crdt.Staff) error
+	// Revoke adds a till revocation HQ sent down (signed by the store CA).
+	Revoke(ctx context.Context, r crdt.Revocation) error
 	// Setting returns a setting, or an error wrapping crdt.ErrNotFound.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte) error

@@ -708,6 +708,13 @@ func apply(ctx context.Context, inv Inventory, c hqapi.Change) error {
 		p := c.Product
 		return inv.PutProduct(ctx, crdt.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: p.Price,
 			Currency: p.Currency, TaxRate: p.TaxRate, Unit: crdt.Unit(p.Unit), Updated: c.At})
+	case c.Kind == hqapi.KindRevocation && len(c.Revocation) > 0:
+		// The tills verify it against the store CA before acting on it.
+		r, err := ledger.DecodeRevocation(c.Revocation)
+		if err != nil {
+			return err
+		}
+		return inv.Revoke(ctx, crdt.Revocation{ID: r.Till.String(), Reason: r.Reason, At: r.Issued, AfterSeq: r.AfterSeq, Signed: c.Revocation})
 	case c.Kind == hqapi.KindStaff && c.Staff != nil:
 		s := c.Staff
 		return inv.PutStaff(ctx, crdt.Staff{ID: s.ID, Name: s.Name, PINHash: []byte(s.PINHash), Role: crdt.Role(s.Role)})

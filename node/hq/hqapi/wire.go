@@ -136,6 +136,9 @@ type Staff struct {
 const (
 	KindProduct = "product"
 	KindStaff   = "staff"
+	// KindRevocation carries a till revocation signed by the store CA
+	// (ledger.Revocation, encoded) for the store's tills.
+	KindRevocation = "revocation"
 )
 
 // Change is one catalog, price or staff change made at HQ.
@@ -145,7 +148,9 @@ type Change struct {
 	Kind    string          `json:"kind"`
 	Product *Product        `json:"product,omitempty"`
 	Staff   *Staff          `json:"staff,omitempty"`
-	At      int64           `json:"at"` // Unix ms
+	// Revocation is a KindRevocation's ledger.Revocation, encoded.
+	Revocation []byte `json:"revocation,omitempty"`
+	At         int64  `json:"at"` // Unix ms
 	By      string          `json:"by,omitempty"`
 }
 
