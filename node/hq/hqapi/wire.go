@@ -151,7 +151,7 @@ type Change struct {
 	// Revocation is a KindRevocation's ledger.Revocation, encoded.
 	Revocation []byte `json:"revocation,omitempty"`
 	At         int64  `json:"at"` // Unix ms
-	By      string          `json:"by,omitempty"`
+	By         string `json:"by,omitempty"`
 }
 
 // Changes is the answer to GET ChangesPath?after=N&limit=M: the changes
