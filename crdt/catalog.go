@@ -287,3 +287,19 @@ func (s *Store) del(ctx context.Context, key ds.Key) error {
 		return []op{{key: key}}, nil, nil
 	})
 }
+
+// PutProducts adds or replaces many products in one batch (one DAG node,
+// so a catalog import of thousands replicates in few round trips). It
+// validates every product first and stores nothing if one is invalid.
+// Keep batches to a few hundred products: go-ds-crdt caps a delta at 1 MB.
+func (s *Store) PutProducts(ctx context.Context, ps []Product) error {
+	ops := make([]op, 0, len(ps))
+	for _, p := range ps {
+		v, err := encodeValue(p)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op{key: keyOf(prefixProduct, p.SKU), value: v})
+	}
+	return s.write(ctx, func() ([]op, func(), error) { return ops, nil, nil })
+}

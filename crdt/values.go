@@ -50,6 +50,9 @@ type Product struct {
 	// Updated is when the product was last edited, in Unix milliseconds,
 	// supplied by the caller. Informational only.
 	Updated int64 `cbor:"8,keyasint"`
+	// Reorder is the reorder point in stock units (pieces, or grams for
+	// UnitKilogram); 0 means none. Older tills ignore it.
+	Reorder int64 `cbor:"9,keyasint,omitempty"`
 }
 
 // Staff is a person who may log in at a till, keyed by ID. The zero
@@ -74,6 +77,11 @@ type Revocation struct {
 	ID     string `cbor:"1,keyasint"`
 	Reason string `cbor:"2,keyasint,omitempty"`
 	At     int64  `cbor:"3,keyasint"` // Unix milliseconds, supplied by the caller
+	// AfterSeq: events the till signed up to this seq stay valid.
+	AfterSeq uint64 `cbor:"4,keyasint,omitempty"`
+	// Signed is the revocation as the store CA signed it (the caller's
+	// encoding, ledger.Revocation): readers verify it before they act.
+	Signed []byte `cbor:"5,keyasint,omitempty"`
 }
 
 // Slot is one till's cumulative stock movement for one SKU in one database
@@ -213,6 +221,9 @@ func (p Product) Validate() error {
 	if p.Unit != UnitEach && p.Unit != UnitKilogram {
 		return fmt.Errorf("product %s: unit %q is not %q or %q: %w", p.SKU, p.Unit, UnitEach, UnitKilogram, ErrInvalid)
 	}
+	if p.Reorder < 0 {
+		return fmt.Errorf("product %s: negative reorder point %d: %w", p.SKU, p.Reorder, ErrInvalid)
+	}
 	return nil
 }
 
@@ -240,6 +251,9 @@ func (s Staff) Validate() error {
 func (r Revocation) Validate() error {
 	if err := validID(r.ID); err != nil {
 		return fmt.Errorf("revocation id: %w", err)
+	}
+	if len(r.Signed) > maxCertLen {
+		return fmt.Errorf("revocation %s: signed form of %d bytes, at most %d: %w", r.ID, len(r.Signed), maxCertLen, ErrInvalid)
 	}
 	return validText("revocation "+r.ID+" reason", r.Reason, maxReasonLen, false)
 }

@@ -268,6 +268,7 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 	if hs.Banner != "" {
 		st.Problems = append(st.Problems, hs.Banner)
 	}
+	st.Problems = append(st.Problems, t.revocationProblems()...)
 	st.Printer = printerText(hs)
 	return st
 }

@@ -101,6 +101,8 @@ type Till struct {
 	// setupMu serialises the first-run set-up (staff.go).
 	setupMu sync.Mutex
 
+	revs revocations // node/revoke.go
+
 	mu       sync.Mutex
 	httpAddr string
 	numbers  map[ledger.TillID]uint32 // from certificates seen
@@ -215,6 +217,7 @@ func (t *Till) open(ctx context.Context) (err error) {
 	sc.Host, sc.PubSub, sc.DB, sc.Store = t.host.Host(), t.host.PubSub(), t.db, cfg.Store.ID
 	sc.Allow = func(p peer.ID) bool { _, ok := t.host.Admitted(p); return ok }
 	sc.Enrolled = t.enrolled
+	sc.RevokedAfter = t.revokedAfter
 	sc.OnServed = func(p peer.ID, _ int) {
 		// p was behind our ledger, so likely behind our inventory too.
 		if err := t.inv.AnnounceTo(p); err != nil {
@@ -249,13 +252,9 @@ func (t *Till) open(ctx context.Context) (err error) {
 	return nil
 }
 
-func (t *Till) revoked(id ledger.TillID) bool {
-	if t.inv == nil {
-		return false
-	}
-	r, err := t.inv.IsRevoked(context.Background(), id.String())
-	return err == nil && r
-}
+// revoked reports whether the store CA revoked a till (node/revoke.go):
+// the mesh then refuses and drops its connections.
+func (t *Till) revoked(id ledger.TillID) bool { return t.revocationOf(id) != nil }
 
 // repairStock makes this till's stock slots in the CRDT equal its own
 // ledger's movements: a crash between the ledger write and the CRDT write
@@ -490,14 +489,16 @@ func (t *Till) Close() error {
 
 // enrolled reports whether a till holds a certificate of this store: one
 // seen in a hello, stored in the ledger, or published in the CRDT (every
-// till puts its own there), verified against the store CA.
+// till puts its own there), verified against the store CA. A revoked till
+// is still enrolled: its events up to the revocation stay valid, and
+// ledger sync refuses the later ones (revokedAfter).
 func (t *Till) enrolled(id ledger.TillID) bool {
 	if t.number(id) > 0 {
-		return !t.revoked(id)
+		return true
 	}
 	if c, ok := t.host.Admitted(mustPeer(id)); ok {
 		t.learn(&c)
-		return !t.revoked(id)
+		return true
 	}
 	b, err := t.inv.Certificates(context.Background())
 	if err != nil {
@@ -513,7 +514,7 @@ func (t *Till) enrolled(id ledger.TillID) bool {
 		return false
 	}
 	t.learn(c)
-	return !t.revoked(id)
+	return true
 }
 
 // learn records a verified certificate: the till's number, and a copy in

@@ -51,7 +51,7 @@ func benchCommand() *cli.Command {
 				&cli.StringFlag{Name: "dir", Usage: "work directory (default: a temporary one, removed after)"},
 			},
 			Action: benchMesh,
-		}, benchHistoryCommand()},
+		}, benchHistoryCommand(), benchCatalogCommand()},
 	}
 }
 

@@ -115,7 +115,8 @@ func runDemo(c *cli.Context) error {
 	for _, s := range demoStaff {
 		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.name)
 	}
-	fmt.Fprintln(w, "simulated printers: http://127.0.0.1:8081/sim/receipts (and each till's own)")
+	fmt.Fprintf(w, "simulated printers: http://%s/sim/receipts (and each till's own)\n",
+		waitAddr(ctx, tills[0], fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+1)))
 	fmt.Fprintln(w, "type `hq off` or `hq on` and Enter to take HQ away and back; Ctrl-C to stop")
 	go hqSwitch(ctx, os.Stdin, w, hqs)
 	if rate := c.Float64("rate"); rate > 0 {

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 )
 
@@ -39,7 +41,7 @@ func ledgerCommand() *cli.Command {
 }
 
 func ledgerDir(c *cli.Context) (string, error) {
-	dir := c.String("data") + "/ledger"
+	dir := filepath.Join(c.String("data"), "ledger")
 	if _, err := os.Stat(dir); err != nil {
 		return "", fmt.Errorf("--data %s: no ledger there (%w)", c.String("data"), err)
 	}
@@ -111,14 +113,12 @@ func ledgerExport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := ledgerdb.DefaultConfig(dir, ledger.StoreID{})
-	cfg.Logger, cfg.Ballast = log, 0
-	// The store ID is read from the events themselves.
-	store, err := storeOf(cfg)
+	store, err := node.LoadStoreFile(filepath.Join(c.String("data"), node.StoreFileName))
 	if err != nil {
-		return err
+		return fmt.Errorf("ledger export: the store's ID: %w", err)
 	}
-	cfg.Store = store
+	cfg := ledgerdb.DefaultConfig(dir, store.ID)
+	cfg.Logger, cfg.Ballast = log, 0
 	db, err := ledgerdb.Open(cfg)
 	if err != nil {
 		return err
@@ -145,22 +145,6 @@ func ledgerExport(c *cli.Context) error {
 		}
 	}
 	return out.flush()
-}
-
-// storeOf finds the store ID of a ledger from its first event.
-func storeOf(cfg ledgerdb.Config) (ledger.StoreID, error) {
-	b, err := os.ReadFile(cfg.Dir + "/../store.id")
-	if err == nil {
-		return ledger.ParseStoreID(string(trimNL(b)))
-	}
-	return ledger.StoreID{}, fmt.Errorf("read store id: %w", err)
-}
-
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 func toExported(ev *ledger.Event, number uint32) exported {

@@ -52,6 +52,28 @@ func storeCommand() *cli.Command {
 					return nil
 				},
 			},
+			{
+				Name:  "revoke",
+				Usage: "withdraw a till's certificate (lost, stolen, retired): writes a revocation signed by the store CA",
+				Description: "Upload the file it writes on any till's manager screen (or POST it to /api/revocations);\n" +
+					"it spreads to every till, which then refuses the till's connections and its events after\n" +
+					"--after-seq (its receipts up to <number>-<after-seq> stay valid). Without --after-seq\n" +
+					"every event of it that a till does not hold yet is refused.",
+				Flags: []cli.Flag{dir,
+					&cli.UintFlag{Name: "number", Required: true, Usage: "the till's number"},
+					&cli.Uint64Flag{Name: "after-seq", Usage: "the last seq (receipt <number>-<seq>) of the till that stays valid"},
+					&cli.StringFlag{Name: "reason", Usage: "why, for the record"},
+				},
+				Action: func(c *cli.Context) error {
+					r, path, err := node.RevokeTill(c.String("dir"), uint32(c.Uint("number")), c.Uint64("after-seq"), c.String("reason"), time.Now())
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "till %d (%s) revoked after seq %d; revocation written to %s\n", r.Number, r.Till.Short(), r.AfterSeq, path)
+					fmt.Fprintln(c.App.Writer, "  upload it on any till's manager screen (Settings); it spreads to every till")
+					return nil
+				},
+			},
 		},
 	}
 }

@@ -93,6 +93,7 @@ type storeState struct {
 	contact Contact
 	saved   int64 // when contact was last written to storage
 	agg     *agg
+	revoked map[ledger.TillID]uint64 // revoked till -> last valid seq (revoke.go)
 }
 
 func (s *storeState) vector() ledger.Vector {
@@ -136,6 +137,9 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 	}
 	if n := len(all); n > 0 {
 		h.cursor = all[n-1].Cursor
+	}
+	for _, c := range all {
+		h.learnRevocation(c)
 	}
 	if cfg.AdminPassword != "" {
 		if err := h.SetPassword(ctx, "admin", cfg.AdminPassword); err != nil {
@@ -277,6 +281,9 @@ func (h *HQ) Authenticate(ctx context.Context, store ledger.StoreID, till ledger
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if after, revoked := s.revokedAfter(till); revoked {
+		return fmt.Errorf("%w: till %s was revoked by the store (its events up to seq %d stay valid)", ErrUnenrolled, till.Short(), after)
+	}
 	if s.certs[till] != nil {
 		return nil
 	}

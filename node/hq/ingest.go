@@ -77,6 +77,9 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 		case s.certs[ev.Till] == nil:
 			res.Rejected = append(res.Rejected, reject(i, ev, hqapi.CodeUnenrolled,
 				fmt.Errorf("%w: till %s has no certificate of store %s at HQ", ErrUnenrolled, ev.Till.Short(), store)))
+		case revokedAbove(s, ev):
+			res.Rejected = append(res.Rejected, reject(i, ev, hqapi.CodeUnenrolled,
+				fmt.Errorf("%w: till %s was revoked after seq %d", ErrUnenrolled, ev.Till.Short(), s.revoked[ev.Till])))
 		default:
 			byTill[ev.Till] = append(byTill[ev.Till], item{i, ev})
 		}

@@ -32,6 +32,10 @@ type Config struct {
 	// store. Events of other tills are dropped (and fetched again by a
 	// later pull, once the certificate is known). Nil accepts every till.
 	Enrolled func(ledger.TillID) bool
+	// RevokedAfter says whether the store CA revoked a till, and up to
+	// which seq its events stay valid: later ones are dropped. Nil revokes
+	// no one.
+	RevokedAfter func(ledger.TillID) (after uint64, revoked bool)
 	// Interval between anti-entropy rounds with every connected peer.
 	Interval time.Duration
 	// Batch is the number of events per frame of a pull answer.
@@ -218,13 +222,20 @@ func (s *Syncer) receive(ctx context.Context) {
 	}
 }
 
-// enrolled reports whether ev's till is enrolled, logging a drop.
+// enrolled reports whether ev's till is enrolled and ev is not above its
+// revocation, logging a drop.
 func (s *Syncer) enrolled(from peer.ID, ev *ledger.Event) bool {
-	if s.cfg.Enrolled == nil || s.cfg.Enrolled(ev.Till) {
-		return true
+	if s.cfg.Enrolled != nil && !s.cfg.Enrolled(ev.Till) {
+		s.log.Warn("dropped event of a till with no certificate", "peer", from, "till", ev.Till.Short(), "seq", ev.Seq)
+		return false
 	}
-	s.log.Warn("dropped event of a till with no certificate", "peer", from, "till", ev.Till.Short(), "seq", ev.Seq)
-	return false
+	if s.cfg.RevokedAfter != nil {
+		if after, revoked := s.cfg.RevokedAfter(ev.Till); revoked && ev.Seq > after {
+			s.log.Debug("dropped event of a revoked till", "peer", from, "till", ev.Till.Short(), "seq", ev.Seq, "valid_up_to", after)
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Syncer) report(from peer.ID, res ledgerdb.InsertResult) {

@@ -40,6 +40,8 @@ type Inventory interface {
 	PutStaff(ctx context.Context, s crdt.Staff) error
 	// Staff returns a staff member, or an error wrapping crdt.ErrNotFound.
 	Staff(ctx context.Context, id string) (crdt.Staff, error)
+	// Revoke adds a till revocation HQ sent down (signed by the store CA).
+	Revoke(ctx context.Context, r crdt.Revocation) error
 	// Setting returns a setting, or an error wrapping crdt.ErrNotFound.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte) error

@@ -775,6 +775,13 @@ func apply(ctx context.Context, inv Inventory, c hqapi.Change) error {
 		}
 		cur.SKU, cur.Updated = p.SKU, c.At
 		return inv.PutProduct(ctx, cur)
+	case c.Kind == hqapi.KindRevocation && len(c.Revocation) > 0:
+		// The tills verify it against the store CA before acting on it.
+		r, err := ledger.DecodeRevocation(c.Revocation)
+		if err != nil {
+			return err
+		}
+		return inv.Revoke(ctx, crdt.Revocation{ID: r.Till.String(), Reason: r.Reason, At: r.Issued, AfterSeq: r.AfterSeq, Signed: c.Revocation})
 	case c.Kind == hqapi.KindStaff && c.Staff != nil:
 		s := c.Staff
 		st := crdt.Staff{ID: s.ID, Name: s.Name, PINHash: []byte(s.PINHash), Role: crdt.Role(s.Role), Inactive: s.Inactive, Removed: s.Removed}

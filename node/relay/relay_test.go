@@ -140,6 +140,16 @@ func (f *fakeInventory) Products(context.Context) ([]crdt.Product, error) {
 	return out, nil
 }
 
+func (f *fakeInventory) Revoke(_ context.Context, r crdt.Revocation) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.puts++
+	return nil
+}
+
 func (f *fakeInventory) PutStaff(_ context.Context, s crdt.Staff) error {
 	if err := s.Validate(); err != nil {
 		return err

@@ -147,6 +147,9 @@ type Staff struct {
 const (
 	KindProduct = "product"
 	KindStaff   = "staff"
+	// KindRevocation carries a till revocation signed by the store CA
+	// (ledger.Revocation, encoded) for the store's tills.
+	KindRevocation = "revocation"
 )
 
 // Product fields a change can set (Change.Fields).
@@ -178,8 +181,10 @@ type Change struct {
 	Product *Product        `json:"product,omitempty"`
 	Fields  []string        `json:"fields,omitempty"` // product fields this change sets; empty: all
 	Staff   *Staff          `json:"staff,omitempty"`
-	At      int64           `json:"at"` // Unix ms
-	By      string          `json:"by,omitempty"`
+	// Revocation is a KindRevocation's ledger.Revocation, encoded.
+	Revocation []byte `json:"revocation,omitempty"`
+	At         int64  `json:"at"` // Unix ms
+	By         string `json:"by,omitempty"`
 }
 
 // Sets reports whether the change sets the product field f.

@@ -1,0 +1,256 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// RevocationFileName is the file RevokeTill writes into the store
+// directory for till number n: fmt.Sprintf(RevocationFileName, n).
+const RevocationFileName = "revoke-till-%d.json"
+
+// ErrUnknownTill: a revocation names a till number the store never
+// enrolled, or a till this till has no certificate of.
+var ErrUnknownTill = errors.New("node: unknown till")
+
+// RevokeTill withdraws the certificate of till number in the store in
+// dir: it signs a revocation with the store CA and writes it to
+// revoke-till-<number>.json in dir, for a manager to upload on any till
+// (it then spreads through the mesh) and at HQ. Events the till signed up
+// to afterSeq stay valid; later ones are refused. A number the store never
+// enrolled is an error and nothing is written.
+func RevokeTill(dir string, number uint32, afterSeq uint64, reason string, now time.Time) (*ledger.Revocation, string, error) {
+	store, err := LoadStoreFile(filepath.Join(dir, StoreFileName))
+	if err != nil {
+		return nil, "", err
+	}
+	var reg []Enrolled
+	b, err := os.ReadFile(filepath.Join(dir, EnrolledFileName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, "", fmt.Errorf("store revoke: %w", err)
+	}
+	if err == nil {
+		if err := json.Unmarshal(b, &reg); err != nil {
+			return nil, "", fmt.Errorf("store revoke: %s: %w", EnrolledFileName, err)
+		}
+	}
+	var till *Enrolled
+	for i := range reg {
+		if reg[i].Number == number {
+			till = &reg[i]
+		}
+	}
+	if till == nil {
+		known := make([]uint32, 0, len(reg))
+		for _, e := range reg {
+			known = append(known, e.Number)
+		}
+		return nil, "", fmt.Errorf("store revoke: %w: number %d was never enrolled in store %q (enrolled: %v)", ErrUnknownTill, number, store.Name, known)
+	}
+	ca, err := loadKey(filepath.Join(dir, CAKeyFileName))
+	if err != nil {
+		return nil, "", fmt.Errorf("store revoke: the store CA key: %w", err)
+	}
+	r := &ledger.Revocation{Store: store.ID, Till: till.Till, Number: number, AfterSeq: afterSeq, Reason: reason, Issued: now.UnixMilli()}
+	if err := r.Sign(ca); err != nil {
+		return nil, "", err
+	}
+	if err := r.Verify(store.CA, store.ID); err != nil {
+		return nil, "", fmt.Errorf("store revoke: %w", err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf(RevocationFileName, number))
+	if err := writeJSON(path, r); err != nil {
+		return nil, "", fmt.Errorf("store revoke: %w", err)
+	}
+	return r, path, nil
+}
+
+// ParseRevocationFile reads a revocation as RevokeTill writes it (JSON);
+// it does not verify it.
+func ParseRevocationFile(b []byte) (*ledger.Revocation, error) {
+	if len(b) > 16<<10 {
+		return nil, fmt.Errorf("%w: a revocation file of %d bytes", ledger.ErrBadRevocation, len(b))
+	}
+	var r ledger.Revocation
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: not a revocation file: %v", ledger.ErrBadRevocation, err)
+	}
+	return &r, nil
+}
+
+// revocations is a till's verified view of the store's revocation list,
+// kept current from the CRDT. Entries whose CA signature does not verify
+// are ignored: only the store CA may revoke a till.
+type revocations struct {
+	once    sync.Once
+	mu      sync.Mutex
+	after   map[ledger.TillID]*ledger.Revocation
+	ignored map[string]bool // unverifiable entries, logged once
+}
+
+// watchRevocations loads the list once and follows the CRDT from then on.
+// The goroutine ends when the inventory closes its subscriptions.
+func (t *Till) watchRevocations() {
+	t.revs.once.Do(func() {
+		changes, _ := t.inv.Subscribe(64)
+		t.reloadRevocations()
+		go func() {
+			for c := range changes {
+				if c.Kind == crdt.ChangeRevocation || c.Kind == crdt.ChangeOverflow {
+					t.reloadRevocations()
+				}
+			}
+		}()
+	})
+}
+
+func (t *Till) reloadRevocations() {
+	list, err := t.inv.Revocations(context.Background())
+	if err != nil && !errors.Is(err, crdt.ErrCorrupt) {
+		t.log.Warn("read revocations", "err", err)
+		return
+	}
+	next := map[ledger.TillID]*ledger.Revocation{}
+	var bad []string
+	for id, entry := range list {
+		r, err := t.verifyEntry(id, entry)
+		if err != nil {
+			bad = append(bad, id)
+			t.revs.mu.Lock()
+			logged := t.revs.ignored[id]
+			if t.revs.ignored == nil {
+				t.revs.ignored = map[string]bool{}
+			}
+			t.revs.ignored[id] = true
+			t.revs.mu.Unlock()
+			if !logged {
+				t.log.Warn("ignored a revocation that the store CA did not sign", "id", id, "err", err)
+			}
+			continue
+		}
+		next[r.Till] = r
+	}
+	t.revs.mu.Lock()
+	t.revs.after = next
+	t.revs.mu.Unlock()
+}
+
+func (t *Till) verifyEntry(id string, e crdt.Revocation) (*ledger.Revocation, error) {
+	if len(e.Signed) == 0 {
+		return nil, errors.New("no signature")
+	}
+	r, err := ledger.DecodeRevocation(e.Signed)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Verify(t.cfg.Store.CA, t.cfg.Store.ID); err != nil {
+		return nil, err
+	}
+	if r.Till.String() != id {
+		return nil, fmt.Errorf("signed for till %s, stored under %s", r.Till.Short(), id)
+	}
+	return r, nil
+}
+
+// revocationOf returns the verified revocation of a till, or nil.
+func (t *Till) revocationOf(id ledger.TillID) *ledger.Revocation {
+	if t.inv == nil {
+		return nil // still in New: nothing is loaded yet
+	}
+	t.watchRevocations()
+	t.revs.mu.Lock()
+	defer t.revs.mu.Unlock()
+	return t.revs.after[id]
+}
+
+// revokedAfter tells ledger sync which events of a revoked till to refuse:
+// those above the revocation's AfterSeq.
+func (t *Till) revokedAfter(id ledger.TillID) (uint64, bool) {
+	if r := t.revocationOf(id); r != nil {
+		return r.AfterSeq, true
+	}
+	return 0, false
+}
+
+// UploadRevocation checks a revocation file (as `tillmesh store revoke`
+// writes it) and adds it to the store's revocation list, from where it
+// spreads to every till. A revocation of another store, one the store CA
+// did not sign, or one of a till this till knows nothing of is refused
+// and changes nothing.
+func (t *Till) UploadRevocation(ctx context.Context, file []byte) (ui.Revocation, error) {
+	r, err := ParseRevocationFile(file)
+	if err != nil {
+		return ui.Revocation{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	if err := r.Verify(t.cfg.Store.CA, t.cfg.Store.ID); err != nil {
+		return ui.Revocation{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	if !t.enrolled(r.Till) {
+		return ui.Revocation{}, fmt.Errorf("%w: %w: till number %d (%s) has no certificate this till has seen", ui.ErrBadRequest, ErrUnknownTill, r.Number, r.Till.Short())
+	}
+	if n := t.number(r.Till); n != r.Number {
+		return ui.Revocation{}, fmt.Errorf("%w: the revocation names till number %d, but till %s is number %d", ui.ErrBadRequest, r.Number, r.Till.Short(), n)
+	}
+	if r.Till == t.id {
+		t.log.Warn("this till's own certificate is being revoked")
+	}
+	signed, err := r.Encode()
+	if err != nil {
+		return ui.Revocation{}, err
+	}
+	e := crdt.Revocation{ID: r.Till.String(), Reason: r.Reason, At: r.Issued, AfterSeq: r.AfterSeq, Signed: signed}
+	if err := t.inv.Revoke(ctx, e); err != nil {
+		return ui.Revocation{}, fmt.Errorf("store the revocation: %w", err)
+	}
+	t.watchRevocations()
+	t.reloadRevocations()
+	t.log.Warn("till revoked", "till", r.Till.Short(), "number", r.Number, "after_seq", r.AfterSeq, "reason", r.Reason)
+	return t.revocationView(r), nil
+}
+
+func (t *Till) revocationView(r *ledger.Revocation) ui.Revocation {
+	return ui.Revocation{Till: r.Till.String(), Number: r.Number, Name: t.tillName(r.Till.String()), AfterSeq: r.AfterSeq,
+		Reason: r.Reason, Issued: time.UnixMilli(r.Issued).UTC()}
+}
+
+// Revocations lists the store's verified revocations, by till number.
+func (t *Till) Revocations(context.Context) ([]ui.Revocation, error) {
+	t.watchRevocations()
+	t.revs.mu.Lock()
+	rs := make([]*ledger.Revocation, 0, len(t.revs.after))
+	for _, r := range t.revs.after {
+		rs = append(rs, r)
+	}
+	t.revs.mu.Unlock()
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Number < rs[j].Number })
+	out := make([]ui.Revocation, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, t.revocationView(r))
+	}
+	return out, nil
+}
+
+// revocationProblems are the status page's lines about revoked tills.
+func (t *Till) revocationProblems() []string {
+	rs, _ := t.Revocations(context.Background())
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		who := fmt.Sprintf("till %d", r.Number)
+		if r.Till == t.id.String() {
+			who = "this till"
+		}
+		out = append(out, fmt.Sprintf("%s is revoked: its events after receipt %d-%d are refused", who, r.Number, r.AfterSeq))
+	}
+	return out
+}
