@@ -205,7 +205,17 @@ func TestScaleToledo7E1(t *testing.T) {
 	run(t, s.Run)
 	waitFor(t, "the scale to connect", func() bool { return s.State().Connected })
 	ss.Set(2500, false)
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	// The weighing gives up once the scale has answered "moving" a few
+	// times (a deadline of 100 ms saw a single request on a loaded machine).
+	start := ss.Requests()
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		defer cancel()
+		deadline := time.Now().Add(30 * time.Second)
+		for ss.Requests() < start+3 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond) // poll interval
+		}
+	}()
 	_, err = s.Weigh(ctx)
 	cancel()
 	if !errors.Is(err, hw.ErrUnstable) || ss.Requests() < 2 {
