@@ -15,11 +15,10 @@
 //     chain, others one by one. Events above a gap are stored and held
 //     until it fills; a conflicting signed event is kept as evidence.
 //   - Open checks every chain as it reads it (one record in memory at a
-//     time); a damaged record is moved aside and
-//     reported (Problems) instead of the till refusing to start. A till
+//     time); a damaged record is moved aside and reported (Problems)
+//     instead of the till refusing to start. A till
 //     whose own chain is damaged refuses to sell (ErrOwnChainDamaged) until
 //     it has fetched its chain from peers, so it never signs a seq twice.
-//
 //   - Badger is sized for a till (BadgerOptions); a write-ahead log left
 //     by a crash is replayed with the memtable size it was written with
 //     (MemTableSizeFor), so data directories of earlier releases open.
