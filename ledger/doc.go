@@ -7,8 +7,9 @@
 // ledger never reads the clock, the disk, the network or randomness, starts
 // no goroutine and logs nothing: time (HLC), keys and idempotency keys come
 // in as arguments, so every rule is deterministic and property-testable.
-// It imports only the standard library's pure parts and fxamacker/cbor (a
-// test enforces this). Storage lives in node/ledgerdb.
+// It imports only the standard library's pure parts, fxamacker/cbor and
+// curve25519-voi's ed25519 for batch verification (a test enforces this).
+// Storage lives in node/ledgerdb.
 //
 // # Events
 //
@@ -25,7 +26,10 @@
 // State keeps the first in the chain, records both as Evidence, and flags
 // the till; it never silently picks one. Because the newest event of a run
 // commits to every earlier one through Prev, VerifyRun authenticates a
-// whole run with one signature check plus hashing.
+// whole run with one signature check plus hashing. Where every signature
+// must be checked (ledger verify, HQ's --verify-every-signature),
+// VerifyAll checks them in batches, about three times cheaper each; its
+// doc says how its acceptance rule differs from crypto/ed25519's.
 //
 // # Money and tax
 //

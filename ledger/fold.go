@@ -72,12 +72,21 @@ type tillFold struct {
 	open   *Shift
 }
 
+// saleRecord is what the fold keeps of a sale. Its totals are not kept:
+// Totals is pure and cheap, and refunds and voids, the only readers, are
+// rare, while a kept Totals cost ~95 bytes per sale of history.
 type saleRecord struct {
-	till   TillID
-	seq    uint64
-	time   HLC
-	body   *Sale
-	totals Totals
+	till TillID
+	seq  uint64
+	time HLC
+	body *Sale
+}
+
+// totals returns the sale's totals. The body passed Check, so they
+// computed once without error.
+func (r *saleRecord) totals() Totals {
+	t, _ := r.body.Totals()
+	return t
 }
 
 type lineSum struct {
@@ -174,7 +183,7 @@ func (f *Fold) apply(ev *Event) {
 		return
 	case *Sale:
 		t, _ := b.Totals() // checked
-		f.sales[ev.ID()] = &saleRecord{till: ev.Till, seq: ev.Seq, time: ev.Time, body: b, totals: t}
+		f.sales[ev.ID()] = &saleRecord{till: ev.Till, seq: ev.Seq, time: ev.Time, body: b}
 		for i, l := range b.Lines {
 			s := f.skuSales(l.SKU, l.Name)
 			s.Qty += ItemQty(l.Unit, l.Qty)
@@ -204,10 +213,11 @@ func (f *Fold) apply(ev *Event) {
 	case *Void:
 		f.voids[b.Sale]++
 		if sale := f.sales[b.Sale]; sale != nil {
+			st := sale.totals()
 			for i, l := range sale.body.Lines {
 				s := f.skuSales(l.SKU, "")
 				s.Qty -= ItemQty(l.Unit, l.Qty)
-				s.Amount -= sale.totals.Lines[i].Amount
+				s.Amount -= st.Lines[i].Amount
 			}
 		}
 	}
@@ -544,11 +554,12 @@ func (f *Fold) Refundable(sale EventID) ([]Remaining, error) {
 		return nil, fmt.Errorf("%w %s", ErrUnknownSale, short(sale))
 	}
 	done := f.refunds[sale]
+	t := r.totals()
 	out := make([]Remaining, len(r.body.Lines))
 	for i, l := range r.body.Lines {
 		d := done[i]
 		out[i] = Remaining{Line: i, SKU: l.SKU, Name: l.Name, Qty: l.Qty - d.qty,
-			Amount: r.totals.Lines[i].Amount - d.amount, Tax: r.totals.Lines[i].Tax - d.tax}
+			Amount: t.Lines[i].Amount - d.amount, Tax: t.Lines[i].Tax - d.tax}
 		if f.voids[sale] > 0 || out[i].Qty < 0 {
 			out[i].Qty, out[i].Amount, out[i].Tax = 0, 0, 0
 		}
@@ -609,8 +620,9 @@ func (f *Fold) VoidOf(sale EventID) (*Void, error) {
 	if len(f.refunds[sale]) > 0 {
 		return nil, fmt.Errorf("%w: sale %s was partly refunded: refund the rest instead", ErrInvalidBody, short(sale))
 	}
-	v := &Void{Sale: sale, Currency: r.body.Currency, Total: r.totals.Total,
-		Cash: cashOf(r.body.Tenders) - r.body.Change, Bands: r.totals.Bands}
+	t := r.totals()
+	v := &Void{Sale: sale, Currency: r.body.Currency, Total: t.Total,
+		Cash: cashOf(r.body.Tenders) - r.body.Change, Bands: t.Bands}
 	for _, l := range r.body.Lines {
 		v.Lines = append(v.Lines, StockLine{SKU: l.SKU, Qty: l.Qty})
 	}

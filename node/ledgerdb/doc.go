@@ -14,8 +14,9 @@
 //     runs that extend a chain by their newest signature plus the hash
 //     chain, others one by one. Events above a gap are stored and held
 //     until it fills; a conflicting signed event is kept as evidence.
-//   - Open checks every chain; a damaged record is moved aside and
-//     reported (Problems) instead of the till refusing to start. A till
+//   - Open checks every chain as it reads it (one record in memory at a
+//     time); a damaged record is moved aside and reported (Problems)
+//     instead of the till refusing to start. A till
 //     whose own chain is damaged refuses to sell (ErrOwnChainDamaged) until
 //     it has fetched its chain from peers, so it never signs a seq twice.
 //   - Open and Verify open Badger through node/badgeropen: a power cut at
@@ -25,6 +26,9 @@
 //     After every write, before it is acknowledged, the directory is
 //     fsynced if Badger created a file (badgeropen.DirSyncer), and a
 //     background check does the same every 100 ms.
+//   - Badger is sized for a till (BadgerOptions); a write-ahead log left
+//     by a crash is replayed with the memtable size it was written with
+//     (MemTableSizeFor), so data directories of earlier releases open.
 //
 // Concurrency: DB is safe for concurrent use; appends and inserts are
 // serialised by one mutex.

@@ -19,7 +19,7 @@ import (
 // does not fit; BadgerOptions must size the memtables for it.
 func TestOpenAfterCrashWithBiggerMemtables(t *testing.T) {
 	dir := t.TempDir()
-	old := badger.DefaultOptions(dir).WithMemTableSize(8 << 20).WithNumMemtables(2).WithLogger(nil)
+	old := badger.DefaultOptions(dir).WithMemTableSize(8 << 20).WithNumMemtables(2).WithValueLogFileSize(64 << 20).WithLogger(nil)
 	bdb, err := badger.Open(old)
 	if err != nil {
 		t.Fatal(err)

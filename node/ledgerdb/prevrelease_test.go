@@ -1,0 +1,109 @@
+package ledgerdb_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/node/ledgerdb"
+)
+
+// TestOpensLedgersOfThePreviousRelease opens ledger directories the
+// release before issue 17 wrote (testdata/README.md): after a power cut
+// and after a clean close. Both must open with every event, verify, and
+// take the next sale.
+func TestOpensLedgersOfThePreviousRelease(t *testing.T) {
+	root := t.TempDir()
+	untar(t, "testdata/prev-release-ledgers.tar.gz", root)
+	till := ledger.TillOf(ledgertest.Key(1))
+	for _, name := range []string{"crashed", "closed"} {
+		dir := filepath.Join(root, name)
+		db := open(t, dir)
+		if v := db.Vector(); v[till] != 6000 {
+			t.Fatalf("%s: vector %v, want 6000 events", name, v)
+		}
+		if ev, existing, err := db.Append(t.Context(), ledgertest.Key(1), ledgertest.Sale3(), "k17", now); err != nil || !existing || ev.Seq != 18 {
+			t.Fatalf("%s: idempotency key of seq 18 after the upgrade: %v existing=%v", name, err, existing)
+		}
+		ev, _, err := db.Append(t.Context(), ledgertest.Key(1), ledgertest.Sale3(), "after-upgrade", now+10_000)
+		if err != nil || ev.Seq != 6001 {
+			t.Fatalf("%s: append after the upgrade: %v", name, err)
+		}
+		db.Close()
+		rep, err := ledgerdb.Verify(dir, quiet())
+		if err != nil || !rep.OK() || len(rep.Chains) != 1 || rep.Chains[0].Head != 6001 {
+			t.Fatalf("%s: verify after the upgrade: %+v %v", name, rep, err)
+		}
+	}
+}
+
+// untar extracts a gzipped tar into dir, leaving runs of zeros as holes:
+// the crash image holds sparse files of 16 and 128 MB.
+func untar(t *testing.T, archive, dir string) {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	zero := make([]byte, 64<<10)
+	buf := make([]byte, 64<<10)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, filepath.FromSlash(h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		case tar.TypeReg, tar.TypeGNUSparse:
+		default:
+			t.Fatalf("%s: unexpected entry type %c", h.Name, h.Typeflag)
+		}
+		out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var off int64
+		for {
+			n, err := io.ReadFull(tr, buf)
+			if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+				if _, werr := out.WriteAt(buf[:n], off); werr != nil {
+					t.Fatal(werr)
+				}
+			}
+			off += int64(n)
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := out.Truncate(off); err != nil {
+			t.Fatal(err)
+		}
+		if err := out.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
