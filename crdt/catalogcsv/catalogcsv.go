@@ -1,27 +1,3 @@
-// Package catalogcsv reads and writes a store's catalog as CSV, the file a
-// manager keeps in a spreadsheet:
-//
-//	sku,name,barcodes,price,tax_rate,unit,opening_stock,reorder_point
-//	10001,Whole milk 1l,4006381333931,1.29,7,ea,48,12
-//	20001,Apples,,2.49,7,kg,10.5,
-//
-// The header row is required; its columns may come in any order, the first
-// six are required and the last two optional. Prices are in the store's
-// currency as people write them ("19.99", "1299" for a currency without
-// minor units), never minor units; tax rates are percentages ("19",
-// "8.25" or "19%"); several barcodes share one field, separated by spaces
-// or '|'. Opening stock (pieces, or kilograms for "kg" products, "10.5")
-// is received for products the import adds; reorder point is kept with the
-// product.
-//
-// Parse checks every row and returns every problem with its line number,
-// so a file with any bad row is refused whole; Plan compares the rows with
-// the current catalog (added, changed, unchanged) and finds barcodes that
-// another product already has. The package is pure: no clock, no disk, no
-// network. It reads at most Options.MaxBytes, never the whole of a larger
-// file. It imports crdt only for the Product type and its validation, and
-// ledger for stock lines; crdt's import rules (ledger and the standard
-// library) hold for it too.
 package catalogcsv
 
 import (

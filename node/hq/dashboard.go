@@ -163,6 +163,8 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("GET /hq/api/stores", h.staff(h.apiStores))
 	api("POST /hq/api/stores", h.staff(h.apiRegister))
 	api("POST /hq/api/stores/{store}/revocations", h.staff(h.apiRevoke)) // revoke.go
+	api("POST /hq/api/catalog/import", h.staff(h.apiCatalogImport))      // catalogcsv.go
+	api("GET /hq/api/catalog/export", h.staff(h.apiCatalogExport))
 	api("GET /hq/api/report", h.staff(h.apiReport))
 	api("GET /hq/api/stock", h.staff(h.apiStock))
 	api("GET /hq/api/catalog", h.staff(h.apiCatalog))

@@ -79,6 +79,12 @@ func TestRevocation(t *testing.T) {
 			if n, _ := h.Count(ctx, store.ID); n != 3 {
 				t.Errorf("HQ holds %d events, want 3 (till 2's seq 1 stays)", n)
 			}
+			v, _ := h.Store(store.ID)
+			for _, tv := range v.Tills {
+				if tv.Revoked != (tv.Number == 2) || (tv.Revoked && tv.RevokedAfter != 1) {
+					t.Errorf("store view: till %d revoked %v after %d", tv.Number, tv.Revoked, tv.RevokedAfter)
+				}
+			}
 		}
 		check(h)
 		cs, err := h.ChangesFor(ctx, store.ID, 0, 100)

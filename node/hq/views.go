@@ -19,6 +19,9 @@ type TillView struct {
 	Seq     uint64         `json:"seq"` // highest seq HQ holds
 	Head    ledger.EventID `json:"head"`
 	Flagged bool           `json:"flagged"` // equivocated: see the evidence
+	// Revoked by the store CA: its events after RevokedAfter are refused.
+	Revoked      bool   `json:"revoked,omitempty"`
+	RevokedAfter uint64 `json:"revoked_after,omitempty"`
 }
 
 // StoreView is a store's state at HQ: its tills, what HQ holds, its relay
@@ -77,6 +80,7 @@ func (s *storeState) view() StoreView {
 		if c := s.certs[t]; c != nil {
 			tv.Number, tv.Name = c.Number, c.Name
 		}
+		tv.RevokedAfter, tv.Revoked = s.revokedAfter(t)
 		if tv.Flagged {
 			v.Flagged++
 		}
