@@ -247,17 +247,22 @@ func (h *harness) startAll(ctx context.Context) <-chan []error {
 	return out
 }
 
-// cutPower cuts every store at once: the disks stop taking writes, then
-// every till is killed (those still starting too: stopStarting cancels
-// their starts, which kills them), then the disks drop what was not
-// synced and come back.
+// cutPower cuts every store at once: the disks stop answering, every
+// till process (starting ones too) gets SIGKILL, the disks answer what
+// they held with EIO so the killed processes can exit, then drop what
+// was not synced and come back. No till runs another instruction after
+// the cut instant on a disk answer it got after it.
 func (h *harness) cutPower(stopStarting context.CancelFunc, starting <-chan []error) error {
 	for _, st := range h.stores {
 		st.power.Freeze()
 	}
+	h.procs.killAll()
+	for _, st := range h.stores {
+		st.power.Release()
+	}
 	if starting != nil {
 		stopStarting()
-		<-starting // each one running, or killed
+		<-starting // each one up (and killed), or given up
 	}
 	var errs []error
 	for _, s := range h.allSlots() {
