@@ -68,8 +68,8 @@
 // unmount, forget the cache, rebuild from the backing directory, mount
 // again. Failing operations with EIO at once instead would let a program
 // go on after a failed fsync and, say, answer a retried request from a
-// write that was never durable (Badger leaves a commit whose sync failed in its
-// memtable): a disk without power answers nothing.
+// write that was never durable (Badger leaves a commit whose sync
+// failed in its memtable): a disk without power answers nothing.
 //
 // Not supported: hard links, symbolic links, special files, extended
 // attributes, RENAME_EXCHANGE and O_DIRECT. Mounting needs /dev/fuse and
