@@ -143,9 +143,11 @@
 // In a scenario with a power-cut step each store's directory (its CA
 // and its tills' data) is a testnet/powerfs mount served by this
 // process over <store>.disk, which holds exactly what a cut would
-// leave. A cut freezes every store's mount (every operation fails with
-// EIO from then on, as a disk without power), kills every till with
-// SIGKILL, and has each mount drop what was not fsynced and come back.
+// leave. A cut freezes every store's mount (no operation is answered
+// from then on, as a disk without power), sends SIGKILL to every till
+// process, starting ones too, answers what the mounts held with EIO so
+// the killed processes can exit, and has each mount drop what was not
+// fsynced and come back.
 // HQ, if any, is not on powerfs. Before the final check reads the
 // ledgers in this process the mounts are taken down (a FUSE server must
 // not fault on a mapping of its own mount) and the durable directories

@@ -77,6 +77,8 @@ type harness struct {
 	rep  *Report
 	pow  *power // nil unless the scenario cuts the power
 
+	procs procSet // till processes running or starting (process modes)
+
 	mu       sync.Mutex
 	bg       *sellJob
 	ops      atomic.Int64  // numbers idempotency keys

@@ -247,17 +247,22 @@ func (h *harness) startAll(ctx context.Context) <-chan []error {
 	return out
 }
 
-// cutPower cuts every store at once: the disks stop taking writes, then
-// every till is killed (those still starting too: stopStarting cancels
-// their starts, which kills them), then the disks drop what was not
-// synced and come back.
+// cutPower cuts every store at once: the disks stop answering, every
+// till process (starting ones too) gets SIGKILL, the disks answer what
+// they held with EIO so the killed processes can exit, then drop what
+// was not synced and come back. No till runs another instruction after
+// the cut instant on a disk answer it got after it.
 func (h *harness) cutPower(stopStarting context.CancelFunc, starting <-chan []error) error {
 	for _, st := range h.stores {
 		st.power.Freeze()
 	}
+	h.procs.killAll()
+	for _, st := range h.stores {
+		st.power.Release()
+	}
 	if starting != nil {
 		stopStarting()
-		<-starting // each one running, or killed
+		<-starting // each one up (and killed), or given up
 	}
 	var errs []error
 	for _, s := range h.allSlots() {
@@ -281,17 +286,28 @@ func (h *harness) restartAfterCut(ctx context.Context, rng *rand.Rand, what stri
 	t0 := time.Now()
 	slots := h.allSlots()
 	for attempt := 1; ; attempt++ {
+		var down []*slot
+		for _, s := range slots {
+			if !s.up() {
+				down = append(down, s)
+			}
+		}
 		errs := <-h.startAll(ctx)
 		var failed []string
-		for _, err := range errs {
+		for i, err := range errs {
 			if err == nil {
 				continue
 			}
-			failed = append(failed, err.Error())
+			s := down[i]
+			s.mu.Lock()
+			inc := s.inc
+			s.mu.Unlock()
+			why := startFailure(fmt.Sprintf("%s/logs/%s-%d.log", h.dir, s.name, inc.number))
+			failed = append(failed, s.name+": "+why)
 			h.pow.mu.Lock()
 			h.pow.failed++
 			h.pow.mu.Unlock()
-			h.violate("%s: start %d failed: %v", what, attempt, err)
+			h.violate("%s: %s: start %d failed: %s", what, s.name, attempt, why)
 		}
 		if len(failed) == 0 {
 			break
@@ -400,4 +416,41 @@ func (h *harness) powerFigures(rep *Report) {
 	p50, worst := quantiles(h.pow.sellAgain)
 	rep.SellAgainSamples = len(h.pow.sellAgain)
 	rep.SellAgainP50MS, rep.SellAgainMaxMS = ms(p50), ms(worst)
+}
+
+// startFailure sums up why a till process's last start failed, from its
+// log: the error or panic it printed and, for a panic, where.
+func startFailure(logPath string) string {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	text := string(b)
+	if i := strings.LastIndex(text, "=== start"); i >= 0 {
+		text = text[i:]
+	}
+	var out []string
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "panic:"), strings.HasPrefix(l, "fatal error:"):
+			out = append(out, l)
+			// The first frame of ours under the panic says where.
+			for _, f := range lines[i+1:] {
+				if strings.HasPrefix(f, "github.com/tillmesh/") {
+					out = append(out, "in "+f)
+					break
+				}
+			}
+		case strings.HasPrefix(l, "tillmesh:"), strings.Contains(l, "level=ERROR"):
+			out = append(out, l)
+		}
+		if len(out) >= 4 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "exited without an error in its log: " + tail(logPath)
+	}
+	return strings.Join(out, " | ")
 }

@@ -111,10 +111,12 @@ func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a
 	}
 	p := &procTill{h: h, s: s, inc: inc, cmd: cmd, base: "http://" + a.http, log: logf, stdin: stdin,
 		replies: make(chan string, 16), exited: make(chan struct{}), sessions: map[string]*session{}}
+	h.procs.add(p)
 	go p.readStdout(stdout)
 	go func() {
 		cmd.Wait()
 		logf.Close()
+		h.procs.remove(p)
 		close(p.exited)
 	}()
 	go p.watchRSS()
@@ -562,4 +564,35 @@ func ProcMem(pid int) (rss, hwm int64) {
 		}
 	}
 	return rss, hwm
+}
+
+// procSet is every till process started and not yet exited, starting
+// ones included: a power cut kills them all at once.
+type procSet struct {
+	mu sync.Mutex
+	m  map[*procTill]bool
+}
+
+func (ps *procSet) add(p *procTill) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.m == nil {
+		ps.m = map[*procTill]bool{}
+	}
+	ps.m[p] = true
+}
+
+func (ps *procSet) remove(p *procTill) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	delete(ps.m, p)
+}
+
+// killAll sends SIGKILL to every process without waiting for it.
+func (ps *procSet) killAll() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for p := range ps.m {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+	}
 }

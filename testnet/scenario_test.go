@@ -2,6 +2,8 @@ package testnet
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +204,32 @@ func TestPowerCutNeedsProcess(t *testing.T) {
 	_, err = Run(t.Context(), sc, cfg)
 	if !errors.Is(err, ErrNoPower) || !strings.Contains(err.Error(), "process mode") {
 		t.Fatalf("inproc power-cut: %v, want ErrNoPower naming process mode", err)
+	}
+}
+
+// A failed start is reported by what the till printed, not by the last
+// lines of its stack.
+func TestStartFailure(t *testing.T) {
+	log := `=== start 2026-12-06T15:15:40Z
+time=2026-12-06T15:15:41Z level=WARN msg="an earlier start"
+=== start 2026-12-06T15:15:46Z
+panic: runtime error: invalid memory address or nil pointer dereference
+[signal SIGSEGV: segmentation violation code=0x1 addr=0x180 pc=0x12a6be2]
+
+goroutine 1 [running]:
+github.com/tillmesh/tillmesh/node.(*Till).Close(0x0)
+	/src/node/till.go:450 +0x22
+main.main()
+	/src/cmd/tillmesh/main.go:20 +0xc5
+`
+	path := filepath.Join(t.TempDir(), "t1-1.log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := startFailure(path)
+	for _, want := range []string{"panic: runtime error", "node.(*Till).Close"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("startFailure = %q, want it to name %q", got, want)
+		}
 	}
 }

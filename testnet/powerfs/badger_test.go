@@ -3,6 +3,7 @@ package powerfs
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -18,6 +19,8 @@ import (
 )
 
 const childEnv = "POWERFS_BADGER_CHILD"
+
+var commitsFlag = flag.Int("powerfs.commits", 600, "TestBadgerKeepsSyncedWrites: most commits between two cuts (20000 fills several memtables)")
 
 func badgerOptions(dir string) badger.Options {
 	// As the till's ledger opens it (node/ledgerdb).
@@ -108,7 +111,7 @@ func TestBadgerKeepsSyncedWrites(t *testing.T) {
 	next := 0 // every key below was acknowledged
 	const rounds = 5
 	for round := range rounds {
-		want := 50 + rng.IntN(600)
+		want := 50 + rng.IntN(*commitsFlag)
 		if round == rounds-1 {
 			want = 1 // the last round only checks
 		}

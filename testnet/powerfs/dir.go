@@ -49,11 +49,16 @@ func (d *dirNode) fileMode() uint32 { return syscall.S_IFDIR | d.perm }
 func (d *dirNode) initDone() bool   { return d.inited }
 func (d *dirNode) setInit()         { d.inited = true }
 
-// lock takes the model's lock; it fails with EIO once the power is cut.
+// lock takes the model's lock. Once the power is off (Freeze) an
+// operation waits, answering nothing, until Release, and then fails with
+// EIO, changing nothing: a program gets no answer from a disk without
+// power, so it cannot go on to act on a write that failed.
 func (g *generation) lock() syscall.Errno {
 	g.fs.mu.Lock()
-	if g.dead {
+	if g.frozen {
+		released := g.released
 		g.fs.mu.Unlock()
+		<-released
 		return syscall.EIO
 	}
 	return 0

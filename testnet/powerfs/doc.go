@@ -60,10 +60,16 @@
 // store directory next to the backing one (backing + ".powerfs", same
 // file system); the backing directory holds hard links to those files,
 // one per durable name, and real directories. At any moment the backing
-// directory is exactly the state a cut would leave, and a cut is: make
-// every further operation fail with EIO (Freeze), unmount, forget the
-// cache, rebuild from the backing directory, mount again. The caller
-// kills the programs using the mount before Cut, as the power would.
+// directory is exactly the state a cut would leave. A cut is: hold
+// every further operation unanswered (Freeze: the power is off, nothing
+// changes), let the caller kill the programs using the mount, answer the
+// held operations with EIO (Release: the killed programs, stuck in the
+// kernel until answered, exit without running another instruction),
+// unmount, forget the cache, rebuild from the backing directory, mount
+// again. Failing operations with EIO at once instead would let a program
+// go on after a failed fsync and, say, answer a retried request from a
+// write that was never durable (Badger leaves a commit whose sync
+// failed in its memtable): a disk without power answers nothing.
 //
 // Not supported: hard links, symbolic links, special files, extended
 // attributes, RENAME_EXCHANGE and O_DIRECT. Mounting needs /dev/fuse and

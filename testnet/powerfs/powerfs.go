@@ -38,12 +38,14 @@ type FS struct {
 // it. A cut marks it dead (every operation then fails with EIO and
 // changes nothing) and builds a new one from the backing directory.
 type generation struct {
-	fs      *FS
-	dead    bool
-	nsDirty bool // Ext4: a namespace change not yet committed
-	nextIno uint64
-	root    *dirNode
-	files   []*fileNode // every file node, to close their store files
+	fs           *FS
+	frozen       bool          // the power is off: operations wait for released, then fail
+	released     chan struct{} // closed by Release (or Cut)
+	releasedDone bool
+	nsDirty      bool // Ext4: a namespace change not yet committed
+	nextIno      uint64
+	root         *dirNode
+	files        []*fileNode // every file node, to close their store files
 }
 
 // Model says which changes an fsync makes durable.
@@ -128,13 +130,28 @@ func (f *FS) Cuts() int {
 	return f.cuts
 }
 
-// Freeze makes every operation on the mount fail with EIO from now on,
-// changing nothing: the power is gone. Cut thaws it.
+// Freeze turns the power off: from now on every operation on the mount
+// waits without an answer, changing nothing, until Release. Kill the
+// programs using the mount, then Release (or Cut, which releases) so
+// that the killed programs, stuck in the kernel waiting for an answer,
+// can exit: a program must not see a failed write and go on, as it
+// would if the disk answered EIO at once.
 func (f *FS) Freeze() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.gen != nil {
-		f.gen.dead = true
+		f.gen.frozen = true
+	}
+}
+
+// Release answers every operation waiting since Freeze, and every later
+// one, with EIO, until the next Cut mounts the disk again.
+func (f *FS) Release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gen != nil && !f.gen.releasedDone {
+		f.gen.releasedDone = true
+		close(f.gen.released)
 	}
 }
 
@@ -149,6 +166,7 @@ func (f *FS) Cut() error {
 		return errors.New("powerfs: cut: closed")
 	}
 	f.Freeze()
+	f.Release()
 	if err := f.unmount(); err != nil {
 		return fmt.Errorf("powerfs: cut: %w", err)
 	}
@@ -173,6 +191,7 @@ func (f *FS) Close() error {
 	}
 	f.closed = true
 	f.Freeze()
+	f.Release()
 	err := f.unmount()
 	return errors.Join(err, os.RemoveAll(f.store))
 }
@@ -210,7 +229,7 @@ func (f *FS) mount() error {
 	if err := os.Mkdir(f.store, 0o700); err != nil {
 		return fmt.Errorf("powerfs: store: %w", err)
 	}
-	g := &generation{fs: f, nextIno: 1}
+	g := &generation{fs: f, nextIno: 1, released: make(chan struct{})}
 	g.root = g.newDir(0o755)
 	g.root.inited = true
 	seen := map[[2]uint64]*fileNode{}

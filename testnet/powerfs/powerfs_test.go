@@ -2,6 +2,7 @@ package powerfs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -344,19 +346,38 @@ func TestMmap(t *testing.T) {
 	}
 }
 
-// Frozen, the file system changes nothing and says EIO.
+// Frozen, the file system answers nothing until Release, then EIO, and
+// changes nothing.
 func TestFreeze(t *testing.T) {
 	f := mount(t)
 	p := filepath.Join(f.Mountpoint(), "a")
 	mustWrite(t, p, []byte("x"), true)
 	mustSyncDir(t, f.Mountpoint())
 	f.Freeze()
-	if err := os.WriteFile(filepath.Join(f.Mountpoint(), "b"), []byte("y"), 0o644); err == nil {
-		t.Errorf("write after Freeze succeeded")
+	var released atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		err := os.WriteFile(filepath.Join(f.Mountpoint(), "b"), []byte("y"), 0o644)
+		if !released.Load() {
+			err = fmt.Errorf("answered before Release: %v", err)
+		} else if err == nil {
+			err = errors.New("write after Freeze succeeded")
+		} else {
+			err = nil
+		}
+		done <- err
+	}()
+	released.Store(true)
+	f.Release()
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 	mustCut(t, f)
 	if got := content(t, p); got != "x" {
 		t.Errorf("after freeze and cut: %q, want x", got)
+	}
+	if got := content(t, filepath.Join(f.Mountpoint(), "b")); got != "<absent>" {
+		t.Errorf("file written while frozen: %q, want absent", got)
 	}
 	if err := os.WriteFile(filepath.Join(f.Mountpoint(), "b"), []byte("y"), 0o644); err != nil {
 		t.Errorf("write after the cut's remount: %v", err)
