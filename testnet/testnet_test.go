@@ -256,7 +256,7 @@ func TestGate(t *testing.T) {
 	get := func(path string, auth bool) error {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 		if auth {
-			req.Header.Set("Authorization", "Tillmesh-Ed25519 till="+till.String()+",ts=1,sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+			req.Header.Set("Authorization", "Tillmesh-Ed25519 till="+till.String()+",ts=1,len=0,body="+strings.Repeat("0", 64)+",sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

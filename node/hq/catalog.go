@@ -93,27 +93,8 @@ func (h *HQ) EditProduct(ctx context.Context, store *ledger.StoreID, p hqapi.Pro
 
 // patchProduct returns base with the fields c sets taken from p.
 func patchProduct(base, p hqapi.Product, c hqapi.Change) hqapi.Product {
-	out := base
-	out.SKU = p.SKU
-	if c.Sets(hqapi.FieldName) {
-		out.Name = p.Name
-	}
-	if c.Sets(hqapi.FieldBarcodes) {
-		out.Barcodes = slices.Clone(p.Barcodes)
-	}
-	if c.Sets(hqapi.FieldPrice) {
-		out.Price = p.Price
-	}
-	if c.Sets(hqapi.FieldCurrency) {
-		out.Currency = p.Currency
-	}
-	if c.Sets(hqapi.FieldTaxRate) {
-		out.TaxRate = p.TaxRate
-	}
-	if c.Sets(hqapi.FieldUnit) {
-		out.Unit = p.Unit
-	}
-	return out
+	c.Product = &p
+	return c.Patch(base)
 }
 
 // knownProduct finds the product as HQ knows it for the scope: the

@@ -754,24 +754,9 @@ func apply(ctx context.Context, inv Inventory, c hqapi.Change) error {
 		case err != nil:
 			return fmt.Errorf("read product %s: %w", p.SKU, err)
 		default:
-			if c.Sets(hqapi.FieldName) {
-				cur.Name = p.Name
-			}
-			if c.Sets(hqapi.FieldBarcodes) {
-				cur.Barcodes = p.Barcodes
-			}
-			if c.Sets(hqapi.FieldPrice) {
-				cur.Price = p.Price
-			}
-			if c.Sets(hqapi.FieldCurrency) {
-				cur.Currency = p.Currency
-			}
-			if c.Sets(hqapi.FieldTaxRate) {
-				cur.TaxRate = p.TaxRate
-			}
-			if c.Sets(hqapi.FieldUnit) {
-				cur.Unit = crdt.Unit(p.Unit)
-			}
+			np := c.Patch(hqapi.Product{SKU: cur.SKU, Name: cur.Name, Barcodes: cur.Barcodes, Price: cur.Price,
+				Currency: cur.Currency, TaxRate: cur.TaxRate, Unit: string(cur.Unit)})
+			cur.Name, cur.Barcodes, cur.Price, cur.Currency, cur.TaxRate, cur.Unit = np.Name, np.Barcodes, np.Price, np.Currency, np.TaxRate, crdt.Unit(np.Unit)
 		}
 		cur.SKU, cur.Updated = p.SKU, c.At
 		return inv.PutProduct(ctx, cur)

@@ -536,6 +536,10 @@ document.addEventListener('keydown', (e) => {
   scan.last = now;
 }, true);
 
+// A scanner's burst has no click or tap inside it: a key typed before a
+// click (a staff number at login, say) never joins the next scan.
+document.addEventListener('pointerdown', resetScan, true);
+
 // Focus can move between a key's keydown and its text (a screen that
 // focuses its first input as it opens): note the value before the text.
 document.addEventListener('beforeinput', (e) => {

@@ -200,6 +200,36 @@ func (c Change) Sets(f string) bool {
 	return false
 }
 
+// Patch returns base with the product fields the change sets taken from
+// its Product: what a till does with an HQ product change.
+func (c Change) Patch(base Product) Product {
+	p := c.Product
+	if p == nil {
+		return base
+	}
+	out := base
+	out.SKU = p.SKU
+	if c.Sets(FieldName) {
+		out.Name = p.Name
+	}
+	if c.Sets(FieldBarcodes) {
+		out.Barcodes = append([]string(nil), p.Barcodes...)
+	}
+	if c.Sets(FieldPrice) {
+		out.Price = p.Price
+	}
+	if c.Sets(FieldCurrency) {
+		out.Currency = p.Currency
+	}
+	if c.Sets(FieldTaxRate) {
+		out.TaxRate = p.TaxRate
+	}
+	if c.Sets(FieldUnit) {
+		out.Unit = p.Unit
+	}
+	return out
+}
+
 // StoreCatalog is the body of PUT CatalogPath: every product of the
 // store's catalog as the relay till holds it.
 type StoreCatalog struct {
