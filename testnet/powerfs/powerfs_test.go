@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -314,16 +315,17 @@ func TestMmap(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSyncDir(t, f.Mountpoint())
-	mem, err := syscall.Mmap(int(fh.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
+	fh.Close()
+	// The mapping is made in a child process: a goroutine of this
+	// process faulting on a page of its own FUSE mount can hold up the
+	// garbage collector's stop-the-world while the server goroutines that
+	// would answer the fault are stopped (a deadlock seen under -race).
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMmapChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), mmapChildEnv+"="+p)
+	if out, err := cmd.CombinedOutput(); err != nil || !bytes.Contains(out, []byte("mapped ok")) {
+		t.Fatalf("mmap child: %v\n%s", err, out)
 	}
-	copy(mem[4096:], "synced")
-	if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
-		t.Fatal(err)
-	}
-	copy(mem[8192:], "not synced")
-	// Another reader sees both through the page cache.
+	// Another reader sees both writes through the page cache.
 	got, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -331,8 +333,6 @@ func TestMmap(t *testing.T) {
 	if !bytes.Equal(got[4096:4102], []byte("synced")) || !bytes.Equal(got[8192:8202], []byte("not synced")) {
 		t.Fatalf("reader does not see the mapping's writes")
 	}
-	syscall.Munmap(mem)
-	fh.Close()
 	mustCut(t, f)
 	got, err = os.ReadFile(p)
 	if err != nil {
@@ -344,6 +344,36 @@ func TestMmap(t *testing.T) {
 	if !bytes.Equal(got[8192:8202], make([]byte, 10)) {
 		t.Errorf("after the cut, the unsynced part reads %q, want zeros", got[8192:8202])
 	}
+}
+
+const mmapChildEnv = "POWERFS_MMAP_CHILD"
+
+// TestMmapChild is TestMmap's child process: it maps the file named in
+// its environment, writes "synced" and msyncs it, then writes "not
+// synced" without a sync. Run alone it does nothing.
+func TestMmapChild(t *testing.T) {
+	p := os.Getenv(mmapChildEnv)
+	if p == "" {
+		t.Skip("run by TestMmap")
+	}
+	fh, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	mem, err := syscall.Mmap(int(fh.Fd()), 0, 1<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(mem[4096:], "synced")
+	if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
+		t.Fatal(err)
+	}
+	copy(mem[8192:], "not synced")
+	if err := syscall.Munmap(mem); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("mapped ok")
 }
 
 // Frozen, the file system answers nothing until Release, then EIO, and
