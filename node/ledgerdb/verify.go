@@ -41,7 +41,8 @@ func (r VerifyReport) OK() bool {
 // that each Prev is the ID of the event before. It is the slow, thorough
 // check (every signature) behind `tillmesh ledger verify`. It changes no
 // record; opening does let Badger drop a torn, unacknowledged write at the
-// tail of its log after a crash. The till must not be running.
+// tail of its log after a crash, and badgeropen repair the files a power
+// cut left (see there). The till must not be running.
 func Verify(dir string, log *slog.Logger) (VerifyReport, error) {
 	bdb, err := openBadger(dir, log)
 	if err != nil {
