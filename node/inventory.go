@@ -55,7 +55,7 @@ func openInventory(ctx context.Context, dir string, now time.Time, log *slog.Log
 	var err error
 	for attempt := 1; attempt <= openAttempts; attempt++ {
 		var d *badger4.Datastore
-		if d, err = openDatastore(dir, log); err == nil {
+		if d, err = openDatastore(dir, false, log); err == nil {
 			if attempt > 1 {
 				log.Warn("inventory store opened on a later attempt", "attempt", attempt)
 			}
@@ -67,7 +67,7 @@ func openInventory(ctx context.Context, dir string, now time.Time, log *slog.Log
 	if rerr := os.Rename(dir, res.aside); rerr != nil {
 		return nil, res, fmt.Errorf("open inventory store %s: %w (and moving it aside: %v)", dir, err, rerr)
 	}
-	d, err := openDatastore(dir, log)
+	d, err := openDatastore(dir, false, log)
 	if err != nil {
 		return nil, res, fmt.Errorf("open new inventory store %s: %w", dir, err)
 	}
@@ -83,11 +83,17 @@ func openInventory(ctx context.Context, dir string, now time.Time, log *slog.Log
 	return d, res, nil
 }
 
-func openDatastore(dir string, log *slog.Logger) (*badger4.Datastore, error) {
+// openDatastore opens the inventory's datastore in dir through badgeropen;
+// salvage opens a store moved aside (see badgeropen.PrepareSalvage).
+func openDatastore(dir string, salvage bool, log *slog.Logger) (*badger4.Datastore, error) {
 	opts := crdt.BadgerOptions(dir)
-	rep, err := badgeropen.Prepare(opts.Options)
+	prepare := badgeropen.Prepare
+	if salvage {
+		prepare = badgeropen.PrepareSalvage
+	}
+	rep, err := prepare(opts.Options)
 	for _, r := range rep {
-		log.Warn("inventory: repaired a log file a power cut left empty", "file", r.String())
+		log.Warn("inventory: repaired a file a power cut left", "file", r.String())
 	}
 	if err != nil {
 		return nil, err
@@ -123,7 +129,7 @@ func salvageInventory(ctx context.Context, aside string, d *badger4.Datastore, l
 	}
 	slices.Sort(logs) // fixed-width numbers: newest last
 	keep := filepath.Join(aside, "unreplayed")
-	old, err := openDatastore(aside, log)
+	old, err := openDatastore(aside, true, log)
 	for err != nil && len(logs) > 0 {
 		newest := logs[len(logs)-1]
 		logs = logs[:len(logs)-1]
@@ -134,7 +140,7 @@ func salvageInventory(ctx context.Context, aside string, d *badger4.Datastore, l
 			return 0, fmt.Errorf("salvage inventory %s: %w", aside, merr)
 		}
 		log.Warn("inventory salvage: set a memtable log aside", "file", newest, "err", err)
-		old, err = openDatastore(aside, log)
+		old, err = openDatastore(aside, true, log)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("salvage inventory %s: %w", aside, err)

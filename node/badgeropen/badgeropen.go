@@ -36,7 +36,15 @@ func (r Repair) String() string {
 // repairManifest). A missing directory is not an error: Badger creates
 // it. Encrypted databases are refused when a log needs repair: the header
 // would need the current data key, which only Badger holds.
-func Prepare(o badger.Options) ([]Repair, error) {
+func Prepare(o badger.Options) ([]Repair, error) { return prepare(o, false) }
+
+// PrepareSalvage is Prepare for a store that did not open and is being
+// salvaged (a copy, or a directory moved aside): it also drops from the
+// manifest every table whose file is missing, whatever its level, so that
+// what remains can be read.
+func PrepareSalvage(o badger.Options) ([]Repair, error) { return prepare(o, true) }
+
+func prepare(o badger.Options, salvage bool) ([]Repair, error) {
 	if o.InMemory {
 		return nil, nil
 	}
@@ -44,7 +52,7 @@ func Prepare(o badger.Options) ([]Repair, error) {
 	if err != nil {
 		return done, err
 	}
-	rep, err := repairManifest(o)
+	rep, err := repairManifest(o, salvage)
 	return append(done, rep...), err
 }
 

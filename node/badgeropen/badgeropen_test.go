@@ -426,4 +426,24 @@ func TestPrepareRefusesAMissingOlderTable(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Error("Prepare changed the manifest of a store it refused")
 	}
+	// Salvage reads what remains: the second and third batches.
+	if _, err := badgeropen.PrepareSalvage(options(cut)); err != nil {
+		t.Fatalf("PrepareSalvage: %v", err)
+	}
+	db, err := badger.Open(options(cut))
+	if err != nil {
+		t.Fatalf("open after PrepareSalvage: %v", err)
+	}
+	defer db.Close()
+	err = db.View(func(txn *badger.Txn) error {
+		for i := 50; i < 150; i++ {
+			if _, err := txn.Get([]byte(fmt.Sprintf("key-%04d", i))); err != nil {
+				return fmt.Errorf("key %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("salvaged store: %v", err)
+	}
 }
