@@ -47,15 +47,15 @@ type inventoryOpen struct {
 // dgraph-io/badger issue 2207) a few times; if the store still does not
 // open it is moved aside, kept, and everything that can be read from it is
 // copied into a new store; only if nothing can be read does the till start
-// with an empty one. The caller then re-seeds catalog, staff, settings and
-// certificates from the snapshot in the ledger (reseedInventory), and
-// peers fill in the rest. The till already holds its ledger's lock, so no
+// with an empty one. The till then restores catalog, staff, settings and
+// certificates from peers or the snapshot in the ledger (planRestore,
+// restoreInventory). The till already holds its ledger's lock, so no
 // other process has dir open.
 func openInventory(ctx context.Context, dir string, now time.Time, log *slog.Logger) (*badger4.Datastore, inventoryOpen, error) {
 	var err error
 	for attempt := 1; attempt <= openAttempts; attempt++ {
 		var d *badger4.Datastore
-		if d, err = openDatastore(dir, log); err == nil {
+		if d, err = openDatastore(dir, false, log); err == nil {
 			if attempt > 1 {
 				log.Warn("inventory store opened on a later attempt", "attempt", attempt)
 			}
@@ -67,7 +67,7 @@ func openInventory(ctx context.Context, dir string, now time.Time, log *slog.Log
 	if rerr := os.Rename(dir, res.aside); rerr != nil {
 		return nil, res, fmt.Errorf("open inventory store %s: %w (and moving it aside: %v)", dir, err, rerr)
 	}
-	d, err := openDatastore(dir, log)
+	d, err := openDatastore(dir, false, log)
 	if err != nil {
 		return nil, res, fmt.Errorf("open new inventory store %s: %w", dir, err)
 	}
@@ -83,11 +83,17 @@ func openInventory(ctx context.Context, dir string, now time.Time, log *slog.Log
 	return d, res, nil
 }
 
-func openDatastore(dir string, log *slog.Logger) (*badger4.Datastore, error) {
+// openDatastore opens the inventory's datastore in dir through badgeropen;
+// salvage opens a store moved aside (see badgeropen.PrepareSalvage).
+func openDatastore(dir string, salvage bool, log *slog.Logger) (*badger4.Datastore, error) {
 	opts := crdt.BadgerOptions(dir)
-	rep, err := badgeropen.Prepare(opts.Options)
+	prepare := badgeropen.Prepare
+	if salvage {
+		prepare = badgeropen.PrepareSalvage
+	}
+	rep, err := prepare(opts.Options)
 	for _, r := range rep {
-		log.Warn("inventory: repaired a log file a power cut left empty", "file", r.String())
+		log.Warn("inventory: repaired a file a power cut left", "file", r.String())
 	}
 	if err != nil {
 		return nil, err
@@ -104,26 +110,38 @@ func openDatastore(dir string, log *slog.Logger) (*badger4.Datastore, error) {
 }
 
 // salvageInventory copies every entry that can be read from the store in
-// aside, which did not open, into d. It sets the memtable logs aside
-// first (into aside/unreplayed, kept): they hold only the last, unsynced
-// interval of merged state, which peers and go-ds-crdt's repair restore.
+// aside, which did not open, into d. If it still does not open, its
+// memtable logs are set aside one at a time, newest first, into
+// aside/unreplayed (kept) until it does: they hold the newest writes, the
+// local ones synced (the ledger and the snapshot restore what matters of
+// them) and merged remote state perhaps not (peers and go-ds-crdt's
+// repair restore it).
 func salvageInventory(ctx context.Context, aside string, d *badger4.Datastore, log *slog.Logger) (int, error) {
-	keep := filepath.Join(aside, "unreplayed")
 	entries, err := os.ReadDir(aside)
 	if err != nil {
 		return 0, fmt.Errorf("salvage inventory %s: %w", aside, err)
 	}
+	var logs []string
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".mem") {
-			if err := os.MkdirAll(keep, 0o700); err != nil {
-				return 0, fmt.Errorf("salvage inventory %s: %w", aside, err)
-			}
-			if err := os.Rename(filepath.Join(aside, e.Name()), filepath.Join(keep, e.Name())); err != nil {
-				return 0, fmt.Errorf("salvage inventory %s: %w", aside, err)
-			}
+			logs = append(logs, e.Name())
 		}
 	}
-	old, err := openDatastore(aside, log)
+	slices.Sort(logs) // fixed-width numbers: newest last
+	keep := filepath.Join(aside, "unreplayed")
+	old, err := openDatastore(aside, true, log)
+	for err != nil && len(logs) > 0 {
+		newest := logs[len(logs)-1]
+		logs = logs[:len(logs)-1]
+		if merr := os.MkdirAll(keep, 0o700); merr != nil {
+			return 0, fmt.Errorf("salvage inventory %s: %w", aside, merr)
+		}
+		if merr := os.Rename(filepath.Join(aside, newest), filepath.Join(keep, newest)); merr != nil {
+			return 0, fmt.Errorf("salvage inventory %s: %w", aside, merr)
+		}
+		log.Warn("inventory salvage: set a memtable log aside", "file", newest, "err", err)
+		old, err = openDatastore(aside, true, log)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("salvage inventory %s: %w", aside, err)
 	}
@@ -458,7 +476,8 @@ func (t *Till) planRestore(ctx context.Context, res inventoryOpen) {
 		}
 		t.restoreWhy = "the inventory store was empty (its directory lost or emptied)"
 	case invSalvaged:
-		t.restoreWhy = fmt.Sprintf("the inventory store did not open (%v): what could be read was salvaged into a new store, the damaged one is kept at %s", res.err, res.aside)
+		t.restoreWhy = fmt.Sprintf("the inventory store did not open (%v): %d entries that could be read were salvaged into a new store, the damaged one is kept at %s",
+			res.err, res.salvaged, res.aside)
 	case invRebuilt:
 		t.restoreWhy = fmt.Sprintf("the inventory store did not open (%v) and nothing could be read from it: a new store was started, the damaged one is kept at %s", res.err, res.aside)
 	}

@@ -426,4 +426,77 @@ func TestPrepareRefusesAMissingOlderTable(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Error("Prepare changed the manifest of a store it refused")
 	}
+	// Salvage reads what remains: the second and third batches.
+	if _, err := badgeropen.PrepareSalvage(options(cut)); err != nil {
+		t.Fatalf("PrepareSalvage: %v", err)
+	}
+	db, err := badger.Open(options(cut))
+	if err != nil {
+		t.Fatalf("open after PrepareSalvage: %v", err)
+	}
+	defer db.Close()
+	err = db.View(func(txn *badger.Txn) error {
+		for i := 50; i < 150; i++ {
+			if _, err := txn.Get([]byte(fmt.Sprintf("key-%04d", i))); err != nil {
+				return fmt.Errorf("key %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("salvaged store: %v", err)
+	}
+}
+
+// An older value log that holds no entry, left preallocated by a cut
+// (Badger shortens it with a truncate it never syncs), is cut back to its
+// header so that Badger deletes it: the power-cut scenario found one left
+// per start. A log that holds entries, and the newest, are left alone.
+func TestPrepareTrimsEmptyOlderValueLogs(t *testing.T) {
+	dir := t.TempDir()
+	db, err := badger.Open(options(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, db, 0, 30) // every third value lives in the value log
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	newest := -1
+	for _, n := range logFiles(t, dir) {
+		var id int
+		if _, err := fmt.Sscanf(n, "%06d.vlog", &id); err == nil && strings.HasSuffix(n, ".vlog") {
+			newest = max(newest, id)
+		}
+	}
+	withEntries := filepath.Join(dir, fmt.Sprintf("%06d.vlog", newest))
+	kept, err := os.ReadFile(withEntries)
+	if err != nil || len(kept) <= 20 {
+		t.Fatalf("the value log with entries: %d bytes, %v", len(kept), err)
+	}
+	// An empty older log, preallocated, and a newer empty one on top.
+	leak := filepath.Join(dir, fmt.Sprintf("%06d.vlog", newest+1))
+	if err := os.WriteFile(leak, append(append([]byte(nil), kept[:20]...), make([]byte, 1<<20)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	top := filepath.Join(dir, fmt.Sprintf("%06d.vlog", newest+5))
+	if err := os.WriteFile(top, append([]byte(nil), kept[:20]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := badgeropen.Prepare(options(dir))
+	if err != nil || len(rep) != 1 || rep[0].File != leak {
+		t.Fatalf("Prepare: %v, %v; want the empty older log trimmed", rep, err)
+	}
+	if got, _ := os.ReadFile(withEntries); !bytes.Equal(got, kept) {
+		t.Fatal("the value log with entries was changed")
+	}
+	db, err = badger.Open(options(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check(t, db, 30)
+	if _, err := os.Stat(leak); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Badger kept the trimmed log: %v", err)
+	}
 }

@@ -28,8 +28,9 @@ import (
 // at a deeper level came from a compaction, which syncs the directory
 // before the manifest: that is real damage and is left to fail. So is a
 // missing level-0 table older than a table still there, or with no
-// memtable log to replay.
-func repairManifest(o badger.Options) ([]Repair, error) {
+// memtable log to replay, unless salvage is set: then every missing table
+// is dropped, to read what remains of a store that is being salvaged.
+func repairManifest(o badger.Options, salvage bool) ([]Repair, error) {
 	path := filepath.Join(o.Dir, badger.ManifestFilename)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
@@ -54,7 +55,7 @@ func repairManifest(o badger.Options) ([]Repair, error) {
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("check manifest %s: %w", path, err)
 		}
-		if tm.Level != 0 {
+		if tm.Level != 0 && !salvage {
 			return nil, fmt.Errorf("check manifest %s: table %d at level %d is missing: the store is damaged", path, id, tm.Level)
 		}
 		missing = append(missing, id)
@@ -66,10 +67,10 @@ func repairManifest(o badger.Options) ([]Repair, error) {
 	// came from a compaction, whose directory sync would have kept them),
 	// and each one's memtable log is back. Anything else is damage.
 	slices.Sort(missing)
-	if missing[0] < newestPresent {
+	if !salvage && missing[0] < newestPresent {
 		return nil, fmt.Errorf("check manifest %s: level-0 table %d is missing but the newer table %d is not: the store is damaged", path, missing[0], newestPresent)
 	}
-	if n := memtableLogs(o.Dir); n < len(missing) {
+	if n := memtableLogs(o.Dir); !salvage && n < len(missing) {
 		return nil, fmt.Errorf("check manifest %s: level-0 tables %v are missing and only %d memtable logs could hold their records", path, missing, n)
 	}
 	set := &pb.ManifestChangeSet{}
@@ -96,8 +97,11 @@ func repairManifest(o badger.Options) ([]Repair, error) {
 	}
 	var done []Repair
 	for _, id := range missing {
-		done = append(done, Repair{File: table.NewFilename(id, o.Dir), Size: -1,
-			Action: "missing level-0 table deleted from the manifest: its records are replayed from the memtable log"})
+		action := "missing level-0 table deleted from the manifest: its records are replayed from the memtable log"
+		if salvage {
+			action = "missing table deleted from the manifest, to salvage the rest"
+		}
+		done = append(done, Repair{File: table.NewFilename(id, o.Dir), Size: -1, Action: action})
 	}
 	return done, nil
 }

@@ -86,7 +86,7 @@ func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
 	// open leaves (dgraph-io/badger issue 2207).
 	db, rep, err := badgeropen.Open(o)
 	for _, r := range rep {
-		log.Warn("hq storage: repaired a log file a power cut left empty", "file", r.String())
+		log.Warn("hq storage: repaired a file a power cut left", "file", r.String())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open hq storage %s: %w", dir, err)

@@ -17,7 +17,7 @@ import (
 func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 	bdb, rep, err := badgeropen.Open(BadgerOptions(dir, log))
 	for _, r := range rep {
-		log.Warn("ledger: repaired a log file a power cut left empty", "file", r.String())
+		log.Warn("ledger: repaired a file a power cut left", "file", r.String())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", dir, err)

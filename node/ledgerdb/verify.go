@@ -42,7 +42,8 @@ func (r VerifyReport) OK() bool {
 // check (every signature, in batches: ledger.VerifyAll) behind `tillmesh
 // ledger verify`, in memory that does not grow with the ledger. It changes no
 // record; opening does let Badger drop a torn, unacknowledged write at the
-// tail of its log after a crash. The till must not be running.
+// tail of its log after a crash, and badgeropen repair the files a power
+// cut left (see there). The till must not be running.
 func Verify(dir string, log *slog.Logger) (VerifyReport, error) {
 	bdb, err := openBadger(dir, log)
 	if err != nil {
