@@ -78,6 +78,7 @@ func TestHQCatalogInTheBrowser(t *testing.T) {
 	if !slices.Equal(c.Fields, []string{hqapi.FieldPrice}) || c.Product.Price != 149 || !slices.Equal(c.Product.Barcodes, bread.Barcodes) {
 		t.Errorf("the change the form made: fields %v product %+v", c.Fields, c.Product)
 	}
+	br.shot(p, "hq-catalog")
 	// A price typed badly is refused with a message, not sent.
 	setInput(t, p, `#product-form input[name=price]`, "1,4,9")
 	do(t, p, "save bad", chromedp.Click(`#product-form button[type=submit]`))
@@ -85,5 +86,4 @@ func TestHQCatalogInTheBrowser(t *testing.T) {
 	if errs := br.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
-	br.shot(p, "hq-catalog")
 }
