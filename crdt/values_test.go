@@ -114,7 +114,7 @@ func TestValueRoundTrip(t *testing.T) {
 			t.Errorf("decodeStaff = %+v, %v; want %+v", got, err, st)
 		}
 	}
-		r := Revocation{ID: "till-9", Reason: "lost", At: 5, AfterSeq: 7, Signed: []byte{1, 2, 3}}
+	r := Revocation{ID: "till-9", Reason: "lost", At: 5, AfterSeq: 7, Signed: []byte{1, 2, 3}}
 	b, _ = encodeValue(r)
 	if got, err := decodeRevocation(b); err != nil || !reflect.DeepEqual(got, r) {
 		t.Errorf("decodeRevocation = %+v, %v", got, err)

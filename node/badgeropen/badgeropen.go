@@ -209,7 +209,7 @@ func prepareLogs(dir, valueDir string, encrypted bool) ([]Repair, error) {
 			changed = true
 		}
 		if changed {
-			if err := syncDir(d); err != nil {
+			if err := SyncDir(d); err != nil {
 				return done, fmt.Errorf("prepare badger dir %s: %w", d, err)
 			}
 		}
@@ -267,10 +267,10 @@ func Sync(dir, valueDir string) error {
 				return fmt.Errorf("sync badger dir %s: %w", d, err)
 			}
 		}
-		if err := syncDir(d); err != nil {
+		if err := SyncDir(d); err != nil {
 			return fmt.Errorf("sync badger dir %s: %w", d, err)
 		}
-		if err := syncDir(filepath.Dir(filepath.Clean(d))); err != nil {
+		if err := SyncDir(filepath.Dir(filepath.Clean(d))); err != nil {
 			return fmt.Errorf("sync badger dir %s: %w", d, err)
 		}
 	}
@@ -344,7 +344,9 @@ func syncFile(path string) error {
 	return err
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, so the names created, renamed or removed
+// in it survive a power cut.
+func SyncDir(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
