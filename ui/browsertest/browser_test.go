@@ -89,6 +89,31 @@ func startTill(t *testing.T, store *node.StoreFile, dir string, peers ...string)
 	return &till{Till: tl, url: "http://" + tl.HTTPAddr()}
 }
 
+// chromiumOrSkip returns the path of Chromium, or skips the test.
+func chromiumOrSkip(t *testing.T) string {
+	t.Helper()
+	path := findChromium()
+	if path == "" {
+		t.Skip("chromium is not installed: browser tests skipped (apt-get install -y chromium; .ci/run installs it)")
+	}
+	return path
+}
+
+// loneTill makes a store of one enrolled till and runs it.
+func loneTill(t *testing.T, storeName string) *till {
+	t.Helper()
+	storeDir := t.TempDir()
+	store, err := node.InitStore(storeDir, storeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := node.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return startTill(t, store, dir)
+}
+
 // browser is one chromium process; each page gets its own browser
 // context (cookies, storage), as two separate browsers would.
 type browser struct {
@@ -360,10 +385,7 @@ func reportLine(t *testing.T, ctx context.Context, box, label string) int64 {
 }
 
 func TestTillInTheBrowser(t *testing.T) {
-	path := findChromium()
-	if path == "" {
-		t.Skip("chromium is not installed: browser tests skipped (apt-get install -y chromium; .ci/run installs it)")
-	}
+	path := chromiumOrSkip(t)
 	started := time.Now()
 
 	// A store with two tills, a catalog, opening stock and staff.
@@ -626,20 +648,8 @@ func TestTillInTheBrowser(t *testing.T) {
 // The first hour at the counter: what went wrong for a cashier and a
 // manager on their first day, each done the way they did it.
 func TestCashierFirstHour(t *testing.T) {
-	path := findChromium()
-	if path == "" {
-		t.Skip("chromium is not installed: browser tests skipped (apt-get install -y chromium; .ci/run installs it)")
-	}
-	storeDir := t.TempDir()
-	store, err := node.InitStore(storeDir, "Corner Shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if _, err := node.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	a := startTill(t, store, dir)
+	path := chromiumOrSkip(t)
+	a := loneTill(t, "Corner Shop")
 	ctx := t.Context()
 	cat := node.DemoCatalog(4)
 	for _, p := range cat {
@@ -814,20 +824,8 @@ func TestCashierFirstHour(t *testing.T) {
 // message; the code the till printed creates the first manager, who then
 // logs in and sees the back office.
 func TestFirstRunInTheBrowser(t *testing.T) {
-	path := findChromium()
-	if path == "" {
-		t.Skip("chromium is not installed: browser tests skipped (apt-get install -y chromium; .ci/run installs it)")
-	}
-	storeDir := t.TempDir()
-	store, err := node.InitStore(storeDir, "New Shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if _, err := node.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	a := startTill(t, store, dir)
+	path := chromiumOrSkip(t)
+	a := loneTill(t, "New Shop")
 	code, _, open, err := a.SetupCode(t.Context())
 	if err != nil || !open {
 		t.Fatalf("set-up code: %v %v", open, err)

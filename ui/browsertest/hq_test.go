@@ -17,10 +17,7 @@ import (
 // what the store's tills hold, and a price edit loaded from the product
 // changes the price and nothing else (it used to wipe the barcodes).
 func TestHQCatalogInTheBrowser(t *testing.T) {
-	path := findChromium()
-	if path == "" {
-		t.Skip("chromium is not installed: browser tests skipped (apt-get install -y chromium; .ci/run installs it)")
-	}
+	path := chromiumOrSkip(t)
 	ctx := context.Background()
 	st, err := hq.OpenBadger(t.TempDir(), quiet())
 	if err != nil {
