@@ -252,6 +252,14 @@ func restoreInto(ctx context.Context, dir string, r io.Reader, hdr BackupHeader,
 		b.Close()
 		return BackupInfo{}, fmt.Errorf("load backup stream: %w", err)
 	}
+	// The stores' relays may have taken downlink changes the backup
+	// lacks, up to cursors it does not know. The restored HQ numbers its
+	// changes far above them (CursorGap), or a relay would take its next
+	// changes for ones it already applied and skip them.
+	if err := b.setCursorFloor(CursorGap); err != nil {
+		b.Close()
+		return BackupInfo{}, err
+	}
 	if err := b.Close(); err != nil {
 		return BackupInfo{}, err
 	}
@@ -275,6 +283,33 @@ func restoreInto(ctx context.Context, dir string, r io.Reader, hdr BackupHeader,
 		info.Events[s.Name] = n
 	}
 	return info, nil
+}
+
+// CursorGap is how far a restore moves the downlink change cursor on:
+// more changes than HQ makes in its life.
+const CursorGap = 1 << 32
+
+// setCursorFloor makes the next change's cursor at least floor+1, now and
+// after every reopen.
+func (b *Badger) setCursorFloor(floor uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// Ask the database for its newest change: b.cursor was read at open,
+	// before a Load.
+	err := b.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{bChange}, Reverse: true})
+		defer it.Close()
+		it.Seek([]byte{bChange, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		if it.Valid() {
+			floor = max(floor, binary.BigEndian.Uint64(it.Item().Key()[1:])+CursorGap)
+		}
+		return txn.Set([]byte{bFloor}, binary.BigEndian.AppendUint64(nil, floor))
+	})
+	if err != nil {
+		return fmt.Errorf("move the change cursor on: %w", err)
+	}
+	b.cursor = max(b.cursor, floor)
+	return nil
 }
 
 // checkNotInUse fails with ErrInUse while a process holds Badger's lock
