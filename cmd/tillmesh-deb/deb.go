@@ -59,8 +59,8 @@ var layout = []struct {
 }{
 	{"tillmesh-till.service", "/lib/systemd/system/tillmesh-till.service", 0o644, false},
 	{"tillmesh-hq.service", "/lib/systemd/system/tillmesh-hq.service", 0o644, false},
-	{"till.conf", "/etc/tillmesh/till.conf", 0o640, true},
-	{"hq.conf", "/etc/tillmesh/hq.conf", 0o640, true},
+	{"till.conf", "/etc/tillmesh/till.conf", 0o644, true}, // no secrets; the kiosk reads http
+	{"hq.conf", "/etc/tillmesh/hq.conf", 0o640, true},     // may hold the admin password
 	{"tillmesh-kiosk", "/usr/bin/tillmesh-kiosk", 0o755, false},
 	{"tillmesh-kiosk.desktop", "/usr/share/tillmesh/tillmesh-kiosk.desktop", 0o644, false},
 	{"copyright", "/usr/share/doc/tillmesh/copyright", 0o644, false},

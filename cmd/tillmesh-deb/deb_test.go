@@ -124,7 +124,7 @@ func TestPackage(t *testing.T) {
 			}
 		}
 		postinst := string(ctl["./postinst"].body)
-		for _, want := range []string{"adduser --system --group", "install -d -o tillmesh -g tillmesh -m 0750 /var/lib/tillmesh", "chgrp tillmesh /etc/tillmesh/till.conf /etc/tillmesh/hq.conf"} {
+		for _, want := range []string{"adduser --system --group", "install -d -o tillmesh -g tillmesh -m 0750 /var/lib/tillmesh", "chgrp tillmesh /etc/tillmesh/hq.conf"} {
 			if !strings.Contains(postinst, want) {
 				t.Errorf("postinst lacks %q", want)
 			}
@@ -163,7 +163,7 @@ func TestPackage(t *testing.T) {
 			"./usr/bin/tillmesh-kiosk":                    0o755,
 			"./lib/systemd/system/tillmesh-till.service":  0o644,
 			"./lib/systemd/system/tillmesh-hq.service":    0o644,
-			"./etc/tillmesh/till.conf":                    0o640,
+			"./etc/tillmesh/till.conf":                    0o644,
 			"./etc/tillmesh/hq.conf":                      0o640,
 			"./usr/share/tillmesh/tillmesh-kiosk.desktop": 0o644,
 			"./usr/share/doc/tillmesh/copyright":          0o644,
