@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -140,8 +141,13 @@ func readConfig(path string) ([]configLine, error) {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
 	defer f.Close()
+	return parseConfig(f, path)
+}
+
+// parseConfig reads settings from r; path names it in errors.
+func parseConfig(r io.Reader, path string) ([]configLine, error) {
 	var out []configLine
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	n := 0
 	for sc.Scan() {
 		n++

@@ -126,6 +126,13 @@ func BackupBadgerFile(ctx context.Context, dir, out string, now time.Time, log *
 	if _, err := os.Stat(filepath.Join(dir, badger.ManifestFilename)); err != nil {
 		return BackupInfo{}, fmt.Errorf("backup hq storage %s: no HQ storage there: %w", dir, err)
 	}
+	// Opening the storage may create log files; made by another user
+	// (root), they would stop HQ from opening it again.
+	if fi, err := os.Stat(dir); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+			return BackupInfo{}, fmt.Errorf("backup hq storage %s: it belongs to user id %d: run the backup as that user (sudo -u tillmesh ...)", dir, st.Uid)
+		}
+	}
 	b, err := OpenBadger(dir, log)
 	if err != nil {
 		return BackupInfo{}, err

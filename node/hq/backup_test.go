@@ -113,3 +113,33 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("changes after a restore: %+v %v", cs, err)
 	}
 }
+
+// FuzzReadBackupHeader: any file is either a backup whose parts add up
+// or refused with ErrNotBackup; it never panics.
+func FuzzReadBackupHeader(f *testing.F) {
+	f.Add([]byte("tillmesh-hq-backup {\"version\":1}\nxxTMHQEND1"))
+	f.Add([]byte("tillmesh-hq-backup {\"version\":1,\"created\":1}\n" + string(make([]byte, 48)) + "TMHQEND1"))
+	f.Add([]byte("{}"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(dir, "fuzz.backup")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fl, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fl.Close()
+		_, start, length, err := hq.ReadBackupHeader(fl)
+		if err != nil {
+			if !errors.Is(err, hq.ErrNotBackup) {
+				t.Fatalf("error is not ErrNotBackup: %v", err)
+			}
+			return
+		}
+		if start < 0 || length < 0 || start+length > int64(len(b)) {
+			t.Fatalf("stream at %d+%d in %d bytes", start, length, len(b))
+		}
+	})
+}
