@@ -45,7 +45,7 @@ func configured(cmd *cli.Command, envPrefix, defaultPath string) *cli.Command {
 	cmd.Flags = append(cmd.Flags, &cli.StringFlag{
 		Name:    "config",
 		Value:   defaultPath,
-		Usage:   "configuration file of \"key = value\" lines mirroring these flags (the default is read only when it exists)",
+		Usage:   "configuration file of \"key = value\" lines mirroring these flags (the default is read only when it exists; \"\" for none)",
 		EnvVars: []string{envPrefix + "CONFIG"},
 	})
 	action := cmd.Action
@@ -194,6 +194,9 @@ func configKeys(c *cli.Context, cmd *cli.Command) map[string]cli.Flag {
 // environment set.
 func applyConfig(c *cli.Context, cmd *cli.Command) error {
 	path := c.String("config")
+	if path == "" {
+		return nil // --config "": no file, not even the default
+	}
 	lines, err := readConfig(path)
 	if errors.Is(err, fs.ErrNotExist) && !c.IsSet("config") {
 		return nil // the default file is optional
