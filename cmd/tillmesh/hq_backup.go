@@ -110,8 +110,11 @@ func hqDataDir(c *cli.Context) (string, error) {
 		if !keys[l.key] || l.key == "config" {
 			return "", fmt.Errorf("configuration %s line %d: unknown key %q", path, l.line, l.key)
 		}
-		if l.key == "data" {
+		switch {
+		case l.key == "data":
 			dir = l.value
+		case l.key == "postgres" && l.value != "":
+			return "", fmt.Errorf("configuration %s line %d: HQ stores its data in PostgreSQL: back it up with pg_dump or base backups (README, \"Backups\")", path, l.line)
 		}
 	}
 	if dir == "" {
