@@ -210,6 +210,71 @@ func TestPackage(t *testing.T) {
 		}
 	})
 
+	t.Run("maintainer scripts", func(t *testing.T) {
+		sh, err := exec.LookPath("sh")
+		if err != nil {
+			t.Skip("no sh")
+		}
+		// Every command the scripts run is a stub that logs its
+		// arguments: nothing on this machine changes.
+		stubs := t.TempDir()
+		log := filepath.Join(stubs, "log")
+		for _, c := range []string{"adduser", "install", "chgrp", "chmod", "systemctl"} {
+			stub := "#!/bin/sh\necho \"" + c + " $*\" >> \"$STUBLOG\"\n"
+			if err := os.WriteFile(filepath.Join(stubs, c), []byte(stub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// getent knows the groups, and the user once $USER_EXISTS is set.
+		getent := "#!/bin/sh\necho \"getent $*\" >> \"$STUBLOG\"\n" +
+			"if [ \"$1\" = passwd ] && [ -z \"$USER_EXISTS\" ]; then exit 2; fi\nexit 0\n"
+		if err := os.WriteFile(filepath.Join(stubs, "getent"), []byte(getent), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		runScript := func(name string, env []string, args ...string) []string {
+			t.Helper()
+			os.Remove(log)
+			script := filepath.Join(stubs, name+".sh")
+			if err := os.WriteFile(script, ctl["./"+name].body, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(sh, append([]string{script}, args...)...)
+			cmd.Env = append([]string{"PATH=" + stubs, "STUBLOG=" + log}, env...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+			}
+			b, _ := os.ReadFile(log)
+			return strings.Split(strings.TrimSpace(string(b)), "\n")
+		}
+		fresh := runScript("postinst", nil, "configure")
+		for _, want := range []string{
+			"adduser --system --group --home /var/lib/tillmesh --no-create-home --gecos tillmesh point of sale tillmesh",
+			"adduser tillmesh dialout", "adduser tillmesh lp",
+			"install -d -o tillmesh -g tillmesh -m 0750 /var/lib/tillmesh",
+			"chgrp tillmesh /etc/tillmesh/hq.conf", "chmod 0640 /etc/tillmesh/hq.conf",
+		} {
+			if !slices.Contains(fresh, want) {
+				t.Errorf("postinst configure on a new machine did not run %q; it ran:\n%s", want, strings.Join(fresh, "\n"))
+			}
+		}
+		again := runScript("postinst", []string{"USER_EXISTS=1"}, "configure", "0.1.0")
+		for _, l := range again {
+			if strings.HasPrefix(l, "adduser --system") {
+				t.Errorf("postinst on an upgrade made the user again: %q", l)
+			}
+		}
+		if !slices.Contains(again, "install -d -o tillmesh -g tillmesh -m 0750 /var/lib/tillmesh") {
+			t.Errorf("postinst on an upgrade: %q", again)
+		}
+		runScript("prerm", nil, "remove")
+		runScript("prerm", nil, "upgrade", "0.2.0")
+		for _, l := range runScript("postrm", nil, "purge") {
+			if strings.Contains(l, "/var/lib/tillmesh") {
+				t.Errorf("postrm purge touches the data: %q", l)
+			}
+		}
+	})
+
 	root := t.TempDir()
 	for name, f := range data {
 		path := filepath.Join(root, name)
