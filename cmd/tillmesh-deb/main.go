@@ -6,7 +6,7 @@
 //
 // It writes the .deb itself (an ar archive of debian-binary,
 // control.tar.gz and data.tar.gz) with the standard library: nfpm would
-// add a few dozen modules to go.mod for what is two hundred lines here,
+// add a few dozen modules to go.mod for what is three hundred lines here,
 // and the package's test reads the archive back with the same code.
 package main
 
