@@ -10,7 +10,7 @@ FUZZTIME  ?= 3s
 FUZZ_LONG ?= 1m
 DATA      ?= .data/demo
 
-.PHONY: help build run test vet race sim fuzz fuzz-short bench power-cut lint check clean
+.PHONY: help build run test vet race sim fuzz fuzz-short bench power-cut lint check clean package
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -23,6 +23,17 @@ BUILDFLAGS ?= -trimpath -tags urfave_cli_no_docs -ldflags='-s -w'
 build: ## build bin/tillmesh (stripped; see BENCHMARKS.md for its size)
 	$(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/tillmesh
 	@ls -l $(BIN) | awk '{printf "%s: %.1f MB\n", $$NF, $$5/1e6}'
+
+# The Debian package (cmd/tillmesh-deb writes it): bin/tillmesh, systemd
+# units for a till and HQ, /etc/tillmesh/*.conf as conffiles, the tillmesh
+# user made by postinst. Versions are Debian's: a release tag v1.2.3
+# gives 1.2.3, a commit without one 0.0.0~git<date>.<hash>.
+PKG_VERSION ?= $(shell v=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null) && echo $${v\#v} || git log -1 --format='0.0.0~git%cd.%h' --date=format:%Y%m%d)
+PKG_ARCH    ?= $(shell $(GO) env GOARCH)
+DEB         := dist/tillmesh_$(PKG_VERSION)_$(PKG_ARCH).deb
+
+package: build ## the Debian package in dist/ (README, "Installing")
+	$(GO) run ./cmd/tillmesh-deb -binary $(BIN) -version '$(PKG_VERSION)' -arch $(PKG_ARCH) -out $(DEB)
 
 run: build ## run the demo (data kept in .data/demo)
 	./$(BIN) demo --data $(DATA)
@@ -72,4 +83,4 @@ lint: ## gofmt and vet
 check: lint test ## lint, then test
 
 clean: ## remove build output and demo data
-	rm -rf bin .data
+	rm -rf bin .data dist

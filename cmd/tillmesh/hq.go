@@ -14,7 +14,7 @@ import (
 )
 
 func hqCommand() *cli.Command {
-	return &cli.Command{
+	return configured(&cli.Command{
 		Name:  "hq",
 		Usage: "run HQ: verified ingest of every store's ledger, reports, catalog downlink, dashboard",
 		Description: "Storage is embedded (--data, the default) or PostgreSQL (--postgres). Relays reach the API\n" +
@@ -30,8 +30,9 @@ func hqCommand() *cli.Command {
 			&cli.BoolFlag{Name: "verify-every-signature", Usage: "check each event's signature instead of one per run plus the hash chain"},
 			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "time zone of report days and hours (IANA name)"},
 		},
-		Action: runHQ,
-	}
+		Action:      runHQ,
+		Subcommands: []*cli.Command{hqBackupCommand(), hqRestoreCommand()},
+	}, "TILLMESH_HQ_", "/etc/tillmesh/hq.conf")
 }
 
 func runHQ(c *cli.Context) error {

@@ -141,6 +141,7 @@ func checkCommandLine(a *cli.App, args []string) error {
 	}
 	addFlags(a.Flags)
 	cmds := a.Commands
+	var cur *cli.Command // the command reached so far
 	var path []string
 	positional := false
 	for i := 0; i < len(args); i++ {
@@ -178,12 +179,13 @@ func checkCommandLine(a *cli.App, args []string) error {
 			continue
 		}
 		path = append(path, next.Name)
+		cur = next
 		flags = map[string]cli.Flag{"help": &cli.BoolFlag{Name: "help"}, "h": &cli.BoolFlag{Name: "h"}}
 		addFlags(a.Flags)
 		addFlags(next.Flags)
 		cmds = next.Subcommands
 	}
-	if !positional && len(cmds) > 0 {
+	if !positional && len(cmds) > 0 && (cur == nil || cur.Action == nil) { // tillmesh hq runs HQ, and has subcommands
 		return fmt.Errorf("tillmesh %s needs a subcommand", strings.Join(path, " "))
 	}
 	return nil

@@ -46,6 +46,13 @@ func TestScript(t *testing.T) {
 			"simprinter": simPrinters{}.cmd,
 		},
 		RequireExplicitExec: true,
+		// A machine with the package installed has /etc/tillmesh/*.conf,
+		// which tillmesh till and hq read by default; scripts run without.
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("TILLMESH_CONFIG", "")
+			env.Setenv("TILLMESH_HQ_CONFIG", "")
+			return nil
+		},
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 func tillCommand() *cli.Command {
-	return &cli.Command{
+	return configured(&cli.Command{
 		Name:  "till",
 		Usage: "run a till: ledger, mesh with the store's other tills, inventory and API",
 		Flags: append([]cli.Flag{
@@ -89,5 +89,5 @@ func tillCommand() *cli.Command {
 			}
 			return till.Run(c.Context)
 		},
-	}
+	}, "TILLMESH_", "/etc/tillmesh/till.conf")
 }

@@ -33,6 +33,7 @@ import (
 //	k/<store>                 last contact (JSON)
 //	g/<cursor>                downlink change (JSON)
 //	u/<name>                  user (JSON)
+//	G                         change cursor floor, set by a restore (big-endian)
 const (
 	bStore    = 's'
 	bFence    = 'f'
@@ -45,6 +46,7 @@ const (
 	bChange   = 'g'
 	bUser     = 'u'
 	bCatalog  = 'p' // a store's catalog as its relay sent it
+	bFloor    = 'G' // the next change's cursor is above this (see RestoreBadgerFile)
 )
 
 func bkey(p byte, parts ...[]byte) []byte {
@@ -102,7 +104,20 @@ func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
 		if it.Valid() {
 			b.cursor = binary.BigEndian.Uint64(it.Item().Key()[1:])
 		}
-		return nil
+		item, err := txn.Get([]byte{bFloor})
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("change cursor floor: %d bytes, want 8", len(v))
+			}
+			b.cursor = max(b.cursor, binary.BigEndian.Uint64(v))
+			return nil
+		})
 	})
 	if err != nil {
 		b.Close()
