@@ -3,6 +3,7 @@ package hq
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -38,6 +39,10 @@ type StoreView struct {
 	LastContact int64          `json:"last_contact"` // Unix ms; 0 if never
 	Backlog     uint64         `json:"backlog"`      // events the relay held that HQ lacked, at last contact
 	Flagged     int            `json:"flagged"`      // tills with equivocation evidence
+	// Newer counts stored events of kinds this HQ's version does not know,
+	// by kind: kept, but left out of the reports until HQ is upgraded.
+	Newer        ledger.Newer `json:"newer,omitempty"`
+	NewerWarning string       `json:"newer_warning,omitempty"` // e.g. "3 events from a newer version (kind gift_card)..."
 }
 
 // Stores returns every registered store's view.
@@ -70,6 +75,10 @@ func (s *storeState) view() StoreView {
 	v := StoreView{ID: s.rec.ID, Name: s.rec.Name, CA: fmt.Sprintf("%x", []byte(s.rec.CA)), Vector: s.vector(),
 		Fence: s.fence, LastContact: s.contact.At, Backlog: s.contact.Backlog, Tills: []TillView{}}
 	v.Events = v.Vector.Total()
+	if len(s.agg.newer) > 0 {
+		v.Newer = maps.Clone(s.agg.newer)
+		v.NewerWarning = v.Newer.String()
+	}
 	seen := map[ledger.TillID]bool{}
 	add := func(t ledger.TillID) {
 		if seen[t] {

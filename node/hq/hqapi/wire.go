@@ -279,14 +279,15 @@ func init() {
 		panic(err) // constant options: cannot fail
 	}
 	if decMode, err = (cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  MaxBatch,
-		MaxMapPairs:       MaxVectorTills,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		UTF8:              cbor.UTF8RejectInvalid,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		MaxNestedLevels:  8,
+		MaxArrayElements: MaxBatch,
+		MaxMapPairs:      MaxVectorTills,
+		UTF8:             cbor.UTF8RejectInvalid,
+		// No ExtraDecErrorUnknownField: a newer relay may send fields
+		// this HQ does not know; they are ignored, never a refusal.
 	}).DecMode(); err != nil {
 		panic(err)
 	}
@@ -313,8 +314,7 @@ func DecodeUpload(contentType string, body []byte) (*Upload, error) {
 			return nil, fmt.Errorf("%w: cbor upload: %v", ErrBadRequest, err)
 		}
 	case ContentJSON, "":
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
+		dec := json.NewDecoder(strings.NewReader(string(body))) // unknown fields: a newer relay's, ignored
 		if err := dec.Decode(&u); err != nil {
 			return nil, fmt.Errorf("%w: json upload: %v", ErrBadRequest, err)
 		}
@@ -391,8 +391,7 @@ func DecodeStoreCatalog(body []byte) (*StoreCatalog, error) {
 		return nil, fmt.Errorf("%w: body of %d bytes, limit %d", ErrBadRequest, len(body), MaxBody)
 	}
 	var c StoreCatalog
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
+	dec := json.NewDecoder(strings.NewReader(string(body))) // unknown fields: a newer relay's, ignored
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%w: json catalog: %v", ErrBadRequest, err)
 	}
