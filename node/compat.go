@@ -16,6 +16,7 @@ import (
 // on the till's status, e.g. "3 events from a newer version (kind
 // gift_card)".
 func (t *Till) newerStatus(st *ui.Status) {
+	st.Version = t.cfg.Release
 	var n ledger.Newer
 	t.db.View(func(s *ledger.State) { n = maps.Clone(s.Fold().Newer()) })
 	if len(n) > 0 {
@@ -37,4 +38,19 @@ func (t *Till) newerStatus(st *ui.Status) {
 		st.Problems = append(st.Problems, fmt.Sprintf("%d inventory records from a newer version (%s), kept but not shown; upgrade this till",
 			total, strings.Join(prefixes, ", ")))
 	}
+}
+
+// versions are the releases of the store's tills this till knows: its
+// own and those its admitted peers announced (hello 2), for HQ.
+func (t *Till) versions() map[ledger.TillID]string {
+	out := map[ledger.TillID]string{}
+	if t.cfg.Release != "" {
+		out[t.id] = t.cfg.Release
+	}
+	for _, p := range t.host.Peers() {
+		if p.Admitted && p.Release != "" {
+			out[p.Till] = p.Release
+		}
+	}
+	return out
 }

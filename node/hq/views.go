@@ -23,6 +23,9 @@ type TillView struct {
 	// Revoked by the store CA: its events after RevokedAfter are refused.
 	Revoked      bool   `json:"revoked,omitempty"`
 	RevokedAfter uint64 `json:"revoked_after,omitempty"`
+	// Version is the till's tillmesh release as the store's relay last
+	// reported it; empty if never reported (a till older than versions).
+	Version string `json:"version,omitempty"`
 }
 
 // StoreView is a store's state at HQ: its tills, what HQ holds, its relay
@@ -85,7 +88,7 @@ func (s *storeState) view() StoreView {
 			return
 		}
 		seen[t] = true
-		tv := TillView{Till: t, Seq: s.heads[t].Seq, Head: s.heads[t].ID, Flagged: s.heads[t].Flagged}
+		tv := TillView{Till: t, Seq: s.heads[t].Seq, Head: s.heads[t].ID, Flagged: s.heads[t].Flagged, Version: s.versions[t]}
 		if c := s.certs[t]; c != nil {
 			tv.Number, tv.Name = c.Number, c.Name
 		}
@@ -291,4 +294,18 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// noteVersions records the tills' releases a relay reports. The caller
+// holds s.mu.
+func (s *storeState) noteVersions(v map[ledger.TillID]string) {
+	for t, rel := range v {
+		if rel == "" {
+			continue
+		}
+		if s.versions == nil {
+			s.versions = map[ledger.TillID]string{}
+		}
+		s.versions[t] = rel
+	}
 }

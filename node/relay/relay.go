@@ -556,6 +556,9 @@ func (r *Relay) upload(ctx context.Context, token uint64, mine, have ledger.Vect
 			return nil
 		}
 		u := &hqapi.Upload{Fence: token, Vector: mine, Events: batch}
+		if r.cfg.Versions != nil {
+			u.Versions = r.cfg.Versions()
+		}
 		for t := range tills {
 			if c := certs[t]; c != nil {
 				if b, err := c.Encode(); err == nil {
