@@ -82,11 +82,56 @@ func (h *harness) upgrade(ctx context.Context, targets []*slot) (string, error) 
 		if err := h.waitReady(ctx, []*slot{s}); err != nil {
 			return "", err
 		}
+		if th, _, _ := s.current(); th != nil {
+			if p, ok := th.(*procTill); ok {
+				if st, err := p.status(ctx); err != nil || st.Version == "" {
+					return "", fmt.Errorf("%s on the new release reports no version on its status (%v)", s.name, err)
+				}
+			}
+		}
 		h.mu.Lock()
 		h.rep.Upgrades++
 		h.mu.Unlock()
 	}
-	return "upgraded " + names(targets), nil
+	msg := "upgraded " + names(targets)
+	for _, st := range h.stores {
+		if h.hq == nil || !st.allUpgraded() {
+			continue
+		}
+		// Every till now announces its release: the relay reports them
+		// and HQ's stores view shows each.
+		var missing string
+		err := poll(ctx, h.cfg.Wait, 50*time.Millisecond, func() (bool, error) {
+			v, ok := h.hq.Store(st.file.ID)
+			if !ok {
+				return false, nil
+			}
+			missing = ""
+			for _, tv := range v.Tills {
+				if tv.Version == "" {
+					missing += fmt.Sprintf(" %d", tv.Number)
+				}
+			}
+			return missing == "" && len(v.Tills) > 0, nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("store %s: HQ shows no version for till(s)%s: %w", st.name, missing, err)
+		}
+		msg += "; HQ shows every till's version"
+	}
+	return msg, nil
+}
+
+func (st *store) allUpgraded() bool {
+	for _, s := range st.slots {
+		s.mu.Lock()
+		up := s.upgraded
+		s.mu.Unlock()
+		if !up {
+			return false
+		}
+	}
+	return true
 }
 
 // newKind records st.N events of futureKind at each target (upgraded
