@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/crdt"
@@ -70,15 +71,11 @@ func versionCommand() *cli.Command {
 }
 
 func writeVersion(w io.Writer) {
-	hello := make([]string, 0, 2)
-	for _, p := range p2p.HelloProtocols() {
-		hello = append(hello, string(p))
-	}
 	fmt.Fprintf(w, "tillmesh %s\n", releaseName())
 	fmt.Fprintf(w, "ledger format %d (kinds: %s)\n", ledger.FormatVersion, kindNames())
 	fmt.Fprintf(w, "protocols (newest first where several):\n")
-	fmt.Fprintf(w, "  hello        %s\n", strings.Join(hello, " "))
-	fmt.Fprintf(w, "  ledger sync  %s\n", ledgersync.Protocol)
+	fmt.Fprintf(w, "  hello        %s\n", joinIDs(p2p.HelloProtocols()))
+	fmt.Fprintf(w, "  ledger sync  %s\n", joinIDs(ledgersync.Protocols()))
 	fmt.Fprintf(w, "  crdt heads   %s\n", crdt.HeadsProtocolID)
 	fmt.Fprintf(w, "  crdt blocks  %s\n", crdt.ProtocolID)
 	fmt.Fprintf(w, "  hq api       %s\n", hqapi.FormatVersions(hqapi.Versions()))
@@ -88,6 +85,14 @@ func kindNames() string {
 	s := make([]string, len(ledger.Kinds))
 	for i, k := range ledger.Kinds {
 		s[i] = string(k)
+	}
+	return strings.Join(s, " ")
+}
+
+func joinIDs(ids []protocol.ID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
 	}
 	return strings.Join(s, " ")
 }
