@@ -168,3 +168,33 @@ func TestForwardCompatBounds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeNewer: decoding a plain sale (the fast path: the body
+// encodes back to its bytes), a sale with a newer field and an event of
+// an unknown kind (both checked canonical generically).
+func BenchmarkDecodeNewer(b *testing.B) {
+	till := ledgertest.NewTill(store, 1, 1)
+	plain := till.MustNext(ledgertest.Sale3(), now).Bytes()
+	extra, _ := ledgertest.WithFields(ledgertest.Sale3(), map[uint64]any{99: "loyalty-1234"})
+	_, withField, err := ledgertest.SignRaw(till.Key, store, 1, ledger.EventID{}, ledger.HLC{Wall: now}, ledger.KindSale, extra, "k")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, unknown, err := ledgertest.SignRaw(till.Key, store, 1, ledger.EventID{}, ledger.HLC{Wall: now}, ledgertest.FutureKind, ledgertest.Future(1), "k")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+	}{{"plain-sale", plain}, {"sale-newer-field", withField}, {"unknown-kind", unknown}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ledger.Decode(c.raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

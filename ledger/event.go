@@ -253,17 +253,19 @@ func Decode(b []byte) (*Event, error) {
 	if err != nil {
 		return nil, &Error{Till: w.Till, Seq: w.Seq, Err: err}
 	}
+	// The body's bytes were checked by decodeBody; the envelope is
+	// checked here by encoding it around them.
 	e := &Event{Store: w.Store, Till: w.Till, Seq: w.Seq, Prev: w.Prev, Time: w.Time,
-		Body: body, Key: w.Key, Sig: w.Sig}
-	if keep {
-		e.body = w.Body
-	}
+		Body: body, Key: w.Key, Sig: w.Sig, body: w.Body}
 	canon, err := e.encode(w.Sig)
 	if err != nil {
 		return nil, &Error{Till: w.Till, Seq: w.Seq, Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
 	}
 	if !bytes.Equal(canon, b) {
 		return nil, &Error{Till: w.Till, Seq: w.Seq, Err: ErrNotCanonical}
+	}
+	if !keep {
+		e.body = nil // Body encodes to exactly these bytes
 	}
 	e.raw = append([]byte(nil), b...)
 	e.id = sha256.Sum256(e.raw)
