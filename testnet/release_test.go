@@ -35,7 +35,7 @@ func releaseBinaries(t *testing.T) (old, new string) {
 			releases.err = err
 			return
 		}
-		releases.old, releases.new, releases.err = buildReleases(dir)
+		releases.old, releases.new, releases.err = buildReleases(dir, prevRelease)
 	})
 	if releases.err != nil {
 		t.Fatal(releases.err)
@@ -43,37 +43,51 @@ func releaseBinaries(t *testing.T) (old, new string) {
 	return releases.old, releases.new
 }
 
-func buildReleases(dir string) (old, new string, err error) {
+func buildReleases(dir, commit string) (old, new string, err error) {
 	root, err := exec.Command("git", "-C", "..", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
-		return "", "", fmt.Errorf("rolling-upgrade builds the previous release from git commit %s, but this tree is not a git checkout (or git is missing): %v", prevRelease, err)
+		return "", "", fmt.Errorf("rolling-upgrade builds the previous release from git commit %s, but this tree is not a git checkout (or git is missing): %v", commit, err)
 	}
 	repo := strings.TrimSpace(string(root))
-	if out, err := exec.Command("git", "-C", repo, "cat-file", "-e", prevRelease+"^{commit}").CombinedOutput(); err != nil {
+	if out, err := exec.Command("git", "-C", repo, "cat-file", "-e", commit+"^{commit}").CombinedOutput(); err != nil {
 		shallow, _ := exec.Command("git", "-C", repo, "rev-parse", "--is-shallow-repository").Output()
 		hint := ""
 		if strings.TrimSpace(string(shallow)) == "true" {
 			hint = " This is a shallow clone: run `git fetch --unshallow` (or clone with full history) and run the test again."
 		}
-		return "", "", fmt.Errorf("rolling-upgrade: the previous release, commit %s, is not in this clone.%s (%v: %s)", prevRelease, hint, err, strings.TrimSpace(string(out)))
+		return "", "", fmt.Errorf("rolling-upgrade: the previous release, commit %s, is not in this clone.%s (%v: %s)", commit, hint, err, strings.TrimSpace(string(out)))
 	}
 	src := filepath.Join(dir, "prev-src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return "", "", err
 	}
-	extract := exec.Command("bash", "-o", "pipefail", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "extract", repo, prevRelease, src)
+	extract := exec.Command("bash", "-o", "pipefail", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "extract", repo, commit, src)
 	if out, err := extract.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("git archive %s: %v\n%s", prevRelease, err, out)
+		return "", "", fmt.Errorf("git archive %s: %v\n%s", commit, err, out)
 	}
 	old = filepath.Join(dir, "tillmesh-prev")
 	build := exec.Command("go", "build", "-trimpath", "-o", old, "./cmd/tillmesh")
 	build.Dir = src
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("build the previous release (%s): %v\n%s", prevRelease, err, out)
+		return "", "", fmt.Errorf("build the previous release (%s): %v\n%s", commit, err, out)
 	}
 	new = filepath.Join(dir, "tillmesh-new")
 	if out, err := exec.Command("go", "build", "-trimpath", "-tags", "testnethooks", "-o", new, "../cmd/tillmesh").CombinedOutput(); err != nil {
 		return "", "", fmt.Errorf("build this tree with -tags testnethooks: %v\n%s", err, out)
 	}
 	return old, new, nil
+}
+
+// TestMissingReleaseSaysSo: a clone without the pinned commit (a shallow
+// one) fails the rolling-upgrade build with a message that names the
+// commit and says it is missing, not a bare git error.
+func TestMissingReleaseSaysSo(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	_, _, err := buildReleases(t.TempDir(), "0123456789abcdef0123456789abcdef01234567")
+	if err == nil || !strings.Contains(err.Error(), "0123456789abcdef0123456789abcdef01234567") ||
+		!(strings.Contains(err.Error(), "is not in this clone") || strings.Contains(err.Error(), "not a git checkout")) {
+		t.Fatalf("missing commit: %v", err)
+	}
 }
