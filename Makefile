@@ -18,7 +18,9 @@ help: ## list the targets
 # -trimpath -s -w: no build paths, symbol table or DWARF (a stack trace
 # still names every function); urfave_cli_no_docs drops the CLI's man-page
 # and markdown generators (and their markdown parser), which we never call.
-BUILDFLAGS ?= -trimpath -tags urfave_cli_no_docs -ldflags='-s -w'
+# RELEASE is what `tillmesh version` prints, from git describe.
+RELEASE   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+BUILDFLAGS ?= -trimpath -tags urfave_cli_no_docs -ldflags='-s -w -X main.release=$(RELEASE)'
 
 build: ## build bin/tillmesh (stripped; see BENCHMARKS.md for its size)
 	$(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/tillmesh

@@ -54,6 +54,7 @@ type Store struct {
 
 	index *barcodeIndex
 	subs  *subscribers
+	newer newerKeys // keys of kinds a newer version wrote (newer.go)
 
 	// The writer goroutine owns own and is the only caller of
 	// crdt.Batch/Commit: go-ds-crdt's Put has no lock and all batches

@@ -236,6 +236,9 @@ func (b *observedBatch) Commit(ctx context.Context) error {
 func (s *Store) onCommit(key string, value []byte, deleted bool) {
 	c, ok := changeOf(key)
 	if !ok {
+		if !deleted {
+			s.noteNewerKey(key)
+		}
 		return
 	}
 	if c.Kind == ChangeProduct && !deleted {

@@ -3,14 +3,13 @@ package ledger
 import (
 	"fmt"
 	"unicode/utf8"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // Kind names what an event records.
 type Kind string
 
-// The kinds of event. A decoder rejects any other.
+// The kinds of event this version writes and folds. A decoder keeps an
+// event of any other well-formed kind as *Unknown (see compat.go).
 const (
 	KindSale         Kind = "sale"
 	KindRefund       Kind = "refund"
@@ -31,46 +30,12 @@ var Kinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose
 
 // Body is the typed content of an event: one of *Sale, *Refund, *Void,
 // *ShiftOpen, *ShiftClose, *CashIn, *CashOut, *NoSale, *StockReceive,
-// *StockAdjust, *StockCount.
+// *StockAdjust, *StockCount, or *Unknown for a kind a newer version wrote.
 type Body interface {
 	Kind() Kind
 	// check verifies the rules the body must hold on its own, whatever
 	// else is in the ledger. It returns an error wrapping a sentinel.
 	check() error
-}
-
-func decodeBody(k Kind, raw cbor.RawMessage) (Body, error) {
-	var b Body
-	switch k {
-	case KindSale:
-		b = &Sale{}
-	case KindRefund:
-		b = &Refund{}
-	case KindVoid:
-		b = &Void{}
-	case KindShiftOpen:
-		b = &ShiftOpen{}
-	case KindShiftClose:
-		b = &ShiftClose{}
-	case KindCashIn:
-		b = &CashIn{}
-	case KindCashOut:
-		b = &CashOut{}
-	case KindNoSale:
-		b = &NoSale{}
-	case KindStockReceive:
-		b = &StockReceive{}
-	case KindStockAdjust:
-		b = &StockAdjust{}
-	case KindStockCount:
-		b = &StockCount{}
-	default:
-		return nil, fmt.Errorf("%w %q", ErrUnknownKind, k)
-	}
-	if err := decMode.Unmarshal(raw, b); err != nil {
-		return nil, fmt.Errorf("%w: %s body: %v", ErrMalformed, k, err)
-	}
-	return b, nil
 }
 
 // Bounds on bodies. They are far above any real basket and keep every

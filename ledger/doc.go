@@ -31,6 +31,18 @@
 // VerifyAll checks them in batches, about three times cheaper each; its
 // doc says how its acceptance rule differs from crypto/ed25519's.
 //
+// # Versions and forward compatibility
+//
+// FormatVersion names the envelope and the signing rules. Bodies grow
+// without it: Decode keeps an event of a kind this version does not know
+// as *Unknown, and skips fields it does not know in a known kind, keeping
+// the body's bytes as signed, so the event verifies, chains, and travels
+// on byte for byte (its ID and signature are over those bytes). The body
+// must still be canonical CBOR within the size limits. Folds leave
+// unknown kinds out and count them (Fold.Newer), for a warning such as
+// "3 events from a newer version (kind gift_card)". Sign refuses an
+// *Unknown: a till writes only kinds it can fold.
+//
 // # Money and tax
 //
 // Money is int64 minor units; the currency (ISO 4217) travels in the body.

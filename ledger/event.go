@@ -108,8 +108,9 @@ type Event struct {
 	Key   string // idempotency key, made by the client before the request
 	Sig   []byte // ed25519 over the encoding with Sig empty
 
-	raw []byte
-	id  EventID
+	raw  []byte
+	body []byte // the body as signed, when Body does not encode to it (newer fields or kind)
+	id   EventID
 }
 
 // Kind returns the kind of the event's body.
@@ -158,6 +159,9 @@ const (
 var (
 	encMode cbor.EncMode
 	decMode cbor.DecMode
+	// bodyDecMode reads bodies: the same bounds as decMode, but fields
+	// this version does not know are skipped (a newer version wrote them).
+	bodyDecMode cbor.DecMode
 )
 
 func init() {
@@ -165,16 +169,21 @@ func init() {
 	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
 		panic(err) // constant options: cannot fail
 	}
-	if decMode, err = (cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   16,
-		MaxArrayElements:  4096,
-		MaxMapPairs:       512,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		UTF8:              cbor.UTF8RejectInvalid,
-	}).DecMode(); err != nil {
+	opts := cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		MaxNestedLevels:  16,
+		MaxArrayElements: 4096,
+		MaxMapPairs:      512,
+		UTF8:             cbor.UTF8RejectInvalid,
+	}
+	if bodyDecMode, err = opts.DecMode(); err != nil {
+		panic(err)
+	}
+	// The envelope is the format itself (FormatVersion): no unknown keys.
+	opts.ExtraReturnErrors = cbor.ExtraDecErrorUnknownField
+	if decMode, err = opts.DecMode(); err != nil {
 		panic(err)
 	}
 }
@@ -184,9 +193,12 @@ func (e *Event) encode(sig []byte) ([]byte, error) {
 	if e.Body == nil {
 		return nil, fmt.Errorf("ledger: event has no body")
 	}
-	body, err := encMode.Marshal(e.Body)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: encode %s body: %w", e.Body.Kind(), err)
+	body := e.body
+	if body == nil {
+		var err error
+		if body, err = encMode.Marshal(e.Body); err != nil {
+			return nil, fmt.Errorf("ledger: encode %s body: %w", e.Body.Kind(), err)
+		}
 	}
 	return encMode.Marshal(wire{
 		Store: e.Store, Till: e.Till, Seq: e.Seq, Prev: e.Prev, Time: e.Time,
@@ -196,10 +208,15 @@ func (e *Event) encode(sig []byte) ([]byte, error) {
 
 // Sign signs e with the till's key, sets Till from the key, and records the
 // encoding and ID. It checks the event's own invariants first, so a till
-// never signs an event its peers would reject.
+// never signs an event its peers would reject, and it refuses a kind this
+// version does not know (*Unknown): a till writes only what it can fold.
 func (e *Event) Sign(key ed25519.PrivateKey) error {
 	e.Till = TillOf(key)
 	e.Sig = nil
+	e.body = nil
+	if u, ok := e.Body.(*Unknown); ok {
+		return e.errorf(ErrUnknownKind, "this version does not write kind %q", u.kind)
+	}
 	if err := e.Check(); err != nil {
 		return err
 	}
@@ -218,6 +235,12 @@ func (e *Event) Sign(key ed25519.PrivateKey) error {
 // Decode parses a signed event. It accepts only the canonical encoding,
 // the one Sign produces, so one event cannot travel under two EventIDs. It
 // checks the shape of the event but not its signature: call Verify.
+//
+// Forward compatibility: a body of a kind this version does not know
+// decodes to *Unknown, and a known kind's body may carry fields this
+// version does not know. Both keep the body's bytes as signed, so the
+// event's ID, signature and Bytes stay those its till made, and peers and
+// HQ receive them byte for byte. The envelope admits no unknown keys.
 func Decode(b []byte) (*Event, error) {
 	if len(b) > MaxEventSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxEventSize)
@@ -226,18 +249,23 @@ func Decode(b []byte) (*Event, error) {
 	if err := decMode.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	body, err := decodeBody(w.Kind, w.Body)
+	body, keep, err := decodeBody(w.Kind, w.Body)
 	if err != nil {
 		return nil, &Error{Till: w.Till, Seq: w.Seq, Err: err}
 	}
+	// The body's bytes were checked by decodeBody; the envelope is
+	// checked here by encoding it around them.
 	e := &Event{Store: w.Store, Till: w.Till, Seq: w.Seq, Prev: w.Prev, Time: w.Time,
-		Body: body, Key: w.Key, Sig: w.Sig}
+		Body: body, Key: w.Key, Sig: w.Sig, body: w.Body}
 	canon, err := e.encode(w.Sig)
 	if err != nil {
 		return nil, &Error{Till: w.Till, Seq: w.Seq, Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
 	}
 	if !bytes.Equal(canon, b) {
 		return nil, &Error{Till: w.Till, Seq: w.Seq, Err: ErrNotCanonical}
+	}
+	if !keep {
+		e.body = nil // Body encodes to exactly these bytes
 	}
 	e.raw = append([]byte(nil), b...)
 	e.id = sha256.Sum256(e.raw)

@@ -107,6 +107,7 @@ type Fold struct {
 	voids   map[EventID]int             // voids per sale
 	byHour  map[int64]Money             // sales total by Unix hour
 	bySKU   map[string]*SKUSales
+	newer   Newer // events of kinds this version does not know, left out
 }
 
 // SKUSales is what one SKU sold, net of refunds and voids.
@@ -159,6 +160,9 @@ func (f *Fold) skuSales(sku, name string) *SKUSales {
 // can fail on bad input have already succeeded once.
 func (f *Fold) apply(ev *Event) {
 	f.events++
+	if u, ok := ev.Body.(*Unknown); ok {
+		f.countNewer(u) // and no case below reads it
+	}
 	tf := f.till(ev.Till)
 	switch b := ev.Body.(type) {
 	case *ShiftOpen:

@@ -269,6 +269,7 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 		st.Problems = append(st.Problems, hs.Banner)
 	}
 	st.Problems = append(st.Problems, t.revocationProblems()...)
+	t.newerStatus(&st)
 	st.Printer = printerText(hs)
 	return st
 }

@@ -53,6 +53,9 @@ type Config struct {
 	// Shaper, for the testnet only, adds latency and loss to the
 	// connections the till dials (see p2p.Shaper).
 	Shaper *p2p.Shaper
+	// Release is this till's tillmesh version (`tillmesh version`):
+	// shown on its status, announced to its peers, reported to HQ.
+	Release string
 }
 
 // DefaultConfig returns a till config with everything but DataDir and
@@ -179,6 +182,7 @@ func (t *Till) open(ctx context.Context) (err error) {
 	pc.ListenAddrs, pc.StaticPeers, pc.MDNS = cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS
 	pc.PeerCache = filepath.Join(cfg.DataDir, "peers.json")
 	pc.Logger = cfg.Logger
+	pc.Release = cfg.Release
 	pc.Revoked = t.revoked
 	pc.Shaper = cfg.Shaper
 	if t.host, err = p2p.New(ctx, pc); err != nil {
@@ -234,6 +238,7 @@ func (t *Till) open(ctx context.Context) (err error) {
 		rc.Ledger, rc.Inventory = t.db, t.inv
 		rc.Host, rc.PubSub, rc.Admitted = t.host.Host(), t.host.PubSub(), t.host.Admitted
 		rc.Logger, rc.Now = cfg.Logger, cfg.Now
+		rc.Versions = t.versions
 		if t.relay, err = relay.New(rc); err != nil {
 			return err
 		}

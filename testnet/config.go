@@ -47,6 +47,11 @@ type Config struct {
 	Seed uint64
 	// Binary is the tillmesh binary for the process and netns modes.
 	Binary string
+	// OldBinary is the previous release's tillmesh binary, for scenarios
+	// with an upgrade step (rolling-upgrade): tills start on it and an
+	// upgrade moves them to Binary, which must be built with -tags
+	// testnethooks for the newkind step.
+	OldBinary string
 	// Dir is the work directory; empty means a temporary one, removed
 	// after the run. A given Dir is kept (logs of child tills are there).
 	Dir string

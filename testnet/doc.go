@@ -89,6 +89,12 @@
 //	                          drawn from the seed: while the tills sell, while they idle,
 //	                          or 0-3 s into their start-up after a cut; then start every
 //	                          till at once and measure how soon each sells again
+//	upgrade t1                stop the till cleanly and start it on the new release
+//	                          (rolling-upgrade: tills start on Config.OldBinary, the
+//	                          previous release; process mode only, else ErrNoUpgrade)
+//	newkind 5 small=3 on t1   the (upgraded) till records N events of a kind the
+//	                          previous release does not know; tills still on it must
+//	                          show them as from a newer version
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the
@@ -98,8 +104,8 @@
 // # Invariants
 //
 // Built-in scenarios: outage, steady, crash, relay-failover, hq-outage,
-// skew, slow-link, wipe, stores (two stores sharing HQ), chaos and
-// power-cut.
+// skew, slow-link, wipe, stores (two stores sharing HQ), chaos,
+// power-cut and rolling-upgrade.
 //
 // At the end of every run (after waiting for convergence) and at each
 // `check`:
@@ -154,6 +160,23 @@
 // put back in their place. Process mode only, on a machine with
 // /dev/fuse and the right to mount; elsewhere Run returns ErrNoPower
 // and `go test` skips the scenario saying why.
+//
+// # Rolling upgrades
+//
+// A scenario with an upgrade step starts every till on Config.OldBinary,
+// the previous release, and an upgrade step moves a till to
+// Config.Binary. The binary must be built with -tags testnethooks: only
+// then can a till record an event of a kind (testnet_future) that no
+// release knows, through its control stdin (the newkind step), so the
+// build a store runs has no such path. Those events are acknowledged
+// like any other, so the invariants above require them on every till
+// and at HQ. After each newkind the step waits until each till still on
+// the previous release, on the same side of any partition, counts them
+// as from a newer version on its status; once a store's tills are all
+// upgraded, HQ's stores view must show every till's release. testnet's
+// own test builds the previous release from the commit pinned in
+// release_test.go (git archive, go build) and says so if a shallow
+// clone lacks it.
 //
 // # Figures
 //

@@ -22,6 +22,9 @@ type tillHandle interface {
 	refund(ctx context.Context, key string, sale ledger.EventID, picks []ledger.Pick) (ackInfo, error)
 	shift(ctx context.Context, key string, open bool) (ackInfo, error)
 	receive(ctx context.Context, key string, lines []ledger.StockLine) (ackInfo, error)
+	// future records an event of a kind the previous release does not
+	// know (rolling-upgrade; process mode, new release only).
+	future(ctx context.Context, key string) (ackInfo, error)
 
 	// ready reports whether the till holds the catalog and staff and
 	// its sessions are logged in.

@@ -122,6 +122,9 @@ type slot struct {
 	shift   bool             // harness's view: a shift is open
 	blocked map[peer.ID]bool // peers this till is told to refuse
 	link    p2p.Fault        // latency and loss on this till's link
+	// upgraded: the till runs the new release (rolling-upgrade); until
+	// then it runs Config.OldBinary.
+	upgraded bool
 }
 
 // incarnation is one life of a till: a key, a certificate, a data

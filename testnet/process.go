@@ -70,7 +70,7 @@ type procArgs struct {
 
 func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a procArgs, blocked []peer.ID) (*procTill, error) {
 	args := append([]string{}, a.prefix...)
-	args = append(args, h.cfg.Binary, "--log-level", h.cfg.ChildLogLevel, "till", "--data", inc.dir,
+	args = append(args, h.binaryFor(s), "--log-level", h.cfg.ChildLogLevel, "till", "--data", inc.dir,
 		"--http", a.http, "--listen", a.listen, "--testnet-control")
 	for _, p := range a.peers {
 		args = append(args, "--peer", p)
@@ -220,13 +220,20 @@ func (p *procTill) stop(kill bool) error {
 
 // control sends one command and waits for its answer.
 func (p *procTill) control(ctx context.Context, verb string, args ...string) error {
+	_, err := p.controlAnswer(ctx, verb, args...)
+	return err
+}
+
+// controlAnswer sends one command and returns what its "ok" answer
+// carries after the word ok.
+func (p *procTill) controlAnswer(ctx context.Context, verb string, args ...string) ([]string, error) {
 	p.ctlMu.Lock()
 	defer p.ctlMu.Unlock()
 	p.ctlSeq++
 	id := strconv.Itoa(p.ctlSeq)
 	line := strings.Join(append([]string{id, verb}, args...), " ") + "\n"
 	if _, err := io.WriteString(p.stdin, line); err != nil {
-		return fmt.Errorf("%s: control %s: %w", p.s.name, verb, err)
+		return nil, fmt.Errorf("%s: control %s: %w", p.s.name, verb, err)
 	}
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
@@ -234,20 +241,20 @@ func (p *procTill) control(ctx context.Context, verb string, args ...string) err
 		select {
 		case r, ok := <-p.replies:
 			if !ok {
-				return fmt.Errorf("%s: control %s: %w", p.s.name, verb, errDown)
+				return nil, fmt.Errorf("%s: control %s: %w", p.s.name, verb, errDown)
 			}
 			f := strings.Fields(r)
 			if len(f) < 3 || f[1] != id {
 				continue // an answer to a command given up on
 			}
 			if f[2] != "ok" {
-				return fmt.Errorf("%s: control %s: %s", p.s.name, verb, strings.Join(f[2:], " "))
+				return nil, fmt.Errorf("%s: control %s: %s", p.s.name, verb, strings.Join(f[2:], " "))
 			}
-			return nil
+			return f[3:], nil
 		case <-deadline.C:
-			return fmt.Errorf("%s: control %s: no answer (was the till built with --testnet-control?)", p.s.name, verb)
+			return nil, fmt.Errorf("%s: control %s: no answer (was the till built with --testnet-control?)", p.s.name, verb)
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }

@@ -58,6 +58,13 @@ type Report struct {
 	SellAgainP50MS   float64 `json:"sell_again_p50_ms,omitempty"`
 	SellAgainMaxMS   float64 `json:"sell_again_max_ms,omitempty"`
 
+	// Rolling upgrade: tills moved to the new release, events of a kind
+	// the previous release does not know, and tills on the previous
+	// release seen warning about them.
+	Upgrades      int `json:"upgrades,omitempty"`
+	NewKindEvents int `json:"new_kind_events,omitempty"`
+	NewerWarnings int `json:"newer_warnings,omitempty"`
+
 	Abandoned      int      `json:"abandoned"`       // requests in doubt when their till was wiped
 	RefundsSkipped int      `json:"refunds_skipped"` // refunds of sales the till had not received yet
 	Violations     []string `json:"violations"`
@@ -92,6 +99,10 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.PowerCuts > 0 {
 		fmt.Fprintf(w, "  power cuts %d (%s model: %d selling, %d idle, %d in start-up), failed starts %d; sold again after restart (%d): p50 %.0f ms, max %.0f ms\n",
 			r.PowerCuts, r.PowerModel, r.PowerCutsSelling, r.PowerCutsIdle, r.PowerCutsStartup, r.FailedStarts, r.SellAgainSamples, r.SellAgainP50MS, r.SellAgainMaxMS)
+	}
+	if r.Upgrades > 0 {
+		fmt.Fprintf(w, "  rolling upgrade: %d till(s) upgraded, %d event(s) of a kind the previous release does not know, %d warning(s) seen on previous-release tills\n",
+			r.Upgrades, r.NewKindEvents, r.NewerWarnings)
 	}
 	if r.MaxRSSMB > 0 {
 		fmt.Fprintf(w, "  peak RSS %.1f MB (%s)\n", r.MaxRSSMB, r.RSSScope)

@@ -26,6 +26,9 @@ func Run(ctx context.Context, sc *Scenario, cfg Config) (*Report, error) {
 	if err := checkPower(sc, cfg); err != nil {
 		return nil, err
 	}
+	if err := checkUpgrade(sc, cfg); err != nil {
+		return nil, err
+	}
 	h, err := newHarness(ctx, sc, cfg)
 	if err != nil {
 		return nil, err
@@ -285,6 +288,16 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 			return "", err
 		}
 		return "restarted " + names(targets), nil
+
+	case OpUpgrade:
+		targets, err := h.resolve(ctx, st.Tills)
+		if err != nil {
+			return "", err
+		}
+		return h.upgrade(ctx, targets)
+
+	case OpNewKind:
+		return h.newKind(ctx, st)
 
 	case OpWipe:
 		targets, err := h.resolve(ctx, st.Tills)

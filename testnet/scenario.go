@@ -65,6 +65,8 @@ const (
 	OpCheck     Op = "check"
 	OpChaos     Op = "chaos"
 	OpPowerCut  Op = "power-cut"
+	OpUpgrade   Op = "upgrade" // rolling-upgrade: move tills to the new release
+	OpNewKind   Op = "newkind" // rolling-upgrade: events of a kind the previous release does not know
 )
 
 // Step is one line of a scenario.
@@ -509,7 +511,20 @@ func (p *lineParser) parse(sc *Scenario) error {
 			return err
 		}
 	case OpHeal, OpCheck:
-	case OpKill, OpRestart, OpWipe:
+	case OpNewKind:
+		if st.N, err = p.count("newkind", 1); err != nil {
+			return err
+		}
+		if t, ok := p.next(); !ok || t != "on" {
+			return p.errorf("newkind: name the upgraded tills (newkind 5 on t1)")
+		}
+		if st.Tills, err = p.tills(); err != nil {
+			return err
+		}
+		if len(st.Tills) == 0 || everyTill(st.Tills) {
+			return p.errorf("newkind: name the upgraded tills (newkind 5 on t1)")
+		}
+	case OpKill, OpRestart, OpWipe, OpUpgrade:
 		if st.Tills, err = p.tills(); err != nil {
 			return err
 		}
@@ -555,7 +570,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, skew, latency, hq, wait, check, chaos, power-cut)", kw)
+		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()

@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if releases.old != "" {
+		os.RemoveAll(filepath.Dir(releases.old))
+	}
 	os.Exit(code)
 }
 
@@ -77,6 +80,9 @@ func runScenario(t *testing.T, name string, mode Mode) *Report {
 	}
 	cfg := DefaultConfig()
 	cfg.Mode, cfg.Seed, cfg.Binary, cfg.Logger = mode, seed, binary, testLogger()
+	if sc.upgrades() && mode == Process {
+		cfg.OldBinary, cfg.Binary = releaseBinaries(t)
+	}
 	cfg.Wait = 90 * time.Second
 	if testing.Verbose() {
 		cfg.Progress = testWriter{t}
@@ -86,6 +92,9 @@ func runScenario(t *testing.T, name string, mode Mode) *Report {
 		t.Skipf("netns mode unavailable here: %v", err)
 	}
 	if errors.Is(err, ErrNoPower) {
+		t.Skipf("skipped: %v", err)
+	}
+	if errors.Is(err, ErrNoUpgrade) && mode != Process {
 		t.Skipf("skipped: %v", err)
 	}
 	if err != nil {
@@ -145,6 +154,18 @@ func checkFigures(t *testing.T, name string, rep *Report) {
 				rep.PowerCuts, cuts, rep.SellAgainSamples, cuts*rep.Tills, rep.FailedStarts)
 		}
 		t.Logf("power-cut: %d cuts, every till sold again after p50 %.0f ms, max %.0f ms", rep.PowerCuts, rep.SellAgainP50MS, rep.SellAgainMaxMS)
+	case "rolling-upgrade":
+		sc, _ := Load(name, Scale(*scaleFlag))
+		want := 0
+		for _, st := range sc.Steps {
+			if st.Op == OpNewKind {
+				want += st.N * len(st.Tills)
+			}
+		}
+		if rep.Upgrades != rep.Tills || rep.NewKindEvents != want || rep.NewerWarnings == 0 {
+			t.Errorf("rolling-upgrade: %d upgrades (want %d), %d new-kind events (want %d), %d warnings seen on previous-release tills",
+				rep.Upgrades, rep.Tills, rep.NewKindEvents, want, rep.NewerWarnings)
+		}
 	case "wipe":
 		if rep.Enrolled != rep.Tills+2 {
 			t.Errorf("wipe: %d tills enrolled, want %d (two re-enrolments)", rep.Enrolled, rep.Tills+2)

@@ -243,6 +243,11 @@ type Status struct {
 	ClockWarnings []string          `json:"clock_warnings"`
 	HQ            HQStatus          `json:"hq"`
 	Problems      []string          `json:"problems,omitempty"`
+	// Newer counts events of kinds a newer version wrote, by kind: kept
+	// and replicated, left out of stock and reports (also in Problems).
+	Newer map[string]int `json:"newer,omitempty"`
+	// Version is the till's tillmesh release.
+	Version string `json:"version,omitempty"`
 	// Printer is the receipt printer as the cashier should read it:
 	// "ready", "none" (no printer on this till), or what is wrong
 	// ("paper out, 2 receipt(s) waiting").

@@ -80,7 +80,7 @@ func runDemo(c *cli.Context) error {
 	for i, d := range dirs {
 		cfg := node.DefaultConfig()
 		cfg.DataDir, cfg.Store, cfg.Logger = d, store, log.With("till", i+1)
-		cfg.HQ = "http://" + hqAddr
+		cfg.HQ, cfg.Release = "http://"+hqAddr, releaseName()
 		cfg.Sim = sim.NewSet()
 		cfg.HW.Devices = cfg.Sim.Devices()
 		cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+i+1)

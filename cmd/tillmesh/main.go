@@ -30,7 +30,7 @@ func app() *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"TILLMESH_LOG_LEVEL"}},
 		},
-		Commands: []*cli.Command{demoCommand(), tillCommand(), hqCommand(), storeCommand(), ledgerCommand(), benchCommand(), testnetCommand(), hwCommand(), staffCommand(), catalogCommand()},
+		Commands: []*cli.Command{demoCommand(), tillCommand(), hqCommand(), storeCommand(), ledgerCommand(), benchCommand(), testnetCommand(), hwCommand(), staffCommand(), catalogCommand(), versionCommand()},
 	}
 }
 

@@ -49,6 +49,7 @@ func tillCommand() *cli.Command {
 			}
 			cfg := node.DefaultConfig()
 			cfg.DataDir, cfg.Store, cfg.Logger = c.String("data"), store, log
+			cfg.Release = releaseName()
 			cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers = c.String("http"), c.StringSlice("listen"), c.StringSlice("peer")
 			cfg.MDNS, cfg.HQ = !c.Bool("no-mdns"), c.String("hq")
 			switch hwArg := c.String("hw"); hwArg {

@@ -49,6 +49,9 @@ func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.
 //	                        set a link fault (p2p.Shaper): target "all" is
 //	                        this till's own link, an "ip" or "ip:port" the
 //	                        link of the till dialed there; loss 0..0.5
+//	<id> future <key>       record an event of a kind the previous release
+//	                        does not know (binaries built with -tags
+//	                        testnethooks only); answers "ok <event id> <seq>"
 //
 // It returns when in ends or ctx does.
 func testnetControl(ctx context.Context, in io.Reader, out io.Writer, till *node.Till, clock *skewClock, shaper *p2p.Shaper) {
@@ -59,8 +62,18 @@ func testnetControl(ctx context.Context, in io.Reader, out io.Writer, till *node
 			continue
 		}
 		id, verb, args := f[0], f[1], f[2:]
+		var answer string
 		err := func() error {
 			switch verb {
+			case "future":
+				if len(args) != 1 {
+					return fmt.Errorf("future takes an idempotency key")
+				}
+				ev, err := recordFuture(ctx, till, args[0])
+				if err != nil {
+					return err
+				}
+				answer = fmt.Sprintf(" %s %d", ev.ID(), ev.Seq)
 			case "block", "unblock":
 				for _, a := range args {
 					p, err := peer.Decode(a)
@@ -107,7 +120,7 @@ func testnetControl(ctx context.Context, in io.Reader, out io.Writer, till *node
 		if err != nil {
 			fmt.Fprintf(out, "testnet %s error %v\n", id, err)
 		} else {
-			fmt.Fprintf(out, "testnet %s ok\n", id)
+			fmt.Fprintf(out, "testnet %s ok%s\n", id, answer)
 		}
 	}
 }

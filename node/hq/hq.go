@@ -94,6 +94,9 @@ type storeState struct {
 	saved   int64 // when contact was last written to storage
 	agg     *agg
 	revoked map[ledger.TillID]uint64 // revoked till -> last valid seq (revoke.go)
+	// versions are the tills' releases as the relay last reported them
+	// (in memory: the next upload reports them again).
+	versions map[ledger.TillID]string
 }
 
 func (s *storeState) vector() ledger.Vector {

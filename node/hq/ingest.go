@@ -50,6 +50,7 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 		return res, fmt.Errorf("fence: %w", err)
 	}
 	s.fence = hqapi.Fence{Token: high, Holder: relay, At: now}
+	s.noteVersions(u.Versions)
 
 	for i, raw := range u.Certs {
 		c, err := ledger.DecodeCertificate(raw)

@@ -27,6 +27,9 @@ type agg struct {
 	// off when the sale arrives.
 	pendingVoids map[ledger.EventID][]string // sale -> days of the voids
 	events       uint64
+	// newer counts events of kinds this version does not know: stored
+	// and kept, left out of the figures, shown as a warning.
+	newer ledger.Newer
 }
 
 type tillDay struct {
@@ -97,6 +100,12 @@ type lookup func(ledger.EventID) (*ledger.Sale, bool)
 // apply folds one event that has joined its chain.
 func (a *agg) apply(ev *ledger.Event, sale lookup) {
 	a.events++
+	if u, ok := ev.Body.(*ledger.Unknown); ok {
+		if a.newer == nil {
+			a.newer = ledger.Newer{}
+		}
+		a.newer[u.Kind()]++
+	}
 	day := a.day(ev.Time.Wall)
 	reps := [3]*ledger.Report{&a.total, a.dayReport(day), a.tillReport(ev.Till, day)}
 	for _, r := range reps {

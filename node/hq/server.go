@@ -20,12 +20,32 @@ import (
 func (h *HQ) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+hqapi.PathHealth, h.health)
-	mux.HandleFunc("GET /v1/stores/{store}/vector", h.getVector)
-	mux.HandleFunc("POST /v1/stores/{store}/events", h.postEvents)
-	mux.HandleFunc("GET /v1/stores/{store}/changes", h.getChanges)
-	mux.HandleFunc("PUT /v1/stores/{store}/catalog", h.putCatalog)
+	mux.HandleFunc("GET /v1/stores/{store}/vector", versioned(h.getVector))
+	mux.HandleFunc("POST /v1/stores/{store}/events", versioned(h.postEvents))
+	mux.HandleFunc("GET /v1/stores/{store}/changes", versioned(h.getChanges))
+	mux.HandleFunc("PUT /v1/stores/{store}/catalog", versioned(h.putCatalog))
 	h.registerDashboard(mux)
 	return mux
+}
+
+// versioned negotiates the relay API version (hqapi.Negotiate) before f
+// answers: the highest version both speak, named in the answer's
+// hqapi.HeaderVersion, or 400 with hqapi.CodeAPIVersion.
+func versioned(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		theirs, err := hqapi.ParseVersions(r.Header.Get(hqapi.HeaderVersions))
+		var v int
+		if err == nil {
+			v, err = hqapi.Negotiate(theirs, hqapi.Versions())
+		}
+		if err != nil {
+			w.Header().Set(hqapi.HeaderVersions, hqapi.FormatVersions(hqapi.Versions()))
+			writeErr(w, http.StatusBadRequest, hqapi.CodeAPIVersion, err.Error())
+			return
+		}
+		w.Header().Set(hqapi.HeaderVersion, strconv.Itoa(v))
+		f(w, r)
+	}
 }
 
 // Run serves Handler on cfg.HTTPAddr until ctx ends.

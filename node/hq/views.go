@@ -3,6 +3,7 @@ package hq
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -22,6 +23,9 @@ type TillView struct {
 	// Revoked by the store CA: its events after RevokedAfter are refused.
 	Revoked      bool   `json:"revoked,omitempty"`
 	RevokedAfter uint64 `json:"revoked_after,omitempty"`
+	// Version is the till's tillmesh release as the store's relay last
+	// reported it; empty if never reported (a till older than versions).
+	Version string `json:"version,omitempty"`
 }
 
 // StoreView is a store's state at HQ: its tills, what HQ holds, its relay
@@ -38,6 +42,10 @@ type StoreView struct {
 	LastContact int64          `json:"last_contact"` // Unix ms; 0 if never
 	Backlog     uint64         `json:"backlog"`      // events the relay held that HQ lacked, at last contact
 	Flagged     int            `json:"flagged"`      // tills with equivocation evidence
+	// Newer counts stored events of kinds this HQ's version does not know,
+	// by kind: kept, but left out of the reports until HQ is upgraded.
+	Newer        ledger.Newer `json:"newer,omitempty"`
+	NewerWarning string       `json:"newer_warning,omitempty"` // e.g. "3 events from a newer version (kind gift_card)..."
 }
 
 // Stores returns every registered store's view.
@@ -70,13 +78,17 @@ func (s *storeState) view() StoreView {
 	v := StoreView{ID: s.rec.ID, Name: s.rec.Name, CA: fmt.Sprintf("%x", []byte(s.rec.CA)), Vector: s.vector(),
 		Fence: s.fence, LastContact: s.contact.At, Backlog: s.contact.Backlog, Tills: []TillView{}}
 	v.Events = v.Vector.Total()
+	if len(s.agg.newer) > 0 {
+		v.Newer = maps.Clone(s.agg.newer)
+		v.NewerWarning = v.Newer.String()
+	}
 	seen := map[ledger.TillID]bool{}
 	add := func(t ledger.TillID) {
 		if seen[t] {
 			return
 		}
 		seen[t] = true
-		tv := TillView{Till: t, Seq: s.heads[t].Seq, Head: s.heads[t].ID, Flagged: s.heads[t].Flagged}
+		tv := TillView{Till: t, Seq: s.heads[t].Seq, Head: s.heads[t].ID, Flagged: s.heads[t].Flagged, Version: s.versions[t]}
 		if c := s.certs[t]; c != nil {
 			tv.Number, tv.Name = c.Number, c.Name
 		}
@@ -282,4 +294,18 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// noteVersions records the tills' releases a relay reports. The caller
+// holds s.mu.
+func (s *storeState) noteVersions(v map[ledger.TillID]string) {
+	for t, rel := range v {
+		if rel == "" {
+			continue
+		}
+		if s.versions == nil {
+			s.versions = map[ledger.TillID]string{}
+		}
+		s.versions[t] = rel
+	}
 }

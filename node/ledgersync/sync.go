@@ -124,7 +124,9 @@ func New(cfg Config) (*Syncer, error) {
 		return nil, fmt.Errorf("ledgersync: subscribe: %w", err)
 	}
 	s.topic, s.sub = t, sub
-	cfg.Host.SetStreamHandler(Protocol, s.serve)
+	for _, p := range Protocols() {
+		cfg.Host.SetStreamHandler(p, s.serve)
+	}
 	return s, nil
 }
 
@@ -169,7 +171,11 @@ func (s *Syncer) Peers() map[peer.ID]PeerState {
 
 // Run receives gossip and runs anti-entropy until ctx ends.
 func (s *Syncer) Run(ctx context.Context) error {
-	defer s.cfg.Host.RemoveStreamHandler(Protocol)
+	defer func() {
+		for _, p := range Protocols() {
+			s.cfg.Host.RemoveStreamHandler(p)
+		}
+	}()
 	defer s.sub.Cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -304,7 +310,7 @@ func (s *Syncer) peer(p peer.ID) *PeerState {
 }
 
 func (s *Syncer) pull(ctx context.Context, p peer.ID) error {
-	st, err := s.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "ledger"), p, Protocol)
+	st, err := s.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "ledger"), p, Protocols()...)
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/tillmesh/tillmesh/ledger"
 )
 
@@ -15,6 +16,13 @@ import (
 // request with its version vector; the server answers with frames of the
 // events the client lacks, oldest first per till, and a final frame.
 const Protocol = "/tillmesh/ledger/1"
+
+// Protocols are the versions of the pull protocol this build speaks,
+// newest first. A Syncer registers each and opens streams listing them
+// in this order, so two tills pull with the newest version both know;
+// a later version is added in front and the older kept while tills of
+// the release before it may be in the store.
+func Protocols() []protocol.ID { return []protocol.ID{Protocol} }
 
 // Limits on what a peer may send.
 const (

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -215,7 +216,7 @@ func (h *Host) afterAdmit(p peer.ID) {
 func (h *Host) handleHello(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	_ = s.SetDeadline(time.Now().Add(h.cfg.HelloTimeout))
-	cert, err := decodeHello(s)
+	cert, release, err := decodeHelloOf(s.Protocol(), s)
 	if err == nil {
 		err = h.checkCert(p, cert)
 	}
@@ -235,6 +236,7 @@ func (h *Host) handleHello(s network.Stream) {
 	st := h.peer(p)
 	st.cert = cert
 	st.number, st.name = cert.Number, cert.Name
+	st.release = release
 	st.verified = true
 	admitted := h.maybeAdmit(st)
 	h.mu.Unlock()
@@ -277,6 +279,14 @@ func (h *Host) checkCert(p peer.ID, cert *ledger.Certificate) error {
 	return nil
 }
 
+// helloProtocols are the hello versions this host speaks, newest first.
+func (h *Host) helloProtocols() []protocol.ID {
+	if len(h.cfg.HelloProtocols) > 0 {
+		return h.cfg.HelloProtocols
+	}
+	return HelloProtocols()
+}
+
 // sendHello sends our hello to p and waits for its acknowledgement.
 func (h *Host) sendHello(p peer.ID, sess uint64) {
 	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.HelloTimeout)
@@ -285,7 +295,7 @@ func (h *Host) sendHello(p peer.ID, sess uint64) {
 	var s network.Stream
 	for {
 		var err error
-		s, err = h.h.NewStream(ctx, p, HelloProtocol)
+		s, err = h.h.NewStream(ctx, p, h.helloProtocols()...)
 		if err == nil {
 			break
 		}
@@ -302,7 +312,11 @@ func (h *Host) sendHello(p peer.ID, sess uint64) {
 	deadline, _ := ctx.Deadline()
 	_ = s.SetDeadline(deadline)
 	var ack [1]byte
-	_, err := s.Write(h.hello)
+	msg := h.hello
+	if s.Protocol() == HelloProtocolV2 {
+		msg = h.helloV2
+	}
+	_, err := s.Write(msg)
 	if err == nil {
 		err = s.CloseWrite()
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -57,6 +58,13 @@ type Config struct {
 	Revoked func(ledger.TillID) bool
 	// Logger receives the host's logs. nil means slog.Default().
 	Logger *slog.Logger
+	// Release is this till's tillmesh version, announced to peers in
+	// hello 2 (PeerInfo.Release on their side).
+	Release string
+	// HelloProtocols are the hello versions the host speaks, newest
+	// first. Empty means all (HelloProtocols()); tests set an older list
+	// to act as a till of an older release.
+	HelloProtocols []protocol.ID
 
 	// HelloTimeout is how long a new connection has to complete the
 	// hello exchange before it is closed and the peer refused.

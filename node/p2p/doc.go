@@ -24,6 +24,13 @@
 // Revoked tills are refused by the gater outright, and an admitted till
 // that is revoked later is disconnected within a DialInterval.
 //
+// Every protocol ID carries a version, and a host registers each version
+// it speaks while the opener lists them newest first, so multistream
+// negotiation settles on the newest both know: a till of one release
+// talks to the releases before and after it. The hello has two versions:
+// hello 1 carries the certificate alone, hello 2 also the till's release
+// (PeerInfo.Release), with room for keys a later release adds.
+//
 // Admitted(p) becomes true when this host has verified p; the PeerAdmitted
 // event (Subscribe) follows once p has acknowledged our certificate too,
 // so a message or request sent in response to it is accepted by p. Other

@@ -47,3 +47,35 @@ func FuzzDecodeHello(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeHello2 feeds the hello 2 decoder arbitrary bytes: it must
+// return ErrBadHello or a certificate and a release within the limit,
+// never panic; keys a newer release adds are ignored.
+func FuzzDecodeHello2(f *testing.F) {
+	s := newTestStore(f)
+	cert := s.enroll(f, newKey(f), 3)
+	enc, err := cert.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid, err := encodeHelloV2(enc, "v1.2.3")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add(valid[:len(valid)/2])
+	f.Add(encodeHello([]byte{0xa1, 0x03, 0x61, 'x'}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, rel, err := decodeHelloOf(HelloProtocolV2, bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrBadHello) {
+				t.Fatalf("error %v does not wrap ErrBadHello", err)
+			}
+			return
+		}
+		if c == nil || len(rel) > MaxReleaseLen {
+			t.Fatalf("decoded hello 2: cert %v, release of %d bytes", c, len(rel))
+		}
+	})
+}

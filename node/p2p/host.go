@@ -35,6 +35,7 @@ type Host struct {
 	ps        *pubsub.PubSub
 	self      peer.ID
 	hello     []byte // our hello message
+	helloV2   []byte // our hello 2 message (certificate and release)
 	storeHash string // advertised over mDNS instead of the store ID
 
 	ctx     context.Context // ends at Close
@@ -60,10 +61,11 @@ type peerState struct {
 	cert *ledger.Certificate
 	// number and name come from the certificate, or from the peer cache
 	// until the peer has been admitted; they are never trusted.
-	number uint32
-	name   string
-	addrs  []ma.Multiaddr // dial addresses: static, cache, mDNS, past connections
-	static bool
+	number  uint32
+	name    string
+	addrs   []ma.Multiaddr // dial addresses: static, cache, mDNS, past connections
+	static  bool
+	release string // announced in the peer's hello 2; empty for hello 1
 
 	connected bool   // as of the last connectedness event
 	session   uint64 // bumped on every connect and disconnect
@@ -108,7 +110,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: peer ID: %w", err)
 	}
+	helloV2, err := encodeHelloV2(cert, cfg.Release)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: encode hello: %w", err)
+	}
 	h := &Host{
+		helloV2:   helloV2,
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "p2p"),
 		self:      self,
@@ -155,7 +162,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		_ = lh.Close()
 		return nil, fmt.Errorf("p2p: subscribe to connection events: %w", err)
 	}
-	lh.SetStreamHandler(HelloProtocol, h.handleHello)
+	for _, p := range h.helloProtocols() {
+		lh.SetStreamHandler(p, h.handleHello)
+	}
 
 	// On a LAN of at most 30 tills a wider mesh costs little and shortens
 	// the path of relayed messages; our own messages are flooded anyway.
@@ -277,7 +286,10 @@ type PeerInfo struct {
 	// cache before the peer has been admitted.
 	Number uint32
 	Name   string
-	Addrs  []ma.Multiaddr // known dial addresses
+	// Release is the peer's tillmesh version as its hello 2 announced
+	// it; empty for a till older than hello 2 or not yet admitted.
+	Release string
+	Addrs   []ma.Multiaddr // known dial addresses
 	// Connected reports a live connection; Admitted that the peer's
 	// certificate was verified on it.
 	Connected bool
@@ -297,7 +309,7 @@ func (h *Host) Peers() []PeerInfo {
 	out := make([]PeerInfo, 0, len(h.peers))
 	for _, st := range h.peers {
 		out = append(out, PeerInfo{
-			ID: st.id, Till: st.till, Number: st.number, Name: st.name,
+			ID: st.id, Till: st.till, Number: st.number, Name: st.name, Release: st.release,
 			Addrs:    slices.Clone(st.addrs),
 			Admitted: st.verified, Static: st.static,
 			Blocked:  st.blocked || now.Before(st.refusedUntil),

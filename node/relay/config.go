@@ -94,6 +94,10 @@ type Config struct {
 
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Versions returns the tillmesh releases of the store's tills this
+	// till knows (its own, its peers'), sent to HQ with each upload for
+	// its stores view. nil sends none.
+	Versions func() map[ledger.TillID]string
 }
 
 // DefaultConfig returns the defaults for a store LAN and an HQ on the

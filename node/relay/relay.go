@@ -35,7 +35,7 @@ const maxBeat = 256
 
 var beatDec = func() cbor.DecMode {
 	m, err := cbor.DecOptions{MaxNestedLevels: 4, MaxMapPairs: 16, IndefLength: cbor.IndefLengthForbidden,
-		DupMapKey: cbor.DupMapKeyEnforcedAPF, ExtraReturnErrors: cbor.ExtraDecErrorUnknownField}.DecMode()
+		DupMapKey: cbor.DupMapKeyEnforcedAPF}.DecMode() // unknown fields: a newer till's, ignored
 	if err != nil {
 		panic(err) // constant options
 	}
@@ -556,6 +556,9 @@ func (r *Relay) upload(ctx context.Context, token uint64, mine, have ledger.Vect
 			return nil
 		}
 		u := &hqapi.Upload{Fence: token, Vector: mine, Events: batch}
+		if r.cfg.Versions != nil {
+			u.Versions = r.cfg.Versions()
+		}
 		for t := range tills {
 			if c := certs[t]; c != nil {
 				if b, err := c.Encode(); err == nil {
@@ -686,6 +689,10 @@ func (r *Relay) downlink(ctx context.Context) error {
 			return fmt.Errorf("hq changes: %w", err)
 		}
 		for _, c := range cs.Changes {
+			if !KnownChange(c.Kind) {
+				r.keepNewerChange(ctx, c)
+				continue
+			}
 			if err := apply(ctx, inv, c); err != nil {
 				r.log.Error("HQ change not applied", "cursor", c.Cursor, "kind", c.Kind, "err", err)
 			}
@@ -737,6 +744,32 @@ func (r *Relay) reportCatalog(ctx context.Context, cursor uint64) error {
 	r.mu.Unlock()
 	r.log.Debug("reported the catalog to HQ", "products", len(cat.Products), "cursor", cursor)
 	return nil
+}
+
+// KnownChange reports whether this version applies HQ changes of kind k.
+func KnownChange(k string) bool {
+	switch k {
+	case hqapi.KindProduct, hqapi.KindStaff, hqapi.KindRevocation:
+		return true
+	}
+	return false
+}
+
+// NewerChangeSetting names the setting that keeps an HQ change of a kind
+// this version does not apply, by its cursor: a newer HQ made it. It stays
+// in the store's inventory (replicated to every till) so an upgraded relay
+// can apply it, and the downlink moves on, never stalling on it.
+func NewerChangeSetting(cursor uint64) string {
+	return "hq.change." + strconv.FormatUint(cursor, 10)
+}
+
+func (r *Relay) keepNewerChange(ctx context.Context, c hqapi.Change) {
+	b, err := json.Marshal(c)
+	if err == nil {
+		err = r.cfg.Inventory.PutSetting(ctx, NewerChangeSetting(c.Cursor), b)
+	}
+	r.log.Warn("HQ change of a kind this version does not apply: kept for an upgraded till, skipped here",
+		"cursor", c.Cursor, "kind", c.Kind, "err", err)
 }
 
 // apply writes one HQ change into the CRDT. A product change sets only

@@ -57,6 +57,7 @@ func waitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool
 // connection cut) and brought back, and slowed down.
 type hqServer struct {
 	*hq.HQ
+	st    *hq.Badger
 	srv   *httptest.Server
 	down  atomic.Bool
 	delay atomic.Int64 // ns per upload
@@ -80,7 +81,7 @@ func newHQServer(tb testing.TB, stores ...*hqtest.Store) *hqServer {
 			tb.Fatal(err)
 		}
 	}
-	s := &hqServer{HQ: h}
+	s := &hqServer{HQ: h, st: st}
 	inner := h.Handler()
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.down.Load() {

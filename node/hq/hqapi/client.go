@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,6 +132,7 @@ func (c *Client) do(ctx context.Context, method, pathQuery string, h http.Header
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	req.Header.Set(HeaderVersions, FormatVersions(Versions()))
 	Sign(req, c.key, c.cert, body, c.now().UnixMilli())
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -140,6 +142,11 @@ func (c *Client) do(ctx context.Context, method, pathQuery string, h http.Header
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("read hq answer: %w", err)
+	}
+	if v := resp.Header.Get(HeaderVersion); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || !slices.Contains(Versions(), n) {
+			return fmt.Errorf("hq answered in API version %q, this relay speaks %s", v, FormatVersions(Versions()))
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
 		se := &StatusError{Status: resp.StatusCode}

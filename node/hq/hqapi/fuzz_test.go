@@ -16,7 +16,8 @@ func seedUpload() *Upload {
 	ev := till.MustNext(ledgertest.Sale3(), 1_700_000_000_000)
 	c := till.Certificate(ledgertest.Key(9), "Till 1", 1)
 	cb, _ := c.Encode()
-	return &Upload{Fence: 3, Vector: ledger.Vector{till.ID: 1}, Certs: [][]byte{cb}, Events: [][]byte{ev.Bytes()}}
+	return &Upload{Fence: 3, Vector: ledger.Vector{till.ID: 1}, Certs: [][]byte{cb}, Events: [][]byte{ev.Bytes()},
+		Versions: map[ledger.TillID]string{till.ID: "v1.0.0"}}
 }
 
 // FuzzDecodeUpload feeds the upload decoder arbitrary bodies in both
@@ -30,6 +31,7 @@ func FuzzDecodeUpload(f *testing.F) {
 	f.Add(false, jb)
 	f.Add(false, []byte(`{"fence":1,"events":[]}`))
 	f.Add(true, []byte{0xa1, 0x04, 0x80})
+	f.Add(true, []byte{0xa2, 0x04, 0x80, 0x18, 0x63, 0x01}) // a key a newer relay adds
 	f.Fuzz(func(t *testing.T, isCBOR bool, body []byte) {
 		ct := ContentJSON
 		if isCBOR {
@@ -130,4 +132,27 @@ func TestSignVerify(t *testing.T) {
 	if req.Header.Get(HeaderCert) == "" {
 		t.Error("no certificate header")
 	}
+}
+
+// FuzzParseVersions: any HeaderVersions value parses to versions HQ can
+// negotiate with, or to ErrBadRequest; never a panic.
+func FuzzParseVersions(f *testing.F) {
+	f.Add("2, 1")
+	f.Add("")
+	f.Add("1,1,1")
+	f.Add("-3")
+	f.Fuzz(func(t *testing.T, h string) {
+		vs, err := ParseVersions(h)
+		if err != nil {
+			return
+		}
+		for _, v := range vs {
+			if v < 1 {
+				t.Fatalf("parsed version %d from %q", v, h)
+			}
+		}
+		if v, err := Negotiate(vs, Versions()); err == nil && v != 1 {
+			t.Fatalf("negotiated %d", v)
+		}
+	})
 }

@@ -79,7 +79,14 @@ type Upload struct {
 	Certs [][]byte `cbor:"3,keyasint,omitempty" json:"certs,omitempty"`
 	// Events are signed events, any tills, any order.
 	Events [][]byte `cbor:"4,keyasint" json:"events"`
+	// Versions are the tillmesh releases of the store's tills as the
+	// relay knows them (its own, and its peers' from their hellos), for
+	// HQ's stores view. An HQ older than this field ignores it.
+	Versions map[ledger.TillID]string `cbor:"5,keyasint,omitempty" json:"versions,omitempty"`
 }
+
+// MaxReleaseLen bounds a release string in Upload.Versions.
+const MaxReleaseLen = 64
 
 // Rejection codes: why HQ refused an event or a certificate.
 const (
@@ -279,14 +286,15 @@ func init() {
 		panic(err) // constant options: cannot fail
 	}
 	if decMode, err = (cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  MaxBatch,
-		MaxMapPairs:       MaxVectorTills,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		UTF8:              cbor.UTF8RejectInvalid,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		MaxNestedLevels:  8,
+		MaxArrayElements: MaxBatch,
+		MaxMapPairs:      MaxVectorTills,
+		UTF8:             cbor.UTF8RejectInvalid,
+		// No ExtraDecErrorUnknownField: a newer relay may send fields
+		// this HQ does not know; they are ignored, never a refusal.
 	}).DecMode(); err != nil {
 		panic(err)
 	}
@@ -313,8 +321,7 @@ func DecodeUpload(contentType string, body []byte) (*Upload, error) {
 			return nil, fmt.Errorf("%w: cbor upload: %v", ErrBadRequest, err)
 		}
 	case ContentJSON, "":
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
+		dec := json.NewDecoder(strings.NewReader(string(body))) // unknown fields: a newer relay's, ignored
 		if err := dec.Decode(&u); err != nil {
 			return nil, fmt.Errorf("%w: json upload: %v", ErrBadRequest, err)
 		}
@@ -331,6 +338,14 @@ func DecodeUpload(contentType string, body []byte) (*Upload, error) {
 		return nil, fmt.Errorf("%w: %d certificates, limit %d", ErrBadRequest, len(u.Certs), MaxCerts)
 	case len(u.Vector) > MaxVectorTills:
 		return nil, fmt.Errorf("%w: vector of %d tills, limit %d", ErrBadRequest, len(u.Vector), MaxVectorTills)
+	}
+	if len(u.Versions) > MaxVectorTills {
+		return nil, fmt.Errorf("%w: versions of %d tills, limit %d", ErrBadRequest, len(u.Versions), MaxVectorTills)
+	}
+	for t, v := range u.Versions {
+		if len(v) > MaxReleaseLen {
+			return nil, fmt.Errorf("%w: version of till %s is %d bytes, limit %d", ErrBadRequest, t.Short(), len(v), MaxReleaseLen)
+		}
 	}
 	for i, e := range u.Events {
 		if len(e) == 0 || len(e) > ledger.MaxEventSize {
@@ -391,8 +406,7 @@ func DecodeStoreCatalog(body []byte) (*StoreCatalog, error) {
 		return nil, fmt.Errorf("%w: body of %d bytes, limit %d", ErrBadRequest, len(body), MaxBody)
 	}
 	var c StoreCatalog
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
+	dec := json.NewDecoder(strings.NewReader(string(body))) // unknown fields: a newer relay's, ignored
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%w: json catalog: %v", ErrBadRequest, err)
 	}
