@@ -56,6 +56,9 @@ func (s *StoreFile) PSKBytes() [32]byte {
 func LoadStoreFile(path string) (*StoreFile, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("read store file: %w (a till's data directory gets one from `tillmesh store enroll`, a store directory from `tillmesh store init`: README, \"Running a real store\")", err)
+		}
 		return nil, fmt.Errorf("read store file: %w", err)
 	}
 	var s StoreFile
