@@ -189,7 +189,7 @@ func TestLoneTillKeepsCatalogAndStaffWhenItsInventoryIsDestroyed(t *testing.T) {
 	}
 	waitFor(t, "the price change in the snapshot", func() bool {
 		recs, err := r.DB().Snapshot("inventory")
-		return err == nil && strings.Contains(string(recs["product/10004"]), `"Price":1234`)
+		return err == nil && strings.Contains(string(recs["product/10004"]), `"price":1234`)
 	})
 	r.stop()
 

@@ -442,7 +442,7 @@ func (h *harness) seed(ctx context.Context, st *store) error {
 			return err
 		}
 		q := int64(100_000)
-		if p.Unit == crdt.UnitKilogram {
+		if p.Weighed() {
 			q = 100_000_000 // grams
 		}
 		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})

@@ -25,7 +25,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/testnet"
@@ -141,7 +140,7 @@ func benchMesh(c *cli.Context) error {
 	var skus []string
 	var lines []ledger.StockLine
 	for _, p := range catalog {
-		if p.Unit != crdt.UnitEach {
+		if p.Weighed() {
 			continue
 		}
 		if err := a.Inventory().PutProduct(ctx, p); err != nil {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/crdt/catalogcsv"
 	"github.com/tillmesh/tillmesh/node"
 )
@@ -186,13 +185,13 @@ func benchCatalogFile(n int, withStock bool) ([]byte, string, error) {
 	last := ""
 	for _, p := range node.DemoCatalog(n) {
 		stock := "5"
-		if p.Unit == crdt.UnitKilogram {
+		if p.Weighed() {
 			stock = "0.005"
 		}
 		if !withStock {
 			stock = ""
 		}
-		cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), catalogcsv.FormatAmount(p.Price, 2),
+		cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), catalogcsv.FormatAmount(int64(p.Price), 2),
 			strconv.Itoa(int(p.TaxRate) / 100), string(p.Unit), stock, "2"})
 		last = p.SKU
 	}

@@ -91,7 +91,7 @@ func benchHistory(c *cli.Context) error {
 	var products []crdt.Product
 	var lines []ledger.StockLine
 	for _, p := range node.DemoCatalog(50) {
-		if p.Unit != crdt.UnitEach {
+		if p.Weighed() {
 			continue
 		}
 		if err := t.Inventory().PutProduct(ctx, p); err != nil {

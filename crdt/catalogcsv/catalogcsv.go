@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // Columns of the file, in the order Write writes them.
@@ -326,7 +328,7 @@ func csvReason(err error) string {
 func parseRow(line int, f func(string) string, o Options, digits int) (Row, []string) {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	p := crdt.Product{SKU: f(ColSKU), Name: f(ColName), Currency: o.currency(), Unit: crdt.Unit(strings.ToLower(f(ColUnit))), Updated: o.Updated}
+	p := crdt.Product{SKU: f(ColSKU), Name: f(ColName), Currency: o.currency(), Unit: ledger.Unit(strings.ToLower(f(ColUnit))), Updated: o.Updated}
 	if p.SKU == "" {
 		bad("no sku")
 	}
@@ -349,19 +351,19 @@ func parseRow(line int, f func(string) string, o Options, digits int) (Row, []st
 	if price, err := ParseAmount(f(ColPrice), digits); err != nil {
 		bad("price %q: %v", f(ColPrice), err)
 	} else {
-		p.Price = price
+		p.Price = ledger.Money(price)
 	}
 	if rate, err := ParseTaxRate(f(ColTaxRate)); err != nil {
 		bad("tax rate %q: %v", f(ColTaxRate), err)
 	} else if len(o.TaxRates) > 0 && !slices.Contains(o.TaxRates, rate) {
 		bad("unknown tax rate %s: the store's rates are %s", f(ColTaxRate), formatRates(o.TaxRates))
 	} else {
-		p.TaxRate = rate
+		p.TaxRate = ledger.TaxRate(rate)
 	}
 	var stockDigits int
 	switch p.Unit {
-	case crdt.UnitEach:
-	case crdt.UnitKilogram:
+	case ledger.Each:
+	case ledger.Kilogram:
 		stockDigits = 3 // grams
 	default:
 		bad("unit %q: want ea or kg", f(ColUnit))
@@ -483,44 +485,10 @@ func formatRates(rs []int32) string {
 	return strings.Join(out, ", ")
 }
 
-// CheckBarcode accepts 1-64 printable ASCII characters without spaces, and
-// checks the GS1 check digit of all-digit codes of 8, 12, 13 or 14 digits
-// (EAN-8, UPC-A, EAN-13, GTIN-14). Other codes (internal, CODE128) have no
-// check digit to verify.
-func CheckBarcode(code string) error {
-	if len(code) == 0 || len(code) > 64 {
-		return fmt.Errorf("barcode %q: want 1 to 64 characters", code)
-	}
-	digits := true
-	for i := 0; i < len(code); i++ {
-		c := code[i]
-		if c < 0x21 || c > 0x7e {
-			return fmt.Errorf("barcode %q: character %q not allowed", code, c)
-		}
-		digits = digits && c >= '0' && c <= '9'
-	}
-	if !digits {
-		return nil
-	}
-	switch len(code) {
-	case 8, 12, 13, 14:
-	default:
-		return nil
-	}
-	sum := 0
-	for i := len(code) - 2; i >= 0; i-- {
-		d := int(code[i] - '0')
-		if (len(code)-2-i)%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	want := byte('0' + (10-sum%10)%10)
-	if code[len(code)-1] != want {
-		return fmt.Errorf("barcode %s: wrong check digit %c (want %c)", code, code[len(code)-1], want)
-	}
-	return nil
-}
+// CheckBarcode is ledger/basket's barcode rule (basket.CheckBarcode):
+// 1-64 printable ASCII characters without spaces, and a right GS1 check
+// digit on codes of 8, 12, 13 or 14 digits.
+func CheckBarcode(code string) error { return basket.CheckBarcode(code) }
 
 // currencyDigits is the number of minor-unit decimals of an ISO 4217
 // currency: 2 unless listed.
@@ -703,15 +671,15 @@ func Write(w io.Writer, products []crdt.Product, currency string) error {
 			}
 		}
 		stockDigits := 0
-		if p.Unit == crdt.UnitKilogram {
+		if p.Unit == ledger.Kilogram {
 			stockDigits = 3
 		}
 		reorder := ""
 		if p.Reorder > 0 {
 			reorder = FormatAmount(p.Reorder, stockDigits)
 		}
-		if err := cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), FormatAmount(p.Price, pd),
-			formatRate(p.TaxRate), string(p.Unit), reorder}); err != nil {
+		if err := cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), FormatAmount(int64(p.Price), pd),
+			formatRate(int32(p.TaxRate)), string(p.Unit), reorder}); err != nil {
 			return err
 		}
 	}

@@ -13,7 +13,7 @@ import (
 // goroutine machinery.
 func TestImports(t *testing.T) {
 	allowed := map[string]bool{
-		"errors": true, "fmt": true, "strconv": true,
+		"errors": true, "fmt": true,
 	}
 	checkImports(t, allowed)
 }

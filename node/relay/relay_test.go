@@ -465,7 +465,7 @@ func TestDownlinkReachesTheCRDTOnce(t *testing.T) {
 	m := newMesh(t, store, srv)
 	ctx := t.Context()
 	for i := range 3 {
-		p := hqapi.Product{SKU: "10" + strconv.Itoa(i), Name: "Tea", Price: 250 + int64(i), Currency: "EUR", TaxRate: 700, Unit: "ea"}
+		p := hqapi.Product{SKU: "10" + strconv.Itoa(i), Name: "Tea", Price: 250 + ledger.Money(i), Currency: "EUR", TaxRate: 700, Unit: "ea"}
 		if _, err := srv.PutProduct(ctx, nil, p, "admin"); err != nil {
 			t.Fatal(err)
 		}
@@ -536,7 +536,7 @@ func TestHQPriceEditKeepsBarcodes(t *testing.T) {
 	m := newMesh(t, store, srv)
 	ctx := t.Context()
 	bread := crdt.Product{SKU: "10002", Name: "Bread small", Barcodes: []string{"4000000100027"}, Price: 129,
-		Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach}
+		Currency: "EUR", TaxRate: 700, Unit: ledger.Each}
 	if err := m.inv.PutProduct(ctx, bread); err != nil {
 		t.Fatal(err)
 	}

@@ -412,7 +412,7 @@ func TestTillInTheBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := int64(100)
-		if p.Unit == crdt.UnitKilogram {
+		if p.Unit == ledger.Kilogram {
 			q = 50_000
 		}
 		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})
@@ -661,7 +661,7 @@ func TestCashierFirstHour(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A product just added, nothing received yet.
-	oat := crdt.Product{SKU: "20001", Name: "Oat milk 1L", Price: 249, Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach}
+	oat := crdt.Product{SKU: "20001", Name: "Oat milk 1L", Price: 249, Currency: "EUR", TaxRate: 700, Unit: ledger.Each}
 	if err := a.Inventory().PutProduct(ctx, oat); err != nil {
 		t.Fatal(err)
 	}
