@@ -217,34 +217,6 @@ func TestStaffPINsAreArgon2idHashes(t *testing.T) {
 	}
 }
 
-func TestVerifyPIN(t *testing.T) {
-	h, err := node.HashPIN("4321", node.PINParams{Time: 1, MemoryKiB: 64, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := node.VerifyPIN(h, "4321"); !ok || err != nil {
-		t.Fatalf("right PIN: %v %v", ok, err)
-	}
-	if ok, err := node.VerifyPIN(h, "4322"); ok || err != nil {
-		t.Fatalf("wrong PIN: %v %v", ok, err)
-	}
-	h2, _ := node.HashPIN("4321", node.PINParams{Time: 1, MemoryKiB: 64, Threads: 1})
-	if string(h) == string(h2) {
-		t.Fatal("two hashes of one PIN are equal: no salt")
-	}
-	for _, bad := range []string{
-		"", "plain", "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-		"$argon2id$v=18$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-		"$argon2id$v=19$m=64,t=100,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-		"$argon2id$v=19$m=64,t=1,p=1$!!$aGFzaGhhc2hoYXNoaGFzaA",
-	} {
-		if ok, err := node.VerifyPIN([]byte(bad), "4321"); ok || err == nil {
-			t.Errorf("VerifyPIN(%q) = %v, %v; want an error", bad, ok, err)
-		}
-	}
-}
-
 func mustURL(s string) *url.URL {
 	u, err := url.Parse(s)
 	if err != nil {
