@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/ui"
@@ -42,23 +42,12 @@ func findChromium() string {
 	return ""
 }
 
-func quiet() *slog.Logger {
-	if os.Getenv("TILLMESH_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func quiet() *slog.Logger { return testkit.Quiet() }
 
-// waitFor polls cond until it holds or 30 s pass.
+// waitFor polls cond until it holds (testkit.WaitFor).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
-	}
+	testkit.WaitFor(t, what, 30*time.Second, cond)
 }
 
 type till struct {
