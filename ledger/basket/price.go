@@ -52,55 +52,22 @@ type Priced struct {
 // 10% off the basket is 19% off): the sum is checked too, with a minor
 // unit of rounding allowed per discount.
 func Price(b Basket) (Priced, error) {
-	if len(b.Items) > ledger.MaxLines {
-		return Priced{}, invalid("%d lines: at most %d", len(b.Items), ledger.MaxLines)
-	}
-	s := &ledger.Sale{TaxIncluded: b.TaxIncluded}
-	for i, it := range b.Items {
-		if s.Currency == "" {
-			s.Currency = it.Currency
-		} else if it.Currency != s.Currency {
-			return Priced{}, invalid("line %d is in %s, the sale in %s", i+1, it.Currency, s.Currency)
-		}
-		if err := it.CheckQty(it.Qty); err != nil {
-			return Priced{}, invalid("line %d: %v", i+1, err)
-		}
-		if err := it.Discount.Validate(); err != nil {
-			return Priced{}, invalid("line %d: %v", i+1, err)
-		}
-		s.Lines = append(s.Lines, it.Line(it.Qty, 0))
-	}
-	if err := b.Discount.Validate(); err != nil {
+	s, gross, err := b.lines()
+	if err != nil {
 		return Priced{}, err
 	}
-	t, err := s.Totals()
-	if err != nil {
-		return Priced{}, invalid("%v", err)
-	}
 	p := Priced{Sale: s}
-	subtotal, lineOff, unapproved, discounts := ledger.Money(0), ledger.Money(0), false, 0
+	var lim limit
 	cart := sha256.New()
+	subtotal, lineOff := ledger.Money(0), ledger.Money(0)
 	for i, it := range b.Items {
-		gross := t.Lines[i].Gross
-		amt := it.Discount.AmountOf(gross)
-		if amt > gross {
-			return Priced{}, invalid("line %d (%s): discount %v is more than the line's %v", i+1, it.Name, amt, gross)
+		amt, err := p.lineDiscount(i, it, gross[i], b.LimitBP, &lim)
+		if err != nil {
+			return Priced{}, err
 		}
-		s.Lines[i].Discount = amt
-		subtotal += gross - amt // each gross below MaxPrice*MaxQty/1000: no overflow once Totals passed
+		subtotal += gross[i] - amt // each gross below MaxPrice*MaxQty/1000: no overflow once Totals passed
 		lineOff += amt
-		fp := fmt.Sprintf("%s|%d|%d|%d|%d", it.SKU, it.Qty, it.Price, it.TaxRate, amt)
-		p.LineFP = append(p.LineFP, fp)
-		fmt.Fprintln(cart, fp)
-		if it.Discount != nil && amt > 0 {
-			discounts++
-			if !it.Discount.approved(fp) {
-				unapproved = true
-				if it.Discount.above(amt, gross, b.LimitBP) {
-					p.Over = append(p.Over, fmt.Sprintf("%s off %s", it.Discount, it.Name))
-				}
-			}
-		}
+		fmt.Fprintln(cart, p.LineFP[i])
 	}
 	d := b.Discount
 	s.CartDiscount = d.AmountOf(subtotal)
@@ -110,21 +77,91 @@ func Price(b Basket) (Priced, error) {
 	fmt.Fprintf(cart, "cart|%d", s.CartDiscount)
 	p.CartFP = hex.EncodeToString(cart.Sum(nil))
 	if d != nil && s.CartDiscount > 0 {
-		discounts++
+		lim.discounts++
 		if !d.approved(p.CartFP) {
-			unapproved = true
+			lim.unapproved = true
 			if d.above(s.CartDiscount, subtotal, b.LimitBP) {
 				p.Over = append(p.Over, fmt.Sprintf("%s off the cart", d))
 			}
 		}
 	}
-	off, gross := lineOff+s.CartDiscount, subtotal+lineOff
-	if unapproved && len(p.Over) == 0 && b.LimitBP >= 0 && overBP(off-ledger.Money(discounts), gross, b.LimitBP) {
-		p.Over = append(p.Over, fmt.Sprintf("%v off %v in all", off, gross))
+	off, all := lineOff+s.CartDiscount, subtotal+lineOff
+	if lim.unapproved && len(p.Over) == 0 && b.LimitBP >= 0 && overBP(off-ledger.Money(lim.discounts), all, b.LimitBP) {
+		p.Over = append(p.Over, fmt.Sprintf("%v off %v in all", off, all))
 	}
 	if p.Totals, err = s.Totals(); err != nil {
 		return Priced{}, invalid("%v", err)
 	}
+	p.count(b)
+	return p, nil
+}
+
+// limit is what the stacked-discount check needs to know.
+type limit struct {
+	unapproved bool // a discount without a valid approval
+	discounts  int  // how many discounts take something off
+}
+
+// lines makes the sale's lines without discounts and returns each line's
+// gross amount.
+func (b Basket) lines() (*ledger.Sale, []ledger.Money, error) {
+	if len(b.Items) > ledger.MaxLines {
+		return nil, nil, invalid("%d lines: at most %d", len(b.Items), ledger.MaxLines)
+	}
+	s := &ledger.Sale{TaxIncluded: b.TaxIncluded}
+	for i, it := range b.Items {
+		if s.Currency == "" {
+			s.Currency = it.Currency
+		} else if it.Currency != s.Currency {
+			return nil, nil, invalid("line %d is in %s, the sale in %s", i+1, it.Currency, s.Currency)
+		}
+		if err := it.CheckQty(it.Qty); err != nil {
+			return nil, nil, invalid("line %d: %v", i+1, err)
+		}
+		if err := it.Discount.Validate(); err != nil {
+			return nil, nil, invalid("line %d: %v", i+1, err)
+		}
+		s.Lines = append(s.Lines, it.Line(it.Qty, 0))
+	}
+	if err := b.Discount.Validate(); err != nil {
+		return nil, nil, err
+	}
+	t, err := s.Totals()
+	if err != nil {
+		return nil, nil, invalid("%v", err)
+	}
+	gross := make([]ledger.Money, len(t.Lines))
+	for i, l := range t.Lines {
+		gross[i] = l.Gross
+	}
+	return s, gross, nil
+}
+
+// lineDiscount applies item i's discount to its line of gross, records
+// what an approval of it is bound to, and lists it in Over when it is
+// above the limit without one.
+func (p *Priced) lineDiscount(i int, it Item, gross ledger.Money, limitBP int64, lim *limit) (ledger.Money, error) {
+	amt := it.Discount.AmountOf(gross)
+	if amt > gross {
+		return 0, invalid("line %d (%s): discount %v is more than the line's %v", i+1, it.Name, amt, gross)
+	}
+	p.Sale.Lines[i].Discount = amt
+	fp := fmt.Sprintf("%s|%d|%d|%d|%d", it.SKU, it.Qty, it.Price, it.TaxRate, amt)
+	p.LineFP = append(p.LineFP, fp)
+	if it.Discount != nil && amt > 0 {
+		lim.discounts++
+		if !it.Discount.approved(fp) {
+			lim.unapproved = true
+			if it.Discount.above(amt, gross, limitBP) {
+				p.Over = append(p.Over, fmt.Sprintf("%s off %s", it.Discount, it.Name))
+			}
+		}
+	}
+	return amt, nil
+}
+
+// count sets Units and Approver.
+func (p *Priced) count(b Basket) {
 	for _, it := range b.Items {
 		if it.Weighed() {
 			p.Units++
@@ -135,8 +172,7 @@ func Price(b Basket) (Priced, error) {
 			p.Approver = it.Discount.ApprovedBy
 		}
 	}
-	if d != nil && d.ApprovedBy != "" {
-		p.Approver = d.ApprovedBy
+	if b.Discount != nil && b.Discount.ApprovedBy != "" {
+		p.Approver = b.Discount.ApprovedBy
 	}
-	return p, nil
 }
