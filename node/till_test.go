@@ -16,6 +16,7 @@ import (
 	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -23,7 +24,7 @@ func quiet() *slog.Logger { return testkit.Quiet() }
 
 type testStore struct {
 	dir   string
-	store *node.StoreFile
+	store *pki.StoreFile
 	tills []string // data dirs
 }
 
@@ -31,12 +32,12 @@ func newStore(t *testing.T, n int) *testStore {
 	t.Helper()
 	s := &testStore{dir: t.TempDir()}
 	var err error
-	if s.store, err = node.InitStore(s.dir, "Test"); err != nil {
+	if s.store, err = pki.InitStore(s.dir, "Test"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= n; i++ {
 		d := t.TempDir()
-		if _, err := node.Enroll(s.dir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := pki.Enroll(s.dir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		s.tills = append(s.tills, d)

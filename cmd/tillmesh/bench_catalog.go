@@ -19,6 +19,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt/catalogcsv"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 func benchCatalogCommand() *cli.Command {
@@ -62,7 +63,7 @@ func benchCatalog(c *cli.Context) error {
 		dir = d
 	}
 	storeDir := filepath.Join(dir, "store")
-	store, err := node.InitStore(storeDir, "Bench")
+	store, err := pki.InitStore(storeDir, "Bench")
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func benchCatalog(c *cli.Context) error {
 	var peers []string
 	for i := 1; i <= 3; i++ {
 		d := filepath.Join(dir, fmt.Sprintf("till%d", i))
-		if _, err := node.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 			return err
 		}
 		cfg := node.DefaultConfig()

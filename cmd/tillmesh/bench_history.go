@@ -19,6 +19,7 @@ import (
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/testnet"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -65,11 +66,11 @@ func benchHistory(c *cli.Context) error {
 		dir = d
 	}
 	storeDir, tillDir := filepath.Join(dir, "store"), filepath.Join(dir, "till1")
-	store, err := node.InitStore(storeDir, "History")
+	store, err := pki.InitStore(storeDir, "History")
 	if err != nil {
 		return err
 	}
-	if _, err := node.Enroll(storeDir, tillDir, 1, "Till 1", time.Now()); err != nil {
+	if _, err := pki.Enroll(storeDir, tillDir, 1, "Till 1", time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "machine: %d cores, %s\n", runtime.NumCPU(), cpuModel())
@@ -120,7 +121,7 @@ func benchHistory(c *cli.Context) error {
 			float64(dagN)/time.Since(start).Seconds())
 	}
 	t.Close()
-	key, err := node.LoadOrCreateKey(filepath.Join(tillDir, node.TillKeyFileName))
+	key, err := pki.LoadOrCreateKey(filepath.Join(tillDir, pki.TillKeyFileName))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -56,7 +57,7 @@ type till struct {
 }
 
 // startTill runs an enrolled till with its UI on a free loopback port.
-func startTill(t *testing.T, store *node.StoreFile, dir string, peers ...string) *till {
+func startTill(t *testing.T, store *pki.StoreFile, dir string, peers ...string) *till {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.DataDir, cfg.Store, cfg.Logger = dir, store, quiet()
@@ -92,12 +93,12 @@ func chromiumOrSkip(t *testing.T) string {
 func loneTill(t *testing.T, storeName string) *till {
 	t.Helper()
 	storeDir := t.TempDir()
-	store, err := node.InitStore(storeDir, storeName)
+	store, err := pki.InitStore(storeDir, storeName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := node.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
+	if _, err := pki.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return startTill(t, store, dir)
@@ -379,14 +380,14 @@ func TestTillInTheBrowser(t *testing.T) {
 
 	// A store with two tills, a catalog, opening stock and staff.
 	storeDir := t.TempDir()
-	store, err := node.InitStore(storeDir, "Corner Shop")
+	store, err := pki.InitStore(storeDir, "Corner Shop")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dirs []string
 	for i := 1; i <= 2; i++ {
 		d := t.TempDir()
-		if _, err := node.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		dirs = append(dirs, d)
