@@ -4,9 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -71,7 +68,6 @@ type Slot struct {
 
 // Limits on values; they keep DAG nodes small and reject nonsense early.
 const (
-	maxIDLen       = 128
 	maxNameLen     = 200
 	maxPINHashLen  = 512
 	maxCertLen     = 16 << 10
@@ -119,40 +115,16 @@ func mustDecMode() cbor.DecMode {
 // characters from [A-Za-z0-9._-] and start with a letter or digit, so they
 // never contain the key separator and are never "." or "..".
 func validID(s string) error {
-	if s == "" {
-		return fmt.Errorf("empty id: %w", ErrInvalid)
-	}
-	if len(s) > maxIDLen {
-		return fmt.Errorf("id %.20q...: longer than %d: %w", s, maxIDLen, ErrInvalid)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case (c == '.' || c == '_' || c == '-') && i > 0:
-		default:
-			return fmt.Errorf("id %q: character %q at %d not allowed: %w", s, c, i, ErrInvalid)
-		}
+	if err := basket.ValidID(s); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrInvalid)
 	}
 	return nil
 }
 
-// validText checks a human-readable name: valid UTF-8, no control
-// characters, not blank, at most max bytes.
+// validText is basket.ValidText with crdt's ErrInvalid.
 func validText(what, s string, max int, required bool) error {
-	if required && strings.TrimSpace(s) == "" {
-		return fmt.Errorf("%s: empty: %w", what, ErrInvalid)
-	}
-	if len(s) > max {
-		return fmt.Errorf("%s: longer than %d bytes: %w", what, max, ErrInvalid)
-	}
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("%s: not UTF-8: %w", what, ErrInvalid)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%s: control character %U: %w", what, r, ErrInvalid)
-		}
+	if err := basket.ValidText(what, s, max, required); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrInvalid)
 	}
 	return nil
 }

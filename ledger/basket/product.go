@@ -69,10 +69,10 @@ const (
 // rate in 0..100%, a known unit and a reorder point not below zero. It
 // does not check barcode check digits: see Check.
 func (p Product) Validate() error {
-	if err := ValidSKU(p.SKU); err != nil {
+	if err := ValidID(p.SKU); err != nil {
 		return invalid("product sku: %v", err)
 	}
-	if err := validText("product "+p.SKU+" name", p.Name, MaxNameLen); err != nil {
+	if err := ValidText("product "+p.SKU+" name", p.Name, MaxNameLen, true); err != nil {
 		return err
 	}
 	if len(p.Barcodes) > MaxBarcodes {
@@ -124,12 +124,16 @@ func (p Product) Check() error {
 	return nil
 }
 
-// ValidSKU reports whether s may be an SKU: 1-128 characters from
-// [A-Za-z0-9._-], starting with a letter or digit (so it is one CRDT key
-// segment, never "." or "..").
-func ValidSKU(s string) error {
-	if s == "" || len(s) > MaxIDLen {
-		return invalid("sku %.20q: want 1..%d characters", s, MaxIDLen)
+// ValidID reports whether s may be an SKU or any other ID the catalog
+// keys by (a staff ID, a setting name): 1-128 characters from
+// [A-Za-z0-9._-], starting with a letter or digit, so it is one CRDT key
+// segment, never "." or "..".
+func ValidID(s string) error {
+	if s == "" {
+		return invalid("empty id")
+	}
+	if len(s) > MaxIDLen {
+		return invalid("id %.20q...: longer than %d", s, MaxIDLen)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -137,7 +141,7 @@ func ValidSKU(s string) error {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case (c == '.' || c == '_' || c == '-') && i > 0:
 		default:
-			return invalid("sku %q: character %q at %d not allowed", s, c, i)
+			return invalid("id %q: character %q at %d not allowed", s, c, i)
 		}
 	}
 	return nil
@@ -149,9 +153,11 @@ func ValidCurrency(c string) bool {
 	return len(c) == 3 && strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 }
 
-func validText(what, s string, max int) error {
+// ValidText checks a human-readable text (a name, a reason): valid UTF-8,
+// no control characters, at most max bytes, and not blank if required.
+func ValidText(what, s string, max int, required bool) error {
 	switch {
-	case strings.TrimSpace(s) == "":
+	case required && strings.TrimSpace(s) == "":
 		return invalid("%s: empty", what)
 	case len(s) > max:
 		return invalid("%s: longer than %d bytes", what, max)

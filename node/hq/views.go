@@ -261,6 +261,6 @@ func CheckProduct(p hqapi.Product) error {
 	return nil
 }
 
-// validID is the CRDT's key rule (basket.ValidSKU): 1-128 of
+// validID is the CRDT's key rule (basket.ValidID): 1-128 of
 // [A-Za-z0-9._-], starting with a letter or digit.
-func validID(s string) bool { return basket.ValidSKU(s) == nil }
+func validID(s string) bool { return basket.ValidID(s) == nil }
