@@ -95,33 +95,17 @@ func (t *Till) productByCode(ctx context.Context, code string) (crdt.Product, er
 }
 
 // Sell records a sale from an API request: it looks each line's product
-// up in the catalog, prices the basket by ledger/basket's rules (prices
-// include tax; the discounts are amounts the UI approved) and records
-// the sale. The idempotency key is looked up once, where the event is
+// up in the catalog, prices the basket by ledger/basket's rules
+// (ui.SaleRequest.Sale: prices include tax; the discounts are amounts the
+// UI approved) and records the sale. The idempotency key is looked up once, where the event is
 // stored (Record): a retry gets the first event and existing=true.
 func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (*ledger.Event, bool, error) {
-	if len(req.Lines) == 0 {
-		return nil, false, fmt.Errorf("%w: a sale needs at least one line", ui.ErrBadRequest)
+	if req.Staff == "" {
+		req.Staff = "api"
 	}
-	b := basket.Basket{Discount: basket.AmountOff(req.CartDiscount), TaxIncluded: true, LimitBP: -1}
-	for i, l := range req.Lines {
-		p, err := t.product(ctx, l)
-		if err != nil {
-			return nil, false, fmt.Errorf("line %d: %w", i+1, err)
-		}
-		b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty, Discount: basket.AmountOff(l.Discount)})
-	}
-	priced, err := basket.Price(b)
+	sale, err := req.Sale(func(l ui.SaleLine) (ui.Product, error) { return t.product(ctx, l) })
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
-	}
-	sale, err := priced.Pay(req.Tenders)
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
-	}
-	sale.Staff, sale.Approver = req.Staff, req.Approver
-	if sale.Staff == "" {
-		sale.Staff = "api"
+		return nil, false, err
 	}
 	ev, existing, err := t.Record(ctx, sale, req.IdempotencyKey)
 	if err == nil && existing && ev.Kind() != ledger.KindSale {

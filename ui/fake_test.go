@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/tillmesh/tillmesh/ledger"
-	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -193,23 +192,10 @@ func (f *fakeTill) Sell(_ context.Context, r ui.SaleRequest) (*ledger.Event, boo
 	if ev := f.idem[r.IdempotencyKey]; ev != nil {
 		return ev, true, nil
 	}
-	b := basket.Basket{Discount: basket.AmountOff(r.CartDiscount), TaxIncluded: true, LimitBP: -1}
-	for i, l := range r.Lines {
-		p, err := f.productLocked(l)
-		if err != nil {
-			return nil, false, fmt.Errorf("line %d: %w", i+1, err)
-		}
-		b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty, Discount: basket.AmountOff(l.Discount)})
-	}
-	priced, err := basket.Price(b)
+	s, err := r.Sale(f.productLocked)
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+		return nil, false, err
 	}
-	s, err := priced.Pay(r.Tenders)
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
-	}
-	s.Staff, s.Approver = r.Staff, r.Approver
 	ev, existing, err := f.recordLocked(s, r.IdempotencyKey)
 	if err != nil {
 		return nil, false, err

@@ -551,3 +551,33 @@ func refundMatches(rf *ledger.Refund, req RefundRequest, staff string) bool {
 	}
 	return len(rf.Tenders) == 0 || rf.Tenders[0].Kind == kind
 }
+
+// Sale is the sale a request makes, by ledger/basket's rules: each line's
+// product from find (prices include tax), the line and cart discounts as
+// the amounts given (approved by the caller), the tenders with their
+// change, and the request's staff and approver. node.Sell records it.
+// Errors from the rules wrap ErrBadRequest; find's are returned as they
+// are, with the line number.
+func (r SaleRequest) Sale(find func(SaleLine) (Product, error)) (*ledger.Sale, error) {
+	if len(r.Lines) == 0 {
+		return nil, badRequest("a sale needs at least one line")
+	}
+	b := basket.Basket{Discount: basket.AmountOff(r.CartDiscount), TaxIncluded: true, LimitBP: -1}
+	for i, l := range r.Lines {
+		p, err := find(l)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty, Discount: basket.AmountOff(l.Discount)})
+	}
+	priced, err := basket.Price(b)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	s, err := priced.Pay(r.Tenders)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	s.Staff, s.Approver = r.Staff, r.Approver
+	return s, nil
+}
