@@ -144,7 +144,7 @@ func benchHistory(c *cli.Context) error {
 	for i := range n {
 		p := products[i%len(products)]
 		sale := &ledger.Sale{Currency: p.Currency, TaxIncluded: true, Staff: "1",
-			Lines: []ledger.Line{{SKU: p.SKU, Name: p.Name, Qty: 1, UnitPrice: ledger.Money(p.Price), TaxRate: ledger.TaxRate(p.TaxRate)}}}
+			Lines: []ledger.Line{p.Line(1, 0)}}
 		tot, err := sale.Totals()
 		if err != nil {
 			db.Close()
