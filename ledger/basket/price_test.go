@@ -131,3 +131,17 @@ func TestPayMakesAValidSale(t *testing.T) {
 		t.Fatal("an empty basket paid")
 	}
 }
+
+// BenchmarkPrice prices a 20-line basket with line and cart discounts, as
+// the cart does on every scan.
+func BenchmarkPrice(b *testing.B) {
+	items := make([]Item, 20)
+	for i := range items {
+		items[i] = Item{Product: []Product{milk, apples, soap}[i%3], Qty: int64(1 + i), Discount: &Discount{Kind: Percent, Value: 500}}
+	}
+	for b.Loop() {
+		if _, err := Price(Basket{Items: items, Discount: &Discount{Kind: Amount, Value: 100}, TaxIncluded: true, LimitBP: 1000}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
