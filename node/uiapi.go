@@ -67,9 +67,11 @@ func (t *Till) Event(till ledger.TillID, seq uint64) (*ledger.Event, error) {
 func (t *Till) View(f func(*ledger.State)) { t.db.View(f) }
 
 // productView is a catalog product as the UI shows it: barcodes never
-// null.
+// null, and without the CRDT's edit time and reorder point, which the
+// till API has never carried.
 func productView(p crdt.Product) ui.Product {
 	p.Barcodes = append([]string{}, p.Barcodes...)
+	p.Updated, p.Reorder = 0, 0
 	return p
 }
 
