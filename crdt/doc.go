@@ -72,7 +72,8 @@
 //
 // # Imports
 //
-// crdt may import ledger and the replication libraries. It must not import
+// crdt may import ledger (and ledger/basket, whose Product is the catalog's
+// stored value) and the replication libraries. It must not import
 // node, ui, hw, cmd or testnet (node composes crdt, not the other way
 // round), nor HTTP servers, SQL drivers or the DHT; imports_test.go checks
 // this.

@@ -1,9 +1,9 @@
-package crdt
+package crdt_test
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/tillmesh/tillmesh/internal/testkit"
 )
 
 // TestImports keeps crdt a leaf of the node: it must not reach up into the
@@ -11,49 +11,25 @@ import (
 // inventory has no business with. It checks the non-test dependency
 // closure, as the linker sees it.
 func TestImports(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go command not found")
-	}
-	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	deps := strings.Fields(string(out))
-	if len(deps) < 10 {
-		t.Fatalf("go list -deps returned %d packages", len(deps))
-	}
-	forbidden := []struct{ prefix, why string }{
-		{"github.com/tillmesh/tillmesh/node", "node composes crdt"},
-		{"github.com/tillmesh/tillmesh/ui", "ui talks to node, not crdt"},
-		{"github.com/tillmesh/tillmesh/hw", "hardware is not inventory state"},
-		{"github.com/tillmesh/tillmesh/cmd", "commands are the top"},
-		{"github.com/tillmesh/tillmesh/testnet", "test harness"},
-		{"github.com/hsanjuan/ipfs-lite", "brings a DHT and reprovider; crdt builds its own block service"},
-		{"github.com/libp2p/go-libp2p-kad-dht", "no DHT on a store LAN"},
-		{"github.com/quic-go", "the host is the caller's; PSK rules out QUIC"},
-		{"github.com/pion", "no WebRTC"},
-		{"github.com/jackc/pgx", "HQ storage"},
-		{"github.com/chromedp", "UI tests"},
-		{"go.bug.st/serial", "hardware drivers"},
-		{"github.com/urfave/cli", "command line"},
-		{"github.com/hashicorp/mdns", "discovery is the node's"},
-		{"database/sql", "no SQL here"}, // database/sql/driver is fine: google/uuid needs its interfaces
-		{"net/http/httptest", "no HTTP test servers in production code"},
-	}
-	for _, d := range deps {
-		for _, f := range forbidden {
-			under := strings.HasPrefix(d, f.prefix+"/") && f.prefix != "database/sql"
-			if d == f.prefix || under {
-				t.Errorf("crdt depends on %s: %s", d, f.why)
-			}
-		}
-	}
+	const mod = "github.com/tillmesh/tillmesh/"
+	g := testkit.Imports(t, ".")
+	g.Never("node composes crdt", mod+"node/...")
+	g.Never("ui talks to node, not crdt", mod+"ui/...")
+	g.Never("hardware is not inventory state", mod+"hw/...")
+	g.Never("commands are the top", mod+"cmd/...")
+	g.Never("test harness", mod+"testnet/...")
+	g.Never("brings a DHT and reprovider; crdt builds its own block service", "github.com/hsanjuan/ipfs-lite/...")
+	g.Never("no DHT on a store LAN", "github.com/libp2p/go-libp2p-kad-dht/...")
+	g.Never("the host is the caller's; PSK rules out QUIC", "github.com/quic-go/...")
+	g.Never("no WebRTC", "github.com/pion/...")
+	g.Never("HQ storage", "github.com/jackc/pgx/...")
+	g.Never("UI tests", "github.com/chromedp/...")
+	g.Never("hardware drivers", "go.bug.st/serial/...")
+	g.Never("command line", "github.com/urfave/cli/...")
+	g.Never("discovery is the node's", "github.com/hashicorp/mdns/...")
+	g.Never("no SQL here", "database/sql") // database/sql/driver is fine: google/uuid needs its interfaces
+	g.Never("no HTTP test servers in production code", "net/http/httptest/...")
 	// The host and pubsub come from the caller: the libp2p constructor
 	// (and the transports it links) must not.
-	for _, d := range deps {
-		if d == "github.com/libp2p/go-libp2p" {
-			t.Error("crdt imports the libp2p constructor; take a host.Host instead")
-		}
-	}
+	g.Never("take a host.Host instead of the libp2p constructor", "github.com/libp2p/go-libp2p")
 }

@@ -12,12 +12,14 @@ import (
 	"time"
 
 	cid "github.com/ipfs/go-cid"
+
+	"github.com/tillmesh/tillmesh/ledger"
 )
 
 func testProduct(sku string, price int64, barcodes ...string) Product {
 	return Product{
-		SKU: sku, Name: "Product " + sku, Barcodes: barcodes, Price: price,
-		Currency: "EUR", TaxRate: 2000, Unit: UnitEach, Updated: 1700000000000,
+		SKU: sku, Name: "Product " + sku, Barcodes: barcodes, Price: ledger.Money(price),
+		Currency: "EUR", TaxRate: 2000, Unit: ledger.Each, Updated: 1700000000000,
 	}
 }
 

@@ -2,25 +2,16 @@ package crdt
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // This file holds the typed values stored under CRDT keys and their
 // encodings. Everything here is pure: no I/O, no clock, no randomness.
-
-// Unit is how a product is sold.
-type Unit string
-
-// Units a product may be sold in.
-const (
-	UnitEach     Unit = "ea" // counted items; stock in pieces
-	UnitKilogram Unit = "kg" // weighed items; stock in grams
-)
 
 // Role is what a staff member may do at a till.
 type Role string
@@ -33,27 +24,11 @@ const (
 	RoleManager    Role = "manager"
 )
 
-// Product is a catalog entry, keyed by SKU. Concurrent edits of one product
-// are resolved by go-ds-crdt (the edit that has seen the other wins, then
-// the higher DAG height), never by Updated.
-type Product struct {
-	SKU      string   `cbor:"1,keyasint"`
-	Name     string   `cbor:"2,keyasint"`
-	Barcodes []string `cbor:"3,keyasint,omitempty"`
-	// Price in minor units of Currency (cents), per Unit (per kg for
-	// UnitKilogram).
-	Price    int64  `cbor:"4,keyasint"`
-	Currency string `cbor:"5,keyasint"` // ISO 4217, e.g. "EUR"
-	// TaxRate in basis points: 2000 is 20%.
-	TaxRate int32 `cbor:"6,keyasint"`
-	Unit    Unit  `cbor:"7,keyasint"`
-	// Updated is when the product was last edited, in Unix milliseconds,
-	// supplied by the caller. Informational only.
-	Updated int64 `cbor:"8,keyasint"`
-	// Reorder is the reorder point in stock units (pieces, or grams for
-	// UnitKilogram); 0 means none. Older tills ignore it.
-	Reorder int64 `cbor:"9,keyasint,omitempty"`
-}
+// Product is a catalog entry, keyed by SKU: ledger/basket's one product
+// type, whose CBOR keys are the stored encoding. Concurrent edits of one
+// product are resolved by go-ds-crdt (the edit that has seen the other
+// wins, then the higher DAG height), never by Updated.
+type Product = basket.Product
 
 // Staff is a person who may log in at a till, keyed by ID. The zero
 // values of Inactive and Removed are an active member, so entries written
@@ -93,11 +68,7 @@ type Slot struct {
 
 // Limits on values; they keep DAG nodes small and reject nonsense early.
 const (
-	maxIDLen       = 128
 	maxNameLen     = 200
-	maxBarcodes    = 16
-	maxBarcodeLen  = 64
-	maxTaxRate     = 10000 // 100%
 	maxPINHashLen  = 512
 	maxCertLen     = 16 << 10
 	maxSettingLen  = 64 << 10
@@ -144,85 +115,16 @@ func mustDecMode() cbor.DecMode {
 // characters from [A-Za-z0-9._-] and start with a letter or digit, so they
 // never contain the key separator and are never "." or "..".
 func validID(s string) error {
-	if s == "" {
-		return fmt.Errorf("empty id: %w", ErrInvalid)
-	}
-	if len(s) > maxIDLen {
-		return fmt.Errorf("id %.20q...: longer than %d: %w", s, maxIDLen, ErrInvalid)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case (c == '.' || c == '_' || c == '-') && i > 0:
-		default:
-			return fmt.Errorf("id %q: character %q at %d not allowed: %w", s, c, i, ErrInvalid)
-		}
+	if err := basket.ValidID(s); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrInvalid)
 	}
 	return nil
 }
 
-// validText checks a human-readable name: valid UTF-8, no control
-// characters, not blank, at most max bytes.
+// validText is basket.ValidText with crdt's ErrInvalid.
 func validText(what, s string, max int, required bool) error {
-	if required && strings.TrimSpace(s) == "" {
-		return fmt.Errorf("%s: empty: %w", what, ErrInvalid)
-	}
-	if len(s) > max {
-		return fmt.Errorf("%s: longer than %d bytes: %w", what, max, ErrInvalid)
-	}
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("%s: not UTF-8: %w", what, ErrInvalid)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%s: control character %U: %w", what, r, ErrInvalid)
-		}
-	}
-	return nil
-}
-
-// Validate reports the first problem with p, or nil.
-func (p Product) Validate() error {
-	if err := validID(p.SKU); err != nil {
-		return fmt.Errorf("product sku: %w", err)
-	}
-	if err := validText("product "+p.SKU+" name", p.Name, maxNameLen, true); err != nil {
-		return err
-	}
-	if len(p.Barcodes) > maxBarcodes {
-		return fmt.Errorf("product %s: %d barcodes, at most %d: %w", p.SKU, len(p.Barcodes), maxBarcodes, ErrInvalid)
-	}
-	for i, b := range p.Barcodes {
-		if b == "" || len(b) > maxBarcodeLen {
-			return fmt.Errorf("product %s: barcode %d: length %d not in 1..%d: %w", p.SKU, i, len(b), maxBarcodeLen, ErrInvalid)
-		}
-		for j := 0; j < len(b); j++ {
-			if b[j] < 0x21 || b[j] > 0x7e {
-				return fmt.Errorf("product %s: barcode %q: byte %#x not printable ASCII: %w", p.SKU, b, b[j], ErrInvalid)
-			}
-		}
-		for _, o := range p.Barcodes[:i] {
-			if o == b {
-				return fmt.Errorf("product %s: barcode %q listed twice: %w", p.SKU, b, ErrInvalid)
-			}
-		}
-	}
-	if p.Price < 0 {
-		return fmt.Errorf("product %s: negative price %d: %w", p.SKU, p.Price, ErrInvalid)
-	}
-	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency ||
-		strings.IndexFunc(p.Currency, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return fmt.Errorf("product %s: currency %q is not an ISO 4217 code: %w", p.SKU, p.Currency, ErrInvalid)
-	}
-	if p.TaxRate < 0 || p.TaxRate > maxTaxRate {
-		return fmt.Errorf("product %s: tax rate %d basis points not in 0..%d: %w", p.SKU, p.TaxRate, maxTaxRate, ErrInvalid)
-	}
-	if p.Unit != UnitEach && p.Unit != UnitKilogram {
-		return fmt.Errorf("product %s: unit %q is not %q or %q: %w", p.SKU, p.Unit, UnitEach, UnitKilogram, ErrInvalid)
-	}
-	if p.Reorder < 0 {
-		return fmt.Errorf("product %s: negative reorder point %d: %w", p.SKU, p.Reorder, ErrInvalid)
+	if err := basket.ValidText(what, s, max, required); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrInvalid)
 	}
 	return nil
 }
@@ -262,6 +164,9 @@ func (r Revocation) Validate() error {
 // deterministic mode after validating it.
 func encodeValue(v interface{ Validate() error }) ([]byte, error) {
 	if err := v.Validate(); err != nil {
+		if !errors.Is(err, ErrInvalid) {
+			err = fmt.Errorf("%w: %w", err, ErrInvalid) // basket's rules
+		}
 		return nil, err
 	}
 	b, err := encMode.Marshal(v)

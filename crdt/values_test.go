@@ -5,52 +5,10 @@ import (
 	"errors"
 	"math"
 	"reflect"
-	"strings"
 	"testing"
 
 	ds "github.com/ipfs/go-datastore"
 )
-
-func TestProductValidate(t *testing.T) {
-	good := testProduct("SKU-1", 199, "4006381333931")
-	for _, tc := range []struct {
-		name string
-		mut  func(*Product)
-		ok   bool
-	}{
-		{"good", func(*Product) {}, true},
-		{"kg and no barcodes", func(p *Product) { p.Unit, p.Barcodes = UnitKilogram, nil }, true},
-		{"free", func(p *Product) { p.Price = 0 }, true},
-		{"empty sku", func(p *Product) { p.SKU = "" }, false},
-		{"slash in sku", func(p *Product) { p.SKU = "a/b" }, false},
-		{"dotdot sku", func(p *Product) { p.SKU = ".." }, false},
-		{"long sku", func(p *Product) { p.SKU = strings.Repeat("x", maxIDLen+1) }, false},
-		{"blank name", func(p *Product) { p.Name = "  " }, false},
-		{"control in name", func(p *Product) { p.Name = "a\nb" }, false},
-		{"bad utf8 name", func(p *Product) { p.Name = "\xff" }, false},
-		{"negative price", func(p *Product) { p.Price = -1 }, false},
-		{"lower currency", func(p *Product) { p.Currency = "eur" }, false},
-		{"long currency", func(p *Product) { p.Currency = "EURO" }, false},
-		{"tax over 100%", func(p *Product) { p.TaxRate = 10001 }, false},
-		{"negative tax", func(p *Product) { p.TaxRate = -1 }, false},
-		{"unit", func(p *Product) { p.Unit = "l" }, false},
-		{"empty barcode", func(p *Product) { p.Barcodes = []string{""} }, false},
-		{"space in barcode", func(p *Product) { p.Barcodes = []string{"12 3"} }, false},
-		{"duplicate barcode", func(p *Product) { p.Barcodes = []string{"1", "1"} }, false},
-		{"too many barcodes", func(p *Product) { p.Barcodes = make([]string, maxBarcodes+1) }, false},
-	} {
-		p := good
-		p.Barcodes = append([]string(nil), good.Barcodes...)
-		tc.mut(&p)
-		err := p.Validate()
-		if tc.ok && err != nil {
-			t.Errorf("%s: Validate() = %v, want nil", tc.name, err)
-		}
-		if !tc.ok && !errors.Is(err, ErrInvalid) {
-			t.Errorf("%s: Validate() = %v, want ErrInvalid", tc.name, err)
-		}
-	}
-}
 
 func TestStaffValidate(t *testing.T) {
 	good := Staff{ID: "s1", Name: "Ann", PINHash: []byte("h"), Role: RoleCashier}

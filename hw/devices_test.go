@@ -11,8 +11,8 @@ import (
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/display"
 	"github.com/tillmesh/tillmesh/hw/escpos"
-	"github.com/tillmesh/tillmesh/hw/scan"
 	"github.com/tillmesh/tillmesh/hw/sim"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 func serialPath(p string) func() (string, error) { return func() (string, error) { return p, nil } }
@@ -75,7 +75,7 @@ func TestSerialScannerSplitReads(t *testing.T) {
 	send("40063")
 	noScan(t, sc.Scans())
 	send("81333931\r") // CR ends the line
-	if got := nextScan(t, sc.Scans()); got.Code != (scan.Code{Symbology: scan.EAN13, GTIN: "4006381333931"}) || got.Device != "scanner" {
+	if got := nextScan(t, sc.Scans()); got.Code != (basket.Code{Symbology: basket.EAN13, GTIN: "4006381333931"}) || got.Device != "scanner" {
 		t.Errorf("scan %+v", got)
 	}
 	send("\n")
@@ -87,7 +87,7 @@ func TestSerialScannerSplitReads(t *testing.T) {
 		t.Errorf("rejected %d, state %+v", sc.Rejected(), sc.State())
 	}
 	send("036000291452\n") // UPC-A
-	if got := nextScan(t, sc.Scans()); got.Code.GTIN != "0036000291452" || got.Code.Symbology != scan.UPCA {
+	if got := nextScan(t, sc.Scans()); got.Code.GTIN != "0036000291452" || got.Code.Symbology != basket.UPCA {
 		t.Errorf("scan %+v", got)
 	}
 }

@@ -37,9 +37,9 @@
 //   - [github.com/tillmesh/tillmesh/hw/receipt]: the receipt layout for 58
 //     and 80 mm paper, with the QR code that carries the EventID and the
 //     till's signature. Pure.
-//   - [github.com/tillmesh/tillmesh/hw/scan]: barcode check digits, GS1
-//     variable-measure codes and the line assembler for serial scanners.
-//     Pure.
+//   - [github.com/tillmesh/tillmesh/hw/scan]: the line assembler for
+//     serial scanners. Pure. What a scanned code means (GS1 check digits,
+//     variable-measure codes) is ledger/basket's.
 //   - [github.com/tillmesh/tillmesh/hw/display]: pole display command sets
 //     (Epson, CD5220) and transliteration. Pure.
 //   - [github.com/tillmesh/tillmesh/hw/scale]: CAS and Toledo 8217 frames.

@@ -7,20 +7,15 @@ import (
 
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/receipt"
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 )
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond until it holds (testkit.WaitFor).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 10*time.Second, cond)
 }
 
 // fastBackoff keeps reconnect tests quick.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/hw/scan"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // A Scanner delivers barcode scans. The node is its consumer.
@@ -17,9 +18,9 @@ type Scanner interface {
 
 // A Scan is a code a scanner read, its check digit verified.
 type Scan struct {
-	Code   scan.Code `json:"code"`
-	Device string    `json:"device"`
-	Time   time.Time `json:"time"`
+	Code   basket.Code `json:"code"`
+	Device string      `json:"device"`
+	Time   time.Time   `json:"time"`
 }
 
 // ScannerConfig configures a SerialScanner. Name and Open are required.
@@ -100,7 +101,7 @@ func (s *SerialScanner) serve(ctx context.Context, l Link) error {
 }
 
 func (s *SerialScanner) line(line string) {
-	code, err := scan.Parse(strings.TrimSpace(line))
+	code, err := basket.Parse(strings.TrimSpace(line))
 	if err != nil {
 		s.reject(fmt.Sprintf("rejected %.32q: %v", line, err))
 		return

@@ -4,7 +4,8 @@ import (
 	"fmt"
 
 	"github.com/tillmesh/tillmesh/crdt"
-	"github.com/tillmesh/tillmesh/hw/scan"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // DemoCatalog returns n products for the demo store and tests: SKUs
@@ -21,7 +22,7 @@ func DemoCatalog(n int) []crdt.Product {
 	out := make([]crdt.Product, 0, n)
 	for i := 0; len(out) < n; i++ {
 		var name string
-		rate, unit := int32(700), crdt.UnitEach
+		rate, unit := ledger.TaxRate(700), ledger.Each
 		switch k := i % 10; {
 		case k < 6:
 			name = food[i%len(food)]
@@ -30,17 +31,17 @@ func DemoCatalog(n int) []crdt.Product {
 			rate = 1900
 		default:
 			name = weighed[(i/10)%len(weighed)]
-			unit = crdt.UnitKilogram
+			unit = ledger.Kilogram
 		}
-		if unit == crdt.UnitEach {
+		if unit == ledger.Each {
 			name = fmt.Sprintf("%s %s", name, sizes[(i/len(food))%len(sizes)])
 		}
 		payload := fmt.Sprintf("400%09d", 10001+i)
-		cd, err := scan.CheckDigit(payload)
+		cd, err := basket.CheckDigit(payload)
 		if err != nil {
 			panic(err) // a 12-digit payload always has a check digit
 		}
-		price := int64(49 + (i*7919)%2950) // 0.49 .. 29.98, spread
+		price := ledger.Money(49 + (i*7919)%2950) // 0.49 .. 29.98, spread
 		out = append(out, crdt.Product{
 			SKU: fmt.Sprintf("%d", 10001+i), Name: name, Barcodes: []string{payload + string(cd)},
 			Price: price, Currency: "EUR", TaxRate: rate, Unit: unit,

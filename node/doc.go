@@ -5,7 +5,18 @@
 //
 // Subpackages: ledgerdb (the durable ledger), p2p (host, admission,
 // mDNS), ledgersync (event gossip and pulls), relay (HQ uplink and
-// downlink), hq (the HQ node kind). docs/ARCHITECTURE.md draws the whole.
+// downlink), hq (the HQ node kind), pki (store file, keys, certificates,
+// enrolment), pinhash (argon2id PIN hashes), badgeropen (every Badger
+// open). docs/ARCHITECTURE.md draws the whole.
+//
+// What node still holds besides the wiring (till.go, inventory.go,
+// hw.go): the ui.Till adapter (uiapi.go, sell.go, staff.go), the demo
+// catalog (catalog.go), catalog import (catalogimport.go), revocation
+// (revoke.go) and names kept for callers of the keys moved to node/pki
+// (pki.go). A sale is node.Sell: look the lines up in the catalog, price
+// them by ledger/basket's rules, record the event (Record: one fsynced
+// append, the idempotency key looked up there), then stock, gossip and
+// the receipt.
 //
 // Start-up (New) returns every error, naming the file or directory at
 // fault, and closes whatever it had opened; it never panics. The till's
@@ -34,10 +45,6 @@
 //     in the first case (go-ds-crdt is add-wins) and must be deleted
 //     again. The snapshot is not trimmed while a restore is pending.
 //   - What start-up recovered shows in Status().Problems.
-//
-// So far the ledger store exists; the mesh, relay, UI and hardware wiring
-// land with their issues. Subpackages appear as they earn it: ledgerdb
-// (durable ledger), p2p, discovery, sync, relay, hq.
 //
 // Tools for a stopped till (staff add, catalog import) open it with
 // OpenStopped: New with no HTTP, mDNS, peers or devices, so their writes

@@ -12,6 +12,7 @@ import (
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -40,10 +41,10 @@ func TestRevocationOnlyByTheStoreCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	otherDir := t.TempDir()
-	if _, err := node.InitStore(otherDir, "Other"); err != nil {
+	if _, err := pki.InitStore(otherDir, "Other"); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := node.LoadOrCreateKey(otherDir + "/" + node.CAKeyFileName)
+	ca, err := pki.LoadOrCreateKey(otherDir + "/" + pki.CAKeyFileName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/hw"
-	"github.com/tillmesh/tillmesh/hw/scan"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -56,7 +56,7 @@ func mapStoreErr(err error) error {
 	return err
 }
 
-// product finds a line's product by SKU or by barcode (check digit first).
+// product finds a line's product by SKU or by barcode (productByCode).
 func (t *Till) product(ctx context.Context, l ui.SaleLine) (crdt.Product, error) {
 	switch {
 	case l.SKU != "" && l.Barcode != "":
@@ -68,15 +68,8 @@ func (t *Till) product(ctx context.Context, l ui.SaleLine) (crdt.Product, error)
 		}
 		return p, err
 	case l.Barcode != "":
-		code, err := scan.Parse(l.Barcode)
-		if err != nil {
-			return crdt.Product{}, fmt.Errorf("%w: barcode %q: %v", ui.ErrBadRequest, l.Barcode, err)
-		}
-		p, err := t.inv.ProductByBarcode(ctx, code.GTIN)
-		if errors.Is(err, crdt.ErrNotFound) && code.GTIN != l.Barcode {
-			p, err = t.inv.ProductByBarcode(ctx, l.Barcode)
-		}
-		if errors.Is(err, crdt.ErrNotFound) {
+		p, err := t.productByCode(ctx, l.Barcode)
+		if errors.Is(err, ui.ErrNotFound) {
 			return p, fmt.Errorf("%w: unknown barcode %q", ui.ErrBadRequest, l.Barcode)
 		}
 		return p, err
@@ -84,75 +77,44 @@ func (t *Till) product(ctx context.Context, l ui.SaleLine) (crdt.Product, error)
 	return crdt.Product{}, fmt.Errorf("%w: a line needs a sku or a barcode", ui.ErrBadRequest)
 }
 
-// Sell records a sale from an API request: prices and tax rates come from
-// the catalog, change from the tenders.
-func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (ui.Sale, bool, error) {
-	if ev, err := t.db.ByIdempotencyKey(t.id, req.IdempotencyKey); err != nil {
-		return ui.Sale{}, false, err
-	} else if ev != nil {
-		s, ok := ev.Body.(*ledger.Sale)
-		if !ok {
-			return ui.Sale{}, false, fmt.Errorf("%w: idempotency key %q made a %s", ui.ErrConflict, req.IdempotencyKey, ev.Kind())
-		}
-		return t.saleView(ev, s), true, nil
-	}
-	if len(req.Lines) == 0 {
-		return ui.Sale{}, false, fmt.Errorf("%w: a sale needs at least one line", ui.ErrBadRequest)
-	}
-	sale := &ledger.Sale{Staff: req.Staff, Approver: req.Approver, CartDiscount: req.CartDiscount, Tenders: req.Tenders, TaxIncluded: true}
-	if sale.Staff == "" {
-		sale.Staff = "api"
-	}
-	for i, l := range req.Lines {
-		if l.Qty <= 0 {
-			return ui.Sale{}, false, fmt.Errorf("%w: line %d: quantity %d, must be positive", ui.ErrBadRequest, i+1, l.Qty)
-		}
-		p, err := t.product(ctx, l)
-		if err != nil {
-			return ui.Sale{}, false, fmt.Errorf("line %d: %w", i+1, err)
-		}
-		if sale.Currency == "" {
-			sale.Currency = p.Currency
-		} else if sale.Currency != p.Currency {
-			return ui.Sale{}, false, fmt.Errorf("%w: line %d is in %s, the sale in %s", ui.ErrBadRequest, i+1, p.Currency, sale.Currency)
-		}
-		unit := ledger.Unit("")
-		if p.Unit == crdt.UnitKilogram {
-			unit = ledger.Kilogram
-		}
-		sale.Lines = append(sale.Lines, ledger.Line{SKU: p.SKU, Name: p.Name, Qty: l.Qty, Unit: unit,
-			UnitPrice: ledger.Money(p.Price), Discount: l.Discount, TaxRate: ledger.TaxRate(p.TaxRate)})
-	}
-	tot, err := sale.Totals()
+// productByCode finds the product a scanned or typed code names, by
+// ledger/basket's one rule (basket.LookupKeys): a wrong GS1 check digit
+// wraps ui.ErrBadRequest, an unknown code ui.ErrNotFound.
+func (t *Till) productByCode(ctx context.Context, code string) (crdt.Product, error) {
+	keys, err := basket.LookupKeys(code)
 	if err != nil {
-		return ui.Sale{}, false, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+		return crdt.Product{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
 	}
-	var paid, cash ledger.Money
-	for _, tn := range sale.Tenders {
-		paid += tn.Amount
-		if tn.Kind == ledger.Cash {
-			cash += tn.Amount
+	for _, k := range keys {
+		p, err := t.inv.ProductByBarcode(ctx, k)
+		if !errors.Is(err, crdt.ErrNotFound) {
+			return p, err
 		}
 	}
-	if paid > tot.Total {
-		sale.Change = paid - tot.Total
-		if sale.Change > cash {
-			return ui.Sale{}, false, fmt.Errorf("%w: tendered %v for a total of %v, but change can only come from cash (%v)", ui.ErrBadRequest, paid, tot.Total, cash)
-		}
-	}
-	ev, existing, err := t.Record(ctx, sale, req.IdempotencyKey)
-	if err != nil {
-		return ui.Sale{}, false, err
-	}
-	s, _ := ev.Body.(*ledger.Sale)
-	return t.saleView(ev, s), existing, nil
+	return crdt.Product{}, fmt.Errorf("%w: unknown barcode %s", ui.ErrNotFound, code)
 }
 
-func (t *Till) saleView(ev *ledger.Event, s *ledger.Sale) ui.Sale {
-	tot, _ := s.Totals()
-	return ui.Sale{EventID: ev.ID().String(), Receipt: ev.Receipt(t.number(ev.Till)), Till: ev.Till.String(), Seq: ev.Seq,
-		Time: time.UnixMilli(ev.Time.Wall).UTC(), Currency: s.Currency, Total: tot.Total, Tax: tot.Tax, Change: s.Change,
-		Lines: s.Lines, Tenders: s.Tenders}
+// Sell records a sale from an API request: it looks each line's product
+// up in the catalog, prices the basket by ledger/basket's rules
+// (ui.SaleRequest.Sale: prices include tax; the discounts are amounts the
+// UI approved) and records the sale. The idempotency key is looked up once, where the event is
+// stored (Record): a retry gets the first event and existing=true.
+func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (*ledger.Event, bool, error) {
+	if req.Staff == "" {
+		req.Staff = "api"
+	}
+	sale, err := req.Sale(func(l ui.SaleLine) (ui.Product, error) { return t.product(ctx, l) })
+	if err != nil {
+		return nil, false, err
+	}
+	ev, existing, err := t.Record(ctx, sale, req.IdempotencyKey)
+	if err == nil && existing && ev.Kind() != ledger.KindSale {
+		err = fmt.Errorf("%w: idempotency key %q made a %s", ui.ErrConflict, req.IdempotencyKey, ev.Kind())
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return ev, existing, nil
 }
 
 // Stock returns a SKU's store stock from the CRDT counters.

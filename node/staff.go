@@ -4,41 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
-
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/node/pinhash"
 	"github.com/tillmesh/tillmesh/ui"
-)
-
-// PINParams are argon2id's cost parameters for staff PINs. They are
-// written into every hash, so they can change without invalidating PINs.
-type PINParams struct {
-	Time      uint32 // passes
-	MemoryKiB uint32
-	Threads   uint8
-}
-
-// DefaultPINParams follow OWASP's argon2id minimum (19 MiB, 2 passes, 1
-// lane): about 30-50 ms on a till, and a 4-digit PIN still falls to an
-// offline search in minutes — the hashes' protection is that they never
-// leave the store's tills, and the back-off on login.
-var DefaultPINParams = PINParams{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
-
-// Bounds on parameters read from a stored hash, so a damaged or hostile
-// CRDT entry cannot make a login allocate gigabytes.
-const (
-	maxPINMemoryKiB = 256 * 1024
-	maxPINTime      = 10
-	maxPINThreads   = 4
-	pinSaltLen      = 16
-	pinKeyLen       = 32
 )
 
 // ValidPIN reports whether pin is 4 to 12 digits.
@@ -49,49 +23,9 @@ func ValidPIN(pin string) error {
 	return nil
 }
 
-// HashPIN returns pin's argon2id hash in the PHC string format:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (unpadded base64).
-func HashPIN(pin string, p PINParams) ([]byte, error) {
-	salt := make([]byte, pinSaltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return nil, fmt.Errorf("pin salt: %w", err)
-	}
-	key := argon2.IDKey([]byte(pin), salt, p.Time, p.MemoryKiB, p.Threads, pinKeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Appendf(nil, "$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
-		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
-}
-
-// VerifyPIN reports whether pin matches a hash made by HashPIN. A hash it
-// cannot read is an error, never a match.
-func VerifyPIN(hash []byte, pin string) (bool, error) {
-	parts := strings.Split(string(hash), "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
-		return false, errors.New("pin hash: not an argon2id PHC string")
-	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return false, fmt.Errorf("pin hash: version %q", parts[2])
-	}
-	var p PINParams
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
-		return false, fmt.Errorf("pin hash: parameters %q", parts[3])
-	}
-	if p.MemoryKiB < 8 || p.MemoryKiB > maxPINMemoryKiB || p.Time < 1 || p.Time > maxPINTime || p.Threads < 1 || p.Threads > maxPINThreads {
-		return false, fmt.Errorf("pin hash: parameters %q out of bounds", parts[3])
-	}
-	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
-	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(salt) < 8 || len(want) < 16 || len(want) > 64 {
-		return false, errors.New("pin hash: bad salt or key")
-	}
-	got := argon2.IDKey([]byte(pin), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1, nil
-}
-
 // dummyPINHash is verified against when the staff member does not exist,
 // so that a wrong staff number takes as long as a wrong PIN.
-var dummyPINHash = []byte("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2j4Y4b9zX8yJ6Jm0l0sV1d0kqkq1bq2ZkX1y1J8cQ5g")
+const dummyPINHash = ("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2j4Y4b9zX8yJ6Jm0l0sV1d0kqkq1bq2ZkX1y1J8cQ5g")
 
 // Authenticate checks a staff member's PIN against the hash in the CRDT
 // staff list.
@@ -101,14 +35,14 @@ func (t *Till) Authenticate(ctx context.Context, id, pin string) (ui.StaffMember
 		if !errors.Is(err, crdt.ErrNotFound) && !errors.Is(err, crdt.ErrInvalid) {
 			t.log.Warn("read staff member", "staff", id, "err", err)
 		}
-		VerifyPIN(dummyPINHash, pin)
+		pinhash.Verify(dummyPINHash, pin)
 		return ui.StaffMember{}, ui.ErrBadCredentials
 	}
 	if st.Inactive || st.Removed {
-		VerifyPIN(dummyPINHash, pin)
+		pinhash.Verify(dummyPINHash, pin)
 		return ui.StaffMember{}, ui.ErrBadCredentials
 	}
-	ok, err := VerifyPIN(st.PINHash, pin)
+	ok, err := pinhash.Verify(string(st.PINHash), pin)
 	if err != nil {
 		t.log.Warn("unreadable PIN hash: set the PIN again", "staff", id, "err", err)
 		return ui.StaffMember{}, ui.ErrBadCredentials
@@ -137,7 +71,7 @@ func (t *Till) StaffList(ctx context.Context) ([]ui.StaffMember, error) {
 }
 
 // PutStaff adds or edits a staff member in the CRDT staff list, hashing a
-// new PIN with DefaultPINParams; an empty pin keeps the current one.
+// new PIN with pinhash.Default; an empty pin keeps the current one.
 // m.Inactive deactivates (or reactivates) the member. A removed member
 // stays removed: ErrConflict.
 func (t *Till) PutStaff(ctx context.Context, m ui.StaffMember, pin string) error {
@@ -158,11 +92,11 @@ func (t *Till) PutStaff(ctx context.Context, m ui.StaffMember, pin string) error
 		if err := ValidPIN(pin); err != nil {
 			return err
 		}
-		h, err := HashPIN(pin, DefaultPINParams)
+		h, err := pinhash.New(pin, pinhash.Default)
 		if err != nil {
 			return err
 		}
-		st.PINHash = h
+		st.PINHash = []byte(h)
 	}
 	if err := st.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
@@ -187,7 +121,7 @@ func (t *Till) RemoveStaff(ctx context.Context, id string) error {
 
 // StaffRecord builds the CRDT entry for a new staff member: a checked
 // ID and name, role "cashier", "supervisor" or "manager", and the PIN
-// (4 to 12 digits) hashed with DefaultPINParams. For tools that write a
+// (4 to 12 digits) hashed with pinhash.Default. For tools that write a
 // stopped till's CRDT directly (tillmesh staff add); a running till uses
 // AddStaff.
 func StaffRecord(id, name string, role ui.Role, pin string) (crdt.Staff, error) {
@@ -197,11 +131,11 @@ func StaffRecord(id, name string, role ui.Role, pin string) (crdt.Staff, error) 
 	if err := ValidPIN(pin); err != nil {
 		return crdt.Staff{}, err
 	}
-	h, err := HashPIN(pin, DefaultPINParams)
+	h, err := pinhash.New(pin, pinhash.Default)
 	if err != nil {
 		return crdt.Staff{}, err
 	}
-	st := crdt.Staff{ID: id, Name: strings.TrimSpace(name), Role: crdt.Role(role), PINHash: h}
+	st := crdt.Staff{ID: id, Name: strings.TrimSpace(name), Role: crdt.Role(role), PINHash: []byte(h)}
 	if err := st.Validate(); err != nil {
 		return crdt.Staff{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
 	}

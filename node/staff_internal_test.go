@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/node/pinhash"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
 // The dummy hash must be one VerifyPIN reads, so that an unknown staff
 // number costs a full argon2id run like a wrong PIN.
 func TestDummyPINHashIsReadable(t *testing.T) {
-	ok, err := VerifyPIN(dummyPINHash, "0000")
+	ok, err := pinhash.Verify(dummyPINHash, "0000")
 	if err != nil || ok {
 		t.Fatalf("VerifyPIN(dummy) = %v, %v; want false, nil", ok, err)
 	}
@@ -22,7 +23,7 @@ func TestStaffRecord(t *testing.T) {
 	if err != nil || st.Name != "Maria" || st.Role != crdt.RoleManager {
 		t.Fatalf("StaffRecord: %+v %v", st, err)
 	}
-	if ok, err := VerifyPIN(st.PINHash, "1234"); !ok || err != nil {
+	if ok, err := pinhash.Verify(string(st.PINHash), "1234"); !ok || err != nil {
 		t.Fatalf("hash does not check the PIN: %v %v", ok, err)
 	}
 	for _, bad := range []struct{ id, name, role, pin string }{

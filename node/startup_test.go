@@ -14,6 +14,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/badgeropen"
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 // preparedTill is a lone till (no peer, no HQ) that has a catalog of 5
@@ -82,11 +83,11 @@ func TestStartWithAFileMissingOrDamaged(t *testing.T) {
 		note    string // in the status problems, when set
 		devices bool   // run with simulated devices (a printer, so a print queue)
 	}{
-		{"key missing", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, node.TillKeyFileName)) }, "till.key is missing", "", false},
-		{"key damaged", func(t *testing.T, dir string) { os.WriteFile(filepath.Join(dir, node.TillKeyFileName), garbage, 0o600) }, "till.key", "", false},
-		{"certificate missing", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, node.TillCertFileName)) }, "till certificate", "", false},
+		{"key missing", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, pki.TillKeyFileName)) }, "till.key is missing", "", false},
+		{"key damaged", func(t *testing.T, dir string) { os.WriteFile(filepath.Join(dir, pki.TillKeyFileName), garbage, 0o600) }, "till.key", "", false},
+		{"certificate missing", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, pki.TillCertFileName)) }, "till certificate", "", false},
 		{"certificate damaged", func(t *testing.T, dir string) {
-			os.WriteFile(filepath.Join(dir, node.TillCertFileName), garbage, 0o600)
+			os.WriteFile(filepath.Join(dir, pki.TillCertFileName), garbage, 0o600)
 		}, "till.cert", "", false},
 		{"ledger cut during start-up", func(t *testing.T, dir string) {
 			if _, err := badgeropen.LeaveCutAtOpen(filepath.Join(dir, "ledger")); err != nil {
@@ -152,13 +153,13 @@ func TestStartWithAFileMissingOrDamaged(t *testing.T) {
 // errors name it.
 func TestStoreFileMissingOrDamaged(t *testing.T) {
 	s := newStore(t, 1)
-	path := filepath.Join(s.tills[0], node.StoreFileName)
+	path := filepath.Join(s.tills[0], pki.StoreFileName)
 	os.WriteFile(path, []byte(`{"id":`), 0o600)
-	if _, err := node.LoadStoreFile(path); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := pki.LoadStoreFile(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("damaged store file: got %v, want an error naming %s", err, path)
 	}
 	os.Remove(path)
-	if _, err := node.LoadStoreFile(path); err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), path) {
+	if _, err := pki.LoadStoreFile(path); err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), path) {
 		t.Errorf("missing store file: got %v, want an error naming %s", err, path)
 	}
 }
@@ -189,7 +190,7 @@ func TestLoneTillKeepsCatalogAndStaffWhenItsInventoryIsDestroyed(t *testing.T) {
 	}
 	waitFor(t, "the price change in the snapshot", func() bool {
 		recs, err := r.DB().Snapshot("inventory")
-		return err == nil && strings.Contains(string(recs["product/10004"]), `"Price":1234`)
+		return err == nil && strings.Contains(string(recs["product/10004"]), `"price":1234`)
 	})
 	r.stop()
 

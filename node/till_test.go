@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,21 +13,18 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/hw/sim"
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
-func quiet() *slog.Logger {
-	if os.Getenv("TILLMESH_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func quiet() *slog.Logger { return testkit.Quiet() }
 
 type testStore struct {
 	dir   string
-	store *node.StoreFile
+	store *pki.StoreFile
 	tills []string // data dirs
 }
 
@@ -36,12 +32,12 @@ func newStore(t *testing.T, n int) *testStore {
 	t.Helper()
 	s := &testStore{dir: t.TempDir()}
 	var err error
-	if s.store, err = node.InitStore(s.dir, "Test"); err != nil {
+	if s.store, err = pki.InitStore(s.dir, "Test"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= n; i++ {
 		d := t.TempDir()
-		if _, err := node.Enroll(s.dir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := pki.Enroll(s.dir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		s.tills = append(s.tills, d)
@@ -93,15 +89,10 @@ func (r *runningTill) stop() {
 
 func (r *runningTill) addr() string { return r.Host().Addrs()[0].String() }
 
+// waitFor polls cond until it holds (testkit.WaitFor).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval
-	}
+	testkit.WaitFor(t, what, 30*time.Second, cond)
 }
 
 func seed(t *testing.T, r *runningTill, products int) {
@@ -119,7 +110,7 @@ func seed(t *testing.T, r *runningTill, products int) {
 	}
 }
 
-func sell(t *testing.T, r *runningTill, key string, sku string, qty int64) ui.Sale {
+func sell(t *testing.T, r *runningTill, key string, sku string, qty int64) *ledger.Event {
 	t.Helper()
 	s, _, err := r.Sell(t.Context(), ui.SaleRequest{IdempotencyKey: key,
 		Lines: []ui.SaleLine{{SKU: sku, Qty: qty}}, Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}})
@@ -169,8 +160,8 @@ func TestThreeTillsSellPartitionHeal(t *testing.T) {
 	waitFor(t, "catalog on C", func() bool { _, err := c.Inventory().Product(t.Context(), "10005"); return err == nil })
 
 	sale := sell(t, a, "s1", "10001", 2)
-	if sale.Receipt != "1-2" {
-		t.Fatalf("receipt %q, want 1-2", sale.Receipt)
+	if sale.Receipt(a.Number()) != "1-2" {
+		t.Fatalf("receipt %q, want 1-2", sale.Receipt(a.Number()))
 	}
 	waitFor(t, "A's sale in B's and C's ledger and stock", func() bool {
 		for _, r := range []*runningTill{b, c} {
@@ -182,7 +173,7 @@ func TestThreeTillsSellPartitionHeal(t *testing.T) {
 		return true
 	})
 	// Same idempotency key: same sale, nothing new.
-	if again := sell(t, a, "s1", "10001", 2); again.EventID != sale.EventID {
+	if again := sell(t, a, "s1", "10001", 2); again.ID() != sale.ID() {
 		t.Fatal("retried sale recorded twice")
 	}
 
@@ -282,8 +273,8 @@ func TestReceiptsPrintAfterCommitAndHoldOnPaperOut(t *testing.T) {
 		q := a.Hardware().Status().Queue
 		return len(set.Printer.Receipts()) == 1 && q != nil && q.Printed == 1 && q.Pending == 0
 	})
-	if txt := set.Printer.Receipts()[0].Text(); !strings.Contains(txt, first.Receipt) {
-		t.Fatalf("receipt does not show %s:\n%s", first.Receipt, txt)
+	if txt := set.Printer.Receipts()[0].Text(); !strings.Contains(txt, first.Receipt(a.Number())) {
+		t.Fatalf("receipt does not show %s:\n%s", first.Receipt(a.Number()), txt)
 	}
 	if kicks, _ := set.Printer.Drawer().Kicks(); kicks != 1 {
 		t.Fatalf("drawer kicked %d times for a cash sale, want 1", kicks)
@@ -312,7 +303,7 @@ func TestReceiptsPrintAfterCommitAndHoldOnPaperOut(t *testing.T) {
 		return len(st.Problems) > 0 && strings.Contains(strings.Join(st.Problems, " "), "paper")
 	})
 	second := sell(t, a, "r2", "10002", 1) // committed although nothing can print
-	if second.Receipt != "1-3" {
+	if second.Receipt(a.Number()) != "1-3" {
 		t.Fatalf("second sale %+v", second)
 	}
 	set.Printer.SetState(sim.Ready)
@@ -327,16 +318,15 @@ func TestReceiptsPrintAfterCommitAndHoldOnPaperOut(t *testing.T) {
 	}
 	waitFor(t, "the held receipt printed once paper is back", func() bool {
 		q := a.Hardware().Status().Queue
-		return printedOnce(second.Receipt) && q.Pending == 0
+		return printedOnce(second.Receipt(a.Number())) && q.Pending == 0
 	})
 	before := len(set.Printer.Receipts())
-	id, _ := ledger.ParseEventID(first.EventID)
-	if err := a.Reprint(t.Context(), id); err != nil {
+	if err := a.Reprint(t.Context(), first.ID()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the reprint", func() bool { return len(set.Printer.Receipts()) == before+1 })
-	if last := set.Printer.Receipts()[before]; !last.IsCopy() || !strings.Contains(last.Text(), "Receipt "+first.Receipt) {
-		t.Fatalf("reprint not a COPY of %s:\n%s", first.Receipt, last.Text())
+	if last := set.Printer.Receipts()[before]; !last.IsCopy() || !strings.Contains(last.Text(), "Receipt "+first.Receipt(a.Number())) {
+		t.Fatalf("reprint not a COPY of %s:\n%s", first.Receipt(a.Number()), last.Text())
 	}
 	// Closing a shift prints its Z report.
 	if _, _, err := a.Record(t.Context(), &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "1"}, "open"); err != nil {

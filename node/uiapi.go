@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tillmesh/tillmesh/crdt"
-	"github.com/tillmesh/tillmesh/hw/scan"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -68,13 +66,13 @@ func (t *Till) Event(till ledger.TillID, seq uint64) (*ledger.Event, error) {
 // View runs f with the merged ledger state under the ledger's lock.
 func (t *Till) View(f func(*ledger.State)) { t.db.View(f) }
 
+// productView is a catalog product as the UI shows it: barcodes never
+// null, and without the CRDT's edit time and reorder point, which the
+// till API has never carried.
 func productView(p crdt.Product) ui.Product {
-	unit := ledger.Each
-	if p.Unit == crdt.UnitKilogram {
-		unit = ledger.Kilogram
-	}
-	return ui.Product{SKU: p.SKU, Name: p.Name, Barcodes: append([]string{}, p.Barcodes...), Price: ledger.Money(p.Price),
-		Currency: p.Currency, TaxRate: ledger.TaxRate(p.TaxRate), Unit: unit}
+	p.Barcodes = append([]string{}, p.Barcodes...)
+	p.Updated, p.Reorder = 0, 0
+	return p
 }
 
 func inventoryErr(err error, what string) error {
@@ -96,30 +94,15 @@ func (t *Till) Product(ctx context.Context, sku string) (ui.Product, error) {
 	return productView(p), nil
 }
 
-// ProductByBarcode checks the check digit of an EAN-13, EAN-8 or UPC-A
-// code and finds the product carrying it; other codes are looked up as
-// they are.
+// ProductByBarcode finds the product a code names, by ledger/basket's
+// rule (productByCode): the cart, the catalog screen and POST
+// /api/sales find products the same way.
 func (t *Till) ProductByBarcode(ctx context.Context, code string) (ui.Product, error) {
-	lookup := []string{code}
-	if strings.Trim(code, "0123456789") == "" && (len(code) == 8 || len(code) == 12 || len(code) == 13) {
-		c, err := scan.Parse(code)
-		if err != nil {
-			return ui.Product{}, fmt.Errorf("%w: barcode %s: %v", ui.ErrBadRequest, code, err)
-		}
-		if c.GTIN != code {
-			lookup = []string{c.GTIN, code}
-		}
+	p, err := t.productByCode(ctx, code)
+	if err != nil {
+		return ui.Product{}, err
 	}
-	for _, k := range lookup {
-		p, err := t.inv.ProductByBarcode(ctx, k)
-		if err == nil {
-			return productView(p), nil
-		}
-		if !errors.Is(err, crdt.ErrNotFound) {
-			return ui.Product{}, err
-		}
-	}
-	return ui.Product{}, fmt.Errorf("%w: unknown barcode %s", ui.ErrNotFound, code)
+	return productView(p), nil
 }
 
 // SearchProducts finds products by SKU, name or barcode.
@@ -135,26 +118,15 @@ func (t *Till) SearchProducts(ctx context.Context, q string, limit int) ([]ui.Pr
 	return out, nil
 }
 
-// PutProduct adds or replaces a product in the catalog. Barcodes of 8, 12
-// or 13 digits must have a right check digit.
+// PutProduct adds or replaces a product in the catalog after checking
+// it by ledger/basket's rules (basket.Product.Check: barcodes of 8, 12,
+// 13 or 14 digits must have a right check digit).
 func (t *Till) PutProduct(ctx context.Context, p ui.Product) error {
-	for _, b := range p.Barcodes {
-		if strings.Trim(b, "0123456789") == "" && (len(b) == 8 || len(b) == 12 || len(b) == 13) {
-			if err := scan.Verify(b); err != nil {
-				return fmt.Errorf("%w: barcode %s: %v", ui.ErrBadRequest, b, err)
-			}
-		}
-	}
-	unit := crdt.UnitEach
-	if p.Unit == ledger.Kilogram {
-		unit = crdt.UnitKilogram
-	}
-	cp := crdt.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: int64(p.Price), Currency: p.Currency,
-		TaxRate: int32(p.TaxRate), Unit: unit, Updated: t.cfg.Now().UnixMilli()}
-	if err := cp.Validate(); err != nil {
+	p.Updated = t.cfg.Now().UnixMilli()
+	if err := p.Check(); err != nil {
 		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
 	}
-	return t.inv.PutProduct(ctx, cp)
+	return t.inv.PutProduct(ctx, p)
 }
 
 // Setting returns a store-wide setting.

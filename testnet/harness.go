@@ -23,6 +23,7 @@ import (
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/testnet/powerfs"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -91,7 +92,7 @@ type store struct {
 	idx        int
 	name       string
 	dir        string // the store directory: CA key and registry
-	file       *node.StoreFile
+	file       *pki.StoreFile
 	hqURL      string
 	slots      []*slot
 	nextNumber uint32
@@ -332,7 +333,7 @@ func newHarness(ctx context.Context, sc *Scenario, cfg Config) (h *harness, err 
 	for si := 1; si <= sc.Stores; si++ {
 		st := &store{idx: si, name: fmt.Sprintf("s%d", si), dir: filepath.Join(h.dir, fmt.Sprintf("s%d", si), "store"),
 			groups: map[int]int{}, registry: map[string]ledger.TillID{}, numbers: map[ledger.TillID]uint32{}}
-		if st.file, err = node.InitStore(st.dir, fmt.Sprintf("Testnet store %d", si)); err != nil {
+		if st.file, err = pki.InitStore(st.dir, fmt.Sprintf("Testnet store %d", si)); err != nil {
 			return nil, err
 		}
 		if h.lan != nil {
@@ -404,7 +405,7 @@ func (h *harness) enroll(s *slot) (*incarnation, error) {
 	st := s.st
 	st.nextNumber++
 	inc := &incarnation{number: st.nextNumber, dir: filepath.Join(h.dir, st.name, fmt.Sprintf("till%d", st.nextNumber))}
-	cert, err := node.Enroll(st.dir, inc.dir, inc.number, fmt.Sprintf("Till %d (%s)", inc.number, s.name), time.Now())
+	cert, err := pki.Enroll(st.dir, inc.dir, inc.number, fmt.Sprintf("Till %d (%s)", inc.number, s.name), time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +446,7 @@ func (h *harness) seed(ctx context.Context, st *store) error {
 			return err
 		}
 		q := int64(100_000)
-		if p.Unit == crdt.UnitKilogram {
+		if p.Weighed() {
 			q = 100_000_000 // grams
 		}
 		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})

@@ -112,13 +112,9 @@ func ackOf(ev *ledger.Event, number uint32, replayed bool) ackInfo {
 
 func (it *inprocTill) sell(ctx context.Context, req ui.SaleRequest) (a ackInfo, err error) {
 	err = it.op(func() error {
-		s, replayed, err := it.t.Sell(ctx, req)
+		ev, replayed, err := it.t.Sell(ctx, req)
 		if err != nil {
 			return classify(err)
-		}
-		ev, err := it.t.DB().Get(it.t.ID(), s.Seq)
-		if err != nil || ev == nil {
-			return fmt.Errorf("read back sale %s: %v", s.Receipt, err)
 		}
 		a = ackOf(ev, it.t.Number(), replayed)
 		return nil

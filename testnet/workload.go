@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -182,7 +182,7 @@ func (h *harness) basket(rng *rand.Rand, key string) ui.SaleRequest {
 	if rng.IntN(4) == 0 {
 		n += rng.IntN(4)
 	}
-	sale := &ledger.Sale{TaxIncluded: true}
+	b := basket.Basket{TaxIncluded: true, LimitBP: -1}
 	seen := map[string]bool{}
 	for len(req.Lines) < n {
 		p := h.catalog[rng.IntN(len(h.catalog))]
@@ -194,14 +194,14 @@ func (h *harness) basket(rng *rand.Rand, key string) ui.SaleRequest {
 		if rng.IntN(3) == 0 {
 			qty += int64(rng.IntN(3))
 		}
-		unit := ledger.Unit("")
-		if p.Unit == crdt.UnitKilogram {
-			qty, unit = int64(150+rng.IntN(1500)), ledger.Kilogram
+		if p.Weighed() {
+			qty = int64(150 + rng.IntN(1500))
 		}
 		req.Lines = append(req.Lines, ui.SaleLine{SKU: p.SKU, Qty: qty})
-		sale.Lines = append(sale.Lines, ledger.Line{SKU: p.SKU, Qty: qty, Unit: unit, UnitPrice: ledger.Money(p.Price), TaxRate: ledger.TaxRate(p.TaxRate)})
+		b.Items = append(b.Items, basket.Item{Product: p, Qty: qty})
 	}
-	tot, err := sale.Totals()
+	priced, err := basket.Price(b)
+	tot := priced.Totals
 	if err != nil || rng.IntN(5) < 3 {
 		req.Tenders = []ledger.Tender{{Kind: ledger.Card, Amount: tot.Total, Ref: fmt.Sprintf("TN%06d", rng.IntN(1_000_000))}}
 	}
@@ -385,7 +385,7 @@ func (h *harness) receiveAt(ctx context.Context, s *slot, rng *rand.Rand) error 
 		}
 		seen[p.SKU] = true
 		q := int64(10 + rng.IntN(500))
-		if p.Unit == crdt.UnitKilogram {
+		if p.Weighed() {
 			q *= 1000
 		}
 		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})

@@ -161,6 +161,9 @@ const (
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
 
+// routes is the API's routing table, one line a route with the
+// permission it needs; it is over 80 lines because a table split in parts
+// is harder to audit.
 func (a *API) routes(mux *http.ServeMux) {
 	h := func(pattern string, acc access, f handlerFunc) { mux.Handle(pattern, a.guard(acc, "", f)) }
 	// p is a staff route that needs a permission of the store's table.

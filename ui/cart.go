@@ -2,86 +2,23 @@ package ui
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
-
-// Discount is a line or cart discount as the cashier gave it: a percent
-// in basis points (1000 is 10%) or an amount in minor units. The ledger
-// records the amount it comes to.
-type Discount struct {
-	Kind  string `json:"kind"` // "percent" or "amount"
-	Value int64  `json:"value"`
-	// ApprovedBy is the manager who approved it when it is above the
-	// store's limit; set by the server.
-	ApprovedBy string `json:"approved_by,omitempty"`
-	// approvedFor is what the manager saw when approving: the line (SKU,
-	// quantity, price) and amount for a line discount, every line and
-	// the amount for a cart discount. Once the cart no longer matches,
-	// the approval is void and the discount needs approving again.
-	approvedFor string
-}
-
-func (d *Discount) validate() error {
-	switch {
-	case d == nil:
-		return nil
-	case d.Kind != "percent" && d.Kind != "amount":
-		return badRequest("discount kind %q: want \"percent\" or \"amount\"", d.Kind)
-	case d.Value < 0:
-		return badRequest("discount %d: must not be negative", d.Value)
-	case d.Kind == "percent" && d.Value > 10000:
-		return badRequest("discount of %s%%: above 100%%", bpString(d.Value))
-	}
-	return nil
-}
-
-// amountOf is what d takes off base, rounded half up.
-func (d *Discount) amountOf(base ledger.Money) ledger.Money {
-	if d == nil {
-		return 0
-	}
-	if d.Kind == "amount" {
-		return ledger.Money(d.Value)
-	}
-	v := new(big.Int).Mul(big.NewInt(int64(base)), big.NewInt(d.Value))
-	v.Add(v, big.NewInt(5000))
-	v.Quo(v, big.NewInt(10000))
-	return ledger.Money(v.Int64()) // <= base
-}
-
-func (d *Discount) String() string {
-	if d.Kind == "percent" {
-		return bpString(d.Value) + "%"
-	}
-	return ledger.Money(d.Value).String()
-}
-
-// bpString formats basis points as a percent: 1250 -> "12.5".
-func bpString(bp int64) string {
-	s := strconv.FormatInt(bp/100, 10)
-	if r := bp % 100; r != 0 {
-		s += strings.TrimRight(fmt.Sprintf(".%02d", r), "0")
-	}
-	return s
-}
 
 // cartLine is a product in the cart, priced when it was scanned and
 // repriced at checkout.
-type cartLine struct {
-	Product
-	Qty      int64
-	Discount *Discount
-}
+type cartLine = basket.Item
+
+// Discount is a line or cart discount as the cashier gave it.
+type Discount = basket.Discount
 
 // cartState is the till's one open cart, shared by every screen of the
 // till (a customer display shows the same cart). It lives in memory.
@@ -203,143 +140,32 @@ func bandsOf(bs []ledger.TaxBand) []Band {
 	return out
 }
 
-// priced is a cart priced by the ledger's rules, as node.Sell will price
+// priced is a cart priced by the selling rules, as node.Sell will price
 // it (prices include tax).
 type priced struct {
+	basket.Priced
 	view CartView
-	sale *ledger.Sale
-	// over lists the discounts above the limit that no manager approved.
-	over []string
-	// lineFP and cartFP are what an approval of each line's discount
-	// and of the cart discount is bound to (Discount.approvedFor).
-	lineFP []string
-	cartFP string
-}
-
-// approved reports whether d carries an approval still bound to fp; an
-// approval of something else is dropped.
-func (d *Discount) approved(fp string) bool {
-	if d == nil || d.ApprovedBy == "" {
-		return false
-	}
-	if d.approvedFor != fp {
-		d.ApprovedBy, d.approvedFor = "", ""
-		return false
-	}
-	return true
 }
 
 // price computes the cart's amounts. Discounts above limitBP (basis
 // points of what they apply to; negative: no limit) without an approver
-// are listed in over.
+// are listed in Over.
 func price(lines []cartLine, d *Discount, version uint64, limitBP int64) (priced, error) {
-	s := &ledger.Sale{TaxIncluded: true}
-	for i, l := range lines {
-		if s.Currency == "" {
-			s.Currency = l.Currency
-		} else if l.Currency != s.Currency {
-			return priced{}, badRequest("line %d is in %s, the sale in %s", i+1, l.Currency, s.Currency)
-		}
-		unit := ledger.Unit("")
-		if l.Unit == ledger.Kilogram {
-			unit = ledger.Kilogram
-		}
-		s.Lines = append(s.Lines, ledger.Line{SKU: l.SKU, Name: l.Name, Qty: l.Qty, Unit: unit, UnitPrice: l.Price, TaxRate: l.TaxRate})
-	}
-	t, err := s.Totals()
+	bp, err := basket.Price(basket.Basket{Items: lines, Discount: d, TaxIncluded: true, LimitBP: limitBP})
 	if err != nil {
 		return priced{}, badRequest("%v", err)
 	}
-	var p priced
-	var subtotal, lineOff ledger.Money
-	unapproved, discounts := false, 0
-	cart := sha256.New()
-	for i, l := range lines {
-		gross := t.Lines[i].Gross
-		amt := l.Discount.amountOf(gross)
-		if amt > gross {
-			return priced{}, badRequest("line %d (%s): discount %v is more than the line's %v", i+1, l.Name, amt, gross)
-		}
-		s.Lines[i].Discount = amt
-		subtotal += gross - amt
-		lineOff += amt
-		fp := fmt.Sprintf("%s|%d|%d|%d|%d", l.SKU, l.Qty, l.Price, l.TaxRate, amt)
-		p.lineFP = append(p.lineFP, fp)
-		fmt.Fprintln(cart, fp)
-		if l.Discount != nil && amt > 0 {
-			discounts++
-			if !l.Discount.approved(fp) {
-				unapproved = true
-				if l.Discount.above(amt, gross, limitBP) {
-					p.over = append(p.over, fmt.Sprintf("%s off %s", l.Discount, l.Name))
-				}
-			}
-		}
-	}
-	s.CartDiscount = d.amountOf(subtotal)
-	if s.CartDiscount > subtotal {
-		return priced{}, badRequest("cart discount %v is more than the cart's %v", s.CartDiscount, subtotal)
-	}
-	fmt.Fprintf(cart, "cart|%d", s.CartDiscount)
-	p.cartFP = hex.EncodeToString(cart.Sum(nil))
-	if d != nil && s.CartDiscount > 0 {
-		discounts++
-		if !d.approved(p.cartFP) {
-			unapproved = true
-			if d.above(s.CartDiscount, subtotal, limitBP) {
-				p.over = append(p.over, fmt.Sprintf("%s off the cart", d))
-			}
-		}
-	}
-	// Discounts each within the limit may stack above it (10% off a line
-	// and 10% off the cart is 19% off): the total is checked too, with a
-	// minor unit of rounding allowed per discount.
-	if gross := subtotal + lineOff; unapproved && len(p.over) == 0 && limitBP >= 0 {
-		l := new(big.Int).Mul(big.NewInt(int64(lineOff+s.CartDiscount-ledger.Money(discounts))), big.NewInt(10000))
-		r := new(big.Int).Mul(big.NewInt(int64(gross)), big.NewInt(limitBP))
-		if l.Cmp(r) > 0 {
-			p.over = append(p.over, fmt.Sprintf("%v off %v in all", lineOff+s.CartDiscount, gross))
-		}
-	}
-	if t, err = s.Totals(); err != nil {
-		return priced{}, badRequest("%v", err)
-	}
-	v := CartView{Version: version, Currency: s.Currency, Lines: make([]CartLineView, len(lines)), Discount: d,
-		Gross: t.Gross, Discounts: t.Discounts, Net: t.Net, Tax: t.Tax, Total: t.Total, Bands: bandsOf(t.Bands)}
+	t := bp.Totals
+	v := CartView{Version: version, Currency: bp.Sale.Currency, Lines: make([]CartLineView, len(lines)), Discount: d,
+		Items: bp.Units, Gross: t.Gross, Discounts: t.Discounts, Net: t.Net, Tax: t.Tax, Total: t.Total,
+		Bands: bandsOf(t.Bands), Approver: bp.Approver}
 	for i, l := range lines {
 		lt := t.Lines[i]
 		v.Lines[i] = CartLineView{Index: i, SKU: l.SKU, Name: l.Name, Unit: l.Unit, Qty: l.Qty, UnitPrice: l.Price,
 			TaxRate: l.TaxRate, Discount: l.Discount, Gross: lt.Gross, LineDiscount: lt.Discount,
 			CartDiscount: lt.CartDiscount, Tax: lt.Tax, Amount: lt.Amount}
-		if l.Unit == ledger.Kilogram {
-			v.Items++
-		} else {
-			v.Items += l.Qty
-		}
-		if l.Discount != nil && l.Discount.ApprovedBy != "" {
-			v.Approver = l.Discount.ApprovedBy
-		}
 	}
-	if d != nil && d.ApprovedBy != "" {
-		v.Approver = d.ApprovedBy
-	}
-	p.view, p.sale = v, s
-	return p, nil
-}
-
-// above reports whether the discount is above limitBP basis points: a
-// percent by itself (10% of 0.49 rounds to 0.05, still 10%), an amount
-// against what it applies to.
-func (d *Discount) above(amount, base ledger.Money, limitBP int64) bool {
-	if limitBP < 0 || amount == 0 {
-		return false
-	}
-	if d.Kind == "percent" {
-		return d.Value > limitBP
-	}
-	l := new(big.Int).Mul(big.NewInt(int64(amount)), big.NewInt(10000))
-	r := new(big.Int).Mul(big.NewInt(int64(base)), big.NewInt(limitBP))
-	return l.Cmp(r) > 0
+	return priced{Priced: bp, view: v}, nil
 }
 
 // approval is a manager's PIN sent along with a request that needs it.
@@ -356,22 +182,22 @@ func (a *API) approveOver(ctx context.Context, r *http.Request, s *session, ap a
 	if err != nil {
 		return err
 	}
-	if len(p.over) == 0 {
+	if len(p.Over) == 0 {
 		return nil
 	}
-	who, err := a.authorize(ctx, r, s, ap, fmt.Sprintf("%s above the %s%% limit", strings.Join(p.over, ", "), bpString(limitBP)), PermDiscount)
+	who, err := a.authorize(ctx, r, s, ap, fmt.Sprintf("%s above the %s%% limit", strings.Join(p.Over, ", "), basket.BP(limitBP)), PermDiscount)
 	if err != nil {
 		return err
 	}
 	for i := range lines {
 		if l := lines[i].Discount; l != nil && l.ApprovedBy == "" {
-			l.ApprovedBy, l.approvedFor = who, p.lineFP[i]
+			l.ApprovedBy, l.ApprovedFor = who, p.LineFP[i]
 		}
 	}
 	if d != nil && d.ApprovedBy == "" {
-		d.ApprovedBy, d.approvedFor = who, p.cartFP
+		d.ApprovedBy, d.ApprovedFor = who, p.CartFP
 	}
-	a.log.Info("discount approved", "by", who, "staff", s.staff.ID, "what", strings.Join(p.over, ", "))
+	a.log.Info("discount approved", "by", who, "staff", s.staff.ID, "what", strings.Join(p.Over, ", "))
 	return nil
 }
 
@@ -439,24 +265,11 @@ type AddLine struct {
 	Qty     *int64 `json:"qty,omitempty"`
 }
 
-func checkQty(q int64, unit ledger.Unit) error {
-	switch {
-	case q <= 0 && unit == ledger.Kilogram:
-		return badRequest("weight %s kg: must be positive", gramsString(q))
-	case q <= 0:
-		return badRequest("quantity %d: must be positive", q)
-	case q > ledger.MaxQty:
-		return badRequest("quantity %d: above %d", q, ledger.MaxQty)
+func checkQty(q int64, p Product) error {
+	if err := p.CheckQty(q); err != nil {
+		return badRequest("%v", err)
 	}
 	return nil
-}
-
-func gramsString(g int64) string {
-	sign := ""
-	if g < 0 {
-		sign, g = "-", -g
-	}
-	return fmt.Sprintf("%s%d.%03d", sign, g/1000, g%1000)
 }
 
 // lookup finds a product by barcode or SKU for the cart and for sales.
@@ -502,14 +315,14 @@ func (a *API) postCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 			reason: fmt.Sprintf("%s is sold by weight: enter the weight in kg", p.Name)})
 		return
 	}
-	if err := checkQty(qty, p.Unit); err != nil {
+	if err := checkQty(qty, p); err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	a.cartChange(w, r, s, nil, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
 		if n := len(lines); n > 0 && p.Unit != ledger.Kilogram {
 			if last := &lines[n-1]; last.SKU == p.SKU && last.Discount == nil && last.Price == p.Price {
-				if err := checkQty(last.Qty+qty, p.Unit); err != nil {
+				if err := checkQty(last.Qty+qty, p); err != nil {
 					return nil, nil, err
 				}
 				last.Qty += qty
@@ -549,8 +362,8 @@ func (a *API) putCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, badRequest("nothing to change: give qty or discount"))
 		return
 	}
-	if err := req.Discount.validate(); err != nil {
-		a.fail(w, r, err)
+	if err := req.Discount.Validate(); err != nil {
+		a.fail(w, r, badRequest("%v", err))
 		return
 	}
 	a.cartChange(w, r, s, &req.approval, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
@@ -559,7 +372,7 @@ func (a *API) putCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 			return nil, nil, err
 		}
 		if req.Qty != nil {
-			if err := checkQty(*req.Qty, lines[i].Unit); err != nil {
+			if err := checkQty(*req.Qty, lines[i].Product); err != nil {
 				return nil, nil, err
 			}
 			lines[i].Qty = *req.Qty
@@ -602,8 +415,8 @@ func (a *API) putCartDiscount(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	nd := &Discount{Kind: req.Kind, Value: req.Value}
-	if err := nd.validate(); err != nil {
-		a.fail(w, r, err)
+	if err := nd.Validate(); err != nil {
+		a.fail(w, r, badRequest("%v", err))
 		return
 	}
 	a.cartChange(w, r, s, &req.approval, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
@@ -688,64 +501,29 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	sr := SaleRequest{IdempotencyKey: req.IdempotencyKey, Tenders: req.Tenders, CartDiscount: p.sale.CartDiscount,
-		Staff: s.staff.ID, Approver: p.view.Approver}
-	for _, l := range p.sale.Lines {
-		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount})
-	}
 	if err := checkTenders(req.Tenders, p.view.Total); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if _, _, err := a.till.Sell(ctx, sr); err != nil {
+	sr := SaleRequest{IdempotencyKey: req.IdempotencyKey, Tenders: req.Tenders, CartDiscount: p.Sale.CartDiscount,
+		Staff: s.staff.ID, Approver: p.view.Approver}
+	for _, l := range p.Sale.Lines {
+		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount})
+	}
+	ev, _, err := a.till.Sell(ctx, sr)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	a.cart.replace(version, nil, nil)
-	ev, err := a.till.Replay(req.IdempotencyKey)
-	if err != nil || ev == nil {
-		a.fail(w, r, fmt.Errorf("sale recorded but not found by its key: %v", err))
-		return
-	}
 	a.log.Info("sale", "receipt", ledger.Receipt(a.till.Self().Number, ev.Seq), "staff", s.staff.ID, "total", p.view.Total.String())
 	a.saleDone(w, r, ev, false)
 }
 
-// maxTender bounds one tender and the change, like a cash movement.
-const maxTender = ledger.MaxPrice
-
-// checkTenders checks the tenders for a sale of total: each positive and
-// at most maxTender, at most 16 of them, cards and others no more than
-// the total, and change (from cash only) at most maxTender.
+// checkTenders checks the tenders for a sale of total (basket.Change).
 func checkTenders(ts []ledger.Tender, total ledger.Money) error {
-	if len(ts) == 0 {
-		return badRequest("no tender: take cash or card")
-	}
-	if len(ts) > 16 {
-		return badRequest("%d tenders: at most 16", len(ts))
-	}
-	var paid, cash ledger.Money
-	for i, t := range ts {
-		switch {
-		case t.Kind != ledger.Cash && t.Kind != ledger.Card && t.Kind != ledger.Other:
-			return badRequest("tender %d: unknown kind %q", i+1, t.Kind)
-		case t.Amount <= 0:
-			return badRequest("tender %d: amount %v: must be positive", i+1, t.Amount)
-		case t.Amount > maxTender:
-			return badRequest("tender %d: amount %v: above %v", i+1, t.Amount, ledger.Money(maxTender))
-		}
-		paid += t.Amount // at most 16 x maxTender: no overflow
-		if t.Kind == ledger.Cash {
-			cash += t.Amount
-		}
-	}
-	if change := paid - total; change > 0 {
-		switch {
-		case change > cash:
-			return badRequest("%v paid by card or other for %v: change comes from cash only", paid-cash, total)
-		case change > maxTender:
-			return badRequest("change of %v: above %v, check the amount tendered", change, ledger.Money(maxTender))
-		}
+	if _, err := basket.Change(ts, total); err != nil {
+		return badRequest("%v", err)
 	}
 	return nil
 }

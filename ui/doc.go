@@ -5,8 +5,11 @@
 // stock and mesh status.
 //
 // ui defines the Till interface it needs; node implements it. ui imports
-// ledger for its types and backoff for PIN guessing, never node, crdt or
-// hw (imports_test.go).
+// ledger for its types, ledger/basket for the selling rules (the cart is
+// priced, barcodes checked and tenders counted by basket, as node.Sell
+// prices the sale it records) and backoff for PIN guessing, never node,
+// crdt or hw (imports_test.go). Sell returns the signed event; checkout
+// and POST /api/sales answer from it.
 //
 // Security (docs/SECURITY.md has the threat model): every request's Host
 // must be localhost, an IP literal or an allowed name, else 421 (DNS

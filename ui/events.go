@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,40 +23,16 @@ type StatusEvent struct {
 // StatusInterval). The stream ends when the client goes, the session
 // ends, or the till closes.
 func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
-	rc := http.NewResponseController(w)
-	ctx := r.Context()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-
-	send := func(event string, v any) bool {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return false
-		}
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	changes := a.till.Watch(ctx)
+	e := &eventStream{a: a, w: w, rc: http.NewResponseController(w), ctx: r.Context(), s: s}
+	changes := a.till.Watch(e.ctx)
 	cartCh, unsub := a.cart.subscribe()
 	defer unsub()
-
-	sendCart := func() bool {
-		v, err := a.cartView(ctx)
-		if err != nil {
-			return send("error", map[string]string{"error": err.Error()})
-		}
-		return send("cart", v)
-	}
-	sendStatus := func() bool {
-		return send("status", StatusEvent{Status: a.till.Status(ctx), ServerTime: a.cfg.Now().UTC(),
-			ShiftOpen: a.shiftState(ctx).Open != nil})
-	}
-	if !send("hello", map[string]any{"staff": s.staff, "till": a.till.Self()}) || !sendCart() || !sendStatus() {
+	if !e.send("hello", map[string]any{"staff": s.staff, "till": a.till.Self()}) || !e.cart() || !e.status() {
 		return
 	}
 	status := time.NewTicker(a.cfg.StatusInterval)
@@ -66,65 +43,99 @@ func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
 	defer flush.Stop()
 	dirty := map[string]bool{}
 	for {
+		ok := true
 		select {
-		case <-ctx.Done():
+		case <-e.ctx.Done():
 			return
-		case c, ok := <-changes:
-			if !ok {
-				return // the till is closing
-			}
-			switch c.Kind {
-			case ChangeStock:
-				dirty[c.ID] = true
-			case ChangeStaff:
-				a.forgetStaff()
-				if !a.current(ctx, s) {
-					a.sessions.drop(s.token)
-					send("logout", map[string]string{"reason": "your staff record was deactivated or removed"})
-					return
-				}
-				if !send(string(c.Kind), c) {
-					return
-				}
-			case ChangeReload:
-				a.forgetStaff()
-				a.forgetSettings()
-				if !send(string(c.Kind), c) {
-					return
-				}
-			case ChangeSetting:
-				a.forgetSettings()
-				if !send("setting", c) {
-					return
-				}
-			default:
-				if !send(string(c.Kind), c) {
-					return
-				}
-			}
+		case c, open := <-changes:
+			ok = open && e.change(c, dirty) // closed: the till is closing
 		case <-flush.C:
-			for sku := range dirty {
-				delete(dirty, sku)
-				st, err := a.stockLevel(ctx, sku)
-				if err != nil {
-					continue
-				}
-				if !send("stock", st) {
-					return
-				}
-			}
+			ok = e.flushStock(dirty)
 		case <-cartCh:
-			if !sendCart() {
-				return
-			}
+			ok = e.cart()
 		case <-status.C:
-			if a.sessions.get(s.token, a.cfg.Now()) == nil || !a.current(ctx, s) {
-				send("logout", map[string]string{"reason": "session ended"})
+			if a.sessions.get(s.token, a.cfg.Now()) == nil || !a.current(e.ctx, s) {
+				e.send("logout", map[string]string{"reason": "session ended"})
 				return
 			}
-			if !sendStatus() {
-				return
-			}
+			ok = e.status()
+		}
+		if !ok {
+			return
 		}
 	}
+}
+
+// eventStream is one page's server-sent event stream. Its methods report
+// whether the stream goes on.
+type eventStream struct {
+	a   *API
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	ctx context.Context
+	s   *session
+}
+
+func (e *eventStream) send(event string, v any) bool {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return false
+	}
+	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+		return false
+	}
+	return e.rc.Flush() == nil
+}
+
+func (e *eventStream) cart() bool {
+	v, err := e.a.cartView(e.ctx)
+	if err != nil {
+		return e.send("error", map[string]string{"error": err.Error()})
+	}
+	return e.send("cart", v)
+}
+
+func (e *eventStream) status() bool {
+	return e.send("status", StatusEvent{Status: e.a.till.Status(e.ctx), ServerTime: e.a.cfg.Now().UTC(),
+		ShiftOpen: e.a.shiftState(e.ctx).Open != nil})
+}
+
+// change forwards one change to the page; stock is marked dirty and sent
+// at the next flush.
+func (e *eventStream) change(c Change, dirty map[string]bool) bool {
+	a := e.a
+	switch c.Kind {
+	case ChangeStock:
+		dirty[c.ID] = true
+		return true
+	case ChangeStaff:
+		a.forgetStaff()
+		if !a.current(e.ctx, e.s) {
+			a.sessions.drop(e.s.token)
+			e.send("logout", map[string]string{"reason": "your staff record was deactivated or removed"})
+			return false
+		}
+	case ChangeReload:
+		a.forgetStaff()
+		a.forgetSettings()
+	case ChangeSetting:
+		a.forgetSettings()
+		return e.send("setting", c)
+	}
+	return e.send(string(c.Kind), c)
+}
+
+// flushStock sends the stock of every dirty SKU once.
+func (e *eventStream) flushStock(dirty map[string]bool) bool {
+	for sku := range dirty {
+		delete(dirty, sku)
+		st, err := e.a.stockLevel(e.ctx, sku)
+		if err != nil {
+			continue
+		}
+		if !e.send("stock", st) {
+			return false
+		}
+	}
+	return true
 }

@@ -184,54 +184,24 @@ func (f *fakeTill) productLocked(l ui.SaleLine) (ui.Product, error) {
 	return p, nil
 }
 
-// Sell prices like node.Sell: catalog prices, tax included, change from
-// cash.
-func (f *fakeTill) Sell(_ context.Context, r ui.SaleRequest) (ui.Sale, bool, error) {
+// Sell prices like node.Sell: ledger/basket's rules over catalog prices,
+// tax included, change from cash.
+func (f *fakeTill) Sell(_ context.Context, r ui.SaleRequest) (*ledger.Event, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if ev := f.idem[r.IdempotencyKey]; ev != nil {
-		return f.saleView(ev), true, nil
+		return ev, true, nil
 	}
-	s := &ledger.Sale{Staff: r.Staff, Approver: r.Approver, CartDiscount: r.CartDiscount, Tenders: r.Tenders, TaxIncluded: true}
-	for i, l := range r.Lines {
-		if l.Qty <= 0 {
-			return ui.Sale{}, false, fmt.Errorf("%w: line %d: quantity %d", ui.ErrBadRequest, i+1, l.Qty)
-		}
-		p, err := f.productLocked(l)
-		if err != nil {
-			return ui.Sale{}, false, err
-		}
-		s.Currency = p.Currency
-		unit := ledger.Unit("")
-		if p.Unit == ledger.Kilogram {
-			unit = ledger.Kilogram
-		}
-		s.Lines = append(s.Lines, ledger.Line{SKU: p.SKU, Name: p.Name, Qty: l.Qty, Unit: unit, UnitPrice: p.Price, Discount: l.Discount, TaxRate: p.TaxRate})
-	}
-	t, err := s.Totals()
+	s, err := r.Sale(f.productLocked)
 	if err != nil {
-		return ui.Sale{}, false, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
-	}
-	var paid ledger.Money
-	for _, tn := range s.Tenders {
-		paid += tn.Amount
-	}
-	if paid > t.Total {
-		s.Change = paid - t.Total
+		return nil, false, err
 	}
 	ev, existing, err := f.recordLocked(s, r.IdempotencyKey)
 	if err != nil {
-		return ui.Sale{}, false, err
+		return nil, false, err
 	}
 	f.sells++
-	return f.saleView(ev), existing, nil
-}
-
-func (f *fakeTill) saleView(ev *ledger.Event) ui.Sale {
-	s := ev.Body.(*ledger.Sale)
-	t, _ := s.Totals()
-	return ui.Sale{EventID: ev.ID().String(), Receipt: ledger.Receipt(1, ev.Seq), Seq: ev.Seq, Currency: s.Currency,
-		Total: t.Total, Tax: t.Tax, Change: s.Change, Lines: s.Lines, Tenders: s.Tenders}
+	return ev, existing, nil
 }
 
 func (f *fakeTill) Stock(_ context.Context, sku string) (ui.StockLevel, error) {

@@ -1,24 +1,17 @@
 package ui_test
 
 import (
-	"go/build"
-	"strings"
 	"testing"
+
+	"github.com/tillmesh/tillmesh/internal/testkit"
 )
 
-// TestImports keeps ui on its side of the architecture: it may use ledger
-// for its types, backoff and the standard library, never node, crdt or hw (node
-// implements ui's Till interface, not the other way round).
+// TestImports keeps ui on its side of the architecture: of this module it
+// may use ledger and ledger/basket for its types and selling rules, and
+// backoff; never node, crdt or hw (node implements ui's Till interface,
+// not the other way round). Other modules are not for ui either.
 func TestImports(t *testing.T) {
-	pkg, err := build.Default.Import("github.com/tillmesh/tillmesh/ui", ".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range pkg.Imports {
-		switch {
-		case imp == "github.com/tillmesh/tillmesh/ledger", imp == "github.com/tillmesh/tillmesh/ui/backoff":
-		case strings.Contains(imp, "."):
-			t.Errorf("ui imports %s: only ledger and the standard library are allowed", imp)
-		}
-	}
+	testkit.Imports(t, ".").OnlyFrom(testkit.Modules, "ui uses only ledger and the standard library",
+		"github.com/tillmesh/tillmesh/ledger", "github.com/tillmesh/tillmesh/ledger/basket",
+		"github.com/tillmesh/tillmesh/ui/backoff")
 }

@@ -12,37 +12,15 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
-// CheckBarcode verifies the GS1 check digit of a code of 8, 12 or 13
-// digits (EAN-8, UPC-A, EAN-13). Other codes (internal, CODE128) are
-// accepted as they are, if printable.
+// CheckBarcode checks a barcode by ledger/basket's rule (basket.CheckBarcode):
+// printable, 1..64 characters, and a right GS1 check digit when it has a
+// GTIN's shape.
 func CheckBarcode(code string) error {
-	if code == "" || len(code) > 64 {
-		return badRequest("barcode %q: want 1..64 characters", code)
-	}
-	digits := true
-	for i := 0; i < len(code); i++ {
-		c := code[i]
-		if c < 0x21 || c > 0x7e {
-			return badRequest("barcode %q: character %q not allowed", code, c)
-		}
-		digits = digits && c >= '0' && c <= '9'
-	}
-	if !digits || (len(code) != 8 && len(code) != 12 && len(code) != 13) {
-		return nil
-	}
-	sum := 0
-	for i := 0; i < len(code)-1; i++ {
-		d := int(code[len(code)-2-i] - '0')
-		if i%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	want := byte('0' + (10-sum%10)%10)
-	if got := code[len(code)-1]; got != want {
-		return badRequest("barcode %s: wrong check digit %c (want %c): scan again or type it", code, got, want)
+	if err := basket.CheckBarcode(code); err != nil {
+		return badRequest("%v", err)
 	}
 	return nil
 }
@@ -135,6 +113,9 @@ func (a *API) checkProduct(ctx context.Context, p *Product) error {
 		codes = append(codes, b)
 	}
 	p.Barcodes = codes
+	if err := p.Check(); err != nil {
+		return badRequest("%v", err)
+	}
 	return nil
 }
 

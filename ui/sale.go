@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // ReceiptCode is what a receipt's barcode (CODE128) encodes: "RCT" and
@@ -203,67 +204,79 @@ func (a *API) postSale(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx := r.Context()
-	if ev, ok := a.replayOf(w, r, req.IdempotencyKey); !ok {
+	ev, ok := a.replayOf(w, r, req.IdempotencyKey)
+	if !ok {
 		return
-	} else if ev != nil {
+	}
+	if ev != nil {
 		if !a.saleMatches(ctx, ev, req, s.staff.ID) {
 			a.fail(w, r, a.reused(ev))
 			return
 		}
-	} else { // new: price and check it; a replay goes straight to Sell
-		if len(req.Lines) == 0 {
-			a.fail(w, r, badRequest("a sale needs at least one line"))
-			return
-		}
-		var lines []cartLine
-		for i, l := range req.Lines {
-			p, err := a.lookup(ctx, l.Barcode, l.SKU)
-			if err != nil {
-				a.fail(w, r, fmt.Errorf("line %d: %w", i+1, err))
-				return
-			}
-			if err := checkQty(l.Qty, p.Unit); err != nil {
-				a.fail(w, r, fmt.Errorf("line %d: %w", i+1, err))
-				return
-			}
-			cl := cartLine{Product: p, Qty: l.Qty}
-			if l.Discount != 0 {
-				cl.Discount = &Discount{Kind: "amount", Value: int64(l.Discount)}
-			}
-			lines = append(lines, cl)
-		}
-		var d *Discount
-		if req.CartDiscount != 0 {
-			d = &Discount{Kind: "amount", Value: int64(req.CartDiscount)}
-		}
-		limit := a.settings(ctx).DiscountLimitBP
-		if err := a.approveOver(ctx, r, s, approval{req.Approver, req.ApproverPIN}, lines, d, limit); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		p, err := price(lines, d, 0, limit)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if err := checkTenders(req.Tenders, p.view.Total); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		req.Approver = p.view.Approver
+		writeJSON(w, http.StatusOK, a.saleOf(ev, true))
+		return
 	}
-	req.Staff, req.ApproverPIN = s.staff.ID, ""
-	sale, replayed, err := a.till.Sell(ctx, req)
+	approver, err := a.checkSale(ctx, r, s, req)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	sale.Replayed = replayed
+	req.Staff, req.Approver, req.ApproverPIN = s.staff.ID, approver, ""
+	ev, replayed, err := a.till.Sell(ctx, req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	status := http.StatusCreated
 	if replayed {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, sale)
+	writeJSON(w, status, a.saleOf(ev, replayed))
+}
+
+// checkSale prices a new sale request as the till will, so a discount
+// above the limit gets a manager's approval and bad tenders a clear
+// answer before anything is recorded. It returns the approver.
+func (a *API) checkSale(ctx context.Context, r *http.Request, s *session, req SaleRequest) (string, error) {
+	if len(req.Lines) == 0 {
+		return "", badRequest("a sale needs at least one line")
+	}
+	var lines []cartLine
+	for i, l := range req.Lines {
+		p, err := a.lookup(ctx, l.Barcode, l.SKU)
+		if err != nil {
+			return "", fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if err := checkQty(l.Qty, p); err != nil {
+			return "", fmt.Errorf("line %d: %w", i+1, err)
+		}
+		lines = append(lines, cartLine{Product: p, Qty: l.Qty, Discount: basket.AmountOff(l.Discount)})
+	}
+	d := basket.AmountOff(req.CartDiscount)
+	limit := a.settings(ctx).DiscountLimitBP
+	if err := a.approveOver(ctx, r, s, approval{req.Approver, req.ApproverPIN}, lines, d, limit); err != nil {
+		return "", err
+	}
+	p, err := price(lines, d, 0, limit)
+	if err != nil {
+		return "", err
+	}
+	if err := checkTenders(req.Tenders, p.view.Total); err != nil {
+		return "", err
+	}
+	return p.view.Approver, nil
+}
+
+// saleOf is a recorded sale as POST /api/sales answers it.
+func (a *API) saleOf(ev *ledger.Event, replayed bool) Sale {
+	s, _ := ev.Body.(*ledger.Sale)
+	if s == nil {
+		return Sale{}
+	}
+	t, _ := s.Totals() // recorded: it validated
+	return Sale{EventID: ev.ID().String(), Receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), Till: ev.Till.String(),
+		Seq: ev.Seq, Time: time.UnixMilli(ev.Time.Wall).UTC(), Currency: s.Currency, Total: t.Total, Tax: t.Tax,
+		Change: s.Change, Lines: s.Lines, Tenders: s.Tenders, Replayed: replayed}
 }
 
 // RefundRequest is the body of POST /api/refunds. Lines pick sale lines
@@ -537,4 +550,34 @@ func refundMatches(rf *ledger.Refund, req RefundRequest, staff string) bool {
 		kind = ledger.Cash
 	}
 	return len(rf.Tenders) == 0 || rf.Tenders[0].Kind == kind
+}
+
+// Sale is the sale a request makes, by ledger/basket's rules: each line's
+// product from find (prices include tax), the line and cart discounts as
+// the amounts given (approved by the caller), the tenders with their
+// change, and the request's staff and approver. node.Sell records it.
+// Errors from the rules wrap ErrBadRequest; find's are returned as they
+// are, with the line number.
+func (r SaleRequest) Sale(find func(SaleLine) (Product, error)) (*ledger.Sale, error) {
+	if len(r.Lines) == 0 {
+		return nil, badRequest("a sale needs at least one line")
+	}
+	b := basket.Basket{Discount: basket.AmountOff(r.CartDiscount), TaxIncluded: true, LimitBP: -1}
+	for i, l := range r.Lines {
+		p, err := find(l)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty, Discount: basket.AmountOff(l.Discount)})
+	}
+	priced, err := basket.Price(b)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	s, err := priced.Pay(r.Tenders)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	s.Staff, s.Approver = r.Staff, r.Approver
+	return s, nil
 }

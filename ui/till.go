@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // Till is what the UI needs from a till node. node implements it; tests
@@ -28,9 +29,11 @@ type Ledger interface {
 	// TillByNumber finds a till by its number.
 	TillByNumber(n uint32) (ledger.TillID, bool)
 
-	// Sell prices a sale from the catalog and records it. The bool is
-	// true for an earlier sale with the same idempotency key.
-	Sell(ctx context.Context, req SaleRequest) (Sale, bool, error)
+	// Sell looks the request's products up in the catalog, prices them
+	// by ledger/basket's rules, and records the sale; it returns the
+	// signed event. The bool is true for an earlier event with the same
+	// idempotency key (found when the event is stored, nowhere else).
+	Sell(ctx context.Context, req SaleRequest) (*ledger.Event, bool, error)
 	// Record signs and durably stores one of this till's events; an
 	// idempotency key already used returns its event and true.
 	// ledger.State.CheckLocal's rules apply.
@@ -146,17 +149,8 @@ type StaffMember struct {
 	Removed  bool   `json:"removed,omitempty"`
 }
 
-// Product is a catalog entry. Price is in minor units per unit, or per
-// kilogram when Unit is ledger.Kilogram.
-type Product struct {
-	SKU      string         `json:"sku"`
-	Name     string         `json:"name"`
-	Barcodes []string       `json:"barcodes"`
-	Price    ledger.Money   `json:"price"`
-	Currency string         `json:"currency"`
-	TaxRate  ledger.TaxRate `json:"tax_rate"` // basis points
-	Unit     ledger.Unit    `json:"unit"`     // "ea" or "kg"
-}
+// Product is a catalog entry: ledger/basket's one product type.
+type Product = basket.Product
 
 // ChangeKind says what a Change is about.
 type ChangeKind string

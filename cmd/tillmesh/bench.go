@@ -25,9 +25,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/testnet"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -73,14 +73,14 @@ func benchMesh(c *cli.Context) error {
 		dir = d
 	}
 	storeDir := filepath.Join(dir, "store")
-	store, err := node.InitStore(storeDir, "Bench")
+	store, err := pki.InitStore(storeDir, "Bench")
 	if err != nil {
 		return err
 	}
 	var dirs []string
 	for i := 1; i <= 3; i++ {
 		d := filepath.Join(dir, fmt.Sprintf("till%d", i))
-		if _, err := node.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 			return err
 		}
 		dirs = append(dirs, d)
@@ -141,7 +141,7 @@ func benchMesh(c *cli.Context) error {
 	var skus []string
 	var lines []ledger.StockLine
 	for _, p := range catalog {
-		if p.Unit != crdt.UnitEach {
+		if p.Weighed() {
 			continue
 		}
 		if err := a.Inventory().PutProduct(ctx, p); err != nil {

@@ -17,9 +17,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/crdt/catalogcsv"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 func benchCatalogCommand() *cli.Command {
@@ -63,7 +63,7 @@ func benchCatalog(c *cli.Context) error {
 		dir = d
 	}
 	storeDir := filepath.Join(dir, "store")
-	store, err := node.InitStore(storeDir, "Bench")
+	store, err := pki.InitStore(storeDir, "Bench")
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func benchCatalog(c *cli.Context) error {
 	var peers []string
 	for i := 1; i <= 3; i++ {
 		d := filepath.Join(dir, fmt.Sprintf("till%d", i))
-		if _, err := node.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 			return err
 		}
 		cfg := node.DefaultConfig()
@@ -186,13 +186,13 @@ func benchCatalogFile(n int, withStock bool) ([]byte, string, error) {
 	last := ""
 	for _, p := range node.DemoCatalog(n) {
 		stock := "5"
-		if p.Unit == crdt.UnitKilogram {
+		if p.Weighed() {
 			stock = "0.005"
 		}
 		if !withStock {
 			stock = ""
 		}
-		cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), catalogcsv.FormatAmount(p.Price, 2),
+		cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), catalogcsv.FormatAmount(int64(p.Price), 2),
 			strconv.Itoa(int(p.TaxRate) / 100), string(p.Unit), stock, "2"})
 		last = p.SKU
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/testnet"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -65,11 +66,11 @@ func benchHistory(c *cli.Context) error {
 		dir = d
 	}
 	storeDir, tillDir := filepath.Join(dir, "store"), filepath.Join(dir, "till1")
-	store, err := node.InitStore(storeDir, "History")
+	store, err := pki.InitStore(storeDir, "History")
 	if err != nil {
 		return err
 	}
-	if _, err := node.Enroll(storeDir, tillDir, 1, "Till 1", time.Now()); err != nil {
+	if _, err := pki.Enroll(storeDir, tillDir, 1, "Till 1", time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "machine: %d cores, %s\n", runtime.NumCPU(), cpuModel())
@@ -91,7 +92,7 @@ func benchHistory(c *cli.Context) error {
 	var products []crdt.Product
 	var lines []ledger.StockLine
 	for _, p := range node.DemoCatalog(50) {
-		if p.Unit != crdt.UnitEach {
+		if p.Weighed() {
 			continue
 		}
 		if err := t.Inventory().PutProduct(ctx, p); err != nil {
@@ -120,7 +121,7 @@ func benchHistory(c *cli.Context) error {
 			float64(dagN)/time.Since(start).Seconds())
 	}
 	t.Close()
-	key, err := node.LoadOrCreateKey(filepath.Join(tillDir, node.TillKeyFileName))
+	key, err := pki.LoadOrCreateKey(filepath.Join(tillDir, pki.TillKeyFileName))
 	if err != nil {
 		return err
 	}
@@ -143,7 +144,7 @@ func benchHistory(c *cli.Context) error {
 	for i := range n {
 		p := products[i%len(products)]
 		sale := &ledger.Sale{Currency: p.Currency, TaxIncluded: true, Staff: "1",
-			Lines: []ledger.Line{{SKU: p.SKU, Name: p.Name, Qty: 1, UnitPrice: ledger.Money(p.Price), TaxRate: ledger.TaxRate(p.TaxRate)}}}
+			Lines: []ledger.Line{p.Line(1, 0)}}
 		tot, err := sale.Totals()
 		if err != nil {
 			db.Close()

@@ -16,9 +16,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/ui"
@@ -202,7 +202,7 @@ func seedDemo(ctx context.Context, t *node.Till) error {
 			return err
 		}
 		q := int64(200)
-		if p.Unit == crdt.UnitKilogram {
+		if p.Weighed() {
 			q = 50_000 // 50 kg in grams
 		}
 		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})
@@ -253,7 +253,7 @@ func demoCashier(ctx context.Context, log *slog.Logger, t *node.Till, i int, rat
 		for range 1 + rng.IntN(4) {
 			p := products[rng.IntN(len(products))]
 			qty := int64(1 + rng.IntN(3))
-			if p.Unit == crdt.UnitKilogram {
+			if p.Weighed() {
 				qty = int64(200 + rng.IntN(1500))
 			}
 			req.Lines = append(req.Lines, ui.SaleLine{SKU: p.SKU, Qty: qty})
@@ -264,30 +264,29 @@ func demoCashier(ctx context.Context, log *slog.Logger, t *node.Till, i int, rat
 		}
 		if req.Tenders[0].Kind == ledger.Card {
 			// Ask for the total first: a card pays exactly.
-			sale := &ledger.Sale{TaxIncluded: true}
+			b := basket.Basket{TaxIncluded: true, LimitBP: -1}
 			for _, l := range req.Lines {
 				p, _ := t.Inventory().Product(ctx, l.SKU)
-				unit := ledger.Unit("")
-				if p.Unit == crdt.UnitKilogram {
-					unit = ledger.Kilogram
-				}
-				sale.Lines = append(sale.Lines, ledger.Line{SKU: p.SKU, Qty: l.Qty, Unit: unit, UnitPrice: ledger.Money(p.Price), TaxRate: ledger.TaxRate(p.TaxRate)})
+				b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty})
 			}
-			tot, err := sale.Totals()
+			priced, err := basket.Price(b)
 			if err != nil {
 				continue
 			}
+			tot := priced.Totals
 			req.Tenders[0].Amount = tot.Total
 			req.Tenders[0].Ref = fmt.Sprintf("DEMO%06d", rng.IntN(1_000_000))
 		}
-		s, _, err := t.Sell(ctx, req)
+		ev, _, err := t.Sell(ctx, req)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("demo sale", "till", i+1, "err", err)
 			}
 			continue
 		}
-		log.Info("sale", "till", i+1, "receipt", s.Receipt, "total", s.Total.String(), "lines", len(s.Lines), "tender", s.Tenders[0].Kind)
+		s := ev.Body.(*ledger.Sale)
+		tot, _ := s.Totals() // recorded: it validated
+		log.Info("sale", "till", i+1, "receipt", ev.Receipt(t.Number()), "total", tot.Total.String(), "lines", len(s.Lines), "tender", s.Tenders[0].Kind)
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 func hqCommand() *cli.Command {
@@ -63,7 +63,7 @@ func runHQ(c *cli.Context) error {
 		return err
 	}
 	for _, path := range c.StringSlice("register") {
-		sf, err := node.LoadStoreFile(path)
+		sf, err := pki.LoadStoreFile(path)
 		if err != nil {
 			return err
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/ledger"
-	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 func ledgerCommand() *cli.Command {
@@ -113,7 +113,7 @@ func ledgerExport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := node.LoadStoreFile(filepath.Join(c.String("data"), node.StoreFileName))
+	store, err := pki.LoadStoreFile(filepath.Join(c.String("data"), pki.StoreFileName))
 	if err != nil {
 		return fmt.Errorf("ledger export: the store's ID: %w", err)
 	}

@@ -20,8 +20,8 @@ import (
 
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
-	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 // TestMain lets the test binary run as `tillmesh` inside the scripts, so
@@ -254,11 +254,11 @@ func cmdPeerAddr(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: peeraddr VAR DATADIR PORT")
 	}
-	path := filepath.Join(ts.MkAbs(args[1]), node.TillKeyFileName)
+	path := filepath.Join(ts.MkAbs(args[1]), pki.TillKeyFileName)
 	if _, err := os.Stat(path); err != nil {
 		ts.Fatalf("peeraddr: %v", err)
 	}
-	key, err := node.LoadOrCreateKey(path)
+	key, err := pki.LoadOrCreateKey(path)
 	ts.Check(err)
 	id, err := p2p.PeerOf(ledger.TillOf(key))
 	ts.Check(err)

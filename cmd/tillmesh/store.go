@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 func storeCommand() *cli.Command {
@@ -20,13 +21,13 @@ func storeCommand() *cli.Command {
 				Usage: "create a store: ID, LAN mesh key (PSK) and certificate authority",
 				Flags: []cli.Flag{dir, &cli.StringFlag{Name: "name", Required: true, Usage: "the store's name"}},
 				Action: func(c *cli.Context) error {
-					s, err := node.InitStore(c.String("dir"), c.String("name"))
+					s, err := pki.InitStore(c.String("dir"), c.String("name"))
 					if err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "store %q (%s) created in %s\n", s.Name, s.ID, c.String("dir"))
-					fmt.Fprintf(c.App.Writer, "  %s  goes to every till (secret: it holds the mesh key)\n", node.StoreFileName)
-					fmt.Fprintf(c.App.Writer, "  %s  signs till certificates; keep it with whoever enrolls tills\n", node.CAKeyFileName)
+					fmt.Fprintf(c.App.Writer, "  %s  goes to every till (secret: it holds the mesh key)\n", pki.StoreFileName)
+					fmt.Fprintf(c.App.Writer, "  %s  signs till certificates; keep it with whoever enrolls tills\n", pki.CAKeyFileName)
 					return nil
 				},
 			},
@@ -43,7 +44,7 @@ func storeCommand() *cli.Command {
 					if name == "" {
 						name = fmt.Sprintf("Till %d", c.Uint("number"))
 					}
-					cert, err := node.Enroll(c.String("dir"), c.String("till-data"), uint32(c.Uint("number")), name, time.Now())
+					cert, err := pki.Enroll(c.String("dir"), c.String("till-data"), uint32(c.Uint("number")), name, time.Now())
 					if err != nil {
 						return err
 					}

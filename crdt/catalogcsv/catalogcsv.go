@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // Columns of the file, in the order Write writes them.
@@ -170,75 +172,115 @@ func Parse(r io.Reader, o Options) ([]Row, error) {
 	rd := csv.NewReader(cr)
 	rd.FieldsPerRecord = -1
 	rd.ReuseRecord = true
-	e := &Error{}
-	add := func(line int, sku, format string, args ...any) bool {
-		if len(e.Problems) >= MaxProblems {
-			e.Truncated = true
-			return false
-		}
-		e.Problems = append(e.Problems, Problem{Line: line, SKU: sku, Reason: fmt.Sprintf(format, args...)})
-		return true
-	}
-	tooLarge := func() ([]Row, error) {
-		e.Problems = append(e.Problems[:0], Problem{Reason: fmt.Sprintf("the file is larger than %d MB: split it into smaller files", o.MaxBytes>>20)})
-		if o.MaxBytes < 1<<20 {
-			e.Problems[0].Reason = fmt.Sprintf("the file is larger than %d bytes: split it into smaller files", o.MaxBytes)
-		}
-		e.tooLarge = true
-		return nil, e
-	}
+	p := &parser{o: o, digits: digits, cr: cr, rd: rd, e: &Error{}, col: map[string]int{},
+		skuLine: map[string]int{}, barcodeOwner: map[string]string{}}
 
 	header, err := rd.Read()
-	if cr.over {
-		return tooLarge()
+	switch {
+	case cr.over:
+		return p.tooLarge()
+	case errors.Is(err, io.EOF):
+		p.add(1, "", "the file is empty: it needs a header row %s", strings.Join(append(slices.Clone(required), optional...), ","))
+		return nil, p.e
+	case err != nil:
+		p.add(1, "", "header: %v", csvReason(err))
+		return nil, p.e
 	}
-	if errors.Is(err, io.EOF) {
-		add(1, "", "the file is empty: it needs a header row %s", strings.Join(append(slices.Clone(required), optional...), ","))
-		return nil, e
+	if !p.header(header) {
+		return nil, p.e
 	}
-	if err != nil {
-		add(1, "", "header: %v", csvReason(err))
-		return nil, e
+	rows, over := p.rows(len(header))
+	if over {
+		return p.tooLarge()
 	}
-	col := map[string]int{}
+	if p.e.Truncated {
+		// Reading stopped early; a file over the limit still says so.
+		if _, err := io.Copy(io.Discard, cr); err != nil && cr.over {
+			return p.tooLarge()
+		}
+	}
+	if len(p.e.Problems) > 0 {
+		return rows, p.e
+	}
+	if len(rows) == 0 {
+		p.add(0, "", "the file has a header but no products")
+		return nil, p.e
+	}
+	return rows, nil
+}
+
+// parser is one Parse under way.
+type parser struct {
+	o            Options
+	digits       int
+	cr           *countingReader
+	rd           *csv.Reader
+	e            *Error
+	col          map[string]int // column name -> index+1 (0: absent)
+	skuLine      map[string]int
+	barcodeOwner map[string]string
+}
+
+// add records a problem; false once MaxProblems are recorded.
+func (p *parser) add(line int, sku, format string, args ...any) bool {
+	if len(p.e.Problems) >= MaxProblems {
+		p.e.Truncated = true
+		return false
+	}
+	p.e.Problems = append(p.e.Problems, Problem{Line: line, SKU: sku, Reason: fmt.Sprintf(format, args...)})
+	return true
+}
+
+func (p *parser) tooLarge() ([]Row, error) {
+	e := p.e
+	e.Problems = append(e.Problems[:0], Problem{Reason: fmt.Sprintf("the file is larger than %d MB: split it into smaller files", p.o.MaxBytes>>20)})
+	if p.o.MaxBytes < 1<<20 {
+		e.Problems[0].Reason = fmt.Sprintf("the file is larger than %d bytes: split it into smaller files", p.o.MaxBytes)
+	}
+	e.tooLarge = true
+	return nil, e
+}
+
+// header reads the column names; false if the header has problems.
+func (p *parser) header(header []string) bool {
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		switch {
 		case !slices.Contains(required, name) && !slices.Contains(optional, name):
-			add(1, "", "header: unknown column %q (columns: %s)", h, strings.Join(append(slices.Clone(required), optional...), ", "))
-		case col[name] != 0:
-			add(1, "", "header: column %q twice", name)
+			p.add(1, "", "header: unknown column %q (columns: %s)", h, strings.Join(append(slices.Clone(required), optional...), ", "))
+		case p.col[name] != 0:
+			p.add(1, "", "header: column %q twice", name)
 		default:
-			col[name] = i + 1 // 0 means absent
+			p.col[name] = i + 1 // 0 means absent
 		}
 	}
 	for _, name := range required {
-		if col[name] == 0 {
-			add(1, "", "header: no column %q (required: %s)", name, strings.Join(required, ", "))
+		if p.col[name] == 0 {
+			p.add(1, "", "header: no column %q (required: %s)", name, strings.Join(required, ", "))
 		}
 	}
-	if len(e.Problems) > 0 {
-		return nil, e
-	}
-	field := func(rec []string, name string) string {
-		i := col[name]
-		if i == 0 || i > len(rec) {
-			return ""
-		}
-		return strings.TrimSpace(rec[i-1])
-	}
+	return len(p.e.Problems) == 0
+}
 
-	var rows []Row
+func (p *parser) field(rec []string, name string) string {
+	i := p.col[name]
+	if i == 0 || i > len(rec) {
+		return ""
+	}
+	return strings.TrimSpace(rec[i-1])
+}
+
+// rows reads the products after the header: the good rows, and whether
+// the file went over its size limit.
+func (p *parser) rows(fields int) (rows []Row, over bool) {
 	n := 0
-	skuLine := map[string]int{}
-	barcodeOwner := map[string]string{}
 	for {
-		rec, err := rd.Read()
-		if cr.over {
-			return tooLarge()
+		rec, err := p.rd.Read()
+		if p.cr.over {
+			return nil, true
 		}
 		if errors.Is(err, io.EOF) {
-			break
+			return rows, false
 		}
 		if err != nil {
 			line := 0
@@ -246,72 +288,57 @@ func Parse(r io.Reader, o Options) ([]Row, error) {
 			if errors.As(err, &pe) {
 				line = pe.StartLine
 			}
-			if !add(line, "", "%s", csvReason(err)) {
-				break
-			}
-			if pe == nil {
-				break // not a CSV syntax error: the reader cannot go on
+			if !p.add(line, "", "%s", csvReason(err)) || pe == nil {
+				return rows, false // not a CSV syntax error: the reader cannot go on
 			}
 			continue
 		}
-		line, _ := rd.FieldPos(0)
+		line, _ := p.rd.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // a blank line
 		}
-		if n++; n > o.MaxRows {
-			add(line, "", "more than %d products: split the file", o.MaxRows)
-			break
+		if n++; n > p.o.MaxRows {
+			p.add(line, "", "more than %d products: split the file", p.o.MaxRows)
+			return rows, false
 		}
-		if len(rec) != len(header) {
-			if !add(line, field(rec, ColSKU), "%d fields, the header has %d", len(rec), len(header)) {
-				break
+		if len(rec) != fields {
+			if !p.add(line, p.field(rec, ColSKU), "%d fields, the header has %d", len(rec), fields) {
+				return rows, false
 			}
 			continue
 		}
-		row, problems := parseRow(line, func(name string) string { return field(rec, name) }, o, digits)
-		sku := row.Product.SKU
-		if sku != "" {
-			if first, dup := skuLine[sku]; dup {
-				problems = append(problems, fmt.Sprintf("duplicate sku: also on line %d", first))
-			} else {
-				skuLine[sku] = line
+		row, problems := parseRow(line, func(name string) string { return p.field(rec, name) }, p.o, p.digits)
+		problems = append(problems, p.duplicates(row, line)...)
+		for _, pr := range problems {
+			if !p.add(line, row.Product.SKU, "%s", pr) {
+				return rows, false
 			}
-		}
-		for _, b := range row.Product.Barcodes {
-			if other, dup := barcodeOwner[b]; dup && other != sku {
-				problems = append(problems, fmt.Sprintf("barcode %s is also on sku %s", b, other))
-			} else {
-				barcodeOwner[b] = sku
-			}
-		}
-		stop := false
-		for _, p := range problems {
-			if !add(line, sku, "%s", p) {
-				stop = true
-				break
-			}
-		}
-		if stop {
-			break
 		}
 		if len(problems) == 0 {
 			rows = append(rows, row)
 		}
 	}
-	if e.Truncated {
-		// Reading stopped early; a file over the limit still says so.
-		if _, err := io.Copy(io.Discard, cr); err != nil && cr.over {
-			return tooLarge()
+}
+
+// duplicates lists a row's SKU or barcodes that an earlier row has.
+func (p *parser) duplicates(row Row, line int) []string {
+	var problems []string
+	sku := row.Product.SKU
+	if sku != "" {
+		if first, dup := p.skuLine[sku]; dup {
+			problems = append(problems, fmt.Sprintf("duplicate sku: also on line %d", first))
+		} else {
+			p.skuLine[sku] = line
 		}
 	}
-	if len(e.Problems) > 0 {
-		return rows, e
+	for _, b := range row.Product.Barcodes {
+		if other, dup := p.barcodeOwner[b]; dup && other != sku {
+			problems = append(problems, fmt.Sprintf("barcode %s is also on sku %s", b, other))
+		} else {
+			p.barcodeOwner[b] = sku
+		}
 	}
-	if len(rows) == 0 {
-		add(0, "", "the file has a header but no products")
-		return nil, e
-	}
-	return rows, nil
+	return problems
 }
 
 func csvReason(err error) string {
@@ -326,7 +353,7 @@ func csvReason(err error) string {
 func parseRow(line int, f func(string) string, o Options, digits int) (Row, []string) {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	p := crdt.Product{SKU: f(ColSKU), Name: f(ColName), Currency: o.currency(), Unit: crdt.Unit(strings.ToLower(f(ColUnit))), Updated: o.Updated}
+	p := crdt.Product{SKU: f(ColSKU), Name: f(ColName), Currency: o.currency(), Unit: ledger.Unit(strings.ToLower(f(ColUnit))), Updated: o.Updated}
 	if p.SKU == "" {
 		bad("no sku")
 	}
@@ -349,19 +376,19 @@ func parseRow(line int, f func(string) string, o Options, digits int) (Row, []st
 	if price, err := ParseAmount(f(ColPrice), digits); err != nil {
 		bad("price %q: %v", f(ColPrice), err)
 	} else {
-		p.Price = price
+		p.Price = ledger.Money(price)
 	}
 	if rate, err := ParseTaxRate(f(ColTaxRate)); err != nil {
 		bad("tax rate %q: %v", f(ColTaxRate), err)
 	} else if len(o.TaxRates) > 0 && !slices.Contains(o.TaxRates, rate) {
 		bad("unknown tax rate %s: the store's rates are %s", f(ColTaxRate), formatRates(o.TaxRates))
 	} else {
-		p.TaxRate = rate
+		p.TaxRate = ledger.TaxRate(rate)
 	}
 	var stockDigits int
 	switch p.Unit {
-	case crdt.UnitEach:
-	case crdt.UnitKilogram:
+	case ledger.Each:
+	case ledger.Kilogram:
 		stockDigits = 3 // grams
 	default:
 		bad("unit %q: want ea or kg", f(ColUnit))
@@ -483,44 +510,10 @@ func formatRates(rs []int32) string {
 	return strings.Join(out, ", ")
 }
 
-// CheckBarcode accepts 1-64 printable ASCII characters without spaces, and
-// checks the GS1 check digit of all-digit codes of 8, 12, 13 or 14 digits
-// (EAN-8, UPC-A, EAN-13, GTIN-14). Other codes (internal, CODE128) have no
-// check digit to verify.
-func CheckBarcode(code string) error {
-	if len(code) == 0 || len(code) > 64 {
-		return fmt.Errorf("barcode %q: want 1 to 64 characters", code)
-	}
-	digits := true
-	for i := 0; i < len(code); i++ {
-		c := code[i]
-		if c < 0x21 || c > 0x7e {
-			return fmt.Errorf("barcode %q: character %q not allowed", code, c)
-		}
-		digits = digits && c >= '0' && c <= '9'
-	}
-	if !digits {
-		return nil
-	}
-	switch len(code) {
-	case 8, 12, 13, 14:
-	default:
-		return nil
-	}
-	sum := 0
-	for i := len(code) - 2; i >= 0; i-- {
-		d := int(code[i] - '0')
-		if (len(code)-2-i)%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	want := byte('0' + (10-sum%10)%10)
-	if code[len(code)-1] != want {
-		return fmt.Errorf("barcode %s: wrong check digit %c (want %c)", code, code[len(code)-1], want)
-	}
-	return nil
-}
+// CheckBarcode is ledger/basket's barcode rule (basket.CheckBarcode):
+// 1-64 printable ASCII characters without spaces, and a right GS1 check
+// digit on codes of 8, 12, 13 or 14 digits.
+func CheckBarcode(code string) error { return basket.CheckBarcode(code) }
 
 // currencyDigits is the number of minor-unit decimals of an ISO 4217
 // currency: 2 unless listed.
@@ -703,15 +696,15 @@ func Write(w io.Writer, products []crdt.Product, currency string) error {
 			}
 		}
 		stockDigits := 0
-		if p.Unit == crdt.UnitKilogram {
+		if p.Unit == ledger.Kilogram {
 			stockDigits = 3
 		}
 		reorder := ""
 		if p.Reorder > 0 {
 			reorder = FormatAmount(p.Reorder, stockDigits)
 		}
-		if err := cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), FormatAmount(p.Price, pd),
-			formatRate(p.TaxRate), string(p.Unit), reorder}); err != nil {
+		if err := cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), FormatAmount(int64(p.Price), pd),
+			formatRate(int32(p.TaxRate)), string(p.Unit), reorder}); err != nil {
 			return err
 		}
 	}

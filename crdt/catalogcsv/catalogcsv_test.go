@@ -11,6 +11,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/crdt/catalogcsv"
+	"github.com/tillmesh/tillmesh/ledger"
 )
 
 const header = "sku,name,barcodes,price,tax_rate,unit,opening_stock,reorder_point\n"
@@ -27,11 +28,11 @@ func TestParseGood(t *testing.T) {
 	}
 	want := []catalogcsv.Row{
 		{Line: 2, Opening: 48, HasOpening: true, Product: crdt.Product{SKU: "10001", Name: "Whole milk 1l", Barcodes: []string{"4006381333931"},
-			Price: 129, Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach, Reorder: 12, Updated: 5}},
+			Price: 129, Currency: "EUR", TaxRate: 700, Unit: ledger.Each, Reorder: 12, Updated: 5}},
 		{Line: 3, Opening: 10500, HasOpening: true, Product: crdt.Product{SKU: "20001", Name: "Apples",
-			Price: 250, Currency: "EUR", TaxRate: 700, Unit: crdt.UnitKilogram, Reorder: 2250, Updated: 5}},
+			Price: 250, Currency: "EUR", TaxRate: 700, Unit: ledger.Kilogram, Reorder: 2250, Updated: 5}},
 		{Line: 4, Product: crdt.Product{SKU: "30001", Name: "Coffee, ground", Barcodes: []string{"4006381333931x", "96385074"},
-			Price: 1999, Currency: "EUR", TaxRate: 1900, Unit: crdt.UnitEach, Updated: 5}},
+			Price: 1999, Currency: "EUR", TaxRate: 1900, Unit: ledger.Each, Updated: 5}},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("got %d rows, want %d", len(rows), len(want))
@@ -175,9 +176,9 @@ func TestParseRefusesLargeFile(t *testing.T) {
 
 func TestPlan(t *testing.T) {
 	current := []crdt.Product{
-		{SKU: "A", Name: "One", Barcodes: []string{"96385074"}, Price: 100, Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach},
-		{SKU: "B", Name: "Two", Price: 200, Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach},
-		{SKU: "C", Name: "Three", Barcodes: []string{"4006381333931"}, Price: 300, Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach},
+		{SKU: "A", Name: "One", Barcodes: []string{"96385074"}, Price: 100, Currency: "EUR", TaxRate: 700, Unit: ledger.Each},
+		{SKU: "B", Name: "Two", Price: 200, Currency: "EUR", TaxRate: 700, Unit: ledger.Each},
+		{SKU: "C", Name: "Three", Barcodes: []string{"4006381333931"}, Price: 300, Currency: "EUR", TaxRate: 700, Unit: ledger.Each},
 	}
 	in := header +
 		"A,One,96385074,1.00,7,ea,5,\n" + // unchanged; opening stock ignored
@@ -226,9 +227,9 @@ func TestPlan(t *testing.T) {
 // an all-unchanged plan.
 func TestWriteParseRoundTrip(t *testing.T) {
 	ps := []crdt.Product{
-		{SKU: "B", Name: `Coffee "Crema", 1kg`, Barcodes: []string{"4006381333931", "INT-7"}, Price: 1999, Currency: "EUR", TaxRate: 1900, Unit: crdt.UnitEach, Reorder: 4},
-		{SKU: "A", Name: "Cheese", Price: 1234, Currency: "EUR", TaxRate: 825, Unit: crdt.UnitKilogram, Reorder: 1500},
-		{SKU: "C", Name: "Free", Currency: "EUR", Unit: crdt.UnitEach},
+		{SKU: "B", Name: `Coffee "Crema", 1kg`, Barcodes: []string{"4006381333931", "INT-7"}, Price: 1999, Currency: "EUR", TaxRate: 1900, Unit: ledger.Each, Reorder: 4},
+		{SKU: "A", Name: "Cheese", Price: 1234, Currency: "EUR", TaxRate: 825, Unit: ledger.Kilogram, Reorder: 1500},
+		{SKU: "C", Name: "Free", Currency: "EUR", Unit: ledger.Each},
 	}
 	var buf bytes.Buffer
 	if err := catalogcsv.Write(&buf, ps, "EUR"); err != nil {

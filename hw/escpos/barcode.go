@@ -3,6 +3,8 @@ package escpos
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // Symbology is a barcode type of GS k.
@@ -177,16 +179,9 @@ func eanPayload(code string, n int) (string, error) {
 	return code[:n], nil
 }
 
-// checkDigit is the GS1 modulo-10 check digit of the ASCII digits in
-// payload: weights 3 and 1 alternate from the rightmost digit.
+// checkDigit is ledger/basket's GS1 check digit of a payload already
+// known to be digits.
 func checkDigit(payload string) byte {
-	sum := 0
-	for i := 0; i < len(payload); i++ {
-		d := int(payload[len(payload)-1-i] - '0')
-		if i%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return byte('0' + (10-sum%10)%10)
+	d, _ := basket.CheckDigit(payload)
+	return d
 }

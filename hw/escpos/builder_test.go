@@ -204,21 +204,6 @@ func TestEpsonTables(t *testing.T) {
 	}
 }
 
-func TestCheckDigit(t *testing.T) {
-	tests := []struct{ payload, want string }{
-		{"400638133393", "1"}, // EAN-13 4006381333931
-		{"590123412345", "7"}, // EAN-13 5901234123457
-		{"9638507", "4"},      // EAN-8 96385074
-		{"03600029145", "2"},  // UPC-A 036000291452
-		{"000000000000", "0"},
-	}
-	for _, tc := range tests {
-		if got := string(checkDigit(tc.payload)); got != tc.want {
-			t.Errorf("checkDigit(%s) = %s, want %s", tc.payload, got, tc.want)
-		}
-	}
-}
-
 func TestQRRasterMode(t *testing.T) {
 	b := newBuilder(t, Config{QR: QRRaster, DotsPerLine: 384})
 	must(t, b.QR("https://tillmesh.example/r/3-1042", 16, QRLevelQ))

@@ -1,40 +1,14 @@
-package receipt
+package receipt_test
 
 import (
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/tillmesh/tillmesh/internal/testkit"
 )
 
-// TestImports keeps the package pure: no I/O, no clock, no logging.
 func TestImports(t *testing.T) {
-	allowed := map[string]bool{
-		"encoding/base64": true, "errors": true, "fmt": true, "strconv": true, "strings": true,
-		"time": true, "unicode": true, "unicode/utf8": true,
-		"golang.org/x/text/unicode/norm":         true,
-		"github.com/tillmesh/tillmesh/hw/escpos": true,
-		"github.com/tillmesh/tillmesh/ledger":    true,
-	}
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			if !allowed[path] {
-				t.Errorf("%s imports %s, which a pure package must not", name, path)
-			}
-		}
-	}
+	testkit.Imports(t, ".").Only("receipt is pure: no I/O, no clock, no logging, no goroutines",
+		"encoding/base64", "errors", "fmt", "strconv", "strings", "time", "unicode", "unicode/utf8",
+		"golang.org/x/text/unicode/norm",
+		"github.com/tillmesh/tillmesh/hw/escpos", "github.com/tillmesh/tillmesh/ledger")
 }

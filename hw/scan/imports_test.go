@@ -1,42 +1,11 @@
-package scan
+package scan_test
 
 import (
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/tillmesh/tillmesh/internal/testkit"
 )
 
-// TestImports keeps the package pure: no I/O, no clock, no logging, no
-// goroutine machinery.
 func TestImports(t *testing.T) {
-	allowed := map[string]bool{
-		"errors": true, "fmt": true, "strconv": true,
-	}
-	checkImports(t, allowed)
-}
-
-func checkImports(t *testing.T, allowed map[string]bool) {
-	t.Helper()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			if !allowed[path] {
-				t.Errorf("%s imports %s, which a pure package must not", name, path)
-			}
-		}
-	}
+	testkit.Imports(t, ".").Only("scan is pure: no I/O, no clock, no logging, no goroutines", "errors", "fmt")
 }

@@ -1,6 +1,13 @@
 package scan
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrLineTooLong means a scanner line exceeded the length limit and was
+// dropped.
+var ErrLineTooLong = errors.New("scan: line too long")
 
 // DefaultMaxLine is the line length limit of a zero LineAssembler: room
 // for any EAN or UPC code, GS1-128 and most 2D codes.

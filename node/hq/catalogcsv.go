@@ -25,8 +25,8 @@ func (h *HQ) catalogOf(ctx context.Context, store *ledger.StoreID) ([]crdt.Produ
 			continue
 		}
 		p := e.Product
-		out = append(out, crdt.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: p.Price, Currency: p.Currency,
-			TaxRate: p.TaxRate, Unit: crdt.Unit(p.Unit), Updated: e.At})
+		p.Updated = e.At
+		out = append(out, p)
 	}
 	return out, nil
 }
@@ -61,8 +61,8 @@ func (h *HQ) ImportCatalog(ctx context.Context, store *ledger.StoreID, r io.Read
 		return plan, nil
 	}
 	for _, p := range plan.Write {
-		hp := hqapi.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: p.Price, Currency: p.Currency, TaxRate: p.TaxRate, Unit: string(p.Unit)}
-		if _, err := h.PutProduct(ctx, store, hp, by); err != nil {
+		p.Updated, p.Reorder = 0, 0 // the tills' own
+		if _, err := h.PutProduct(ctx, store, p, by); err != nil {
 			return nil, err
 		}
 	}

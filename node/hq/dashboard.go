@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,10 +18,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/argon2"
-
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/pinhash"
 	"github.com/tillmesh/tillmesh/ui/backoff"
 )
 
@@ -35,47 +33,15 @@ const (
 	csrfHeader    = "X-CSRF-Token"
 )
 
-// Argon2id parameters for staff passwords and till PINs (OWASP's
-// minimum: 19 MiB, 2 passes, 1 lane).
-const (
-	argonMemory = 19 * 1024
-	argonTime   = 2
-	argonLanes  = 1
-	argonKeyLen = 32
-)
+// HashSecret hashes a password or PIN with argon2id (pinhash.Default),
+// the hashes tills check with the same parser and bounds.
+func HashSecret(secret string) (string, error) { return pinhash.New(secret, pinhash.Default) }
 
-// HashSecret hashes a password or PIN with argon2id into a PHC string:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (unpadded base64).
-func HashSecret(secret string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	key := argon2.IDKey([]byte(secret), salt, argonTime, argonMemory, argonLanes, argonKeyLen)
-	b := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonLanes,
-		b.EncodeToString(salt), b.EncodeToString(key)), nil
-}
-
-// CheckSecret reports whether secret matches a HashSecret string.
+// CheckSecret reports whether secret matches a HashSecret string; a hash
+// pinhash cannot read (out-of-bounds parameters) never matches.
 func CheckSecret(hash, secret string) bool {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
-		return false
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m > 1<<20 || t > 16 || p == 0 {
-		return false
-	}
-	b := base64.RawStdEncoding
-	salt, err1 := b.DecodeString(parts[4])
-	want, err2 := b.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 64 {
-		return false
-	}
-	got := argon2.IDKey([]byte(secret), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	ok, err := pinhash.Verify(hash, secret)
+	return err == nil && ok
 }
 
 // SetPassword creates or resets an HQ staff login.

@@ -3,15 +3,14 @@ package hq_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/hq"
@@ -19,12 +18,7 @@ import (
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
 )
 
-func quiet() *slog.Logger {
-	if os.Getenv("TILLMESH_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func quiet() *slog.Logger { return testkit.Quiet() }
 
 // backend is one storage implementation: place makes a fresh empty
 // location (a directory, a schema) and open opens it; open may be called

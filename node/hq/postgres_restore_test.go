@@ -1,6 +1,7 @@
 package hq_test
 
 import (
+	"github.com/tillmesh/tillmesh/ledger"
 	"os"
 	"regexp"
 	"testing"
@@ -35,7 +36,7 @@ func TestPostgresCursorAfterRestore(t *testing.T) {
 	h := newHQ(t, st, store)
 	put := func(price int64) hqapi.Change {
 		t.Helper()
-		c, err := h.PutProduct(ctx, &store.ID, hqapi.Product{SKU: "1", Name: "Tea", Price: price, Currency: "EUR", TaxRate: 700, Unit: "ea"}, "admin")
+		c, err := h.PutProduct(ctx, &store.ID, hqapi.Product{SKU: "1", Name: "Tea", Price: ledger.Money(price), Currency: "EUR", TaxRate: 700, Unit: "ea"}, "admin")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,8 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 )
 
@@ -178,7 +178,7 @@ func (h *HQ) Stock(ctx context.Context, store *ledger.StoreID) ([]StockLevel, er
 		s.mu.Lock()
 		for sku, q := range s.agg.stock {
 			p := names[sku]
-			out = append(out, StockLevel{Store: s.rec.ID, SKU: sku, Name: p.Name, Unit: p.Unit, Qty: q})
+			out = append(out, StockLevel{Store: s.rec.ID, SKU: sku, Name: p.Name, Unit: string(p.Unit), Qty: q})
 		}
 		s.mu.Unlock()
 	}
@@ -263,38 +263,19 @@ func (h *HQ) addChange(ctx context.Context, c hqapi.Change) (hqapi.Change, error
 	return c, nil
 }
 
-// CheckProduct checks a product with the rules the tills' CRDT applies
-// (crdt.Product.Validate), so a change HQ accepts is one every till
-// stores.
+// CheckProduct checks a product with ledger/basket's rules for a new or
+// edited product (basket.Product.Check), the ones a till applies, so a
+// change HQ accepts is one every till stores and finds by barcode.
 func CheckProduct(p hqapi.Product) error {
-	cp := crdt.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: p.Price, Currency: p.Currency,
-		TaxRate: p.TaxRate, Unit: crdt.Unit(p.Unit)}
-	if err := cp.Validate(); err != nil {
+	if err := p.Check(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if p.Price > ledger.MaxPrice {
-		return fmt.Errorf("%w: product %s: price %d above %d", ErrInvalid, p.SKU, p.Price, int64(ledger.MaxPrice))
 	}
 	return nil
 }
 
-// validID mirrors the CRDT's key rule: 1-128 of [A-Za-z0-9._-], starting
-// with a letter or digit.
-func validID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case (c == '.' || c == '_' || c == '-') && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validID is the CRDT's key rule (basket.ValidID): 1-128 of
+// [A-Za-z0-9._-], starting with a letter or digit.
+func validID(s string) bool { return basket.ValidID(s) == nil }
 
 // noteVersions records the tills' releases a relay reports. The caller
 // holds s.mu.

@@ -2,11 +2,11 @@ package ledgerdb_test
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
@@ -16,7 +16,7 @@ var store = ledger.StoreID{7}
 
 const now = int64(1_790_000_000_000)
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return testkit.Quiet() }
 
 func open(t *testing.T, dir string) *ledgerdb.DB {
 	t.Helper()

@@ -3,7 +3,6 @@ package ledgersync_test
 import (
 	"context"
 	"crypto/ed25519"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
@@ -26,7 +26,7 @@ import (
 
 var store = ledger.StoreID{5}
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return testkit.Quiet() }
 
 // gater refuses the peers in its set: the tests' partition switch.
 type gater struct {
@@ -122,15 +122,10 @@ func (n *node) sell(t *testing.T, count int) {
 	}
 }
 
+// waitFor polls cond until it holds (testkit.WaitFor).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an event
-	}
+	testkit.WaitFor(t, what, 20*time.Second, cond)
 }
 
 func converged(ns ...*node) bool {

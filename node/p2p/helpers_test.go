@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 )
 
@@ -187,16 +188,8 @@ func (n *node) peerInfo(p peer.ID) (PeerInfo, bool) {
 	return PeerInfo{}, false
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond until it holds (testkit.WaitFor).
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
+	testkit.WaitFor(t, what, timeout, cond)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -27,6 +26,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
@@ -35,22 +35,12 @@ import (
 	"github.com/tillmesh/tillmesh/node/relay"
 )
 
-func quiet() *slog.Logger {
-	if os.Getenv("TILLMESH_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func quiet() *slog.Logger { return testkit.Quiet() }
 
+// waitFor polls cond until it holds (testkit.WaitFor).
 func waitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
+	testkit.WaitFor(tb, what, timeout, cond)
 }
 
 // hqServer is an HQ behind an HTTP server that can be taken away (every
@@ -466,7 +456,7 @@ func TestDownlinkReachesTheCRDTOnce(t *testing.T) {
 	m := newMesh(t, store, srv)
 	ctx := t.Context()
 	for i := range 3 {
-		p := hqapi.Product{SKU: "10" + strconv.Itoa(i), Name: "Tea", Price: 250 + int64(i), Currency: "EUR", TaxRate: 700, Unit: "ea"}
+		p := hqapi.Product{SKU: "10" + strconv.Itoa(i), Name: "Tea", Price: 250 + ledger.Money(i), Currency: "EUR", TaxRate: 700, Unit: "ea"}
 		if _, err := srv.PutProduct(ctx, nil, p, "admin"); err != nil {
 			t.Fatal(err)
 		}
@@ -537,7 +527,7 @@ func TestHQPriceEditKeepsBarcodes(t *testing.T) {
 	m := newMesh(t, store, srv)
 	ctx := t.Context()
 	bread := crdt.Product{SKU: "10002", Name: "Bread small", Barcodes: []string{"4000000100027"}, Price: 129,
-		Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach}
+		Currency: "EUR", TaxRate: 700, Unit: ledger.Each}
 	if err := m.inv.PutProduct(ctx, bread); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"github.com/tillmesh/tillmesh/ledger"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -72,11 +73,11 @@ func TestHQRestoredFromBackup(t *testing.T) {
 		if err != nil {
 			return 0
 		}
-		return p.Price
+		return int64(p.Price)
 	}
 	putPrice := func(h *hq.HQ, p int64) {
 		t.Helper()
-		if _, err := h.PutProduct(ctx, &store.ID, hqapi.Product{SKU: "100", Name: "Tea", Price: p, Currency: "EUR", TaxRate: 700, Unit: "ea"}, "admin"); err != nil {
+		if _, err := h.PutProduct(ctx, &store.ID, hqapi.Product{SKU: "100", Name: "Tea", Price: ledger.Money(p), Currency: "EUR", TaxRate: 700, Unit: "ea"}, "admin"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tillmesh/tillmesh/internal/testkit"
 )
 
 var (
@@ -24,7 +25,7 @@ var (
 	availErr  error
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return testkit.Quiet() }
 
 // mount mounts a fresh powerfs (POSIX model) over an empty backing
 // directory, or skips where FUSE is missing.

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -23,8 +22,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/internal/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -42,23 +43,12 @@ func findChromium() string {
 	return ""
 }
 
-func quiet() *slog.Logger {
-	if os.Getenv("TILLMESH_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func quiet() *slog.Logger { return testkit.Quiet() }
 
-// waitFor polls cond until it holds or 30 s pass.
+// waitFor polls cond until it holds (testkit.WaitFor).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
-	}
+	testkit.WaitFor(t, what, 30*time.Second, cond)
 }
 
 type till struct {
@@ -67,7 +57,7 @@ type till struct {
 }
 
 // startTill runs an enrolled till with its UI on a free loopback port.
-func startTill(t *testing.T, store *node.StoreFile, dir string, peers ...string) *till {
+func startTill(t *testing.T, store *pki.StoreFile, dir string, peers ...string) *till {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.DataDir, cfg.Store, cfg.Logger = dir, store, quiet()
@@ -103,12 +93,12 @@ func chromiumOrSkip(t *testing.T) string {
 func loneTill(t *testing.T, storeName string) *till {
 	t.Helper()
 	storeDir := t.TempDir()
-	store, err := node.InitStore(storeDir, storeName)
+	store, err := pki.InitStore(storeDir, storeName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := node.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
+	if _, err := pki.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return startTill(t, store, dir)
@@ -390,14 +380,14 @@ func TestTillInTheBrowser(t *testing.T) {
 
 	// A store with two tills, a catalog, opening stock and staff.
 	storeDir := t.TempDir()
-	store, err := node.InitStore(storeDir, "Corner Shop")
+	store, err := pki.InitStore(storeDir, "Corner Shop")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dirs []string
 	for i := 1; i <= 2; i++ {
 		d := t.TempDir()
-		if _, err := node.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		dirs = append(dirs, d)
@@ -412,7 +402,7 @@ func TestTillInTheBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := int64(100)
-		if p.Unit == crdt.UnitKilogram {
+		if p.Unit == ledger.Kilogram {
 			q = 50_000
 		}
 		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})
@@ -661,7 +651,7 @@ func TestCashierFirstHour(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A product just added, nothing received yet.
-	oat := crdt.Product{SKU: "20001", Name: "Oat milk 1L", Price: 249, Currency: "EUR", TaxRate: 700, Unit: crdt.UnitEach}
+	oat := crdt.Product{SKU: "20001", Name: "Oat milk 1L", Price: 249, Currency: "EUR", TaxRate: 700, Unit: ledger.Each}
 	if err := a.Inventory().PutProduct(ctx, oat); err != nil {
 		t.Fatal(err)
 	}

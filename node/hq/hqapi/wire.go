@@ -11,6 +11,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // Paths of the relay API. Store IDs are 32 hex digits.
@@ -123,17 +124,9 @@ type UploadResult struct {
 	Fence      Fence         `json:"fence"`
 }
 
-// Product is a catalog entry sent down to the stores. Price is in minor
-// units of Currency per Unit ("ea" or "kg"), TaxRate in basis points.
-type Product struct {
-	SKU      string   `json:"sku"`
-	Name     string   `json:"name"`
-	Barcodes []string `json:"barcodes,omitempty"`
-	Price    int64    `json:"price"`
-	Currency string   `json:"currency"`
-	TaxRate  int32    `json:"tax_rate"`
-	Unit     string   `json:"unit"`
-}
+// Product is a catalog entry sent down to the stores: ledger/basket's one
+// product type (its JSON names are this wire's).
+type Product = basket.Product
 
 // Staff is a staff member sent down to the stores. PINHash is an
 // argon2id PHC string ("$argon2id$v=19$m=...,t=...,p=...$salt$hash").

@@ -1,4 +1,4 @@
-package scan
+package basket
 
 import (
 	"fmt"
@@ -9,17 +9,17 @@ import (
 type Measure uint8
 
 const (
-	// Price is an amount in minor units (cents).
-	Price Measure = iota
-	// Weight is a weight in the layout's unit, usually grams.
-	Weight
+	// ByPrice: the value is an amount in minor units (cents).
+	ByPrice Measure = iota
+	// ByWeight: the value is a weight in the layout's unit, usually grams.
+	ByWeight
 )
 
 func (m Measure) String() string {
 	switch m {
-	case Price:
+	case ByPrice:
 		return "price"
-	case Weight:
+	case ByWeight:
 		return "weight"
 	}
 	return "Measure(" + strconv.Itoa(int(m)) + ")"
@@ -63,7 +63,7 @@ func (l Layout) Validate() error {
 		return fmt.Errorf("layout of %d item digits, %d check digits and %d value digits does not fill 10 digits: %w",
 			l.ItemDigits, check, l.ValueDigits, ErrInvalidLayout)
 	}
-	if l.Measure > Weight {
+	if l.Measure > ByWeight {
 		return fmt.Errorf("layout measure %d: %w", l.Measure, ErrInvalidLayout)
 	}
 	return nil
@@ -160,7 +160,7 @@ func PriceCheckDigit(value string) (byte, error) {
 				return byte('0' + c), nil
 			}
 		}
-		panic("scan: weight 5- is not a permutation of the digits") // unreachable
+		panic("basket: weight 5- is not a permutation of the digits") // unreachable
 	}
 	return 0, fmt.Errorf("price field %q: %d digits, want 4 or 5: %w", value, len(value), ErrFormat)
 }

@@ -1,4 +1,4 @@
-package node
+package pki
 
 import (
 	"crypto/ed25519"
@@ -101,7 +101,7 @@ func InitStore(dir, name string) (*StoreFile, error) {
 		return nil, err
 	}
 	s.CA = ca.Public().(ed25519.PublicKey)
-	if err := writeJSON(filepath.Join(dir, StoreFileName), s); err != nil {
+	if err := WriteJSON(filepath.Join(dir, StoreFileName), s); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -129,7 +129,7 @@ func Enroll(dir, tillDir string, number uint32, name string, now time.Time) (*le
 	if err != nil {
 		return nil, err
 	}
-	ca, err := loadKey(filepath.Join(dir, CAKeyFileName))
+	ca, err := LoadKey(filepath.Join(dir, CAKeyFileName))
 	if err != nil {
 		return nil, fmt.Errorf("store enroll: the store CA key: %w", err)
 	}
@@ -163,10 +163,10 @@ func Enroll(dir, tillDir string, number uint32, name string, now time.Time) (*le
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(tillDir, TillCertFileName), b); err != nil {
+	if err := WriteFile(filepath.Join(tillDir, TillCertFileName), b); err != nil {
 		return nil, err
 	}
-	if err := writeJSON(filepath.Join(tillDir, StoreFileName), store); err != nil {
+	if err := WriteJSON(filepath.Join(tillDir, StoreFileName), store); err != nil {
 		return nil, err
 	}
 	known := false
@@ -175,7 +175,7 @@ func Enroll(dir, tillDir string, number uint32, name string, now time.Time) (*le
 	}
 	if !known {
 		reg = append(reg, Enrolled{Number: number, Name: name, Till: till, Issued: now.UTC()})
-		if err := writeJSON(regPath, reg); err != nil {
+		if err := WriteJSON(regPath, reg); err != nil {
 			return nil, err
 		}
 	}
@@ -202,25 +202,27 @@ func LoadCertificate(path string, store *StoreFile, key ed25519.PrivateKey) (*le
 	return c, nil
 }
 
-func loadKey(path string) (ed25519.PrivateKey, error) {
+// LoadKey reads an existing key (LoadOrCreateKey without the creating).
+func LoadKey(path string) (ed25519.PrivateKey, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
 	return LoadOrCreateKey(path)
 }
 
-func writeJSON(path string, v any) error {
+// WriteJSON writes v as indented JSON with WriteFile.
+func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFile(path, append(b, '\n'))
+	return WriteFile(path, append(b, '\n'))
 }
 
-// writeFile writes atomically with mode 0600: temp file, fsync, rename,
+// WriteFile writes atomically with mode 0600: temp file, fsync, rename,
 // then fsync the directory (and its parent, which may have just gained
 // it), so a power cut leaves the old file or the new one, never none.
-func writeFile(path string, b []byte) error {
+func WriteFile(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package scan
+package basket
 
 import (
 	"errors"
@@ -9,17 +9,14 @@ import (
 // Sentinel errors. Errors returned by this package wrap one of them.
 var (
 	// ErrFormat means a code has the wrong length or a non-digit.
-	ErrFormat = errors.New("scan: malformed code")
+	ErrFormat = errors.New("basket: malformed code")
 	// ErrCheckDigit means a check digit does not match the digits.
-	ErrCheckDigit = errors.New("scan: wrong check digit")
+	ErrCheckDigit = errors.New("basket: wrong check digit")
 	// ErrNotVariable means a code is not a variable-measure code of any
 	// configured layout.
-	ErrNotVariable = errors.New("scan: not a variable-measure code")
+	ErrNotVariable = errors.New("basket: not a variable-measure code")
 	// ErrInvalidLayout means a variable-measure layout is inconsistent.
-	ErrInvalidLayout = errors.New("scan: invalid layout")
-	// ErrLineTooLong means a scanner line exceeded the length limit and
-	// was dropped.
-	ErrLineTooLong = errors.New("scan: line too long")
+	ErrInvalidLayout = errors.New("basket: invalid layout")
 )
 
 // Symbology is the kind of a scanned code.
@@ -120,4 +117,53 @@ func digits(s string) error {
 		}
 	}
 	return nil
+}
+
+// gtinShaped reports whether code is all digits and as long as a GTIN:
+// 8 (EAN-8), 12 (UPC-A), 13 (EAN-13) or 14 (GTIN-14).
+func gtinShaped(code string) bool {
+	switch len(code) {
+	case 8, 12, 13, 14:
+		return digits(code) == nil
+	}
+	return false
+}
+
+// CheckBarcode checks a barcode as a catalog keeps it or a cashier types
+// it: 1..64 printable ASCII characters, and for a GTIN-shaped code (8, 12,
+// 13 or 14 digits) a right GS1 check digit. Other codes (internal,
+// CODE128) are accepted as they are.
+func CheckBarcode(code string) error {
+	if code == "" || len(code) > MaxBarcodeLen {
+		return ruleErr(ErrFormat, "barcode %q: want 1..%d characters", code, MaxBarcodeLen)
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; c < 0x21 || c > 0x7e {
+			return ruleErr(ErrFormat, "barcode %q: character %q not allowed", code, c)
+		}
+	}
+	if !gtinShaped(code) {
+		return nil
+	}
+	want, _ := CheckDigit(code[:len(code)-1]) // digits: no error
+	if got := code[len(code)-1]; got != want {
+		return ruleErr(ErrCheckDigit, "barcode %s: wrong check digit %c (want %c): scan again or type it", code, got, want)
+	}
+	return nil
+}
+
+// LookupKeys checks a scanned or typed code (CheckBarcode) and returns
+// the catalog keys to look it up under, in order. An EAN-13, EAN-8 or
+// UPC-A code is found by its GTIN first (a UPC-A code gains its leading
+// 0, so the catalog needs one key per product) and then as typed; any
+// other code, GS1 or not, as typed. The till's cart, its catalog screen
+// and POST /api/sales all find products this one way.
+func LookupKeys(code string) ([]string, error) {
+	if err := CheckBarcode(code); err != nil {
+		return nil, err
+	}
+	if c, err := Parse(code); err == nil && c.GTIN != code {
+		return []string{c.GTIN, code}, nil
+	}
+	return []string{code}, nil
 }

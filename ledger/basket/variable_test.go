@@ -1,4 +1,4 @@
-package scan
+package basket
 
 import (
 	"errors"
@@ -68,9 +68,9 @@ func ean(t *testing.T, payload string) Code {
 
 func TestDecodeVariable(t *testing.T) {
 	layouts := []Layout{
-		{Prefixes: []string{"20", "21", "22"}, ItemDigits: 5, ValueDigits: 5, Measure: Price},
-		{Prefixes: []string{"28"}, ItemDigits: 4, PriceCheck: true, ValueDigits: 5, Measure: Weight},
-		{Prefixes: []string{"02"}, ItemDigits: 5, PriceCheck: true, ValueDigits: 4, Measure: Price},
+		{Prefixes: []string{"20", "21", "22"}, ItemDigits: 5, ValueDigits: 5, Measure: ByPrice},
+		{Prefixes: []string{"28"}, ItemDigits: 4, PriceCheck: true, ValueDigits: 5, Measure: ByWeight},
+		{Prefixes: []string{"02"}, ItemDigits: 5, PriceCheck: true, ValueDigits: 4, Measure: ByPrice},
 	}
 	for _, l := range layouts {
 		if err := l.Validate(); err != nil {
@@ -87,10 +87,10 @@ func TestDecodeVariable(t *testing.T) {
 		want Variable
 		err  error
 	}{
-		{"price without check", ean(t, "211234501250"), Variable{Prefix: "21", Item: "12345", Value: 1250, Measure: Price}, nil},
-		{"weight with 5-digit check", ean(t, "281234614685"), Variable{Prefix: "28", Item: "1234", Value: 14685, Measure: Weight}, nil},
+		{"price without check", ean(t, "211234501250"), Variable{Prefix: "21", Item: "12345", Value: 1250, Measure: ByPrice}, nil},
+		{"weight with 5-digit check", ean(t, "281234614685"), Variable{Prefix: "28", Item: "1234", Value: 14685, Measure: ByWeight}, nil},
 		{"wrong 5-digit check (the popular 7)", ean(t, "281234714685"), Variable{}, ErrCheckDigit},
-		{"UPC-A number system 2 with 4-digit check", upc, Variable{Prefix: "02", Item: "12345", Value: 2875, Measure: Price}, nil},
+		{"UPC-A number system 2 with 4-digit check", upc, Variable{Prefix: "02", Item: "12345", Value: 2875, Measure: ByPrice}, nil},
 		{"unconfigured prefix", ean(t, "251234501250"), Variable{}, ErrNotVariable},
 		{"ordinary product", ean(t, "400638133393"), Variable{}, ErrNotVariable},
 		{"EAN-8", Code{EAN8, "96385074"}, Variable{}, ErrNotVariable},
@@ -125,7 +125,7 @@ func TestLayoutValidate(t *testing.T) {
 	}{
 		{"5+5", Layout{Prefixes: []string{"20"}, ItemDigits: 5, ValueDigits: 5}, true},
 		{"4+check+5", Layout{Prefixes: []string{"29"}, ItemDigits: 4, PriceCheck: true, ValueDigits: 5}, true},
-		{"5+check+4", Layout{Prefixes: []string{"02"}, ItemDigits: 5, PriceCheck: true, ValueDigits: 4, Measure: Weight}, true},
+		{"5+check+4", Layout{Prefixes: []string{"02"}, ItemDigits: 5, PriceCheck: true, ValueDigits: 4, Measure: ByWeight}, true},
 		{"6+4", Layout{Prefixes: []string{"23"}, ItemDigits: 6, ValueDigits: 4}, true},
 		{"no prefix", Layout{ItemDigits: 5, ValueDigits: 5}, false},
 		{"prefix 30", Layout{Prefixes: []string{"30"}, ItemDigits: 5, ValueDigits: 5}, false},

@@ -1,4 +1,4 @@
-package node
+package pki
 
 import (
 	"crypto/ed25519"
@@ -22,7 +22,7 @@ func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 			return nil, fmt.Errorf("generate till key: %w", err)
 		}
 		data := hex.EncodeToString(key.Seed()) + "\n"
-		if err := writeFile(path, []byte(data)); err != nil { // synced: a cut leaves no empty key
+		if err := WriteFile(path, []byte(data)); err != nil { // synced: a cut leaves no empty key
 			return nil, fmt.Errorf("write till key %s: %w", path, err)
 		}
 		return key, nil
