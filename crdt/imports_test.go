@@ -3,7 +3,7 @@ package crdt_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports keeps crdt a leaf of the node: it must not reach up into the

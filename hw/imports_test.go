@@ -3,7 +3,7 @@ package hw_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports keeps hw below the node: it may use the ledger and its own

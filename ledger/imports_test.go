@@ -3,7 +3,7 @@ package ledger_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // The ledger is pure: it may import only the standard library's pure parts,

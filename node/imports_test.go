@@ -3,7 +3,7 @@ package node_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports keeps node the till's composition root: it composes

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/hw/sim"
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/pki"

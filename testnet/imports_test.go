@@ -3,7 +3,7 @@ package testnet_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 func TestImports(t *testing.T) {

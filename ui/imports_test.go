@@ -3,7 +3,7 @@ package ui_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports keeps ui on its side of the architecture: of this module it

@@ -3,7 +3,7 @@ package catalogcsv_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports keeps the package pure: the standard library (no os, net or

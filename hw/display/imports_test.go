@@ -3,7 +3,7 @@ package display_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 func TestImports(t *testing.T) {

@@ -3,7 +3,7 @@ package hq_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports keeps HQ apart from the till, and the relay wire (hqapi)

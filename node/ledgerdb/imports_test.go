@@ -3,7 +3,7 @@ package ledgerdb_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports: ledgerdb imports ledger, Badger and node/badgeropen; never

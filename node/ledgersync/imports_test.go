@@ -3,7 +3,7 @@ package ledgersync_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports: ledger sync moves verified events between the ledger stores

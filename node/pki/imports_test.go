@@ -3,7 +3,7 @@ package pki_test
 import (
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // TestImports: the store's keys and certificates sit on the ledger's types

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tillmesh/tillmesh/internal/testkit"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 func TestImportsArePure(t *testing.T) {
