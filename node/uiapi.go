@@ -121,10 +121,22 @@ func (t *Till) SearchProducts(ctx context.Context, q string, limit int) ([]ui.Pr
 // PutProduct adds or replaces a product in the catalog after checking
 // it by ledger/basket's rules (basket.Product.Check: barcodes of 8, 12,
 // 13 or 14 digits must have a right check digit).
+//
+// The till API carries no reorder point (a catalog import sets it): an
+// edit keeps the stored one rather than writing zero over it.
 func (t *Till) PutProduct(ctx context.Context, p ui.Product) error {
 	p.Updated = t.cfg.Now().UnixMilli()
 	if err := p.Check(); err != nil {
 		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	if p.Reorder == 0 {
+		old, err := t.inv.Product(ctx, p.SKU)
+		switch {
+		case err == nil:
+			p.Reorder = old.Reorder
+		case !errors.Is(err, crdt.ErrNotFound):
+			return err
+		}
 	}
 	return t.inv.PutProduct(ctx, p)
 }

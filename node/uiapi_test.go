@@ -332,3 +332,35 @@ func TestFirstRunSetupCode(t *testing.T) {
 		t.Fatalf("the first manager at till 2: %v", err)
 	}
 }
+
+// TestEditAtTillKeepsReorderPoint: a manager's edit on the till's catalog
+// screen (which has no reorder point field) keeps the reorder point a
+// catalog import set, instead of writing zero over it.
+func TestEditAtTillKeepsReorderPoint(t *testing.T) {
+	s := newStore(t, 1)
+	a := s.start(t, s.tills[0])
+	seed(t, a, 3)
+	seedStaff(t, a)
+	ctx := t.Context()
+	sku := node.DemoCatalog(3)[0].SKU
+	p, err := a.Inventory().Product(ctx, sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Reorder = 12
+	if err := a.Inventory().PutProduct(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	w := login(t, serveUI(t, a), "1", "1234")
+	got := w.must(200, "GET", "/api/products/"+sku, "")
+	got["price"] = n(got["price"]) + 10
+	b, _ := json.Marshal(got)
+	w.must(200, "PUT", "/api/products/"+sku, string(b))
+	after, err := a.Inventory().Product(ctx, sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Reorder != 12 || int64(after.Price) != int64(p.Price)+10 {
+		t.Fatalf("after the edit: reorder %d (want 12), price %d (want %d)", after.Reorder, after.Price, int64(p.Price)+10)
+	}
+}
