@@ -58,6 +58,11 @@ func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithNumCompactors(2).
 		WithNumGoroutines(2).
 		WithMetricsEnabled(false).
+		// Writes are serialised by DB's mutex: nothing to detect. With
+		// detection on, Badger keeps every committed key's hash while an
+		// older read is open (a Range serving a peer, the index build at
+		// an upgrade), which grew to hundreds of MB over a year's ledger.
+		WithDetectConflicts(false).
 		WithLogger(badgerLog{log})
 	return o
 }
