@@ -148,13 +148,26 @@ func (x index) Settlements(sale ledger.EventID) ([]*ledger.Event, error) {
 			if err != nil {
 				return err
 			}
-			if ev != nil {
+			if ev != nil && settles(ev, sale) {
 				out = append(out, ev)
 			}
 		}
 		return nil
 	})
 	return out, err
+}
+
+// settles reports whether ev is a refund or void of sale: the position a
+// record points at can hold another event after a damaged one was moved
+// aside and a peer's copy stored.
+func settles(ev *ledger.Event, sale ledger.EventID) bool {
+	switch b := ev.Body.(type) {
+	case *ledger.Refund:
+		return b.Sale == sale
+	case *ledger.Void:
+		return b.Sale == sale
+	}
+	return false
 }
 
 // getIfStored returns the event stored under e/ for (till, seq), or nil
