@@ -255,3 +255,37 @@ func TestIndexFailureChangesNothing(t *testing.T) {
 }
 
 type switchIndex struct{ ledger.Index }
+
+// FuzzRestoreState: any bytes restore to an error or to a State that
+// passes Check and checkpoints again without error.
+func FuzzRestoreState(f *testing.F) {
+	s := ledger.NewState(store)
+	till := ledgertest.NewTill(store, 1, 1)
+	for i, b := range []ledger.Body{
+		&ledger.ShiftOpen{Currency: "EUR", Float: 100, Staff: "1"},
+		ledgertest.Sale3(),
+		&ledger.StockReceive{Lines: []ledger.StockLine{{SKU: "1001", Qty: 5}}, Staff: "1"},
+	} {
+		if _, err := s.Apply(till.MustNext(b, now+int64(i))); err != nil {
+			f.Fatal(err)
+		}
+	}
+	b, _, err := s.Checkpoint()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := ledger.RestoreState(store, b, ledger.NewMemIndex())
+		if err != nil {
+			return
+		}
+		if err := st.Check(); err != nil {
+			t.Fatalf("restored state fails its check: %v", err)
+		}
+		if _, _, err := st.Checkpoint(); err != nil {
+			t.Fatalf("restored state does not checkpoint: %v", err)
+		}
+	})
+}
