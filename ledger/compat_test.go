@@ -71,6 +71,19 @@ func TestEventOfUnknownKindIsKeptAndCounted(t *testing.T) {
 	if rep := st.Fold().StoreReport(); rep.Sales != 2 {
 		t.Fatalf("report counts %d sales, want 2 (the unknown event left out)", rep.Sales)
 	}
+	// A checkpoint keeps the count: a till that restarts from it still
+	// warns about events it applied before.
+	cp, _, err := st.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := ledger.RestoreState(store, cp, ledger.NewMemIndex())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := restored.Fold().Newer()[ledgertest.FutureKind]; got != 1 {
+		t.Fatalf("after a checkpoint: %d future_kind events counted, want 1", got)
+	}
 	// Tampering with the unknown body breaks the signature.
 	bad := append([]byte(nil), raw...)
 	i := bytes.Index(bad, []byte("card-7"))

@@ -90,6 +90,13 @@
 // shift); a peer's events are accepted as signed, since the peer may have
 // acted during a partition, and Fold.Anomalies reports the conflicts.
 //
+// A State keeps no event: only chain heads and the running folds. It
+// finds older events (a refund's sale, a sale's refunds, the ID at a
+// chain position) through an Index its owner keeps (a node's is on disk;
+// NewState keeps a MemIndex of its own), and State.Checkpoint and
+// RestoreState save and restore it, so a node need not apply every event
+// at start.
+//
 // # Concurrency
 //
 // Nothing here is safe for concurrent mutation: one goroutine owns a State.

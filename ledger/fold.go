@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -72,42 +73,35 @@ type tillFold struct {
 	open   *Shift
 }
 
-// saleRecord is what the fold keeps of a sale. Its totals are not kept:
-// Totals is pure and cheap, and refunds and voids, the only readers, are
-// rare, while a kept Totals cost ~95 bytes per sale of history.
-type saleRecord struct {
-	till TillID
-	seq  uint64
-	time HLC
-	body *Sale
-}
-
-// totals returns the sale's totals. The body passed Check, so they
-// computed once without error.
-func (r *saleRecord) totals() Totals {
-	t, _ := r.body.Totals()
-	return t
-}
-
 type lineSum struct {
 	qty         int64
 	amount, tax Money
 }
 
+// settled is what refunds and voids applied so far did to one sale.
+type settled struct {
+	lines map[int]lineSum // refunded, by line
+	voids int
+}
+
 // Fold holds the folds over a set of events: reports per till and shift,
-// stock movement per SKU and till, and what remains refundable of each
-// sale. Events must arrive in each till's chain order (State sees to it);
-// across tills the order does not matter.
+// stock movement per SKU and till, sales by SKU and hour, and the sales
+// with anomalies. Events must arrive in each till's chain order (State
+// sees to it); across tills the order does not matter. What remains
+// refundable of a sale is computed from the State's Index when asked.
 type Fold struct {
-	events  int
-	tills   map[TillID]*tillFold
-	stock   map[string]map[TillID]int64
-	sales   map[EventID]*saleRecord
-	refunds map[EventID]map[int]lineSum // by sale, by line
-	voids   map[EventID]int             // voids per sale
-	byHour  map[int64]Money             // sales total by Unix hour
-	bySKU   map[string]*SKUSales
-	newer   Newer // events of kinds this version does not know, left out
+	st     *State
+	events int
+	tills  map[TillID]*tillFold
+	stock  map[string]map[TillID]int64
+	byHour map[int64]Money // sales total by Unix hour
+	bySKU  map[string]*SKUSales
+	// orphans are sales that a refund or void named before the sale was
+	// applied: their anomalies are checked when it is.
+	orphans map[EventID]bool
+	// anomalies by sale, kept current as sales, refunds and voids apply.
+	anomalies map[EventID][]string
+	newer     Newer // events of kinds this version does not know, left out
 }
 
 // SKUSales is what one SKU sold, net of refunds and voids.
@@ -118,12 +112,118 @@ type SKUSales struct {
 	Amount Money  `json:"amount"`
 }
 
-func newFold() *Fold {
+func newFold(st *State) *Fold {
 	return &Fold{
-		tills: map[TillID]*tillFold{}, stock: map[string]map[TillID]int64{},
-		sales: map[EventID]*saleRecord{}, refunds: map[EventID]map[int]lineSum{},
-		voids: map[EventID]int{}, byHour: map[int64]Money{}, bySKU: map[string]*SKUSales{},
+		st: st, tills: map[TillID]*tillFold{}, stock: map[string]map[TillID]int64{},
+		byHour: map[int64]Money{}, bySKU: map[string]*SKUSales{},
+		orphans: map[EventID]bool{}, anomalies: map[EventID][]string{},
 	}
+}
+
+// sale returns an applied sale event, or ErrUnknownSale.
+func (f *Fold) sale(id EventID) (*Event, *Sale, error) {
+	ev, ok, err := f.st.idx.Sale(id)
+	if err != nil {
+		return nil, nil, indexErr("sale "+short(id), err)
+	}
+	if !ok || !f.st.applied(ev.Till, ev.Seq) {
+		return nil, nil, fmt.Errorf("%w %s", ErrUnknownSale, short(id))
+	}
+	b, ok := ev.Body.(*Sale)
+	if !ok || ev.ID() != id {
+		return nil, nil, indexErr("sale "+short(id), fmt.Errorf("index gave a %s", ev.Kind()))
+	}
+	return ev, b, nil
+}
+
+// settledOf sums the applied refunds and voids of a sale.
+func (f *Fold) settledOf(sale EventID) (settled, error) {
+	evs, err := f.st.idx.Settlements(sale)
+	if err != nil {
+		return settled{}, indexErr("refunds of "+short(sale), err)
+	}
+	st := settled{lines: map[int]lineSum{}}
+	for _, ev := range evs {
+		if !f.st.applied(ev.Till, ev.Seq) {
+			continue
+		}
+		st.add(ev)
+	}
+	return st, nil
+}
+
+func (st *settled) add(ev *Event) {
+	switch b := ev.Body.(type) {
+	case *Refund:
+		for _, l := range b.Lines {
+			s := st.lines[l.Line]
+			s.qty += l.Qty
+			s.amount += l.Amount
+			s.tax += l.Tax
+			st.lines[l.Line] = s
+		}
+	case *Void:
+		st.voids++
+	}
+}
+
+// prepared is what apply needs of older events, looked up before the
+// State changes anything, so a lookup that fails leaves it as it was.
+type prepared struct {
+	sale    *Sale   // the sale a refund or void names, if applied
+	settled settled // that sale's refunds and voids before this event
+}
+
+func (f *Fold) prepare(ev *Event) (prepared, error) {
+	var id EventID
+	switch b := ev.Body.(type) {
+	case *Refund:
+		id = b.Sale
+	case *Void:
+		id = b.Sale
+	case *Sale:
+		if !f.orphans[ev.ID()] {
+			return prepared{}, nil
+		}
+		st, err := f.settledOf(ev.ID())
+		return prepared{settled: st}, err
+	default:
+		return prepared{}, nil
+	}
+	_, sale, err := f.sale(id)
+	if errors.Is(err, ErrUnknownSale) {
+		return prepared{}, nil
+	}
+	if err != nil {
+		return prepared{}, err
+	}
+	st, err := f.settledOf(id)
+	return prepared{sale: sale, settled: st}, err
+}
+
+// anomaliesOf lists what is wrong with a sale given its refunds and voids.
+func anomaliesOf(sale *Sale, st settled) []string {
+	var out []string
+	for i, l := range sale.Lines {
+		if d := st.lines[i]; d.qty > l.Qty {
+			out = append(out, fmt.Sprintf("line %d refunded %d of %d", i, d.qty, l.Qty))
+		}
+	}
+	if st.voids > 1 {
+		out = append(out, fmt.Sprintf("voided %d times", st.voids))
+	}
+	if st.voids > 0 && len(st.lines) > 0 {
+		out = append(out, "voided and refunded")
+	}
+	return out
+}
+
+func (f *Fold) setAnomalies(sale EventID, a []string) {
+	if len(a) == 0 {
+		delete(f.anomalies, sale)
+		return
+	}
+	f.anomalies[sale] = a
 }
 
 func (f *Fold) till(t TillID) *tillFold {
@@ -157,8 +257,9 @@ func (f *Fold) skuSales(sku, name string) *SKUSales {
 }
 
 // apply folds one event. Its body has passed Check, so computations that
-// can fail on bad input have already succeeded once.
-func (f *Fold) apply(ev *Event) {
+// can fail on bad input have already succeeded once; pre is what prepare
+// looked up for it.
+func (f *Fold) apply(ev *Event, pre prepared) {
 	f.events++
 	if u, ok := ev.Body.(*Unknown); ok {
 		f.countNewer(u) // and no case below reads it
@@ -187,43 +288,33 @@ func (f *Fold) apply(ev *Event) {
 		return
 	case *Sale:
 		t, _ := b.Totals() // checked
-		f.sales[ev.ID()] = &saleRecord{till: ev.Till, seq: ev.Seq, time: ev.Time, body: b}
 		for i, l := range b.Lines {
 			s := f.skuSales(l.SKU, l.Name)
 			s.Qty += ItemQty(l.Unit, l.Qty)
 			s.Amount += t.Lines[i].Amount
 		}
 		f.byHour[ev.Time.Wall/3_600_000] += t.Total
+		if f.orphans[ev.ID()] {
+			delete(f.orphans, ev.ID())
+			f.setAnomalies(ev.ID(), anomaliesOf(b, pre.settled))
+		}
 	case *Refund:
-		m := f.refunds[b.Sale]
-		if m == nil {
-			m = map[int]lineSum{}
-			f.refunds[b.Sale] = m
-		}
-		var sale *Sale
-		if rec := f.sales[b.Sale]; rec != nil {
-			sale = rec.body
-		}
 		for _, l := range b.Lines {
-			s := m[l.Line]
-			s.qty += l.Qty
-			s.amount += l.Amount
-			s.tax += l.Tax
-			m[l.Line] = s
 			sk := f.skuSales(l.SKU, "")
-			sk.Qty -= RefundItems(l, sale.line(l.Line))
+			sk.Qty -= RefundItems(l, pre.sale.line(l.Line))
 			sk.Amount -= l.Amount
 		}
+		f.settle(ev, b.Sale, pre)
 	case *Void:
-		f.voids[b.Sale]++
-		if sale := f.sales[b.Sale]; sale != nil {
-			st := sale.totals()
-			for i, l := range sale.body.Lines {
+		if sale := pre.sale; sale != nil {
+			st, _ := sale.Totals() // checked
+			for i, l := range sale.Lines {
 				s := f.skuSales(l.SKU, "")
 				s.Qty -= ItemQty(l.Unit, l.Qty)
 				s.Amount -= st.Lines[i].Amount
 			}
 		}
+		f.settle(ev, b.Sale, pre)
 	}
 	for sku, q := range Movements(ev) {
 		f.move(sku, ev.Till, q)
@@ -232,6 +323,16 @@ func (f *Fold) apply(ev *Event) {
 	if tf.open != nil {
 		tf.open.Report.Add(ev)
 	}
+}
+
+// settle updates the anomalies of the sale a refund or void names.
+func (f *Fold) settle(ev *Event, sale EventID, pre prepared) {
+	if pre.sale == nil {
+		f.orphans[sale] = true
+		return
+	}
+	pre.settled.add(ev)
+	f.setAnomalies(sale, anomaliesOf(pre.sale, pre.settled))
 }
 
 // line returns the sale's line i, or nil (also for a nil sale).
@@ -531,13 +632,21 @@ func (f *Fold) TopProducts(n int) []SKUSales {
 // SalesByHour returns sales totals keyed by Unix hour (HLC wall / 1h).
 func (f *Fold) SalesByHour() map[int64]Money { return f.byHour }
 
-// Sale returns a sale by ID with the till and seq that recorded it.
+// Sale returns a sale by ID with the till and seq that recorded it. A
+// sale the index could not read reads as unknown; LookupSale says why.
 func (f *Fold) Sale(id EventID) (s *Sale, till TillID, seq uint64, ok bool) {
-	r := f.sales[id]
-	if r == nil {
+	ev, b, err := f.sale(id)
+	if err != nil {
 		return nil, TillID{}, 0, false
 	}
-	return r.body, r.till, r.seq, true
+	return b, ev.Till, ev.Seq, true
+}
+
+// LookupSale returns an applied sale event by ID: ErrUnknownSale if there
+// is none, or an error wrapping ErrIndex if the index could not answer.
+func (f *Fold) LookupSale(id EventID) (*Event, error) {
+	ev, _, err := f.sale(id)
+	return ev, err
 }
 
 // Remaining is what remains refundable of one sale line.
@@ -553,22 +662,30 @@ type Remaining struct {
 // Refundable returns what remains refundable of each line of a sale,
 // counting refunds made at every till. A voided sale has nothing left.
 func (f *Fold) Refundable(sale EventID) ([]Remaining, error) {
-	r := f.sales[sale]
-	if r == nil {
-		return nil, fmt.Errorf("%w %s", ErrUnknownSale, short(sale))
+	rem, _, _, err := f.refundable(sale)
+	return rem, err
+}
+
+func (f *Fold) refundable(sale EventID) ([]Remaining, *Sale, settled, error) {
+	_, b, err := f.sale(sale)
+	if err != nil {
+		return nil, nil, settled{}, err
 	}
-	done := f.refunds[sale]
-	t := r.totals()
-	out := make([]Remaining, len(r.body.Lines))
-	for i, l := range r.body.Lines {
-		d := done[i]
+	done, err := f.settledOf(sale)
+	if err != nil {
+		return nil, nil, settled{}, err
+	}
+	t, _ := b.Totals() // checked when applied
+	out := make([]Remaining, len(b.Lines))
+	for i, l := range b.Lines {
+		d := done.lines[i]
 		out[i] = Remaining{Line: i, SKU: l.SKU, Name: l.Name, Qty: l.Qty - d.qty,
 			Amount: t.Lines[i].Amount - d.amount, Tax: t.Lines[i].Tax - d.tax}
-		if f.voids[sale] > 0 || out[i].Qty < 0 {
+		if done.voids > 0 || out[i].Qty < 0 {
 			out[i].Qty, out[i].Amount, out[i].Tax = 0, 0, 0
 		}
 	}
-	return out, nil
+	return out, b, done, nil
 }
 
 // Pick chooses a quantity of one sale line to refund.
@@ -581,14 +698,14 @@ type Pick struct {
 // tax prorated from what remains of each line. It fails with ErrOverRefund
 // when a pick exceeds what remains.
 func (f *Fold) RefundLines(sale EventID, ps []Pick) ([]RefundLine, error) {
-	rem, err := f.Refundable(sale)
+	rem, b, done, err := f.refundable(sale)
 	if err != nil {
 		return nil, err
 	}
-	if f.voids[sale] > 0 {
+	if done.voids > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyVoided, short(sale))
 	}
-	rate := f.sales[sale].body.Lines
+	rate := b.Lines
 	out := make([]RefundLine, len(ps))
 	for i, p := range ps {
 		if p.Line < 0 || p.Line >= len(rem) {
@@ -614,20 +731,24 @@ func (f *Fold) RefundLines(sale EventID, ps []Pick) ([]RefundLine, error) {
 // VoidOf builds the copy of a sale that a void of it carries. A sale that
 // was voided or partly refunded cannot be voided.
 func (f *Fold) VoidOf(sale EventID) (*Void, error) {
-	r := f.sales[sale]
-	if r == nil {
-		return nil, fmt.Errorf("%w %s", ErrUnknownSale, short(sale))
+	_, b, err := f.sale(sale)
+	if err != nil {
+		return nil, err
 	}
-	if f.voids[sale] > 0 {
+	done, err := f.settledOf(sale)
+	if err != nil {
+		return nil, err
+	}
+	if done.voids > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyVoided, short(sale))
 	}
-	if len(f.refunds[sale]) > 0 {
+	if len(done.lines) > 0 {
 		return nil, fmt.Errorf("%w: sale %s was partly refunded: refund the rest instead", ErrInvalidBody, short(sale))
 	}
-	t := r.totals()
-	v := &Void{Sale: sale, Currency: r.body.Currency, Total: t.Total,
-		Cash: cashOf(r.body.Tenders) - r.body.Change, Bands: t.Bands}
-	for _, l := range r.body.Lines {
+	t, _ := b.Totals() // checked when applied
+	v := &Void{Sale: sale, Currency: b.Currency, Total: t.Total,
+		Cash: cashOf(b.Tenders) - b.Change, Bands: t.Bands}
+	for _, l := range b.Lines {
 		v.Lines = append(v.Lines, StockLine{SKU: l.SKU, Qty: l.Qty})
 	}
 	return v, nil
@@ -644,17 +765,9 @@ type Anomaly struct {
 // once, or both voided and refunded.
 func (f *Fold) Anomalies() []Anomaly {
 	var out []Anomaly
-	for id, r := range f.sales {
-		for i, l := range r.body.Lines {
-			if d := f.refunds[id][i]; d.qty > l.Qty {
-				out = append(out, Anomaly{Sale: id, Reason: fmt.Sprintf("line %d refunded %d of %d", i, d.qty, l.Qty)})
-			}
-		}
-		if n := f.voids[id]; n > 1 {
-			out = append(out, Anomaly{Sale: id, Reason: fmt.Sprintf("voided %d times", n)})
-		}
-		if f.voids[id] > 0 && len(f.refunds[id]) > 0 {
-			out = append(out, Anomaly{Sale: id, Reason: "voided and refunded"})
+	for id, rs := range f.anomalies {
+		for _, r := range rs {
+			out = append(out, Anomaly{Sale: id, Reason: r})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -13,17 +14,25 @@ import (
 // Apply takes events in any order and any number of times; the folds see
 // each event once, in its till's chain order, so any two States that
 // applied the same set of events agree exactly.
+//
+// What a State keeps grows with tills, SKUs, shifts and hours, not with
+// events: each chain's head, the running folds, and the events held above
+// a gap. Anything it needs of an older event (a sale a refund names, the
+// ID at a chain position) it asks its Index for.
 type State struct {
 	store    StoreID
 	chains   map[TillID]*chain
 	evidence []Evidence
 	fold     *Fold
-	clock    HLC // newest event time applied, from any till
+	clock    HLC       // newest event time applied, from any till
+	idx      Index     // where applied events are found again
+	mem      *MemIndex // set when the State indexes for itself (NewState)
 }
 
 type chain struct {
-	ids     []EventID // ids[i] is the ID of seq i+1
-	time    HLC       // time of the head
+	head    uint64  // highest contiguous seq applied
+	id      EventID // ID of the head
+	time    HLC     // time of the head
 	pending map[uint64]*Event
 	flagged bool
 }
@@ -46,15 +55,30 @@ type Result struct {
 	Duplicate bool     // already applied or held: nothing changed
 }
 
-// NewState returns an empty state for a store's events.
+// NewState returns an empty state for a store's events that keeps every
+// applied event in memory (a MemIndex of its own): for tests, simulators
+// and short-lived folds. A node's State uses NewStateWith and a durable
+// index.
 func NewState(store StoreID) *State {
-	return &State{store: store, chains: map[TillID]*chain{}, fold: newFold()}
+	m := NewMemIndex()
+	s := NewStateWith(store, m)
+	s.mem = m
+	return s
+}
+
+// NewStateWith returns an empty state whose applied events are found in
+// idx. The caller stores each event in idx before applying it.
+func NewStateWith(store StoreID, idx Index) *State {
+	s := &State{store: store, chains: map[TillID]*chain{}, idx: idx}
+	s.fold = newFold(s)
+	return s
 }
 
 // Apply adds a verified event (see Event.Verify and VerifyRun; Apply does
 // not check signatures). An event that conflicts with the chain returns
 // *Error wrapping ErrEquivocation or ErrWrongPrev and changes nothing but
-// the evidence.
+// the evidence. An error wrapping ErrIndex means the index could not
+// answer: nothing changed, and the event may be applied again later.
 func (s *State) Apply(ev *Event) (Result, error) {
 	if ev.Store != s.store {
 		return Result{}, ev.errorf(ErrWrongStore, "store %s, want %s", ev.Store, s.store)
@@ -67,14 +91,24 @@ func (s *State) Apply(ev *Event) (Result, error) {
 		c = &chain{pending: map[uint64]*Event{}}
 		s.chains[ev.Till] = c
 	}
-	head := uint64(len(c.ids))
 	switch {
-	case ev.Seq <= head:
-		if have := c.ids[ev.Seq-1]; have != ev.ID() {
+	case ev.Seq <= c.head:
+		have := c.id
+		if ev.Seq < c.head {
+			id, ok, err := s.idx.EventID(ev.Till, ev.Seq)
+			if err != nil {
+				return Result{}, indexErr(fmt.Sprintf("event %s/%d", ev.Till.Short(), ev.Seq), err)
+			}
+			if !ok {
+				return Result{}, indexErr(fmt.Sprintf("event %s/%d", ev.Till.Short(), ev.Seq), errMissing)
+			}
+			have = id
+		}
+		if have != ev.ID() {
 			return Result{}, s.equivocate(c, ev, have)
 		}
 		return Result{Duplicate: true}, nil
-	case ev.Seq > head+1:
+	case ev.Seq > c.head+1:
 		if p := c.pending[ev.Seq]; p != nil {
 			if p.ID() != ev.ID() {
 				return Result{}, s.equivocate(c, ev, p.ID())
@@ -89,39 +123,53 @@ func (s *State) Apply(ev *Event) (Result, error) {
 	}
 	res := Result{Applied: []*Event{ev}}
 	for {
-		next := c.pending[uint64(len(c.ids))+1]
+		next := c.pending[c.head+1]
 		if next == nil {
 			break
 		}
-		delete(c.pending, next.Seq)
 		if err := s.link(c, next); err != nil {
-			// The held event forks from the chain we have: evidence is
-			// recorded; later held events cannot link either.
+			// The held event forks from the chain we have (evidence is
+			// recorded; later held events cannot link either), or the
+			// index could not answer (it stays held for a later try).
+			if !errors.Is(err, ErrIndex) {
+				delete(c.pending, next.Seq)
+			}
 			break
 		}
+		delete(c.pending, next.Seq)
 		res.Applied = append(res.Applied, next)
 	}
 	return res, nil
 }
 
+var errMissing = errors.New("not in the index")
+
 // link appends ev, the event at head+1, if its prev is the head.
 func (s *State) link(c *chain, ev *Event) error {
-	var prev EventID
-	if n := len(c.ids); n > 0 {
-		prev = c.ids[n-1]
-	}
-	if ev.Prev != prev {
+	if ev.Prev != c.id {
 		c.flagged = true
-		s.evidence = append(s.evidence, Evidence{Till: ev.Till, Seq: ev.Seq - 1, Have: prev, Got: ev})
-		return ev.errorf(ErrWrongPrev, "prev %s, head %s: the till forked its chain", short(ev.Prev), short(prev))
+		s.evidence = append(s.evidence, Evidence{Till: ev.Till, Seq: ev.Seq - 1, Have: c.id, Got: ev})
+		return ev.errorf(ErrWrongPrev, "prev %s, head %s: the till forked its chain", short(ev.Prev), short(c.id))
 	}
-	c.ids = append(c.ids, ev.ID())
-	c.time = ev.Time
+	pre, err := s.fold.prepare(ev)
+	if err != nil {
+		return err
+	}
+	if s.mem != nil {
+		s.mem.Add(ev)
+	}
+	c.head, c.id, c.time = ev.Seq, ev.ID(), ev.Time
 	if s.clock.Before(ev.Time) {
 		s.clock = ev.Time
 	}
-	s.fold.apply(ev)
+	s.fold.apply(ev, pre)
 	return nil
+}
+
+// applied reports whether a till's event at seq is in its chain.
+func (s *State) applied(t TillID, seq uint64) bool {
+	c := s.chains[t]
+	return c != nil && seq >= 1 && seq <= c.head
 }
 
 func (s *State) equivocate(c *chain, ev *Event, have EventID) error {
@@ -154,8 +202,8 @@ func (s *State) Store() StoreID { return s.store }
 func (s *State) Vector() Vector {
 	v := make(Vector, len(s.chains))
 	for t, c := range s.chains {
-		if len(c.ids) > 0 {
-			v[t] = uint64(len(c.ids))
+		if c.head > 0 {
+			v[t] = c.head
 		}
 	}
 	return v
@@ -164,19 +212,24 @@ func (s *State) Vector() Vector {
 // Head returns a till's newest applied seq, its ID and time; zeros if none.
 func (s *State) Head(t TillID) (seq uint64, id EventID, time HLC) {
 	c := s.chains[t]
-	if c == nil || len(c.ids) == 0 {
+	if c == nil || c.head == 0 {
 		return 0, EventID{}, HLC{}
 	}
-	return uint64(len(c.ids)), c.ids[len(c.ids)-1], c.time
+	return c.head, c.id, c.time
 }
 
-// ID returns the ID of a till's event at seq, if applied.
+// ID returns the ID of a till's event at seq, if applied. Below the head
+// it asks the index; an index that cannot answer reads as not applied.
 func (s *State) ID(t TillID, seq uint64) (EventID, bool) {
 	c := s.chains[t]
-	if c == nil || seq == 0 || seq > uint64(len(c.ids)) {
+	if c == nil || seq == 0 || seq > c.head {
 		return EventID{}, false
 	}
-	return c.ids[seq-1], true
+	if seq == c.head {
+		return c.id, true
+	}
+	id, ok, err := s.idx.EventID(t, seq)
+	return id, ok && err == nil
 }
 
 // Held returns how many of a till's events wait above a gap, and the lowest
@@ -186,7 +239,7 @@ func (s *State) Held(t TillID) (n int, missing uint64) {
 	if c == nil {
 		return 0, 0
 	}
-	return len(c.pending), uint64(len(c.ids)) + 1
+	return len(c.pending), c.head + 1
 }
 
 // Tills returns every till with an event, sorted.
@@ -215,11 +268,11 @@ func (s *State) Check() error {
 	n := 0
 	for t, c := range s.chains {
 		for seq := range c.pending {
-			if seq <= uint64(len(c.ids))+1 && !c.flagged {
-				return fmt.Errorf("till %s: held seq %d at or below head+1 %d", t.Short(), seq, len(c.ids)+1)
+			if seq <= c.head+1 && !c.flagged {
+				return fmt.Errorf("till %s: held seq %d at or below head+1 %d", t.Short(), seq, c.head+1)
 			}
 		}
-		n += len(c.ids)
+		n += int(c.head)
 	}
 	if n != s.fold.events {
 		return fmt.Errorf("chains hold %d events, folds saw %d", n, s.fold.events)
@@ -245,8 +298,12 @@ func (s *State) CheckLocal(ev *Event) error {
 				return ev.errorf(ErrInvalidBody, "refund line %d is %+v, want %+v", i+1, b.Lines[i], want[i])
 			}
 		}
-		if sale := s.fold.sales[b.Sale]; sale.body.Currency != b.Currency {
-			return ev.errorf(ErrInvalidBody, "refund in %s of a sale in %s", b.Currency, sale.body.Currency)
+		sale, _, err := s.fold.sale(b.Sale)
+		if err != nil {
+			return &Error{Till: ev.Till, Seq: ev.Seq, Err: err}
+		}
+		if sb := sale.Body.(*Sale); sb.Currency != b.Currency {
+			return ev.errorf(ErrInvalidBody, "refund in %s of a sale in %s", b.Currency, sb.Currency)
 		}
 	case *Void:
 		want, err := s.fold.VoidOf(b.Sale)

@@ -65,6 +65,12 @@ type Config struct {
 	Wait time.Duration
 	// ChildLogLevel is the --log-level of till processes.
 	ChildLogLevel string
+	// History is how many sales each store's first till holds before the
+	// scenario starts, spread over the past year and written into its
+	// ledger as if it had made them: every other till and HQ take them
+	// over, and the report gives each till's start times and peak RSS.
+	// 1,000,000 is a busy store's year; zero is none.
+	History int
 }
 
 // DefaultConfig returns an inproc config with seed 1.
@@ -85,6 +91,8 @@ func (c Config) Validate() error {
 		return errors.New("testnet: no logger")
 	case c.Wait <= 0:
 		return errors.New("testnet: wait bound must be positive")
+	case c.History < 0:
+		return fmt.Errorf("testnet: history of %d events", c.History)
 	}
 	return nil
 }

@@ -186,7 +186,11 @@
 // catch-up (from each heal until converged), convergence (the last wait
 // for it), peak RSS (of each till process, or of the whole harness
 // process inproc), and for power cuts: cuts of each kind, failed
-// starts, and time from restart to selling again (p50, max).
+// starts, and time from restart to selling again (p50, max). Each
+// till's start times (until it could sell) and peak RSS are in
+// TillFigures; with Config.History (--history N) the store's first till
+// holds N sales of the past year before the scenario starts, which the
+// other tills and HQ take over.
 //
 // # Randomness and determinism
 //

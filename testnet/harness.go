@@ -22,6 +22,7 @@ import (
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/p2p"
 	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/testnet/powerfs"
@@ -138,6 +139,7 @@ type incarnation struct {
 	p2pPort  int
 	httpPort int
 	peakKB   atomic.Int64
+	starts   []time.Duration // each start until it could sell; guarded by the slot's mu
 }
 
 func (s *slot) now() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }
@@ -383,6 +385,9 @@ func newHarness(ctx context.Context, sc *Scenario, cfg Config) (h *harness, err 
 			st.slots = append(st.slots, s)
 		}
 		h.stores = append(h.stores, st)
+		if err := h.writeHistory(ctx, st); err != nil {
+			return nil, fmt.Errorf("history of store %d: %w", si, err)
+		}
 		if err := h.seed(ctx, st); err != nil {
 			return nil, fmt.Errorf("seed store %d: %w", si, err)
 		}
@@ -425,6 +430,71 @@ func (h *harness) enroll(s *slot) (*incarnation, error) {
 	}
 	st.register(inc)
 	return inc, nil
+}
+
+// writeHistory puts Config.History sales, spread over the past year,
+// into the ledger of the store's first till before it first starts, signed
+// with its key as if it had made them (stored as a peer's run would be,
+// ledgerdb.Insert); its start writes its stock counters from them.
+func (h *harness) writeHistory(ctx context.Context, st *store) error {
+	n := h.cfg.History
+	if n == 0 {
+		return nil
+	}
+	s := st.slots[0]
+	key, err := pki.LoadOrCreateKey(filepath.Join(s.inc.dir, pki.TillKeyFileName))
+	if err != nil {
+		return err
+	}
+	var each []crdt.Product
+	for _, p := range h.catalog {
+		if !p.Weighed() {
+			each = append(each, p)
+		}
+	}
+	if len(each) == 0 {
+		return errors.New("no product sold by the unit")
+	}
+	lc := ledgerdb.DefaultConfig(filepath.Join(s.inc.dir, "ledger"), st.file.ID)
+	lc.Logger = h.log
+	db, err := ledgerdb.Open(lc)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	year := 365 * 24 * time.Hour
+	from, step := time.Now().Add(-year), year/time.Duration(n+1)
+	var prev ledger.EventID
+	batch := make([]*ledger.Event, 0, 5000)
+	for i := range n {
+		p := each[i%len(each)]
+		sale := &ledger.Sale{Currency: p.Currency, TaxIncluded: true, Staff: managerID,
+			Lines: []ledger.Line{p.Line(1, 0)}}
+		tot, err := sale.Totals()
+		if err != nil {
+			return err
+		}
+		sale.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: tot.Total}}
+		ev := &ledger.Event{Store: st.file.ID, Seq: uint64(i + 1), Prev: prev,
+			Time: ledger.HLC{Wall: from.Add(time.Duration(i+1) * step).UnixMilli()}, Body: sale,
+			Key: fmt.Sprintf("testnet-%d-%s-history-%d", h.cfg.Seed, st.name, i)}
+		if err := ev.Sign(key); err != nil {
+			return err
+		}
+		prev = ev.ID()
+		if batch = append(batch, ev); len(batch) == cap(batch) || i == n-1 {
+			res, err := db.Insert(ctx, batch)
+			if err == nil && len(res.Applied) != len(batch) {
+				err = fmt.Errorf("%d of %d history events applied: %+v", len(res.Applied), len(batch), res.Rejected)
+			}
+			if err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	h.progress("store %s: %s holds %d sales of the past year", st.name, s.name, n)
+	return nil
 }
 
 // seed opens the store's first till here, off the network, and puts in
@@ -515,6 +585,7 @@ func (h *harness) start(ctx context.Context, s *slot) error {
 	}
 	var th tillHandle
 	var err error
+	began := time.Now()
 	switch h.cfg.Mode {
 	case InProc:
 		th, err = h.startInproc(ctx, s, inc, blocked)
@@ -530,6 +601,7 @@ func (h *harness) start(ctx context.Context, s *slot) error {
 	}
 	s.mu.Lock()
 	s.blocked = want
+	inc.starts = append(inc.starts, time.Since(began))
 	s.mu.Unlock()
 	s.setUp(th)
 	if h.shaping() {

@@ -42,8 +42,12 @@ type Report struct {
 	CatchupMS          float64   `json:"catchup_ms"` // longest, from a heal until converged
 	Catchups           []float64 `json:"catchups_ms,omitempty"`
 	MaxRSSMB           float64   `json:"max_rss_mb"`
-	RSSScope           string    `json:"rss_scope"`
-	DurationMS         float64   `json:"duration_ms"`
+	// History is Config.History; TillFigures each incarnation's start
+	// times (until it could sell) and peak RSS (process modes).
+	History     int          `json:"history,omitempty"`
+	TillFigures []TillFigure `json:"till_figures,omitempty"`
+	RSSScope    string       `json:"rss_scope"`
+	DurationMS  float64      `json:"duration_ms"`
 
 	// Power cuts (the power-cut step): how many of each kind, till
 	// starts that failed after one, and how long after its restart each
@@ -107,6 +111,16 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.MaxRSSMB > 0 {
 		fmt.Fprintf(w, "  peak RSS %.1f MB (%s)\n", r.MaxRSSMB, r.RSSScope)
 	}
+	if r.History > 0 {
+		fmt.Fprintf(w, "  history: %d sales of the past year at each store's first till\n", r.History)
+	}
+	for _, f := range r.TillFigures {
+		fmt.Fprintf(w, "  till %s (number %d): %d start(s), first %.0f ms, slowest %.0f ms", f.Till, f.Number, f.Starts, f.FirstStartMS, f.MaxStartMS)
+		if f.MaxRSSMB > 0 {
+			fmt.Fprintf(w, ", peak RSS %.1f MB", f.MaxRSSMB)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.Abandoned > 0 || r.RefundsSkipped > 0 {
 		fmt.Fprintf(w, "  requests abandoned at a wipe %d; refunds skipped (sale not yet at that till) %d\n", r.Abandoned, r.RefundsSkipped)
 	}
@@ -121,4 +135,16 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  VIOLATION: %s\n", v)
 	}
+}
+
+// TillFigure is what one incarnation of a till cost: how long each start
+// took until it could sell, and its peak RSS (0 in inproc mode, where the
+// tills share the harness's process).
+type TillFigure struct {
+	Till         string  `json:"till"`
+	Number       uint32  `json:"number"`
+	Starts       int     `json:"starts"`
+	FirstStartMS float64 `json:"first_start_ms"`
+	MaxStartMS   float64 `json:"max_start_ms"`
+	MaxRSSMB     float64 `json:"max_rss_mb,omitempty"`
 }

@@ -696,10 +696,20 @@ func (h *harness) finish(ctx context.Context) {
 	}
 	r := h.check(ctx, true)
 	h.absorb(r, true)
+	rep.History = h.cfg.History
 	for _, s := range h.allSlots() {
 		s.mu.Lock()
 		for _, inc := range s.incs {
 			maxKB = max(maxKB, inc.peakKB.Load())
+			if len(inc.starts) == 0 {
+				continue
+			}
+			f := TillFigure{Till: s.name, Number: inc.number, Starts: len(inc.starts),
+				FirstStartMS: ms(inc.starts[0]), MaxRSSMB: float64(inc.peakKB.Load()) / 1024}
+			for _, d := range inc.starts {
+				f.MaxStartMS = max(f.MaxStartMS, ms(d))
+			}
+			rep.TillFigures = append(rep.TillFigures, f)
 		}
 		rep.Enrolled += len(s.incs)
 		s.mu.Unlock()

@@ -315,3 +315,42 @@ func TestGate(t *testing.T) {
 		}
 	}
 }
+
+// TestHistory runs the crash scenario on a store whose first till holds
+// a history: every till and HQ take it over, every invariant holds, and
+// the report gives each till's start times.
+func TestHistory(t *testing.T) {
+	const n = 3000
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano() % 1_000_000)
+	}
+	t.Logf("seed %d; replay: go test ./testnet -run TestHistory -testnet.seed %d", seed, seed)
+	sc, err := Load("crash", Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Logger, cfg.Wait, cfg.History = seed, testLogger(), 90*time.Second, n
+	rep, err := Run(t.Context(), sc, cfg)
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	var b strings.Builder
+	rep.WriteText(&b)
+	if !rep.OK {
+		t.Fatalf("seed %d: invariants broken:%s", seed, b.String())
+	}
+	t.Log(b.String())
+	if rep.HQEvents < n || rep.Events < n || rep.History != n {
+		t.Fatalf("HQ holds %d events, the ledgers %d, history %d: want at least the %d of the history", rep.HQEvents, rep.Events, rep.History, n)
+	}
+	if len(rep.TillFigures) < rep.Tills {
+		t.Fatalf("%d till figures for %d tills", len(rep.TillFigures), rep.Tills)
+	}
+	for _, f := range rep.TillFigures {
+		if f.Starts == 0 || f.FirstStartMS <= 0 || f.MaxStartMS < f.FirstStartMS {
+			t.Fatalf("till figure %+v", f)
+		}
+	}
+}

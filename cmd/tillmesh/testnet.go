@@ -42,6 +42,7 @@ func testnetCommand() *cli.Command {
 					&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object (progress goes to stderr)"},
 					&cli.StringFlag{Name: "dir", Usage: "work directory, kept afterwards (default: a temporary one, removed)"},
 					&cli.DurationFlag{Name: "wait", Value: 2 * time.Minute, Usage: "bound of each wait step and of the final convergence"},
+					&cli.IntFlag{Name: "history", Usage: "sales of the past year in each store's first till before the scenario (a year: 1000000); the report gives each till's start times and peak RSS"},
 				},
 				Action: runTestnet,
 			},
@@ -91,7 +92,7 @@ func runTestnet(c *cli.Context) error {
 		return err
 	}
 	cfg := testnet.DefaultConfig()
-	cfg.Mode, cfg.Dir, cfg.Wait = mode, c.String("dir"), c.Duration("wait")
+	cfg.Mode, cfg.Dir, cfg.Wait, cfg.History = mode, c.String("dir"), c.Duration("wait"), c.Int("history")
 	cfg.Seed = c.Uint64("seed")
 	if !c.IsSet("seed") {
 		cfg.Seed = rand.Uint64N(1_000_000)

@@ -58,7 +58,18 @@ func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithNumCompactors(2).
 		WithNumGoroutines(2).
 		WithMetricsEnabled(false).
+		// Writes are serialised by DB's mutex: nothing to detect. With
+		// detection on, Badger keeps every committed key's hash while an
+		// older read is open (a Range serving a peer, the index build at
+		// an upgrade), which grew to hundreds of MB over a year's ledger.
+		WithDetectConflicts(false).
 		WithLogger(badgerLog{log})
+	// Tables of 1 MB at every level, not doubling per level: a compaction
+	// keeps up to 13 table builders of twice the table size in memory, so
+	// a bulk write (a newcomer fetching a year from a peer) peaked at 525
+	// MB of heap with the default and 251 MB with this (BENCHMARKS.md, "A
+	// year of history, flat"). A year's ledger is then ~250 files.
+	o.TableSizeMultiplier = 1
 	return o
 }
 

@@ -41,12 +41,22 @@ type Config struct {
 	// Ballast is the size of a file kept to be deleted when the disk
 	// fills, so Badger can reopen. Zero keeps none.
 	Ballast uint64
-	Logger  *slog.Logger
+	// FullCheck makes Open read, check and apply every stored event, as
+	// before checkpoints existed, instead of restoring the checkpoint and
+	// checking the events above it. Damage below the checkpoint is
+	// otherwise found by Verify (tillmesh ledger verify) or when the
+	// record is read.
+	FullCheck bool
+	// CheckpointEvery is how many applied events pass before the DB
+	// stores its State's checkpoint again (also at Close): at most about
+	// this many events are applied again at the next start.
+	CheckpointEvery int
+	Logger          *slog.Logger
 }
 
 // DefaultConfig returns a config for a till's ledger in dir.
 func DefaultConfig(dir string, store ledger.StoreID) Config {
-	return Config{Dir: dir, Store: store, MinFree: 64 << 20, Ballast: 16 << 20, Logger: slog.Default()}
+	return Config{Dir: dir, Store: store, MinFree: 64 << 20, Ballast: 16 << 20, CheckpointEvery: 10_000, Logger: slog.Default()}
 }
 
 // Validate reports what is wrong with c.
@@ -56,6 +66,8 @@ func (c Config) Validate() error {
 		return errors.New("ledgerdb: no directory")
 	case c.Logger == nil:
 		return errors.New("ledgerdb: no logger")
+	case c.CheckpointEvery < 1:
+		return fmt.Errorf("ledgerdb: checkpoint every %d events", c.CheckpointEvery)
 	}
 	return nil
 }
@@ -68,6 +80,7 @@ func (c Config) Validate() error {
 //	i/<idempotency key>   till + seq of the event the key made
 //	c/<till>              a till's certificate (certs.go)
 //	s/<name>              a snapshot the node keeps beside the ledger (snapshot.go)
+//	b/, r/, k/, m/        indexes and the State's checkpoint (index.go)
 const (
 	pEvent      = 'e'
 	pEvidence   = 'x'
@@ -113,9 +126,19 @@ type DB struct {
 
 	mu       sync.Mutex
 	state    *ledger.State
+	idx      index
 	problems []Problem
 	damaged  map[ledger.TillID]bool // tills with quarantined records
 	closed   bool
+	// sinceCheckpoint counts events applied since the stored checkpoint.
+	sinceCheckpoint int
+	// broken is set when an event was stored but the State could not
+	// apply it (its index could not be read): until a restart applies it
+	// from disk, nothing more is written.
+	broken error
+	// replayed is how many stored events Open applied (the tail above
+	// the checkpoint, or every event without one).
+	replayed int
 }
 
 // Open opens or creates the ledger in cfg.Dir, checks every chain and
@@ -140,9 +163,9 @@ func Open(cfg Config) (*DB, error) {
 			cfg.Logger.Warn("no ballast file", "err", err)
 		}
 	}
-	d := &DB{cfg: cfg, log: cfg.Logger, bdb: bdb, state: ledger.NewState(cfg.Store), damaged: map[ledger.TillID]bool{},
+	d := &DB{cfg: cfg, log: cfg.Logger, bdb: bdb, idx: index{bdb}, damaged: map[ledger.TillID]bool{},
 		dirs: badgeropen.NewDirSyncer(cfg.Dir)}
-	if err := d.load(); err != nil {
+	if err := d.open(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", cfg.Dir, err)
 	}
@@ -151,9 +174,105 @@ func Open(cfg Config) (*DB, error) {
 	return d, nil
 }
 
-// load reads every stored event, checks each till's chain, quarantines
-// damaged records and applies the rest to the state.
-func (d *DB) load() error {
+// open indexes a ledger of the previous release, restores the State from
+// its checkpoint and applies the events above it (every event if there is
+// no usable checkpoint), then stores a checkpoint if it applied any.
+func (d *DB) open() error {
+	if err := d.migrate(); err != nil {
+		return err
+	}
+	var from ledger.Vector
+	if !d.cfg.FullCheck {
+		from = d.restore()
+	}
+	if d.state == nil {
+		d.state = ledger.NewStateWith(d.cfg.Store, d.idx)
+	}
+	if err := d.load(from); err != nil {
+		return err
+	}
+	if d.replayed > 0 || from == nil {
+		d.checkpoint()
+	}
+	return nil
+}
+
+// restore sets the State from the stored checkpoint and returns the
+// vector it covers, or nil if there is none fit to use: it must decode,
+// and the event stored at each chain's head must be the head it names.
+func (d *DB) restore() ledger.Vector {
+	var b []byte
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyCheckpoint)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil || b == nil {
+		if err != nil {
+			d.log.Warn("ledger checkpoint unreadable: applying every event", "err", err)
+		}
+		return nil
+	}
+	st, err := ledger.RestoreState(d.cfg.Store, b, d.idx)
+	if err != nil {
+		d.log.Warn("ledger checkpoint unusable: applying every event", "err", err)
+		return nil
+	}
+	v := st.Vector()
+	for till, seq := range v {
+		_, head, _ := st.Head(till)
+		id, ok, err := d.idx.EventID(till, seq)
+		if err != nil || !ok || id != head {
+			d.log.Warn("ledger checkpoint does not match the stored chain: applying every event",
+				"till", till.Short(), "seq", seq, "err", err)
+			return nil
+		}
+	}
+	d.state = st
+	return v
+}
+
+// checkpoint stores the State's checkpoint. A failure is logged: the
+// events are stored, and the next start applies more of them.
+func (d *DB) checkpoint() {
+	b, _, err := d.state.Checkpoint()
+	if err == nil {
+		err = d.bdb.Update(func(txn *badger.Txn) error { return txn.Set(keyCheckpoint, b) })
+	}
+	if err != nil {
+		d.log.Error("store the ledger checkpoint", "err", err)
+		return
+	}
+	d.sinceCheckpoint = 0
+}
+
+// applied counts events applied since the checkpoint and stores a new one
+// every Config.CheckpointEvery.
+func (d *DB) applied(n int) {
+	d.sinceCheckpoint += n
+	if d.sinceCheckpoint >= d.cfg.CheckpointEvery {
+		d.checkpoint()
+	}
+}
+
+// Replayed returns how many stored events Open applied: the events above
+// the checkpoint, or every event when there was none to use.
+func (d *DB) Replayed() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.replayed
+}
+
+// load reads the stored events above from (every event if from is nil),
+// checks each till's chain, quarantines damaged records and applies the
+// rest to the state.
+func (d *DB) load(from ledger.Vector) error {
 	// Records come in key order: by till, then seq. Where a Prev does not
 	// match the event before, the event whose own signature fails is
 	// damaged; the newest event of a linked run must verify too, since its
@@ -161,6 +280,7 @@ func (d *DB) load() error {
 	// against the next one of its till and applied as soon as its fate is
 	// known, so opening holds one record in memory, not the ledger.
 	var bad []Problem
+	var applyErr error
 	var held *pendingRecord // the previous record of the current till
 	settle := func(next *ledger.Event) {
 		if held == nil {
@@ -184,8 +304,13 @@ func (d *DB) load() error {
 		}
 		if a.drop != "" {
 			bad = append(bad, Problem{Till: a.ev.Till, Seq: a.ev.Seq, Reason: a.drop})
-		} else if _, err := d.state.Apply(a.ev); err != nil {
+		} else if res, err := d.state.Apply(a.ev); err != nil {
+			if errors.Is(err, ledger.ErrIndex) {
+				applyErr = err
+			}
 			d.log.Warn("stored event does not fit its chain", "till", a.ev.Till.Short(), "seq", a.ev.Seq, "err", err)
+		} else {
+			d.replayed += len(res.Applied)
 		}
 		held = nil
 		if next != nil {
@@ -195,16 +320,23 @@ func (d *DB) load() error {
 	err := d.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pEvent}, PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
+		for it.Rewind(); it.Valid(); {
 			item := it.Item()
 			k := item.Key()
 			var till ledger.TillID
 			copy(till[:], k[1:33])
 			seq := binary.BigEndian.Uint64(k[33:])
+			if seq <= from[till] {
+				// Covered by the checkpoint: on to the till's first
+				// event above it, or the next till's first event.
+				it.Seek(eventKey(pEvent, till, from[till]+1))
+				continue
+			}
 			v, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
+			it.Next()
 			ev, err := ledger.Decode(v)
 			if err == nil && (ev.Till != till || ev.Seq != seq) {
 				err = fmt.Errorf("record is event %s/%d", ev.Till.Short(), ev.Seq)
@@ -224,6 +356,9 @@ func (d *DB) load() error {
 	})
 	if err != nil {
 		return err
+	}
+	if applyErr != nil {
+		return applyErr
 	}
 	for _, p := range bad {
 		if err := d.quarantine(p); err != nil {
@@ -271,6 +406,9 @@ func (d *DB) Close() error {
 	}
 	d.closed = true
 	d.stopDirs()
+	if d.sinceCheckpoint > 0 && d.broken == nil {
+		d.checkpoint()
+	}
 	return d.bdb.Close()
 }
 
@@ -324,6 +462,9 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 	if d.closed {
 		return nil, false, ErrClosed
 	}
+	if d.broken != nil {
+		return nil, false, d.broken
+	}
 	if idem != "" {
 		if ev, err := d.byIdem(till, idem); err != nil || ev != nil {
 			if ev != nil && ev.Kind() != body.Kind() {
@@ -355,7 +496,7 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 		return nil, false, err
 	}
 	err = d.bdb.Update(func(txn *badger.Txn) error {
-		if err := txn.Set(eventKey(pEvent, till, ev.Seq), ev.Bytes()); err != nil {
+		if err := putEvent(txn, ev); err != nil {
 			return err
 		}
 		if idem != "" {
@@ -367,9 +508,17 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 		return nil, false, fmt.Errorf("append %s: %w", ev.Kind(), err)
 	}
 	if _, err := d.state.Apply(ev); err != nil {
-		panic(fmt.Sprintf("ledgerdb: own event does not apply after write: %v", err)) // broken invariant
+		if !errors.Is(err, ledger.ErrIndex) {
+			panic(fmt.Sprintf("ledgerdb: own event does not apply after write: %v", err)) // broken invariant
+		}
+		// Stored and durable, but the State could not read what it
+		// needed: a restart applies it from disk. Writing more before
+		// that would sign a second event for this seq.
+		d.broken = fmt.Errorf("ledgerdb: event %d stored but not applied, restart the till: %w", ev.Seq, err)
+		return nil, false, d.broken
 	}
 	d.syncDir() // the event may be the first in a new memtable log
+	d.applied(1)
 	return ev, false, nil
 }
 
@@ -447,6 +596,9 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 	if d.closed {
 		return InsertResult{}, ErrClosed
 	}
+	if d.broken != nil {
+		return InsertResult{}, d.broken
+	}
 	var res InsertResult
 	var ok []*ledger.Event
 	for till, list := range byTill {
@@ -515,7 +667,7 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 		}
 		switch {
 		case have == nil:
-			if err := wb.Set(key, ev.Bytes()); err != nil {
+			if err := putEvent(wb, ev); err != nil {
 				return res, err
 			}
 			batch[string(key)] = ev.Bytes()
@@ -536,6 +688,13 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 	d.syncDir()
 	for _, ev := range toApply {
 		r, err := d.state.Apply(ev)
+		if errors.Is(err, ledger.ErrIndex) {
+			// Stored, not applied: a retry would find it stored and
+			// skip it, so only a restart (which applies it) helps.
+			d.broken = fmt.Errorf("ledgerdb: event %s/%d stored but not applied, restart the till: %w", ev.Till.Short(), ev.Seq, err)
+			d.applied(len(res.Applied))
+			return res, d.broken
+		}
 		if err != nil {
 			res.Rejected = append(res.Rejected, Rejected{ev, err})
 			continue
@@ -545,6 +704,7 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 			res.Held++
 		}
 	}
+	d.applied(len(res.Applied))
 	return res, nil
 }
 

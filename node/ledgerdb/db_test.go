@@ -207,7 +207,19 @@ func TestVerifyFindsAFlippedByteAndOpenQuarantinesIt(t *testing.T) {
 	if p := rep.Chains[0].Problems[0]; p.Seq != 4 {
 		t.Fatalf("problem at seq %d, want 4: %s", p.Seq, p.Reason)
 	}
+	// Seq 4 is below the checkpoint Close stored: a normal open does
+	// not read it (Verify finds it); a full check does.
 	db = open(t, dir)
+	if ps, n := db.Problems(), db.Replayed(); len(ps) != 0 || n != 0 {
+		t.Fatalf("open from the checkpoint found %v and applied %d events, want none", ps, n)
+	}
+	db.Close()
+	cfg := ledgerdb.DefaultConfig(dir, store)
+	cfg.Logger, cfg.Ballast, cfg.FullCheck = quiet(), 0, true
+	db, err = ledgerdb.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer db.Close()
 	if ps := db.Problems(); len(ps) != 1 || ps[0].Seq != 4 {
 		t.Fatalf("open found %v, want seq 4 quarantined", ps)

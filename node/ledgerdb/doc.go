@@ -1,6 +1,8 @@
 // Package ledgerdb is a till's durable ledger: every event the till holds,
 // its own and its peers', in Badger with synced writes, and a ledger.State
-// kept in step in memory.
+// kept in step in memory. The State holds no event: it finds sales and
+// their refunds and voids through indexes on disk (index.go, a
+// ledger.Index), so a till's memory does not grow with its history.
 //
 // Invariants:
 //   - Append returns only once the event is fsynced. The event and its
@@ -14,9 +16,19 @@
 //     runs that extend a chain by their newest signature plus the hash
 //     chain, others one by one. Events above a gap are stored and held
 //     until it fills; a conflicting signed event is kept as evidence.
-//   - Open checks every chain as it reads it (one record in memory at a
-//     time); a damaged record is moved aside and reported (Problems)
-//     instead of the till refusing to start. A till
+//   - Every event stored under e/ has its index records (sale by ID,
+//     refunds and voids by sale) written in the same transaction; a
+//     ledger of a release without them is indexed once when it opens.
+//   - A checkpoint of the State (chain heads and folds) is stored every
+//     Config.CheckpointEvery applied events and at Close, always after
+//     the events it covers are durable. Open restores it when the event
+//     stored at each of its chain heads is that head, and applies only
+//     the events above it; otherwise it applies every event.
+//   - Open checks every chain above the checkpoint as it reads it (one
+//     record in memory at a time; Config.FullCheck: every chain from its
+//     start); a damaged record is moved aside and reported (Problems)
+//     instead of the till refusing to start. Damage below the checkpoint
+//     is found by Verify (tillmesh ledger verify). A till
 //     whose own chain is damaged refuses to sell (ErrOwnChainDamaged) until
 //     it has fetched its chain from peers, so it never signs a seq twice.
 //   - Open and Verify open Badger through node/badgeropen: a power cut at

@@ -36,9 +36,47 @@ func TestOpensLedgersOfThePreviousRelease(t *testing.T) {
 		if err != nil || ev.Seq != 6001 {
 			t.Fatalf("%s: append after the upgrade: %v", name, err)
 		}
+		// A sale of the old release is found through the index the
+		// upgrade built: refund its milk, then refuse a second time.
+		old, err := db.Get(till, 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refund := func(at int64) error {
+			var rf *ledger.Refund
+			var err error
+			db.View(func(s *ledger.State) {
+				var lines []ledger.RefundLine
+				if lines, err = s.Fold().RefundLines(old.ID(), []ledger.Pick{{Line: 0, Qty: 2}}); err == nil {
+					rf = &ledger.Refund{Sale: old.ID(), Currency: "EUR", Staff: "1", Lines: lines,
+						Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: lines[0].Amount}}}
+				}
+			})
+			if err != nil {
+				return err
+			}
+			_, _, err = db.Append(t.Context(), ledgertest.Key(1), rf, "", at)
+			return err
+		}
+		if err := refund(now + 20_000); err != nil {
+			t.Fatalf("%s: refund a sale of the previous release: %v", name, err)
+		}
+		if err := refund(now + 30_000); !errors.Is(err, ledger.ErrOverRefund) {
+			t.Fatalf("%s: second refund of the same line: %v, want ErrOverRefund", name, err)
+		}
+		db.Close()
+		// The upgrade stored a checkpoint: the next start applies nothing
+		// again and still knows the refund.
+		db = open(t, dir)
+		if n := db.Replayed(); n != 0 {
+			t.Fatalf("%s: second start applied %d events, want 0 (the checkpoint)", name, n)
+		}
+		if err := refund(now + 40_000); !errors.Is(err, ledger.ErrOverRefund) {
+			t.Fatalf("%s: refund after a restart: %v, want ErrOverRefund", name, err)
+		}
 		db.Close()
 		rep, err := ledgerdb.Verify(dir, quiet())
-		if err != nil || !rep.OK() || len(rep.Chains) != 1 || rep.Chains[0].Head != 6001 {
+		if err != nil || !rep.OK() || len(rep.Chains) != 1 || rep.Chains[0].Head != 6002 {
 			t.Fatalf("%s: verify after the upgrade: %+v %v", name, rep, err)
 		}
 	}
