@@ -68,6 +68,7 @@ func (c Config) Validate() error {
 //	i/<idempotency key>   till + seq of the event the key made
 //	c/<till>              a till's certificate (certs.go)
 //	s/<name>              a snapshot the node keeps beside the ledger (snapshot.go)
+//	r/<till>/<seq>        an event a revocation refused (refuse.go)
 const (
 	pEvent      = 'e'
 	pEvidence   = 'x'
@@ -114,7 +115,8 @@ type DB struct {
 	mu       sync.Mutex
 	state    *ledger.State
 	problems []Problem
-	damaged  map[ledger.TillID]bool // tills with quarantined records
+	damaged  map[ledger.TillID]bool   // tills with quarantined records
+	refused  map[ledger.TillID]uint64 // revoked till -> last seq kept (refuse.go)
 	closed   bool
 }
 
@@ -427,6 +429,7 @@ type InsertResult struct {
 	Held      int             // stored above a gap
 	Duplicate int
 	Rejected  []Rejected // failed verification or equivocated (kept as evidence)
+	Refused   int        // above a revoked till's last valid seq (refuse.go)
 }
 
 // Insert verifies and stores events from peers, in any order. Runs that
@@ -451,7 +454,7 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 	var ok []*ledger.Event
 	for till, list := range byTill {
 		sort.Slice(list, func(i, j int) bool { return list[i].Seq < list[j].Seq })
-		list = dedupe(list)
+		list = d.dropRefused(till, dedupe(list), &res)
 		head, prev, _ := d.state.Head(till)
 		// The leading run that extends the chain is checked as one.
 		n := 0
