@@ -94,6 +94,7 @@ type storeState struct {
 	saved   int64 // when contact was last written to storage
 	agg     *agg
 	revoked map[ledger.TillID]uint64 // revoked till -> last valid seq (revoke.go)
+	refused map[ledger.TillID]int    // stored events above it, left out of agg
 }
 
 func (s *storeState) vector() ledger.Vector {
@@ -139,7 +140,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 		h.cursor = all[n-1].Cursor
 	}
 	for _, c := range all {
-		h.learnRevocation(c)
+		h.learnRevocation(ctx, c)
 	}
 	if cfg.AdminPassword != "" {
 		if err := h.SetPassword(ctx, "admin", cfg.AdminPassword); err != nil {

@@ -22,6 +22,9 @@ type TillView struct {
 	// Revoked by the store CA: its events after RevokedAfter are refused.
 	Revoked      bool   `json:"revoked,omitempty"`
 	RevokedAfter uint64 `json:"revoked_after,omitempty"`
+	// Refused counts the till's events above RevokedAfter that HQ had
+	// stored before the revocation: kept as evidence, left out of reports.
+	Refused int `json:"refused,omitempty"`
 }
 
 // StoreView is a store's state at HQ: its tills, what HQ holds, its relay
@@ -81,6 +84,7 @@ func (s *storeState) view() StoreView {
 			tv.Number, tv.Name = c.Number, c.Name
 		}
 		tv.RevokedAfter, tv.Revoked = s.revokedAfter(t)
+		tv.Refused = s.refused[t]
 		if tv.Flagged {
 			v.Flagged++
 		}

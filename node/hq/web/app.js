@@ -89,7 +89,7 @@ async function storeDetail(id) {
   $("#store-detail").innerHTML = `<h3>${text(s.name)}: tills</h3>
     <table><thead><tr><th>Till</th><th>Name</th><th>Seq at HQ</th><th>Key</th><th>State</th></tr></thead><tbody>
     ${s.tills.map(t => `<tr><td>${t.number || "?"}</td><td>${text(t.name)}</td><td class="num">${t.seq}</td>
-      <td><small>${t.till.slice(0, 16)}</small></td><td class="${t.flagged || t.revoked ? "flag" : "ok"}">${t.flagged ? "equivocated" : t.revoked ? "revoked after seq " + (t.revoked_after || 0) : "ok"}</td></tr>`).join("")}
+      <td><small>${t.till.slice(0, 16)}</small></td><td class="${t.flagged || t.revoked ? "flag" : "ok"}">${t.flagged ? "equivocated" : t.revoked ? "revoked after seq " + (t.revoked_after || 0) + (t.refused ? ` (${t.refused} events after seq ${t.revoked_after || 0} refused by revocation)` : "") : "ok"}</td></tr>`).join("")}
     </tbody></table>
     <p>Backlog at last contact: <b>${s.backlog}</b> events; relay till ${s.relay_number || "-"}, fencing token ${s.fence.token}, ${ago(s.last_contact)}.</p>
     ${ev.length ? `<h3>Equivocation evidence</h3><table><thead><tr><th>Till</th><th>Seq</th><th>Reason</th></tr></thead><tbody>
