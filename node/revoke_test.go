@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +243,60 @@ func waitErr(t *testing.T, f func() error) {
 			t.Fatalf("timed out: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval
+	}
+}
+
+// TestPeerDialsWhileTheTillStarts: a peer that keeps dialing a till while
+// New is still opening it meets the gater's revocation check, which used
+// to read t.inv while New was still setting it; it now reads only the
+// revocation list, under its own lock, filled once the inventory is open.
+func TestPeerDialsWhileTheTillStarts(t *testing.T) {
+	s := newStore(t, 2)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	startB := func(peers ...string) *runningTill {
+		cfg := node.DefaultConfig()
+		cfg.DataDir, cfg.Store, cfg.Logger = s.tills[1], s.store, quiet()
+		cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = "", []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}, peers, false
+		cfg.SyncInterval = 300 * time.Millisecond
+		till, err := node.New(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &runningTill{Till: till, cancel: cancel, done: make(chan error, 1)}
+		go func() { r.done <- till.Run(ctx) }()
+		t.Cleanup(r.stop)
+		return r
+	}
+	b := startB()
+	bAddr := b.addr()
+	bPeer := b.Host().Host().ID()
+	a := s.start(t, s.tills[0], bAddr)
+	waitFor(t, "a and b connected", func() bool { return connected(a, 2) })
+	for range 3 {
+		b.stop()
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { // a redials b at once, again and again, while b starts
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					a.Host().Unblock(bPeer)
+					runtime.Gosched()
+				}
+			}
+		}()
+		b = startB()
+		close(stop)
+		<-done
+		waitFor(t, "a and b connected again", func() bool { return connected(a, 2) })
 	}
 }
