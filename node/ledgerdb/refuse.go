@@ -18,6 +18,8 @@ const pRefused = 'r'
 // the state (and so every fold: reports, stock) is rebuilt without them,
 // and from then on Insert drops that till's events above after. It
 // returns how many events it moved; calling it again moves nothing more.
+// Called again with a later after (a revocation re-issued), it moves the
+// events it had set aside up to the new seq back into the chain.
 //
 // Never call it for this till's own chain: an event moved aside would
 // free its seq for a second, different event.
@@ -33,6 +35,7 @@ func (d *DB) Refuse(till ledger.TillID, after uint64) (moved int, err error) {
 	d.refused[till] = after
 	wb := d.bdb.NewWriteBatch()
 	defer wb.Cancel()
+	restored := 0
 	err = d.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: eventKey(pEvent, till, 0)[:33], PrefetchValues: true})
 		defer it.Close()
@@ -51,15 +54,37 @@ func (d *DB) Refuse(till ledger.TillID, after uint64) (moved int, err error) {
 			}
 			moved++
 		}
+		// A revocation re-issued with a later AfterSeq gives back what an
+		// earlier one had moved aside, up to the new seq.
+		back := txn.NewIterator(badger.IteratorOptions{Prefix: eventKey(pRefused, till, 0)[:33], PrefetchValues: true})
+		defer back.Close()
+		for back.Rewind(); back.Valid(); back.Next() {
+			k := back.Item().KeyCopy(nil)
+			seq := binary.BigEndian.Uint64(k[33:])
+			if seq > after {
+				break
+			}
+			v, err := back.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := wb.Set(eventKey(pEvent, till, seq), v); err != nil {
+				return err
+			}
+			if err := wb.Delete(k); err != nil {
+				return err
+			}
+			restored++
+		}
 		return nil
 	})
-	if err == nil && moved > 0 {
+	if err == nil && moved+restored > 0 {
 		err = wb.Flush()
 	}
 	if err != nil {
 		return 0, fmt.Errorf("refuse events of till %s after seq %d: %w", till.Short(), after, err)
 	}
-	if moved == 0 {
+	if moved+restored == 0 {
 		return 0, nil
 	}
 	d.syncDir()

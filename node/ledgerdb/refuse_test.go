@@ -68,4 +68,15 @@ func TestRefuseTakesEventsOutOfTheFolds(t *testing.T) {
 	db = open(t, dir)
 	defer db.Close()
 	check("after a reopen")
+
+	// Re-issued with a later seq: what was set aside up to it comes back.
+	if _, err := db.Refuse(peer.ID, 7); err != nil {
+		t.Fatal(err)
+	}
+	if got := sales(db); got != 8 {
+		t.Errorf("after a later revocation: %d sales in the fold, want 8 (till 2 up to seq 7, and till 3)", got)
+	}
+	if n, _ := db.Refused(peer.ID); n != 5 {
+		t.Errorf("after a later revocation: %d refused, want 5 (seq 8-10, 12, 13)", n)
+	}
 }
