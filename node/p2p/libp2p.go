@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
@@ -134,13 +136,22 @@ func newLibp2pHost(cfg Config, p hostParts) (_ *meshHost, err error) {
 	if bh == nil {
 		return nil, fmt.Errorf("blank host: could not start")
 	}
-	ids, err := identify.NewIDService(bh, identify.UserAgent("tillmesh"))
+	// No signed peer record: the blank host signs one once, when it is
+	// made (before it listens), and never again, so after an address
+	// change identify would keep sending that one instead of the listen
+	// addresses. Peers are admitted by certificate anyway.
+	ids, err := identify.NewIDService(bh, identify.UserAgent("tillmesh"), identify.DisableSignedPeerRecord())
 	if err != nil {
 		return nil, fmt.Errorf("identify: %w", err)
 	}
 	closers = append(closers, ids.Close)
 	ping.NewPingService(bh)
-	return &meshHost{BlankHost: bh, ids: ids, sw: sw, listen: listen, closers: closers}, nil
+	addrsEm, err := bus.Emitter(new(event.EvtLocalAddressesUpdated))
+	if err != nil {
+		return nil, fmt.Errorf("address events: %w", err)
+	}
+	closers = append(closers, addrsEm.Close)
+	return &meshHost{BlankHost: bh, ids: ids, sw: sw, listen: listen, addrsEm: addrsEm, stop: make(chan struct{}), closers: closers}, nil
 }
 
 // meshHost is the blank host with identify and ping, closing what it was
@@ -150,7 +161,9 @@ type meshHost struct {
 	ids     identify.IDService
 	sw      *swarm.Swarm
 	listen  []ma.Multiaddr
-	closers []func() error // connection manager, peerstore, resource manager, swarm, identify
+	addrsEm event.Emitter
+	stop    chan struct{}  // ends watchAddrs
+	closers []func() error // connection manager, peerstore, resource manager, swarm, identify, emitter
 	once    sync.Once
 	err     error
 }
@@ -169,7 +182,36 @@ func (h *meshHost) start() error {
 		return fmt.Errorf("listen on %v: %w", h.listen, err)
 	}
 	h.ids.Start()
+	go h.watchAddrs(h.Addrs())
 	return nil
+}
+
+// addrCheckEvery is how often the host looks for a changed interface
+// address (a new DHCP lease): basichost's address manager did this.
+const addrCheckEvery = 30 * time.Second
+
+// watchAddrs tells identify when the host's addresses change, so it
+// pushes them to connected peers and gives them to new ones.
+func (h *meshHost) watchAddrs(last []ma.Multiaddr) {
+	t := time.NewTicker(addrCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		now := h.Addrs()
+		if slices.EqualFunc(now, last, func(a, b ma.Multiaddr) bool { return a.Equal(b) }) {
+			continue
+		}
+		ev := event.EvtLocalAddressesUpdated{}
+		for _, a := range now {
+			ev.Current = append(ev.Current, event.UpdatedAddress{Address: a})
+		}
+		_ = h.addrsEm.Emit(ev)
+		last = now
+	}
 }
 
 // NewStream waits for identify on the connection first, as basichost
@@ -195,6 +237,7 @@ func (h *meshHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID
 
 func (h *meshHost) Close() error {
 	h.once.Do(func() {
+		close(h.stop)
 		var errs []error
 		for i := len(h.closers) - 1; i >= 0; i-- {
 			errs = append(errs, h.closers[i]())
