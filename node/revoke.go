@@ -92,14 +92,21 @@ func ParseRevocationFile(b []byte) (*ledger.Revocation, error) {
 // revocations is a till's verified view of the store's revocation list,
 // kept current from the CRDT. Entries whose CA signature does not verify
 // are ignored: only the store CA may revoke a till.
+//
+// Each verified revocation of another till is put into effect in the
+// ledger (ledgerdb.DB.Refuse): the till's events above AfterSeq leave the
+// folds, and its stock counters are read from the ledger instead of the
+// CRDT (storeStock). See docs/ARCHITECTURE.md, "Revoking a till".
 type revocations struct {
 	once    sync.Once
 	mu      sync.Mutex
 	after   map[ledger.TillID]*ledger.Revocation
-	ignored map[string]bool // unverifiable entries, logged once
+	refused map[ledger.TillID]int // events held aside as refused, per till
+	ignored map[string]bool       // unverifiable entries, logged once
 }
 
-// watchRevocations loads the list once and follows the CRDT from then on.
+// watchRevocations loads the list and follows the CRDT from then on. New
+// calls it once the inventory is open, before the till syncs with anyone.
 // The goroutine ends when the inventory closes its subscriptions.
 func (t *Till) watchRevocations() {
 	t.revs.once.Do(func() {
@@ -141,8 +148,31 @@ func (t *Till) reloadRevocations() {
 		}
 		next[r.Till] = r
 	}
+	// The list is in effect for sync and the gater before the ledger is
+	// purged, so no event above AfterSeq slips in between; the ledger
+	// drops any that were already on their way (Insert).
 	t.revs.mu.Lock()
 	t.revs.after = next
+	t.revs.mu.Unlock()
+	refused := map[ledger.TillID]int{}
+	for id, r := range next {
+		if id == t.id {
+			continue // our own chain stays whole: a seq freed could be signed twice
+		}
+		moved, err := t.db.Refuse(id, r.AfterSeq)
+		if err != nil {
+			t.log.Error("put a revocation into effect in the ledger", "till", r.Number, "err", err)
+			continue
+		}
+		if moved > 0 {
+			t.log.Warn("events of a revoked till refused", "till", r.Number, "after_seq", r.AfterSeq, "events", moved)
+		}
+		if refused[id], err = t.db.Refused(id); err != nil {
+			t.log.Warn("count refused events", "till", r.Number, "err", err)
+		}
+	}
+	t.revs.mu.Lock()
+	t.revs.refused = refused
 	t.revs.mu.Unlock()
 }
 
@@ -163,12 +193,9 @@ func (t *Till) verifyEntry(id string, e crdt.Revocation) (*ledger.Revocation, er
 	return r, nil
 }
 
-// revocationOf returns the verified revocation of a till, or nil.
+// revocationOf returns the verified revocation of a till, or nil. Before
+// New has opened the inventory nothing is loaded and it returns nil.
 func (t *Till) revocationOf(id ledger.TillID) *ledger.Revocation {
-	if t.inv == nil {
-		return nil // still in New: nothing is loaded yet
-	}
-	t.watchRevocations()
 	t.revs.mu.Lock()
 	defer t.revs.mu.Unlock()
 	return t.revs.after[id]
@@ -213,7 +240,6 @@ func (t *Till) UploadRevocation(ctx context.Context, file []byte) (ui.Revocation
 	if err := t.inv.Revoke(ctx, e); err != nil {
 		return ui.Revocation{}, fmt.Errorf("store the revocation: %w", err)
 	}
-	t.watchRevocations()
 	t.reloadRevocations()
 	t.log.Warn("till revoked", "till", r.Till.Short(), "number", r.Number, "after_seq", r.AfterSeq, "reason", r.Reason)
 	return t.revocationView(r), nil
@@ -226,7 +252,6 @@ func (t *Till) revocationView(r *ledger.Revocation) ui.Revocation {
 
 // Revocations lists the store's verified revocations, by till number.
 func (t *Till) Revocations(context.Context) ([]ui.Revocation, error) {
-	t.watchRevocations()
 	t.revs.mu.Lock()
 	rs := make([]*ledger.Revocation, 0, len(t.revs.after))
 	for _, r := range t.revs.after {
@@ -241,16 +266,75 @@ func (t *Till) Revocations(context.Context) ([]ui.Revocation, error) {
 	return out, nil
 }
 
-// revocationProblems are the status page's lines about revoked tills.
+// revocationProblems are the status page's lines about revoked tills,
+// with the evidence: how many of the till's events this till held above
+// AfterSeq and took out of its reports and stock.
 func (t *Till) revocationProblems() []string {
 	rs, _ := t.Revocations(context.Background())
+	t.revs.mu.Lock()
+	refused := t.revs.refused
+	t.revs.mu.Unlock()
 	out := make([]string, 0, len(rs))
 	for _, r := range rs {
 		who := fmt.Sprintf("till %d", r.Number)
 		if r.Till == t.id.String() {
 			who = "this till"
 		}
-		out = append(out, fmt.Sprintf("%s is revoked: its events after receipt %d-%d are refused", who, r.Number, r.AfterSeq))
+		line := fmt.Sprintf("%s is revoked: its events after receipt %d-%d are refused", who, r.Number, r.AfterSeq)
+		if id, err := ledger.ParseTillID(r.Till); err == nil && refused[id] > 0 {
+			line += fmt.Sprintf(" (till %d: %d events after seq %d refused by revocation)", r.Number, refused[id], r.AfterSeq)
+		}
+		out = append(out, line)
 	}
 	return out
+}
+
+// RefusedByRevocation returns how many of a till's events this till held
+// above its revocation's AfterSeq and took out of its ledger's folds.
+func (t *Till) RefusedByRevocation(id ledger.TillID) int {
+	t.revs.mu.Lock()
+	defer t.revs.mu.Unlock()
+	return t.revs.refused[id]
+}
+
+// storeStock is the store's stock of sku as every screen shows it: the
+// CRDT counters, except that a revoked till's slots are replaced by the
+// fold of its events this till holds, which stop at the revocation's
+// AfterSeq. A slot is one till's cumulative total, written only by that
+// till, so no other till can take part of it back out; the fold is the
+// same on every till that holds the same events, and replacing (rather
+// than subtracting) cannot count a correction twice.
+func (t *Till) storeStock(ctx context.Context, sku string) (int64, map[string]int64, error) {
+	total, slots, err := t.inv.Stock(ctx, sku)
+	if errors.Is(err, crdt.ErrNotFound) {
+		total, slots, err = 0, map[string]int64{}, nil
+	}
+	if err != nil {
+		return total, slots, err
+	}
+	t.revs.mu.Lock()
+	revoked := make([]ledger.TillID, 0, len(t.revs.after))
+	for id := range t.revs.after {
+		if id != t.id {
+			revoked = append(revoked, id)
+		}
+	}
+	t.revs.mu.Unlock()
+	if len(revoked) == 0 {
+		return total, slots, nil
+	}
+	t.db.View(func(s *ledger.State) {
+		held := s.Fold().Stock(sku)
+		for _, id := range revoked {
+			k := id.String()
+			q, inFold := held[id]
+			_, inSlots := slots[k]
+			if !inFold && !inSlots {
+				continue
+			}
+			total += q - slots[k]
+			slots[k] = q
+		}
+	})
+	return total, slots, nil
 }

@@ -117,9 +117,10 @@ func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (*ledger.Event, boo
 	return ev, existing, nil
 }
 
-// Stock returns a SKU's store stock from the CRDT counters.
+// Stock returns a SKU's store stock from the CRDT counters (a revoked
+// till's from the ledger: storeStock in revoke.go).
 func (t *Till) Stock(ctx context.Context, sku string) (ui.StockLevel, error) {
-	total, slots, err := t.inv.Stock(ctx, sku)
+	total, slots, err := t.storeStock(ctx, sku)
 	if err != nil && !errors.Is(err, crdt.ErrNotFound) {
 		return ui.StockLevel{}, err
 	}

@@ -204,6 +204,7 @@ func (t *Till) open(ctx context.Context) (err error) {
 	if t.inv, err = crdt.New(ctx, ic); err != nil {
 		return fmt.Errorf("open inventory %s: %w", invDir, err)
 	}
+	t.watchRevocations() // before any peer's events: node/revoke.go
 	t.planRestore(ctx, inv)
 	if cb, err := t.cert.Encode(); err == nil {
 		if err := t.inv.PutCertificate(ctx, t.id.String(), cb); err != nil {

@@ -60,6 +60,16 @@ func runDemo(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
+	// Ctrl-C or SIGTERM at any point is a clean stop, also while the
+	// tills start and the demo seeds them: the next run resumes seeding.
+	w := c.App.Writer
+	stopped := func(err error) error {
+		if c.Context.Err() != nil {
+			fmt.Fprintln(w, "\nstopping; data kept in", dir)
+			return nil
+		}
+		return err
+	}
 	var tills []*node.Till
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -73,7 +83,7 @@ func runDemo(c *cli.Context) error {
 	hqAddr := fmt.Sprintf("127.0.0.1:%d", c.Int("port-base"))
 	hqs, err := startDemoHQ(ctx, filepath.Join(dir, "hq"), hqAddr, store, log.With("component", "hq"))
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 	defer hqs.close()
 	var peers []string
@@ -87,7 +97,7 @@ func runDemo(c *cli.Context) error {
 		cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = []string{"/ip4/127.0.0.1/tcp/0"}, append([]string(nil), peers...), false
 		t, err := node.New(ctx, cfg)
 		if err != nil {
-			return fmt.Errorf("till %d: %w", i+1, err)
+			return stopped(fmt.Errorf("till %d: %w", i+1, err))
 		}
 		tills = append(tills, t)
 		peers = append(peers, t.Host().Addrs()[0].String())
@@ -99,12 +109,11 @@ func runDemo(c *cli.Context) error {
 			}
 		}()
 	}
-	w := c.App.Writer
 	if err := seedDemo(ctx, tills[0]); err != nil {
-		return err
+		return stopped(err)
 	}
 	if err := seedDemoStaff(ctx, tills[0]); err != nil {
-		return err
+		return stopped(err)
 	}
 	fmt.Fprintf(w, "demo store %q with %d tills, data in %s\n", store.Name, n, dir)
 	fmt.Fprintf(w, "hq      http://%s  (dashboard login: admin / %s)\n", hqAddr, demoHQPassword)
@@ -133,10 +142,9 @@ func runDemo(c *cli.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(w, "\nstopping; data kept in", dir)
-			return nil
+			return stopped(nil)
 		case err := <-errs:
-			return err
+			return stopped(err)
 		case <-tick.C:
 			for i, t := range tills {
 				st := t.Status(ctx)
@@ -190,16 +198,26 @@ func demoStore(dir string, n int) (*node.StoreFile, []string, error) {
 	return store, dirs, nil
 }
 
-// seedDemo puts the catalog and opening stock in on the first run.
+// seedDemo puts the catalog and opening stock in on the first run, and
+// finishes a seeding a stop cut short: products already there are left
+// as they are, and the opening stock is one event under a fixed
+// idempotency key, so it is never received twice.
 func seedDemo(ctx context.Context, t *node.Till) error {
-	if ps, err := t.Inventory().Products(ctx); err != nil || len(ps) > 0 {
+	ps, err := t.Inventory().Products(ctx)
+	if err != nil {
 		return err
+	}
+	have := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		have[p.SKU] = true
 	}
 	catalog := node.DemoCatalog(240)
 	lines := make([]ledger.StockLine, 0, len(catalog))
 	for _, p := range catalog {
-		if err := t.Inventory().PutProduct(ctx, p); err != nil {
-			return err
+		if !have[p.SKU] {
+			if err := t.Inventory().PutProduct(ctx, p); err != nil {
+				return err
+			}
 		}
 		q := int64(200)
 		if p.Weighed() {
@@ -207,7 +225,7 @@ func seedDemo(ctx context.Context, t *node.Till) error {
 		}
 		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: q})
 	}
-	_, _, err := t.Record(ctx, &ledger.StockReceive{Lines: lines, Ref: "opening stock", Staff: "demo"}, "demo-opening-stock")
+	_, _, err = t.Record(ctx, &ledger.StockReceive{Lines: lines, Ref: "opening stock", Staff: "demo"}, "demo-opening-stock")
 	return err
 }
 
@@ -221,12 +239,21 @@ var demoStaff = []struct {
 	{"3", "Cleo Cashier", "1111", ui.RoleCashier},
 }
 
-// seedDemoStaff puts the demo staff in when the staff list is empty.
+// seedDemoStaff puts in the demo staff the staff list does not have (a
+// member removed by hand stays in the list as removed).
 func seedDemoStaff(ctx context.Context, t *node.Till) error {
-	if list, err := t.StaffList(ctx); err != nil || len(list) > 0 {
+	list, err := t.StaffList(ctx)
+	if err != nil {
 		return err
 	}
+	have := make(map[string]bool, len(list))
+	for _, m := range list {
+		have[m.ID] = true
+	}
 	for _, s := range demoStaff {
+		if have[s.id] {
+			continue
+		}
 		if err := t.AddStaff(ctx, s.id, s.name, s.role, s.pin); err != nil {
 			return fmt.Errorf("demo staff %s: %w", s.id, err)
 		}

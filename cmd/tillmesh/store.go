@@ -58,11 +58,13 @@ func storeCommand() *cli.Command {
 				Usage: "withdraw a till's certificate (lost, stolen, retired): writes a revocation signed by the store CA",
 				Description: "Upload the file it writes on any till's manager screen (or POST it to /api/revocations);\n" +
 					"it spreads to every till, which then refuses the till's connections and its events after\n" +
-					"--after-seq (its receipts up to <number>-<after-seq> stay valid). Without --after-seq\n" +
-					"every event of it that a till does not hold yet is refused.",
+					"--after-seq: its receipts up to <number>-<after-seq> stay valid and counted, later ones\n" +
+					"leave every till's reports and stock and HQ's, even where they had already arrived.\n" +
+					"--after-seq is required: the till's last seq shows on any till's status page and in\n" +
+					"HQ's store view; 0 counts none of its events.",
 				Flags: []cli.Flag{dir,
 					&cli.UintFlag{Name: "number", Required: true, Usage: "the till's number"},
-					&cli.Uint64Flag{Name: "after-seq", Usage: "the last seq (receipt <number>-<seq>) of the till that stays valid"},
+					&cli.Uint64Flag{Name: "after-seq", Required: true, Usage: "the last seq (receipt <number>-<seq>) of the till that stays valid; 0 for none"},
 					&cli.StringFlag{Name: "reason", Usage: "why, for the record"},
 				},
 				Action: func(c *cli.Context) error {

@@ -97,6 +97,7 @@ type storeState struct {
 	// versions are the tills' releases as the relay last reported them
 	// (in memory: the next upload reports them again).
 	versions map[ledger.TillID]string
+	refused  map[ledger.TillID]int // stored events above it, left out of agg
 }
 
 func (s *storeState) vector() ledger.Vector {
@@ -142,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 		h.cursor = all[n-1].Cursor
 	}
 	for _, c := range all {
-		h.learnRevocation(c)
+		h.learnRevocation(ctx, c)
 	}
 	if cfg.AdminPassword != "" {
 		if err := h.SetPassword(ctx, "admin", cfg.AdminPassword); err != nil {

@@ -50,14 +50,17 @@ func (h *HQ) Revoke(ctx context.Context, store ledger.StoreID, file []byte, by s
 	if err != nil {
 		return nil, err
 	}
-	h.learnRevocation(c)
+	h.learnRevocation(ctx, c)
 	h.log.Warn("till revoked", "store", store, "till", r.Till.Short(), "number", r.Number, "after_seq", r.AfterSeq, "by", by)
 	return &r, nil
 }
 
 // learnRevocation applies a revocation change (at start, and when added).
 // Changes were verified when they were added; they are verified again.
-func (h *HQ) learnRevocation(c hqapi.Change) {
+// Events of the till above AfterSeq that HQ already stored stay stored, as
+// evidence, but leave the store's reports and stock: the folds are
+// rebuilt without them (refold).
+func (h *HQ) learnRevocation(ctx context.Context, c hqapi.Change) {
 	if c.Kind != hqapi.KindRevocation || c.Store == nil {
 		return
 	}
@@ -80,6 +83,40 @@ func (h *HQ) learnRevocation(c hqapi.Change) {
 		s.revoked = map[ledger.TillID]uint64{}
 	}
 	s.revoked[r.Till] = r.AfterSeq
+	if s.heads[r.Till].Seq <= r.AfterSeq {
+		return // nothing above it is counted
+	}
+	if err := h.refold(ctx, s); err != nil {
+		h.log.Error("take a revoked till's refused events out of the reports", "store", c.Store, "till", r.Till.Short(), "err", err)
+		return
+	}
+	h.log.Warn("events of a revoked till refused", "store", c.Store, "till", r.Number, "after_seq", r.AfterSeq, "events", s.refused[r.Till])
+}
+
+// refold rebuilds a store's report folds from its stored events, leaving
+// out those above a revocation, and counts what it left out per till.
+// The caller holds s.mu.
+func (h *HQ) refold(ctx context.Context, s *storeState) error {
+	a := newAgg(h.cfg.Location)
+	refused := map[ledger.TillID]int{}
+	look := h.saleLookup(ctx)
+	err := h.st.Range(ctx, s.rec.ID, func(raw []byte) error {
+		ev, err := ledger.Decode(raw)
+		if err != nil {
+			return fmt.Errorf("stored event: %w", err)
+		}
+		if revokedAbove(s, ev) {
+			refused[ev.Till]++
+			return nil
+		}
+		a.apply(ev, look)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.agg, s.refused = a, refused
+	return nil
 }
 
 // revokedAfter reports whether till is revoked in s, and up to which seq

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -95,4 +96,79 @@ func TestRevocation(t *testing.T) {
 		h2 := newHQ(t, b.open(t, place))
 		check(h2)
 	})
+}
+
+// TestRevocationTakesStoredEventsOutOfReports: HQ already holds a till's
+// events above the AfterSeq of a revocation that arrives later. They stay
+// stored as evidence, but leave the store's reports and stock at once and
+// after a restart, and the store view counts them.
+func TestRevocationTakesStoredEventsOutOfReports(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		store := hqtest.NewStore(50, 2)
+		place := b.place(t)
+		st := b.open(t, place)
+		h := newHQ(t, st, store)
+		w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(7, 8)))
+		evs := w.Sales(8, day0, 60_000) // tills 1 and 2 in turn, seq 1-4 each
+		if res, err := h.Ingest(ctx, store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Events: raws(evs), Certs: store.EncodedCerts()}); err != nil || res.Accepted != 8 {
+			t.Fatalf("upload: %+v %v", res, err)
+		}
+		kept := ledger.NewState(store.ID)
+		for _, ev := range evs {
+			if ev.Till == store.Tills[1].ID && ev.Seq > 1 {
+				continue
+			}
+			if _, err := kept.Apply(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rep, _ := h.StoreReport(store.ID); rep.Events != 8 {
+			t.Fatalf("before the revocation HQ counts %d events, want 8", rep.Events)
+		}
+		if _, err := h.Revoke(ctx, store.ID, revocationFile(t, store, 1, 1), "admin"); err != nil {
+			t.Fatal(err)
+		}
+		check := func(h *hq.HQ) {
+			t.Helper()
+			f := kept.Fold()
+			if got, w := mustReport(t, h, store.ID), f.StoreReport(); !reflect.DeepEqual(got, w) {
+				t.Errorf("store report:\n got %+v\nwant %+v", got, w)
+			}
+			rep := h.Report(hq.Query{Store: &store.ID, TopN: 1000})
+			if w := f.TopProducts(1000); !reflect.DeepEqual(rep.Products, w) {
+				t.Errorf("products:\n got %+v\nwant %+v", rep.Products, w)
+			}
+			stock, err := h.Stock(ctx, &store.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range stock {
+				if s.Qty != f.StockTotal(s.SKU) {
+					t.Errorf("stock of %s: %d, want %d", s.SKU, s.Qty, f.StockTotal(s.SKU))
+				}
+			}
+			if n, _ := h.Count(ctx, store.ID); n != 8 {
+				t.Errorf("HQ holds %d events, want all 8 kept as evidence", n)
+			}
+			v, _ := h.Store(store.ID)
+			for _, tv := range v.Tills {
+				if want := map[uint32]int{1: 0, 2: 3}[tv.Number]; tv.Refused != want {
+					t.Errorf("till %d: %d events refused, want %d", tv.Number, tv.Refused, want)
+				}
+			}
+		}
+		check(h)
+		st.Close()
+		check(newHQ(t, b.open(t, place)))
+	})
+}
+
+func mustReport(t *testing.T, h *hq.HQ, id ledger.StoreID) ledger.Report {
+	t.Helper()
+	r, ok := h.StoreReport(id)
+	if !ok {
+		t.Fatal("store unknown at HQ")
+	}
+	return r
 }

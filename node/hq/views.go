@@ -26,6 +26,9 @@ type TillView struct {
 	// Version is the till's tillmesh release as the store's relay last
 	// reported it; empty if never reported (a till older than versions).
 	Version string `json:"version,omitempty"`
+	// Refused counts the till's events above RevokedAfter that HQ had
+	// stored before the revocation: kept as evidence, left out of reports.
+	Refused int `json:"refused,omitempty"`
 }
 
 // StoreView is a store's state at HQ: its tills, what HQ holds, its relay
@@ -93,6 +96,7 @@ func (s *storeState) view() StoreView {
 			tv.Number, tv.Name = c.Number, c.Name
 		}
 		tv.RevokedAfter, tv.Revoked = s.revokedAfter(t)
+		tv.Refused = s.refused[t]
 		if tv.Flagged {
 			v.Flagged++
 		}

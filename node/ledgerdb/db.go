@@ -81,6 +81,7 @@ func (c Config) Validate() error {
 //	c/<till>              a till's certificate (certs.go)
 //	s/<name>              a snapshot the node keeps beside the ledger (snapshot.go)
 //	b/, r/, k/, m/        indexes and the State's checkpoint (index.go)
+//	v/<till>/<seq>        an event a revocation refused (refuse.go)
 const (
 	pEvent      = 'e'
 	pEvidence   = 'x'
@@ -128,7 +129,8 @@ type DB struct {
 	state    *ledger.State
 	idx      index
 	problems []Problem
-	damaged  map[ledger.TillID]bool // tills with quarantined records
+	damaged  map[ledger.TillID]bool   // tills with quarantined records
+	refused  map[ledger.TillID]uint64 // revoked till -> last seq kept (refuse.go)
 	closed   bool
 	// sinceCheckpoint counts events applied since the stored checkpoint.
 	sinceCheckpoint int
@@ -576,6 +578,7 @@ type InsertResult struct {
 	Held      int             // stored above a gap
 	Duplicate int
 	Rejected  []Rejected // failed verification or equivocated (kept as evidence)
+	Refused   int        // above a revoked till's last valid seq (refuse.go)
 }
 
 // Insert verifies and stores events from peers, in any order. Runs that
@@ -603,7 +606,7 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 	var ok []*ledger.Event
 	for till, list := range byTill {
 		sort.Slice(list, func(i, j int) bool { return list[i].Seq < list[j].Seq })
-		list = dedupe(list)
+		list = d.dropRefused(till, dedupe(list), &res)
 		head, prev, _ := d.state.Head(till)
 		// The leading run that extends the chain is checked as one.
 		n := 0

@@ -33,6 +33,12 @@ func TestBinaryLinksTCPOnly(t *testing.T) {
 		"github.com/gorilla/websocket",
 		"go.uber.org/fx",
 		"github.com/chromedp/", // browser tests only
+		// basichost and the services it links: AutoNAT, hole punching, relay
+		"github.com/libp2p/go-libp2p/p2p/host/basic",
+		"github.com/libp2p/go-libp2p/p2p/host/autonat",
+		"github.com/libp2p/go-libp2p/p2p/protocol/autonatv2",
+		"github.com/libp2p/go-libp2p/p2p/protocol/holepunch",
+		"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2",
 	}
 	deps := string(out)
 	for _, f := range forbidden {

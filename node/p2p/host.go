@@ -184,6 +184,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		_ = lh.Close()
 		return nil, fmt.Errorf("p2p: gossipsub: %w", err)
 	}
+	if err := lh.start(); err != nil {
+		_ = sub.Close()
+		_ = lh.Close()
+		return nil, fmt.Errorf("p2p: %w", err)
+	}
 	ok = true
 	h.wg.Add(1)
 	go func() {

@@ -89,7 +89,7 @@ async function storeDetail(id) {
   $("#store-detail").innerHTML = `<h3>${text(s.name)}: tills</h3>
     <table><thead><tr><th>Till</th><th>Name</th><th>Seq at HQ</th><th>Key</th><th>State</th></tr></thead><tbody>
     ${s.tills.map(t => `<tr><td>${t.number || "?"}</td><td>${text(t.name)}</td><td class="num">${t.seq}</td>
-      <td><small>${t.till.slice(0, 16)}</small></td><td class="${t.flagged || t.revoked ? "flag" : "ok"}">${t.flagged ? "equivocated" : t.revoked ? "revoked after seq " + (t.revoked_after || 0) : "ok"}</td></tr>`).join("")}
+      <td><small>${t.till.slice(0, 16)}</small></td><td class="${t.flagged || t.revoked ? "flag" : "ok"}">${t.flagged ? "equivocated" : t.revoked ? "revoked after seq " + (t.revoked_after || 0) + (t.refused ? ` (${t.refused} events after seq ${t.revoked_after || 0} refused by revocation)` : "") : "ok"}</td></tr>`).join("")}
     </tbody></table>
     <p>Backlog at last contact: <b>${s.backlog}</b> events; relay till ${s.relay_number || "-"}, fencing token ${s.fence.token}, ${ago(s.last_contact)}.</p>
     ${ev.length ? `<h3>Equivocation evidence</h3><table><thead><tr><th>Till</th><th>Seq</th><th>Reason</th></tr></thead><tbody>
@@ -215,6 +215,42 @@ function changedFields(before, after) {
   return ["name", "barcodes", "price", "currency", "tax_rate", "unit"].filter(k => !same(before[k] || (k === "barcodes" ? [] : before[k]), after[k]));
 }
 
+// The catalog import: the file previewed is the file applied.
+let importFile = null;
+
+async function importCSV(f, apply) {
+  const q = new URLSearchParams({ store: f.store.value, currency: f.currency.value.trim().toUpperCase() });
+  if (apply) q.set("apply", "1");
+  const r = await fetch("/hq/api/catalog/import?" + q, { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "text/csv", "X-CSRF-Token": csrf }, body: importFile });
+  const data = await r.json().catch(() => ({}));
+  if (r.status === 401) { showLogin(); }
+  return { ok: r.ok, status: r.status, data };
+}
+
+// showImport renders a preview, a refusal with every bad row, or an
+// applied import; it returns whether there is something to apply.
+function showImport(res, apply) {
+  const tb = $("#import-table tbody");
+  const d = res.data;
+  $("#import-table").hidden = false;
+  if (res.status === 422) {
+    $("#import-error").textContent = `${d.error}: ${d.problems.length} problem${d.problems.length === 1 ? "" : "s"}${d.truncated ? " (the first ones)" : ""}.`;
+    tb.innerHTML = d.problems.map(p => `<tr class="bad"><td class="num">${p.line || ""}</td><td>${text(p.sku)}</td><td></td><td class="flag">${text(p.reason)}</td></tr>`).join("");
+    return false;
+  }
+  if (!res.ok) {
+    $("#import-table").hidden = true;
+    throw new Error(d.error || "import failed (" + res.status + ")");
+  }
+  const what = c => c.kind === "added" ? "added" : "changed: " + (c.fields || []).join(", ");
+  tb.innerHTML = d.changes.map(c => `<tr><td class="num">${c.line}</td><td>${text(c.sku)}</td><td>${text(c.name)}</td><td>${text(what(c))}</td></tr>`).join("") ||
+    '<tr><td colspan="4">Nothing to change: every product is as the file says.</td></tr>';
+  const sum = `${d.added} to add, ${d.changed} to change, ${d.unchanged} unchanged`;
+  $("#import-status").textContent = apply ? `Imported: ${d.added} added, ${d.changed} changed; on their way to the tills.` : `Preview: ${sum}. Nothing is sent until you apply.`;
+  return !apply && d.added + d.changed > 0;
+}
+
 function formError(id, fn) {
   return async ev => {
     ev.preventDefault();
@@ -249,6 +285,23 @@ document.addEventListener("DOMContentLoaded", async () => {
     editProduct(again || null);
     $("#product-status").textContent = `Saved ${p.sku}` + (fields.length ? ` (${fields.join(", ")})` : "") + ": on its way to the tills.";
   });
+  const importForm = $("#import-form");
+  const resetImport = () => { $("#import-apply").disabled = true; $("#import-status").textContent = ""; $("#import-error").textContent = ""; };
+  importForm.file.onchange = () => { importFile = importForm.file.files[0] || null; resetImport(); $("#import-table").hidden = true; };
+  importForm.store.onchange = importForm.currency.oninput = resetImport;
+  importForm.onsubmit = formError("#import-error", async f => {
+    resetImport();
+    if (!importFile) throw new Error("Choose a CSV file first.");
+    $("#import-apply").disabled = !showImport(await importCSV(f, false), false);
+  });
+  $("#import-apply").onclick = async () => {
+    $("#import-apply").disabled = true;
+    $("#import-error").textContent = "";
+    try {
+      showImport(await importCSV(importForm, true), true);
+      await loadCatalog();
+    } catch (e) { $("#import-error").textContent = e.message; }
+  };
   $("#staff-form").onsubmit = formError("#staff-error", async f => {
     await api("POST", "/hq/api/staff", { store: f.store.value, id: f.id.value, name: f.name.value, role: f.role.value, pin: f.pin.value });
     f.pin.value = "";

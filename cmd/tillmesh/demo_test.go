@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDemoStopsOnSIGTERM: a service manager stops the demo with SIGTERM
+// while it is still starting and seeding its tills; it must exit 0.
+func TestDemoStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the demo as a process")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "tillmesh") // TestMain runs main under this name
+	if err := os.Symlink(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "demo", "--data", filepath.Join(dir, "demo"), "--tills", "3", "--rate", "0", "--port-base", fmt.Sprint(base))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/health", base))
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the demo's HQ never answered: %v\n%s", err, errb.String())
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) || err != nil {
+			t.Fatalf("demo stopped by SIGTERM: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the demo did not stop within 30 s of SIGTERM")
+	}
+	if !bytes.Contains(out.Bytes(), []byte("stopping; data kept in")) {
+		t.Errorf("stdout does not say it stopped:\n%s", out.String())
+	}
+}
