@@ -7,9 +7,9 @@ import (
 
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/receipt"
-	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // waitFor polls cond until it holds (testkit.WaitFor).

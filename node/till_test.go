@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/hw/sim"
-	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/pki"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ui"
 )
 

@@ -10,12 +10,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 func quiet() *slog.Logger { return testkit.Quiet() }

@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 var store = ledger.StoreID{7}

@@ -17,11 +17,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 var store = ledger.StoreID{5}

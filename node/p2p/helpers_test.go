@@ -11,8 +11,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 // testStore is a store: an ID, a PSK and a CA that enrolls tills.

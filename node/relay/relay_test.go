@@ -26,13 +26,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/tillmesh/tillmesh/crdt"
-	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/relay"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
 func quiet() *slog.Logger { return testkit.Quiet() }

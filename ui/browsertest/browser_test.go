@@ -22,10 +22,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tillmesh/tillmesh/crdt"
-	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/pki"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ui"
 )
 

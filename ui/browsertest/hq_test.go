@@ -2,12 +2,15 @@ package browsertest_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http/httptest"
 	"slices"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
@@ -80,6 +83,64 @@ func TestHQCatalogInTheBrowser(t *testing.T) {
 	setInput(t, p, `#product-form input[name=price]`, "1,4,9")
 	do(t, p, "save bad", chromedp.Click(`#product-form button[type=submit]`))
 	until(t, p, "bad price message", `document.querySelector('#product-error').textContent.includes('like 19.99') || document.querySelector('#product-form').price.validity.patternMismatch`)
+	if errs := br.jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors: %v", errs)
+	}
+}
+
+// An HQ admin sees which release each till runs and, while a store mixes
+// releases, that HQ holds events from a newer version it leaves out of
+// its figures.
+func TestHQShowsTillReleasesAndNewerEvents(t *testing.T) {
+	path := chromiumOrSkip(t)
+	ctx := context.Background()
+	st, err := hq.OpenBadger(t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger = st, quiet()
+	h, err := hq.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	store := hqtest.NewStore(93, 1)
+	if err := h.RegisterStore(ctx, store.ID, "Corner Shop", store.CAPublic()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetPassword(ctx, "boss", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	const day0 = int64(1_767_225_600_000)
+	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(93, 94)))
+	sales := w.Sales(3, day0, 60_000)
+	till := store.Tills[0]
+	fut, _, err := ledgertest.SignRaw(till.Key, store.ID, till.Seq+1, till.Prev, till.Clock.Next(day0+600_000), ledgertest.FutureKind, ledgertest.Future(1), "k-future")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw [][]byte
+	for _, ev := range append(sales, fut) {
+		raw = append(raw, ev.Bytes())
+	}
+	u := &hqapi.Upload{Fence: 1, Events: raw, Certs: store.EncodedCerts(), Versions: map[ledger.TillID]string{till.ID: "v9.9.9-test"}}
+	if res, err := h.Ingest(ctx, store.ID, till.ID, u); err != nil || res.Accepted != 4 {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	srv := httptest.NewServer(h.Handler())
+	t.Cleanup(srv.Close)
+
+	br := newBrowser(t, path)
+	p := br.page("hq-stores")
+	do(t, p, "open HQ", chromedp.Navigate(srv.URL), chromedp.WaitVisible("#login-form"))
+	do(t, p, "log in", chromedp.SendKeys(`#login-form input[name=user]`, "boss"), chromedp.SendKeys(`#login-form input[name=password]`, "correct horse"),
+		chromedp.Click(`#login-form button`), chromedp.WaitVisible("#nav"))
+	do(t, p, "stores", chromedp.Click(`#nav button[data-tab=stores]`), chromedp.WaitVisible("#store-table"))
+	until(t, p, "the store listed with the warning", `[...document.querySelectorAll('#store-table tr.clickable')].some(r => r.innerText.includes('1 event from a newer version (kind future_kind)'))`)
+	do(t, p, "store detail", chromedp.Click(`#store-table tr.clickable`))
+	until(t, p, "the till's release", `document.querySelector('#store-detail td.release') && document.querySelector('#store-detail td.release').textContent === 'v9.9.9-test'`)
+	until(t, p, "the warning in the detail", `document.querySelector('#newer-warning') && document.querySelector('#newer-warning').textContent.startsWith('1 event from a newer version')`)
 	if errs := br.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}

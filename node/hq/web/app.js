@@ -76,7 +76,7 @@ async function loadStores() {
       <td class="num ${s.backlog > 0 ? "warn" : "ok"}">${s.backlog}</td>
       <td>${s.relay_number ? "till " + s.relay_number : "-"} <small>token ${s.fence.token}</small></td>
       <td class="${stale ? "warn" : ""}">${ago(s.last_contact)}</td>
-      <td class="${s.flagged ? "flag" : ""}">${s.flagged ? s.flagged + " flagged" : ""}</td></tr>`;
+      <td class="${s.flagged ? "flag" : s.newer_warning ? "warn" : ""}">${[s.flagged ? s.flagged + " flagged" : "", text(s.newer_warning || "")].filter(Boolean).join("; ")}</td></tr>`;
   }).join("") || '<tr><td colspan="7">No stores yet: register one below.</td></tr>';
   $$("#store-table tr.clickable").forEach(tr => tr.onclick = () => storeDetail(tr.dataset.id));
 }
@@ -87,10 +87,11 @@ async function storeDetail(id) {
   let ev = [];
   try { ev = await api("GET", "/hq/api/evidence?store=" + id); } catch (e) { /* shown below */ }
   $("#store-detail").innerHTML = `<h3>${text(s.name)}: tills</h3>
-    <table><thead><tr><th>Till</th><th>Name</th><th>Seq at HQ</th><th>Key</th><th>State</th></tr></thead><tbody>
-    ${s.tills.map(t => `<tr><td>${t.number || "?"}</td><td>${text(t.name)}</td><td class="num">${t.seq}</td>
+    <table><thead><tr><th>Till</th><th>Name</th><th>Release</th><th>Seq at HQ</th><th>Key</th><th>State</th></tr></thead><tbody>
+    ${s.tills.map(t => `<tr><td>${t.number || "?"}</td><td>${text(t.name)}</td><td class="release">${text(t.version || "not reported")}</td><td class="num">${t.seq}</td>
       <td><small>${t.till.slice(0, 16)}</small></td><td class="${t.flagged || t.revoked ? "flag" : "ok"}">${t.flagged ? "equivocated" : t.revoked ? "revoked after seq " + (t.revoked_after || 0) + (t.refused ? ` (${t.refused} events after seq ${t.revoked_after || 0} refused by revocation)` : "") : "ok"}</td></tr>`).join("")}
     </tbody></table>
+    ${s.newer_warning ? `<p class="warn" id="newer-warning">${text(s.newer_warning)}</p>` : ""}
     <p>Backlog at last contact: <b>${s.backlog}</b> events; relay till ${s.relay_number || "-"}, fencing token ${s.fence.token}, ${ago(s.last_contact)}.</p>
     ${ev.length ? `<h3>Equivocation evidence</h3><table><thead><tr><th>Till</th><th>Seq</th><th>Reason</th></tr></thead><tbody>
       ${ev.map(e => `<tr><td><small>${e.till.slice(0, 16)}</small></td><td>${e.seq}</td><td>${text(e.reason)}</td></tr>`).join("")}</tbody></table>` : ""}`;
