@@ -24,14 +24,15 @@ import (
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/node/relay"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
 // Config configures a till. DataDir and Store are required.
 type Config struct {
-	DataDir string     // holds till.key, till.cert, ledger/, crdt/, peers.json
-	Store   *StoreFile // the store's file (LoadStoreFile)
+	DataDir string         // holds till.key, till.cert, ledger/, crdt/, peers.json
+	Store   *pki.StoreFile // the store's file (pki.LoadStoreFile)
 	// HTTPAddr is where the UI and API listen; empty for none. Bind to
 	// loopback unless the till's screen is on another machine.
 	HTTPAddr    string
@@ -149,15 +150,15 @@ func (t *Till) open(ctx context.Context) (err error) {
 	cfg := t.cfg
 	// The key must exist: enrolling creates it, and a new one here would
 	// only fail the certificate check after leaving a wrong key behind.
-	keyPath := filepath.Join(cfg.DataDir, TillKeyFileName)
-	if t.key, err = loadKey(keyPath); err != nil {
+	keyPath := filepath.Join(cfg.DataDir, pki.TillKeyFileName)
+	if t.key, err = pki.LoadKey(keyPath); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("till key %s is missing: restore it from a backup, or enroll this till again (tillmesh store enroll) under a new till number", keyPath)
 		}
 		return err
 	}
 	t.id = ledger.TillOf(t.key)
-	if t.cert, err = LoadCertificate(filepath.Join(cfg.DataDir, TillCertFileName), cfg.Store, t.key); err != nil {
+	if t.cert, err = pki.LoadCertificate(filepath.Join(cfg.DataDir, pki.TillCertFileName), cfg.Store, t.key); err != nil {
 		return err
 	}
 	t.numbers[t.id] = t.cert.Number

@@ -417,7 +417,7 @@ func hqIngest(ctx context.Context, c *cli.Context, dir, tillDir string, store *p
 	if err := h.RegisterStore(ctx, store.ID, store.Name, store.CA); err != nil {
 		return err
 	}
-	cert, err := node.LoadCertificate(filepath.Join(tillDir, node.TillCertFileName), store, key)
+	cert, err := pki.LoadCertificate(filepath.Join(tillDir, pki.TillCertFileName), store, key)
 	if err != nil {
 		return err
 	}

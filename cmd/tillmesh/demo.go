@@ -21,6 +21,7 @@ import (
 	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -176,11 +177,11 @@ func waitAddr(ctx context.Context, t *node.Till, fallback string) string {
 
 // demoStore creates the store and enrolls the tills on the first run, and
 // reopens them afterwards.
-func demoStore(dir string, n int) (*node.StoreFile, []string, error) {
+func demoStore(dir string, n int) (*pki.StoreFile, []string, error) {
 	storeDir := filepath.Join(dir, "store")
-	store, err := node.LoadStoreFile(filepath.Join(storeDir, node.StoreFileName))
+	store, err := pki.LoadStoreFile(filepath.Join(storeDir, pki.StoreFileName))
 	if errors.Is(err, os.ErrNotExist) {
-		store, err = node.InitStore(storeDir, "Demo Store")
+		store, err = pki.InitStore(storeDir, "Demo Store")
 	}
 	if err != nil {
 		return nil, nil, err
@@ -188,8 +189,8 @@ func demoStore(dir string, n int) (*node.StoreFile, []string, error) {
 	var dirs []string
 	for i := 1; i <= n; i++ {
 		d := filepath.Join(dir, fmt.Sprintf("till%d", i))
-		if _, err := os.Stat(filepath.Join(d, node.TillCertFileName)); err != nil {
-			if _, err := node.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := os.Stat(filepath.Join(d, pki.TillCertFileName)); err != nil {
+			if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -323,7 +324,7 @@ const demoHQPassword = "demo-hq-admin"
 // on the same storage, so the tills' backlog grows and drains.
 type demoHQ struct {
 	mu     sync.Mutex
-	store  *node.StoreFile
+	store  *pki.StoreFile
 	st     hq.Storage
 	addr   string
 	log    *slog.Logger
@@ -332,7 +333,7 @@ type demoHQ struct {
 	done   chan struct{}
 }
 
-func startDemoHQ(ctx context.Context, dir, addr string, store *node.StoreFile, log *slog.Logger) (*demoHQ, error) {
+func startDemoHQ(ctx context.Context, dir, addr string, store *pki.StoreFile, log *slog.Logger) (*demoHQ, error) {
 	st, err := hq.OpenBadger(dir, log)
 	if err != nil {
 		return nil, err
