@@ -44,6 +44,7 @@ type Config struct {
 	HW hw.Config
 	// Sim, when set, is the simulated device set behind HW; the till then
 	// serves what the simulated printer printed under /sim/receipts.
+	// Not a testnet hook: `tillmesh till --hw sim` and the demo use it.
 	Sim *sim.Set
 	// HQ is the HQ's base URL; empty runs the till without a relay.
 	HQ string
@@ -52,7 +53,9 @@ type Config struct {
 	Logger       *slog.Logger
 	Now          func() time.Time
 	// Shaper, for the testnet only, adds latency and loss to the
-	// connections the till dials (see p2p.Shaper).
+	// connections the till dials (see p2p.Shaper); nil in production.
+	// It is in every build because the process-mode testnet runs the
+	// release binary (docs/ARCHITECTURE.md, "Testnet hooks").
 	Shaper *p2p.Shaper
 	// Release is this till's tillmesh version (`tillmesh version`):
 	// shown on its status, announced to its peers, reported to HQ.
