@@ -148,8 +148,26 @@ func New(ctx context.Context, cfg Config) (*Till, error) {
 	return t, nil
 }
 
-// open does New's work on t; on error the caller closes what it opened.
-func (t *Till) open(ctx context.Context) (err error) {
+// open does New's work on t, in the order the parts depend on each
+// other; on error the caller closes what it opened.
+func (t *Till) open(ctx context.Context) error {
+	if err := t.openLedger(); err != nil {
+		return err
+	}
+	if err := t.openHost(ctx); err != nil {
+		return err
+	}
+	if err := t.openInventoryState(ctx); err != nil {
+		return err
+	}
+	if err := t.openSync(); err != nil {
+		return err
+	}
+	return t.openDevices()
+}
+
+// openLedger loads the till's key and certificate and opens its ledger.
+func (t *Till) openLedger() (err error) {
 	cfg := t.cfg
 	// The key must exist: enrolling creates it, and a new one here would
 	// only fail the certificate check after leaving a wrong key behind.
@@ -180,7 +198,12 @@ func (t *Till) open(ctx context.Context) (err error) {
 	for id, c := range certs {
 		t.numbers[id] = c.Number
 	}
+	return nil
+}
 
+// openHost starts the till's libp2p host.
+func (t *Till) openHost(ctx context.Context) (err error) {
+	cfg := t.cfg
 	pc := p2p.DefaultConfig()
 	pc.Key, pc.Store, pc.PSK, pc.CA, pc.Cert = t.key, cfg.Store.ID, cfg.Store.PSKBytes(), cfg.Store.CA, t.cert
 	pc.ListenAddrs, pc.StaticPeers, pc.MDNS = cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS
@@ -189,10 +212,15 @@ func (t *Till) open(ctx context.Context) (err error) {
 	pc.Release = cfg.Release
 	pc.Revoked = t.revoked
 	pc.Shaper = cfg.Shaper
-	if t.host, err = p2p.New(ctx, pc); err != nil {
-		return err
-	}
+	t.host, err = p2p.New(ctx, pc)
+	return err
+}
 
+// openInventoryState opens the CRDT inventory (salvaging a store that
+// does not open), plans its restore from the snapshot, publishes the
+// till's certificate and brings its stock slots in step with its ledger.
+func (t *Till) openInventoryState(ctx context.Context) (err error) {
+	cfg := t.cfg
 	invDir := filepath.Join(cfg.DataDir, "crdt")
 	var inv inventoryOpen
 	if t.invDS, inv, err = openInventory(ctx, invDir, cfg.Now(), cfg.Logger); err != nil {
@@ -221,7 +249,12 @@ func (t *Till) open(ctx context.Context) (err error) {
 	if err := t.saveSnapshot(ctx); err != nil {
 		t.log.Warn("inventory snapshot", "err", err) // the last one stays
 	}
+	return nil
+}
 
+// openSync makes ledger sync and, with an HQ, the relay.
+func (t *Till) openSync() (err error) {
+	cfg := t.cfg
 	sc := ledgersync.DefaultConfig()
 	sc.Host, sc.PubSub, sc.DB, sc.Store = t.host.Host(), t.host.PubSub(), t.db, cfg.Store.ID
 	sc.Allow = func(p peer.ID) bool { _, ok := t.host.Admitted(p); return ok }
@@ -248,6 +281,12 @@ func (t *Till) open(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	return nil
+}
+
+// openDevices opens the hardware hub and makes the UI's API.
+func (t *Till) openDevices() (err error) {
+	cfg := t.cfg
 	hc := cfg.HW
 	if hc.QueueDir == "" {
 		hc.QueueDir = filepath.Join(cfg.DataDir, "printq")
