@@ -11,9 +11,8 @@
 //
 // What node still holds besides the wiring (till.go, inventory.go,
 // hw.go): the ui.Till adapter (uiapi.go, sell.go, staff.go), the demo
-// catalog (catalog.go), catalog import (catalogimport.go), revocation
-// (revoke.go) and names kept for callers of the keys moved to node/pki
-// (pki.go). A sale is node.Sell: look the lines up in the catalog, price
+// catalog (catalog.go), catalog import (catalogimport.go) and revocation
+// (revoke.go). A sale is node.Sell: look the lines up in the catalog, price
 // them by ledger/basket's rules, record the event (Record: one fsynced
 // append, the idempotency key looked up there), then stock, gossip and
 // the receipt.

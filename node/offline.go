@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 // OpenStopped opens the data directory of a stopped till for a command-line
@@ -18,10 +20,10 @@ import (
 // A till that is still running holds its ledger's lock, so opening fails;
 // the error says so.
 func OpenStopped(ctx context.Context, dataDir string, log *slog.Logger) (*Till, error) {
-	if _, err := os.Stat(filepath.Join(dataDir, TillCertFileName)); err != nil {
+	if _, err := os.Stat(filepath.Join(dataDir, pki.TillCertFileName)); err != nil {
 		return nil, fmt.Errorf("open till %s: not an enrolled till's data directory (run `tillmesh store enroll` first): %w", dataDir, err)
 	}
-	store, err := LoadStoreFile(filepath.Join(dataDir, StoreFileName))
+	store, err := pki.LoadStoreFile(filepath.Join(dataDir, pki.StoreFileName))
 	if err != nil {
 		return nil, fmt.Errorf("open till %s: %w", dataDir, err)
 	}

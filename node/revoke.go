@@ -13,6 +13,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -31,21 +32,21 @@ var ErrUnknownTill = errors.New("node: unknown till")
 // to afterSeq stay valid; later ones are refused. A number the store never
 // enrolled is an error and nothing is written.
 func RevokeTill(dir string, number uint32, afterSeq uint64, reason string, now time.Time) (*ledger.Revocation, string, error) {
-	store, err := LoadStoreFile(filepath.Join(dir, StoreFileName))
+	store, err := pki.LoadStoreFile(filepath.Join(dir, pki.StoreFileName))
 	if err != nil {
 		return nil, "", err
 	}
-	var reg []Enrolled
-	b, err := os.ReadFile(filepath.Join(dir, EnrolledFileName))
+	var reg []pki.Enrolled
+	b, err := os.ReadFile(filepath.Join(dir, pki.EnrolledFileName))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, "", fmt.Errorf("store revoke: %w", err)
 	}
 	if err == nil {
 		if err := json.Unmarshal(b, &reg); err != nil {
-			return nil, "", fmt.Errorf("store revoke: %s: %w", EnrolledFileName, err)
+			return nil, "", fmt.Errorf("store revoke: %s: %w", pki.EnrolledFileName, err)
 		}
 	}
-	var till *Enrolled
+	var till *pki.Enrolled
 	for i := range reg {
 		if reg[i].Number == number {
 			till = &reg[i]
@@ -58,7 +59,7 @@ func RevokeTill(dir string, number uint32, afterSeq uint64, reason string, now t
 		}
 		return nil, "", fmt.Errorf("store revoke: %w: number %d was never enrolled in store %q (enrolled: %v)", ErrUnknownTill, number, store.Name, known)
 	}
-	ca, err := loadKey(filepath.Join(dir, CAKeyFileName))
+	ca, err := pki.LoadKey(filepath.Join(dir, pki.CAKeyFileName))
 	if err != nil {
 		return nil, "", fmt.Errorf("store revoke: the store CA key: %w", err)
 	}
@@ -70,7 +71,7 @@ func RevokeTill(dir string, number uint32, afterSeq uint64, reason string, now t
 		return nil, "", fmt.Errorf("store revoke: %w", err)
 	}
 	path := filepath.Join(dir, fmt.Sprintf(RevocationFileName, number))
-	if err := writeJSON(path, r); err != nil {
+	if err := pki.WriteJSON(path, r); err != nil {
 		return nil, "", fmt.Errorf("store revoke: %w", err)
 	}
 	return r, path, nil

@@ -24,14 +24,15 @@ import (
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/node/relay"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
 // Config configures a till. DataDir and Store are required.
 type Config struct {
-	DataDir string     // holds till.key, till.cert, ledger/, crdt/, peers.json
-	Store   *StoreFile // the store's file (LoadStoreFile)
+	DataDir string         // holds till.key, till.cert, ledger/, crdt/, peers.json
+	Store   *pki.StoreFile // the store's file (pki.LoadStoreFile)
 	// HTTPAddr is where the UI and API listen; empty for none. Bind to
 	// loopback unless the till's screen is on another machine.
 	HTTPAddr    string
@@ -43,6 +44,7 @@ type Config struct {
 	HW hw.Config
 	// Sim, when set, is the simulated device set behind HW; the till then
 	// serves what the simulated printer printed under /sim/receipts.
+	// Not a testnet hook: `tillmesh till --hw sim` and the demo use it.
 	Sim *sim.Set
 	// HQ is the HQ's base URL; empty runs the till without a relay.
 	HQ string
@@ -51,7 +53,9 @@ type Config struct {
 	Logger       *slog.Logger
 	Now          func() time.Time
 	// Shaper, for the testnet only, adds latency and loss to the
-	// connections the till dials (see p2p.Shaper).
+	// connections the till dials (see p2p.Shaper); nil in production.
+	// It is in every build because the process-mode testnet runs the
+	// release binary (docs/ARCHITECTURE.md, "Testnet hooks").
 	Shaper *p2p.Shaper
 	// Release is this till's tillmesh version (`tillmesh version`):
 	// shown on its status, announced to its peers, reported to HQ.
@@ -144,20 +148,38 @@ func New(ctx context.Context, cfg Config) (*Till, error) {
 	return t, nil
 }
 
-// open does New's work on t; on error the caller closes what it opened.
-func (t *Till) open(ctx context.Context) (err error) {
+// open does New's work on t, in the order the parts depend on each
+// other; on error the caller closes what it opened.
+func (t *Till) open(ctx context.Context) error {
+	if err := t.openLedger(); err != nil {
+		return err
+	}
+	if err := t.openHost(ctx); err != nil {
+		return err
+	}
+	if err := t.openInventoryState(ctx); err != nil {
+		return err
+	}
+	if err := t.openSync(); err != nil {
+		return err
+	}
+	return t.openDevices()
+}
+
+// openLedger loads the till's key and certificate and opens its ledger.
+func (t *Till) openLedger() (err error) {
 	cfg := t.cfg
 	// The key must exist: enrolling creates it, and a new one here would
 	// only fail the certificate check after leaving a wrong key behind.
-	keyPath := filepath.Join(cfg.DataDir, TillKeyFileName)
-	if t.key, err = loadKey(keyPath); err != nil {
+	keyPath := filepath.Join(cfg.DataDir, pki.TillKeyFileName)
+	if t.key, err = pki.LoadKey(keyPath); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("till key %s is missing: restore it from a backup, or enroll this till again (tillmesh store enroll) under a new till number", keyPath)
 		}
 		return err
 	}
 	t.id = ledger.TillOf(t.key)
-	if t.cert, err = LoadCertificate(filepath.Join(cfg.DataDir, TillCertFileName), cfg.Store, t.key); err != nil {
+	if t.cert, err = pki.LoadCertificate(filepath.Join(cfg.DataDir, pki.TillCertFileName), cfg.Store, t.key); err != nil {
 		return err
 	}
 	t.numbers[t.id] = t.cert.Number
@@ -176,7 +198,12 @@ func (t *Till) open(ctx context.Context) (err error) {
 	for id, c := range certs {
 		t.numbers[id] = c.Number
 	}
+	return nil
+}
 
+// openHost starts the till's libp2p host.
+func (t *Till) openHost(ctx context.Context) (err error) {
+	cfg := t.cfg
 	pc := p2p.DefaultConfig()
 	pc.Key, pc.Store, pc.PSK, pc.CA, pc.Cert = t.key, cfg.Store.ID, cfg.Store.PSKBytes(), cfg.Store.CA, t.cert
 	pc.ListenAddrs, pc.StaticPeers, pc.MDNS = cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS
@@ -185,10 +212,15 @@ func (t *Till) open(ctx context.Context) (err error) {
 	pc.Release = cfg.Release
 	pc.Revoked = t.revoked
 	pc.Shaper = cfg.Shaper
-	if t.host, err = p2p.New(ctx, pc); err != nil {
-		return err
-	}
+	t.host, err = p2p.New(ctx, pc)
+	return err
+}
 
+// openInventoryState opens the CRDT inventory (salvaging a store that
+// does not open), plans its restore from the snapshot, publishes the
+// till's certificate and brings its stock slots in step with its ledger.
+func (t *Till) openInventoryState(ctx context.Context) (err error) {
+	cfg := t.cfg
 	invDir := filepath.Join(cfg.DataDir, "crdt")
 	var inv inventoryOpen
 	if t.invDS, inv, err = openInventory(ctx, invDir, cfg.Now(), cfg.Logger); err != nil {
@@ -217,7 +249,12 @@ func (t *Till) open(ctx context.Context) (err error) {
 	if err := t.saveSnapshot(ctx); err != nil {
 		t.log.Warn("inventory snapshot", "err", err) // the last one stays
 	}
+	return nil
+}
 
+// openSync makes ledger sync and, with an HQ, the relay.
+func (t *Till) openSync() (err error) {
+	cfg := t.cfg
 	sc := ledgersync.DefaultConfig()
 	sc.Host, sc.PubSub, sc.DB, sc.Store = t.host.Host(), t.host.PubSub(), t.db, cfg.Store.ID
 	sc.Allow = func(p peer.ID) bool { _, ok := t.host.Admitted(p); return ok }
@@ -244,6 +281,12 @@ func (t *Till) open(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	return nil
+}
+
+// openDevices opens the hardware hub and makes the UI's API.
+func (t *Till) openDevices() (err error) {
+	cfg := t.cfg
 	hc := cfg.HW
 	if hc.QueueDir == "" {
 		hc.QueueDir = filepath.Join(cfg.DataDir, "printq")

@@ -105,7 +105,8 @@
 //
 // Built-in scenarios: outage, steady, crash, relay-failover, hq-outage,
 // skew, slow-link, wipe, stores (two stores sharing HQ), chaos,
-// power-cut and rolling-upgrade.
+// power-cut, rolling-upgrade and mesh (the figures of `tillmesh bench
+// mesh`).
 //
 // At the end of every run (after waiting for convergence) and at each
 // `check`:

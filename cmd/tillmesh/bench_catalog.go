@@ -62,50 +62,15 @@ func benchCatalog(c *cli.Context) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	storeDir := filepath.Join(dir, "store")
-	store, err := pki.InitStore(storeDir, "Bench")
-	if err != nil {
-		return err
-	}
-	var tills []*node.Till
+	tills, err := startBenchTills(ctx, dir, log)
 	defer func() {
 		cancel()
 		for _, t := range tills {
 			t.Close()
 		}
 	}()
-	var peers []string
-	for i := 1; i <= 3; i++ {
-		d := filepath.Join(dir, fmt.Sprintf("till%d", i))
-		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
-			return err
-		}
-		cfg := node.DefaultConfig()
-		cfg.DataDir, cfg.Store, cfg.Logger = d, store, log
-		cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = "", []string{"/ip4/127.0.0.1/tcp/0"}, peers, false
-		t, err := node.New(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		tills = append(tills, t)
-		peers = append(peers, t.Host().Addrs()[0].String())
-		go t.Run(ctx)
-	}
-	if err := poll(ctx, 30*time.Second, func() bool {
-		for _, t := range tills {
-			connected := 0
-			for _, p := range t.Status(ctx).Peers {
-				if p.Connected {
-					connected++
-				}
-			}
-			if connected < 2 {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		return fmt.Errorf("tills did not connect: %w", err)
+	if err != nil {
+		return err
 	}
 
 	withStock := c.Bool("opening-stock")
@@ -145,6 +110,13 @@ func benchCatalog(c *cli.Context) error {
 	fmt.Fprintf(w, "  preview (parse, validate, plan against the catalog)  %v\n", preview.Round(time.Millisecond))
 	fmt.Fprintf(w, "  import at till A (products stored, opening stock recorded)  %v\n", imported.Round(time.Millisecond))
 
+	return waitCatalogSpread(ctx, w, tills, n, lastSKU, withStock, t0)
+}
+
+// waitCatalogSpread waits until every till holds the n imported products
+// (and, withStock, the opening stock of lastSKU), printing the time from
+// t0 each took.
+func waitCatalogSpread(ctx context.Context, w io.Writer, tills []*node.Till, n int, lastSKU string, withStock bool, t0 time.Time) error {
 	has := func(t *node.Till) bool {
 		ps, err := t.Inventory().Products(ctx)
 		return err == nil && len(ps) == n
@@ -175,6 +147,53 @@ func benchCatalog(c *cli.Context) error {
 	}
 	fmt.Fprintf(w, "  until every till has the %s  %v (target < 10s)\n", what, time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+// startBenchTills enrols three tills in a new store under dir and runs
+// them on loopback, each with the ones before it as static peers, until
+// each is connected to the other two. It returns the tills it started,
+// also with an error: the caller closes them.
+func startBenchTills(ctx context.Context, dir string, log *slog.Logger) ([]*node.Till, error) {
+	storeDir := filepath.Join(dir, "store")
+	store, err := pki.InitStore(storeDir, "Bench")
+	if err != nil {
+		return nil, err
+	}
+	var tills []*node.Till
+	var peers []string
+	for i := 1; i <= 3; i++ {
+		d := filepath.Join(dir, fmt.Sprintf("till%d", i))
+		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+			return tills, err
+		}
+		cfg := node.DefaultConfig()
+		cfg.DataDir, cfg.Store, cfg.Logger = d, store, log
+		cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = "", []string{"/ip4/127.0.0.1/tcp/0"}, peers, false
+		t, err := node.New(ctx, cfg)
+		if err != nil {
+			return tills, err
+		}
+		tills = append(tills, t)
+		peers = append(peers, t.Host().Addrs()[0].String())
+		go t.Run(ctx)
+	}
+	if err := poll(ctx, 30*time.Second, func() bool {
+		for _, t := range tills {
+			connected := 0
+			for _, p := range t.Status(ctx).Peers {
+				if p.Connected {
+					connected++
+				}
+			}
+			if connected < 2 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return tills, fmt.Errorf("tills did not connect: %w", err)
+	}
+	return tills, nil
 }
 
 // benchCatalogFile writes n products as a catalog file, each with opening

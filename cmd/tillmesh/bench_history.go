@@ -132,7 +132,6 @@ func benchHistory(c *cli.Context) error {
 // buildHistory makes the store, the till and its year of history.
 func buildHistory(ctx context.Context, c *cli.Context, storeDir, tillDir string, products []crdt.Product) (*pki.StoreFile, error) {
 	w := c.App.Writer
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	n, dagN := c.Int("events"), c.Int("dag")
 	if dagN < 0 {
 		dagN = n
@@ -145,10 +144,29 @@ func buildHistory(ctx context.Context, c *cli.Context, storeDir, tillDir string,
 		return nil, err
 	}
 
+	yearAgo := time.Now().Add(-365 * 24 * time.Hour)
+	base, err := seedHistory(ctx, w, store, tillDir, products, n, dagN, yearAgo)
+	if err != nil {
+		return nil, err
+	}
+	key, err := pki.LoadOrCreateKey(filepath.Join(tillDir, pki.TillKeyFileName))
+	if err != nil {
+		return nil, err
+	}
+
+	if err := writeHistory(ctx, w, store, tillDir, key, products, n, base, c.Int("refund-every"), yearAgo); err != nil {
+		return nil, err
+	}
+	return store, nil
+}
+
+// seedHistory starts the till a year ago with the catalog, staff and
+// opening stock, builds the inventory DAG (dagN nodes), and returns the
+// seq of the opening stock event.
+func seedHistory(ctx context.Context, w io.Writer, store *pki.StoreFile, tillDir string, products []crdt.Product, n, dagN int, yearAgo time.Time) (uint64, error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// 1. A year ago: the catalog, staff and opening stock, then the
 	// inventory DAG, one stock movement (a DAG node) per sale to come.
-	yearAgo := time.Now().Add(-365 * 24 * time.Hour)
-	step := 365 * 24 * time.Hour / time.Duration(n+1)
 	cfg := node.DefaultConfig()
 	cfg.DataDir, cfg.Store, cfg.Logger = tillDir, store, quiet
 	cfg.HTTPAddr, cfg.ListenAddrs, cfg.MDNS = "", []string{"/ip4/127.0.0.1/tcp/0"}, false
@@ -156,29 +174,29 @@ func buildHistory(ctx context.Context, c *cli.Context, storeDir, tillDir string,
 	cfg.Now = func() time.Time { return clock }
 	t, err := node.New(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	go t.Run(ctx)
 	var lines []ledger.StockLine
 	for _, p := range products {
 		if err := t.Inventory().PutProduct(ctx, p); err != nil {
-			return nil, err
+			return 0, err
 		}
 		lines = append(lines, ledger.StockLine{SKU: p.SKU, Qty: int64(n)})
 	}
 	if err := t.AddStaff(ctx, "1", "Bench", ui.RoleManager, "1234"); err != nil {
-		return nil, err
+		return 0, err
 	}
 	opening, _, err := t.Record(ctx, &ledger.StockReceive{Lines: lines, Staff: "1"}, "opening")
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	base := opening.Seq
 	start := time.Now()
 	for i := range dagN {
 		p := products[i%len(products)]
 		if err := t.Inventory().ApplyMovements(ctx, base+uint64(i)+1, map[string]int64{p.SKU: -1}); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
 	if dagN > 0 {
@@ -186,28 +204,30 @@ func buildHistory(ctx context.Context, c *cli.Context, storeDir, tillDir string,
 			float64(dagN)/time.Since(start).Seconds())
 	}
 	t.Close()
-	key, err := pki.LoadOrCreateKey(filepath.Join(tillDir, pki.TillKeyFileName))
-	if err != nil {
-		return nil, err
-	}
+	return base, nil
+}
 
+// writeHistory stores n events over the year after base, signed by
+// the till's key.
+func writeHistory(ctx context.Context, w io.Writer, store *pki.StoreFile, tillDir string, key ed25519.PrivateKey, products []crdt.Product, n int, base uint64, refundEvery int, yearAgo time.Time) error {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	step := 365 * 24 * time.Hour / time.Duration(n+1)
 	// 2. The ledger: n events over the year, signed by the till's key and
 	// stored as a peer's run would be (ledgerdb.Insert, 5,000 at a time):
 	// sales, and every refundEvery-th a refund of an earlier sale.
-	start = time.Now()
+	start := time.Now()
 	lc := ledgerdb.DefaultConfig(filepath.Join(tillDir, "ledger"), store.ID)
 	lc.Logger = quiet
 	db, err := ledgerdb.Open(lc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	seq, prev := headOf(db, ledger.TillOf(key))
 	if seq != base {
 		db.Close()
-		return nil, fmt.Errorf("ledger head %d, want %d", seq, base)
+		return fmt.Errorf("ledger head %d, want %d", seq, base)
 	}
 	batch := make([]*ledger.Event, 0, 5000)
-	refundEvery := c.Int("refund-every")
 	rng := rand.New(rand.NewPCG(1, 17))
 	var applied []ledger.EventID // sales stored by earlier batches
 	refunds := 0
@@ -223,7 +243,7 @@ func buildHistory(ctx context.Context, c *cli.Context, storeDir, tillDir string,
 			tot, err := sale.Totals()
 			if err != nil {
 				db.Close()
-				return nil, err
+				return err
 			}
 			sale.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: tot.Total}}
 			body = sale
@@ -235,7 +255,7 @@ func buildHistory(ctx context.Context, c *cli.Context, storeDir, tillDir string,
 			Time: ledger.HLC{Wall: yearAgo.Add(time.Duration(i+1) * step).UnixMilli()}, Body: body, Key: "h" + strconv.Itoa(i)}
 		if err := ev.Sign(key); err != nil {
 			db.Close()
-			return nil, err
+			return err
 		}
 		prev = ev.ID()
 		batch = append(batch, ev)
@@ -246,7 +266,7 @@ func buildHistory(ctx context.Context, c *cli.Context, storeDir, tillDir string,
 			}
 			if err != nil {
 				db.Close()
-				return nil, fmt.Errorf("insert history: %w", err)
+				return fmt.Errorf("insert history: %w", err)
 			}
 			for _, ev := range batch {
 				if ev.Kind() == ledger.KindSale {
@@ -258,7 +278,7 @@ func buildHistory(ctx context.Context, c *cli.Context, storeDir, tillDir string,
 	}
 	db.Close()
 	fmt.Fprintf(w, "built the ledger: %d events over a year (%d of them refunds) in %v\n", n, refunds, time.Since(start).Round(time.Millisecond))
-	return store, nil
+	return nil
 }
 
 // refundOf returns a refund of a sale's first line, or nil if nothing of
@@ -417,7 +437,7 @@ func hqIngest(ctx context.Context, c *cli.Context, dir, tillDir string, store *p
 	if err := h.RegisterStore(ctx, store.ID, store.Name, store.CA); err != nil {
 		return err
 	}
-	cert, err := node.LoadCertificate(filepath.Join(tillDir, node.TillCertFileName), store, key)
+	cert, err := pki.LoadCertificate(filepath.Join(tillDir, pki.TillCertFileName), store, key)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -86,28 +87,9 @@ func runDemo(c *cli.Context) error {
 		return stopped(err)
 	}
 	defer hqs.close()
-	var peers []string
-	for i, d := range dirs {
-		cfg := node.DefaultConfig()
-		cfg.DataDir, cfg.Store, cfg.Logger = d, store, log.With("till", i+1)
-		cfg.HQ, cfg.Release = "http://"+hqAddr, releaseName()
-		cfg.Sim = sim.NewSet()
-		cfg.HW.Devices = cfg.Sim.Devices()
-		cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+i+1)
-		cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = []string{"/ip4/127.0.0.1/tcp/0"}, append([]string(nil), peers...), false
-		t, err := node.New(ctx, cfg)
-		if err != nil {
-			return stopped(fmt.Errorf("till %d: %w", i+1, err))
-		}
-		tills = append(tills, t)
-		peers = append(peers, t.Host().Addrs()[0].String())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := t.Run(ctx); err != nil {
-				errs <- fmt.Errorf("till %d: %w", i+1, err)
-			}
-		}()
+	tills, err = startDemoTills(ctx, dirs, store, log, hqAddr, c.Int("port-base"), &wg, errs)
+	if err != nil {
+		return stopped(err)
 	}
 	if err := seedDemo(ctx, tills[0]); err != nil {
 		return stopped(err)
@@ -115,18 +97,7 @@ func runDemo(c *cli.Context) error {
 	if err := seedDemoStaff(ctx, tills[0]); err != nil {
 		return stopped(err)
 	}
-	fmt.Fprintf(w, "demo store %q with %d tills, data in %s\n", store.Name, n, dir)
-	fmt.Fprintf(w, "hq      http://%s  (dashboard login: admin / %s)\n", hqAddr, demoHQPassword)
-	for i, t := range tills {
-		fmt.Fprintf(w, "till %d  http://%s\n", i+1, waitAddr(ctx, t, fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+i+1)))
-	}
-	fmt.Fprintln(w, "log in at any till with staff number and PIN:")
-	for _, s := range demoStaff {
-		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.name)
-	}
-	fmt.Fprintf(w, "simulated printers: http://%s/sim/receipts (and each till's own)\n",
-		waitAddr(ctx, tills[0], fmt.Sprintf("127.0.0.1:%d", c.Int("port-base")+1)))
-	fmt.Fprintln(w, "type `hq off` or `hq on` and Enter to take HQ away and back; Ctrl-C to stop")
+	printDemoBanner(ctx, w, store.Name, dir, hqAddr, c.Int("port-base"), tills)
 	go hqSwitch(ctx, os.Stdin, w, hqs)
 	if rate := c.Float64("rate"); rate > 0 {
 		for i, t := range tills {
@@ -146,17 +117,77 @@ func runDemo(c *cli.Context) error {
 		case err := <-errs:
 			return stopped(err)
 		case <-tick.C:
-			for i, t := range tills {
-				st := t.Status(ctx)
-				connected := 0
-				for _, p := range st.Peers {
-					if p.Connected {
-						connected++
-					}
-				}
-				fmt.Fprintf(w, "till %d: %d events in its ledger, %d/%d peers connected\n", i+1, st.Events, connected, n-1)
+			printDemoStatus(ctx, w, tills)
+		}
+	}
+}
+
+// startDemoTills starts a till in each of dirs, each with the ones
+// before it as static peers, and runs each until ctx ends (in wg; a
+// till's error goes to errs). It returns the tills it started, also with
+// an error: the caller closes them.
+func startDemoTills(ctx context.Context, dirs []string, store *pki.StoreFile, log *slog.Logger, hqAddr string, portBase int, wg *sync.WaitGroup, errs chan<- error) ([]*node.Till, error) {
+	var tills []*node.Till
+	var peers []string
+	for i, d := range dirs {
+		t, err := node.New(ctx, demoTillConfig(d, store, log.With("till", i+1), hqAddr, portBase+i+1, peers))
+		if err != nil {
+			return tills, fmt.Errorf("till %d: %w", i+1, err)
+		}
+		tills = append(tills, t)
+		peers = append(peers, t.Host().Addrs()[0].String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.Run(ctx); err != nil {
+				errs <- fmt.Errorf("till %d: %w", i+1, err)
+			}
+		}()
+	}
+	return tills, nil
+}
+
+// demoTillConfig is the configuration of the demo's till in dir: simulated
+// devices, UI on port, the tills started before it as static peers.
+func demoTillConfig(dir string, store *pki.StoreFile, log *slog.Logger, hqAddr string, port int, peers []string) node.Config {
+	cfg := node.DefaultConfig()
+	cfg.DataDir, cfg.Store, cfg.Logger = dir, store, log
+	cfg.HQ, cfg.Release = "http://"+hqAddr, releaseName()
+	cfg.Sim = sim.NewSet()
+	cfg.HW.Devices = cfg.Sim.Devices()
+	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = []string{"/ip4/127.0.0.1/tcp/0"}, append([]string(nil), peers...), false
+	return cfg
+}
+
+// printDemoBanner tells where the demo's HQ and tills are and who can
+// log in.
+func printDemoBanner(ctx context.Context, w io.Writer, name, dir, hqAddr string, portBase int, tills []*node.Till) {
+	fmt.Fprintf(w, "demo store %q with %d tills, data in %s\n", name, len(tills), dir)
+	fmt.Fprintf(w, "hq      http://%s  (dashboard login: admin / %s)\n", hqAddr, demoHQPassword)
+	for i, t := range tills {
+		fmt.Fprintf(w, "till %d  http://%s\n", i+1, waitAddr(ctx, t, fmt.Sprintf("127.0.0.1:%d", portBase+i+1)))
+	}
+	fmt.Fprintln(w, "log in at any till with staff number and PIN:")
+	for _, s := range demoStaff {
+		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.name)
+	}
+	fmt.Fprintf(w, "simulated printers: http://%s/sim/receipts (and each till's own)\n",
+		waitAddr(ctx, tills[0], fmt.Sprintf("127.0.0.1:%d", portBase+1)))
+	fmt.Fprintln(w, "type `hq off` or `hq on` and Enter to take HQ away and back; Ctrl-C to stop")
+}
+
+// printDemoStatus prints a line a till: its events and connected peers.
+func printDemoStatus(ctx context.Context, w io.Writer, tills []*node.Till) {
+	for i, t := range tills {
+		st := t.Status(ctx)
+		connected := 0
+		for _, p := range st.Peers {
+			if p.Connected {
+				connected++
 			}
 		}
+		fmt.Fprintf(w, "till %d: %d events in its ledger, %d/%d peers connected\n", i+1, st.Events, connected, len(tills)-1)
 	}
 }
 
@@ -176,11 +207,11 @@ func waitAddr(ctx context.Context, t *node.Till, fallback string) string {
 
 // demoStore creates the store and enrolls the tills on the first run, and
 // reopens them afterwards.
-func demoStore(dir string, n int) (*node.StoreFile, []string, error) {
+func demoStore(dir string, n int) (*pki.StoreFile, []string, error) {
 	storeDir := filepath.Join(dir, "store")
-	store, err := node.LoadStoreFile(filepath.Join(storeDir, node.StoreFileName))
+	store, err := pki.LoadStoreFile(filepath.Join(storeDir, pki.StoreFileName))
 	if errors.Is(err, os.ErrNotExist) {
-		store, err = node.InitStore(storeDir, "Demo Store")
+		store, err = pki.InitStore(storeDir, "Demo Store")
 	}
 	if err != nil {
 		return nil, nil, err
@@ -188,8 +219,8 @@ func demoStore(dir string, n int) (*node.StoreFile, []string, error) {
 	var dirs []string
 	for i := 1; i <= n; i++ {
 		d := filepath.Join(dir, fmt.Sprintf("till%d", i))
-		if _, err := os.Stat(filepath.Join(d, node.TillCertFileName)); err != nil {
-			if _, err := node.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
+		if _, err := os.Stat(filepath.Join(d, pki.TillCertFileName)); err != nil {
+			if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -323,7 +354,7 @@ const demoHQPassword = "demo-hq-admin"
 // on the same storage, so the tills' backlog grows and drains.
 type demoHQ struct {
 	mu     sync.Mutex
-	store  *node.StoreFile
+	store  *pki.StoreFile
 	st     hq.Storage
 	addr   string
 	log    *slog.Logger
@@ -332,7 +363,7 @@ type demoHQ struct {
 	done   chan struct{}
 }
 
-func startDemoHQ(ctx context.Context, dir, addr string, store *node.StoreFile, log *slog.Logger) (*demoHQ, error) {
+func startDemoHQ(ctx context.Context, dir, addr string, store *pki.StoreFile, log *slog.Logger) (*demoHQ, error) {
 	st, err := hq.OpenBadger(dir, log)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/node/pki"
 )
 
 func tillCommand() *cli.Command {
@@ -41,9 +42,9 @@ func tillCommand() *cli.Command {
 			}
 			storePath := c.String("store")
 			if storePath == "" {
-				storePath = filepath.Join(c.String("data"), node.StoreFileName)
+				storePath = filepath.Join(c.String("data"), pki.StoreFileName)
 			}
-			store, err := node.LoadStoreFile(storePath)
+			store, err := pki.LoadStoreFile(storePath)
 			if err != nil {
 				return err
 			}

@@ -18,7 +18,12 @@ import (
 )
 
 // Hidden flags of `tillmesh till` for the testnet harness (package
-// testnet, process and netns modes). They are not for stores.
+// testnet, process and netns modes). They are not for stores. They stay
+// in the release binary, not behind the testnethooks build tag, because
+// `tillmesh testnet run --mode process|netns` (README) runs this binary
+// itself as every till; without --testnet-control they do nothing but
+// offset the clock by --clock-skew (default 0). docs/ARCHITECTURE.md,
+// "Testnet hooks in the production till", lists every such hook.
 func tillTestnetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.DurationFlag{Name: "clock-skew", Hidden: true, Usage: "testnet: run the till's clock this far off (e.g. 3h, -90m)"},

@@ -126,33 +126,9 @@ func (h *HQ) Catalog(ctx context.Context) (Catalog, error) {
 	out := Catalog{Products: []CatalogEntry{}, Staff: []CatalogEntry{}}
 	reported := map[string]bool{} // SKUs some store reported
 	for _, s := range h.storeList() {
-		id := s.rec.ID
-		sc, err := h.st.StoreCatalog(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+		entries, err := h.reportedEntries(ctx, s.rec.ID, all, reported)
 		if err != nil {
-			return Catalog{}, fmt.Errorf("catalog of store %s: %w", id, err)
-		}
-		idx := make(map[string]int, len(sc.Products))
-		entries := make([]CatalogEntry, len(sc.Products))
-		for i, p := range sc.Products {
-			idx[p.SKU] = i
-			reported[p.SKU] = true
-			entries[i] = CatalogEntry{Store: &id, Source: SourceStore, Product: p}
-		}
-		// HQ changes made after the report are not in it yet.
-		for _, c := range all {
-			if c.Kind != hqapi.KindProduct || c.Product == nil || c.Cursor <= sc.Cursor || (c.Store != nil && *c.Store != id) {
-				continue
-			}
-			i, ok := idx[c.Product.SKU]
-			if !ok {
-				continue
-			}
-			e := &entries[i]
-			e.Product = patchProduct(e.Product, *c.Product, c)
-			e.Cursor, e.At, e.By = c.Cursor, c.At, c.By
+			return Catalog{}, err
 		}
 		out.Products = append(out.Products, entries...)
 	}
@@ -198,4 +174,38 @@ func (h *HQ) Catalog(ctx context.Context) (Catalog, error) {
 	})
 	sort.Slice(out.Staff, func(i, j int) bool { return out.Staff[i].Staff.ID < out.Staff[j].Staff.ID })
 	return out, nil
+}
+
+// reportedEntries is the catalog store id last reported, with the HQ
+// changes made since applied on top; it marks each SKU in reported. A
+// store that never reported gives none.
+func (h *HQ) reportedEntries(ctx context.Context, id ledger.StoreID, all []hqapi.Change, reported map[string]bool) ([]CatalogEntry, error) {
+	sc, err := h.st.StoreCatalog(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog of store %s: %w", id, err)
+	}
+	idx := make(map[string]int, len(sc.Products))
+	entries := make([]CatalogEntry, len(sc.Products))
+	for i, p := range sc.Products {
+		idx[p.SKU] = i
+		reported[p.SKU] = true
+		entries[i] = CatalogEntry{Store: &id, Source: SourceStore, Product: p}
+	}
+	// HQ changes made after the report are not in it yet.
+	for _, c := range all {
+		if c.Kind != hqapi.KindProduct || c.Product == nil || c.Cursor <= sc.Cursor || (c.Store != nil && *c.Store != id) {
+			continue
+		}
+		i, ok := idx[c.Product.SKU]
+		if !ok {
+			continue
+		}
+		e := &entries[i]
+		e.Product = patchProduct(e.Product, *c.Product, c)
+		e.Cursor, e.At, e.By = c.Cursor, c.At, c.By
+	}
+	return entries, nil
 }

@@ -52,39 +52,8 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 	s.fence = hqapi.Fence{Token: high, Holder: relay, At: now}
 	s.noteVersions(u.Versions)
 
-	for i, raw := range u.Certs {
-		c, err := ledger.DecodeCertificate(raw)
-		if err == nil {
-			err = h.learnCert(ctx, s, c)
-		}
-		if err != nil {
-			r := hqapi.Rejection{Index: i, Code: hqapi.CodeBadCert, Reason: err.Error()}
-			if c != nil {
-				r.Till = c.Till
-			}
-			res.CertErrors = append(res.CertErrors, r)
-		}
-	}
-
-	byTill := map[ledger.TillID][]item{}
-	for i, raw := range u.Events {
-		ev, err := ledger.Decode(raw)
-		switch {
-		case err != nil:
-			res.Rejected = append(res.Rejected, reject(i, nil, hqapi.CodeMalformed, err))
-		case ev.Store != store:
-			res.Rejected = append(res.Rejected, reject(i, ev, hqapi.CodeWrongStore,
-				fmt.Errorf("%w: event of store %s uploaded to %s", ledger.ErrWrongStore, ev.Store, store)))
-		case s.certs[ev.Till] == nil:
-			res.Rejected = append(res.Rejected, reject(i, ev, hqapi.CodeUnenrolled,
-				fmt.Errorf("%w: till %s has no certificate of store %s at HQ", ErrUnenrolled, ev.Till.Short(), store)))
-		case revokedAbove(s, ev):
-			res.Rejected = append(res.Rejected, reject(i, ev, hqapi.CodeUnenrolled,
-				fmt.Errorf("%w: till %s was revoked after seq %d", ErrUnenrolled, ev.Till.Short(), s.revoked[ev.Till])))
-		default:
-			byTill[ev.Till] = append(byTill[ev.Till], item{i, ev})
-		}
-	}
+	h.learnCerts(ctx, s, u.Certs, &res)
+	byTill := groupUploaded(s, store, u.Events, &res)
 
 	tills := make([]ledger.TillID, 0, len(byTill))
 	for t := range byTill {
@@ -140,6 +109,50 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 			"first_till", r.Till.Short(), "first_seq", r.Seq, "reason", r.Reason)
 	}
 	return res, nil
+}
+
+// learnCerts learns the certificates of an upload; each that does not
+// verify goes into res.CertErrors.
+func (h *HQ) learnCerts(ctx context.Context, s *storeState, certs [][]byte, res *hqapi.UploadResult) {
+	for i, raw := range certs {
+		c, err := ledger.DecodeCertificate(raw)
+		if err == nil {
+			err = h.learnCert(ctx, s, c)
+		}
+		if err != nil {
+			r := hqapi.Rejection{Index: i, Code: hqapi.CodeBadCert, Reason: err.Error()}
+			if c != nil {
+				r.Till = c.Till
+			}
+			res.CertErrors = append(res.CertErrors, r)
+		}
+	}
+}
+
+// groupUploaded decodes an upload's events and groups them by till; an
+// event that is malformed, of another store, of a till HQ holds no
+// certificate of, or above its till's revocation goes into res.Rejected.
+func groupUploaded(s *storeState, store ledger.StoreID, events [][]byte, res *hqapi.UploadResult) map[ledger.TillID][]item {
+	byTill := map[ledger.TillID][]item{}
+	for i, raw := range events {
+		ev, err := ledger.Decode(raw)
+		switch {
+		case err != nil:
+			res.Rejected = append(res.Rejected, reject(i, nil, hqapi.CodeMalformed, err))
+		case ev.Store != store:
+			res.Rejected = append(res.Rejected, reject(i, ev, hqapi.CodeWrongStore,
+				fmt.Errorf("%w: event of store %s uploaded to %s", ledger.ErrWrongStore, ev.Store, store)))
+		case s.certs[ev.Till] == nil:
+			res.Rejected = append(res.Rejected, reject(i, ev, hqapi.CodeUnenrolled,
+				fmt.Errorf("%w: till %s has no certificate of store %s at HQ", ErrUnenrolled, ev.Till.Short(), store)))
+		case revokedAbove(s, ev):
+			res.Rejected = append(res.Rejected, reject(i, ev, hqapi.CodeUnenrolled,
+				fmt.Errorf("%w: till %s was revoked after seq %d", ErrUnenrolled, ev.Till.Short(), s.revoked[ev.Till])))
+		default:
+			byTill[ev.Till] = append(byTill[ev.Till], item{i, ev})
+		}
+	}
+	return byTill
 }
 
 func reject(idx int, ev *ledger.Event, code string, err error) hqapi.Rejection {

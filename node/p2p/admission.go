@@ -67,7 +67,10 @@ func (h *Host) CheckMessage(_ context.Context, from peer.ID, msg *pubsub.Message
 }
 
 // Block closes every connection to p and refuses p (both ways) until
-// Unblock. The testnet harness cuts links with it.
+// Unblock. The testnet harness cuts links with it; it stays in the
+// release binary because the process-mode testnet runs that binary
+// (--testnet-control), and it only sets the refusal the gater keeps
+// for failed admissions anyway.
 func (h *Host) Block(p peer.ID) {
 	h.mu.Lock()
 	h.peer(p).blocked = true

@@ -90,6 +90,8 @@ type Config struct {
 
 	// Shaper, for the testnet only, injects latency and loss into the
 	// connections this host dials. nil (production) dials plain TCP.
+	// It is in every build because the process-mode testnet runs the
+	// release binary (docs/ARCHITECTURE.md, "Testnet hooks").
 	Shaper *Shaper
 }
 

@@ -98,17 +98,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	priv, err := crypto.UnmarshalEd25519PrivateKey(cfg.Key)
+	priv, self, cert, err := identity(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("p2p: till key: %w", err)
-	}
-	cert, err := cfg.Cert.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("p2p: encode own certificate: %w", err)
-	}
-	self, err := peer.IDFromPrivateKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("p2p: peer ID: %w", err)
+		return nil, err
 	}
 	helloV2, err := encodeHelloV2(cert, cfg.Release)
 	if err != nil {
@@ -133,20 +125,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 			h.cancel()
 		}
 	}()
-	for _, s := range cfg.StaticPeers {
-		ai, _ := parsePeerAddr(s) // Validate parsed it
-		if ai.ID == self {
-			continue
-		}
-		st := h.peer(ai.ID)
-		st.static = true
-		st.addrs = mergeAddrs(st.addrs, ai.Addrs)
-	}
-	if cfg.PeerCache != "" {
-		if err := h.loadCache(); err != nil {
-			h.log.Warn("peer cache unreadable; starting without it", "path", cfg.PeerCache, "err", err)
-		}
-	}
+	h.seedPeers()
 
 	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(time.Minute))
 	if err != nil {
@@ -166,19 +145,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		lh.SetStreamHandler(p, h.handleHello)
 	}
 
-	// On a LAN of at most 30 tills a wider mesh costs little and shortens
-	// the path of relayed messages; our own messages are flooded anyway.
-	params := pubsub.DefaultGossipSubParams()
-	params.D, params.Dlo, params.Dhi = 8, 6, 12
-	h.ps, err = pubsub.NewGossipSub(h.ctx, lh,
-		pubsub.WithGossipSubParams(params),
-		pubsub.WithFloodPublish(true),
-		pubsub.WithPeerExchange(false),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithPeerOutboundQueueSize(1024),
-		pubsub.WithValidateQueueSize(1024),
-		pubsub.WithDefaultValidator(pubsub.ValidatorEx(h.CheckMessage), pubsub.WithValidatorInline(true)),
-	)
+	h.ps, err = h.newGossipSub(lh)
 	if err != nil {
 		_ = sub.Close()
 		_ = lh.Close()
@@ -197,6 +164,59 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}()
 	h.log.Debug("host ready", "peer", self, "till", cfg.Cert.Number, "addrs", h.Addrs())
 	return h, nil
+}
+
+// identity is the till's libp2p key and peer ID, and its encoded
+// certificate.
+func identity(cfg Config) (crypto.PrivKey, peer.ID, []byte, error) {
+	priv, err := crypto.UnmarshalEd25519PrivateKey(cfg.Key)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("p2p: till key: %w", err)
+	}
+	cert, err := cfg.Cert.Encode()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("p2p: encode own certificate: %w", err)
+	}
+	self, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("p2p: peer ID: %w", err)
+	}
+	return priv, self, cert, nil
+}
+
+// seedPeers records the static peers and the addresses in the peer cache.
+func (h *Host) seedPeers() {
+	for _, s := range h.cfg.StaticPeers {
+		ai, _ := parsePeerAddr(s) // Validate parsed it
+		if ai.ID == h.self {
+			continue
+		}
+		st := h.peer(ai.ID)
+		st.static = true
+		st.addrs = mergeAddrs(st.addrs, ai.Addrs)
+	}
+	if h.cfg.PeerCache != "" {
+		if err := h.loadCache(); err != nil {
+			h.log.Warn("peer cache unreadable; starting without it", "path", h.cfg.PeerCache, "err", err)
+		}
+	}
+}
+
+// newGossipSub starts gossipsub on lh. On a LAN of at most 30 tills a
+// wider mesh costs little and shortens the path of relayed messages; our
+// own messages are flooded anyway.
+func (h *Host) newGossipSub(lh *meshHost) (*pubsub.PubSub, error) {
+	params := pubsub.DefaultGossipSubParams()
+	params.D, params.Dlo, params.Dhi = 8, 6, 12
+	return pubsub.NewGossipSub(h.ctx, lh,
+		pubsub.WithGossipSubParams(params),
+		pubsub.WithFloodPublish(true),
+		pubsub.WithPeerExchange(false),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerOutboundQueueSize(1024),
+		pubsub.WithValidateQueueSize(1024),
+		pubsub.WithDefaultValidator(pubsub.ValidatorEx(h.CheckMessage), pubsub.WithValidatorInline(true)),
+	)
 }
 
 // Run accepts connections, and runs discovery (mDNS if enabled) and the

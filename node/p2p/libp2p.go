@@ -94,39 +94,16 @@ func newLibp2pHost(cfg Config, p hostParts) (_ *meshHost, err error) {
 	}
 	closers = append(closers, sw.Close)
 
-	muxers := []upgrader.StreamMuxer{{ID: yamux.ID, Muxer: yamux.DefaultTransport}}
-	tlsT, err := tls.New(tls.ID, p.priv, muxers)
+	tpt, err := newTCPTransport(cfg, p, rm)
 	if err != nil {
-		return nil, fmt.Errorf("tls security: %w", err)
-	}
-	noiseT, err := noise.New(noise.ID, p.priv, muxers)
-	if err != nil {
-		return nil, fmt.Errorf("noise security: %w", err)
-	}
-	psk := cfg.PSK
-	up, err := upgrader.New([]sec.SecureTransport{tlsT, noiseT}, muxers, pnet.PSK(psk[:]), rm, p.gater)
-	if err != nil {
-		return nil, fmt.Errorf("upgrader: %w", err)
-	}
-	var topts []tcp.Option
-	if cfg.Shaper != nil {
-		topts = append(topts, cfg.Shaper.transportOption())
-	}
-	tpt, err := tcp.NewTCPTransport(up, rm, nil, topts...)
-	if err != nil {
-		return nil, fmt.Errorf("tcp transport: %w", err)
+		return nil, err
 	}
 	if err := sw.AddTransport(tpt); err != nil {
 		return nil, fmt.Errorf("add tcp transport: %w", err)
 	}
-
-	listen := make([]ma.Multiaddr, 0, len(cfg.ListenAddrs))
-	for _, s := range cfg.ListenAddrs {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("listen address %q: %w", s, err)
-		}
-		listen = append(listen, a)
+	listen, err := listenAddrs(cfg)
+	if err != nil {
+		return nil, err
 	}
 
 	// A blank host with identify and ping: basichost would also link
@@ -152,6 +129,47 @@ func newLibp2pHost(cfg Config, p hostParts) (_ *meshHost, err error) {
 	}
 	closers = append(closers, addrsEm.Close)
 	return &meshHost{BlankHost: bh, ids: ids, sw: sw, listen: listen, addrsEm: addrsEm, stop: make(chan struct{}), closers: closers}, nil
+}
+
+// newTCPTransport is the host's only transport: TCP behind the store's
+// private-network key, TLS or Noise, yamux (through cfg.Shaper if set).
+func newTCPTransport(cfg Config, p hostParts, rm network.ResourceManager) (*tcp.TcpTransport, error) {
+	muxers := []upgrader.StreamMuxer{{ID: yamux.ID, Muxer: yamux.DefaultTransport}}
+	tlsT, err := tls.New(tls.ID, p.priv, muxers)
+	if err != nil {
+		return nil, fmt.Errorf("tls security: %w", err)
+	}
+	noiseT, err := noise.New(noise.ID, p.priv, muxers)
+	if err != nil {
+		return nil, fmt.Errorf("noise security: %w", err)
+	}
+	psk := cfg.PSK
+	up, err := upgrader.New([]sec.SecureTransport{tlsT, noiseT}, muxers, pnet.PSK(psk[:]), rm, p.gater)
+	if err != nil {
+		return nil, fmt.Errorf("upgrader: %w", err)
+	}
+	var topts []tcp.Option
+	if cfg.Shaper != nil {
+		topts = append(topts, cfg.Shaper.transportOption())
+	}
+	tpt, err := tcp.NewTCPTransport(up, rm, nil, topts...)
+	if err != nil {
+		return nil, fmt.Errorf("tcp transport: %w", err)
+	}
+	return tpt, nil
+}
+
+// listenAddrs parses cfg.ListenAddrs.
+func listenAddrs(cfg Config) ([]ma.Multiaddr, error) {
+	listen := make([]ma.Multiaddr, 0, len(cfg.ListenAddrs))
+	for _, s := range cfg.ListenAddrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("listen address %q: %w", s, err)
+		}
+		listen = append(listen, a)
+	}
+	return listen, nil
 }
 
 // meshHost is the blank host with identify and ping, closing what it was

@@ -41,7 +41,11 @@ func (f Fault) combine(g Fault) Fault {
 // this till's own link is set with SetAll; a fault on another till's link
 // with SetRemote, keyed by the address this host dials it at. Connections
 // this host accepts are not shaped here: the dialing side shapes both
-// directions. Production tills have no Shaper.
+// directions. Production tills have no Shaper. This file is in every
+// build, not behind the testnethooks tag, because `tillmesh testnet run
+// --mode process|netns` runs the release binary as its tills and shapes
+// their links through --testnet-control (docs/ARCHITECTURE.md, "Testnet
+// hooks").
 type Shaper struct {
 	mu  sync.RWMutex
 	all Fault
