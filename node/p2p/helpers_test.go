@@ -107,6 +107,9 @@ func (n *node) start(t testing.TB) *node {
 	n.stop = cancel
 	n.done = make(chan error, 1)
 	go func() { n.done <- n.Run(ctx) }()
+	// Until Run starts, the gater refuses every dial and accept: a test
+	// that connects right after start must not race it.
+	waitFor(t, 10*time.Second, "Run started", func() bool { return n.started.Load() })
 	return n
 }
 
