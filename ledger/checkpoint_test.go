@@ -156,6 +156,15 @@ func TestStateKeepsNoBodies(t *testing.T) {
 	var sales []ledger.EventID
 	var small int
 	for i := range 20_000 {
+		// At the top of the loop: a refund that cannot be made skips
+		// the rest of its iteration.
+		if i == 2_000 {
+			b, _, err := s.Checkpoint()
+			if err != nil {
+				t.Fatalf("checkpoint after 2,000 events: %v", err)
+			}
+			small = len(b)
+		}
 		var body ledger.Body = ledgertest.Sale(rng, 3)
 		if i%10 == 9 {
 			sale := sales[rng.IntN(len(sales))]
@@ -181,12 +190,11 @@ func TestStateKeepsNoBodies(t *testing.T) {
 		if ev.Kind() == ledger.KindSale {
 			sales = append(sales, ev.ID())
 		}
-		if i == 1_999 {
-			b, _, _ := s.Checkpoint()
-			small = len(b)
-		}
 	}
-	b, _, _ := s.Checkpoint()
+	b, _, err := s.Checkpoint()
+	if err != nil {
+		t.Fatalf("checkpoint after 20,000 events: %v", err)
+	}
 	t.Logf("state as a checkpoint: %d bytes after 2,000 events, %d after 20,000", small, len(b))
 	if len(b) > small+1024 {
 		t.Fatalf("state grew from %d to %d bytes between 2,000 and 20,000 events", small, len(b))
