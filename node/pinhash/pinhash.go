@@ -115,6 +115,11 @@ func Parse(s string) (Hash, error) {
 	if err := h.Params.Validate(); err != nil {
 		return Hash{}, err
 	}
+	// Go's base64 decoders skip \r and \n, even Strict ones: refuse them,
+	// so a hash has one spelling.
+	if strings.ContainsAny(parts[4], "\r\n") || strings.ContainsAny(parts[5], "\r\n") {
+		return Hash{}, fmt.Errorf("%w: line break in the salt or key", ErrFormat)
+	}
 	var err1, err2 error
 	strict := base64.RawStdEncoding.Strict() // one spelling per hash
 	h.Salt, err1 = strict.DecodeString(parts[4])
