@@ -37,14 +37,15 @@ func TestREADMECheckerCatches(t *testing.T) {
 		"tillmesh ledger verify --data DIR --format csv\n" +
 		"tillmesh store\n" +
 		"tillmesh hw test-print|test-drawr --config F\n" +
-		"```\n"
+		"```\n" +
+		"as its owner (`sudo -u tillmesh tillmesh\nnosuch backup`)\n"
 	var errs []string
 	for _, c := range readmeCommands(readme) {
 		if err := checkCommandLine(app(), c.args); err != nil {
 			errs = append(errs, fmt.Sprintf("%d: %v", c.line, err))
 		}
 	}
-	want := []string{`1: "nosuch"`, `5: --nmae`, `6: --format`, `7: `, `8: "test-drawr"`}
+	want := []string{`1: "nosuch"`, `5: --nmae`, `6: --format`, `7: `, `8: "test-drawr"`, `10: "nosuch"`}
 	if len(errs) != len(want) {
 		t.Fatalf("got errors %q, want %d of them", errs, len(want))
 	}
@@ -60,13 +61,17 @@ type readmeCommand struct {
 	args []string // after "tillmesh"
 }
 
-var inlineCommand = regexp.MustCompile("`(tillmesh [^`]+)`")
+// inlineCommand is an inline span holding a tillmesh command, run
+// directly or as another user (`sudo -u tillmesh tillmesh ...`).
+var inlineCommand = regexp.MustCompile("`(?:sudo (?:-u \\S+ )?)?(tillmesh [^`]+)`")
 
 // readmeCommands returns every tillmesh command line in a Markdown text.
 func readmeCommands(md string) []readmeCommand {
 	var out []readmeCommand
 	inBlock := false
-	for i, line := range strings.Split(md, "\n") {
+	lines := strings.Split(md, "\n")
+	for i := 0; i < len(lines); i++ {
+		line, start := lines[i], i
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "```") {
 			inBlock = !inBlock
@@ -76,6 +81,11 @@ func readmeCommands(md string) []readmeCommand {
 		if inBlock {
 			texts = append(texts, strings.TrimPrefix(trimmed, "$ "))
 		} else {
+			// An inline span may wrap onto the next lines of its paragraph.
+			for strings.Count(line, "`")%2 == 1 && i+1 < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[i+1]), "```") {
+				i++
+				line += " " + strings.TrimSpace(lines[i])
+			}
 			for _, m := range inlineCommand.FindAllStringSubmatch(line, -1) {
 				texts = append(texts, m[1])
 			}
@@ -88,7 +98,7 @@ func readmeCommands(md string) []readmeCommand {
 				if i := strings.IndexAny(c, "><"); i >= 0 {
 					c = c[:i]
 				}
-				out = append(out, readmeCommand{line: i + 1, args: shellWords(c)})
+				out = append(out, readmeCommand{line: start + 1, args: shellWords(c)})
 			}
 		}
 	}
