@@ -22,42 +22,22 @@ import (
 func TestHQCatalogInTheBrowser(t *testing.T) {
 	path := chromiumOrSkip(t)
 	ctx := context.Background()
-	st, err := hq.OpenBadger(t.TempDir(), quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := hq.DefaultConfig()
-	cfg.Storage, cfg.Logger = st, quiet()
-	h, err := hq.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	store := hqtest.NewStore(90, 1)
-	if err := h.RegisterStore(ctx, store.ID, "Corner Shop", store.CAPublic()); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SetPassword(ctx, "boss", "correct horse"); err != nil {
-		t.Fatal(err)
-	}
+	h, store, url := hqWithStore(t, 90)
 	bread := hqapi.Product{SKU: "10002", Name: "Bread small", Barcodes: []string{"4000000100027"}, Price: 129, Currency: "EUR", TaxRate: 700, Unit: "ea"}
 	tea := hqapi.Product{SKU: "10003", Name: "Tea small", Barcodes: []string{"4000000100034"}, Price: 249, Currency: "EUR", TaxRate: 700, Unit: "ea"}
 	if err := h.PutStoreCatalog(ctx, store.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread, tea}, At: 1}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h.Handler())
-	t.Cleanup(srv.Close)
 
 	br := newBrowser(t, path)
 	p := br.page("hq")
-	do(t, p, "open HQ", chromedp.Navigate(srv.URL), chromedp.WaitVisible("#login-form"))
+	do(t, p, "open HQ", chromedp.Navigate(url), chromedp.WaitVisible("#login-form"))
 	// Before login only the login form shows: the tabs used to show and
 	// fail silently.
 	if !js[bool](t, p, `getComputedStyle(document.querySelector('#nav')).display === 'none' && [...document.querySelectorAll('.tab')].every(s => getComputedStyle(s).display === 'none')`) {
 		t.Fatal("tabs show before login")
 	}
-	do(t, p, "log in", chromedp.SendKeys(`#login-form input[name=user]`, "boss"), chromedp.SendKeys(`#login-form input[name=password]`, "correct horse"),
-		chromedp.Click(`#login-form button`), chromedp.WaitVisible("#nav"))
+	loginHQ(t, p)
 	do(t, p, "catalog", chromedp.Click(`#nav button[data-tab=catalog]`), chromedp.WaitVisible("#catalog-table"))
 	until(t, p, "the store's products", `document.querySelectorAll('#catalog-table tr.clickable').length === 2`)
 	setInput(t, p, "#catalog-search", "bread")
@@ -94,24 +74,7 @@ func TestHQCatalogInTheBrowser(t *testing.T) {
 func TestHQShowsTillReleasesAndNewerEvents(t *testing.T) {
 	path := chromiumOrSkip(t)
 	ctx := context.Background()
-	st, err := hq.OpenBadger(t.TempDir(), quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := hq.DefaultConfig()
-	cfg.Storage, cfg.Logger = st, quiet()
-	h, err := hq.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	store := hqtest.NewStore(93, 1)
-	if err := h.RegisterStore(ctx, store.ID, "Corner Shop", store.CAPublic()); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SetPassword(ctx, "boss", "correct horse"); err != nil {
-		t.Fatal(err)
-	}
+	h, store, url := hqWithStore(t, 93)
 	const day0 = int64(1_767_225_600_000)
 	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(93, 94)))
 	sales := w.Sales(3, day0, 60_000)
@@ -128,14 +91,11 @@ func TestHQShowsTillReleasesAndNewerEvents(t *testing.T) {
 	if res, err := h.Ingest(ctx, store.ID, till.ID, u); err != nil || res.Accepted != 4 {
 		t.Fatalf("ingest: %+v %v", res, err)
 	}
-	srv := httptest.NewServer(h.Handler())
-	t.Cleanup(srv.Close)
 
 	br := newBrowser(t, path)
 	p := br.page("hq-stores")
-	do(t, p, "open HQ", chromedp.Navigate(srv.URL), chromedp.WaitVisible("#login-form"))
-	do(t, p, "log in", chromedp.SendKeys(`#login-form input[name=user]`, "boss"), chromedp.SendKeys(`#login-form input[name=password]`, "correct horse"),
-		chromedp.Click(`#login-form button`), chromedp.WaitVisible("#nav"))
+	do(t, p, "open HQ", chromedp.Navigate(url), chromedp.WaitVisible("#login-form"))
+	loginHQ(t, p)
 	do(t, p, "stores", chromedp.Click(`#nav button[data-tab=stores]`), chromedp.WaitVisible("#store-table"))
 	until(t, p, "the store listed with the warning", `[...document.querySelectorAll('#store-table tr.clickable')].some(r => r.innerText.includes('1 event from a newer version (kind future_kind)'))`)
 	do(t, p, "store detail", chromedp.Click(`#store-table tr.clickable`))
@@ -144,4 +104,41 @@ func TestHQShowsTillReleasesAndNewerEvents(t *testing.T) {
 	if errs := br.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
+}
+
+// hqWithStore starts HQ on embedded storage, registers one store of one
+// till (hqtest.NewStore(seed, 1)) named "Corner Shop", and sets the admin
+// "boss" with password "correct horse". It returns HQ, the store and the
+// URL HQ is served at.
+func hqWithStore(t *testing.T, seed byte) (*hq.HQ, *hqtest.Store, string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := hq.OpenBadger(t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger = st, quiet()
+	h, err := hq.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := hqtest.NewStore(seed, 1)
+	if err := h.RegisterStore(ctx, store.ID, "Corner Shop", store.CAPublic()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetPassword(ctx, "boss", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.Handler())
+	t.Cleanup(srv.Close)
+	return h, store, srv.URL
+}
+
+// loginHQ logs in as hqWithStore's admin on the login form p shows.
+func loginHQ(t *testing.T, p context.Context) {
+	t.Helper()
+	do(t, p, "log in", chromedp.SendKeys(`#login-form input[name=user]`, "boss"), chromedp.SendKeys(`#login-form input[name=password]`, "correct horse"),
+		chromedp.Click(`#login-form button`), chromedp.WaitVisible("#nav"))
 }

@@ -2,7 +2,6 @@ package browsertest_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,9 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
-	"github.com/tillmesh/tillmesh/node/hq/hqtest"
 )
 
 // An HQ admin imports a catalog file: a file with bad rows shows every bad
@@ -22,30 +19,11 @@ import (
 func TestHQCatalogImportInTheBrowser(t *testing.T) {
 	path := chromiumOrSkip(t)
 	ctx := context.Background()
-	st, err := hq.OpenBadger(t.TempDir(), quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := hq.DefaultConfig()
-	cfg.Storage, cfg.Logger = st, quiet()
-	h, err := hq.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	store := hqtest.NewStore(91, 1)
-	if err := h.RegisterStore(ctx, store.ID, "Corner Shop", store.CAPublic()); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SetPassword(ctx, "boss", "correct horse"); err != nil {
-		t.Fatal(err)
-	}
+	h, store, url := hqWithStore(t, 91)
 	bread := hqapi.Product{SKU: "10002", Name: "Bread small", Barcodes: []string{"4000000100027"}, Price: 129, Currency: "EUR", TaxRate: 700, Unit: "ea"}
 	if err := h.PutStoreCatalog(ctx, store.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread}, At: 1}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h.Handler())
-	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	file := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -65,9 +43,8 @@ func TestHQCatalogImportInTheBrowser(t *testing.T) {
 
 	br := newBrowser(t, path)
 	p := br.page("hq-import")
-	do(t, p, "open HQ", chromedp.Navigate(srv.URL), chromedp.WaitVisible("#login-form"))
-	do(t, p, "log in", chromedp.SendKeys(`#login-form input[name=user]`, "boss"), chromedp.SendKeys(`#login-form input[name=password]`, "correct horse"),
-		chromedp.Click(`#login-form button`), chromedp.WaitVisible("#nav"))
+	do(t, p, "open HQ", chromedp.Navigate(url), chromedp.WaitVisible("#login-form"))
+	loginHQ(t, p)
 	do(t, p, "catalog", chromedp.Click(`#nav button[data-tab=catalog]`), chromedp.WaitVisible("#import-form"))
 	until(t, p, "the store's product", `document.querySelectorAll('#catalog-table tr.clickable').length === 1`)
 
