@@ -14,6 +14,7 @@ import (
 //	/cert/<till>                    opaque signed certificate bytes
 //	/revoked/<id>                   CBOR Revocation; never deleted
 //	/setting/<name>                 opaque bytes
+//	/kinds/<till>                   CBOR list of the event kinds the till's release knows
 //	/stock/<sku>/<till>/<epoch>     16-byte Slot; never deleted
 //
 // Outside the CRDT, under the store's namespace:
@@ -29,6 +30,7 @@ const (
 	prefixRevoked = "revoked"
 	prefixSetting = "setting"
 	prefixStock   = "stock"
+	prefixKinds   = "kinds"
 )
 
 func keyOf(prefix, id string) ds.Key {

@@ -24,6 +24,8 @@ const (
 	// ChangeOverflow means the subscriber fell behind and changes were
 	// dropped: reload everything it shows.
 	ChangeOverflow
+	// ChangeKinds: a till announced the event kinds its release knows.
+	ChangeKinds
 )
 
 func (k ChangeKind) String() string {
@@ -42,6 +44,8 @@ func (k ChangeKind) String() string {
 		return "stock"
 	case ChangeOverflow:
 		return "overflow"
+	case ChangeKinds:
+		return "kinds"
 	}
 	return "unknown"
 }
@@ -145,6 +149,8 @@ func changeOf(k string) (Change, bool) {
 		kind = ChangeRevocation
 	case prefixSetting:
 		kind = ChangeSetting
+	case prefixKinds:
+		kind = ChangeKinds
 	default:
 		return Change{}, false
 	}

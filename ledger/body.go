@@ -24,9 +24,27 @@ const (
 	KindStockCount   Kind = "stock_count"
 )
 
-// Kinds lists every kind, in a fixed order.
+// Kinds lists every kind this version knows, in a fixed order. Kinds added
+// after the first release go after BaseKinds.
 var Kinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose,
 	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount}
+
+// BaseKinds are the kinds every release of FormatVersion 1 knows. It never
+// grows: a till writes a kind outside it only once every till of its
+// store announces a release that knows that kind (node's kind gate), so no
+// till's reports ever miss events it cannot read.
+var BaseKinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose,
+	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount}
+
+// IsBaseKind reports whether k is one of BaseKinds.
+func IsBaseKind(k Kind) bool {
+	for _, b := range BaseKinds {
+		if b == k {
+			return true
+		}
+	}
+	return false
+}
 
 // Body is the typed content of an event: one of *Sale, *Refund, *Void,
 // *ShiftOpen, *ShiftClose, *CashIn, *CashOut, *NoSale, *StockReceive,

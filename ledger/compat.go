@@ -213,3 +213,7 @@ func (f *Fold) countNewer(u *Unknown) {
 // folds leave them out, and a screen shows Newer's String as a warning.
 // The caller must not modify it.
 func (f *Fold) Newer() Newer { return f.newer }
+
+// IsTestnetKind reports whether k is a kind only testnet builds know (see
+// testnetkind.go): always false in a release build.
+func IsTestnetKind(k Kind) bool { return testnetBody(k) != nil }

@@ -21,6 +21,9 @@ import (
 // returns once the event is on disk; the mesh is never waited for. A
 // repeated idempotency key returns the first event and existing=true.
 func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *ledger.Event, existing bool, err error) {
+	if err := t.kindAllowed(ctx, body.Kind()); err != nil {
+		return nil, false, err
+	}
 	t.sellMu.Lock()
 	defer t.sellMu.Unlock()
 	ev, existing, err = t.db.Append(ctx, t.key, body, idem, t.cfg.Now().UnixMilli())

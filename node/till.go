@@ -243,6 +243,9 @@ func (t *Till) openInventoryState(ctx context.Context) (err error) {
 			return fmt.Errorf("publish own certificate in the inventory: %w", err)
 		}
 	}
+	if err := t.announceKinds(ctx); err != nil {
+		return err
+	}
 	if err := t.repairStock(ctx); err != nil {
 		return err
 	}

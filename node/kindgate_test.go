@@ -1,0 +1,53 @@
+package node_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// A kind added after the first release is written only once every till of
+// the store announced a release that knows it; first-release kinds always.
+func TestKindGateWaitsForEveryTill(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	ctx := t.Context()
+	waitFor(t, "till 1 to see till 2's announced kinds", func() bool {
+		k, err := a.Inventory().Kinds(ctx)
+		return err == nil && len(k[b.ID().String()]) == len(ledger.Kinds)
+	})
+	for _, k := range ledger.Kinds {
+		if got, err := a.TillsNotKnowing(ctx, k); err != nil || len(got) != 0 {
+			t.Fatalf("kind %s: tills not knowing = %v, %v; want none", k, got, err)
+		}
+	}
+	got, err := a.TillsNotKnowing(ctx, "gift_card")
+	if err != nil || !slices.Equal(got, []string{"till 1", "till 2"}) {
+		t.Fatalf("a kind no till knows: %v, %v; want till 1 and till 2", got, err)
+	}
+	err = a.KindAllowed(ctx, "gift_card")
+	if !errors.Is(err, ui.ErrConflict) || !strings.Contains(err.Error(), "till 1, till 2 run a release that does not know gift_card events") {
+		t.Fatalf("KindAllowed(gift_card) = %v", err)
+	}
+
+	// Till 2 as an older release announced it: only "sale" (a release
+	// before the announcement existed has no entry at all, which counts the
+	// same). A first-release kind stays allowed; the gate names till 2.
+	if err := a.Inventory().PutKinds(ctx, b.ID().String(), []string{"sale"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.TillsNotKnowing(ctx, ledger.KindRefund); err != nil || !slices.Equal(got, []string{"till 2"}) {
+		t.Fatalf("refund with till 2 announcing only sale: %v, %v; want till 2", got, err)
+	}
+	if err := a.KindAllowed(ctx, ledger.KindRefund); err != nil {
+		t.Fatalf("a first-release kind must always be allowed: %v", err)
+	}
+	if err := a.Inventory().PutKinds(ctx, b.ID().String(), []string{"sale", "bad kind"}); err == nil {
+		t.Fatal("a kind name with a space was accepted")
+	}
+}
