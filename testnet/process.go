@@ -93,6 +93,7 @@ func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a
 	}
 	fmt.Fprintf(logf, "=== start %s\n", time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = childEnv(os.Environ())
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
@@ -602,4 +603,20 @@ func (ps *procSet) killAll() {
 	for p := range ps.m {
 		p.cmd.Process.Signal(syscall.SIGKILL)
 	}
+}
+
+// childEnv is the environment of a till process: the caller's without any
+// TILLMESH_* setting, and TILLMESH_CONFIG empty so that no configuration
+// file is read either (a machine with the package installed has
+// /etc/tillmesh/till.conf). The till runs on its flags alone, as the
+// scenario says. An environment variable rather than --config "" because
+// the rolling upgrade's previous release has no --config flag.
+func childEnv(env []string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "TILLMESH_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "TILLMESH_CONFIG=")
 }

@@ -1,0 +1,16 @@
+package testnet
+
+import (
+	"slices"
+	"testing"
+)
+
+// A till process runs on the scenario's flags alone: no TILLMESH_*
+// variable of the caller's and no configuration file reach it.
+func TestChildEnvDropsTillmeshSettings(t *testing.T) {
+	got := childEnv([]string{"PATH=/bin", "TILLMESH_HTTP=0.0.0.0:80", "TILLMESH_CONFIG=/etc/tillmesh/till.conf", "HOME=/root", "XTILLMESH_KEEP=1"})
+	want := []string{"PATH=/bin", "HOME=/root", "XTILLMESH_KEEP=1", "TILLMESH_CONFIG="}
+	if !slices.Equal(got, want) {
+		t.Fatalf("childEnv = %q, want %q", got, want)
+	}
+}
