@@ -516,7 +516,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	a.cart.replace(version, nil, nil)
-	a.log.Info("sale", "receipt", ledger.Receipt(a.till.Self().Number, ev.Seq), "staff", s.staff.ID, "total", p.view.Total.String())
+	a.log.Info("sale", "receipt", a.receiptNo(ev.Till, ev.Seq), "staff", s.staff.ID, "total", p.view.Total.String())
 	a.saleDone(w, r, ev, false)
 }
 

@@ -564,7 +564,11 @@ function onScan(code) {
     if (f) { f.value = f.value ? f.value + ',' + code : code; }
     return;
   }
-  if (/^RCT/i.test(code) || /^\d+-\d+$/.test(code) || state.view === 'refund') {
+  // A receipt: its barcode (RCN2-17), a barcode of a release before
+  // receipt numbers (RCT2-17 on screen, bare 2-17 on paper, both naming
+  // the event's seq: a scanned bare code is sent as RCT).
+  if (/^\d+-\d+$/.test(code)) code = 'RCT' + code;
+  if (/^RC[NT]/i.test(code) || state.view === 'refund') {
     if (state.view !== 'refund') show('refund');
     $('#refund-ref').value = code;
     findSale(code);
