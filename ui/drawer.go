@@ -243,6 +243,9 @@ type ShiftView struct {
 	Expected  ledger.Money          `json:"expected"`
 	OverShort ledger.Money          `json:"over_short"`
 	Count     []ledger.Denomination `json:"count,omitempty"`
+	// Number is the shift's number at its till (1 for its first): its Z
+	// report's number, as printed ("Z REPORT 1-3").
+	Number uint64 `json:"number"`
 }
 
 func (a *API) shiftView(sh *ledger.Shift) *ShiftView {
@@ -252,6 +255,13 @@ func (a *API) shiftView(sh *ledger.Shift) *ShiftView {
 	v := &ShiftView{Till: a.till.TillNumber(sh.Till), OpenSeq: sh.OpenSeq, CloseSeq: sh.CloseSeq,
 		Opened: time.UnixMilli(sh.Opened.Wall).UTC(), Staff: sh.Staff, Report: reportView(sh.Report),
 		Counted: sh.Counted, Expected: sh.Expected, OverShort: sh.OverShort, Count: sh.Count}
+	a.till.View(func(s *ledger.State) {
+		for i, x := range s.Fold().Shifts(sh.Till) {
+			if x.OpenSeq == sh.OpenSeq {
+				v.Number = uint64(i + 1)
+			}
+		}
+	})
 	if !sh.IsOpen() {
 		t := time.UnixMilli(sh.Closed.Wall).UTC()
 		v.Closed = &t
