@@ -353,7 +353,9 @@ func TestReceiptNumbersAcrossTillsAndHQ(t *testing.T) {
 	})
 	var lines []ledger.RefundLine
 	var err error
-	b.View(func(s *ledger.State) { lines, err = s.Fold().RefundLines(firstSale.ID(), []ledger.Pick{{Line: 0, Qty: 1}}) })
+	b.View(func(s *ledger.State) {
+		lines, err = s.Fold().RefundLines(firstSale.ID(), []ledger.Pick{{Line: 0, Qty: 1}})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
