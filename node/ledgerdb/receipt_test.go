@@ -194,3 +194,50 @@ func sameNumbers(t *testing.T, when string, got, want map[ledger.TillID]map[uint
 		}
 	}
 }
+
+// A revocation takes a till's events above its seq out of the chain: its
+// receipt numbers above them are gone too (a lookup finds nothing), the
+// count falls back, and a revocation re-issued later gives them back.
+func TestRefuseTakesReceiptNumbersOut(t *testing.T) {
+	db := open(t, t.TempDir())
+	peer := ledgertest.NewTill(store, 2, 2)
+	var evs []*ledger.Event
+	for i := range 12 {
+		var body ledger.Body = ledgertest.Sale3()
+		if i%3 == 1 {
+			body = &ledger.CashIn{Currency: "EUR", Amount: 100, Reason: "change", Staff: "1"}
+		}
+		evs = append(evs, peer.MustNext(body, now+int64(i)))
+	}
+	if _, err := db.Insert(t.Context(), evs); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n uint64) {
+		db.View(func(s *ledger.State) { n = s.Receipts(peer.ID) })
+		return n
+	}
+	if n := count(); n != 8 {
+		t.Fatalf("%d receipts, want 8", n)
+	}
+	if _, err := db.Refuse(peer.ID, 6); err != nil { // seqs 1..6: 4 sales kept
+		t.Fatal(err)
+	}
+	numbering(t, db)
+	if n := count(); n != 4 {
+		t.Fatalf("after the revocation: %d receipts, want 4", n)
+	}
+	db.View(func(s *ledger.State) {
+		if seq, ok := s.ReceiptSeq(peer.ID, 5); ok {
+			t.Errorf("receipt 5 (refused) finds seq %d", seq)
+		}
+		if n, ok := s.ReceiptNumber(peer.ID, 7); ok {
+			t.Errorf("refused seq 7 has number %d", n)
+		}
+	})
+	if _, err := db.Refuse(peer.ID, 12); err != nil {
+		t.Fatal(err)
+	}
+	if got := numbering(t, db); count() != 8 || got[peer.ID][12] != 8 {
+		t.Fatalf("after the revocation moved to seq 12: %d receipts, numbers %v", count(), got[peer.ID])
+	}
+}
