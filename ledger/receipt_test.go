@@ -189,3 +189,24 @@ func TestCartClearedInReports(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseReceiptRef: whatever a person types or a scanner sends is
+// refused or read as a reference that formats back to itself.
+func FuzzParseReceiptRef(f *testing.F) {
+	for _, s := range []string{"2-17", "RCN2-17", "rct1-5", " 3-4 ", "0-1", "1-2-3", "RCN", "4294967295-18446744073709551615"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ledger.ParseReceiptRef(s)
+		if err != nil {
+			return
+		}
+		if r.Till == 0 || r.N == 0 {
+			t.Fatalf("%q read as %+v", s, r)
+		}
+		back, err := ledger.ParseReceiptRef(ledger.ReceiptNo(r.Till, r.N))
+		if err != nil || back.Till != r.Till || back.N != r.N || back.Legacy {
+			t.Fatalf("%q read as %+v, formatted back as %+v %v", s, r, back, err)
+		}
+	})
+}
