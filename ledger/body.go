@@ -22,12 +22,16 @@ const (
 	KindStockReceive Kind = "stock_receive"
 	KindStockAdjust  Kind = "stock_adjust"
 	KindStockCount   Kind = "stock_count"
+	// KindCartCleared is the first kind after BaseKinds: written only
+	// once every till of the store knows it (node's kind gate).
+	KindCartCleared Kind = "cart_cleared"
 )
 
 // Kinds lists every kind this version knows, in a fixed order. Kinds added
 // after the first release go after BaseKinds.
 var Kinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose,
-	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount}
+	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount,
+	KindCartCleared}
 
 // BaseKinds are the kinds every release of FormatVersion 1 knows. It never
 // grows: a till writes a kind outside it only once every till of its
@@ -48,7 +52,7 @@ func IsBaseKind(k Kind) bool {
 
 // Body is the typed content of an event: one of *Sale, *Refund, *Void,
 // *ShiftOpen, *ShiftClose, *CashIn, *CashOut, *NoSale, *StockReceive,
-// *StockAdjust, *StockCount, or *Unknown for a kind a newer version wrote.
+// *StockAdjust, *StockCount, *CartCleared, or *Unknown for a kind a newer version wrote.
 type Body interface {
 	Kind() Kind
 	// check verifies the rules the body must hold on its own, whatever
@@ -200,6 +204,19 @@ type NoSale struct {
 	Staff  string `cbor:"2,keyasint" json:"staff"`
 }
 
+// CartCleared records a cart that had lines and was cleared without a
+// sale: the lines as they were priced, the total the screen showed, who
+// cleared it and why. Nothing moves (no stock, no money); reports count
+// cleared carts and their value per cashier (Report.ClearedBy), the
+// common sign of shrinkage at a till. It takes no receipt number.
+type CartCleared struct {
+	Currency string `cbor:"1,keyasint" json:"currency"`
+	Lines    []Line `cbor:"2,keyasint" json:"lines"`
+	Total    Money  `cbor:"3,keyasint" json:"total"`
+	Staff    string `cbor:"4,keyasint" json:"staff"`
+	Reason   string `cbor:"5,keyasint,omitempty" json:"reason,omitempty"`
+}
+
 // StockLine is a quantity of one SKU.
 type StockLine struct {
 	SKU string `cbor:"1,keyasint" json:"sku"`
@@ -246,6 +263,7 @@ func (*NoSale) Kind() Kind       { return KindNoSale }
 func (*StockReceive) Kind() Kind { return KindStockReceive }
 func (*StockAdjust) Kind() Kind  { return KindStockAdjust }
 func (*StockCount) Kind() Kind   { return KindStockCount }
+func (*CartCleared) Kind() Kind  { return KindCartCleared }
 
 func (s *Sale) check() error {
 	if err := checkCurrency(s.Currency); err != nil {
@@ -471,6 +489,33 @@ func (n *NoSale) check() error {
 		return err
 	}
 	return checkStaff("staff", n.Staff, true)
+}
+
+func (c *CartCleared) check() error {
+	if err := checkCurrency(c.Currency); err != nil {
+		return err
+	}
+	if len(c.Lines) == 0 || len(c.Lines) > MaxLines {
+		return invalid("%d lines, want 1..%d", len(c.Lines), MaxLines)
+	}
+	for i, l := range c.Lines {
+		if err := checkSKU(l.SKU); err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if err := checkText("name", l.Name); err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if l.Qty <= 0 || l.Qty > MaxQty || l.UnitPrice < 0 || l.UnitPrice > MaxPrice || l.Discount < 0 || l.Discount > MaxPrice {
+			return invalid("line %d: quantity %d, price %v, discount %v", i+1, l.Qty, l.UnitPrice, l.Discount)
+		}
+	}
+	if c.Total < 0 || c.Total > MaxPrice*MaxLines {
+		return invalid("total %v", c.Total)
+	}
+	if err := checkText("reason", c.Reason); err != nil {
+		return err
+	}
+	return checkStaff("staff", c.Staff, true)
 }
 
 func checkStockLines(lines []StockLine, positive bool) error {

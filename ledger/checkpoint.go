@@ -35,6 +35,8 @@ type cpChain struct {
 	ID      EventID
 	Time    HLC
 	Flagged bool `cbor:",omitempty"`
+	// Receipts is the till's receipt count (State.Receipts).
+	Receipts uint64 `cbor:",omitempty"`
 }
 
 type cpTill struct {
@@ -50,7 +52,10 @@ type cpStock struct {
 	Qty  int64
 }
 
-const checkpointVersion = 1
+// checkpointVersion 2 added each chain's receipt count and the cleared
+// carts in reports; a version-1 checkpoint is refused, and its owner
+// applies every event again (once).
+const checkpointVersion = 2
 
 // MaxCheckpointSize bounds what RestoreState accepts.
 const MaxCheckpointSize = 256 << 20
@@ -66,7 +71,7 @@ func (s *State) Checkpoint() ([]byte, Vector, error) {
 		if c.head == 0 && !c.flagged {
 			continue
 		}
-		cp.Chains = append(cp.Chains, cpChain{Till: t, Head: c.head, ID: c.id, Time: c.time, Flagged: c.flagged})
+		cp.Chains = append(cp.Chains, cpChain{Till: t, Head: c.head, ID: c.id, Time: c.time, Flagged: c.flagged, Receipts: c.receipts})
 	}
 	tills := make([]TillID, 0, len(f.tills))
 	for t := range f.tills {
@@ -138,7 +143,7 @@ func RestoreState(store StoreID, b []byte, idx Index) (*State, error) {
 	f := s.fold
 	f.events = cp.Events
 	for _, c := range cp.Chains {
-		s.chains[c.Till] = &chain{head: c.Head, id: c.ID, time: c.Time, flagged: c.Flagged, pending: map[uint64]*Event{}}
+		s.chains[c.Till] = &chain{head: c.Head, id: c.ID, time: c.Time, flagged: c.Flagged, receipts: c.Receipts, pending: map[uint64]*Event{}}
 	}
 	for _, ct := range cp.Tills {
 		tf := &tillFold{total: ct.Total, shifts: ct.Shifts}

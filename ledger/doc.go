@@ -19,8 +19,10 @@
 // over the encoding with an empty signature, and identified by the SHA-256
 // of the signed encoding (EventID). Decode accepts only that canonical
 // encoding, so one event can never travel under two IDs and be counted
-// twice. The receipt number is "<till number>-<seq>": unique in the store
-// without coordination, gapless per till, and the chain proves no gaps.
+// twice. The receipt number is "<till number>-<n>", n counting the till's
+// sales, refunds and voids in chain order (receipt.go): unique in the
+// store without coordination, gapless per till, the same at every till
+// and HQ, and the chain proves no gaps.
 //
 // A till that signs two different events for one Seq has equivocated:
 // State keeps the first in the chain, records both as Evidence, and flags

@@ -127,14 +127,6 @@ func (e *Event) ID() EventID { return e.id }
 // Bytes returns the signed encoding. Callers must not modify it.
 func (e *Event) Bytes() []byte { return e.raw }
 
-// Receipt returns the receipt number of the event for a till numbered
-// number: "<number>-<seq>".
-func (e *Event) Receipt(number uint32) string { return Receipt(number, e.Seq) }
-
-// Receipt formats a receipt number. It is unique in a store without
-// coordination because till numbers are unique and seqs are gapless.
-func Receipt(number uint32, seq uint64) string { return fmt.Sprintf("%d-%d", number, seq) }
-
 // wire is the encoded form of an Event. Integer keys keep events small;
 // the core deterministic encoding sorts them.
 type wire struct {

@@ -40,6 +40,31 @@ type Report struct {
 	// CashExpected is what the drawer should hold: float, plus cash
 	// taken, less cash given back, plus cash in, less cash out.
 	CashExpected Money `json:"cash_expected"`
+
+	// Cleared counts carts cleared without a sale (cart_cleared) and
+	// ClearedValue sums their totals; ClearedBy splits both by the staff
+	// member who cleared them (nil when none).
+	Cleared      int                     `json:"cleared"`
+	ClearedValue Money                   `json:"cleared_value"`
+	ClearedBy    map[string]ClearedCarts `json:"cleared_by,omitempty"`
+}
+
+// ClearedCarts is how many carts one staff member cleared and their value.
+type ClearedCarts struct {
+	Count int   `json:"count"`
+	Value Money `json:"value"`
+}
+
+func (r *Report) addCleared(staff string, n int, v Money) {
+	r.Cleared += n
+	r.ClearedValue += v
+	if r.ClearedBy == nil {
+		r.ClearedBy = map[string]ClearedCarts{}
+	}
+	c := r.ClearedBy[staff]
+	c.Count += n
+	c.Value += v
+	r.ClearedBy[staff] = c
 }
 
 // NewReport returns an empty report, ready to Add to.
@@ -483,6 +508,9 @@ func (r *Report) Add(ev *Event) {
 		r.CashExpected -= b.Amount
 	case *NoSale:
 		r.NoSales++
+	case *CartCleared:
+		r.setCurrency(b.Currency)
+		r.addCleared(b.Staff, 1, b.Total)
 	}
 }
 
@@ -551,6 +579,9 @@ func (r *Report) Merge(o *Report) {
 	r.NoSales += o.NoSales
 	r.Float += o.Float
 	r.CashExpected += o.CashExpected
+	for staff, c := range o.ClearedBy {
+		r.addCleared(staff, c.Count, c.Value)
+	}
 }
 
 // TillReport returns a till's report since its first event (zero Report

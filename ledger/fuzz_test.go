@@ -17,6 +17,7 @@ func seedEvents(f *testing.F) {
 		&ledger.Refund{Sale: ledger.EventID{1}, Currency: "EUR", Staff: "1",
 			Lines:   []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 1, Amount: 5}},
 			Tenders: []ledger.Tender{{Kind: ledger.Card, Amount: 5}}},
+		&ledger.CartCleared{Currency: "EUR", Lines: ledgertest.Sale3().Lines, Total: 500, Staff: "2", Reason: "customer left"},
 	} {
 		f.Add(till.MustNext(b, now).Bytes())
 	}

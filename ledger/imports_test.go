@@ -13,7 +13,7 @@ import (
 func TestImportsArePure(t *testing.T) {
 	const why = "the ledger must stay pure (no clock, disk, network, randomness, logging)"
 	pure := []string{"bytes", "crypto/ed25519", "crypto/sha256", "encoding/hex", "errors", "fmt", "math", "math/bits",
-		"sort", "unicode/utf8", "github.com/fxamacker/cbor/v2", "github.com/tillmesh/tillmesh/ledger",
+		"sort", "strconv", "strings", "unicode/utf8", "github.com/fxamacker/cbor/v2", "github.com/tillmesh/tillmesh/ledger",
 		// Pure ed25519 arithmetic for batch verification (VerifyAll): no
 		// I/O, no goroutines; its randomness is an io.Reader VerifyAll
 		// fills from a hash, never crypto/rand.

@@ -41,11 +41,15 @@ type MemIndex struct {
 	ids    map[TillID]map[uint64]EventID
 	sales  map[EventID]*Event
 	settle map[EventID][]*Event
+	// numbers and seqs map receipt numbers (ReceiptIndex), per till.
+	numbers map[TillID]map[uint64]uint64 // seq -> number
+	seqs    map[TillID]map[uint64]uint64 // number -> seq
 }
 
 // NewMemIndex returns an empty index.
 func NewMemIndex() *MemIndex {
-	return &MemIndex{ids: map[TillID]map[uint64]EventID{}, sales: map[EventID]*Event{}, settle: map[EventID][]*Event{}}
+	return &MemIndex{ids: map[TillID]map[uint64]EventID{}, sales: map[EventID]*Event{}, settle: map[EventID][]*Event{},
+		numbers: map[TillID]map[uint64]uint64{}, seqs: map[TillID]map[uint64]uint64{}}
 }
 
 // Add indexes an event. An event for a position already held is ignored:
@@ -93,3 +97,25 @@ func (m *MemIndex) Sale(id EventID) (*Event, bool, error) {
 
 // Settlements implements Index.
 func (m *MemIndex) Settlements(sale EventID) ([]*Event, error) { return m.settle[sale], nil }
+
+// addReceipt records that a till's receipt number n is the event at seq.
+// A State that keeps its own MemIndex (NewState) records each number as
+// it applies the event.
+func (m *MemIndex) addReceipt(t TillID, n, seq uint64) {
+	if m.numbers[t] == nil {
+		m.numbers[t], m.seqs[t] = map[uint64]uint64{}, map[uint64]uint64{}
+	}
+	m.numbers[t][seq], m.seqs[t][n] = n, seq
+}
+
+// ReceiptNumber implements ReceiptIndex.
+func (m *MemIndex) ReceiptNumber(t TillID, seq uint64) (uint64, bool, error) {
+	n, ok := m.numbers[t][seq]
+	return n, ok, nil
+}
+
+// ReceiptSeq implements ReceiptIndex.
+func (m *MemIndex) ReceiptSeq(t TillID, n uint64) (uint64, bool, error) {
+	seq, ok := m.seqs[t][n]
+	return seq, ok, nil
+}

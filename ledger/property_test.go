@@ -36,7 +36,7 @@ func history(rng *rand.Rand, tills, n int) []*ledger.Event {
 	for i := 0; i < n; i++ {
 		till := ts[rng.IntN(tills)]
 		var body ledger.Body
-		switch k := rng.IntN(20); {
+		switch k := rng.IntN(21); {
 		case k < 11:
 			body = ledgertest.Sale(rng, 4)
 		case k < 13 && len(sales) > 0:
@@ -86,8 +86,12 @@ func history(rng *rand.Rand, tills, n int) []*ledger.Event {
 			body = &ledger.StockReceive{Lines: []ledger.StockLine{{SKU: ledgertest.SKUs[rng.IntN(len(ledgertest.SKUs))].SKU, Qty: int64(1 + rng.IntN(50))}}, Staff: "1"}
 		case k < 19:
 			body = &ledger.StockAdjust{Lines: []ledger.StockLine{{SKU: ledgertest.SKUs[rng.IntN(len(ledgertest.SKUs))].SKU, Qty: int64(rng.IntN(7) - 3 | 1)}}, Reason: "damaged", Staff: "1"}
-		default:
+		case k < 20:
 			body = &ledger.StockCount{Lines: []ledger.CountLine{{SKU: ledgertest.SKUs[rng.IntN(len(ledgertest.SKUs))].SKU, Counted: int64(rng.IntN(20)), Expected: int64(rng.IntN(20))}}, Staff: "1"}
+		default:
+			sale := ledgertest.Sale(rng, 3)
+			t, _ := sale.Totals()
+			body = &ledger.CartCleared{Currency: sale.Currency, Lines: sale.Lines, Total: t.Total, Staff: string(rune('1' + rng.IntN(3))), Reason: "customer left"}
 		}
 		ev, err := till.Next(body, now+int64(i)*1000, "")
 		if err != nil {

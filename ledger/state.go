@@ -35,6 +35,9 @@ type chain struct {
 	time    HLC     // time of the head
 	pending map[uint64]*Event
 	flagged bool
+	// receipts counts the receipt events (IsReceiptKind) up to head: the
+	// number of the newest.
+	receipts uint64
 }
 
 // Evidence is proof that a till signed two different events for one
@@ -50,9 +53,12 @@ type Evidence struct {
 
 // Result says what Apply did with an event.
 type Result struct {
-	Applied   []*Event // the event and any held events it released, in chain order
-	Held      bool     // above a gap: kept until the gap fills
-	Duplicate bool     // already applied or held: nothing changed
+	Applied []*Event // the event and any held events it released, in chain order
+	// Numbers holds the receipt number of each event in Applied (same
+	// index), 0 for an event that takes none (see IsReceiptKind).
+	Numbers   []uint64
+	Held      bool // above a gap: kept until the gap fills
+	Duplicate bool // already applied or held: nothing changed
 }
 
 // NewState returns an empty state for a store's events that keeps every
@@ -121,7 +127,7 @@ func (s *State) Apply(ev *Event) (Result, error) {
 	if err := s.link(c, ev); err != nil {
 		return Result{}, err
 	}
-	res := Result{Applied: []*Event{ev}}
+	res := Result{Applied: []*Event{ev}, Numbers: []uint64{s.number(c, ev)}}
 	for {
 		next := c.pending[c.head+1]
 		if next == nil {
@@ -138,11 +144,20 @@ func (s *State) Apply(ev *Event) (Result, error) {
 		}
 		delete(c.pending, next.Seq)
 		res.Applied = append(res.Applied, next)
+		res.Numbers = append(res.Numbers, s.number(c, next))
 	}
 	return res, nil
 }
 
 var errMissing = errors.New("not in the index")
+
+// number returns the receipt number ev took when linked as c's head.
+func (s *State) number(c *chain, ev *Event) uint64 {
+	if !IsReceiptKind(ev.Kind()) {
+		return 0
+	}
+	return c.receipts
+}
 
 // link appends ev, the event at head+1, if its prev is the head.
 func (s *State) link(c *chain, ev *Event) error {
@@ -159,6 +174,12 @@ func (s *State) link(c *chain, ev *Event) error {
 		s.mem.Add(ev)
 	}
 	c.head, c.id, c.time = ev.Seq, ev.ID(), ev.Time
+	if IsReceiptKind(ev.Kind()) {
+		c.receipts++
+		if s.mem != nil {
+			s.mem.addReceipt(ev.Till, c.receipts, ev.Seq)
+		}
+	}
 	if s.clock.Before(ev.Time) {
 		s.clock = ev.Time
 	}
@@ -271,6 +292,9 @@ func (s *State) Check() error {
 			if seq <= c.head+1 && !c.flagged {
 				return fmt.Errorf("till %s: held seq %d at or below head+1 %d", t.Short(), seq, c.head+1)
 			}
+		}
+		if c.receipts > c.head {
+			return fmt.Errorf("till %s: %d receipts in %d events", t.Short(), c.receipts, c.head)
 		}
 		n += int(c.head)
 	}

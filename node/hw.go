@@ -23,7 +23,7 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 	}
 	switch b := ev.Body.(type) {
 	case *ledger.Sale:
-		r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name})
+		r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev)})
 		if err != nil {
 			t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
 		} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
@@ -41,15 +41,16 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 	case *ledger.ShiftClose:
 		// The Z report prints from the fold that made the Z screen.
 		var sh *ledger.Shift
+		var z uint64 // the shift's number at this till: the Z report's
 		t.db.View(func(s *ledger.State) {
-			for _, x := range s.Fold().Shifts(ev.Till) {
+			for i, x := range s.Fold().Shifts(ev.Till) {
 				if x.CloseSeq == ev.Seq {
 					c := *x
-					sh = &c
+					sh, z = &c, uint64(i+1)
 				}
 			}
 		})
-		r, err := receipt.FromShiftClose(ev, sh, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name})
+		r, err := receipt.FromShiftClose(ev, sh, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: z})
 		if err != nil {
 			t.log.Warn("Z report not built", "seq", ev.Seq, "err", err)
 		} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
@@ -65,6 +66,13 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 			}
 		}
 	}
+}
+
+// receiptNumber is ev's receipt number (ledger.State.ReceiptNumber), 0
+// if it takes none.
+func (t *Till) receiptNumber(ev *ledger.Event) (n uint64) {
+	t.db.View(func(s *ledger.State) { n, _ = s.ReceiptNumber(ev.Till, ev.Seq) })
+	return n
 }
 
 // Hardware returns the till's device hub.
@@ -118,7 +126,7 @@ func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
 	if err != nil {
 		return err
 	}
-	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till)})
+	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev)})
 	if err != nil {
 		return err
 	}

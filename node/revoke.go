@@ -281,7 +281,7 @@ func (t *Till) revocationProblems() []string {
 		if r.Till == t.id.String() {
 			who = "this till"
 		}
-		line := fmt.Sprintf("%s is revoked: its events after receipt %d-%d are refused", who, r.Number, r.AfterSeq)
+		line := fmt.Sprintf("%s is revoked: its events after seq %d are refused", who, r.AfterSeq)
 		if id, err := ledger.ParseTillID(r.Till); err == nil && refused[id] > 0 {
 			line += fmt.Sprintf(" (till %d: %d events after seq %d refused by revocation)", r.Number, refused[id], r.AfterSeq)
 		}

@@ -622,6 +622,10 @@ func missing(a *ack, chains map[ledger.TillID][]*ledger.Event) string {
 func (h *harness) checkLedger(st *store, where string, chains map[ledger.TillID][]*ledger.Event, own *incarnation, r *checkResult, full bool) {
 	ids := map[ledger.EventID]string{}
 	receipts := map[string]bool{}
+	// numbers is the reference numbering, counted here along each chain:
+	// the receipt number of each event by till and seq, "" for events
+	// that take none.
+	numbers := map[ledger.TillID][]string{}
 	for till, chain := range chains {
 		if _, err := ledger.VerifyRun(ledger.EventID{}, chain); err != nil {
 			r.violate("%s: chain of till %d does not verify: %v", where, st.number(till), err)
@@ -632,6 +636,7 @@ func (h *harness) checkLedger(st *store, where string, chains map[ledger.TillID]
 			r.violate("%s: events of till %s, which the store never enrolled", where, till.Short())
 		}
 		keys := map[string]uint64{}
+		var counted uint64
 		for i, ev := range chain {
 			// VerifyRun authenticated the chain by its newest signature;
 			// the reference copy also has every event's own checked.
@@ -657,17 +662,35 @@ func (h *harness) checkLedger(st *store, where string, chains map[ledger.TillID]
 				}
 				keys[ev.Key] = ev.Seq
 			}
-			rc := ledger.Receipt(num, ev.Seq)
-			if receipts[rc] {
-				r.receiptsOK = false
-				r.violate("%s: receipt number %s twice", where, rc)
+			rc := ""
+			if ledger.IsReceiptKind(ev.Kind()) {
+				counted++
+				rc = ledger.ReceiptNo(num, counted)
+				if receipts[rc] {
+					r.receiptsOK = false
+					r.violate("%s: receipt number %s twice", where, rc)
+				}
+				receipts[rc] = true
 			}
-			receipts[rc] = true
+			numbers[till] = append(numbers[till], rc)
 		}
 	}
 	state := stateOf(st, chains)
 	if err := state.Check(); err != nil {
 		r.violate("%s: ledger state: %v", where, err)
+	}
+	// The ledger's numbering is the reference's: 1..N without gaps.
+	for till, chain := range chains {
+		for i, ev := range chain {
+			got := ""
+			if n, ok := state.ReceiptNumber(till, ev.Seq); ok {
+				got = ledger.ReceiptNo(st.number(till), n)
+			}
+			if want := numbers[till][i]; got != want {
+				r.receiptsOK = false
+				r.violate("%s: event %d of till %d has receipt number %q, want %q", where, ev.Seq, st.number(till), got, want)
+			}
+		}
 	}
 	for _, a := range state.Fold().Anomalies() {
 		r.anomalies++
@@ -684,9 +707,14 @@ func (h *harness) checkLedger(st *store, where string, chains map[ledger.TillID]
 			r.lost++
 			r.violate("%s: its own acknowledged %s %s %s", where, a.kind, a.info.Receipt, why)
 		}
-		if want := ledger.Receipt(own.number, a.info.Seq); a.info.Receipt != "" && a.info.Receipt != want {
+		want := ""
+		if ns := numbers[own.id]; a.info.Seq >= 1 && a.info.Seq <= uint64(len(ns)) {
+			want = ns[a.info.Seq-1]
+		}
+		legacy := own.legacyReceipts && a.info.Receipt == fmt.Sprintf("%d-%d", own.number, a.info.Seq)
+		if a.info.Receipt != want && !legacy {
 			r.receiptsOK = false
-			r.violate("%s: acknowledged receipt %s for the event at %s", where, a.info.Receipt, want)
+			r.violate("%s: acknowledged receipt %q for the event at seq %d, whose number is %q", where, a.info.Receipt, a.info.Seq, want)
 		}
 	}
 }

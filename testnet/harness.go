@@ -140,6 +140,9 @@ type incarnation struct {
 	httpPort int
 	peakKB   atomic.Int64
 	starts   []time.Duration // each start until it could sell; guarded by the slot's mu
+	// legacyReceipts is set for a till of the previous release, whose
+	// receipt numbers were "<till>-<seq>" (before ledger.ReceiptNo).
+	legacyReceipts bool
 }
 
 func (s *slot) now() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }
@@ -531,7 +534,7 @@ func (h *harness) seed(ctx context.Context, st *store) error {
 	if err != nil {
 		return err
 	}
-	h.acks.add(&ack{store: st, slot: s, inc: s.inc, kind: ev.Kind(), key: key, info: ackOf(ev, s.inc.number, false), at: time.Now()})
+	h.acks.add(&ack{store: st, slot: s, inc: s.inc, kind: ev.Kind(), key: key, info: ackOf(ev, s.inc.number, 0, false), at: time.Now()})
 	return nil
 }
 

@@ -102,8 +102,18 @@ func classify(err error) error {
 	return err
 }
 
-func ackOf(ev *ledger.Event, number uint32, replayed bool) ackInfo {
-	a := ackInfo{ID: ev.ID(), Seq: ev.Seq, Receipt: ev.Receipt(number), Replayed: replayed, Moves: ledger.Movements(ev)}
+// receiptOf is the receipt number the till gave ev, 0 if none: what its
+// API answers.
+func receiptOf(t *node.Till, ev *ledger.Event) (n uint64) {
+	t.View(func(s *ledger.State) { n, _ = s.ReceiptNumber(ev.Till, ev.Seq) })
+	return n
+}
+
+func ackOf(ev *ledger.Event, number uint32, receipt uint64, replayed bool) ackInfo {
+	a := ackInfo{ID: ev.ID(), Seq: ev.Seq, Replayed: replayed, Moves: ledger.Movements(ev)}
+	if receipt > 0 {
+		a.Receipt = ledger.ReceiptNo(number, receipt)
+	}
 	if s, ok := ev.Body.(*ledger.Sale); ok {
 		a.Lines = s.Lines
 	}
@@ -116,7 +126,7 @@ func (it *inprocTill) sell(ctx context.Context, req ui.SaleRequest) (a ackInfo, 
 		if err != nil {
 			return classify(err)
 		}
-		a = ackOf(ev, it.t.Number(), replayed)
+		a = ackOf(ev, it.t.Number(), receiptOf(it.t, ev), replayed)
 		return nil
 	})
 	return a, err
@@ -139,7 +149,7 @@ func (it *inprocTill) record(ctx context.Context, key string, body func() (ledge
 				return classify(err)
 			}
 		}
-		a = ackOf(ev, it.t.Number(), replayed)
+		a = ackOf(ev, it.t.Number(), receiptOf(it.t, ev), replayed)
 		return nil
 	})
 	return a, err

@@ -70,7 +70,9 @@ type procArgs struct {
 
 func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a procArgs, blocked []peer.ID) (*procTill, error) {
 	args := append([]string{}, a.prefix...)
-	args = append(args, h.binaryFor(s), "--log-level", h.cfg.ChildLogLevel, "till", "--data", inc.dir,
+	bin := h.binaryFor(s)
+	inc.legacyReceipts = bin != h.cfg.Binary
+	args = append(args, bin, "--log-level", h.cfg.ChildLogLevel, "till", "--data", inc.dir,
 		"--http", a.http, "--listen", a.listen, "--testnet-control")
 	for _, p := range a.peers {
 		args = append(args, "--peer", p)
@@ -416,15 +418,15 @@ func (p *procTill) refund(ctx context.Context, key string, sale ledger.EventID, 
 	if err := p.post(ctx, cashierID, "/api/refunds", req, &r); err != nil {
 		return ackInfo{}, err
 	}
-	return ackFromView(r.EventID, r.Receipt, r.Replayed, func(m map[string]int64) {
+	return ackFromView(r.EventID, r.Receipt, r.Seq, r.Replayed, func(m map[string]int64) {
 		for _, l := range r.Lines {
 			m[l.SKU] += l.Qty
 		}
 	})
 }
 
-func ackFromView(eventID, receipt string, replayed bool, moves func(map[string]int64)) (ackInfo, error) {
-	a := ackInfo{Receipt: receipt, Replayed: replayed, Moves: map[string]int64{}}
+func ackFromView(eventID, receipt string, seq uint64, replayed bool, moves func(map[string]int64)) (ackInfo, error) {
+	a := ackInfo{Receipt: receipt, Seq: seq, Replayed: replayed, Moves: map[string]int64{}}
 	if eventID != "" {
 		id, err := ledger.ParseEventID(eventID)
 		if err != nil {
@@ -432,11 +434,15 @@ func ackFromView(eventID, receipt string, replayed bool, moves func(map[string]i
 		}
 		a.ID = id
 	}
-	_, seq, ok := strings.Cut(receipt, "-")
-	if n, err := strconv.ParseUint(seq, 10, 64); ok && err == nil {
+	if seq == 0 {
+		// A release before receipt numbers answers no seq: its receipt
+		// number was "<till>-<seq>".
+		_, s, ok := strings.Cut(receipt, "-")
+		n, err := strconv.ParseUint(s, 10, 64)
+		if !ok || err != nil || n == 0 {
+			return a, fmt.Errorf("answer: no seq (receipt %q)", receipt)
+		}
 		a.Seq = n
-	} else {
-		return a, fmt.Errorf("answer: receipt %q", receipt)
 	}
 	if moves != nil {
 		moves(a.Moves)
@@ -453,16 +459,16 @@ func (p *procTill) shift(ctx context.Context, key string, open bool) (ackInfo, e
 		if st.Open == nil {
 			return ackInfo{}, errors.New("shift open answered without an open shift")
 		}
-		return ackInfo{Seq: st.Open.OpenSeq, Receipt: ledger.Receipt(p.inc.number, st.Open.OpenSeq)}, nil
+		return ackInfo{Seq: st.Open.OpenSeq}, nil // a shift open takes no receipt number
 	}
 	var z struct {
-		Receipt string `json:"receipt"`
+		Seq uint64 `json:"seq"`
 	}
 	counted := []ledger.Denomination{{Value: 1000, Count: 10}}
 	if err := p.post(ctx, cashierID, "/api/shift/close", map[string]any{"idempotency_key": key, "counted": counted}, &z); err != nil {
 		return ackInfo{}, err
 	}
-	return ackFromView("", z.Receipt, false, nil)
+	return ackFromView("", "", z.Seq, false, nil) // a Z's number is not a receipt number
 }
 
 func (p *procTill) receive(ctx context.Context, key string, lines []ledger.StockLine) (ackInfo, error) {
@@ -474,12 +480,13 @@ func (p *procTill) receive(ctx context.Context, key string, lines []ledger.Stock
 		Event struct {
 			Receipt string `json:"receipt"`
 			EventID string `json:"event_id"`
+			Seq     uint64 `json:"seq"`
 		} `json:"event"`
 	}
 	if err := p.post(ctx, managerID, "/api/stock/receive", req, &r); err != nil {
 		return ackInfo{}, err
 	}
-	return ackFromView(r.Event.EventID, r.Event.Receipt, false, func(m map[string]int64) {
+	return ackFromView(r.Event.EventID, r.Event.Receipt, r.Event.Seq, false, func(m map[string]int64) {
 		for _, l := range lines {
 			m[l.SKU] += l.Qty
 		}

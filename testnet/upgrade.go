@@ -204,7 +204,7 @@ func (p *procTill) future(ctx context.Context, key string) (ackInfo, error) {
 	if err != nil {
 		return ackInfo{}, fmt.Errorf("%s: future: seq %q: %v", p.s.name, f[1], err)
 	}
-	return ackInfo{ID: id, Seq: seq, Receipt: ledger.Receipt(p.inc.number, seq)}, nil
+	return ackInfo{ID: id, Seq: seq}, nil // the future kind takes no receipt number
 }
 
 func (it *inprocTill) future(context.Context, string) (ackInfo, error) {

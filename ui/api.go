@@ -202,7 +202,7 @@ func (a *API) routes(mux *http.ServeMux) {
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)
-	h("DELETE /api/cart", staff, a.deleteCart)
+	h("DELETE /api/cart", staff, a.clearCart) // ui/cleared.go
 	h("POST /api/cart/lines", staff, a.postCartLine)
 	h("PUT /api/cart/lines/{n}", staff, a.putCartLine)
 	h("DELETE /api/cart/lines/{n}", staff, a.deleteCartLine)

@@ -253,10 +253,6 @@ func (a *API) getCart(w http.ResponseWriter, r *http.Request, _ *session) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (a *API) deleteCart(w http.ResponseWriter, r *http.Request, s *session) {
-	a.cartChange(w, r, s, nil, func([]cartLine, *Discount) ([]cartLine, *Discount, error) { return nil, nil, nil })
-}
-
 // AddLine is the body of POST /api/cart/lines: a barcode or a SKU, and a
 // quantity (units, or grams for goods sold by weight; default 1 unit).
 type AddLine struct {
@@ -516,7 +512,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	a.cart.replace(version, nil, nil)
-	a.log.Info("sale", "receipt", ledger.Receipt(a.till.Self().Number, ev.Seq), "staff", s.staff.ID, "total", p.view.Total.String())
+	a.log.Info("sale", "receipt", a.receiptNo(ev.Till, ev.Seq), "staff", s.staff.ID, "total", p.view.Total.String())
 	a.saleDone(w, r, ev, false)
 }
 

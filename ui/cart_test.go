@@ -69,7 +69,7 @@ func TestCartScanDiscountApprovalCheckout(t *testing.T) {
 	body := `{"idempotency_key":"pay1","version":` + itoa(version) + `,"tenders":[{"kind":"card","amount":200,"ref":"A1"},{"kind":"cash","amount":1000}]}`
 	res := c.must(http.StatusCreated, "POST", "/api/cart/checkout", body)
 	sale := res["sale"].(map[string]any)
-	if res["drawer"] != true || num(sale["total"]) != total || num(sale["change"]) != 1200-total || sale["approver"] != "1" || sale["staff"] != "2" || sale["barcode"] != "RCT1-1" {
+	if res["drawer"] != true || num(sale["total"]) != total || num(sale["change"]) != 1200-total || sale["approver"] != "1" || sale["staff"] != "2" || sale["barcode"] != "RCN1-1" {
 		t.Fatalf("checkout: %v", res)
 	}
 	if cart := c.must(200, "GET", "/api/cart", ""); len(cart["lines"].([]any)) != 0 {
@@ -353,18 +353,22 @@ func TestStockMovementErrors(t *testing.T) {
 }
 
 func TestParseReceipt(t *testing.T) {
-	for in, want := range map[string]string{"2-17": "2-17", "RCT2-17": "2-17", "rct10-1": "10-1", " 3-4 ": "3-4"} {
-		n, q, err := ui.ParseReceipt(in)
-		if err != nil || ledger.Receipt(n, q) != want {
-			t.Errorf("ParseReceipt(%q) = %d-%d %v, want %s", in, n, q, err, want)
+	for in, want := range map[string]ledger.ReceiptRef{
+		"2-17": {Till: 2, N: 17}, "RCN2-17": {Till: 2, N: 17}, "rcn10-1": {Till: 10, N: 1}, " 3-4 ": {Till: 3, N: 4},
+		// Barcodes of releases before receipt numbers name a seq.
+		"RCT2-17": {Till: 2, N: 17, Legacy: true}, "rct10-1": {Till: 10, N: 1, Legacy: true},
+	} {
+		got, err := ui.ParseReceipt(in)
+		if err != nil || got != want {
+			t.Errorf("ParseReceipt(%q) = %+v %v, want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "2", "2-", "-3", "0-1", "1-0", "a-b", "RCT", "1-2-3", "99999999999-1"} {
-		if _, _, err := ui.ParseReceipt(bad); err == nil {
+	for _, bad := range []string{"", "2", "2-", "-3", "0-1", "1-0", "a-b", "RCT", "RCN", "1-2-3", "99999999999-1"} {
+		if _, err := ui.ParseReceipt(bad); err == nil {
 			t.Errorf("ParseReceipt(%q) accepted", bad)
 		}
 	}
-	if got := ui.ReceiptCode(3, 41); got != "RCT3-41" {
+	if got := ledger.ReceiptCode(3, 41); got != "RCN3-41" {
 		t.Fatalf("ReceiptCode = %q", got)
 	}
 }

@@ -41,8 +41,17 @@ func (e *reusedKeyError) Error() string {
 		strings.ReplaceAll(string(e.ev.Kind()), "_", " "), e.receipt)
 }
 
+// eventRef names an event for a message: its receipt number, or its
+// till and seq for an event that takes none.
+func (a *API) eventRef(ev *ledger.Event) string {
+	if r := a.receiptNo(ev.Till, ev.Seq); r != "" {
+		return r
+	}
+	return fmt.Sprintf("event %d of till %d", ev.Seq, a.till.TillNumber(ev.Till))
+}
+
 func (a *API) reused(ev *ledger.Event) error {
-	return &reusedKeyError{ev: ev, receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq)}
+	return &reusedKeyError{ev: ev, receipt: a.eventRef(ev)}
 }
 
 // sameBody reports whether body, made from a request, is what the event
@@ -124,8 +133,11 @@ func (a *API) record(w http.ResponseWriter, r *http.Request, key string, body le
 
 // EventView is what the API answers for a recorded drawer event.
 type EventView struct {
+	// Receipt is the receipt number of a sale, refund or void; "" for
+	// other events, which take none (ledger.IsReceiptKind).
 	Receipt string      `json:"receipt"`
 	EventID string      `json:"event_id"`
+	Seq     uint64      `json:"seq"`
 	Kind    ledger.Kind `json:"kind"`
 	Time    time.Time   `json:"time"`
 	Body    ledger.Body `json:"body"`
@@ -134,7 +146,7 @@ type EventView struct {
 }
 
 func (a *API) eventView(ev *ledger.Event) any {
-	return EventView{Receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), EventID: ev.ID().String(),
+	return EventView{Receipt: a.receiptNo(ev.Till, ev.Seq), EventID: ev.ID().String(), Seq: ev.Seq,
 		Kind: ev.Kind(), Time: time.UnixMilli(ev.Time.Wall).UTC(), Body: ev.Body}
 }
 
@@ -231,6 +243,9 @@ type ShiftView struct {
 	Expected  ledger.Money          `json:"expected"`
 	OverShort ledger.Money          `json:"over_short"`
 	Count     []ledger.Denomination `json:"count,omitempty"`
+	// Number is the shift's number at its till (1 for its first): its Z
+	// report's number, as printed ("Z REPORT 1-3").
+	Number uint64 `json:"number"`
 }
 
 func (a *API) shiftView(sh *ledger.Shift) *ShiftView {
@@ -240,6 +255,13 @@ func (a *API) shiftView(sh *ledger.Shift) *ShiftView {
 	v := &ShiftView{Till: a.till.TillNumber(sh.Till), OpenSeq: sh.OpenSeq, CloseSeq: sh.CloseSeq,
 		Opened: time.UnixMilli(sh.Opened.Wall).UTC(), Staff: sh.Staff, Report: reportView(sh.Report),
 		Counted: sh.Counted, Expected: sh.Expected, OverShort: sh.OverShort, Count: sh.Count}
+	a.till.View(func(s *ledger.State) {
+		for i, x := range s.Fold().Shifts(sh.Till) {
+			if x.OpenSeq == sh.OpenSeq {
+				v.Number = uint64(i + 1)
+			}
+		}
+	})
 	if !sh.IsOpen() {
 		t := time.UnixMilli(sh.Closed.Wall).UTC()
 		v.Closed = &t
@@ -330,14 +352,15 @@ func (a *API) postShiftClose(w http.ResponseWriter, r *http.Request, s *session)
 	body := &ledger.ShiftClose{Currency: a.settings(r.Context()).Currency, Counted: counted, Staff: s.staff.ID}
 	a.record(w, r, req.IdempotencyKey, body, func(ev *ledger.Event) any {
 		var z *ledger.Shift
+		var zNumber uint64 // the shift's number at its till: the Z report's
 		a.till.View(func(st *ledger.State) {
-			for _, sh := range st.Fold().Shifts(ev.Till) {
+			for i, sh := range st.Fold().Shifts(ev.Till) {
 				if sh.CloseSeq == ev.Seq {
 					c := *sh
-					z = &c
+					z, zNumber = &c, uint64(i+1)
 				}
 			}
 		})
-		return map[string]any{"z": a.shiftView(z), "receipt": ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq)}
+		return map[string]any{"z": a.shiftView(z), "receipt": ledger.ReceiptNo(a.till.TillNumber(ev.Till), zNumber), "seq": ev.Seq}
 	})
 }

@@ -32,6 +32,9 @@ type fakeTill struct {
 	sells    int
 	auths    int
 	authGate chan struct{} // when set, Authenticate waits for it to close
+	// refuse makes Record refuse a kind with this error, as the kind gate
+	// does while a till of the store runs an older release.
+	refuse map[ledger.Kind]error
 }
 
 type fakeStaff struct {
@@ -114,6 +117,9 @@ func (f *fakeTill) Record(_ context.Context, body ledger.Body, idem string) (*le
 }
 
 func (f *fakeTill) recordLocked(body ledger.Body, idem string) (*ledger.Event, bool, error) {
+	if err := f.refuse[body.Kind()]; err != nil {
+		return nil, false, err
+	}
 	if ev := f.idem[idem]; ev != nil {
 		if ev.Kind() != body.Kind() {
 			return nil, false, fmt.Errorf("%w: key %q made a %s", ui.ErrConflict, idem, ev.Kind())

@@ -13,29 +13,31 @@ import (
 	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
-// ReceiptCode is what a receipt's barcode (CODE128) encodes: "RCT" and
-// the receipt number, e.g. "RCT2-17". The prefix tells a scan of a
-// receipt from a scan of a product, and makes even "RCT1-1" long enough
-// (6 characters) for keyboard-wedge burst detection.
-func ReceiptCode(number uint32, seq uint64) string { return "RCT" + ledger.Receipt(number, seq) }
-
-// ParseReceipt reads a receipt number ("2-17") or a receipt barcode
-// ("RCT2-17").
-func ParseReceipt(s string) (number uint32, seq uint64, err error) {
-	t := strings.TrimSpace(s)
-	if len(t) >= 3 && strings.EqualFold(t[:3], "RCT") {
-		t = t[3:]
-	}
-	a, b, ok := strings.Cut(t, "-")
+// receiptNo is the receipt number of a till's event at seq as every
+// screen shows it (ledger.ReceiptNo of its ledger.State.ReceiptNumber),
+// or "" for an event that takes none (shift, cash, stock).
+func (a *API) receiptNo(till ledger.TillID, seq uint64) string {
+	n, ok := a.receiptN(till, seq)
 	if !ok {
-		return 0, 0, badRequest("receipt %q: want till-seq, like 2-17", s)
+		return ""
 	}
-	n, err1 := strconv.ParseUint(a, 10, 32)
-	q, err2 := strconv.ParseUint(b, 10, 64)
-	if err1 != nil || err2 != nil || n == 0 || q == 0 {
-		return 0, 0, badRequest("receipt %q: want till-seq, like 2-17", s)
+	return ledger.ReceiptNo(a.till.TillNumber(till), n)
+}
+
+func (a *API) receiptN(till ledger.TillID, seq uint64) (n uint64, ok bool) {
+	a.till.View(func(s *ledger.State) { n, ok = s.ReceiptNumber(till, seq) })
+	return n, ok
+}
+
+// ParseReceipt reads a receipt number ("2-17"), a receipt barcode
+// ("RCN2-17") or a barcode of a release before receipt numbers
+// ("RCT2-17": till 2's seq 17); see ledger.ParseReceiptRef.
+func ParseReceipt(s string) (ledger.ReceiptRef, error) {
+	ref, err := ledger.ParseReceiptRef(s)
+	if err != nil {
+		return ref, badRequest("receipt %q: want a receipt number like 2-17, or scan the receipt", s)
 	}
-	return uint32(n), q, nil
+	return ref, nil
 }
 
 // resolve finds a sale by receipt number, receipt barcode or event ID.
@@ -57,28 +59,40 @@ func (a *API) resolve(ref string) (*ledger.Event, error) {
 			return nil, fmt.Errorf("%w: no sale %s in this till's ledger", ErrNotFound, ref[:8])
 		}
 	} else {
-		n, q, err := ParseReceipt(ref)
+		rc, err := ParseReceipt(ref)
 		if err != nil {
 			return nil, err
 		}
-		t, ok := a.till.TillByNumber(n)
+		t, ok := a.till.TillByNumber(rc.Till)
 		if !ok {
-			return nil, fmt.Errorf("%w: receipt %d-%d: no till %d known here", ErrNotFound, n, q, n)
+			return nil, fmt.Errorf("%w: receipt %s: no till %d known here", ErrNotFound, ledger.ReceiptNo(rc.Till, rc.N), rc.Till)
 		}
-		till, seq = t, q
+		till, seq = t, rc.N
+		if !rc.Legacy {
+			var receipts uint64
+			a.till.View(func(s *ledger.State) { seq, ok = s.ReceiptSeq(t, rc.N); receipts = s.Receipts(t) })
+			if !ok {
+				return nil, fmt.Errorf("%w: receipt %s is not here (yet): this till holds till %d's receipts up to %s",
+					ErrNotFound, ledger.ReceiptNo(rc.Till, rc.N), rc.Till, ledger.ReceiptNo(rc.Till, receipts))
+			}
+		}
 	}
 	var head uint64
 	a.till.View(func(s *ledger.State) { head, _, _ = s.Head(till) })
 	if seq > head {
-		return nil, fmt.Errorf("%w: receipt %d-%d is not here (yet): this till holds till %d's events up to %d",
-			ErrNotFound, a.till.TillNumber(till), seq, a.till.TillNumber(till), head)
+		return nil, fmt.Errorf("%w: that receipt of till %d is not here (yet): this till holds till %d's events up to %d",
+			ErrNotFound, a.till.TillNumber(till), a.till.TillNumber(till), head)
 	}
 	ev, err := a.till.Event(till, seq)
 	if err != nil {
 		return nil, err
 	}
 	if ev.Kind() != ledger.KindSale {
-		return nil, badRequest("receipt %s is a %s, not a sale", ledger.Receipt(a.till.TillNumber(till), seq), strings.ReplaceAll(string(ev.Kind()), "_", " "))
+		what := a.receiptNo(till, seq)
+		if what == "" {
+			what = fmt.Sprintf("of till %d", a.till.TillNumber(till))
+		}
+		return nil, badRequest("receipt %s is a %s, not a sale", what, strings.ReplaceAll(string(ev.Kind()), "_", " "))
 	}
 	return ev, nil
 }
@@ -88,7 +102,7 @@ func (a *API) resolve(ref string) (*ledger.Event, error) {
 type SaleDetail struct {
 	EventID    string             `json:"event_id"`
 	Receipt    string             `json:"receipt"`
-	Barcode    string             `json:"barcode"` // ReceiptCode
+	Barcode    string             `json:"barcode"` // ledger.ReceiptCode, as printed
 	TillNumber uint32             `json:"till_number"`
 	Seq        uint64             `json:"seq"`
 	Time       time.Time          `json:"time"`
@@ -124,7 +138,8 @@ func (a *API) detail(ev *ledger.Event) SaleDetail {
 	s := ev.Body.(*ledger.Sale)
 	t, _ := s.Totals() // recorded: it validated
 	n := a.till.TillNumber(ev.Till)
-	d := SaleDetail{EventID: ev.ID().String(), Receipt: ledger.Receipt(n, ev.Seq), Barcode: ReceiptCode(n, ev.Seq),
+	rn, _ := a.receiptN(ev.Till, ev.Seq)
+	d := SaleDetail{EventID: ev.ID().String(), Receipt: ledger.ReceiptNo(n, rn), Barcode: ledger.ReceiptCode(n, rn),
 		TillNumber: n, Seq: ev.Seq, Time: time.UnixMilli(ev.Time.Wall).UTC(), Staff: s.Staff, Approver: s.Approver,
 		Currency: s.Currency, Gross: t.Gross, Discounts: t.Discounts, Cart: s.CartDiscount, Net: t.Net, Tax: t.Tax,
 		Total: t.Total, Bands: bandsOf(t.Bands), Tenders: s.Tenders, Change: s.Change}
@@ -187,7 +202,7 @@ func (a *API) getSales(w http.ResponseWriter, r *http.Request, _ *session) {
 		}
 		if s, ok := ev.Body.(*ledger.Sale); ok {
 			t, _ := s.Totals()
-			out = append(out, SaleSummary{Receipt: ledger.Receipt(self.Number, seq), Time: time.UnixMilli(ev.Time.Wall).UTC(),
+			out = append(out, SaleSummary{Receipt: a.receiptNo(self.ID, seq), Time: time.UnixMilli(ev.Time.Wall).UTC(),
 				Staff: s.Staff, Currency: s.Currency, Total: t.Total, Lines: len(s.Lines)})
 		}
 	}
@@ -274,7 +289,7 @@ func (a *API) saleOf(ev *ledger.Event, replayed bool) Sale {
 		return Sale{}
 	}
 	t, _ := s.Totals() // recorded: it validated
-	return Sale{EventID: ev.ID().String(), Receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), Till: ev.Till.String(),
+	return Sale{EventID: ev.ID().String(), Receipt: a.receiptNo(ev.Till, ev.Seq), Till: ev.Till.String(),
 		Seq: ev.Seq, Time: time.UnixMilli(ev.Time.Wall).UTC(), Currency: s.Currency, Total: t.Total, Tax: t.Tax,
 		Change: s.Change, Lines: s.Lines, Tenders: s.Tenders, Replayed: replayed}
 }
@@ -298,6 +313,7 @@ type RefundRequest struct {
 type RefundResult struct {
 	Receipt  string              `json:"receipt"` // the refund's own number
 	EventID  string              `json:"event_id"`
+	Seq      uint64              `json:"seq"`
 	Time     time.Time           `json:"time"`
 	Lines    []ledger.RefundLine `json:"lines"`
 	Total    ledger.Money        `json:"total"`
@@ -380,7 +396,7 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("refund", "sale", ledger.Receipt(a.till.TillNumber(sale.Till), sale.Seq), "staff", s.staff.ID, "approved_by", by, "total", total.String())
+	a.log.Info("refund", "sale", a.receiptNo(sale.Till, sale.Seq), "staff", s.staff.ID, "approved_by", by, "total", total.String())
 	a.refundDone(w, r, ev, existing)
 }
 
@@ -390,7 +406,7 @@ func (a *API) refundDone(w http.ResponseWriter, r *http.Request, ev *ledger.Even
 		a.fail(w, r, a.reused(ev))
 		return
 	}
-	res := RefundResult{Receipt: ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), EventID: ev.ID().String(),
+	res := RefundResult{Receipt: a.receiptNo(ev.Till, ev.Seq), EventID: ev.ID().String(), Seq: ev.Seq,
 		Time: time.UnixMilli(ev.Time.Wall).UTC(), Lines: rf.Lines, Tenders: rf.Tenders, Replayed: replayed}
 	for _, l := range rf.Lines {
 		res.Total += l.Amount
@@ -467,7 +483,7 @@ func (a *API) postVoid(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.Info("void", "sale", ledger.Receipt(a.till.TillNumber(sale.Till), sale.Seq), "manager", mgr, "staff", s.staff.ID)
+	a.log.Info("void", "sale", a.receiptNo(sale.Till, sale.Seq), "manager", mgr, "staff", s.staff.ID)
 	a.voidDone(w, r, ev, existing)
 }
 
@@ -477,7 +493,7 @@ func (a *API) voidDone(w http.ResponseWriter, r *http.Request, ev *ledger.Event,
 		a.fail(w, r, a.reused(ev))
 		return
 	}
-	res := map[string]any{"receipt": ledger.Receipt(a.till.TillNumber(ev.Till), ev.Seq), "event_id": ev.ID().String(),
+	res := map[string]any{"receipt": a.receiptNo(ev.Till, ev.Seq), "event_id": ev.ID().String(), "seq": ev.Seq,
 		"total": v.Total, "cash": v.Cash, "manager": v.Manager, "replayed": replayed}
 	var till ledger.TillID
 	var seq uint64

@@ -344,7 +344,7 @@ func demoCashier(ctx context.Context, log *slog.Logger, t *node.Till, i int, rat
 		}
 		s := ev.Body.(*ledger.Sale)
 		tot, _ := s.Totals() // recorded: it validated
-		log.Info("sale", "till", i+1, "receipt", ev.Receipt(t.Number()), "total", tot.Total.String(), "lines", len(s.Lines), "tender", s.Tenders[0].Kind)
+		log.Info("sale", "till", i+1, "seq", ev.Seq, "total", tot.Total.String(), "lines", len(s.Lines), "tender", s.Tenders[0].Kind)
 	}
 }
 

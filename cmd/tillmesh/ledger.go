@@ -137,7 +137,9 @@ func ledgerExport(c *cli.Context) error {
 			number = ct.Number
 		}
 		err := db.Range(t, 1, func(ev *ledger.Event) bool {
-			err = out.write(toExported(ev, number))
+			var n uint64
+			db.View(func(s *ledger.State) { n, _ = s.ReceiptNumber(ev.Till, ev.Seq) })
+			err = out.write(toExported(ev, number, n))
 			return err == nil
 		})
 		if err != nil {
@@ -147,10 +149,16 @@ func ledgerExport(c *cli.Context) error {
 	return out.flush()
 }
 
-func toExported(ev *ledger.Event, number uint32) exported {
-	receipt := "?-" + strconv.FormatUint(ev.Seq, 10)
-	if number > 0 {
-		receipt = ev.Receipt(number)
+// toExported is one line of the export: n is the event's receipt number
+// (0 for an event that takes none: its receipt column is empty), number
+// its till's number (0 if unknown: "?-n").
+func toExported(ev *ledger.Event, number uint32, n uint64) exported {
+	receipt := ""
+	switch {
+	case n > 0 && number > 0:
+		receipt = ledger.ReceiptNo(number, n)
+	case n > 0:
+		receipt = "?-" + strconv.FormatUint(n, 10)
 	}
 	x := exported{
 		EventID: ev.ID().String(), Store: ev.Store.String(), Till: ev.Till.String(), Seq: ev.Seq,

@@ -300,11 +300,15 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 	for _, f := range r.Footer {
 		w.wrapped(f, w.cols)
 	}
-	if !l.NoBarcode && code128Fits(r.Number, l.Printer.DotsPerLine) {
+	barcode := r.Code
+	if barcode == "" {
+		barcode = r.Number
+	}
+	if !l.NoBarcode && code128Fits(barcode, l.Printer.DotsPerLine) {
 		w.must(w.b.SetBarcodeHeight(48))
 		w.must(w.b.SetBarcodeWidth(2))
 		w.must(w.b.SetHRI(escpos.HRIBelow))
-		w.must(w.b.Code128(r.Number))
+		w.must(w.b.Code128(barcode))
 	}
 	w.qrCode(QRPayload(r.Verify, r.EventID, r.Sig), l)
 	w.line("ID " + r.EventID.String()[:16])

@@ -17,13 +17,17 @@ var ErrInvalid = errors.New("receipt: invalid")
 // A Receipt is what a printed receipt says. Amounts are the ledger's, in
 // minor units of Currency.
 type Receipt struct {
-	Store        string         `json:"store"`
-	Header       []string       `json:"header,omitempty"` // address, tax number: printed centred under the name
-	Footer       []string       `json:"footer,omitempty"`
-	Till         string         `json:"till"` // "Till 3", or the till's name
-	Cashier      string         `json:"cashier,omitempty"`
-	Number       string         `json:"number"` // receipt number "<till number>-<seq>"
-	Time         time.Time      `json:"time"`   // printed in its own location
+	Store   string   `json:"store"`
+	Header  []string `json:"header,omitempty"` // address, tax number: printed centred under the name
+	Footer  []string `json:"footer,omitempty"`
+	Till    string   `json:"till"` // "Till 3", or the till's name
+	Cashier string   `json:"cashier,omitempty"`
+	Number  string   `json:"number"` // receipt number (ledger.ReceiptNo); a Z report's "<till>-<shift>"
+	// Code is what the barcode encodes (ledger.ReceiptCode), the same as
+	// the receipt screen's barcode. Empty (a receipt queued by an earlier
+	// release): Number, as that release printed it.
+	Code         string         `json:"code,omitempty"`
+	Time         time.Time      `json:"time"` // printed in its own location
 	Currency     string         `json:"currency"`
 	TaxIncluded  bool           `json:"tax_included,omitempty"`
 	Lines        []Line         `json:"lines"`
@@ -87,11 +91,14 @@ type Tender struct {
 // Info is what a receipt needs besides the sale event: the store's and
 // the till's names and where the time is printed.
 type Info struct {
-	Store    string
-	Header   []string
-	Footer   []string
-	Till     string // empty: "Till <number>"
-	Number   uint32 // the till's number in the store
+	Store  string
+	Header []string
+	Footer []string
+	Till   string // empty: "Till <number>"
+	Number uint32 // the till's number in the store
+	// Receipt is the sale's receipt number (ledger.State.ReceiptNumber);
+	// for a Z report, the shift's number at its till (1 for the first).
+	Receipt  uint64
 	Cashier  string // empty: the sale's staff
 	Location *time.Location
 	Verify   string // QR payload prefix; empty: DefaultVerify
@@ -109,6 +116,9 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 	if ev.ID().IsZero() || len(ev.Sig) == 0 {
 		return Receipt{}, fmt.Errorf("event %d is not signed: %w", ev.Seq, ErrInvalid)
 	}
+	if info.Receipt == 0 {
+		return Receipt{}, fmt.Errorf("sale %d has no receipt number: %w", ev.Seq, ErrInvalid)
+	}
 	t, err := s.Totals()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("sale %d: %v: %w", ev.Seq, err, ErrInvalid)
@@ -119,7 +129,8 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 	}
 	r := Receipt{
 		Store: info.Store, Header: info.Header, Footer: info.Footer,
-		Till: info.Till, Cashier: info.Cashier, Number: ev.Receipt(info.Number),
+		Till: info.Till, Cashier: info.Cashier, Number: ledger.ReceiptNo(info.Number, info.Receipt),
+		Code: ledger.ReceiptCode(info.Number, info.Receipt),
 		Time: time.UnixMilli(ev.Time.Wall).In(loc), Currency: s.Currency, TaxIncluded: s.TaxIncluded,
 		CartDiscount: s.CartDiscount, Tax: t.Tax, Total: t.Total, Change: s.Change,
 		EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...), Verify: info.Verify,
@@ -166,7 +177,7 @@ func FromShiftClose(ev *ledger.Event, sh *ledger.Shift, info Info) (Receipt, err
 	rep := sh.Report
 	closed := time.UnixMilli(ev.Time.Wall).In(loc)
 	r := Receipt{
-		Store: info.Store, Header: info.Header, Till: info.Till, Cashier: info.Cashier, Number: ev.Receipt(info.Number),
+		Store: info.Store, Header: info.Header, Till: info.Till, Cashier: info.Cashier, Number: ledger.ReceiptNo(info.Number, info.Receipt),
 		Time: time.UnixMilli(sh.Opened.Wall).In(loc), Closed: &closed, Currency: rep.Currency,
 		EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...), Verify: info.Verify, Title: "Z REPORT",
 	}
@@ -250,7 +261,7 @@ func (r *Receipt) Validate() error {
 	case len(r.Sig) == 0 || len(r.Sig) > 64 || r.EventID.IsZero():
 		return bad("no signature or event id")
 	}
-	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Verify, r.Title}
+	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Code, r.Verify, r.Title}
 	for _, row := range r.Summary {
 		texts = append(texts, row.Label, row.Text)
 	}

@@ -90,7 +90,7 @@ func testEvent(t testing.TB) *ledger.Event {
 func testInfo() Info {
 	loc := time.FixedZone("CET", 3600)
 	return Info{Store: "Café Tillmesh", Header: []string{"Rue du Marché 4, 1204 Genève", "TVA CHE-123.456.789"},
-		Footer: []string{"Merci et à bientôt !"}, Number: 3, Location: loc}
+		Footer: []string{"Merci et à bientôt !"}, Number: 3, Receipt: 41, Location: loc}
 }
 
 func testReceipt(t testing.TB) Receipt {
@@ -162,7 +162,7 @@ func TestContent(t *testing.T) {
 		p, doc := render(t, r, l, false)
 		text := doc.Text()
 		for _, want := range []string{
-			"Café Tillmesh", "Till 3", "Cashier anna", "Receipt 3-1042", "2026-03-01 14:05",
+			"Café Tillmesh", "Till 3", "Cashier anna", "Receipt 3-41", "2026-03-01 14:05",
 			"Espresso", "2 x 2.50", "5.00 A", "Croissant au beurre", "2.40 A", "-0.20",
 			"1.234 kg x 2.99/kg", "3.69 A", "Piles AA", "5.99 B", "Subtotal", "-1.00",
 			"TOTAL EUR", "15.88", "Card A12345", "10.00", "Cash", "20.00", "Change", "14.12",
@@ -177,7 +177,9 @@ func TestContent(t *testing.T) {
 			t.Errorf("an original says %q", CopyMark)
 		}
 		bc := doc.EventsOf(escpos.EventBarcode)
-		if len(bc) != 1 || bc[0].Symbology != escpos.Code128 || bc[0].Data != "3-1042" {
+		// The number counts receipts, not events (the sale is seq 1042),
+		// and the barcode reads as the receipt screen's does.
+		if len(bc) != 1 || bc[0].Symbology != escpos.Code128 || bc[0].Data != "RCN3-41" {
 			t.Errorf("barcodes %v", bc)
 		}
 		qr := doc.EventsOf(escpos.EventQR)
@@ -376,7 +378,7 @@ func TestRandomSales(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := FromSale(ev, Info{Store: "Shop", Number: 12})
+		r, err := FromSale(ev, Info{Store: "Shop", Number: 12, Receipt: uint64(i + 1)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,5 +393,26 @@ func TestRandomSales(t *testing.T) {
 				t.Fatalf("seed %d: total %s missing", seed, want)
 			}
 		}
+	}
+}
+
+// A receipt queued by a release before receipt numbers has no Code: it
+// prints the barcode that release printed, its number.
+func TestQueuedReceiptOfEarlierReleaseKeepsItsBarcode(t *testing.T) {
+	r := testReceipt(t)
+	r.Number, r.Code = "3-1042", ""
+	_, doc := render(t, r, Layout80(), true)
+	if bc := doc.EventsOf(escpos.EventBarcode); len(bc) != 1 || bc[0].Data != "3-1042" {
+		t.Fatalf("barcodes %v, want 3-1042", bc)
+	}
+}
+
+// A sale without its receipt number is refused rather than printed
+// without one.
+func TestSaleWithoutReceiptNumberRefused(t *testing.T) {
+	info := testInfo()
+	info.Receipt = 0
+	if _, err := FromSale(testEvent(t), info); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("FromSale without a number = %v, want ErrInvalid", err)
 	}
 }

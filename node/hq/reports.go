@@ -27,6 +27,9 @@ type agg struct {
 	// off when the sale arrives.
 	pendingVoids map[ledger.EventID][]string // sale -> days of the voids
 	events       uint64
+	// receipts counts each till's receipt events (ledger.IsReceiptKind)
+	// in chain order: its newest receipt number, as the tills number them.
+	receipts map[ledger.TillID]uint64
 	// newer counts events of kinds this version does not know: stored
 	// and kept, left out of the figures, shown as a warning.
 	newer ledger.Newer
@@ -49,7 +52,7 @@ type HourSales struct {
 func newAgg(loc *time.Location) *agg {
 	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
 		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
-		pendingVoids: map[ledger.EventID][]string{}}
+		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}}
 }
 
 func newReport() ledger.Report { return ledger.NewReport() }
@@ -100,6 +103,9 @@ type lookup func(ledger.EventID) (*ledger.Sale, bool)
 // apply folds one event that has joined its chain.
 func (a *agg) apply(ev *ledger.Event, sale lookup) {
 	a.events++
+	if ledger.IsReceiptKind(ev.Kind()) {
+		a.receipts[ev.Till]++
+	}
 	if u, ok := ev.Body.(*ledger.Unknown); ok {
 		if a.newer == nil {
 			a.newer = ledger.Newer{}

@@ -29,6 +29,11 @@ type TillView struct {
 	// Refused counts the till's events above RevokedAfter that HQ had
 	// stored before the revocation: kept as evidence, left out of reports.
 	Refused int `json:"refused,omitempty"`
+	// Receipts is how many receipts (sales, refunds, voids) of the till
+	// HQ holds, and LastReceipt the newest one's number as the till
+	// printed it (ledger.ReceiptNo); empty if none.
+	Receipts    uint64 `json:"receipts"`
+	LastReceipt string `json:"last_receipt,omitempty"`
 }
 
 // StoreView is a store's state at HQ: its tills, what HQ holds, its relay
@@ -97,6 +102,9 @@ func (s *storeState) view() StoreView {
 		}
 		tv.RevokedAfter, tv.Revoked = s.revokedAfter(t)
 		tv.Refused = s.refused[t]
+		if tv.Receipts = s.agg.receipts[t]; tv.Receipts > 0 && tv.Number > 0 {
+			tv.LastReceipt = ledger.ReceiptNo(tv.Number, tv.Receipts)
+		}
 		if tv.Flagged {
 			v.Flagged++
 		}

@@ -80,7 +80,7 @@ func (c Config) Validate() error {
 //	i/<idempotency key>   till + seq of the event the key made
 //	c/<till>              a till's certificate (certs.go)
 //	s/<name>              a snapshot the node keeps beside the ledger (snapshot.go)
-//	b/, r/, k/, m/        indexes and the State's checkpoint (index.go)
+//	b/, r/, k/, m/, n/, o/  indexes and the State's checkpoint (index.go)
 //	v/<till>/<seq>        an event a revocation refused (refuse.go)
 const (
 	pEvent      = 'e'
@@ -284,6 +284,16 @@ func (d *DB) load(from ledger.Vector) error {
 	var bad []Problem
 	var applyErr error
 	var held *pendingRecord // the previous record of the current till
+	// Receipt records of the applied events, written in batches.
+	var numbered []*ledger.Event
+	var numbers []uint64
+	var numErr error
+	flushNumbers := func() {
+		if numErr == nil && len(numbered) > 0 {
+			numErr = d.putNumbers(numbered, numbers)
+		}
+		numbered, numbers = numbered[:0], numbers[:0]
+	}
 	settle := func(next *ledger.Event) {
 		if held == nil {
 			return
@@ -313,6 +323,14 @@ func (d *DB) load(from ledger.Vector) error {
 			d.log.Warn("stored event does not fit its chain", "till", a.ev.Till.Short(), "seq", a.ev.Seq, "err", err)
 		} else {
 			d.replayed += len(res.Applied)
+			for i, ev := range res.Applied {
+				if res.Numbers[i] > 0 {
+					numbered, numbers = append(numbered, ev), append(numbers, res.Numbers[i])
+				}
+			}
+			if len(numbered) >= 4096 {
+				flushNumbers()
+			}
 		}
 		held = nil
 		if next != nil {
@@ -361,6 +379,9 @@ func (d *DB) load(from ledger.Vector) error {
 	}
 	if applyErr != nil {
 		return applyErr
+	}
+	if flushNumbers(); numErr != nil {
+		return numErr
 	}
 	for _, p := range bad {
 		if err := d.quarantine(p); err != nil {
@@ -497,8 +518,12 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 	if err := ev.Sign(key); err != nil {
 		return nil, false, err
 	}
+	number := d.state.NextReceipt(till, body.Kind())
 	err = d.bdb.Update(func(txn *badger.Txn) error {
 		if err := putEvent(txn, ev); err != nil {
+			return err
+		}
+		if err := putNumbers(txn, []*ledger.Event{ev}, []uint64{number}); err != nil {
 			return err
 		}
 		if idem != "" {
@@ -509,7 +534,7 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 	if err != nil {
 		return nil, false, fmt.Errorf("append %s: %w", ev.Kind(), err)
 	}
-	if _, err := d.state.Apply(ev); err != nil {
+	if res, err := d.state.Apply(ev); err != nil {
 		if !errors.Is(err, ledger.ErrIndex) {
 			panic(fmt.Sprintf("ledgerdb: own event does not apply after write: %v", err)) // broken invariant
 		}
@@ -518,6 +543,8 @@ func (d *DB) Append(ctx context.Context, key ed25519.PrivateKey, body ledger.Bod
 		// that would sign a second event for this seq.
 		d.broken = fmt.Errorf("ledgerdb: event %d stored but not applied, restart the till: %w", ev.Seq, err)
 		return nil, false, d.broken
+	} else if len(res.Numbers) != 1 || res.Numbers[0] != number {
+		panic(fmt.Sprintf("ledgerdb: own event took receipt number %v, written as %d", res.Numbers, number)) // broken invariant
 	}
 	d.syncDir() // the event may be the first in a new memtable log
 	d.applied(1)
@@ -689,13 +716,13 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 		return res, fmt.Errorf("insert: %w", err)
 	}
 	d.syncDir()
+	var numbers []uint64 // receipt numbers of res.Applied
 	for _, ev := range toApply {
 		r, err := d.state.Apply(ev)
 		if errors.Is(err, ledger.ErrIndex) {
 			// Stored, not applied: a retry would find it stored and
 			// skip it, so only a restart (which applies it) helps.
 			d.broken = fmt.Errorf("ledgerdb: event %s/%d stored but not applied, restart the till: %w", ev.Till.Short(), ev.Seq, err)
-			d.applied(len(res.Applied))
 			return res, d.broken
 		}
 		if err != nil {
@@ -703,12 +730,33 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 			continue
 		}
 		res.Applied = append(res.Applied, r.Applied...)
+		numbers = append(numbers, r.Numbers...)
 		if r.Held {
 			res.Held++
 		}
 	}
+	if err := d.putNumbers(res.Applied, numbers); err != nil {
+		// Applied but not findable by number: a restart applies them
+		// again from disk (the checkpoint does not cover them).
+		d.broken = fmt.Errorf("ledgerdb: receipt numbers of %d events not stored, restart the till: %w", len(res.Applied), err)
+		return res, d.broken
+	}
 	d.applied(len(res.Applied))
 	return res, nil
+}
+
+// putNumbers durably writes the receipt records of applied events.
+func (d *DB) putNumbers(applied []*ledger.Event, numbers []uint64) error {
+	wb := d.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	if err := putNumbers(wb, applied, numbers); err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("store receipt numbers: %w", err)
+	}
+	d.syncDir()
+	return nil
 }
 
 func dedupe(list []*ledger.Event) []*ledger.Event {

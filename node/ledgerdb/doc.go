@@ -19,6 +19,11 @@
 //   - Every event stored under e/ has its index records (sale by ID,
 //     refunds and voids by sale) written in the same transaction; a
 //     ledger of a release without them is indexed once when it opens.
+//   - Each receipt event's number (ledger.ReceiptNo) is indexed both
+//     ways (n/, o/; index.go) when it is applied: in the append's
+//     transaction, after Insert, and again for every event Open applies
+//     above the checkpoint or Refuse applies, so the records a
+//     checkpoint covers are always durable before it.
 //   - A checkpoint of the State (chain heads and folds) is stored every
 //     Config.CheckpointEvery applied events and at Close, always after
 //     the events it covers are durable. Open restores it when the event

@@ -17,6 +17,18 @@ import (
 //	r/<sale id>/<till>/<seq>    a refund or void of that sale (no value)
 //	k/state                     ledger.State.Checkpoint of the chains and folds
 //	m/index                     index format version; absent before issue 17
+//	n/<till>/<number>           seq of the till's receipt number (ledger.ReceiptNo)
+//	o/<till>/<seq>              receipt number of the event at seq
+//
+// Receipt number records (n/, o/) are written when an event is applied,
+// since an event's number depends on the chain below it: in the append's
+// transaction for the till's own events (the number is known before),
+// in one batch after Insert applies a peer's run, and again for every
+// event Open applies above the checkpoint (tail replay) and when Refuse
+// rebuilds the state. A checkpoint is stored only after the records of
+// the events it covers; a start after a crash in between applies those
+// events again and writes their records. Records above what the State
+// applied (a revocation moved the events aside) are ignored by the State.
 //
 // Index records are written in the same transaction as the event they
 // point at, for every event stored under e/ (chained or held above a
@@ -27,6 +39,8 @@ const (
 	pSaleIdx   = 'b'
 	pSettleIdx = 'r'
 	pMeta      = 'm'
+	pNumberSeq = 'n'
+	pSeqNumber = 'o'
 )
 
 var (
@@ -61,6 +75,29 @@ func indexRecords(ev *ledger.Event) (keys, vals [][]byte) {
 		return [][]byte{settleIdxKey(b.Sale, ev.Till, ev.Seq)}, [][]byte{{}}
 	}
 	return nil, nil
+}
+
+// receiptRecords returns the n/ and o/ records of a till's receipt n at seq.
+func receiptRecords(till ledger.TillID, n, seq uint64) (keys, vals [][]byte) {
+	return [][]byte{eventKey(pNumberSeq, till, n), eventKey(pSeqNumber, till, seq)},
+		[][]byte{binary.BigEndian.AppendUint64(nil, seq), binary.BigEndian.AppendUint64(nil, n)}
+}
+
+// putNumbers writes the receipt records of applied events (numbers[i] is
+// applied[i]'s, 0 for none).
+func putNumbers(w setter, applied []*ledger.Event, numbers []uint64) error {
+	for i, ev := range applied {
+		if i >= len(numbers) || numbers[i] == 0 {
+			continue
+		}
+		keys, vals := receiptRecords(ev.Till, numbers[i], ev.Seq)
+		for j := range keys {
+			if err := w.Set(keys[j], vals[j]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // setter is what both a transaction and a write batch can do.
@@ -102,6 +139,36 @@ func (x index) EventID(t ledger.TillID, seq uint64) (id ledger.EventID, ok bool,
 		})
 	})
 	return id, ok, err
+}
+
+// ReceiptNumber implements ledger.ReceiptIndex.
+func (x index) ReceiptNumber(t ledger.TillID, seq uint64) (uint64, bool, error) {
+	return x.uint64At(eventKey(pSeqNumber, t, seq))
+}
+
+// ReceiptSeq implements ledger.ReceiptIndex.
+func (x index) ReceiptSeq(t ledger.TillID, n uint64) (uint64, bool, error) {
+	return x.uint64At(eventKey(pNumberSeq, t, n))
+}
+
+func (x index) uint64At(k []byte) (v uint64, ok bool, err error) {
+	err = x.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(k)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error {
+			if len(b) != 8 {
+				return fmt.Errorf("receipt index record of %d bytes", len(b))
+			}
+			v, ok = binary.BigEndian.Uint64(b), true
+			return nil
+		})
+	})
+	return v, ok, err
 }
 
 // Sale implements ledger.Index.

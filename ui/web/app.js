@@ -564,7 +564,11 @@ function onScan(code) {
     if (f) { f.value = f.value ? f.value + ',' + code : code; }
     return;
   }
-  if (/^RCT/i.test(code) || /^\d+-\d+$/.test(code) || state.view === 'refund') {
+  // A receipt: its barcode (RCN2-17), a barcode of a release before
+  // receipt numbers (RCT2-17 on screen, bare 2-17 on paper, both naming
+  // the event's seq: a scanned bare code is sent as RCT).
+  if (/^\d+-\d+$/.test(code)) code = 'RCT' + code;
+  if (/^RC[NT]/i.test(code) || state.view === 'refund') {
     if (state.view !== 'refund') show('refund');
     $('#refund-ref').value = code;
     findSale(code);
@@ -768,9 +772,18 @@ async function removeLine() {
 
 async function clearSale() {
   if (!state.cart || !state.cart.lines.length) return;
-  const v = await ask({ title: 'Clear the sale?', text: 'Every line goes. Nothing is recorded.', okText: 'Clear' });
+  const c = state.cart;
+  const v = await ask({ title: 'Clear the sale?', text: 'Every line goes (' + c.lines.length + ' line' + (c.lines.length === 1 ? '' : 's') + ', ' + money(c.total, c.currency) +
+    '). The clear is recorded with your name, for the manager\'s reports.', okText: 'Clear',
+    fields: [{ name: 'reason', label: 'Reason (optional)', placeholder: 'e.g. customer left' }] });
   if (!v) return;
-  try { cartChanged(await api('DELETE', '/api/cart')); state.sel = -1; setMsg('#sale-msg', 'Sale cleared', 'ok'); } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+  try {
+    const res = await api('DELETE', '/api/cart', { idempotency_key: newKey('clear'), reason: v.reason.trim() || undefined });
+    cartChanged(res); state.sel = -1;
+    const cl = res.cleared || {};
+    if (cl.recorded || !res.cleared) setMsg('#sale-msg', 'Sale cleared' + (cl.recorded ? ' (recorded)' : ''), 'ok');
+    else setMsg('#sale-msg', 'Sale cleared, ' + cl.note, 'error');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
 $('#btn-qty').addEventListener('click', changeQty);
@@ -1183,6 +1196,12 @@ function renderReport(box, r, cur, shift) {
     line('Cash out', neg(r.cash_out, cur)),
     line('No-sale openings', String(r.no_sales)),
     line('Cash expected', money(r.cash_expected, cur), 'total'),
+    // Carts cleared without a sale, by who cleared them: what a manager
+    // looks at for shrinkage.
+    el('h3', {}, 'Cleared without a sale'),
+    line('Carts cleared (' + (r.cleared || 0) + ')', money(r.cleared_value || 0, cur)),
+    Object.entries(r.cleared_by || {}).sort((a, b) => b[1].value - a[1].value)
+      .map(([id, c]) => line('by ' + staffName(id) + ' (' + c.count + ')', money(c.value, cur))),
   ];
   if (shift && shift.closed) {
     const os = shift.over_short;
@@ -1196,7 +1215,7 @@ function renderZ(z, cur) {
   const box = $('#z-report');
   const inner = el('div', { class: 'report' });
   renderReport(inner, z.report, cur, z);
-  box.replaceChildren(el('h2', {}, 'Z report · shift ' + z.till + '-' + z.open_seq + ' to ' + z.till + '-' + z.close_seq),
+  box.replaceChildren(el('h2', {}, 'Z report · till ' + z.till + (z.number ? ' · Z ' + z.number : '')),
     el('p', { class: 'muted' }, timeText(z.opened) + ' – ' + timeText(z.closed) + ' · opened by ' + staffName(z.staff)), inner);
 }
 
@@ -1279,7 +1298,7 @@ async function cashMove(direction) {
   if (!reason) { setMsg('#cash-msg', 'Give a reason', 'error'); return; }
   try {
     const ev = await api('POST', '/api/cash', { idempotency_key: newKey('cash'), direction, amount, reason });
-    setMsg('#cash-msg', 'Cash ' + direction + ' ' + money(amount) + ' recorded (' + ev.receipt + '). Drawer open.', 'ok');
+    setMsg('#cash-msg', 'Cash ' + direction + ' ' + money(amount) + ' recorded. Drawer open.', 'ok');
     $('#cash-amount').value = ''; $('#cash-reason').value = '';
   } catch (e) { setMsg('#cash-msg', e.message, 'error'); }
 }
@@ -1289,7 +1308,7 @@ $('#nosale-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
     const ev = await api('POST', '/api/nosale', { idempotency_key: newKey('nosale'), reason: $('#nosale-reason').value.trim() || undefined });
-    setMsg('#cash-msg', 'No sale recorded (' + ev.receipt + '). Drawer open.', 'ok');
+    setMsg('#cash-msg', 'No sale recorded. Drawer open.', 'ok');
     $('#nosale-reason').value = '';
   } catch (x) { setMsg('#cash-msg', x.message, 'error'); }
 });

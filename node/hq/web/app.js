@@ -87,9 +87,9 @@ async function storeDetail(id) {
   let ev = [];
   try { ev = await api("GET", "/hq/api/evidence?store=" + id); } catch (e) { /* shown below */ }
   $("#store-detail").innerHTML = `<h3>${text(s.name)}: tills</h3>
-    <table><thead><tr><th>Till</th><th>Name</th><th>Release</th><th>Seq at HQ</th><th>Key</th><th>State</th></tr></thead><tbody>
+    <table><thead><tr><th>Till</th><th>Name</th><th>Release</th><th>Seq at HQ</th><th>Last receipt</th><th>Key</th><th>State</th></tr></thead><tbody>
     ${s.tills.map(t => `<tr><td>${t.number || "?"}</td><td>${text(t.name)}</td><td class="release">${text(t.version || "not reported")}</td><td class="num">${t.seq}</td>
-      <td><small>${t.till.slice(0, 16)}</small></td><td class="${t.flagged || t.revoked ? "flag" : "ok"}">${t.flagged ? "equivocated" : t.revoked ? "revoked after seq " + (t.revoked_after || 0) + (t.refused ? ` (${t.refused} events after seq ${t.revoked_after || 0} refused by revocation)` : "") : "ok"}</td></tr>`).join("")}
+      <td class="num last-receipt">${text(t.last_receipt || "-")}</td><td><small>${t.till.slice(0, 16)}</small></td><td class="${t.flagged || t.revoked ? "flag" : "ok"}">${t.flagged ? "equivocated" : t.revoked ? "revoked after seq " + (t.revoked_after || 0) + (t.refused ? ` (${t.refused} events after seq ${t.revoked_after || 0} refused by revocation)` : "") : "ok"}</td></tr>`).join("")}
     </tbody></table>
     ${s.newer_warning ? `<p class="warn" id="newer-warning">${text(s.newer_warning)}</p>` : ""}
     <p>Backlog at last contact: <b>${s.backlog}</b> events; relay till ${s.relay_number || "-"}, fencing token ${s.fence.token}, ${ago(s.last_contact)}.</p>
@@ -115,12 +115,20 @@ async function loadReport(ev) {
   const t = r.total, cur = t.currency;
   const cards = [["Sales", t.sales], ["Sales total", money(t.sales_total, cur)], ["Net before tax", money(t.net, cur)],
     ["Tax", money(t.tax, cur)], ["Refunds", t.refunds + " / " + money(t.refunded, cur)],
-    ["Voids", t.voids + " / " + money(t.voided, cur)], ["Total kept", money(t.total, cur)], ["Items", t.items]];
+    ["Voids", t.voids + " / " + money(t.voided, cur)], ["Total kept", money(t.total, cur)], ["Items", t.items],
+    ["Cleared carts", (t.cleared || 0) + " / " + money(t.cleared_value || 0, cur)]];
+  // Carts cleared without a sale, by who cleared them: the common sign
+  // of shrinkage at a till. Names from the staff HQ knows.
+  if (!catalog.staff.length) { try { catalog = await api("GET", "/hq/api/catalog"); } catch (e) { /* ids then */ } }
+  const staffName = (id) => { const e = catalog.staff.find(x => x.staff.id === id); return e ? e.staff.name : "staff " + id; };
+  const cleared = Object.entries(t.cleared_by || {}).sort((a, b) => b[1].value - a[1].value)
+    .map(([id, c]) => `<tr><td>${text(staffName(id))}</td><td class="num">${c.count}</td><td class="num">${money(c.value, cur)}</td></tr>`).join("");
   const tenders = Object.entries(t.tenders || {}).map(([k, v]) => `<tr><td>${text(k)}</td><td class="num">${money(v, cur)}</td></tr>`).join("");
   const bands = Object.values(t.bands || {}).map(b => `<tr><td>${(b.Rate / 100).toFixed(2)}%</td><td class="num">${money(b.Net, cur)}</td><td class="num">${money(b.Tax, cur)}</td></tr>`).join("");
   const maxHour = Math.max(1, ...r.hours.map(h => h.total));
   $("#report-out").innerHTML = `<div class="cards">${cards.map(([k, v]) => `<div class="card">${k}<b>${v}</b></div>`).join("")}</div>
     <h3>Tenders</h3><table><tbody>${tenders}</tbody></table>
+    <h3>Cleared carts by cashier</h3>${cleared ? `<table id="cleared-by"><thead><tr><th>Cashier</th><th>Carts</th><th>Value</th></tr></thead><tbody>${cleared}</tbody></table>` : "<p>None.</p>"}
     <h3>Tax</h3><table><thead><tr><th>Rate</th><th>Net</th><th>Tax</th></tr></thead><tbody>${bands}</tbody></table>
     <h3>By store</h3><table><thead><tr>${figHead}<th>Tax</th></tr></thead><tbody>
       ${r.stores.map(s => `<tr><td>${text(s.name)}</td>${figCells(s.report, cur)}<td class="num">${money(s.report.tax, cur)}</td></tr>`).join("")}</tbody></table>
