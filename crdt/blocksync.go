@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
-	"github.com/ipfs/boxo/blockservice"
 	blockstore "github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/exchange"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
@@ -77,7 +77,6 @@ var reqDecMode = func() cbor.DecMode {
 type blockSync struct {
 	host    host.Host
 	bstore  blockstore.Blockstore
-	bserv   blockservice.BlockService // writes go here so bitswap learns of them
 	heads   func() []cid.Cid
 	log     *slog.Logger
 	timeout time.Duration
@@ -96,9 +95,9 @@ type blockSync struct {
 	served    atomic.Uint64 // blocks sent to peers
 }
 
-func newBlockSync(h host.Host, bs blockstore.Blockstore, bserv blockservice.BlockService, timeout time.Duration, log *slog.Logger) *blockSync {
+func newBlockSync(h host.Host, bs blockstore.Blockstore, timeout time.Duration, log *slog.Logger) *blockSync {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &blockSync{host: h, bstore: bs, bserv: bserv, timeout: timeout, log: log, ctx: ctx, cancel: cancel}
+	return &blockSync{host: h, bstore: bs, timeout: timeout, log: log, ctx: ctx, cancel: cancel}
 }
 
 func (s *blockSync) start() {
@@ -481,6 +480,70 @@ func (s *blockSync) fetch(ctx context.Context, p peer.ID, heads []cid.Cid) error
 	return nil
 }
 
+// fetchAny is fetch from the first connected peer that can serve heads.
+func (s *blockSync) fetchAny(ctx context.Context, heads []cid.Cid) error {
+	var last error = errNoPeer
+	for _, p := range s.host.Network().Peers() {
+		err := s.fetch(ctx, p, heads)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.fetchErrs.Add(1)
+		last = err
+	}
+	return last
+}
+
+// errNoPeer means no connected peer was there to ask.
+var errNoPeer = errors.New("no connected peer to fetch blocks from")
+
+// peerExchange is the DAG service's exchange (boxo's exchange.Interface):
+// a block go-ds-crdt asks for and local storage lacks is fetched over
+// ProtocolID, with every block below it that we lack, from the connected
+// peers in turn. It replaces bitswap, which walked one DAG level per round
+// trip and linked about 1 MB of code (its engine, OpenTelemetry) into
+// the binary. Every release of tillmesh serves ProtocolID.
+type peerExchange struct{ s *blockSync }
+
+var _ exchange.Interface = peerExchange{}
+
+func (e peerExchange) GetBlock(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	if err := e.s.fetchAny(ctx, []cid.Cid{c}); err != nil {
+		return nil, fmt.Errorf("fetch block %s: %w", c, err)
+	}
+	return e.s.bstore.Get(ctx, c)
+}
+
+func (e peerExchange) GetBlocks(ctx context.Context, cs []cid.Cid) (<-chan blocks.Block, error) {
+	out := make(chan blocks.Block)
+	go func() {
+		defer close(out)
+		if err := e.s.fetchAny(ctx, cs); err != nil {
+			e.s.log.Debug("fetch blocks", "blocks", len(cs), "err", err)
+		}
+		for _, c := range cs {
+			b, err := e.s.bstore.Get(ctx, c)
+			if err != nil {
+				continue // not found: the caller sees the block missing
+			}
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// NotifyNewBlocks has nothing to do: peers ask for blocks over ProtocolID.
+func (peerExchange) NotifyNewBlocks(context.Context, ...blocks.Block) error { return nil }
+
+func (peerExchange) Close() error { return nil }
+
 // round makes one request and stores the verified blocks of the response.
 // It returns the links of the blocks received and how many were received.
 func (s *blockSync) round(ctx context.Context, p peer.ID, want, have []cid.Cid, limit int,
@@ -526,7 +589,7 @@ func (s *blockSync) round(ctx context.Context, p peer.ID, want, have []cid.Cid, 
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := s.bserv.AddBlocks(ctx, batch); err != nil {
+		if err := s.bstore.PutMany(ctx, batch); err != nil {
 			return fmt.Errorf("store blocks: %w", err)
 		}
 		s.fetched.Add(uint64(len(batch)))
