@@ -297,8 +297,11 @@ func heapOwner(stack []uintptr) string {
 			if len(parts) > 3 {
 				parts = parts[:3]
 			}
-			mod, _, _ := strings.Cut(strings.Join(parts, "/"), ".(")
-			return mod
+			last := parts[len(parts)-1]
+			if i := strings.IndexByte(last, '.'); i > 0 && len(parts) == 3 {
+				parts[2] = last[:i] // a function of the module's root package
+			}
+			return strings.Join(parts, "/")
 		}
 		if !more {
 			return "Go standard library"
