@@ -290,3 +290,23 @@ func FuzzDecodeDAGNode(f *testing.F) {
 	f.Add(testNode(f, 3, "two", c1, c2).RawData())
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecodeAgrees(t, data) })
 }
+
+// BenchmarkDecodeDAGNode: the direct reader against merkledag's decoder,
+// on a node of go-ds-crdt's shape (one element, two links).
+func BenchmarkDecodeDAGNode(b *testing.B) {
+	data := testNode(b, 1000, "stock/SKU-1/till-1/0123456789abcdef", testCID(b, "a"), testCID(b, "b")).RawData()
+	b.Run("protowire", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := decodeDAGNode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("merkledag", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := referenceDecode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
