@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -232,4 +233,80 @@ func TestHandlerRejectsGarbageRequest(t *testing.T) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("timed out")
 	}
+}
+
+// referenceDecode is what decodeDAGNode replaced: merkledag's dag-pb
+// decoder and the whole delta.
+func referenceDecode(data []byte) ([]cid.Cid, uint64, error) {
+	nd, err := merkledag.DecodeProtobuf(data)
+	if err != nil {
+		return nil, 0, err
+	}
+	var delta pb.Delta
+	if err := proto.Unmarshal(nd.Data(), &delta); err != nil {
+		return nil, 0, err
+	}
+	var links []cid.Cid
+	for _, l := range nd.Links() {
+		links = append(links, l.Cid)
+	}
+	return links, delta.GetPriority(), nil
+}
+
+func checkDecodeAgrees(t *testing.T, data []byte) {
+	wantLinks, wantPrio, wantErr := referenceDecode(data)
+	links, prio, err := decodeDAGNode(data)
+	switch {
+	case wantErr == nil && err != nil:
+		t.Fatalf("decodeDAGNode refused a block merkledag reads: %v", err)
+	case wantErr != nil && err == nil:
+		t.Fatalf("decodeDAGNode read a block merkledag refuses (%v)", wantErr)
+	case err == nil && (prio != wantPrio || !slices.Equal(links, wantLinks)):
+		t.Fatalf("decodeDAGNode: links %v priority %d, merkledag: %v %d", links, prio, wantLinks, wantPrio)
+	}
+}
+
+// TestDecodeDAGNodeAgrees: the direct dag-pb reader gives merkledag's
+// links and the delta's priority for go-ds-crdt's nodes.
+func TestDecodeDAGNodeAgrees(t *testing.T) {
+	c1, c2 := testCID(t, "a"), testCID(t, "b")
+	for _, nd := range []*merkledag.ProtoNode{
+		testNode(t, 1, "leaf"),
+		testNode(t, 7, "one", c1),
+		testNode(t, 1<<40, "two", c1, c2),
+	} {
+		checkDecodeAgrees(t, nd.RawData())
+	}
+	for _, bad := range [][]byte{{0x0a}, {0x12, 0x02, 0x0a, 0x00}, {0x0a, 0x00, 0x12, 0x00}, {0x18, 0x01}} {
+		if _, _, err := decodeDAGNode(bad); err == nil {
+			t.Errorf("decodeDAGNode(%x) = nil error", bad)
+		}
+	}
+}
+
+func FuzzDecodeDAGNode(f *testing.F) {
+	c1, c2 := testCID(f, "a"), testCID(f, "b")
+	f.Add(testNode(f, 1, "leaf").RawData())
+	f.Add(testNode(f, 3, "two", c1, c2).RawData())
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecodeAgrees(t, data) })
+}
+
+// BenchmarkDecodeDAGNode: the direct reader against merkledag's decoder,
+// on a node of go-ds-crdt's shape (one element, two links).
+func BenchmarkDecodeDAGNode(b *testing.B) {
+	data := testNode(b, 1000, "stock/SKU-1/till-1/0123456789abcdef", testCID(b, "a"), testCID(b, "b")).RawData()
+	b.Run("protowire", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := decodeDAGNode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("merkledag", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := referenceDecode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -42,8 +42,8 @@ const maxAnnouncedHeads = 256
 //     joining peer is not in our gossipsub mesh until the next heartbeat;
 //   - before handing an announcement to go-ds-crdt it fetches the missing
 //     blocks from the announcing peer in one exchange (see blockSync), so
-//     go-ds-crdt walks from local storage instead of one bitswap round trip
-//     per DAG level;
+//     go-ds-crdt walks from local storage instead of one round trip per
+//     DAG level;
 //   - after a burst of local writes it announces the final heads once
 //     more: pubsub drops signed messages beyond its 32-entry validation
 //     queue, and a dropped last announcement would otherwise wait for the

@@ -33,9 +33,10 @@ type Config struct {
 	// this is the till's Badger (see BadgerOptions); the Store never
 	// closes it.
 	Datastore ds.Batching
-	// Host and PubSub belong to the caller, who must construct the Store
-	// before dialing any peer: bitswap (the fallback block exchange)
-	// only learns peers from new-connection notifications. Required.
+	// Host and PubSub belong to the caller, who should construct the
+	// Store before dialing any peer (a peer that joins the topic later
+	// is pushed our heads; one already there waits for an announcement).
+	// Required.
 	//
 	// For a store LAN build the gossipsub with
 	// pubsub.WithFloodPublish(true) (off by default in v0.16: until the
@@ -68,8 +69,8 @@ type Config struct {
 	// RebroadcastInterval is how often heads not recently heard from
 	// others are announced again (go-ds-crdt adds ±30% jitter).
 	RebroadcastInterval time.Duration
-	// FetchTimeout bounds one catch-up fetch from a peer and one DAG
-	// level fetched through bitswap.
+	// FetchTimeout bounds one catch-up fetch from a peer, also when
+	// go-ds-crdt's walk asks the DAG service for a missing block.
 	FetchTimeout time.Duration
 	// SubscriptionBuffer is the pubsub subscription buffer in messages;
 	// pubsub drops messages for a full buffer.

@@ -43,8 +43,10 @@
 // a head we lack, we ask that peer once, over ProtocolID, for every block
 // from that head down to what we hold (sending our heads, as git's fetch
 // negotiation does); each block is checked against its CID before it is
-// stored, and go-ds-crdt then walks the DAG from local storage. Bitswap is
-// only the fallback. Announcements that queue up (thousands after a
+// stored, and go-ds-crdt then walks the DAG from local storage. A block
+// the walk still lacks (the announcing peer failed) is fetched the same
+// way from any connected peer by the DAG service's exchange
+// (peerExchange); bitswap is not used. Announcements that queue up (thousands after a
 // partition heals) are coalesced per peer before they are fetched and
 // walked. go-ds-crdt's MultiHeadProcessing stays off, its repair runs
 // every few minutes, and the DAG is marked dirty after an unclean
@@ -65,8 +67,7 @@
 //
 // All Store methods are safe for concurrent use. Writes return once
 // merged locally; they reach peers asynchronously. Create the Store
-// before the host dials any peer (bitswap only learns peers from
-// new-connection notifications), and Close it before closing the
+// before the host dials any peer, and Close it before closing the
 // datastore. Subscribe delivers changes without ever blocking
 // replication.
 //

@@ -22,7 +22,7 @@ func TestImports(t *testing.T) {
 	g.Never("no DHT on a store LAN", "github.com/libp2p/go-libp2p-kad-dht/...")
 	g.Never("the host is the caller's; PSK rules out QUIC", "github.com/quic-go/...")
 	g.Never("no WebRTC", "github.com/pion/...")
-	g.Never("HQ storage", "github.com/jackc/pgx/...")
+	g.Never("HQ storage", "github.com/lib/pq/...")
 	g.Never("UI tests", "github.com/chromedp/...")
 	g.Never("hardware drivers", "go.bug.st/serial/...")
 	g.Never("command line", "github.com/urfave/cli/...")

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ipfs/boxo/bitswap"
-	"github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/ipfs/boxo/blockservice"
 	blockstore "github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/ipld/merkledag"
@@ -71,10 +69,6 @@ type Store struct {
 
 // New opens the inventory state kept in cfg.Datastore and joins cfg.Topic.
 // ctx bounds only the set-up; the Store lives until Close.
-//
-// The caller must construct the Store before its host dials any peer:
-// bitswap, the fallback block exchange, only learns peers from
-// new-connection notifications.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -83,9 +77,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("component", "crdt")
-	if n := len(cfg.Host.Network().Peers()); n > 0 {
-		log.Warn("inventory store created after dialing peers; bitswap ignores them until they reconnect", "peers", n)
-	}
 
 	var (
 		d       = cfg.Datastore
@@ -142,20 +133,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sync open marker: %w", err)
 	}
 
-	// The DAG service: blocks in the same datastore, bitswap as the
-	// fallback exchange, built before any peer is dialed.
+	// The DAG service: blocks in the same datastore; a block go-ds-crdt
+	// asks for and we lack is fetched over the block protocol from the
+	// connected peers (peerExchange).
 	bstore := blockstore.NewBlockstore(namespace.Wrap(d, s.blocksNS),
 		blockstore.NoPrefix(), blockstore.WriteThrough(true))
-	bswap := bitswap.New(context.Background(), bsnet.NewFromIpfsHost(cfg.Host), nil, bstore,
-		bitswap.EngineBlockstoreWorkerCount(4),
-		bitswap.EngineTaskWorkerCount(2),
-		bitswap.TaskWorkerCount(2),
-	)
-	s.bserv = blockservice.New(bstore, bswap)
-	dag := merkledag.NewDAGService(s.bserv)
-
-	s.sync = newBlockSync(cfg.Host, bstore, s.bserv, cfg.FetchTimeout, log)
+	s.sync = newBlockSync(cfg.Host, bstore, cfg.FetchTimeout, log)
 	s.sync.heads = s.headList
+	s.bserv = blockservice.New(bstore, peerExchange{s.sync})
+	dag := merkledag.NewDAGService(s.bserv)
 	s.bcast, err = newBroadcaster(cfg.PubSub, cfg.Host, cfg.Topic, cfg.SubscriptionBuffer, log)
 	if err != nil {
 		_ = s.bserv.Close()
@@ -338,7 +324,7 @@ type Stats struct {
 	Ignored       uint64 // own echoes and undecodable announcements
 	FetchRounds   uint64 // block protocol exchanges made as the client
 	FetchedBlocks uint64 // blocks received over the block protocol
-	FetchErrors   uint64 // fetches that fell back to bitswap
+	FetchErrors   uint64 // fetches from a peer that failed (another peer, or go-ds-crdt's walk, tries again)
 	ServedBlocks  uint64 // blocks sent to peers over the block protocol
 }
 
@@ -360,8 +346,9 @@ func (s *Store) Stats() Stats {
 }
 
 // prefetch fetches the blocks of heads we lack from the first of from that
-// can serve them. Failures are left to go-ds-crdt, which then walks with
-// bitswap.
+// can serve them. Failures are left to go-ds-crdt, whose walk then asks
+// the DAG service, which fetches what is missing from any connected peer
+// (peerExchange).
 func (s *Store) prefetch(ctx context.Context, from []peer.ID, heads []cid.Cid) {
 	for _, p := range from {
 		if p == s.cfg.Host.ID() || len(s.cfg.Host.Network().ConnsToPeer(p)) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"sync"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	blockstore "github.com/ipfs/boxo/blockstore"
 	cid "github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 
 	"github.com/tillmesh/tillmesh/ledger"
 )
@@ -606,34 +610,64 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestBitswapFallback: a peer that does not serve the block protocol is
-// still caught up with, through bitswap, one DAG level per round trip.
-func TestBitswapFallback(t *testing.T) {
+// TestDAGServiceFetchesFromAnyPeer: a block go-ds-crdt asks the DAG
+// service for and local storage lacks (a walk after a failed prefetch) is
+// fetched over the block protocol, with everything below it, from a
+// connected peer that serves it; a peer that does not serve it is skipped.
+func TestDAGServiceFetchesFromAnyPeer(t *testing.T) {
 	rs := mesh(t, 2, replicaOpts{})
-	a, c := rs[0], rs[1]
+	a, b := rs[0], rs[1]
 	ctx := t.Context()
+	const n = 30
 	if err := a.s.PutProduct(ctx, testProduct("P", 1)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "shared start", func() bool { return caughtUp(a, c) })
-	a.h.RemoveStreamHandler(ProtocolID)
-	isolate(c)
-	const n = 30
 	for i := range n {
 		if err := a.s.ApplyMovements(ctx, uint64(i+1), map[string]int64{"P": 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	before := c.s.Stats()
-	start := time.Now()
-	heal(t, c, a)
-	eventually(t, 30*time.Second, "caught up through bitswap", func() bool { return caughtUp(a, c) }, a, c)
-	after := c.s.Stats()
-	t.Logf("%d nodes through bitswap in %v", n, time.Since(start))
-	if after.FetchedBlocks != before.FetchedBlocks || after.FetchErrors == before.FetchErrors {
-		t.Errorf("block protocol used: before %+v after %+v", before, after)
+	eventually(t, 30*time.Second, "b caught up", func() bool { return caughtUp(a, b) }, a, b)
+	heads, height := a.s.Heads()
+	b.h.RemoveStreamHandler(ProtocolID) // b holds every block but serves none
+
+	x := newReplica(t, "till-x", replicaOpts{})
+	x.s.Close() // only its host: the exchange under test is built below
+	bstore := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()), blockstore.NoPrefix())
+	sync := newBlockSync(x.h, bstore, 10*time.Second, slog.New(slog.DiscardHandler))
+	sync.heads = func() []cid.Cid { return nil }
+	ex := peerExchange{sync}
+
+	if _, err := ex.GetBlock(ctx, heads[0]); !errors.Is(err, errNoPeer) {
+		t.Fatalf("GetBlock with no peer: %v, want errNoPeer", err)
 	}
-	if total, _, _ := c.s.Stock(ctx, "P"); total != n {
-		t.Errorf("stock %d, want %d", total, n)
+	connect(t, x, b)
+	if _, err := ex.GetBlock(ctx, heads[0]); err == nil {
+		t.Fatal("GetBlock from a peer that serves no blocks succeeded")
+	}
+	connect(t, x, a)
+	blk, err := ex.GetBlock(ctx, heads[0])
+	if err != nil {
+		t.Fatalf("GetBlock with a serving peer: %v", err)
+	}
+	if !blk.Cid().Equals(heads[0]) {
+		t.Fatalf("got block %s, want %s", blk.Cid(), heads[0])
+	}
+	if got := sync.fetched.Load(); got != height {
+		t.Errorf("fetched %d blocks, want the whole chain of %d", got, height)
+	}
+	if sync.fetchErrs.Load() == 0 {
+		t.Error("the peer that serves no blocks was not counted as a failed fetch")
+	}
+	ch, err := ex.GetBlocks(ctx, heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for range ch {
+		got++
+	}
+	if got != len(heads) {
+		t.Errorf("GetBlocks gave %d blocks, want %d", got, len(heads))
 	}
 }

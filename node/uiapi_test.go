@@ -189,7 +189,7 @@ func TestStaffPINsAreArgon2idHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(st.PINHash), "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(string(st.PINHash), "0000") || st.Role != crdt.RoleCashier {
+	if !strings.HasPrefix(string(st.PINHash), "$argon2id$v=19$m=7168,t=5,p=1$") || strings.Contains(string(st.PINHash), "0000") || st.Role != crdt.RoleCashier {
 		t.Fatalf("stored staff %+v", st)
 	}
 	if m, err := a.Authenticate(t.Context(), "2", "0000"); err != nil || m.Role != ui.RoleCashier || m.Name != "Carl" {

@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -74,22 +76,86 @@ func limitFor(live uint64) int64 {
 }
 
 // serveMemReports writes a memory report to path (and a heap profile to
-// path+".heap.pprof") each time the process receives SIGUSR1, until ctx
-// ends. For `tillmesh bench` and the testnet harness.
+// path+".heap.pprof") each time the process receives SIGUSR1, and the
+// report at the process's peak resident set to path+".peak", rewritten
+// whenever the peak grows (sampled every 100 ms), until ctx ends. "%p"
+// in path is replaced by the process ID, so the tills of a testnet run
+// can share one setting. For `tillmesh bench` and the testnet harness.
 func serveMemReports(ctx context.Context, path string) {
+	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
 	go func() {
 		defer signal.Stop(sig)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		var peak int64
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-sig:
 				_ = writeMemReport(path)
+			case <-t.C:
+				// A new peak by more than 256 kB: the smaps walk costs
+				// about a millisecond, so not on every small step.
+				if rss := vmRSS(); rss > peak+256 {
+					peak = rss
+					var buf bytes.Buffer
+					memReport(&buf)
+					_ = writeFileAtomic(path+".peak", buf.Bytes())
+				}
 			}
 		}
 	}()
+}
+
+// serveCPUProfiles writes the process's CPU profile in windows of span
+// until ctx ends: path with "%p" replaced by the process ID and "-<n>"
+// appended (path-1, path-2, ...), so the window of an event (a
+// partition healing in a testnet run) can be picked from the run's log.
+func serveCPUProfiles(ctx context.Context, path string, span time.Duration) {
+	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
+	go func() {
+		for n := 1; ctx.Err() == nil; n++ {
+			f, err := os.Create(fmt.Sprintf("%s-%d", path, n))
+			if err != nil {
+				return
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				_ = f.Close()
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(span):
+			}
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}
+	}()
+}
+
+// vmRSS is this process's resident set in kB (0 if unknown).
+func vmRSS() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize()) >> 10
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write memory report: %w", err)
+	}
+	return os.Rename(tmp, path)
 }
 
 // writeMemReport writes the report atomically: a reader polling for the
@@ -101,11 +167,7 @@ func writeMemReport(path string) error {
 		_ = pprof.Lookup("heap").WriteTo(f, 0)
 		_ = f.Close()
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write memory report: %w", err)
-	}
-	return os.Rename(tmp, path)
+	return writeFileAtomic(path, buf.Bytes())
 }
 
 // memReport writes where this process's memory is: the kernel's view
@@ -148,6 +210,10 @@ func memReport(w io.Writer) {
 		samples[i].Name = n
 	}
 	metrics.Read(samples)
+	fmt.Fprintln(w, "Go heap in use by who allocated it (sampled heap profile, as of the last GC):")
+	for _, o := range heapByOwner() {
+		fmt.Fprintf(w, "  %-28s %8d kB\n", o.kind, o.kB)
+	}
 	fmt.Fprintln(w, "Go runtime:")
 	for _, s := range samples {
 		if s.Value.Kind() != metrics.KindUint64 {
@@ -158,6 +224,87 @@ func memReport(w io.Writer) {
 			fmt.Fprintf(w, "  %-44s %8d kB\n", s.Name, v>>10)
 		} else {
 			fmt.Fprintf(w, "  %-44s %8d\n", s.Name, v)
+		}
+	}
+}
+
+// heapByOwner sums the in-use heap of the runtime's heap profile by the
+// library that allocated it: the innermost stack frame outside the Go
+// standard library decides (a bufio buffer libp2p made is libp2p's).
+func heapByOwner() []mapKind {
+	var recs []runtime.MemProfileRecord
+	n, _ := runtime.MemProfile(nil, false)
+	for {
+		recs = make([]runtime.MemProfileRecord, n+50)
+		var ok bool
+		if n, ok = runtime.MemProfile(recs, false); ok {
+			recs = recs[:n]
+			break
+		}
+	}
+	rate := float64(runtime.MemProfileRate)
+	sums := map[string]float64{}
+	for _, r := range recs {
+		count, bytes := r.InUseObjects(), r.InUseBytes()
+		if count == 0 || bytes == 0 {
+			continue
+		}
+		// Unsample as pprof does: an object of size s is sampled with
+		// probability 1-exp(-s/rate).
+		scaled := float64(bytes)
+		if rate > 1 {
+			scaled /= 1 - math.Exp(-float64(bytes)/float64(count)/rate)
+		}
+		sums[heapOwner(r.Stack())] += scaled
+	}
+	out := make([]mapKind, 0, len(sums))
+	for k, v := range sums {
+		out = append(out, mapKind{k, int64(v) >> 10})
+	}
+	slices.SortFunc(out, func(a, b mapKind) int { return int(b.kB - a.kB) })
+	return out
+}
+
+// heapOwners maps import path prefixes to the parts of a till.
+var heapOwners = []struct{ prefix, owner string }{
+	{"github.com/dgraph-io/", "Badger (memtables, tables, caches)"},
+	{"github.com/ipfs/go-ds-badger", "Badger (memtables, tables, caches)"},
+	{"github.com/libp2p/go-libp2p-pubsub", "gossipsub"},
+	{"github.com/libp2p/", "libp2p"},
+	{"github.com/multiformats/", "libp2p"},
+	{"github.com/ipfs/", "go-ds-crdt, DAG"},
+	{"github.com/ipld/", "go-ds-crdt, DAG"},
+	{"github.com/tillmesh/tillmesh/crdt", "tillmesh crdt"},
+	{"github.com/tillmesh/tillmesh/node/ledgerdb", "tillmesh ledger"},
+	{"github.com/tillmesh/tillmesh/ledger", "tillmesh ledger"},
+	{"github.com/tillmesh/tillmesh/node/ledgersync", "tillmesh ledger sync"},
+	{"github.com/tillmesh/tillmesh/", "tillmesh other"},
+	{"github.com/fxamacker/cbor", "CBOR"},
+}
+
+func heapOwner(stack []uintptr) string {
+	frames := runtime.CallersFrames(stack)
+	for {
+		f, more := frames.Next()
+		fn := f.Function
+		if i := strings.IndexByte(fn, '/'); i > 0 && strings.Contains(fn[:i], ".") {
+			for _, o := range heapOwners {
+				if strings.HasPrefix(fn, o.prefix) {
+					return o.owner
+				}
+			}
+			parts := strings.SplitN(fn, "/", 4)
+			if len(parts) > 3 {
+				parts = parts[:3]
+			}
+			last := parts[len(parts)-1]
+			if i := strings.IndexByte(last, '.'); i > 0 && len(parts) == 3 {
+				parts[2] = last[:i] // a function of the module's root package
+			}
+			return strings.Join(parts, "/")
+		}
+		if !more {
+			return "Go standard library"
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,7 +28,8 @@ func tillCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-mdns", Usage: "do not discover peers by mDNS"},
 			&cli.StringFlag{Name: "hw", Usage: "devices: a device config file (JSON, see hw.LoadFile), or \"sim\" for simulated ones whose receipts show at /sim/receipts", EnvVars: []string{"TILLMESH_HW"}},
 			&cli.StringFlag{Name: "hq", Usage: "HQ's URL; one till of the store relays the ledger there", EnvVars: []string{"TILLMESH_HQ"}},
-			&cli.StringFlag{Name: "mem-report", Hidden: true, Usage: "bench: on SIGUSR1, write where the process's memory is to this file"},
+			&cli.StringFlag{Name: "mem-report", Hidden: true, Usage: "measuring: write where the process's memory is to this file on SIGUSR1, and at its peak RSS to the file + .peak (%p: the process ID)", EnvVars: []string{"TILLMESH_MEM_REPORT"}},
+			&cli.StringFlag{Name: "cpu-profile", Hidden: true, Usage: "measuring: write CPU profiles of 5 s each to this path + -1, -2, ... (%p: the process ID)", EnvVars: []string{"TILLMESH_CPU_PROFILE"}},
 		}, tillTestnetFlags()...),
 		Action: func(c *cli.Context) error {
 			if setTillRuntimeLimits(os.Getenv) {
@@ -35,6 +37,9 @@ func tillCommand() *cli.Command {
 			}
 			if p := c.String("mem-report"); p != "" {
 				serveMemReports(c.Context, p)
+			}
+			if p := c.String("cpu-profile"); p != "" {
+				serveCPUProfiles(c.Context, p, 5*time.Second)
 			}
 			log, err := logger(c)
 			if err != nil {
@@ -77,6 +82,7 @@ func tillCommand() *cli.Command {
 				return err
 			}
 			defer till.Close()
+			dropStartupText()
 			if c.Bool("testnet-control") {
 				go testnetControl(c.Context, os.Stdin, c.App.Writer, till, clock, shaper)
 			}

@@ -7,7 +7,7 @@
 //
 // Storage is one interface with two implementations that pass the same
 // behaviour tests: Badger embedded in a directory (OpenBadger; the
-// default, nothing to install; synced writes) and PostgreSQL through pgx
+// default, nothing to install; synced writes) and PostgreSQL through lib/pq
 // (OpenPostgres; events written with COPY inside one transaction per
 // upload; EventID is the primary key and (store, till, seq) is unique, so
 // an event is stored once whatever happens). Heads move by compare and

@@ -3,12 +3,12 @@ package hq
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/lib/pq"
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
@@ -82,111 +82,106 @@ CREATE TABLE IF NOT EXISTS hq_users (
 // Postgres is HQ's storage in PostgreSQL, for chains that outgrow one
 // machine's disk. Several HQ processes may share one database: fencing
 // tokens are raised atomically and heads move by compare and set.
+//
+// The driver is lib/pq behind database/sql (its pool of up to maxConns
+// connections drops a connection that broke); it links about 4 MB less
+// than pgx into the one binary every till ships.
 type Postgres struct {
-	dsn  string
-	sem  chan struct{} // one token per connection that may be open
-	idle chan *pgx.Conn
-
-	mu     sync.Mutex
-	closed bool
+	db *sql.DB
 }
 
 // OpenPostgres connects to the database at dsn (a libpq URL or key=value
-// string), creates HQ's tables if they are missing, and keeps up to
-// maxConns connections.
+// string; the PG* environment variables fill what it leaves out, and
+// sslmode defaults to prefer, as libpq's does), creates HQ's tables if
+// they are missing, and keeps up to maxConns connections.
 func OpenPostgres(ctx context.Context, dsn string, maxConns int) (*Postgres, error) {
 	if maxConns < 1 {
 		maxConns = 4
 	}
-	p := &Postgres{dsn: dsn, sem: make(chan struct{}, maxConns), idle: make(chan *pgx.Conn, maxConns)}
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, schema)
-		return err
-	})
+	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
-		p.Close()
+		return nil, fmt.Errorf("open hq postgres: parse dsn: %w", err)
+	}
+	if cfg.SSLMode == "" {
+		cfg.SSLMode = pq.SSLModePrefer
+	}
+	conn, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open hq postgres: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	p := &Postgres{db: db}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open hq postgres: %w", err)
 	}
 	return p, nil
 }
 
-// with runs f on a pooled connection.
-func (p *Postgres) with(ctx context.Context, f func(*pgx.Conn) error) error {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-p.sem }()
-	var c *pgx.Conn
-	select {
-	case c = <-p.idle:
-	default:
-		var err error
-		if c, err = pgx.Connect(ctx, p.dsn); err != nil {
-			return fmt.Errorf("connect postgres: %w", err)
-		}
-	}
-	err := f(c)
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	if closed || c.IsClosed() || c.PgConn().IsBusy() || (err != nil && c.PgConn().TxStatus() != 'I') {
-		c.Close(context.Background())
-		return err
-	}
-	p.idle <- c
-	return err
+// Close closes the connections, waiting for queries under way.
+func (p *Postgres) Close() error {
+	return p.db.Close()
 }
 
-// Close closes the idle connections; connections in use close when
-// they are released.
-func (p *Postgres) Close() error {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
-	for {
-		select {
-		case c := <-p.idle:
-			c.Close(context.Background())
-		default:
-			return nil
+// each runs q and calls f after scanning each row into dest.
+func (p *Postgres) each(ctx context.Context, q string, args []any, dest []any, f func() error) error {
+	rows, err := p.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if err := f(); err != nil {
+			return err
 		}
 	}
+	return rows.Err()
+}
+
+// inTx runs f in a transaction, committed if f returns nil.
+func (p *Postgres) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 func (p *Postgres) PutStore(ctx context.Context, s StoreRecord) error {
-	return p.with(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, `INSERT INTO hq_stores (id, name, ca, created) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name WHERE hq_stores.ca = EXCLUDED.ca`,
-			s.ID[:], s.Name, []byte(s.CA), s.Created)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: store %s", ErrStoreExists, s.ID)
-		}
-		return nil
-	})
+	res, err := p.db.ExecContext(ctx, `INSERT INTO hq_stores (id, name, ca, created) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name WHERE hq_stores.ca = EXCLUDED.ca`,
+		s.ID[:], s.Name, []byte(s.CA), s.Created)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%w: store %s", ErrStoreExists, s.ID)
+	}
+	return nil
 }
 
 func (p *Postgres) Stores(ctx context.Context) ([]StoreRecord, error) {
 	var out []StoreRecord
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT id, name, ca, created FROM hq_stores ORDER BY name, id`)
-		if err != nil {
-			return err
-		}
-		var id, ca []byte
-		var s StoreRecord
-		_, err = pgx.ForEachRow(rows, []any{&id, &s.Name, &ca, &s.Created}, func() error {
+	var id, ca []byte
+	var s StoreRecord
+	err := p.each(ctx, `SELECT id, name, ca, created FROM hq_stores ORDER BY name, id`, nil,
+		[]any{&id, &s.Name, &ca, &s.Created}, func() error {
 			copy(s.ID[:], id)
 			s.CA = bytes.Clone(ca)
 			out = append(out, s)
 			return nil
 		})
-		return err
-	})
 	return out, err
 }
 
@@ -195,77 +190,55 @@ func (p *Postgres) PutCertificate(ctx context.Context, cert *ledger.Certificate)
 	if err != nil {
 		return err
 	}
-	return p.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `INSERT INTO hq_certs (store, till, raw) VALUES ($1, $2, $3)
-			ON CONFLICT (store, till) DO UPDATE SET raw = EXCLUDED.raw`, cert.Store[:], cert.Till[:], raw)
-		return err
-	})
+	_, err = p.db.ExecContext(ctx, `INSERT INTO hq_certs (store, till, raw) VALUES ($1, $2, $3)
+		ON CONFLICT (store, till) DO UPDATE SET raw = EXCLUDED.raw`, cert.Store[:], cert.Till[:], raw)
+	return err
 }
 
 func (p *Postgres) Certificates(ctx context.Context, store ledger.StoreID) ([]*ledger.Certificate, error) {
 	var out []*ledger.Certificate
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT raw FROM hq_certs WHERE store = $1`, store[:])
+	var raw []byte
+	err := p.each(ctx, `SELECT raw FROM hq_certs WHERE store = $1`, []any{store[:]}, []any{&raw}, func() error {
+		cert, err := ledger.DecodeCertificate(raw)
 		if err != nil {
 			return err
 		}
-		var raw []byte
-		_, err = pgx.ForEachRow(rows, []any{&raw}, func() error {
-			cert, err := ledger.DecodeCertificate(raw)
-			if err != nil {
-				return err
-			}
-			out = append(out, cert)
-			return nil
-		})
-		return err
+		out = append(out, cert)
+		return nil
 	})
 	return out, err
 }
 
 func (p *Postgres) RaiseFence(ctx context.Context, store ledger.StoreID, token uint64) (uint64, error) {
-	var high uint64
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		var got int64
-		err := c.QueryRow(ctx, `INSERT INTO hq_fence (store, token) VALUES ($1, $2)
-			ON CONFLICT (store) DO UPDATE SET token = EXCLUDED.token WHERE hq_fence.token <= EXCLUDED.token
-			RETURNING token`, store[:], int64(token)).Scan(&got)
-		if errors.Is(err, pgx.ErrNoRows) {
-			if err := c.QueryRow(ctx, `SELECT token FROM hq_fence WHERE store = $1`, store[:]).Scan(&got); err != nil {
-				return err
-			}
-			high = uint64(got)
-			return ErrStaleFence
+	var got int64
+	err := p.db.QueryRowContext(ctx, `INSERT INTO hq_fence (store, token) VALUES ($1, $2)
+		ON CONFLICT (store) DO UPDATE SET token = EXCLUDED.token WHERE hq_fence.token <= EXCLUDED.token
+		RETURNING token`, store[:], int64(token)).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := p.db.QueryRowContext(ctx, `SELECT token FROM hq_fence WHERE store = $1`, store[:]).Scan(&got); err != nil {
+			return 0, err
 		}
-		high = uint64(got)
-		return err
-	})
-	return high, err
+		return uint64(got), ErrStaleFence
+	}
+	return uint64(got), err
 }
 
 func (p *Postgres) Fence(ctx context.Context, store ledger.StoreID) (uint64, error) {
 	var got int64
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		err := c.QueryRow(ctx, `SELECT token FROM hq_fence WHERE store = $1`, store[:]).Scan(&got)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		return err
-	})
+	err := p.db.QueryRowContext(ctx, `SELECT token FROM hq_fence WHERE store = $1`, store[:]).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	return uint64(got), err
 }
 
 func (p *Postgres) Heads(ctx context.Context, store ledger.StoreID) (map[ledger.TillID]Head, error) {
 	out := map[ledger.TillID]Head{}
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT till, seq, id, flagged FROM hq_heads WHERE store = $1`, store[:])
-		if err != nil {
-			return err
-		}
-		var till, id []byte
-		var seq int64
-		var flagged bool
-		_, err = pgx.ForEachRow(rows, []any{&till, &seq, &id, &flagged}, func() error {
+	var till, id []byte
+	var seq int64
+	var flagged bool
+	err := p.each(ctx, `SELECT till, seq, id, flagged FROM hq_heads WHERE store = $1`, []any{store[:]},
+		[]any{&till, &seq, &id, &flagged}, func() error {
 			var t ledger.TillID
 			h := Head{Seq: uint64(seq), Flagged: flagged}
 			copy(t[:], till)
@@ -273,109 +246,84 @@ func (p *Postgres) Heads(ctx context.Context, store ledger.StoreID) (map[ledger.
 			out[t] = h
 			return nil
 		})
-		return err
-	})
 	return out, err
 }
 
 // Append writes the events with COPY inside one transaction that first
 // moves every head by compare and set.
 func (p *Postgres) Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate) error {
-	return p.with(ctx, func(c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			b := &pgx.Batch{}
-			for _, u := range heads {
-				if u.From == 0 {
-					// A flagged till with no events yet has a row at seq 0.
-					b.Queue(`INSERT INTO hq_heads (store, till, seq, id) VALUES ($1, $2, $3, $4)
-						ON CONFLICT (store, till) DO UPDATE SET seq = EXCLUDED.seq, id = EXCLUDED.id WHERE hq_heads.seq = 0`,
-						store[:], u.Till[:], int64(u.To), u.ID[:])
-				} else {
-					b.Queue(`UPDATE hq_heads SET seq = $3, id = $4 WHERE store = $1 AND till = $2 AND seq = $5`,
-						store[:], u.Till[:], int64(u.To), u.ID[:], int64(u.From))
-				}
+	return p.inTx(ctx, func(tx *sql.Tx) error {
+		for _, u := range heads {
+			var res sql.Result
+			var err error
+			if u.From == 0 {
+				// A flagged till with no events yet has a row at seq 0.
+				res, err = tx.ExecContext(ctx, `INSERT INTO hq_heads (store, till, seq, id) VALUES ($1, $2, $3, $4)
+					ON CONFLICT (store, till) DO UPDATE SET seq = EXCLUDED.seq, id = EXCLUDED.id WHERE hq_heads.seq = 0`,
+					store[:], u.Till[:], int64(u.To), u.ID[:])
+			} else {
+				res, err = tx.ExecContext(ctx, `UPDATE hq_heads SET seq = $3, id = $4 WHERE store = $1 AND till = $2 AND seq = $5`,
+					store[:], u.Till[:], int64(u.To), u.ID[:], int64(u.From))
 			}
-			br := tx.SendBatch(ctx, b)
-			for _, u := range heads {
-				tag, err := br.Exec()
-				if err != nil {
-					br.Close()
-					return err
-				}
-				if tag.RowsAffected() != 1 {
-					br.Close()
-					return fmt.Errorf("%w: till %s is not at %d", ErrHeadMoved, u.Till.Short(), u.From)
-				}
-			}
-			if err := br.Close(); err != nil {
+			if err != nil {
 				return err
 			}
-			i := 0
-			_, err := tx.CopyFrom(ctx, pgx.Identifier{"hq_events"},
-				[]string{"id", "store", "till", "seq", "wall", "kind", "raw"},
-				pgx.CopyFromFunc(func() ([]any, error) {
-					if i == len(evs) {
-						return nil, nil
-					}
-					ev := evs[i]
-					i++
-					id := ev.ID()
-					return []any{id[:], store[:], ev.Till[:], int64(ev.Seq), ev.Time.Wall, string(ev.Kind()), ev.Bytes()}, nil
-				}))
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return fmt.Errorf("%w: till %s is not at %d", ErrHeadMoved, u.Till.Short(), u.From)
+			}
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		cp, err := tx.PrepareContext(ctx, `COPY hq_events (id, store, till, seq, wall, kind, raw) FROM STDIN`)
+		if err != nil {
 			return err
-		})
+		}
+		defer cp.Close()
+		for _, ev := range evs {
+			id := ev.ID()
+			if _, err := cp.ExecContext(ctx, id[:], store[:], ev.Till[:], int64(ev.Seq), ev.Time.Wall, string(ev.Kind()), ev.Bytes()); err != nil {
+				return err
+			}
+		}
+		_, err = cp.ExecContext(ctx)
+		return err
 	})
 }
 
 func (p *Postgres) IDs(ctx context.Context, store ledger.StoreID, till ledger.TillID, from, to uint64) ([]ledger.EventID, error) {
 	var out []ledger.EventID
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT id FROM hq_events WHERE store = $1 AND till = $2 AND seq BETWEEN $3 AND $4 ORDER BY seq`,
-			store[:], till[:], int64(from), int64(to))
-		if err != nil {
-			return err
-		}
-		var id []byte
-		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+	var id []byte
+	err := p.each(ctx, `SELECT id FROM hq_events WHERE store = $1 AND till = $2 AND seq BETWEEN $3 AND $4 ORDER BY seq`,
+		[]any{store[:], till[:], int64(from), int64(to)}, []any{&id}, func() error {
 			var e ledger.EventID
 			copy(e[:], id)
 			out = append(out, e)
 			return nil
 		})
-		return err
-	})
 	return out, err
 }
 
 func (p *Postgres) Event(ctx context.Context, id ledger.EventID) ([]byte, error) {
 	var raw []byte
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		err := c.QueryRow(ctx, `SELECT raw FROM hq_events WHERE id = $1`, id[:]).Scan(&raw)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		return err
-	})
+	err := p.db.QueryRowContext(ctx, `SELECT raw FROM hq_events WHERE id = $1`, id[:]).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
 	return raw, err
 }
 
 func (p *Postgres) Range(ctx context.Context, store ledger.StoreID, f func(raw []byte) error) error {
-	return p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT raw FROM hq_events WHERE store = $1 ORDER BY till, seq`, store[:])
-		if err != nil {
-			return err
-		}
-		var raw []byte
-		_, err = pgx.ForEachRow(rows, []any{&raw}, func() error { return f(raw) })
-		return err
-	})
+	var raw []byte
+	return p.each(ctx, `SELECT raw FROM hq_events WHERE store = $1 ORDER BY till, seq`, []any{store[:]},
+		[]any{&raw}, func() error { return f(raw) })
 }
 
 func (p *Postgres) Count(ctx context.Context, store ledger.StoreID) (uint64, error) {
 	var n int64
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT count(*) FROM hq_events WHERE store = $1`, store[:]).Scan(&n)
-	})
+	err := p.db.QueryRowContext(ctx, `SELECT count(*) FROM hq_events WHERE store = $1`, store[:]).Scan(&n)
 	return uint64(n), err
 }
 
@@ -384,28 +332,22 @@ func (p *Postgres) PutEvidence(ctx context.Context, e Evidence) error {
 	if err != nil {
 		return err
 	}
-	return p.with(ctx, func(c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `INSERT INTO hq_evidence (store, till, seq, got, doc) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT DO NOTHING`, e.Store[:], e.Till[:], int64(e.Seq), e.Got[:], doc); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO hq_heads (store, till, seq, id, flagged) VALUES ($1, $2, 0, $3, true)
-				ON CONFLICT (store, till) DO UPDATE SET flagged = true`, e.Store[:], e.Till[:], make([]byte, 32))
+	return p.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO hq_evidence (store, till, seq, got, doc) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT DO NOTHING`, e.Store[:], e.Till[:], int64(e.Seq), e.Got[:], string(doc)); err != nil {
 			return err
-		})
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO hq_heads (store, till, seq, id, flagged) VALUES ($1, $2, 0, $3, true)
+			ON CONFLICT (store, till) DO UPDATE SET flagged = true`, e.Store[:], e.Till[:], make([]byte, 32))
+		return err
 	})
 }
 
 func (p *Postgres) Evidence(ctx context.Context, store ledger.StoreID) ([]Evidence, error) {
 	var out []Evidence
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT doc FROM hq_evidence WHERE store = $1 ORDER BY till, seq`, store[:])
-		if err != nil {
-			return err
-		}
-		var doc []byte
-		_, err = pgx.ForEachRow(rows, []any{&doc}, func() error {
+	var doc []byte
+	err := p.each(ctx, `SELECT doc FROM hq_evidence WHERE store = $1 ORDER BY till, seq`, []any{store[:]},
+		[]any{&doc}, func() error {
 			var e Evidence
 			if err := json.Unmarshal(doc, &e); err != nil {
 				return err
@@ -413,8 +355,6 @@ func (p *Postgres) Evidence(ctx context.Context, store ledger.StoreID) ([]Eviden
 			out = append(out, e)
 			return nil
 		})
-		return err
-	})
 	return out, err
 }
 
@@ -423,32 +363,23 @@ func (p *Postgres) SetContact(ctx context.Context, store ledger.StoreID, ct Cont
 	if err != nil {
 		return err
 	}
-	return p.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `INSERT INTO hq_contacts (store, doc) VALUES ($1, $2)
-			ON CONFLICT (store) DO UPDATE SET doc = EXCLUDED.doc`, store[:], doc)
-		return err
-	})
+	_, err = p.db.ExecContext(ctx, `INSERT INTO hq_contacts (store, doc) VALUES ($1, $2)
+		ON CONFLICT (store) DO UPDATE SET doc = EXCLUDED.doc`, store[:], string(doc))
+	return err
 }
 
 func (p *Postgres) Contacts(ctx context.Context) (map[ledger.StoreID]Contact, error) {
 	out := map[ledger.StoreID]Contact{}
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT store, doc FROM hq_contacts`)
-		if err != nil {
+	var store, doc []byte
+	err := p.each(ctx, `SELECT store, doc FROM hq_contacts`, nil, []any{&store, &doc}, func() error {
+		var ct Contact
+		if err := json.Unmarshal(doc, &ct); err != nil {
 			return err
 		}
-		var store, doc []byte
-		_, err = pgx.ForEachRow(rows, []any{&store, &doc}, func() error {
-			var ct Contact
-			if err := json.Unmarshal(doc, &ct); err != nil {
-				return err
-			}
-			var s ledger.StoreID
-			copy(s[:], store)
-			out[s] = ct
-			return nil
-		})
-		return err
+		var s ledger.StoreID
+		copy(s[:], store)
+		out[s] = ct
+		return nil
 	})
 	return out, err
 }
@@ -459,38 +390,28 @@ func (p *Postgres) AddChange(ctx context.Context, ch hqapi.Change) (hqapi.Change
 	if err != nil {
 		return ch, err
 	}
-	var store []byte
+	var store any // NULL: a change for every store
 	if ch.Store != nil {
 		store = ch.Store[:]
 	}
-	err = p.with(ctx, func(c *pgx.Conn) error {
-		var cur int64
-		err := c.QueryRow(ctx, `INSERT INTO hq_changes (store, doc) VALUES ($1, $2) RETURNING cursor`, store, doc).Scan(&cur)
-		ch.Cursor = uint64(cur)
-		return err
-	})
+	var cur int64
+	err = p.db.QueryRowContext(ctx, `INSERT INTO hq_changes (store, doc) VALUES ($1, $2) RETURNING cursor`, store, string(doc)).Scan(&cur)
+	ch.Cursor = uint64(cur)
 	return ch, err
 }
 
 func (p *Postgres) changes(ctx context.Context, q string, args ...any) ([]hqapi.Change, error) {
 	var out []hqapi.Change
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, q, args...)
-		if err != nil {
+	var cur int64
+	var doc []byte
+	err := p.each(ctx, q, args, []any{&cur, &doc}, func() error {
+		var ch hqapi.Change
+		if err := json.Unmarshal(doc, &ch); err != nil {
 			return err
 		}
-		var cur int64
-		var doc []byte
-		_, err = pgx.ForEachRow(rows, []any{&cur, &doc}, func() error {
-			var ch hqapi.Change
-			if err := json.Unmarshal(doc, &ch); err != nil {
-				return err
-			}
-			ch.Cursor = uint64(cur)
-			out = append(out, ch)
-			return nil
-		})
-		return err
+		ch.Cursor = uint64(cur)
+		out = append(out, ch)
+		return nil
 	})
 	return out, err
 }
@@ -509,10 +430,8 @@ func (p *Postgres) PutUser(ctx context.Context, u User) error {
 	if err != nil {
 		return err
 	}
-	return p.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `INSERT INTO hq_users (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET doc = EXCLUDED.doc`, u.Name, doc)
-		return err
-	})
+	_, err = p.db.ExecContext(ctx, `INSERT INTO hq_users (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET doc = EXCLUDED.doc`, u.Name, string(doc))
+	return err
 }
 
 func (p *Postgres) PutStoreCatalog(ctx context.Context, store ledger.StoreID, cat hqapi.StoreCatalog) error {
@@ -520,62 +439,47 @@ func (p *Postgres) PutStoreCatalog(ctx context.Context, store ledger.StoreID, ca
 	if err != nil {
 		return err
 	}
-	return p.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `INSERT INTO hq_store_catalogs (store, doc) VALUES ($1, $2)
-			ON CONFLICT (store) DO UPDATE SET doc = EXCLUDED.doc`, store[:], doc)
-		return err
-	})
+	_, err = p.db.ExecContext(ctx, `INSERT INTO hq_store_catalogs (store, doc) VALUES ($1, $2)
+		ON CONFLICT (store) DO UPDATE SET doc = EXCLUDED.doc`, store[:], string(doc))
+	return err
 }
 
 func (p *Postgres) StoreCatalog(ctx context.Context, store ledger.StoreID) (hqapi.StoreCatalog, error) {
 	var cat hqapi.StoreCatalog
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		var doc []byte
-		err := c.QueryRow(ctx, `SELECT doc FROM hq_store_catalogs WHERE store = $1`, store[:]).Scan(&doc)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(doc, &cat)
-	})
-	return cat, err
+	var doc []byte
+	err := p.db.QueryRowContext(ctx, `SELECT doc FROM hq_store_catalogs WHERE store = $1`, store[:]).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cat, ErrNotFound
+	}
+	if err != nil {
+		return cat, err
+	}
+	return cat, json.Unmarshal(doc, &cat)
 }
 
 func (p *Postgres) User(ctx context.Context, name string) (User, error) {
 	var u User
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		var doc []byte
-		err := c.QueryRow(ctx, `SELECT doc FROM hq_users WHERE name = $1`, name).Scan(&doc)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(doc, &u)
-	})
-	return u, err
+	var doc []byte
+	err := p.db.QueryRowContext(ctx, `SELECT doc FROM hq_users WHERE name = $1`, name).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, ErrNotFound
+	}
+	if err != nil {
+		return u, err
+	}
+	return u, json.Unmarshal(doc, &u)
 }
 
 func (p *Postgres) Users(ctx context.Context) ([]User, error) {
 	var out []User
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT doc FROM hq_users ORDER BY name`)
-		if err != nil {
+	var doc []byte
+	err := p.each(ctx, `SELECT doc FROM hq_users ORDER BY name`, nil, []any{&doc}, func() error {
+		var u User
+		if err := json.Unmarshal(doc, &u); err != nil {
 			return err
 		}
-		var doc []byte
-		_, err = pgx.ForEachRow(rows, []any{&doc}, func() error {
-			var u User
-			if err := json.Unmarshal(doc, &u); err != nil {
-				return err
-			}
-			out = append(out, u)
-			return nil
-		})
-		return err
+		out = append(out, u)
+		return nil
 	})
 	return out, err
 }

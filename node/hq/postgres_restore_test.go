@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
@@ -45,12 +43,7 @@ func TestPostgresCursorAfterRestore(t *testing.T) {
 	if c := put(250); c.Cursor != 1 {
 		t.Fatalf("first change has cursor %d", c.Cursor)
 	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, string(m[1])); err != nil {
+	if err := pgExec(ctx, dsn, string(m[1])); err != nil {
 		t.Fatalf("README's statement: %v", err)
 	}
 	if c := put(260); c.Cursor <= hq.CursorGap {

@@ -2,6 +2,7 @@ package hq_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -18,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/lib/pq"
 )
 
 // A PostgreSQL server for the tests of this package: started on first
@@ -71,27 +72,31 @@ func postgresDSN(tb testing.TB) string {
 	schema := fmt.Sprintf("t%d_%d", os.Getpid(), pgSchema.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatalf("connect postgres: %v", err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	if err := pgExec(ctx, base, "CREATE SCHEMA "+schema); err != nil {
 		tb.Fatalf("create schema: %v", err)
 	}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
+		pgExec(ctx, base, "DROP SCHEMA "+schema+" CASCADE")
 	})
 	sep := "?"
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
 	return base + sep + "search_path=" + schema
+}
+
+// pgExec runs one statement on a connection of its own.
+func pgExec(ctx context.Context, dsn, stmt string) error {
+	conn, err := pq.NewConnector(dsn)
+	if err != nil {
+		return err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	_, err = db.ExecContext(ctx, stmt)
+	return err
 }
 
 func pgBinDir() (string, error) {
@@ -169,10 +174,9 @@ func startPostgres() (*pgServer, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c, err := pgx.Connect(ctx, s.dsn)
+		err := pgExec(ctx, s.dsn, "SELECT 1")
 		cancel()
 		if err == nil {
-			c.Close(context.Background())
 			break
 		}
 		select {

@@ -821,6 +821,36 @@ func (d *DB) Range(till ledger.TillID, from uint64, f func(*ledger.Event) bool) 
 	})
 }
 
+// RangeRaw is Range without decoding: f gets each event's stored
+// encoding (its signed bytes, as ledger.Event.Bytes gives them), for
+// sending to a peer that verifies them itself. The slice is f's to keep.
+func (d *DB) RangeRaw(till ledger.TillID, from uint64, f func(seq uint64, raw []byte) bool) error {
+	d.mu.Lock()
+	head, _, _ := d.state.Head(till)
+	d.mu.Unlock()
+	if from == 0 {
+		from = 1
+	}
+	return d.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: eventKey(pEvent, till, 0)[:33], PrefetchValues: true, PrefetchSize: 128})
+		defer it.Close()
+		for it.Seek(eventKey(pEvent, till, from)); it.Valid(); it.Next() {
+			seq := binary.BigEndian.Uint64(it.Item().Key()[33:])
+			if seq > head {
+				return nil
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if !f(seq, v) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
 // Get returns a till's event at seq, held or chained.
 func (d *DB) Get(till ledger.TillID, seq uint64) (*ledger.Event, error) {
 	var ev *ledger.Event

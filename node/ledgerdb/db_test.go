@@ -3,6 +3,7 @@ package ledgerdb_test
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -62,6 +63,22 @@ func TestAppendSurvivesReopenAndIsIdempotent(t *testing.T) {
 	}
 	if len(got) != 16 || got[0] != ids[4] || got[15] != ids[19] {
 		t.Fatalf("Range from 5: %d events", len(got))
+	}
+	// RangeRaw gives the same events undecoded: their signed bytes.
+	var raw []ledger.EventID
+	if err := db.RangeRaw(till, 5, func(seq uint64, b []byte) bool {
+		ev, err := ledger.Decode(b)
+		if err != nil || ev.Seq != seq {
+			t.Errorf("RangeRaw seq %d: decoded seq %v, %v", seq, ev, err)
+			return false
+		}
+		raw = append(raw, ev.ID())
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(raw, got) {
+		t.Fatalf("RangeRaw from 5 gave %d events, not Range's %d", len(raw), len(got))
 	}
 	ev, _, err := db.Append(t.Context(), key, ledgertest.Sale3(), "new", now+100)
 	if err != nil || ev.Seq != 21 || ev.Prev != ids[19] {

@@ -411,11 +411,13 @@ func (s *Syncer) serve(st network.Stream) {
 	}
 	for _, rg := range mine.Diff(ledger.Vector(req.Vector)) {
 		var werr error
-		err := s.cfg.DB.Range(rg.Till, rg.From, func(ev *ledger.Event) bool {
-			if ev.Seq > rg.To {
+		// Raw: the puller verifies every event anyway, and decoding
+		// 10,000 events here cost ~0.15 s of CPU per pull.
+		err := s.cfg.DB.RangeRaw(rg.Till, rg.From, func(seq uint64, raw []byte) bool {
+			if seq > rg.To {
 				return false
 			}
-			batch = append(batch, ev.Bytes())
+			batch = append(batch, raw)
 			if len(batch) == s.cfg.Batch {
 				werr = flush()
 			}

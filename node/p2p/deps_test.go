@@ -8,7 +8,9 @@ import (
 
 // TestBinaryLinksTCPOnly keeps the transports and services the store mesh
 // cannot use out of the tillmesh binary: they come in through
-// libp2p.New's defaults (see newLibp2pHost) and made up about half of it.
+// libp2p.New's defaults (see newLibp2pHost) and made up about half of it;
+// and the larger libraries replaced to keep it small (BENCHMARKS.md,
+// "Footprint").
 func TestBinaryLinksTCPOnly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -39,6 +41,10 @@ func TestBinaryLinksTCPOnly(t *testing.T) {
 		"github.com/libp2p/go-libp2p/p2p/protocol/autonatv2",
 		"github.com/libp2p/go-libp2p/p2p/protocol/holepunch",
 		"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2",
+		// the inventory's blocks travel over crdt.ProtocolID (crdt.peerExchange)
+		"github.com/ipfs/boxo/bitswap",
+		// HQ's PostgreSQL goes through lib/pq; pgx linked 4 MB more
+		"github.com/jackc/pgx",
 	}
 	deps := string(out)
 	for _, f := range forbidden {

@@ -52,8 +52,8 @@
 // # Invariants
 //
 //   - No connection is accepted and nothing is dialed before Run, so the
-//     layers that must see every new connection (the CRDT store and its
-//     bitswap) can be built between New and Run.
+//     layers that must see every new connection (the CRDT store's
+//     broadcaster) can be built between New and Run.
 //   - A peer is admitted only under a certificate that verifies for this
 //     store and names the peer's own key, and only while connected.
 //   - Every PeerAdmitted event is followed by at most one PeerLeft for

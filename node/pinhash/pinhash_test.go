@@ -23,7 +23,7 @@ func TestVerify(t *testing.T) {
 		t.Fatal("two hashes of one PIN are equal: no salt")
 	}
 	d, err := New("x", Default)
-	if err != nil || !strings.HasPrefix(d, "$argon2id$v=19$m=19456,t=2,p=1$") {
+	if err != nil || !strings.HasPrefix(d, "$argon2id$v=19$m=7168,t=5,p=1$") {
 		t.Fatalf("default hash %q, %v", d, err)
 	}
 }
@@ -85,4 +85,36 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) prints back as %q", s, h.String())
 		}
 	})
+}
+
+// TestOneComputationAtATime: logins racing from goroutines released
+// together never run two argon2id computations at once, so a till's
+// memory holds one hash's memory parameter, not one per login.
+func TestOneComputationAtATime(t *testing.T) {
+	h, err := New("1234", Params{Time: 1, MemoryKiB: 1024, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxRunning.Store(0)
+	start := make(chan struct{})
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			<-start
+			ok, err := Verify(h, "1234")
+			if err == nil && !ok {
+				err = errors.New("right PIN refused")
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := maxRunning.Load(); got != 1 {
+		t.Errorf("%d argon2id computations ran at once, want 1", got)
+	}
 }
