@@ -24,6 +24,7 @@ const (
 	// ChangeOverflow means the subscriber fell behind and changes were
 	// dropped: reload everything it shows.
 	ChangeOverflow
+	ChangeCustomer // ID is the customer number
 )
 
 func (k ChangeKind) String() string {
@@ -42,6 +43,8 @@ func (k ChangeKind) String() string {
 		return "stock"
 	case ChangeOverflow:
 		return "overflow"
+	case ChangeCustomer:
+		return "customer"
 	}
 	return "unknown"
 }
@@ -128,6 +131,9 @@ func (ss *subscribers) closeAll() {
 func changeOf(k string) (Change, bool) {
 	if sku, till, _, ok := parseStockKey(k); ok {
 		return Change{Kind: ChangeStock, ID: sku, Till: till}, true
+	}
+	if number, _, _, ok := parseCustomerKey(k); ok {
+		return Change{Kind: ChangeCustomer, ID: number}, true
 	}
 	prefix, id, ok := parseIDKey(k)
 	if !ok {
@@ -241,6 +247,9 @@ func (s *Store) onCommit(key string, value []byte, deleted bool) {
 		}
 		return
 	}
+	if c.Kind == ChangeCustomer {
+		s.onCustomerCommit(key, value, deleted)
+	}
 	if c.Kind == ChangeProduct && !deleted {
 		// On delete the index keeps its entries: the key may still be
 		// present (a concurrent add wins), lookups check the product,
@@ -333,5 +342,5 @@ func (s *Store) buildIndex(ctx context.Context) error {
 		return err
 	}
 	s.index.fill(products)
-	return nil
+	return s.buildCustomers(ctx)
 }
