@@ -171,11 +171,11 @@ func (s *Store) CustomerEdits(number string) (Customer, []FieldEdit, error) {
 	return c, edits, nil
 }
 
-// FindCustomers returns up to limit customers matching q, from memory:
-// first a customer whose loyalty card barcode or number is exactly q (a
-// wedge scanner types the card into the search box), then those whose
-// name, email or card contains q case-insensitively or, when q looks
-// like a phone number, whose phone digits contain q's.
+// FindCustomers returns up to limit customers matching q, from memory. A
+// customer whose loyalty card barcode or number is exactly q is the whole
+// answer (a wedge scanner types the card into the search box); otherwise
+// those whose name, email or card contains q case-insensitively or, when
+// q looks like a phone number, whose phone digits contain q's.
 func (s *Store) FindCustomers(q string, limit int) []Customer {
 	return s.customers.find(q, limit)
 }
