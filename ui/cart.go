@@ -254,6 +254,7 @@ func (a *API) getCart(w http.ResponseWriter, r *http.Request, _ *session) {
 }
 
 func (a *API) deleteCart(w http.ResponseWriter, r *http.Request, s *session) {
+	a.attached.set("") // a cleared sale has no customer either
 	a.cartChange(w, r, s, nil, func([]cartLine, *Discount) ([]cartLine, *Discount, error) { return nil, nil, nil })
 }
 
@@ -506,7 +507,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	sr := SaleRequest{IdempotencyKey: req.IdempotencyKey, Tenders: req.Tenders, CartDiscount: p.Sale.CartDiscount,
-		Staff: s.staff.ID, Approver: p.view.Approver}
+		Staff: s.staff.ID, Approver: p.view.Approver, Customer: a.attached.get()}
 	for _, l := range p.Sale.Lines {
 		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount})
 	}
@@ -516,6 +517,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	a.cart.replace(version, nil, nil)
+	a.attached.clearIf(sr.Customer)
 	a.log.Info("sale", "receipt", ledger.Receipt(a.till.Self().Number, ev.Seq), "staff", s.staff.ID, "total", p.view.Total.String())
 	a.saleDone(w, r, ev, false)
 }

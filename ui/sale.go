@@ -94,6 +94,7 @@ type SaleDetail struct {
 	Time       time.Time          `json:"time"`
 	Staff      string             `json:"staff"`
 	Approver   string             `json:"approver,omitempty"`
+	Customer   string             `json:"customer,omitempty"` // the customer's number
 	Currency   string             `json:"currency"`
 	Lines      []SaleLineView     `json:"lines"`
 	Gross      ledger.Money       `json:"gross"`
@@ -126,7 +127,7 @@ func (a *API) detail(ev *ledger.Event) SaleDetail {
 	n := a.till.TillNumber(ev.Till)
 	d := SaleDetail{EventID: ev.ID().String(), Receipt: ledger.Receipt(n, ev.Seq), Barcode: ReceiptCode(n, ev.Seq),
 		TillNumber: n, Seq: ev.Seq, Time: time.UnixMilli(ev.Time.Wall).UTC(), Staff: s.Staff, Approver: s.Approver,
-		Currency: s.Currency, Gross: t.Gross, Discounts: t.Discounts, Cart: s.CartDiscount, Net: t.Net, Tax: t.Tax,
+		Customer: s.Customer, Currency: s.Currency, Gross: t.Gross, Discounts: t.Discounts, Cart: s.CartDiscount, Net: t.Net, Tax: t.Tax,
 		Total: t.Total, Bands: bandsOf(t.Bands), Tenders: s.Tenders, Change: s.Change}
 	for i, l := range s.Lines {
 		lt := t.Lines[i]
@@ -578,6 +579,6 @@ func (r SaleRequest) Sale(find func(SaleLine) (Product, error)) (*ledger.Sale, e
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	s.Staff, s.Approver = r.Staff, r.Approver
+	s.Staff, s.Approver, s.Customer = r.Staff, r.Approver, r.Customer
 	return s, nil
 }
