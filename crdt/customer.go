@@ -402,3 +402,28 @@ func parseCustomerKey(k string) (number, till string, erased, ok bool) {
 	}
 	return "", "", false, false
 }
+
+// MergeEdits merges field edits (any order, any source) into the edit that
+// wins each field, sorted by field: what HQ keeps of a customer. Edits of
+// unknown fields are dropped.
+func MergeEdits(edits ...[]FieldEdit) []FieldEdit {
+	var won [numCustomerFields + 1]*FieldEdit
+	for _, list := range edits {
+		for i := range list {
+			e := &list[i]
+			if e.Field == 0 || int(e.Field) > numCustomerFields {
+				continue
+			}
+			if w := won[e.Field]; w == nil || e.newer(*w) {
+				won[e.Field] = e
+			}
+		}
+	}
+	var out []FieldEdit
+	for _, w := range won {
+		if w != nil {
+			out = append(out, FieldEdit{Field: w.Field, Value: w.Value, At: w.At, By: w.By})
+		}
+	}
+	return out
+}

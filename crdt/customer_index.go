@@ -32,6 +32,8 @@ type customerIndex struct {
 
 	words  searchBuf // lower-case name, email and card
 	phones searchBuf // phone digits
+
+	ver uint64 // bumped by every change; each entry keeps the last
 }
 
 // searchBuf is one byte buffer of search rows, each ending in rowEnd, so
@@ -52,8 +54,9 @@ type customerEntry struct {
 	logi   [numCustomerFields]uint32
 	by     [numCustomerFields]uint16
 	erased bool
-	rowW   int32 // current row in words, -1 if none
-	rowP   int32 // current row in phones, -1 if none
+	ver    uint64 // customerIndex.ver at the entry's last change
+	rowW   int32  // current row in words, -1 if none
+	rowP   int32  // current row in phones, -1 if none
 }
 
 const rowEnd = 0x01
@@ -145,6 +148,8 @@ func (x *customerIndex) applyErasure(number string) {
 }
 
 func (x *customerIndex) refreshLocked(e *customerEntry, oldCard string) {
+	x.ver++
+	e.ver = x.ver
 	card := e.vals[FieldCard-1]
 	if oldCard != card {
 		if oldCard != "" {
@@ -351,4 +356,21 @@ func (x *customerIndex) counts() (customers, erased int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return len(x.byNum), x.erased
+}
+
+// changedSince returns the customers changed after version v, and the
+// current version.
+func (x *customerIndex) changedSince(v uint64) ([]string, uint64) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []string
+	if v >= x.ver {
+		return nil, x.ver
+	}
+	for n, e := range x.byNum {
+		if e.ver > v {
+			out = append(out, n)
+		}
+	}
+	return out, x.ver
 }

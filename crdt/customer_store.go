@@ -205,6 +205,15 @@ func (s *Store) CustomerNumbers() []string {
 	return out
 }
 
+// CustomersChangedSince returns the numbers of the customers changed
+// (edited, created or erased, here or by a merge) after version v, and
+// the current version to ask after next time. Versions count from 0 at
+// each start, so a caller that keeps one across a restart of the Store
+// must start again from 0.
+func (s *Store) CustomersChangedSince(v uint64) ([]string, uint64) {
+	return s.customers.changedSince(v)
+}
+
 // onCustomerCommit merges a committed customer key into the index, and
 // deletes a slot of an erased customer (a late edit made by a till that
 // had not heard of the erasure).
