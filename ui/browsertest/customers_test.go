@@ -1,6 +1,7 @@
 package browsertest_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -93,5 +95,40 @@ func TestCustomerByScannedCard(t *testing.T) {
 	until(t, p, "the purchase in the history", fmt.Sprintf(`document.querySelector('#cust-history').textContent.includes(%q)`, receipt))
 	if errs := br.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %s", strings.Join(errs, "; "))
+	}
+}
+
+// TestHQCustomersPage: HQ lists and searches the chain's customers and
+// erases one; only the number stays.
+func TestHQCustomersPage(t *testing.T) {
+	path := chromiumOrSkip(t)
+	ctx := context.Background()
+	h, store, url := hqWithStore(t, 95)
+	recs := []hqapi.CustomerRecord{
+		{Number: "100000000001", Edits: []hqapi.CustomerEdit{{Field: "name", Value: "Anna Meier", Wall: 1, By: "t1"}, {Field: "phone", Value: "0171 5550101", Wall: 1, By: "t1"}}},
+		{Number: "100000000002", Edits: []hqapi.CustomerEdit{{Field: "name", Value: "Ben Becker", Wall: 1, By: "t1"}}},
+	}
+	if _, err := h.PutCustomers(ctx, store.ID, recs); err != nil {
+		t.Fatal(err)
+	}
+	br := newBrowser(t, path)
+	p := br.page("hq")
+	do(t, p, "open HQ", chromedp.Navigate(url), chromedp.WaitVisible("#login-form"))
+	loginHQ(t, p)
+	do(t, p, "customers", chromedp.Click(`#nav button[data-tab=customers]`), chromedp.WaitVisible("#customer-table"))
+	until(t, p, "both customers", `document.querySelectorAll('#customer-table tbody tr').length === 2`)
+	setInput(t, p, `#customer-search input[name=q]`, "anna")
+	do(t, p, "search", chromedp.Click(`#customer-search button`))
+	until(t, p, "the search", `document.querySelectorAll('#customer-table tbody tr').length === 1 && document.querySelector('#customer-table tbody tr').dataset.number === '100000000001'`)
+	js[bool](t, p, `(window.confirm = () => true, true)`)
+	do(t, p, "erase", chromedp.Click(`#customer-table tbody tr button.erase`))
+	until(t, p, "erased", `document.querySelector('#customer-status').textContent.includes('erased')`)
+	br.shot(p, "hq-customers")
+	got, err := h.SearchCustomers(ctx, "100000000001", 10)
+	if err != nil || len(got) != 1 || !got[0].Erased || got[0].Name != "" || got[0].Phone != "" {
+		t.Fatalf("after erasure HQ holds %+v, %v", got, err)
+	}
+	if errs := br.jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors: %v", errs)
 	}
 }
