@@ -81,7 +81,11 @@ func (b *Badger) UpdateCustomer(_ context.Context, number string, nowMicro uint6
 			if err != nil {
 				return err
 			}
-			if err := txn.Set(key, v); err != nil {
+			// WithDiscard: Badger drops the record's older versions
+			// at compaction and a backup (db.Backup streams every
+			// version it still holds) stops at this one, so the
+			// personal data an erasure replaced is in no later backup.
+			if err := txn.SetEntry(badger.NewEntry(key, v).WithDiscard()); err != nil {
 				return err
 			}
 			changed = true

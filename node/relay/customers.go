@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
@@ -37,9 +38,15 @@ type customerInventory interface {
 // customerSync is the relay's customer state; the relay's round goroutine
 // is its only user.
 type customerSync struct {
-	sent uint64 // CustomersChangedSince version already put to HQ
-	off  bool   // HQ keeps no customers (501): stop asking until restart
+	sent uint64    // CustomersChangedSince version already put to HQ
+	full time.Time // when every customer was last put to HQ
+	off  bool      // HQ keeps no customers (501): stop asking until restart
 }
+
+// customerResend is how often the relay puts HQ every customer again,
+// erasures included: an HQ restored from a backup taken before an
+// erasure learns it again within this time (and at the next relay start).
+const customerResend = 6 * time.Hour
 
 // syncCustomers runs one round of the customer flow.
 func (r *Relay) syncCustomers(ctx context.Context) error {
@@ -61,7 +68,11 @@ func (r *Relay) syncCustomers(ctx context.Context) error {
 }
 
 func (r *Relay) putCustomers(ctx context.Context, inv customerInventory) error {
-	numbers, ver := inv.CustomersChangedSince(r.cust.sent)
+	since, now := r.cust.sent, r.cfg.Now()
+	if now.Sub(r.cust.full) >= customerResend {
+		since = 0
+	}
+	numbers, ver := inv.CustomersChangedSince(since)
 	slices.Sort(numbers)
 	for len(numbers) > 0 {
 		n := min(len(numbers), hqapi.MaxCustomerBatch)
@@ -94,6 +105,9 @@ func (r *Relay) putCustomers(ctx context.Context, inv customerInventory) error {
 		numbers = numbers[n:]
 	}
 	r.cust.sent = ver
+	if since == 0 {
+		r.cust.full = now
+	}
 	return nil
 }
 
