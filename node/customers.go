@@ -32,10 +32,14 @@ const settingCustomerRequired = "customer_required"
 // and a till never gives out a number it already knows).
 const customerNumberDigits = 12
 
-// customerClock hands out the hybrid logical clock of customer edits.
+// customerClock hands out the hybrid logical clock of customer edits,
+// and serialises this till's creations, edits and erasures, so that two
+// requests racing for one loyalty card cannot both pass the card check.
 type customerClock struct {
 	mu   sync.Mutex
 	last ledger.HLC
+
+	edit sync.Mutex
 }
 
 // next returns a clock above the last one handed out, above this till's
@@ -183,6 +187,8 @@ func (t *Till) checkCard(card, number string) error {
 
 // CreateCustomer gives c a new random number and stores it.
 func (t *Till) CreateCustomer(ctx context.Context, in ui.Customer) (ui.Customer, error) {
+	t.custClock.edit.Lock()
+	defer t.custClock.edit.Unlock()
 	c := crdt.Customer(in)
 	c.Number, c.Erased = "", false
 	if c.HomeStore == "" {
@@ -226,6 +232,8 @@ func (t *Till) CreateCustomer(ctx context.Context, in ui.Customer) (ui.Customer,
 // EditCustomer stores the fields of in that differ from the customer as
 // this till holds it, each with a clock above the edit it replaces.
 func (t *Till) EditCustomer(ctx context.Context, in ui.Customer) (ui.Customer, error) {
+	t.custClock.edit.Lock()
+	defer t.custClock.edit.Unlock()
 	cur, seen, err := t.inv.CustomerEdits(in.Number)
 	if err != nil {
 		return ui.Customer{}, customerErr(err, in.Number)
@@ -261,6 +269,8 @@ func (t *Till) EditCustomer(ctx context.Context, in ui.Customer) (ui.Customer, e
 // (and, through the relay, at HQ and in the chain's other stores). The
 // ledger's sales keep the number, which names no one by itself.
 func (t *Till) EraseCustomer(ctx context.Context, number string) error {
+	t.custClock.edit.Lock()
+	defer t.custClock.edit.Unlock()
 	_, seen, err := t.inv.CustomerEdits(number)
 	if err != nil {
 		return customerErr(err, number)

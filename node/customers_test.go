@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -136,4 +137,41 @@ func TestCustomersAcrossTills(t *testing.T) {
 func saleReq(key, sku, customer string) ui.SaleRequest {
 	return ui.SaleRequest{IdempotencyKey: key, Customer: customer,
 		Lines: []ui.SaleLine{{SKU: sku, Qty: 1}}, Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}}
+}
+
+// TestCustomerCardRace: requests released together at one till, each
+// registering a customer with the same loyalty card: exactly one gets it.
+func TestCustomerCardRace(t *testing.T) {
+	s := newStore(t, 1)
+	a := s.start(t, s.tills[0])
+	seedStaff(t, a)
+	ua := serveUI(t, a)
+	const n = 8
+	clients := make([]*web, n)
+	for i := range clients {
+		clients[i] = login(t, ua, "2", "0000")
+	}
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() {
+			<-start
+			code, _ := c.do("POST", "/api/customers", fmt.Sprintf(`{"name":"Racer %d","card":"LOY-RACE"}`, i))
+			codes <- code
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	if got[201] != 1 || got[409] != n-1 {
+		t.Fatalf("answers %v, want one 201 and %d 409", got, n-1)
+	}
+	if cs := a.Inventory().CustomersByCard("LOY-RACE"); len(cs) != 1 {
+		t.Fatalf("%d customers hold the card", len(cs))
+	}
 }
