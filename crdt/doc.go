@@ -15,6 +15,12 @@
 // No wall clock decides a conflict. Values are CBOR (core deterministic
 // encoding) and are validated on write and on read.
 //
+// Customers are kept like stock, one slot per till
+// (/customer/<number>/<till>/<epoch>), each field won by the hybrid
+// logical clock of its edit, because go-ds-crdt's own tie-break is DAG
+// height, not time; an erasure marker hides every slot for good
+// (customer.go).
+//
 // Stock is a PN-counter: /stock/<sku>/<till>/<epoch> holds one till's
 // cumulative movement for one SKU, written only by that till; readers sum
 // the slots. The epoch is random per database incarnation, so a till

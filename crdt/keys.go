@@ -24,13 +24,14 @@ import (
 //	<ns>/local/epoch                this incarnation's epoch (never replicated)
 //	<ns>/local/open                 present while a Store is open
 const (
-	prefixProduct = "product"
-	prefixStaff   = "staff"
-	prefixCert    = "cert"
-	prefixRevoked = "revoked"
-	prefixSetting = "setting"
-	prefixStock   = "stock"
-	prefixKinds   = "kinds"
+	prefixProduct  = "product"
+	prefixStaff    = "staff"
+	prefixCert     = "cert"
+	prefixRevoked  = "revoked"
+	prefixSetting  = "setting"
+	prefixStock    = "stock"
+	prefixKinds    = "kinds"
+	prefixCustomer = "customer" // customer.go: slots and erasure markers
 )
 
 func keyOf(prefix, id string) ds.Key {

@@ -50,9 +50,10 @@ type Store struct {
 	bgClosed   bool           // Close is waiting for bg: start nothing more
 	bg         sync.WaitGroup // repairs started by the Store
 
-	index *barcodeIndex
-	subs  *subscribers
-	newer newerKeys // keys of kinds a newer version wrote (newer.go)
+	index     *barcodeIndex
+	customers *customerIndex // customer_index.go
+	subs      *subscribers
+	newer     newerKeys // keys of kinds a newer version wrote (newer.go)
 
 	// The writer goroutine owns own and is the only caller of
 	// crdt.Batch/Commit: go-ds-crdt's Put has no lock and all batches
@@ -97,6 +98,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		crdtNS:      crdtNS,
 		blocksNS:    ns.ChildString("blocks"),
 		index:       newBarcodeIndex(),
+		customers:   newCustomerIndex(),
 		subs:        &subscribers{},
 		writes:      make(chan writeReq),
 		quit:        make(chan struct{}),

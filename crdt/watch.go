@@ -26,6 +26,7 @@ const (
 	ChangeOverflow
 	// ChangeKinds: a till announced the event kinds its release knows.
 	ChangeKinds
+	ChangeCustomer // ID is the customer number
 )
 
 func (k ChangeKind) String() string {
@@ -46,6 +47,8 @@ func (k ChangeKind) String() string {
 		return "overflow"
 	case ChangeKinds:
 		return "kinds"
+	case ChangeCustomer:
+		return "customer"
 	}
 	return "unknown"
 }
@@ -132,6 +135,9 @@ func (ss *subscribers) closeAll() {
 func changeOf(k string) (Change, bool) {
 	if sku, till, _, ok := parseStockKey(k); ok {
 		return Change{Kind: ChangeStock, ID: sku, Till: till}, true
+	}
+	if number, _, _, ok := parseCustomerKey(k); ok {
+		return Change{Kind: ChangeCustomer, ID: number}, true
 	}
 	prefix, id, ok := parseIDKey(k)
 	if !ok {
@@ -247,6 +253,9 @@ func (s *Store) onCommit(key string, value []byte, deleted bool) {
 		}
 		return
 	}
+	if c.Kind == ChangeCustomer {
+		s.onCustomerCommit(key, value, deleted)
+	}
 	if c.Kind == ChangeProduct && !deleted {
 		// On delete the index keeps its entries: the key may still be
 		// present (a concurrent add wins), lookups check the product,
@@ -339,5 +348,5 @@ func (s *Store) buildIndex(ctx context.Context) error {
 		return err
 	}
 	s.index.fill(products)
-	return nil
+	return s.buildCustomers(ctx)
 }

@@ -110,6 +110,10 @@ type Sale struct {
 	Change       Money    `cbor:"6,keyasint,omitempty" json:"change,omitempty"`
 	Staff        string   `cbor:"7,keyasint" json:"staff"`
 	Approver     string   `cbor:"8,keyasint,omitempty" json:"approver,omitempty"` // manager who approved a discount above the limit
+	// Customer is the number of the customer attached to the sale, if
+	// any: only the number, never personal data, so erasing a customer
+	// leaves the ledger as it is (see CheckCustomer).
+	Customer string `cbor:"9,keyasint,omitempty" json:"customer,omitempty"`
 }
 
 // Refund gives back some or all of a sale's lines, at any till. Each line's
@@ -274,6 +278,11 @@ func (s *Sale) check() error {
 	}
 	if err := checkStaff("approver", s.Approver, false); err != nil {
 		return err
+	}
+	if s.Customer != "" {
+		if err := CheckCustomer(s.Customer); err != nil {
+			return err
+		}
 	}
 	if len(s.Lines) == 0 || len(s.Lines) > MaxLines {
 		return invalid("%d lines, want 1..%d", len(s.Lines), MaxLines)
@@ -585,6 +594,27 @@ func checkSKU(s string) error {
 	for _, r := range s {
 		if r <= ' ' || r == '/' || r == 0x7f {
 			return invalid("sku %q: contains %q", s, r)
+		}
+	}
+	return nil
+}
+
+// MaxCustomerLen is the longest customer number.
+const MaxCustomerLen = 32
+
+// CheckCustomer reports whether s is a well-formed customer number: 1 to
+// MaxCustomerLen ASCII letters, digits, '-' or '.', starting with a letter
+// or digit. It says nothing about whether the customer exists.
+func CheckCustomer(s string) error {
+	if s == "" || len(s) > MaxCustomerLen {
+		return invalid("customer number %q: want 1..%d bytes", s, MaxCustomerLen)
+	}
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case (r == '-' || r == '.') && i > 0:
+		default:
+			return invalid("customer number %q: contains %q", s, r)
 		}
 	}
 	return nil

@@ -110,6 +110,9 @@ func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (*ledger.Event, boo
 	if err != nil {
 		return nil, false, err
 	}
+	if err := t.checkSaleCustomer(sale.Customer); err != nil { // node/customers.go
+		return nil, false, err
+	}
 	ev, existing, err := t.Record(ctx, sale, req.IdempotencyKey)
 	if err == nil && existing && ev.Kind() != ledger.KindSale {
 		err = fmt.Errorf("%w: idempotency key %q made a %s", ui.ErrConflict, req.IdempotencyKey, ev.Kind())

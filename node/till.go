@@ -110,6 +110,8 @@ type Till struct {
 
 	revs revocations // node/revoke.go
 
+	custClock customerClock // node/customers.go
+
 	mu       sync.Mutex
 	httpAddr string
 	numbers  map[ledger.TillID]uint32 // from certificates seen

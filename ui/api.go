@@ -89,6 +89,7 @@ type API struct {
 	cart     *cartState
 	sold     *soldIndex
 	reprints reprintCounts
+	attached cartCustomer // the customer attached to the sale (customers.go)
 
 	setMu    sync.Mutex
 	setCache Settings
@@ -199,6 +200,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	p("PUT /api/products/{sku}", PermCatalog, a.putProduct)
 	a.catalogCSVRoutes(p)    // ui/catalogcsv.go
 	a.revocationRoutes(h, p) // ui/revoke.go
+	a.customerRoutes(h, p)   // ui/customers.go
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)

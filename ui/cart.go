@@ -502,7 +502,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	sr := SaleRequest{IdempotencyKey: req.IdempotencyKey, Tenders: req.Tenders, CartDiscount: p.Sale.CartDiscount,
-		Staff: s.staff.ID, Approver: p.view.Approver}
+		Staff: s.staff.ID, Approver: p.view.Approver, Customer: a.attached.get()}
 	for _, l := range p.Sale.Lines {
 		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount})
 	}
@@ -512,6 +512,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	a.cart.replace(version, nil, nil)
+	a.attached.clearIf(sr.Customer)
 	a.log.Info("sale", "receipt", a.receiptNo(ev.Till, ev.Seq), "staff", s.staff.ID, "total", p.view.Total.String())
 	a.saleDone(w, r, ev, false)
 }

@@ -81,6 +81,7 @@ func (a *API) clearCart(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, fmt.Errorf("%w: the cart changed on another screen: look at it again before clearing", ErrConflict))
 		return
 	}
+	a.attached.set("") // a cleared sale has no customer either
 	body := &ledger.CartCleared{Currency: p.Sale.Currency, Lines: p.Sale.Lines, Total: p.view.Total, Staff: s.staff.ID, Reason: req.Reason}
 	out := ClearView{Cleared: &Cleared{}}
 	ev, _, err := a.till.Record(ctx, body, req.IdempotencyKey)

@@ -108,6 +108,7 @@ type SaleDetail struct {
 	Time       time.Time          `json:"time"`
 	Staff      string             `json:"staff"`
 	Approver   string             `json:"approver,omitempty"`
+	Customer   string             `json:"customer,omitempty"` // the customer's number
 	Currency   string             `json:"currency"`
 	Lines      []SaleLineView     `json:"lines"`
 	Gross      ledger.Money       `json:"gross"`
@@ -141,7 +142,7 @@ func (a *API) detail(ev *ledger.Event) SaleDetail {
 	rn, _ := a.receiptN(ev.Till, ev.Seq)
 	d := SaleDetail{EventID: ev.ID().String(), Receipt: ledger.ReceiptNo(n, rn), Barcode: ledger.ReceiptCode(n, rn),
 		TillNumber: n, Seq: ev.Seq, Time: time.UnixMilli(ev.Time.Wall).UTC(), Staff: s.Staff, Approver: s.Approver,
-		Currency: s.Currency, Gross: t.Gross, Discounts: t.Discounts, Cart: s.CartDiscount, Net: t.Net, Tax: t.Tax,
+		Customer: s.Customer, Currency: s.Currency, Gross: t.Gross, Discounts: t.Discounts, Cart: s.CartDiscount, Net: t.Net, Tax: t.Tax,
 		Total: t.Total, Bands: bandsOf(t.Bands), Tenders: s.Tenders, Change: s.Change}
 	for i, l := range s.Lines {
 		lt := t.Lines[i]
@@ -594,6 +595,6 @@ func (r SaleRequest) Sale(find func(SaleLine) (Product, error)) (*ledger.Sale, e
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	s.Staff, s.Approver = r.Staff, r.Approver
+	s.Staff, s.Approver, s.Customer = r.Staff, r.Approver, r.Customer
 	return s, nil
 }

@@ -184,6 +184,7 @@ type SaleRequest struct {
 	Staff          string          `json:"-"`
 	Approver       string          `json:"approver,omitempty"`
 	ApproverPIN    string          `json:"approver_pin,omitempty"`
+	Customer       string          `json:"customer,omitempty"` // a customer's number, checked by the till
 }
 
 // SaleLine names a product by SKU or barcode.

@@ -229,6 +229,9 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 		return
 	}
 	w.pair("Receipt "+r.Number, r.Time.Format("2006-01-02 15:04"))
+	if r.Customer != "" {
+		w.pair("Customer "+r.Customer, "")
+	}
 	w.rule()
 
 	// Lines: the amount column ends with the line's tax code.

@@ -37,6 +37,7 @@ type Receipt struct {
 	Bands        []Band         `json:"bands,omitempty"` // by rate, ascending
 	Tenders      []Tender       `json:"tenders"`
 	Change       ledger.Money   `json:"change,omitempty"`
+	Customer     string         `json:"customer,omitempty"`
 	EventID      ledger.EventID `json:"event_id"`
 	Sig          []byte         `json:"sig"`
 	// Verify is the start of the QR payload: a URL where the receipt can
@@ -141,6 +142,7 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 	if r.Cashier == "" {
 		r.Cashier = s.Staff
 	}
+	r.Customer = s.Customer // the number only: erasure leaves receipts as printed
 	for i, l := range s.Lines {
 		name := l.Name
 		if name == "" {

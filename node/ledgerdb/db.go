@@ -183,6 +183,9 @@ func (d *DB) open() error {
 	if err := d.migrate(); err != nil {
 		return err
 	}
+	if err := d.indexCustomers(); err != nil { // customers.go
+		return err
+	}
 	var from ledger.Vector
 	if !d.cfg.FullCheck {
 		from = d.restore()

@@ -68,7 +68,8 @@ func tillSeq(till ledger.TillID, seq uint64) []byte {
 func indexRecords(ev *ledger.Event) (keys, vals [][]byte) {
 	switch b := ev.Body.(type) {
 	case *ledger.Sale:
-		return [][]byte{saleIdxKey(ev.ID())}, [][]byte{tillSeq(ev.Till, ev.Seq)}
+		ck, cv := customerRecords(ev, b) // customers.go
+		return append([][]byte{saleIdxKey(ev.ID())}, ck...), append([][]byte{tillSeq(ev.Till, ev.Seq)}, cv...)
 	case *ledger.Refund:
 		return [][]byte{settleIdxKey(b.Sale, ev.Till, ev.Seq)}, [][]byte{{}}
 	case *ledger.Void:

@@ -109,6 +109,8 @@ type Relay struct {
 	uploaded    uint64
 	rejected    map[rejKey]time.Time // events HQ refused -> when; retried after MaxBackoff
 	lastErr     string
+
+	cust customerSync // customers.go; the round's goroutine only
 }
 
 // New checks cfg, makes the HQ client and joins the store's relay topic.
@@ -534,7 +536,10 @@ func (r *Relay) round(ctx context.Context, downlink bool) error {
 		return err
 	}
 	if downlink {
-		return r.downlink(ctx)
+		if err := r.downlink(ctx); err != nil {
+			return err
+		}
+		return r.syncCustomers(ctx) // customers.go
 	}
 	return nil
 }

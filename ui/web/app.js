@@ -583,6 +583,7 @@ function onScan(code) {
     case 'sale': addItem({ barcode: code }); break;
     case 'stock': if (state.batch) batchAdd(code); else { $('#stock-filter').value = code; renderStock(); } break;
     case 'catalog': $('#cat-search').value = code; loadCatalog(); break;
+    case 'customers': document.dispatchEvent(new CustomEvent('tillmesh:scan', { detail: code })); break; // customers.js
     default: toast('Scanned ' + code + ': open the sale screen to sell it.');
   }
 }
@@ -952,6 +953,7 @@ function renderReceipt(box, s) {
     s.tenders.map((t) => line(t.kind === 'cash' ? 'Cash' : t.kind === 'card' ? 'Card' + (t.ref ? ' ' + t.ref : '') : t.kind, money(t.amount, cur))),
     s.change ? line('Change', money(s.change, cur), 'big') : null,
     s.approver ? el('div', { class: 'c' }, 'discount approved by ' + staffName(s.approver)) : null,
+    s.customer ? el('div', { class: 'c', id: 'receipt-customer' }, 'Customer ' + s.customer) : null,
     s.voided ? el('div', { class: 'c big' }, '*** VOIDED ***') : null,
     code128SVG(s.barcode),
     el('div', { class: 'c' }, s.barcode),

@@ -51,7 +51,8 @@ function loggedIn(me) {
 function show(tab) {
   $$(".tab").forEach(t => t.hidden = t.id !== tab);
   $$("#nav button[data-tab]").forEach(b => b.classList.toggle("active", b.dataset.tab === tab));
-  ({ stores: loadStores, reports: loadReport, stock: loadStock, catalog: loadCatalog })[tab]();
+  const load = ({ stores: loadStores, reports: loadReport, stock: loadStock, catalog: loadCatalog })[tab];
+  if (load) load(); // other tabs load themselves (customers.js)
 }
 
 function fillStoreSelects() {

@@ -1,0 +1,197 @@
+// Customers at the till: find (a scanned loyalty card, a phone number or
+// a name), create, edit, purchase history, erasure (managers), and the
+// "Attach customer" control of the sale screen. Kept apart from app.js:
+// it asks the session for the CSRF token itself and hears scans made on
+// its screen through the 'tillmesh:scan' event app.js sends.
+(() => {
+'use strict';
+
+const $ = (s) => document.querySelector(s);
+const FIELDS = ['name', 'phone', 'email', 'card', 'notes'];
+let session = null;
+let current = null; // the customer in the form; null: a new one
+
+async function csrf() {
+  if (!session) {
+    session = await fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' }).then((r) => r.json()).catch(() => ({}));
+  }
+  return session.csrf_token || '';
+}
+
+async function api(method, path, body) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (method !== 'GET') headers['X-CSRF-Token'] = await csrf();
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store',
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (res.status === 403 && /CSRF/i.test(data.error || '')) session = null; // a new login: ask again
+  if (!res.ok) throw new Error(data.error || res.statusText);
+  return data;
+}
+
+function msg(text, kind) {
+  const m = $('#cust-msg');
+  m.textContent = text || '';
+  m.className = 'msg' + (kind ? ' ' + kind : '');
+}
+
+function li(text, onclick, extra) {
+  const e = document.createElement('li');
+  const s = document.createElement('span');
+  s.textContent = text;
+  e.append(s);
+  if (extra) { const b = document.createElement('b'); b.textContent = extra; e.append(b); }
+  if (onclick) e.addEventListener('click', onclick);
+  return e;
+}
+
+function label(c) {
+  if (c.erased) return c.number + ' (erased)';
+  return (c.name || '(no name)') + ' · ' + c.number;
+}
+
+async function search(q) {
+  q = (q || '').trim();
+  const ul = $('#cust-results');
+  if (!q) { ul.replaceChildren(); return; }
+  try {
+    const data = await api('GET', '/api/customers?q=' + encodeURIComponent(q));
+    const cs = data.customers || [];
+    ul.replaceChildren(...cs.map((c) => li(label(c), () => open(c), c.phone || c.card || '')));
+    if (!cs.length) ul.replaceChildren(li('No customer matches ' + q));
+    if (cs.length === 1) open(cs[0]);
+  } catch (e) {
+    ul.replaceChildren(li(e.message));
+  }
+}
+
+function open(c) {
+  current = c;
+  const f = $('#cust-form');
+  f.hidden = false;
+  $('#cust-title').textContent = c ? 'Customer ' + c.number + (c.erased ? ' (erased)' : '') : 'New customer';
+  for (const k of FIELDS) f.elements[k].value = (c && c[k]) || '';
+  f.elements.consent.checked = !!(c && c.consent);
+  for (const k of [...FIELDS, 'consent']) f.elements[k].disabled = !!(c && c.erased);
+  $('#cust-save').disabled = !!(c && c.erased);
+  $('#cust-attach').hidden = !c || c.erased;
+  $('#cust-erase').hidden = !c || c.erased || !canSettings();
+  msg('');
+  history(c);
+}
+
+async function history(c) {
+  const ul = $('#cust-history');
+  ul.replaceChildren();
+  if (!c) return;
+  try {
+    const data = await api('GET', '/api/customers/' + encodeURIComponent(c.number) + '/sales');
+    const ss = data.sales || [];
+    ul.replaceChildren(...ss.map((s) => li(s.receipt + ' · ' + new Date(s.time).toLocaleString() + ' · ' + (s.items || []).join(', '),
+      null, (s.total / 100).toFixed(2))));
+    if (!ss.length) ul.replaceChildren(li('No purchases in this till\'s ledger yet.'));
+  } catch (e) {
+    ul.replaceChildren(li(e.message));
+  }
+}
+
+function canSettings() { return !!(session && (session.permissions || []).includes('settings')); }
+
+async function save(e) {
+  e.preventDefault();
+  const f = $('#cust-form');
+  const body = {};
+  for (const k of FIELDS) body[k] = f.elements[k].value.trim();
+  body.consent = f.elements.consent.checked;
+  try {
+    const c = current
+      ? await api('PUT', '/api/customers/' + encodeURIComponent(current.number), body)
+      : await api('POST', '/api/customers', body);
+    open(c);
+    msg('Saved: customer ' + c.number + '.', 'ok');
+  } catch (x) {
+    msg(x.message, 'error');
+  }
+}
+
+async function attach() {
+  if (!current) return;
+  try {
+    await api('PUT', '/api/cart/customer', { number: current.number });
+    const b = document.querySelector('#nav button[data-view="sale"]');
+    if (b) b.click();
+  } catch (x) {
+    msg(x.message, 'error');
+  }
+}
+
+async function erase() {
+  if (!current || !window.confirm('Erase the personal data of customer ' + current.number + ' on every till and at HQ? Sales keep only the number.')) return;
+  try {
+    await api('DELETE', '/api/customers/' + encodeURIComponent(current.number));
+    open({ number: current.number, erased: true });
+    msg('Erased. Every till and HQ forget this customer\'s personal data.', 'ok');
+  } catch (x) {
+    msg(x.message, 'error');
+  }
+}
+
+// The sale screen's control: who is attached, attach (opens this screen)
+// and detach.
+async function refreshSale() {
+  const p = $('#sale-customer');
+  try {
+    const data = await api('GET', '/api/cart/customer');
+    const c = data.customer;
+    p.hidden = !c;
+    p.replaceChildren();
+    if (c) {
+      p.append('Customer: ' + label(c) + ' ');
+      const x = document.createElement('button');
+      x.type = 'button';
+      x.id = 'sale-customer-detach';
+      x.textContent = 'Detach';
+      x.addEventListener('click', async () => { await api('DELETE', '/api/cart/customer').catch(() => {}); refreshSale(); });
+      p.append(x);
+    }
+    $('#btn-customer').textContent = c ? 'Change customer' : 'Attach customer';
+  } catch (e) { /* logged out: nothing to show */ }
+}
+
+async function showing() {
+  session = null;
+  await csrf();
+  const req = $('#cust-required');
+  req.hidden = !canSettings();
+  if (canSettings()) {
+    api('GET', '/api/customer-fields').then((d) => { $('#cust-required-fields').value = (d.required || []).join(','); }).catch(() => {});
+  }
+  setTimeout(() => $('#cust-q').focus(), 0);
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  if (!$('#view-customers')) return;
+  $('#cust-search').addEventListener('submit', (e) => { e.preventDefault(); search($('#cust-q').value); });
+  document.addEventListener('tillmesh:scan', (e) => { $('#cust-q').value = e.detail; search(e.detail); });
+  $('#cust-new').addEventListener('click', () => open(null));
+  $('#cust-form').addEventListener('submit', save);
+  $('#cust-attach').addEventListener('click', attach);
+  $('#cust-erase').addEventListener('click', erase);
+  $('#cust-required').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const fields = $('#cust-required-fields').value.split(',').map((s) => s.trim()).filter(Boolean);
+      await api('PUT', '/api/customer-fields', { required: fields });
+      msg('Required fields saved for the whole store.', 'ok');
+    } catch (x) { msg(x.message, 'error'); }
+  });
+  $('#btn-customer').addEventListener('click', () => {
+    const b = document.querySelector('#nav button[data-view="customers"]');
+    if (b) b.click();
+  });
+  // Screens are shown by app.js; watch for ours and the sale screen.
+  const watch = (id, f) => new MutationObserver(() => { if (!$(id).hidden) f(); }).observe($(id), { attributes: true, attributeFilter: ['hidden'] });
+  watch('#view-customers', showing);
+  watch('#view-sale', refreshSale);
+});
+})();
