@@ -118,6 +118,12 @@ type Refund struct {
 	Tenders  []Tender     `cbor:"4,keyasint" json:"tenders"`
 	Reason   string       `cbor:"5,keyasint,omitempty" json:"reason,omitempty"`
 	Staff    string       `cbor:"6,keyasint" json:"staff"`
+	// Grant is the sale owner's grant this refund spends (grant.go); nil
+	// for a refund made before grants existed, or an offline spend.
+	Grant *GrantRef `cbor:"7,keyasint,omitempty" json:"grant,omitempty"`
+	// Offline is set when the owner could not be reached and the store's
+	// policy let a supervisor approve the refund without a grant.
+	Offline *OfflineSpend `cbor:"8,keyasint,omitempty" json:"offline,omitempty"`
 }
 
 // RefundLine names a line of the sale by its index (0-based) and how many
@@ -374,6 +380,9 @@ func (r *Refund) check() error {
 	}
 	paid, _, err := checkTenders(r.Tenders, total > 0)
 	if err != nil {
+		return err
+	}
+	if err := checkSpendRefs(r.Grant, r.Offline); err != nil {
 		return err
 	}
 	if paid != total {
