@@ -24,8 +24,15 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 	if err := t.kindAllowed(ctx, body.Kind()); err != nil {
 		return nil, false, err
 	}
+	useBy, err := t.beforeRecord(ctx, body, idem) // grants.go: spent once
+	if err != nil {
+		return nil, false, err
+	}
 	t.sellMu.Lock()
 	defer t.sellMu.Unlock()
+	if !useBy.IsZero() && time.Now().After(useBy) {
+		return nil, false, fmt.Errorf("%w: the refund's grant ran out before it could be recorded; try again", ui.ErrUnavailable)
+	}
 	ev, existing, err = t.db.Append(ctx, t.key, body, idem, t.cfg.Now().UnixMilli())
 	if err != nil || existing {
 		return ev, existing, mapStoreErr(err)

@@ -289,6 +289,9 @@ type RefundRequest struct {
 	Tender         ledger.TenderKind `json:"tender,omitempty"`
 	Ref            string            `json:"ref,omitempty"`
 	Reason         string            `json:"reason,omitempty"`
+	// Offline asks for the refund to be made without the sale's till's
+	// grant when that till cannot be reached (balances.go).
+	Offline bool `json:"offline,omitempty"`
 	// An approver's number and PIN, when the refund needs a permission
 	// the cashier lacks (above the refund limit, another till's sale).
 	approval
@@ -376,6 +379,9 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 		body.Tenders = []ledger.Tender{{Kind: kind, Amount: total, Ref: strings.TrimSpace(req.Ref)}}
 	}
 	ev, existing, err := a.till.Record(r.Context(), body, req.IdempotencyKey)
+	if errors.Is(err, ledger.ErrOwnerUnreachable) {
+		ev, existing, err = a.offlineRefund(r, s, req, sale, body, err) // balances.go
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return

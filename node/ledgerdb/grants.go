@@ -31,6 +31,7 @@ type Grant struct {
 	Ref       ledger.GrantRef     `json:"ref"`
 	Sale      ledger.EventID      `json:"sale"`
 	Requester ledger.TillID       `json:"requester"`
+	Key       string              `json:"key"` // the asker's idempotency key: asking again returns this grant
 	Lines     []ledger.RefundLine `json:"lines"`
 	Made      int64               `json:"made"` // Unix ms by the owner's clock
 }
