@@ -227,6 +227,15 @@ func TestOfflineRefundPolicy(t *testing.T) {
 	if an := fmt.Sprint(rep["anomalies"]); !strings.Contains(an, "refunded 4 of 2") {
 		t.Fatalf("report anomalies: %v", an)
 	}
+	ovs, _ := rep["overspends"].([]any)
+	if len(ovs) != 1 {
+		t.Fatalf("report over-spends: %v", rep["overspends"])
+	}
+	ov := ovs[0].(map[string]any)
+	spends := fmt.Sprint(ov["spends"])
+	if ov["sale"] != receipt || n(ov["over"]) != 2*price || !strings.Contains(spends, "offline:true") || !strings.Contains(spends, "till:2") {
+		t.Fatalf("report over-spend: %v", ov)
+	}
 }
 
 // doNoFatal is do for goroutines other than the test's: a transport
