@@ -30,6 +30,8 @@ type agg struct {
 	// newer counts events of kinds this version does not know: stored
 	// and kept, left out of the figures, shown as a warning.
 	newer ledger.Newer
+	// spends tracks refunded and voided sales for over-spends (overspend.go).
+	spends *spendTrack
 }
 
 type tillDay struct {
@@ -49,7 +51,7 @@ type HourSales struct {
 func newAgg(loc *time.Location) *agg {
 	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
 		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
-		pendingVoids: map[ledger.EventID][]string{}}
+		pendingVoids: map[ledger.EventID][]string{}, spends: newSpendTrack()}
 }
 
 func newReport() ledger.Report { return ledger.NewReport() }
@@ -106,6 +108,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 		}
 		a.newer[u.Kind()]++
 	}
+	a.spends.apply(ev, sale)
 	day := a.day(ev.Time.Wall)
 	reps := [3]*ledger.Report{&a.total, a.dayReport(day), a.tillReport(ev.Till, day)}
 	for _, r := range reps {
@@ -234,6 +237,9 @@ type Report struct {
 	Hours    []HourSales       `json:"hours"`
 	Tills    []TillSales       `json:"tills"`
 	Products []ledger.SKUSales `json:"products"`
+	// Overspends are the over-spent sales of the stores selected, over
+	// all time (overspend.go).
+	Overspends []StoreOverspend `json:"overspends"`
 }
 
 // report adds the store's figures within q to rep.
