@@ -27,16 +27,17 @@ import (
 // without a grant, up to SettingOfflineLimit per till in any 24 hours,
 // recorded as an offline spend (ledger.Refund.Offline).
 
-// Store settings of the offline policy (CRDT settings, decimal text).
+// Store settings of the offline policy (CRDT settings, set on the
+// settings screen or PUT /api/settings).
 const (
 	// SettingOfflineRefunds is "allow" to let a supervisor approve a
 	// refund of another till's sale while that till cannot be reached;
 	// anything else (the default) refuses it.
-	SettingOfflineRefunds = "offline_refunds"
+	SettingOfflineRefunds = ui.SettingOfflineRefunds
 	// SettingOfflineLimit is the most, in minor units, one till may give
 	// back offline in any 24 hours (default DefaultOfflineLimit).
-	SettingOfflineLimit = "offline_limit"
-	DefaultOfflineLimit = 5000
+	SettingOfflineLimit = ui.SettingOfflineLimit
+	DefaultOfflineLimit = ui.DefaultOfflineLimit
 )
 
 const (
