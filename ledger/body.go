@@ -27,7 +27,8 @@ const (
 // Kinds lists every kind this version knows, in a fixed order. Kinds added
 // after the first release go after BaseKinds.
 var Kinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose,
-	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount}
+	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount,
+	KindCard}
 
 // BaseKinds are the kinds every release of FormatVersion 1 knows. It never
 // grows: a till writes a kind outside it only once every till of its
@@ -319,6 +320,10 @@ func checkTenders(ts []Tender, needOne bool) (total, cash Money, err error) {
 	for i, t := range ts {
 		switch t.Kind {
 		case Cash, Card, Other:
+		case GiftCardTender, StoreCreditTender: // card.go; written only past the kind gate
+			if err := checkCardNumber(t.Ref); err != nil {
+				return 0, 0, fmt.Errorf("tender %d: %w", i+1, err)
+			}
 		default:
 			return 0, 0, invalid("tender %d: unknown kind %q", i+1, t.Kind)
 		}

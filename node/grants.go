@@ -61,6 +61,7 @@ type grantBook struct {
 	mu    sync.Mutex
 	next  uint64
 	held  map[ledger.EventID][]ledgerdb.Grant // given and not yet seen used
+	cards map[string][]ledgerdb.Grant         // card grants likewise (balances.go)
 	byKey map[grantKey]ledgerdb.Grant         // asker + idempotency key
 	// offMu serializes offline spends at this till (the limit check and
 	// the record written before the refund).
@@ -80,11 +81,16 @@ func (t *Till) openGrants() error {
 	}
 	b := &t.grants
 	b.held, b.byKey, b.next = map[ledger.EventID][]ledgerdb.Grant{}, map[grantKey]ledgerdb.Grant{}, 1
+	b.cards = map[string][]ledgerdb.Grant{}
 	for _, g := range gs {
 		if g.Ref.N >= b.next {
 			b.next = g.Ref.N + 1
 		}
 		b.byKey[grantKey{g.Requester, g.Key}] = g
+		if g.Card != "" {
+			b.cards[g.Card] = append(b.cards[g.Card], g)
+			continue
+		}
 		b.held[g.Sale] = append(b.held[g.Sale], g)
 	}
 	grant.Serve(t.host.Host(), t.admittedTill, t.giveGrant, grantTimeout)
@@ -116,10 +122,13 @@ func (t *Till) giveGrant(ctx context.Context, from ledger.TillID, req grant.Requ
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if g, ok := b.byKey[grantKey{from, req.Key}]; ok {
-		if g.Sale != req.Sale {
-			return grant.Response{Code: grant.CodeBadRequest, Error: fmt.Sprintf("idempotency key %q was used for another sale", req.Key)}
+		if g.Sale != req.Sale || g.Card != req.Card || (g.Card != "" && g.Amount != req.Amount) {
+			return grant.Response{Code: grant.CodeBadRequest, Error: fmt.Sprintf("idempotency key %q was used for another grant", req.Key)}
 		}
-		return grant.Response{Ref: g.Ref, Lines: g.Lines}
+		return grant.Response{Ref: g.Ref, Lines: g.Lines, Amount: g.Amount}
+	}
+	if req.Card != "" {
+		return t.giveCardGrant(ctx, from, req)
 	}
 	var lines []ledger.RefundLine
 	var owner ledger.TillID
@@ -223,17 +232,48 @@ func (t *Till) releasable(g ledgerdb.Grant) bool {
 // beforeRecord is Record's hook for spends: a refund not recorded yet
 // takes a grant (spendRefund); a replay of a recorded one goes straight
 // to the ledger, which returns the first event.
-func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) (time.Time, error) {
-	rf, ok := body.(*ledger.Refund)
-	if !ok {
-		return time.Time{}, nil
+//
+// A card movement is checked against the card and a redemption takes the
+// card owner's grant (balances.go); a sale paid by card redeems its card
+// tenders first and returns undo, which gives them back if the sale is
+// then not recorded. Record calls undo after it lets go of its lock.
+func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) (useBy time.Time, undo func(), err error) {
+	switch b := body.(type) {
+	case *ledger.Refund, *ledger.CardMove:
+	case *ledger.Sale:
+		if !paidByCard(b) {
+			return time.Time{}, nil, nil
+		}
+	default:
+		return time.Time{}, nil, nil
 	}
 	if idem != "" {
 		if ev, err := t.db.ByIdempotencyKey(t.id, idem); err != nil || ev != nil {
-			return time.Time{}, err
+			return time.Time{}, nil, err
 		}
 	}
-	return t.spendRefund(ctx, rf, idem)
+	switch b := body.(type) {
+	case *ledger.Refund:
+		for _, tn := range b.Tenders {
+			if tn.Kind == ledger.StoreCreditTender {
+				if err := t.kindAllowed(ctx, ledger.KindCard); err != nil {
+					return time.Time{}, nil, fmt.Errorf("%w (a refund paid out as store credit)", err)
+				}
+			}
+		}
+		useBy, err = t.spendRefund(ctx, b, idem)
+		return useBy, nil, err
+	case *ledger.CardMove:
+		useBy, err = t.beforeCard(ctx, b, idem)
+		return useBy, nil, err
+	case *ledger.Sale:
+		done, err := t.beforeSale(ctx, b, idem)
+		if err != nil || len(done) == 0 {
+			return time.Time{}, nil, err
+		}
+		return time.Time{}, func() { t.reverse(context.WithoutCancel(ctx), done, idem) }, nil
+	}
+	return time.Time{}, nil, nil
 }
 
 // spendRefund gets the owner's grant for a refund before it is recorded

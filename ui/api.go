@@ -199,6 +199,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	p("PUT /api/products/{sku}", PermCatalog, a.putProduct)
 	a.catalogCSVRoutes(p)    // ui/catalogcsv.go
 	a.revocationRoutes(h, p) // ui/revoke.go
+	a.cardRoutes(h, p)       // ui/balances.go
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)
@@ -425,6 +426,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrSetupDone):
 		writeError(w, http.StatusGone, err.Error())
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ledger.ErrInvalidBody), errors.Is(err, ledger.ErrTendersShort),
+		errors.Is(err, ledger.ErrOverRedeem),
 		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrAlreadyVoided),
 		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrOverflow):
 		writeError(w, http.StatusBadRequest, err.Error())

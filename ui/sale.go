@@ -347,8 +347,13 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 	case "":
 		kind = ledger.Cash
 	case ledger.Cash, ledger.Card, ledger.Other:
+	case ledger.StoreCreditTender: // balances.go: the refund issues store credit on the card in ref
+		if _, err := cardNumber(req.Ref); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	default:
-		a.fail(w, r, badRequest("tender %q: want cash or card", kind))
+		a.fail(w, r, badRequest("tender %q: want cash, card or store_credit", kind))
 		return
 	}
 	var lines []ledger.RefundLine

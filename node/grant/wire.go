@@ -40,10 +40,17 @@ type Pick struct {
 // Request asks the owner for a grant on a sale's lines. Key is the
 // asker's idempotency key for the refund: asking again with the same key
 // returns the same grant.
+//
+// A request names either a sale and picks (a refund) or a card and an
+// amount (a redemption of a gift card or store credit; the owner is the
+// till that issued the card).
 type Request struct {
-	Sale  ledger.EventID `cbor:"1,keyasint"`
-	Picks []Pick         `cbor:"2,keyasint"`
-	Key   string         `cbor:"3,keyasint"`
+	Sale     ledger.EventID `cbor:"1,keyasint"`
+	Picks    []Pick         `cbor:"2,keyasint,omitempty"`
+	Key      string         `cbor:"3,keyasint"`
+	Card     string         `cbor:"4,keyasint,omitempty"`
+	Amount   ledger.Money   `cbor:"5,keyasint,omitempty"`
+	Currency string         `cbor:"6,keyasint,omitempty"`
 }
 
 // Codes of a refused request.
@@ -54,20 +61,38 @@ const (
 	CodeVoided      = "voided"       // the sale was voided
 	CodeBadRequest  = "bad_request"
 	CodeUnavailable = "unavailable" // the owner could not store the grant
+	CodeOverRedeem  = "over_redeem" // more than is left on the card
+	CodeBadCard     = "bad_card"    // unknown, deactivated or of another currency
 )
 
 // Response is the owner's answer: a grant and the lines it reserves, or a
 // Code and a message.
 type Response struct {
-	Ref   ledger.GrantRef     `cbor:"1,keyasint"`
-	Lines []ledger.RefundLine `cbor:"2,keyasint,omitempty"`
-	Code  string              `cbor:"3,keyasint,omitempty"`
-	Error string              `cbor:"4,keyasint,omitempty"`
+	Ref    ledger.GrantRef     `cbor:"1,keyasint"`
+	Lines  []ledger.RefundLine `cbor:"2,keyasint,omitempty"`
+	Code   string              `cbor:"3,keyasint,omitempty"`
+	Error  string              `cbor:"4,keyasint,omitempty"`
+	Amount ledger.Money        `cbor:"5,keyasint,omitempty"` // a card grant's amount
 }
 
 // Check reports what is wrong with a request, before the owner looks at
 // its ledger.
 func (r *Request) Check() error {
+	if r.Card != "" {
+		switch {
+		case !r.Sale.IsZero() || len(r.Picks) > 0:
+			return errors.New("grant request names both a card and a sale")
+		case len(r.Card) > ledger.MaxCardLen:
+			return fmt.Errorf("grant request: card number of %d bytes", len(r.Card))
+		case r.Amount <= 0 || r.Amount > ledger.MaxPrice:
+			return fmt.Errorf("grant request: card amount %v outside 0.01..%v", r.Amount, ledger.Money(ledger.MaxPrice))
+		case len(r.Currency) != 3:
+			return fmt.Errorf("grant request: currency %q", r.Currency)
+		case len(r.Key) == 0 || len(r.Key) > ledger.MaxTextLen:
+			return fmt.Errorf("grant request: idempotency key of %d bytes, want 1..%d", len(r.Key), ledger.MaxTextLen)
+		}
+		return nil
+	}
 	switch {
 	case r.Sale.IsZero():
 		return errors.New("grant request names no sale")

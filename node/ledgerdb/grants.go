@@ -13,7 +13,8 @@ import (
 // Grant records, kept by the till that owns a sale's refundable
 // remainder (node/grants.go):
 //
-//	g/G/<sale>/<n>        a grant this till gave for one of its sales (JSON)
+//	g/GS<sale>/<n>        a grant this till gave for one of its sales (JSON)
+//	g/GK<card> 0 <n>      a grant this till gave on a card it owns (JSON)
 //	g/O/<unix ms>/<key>   a refund this till made offline, for the offline limit (JSON)
 //
 // A grant is written (fsynced) before the owner answers, so a grant once
@@ -26,8 +27,11 @@ var (
 )
 
 // Grant is one grant an owner gave: Lines of Sale reserved for
-// Requester's refund, which will name Ref.
+// Requester's refund, or Amount of Card for its redemption, which will
+// name Ref.
 type Grant struct {
+	Card      string              `json:"card,omitempty"`
+	Amount    ledger.Money        `json:"amount,omitempty"`
 	Ref       ledger.GrantRef     `json:"ref"`
 	Sale      ledger.EventID      `json:"sale"`
 	Requester ledger.TillID       `json:"requester"`
@@ -36,9 +40,13 @@ type Grant struct {
 	Made      int64               `json:"made"` // Unix ms by the owner's clock
 }
 
-func grantKey(sale ledger.EventID, n uint64) []byte {
-	k := append(append([]byte(nil), grantPrefix...), sale[:]...)
-	return binary.BigEndian.AppendUint64(k, n)
+func grantKey(g Grant) []byte {
+	if g.Card != "" {
+		k := append(append(append([]byte(nil), grantPrefix...), 'K'), g.Card...)
+		return binary.BigEndian.AppendUint64(append(k, 0), g.Ref.N)
+	}
+	k := append(append(append([]byte(nil), grantPrefix...), 'S'), g.Sale[:]...)
+	return binary.BigEndian.AppendUint64(k, g.Ref.N)
 }
 
 // PutGrant stores a grant durably.
@@ -46,12 +54,15 @@ func (d *DB) PutGrant(g Grant) error {
 	if g.Ref.N == 0 {
 		return errors.New("ledgerdb: grant number 0")
 	}
+	if (g.Card == "") == g.Sale.IsZero() {
+		return errors.New("ledgerdb: a grant names a sale or a card")
+	}
 	b, err := json.Marshal(g)
 	if err != nil {
 		return fmt.Errorf("encode grant %s: %w", g.Ref, err)
 	}
 	defer d.syncDir()
-	err = d.bdb.Update(func(txn *badger.Txn) error { return txn.Set(grantKey(g.Sale, g.Ref.N), b) })
+	err = d.bdb.Update(func(txn *badger.Txn) error { return txn.Set(grantKey(g), b) })
 	if errors.Is(err, badger.ErrDBClosed) {
 		return ErrClosed
 	}
@@ -135,4 +146,57 @@ func (d *DB) scan(prefix []byte, f func(k, v []byte) error) error {
 		return ErrClosed
 	}
 	return err
+}
+
+// Card movements are indexed by card (written with the event, as the
+// indexes of index.go are):
+//
+//	g/C/<card> 0x00 <till>/<seq>   a card event (no value)
+var cardPrefix = []byte{pGrant, 'C'}
+
+func cardIdxKey(card string, till ledger.TillID, seq uint64) []byte {
+	k := append(append(append([]byte(nil), cardPrefix...), card...), 0)
+	k = append(k, till[:]...)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// CardEvents returns the applied events that move a card's balance, in
+// till and seq order (events held above a gap are left out).
+func (d *DB) CardEvents(card string) ([]*ledger.Event, error) {
+	heads := map[ledger.TillID]uint64{}
+	d.mu.Lock()
+	for _, t := range d.state.Tills() {
+		heads[t], _, _ = d.state.Head(t)
+	}
+	d.mu.Unlock()
+	var out []*ledger.Event
+	prefix := append(append(append([]byte(nil), cardPrefix...), card...), 0)
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()[len(prefix):]
+			if len(k) != 40 {
+				return fmt.Errorf("card index key of %d bytes", len(k))
+			}
+			var till ledger.TillID
+			copy(till[:], k)
+			seq := binary.BigEndian.Uint64(k[32:])
+			if seq > heads[till] {
+				continue
+			}
+			ev, err := getIfStored(txn, till, seq)
+			if err != nil {
+				return err
+			}
+			if ev != nil {
+				out = append(out, ev)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, badger.ErrDBClosed) {
+		return nil, ErrClosed
+	}
+	return out, err
 }
