@@ -31,7 +31,7 @@ const (
 // after the first release go after BaseKinds.
 var Kinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose,
 	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount,
-	KindCartCleared}
+	KindCartCleared, KindCard}
 
 // BaseKinds are the kinds every release of FormatVersion 1 knows. It never
 // grows: a till writes a kind outside it only once every till of its
@@ -126,6 +126,12 @@ type Refund struct {
 	Tenders  []Tender     `cbor:"4,keyasint" json:"tenders"`
 	Reason   string       `cbor:"5,keyasint,omitempty" json:"reason,omitempty"`
 	Staff    string       `cbor:"6,keyasint" json:"staff"`
+	// Grant is the sale owner's grant this refund spends (grant.go); nil
+	// for a refund made before grants existed, or an offline spend.
+	Grant *GrantRef `cbor:"7,keyasint,omitempty" json:"grant,omitempty"`
+	// Offline is set when the owner could not be reached and the store's
+	// policy let a supervisor approve the refund without a grant.
+	Offline *OfflineSpend `cbor:"8,keyasint,omitempty" json:"offline,omitempty"`
 }
 
 // RefundLine names a line of the sale by its index (0-based) and how many
@@ -340,6 +346,10 @@ func checkTenders(ts []Tender, needOne bool) (total, cash Money, err error) {
 	for i, t := range ts {
 		switch t.Kind {
 		case Cash, Card, Other:
+		case GiftCardTender, StoreCreditTender: // card.go; written only past the kind gate
+			if err := checkCardNumber(t.Ref); err != nil {
+				return 0, 0, fmt.Errorf("tender %d: %w", i+1, err)
+			}
 		default:
 			return 0, 0, invalid("tender %d: unknown kind %q", i+1, t.Kind)
 		}
@@ -401,6 +411,9 @@ func (r *Refund) check() error {
 	}
 	paid, _, err := checkTenders(r.Tenders, total > 0)
 	if err != nil {
+		return err
+	}
+	if err := checkSpendRefs(r.Grant, r.Offline); err != nil {
 		return err
 	}
 	if paid != total {

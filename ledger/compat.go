@@ -105,6 +105,8 @@ func decodeBody(k Kind, raw []byte) (b Body, keep bool, err error) {
 		b = &StockCount{}
 	case KindCartCleared:
 		b = &CartCleared{}
+	case KindCard:
+		b = &CardMove{}
 	default:
 		if b = testnetBody(k); b != nil {
 			break

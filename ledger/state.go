@@ -313,6 +313,12 @@ func (s *State) Check() error {
 func (s *State) CheckLocal(ev *Event) error {
 	switch b := ev.Body.(type) {
 	case *Refund:
+		if b.Grant != nil {
+			if err := s.fold.checkGranted(b); err != nil {
+				return &Error{Till: ev.Till, Seq: ev.Seq, Err: err}
+			}
+			break
+		}
 		want, err := s.fold.RefundLines(b.Sale, picks(b.Lines))
 		if err != nil {
 			return &Error{Till: ev.Till, Seq: ev.Seq, Err: err}

@@ -24,8 +24,22 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 	if err := t.kindAllowed(ctx, body.Kind()); err != nil {
 		return nil, false, err
 	}
+	useBy, undo, err := t.beforeRecord(ctx, body, idem) // grants.go: spent once
+	if err != nil {
+		return nil, false, err
+	}
+	if undo != nil {
+		defer func() { // after the unlock below
+			if err != nil {
+				undo()
+			}
+		}()
+	}
 	t.sellMu.Lock()
 	defer t.sellMu.Unlock()
+	if !useBy.IsZero() && time.Now().After(useBy) {
+		return nil, false, fmt.Errorf("%w: the refund's grant ran out before it could be recorded; try again", ui.ErrUnavailable)
+	}
 	ev, existing, err = t.db.Append(ctx, t.key, body, idem, t.cfg.Now().UnixMilli())
 	if err != nil || existing {
 		return ev, existing, mapStoreErr(err)

@@ -108,7 +108,8 @@ type Till struct {
 	// setupMu serialises the first-run set-up (staff.go).
 	setupMu sync.Mutex
 
-	revs revocations // node/revoke.go
+	revs   revocations // node/revoke.go
+	grants grantBook   // node/grants.go
 
 	custClock customerClock // node/customers.go
 
@@ -163,6 +164,9 @@ func (t *Till) open(ctx context.Context) error {
 		return err
 	}
 	if err := t.openSync(); err != nil {
+		return err
+	}
+	if err := t.openGrants(); err != nil {
 		return err
 	}
 	return t.openDevices()

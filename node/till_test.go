@@ -28,7 +28,7 @@ type testStore struct {
 	tills []string // data dirs
 }
 
-func newStore(t *testing.T, n int) *testStore {
+func newStore(t testing.TB, n int) *testStore {
 	t.Helper()
 	s := &testStore{dir: t.TempDir()}
 	var err error
@@ -59,12 +59,12 @@ type runningTill struct {
 }
 
 // start runs the till in dir with the given static peers.
-func (s *testStore) start(t *testing.T, dir string, peers ...string) *runningTill {
+func (s *testStore) start(t testing.TB, dir string, peers ...string) *runningTill {
 	return s.startWith(t, dir, nil, peers...)
 }
 
 // startWith runs the till with simulated devices when set is not nil.
-func (s *testStore) startWith(t *testing.T, dir string, set *sim.Set, peers ...string) *runningTill {
+func (s *testStore) startWith(t testing.TB, dir string, set *sim.Set, peers ...string) *runningTill {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	if set != nil {
@@ -97,12 +97,12 @@ func (r *runningTill) stop() {
 func (r *runningTill) addr() string { return r.Host().Addrs()[0].String() }
 
 // waitFor polls cond until it holds (testkit.WaitFor).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	testkit.WaitFor(t, what, 30*time.Second, cond)
 }
 
-func seed(t *testing.T, r *runningTill, products int) {
+func seed(t testing.TB, r *runningTill, products int) {
 	t.Helper()
 	ctx := t.Context()
 	var lines []ledger.StockLine

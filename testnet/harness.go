@@ -66,6 +66,7 @@ type harness struct {
 
 	catalog  []crdt.Product
 	products map[string]crdt.Product
+	raced    []*racedSale // the race step's sales (doublespend.go)
 
 	stores []*store
 	hq     *hq.HQ

@@ -96,7 +96,8 @@ func classify(err error) error {
 		return nil
 	case errors.Is(err, ui.ErrBadRequest), errors.Is(err, ui.ErrConflict), errors.Is(err, ui.ErrNotFound),
 		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrUnknownSale), errors.Is(err, ledger.ErrAlreadyVoided),
-		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrInvalidBody):
+		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrInvalidBody),
+		errors.Is(err, ledger.ErrOwnerUnreachable): // the sale's till is cut off: a definite no
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
 	return err

@@ -373,6 +373,9 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 	case OpPowerCut:
 		return h.powerCut(ctx, st)
 
+	case OpRace:
+		return h.race(ctx, st) // doublespend.go
+
 	case OpCheck:
 		r := h.check(ctx, false)
 		h.absorb(r, false)

@@ -67,6 +67,7 @@ const (
 	OpPowerCut  Op = "power-cut"
 	OpUpgrade   Op = "upgrade" // rolling-upgrade: move tills to the new release
 	OpNewKind   Op = "newkind" // rolling-upgrade: events of a kind the previous release does not know
+	OpRace      Op = "race"    // double-spend: every till refunds the same sales at once (doublespend.go)
 )
 
 // Step is one line of a scenario.
@@ -510,6 +511,10 @@ func (p *lineParser) parse(sc *Scenario) error {
 		if st.N, err = p.count("power-cut", 1); err != nil {
 			return err
 		}
+	case OpRace:
+		if st.N, err = p.count("race", 1); err != nil {
+			return err
+		}
 	case OpHeal, OpCheck:
 	case OpNewKind:
 		if st.N, err = p.count("newkind", 1); err != nil {
@@ -570,7 +575,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut)", kw)
+		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut, race)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()

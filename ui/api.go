@@ -201,6 +201,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	a.catalogCSVRoutes(p)    // ui/catalogcsv.go
 	a.revocationRoutes(h, p) // ui/revoke.go
 	a.customerRoutes(h, p)   // ui/customers.go
+	a.cardRoutes(h, p)       // ui/balances.go
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)
@@ -427,6 +428,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrSetupDone):
 		writeError(w, http.StatusGone, err.Error())
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ledger.ErrInvalidBody), errors.Is(err, ledger.ErrTendersShort),
+		errors.Is(err, ledger.ErrOverRedeem),
 		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrAlreadyVoided),
 		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrOverflow):
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -434,7 +436,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ledger.ErrOwnerUnreachable):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, context.Canceled):
 		writeError(w, http.StatusServiceUnavailable, "request cancelled")

@@ -18,6 +18,7 @@ const (
 	PermRefund          Permission = "refund"            // refund up to the refund limit
 	PermRefundLarge     Permission = "refund_large"      // refund above the refund limit
 	PermRefundOtherTill Permission = "refund_other_till" // refund a sale made at another till
+	PermRefundOffline   Permission = "refund_offline"    // approve a refund while the sale's till cannot be reached
 	PermVoid            Permission = "void"              // void a whole sale
 	PermCashIn          Permission = "cash_in"
 	PermCashOut         Permission = "cash_out"       // cash out up to the cash-out limit
@@ -54,6 +55,7 @@ var AllPermissions = []PermissionInfo{
 	{PermRefund, "Refund up to the refund limit", RoleCashier, false},
 	{PermRefundLarge, "Refund above the refund limit", RoleSupervisor, false},
 	{PermRefundOtherTill, "Refund a sale made at another till", RoleCashier, false},
+	{PermRefundOffline, "Approve a refund while the sale's till cannot be reached", RoleSupervisor, false},
 	{PermVoid, "Void a sale", RoleSupervisor, false},
 	{PermCashIn, "Cash in", RoleCashier, false},
 	{PermCashOut, "Cash out up to the cash-out limit", RoleCashier, false},

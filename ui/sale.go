@@ -305,6 +305,9 @@ type RefundRequest struct {
 	Tender         ledger.TenderKind `json:"tender,omitempty"`
 	Ref            string            `json:"ref,omitempty"`
 	Reason         string            `json:"reason,omitempty"`
+	// Offline asks for the refund to be made without the sale's till's
+	// grant when that till cannot be reached (balances.go).
+	Offline bool `json:"offline,omitempty"`
 	// An approver's number and PIN, when the refund needs a permission
 	// the cashier lacks (above the refund limit, another till's sale).
 	approval
@@ -361,8 +364,13 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 	case "":
 		kind = ledger.Cash
 	case ledger.Cash, ledger.Card, ledger.Other:
+	case ledger.StoreCreditTender: // balances.go: the refund issues store credit on the card in ref
+		if _, err := cardNumber(req.Ref); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	default:
-		a.fail(w, r, badRequest("tender %q: want cash or card", kind))
+		a.fail(w, r, badRequest("tender %q: want cash, card or store_credit", kind))
 		return
 	}
 	var lines []ledger.RefundLine
@@ -393,6 +401,9 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 		body.Tenders = []ledger.Tender{{Kind: kind, Amount: total, Ref: strings.TrimSpace(req.Ref)}}
 	}
 	ev, existing, err := a.till.Record(r.Context(), body, req.IdempotencyKey)
+	if errors.Is(err, ledger.ErrOwnerUnreachable) {
+		ev, existing, err = a.offlineRefund(r, s, req, sale, body, err) // balances.go
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -28,6 +28,11 @@ type Settings struct {
 	// above them refund_large and cash_out_large apply.
 	RefundLimit  int64 `json:"refund_limit"`
 	CashOutLimit int64 `json:"cash_out_limit"`
+	// OfflineRefunds lets a supervisor approve a refund while the sale's
+	// till cannot be reached, up to OfflineLimit (minor units) per till
+	// in any 24 hours (node/grants.go).
+	OfflineRefunds bool  `json:"offline_refunds"`
+	OfflineLimit   int64 `json:"offline_limit"`
 	// Permissions is the store's permission table.
 	Permissions PermissionTable `json:"permissions"`
 }
@@ -40,6 +45,9 @@ const (
 	SettingLockAfter     = "lock_after_s"
 	SettingRefundLimit   = "refund_limit"
 	SettingCashOutLimit  = "cash_out_limit"
+	// SettingOfflineRefunds is "allow" or "refuse" (the default).
+	SettingOfflineRefunds = "offline_refunds"
+	SettingOfflineLimit   = "offline_limit"
 	// SettingPermissions is a JSON object: permission -> least role.
 	SettingPermissions = "permissions"
 )
@@ -47,7 +55,10 @@ const (
 // DefaultSettings apply where a setting is unset or unreadable.
 // Permissions is nil here: readSettings fills in DefaultPermissions.
 var DefaultSettings = Settings{DiscountLimitBP: 1000, Currency: "EUR", ScanGapMS: 30, LockAfterS: 300,
-	RefundLimit: 5000, CashOutLimit: 5000}
+	RefundLimit: 5000, CashOutLimit: 5000, OfflineLimit: DefaultOfflineLimit}
+
+// DefaultOfflineLimit is the offline refund limit where none is set.
+const DefaultOfflineLimit = 5000
 
 // settingsTTL is how long settings are cached: every request reads them.
 const settingsTTL = 2 * time.Second
@@ -88,6 +99,10 @@ func (a *API) readSettings(ctx context.Context) Settings {
 	num(SettingLockAfter, &s.LockAfterS, 0, 86400)
 	num(SettingRefundLimit, &s.RefundLimit, 0, ledger.MaxPrice)
 	num(SettingCashOutLimit, &s.CashOutLimit, 0, ledger.MaxPrice)
+	num(SettingOfflineLimit, &s.OfflineLimit, 0, ledger.MaxPrice)
+	if v, ok, err := a.till.Setting(ctx, SettingOfflineRefunds); err == nil && ok {
+		s.OfflineRefunds = v == "allow"
+	}
 	s.Permissions = DefaultPermissions()
 	if v, ok, err := a.till.Setting(ctx, SettingPermissions); err == nil && ok {
 		s.Permissions = parsePermissions(v)
@@ -116,6 +131,8 @@ type SettingsChange struct {
 	LockAfterS      *int64  `json:"lock_after_s,omitempty"`
 	RefundLimit     *int64  `json:"refund_limit,omitempty"`
 	CashOutLimit    *int64  `json:"cash_out_limit,omitempty"`
+	OfflineRefunds  *bool   `json:"offline_refunds,omitempty"`
+	OfflineLimit    *int64  `json:"offline_limit,omitempty"`
 	// Permissions changes the least role of the permissions named.
 	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
@@ -141,8 +158,12 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 		!check(SettingScanGap, req.ScanGapMS, 5, 500, "scan gap (ms)") ||
 		!check(SettingLockAfter, req.LockAfterS, 0, 86400, "lock after (s)") ||
 		!check(SettingRefundLimit, req.RefundLimit, 0, ledger.MaxPrice, "refund limit (minor units)") ||
-		!check(SettingCashOutLimit, req.CashOutLimit, 0, ledger.MaxPrice, "cash-out limit (minor units)") {
+		!check(SettingCashOutLimit, req.CashOutLimit, 0, ledger.MaxPrice, "cash-out limit (minor units)") ||
+		!check(SettingOfflineLimit, req.OfflineLimit, 0, ledger.MaxPrice, "offline refund limit (minor units)") {
 		return
+	}
+	if req.OfflineRefunds != nil {
+		put[SettingOfflineRefunds] = map[bool]string{true: "allow", false: "refuse"}[*req.OfflineRefunds]
 	}
 	if len(req.Permissions) > 0 {
 		t, err := a.settings(r.Context()).Permissions.merge(req.Permissions)

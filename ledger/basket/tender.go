@@ -24,7 +24,8 @@ func Change(ts []ledger.Tender, total ledger.Money) (ledger.Money, error) {
 	var paid, cash ledger.Money
 	for i, t := range ts {
 		switch {
-		case t.Kind != ledger.Cash && t.Kind != ledger.Card && t.Kind != ledger.Other:
+		case t.Kind != ledger.Cash && t.Kind != ledger.Card && t.Kind != ledger.Other &&
+			t.Kind != ledger.GiftCardTender && t.Kind != ledger.StoreCreditTender: // the till gates the card kinds
 			return 0, invalid("tender %d: unknown kind %q", i+1, t.Kind)
 		case t.Amount <= 0:
 			return 0, invalid("tender %d: amount %v: must be positive", i+1, t.Amount)

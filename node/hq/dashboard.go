@@ -138,7 +138,8 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("POST /hq/api/staff", h.staff(h.apiStaff))
 	api("POST /hq/api/staff/status", h.staff(h.apiStaffStatus))
 	api("GET /hq/api/evidence", h.staff(h.apiEvidence))
-	h.registerCustomerDashboard(api) // customers.go
+	h.registerCustomerDashboard(api)                        // customers.go
+	api("GET /hq/api/overspends", h.staff(h.apiOverspends)) // overspend.go
 }
 
 // withClientCookie gives a browser loading the dashboard its client

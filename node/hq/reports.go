@@ -33,6 +33,8 @@ type agg struct {
 	// newer counts events of kinds this version does not know: stored
 	// and kept, left out of the figures, shown as a warning.
 	newer ledger.Newer
+	// spends tracks refunded and voided sales for over-spends (overspend.go).
+	spends *spendTrack
 }
 
 type tillDay struct {
@@ -52,7 +54,7 @@ type HourSales struct {
 func newAgg(loc *time.Location) *agg {
 	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
 		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
-		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}}
+		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack()}
 }
 
 func newReport() ledger.Report { return ledger.NewReport() }
@@ -112,6 +114,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 		}
 		a.newer[u.Kind()]++
 	}
+	a.spends.apply(ev, sale)
 	day := a.day(ev.Time.Wall)
 	reps := [3]*ledger.Report{&a.total, a.dayReport(day), a.tillReport(ev.Till, day)}
 	for _, r := range reps {
@@ -240,6 +243,9 @@ type Report struct {
 	Hours    []HourSales       `json:"hours"`
 	Tills    []TillSales       `json:"tills"`
 	Products []ledger.SKUSales `json:"products"`
+	// Overspends are the over-spent sales of the stores selected, over
+	// all time (overspend.go).
+	Overspends []StoreOverspend `json:"overspends"`
 }
 
 // report adds the store's figures within q to rep.

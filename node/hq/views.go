@@ -142,6 +142,7 @@ func (h *HQ) Report(q Query) Report {
 		s.mu.Unlock()
 	}
 	rep.finish(days, products, q.TopN)
+	rep.Overspends = h.Overspends(context.Background(), q.Store)
 	return rep
 }
 

@@ -82,6 +82,7 @@ func (c Config) Validate() error {
 //	s/<name>              a snapshot the node keeps beside the ledger (snapshot.go)
 //	b/, r/, k/, m/, n/, o/  indexes and the State's checkpoint (index.go)
 //	v/<till>/<seq>        an event a revocation refused (refuse.go)
+//	g/                    grants this till gave as a sale's owner, offline spends (grants.go)
 const (
 	pEvent      = 'e'
 	pEvidence   = 'x'

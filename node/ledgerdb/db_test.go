@@ -19,7 +19,7 @@ const now = int64(1_790_000_000_000)
 
 func quiet() *slog.Logger { return testkit.Quiet() }
 
-func open(t *testing.T, dir string) *ledgerdb.DB {
+func open(t testing.TB, dir string) *ledgerdb.DB {
 	t.Helper()
 	cfg := ledgerdb.DefaultConfig(dir, store)
 	cfg.Logger, cfg.Ballast = quiet(), 0

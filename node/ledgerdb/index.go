@@ -71,9 +71,17 @@ func indexRecords(ev *ledger.Event) (keys, vals [][]byte) {
 		ck, cv := customerRecords(ev, b) // customers.go
 		return append([][]byte{saleIdxKey(ev.ID())}, ck...), append([][]byte{tillSeq(ev.Till, ev.Seq)}, cv...)
 	case *ledger.Refund:
-		return [][]byte{settleIdxKey(b.Sale, ev.Till, ev.Seq)}, [][]byte{{}}
+		keys, vals = [][]byte{settleIdxKey(b.Sale, ev.Till, ev.Seq)}, [][]byte{{}}
+		for _, t := range b.Tenders {
+			if t.Kind == ledger.StoreCreditTender { // the refund issues store credit: grants.go
+				keys, vals = append(keys, cardIdxKey(t.Ref, ev.Till, ev.Seq)), append(vals, []byte{})
+			}
+		}
+		return keys, vals
 	case *ledger.Void:
 		return [][]byte{settleIdxKey(b.Sale, ev.Till, ev.Seq)}, [][]byte{{}}
+	case *ledger.CardMove:
+		return [][]byte{cardIdxKey(b.Card, ev.Till, ev.Seq)}, [][]byte{{}} // grants.go
 	}
 	return nil, nil
 }

@@ -1553,6 +1553,9 @@ async function loadReports() {
     $('#rep-tills').replaceChildren(...r.tills.map((t) => el('tr', {}, el('td', {}, String(t.till || '?')), el('td', { class: 'num' }, String(t.report.sales)),
       el('td', { class: 'num' }, money(t.report.total, cur)), el('td', { class: 'num' }, t.shift_open ? money(t.shift_cash_expected, cur) : '—'), el('td', {}, t.shift_open ? 'open' : '—'))));
     $('#rep-anomalies').textContent = r.anomalies.length ? 'Anomalies: ' + r.anomalies.join('; ') : '';
+    $('#rep-overspends').replaceChildren(...(r.overspends || []).map((o) => el('li', {},
+      'Sale ' + o.sale + ' (till ' + o.owner + '): ' + money(o.spent, cur) + ' given back of ' + money(o.limit, cur) + ', ' + money(o.over, cur) + ' over — ' +
+      o.spends.map((s) => s.receipt + ' ' + s.kind + ' ' + money(s.amount, cur) + (s.offline ? ' offline' : ' grant ' + s.grant)).join('; '))));
   } catch (e) { toast(e.message, true); }
 }
 

@@ -87,6 +87,9 @@ async function storeDetail(id) {
   if (!s) return;
   let ev = [];
   try { ev = await api("GET", "/hq/api/evidence?store=" + id); } catch (e) { /* shown below */ }
+  let over = [];
+  try { over = await api("GET", "/hq/api/overspends?store=" + id); } catch (e) { /* shown below */ }
+  const tillNo = (o, t) => o.numbers[t] || t.slice(0, 8);
   $("#store-detail").innerHTML = `<h3>${text(s.name)}: tills</h3>
     <table><thead><tr><th>Till</th><th>Name</th><th>Release</th><th>Seq at HQ</th><th>Last receipt</th><th>Key</th><th>State</th></tr></thead><tbody>
     ${s.tills.map(t => `<tr><td>${t.number || "?"}</td><td>${text(t.name)}</td><td class="release">${text(t.version || "not reported")}</td><td class="num">${t.seq}</td>
@@ -95,7 +98,11 @@ async function storeDetail(id) {
     ${s.newer_warning ? `<p class="warn" id="newer-warning">${text(s.newer_warning)}</p>` : ""}
     <p>Backlog at last contact: <b>${s.backlog}</b> events; relay till ${s.relay_number || "-"}, fencing token ${s.fence.token}, ${ago(s.last_contact)}.</p>
     ${ev.length ? `<h3>Equivocation evidence</h3><table><thead><tr><th>Till</th><th>Seq</th><th>Reason</th></tr></thead><tbody>
-      ${ev.map(e => `<tr><td><small>${e.till.slice(0, 16)}</small></td><td>${e.seq}</td><td>${text(e.reason)}</td></tr>`).join("")}</tbody></table>` : ""}`;
+      ${ev.map(e => `<tr><td><small>${e.till.slice(0, 16)}</small></td><td>${e.seq}</td><td>${text(e.reason)}</td></tr>`).join("")}</tbody></table>` : ""}
+    ${over.length ? `<h3 id="overspends">Over-spent sales</h3><table><thead><tr><th>Sale</th><th>Taken</th><th>Given back</th><th>Over</th><th>Why</th><th>Refunds and voids</th></tr></thead><tbody>
+      ${over.map(o => `<tr><td>${tillNo(o, o.owner)}-${o.owner_seq}</td><td class="num">${money(o.limit, o.currency)}</td><td class="num">${money(o.spent, o.currency)}</td>
+        <td class="num flag">${money(o.over, o.currency)}</td><td>${text(o.reasons.join("; "))}</td>
+        <td>${o.spends.map(sp => `${tillNo(o, sp.till)}-${sp.seq} ${text(sp.kind)} ${money(sp.amount, o.currency)} ${sp.offline ? "offline" : "grant"}`).join("<br>")}</td></tr>`).join("")}</tbody></table>` : ""}`;
 }
 
 // The same figures, under the same names as the cards, in every

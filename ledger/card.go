@@ -1,0 +1,250 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Gift cards and store credit. Every movement of a card's balance is a
+// signed event of kind card (CardMove): issued (a gift card sold and
+// activated, or store credit given by a refund), redeemed (a tender of a
+// sale), or deactivated. A card's balance is a fold over every till's
+// and HQ's card events for it (FoldCard), so any node holding the same
+// events computes the same balance.
+//
+// The card's owner is the till that issued it (the earliest issue by
+// HLC time, then till, then seq). A redemption at any till first takes
+// the owner's grant for the amount, as a refund does for a sale (the
+// owner serializes grants and holds them until used); so connected
+// tills never redeem more than a balance. Redemptions are refused when
+// the owner cannot be reached: a card is never spent offline.
+//
+// A sale pays with a card by a tender of kind GiftCardTender or
+// StoreCreditTender whose Ref is the card number; the till records the
+// card's redemption first, then the sale. Releases before the card kind
+// refuse a sale with such a tender, so a till writes one only past the
+// kind gate for KindCard (node's kind gate).
+
+// KindCard is a movement of a gift card's or store credit's balance.
+const KindCard Kind = "card"
+
+// Tender kinds paid from a card. Ref is the card number.
+const (
+	GiftCardTender    TenderKind = "gift_card"
+	StoreCreditTender TenderKind = "store_credit"
+)
+
+// Account is what a card holds.
+type Account string
+
+const (
+	GiftCard    Account = "gift_card"
+	StoreCredit Account = "store_credit"
+)
+
+// CardOp is what a movement does.
+type CardOp string
+
+const (
+	CardIssue      CardOp = "issue"      // adds Amount; Source is the sale or refund that paid for it
+	CardRedeem     CardOp = "redeem"     // takes Amount, with the owner's Grant
+	CardDeactivate CardOp = "deactivate" // no further redemptions
+)
+
+// MaxCardLen bounds a card number.
+const MaxCardLen = 64
+
+// CardMove is one movement of a card's balance.
+type CardMove struct {
+	Card     string  `cbor:"1,keyasint" json:"card"`
+	Account  Account `cbor:"2,keyasint" json:"account"`
+	Op       CardOp  `cbor:"3,keyasint" json:"op"`
+	Currency string  `cbor:"4,keyasint" json:"currency"`
+	Amount   Money   `cbor:"5,keyasint,omitempty" json:"amount,omitempty"`
+	// Source is the sale that paid for a gift card, or the refund that
+	// gave store credit (issue only).
+	Source  *EventID      `cbor:"6,keyasint,omitempty" json:"source,omitempty"`
+	Grant   *GrantRef     `cbor:"7,keyasint,omitempty" json:"grant,omitempty"`
+	Offline *OfflineSpend `cbor:"8,keyasint,omitempty" json:"offline,omitempty"`
+	Staff   string        `cbor:"9,keyasint" json:"staff"`
+}
+
+func (*CardMove) Kind() Kind { return KindCard }
+
+func checkCardNumber(c string) error {
+	if len(c) < 4 || len(c) > MaxCardLen {
+		return invalid("card number %q: want 4..%d characters", c, MaxCardLen)
+	}
+	for _, r := range c {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r == '-') {
+			return invalid("card number %q: only letters, digits and -", c)
+		}
+	}
+	return nil
+}
+
+func (m *CardMove) check() error {
+	if err := checkCardNumber(m.Card); err != nil {
+		return err
+	}
+	if err := checkCurrency(m.Currency); err != nil {
+		return err
+	}
+	if err := checkStaff("staff", m.Staff, true); err != nil {
+		return err
+	}
+	if m.Account != GiftCard && m.Account != StoreCredit {
+		return invalid("card account %q: want gift_card or store_credit", m.Account)
+	}
+	if err := checkSpendRefs(m.Grant, m.Offline); err != nil {
+		return err
+	}
+	switch m.Op {
+	case CardIssue, CardRedeem:
+		if m.Amount <= 0 || m.Amount > MaxPrice {
+			return invalid("card %s: amount %v outside 0.01..%v", m.Op, m.Amount, Money(MaxPrice))
+		}
+	case CardDeactivate:
+		if m.Amount != 0 {
+			return invalid("card deactivate with amount %v", m.Amount)
+		}
+	default:
+		return invalid("card op %q: want issue, redeem or deactivate", m.Op)
+	}
+	switch {
+	case m.Op == CardIssue && (m.Source == nil || m.Source.IsZero()):
+		return invalid("card issue names no sale or refund that paid for it")
+	case m.Op != CardIssue && m.Source != nil:
+		return invalid("card %s names a source", m.Op)
+	case m.Op != CardRedeem && (m.Grant != nil || m.Offline != nil):
+		return invalid("card %s names a grant", m.Op)
+	}
+	return nil
+}
+
+// CardBalance is the fold of one card's movements.
+type CardBalance struct {
+	Card     string  `json:"card"`
+	Account  Account `json:"account,omitempty"`
+	Currency string  `json:"currency,omitempty"`
+	Owner    TillID  `json:"owner"` // the till that issued it first
+	Issued   Money   `json:"issued"`
+	Redeemed Money   `json:"redeemed"`
+	Balance  Money   `json:"balance"` // Issued - Redeemed; negative only after an over-spend
+	Active   bool    `json:"active"`  // issued and not deactivated
+	Moves    int     `json:"moves"`
+	// Redeems are the redemptions, for over-spend reports.
+	Redeems []Spend `json:"redeems,omitempty"`
+	first   *Event
+}
+
+// FoldCard folds a card's movements, in any order and counting each
+// event once (by ID): card events, and refunds paid out as store credit
+// on the card (they issue it). Other events are ignored.
+func FoldCard(card string, evs []*Event) CardBalance {
+	b := CardBalance{Card: card}
+	seen := map[EventID]bool{}
+	deactivated := false
+	for _, ev := range evs {
+		if r, ok := ev.Body.(*Refund); ok && !seen[ev.ID()] {
+			// A refund paid out as store credit issues it.
+			for _, t := range r.Tenders {
+				if t.Kind == StoreCreditTender && t.Ref == card {
+					seen[ev.ID()] = true
+					b.Moves++
+					b.Issued += t.Amount
+					if b.first == nil || earlier(ev, b.first) {
+						b.first, b.Owner, b.Account, b.Currency = ev, ev.Till, StoreCredit, r.Currency
+					}
+				}
+			}
+			continue
+		}
+		m, ok := ev.Body.(*CardMove)
+		if !ok || m.Card != card || seen[ev.ID()] {
+			continue
+		}
+		seen[ev.ID()] = true
+		b.Moves++
+		switch m.Op {
+		case CardIssue:
+			b.Issued += m.Amount
+			if b.first == nil || earlier(ev, b.first) {
+				b.first, b.Owner, b.Account, b.Currency = ev, ev.Till, m.Account, m.Currency
+			}
+		case CardRedeem:
+			b.Redeemed += m.Amount
+			b.Redeems = append(b.Redeems, Spend{Till: ev.Till, Seq: ev.Seq, Event: ev.ID(), Kind: KindCard,
+				Amount: m.Amount, Grant: m.Grant, Offline: m.Grant == nil})
+		case CardDeactivate:
+			deactivated = true
+		}
+	}
+	b.Balance = b.Issued - b.Redeemed
+	b.Active = b.first != nil && !deactivated
+	sort.Slice(b.Redeems, func(i, j int) bool {
+		x, y := b.Redeems[i], b.Redeems[j]
+		if x.Till != y.Till {
+			return string(x.Till[:]) < string(y.Till[:])
+		}
+		return x.Seq < y.Seq
+	})
+	return b
+}
+
+func earlier(a, b *Event) bool {
+	if a.Time != b.Time {
+		return a.Time.Before(b.Time)
+	}
+	if a.Till != b.Till {
+		return string(a.Till[:]) < string(b.Till[:])
+	}
+	return a.Seq < b.Seq
+}
+
+// Overspend returns the card's over-spend (redeemed beyond issued), or
+// false.
+func (b CardBalance) Overspend() (CardOverspend, bool) {
+	if b.Balance >= 0 {
+		return CardOverspend{}, false
+	}
+	return CardOverspend{Card: b.Card, Owner: b.Owner, Currency: b.Currency, Limit: b.Issued, Spent: b.Redeemed,
+		Over: -b.Balance, Spends: b.Redeems}, true
+}
+
+// CardOverspend is a card redeemed beyond what was issued on it.
+type CardOverspend struct {
+	Card     string  `json:"card"`
+	Owner    TillID  `json:"owner"`
+	Currency string  `json:"currency"`
+	Limit    Money   `json:"limit"`
+	Spent    Money   `json:"spent"`
+	Over     Money   `json:"over"`
+	Spends   []Spend `json:"spends"`
+}
+
+// CheckRedeem checks a redemption against a card's balance as the owner
+// sees it, less what held grants reserve: an unknown card, a
+// deactivated one, another currency or more than is left is refused.
+func (b CardBalance) CheckRedeem(amount, held Money, currency string) error {
+	switch {
+	case b.first == nil:
+		return fmt.Errorf("%w: unknown card %s", ErrInvalidBody, b.Card)
+	case !b.Active:
+		return fmt.Errorf("%w: card %s is deactivated", ErrInvalidBody, b.Card)
+	case currency != "" && currency != b.Currency:
+		return fmt.Errorf("%w: card %s holds %s, not %s", ErrInvalidBody, b.Card, b.Currency, currency)
+	case amount <= 0:
+		return fmt.Errorf("%w: redeem %v from card %s: must be positive", ErrInvalidBody, amount, b.Card)
+	case amount > b.Balance-held:
+		return fmt.Errorf("%w: card %s has %v left, %v asked", ErrOverRedeem, b.Card, b.Balance-held, amount)
+	}
+	return nil
+}
+
+// ErrOverRedeem is a redemption above what is left on a card.
+var ErrOverRedeem = errors.New("ledger: redemption above the card balance")
+
+// CheckBody reports what is wrong with a body on its own, as Sign would.
+func CheckBody(b Body) error { return b.check() }

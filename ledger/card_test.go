@@ -1,0 +1,80 @@
+package ledger_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+)
+
+func TestCardFoldAndRules(t *testing.T) {
+	a := ledgertest.NewTill(store, 1, 1)
+	b := ledgertest.NewTill(store, 2, 2)
+	sale := a.MustNext(ledgertest.Sale3(), now)
+	src := sale.ID()
+	issue := a.MustNext(&ledger.CardMove{Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardIssue, Currency: "EUR", Amount: 1000, Source: &src, Staff: "1"}, now+1)
+	r1 := b.MustNext(&ledger.CardMove{Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR", Amount: 300,
+		Grant: &ledger.GrantRef{Owner: a.ID, N: 1}, Staff: "2"}, now+2)
+	other := b.MustNext(&ledger.CardMove{Card: "GC-2", Account: ledger.GiftCard, Op: ledger.CardIssue, Currency: "EUR", Amount: 5, Source: &src, Staff: "2"}, now+3)
+	bal := ledger.FoldCard("GC-1", []*ledger.Event{r1, issue, other, r1})
+	if bal.Balance != 700 || bal.Issued != 1000 || bal.Redeemed != 300 || bal.Owner != a.ID || !bal.Active || bal.Moves != 2 {
+		t.Fatalf("balance %+v", bal)
+	}
+	if err := bal.CheckRedeem(701, 0, "EUR"); !errors.Is(err, ledger.ErrOverRedeem) {
+		t.Fatalf("above balance: %v", err)
+	}
+	if err := bal.CheckRedeem(400, 301, "EUR"); !errors.Is(err, ledger.ErrOverRedeem) {
+		t.Fatalf("above balance less held grants: %v", err)
+	}
+	if err := bal.CheckRedeem(10, 0, "USD"); !errors.Is(err, ledger.ErrInvalidBody) {
+		t.Fatalf("other currency: %v", err)
+	}
+	if err := ledger.FoldCard("GC-9", []*ledger.Event{issue}).CheckRedeem(1, 0, "EUR"); err == nil {
+		t.Fatal("unknown card redeemed")
+	}
+	off := a.MustNext(&ledger.CardMove{Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardDeactivate, Currency: "EUR", Staff: "1"}, now+4)
+	if bal := ledger.FoldCard("GC-1", []*ledger.Event{issue, r1, off}); bal.Active || bal.CheckRedeem(1, 0, "EUR") == nil {
+		t.Fatalf("deactivated card: %+v", bal)
+	}
+	if _, ok := bal.Overspend(); ok {
+		t.Fatal("over-spend on a card within its balance")
+	}
+	r2 := b.MustNext(&ledger.CardMove{Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR", Amount: 900, Staff: "2",
+		Offline: &ledger.OfflineSpend{Owner: a.ID, Approver: "3"}}, now+5)
+	if o, ok := ledger.FoldCard("GC-1", []*ledger.Event{issue, r1, r2}).Overspend(); !ok || o.Over != 200 || len(o.Spends) != 2 || !o.Spends[1].Offline {
+		t.Fatalf("over-spend %+v %v", o, ok)
+	}
+	for name, m := range map[string]*ledger.CardMove{
+		"negative":        {Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR", Amount: -1, Staff: "1"},
+		"issue no source": {Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardIssue, Currency: "EUR", Amount: 1, Staff: "1"},
+		"bad number":      {Card: "G/1", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR", Amount: 1, Staff: "1"},
+		"bad account":     {Card: "GC-1", Account: "points", Op: ledger.CardRedeem, Currency: "EUR", Amount: 1, Staff: "1"},
+		"deactivate amt":  {Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardDeactivate, Currency: "EUR", Amount: 1, Staff: "1"},
+	} {
+		if _, err := b.Next(m, now+9, name); !errors.Is(err, ledger.ErrInvalidBody) {
+			t.Errorf("%s: %v, want ErrInvalidBody", name, err)
+		}
+	}
+}
+
+// BenchmarkFoldCard: the balance of a card with 10,000 movements.
+//
+//	go test -run XXX -bench FoldCard ./ledger/
+func BenchmarkFoldCard(b *testing.B) {
+	a := ledgertest.NewTill(store, 1, 1)
+	sale := a.MustNext(ledgertest.Sale3(), now)
+	src := sale.ID()
+	evs := []*ledger.Event{a.MustNext(&ledger.CardMove{Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardIssue, Currency: "EUR",
+		Amount: ledger.MaxPrice, Source: &src, Staff: "1"}, now+1)}
+	for i := range 9_999 {
+		evs = append(evs, a.MustNext(&ledger.CardMove{Card: "GC-1", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR",
+			Amount: 1, Grant: &ledger.GrantRef{Owner: a.ID, N: uint64(i + 1)}, Staff: "1"}, now+2+int64(i)))
+	}
+	b.ResetTimer()
+	for range b.N {
+		if bal := ledger.FoldCard("GC-1", evs); bal.Moves != 10_000 {
+			b.Fatal(bal.Moves)
+		}
+	}
+}

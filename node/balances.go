@@ -1,0 +1,248 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/grant"
+	"github.com/tillmesh/tillmesh/node/ledgerdb"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// Gift cards and store credit (ledger/card.go). A card's balance is the
+// fold of its movements, found through the ledger's card index. The till
+// that issued a card owns it: a redemption anywhere takes the owner's
+// grant for the amount first (the same grant book and protocol as
+// refunds), and is refused when the owner cannot be reached.
+
+// CardBalance folds a card's movements as this till holds them.
+func (t *Till) CardBalance(_ context.Context, card string) (ledger.CardBalance, error) {
+	evs, err := t.db.CardEvents(card)
+	if err != nil {
+		return ledger.CardBalance{}, fmt.Errorf("%w: read card %s: %v", ui.ErrUnavailable, card, err)
+	}
+	return ledger.FoldCard(card, evs), nil
+}
+
+// beforeCard checks a card movement against the card as this till sees
+// it, and takes the owner's grant for a redemption.
+func (t *Till) beforeCard(ctx context.Context, m *ledger.CardMove, idem string) (time.Time, error) {
+	if err := ledger.CheckBody(m); err != nil {
+		return time.Time{}, err
+	}
+	b, err := t.CardBalance(ctx, m.Card)
+	if err != nil {
+		return time.Time{}, err
+	}
+	switch m.Op {
+	case ledger.CardIssue:
+		if b.Moves > 0 && !b.Active {
+			return time.Time{}, fmt.Errorf("%w: card %s is deactivated", ui.ErrBadRequest, m.Card)
+		}
+		if b.Moves > 0 && (b.Account != m.Account || b.Currency != m.Currency) {
+			return time.Time{}, fmt.Errorf("%w: card %s holds %s in %s, not %s in %s", ui.ErrBadRequest, m.Card, b.Account, b.Currency, m.Account, m.Currency)
+		}
+		var known bool
+		t.db.View(func(st *ledger.State) {
+			_, _, _, known = st.Fold().Sale(*m.Source)
+		})
+		if !known {
+			if _, ok := t.redeemSource(*m.Source); !ok {
+				return time.Time{}, fmt.Errorf("%w: card %s: the sale that paid for it is not known here", ui.ErrBadRequest, m.Card)
+			}
+		}
+		return time.Time{}, nil
+	case ledger.CardDeactivate:
+		if !b.Active {
+			return time.Time{}, fmt.Errorf("%w: card %s is unknown or already deactivated", ui.ErrBadRequest, m.Card)
+		}
+		return time.Time{}, nil
+	}
+	// A redemption.
+	if m.Grant != nil || m.Offline != nil {
+		return time.Time{}, fmt.Errorf("%w: a redemption's grant is asked for by the till, not sent in", ui.ErrBadRequest)
+	}
+	if err := b.CheckRedeem(m.Amount, 0, m.Currency); err != nil && !errors.Is(err, ledger.ErrOverRedeem) {
+		return time.Time{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	if idem == "" {
+		return time.Time{}, fmt.Errorf("%w: a redemption needs an idempotency key", ui.ErrBadRequest)
+	}
+	req := grant.Request{Card: m.Card, Amount: m.Amount, Currency: m.Currency, Key: idem}
+	asked := time.Now()
+	var res grant.Response
+	if b.Owner == t.id {
+		res = t.giveGrant(ctx, t.id, req)
+	} else {
+		p, ok := t.peerOf(b.Owner)
+		if !ok {
+			return time.Time{}, fmt.Errorf("%w: till %s, which issued card %s, cannot be reached; cards are not redeemed offline",
+				ledger.ErrOwnerUnreachable, t.tillName(b.Owner.String()), m.Card)
+		}
+		actx, cancel := context.WithTimeout(ctx, grantTimeout)
+		res, err = grant.Ask(actx, t.host.Host(), p, req)
+		cancel()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w: till %s, which issued card %s, cannot be reached (%v); cards are not redeemed offline",
+				ledger.ErrOwnerUnreachable, t.tillName(b.Owner.String()), m.Card, err)
+		}
+	}
+	switch res.Code {
+	case grant.CodeOverRedeem:
+		return time.Time{}, fmt.Errorf("%w: %s", ledger.ErrOverRedeem, res.Error)
+	case grant.CodeBadCard:
+		return time.Time{}, fmt.Errorf("%w: %s", ui.ErrBadRequest, res.Error)
+	}
+	if err := grantError(res); err != nil {
+		return time.Time{}, err
+	}
+	if res.Amount != m.Amount {
+		return time.Time{}, fmt.Errorf("%w: the owner granted %v of %v", ui.ErrUnavailable, res.Amount, m.Amount)
+	}
+	ref := res.Ref
+	m.Grant = &ref
+	return asked.Add(grantUseWithin), nil
+}
+
+// redeemSource finds a card redemption event this till holds (a
+// reversal names it as its source).
+func (t *Till) redeemSource(id ledger.EventID) (*ledger.Event, bool) {
+	ev, err := t.eventByID(id)
+	if err != nil || ev == nil {
+		return nil, false
+	}
+	if m, ok := ev.Body.(*ledger.CardMove); ok && m.Op == ledger.CardRedeem {
+		return ev, true
+	}
+	return nil, false
+}
+
+// eventByID looks an event of this till's own chain up by ID (reversals
+// name this till's own redemptions).
+func (t *Till) eventByID(id ledger.EventID) (*ledger.Event, error) {
+	var found *ledger.Event
+	err := t.db.Range(t.id, 1, func(ev *ledger.Event) bool {
+		if ev.ID() == id {
+			found = ev
+			return false
+		}
+		return true
+	})
+	return found, err
+}
+
+// giveCardGrant is the owner's answer to a redemption request: the
+// card's balance less what unused grants hold must cover the amount.
+// Called with the grant book's mutex held.
+func (t *Till) giveCardGrant(ctx context.Context, from ledger.TillID, req grant.Request) grant.Response {
+	b := &t.grants
+	bal, err := t.CardBalance(ctx, req.Card)
+	if err != nil {
+		return grant.Response{Code: grant.CodeUnavailable, Error: err.Error()}
+	}
+	if bal.Moves == 0 {
+		return grant.Response{Code: grant.CodeBadCard, Error: fmt.Sprintf("unknown card %s", req.Card)}
+	}
+	if bal.Owner != t.id {
+		return grant.Response{Code: grant.CodeNotOwner, Error: fmt.Sprintf("card %s was issued at till %s", req.Card, t.tillName(bal.Owner.String()))}
+	}
+	used := map[ledger.GrantRef]bool{}
+	for _, r := range bal.Redeems {
+		if r.Grant != nil {
+			used[*r.Grant] = true
+		}
+	}
+	keep := b.cards[req.Card][:0]
+	var held ledger.Money
+	for _, g := range b.cards[req.Card] {
+		if used[g.Ref] || t.releasable(g) {
+			continue
+		}
+		keep = append(keep, g)
+		held += g.Amount
+	}
+	b.cards[req.Card] = keep
+	if err := bal.CheckRedeem(req.Amount, held, req.Currency); err != nil {
+		code := grant.CodeBadCard
+		if errors.Is(err, ledger.ErrOverRedeem) {
+			code = grant.CodeOverRedeem
+		}
+		return grant.Response{Code: code, Error: err.Error()}
+	}
+	g := ledgerdb.Grant{Ref: ledger.GrantRef{Owner: t.id, N: b.next}, Card: req.Card, Amount: req.Amount, Requester: from,
+		Key: req.Key, Made: t.cfg.Now().UnixMilli()}
+	if err := t.db.PutGrant(g); err != nil {
+		return grant.Response{Code: grant.CodeUnavailable, Error: err.Error()}
+	}
+	b.next++
+	b.cards[req.Card] = append(b.cards[req.Card], g)
+	b.byKey[grantKey{from, req.Key}] = g
+	return grant.Response{Ref: g.Ref, Amount: g.Amount}
+}
+
+// beforeSale redeems the card tenders of a sale before it is recorded:
+// past the kind gate (older releases refuse a sale with such a tender),
+// each card tender becomes a redemption with the owner's grant. It
+// returns the redemptions, to reverse if the sale is then not recorded.
+func (t *Till) beforeSale(ctx context.Context, s *ledger.Sale, idem string) ([]*ledger.Event, error) {
+	var cards []int
+	for i, tn := range s.Tenders {
+		if tn.Kind == ledger.GiftCardTender || tn.Kind == ledger.StoreCreditTender {
+			cards = append(cards, i)
+		}
+	}
+	if len(cards) == 0 {
+		return nil, nil
+	}
+	if err := t.kindAllowed(ctx, ledger.KindCard); err != nil {
+		return nil, fmt.Errorf("%w (a sale paid by gift card or store credit)", err)
+	}
+	if err := ledger.CheckBody(s); err != nil {
+		return nil, err
+	}
+	if idem == "" {
+		return nil, fmt.Errorf("%w: a sale paid by card needs an idempotency key", ui.ErrBadRequest)
+	}
+	var done []*ledger.Event
+	for _, i := range cards {
+		tn := s.Tenders[i]
+		acct := ledger.GiftCard
+		if tn.Kind == ledger.StoreCreditTender {
+			acct = ledger.StoreCredit
+		}
+		m := &ledger.CardMove{Card: tn.Ref, Account: acct, Op: ledger.CardRedeem, Currency: s.Currency, Amount: tn.Amount, Staff: s.Staff}
+		ev, _, err := t.Record(ctx, m, fmt.Sprintf("%s/tender/%d", idem, i))
+		if err != nil {
+			t.reverse(ctx, done, idem)
+			return nil, fmt.Errorf("tender %d (card %s): %w", i+1, tn.Ref, err)
+		}
+		done = append(done, ev)
+	}
+	return done, nil
+}
+
+// reverse gives back redemptions whose sale was not recorded.
+func (t *Till) reverse(ctx context.Context, evs []*ledger.Event, idem string) {
+	for _, ev := range evs {
+		m := ev.Body.(*ledger.CardMove)
+		id := ev.ID()
+		back := &ledger.CardMove{Card: m.Card, Account: m.Account, Op: ledger.CardIssue, Currency: m.Currency, Amount: m.Amount,
+			Source: &id, Staff: m.Staff}
+		if _, _, err := t.Record(ctx, back, fmt.Sprintf("%s/reverse/%d", idem, ev.Seq)); err != nil {
+			t.log.Error("card redemption of a sale that was not recorded could not be given back", "card", m.Card,
+				"amount", m.Amount.String(), "err", err)
+		}
+	}
+}
+
+func paidByCard(s *ledger.Sale) bool {
+	for _, tn := range s.Tenders {
+		if tn.Kind == ledger.GiftCardTender || tn.Kind == ledger.StoreCreditTender {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,163 @@
+package node_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// TestGiftCardsSpentOnce: a gift card sold at till 1 is redeemed by
+// nine cashiers on three tills at the same moment; only what its balance
+// covers goes through, every till folds the same balance, a sale pays
+// from it, and bad input changes nothing. A refund paid out as store
+// credit issues it.
+func TestGiftCardsSpentOnce(t *testing.T) {
+	rs, urls := connectedStore(t, 3)
+	price := int64(node.DemoCatalog(10)[2].Price)
+	_, receipt := saleOn(t, rs[0], "gc-sale", "10003", 10, rs)
+	m1 := login(t, urls[0], "1", "1234")
+	card := m1.must(201, "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"gc-issue","card":"GC-1001","amount":%d,"sale":%q}`, 10*price, receipt))
+	if n(card["balance"]) != 10*price || card["active"] != true || n(card["owner"]) != 1 {
+		t.Fatalf("issued card: %v", card)
+	}
+	if again := m1.must(200, "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"gc-issue","card":"GC-1001","amount":%d,"sale":%q}`, 10*price, receipt)); n(again["balance"]) != 10*price {
+		t.Fatalf("issue retried: %v", again)
+	}
+	var clients []*web
+	for range 3 {
+		for _, u := range urls {
+			clients = append(clients, login(t, u, "2", "0000"))
+		}
+	}
+	for i, c := range clients {
+		waitFor(t, fmt.Sprintf("the card at client %d's till", i), func() bool { code, _ := c.do("GET", "/api/cards/GC-1001", ""); return code == 200 })
+	}
+	codes := raceRequests(t, clients, "/api/cards/redeem", func(i int) string {
+		return fmt.Sprintf(`{"idempotency_key":"gc-r-%d","card":"GC-1001","amount":%d}`, i, 3*price)
+	})
+	ok := 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusCreated:
+			ok++
+		case http.StatusBadRequest:
+		default:
+			t.Fatalf("redemption answered %d (codes %v)", c, codes)
+		}
+	}
+	if ok != 3 {
+		t.Fatalf("%d redemptions of %d on a card of %d went through (codes %v), want 3", ok, 3*price, 10*price, codes)
+	}
+	for i, c := range clients[:3] {
+		waitFor(t, fmt.Sprintf("balance %d on till %d", price, i+1), func() bool {
+			_, out := c.do("GET", "/api/cards/GC-1001", "")
+			return n(out["balance"]) == price && n(out["moves"]) == 4
+		})
+	}
+	// Bad input: nothing changes.
+	c2 := clients[1]
+	for _, tc := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{fmt.Sprintf(`{"idempotency_key":"b1","card":"GC-1001","amount":%d}`, price+1), 400, "left"},
+		{`{"idempotency_key":"b2","card":"GC-9999","amount":1}`, 400, "unknown card"},
+		{`{"idempotency_key":"b3","card":"GC/1","amount":1}`, 400, "card number"},
+		{`{"idempotency_key":"b4","card":"GC-1001","amount":-5}`, 400, "amount"},
+	} {
+		if code, out := c2.do("POST", "/api/cards/redeem", tc.body); code != tc.code || !strings.Contains(fmt.Sprint(out["error"]), tc.want) {
+			t.Fatalf("%s: %d %v, want %d %q", tc.body, code, out, tc.code, tc.want)
+		}
+	}
+	if _, out := c2.do("GET", "/api/cards/GC-1001", ""); n(out["balance"]) != price {
+		t.Fatalf("bad input changed the card: %v", out)
+	}
+	// A sale at till 2 pays the rest by card.
+	sale := c2.must(201, "POST", "/api/sales", fmt.Sprintf(`{"idempotency_key":"gc-pay","lines":[{"sku":"10003","qty":1}],"tenders":[{"kind":"gift_card","amount":%d,"ref":"GC-1001"}]}`, price))
+	if !strings.Contains(fmt.Sprint(sale["tenders"]), "gift_card") {
+		t.Fatalf("sale paid by card: %v", sale)
+	}
+	if _, out := c2.do("GET", "/api/cards/GC-1001", ""); n(out["balance"]) != 0 {
+		t.Fatalf("after the sale: %v", out)
+	}
+	if code, out := c2.do("POST", "/api/sales", `{"idempotency_key":"gc-pay-2","lines":[{"sku":"10003","qty":1}],"tenders":[{"kind":"gift_card","amount":`+fmt.Sprint(price)+`,"ref":"GC-1001"}]}`); code != 400 {
+		t.Fatalf("a sale paid from an empty card: %d %v", code, out)
+	}
+	// Deactivated: no more issues or redemptions.
+	m1.must(201, "POST", "/api/cards/deactivate", `{"idempotency_key":"gc-off","card":"GC-1001"}`)
+	waitFor(t, "deactivation at till 2", func() bool { _, out := c2.do("GET", "/api/cards/GC-1001", ""); return out["active"] == false })
+	// Store credit: a refund at till 3 pays out as credit on a new card.
+	c3 := clients[2]
+	_, r2 := saleOn(t, rs[0], "sc-sale", "10003", 2, rs)
+	c3.must(201, "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"sc-ref","sale":%q,"lines":[{"line":0,"qty":1}],"tender":"store_credit","ref":"SC-77"}`, r2))
+	sc := c3.must(200, "GET", "/api/cards/SC-77", "")
+	if n(sc["balance"]) != price || sc["account"] != "store_credit" || n(sc["owner"]) != 3 {
+		t.Fatalf("store credit: %v", sc)
+	}
+	c3.must(201, "POST", "/api/cards/redeem", fmt.Sprintf(`{"idempotency_key":"sc-use","card":"SC-77","amount":%d,"account":"store_credit"}`, price))
+}
+
+// raceRequests posts one request per client to path, released together.
+func raceRequests(t *testing.T, clients []*web, path string, body func(i int) string) []int {
+	start := make(chan struct{})
+	codes := make([]int, len(clients))
+	done := make(chan struct{}, len(clients))
+	for i, c := range clients {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			<-start
+			codes[i], _ = c.doNoFatal("POST", path, body(i))
+		}()
+	}
+	close(start)
+	for range clients {
+		<-done
+	}
+	return codes
+}
+
+// TestCardTenderGated: while a till of a release without card events is
+// in the store, a sale paid by gift card (which that release would
+// refuse) and a refund paid out as store credit are refused, and nothing
+// is written.
+func TestCardTenderGated(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	b := s.start(t, s.tills[1], a.addr())
+	seed(t, a, 5)
+	ctx := t.Context()
+	waitFor(t, "till 2's kinds at till 1", func() bool {
+		k, err := a.Inventory().Kinds(ctx)
+		return err == nil && len(k[b.ID().String()]) > 0
+	})
+	var base []string
+	for _, k := range ledger.BaseKinds {
+		base = append(base, string(k))
+	}
+	if err := a.Inventory().PutKinds(ctx, b.ID().String(), base); err != nil {
+		t.Fatal(err)
+	}
+	before := a.DB().Vector()[a.ID()]
+	_, _, err := a.Sell(ctx, ui.SaleRequest{IdempotencyKey: "gated", Lines: []ui.SaleLine{{SKU: "10001", Qty: 1}},
+		Tenders: []ledger.Tender{{Kind: ledger.GiftCardTender, Amount: node.DemoCatalog(1)[0].Price, Ref: "GC-1"}}})
+	if !errors.Is(err, ui.ErrConflict) || !strings.Contains(err.Error(), "till 2") {
+		t.Fatalf("gift card tender with till 2 on an older release: %v", err)
+	}
+	sale := sell(t, a, "s", "10001", 1)
+	_, _, err = a.Record(ctx, &ledger.Refund{Sale: sale.ID(), Currency: "EUR", Staff: "1",
+		Lines:   []ledger.RefundLine{{Line: 0, SKU: "10001", Qty: 1}},
+		Tenders: []ledger.Tender{{Kind: ledger.StoreCreditTender, Amount: 1, Ref: "SC-1"}}}, "gated-refund")
+	if !errors.Is(err, ui.ErrConflict) {
+		t.Fatalf("store credit refund with till 2 on an older release: %v", err)
+	}
+	if got := a.DB().Vector()[a.ID()]; got != before+1 {
+		t.Fatalf("till 1 wrote %d events, want only the cash sale", got-before)
+	}
+}

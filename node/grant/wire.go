@@ -1,0 +1,236 @@
+package grant
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// Protocol is version 1 of the grant protocol.
+const Protocol protocol.ID = "/tillmesh/grant/1"
+
+// Protocols are the versions this build speaks, newest first; a later
+// version goes in front and the older stays while tills of the release
+// before it may be in the store.
+func Protocols() []protocol.ID { return []protocol.ID{Protocol} }
+
+// Limits on what a peer may send.
+const (
+	maxMessage = 64 << 10
+	maxPicks   = ledger.MaxLines
+)
+
+// Pick is one sale line and how many of its units to refund.
+type Pick struct {
+	Line int   `cbor:"1,keyasint"`
+	Qty  int64 `cbor:"2,keyasint"`
+}
+
+// Request asks the owner for a grant on a sale's lines. Key is the
+// asker's idempotency key for the refund: asking again with the same key
+// returns the same grant.
+//
+// A request names either a sale and picks (a refund) or a card and an
+// amount (a redemption of a gift card or store credit; the owner is the
+// till that issued the card).
+type Request struct {
+	Sale     ledger.EventID `cbor:"1,keyasint"`
+	Picks    []Pick         `cbor:"2,keyasint,omitempty"`
+	Key      string         `cbor:"3,keyasint"`
+	Card     string         `cbor:"4,keyasint,omitempty"`
+	Amount   ledger.Money   `cbor:"5,keyasint,omitempty"`
+	Currency string         `cbor:"6,keyasint,omitempty"`
+}
+
+// Codes of a refused request.
+const (
+	CodeOverRefund  = "over_refund"  // more than remains (less what held grants reserve)
+	CodeUnknownSale = "unknown_sale" // the owner does not know the sale
+	CodeNotOwner    = "not_owner"    // the sale was made at another till
+	CodeVoided      = "voided"       // the sale was voided
+	CodeBadRequest  = "bad_request"
+	CodeUnavailable = "unavailable" // the owner could not store the grant
+	CodeOverRedeem  = "over_redeem" // more than is left on the card
+	CodeBadCard     = "bad_card"    // unknown, deactivated or of another currency
+)
+
+// Response is the owner's answer: a grant and the lines it reserves, or a
+// Code and a message.
+type Response struct {
+	Ref    ledger.GrantRef     `cbor:"1,keyasint"`
+	Lines  []ledger.RefundLine `cbor:"2,keyasint,omitempty"`
+	Code   string              `cbor:"3,keyasint,omitempty"`
+	Error  string              `cbor:"4,keyasint,omitempty"`
+	Amount ledger.Money        `cbor:"5,keyasint,omitempty"` // a card grant's amount
+}
+
+// Check reports what is wrong with a request, before the owner looks at
+// its ledger.
+func (r *Request) Check() error {
+	if r.Card != "" {
+		switch {
+		case !r.Sale.IsZero() || len(r.Picks) > 0:
+			return errors.New("grant request names both a card and a sale")
+		case len(r.Card) > ledger.MaxCardLen:
+			return fmt.Errorf("grant request: card number of %d bytes", len(r.Card))
+		case r.Amount <= 0 || r.Amount > ledger.MaxPrice:
+			return fmt.Errorf("grant request: card amount %v outside 0.01..%v", r.Amount, ledger.Money(ledger.MaxPrice))
+		case len(r.Currency) != 3:
+			return fmt.Errorf("grant request: currency %q", r.Currency)
+		case len(r.Key) == 0 || len(r.Key) > ledger.MaxTextLen:
+			return fmt.Errorf("grant request: idempotency key of %d bytes, want 1..%d", len(r.Key), ledger.MaxTextLen)
+		}
+		return nil
+	}
+	switch {
+	case r.Sale.IsZero():
+		return errors.New("grant request names no sale")
+	case len(r.Picks) == 0 || len(r.Picks) > maxPicks:
+		return fmt.Errorf("grant request: %d lines, want 1..%d", len(r.Picks), maxPicks)
+	case len(r.Key) == 0 || len(r.Key) > ledger.MaxTextLen:
+		return fmt.Errorf("grant request: idempotency key of %d bytes, want 1..%d", len(r.Key), ledger.MaxTextLen)
+	}
+	for i, p := range r.Picks {
+		if p.Line < 0 || p.Line >= ledger.MaxLines || p.Qty <= 0 || p.Qty > ledger.MaxQty {
+			return fmt.Errorf("grant request: line %d: sale line %d quantity %d", i+1, p.Line, p.Qty)
+		}
+	}
+	return nil
+}
+
+// LedgerPicks converts the picks for ledger.Fold.GrantLines.
+func (r *Request) LedgerPicks() []ledger.Pick {
+	out := make([]ledger.Pick, len(r.Picks))
+	for i, p := range r.Picks {
+		out[i] = ledger.Pick{Line: p.Line, Qty: p.Qty}
+	}
+	return out
+}
+
+var decMode = mustDecMode()
+
+func mustDecMode() cbor.DecMode {
+	m, err := cbor.DecOptions{
+		MaxArrayElements: maxPicks, MaxMapPairs: 64, MaxNestedLevels: 6,
+		IndefLength: cbor.IndefLengthForbidden, DupMapKey: cbor.DupMapKeyEnforcedAPF,
+	}.DecMode()
+	if err != nil {
+		panic(err) // constant options
+	}
+	return m
+}
+
+func writeMsg(w io.Writer, v any) error {
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	var n [binary.MaxVarintLen64]byte
+	bw.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
+	bw.Write(b)
+	return bw.Flush()
+}
+
+func readMsg(r *bufio.Reader, v any) error {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return err
+	}
+	if n > maxMessage {
+		return fmt.Errorf("grant: message of %d bytes, limit %d", n, maxMessage)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	if err := decMode.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("grant: decode: %w", err)
+	}
+	return nil
+}
+
+// DecodeRequest decodes and checks one framed request (for fuzzing and
+// for Serve).
+func DecodeRequest(r *bufio.Reader) (Request, error) {
+	var req Request
+	if err := readMsg(r, &req); err != nil {
+		return Request{}, err
+	}
+	if err := req.Check(); err != nil {
+		return Request{}, err
+	}
+	return req, nil
+}
+
+// Handler decides a request from an admitted till.
+type Handler func(ctx context.Context, from ledger.TillID, req Request) Response
+
+// Admit returns the till of an admitted peer, or false.
+type Admit func(peer.ID) (ledger.TillID, bool)
+
+// Serve registers the protocol on h. timeout bounds each stream.
+func Serve(h host.Host, admit Admit, handle Handler, timeout time.Duration) {
+	for _, p := range Protocols() {
+		h.SetStreamHandler(p, func(st network.Stream) { serve(st, admit, handle, timeout) })
+	}
+}
+
+func serve(st network.Stream, admit Admit, handle Handler, timeout time.Duration) {
+	defer st.Close()
+	till, ok := admit(st.Conn().RemotePeer())
+	if !ok {
+		st.Reset()
+		return
+	}
+	st.SetDeadline(time.Now().Add(timeout))
+	req, err := DecodeRequest(bufio.NewReader(io.LimitReader(st, maxMessage+16)))
+	var res Response
+	if err != nil {
+		res = Response{Code: CodeBadRequest, Error: err.Error()}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		res = handle(ctx, till, req)
+		cancel()
+	}
+	if err := writeMsg(st, res); err != nil {
+		st.Reset()
+	}
+}
+
+// Ask sends a request to the owner's peer p and returns its answer. An
+// error means no answer came (the owner is unreachable, or the stream
+// broke): the caller cannot tell whether a grant was made, and asking
+// again with the same Key returns it if it was.
+func Ask(ctx context.Context, h host.Host, p peer.ID, req Request) (Response, error) {
+	st, err := h.NewStream(network.WithAllowLimitedConn(ctx, "grant"), p, Protocols()...)
+	if err != nil {
+		return Response{}, fmt.Errorf("open grant stream: %w", err)
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		st.SetDeadline(dl)
+	}
+	if err := writeMsg(st, req); err != nil {
+		st.Reset()
+		return Response{}, fmt.Errorf("send grant request: %w", err)
+	}
+	st.CloseWrite()
+	var res Response
+	if err := readMsg(bufio.NewReader(st), &res); err != nil {
+		st.Reset()
+		return Response{}, fmt.Errorf("read grant answer: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,75 @@
+package hq_test
+
+import (
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/hq/hqtest"
+)
+
+// TestOverspendsAtHQ: a sale refunded twice over (once offline at till
+// 2, once with the owner's grant at till 3) is listed at HQ with the
+// tills, events and amounts, in the report and after a restart; a sale
+// refunded within its total is not.
+func TestOverspendsAtHQ(t *testing.T) {
+	ctx := t.Context()
+	store := hqtest.NewStore(40, 3)
+	dir := t.TempDir()
+	open := func() *hq.HQ {
+		st, err := hq.OpenBadger(dir, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newHQ(t, closeOnce(t, st))
+	}
+	bst, err := hq.OpenBadger(dir, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := closeOnce(t, bst)
+	h := newHQ(t, st, store)
+	t1, t2, t3 := store.Tills[0], store.Tills[1], store.Tills[2]
+	sale := t1.MustNext(ledgertest.Sale3(), day0)
+	fine := t1.MustNext(ledgertest.Sale3(), day0+1)
+	line0 := []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 2, Amount: 238, Tax: 16, Rate: 700}}
+	cash := []ledger.Tender{{Kind: ledger.Cash, Amount: 238}}
+	off := t2.MustNext(&ledger.Refund{Sale: sale.ID(), Currency: "EUR", Staff: "2", Lines: line0, Tenders: cash,
+		Offline: &ledger.OfflineSpend{Owner: t1.ID, Approver: "3"}}, day0+2)
+	granted := t3.MustNext(&ledger.Refund{Sale: sale.ID(), Currency: "EUR", Staff: "2", Lines: line0, Tenders: cash,
+		Grant: &ledger.GrantRef{Owner: t1.ID, N: 1}}, day0+3)
+	ok := t2.MustNext(&ledger.Refund{Sale: fine.ID(), Currency: "EUR", Staff: "2", Lines: line0, Tenders: cash,
+		Grant: &ledger.GrantRef{Owner: t1.ID, N: 2}}, day0+4)
+	for i, evs := range [][]*ledger.Event{{sale, fine}, {off, ok}, {granted}} {
+		u := &hqapi.Upload{Fence: 1, Events: raws(evs)}
+		if i == 0 {
+			u.Certs = store.EncodedCerts()
+		}
+		if res, err := h.Ingest(ctx, store.ID, t1.ID, u); err != nil || len(res.Rejected) != 0 {
+			t.Fatalf("upload %d: %+v %v", i, res, err)
+		}
+	}
+	check := func(h *hq.HQ) {
+		t.Helper()
+		os := h.Overspends(ctx, &store.ID)
+		if len(os) != 1 {
+			t.Fatalf("over-spends %+v, want the one sale", os)
+		}
+		o := os[0]
+		if o.Sale != sale.ID() || o.Owner != t1.ID || o.OwnerSeq != 1 || o.Spent != 476 || o.Over != 238 || o.Limit != 1206 ||
+			len(o.Reasons) != 1 || o.Reasons[0] != "line 0 refunded 4 of 2" || o.Numbers[t2.ID.String()] != 2 {
+			t.Fatalf("over-spend %+v", o)
+		}
+		if len(o.Spends) != 2 || o.Spends[0].Event != off.ID() || !o.Spends[0].Offline || o.Spends[1].Grant == nil || o.Spends[1].Till != t3.ID {
+			t.Fatalf("spends %+v", o.Spends)
+		}
+		if rep := h.Report(hq.Query{Store: &store.ID}); len(rep.Overspends) != 1 || rep.Overspends[0].Over != 238 {
+			t.Fatalf("report over-spends %+v", rep.Overspends)
+		}
+	}
+	check(h)
+	st.Close()
+	check(open())
+}
