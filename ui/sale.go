@@ -375,6 +375,10 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 	if total > 0 {
 		body.Tenders = []ledger.Tender{{Kind: kind, Amount: total, Ref: strings.TrimSpace(req.Ref)}}
 	}
+	if err := a.requireShift(ledger.KindRefund); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	ev, existing, err := a.till.Record(r.Context(), body, req.IdempotencyKey)
 	if err != nil {
 		a.fail(w, r, err)
