@@ -99,13 +99,16 @@ func (t *Till) productByCode(ctx context.Context, code string) (crdt.Product, er
 
 // Sell records a sale from an API request: it looks each line's product
 // up in the catalog, prices the basket by ledger/basket's rules
-// (ui.SaleRequest.Sale: prices include tax; the discounts are amounts the
-// UI approved) and records the sale. The idempotency key is looked up once, where the event is
+// (ui.SaleRequest.Sale: prices include tax unless the store's
+// tax_included setting is "false"; the discounts and price overrides are
+// what the UI approved) and records the sale. The idempotency key is looked up once, where the event is
 // stored (Record): a retry gets the first event and existing=true.
 func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (*ledger.Event, bool, error) {
 	if req.Staff == "" {
 		req.Staff = "api"
 	}
+	// The store's setting decides, whoever made the request.
+	req.TaxAdded = !t.taxIncluded(ctx)
 	sale, err := req.Sale(func(l ui.SaleLine) (ui.Product, error) { return t.product(ctx, l) })
 	if err != nil {
 		return nil, false, err
@@ -278,4 +281,11 @@ func (t *Till) hqStatus() ui.HQStatus {
 		st.Relay = fmt.Sprintf("till %d", rs.RelayNumber)
 	}
 	return st
+}
+
+// taxIncluded reads the store's tax_included setting (ui.Settings): true
+// unless set to "false", and true when it cannot be read.
+func (t *Till) taxIncluded(ctx context.Context) bool {
+	v, ok, err := t.Setting(ctx, ui.SettingTaxIncluded)
+	return err != nil || !ok || ui.TaxIncludedSetting(v)
 }

@@ -30,6 +30,13 @@ type Settings struct {
 	CashOutLimit int64 `json:"cash_out_limit"`
 	// Permissions is the store's permission table.
 	Permissions PermissionTable `json:"permissions"`
+	// TaxIncluded: catalog prices include tax (VAT); false adds tax at
+	// the total (US sales tax). OverrideLimitBP is the largest price
+	// cut, in basis points of the list price, the price_override
+	// permission covers; deeper cuts and raises need
+	// price_override_large.
+	TaxIncluded     bool  `json:"tax_included"`
+	OverrideLimitBP int64 `json:"override_limit_bp"`
 }
 
 // Setting names in the CRDT. Values are decimal text.
@@ -42,12 +49,15 @@ const (
 	SettingCashOutLimit  = "cash_out_limit"
 	// SettingPermissions is a JSON object: permission -> least role.
 	SettingPermissions = "permissions"
+	// SettingTaxIncluded is "true" or "false".
+	SettingTaxIncluded   = "tax_included"
+	SettingOverrideLimit = "override_limit_bp"
 )
 
 // DefaultSettings apply where a setting is unset or unreadable.
 // Permissions is nil here: readSettings fills in DefaultPermissions.
 var DefaultSettings = Settings{DiscountLimitBP: 1000, Currency: "EUR", ScanGapMS: 30, LockAfterS: 300,
-	RefundLimit: 5000, CashOutLimit: 5000}
+	RefundLimit: 5000, CashOutLimit: 5000, TaxIncluded: true, OverrideLimitBP: 2000}
 
 // settingsTTL is how long settings are cached: every request reads them.
 const settingsTTL = 2 * time.Second
@@ -88,6 +98,10 @@ func (a *API) readSettings(ctx context.Context) Settings {
 	num(SettingLockAfter, &s.LockAfterS, 0, 86400)
 	num(SettingRefundLimit, &s.RefundLimit, 0, ledger.MaxPrice)
 	num(SettingCashOutLimit, &s.CashOutLimit, 0, ledger.MaxPrice)
+	num(SettingOverrideLimit, &s.OverrideLimitBP, 0, 10000)
+	if v, ok, err := a.till.Setting(ctx, SettingTaxIncluded); err == nil && ok {
+		s.TaxIncluded = TaxIncludedSetting(v)
+	}
 	s.Permissions = DefaultPermissions()
 	if v, ok, err := a.till.Setting(ctx, SettingPermissions); err == nil && ok {
 		s.Permissions = parsePermissions(v)
@@ -116,6 +130,8 @@ type SettingsChange struct {
 	LockAfterS      *int64  `json:"lock_after_s,omitempty"`
 	RefundLimit     *int64  `json:"refund_limit,omitempty"`
 	CashOutLimit    *int64  `json:"cash_out_limit,omitempty"`
+	TaxIncluded     *bool   `json:"tax_included,omitempty"`
+	OverrideLimitBP *int64  `json:"override_limit_bp,omitempty"`
 	// Permissions changes the least role of the permissions named.
 	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
@@ -141,8 +157,12 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 		!check(SettingScanGap, req.ScanGapMS, 5, 500, "scan gap (ms)") ||
 		!check(SettingLockAfter, req.LockAfterS, 0, 86400, "lock after (s)") ||
 		!check(SettingRefundLimit, req.RefundLimit, 0, ledger.MaxPrice, "refund limit (minor units)") ||
-		!check(SettingCashOutLimit, req.CashOutLimit, 0, ledger.MaxPrice, "cash-out limit (minor units)") {
+		!check(SettingCashOutLimit, req.CashOutLimit, 0, ledger.MaxPrice, "cash-out limit (minor units)") ||
+		!check(SettingOverrideLimit, req.OverrideLimitBP, 0, 10000, "price override limit (basis points)") {
 		return
+	}
+	if req.TaxIncluded != nil {
+		put[SettingTaxIncluded] = strconv.FormatBool(*req.TaxIncluded)
 	}
 	if len(req.Permissions) > 0 {
 		t, err := a.settings(r.Context()).Permissions.merge(req.Permissions)

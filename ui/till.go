@@ -184,6 +184,9 @@ type SaleRequest struct {
 	Staff          string          `json:"-"`
 	Approver       string          `json:"approver,omitempty"`
 	ApproverPIN    string          `json:"approver_pin,omitempty"`
+	// TaxAdded prices without tax and adds it at the total: the store's
+	// tax_included setting, set by the API and the till, never the client.
+	TaxAdded bool `json:"-"`
 }
 
 // SaleLine names a product by SKU or barcode.
@@ -192,6 +195,9 @@ type SaleLine struct {
 	Barcode  string       `json:"barcode,omitempty"`
 	Qty      int64        `json:"qty"`
 	Discount ledger.Money `json:"discount,omitempty"`
+	// Override replaces the catalog price; its ApprovedBy is set by the
+	// API once the role and limit allow it, never taken from the client.
+	Override *basket.Override `json:"override,omitempty"`
 }
 
 // Sale is a recorded sale as the API returns it.

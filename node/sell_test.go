@@ -1,0 +1,54 @@
+package node_test
+
+import (
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
+	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// Sell prices by the store's tax_included setting, whatever the request
+// says, and records an approved price override with its reason.
+func TestSellTaxSettingAndOverride(t *testing.T) {
+	s := newStore(t, 1)
+	a := s.start(t, s.tills[0])
+	seed(t, a, 2)
+	ctx := t.Context()
+	p := node.DemoCatalog(2)[0]
+	ev := sell(t, a, "incl", p.SKU, 1)
+	if sale := ev.Body.(*ledger.Sale); !sale.TaxIncluded {
+		t.Fatalf("default store: sale %+v says tax added", sale)
+	}
+	if err := a.PutSetting(ctx, ui.SettingTaxIncluded, "false"); err != nil {
+		t.Fatal(err)
+	}
+	o := &basket.Override{Price: p.Price - 1, Reason: "label", ApprovedBy: "1"}
+	// The request asks for tax included: the setting wins.
+	ev, _, err := a.Sell(ctx, ui.SaleRequest{IdempotencyKey: "added", TaxAdded: false,
+		Lines:   []ui.SaleLine{{SKU: p.SKU, Qty: 2, Override: o}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sale := ev.Body.(*ledger.Sale)
+	tot, _ := sale.Totals()
+	l := sale.Lines[0]
+	if sale.TaxIncluded || tot.Net != 2*(p.Price-1) || tot.Total != tot.Net+tot.Tax || tot.Tax == 0 {
+		t.Fatalf("tax-added sale %+v totals %+v", sale, tot)
+	}
+	if l.UnitPrice != p.Price-1 || l.ListPrice != p.Price || l.OverrideReason != "label" || l.OverrideBy != "1" {
+		t.Fatalf("overridden line %+v", l)
+	}
+	// An override nobody approved is refused, nothing recorded.
+	before := a.DB().Vector()[a.ID()]
+	if _, _, err := a.Sell(ctx, ui.SaleRequest{IdempotencyKey: "bad",
+		Lines:   []ui.SaleLine{{SKU: p.SKU, Qty: 1, Override: &basket.Override{Price: -5, Reason: "x", ApprovedBy: "1"}}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}}); err == nil {
+		t.Fatal("a negative override was sold")
+	}
+	if after := a.DB().Vector()[a.ID()]; after != before {
+		t.Fatalf("a refused sale moved the chain from %d to %d", before, after)
+	}
+}
