@@ -109,6 +109,7 @@ type Till struct {
 	setupMu sync.Mutex
 
 	revs revocations // node/revoke.go
+	park parkState   // node/parked.go
 
 	mu       sync.Mutex
 	httpAddr string
@@ -273,6 +274,7 @@ func (t *Till) openSync() (err error) {
 	if t.sync, err = ledgersync.New(sc); err != nil {
 		return err
 	}
+	t.openParking()
 	if cfg.HQ != "" {
 		rc := relay.DefaultConfig()
 		rc.Store, rc.Key, rc.Cert, rc.HQ = cfg.Store.ID, t.key, t.cert, cfg.HQ

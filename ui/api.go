@@ -214,6 +214,9 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("POST /api/refunds", staff, a.postRefund)
 	h("POST /api/voids", staff, a.postVoid)
 	h("POST /api/reprint", staff, a.postReprint)
+	h("GET /api/parked", staff, a.getParked)               // ui/parked.go
+	h("POST /api/parked", staff, a.postPark)               // ui/parked.go
+	h("POST /api/parked/{id}/resume", staff, a.postResume) // ui/parked.go
 
 	// The drawer and shifts.
 	h("POST /api/nosale", staff, a.postNoSale)
