@@ -218,6 +218,9 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 		for _, a := range p.Addrs {
 			up.Addrs = append(up.Addrs, a.String())
 		}
+		if !p.Connected {
+			up.Offline = ui.OfflineSince(p.LastSeen, t.cfg.Now())
+		}
 		if sp.Skew > 2*time.Minute || sp.Skew < -2*time.Minute {
 			st.ClockWarnings = append(st.ClockWarnings, fmt.Sprintf("till %d's clock differs from ours by %v", p.Number, sp.Skew.Round(time.Second)))
 		}
@@ -273,7 +276,10 @@ func (t *Till) hqStatus() ui.HQStatus {
 		return ui.HQStatus{Note: "no HQ configured (tillmesh till --hq URL)"}
 	}
 	rs := t.relay.Status()
-	st := ui.HQStatus{Reachable: rs.Reachable, Unsent: rs.Unsent, Note: rs.LastError}
+	st := ui.HQStatus{Reachable: rs.Reachable, Unsent: rs.Unsent, Note: rs.LastError, LastContact: rs.LastContact}
+	if !rs.Reachable {
+		st.Offline = ui.OfflineSince(rs.LastContact, t.cfg.Now())
+	}
 	switch {
 	case rs.IsRelay:
 		st.Relay = "this till"

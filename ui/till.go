@@ -265,6 +265,9 @@ type Peer struct {
 	Behind    uint64    `json:"behind"` // events we hold that it lacked at the last exchange
 	Ahead     uint64    `json:"ahead"`  // events it held that we lacked
 	SkewMS    int64     `json:"skew_ms"`
+	// Offline says since when a peer that is not connected was last
+	// heard from (OfflineSince); empty while connected.
+	Offline string `json:"offline,omitempty"`
 }
 
 // HQStatus says whether HQ is reachable and how much it lacks.
@@ -273,4 +276,8 @@ type HQStatus struct {
 	Unsent    uint64 `json:"unsent"`
 	Relay     string `json:"relay,omitempty"`
 	Note      string `json:"note,omitempty"`
+	// LastContact is when this till last reached HQ (zero: never);
+	// Offline says it for the status bar while HQ is unreachable.
+	LastContact time.Time `json:"last_contact,omitzero"`
+	Offline     string    `json:"offline,omitempty"`
 }

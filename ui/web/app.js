@@ -1568,11 +1568,13 @@ function onStatus(ev) {
   const peers = st.peers || [];
   const up = peers.filter((p) => p.connected).length;
   const mesh = $('#st-mesh');
-  mesh.textContent = 'Tills in mesh: ' + (up + 1) + ' of ' + (peers.length + 1);
+  // Issue 16: each peer not connected says since when ("offline since").
+  const away = peers.filter((p) => !p.connected && p.offline).map((p) => 'till ' + (p.number || '?') + ' ' + p.offline);
+  mesh.textContent = 'Tills in mesh: ' + (up + 1) + ' of ' + (peers.length + 1) + (away.length ? ' · ' + away.join(' · ') : '');
   mesh.className = 'pill ' + (up === peers.length ? 'ok' : 'warn');
   const hq = $('#st-hq');
   const none = !st.hq.reachable && !st.hq.relay && /no HQ configured/i.test(st.hq.note || '');
-  hq.textContent = 'HQ: ' + (none ? 'not configured' : st.hq.reachable ? 'reachable' : 'unreachable');
+  hq.textContent = 'HQ: ' + (none ? 'not configured' : st.hq.reachable ? 'reachable' : (st.hq.offline || 'unreachable'));
   hq.className = 'pill' + (none ? '' : st.hq.reachable ? ' ok' : ' warn');
   hq.title = st.hq.note || '';
   $('#st-unsent').textContent = 'Unsent to HQ: ' + (none ? '—' : String(st.hq.unsent));
