@@ -463,6 +463,7 @@ func (t *Till) Run(ctx context.Context) error {
 		run("hq relay", t.relay.Run)
 	}
 	run("hardware", t.hw.Run)
+	run("serial scans", t.feedScans) // node/hw.go
 	if t.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)
 		if err != nil {

@@ -89,6 +89,7 @@ type API struct {
 	cart     *cartState
 	sold     *soldIndex
 	reprints reprintCounts
+	scans    scanFeed // serial scans for the pages (scan.go)
 
 	setMu    sync.Mutex
 	setCache Settings
@@ -208,6 +209,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("DELETE /api/cart/lines/{n}", staff, a.deleteCartLine)
 	h("PUT /api/cart/discount", staff, a.putCartDiscount)
 	h("POST /api/cart/checkout", staff, a.postCheckout)
+	h("GET /api/scale", staff, a.getScale) // ui/scan.go
 	h("POST /api/sales", staff, a.postSale)
 	h("GET /api/sales", staff, a.getSales)
 	h("GET /api/sales/{ref}", staff, a.getSale)

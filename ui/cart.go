@@ -314,39 +314,59 @@ func (a *API) postCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 	if !decode(w, r, &req) {
 		return
 	}
-	p, err := a.lookup(r.Context(), strings.TrimSpace(req.Barcode), strings.TrimSpace(req.SKU))
+	it, err := a.resolveLine(r.Context(), req)
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	a.cartChange(w, r, s, nil, addEdit(it))
+}
+
+// resolveLine makes the cart line a request adds: a variable-measure
+// label by the store's layouts (scan.go), else the product by barcode or
+// SKU with the quantity given (a weight for goods sold by weight).
+func (a *API) resolveLine(ctx context.Context, req AddLine) (cartLine, error) {
+	barcode := strings.TrimSpace(req.Barcode)
+	if it, ok, err := a.labelLine(ctx, barcode); ok {
+		return it, err
+	}
+	p, err := a.lookup(ctx, barcode, strings.TrimSpace(req.SKU))
+	if err != nil {
+		return cartLine{}, a.variableHint(barcode, err)
 	}
 	var qty int64 = 1
 	switch {
 	case req.Qty != nil:
 		qty = *req.Qty
 	case p.Unit == ledger.Kilogram:
-		a.fail(w, r, &needError{status: http.StatusBadRequest, need: "weight", product: &p,
-			reason: fmt.Sprintf("%s is sold by weight: enter the weight in kg", p.Name)})
-		return
+		return cartLine{}, &needError{status: http.StatusBadRequest, need: "weight", product: &p,
+			reason: fmt.Sprintf("%s is sold by weight: enter the weight in kg", p.Name)}
 	}
 	if err := checkQty(qty, p); err != nil {
-		a.fail(w, r, err)
-		return
+		return cartLine{}, err
 	}
-	a.cartChange(w, r, s, nil, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
-		if n := len(lines); n > 0 && p.Unit != ledger.Kilogram {
-			if last := &lines[n-1]; last.SKU == p.SKU && last.Discount == nil && last.Price == p.Price {
-				if err := checkQty(last.Qty+qty, p); err != nil {
+	return cartLine{Product: p, Qty: qty}, nil
+}
+
+// addEdit adds it to the cart: onto the last line when that is the same
+// product at the same price by the piece, else as a new line.
+func addEdit(it cartLine) func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+	return func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+		p := it.Product
+		if n := len(lines); n > 0 && p.Unit != ledger.Kilogram && it.Override == nil {
+			if last := &lines[n-1]; last.SKU == p.SKU && last.Discount == nil && last.Override == nil && last.Price == p.Price {
+				if err := checkQty(last.Qty+it.Qty, p); err != nil {
 					return nil, nil, err
 				}
-				last.Qty += qty
+				last.Qty += it.Qty
 				return lines, d, nil
 			}
 		}
 		if len(lines) >= ledger.MaxLines {
 			return nil, nil, badRequest("the cart is full (%d lines)", ledger.MaxLines)
 		}
-		return append(lines, cartLine{Product: p, Qty: qty}), d, nil
-	})
+		return append(lines, it), d, nil
+	}
 }
 
 // EditLine is the body of PUT /api/cart/lines/{n}: a new quantity and/or

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // Settings are the store-wide settings the UI uses, kept in the CRDT so
@@ -37,6 +38,8 @@ type Settings struct {
 	// price_override_large.
 	TaxIncluded     bool  `json:"tax_included"`
 	OverrideLimitBP int64 `json:"override_limit_bp"`
+	// VariableLayouts read price- and weight-embedded labels (scan.go).
+	VariableLayouts []basket.Layout `json:"variable_layouts"`
 }
 
 // Setting names in the CRDT. Values are decimal text.
@@ -102,6 +105,12 @@ func (a *API) readSettings(ctx context.Context) Settings {
 	if v, ok, err := a.till.Setting(ctx, SettingTaxIncluded); err == nil && ok {
 		s.TaxIncluded = TaxIncludedSetting(v)
 	}
+	s.VariableLayouts = basket.DefaultLayouts()
+	if v, ok, err := a.till.Setting(ctx, SettingVariableLayouts); err == nil && ok {
+		if ls, ok := parseLayouts(v); ok {
+			s.VariableLayouts = ls
+		}
+	}
 	s.Permissions = DefaultPermissions()
 	if v, ok, err := a.till.Setting(ctx, SettingPermissions); err == nil && ok {
 		s.Permissions = parsePermissions(v)
@@ -124,14 +133,15 @@ func (a *API) getSettings(w http.ResponseWriter, r *http.Request, _ *session) {
 
 // SettingsChange is the body of PUT /api/settings: the settings to change.
 type SettingsChange struct {
-	DiscountLimitBP *int64  `json:"discount_limit_bp,omitempty"`
-	Currency        *string `json:"currency,omitempty"`
-	ScanGapMS       *int64  `json:"scan_gap_ms,omitempty"`
-	LockAfterS      *int64  `json:"lock_after_s,omitempty"`
-	RefundLimit     *int64  `json:"refund_limit,omitempty"`
-	CashOutLimit    *int64  `json:"cash_out_limit,omitempty"`
-	TaxIncluded     *bool   `json:"tax_included,omitempty"`
-	OverrideLimitBP *int64  `json:"override_limit_bp,omitempty"`
+	DiscountLimitBP *int64           `json:"discount_limit_bp,omitempty"`
+	Currency        *string          `json:"currency,omitempty"`
+	ScanGapMS       *int64           `json:"scan_gap_ms,omitempty"`
+	LockAfterS      *int64           `json:"lock_after_s,omitempty"`
+	RefundLimit     *int64           `json:"refund_limit,omitempty"`
+	CashOutLimit    *int64           `json:"cash_out_limit,omitempty"`
+	TaxIncluded     *bool            `json:"tax_included,omitempty"`
+	VariableLayouts *[]basket.Layout `json:"variable_layouts,omitempty"`
+	OverrideLimitBP *int64           `json:"override_limit_bp,omitempty"`
 	// Permissions changes the least role of the permissions named.
 	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
@@ -163,6 +173,16 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if req.TaxIncluded != nil {
 		put[SettingTaxIncluded] = strconv.FormatBool(*req.TaxIncluded)
+	}
+	if req.VariableLayouts != nil {
+		for i, l := range *req.VariableLayouts {
+			if err := l.Validate(); err != nil {
+				a.fail(w, r, badRequest("variable-measure layout %d: %v", i+1, err))
+				return
+			}
+		}
+		b, _ := json.Marshal(*req.VariableLayouts)
+		put[SettingVariableLayouts] = string(b)
 	}
 	if len(req.Permissions) > 0 {
 		t, err := a.settings(r.Context()).Permissions.merge(req.Permissions)
