@@ -232,6 +232,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	p("POST /api/stock/adjust", PermStock, a.postStockAdjust)
 	p("POST /api/stock/count", PermStock, a.postStockCount)
 	p("GET /api/reports", PermReports, a.getReports)
+	p("GET /api/day", PermReports, a.getDay) // ui/dayclose.go
 	h("GET /api/settings", staff, a.getSettings)
 	h("GET /api/names", staff, a.getNames)
 	p("PUT /api/settings", PermSettings, a.putSettings)
