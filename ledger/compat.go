@@ -103,6 +103,8 @@ func decodeBody(k Kind, raw []byte) (b Body, keep bool, err error) {
 		b = &StockAdjust{}
 	case KindStockCount:
 		b = &StockCount{}
+	case KindReturn:
+		b = &Return{}
 	default:
 		if b = testnetBody(k); b != nil {
 			break
