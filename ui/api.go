@@ -215,6 +215,8 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("GET /api/sales/{ref}", staff, a.getSale)
 	h("POST /api/refunds", staff, a.postRefund)
 	h("POST /api/voids", staff, a.postVoid)
+	h("POST /api/returns", staff, a.postReturn)     // ui/returns.go
+	h("POST /api/exchanges", staff, a.postExchange) // ui/returns.go
 	h("POST /api/reprint", staff, a.postReprint)
 	h("GET /api/parked", staff, a.getParked)               // ui/parked.go
 	h("POST /api/parked", staff, a.postPark)               // ui/parked.go

@@ -19,6 +19,7 @@ const (
 	PermRefundLarge        Permission = "refund_large"      // refund above the refund limit
 	PermRefundOtherTill    Permission = "refund_other_till" // refund a sale made at another till
 	PermVoid               Permission = "void"              // void a whole sale
+	PermReturnNoReceipt    Permission = "return_no_receipt" // take goods back without a receipt, or exchange them
 	PermCashIn             Permission = "cash_in"
 	PermCashOut            Permission = "cash_out"             // cash out up to the cash-out limit
 	PermCashOutLarge       Permission = "cash_out_large"       // cash out above the cash-out limit
@@ -56,6 +57,7 @@ var AllPermissions = []PermissionInfo{
 	{PermRefundLarge, "Refund above the refund limit", RoleSupervisor, false},
 	{PermRefundOtherTill, "Refund a sale made at another till", RoleCashier, false},
 	{PermVoid, "Void a sale", RoleSupervisor, false},
+	{PermReturnNoReceipt, "Take goods back without a receipt (return, exchange)", RoleSupervisor, false},
 	{PermCashIn, "Cash in", RoleCashier, false},
 	{PermCashOut, "Cash out up to the cash-out limit", RoleCashier, false},
 	{PermCashOutLarge, "Cash out above the cash-out limit", RoleSupervisor, false},
