@@ -57,6 +57,7 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 		}
 	case *ledger.NoSale, *ledger.CashIn, *ledger.CashOut:
 		t.hw.KickDrawer()
+		t.printSlip(ev) // node/slips.go
 	case *ledger.Refund:
 		for _, tn := range b.Tenders {
 			if tn.Kind == ledger.Cash {
@@ -64,6 +65,17 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 				break
 			}
 		}
+		t.printSlip(ev)
+	case *ledger.Return:
+		for _, tn := range b.Tenders {
+			if tn.Kind == ledger.Cash {
+				t.hw.KickDrawer()
+				break
+			}
+		}
+		t.printSlip(ev)
+	case *ledger.Void:
+		t.printSlip(ev)
 	}
 }
 

@@ -228,6 +228,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("GET /api/shift", staff, a.getShift)
 	h("POST /api/shift/open", staff, a.postShiftOpen)
 	h("POST /api/shift/close", staff, a.postShiftClose)
+	h("POST /api/shift/x", staff, a.postPrintX) // ui/slips.go
 
 	// The back office: stock movements, reports, settings, staff.
 	p("POST /api/stock/receive", PermStock, a.postStockReceive)

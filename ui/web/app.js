@@ -1873,6 +1873,9 @@ $('#btn-park').addEventListener('click', parkSale);
 $('#btn-parked').addEventListener('click', showParked);
 $('#btn-price').addEventListener('click', priceOverride);
 $('#btn-weigh').addEventListener('click', weighLine);
+$('#x-print').addEventListener('click', async () => {
+  try { await api('POST', '/api/shift/x', {}); setMsg('#shift-msg', 'X report sent to the printer', 'ok'); } catch (e) { setMsg('#shift-msg', e.message, 'error'); }
+});
 $('#set-tax-included').addEventListener('change', async (e) => {
   try { await api('PUT', '/api/settings', { tax_included: e.target.checked }); toast(e.target.checked ? 'Prices include tax' : 'Tax is added at the total'); } catch (x) { toast(x.message, true); }
 });
