@@ -32,7 +32,9 @@ func (t *Till) slipOf(ev *ledger.Event) (r receipt.Receipt, ok bool, err error) 
 	if c, ok, err := t.Setting(context.Background(), ui.SettingCurrency); err == nil && ok && len(c) == 3 {
 		r.Currency = c // a no-sale names none
 	}
-	m := func(label string, v ledger.Money) { r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v}) }
+	m := func(label string, v ledger.Money) {
+		r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v})
+	}
 	txt := func(label, v string) {
 		if v != "" {
 			r.Summary = append(r.Summary, receipt.Row{Label: label, Text: v})
@@ -156,7 +158,9 @@ func (t *Till) PrintX(ctx context.Context) error {
 	if r.Till == "" {
 		r.Till = fmt.Sprintf("Till %d", t.cert.Number)
 	}
-	m := func(label string, v ledger.Money) { r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v}) }
+	m := func(label string, v ledger.Money) {
+		r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v})
+	}
 	m("Float", rep.Float)
 	m(fmt.Sprintf("Sales (%d)", rep.Sales), rep.SalesTotal)
 	m(fmt.Sprintf("Refunds (%d)", rep.Refunds), -rep.Refunded)

@@ -31,7 +31,9 @@ func TestSlipsPrintForEveryDrawerEvent(t *testing.T) {
 	sale := sell(t, a, "s1", "10001", 2)
 	var lines []ledger.RefundLine
 	var err error
-	a.View(func(st *ledger.State) { lines, err = st.Fold().RefundLines(sale.ID(), []ledger.Pick{{Line: 0, Qty: 1}}) })
+	a.View(func(st *ledger.State) {
+		lines, err = st.Fold().RefundLines(sale.ID(), []ledger.Pick{{Line: 0, Qty: 1}})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
