@@ -1,8 +1,11 @@
 package node_test
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/node"
@@ -50,5 +53,38 @@ func TestSellTaxSettingAndOverride(t *testing.T) {
 	}
 	if after := a.DB().Vector()[a.ID()]; after != before {
 		t.Fatalf("a refused sale moved the chain from %d to %d", before, after)
+	}
+}
+
+// The printed receipt of a tax-added sale with a price override: the
+// override's list price and reason, and the tax added before the total
+// (5.00 at 19%: net 5.00, tax 0.95, total 5.95).
+func TestReceiptShowsOverrideAndTaxAdded(t *testing.T) {
+	s := newStore(t, 1)
+	set := sim.NewSet()
+	a := s.startWith(t, s.tills[0], set)
+	ctx := t.Context()
+	p := crdt.Product{SKU: "B1", Name: "Batteries", Price: 599, Currency: "EUR", TaxRate: 1900, Unit: ledger.Each}
+	if err := a.Inventory().PutProduct(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.PutSetting(ctx, ui.SettingTaxIncluded, "false"); err != nil {
+		t.Fatal(err)
+	}
+	ev, _, err := a.Sell(ctx, ui.SaleRequest{IdempotencyKey: "k",
+		Lines:   []ui.SaleLine{{SKU: "B1", Qty: 1, Override: &basket.Override{Price: 500, Reason: "shelf label", ApprovedBy: "3"}}},
+		Tenders: []ledger.Tender{{Kind: ledger.Card, Amount: 595}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the receipt printed", func() bool { return len(set.Printer.Receipts()) == 1 })
+	txt := set.Printer.Receipts()[0].Text()
+	for _, want := range []string{"Price override, was 5.99: shelf label", "Tax", "0.95", "TOTAL EUR", "5.95", ev.Receipt(a.Number())} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("receipt lacks %q:\n%s", want, txt)
+		}
+	}
+	if strings.Contains(txt, "Prices include tax") {
+		t.Errorf("a tax-added receipt says prices include tax:\n%s", txt)
 	}
 }
