@@ -41,8 +41,10 @@ type ExchangeRequest struct {
 	IdempotencyKey string            `json:"idempotency_key"`
 	Lines          []ReturnLine      `json:"lines"`
 	Tenders        []ledger.Tender   `json:"tenders,omitempty"`
-	Tender         ledger.TenderKind `json:"tender,omitempty"`
-	Reason         string            `json:"reason"`
+	// Pay, without Tenders, pays the difference exactly by this kind.
+	Pay    ledger.TenderKind `json:"pay,omitempty"`
+	Tender ledger.TenderKind `json:"tender,omitempty"`
+	Reason string            `json:"reason"`
 	approval
 }
 
@@ -226,6 +228,14 @@ func (a *API) postExchange(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	saleTenders := []ledger.Tender{{Kind: ledger.Other, Amount: credit, Ref: ledger.ExchangeRef}}
 	if total > back {
+		if len(req.Tenders) == 0 && req.Pay != "" {
+			k, err := refundTender(req.Pay)
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			req.Tenders = []ledger.Tender{{Kind: k, Amount: total - back}}
+		}
 		if err := checkTenders(req.Tenders, total-back); err != nil {
 			a.fail(w, r, err)
 			return

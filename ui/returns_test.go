@@ -64,6 +64,12 @@ func TestExchange(t *testing.T) {
 	if cart := m.must(200, "GET", "/api/cart", ""); len(cart["lines"].([]any)) != 0 {
 		t.Fatalf("cart after the exchange: %v", cart)
 	}
+	// Milk back, bread taken: 2.49 - 1.19 = 1.30 paid by card, exactly.
+	m.must(200, "POST", "/api/cart/lines", `{"sku":"1002"}`)
+	out = m.must(201, "POST", "/api/exchanges", `{"idempotency_key":"x3","lines":[{"sku":"1001","qty":1}],"reason":"wrong item","pay":"card"}`)
+	if ts := out["sale"].(map[string]any)["tenders"].([]any); num(out["difference"]) != 130 || len(ts) != 2 || num(ts[1].(map[string]any)["amount"]) != 130 {
+		t.Fatalf("exchange paid by card: %v", out)
+	}
 	// Batteries back, milk taken: 5.99 - 1.19 = 4.80 back in cash.
 	m.must(200, "POST", "/api/cart/lines", `{"sku":"1001"}`)
 	out = m.must(201, "POST", "/api/exchanges", `{"idempotency_key":"x2","lines":[{"sku":"2001","qty":1}],"reason":"changed mind"}`)
@@ -75,11 +81,11 @@ func TestExchange(t *testing.T) {
 	if rep := st["open"].(map[string]any)["report"].(map[string]any); num(rep["cash_expected"]) != 1000+350-480 {
 		t.Fatalf("drawer after exchanges: %v", rep)
 	}
-	// Stock: bread +1 -0, batteries -1 +1, milk -1.
+	// Stock: bread +1 -1, batteries -1 +1, milk +1 -1.
 	e.till.mu.Lock()
 	defer e.till.mu.Unlock()
 	f := e.till.state.Fold()
-	if f.StockTotal("1002") != 1 || f.StockTotal("2001") != 0 || f.StockTotal("1001") != -1 {
+	if f.StockTotal("1002") != 0 || f.StockTotal("2001") != 0 || f.StockTotal("1001") != 0 {
 		t.Fatalf("stock after exchanges: bread %d batteries %d milk %d", f.StockTotal("1002"), f.StockTotal("2001"), f.StockTotal("1001"))
 	}
 }

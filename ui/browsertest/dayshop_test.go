@@ -189,6 +189,46 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 		t.Fatalf("second resume: %v", err)
 	}
 
+	// Till 2 opens its shift; a customer brings back an item without a
+	// receipt (a supervisor approves), then exchanges another.
+	if _, _, err := b.Record(ctx, &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "2"}, "open-b"); err != nil {
+		t.Fatal(err)
+	}
+	nav(t, pb, "refund")
+	do(t, pb, "return without receipt", chromedp.Click("#btn-return-noreceipt"))
+	dialog(t, pb, "Return without a receipt")
+	setInput(t, pb, `#dlg input[name=code]`, cat[1].SKU)
+	setInput(t, pb, `#dlg input[name=reason]`, "no receipt, unopened")
+	do(t, pb, "take back", chromedp.Click("#dlg-ok"))
+	dialog(t, pb, "Manager approval")
+	setInput(t, pb, `#dlg input[name=m]`, "3")
+	setInput(t, pb, `#dlg input[name=p]`, "3333")
+	do(t, pb, "approve the return", chromedp.Click("#dlg-ok"))
+	until(t, pb, "return recorded", `document.querySelector('#refund-msg').textContent.startsWith('Return 2-')`)
+	nav(t, pb, "sale")
+	wedge(t, pb, cat[2].Barcodes[0])
+	until(t, pb, "new goods in the cart", `document.querySelectorAll('#cart-lines tr').length === 1`)
+	do(t, pb, "exchange", chromedp.Click("#btn-exchange"))
+	dialog(t, pb, "Exchange")
+	setInput(t, pb, `#dlg input[name=code]`, cat[1].SKU)
+	setInput(t, pb, `#dlg input[name=reason]`, "wrong flavour")
+	do(t, pb, "exchange ok", chromedp.Click("#dlg-ok"))
+	dialog(t, pb, "Manager approval")
+	setInput(t, pb, `#dlg input[name=m]`, "3")
+	setInput(t, pb, `#dlg input[name=p]`, "3333")
+	do(t, pb, "approve the exchange", chromedp.Click("#dlg-ok"))
+	until(t, pb, "exchange recorded", `document.querySelector('#sale-msg').textContent.startsWith('Exchange 2-')`)
+	until(t, pb, "cart empty after the exchange", `document.querySelectorAll('#cart-lines tr').length === 0`)
+	diff := cat[2].Price - cat[1].Price
+	if msg := text(t, pb, "#sale-msg"); !strings.Contains(msg, strings.TrimPrefix(fmt.Sprintf("%d.%02d", abs(int64(diff))/100, abs(int64(diff))%100), "")) {
+		t.Fatalf("exchange message %q, want the difference %v", msg, diff)
+	}
+	var returns int
+	b.View(func(s *ledger.State) { returns = s.Fold().TillReport(b.ID()).Refunds })
+	if returns != 2 {
+		t.Fatalf("till 2's report counts %d returns, want 2 (one alone, one in the exchange)", returns)
+	}
+
 	// The manager closes the day at till 1: till 1's shift is still open.
 	pc := br.page("manager")
 	login(t, pc, a.url, "1", "1234")
@@ -202,4 +242,11 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 	if errs := br.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }

@@ -1867,6 +1867,60 @@ async function loadDay() {
     el('td', {}, t.last_heard ? new Date(t.last_heard).toLocaleString() : '—'))));
 }
 
+// Goods back without a receipt: by barcode or SKU, a quantity (a weight
+// in kg with a decimal point), a reason; a supervisor approves.
+function returnLine(v) {
+  const code = v.code.trim();
+  const line = eanCheck(code) === true ? { barcode: code } : { sku: code };
+  line.qty = v.qty.includes('.') || v.qty.includes(',') ? parseKg(v.qty) : parseInt(v.qty, 10);
+  if (v.price && v.price.trim()) line.price = parseMoney(v.price);
+  return line;
+}
+
+const returnFields = [
+  { name: 'code', label: 'Product (scan, barcode or SKU)', scan: true },
+  { name: 'qty', label: 'Quantity (kg for weighed goods: 0.750)', inputmode: 'decimal', value: '1' },
+  { name: 'reason', label: 'Reason', placeholder: 'no receipt, unopened' },
+];
+
+function checkReturn(v) {
+  const l = returnLine(v);
+  if (!v.code.trim()) return 'Scan or type the product';
+  if (!(l.qty > 0)) return 'Enter a quantity above 0';
+  if (!v.reason.trim()) return 'A reason is required';
+  return null;
+}
+
+async function returnNoReceipt() {
+  const v = await ask({ title: 'Return without a receipt', text: 'A supervisor approves. Leave the price empty for the current price.', okText: 'Take back',
+    fields: [...returnFields, { name: 'price', label: 'Price given back per unit (optional)', inputmode: 'decimal' },
+      { name: 'tender', label: 'Give back by', options: [['cash', 'Cash'], ['card', 'Card']], value: 'cash' }],
+    check: checkReturn });
+  if (!v) return;
+  try {
+    const key = newKey('return');
+    const r = await withApproval((extra) => api('POST', '/api/returns', { idempotency_key: key, lines: [returnLine(v)], tender: v.tender, reason: v.reason.trim(), ...extra }));
+    const back = r.body.tenders.reduce((a, t) => a + t.amount, 0);
+    setMsg('#refund-msg', 'Return ' + r.receipt + ' recorded: ' + money(back) + ' back by ' + v.tender, 'ok');
+  } catch (e) { setMsg('#refund-msg', e.message, 'error'); }
+}
+
+async function exchange() {
+  if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'Scan the new goods first: the exchange is against the cart.', 'error'); return; }
+  const v = await ask({ title: 'Exchange', text: 'Goods back against this cart: only the difference is paid or given back.', okText: 'Exchange',
+    fields: [...returnFields, { name: 'kind', label: 'Difference by', options: [['cash', 'Cash'], ['card', 'Card']], value: 'cash' }],
+    check: checkReturn });
+  if (!v) return;
+  try {
+    const key = newKey('exchange');
+    const r = await withApproval((extra) => api('POST', '/api/exchanges', { idempotency_key: key, lines: [returnLine(v)], pay: v.kind, tender: v.kind, reason: v.reason.trim(), ...extra }));
+    state.sel = -1;
+    setMsg('#sale-msg', 'Exchange ' + r.sale.receipt + ': ' + (r.difference >= 0 ? 'customer paid ' + money(r.difference) : 'given back ' + money(-r.difference)) + ' by ' + v.kind, 'ok');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+$('#btn-return-noreceipt').addEventListener('click', returnNoReceipt);
+$('#btn-exchange').addEventListener('click', exchange);
 $('#day-form').addEventListener('submit', (e) => { e.preventDefault(); loadDay(); });
 $('#day-print').addEventListener('click', () => window.print());
 $('#btn-park').addEventListener('click', parkSale);
