@@ -38,9 +38,9 @@ type ReturnRequest struct {
 // customer pays only the difference with Tenders, or gets it back by
 // Tender.
 type ExchangeRequest struct {
-	IdempotencyKey string            `json:"idempotency_key"`
-	Lines          []ReturnLine      `json:"lines"`
-	Tenders        []ledger.Tender   `json:"tenders,omitempty"`
+	IdempotencyKey string          `json:"idempotency_key"`
+	Lines          []ReturnLine    `json:"lines"`
+	Tenders        []ledger.Tender `json:"tenders,omitempty"`
 	// Pay, without Tenders, pays the difference exactly by this kind.
 	Pay    ledger.TenderKind `json:"pay,omitempty"`
 	Tender ledger.TenderKind `json:"tender,omitempty"`
