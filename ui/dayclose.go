@@ -38,9 +38,14 @@ type DayReport struct {
 	Complete   bool         `json:"complete"` // no warning: the day can be closed
 }
 
+// DayQuietWarn is how long before the request heard_since defaults to: a
+// till with no event for that long may be cut off from this one.
+const DayQuietWarn = 15 * time.Minute
+
 // getDay answers GET /api/day?date=YYYY-MM-DD&heard_since=HH:MM: the
-// date defaults to today and heard_since to the time of the request; a
-// till whose newest event is older than heard_since gets a warning.
+// date defaults to today and heard_since to DayQuietWarn before the
+// request; a till whose newest event is older than heard_since gets a
+// warning.
 func (a *API) getDay(w http.ResponseWriter, r *http.Request, _ *session) {
 	now := a.cfg.Now()
 	loc := now.Location()
@@ -53,7 +58,7 @@ func (a *API) getDay(w http.ResponseWriter, r *http.Request, _ *session) {
 		}
 		day = d
 	}
-	since := now
+	since := now.Add(-DayQuietWarn)
 	if v := r.URL.Query().Get("heard_since"); v != "" {
 		hm, err := time.ParseInLocation("15:04", v, loc)
 		if err != nil {
