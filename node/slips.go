@@ -23,14 +23,30 @@ import (
 
 // slipOf builds the slip of one of this till's events; ok is false for
 // events that print none (or print otherwise: sales, shift closes).
-func (t *Till) slipOf(ev *ledger.Event) (r receipt.Receipt, ok bool, err error) {
-	r = receipt.Receipt{Store: t.cfg.Store.Name, Till: t.cert.Name, Number: ev.Receipt(t.cert.Number),
-		Time: time.UnixMilli(ev.Time.Wall).In(time.Local), Currency: "EUR", EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...)}
-	if r.Till == "" {
-		r.Till = fmt.Sprintf("Till %d", t.cert.Number)
-	}
+func (t *Till) slipOf(ev *ledger.Event) (receipt.Receipt, bool, error) {
+	info := slipInfo{Store: t.cfg.Store.Name, Till: t.cert.Name, Number: t.cert.Number, Currency: "EUR",
+		Location: time.Local, SaleNumber: t.saleNumber}
 	if c, ok, err := t.Setting(context.Background(), ui.SettingCurrency); err == nil && ok && len(c) == 3 {
-		r.Currency = c // a no-sale names none
+		info.Currency = c // a no-sale names none
+	}
+	return slipReceipt(ev, info)
+}
+
+// slipInfo is what a slip needs besides its event.
+type slipInfo struct {
+	Store, Till string
+	Number      uint32
+	Currency    string // for events that name none
+	Location    *time.Location
+	SaleNumber  func(ledger.EventID) string
+}
+
+// slipReceipt is the slip of ev, or ok false for events without one.
+func slipReceipt(ev *ledger.Event, info slipInfo) (r receipt.Receipt, ok bool, err error) {
+	r = receipt.Receipt{Store: info.Store, Till: info.Till, Number: ev.Receipt(info.Number),
+		Time: time.UnixMilli(ev.Time.Wall).In(info.Location), Currency: info.Currency, EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...)}
+	if r.Till == "" {
+		r.Till = fmt.Sprintf("Till %d", info.Number)
 	}
 	m := func(label string, v ledger.Money) {
 		r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v})
@@ -48,7 +64,7 @@ func (t *Till) slipOf(ev *ledger.Event) (r receipt.Receipt, ok bool, err error) 
 	switch b := ev.Body.(type) {
 	case *ledger.Refund:
 		r.Title, r.Currency, r.Cashier = "REFUND", b.Currency, b.Staff
-		txt("Sale", t.saleNumber(b.Sale))
+		txt("Sale", info.SaleNumber(b.Sale))
 		for _, l := range b.Lines {
 			m(fmt.Sprintf("%s x %d", l.SKU, l.Qty), -l.Amount)
 		}
@@ -71,7 +87,7 @@ func (t *Till) slipOf(ev *ledger.Event) (r receipt.Receipt, ok bool, err error) 
 		txt("Reason", b.Reason)
 	case *ledger.Void:
 		r.Title, r.Currency, r.Cashier = "VOID", b.Currency, b.Staff
-		txt("Sale", t.saleNumber(b.Sale))
+		txt("Sale", info.SaleNumber(b.Sale))
 		m("Total voided", -b.Total)
 		if b.Cash > 0 {
 			m("Cash given back", -b.Cash)
