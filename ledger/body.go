@@ -31,7 +31,7 @@ const (
 // after the first release go after BaseKinds.
 var Kinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose,
 	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount,
-	KindCartCleared, KindCard}
+	KindCartCleared, KindCard, KindReturn} // return.go
 
 // BaseKinds are the kinds every release of FormatVersion 1 knows. It never
 // grows: a till writes a kind outside it only once every till of its
@@ -90,6 +90,33 @@ type Line struct {
 	UnitPrice Money   `cbor:"5,keyasint" json:"unit_price"`                   // per unit or per kg
 	Discount  Money   `cbor:"6,keyasint,omitempty" json:"discount,omitempty"` // amount off this line
 	TaxRate   TaxRate `cbor:"7,keyasint,omitempty" json:"tax_rate,omitempty"`
+	// A price override (issue 16): ListPrice is the catalog's price the
+	// cashier replaced with UnitPrice, for OverrideReason, approved by
+	// OverrideBy. All three are set together or not at all; a release
+	// that predates them reads the line at UnitPrice.
+	ListPrice      Money  `cbor:"8,keyasint,omitempty" json:"list_price,omitempty"`
+	OverrideReason string `cbor:"9,keyasint,omitempty" json:"override_reason,omitempty"`
+	OverrideBy     string `cbor:"10,keyasint,omitempty" json:"override_by,omitempty"`
+}
+
+// Overridden reports whether the line's price was overridden.
+func (l Line) Overridden() bool { return l.OverrideReason != "" }
+
+// checkOverride checks a line's price override fields (see Line).
+func (l Line) checkOverride() error {
+	if l.OverrideReason == "" && l.ListPrice == 0 && l.OverrideBy == "" {
+		return nil
+	}
+	switch {
+	case l.OverrideReason == "":
+		return invalid("a price override without a reason")
+	case l.ListPrice < 0 || l.ListPrice > MaxPrice:
+		return invalid("list price %d outside 0..%d", l.ListPrice, MaxPrice)
+	}
+	if err := checkText("override reason", l.OverrideReason); err != nil {
+		return err
+	}
+	return checkStaff("override approver", l.OverrideBy, true)
 }
 
 // Tender is one payment. For a refund it is money given back.
@@ -311,6 +338,9 @@ func (s *Sale) check() error {
 			return invalid("line %d: tax rate %d outside 0..%d", i+1, l.TaxRate, MaxTaxRate)
 		case l.Unit != "" && l.Unit != Each && l.Unit != Kilogram:
 			return invalid("line %d: unknown unit %q", i+1, l.Unit)
+		}
+		if err := l.checkOverride(); err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
 		}
 	}
 	t, err := s.Totals()

@@ -107,6 +107,8 @@ func decodeBody(k Kind, raw []byte) (b Body, keep bool, err error) {
 		b = &CartCleared{}
 	case KindCard:
 		b = &CardMove{}
+	case KindReturn:
+		b = &Return{}
 	default:
 		if b = testnetBody(k); b != nil {
 			break

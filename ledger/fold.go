@@ -330,6 +330,13 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 			sk.Amount -= l.Amount
 		}
 		f.settle(ev, b.Sale, pre)
+	case *Return:
+		t, _ := b.Totals() // checked
+		for i, l := range b.Lines {
+			s := f.skuSales(l.SKU, l.Name)
+			s.Qty -= ItemQty(l.Unit, l.Qty)
+			s.Amount -= t.Lines[i].Amount
+		}
 	case *Void:
 		if sale := pre.sale; sale != nil {
 			st, _ := sale.Totals() // checked
@@ -391,6 +398,10 @@ func Movements(ev *Event) map[string]int64 {
 			add(l.SKU, l.Qty)
 		}
 	case *Void:
+		for _, l := range b.Lines {
+			add(l.SKU, l.Qty)
+		}
+	case *Return:
 		for _, l := range b.Lines {
 			add(l.SKU, l.Qty)
 		}
@@ -498,6 +509,21 @@ func (r *Report) Add(ev *Event) {
 			r.RefundTenders[Other] += rest
 		}
 		r.CashExpected -= b.Cash
+	case *Return:
+		t, _ := b.Totals() // checked
+		r.setCurrency(b.Currency)
+		r.Refunds++
+		r.Refunded += t.Total
+		r.Net -= t.Net
+		r.Tax -= t.Tax
+		r.Total -= t.Total
+		for _, band := range t.Bands {
+			r.band(band.Rate, -band.Net, -band.Tax)
+		}
+		for _, tn := range b.Tenders {
+			r.RefundTenders[tn.Kind] += tn.Amount
+		}
+		r.CashExpected -= cashOf(b.Tenders)
 	case *CashIn:
 		r.setCurrency(b.Currency)
 		r.CashIn += b.Amount

@@ -21,7 +21,8 @@ import (
 // ReceiptIndex (a node keeps both directions on disk).
 
 // IsReceiptKind reports whether events of kind k are numbered receipts:
-// sales, refunds and voids, the documents a shopper or an auditor holds.
+// sales, refunds, voids and returns without a receipt, the documents a
+// shopper or an auditor holds.
 // Shift, cash, no-sale and stock events are internal and take no number;
 // so does cart_cleared (nothing was sold; it is a record of the cashier).
 // The set is part of the numbering: a kind added to it renumbers nothing
@@ -29,7 +30,7 @@ import (
 // kind must be gated like any new kind (node's kind gate).
 func IsReceiptKind(k Kind) bool {
 	switch k {
-	case KindSale, KindRefund, KindVoid:
+	case KindSale, KindRefund, KindVoid, KindReturn:
 		return true
 	}
 	return false

@@ -58,6 +58,7 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 		}
 	case *ledger.NoSale, *ledger.CashIn, *ledger.CashOut:
 		t.hw.KickDrawer()
+		t.printSlip(ev) // node/slips.go
 	case *ledger.Refund:
 		for _, tn := range b.Tenders {
 			if tn.Kind == ledger.Cash {
@@ -65,6 +66,17 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 				break
 			}
 		}
+		t.printSlip(ev)
+	case *ledger.Return:
+		for _, tn := range b.Tenders {
+			if tn.Kind == ledger.Cash {
+				t.hw.KickDrawer()
+				break
+			}
+		}
+		t.printSlip(ev)
+	case *ledger.Void:
+		t.printSlip(ev)
 	}
 }
 
@@ -134,4 +146,43 @@ func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
 		return fmt.Errorf("%w: %v", ui.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// feedScans hands every serial scanner's scan to the UI, which puts it
+// in the cart as it does a keyboard-wedge scan (ui.API.Scanned).
+func (t *Till) feedScans(ctx context.Context) error {
+	scans := t.hw.Scans()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case sc, ok := <-scans:
+			if !ok {
+				return nil
+			}
+			if err := t.api.Scanned(ctx, sc.Code.GTIN, sc.Device); err != nil {
+				t.log.Info("serial scan not added to the cart", "code", sc.Code.GTIN, "device", sc.Device, "err", err)
+			}
+		}
+	}
+}
+
+// Weigh reads the scale for the UI (ui.Scale): a stable, positive weight
+// in grams, or an error saying what the scale reported.
+func (t *Till) Weigh(ctx context.Context) (int64, error) {
+	r, err := t.hw.Weigh(ctx)
+	switch {
+	case errors.Is(err, hw.ErrNoDevice):
+		return 0, fmt.Errorf("%w: this till has no scale", ui.ErrUnavailable)
+	case err != nil:
+		return 0, fmt.Errorf("%w: %v: take the item off, wait for zero and weigh again", ui.ErrBadRequest, err)
+	}
+	if err := r.Usable(); err != nil {
+		return 0, fmt.Errorf("%w: the scale reads %v: %v", ui.ErrBadRequest, r, err)
+	}
+	g, err := r.Grams()
+	if err != nil || g <= 0 {
+		return 0, fmt.Errorf("%w: the scale reads %v: no positive weight", ui.ErrBadRequest, r)
+	}
+	return g, nil
 }

@@ -113,13 +113,16 @@ func (t *Till) productByCode(ctx context.Context, code string) (crdt.Product, er
 
 // Sell records a sale from an API request: it looks each line's product
 // up in the catalog, prices the basket by ledger/basket's rules
-// (ui.SaleRequest.Sale: prices include tax; the discounts are amounts the
-// UI approved) and records the sale. The idempotency key is looked up once, where the event is
+// (ui.SaleRequest.Sale: prices include tax unless the store's
+// tax_included setting is "false"; the discounts and price overrides are
+// what the UI approved) and records the sale. The idempotency key is looked up once, where the event is
 // stored (Record): a retry gets the first event and existing=true.
 func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (*ledger.Event, bool, error) {
 	if req.Staff == "" {
 		req.Staff = "api"
 	}
+	// The store's setting decides, whoever made the request.
+	req.TaxAdded = !t.taxIncluded(ctx)
 	sale, err := req.Sale(func(l ui.SaleLine) (ui.Product, error) { return t.product(ctx, l) })
 	if err != nil {
 		return nil, false, err
@@ -232,6 +235,9 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 		for _, a := range p.Addrs {
 			up.Addrs = append(up.Addrs, a.String())
 		}
+		if !p.Connected {
+			up.Offline = ui.OfflineSince(p.LastSeen, t.cfg.Now())
+		}
 		if sp.Skew > 2*time.Minute || sp.Skew < -2*time.Minute {
 			st.ClockWarnings = append(st.ClockWarnings, fmt.Sprintf("till %d's clock differs from ours by %v", p.Number, sp.Skew.Round(time.Second)))
 		}
@@ -287,7 +293,10 @@ func (t *Till) hqStatus() ui.HQStatus {
 		return ui.HQStatus{Note: "no HQ configured (tillmesh till --hq URL)"}
 	}
 	rs := t.relay.Status()
-	st := ui.HQStatus{Reachable: rs.Reachable, Unsent: rs.Unsent, Note: rs.LastError}
+	st := ui.HQStatus{Reachable: rs.Reachable, Unsent: rs.Unsent, Note: rs.LastError, LastContact: rs.LastContact}
+	if !rs.Reachable {
+		st.Offline = ui.OfflineSince(rs.LastContact, t.cfg.Now())
+	}
 	switch {
 	case rs.IsRelay:
 		st.Relay = "this till"
@@ -295,4 +304,11 @@ func (t *Till) hqStatus() ui.HQStatus {
 		st.Relay = fmt.Sprintf("till %d", rs.RelayNumber)
 	}
 	return st
+}
+
+// taxIncluded reads the store's tax_included setting (ui.Settings): true
+// unless set to "false", and true when it cannot be read.
+func (t *Till) taxIncluded(ctx context.Context) bool {
+	v, ok, err := t.Setting(ctx, ui.SettingTaxIncluded)
+	return err != nil || !ok || ui.TaxIncludedSetting(v)
 }

@@ -110,6 +110,7 @@ type Till struct {
 
 	revs   revocations // node/revoke.go
 	grants grantBook   // node/grants.go
+	park   parkState   // node/parked.go
 
 	custClock customerClock // node/customers.go
 
@@ -279,6 +280,7 @@ func (t *Till) openSync() (err error) {
 	if t.sync, err = ledgersync.New(sc); err != nil {
 		return err
 	}
+	t.openParking()
 	if cfg.HQ != "" {
 		rc := relay.DefaultConfig()
 		rc.Store, rc.Key, rc.Cert, rc.HQ = cfg.Store.ID, t.key, t.cert, cfg.HQ
@@ -467,6 +469,7 @@ func (t *Till) Run(ctx context.Context) error {
 		run("hq relay", t.relay.Run)
 	}
 	run("hardware", t.hw.Run)
+	run("serial scans", t.feedScans) // node/hw.go
 	if t.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)
 		if err != nil {

@@ -128,6 +128,7 @@ func TestUIAcrossTills(t *testing.T) {
 
 	cb := login(t, ub, "2", "0000")
 	waitFor(t, "the sale on till 2", func() bool { code, _ := cb.do("GET", "/api/sales/"+receipt, ""); return code == 200 })
+	cb.must(201, "POST", "/api/shift/open", `{"idempotency_key":"open-2","float":0}`)
 	ref := cb.must(201, "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"ref-1","sale":%q,"lines":[{"line":1,"qty":1}],"tender":"cash"}`, receipt))
 	if !strings.HasPrefix(ref["receipt"].(string), "2-") || n(ref["total"]) != int64(cat[1].Price) {
 		t.Fatalf("refund at till 2: %v", ref)

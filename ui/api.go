@@ -90,6 +90,7 @@ type API struct {
 	sold     *soldIndex
 	reprints reprintCounts
 	attached cartCustomer // the customer attached to the sale (customers.go)
+	scans    scanFeed // serial scans for the pages (scan.go)
 
 	setMu    sync.Mutex
 	setCache Settings
@@ -211,12 +212,18 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("DELETE /api/cart/lines/{n}", staff, a.deleteCartLine)
 	h("PUT /api/cart/discount", staff, a.putCartDiscount)
 	h("POST /api/cart/checkout", staff, a.postCheckout)
+	h("GET /api/scale", staff, a.getScale) // ui/scan.go
 	h("POST /api/sales", staff, a.postSale)
 	h("GET /api/sales", staff, a.getSales)
 	h("GET /api/sales/{ref}", staff, a.getSale)
 	h("POST /api/refunds", staff, a.postRefund)
 	h("POST /api/voids", staff, a.postVoid)
+	h("POST /api/returns", staff, a.postReturn)     // ui/returns.go
+	h("POST /api/exchanges", staff, a.postExchange) // ui/returns.go
 	h("POST /api/reprint", staff, a.postReprint)
+	h("GET /api/parked", staff, a.getParked)               // ui/parked.go
+	h("POST /api/parked", staff, a.postPark)               // ui/parked.go
+	h("POST /api/parked/{id}/resume", staff, a.postResume) // ui/parked.go
 
 	// The drawer and shifts.
 	h("POST /api/nosale", staff, a.postNoSale)
@@ -224,12 +231,14 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("GET /api/shift", staff, a.getShift)
 	h("POST /api/shift/open", staff, a.postShiftOpen)
 	h("POST /api/shift/close", staff, a.postShiftClose)
+	h("POST /api/shift/x", staff, a.postPrintX) // ui/slips.go
 
 	// The back office: stock movements, reports, settings, staff.
 	p("POST /api/stock/receive", PermStock, a.postStockReceive)
 	p("POST /api/stock/adjust", PermStock, a.postStockAdjust)
 	p("POST /api/stock/count", PermStock, a.postStockCount)
 	p("GET /api/reports", PermReports, a.getReports)
+	p("GET /api/day", PermReports, a.getDay) // ui/dayclose.go
 	h("GET /api/settings", staff, a.getSettings)
 	h("GET /api/names", staff, a.getNames)
 	p("PUT /api/settings", PermSettings, a.putSettings)

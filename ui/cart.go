@@ -45,6 +45,10 @@ func cloneLines(ls []cartLine) []cartLine {
 		out[i] = l
 		out[i].Barcodes = append([]string(nil), l.Barcodes...)
 		out[i].Discount = cloneDiscount(l.Discount)
+		if l.Override != nil {
+			o := *l.Override
+			out[i].Override = &o
+		}
 	}
 	return out
 }
@@ -106,6 +110,8 @@ type CartView struct {
 	Total     ledger.Money   `json:"total"`
 	Bands     []Band         `json:"bands"`
 	Approver  string         `json:"approver,omitempty"`
+	// TaxIncluded: prices include tax; otherwise Tax is added to Net.
+	TaxIncluded bool `json:"tax_included"`
 }
 
 // CartLineView is one priced line. Index is 0-based.
@@ -123,6 +129,10 @@ type CartLineView struct {
 	CartDiscount ledger.Money   `json:"cart_discount"`
 	Tax          ledger.Money   `json:"tax"`
 	Amount       ledger.Money   `json:"amount"`
+	// A price override: the catalog's price, the reason, who gave it.
+	ListPrice      ledger.Money `json:"list_price,omitempty"`
+	OverrideReason string       `json:"override_reason,omitempty"`
+	OverrideBy     string       `json:"override_by,omitempty"`
 }
 
 // Band is the net and tax at one rate.
@@ -141,7 +151,7 @@ func bandsOf(bs []ledger.TaxBand) []Band {
 }
 
 // priced is a cart priced by the selling rules, as node.Sell will price
-// it (prices include tax).
+// it (prices include tax unless the store adds it at the total).
 type priced struct {
 	basket.Priced
 	view CartView
@@ -150,20 +160,22 @@ type priced struct {
 // price computes the cart's amounts. Discounts above limitBP (basis
 // points of what they apply to; negative: no limit) without an approver
 // are listed in Over.
-func price(lines []cartLine, d *Discount, version uint64, limitBP int64) (priced, error) {
-	bp, err := basket.Price(basket.Basket{Items: lines, Discount: d, TaxIncluded: true, LimitBP: limitBP})
+func price(lines []cartLine, d *Discount, version uint64, limitBP int64, taxIncluded bool) (priced, error) {
+	bp, err := basket.Price(basket.Basket{Items: lines, Discount: d, TaxIncluded: taxIncluded, LimitBP: limitBP})
 	if err != nil {
 		return priced{}, badRequest("%v", err)
 	}
 	t := bp.Totals
 	v := CartView{Version: version, Currency: bp.Sale.Currency, Lines: make([]CartLineView, len(lines)), Discount: d,
 		Items: bp.Units, Gross: t.Gross, Discounts: t.Discounts, Net: t.Net, Tax: t.Tax, Total: t.Total,
-		Bands: bandsOf(t.Bands), Approver: bp.Approver}
+		Bands: bandsOf(t.Bands), Approver: bp.Approver, TaxIncluded: taxIncluded}
 	for i, l := range lines {
 		lt := t.Lines[i]
-		v.Lines[i] = CartLineView{Index: i, SKU: l.SKU, Name: l.Name, Unit: l.Unit, Qty: l.Qty, UnitPrice: l.Price,
+		sl := bp.Sale.Lines[i]
+		v.Lines[i] = CartLineView{Index: i, SKU: l.SKU, Name: l.Name, Unit: l.Unit, Qty: l.Qty, UnitPrice: sl.UnitPrice,
 			TaxRate: l.TaxRate, Discount: l.Discount, Gross: lt.Gross, LineDiscount: lt.Discount,
-			CartDiscount: lt.CartDiscount, Tax: lt.Tax, Amount: lt.Amount}
+			CartDiscount: lt.CartDiscount, Tax: lt.Tax, Amount: lt.Amount,
+			ListPrice: sl.ListPrice, OverrideReason: sl.OverrideReason, OverrideBy: sl.OverrideBy}
 	}
 	return priced{Priced: bp, view: v}, nil
 }
@@ -178,7 +190,7 @@ type approval struct {
 // approval: the session's own when a manager is logged in, otherwise the
 // PIN in the request. It marks them approved.
 func (a *API) approveOver(ctx context.Context, r *http.Request, s *session, ap approval, lines []cartLine, d *Discount, limitBP int64) error {
-	p, err := price(lines, d, 0, limitBP)
+	p, err := price(lines, d, 0, limitBP, a.settings(ctx).TaxIncluded)
 	if err != nil {
 		return err
 	}
@@ -225,7 +237,7 @@ func (a *API) cartChange(w http.ResponseWriter, r *http.Request, s *session, ap 
 				return
 			}
 		}
-		p, err := price(lines, d, version+1, limit)
+		p, err := price(lines, d, version+1, limit, a.settings(ctx).TaxIncluded)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -240,7 +252,8 @@ func (a *API) cartChange(w http.ResponseWriter, r *http.Request, s *session, ap 
 
 func (a *API) cartView(ctx context.Context) (CartView, error) {
 	lines, d, version := a.cart.snapshot()
-	p, err := price(lines, d, version, a.settings(ctx).DiscountLimitBP)
+	set := a.settings(ctx)
+	p, err := price(lines, d, version, set.DiscountLimitBP, set.TaxIncluded)
 	return p.view, err
 }
 
@@ -297,39 +310,59 @@ func (a *API) postCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 	if !decode(w, r, &req) {
 		return
 	}
-	p, err := a.lookup(r.Context(), strings.TrimSpace(req.Barcode), strings.TrimSpace(req.SKU))
+	it, err := a.resolveLine(r.Context(), req)
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	a.cartChange(w, r, s, nil, addEdit(it))
+}
+
+// resolveLine makes the cart line a request adds: a variable-measure
+// label by the store's layouts (scan.go), else the product by barcode or
+// SKU with the quantity given (a weight for goods sold by weight).
+func (a *API) resolveLine(ctx context.Context, req AddLine) (cartLine, error) {
+	barcode := strings.TrimSpace(req.Barcode)
+	if it, ok, err := a.labelLine(ctx, barcode); ok {
+		return it, err
+	}
+	p, err := a.lookup(ctx, barcode, strings.TrimSpace(req.SKU))
+	if err != nil {
+		return cartLine{}, a.variableHint(barcode, err)
 	}
 	var qty int64 = 1
 	switch {
 	case req.Qty != nil:
 		qty = *req.Qty
 	case p.Unit == ledger.Kilogram:
-		a.fail(w, r, &needError{status: http.StatusBadRequest, need: "weight", product: &p,
-			reason: fmt.Sprintf("%s is sold by weight: enter the weight in kg", p.Name)})
-		return
+		return cartLine{}, &needError{status: http.StatusBadRequest, need: "weight", product: &p,
+			reason: fmt.Sprintf("%s is sold by weight: enter the weight in kg", p.Name)}
 	}
 	if err := checkQty(qty, p); err != nil {
-		a.fail(w, r, err)
-		return
+		return cartLine{}, err
 	}
-	a.cartChange(w, r, s, nil, func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
-		if n := len(lines); n > 0 && p.Unit != ledger.Kilogram {
-			if last := &lines[n-1]; last.SKU == p.SKU && last.Discount == nil && last.Price == p.Price {
-				if err := checkQty(last.Qty+qty, p); err != nil {
+	return cartLine{Product: p, Qty: qty}, nil
+}
+
+// addEdit adds it to the cart: onto the last line when that is the same
+// product at the same price by the piece, else as a new line.
+func addEdit(it cartLine) func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+	return func(lines []cartLine, d *Discount) ([]cartLine, *Discount, error) {
+		p := it.Product
+		if n := len(lines); n > 0 && p.Unit != ledger.Kilogram && it.Override == nil {
+			if last := &lines[n-1]; last.SKU == p.SKU && last.Discount == nil && last.Override == nil && last.Price == p.Price {
+				if err := checkQty(last.Qty+it.Qty, p); err != nil {
 					return nil, nil, err
 				}
-				last.Qty += qty
+				last.Qty += it.Qty
 				return lines, d, nil
 			}
 		}
 		if len(lines) >= ledger.MaxLines {
 			return nil, nil, badRequest("the cart is full (%d lines)", ledger.MaxLines)
 		}
-		return append(lines, cartLine{Product: p, Qty: qty}), d, nil
-	})
+		return append(lines, it), d, nil
+	}
 }
 
 // EditLine is the body of PUT /api/cart/lines/{n}: a new quantity and/or
@@ -338,6 +371,11 @@ func (a *API) postCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 type EditLine struct {
 	Qty      *int64    `json:"qty,omitempty"`
 	Discount *Discount `json:"discount,omitempty"`
+	// Override gives the line another price with a reason (override.go);
+	// RemoveOverride goes back to the catalog's price. Neither goes with
+	// qty or discount in one request.
+	Override       *basket.Override `json:"override,omitempty"`
+	RemoveOverride bool             `json:"remove_override,omitempty"`
 	approval
 }
 
@@ -354,8 +392,16 @@ func (a *API) putCartLine(w http.ResponseWriter, r *http.Request, s *session) {
 	if !decode(w, r, &req) {
 		return
 	}
+	if req.Override != nil || req.RemoveOverride {
+		if req.Qty != nil || req.Discount != nil || (req.Override != nil && req.RemoveOverride) {
+			a.fail(w, r, badRequest("a price override goes alone: not with qty, discount or remove_override"))
+			return
+		}
+		a.overrideLine(w, r, s, req)
+		return
+	}
 	if req.Qty == nil && req.Discount == nil {
-		a.fail(w, r, badRequest("nothing to change: give qty or discount"))
+		a.fail(w, r, badRequest("nothing to change: give qty, discount or override"))
 		return
 	}
 	if err := req.Discount.Validate(); err != nil {
@@ -492,7 +538,8 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	p, err := price(lines, d, version, limit)
+	taxIncluded := a.settings(ctx).TaxIncluded
+	p, err := price(lines, d, version, limit, taxIncluded)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -502,9 +549,9 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	sr := SaleRequest{IdempotencyKey: req.IdempotencyKey, Tenders: req.Tenders, CartDiscount: p.Sale.CartDiscount,
-		Staff: s.staff.ID, Approver: p.view.Approver, Customer: a.attached.get()}
-	for _, l := range p.Sale.Lines {
-		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount})
+		Staff: s.staff.ID, Approver: p.view.Approver, Customer: a.attached.get(), TaxAdded: !taxIncluded}
+	for i, l := range p.Sale.Lines {
+		sr.Lines = append(sr.Lines, SaleLine{SKU: l.SKU, Qty: l.Qty, Discount: l.Discount, Override: lines[i].Override})
 	}
 	ev, _, err := a.till.Sell(ctx, sr)
 	if err != nil {

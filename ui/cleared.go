@@ -72,7 +72,8 @@ func (a *API) clearCart(w http.ResponseWriter, r *http.Request, s *session) {
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	p, err := price(lines, d, version, a.settings(ctx).DiscountLimitBP)
+	set := a.settings(ctx)
+	p, err := price(lines, d, version, set.DiscountLimitBP, set.TaxIncluded)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -160,8 +160,10 @@ func (a *API) postNoSale(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	a.record(w, r, req.IdempotencyKey, &ledger.NoSale{Reason: strings.TrimSpace(req.Reason), Staff: s.staff.ID}, a.eventView, func() error {
-		_, err := a.authorize(r.Context(), r, s, req.approval, "opening the drawer without a sale", PermNoSale)
-		return err
+		if _, err := a.authorize(r.Context(), r, s, req.approval, "opening the drawer without a sale", PermNoSale); err != nil {
+			return err
+		}
+		return a.requireShift(ledger.KindNoSale)
 	})
 }
 
@@ -210,8 +212,10 @@ func (a *API) postCash(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	a.record(w, r, req.IdempotencyKey, body, a.eventView, func() error {
-		_, err := a.authorize(r.Context(), r, s, req.approval, fmt.Sprintf("cash %s of %v", req.Direction, req.Amount), perms...)
-		return err
+		if _, err := a.authorize(r.Context(), r, s, req.approval, fmt.Sprintf("cash %s of %v", req.Direction, req.Amount), perms...); err != nil {
+			return err
+		}
+		return a.requireShift(body.Kind())
 	})
 }
 

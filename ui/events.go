@@ -19,7 +19,8 @@ type StatusEvent struct {
 // getEvents streams server-sent events to the page: "cart" (the priced
 // cart, on every change), "stock" (a SKU's store stock when any till
 // moves it), "product", "setting" and "staff" (re-read it), "reload"
-// (changes were dropped: re-read everything) and "status" (every
+// (changes were dropped: re-read everything), "scan" (a serial scan
+// that needs the cashier: ScanEvent) and "status" (every
 // StatusInterval). The stream ends when the client goes, the session
 // ends, or the till closes.
 func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
@@ -32,6 +33,8 @@ func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
 	changes := a.till.Watch(e.ctx)
 	cartCh, unsub := a.cart.subscribe()
 	defer unsub()
+	scanCh, unsubScans := a.scans.subscribe()
+	defer unsubScans()
 	if !e.send("hello", map[string]any{"staff": s.staff, "till": a.till.Self()}) || !e.cart() || !e.status() {
 		return
 	}
@@ -53,6 +56,8 @@ func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
 			ok = e.flushStock(dirty)
 		case <-cartCh:
 			ok = e.cart()
+		case sc := <-scanCh:
+			ok = e.send("scan", sc)
 		case <-status.C:
 			if a.sessions.get(s.token, a.cfg.Now()) == nil || !a.current(e.ctx, s) {
 				e.send("logout", map[string]string{"reason": "session ended"})

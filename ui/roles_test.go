@@ -59,6 +59,7 @@ func TestManagerEditsPermissionTable(t *testing.T) {
 	e := serve(t)
 	m := e.login(t, "1", "1234")
 	cashier := e.login(t, "2", "0000")
+	cashier.must(201, "POST", "/api/shift/open", `{"idempotency_key":"o","float":0}`)
 	cashier.fails(http.StatusForbidden, "a supervisor must approve", "POST", "/api/nosale", `{"idempotency_key":"n1"}`)
 	for _, bad := range []struct{ body, reason string }{
 		{`{"permissions":{"staff":"cashier"}}`, "stays with managers"},

@@ -238,6 +238,7 @@ func (a *API) postSale(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	req.Staff, req.Approver, req.ApproverPIN = s.staff.ID, approver, ""
+	req.TaxAdded = !a.settings(ctx).TaxIncluded
 	ev, replayed, err := a.till.Sell(ctx, req)
 	if err != nil {
 		a.fail(w, r, err)
@@ -258,6 +259,7 @@ func (a *API) checkSale(ctx context.Context, r *http.Request, s *session, req Sa
 		return "", badRequest("a sale needs at least one line")
 	}
 	var lines []cartLine
+	var products []Product
 	for i, l := range req.Lines {
 		p, err := a.lookup(ctx, l.Barcode, l.SKU)
 		if err != nil {
@@ -266,14 +268,21 @@ func (a *API) checkSale(ctx context.Context, r *http.Request, s *session, req Sa
 		if err := checkQty(l.Qty, p); err != nil {
 			return "", fmt.Errorf("line %d: %w", i+1, err)
 		}
-		lines = append(lines, cartLine{Product: p, Qty: l.Qty, Discount: basket.AmountOff(l.Discount)})
+		products = append(products, p)
+	}
+	// Price overrides (override.go) are approved in place in req.Lines.
+	if err := a.approveSaleOverrides(ctx, r, s, approval{req.Approver, req.ApproverPIN}, req, products); err != nil {
+		return "", err
+	}
+	for i, l := range req.Lines {
+		lines = append(lines, cartLine{Product: products[i], Qty: l.Qty, Discount: basket.AmountOff(l.Discount), Override: l.Override})
 	}
 	d := basket.AmountOff(req.CartDiscount)
 	limit := a.settings(ctx).DiscountLimitBP
 	if err := a.approveOver(ctx, r, s, approval{req.Approver, req.ApproverPIN}, lines, d, limit); err != nil {
 		return "", err
 	}
-	p, err := price(lines, d, 0, limit)
+	p, err := price(lines, d, 0, limit, a.settings(ctx).TaxIncluded)
 	if err != nil {
 		return "", err
 	}
@@ -399,6 +408,10 @@ func (a *API) postRefund(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if total > 0 {
 		body.Tenders = []ledger.Tender{{Kind: kind, Amount: total, Ref: strings.TrimSpace(req.Ref)}}
+	}
+	if err := a.requireShift(ledger.KindRefund); err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	ev, existing, err := a.till.Record(r.Context(), body, req.IdempotencyKey)
 	if errors.Is(err, ledger.ErrOwnerUnreachable) {
@@ -581,7 +594,8 @@ func refundMatches(rf *ledger.Refund, req RefundRequest, staff string) bool {
 }
 
 // Sale is the sale a request makes, by ledger/basket's rules: each line's
-// product from find (prices include tax), the line and cart discounts as
+// product from find (prices include tax unless TaxAdded), a line's price
+// override as approved by the caller, the line and cart discounts as
 // the amounts given (approved by the caller), the tenders with their
 // change, and the request's staff and approver. node.Sell records it.
 // Errors from the rules wrap ErrBadRequest; find's are returned as they
@@ -590,13 +604,13 @@ func (r SaleRequest) Sale(find func(SaleLine) (Product, error)) (*ledger.Sale, e
 	if len(r.Lines) == 0 {
 		return nil, badRequest("a sale needs at least one line")
 	}
-	b := basket.Basket{Discount: basket.AmountOff(r.CartDiscount), TaxIncluded: true, LimitBP: -1}
+	b := basket.Basket{Discount: basket.AmountOff(r.CartDiscount), TaxIncluded: !r.TaxAdded, LimitBP: -1}
 	for i, l := range r.Lines {
 		p, err := find(l)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
-		b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty, Discount: basket.AmountOff(l.Discount)})
+		b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty, Discount: basket.AmountOff(l.Discount), Override: l.Override})
 	}
 	priced, err := basket.Price(b)
 	if err != nil {

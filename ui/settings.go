@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // Settings are the store-wide settings the UI uses, kept in the CRDT so
@@ -35,6 +36,15 @@ type Settings struct {
 	OfflineLimit   int64 `json:"offline_limit"`
 	// Permissions is the store's permission table.
 	Permissions PermissionTable `json:"permissions"`
+	// TaxIncluded: catalog prices include tax (VAT); false adds tax at
+	// the total (US sales tax). OverrideLimitBP is the largest price
+	// cut, in basis points of the list price, the price_override
+	// permission covers; deeper cuts and raises need
+	// price_override_large.
+	TaxIncluded     bool  `json:"tax_included"`
+	OverrideLimitBP int64 `json:"override_limit_bp"`
+	// VariableLayouts read price- and weight-embedded labels (scan.go).
+	VariableLayouts []basket.Layout `json:"variable_layouts"`
 }
 
 // Setting names in the CRDT. Values are decimal text.
@@ -50,12 +60,15 @@ const (
 	SettingOfflineLimit   = "offline_limit"
 	// SettingPermissions is a JSON object: permission -> least role.
 	SettingPermissions = "permissions"
+	// SettingTaxIncluded is "true" or "false".
+	SettingTaxIncluded   = "tax_included"
+	SettingOverrideLimit = "override_limit_bp"
 )
 
 // DefaultSettings apply where a setting is unset or unreadable.
 // Permissions is nil here: readSettings fills in DefaultPermissions.
 var DefaultSettings = Settings{DiscountLimitBP: 1000, Currency: "EUR", ScanGapMS: 30, LockAfterS: 300,
-	RefundLimit: 5000, CashOutLimit: 5000, OfflineLimit: DefaultOfflineLimit}
+	RefundLimit: 5000, CashOutLimit: 5000, OfflineLimit: DefaultOfflineLimit, TaxIncluded: true, OverrideLimitBP: 2000}
 
 // DefaultOfflineLimit is the offline refund limit where none is set.
 const DefaultOfflineLimit = 5000
@@ -103,6 +116,16 @@ func (a *API) readSettings(ctx context.Context) Settings {
 	if v, ok, err := a.till.Setting(ctx, SettingOfflineRefunds); err == nil && ok {
 		s.OfflineRefunds = v == "allow"
 	}
+	num(SettingOverrideLimit, &s.OverrideLimitBP, 0, 10000)
+	if v, ok, err := a.till.Setting(ctx, SettingTaxIncluded); err == nil && ok {
+		s.TaxIncluded = TaxIncludedSetting(v)
+	}
+	s.VariableLayouts = basket.DefaultLayouts()
+	if v, ok, err := a.till.Setting(ctx, SettingVariableLayouts); err == nil && ok {
+		if ls, ok := parseLayouts(v); ok {
+			s.VariableLayouts = ls
+		}
+	}
 	s.Permissions = DefaultPermissions()
 	if v, ok, err := a.till.Setting(ctx, SettingPermissions); err == nil && ok {
 		s.Permissions = parsePermissions(v)
@@ -125,14 +148,17 @@ func (a *API) getSettings(w http.ResponseWriter, r *http.Request, _ *session) {
 
 // SettingsChange is the body of PUT /api/settings: the settings to change.
 type SettingsChange struct {
-	DiscountLimitBP *int64  `json:"discount_limit_bp,omitempty"`
-	Currency        *string `json:"currency,omitempty"`
-	ScanGapMS       *int64  `json:"scan_gap_ms,omitempty"`
-	LockAfterS      *int64  `json:"lock_after_s,omitempty"`
-	RefundLimit     *int64  `json:"refund_limit,omitempty"`
-	CashOutLimit    *int64  `json:"cash_out_limit,omitempty"`
-	OfflineRefunds  *bool   `json:"offline_refunds,omitempty"`
-	OfflineLimit    *int64  `json:"offline_limit,omitempty"`
+	DiscountLimitBP *int64           `json:"discount_limit_bp,omitempty"`
+	Currency        *string          `json:"currency,omitempty"`
+	ScanGapMS       *int64           `json:"scan_gap_ms,omitempty"`
+	LockAfterS      *int64           `json:"lock_after_s,omitempty"`
+	RefundLimit     *int64           `json:"refund_limit,omitempty"`
+	CashOutLimit    *int64           `json:"cash_out_limit,omitempty"`
+	OfflineRefunds  *bool            `json:"offline_refunds,omitempty"`
+	OfflineLimit    *int64           `json:"offline_limit,omitempty"`
+	TaxIncluded     *bool            `json:"tax_included,omitempty"`
+	VariableLayouts *[]basket.Layout `json:"variable_layouts,omitempty"`
+	OverrideLimitBP *int64           `json:"override_limit_bp,omitempty"`
 	// Permissions changes the least role of the permissions named.
 	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
@@ -159,11 +185,25 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 		!check(SettingLockAfter, req.LockAfterS, 0, 86400, "lock after (s)") ||
 		!check(SettingRefundLimit, req.RefundLimit, 0, ledger.MaxPrice, "refund limit (minor units)") ||
 		!check(SettingCashOutLimit, req.CashOutLimit, 0, ledger.MaxPrice, "cash-out limit (minor units)") ||
-		!check(SettingOfflineLimit, req.OfflineLimit, 0, ledger.MaxPrice, "offline refund limit (minor units)") {
+		!check(SettingOfflineLimit, req.OfflineLimit, 0, ledger.MaxPrice, "offline refund limit (minor units)") ||
+		!check(SettingOverrideLimit, req.OverrideLimitBP, 0, 10000, "price override limit (basis points)") {
 		return
 	}
 	if req.OfflineRefunds != nil {
 		put[SettingOfflineRefunds] = map[bool]string{true: "allow", false: "refuse"}[*req.OfflineRefunds]
+	}
+	if req.TaxIncluded != nil {
+		put[SettingTaxIncluded] = strconv.FormatBool(*req.TaxIncluded)
+	}
+	if req.VariableLayouts != nil {
+		for i, l := range *req.VariableLayouts {
+			if err := l.Validate(); err != nil {
+				a.fail(w, r, badRequest("variable-measure layout %d: %v", i+1, err))
+				return
+			}
+		}
+		b, _ := json.Marshal(*req.VariableLayouts)
+		put[SettingVariableLayouts] = string(b)
 	}
 	if len(req.Permissions) > 0 {
 		t, err := a.settings(r.Context()).Permissions.merge(req.Permissions)

@@ -185,6 +185,9 @@ type SaleRequest struct {
 	Approver       string          `json:"approver,omitempty"`
 	ApproverPIN    string          `json:"approver_pin,omitempty"`
 	Customer       string          `json:"customer,omitempty"` // a customer's number, checked by the till
+	// TaxAdded prices without tax and adds it at the total: the store's
+	// tax_included setting, set by the API and the till, never the client.
+	TaxAdded bool `json:"-"`
 }
 
 // SaleLine names a product by SKU or barcode.
@@ -193,6 +196,9 @@ type SaleLine struct {
 	Barcode  string       `json:"barcode,omitempty"`
 	Qty      int64        `json:"qty"`
 	Discount ledger.Money `json:"discount,omitempty"`
+	// Override replaces the catalog price; its ApprovedBy is set by the
+	// API once the role and limit allow it, never taken from the client.
+	Override *basket.Override `json:"override,omitempty"`
 }
 
 // Sale is a recorded sale as the API returns it.
@@ -260,6 +266,9 @@ type Peer struct {
 	Behind    uint64    `json:"behind"` // events we hold that it lacked at the last exchange
 	Ahead     uint64    `json:"ahead"`  // events it held that we lacked
 	SkewMS    int64     `json:"skew_ms"`
+	// Offline says since when a peer that is not connected was last
+	// heard from (OfflineSince); empty while connected.
+	Offline string `json:"offline,omitempty"`
 }
 
 // HQStatus says whether HQ is reachable and how much it lacks.
@@ -268,4 +277,8 @@ type HQStatus struct {
 	Unsent    uint64 `json:"unsent"`
 	Relay     string `json:"relay,omitempty"`
 	Note      string `json:"note,omitempty"`
+	// LastContact is when this till last reached HQ (zero: never);
+	// Offline says it for the status bar while HQ is unreachable.
+	LastContact time.Time `json:"last_contact,omitzero"`
+	Offline     string    `json:"offline,omitempty"`
 }

@@ -254,6 +254,9 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 			w.wrapped(ln.Name, w.cols)
 			w.pair("  "+w.quantity(ln), amount)
 		}
+		if ln.OverrideReason != "" { // issue 16
+			w.wrapped(fmt.Sprintf("  Price override, was %s: %s", w.money(ln.ListPrice), ln.OverrideReason), w.cols)
+		}
 		if ln.Discount != 0 {
 			w.pair("  Discount", w.money(-ln.Discount)+"  ")
 		}

@@ -73,6 +73,9 @@ type Line struct {
 	Gross     ledger.Money   `json:"gross"`              // quantity x unit price
 	Discount  ledger.Money   `json:"discount,omitempty"` // the line's own discount
 	Rate      ledger.TaxRate `json:"rate"`
+	// A price override (issue 16): the catalog price and the reason.
+	ListPrice      ledger.Money `json:"list_price,omitempty"`
+	OverrideReason string       `json:"override_reason,omitempty"`
 }
 
 // Band is the net and tax of the lines at one rate.
@@ -149,7 +152,7 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 			name = l.SKU
 		}
 		r.Lines = append(r.Lines, Line{Name: name, SKU: l.SKU, Qty: l.Qty, Unit: l.Unit, UnitPrice: l.UnitPrice,
-			Gross: t.Lines[i].Gross, Discount: l.Discount, Rate: l.TaxRate})
+			Gross: t.Lines[i].Gross, Discount: l.Discount, Rate: l.TaxRate, ListPrice: l.ListPrice, OverrideReason: l.OverrideReason})
 	}
 	for _, b := range t.Bands {
 		r.Bands = append(r.Bands, Band{Rate: b.Rate, Net: b.Net, Tax: b.Tax})
@@ -270,7 +273,7 @@ func (r *Receipt) Validate() error {
 	texts = append(texts, r.Header...)
 	texts = append(texts, r.Footer...)
 	for _, l := range r.Lines {
-		texts = append(texts, l.Name)
+		texts = append(texts, l.Name, l.OverrideReason)
 		if l.Qty <= 0 || l.Qty > ledger.MaxQty {
 			return bad("line %q: quantity %d", l.Name, l.Qty)
 		}

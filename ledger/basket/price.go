@@ -14,6 +14,7 @@ type Item struct {
 	Product
 	Qty      int64
 	Discount *Discount
+	Override *Override // replaces Product.Price on this line (override.go)
 }
 
 // Basket is what a customer is buying. LimitBP is the store's discount
@@ -121,7 +122,17 @@ func (b Basket) lines() (*ledger.Sale, []ledger.Money, error) {
 		if err := it.Discount.Validate(); err != nil {
 			return nil, nil, invalid("line %d: %v", i+1, err)
 		}
-		s.Lines = append(s.Lines, it.Line(it.Qty, 0))
+		l := it.Line(it.Qty, 0)
+		if o := it.Override; o != nil {
+			if err := o.Check(it.Price); err != nil {
+				return nil, nil, invalid("line %d (%s): %v", i+1, it.Name, err)
+			}
+			if o.ApprovedBy == "" {
+				return nil, nil, invalid("line %d (%s): a price override nobody approved", i+1, it.Name)
+			}
+			l.ListPrice, l.UnitPrice, l.OverrideReason, l.OverrideBy = it.Price, o.Price, o.Reason, o.ApprovedBy
+		}
+		s.Lines = append(s.Lines, l)
 	}
 	if err := b.Discount.Validate(); err != nil {
 		return nil, nil, err
@@ -146,7 +157,7 @@ func (p *Priced) lineDiscount(i int, it Item, gross ledger.Money, limitBP int64,
 		return 0, invalid("line %d (%s): discount %v is more than the line's %v", i+1, it.Name, amt, gross)
 	}
 	p.Sale.Lines[i].Discount = amt
-	fp := fmt.Sprintf("%s|%d|%d|%d|%d", it.SKU, it.Qty, it.Price, it.TaxRate, amt)
+	fp := fmt.Sprintf("%s|%d|%d|%d|%d", it.SKU, it.Qty, p.Sale.Lines[i].UnitPrice, it.TaxRate, amt)
 	p.LineFP = append(p.LineFP, fp)
 	if it.Discount != nil && amt > 0 {
 		lim.discounts++

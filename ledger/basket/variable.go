@@ -15,6 +15,27 @@ const (
 	ByWeight
 )
 
+// MarshalText writes "price" or "weight".
+func (m Measure) MarshalText() ([]byte, error) {
+	if m > ByWeight {
+		return nil, fmt.Errorf("measure %d: %w", m, ErrInvalidLayout)
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText reads "price" or "weight".
+func (m *Measure) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "price":
+		*m = ByPrice
+	case "weight":
+		*m = ByWeight
+	default:
+		return fmt.Errorf("measure %q: want price or weight: %w", b, ErrInvalidLayout)
+	}
+	return nil
+}
+
 func (m Measure) String() string {
 	switch m {
 	case ByPrice:
@@ -35,11 +56,11 @@ func (m Measure) String() string {
 // ValueDigits: 5}, and "02 IIIII P VVVV C" is {Prefixes: {"02"},
 // ItemDigits: 5, PriceCheck: true, ValueDigits: 4}.
 type Layout struct {
-	Prefixes    []string // "20" to "29", or "02"
-	ItemDigits  int
-	PriceCheck  bool // a price check digit precedes the value
-	ValueDigits int  // 4 or 5 with a price check digit
-	Measure     Measure
+	Prefixes    []string `json:"prefixes"` // "20" to "29", or "02"
+	ItemDigits  int      `json:"item_digits"`
+	PriceCheck  bool     `json:"price_check,omitempty"` // a price check digit precedes the value
+	ValueDigits int      `json:"value_digits"`          // 4 or 5 with a price check digit
+	Measure     Measure  `json:"measure"`
 }
 
 // Validate reports whether the layout's parts fill a 13-digit code.

@@ -575,7 +575,11 @@ func TestTillInTheBrowser(t *testing.T) {
 	}
 	br.shot(pb, "stock")
 
-	// Till 2: refund one line of that sale by scanning its receipt.
+	// Till 2: refund one line of that sale by scanning its receipt (a
+	// refund needs an open shift at the till that pays it out).
+	if _, _, err := b.Record(ctx, &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "1"}, "open-b"); err != nil {
+		t.Fatal(err)
+	}
 	nav(t, pb, "refund")
 	until(t, pb, "recent sales list", `document.querySelector('#recent-sales') !== null`)
 	wedge(t, pb, ledger.ReceiptCode(1, 1))

@@ -268,10 +268,10 @@ async function withApproval(send, names = ['approver', 'approver_pin']) {
 
 // ---------------------------------------------------------------- views
 
-const managerViews = new Set(['catalog', 'stock', 'reports', 'mesh', 'settings']);
+const managerViews = new Set(['catalog', 'stock', 'reports', 'day', 'mesh', 'settings']);
 // viewPermission names the permission (of the store's table) a back-office
 // screen needs; the server checks it again on every request.
-const viewPermission = { catalog: 'catalog', stock: 'stock', reports: 'reports', mesh: 'reports', settings: 'settings' };
+const viewPermission = { catalog: 'catalog', stock: 'stock', reports: 'reports', day: 'reports', mesh: 'reports', settings: 'settings' };
 function can(perm) { return !!(state.perms && state.perms.includes(perm)); }
 const onShow = {};
 
@@ -605,7 +605,7 @@ function renderCart() {
     const disc = l.line_discount + l.cart_discount;
     const tr = el('tr', { class: i === state.sel ? 'sel' : '', dataset: { i: String(i) }, onclick: () => { state.sel = i; renderCart(); } },
       el('td', {}, String(i + 1)),
-      el('td', {}, l.name, el('small', {}, l.sku + (l.discount ? ' · ' + (l.discount.kind === 'percent' ? pct(l.discount.value) : money(l.discount.value)) + ' off' : '') + (l.unit === 'kg' ? ' · ' + money(l.unit_price) + '/kg' : ''))),
+      el('td', {}, l.name, el('small', {}, l.sku + (l.discount ? ' · ' + (l.discount.kind === 'percent' ? pct(l.discount.value) : money(l.discount.value)) + ' off' : '') + (l.unit === 'kg' ? ' · ' + money(l.unit_price) + '/kg' : '') + overrideText(l))),
       el('td', { class: 'num' }, qtyText(l.qty, l.unit)),
       el('td', { class: 'num' }, money(l.unit_price)),
       el('td', { class: 'num' }, disc ? '-' + money(disc) : ''),
@@ -616,6 +616,7 @@ function renderCart() {
   $('#t-items').textContent = c ? String(c.items) : '0';
   $('#t-discounts').textContent = money(c ? -c.discounts : 0);
   $('#t-tax').textContent = money(c ? c.tax : 0);
+  $('#t-tax').previousElementSibling.textContent = c && c.tax_included === false ? 'Tax added' : 'Tax included';
   $('#t-total').textContent = money(c ? c.total : 0);
   const sel = body.querySelector('tr.sel');
   if (sel) sel.scrollIntoView({ block: 'nearest' });
@@ -637,7 +638,9 @@ async function addItem(line) {
     } catch (e) {
       if (!(e.data && e.data.need === 'weight')) throw e;
       const p = e.data.product;
-      const v = await ask({ title: 'Weight of ' + p.name, text: money(p.price, p.currency) + ' per kg', okText: 'Add',
+      const grams = await weighOnScale(p.name);
+      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); cartChanged(c, true); setMsg('#sale-msg', p.name + ' · ' + kg(grams) + ' kg weighed', 'ok'); return; }
+      const v = await ask({ title: 'Weight of ' + p.name, text: money(p.price, p.currency) + ' per kg' + (state.scaleError ? ' · scale: ' + state.scaleError : ''), okText: 'Add',
         fields: [{ name: 'kg', label: 'Weight in kg', inputmode: 'decimal', placeholder: '0.750' }],
         check: (v) => (parseKg(v.kg) > 0 ? null : 'Enter the weight in kg, like 0.750') });
       if (!v) return;
@@ -1592,11 +1595,13 @@ function onStatus(ev) {
   const peers = st.peers || [];
   const up = peers.filter((p) => p.connected).length;
   const mesh = $('#st-mesh');
-  mesh.textContent = 'Tills in mesh: ' + (up + 1) + ' of ' + (peers.length + 1);
+  // Issue 16: each peer not connected says since when ("offline since").
+  const away = peers.filter((p) => !p.connected && p.offline).map((p) => 'till ' + (p.number || '?') + ' ' + p.offline);
+  mesh.textContent = 'Tills in mesh: ' + (up + 1) + ' of ' + (peers.length + 1) + (away.length ? ' · ' + away.join(' · ') : '');
   mesh.className = 'pill ' + (up === peers.length ? 'ok' : 'warn');
   const hq = $('#st-hq');
   const none = !st.hq.reachable && !st.hq.relay && /no HQ configured/i.test(st.hq.note || '');
-  hq.textContent = 'HQ: ' + (none ? 'not configured' : st.hq.reachable ? 'reachable' : 'unreachable');
+  hq.textContent = 'HQ: ' + (none ? 'not configured' : st.hq.reachable ? 'reachable' : (st.hq.offline || 'unreachable'));
   hq.className = 'pill' + (none ? '' : st.hq.reachable ? ' ok' : ' warn');
   hq.title = st.hq.note || '';
   $('#st-unsent').textContent = 'Unsent to HQ: ' + (none ? '—' : String(st.hq.unsent));
@@ -1639,6 +1644,7 @@ function connectEvents() {
   es.addEventListener('staff', () => { if (state.view === 'settings') loadStaff(); });
   es.addEventListener('reload', () => { if (onShow[state.view]) onShow[state.view](); });
   es.addEventListener('logout', () => showLogin('Your session ended: log in again.'));
+  es.addEventListener('scan', (e) => onSerialScan(JSON.parse(e.data)));
 }
 
 async function checkSession() {
@@ -1666,6 +1672,7 @@ onShow.settings = async () => {
     $('#set-currency').value = s.currency;
     $('#set-gap').value = String(s.scan_gap_ms);
     $('#set-lock').value = String(s.lock_after_s);
+    $('#set-tax-included').checked = s.tax_included !== false;
   } catch (e) { setMsg('#settings-msg', e.message, 'error'); }
   loadStaff();
 };
@@ -1771,6 +1778,184 @@ document.addEventListener('keydown', (e) => {
       if (k === 'Enter' && !inInput) { e.preventDefault(); $('#btn-new-sale').click(); }
       break;
   }
+});
+
+// ------------------------------------------- the cashier's day (issue 16)
+// Parked sales, price overrides, the scale and serial scans, the day close.
+
+function overrideText(l) {
+  return l.override_reason ? ' · was ' + money(l.list_price) + (l.unit === 'kg' ? '/kg' : '') + ' (' + l.override_reason + ')' : '';
+}
+
+// weighOnScale reads the scale for a weighed item: grams, or 0 (no scale,
+// or no stable weight: state.scaleError says why) to ask for the weight.
+async function weighOnScale(name) {
+  state.scaleError = '';
+  setMsg('#sale-msg', 'Place ' + name + ' on the scale…');
+  try {
+    const r = await api('GET', '/api/scale');
+    return r.grams;
+  } catch (e) {
+    if (e.status !== 503) state.scaleError = e.message;
+    return 0;
+  }
+}
+
+async function weighLine() {
+  const l = selectedLine();
+  if (!l) return;
+  if (l.unit !== 'kg') { setMsg('#sale-msg', l.name + ' is not sold by weight.', 'error'); return; }
+  const grams = await weighOnScale(l.name);
+  if (!(grams > 0)) { setMsg('#sale-msg', state.scaleError || 'This till has no scale: use Quantity to type the weight.', 'error'); return; }
+  try {
+    cartChanged(await api('PUT', '/api/cart/lines/' + l.index, { qty: grams }));
+    setMsg('#sale-msg', l.name + ' · ' + kg(grams) + ' kg weighed', 'ok');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+async function priceOverride() {
+  const l = selectedLine();
+  if (!l) return;
+  const v = await ask({ title: 'Price of ' + l.name, text: 'Catalog price ' + money(l.list_price || l.unit_price) + (l.unit === 'kg' ? ' per kg' : '') + '. A reason is required.', okText: 'Set price',
+    fields: [{ name: 'price', label: 'New price', inputmode: 'decimal', value: (l.unit_price / 100).toFixed(2) },
+      { name: 'reason', label: 'Reason', placeholder: 'damaged box, shelf label' }],
+    check: (v) => (parseMoney(v.price) >= 0 && v.reason.trim() ? null : 'Enter a price like 4.99 and a reason') });
+  if (!v) return;
+  try {
+    const c = await withApproval((extra) => api('PUT', '/api/cart/lines/' + l.index, { override: { price: parseMoney(v.price), reason: v.reason.trim() }, ...extra }));
+    cartChanged(c);
+    const nl = c.lines[l.index];
+    setMsg('#sale-msg', 'Price of ' + l.name + ' set to ' + money(nl.unit_price) + (nl.override_by ? ' (by ' + staffName(nl.override_by) + ')' : ''), 'ok');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+async function parkSale() {
+  if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'The cart is empty: nothing to park.', 'error'); return; }
+  const v = await ask({ title: 'Park this sale', text: 'Any till of the store can resume it.', okText: 'Park',
+    fields: [{ name: 'name', label: 'Name (optional)', placeholder: 'customer, or what they went to fetch' }] });
+  if (!v) return;
+  try {
+    const p = await api('POST', '/api/parked', { name: v.name.trim() });
+    state.sel = -1;
+    setMsg('#sale-msg', 'Sale parked as ' + p.id + (p.name ? ' (' + p.name + ')' : '') + ' · ' + money(p.total), 'ok');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+async function showParked() {
+  let list;
+  try { list = await api('GET', '/api/parked'); } catch (e) { setMsg('#sale-msg', e.message, 'error'); return; }
+  if (!list.sales.length) {
+    setMsg('#sale-msg', 'No parked sales' + (list.unreachable && list.unreachable.length ? ' reachable (till ' + list.unreachable.join(', ') + ' not reachable)' : '') + '.', 'ok');
+    return;
+  }
+  const v = await ask({ title: 'Parked sales', text: list.unreachable && list.unreachable.length ? 'Not reachable: till ' + list.unreachable.join(', ') : '', okText: 'Resume',
+    fields: [{ name: 'id', label: 'Sale', value: list.sales[0].id,
+      options: list.sales.map((p) => [p.id, p.id + (p.name ? ' · ' + p.name : '') + ' · ' + p.units + ' item(s) · ' + money(p.total, p.currency) + ' · ' + new Date(p.parked).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })]) }],
+    check: async (v) => {
+      try {
+        cartChanged(await api('POST', '/api/parked/' + encodeURIComponent(v.id) + '/resume', { idempotency_key: newKey('resume') }), true);
+        return null;
+      } catch (e) { return e.message; }
+    } });
+  if (v) setMsg('#sale-msg', 'Parked sale ' + v.id + ' resumed', 'ok');
+}
+
+// A serial scanner's scan went into the cart on the till; what needs the
+// cashier comes here: a weight takes the wedge scan's path.
+function onSerialScan(e) {
+  if (!state.staff || state.locked) return;
+  if (e.need === 'weight') { if (state.view === 'sale') addItem({ barcode: e.code }); return; }
+  if (e.error) { if (state.view === 'sale') setMsg('#sale-msg', e.error, 'error'); else toast(e.error, true); }
+}
+
+onShow.day = () => {
+  if (!$('#day-date').value) {
+    const d = new Date();
+    $('#day-date').value = d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0');
+  }
+  loadDay();
+};
+
+async function loadDay() {
+  const q = '?date=' + encodeURIComponent($('#day-date').value) + ($('#day-since').value ? '&heard_since=' + encodeURIComponent($('#day-since').value) : '');
+  let d;
+  try { d = await api('GET', '/api/day' + q); } catch (e) { $('#day-warnings').replaceChildren(el('li', {}, e.message)); return; }
+  $('#day-warnings').replaceChildren(...(d.warnings.length ? d.warnings : ['Complete: every shift is closed and every till was heard from.']).map((w) => el('li', { class: d.complete ? 'ok' : '' }, w)));
+  const s = d.store;
+  $('#day-store').replaceChildren(line('Day', d.date), line('Sales (' + s.sales + ')', money(s.sales_total)), line('Refunds (' + s.refunds + ')', '-' + money(s.refunded)),
+    line('Total kept', money(s.total)), line('Tax', money(s.tax)), line('Drawers over/short', money(d.over_short)),
+    ...s.bands.map((b) => line('Tax ' + pct(b.rate), money(b.tax) + ' on ' + money(b.net))));
+  $('#day-tills').replaceChildren(...d.tills.map((t) => el('tr', { dataset: { till: String(t.till) } }, el('td', {}, String(t.till)),
+    el('td', {}, t.shifts.map((sh) => new Date(sh.opened).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) + '–' + (sh.closed ? new Date(sh.closed).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : 'open')).join(', ')),
+    el('td', { class: 'num' }, String(t.report.sales)), el('td', { class: 'num' }, money(t.report.total)), el('td', { class: 'num' }, money(t.report.tax)),
+    el('td', {}, t.last_heard ? new Date(t.last_heard).toLocaleString() : '—'))));
+}
+
+// Goods back without a receipt: by barcode or SKU, a quantity (a weight
+// in kg with a decimal point), a reason; a supervisor approves.
+function returnLine(v) {
+  const code = v.code.trim();
+  const line = eanCheck(code) === true ? { barcode: code } : { sku: code };
+  line.qty = v.qty.includes('.') || v.qty.includes(',') ? parseKg(v.qty) : parseInt(v.qty, 10);
+  if (v.price && v.price.trim()) line.price = parseMoney(v.price);
+  return line;
+}
+
+const returnFields = [
+  { name: 'code', label: 'Product (scan, barcode or SKU)', scan: true },
+  { name: 'qty', label: 'Quantity (kg for weighed goods: 0.750)', inputmode: 'decimal', value: '1' },
+  { name: 'reason', label: 'Reason', placeholder: 'no receipt, unopened' },
+];
+
+function checkReturn(v) {
+  const l = returnLine(v);
+  if (!v.code.trim()) return 'Scan or type the product';
+  if (!(l.qty > 0)) return 'Enter a quantity above 0';
+  if (!v.reason.trim()) return 'A reason is required';
+  return null;
+}
+
+async function returnNoReceipt() {
+  const v = await ask({ title: 'Return without a receipt', text: 'A supervisor approves. Leave the price empty for the current price.', okText: 'Take back',
+    fields: [...returnFields, { name: 'price', label: 'Price given back per unit (optional)', inputmode: 'decimal' },
+      { name: 'tender', label: 'Give back by', options: [['cash', 'Cash'], ['card', 'Card']], value: 'cash' }],
+    check: checkReturn });
+  if (!v) return;
+  try {
+    const key = newKey('return');
+    const r = await withApproval((extra) => api('POST', '/api/returns', { idempotency_key: key, lines: [returnLine(v)], tender: v.tender, reason: v.reason.trim(), ...extra }));
+    const back = r.body.tenders.reduce((a, t) => a + t.amount, 0);
+    setMsg('#refund-msg', 'Return ' + r.receipt + ' recorded: ' + money(back) + ' back by ' + v.tender, 'ok');
+  } catch (e) { setMsg('#refund-msg', e.message, 'error'); }
+}
+
+async function exchange() {
+  if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'Scan the new goods first: the exchange is against the cart.', 'error'); return; }
+  const v = await ask({ title: 'Exchange', text: 'Goods back against this cart: only the difference is paid or given back.', okText: 'Exchange',
+    fields: [...returnFields, { name: 'kind', label: 'Difference by', options: [['cash', 'Cash'], ['card', 'Card']], value: 'cash' }],
+    check: checkReturn });
+  if (!v) return;
+  try {
+    const key = newKey('exchange');
+    const r = await withApproval((extra) => api('POST', '/api/exchanges', { idempotency_key: key, lines: [returnLine(v)], pay: v.kind, tender: v.kind, reason: v.reason.trim(), ...extra }));
+    state.sel = -1;
+    setMsg('#sale-msg', 'Exchange ' + r.sale.receipt + ': ' + (r.difference >= 0 ? 'customer paid ' + money(r.difference) : 'given back ' + money(-r.difference)) + ' by ' + v.kind, 'ok');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+$('#btn-return-noreceipt').addEventListener('click', returnNoReceipt);
+$('#btn-exchange').addEventListener('click', exchange);
+$('#day-form').addEventListener('submit', (e) => { e.preventDefault(); loadDay(); });
+$('#day-print').addEventListener('click', () => window.print());
+$('#btn-park').addEventListener('click', parkSale);
+$('#btn-parked').addEventListener('click', showParked);
+$('#btn-price').addEventListener('click', priceOverride);
+$('#btn-weigh').addEventListener('click', weighLine);
+$('#x-print').addEventListener('click', async () => {
+  try { await api('POST', '/api/shift/x', {}); setMsg('#shift-msg', 'X report sent to the printer', 'ok'); } catch (e) { setMsg('#shift-msg', e.message, 'error'); }
+});
+$('#set-tax-included').addEventListener('change', async (e) => {
+  try { await api('PUT', '/api/settings', { tax_included: e.target.checked }); toast(e.target.checked ? 'Prices include tax' : 'Tax is added at the total'); } catch (x) { toast(x.message, true); }
 });
 
 document.addEventListener('pointerdown', noteActivity);

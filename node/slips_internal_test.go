@@ -1,0 +1,101 @@
+package node
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tillmesh/tillmesh/hw/escpos"
+	"github.com/tillmesh/tillmesh/hw/receipt"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+)
+
+var updateSlips = flag.Bool("update-slips", false, "rewrite node/testdata/slips")
+
+// Every slip at 58 and 80 mm, against golden files (go test ./node -run
+// TestSlipGolden -update-slips rewrites them).
+func TestSlipGolden(t *testing.T) {
+	till := ledgertest.NewTill(ledger.StoreID{9}, 4, 2)
+	at := time.Date(2026, 3, 2, 14, 2, 0, 0, time.UTC).UnixMilli()
+	sale := ledger.EventID{7}
+	info := slipInfo{Store: "Corner Shop", Till: "Till 2", Number: 2, Currency: "EUR", Location: time.UTC,
+		SaleNumber: func(id ledger.EventID) string {
+			if id == sale {
+				return "1-17"
+			}
+			return "?"
+		},
+		EventNumber: func(ev *ledger.Event) string {
+			if ledger.IsReceiptKind(ev.Kind()) {
+				return fmt.Sprintf("2-%d", ev.Seq) // the test's chain has no sale before these
+			}
+			return fmt.Sprintf("#%d", ev.Seq)
+		}}
+	for _, tc := range []struct {
+		name string
+		body ledger.Body
+	}{
+		{"refund", &ledger.Refund{Sale: sale, Currency: "EUR", Staff: "2", Reason: "sour",
+			Lines:   []ledger.RefundLine{{Line: 0, SKU: "10001", Qty: 2, Amount: 238, Tax: 16, Rate: 700}},
+			Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 238}}}},
+		{"return", &ledger.Return{Currency: "EUR", TaxIncluded: true, Reason: "no receipt", Staff: "2", Approver: "3",
+			Lines: []ledger.Line{{SKU: "10002", Name: "Bread", Qty: 1, UnitPrice: 200, TaxRate: 700, ListPrice: 249,
+				OverrideReason: "price then", OverrideBy: "3"}},
+			Tenders: []ledger.Tender{{Kind: ledger.Card, Amount: 200}}}},
+		{"void", &ledger.Void{Sale: sale, Currency: "EUR", Total: 498, Cash: 498, Manager: "1", Reason: "wrong item", Staff: "2",
+			Lines: []ledger.StockLine{{SKU: "10002", Qty: 2}}}},
+		{"cash_in", &ledger.CashIn{Currency: "EUR", Amount: 5000, Reason: "change from the bank", Staff: "2"}},
+		{"cash_out", &ledger.CashOut{Currency: "EUR", Amount: 20000, Reason: "safe drop", Staff: "2"}},
+		{"no_sale", &ledger.NoSale{Reason: "change for a customer", Staff: "2"}},
+	} {
+		ev, err := till.Next(tc.body, at, tc.name)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r, ok, err := slipReceipt(ev, info)
+		if err != nil || !ok {
+			t.Fatalf("%s: slip %v %v", tc.name, ok, err)
+		}
+		for _, l := range []struct {
+			mm     string
+			layout receipt.Layout
+		}{{"58", receipt.Layout58()}, {"80", receipt.Layout80()}} {
+			p, err := receipt.Render(r, l.layout, false)
+			if err != nil {
+				t.Fatalf("%s %s mm: %v", tc.name, l.mm, err)
+			}
+			doc, err := escpos.Parse(p.Bytes(), l.layout.Printer.CodePage)
+			if err != nil {
+				t.Fatalf("%s %s mm: the printout does not parse: %v", tc.name, l.mm, err)
+			}
+			slipGolden(t, tc.name+"_"+l.mm+"mm", doc.Text())
+		}
+	}
+	// A sale prints its receipt, not a slip.
+	ev, _ := till.Next(ledgertest.Sale3(), at, "sale")
+	if _, ok, _ := slipReceipt(ev, info); ok {
+		t.Fatal("a sale made a slip")
+	}
+}
+
+func slipGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "slips", name+".golden")
+	if *updateSlips {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./node -run TestSlipGolden -update-slips to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}

@@ -1,0 +1,87 @@
+package node_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/hw/sim"
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// Every drawer event prints its slip; the X report prints on demand; a
+// slip can be reprinted.
+func TestSlipsPrintForEveryDrawerEvent(t *testing.T) {
+	s := newStore(t, 1)
+	set := sim.NewSet()
+	a := s.startWith(t, s.tills[0], set)
+	seed(t, a, 3)
+	ctx := t.Context()
+	if err := a.PrintX(ctx); err == nil || !strings.Contains(err.Error(), "no shift is open") {
+		t.Fatalf("X report without a shift: %v", err)
+	}
+	rec := func(b ledger.Body, key string) *ledger.Event {
+		t.Helper()
+		ev, _, err := a.Record(ctx, b, key)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		return ev
+	}
+	rec(&ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "1"}, "open")
+	sale := sell(t, a, "s1", "10001", 2)
+	var lines []ledger.RefundLine
+	var err error
+	a.View(func(st *ledger.State) {
+		lines, err = st.Fold().RefundLines(sale.ID(), []ledger.Pick{{Line: 0, Qty: 1}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec(&ledger.Refund{Sale: sale.ID(), Currency: "EUR", Lines: lines, Staff: "1", Reason: "sour",
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: lines[0].Amount}}}, "r1")
+	rec(&ledger.CashIn{Currency: "EUR", Amount: 1000, Reason: "float top-up", Staff: "1"}, "ci")
+	out := rec(&ledger.CashOut{Currency: "EUR", Amount: 700, Reason: "safe drop", Staff: "1"}, "co")
+	rec(&ledger.NoSale{Reason: "change for a customer", Staff: "1"}, "ns")
+	rec(&ledger.Return{Currency: "EUR", TaxIncluded: true, Reason: "no receipt", Staff: "1", Approver: "3",
+		Lines:   []ledger.Line{{SKU: "10002", Name: "Bread", Qty: 1, UnitPrice: 249, TaxRate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 249}}}, "ret")
+	if err := a.PrintX(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"REFUND", "CASH IN", "CASH OUT", "NO SALE", "RETURN, NO RECEIPT", "X REPORT"}
+	printed := func() string {
+		var all []string
+		for _, r := range set.Printer.Receipts() {
+			all = append(all, r.Text())
+		}
+		return strings.Join(all, "\n====\n")
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("printed:\n%s\nstatus %+v", printed(), a.Hardware().Status())
+		}
+	})
+	waitFor(t, "every slip printed", func() bool {
+		p := printed()
+		for _, w := range want {
+			if !strings.Contains(p, w) {
+				return false
+			}
+		}
+		return true
+	})
+	p := printed()
+	for _, w := range []string{"safe drop", "sour", "float top-up", "change for a customer", "Cash expected"} {
+		if !strings.Contains(p, w) {
+			t.Errorf("printed slips lack %q:\n%s", w, p)
+		}
+	}
+	n := len(set.Printer.Receipts())
+	if err := a.Reprint(ctx, out.ID()); err != nil {
+		t.Fatalf("reprint the cash-out slip: %v", err)
+	}
+	waitFor(t, "the reprinted slip", func() bool { return len(set.Printer.Receipts()) == n+1 })
+	if last := set.Printer.Receipts()[n].Text(); !strings.Contains(last, "CASH OUT") || !strings.Contains(strings.ToUpper(last), "COPY") {
+		t.Fatalf("reprint:\n%s", last)
+	}
+}
