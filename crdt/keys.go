@@ -15,6 +15,7 @@ import (
 //	/revoked/<id>                   CBOR Revocation; never deleted
 //	/setting/<name>                 opaque bytes
 //	/stock/<sku>/<till>/<epoch>     16-byte Slot; never deleted
+//	/outbox/<connector>/<kind>/<id> opaque bytes of node/outbox (outbox.go)
 //
 // Outside the CRDT, under the store's namespace:
 //
@@ -29,6 +30,7 @@ const (
 	prefixRevoked = "revoked"
 	prefixSetting = "setting"
 	prefixStock   = "stock"
+	prefixOutbox  = "outbox"
 )
 
 func keyOf(prefix, id string) ds.Key {
