@@ -27,6 +27,8 @@ type Status struct {
 	Oldest  time.Time `json:"oldest,omitzero"`
 	// Dead counts dead letters (rejected, or being retried).
 	Dead int `json:"dead"`
+	// Counted is false until this till first counted the backlog.
+	Counted bool `json:"counted"`
 	// Sent counts items this till sent since it started.
 	Sent      uint64 `json:"sent"`
 	LastError string `json:"last_error,omitempty"`
@@ -88,7 +90,7 @@ func (o *Outbox) count(ctx context.Context, k *conn, configured bool) {
 		}
 	}
 	k.mu.Lock()
-	k.status.Pending, k.status.Oldest, k.status.Dead = st.Pending, st.Oldest, st.Dead
+	k.status.Pending, k.status.Oldest, k.status.Dead, k.status.Counted = st.Pending, st.Oldest, st.Dead, true
 	k.mu.Unlock()
 }
 
@@ -116,6 +118,9 @@ func (o *Outbox) Status() []Status {
 func (s Status) line(now time.Time) string {
 	if !s.Configured {
 		return s.Connector + ": not configured"
+	}
+	if !s.Counted {
+		return s.Connector + ": counting the backlog"
 	}
 	l := s.Connector + ": all sent"
 	if s.Pending > 0 {

@@ -129,7 +129,7 @@ func TestDrainOnceInParallel(t *testing.T) {
 	sales := r.sell(1, 300)
 	b := r.start(8, true, nil)
 	testkit.WaitFor(t, "every sale registered", 20*time.Second, func() bool { return r.sim.Stats().Registered >= len(sales) })
-	testkit.WaitFor(t, "backlog empty", 10*time.Second, func() bool { st := b.fiscal(); return st.Pending == 0 && st.Configured })
+	testkit.WaitFor(t, "backlog empty", 10*time.Second, func() bool { st := b.fiscal(); return st.Pending == 0 && st.Counted })
 	r.registeredOnce(sales, b.Outbox)
 	if st := r.sim.Stats(); st.Duplicates != 0 {
 		t.Fatalf("duplicates %d with one healthy relay", st.Duplicates)
@@ -171,7 +171,10 @@ func TestOfflineBacklogThenDrain(t *testing.T) {
 	}
 	r.sim.Set(fiscalsim.Faults{})
 	b.Kick()
-	testkit.WaitFor(t, "drained", 20*time.Second, func() bool { return b.fiscal().Pending == 0 && r.sim.Stats().Registered == len(sales) })
+	testkit.WaitFor(t, "drained", 20*time.Second, func() bool {
+		st := b.fiscal()
+		return st.Counted && st.Pending == 0 && r.sim.Stats().Registered == len(sales)
+	})
 	r.registeredOnce(sales, b.Outbox)
 }
 
@@ -196,7 +199,8 @@ func TestFailoverMidDrain(t *testing.T) {
 	}
 	b := r.start(8, true, nil)
 	testkit.WaitFor(t, "drained by the second till", 20*time.Second, func() bool {
-		return r.sim.Stats().Registered == len(sales) && b.fiscal().Pending == 0
+		st := b.fiscal()
+		return r.sim.Stats().Registered == len(sales) && st.Counted && st.Pending == 0
 	})
 	r.registeredOnce(sales, b.Outbox)
 	st := r.sim.Stats()
