@@ -23,6 +23,7 @@ import (
 	"github.com/tillmesh/tillmesh/node/badgeropen"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
+	"github.com/tillmesh/tillmesh/node/outbox"
 	"github.com/tillmesh/tillmesh/node/p2p"
 	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/node/relay"
@@ -102,6 +103,9 @@ type Till struct {
 	hw    *hw.Hub
 	api   *ui.API
 
+	// outbox sends fiscal receipts and notifications (node/outbox.go).
+	outbox *outbox.Outbox
+
 	// sellMu serialises local events so each one's CRDT stock write
 	// follows the ledger in seq order.
 	sellMu sync.Mutex
@@ -161,6 +165,9 @@ func (t *Till) open(ctx context.Context) error {
 		return err
 	}
 	if err := t.openSync(); err != nil {
+		return err
+	}
+	if err := t.openOutbox(); err != nil {
 		return err
 	}
 	return t.openDevices()
@@ -457,6 +464,7 @@ func (t *Till) Run(ctx context.Context) error {
 	if t.relay != nil {
 		run("hq relay", t.relay.Run)
 	}
+	run("outbox", t.outbox.Run)
 	run("hardware", t.hw.Run)
 	if t.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)

@@ -199,6 +199,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	p("PUT /api/products/{sku}", PermCatalog, a.putProduct)
 	a.catalogCSVRoutes(p)    // ui/catalogcsv.go
 	a.revocationRoutes(h, p) // ui/revoke.go
+	a.outboxRoutes(h, p)     // ui/outbox.go
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)

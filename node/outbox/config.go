@@ -72,7 +72,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults of a till.
 func DefaultConfig() Config {
-	return Config{MinBackoff: time.Second, MaxBackoff: 5 * time.Minute, MaxAttempts: 8, Batch: 2000,
+	return Config{MinBackoff: time.Second, MaxBackoff: time.Minute, MaxAttempts: 8, Batch: 2000,
 		Flush: 64, FlushEvery: 200 * time.Millisecond, Poll: 2 * time.Second, Timeout: 30 * time.Second,
 		Number: func(ledger.TillID) uint32 { return 0 }, Logger: slog.Default(), Now: time.Now}
 }

@@ -1,0 +1,120 @@
+package node_test
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
+)
+
+// TestOutboxFiscalAcrossTillsAndFailover configures fiscal registration
+// on one till's manager screen, sells at two tills (no HQ: the lowest
+// numbered till sends), and kills the sending till while it drains a
+// backlog left by a fiscal outage: the other till carries on from the
+// replicated state, and every receipt is registered exactly once.
+func TestOutboxFiscalAcrossTillsAndFailover(t *testing.T) {
+	sim := fiscalsim.NewSim()
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	sim.SetBase(srv.URL)
+	sim.Set(fiscalsim.Faults{Token: "sekrit-token"})
+
+	s := newStore(t, 2)
+	t1 := s.start(t, s.tills[0])
+	t2 := s.start(t, s.tills[1], t1.addr())
+	seed(t, t1, 5)
+	seedStaff(t, t1)
+	u2 := serveUI(t, t2)
+	waitFor(t, "staff at till 2", func() bool { list, _ := t2.StaffList(t.Context()); return len(list) == 2 })
+	m := login(t, u2, "1", "1234")
+
+	// Bad settings are refused and change nothing.
+	for _, body := range []string{
+		`{"fiscal":{"url":"http://fiscal.example","tin":"123"}}`,
+		`{"fiscal":{"url":"` + srv.URL + `","tin":""}}`,
+		`{"telegram":{"chat":"-100","token":"not-a-token"}}`,
+		`{"webhook":{"url":"https://x.example/h","secret":"short"}}`,
+		`{"rules":{"refund_over":-5}}`,
+		`{"fiscal":{"url":"` + srv.URL + `","tin":"123"},"nonsense":1}`,
+	} {
+		m.must(400, "PUT", "/api/outbox/settings", body)
+	}
+	if got := m.must(200, "GET", "/api/outbox/settings", ""); got["fiscal"].(map[string]any)["url"] != "" {
+		t.Fatalf("a refused write changed the settings: %v", got)
+	}
+	cashier := login(t, u2, "2", "0000")
+	cashier.must(403, "PUT", "/api/outbox/settings", `{"fiscal":{"url":"`+srv.URL+`","tin":"123"}}`)
+
+	got := m.must(200, "PUT", "/api/outbox/settings", `{"fiscal":{"url":"`+srv.URL+`","tin":"201234567","token":"sekrit-token"},"rules":{"shift_closed":true}}`)
+	f := got["fiscal"].(map[string]any)
+	if f["token_set"] != true || f["token"] != nil || strings.Contains(fmt.Sprint(got), "sekrit") {
+		t.Fatalf("settings read back: %v", got)
+	}
+	// The token is kept when a later write leaves it empty.
+	m.must(200, "PUT", "/api/outbox/settings", `{"fiscal":{"url":"`+srv.URL+`","tin":"201234567"},"rules":{"shift_closed":true}}`)
+
+	var sales []*ledger.Event
+	for i := range 3 {
+		sales = append(sales, sell(t, t1, fmt.Sprintf("a%d", i), "10001", 1), sell(t, t2, fmt.Sprintf("b%d", i), "10002", 1))
+	}
+	waitFor(t, "six receipts registered", func() bool { return sim.Stats().Registered == 6 })
+	waitFor(t, "records at till 2", func() bool {
+		out := m.must(200, "GET", "/api/outbox/fiscal/"+sales[0].ID().String(), "")
+		return out["state"] == "sent"
+	})
+	out := m.must(200, "GET", "/api/outbox/fiscal/"+sales[0].ID().String(), "")
+	reg, _ := sim.Get(sales[0].ID().String())
+	if out["fiscal_number"] != reg.Number || !strings.Contains(out["url"].(string), "/check?n="+reg.Number) {
+		t.Fatalf("fiscal record %v, simulator %+v", out, reg)
+	}
+	m.must(400, "GET", "/api/outbox/fiscal/nothex", "")
+	waitFor(t, "status line", func() bool {
+		return strings.Contains(fmt.Sprint(t2.Status(t.Context()).Outbox), "fiscal: all sent")
+	})
+
+	// The fiscal service goes away; both tills keep selling.
+	sim.Set(fiscalsim.Faults{Token: "sekrit-token", Down: true})
+	for i := range 20 {
+		sales = append(sales, sell(t, t1, fmt.Sprintf("c%d", i), "10001", 1), sell(t, t2, fmt.Sprintf("d%d", i), "10002", 1))
+	}
+	waitFor(t, "backlog of 40 at till 2", func() bool {
+		for _, o := range t2.Status(t.Context()).Outbox {
+			if o.Connector == "fiscal" && o.Pending == 40 && strings.HasPrefix(o.Line, "fiscal: 40 receipts pending, oldest ") {
+				return true
+			}
+		}
+		return false
+	})
+	// It comes back slowly; the sending till (1) dies mid-drain.
+	sim.Set(fiscalsim.Faults{Token: "sekrit-token", Delay: fiscalsim.Duration(100 * time.Millisecond)})
+	waitFor(t, "drain under way", func() bool { return sim.Stats().Registered >= 10 })
+	t1.stop()
+	waitFor(t, "till 2 drained the rest", func() bool { return sim.Stats().Registered == len(sales) })
+	waitFor(t, "every record at till 2", func() bool {
+		for _, ev := range sales {
+			rec, err := t2.FiscalRecord(t.Context(), ev.ID().String())
+			if err != nil || rec.State != "sent" {
+				return false
+			}
+		}
+		return true
+	})
+	numbers := map[string]bool{}
+	for _, ev := range sales {
+		rec, _ := t2.FiscalRecord(t.Context(), ev.ID().String())
+		reg, _ := sim.Get(ev.ID().String())
+		if rec.Number != reg.Number || numbers[rec.Number] {
+			t.Fatalf("receipt %s: recorded %q, simulator %q", ev.ID(), rec.Number, reg.Number)
+		}
+		numbers[rec.Number] = true
+	}
+	st := sim.Stats()
+	t.Logf("simulator: %+v", st)
+	if st.Duplicates > 16+64 {
+		t.Fatalf("%d repeated requests after the failover", st.Duplicates)
+	}
+}
