@@ -23,7 +23,7 @@ import (
 // rig is a store's ledger, its replicated outbox state and a fiscal
 // simulator.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	led   *outboxtest.MemLedger
 	store *outboxtest.MemStore
 	sim   *fiscalsim.Sim
@@ -31,7 +31,7 @@ type rig struct {
 	now   int64
 }
 
-func newRig(t *testing.T, tills int) *rig {
+func newRig(t testing.TB, tills int) *rig {
 	sim := fiscalsim.NewSim()
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
