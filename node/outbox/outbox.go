@@ -74,7 +74,7 @@ func New(cfg Config) (*Outbox, error) {
 	for i, c := range cfg.Connectors {
 		o.conns = append(o.conns, &conn{c: c, wake: make(chan struct{}, 1), cursor: ledger.Vector{},
 			done: map[ledger.EventID]bool{}, fails: map[ledger.EventID]*failure{}, refs: map[string]ledger.EventID{},
-			rng:    rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
+			rng:    newRand(cfg.Seed ^ uint64(i)<<32),
 			status: Status{Connector: c.Name(), Noun: c.Noun()}})
 	}
 	return o, nil
@@ -150,6 +150,8 @@ func (o *Outbox) loop(ctx context.Context, k *conn) {
 		t.Reset(wait)
 	}
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x6f7574626f78)) }
 
 // backoff returns the delay before try number n+1 after n failures:
 // MinBackoff doubling, capped at MaxBackoff, drawn from its upper half.
@@ -532,9 +534,27 @@ func (o *Outbox) record(ctx context.Context, name, kind, id string) (*Record, er
 	if err != nil {
 		return nil, fmt.Errorf("read outbox %s %s: %w", name, kind, err)
 	}
+	r, err := decodeRecord(b)
+	if err != nil {
+		// A record a peer wrote that this till cannot read (damaged, or a
+		// newer version's): treat the item as unsent. Sending it again is
+		// safe (the idempotency key); holding the connector up is not.
+		o.log.Warn("unreadable outbox record; the item is sent again", "connector", name, "kind", kind, "id", id, "err", err)
+		return nil, nil
+	}
+	return r, nil
+}
+
+// decodeRecord reads a Record a till of the store wrote.
+func decodeRecord(b []byte) (*Record, error) {
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("decode outbox %s %s %s: %w", name, kind, id, err)
+		return nil, fmt.Errorf("outbox record: %w", err)
+	}
+	switch r.State {
+	case Sent, Rejected, Retry:
+	default:
+		return nil, fmt.Errorf("outbox record: unknown state %q", r.State)
 	}
 	return &r, nil
 }
@@ -563,15 +583,27 @@ func (o *Outbox) storedCursor(ctx context.Context, name string) (ledger.Vector, 
 	if err != nil {
 		return nil, fmt.Errorf("read outbox cursor %s: %w", name, err)
 	}
+	v, err := decodeCursor(b)
+	if err != nil {
+		// Start from the ledger's beginning: every item already sent has
+		// its record, so this costs reads, not repeated requests.
+		o.log.Warn("unreadable outbox cursor; counting from the start", "connector", name, "err", err)
+		return ledger.Vector{}, nil
+	}
+	return v, nil
+}
+
+// decodeCursor reads a cursor a till of the store wrote.
+func decodeCursor(b []byte) (ledger.Vector, error) {
 	var m map[string]uint64
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode outbox cursor %s: %w", name, err)
+		return nil, fmt.Errorf("outbox cursor: %w", err)
 	}
 	v := ledger.Vector{}
 	for t, s := range m {
 		id, err := ledger.ParseTillID(t)
 		if err != nil {
-			return nil, fmt.Errorf("decode outbox cursor %s: %w", name, err)
+			return nil, fmt.Errorf("outbox cursor: %w", err)
 		}
 		v[id] = s
 	}
