@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/outbox"
 	"github.com/tillmesh/tillmesh/node/outbox/fiscal"
 	"github.com/tillmesh/tillmesh/node/outbox/notify"
@@ -265,4 +267,89 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 	}
 	t.kickOutbox()
 	return nil
+}
+
+// runOutbox runs the outbox and, with an HQ, reports it there while this
+// till is the store's relay.
+func (t *Till) runOutbox(ctx context.Context) error {
+	if t.relay == nil {
+		return t.outbox.Run(ctx)
+	}
+	client, err := hqapi.NewClient(t.cfg.HQ, t.cfg.Store.ID, t.key, t.cert, nil, t.cfg.Now)
+	if err != nil {
+		return fmt.Errorf("outbox report to HQ: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.reportOutbox(ctx, client)
+	}()
+	err = t.outbox.Run(ctx)
+	<-done
+	return err
+}
+
+// outboxReportEvery is how often the relay reports the outbox to HQ.
+const outboxReportEvery = 5 * time.Second
+
+// reportOutbox sends HQ the store's outbox every outboxReportEvery while
+// this till is the relay, and sends again the dead letters HQ's staff
+// asked to retry. An HQ that does not know the route (older) is asked
+// again ten times less often.
+func (t *Till) reportOutbox(ctx context.Context, client *hqapi.Client) {
+	tick := time.NewTicker(outboxReportEvery)
+	defer tick.Stop()
+	skip := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		if !t.relay.IsRelay() {
+			continue
+		}
+		rep, err := t.outboxReport(ctx)
+		if err != nil {
+			t.log.Debug("outbox report", "err", err)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, outboxReportEvery)
+		ans, err := client.PutOutbox(rctx, rep)
+		cancel()
+		if err != nil {
+			if hqapi.IsNotFound(err) {
+				skip = 10
+			}
+			t.log.Debug("outbox report to HQ", "err", err)
+			continue
+		}
+		for _, rt := range ans.Retry {
+			if err := t.outbox.Retry(ctx, rt.Connector, rt.EventID); err != nil {
+				t.log.Warn("retry asked by HQ", "connector", rt.Connector, "event", rt.EventID, "err", err)
+			} else {
+				t.log.Info("dead letter sent again at HQ's request", "connector", rt.Connector, "event", rt.EventID)
+			}
+		}
+	}
+}
+
+func (t *Till) outboxReport(ctx context.Context) (*hqapi.OutboxReport, error) {
+	dl, err := t.outbox.DeadLetters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := &hqapi.OutboxReport{At: t.cfg.Now(), Connectors: []hqapi.OutboxConnector{}, DeadLetters: []hqapi.OutboxDeadLetter{}}
+	for _, s := range t.outbox.Status() {
+		rep.Connectors = append(rep.Connectors, hqapi.OutboxConnector{Connector: s.Connector, Configured: s.Configured,
+			Pending: s.Pending, Oldest: s.Oldest, Dead: s.Dead, LastError: s.LastError, Line: s.Line})
+	}
+	for _, d := range dl {
+		rep.DeadLetters = append(rep.DeadLetters, hqapi.OutboxDeadLetter(d))
+	}
+	return rep, nil
 }

@@ -464,7 +464,7 @@ func (t *Till) Run(ctx context.Context) error {
 	if t.relay != nil {
 		run("hq relay", t.relay.Run)
 	}
-	run("outbox", t.outbox.Run)
+	run("outbox", t.runOutbox)
 	run("hardware", t.hw.Run)
 	if t.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)

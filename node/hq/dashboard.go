@@ -138,6 +138,8 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("POST /hq/api/staff", h.staff(h.apiStaff))
 	api("POST /hq/api/staff/status", h.staff(h.apiStaffStatus))
 	api("GET /hq/api/evidence", h.staff(h.apiEvidence))
+	api("GET /hq/api/outbox", h.staff(h.apiOutbox)) // outbox.go
+	api("POST /hq/api/stores/{store}/outbox/retry", h.staff(h.apiOutboxRetry))
 }
 
 // withClientCookie gives a browser loading the dashboard its client

@@ -123,6 +123,9 @@ func (s Status) line(now time.Time) string {
 		return s.Connector + ": counting the backlog"
 	}
 	l := s.Connector + ": all sent"
+	if s.Dead > 0 {
+		l = s.Connector + ": nothing pending"
+	}
 	if s.Pending > 0 {
 		l = fmt.Sprintf("%s: %d %s pending", s.Connector, s.Pending, s.Noun)
 		if !s.Oldest.IsZero() {
