@@ -28,8 +28,8 @@ func (t *Till) openOutbox() error {
 	oc := outbox.DefaultConfig()
 	oc.Connectors = []outbox.Connector{
 		fiscal.New(t.settingBytes, fiscalWindow),
-		notify.NewTelegram(t.settingBytes, nil, nil),
-		notify.NewWebhook(t.settingBytes, nil, t.cfg.Now),
+		notify.NewTelegram(t.settingBytes, t.describe, nil),
+		notify.NewWebhook(t.settingBytes, t.describe, t.cfg.Now),
 	}
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
 	oc.Logger, oc.Now = t.cfg.Logger, t.cfg.Now
@@ -37,6 +37,31 @@ func (t *Till) openOutbox() error {
 	var err error
 	t.outbox, err = outbox.New(oc)
 	return err
+}
+
+// describe writes a notification with what only the ledger's folds know:
+// a closed shift's Z summary. Other events get notify.Text.
+func (t *Till) describe(it outbox.Item) string {
+	b, ok := it.Event.Body.(*ledger.ShiftClose)
+	if !ok {
+		return ""
+	}
+	var z *ledger.Shift
+	t.db.View(func(s *ledger.State) {
+		for _, sh := range s.Fold().Shifts(it.Event.Till) {
+			if sh.CloseSeq == it.Event.Seq {
+				c := *sh
+				z = &c
+			}
+		}
+	})
+	if z == nil {
+		return ""
+	}
+	r := z.Report
+	return fmt.Sprintf("Till %d closed its shift (staff %s), Z report: %d sales, total %s %s; %d refunds (%s), %d voids (%s); "+
+		"cash expected %s, counted %s, over/short %s.", it.Number, b.Staff, r.Sales, r.Total, b.Currency,
+		r.Refunds, r.Refunded, r.Voids, r.Voided, z.Expected, z.Counted, z.OverShort)
 }
 
 // settingBytes reads a store setting for the outbox's connectors.

@@ -1,14 +1,19 @@
 package node_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
+	"github.com/tillmesh/tillmesh/ui"
 )
 
 // TestOutboxFiscalAcrossTillsAndFailover configures fiscal registration
@@ -116,5 +121,50 @@ func TestOutboxFiscalAcrossTillsAndFailover(t *testing.T) {
 	t.Logf("simulator: %+v", st)
 	if st.Duplicates > 16+64 {
 		t.Fatalf("%d repeated requests after the failover", st.Duplicates)
+	}
+}
+
+// TestShiftCloseSendsZToTelegram: a manager asks for closed shifts on
+// Telegram; closing a shift sends its Z summary once.
+func TestShiftCloseSendsZToTelegram(t *testing.T) {
+	const token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc-123"
+	var mu sync.Mutex
+	var texts []string
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Text string `json:"text"`
+		}
+		if r.URL.Path != "/bot"+token+"/sendMessage" || json.NewDecoder(r.Body).Decode(&m) != nil {
+			http.Error(w, `{"ok":false,"description":"Unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		texts = append(texts, m.Text)
+		mu.Unlock()
+		io.WriteString(w, `{"ok":true,"result":{"message_id":7}}`)
+	}))
+	defer bot.Close()
+	s := newStore(t, 1)
+	r := s.start(t, s.tills[0])
+	seed(t, r, 3)
+	err := r.PutOutboxSettings(t.Context(), ui.OutboxSettings{
+		Telegram: ui.TelegramSettings{API: bot.URL, Chat: "-100123", Token: token},
+		Rules:    ui.NotifyRules{ShiftClosed: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Record(t.Context(), &ledger.ShiftOpen{Currency: "EUR", Float: 10000, Staff: "1"}, "open"); err != nil {
+		t.Fatal(err)
+	}
+	sell(t, r, "s1", "10001", 2)
+	if _, _, err := r.Record(t.Context(), &ledger.ShiftClose{Currency: "EUR", Staff: "1",
+		Counted: []ledger.Denomination{{Value: 10000, Count: 1}}}, "close"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Z summary on Telegram", func() bool { mu.Lock(); defer mu.Unlock(); return len(texts) == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(texts[0], "Till 1 closed its shift (staff 1), Z report: 1 sales") || !strings.Contains(texts[0], "over/short") {
+		t.Fatalf("message %q", texts[0])
 	}
 }
