@@ -29,6 +29,9 @@ const (
 // maxEntries is crdt's bound on one PutOutbox.
 const maxEntries = 256
 
+// maxRefs bounds the in-memory cache of recorded refs.
+const maxRefs = 4096
+
 // ErrNotFound is a connector or dead letter that does not exist.
 var ErrNotFound = errors.New("outbox: not found")
 
@@ -108,6 +111,7 @@ func (o *Outbox) loop(ctx context.Context, k *conn) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var lastCount time.Time
+	countEvery := o.cfg.Poll
 	for {
 		select {
 		case <-ctx.Done():
@@ -132,9 +136,12 @@ func (o *Outbox) loop(ctx context.Context, k *conn) {
 				wait = 0
 			}
 		}
-		if now := o.cfg.Now(); now.Sub(lastCount) >= o.cfg.Poll || wait == 0 && now.Sub(lastCount) >= time.Second {
+		if now := o.cfg.Now(); now.Sub(lastCount) >= countEvery {
 			o.count(ctx, k, configured)
-			lastCount = now
+			lastCount = o.cfg.Now()
+			// A long backlog costs a read per item to count: count it
+			// less often, so that counting takes at most 5% of the time.
+			countEvery = min(max(o.cfg.Poll, 20*lastCount.Sub(now)), 30*time.Second)
 		}
 		k.mu.Lock()
 		if d := k.downUntil.Sub(o.cfg.Now()); d > wait {
@@ -446,6 +453,9 @@ func (o *Outbox) settle(ctx context.Context, k *conn, p pending, res Result, err
 		k.status.Sent++
 		k.status.LastError = ""
 		if res.Ref != "" {
+			if len(k.refs) >= maxRefs {
+				clear(k.refs) // a cache: the CRDT's ref index is the truth
+			}
 			k.refs[res.Ref] = id
 		}
 	} else {
