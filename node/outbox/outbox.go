@@ -413,13 +413,16 @@ func (o *Outbox) settle(ctx context.Context, k *conn, p pending, res Result, err
 		rec.State, rec.Code, rec.Reason = Rejected, rej.Code, rej.Reason
 	case errors.Is(err, ErrUnreachable):
 		k.mu.Lock()
-		k.down++
-		d := o.backoff(k, k.down)
-		k.downUntil = now.Add(d)
 		k.status.Reachable = false
 		k.status.LastError = err.Error()
+		if !now.Before(k.downUntil) {
+			// Once per round: the window's other requests fail alike.
+			k.down++
+			d := o.backoff(k, k.down)
+			k.downUntil = now.Add(d)
+			o.log.Info("service unreachable; retrying later", "connector", name, "in", d.Round(time.Millisecond), "err", err)
+		}
 		k.mu.Unlock()
-		o.log.Info("service unreachable; retrying later", "connector", name, "in", d.Round(time.Millisecond), "err", err)
 		return nil, false
 	default:
 		k.mu.Lock()
