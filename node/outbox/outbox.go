@@ -312,6 +312,10 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	defer stop()
 	jobs := make(chan pending)
 	out := make(chan outcome, len(items))
+	// In order (Window 1), the sender waits for each verdict before it
+	// takes the next item, so nothing goes out ahead of a failure.
+	ordered := k.c.Window() == 1
+	gate := make(chan bool)
 	var wg sync.WaitGroup
 	for range min(k.c.Window(), len(items)) {
 		wg.Add(1)
@@ -330,6 +334,9 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 				res, err := k.c.Send(cctx, it)
 				c()
 				out <- outcome{p: p, res: res, err: err, n: attempt}
+				if ordered && !<-gate {
+					return
+				}
 			}
 		}()
 	}
@@ -363,7 +370,6 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	}
 	tick := time.NewTicker(o.cfg.FlushEvery)
 	defer tick.Stop()
-	ordered := k.c.Window() == 1
 	for {
 		select {
 		case <-tick.C:
@@ -380,6 +386,9 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 				finals++
 			} else if ordered || errors.Is(r.err, ErrUnreachable) {
 				stop() // keep the order; or the service is away: stop sending
+			}
+			if ordered {
+				gate <- final
 			}
 			if len(batch) >= o.cfg.Flush {
 				flush()
