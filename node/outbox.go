@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tillmesh/tillmesh/crdt"
@@ -26,11 +27,11 @@ const fiscalWindow = 16
 // by the till that leads (outboxLeader).
 func (t *Till) openOutbox() error {
 	oc := outbox.DefaultConfig()
-	oc.Connectors = []outbox.Connector{
-		fiscal.New(t.settingBytes, fiscalWindow),
+	t.notifiers = []*notify.Connector{
 		notify.NewTelegram(t.settingBytes, t.describe, nil),
 		notify.NewWebhook(t.settingBytes, t.describe, t.cfg.Now),
 	}
+	oc.Connectors = []outbox.Connector{fiscal.New(t.settingBytes, fiscalWindow), t.notifiers[0], t.notifiers[1]}
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
 	oc.Logger, oc.Now = t.cfg.Logger, t.cfg.Now
 	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
@@ -186,7 +187,8 @@ func (t *Till) OutboxSettings(ctx context.Context) (ui.OutboxSettings, error) {
 	out.Fiscal = ui.FiscalSettings{URL: f.URL, TIN: f.TIN, TokenSet: f.Token != ""}
 	out.Telegram = ui.TelegramSettings{API: tg.API, Chat: tg.Chat, TokenSet: tg.Token != ""}
 	out.Webhook = ui.WebhookSettings{URL: wh.URL, AllowInternal: wh.AllowInternal, SecretSet: wh.Secret != ""}
-	out.Rules = ui.NotifyRules{ShiftClosed: r.ShiftClosed, RefundOver: r.RefundOver, VoidOver: r.VoidOver}
+	out.Rules = ui.NotifyRules{ShiftClosed: r.ShiftClosed, RefundOver: r.RefundOver, VoidOver: r.VoidOver,
+		FiscalBacklogHours: r.FiscalBacklogHours, TillOfflineMinutes: r.TillOfflineMinutes}
 	return out, nil
 }
 
@@ -279,7 +281,8 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 		put(notify.WebhookSetting, nw)
 	}
 
-	r := notify.Rules{ShiftClosed: s.Rules.ShiftClosed, RefundOver: s.Rules.RefundOver, VoidOver: s.Rules.VoidOver}
+	r := notify.Rules{ShiftClosed: s.Rules.ShiftClosed, RefundOver: s.Rules.RefundOver, VoidOver: s.Rules.VoidOver,
+		FiscalBacklogHours: s.Rules.FiscalBacklogHours, TillOfflineMinutes: s.Rules.TillOfflineMinutes}
 	if err := r.Check(); err != nil {
 		return bad(err)
 	}
@@ -297,21 +300,25 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 // runOutbox runs the outbox and, with an HQ, reports it there while this
 // till is the store's relay.
 func (t *Till) runOutbox(ctx context.Context) error {
-	if t.relay == nil {
-		return t.outbox.Run(ctx)
-	}
-	client, err := hqapi.NewClient(t.cfg.HQ, t.cfg.Store.ID, t.key, t.cert, nil, t.cfg.Now)
-	if err != nil {
-		return fmt.Errorf("outbox report to HQ: %w", err)
-	}
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
 	go func() {
-		defer close(done)
-		t.reportOutbox(ctx, client)
+		defer wg.Done()
+		t.runAlerts(ctx) // outbox_alerts.go
 	}()
-	err = t.outbox.Run(ctx)
-	<-done
-	return err
+	if t.relay != nil {
+		client, err := hqapi.NewClient(t.cfg.HQ, t.cfg.Store.ID, t.key, t.cert, nil, t.cfg.Now)
+		if err != nil {
+			return fmt.Errorf("outbox report to HQ: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.reportOutbox(ctx, client)
+		}()
+	}
+	return t.outbox.Run(ctx)
 }
 
 // outboxReportEvery is how often the relay reports the outbox to HQ.

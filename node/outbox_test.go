@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,10 +10,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -187,5 +190,74 @@ func TestShiftCloseSendsZToTelegram(t *testing.T) {
 	defer mu.Unlock()
 	if !strings.Contains(texts[0], "Till 1 closed its shift (staff 1), Z report: 1 sales") || !strings.Contains(texts[0], "over/short") {
 		t.Fatalf("message %q", texts[0])
+	}
+}
+
+// TestAlertsForFiscalBacklogAndSilentTill: with the fiscal service away
+// and a till gone, the clock moves two hours on: the manager hears once
+// of each, per rule.
+func TestAlertsForFiscalBacklogAndSilentTill(t *testing.T) {
+	const token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc-123"
+	var mu sync.Mutex
+	var texts []string
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Text string `json:"text"`
+		}
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		texts = append(texts, m.Text)
+		mu.Unlock()
+		io.WriteString(w, `{"ok":true,"result":{"message_id":9}}`)
+	}))
+	defer bot.Close()
+	sim := fiscalsim.NewSim()
+	fs := httptest.NewServer(sim.Handler())
+	defer fs.Close()
+	sim.Set(fiscalsim.Faults{Down: true})
+
+	s := newStore(t, 2)
+	var skew atomic.Int64
+	cfg := node.DefaultConfig()
+	cfg.DataDir, cfg.Store, cfg.Logger = s.tills[0], s.store, quiet()
+	cfg.HTTPAddr, cfg.ListenAddrs, cfg.MDNS = "", []string{"/ip4/127.0.0.1/tcp/0"}, false
+	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	till, err := node.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t1 := &runningTill{Till: till, cancel: cancel, done: make(chan error, 1)}
+	go func() { t1.done <- till.Run(ctx) }()
+	t.Cleanup(t1.stop)
+	t2 := s.start(t, s.tills[1], t1.addr())
+	waitFor(t, "till 2 connected", func() bool {
+		for _, p := range t1.Host().Peers() {
+			if p.Number == 2 && p.Connected {
+				return true
+			}
+		}
+		return false
+	})
+	seed(t, t1, 3)
+	hours, minutes := int64(1), int64(30)
+	err = t1.PutOutboxSettings(t.Context(), ui.OutboxSettings{
+		Fiscal:   ui.FiscalSettings{URL: fs.URL, TIN: "201234567"},
+		Telegram: ui.TelegramSettings{API: bot.URL, Chat: "-100123", Token: token},
+		Rules:    ui.NotifyRules{FiscalBacklogHours: &hours, TillOfflineMinutes: &minutes}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sell(t, t1, "k1", "10001", 1)
+	t2.stop()
+	skew.Store(int64(2 * time.Hour))
+	waitFor(t, "two alerts", func() bool { mu.Lock(); defer mu.Unlock(); return len(texts) >= 2 })
+	mu.Lock()
+	got := strings.Join(texts, "\n")
+	n := len(texts)
+	mu.Unlock()
+	if n != 2 || !strings.Contains(got, "Fiscal registration is behind") || !strings.Contains(got, "1 receipts pending") ||
+		!strings.Contains(got, "Till 2 (Till 2) has not been heard from since") {
+		t.Fatalf("alerts:\n%s", got)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
 	"github.com/tillmesh/tillmesh/node/outbox"
+	"github.com/tillmesh/tillmesh/node/outbox/notify"
 	"github.com/tillmesh/tillmesh/node/p2p"
 	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/node/relay"
@@ -104,7 +105,8 @@ type Till struct {
 	api   *ui.API
 
 	// outbox sends fiscal receipts and notifications (node/outbox.go).
-	outbox *outbox.Outbox
+	outbox    *outbox.Outbox
+	notifiers []*notify.Connector
 
 	// sellMu serialises local events so each one's CRDT stock write
 	// follows the ledger in seq order.

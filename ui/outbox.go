@@ -76,6 +76,11 @@ type NotifyRules struct {
 	ShiftClosed bool   `json:"shift_closed"`
 	RefundOver  *int64 `json:"refund_over,omitempty"`
 	VoidOver    *int64 `json:"void_over,omitempty"`
+	// FiscalBacklogHours and TillOfflineMinutes alert once when the
+	// oldest receipt waiting for fiscal registration, or a till's
+	// silence, reaches them; nil leaves them off.
+	FiscalBacklogHours *int64 `json:"fiscal_backlog_hours,omitempty"`
+	TillOfflineMinutes *int64 `json:"till_offline_minutes,omitempty"`
 }
 
 // FiscalRecord is a receipt's fiscal registration: pending until the

@@ -93,6 +93,8 @@ async function load() {
   $('#ob-r-shift').checked = !!st.rules.shift_closed;
   $('#ob-r-refund').value = st.rules.refund_over == null ? '' : (st.rules.refund_over / 100).toFixed(2);
   $('#ob-r-void').value = st.rules.void_over == null ? '' : (st.rules.void_over / 100).toFixed(2);
+  $('#ob-r-fiscal').value = st.rules.fiscal_backlog_hours == null ? '' : String(st.rules.fiscal_backlog_hours);
+  $('#ob-r-offline').value = st.rules.till_offline_minutes == null ? '' : String(st.rules.till_offline_minutes);
 }
 
 async function save(ev) {
@@ -107,6 +109,12 @@ async function save(ev) {
   };
   if (refund !== null) body.rules.refund_over = refund;
   if (voidOver !== null) body.rules.void_over = voidOver;
+  for (const [id, key] of [['#ob-r-fiscal', 'fiscal_backlog_hours'], ['#ob-r-offline', 'till_offline_minutes']]) {
+    const v = $(id).value.trim();
+    if (v === '') continue;
+    if (!/^[0-9]+$/.test(v)) { say('Hours and minutes are whole numbers', false); return; }
+    body.rules[key] = parseInt(v, 10);
+  }
   try {
     await send('PUT', '/api/outbox/settings', body);
     for (const id of ['#ob-f-token', '#ob-t-token', '#ob-w-secret']) $(id).value = '';

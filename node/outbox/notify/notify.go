@@ -27,12 +27,22 @@ type Rules struct {
 	// at least this many minor units; nil leaves them out.
 	RefundOver *int64 `json:"refund_over,omitempty"`
 	VoidOver   *int64 `json:"void_over,omitempty"`
+	// FiscalBacklogHours sends an alert once when the oldest receipt
+	// waiting for fiscal registration is this many hours old.
+	FiscalBacklogHours *int64 `json:"fiscal_backlog_hours,omitempty"`
+	// TillOfflineMinutes sends an alert once when a till of the store
+	// has not been heard from for this many minutes.
+	TillOfflineMinutes *int64 `json:"till_offline_minutes,omitempty"`
 }
 
 // Check reports what is wrong with r.
 func (r Rules) Check() error {
 	if (r.RefundOver != nil && *r.RefundOver < 0) || (r.VoidOver != nil && *r.VoidOver < 0) {
 		return errors.New("notification rules: amounts must not be negative")
+	}
+	if (r.FiscalBacklogHours != nil && (*r.FiscalBacklogHours < 1 || *r.FiscalBacklogHours > 24*30)) ||
+		(r.TillOfflineMinutes != nil && (*r.TillOfflineMinutes < 1 || *r.TillOfflineMinutes > 24*60*30)) {
+		return errors.New("notification rules: a fiscal backlog alert takes 1-720 hours, a till offline alert 1-43200 minutes")
 	}
 	return nil
 }
@@ -50,7 +60,7 @@ type sender interface {
 	setting() string
 	// load parses the sender's setting; it returns the "since" time.
 	load(raw []byte) (since int64, err error)
-	send(ctx context.Context, it outbox.Item, text string) (outbox.Result, error)
+	send(ctx context.Context, m Payload) (outbox.Result, error)
 }
 
 // Connector sends the events a manager's rules pick to one destination,
@@ -63,6 +73,9 @@ type Connector struct {
 	mu    sync.Mutex
 	rules Rules
 	since int64
+	// sendMu serialises the sender's settings (load) with its sends: the
+	// outbox's loop and alerts (Alert) share it.
+	sendMu sync.Mutex
 }
 
 func (c *Connector) Name() string { return c.s.name() }
@@ -75,7 +88,9 @@ func (c *Connector) Prepare(ctx context.Context) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
+	c.sendMu.Lock()
 	since, err := c.s.load(raw)
+	c.sendMu.Unlock()
 	if err != nil {
 		return false, err
 	}
@@ -129,7 +144,28 @@ func (c *Connector) Send(ctx context.Context, it outbox.Item) (outbox.Result, er
 	if text == "" {
 		text = Text(it)
 	}
-	return c.s.send(ctx, it, text)
+	body, _ := json.Marshal(it.Event.Body)
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.s.send(ctx, Payload{ID: it.Event.ID().String(), Kind: string(it.Event.Kind()), Till: it.Number, Receipt: it.Receipt,
+		Time: time.UnixMilli(it.Event.Time.Wall).UTC().Format(time.RFC3339Nano), Text: text, Body: body})
+}
+
+// Alert sends a message that no event stands for (a fiscal backlog
+// grown old, a till gone quiet), if this destination is configured (its
+// Prepare said so). key names the alert for the receiver (webhook:
+// Tillmesh-Event-Id) and must be unique per alert.
+func (c *Connector) Alert(ctx context.Context, key, text string, at time.Time) (outbox.Result, error) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.s.send(ctx, Payload{ID: key, Kind: "alert", Time: at.UTC().Format(time.RFC3339Nano), Text: text, Body: json.RawMessage("null")})
+}
+
+// AlertRules returns the rules Prepare last read.
+func (c *Connector) AlertRules() Rules {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rules
 }
 
 // Text describes an event from the event alone.

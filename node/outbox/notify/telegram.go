@@ -88,9 +88,9 @@ type tgAnswer struct {
 	} `json:"result"`
 }
 
-func (t *telegram) send(ctx context.Context, it outbox.Item, text string) (outbox.Result, error) {
+func (t *telegram) send(ctx context.Context, m Payload) (outbox.Result, error) {
 	s := t.cur
-	body, _ := json.Marshal(map[string]any{"chat_id": s.Chat, "text": text})
+	body, _ := json.Marshal(map[string]any{"chat_id": s.Chat, "text": m.Text})
 	u := strings.TrimSuffix(s.API, "/") + "/bot" + s.Token + "/sendMessage"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {

@@ -98,7 +98,7 @@ func Sign(secret string, t time.Time, body []byte) string {
 
 // Payload is the webhook's JSON body.
 type Payload struct {
-	ID      string          `json:"id"` // event ID
+	ID      string          `json:"id"` // event ID, or an alert's key
 	Kind    string          `json:"kind"`
 	Till    uint32          `json:"till"`
 	Receipt string          `json:"receipt"`
@@ -158,17 +158,15 @@ func client(allowInternal bool) *http.Client {
 	return &http.Client{Transport: tr, CheckRedirect: noRedirects}
 }
 
-func (w *webhook) send(ctx context.Context, it outbox.Item, text string) (outbox.Result, error) {
+func (w *webhook) send(ctx context.Context, m Payload) (outbox.Result, error) {
 	s := w.cur
-	bj, _ := json.Marshal(it.Event.Body)
-	body, _ := json.Marshal(Payload{ID: it.Event.ID().String(), Kind: string(it.Event.Kind()), Till: it.Number,
-		Receipt: it.Receipt, Time: time.UnixMilli(it.Event.Time.Wall).UTC().Format(time.RFC3339Nano), Text: text, Body: bj})
+	body, _ := json.Marshal(m)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
 	if err != nil {
 		return outbox.Result{}, fmt.Errorf("webhook request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(EventHeader, it.Event.ID().String())
+	req.Header.Set(EventHeader, m.ID)
 	req.Header.Set(SignatureHeader, Sign(s.Secret, w.now(), body))
 	resp, err := w.client.Do(req)
 	var in *errInternal
