@@ -16,6 +16,7 @@ import (
 //	/setting/<name>                 opaque bytes
 //	/kinds/<till>                   CBOR list of the event kinds the till's release knows
 //	/stock/<sku>/<till>/<epoch>     16-byte Slot; never deleted
+//	/outbox/<connector>/<kind>/<id> opaque bytes of node/outbox (outbox.go)
 //
 // Outside the CRDT, under the store's namespace:
 //
@@ -32,6 +33,7 @@ const (
 	prefixStock    = "stock"
 	prefixKinds    = "kinds"
 	prefixCustomer = "customer" // customer.go: slots and erasure markers
+	prefixOutbox   = "outbox"
 )
 
 func keyOf(prefix, id string) ds.Key {

@@ -5,7 +5,9 @@
 //
 // Subpackages: ledgerdb (the durable ledger), p2p (host, admission,
 // mDNS), ledgersync (event gossip and pulls), relay (HQ uplink and
-// downlink), hq (the HQ node kind), pki (store file, keys, certificates,
+// downlink), outbox (fiscal registration and notifications, sent once
+// from the ledger above a replicated cursor; wired in outbox.go), hq (the
+// HQ node kind), pki (store file, keys, certificates,
 // enrolment), pinhash (argon2id PIN hashes), badgeropen (every Badger
 // open). docs/ARCHITECTURE.md draws the whole.
 //

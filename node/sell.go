@@ -57,6 +57,7 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 	if t.relay != nil {
 		t.relay.Kick()
 	}
+	t.kickOutbox()
 	t.afterCommit(ev)
 	return ev, false, nil
 }
@@ -259,6 +260,7 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 	}
 	st.Problems = append(st.Problems, t.revocationProblems()...)
 	t.newerStatus(&st)
+	t.outboxStatus(&st)
 	st.Printer = printerText(hs)
 	return st
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/tillmesh/tillmesh/node/badgeropen"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
+	"github.com/tillmesh/tillmesh/node/outbox"
+	"github.com/tillmesh/tillmesh/node/outbox/notify"
 	"github.com/tillmesh/tillmesh/node/p2p"
 	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/node/relay"
@@ -102,6 +104,10 @@ type Till struct {
 	hw    *hw.Hub
 	api   *ui.API
 
+	// outbox sends fiscal receipts and notifications (node/outbox.go).
+	outbox    *outbox.Outbox
+	notifiers []*notify.Connector
+
 	// sellMu serialises local events so each one's CRDT stock write
 	// follows the ledger in seq order.
 	sellMu sync.Mutex
@@ -168,6 +174,9 @@ func (t *Till) open(ctx context.Context) error {
 		return err
 	}
 	if err := t.openGrants(); err != nil {
+		return err
+	}
+	if err := t.openOutbox(); err != nil {
 		return err
 	}
 	return t.openDevices()
@@ -468,6 +477,7 @@ func (t *Till) Run(ctx context.Context) error {
 	if t.relay != nil {
 		run("hq relay", t.relay.Run)
 	}
+	run("outbox", t.runOutbox)
 	run("hardware", t.hw.Run)
 	run("serial scans", t.feedScans) // node/hw.go
 	if t.cfg.HTTPAddr != "" {

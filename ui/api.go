@@ -90,7 +90,7 @@ type API struct {
 	sold     *soldIndex
 	reprints reprintCounts
 	attached cartCustomer // the customer attached to the sale (customers.go)
-	scans    scanFeed // serial scans for the pages (scan.go)
+	scans    scanFeed     // serial scans for the pages (scan.go)
 
 	setMu    sync.Mutex
 	setCache Settings
@@ -203,6 +203,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	a.revocationRoutes(h, p) // ui/revoke.go
 	a.customerRoutes(h, p)   // ui/customers.go
 	a.cardRoutes(h, p)       // ui/balances.go
+	a.outboxRoutes(h, p)     // ui/outbox.go
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)

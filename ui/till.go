@@ -253,6 +253,8 @@ type Status struct {
 	// "ready", "none" (no printer on this till), or what is wrong
 	// ("paper out, 2 receipt(s) waiting").
 	Printer string `json:"printer"`
+	// Outbox is the store's queued work to the outside world (ui/outbox.go).
+	Outbox []OutboxStatus `json:"outbox,omitempty"`
 }
 
 // Peer is one other till of the store.

@@ -97,8 +97,13 @@ func runDemo(c *cli.Context) error {
 	if err := seedDemoStaff(ctx, tills[0]); err != nil {
 		return stopped(err)
 	}
+	fs, fsURL, err := startDemoFiscal(ctx, tills[0]) // demo_fiscal.go
+	if err != nil {
+		return stopped(err)
+	}
 	printDemoBanner(ctx, w, store.Name, dir, hqAddr, c.Int("port-base"), tills)
-	go hqSwitch(ctx, os.Stdin, w, hqs)
+	fmt.Fprintf(w, "fiscal  %s  (simulated tax service: type `fiscal off` or `fiscal on`; stats at /stats)\n", fsURL)
+	go hqSwitch(ctx, os.Stdin, w, hqs, fiscalSwitch(w, fs))
 	if rate := c.Float64("rate"); rate > 0 {
 		for i, t := range tills {
 			wg.Add(1)
@@ -422,9 +427,12 @@ func (d *demoHQ) close() {
 }
 
 // hqSwitch reads `hq off` and `hq on` from the terminal.
-func hqSwitch(ctx context.Context, in io.Reader, w io.Writer, d *demoHQ) {
+func hqSwitch(ctx context.Context, in io.Reader, w io.Writer, d *demoHQ, other func(string) bool) {
 	sc := bufio.NewScanner(in)
 	for sc.Scan() && ctx.Err() == nil {
+		if other != nil && other(strings.TrimSpace(sc.Text())) {
+			continue
+		}
 		switch strings.TrimSpace(sc.Text()) {
 		case "hq off":
 			d.stop()
@@ -437,7 +445,7 @@ func hqSwitch(ctx context.Context, in io.Reader, w io.Writer, d *demoHQ) {
 			fmt.Fprintln(w, "HQ is back: the elected relay drains the backlog")
 		case "":
 		default:
-			fmt.Fprintln(w, "commands: hq off, hq on")
+			fmt.Fprintln(w, "commands: hq off, hq on, fiscal off, fiscal on")
 		}
 	}
 }

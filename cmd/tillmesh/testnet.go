@@ -21,6 +21,7 @@ func testnetCommand() *cli.Command {
 		Name:  "testnet",
 		Usage: "build whole stores on this machine, cut links, kill tills, skew clocks, and check that nothing was lost or counted twice",
 		Subcommands: []*cli.Command{
+			fiscalSimCommand(), // testnet_fiscalsim.go
 			{
 				Name:  "run",
 				Usage: "run a scenario and report; exit status 0 only when every invariant holds",

@@ -140,6 +140,8 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("GET /hq/api/evidence", h.staff(h.apiEvidence))
 	h.registerCustomerDashboard(api)                        // customers.go
 	api("GET /hq/api/overspends", h.staff(h.apiOverspends)) // overspend.go
+	api("GET /hq/api/outbox", h.staff(h.apiOutbox))         // outbox.go
+	api("POST /hq/api/stores/{store}/outbox/retry", h.staff(h.apiOutboxRetry))
 }
 
 // withClientCookie gives a browser loading the dashboard its client

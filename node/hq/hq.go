@@ -79,6 +79,8 @@ type HQ struct {
 	seen     replayCache
 	sessions *sessions
 	addr     string
+
+	outbox outboxBoard // stores' outbox reports (outbox.go)
 }
 
 // storeState is HQ's view of one store. mu serialises ingest and guards

@@ -25,6 +25,7 @@ func (h *HQ) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/stores/{store}/changes", versioned(h.getChanges))
 	mux.HandleFunc("PUT /v1/stores/{store}/catalog", versioned(h.putCatalog))
 	h.registerCustomers(mux) // customers.go
+	mux.HandleFunc("PUT /v1/stores/{store}/outbox", versioned(h.putOutbox)) // outbox.go
 	h.registerDashboard(mux)
 	return mux
 }

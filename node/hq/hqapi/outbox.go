@@ -1,0 +1,113 @@
+package hqapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// OutboxPath is where a store's relay reports its outbox (fiscal,
+// notifications) to HQ: PUT an OutboxReport, get an OutboxAnswer.
+func OutboxPath(store ledger.StoreID) string { return "/v1/stores/" + store.String() + "/outbox" }
+
+// OutboxReport is a store's outbox as its relay sees it: each
+// connector's backlog and the dead letters, for HQ's outbox page.
+type OutboxReport struct {
+	At          time.Time          `json:"at"`
+	Connectors  []OutboxConnector  `json:"connectors"`
+	DeadLetters []OutboxDeadLetter `json:"dead_letters"`
+}
+
+// OutboxConnector is one connector's backlog.
+type OutboxConnector struct {
+	Connector  string    `json:"connector"`
+	Configured bool      `json:"configured"`
+	Pending    int       `json:"pending"`
+	Oldest     time.Time `json:"oldest,omitzero"`
+	Dead       int       `json:"dead"`
+	LastError  string    `json:"last_error,omitempty"`
+	Line       string    `json:"line"`
+}
+
+// OutboxDeadLetter is one item a service refused.
+type OutboxDeadLetter struct {
+	Connector string    `json:"connector"`
+	EventID   string    `json:"event_id"`
+	Receipt   string    `json:"receipt"`
+	Kind      string    `json:"kind"`
+	Code      string    `json:"code,omitempty"`
+	Reason    string    `json:"reason"`
+	Attempts  int       `json:"attempts"`
+	At        time.Time `json:"at"`
+	Retrying  bool      `json:"retrying,omitempty"`
+}
+
+// OutboxRetry asks the relay to send a dead letter again.
+type OutboxRetry struct {
+	Connector string `json:"connector"`
+	EventID   string `json:"event_id"`
+}
+
+// OutboxAnswer is HQ's answer to a report: the retries HQ's staff asked
+// for since the last one.
+type OutboxAnswer struct {
+	Retry []OutboxRetry `json:"retry"`
+}
+
+// Bounds on a report.
+const (
+	maxOutboxConnectors = 16
+	maxOutboxDead       = 500 // a report carries the newest 500
+	maxOutboxText       = 1024
+)
+
+// DecodeOutboxReport reads and checks a relay's report.
+func DecodeOutboxReport(b []byte) (*OutboxReport, error) {
+	var r OutboxReport
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: outbox report: %v", ErrBadRequest, err)
+	}
+	if len(r.Connectors) > maxOutboxConnectors || len(r.DeadLetters) > maxOutboxDead {
+		return nil, fmt.Errorf("%w: outbox report of %d connectors and %d dead letters: at most %d and %d",
+			ErrBadRequest, len(r.Connectors), len(r.DeadLetters), maxOutboxConnectors, maxOutboxDead)
+	}
+	for _, c := range r.Connectors {
+		if c.Connector == "" || len(c.Connector) > 32 || len(c.Line) > maxOutboxText || len(c.LastError) > maxOutboxText || c.Pending < 0 || c.Dead < 0 {
+			return nil, fmt.Errorf("%w: outbox report: connector %q out of bounds", ErrBadRequest, c.Connector)
+		}
+	}
+	for _, d := range r.DeadLetters {
+		if _, err := ledger.ParseEventID(d.EventID); err != nil || len(d.Connector) > 32 || len(d.Reason) > maxOutboxText ||
+			len(d.Receipt) > 64 || len(d.Code) > 64 || len(d.Kind) > 64 {
+			return nil, fmt.Errorf("%w: outbox report: dead letter %q out of bounds", ErrBadRequest, d.EventID)
+		}
+	}
+	return &r, nil
+}
+
+// PutOutbox reports the store's outbox and returns the retries HQ's
+// staff asked for.
+func (c *Client) PutOutbox(ctx context.Context, r *OutboxReport) (OutboxAnswer, error) {
+	var out OutboxAnswer
+	if len(r.DeadLetters) > maxOutboxDead {
+		r.DeadLetters = r.DeadLetters[:maxOutboxDead]
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return out, fmt.Errorf("encode outbox report: %w", err)
+	}
+	err = c.do(ctx, http.MethodPut, OutboxPath(c.store), nil, ContentJSON, body, &out)
+	return out, err
+}
+
+// IsNotFound reports whether HQ answered 404 (an HQ older than the
+// request's route, or an unknown store).
+func IsNotFound(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == http.StatusNotFound
+}

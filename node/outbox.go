@@ -1,0 +1,387 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/outbox"
+	"github.com/tillmesh/tillmesh/node/outbox/fiscal"
+	"github.com/tillmesh/tillmesh/node/outbox/notify"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// fiscalWindow is how many receipts are in flight to the fiscal service:
+// at 20 ms a request, 16 drain a day of 10,000 receipts in about 13 s.
+const fiscalWindow = 16
+
+// openOutbox builds the store's outbox: fiscal registration, Telegram and
+// webhooks, configured by store settings (the same at every till), sent
+// by the till that leads (outboxLeader).
+func (t *Till) openOutbox() error {
+	oc := outbox.DefaultConfig()
+	t.notifiers = []*notify.Connector{
+		notify.NewTelegram(t.settingBytes, t.describe, nil),
+		notify.NewWebhook(t.settingBytes, t.describe, t.cfg.Now),
+	}
+	oc.Connectors = []outbox.Connector{fiscal.New(t.settingBytes, fiscalWindow), t.notifiers[0], t.notifiers[1]}
+	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
+	oc.Logger, oc.Now, oc.ReceiptNo = t.cfg.Logger, t.cfg.Now, t.slipNumber
+	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
+	var err error
+	t.outbox, err = outbox.New(oc)
+	return err
+}
+
+// describe writes a notification with what only the ledger's folds know:
+// a closed shift's Z summary. Other events get notify.Text.
+func (t *Till) describe(it outbox.Item) string {
+	b, ok := it.Event.Body.(*ledger.ShiftClose)
+	if !ok {
+		return ""
+	}
+	var z *ledger.Shift
+	t.db.View(func(s *ledger.State) {
+		for _, sh := range s.Fold().Shifts(it.Event.Till) {
+			if sh.CloseSeq == it.Event.Seq {
+				c := *sh
+				z = &c
+			}
+		}
+	})
+	if z == nil {
+		return ""
+	}
+	r := z.Report
+	return fmt.Sprintf("Till %d closed its shift (staff %s), Z report: %d sales, total %s %s; %d refunds (%s), %d voids (%s); "+
+		"cash expected %s, counted %s, over/short %s.", it.Number, b.Staff, r.Sales, r.Total, b.Currency,
+		r.Refunds, r.Refunded, r.Voids, r.Voided, z.Expected, z.Counted, z.OverShort)
+}
+
+// settingBytes reads a store setting for the outbox's connectors.
+func (t *Till) settingBytes(ctx context.Context, name string) ([]byte, bool, error) {
+	b, err := t.inv.Setting(ctx, name)
+	if errors.Is(err, crdt.ErrNotFound) {
+		return nil, false, nil
+	}
+	return b, err == nil, err
+}
+
+// outboxLeader reports whether this till sends the store's outbox: the
+// elected HQ relay when there is one; otherwise (no HQ, or HQ away, which
+// must not stop fiscal registration) the lowest-numbered till among this
+// one and the peers it is connected to. Two tills that both think so for
+// a moment (a partition) send with the same idempotency keys.
+func (t *Till) outboxLeader() bool {
+	if t.relay != nil {
+		rs := t.relay.Status()
+		if rs.IsRelay {
+			return true
+		}
+		if rs.RelayNumber > 0 {
+			return false
+		}
+	}
+	for _, p := range t.host.Peers() {
+		if p.Connected && p.Admitted && p.Number > 0 && p.Number < t.cert.Number {
+			return false
+		}
+	}
+	return true
+}
+
+// kickOutbox tells the outbox the ledger grew.
+func (t *Till) kickOutbox() {
+	if t.outbox != nil {
+		t.outbox.Kick()
+	}
+}
+
+// outboxStatus adds the outbox's connectors to the till's status, and a
+// problem line for each connector with dead letters.
+func (t *Till) outboxStatus(st *ui.Status) {
+	if t.outbox == nil {
+		return
+	}
+	for _, s := range t.outbox.Status() {
+		st.Outbox = append(st.Outbox, ui.OutboxStatus{Connector: s.Connector, Configured: s.Configured, Sending: s.Sending,
+			Reachable: s.Reachable, Pending: s.Pending, Oldest: s.Oldest, Dead: s.Dead, LastError: s.LastError, Line: s.Line})
+		if s.Dead > 0 {
+			st.Problems = append(st.Problems, fmt.Sprintf("%s: %d item(s) in the dead-letter list need a manager (Settings, Outbox)", s.Connector, s.Dead))
+		}
+	}
+}
+
+// DeadLetters lists the store's dead letters (ui.Outboxer).
+func (t *Till) DeadLetters(ctx context.Context) ([]ui.DeadLetter, error) {
+	dl, err := t.outbox.DeadLetters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.DeadLetter, 0, len(dl))
+	for _, d := range dl {
+		out = append(out, ui.DeadLetter(d))
+	}
+	return out, nil
+}
+
+// RetryDeadLetter sends a dead letter again (ui.Outboxer).
+func (t *Till) RetryDeadLetter(ctx context.Context, connector, eventID string) error {
+	err := t.outbox.Retry(ctx, connector, eventID)
+	switch {
+	case errors.Is(err, outbox.ErrNotFound):
+		return fmt.Errorf("%w: %v", ui.ErrNotFound, err)
+	case err != nil && strings.Contains(err.Error(), "event id"):
+		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	return err
+}
+
+// FiscalRecord returns a sale's fiscal registration (ui.Outboxer).
+func (t *Till) FiscalRecord(ctx context.Context, eventID string) (ui.FiscalRecord, error) {
+	id, err := ledger.ParseEventID(eventID)
+	if err != nil {
+		return ui.FiscalRecord{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	if _, ok, err := t.settingBytes(ctx, fiscal.SettingName); err != nil {
+		return ui.FiscalRecord{}, err
+	} else if !ok {
+		return ui.FiscalRecord{State: "off"}, nil
+	}
+	rec, err := t.outbox.Record(ctx, "fiscal", id)
+	if err != nil {
+		return ui.FiscalRecord{}, err
+	}
+	if rec == nil {
+		return ui.FiscalRecord{State: "pending"}, nil
+	}
+	return ui.FiscalRecord{State: string(rec.State), Number: rec.Ref, Sign: rec.Sign, URL: rec.URL, Reason: rec.Reason}, nil
+}
+
+// OutboxSettings returns the store's outbox settings without their
+// secrets (ui.Outboxer).
+func (t *Till) OutboxSettings(ctx context.Context) (ui.OutboxSettings, error) {
+	var out ui.OutboxSettings
+	var f fiscal.Settings
+	var tg notify.TelegramSettings
+	var wh notify.WebhookSettings
+	var r notify.Rules
+	for name, v := range map[string]any{fiscal.SettingName: &f, notify.TelegramSetting: &tg, notify.WebhookSetting: &wh, notify.RulesSetting: &r} {
+		b, ok, err := t.settingBytes(ctx, name)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			if err := json.Unmarshal(b, v); err != nil {
+				return out, fmt.Errorf("setting %s: %w", name, err)
+			}
+		}
+	}
+	out.Fiscal = ui.FiscalSettings{URL: f.URL, TIN: f.TIN, TokenSet: f.Token != ""}
+	out.Telegram = ui.TelegramSettings{API: tg.API, Chat: tg.Chat, TokenSet: tg.Token != ""}
+	out.Webhook = ui.WebhookSettings{URL: wh.URL, AllowInternal: wh.AllowInternal, SecretSet: wh.Secret != ""}
+	out.Rules = ui.NotifyRules{ShiftClosed: r.ShiftClosed, RefundOver: r.RefundOver, VoidOver: r.VoidOver,
+		FiscalBacklogHours: r.FiscalBacklogHours, TillOfflineMinutes: r.TillOfflineMinutes}
+	return out, nil
+}
+
+// PutOutboxSettings checks every part, then stores the parts that
+// changed (ui.Outboxer). An empty secret keeps the stored one; a
+// destination configured for the first time starts from now, so a store
+// does not send its whole history when it turns fiscal registration on.
+func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error {
+	bad := func(err error) error { return fmt.Errorf("%w: %v", ui.ErrBadRequest, err) }
+	now := t.cfg.Now().UnixMilli()
+	read := func(name string, v any) (bool, error) {
+		b, ok, err := t.settingBytes(ctx, name)
+		if err != nil || !ok {
+			return false, err
+		}
+		return true, json.Unmarshal(b, v)
+	}
+	var writes []func() error
+	put := func(name string, v any) {
+		b, _ := json.Marshal(v)
+		writes = append(writes, func() error { return t.inv.PutSetting(ctx, name, b) })
+	}
+	off := func(name string) {
+		writes = append(writes, func() error {
+			if _, ok, _ := t.settingBytes(ctx, name); !ok {
+				return nil
+			}
+			return t.inv.DeleteSetting(ctx, name)
+		})
+	}
+
+	var f fiscal.Settings
+	had, err := read(fiscal.SettingName, &f)
+	if err != nil {
+		return err
+	}
+	if s.Fiscal.URL == "" {
+		off(fiscal.SettingName)
+	} else {
+		nf := fiscal.Settings{URL: s.Fiscal.URL, TIN: s.Fiscal.TIN, Token: s.Fiscal.Token, Since: f.Since}
+		if nf.Token == "" {
+			nf.Token = f.Token
+		}
+		if !had {
+			nf.Since = now
+		}
+		if err := nf.Check(); err != nil {
+			return bad(err)
+		}
+		put(fiscal.SettingName, nf)
+	}
+
+	var tg notify.TelegramSettings
+	if had, err = read(notify.TelegramSetting, &tg); err != nil {
+		return err
+	}
+	if s.Telegram.Chat == "" {
+		off(notify.TelegramSetting)
+	} else {
+		nt := notify.TelegramSettings{API: s.Telegram.API, Chat: s.Telegram.Chat, Token: s.Telegram.Token, Since: tg.Since}
+		if nt.Token == "" {
+			nt.Token = tg.Token
+		}
+		if !had {
+			nt.Since = now
+		}
+		if err := nt.Check(); err != nil {
+			return bad(err)
+		}
+		put(notify.TelegramSetting, nt)
+	}
+
+	var wh notify.WebhookSettings
+	if had, err = read(notify.WebhookSetting, &wh); err != nil {
+		return err
+	}
+	if s.Webhook.URL == "" {
+		off(notify.WebhookSetting)
+	} else {
+		nw := notify.WebhookSettings{URL: s.Webhook.URL, Secret: s.Webhook.Secret, AllowInternal: s.Webhook.AllowInternal, Since: wh.Since}
+		if nw.Secret == "" {
+			nw.Secret = wh.Secret
+		}
+		if !had {
+			nw.Since = now
+		}
+		if err := nw.Check(); err != nil {
+			return bad(err)
+		}
+		put(notify.WebhookSetting, nw)
+	}
+
+	r := notify.Rules{ShiftClosed: s.Rules.ShiftClosed, RefundOver: s.Rules.RefundOver, VoidOver: s.Rules.VoidOver,
+		FiscalBacklogHours: s.Rules.FiscalBacklogHours, TillOfflineMinutes: s.Rules.TillOfflineMinutes}
+	if err := r.Check(); err != nil {
+		return bad(err)
+	}
+	put(notify.RulesSetting, r)
+
+	for _, w := range writes {
+		if err := w(); err != nil {
+			return fmt.Errorf("store outbox settings: %w", err)
+		}
+	}
+	t.kickOutbox()
+	return nil
+}
+
+// runOutbox runs the outbox and, with an HQ, reports it there while this
+// till is the store's relay.
+func (t *Till) runOutbox(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t.runAlerts(ctx) // outbox_alerts.go
+	}()
+	if t.relay != nil {
+		client, err := hqapi.NewClient(t.cfg.HQ, t.cfg.Store.ID, t.key, t.cert, nil, t.cfg.Now)
+		if err != nil {
+			return fmt.Errorf("outbox report to HQ: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.reportOutbox(ctx, client)
+		}()
+	}
+	return t.outbox.Run(ctx)
+}
+
+// outboxReportEvery is how often the relay reports the outbox to HQ.
+const outboxReportEvery = 5 * time.Second
+
+// reportOutbox sends HQ the store's outbox every outboxReportEvery while
+// this till is the relay, and sends again the dead letters HQ's staff
+// asked to retry. An HQ that does not know the route (older) is asked
+// again ten times less often.
+func (t *Till) reportOutbox(ctx context.Context, client *hqapi.Client) {
+	tick := time.NewTicker(outboxReportEvery)
+	defer tick.Stop()
+	skip := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		if !t.relay.IsRelay() {
+			continue
+		}
+		rep, err := t.outboxReport(ctx)
+		if err != nil {
+			t.log.Debug("outbox report", "err", err)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, outboxReportEvery)
+		ans, err := client.PutOutbox(rctx, rep)
+		cancel()
+		if err != nil {
+			if hqapi.IsNotFound(err) {
+				skip = 10
+			}
+			t.log.Debug("outbox report to HQ", "err", err)
+			continue
+		}
+		for _, rt := range ans.Retry {
+			if err := t.outbox.Retry(ctx, rt.Connector, rt.EventID); err != nil {
+				t.log.Warn("retry asked by HQ", "connector", rt.Connector, "event", rt.EventID, "err", err)
+			} else {
+				t.log.Info("dead letter sent again at HQ's request", "connector", rt.Connector, "event", rt.EventID)
+			}
+		}
+	}
+}
+
+func (t *Till) outboxReport(ctx context.Context) (*hqapi.OutboxReport, error) {
+	dl, err := t.outbox.DeadLetters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := &hqapi.OutboxReport{At: t.cfg.Now(), Connectors: []hqapi.OutboxConnector{}, DeadLetters: []hqapi.OutboxDeadLetter{}}
+	for _, s := range t.outbox.Status() {
+		rep.Connectors = append(rep.Connectors, hqapi.OutboxConnector{Connector: s.Connector, Configured: s.Configured,
+			Pending: s.Pending, Oldest: s.Oldest, Dead: s.Dead, LastError: s.LastError, Line: s.Line})
+	}
+	for _, d := range dl {
+		rep.DeadLetters = append(rep.DeadLetters, hqapi.OutboxDeadLetter(d))
+	}
+	return rep, nil
+}

@@ -1,0 +1,90 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/node/outbox"
+	"github.com/tillmesh/tillmesh/node/outbox/outboxtest"
+	"github.com/tillmesh/tillmesh/testnet/testkit"
+)
+
+// flaky is a connector whose service gives a bad answer to the first
+// tries of one item.
+type flaky struct {
+	window int
+	failID ledger.EventID
+	fails  int
+
+	mu    sync.Mutex
+	tries map[ledger.EventID]int
+	calls []ledger.EventID // every Send, in order
+}
+
+func (f *flaky) Name() string                          { return "flaky" }
+func (f *flaky) Noun() string                          { return "items" }
+func (f *flaky) Prepare(context.Context) (bool, error) { return true, nil }
+func (f *flaky) Wants(ev *ledger.Event) bool           { _, ok := ev.Body.(*ledger.Sale); return ok }
+func (f *flaky) Window() int                           { return f.window }
+func (f *flaky) sent() []ledger.EventID {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]ledger.EventID(nil), f.calls...)
+}
+func (f *flaky) Send(_ context.Context, it outbox.Item) (outbox.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := it.Event.ID()
+	f.calls = append(f.calls, id)
+	f.tries[id]++
+	if id == f.failID && f.tries[id] <= f.fails {
+		return outbox.Result{}, errors.New("garbage")
+	}
+	return outbox.Result{}, nil
+}
+
+// TestWindowOneHoldsBackWhatFollowsAFailure: in order means no item goes
+// out before the one ahead of it was accepted, however it failed.
+func TestWindowOneHoldsBackWhatFollowsAFailure(t *testing.T) {
+	l := outboxtest.NewMemLedger(2)
+	var sales []*ledger.Event
+	for i := range 10 {
+		sales = append(sales, l.Append(i%2, ledgertest.Sale3(), int64(1000+i)))
+	}
+	f := &flaky{window: 1, failID: sales[3].ID(), fails: 2, tries: map[ledger.EventID]int{}}
+	cfg := outbox.DefaultConfig()
+	cfg.Connectors, cfg.Ledger, cfg.Store, cfg.Number = []outbox.Connector{f}, l, outboxtest.NewMemStore(), l.Number
+	cfg.Leader = func() bool { return true }
+	cfg.MinBackoff, cfg.MaxBackoff, cfg.Poll = 5*time.Millisecond, 10*time.Millisecond, 5*time.Millisecond
+	cfg.Logger = testkit.Quiet()
+	o, err := outbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); o.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	testkit.WaitFor(t, "all sent", 10*time.Second, func() bool { return o.Status()[0].Sent == 10 })
+	calls := f.sent()
+	want := []ledger.EventID{}
+	for i, ev := range sales {
+		want = append(want, ev.ID())
+		if i == 3 {
+			want = append(want, ev.ID(), ev.ID()) // two bad answers, then accepted
+		}
+	}
+	if len(calls) != len(want) {
+		t.Fatalf("%d sends, want %d", len(calls), len(want))
+	}
+	for i := range want {
+		if calls[i] != want[i] {
+			t.Fatalf("send %d was %s, want %s", i, calls[i].String()[:8], want[i].String()[:8])
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// Status is one connector's state as this till sees it.
+type Status struct {
+	Connector  string `json:"connector"`
+	Noun       string `json:"noun"`
+	Configured bool   `json:"configured"`
+	// Sending is true on the till that sends for the store.
+	Sending bool `json:"sending"`
+	// Reachable is false after the service could not be reached, until
+	// it answers again (meaningful on the sending till).
+	Reachable bool `json:"reachable"`
+	// Pending counts items not yet sent nor dead-lettered; Oldest is the
+	// time of the oldest of them (zero when none).
+	Pending int       `json:"pending"`
+	Oldest  time.Time `json:"oldest,omitzero"`
+	// Dead counts dead letters (rejected, or being retried).
+	Dead int `json:"dead"`
+	// Counted is false until this till first counted the backlog.
+	Counted bool `json:"counted"`
+	// Sent counts items this till sent since it started.
+	Sent      uint64 `json:"sent"`
+	LastError string `json:"last_error,omitempty"`
+	// Line is the backlog as a person reads it: "fiscal: 42 receipts
+	// pending, oldest 3 h 10 min".
+	Line string `json:"line"`
+}
+
+// count recounts a connector's backlog from the ledger above the store's
+// cursor and the items recorded above it: every till does this, so the
+// backlog is visible everywhere.
+func (o *Outbox) count(ctx context.Context, k *conn, configured bool) {
+	st := Status{}
+	if configured {
+		if err := o.loadCursor(ctx, k); err != nil {
+			o.log.Debug("count outbox backlog", "connector", k.c.Name(), "err", err)
+			return
+		}
+		k.mu.Lock()
+		cursor := k.cursor.Clone()
+		k.mu.Unlock()
+		for till, head := range o.cfg.Ledger.Vector() {
+			if cursor[till] >= head {
+				continue
+			}
+			err := o.cfg.Ledger.Range(till, cursor[till]+1, func(ev *ledger.Event) bool {
+				if !k.c.Wants(ev) {
+					return true
+				}
+				k.mu.Lock()
+				done := k.done[ev.ID()]
+				k.mu.Unlock()
+				if !done {
+					if r, err := o.record(ctx, k.c.Name(), kindItem, ev.ID().String()); err == nil && r.final() {
+						done = true
+					}
+				}
+				if !done {
+					st.Pending++
+					if t := time.UnixMilli(ev.Time.Wall); st.Oldest.IsZero() || t.Before(st.Oldest) {
+						st.Oldest = t
+					}
+				}
+				return ctx.Err() == nil
+			})
+			if err != nil {
+				o.log.Debug("count outbox backlog", "connector", k.c.Name(), "err", err)
+				return
+			}
+		}
+	}
+	dead, err := o.cfg.Store.OutboxList(ctx, k.c.Name(), kindDead)
+	if err == nil {
+		for _, b := range dead {
+			var r Record
+			if json.Unmarshal(b, &r) == nil && (r.State == Rejected || r.State == Retry) {
+				st.Dead++
+			}
+		}
+	}
+	k.mu.Lock()
+	k.status.Pending, k.status.Oldest, k.status.Dead, k.status.Counted = st.Pending, st.Oldest, st.Dead, true
+	k.mu.Unlock()
+}
+
+// Status returns every connector's state, in the Config's order.
+func (o *Outbox) Status() []Status {
+	now := o.cfg.Now()
+	leader := o.cfg.Leader()
+	out := make([]Status, 0, len(o.conns))
+	for _, k := range o.conns {
+		k.mu.Lock()
+		st := k.status
+		k.mu.Unlock()
+		st.Sending = leader && st.Configured
+		if !st.Sending {
+			st.Reachable = false
+		}
+		st.Line = st.line(now)
+		out = append(out, st)
+	}
+	return out
+}
+
+// line renders the backlog: "fiscal: 42 receipts pending, oldest 3 h 10
+// min", "fiscal: all sent", "telegram: not configured".
+func (s Status) line(now time.Time) string {
+	if !s.Configured {
+		return s.Connector + ": not configured"
+	}
+	if !s.Counted {
+		return s.Connector + ": counting the backlog"
+	}
+	l := s.Connector + ": all sent"
+	if s.Dead > 0 {
+		l = s.Connector + ": nothing pending"
+	}
+	if s.Pending > 0 {
+		l = fmt.Sprintf("%s: %d %s pending", s.Connector, s.Pending, s.Noun)
+		if !s.Oldest.IsZero() {
+			l += ", oldest " + Age(now.Sub(s.Oldest))
+		}
+	}
+	if s.Dead > 0 {
+		l += fmt.Sprintf(", %d in the dead-letter list", s.Dead)
+	}
+	return l
+}
+
+// Age renders a duration as "3 h 10 min", "5 min", "40 s".
+func Age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", max(0, int(d/time.Second)))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	default:
+		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	}
+}
+
+// DeadLetters lists every connector's dead letters, newest first.
+func (o *Outbox) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	var out []DeadLetter
+	for _, k := range o.conns {
+		dead, err := o.cfg.Store.OutboxList(ctx, k.c.Name(), kindDead)
+		if err != nil {
+			return nil, err
+		}
+		for id, b := range dead {
+			var r Record
+			if json.Unmarshal(b, &r) != nil || (r.State != Rejected && r.State != Retry) {
+				continue
+			}
+			out = append(out, DeadLetter{Connector: k.c.Name(), EventID: id, Receipt: r.Receipt, Kind: r.Kind,
+				Code: r.Code, Reason: r.Reason, Attempts: r.Attempts, At: time.UnixMilli(r.At), Retrying: r.State == Retry})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.After(out[j].At)
+		}
+		return out[i].EventID < out[j].EventID
+	})
+	return out, nil
+}
+
+// Record returns the recorded result of an event at a connector, or nil
+// if it has none yet (a receipt printed before it was registered).
+func (o *Outbox) Record(ctx context.Context, connector string, id ledger.EventID) (*Record, error) {
+	if o.conn(connector) == nil {
+		return nil, fmt.Errorf("connector %q: %w", connector, ErrNotFound)
+	}
+	return o.record(ctx, connector, kindItem, id.String())
+}
+
+func (o *Outbox) conn(name string) *conn {
+	for _, k := range o.conns {
+		if k.c.Name() == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// Retry sends a dead letter again: a manager fixed what the service
+// refused (a tax ID, a token). The item goes back to pending on every
+// till, and the sending till sends it with its event ID as before.
+func (o *Outbox) Retry(ctx context.Context, connector, eventID string) error {
+	k := o.conn(connector)
+	if k == nil {
+		return fmt.Errorf("connector %q: %w", connector, ErrNotFound)
+	}
+	id, err := ledger.ParseEventID(eventID)
+	if err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
+	r, err := o.record(ctx, connector, kindDead, id.String())
+	if err != nil {
+		return err
+	}
+	if r == nil || (r.State != Rejected && r.State != Retry) {
+		return fmt.Errorf("retry %s %s: not in the dead-letter list: %w", connector, id.String()[:12], ErrNotFound)
+	}
+	r.State, r.Attempts, r.At, r.By = Retry, 0, o.cfg.Now().UnixMilli(), o.cfg.Self
+	b, _ := json.Marshal(r)
+	err = o.put(ctx, []crdt.OutboxEntry{
+		{Connector: connector, Kind: kindDead, ID: id.String(), Value: b},
+		{Connector: connector, Kind: kindItem, ID: id.String(), Value: b},
+	})
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	delete(k.done, id)
+	delete(k.fails, id)
+	k.mu.Unlock()
+	o.Kick()
+	return nil
+}

@@ -1,0 +1,140 @@
+// The store's outbox on the settings screen: fiscal registration,
+// Telegram and webhook settings (secrets are never shown back), what is
+// pending, and the dead-letter list with a retry button. Also the
+// backlog pill in the status strip, on every screen. Kept apart from
+// app.js; it asks the session for the CSRF token itself.
+(() => {
+'use strict';
+
+const $ = (s) => document.querySelector(s);
+const opts = { credentials: 'same-origin', cache: 'no-store' };
+
+async function csrf() {
+  const s = await fetch('/api/session', opts).then((r) => r.json()).catch(() => ({}));
+  return s.csrf_token || '';
+}
+
+async function send(method, path, body) {
+  const res = await fetch(path, { ...opts, method, headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': await csrf() }, body: JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(data.error || res.statusText);
+  return data;
+}
+
+function say(msg, ok) {
+  const el = $('#ob-msg');
+  el.className = 'msg ' + (ok ? 'ok' : 'error');
+  el.textContent = msg;
+}
+
+// pill: the backlog of configured connectors, in the status strip.
+async function pill() {
+  const el = $('#st-outbox');
+  if (!el) return;
+  const st = await fetch('/api/status', opts).then((r) => r.json()).catch(() => null);
+  const list = ((st && st.outbox) || []).filter((o) => o.configured && (o.pending > 0 || o.dead > 0));
+  el.hidden = list.length === 0;
+  el.textContent = list.map((o) => o.line).join(' · ');
+  el.className = 'pill' + (list.some((o) => o.dead > 0) ? ' bad' : ' warn');
+}
+
+function minor(v) {
+  if (String(v).trim() === '') return null;
+  const n = Math.round(parseFloat(v) * 100);
+  return Number.isFinite(n) ? n : NaN;
+}
+
+async function load() {
+  const card = $('#ob-card');
+  if (!card) return;
+  const [ob, st] = await Promise.all([
+    fetch('/api/outbox', opts).then((r) => r.json()).catch(() => ({})),
+    fetch('/api/outbox/settings', opts).then((r) => (r.ok ? r.json() : null)).catch(() => null),
+  ]);
+  const lines = $('#ob-lines');
+  lines.replaceChildren();
+  for (const o of ob.status || []) {
+    const li = document.createElement('li');
+    li.textContent = o.line + (o.sending ? ' (this till sends)' : '') + (o.last_error ? ' · last error: ' + o.last_error : '');
+    lines.append(li);
+  }
+  const tb = $('#ob-dead');
+  tb.replaceChildren();
+  for (const d of ob.dead_letters || []) {
+    const tr = document.createElement('tr');
+    for (const v of [d.connector, d.receipt + ' (' + d.kind + ')', (d.code ? d.code + ': ' : '') + d.reason, String(d.attempts), new Date(d.at).toLocaleString()]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
+    }
+    const td = document.createElement('td');
+    const b = document.createElement('button');
+    b.textContent = d.retrying ? 'Retrying…' : 'Retry';
+    b.disabled = !!d.retrying;
+    b.addEventListener('click', () => send('POST', '/api/outbox/retry', { connector: d.connector, event_id: d.event_id })
+      .then(() => { say(`Receipt ${d.receipt} goes to ${d.connector} again.`, true); load(); })
+      .catch((e) => say(e.message, false)));
+    td.append(b);
+    tr.append(td);
+    tb.append(tr);
+  }
+  $('#ob-dead-empty').hidden = (ob.dead_letters || []).length > 0;
+  if (!st) { $('#ob-form').hidden = true; return; }
+  $('#ob-form').hidden = false;
+  $('#ob-f-url').value = st.fiscal.url || '';
+  $('#ob-f-tin').value = st.fiscal.tin || '';
+  $('#ob-f-token').placeholder = st.fiscal.token_set ? 'set (leave blank to keep)' : 'none';
+  $('#ob-t-chat').value = st.telegram.chat || '';
+  $('#ob-t-api').value = st.telegram.api || '';
+  $('#ob-t-token').placeholder = st.telegram.token_set ? 'set (leave blank to keep)' : 'none';
+  $('#ob-w-url').value = st.webhook.url || '';
+  $('#ob-w-internal').checked = !!st.webhook.allow_internal;
+  $('#ob-w-secret').placeholder = st.webhook.secret_set ? 'set (leave blank to keep)' : 'none';
+  $('#ob-r-shift').checked = !!st.rules.shift_closed;
+  $('#ob-r-refund').value = st.rules.refund_over == null ? '' : (st.rules.refund_over / 100).toFixed(2);
+  $('#ob-r-void').value = st.rules.void_over == null ? '' : (st.rules.void_over / 100).toFixed(2);
+  $('#ob-r-fiscal').value = st.rules.fiscal_backlog_hours == null ? '' : String(st.rules.fiscal_backlog_hours);
+  $('#ob-r-offline').value = st.rules.till_offline_minutes == null ? '' : String(st.rules.till_offline_minutes);
+}
+
+async function save(ev) {
+  ev.preventDefault();
+  const refund = minor($('#ob-r-refund').value), voidOver = minor($('#ob-r-void').value);
+  if (Number.isNaN(refund) || Number.isNaN(voidOver)) { say('Amounts must be numbers like 50.00', false); return; }
+  const body = {
+    fiscal: { url: $('#ob-f-url').value.trim(), tin: $('#ob-f-tin').value.trim(), token: $('#ob-f-token').value },
+    telegram: { chat: $('#ob-t-chat').value.trim(), api: $('#ob-t-api').value.trim(), token: $('#ob-t-token').value },
+    webhook: { url: $('#ob-w-url').value.trim(), allow_internal: $('#ob-w-internal').checked, secret: $('#ob-w-secret').value },
+    rules: { shift_closed: $('#ob-r-shift').checked },
+  };
+  if (refund !== null) body.rules.refund_over = refund;
+  if (voidOver !== null) body.rules.void_over = voidOver;
+  for (const [id, key] of [['#ob-r-fiscal', 'fiscal_backlog_hours'], ['#ob-r-offline', 'till_offline_minutes']]) {
+    const v = $(id).value.trim();
+    if (v === '') continue;
+    if (!/^[0-9]+$/.test(v)) { say('Hours and minutes are whole numbers', false); return; }
+    body.rules[key] = parseInt(v, 10);
+  }
+  try {
+    await send('PUT', '/api/outbox/settings', body);
+    for (const id of ['#ob-f-token', '#ob-t-token', '#ob-w-secret']) $(id).value = '';
+    say('Saved; every till of the store uses these settings.', true);
+    await load();
+  } catch (e) {
+    say(e.message, false);
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  pill().catch(() => {});
+  setInterval(() => pill().catch(() => {}), 5000);
+  const form = $('#ob-form');
+  if (!form) return;
+  form.addEventListener('submit', save);
+  $('#ob-refresh').addEventListener('click', () => load().catch(() => {}));
+  // The settings screen becomes visible after login: load when shown.
+  const nav = document.querySelector('[data-view="settings"]');
+  if (nav) nav.addEventListener('click', () => load().catch(() => {}));
+  load().catch(() => {});
+});
+})();
