@@ -58,4 +58,9 @@
 // list in memory, reloaded on every CRDT revocation change, for the p2p
 // gater (refuse and drop the till) and ledger sync (refuse its events
 // above AfterSeq). Events of the till it already held stay.
+//
+// Parked sales (parked.go) are kept by the till that parked them, in its
+// ledger database, and handed out once to whichever till asks over
+// /tillmesh/parked/1. Serial scans feed the UI's cart and the scale is
+// read on demand (hw.go); every drawer event prints its slip (slips.go).
 package node

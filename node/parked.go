@@ -354,6 +354,9 @@ func (t *Till) serveParked(st network.Stream) {
 		if err != nil {
 			fail(err)
 		}
+		for i := range sales { // the list shows summaries; a take sends the lines
+			sales[i].Lines, sales[i].Discount = nil, nil
+		}
 		resp.Sales = sales
 	case "take":
 		s, err := t.takeParked(req.ID, cert.Number, req.Key)

@@ -36,5 +36,13 @@
 // answers 409 with the event it made.
 //
 // Concurrency: an API is safe for concurrent use. The open cart is one per
-// till, in memory, shared by the till's screens.
+// till, in memory, shared by the till's screens; a cart put aside is a
+// parked sale (parked.go), kept by the till (interface Parking).
+//
+// The cashier's day (issue 16): parked sales (parked.go), price overrides
+// by role and limit (override.go), returns without a receipt and
+// exchanges (returns.go), refunds and drawer moves only in an open shift
+// (shiftrule.go), variable-measure labels, serial scans and the scale
+// (scan.go), the X report (slips.go), the store's business-day close
+// (dayclose.go) and "offline since" for HQ and peers (offline.go).
 package ui

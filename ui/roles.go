@@ -15,26 +15,30 @@ type Permission string
 // Permissions. The store's permission table (the "permissions" setting,
 // replicated like every setting) names the least role that has each.
 const (
-	PermRefund             Permission = "refund"            // refund up to the refund limit
-	PermRefundLarge        Permission = "refund_large"      // refund above the refund limit
-	PermRefundOtherTill    Permission = "refund_other_till" // refund a sale made at another till
-	PermRefundOffline      Permission = "refund_offline"    // approve a refund while the sale's till cannot be reached
-	PermVoid               Permission = "void"              // void a whole sale
-	PermReturnNoReceipt    Permission = "return_no_receipt" // take goods back without a receipt, or exchange them
-	PermCashIn             Permission = "cash_in"
-	PermCashOut            Permission = "cash_out"             // cash out up to the cash-out limit
-	PermCashOutLarge       Permission = "cash_out_large"       // cash out above the cash-out limit
-	PermNoSale             Permission = "no_sale"              // open the drawer without a sale
-	PermPriceOverride      Permission = "price_override"       // override a price within the override limit
-	PermPriceOverrideLarge Permission = "price_override_large" // a deeper cut, or a raise
-	PermDiscount           Permission = "discount_above_limit"
-	PermCatalog            Permission = "catalog"
-	PermStock              Permission = "stock"
-	PermStaff              Permission = "staff"
-	PermSettings           Permission = "settings"
-	PermReports            Permission = "reports"
-	PermReprint            Permission = "reprint"       // the first copy of a receipt
-	PermReprintAgain       Permission = "reprint_again" // further copies of one receipt
+	PermRefund          Permission = "refund"            // refund up to the refund limit
+	PermRefundLarge     Permission = "refund_large"      // refund above the refund limit
+	PermRefundOtherTill Permission = "refund_other_till" // refund a sale made at another till
+	PermRefundOffline   Permission = "refund_offline"    // approve a refund while the sale's till cannot be reached
+	PermVoid            Permission = "void"              // void a whole sale
+	PermCashIn          Permission = "cash_in"
+	PermCashOut         Permission = "cash_out"       // cash out up to the cash-out limit
+	PermCashOutLarge    Permission = "cash_out_large" // cash out above the cash-out limit
+	PermNoSale          Permission = "no_sale"        // open the drawer without a sale
+	PermPriceOverride   Permission = "price_override" // override a price within the override limit
+	PermDiscount        Permission = "discount_above_limit"
+	PermCatalog         Permission = "catalog"
+	PermStock           Permission = "stock"
+	PermStaff           Permission = "staff"
+	PermSettings        Permission = "settings"
+	PermReports         Permission = "reports"
+	PermReprint         Permission = "reprint"       // the first copy of a receipt
+	PermReprintAgain    Permission = "reprint_again" // further copies of one receipt
+)
+
+// Permissions of the cashier's day (issue 16).
+const (
+	PermPriceOverrideLarge Permission = "price_override_large" // a deeper cut than the override limit, or a raise
+	PermReturnNoReceipt    Permission = "return_no_receipt"    // take goods back without a receipt, or exchange them
 )
 
 // PermissionInfo describes a permission for the manager's screen.

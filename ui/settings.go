@@ -148,17 +148,20 @@ func (a *API) getSettings(w http.ResponseWriter, r *http.Request, _ *session) {
 
 // SettingsChange is the body of PUT /api/settings: the settings to change.
 type SettingsChange struct {
-	DiscountLimitBP *int64           `json:"discount_limit_bp,omitempty"`
-	Currency        *string          `json:"currency,omitempty"`
-	ScanGapMS       *int64           `json:"scan_gap_ms,omitempty"`
-	LockAfterS      *int64           `json:"lock_after_s,omitempty"`
-	RefundLimit     *int64           `json:"refund_limit,omitempty"`
-	CashOutLimit    *int64           `json:"cash_out_limit,omitempty"`
-	OfflineRefunds  *bool            `json:"offline_refunds,omitempty"`
-	OfflineLimit    *int64           `json:"offline_limit,omitempty"`
+	DiscountLimitBP *int64  `json:"discount_limit_bp,omitempty"`
+	Currency        *string `json:"currency,omitempty"`
+	ScanGapMS       *int64  `json:"scan_gap_ms,omitempty"`
+	LockAfterS      *int64  `json:"lock_after_s,omitempty"`
+	RefundLimit     *int64  `json:"refund_limit,omitempty"`
+	CashOutLimit    *int64  `json:"cash_out_limit,omitempty"`
+	OfflineRefunds  *bool   `json:"offline_refunds,omitempty"`
+	OfflineLimit    *int64  `json:"offline_limit,omitempty"`
+
+	// The cashier's day (issue 16).
 	TaxIncluded     *bool            `json:"tax_included,omitempty"`
 	VariableLayouts *[]basket.Layout `json:"variable_layouts,omitempty"`
 	OverrideLimitBP *int64           `json:"override_limit_bp,omitempty"`
+
 	// Permissions changes the least role of the permissions named.
 	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
