@@ -27,7 +27,8 @@ const (
 // Kinds lists every kind this version knows, in a fixed order. Kinds added
 // after the first release go after BaseKinds.
 var Kinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose,
-	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount}
+	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount,
+	KindTransferOut, KindTransferIn}
 
 // BaseKinds are the kinds every release of FormatVersion 1 knows. It never
 // grows: a till writes a kind outside it only once every till of its

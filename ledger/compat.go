@@ -103,6 +103,10 @@ func decodeBody(k Kind, raw []byte) (b Body, keep bool, err error) {
 		b = &StockAdjust{}
 	case KindStockCount:
 		b = &StockCount{}
+	case KindTransferOut:
+		b = &TransferOut{}
+	case KindTransferIn:
+		b = &TransferIn{}
 	default:
 		if b = testnetBody(k); b != nil {
 			break
