@@ -168,6 +168,7 @@ type TransferSide struct {
 	Other  StoreID     `json:"other"` // the destination of an out, the sender of an in
 	Lines  []StockLine `json:"lines"` // sent (out) or received (in)
 	Sent   []StockLine `json:"sent,omitempty"`
+	Note   string      `json:"note,omitempty"`
 	Till   TillID      `json:"till"`
 	Seq    uint64      `json:"seq"`
 	Time   HLC         `json:"time"`
@@ -180,18 +181,29 @@ type transfers struct {
 	in  map[string][]*TransferSide // a number received twice (two tills cut off) lists both
 }
 
+// SideOf returns the transfer side an event records, or nil for an event
+// of another kind.
+func SideOf(ev *Event) (side *TransferSide, in bool) {
+	switch b := ev.Body.(type) {
+	case *TransferOut:
+		return &TransferSide{Number: b.Number, Other: b.To, Lines: b.Lines, Note: b.Note, Till: ev.Till, Seq: ev.Seq, Time: ev.Time}, false
+	case *TransferIn:
+		return &TransferSide{Number: b.Number, Other: b.From, Lines: b.Lines, Sent: b.Sent, Note: b.Note, Till: ev.Till, Seq: ev.Seq, Time: ev.Time}, true
+	}
+	return nil, false
+}
+
 func (f *Fold) applyTransfer(ev *Event) {
 	if f.xfer.out == nil {
 		f.xfer = transfers{out: map[string]*TransferSide{}, in: map[string][]*TransferSide{}}
 	}
-	switch b := ev.Body.(type) {
-	case *TransferOut:
-		if _, dup := f.xfer.out[b.Number]; !dup { // CheckLocal refuses a reused number
-			f.xfer.out[b.Number] = &TransferSide{Number: b.Number, Other: b.To, Lines: b.Lines, Till: ev.Till, Seq: ev.Seq, Time: ev.Time}
-		}
-	case *TransferIn:
-		f.xfer.in[b.Number] = append(f.xfer.in[b.Number], &TransferSide{Number: b.Number, Other: b.From,
-			Lines: b.Lines, Sent: b.Sent, Till: ev.Till, Seq: ev.Seq, Time: ev.Time})
+	side, in := SideOf(ev)
+	switch {
+	case side == nil:
+	case in:
+		f.xfer.in[side.Number] = append(f.xfer.in[side.Number], side)
+	case f.xfer.out[side.Number] == nil: // CheckLocal refuses a reused number
+		f.xfer.out[side.Number] = side
 	}
 }
 
@@ -289,4 +301,14 @@ func (f *Fold) restoreTransfers(cp []cpTransfer) {
 			f.xfer.out[t.Number] = &t
 		}
 	}
+}
+
+// CheckBody checks the rules a body must hold on its own, as signing and
+// decoding do: for callers that build a body from outside input (a form,
+// a message from HQ) and want its error before anything else happens.
+func CheckBody(b Body) error {
+	if b == nil {
+		return invalid("no body")
+	}
+	return b.check()
 }

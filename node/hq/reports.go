@@ -30,6 +30,7 @@ type agg struct {
 	// newer counts events of kinds this version does not know: stored
 	// and kept, left out of the figures, shown as a warning.
 	newer ledger.Newer
+	xfer  storeTransfers // transfers.go
 }
 
 type tillDay struct {
@@ -152,6 +153,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 	for sku, q := range ledger.Movements(ev) {
 		a.stock[sku] += q
 	}
+	a.xfer.apply(ev)
 }
 
 func (a *agg) voidSKUs(day string, s *ledger.Sale) {

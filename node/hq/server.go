@@ -24,6 +24,7 @@ func (h *HQ) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/stores/{store}/events", versioned(h.postEvents))
 	mux.HandleFunc("GET /v1/stores/{store}/changes", versioned(h.getChanges))
 	mux.HandleFunc("PUT /v1/stores/{store}/catalog", versioned(h.putCatalog))
+	mux.HandleFunc("GET /v1/stores/{store}/chain", versioned(h.getChain)) // transfers.go
 	h.registerDashboard(mux)
 	return mux
 }
