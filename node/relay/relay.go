@@ -534,7 +534,10 @@ func (r *Relay) round(ctx context.Context, downlink bool) error {
 		return err
 	}
 	if downlink {
-		return r.downlink(ctx)
+		if err := r.downlink(ctx); err != nil {
+			return err
+		}
+		return r.chainDownlink(ctx) // chain.go
 	}
 	return nil
 }
