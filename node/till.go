@@ -107,6 +107,8 @@ type Till struct {
 	sellMu sync.Mutex
 	// setupMu serialises the first-run set-up (staff.go).
 	setupMu sync.Mutex
+	// xferMu serialises transfer_outs so each takes its own number (transfers.go).
+	xferMu sync.Mutex
 
 	revs revocations // node/revoke.go
 
