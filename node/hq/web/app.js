@@ -51,7 +51,8 @@ function loggedIn(me) {
 function show(tab) {
   $$(".tab").forEach(t => t.hidden = t.id !== tab);
   $$("#nav button[data-tab]").forEach(b => b.classList.toggle("active", b.dataset.tab === tab));
-  ({ stores: loadStores, reports: loadReport, stock: loadStock, catalog: loadCatalog })[tab]();
+  const load = ({ stores: loadStores, reports: loadReport, stock: loadStock, catalog: loadCatalog })[tab];
+  if (load) load(); else document.dispatchEvent(new CustomEvent("hq-tab", { detail: tab })); // tabs in files of their own
 }
 
 function fillStoreSelects() {
