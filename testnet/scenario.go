@@ -65,8 +65,9 @@ const (
 	OpCheck     Op = "check"
 	OpChaos     Op = "chaos"
 	OpPowerCut  Op = "power-cut"
-	OpUpgrade   Op = "upgrade" // rolling-upgrade: move tills to the new release
-	OpNewKind   Op = "newkind" // rolling-upgrade: events of a kind the previous release does not know
+	OpUpgrade   Op = "upgrade"  // rolling-upgrade: move tills to the new release
+	OpNewKind   Op = "newkind"  // rolling-upgrade: events of a kind the previous release does not know
+	OpTransfer  Op = "transfer" // stock sent between stores (transfers.go)
 )
 
 // Step is one line of a scenario.
@@ -81,7 +82,8 @@ type Step struct {
 	Rate       float64       // sell: sales per second per till (overrides the header; -1: header)
 	Background bool          // sell: do not wait for the sales
 	Arg        string        // shift: open|close; hq: down|up; wait: converged|hq|sales|relay
-	Store      int           // hq: the store (0: all)
+	Store      int           // hq: the store (0: all); transfer: the sending store
+	To         int           // transfer: the receiving store
 	Skew       time.Duration // skew
 	Link       p2p.Fault     // latency: the fault on the named tills' links
 	Timeout    time.Duration // wait: 0 = the run's default
@@ -511,6 +513,10 @@ func (p *lineParser) parse(sc *Scenario) error {
 			return err
 		}
 	case OpHeal, OpCheck:
+	case OpTransfer:
+		if err := p.parseTransfer(&st, sc.Stores); err != nil {
+			return err
+		}
 	case OpNewKind:
 		if st.N, err = p.count("newkind", 1); err != nil {
 			return err
@@ -570,7 +576,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut)", kw)
+		return p.errorf("unknown step %q (sell, receive, transfer, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()
