@@ -108,7 +108,8 @@ type Till struct {
 	// setupMu serialises the first-run set-up (staff.go).
 	setupMu sync.Mutex
 	// xferMu serialises transfer_outs so each takes its own number (transfers.go).
-	xferMu sync.Mutex
+	xferMu    sync.Mutex
+	snapCache chainStockCache // the decoded cross-store stock snapshot (transfers.go)
 
 	revs revocations // node/revoke.go
 

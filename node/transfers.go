@@ -1,10 +1,12 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tillmesh/tillmesh/crdt"
@@ -253,4 +255,72 @@ func (t *Till) senderOf(ctx context.Context, req ui.TransferInRequest) (ledger.S
 		return ledger.StoreID{}, fmt.Errorf("%w: transfer %s is not on the incoming list and its number names no one store of the chain: pick the sending store", ui.ErrBadRequest, req.Number)
 	}
 	return found[0], nil
+}
+
+// chainStockCache keeps the last stock snapshot decoded, by its bytes:
+// the stock page asks for every SKU at once.
+type chainStockCache struct {
+	mu   sync.Mutex
+	raw  []byte
+	snap *hqapi.StockSnapshot
+}
+
+var _ ui.ChainStocker = (*Till)(nil)
+
+// chainSnapshot returns the cross-store stock snapshot the store holds,
+// or nil (none yet, or unreadable: then logged).
+func (t *Till) chainSnapshot(ctx context.Context) *hqapi.StockSnapshot {
+	raw, err := t.inv.Setting(ctx, relay.ChainStockSetting)
+	if err != nil {
+		if !errors.Is(err, crdt.ErrNotFound) {
+			t.log.Debug("read the stock snapshot", "err", err)
+		}
+		return nil
+	}
+	c := &t.snapCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap != nil && bytes.Equal(c.raw, raw) {
+		return c.snap
+	}
+	snap, err := hqapi.DecodeStock(raw)
+	if err != nil {
+		t.log.Warn("stock snapshot from HQ unreadable; not shown", "err", err)
+		return nil
+	}
+	c.raw, c.snap = raw, snap
+	return snap
+}
+
+func chainFigures(snap *hqapi.StockSnapshot, sku string) []ui.ChainStock {
+	var out []ui.ChainStock
+	for _, f := range snap.SKUs[sku] {
+		st := snap.Stores[f[0]] // indexes checked by DecodeStock
+		out = append(out, ui.ChainStock{Store: st.ID.String(), Name: st.Name, Qty: f[1], At: time.UnixMilli(st.At)})
+	}
+	return out
+}
+
+// chainStockOf returns the other stores' stock of a SKU from HQ's last
+// snapshot, most first; nil without one.
+func (t *Till) chainStockOf(ctx context.Context, sku string) []ui.ChainStock {
+	snap := t.chainSnapshot(ctx)
+	if snap == nil {
+		return nil
+	}
+	return chainFigures(snap, sku)
+}
+
+// ChainStock returns the whole snapshot by SKU, for the sale screen's
+// lookup.
+func (t *Till) ChainStock(ctx context.Context) (map[string][]ui.ChainStock, error) {
+	out := map[string][]ui.ChainStock{}
+	snap := t.chainSnapshot(ctx)
+	if snap == nil {
+		return out, nil
+	}
+	for sku := range snap.SKUs {
+		out[sku] = chainFigures(snap, sku)
+	}
+	return out, nil
 }

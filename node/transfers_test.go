@@ -141,4 +141,22 @@ func TestTransferBetweenStores(t *testing.T) {
 	}
 	_, _, err = b.TransferIn(ctx, ui.TransferInRequest{Number: "ffffffff-1-1", Lines: []ledger.StockLine{{SKU: sku, Qty: 1}}}, "1")
 	wantBad(t, "a number naming no store", err, "pick the sending store")
+
+	// HQ's stock snapshot shows on the product's stock and in the
+	// lookup's map.
+	snap := hqapi.StockSnapshot{Version: hqapi.StockVersion, Made: now,
+		Stores: []hqapi.StockStore{{ID: sa.store.ID, Name: "North", At: now - 25*60_000}},
+		SKUs:   map[string][][2]int64{sku: {{0, 4}}}}
+	if err := relay.PutStock(ctx, b.Inventory(), snap); err != nil {
+		t.Fatal(err)
+	}
+	lvl, err := b.Stock(ctx, sku)
+	if err != nil || len(lvl.Chain) != 1 || lvl.Chain[0].Name != "North" || lvl.Chain[0].Qty != 4 ||
+		time.Since(lvl.Chain[0].At) < 25*time.Minute {
+		t.Fatalf("stock of %s with the chain: %+v %v", sku, lvl.Chain, err)
+	}
+	all, err := b.ChainStock(ctx)
+	if err != nil || len(all[sku]) != 1 {
+		t.Fatalf("chain stock map: %v %v", all, err)
+	}
 }

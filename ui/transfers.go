@@ -38,6 +38,20 @@ type TransferSide struct {
 	At        time.Time          `json:"at"`
 }
 
+// ChainStock is another store's stock of a SKU as HQ last heard it.
+type ChainStock struct {
+	Store string    `json:"store"` // store ID
+	Name  string    `json:"name"`
+	Qty   int64     `json:"qty"`
+	At    time.Time `json:"at"` // the store's last upload: the figure's age
+}
+
+// ChainStocker is what a Till implements to show the chain's stock: for
+// every SKU HQ's snapshot covers, the other stores holding the most.
+type ChainStocker interface {
+	ChainStock(ctx context.Context) (map[string][]ChainStock, error)
+}
+
 // Transfers is what the transfers page shows.
 type Transfers struct {
 	Stores    []ChainStore       `json:"stores"`     // the chain's other stores
@@ -85,6 +99,21 @@ func (a *API) transferRoutes(mux *http.ServeMux, h func(string, access, handlerF
 	h("GET /api/transfers", staff, a.getTransfers)
 	p("POST /api/transfers/out", PermStock, a.postTransferOut)
 	p("POST /api/transfers/in", PermStock, a.postTransferIn)
+	h("GET /api/chain-stock", staff, a.getChainStock)
+}
+
+func (a *API) getChainStock(w http.ResponseWriter, r *http.Request, _ *session) {
+	cs, ok := a.till.(ChainStocker)
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"skus": map[string][]ChainStock{}})
+		return
+	}
+	m, err := cs.ChainStock(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"skus": m})
 }
 
 func (a *API) desk(w http.ResponseWriter) (TransferDesk, bool) {

@@ -25,6 +25,7 @@ func (h *HQ) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/stores/{store}/changes", versioned(h.getChanges))
 	mux.HandleFunc("PUT /v1/stores/{store}/catalog", versioned(h.putCatalog))
 	mux.HandleFunc("GET /v1/stores/{store}/chain", versioned(h.getChain)) // transfers.go
+	mux.HandleFunc("GET /v1/stores/{store}/stock", versioned(h.getStock)) // chainstock.go
 	h.registerDashboard(mux)
 	return mux
 }

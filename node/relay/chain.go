@@ -18,6 +18,9 @@ import (
 const (
 	ChainStoresSetting   = "hq.chain.stores"
 	ChainIncomingSetting = "hq.chain.incoming"
+	// ChainStockSetting holds HQ's cross-store stock snapshot (JSON
+	// hqapi.StockSnapshot), renewed every Config.StockEvery.
+	ChainStockSetting = "hq.chain.stock"
 )
 
 // ErrOlderChain says HQ sent a chain message older than the one the store
@@ -50,7 +53,65 @@ func (r *Relay) chainDownlink(ctx context.Context) error {
 			return err
 		}
 	}
+	return r.stockDownlink(ctx)
+}
+
+// stockDownlink brings HQ's cross-store stock snapshot into the CRDT when
+// the one the store holds is older than StockEvery (kept there, so a new
+// relay does not fetch again at once).
+func (r *Relay) stockDownlink(ctx context.Context) error {
+	held, err := ReadStock(ctx, r.cfg.Inventory)
+	if err == nil && r.cfg.Now().UnixMilli()-held.Made < r.cfg.StockEvery.Milliseconds() {
+		return nil
+	}
+	s, err := r.client.Stock(ctx)
+	switch {
+	case hqapi.NoChainDownlink(err):
+		return nil
+	case errors.Is(err, hqapi.ErrBadRequest):
+		r.log.Warn("stock snapshot from HQ refused", "err", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("hq stock: %w", err)
+	}
+	if err := PutStock(ctx, r.cfg.Inventory, s); errors.Is(err, ErrOlderChain) {
+		r.log.Warn("stock snapshot from HQ older than the store's; kept the store's", "err", err)
+	} else if err != nil {
+		return err
+	}
 	return nil
+}
+
+// PutStock writes a stock snapshot into ChainStockSetting unless the
+// store holds a newer one (ErrOlderChain: nothing changes) or the
+// snapshot breaks its bounds.
+func PutStock(ctx context.Context, inv Inventory, s hqapi.StockSnapshot) error {
+	if err := s.Check(); err != nil {
+		return err
+	}
+	if held, err := ReadStock(ctx, inv); err == nil && held.Made > s.Made {
+		return fmt.Errorf("%w: stock snapshot made at %d, the store holds one made at %d", ErrOlderChain, s.Made, held.Made)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode stock snapshot: %w", err)
+	}
+	if err := inv.PutSetting(ctx, ChainStockSetting, b); err != nil {
+		return fmt.Errorf("save stock snapshot: %w", err)
+	}
+	return nil
+}
+
+// ReadStock reads the stock snapshot the store holds: an error wrapping
+// crdt.ErrNotFound when there is none.
+func ReadStock(ctx context.Context, inv interface {
+	Setting(ctx context.Context, name string) ([]byte, error)
+}) (*hqapi.StockSnapshot, error) {
+	b, err := inv.Setting(ctx, ChainStockSetting)
+	if err != nil {
+		return nil, err
+	}
+	return hqapi.DecodeStock(b)
 }
 
 // PutChain writes a chain message into setting name unless it holds the

@@ -41,6 +41,34 @@ func TestChainDownlinkReachesTheStore(t *testing.T) {
 	if err != nil || len(stores.Stores) != 2 {
 		t.Fatalf("stores %+v %v, want both stores", stores, err)
 	}
+	waitFor(t, "the stock snapshot in the CRDT", 10*time.Second, func() bool {
+		s, err := relay.ReadStock(ctx, m.inv)
+		return err == nil && s.Version == hqapi.StockVersion
+	})
+}
+
+func TestPutStockKeepsTheNewest(t *testing.T) {
+	ctx := t.Context()
+	inv := newInventory()
+	snap := func(made, qty int64) hqapi.StockSnapshot {
+		return hqapi.StockSnapshot{Version: hqapi.StockVersion, Made: made,
+			Stores: []hqapi.StockStore{{ID: ledger.StoreID{1}, Name: "North", At: made}},
+			SKUs:   map[string][][2]int64{"A": {{0, qty}}}}
+	}
+	if err := relay.PutStock(ctx, inv, snap(200, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.PutStock(ctx, inv, snap(100, 9)); !errors.Is(err, relay.ErrOlderChain) {
+		t.Fatalf("older snapshot: %v, want ErrOlderChain", err)
+	}
+	bad := snap(300, 1)
+	bad.SKUs["A"] = [][2]int64{{5, 1}} // no store 5
+	if err := relay.PutStock(ctx, inv, bad); !errors.Is(err, hqapi.ErrBadRequest) {
+		t.Fatalf("bad index: %v, want a bad request", err)
+	}
+	if got, err := relay.ReadStock(ctx, inv); err != nil || got.SKUs["A"][0][1] != 4 {
+		t.Fatalf("held %+v %v, want the first snapshot", got, err)
+	}
 }
 
 func TestPutChainKeepsTheNewest(t *testing.T) {
