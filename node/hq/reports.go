@@ -31,6 +31,9 @@ type agg struct {
 	// and kept, left out of the figures, shown as a warning.
 	newer ledger.Newer
 	xfer  storeTransfers // transfers.go
+	// applied is each till's highest seq folded, in chain order
+	// without a gap (rollup.go).
+	applied ledger.Vector
 }
 
 type tillDay struct {

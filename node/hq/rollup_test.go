@@ -1,0 +1,84 @@
+package hq_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/hq/hqtest"
+)
+
+// A start restores the store's rollup and folds only the events above
+// it; the figures equal the fold of the store's ledger every time.
+// Two HQ processes on one database take turns at a store's uploads: each
+// reads back what the other stored before it folds its own, so neither
+// counts an event twice or misses one.
+func TestRollupsRestoreAndCatchUp(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		store := hqtest.NewStore(50, 3)
+		place := b.place(t)
+		st := b.open(t, place)
+		h1 := newHQ(t, st, store)
+		w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(7, 8)))
+		evs := w.Sales(3000, day0, 61_000)
+		upload := func(h *hq.HQ, part []*ledger.Event, first bool) {
+			t.Helper()
+			u := &hqapi.Upload{Fence: 1, Events: raws(part)}
+			if first {
+				u.Certs = store.EncodedCerts()
+			}
+			res, err := h.Ingest(ctx, store.ID, store.Tills[0].ID, u)
+			if err != nil || len(res.Rejected) > 0 || res.Accepted != len(part) {
+				var first any
+				if len(res.Rejected) > 0 {
+					first = res.Rejected[0]
+				}
+				t.Fatalf("upload: accepted %d of %d, %v, %d rejected, first %+v", res.Accepted, len(part), err, len(res.Rejected), first)
+			}
+		}
+		// The relay reaches h1, then h2, then h1 again: h1's folds lack
+		// h2's events until it reads them back.
+		upload(h1, evs[:900], true)
+		h2 := newHQ(t, st) // a second process on the same database, started now
+		upload(h2, evs[900:1800], false)
+		upload(h1, evs[1800:2400], false)
+		ref := ledger.NewState(store.ID)
+		for _, ev := range evs[:2400] {
+			if _, err := ref.Apply(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkFold(t, h1, store.ID, ref)
+
+		// A start folds every event (no rollup yet) and writes one.
+		st.Close()
+		st = b.open(t, place)
+		h3 := newHQ(t, st)
+		checkFold(t, h3, store.ID, ref)
+		if _, err := st.Rollup(ctx, store.ID); err != nil {
+			t.Fatalf("no rollup after a start that folded events: %v", err)
+		}
+		// More events, then a start from the rollup plus the tail.
+		upload(h3, evs[2400:], false)
+		st.Close()
+		st = b.open(t, place)
+		r, err := st.Rollup(ctx, store.ID)
+		if err != nil || r.Vector.Total() != 2400 {
+			t.Fatalf("rollup covers %d events (%v), want the 2,400 of the last start", r.Vector.Total(), err)
+		}
+		h4 := newHQ(t, st)
+		checkFold(t, h4, store.ID, w.State)
+		if r, _ := st.Rollup(ctx, store.ID); r.Vector.Total() != 3000 {
+			t.Fatalf("rollup after the second start covers %d events, want 3000", r.Vector.Total())
+		}
+		// A rollup that does not decode is not used: every event is folded.
+		if err := st.PutRollup(ctx, store.ID, hq.Rollup{Version: 1, Vector: ledger.Vector{store.Tills[0].ID: 5}, Body: []byte("{")}); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		checkFold(t, newHQ(t, b.open(t, place)), store.ID, w.State)
+	})
+}
