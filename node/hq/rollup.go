@@ -23,8 +23,10 @@ import (
 // events its vector names, whichever process wrote it; two processes
 // writing in turn leave the later one, which is as good.
 
-// RollupEvery is how many events a store folds between two rollups.
-const RollupEvery = 10_000
+// RollupEvery is how many events a store folds between two rollups; a
+// graceful stop writes every store's rollup too (WriteRollups), so only
+// a crash leaves up to this many events per store to fold at start.
+const RollupEvery = 2_000
 
 // rollupVersion names the rollup's encoding; another is not used (the
 // start folds every event instead, and writes a new one).
@@ -278,4 +280,20 @@ func (h *HQ) refreshHeads(ctx context.Context, s *storeState) {
 		return
 	}
 	s.heads = heads
+}
+
+// WriteRollups writes the rollup of every store that folded events since
+// its last one: at a graceful stop, so the next start folds nothing.
+func (h *HQ) WriteRollups(ctx context.Context) error {
+	var errs []error
+	for _, s := range h.storeList() {
+		s.mu.Lock()
+		if s.agg.events != s.rolled {
+			if err := h.writeRollup(ctx, s); err != nil {
+				errs = append(errs, fmt.Errorf("store %s: %w", s.rec.ID, err))
+			}
+		}
+		s.mu.Unlock()
+	}
+	return errors.Join(errs...)
 }

@@ -82,3 +82,27 @@ func TestRollupsRestoreAndCatchUp(t *testing.T) {
 		checkFold(t, newHQ(t, b.open(t, place)), store.ID, w.State)
 	})
 }
+
+// A graceful stop writes every store's rollup, so the next start folds
+// no event.
+func TestWriteRollupsAtStop(t *testing.T) {
+	store := hqtest.NewStore(60, 2)
+	st := backends[0].open(t, backends[0].place(t))
+	h := newHQ(t, st, store)
+	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(9, 9)))
+	evs := w.Sales(300, day0, 61_000)
+	if _, err := h.Ingest(t.Context(), store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Certs: store.EncodedCerts(), Events: raws(evs)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Rollup(t.Context(), store.ID); err == nil {
+		t.Fatal("a rollup after 300 events; want none before RollupEvery")
+	}
+	if err := h.WriteRollups(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Rollup(t.Context(), store.ID)
+	if err != nil || r.Vector.Total() != 300 {
+		t.Fatalf("rollup after WriteRollups covers %d events (%v), want 300", r.Vector.Total(), err)
+	}
+	checkFold(t, newHQ(t, st), store.ID, w.State)
+}

@@ -71,6 +71,9 @@ func (h *HQ) Run(ctx context.Context) error {
 	h.log.Info("hq listening", "addr", ln.Addr().String())
 	err = srv.Serve(ln)
 	<-done
+	if rerr := h.WriteRollups(context.Background()); rerr != nil { // rollup.go
+		h.log.Warn("rollups not written at stop; the next start folds more events", "err", rerr)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
