@@ -1,7 +1,10 @@
 package hq_test
 
 import (
+	"context"
+	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -105,4 +108,50 @@ func TestWriteRollupsAtStop(t *testing.T) {
 		t.Fatalf("rollup after WriteRollups covers %d events (%v), want 300", r.Vector.Total(), err)
 	}
 	checkFold(t, newHQ(t, st), store.ID, w.State)
+}
+
+// Three HQ processes on one PostgreSQL database take a store's uploads in
+// turn, as behind a load balancer; one is killed in the middle of an
+// upload and the relay sends the batch again to another. Nothing is lost
+// or counted twice: the database holds each event once, and a process
+// started afterwards, like the one that took the last upload, reports
+// exactly the fold of the store's ledger.
+func TestThreeHQProcessesOneKilledMidUpload(t *testing.T) {
+	b := backends[1] // postgres
+	dsn := b.place(t)
+	store := hqtest.NewStore(70, 3)
+	first := newHQ(t, b.open(t, dsn), store)
+	procs := []*hq.HQ{first, newHQ(t, b.open(t, dsn)), newHQ(t, b.open(t, dsn))}
+	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(11, 12)))
+	evs := w.Sales(3000, day0, 61_000)
+	ctx := t.Context()
+	alive := []int{0, 1, 2}
+	var last *hq.HQ
+	for k, i := 0, 0; k < len(evs); k, i = k+200, i+1 {
+		u := &hqapi.Upload{Fence: 1, Certs: store.EncodedCerts(), Events: raws(evs[k:min(k+200, len(evs))])}
+		h := procs[alive[i%len(alive)]]
+		if k == 1400 {
+			// Kill this process mid-upload: its request's context ends
+			// while it works; whatever it committed stays, the rest is
+			// rolled back. It takes no further request.
+			kctx, kill := context.WithCancel(ctx)
+			go kill()
+			h.Ingest(kctx, store.ID, store.Tills[0].ID, u)
+			alive = slices.DeleteFunc(alive, func(j int) bool { return procs[j] == h })
+			h = procs[alive[i%len(alive)]] // the relay's retry reaches another
+		}
+		res, err := h.Ingest(ctx, store.ID, store.Tills[0].ID, u)
+		if errors.Is(err, hq.ErrHeadMoved) { // the relay retries once more
+			res, err = h.Ingest(ctx, store.ID, store.Tills[0].ID, u)
+		}
+		if err != nil || len(res.Rejected) > 0 || res.Accepted+res.Duplicates != len(u.Events) {
+			t.Fatalf("batch at %d: accepted %d duplicates %d of %d: %v (%d rejected)", k, res.Accepted, res.Duplicates, len(u.Events), err, len(res.Rejected))
+		}
+		last = h
+	}
+	if n, err := last.Count(ctx, store.ID); err != nil || n != 3000 {
+		t.Fatalf("the database holds %d events (%v), want 3000", n, err)
+	}
+	checkFold(t, last, store.ID, w.State)
+	checkFold(t, newHQ(t, b.open(t, dsn)), store.ID, w.State)
 }
