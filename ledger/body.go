@@ -31,7 +31,8 @@ const (
 // after the first release go after BaseKinds.
 var Kinds = []Kind{KindSale, KindRefund, KindVoid, KindShiftOpen, KindShiftClose,
 	KindCashIn, KindCashOut, KindNoSale, KindStockReceive, KindStockAdjust, KindStockCount,
-	KindCartCleared, KindCard, KindReturn} // return.go
+	KindCartCleared, KindCard, KindReturn, // return.go
+	KindTransferOut, KindTransferIn}
 
 // BaseKinds are the kinds every release of FormatVersion 1 knows. It never
 // grows: a till writes a kind outside it only once every till of its

@@ -245,6 +245,3 @@ func (b CardBalance) CheckRedeem(amount, held Money, currency string) error {
 
 // ErrOverRedeem is a redemption above what is left on a card.
 var ErrOverRedeem = errors.New("ledger: redemption above the card balance")
-
-// CheckBody reports what is wrong with a body on its own, as Sign would.
-func CheckBody(b Body) error { return b.check() }

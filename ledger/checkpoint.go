@@ -27,6 +27,8 @@ type checkpoint struct {
 	Anomalies []Anomaly
 	// Newer counts the events of kinds this version does not know.
 	Newer map[Kind]int `cbor:",omitempty"`
+	// Transfers are the store's transfer_out and transfer_in sides.
+	Transfers []cpTransfer `cbor:",omitempty"`
 }
 
 type cpChain struct {
@@ -107,6 +109,7 @@ func (s *State) Checkpoint() ([]byte, Vector, error) {
 	if len(f.newer) > 0 {
 		cp.Newer = f.newer
 	}
+	cp.Transfers = f.checkpointTransfers()
 	b, err := encMode.Marshal(cp)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ledger: encode checkpoint: %w", err)
@@ -177,6 +180,7 @@ func RestoreState(store StoreID, b []byte, idx Index) (*State, error) {
 	if len(cp.Newer) > 0 {
 		f.newer = Newer(cp.Newer)
 	}
+	f.restoreTransfers(cp.Transfers)
 	for _, a := range cp.Anomalies {
 		f.anomalies[a.Sale] = append(f.anomalies[a.Sale], a.Reason)
 	}

@@ -109,6 +109,10 @@ func decodeBody(k Kind, raw []byte) (b Body, keep bool, err error) {
 		b = &CardMove{}
 	case KindReturn:
 		b = &Return{}
+	case KindTransferOut:
+		b = &TransferOut{}
+	case KindTransferIn:
+		b = &TransferIn{}
 	default:
 		if b = testnetBody(k); b != nil {
 			break

@@ -127,6 +127,7 @@ type Fold struct {
 	// anomalies by sale, kept current as sales, refunds and voids apply.
 	anomalies map[EventID][]string
 	newer     Newer // events of kinds this version does not know, left out
+	xfer      transfers
 }
 
 // SKUSales is what one SKU sold, net of refunds and voids.
@@ -347,6 +348,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 			}
 		}
 		f.settle(ev, b.Sale, pre)
+	case *TransferOut, *TransferIn:
+		f.applyTransfer(ev)
 	}
 	for sku, q := range Movements(ev) {
 		f.move(sku, ev.Till, q)
@@ -416,6 +419,16 @@ func Movements(ev *Event) map[string]int64 {
 	case *StockCount:
 		for _, l := range b.Lines {
 			add(l.SKU, l.Counted-l.Expected)
+		}
+	case *TransferOut:
+		for _, l := range b.Lines {
+			add(l.SKU, -l.Qty)
+		}
+	case *TransferIn:
+		for _, l := range b.Lines {
+			if l.Qty != 0 {
+				add(l.SKU, l.Qty)
+			}
 		}
 	}
 	return m

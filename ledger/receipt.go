@@ -41,6 +41,12 @@ func IsReceiptKind(k Kind) bool {
 // goes through it.
 func ReceiptNo(till uint32, n uint64) string { return fmt.Sprintf("%d-%d", till, n) }
 
+// EventNo names an event that takes no receipt number (cash movements,
+// no-sales, transfers, X reports) by its place in its till's chain:
+// "2#57", event 57 of till 2. Slips and transfer notes show it; it is
+// never mistaken for a receipt number, which has a dash.
+func EventNo(till uint32, seq uint64) string { return fmt.Sprintf("%d#%d", till, seq) }
+
 // ReceiptCode is what a receipt's barcode (CODE128) encodes, on paper and
 // on screen alike: "RCN" and the receipt number, e.g. "RCN2-17". The
 // prefix tells a scan of a receipt from a scan of a product, and from the

@@ -351,6 +351,8 @@ func (s *State) CheckLocal(ev *Event) error {
 		if s.fold.OpenShift(ev.Till) == nil {
 			return ev.errorf(ErrShiftState, "no shift is open")
 		}
+	case *TransferOut, *TransferIn:
+		return s.checkTransferLocal(ev)
 	}
 	return nil
 }

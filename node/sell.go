@@ -152,7 +152,7 @@ func (t *Till) Stock(ctx context.Context, sku string) (ui.StockLevel, error) {
 	if perr != nil && len(slots) == 0 {
 		return ui.StockLevel{}, fmt.Errorf("%w: unknown sku %q", ui.ErrNotFound, sku)
 	}
-	return ui.StockLevel{SKU: sku, Name: p.Name, Total: total, Slots: t.bySlotName(slots)}, nil
+	return ui.StockLevel{SKU: sku, Name: p.Name, Total: total, Slots: t.bySlotName(slots), Chain: t.chainStockOf(ctx, sku)}, nil
 }
 
 func (t *Till) bySlotName(slots map[string]int64) map[string]int64 {

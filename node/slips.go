@@ -44,13 +44,13 @@ type slipInfo struct {
 
 // slipNumber is the number a slip shows: a receipt number for the kinds
 // that take one (refunds, voids, returns: ledger.IsReceiptKind), else
-// "#<seq>", the event's place in this till's chain: cash movements and
-// no-sales are internal and use up no receipt number.
+// ledger.EventNo, the event's place in its till's chain: cash movements
+// and no-sales are internal and use up no receipt number.
 func (t *Till) slipNumber(ev *ledger.Event) string {
 	if n := t.receiptNumber(ev); n > 0 {
 		return ledger.ReceiptNo(t.number(ev.Till), n)
 	}
-	return fmt.Sprintf("#%d", ev.Seq)
+	return ledger.EventNo(t.number(ev.Till), ev.Seq)
 }
 
 // slipReceipt is the slip of ev, or ok false for events without one.

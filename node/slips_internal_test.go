@@ -33,7 +33,7 @@ func TestSlipGolden(t *testing.T) {
 			if ledger.IsReceiptKind(ev.Kind()) {
 				return fmt.Sprintf("2-%d", ev.Seq) // the test's chain has no sale before these
 			}
-			return fmt.Sprintf("#%d", ev.Seq)
+			return ledger.EventNo(2, ev.Seq)
 		}}
 	for _, tc := range []struct {
 		name string

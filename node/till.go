@@ -113,6 +113,9 @@ type Till struct {
 	sellMu sync.Mutex
 	// setupMu serialises the first-run set-up (staff.go).
 	setupMu sync.Mutex
+	// xferMu serialises transfer_outs so each takes its own number (transfers.go).
+	xferMu    sync.Mutex
+	snapCache chainStockCache // the decoded cross-store stock snapshot (transfers.go)
 
 	revs   revocations // node/revoke.go
 	grants grantBook   // node/grants.go

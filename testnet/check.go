@@ -363,6 +363,9 @@ func (h *harness) check(ctx context.Context, final bool) *checkResult {
 	for _, st := range h.stores {
 		h.checkStore(ctx, st, final, r)
 	}
+	if r.converged {
+		h.checkTransfers(r) // transfers.go
+	}
 	if final {
 		h.acks.mu.Lock()
 		r.duplicated += len(h.acks.dups)

@@ -59,6 +59,11 @@
 //	                          N sales spread over the tills that are up (or those named);
 //	                          the step waits for every one unless background
 //	receive [on t2]           a delivery of a few products (default: a till per store)
+//	transfer 6 small=2 s1 s2 [open]
+//	                          N stock transfers from a till of store 1 to store 2, each
+//	                          received whole at a till of store 2 (open: left in transit);
+//	                          the check holds HQ to every one: received or in transit as
+//	                          sent, never lost or disputed
 //	shift open|close [on t1]  (default: every till that is up)
 //	partition t3              t3 alone on one side, the rest on the other
 //	partition t1 t2 | t3 t4   sides; tills not named form a side of their own.

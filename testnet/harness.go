@@ -75,10 +75,11 @@ type harness struct {
 	srvs   []*http.Server
 	lan    *lan
 
-	acks *ackLog
-	prop *propagation
-	rep  *Report
-	pow  *power // nil unless the scenario cuts the power
+	acks  *ackLog
+	xfers transferLog // transfers.go
+	prop  *propagation
+	rep   *Report
+	pow   *power // nil unless the scenario cuts the power
 
 	procs procSet // till processes running or starting (process modes)
 

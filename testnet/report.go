@@ -24,6 +24,10 @@ type Report struct {
 	Sales    int    `json:"sales"`    // acknowledged
 	Refunds  int    `json:"refunds"`  // acknowledged
 	Replays  int    `json:"replays"`  // requests in doubt (their till died) found recorded when asked again
+	// Transfers are stock transfers sent between stores and, of them,
+	// those received (transfers.go).
+	Transfers         int `json:"transfers,omitempty"`
+	TransfersReceived int `json:"transfers_received,omitempty"`
 
 	Converged        bool    `json:"converged"`
 	ConvergenceMS    float64 `json:"convergence_ms"` // from the last step until every till and HQ agreed
@@ -87,6 +91,9 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\n%s  scenario %s, seed %d, mode %s, scale %s, %.1f s\n", verdict, r.Scenario, r.Seed, r.Mode, r.Scale, r.DurationMS/1000)
 	fmt.Fprintf(w, "  stores %d, tills %d (%d enrolled), events %d, acknowledged %d (%d sales, %d refunds, %d replays)\n",
 		r.Stores, r.Tills, r.Enrolled, r.Events, r.Acked, r.Sales, r.Refunds, r.Replays)
+	if r.Transfers > 0 {
+		fmt.Fprintf(w, "  transfers between stores: %d sent, %d received\n", r.Transfers, r.TransfersReceived)
+	}
 	fmt.Fprintf(w, "  converged %v in %.0f ms; ledgers identical %v; HQ holds %d events\n", r.Converged, r.ConvergenceMS, r.LedgersIdentical, r.HQEvents)
 	fmt.Fprintf(w, "  lost %d, duplicated %d, stock mismatches %d, anomalies %d, receipts unique %v, signatures verified %d\n",
 		r.Lost, r.Duplicated, r.StockMismatches, r.Anomalies, r.ReceiptsUnique, r.SignaturesOK)

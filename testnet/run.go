@@ -202,6 +202,9 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 		}
 		return "delivery received at " + names(targets), nil
 
+	case OpTransfer:
+		return h.transferStep(ctx, st, h.stepRNG(st))
+
 	case OpShift:
 		targets, err := h.resolve(ctx, st.Tills)
 		if err != nil {
@@ -729,6 +732,8 @@ func (h *harness) finish(ctx context.Context) {
 	rep.Acked = len(h.acks.list)
 	rep.Sales = h.acks.counts[ledger.KindSale]
 	rep.Refunds = h.acks.counts[ledger.KindRefund]
+	rep.Transfers = h.acks.counts[ledger.KindTransferOut]
+	rep.TransfersReceived = h.acks.counts[ledger.KindTransferIn]
 	rep.Replays = h.acks.replays
 	rep.Abandoned = len(h.acks.abandoned)
 	rep.RefundsSkipped = h.acks.skipped

@@ -65,9 +65,10 @@ const (
 	OpCheck     Op = "check"
 	OpChaos     Op = "chaos"
 	OpPowerCut  Op = "power-cut"
-	OpUpgrade   Op = "upgrade" // rolling-upgrade: move tills to the new release
-	OpNewKind   Op = "newkind" // rolling-upgrade: events of a kind the previous release does not know
-	OpRace      Op = "race"    // double-spend: every till refunds the same sales at once (doublespend.go)
+	OpUpgrade   Op = "upgrade"  // rolling-upgrade: move tills to the new release
+	OpNewKind   Op = "newkind"  // rolling-upgrade: events of a kind the previous release does not know
+	OpRace      Op = "race"     // double-spend: every till refunds the same sales at once (doublespend.go)
+	OpTransfer  Op = "transfer" // stock sent between stores (transfers.go)
 )
 
 // Step is one line of a scenario.
@@ -82,7 +83,8 @@ type Step struct {
 	Rate       float64       // sell: sales per second per till (overrides the header; -1: header)
 	Background bool          // sell: do not wait for the sales
 	Arg        string        // shift: open|close; hq: down|up; wait: converged|hq|sales|relay
-	Store      int           // hq: the store (0: all)
+	Store      int           // hq: the store (0: all); transfer: the sending store
+	To         int           // transfer: the receiving store
 	Skew       time.Duration // skew
 	Link       p2p.Fault     // latency: the fault on the named tills' links
 	Timeout    time.Duration // wait: 0 = the run's default
@@ -516,6 +518,10 @@ func (p *lineParser) parse(sc *Scenario) error {
 			return err
 		}
 	case OpHeal, OpCheck:
+	case OpTransfer:
+		if err := p.parseTransfer(&st, sc.Stores); err != nil {
+			return err
+		}
 	case OpNewKind:
 		if st.N, err = p.count("newkind", 1); err != nil {
 			return err
@@ -575,7 +581,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut, race)", kw)
+		return p.errorf("unknown step %q (sell, receive, transfer, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut, race)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()

@@ -166,6 +166,10 @@ func TestParseErrors(t *testing.T) {
 		{"unknown power model", "power ntfs\npower-cut 1", "want posix or ext4"},
 		{"power after steps", "power-cut 1\npower posix", "belongs in the header"},
 		{"no cuts", "power-cut 0", "at least 1"},
+		{"transfer to itself", "stores 2\ntransfer 1 s2 s2", "same store"},
+		{"transfer to no store", "stores 2\ntransfer 1 s1 s3", "has 2 store(s)"},
+		{"transfer junk", "stores 2\ntransfer 1 s1 s2 later", `unexpected "later"`},
+		{"transfer without stores", "stores 2\ntransfer 1 s1", "want a store like s2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -132,6 +132,9 @@ func checkFigures(t *testing.T, name string, rep *Report) {
 		if len(rep.Catchups) == 0 {
 			t.Errorf("%s: no catch-up after the heal was measured", name)
 		}
+		if name == "stores" && (rep.TransfersReceived == 0 || rep.Transfers <= rep.TransfersReceived) {
+			t.Errorf("stores: %d transfers sent, %d received; want some received and some left open", rep.Transfers, rep.TransfersReceived)
+		}
 	case "mesh":
 		if len(rep.Catchups) == 0 || rep.PropagationSamples == 0 || rep.PropagationP50MS <= 0 {
 			t.Errorf("mesh: %d catch-ups, %d propagation samples (p50 %.2f ms)", len(rep.Catchups), rep.PropagationSamples, rep.PropagationP50MS)

@@ -199,11 +199,12 @@ func (a *API) routes(mux *http.ServeMux) {
 	h("GET /api/barcodes/{code}", staff, a.getBarcode)
 	p("POST /api/products", PermCatalog, a.postProduct)
 	p("PUT /api/products/{sku}", PermCatalog, a.putProduct)
-	a.catalogCSVRoutes(p)    // ui/catalogcsv.go
-	a.revocationRoutes(h, p) // ui/revoke.go
-	a.customerRoutes(h, p)   // ui/customers.go
-	a.cardRoutes(h, p)       // ui/balances.go
-	a.outboxRoutes(h, p)     // ui/outbox.go
+	a.catalogCSVRoutes(p)       // ui/catalogcsv.go
+	a.revocationRoutes(h, p)    // ui/revoke.go
+	a.customerRoutes(h, p)      // ui/customers.go
+	a.cardRoutes(h, p)          // ui/balances.go
+	a.outboxRoutes(h, p)        // ui/outbox.go
+	a.transferRoutes(mux, h, p) // ui/transfers.go
 
 	// The cart and selling.
 	h("GET /api/cart", staff, a.getCart)

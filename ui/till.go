@@ -227,6 +227,9 @@ type StockLevel struct {
 	// SoldBy is set for negative stock: units (grams) sold per till
 	// number, net of refunds and voids, from the merged ledger.
 	SoldBy map[string]int64 `json:"sold_by,omitempty"`
+	// Chain is the stock of the chain's other stores holding the most,
+	// from HQ's last snapshot (transfers.go); empty without one.
+	Chain []ChainStock `json:"chain,omitempty"`
 }
 
 // Status describes the till and its mesh.

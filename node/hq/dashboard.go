@@ -142,6 +142,7 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("GET /hq/api/overspends", h.staff(h.apiOverspends)) // overspend.go
 	api("GET /hq/api/outbox", h.staff(h.apiOutbox))         // outbox.go
 	api("POST /hq/api/stores/{store}/outbox/retry", h.staff(h.apiOutboxRetry))
+	api("GET /hq/api/transfers", h.staff(h.apiTransfers)) // transfers.go
 }
 
 // withClientCookie gives a browser loading the dashboard its client

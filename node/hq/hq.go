@@ -100,6 +100,7 @@ type storeState struct {
 	// (in memory: the next upload reports them again).
 	versions map[ledger.TillID]string
 	refused  map[ledger.TillID]int // stored events above it, left out of agg
+	rolled   uint64                // agg.events when the rollup was last written (rollup.go)
 }
 
 func (s *storeState) vector() ledger.Vector {
@@ -172,15 +173,7 @@ func (h *HQ) loadStore(ctx context.Context, rec StoreRecord) (*storeState, error
 	if s.fence.Token, err = h.st.Fence(ctx, rec.ID); err != nil {
 		return nil, fmt.Errorf("load fence of store %s: %w", rec.ID, err)
 	}
-	err = h.st.Range(ctx, rec.ID, func(raw []byte) error {
-		ev, err := ledger.Decode(raw)
-		if err != nil {
-			return fmt.Errorf("stored event: %w", err)
-		}
-		s.agg.apply(ev, h.saleLookup(ctx))
-		return nil
-	})
-	if err != nil {
+	if err := h.restoreAgg(ctx, s); err != nil { // rollup.go
 		return nil, fmt.Errorf("load events of store %s: %w", rec.ID, err)
 	}
 	return s, nil
@@ -317,6 +310,7 @@ func (h *HQ) VectorOf(ctx context.Context, store ledger.StoreID, till ledger.Til
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := h.cfg.Now().UnixMilli()
+	h.refreshHeads(ctx, s) // rollup.go
 	v := s.vector()
 	if fence > 0 && fence >= s.fence.Token {
 		high, err := h.st.RaiseFence(ctx, store, fence)

@@ -51,6 +51,7 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 	}
 	s.fence = hqapi.Fence{Token: high, Holder: relay, At: now}
 	s.noteVersions(u.Versions)
+	h.refreshHeads(ctx, s) // rollup.go: another HQ process may have moved them
 
 	h.learnCerts(ctx, s, u.Certs, &res)
 	byTill := groupUploaded(s, store, u.Events, &res)
@@ -93,10 +94,7 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 			}
 			s.heads[u.Till] = hd
 		}
-		look := h.saleLookup(ctx)
-		for _, ev := range accepted {
-			s.agg.apply(ev, look)
-		}
+		h.foldAccepted(ctx, s, accepted) // rollup.go
 	}
 	res.Accepted = len(accepted)
 	res.Vector = s.vector()

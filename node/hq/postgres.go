@@ -73,6 +73,12 @@ CREATE TABLE IF NOT EXISTS hq_store_catalogs (
 	store bytea PRIMARY KEY,
 	doc   jsonb NOT NULL
 );
+CREATE TABLE IF NOT EXISTS hq_rollups (
+	store   bytea PRIMARY KEY,
+	version integer NOT NULL,
+	vector  jsonb NOT NULL,
+	body    bytea NOT NULL
+);
 CREATE TABLE IF NOT EXISTS hq_users (
 	name text PRIMARY KEY,
 	doc  jsonb NOT NULL

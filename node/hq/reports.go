@@ -35,6 +35,10 @@ type agg struct {
 	newer ledger.Newer
 	// spends tracks refunded and voided sales for over-spends (overspend.go).
 	spends *spendTrack
+	xfer   storeTransfers // transfers.go
+	// applied is each till's highest seq folded, in chain order
+	// without a gap (rollup.go).
+	applied ledger.Vector
 }
 
 type tillDay struct {
@@ -161,6 +165,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 	for sku, q := range ledger.Movements(ev) {
 		a.stock[sku] += q
 	}
+	a.xfer.apply(ev)
 }
 
 func (a *agg) voidSKUs(day string, s *ledger.Sale) {

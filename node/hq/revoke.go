@@ -109,7 +109,7 @@ func (h *HQ) refold(ctx context.Context, s *storeState) error {
 			refused[ev.Till]++
 			return nil
 		}
-		a.apply(ev, look)
+		a.fold(ev, look) // chain order: each till's events come in seq order
 		return nil
 	})
 	if err != nil {

@@ -24,8 +24,10 @@ func (h *HQ) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/stores/{store}/events", versioned(h.postEvents))
 	mux.HandleFunc("GET /v1/stores/{store}/changes", versioned(h.getChanges))
 	mux.HandleFunc("PUT /v1/stores/{store}/catalog", versioned(h.putCatalog))
-	h.registerCustomers(mux) // customers.go
+	h.registerCustomers(mux)                                                // customers.go
 	mux.HandleFunc("PUT /v1/stores/{store}/outbox", versioned(h.putOutbox)) // outbox.go
+	mux.HandleFunc("GET /v1/stores/{store}/chain", versioned(h.getChain))   // transfers.go
+	mux.HandleFunc("GET /v1/stores/{store}/stock", versioned(h.getStock))   // chainstock.go
 	h.registerDashboard(mux)
 	return mux
 }
@@ -71,6 +73,9 @@ func (h *HQ) Run(ctx context.Context) error {
 	h.log.Info("hq listening", "addr", ln.Addr().String())
 	err = srv.Serve(ln)
 	<-done
+	if rerr := h.WriteRollups(context.Background()); rerr != nil { // rollup.go
+		h.log.Warn("rollups not written at stop; the next start folds more events", "err", rerr)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

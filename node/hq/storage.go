@@ -127,6 +127,14 @@ type Storage interface {
 	PutStoreCatalog(ctx context.Context, store ledger.StoreID, c hqapi.StoreCatalog) error
 	StoreCatalog(ctx context.Context, store ledger.StoreID) (hqapi.StoreCatalog, error)
 
+	// PutRollup keeps a store's report folds, replacing the ones before;
+	// Rollup returns them, or ErrNotFound (rollup.go).
+	PutRollup(ctx context.Context, store ledger.StoreID, r Rollup) error
+	Rollup(ctx context.Context, store ledger.StoreID) (Rollup, error)
+	// RangeTill calls f with the bytes of a till's events above seq
+	// after, up to its head, in chain order, until f returns an error.
+	RangeTill(ctx context.Context, store ledger.StoreID, till ledger.TillID, after uint64, f func(raw []byte) error) error
+
 	PutUser(ctx context.Context, u User) error
 	User(ctx context.Context, name string) (User, error)
 	Users(ctx context.Context) ([]User, error)

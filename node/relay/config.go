@@ -86,6 +86,10 @@ type Config struct {
 	Poll time.Duration
 	// Downlink is how often the relay asks HQ for catalog changes.
 	Downlink time.Duration
+	// StockEvery is how often the relay brings HQ's cross-store stock
+	// snapshot into the CRDT (chain.go): each write stays in the DAG for
+	// good, so not at every Downlink.
+	StockEvery time.Duration
 	// Batch is the number of events per upload.
 	Batch int
 	// MinBackoff and MaxBackoff bound the delay between retries after HQ
@@ -104,7 +108,7 @@ type Config struct {
 // internet.
 func DefaultConfig() Config {
 	return Config{Heartbeat: 500 * time.Millisecond, Lease: 2 * time.Second, HoldOff: 10 * time.Second,
-		Probe: 5 * time.Second, Poll: time.Second, Downlink: 10 * time.Second, Batch: 1000,
+		Probe: 5 * time.Second, Poll: time.Second, Downlink: 10 * time.Second, StockEvery: 5 * time.Minute, Batch: 1000,
 		MinBackoff: 500 * time.Millisecond, MaxBackoff: time.Minute, Logger: slog.Default(), Now: time.Now}
 }
 
@@ -123,8 +127,8 @@ func (c Config) Validate() error {
 		return errors.New("relay: ledger, host, pubsub and admission check are required")
 	case c.Heartbeat <= 0 || c.Lease < 2*c.Heartbeat:
 		return errors.New("relay: heartbeat must be positive and the lease at least two heartbeats")
-	case c.HoldOff < 0 || c.Probe <= 0 || c.Poll <= 0 || c.Downlink <= 0:
-		return errors.New("relay: probe, poll and downlink intervals must be positive")
+	case c.HoldOff < 0 || c.Probe <= 0 || c.Poll <= 0 || c.Downlink <= 0 || c.StockEvery <= 0:
+		return errors.New("relay: probe, poll, downlink and stock intervals must be positive")
 	case c.Batch < 1 || c.Batch > 10_000:
 		return errors.New("relay: batch must be 1..10000")
 	case c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:

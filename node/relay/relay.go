@@ -539,7 +539,10 @@ func (r *Relay) round(ctx context.Context, downlink bool) error {
 		if err := r.downlink(ctx); err != nil {
 			return err
 		}
-		return r.syncCustomers(ctx) // customers.go
+		if err := r.syncCustomers(ctx); err != nil { // customers.go
+			return err
+		}
+		return r.chainDownlink(ctx) // chain.go
 	}
 	return nil
 }

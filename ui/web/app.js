@@ -676,7 +676,9 @@ async function search() {
 function renderResults() {
   const ul = $('#search-results');
   ul.replaceChildren(...state.results.map((p, i) => el('li', { class: i === state.resultSel ? 'sel' : '', onclick: () => pick(p) },
-    el('span', {}, p.name, el('small', { class: 'muted' }, ' ' + p.sku)), el('b', {}, money(p.price, p.currency) + (p.unit === 'kg' ? '/kg' : '')))));
+    el('span', {}, p.name, el('small', { class: 'muted' }, ' ' + p.sku),
+      window.chainStock && window.chainStock.text(p.sku, p.unit) ? el('small', { class: 'muted chain-stock' }, ' · ' + window.chainStock.text(p.sku, p.unit)) : ''),
+    el('b', {}, money(p.price, p.currency) + (p.unit === 'kg' ? '/kg' : '')))));
 }
 
 function pick(p) {
@@ -1389,7 +1391,8 @@ function stockRow(s) {
     el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('count', s); } }, 'Count'));
   return el('tr', { id: 'stock-' + s.sku, class: s.total < 0 ? 'neg' : '', dataset: { sku: s.sku } },
     el('td', {}, s.sku), el('td', {}, s.name || ''), el('td', { class: 'num total' }, stockQty(s.total, s.unit)),
-    el('td', { class: 'small-cell' }, slotsText(s.slots, s.unit)),
+    el('td', { class: 'small-cell' }, slotsText(s.slots, s.unit),
+      s.chain && s.chain.length ? el('div', { class: 'muted' }, 'Other stores: ' + window.chainStock.format(s.chain, s.unit)) : ''),
     el('td', {}, s.total < 0 ? (slotsText(s.sold_by, s.unit) || '—') : ''), acts);
 }
 

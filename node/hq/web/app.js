@@ -52,7 +52,7 @@ function show(tab) {
   $$(".tab").forEach(t => t.hidden = t.id !== tab);
   $$("#nav button[data-tab]").forEach(b => b.classList.toggle("active", b.dataset.tab === tab));
   const load = ({ stores: loadStores, reports: loadReport, stock: loadStock, catalog: loadCatalog })[tab];
-  if (load) load(); // other tabs load themselves (customers.js)
+  if (load) load(); else document.dispatchEvent(new CustomEvent("hq-tab", { detail: tab })); // tabs in files of their own (customers.js, transfers.js)
 }
 
 function fillStoreSelects() {

@@ -1,0 +1,136 @@
+package hq_test
+
+import (
+	"context"
+	"flag"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/hq/hqtest"
+)
+
+// The chain benchmarks of issue 15, kept short for a shared machine:
+// -chain.stores stores of 3 tills, -chain.events events each (sales with
+// refunds, voids, shifts, cash and deliveries, ~1.6 min apart: several
+// business days), uploaded as relays do. The issue's scale is 300 stores
+// x 10,000 events (3M); the figures here are measured smaller and scale
+// with the event count (restart) or the stores x days held (queries).
+var (
+	chainStores = flag.Int("chain.stores", 30, "stores in the chain benchmarks")
+	chainEvents = flag.Int("chain.events", 5000, "events per store in the chain benchmarks")
+)
+
+// chainHQ fills a Badger HQ with the chain and returns where it is.
+func chainHQ(b *testing.B) (place string, events int) {
+	b.Helper()
+	ctx := context.Background()
+	if *chainStores < 1 || *chainStores > 64 {
+		b.Fatalf("-chain.stores %d: want 1..64", *chainStores)
+	}
+	place = backends[0].place(b)
+	st := backends[0].open(b, place)
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger = st, quiet()
+	h, err := hq.New(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range *chainStores {
+		s := hqtest.NewStore(byte(4*i), 3) // seeds 4 apart: up to 64 stores
+		if err := h.RegisterStore(ctx, s.ID, s.Name, s.CAPublic()); err != nil {
+			b.Fatal(err)
+		}
+		w := hqtest.NewWorkload(s, rand.New(rand.NewPCG(uint64(i), 15)))
+		evs := w.Sales(*chainEvents, day0, 97_000)
+		for k := 0; k < len(evs); k += 1000 {
+			u := &hqapi.Upload{Fence: 1, Events: raws(evs[k:min(k+1000, len(evs))])}
+			if k == 0 {
+				u.Certs = s.EncodedCerts()
+			}
+			res, err := h.Ingest(ctx, s.ID, s.Tills[0].ID, u)
+			if err != nil || len(res.Rejected) > 0 {
+				b.Fatalf("store %d: %v %+v", i, err, res.Rejected)
+			}
+			events += res.Accepted
+		}
+	}
+	st.Close()
+	return place, events
+}
+
+// BenchmarkChainRestart measures HQ's start on a filled Badger store
+// until it can serve: first without rollups (every event folded:
+// first-fold-ms), then, timed, from the rollups that start wrote plus
+// the events above them (none here).
+func BenchmarkChainRestart(b *testing.B) {
+	place, events := chainHQ(b)
+	ctx := context.Background()
+	st := backends[0].open(b, place)
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger = st, quiet()
+	t0 := time.Now()
+	if _, err := hq.New(ctx, cfg); err != nil {
+		b.Fatal(err)
+	}
+	first := time.Since(t0)
+	st.Close()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		st := backends[0].open(b, place)
+		cfg := hq.DefaultConfig()
+		cfg.Storage, cfg.Logger = st, quiet()
+		b.StartTimer()
+		if _, err := hq.New(ctx, cfg); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/start")
+	b.ReportMetric(float64(first.Milliseconds()), "first-fold-ms")
+	b.ReportMetric(float64(events), "events")
+}
+
+// BenchmarkChainQueries measures the dashboard's queries over the whole
+// chain (report of every store, one store's report, transfers, the stock
+// snapshot a relay fetches), each asked 200 times; p99 is the figure.
+func BenchmarkChainQueries(b *testing.B) {
+	place, events := chainHQ(b)
+	ctx := context.Background()
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger = backends[0].open(b, place), quiet()
+	h, err := hq.New(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	one := hqtest.NewStore(0, 3).ID
+	queries := []struct {
+		name string
+		f    func()
+	}{
+		{"report-all", func() { h.Report(hq.Query{TopN: 20}) }},
+		{"report-store", func() { h.Report(hq.Query{Store: &one, TopN: 20}) }},
+		{"transfers", func() { h.Transfers("") }},
+		{"stock-snapshot", func() { h.StockSnapshot(one) }},
+	}
+	b.ResetTimer()
+	for range b.N {
+		for _, q := range queries {
+			var d []time.Duration
+			for range 200 {
+				t0 := time.Now()
+				q.f()
+				d = append(d, time.Since(t0))
+			}
+			slices.Sort(d)
+			b.ReportMetric(float64(d[len(d)*99/100].Microseconds())/1000, q.name+"-p99-ms")
+		}
+	}
+	b.ReportMetric(float64(events), "events")
+}
