@@ -38,6 +38,10 @@ func connectedStore(t *testing.T, n int) ([]*runningTill, []string) {
 			return err1 == nil && err2 == nil && len(r.Host().Certificates()) == n-1
 		})
 		urls = append(urls, serveUI(t, r))
+		// Refunds need an open shift at the till (issue 16).
+		if _, _, err := r.Record(t.Context(), &ledger.ShiftOpen{Currency: "EUR", Staff: "1"}, "shift"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return rs, urls
 }

@@ -79,9 +79,14 @@ func TestCustomerByScannedCard(t *testing.T) {
 	br.shot(p, "receipt-customer")
 
 	// The signed sale names the customer, and the customer's history shows it.
-	var seq uint64
-	if _, err := fmt.Sscanf(receipt, "1-%d", &seq); err != nil {
+	var n, seq uint64
+	if _, err := fmt.Sscanf(receipt, "1-%d", &n); err != nil {
 		t.Fatalf("receipt %q: %v", receipt, err)
+	}
+	var ok bool
+	a.DB().View(func(s *ledger.State) { seq, ok = s.ReceiptSeq(a.ID(), n) })
+	if !ok {
+		t.Fatalf("receipt %s: no such receipt number at till 1", receipt)
 	}
 	ev, err := a.Event(a.ID(), seq)
 	if err != nil {
