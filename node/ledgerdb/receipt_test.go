@@ -98,7 +98,9 @@ func TestReceiptNumbersGaplessPerTill(t *testing.T) {
 		case i%6 == 5 && len(theirs) > 0:
 			// Refund a line of the peer's sale here; void our own.
 			var lines []ledger.RefundLine
-			db.View(func(s *ledger.State) { lines, err = s.Fold().RefundLines(theirs[len(theirs)-1], []ledger.Pick{{Line: 0, Qty: 1}}) })
+			db.View(func(s *ledger.State) {
+				lines, err = s.Fold().RefundLines(theirs[len(theirs)-1], []ledger.Pick{{Line: 0, Qty: 1}})
+			})
 			if err == nil {
 				body = &ledger.Refund{Sale: theirs[len(theirs)-1], Currency: "EUR", Staff: "1", Lines: lines,
 					Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: lines[0].Amount}}}
