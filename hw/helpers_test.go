@@ -36,7 +36,7 @@ func saleReceipt(t testing.TB, name string) receipt.Receipt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := receipt.FromSale(ev, receipt.Info{Store: "Test Store", Number: 4})
+	r, err := receipt.FromSale(ev, receipt.Info{Store: "Test Store", Number: 4, Receipt: ev.Seq}) // every event here is a sale
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func TestSerialPrinterPrints(t *testing.T) {
 	if qr := got.QR(); len(qr) != 1 || qr[0] != receipt.QRPayload("", r.EventID, r.Sig) {
 		t.Errorf("qr %q", qr)
 	}
-	if bc := got.Barcodes(); len(bc) != 1 || bc[0] != r.Number {
+	if bc := got.Barcodes(); len(bc) != 1 || bc[0] != r.Code {
 		t.Errorf("barcodes %q", bc)
 	}
 	if errs := sp.Errors(); len(errs) != 0 {

@@ -284,6 +284,11 @@ func TestReceiptsPrintAfterCommitAndHoldOnPaperOut(t *testing.T) {
 	if txt := set.Printer.Receipts()[0].Text(); !strings.Contains(txt, receiptNo(a, first)) {
 		t.Fatalf("receipt does not show %s:\n%s", receiptNo(a, first), txt)
 	}
+	// The printed barcode is the receipt screen's (ui: ledger.ReceiptCode
+	// of the same number): the first sale after the opening stock is 1-1.
+	if bc := set.Printer.Receipts()[0].Barcodes(); receiptNo(a, first) != "1-1" || len(bc) != 1 || bc[0] != ledger.ReceiptCode(1, 1) {
+		t.Fatalf("printed barcode %q of receipt %s, want %s", bc, receiptNo(a, first), ledger.ReceiptCode(1, 1))
+	}
 	if kicks, _ := set.Printer.Drawer().Kicks(); kicks != 1 {
 		t.Fatalf("drawer kicked %d times for a cash sale, want 1", kicks)
 	}

@@ -714,7 +714,7 @@ func (h *harness) checkLedger(st *store, where string, chains map[ledger.TillID]
 		if ns := numbers[own.id]; a.info.Seq >= 1 && a.info.Seq <= uint64(len(ns)) {
 			want = ns[a.info.Seq-1]
 		}
-		legacy := own.legacyReceipts && a.info.Receipt == fmt.Sprintf("%d-%d", own.number, a.info.Seq)
+		legacy := a.info.LegacyReceipt && a.info.Receipt == fmt.Sprintf("%d-%d", own.number, a.info.Seq)
 		if a.info.Receipt != want && !legacy {
 			r.receiptsOK = false
 			r.violate("%s: acknowledged receipt %q for the event at seq %d, whose number is %q", where, a.info.Receipt, a.info.Seq, want)

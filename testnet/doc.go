@@ -117,8 +117,10 @@
 // `check`:
 //
 //   - every acknowledged event — by idempotency key, seq and EventID — is
-//     in every running till's ledger and at HQ, and its receipt number is
-//     <till number>-<seq>;
+//     in every running till's ledger and at HQ, and the receipt number
+//     the till answered is the one the chain gives it (ledger.ReceiptNo:
+//     its sales, refunds and voids counted in chain order; none for other
+//     kinds; a till of the previous release answered <till>-<seq>);
 //   - no EventID twice, no idempotency key behind two events, no key
 //     acknowledged as two different events (a retry recorded twice);
 //   - every till holds the same ledger (the same chain of IDs for every
@@ -130,7 +132,8 @@
 //     (Fold.Anomalies is empty: the workload never asks for more than
 //     remains, counting refunds still in doubt);
 //   - events come only from tills the store enrolled; receipt numbers are
-//     unique.
+//     unique, and every copy of the ledger numbers each till's receipts
+//     1..N without gaps, as a count along the chain does.
 //
 // A scenario with a power-cut step also requires, at every cut, that
 // every till starts on the first attempt after the cut (a failed start

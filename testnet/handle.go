@@ -59,6 +59,9 @@ type ackInfo struct {
 	Replayed bool // an earlier event with the same idempotency key
 	Moves    map[string]int64
 	Lines    []ledger.Line // sales: what was sold
+	// LegacyReceipt is set when a till of the previous release answered:
+	// its receipt numbers were "<till>-<seq>" (before ledger.ReceiptNo).
+	LegacyReceipt bool
 }
 
 // errRefused marks a definite answer that the till did not record the

@@ -142,9 +142,6 @@ type incarnation struct {
 	httpPort int
 	peakKB   atomic.Int64
 	starts   []time.Duration // each start until it could sell; guarded by the slot's mu
-	// legacyReceipts is set for a till of the previous release, whose
-	// receipt numbers were "<till>-<seq>" (before ledger.ReceiptNo).
-	legacyReceipts bool
 }
 
 func (s *slot) now() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }

@@ -41,10 +41,13 @@ type procTill struct {
 	base string // http://host:port
 	log  *os.File
 
-	stdin   io.WriteCloser
-	ctlMu   sync.Mutex // one command at a time
-	ctlSeq  int
-	replies chan string
+	stdin io.WriteCloser
+	ctlMu sync.Mutex // one command at a time
+	// legacyReceipts: this process runs the previous release, whose
+	// receipt numbers were "<till>-<seq>".
+	legacyReceipts bool
+	ctlSeq         int
+	replies        chan string
 
 	exited chan struct{}
 	peak   atomic.Int64 // kB
@@ -71,7 +74,6 @@ type procArgs struct {
 func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a procArgs, blocked []peer.ID) (*procTill, error) {
 	args := append([]string{}, a.prefix...)
 	bin := h.binaryFor(s)
-	inc.legacyReceipts = bin != h.cfg.Binary
 	args = append(args, bin, "--log-level", h.cfg.ChildLogLevel, "till", "--data", inc.dir,
 		"--http", a.http, "--listen", a.listen, "--testnet-control")
 	for _, p := range a.peers {
@@ -112,7 +114,7 @@ func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", s.name, err)
 	}
-	p := &procTill{h: h, s: s, inc: inc, cmd: cmd, base: "http://" + a.http, log: logf, stdin: stdin,
+	p := &procTill{h: h, s: s, inc: inc, cmd: cmd, base: "http://" + a.http, log: logf, stdin: stdin, legacyReceipts: bin != h.cfg.Binary,
 		replies: make(chan string, 16), exited: make(chan struct{}), sessions: map[string]*session{}}
 	h.procs.add(p)
 	go p.readStdout(stdout)

@@ -37,7 +37,7 @@ type Report struct {
 	LedgersIdentical bool    `json:"ledgers_identical"`
 	SignaturesOK     int     `json:"signatures_verified"`
 	Anomalies        int     `json:"anomalies"`
-	ReceiptsUnique   bool    `json:"receipts_unique"`
+	ReceiptsUnique   bool    `json:"receipts_unique"` // and gapless per till, the same in every copy
 	HQEvents         uint64  `json:"hq_events"`
 
 	PropagationSamples int       `json:"propagation_samples"`

@@ -154,6 +154,9 @@ func (h *harness) do(ctx context.Context, s *slot, inc *incarnation, op func(til
 			}
 		}
 		a, err := op(th)
+		if pt, ok := th.(*procTill); ok {
+			a.LegacyReceipt = pt.legacyReceipts
+		}
 		if err == nil || errors.Is(err, errRefused) || errors.Is(err, errBadAnswer) {
 			return a, err
 		}

@@ -35,6 +35,11 @@
 // double click records one event; the same key with a different request
 // answers 409 with the event it made.
 //
+// Every receipt number shown or read goes through ledger.ReceiptNo and
+// ledger.ParseReceiptRef (sale.go): the number the chain gives the event,
+// never its seq. Clearing a cart that had lines records cart_cleared
+// (cleared.go).
+//
 // Concurrency: an API is safe for concurrent use. The open cart is one per
 // till, in memory, shared by the till's screens; a cart put aside is a
 // parked sale (parked.go), kept by the till (interface Parking).

@@ -349,7 +349,9 @@ func demoCashier(ctx context.Context, log *slog.Logger, t *node.Till, i int, rat
 		}
 		s := ev.Body.(*ledger.Sale)
 		tot, _ := s.Totals() // recorded: it validated
-		log.Info("sale", "till", i+1, "seq", ev.Seq, "total", tot.Total.String(), "lines", len(s.Lines), "tender", s.Tenders[0].Kind)
+		var n uint64
+		t.View(func(s *ledger.State) { n, _ = s.ReceiptNumber(ev.Till, ev.Seq) })
+		log.Info("sale", "till", i+1, "receipt", ledger.ReceiptNo(t.Number(), n), "total", tot.Total.String(), "lines", len(s.Lines), "tender", s.Tenders[0].Kind)
 	}
 }
 

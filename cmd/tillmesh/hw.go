@@ -213,7 +213,7 @@ func testReceipt() (receipt.Receipt, error) {
 		return receipt.Receipt{}, err
 	}
 	return receipt.FromSale(ev, receipt.Info{Store: "tillmesh test print", Header: []string{"Not a receipt"},
-		Footer: []string{"€ £ ¥ é ü ß Ж: what the code page can print"}, Till: "Test", Location: time.Local})
+		Footer: []string{"€ £ ¥ é ü ß Ж: what the code page can print"}, Till: "Test", Receipt: 1, Location: time.Local})
 }
 
 func hwTestDrawer(c *cli.Context) error {

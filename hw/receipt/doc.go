@@ -3,7 +3,9 @@
 // A [Receipt] is what the till prints: the store header, till, cashier,
 // receipt number and time, the lines with their discounts, the totals,
 // tax by rate, the tenders and change, a footer, a CODE128 barcode of the
-// receipt number and a QR code that carries the sale's EventID and the
+// receipt number (ledger.ReceiptCode: the receipt screen shows the same
+// code; a Receipt queued by an earlier release prints its Number) and a
+// QR code that carries the sale's EventID and the
 // till's signature, so that anyone can check the receipt against the
 // ledger later ([QRPayload], [ParseQR]). [FromSale] fills one from a
 // signed sale event; a Receipt is plain data and travels as JSON in the

@@ -25,7 +25,7 @@ func testReceipt(t *testing.T) receipt.Receipt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := receipt.FromSale(ev, receipt.Info{Store: "Épicerie Tillmesh", Number: 9, Footer: []string{"Merci !"}})
+	r, err := receipt.FromSale(ev, receipt.Info{Store: "Épicerie Tillmesh", Number: 9, Receipt: 1, Footer: []string{"Merci !"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestPrinterParsesReceipt(t *testing.T) {
 				t.Errorf("%d columns: no %q in\n%s", l.Columns, want, text)
 			}
 		}
-		if bc := got[0].Barcodes(); len(bc) != 1 || bc[0] != "9-1" {
+		if bc := got[0].Barcodes(); len(bc) != 1 || bc[0] != ledger.ReceiptCode(9, 1) {
 			t.Errorf("barcodes %q", bc)
 		}
 		qr := got[0].QR()

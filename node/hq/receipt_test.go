@@ -74,3 +74,39 @@ func TestReceiptsAndClearedCartsAtHQ(t *testing.T) {
 		check("after a restart", newHQ(t, st))
 	})
 }
+
+// HQ's stock names each product and gives a weighed one's unit (issue
+// 18, item 8: the Name column was empty and 50000 showed without "kg").
+func TestHQStockNamesAndUnits(t *testing.T) {
+	ctx := t.Context()
+	store := hqtest.NewStore(71, 1)
+	st, err := hq.OpenBadger(t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := newHQ(t, st, store)
+	apples := hqapi.Product{SKU: "30001", Name: "Apples", Price: 299, Currency: "EUR", TaxRate: 700, Unit: "kg"}
+	tea := hqapi.Product{SKU: "10003", Name: "Tea small", Price: 249, Currency: "EUR", TaxRate: 700, Unit: "ea"}
+	if err := h.PutStoreCatalog(ctx, store.ID, hqapi.StoreCatalog{Products: []hqapi.Product{apples, tea}, At: 1}); err != nil {
+		t.Fatal(err)
+	}
+	till := store.Tills[0]
+	ev := till.MustNext(&ledger.StockReceive{Lines: []ledger.StockLine{{SKU: "30001", Qty: 50_000}, {SKU: "10003", Qty: 12}}, Staff: "1"}, day0)
+	if _, err := h.Ingest(ctx, store.ID, till.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{ev}), Certs: store.EncodedCerts()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Stock(ctx, &store.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]hq.StockLevel{"30001": {Name: "Apples", Unit: "kg", Qty: 50_000}, "10003": {Name: "Tea small", Unit: "ea", Qty: 12}}
+	if len(got) != 2 {
+		t.Fatalf("stock %+v", got)
+	}
+	for _, l := range got {
+		if w := want[l.SKU]; l.Name != w.Name || l.Unit != w.Unit || l.Qty != w.Qty {
+			t.Errorf("stock of %s: %+v, want %+v", l.SKU, l, w)
+		}
+	}
+}

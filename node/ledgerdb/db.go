@@ -680,6 +680,16 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 	// Events this batch writes, by key: a second, different event for the
 	// same till and seq in one batch is evidence, never an overwrite.
 	batch := map[string][]byte{}
+	// An event that links to the chain's head (or to the event before it
+	// in this batch) will take the next receipt number when applied: its
+	// number records go in this batch. Any other (held above a gap) gets
+	// them after it is applied.
+	type tip struct {
+		seq, receipts uint64
+		id            ledger.EventID
+	}
+	tips := map[ledger.TillID]*tip{}
+	predicted := map[*ledger.Event]uint64{}
 	for _, ev := range ok {
 		if ev.Store != d.cfg.Store {
 			res.Rejected = append(res.Rejected, Rejected{ev, fmt.Errorf("%w: %s", ledger.ErrWrongStore, ev.Store)})
@@ -706,6 +716,22 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 			}
 			batch[string(key)] = ev.Bytes()
 			toApply = append(toApply, ev)
+			tp := tips[ev.Till]
+			if tp == nil {
+				tp = &tip{seq: head, receipts: d.state.Receipts(ev.Till)}
+				_, tp.id, _ = d.state.Head(ev.Till)
+				tips[ev.Till] = tp
+			}
+			if ev.Seq == tp.seq+1 && ev.Prev == tp.id {
+				tp.seq, tp.id = ev.Seq, ev.ID()
+				if ledger.IsReceiptKind(ev.Kind()) {
+					tp.receipts++
+					predicted[ev] = tp.receipts
+					if err := putNumbers(wb, []*ledger.Event{ev}, []uint64{tp.receipts}); err != nil {
+						return res, err
+					}
+				}
+			}
 		case bytes.Equal(have, ev.Bytes()):
 			res.Duplicate++
 		default:
@@ -739,7 +765,16 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 			res.Held++
 		}
 	}
-	if err := d.putNumbers(res.Applied, numbers); err != nil {
+	// The numbers not written with the events: events released from
+	// above a gap (a prediction that did not hold is written again).
+	var late []*ledger.Event
+	var lateNumbers []uint64
+	for i, ev := range res.Applied {
+		if numbers[i] > 0 && predicted[ev] != numbers[i] {
+			late, lateNumbers = append(late, ev), append(lateNumbers, numbers[i])
+		}
+	}
+	if err := d.putNumbers(late, lateNumbers); err != nil {
 		// Applied but not findable by number: a restart applies them
 		// again from disk (the checkpoint does not cover them).
 		d.broken = fmt.Errorf("ledgerdb: receipt numbers of %d events not stored, restart the till: %w", len(res.Applied), err)
@@ -751,6 +786,9 @@ func (d *DB) Insert(ctx context.Context, evs []*ledger.Event) (InsertResult, err
 
 // putNumbers durably writes the receipt records of applied events.
 func (d *DB) putNumbers(applied []*ledger.Event, numbers []uint64) error {
+	if len(applied) == 0 {
+		return nil
+	}
 	wb := d.bdb.NewWriteBatch()
 	defer wb.Cancel()
 	if err := putNumbers(wb, applied, numbers); err != nil {

@@ -21,7 +21,8 @@
 //     ledger of a release without them is indexed once when it opens.
 //   - Each receipt event's number (ledger.ReceiptNo) is indexed both
 //     ways (n/, o/; index.go) when it is applied: in the append's
-//     transaction, after Insert, and again for every event Open applies
+//     transaction, in Insert's batch (after it for events held above a
+//     gap), and again for every event Open applies
 //     above the checkpoint or Refuse applies, so the records a
 //     checkpoint covers are always durable before it.
 //   - A checkpoint of the State (chain heads and folds) is stored every

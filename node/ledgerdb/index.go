@@ -23,7 +23,8 @@ import (
 // Receipt number records (n/, o/) are written when an event is applied,
 // since an event's number depends on the chain below it: in the append's
 // transaction for the till's own events (the number is known before),
-// in one batch after Insert applies a peer's run, and again for every
+// in Insert's batch for a peer's events that extend its chain (an event
+// held above a gap: in a batch once it is applied), and again for every
 // event Open applies above the checkpoint (tail replay) and when Refuse
 // rebuilds the state. A checkpoint is stored only after the records of
 // the events it covers; a start after a crash in between applies those
