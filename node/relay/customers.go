@@ -35,6 +35,8 @@ type customerInventory interface {
 	EraseCustomer(ctx context.Context, number string, at ledger.HLC, by string) error
 }
 
+var _ customerInventory = (*crdt.Store)(nil)
+
 // customerSync is the relay's customer state; the relay's round goroutine
 // is its only user.
 type customerSync struct {
