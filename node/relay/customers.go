@@ -60,10 +60,13 @@ func (r *Relay) syncCustomers(ctx context.Context) error {
 	if err == nil {
 		err = r.getCustomers(ctx, inv)
 	}
+	// 501: HQ's storage keeps no customers; 404 or 405: an HQ release
+	// older than customers. Neither changes until HQ restarts, and
+	// neither may hold up the ledger's upload.
 	var se *hqapi.StatusError
-	if errors.As(err, &se) && se.Status == http.StatusNotImplemented {
+	if errors.As(err, &se) && (se.Status == http.StatusNotImplemented || se.Status == http.StatusNotFound || se.Status == http.StatusMethodNotAllowed) {
 		r.cust.off = true
-		r.log.Warn("HQ keeps no customers; customers stay in the store", "err", err)
+		r.log.Warn("HQ keeps no customers; customers stay in the store until this till restarts", "err", err)
 		return nil
 	}
 	return err
