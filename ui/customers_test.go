@@ -73,8 +73,8 @@ func (c *customerTill) CustomerSales(context.Context, string, int) ([]*ledger.Ev
 	return nil, nil
 }
 
-func (c *customerTill) CustomerRequired(context.Context) ([]string, error) { return []string{}, nil }
-func (c *customerTill) SetCustomerRequired(context.Context, []string) error  { return nil }
+func (c *customerTill) CustomerRequired(context.Context) ([]string, error)  { return []string{}, nil }
+func (c *customerTill) SetCustomerRequired(context.Context, []string) error { return nil }
 
 func serveCustomers(t *testing.T, f ui.Till) *env {
 	t.Helper()
