@@ -100,7 +100,7 @@ func OpenPostgres(ctx context.Context, dsn string, maxConns int) (*Postgres, err
 	}
 	p := &Postgres{dsn: dsn, sem: make(chan struct{}, maxConns), idle: make(chan *pgx.Conn, maxConns)}
 	err := p.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, schema)
+		_, err := c.Exec(ctx, schema+customerSchema) // customers_postgres.go
 		return err
 	})
 	if err != nil {
