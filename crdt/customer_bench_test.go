@@ -95,3 +95,50 @@ func BenchmarkCustomerFind(b *testing.B) {
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(slots)
 }
+
+// BenchmarkCustomerIndexRebuild measures a till's start with 100,000
+// customers stored: reopening the Store reads every customer slot from
+// the datastore and fills the search index. Set-up writes the customers
+// 500 to a batch and is not timed.
+//
+//	go test -run '^$' -bench CustomerIndexRebuild -benchtime=1x ./crdt/
+func BenchmarkCustomerIndexRebuild(b *testing.B) {
+	const n, batch = 100_000, 500
+	o := replicaOpts{badger: true} // as a till: Badger on disk
+	r := newReplica(b, "till-a", o)
+	ctx := b.Context()
+	for i := 0; i < n; i += batch {
+		err := r.s.write(ctx, func() ([]op, func(), error) {
+			ops := make([]op, 0, batch)
+			for j := i; j < i+batch; j++ {
+				c := Customer{Number: fmt.Sprintf("%012d", 100_000_000_000+j), Name: fmt.Sprintf("Customer %d", j),
+					Phone: fmt.Sprintf("+49 171 %07d", j), Card: fmt.Sprintf("LOY%08d", j)}
+				v, err := encodeValue(customerSlot{Number: c.Number, Edits: createEdits(c, hlc(1), r.name)})
+				if err != nil {
+					return nil, nil, err
+				}
+				ops = append(ops, op{key: customerSlotKey(c.Number, r.name, r.s.epoch), value: v})
+			}
+			return ops, nil, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if got, _ := r.s.CustomerCount(); got != n {
+		b.Fatalf("%d customers indexed while writing, want %d", got, n)
+	}
+	var total time.Duration
+	for range b.N {
+		if err := r.s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		r.start(b, o)
+		total += time.Since(start)
+		if got, _ := r.s.CustomerCount(); got != n {
+			b.Fatalf("%d customers after the restart, want %d", got, n)
+		}
+	}
+	b.ReportMetric(float64((total / time.Duration(b.N)).Milliseconds()), "open-ms")
+}

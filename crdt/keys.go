@@ -25,16 +25,17 @@ import (
 //	<ns>/local/epoch                this incarnation's epoch (never replicated)
 //	<ns>/local/open                 present while a Store is open
 const (
-	prefixProduct  = "product"
-	prefixStaff    = "staff"
-	prefixCert     = "cert"
-	prefixRevoked  = "revoked"
-	prefixSetting  = "setting"
-	prefixStock    = "stock"
-	prefixKinds    = "kinds"
-	prefixCustomer = "customer" // customer.go: slots and erasure markers
-	prefixOutbox   = "outbox"
+	prefixProduct = "product"
+	prefixStaff   = "staff"
+	prefixCert    = "cert"
+	prefixRevoked = "revoked"
+	prefixSetting = "setting"
+	prefixStock   = "stock"
+	prefixKinds   = "kinds"
+	prefixOutbox  = "outbox"
 )
+
+const prefixCustomer = "customer" // customer.go: slots and erasure markers
 
 func keyOf(prefix, id string) ds.Key {
 	return ds.RawKey("/" + prefix + "/" + id)

@@ -50,10 +50,11 @@ type Store struct {
 	bgClosed   bool           // Close is waiting for bg: start nothing more
 	bg         sync.WaitGroup // repairs started by the Store
 
-	index     *barcodeIndex
+	index *barcodeIndex
+	subs  *subscribers
+	newer newerKeys // keys of kinds a newer version wrote (newer.go)
+
 	customers *customerIndex // customer_index.go
-	subs      *subscribers
-	newer     newerKeys // keys of kinds a newer version wrote (newer.go)
 
 	// The writer goroutine owns own and is the only caller of
 	// crdt.Batch/Commit: go-ds-crdt's Put has no lock and all batches

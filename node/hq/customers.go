@@ -24,7 +24,7 @@ import (
 // see docs/SECURITY.md.
 
 // ErrNoCustomers answers customer requests when the storage keeps none.
-var ErrNoCustomers = errors.New("hq: this storage keeps no customers (PostgreSQL: not yet)")
+var ErrNoCustomers = errors.New("hq: this storage keeps no customers")
 
 // hqEditor is who an erasure made at HQ is by.
 const hqEditor = "hq"

@@ -29,7 +29,7 @@ const (
 )
 
 // customerStorage is what HQ needs of its storage for customers. The
-// embedded Badger storage implements it; PostgreSQL does not yet.
+// embedded Badger storage and PostgreSQL implement it.
 type customerStorage interface {
 	// UpdateCustomer reads a record (nil if none), lets f decide the new
 	// one, and stores it with a new cursor if f says it changed.

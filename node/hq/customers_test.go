@@ -65,3 +65,71 @@ func TestErasedCustomerInNoLaterBackup(t *testing.T) {
 		t.Error("erasing an unknown customer succeeded")
 	}
 }
+
+// TestCustomersOnEveryStorage: HQ merges customers by field clocks, hands
+// them out after a cursor in order, erases for good, and ignores a late
+// edit, on Badger and on PostgreSQL.
+func TestCustomersOnEveryStorage(t *testing.T) {
+	for _, name := range []string{"badger", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			var st hq.Storage
+			var err error
+			if name == "badger" {
+				st, err = hq.OpenBadger(t.TempDir(), quiet())
+			} else {
+				st, err = hq.OpenPostgres(ctx, postgresDSN(t), 2)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			cfg := hq.DefaultConfig()
+			cfg.Storage, cfg.Logger = st, quiet()
+			h, err := hq.New(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := hqtest.NewStore(71, 1)
+			if err := h.RegisterStore(ctx, store.ID, "Shop", store.CAPublic()); err != nil {
+				t.Fatal(err)
+			}
+			put := func(num, field, value string, wall int64) int {
+				t.Helper()
+				n, err := h.PutCustomers(ctx, store.ID, []hqapi.CustomerRecord{{Number: num, Edits: []hqapi.CustomerEdit{{Field: field, Value: value, Wall: wall, By: "t1"}}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			put("1001", "name", "Anna", 10)
+			put("1002", "name", "Ben", 10)
+			if n := put("1001", "name", "Anna Old", 5); n != 0 {
+				t.Fatalf("an older edit changed the record (%d)", n)
+			}
+			put("1001", "phone", "0171 5550101", 20)
+			got, err := h.CustomersFor(ctx, store.ID, 0, 1)
+			if err != nil || len(got.Customers) != 1 || !got.More || got.Customers[0].Number != "1002" {
+				t.Fatalf("first page: %+v, %v", got, err)
+			}
+			rest, err := h.CustomersFor(ctx, store.ID, got.Next, 10)
+			if err != nil || len(rest.Customers) != 1 || rest.More || rest.Customers[0].Number != "1001" || len(rest.Customers[0].Edits) != 2 {
+				t.Fatalf("second page: %+v, %v", rest, err)
+			}
+			if err := h.EraseCustomer(ctx, "1001", "admin"); err != nil {
+				t.Fatal(err)
+			}
+			if n := put("1001", "name", "Anna Back", 99); n != 0 {
+				t.Fatal("a late edit changed an erased customer")
+			}
+			after, err := h.CustomersFor(ctx, store.ID, rest.Next, 10)
+			if err != nil || len(after.Customers) != 1 || !after.Customers[0].Erased || len(after.Customers[0].Edits) != 0 {
+				t.Fatalf("after the erasure: %+v, %v", after, err)
+			}
+			vs, err := h.SearchCustomers(ctx, "", 10)
+			if err != nil || len(vs) != 2 || vs[0] != (hq.CustomerView{Number: "1001", Erased: true}) || vs[1].Name != "Ben" {
+				t.Fatalf("search: %+v, %v", vs, err)
+			}
+		})
+	}
+}

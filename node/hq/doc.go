@@ -86,6 +86,17 @@
 // POST /hq/api/staff/status to deactivate, reactivate or remove) go down
 // to the stores like catalog changes; a removed member stays removed.
 //
+// # Customers
+//
+// customers.go merges the chain's customers from every store's relay (per
+// field, the edit with the greatest hybrid logical clock wins; an erasure
+// wins over everything), hands them to every store after a cursor, and
+// lists, searches and erases them on the dashboard's customers page.
+// Storage keeps one record per customer and a cursor log of numbers only,
+// so an erasure leaves no personal data in current storage (Badger writes
+// the record with its discard flag, so no later backup carries an older
+// version).
+//
 // # Concurrency
 //
 // HQ is safe for concurrent use. Each store has its own lock: uploads of

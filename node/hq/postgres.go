@@ -119,7 +119,7 @@ func OpenPostgres(ctx context.Context, dsn string, maxConns int) (*Postgres, err
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	p := &Postgres{db: db}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+customerSchema); err != nil { // customers_postgres.go
 		db.Close()
 		return nil, fmt.Errorf("open hq postgres: %w", err)
 	}

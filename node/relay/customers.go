@@ -35,12 +35,14 @@ type customerInventory interface {
 	EraseCustomer(ctx context.Context, number string, at ledger.HLC, by string) error
 }
 
+var _ customerInventory = (*crdt.Store)(nil)
+
 // customerSync is the relay's customer state; the relay's round goroutine
 // is its only user.
 type customerSync struct {
 	sent uint64    // CustomersChangedSince version already put to HQ
 	full time.Time // when every customer was last put to HQ
-	off  bool      // HQ keeps no customers (501): stop asking until restart
+	off  time.Time // HQ keeps no customers: ask again after this
 }
 
 // customerResend is how often the relay puts HQ every customer again,
@@ -51,17 +53,20 @@ const customerResend = 6 * time.Hour
 // syncCustomers runs one round of the customer flow.
 func (r *Relay) syncCustomers(ctx context.Context) error {
 	inv, ok := r.cfg.Inventory.(customerInventory)
-	if !ok || r.cust.off {
+	if !ok || r.cfg.Now().Before(r.cust.off) {
 		return nil
 	}
 	err := r.putCustomers(ctx, inv)
 	if err == nil {
 		err = r.getCustomers(ctx, inv)
 	}
+	// 501: HQ's storage keeps no customers; 404 or 405: an HQ release
+	// older than customers. Neither changes until HQ is upgraded, and
+	// neither may hold up the ledger's upload: ask again in an hour.
 	var se *hqapi.StatusError
-	if errors.As(err, &se) && se.Status == http.StatusNotImplemented {
-		r.cust.off = true
-		r.log.Warn("HQ keeps no customers; customers stay in the store", "err", err)
+	if errors.As(err, &se) && (se.Status == http.StatusNotImplemented || se.Status == http.StatusNotFound || se.Status == http.StatusMethodNotAllowed) {
+		r.cust.off = r.cfg.Now().Add(time.Hour)
+		r.log.Warn("HQ keeps no customers; customers stay in the store, asking again in an hour", "err", err)
 		return nil
 	}
 	return err

@@ -1,7 +1,8 @@
 // Package relay is the till side of HQ: the election of one relay per
 // store among the tills that reach HQ, the upload of the store's ledger to
 // HQ, and the downlink of HQ's catalog, price and staff changes into the
-// store's CRDT.
+// store's CRDT. Customers go both ways (customers.go): the store's changes
+// up, every store's down, merged by the clocks of their field edits.
 //
 // # Election
 //
