@@ -2,7 +2,10 @@ package main
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +48,24 @@ func TestLimitFollowsABigLiveHeap(t *testing.T) {
 		if got := limitFor(tc.live); got != tc.want {
 			t.Errorf("live heap %d: limit %d, want %d", tc.live, got, tc.want)
 		}
+	}
+}
+
+// TestHeapOwner: an allocation is charged to the innermost frame outside
+// the standard library: a sort the test calls is the test's (tillmesh's).
+func TestHeapOwner(t *testing.T) {
+	var pcs [32]uintptr
+	var stack []uintptr
+	sort.Slice([]int{2, 1}, func(i, j int) bool {
+		stack = pcs[:runtime.Callers(1, pcs[:])]
+		return i < j
+	})
+	if got := heapOwner(stack); got != "tillmesh other" {
+		t.Errorf("heapOwner of a stack through sort from this test = %q, want %q", got, "tillmesh other")
+	}
+	var b strings.Builder
+	memReport(&b)
+	if !strings.Contains(b.String(), "Go heap in use by who allocated it") {
+		t.Errorf("memory report without the heap by owner:\n%s", b.String())
 	}
 }
