@@ -136,53 +136,94 @@ type CardBalance struct {
 	Moves    int     `json:"moves"`
 	// Redeems are the redemptions, for over-spend reports.
 	Redeems []Spend `json:"redeems,omitempty"`
-	first   *Event
+	issued  bool
+}
+
+// CardEntry is one movement of a card as the folds need it, small
+// enough for a node to keep in its card index instead of reading every
+// event again (CardEntries).
+type CardEntry struct {
+	Till     TillID        `cbor:"1,keyasint" json:"till"`
+	Seq      uint64        `cbor:"2,keyasint" json:"seq"`
+	Event    EventID       `cbor:"3,keyasint" json:"event"`
+	Time     HLC           `cbor:"4,keyasint" json:"time"`
+	Op       CardOp        `cbor:"5,keyasint" json:"op"`
+	Account  Account       `cbor:"6,keyasint" json:"account"`
+	Currency string        `cbor:"7,keyasint" json:"currency"`
+	Amount   Money         `cbor:"8,keyasint,omitempty" json:"amount,omitempty"`
+	Grant    *GrantRef     `cbor:"9,keyasint,omitempty" json:"grant,omitempty"`
+	Offline  *OfflineSpend `cbor:"10,keyasint,omitempty" json:"offline,omitempty"`
+}
+
+// CardEntries returns the card movements an event makes, by card: a
+// card event's one, and a refund's store-credit tenders (each issues
+// credit on the card in its Ref).
+func CardEntries(ev *Event) map[string][]CardEntry {
+	at := CardEntry{Till: ev.Till, Seq: ev.Seq, Event: ev.ID(), Time: ev.Time}
+	switch b := ev.Body.(type) {
+	case *CardMove:
+		e := at
+		e.Op, e.Account, e.Currency, e.Amount, e.Grant, e.Offline = b.Op, b.Account, b.Currency, b.Amount, b.Grant, b.Offline
+		return map[string][]CardEntry{b.Card: {e}}
+	case *Refund:
+		var out map[string][]CardEntry
+		for _, t := range b.Tenders {
+			if t.Kind != StoreCreditTender {
+				continue
+			}
+			if out == nil {
+				out = map[string][]CardEntry{}
+			}
+			e := at
+			e.Op, e.Account, e.Currency, e.Amount = CardIssue, StoreCredit, b.Currency, t.Amount
+			out[t.Ref] = append(out[t.Ref], e)
+		}
+		return out
+	}
+	return nil
 }
 
 // FoldCard folds a card's movements, in any order and counting each
 // event once (by ID): card events, and refunds paid out as store credit
 // on the card (they issue it). Other events are ignored.
 func FoldCard(card string, evs []*Event) CardBalance {
-	b := CardBalance{Card: card}
+	var es []CardEntry
 	seen := map[EventID]bool{}
-	deactivated := false
 	for _, ev := range evs {
-		if r, ok := ev.Body.(*Refund); ok && !seen[ev.ID()] {
-			// A refund paid out as store credit issues it.
-			for _, t := range r.Tenders {
-				if t.Kind == StoreCreditTender && t.Ref == card {
-					seen[ev.ID()] = true
-					b.Moves++
-					b.Issued += t.Amount
-					if b.first == nil || earlier(ev, b.first) {
-						b.first, b.Owner, b.Account, b.Currency = ev, ev.Till, StoreCredit, r.Currency
-					}
-				}
-			}
-			continue
+		if !seen[ev.ID()] {
+			seen[ev.ID()] = true
+			es = append(es, CardEntries(ev)[card]...)
 		}
-		m, ok := ev.Body.(*CardMove)
-		if !ok || m.Card != card || seen[ev.ID()] {
-			continue
-		}
-		seen[ev.ID()] = true
+	}
+	return FoldEntries(card, es)
+}
+
+// FoldEntries folds a card's movements given as entries (CardEntries of
+// each event once), in any order.
+func FoldEntries(card string, es []CardEntry) CardBalance {
+	b := CardBalance{Card: card}
+	deactivated := false
+	var first *CardEntry
+	for i := range es {
+		e := &es[i]
 		b.Moves++
-		switch m.Op {
+		switch e.Op {
 		case CardIssue:
-			b.Issued += m.Amount
-			if b.first == nil || earlier(ev, b.first) {
-				b.first, b.Owner, b.Account, b.Currency = ev, ev.Till, m.Account, m.Currency
+			b.Issued += e.Amount
+			if first == nil || earlierEntry(e, first) {
+				first, b.Owner, b.Account, b.Currency = e, e.Till, e.Account, e.Currency
 			}
 		case CardRedeem:
-			b.Redeemed += m.Amount
-			b.Redeems = append(b.Redeems, Spend{Till: ev.Till, Seq: ev.Seq, Event: ev.ID(), Kind: KindCard,
-				Amount: m.Amount, Grant: m.Grant, Offline: m.Grant == nil})
+			b.Redeemed += e.Amount
+			b.Redeems = append(b.Redeems, Spend{Till: e.Till, Seq: e.Seq, Event: e.Event, Kind: KindCard,
+				Amount: e.Amount, Grant: e.Grant, Offline: e.Grant == nil})
 		case CardDeactivate:
 			deactivated = true
 		}
 	}
 	b.Balance = b.Issued - b.Redeemed
-	b.Active = b.first != nil && !deactivated
+	b.issued = first != nil
+	b.Active = b.issued && !deactivated
 	sort.Slice(b.Redeems, func(i, j int) bool {
 		x, y := b.Redeems[i], b.Redeems[j]
 		if x.Till != y.Till {
@@ -193,7 +234,7 @@ func FoldCard(card string, evs []*Event) CardBalance {
 	return b
 }
 
-func earlier(a, b *Event) bool {
+func earlierEntry(a, b *CardEntry) bool {
 	if a.Time != b.Time {
 		return a.Time.Before(b.Time)
 	}
@@ -229,7 +270,7 @@ type CardOverspend struct {
 // deactivated one, another currency or more than is left is refused.
 func (b CardBalance) CheckRedeem(amount, held Money, currency string) error {
 	switch {
-	case b.first == nil:
+	case !b.issued:
 		return fmt.Errorf("%w: unknown card %s", ErrInvalidBody, b.Card)
 	case !b.Active:
 		return fmt.Errorf("%w: card %s is deactivated", ErrInvalidBody, b.Card)

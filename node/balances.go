@@ -20,11 +20,11 @@ import (
 
 // CardBalance folds a card's movements as this till holds them.
 func (t *Till) CardBalance(_ context.Context, card string) (ledger.CardBalance, error) {
-	evs, err := t.db.CardEvents(card)
+	es, err := t.db.CardEntries(card)
 	if err != nil {
 		return ledger.CardBalance{}, fmt.Errorf("%w: read card %s: %v", ui.ErrUnavailable, card, err)
 	}
-	return ledger.FoldCard(card, evs), nil
+	return ledger.FoldEntries(card, es), nil
 }
 
 // beforeCard checks a card movement against the card as this till sees

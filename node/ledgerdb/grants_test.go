@@ -61,11 +61,11 @@ func BenchmarkCardBalance10k(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		evs, err := db.CardEvents("GC-1")
+		es, err := db.CardEntries("GC-1")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if bal := ledger.FoldCard("GC-1", evs); bal.Moves != 10_000 || bal.Balance != ledger.MaxPrice-9_999 {
+		if bal := ledger.FoldEntries("GC-1", es); bal.Moves != 10_000 || bal.Balance != ledger.MaxPrice-9_999 {
 			b.Fatalf("%+v", bal)
 		}
 	}
