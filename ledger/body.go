@@ -107,6 +107,7 @@ type Sale struct {
 	Change       Money    `cbor:"6,keyasint,omitempty" json:"change,omitempty"`
 	Staff        string   `cbor:"7,keyasint" json:"staff"`
 	Approver     string   `cbor:"8,keyasint,omitempty" json:"approver,omitempty"` // manager who approved a discount above the limit
+	Customer     string   `cbor:"9,keyasint,omitempty" json:"customer,omitempty"`
 }
 
 // Refund gives back some or all of a sale's lines, at any till. Each line's

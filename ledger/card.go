@@ -41,7 +41,13 @@ type Account string
 const (
 	GiftCard    Account = "gift_card"
 	StoreCredit Account = "store_credit"
+	// Points are a customer's loyalty points: Card is the customer
+	// number, Currency PointsCurrency, amounts whole points.
+	Points Account = "points"
 )
+
+// PointsCurrency is the currency code of a points account.
+const PointsCurrency = "PTS"
 
 // CardOp is what a movement does.
 type CardOp string
@@ -73,8 +79,8 @@ type CardMove struct {
 func (*CardMove) Kind() Kind { return KindCard }
 
 func checkCardNumber(c string) error {
-	if len(c) < 4 || len(c) > MaxCardLen {
-		return invalid("card number %q: want 4..%d characters", c, MaxCardLen)
+	if len(c) < 1 || len(c) > MaxCardLen {
+		return invalid("card number %q: want 1..%d characters", c, MaxCardLen)
 	}
 	for _, r := range c {
 		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r == '-') {
@@ -94,8 +100,11 @@ func (m *CardMove) check() error {
 	if err := checkStaff("staff", m.Staff, true); err != nil {
 		return err
 	}
-	if m.Account != GiftCard && m.Account != StoreCredit {
-		return invalid("card account %q: want gift_card or store_credit", m.Account)
+	if m.Account != GiftCard && m.Account != StoreCredit && m.Account != Points {
+		return invalid("card account %q: want gift_card, store_credit or points", m.Account)
+	}
+	if (m.Account == Points) != (m.Currency == PointsCurrency) {
+		return invalid("a points account counts in %s, other cards in money", PointsCurrency)
 	}
 	if err := checkSpendRefs(m.Grant, m.Offline); err != nil {
 		return err
@@ -289,3 +298,43 @@ var ErrOverRedeem = errors.New("ledger: redemption above the card balance")
 
 // CheckBody reports what is wrong with a body on its own, as Sign would.
 func CheckBody(b Body) error { return b.check() }
+
+// EarnRule is a store's loyalty rule: PerUnit points for each whole
+// currency unit (100 minor units) paid for lines whose SKU starts with
+// none of Excluded (the catalog has no categories; stores number SKUs by
+// category, so a prefix names one).
+type EarnRule struct {
+	PerUnit  int64
+	Excluded []string
+}
+
+// EarnPoints is what a sale earns its customer: PerUnit x the whole
+// currency units paid (after discounts, tax included) for the lines not
+// excluded, rounded down. A sale without a customer earns nothing.
+func (r EarnRule) EarnPoints(s *Sale) int64 {
+	if s.Customer == "" || r.PerUnit <= 0 {
+		return 0
+	}
+	t, err := s.Totals()
+	if err != nil {
+		return 0
+	}
+	var paid Money
+lines:
+	for i, l := range s.Lines {
+		for _, x := range r.Excluded {
+			if x != "" && len(l.SKU) >= len(x) && l.SKU[:len(x)] == x {
+				continue lines
+			}
+		}
+		paid += t.Lines[i].Amount
+	}
+	if paid <= 0 {
+		return 0
+	}
+	p, err := mulDivRound(int64(paid/100), r.PerUnit, 1)
+	if err != nil || p > MaxPrice {
+		return MaxPrice
+	}
+	return p
+}
