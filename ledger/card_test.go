@@ -91,7 +91,7 @@ func TestEarnPoints(t *testing.T) {
 		want int64
 	}{
 		{ledger.EarnRule{PerUnit: 3, Excluded: []string{"2"}}, 3 * 6}, // 2.38 + 3.69 = 6.07: 6 whole units
-		{ledger.EarnRule{PerUnit: 1}, 12},                              // 12.06
+		{ledger.EarnRule{PerUnit: 1}, 12},                             // 12.06
 		{ledger.EarnRule{PerUnit: 1, Excluded: []string{"1", "2", "3"}}, 0},
 		{ledger.EarnRule{PerUnit: 0}, 0},
 		{ledger.EarnRule{PerUnit: -5}, 0},
