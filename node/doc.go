@@ -56,4 +56,14 @@
 // list in memory, reloaded on every CRDT revocation change, for the p2p
 // gater (refuse and drop the till) and ledger sync (refuse its events
 // above AfterSeq). Events of the till it already held stay.
+//
+// Spent once (grants.go, balances.go, docs/ARCHITECTURE.md "Spent
+// once"): Record first takes the owner's grant for a refund or a card
+// redemption (the till that made the sale or issued the card; over
+// node/grant when it is another till), then records the event naming
+// it. A till's grant book serializes every grant under one mutex and
+// stores each (ledgerdb.PutGrant, fsynced) before answering; Record never
+// holds its own lock while it waits for an owner. Offline refunds go
+// through the store's policy and limit; card tenders of a sale are
+// redeemed before the sale and given back if the sale is not recorded.
 package node
