@@ -257,8 +257,8 @@ func paidByCard(s *ledger.Sale) bool {
 // sale and the points event loses those points (shown in the logs); a
 // refund does not take points back yet.
 const (
-	SettingLoyaltyPerUnit = "loyalty_points_per_unit"
-	SettingLoyaltyExclude = "loyalty_excluded_skus" // comma-separated SKU prefixes
+	SettingLoyaltyPerUnit = ui.SettingLoyaltyPerUnit
+	SettingLoyaltyExclude = ui.SettingLoyaltyExclude // comma-separated SKU prefixes
 )
 
 func (t *Till) earnRule(ctx context.Context) ledger.EarnRule {

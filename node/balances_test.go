@@ -166,14 +166,10 @@ func TestCardTenderGated(t *testing.T) {
 // store's rule (excluded SKUs earn none), every till folds the same
 // points balance, and points are spent once; bad amounts change nothing.
 func TestLoyaltyPoints(t *testing.T) {
-	rs, _ := connectedStore(t, 2)
+	rs, urls := connectedStore(t, 2)
 	a, b := rs[0], rs[1]
 	ctx := t.Context()
-	for k, v := range map[string]string{node.SettingLoyaltyPerUnit: "2", node.SettingLoyaltyExclude: "10002, 10009"} {
-		if err := a.PutSetting(ctx, k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	login(t, urls[0], "1", "1234").must(200, "PUT", "/api/settings", `{"loyalty_points_per_unit":2,"loyalty_excluded_skus":"10002, 10009"}`)
 	cat := node.DemoCatalog(10)
 	req := ui.SaleRequest{Staff: "2", Lines: []ui.SaleLine{{SKU: "10001", Qty: 3}, {SKU: "10002", Qty: 1}},
 		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}}
@@ -208,5 +204,12 @@ func TestLoyaltyPoints(t *testing.T) {
 	}
 	if bal, _ := b.CardBalance(ctx, "C-42"); bal.Balance != 1 || bal.Moves != 2 {
 		t.Fatalf("points after bad input: %+v", bal)
+	}
+	cb := login(t, urls[1], "2", "0000")
+	if code, out := cb.do("POST", "/api/cards/redeem", `{"idempotency_key":"p-h1","card":"C-42","amount":1.5,"account":"points"}`); code != 400 {
+		t.Fatalf("fractional points: %d %v", code, out)
+	}
+	if out := cb.must(201, "POST", "/api/cards/redeem", `{"idempotency_key":"p-h2","card":"C-42","amount":1,"account":"points"}`); n(out["balance"]) != 0 || out["account"] != "points" {
+		t.Fatalf("points redeemed over HTTP: %v", out)
 	}
 }

@@ -260,11 +260,18 @@ func (a *API) postCardIssue(w http.ResponseWriter, r *http.Request, s *session) 
 
 func (a *API) postCardRedeem(w http.ResponseWriter, r *http.Request, s *session) {
 	a.cardMove(w, r, s, ledger.CardRedeem, func(req CardRequest, card string) (*ledger.CardMove, error) {
+		cur := a.settings(r.Context()).Currency
 		acct := ledger.GiftCard
-		if req.Account == string(ledger.StoreCredit) {
+		switch ledger.Account(req.Account) {
+		case "", ledger.GiftCard:
+		case ledger.StoreCredit:
 			acct = ledger.StoreCredit
+		case ledger.Points:
+			acct, cur = ledger.Points, ledger.PointsCurrency
+		default:
+			return nil, badRequest("account %q: want gift_card, store_credit or points", req.Account)
 		}
-		return &ledger.CardMove{Account: acct, Currency: a.settings(r.Context()).Currency, Amount: req.Amount}, nil
+		return &ledger.CardMove{Account: acct, Currency: cur, Amount: req.Amount}, nil
 	})
 }
 
