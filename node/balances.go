@@ -299,3 +299,19 @@ func (t *Till) earnPoints(ctx context.Context, ev *ledger.Event, idem string) {
 		t.log.Warn("loyalty points not credited", "customer", s.Customer, "points", pts, "sale", ev.Seq, "err", err)
 	}
 }
+
+// CardOverspends lists the cards (gift cards, store credit, points)
+// redeemed beyond what was issued on them, for the manager's report.
+// It reads every card's movements.
+func (t *Till) CardOverspends(context.Context) ([]ledger.CardOverspend, error) {
+	var out []ledger.CardOverspend
+	err := t.db.EachCard(func(card string, es []ledger.CardEntry) {
+		if o, ok := ledger.FoldEntries(card, es).Overspend(); ok {
+			out = append(out, o)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: read cards: %v", ui.ErrUnavailable, err)
+	}
+	return out, nil
+}

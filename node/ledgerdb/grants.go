@@ -217,3 +217,56 @@ func (d *DB) CardEntries(card string) ([]ledger.CardEntry, error) {
 	}
 	return out, err
 }
+
+// EachCard calls f with every card's movements in the applied events,
+// card by card in key order.
+func (d *DB) EachCard(f func(card string, es []ledger.CardEntry)) error {
+	heads := map[ledger.TillID]uint64{}
+	d.mu.Lock()
+	for _, t := range d.state.Tills() {
+		heads[t], _, _ = d.state.Head(t)
+	}
+	d.mu.Unlock()
+	var card string
+	var es []ledger.CardEntry
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: cardPrefix, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()[len(cardPrefix):]
+			if len(k) < 41 || k[len(k)-41] != 0 {
+				return fmt.Errorf("card index key %x", k)
+			}
+			c := string(k[:len(k)-41])
+			var till ledger.TillID
+			copy(till[:], k[len(k)-40:])
+			if binary.BigEndian.Uint64(k[len(k)-8:]) > heads[till] {
+				continue
+			}
+			if c != card && len(es) > 0 {
+				f(card, es)
+				es = nil
+			}
+			card = c
+			err := it.Item().Value(func(v []byte) error {
+				var more []ledger.CardEntry
+				if err := cbor.Unmarshal(v, &more); err != nil {
+					return fmt.Errorf("card index record of %s: %w", c, err)
+				}
+				es = append(es, more...)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, badger.ErrDBClosed) {
+		return ErrClosed
+	}
+	if err == nil && len(es) > 0 {
+		f(card, es)
+	}
+	return err
+}
