@@ -41,7 +41,13 @@ type Account string
 const (
 	GiftCard    Account = "gift_card"
 	StoreCredit Account = "store_credit"
+	// Points are a customer's loyalty points: Card is the customer
+	// number, Currency PointsCurrency, amounts whole points.
+	Points Account = "points"
 )
+
+// PointsCurrency is the currency code of a points account.
+const PointsCurrency = "PTS"
 
 // CardOp is what a movement does.
 type CardOp string
@@ -73,8 +79,8 @@ type CardMove struct {
 func (*CardMove) Kind() Kind { return KindCard }
 
 func checkCardNumber(c string) error {
-	if len(c) < 4 || len(c) > MaxCardLen {
-		return invalid("card number %q: want 4..%d characters", c, MaxCardLen)
+	if len(c) < 1 || len(c) > MaxCardLen {
+		return invalid("card number %q: want 1..%d characters", c, MaxCardLen)
 	}
 	for _, r := range c {
 		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r == '-') {
@@ -94,8 +100,11 @@ func (m *CardMove) check() error {
 	if err := checkStaff("staff", m.Staff, true); err != nil {
 		return err
 	}
-	if m.Account != GiftCard && m.Account != StoreCredit {
-		return invalid("card account %q: want gift_card or store_credit", m.Account)
+	if m.Account != GiftCard && m.Account != StoreCredit && m.Account != Points {
+		return invalid("card account %q: want gift_card, store_credit or points", m.Account)
+	}
+	if (m.Account == Points) != (m.Currency == PointsCurrency) {
+		return invalid("a points account counts in %s, other cards in money", PointsCurrency)
 	}
 	if err := checkSpendRefs(m.Grant, m.Offline); err != nil {
 		return err
@@ -136,53 +145,94 @@ type CardBalance struct {
 	Moves    int     `json:"moves"`
 	// Redeems are the redemptions, for over-spend reports.
 	Redeems []Spend `json:"redeems,omitempty"`
-	first   *Event
+	issued  bool
+}
+
+// CardEntry is one movement of a card as the folds need it, small
+// enough for a node to keep in its card index instead of reading every
+// event again (CardEntries).
+type CardEntry struct {
+	Till     TillID        `cbor:"1,keyasint" json:"till"`
+	Seq      uint64        `cbor:"2,keyasint" json:"seq"`
+	Event    EventID       `cbor:"3,keyasint" json:"event"`
+	Time     HLC           `cbor:"4,keyasint" json:"time"`
+	Op       CardOp        `cbor:"5,keyasint" json:"op"`
+	Account  Account       `cbor:"6,keyasint" json:"account"`
+	Currency string        `cbor:"7,keyasint" json:"currency"`
+	Amount   Money         `cbor:"8,keyasint,omitempty" json:"amount,omitempty"`
+	Grant    *GrantRef     `cbor:"9,keyasint,omitempty" json:"grant,omitempty"`
+	Offline  *OfflineSpend `cbor:"10,keyasint,omitempty" json:"offline,omitempty"`
+}
+
+// CardEntries returns the card movements an event makes, by card: a
+// card event's one, and a refund's store-credit tenders (each issues
+// credit on the card in its Ref).
+func CardEntries(ev *Event) map[string][]CardEntry {
+	at := CardEntry{Till: ev.Till, Seq: ev.Seq, Event: ev.ID(), Time: ev.Time}
+	switch b := ev.Body.(type) {
+	case *CardMove:
+		e := at
+		e.Op, e.Account, e.Currency, e.Amount, e.Grant, e.Offline = b.Op, b.Account, b.Currency, b.Amount, b.Grant, b.Offline
+		return map[string][]CardEntry{b.Card: {e}}
+	case *Refund:
+		var out map[string][]CardEntry
+		for _, t := range b.Tenders {
+			if t.Kind != StoreCreditTender {
+				continue
+			}
+			if out == nil {
+				out = map[string][]CardEntry{}
+			}
+			e := at
+			e.Op, e.Account, e.Currency, e.Amount = CardIssue, StoreCredit, b.Currency, t.Amount
+			out[t.Ref] = append(out[t.Ref], e)
+		}
+		return out
+	}
+	return nil
 }
 
 // FoldCard folds a card's movements, in any order and counting each
 // event once (by ID): card events, and refunds paid out as store credit
 // on the card (they issue it). Other events are ignored.
 func FoldCard(card string, evs []*Event) CardBalance {
-	b := CardBalance{Card: card}
+	var es []CardEntry
 	seen := map[EventID]bool{}
-	deactivated := false
 	for _, ev := range evs {
-		if r, ok := ev.Body.(*Refund); ok && !seen[ev.ID()] {
-			// A refund paid out as store credit issues it.
-			for _, t := range r.Tenders {
-				if t.Kind == StoreCreditTender && t.Ref == card {
-					seen[ev.ID()] = true
-					b.Moves++
-					b.Issued += t.Amount
-					if b.first == nil || earlier(ev, b.first) {
-						b.first, b.Owner, b.Account, b.Currency = ev, ev.Till, StoreCredit, r.Currency
-					}
-				}
-			}
-			continue
+		if !seen[ev.ID()] {
+			seen[ev.ID()] = true
+			es = append(es, CardEntries(ev)[card]...)
 		}
-		m, ok := ev.Body.(*CardMove)
-		if !ok || m.Card != card || seen[ev.ID()] {
-			continue
-		}
-		seen[ev.ID()] = true
+	}
+	return FoldEntries(card, es)
+}
+
+// FoldEntries folds a card's movements given as entries (CardEntries of
+// each event once), in any order.
+func FoldEntries(card string, es []CardEntry) CardBalance {
+	b := CardBalance{Card: card}
+	deactivated := false
+	var first *CardEntry
+	for i := range es {
+		e := &es[i]
 		b.Moves++
-		switch m.Op {
+		switch e.Op {
 		case CardIssue:
-			b.Issued += m.Amount
-			if b.first == nil || earlier(ev, b.first) {
-				b.first, b.Owner, b.Account, b.Currency = ev, ev.Till, m.Account, m.Currency
+			b.Issued += e.Amount
+			if first == nil || earlierEntry(e, first) {
+				first, b.Owner, b.Account, b.Currency = e, e.Till, e.Account, e.Currency
 			}
 		case CardRedeem:
-			b.Redeemed += m.Amount
-			b.Redeems = append(b.Redeems, Spend{Till: ev.Till, Seq: ev.Seq, Event: ev.ID(), Kind: KindCard,
-				Amount: m.Amount, Grant: m.Grant, Offline: m.Grant == nil})
+			b.Redeemed += e.Amount
+			b.Redeems = append(b.Redeems, Spend{Till: e.Till, Seq: e.Seq, Event: e.Event, Kind: KindCard,
+				Amount: e.Amount, Grant: e.Grant, Offline: e.Grant == nil})
 		case CardDeactivate:
 			deactivated = true
 		}
 	}
 	b.Balance = b.Issued - b.Redeemed
-	b.Active = b.first != nil && !deactivated
+	b.issued = first != nil
+	b.Active = b.issued && !deactivated
 	sort.Slice(b.Redeems, func(i, j int) bool {
 		x, y := b.Redeems[i], b.Redeems[j]
 		if x.Till != y.Till {
@@ -193,7 +243,7 @@ func FoldCard(card string, evs []*Event) CardBalance {
 	return b
 }
 
-func earlier(a, b *Event) bool {
+func earlierEntry(a, b *CardEntry) bool {
 	if a.Time != b.Time {
 		return a.Time.Before(b.Time)
 	}
@@ -229,7 +279,7 @@ type CardOverspend struct {
 // deactivated one, another currency or more than is left is refused.
 func (b CardBalance) CheckRedeem(amount, held Money, currency string) error {
 	switch {
-	case b.first == nil:
+	case !b.issued:
 		return fmt.Errorf("%w: unknown card %s", ErrInvalidBody, b.Card)
 	case !b.Active:
 		return fmt.Errorf("%w: card %s is deactivated", ErrInvalidBody, b.Card)
@@ -245,3 +295,43 @@ func (b CardBalance) CheckRedeem(amount, held Money, currency string) error {
 
 // ErrOverRedeem is a redemption above what is left on a card.
 var ErrOverRedeem = errors.New("ledger: redemption above the card balance")
+
+// EarnRule is a store's loyalty rule: PerUnit points for each whole
+// currency unit (100 minor units) paid for lines whose SKU starts with
+// none of Excluded (the catalog has no categories; stores number SKUs by
+// category, so a prefix names one).
+type EarnRule struct {
+	PerUnit  int64
+	Excluded []string
+}
+
+// EarnPoints is what a sale earns its customer: PerUnit x the whole
+// currency units paid (after discounts, tax included) for the lines not
+// excluded, rounded down. A sale without a customer earns nothing.
+func (r EarnRule) EarnPoints(s *Sale) int64 {
+	if s.Customer == "" || r.PerUnit <= 0 {
+		return 0
+	}
+	t, err := s.Totals()
+	if err != nil {
+		return 0
+	}
+	var paid Money
+lines:
+	for i, l := range s.Lines {
+		for _, x := range r.Excluded {
+			if x != "" && len(l.SKU) >= len(x) && l.SKU[:len(x)] == x {
+				continue lines
+			}
+		}
+		paid += t.Lines[i].Amount
+	}
+	if paid <= 0 {
+		return 0
+	}
+	p, err := mulDivRound(int64(paid/100), r.PerUnit, 1)
+	if err != nil || p > MaxPrice {
+		return MaxPrice
+	}
+	return p
+}

@@ -78,3 +78,26 @@ func BenchmarkFoldCard(b *testing.B) {
 		}
 	}
 }
+
+func TestEarnPoints(t *testing.T) {
+	s := ledgertest.Sale3() // 2.38 of 1001, 5.99 of 2001, 3.69 of 3001
+	r := ledger.EarnRule{PerUnit: 3, Excluded: []string{"2"}}
+	if got := r.EarnPoints(s); got != 0 {
+		t.Fatalf("no customer: %d points", got)
+	}
+	s.Customer = "C-1"
+	for _, tc := range []struct {
+		rule ledger.EarnRule
+		want int64
+	}{
+		{ledger.EarnRule{PerUnit: 3, Excluded: []string{"2"}}, 3 * 6}, // 2.38 + 3.69 = 6.07: 6 whole units
+		{ledger.EarnRule{PerUnit: 1}, 12},                             // 12.06
+		{ledger.EarnRule{PerUnit: 1, Excluded: []string{"1", "2", "3"}}, 0},
+		{ledger.EarnRule{PerUnit: 0}, 0},
+		{ledger.EarnRule{PerUnit: -5}, 0},
+	} {
+		if got := tc.rule.EarnPoints(s); got != tc.want {
+			t.Errorf("%+v: %d points, want %d", tc.rule, got, tc.want)
+		}
+	}
+}

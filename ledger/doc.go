@@ -92,6 +92,15 @@
 // shift); a peer's events are accepted as signed, since the peer may have
 // acted during a partition, and Fold.Anomalies reports the conflicts.
 //
+// Spent once (grant.go, card.go, overspend.go): a refund names the
+// grant of the till that made the sale (Refund.Grant) or an offline
+// approval (Refund.Offline); the owner grants with GrantLines, counting
+// what its unused grants still reserve. Gift cards, store credit and
+// loyalty points are balances folded from card events (FoldCard,
+// FoldEntries) owned by the till that first issued them. Overspends and
+// CardBalance.Overspend report what went beyond a total, with the tills,
+// events and amounts; only spends without a grant can cause one.
+//
 // A State keeps no event: only chain heads and the running folds. It
 // finds older events (a refund's sale, a sale's refunds, the ID at a
 // chain position) through an Index its owner keeps (a node's is on disk;

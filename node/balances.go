@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -20,11 +22,11 @@ import (
 
 // CardBalance folds a card's movements as this till holds them.
 func (t *Till) CardBalance(_ context.Context, card string) (ledger.CardBalance, error) {
-	evs, err := t.db.CardEvents(card)
+	es, err := t.db.CardEntries(card)
 	if err != nil {
 		return ledger.CardBalance{}, fmt.Errorf("%w: read card %s: %v", ui.ErrUnavailable, card, err)
 	}
-	return ledger.FoldCard(card, evs), nil
+	return ledger.FoldEntries(card, es), nil
 }
 
 // beforeCard checks a card movement against the card as this till sees
@@ -245,4 +247,71 @@ func paidByCard(s *ledger.Sale) bool {
 		}
 	}
 	return false
+}
+
+// Loyalty points: a sale naming a customer earns points by the store's
+// rule (settings loyalty_points_per_unit and loyalty_excluded_skus),
+// recorded as a card event of account points on the customer's number
+// right after the sale, and spent once like a gift card (the till that
+// first credited the customer owns the account). A crash between the
+// sale and the points event loses those points (shown in the logs); a
+// refund does not take points back yet.
+const (
+	SettingLoyaltyPerUnit = ui.SettingLoyaltyPerUnit
+	SettingLoyaltyExclude = ui.SettingLoyaltyExclude // comma-separated SKU prefixes
+)
+
+func (t *Till) earnRule(ctx context.Context) ledger.EarnRule {
+	var r ledger.EarnRule
+	if v, ok, err := t.Setting(ctx, SettingLoyaltyPerUnit); err == nil && ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 && n <= 10_000 {
+			r.PerUnit = n
+		}
+	}
+	if v, ok, err := t.Setting(ctx, SettingLoyaltyExclude); err == nil && ok {
+		for _, x := range strings.Split(v, ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				r.Excluded = append(r.Excluded, x)
+			}
+		}
+	}
+	return r
+}
+
+// earnPoints records what a recorded sale earns its customer.
+func (t *Till) earnPoints(ctx context.Context, ev *ledger.Event, idem string) {
+	s, ok := ev.Body.(*ledger.Sale)
+	if !ok || s.Customer == "" {
+		return
+	}
+	pts := t.earnRule(ctx).EarnPoints(s)
+	if pts <= 0 {
+		return
+	}
+	id := ev.ID()
+	m := &ledger.CardMove{Card: s.Customer, Account: ledger.Points, Op: ledger.CardIssue, Currency: ledger.PointsCurrency,
+		Amount: ledger.Money(pts), Source: &id, Staff: s.Staff}
+	key := idem + "/points"
+	if idem == "" {
+		key = "points/" + id.String()
+	}
+	if _, _, err := t.Record(ctx, m, key); err != nil {
+		t.log.Warn("loyalty points not credited", "customer", s.Customer, "points", pts, "sale", ev.Seq, "err", err)
+	}
+}
+
+// CardOverspends lists the cards (gift cards, store credit, points)
+// redeemed beyond what was issued on them, for the manager's report.
+// It reads every card's movements.
+func (t *Till) CardOverspends(context.Context) ([]ledger.CardOverspend, error) {
+	var out []ledger.CardOverspend
+	err := t.db.EachCard(func(card string, es []ledger.CardEntry) {
+		if o, ok := ledger.FoldEntries(card, es).Overspend(); ok {
+			out = append(out, o)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: read cards: %v", ui.ErrUnavailable, err)
+	}
+	return out, nil
 }

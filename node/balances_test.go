@@ -161,3 +161,55 @@ func TestCardTenderGated(t *testing.T) {
 		t.Fatalf("till 1 wrote %d events, want only the cash sale", got-before)
 	}
 }
+
+// TestLoyaltyPoints: a sale naming a customer earns points by the
+// store's rule (excluded SKUs earn none), every till folds the same
+// points balance, and points are spent once; bad amounts change nothing.
+func TestLoyaltyPoints(t *testing.T) {
+	rs, urls := connectedStore(t, 2)
+	a, b := rs[0], rs[1]
+	ctx := t.Context()
+	login(t, urls[0], "1", "1234").must(200, "PUT", "/api/settings", `{"loyalty_points_per_unit":2,"loyalty_excluded_skus":"10002, 10009"}`)
+	cat := node.DemoCatalog(10)
+	req := ui.SaleRequest{Staff: "2", Lines: []ui.SaleLine{{SKU: "10001", Qty: 3}, {SKU: "10002", Qty: 1}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}}
+	sale, err := req.Sale(func(l ui.SaleLine) (ui.Product, error) { return a.Product(ctx, l.SKU) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sale.Customer = "C-42"
+	if _, _, err := a.Record(ctx, sale, "loyal-1"); err != nil {
+		t.Fatal(err)
+	}
+	want := ledger.Money(int64(3*cat[0].Price/100) * 2)
+	for i, r := range rs {
+		waitFor(t, fmt.Sprintf("points at till %d", i+1), func() bool {
+			bal, err := r.CardBalance(ctx, "C-42")
+			return err == nil && bal.Balance == want && bal.Account == ledger.Points
+		})
+	}
+	redeem := func(key string, amount ledger.Money) error {
+		_, _, err := b.Record(ctx, &ledger.CardMove{Card: "C-42", Account: ledger.Points, Op: ledger.CardRedeem,
+			Currency: ledger.PointsCurrency, Amount: amount, Staff: "2"}, key)
+		return err
+	}
+	if err := redeem("p-r1", want-1); err != nil {
+		t.Fatalf("redeem points: %v", err)
+	}
+	if err := redeem("p-r2", 2); !errors.Is(err, ledger.ErrOverRedeem) {
+		t.Fatalf("redeem above the points balance: %v", err)
+	}
+	if err := redeem("p-r3", -1); !errors.Is(err, ledger.ErrInvalidBody) {
+		t.Fatalf("negative points: %v", err)
+	}
+	if bal, _ := b.CardBalance(ctx, "C-42"); bal.Balance != 1 || bal.Moves != 2 {
+		t.Fatalf("points after bad input: %+v", bal)
+	}
+	cb := login(t, urls[1], "2", "0000")
+	if code, out := cb.do("POST", "/api/cards/redeem", `{"idempotency_key":"p-h1","card":"C-42","amount":1.5,"account":"points"}`); code != 400 {
+		t.Fatalf("fractional points: %d %v", code, out)
+	}
+	if out := cb.must(201, "POST", "/api/cards/redeem", `{"idempotency_key":"p-h2","card":"C-42","amount":1,"account":"points"}`); n(out["balance"]) != 0 || out["account"] != "points" {
+		t.Fatalf("points redeemed over HTTP: %v", out)
+	}
+}

@@ -63,4 +63,14 @@
 // ledger database, and handed out once to whichever till asks over
 // /tillmesh/parked/1. Serial scans feed the UI's cart and the scale is
 // read on demand (hw.go); every drawer event prints its slip (slips.go).
+//
+// Spent once (grants.go, balances.go, docs/ARCHITECTURE.md "Spent
+// once"): Record first takes the owner's grant for a refund or a card
+// redemption (the till that made the sale or issued the card; over
+// node/grant when it is another till), then records the event naming
+// it. A till's grant book serializes every grant under one mutex and
+// stores each (ledgerdb.PutGrant, fsynced) before answering; Record never
+// holds its own lock while it waits for an owner. Offline refunds go
+// through the store's policy and limit; card tenders of a sale are
+// redeemed before the sale and given back if the sale is not recorded.
 package node

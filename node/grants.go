@@ -235,13 +235,14 @@ func (t *Till) releasable(g ledgerdb.Grant) bool {
 //
 // A card movement is checked against the card and a redemption takes the
 // card owner's grant (balances.go); a sale paid by card redeems its card
-// tenders first and returns undo, which gives them back if the sale is
-// then not recorded. Record calls undo after it lets go of its lock.
-func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) (useBy time.Time, undo func(), err error) {
+// tenders first. For a sale it returns after, which Record calls once it
+// has let go of its lock: it gives the redemptions back if the sale was
+// not recorded, and earns the customer's points if it was.
+func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) (useBy time.Time, after func(*ledger.Event, bool, error), err error) {
 	switch b := body.(type) {
 	case *ledger.Refund, *ledger.CardMove:
 	case *ledger.Sale:
-		if !paidByCard(b) {
+		if !paidByCard(b) && b.Customer == "" {
 			return time.Time{}, nil, nil
 		}
 	default:
@@ -268,10 +269,18 @@ func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) 
 		return useBy, nil, err
 	case *ledger.Sale:
 		done, err := t.beforeSale(ctx, b, idem)
-		if err != nil || len(done) == 0 {
+		if err != nil {
 			return time.Time{}, nil, err
 		}
-		return time.Time{}, func() { t.reverse(context.WithoutCancel(ctx), done, idem) }, nil
+		return time.Time{}, func(ev *ledger.Event, existing bool, err error) {
+			ctx := context.WithoutCancel(ctx)
+			switch {
+			case err != nil:
+				t.reverse(ctx, done, idem)
+			case !existing:
+				t.earnPoints(ctx, ev, idem)
+			}
+		}, nil
 	}
 	return time.Time{}, nil, nil
 }

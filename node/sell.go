@@ -24,16 +24,12 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 	if err := t.kindAllowed(ctx, body.Kind()); err != nil {
 		return nil, false, err
 	}
-	useBy, undo, err := t.beforeRecord(ctx, body, idem) // grants.go: spent once
+	useBy, after, err := t.beforeRecord(ctx, body, idem) // grants.go: spent once
 	if err != nil {
 		return nil, false, err
 	}
-	if undo != nil {
-		defer func() { // after the unlock below
-			if err != nil {
-				undo()
-			}
-		}()
+	if after != nil {
+		defer func() { after(ev, existing, err) }() // after the unlock below
 	}
 	t.sellMu.Lock()
 	defer t.sellMu.Unlock()

@@ -100,6 +100,10 @@
 //	newkind 5 small=3 on t1   the (upgraded) till records N events of a kind the
 //	                          previous release does not know; tills still on it must
 //	                          show them as from a newer version
+//	race 10 small=3           double-spend: every running till of store 1 at once
+//	                          refunds a unit of the same sales and redeems from the
+//	                          same gift cards; more than was sold or issued fails
+//	                          the step (doublespend.go)
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,12 +31,24 @@ import (
 // racedSale is one race sale and what the race recorded against it.
 type racedSale struct {
 	id       ledger.EventID
+	owner    *slot
 	ownerID  ledger.TillID
 	seq      uint64
 	receipt  string
 	qty      int64
 	refunded int64
+	card     string       // the gift card the sale paid for, once issued
+	cardSeq  uint64       // the issue's seq at the sale's till
+	redeemed ledger.Money // what the race redeemed from it
 }
+
+// Gift cards of the race: each race sale pays for a card of raceCard,
+// and every racer redeems raceRedeem from it at each race step, so at
+// most raceCard/raceRedeem redemptions may ever be recorded.
+const (
+	raceCard   ledger.Money = 100
+	raceRedeem ledger.Money = 25
+)
 
 // race runs the race step.
 func (h *harness) race(ctx context.Context, st Step) (string, error) {
@@ -53,7 +67,7 @@ func (h *harness) race(ctx context.Context, st Step) (string, error) {
 		h.raced = append(h.raced, r)
 		open = append(open, r)
 	}
-	granted, refused, unseen := 0, 0, 0
+	granted, refused, unseen, redeemed := 0, 0, 0, 0
 	for _, r := range open {
 		var racers []*slot
 		for _, s := range slots {
@@ -75,6 +89,12 @@ func (h *harness) race(ctx context.Context, st Step) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		cok, cno, err := h.raceCard(ctx, racers, r, st.Line)
+		if err != nil {
+			return "", err
+		}
+		redeemed += cok
+		refused += cno
 		r.refunded += int64(ok)
 		if r.refunded > r.qty {
 			return "", fmt.Errorf("race: sale %s refunded %d units of %d: over-spent", r.receipt, r.refunded, r.qty)
@@ -82,7 +102,8 @@ func (h *harness) race(ctx context.Context, st Step) (string, error) {
 		granted += ok
 		refused += no
 	}
-	return fmt.Sprintf("%d sales raced: %d unit refunds recorded, %d refused, %d till(s) did not hold a sale", len(open), granted, refused, unseen), nil
+	return fmt.Sprintf("%d sales raced: %d unit refunds and %d card redemptions recorded, %d refused, %d till(s) did not hold a sale",
+		len(open), granted, redeemed, refused, unseen), nil
 }
 
 // raceSale sells one race sale at s.
@@ -106,7 +127,7 @@ func (h *harness) raceSale(ctx context.Context, s *slot, line, n int) (*racedSal
 	if a.ID.IsZero() {
 		return nil, fmt.Errorf("race: sale at %s: no event ID in the answer", s.name)
 	}
-	return &racedSale{id: a.ID, ownerID: inc.id, seq: a.Seq, receipt: a.Receipt, qty: qty}, nil
+	return &racedSale{id: a.ID, owner: s, ownerID: inc.id, seq: a.Seq, receipt: a.Receipt, qty: qty}, nil
 }
 
 // raceOne sends one refund of one unit of r from each racer, released
@@ -148,4 +169,116 @@ func (h *harness) raceOne(ctx context.Context, racers []*slot, r *racedSale, lin
 	close(start)
 	wg.Wait()
 	return ok, no, firstErr
+}
+
+// raceCard issues the sale's gift card at its till the first time, then
+// has every racer redeem raceRedeem from it at once.
+func (h *harness) raceCard(ctx context.Context, racers []*slot, r *racedSale, line int) (ok, no int, err error) {
+	if r.card == "" {
+		_, inc, _ := r.owner.current()
+		card := "RACE-" + r.receipt
+		key := h.key(r.owner, inc, "race-card-"+r.receipt)
+		a, err := h.do(ctx, r.owner, inc, func(th tillHandle) (ackInfo, error) {
+			return th.card(ctx, key, ledger.CardIssue, card, raceCard, r.id)
+		})
+		if err != nil {
+			if errors.Is(err, errRefused) {
+				return 0, 0, nil // e.g. the sale's till is down: no card this time
+			}
+			return 0, 0, fmt.Errorf("race: issue card at %s: %w", r.owner.name, err)
+		}
+		r.card, r.cardSeq = card, seqOf(a.Receipt)
+	}
+	// Race only at tills that hold the card (a cut-off till may not).
+	var holding []*slot
+	for _, s := range racers {
+		th, _, _ := s.current()
+		if th == nil {
+			continue
+		}
+		if poll(ctx, time.Second, 20*time.Millisecond, func() (bool, error) {
+			v, err := th.vector(ctx)
+			return err == nil && v[r.ownerID] >= r.cardSeq, nil
+		}) == nil {
+			holding = append(holding, s)
+		}
+	}
+	racers = holding
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, s := range racers {
+		th, inc, _ := s.current()
+		if th == nil {
+			continue
+		}
+		key := h.key(s, inc, fmt.Sprintf("race-redeem-%d-%s", line, r.receipt))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := h.do(ctx, s, inc, func(th tillHandle) (ackInfo, error) {
+				return th.card(ctx, key, ledger.CardRedeem, r.card, raceRedeem, ledger.EventID{})
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, errRefused):
+				no++
+			case errors.Is(err, errAbandoned) || ctx.Err() != nil:
+			default:
+				if firstErr == nil {
+					firstErr = fmt.Errorf("race: redeem at %s: %w", s.name, err)
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	r.redeemed += ledger.Money(ok) * raceRedeem
+	if r.redeemed > raceCard {
+		return ok, no, fmt.Errorf("race: card %s redeemed %v of %v: over-spent", r.card, r.redeemed, raceCard)
+	}
+	return ok, no, firstErr
+}
+
+func (it *inprocTill) card(ctx context.Context, key string, op ledger.CardOp, card string, amount ledger.Money, sale ledger.EventID) (ackInfo, error) {
+	return it.record(ctx, key, func() (ledger.Body, error) {
+		m := &ledger.CardMove{Card: card, Account: ledger.GiftCard, Op: op, Currency: "EUR", Amount: amount, Staff: cashierID}
+		if op == ledger.CardIssue {
+			m.Source = &sale
+		}
+		return m, nil
+	})
+}
+
+func (p *procTill) card(ctx context.Context, key string, op ledger.CardOp, card string, amount ledger.Money, sale ledger.EventID) (ackInfo, error) {
+	req := ui.CardRequest{IdempotencyKey: key, Card: card, Amount: amount}
+	path := "/api/cards/redeem"
+	if op == ledger.CardIssue {
+		req.Sale, path = sale.String(), "/api/cards/issue"
+	}
+	var v ui.CardView
+	if err := p.post(ctx, cashierID, path, req, &v); err != nil {
+		return ackInfo{}, err
+	}
+	id, err := ledger.ParseEventID(v.Event)
+	if err != nil {
+		return ackInfo{}, fmt.Errorf("%w: card answer: %v", errBadAnswer, err)
+	}
+	return ackInfo{ID: id, Receipt: v.Receipt, Replayed: v.Replayed}, nil
+}
+
+// seqOf reads the seq of a receipt number ("<till>-<seq>"); 0 if it is
+// not one.
+func seqOf(receipt string) uint64 {
+	i := strings.LastIndexByte(receipt, '-')
+	if i < 0 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(receipt[i+1:], 10, 64)
+	return n
 }

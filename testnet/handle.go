@@ -25,6 +25,9 @@ type tillHandle interface {
 	// future records an event of a kind the previous release does not
 	// know (rolling-upgrade; process mode, new release only).
 	future(ctx context.Context, key string) (ackInfo, error)
+	// card issues a gift card paid by sale, or redeems from it
+	// (doublespend.go).
+	card(ctx context.Context, key string, op ledger.CardOp, card string, amount ledger.Money, sale ledger.EventID) (ackInfo, error)
 
 	// ready reports whether the till holds the catalog and staff and
 	// its sessions are logged in.

@@ -97,7 +97,8 @@ func classify(err error) error {
 	case errors.Is(err, ui.ErrBadRequest), errors.Is(err, ui.ErrConflict), errors.Is(err, ui.ErrNotFound),
 		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrUnknownSale), errors.Is(err, ledger.ErrAlreadyVoided),
 		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrInvalidBody),
-		errors.Is(err, ledger.ErrOwnerUnreachable): // the sale's till is cut off: a definite no
+		errors.Is(err, ledger.ErrOwnerUnreachable), // the sale's or card's till is cut off: a definite no
+		errors.Is(err, ledger.ErrOverRedeem):
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
 	return err

@@ -386,9 +386,9 @@ func (p *procTill) post(ctx context.Context, staff, path string, in, v any) erro
 				return fmt.Errorf("%w: POST %s: %v", errBadAnswer, path, err)
 			}
 			return nil
-		case resp.StatusCode == http.StatusServiceUnavailable && bytes.Contains(b, []byte(`"need":"offline"`)):
-			// The sale's till is cut off and the store refuses offline
-			// refunds: a definite no (doublespend.go).
+		case resp.StatusCode == http.StatusServiceUnavailable && bytes.Contains(b, []byte("cannot be reached")):
+			// The till that owns the sale or card is cut off and the
+			// store refuses offline spends: a definite no (doublespend.go).
 			return refused("POST %s: %s %s", path, resp.Status, bytes.TrimSpace(b))
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusLocked ||
 			resp.StatusCode == http.StatusUnauthorized || resp.StatusCode >= 500:

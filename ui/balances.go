@@ -90,6 +90,48 @@ func (a *API) overspendViews(os []ledger.Overspend) []OverspendView {
 type Cards interface {
 	// CardBalance folds a card's movements as the till holds them.
 	CardBalance(ctx context.Context, card string) (ledger.CardBalance, error)
+	// CardOverspends lists the cards redeemed beyond what was issued.
+	CardOverspends(ctx context.Context) ([]ledger.CardOverspend, error)
+}
+
+// cardOverspends is the report's list of over-spent cards (empty for a
+// till without cards).
+func (a *API) cardOverspends(ctx context.Context) []CardOverspendView {
+	out := []CardOverspendView{}
+	c, ok := a.till.(Cards)
+	if !ok {
+		return out
+	}
+	os, err := c.CardOverspends(ctx)
+	if err != nil {
+		a.log.Warn("report: card over-spends", "err", err)
+		return out
+	}
+	for _, o := range os {
+		v := CardOverspendView{Card: o.Card, Owner: a.till.TillNumber(o.Owner), Currency: o.Currency, Limit: o.Limit,
+			Spent: o.Spent, Over: o.Over, Spends: []SpendView{}}
+		for _, s := range o.Spends {
+			sv := SpendView{Receipt: a.receiptNo(s.Till, s.Seq), EventID: s.Event.String(),
+				Till: a.till.TillNumber(s.Till), Kind: s.Kind, Amount: s.Amount, Offline: s.Offline}
+			if s.Grant != nil {
+				sv.Grant = s.Grant.String()
+			}
+			v.Spends = append(v.Spends, sv)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// CardOverspendView is a card redeemed beyond what was issued on it.
+type CardOverspendView struct {
+	Card     string       `json:"card"`
+	Owner    uint32       `json:"owner"`
+	Currency string       `json:"currency"`
+	Limit    ledger.Money `json:"limit"`
+	Spent    ledger.Money `json:"spent"`
+	Over     ledger.Money `json:"over"`
+	Spends   []SpendView  `json:"spends"`
 }
 
 func (a *API) cardRoutes(h func(string, access, handlerFunc), p func(string, Permission, handlerFunc)) {
@@ -260,11 +302,18 @@ func (a *API) postCardIssue(w http.ResponseWriter, r *http.Request, s *session) 
 
 func (a *API) postCardRedeem(w http.ResponseWriter, r *http.Request, s *session) {
 	a.cardMove(w, r, s, ledger.CardRedeem, func(req CardRequest, card string) (*ledger.CardMove, error) {
+		cur := a.settings(r.Context()).Currency
 		acct := ledger.GiftCard
-		if req.Account == string(ledger.StoreCredit) {
+		switch ledger.Account(req.Account) {
+		case "", ledger.GiftCard:
+		case ledger.StoreCredit:
 			acct = ledger.StoreCredit
+		case ledger.Points:
+			acct, cur = ledger.Points, ledger.PointsCurrency
+		default:
+			return nil, badRequest("account %q: want gift_card, store_credit or points", req.Account)
 		}
-		return &ledger.CardMove{Account: acct, Currency: a.settings(r.Context()).Currency, Amount: req.Amount}, nil
+		return &ledger.CardMove{Account: acct, Currency: cur, Amount: req.Amount}, nil
 	})
 }
 

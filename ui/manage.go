@@ -438,8 +438,9 @@ type Reports struct {
 	Anomalies []string          `json:"anomalies"`
 	// Overspends are the sales given back beyond what they took, with
 	// the tills, events and amounts (balances.go).
-	Overspends []OverspendView `json:"overspends"`
-	Events     int             `json:"events"`
+	Overspends     []OverspendView     `json:"overspends"`
+	CardOverspends []CardOverspendView `json:"card_overspends"`
+	Events         int                 `json:"events"`
 }
 
 // TillReport is one till's report since its first event, and what its
@@ -497,6 +498,7 @@ func (a *API) getReports(w http.ResponseWriter, r *http.Request, _ *session) {
 		rep.Events = rep.Store.Events
 	})
 	rep.Overspends = a.overspendViews(overs)
+	rep.CardOverspends = a.cardOverspends(r.Context())
 	for _, t := range tills {
 		rep.Tills = append(rep.Tills, TillReport{Till: a.till.TillNumber(t.id), Report: reportView(t.r), Open: t.open, ShiftCash: t.cash})
 	}

@@ -34,6 +34,11 @@ type Settings struct {
 	// in any 24 hours (node/grants.go).
 	OfflineRefunds bool  `json:"offline_refunds"`
 	OfflineLimit   int64 `json:"offline_limit"`
+	// LoyaltyPerUnit points are earned per whole currency unit paid,
+	// except for SKUs starting with one of LoyaltyExcluded (comma-
+	// separated prefixes); 0 earns none (node/balances.go).
+	LoyaltyPerUnit  int64  `json:"loyalty_points_per_unit"`
+	LoyaltyExcluded string `json:"loyalty_excluded_skus"`
 	// Permissions is the store's permission table.
 	Permissions PermissionTable `json:"permissions"`
 	// TaxIncluded: catalog prices include tax (VAT); false adds tax at
@@ -58,6 +63,8 @@ const (
 	// SettingOfflineRefunds is "allow" or "refuse" (the default).
 	SettingOfflineRefunds = "offline_refunds"
 	SettingOfflineLimit   = "offline_limit"
+	SettingLoyaltyPerUnit = "loyalty_points_per_unit"
+	SettingLoyaltyExclude = "loyalty_excluded_skus"
 	// SettingPermissions is a JSON object: permission -> least role.
 	SettingPermissions = "permissions"
 	// SettingTaxIncluded is "true" or "false".
@@ -113,6 +120,10 @@ func (a *API) readSettings(ctx context.Context) Settings {
 	num(SettingRefundLimit, &s.RefundLimit, 0, ledger.MaxPrice)
 	num(SettingCashOutLimit, &s.CashOutLimit, 0, ledger.MaxPrice)
 	num(SettingOfflineLimit, &s.OfflineLimit, 0, ledger.MaxPrice)
+	num(SettingLoyaltyPerUnit, &s.LoyaltyPerUnit, 0, 10_000)
+	if v, ok, err := a.till.Setting(ctx, SettingLoyaltyExclude); err == nil && ok {
+		s.LoyaltyExcluded = v
+	}
 	if v, ok, err := a.till.Setting(ctx, SettingOfflineRefunds); err == nil && ok {
 		s.OfflineRefunds = v == "allow"
 	}
@@ -156,6 +167,8 @@ type SettingsChange struct {
 	CashOutLimit    *int64  `json:"cash_out_limit,omitempty"`
 	OfflineRefunds  *bool   `json:"offline_refunds,omitempty"`
 	OfflineLimit    *int64  `json:"offline_limit,omitempty"`
+	LoyaltyPerUnit  *int64  `json:"loyalty_points_per_unit,omitempty"`
+	LoyaltyExcluded *string `json:"loyalty_excluded_skus,omitempty"`
 
 	// The cashier's day (issue 16).
 	TaxIncluded     *bool            `json:"tax_included,omitempty"`
@@ -189,8 +202,16 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 		!check(SettingRefundLimit, req.RefundLimit, 0, ledger.MaxPrice, "refund limit (minor units)") ||
 		!check(SettingCashOutLimit, req.CashOutLimit, 0, ledger.MaxPrice, "cash-out limit (minor units)") ||
 		!check(SettingOfflineLimit, req.OfflineLimit, 0, ledger.MaxPrice, "offline refund limit (minor units)") ||
-		!check(SettingOverrideLimit, req.OverrideLimitBP, 0, 10000, "price override limit (basis points)") {
+		!check(SettingOverrideLimit, req.OverrideLimitBP, 0, 10000, "price override limit (basis points)") ||
+		!check(SettingLoyaltyPerUnit, req.LoyaltyPerUnit, 0, 10_000, "loyalty points per currency unit") {
 		return
+	}
+	if req.LoyaltyExcluded != nil {
+		if len(*req.LoyaltyExcluded) > ledger.MaxTextLen {
+			a.fail(w, r, badRequest("excluded SKUs: at most %d characters", ledger.MaxTextLen))
+			return
+		}
+		put[SettingLoyaltyExclude] = *req.LoyaltyExcluded
 	}
 	if req.OfflineRefunds != nil {
 		put[SettingOfflineRefunds] = map[bool]string{true: "allow", false: "refuse"}[*req.OfflineRefunds]

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/grant"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/ledgersync"
 	"github.com/tillmesh/tillmesh/node/p2p"
@@ -76,6 +77,7 @@ func writeVersion(w io.Writer) {
 	fmt.Fprintf(w, "protocols (newest first where several):\n")
 	fmt.Fprintf(w, "  hello        %s\n", joinIDs(p2p.HelloProtocols()))
 	fmt.Fprintf(w, "  ledger sync  %s\n", joinIDs(ledgersync.Protocols()))
+	fmt.Fprintf(w, "  grants       %s\n", joinIDs(grant.Protocols()))
 	fmt.Fprintf(w, "  crdt heads   %s\n", crdt.HeadsProtocolID)
 	fmt.Fprintf(w, "  crdt blocks  %s\n", crdt.ProtocolID)
 	fmt.Fprintf(w, "  hq api       %s\n", hqapi.FormatVersions(hqapi.Versions()))

@@ -21,6 +21,9 @@ import (
 // spendTrack is one store's refunded and voided sales.
 type spendTrack struct {
 	sales map[ledger.EventID]*saleSpends
+	// cards holds every card movement HQ has seen, by card: memory grows
+	// with card movements (about 150 bytes each).
+	cards map[string][]ledger.CardEntry
 }
 
 type saleSpends struct {
@@ -31,10 +34,15 @@ type saleSpends struct {
 	voids  int
 }
 
-func newSpendTrack() *spendTrack { return &spendTrack{sales: map[ledger.EventID]*saleSpends{}} }
+func newSpendTrack() *spendTrack {
+	return &spendTrack{sales: map[ledger.EventID]*saleSpends{}, cards: map[string][]ledger.CardEntry{}}
+}
 
 // apply tracks one event that joined its chain.
 func (t *spendTrack) apply(ev *ledger.Event, sale lookup) {
+	for card, es := range ledger.CardEntries(ev) {
+		t.cards[card] = append(t.cards[card], es...)
+	}
 	var id ledger.EventID
 	sp := ledger.Spend{Till: ev.Till, Seq: ev.Seq, Event: ev.ID(), Kind: ev.Kind()}
 	switch b := ev.Body.(type) {
@@ -168,7 +176,39 @@ func (h *HQ) storeOverspends(ctx context.Context, s *storeState) []StoreOverspen
 	return out
 }
 
-// apiOverspends answers GET /hq/api/overspends[?store=<id>].
+// StoreCardOverspend is a card of a store redeemed beyond what was issued.
+type StoreCardOverspend struct {
+	Store ledger.StoreID `json:"store"`
+	ledger.CardOverspend
+}
+
+// CardOverspends lists the cards redeemed beyond what was issued on
+// them, of one store or every store (nil), by store and card.
+func (h *HQ) CardOverspends(store *ledger.StoreID) []StoreCardOverspend {
+	out := []StoreCardOverspend{}
+	for _, s := range h.storeList() {
+		if store != nil && *store != s.rec.ID {
+			continue
+		}
+		s.mu.Lock()
+		for card, es := range s.agg.spends.cards {
+			if o, ok := ledger.FoldEntries(card, es).Overspend(); ok {
+				out = append(out, StoreCardOverspend{Store: s.rec.ID, CardOverspend: o})
+			}
+		}
+		s.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Store != out[j].Store {
+			return out[i].Store.String() < out[j].Store.String()
+		}
+		return out[i].Card < out[j].Card
+	})
+	return out
+}
+
+// apiOverspends answers GET /hq/api/overspends[?store=<id>]:
+// {"sales":[...],"cards":[...]}.
 func (h *HQ) apiOverspends(w http.ResponseWriter, r *http.Request, _ *session) {
 	var store *ledger.StoreID
 	if v := r.URL.Query().Get("store"); v != "" {
@@ -178,5 +218,5 @@ func (h *HQ) apiOverspends(w http.ResponseWriter, r *http.Request, _ *session) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, h.Overspends(r.Context(), store))
+	writeJSON(w, http.StatusOK, map[string]any{"sales": h.Overspends(r.Context(), store), "cards": h.CardOverspends(store)})
 }

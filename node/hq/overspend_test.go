@@ -42,7 +42,13 @@ func TestOverspendsAtHQ(t *testing.T) {
 		Grant: &ledger.GrantRef{Owner: t1.ID, N: 1}}, day0+3)
 	ok := t2.MustNext(&ledger.Refund{Sale: fine.ID(), Currency: "EUR", Staff: "2", Lines: line0, Tenders: cash,
 		Grant: &ledger.GrantRef{Owner: t1.ID, N: 2}}, day0+4)
-	for i, evs := range [][]*ledger.Event{{sale, fine}, {off, ok}, {granted}} {
+	src := sale.ID()
+	issue := t1.MustNext(&ledger.CardMove{Card: "GC-7", Account: ledger.GiftCard, Op: ledger.CardIssue, Currency: "EUR", Amount: 100, Source: &src, Staff: "1"}, day0+5)
+	redeem := t2.MustNext(&ledger.CardMove{Card: "GC-7", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR", Amount: 80,
+		Grant: &ledger.GrantRef{Owner: t1.ID, N: 3}, Staff: "2"}, day0+6)
+	lost := t3.MustNext(&ledger.CardMove{Card: "GC-7", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR", Amount: 50,
+		Grant: &ledger.GrantRef{Owner: t1.ID, N: 3}, Staff: "2"}, day0+7) // a grant used twice: a damaged chain's kind of over-spend
+	for i, evs := range [][]*ledger.Event{{sale, fine, issue}, {off, ok, redeem}, {granted, lost}} {
 		u := &hqapi.Upload{Fence: 1, Events: raws(evs)}
 		if i == 0 {
 			u.Certs = store.EncodedCerts()
@@ -67,6 +73,10 @@ func TestOverspendsAtHQ(t *testing.T) {
 		}
 		if rep := h.Report(hq.Query{Store: &store.ID}); len(rep.Overspends) != 1 || rep.Overspends[0].Over != 238 {
 			t.Fatalf("report over-spends %+v", rep.Overspends)
+		}
+		cs := h.CardOverspends(&store.ID)
+		if len(cs) != 1 || cs[0].Card != "GC-7" || cs[0].Over != 30 || cs[0].Owner != t1.ID || len(cs[0].Spends) != 2 {
+			t.Fatalf("card over-spends %+v", cs)
 		}
 	}
 	check(h)

@@ -250,7 +250,8 @@ type Report struct {
 	Products []ledger.SKUSales `json:"products"`
 	// Overspends are the over-spent sales of the stores selected, over
 	// all time (overspend.go).
-	Overspends []StoreOverspend `json:"overspends"`
+	Overspends     []StoreOverspend     `json:"overspends"`
+	CardOverspends []StoreCardOverspend `json:"card_overspends"`
 }
 
 // report adds the store's figures within q to rep.

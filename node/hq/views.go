@@ -143,6 +143,7 @@ func (h *HQ) Report(q Query) Report {
 	}
 	rep.finish(days, products, q.TopN)
 	rep.Overspends = h.Overspends(context.Background(), q.Store)
+	rep.CardOverspends = h.CardOverspends(q.Store)
 	return rep
 }
 

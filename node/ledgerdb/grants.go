@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/fxamacker/cbor/v2"
 	"github.com/tillmesh/tillmesh/ledger"
 )
 
@@ -148,10 +149,11 @@ func (d *DB) scan(prefix []byte, f func(k, v []byte) error) error {
 	return err
 }
 
-// Card movements are indexed by card (written with the event, as the
-// indexes of index.go are):
+// Card movements are indexed by card, written with the event as the
+// indexes of index.go are; the value holds the movements themselves
+// (ledger.CardEntry), so a balance is one prefix scan, no event read:
 //
-//	g/C/<card> 0x00 <till>/<seq>   a card event (no value)
+//	g/C/<card> 0x00 <till>/<seq>   CBOR []ledger.CardEntry of that event
 var cardPrefix = []byte{pGrant, 'C'}
 
 func cardIdxKey(card string, till ledger.TillID, seq uint64) []byte {
@@ -160,19 +162,31 @@ func cardIdxKey(card string, till ledger.TillID, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
-// CardEvents returns the applied events that move a card's balance, in
-// till and seq order (events held above a gap are left out).
-func (d *DB) CardEvents(card string) ([]*ledger.Event, error) {
+// cardRecords returns the card index records of an event.
+func cardRecords(ev *ledger.Event) (keys, vals [][]byte) {
+	for card, es := range ledger.CardEntries(ev) {
+		b, err := cbor.Marshal(es)
+		if err != nil {
+			panic(fmt.Sprintf("ledgerdb: encode card entries: %v", err)) // plain structs always encode
+		}
+		keys, vals = append(keys, cardIdxKey(card, ev.Till, ev.Seq)), append(vals, b)
+	}
+	return keys, vals
+}
+
+// CardEntries returns the movements of a card in the applied events
+// (those held above a gap are left out), in till and seq order.
+func (d *DB) CardEntries(card string) ([]ledger.CardEntry, error) {
 	heads := map[ledger.TillID]uint64{}
 	d.mu.Lock()
 	for _, t := range d.state.Tills() {
 		heads[t], _, _ = d.state.Head(t)
 	}
 	d.mu.Unlock()
-	var out []*ledger.Event
+	var out []ledger.CardEntry
 	prefix := append(append(append([]byte(nil), cardPrefix...), card...), 0)
 	err := d.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()[len(prefix):]
@@ -181,16 +195,19 @@ func (d *DB) CardEvents(card string) ([]*ledger.Event, error) {
 			}
 			var till ledger.TillID
 			copy(till[:], k)
-			seq := binary.BigEndian.Uint64(k[32:])
-			if seq > heads[till] {
+			if binary.BigEndian.Uint64(k[32:]) > heads[till] {
 				continue
 			}
-			ev, err := getIfStored(txn, till, seq)
+			err := it.Item().Value(func(v []byte) error {
+				var es []ledger.CardEntry
+				if err := cbor.Unmarshal(v, &es); err != nil {
+					return fmt.Errorf("card index record of %s: %w", card, err)
+				}
+				out = append(out, es...)
+				return nil
+			})
 			if err != nil {
 				return err
-			}
-			if ev != nil {
-				out = append(out, ev)
 			}
 		}
 		return nil
@@ -199,4 +216,57 @@ func (d *DB) CardEvents(card string) ([]*ledger.Event, error) {
 		return nil, ErrClosed
 	}
 	return out, err
+}
+
+// EachCard calls f with every card's movements in the applied events,
+// card by card in key order.
+func (d *DB) EachCard(f func(card string, es []ledger.CardEntry)) error {
+	heads := map[ledger.TillID]uint64{}
+	d.mu.Lock()
+	for _, t := range d.state.Tills() {
+		heads[t], _, _ = d.state.Head(t)
+	}
+	d.mu.Unlock()
+	var card string
+	var es []ledger.CardEntry
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: cardPrefix, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()[len(cardPrefix):]
+			if len(k) < 41 || k[len(k)-41] != 0 {
+				return fmt.Errorf("card index key %x", k)
+			}
+			c := string(k[:len(k)-41])
+			var till ledger.TillID
+			copy(till[:], k[len(k)-40:])
+			if binary.BigEndian.Uint64(k[len(k)-8:]) > heads[till] {
+				continue
+			}
+			if c != card && len(es) > 0 {
+				f(card, es)
+				es = nil
+			}
+			card = c
+			err := it.Item().Value(func(v []byte) error {
+				var more []ledger.CardEntry
+				if err := cbor.Unmarshal(v, &more); err != nil {
+					return fmt.Errorf("card index record of %s: %w", c, err)
+				}
+				es = append(es, more...)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, badger.ErrDBClosed) {
+		return ErrClosed
+	}
+	if err == nil && len(es) > 0 {
+		f(card, es)
+	}
+	return err
 }

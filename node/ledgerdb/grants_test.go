@@ -61,12 +61,43 @@ func BenchmarkCardBalance10k(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		evs, err := db.CardEvents("GC-1")
+		es, err := db.CardEntries("GC-1")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if bal := ledger.FoldCard("GC-1", evs); bal.Moves != 10_000 || bal.Balance != ledger.MaxPrice-9_999 {
+		if bal := ledger.FoldEntries("GC-1", es); bal.Moves != 10_000 || bal.Balance != ledger.MaxPrice-9_999 {
 			b.Fatalf("%+v", bal)
 		}
+	}
+}
+
+func TestEachCardGroupsMovements(t *testing.T) {
+	db := open(t, t.TempDir())
+	defer db.Close()
+	key := ledgertest.Key(1)
+	src := ledger.EventID{1}
+	for i, m := range []*ledger.CardMove{
+		{Card: "A-1", Account: ledger.GiftCard, Op: ledger.CardIssue, Currency: "EUR", Amount: 100, Source: &src, Staff: "1"},
+		{Card: "B-22", Account: ledger.GiftCard, Op: ledger.CardIssue, Currency: "EUR", Amount: 50, Source: &src, Staff: "1"},
+		{Card: "A-1", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR", Amount: 70, Staff: "1", Grant: &ledger.GrantRef{Owner: ledger.TillOf(key), N: 1}},
+		{Card: "A-1", Account: ledger.GiftCard, Op: ledger.CardRedeem, Currency: "EUR", Amount: 60, Staff: "1", Grant: &ledger.GrantRef{Owner: ledger.TillOf(key), N: 2}},
+	} {
+		if _, _, err := db.Append(t.Context(), key, m, "", now+int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]ledger.CardBalance{}
+	if err := db.EachCard(func(card string, es []ledger.CardEntry) { got[card] = ledger.FoldEntries(card, es) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["A-1"].Balance != -30 || got["A-1"].Moves != 3 || got["B-22"].Balance != 50 {
+		t.Fatalf("cards %+v", got)
+	}
+	if o, ok := got["A-1"].Overspend(); !ok || o.Over != 30 {
+		t.Fatalf("over-spend of A-1: %+v %v", o, ok)
+	}
+	es, err := db.CardEntries("A-1")
+	if err != nil || len(es) != 3 {
+		t.Fatalf("entries of A-1: %d %v", len(es), err)
 	}
 }

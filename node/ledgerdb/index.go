@@ -72,17 +72,12 @@ func indexRecords(ev *ledger.Event) (keys, vals [][]byte) {
 		ck, cv := customerRecords(ev, b) // customers.go
 		return append([][]byte{saleIdxKey(ev.ID())}, ck...), append([][]byte{tillSeq(ev.Till, ev.Seq)}, cv...)
 	case *ledger.Refund:
-		keys, vals = [][]byte{settleIdxKey(b.Sale, ev.Till, ev.Seq)}, [][]byte{{}}
-		for _, t := range b.Tenders {
-			if t.Kind == ledger.StoreCreditTender { // the refund issues store credit: grants.go
-				keys, vals = append(keys, cardIdxKey(t.Ref, ev.Till, ev.Seq)), append(vals, []byte{})
-			}
-		}
-		return keys, vals
+		keys, vals = cardRecords(ev) // a refund paid out as store credit: grants.go
+		return append(keys, settleIdxKey(b.Sale, ev.Till, ev.Seq)), append(vals, []byte{})
 	case *ledger.Void:
 		return [][]byte{settleIdxKey(b.Sale, ev.Till, ev.Seq)}, [][]byte{{}}
 	case *ledger.CardMove:
-		return [][]byte{cardIdxKey(b.Card, ev.Till, ev.Seq)}, [][]byte{{}} // grants.go
+		return cardRecords(ev) // grants.go
 	}
 	return nil, nil
 }

@@ -1561,7 +1561,10 @@ async function loadReports() {
     $('#rep-anomalies').textContent = r.anomalies.length ? 'Anomalies: ' + r.anomalies.join('; ') : '';
     $('#rep-overspends').replaceChildren(...(r.overspends || []).map((o) => el('li', {},
       'Sale ' + o.sale + ' (till ' + o.owner + '): ' + money(o.spent, cur) + ' given back of ' + money(o.limit, cur) + ', ' + money(o.over, cur) + ' over — ' +
-      o.spends.map((s) => s.receipt + ' ' + s.kind + ' ' + money(s.amount, cur) + (s.offline ? ' offline' : ' grant ' + s.grant)).join('; '))));
+      o.spends.map((s) => s.receipt + ' ' + s.kind + ' ' + money(s.amount, cur) + (s.offline ? ' offline' : ' grant ' + s.grant)).join('; '))),
+      ...(r.card_overspends || []).map((o) => el('li', {},
+      'Card ' + o.card + ' (till ' + o.owner + '): ' + o.spent + ' redeemed of ' + o.limit + ' issued, ' + o.over + ' over — ' +
+      o.spends.map((s) => s.receipt + ' ' + s.amount + (s.offline ? ' without grant' : ' grant ' + s.grant)).join('; '))));
   } catch (e) { toast(e.message, true); }
 }
 

@@ -88,7 +88,8 @@ async function storeDetail(id) {
   let ev = [];
   try { ev = await api("GET", "/hq/api/evidence?store=" + id); } catch (e) { /* shown below */ }
   let over = [];
-  try { over = await api("GET", "/hq/api/overspends?store=" + id); } catch (e) { /* shown below */ }
+  let cardOver = [];
+  try { const o = await api("GET", "/hq/api/overspends?store=" + id); over = o.sales; cardOver = o.cards; } catch (e) { /* shown below */ }
   const tillNo = (o, t) => o.numbers[t] || t.slice(0, 8);
   $("#store-detail").innerHTML = `<h3>${text(s.name)}: tills</h3>
     <table><thead><tr><th>Till</th><th>Name</th><th>Release</th><th>Seq at HQ</th><th>Last receipt</th><th>Key</th><th>State</th></tr></thead><tbody>
@@ -102,7 +103,10 @@ async function storeDetail(id) {
     ${over.length ? `<h3 id="overspends">Over-spent sales</h3><table><thead><tr><th>Sale</th><th>Taken</th><th>Given back</th><th>Over</th><th>Why</th><th>Refunds and voids</th></tr></thead><tbody>
       ${over.map(o => `<tr><td>${tillNo(o, o.owner)}-${o.owner_seq}</td><td class="num">${money(o.limit, o.currency)}</td><td class="num">${money(o.spent, o.currency)}</td>
         <td class="num flag">${money(o.over, o.currency)}</td><td>${text(o.reasons.join("; "))}</td>
-        <td>${o.spends.map(sp => `${tillNo(o, sp.till)}-${sp.seq} ${text(sp.kind)} ${money(sp.amount, o.currency)} ${sp.offline ? "offline" : "grant"}`).join("<br>")}</td></tr>`).join("")}</tbody></table>` : ""}`;
+        <td>${o.spends.map(sp => `${tillNo(o, sp.till)}-${sp.seq} ${text(sp.kind)} ${money(sp.amount, o.currency)} ${sp.offline ? "offline" : "grant"}`).join("<br>")}</td></tr>`).join("")}</tbody></table>` : ""}
+    ${cardOver.length ? `<h3 id="card-overspends">Over-spent cards</h3><table><thead><tr><th>Card</th><th>Issued</th><th>Redeemed</th><th>Over</th><th>Redemptions</th></tr></thead><tbody>
+      ${cardOver.map(o => `<tr><td>${text(o.card)}</td><td class="num">${money(o.limit, o.currency)}</td><td class="num">${money(o.spent, o.currency)}</td><td class="num flag">${money(o.over, o.currency)}</td>
+        <td>${o.spends.map(sp => `${sp.till.slice(0, 8)} seq ${sp.seq}: ${money(sp.amount, o.currency)} ${sp.offline ? "without grant" : "grant"}`).join("<br>")}</td></tr>`).join("")}</tbody></table>` : ""}`;
 }
 
 // The same figures, under the same names as the cards, in every
