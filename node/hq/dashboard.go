@@ -138,9 +138,10 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("POST /hq/api/staff", h.staff(h.apiStaff))
 	api("POST /hq/api/staff/status", h.staff(h.apiStaffStatus))
 	api("GET /hq/api/evidence", h.staff(h.apiEvidence))
-	api("GET /hq/api/transfers", h.staff(h.apiTransfers))      // transfers.go
-	api("GET /hq/api/report.csv", h.staff(h.apiReportCSV))     // reportcsv.go
-	api("GET /hq/api/stock/health", h.staff(h.apiStockHealth)) // stockhealth.go
+	api("GET /hq/api/transfers", h.staff(h.apiTransfers))             // transfers.go
+	api("GET /hq/api/report.csv", h.staff(h.apiReportCSV))            // reportcsv.go
+	api("GET /hq/api/stock/health", h.staff(h.apiStockHealth))        // stockhealth.go
+	api("POST /hq/api/stores/{store}/day", h.staff(h.apiBusinessDay)) // businessday.go
 }
 
 // withClientCookie gives a browser loading the dashboard its client
