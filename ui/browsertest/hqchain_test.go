@@ -48,6 +48,12 @@ func TestHQChainTabsInTheBrowser(t *testing.T) {
 	until(t, p, "the transfer in transit", `[...document.querySelectorAll('#transfer-table tbody tr')].some(r => r.innerText.includes('t-1-99') && r.innerText.includes('in transit'))`)
 	do(t, p, "low stock", chromedp.Click(`#nav button[data-tab=health]`), chromedp.WaitVisible("#health-stores"))
 	until(t, p, "Milk low", `[...document.querySelectorAll('#health-low tbody tr')].some(r => r.innerText.includes('Milk 1L'))`)
+	do(t, p, "stores", chromedp.Click(`#nav button[data-tab=stores]`), chromedp.WaitVisible("#day-form"))
+	do(t, p, "business day", chromedp.SetValue(`#day-form select[name=store]`, store.ID.String()),
+		chromedp.SendKeys(`#day-form input[name=tz]`, "Mars/Olympus"), chromedp.Click(`#day-form button`))
+	until(t, p, "a bad zone refused", `document.querySelector('#day-msg').textContent.includes('IANA')`)
+	do(t, p, "a good zone", chromedp.SetValue(`#day-form input[name=tz]`, "UTC"), chromedp.SetValue(`#day-form input[name=end]`, "02:00"), chromedp.Click(`#day-form button`))
+	until(t, p, "saved", `document.querySelector('#day-msg').textContent.startsWith('Saved: UTC, days end at 02:00')`)
 	if errs := br.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
