@@ -40,10 +40,25 @@
 //
 // Each accepted event is folded once, when it joins its chain, with the
 // rules of ledger.Fold, into per-store buckets by day (Config.Location),
-// hour, till and SKU, and stock per SKU from the merged movements. They
-// live in memory and are rebuilt from storage at New, so HQ's totals for
-// a store equal the fold of the store's own ledger (a test checks it).
-// Memory grows with stores x days x (tills + SKUs sold a day), not events.
+// hour, till and SKU, and stock per SKU from the merged movements, in
+// each till's chain order without a gap. They live in memory and are
+// kept in storage as a rollup per store (rollup.go: every RollupEvery
+// events and at a graceful stop); New restores the rollups and folds only
+// the events above them, so HQ's totals for a store equal the fold of
+// the store's own ledger (tests check it, across restarts too). Memory
+// grows with stores x days x (tills + SKUs sold a day), not events.
+//
+// # Several processes on one database
+//
+// HQ processes sharing one PostgreSQL database are interchangeable:
+// every relay request reads the store's heads from storage, a store or
+// certificate another process registered is loaded when a request names
+// it (scaleout.go), and events another process stored are read back and
+// folded before a process folds its own, so each process's figures are
+// the fold of every event up to its newest upload, and a rollup, whoever
+// wrote it, is exactly the fold of the events it names. Dashboard
+// sessions and the replay cache of signed requests are still per process
+// (docs/ARCHITECTURE.md, "HQ on several processes").
 //
 // # HTTP API for relays
 //

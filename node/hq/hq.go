@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 
 func (h *HQ) loadStore(ctx context.Context, rec StoreRecord) (*storeState, error) {
 	s := &storeState{rec: rec, certs: map[ledger.TillID]*ledger.Certificate{}, raws: map[ledger.TillID][]byte{},
-		agg: newAgg(h.cfg.Location)}
+		agg: h.newAggFor(rec)}
 	certs, err := h.st.Certificates(ctx, rec.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load certificates of store %s: %w", rec.ID, err)
@@ -219,6 +219,11 @@ func (h *HQ) RegisterStore(ctx context.Context, id ledger.StoreID, name string, 
 		return fmt.Errorf("%w: a store needs an ID, a name (up to 200 bytes) and a %d-byte CA key", ErrInvalid, ed25519.PublicKeySize)
 	}
 	rec := StoreRecord{ID: id, Name: name, CA: bytes.Clone(ca), Created: h.cfg.Now().UnixMilli()}
+	if s := h.store(id); s != nil {
+		s.mu.Lock()
+		rec.Day = s.rec.Day // a rename keeps the business day
+		s.mu.Unlock()
+	}
 	if err := h.st.PutStore(ctx, rec); err != nil {
 		return err
 	}
@@ -231,7 +236,7 @@ func (h *HQ) RegisterStore(ctx context.Context, id ledger.StoreID, name string, 
 		return nil
 	}
 	h.stores[id] = &storeState{rec: rec, certs: map[ledger.TillID]*ledger.Certificate{}, raws: map[ledger.TillID][]byte{},
-		heads: map[ledger.TillID]Head{}, agg: newAgg(h.cfg.Location)}
+		heads: map[ledger.TillID]Head{}, agg: h.newAggFor(rec)}
 	return nil
 }
 
@@ -276,6 +281,9 @@ func (h *HQ) learnCert(ctx context.Context, s *storeState, c *ledger.Certificate
 func (h *HQ) Authenticate(ctx context.Context, store ledger.StoreID, till ledger.TillID, cert *ledger.Certificate) error {
 	s := h.store(store)
 	if s == nil {
+		s = h.adoptStore(ctx, store) // scaleout.go: registered by another HQ process?
+	}
+	if s == nil {
 		return fmt.Errorf("%w %s", ErrUnknownStore, store)
 	}
 	s.mu.Lock()
@@ -287,6 +295,10 @@ func (h *HQ) Authenticate(ctx context.Context, store ledger.StoreID, till ledger
 		return nil
 	}
 	if cert == nil {
+		h.adoptCerts(ctx, s) // scaleout.go: verified by another HQ process?
+		if s.certs[till] != nil {
+			return nil
+		}
 		return fmt.Errorf("%w: till %s has no certificate at HQ: send it in %s", ErrUnenrolled, till.Short(), hqapi.HeaderCert)
 	}
 	if cert.Till != till {

@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS hq_store_catalogs (
 	store bytea PRIMARY KEY,
 	doc   jsonb NOT NULL
 );
+ALTER TABLE hq_stores ADD COLUMN IF NOT EXISTS day_rule jsonb;
 CREATE TABLE IF NOT EXISTS hq_rollups (
 	store   bytea PRIMARY KEY,
 	version integer NOT NULL,
@@ -163,9 +164,13 @@ func (p *Postgres) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 }
 
 func (p *Postgres) PutStore(ctx context.Context, s StoreRecord) error {
-	res, err := p.db.ExecContext(ctx, `INSERT INTO hq_stores (id, name, ca, created) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name WHERE hq_stores.ca = EXCLUDED.ca`,
-		s.ID[:], s.Name, []byte(s.CA), s.Created)
+	rule, err := json.Marshal(s.Day)
+	if err != nil {
+		return err
+	}
+	res, err := p.db.ExecContext(ctx, `INSERT INTO hq_stores (id, name, ca, created, day_rule) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, day_rule = EXCLUDED.day_rule WHERE hq_stores.ca = EXCLUDED.ca`,
+		s.ID[:], s.Name, []byte(s.CA), s.Created, rule)
 	if err != nil {
 		return err
 	}
@@ -179,12 +184,18 @@ func (p *Postgres) PutStore(ctx context.Context, s StoreRecord) error {
 
 func (p *Postgres) Stores(ctx context.Context) ([]StoreRecord, error) {
 	var out []StoreRecord
-	var id, ca []byte
+	var id, ca, rule []byte
 	var s StoreRecord
-	err := p.each(ctx, `SELECT id, name, ca, created FROM hq_stores ORDER BY name, id`, nil,
-		[]any{&id, &s.Name, &ca, &s.Created}, func() error {
+	err := p.each(ctx, `SELECT id, name, ca, created, day_rule FROM hq_stores ORDER BY name, id`, nil,
+		[]any{&id, &s.Name, &ca, &s.Created, &rule}, func() error {
 			copy(s.ID[:], id)
 			s.CA = bytes.Clone(ca)
+			s.Day = DayRule{}
+			if len(rule) > 0 {
+				if err := json.Unmarshal(rule, &s.Day); err != nil {
+					return fmt.Errorf("store %x: day rule: %w", id, err)
+				}
+			}
 			out = append(out, s)
 			return nil
 		})

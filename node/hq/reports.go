@@ -17,6 +17,7 @@ import (
 // events.
 type agg struct {
 	loc      *time.Location
+	dayEnd   time.Duration // a business day ends this long after midnight (businessday.go)
 	total    ledger.Report
 	days     map[string]*ledger.Report
 	tillDays map[tillDay]*ledger.Report
@@ -63,7 +64,9 @@ func newAgg(loc *time.Location) *agg {
 
 func newReport() ledger.Report { return ledger.NewReport() }
 
-func (a *agg) day(wall int64) string { return time.UnixMilli(wall).In(a.loc).Format(time.DateOnly) }
+func (a *agg) day(wall int64) string {
+	return time.UnixMilli(wall).In(a.loc).Add(-a.dayEnd).Format(time.DateOnly)
+}
 
 func (a *agg) dayReport(day string) *ledger.Report {
 	r := a.days[day]

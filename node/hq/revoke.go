@@ -97,7 +97,7 @@ func (h *HQ) learnRevocation(ctx context.Context, c hqapi.Change) {
 // out those above a revocation, and counts what it left out per till.
 // The caller holds s.mu.
 func (h *HQ) refold(ctx context.Context, s *storeState) error {
-	a := newAgg(h.cfg.Location)
+	a := h.newAggFor(s.rec)
 	refused := map[ledger.TillID]int{}
 	look := h.saleLookup(ctx)
 	err := h.st.Range(ctx, s.rec.ID, func(raw []byte) error {

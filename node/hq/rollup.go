@@ -63,7 +63,7 @@ type aggBody struct {
 }
 
 func (a *agg) encode() ([]byte, error) {
-	b := aggBody{Location: a.loc.String(), Total: a.total, Days: map[string]ledger.Report{}, Products: map[string][]ledger.SKUSales{},
+	b := aggBody{Location: a.dayKey(), Total: a.total, Days: map[string]ledger.Report{}, Products: map[string][]ledger.SKUSales{},
 		Stock: a.stock, PendingVoids: map[string][]string{}, Events: a.events, Newer: a.newer, Out: a.xfer.out, In: a.xfer.in}
 	for d, r := range a.days {
 		b.Days[d] = *r
@@ -97,17 +97,17 @@ func fixReport(r *ledger.Report) {
 	}
 }
 
-// decodeAgg restores an agg; a rollup made for another report time zone
-// is not used.
-func decodeAgg(raw []byte, loc *time.Location) (*agg, error) {
+// decodeAgg restores an agg into the empty one given (its time zone and
+// day end); a rollup made for another business day is not used.
+func decodeAgg(raw []byte, a *agg) (*agg, error) {
 	var b aggBody
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return nil, fmt.Errorf("decode rollup: %w", err)
 	}
-	if b.Location != loc.String() {
-		return nil, fmt.Errorf("rollup made for time zone %s, reports are in %s", b.Location, loc)
+	if b.Location != a.dayKey() {
+		return nil, fmt.Errorf("rollup made for business day %s, reports are in %s", b.Location, a.dayKey())
 	}
-	a := newAgg(loc)
+	loc := a.loc
 	a.total, a.events, a.newer = b.Total, b.Events, b.Newer
 	fixReport(&a.total)
 	for d, r := range b.Days {
@@ -156,7 +156,7 @@ func decodeAgg(raw []byte, loc *time.Location) (*agg, error) {
 // is a usable one, plus the events above it; else from every event. It
 // writes a new rollup when it folded any event.
 func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
-	a, from := newAgg(h.cfg.Location), ledger.Vector{}
+	a, from := h.newAggFor(s.rec), ledger.Vector{}
 	r, err := h.st.Rollup(ctx, s.rec.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -165,7 +165,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 	case r.Version != rollupVersion:
 		h.log.Info("rollup of another version: folding every event", "store", s.rec.ID, "version", r.Version)
 	default:
-		ra, derr := decodeAgg(r.Body, h.cfg.Location)
+		ra, derr := decodeAgg(r.Body, h.newAggFor(s.rec)) // a fresh one: a failed decode leaves a as it was
 		if derr != nil {
 			h.log.Warn("rollup not used: folding every event", "store", s.rec.ID, "err", derr)
 			break

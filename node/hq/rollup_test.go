@@ -120,16 +120,31 @@ func TestThreeHQProcessesOneKilledMidUpload(t *testing.T) {
 	b := backends[1] // postgres
 	dsn := b.place(t)
 	store := hqtest.NewStore(70, 3)
-	first := newHQ(t, b.open(t, dsn), store)
-	procs := []*hq.HQ{first, newHQ(t, b.open(t, dsn)), newHQ(t, b.open(t, dsn))}
+	// All three start before the store is registered (at the first):
+	// the others learn it, and the certificates the first verified, from
+	// the database when a relay's request names them.
+	procs := []*hq.HQ{newHQ(t, b.open(t, dsn)), newHQ(t, b.open(t, dsn)), newHQ(t, b.open(t, dsn))}
+	if err := procs[0].RegisterStore(t.Context(), store.ID, store.Name, store.CAPublic()); err != nil {
+		t.Fatal(err)
+	}
 	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(11, 12)))
 	evs := w.Sales(3000, day0, 61_000)
 	ctx := t.Context()
 	alive := []int{0, 1, 2}
 	var last *hq.HQ
 	for k, i := 0, 0; k < len(evs); k, i = k+200, i+1 {
-		u := &hqapi.Upload{Fence: 1, Certs: store.EncodedCerts(), Events: raws(evs[k:min(k+200, len(evs))])}
+		u := &hqapi.Upload{Fence: 1, Events: raws(evs[k:min(k+200, len(evs))])}
+		if k == 0 {
+			u.Certs = store.EncodedCerts()
+		}
 		h := procs[alive[i%len(alive)]]
+		if k > 0 {
+			// The HTTP API authenticates every request first, with no
+			// certificate header: HQ must know the till's.
+			if err := h.Authenticate(ctx, store.ID, store.Tills[0].ID, nil); err != nil {
+				t.Fatalf("batch at %d: %v", k, err)
+			}
+		}
 		if k == 1400 {
 			// Kill this process mid-upload: its request's context ends
 			// while it works; whatever it committed stays, the rest is
@@ -139,6 +154,9 @@ func TestThreeHQProcessesOneKilledMidUpload(t *testing.T) {
 			h.Ingest(kctx, store.ID, store.Tills[0].ID, u)
 			alive = slices.DeleteFunc(alive, func(j int) bool { return procs[j] == h })
 			h = procs[alive[i%len(alive)]] // the relay's retry reaches another
+			if err := h.Authenticate(ctx, store.ID, store.Tills[0].ID, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 		res, err := h.Ingest(ctx, store.ID, store.Tills[0].ID, u)
 		if errors.Is(err, hq.ErrHeadMoved) { // the relay retries once more

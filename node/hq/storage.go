@@ -23,6 +23,9 @@ type StoreRecord struct {
 	Name    string            `json:"name"`
 	CA      ed25519.PublicKey `json:"ca"`
 	Created int64             `json:"created"` // Unix ms
+	// Day is the store's business day for its reports (businessday.go);
+	// zero: HQ's report time zone, days ending at midnight.
+	Day DayRule `json:"day,omitzero"`
 }
 
 // Head is what HQ holds of one till's chain.

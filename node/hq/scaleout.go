@@ -1,0 +1,58 @@
+package hq
+
+import (
+	"context"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// Several HQ processes on one database (PostgreSQL) serve the same
+// relays behind any load balancer. What one process learns and the
+// others must see is read from storage when a request needs it: a store
+// registered by another process (adoptStore), a till certificate another
+// process verified (adoptCerts), the heads another process moved
+// (refreshHeads, rollup.go) and the events it stored (foldAccepted).
+
+// adoptStore loads a store another HQ process registered, or returns nil
+// when storage does not know it either.
+func (h *HQ) adoptStore(ctx context.Context, id ledger.StoreID) *storeState {
+	recs, err := h.st.Stores(ctx)
+	if err != nil {
+		h.log.Warn("read stores", "err", err)
+		return nil
+	}
+	for _, rec := range recs {
+		if rec.ID != id {
+			continue
+		}
+		s, err := h.loadStore(ctx, rec)
+		if err != nil {
+			h.log.Warn("load a store another HQ process registered", "store", id, "err", err)
+			return nil
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if have := h.stores[id]; have != nil {
+			return have // loaded meanwhile by another request
+		}
+		h.stores[id] = s
+		return s
+	}
+	return nil
+}
+
+// adoptCerts takes the certificates of the store that another HQ process
+// verified and stored. The caller holds s.mu.
+func (h *HQ) adoptCerts(ctx context.Context, s *storeState) {
+	certs, err := h.st.Certificates(ctx, s.rec.ID)
+	if err != nil {
+		h.log.Warn("read certificates", "store", s.rec.ID, "err", err)
+		return
+	}
+	for _, c := range certs {
+		if s.certs[c.Till] == nil {
+			s.certs[c.Till] = c
+			s.raws[c.Till], _ = c.Encode()
+		}
+	}
+}
