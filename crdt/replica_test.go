@@ -108,6 +108,11 @@ func (r *replica) start(tb testing.TB, o replicaOpts) {
 	cfg.TillID = r.name
 	cfg.Logger = log
 	cfg.FetchTimeout = 10 * time.Second
+	// A gossip message lost under load (gossipsub drops silently when a
+	// peer's queue is full) is repaired by the rebroadcast. Production's
+	// 30 s equals many tests' deadlines; keep it well inside them, as it
+	// is in production against minutes.
+	cfg.RebroadcastInterval = 3 * time.Second
 	if o.config != nil {
 		o.config(&cfg)
 	}

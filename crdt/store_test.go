@@ -71,10 +71,7 @@ func TestConcurrentStockConverges(t *testing.T) {
 		callers = 4
 		calls   = 25
 	)
-	// A gossip message lost under load (gossipsub drops silently when a
-	// peer's queue is full) is repaired by the rebroadcast: keep it well
-	// inside the deadline, as it is in production (30 s) against minutes.
-	rs := mesh(t, 3, replicaOpts{config: func(c *Config) { c.RebroadcastInterval = 3 * time.Second }})
+	rs := mesh(t, 3, replicaOpts{})
 	skus := []string{"A", "B", "C", "D", "E"}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
