@@ -66,6 +66,7 @@ type session struct {
 	user    string
 	csrf    string
 	expires time.Time
+	recheck time.Time // read from storage: look again after this (sessions.go); zero for a login made here
 }
 
 // sessions holds logged-in dashboard users and the failed-login
@@ -181,11 +182,19 @@ func (h *HQ) staff(f func(http.ResponseWriter, *http.Request, *session)) http.Ha
 		}
 		h.sessions.mu.Lock()
 		s := h.sessions.byID[c.Value]
-		if s != nil && h.cfg.Now().After(s.expires) {
+		now := h.cfg.Now()
+		if s != nil && (now.After(s.expires) || (!s.recheck.IsZero() && now.After(s.recheck))) {
 			delete(h.sessions.byID, c.Value)
 			s = nil
 		}
 		h.sessions.mu.Unlock()
+		if s == nil && len(c.Value) == 64 {
+			if s = h.findSession(r.Context(), c.Value); s != nil { // sessions.go: a login at another HQ process
+				h.sessions.mu.Lock()
+				h.sessions.byID[c.Value] = s
+				h.sessions.mu.Unlock()
+			}
+		}
 		if s == nil {
 			writeErr(w, http.StatusUnauthorized, hqapi.CodeUnauthorized, "session expired: log in again")
 			return
@@ -258,6 +267,7 @@ func (h *HQ) login(w http.ResponseWriter, r *http.Request) {
 	id := randomToken()
 	s := &session{user: u.Name, csrf: randomToken(), expires: now.Add(sessionTTL)}
 	ss.byID[id] = s
+	h.keepSession(r.Context(), id, s) // sessions.go
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: h.cfg.SecureCookies,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL.Seconds())})
 	h.log.Info("hq login", "user", u.Name, "remote", r.RemoteAddr)
@@ -269,6 +279,7 @@ func (h *HQ) logout(w http.ResponseWriter, r *http.Request, _ *session) {
 		h.sessions.mu.Lock()
 		delete(h.sessions.byID, c.Value)
 		h.sessions.mu.Unlock()
+		h.dropSession(r.Context(), c.Value) // sessions.go
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1, SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})

@@ -57,7 +57,8 @@
 // folded before a process folds its own, so each process's figures are
 // the fold of every event up to its newest upload, and a rollup, whoever
 // wrote it, is exactly the fold of the events it names. Dashboard
-// sessions and the replay cache of signed requests are still per process
+// sessions are kept in storage (sessions.go); the login back-off and the
+// replay cache of signed requests are still per process
 // (docs/ARCHITECTURE.md, "HQ on several processes").
 //
 // # HTTP API for relays

@@ -74,6 +74,11 @@ CREATE TABLE IF NOT EXISTS hq_store_catalogs (
 	doc   jsonb NOT NULL
 );
 ALTER TABLE hq_stores ADD COLUMN IF NOT EXISTS day_rule jsonb;
+CREATE TABLE IF NOT EXISTS hq_sessions (
+	id      bytea PRIMARY KEY,
+	doc     jsonb NOT NULL,
+	expires bigint NOT NULL
+);
 CREATE TABLE IF NOT EXISTS hq_rollups (
 	store   bytea PRIMARY KEY,
 	version integer NOT NULL,

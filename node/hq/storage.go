@@ -138,6 +138,13 @@ type Storage interface {
 	// after, up to its head, in chain order, until f returns an error.
 	RangeTill(ctx context.Context, store ledger.StoreID, till ledger.TillID, after uint64, f func(raw []byte) error) error
 
+	// PutSession keeps a dashboard session under a key (the SHA-256 of
+	// its cookie) until it expires; Session returns it, or ErrNotFound;
+	// DeleteSession ends it (sessions.go).
+	PutSession(ctx context.Context, key []byte, s Session) error
+	Session(ctx context.Context, key []byte) (Session, error)
+	DeleteSession(ctx context.Context, key []byte) error
+
 	PutUser(ctx context.Context, u User) error
 	User(ctx context.Context, name string) (User, error)
 	Users(ctx context.Context) ([]User, error)
