@@ -2,12 +2,12 @@ package hq
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/jackc/pgx/v5"
 )
 
 // bSession keys a dashboard session: a/<SHA-256 of the cookie> (JSON
@@ -43,26 +43,21 @@ func (p *Postgres) PutSession(ctx context.Context, key []byte, s Session) error 
 	if err != nil {
 		return err
 	}
-	return p.with(ctx, func(c *pgx.Conn) error {
-		if _, err := c.Exec(ctx, `DELETE FROM hq_sessions WHERE expires < $1`, time.Now().UnixMilli()); err != nil {
-			return err
-		}
-		_, err := c.Exec(ctx, `INSERT INTO hq_sessions (id, doc, expires) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, expires = EXCLUDED.expires`, key, doc, s.Expires)
+	if _, err := p.db.ExecContext(ctx, `DELETE FROM hq_sessions WHERE expires < $1`, time.Now().UnixMilli()); err != nil {
 		return err
-	})
+	}
+	_, err = p.db.ExecContext(ctx, `INSERT INTO hq_sessions (id, doc, expires) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, expires = EXCLUDED.expires`, key, doc, s.Expires)
+	return err
 }
 
 func (p *Postgres) Session(ctx context.Context, key []byte) (Session, error) {
 	var s Session
 	var doc []byte
-	err := p.with(ctx, func(c *pgx.Conn) error {
-		err := c.QueryRow(ctx, `SELECT doc FROM hq_sessions WHERE id = $1`, key).Scan(&doc)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		return err
-	})
+	err := p.db.QueryRowContext(ctx, `SELECT doc FROM hq_sessions WHERE id = $1`, key).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, ErrNotFound
+	}
 	if err != nil {
 		return s, err
 	}
@@ -70,8 +65,6 @@ func (p *Postgres) Session(ctx context.Context, key []byte) (Session, error) {
 }
 
 func (p *Postgres) DeleteSession(ctx context.Context, key []byte) error {
-	return p.with(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `DELETE FROM hq_sessions WHERE id = $1`, key)
-		return err
-	})
+	_, err := p.db.ExecContext(ctx, `DELETE FROM hq_sessions WHERE id = $1`, key)
+	return err
 }
