@@ -213,3 +213,37 @@ func TestLoyaltyPoints(t *testing.T) {
 		t.Fatalf("points redeemed over HTTP: %v", out)
 	}
 }
+
+// A customer with loyalty points left is not erased: the points would be
+// stranded. Once they are spent, the erasure goes through.
+func TestEraseCustomerWithPointsRefused(t *testing.T) {
+	rs, urls := connectedStore(t, 1)
+	a := rs[0]
+	ctx := t.Context()
+	login(t, urls[0], "1", "1234").must(200, "PUT", "/api/settings", `{"loyalty_points_per_unit":1}`)
+	c, err := a.CreateCustomer(ctx, ui.Customer{Name: "Anna Meier", Phone: "0171 5550101"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := ui.SaleRequest{Staff: "2", Customer: c.Number, IdempotencyKey: "erase-sale", Lines: []ui.SaleLine{{SKU: "10001", Qty: 5}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}}
+	if _, _, err := a.Sell(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	var bal ledger.CardBalance
+	waitFor(t, "the sale's points", func() bool { bal, err = a.CardBalance(ctx, c.Number); return err == nil && bal.Balance > 0 })
+	err = a.EraseCustomer(ctx, c.Number)
+	if !errors.Is(err, ui.ErrConflict) || !strings.Contains(err.Error(), "loyalty points") {
+		t.Fatalf("erasing a customer with %d points: %v", bal.Balance, err)
+	}
+	if got, err := a.Customer(ctx, c.Number); err != nil || got.Name != "Anna Meier" {
+		t.Fatalf("the refused erasure changed the customer: %+v, %v", got, err)
+	}
+	if _, _, err := a.Record(ctx, &ledger.CardMove{Card: c.Number, Account: ledger.Points, Op: ledger.CardRedeem,
+		Currency: ledger.PointsCurrency, Amount: bal.Balance, Staff: "2"}, "erase-spend"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.EraseCustomer(ctx, c.Number); err != nil {
+		t.Fatalf("erasing once the points are spent: %v", err)
+	}
+}

@@ -275,6 +275,14 @@ func (t *Till) EraseCustomer(ctx context.Context, number string) error {
 	if err != nil {
 		return customerErr(err, number)
 	}
+	// Points are the customer's money: erasing the customer would strand
+	// them (the account is keyed by the number, which stays, but nobody
+	// could be found to spend it). Spend them first.
+	if b, err := t.CardBalance(ctx, number); err != nil {
+		return err
+	} else if b.Account == ledger.Points && b.Balance > 0 {
+		return fmt.Errorf("%w: customer %s has %d loyalty points: spend them before erasing the customer", ui.ErrConflict, number, int64(b.Balance))
+	}
 	if err := t.inv.EraseCustomer(ctx, number, t.customerHLC(seen), t.id.String()); err != nil {
 		return customerErr(err, number)
 	}
