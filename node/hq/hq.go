@@ -78,6 +78,7 @@ type HQ struct {
 
 	seen     replayCache
 	sessions *sessions
+	unknown  map[ledger.StoreID]time.Time // store IDs storage lacked, by when asked (scaleout.go)
 	addr     string
 
 	outbox outboxBoard // stores' outbox reports (outbox.go)

@@ -2,6 +2,7 @@ package hq
 
 import (
 	"context"
+	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
 )
@@ -16,6 +17,13 @@ import (
 // adoptStore loads a store another HQ process registered, or returns nil
 // when storage does not know it either.
 func (h *HQ) adoptStore(ctx context.Context, id ledger.StoreID) *storeState {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	asked, seen := h.unknown[id]
+	h.mu.Unlock()
+	if seen && now.Sub(asked) < unknownStoreFor {
+		return nil // asked lately: requests for made-up stores do not each read the store list
+	}
 	recs, err := h.st.Stores(ctx)
 	if err != nil {
 		h.log.Warn("read stores", "err", err)
@@ -36,10 +44,24 @@ func (h *HQ) adoptStore(ctx context.Context, id ledger.StoreID) *storeState {
 			return have // loaded meanwhile by another request
 		}
 		h.stores[id] = s
+		delete(h.unknown, id)
 		return s
 	}
+	h.mu.Lock()
+	if h.unknown == nil || len(h.unknown) >= maxUnknownStores {
+		h.unknown = map[ledger.StoreID]time.Time{}
+	}
+	h.unknown[id] = now
+	h.mu.Unlock()
 	return nil
 }
+
+// A store ID storage lacked is not looked up again for unknownStoreFor;
+// at most maxUnknownStores are remembered.
+const (
+	unknownStoreFor  = 10 * time.Second
+	maxUnknownStores = 10_000
+)
 
 // adoptCerts takes the certificates of the store that another HQ process
 // verified and stored. The caller holds s.mu.

@@ -65,3 +65,26 @@ func FuzzDecodeChain(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeStock: the stock snapshot decoder never panics, and what it
+// accepts names only stores it lists, with positive quantities.
+func FuzzDecodeStock(f *testing.F) {
+	good, _ := json.Marshal(StockSnapshot{Version: StockVersion, Made: 5,
+		Stores: []StockStore{{ID: ledger.StoreID{1}, Name: "North", At: 4}},
+		SKUs:   map[string][][2]int64{"A": {{0, 3}}}})
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"made":1,"stores":[],"skus":{"A":[[0,1]]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := DecodeStock(b)
+		if err != nil {
+			return
+		}
+		for sku, figs := range s.SKUs {
+			for _, fg := range figs {
+				if fg[0] < 0 || int(fg[0]) >= len(s.Stores) || fg[1] <= 0 {
+					t.Fatalf("accepted %q with figure %v for %s", b, fg, sku)
+				}
+			}
+		}
+	})
+}
