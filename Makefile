@@ -46,8 +46,11 @@ test: vet race sim fuzz-short ## everything CI runs: vet, race tests, the simula
 vet:
 	$(GO) vet ./...
 
+# -timeout: a hang guard, not a speed target; testnet runs every built-in
+# scenario in-process and as processes under the race detector, over 10
+# minutes on a loaded 2-core machine.
 race:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 # The deterministic simulator's full sweep (3,000 seeds); the race run
 # above covers 1,000, the race detector slowing it eightfold.

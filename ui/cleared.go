@@ -60,6 +60,7 @@ func (a *API) clearCart(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx := r.Context()
+	a.attached.set("") // a cleared sale has no customer, whether or not it had lines
 	lines, d, version := a.cart.snapshot()
 	if len(lines) == 0 {
 		// Already empty: a retried clear, or nothing to clear. A retry
@@ -82,7 +83,6 @@ func (a *API) clearCart(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, fmt.Errorf("%w: the cart changed on another screen: look at it again before clearing", ErrConflict))
 		return
 	}
-	a.attached.set("") // a cleared sale has no customer either
 	body := &ledger.CartCleared{Currency: p.Sale.Currency, Lines: p.Sale.Lines, Total: p.view.Total, Staff: s.staff.ID, Reason: req.Reason}
 	out := ClearView{Cleared: &Cleared{}}
 	ev, _, err := a.till.Record(ctx, body, req.IdempotencyKey)
