@@ -583,6 +583,7 @@ function onScan(code) {
     case 'sale': addItem({ barcode: code }); break;
     case 'stock': if (state.batch) batchAdd(code); else { $('#stock-filter').value = code; renderStock(); } break;
     case 'catalog': $('#cat-search').value = code; loadCatalog(); break;
+    case 'tender': $('#gc-card').value = code; lookupGift(); break;
     case 'customers': document.dispatchEvent(new CustomEvent('tillmesh:scan', { detail: code })); break; // customers.js
     default: toast('Scanned ' + code + ': open the sale screen to sell it.');
   }
@@ -825,14 +826,72 @@ function renderTender() {
   $('#tender-due').textContent = money(t.total, t.currency);
   $('#tender-remaining').textContent = money(rem, t.currency);
   $('#tender-list').replaceChildren(...t.tenders.map((x, i) => el('li', {},
-    el('span', {}, (x.kind === 'cash' ? 'Cash' : 'Card') + (x.ref ? ' · ' + x.ref : '')),
+    el('span', {}, tenderName(x.kind) + (x.ref ? ' · ' + x.ref : '')),
     el('span', {}, el('b', {}, money(x.amount, t.currency)), ' ',
       el('button', { class: 'small', type: 'button', disabled: t.sending, onclick: () => { t.tenders.splice(i, 1); renderTender(); } }, 'remove')))));
   $('#tender-amount').value = (rem / 100).toFixed(2);
   const quick = [rem];
   for (const note of [500, 1000, 2000, 5000, 10000]) if (note > rem && quick.length < 4) quick.push(note);
   $('#quick-cash').replaceChildren(...quick.map((q) => el('button', { type: 'button', disabled: t.sending, onclick: () => payCash(q) }, money(q, t.currency))));
-  for (const b of ['#pay-cash', '#pay-card', '#tender-back']) $(b).disabled = t.sending;
+  for (const b of ['#pay-cash', '#pay-card', '#pay-gift', '#tender-back']) $(b).disabled = t.sending;
+  giftInfo();
+}
+
+function tenderName(kind) {
+  return { cash: 'Cash', card: 'Card', gift_card: 'Gift card', store_credit: 'Store credit' }[kind] || kind;
+}
+
+// A gift card or store credit pays by the API's tender of kind gift_card
+// or store_credit whose ref is the card: scanned or typed, its balance
+// looked up, the amount proposed (the lesser of the balance and what is
+// due), the balance left after shown. The till redeems it with the card
+// owner's grant as it records the sale.
+async function lookupGift() {
+  const t = state.tender;
+  const card = $('#gc-card').value.trim();
+  if (!t || !card) { setMsg('#gc-info', 'Scan or type the card number', 'error'); return; }
+  try {
+    const c = await api('GET', '/api/cards/' + encodeURIComponent(card));
+    if (!c.active) throw new Error('Card ' + card + ' is deactivated');
+    if (c.account !== 'gift_card' && c.account !== 'store_credit') throw new Error('Card ' + card + ' holds ' + c.account + ', not money');
+    const used = t.tenders.filter((x) => x.ref === card).reduce((s, x) => s + x.amount, 0);
+    t.gift = { card, account: c.account, balance: c.balance - used };
+    const rem = Math.max(t.total - paid(), 0);
+    $('#tender-amount').value = (Math.min(t.gift.balance, rem) / 100).toFixed(2);
+    $('#pay-gift').textContent = c.account === 'store_credit' ? 'Store credit' : 'Gift card';
+    giftInfo();
+  } catch (e) {
+    t.gift = null;
+    setMsg('#gc-info', e.message, 'error');
+  }
+}
+
+function giftInfo() {
+  const t = state.tender;
+  const g = t && t.gift;
+  if (!g || g.card !== $('#gc-card').value.trim()) { setMsg('#gc-info', ''); return; }
+  const amount = parseMoney($('#tender-amount').value) || 0;
+  const left = g.balance - amount;
+  setMsg('#gc-info', tenderName(g.account) + ' ' + g.card + ': balance ' + money(g.balance, t.currency) +
+    (left >= 0 ? ', ' + money(left, t.currency) + ' left after' : ', not enough'), left >= 0 ? 'ok' : 'error');
+}
+
+async function payGift() {
+  const t = state.tender;
+  if (!t || t.sending) return;
+  const card = $('#gc-card').value.trim();
+  if (!t.gift || t.gift.card !== card) { await lookupGift(); return; } // first press: the balance, then pay
+  const g = t.gift;
+  const rem = t.total - paid();
+  const amount = parseMoney($('#tender-amount').value);
+  if (!(amount > 0)) { setMsg('#tender-msg', 'Enter the amount to take off the card', 'error'); return; }
+  if (amount > g.balance) { setMsg('#tender-msg', 'The card holds only ' + money(g.balance, t.currency), 'error'); return; }
+  if (amount > rem) { setMsg('#tender-msg', 'A card pays at most what is still due (' + money(rem, t.currency) + ')', 'error'); return; }
+  t.tenders.push({ kind: g.account, amount, ref: card });
+  t.gift = null;
+  $('#gc-card').value = '';
+  setMsg('#tender-msg', '');
+  maybeSubmit();
 }
 
 function payCash(amount) {
@@ -898,6 +957,9 @@ async function submitSale() {
 
 $('#tender-form').addEventListener('submit', (e) => { e.preventDefault(); payCash(parseMoney($('#tender-amount').value)); });
 $('#pay-card').addEventListener('click', payCard);
+$('#pay-gift').addEventListener('click', payGift);
+$('#gc-card').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); lookupGift(); } });
+$('#tender-amount').addEventListener('input', giftInfo);
 $('#tender-retry').addEventListener('click', submitSale);
 $('#tender-back').addEventListener('click', () => { if (!state.tender || !state.tender.sending) { state.tender = null; show('sale'); } });
 
