@@ -85,6 +85,10 @@ func TestGiftCardTender(t *testing.T) {
 	setInput(t, p, "#tender-amount", fmt.Sprintf("%d.%02d", rest/100, rest%100))
 	do(t, p, "cash", chromedp.Click("#pay-cash"), chromedp.WaitVisible("#view-receipt"))
 	receipt := text(t, p, "#receipt-number")
+	if got, amount := text(t, p, "#receipt .card-left"), fmt.Sprintf("%d.%02d left", left/100, left%100); !strings.HasPrefix(got, "Gift card GC-1001: ") || !strings.HasSuffix(got, amount) {
+		t.Fatalf("receipt balance line %q, want Gift card GC-1001: ...%s", got, amount)
+	}
+	br.shot(p, "gift-card-receipt")
 
 	s, _ := saleByReceipt(t, a, receipt)
 	if len(s.Tenders) != 2 || s.Tenders[0].Kind != ledger.GiftCardTender || s.Tenders[0].Ref != "GC-1001" || s.Tenders[0].Amount != use ||

@@ -1017,7 +1017,9 @@ function renderReceipt(box, s) {
     line('TOTAL', money(s.total, cur), 'big'),
     s.bands.map((b) => line('  tax ' + rate(b.rate) + ' on ' + money(b.net, cur), money(b.tax, cur))),
     el('hr'),
-    s.tenders.map((t) => line(t.kind === 'cash' ? 'Cash' : t.kind === 'card' ? 'Card' + (t.ref ? ' ' + t.ref : '') : t.kind, money(t.amount, cur))),
+    s.tenders.map((t) => [line(tenderName(t.kind) + (t.ref ? ' ' + t.ref : ''), money(t.amount, cur)),
+      s.card_left && t.ref in s.card_left && (t.kind === 'gift_card' || t.kind === 'store_credit')
+        ? el('div', { class: 'sub card-left' }, tenderName(t.kind) + ' ' + t.ref + ': ' + money(s.card_left[t.ref], cur) + ' left') : null]),
     s.change ? line('Change', money(s.change, cur), 'big') : null,
     s.approver ? el('div', { class: 'c' }, 'discount approved by ' + staffName(s.approver)) : null,
     s.customer ? el('div', { class: 'c', id: 'receipt-customer' }, 'Customer ' + s.customer) : null,
