@@ -103,3 +103,60 @@ func TestGiftCardTender(t *testing.T) {
 		t.Fatalf("JavaScript errors: %s", strings.Join(errs, "; "))
 	}
 }
+
+// TestStoreCreditRefund: the refund screen gives money back as store
+// credit on a card the cashier names; the signed refund carries the
+// API's store_credit tender with the card as ref and the card then holds
+// the refund.
+func TestStoreCreditRefund(t *testing.T) {
+	path := chromiumOrSkip(t)
+	a := loneTill(t, "Corner Shop")
+	ctx := t.Context()
+	cat := node.DemoCatalog(2)
+	for _, p := range cat {
+		if err := a.Inventory().PutProduct(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.AddStaff(ctx, "2", "Carl Cashier", ui.RoleCashier, "0000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Record(ctx, &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "2"}, "open"); err != nil {
+		t.Fatal(err)
+	}
+	sale, _, err := a.Record(ctx, &ledger.Sale{Currency: "EUR", TaxIncluded: true, Staff: "2",
+		Lines:   []ledger.Line{{SKU: cat[0].SKU, Qty: 2, UnitPrice: 350, TaxRate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 700}}}, "sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	a.View(func(s *ledger.State) { n, _ = s.ReceiptNumber(a.ID(), sale.Seq) })
+	receipt := ledger.ReceiptNo(1, n)
+
+	br := newBrowser(t, path)
+	p := br.page("till")
+	login(t, p, a.url, "2", "0000")
+	nav(t, p, "refund")
+	setInput(t, p, "#refund-ref", receipt)
+	do(t, p, "find the sale", chromedp.Click("#refund-find button"))
+	until(t, p, "the sale", `!document.querySelector('#refund-form').hidden && document.querySelector('#refund-sale input.pick') !== null`)
+	setInput(t, p, "#refund-sale input.pick", "1")
+	do(t, p, "store credit", chromedp.SetValue("#refund-tender", "store_credit"))
+	js[bool](t, p, `(document.querySelector('#refund-tender').dispatchEvent(new Event('change')), true)`)
+	until(t, p, "the card field", `!document.querySelector('#refund-card-label').hidden && document.querySelector('#refund-card-label').textContent.includes('Store credit')`)
+	setInput(t, p, "#refund-ref-card", "SC-2001")
+	do(t, p, "refund", chromedp.Click("#refund-btn"))
+	until(t, p, "the refund recorded", `document.querySelector('#refund-msg').textContent.includes('recorded')`)
+	if got := text(t, p, "#refund-result .drawer"); got != "Store credit on SC-2001" {
+		t.Fatalf("refund result %q, want Store credit on SC-2001", got)
+	}
+	br.shot(p, "store-credit-refund")
+	b, err := a.CardBalance(ctx, "SC-2001")
+	if err != nil || b.Balance != 350 || b.Account != ledger.StoreCredit {
+		t.Fatalf("store credit card after the refund: %+v, %v; want 3.50 of store credit", b, err)
+	}
+	if errs := br.jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors: %s", strings.Join(errs, "; "))
+	}
+}

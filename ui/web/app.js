@@ -1090,7 +1090,14 @@ async function loadRecent() {
   } catch (e) { /* shown elsewhere */ }
 }
 
-$('#refund-tender').addEventListener('change', () => { $('#refund-card-label').hidden = $('#refund-tender').value !== 'card'; });
+// Store credit goes onto a card (its number in ref, SC-...), like a card
+// refund's reference.
+function refundRefShown() {
+  const k = $('#refund-tender').value;
+  $('#refund-card-label').hidden = k !== 'card' && k !== 'store_credit';
+  $('#refund-card-label').firstChild.textContent = k === 'store_credit' ? 'Store credit card ' : 'Card reference ';
+}
+$('#refund-tender').addEventListener('change', refundRefShown);
 $('#refund-find').addEventListener('submit', (e) => { e.preventDefault(); findSale($('#refund-ref').value); });
 
 async function findSale(ref) {
@@ -1132,8 +1139,8 @@ function renderRefund() {
   // Propose giving back the way the customer paid: the larger tender's kind.
   const main = (s.tenders || []).reduce((a, t) => (!a || t.amount > a.amount ? t : a), null);
   if (main && (main.kind === 'cash' || main.kind === 'card')) {
-    $('#refund-tender').value = main.kind;
-    $('#refund-card-label').hidden = main.kind !== 'card';
+    $('#refund-tender').value = main.kind === 'gift_card' ? 'store_credit' : main.kind;
+    refundRefShown();
     if (main.kind === 'card' && main.ref) $('#refund-ref-card').value = main.ref;
   }
   box.replaceChildren(
@@ -1178,21 +1185,56 @@ $('#refund-btn').addEventListener('click', async () => {
   const { picks, bad } = refundPicks();
   if (bad) { setMsg('#refund-msg', bad, 'error'); return; }
   if (!picks.length) { setMsg('#refund-msg', 'Enter how many of a line come back.', 'error'); return; }
+  const tender = $('#refund-tender').value;
+  const ref = $('#refund-ref-card').value.trim();
+  if (tender === 'store_credit' && !ref) { setMsg('#refund-msg', 'Scan or type the store credit card (SC-…) the credit goes onto.', 'error'); return; }
   $('#refund-btn').disabled = true;
   try {
-    const res = await api('POST', '/api/refunds', { idempotency_key: r.key, sale: r.sale.receipt, lines: picks,
-      tender: $('#refund-tender').value, ref: $('#refund-ref-card').value.trim() || undefined, reason: $('#refund-reason').value.trim() || undefined });
+    const send = (extra) => api('POST', '/api/refunds', { idempotency_key: r.key, sale: r.sale.receipt, lines: picks,
+      tender, ref: ref || undefined, reason: $('#refund-reason').value.trim() || undefined, ...extra });
+    const res = await refundWithApproval(send);
+    if (!res) { $('#refund-btn').disabled = false; return; }
     state.refund = { sale: res.sale, key: newKey('refund') };
     renderRefund();
     $('#refund-reason').value = '';
     $('#refund-result').replaceChildren(el('div', { class: 'change' }, 'Refund ' + res.receipt + ': give back ' + money(res.total, res.sale.currency)),
-      el('p', { class: 'drawer' }, res.tenders.some((t) => t.kind === 'cash') ? 'Drawer open' : 'Refund to the card'));
+      el('p', { class: 'drawer' }, res.tenders.some((t) => t.kind === 'cash') ? 'Drawer open'
+        : res.tenders.some((t) => t.kind === 'store_credit') ? 'Store credit on ' + ref : 'Refund to the card'));
     setMsg('#refund-msg', 'Refund ' + res.receipt + ' recorded', 'ok');
   } catch (e) {
     setMsg('#refund-msg', e.message, 'error');
     $('#refund-btn').disabled = false;
   }
 });
+
+// refundWithApproval sends a refund, asking for a manager's approval when
+// the API needs one; when the sale's till cannot be reached (need
+// "offline") and the store allows offline refunds, a supervisor may
+// approve it as an offline spend (up to the store's offline limit). It
+// answers null when the cashier gives up.
+async function refundWithApproval(send) {
+  try {
+    return await withApproval(send);
+  } catch (e) {
+    if (!(e.data && e.data.need === 'offline')) throw e;
+    if (!(state.settings && state.settings.offline_refunds)) {
+      throw new ApiError(e.status, 'The till that made this sale cannot be reached, and this store refuses refunds offline: try again when it is back (' + e.message + ').', e.data);
+    }
+    let result;
+    const vals = await ask({
+      title: 'Refund offline?',
+      text: 'The till that made this sale cannot be reached (' + e.message + '). A supervisor may approve the refund offline, up to ' +
+        money(state.settings.offline_limit) + ' per till a day; it is reported to the manager.',
+      okText: 'Refund offline',
+      fields: [{ name: 'm', label: 'Supervisor number', inputmode: 'numeric' },
+        { name: 'p', label: 'Supervisor PIN', type: 'password', inputmode: 'numeric' }],
+      check: async (v) => {
+        try { result = await send({ offline: true, approver: v.m, approver_pin: v.p }); return null; } catch (x) { return x.message; }
+      },
+    });
+    return vals ? result : null;
+  }
+}
 
 $('#void-btn').addEventListener('click', async () => {
   const r = state.refund;
