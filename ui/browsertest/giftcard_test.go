@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
+	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -19,7 +22,16 @@ import (
 // the receipt shows what is left on the card.
 func TestGiftCardTender(t *testing.T) {
 	path := chromiumOrSkip(t)
-	a := loneTill(t, "Corner Shop")
+	storeDir, dir := t.TempDir(), t.TempDir()
+	store, err := pki.InitStore(storeDir, "Corner Shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	set := sim.NewSet()
+	a := startTillWith(t, store, dir, set)
 	ctx := t.Context()
 	cat := node.DemoCatalog(3)
 	var lines []ledger.StockLine
@@ -89,6 +101,15 @@ func TestGiftCardTender(t *testing.T) {
 		t.Fatalf("receipt balance line %q, want Gift card GC-1001: ...%s", got, amount)
 	}
 	br.shot(p, "gift-card-receipt")
+	printed := fmt.Sprintf("Gift card GC-1001: %d.%02d left", left/100, left%100)
+	waitFor(t, "the printed receipt with the card's balance", func() bool {
+		for _, r := range set.Printer.Receipts() {
+			if strings.Contains(r.Text(), printed) {
+				return true
+			}
+		}
+		return false
+	})
 
 	s, _ := saleByReceipt(t, a, receipt)
 	if len(s.Tenders) != 2 || s.Tenders[0].Kind != ledger.GiftCardTender || s.Tenders[0].Ref != "GC-1001" || s.Tenders[0].Amount != use ||
