@@ -240,6 +240,27 @@ func (t *Till) reverse(ctx context.Context, evs []*ledger.Event, idem string) {
 	}
 }
 
+// cardLeft is the balance now left on each card a sale paid with, for
+// its receipt (hw/receipt prints it under the tender).
+func (t *Till) cardLeft(s *ledger.Sale) map[string]ledger.Money {
+	var out map[string]ledger.Money
+	for _, tn := range s.Tenders {
+		if tn.Kind != ledger.GiftCardTender && tn.Kind != ledger.StoreCreditTender {
+			continue
+		}
+		b, err := t.CardBalance(context.Background(), tn.Ref)
+		if err != nil {
+			t.log.Warn("receipt: card balance", "card", tn.Ref, "err", err)
+			continue
+		}
+		if out == nil {
+			out = map[string]ledger.Money{}
+		}
+		out[tn.Ref] = b.Balance
+	}
+	return out
+}
+
 func paidByCard(s *ledger.Sale) bool {
 	for _, tn := range s.Tenders {
 		if tn.Kind == ledger.GiftCardTender || tn.Kind == ledger.StoreCreditTender {

@@ -23,7 +23,8 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 	}
 	switch b := ev.Body.(type) {
 	case *ledger.Sale:
-		r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev)})
+		r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev),
+			CardLeft: t.cardLeft(b)})
 		if err != nil {
 			t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
 		} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
@@ -138,7 +139,11 @@ func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
 	if err != nil {
 		return err
 	}
-	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev)})
+	var cardLeft map[string]ledger.Money
+	if s, ok := ev.Body.(*ledger.Sale); ok {
+		cardLeft = t.cardLeft(s) // the balance now, on a copy
+	}
+	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev), CardLeft: cardLeft})
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,31 @@ type Cards interface {
 	CardOverspends(ctx context.Context) ([]ledger.CardOverspend, error)
 }
 
+// cardLeft is the balance now left on each card a sale paid with (nil
+// for none, or a till without cards), for the receipt.
+func (a *API) cardLeft(s *ledger.Sale) map[string]ledger.Money {
+	c, ok := a.till.(Cards)
+	if !ok {
+		return nil
+	}
+	var out map[string]ledger.Money
+	for _, tn := range s.Tenders {
+		if tn.Kind != ledger.GiftCardTender && tn.Kind != ledger.StoreCreditTender {
+			continue
+		}
+		b, err := c.CardBalance(context.Background(), tn.Ref)
+		if err != nil {
+			a.log.Warn("receipt: card balance", "card", tn.Ref, "err", err)
+			continue
+		}
+		if out == nil {
+			out = map[string]ledger.Money{}
+		}
+		out[tn.Ref] = b.Balance
+	}
+	return out
+}
+
 // cardOverspends is the report's list of over-spent cards (empty for a
 // till without cards).
 func (a *API) cardOverspends(ctx context.Context) []CardOverspendView {

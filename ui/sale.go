@@ -100,29 +100,32 @@ func (a *API) resolve(ref string) (*ledger.Event, error) {
 // SaleDetail is a recorded sale with its computed amounts and what
 // remains refundable of it.
 type SaleDetail struct {
-	EventID    string             `json:"event_id"`
-	Receipt    string             `json:"receipt"`
-	Barcode    string             `json:"barcode"` // ledger.ReceiptCode, as printed
-	TillNumber uint32             `json:"till_number"`
-	Seq        uint64             `json:"seq"`
-	Time       time.Time          `json:"time"`
-	Staff      string             `json:"staff"`
-	Approver   string             `json:"approver,omitempty"`
-	Customer   string             `json:"customer,omitempty"` // the customer's number
-	Currency   string             `json:"currency"`
-	Lines      []SaleLineView     `json:"lines"`
-	Gross      ledger.Money       `json:"gross"`
-	Discounts  ledger.Money       `json:"discounts"`
-	Cart       ledger.Money       `json:"cart_discount"`
-	Net        ledger.Money       `json:"net"`
-	Tax        ledger.Money       `json:"tax"`
-	Total      ledger.Money       `json:"total"`
-	Bands      []Band             `json:"bands"`
-	Tenders    []ledger.Tender    `json:"tenders"`
-	Change     ledger.Money       `json:"change"`
-	Remaining  []ledger.Remaining `json:"remaining"`
-	Refundable ledger.Money       `json:"refundable"`
-	Voided     bool               `json:"voided"`
+	EventID    string          `json:"event_id"`
+	Receipt    string          `json:"receipt"`
+	Barcode    string          `json:"barcode"` // ledger.ReceiptCode, as printed
+	TillNumber uint32          `json:"till_number"`
+	Seq        uint64          `json:"seq"`
+	Time       time.Time       `json:"time"`
+	Staff      string          `json:"staff"`
+	Approver   string          `json:"approver,omitempty"`
+	Customer   string          `json:"customer,omitempty"` // the customer's number
+	Currency   string          `json:"currency"`
+	Lines      []SaleLineView  `json:"lines"`
+	Gross      ledger.Money    `json:"gross"`
+	Discounts  ledger.Money    `json:"discounts"`
+	Cart       ledger.Money    `json:"cart_discount"`
+	Net        ledger.Money    `json:"net"`
+	Tax        ledger.Money    `json:"tax"`
+	Total      ledger.Money    `json:"total"`
+	Bands      []Band          `json:"bands"`
+	Tenders    []ledger.Tender `json:"tenders"`
+	// CardLeft is the balance now left on each card (by number) a gift
+	// card or store credit tender paid with (balances.go).
+	CardLeft   map[string]ledger.Money `json:"card_left,omitempty"`
+	Change     ledger.Money            `json:"change"`
+	Remaining  []ledger.Remaining      `json:"remaining"`
+	Refundable ledger.Money            `json:"refundable"`
+	Voided     bool                    `json:"voided"`
 }
 
 // SaleLineView is a sale line with its computed amounts.
@@ -158,6 +161,7 @@ func (a *API) detail(ev *ledger.Event) SaleDetail {
 	for _, r := range d.Remaining {
 		d.Refundable += r.Amount
 	}
+	d.CardLeft = a.cardLeft(s)
 	return d
 }
 

@@ -283,6 +283,9 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 			label += " " + t.Ref
 		}
 		w.pair(label, w.money(t.Amount)+"  ")
+		if t.Left != nil {
+			w.line(fmt.Sprintf("%s: %s left", label, w.money(*t.Left)))
+		}
 	}
 	if r.Change != 0 {
 		w.pair("Change", w.money(r.Change)+"  ")
@@ -429,6 +432,10 @@ func tenderLabel(k ledger.TenderKind) string {
 		return "Card"
 	case ledger.Other:
 		return "Other"
+	case ledger.GiftCardTender:
+		return "Gift card"
+	case ledger.StoreCreditTender:
+		return "Store credit"
 	}
 	return string(k)
 }

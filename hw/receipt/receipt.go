@@ -90,6 +90,9 @@ type Tender struct {
 	Kind   ledger.TenderKind `json:"kind"`
 	Amount ledger.Money      `json:"amount"`
 	Ref    string            `json:"ref,omitempty"`
+	// Left is the balance left on the card of a gift card or store
+	// credit tender after the sale (nil: not known, not printed).
+	Left *ledger.Money `json:"left,omitempty"`
 }
 
 // Info is what a receipt needs besides the sale event: the store's and
@@ -106,6 +109,9 @@ type Info struct {
 	Cashier  string // empty: the sale's staff
 	Location *time.Location
 	Verify   string // QR payload prefix; empty: DefaultVerify
+	// CardLeft is the balance left on each card (by number) a gift card
+	// or store credit tender paid with, printed under the tender.
+	CardLeft map[string]ledger.Money
 }
 
 // FromSale fills a Receipt from a signed sale event.
@@ -158,7 +164,11 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 		r.Bands = append(r.Bands, Band{Rate: b.Rate, Net: b.Net, Tax: b.Tax})
 	}
 	for _, tn := range s.Tenders {
-		r.Tenders = append(r.Tenders, Tender{Kind: tn.Kind, Amount: tn.Amount, Ref: tn.Ref})
+		rt := Tender{Kind: tn.Kind, Amount: tn.Amount, Ref: tn.Ref}
+		if left, ok := info.CardLeft[tn.Ref]; ok && (tn.Kind == ledger.GiftCardTender || tn.Kind == ledger.StoreCreditTender) {
+			rt.Left = &left
+		}
+		r.Tenders = append(r.Tenders, rt)
 	}
 	return r, r.Validate()
 }

@@ -583,6 +583,7 @@ function onScan(code) {
     case 'sale': addItem({ barcode: code }); break;
     case 'stock': if (state.batch) batchAdd(code); else { $('#stock-filter').value = code; renderStock(); } break;
     case 'catalog': $('#cat-search').value = code; loadCatalog(); break;
+    case 'tender': $('#gc-card').value = code; lookupGift(); break;
     case 'customers': document.dispatchEvent(new CustomEvent('tillmesh:scan', { detail: code })); break; // customers.js
     default: toast('Scanned ' + code + ': open the sale screen to sell it.');
   }
@@ -825,14 +826,72 @@ function renderTender() {
   $('#tender-due').textContent = money(t.total, t.currency);
   $('#tender-remaining').textContent = money(rem, t.currency);
   $('#tender-list').replaceChildren(...t.tenders.map((x, i) => el('li', {},
-    el('span', {}, (x.kind === 'cash' ? 'Cash' : 'Card') + (x.ref ? ' · ' + x.ref : '')),
+    el('span', {}, tenderName(x.kind) + (x.ref ? ' · ' + x.ref : '')),
     el('span', {}, el('b', {}, money(x.amount, t.currency)), ' ',
       el('button', { class: 'small', type: 'button', disabled: t.sending, onclick: () => { t.tenders.splice(i, 1); renderTender(); } }, 'remove')))));
   $('#tender-amount').value = (rem / 100).toFixed(2);
   const quick = [rem];
   for (const note of [500, 1000, 2000, 5000, 10000]) if (note > rem && quick.length < 4) quick.push(note);
   $('#quick-cash').replaceChildren(...quick.map((q) => el('button', { type: 'button', disabled: t.sending, onclick: () => payCash(q) }, money(q, t.currency))));
-  for (const b of ['#pay-cash', '#pay-card', '#tender-back']) $(b).disabled = t.sending;
+  for (const b of ['#pay-cash', '#pay-card', '#pay-gift', '#tender-back']) $(b).disabled = t.sending;
+  giftInfo();
+}
+
+function tenderName(kind) {
+  return { cash: 'Cash', card: 'Card', gift_card: 'Gift card', store_credit: 'Store credit' }[kind] || kind;
+}
+
+// A gift card or store credit pays by the API's tender of kind gift_card
+// or store_credit whose ref is the card: scanned or typed, its balance
+// looked up, the amount proposed (the lesser of the balance and what is
+// due), the balance left after shown. The till redeems it with the card
+// owner's grant as it records the sale.
+async function lookupGift() {
+  const t = state.tender;
+  const card = $('#gc-card').value.trim();
+  if (!t || !card) { setMsg('#gc-info', 'Scan or type the card number', 'error'); return; }
+  try {
+    const c = await api('GET', '/api/cards/' + encodeURIComponent(card));
+    if (!c.active) throw new Error('Card ' + card + ' is deactivated');
+    if (c.account !== 'gift_card' && c.account !== 'store_credit') throw new Error('Card ' + card + ' holds ' + c.account + ', not money');
+    const used = t.tenders.filter((x) => x.ref === card).reduce((s, x) => s + x.amount, 0);
+    t.gift = { card, account: c.account, balance: c.balance - used };
+    const rem = Math.max(t.total - paid(), 0);
+    $('#tender-amount').value = (Math.min(t.gift.balance, rem) / 100).toFixed(2);
+    $('#pay-gift').textContent = c.account === 'store_credit' ? 'Store credit' : 'Gift card';
+    giftInfo();
+  } catch (e) {
+    t.gift = null;
+    setMsg('#gc-info', e.message, 'error');
+  }
+}
+
+function giftInfo() {
+  const t = state.tender;
+  const g = t && t.gift;
+  if (!g || g.card !== $('#gc-card').value.trim()) { setMsg('#gc-info', ''); return; }
+  const amount = parseMoney($('#tender-amount').value) || 0;
+  const left = g.balance - amount;
+  setMsg('#gc-info', tenderName(g.account) + ' ' + g.card + ': balance ' + money(g.balance, t.currency) +
+    (left >= 0 ? ', ' + money(left, t.currency) + ' left after' : ', not enough'), left >= 0 ? 'ok' : 'error');
+}
+
+async function payGift() {
+  const t = state.tender;
+  if (!t || t.sending) return;
+  const card = $('#gc-card').value.trim();
+  if (!t.gift || t.gift.card !== card) { await lookupGift(); return; } // first press: the balance, then pay
+  const g = t.gift;
+  const rem = t.total - paid();
+  const amount = parseMoney($('#tender-amount').value);
+  if (!(amount > 0)) { setMsg('#tender-msg', 'Enter the amount to take off the card', 'error'); return; }
+  if (amount > g.balance) { setMsg('#tender-msg', 'The card holds only ' + money(g.balance, t.currency), 'error'); return; }
+  if (amount > rem) { setMsg('#tender-msg', 'A card pays at most what is still due (' + money(rem, t.currency) + ')', 'error'); return; }
+  t.tenders.push({ kind: g.account, amount, ref: card });
+  t.gift = null;
+  $('#gc-card').value = '';
+  setMsg('#tender-msg', '');
+  maybeSubmit();
 }
 
 function payCash(amount) {
@@ -898,6 +957,9 @@ async function submitSale() {
 
 $('#tender-form').addEventListener('submit', (e) => { e.preventDefault(); payCash(parseMoney($('#tender-amount').value)); });
 $('#pay-card').addEventListener('click', payCard);
+$('#pay-gift').addEventListener('click', payGift);
+$('#gc-card').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); lookupGift(); } });
+$('#tender-amount').addEventListener('input', giftInfo);
 $('#tender-retry').addEventListener('click', submitSale);
 $('#tender-back').addEventListener('click', () => { if (!state.tender || !state.tender.sending) { state.tender = null; show('sale'); } });
 
@@ -955,7 +1017,9 @@ function renderReceipt(box, s) {
     line('TOTAL', money(s.total, cur), 'big'),
     s.bands.map((b) => line('  tax ' + rate(b.rate) + ' on ' + money(b.net, cur), money(b.tax, cur))),
     el('hr'),
-    s.tenders.map((t) => line(t.kind === 'cash' ? 'Cash' : t.kind === 'card' ? 'Card' + (t.ref ? ' ' + t.ref : '') : t.kind, money(t.amount, cur))),
+    s.tenders.map((t) => [line(tenderName(t.kind) + (t.ref ? ' ' + t.ref : ''), money(t.amount, cur)),
+      s.card_left && t.ref in s.card_left && (t.kind === 'gift_card' || t.kind === 'store_credit')
+        ? el('div', { class: 'sub card-left' }, tenderName(t.kind) + ' ' + t.ref + ': ' + money(s.card_left[t.ref], cur) + ' left') : null]),
     s.change ? line('Change', money(s.change, cur), 'big') : null,
     s.approver ? el('div', { class: 'c' }, 'discount approved by ' + staffName(s.approver)) : null,
     s.customer ? el('div', { class: 'c', id: 'receipt-customer' }, 'Customer ' + s.customer) : null,
@@ -1026,7 +1090,14 @@ async function loadRecent() {
   } catch (e) { /* shown elsewhere */ }
 }
 
-$('#refund-tender').addEventListener('change', () => { $('#refund-card-label').hidden = $('#refund-tender').value !== 'card'; });
+// Store credit goes onto a card (its number in ref, SC-...), like a card
+// refund's reference.
+function refundRefShown() {
+  const k = $('#refund-tender').value;
+  $('#refund-card-label').hidden = k !== 'card' && k !== 'store_credit';
+  $('#refund-card-label').firstChild.textContent = k === 'store_credit' ? 'Store credit card ' : 'Card reference ';
+}
+$('#refund-tender').addEventListener('change', refundRefShown);
 $('#refund-find').addEventListener('submit', (e) => { e.preventDefault(); findSale($('#refund-ref').value); });
 
 async function findSale(ref) {
@@ -1068,8 +1139,8 @@ function renderRefund() {
   // Propose giving back the way the customer paid: the larger tender's kind.
   const main = (s.tenders || []).reduce((a, t) => (!a || t.amount > a.amount ? t : a), null);
   if (main && (main.kind === 'cash' || main.kind === 'card')) {
-    $('#refund-tender').value = main.kind;
-    $('#refund-card-label').hidden = main.kind !== 'card';
+    $('#refund-tender').value = main.kind === 'gift_card' ? 'store_credit' : main.kind;
+    refundRefShown();
     if (main.kind === 'card' && main.ref) $('#refund-ref-card').value = main.ref;
   }
   box.replaceChildren(
@@ -1114,21 +1185,56 @@ $('#refund-btn').addEventListener('click', async () => {
   const { picks, bad } = refundPicks();
   if (bad) { setMsg('#refund-msg', bad, 'error'); return; }
   if (!picks.length) { setMsg('#refund-msg', 'Enter how many of a line come back.', 'error'); return; }
+  const tender = $('#refund-tender').value;
+  const ref = $('#refund-ref-card').value.trim();
+  if (tender === 'store_credit' && !ref) { setMsg('#refund-msg', 'Scan or type the store credit card (SC-…) the credit goes onto.', 'error'); return; }
   $('#refund-btn').disabled = true;
   try {
-    const res = await api('POST', '/api/refunds', { idempotency_key: r.key, sale: r.sale.receipt, lines: picks,
-      tender: $('#refund-tender').value, ref: $('#refund-ref-card').value.trim() || undefined, reason: $('#refund-reason').value.trim() || undefined });
+    const send = (extra) => api('POST', '/api/refunds', { idempotency_key: r.key, sale: r.sale.receipt, lines: picks,
+      tender, ref: ref || undefined, reason: $('#refund-reason').value.trim() || undefined, ...extra });
+    const res = await refundWithApproval(send);
+    if (!res) { $('#refund-btn').disabled = false; return; }
     state.refund = { sale: res.sale, key: newKey('refund') };
     renderRefund();
     $('#refund-reason').value = '';
     $('#refund-result').replaceChildren(el('div', { class: 'change' }, 'Refund ' + res.receipt + ': give back ' + money(res.total, res.sale.currency)),
-      el('p', { class: 'drawer' }, res.tenders.some((t) => t.kind === 'cash') ? 'Drawer open' : 'Refund to the card'));
+      el('p', { class: 'drawer' }, res.tenders.some((t) => t.kind === 'cash') ? 'Drawer open'
+        : res.tenders.some((t) => t.kind === 'store_credit') ? 'Store credit on ' + ref : 'Refund to the card'));
     setMsg('#refund-msg', 'Refund ' + res.receipt + ' recorded', 'ok');
   } catch (e) {
     setMsg('#refund-msg', e.message, 'error');
     $('#refund-btn').disabled = false;
   }
 });
+
+// refundWithApproval sends a refund, asking for a manager's approval when
+// the API needs one; when the sale's till cannot be reached (need
+// "offline") and the store allows offline refunds, a supervisor may
+// approve it as an offline spend (up to the store's offline limit). It
+// answers null when the cashier gives up.
+async function refundWithApproval(send) {
+  try {
+    return await withApproval(send);
+  } catch (e) {
+    if (!(e.data && e.data.need === 'offline')) throw e;
+    if (!(state.settings && state.settings.offline_refunds)) {
+      throw new ApiError(e.status, 'The till that made this sale cannot be reached, and this store refuses refunds offline: try again when it is back (' + e.message + ').', e.data);
+    }
+    let result;
+    const vals = await ask({
+      title: 'Refund offline?',
+      text: 'The till that made this sale cannot be reached (' + e.message + '). A supervisor may approve the refund offline, up to ' +
+        money(state.settings.offline_limit) + ' per till a day; it is reported to the manager.',
+      okText: 'Refund offline',
+      fields: [{ name: 'm', label: 'Supervisor number', inputmode: 'numeric' },
+        { name: 'p', label: 'Supervisor PIN', type: 'password', inputmode: 'numeric' }],
+      check: async (v) => {
+        try { result = await send({ offline: true, approver: v.m, approver_pin: v.p }); return null; } catch (x) { return x.message; }
+      },
+    });
+    return vals ? result : null;
+  }
+}
 
 $('#void-btn').addEventListener('click', async () => {
   const r = state.refund;
