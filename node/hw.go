@@ -17,17 +17,23 @@ import (
 // afterCommit hands a committed event to the hardware: the receipt to the
 // print queue, a drawer kick for cash, the total to the customer display.
 // Everything here returns at once; nothing can fail or delay the sale.
-func (t *Till) afterCommit(ev *ledger.Event) {
+//
+// An exchange (a Return then a Sale, keys <key>/return and <key>/sale)
+// prints one receipt when its sale is recorded (printExchange); its
+// return prints none of its own. idem is the event's idempotency key.
+func (t *Till) afterCommit(ev *ledger.Event, idem string) {
 	if t.hw == nil {
 		return
 	}
 	switch b := ev.Body.(type) {
 	case *ledger.Sale:
-		r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev)})
-		if err != nil {
-			t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
-		} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
-			t.log.Warn("receipt not queued", "seq", ev.Seq, "err", err)
+		if !t.printExchange(ev, idem) { // node/slips.go: an exchange prints with its return
+			r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev)})
+			if err != nil {
+				t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
+			} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
+				t.log.Warn("receipt not queued", "seq", ev.Seq, "err", err)
+			}
 		}
 		for _, tn := range b.Tenders {
 			if tn.Kind == ledger.Cash {
@@ -74,7 +80,9 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 				break
 			}
 		}
-		t.printSlip(ev)
+		if !isExchange(b.Tenders) { // an exchange's return prints on its sale's receipt
+			t.printSlip(ev)
+		}
 	case *ledger.Void:
 		t.printSlip(ev)
 	}
