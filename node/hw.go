@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/receipt"
@@ -173,6 +174,47 @@ func (t *Till) feedScans(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// weightWindow is how long feedWeight waits for a stable weight before
+// it looks whether the scale reads zero.
+const weightWindow = 300 * time.Millisecond
+
+// feedWeight hands each change of the scale's stable weight to the UI
+// (ui.API.Weighed), which sends it to the pages, so a weighed line fills
+// live. An item taken off (the scale reads a stable zero or less) sends
+// 0; a weight that moves sends nothing until it settles. A till without
+// a scale returns at once; a disconnected scale is asked again each
+// weightWindow.
+func (t *Till) feedWeight(ctx context.Context) error {
+	var last int64
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithTimeout(ctx, weightWindow)
+		r, err := t.hw.Weigh(wctx)
+		cancel()
+		if errors.Is(err, hw.ErrNoDevice) {
+			return nil
+		}
+		g := last
+		if err == nil && r.Usable() == nil {
+			g, _ = r.Grams()
+		} else if now, ok := t.hw.ScaleReading(); ok && now.Stable && now.Milli <= 0 {
+			g = 0
+		}
+		if g != last {
+			last = g
+			t.api.Weighed(g)
+		}
+		if err != nil && !errors.Is(err, hw.ErrUnstable) { // offline: it failed at once
+			tm := time.NewTimer(weightWindow)
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+			case <-tm.C:
+			}
+		}
+	}
+	return nil
 }
 
 // Weigh reads the scale for the UI (ui.Scale): a stable, positive weight

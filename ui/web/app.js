@@ -15,6 +15,7 @@ const state = {
   tender: null, lastSale: null,
   refund: null, stock: new Map(), status: null, skewMS: 0,
   es: null, live: false, lastActivity: Date.now(),
+  onScale: null, // the line that follows the scale (liveWeigh)
 };
 
 // ---------------------------------------------------------------- helpers
@@ -603,7 +604,7 @@ function renderCart() {
   if (state.sel >= lines.length) state.sel = lines.length - 1;
   lines.forEach((l, i) => {
     const disc = l.line_discount + l.cart_discount;
-    const tr = el('tr', { class: i === state.sel ? 'sel' : '', dataset: { i: String(i) }, onclick: () => { state.sel = i; renderCart(); } },
+    const tr = el('tr', { class: (i === state.sel ? 'sel' : '') + (state.onScale && state.onScale.index === i ? ' on-scale' : ''), dataset: { i: String(i) }, onclick: () => { state.sel = i; renderCart(); } },
       el('td', {}, String(i + 1)),
       el('td', {}, l.name, el('small', {}, l.sku + (l.discount ? ' · ' + (l.discount.kind === 'percent' ? pct(l.discount.value) : money(l.discount.value)) + ' off' : '') + (l.unit === 'kg' ? ' · ' + money(l.unit_price) + '/kg' : '') + overrideText(l))),
       el('td', { class: 'num' }, qtyText(l.qty, l.unit)),
@@ -639,7 +640,7 @@ async function addItem(line) {
       if (!(e.data && e.data.need === 'weight')) throw e;
       const p = e.data.product;
       const grams = await weighOnScale(p.name);
-      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); cartChanged(c, true); setMsg('#sale-msg', p.name + ' · ' + kg(grams) + ' kg weighed', 'ok'); return; }
+      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); cartChanged(c, true); liveWeigh(c.lines[state.sel]); setMsg('#sale-msg', p.name + ' · ' + kg(grams) + ' kg weighed', 'ok'); return; }
       const v = await ask({ title: 'Weight of ' + p.name, text: money(p.price, p.currency) + ' per kg' + (state.scaleError ? ' · scale: ' + state.scaleError : ''), okText: 'Add',
         fields: [{ name: 'kg', label: 'Weight in kg', inputmode: 'decimal', placeholder: '0.750' }],
         check: (v) => (parseKg(v.kg) > 0 ? null : 'Enter the weight in kg, like 0.750') });
@@ -1651,6 +1652,7 @@ function connectEvents() {
   es.addEventListener('reload', () => { if (onShow[state.view]) onShow[state.view](); });
   es.addEventListener('logout', () => showLogin('Your session ended: log in again.'));
   es.addEventListener('scan', (e) => onSerialScan(JSON.parse(e.data)));
+  es.addEventListener('weight', (e) => onWeight(JSON.parse(e.data)));
 }
 
 async function checkSession() {
@@ -1815,7 +1817,32 @@ async function weighLine() {
   if (!(grams > 0)) { setMsg('#sale-msg', state.scaleError || 'This till has no scale: use Quantity to type the weight.', 'error'); return; }
   try {
     cartChanged(await api('PUT', '/api/cart/lines/' + l.index, { qty: grams }));
+    liveWeigh(state.cart.lines[l.index]);
     setMsg('#sale-msg', l.name + ' · ' + kg(grams) + ' kg weighed', 'ok');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+// liveWeigh makes a line just weighed on the scale follow it: while it
+// is the cart's last line and stays on the scale, each new stable weight
+// (the "weight" event) becomes its weight. Taken off (weight 0), another
+// line added or the sale paid, it stops.
+function liveWeigh(l) {
+  state.onScale = l && l.unit === 'kg' ? { index: l.index, sku: l.sku } : null;
+  renderCart(); // marks the line: tr.on-scale
+}
+
+async function onWeight(w) {
+  $('#cart-lines').dataset.scale = String(w.grams);
+  const lv = state.onScale;
+  if (!lv) return;
+  if (!(w.grams > 0)) { liveWeigh(null); return; }
+  const c = state.cart;
+  const l = c && c.lines[lv.index];
+  if (!l || l.sku !== lv.sku || l.unit !== 'kg' || lv.index !== c.lines.length - 1) { liveWeigh(null); return; }
+  if (!state.staff || state.locked || state.view !== 'sale' || l.qty === w.grams) return;
+  try {
+    cartChanged(await api('PUT', '/api/cart/lines/' + lv.index, { qty: w.grams }));
+    setMsg('#sale-msg', l.name + ' · ' + kg(w.grams) + ' kg on the scale', 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
