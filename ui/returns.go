@@ -252,6 +252,10 @@ func (a *API) postExchange(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	saleTenders := []ledger.Tender{{Kind: ledger.Other, Amount: credit, Ref: ledger.ExchangeRef}}
 	if total > back {
+		if len(req.Tenders) == 0 && req.Pay == "" && giveBack.Kind == ledger.StoreCreditTender {
+			a.fail(w, r, badRequest("the customer owes %v: store credit only takes a difference given back; pay it by cash or card", total-back))
+			return
+		}
 		if len(req.Tenders) == 0 && req.Pay != "" {
 			k, err := refundTender(req.Pay)
 			if err != nil {

@@ -202,7 +202,8 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 	}
 
 	// Till 2 opens its shift; a customer brings back an item without a
-	// receipt (a supervisor approves), then exchanges another.
+	// receipt (a supervisor approves) for store credit, then exchanges
+	// another.
 	if _, _, err := b.Record(ctx, &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "2"}, "open-b"); err != nil {
 		t.Fatal(err)
 	}
@@ -211,12 +212,18 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 	dialog(t, pb, "Return without a receipt")
 	setInput(t, pb, `#dlg input[name=code]`, cat[1].SKU)
 	setInput(t, pb, `#dlg input[name=reason]`, "no receipt, unopened")
+	// Given back as store credit on a new card.
+	do(t, pb, "store credit", chromedp.SetValue(`#dlg select[name=tender]`, "store_credit"))
+	setInput(t, pb, `#dlg input[name=card]`, "SC-2001")
 	do(t, pb, "take back", chromedp.Click("#dlg-ok"))
 	dialog(t, pb, "Manager approval")
 	setInput(t, pb, `#dlg input[name=m]`, "3")
 	setInput(t, pb, `#dlg input[name=p]`, "3333")
 	do(t, pb, "approve the return", chromedp.Click("#dlg-ok"))
 	until(t, pb, "return recorded", `document.querySelector('#refund-msg').textContent.startsWith('Return 2-')`)
+	if bal, err := b.CardBalance(ctx, "SC-2001"); err != nil || bal.Balance != cat[1].Price || bal.Account != ledger.StoreCredit {
+		t.Fatalf("store credit from the return: %+v %v", bal, err)
+	}
 	nav(t, pb, "sale")
 	wedge(t, pb, cat[2].Barcodes[0])
 	until(t, pb, "new goods in the cart", `document.querySelectorAll('#cart-lines tr').length === 1`)

@@ -1945,18 +1945,23 @@ function checkReturn(v) {
   if (!v.code.trim()) return 'Scan or type the product';
   if (!(l.qty > 0)) return 'Enter a quantity above 0';
   if (!v.reason.trim()) return 'A reason is required';
+  if ((v.tender || v.kind) === 'store_credit' && !v.card.trim()) return 'Scan or type the store credit card';
   return null;
 }
+
+// Money given back as store credit goes on the card typed or scanned.
+const backBy = [['cash', 'Cash'], ['card', 'Card'], ['store_credit', 'Store credit']];
+const creditCard = { name: 'card', label: 'Store credit card (for store credit)', placeholder: 'SC-1001', scan: true };
 
 async function returnNoReceipt() {
   const v = await ask({ title: 'Return without a receipt', text: 'A supervisor approves. Leave the price empty for the current price.', okText: 'Take back',
     fields: [...returnFields, { name: 'price', label: 'Price given back per unit (optional)', inputmode: 'decimal' },
-      { name: 'tender', label: 'Give back by', options: [['cash', 'Cash'], ['card', 'Card']], value: 'cash' }],
+      { name: 'tender', label: 'Give back by', options: backBy, value: 'cash' }, creditCard],
     check: checkReturn });
   if (!v) return;
   try {
     const key = newKey('return');
-    const r = await withApproval((extra) => api('POST', '/api/returns', { idempotency_key: key, lines: [returnLine(v)], tender: v.tender, reason: v.reason.trim(), ...extra }));
+    const r = await withApproval((extra) => api('POST', '/api/returns', { idempotency_key: key, lines: [returnLine(v)], tender: v.tender, ref: v.tender === 'store_credit' ? v.card.trim() : undefined, reason: v.reason.trim(), ...extra }));
     const back = r.body.tenders.reduce((a, t) => a + t.amount, 0);
     setMsg('#refund-msg', 'Return ' + r.receipt + ' recorded: ' + money(back) + ' back by ' + v.tender, 'ok');
   } catch (e) { setMsg('#refund-msg', e.message, 'error'); }
@@ -1965,12 +1970,13 @@ async function returnNoReceipt() {
 async function exchange() {
   if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'Scan the new goods first: the exchange is against the cart.', 'error'); return; }
   const v = await ask({ title: 'Exchange', text: 'Goods back against this cart: only the difference is paid or given back.', okText: 'Exchange',
-    fields: [...returnFields, { name: 'kind', label: 'Difference by', options: [['cash', 'Cash'], ['card', 'Card']], value: 'cash' }],
+    fields: [...returnFields, { name: 'kind', label: 'Difference by (store credit: only given back)', options: backBy, value: 'cash' }, creditCard],
     check: checkReturn });
   if (!v) return;
   try {
     const key = newKey('exchange');
-    const r = await withApproval((extra) => api('POST', '/api/exchanges', { idempotency_key: key, lines: [returnLine(v)], pay: v.kind, tender: v.kind, reason: v.reason.trim(), ...extra }));
+    const r = await withApproval((extra) => api('POST', '/api/exchanges', { idempotency_key: key, lines: [returnLine(v)], pay: v.kind === 'store_credit' ? undefined : v.kind, tender: v.kind,
+      ref: v.kind === 'store_credit' ? v.card.trim() : undefined, reason: v.reason.trim(), ...extra }));
     state.sel = -1;
     setMsg('#sale-msg', 'Exchange ' + r.sale.receipt + ': ' + (r.difference >= 0 ? 'customer paid ' + money(r.difference) : 'given back ' + money(-r.difference)) + ' by ' + v.kind, 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
