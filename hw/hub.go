@@ -296,6 +296,15 @@ func (h *Hub) Weigh(ctx context.Context) (scale.Reading, error) {
 	return h.scale.Weigh(ctx)
 }
 
+// ScaleReading returns the scale's newest reading, stable or not; ok is
+// false without a scale or before its first reading.
+func (h *Hub) ScaleReading() (scale.Reading, bool) {
+	if h.scale == nil {
+		return scale.Reading{}, false
+	}
+	return h.scale.Last()
+}
+
 // Status is what the till shows about its hardware.
 type Status struct {
 	Devices []DeviceState `json:"devices"`

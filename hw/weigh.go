@@ -99,6 +99,14 @@ func (s *SerialScale) Run(ctx context.Context) error {
 	return nil
 }
 
+// Last returns the newest reading, stable or not; ok is false before
+// the first.
+func (s *SerialScale) Last() (r scale.Reading, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last, s.seq > 0
+}
+
 func (s *SerialScale) record(r scale.Reading) {
 	s.mu.Lock()
 	s.last = r

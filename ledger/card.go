@@ -165,8 +165,8 @@ type CardEntry struct {
 }
 
 // CardEntries returns the card movements an event makes, by card: a
-// card event's one, and a refund's store-credit tenders (each issues
-// credit on the card in its Ref).
+// card event's one, and a refund's or a return's store-credit tenders
+// (each issues credit on the card in its Ref).
 func CardEntries(ev *Event) map[string][]CardEntry {
 	at := CardEntry{Till: ev.Till, Seq: ev.Seq, Event: ev.ID(), Time: ev.Time}
 	switch b := ev.Body.(type) {
@@ -175,26 +175,34 @@ func CardEntries(ev *Event) map[string][]CardEntry {
 		e.Op, e.Account, e.Currency, e.Amount, e.Grant, e.Offline = b.Op, b.Account, b.Currency, b.Amount, b.Grant, b.Offline
 		return map[string][]CardEntry{b.Card: {e}}
 	case *Refund:
-		var out map[string][]CardEntry
-		for _, t := range b.Tenders {
-			if t.Kind != StoreCreditTender {
-				continue
-			}
-			if out == nil {
-				out = map[string][]CardEntry{}
-			}
-			e := at
-			e.Op, e.Account, e.Currency, e.Amount = CardIssue, StoreCredit, b.Currency, t.Amount
-			out[t.Ref] = append(out[t.Ref], e)
-		}
-		return out
+		return creditEntries(at, b.Currency, b.Tenders)
+	case *Return:
+		return creditEntries(at, b.Currency, b.Tenders)
 	}
 	return nil
 }
 
+// creditEntries are the store credit issued by a refund's or a return's
+// tenders, on the card in each one's Ref.
+func creditEntries(at CardEntry, currency string, tenders []Tender) map[string][]CardEntry {
+	var out map[string][]CardEntry
+	for _, t := range tenders {
+		if t.Kind != StoreCreditTender {
+			continue
+		}
+		if out == nil {
+			out = map[string][]CardEntry{}
+		}
+		e := at
+		e.Op, e.Account, e.Currency, e.Amount = CardIssue, StoreCredit, currency, t.Amount
+		out[t.Ref] = append(out[t.Ref], e)
+	}
+	return out
+}
+
 // FoldCard folds a card's movements, in any order and counting each
-// event once (by ID): card events, and refunds paid out as store credit
-// on the card (they issue it). Other events are ignored.
+// event once (by ID): card events, and refunds and returns paid out as
+// store credit on the card (they issue it). Other events are ignored.
 func FoldCard(card string, evs []*Event) CardBalance {
 	var es []CardEntry
 	seen := map[EventID]bool{}

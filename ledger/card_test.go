@@ -58,6 +58,22 @@ func TestCardFoldAndRules(t *testing.T) {
 	}
 }
 
+// A return without a receipt paid out as store credit issues it, as a
+// refund's store-credit tender does; its cash tenders issue nothing.
+func TestReturnIssuesStoreCredit(t *testing.T) {
+	a := ledgertest.NewTill(store, 1, 1)
+	ret := a.MustNext(&ledger.Return{Currency: "EUR", TaxIncluded: true, Reason: "no receipt", Staff: "1",
+		Lines:   []ledger.Line{{SKU: "1", Name: "Milk", Qty: 2, UnitPrice: 50, TaxRate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 30}, {Kind: ledger.StoreCreditTender, Amount: 70, Ref: "SC-1"}}}, now)
+	bal := ledger.FoldCard("SC-1", []*ledger.Event{ret})
+	if bal.Balance != 70 || bal.Account != ledger.StoreCredit || bal.Owner != a.ID || !bal.Active {
+		t.Fatalf("store credit from a return: %+v", bal)
+	}
+	if es := ledger.CardEntries(ret); len(es) != 1 {
+		t.Fatalf("card entries of a return: %v", es)
+	}
+}
+
 // BenchmarkFoldCard: the balance of a card with 10,000 movements.
 //
 //	go test -run XXX -bench FoldCard ./ledger/

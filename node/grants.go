@@ -240,6 +240,17 @@ func (t *Till) releasable(g ledgerdb.Grant) bool {
 // not recorded, and earns the customer's points if it was.
 func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) (useBy time.Time, after func(*ledger.Event, bool, error), err error) {
 	switch b := body.(type) {
+	case *ledger.Return:
+		// A return paid out as store credit issues it (ledger.CardEntries):
+		// only past the card kind's gate.
+		for _, tn := range b.Tenders {
+			if tn.Kind == ledger.StoreCreditTender {
+				if err := t.kindAllowed(ctx, ledger.KindCard); err != nil {
+					return time.Time{}, nil, fmt.Errorf("%w (a return paid out as store credit)", err)
+				}
+			}
+		}
+		return time.Time{}, nil, nil
 	case *ledger.Refund, *ledger.CardMove:
 	case *ledger.Sale:
 		if !paidByCard(b) && b.Customer == "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/receipt"
@@ -17,18 +18,24 @@ import (
 // afterCommit hands a committed event to the hardware: the receipt to the
 // print queue, a drawer kick for cash, the total to the customer display.
 // Everything here returns at once; nothing can fail or delay the sale.
-func (t *Till) afterCommit(ev *ledger.Event) {
+//
+// An exchange (a Return then a Sale, keys <key>/return and <key>/sale)
+// prints one receipt when its sale is recorded (printExchange); its
+// return prints none of its own. idem is the event's idempotency key.
+func (t *Till) afterCommit(ev *ledger.Event, idem string) {
 	if t.hw == nil {
 		return
 	}
 	switch b := ev.Body.(type) {
 	case *ledger.Sale:
-		r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev),
-			CardLeft: t.cardLeft(b)})
-		if err != nil {
-			t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
-		} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
-			t.log.Warn("receipt not queued", "seq", ev.Seq, "err", err)
+		if !t.printExchange(ev, idem) { // node/slips.go: an exchange prints with its return
+			r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev),
+				CardLeft: t.cardLeft(b)})
+			if err != nil {
+				t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
+			} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
+				t.log.Warn("receipt not queued", "seq", ev.Seq, "err", err)
+			}
 		}
 		for _, tn := range b.Tenders {
 			if tn.Kind == ledger.Cash {
@@ -75,7 +82,9 @@ func (t *Till) afterCommit(ev *ledger.Event) {
 				break
 			}
 		}
-		t.printSlip(ev)
+		if !isExchange(b.Tenders) { // an exchange's return prints on its sale's receipt
+			t.printSlip(ev)
+		}
 	case *ledger.Void:
 		t.printSlip(ev)
 	}
@@ -170,6 +179,47 @@ func (t *Till) feedScans(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// weightWindow is how long feedWeight waits for a stable weight before
+// it looks whether the scale reads zero.
+const weightWindow = 300 * time.Millisecond
+
+// feedWeight hands each change of the scale's stable weight to the UI
+// (ui.API.Weighed), which sends it to the pages, so a weighed line fills
+// live. An item taken off (the scale reads a stable zero or less) sends
+// 0; a weight that moves sends nothing until it settles. A till without
+// a scale returns at once; a disconnected scale is asked again each
+// weightWindow.
+func (t *Till) feedWeight(ctx context.Context) error {
+	var last int64
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithTimeout(ctx, weightWindow)
+		r, err := t.hw.Weigh(wctx)
+		cancel()
+		if errors.Is(err, hw.ErrNoDevice) {
+			return nil
+		}
+		g := last
+		if err == nil && r.Usable() == nil {
+			g, _ = r.Grams()
+		} else if now, ok := t.hw.ScaleReading(); ok && now.Stable && now.Milli <= 0 {
+			g = 0
+		}
+		if g != last {
+			last = g
+			t.api.Weighed(g)
+		}
+		if err != nil && !errors.Is(err, hw.ErrUnstable) { // offline: it failed at once
+			tm := time.NewTimer(weightWindow)
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+			case <-tm.C:
+			}
+		}
+	}
+	return nil
 }
 
 // Weigh reads the scale for the UI (ui.Scale): a stable, positive weight

@@ -54,7 +54,7 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 		t.relay.Kick()
 	}
 	t.kickOutbox()
-	t.afterCommit(ev)
+	t.afterCommit(ev, idem)
 	return ev, false, nil
 }
 

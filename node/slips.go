@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tillmesh/tillmesh/hw"
@@ -122,6 +123,123 @@ func slipReceipt(ev *ledger.Event, info slipInfo) (r receipt.Receipt, ok bool, e
 		return r, false, nil
 	}
 	return r, true, r.Validate()
+}
+
+// isExchange reports whether tenders carry an exchange's credit
+// (ledger.ExchangeRef): the event is half of an exchange.
+func isExchange(ts []ledger.Tender) bool {
+	for _, tn := range ts {
+		if tn.Kind == ledger.Other && tn.Ref == ledger.ExchangeRef {
+			return true
+		}
+	}
+	return false
+}
+
+// exchangeReceipt is the one document an exchange prints (ui's
+// POST /api/exchanges records a Return and a Sale): the goods brought
+// back, the new goods, and the difference paid or given back. It carries
+// the sale's number, ID and signature, and names the return's number.
+func exchangeReceipt(ret, sale *ledger.Event, info slipInfo) (receipt.Receipt, error) {
+	rt, ok1 := ret.Body.(*ledger.Return)
+	sl, ok2 := sale.Body.(*ledger.Sale)
+	if !ok1 || !ok2 {
+		return receipt.Receipt{}, fmt.Errorf("exchange receipt: want a return and a sale, got %s and %s", ret.Kind(), sale.Kind())
+	}
+	rtot, err := rt.Totals()
+	if err != nil {
+		return receipt.Receipt{}, fmt.Errorf("exchange receipt: %w", err)
+	}
+	stot, err := sl.Totals()
+	if err != nil {
+		return receipt.Receipt{}, fmt.Errorf("exchange receipt: %w", err)
+	}
+	r := receipt.Receipt{Store: info.Store, Till: info.Till, Cashier: sl.Staff, Number: info.EventNumber(sale), Title: "EXCHANGE",
+		Time: time.UnixMilli(sale.Time.Wall).In(info.Location), Currency: sl.Currency, EventID: sale.ID(), Sig: append([]byte(nil), sale.Sig...)}
+	if r.Till == "" {
+		r.Till = fmt.Sprintf("Till %d", info.Number)
+	}
+	m := func(label string, v ledger.Money) {
+		r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v})
+	}
+	txt := func(label, v string) {
+		if v != "" {
+			r.Summary = append(r.Summary, receipt.Row{Label: label, Text: v})
+		}
+	}
+	txt("Goods back", "return "+info.EventNumber(ret))
+	for i, l := range rt.Lines {
+		m(fmt.Sprintf("  %s x %d", l.Name, l.Qty), -rtot.Lines[i].Amount)
+		if l.Overridden() {
+			txt("    price", fmt.Sprintf("%v, was %v", l.UnitPrice, l.ListPrice))
+		}
+	}
+	m("Total back", -rtot.Total)
+	txt("New goods", "sale "+r.Number)
+	for i, l := range sl.Lines {
+		m(fmt.Sprintf("  %s x %d", l.Name, l.Qty), stot.Lines[i].Amount)
+		if l.Overridden() {
+			txt("    price", fmt.Sprintf("%v, was %v", l.UnitPrice, l.ListPrice))
+		}
+	}
+	if sl.CartDiscount > 0 {
+		m("  Discount", -sl.CartDiscount)
+	}
+	m("Total new", stot.Total)
+	m("  of which tax", stot.Tax)
+	if d := stot.Total - rtot.Total; d >= 0 {
+		m("Difference paid", d)
+		for _, tn := range sl.Tenders {
+			if !(tn.Kind == ledger.Other && tn.Ref == ledger.ExchangeRef) {
+				m("  Paid "+string(tn.Kind), tn.Amount)
+			}
+		}
+		if sl.Change > 0 {
+			m("  Change", -sl.Change)
+		}
+	} else {
+		m("Difference given back", d)
+		for _, tn := range rt.Tenders {
+			if !(tn.Kind == ledger.Other && tn.Ref == ledger.ExchangeRef) {
+				label := "  Given back " + string(tn.Kind)
+				if tn.Kind == ledger.StoreCreditTender {
+					label = "  Store credit " + tn.Ref
+				}
+				m(label, -tn.Amount)
+			}
+		}
+	}
+	txt("Approved by", rt.Approver)
+	txt("Reason", rt.Reason)
+	return r, r.Validate()
+}
+
+// printExchange queues the exchange receipt of a sale recorded under
+// the key <key>/sale (ui.ExchangeRequest), whose return is <key>/return.
+// ok is false when sale is no such half of an exchange, to print as a
+// plain sale.
+func (t *Till) printExchange(sale *ledger.Event, idem string) (ok bool) {
+	s, isSale := sale.Body.(*ledger.Sale)
+	key, isKey := strings.CutSuffix(idem, "/sale")
+	if !isSale || !isKey || !isExchange(s.Tenders) {
+		return false
+	}
+	ret, err := t.db.ByIdempotencyKey(t.id, key+"/return")
+	if err != nil || ret == nil || ret.Kind() != ledger.KindReturn {
+		t.log.Warn("exchange sale without its return: printed as a sale", "seq", sale.Seq, "err", err)
+		return false
+	}
+	info := slipInfo{Store: t.cfg.Store.Name, Till: t.cert.Name, Number: t.cert.Number, Location: time.Local,
+		SaleNumber: t.saleNumber, EventNumber: t.slipNumber}
+	r, err := exchangeReceipt(ret, sale, info)
+	if err != nil {
+		t.log.Warn("exchange receipt not built: printed as a sale", "seq", sale.Seq, "err", err)
+		return false
+	}
+	if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
+		t.log.Warn("exchange receipt not queued", "seq", sale.Seq, "err", err)
+	}
+	return true
 }
 
 // saleNumber is a sale's receipt number, or its short ID when unknown.

@@ -60,25 +60,70 @@ func TestSlipGolden(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("%s: slip %v %v", tc.name, ok, err)
 		}
-		for _, l := range []struct {
-			mm     string
-			layout receipt.Layout
-		}{{"58", receipt.Layout58()}, {"80", receipt.Layout80()}} {
-			p, err := receipt.Render(r, l.layout, false)
-			if err != nil {
-				t.Fatalf("%s %s mm: %v", tc.name, l.mm, err)
-			}
-			doc, err := escpos.Parse(p.Bytes(), l.layout.Printer.CodePage)
-			if err != nil {
-				t.Fatalf("%s %s mm: the printout does not parse: %v", tc.name, l.mm, err)
-			}
-			slipGolden(t, tc.name+"_"+l.mm+"mm", doc.Text())
-		}
+		renderGolden(t, tc.name, r)
 	}
 	// A sale prints its receipt, not a slip.
 	ev, _ := till.Next(ledgertest.Sale3(), at, "sale")
 	if _, ok, _ := slipReceipt(ev, info); ok {
 		t.Fatal("a sale made a slip")
+	}
+	// An exchange prints one receipt: the goods back, the new goods and
+	// the difference, paid (up) or given back as store credit (down).
+	bread := ledger.Line{SKU: "10002", Name: "Bread", Qty: 1, UnitPrice: 249, TaxRate: 700}
+	batteries := ledger.Line{SKU: "20001", Name: "Batteries", Qty: 1, UnitPrice: 599, TaxRate: 1900}
+	credit := func(m ledger.Money) ledger.Tender {
+		return ledger.Tender{Kind: ledger.Other, Amount: m, Ref: ledger.ExchangeRef}
+	}
+	for _, tc := range []struct {
+		name      string
+		back, new ledger.Line
+		retT      []ledger.Tender
+		saleT     []ledger.Tender
+		change    ledger.Money
+	}{
+		{"exchange_up", bread, batteries, []ledger.Tender{credit(249)},
+			[]ledger.Tender{credit(249), {Kind: ledger.Cash, Amount: 500}}, 150},
+		{"exchange_down", batteries, bread, []ledger.Tender{credit(249), {Kind: ledger.StoreCreditTender, Amount: 350, Ref: "SC-502"}},
+			[]ledger.Tender{credit(249)}, 0},
+	} {
+		ret, err := till.Next(&ledger.Return{Currency: "EUR", TaxIncluded: true, Reason: "wrong item", Staff: "2", Approver: "3",
+			Lines: []ledger.Line{tc.back}, Tenders: tc.retT}, at, tc.name+"/return")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		sale, err := till.Next(&ledger.Sale{Currency: "EUR", TaxIncluded: true, Staff: "2",
+			Lines: []ledger.Line{tc.new}, Tenders: tc.saleT, Change: tc.change}, at, tc.name+"/sale")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r, err := exchangeReceipt(ret, sale, info)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		renderGolden(t, tc.name, r)
+		if _, err := exchangeReceipt(sale, ret, info); err == nil {
+			t.Fatalf("%s: an exchange receipt of a sale and a return, swapped", tc.name)
+		}
+	}
+}
+
+// renderGolden renders r at 58 and 80 mm and compares the printed text
+// with testdata/slips/<name>_<mm>mm.golden.
+func renderGolden(t *testing.T, name string, r receipt.Receipt) {
+	t.Helper()
+	for _, l := range []struct {
+		mm     string
+		layout receipt.Layout
+	}{{"58", receipt.Layout58()}, {"80", receipt.Layout80()}} {
+		p, err := receipt.Render(r, l.layout, false)
+		if err != nil {
+			t.Fatalf("%s %s mm: %v", name, l.mm, err)
+		}
+		doc, err := escpos.Parse(p.Bytes(), l.layout.Printer.CodePage)
+		if err != nil {
+			t.Fatalf("%s %s mm: the printout does not parse: %v", name, l.mm, err)
+		}
+		slipGolden(t, name+"_"+l.mm+"mm", doc.Text())
 	}
 }
 

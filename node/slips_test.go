@@ -85,3 +85,39 @@ func TestSlipsPrintForEveryDrawerEvent(t *testing.T) {
 		t.Fatalf("reprint:\n%s", last)
 	}
 }
+
+// An exchange prints one document: the goods back, the new goods and the
+// difference (its return prints no slip of its own); a replay prints
+// nothing more.
+func TestExchangePrintsOneReceipt(t *testing.T) {
+	s := newStore(t, 1)
+	set := sim.NewSet()
+	a := s.startWith(t, s.tills[0], set)
+	seed(t, a, 3)
+	seedStaff(t, a)
+	if _, _, err := a.Record(t.Context(), &ledger.ShiftOpen{Currency: "EUR", Staff: "1"}, "shift"); err != nil {
+		t.Fatal(err)
+	}
+	m := login(t, serveUI(t, a), "1", "1234")
+	m.must(200, "POST", "/api/cart/lines", `{"sku":"10001"}`)
+	req := `{"idempotency_key":"x1","lines":[{"sku":"10003","qty":1}],"reason":"wrong size","tender":"store_credit","ref":"SC-9"}`
+	out := m.must(201, "POST", "/api/exchanges", req)
+	waitFor(t, "the exchange receipt", func() bool { return len(set.Printer.Receipts()) > 0 })
+	m.must(200, "POST", "/api/exchanges", req)
+	// A plain sale after it: printed after the exchange's one document.
+	sell(t, a, "after", "10002", 1)
+	waitFor(t, "the next sale's receipt", func() bool { return len(set.Printer.Receipts()) >= 2 })
+	rs := set.Printer.Receipts()
+	if len(rs) != 2 {
+		t.Fatalf("%d documents printed for an exchange and a sale, want 2", len(rs))
+	}
+	p := rs[0].Text()
+	for _, w := range []string{"EXCHANGE", "Goods back", "New goods", "Difference given back", "Store credit SC-9", "wrong size"} {
+		if !strings.Contains(p, w) {
+			t.Errorf("the exchange receipt lacks %q:\n%s", w, p)
+		}
+	}
+	if strings.Contains(p, "RETURN, NO RECEIPT") || n(out["difference"]) >= 0 {
+		t.Fatalf("exchange %v printed:\n%s", out, p)
+	}
+}

@@ -482,7 +482,8 @@ func (t *Till) Run(ctx context.Context) error {
 	}
 	run("outbox", t.runOutbox)
 	run("hardware", t.hw.Run)
-	run("serial scans", t.feedScans) // node/hw.go
+	run("serial scans", t.feedScans)  // node/hw.go
+	run("scale weight", t.feedWeight) // node/hw.go
 	if t.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", t.cfg.HTTPAddr)
 		if err != nil {

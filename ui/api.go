@@ -89,8 +89,9 @@ type API struct {
 	cart     *cartState
 	sold     *soldIndex
 	reprints reprintCounts
-	attached cartCustomer // the customer attached to the sale (customers.go)
-	scans    scanFeed     // serial scans for the pages (scan.go)
+	attached cartCustomer      // the customer attached to the sale (customers.go)
+	scans    feed[ScanEvent]   // serial scans for the pages (scan.go)
+	weights  feed[WeightEvent] // the scale's weight for the pages (scan.go)
 
 	setMu    sync.Mutex
 	setCache Settings

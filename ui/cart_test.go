@@ -385,3 +385,30 @@ func TestCheckBarcode(t *testing.T) {
 		}
 	}
 }
+
+// The scale's weight reaches the pages live as "weight" events; a
+// negative reading goes as 0 (nothing stable on the scale).
+func TestEventStreamWeight(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "2", "0000")
+	step := 0
+	readEvents(t, c, func(event, data string) bool {
+		switch {
+		case step == 0 && event == "status":
+			step = 1
+			e.api.Weighed(750)
+		case step == 1 && event == "weight":
+			if data != `{"grams":750}` {
+				t.Fatalf("weight event %s", data)
+			}
+			step = 2
+			e.api.Weighed(-5)
+		case step == 2 && event == "weight":
+			if data != `{"grams":0}` {
+				t.Fatalf("weight event of a negative reading %s", data)
+			}
+			return true
+		}
+		return false
+	})
+}

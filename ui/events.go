@@ -20,7 +20,8 @@ type StatusEvent struct {
 // cart, on every change), "stock" (a SKU's store stock when any till
 // moves it), "product", "setting" and "staff" (re-read it), "reload"
 // (changes were dropped: re-read everything), "scan" (a serial scan
-// that needs the cashier: ScanEvent) and "status" (every
+// that needs the cashier: ScanEvent), "weight" (the scale's stable
+// weight changed: WeightEvent) and "status" (every
 // StatusInterval). The stream ends when the client goes, the session
 // ends, or the till closes.
 func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
@@ -35,6 +36,8 @@ func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
 	defer unsub()
 	scanCh, unsubScans := a.scans.subscribe()
 	defer unsubScans()
+	weightCh, unsubWeights := a.weights.subscribe()
+	defer unsubWeights()
 	if !e.send("hello", map[string]any{"staff": s.staff, "till": a.till.Self()}) || !e.cart() || !e.status() {
 		return
 	}
@@ -58,6 +61,8 @@ func (a *API) getEvents(w http.ResponseWriter, r *http.Request, s *session) {
 			ok = e.cart()
 		case sc := <-scanCh:
 			ok = e.send("scan", sc)
+		case wt := <-weightCh:
+			ok = e.send("weight", wt)
 		case <-status.C:
 			if a.sessions.get(s.token, a.cfg.Now()) == nil || !a.current(e.ctx, s) {
 				e.send("logout", map[string]string{"reason": "session ended"})

@@ -24,11 +24,13 @@ type ReturnLine struct {
 }
 
 // ReturnRequest is the body of POST /api/returns. Tender is how the
-// money goes back (cash unless "card"); Reason is required.
+// money goes back (cash unless "card", or "store_credit" on the card
+// numbered Ref); Reason is required.
 type ReturnRequest struct {
 	IdempotencyKey string            `json:"idempotency_key"`
 	Lines          []ReturnLine      `json:"lines"`
 	Tender         ledger.TenderKind `json:"tender,omitempty"`
+	Ref            string            `json:"ref,omitempty"`
 	Reason         string            `json:"reason"`
 	approval
 }
@@ -36,7 +38,7 @@ type ReturnRequest struct {
 // ExchangeRequest is the body of POST /api/exchanges: goods back
 // without a receipt against the till's cart, one transaction: the
 // customer pays only the difference with Tenders, or gets it back by
-// Tender.
+// Tender (as a return's: cash, card, or store credit on the card Ref).
 type ExchangeRequest struct {
 	IdempotencyKey string          `json:"idempotency_key"`
 	Lines          []ReturnLine    `json:"lines"`
@@ -44,6 +46,7 @@ type ExchangeRequest struct {
 	// Pay, without Tenders, pays the difference exactly by this kind.
 	Pay    ledger.TenderKind `json:"pay,omitempty"`
 	Tender ledger.TenderKind `json:"tender,omitempty"`
+	Ref    string            `json:"ref,omitempty"`
 	Reason string            `json:"reason"`
 	approval
 }
@@ -66,6 +69,25 @@ func refundTender(k ledger.TenderKind) (ledger.TenderKind, error) {
 		return k, nil
 	}
 	return "", badRequest("tender %q: want cash or card", k)
+}
+
+// backTender is how money goes back to the customer: cash (the
+// default), card, or store credit on the card numbered ref (issued by
+// the event itself, as a refund's is: ledger.CardEntries). Amount is
+// left to the caller.
+func backTender(k ledger.TenderKind, ref string) (ledger.Tender, error) {
+	if k == ledger.StoreCreditTender {
+		card, err := cardNumber(ref)
+		if err != nil {
+			return ledger.Tender{}, fmt.Errorf("store credit: %w", err)
+		}
+		return ledger.Tender{Kind: k, Ref: card}, nil
+	}
+	kind, err := refundTender(k)
+	if err != nil {
+		return ledger.Tender{}, badRequest("tender %q: want cash, card or store_credit", k)
+	}
+	return ledger.Tender{Kind: kind}, nil
 }
 
 // returnBody prices the goods brought back and checks who may take them
@@ -135,7 +157,7 @@ func (a *API) postReturn(w http.ResponseWriter, r *http.Request, s *session) {
 		writeJSON(w, http.StatusOK, v)
 		return
 	}
-	kind, err := refundTender(req.Tender)
+	back, err := backTender(req.Tender, req.Ref)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -145,7 +167,8 @@ func (a *API) postReturn(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	body.Tenders = []ledger.Tender{{Kind: kind, Amount: total}}
+	back.Amount = total
+	body.Tenders = []ledger.Tender{back}
 	ev, existing, err := a.till.Record(r.Context(), body, req.IdempotencyKey)
 	if err != nil {
 		a.fail(w, r, err)
@@ -202,7 +225,7 @@ func (a *API) postExchange(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	kind, err := refundTender(req.Tender)
+	giveBack, err := backTender(req.Tender, req.Ref)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -224,10 +247,15 @@ func (a *API) postExchange(w http.ResponseWriter, r *http.Request, s *session) {
 	credit := min(back, total)
 	body.Tenders = []ledger.Tender{{Kind: ledger.Other, Amount: credit, Ref: ledger.ExchangeRef}}
 	if back > total {
-		body.Tenders = append(body.Tenders, ledger.Tender{Kind: kind, Amount: back - total})
+		giveBack.Amount = back - total
+		body.Tenders = append(body.Tenders, giveBack)
 	}
 	saleTenders := []ledger.Tender{{Kind: ledger.Other, Amount: credit, Ref: ledger.ExchangeRef}}
 	if total > back {
+		if len(req.Tenders) == 0 && req.Pay == "" && giveBack.Kind == ledger.StoreCreditTender {
+			a.fail(w, r, badRequest("the customer owes %v: store credit only takes a difference given back; pay it by cash or card", total-back))
+			return
+		}
 		if len(req.Tenders) == 0 && req.Pay != "" {
 			k, err := refundTender(req.Pay)
 			if err != nil {

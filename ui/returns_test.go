@@ -70,6 +70,16 @@ func TestExchange(t *testing.T) {
 	if ts := out["sale"].(map[string]any)["tenders"].([]any); num(out["difference"]) != 130 || len(ts) != 2 || num(ts[1].(map[string]any)["amount"]) != 130 {
 		t.Fatalf("exchange paid by card: %v", out)
 	}
+	// Store credit takes only a difference given back: owed, it is
+	// refused, nothing recorded; without a card number too.
+	m.must(200, "POST", "/api/cart/lines", `{"sku":"2001"}`)
+	before := e.till.eventCount()
+	m.fails(http.StatusBadRequest, "store credit only takes a difference given back", "POST", "/api/exchanges", `{"idempotency_key":"x4","lines":[{"sku":"1001","qty":1}],"reason":"wrong item","tender":"store_credit","ref":"SC-1"}`)
+	m.fails(http.StatusBadRequest, "which card", "POST", "/api/exchanges", `{"idempotency_key":"x4","lines":[{"sku":"1001","qty":1}],"reason":"wrong item","tender":"store_credit"}`)
+	if e.till.eventCount() != before {
+		t.Fatal("refused exchanges recorded events")
+	}
+	m.must(200, "DELETE", "/api/cart", "")
 	// Batteries back, milk taken: 5.99 - 1.19 = 4.80 back in cash.
 	m.must(200, "POST", "/api/cart/lines", `{"sku":"1001"}`)
 	out = m.must(201, "POST", "/api/exchanges", `{"idempotency_key":"x2","lines":[{"sku":"2001","qty":1}],"reason":"changed mind"}`)

@@ -96,17 +96,17 @@ type ScanEvent struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// scanFeed fans ScanEvents out to the open pages.
-type scanFeed struct {
+// feed fans events out to the open pages (serial scans, scale weights).
+type feed[T any] struct {
 	mu   sync.Mutex
-	subs map[chan ScanEvent]struct{}
+	subs map[chan T]struct{}
 }
 
-func (f *scanFeed) subscribe() (<-chan ScanEvent, func()) {
-	ch := make(chan ScanEvent, 8)
+func (f *feed[T]) subscribe() (<-chan T, func()) {
+	ch := make(chan T, 8)
 	f.mu.Lock()
 	if f.subs == nil {
-		f.subs = map[chan ScanEvent]struct{}{}
+		f.subs = map[chan T]struct{}{}
 	}
 	f.subs[ch] = struct{}{}
 	f.mu.Unlock()
@@ -117,7 +117,7 @@ func (f *scanFeed) subscribe() (<-chan ScanEvent, func()) {
 	}
 }
 
-func (f *scanFeed) publish(e ScanEvent) {
+func (f *feed[T]) publish(e T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for ch := range f.subs {
@@ -126,6 +126,21 @@ func (f *scanFeed) publish(e ScanEvent) {
 		default: // a page that does not read misses it
 		}
 	}
+}
+
+// WeightEvent is the "weight" event of the stream: the scale's stable
+// weight in grams, or 0 once nothing stable is on it (the item was taken
+// off, or it moves). The page fills the weighed line it last weighed
+// with it, live.
+type WeightEvent struct {
+	Grams int64 `json:"grams"`
+}
+
+// Weighed takes a change of the scale's stable weight (node feeds
+// hw.Hub.Weigh here) to the pages as a "weight" event. Negative grams
+// are a device error and go as 0.
+func (a *API) Weighed(grams int64) {
+	a.weights.publish(WeightEvent{Grams: max(grams, 0)})
 }
 
 // Scanned takes a code from a serial scanner (node feeds hw.Hub.Scans

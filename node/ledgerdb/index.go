@@ -78,6 +78,10 @@ func indexRecords(ev *ledger.Event) (keys, vals [][]byte) {
 		return [][]byte{settleIdxKey(b.Sale, ev.Till, ev.Seq)}, [][]byte{{}}
 	case *ledger.CardMove:
 		return cardRecords(ev) // grants.go
+	case *ledger.Return:
+		// A return paid out as store credit (no ledger before this
+		// record holds one: the till gave returns only cash or card).
+		return cardRecords(ev)
 	}
 	return nil, nil
 }

@@ -130,6 +130,18 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 	set.Scale.Set(750, true)
 	wedge(t, pa, apples.Barcodes[0])
 	until(t, pa, "weighed apples", `document.querySelectorAll('#cart-lines tr').length === 2 && document.querySelector('#cart-lines tr:nth-child(2)').textContent.includes('0.750')`)
+	// More apples on the scale: the line follows it live (the "weight"
+	// event), no Weigh click; taken off, it stops following.
+	set.Scale.Set(900, true)
+	until(t, pa, "the apples' weight live", `document.querySelector('#cart-lines tr:nth-child(2)').textContent.includes('0.900') && document.querySelector('#cart-lines tr:nth-child(2)').classList.contains('on-scale')`)
+	set.Scale.Set(0, true)
+	until(t, pa, "the apples taken off the scale", `document.querySelector('#cart-lines tr:nth-child(2)').classList.contains('on-scale') === false`)
+	set.Scale.Set(400, true)
+	until(t, pa, "the page told 400 g", `document.querySelector('#cart-lines').dataset.scale === '400'`)
+	if ln := text(t, pa, "#cart-lines tr:nth-child(2)"); !strings.Contains(ln, "0.900") {
+		t.Fatalf("a line taken off the scale followed the next weight: %q", ln)
+	}
+	set.Scale.Set(0, true)
 	// A price label: 3.00 of apples.
 	wedge(t, pa, gtin(t, "210012300300"))
 	until(t, pa, "price label line", `document.querySelectorAll('#cart-lines tr').length === 3`)
@@ -181,7 +193,7 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 	if l := sale.Lines[0]; l.UnitPrice != 40 || l.ListPrice != cat[0].Price || l.OverrideReason != "dented tin" || l.OverrideBy != "3" {
 		t.Fatalf("overridden line in the ledger: %+v", l)
 	}
-	if l := sale.Lines[1]; l.SKU != "A1" || l.Qty != 750 {
+	if l := sale.Lines[1]; l.SKU != "A1" || l.Qty != 900 {
 		t.Fatalf("weighed line in the ledger: %+v", l)
 	}
 	// Till 1 cannot resume it again.
@@ -190,7 +202,8 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 	}
 
 	// Till 2 opens its shift; a customer brings back an item without a
-	// receipt (a supervisor approves), then exchanges another.
+	// receipt (a supervisor approves) for store credit, then exchanges
+	// another.
 	if _, _, err := b.Record(ctx, &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "2"}, "open-b"); err != nil {
 		t.Fatal(err)
 	}
@@ -199,12 +212,18 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 	dialog(t, pb, "Return without a receipt")
 	setInput(t, pb, `#dlg input[name=code]`, cat[1].SKU)
 	setInput(t, pb, `#dlg input[name=reason]`, "no receipt, unopened")
+	// Given back as store credit on a new card.
+	do(t, pb, "store credit", chromedp.SetValue(`#dlg select[name=tender]`, "store_credit"))
+	setInput(t, pb, `#dlg input[name=card]`, "SC-2001")
 	do(t, pb, "take back", chromedp.Click("#dlg-ok"))
 	dialog(t, pb, "Manager approval")
 	setInput(t, pb, `#dlg input[name=m]`, "3")
 	setInput(t, pb, `#dlg input[name=p]`, "3333")
 	do(t, pb, "approve the return", chromedp.Click("#dlg-ok"))
 	until(t, pb, "return recorded", `document.querySelector('#refund-msg').textContent.startsWith('Return 2-')`)
+	if bal, err := b.CardBalance(ctx, "SC-2001"); err != nil || bal.Balance != cat[1].Price || bal.Account != ledger.StoreCredit {
+		t.Fatalf("store credit from the return: %+v %v", bal, err)
+	}
 	nav(t, pb, "sale")
 	wedge(t, pb, cat[2].Barcodes[0])
 	until(t, pb, "new goods in the cart", `document.querySelectorAll('#cart-lines tr').length === 1`)

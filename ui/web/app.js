@@ -15,6 +15,7 @@ const state = {
   tender: null, lastSale: null,
   refund: null, stock: new Map(), status: null, skewMS: 0,
   es: null, live: false, lastActivity: Date.now(),
+  onScale: null, // the line that follows the scale (liveWeigh)
 };
 
 // ---------------------------------------------------------------- helpers
@@ -604,7 +605,7 @@ function renderCart() {
   if (state.sel >= lines.length) state.sel = lines.length - 1;
   lines.forEach((l, i) => {
     const disc = l.line_discount + l.cart_discount;
-    const tr = el('tr', { class: i === state.sel ? 'sel' : '', dataset: { i: String(i) }, onclick: () => { state.sel = i; renderCart(); } },
+    const tr = el('tr', { class: (i === state.sel ? 'sel' : '') + (state.onScale && state.onScale.index === i ? ' on-scale' : ''), dataset: { i: String(i) }, onclick: () => { state.sel = i; renderCart(); } },
       el('td', {}, String(i + 1)),
       el('td', {}, l.name, el('small', {}, l.sku + (l.discount ? ' · ' + (l.discount.kind === 'percent' ? pct(l.discount.value) : money(l.discount.value)) + ' off' : '') + (l.unit === 'kg' ? ' · ' + money(l.unit_price) + '/kg' : '') + overrideText(l))),
       el('td', { class: 'num' }, qtyText(l.qty, l.unit)),
@@ -640,7 +641,7 @@ async function addItem(line) {
       if (!(e.data && e.data.need === 'weight')) throw e;
       const p = e.data.product;
       const grams = await weighOnScale(p.name);
-      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); cartChanged(c, true); setMsg('#sale-msg', p.name + ' · ' + kg(grams) + ' kg weighed', 'ok'); return; }
+      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); cartChanged(c, true); liveWeigh(c.lines[state.sel]); setMsg('#sale-msg', p.name + ' · ' + kg(grams) + ' kg weighed', 'ok'); return; }
       const v = await ask({ title: 'Weight of ' + p.name, text: money(p.price, p.currency) + ' per kg' + (state.scaleError ? ' · scale: ' + state.scaleError : ''), okText: 'Add',
         fields: [{ name: 'kg', label: 'Weight in kg', inputmode: 'decimal', placeholder: '0.750' }],
         check: (v) => (parseKg(v.kg) > 0 ? null : 'Enter the weight in kg, like 0.750') });
@@ -1757,6 +1758,7 @@ function connectEvents() {
   es.addEventListener('reload', () => { if (onShow[state.view]) onShow[state.view](); });
   es.addEventListener('logout', () => showLogin('Your session ended: log in again.'));
   es.addEventListener('scan', (e) => onSerialScan(JSON.parse(e.data)));
+  es.addEventListener('weight', (e) => onWeight(JSON.parse(e.data)));
 }
 
 async function checkSession() {
@@ -1921,7 +1923,32 @@ async function weighLine() {
   if (!(grams > 0)) { setMsg('#sale-msg', state.scaleError || 'This till has no scale: use Quantity to type the weight.', 'error'); return; }
   try {
     cartChanged(await api('PUT', '/api/cart/lines/' + l.index, { qty: grams }));
+    liveWeigh(state.cart.lines[l.index]);
     setMsg('#sale-msg', l.name + ' · ' + kg(grams) + ' kg weighed', 'ok');
+  } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
+}
+
+// liveWeigh makes a line just weighed on the scale follow it: while it
+// is the cart's last line and stays on the scale, each new stable weight
+// (the "weight" event) becomes its weight. Taken off (weight 0), another
+// line added or the sale paid, it stops.
+function liveWeigh(l) {
+  state.onScale = l && l.unit === 'kg' ? { index: l.index, sku: l.sku } : null;
+  renderCart(); // marks the line: tr.on-scale
+}
+
+async function onWeight(w) {
+  $('#cart-lines').dataset.scale = String(w.grams);
+  const lv = state.onScale;
+  if (!lv) return;
+  if (!(w.grams > 0)) { liveWeigh(null); return; }
+  const c = state.cart;
+  const l = c && c.lines[lv.index];
+  if (!l || l.sku !== lv.sku || l.unit !== 'kg' || lv.index !== c.lines.length - 1) { liveWeigh(null); return; }
+  if (!state.staff || state.locked || state.view !== 'sale' || l.qty === w.grams) return;
+  try {
+    cartChanged(await api('PUT', '/api/cart/lines/' + lv.index, { qty: w.grams }));
+    setMsg('#sale-msg', l.name + ' · ' + kg(w.grams) + ' kg on the scale', 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
@@ -2024,18 +2051,23 @@ function checkReturn(v) {
   if (!v.code.trim()) return 'Scan or type the product';
   if (!(l.qty > 0)) return 'Enter a quantity above 0';
   if (!v.reason.trim()) return 'A reason is required';
+  if ((v.tender || v.kind) === 'store_credit' && !v.card.trim()) return 'Scan or type the store credit card';
   return null;
 }
+
+// Money given back as store credit goes on the card typed or scanned.
+const backBy = [['cash', 'Cash'], ['card', 'Card'], ['store_credit', 'Store credit']];
+const creditCard = { name: 'card', label: 'Store credit card (for store credit)', placeholder: 'SC-1001', scan: true };
 
 async function returnNoReceipt() {
   const v = await ask({ title: 'Return without a receipt', text: 'A supervisor approves. Leave the price empty for the current price.', okText: 'Take back',
     fields: [...returnFields, { name: 'price', label: 'Price given back per unit (optional)', inputmode: 'decimal' },
-      { name: 'tender', label: 'Give back by', options: [['cash', 'Cash'], ['card', 'Card']], value: 'cash' }],
+      { name: 'tender', label: 'Give back by', options: backBy, value: 'cash' }, creditCard],
     check: checkReturn });
   if (!v) return;
   try {
     const key = newKey('return');
-    const r = await withApproval((extra) => api('POST', '/api/returns', { idempotency_key: key, lines: [returnLine(v)], tender: v.tender, reason: v.reason.trim(), ...extra }));
+    const r = await withApproval((extra) => api('POST', '/api/returns', { idempotency_key: key, lines: [returnLine(v)], tender: v.tender, ref: v.tender === 'store_credit' ? v.card.trim() : undefined, reason: v.reason.trim(), ...extra }));
     const back = r.body.tenders.reduce((a, t) => a + t.amount, 0);
     setMsg('#refund-msg', 'Return ' + r.receipt + ' recorded: ' + money(back) + ' back by ' + v.tender, 'ok');
   } catch (e) { setMsg('#refund-msg', e.message, 'error'); }
@@ -2044,12 +2076,13 @@ async function returnNoReceipt() {
 async function exchange() {
   if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'Scan the new goods first: the exchange is against the cart.', 'error'); return; }
   const v = await ask({ title: 'Exchange', text: 'Goods back against this cart: only the difference is paid or given back.', okText: 'Exchange',
-    fields: [...returnFields, { name: 'kind', label: 'Difference by', options: [['cash', 'Cash'], ['card', 'Card']], value: 'cash' }],
+    fields: [...returnFields, { name: 'kind', label: 'Difference by (store credit: only given back)', options: backBy, value: 'cash' }, creditCard],
     check: checkReturn });
   if (!v) return;
   try {
     const key = newKey('exchange');
-    const r = await withApproval((extra) => api('POST', '/api/exchanges', { idempotency_key: key, lines: [returnLine(v)], pay: v.kind, tender: v.kind, reason: v.reason.trim(), ...extra }));
+    const r = await withApproval((extra) => api('POST', '/api/exchanges', { idempotency_key: key, lines: [returnLine(v)], pay: v.kind === 'store_credit' ? undefined : v.kind, tender: v.kind,
+      ref: v.kind === 'store_credit' ? v.card.trim() : undefined, reason: v.reason.trim(), ...extra }));
     state.sel = -1;
     setMsg('#sale-msg', 'Exchange ' + r.sale.receipt + ': ' + (r.difference >= 0 ? 'customer paid ' + money(r.difference) : 'given back ' + money(-r.difference)) + ' by ' + v.kind, 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
