@@ -222,10 +222,15 @@ func (p *Printer) feed(c *conn, w io.Writer, data []byte) {
 			p.queries++
 			replies = append(replies, p.statusByte(e.Query))
 		case escpos.EventPulse:
-			if e.Realtime || p.state == Ready {
+			// A real-time kick (DLE DC4) fires whatever the paper does,
+			// and prints nothing: it loses no part of the receipt being
+			// built, which a kick between two receipts would otherwise
+			// mark lost (and with it the next receipt on this link).
+			fired := e.Realtime || p.state == Ready
+			if fired {
 				p.drawer.kick(e.Realtime)
 			}
-			c.cur.event(e, p.state == Ready)
+			c.cur.event(e, fired)
 		case escpos.EventCut:
 			c.cur.event(e, p.state == Ready)
 			p.seq++

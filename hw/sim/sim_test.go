@@ -170,3 +170,46 @@ func TestPrinterStates(t *testing.T) {
 		}
 	}
 }
+
+// A real-time drawer kick while the paper is out fires the drawer and
+// prints nothing: the next receipt on the same link, printed once the
+// paper is back, is kept whole, not lost with it.
+func TestKickWhilePaperOutLosesNoReceipt(t *testing.T) {
+	out, err := receipt.Render(testReceipt(t), receipt.Layout80(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kick, err := escpos.NewBuilder(escpos.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kick.RealtimePulse(escpos.Pin2, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	p := sim.NewPrinter(sim.PrinterConfig{})
+	p.SetState(sim.PaperOut)
+	host, dev := sim.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(dev) }()
+	if _, err := host.Write(kick.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for n, _ := p.Drawer().Kicks(); n != 1; n, _ = p.Drawer().Kicks() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the real-time kick did not fire with the paper out (%d kicks)", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.SetState(sim.Ready)
+	if _, err := host.Write(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	host.Close()
+	if err := <-done; err != io.EOF {
+		t.Fatalf("serve: %v", err)
+	}
+	if len(p.Receipts()) != 1 || len(p.Lost()) != 0 {
+		t.Fatalf("after a kick with the paper out: %d printed, %d lost; want 1 printed", len(p.Receipts()), len(p.Lost()))
+	}
+}
