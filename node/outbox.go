@@ -35,6 +35,7 @@ func (t *Till) openOutbox() error {
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
 	oc.Logger, oc.Now, oc.ReceiptNo = t.cfg.Logger, t.cfg.Now, t.slipNumber
 	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
+	t.outboxAt = t.cfg.Now()
 	var err error
 	t.outbox, err = outbox.New(oc)
 	return err
@@ -79,13 +80,20 @@ func (t *Till) settingBytes(ctx context.Context, name string) ([]byte, bool, err
 // must not stop fiscal registration) the lowest-numbered till among this
 // one and the peers it is connected to. Two tills that both think so for
 // a moment (a partition) send with the same idempotency keys.
+//
+// A till with an HQ that is not the relay leaves the outbox to others for
+// outboxHold after it starts, while it learns who the relay is: else a
+// restarted till with the lowest number would send beside the relay from
+// its cursor as it was before it stopped, before its peers' records reach
+// it (a Telegram message has no idempotency key: it would go out twice;
+// the testnet scenario internet-down caught this).
 func (t *Till) outboxLeader() bool {
 	if t.relay != nil {
 		rs := t.relay.Status()
 		if rs.IsRelay {
 			return true
 		}
-		if rs.RelayNumber > 0 {
+		if rs.RelayNumber > 0 || t.cfg.Now().Sub(t.outboxAt) < outboxHold {
 			return false
 		}
 	}
@@ -96,6 +104,10 @@ func (t *Till) outboxLeader() bool {
 	}
 	return true
 }
+
+// outboxHold is how long a till with an HQ that is not the relay leaves
+// the outbox to others after it starts (outboxLeader).
+const outboxHold = 15 * time.Second
 
 // kickOutbox tells the outbox the ledger grew.
 func (t *Till) kickOutbox() {
