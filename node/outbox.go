@@ -397,3 +397,28 @@ func (t *Till) outboxReport(ctx context.Context) (*hqapi.OutboxReport, error) {
 	}
 	return rep, nil
 }
+
+// fiscalFooter is what a sale's receipt says of its fiscal registration:
+// nothing when the store does not register receipts; "Fiscal
+// registration pending" until the service answers; then the fiscal
+// number, sign and verification URL (the service's QR link).
+func (t *Till) fiscalFooter(ctx context.Context, id ledger.EventID) []string {
+	if t.outbox == nil {
+		return nil
+	}
+	if _, ok, err := t.settingBytes(ctx, fiscal.SettingName); err != nil || !ok {
+		return nil
+	}
+	rec, err := t.outbox.Record(ctx, "fiscal", id)
+	if err != nil || rec == nil || rec.State != outbox.Sent {
+		return []string{"Fiscal registration pending"}
+	}
+	out := []string{"Fiscal number " + rec.Ref}
+	if rec.Sign != "" {
+		out = append(out, "Fiscal sign "+rec.Sign)
+	}
+	if rec.URL != "" {
+		out = append(out, rec.URL)
+	}
+	return out
+}
