@@ -200,7 +200,8 @@ func (t *Till) OutboxSettings(ctx context.Context) (ui.OutboxSettings, error) {
 	out.Telegram = ui.TelegramSettings{API: tg.API, Chat: tg.Chat, TokenSet: tg.Token != ""}
 	out.Webhook = ui.WebhookSettings{URL: wh.URL, AllowInternal: wh.AllowInternal, SecretSet: wh.Secret != ""}
 	out.Rules = ui.NotifyRules{ShiftClosed: r.ShiftClosed, RefundOver: r.RefundOver, VoidOver: r.VoidOver,
-		FiscalBacklogHours: r.FiscalBacklogHours, TillOfflineMinutes: r.TillOfflineMinutes}
+		FiscalBacklogHours: r.FiscalBacklogHours, TillOfflineMinutes: r.TillOfflineMinutes,
+		LowStock: r.LowStock, Overspend: r.Overspend, Anomaly: r.Anomaly}
 	return out, nil
 }
 
@@ -294,7 +295,8 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 	}
 
 	r := notify.Rules{ShiftClosed: s.Rules.ShiftClosed, RefundOver: s.Rules.RefundOver, VoidOver: s.Rules.VoidOver,
-		FiscalBacklogHours: s.Rules.FiscalBacklogHours, TillOfflineMinutes: s.Rules.TillOfflineMinutes}
+		FiscalBacklogHours: s.Rules.FiscalBacklogHours, TillOfflineMinutes: s.Rules.TillOfflineMinutes,
+		LowStock: s.Rules.LowStock, Overspend: s.Rules.Overspend, Anomaly: s.Rules.Anomaly}
 	if err := r.Check(); err != nil {
 		return bad(err)
 	}
