@@ -75,3 +75,28 @@ func TestLowStockAlertOnce(t *testing.T) {
 		t.Fatalf("%d messages, want 1: %q", len(texts), texts)
 	}
 }
+
+// testBotToken is the bot token telegramBot answers to.
+const testBotToken = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc-123"
+
+// telegramBot is a local Telegram Bot API (sendMessage): its URL and the
+// messages it took, in order.
+func telegramBot(t *testing.T) (string, func() []string) {
+	var mu sync.Mutex
+	var texts []string
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Text string `json:"text"`
+		}
+		if r.URL.Path != "/bot"+testBotToken+"/sendMessage" || json.NewDecoder(r.Body).Decode(&m) != nil {
+			http.Error(w, `{"ok":false,"description":"Unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		texts = append(texts, m.Text)
+		mu.Unlock()
+		io.WriteString(w, `{"ok":true,"result":{"message_id":5}}`)
+	}))
+	t.Cleanup(bot.Close)
+	return bot.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
+}
