@@ -12,3 +12,6 @@ func (t *Till) KindAllowed(ctx context.Context, k ledger.Kind) error { return t.
 func (t *Till) TillsNotKnowing(ctx context.Context, k ledger.Kind) ([]string, error) {
 	return t.tillsNotKnowing(ctx, k)
 }
+
+// CheckAlerts runs one round of the outbox's alert rules now.
+func (t *Till) CheckAlerts(ctx context.Context) { t.checkAlerts(ctx) }

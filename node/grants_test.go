@@ -161,6 +161,12 @@ func TestOfflineRefundPolicy(t *testing.T) {
 	rs, urls := connectedStore(t, 2)
 	a, b := rs[0], rs[1]
 	price := int64(node.DemoCatalog(10)[2].Price)
+	// The manager hears of over-spends and anomalies on Telegram.
+	botURL, messages := telegramBot(t)
+	if err := a.PutOutboxSettings(t.Context(), ui.OutboxSettings{Telegram: ui.TelegramSettings{API: botURL, Chat: "-100123", Token: testBotToken},
+		Rules: ui.NotifyRules{Overspend: true, Anomaly: true}}); err != nil {
+		t.Fatal(err)
+	}
 	saleEv, receipt := saleOn(t, a, "off-sale", "10003", 2, rs)
 	other, receipt2 := saleOn(t, a, "off-sale-2", "10003", 1, rs)
 	a.Host().Block(b.Host().ID())
@@ -239,6 +245,18 @@ func TestOfflineRefundPolicy(t *testing.T) {
 	spends := fmt.Sprint(ov["spends"])
 	if ov["sale"] != receipt || n(ov["over"]) != 2*price || !strings.Contains(spends, "offline:true") || !strings.Contains(spends, "till:2") {
 		t.Fatalf("report over-spend: %v", ov)
+	}
+	// Telegram took one message for each, from the sending till, and a
+	// further round of the rules sends neither again.
+	waitFor(t, "the over-spend and anomaly alerts recorded", func() bool {
+		m, err := a.Inventory().OutboxList(t.Context(), "telegram", "alert")
+		return err == nil && len(m) == 2
+	})
+	a.CheckAlerts(t.Context())
+	msgs := messages()
+	if len(msgs) != 2 || !strings.Contains(strings.Join(msgs, "\n"), "Over-spend: sale "+receipt) ||
+		!strings.Contains(strings.Join(msgs, "\n"), "Anomaly in the ledger: sale "+receipt+": line 0 refunded 4 of 2") {
+		t.Fatalf("messages %q", msgs)
 	}
 }
 

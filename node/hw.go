@@ -30,7 +30,7 @@ func (t *Till) afterCommit(ev *ledger.Event, idem string) {
 	case *ledger.Sale:
 		if !t.printExchange(ev, idem) { // node/slips.go: an exchange prints with its return
 			r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev),
-				CardLeft: t.cardLeft(b)})
+				CardLeft: t.cardLeft(b), Footer: t.fiscalFooter(context.Background(), ev.ID())})
 			if err != nil {
 				t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
 			} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
@@ -131,11 +131,18 @@ func registerSim(mux *http.ServeMux, set *sim.Set, protect func(http.Handler) ht
 
 // Reprint queues a copy (marked COPY) of a sale's receipt: from the print
 // queue's history, or rebuilt from the ledger when it has gone from there.
+//
+// In a store that registers receipts with a fiscal service the copy is
+// always rebuilt, so it carries the registration as it stands now (the
+// fiscal number, sign and verification URL, or "pending").
 func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
-	if _, err := t.hw.Reprint(id); err == nil {
-		return nil
-	} else if !errors.Is(err, hw.ErrNotQueued) {
-		return fmt.Errorf("%w: %v", ui.ErrUnavailable, err)
+	footer := t.fiscalFooter(ctx, id)
+	if footer == nil {
+		if _, err := t.hw.Reprint(id); err == nil {
+			return nil
+		} else if !errors.Is(err, hw.ErrNotQueued) {
+			return fmt.Errorf("%w: %v", ui.ErrUnavailable, err)
+		}
 	}
 	var till ledger.TillID
 	var seq uint64
@@ -152,7 +159,7 @@ func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
 	if s, ok := ev.Body.(*ledger.Sale); ok {
 		cardLeft = t.cardLeft(s) // the balance now, on a copy
 	}
-	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev), CardLeft: cardLeft})
+	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev), CardLeft: cardLeft, Footer: footer})
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ func (t *Till) openOutbox() error {
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
 	oc.Logger, oc.Now, oc.ReceiptNo = t.cfg.Logger, t.cfg.Now, t.slipNumber
 	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
+	t.outboxAt = t.cfg.Now()
 	var err error
 	t.outbox, err = outbox.New(oc)
 	return err
@@ -79,13 +80,20 @@ func (t *Till) settingBytes(ctx context.Context, name string) ([]byte, bool, err
 // must not stop fiscal registration) the lowest-numbered till among this
 // one and the peers it is connected to. Two tills that both think so for
 // a moment (a partition) send with the same idempotency keys.
+//
+// A till with an HQ that is not the relay leaves the outbox to others for
+// outboxHold after it starts, while it learns who the relay is: else a
+// restarted till with the lowest number would send beside the relay from
+// its cursor as it was before it stopped, before its peers' records reach
+// it (a Telegram message has no idempotency key: it would go out twice;
+// the testnet scenario internet-down caught this).
 func (t *Till) outboxLeader() bool {
 	if t.relay != nil {
 		rs := t.relay.Status()
 		if rs.IsRelay {
 			return true
 		}
-		if rs.RelayNumber > 0 {
+		if rs.RelayNumber > 0 || t.cfg.Now().Sub(t.outboxAt) < outboxHold {
 			return false
 		}
 	}
@@ -96,6 +104,10 @@ func (t *Till) outboxLeader() bool {
 	}
 	return true
 }
+
+// outboxHold is how long a till with an HQ that is not the relay leaves
+// the outbox to others after it starts (outboxLeader).
+const outboxHold = 15 * time.Second
 
 // kickOutbox tells the outbox the ledger grew.
 func (t *Till) kickOutbox() {
@@ -188,7 +200,8 @@ func (t *Till) OutboxSettings(ctx context.Context) (ui.OutboxSettings, error) {
 	out.Telegram = ui.TelegramSettings{API: tg.API, Chat: tg.Chat, TokenSet: tg.Token != ""}
 	out.Webhook = ui.WebhookSettings{URL: wh.URL, AllowInternal: wh.AllowInternal, SecretSet: wh.Secret != ""}
 	out.Rules = ui.NotifyRules{ShiftClosed: r.ShiftClosed, RefundOver: r.RefundOver, VoidOver: r.VoidOver,
-		FiscalBacklogHours: r.FiscalBacklogHours, TillOfflineMinutes: r.TillOfflineMinutes}
+		FiscalBacklogHours: r.FiscalBacklogHours, TillOfflineMinutes: r.TillOfflineMinutes,
+		LowStock: r.LowStock, Overspend: r.Overspend, Anomaly: r.Anomaly}
 	return out, nil
 }
 
@@ -282,7 +295,8 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 	}
 
 	r := notify.Rules{ShiftClosed: s.Rules.ShiftClosed, RefundOver: s.Rules.RefundOver, VoidOver: s.Rules.VoidOver,
-		FiscalBacklogHours: s.Rules.FiscalBacklogHours, TillOfflineMinutes: s.Rules.TillOfflineMinutes}
+		FiscalBacklogHours: s.Rules.FiscalBacklogHours, TillOfflineMinutes: s.Rules.TillOfflineMinutes,
+		LowStock: s.Rules.LowStock, Overspend: s.Rules.Overspend, Anomaly: s.Rules.Anomaly}
 	if err := r.Check(); err != nil {
 		return bad(err)
 	}
@@ -384,4 +398,29 @@ func (t *Till) outboxReport(ctx context.Context) (*hqapi.OutboxReport, error) {
 		rep.DeadLetters = append(rep.DeadLetters, hqapi.OutboxDeadLetter(d))
 	}
 	return rep, nil
+}
+
+// fiscalFooter is what a sale's receipt says of its fiscal registration:
+// nothing when the store does not register receipts; "Fiscal
+// registration pending" until the service answers; then the fiscal
+// number, sign and verification URL (the service's QR link).
+func (t *Till) fiscalFooter(ctx context.Context, id ledger.EventID) []string {
+	if t.outbox == nil {
+		return nil
+	}
+	if _, ok, err := t.settingBytes(ctx, fiscal.SettingName); err != nil || !ok {
+		return nil
+	}
+	rec, err := t.outbox.Record(ctx, "fiscal", id)
+	if err != nil || rec == nil || rec.State != outbox.Sent {
+		return []string{"Fiscal registration pending"}
+	}
+	out := []string{"Fiscal number " + rec.Ref}
+	if rec.Sign != "" {
+		out = append(out, "Fiscal sign "+rec.Sign)
+	}
+	if rec.URL != "" {
+		out = append(out, rec.URL)
+	}
+	return out
 }

@@ -2,11 +2,16 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/outbox"
 	"github.com/tillmesh/tillmesh/node/outbox/notify"
 )
@@ -48,7 +53,7 @@ func (t *Till) checkAlerts(ctx context.Context) {
 		if err != nil || !ok {
 			continue
 		}
-		for _, a := range t.alerts(c.AlertRules(), now) {
+		for _, a := range t.alerts(ctx, c.AlertRules(), now) {
 			if _, err := t.inv.OutboxGet(ctx, c.Name(), "alert", a.key); err == nil {
 				continue // sent
 			} else if !errors.Is(err, crdt.ErrNotFound) {
@@ -67,8 +72,9 @@ func (t *Till) checkAlerts(ctx context.Context) {
 }
 
 // alerts lists the conditions that hold now under rules r.
-func (t *Till) alerts(r notify.Rules, now time.Time) []alert {
+func (t *Till) alerts(ctx context.Context, r notify.Rules, now time.Time) []alert {
 	var out []alert
+	out = append(out, t.ledgerAlerts(ctx, r, now)...)
 	if r.FiscalBacklogHours != nil {
 		limit := time.Duration(*r.FiscalBacklogHours) * time.Hour
 		for _, s := range t.outbox.Status() {
@@ -91,4 +97,64 @@ func (t *Till) alerts(r notify.Rules, now time.Time) []alert {
 		}
 	}
 	return out
+}
+
+// ledgerAlerts lists the conditions the ledger and the stock show under
+// rules r: products at or below their reorder point, over-spent sales,
+// anomalies. Keys name the occurrence, so each is sent once (a low
+// product once a day while it stays low; an over-spent sale again when
+// more is spent from it).
+func (t *Till) ledgerAlerts(ctx context.Context, r notify.Rules, now time.Time) []alert {
+	var out []alert
+	short := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:6]) }
+	if r.LowStock {
+		products, err := t.inv.Products(ctx)
+		stock, serr := t.inv.AllStock(ctx)
+		if err == nil && serr == nil {
+			sort.Slice(products, func(i, j int) bool { return products[i].SKU < products[j].SKU })
+			day := now.UTC().Format("20060102")
+			for _, p := range products {
+				if q := stock[p.SKU]; p.Reorder > 0 && q <= p.Reorder {
+					out = append(out, alert{key: "low-stock-" + short(p.SKU) + "-" + day,
+						text: fmt.Sprintf("Low stock: %s (%s) is at %s, reorder point %s.", p.Name, p.SKU, qtyText(q, p.Unit), qtyText(p.Reorder, p.Unit))})
+				}
+			}
+		}
+	}
+	if !r.Overspend && !r.Anomaly {
+		return out
+	}
+	var anomalies []ledger.Anomaly
+	var overspends []ledger.Overspend
+	var oerr error
+	t.db.View(func(s *ledger.State) {
+		f := s.Fold()
+		if r.Anomaly {
+			anomalies = f.Anomalies()
+		}
+		if r.Overspend {
+			overspends, oerr = f.Overspends()
+		}
+	})
+	for _, o := range overspends {
+		if oerr != nil {
+			break
+		}
+		out = append(out, alert{key: fmt.Sprintf("overspend-%s-%d", short(o.Sale.String()), o.Spent),
+			text: fmt.Sprintf("Over-spend: sale %s held %s %s, %s %s went out (%s over): %s.", t.saleNumber(o.Sale),
+				o.Limit, o.Currency, o.Spent, o.Currency, o.Over, strings.Join(o.Reasons, "; "))})
+	}
+	for _, a := range anomalies {
+		out = append(out, alert{key: "anomaly-" + short(a.Sale.String()+"/"+a.Reason),
+			text: fmt.Sprintf("Anomaly in the ledger: sale %s: %s.", t.saleNumber(a.Sale), a.Reason)})
+	}
+	return out
+}
+
+// qtyText writes a stock quantity: units, or kilograms from grams.
+func qtyText(q int64, u ledger.Unit) string {
+	if u == ledger.Kilogram {
+		return fmt.Sprintf("%.3f kg", float64(q)/1000)
+	}
+	return fmt.Sprintf("%d", q)
 }

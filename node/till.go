@@ -106,6 +106,7 @@ type Till struct {
 
 	// outbox sends fiscal receipts and notifications (node/outbox.go).
 	outbox    *outbox.Outbox
+	outboxAt  time.Time // when the outbox opened (outboxLeader's hold)
 	notifiers []*notify.Connector
 
 	// sellMu serialises local events so each one's CRDT stock write

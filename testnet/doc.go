@@ -104,6 +104,16 @@
 //	                          refunds a unit of the same sales and redeems from the
 //	                          same gift cards; more than was sold or issued fails
 //	                          the step (doublespend.go)
+//	outbox on                 (header) a fiscal service simulator and a fake Telegram
+//	                          Bot API on loopback; every store registers its receipts
+//	                          and sends a message per refund (outbox.go; inproc only,
+//	                          else ErrNoOutbox; one store)
+//	internet down|up          HQ, the fiscal service and Telegram away, or back
+//	wait outbox [N]           until the fiscal service holds every receipt and Z
+//	                          report of the ledgers and Telegram a message per refund
+//	                          (then: each registered once, nothing else, no message
+//	                          twice, messages in ledger order); with N, until it
+//	                          registered at least N (to kill the relay mid-drain)
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the
@@ -114,8 +124,8 @@
 //
 // Built-in scenarios: outage, steady, crash, relay-failover, hq-outage,
 // skew, slow-link, wipe, stores (two stores sharing HQ), chaos,
-// power-cut, rolling-upgrade and mesh (the figures of `tillmesh bench
-// mesh`).
+// power-cut, rolling-upgrade, internet-down (the outbox) and mesh (the
+// figures of `tillmesh bench mesh`).
 //
 // At the end of every run (after waiting for convergence) and at each
 // `check`:

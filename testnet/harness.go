@@ -74,6 +74,7 @@ type harness struct {
 	gate   *gate
 	srvs   []*http.Server
 	lan    *lan
+	out    *outside // the fiscal service and messenger (outbox.go)
 
 	acks  *ackLog
 	xfers transferLog // transfers.go

@@ -29,6 +29,9 @@ func Run(ctx context.Context, sc *Scenario, cfg Config) (*Report, error) {
 	if err := checkUpgrade(sc, cfg); err != nil {
 		return nil, err
 	}
+	if err := checkOutbox(sc, cfg); err != nil {
+		return nil, err
+	}
 	h, err := newHarness(ctx, sc, cfg)
 	if err != nil {
 		return nil, err
@@ -49,6 +52,12 @@ func Run(ctx context.Context, sc *Scenario, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	h.progress("every till is up and holds the catalog and staff")
+	if sc.Outbox {
+		if err := h.startOutside(ctx); err != nil {
+			return nil, err
+		}
+		h.progress("the stores send receipts to the fiscal service at %s and refunds to Telegram at %s", h.out.simURL, h.out.botURL)
+	}
 	pctx, stopProp := context.WithCancel(ctx)
 	propDone := make(chan struct{})
 	defer func() {
@@ -363,6 +372,9 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 		h.gate.setStore(h.stores[st.Store-1].file.ID, down)
 		return fmt.Sprintf("HQ %s for store s%d", st.Arg, st.Store), nil
 
+	case OpInternet:
+		return h.internet(st.Arg == "down"), nil
+
 	case OpWait:
 		limit := st.Timeout
 		if limit == 0 {
@@ -583,6 +595,8 @@ func (h *harness) wait(ctx context.Context, st Step, limit time.Duration) (strin
 			return "", fmt.Errorf("a store has no relay: %w", err)
 		}
 		return "relay: " + strings.Join(relays, ", "), nil
+	case "outbox":
+		return h.waitOutbox(ctx, st.N, limit)
 	case "sales":
 		h.mu.Lock()
 		job := h.bg

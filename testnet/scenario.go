@@ -42,6 +42,7 @@ type Scenario struct {
 	Refunds  int     // percent of sales followed by a refund of some sale
 	Rate     float64 // sales per second per till; 0: as fast as the till answers
 	Power    string  // powerfs model of the stores' disks (posix or ext4) when a step cuts the power
+	Outbox   bool    // a fiscal service and a messenger the store's outbox sends to (outbox.go)
 	Steps    []Step
 }
 
@@ -69,6 +70,7 @@ const (
 	OpNewKind   Op = "newkind"  // rolling-upgrade: events of a kind the previous release does not know
 	OpRace      Op = "race"     // double-spend: every till refunds the same sales at once (doublespend.go)
 	OpTransfer  Op = "transfer" // stock sent between stores (transfers.go)
+	OpInternet  Op = "internet" // internet down|up: HQ, the fiscal service and the messenger (outbox.go)
 )
 
 // Step is one line of a scenario.
@@ -420,6 +422,25 @@ func (p *lineParser) parse(sc *Scenario) error {
 		}
 		sc.Power = a
 		return p.done()
+	case "outbox":
+		if a, _ := p.next(); a != "on" {
+			return p.errorf("outbox %q: want `outbox on` (header)", a)
+		}
+		if len(sc.Steps) > 0 {
+			return p.errorf("outbox belongs in the header, before the first step")
+		}
+		sc.Outbox = true
+		return p.done()
+	case "internet":
+		a, _ := p.next()
+		if a != "down" && a != "up" {
+			return p.errorf("internet %q: want down or up", a)
+		}
+		if !sc.Outbox {
+			return p.errorf("internet %s: needs `outbox on` in the header", a)
+		}
+		sc.Steps = append(sc.Steps, Step{Line: p.line, Text: p.text, Op: OpInternet, Arg: a})
+		return p.done()
 	case "refunds":
 		v, err := p.number(kw)
 		if err != nil {
@@ -566,6 +587,15 @@ func (p *lineParser) parse(sc *Scenario) error {
 		st.Arg, _ = p.next()
 		switch st.Arg {
 		case "converged", "hq", "relay":
+		case "outbox":
+			if !sc.Outbox {
+				return p.errorf("wait outbox: needs `outbox on` in the header")
+			}
+			if isCount(p.peek()) {
+				if st.N, err = p.count("wait outbox", 1); err != nil {
+					return err
+				}
+			}
 		case "sales":
 			if isCount(p.peek()) {
 				if st.N, err = p.count("wait sales", 1); err != nil {
@@ -573,7 +603,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 				}
 			}
 		default:
-			return p.errorf("wait %q: want converged, hq, relay or sales [N]", st.Arg)
+			return p.errorf("wait %q: want converged, hq, relay, outbox [N] or sales [N]", st.Arg)
 		}
 		if t, ok := p.next(); ok {
 			if st.Timeout, err = time.ParseDuration(t); err != nil || st.Timeout <= 0 {

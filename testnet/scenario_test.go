@@ -13,7 +13,7 @@ import (
 
 func TestBuiltinsParse(t *testing.T) {
 	names := Builtins()
-	for _, want := range []string{"outage", "steady", "crash", "relay-failover", "hq-outage", "skew", "wipe", "chaos"} {
+	for _, want := range []string{"outage", "steady", "crash", "relay-failover", "hq-outage", "skew", "wipe", "chaos", "internet-down"} {
 		found := false
 		for _, n := range names {
 			found = found || n == want

@@ -97,6 +97,9 @@ func runScenario(t *testing.T, name string, mode Mode) *Report {
 	if errors.Is(err, ErrNoUpgrade) && mode != Process {
 		t.Skipf("skipped: %v", err)
 	}
+	if errors.Is(err, ErrNoOutbox) && mode != InProc {
+		t.Skipf("skipped: %v", err)
+	}
 	if err != nil {
 		t.Fatalf("seed %d: %v", seed, err)
 	}

@@ -81,6 +81,12 @@ type NotifyRules struct {
 	// silence, reaches them; nil leaves them off.
 	FiscalBacklogHours *int64 `json:"fiscal_backlog_hours,omitempty"`
 	TillOfflineMinutes *int64 `json:"till_offline_minutes,omitempty"`
+	// LowStock, Overspend and Anomaly alert once for each product at or
+	// below its reorder point (once a day while it stays there), each
+	// over-spent sale, each anomaly in the ledger.
+	LowStock  bool `json:"low_stock,omitempty"`
+	Overspend bool `json:"overspend,omitempty"`
+	Anomaly   bool `json:"anomaly,omitempty"`
 }
 
 // FiscalRecord is a receipt's fiscal registration: pending until the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,8 +14,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/node/pki"
+	"github.com/tillmesh/tillmesh/ui"
 )
 
 func ledgerCommand() *cli.Command {
@@ -97,7 +100,14 @@ type exported struct {
 	Kind    ledger.Kind   `json:"kind"`
 	Key     string        `json:"idempotency_key,omitempty"`
 	Total   *ledger.Money `json:"total,omitempty"`
-	Body    ledger.Body   `json:"body"`
+	// Fiscal registration of a sale, refund, void or Z report, in a
+	// store that registers them: "pending", "sent" (with the service's
+	// number, sign and verification URL) or "rejected".
+	Fiscal       string      `json:"fiscal,omitempty"`
+	FiscalNumber string      `json:"fiscal_number,omitempty"`
+	FiscalSign   string      `json:"fiscal_sign,omitempty"`
+	FiscalURL    string      `json:"fiscal_url,omitempty"`
+	Body         ledger.Body `json:"body"`
 }
 
 func ledgerExport(c *cli.Context) error {
@@ -113,17 +123,36 @@ func ledgerExport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := pki.LoadStoreFile(filepath.Join(c.String("data"), pki.StoreFileName))
-	if err != nil {
-		return fmt.Errorf("ledger export: the store's ID: %w", err)
+	// The whole till (stopped) when it opens, for the fiscal
+	// registrations its inventory holds; else the ledger alone.
+	var db *ledgerdb.DB
+	var fiscalOf func(ev *ledger.Event) (ui.FiscalRecord, bool)
+	quiet := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn})) // the export is the output
+	if t, err := node.OpenStopped(c.Context, c.String("data"), quiet); err == nil {
+		defer t.Close()
+		db = t.DB()
+		fiscalOf = func(ev *ledger.Event) (ui.FiscalRecord, bool) {
+			switch ev.Body.(type) {
+			case *ledger.Sale, *ledger.Refund, *ledger.Void, *ledger.ShiftClose:
+			default:
+				return ui.FiscalRecord{}, false
+			}
+			r, err := t.FiscalRecord(c.Context, ev.ID().String())
+			return r, err == nil && r.State != "off"
+		}
+	} else {
+		log.Warn("ledger export without fiscal registrations: the till does not open", "err", err)
+		store, err := pki.LoadStoreFile(filepath.Join(c.String("data"), pki.StoreFileName))
+		if err != nil {
+			return fmt.Errorf("ledger export: the store's ID: %w", err)
+		}
+		cfg := ledgerdb.DefaultConfig(dir, store.ID)
+		cfg.Logger, cfg.Ballast = log, 0
+		if db, err = ledgerdb.Open(cfg); err != nil {
+			return err
+		}
+		defer db.Close()
 	}
-	cfg := ledgerdb.DefaultConfig(dir, store.ID)
-	cfg.Logger, cfg.Ballast = log, 0
-	db, err := ledgerdb.Open(cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	certs, err := db.Certificates()
 	if err != nil {
 		return err
@@ -139,7 +168,13 @@ func ledgerExport(c *cli.Context) error {
 		err := db.Range(t, 1, func(ev *ledger.Event) bool {
 			var n uint64
 			db.View(func(s *ledger.State) { n, _ = s.ReceiptNumber(ev.Till, ev.Seq) })
-			err = out.write(toExported(ev, number, n))
+			x := toExported(ev, number, n)
+			if fiscalOf != nil {
+				if r, ok := fiscalOf(ev); ok {
+					x.Fiscal, x.FiscalNumber, x.FiscalSign, x.FiscalURL = r.State, r.Number, r.Sign, r.URL
+				}
+			}
+			err = out.write(x)
 			return err == nil
 		})
 		if err != nil {
@@ -206,7 +241,7 @@ func (e *exporter) write(x exported) error {
 	}
 	if !e.header {
 		e.header = true
-		if err := e.csv.Write([]string{"event_id", "till", "seq", "receipt", "time", "kind", "total", "body"}); err != nil {
+		if err := e.csv.Write([]string{"event_id", "till", "seq", "receipt", "time", "kind", "total", "fiscal", "fiscal_number", "fiscal_sign", "fiscal_url", "body"}); err != nil {
 			return err
 		}
 	}
@@ -218,7 +253,8 @@ func (e *exporter) write(x exported) error {
 	if x.Total != nil {
 		total = strconv.FormatInt(int64(*x.Total), 10)
 	}
-	return e.csv.Write([]string{x.EventID, x.Till, strconv.FormatUint(x.Seq, 10), x.Receipt, x.Time, string(x.Kind), total, string(body)})
+	return e.csv.Write([]string{x.EventID, x.Till, strconv.FormatUint(x.Seq, 10), x.Receipt, x.Time, string(x.Kind), total,
+		x.Fiscal, x.FiscalNumber, x.FiscalSign, x.FiscalURL, string(body)})
 }
 
 func (e *exporter) flush() error {

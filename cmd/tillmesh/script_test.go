@@ -213,7 +213,11 @@ func cmdAPIPost(ts *testscript.TestScript, neg bool, args []string) {
 	if resp.StatusCode != http.StatusOK {
 		ts.Fatalf("login as %s: %d %s", staffID, resp.StatusCode, sess.Error)
 	}
-	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	method := http.MethodPost
+	if p, ok := strings.CutPrefix(path, "PUT:"); ok { // apipost ... PUT:/api/outbox/settings
+		method, path = http.MethodPut, p
+	}
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	ts.Check(err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", sess.CSRF)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/pki"
+	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
 	"github.com/tillmesh/tillmesh/testnet/testkit"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -436,6 +438,15 @@ func TestTillInTheBrowser(t *testing.T) {
 	if err := a.AddStaff(ctx, "2", "Carl Cashier", ui.RoleCashier, "0000"); err != nil {
 		t.Fatal(err)
 	}
+	// The store registers receipts with a fiscal service, away for now.
+	fs := fiscalsim.NewSim()
+	fsrv := httptest.NewServer(fs.Handler())
+	defer fsrv.Close()
+	fs.SetBase(fsrv.URL)
+	fs.Set(fiscalsim.Faults{Down: true})
+	if err := a.PutOutboxSettings(ctx, ui.OutboxSettings{Fiscal: ui.FiscalSettings{URL: fsrv.URL, TIN: "201234567"}}); err != nil {
+		t.Fatal(err)
+	}
 	// A real scanner keeps its keys under 30 ms apart (the default). Here
 	// every key is three DevTools round trips on a shared 2-core machine,
 	// so the test gives bursts 300 ms (CI runs other suites beside it); the
@@ -548,6 +559,11 @@ func TestTillInTheBrowser(t *testing.T) {
 		t.Fatalf("receipt %q: %s", receipt, head)
 	}
 	br.shot(pa, "receipt")
+	// The fiscal line: pending while the service is away, then the
+	// number the service gave the sale.
+	until(t, pa, "fiscal registration pending on the receipt", `document.querySelector('#receipt-fiscal').textContent === 'Fiscal registration pending'`)
+	fs.Set(fiscalsim.Faults{})
+	until(t, pa, "the fiscal number on the receipt", `/^Fiscal number FN\d+Fiscal sign [0-9a-f]+Verify/.test(document.querySelector('#receipt-fiscal').textContent)`)
 	// The receipt's barcode scans back to its code.
 	if zbar, err := exec.LookPath("zbarimg"); err == nil {
 		raw, err := chromedp.Run(pa, chromedp.Screenshot("#receipt svg.barcode"))

@@ -975,7 +975,37 @@ onShow.receipt = () => {
   $('#receipt-drawer').hidden = !r.drawer;
   $('#receipt-printer').textContent = printerText();
   $('#btn-new-sale').focus();
+  showFiscal(s.event_id);
 };
+
+// showFiscal fills the receipt's fiscal line from the store's outbox:
+// nothing when the store does not register receipts, "Fiscal
+// registration pending" until the service answers (asked again every
+// 3 s while this receipt shows), then its number, sign and
+// verification link.
+async function showFiscal(id) {
+  const box = $('#receipt-fiscal');
+  if (!box || !id) return;
+  let f;
+  try {
+    f = await api('GET', '/api/outbox/fiscal/' + encodeURIComponent(id));
+  } catch (err) {
+    return;
+  }
+  if (state.view !== 'receipt' || !state.lastSale || state.lastSale.sale.event_id !== id) return;
+  if (f.state === 'sent') {
+    fill(box, el('div', {}, 'Fiscal number ', el('b', {}, f.fiscal_number || '')),
+      f.fiscal_sign ? el('div', {}, 'Fiscal sign ' + f.fiscal_sign) : null,
+      f.url ? el('a', { href: f.url, target: '_blank', rel: 'noopener noreferrer' }, 'Verify with the tax service') : null);
+  } else if (f.state === 'pending' || f.state === 'retry') {
+    fill(box, 'Fiscal registration pending');
+    setTimeout(() => showFiscal(id), 3000);
+  } else if (f.state === 'rejected') {
+    fill(box, 'Fiscal registration refused' + (f.reason ? ': ' + f.reason : '') + ' (a manager can retry it in Settings, Outbox)');
+  } else {
+    fill(box);
+  }
+}
 
 // printerText is the printer line of the receipt screen, from the till's
 // status: the same words for the receipt, a copy and the shift's close.
@@ -1025,6 +1055,7 @@ function renderReceipt(box, s) {
     s.approver ? el('div', { class: 'c' }, 'discount approved by ' + staffName(s.approver)) : null,
     s.customer ? el('div', { class: 'c', id: 'receipt-customer' }, 'Customer ' + s.customer) : null,
     s.voided ? el('div', { class: 'c big' }, '*** VOIDED ***') : null,
+    el('div', { class: 'c', id: 'receipt-fiscal' }),
     code128SVG(s.barcode),
     el('div', { class: 'c' }, s.barcode),
   );

@@ -95,6 +95,9 @@ async function load() {
   $('#ob-r-void').value = st.rules.void_over == null ? '' : (st.rules.void_over / 100).toFixed(2);
   $('#ob-r-fiscal').value = st.rules.fiscal_backlog_hours == null ? '' : String(st.rules.fiscal_backlog_hours);
   $('#ob-r-offline').value = st.rules.till_offline_minutes == null ? '' : String(st.rules.till_offline_minutes);
+  $('#ob-r-low').checked = !!st.rules.low_stock;
+  $('#ob-r-overspend').checked = !!st.rules.overspend;
+  $('#ob-r-anomaly').checked = !!st.rules.anomaly;
 }
 
 async function save(ev) {
@@ -105,7 +108,10 @@ async function save(ev) {
     fiscal: { url: $('#ob-f-url').value.trim(), tin: $('#ob-f-tin').value.trim(), token: $('#ob-f-token').value },
     telegram: { chat: $('#ob-t-chat').value.trim(), api: $('#ob-t-api').value.trim(), token: $('#ob-t-token').value },
     webhook: { url: $('#ob-w-url').value.trim(), allow_internal: $('#ob-w-internal').checked, secret: $('#ob-w-secret').value },
-    rules: { shift_closed: $('#ob-r-shift').checked },
+    rules: {
+      shift_closed: $('#ob-r-shift').checked, low_stock: $('#ob-r-low').checked,
+      overspend: $('#ob-r-overspend').checked, anomaly: $('#ob-r-anomaly').checked,
+    },
   };
   if (refund !== null) body.rules.refund_over = refund;
   if (voidOver !== null) body.rules.void_over = voidOver;

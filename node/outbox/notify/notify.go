@@ -33,6 +33,14 @@ type Rules struct {
 	// TillOfflineMinutes sends an alert once when a till of the store
 	// has not been heard from for this many minutes.
 	TillOfflineMinutes *int64 `json:"till_offline_minutes,omitempty"`
+	// LowStock alerts once a day for each product at or below its
+	// reorder point; Overspend once for each sale refunded or spent
+	// beyond what it held (ledger.Fold.Overspends), again if more is
+	// spent; Anomaly once for each anomaly in the ledger
+	// (ledger.Fold.Anomalies).
+	LowStock  bool `json:"low_stock,omitempty"`
+	Overspend bool `json:"overspend,omitempty"`
+	Anomaly   bool `json:"anomaly,omitempty"`
 }
 
 // Check reports what is wrong with r.

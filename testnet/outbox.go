@@ -1,0 +1,326 @@
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
+	"github.com/tillmesh/tillmesh/ui"
+)
+
+// ErrNoOutbox is returned by Run for a scenario with `outbox on` in a
+// mode other than inproc: the harness points the stores at its services
+// and reads their ledgers through the running node.
+var ErrNoOutbox = errors.New("testnet: the outbox scenarios run in inproc mode only")
+
+// botToken is the testnet's Telegram bot token (the fake checks it).
+const botToken = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_testnet"
+
+// fiscalDelay is how long the simulated fiscal service takes to answer:
+// long enough that a drain of a few hundred receipts lasts a second and
+// a relay can die in the middle of it.
+const fiscalDelay = 50 * time.Millisecond
+
+// outside is the internet as the outbox sees it: the fiscal service
+// simulator and a fake Telegram Bot API, both on loopback, both taken
+// away by `internet down` (with HQ).
+type outside struct {
+	sim    *fiscalsim.Sim
+	simURL string
+	bot    *fakeBot
+	botURL string
+	srv    *http.Server
+}
+
+// fakeBot implements the subset of the Telegram Bot API the notifier
+// uses (sendMessage) and keeps every message in the order it took them.
+type fakeBot struct {
+	mu    sync.Mutex
+	down  bool
+	texts []string
+}
+
+func (b *fakeBot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	down := b.down
+	b.mu.Unlock()
+	if down {
+		http.Error(w, `{"ok":false,"error_code":502,"description":"Bad Gateway"}`, http.StatusBadGateway)
+		return
+	}
+	var m struct {
+		Chat string `json:"chat_id"`
+		Text string `json:"text"`
+	}
+	if r.URL.Path != "/bot"+botToken+"/sendMessage" || json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&m) != nil {
+		http.Error(w, `{"ok":false,"error_code":401,"description":"Unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	b.mu.Lock()
+	b.texts = append(b.texts, m.Text)
+	n := len(b.texts)
+	b.mu.Unlock()
+	fmt.Fprintf(w, `{"ok":true,"result":{"message_id":%d}}`, n)
+}
+
+func (b *fakeBot) setDown(down bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.down = down
+}
+
+func (b *fakeBot) messages() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.texts...)
+}
+
+func checkOutbox(sc *Scenario, cfg Config) error {
+	if sc.Outbox && cfg.Mode != InProc {
+		return fmt.Errorf("%w (mode %s)", ErrNoOutbox, cfg.Mode)
+	}
+	if sc.Outbox && sc.Stores != 1 {
+		return fmt.Errorf("testnet: outbox on: one store only (the checks read one store's order), not %d", sc.Stores)
+	}
+	return nil
+}
+
+// startOutside runs the simulator and the bot on loopback and points
+// every store at them: fiscal registration, Telegram, and a message for
+// every refund (RefundOver 0). It runs before the first sale, so every
+// receipt of the run is the outbox's.
+func (h *harness) startOutside(ctx context.Context) error {
+	o := &outside{sim: fiscalsim.NewSim(), bot: &fakeBot{}}
+	o.sim.Set(fiscalsim.Faults{Delay: fiscalsim.Duration(fiscalDelay)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("fiscal simulator: %w", err)
+	}
+	o.simURL = "http://" + ln.Addr().String()
+	go o.sim.Serve(ctx, ln)
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("telegram fake: %w", err)
+	}
+	o.botURL = "http://" + bln.Addr().String()
+	o.srv = &http.Server{Handler: o.bot, ReadHeaderTimeout: 5 * time.Second}
+	go o.srv.Serve(bln)
+	h.srvs = append(h.srvs, o.srv)
+	h.out = o
+	zero := int64(0)
+	for _, st := range h.stores {
+		th, _, _ := st.slots[0].current()
+		if th == nil || th.node() == nil {
+			return fmt.Errorf("store %s: no running till to configure the outbox on", st.name)
+		}
+		err := th.node().PutOutboxSettings(ctx, ui.OutboxSettings{
+			Fiscal:   ui.FiscalSettings{URL: o.simURL, TIN: fmt.Sprintf("20%07d", st.idx+1)},
+			Telegram: ui.TelegramSettings{API: o.botURL, Chat: fmt.Sprintf("-100%d", st.idx+1), Token: botToken},
+			Rules:    ui.NotifyRules{RefundOver: &zero},
+		})
+		if err != nil {
+			return fmt.Errorf("store %s: outbox settings: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
+// internet takes the outside world away or brings it back: HQ, the
+// fiscal service and the messenger together.
+func (h *harness) internet(down bool) string {
+	h.gate.setAll(down)
+	f := h.out.sim.Faults()
+	f.Down = down
+	h.out.sim.Set(f)
+	h.out.bot.setDown(down)
+	if down {
+		return "the internet is down: HQ, the fiscal service and Telegram unreachable"
+	}
+	return "the internet is back"
+}
+
+// outboxItem is an event the outbox must send: every receipt to the
+// fiscal service, every refund to Telegram.
+type outboxItem struct {
+	ev      *ledger.Event
+	number  uint32 // the till's number
+	receipt string // its receipt number as printed (refunds)
+}
+
+// outboxWants reads, from every running till of each store, what the
+// outbox owes the outside, in ledger order (HLC, till number, seq).
+func (h *harness) outboxWants() ([]outboxItem, error) {
+	var all []outboxItem
+	for _, st := range h.stores {
+		byID := map[ledger.EventID]outboxItem{}
+		for _, s := range st.slots {
+			th, _, _ := s.current()
+			if th == nil || th.node() == nil {
+				continue
+			}
+			n := th.node()
+			chains, err := readChains(n.DB())
+			if err != nil {
+				return nil, err
+			}
+			for till, evs := range chains {
+				num := n.TillNumber(till)
+				for _, ev := range evs {
+					if _, ok := byID[ev.ID()]; ok {
+						continue
+					}
+					switch ev.Body.(type) {
+					case *ledger.Sale, *ledger.Refund, *ledger.Void, *ledger.ShiftClose:
+						it := outboxItem{ev: ev, number: num}
+						if _, ok := ev.Body.(*ledger.Refund); ok {
+							var rn uint64
+							n.View(func(s *ledger.State) { rn, _ = s.ReceiptNumber(ev.Till, ev.Seq) })
+							it.receipt = ledger.ReceiptNo(num, rn)
+						}
+						byID[ev.ID()] = it
+					}
+				}
+			}
+		}
+		if len(byID) == 0 {
+			continue
+		}
+		items := make([]outboxItem, 0, len(byID))
+		for _, it := range byID {
+			items = append(items, it)
+		}
+		sort.Slice(items, func(i, j int) bool {
+			a, b := items[i], items[j]
+			if a.ev.Time != b.ev.Time {
+				return a.ev.Time.Before(b.ev.Time)
+			}
+			if a.number != b.number {
+				return a.number < b.number
+			}
+			return a.ev.Seq < b.ev.Seq
+		})
+		all = append(all, items...)
+	}
+	return all, nil
+}
+
+// refundMsg reads a refund message's till and receipt number
+// (notify.Text: "Refund of ... at till 2, receipt 2-000017, ...").
+var refundMsg = regexp.MustCompile(`^Refund of .* at till (\d+), receipt (\S+), `)
+
+// outboxDone reports whether the outside holds everything the ledgers
+// owe it, or why not.
+func (h *harness) outboxDone(items []outboxItem) (bool, string) {
+	refunds := 0
+	for _, it := range items {
+		if _, ok := h.out.sim.Get(it.ev.ID().String()); !ok {
+			return false, fmt.Sprintf("the fiscal service holds %d registrations, %s of till %d is not one of them",
+				h.out.sim.Stats().Registered, it.ev.Kind(), it.number)
+		}
+		if _, ok := it.ev.Body.(*ledger.Refund); ok {
+			refunds++
+		}
+	}
+	if got := len(h.out.bot.messages()); got < refunds {
+		return false, fmt.Sprintf("Telegram took %d of %d refund messages", got, refunds)
+	}
+	return true, ""
+}
+
+// waitOutbox waits until the outbox drained (n == 0), or until the
+// fiscal service registered at least n receipts, with the internet up.
+func (h *harness) waitOutbox(ctx context.Context, n int, limit time.Duration) (string, error) {
+	if h.out == nil {
+		return "", errors.New("wait outbox: the scenario has no `outbox on`")
+	}
+	t0 := time.Now()
+	if n > 0 {
+		err := poll(ctx, limit, 20*time.Millisecond, func() (bool, error) { return h.out.sim.Stats().Registered >= n, nil })
+		return fmt.Sprintf("the fiscal service registered %d (%v)", h.out.sim.Stats().Registered, time.Since(t0).Round(time.Millisecond)), err
+	}
+	var why string
+	var items []outboxItem
+	err := poll(ctx, limit, 100*time.Millisecond, func() (bool, error) {
+		var err error
+		if items, err = h.outboxWants(); err != nil {
+			why = err.Error()
+			return false, nil
+		}
+		var ok bool
+		ok, why = h.outboxDone(items)
+		return ok, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("the outbox did not drain: %s: %w", why, err)
+	}
+	vs := h.outboxViolations(items)
+	for _, v := range vs {
+		h.violate("%s", v)
+	}
+	st := h.out.sim.Stats()
+	return fmt.Sprintf("drained in %v: %d receipts registered (%d repeats answered from their key), %d messages, %d violations",
+		time.Since(t0).Round(time.Millisecond), st.Registered, st.Duplicates, len(h.out.bot.messages()), len(vs)), nil
+}
+
+// outboxViolations checks a drained outbox: every receipt registered
+// exactly once and nothing else; one Telegram message per refund, none
+// twice, in ledger order.
+func (h *harness) outboxViolations(items []outboxItem) []string {
+	var out []string
+	st := h.out.sim.Stats()
+	if st.Registered != len(items) {
+		out = append(out, fmt.Sprintf("outbox: the fiscal service registered %d, the ledgers hold %d receipts and Z reports", st.Registered, len(items)))
+	}
+	if st.Rejected > 0 {
+		out = append(out, fmt.Sprintf("outbox: the fiscal service refused %d requests", st.Rejected))
+	}
+	// Where each refund stands in ledger order.
+	place := map[string]int{}
+	refunds := 0
+	for i, it := range items {
+		if _, ok := it.ev.Body.(*ledger.Refund); ok {
+			place[strconv.Itoa(int(it.number))+"/"+it.receipt] = i
+			refunds++
+		}
+	}
+	msgs := h.out.bot.messages()
+	if len(msgs) != refunds {
+		out = append(out, fmt.Sprintf("outbox: Telegram took %d messages for %d refunds", len(msgs), refunds))
+	}
+	seen := map[string]bool{}
+	last := -1
+	for _, m := range msgs {
+		sub := refundMsg.FindStringSubmatch(m)
+		if sub == nil {
+			out = append(out, fmt.Sprintf("outbox: unexpected message %q", m))
+			continue
+		}
+		k := sub[1] + "/" + sub[2]
+		if seen[k] {
+			out = append(out, fmt.Sprintf("outbox: the refund at till %s, receipt %s, was sent twice", sub[1], sub[2]))
+			continue
+		}
+		seen[k] = true
+		p, ok := place[k]
+		if !ok {
+			out = append(out, fmt.Sprintf("outbox: a message for a refund the ledger lacks: %q", m))
+			continue
+		}
+		if p < last {
+			out = append(out, fmt.Sprintf("outbox: the refund at till %s, receipt %s, was sent after one that comes later in the ledger", sub[1], sub[2]))
+		}
+		last = max(last, p)
+	}
+	return out
+}
