@@ -138,6 +138,9 @@ func (h *harness) raceOne(ctx context.Context, racers []*slot, r *racedSale, lin
 	var mu sync.Mutex
 	var firstErr error
 	for _, s := range racers {
+		_ = h.shiftAt(ctx, s, true) // refunds need an open shift (issue 16)
+	}
+	for _, s := range racers {
 		th, inc, _ := s.current()
 		if th == nil {
 			continue

@@ -125,6 +125,7 @@ type slot struct {
 	th      tillHandle // nil while down
 	upCh    chan struct{}
 	shift   bool             // harness's view: a shift is open
+	shiftMu sync.Mutex       // one shift open or close at a time (shiftAt)
 	blocked map[peer.ID]bool // peers this till is told to refuse
 	link    p2p.Fault        // latency and loss on this till's link
 	// upgraded: the till runs the new release (rolling-upgrade); until

@@ -320,6 +320,9 @@ func (h *harness) refundOne(ctx context.Context, s *slot, rng *rand.Rand) {
 	if !ok {
 		return
 	}
+	// Refunds need an open shift at the till (issue 16), as a cashier
+	// opens one before the first customer; a failure shows in the refund.
+	_ = h.shiftAt(ctx, s, true)
 	_, inc, _ := s.current()
 	key := h.key(s, inc, "r")
 	var a ackInfo
@@ -356,6 +359,8 @@ func (h *harness) refundOne(ctx context.Context, s *slot, rng *rand.Rand) {
 
 // shiftAt opens or closes the shift at a till (nothing if it already is).
 func (h *harness) shiftAt(ctx context.Context, s *slot, open bool) error {
+	s.shiftMu.Lock()
+	defer s.shiftMu.Unlock()
 	s.mu.Lock()
 	if s.shift == open {
 		s.mu.Unlock()
