@@ -14,7 +14,6 @@ import (
 //	/cert/<till>                    opaque signed certificate bytes
 //	/revoked/<id>                   CBOR Revocation; never deleted
 //	/setting/<name>                 opaque bytes
-//	/kinds/<till>                   CBOR list of the event kinds the till's release knows
 //	/stock/<sku>/<till>/<epoch>     16-byte Slot; never deleted
 //	/outbox/<connector>/<kind>/<id> opaque bytes of node/outbox (outbox.go)
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -28,20 +29,30 @@ func (s *Store) PutKinds(ctx context.Context, tillID string, kinds []string) err
 	if err != nil {
 		return fmt.Errorf("encode kinds: %w", err)
 	}
-	return s.put(ctx, keyOf(prefixKinds, tillID), v)
+	return s.PutSetting(ctx, kindsSetting+tillID, v)
 }
+
+// kindsSetting prefixes the setting that holds a till's kinds: a store
+// setting rather than a key of its own, because a previous release
+// (testnet's rolling-upgrade, from commit 08a82daa) did not converge with
+// tills writing a key prefix it did not know at every start.
+const kindsSetting = "kinds."
 
 // Kinds returns every till's announced kinds, by till ID. A till that never
 // announced any (a release before the announcement existed) is absent. An
 // entry that does not decode is left out, with a warning: the gate then
 // treats that till as knowing only the first release's kinds.
 func (s *Store) Kinds(ctx context.Context) (map[string][]string, error) {
-	raw, err := s.byID(ctx, prefixKinds)
+	all, err := s.byID(ctx, prefixSetting)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]string, len(raw))
-	for id, v := range raw {
+	out := map[string][]string{}
+	for name, v := range all {
+		id, ok := strings.CutPrefix(name, kindsSetting)
+		if !ok {
+			continue
+		}
 		k, err := decodeKinds(v)
 		if err != nil {
 			s.log.Warn("undecodable kinds entry ignored", "till", id, "err", err)

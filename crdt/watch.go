@@ -24,8 +24,6 @@ const (
 	// ChangeOverflow means the subscriber fell behind and changes were
 	// dropped: reload everything it shows.
 	ChangeOverflow
-	// ChangeKinds: a till announced the event kinds its release knows.
-	ChangeKinds
 	ChangeCustomer // ID is the customer number
 )
 
@@ -45,8 +43,6 @@ func (k ChangeKind) String() string {
 		return "stock"
 	case ChangeOverflow:
 		return "overflow"
-	case ChangeKinds:
-		return "kinds"
 	case ChangeCustomer:
 		return "customer"
 	}
@@ -155,8 +151,6 @@ func changeOf(k string) (Change, bool) {
 		kind = ChangeRevocation
 	case prefixSetting:
 		kind = ChangeSetting
-	case prefixKinds:
-		kind = ChangeKinds
 	default:
 		return Change{}, false
 	}

@@ -16,7 +16,7 @@ import (
 // leaves them out of its stock and reports, so a store whose tills run
 // mixed releases would see reports disagree. So a till writes a kind
 // outside ledger.BaseKinds only once every enrolled, unrevoked till of the
-// store has announced (in the inventory CRDT, /kinds/<till>) a release
+// store has announced (in the store setting kinds.<till>) a release
 // that knows it. A till that never announced is taken to know BaseKinds
 // only. See docs/ARCHITECTURE.md, "Adding an event kind".
 
