@@ -833,34 +833,19 @@ func (d *DB) stored(till ledger.TillID, seq uint64) ([]byte, error) {
 // order, until f returns false or the chain ends. Held events above a gap
 // are not included.
 func (d *DB) Range(till ledger.TillID, from uint64, f func(*ledger.Event) bool) error {
-	d.mu.Lock()
-	head, _, _ := d.state.Head(till)
-	d.mu.Unlock()
-	if from == 0 {
-		from = 1
-	}
-	return d.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: eventKey(pEvent, till, 0)[:33], PrefetchValues: true, PrefetchSize: 128})
-		defer it.Close()
-		for it.Seek(eventKey(pEvent, till, from)); it.Valid(); it.Next() {
-			seq := binary.BigEndian.Uint64(it.Item().Key()[33:])
-			if seq > head {
-				return nil
-			}
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			ev, err := ledger.Decode(v)
-			if err != nil {
-				return fmt.Errorf("range %s/%d: %w", till.Short(), seq, err)
-			}
-			if !f(ev) {
-				return nil
-			}
+	var derr error
+	err := d.RangeRaw(till, from, func(seq uint64, raw []byte) bool {
+		ev, err := ledger.Decode(raw)
+		if err != nil {
+			derr = fmt.Errorf("range %s/%d: %w", till.Short(), seq, err)
+			return false
 		}
-		return nil
+		return f(ev)
 	})
+	if err != nil {
+		return err
+	}
+	return derr
 }
 
 // RangeRaw is Range without decoding: f gets each event's stored
