@@ -197,6 +197,9 @@ func decodeValue(b []byte, v interface{ Validate() error }) error {
 func decodeProduct(b []byte) (Product, error) {
 	var p Product
 	err := decodeValue(b, &p)
+	if len(p.Barcodes) == 0 {
+		p.Barcodes = nil // an empty list as sent, the same product as none (omitempty)
+	}
 	return p, err
 }
 
