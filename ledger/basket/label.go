@@ -73,7 +73,11 @@ func LabelItem(v Variable, p Product) (Item, error) {
 		return &Override{Price: u, Reason: fmt.Sprintf("price label %v", price), ApprovedBy: LabelApprover}
 	}
 	if !p.Weighed() {
-		return Item{Product: p, Qty: 1, Override: label(price)}, nil
+		o := label(price)
+		if err := o.Check(p.Price); err != nil {
+			return Item{}, fmt.Errorf("price label on %s: %w", p.Name, err)
+		}
+		return Item{Product: p, Qty: 1, Override: o}, nil
 	}
 	if p.Price <= 0 || price <= 0 {
 		return Item{}, invalid("price label %v for %s at %v/kg: cannot tell the weight", price, p.Name, p.Price)
