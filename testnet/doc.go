@@ -98,8 +98,9 @@
 //	                          (rolling-upgrade: tills start on Config.OldBinary, the
 //	                          previous release; process mode only, else ErrNoUpgrade)
 //	newkind 5 small=3 on t1   the (upgraded) till records N events of a kind the
-//	                          previous release does not know; tills still on it must
-//	                          show them as from a newer version
+//	                          previous release does not know, each with a customer and
+//	                          an outbox record (key prefixes it does not read); tills
+//	                          still on it must show both as from a newer version
 //	race 10 small=3           double-spend: every running till of store 1 at once
 //	                          refunds a unit of the same sales and redeems from the
 //	                          same gift cards; more than was sold or issued fails
@@ -195,7 +196,8 @@
 // like any other, so the invariants above require them on every till
 // and at HQ. After each newkind the step waits until each till still on
 // the previous release, on the same side of any partition, counts them
-// as from a newer version on its status; once a store's tills are all
+// as from a newer version on its status, and names the customer and
+// outbox records among its inventory records from a newer version; once a store's tills are all
 // upgraded, HQ's stores view must show every till's release. testnet's
 // own test builds the previous release from the commit pinned in
 // release_test.go (git archive, go build) and says so if a shallow
