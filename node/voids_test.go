@@ -1,0 +1,82 @@
+package node_test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+)
+
+// TestVoidOrRefundNeverBoth: a void racing a refund of the same sale, at
+// two connected tills, can never both be recorded: voids take the
+// owner's grant like refunds. Rounds alternate between the owner voiding
+// its own sale while another till refunds it, and another till voiding
+// while the owner or a third till refunds. Issue 13: a void took no
+// grant, and both were recorded.
+func TestVoidOrRefundNeverBoth(t *testing.T) {
+	const tills, rounds = 3, 8
+	rs, urls := connectedStore(t, tills)
+	var mgr []*web
+	for _, u := range urls {
+		mgr = append(mgr, login(t, u, "1", "1234"))
+	}
+	for round := range rounds {
+		owner := round % tills
+		voider, refunder := owner, (owner+1)%tills
+		if round%2 == 1 {
+			voider, refunder = (owner+1)%tills, owner
+			if round%4 == 3 {
+				refunder = (owner + 2) % tills
+			}
+		}
+		saleEv, receipt := saleOn(t, rs[owner], fmt.Sprintf("vr-sale-%d", round), "10003", 2, rs)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var vCode, rCode int
+		var vErr, rErr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			vCode, vErr = mgr[voider].doNoFatal("POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"vr-void-%d","sale":%q,"reason":"race"}`, round, receipt))
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			rCode, rErr = mgr[refunder].doNoFatal("POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"vr-ref-%d","sale":%q,"lines":[{"line":0,"qty":1}],"tender":"cash"}`, round, receipt))
+		}()
+		close(start)
+		wg.Wait()
+		voided, refunded := vCode == http.StatusCreated, rCode == http.StatusCreated
+		if voided == refunded {
+			t.Fatalf("round %d (sale at till %d, void at %d, refund at %d): void %d (%v), refund %d (%v); want exactly one recorded",
+				round, owner+1, voider+1, refunder+1, vCode, vErr, rCode, rErr)
+		}
+		waitFor(t, "every till holds every event", func() bool {
+			want := rs[0].DB().Vector()
+			for _, r := range rs[1:] {
+				v := r.DB().Vector()
+				for id, seq := range want {
+					if v[id] != seq {
+						return false
+					}
+				}
+				if len(v) != len(want) {
+					return false
+				}
+			}
+			return true
+		})
+		for i, r := range rs {
+			var anomalies []ledger.Anomaly
+			r.DB().View(func(s *ledger.State) { anomalies = s.Fold().Anomalies() })
+			for _, a := range anomalies {
+				if a.Sale == saleEv.ID() {
+					t.Fatalf("round %d: till %d reports %q with the owner reachable", round, i+1, a.Reason)
+				}
+			}
+		}
+	}
+}
