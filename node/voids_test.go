@@ -3,6 +3,7 @@ package node_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -79,4 +80,23 @@ func TestVoidOrRefundNeverBoth(t *testing.T) {
 			}
 		}
 	}
+	// With the sale's till cut off, another till may not void it.
+	_, receipt := saleOn(t, rs[0], "vr-sale-away", "10003", 1, rs)
+	rs[0].Host().Block(rs[1].Host().ID())
+	rs[1].Host().Block(rs[0].Host().ID())
+	waitFor(t, "the tills apart", func() bool { _, ok := peerIn(rs[1], rs[0]); return !ok })
+	if code, out := mgr[1].do("POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"vr-away","sale":%q,"reason":"away"}`, receipt)); code != http.StatusServiceUnavailable ||
+		!strings.Contains(fmt.Sprint(out["error"]), "voided only with its till reachable") {
+		t.Fatalf("void with the sale's till away: %d %v", code, out)
+	}
+}
+
+// peerIn reports whether r holds a connection to o's till.
+func peerIn(r, o *runningTill) (string, bool) {
+	for _, p := range r.Host().Peers() {
+		if p.ID == o.Host().ID() && p.Connected {
+			return p.ID.String(), true
+		}
+	}
+	return "", false
 }
