@@ -275,8 +275,8 @@ func paidByCard(s *ledger.Sale) bool {
 // recorded as a card event of account points on the customer's number
 // right after the sale, and spent once like a gift card (the till that
 // first credited the customer owns the account). A crash between the
-// sale and the points event loses those points (shown in the logs); a
-// refund does not take points back yet.
+// sale and the points event loses those points (shown in the logs). A
+// refund or void takes the points of what it gives back (points.go).
 const (
 	SettingLoyaltyPerUnit = ui.SettingLoyaltyPerUnit
 	SettingLoyaltyExclude = ui.SettingLoyaltyExclude // comma-separated SKU prefixes

@@ -247,3 +247,70 @@ func TestEraseCustomerWithPointsRefused(t *testing.T) {
 		t.Fatalf("erasing once the points are spent: %v", err)
 	}
 }
+
+// TestRefundTakesPointsBack: a refund of a sale that earned points takes
+// back the refunded share, capped at what is left when the customer spent
+// some already; a void takes back all a sale earned.
+func TestRefundTakesPointsBack(t *testing.T) {
+	rs, urls := connectedStore(t, 2)
+	a, b := rs[0], rs[1]
+	ctx := t.Context()
+	login(t, urls[0], "1", "1234").must(200, "PUT", "/api/settings", `{"loyalty_points_per_unit":100}`)
+	cat := node.DemoCatalog(10)
+	sellTo := func(key string, qty int64) (*ledger.Event, string) {
+		req := ui.SaleRequest{Staff: "2", Lines: []ui.SaleLine{{SKU: "10001", Qty: qty}}, Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}}
+		sale, err := req.Sale(func(l ui.SaleLine) (ui.Product, error) { return a.Product(ctx, l.SKU) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		sale.Customer = "C-7"
+		ev, _, err := a.Record(ctx, sale, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the sale at till 2", func() bool { return b.DB().Vector()[a.ID()] >= ev.Seq+1 })
+		return ev, receiptNo(a, ev)
+	}
+	points := func(r *runningTill) ledger.Money {
+		bal, err := r.CardBalance(ctx, "C-7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bal.Balance
+	}
+	waitPoints := func(what string, want ledger.Money) {
+		t.Helper()
+		for i, r := range rs {
+			waitFor(t, fmt.Sprintf("%s: %d points at till %d", what, want, i+1), func() bool { return points(r) == want })
+		}
+	}
+	unit := int64(cat[0].Price)
+	earned := ledger.Money(4 * unit / 100 * 100) // a multiple of 100: a quarter of it is exact
+	_, receipt := sellTo("pb-sale", 4)
+	waitPoints("earned", earned)
+
+	// One unit of four back, at the other till: a quarter of the points.
+	mb := login(t, urls[1], "1", "1234")
+	mb.must(201, "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"pb-r1","sale":%q,"lines":[{"line":0,"qty":1}],"tender":"cash"}`, receipt))
+	left := earned - earned/4
+	waitPoints("a quarter back", left)
+
+	// The customer spends all but 1 point; two more units back take only that 1.
+	if _, _, err := b.Record(ctx, &ledger.CardMove{Card: "C-7", Account: ledger.Points, Op: ledger.CardRedeem,
+		Currency: ledger.PointsCurrency, Amount: left - 1, Staff: "2"}, "pb-spend"); err != nil {
+		t.Fatal(err)
+	}
+	mb.must(201, "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"pb-r2","sale":%q,"lines":[{"line":0,"qty":2}],"tender":"cash"}`, receipt))
+	waitPoints("spent points are not taken below zero", 0)
+	for i, r := range rs {
+		if over, err := r.CardOverspends(ctx); err != nil || len(over) != 0 {
+			t.Fatalf("till %d: card over-spends %+v %v", i+1, over, err)
+		}
+	}
+
+	// A void takes back all a sale earned.
+	_, receipt2 := sellTo("pb-sale-2", 3)
+	waitPoints("earned again", ledger.Money(3*unit/100*100))
+	mb.must(201, "POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"pb-v","sale":%q,"reason":"wrong customer"}`, receipt2))
+	waitPoints("voided", 0)
+}

@@ -295,14 +295,18 @@ func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) 
 				}
 			}
 		}
-		useBy, err = t.spendRefund(ctx, b, idem)
-		return useBy, nil, err
+		if useBy, err = t.spendRefund(ctx, b, idem); err != nil {
+			return time.Time{}, nil, err
+		}
+		return useBy, t.pointsBackFor(ctx, idem), nil // points.go
 	case *ledger.CardMove:
 		useBy, err = t.beforeCard(ctx, b, idem)
 		return useBy, nil, err
 	case *ledger.Void:
-		useBy, err = t.spendVoid(ctx, b, idem) // voids.go
-		return useBy, nil, err
+		if useBy, err = t.spendVoid(ctx, b, idem); err != nil { // voids.go
+			return time.Time{}, nil, err
+		}
+		return useBy, t.pointsBackFor(ctx, idem), nil
 	case *ledger.Sale:
 		done, err := t.beforeSale(ctx, b, idem)
 		if err != nil {
