@@ -124,7 +124,9 @@ func TestEarnPoints(t *testing.T) {
 func TestPointsBack(t *testing.T) {
 	s := ledgertest.Sale3() // 2.38 of 1001, 5.99 of 2001, 3.69 of 3001
 	r := ledger.EarnRule{PerUnit: 3, Excluded: []string{"2"}}
-	l := func(line int, amount ledger.Money) ledger.RefundLine { return ledger.RefundLine{Line: line, Amount: amount} }
+	l := func(line int, amount ledger.Money) ledger.RefundLine {
+		return ledger.RefundLine{Line: line, Amount: amount}
+	}
 	for _, tc := range []struct {
 		name         string
 		before, this []ledger.RefundLine
