@@ -314,3 +314,45 @@ func TestRefundTakesPointsBack(t *testing.T) {
 	mb.must(201, "POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"pb-v","sale":%q,"reason":"wrong customer"}`, receipt2))
 	waitPoints("voided", 0)
 }
+
+// TestCardOfAnotherChain: with the chain's card prefixes set, a card
+// number of another chain is refused as such (not as "unknown card"), at
+// the lookup, the issue, a redemption and store credit, and nothing is
+// recorded; a card of this chain already in use keeps working.
+func TestCardOfAnotherChain(t *testing.T) {
+	rs, urls := connectedStore(t, 1)
+	a := rs[0]
+	price := int64(node.DemoCatalog(10)[2].Price)
+	_, receipt := saleOn(t, a, "ch-sale", "10003", 4, rs)
+	m := login(t, urls[0], "1", "1234")
+	m.must(201, "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"ch-old","card":"OLD-1","amount":%d,"sale":%q}`, price, receipt))
+	m.must(200, "PUT", "/api/settings", `{"card_prefixes":"GC-, 604219"}`)
+	if s := m.must(200, "GET", "/api/settings", ""); s["card_prefixes"] != "GC-, 604219" {
+		t.Fatalf("settings: %v", s)
+	}
+	before := a.DB().Vector()[a.ID()]
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+	}{
+		{"lookup", "GET", "/api/cards/XC-77", "", 404},
+		{"issue", "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"ch-1","card":"XC-77","amount":%d,"sale":%q}`, price, receipt), 400},
+		{"redeem", "POST", "/api/cards/redeem", `{"idempotency_key":"ch-2","card":"XC-77","amount":100}`, 400},
+		{"store credit", "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"ch-3","sale":%q,"lines":[{"line":0,"qty":1}],"tender":"store_credit","ref":"XC-78"}`, receipt), 400},
+	} {
+		code, out := m.do(tc.method, tc.path, tc.body)
+		if code != tc.code || !strings.Contains(fmt.Sprint(out["error"]), "card belongs to another chain") {
+			t.Errorf("%s: %d %v, want %d and \"card belongs to another chain\"", tc.name, code, out, tc.code)
+		}
+	}
+	if code, out := m.do("GET", "/api/cards/GC-404", ""); code != 404 || !strings.Contains(fmt.Sprint(out["error"]), "unknown card") {
+		t.Errorf("unknown card of this chain: %d %v", code, out)
+	}
+	if after := a.DB().Vector()[a.ID()]; after != before {
+		t.Fatalf("refused requests recorded %d events", after-before)
+	}
+	if out := m.must(200, "GET", "/api/cards/OLD-1", ""); n(out["balance"]) != price {
+		t.Fatalf("a card issued before the prefixes: %v", out)
+	}
+	m.must(201, "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"ch-4","card":"GC-9","amount":%d,"sale":%q}`, price, receipt))
+}

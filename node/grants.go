@@ -270,6 +270,9 @@ func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) 
 				if err := t.kindAllowed(ctx, ledger.KindCard); err != nil {
 					return time.Time{}, nil, fmt.Errorf("%w (a return paid out as store credit)", err)
 				}
+				if err := t.newCardOfChain(ctx, tn.Ref); err != nil {
+					return time.Time{}, nil, err
+				}
 			}
 		}
 		return time.Time{}, nil, nil
@@ -292,6 +295,9 @@ func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) 
 			if tn.Kind == ledger.StoreCreditTender {
 				if err := t.kindAllowed(ctx, ledger.KindCard); err != nil {
 					return time.Time{}, nil, fmt.Errorf("%w (a refund paid out as store credit)", err)
+				}
+				if err := t.newCardOfChain(ctx, tn.Ref); err != nil {
+					return time.Time{}, nil, err
 				}
 			}
 		}

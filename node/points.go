@@ -73,7 +73,7 @@ func (t *Till) takePointsBack(ctx context.Context, ev *ledger.Event, idem string
 	if back <= 0 {
 		return
 	}
-	bal, err := t.CardBalance(ctx, sale.Customer)
+	bal, err := t.cardBalance(ctx, sale.Customer)
 	if err != nil {
 		t.log.Warn("loyalty points not taken back", "customer", sale.Customer, "points", int64(back), "seq", ev.Seq, "err", err)
 		return
