@@ -100,3 +100,40 @@ func peerIn(r, o *runningTill) (string, bool) {
 	}
 	return "", false
 }
+
+// TestVoidAndRefundGrantsExclude: while a refund's grant is held (asked,
+// not yet recorded) the sale's till grants no void, and while a void's
+// grant is held it grants no refund, whichever till asks.
+func TestVoidAndRefundGrantsExclude(t *testing.T) {
+	rs, urls := connectedStore(t, 2)
+	a, b := rs[0], rs[1]
+	ma, mb := login(t, urls[0], "1", "1234"), login(t, urls[1], "1", "1234")
+	refunding, receipt1 := saleOn(t, a, "ex-sale-1", "10003", 2, rs)
+	if err := b.AskRefundGrant(t.Context(), refunding.ID(), 0, 1, "ex-held-refund"); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range []*web{ma, mb} {
+		if code, out := m.do("POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"ex-v-%d","sale":%q,"reason":"x"}`, i, receipt1)); code != http.StatusConflict ||
+			!strings.Contains(fmt.Sprint(out["error"]), "refund of sale") {
+			t.Fatalf("void at till %d with a refund grant held: %d %v", i+1, code, out)
+		}
+	}
+	voiding, receipt2 := saleOn(t, a, "ex-sale-2", "10003", 2, rs)
+	if err := b.AskVoidGrant(t.Context(), voiding.ID(), "ex-held-void"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AskVoidGrant(t.Context(), voiding.ID(), "ex-held-void"); err != nil {
+		t.Fatalf("the same void asked again: %v", err)
+	}
+	for i, m := range []*web{ma, mb} {
+		if code, out := m.do("POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"ex-r-%d","sale":%q,"lines":[{"line":0,"qty":1}],"tender":"cash"}`, i, receipt2)); code != http.StatusBadRequest ||
+			!strings.Contains(fmt.Sprint(out["error"]), "being voided") {
+			t.Fatalf("refund at till %d with a void grant held: %d %v", i+1, code, out)
+		}
+		if code, out := m.do("POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"ex-v2-%d","sale":%q,"reason":"x"}`, i, receipt2)); code/100 == 2 {
+			t.Fatalf("second void at till %d with a void grant held: %d %v", i+1, code, out)
+		}
+	}
+	// The void with the held grant's key goes through.
+	mb.must(201, "POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"ex-held-void","sale":%q,"reason":"x"}`, receipt2))
+}
