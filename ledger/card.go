@@ -325,14 +325,10 @@ func (r EarnRule) EarnPoints(s *Sale) int64 {
 		return 0
 	}
 	var paid Money
-lines:
 	for i, l := range s.Lines {
-		for _, x := range r.Excluded {
-			if x != "" && len(l.SKU) >= len(x) && l.SKU[:len(x)] == x {
-				continue lines
-			}
+		if r.counts(l.SKU) {
+			paid += t.Lines[i].Amount
 		}
-		paid += t.Lines[i].Amount
 	}
 	if paid <= 0 {
 		return 0
@@ -342,4 +338,58 @@ lines:
 		return MaxPrice
 	}
 	return p
+}
+
+// counts reports whether a line of this SKU earns points.
+func (r EarnRule) counts(sku string) bool {
+	for _, x := range r.Excluded {
+		if x != "" && len(sku) >= len(x) && sku[:len(x)] == x {
+			return false
+		}
+	}
+	return true
+}
+
+// PointsBack is how many of the points a sale earned (earned, as its
+// points event recorded them) a refund takes back: earned x the share of
+// what the sale paid for the lines the rule counts that the refunds give
+// back, counted over all the sale's refunds (before: the lines of its
+// refunds before this one), each rounded half up, so refunds of the whole
+// sale take back exactly what it earned, however it is split. The rule's
+// exclusions are today's: a sale made under other exclusions is shared
+// out by today's. A void takes back everything (earned).
+func (r EarnRule) PointsBack(s *Sale, earned Money, before, this []RefundLine) Money {
+	if earned <= 0 {
+		return 0
+	}
+	t, err := s.Totals()
+	if err != nil {
+		return 0
+	}
+	var paid Money
+	for i, l := range s.Lines {
+		if r.counts(l.SKU) {
+			paid += t.Lines[i].Amount
+		}
+	}
+	if paid <= 0 {
+		return 0
+	}
+	given := func(ls []RefundLine) Money {
+		var m Money
+		for _, l := range ls {
+			if l.Line >= 0 && l.Line < len(s.Lines) && r.counts(s.Lines[l.Line].SKU) {
+				m += l.Amount
+			}
+		}
+		return m
+	}
+	was := min(given(before), paid)
+	now := min(was+given(this), paid)
+	a, err1 := mulDivRound(int64(earned), int64(was), int64(paid))
+	b, err2 := mulDivRound(int64(earned), int64(now), int64(paid))
+	if err1 != nil || err2 != nil || b < a {
+		return 0
+	}
+	return Money(b - a)
 }

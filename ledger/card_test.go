@@ -117,3 +117,45 @@ func TestEarnPoints(t *testing.T) {
 		}
 	}
 }
+
+// TestPointsBack: a refund takes back the refunded share of the points a
+// sale earned, by the lines the rule counts, and the refunds of the whole
+// sale take back exactly what it earned, however they are split.
+func TestPointsBack(t *testing.T) {
+	s := ledgertest.Sale3() // 2.38 of 1001, 5.99 of 2001, 3.69 of 3001
+	r := ledger.EarnRule{PerUnit: 3, Excluded: []string{"2"}}
+	l := func(line int, amount ledger.Money) ledger.RefundLine {
+		return ledger.RefundLine{Line: line, Amount: amount}
+	}
+	for _, tc := range []struct {
+		name         string
+		before, this []ledger.RefundLine
+		want         ledger.Money
+	}{
+		{"excluded line", nil, []ledger.RefundLine{l(1, 599)}, 0},
+		{"first line", nil, []ledger.RefundLine{l(0, 238)}, 7}, // 18 x 238/607 = 7.06
+		{"the rest", []ledger.RefundLine{l(0, 238), l(1, 599)}, []ledger.RefundLine{l(2, 369)}, 11},
+		{"third line first", nil, []ledger.RefundLine{l(2, 369)}, 11}, // 10.94
+		{"then the first", []ledger.RefundLine{l(2, 369)}, []ledger.RefundLine{l(0, 238)}, 7},
+		{"half a line", nil, []ledger.RefundLine{l(0, 119)}, 4}, // 3.53
+		{"more than paid", []ledger.RefundLine{l(0, 238), l(2, 369)}, []ledger.RefundLine{l(0, 1)}, 0},
+		{"bad line", nil, []ledger.RefundLine{l(7, 100), l(-1, 100)}, 0},
+	} {
+		if got := r.PointsBack(s, 18, tc.before, tc.this); got != tc.want {
+			t.Errorf("%s: %d points back, want %d", tc.name, got, tc.want)
+		}
+	}
+	if got := r.PointsBack(s, 0, nil, []ledger.RefundLine{l(0, 238)}); got != 0 {
+		t.Errorf("nothing earned: %d back", got)
+	}
+	// Split into cents in any order: the parts add up to what was earned.
+	var before []ledger.RefundLine
+	var sum ledger.Money
+	for _, part := range []ledger.RefundLine{l(2, 100), l(0, 1), l(2, 269), l(1, 599), l(0, 200), l(0, 37)} {
+		sum += r.PointsBack(s, 18, before, []ledger.RefundLine{part})
+		before = append(before, part)
+	}
+	if sum != 18 {
+		t.Fatalf("a sale refunded in parts took back %d points of 18", sum)
+	}
+}

@@ -20,13 +20,74 @@ import (
 // grant for the amount first (the same grant book and protocol as
 // refunds), and is refused when the owner cannot be reached.
 
-// CardBalance folds a card's movements as this till holds them.
-func (t *Till) CardBalance(_ context.Context, card string) (ledger.CardBalance, error) {
+// CardBalance folds a card's movements as this till holds them. A card
+// with no movements here that is not of this chain (chainCard) is
+// refused with ui.ErrNotFound, "card belongs to another chain".
+func (t *Till) CardBalance(ctx context.Context, card string) (ledger.CardBalance, error) {
+	b, err := t.cardBalance(ctx, card)
+	if err == nil && b.Moves == 0 {
+		if _, cerr := t.inv.Customer(card); cerr != nil { // a customer's points account: not a card number
+			if err := t.chainCard(ctx, card); err != nil {
+				return ledger.CardBalance{}, fmt.Errorf("%w: %v", ui.ErrNotFound, err)
+			}
+		}
+	}
+	return b, err
+}
+
+func (t *Till) cardBalance(_ context.Context, card string) (ledger.CardBalance, error) {
 	es, err := t.db.CardEntries(card)
 	if err != nil {
 		return ledger.CardBalance{}, fmt.Errorf("%w: read card %s: %v", ui.ErrUnavailable, card, err)
 	}
 	return ledger.FoldEntries(card, es), nil
+}
+
+// SettingCardPrefixes lists the chain's card number prefixes.
+const SettingCardPrefixes = ui.SettingCardPrefixes
+
+// ErrForeignCard is a gift card or store credit number of another chain.
+var ErrForeignCard = errors.New("card belongs to another chain")
+
+// chainCard checks that a card number is of this chain: gift cards and
+// store credit cards are numbered by ranges a chain buys (as payment
+// cards are by issuer prefix), and the store's card_prefixes setting
+// names them. A card that starts with none is another chain's: a clear
+// error instead of "unknown card", before anything is asked of an owner.
+// No setting (the default): every number is taken. A card that already
+// has movements here is this chain's, whatever the prefixes say now.
+func (t *Till) chainCard(ctx context.Context, card string) error {
+	v, ok, err := t.Setting(ctx, SettingCardPrefixes)
+	if err != nil || !ok {
+		return nil
+	}
+	var ps []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if strings.HasPrefix(card, p) {
+			return nil
+		}
+		ps = append(ps, p)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s starts with none of this chain's card prefixes (%s)", ErrForeignCard, card, strings.Join(ps, ", "))
+}
+
+// newCardOfChain checks a card number a movement names when the card has
+// no movements here yet (issue, or store credit on a new card).
+func (t *Till) newCardOfChain(ctx context.Context, card string) error {
+	b, err := t.cardBalance(ctx, card)
+	if err != nil || b.Moves > 0 {
+		return err
+	}
+	if err := t.chainCard(ctx, card); err != nil {
+		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	return nil
 }
 
 // beforeCard checks a card movement against the card as this till sees
@@ -35,9 +96,14 @@ func (t *Till) beforeCard(ctx context.Context, m *ledger.CardMove, idem string) 
 	if err := ledger.CheckBody(m); err != nil {
 		return time.Time{}, err
 	}
-	b, err := t.CardBalance(ctx, m.Card)
+	b, err := t.cardBalance(ctx, m.Card)
 	if err != nil {
 		return time.Time{}, err
+	}
+	if b.Moves == 0 && m.Account != ledger.Points {
+		if err := t.chainCard(ctx, m.Card); err != nil {
+			return time.Time{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+		}
 	}
 	switch m.Op {
 	case ledger.CardIssue:
@@ -141,7 +207,7 @@ func (t *Till) eventByID(id ledger.EventID) (*ledger.Event, error) {
 // Called with the grant book's mutex held.
 func (t *Till) giveCardGrant(ctx context.Context, from ledger.TillID, req grant.Request) grant.Response {
 	b := &t.grants
-	bal, err := t.CardBalance(ctx, req.Card)
+	bal, err := t.cardBalance(ctx, req.Card)
 	if err != nil {
 		return grant.Response{Code: grant.CodeUnavailable, Error: err.Error()}
 	}
@@ -248,7 +314,7 @@ func (t *Till) cardLeft(s *ledger.Sale) map[string]ledger.Money {
 		if tn.Kind != ledger.GiftCardTender && tn.Kind != ledger.StoreCreditTender {
 			continue
 		}
-		b, err := t.CardBalance(context.Background(), tn.Ref)
+		b, err := t.cardBalance(context.Background(), tn.Ref)
 		if err != nil {
 			t.log.Warn("receipt: card balance", "card", tn.Ref, "err", err)
 			continue
@@ -275,8 +341,8 @@ func paidByCard(s *ledger.Sale) bool {
 // recorded as a card event of account points on the customer's number
 // right after the sale, and spent once like a gift card (the till that
 // first credited the customer owns the account). A crash between the
-// sale and the points event loses those points (shown in the logs); a
-// refund does not take points back yet.
+// sale and the points event loses those points (shown in the logs). A
+// refund or void takes the points of what it gives back (points.go).
 const (
 	SettingLoyaltyPerUnit = ui.SettingLoyaltyPerUnit
 	SettingLoyaltyExclude = ui.SettingLoyaltyExclude // comma-separated SKU prefixes

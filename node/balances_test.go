@@ -247,3 +247,112 @@ func TestEraseCustomerWithPointsRefused(t *testing.T) {
 		t.Fatalf("erasing once the points are spent: %v", err)
 	}
 }
+
+// TestRefundTakesPointsBack: a refund of a sale that earned points takes
+// back the refunded share, capped at what is left when the customer spent
+// some already; a void takes back all a sale earned.
+func TestRefundTakesPointsBack(t *testing.T) {
+	rs, urls := connectedStore(t, 2)
+	a, b := rs[0], rs[1]
+	ctx := t.Context()
+	login(t, urls[0], "1", "1234").must(200, "PUT", "/api/settings", `{"loyalty_points_per_unit":100}`)
+	cat := node.DemoCatalog(10)
+	sellTo := func(key string, qty int64) (*ledger.Event, string) {
+		req := ui.SaleRequest{Staff: "2", Lines: []ui.SaleLine{{SKU: "10001", Qty: qty}}, Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100_000}}}
+		sale, err := req.Sale(func(l ui.SaleLine) (ui.Product, error) { return a.Product(ctx, l.SKU) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		sale.Customer = "C-7"
+		ev, _, err := a.Record(ctx, sale, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the sale at till 2", func() bool { return b.DB().Vector()[a.ID()] >= ev.Seq+1 })
+		return ev, receiptNo(a, ev)
+	}
+	points := func(r *runningTill) ledger.Money {
+		bal, err := r.CardBalance(ctx, "C-7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bal.Balance
+	}
+	waitPoints := func(what string, want ledger.Money) {
+		t.Helper()
+		for i, r := range rs {
+			waitFor(t, fmt.Sprintf("%s: %d points at till %d", what, want, i+1), func() bool { return points(r) == want })
+		}
+	}
+	unit := int64(cat[0].Price)
+	earned := ledger.Money(4 * unit / 100 * 100) // a multiple of 100: a quarter of it is exact
+	_, receipt := sellTo("pb-sale", 4)
+	waitPoints("earned", earned)
+
+	// One unit of four back, at the other till: a quarter of the points.
+	mb := login(t, urls[1], "1", "1234")
+	mb.must(201, "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"pb-r1","sale":%q,"lines":[{"line":0,"qty":1}],"tender":"cash"}`, receipt))
+	left := earned - earned/4
+	waitPoints("a quarter back", left)
+
+	// The customer spends all but 1 point; two more units back take only that 1.
+	if _, _, err := b.Record(ctx, &ledger.CardMove{Card: "C-7", Account: ledger.Points, Op: ledger.CardRedeem,
+		Currency: ledger.PointsCurrency, Amount: left - 1, Staff: "2"}, "pb-spend"); err != nil {
+		t.Fatal(err)
+	}
+	mb.must(201, "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"pb-r2","sale":%q,"lines":[{"line":0,"qty":2}],"tender":"cash"}`, receipt))
+	waitPoints("spent points are not taken below zero", 0)
+	for i, r := range rs {
+		if over, err := r.CardOverspends(ctx); err != nil || len(over) != 0 {
+			t.Fatalf("till %d: card over-spends %+v %v", i+1, over, err)
+		}
+	}
+
+	// A void takes back all a sale earned.
+	_, receipt2 := sellTo("pb-sale-2", 3)
+	waitPoints("earned again", ledger.Money(3*unit/100*100))
+	mb.must(201, "POST", "/api/voids", fmt.Sprintf(`{"idempotency_key":"pb-v","sale":%q,"reason":"wrong customer"}`, receipt2))
+	waitPoints("voided", 0)
+}
+
+// TestCardOfAnotherChain: with the chain's card prefixes set, a card
+// number of another chain is refused as such (not as "unknown card"), at
+// the lookup, the issue, a redemption and store credit, and nothing is
+// recorded; a card of this chain already in use keeps working.
+func TestCardOfAnotherChain(t *testing.T) {
+	rs, urls := connectedStore(t, 1)
+	a := rs[0]
+	price := int64(node.DemoCatalog(10)[2].Price)
+	_, receipt := saleOn(t, a, "ch-sale", "10003", 4, rs)
+	m := login(t, urls[0], "1", "1234")
+	m.must(201, "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"ch-old","card":"OLD-1","amount":%d,"sale":%q}`, price, receipt))
+	m.must(200, "PUT", "/api/settings", `{"card_prefixes":"GC-, 604219"}`)
+	if s := m.must(200, "GET", "/api/settings", ""); s["card_prefixes"] != "GC-, 604219" {
+		t.Fatalf("settings: %v", s)
+	}
+	before := a.DB().Vector()[a.ID()]
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+	}{
+		{"lookup", "GET", "/api/cards/XC-77", "", 404},
+		{"issue", "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"ch-1","card":"XC-77","amount":%d,"sale":%q}`, price, receipt), 400},
+		{"redeem", "POST", "/api/cards/redeem", `{"idempotency_key":"ch-2","card":"XC-77","amount":100}`, 400},
+		{"store credit", "POST", "/api/refunds", fmt.Sprintf(`{"idempotency_key":"ch-3","sale":%q,"lines":[{"line":0,"qty":1}],"tender":"store_credit","ref":"XC-78"}`, receipt), 400},
+	} {
+		code, out := m.do(tc.method, tc.path, tc.body)
+		if code != tc.code || !strings.Contains(fmt.Sprint(out["error"]), "card belongs to another chain") {
+			t.Errorf("%s: %d %v, want %d and \"card belongs to another chain\"", tc.name, code, out, tc.code)
+		}
+	}
+	if code, out := m.do("GET", "/api/cards/GC-404", ""); code != 404 || !strings.Contains(fmt.Sprint(out["error"]), "unknown card") {
+		t.Errorf("unknown card of this chain: %d %v", code, out)
+	}
+	if after := a.DB().Vector()[a.ID()]; after != before {
+		t.Fatalf("refused requests recorded %d events", after-before)
+	}
+	if out := m.must(200, "GET", "/api/cards/OLD-1", ""); n(out["balance"]) != price {
+		t.Fatalf("a card issued before the prefixes: %v", out)
+	}
+	m.must(201, "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"ch-4","card":"GC-9","amount":%d,"sale":%q}`, price, receipt))
+}

@@ -278,7 +278,7 @@ func (t *Till) EraseCustomer(ctx context.Context, number string) error {
 	// Points are the customer's money: erasing the customer would strand
 	// them (the account is keyed by the number, which stays, but nobody
 	// could be found to spend it). Spend them first.
-	if b, err := t.CardBalance(ctx, number); err != nil {
+	if b, err := t.cardBalance(ctx, number); err != nil {
 		return err
 	} else if b.Account == ledger.Points && b.Balance > 0 {
 		return fmt.Errorf("%w: customer %s has %d loyalty points: spend them before erasing the customer", ui.ErrConflict, number, int64(b.Balance))

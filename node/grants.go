@@ -122,13 +122,16 @@ func (t *Till) giveGrant(ctx context.Context, from ledger.TillID, req grant.Requ
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if g, ok := b.byKey[grantKey{from, req.Key}]; ok {
-		if g.Sale != req.Sale || g.Card != req.Card || (g.Card != "" && g.Amount != req.Amount) {
+		if g.Sale != req.Sale || g.Card != req.Card || g.Void != req.Void || (g.Card != "" && g.Amount != req.Amount) {
 			return grant.Response{Code: grant.CodeBadRequest, Error: fmt.Sprintf("idempotency key %q was used for another grant", req.Key)}
 		}
 		return grant.Response{Ref: g.Ref, Lines: g.Lines, Amount: g.Amount}
 	}
 	if req.Card != "" {
 		return t.giveCardGrant(ctx, from, req)
+	}
+	if req.Void {
+		return t.giveVoidGrant(from, req) // voids.go
 	}
 	var lines []ledger.RefundLine
 	var owner ledger.TillID
@@ -143,9 +146,13 @@ func (t *Till) giveGrant(ctx context.Context, from ledger.TillID, req grant.Requ
 		if owner = ev.Till; owner != t.id {
 			return
 		}
-		held, perr := t.pruneHeld(f, req.Sale)
+		held, voiding, perr := t.pruneHeld(f, req.Sale)
 		if perr != nil {
 			err = perr
+			return
+		}
+		if voiding != nil {
+			err = fmt.Errorf("%w: sale %s is being voided at till %s", ledger.ErrAlreadyVoided, req.Sale.String()[:8], t.tillName(voiding.Requester.String()))
 			return
 		}
 		lines, err = f.GrantLines(req.Sale, req.LedgerPicks(), held)
@@ -178,25 +185,40 @@ func (t *Till) giveGrant(ctx context.Context, from ledger.TillID, req grant.Requ
 
 // pruneHeld drops the grants of a sale that a refund has used, or that
 // the asker can no longer use (releasable), and returns the lines the
-// others still reserve. Called with the book's mutex and the ledger's
-// view held.
-func (t *Till) pruneHeld(f *ledger.Fold, sale ledger.EventID) ([][]ledger.RefundLine, error) {
+// others still reserve and the void grant still held, if any. A void
+// does not name its grant (its body is the one older releases read): a
+// void grant is used once the sale is voided. Called with the book's
+// mutex and the ledger's view held.
+func (t *Till) pruneHeld(f *ledger.Fold, sale ledger.EventID) ([][]ledger.RefundLine, *ledgerdb.Grant, error) {
 	b := &t.grants
 	gs := b.held[sale]
 	if len(gs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	used, err := f.UsedGrants(sale)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	voided := false
+	for _, g := range gs {
+		if g.Void {
+			_, verr := f.VoidOf(sale)
+			voided = errors.Is(verr, ledger.ErrAlreadyVoided)
+			break
+		}
 	}
 	keep := gs[:0]
 	var out [][]ledger.RefundLine
+	var voiding *ledgerdb.Grant
 	for _, g := range gs {
-		if used[g.Ref] || t.releasable(g) {
+		if used[g.Ref] || (g.Void && voided) || t.releasable(g) {
 			continue
 		}
 		keep = append(keep, g)
+		if g.Void {
+			voiding = &keep[len(keep)-1]
+			continue
+		}
 		out = append(out, g.Lines)
 	}
 	if len(keep) == 0 {
@@ -204,7 +226,7 @@ func (t *Till) pruneHeld(f *ledger.Fold, sale ledger.EventID) ([][]ledger.Refund
 	} else {
 		b.held[sale] = keep
 	}
-	return out, nil
+	return out, voiding, nil
 }
 
 // releasable reports whether an unused grant can no longer be used: the
@@ -248,10 +270,13 @@ func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) 
 				if err := t.kindAllowed(ctx, ledger.KindCard); err != nil {
 					return time.Time{}, nil, fmt.Errorf("%w (a return paid out as store credit)", err)
 				}
+				if err := t.newCardOfChain(ctx, tn.Ref); err != nil {
+					return time.Time{}, nil, err
+				}
 			}
 		}
 		return time.Time{}, nil, nil
-	case *ledger.Refund, *ledger.CardMove:
+	case *ledger.Refund, *ledger.CardMove, *ledger.Void:
 	case *ledger.Sale:
 		if !paidByCard(b) && b.Customer == "" {
 			return time.Time{}, nil, nil
@@ -271,13 +296,23 @@ func (t *Till) beforeRecord(ctx context.Context, body ledger.Body, idem string) 
 				if err := t.kindAllowed(ctx, ledger.KindCard); err != nil {
 					return time.Time{}, nil, fmt.Errorf("%w (a refund paid out as store credit)", err)
 				}
+				if err := t.newCardOfChain(ctx, tn.Ref); err != nil {
+					return time.Time{}, nil, err
+				}
 			}
 		}
-		useBy, err = t.spendRefund(ctx, b, idem)
-		return useBy, nil, err
+		if useBy, err = t.spendRefund(ctx, b, idem); err != nil {
+			return time.Time{}, nil, err
+		}
+		return useBy, t.pointsBackFor(ctx, idem), nil // points.go
 	case *ledger.CardMove:
 		useBy, err = t.beforeCard(ctx, b, idem)
 		return useBy, nil, err
+	case *ledger.Void:
+		if useBy, err = t.spendVoid(ctx, b, idem); err != nil { // voids.go
+			return time.Time{}, nil, err
+		}
+		return useBy, t.pointsBackFor(ctx, idem), nil
 	case *ledger.Sale:
 		done, err := t.beforeSale(ctx, b, idem)
 		if err != nil {

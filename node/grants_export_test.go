@@ -13,3 +13,10 @@ func (t *Till) AskRefundGrant(ctx context.Context, sale ledger.EventID, line int
 	_, err := t.spendRefund(ctx, rf, key)
 	return err
 }
+
+// AskVoidGrant asks for a void grant on a sale as a void at this till
+// would, without recording the void.
+func (t *Till) AskVoidGrant(ctx context.Context, sale ledger.EventID, key string) error {
+	_, err := t.spendVoid(ctx, &ledger.Void{Sale: sale}, key)
+	return err
+}

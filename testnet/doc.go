@@ -105,6 +105,15 @@
 //	                          refunds a unit of the same sales and redeems from the
 //	                          same gift cards; more than was sold or issued fails
 //	                          the step (doublespend.go)
+//	offline 1                 the store allows offline refunds, up to N race units
+//	                          per till in 24 hours (supervisor approved)
+//	race 3 units=2 sell       sell N new race sales of K units; wait until every
+//	                          running till holds them
+//	race 3 offline            race those again; a till cut off from a sale's till
+//	                          refunds it offline
+//	overspent                 each till's offline refunds within the limit, the
+//	                          over-spend within tills x limit, and HQ lists every
+//	                          over-spent sale (GET /hq/api/overspends) with its amount
 //	outbox on                 (header) a fiscal service simulator and a fake Telegram
 //	                          Bot API on loopback; every store registers its receipts
 //	                          and sends a message per refund (outbox.go; inproc only,

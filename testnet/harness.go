@@ -67,6 +67,7 @@ type harness struct {
 	catalog  []crdt.Product
 	products map[string]crdt.Product
 	raced    []*racedSale // the race step's sales (doublespend.go)
+	offline  offlineRace  // the offline part of the double-spend scenario (doublespend.go)
 
 	stores []*store
 	hq     *hq.HQ

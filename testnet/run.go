@@ -390,6 +390,10 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 
 	case OpRace:
 		return h.race(ctx, st) // doublespend.go
+	case OpOffline:
+		return h.allowOffline(ctx, st) // doublespend.go
+	case OpOverspent:
+		return h.overspent(ctx) // doublespend.go
 
 	case OpCheck:
 		r := h.check(ctx, false)

@@ -66,11 +66,13 @@ const (
 	OpCheck     Op = "check"
 	OpChaos     Op = "chaos"
 	OpPowerCut  Op = "power-cut"
-	OpUpgrade   Op = "upgrade"  // rolling-upgrade: move tills to the new release
-	OpNewKind   Op = "newkind"  // rolling-upgrade: events of a kind the previous release does not know
-	OpRace      Op = "race"     // double-spend: every till refunds the same sales at once (doublespend.go)
-	OpTransfer  Op = "transfer" // stock sent between stores (transfers.go)
-	OpInternet  Op = "internet" // internet down|up: HQ, the fiscal service and the messenger (outbox.go)
+	OpUpgrade   Op = "upgrade"   // rolling-upgrade: move tills to the new release
+	OpNewKind   Op = "newkind"   // rolling-upgrade: events of a kind the previous release does not know
+	OpRace      Op = "race"      // double-spend: every till refunds the same sales at once (doublespend.go)
+	OpOffline   Op = "offline"   // double-spend: the store allows offline refunds up to N race units per till
+	OpOverspent Op = "overspent" // double-spend: HQ lists every over-spend of the offline race, within the limit
+	OpTransfer  Op = "transfer"  // stock sent between stores (transfers.go)
+	OpInternet  Op = "internet"  // internet down|up: HQ, the fiscal service and the messenger (outbox.go)
 )
 
 // Step is one line of a scenario.
@@ -90,6 +92,7 @@ type Step struct {
 	Skew       time.Duration // skew
 	Link       p2p.Fault     // latency: the fault on the named tills' links
 	Timeout    time.Duration // wait: 0 = the run's default
+	Units      int           // race: units of each new race sale (0: 2 x tills)
 }
 
 // TillRef names a till in a scenario: till Index of store Store, or the
@@ -538,6 +541,24 @@ func (p *lineParser) parse(sc *Scenario) error {
 		if st.N, err = p.count("race", 1); err != nil {
 			return err
 		}
+		for _, o := range []string{"units=", "sell", "offline"} {
+			t := p.peek()
+			switch {
+			case o == "units=" && strings.HasPrefix(t, o):
+				p.next()
+				if st.Units, err = strconv.Atoi(strings.TrimPrefix(t, o)); err != nil || st.Units < 1 {
+					return p.errorf("race: %q: want units=N, N at least 1", t)
+				}
+			case o != "units=" && t == o:
+				p.next()
+				st.Arg = o
+			}
+		}
+	case OpOffline:
+		if st.N, err = p.count("offline", 1); err != nil {
+			return err
+		}
+	case OpOverspent:
 	case OpHeal, OpCheck:
 	case OpTransfer:
 		if err := p.parseTransfer(&st, sc.Stores); err != nil {
@@ -611,7 +632,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, transfer, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut, race)", kw)
+		return p.errorf("unknown step %q (sell, receive, transfer, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut, race, offline, overspent)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()

@@ -39,6 +39,10 @@ type Settings struct {
 	// separated prefixes); 0 earns none (node/balances.go).
 	LoyaltyPerUnit  int64  `json:"loyalty_points_per_unit"`
 	LoyaltyExcluded string `json:"loyalty_excluded_skus"`
+	// CardPrefixes are the chain's gift card and store credit number
+	// prefixes (comma-separated); a card that starts with none of them
+	// belongs to another chain. Empty: any number (node/balances.go).
+	CardPrefixes string `json:"card_prefixes"`
 	// Permissions is the store's permission table.
 	Permissions PermissionTable `json:"permissions"`
 	// TaxIncluded: catalog prices include tax (VAT); false adds tax at
@@ -65,6 +69,7 @@ const (
 	SettingOfflineLimit   = "offline_limit"
 	SettingLoyaltyPerUnit = "loyalty_points_per_unit"
 	SettingLoyaltyExclude = "loyalty_excluded_skus"
+	SettingCardPrefixes   = "card_prefixes"
 	// SettingPermissions is a JSON object: permission -> least role.
 	SettingPermissions = "permissions"
 	// SettingTaxIncluded is "true" or "false".
@@ -124,6 +129,9 @@ func (a *API) readSettings(ctx context.Context) Settings {
 	if v, ok, err := a.till.Setting(ctx, SettingLoyaltyExclude); err == nil && ok {
 		s.LoyaltyExcluded = v
 	}
+	if v, ok, err := a.till.Setting(ctx, SettingCardPrefixes); err == nil && ok {
+		s.CardPrefixes = v
+	}
 	if v, ok, err := a.till.Setting(ctx, SettingOfflineRefunds); err == nil && ok {
 		s.OfflineRefunds = v == "allow"
 	}
@@ -169,6 +177,7 @@ type SettingsChange struct {
 	OfflineLimit    *int64  `json:"offline_limit,omitempty"`
 	LoyaltyPerUnit  *int64  `json:"loyalty_points_per_unit,omitempty"`
 	LoyaltyExcluded *string `json:"loyalty_excluded_skus,omitempty"`
+	CardPrefixes    *string `json:"card_prefixes,omitempty"`
 
 	// The cashier's day (issue 16).
 	TaxIncluded     *bool            `json:"tax_included,omitempty"`
@@ -212,6 +221,13 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 			return
 		}
 		put[SettingLoyaltyExclude] = *req.LoyaltyExcluded
+	}
+	if req.CardPrefixes != nil {
+		if len(*req.CardPrefixes) > ledger.MaxTextLen {
+			a.fail(w, r, badRequest("card prefixes: at most %d characters", ledger.MaxTextLen))
+			return
+		}
+		put[SettingCardPrefixes] = *req.CardPrefixes
 	}
 	if req.OfflineRefunds != nil {
 		put[SettingOfflineRefunds] = map[bool]string{true: "allow", false: "refuse"}[*req.OfflineRefunds]

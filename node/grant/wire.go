@@ -51,6 +51,10 @@ type Request struct {
 	Card     string         `cbor:"4,keyasint,omitempty"`
 	Amount   ledger.Money   `cbor:"5,keyasint,omitempty"`
 	Currency string         `cbor:"6,keyasint,omitempty"`
+	// Void asks for the whole sale, to void it; Picks then name every
+	// line at its full quantity, so an owner of an older release (which
+	// ignores Void) reserves the whole sale as a refund grant instead.
+	Void bool `cbor:"7,keyasint,omitempty"`
 }
 
 // Codes of a refused request.
@@ -63,6 +67,7 @@ const (
 	CodeUnavailable = "unavailable" // the owner could not store the grant
 	CodeOverRedeem  = "over_redeem" // more than is left on the card
 	CodeBadCard     = "bad_card"    // unknown, deactivated or of another currency
+	CodeRefunding   = "refunding"   // a void asked while a refund grant of the sale is held
 )
 
 // Response is the owner's answer: a grant and the lines it reserves, or a
@@ -80,7 +85,7 @@ type Response struct {
 func (r *Request) Check() error {
 	if r.Card != "" {
 		switch {
-		case !r.Sale.IsZero() || len(r.Picks) > 0:
+		case !r.Sale.IsZero() || len(r.Picks) > 0 || r.Void:
 			return errors.New("grant request names both a card and a sale")
 		case len(r.Card) > ledger.MaxCardLen:
 			return fmt.Errorf("grant request: card number of %d bytes", len(r.Card))

@@ -41,6 +41,8 @@ func TestDecodeRequestRefusesBadInput(t *testing.T) {
 		{"fractional via zero", Request{Sale: good.Sale, Picks: []Pick{{Line: 0, Qty: 0}}, Key: "k"}, "quantity 0"},
 		{"bad line", Request{Sale: good.Sale, Picks: []Pick{{Line: -2, Qty: 1}}, Key: "k"}, "sale line -2"},
 		{"no key", Request{Sale: good.Sale, Picks: good.Picks}, "idempotency key"},
+		{"void with no lines", Request{Sale: good.Sale, Key: "k", Void: true}, "0 lines"},
+		{"void of a card", Request{Card: "GC-1", Amount: 1, Currency: "EUR", Key: "k", Void: true}, "both a card and a sale"},
 	} {
 		_, err := DecodeRequest(bufio.NewReader(bytes.NewReader(frame(t, tc.req))))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -55,6 +57,7 @@ func TestDecodeRequestRefusesBadInput(t *testing.T) {
 
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add(frame(f, Request{Sale: ledger.EventID{1}, Picks: []Pick{{Line: 0, Qty: 1}}, Key: "k"}))
+	f.Add(frame(f, Request{Sale: ledger.EventID{1}, Picks: []Pick{{Line: 0, Qty: 2}}, Key: "k", Void: true}))
 	f.Add(frame(f, Response{Code: CodeOverRefund}))
 	f.Add([]byte{0x05, 0xa1, 0x01, 0x02})
 	f.Fuzz(func(t *testing.T, b []byte) {

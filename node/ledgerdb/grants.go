@@ -39,6 +39,9 @@ type Grant struct {
 	Key       string              `json:"key"` // the asker's idempotency key: asking again returns this grant
 	Lines     []ledger.RefundLine `json:"lines"`
 	Made      int64               `json:"made"` // Unix ms by the owner's clock
+	// Void marks a grant for a void of the whole sale: while it is held
+	// no refund of the sale is granted (node/voids.go).
+	Void bool `json:"void,omitempty"`
 }
 
 func grantKey(g Grant) []byte {
