@@ -316,8 +316,34 @@ func (w *writer) num(m ledger.Money) string {
 }
 
 // money is an amount with its currency, as the language writes it:
-// "€2.50", "2,50 €", "12 000 soʻm".
-func (w *writer) money(m ledger.Money) string { return w.decimal(i18n.FormatMoney(w.lang, w.cur, m)) }
+// "€2.50", "2,50 €", "12 000 soʻm". A symbol that neither the code page
+// nor the raster font can print (₽ is in neither) gives way to the ISO
+// code: "50,00 RUB".
+func (w *writer) money(m ledger.Money) string {
+	if w.printable(w.cur.Symbol(w.lang)) {
+		return w.decimal(i18n.FormatMoney(w.lang, w.cur, m))
+	}
+	num := w.num(m)
+	if w.lang != i18n.English {
+		return num + " " + w.cur.Code
+	}
+	if n, ok := strings.CutPrefix(num, "-"); ok {
+		return "-" + w.cur.Code + " " + n
+	}
+	return w.cur.Code + " " + num
+}
+
+// printable reports whether every character of s prints: as text, or in
+// a raster line.
+func (w *writer) printable(s string) bool {
+	for _, r := range s {
+		text := len(w.b.Missing(string(r))) == 0 && (!w.ascii || r < 0x80)
+		if !text && (w.face == nil || !w.face.Has(r)) {
+			return false
+		}
+	}
+	return true
+}
 
 // decimal puts the layout's decimal mark in place of the language's;
 // a grouping mark equal to it becomes a space.
