@@ -195,3 +195,25 @@ func BenchmarkNew(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDrawRead: any text drawn in any style reads back as text that
+// draws the same dots (look-alikes may swap), and never panics.
+func FuzzDrawRead(f *testing.F) {
+	fc := face(f)
+	f.Add("Jami toʻlov: 12 000 soʻm", uint8(0), uint16(384))
+	f.Add("ИТОГО  €15.88", uint8(0x13), uint16(576))
+	f.Add("\x00\xff漢 ", uint8(0xff), uint16(8))
+	f.Fuzz(func(t *testing.T, text string, style uint8, dots uint16) {
+		st := Style{Align: escpos.Align(style % 3), Bold: style&4 != 0, Width: 1 + int(style>>3&1), Height: 1 + int(style>>4&1)}
+		d := int(dots%1024) / 8 * 8
+		img, _ := fc.Draw(text, st, d)
+		l, ok := fc.Read(img)
+		if !ok {
+			return // a blank line (or no room for one cell) reads as nothing
+		}
+		again, _ := fc.Draw(l.Text, Style{Bold: l.Bold, Width: l.Width, Height: l.Height}, d)
+		if !slices.Equal(again.Pix, img.Pix) {
+			t.Fatalf("%q drawn in %+v reads as %q, which draws other dots", text, st, l.Text)
+		}
+	})
+}

@@ -157,3 +157,32 @@ func TestZReportLanguage(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRender renders the 58 mm receipt in English (all text through
+// CP858) and in Uzbek (its lines with ʻ as images through CP866), and
+// reports the bytes sent to the printer.
+func BenchmarkRender(b *testing.B) {
+	t := &testing.T{}
+	for _, tc := range []struct {
+		name string
+		r    Receipt
+		l    Layout
+	}{
+		{"en_cp858", testReceipt(b), withPage(Layout58(), escpos.CP858)},
+		{"ru_cp866", somReceipt(t, i18n.Russian, [4]string{"Хлеб белый", "Молоко 3,2% 1 л", "Яблоки", "Чайник"}), withPage(Layout58(), escpos.CP866)},
+		{"uz_cp866", somReceipt(t, i18n.Uzbek, [4]string{"Non", "Sut 1 l", "Olma", "Sovgʻa qutisi"}), withPage(Layout58(), escpos.CP866)},
+	} {
+		tc.l.Printer.QR = escpos.QRNative
+		b.Run(tc.name, func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				p, err := Render(tc.r, tc.l, false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(p.Bytes())
+			}
+			b.ReportMetric(float64(n), "bytes/receipt")
+		})
+	}
+}
