@@ -65,6 +65,13 @@ func (t *Till) slipInfo(ctx context.Context) slipInfo {
 		Location: loc, SaleNumber: t.saleNumber, EventNumber: t.slipNumber}
 }
 
+// receiptWords looks up the receipt catalog's words in the store's
+// language, for lines a printout gets from elsewhere (the fiscal footer).
+func (t *Till) receiptWords(ctx context.Context) func(key string, args ...any) string {
+	lang, _, _ := t.printLocale(ctx)
+	return func(key string, args ...any) string { return receipt.T(lang, key, args...) }
+}
+
 // slipOf builds the slip of one of this till's events; ok is false for
 // events that print none (or print otherwise: sales, shift closes).
 func (t *Till) slipOf(ev *ledger.Event) (receipt.Receipt, bool, error) {
