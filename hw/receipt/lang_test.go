@@ -186,3 +186,16 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// A receipt whose language is unknown (a queue file from elsewhere, a
+// damaged one) prints in English rather than not at all.
+func TestUnknownLanguagePrintsEnglish(t *testing.T) {
+	r := testReceipt(t)
+	r.Lang = "xx"
+	_, doc := render(t, r, Layout80(), false)
+	for _, want := range []string{"Cashier anna", "Receipt 3-41", "TOTAL", "Subtotal"} {
+		if !strings.Contains(doc.Text(), want) {
+			t.Errorf("no %q in\n%s", want, doc.Text())
+		}
+	}
+}

@@ -288,7 +288,7 @@ func (r *Receipt) Validate() error {
 	case len(r.Sig) == 0 || len(r.Sig) > 64 || r.EventID.IsZero():
 		return bad("no signature or event id")
 	}
-	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Code, r.Verify, r.Title}
+	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Code, r.Verify, r.Title, r.Lang}
 	for _, row := range r.Summary {
 		texts = append(texts, row.Label, row.Text)
 	}
