@@ -103,8 +103,11 @@ func New() (*Face, error) {
 	return f, nil
 }
 
-// Default is a Face made once and shared: a Face never changes.
-var Default = sync.OnceValues(New)
+// Default is a Face made once (about 50 ms) and shared: a Face never
+// changes.
+func Default() (*Face, error) { return shared() }
+
+var shared = sync.OnceValues(New)
 
 func render(face font.Face, img *image.Alpha, r rune) cell {
 	clear(img.Pix)
