@@ -149,7 +149,9 @@ type PrinterOptions struct {
 	QR        string `json:"qr,omitempty"`  // native (default) or raster
 	Cut       string `json:"cut,omitempty"` // partial (default), full or none
 	Feed      *int   `json:"feed,omitempty"`
-	Decimal   string `json:"decimal,omitempty"` // "." (default) or ","
+	// Decimal replaces the decimal mark of the store's language: "." or
+	// ","; empty (the default) keeps the language's.
+	Decimal string `json:"decimal,omitempty"`
 	// NoStatus is for a one-way link: no DLE EOT replies, print blind.
 	NoStatus bool `json:"no_status,omitempty"`
 }
@@ -303,11 +305,19 @@ func (d DeviceConfig) Layout() (receipt.Layout, error) {
 	if o.Dots != 0 {
 		l.Printer.DotsPerLine = o.Dots
 	}
-	p, err := codePage(o.CodePage, o.CodeTable)
-	if err != nil {
-		return l, err
+	if p, err := codePage(o.CodePage, o.CodeTable); err == nil {
+		l.Printer.CodePage = p
+	} else {
+		// An unknown code page must not stop the receipts (CodePageProblem
+		// says what is wrong): ASCII is the same in every table, so it
+		// prints as text, in the table named if any, and every other
+		// line as an image.
+		l.ASCII = true
+		l.Printer.CodePage = escpos.CodePage{Charset: escpos.CP437}
+		if t := o.CodeTable; t != nil && *t >= 0 && *t <= 255 {
+			l.Printer.CodePage.Table = byte(*t)
+		}
 	}
-	l.Printer.CodePage = p
 	l.Printer.CancelKanji = !o.KeepKanji
 	switch strings.ToLower(o.QR) {
 	case "", "native":
@@ -331,7 +341,8 @@ func (d DeviceConfig) Layout() (receipt.Layout, error) {
 		l.Feed = *o.Feed
 	}
 	switch o.Decimal {
-	case "", ".":
+	case "": // the store's language's
+	case ".":
 		l.Decimal = '.'
 	case ",":
 		l.Decimal = ','
@@ -339,6 +350,20 @@ func (d DeviceConfig) Layout() (receipt.Layout, error) {
 		return l, fmt.Errorf("decimal %q: want . or ,", o.Decimal)
 	}
 	return l, l.Validate()
+}
+
+// CodePageProblem says what is wrong with a printer's code page: one
+// hw/escpos does not know, or a table number out of range. Such a
+// printer still prints (Layout): ASCII as text, every other character
+// in raster images of its lines.
+func (d DeviceConfig) CodePageProblem() error {
+	if d.Kind != KindPrinter || d.Printer == nil {
+		return nil
+	}
+	if _, err := codePage(d.Printer.CodePage, d.Printer.CodeTable); err != nil {
+		return fmt.Errorf("printer %q: %v: printing ASCII as text and every other character as images: %w", d.Name, err, ErrConfig)
+	}
+	return nil
 }
 
 func (d DeviceConfig) drawer() (DrawerConfig, error) {

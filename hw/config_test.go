@@ -13,7 +13,11 @@ import (
 
 	"github.com/tillmesh/tillmesh/hw"
 	"github.com/tillmesh/tillmesh/hw/escpos"
+	"github.com/tillmesh/tillmesh/hw/receipt"
 	"github.com/tillmesh/tillmesh/hw/sim"
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 const exampleConfig = `{"devices": [
@@ -59,7 +63,6 @@ func TestConfigRejects(t *testing.T) {
 		"bad vid":         `{"name": "p", "kind": "scanner", "transport": "serial", "usb": {"vid": "xyz", "pid": "0001"}}`,
 		"tcp scanner":     `{"name": "p", "kind": "scanner", "transport": "tcp", "host": "h"}`,
 		"bad paper":       `{"name": "p", "kind": "printer", "transport": "tcp", "host": "h", "printer": {"paper": 70}}`,
-		"bad code page":   `{"name": "p", "kind": "printer", "transport": "tcp", "host": "h", "printer": {"code_page": "utf-8"}}`,
 		"bad pin":         `{"name": "p", "kind": "printer", "transport": "tcp", "host": "h", "drawer": {"pin": 3}}`,
 		"bad polarity":    `{"name": "p", "kind": "printer", "transport": "tcp", "host": "h", "drawer": {"polarity": "up"}}`,
 		"scale protocol":  `{"name": "s", "kind": "scale", "transport": "serial", "path": "/dev/ttyS0", "scale": {"protocol": "x"}}`,
@@ -193,5 +196,60 @@ func TestSerialConfigSpeed(t *testing.T) {
 	}
 	if err := (hw.SerialConfig{DataBits: 5}).Validate(); !errors.Is(err, hw.ErrConfig) || !strings.Contains(err.Error(), "data bits") {
 		t.Errorf("5 data bits: %v", err)
+	}
+}
+
+// A printer configured with a code page hw/escpos does not know is a
+// clear error that stops nothing: the configuration loads, the problem
+// names the code page, and a Russian receipt prints with ASCII as text
+// and every Cyrillic line as an image, no "?".
+func TestUnknownCodePagePrintsAsImages(t *testing.T) {
+	f, err := hw.ParseFile([]byte(`{"devices": [{"name": "p", "kind": "printer", "transport": "tcp", "host": "h",
+		"printer": {"paper": 58, "code_page": "cp1125", "code_table": 44}}]}`))
+	if err != nil {
+		t.Fatalf("a printer with an unknown code page is refused: %v", err)
+	}
+	d := f.Devices[0]
+	if err := d.CodePageProblem(); !errors.Is(err, hw.ErrConfig) || !strings.Contains(err.Error(), "cp1125") {
+		t.Errorf("problem %v, want one naming cp1125", err)
+	}
+	l, err := d.Layout()
+	if err != nil || !l.ASCII || l.Printer.CodePage.Table != 44 {
+		t.Fatalf("layout %+v %v, want ASCII only in table 44", l, err)
+	}
+	till := ledgertest.NewTill(ledger.StoreID{5}, 2, 9)
+	sale := &ledger.Sale{Currency: "RUB", TaxIncluded: true, Staff: "ольга",
+		Lines:   []ledger.Line{{SKU: "1", Name: "Хлеб", Qty: 1, UnitPrice: 5000, TaxRate: 1000}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 5000}}}
+	ev, err := till.Next(sale, time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC).UnixMilli(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := receipt.FromSale(ev, receipt.Info{Store: "Shop", Number: 9, Receipt: 1, Lang: i18n.Russian})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := receipt.Render(r, l, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Unencodable) != 0 || !strings.ContainsRune(string(out.Rastered), 'Х') {
+		t.Errorf("unencodable %q, rastered %q", string(out.Unencodable), string(out.Rastered))
+	}
+	p := sim.NewPrinter(sim.PrinterConfig{Dots: 384})
+	host, dev := sim.Pipe()
+	go func() { host.Write(out.Bytes()); host.Close() }()
+	p.Serve(dev)
+	if len(p.Receipts()) != 1 {
+		t.Fatalf("%d receipts, errors %v", len(p.Receipts()), p.Errors())
+	}
+	text := p.Receipts()[0].String()
+	for _, want := range []string{`text raster "Хлеб`, "Кассир ольга", "50,00 RUB", `text center bold 2x2 "Shop"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in\n%s", want, text)
+		}
+	}
+	if strings.Contains(p.Receipts()[0].Text(), "?") {
+		t.Errorf("printed '?':\n%s", text)
 	}
 }

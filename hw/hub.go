@@ -101,6 +101,9 @@ func New(cfg Config) (*Hub, error) {
 				return nil, err
 			}
 			layout, _ := d.Layout() // validated
+			if err := d.CodePageProblem(); err != nil {
+				h.log.Error("printer code page unknown", "printer", d.Name, "err", err)
+			}
 			if h.queue, err = NewQueue(QueueConfig{Dir: cfg.QueueDir, Printer: h.printer, Layout: layout,
 				Retry:  Backoff{Min: cfg.Backoff.Min, Max: min(cfg.Backoff.Max, cfg.PollInterval)},
 				Logger: cfg.Logger, Now: cfg.Now, Notify: h.changed}); err != nil {

@@ -29,8 +29,9 @@ func (t *Till) afterCommit(ev *ledger.Event, idem string) {
 	switch b := ev.Body.(type) {
 	case *ledger.Sale:
 		if !t.printExchange(ev, idem) { // node/slips.go: an exchange prints with its return
+			lang, _, loc := t.printLocale(context.Background())
 			r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: t.receiptNumber(ev),
-				CardLeft: t.cardLeft(b), Footer: t.fiscalFooter(context.Background(), ev.ID())})
+				CardLeft: t.cardLeft(b), Footer: t.fiscalFooter(context.Background(), ev.ID()), Lang: lang, Location: loc})
 			if err != nil {
 				t.log.Warn("receipt not built", "seq", ev.Seq, "err", err)
 			} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
@@ -58,7 +59,9 @@ func (t *Till) afterCommit(ev *ledger.Event, idem string) {
 				}
 			}
 		})
-		r, err := receipt.FromShiftClose(ev, sh, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: z})
+		lang, _, loc := t.printLocale(context.Background())
+		r, err := receipt.FromShiftClose(ev, sh, receipt.Info{Store: t.cfg.Store.Name, Number: t.cert.Number, Till: t.cert.Name, Receipt: z,
+			Lang: lang, Location: loc})
 		if err != nil {
 			t.log.Warn("Z report not built", "seq", ev.Seq, "err", err)
 		} else if _, err := t.hw.Enqueue(r); err != nil && !errors.Is(err, hw.ErrNoDevice) {
@@ -159,7 +162,9 @@ func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
 	if s, ok := ev.Body.(*ledger.Sale); ok {
 		cardLeft = t.cardLeft(s) // the balance now, on a copy
 	}
-	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev), CardLeft: cardLeft, Footer: footer})
+	lang, _, loc := t.printLocale(ctx)
+	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev), CardLeft: cardLeft,
+		Footer: footer, Lang: lang, Location: loc})
 	if err != nil {
 		return err
 	}

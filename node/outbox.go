@@ -411,13 +411,14 @@ func (t *Till) fiscalFooter(ctx context.Context, id ledger.EventID) []string {
 	if _, ok, err := t.settingBytes(ctx, fiscal.SettingName); err != nil || !ok {
 		return nil
 	}
+	word := t.receiptWords(ctx) // in the store's language (issue 20)
 	rec, err := t.outbox.Record(ctx, "fiscal", id)
 	if err != nil || rec == nil || rec.State != outbox.Sent {
-		return []string{"Fiscal registration pending"}
+		return []string{word("receipt.fiscal.pending")}
 	}
-	out := []string{"Fiscal number " + rec.Ref}
+	out := []string{word("receipt.fiscal.number", "number", rec.Ref)}
 	if rec.Sign != "" {
-		out = append(out, "Fiscal sign "+rec.Sign)
+		out = append(out, word("receipt.fiscal.sign", "sign", rec.Sign))
 	}
 	if rec.URL != "" {
 		out = append(out, rec.URL)

@@ -79,7 +79,7 @@ func TestReceiptShowsOverrideAndTaxAdded(t *testing.T) {
 	}
 	waitFor(t, "the receipt printed", func() bool { return len(set.Printer.Receipts()) == 1 })
 	txt := set.Printer.Receipts()[0].Text()
-	for _, want := range []string{"Price override, was 5.99: shelf label", "Tax", "0.95", "TOTAL EUR", "5.95", receiptNo(a, ev)} {
+	for _, want := range []string{"Price override, was €5.99: shelf label", "Tax", "0.95", "TOTAL", "€5.95", receiptNo(a, ev)} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("receipt lacks %q:\n%s", want, txt)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw/receipt"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ui"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Slips (issue 16): every event that moves money or opens the drawer
@@ -22,26 +23,74 @@ import (
 // event's number and QR code, and is kept in the print queue's history
 // for a reprint (POST /api/reprint with its event ID).
 
+// Store settings a printout reads (issue 20): the store's language, in
+// which every receipt and slip prints (i18n.ParseLang; default
+// English), and its time zone (an IANA name; default the till's local
+// zone). The currency is ui.SettingCurrency.
+const (
+	settingLanguage = "language"
+	settingTimeZone = "time_zone"
+)
+
+// printLocale is how this store's printouts speak: its language, the
+// currency for events that name none, and its time zone. A setting that
+// is missing or wrong falls back (English, EUR, the local zone): a
+// receipt always prints; a wrong one is logged.
+func (t *Till) printLocale(ctx context.Context) (i18n.Lang, string, *time.Location) {
+	lang, cur, loc := i18n.English, "EUR", time.Local
+	if v, ok, err := t.Setting(ctx, settingLanguage); err == nil && ok && v != "" {
+		if l, err := i18n.ParseLang(v); err == nil {
+			lang = l
+		} else {
+			t.log.Warn("store language setting: printing in English", "value", v, "err", err)
+		}
+	}
+	if v, ok, err := t.Setting(ctx, ui.SettingCurrency); err == nil && ok && len(v) == 3 {
+		cur = v
+	}
+	if v, ok, err := t.Setting(ctx, settingTimeZone); err == nil && ok && v != "" {
+		if l, err := time.LoadLocation(v); err == nil && !strings.EqualFold(v, "local") {
+			loc = l
+		} else {
+			t.log.Warn("store time zone setting: printing in the till's zone", "value", v, "err", err)
+		}
+	}
+	return lang, cur, loc
+}
+
+// slipInfo is this till's slipInfo, in the store's language and zone.
+func (t *Till) slipInfo(ctx context.Context) slipInfo {
+	lang, cur, loc := t.printLocale(ctx)
+	return slipInfo{Store: t.cfg.Store.Name, Till: t.cert.Name, Number: t.cert.Number, Currency: cur, Lang: lang,
+		Location: loc, SaleNumber: t.saleNumber, EventNumber: t.slipNumber}
+}
+
+// receiptWords looks up the receipt catalog's words in the store's
+// language, for lines a printout gets from elsewhere (the fiscal footer).
+func (t *Till) receiptWords(ctx context.Context) func(key string, args ...any) string {
+	lang, _, _ := t.printLocale(ctx)
+	return func(key string, args ...any) string { return receipt.T(lang, key, args...) }
+}
+
 // slipOf builds the slip of one of this till's events; ok is false for
 // events that print none (or print otherwise: sales, shift closes).
 func (t *Till) slipOf(ev *ledger.Event) (receipt.Receipt, bool, error) {
-	info := slipInfo{Store: t.cfg.Store.Name, Till: t.cert.Name, Number: t.cert.Number, Currency: "EUR",
-		Location: time.Local, SaleNumber: t.saleNumber, EventNumber: t.slipNumber}
-	if c, ok, err := t.Setting(context.Background(), ui.SettingCurrency); err == nil && ok && len(c) == 3 {
-		info.Currency = c // a no-sale names none
-	}
-	return slipReceipt(ev, info)
+	return slipReceipt(ev, t.slipInfo(context.Background()))
 }
 
 // slipInfo is what a slip needs besides its event.
 type slipInfo struct {
 	Store, Till string
 	Number      uint32
-	Currency    string // for events that name none
+	Currency    string    // for events that name none
+	Lang        i18n.Lang // the store's: every word of the slip
 	Location    *time.Location
 	SaleNumber  func(ledger.EventID) string
 	EventNumber func(*ledger.Event) string // slipNumber
 }
+
+// word is the receipt catalog's key in the slip's language.
+func (i slipInfo) word(key string, args ...any) string { return receipt.T(i.Lang, key, args...) }
 
 // slipNumber is the number a slip shows: a receipt number for the kinds
 // that take one (refunds, voids, returns: ledger.IsReceiptKind), else
@@ -56,11 +105,12 @@ func (t *Till) slipNumber(ev *ledger.Event) string {
 
 // slipReceipt is the slip of ev, or ok false for events without one.
 func slipReceipt(ev *ledger.Event, info slipInfo) (r receipt.Receipt, ok bool, err error) {
-	r = receipt.Receipt{Store: info.Store, Till: info.Till, Number: info.EventNumber(ev),
+	r = receipt.Receipt{Store: info.Store, Till: info.Till, Number: info.EventNumber(ev), Lang: string(info.Lang),
 		Time: time.UnixMilli(ev.Time.Wall).In(info.Location), Currency: info.Currency, EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...)}
 	if r.Till == "" {
-		r.Till = fmt.Sprintf("Till %d", info.Number)
+		r.Till = info.word("receipt.till", "n", info.Number)
 	}
+	w := info.word
 	m := func(label string, v ledger.Money) {
 		r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v})
 	}
@@ -71,58 +121,68 @@ func slipReceipt(ev *ledger.Event, info slipInfo) (r receipt.Receipt, ok bool, e
 	}
 	tenders := func(ts []ledger.Tender) {
 		for _, tn := range ts {
-			m("Given back "+string(tn.Kind), -tn.Amount)
+			m(w("receipt.report.given_back", "tender", receipt.TenderLabel(info.Lang, tn.Kind)), -tn.Amount)
 		}
 	}
 	switch b := ev.Body.(type) {
 	case *ledger.Refund:
-		r.Title, r.Currency, r.Cashier = "REFUND", b.Currency, b.Staff
-		txt("Sale", info.SaleNumber(b.Sale))
+		r.Title, r.Currency, r.Cashier = w("receipt.slip.refund"), b.Currency, b.Staff
+		txt(w("receipt.slip.sale"), info.SaleNumber(b.Sale))
 		for _, l := range b.Lines {
-			m(fmt.Sprintf("%s x %d", l.SKU, l.Qty), -l.Amount)
+			m(w("receipt.slip.line", "name", l.SKU, "qty", l.Qty), -l.Amount)
 		}
 		tenders(b.Tenders)
-		txt("Reason", b.Reason)
+		txt(w("receipt.slip.reason"), b.Reason)
 	case *ledger.Return:
-		r.Title, r.Currency, r.Cashier = "RETURN, NO RECEIPT", b.Currency, b.Staff
+		r.Title, r.Currency, r.Cashier = w("receipt.slip.return"), b.Currency, b.Staff
 		tot, err := b.Totals()
 		if err != nil {
 			return r, false, err
 		}
 		for i, l := range b.Lines {
-			m(fmt.Sprintf("%s x %d", l.Name, l.Qty), -tot.Lines[i].Amount)
+			m(w("receipt.slip.line", "name", l.Name, "qty", l.Qty), -tot.Lines[i].Amount)
 			if l.Overridden() {
-				txt("  price", fmt.Sprintf("%v, was %v", l.UnitPrice, l.ListPrice))
+				txt("  "+w("receipt.slip.price"), info.priceWas(b.Currency, l))
 			}
 		}
 		tenders(b.Tenders)
-		txt("Approved by", b.Approver)
-		txt("Reason", b.Reason)
+		txt(w("receipt.slip.approved_by"), b.Approver)
+		txt(w("receipt.slip.reason"), b.Reason)
 	case *ledger.Void:
-		r.Title, r.Currency, r.Cashier = "VOID", b.Currency, b.Staff
-		txt("Sale", info.SaleNumber(b.Sale))
-		m("Total voided", -b.Total)
+		r.Title, r.Currency, r.Cashier = w("receipt.slip.void"), b.Currency, b.Staff
+		txt(w("receipt.slip.sale"), info.SaleNumber(b.Sale))
+		m(w("receipt.slip.total_voided"), -b.Total)
 		if b.Cash > 0 {
-			m("Cash given back", -b.Cash)
+			m(w("receipt.slip.cash_given_back"), -b.Cash)
 		}
-		txt("Approved by", b.Manager)
-		txt("Reason", b.Reason)
+		txt(w("receipt.slip.approved_by"), b.Manager)
+		txt(w("receipt.slip.reason"), b.Reason)
 	case *ledger.CashIn:
-		r.Title, r.Currency, r.Cashier = "CASH IN", b.Currency, b.Staff
-		m("Into the drawer", b.Amount)
-		txt("Reason", b.Reason)
+		r.Title, r.Currency, r.Cashier = w("receipt.slip.cash_in"), b.Currency, b.Staff
+		m(w("receipt.slip.into_drawer"), b.Amount)
+		txt(w("receipt.slip.reason"), b.Reason)
 	case *ledger.CashOut:
-		r.Title, r.Currency, r.Cashier = "CASH OUT", b.Currency, b.Staff
-		m("Out of the drawer", -b.Amount)
-		txt("Reason", b.Reason)
+		r.Title, r.Currency, r.Cashier = w("receipt.slip.cash_out"), b.Currency, b.Staff
+		m(w("receipt.slip.out_of_drawer"), -b.Amount)
+		txt(w("receipt.slip.reason"), b.Reason)
 	case *ledger.NoSale:
-		r.Title, r.Cashier = "NO SALE", b.Staff
-		txt("Drawer", "opened without a sale")
-		txt("Reason", b.Reason)
+		r.Title, r.Cashier = w("receipt.slip.no_sale"), b.Staff
+		txt(w("receipt.slip.drawer"), w("receipt.slip.drawer_opened"))
+		txt(w("receipt.slip.reason"), b.Reason)
 	default:
 		return r, false, nil
 	}
 	return r, true, r.Validate()
+}
+
+// priceWas is a line's overridden price and list price, as amounts of
+// cur in the slip's language: "2,00 €, была 2,49 €".
+func (i slipInfo) priceWas(cur string, l ledger.Line) string {
+	c, err := i18n.LookupCurrency(cur)
+	if err != nil {
+		c = i18n.Currency{Code: cur, Digits: 2}
+	}
+	return i.word("receipt.slip.price_was", "price", i18n.FormatMoney(i.Lang, c, l.UnitPrice), "list", i18n.FormatMoney(i.Lang, c, l.ListPrice))
 }
 
 // isExchange reports whether tenders carry an exchange's credit
@@ -154,10 +214,12 @@ func exchangeReceipt(ret, sale *ledger.Event, info slipInfo) (receipt.Receipt, e
 	if err != nil {
 		return receipt.Receipt{}, fmt.Errorf("exchange receipt: %w", err)
 	}
-	r := receipt.Receipt{Store: info.Store, Till: info.Till, Cashier: sl.Staff, Number: info.EventNumber(sale), Title: "EXCHANGE",
-		Time: time.UnixMilli(sale.Time.Wall).In(info.Location), Currency: sl.Currency, EventID: sale.ID(), Sig: append([]byte(nil), sale.Sig...)}
+	w := info.word
+	r := receipt.Receipt{Store: info.Store, Till: info.Till, Cashier: sl.Staff, Number: info.EventNumber(sale), Title: w("receipt.slip.exchange"),
+		Lang: string(info.Lang), Time: time.UnixMilli(sale.Time.Wall).In(info.Location), Currency: sl.Currency, EventID: sale.ID(),
+		Sig: append([]byte(nil), sale.Sig...)}
 	if r.Till == "" {
-		r.Till = fmt.Sprintf("Till %d", info.Number)
+		r.Till = w("receipt.till", "n", info.Number)
 	}
 	m := func(label string, v ledger.Money) {
 		r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v})
@@ -167,50 +229,51 @@ func exchangeReceipt(ret, sale *ledger.Event, info slipInfo) (receipt.Receipt, e
 			r.Summary = append(r.Summary, receipt.Row{Label: label, Text: v})
 		}
 	}
-	txt("Goods back", "return "+info.EventNumber(ret))
+	tender := func(k ledger.TenderKind) string { return receipt.TenderLabel(info.Lang, k) }
+	txt(w("receipt.slip.goods_back"), w("receipt.slip.return_no", "number", info.EventNumber(ret)))
 	for i, l := range rt.Lines {
-		m(fmt.Sprintf("  %s x %d", l.Name, l.Qty), -rtot.Lines[i].Amount)
+		m("  "+w("receipt.slip.line", "name", l.Name, "qty", l.Qty), -rtot.Lines[i].Amount)
 		if l.Overridden() {
-			txt("    price", fmt.Sprintf("%v, was %v", l.UnitPrice, l.ListPrice))
+			txt("    "+w("receipt.slip.price"), info.priceWas(rt.Currency, l))
 		}
 	}
-	m("Total back", -rtot.Total)
-	txt("New goods", "sale "+r.Number)
+	m(w("receipt.slip.total_back"), -rtot.Total)
+	txt(w("receipt.slip.new_goods"), w("receipt.slip.sale_no", "number", r.Number))
 	for i, l := range sl.Lines {
-		m(fmt.Sprintf("  %s x %d", l.Name, l.Qty), stot.Lines[i].Amount)
+		m("  "+w("receipt.slip.line", "name", l.Name, "qty", l.Qty), stot.Lines[i].Amount)
 		if l.Overridden() {
-			txt("    price", fmt.Sprintf("%v, was %v", l.UnitPrice, l.ListPrice))
+			txt("    "+w("receipt.slip.price"), info.priceWas(sl.Currency, l))
 		}
 	}
 	if sl.CartDiscount > 0 {
-		m("  Discount", -sl.CartDiscount)
+		m("  "+w("receipt.discount"), -sl.CartDiscount)
 	}
-	m("Total new", stot.Total)
-	m("  of which tax", stot.Tax)
+	m(w("receipt.slip.total_new"), stot.Total)
+	m("  "+w("receipt.report.of_which_tax"), stot.Tax)
 	if d := stot.Total - rtot.Total; d >= 0 {
-		m("Difference paid", d)
+		m(w("receipt.slip.difference_paid"), d)
 		for _, tn := range sl.Tenders {
 			if !(tn.Kind == ledger.Other && tn.Ref == ledger.ExchangeRef) {
-				m("  Paid "+string(tn.Kind), tn.Amount)
+				m("  "+w("receipt.slip.paid", "tender", tender(tn.Kind)), tn.Amount)
 			}
 		}
 		if sl.Change > 0 {
-			m("  Change", -sl.Change)
+			m("  "+w("receipt.change"), -sl.Change)
 		}
 	} else {
-		m("Difference given back", d)
+		m(w("receipt.slip.difference_back"), d)
 		for _, tn := range rt.Tenders {
 			if !(tn.Kind == ledger.Other && tn.Ref == ledger.ExchangeRef) {
-				label := "  Given back " + string(tn.Kind)
+				label := "  " + w("receipt.report.given_back", "tender", tender(tn.Kind))
 				if tn.Kind == ledger.StoreCreditTender {
-					label = "  Store credit " + tn.Ref
+					label = "  " + w("receipt.slip.store_credit", "ref", tn.Ref)
 				}
 				m(label, -tn.Amount)
 			}
 		}
 	}
-	txt("Approved by", rt.Approver)
-	txt("Reason", rt.Reason)
+	txt(w("receipt.slip.approved_by"), rt.Approver)
+	txt(w("receipt.slip.reason"), rt.Reason)
 	return r, r.Validate()
 }
 
@@ -229,9 +292,7 @@ func (t *Till) printExchange(sale *ledger.Event, idem string) (ok bool) {
 		t.log.Warn("exchange sale without its return: printed as a sale", "seq", sale.Seq, "err", err)
 		return false
 	}
-	info := slipInfo{Store: t.cfg.Store.Name, Till: t.cert.Name, Number: t.cert.Number, Location: time.Local,
-		SaleNumber: t.saleNumber, EventNumber: t.slipNumber}
-	r, err := exchangeReceipt(ret, sale, info)
+	r, err := exchangeReceipt(ret, sale, t.slipInfo(context.Background()))
 	if err != nil {
 		t.log.Warn("exchange receipt not built: printed as a sale", "seq", sale.Seq, "err", err)
 		return false
@@ -300,27 +361,29 @@ func (t *Till) PrintX(ctx context.Context) error {
 	fmt.Fprintf(h, "tillmesh X report|%s|%d", ev.ID(), t.cfg.Now().UnixNano())
 	var id ledger.EventID
 	copy(id[:], h.Sum(nil))
+	info := t.slipInfo(ctx)
+	w := info.word
 	r := receipt.Receipt{Store: t.cfg.Store.Name, Till: t.cert.Name, Cashier: sh.Staff, Number: "X " + t.slipNumber(ev),
-		Time: time.UnixMilli(sh.Opened.Wall).In(time.Local), Currency: rep.Currency, EventID: id,
-		Sig: append([]byte(nil), ev.Sig...), Title: "X REPORT"}
+		Time: time.UnixMilli(sh.Opened.Wall).In(info.Location), Currency: rep.Currency, Lang: string(info.Lang), EventID: id,
+		Sig: append([]byte(nil), ev.Sig...), Title: w("receipt.report.x")}
 	if r.Currency == "" {
-		r.Currency = "EUR"
+		r.Currency = info.Currency
 	}
 	if r.Till == "" {
-		r.Till = fmt.Sprintf("Till %d", t.cert.Number)
+		r.Till = w("receipt.till", "n", t.cert.Number)
 	}
 	m := func(label string, v ledger.Money) {
 		r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v})
 	}
-	m("Float", rep.Float)
-	m(fmt.Sprintf("Sales (%d)", rep.Sales), rep.SalesTotal)
-	m(fmt.Sprintf("Refunds (%d)", rep.Refunds), -rep.Refunded)
-	m(fmt.Sprintf("Voids (%d)", rep.Voids), -rep.Voided)
-	m("Total kept", rep.Total)
-	m("of which tax", rep.Tax)
-	m("Cash in", rep.CashIn)
-	m("Cash out", -rep.CashOut)
-	m("Cash expected", rep.CashExpected)
+	m(w("receipt.report.float"), rep.Float)
+	m(w("receipt.report.sales", "n", rep.Sales), rep.SalesTotal)
+	m(w("receipt.report.refunds", "n", rep.Refunds), -rep.Refunded)
+	m(w("receipt.report.voids", "n", rep.Voids), -rep.Voided)
+	m(w("receipt.report.total_kept"), rep.Total)
+	m(w("receipt.report.of_which_tax"), rep.Tax)
+	m(w("receipt.report.cash_in"), rep.CashIn)
+	m(w("receipt.report.cash_out"), -rep.CashOut)
+	m(w("receipt.report.cash_expected"), rep.CashExpected)
 	if err := r.Validate(); err != nil {
 		return err
 	}

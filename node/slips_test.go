@@ -3,9 +3,11 @@ package node_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Every drawer event prints its slip; the X report prints on demand; a
@@ -119,5 +121,63 @@ func TestExchangePrintsOneReceipt(t *testing.T) {
 	}
 	if strings.Contains(p, "RETURN, NO RECEIPT") || n(out["difference"]) >= 0 {
 		t.Fatalf("exchange %v printed:\n%s", out, p)
+	}
+}
+
+// The store's language, currency and time zone settings (issue 20) make
+// the receipts and slips: an Uzbek sale receipt and cash-in slip, their
+// time in Tashkent; an unknown language prints in English and the till
+// keeps selling.
+func TestPrintoutsInStoreLanguage(t *testing.T) {
+	s := newStore(t, 1)
+	set := sim.NewSet()
+	a := s.startWith(t, s.tills[0], set)
+	seed(t, a, 3)
+	ctx := t.Context()
+	for k, v := range map[string]string{"language": "uz", "time_zone": "Asia/Tashkent"} {
+		if err := a.PutSetting(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := a.Record(ctx, &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "1"}, "open"); err != nil {
+		t.Fatal(err)
+	}
+	ev := sell(t, a, "s1", "10001", 2)
+	if _, _, err := a.Record(ctx, &ledger.CashIn{Currency: "EUR", Amount: 1000, Reason: "mayda pul", Staff: "1"}, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the receipt and the slip printed", func() bool { return len(set.Printer.Receipts()) == 2 })
+	eur, err := i18n.LookupCurrency("EUR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tashkent, err := time.LoadLocation("Asia/Tashkent")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	at := time.UnixMilli(ev.Time.Wall).In(tashkent).Format("02.01.2006 15:04")
+	sale, slip := set.Printer.Receipts()[0].Text(), set.Printer.Receipts()[1].Text()
+	for _, want := range []string{"Kassir api", "Chek ", at, "Oraliq jami", "JAMI", "Naqd", "Qaytim", "Narxlarga soliq kiritilgan"} {
+		if !strings.Contains(sale, want) {
+			t.Errorf("the sale receipt lacks %q:\n%s", want, sale)
+		}
+	}
+	for _, want := range []string{"KASSAGA KIRIM", "Qutiga", strings.ReplaceAll(i18n.FormatMoney(i18n.Uzbek, eur, 1000), "\u00a0", " "), "Sabab", "mayda pul"} {
+		if !strings.Contains(slip, want) {
+			t.Errorf("the cash-in slip lacks %q:\n%s", want, slip)
+		}
+	}
+	for _, english := range []string{"Cashier", "TOTAL", "Change", "Reason", "CASH IN"} {
+		if strings.Contains(sale+slip, english) {
+			t.Errorf("an Uzbek printout says %q:\n%s\n%s", english, sale, slip)
+		}
+	}
+	if err := a.PutSetting(ctx, "language", "xx"); err != nil {
+		t.Fatal(err)
+	}
+	sell(t, a, "s2", "10001", 1)
+	waitFor(t, "the next receipt printed", func() bool { return len(set.Printer.Receipts()) == 3 })
+	if txt := set.Printer.Receipts()[2].Text(); !strings.Contains(txt, "TOTAL") || !strings.Contains(txt, "Cashier api") {
+		t.Errorf("a store with an unknown language does not print in English:\n%s", txt)
 	}
 }

@@ -152,6 +152,37 @@ func (b *Builder) SetCodePage(p CodePage) error {
 	return nil
 }
 
+// Missing returns the characters of s, each once in order of first
+// appearance, that Text would print as the replacement byte: control
+// characters (other than '\n'), invalid UTF-8 and characters the current
+// code page lacks. It appends nothing.
+func (b *Builder) Missing(s string) []rune {
+	var bad []rune
+	for _, r := range s {
+		if r == '\n' {
+			continue
+		}
+		if _, ok := b.encode(r); !ok && !slices.Contains(bad, r) {
+			bad = append(bad, r)
+		}
+	}
+	return bad
+}
+
+// encode is r in the current code page; ok is false for control
+// characters and characters the page lacks.
+func (b *Builder) encode(r rune) (byte, bool) {
+	switch {
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		return 0, false // control characters would be read as commands
+	case r < 0x80:
+		return byte(r), true
+	case b.cm == nil:
+		return 0, false
+	}
+	return b.cm.EncodeRune(r)
+}
+
 // Text prints s in the current code page without ending the line; '\n'
 // ends a line. Control characters, invalid UTF-8 and characters the code
 // page lacks are printed as the replacement byte and reported as an
@@ -159,20 +190,13 @@ func (b *Builder) SetCodePage(p CodePage) error {
 func (b *Builder) Text(s string) error {
 	var bad []rune
 	for _, r := range s { // invalid UTF-8 comes as U+FFFD
-		switch {
-		case r == '\n':
+		if r == '\n' {
 			b.buf = append(b.buf, lf)
 			continue
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			// Control characters would be read as commands.
-		case r < 0x80:
-			b.buf = append(b.buf, byte(r))
+		}
+		if c, ok := b.encode(r); ok {
+			b.buf = append(b.buf, c)
 			continue
-		default:
-			if c, ok := b.cm.EncodeRune(r); ok {
-				b.buf = append(b.buf, c)
-				continue
-			}
 		}
 		b.buf = append(b.buf, b.cfg.Replacement)
 		if !slices.Contains(bad, r) {

@@ -336,3 +336,31 @@ func TestParseCharset(t *testing.T) {
 		t.Errorf("ParseCharset(utf-8) = %v", err)
 	}
 }
+
+// Missing names the characters Text would print as '?', and appends
+// nothing: Russian is whole in CP866 and WPC1251, ʻ in neither, « only
+// in WPC1251.
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		cs   Charset
+		text string
+		want string
+	}{
+		{CP866, "Съешь же ещё этих мягких булок, ЁЖ", ""},
+		{WPC1251, "Съешь же ещё этих мягких булок «ЁЖ»", ""},
+		{CP866, "«Oʻzbek» soʻm\x07", "«ʻ»\x07"},
+		{CP437, "Café €", "€"},
+		{WPC1251, "line\n", ""},
+	} {
+		b, err := NewBuilder(Config{CodePage: EpsonCodePage(tc.cs)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(b.Missing(tc.text)); got != tc.want || b.Len() != 0 {
+			t.Errorf("%v: Missing(%q) = %q (%d bytes appended), want %q", tc.cs, tc.text, got, b.Len(), tc.want)
+		}
+		if err := b.Text(tc.text); (err != nil) != (tc.want != "") {
+			t.Errorf("%v: Text(%q) = %v, Missing says %q", tc.cs, tc.text, err, tc.want)
+		}
+	}
+}

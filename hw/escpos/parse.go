@@ -28,12 +28,18 @@ type Line struct {
 	Underline bool
 	Width     int // character width multiplier, 1 to 8
 	Height    int // character height multiplier, 1 to 8
+	// Image is set on a line that was printed as a raster image and read
+	// back as text (hw/glyph): the image.
+	Image *Raster
 }
 
 // String renders the line as its non-default layout and the quoted text,
 // such as `center bold 2x2 "TOTAL"`.
 func (l Line) String() string {
 	var b strings.Builder
+	if l.Image != nil {
+		b.WriteString("raster ")
+	}
 	if l.Align != Left {
 		b.WriteString(l.Align.String())
 		b.WriteByte(' ')

@@ -28,7 +28,7 @@ func TestCardBalanceLeftPrinted(t *testing.T) {
 	}
 	for _, l := range []Layout{Layout58(), Layout80()} {
 		_, doc := render(t, r, l, false)
-		if text := doc.Text(); !strings.Contains(text, "Gift card GC-1001: 12.50 left") {
+		if text := doc.Text(); !strings.Contains(text, "Gift card GC-1001: €12.50 left") {
 			t.Errorf("%d columns: no balance line:\n%s", l.Columns, text)
 		}
 	}

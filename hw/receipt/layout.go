@@ -3,15 +3,18 @@ package receipt
 import (
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/tillmesh/tillmesh/hw/escpos"
+	"github.com/tillmesh/tillmesh/hw/glyph"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // A Layout is how one printer prints receipts.
@@ -28,14 +31,23 @@ type Layout struct {
 	// Feed is the number of lines fed before the cut, so that the last
 	// line clears the cutter.
 	Feed int
-	// Decimal separates the units of money from the cents: '.' or ','.
-	// Zero means '.'.
+	// Decimal, when set ('.' or ','), replaces the decimal mark of the
+	// receipt's language in amounts (a printer set up before receipts
+	// spoke the store's language); zero means the language's.
 	Decimal byte
 	// QRModule is the largest QR module size in dots; it shrinks to fit
 	// the paper. Zero means 6.
 	QRModule int
 	// NoBarcode leaves out the CODE128 barcode of the receipt number.
 	NoBarcode bool
+	// TextOnly never prints a line as an image: characters the code
+	// page lacks print as the replacement byte. By default such a line
+	// prints as a raster image of its text (hw/glyph).
+	TextOnly bool
+	// ASCII says the printer's code page is not known (a configuration
+	// named one this package does not know): only ASCII prints as text,
+	// every other line as an image.
+	ASCII bool
 }
 
 // Layout58 is a 58 mm printer: 32 columns, 384 dots, CP437.
@@ -74,9 +86,13 @@ func (l Layout) Validate() error {
 type Printout struct {
 	// Segments are the ESC/POS commands, split between whole commands.
 	Segments [][]byte
-	// Unencodable lists the characters the code page lacks, each once;
-	// they were printed as the replacement byte.
+	// Unencodable lists the characters printed as the replacement byte,
+	// each once: the code page lacks them and no raster line could draw
+	// them (the font lacks them too, or the layout is TextOnly).
 	Unencodable []rune
+	// Rastered lists the characters the code page lacks that were
+	// printed in raster lines, each once.
+	Rastered []rune
 	// QR is the payload of the receipt's QR code; empty if it did not fit.
 	QR string
 }
@@ -94,7 +110,9 @@ func (p *Printout) Bytes() []byte {
 	return out
 }
 
-// CopyMark is printed at the top and the bottom of a reprint.
+// CopyMark is printed at the top and the bottom of a reprint, in
+// English (the catalog's receipt.copy in the receipt's language; see
+// IsCopyMark).
 const CopyMark = "** COPY **"
 
 // maxRasterBand is the most bytes of raster data sent in one GS v 0
@@ -110,9 +128,6 @@ func Render(r Receipt, l Layout, reprint bool) (*Printout, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
-	if l.Decimal == 0 {
-		l.Decimal = '.'
-	}
 	if l.QRModule == 0 {
 		l.QRModule = 6
 	}
@@ -123,12 +138,35 @@ func Render(r Receipt, l Layout, reprint bool) (*Printout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layout: %v: %w", err, ErrInvalid)
 	}
-	w := &writer{b: b, cols: l.Columns, exp: exponent(r.Currency), dec: l.Decimal}
+	if _, err := catalog(); err != nil {
+		return nil, fmt.Errorf("render: catalogs: %w", err)
+	}
+	cur, err := i18n.LookupCurrency(r.Currency)
+	if err != nil {
+		cur = i18n.Currency{Code: strings.ToUpper(r.Currency), Digits: 2}
+	}
+	w := &writer{b: b, cols: l.Columns, dots: l.Printer.DotsPerLine, lang: lang(r.Lang), cur: cur, dec: l.Decimal,
+		ascii: l.ASCII, st: glyph.Style{Width: 1, Height: 1}}
+	if !l.TextOnly {
+		if w.face, err = glyph.Default(); err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+	}
 	w.receipt(&r, l, reprint)
 	if w.err != nil {
 		return nil, w.err
 	}
-	return &Printout{Segments: w.segments(), Unencodable: b.Unencodable(), QR: w.qr}, nil
+	return &Printout{Segments: w.segments(), Unencodable: union(b.Unencodable(), w.replaced), Rastered: w.rastered, QR: w.qr}, nil
+}
+
+// union is a with the runes of b it lacks appended.
+func union(a, b []rune) []rune {
+	for _, r := range b {
+		if !slices.Contains(a, r) {
+			a = append(a, r)
+		}
+	}
+	return a
 }
 
 // writer appends a receipt to a Builder and remembers the command
@@ -137,10 +175,19 @@ type writer struct {
 	b    *escpos.Builder
 	cuts []int
 	cols int
-	exp  int
-	dec  byte
-	qr   string
-	err  error
+	dots int
+	lang i18n.Lang
+	cur  i18n.Currency
+	dec  byte        // a decimal mark in place of the language's; 0: none
+	face *glyph.Face // draws raster lines; nil: TextOnly
+	// ascii: the code page is unknown, only ASCII prints as text.
+	ascii bool
+	st    glyph.Style // what ESC a, ESC ! and GS ! selected
+	// rastered: characters printed in raster lines; replaced: those
+	// printed as '?' in a raster line (the font lacks them).
+	rastered, replaced []rune
+	qr                 string
+	err                error
 }
 
 // mark records a command boundary.
@@ -173,13 +220,77 @@ func (w *writer) segments() [][]byte {
 	return out
 }
 
-func (w *writer) line(s string) { w.must(w.b.Line(s)) }
+// line prints s and ends the line: as text, or, if the code page lacks
+// a character of s, as a raster image of the line (hw/glyph) in the
+// style and alignment in force.
+func (w *writer) line(s string) {
+	s = strings.Map(func(r rune) rune {
+		if r == '\u00a0' || r == '\u202f' { // the locale's grouping: one column either way
+			return ' '
+		}
+		return r
+	}, s)
+	if w.face != nil {
+		missing := w.b.Missing(s)
+		if w.ascii {
+			missing = nil
+			for _, r := range s {
+				if r >= 0x80 && !slices.Contains(missing, r) {
+					missing = append(missing, r)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			img, lost := w.face.Draw(s, w.st, w.dots)
+			for _, r := range missing {
+				if !slices.Contains(lost, r) {
+					w.rastered = union(w.rastered, []rune{r})
+				}
+			}
+			w.replaced = union(w.replaced, lost)
+			w.image(img)
+			return
+		}
+	}
+	w.must(w.b.Line(s))
+}
 
-func (w *writer) align(a escpos.Align) { w.must(w.b.SetAlign(a)) }
+func (w *writer) align(a escpos.Align) {
+	w.must(w.b.SetAlign(a))
+	w.st.Align = a
+}
 
-func (w *writer) size(width, height int) { w.must(w.b.SetSize(width, height)) }
+func (w *writer) size(width, height int) {
+	w.must(w.b.SetSize(width, height))
+	w.st.Width, w.st.Height = width, height
+}
 
-func (w *writer) style(s escpos.Style) { w.b.SetStyle(s); w.mark() }
+// style selects s; like ESC !, it also resets the character size.
+func (w *writer) style(s escpos.Style) {
+	w.b.SetStyle(s)
+	w.mark()
+	w.st.Bold, w.st.Width, w.st.Height = s.Bold, 1, 1
+	if s.DoubleWidth {
+		w.st.Width = 2
+	}
+	if s.DoubleHeight {
+		w.st.Height = 2
+	}
+}
+
+// t is the message key in the receipt's language.
+func (w *writer) t(key string, args ...any) string { return T(w.lang, key, args...) }
+
+// image prints img in bands of at most maxRasterBand bytes, so that a
+// drawer kick waits behind no more than one band.
+func (w *writer) image(img *escpos.Raster) {
+	rows := max(1, maxRasterBand/img.Stride())
+	for y := 0; y < img.Height; y += rows {
+		h := min(rows, img.Height-y)
+		band := &escpos.Raster{Width: img.Width, Height: h, Pix: img.Pix[y*img.Stride() : (y+h)*img.Stride()]}
+		w.must(w.b.Image(band))
+	}
+}
 
 func (w *writer) rule() { w.line(strings.Repeat("-", w.cols)) }
 
@@ -198,7 +309,61 @@ func (w *writer) wrapped(s string, width int) {
 	}
 }
 
-func (w *writer) money(m ledger.Money) string { return formatMoney(m, w.exp, w.dec) }
+// num is an amount as a number in the receipt's language, for columns:
+// "1,234.56", "1 234,56", "12 000".
+func (w *writer) num(m ledger.Money) string {
+	return w.decimal(i18n.FormatNumber(w.lang, int64(m), w.cur.Digits))
+}
+
+// money is an amount with its currency, as the language writes it:
+// "€2.50", "2,50 €", "12 000 soʻm". A symbol that neither the code page
+// nor the raster font can print (₽ is in neither) gives way to the ISO
+// code: "50,00 RUB".
+func (w *writer) money(m ledger.Money) string {
+	if w.printable(w.cur.Symbol(w.lang)) {
+		return w.decimal(i18n.FormatMoney(w.lang, w.cur, m))
+	}
+	num := w.num(m)
+	if w.lang != i18n.English {
+		return num + " " + w.cur.Code
+	}
+	if n, ok := strings.CutPrefix(num, "-"); ok {
+		return "-" + w.cur.Code + " " + n
+	}
+	return w.cur.Code + " " + num
+}
+
+// printable reports whether every character of s prints: as text, or in
+// a raster line.
+func (w *writer) printable(s string) bool {
+	for _, r := range s {
+		text := len(w.b.Missing(string(r))) == 0 && (!w.ascii || r < 0x80)
+		if !text && (w.face == nil || !w.face.Has(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// decimal puts the layout's decimal mark in place of the language's;
+// a grouping mark equal to it becomes a space.
+func (w *writer) decimal(s string) string {
+	mark := i18n.DecimalMark(w.lang)
+	if w.dec == 0 || string(w.dec) == mark || w.cur.Digits == 0 {
+		return s
+	}
+	group := strings.Trim(i18n.FormatNumber(w.lang, 1000, 0), "01")
+	newGroup := group
+	if newGroup == string(w.dec) {
+		newGroup = " "
+	}
+	s = strings.ReplaceAll(s, group, "\x00")
+	s = strings.ReplaceAll(s, mark, string(w.dec))
+	return strings.ReplaceAll(s, "\x00", newGroup)
+}
+
+// when is a time in the receipt's language, in the time's own zone.
+func (w *writer) when(t time.Time) string { return i18n.FormatTime(w.lang, t, t.Location()) }
 
 func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 	w.b.Init()
@@ -221,20 +386,29 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 	w.line("")
 	cashier := ""
 	if r.Cashier != "" {
-		cashier = "Cashier " + r.Cashier
+		cashier = w.t("receipt.cashier", "name", r.Cashier)
 	}
 	w.pair(r.Till, cashier)
 	if r.Title != "" {
 		w.report(r, l, reprint)
 		return
 	}
-	w.pair("Receipt "+r.Number, r.Time.Format("2006-01-02 15:04"))
+	w.pair(w.t("receipt.number", "number", r.Number), w.when(r.Time))
 	if r.Customer != "" {
-		w.pair("Customer "+r.Customer, "")
+		w.pair(w.t("receipt.customer", "number", r.Customer), "")
 	}
 	w.rule()
+	w.lines(r)
+	w.rule()
+	w.totals(r)
+	w.rule()
+	w.bands(r)
+	w.trailer(r, l, reprint)
+}
 
-	// Lines: the amount column ends with the line's tax code.
+// lines prints the sale's lines: the amount column ends with the line's
+// tax code.
+func (w *writer) lines(r *Receipt) {
 	letters := map[ledger.TaxRate]string{}
 	for i, b := range r.Bands {
 		letters[b.Rate] = taxLetter(i)
@@ -245,9 +419,8 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 		}
 		return "*"
 	}
-	var subtotal ledger.Money
 	for _, ln := range r.Lines {
-		amount := w.money(ln.Gross) + " " + code(ln.Rate)
+		amount := w.num(ln.Gross) + " " + code(ln.Rate)
 		if ln.Qty == 1 && ln.Unit != ledger.Kilogram {
 			w.pair(ln.Name, amount)
 		} else {
@@ -255,56 +428,65 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 			w.pair("  "+w.quantity(ln), amount)
 		}
 		if ln.OverrideReason != "" { // issue 16
-			w.wrapped(fmt.Sprintf("  Price override, was %s: %s", w.money(ln.ListPrice), ln.OverrideReason), w.cols)
+			w.wrapped("  "+w.t("receipt.override", "price", w.money(ln.ListPrice), "reason", ln.OverrideReason), w.cols)
 		}
 		if ln.Discount != 0 {
-			w.pair("  Discount", w.money(-ln.Discount)+"  ")
+			w.pair("  "+w.t("receipt.discount"), w.num(-ln.Discount)+"  ")
 		}
+	}
+}
+
+// totals prints the subtotal, discount, tax, total, tenders and change.
+func (w *writer) totals(r *Receipt) {
+	var subtotal ledger.Money
+	for _, ln := range r.Lines {
 		subtotal += ln.Gross - ln.Discount
 	}
-	w.rule()
-
-	// Totals.
-	w.pair("Subtotal", w.money(subtotal)+"  ")
+	w.pair(w.t("receipt.subtotal"), w.num(subtotal)+"  ")
 	if r.CartDiscount != 0 {
-		w.pair("Discount", w.money(-r.CartDiscount)+"  ")
+		w.pair(w.t("receipt.discount"), w.num(-r.CartDiscount)+"  ")
 	}
 	if !r.TaxIncluded {
-		w.pair("Tax", w.money(r.Tax)+"  ")
+		w.pair(w.t("receipt.tax"), w.num(r.Tax)+"  ")
 	}
 	w.style(escpos.Style{Bold: true})
 	w.size(1, 2)
-	w.pair("TOTAL "+r.Currency, w.money(r.Total)+"  ")
+	w.pair(w.t("receipt.total"), w.money(r.Total))
 	w.size(1, 1)
 	w.style(escpos.Style{})
 	for _, t := range r.Tenders {
-		label := tenderLabel(t.Kind)
+		label := TenderLabel(w.lang, t.Kind)
 		if t.Ref != "" {
 			label += " " + t.Ref
 		}
-		w.pair(label, w.money(t.Amount)+"  ")
+		w.pair(label, w.money(t.Amount))
 		if t.Left != nil {
-			w.line(fmt.Sprintf("%s: %s left", label, w.money(*t.Left)))
+			w.wrapped(w.t("receipt.card_left", "card", label, "amount", w.money(*t.Left)), w.cols)
 		}
 	}
 	if r.Change != 0 {
-		w.pair("Change", w.money(r.Change)+"  ")
+		w.pair(w.t("receipt.change"), w.money(r.Change))
+	}
+}
+
+// bands prints the tax by rate.
+func (w *writer) bands(r *Receipt) {
+	if len(r.Bands) == 0 {
+		return
+	}
+	w.line(columns(w.cols, w.t("receipt.rate"), w.t("receipt.net"), w.t("receipt.tax")))
+	for i, b := range r.Bands {
+		w.line(columns(w.cols, taxLetter(i)+" "+b.Rate.String(), w.num(b.Net), w.num(b.Tax)))
+	}
+	if r.TaxIncluded {
+		w.wrapped(w.t("receipt.tax_included"), w.cols)
 	}
 	w.rule()
+}
 
-	// Tax by rate.
-	if len(r.Bands) > 0 {
-		w.line(columns(w.cols, "Rate", "Net", "Tax"))
-		for i, b := range r.Bands {
-			w.line(columns(w.cols, taxLetter(i)+" "+b.Rate.String(), w.money(b.Net), w.money(b.Tax)))
-		}
-		if r.TaxIncluded {
-			w.line("Prices include tax")
-		}
-		w.rule()
-	}
-
-	// Footer, barcode, QR code.
+// trailer prints the footer, the barcode, the QR code and the event's
+// ID, the copy mark of a reprint, and cuts.
+func (w *writer) trailer(r *Receipt, l Layout, reprint bool) {
 	w.align(escpos.Center)
 	for _, f := range r.Footer {
 		w.wrapped(f, w.cols)
@@ -319,8 +501,13 @@ func (w *writer) receipt(r *Receipt, l Layout, reprint bool) {
 		w.must(w.b.SetHRI(escpos.HRIBelow))
 		w.must(w.b.Code128(barcode))
 	}
+	w.end(r, l, reprint)
+}
+
+// end prints the QR code, the event's ID and the copy mark, and cuts.
+func (w *writer) end(r *Receipt, l Layout, reprint bool) {
 	w.qrCode(QRPayload(r.Verify, r.EventID, r.Sig), l)
-	w.line("ID " + r.EventID.String()[:16])
+	w.line(w.t("receipt.id", "id", r.EventID.String()[:16]))
 	if reprint {
 		w.copyMark()
 	}
@@ -338,13 +525,13 @@ func (w *writer) report(r *Receipt, l Layout, reprint bool) {
 	w.align(escpos.Center)
 	w.style(escpos.Style{Bold: true})
 	w.size(1, 2)
-	w.line(r.Title + " " + r.Number)
+	w.wrapped(r.Title+" "+r.Number, w.cols)
 	w.size(1, 1)
 	w.style(escpos.Style{})
 	w.align(escpos.Left)
-	w.pair("From", r.Time.Format("2006-01-02 15:04"))
+	w.pair(w.t("receipt.from"), w.when(r.Time))
 	if r.Closed != nil {
-		w.pair("To", r.Closed.Format("2006-01-02 15:04"))
+		w.pair(w.t("receipt.to"), w.when(*r.Closed))
 	}
 	w.rule()
 	for _, row := range r.Summary {
@@ -356,24 +543,14 @@ func (w *writer) report(r *Receipt, l Layout, reprint bool) {
 	}
 	w.rule()
 	w.align(escpos.Center)
-	w.qrCode(QRPayload(r.Verify, r.EventID, r.Sig), l)
-	w.line("ID " + r.EventID.String()[:16])
-	if reprint {
-		w.copyMark()
-	}
-	w.align(escpos.Left)
-	w.b.Feed(l.Feed)
-	w.mark()
-	if !l.NoCut {
-		w.must(w.b.Cut(l.Cut))
-	}
+	w.end(r, l, reprint)
 }
 
 func (w *writer) copyMark() {
 	w.align(escpos.Center)
 	w.style(escpos.Style{Bold: true})
 	w.size(2, 2)
-	w.line(CopyMark)
+	w.line(w.t("receipt.copy"))
 	w.size(1, 1)
 	w.style(escpos.Style{})
 	w.align(escpos.Left)
@@ -402,12 +579,7 @@ func (w *writer) qrCode(payload string, l Layout) {
 		w.must(err)
 		return
 	}
-	rows := max(1, maxRasterBand/img.Stride())
-	for y := 0; y < img.Height; y += rows {
-		h := min(rows, img.Height-y)
-		band := &escpos.Raster{Width: img.Width, Height: h, Pix: img.Pix[y*img.Stride() : (y+h)*img.Stride()]}
-		w.must(w.b.Image(band))
-	}
+	w.image(img)
 }
 
 // code128Fits reports whether a CODE128 code set B barcode of s, with
@@ -419,25 +591,9 @@ func code128Fits(s string, dots int) bool {
 
 func (w *writer) quantity(ln Line) string {
 	if ln.Unit == ledger.Kilogram {
-		return fmt.Sprintf("%s kg x %s/kg", formatMoney(ledger.Money(ln.Qty), 3, w.dec), w.money(ln.UnitPrice))
+		return w.t("receipt.qty_kg", "kg", w.decimal(i18n.FormatNumber(w.lang, ln.Qty, 3)), "price", w.num(ln.UnitPrice))
 	}
-	return fmt.Sprintf("%d x %s", ln.Qty, w.money(ln.UnitPrice))
-}
-
-func tenderLabel(k ledger.TenderKind) string {
-	switch k {
-	case ledger.Cash:
-		return "Cash"
-	case ledger.Card:
-		return "Card"
-	case ledger.Other:
-		return "Other"
-	case ledger.GiftCardTender:
-		return "Gift card"
-	case ledger.StoreCreditTender:
-		return "Store credit"
-	}
-	return string(k)
+	return w.t("receipt.qty", "qty", ln.Qty, "price", w.num(ln.UnitPrice))
 }
 
 // taxLetter names the i-th tax band: A, B, ... Z, then *.
@@ -446,37 +602,6 @@ func taxLetter(i int) string {
 		return string(rune('A' + i))
 	}
 	return "*"
-}
-
-// exponent is the number of minor-unit digits of an ISO 4217 currency.
-func exponent(currency string) int {
-	switch currency {
-	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
-		return 0
-	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
-		return 3
-	}
-	return 2
-}
-
-// formatMoney writes m minor units with exp decimals.
-func formatMoney(m ledger.Money, exp int, dec byte) string {
-	neg := m < 0
-	u := uint64(m)
-	if neg {
-		u = -u
-	}
-	s := strconv.FormatUint(u, 10)
-	if exp > 0 {
-		if len(s) <= exp {
-			s = strings.Repeat("0", exp-len(s)+1) + s
-		}
-		s = s[:len(s)-exp] + string(dec) + s[len(s)-exp:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
 }
 
 // clean makes s safe and measurable for one printed line: NFC, so that

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // ErrInvalid means a receipt or a layout is malformed.
@@ -26,9 +28,13 @@ type Receipt struct {
 	// Code is what the barcode encodes (ledger.ReceiptCode), the same as
 	// the receipt screen's barcode. Empty (a receipt queued by an earlier
 	// release): Number, as that release printed it.
-	Code         string         `json:"code,omitempty"`
-	Time         time.Time      `json:"time"` // printed in its own location
-	Currency     string         `json:"currency"`
+	Code     string    `json:"code,omitempty"`
+	Time     time.Time `json:"time"` // printed in its own location
+	Currency string    `json:"currency"`
+	// Lang is the store's language, in which every word prints
+	// (i18n.Lang); empty or unknown: English. The labels of a report's
+	// rows are already in it.
+	Lang         string         `json:"lang,omitempty"`
 	TaxIncluded  bool           `json:"tax_included,omitempty"`
 	Lines        []Line         `json:"lines"`
 	CartDiscount ledger.Money   `json:"cart_discount,omitempty"`
@@ -105,8 +111,11 @@ type Info struct {
 	Number uint32 // the till's number in the store
 	// Receipt is the sale's receipt number (ledger.State.ReceiptNumber);
 	// for a Z report, the shift's number at its till (1 for the first).
-	Receipt  uint64
-	Cashier  string // empty: the sale's staff
+	Receipt uint64
+	Cashier string // empty: the sale's staff
+	// Lang is the store's language (the store setting "language"); the
+	// receipt prints in it. Empty: English.
+	Lang     i18n.Lang
 	Location *time.Location
 	Verify   string // QR payload prefix; empty: DefaultVerify
 	// CardLeft is the balance left on each card (by number) a gift card
@@ -141,12 +150,12 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 		Store: info.Store, Header: info.Header, Footer: info.Footer,
 		Till: info.Till, Cashier: info.Cashier, Number: ledger.ReceiptNo(info.Number, info.Receipt),
 		Code: ledger.ReceiptCode(info.Number, info.Receipt),
-		Time: time.UnixMilli(ev.Time.Wall).In(loc), Currency: s.Currency, TaxIncluded: s.TaxIncluded,
+		Time: time.UnixMilli(ev.Time.Wall).In(loc), Currency: s.Currency, Lang: string(info.Lang), TaxIncluded: s.TaxIncluded,
 		CartDiscount: s.CartDiscount, Tax: t.Tax, Total: t.Total, Change: s.Change,
 		EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...), Verify: info.Verify,
 	}
 	if r.Till == "" {
-		r.Till = fmt.Sprintf("Till %d", info.Number)
+		r.Till = T(info.Lang, "receipt.till", "n", info.Number)
 	}
 	if r.Cashier == "" {
 		r.Cashier = s.Staff
@@ -193,55 +202,58 @@ func FromShiftClose(ev *ledger.Event, sh *ledger.Shift, info Info) (Receipt, err
 	closed := time.UnixMilli(ev.Time.Wall).In(loc)
 	r := Receipt{
 		Store: info.Store, Header: info.Header, Till: info.Till, Cashier: info.Cashier, Number: ledger.ReceiptNo(info.Number, info.Receipt),
-		Time: time.UnixMilli(sh.Opened.Wall).In(loc), Closed: &closed, Currency: rep.Currency,
-		EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...), Verify: info.Verify, Title: "Z REPORT",
+		Time: time.UnixMilli(sh.Opened.Wall).In(loc), Closed: &closed, Currency: rep.Currency, Lang: string(info.Lang),
+		EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...), Verify: info.Verify, Title: T(info.Lang, "receipt.report.z"),
 	}
 	if r.Currency == "" {
 		r.Currency = "EUR"
 	}
 	if r.Till == "" {
-		r.Till = fmt.Sprintf("Till %d", info.Number)
+		r.Till = T(info.Lang, "receipt.till", "n", info.Number)
 	}
 	if r.Cashier == "" {
 		r.Cashier = sh.Staff
 	}
-	m := func(label string, v ledger.Money) { r.Summary = append(r.Summary, Row{Label: label, Money: &v}) }
-	m("Float", rep.Float)
-	m(fmt.Sprintf("Sales (%d)", rep.Sales), rep.SalesTotal)
+	l := info.Lang
+	m := func(v ledger.Money, key string, args ...any) {
+		r.Summary = append(r.Summary, Row{Label: T(l, key, args...), Money: &v})
+	}
+	m(rep.Float, "receipt.report.float")
+	m(rep.SalesTotal, "receipt.report.sales", "n", rep.Sales)
 	if rep.Refunds > 0 {
-		m(fmt.Sprintf("Refunds (%d)", rep.Refunds), -rep.Refunded)
+		m(-rep.Refunded, "receipt.report.refunds", "n", rep.Refunds)
 	}
 	if rep.Voids > 0 {
-		m(fmt.Sprintf("Voids (%d)", rep.Voids), -rep.Voided)
+		m(-rep.Voided, "receipt.report.voids", "n", rep.Voids)
 	}
-	m("Total kept", rep.Total)
-	m("of which tax", rep.Tax)
+	m(rep.Total, "receipt.report.total_kept")
+	m(rep.Tax, "receipt.report.of_which_tax")
 	for _, k := range []ledger.TenderKind{ledger.Cash, ledger.Card, ledger.Other} {
 		if v, ok := rep.Tenders[k]; ok {
-			m("Taken "+tenderLabel(k), v)
+			m(v, "receipt.report.taken", "tender", TenderLabel(l, k))
 		}
 		if v, ok := rep.RefundTenders[k]; ok {
-			m("Given back "+tenderLabel(k), -v)
+			m(-v, "receipt.report.given_back", "tender", TenderLabel(l, k))
 		}
 	}
 	if rep.CashIn != 0 {
-		m("Cash in", rep.CashIn)
+		m(rep.CashIn, "receipt.report.cash_in")
 	}
 	if rep.CashOut != 0 {
-		m("Cash out", -rep.CashOut)
+		m(-rep.CashOut, "receipt.report.cash_out")
 	}
 	if rep.NoSales > 0 {
-		r.Summary = append(r.Summary, Row{Label: "Drawer opened, no sale", Text: fmt.Sprint(rep.NoSales)})
+		r.Summary = append(r.Summary, Row{Label: T(l, "receipt.report.no_sales"), Text: fmt.Sprint(rep.NoSales)})
 	}
-	m("Cash expected", sh.Expected)
-	m("Cash counted", sh.Counted)
+	m(sh.Expected, "receipt.report.cash_expected")
+	m(sh.Counted, "receipt.report.cash_counted")
 	switch d := sh.OverShort; {
 	case d > 0:
-		m("Over", d)
+		m(d, "receipt.report.over")
 	case d < 0:
-		m("Short", d)
+		m(d, "receipt.report.short")
 	default:
-		r.Summary = append(r.Summary, Row{Label: "Drawer", Text: "right"})
+		r.Summary = append(r.Summary, Row{Label: T(l, "receipt.report.drawer"), Text: T(l, "receipt.report.drawer_right")})
 	}
 	return r, r.Validate()
 }
@@ -276,7 +288,7 @@ func (r *Receipt) Validate() error {
 	case len(r.Sig) == 0 || len(r.Sig) > 64 || r.EventID.IsZero():
 		return bad("no signature or event id")
 	}
-	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Code, r.Verify, r.Title}
+	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Code, r.Verify, r.Title, r.Lang}
 	for _, row := range r.Summary {
 		texts = append(texts, row.Label, row.Text)
 	}
@@ -339,4 +351,58 @@ func ParseQR(payload string) (ledger.EventID, []byte, error) {
 		return id, nil, fmt.Errorf("qr payload: signature %.20q: %w", sigPart, ErrInvalid)
 	}
 	return id, sig, nil
+}
+
+// catalog is the built-in message catalogs, loaded once: they never
+// change (ui/i18n's tests keep them complete).
+var catalog = sync.OnceValues(i18n.Embedded)
+
+// T is the message key of the built-in catalogs in language l (English
+// for an empty or unknown one), its placeholders filled from args as
+// name, value pairs. The receipt's words are the catalog's receipt.*
+// keys (ui/i18n/catalog/receipt.<lang>.json).
+func T(l i18n.Lang, key string, args ...any) string {
+	c, err := catalog()
+	if err != nil {
+		return key // Render reports the error
+	}
+	return c.T(l, key, args...)
+}
+
+// lang is the language a receipt prints in: its own, or English.
+func lang(code string) i18n.Lang {
+	l, err := i18n.ParseLang(code)
+	if err != nil {
+		return i18n.English
+	}
+	return l
+}
+
+// TenderLabel is a tender kind's name in l ("Cash", "Naqd").
+func TenderLabel(l i18n.Lang, k ledger.TenderKind) string {
+	switch k {
+	case ledger.Cash:
+		return T(l, "receipt.tender.cash")
+	case ledger.Card:
+		return T(l, "receipt.tender.card")
+	case ledger.Other:
+		return T(l, "receipt.tender.other_tender")
+	case ledger.GiftCardTender:
+		return T(l, "receipt.tender.gift_card")
+	case ledger.StoreCreditTender:
+		return T(l, "receipt.tender.store_credit")
+	}
+	return string(k)
+}
+
+// IsCopyMark reports whether a printed line is the copy mark of a
+// reprint, in any language.
+func IsCopyMark(line string) bool {
+	line = strings.TrimSpace(line)
+	for _, l := range i18n.Langs {
+		if line == T(l, "receipt.copy") {
+			return true
+		}
+	}
+	return line == CopyMark
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // A shift's close prints its Z report: the figures the till's Z screen
@@ -41,8 +42,8 @@ func TestZReport(t *testing.T) {
 	_, doc := render(t, r, Layout80(), false)
 	text := doc.Text()
 	tot, _ := sale.Totals()
-	for _, want := range []string{"Z REPORT 3-1", "Float", "100.00", "Sales (1)", formatMoney(tot.Total, 2, '.'),
-		"Cash expected", formatMoney(sh.Expected, 2, '.'), "Cash counted", "103.00", "Short", "From", "To"} {
+	for _, want := range []string{"Z REPORT 3-1", "Float", "€100.00", "Sales (1)", "€" + i18n.FormatNumber(i18n.English, int64(tot.Total), 2),
+		"Cash expected", "€" + i18n.FormatNumber(i18n.English, int64(sh.Expected), 2), "Cash counted", "€103.00", "Short", "From", "To"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Z printout lacks %q:\n%s", want, text)
 		}

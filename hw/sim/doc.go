@@ -1,5 +1,6 @@
 // Package sim simulates a till's devices: a receipt printer that parses
-// ESC/POS back into receipts (text and a PNG rendering), answers DLE EOT
+// ESC/POS back into receipts (text, with raster images that are lines of
+// text read back by hw/glyph, and a PNG rendering), answers DLE EOT
 // status queries and can run out of paper, go offline or stop answering;
 // the cash drawer wired to it; a barcode scanner codes can be injected
 // into; a customer display that decodes what it is sent; and a scale.

@@ -3,10 +3,10 @@ package sim
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	"github.com/tillmesh/tillmesh/hw/escpos"
+	"github.com/tillmesh/tillmesh/hw/glyph"
 	"github.com/tillmesh/tillmesh/hw/receipt"
 )
 
@@ -330,22 +330,30 @@ func (r *Receipt) event(e escpos.Event, printing bool) {
 	r.lostPart = r.lostPart || !printing
 }
 
-// Text returns the receipt's lines, each followed by a newline.
-func (r *Receipt) Text() string {
-	d := escpos.Document{Lines: r.Lines}
-	return d.Text()
+// Document is what the receipt printed, with its raster images that
+// are lines of text (hw/receipt prints a line the code page lacks a
+// character of as one) read back as Lines whose Image is set.
+func (r *Receipt) Document() *escpos.Document {
+	d := &escpos.Document{Lines: r.Lines, Events: r.Events}
+	if f, err := glyph.Default(); err == nil {
+		return f.Transcribe(d)
+	}
+	return d
 }
 
-// String renders lines and events in order, as escpos.Document does.
-func (r *Receipt) String() string {
-	d := escpos.Document{Lines: r.Lines, Events: r.Events}
-	return d.String()
-}
+// Text returns the receipt's lines, raster lines read back, each
+// followed by a newline.
+func (r *Receipt) Text() string { return r.Document().Text() }
 
-// IsCopy reports whether the receipt is marked as a copy.
+// String renders lines and events in order, as escpos.Document does;
+// raster lines read back show as `text raster "..."`.
+func (r *Receipt) String() string { return r.Document().String() }
+
+// IsCopy reports whether the receipt is marked as a copy, in any
+// language.
 func (r *Receipt) IsCopy() bool {
-	for _, l := range r.Lines {
-		if strings.TrimSpace(l.Text) == receipt.CopyMark {
+	for _, l := range r.Document().Lines {
+		if receipt.IsCopyMark(l.Text) {
 			return true
 		}
 	}

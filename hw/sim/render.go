@@ -45,9 +45,9 @@ func (c *canvas) set(x, y int) {
 	}
 }
 
-// glyph returns the font column bytes for r: its ASCII form, or that of
+// bitmap returns the font column bytes for r: its ASCII form, or that of
 // its transliteration's first character, or '?'.
-func glyph(r rune) [5]byte {
+func bitmap(r rune) [5]byte {
 	if r < 0x20 || r > 0x7e {
 		t, _ := display.Transliterate(string(r), nil)
 		r, _ = utf8.DecodeRuneInString(t)
@@ -72,7 +72,7 @@ func (c *canvas) text(l escpos.Line) {
 	y0 := c.grow(cellH * l.Height)
 	i := 0
 	for _, r := range l.Text {
-		g := glyph(r)
+		g := bitmap(r)
 		for col, bits := range g {
 			for row := range 8 {
 				if bits&(1<<row) == 0 {
@@ -136,13 +136,18 @@ func (c *canvas) barcode(e escpos.Event) {
 // font, raster images and QR codes as printed, barcodes schematically.
 func (r *Receipt) Image() *image.Gray {
 	c := &canvas{w: r.Dots}
+	d := r.Document()
 	li := 0
 	lines := func(upto int) {
-		for ; li < upto && li < len(r.Lines); li++ {
-			c.text(r.Lines[li])
+		for ; li < upto && li < len(d.Lines); li++ {
+			if l := d.Lines[li]; l.Image != nil {
+				c.raster(l.Image) // a raster line, as printed
+			} else {
+				c.text(l)
+			}
 		}
 	}
-	for _, e := range r.Events {
+	for _, e := range d.Events {
 		lines(e.Line)
 		switch e.Kind {
 		case escpos.EventRaster:
@@ -166,7 +171,7 @@ func (r *Receipt) Image() *image.Gray {
 			}
 		}
 	}
-	lines(len(r.Lines))
+	lines(len(d.Lines))
 	img := image.NewGray(image.Rect(0, 0, c.w, max(len(c.rows), 1)))
 	for i := range img.Pix {
 		img.Pix[i] = white.Y

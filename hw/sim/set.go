@@ -16,6 +16,11 @@ type Set struct {
 	Scale   *Scale
 
 	PrinterPort, ScannerPort, DisplayPort, ScalePort *Port
+
+	// PrinterCodePage is the printer's code page in Devices: "cp866" or
+	// "wpc1251" prints Russian as text (a line a page lacks prints as an
+	// image either way). Empty means cp858.
+	PrinterCodePage string
 }
 
 // NewSet builds the devices.
@@ -37,9 +42,13 @@ func NewSet() *Set {
 // Devices is the hw configuration that reaches the simulated devices.
 func (s *Set) Devices() []hw.DeviceConfig {
 	yes := true
+	page := s.PrinterCodePage
+	if page == "" {
+		page = "cp858"
+	}
 	return []hw.DeviceConfig{
 		{Name: "sim-printer", Kind: hw.KindPrinter, Transport: hw.TransportSim, Open: s.PrinterPort.Open,
-			Printer: &hw.PrinterOptions{Paper: 80, CodePage: "cp858"},
+			Printer: &hw.PrinterOptions{Paper: 80, CodePage: page},
 			Drawer:  &hw.DrawerOptions{Realtime: &yes}},
 		{Name: "sim-scanner", Kind: hw.KindScanner, Transport: hw.TransportSim, Open: s.ScannerPort.Open},
 		{Name: "sim-display", Kind: hw.KindDisplay, Transport: hw.TransportSim, Open: s.DisplayPort.Open,

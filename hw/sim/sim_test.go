@@ -16,6 +16,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/ledgertest"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 func testReceipt(t *testing.T) receipt.Receipt {
@@ -64,7 +65,7 @@ func TestPrinterParsesReceipt(t *testing.T) {
 			t.Fatalf("%d receipts, %d lost, errors %v", len(got), len(p.Lost()), p.Errors())
 		}
 		text := got[0].Text()
-		for _, want := range []string{"Épicerie", "Milk 1L", "Batteries AA", "1.234 kg x 2.99/kg", "TOTAL EUR", "12.06", "Change", "7.94", "Merci !"} {
+		for _, want := range []string{"Épicerie", "Milk 1L", "Batteries AA", "1.234 kg x 2.99/kg", "TOTAL", "€12.06", "Change", "€7.94", "Merci !"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%d columns: no %q in\n%s", l.Columns, want, text)
 			}
@@ -125,6 +126,72 @@ func TestReceiptPNGScans(t *testing.T) {
 			t.Errorf("qr mode %d: scanned %q, want %q", mode, got, want)
 		}
 	}
+}
+
+// An Uzbek receipt's lines with ʻ reach the simulated printer as raster
+// images: its text shows them read back, and its PNG shows them as
+// printed, dot for dot.
+func TestPrinterShowsRasterLines(t *testing.T) {
+	till := ledgertest.NewTill(ledger.StoreID{5}, 2, 9)
+	sale := &ledger.Sale{Currency: "UZS", TaxIncluded: true, Staff: "aziz",
+		Lines:   []ledger.Line{{SKU: "1", Name: "Sovgʻa qutisi", Qty: 1, UnitPrice: 95000, TaxRate: 1200}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 100000}}, Change: 5000}
+	ev, err := till.Next(sale, time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC).UnixMilli(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := receipt.FromSale(ev, receipt.Info{Store: "Baraka", Number: 9, Receipt: 1, Lang: i18n.Uzbek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := receipt.Layout58()
+	l.Printer.CodePage = escpos.EpsonCodePage(escpos.CP866)
+	out, err := receipt.Render(r, l, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := sim.NewPrinter(sim.PrinterConfig{Dots: 384})
+	feed(t, p, out.Bytes())
+	if len(p.Receipts()) != 1 {
+		t.Fatalf("%d receipts, errors %v", len(p.Receipts()), p.Errors())
+	}
+	got := p.Receipts()[0]
+	for _, want := range []string{`text raster "Sovgʻa qutisi`, `text raster bold 1x2 "JAMI`, "95 000 soʻm", `text raster "Qaytim`, "5 000 soʻm", "NUSXA"} {
+		if !strings.Contains(got.String(), want) {
+			t.Errorf("no %q in\n%s", want, got.String())
+		}
+	}
+	if !got.IsCopy() || strings.Contains(got.Text(), "?") {
+		t.Errorf("copy %v, text:\n%s", got.IsCopy(), got.Text())
+	}
+	// The PNG has the raster line's dots exactly where the text drew them.
+	img := got.Image()
+	var line *escpos.Line
+	y := 0
+	for _, l := range got.Document().Lines {
+		if l.Image != nil && strings.HasPrefix(l.Text, "Sovgʻa") {
+			line = &l
+			break
+		}
+	}
+	if line == nil {
+		t.Fatal("no raster line")
+	}
+	for y = 0; y+line.Image.Height <= img.Bounds().Dy(); y++ {
+		match := true
+		for yy := 0; yy < line.Image.Height && match; yy++ {
+			for x := 0; x < line.Image.Width; x++ {
+				if (img.GrayAt(x, y+yy).Y == 0) != line.Image.Black(x, yy) {
+					match = false
+					break
+				}
+			}
+		}
+		if match {
+			return
+		}
+	}
+	t.Error("the PNG does not show the raster line's dots")
 }
 
 func TestPrinterStates(t *testing.T) {

@@ -101,7 +101,7 @@ func TestGiftCardTender(t *testing.T) {
 		t.Fatalf("receipt balance line %q, want Gift card GC-1001: ...%s", got, amount)
 	}
 	br.shot(p, "gift-card-receipt")
-	printed := fmt.Sprintf("Gift card GC-1001: %d.%02d left", left/100, left%100)
+	printed := fmt.Sprintf("Gift card GC-1001: €%d.%02d left", left/100, left%100)
 	waitFor(t, "the printed receipt with the card's balance", func() bool {
 		for _, r := range set.Printer.Receipts() {
 			if strings.Contains(r.Text(), printed) {
