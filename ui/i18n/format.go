@@ -42,8 +42,15 @@ func (c Currency) Unit() ledger.Money {
 	return u
 }
 
-// Symbol is the currency's symbol in l ("€", "soʻm", "UZS").
+// symbols are the symbols CLDR has and golang.org/x/text's tables lack:
+// Russian writes so'm "сум" (x/text gives "UZS").
+var symbols = map[Lang]map[string]string{Russian: {"UZS": "сум"}}
+
+// Symbol is the currency's symbol in l ("€", "soʻm", "сум").
 func (c Currency) Symbol(l Lang) string {
+	if s, ok := symbols[l][c.Code]; ok {
+		return s
+	}
 	u, err := currency.ParseISO(c.Code)
 	if err != nil {
 		return c.Code

@@ -122,7 +122,7 @@ func TestFormatMoney(t *testing.T) {
 		{Russian, eur, 123456, "1\u00a0234,56\u00a0€"},
 		{Uzbek, uzs, 1234000, "1\u00a0234\u00a0000\u00a0soʻm"},
 		{English, uzs, 12000, "UZS\u00a012,000"},
-		{Russian, uzs, 0, "0\u00a0UZS"},
+		{Russian, uzs, 0, "0\u00a0сум"},
 	} {
 		if got := FormatMoney(tc.l, tc.c, tc.m); got != tc.want {
 			t.Errorf("FormatMoney(%s, %s, %d) = %q, want %q", tc.l, tc.c.Code, tc.m, got, tc.want)
