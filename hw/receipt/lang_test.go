@@ -69,9 +69,9 @@ func TestGoldenLanguages(t *testing.T) {
 		want []string
 	}{
 		{"receipt_ru_58mm_cp866", ru, withPage(Layout58(), escpos.CP866), []string{"Кассир dilnoza", "Чек 3-41", "01.03.2026 18:05",
-			"Хлеб белый", "2 x 4 500", "9 000 B", "Скидка", "1,250 кг x 18 500/кг", "ИТОГО", "138 125 UZS", "Наличные", "150 000 UZS",
+			"Хлеб белый", "2 x 4 500", "9 000 B", "Скидка", "1,250 кг x 18 500/кг", "ИТОГО", "138 125 сум", "Наличные", "150 000 UZS",
 			"Сдача", "61 875 UZS", "Ставка", "Цены включают налог", "Яблоки «Семеренко»"}},
-		{"receipt_ru_80mm_wpc1251", ru, withPage(Layout80(), escpos.WPC1251), []string{"Яблоки «Семеренко»", "ИТОГО", "138 125 UZS"}},
+		{"receipt_ru_80mm_wpc1251", ru, withPage(Layout80(), escpos.WPC1251), []string{"Яблоки «Семеренко»", "ИТОГО", "138 125 сум"}},
 		{"receipt_uz_58mm_cp866", uz, withPage(Layout58(), escpos.CP866), []string{"Kassir dilnoza", "Chek 3-41", "01.03.2026 18:05",
 			"Non", "2 x 4 500", "Chegirma", "1,250 kg x 18 500/kg", "Sovgʻa qutisi", "JAMI", "138 125 soʻm", "Naqd", "150 000 soʻm",
 			"Qaytim", "61 875 soʻm", "Narxlarga soliq kiritilgan"}},
