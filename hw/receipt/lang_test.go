@@ -69,8 +69,8 @@ func TestGoldenLanguages(t *testing.T) {
 		want []string
 	}{
 		{"receipt_ru_58mm_cp866", ru, withPage(Layout58(), escpos.CP866), []string{"Кассир dilnoza", "Чек 3-41", "01.03.2026 18:05",
-			"Хлеб белый", "2 x 4 500", "9 000 B", "Скидка", "1,250 кг x 18 500/кг", "ИТОГО", "138 125 сум", "Наличные", "150 000 UZS",
-			"Сдача", "61 875 UZS", "Ставка", "Цены включают налог", "Яблоки «Семеренко»"}},
+			"Хлеб белый", "2 x 4 500", "9 000 B", "Скидка", "1,250 кг x 18 500/кг", "ИТОГО", "138 125 сум", "Наличные", "150 000 сум",
+			"Сдача", "61 875 сум", "Ставка", "Цены включают налог", "Яблоки «Семеренко»"}},
 		{"receipt_ru_80mm_wpc1251", ru, withPage(Layout80(), escpos.WPC1251), []string{"Яблоки «Семеренко»", "ИТОГО", "138 125 сум"}},
 		{"receipt_uz_58mm_cp866", uz, withPage(Layout58(), escpos.CP866), []string{"Kassir dilnoza", "Chek 3-41", "01.03.2026 18:05",
 			"Non", "2 x 4 500", "Chegirma", "1,250 kg x 18 500/kg", "Sovgʻa qutisi", "JAMI", "138 125 soʻm", "Naqd", "150 000 soʻm",
@@ -143,7 +143,7 @@ func TestZReportLanguage(t *testing.T) {
 		want []string
 	}{
 		{i18n.Uzbek, []string{"Z HISOBOT 3-1", "Boshlangʻich naqd", "500 000 soʻm", "Pul qutisi", "toʻgʻri", "Kassa 3"}},
-		{i18n.Russian, []string{"Z-ОТЧЁТ 3-1", "Размен", "500 000 UZS", "сходится", "Касса 3"}},
+		{i18n.Russian, []string{"Z-ОТЧЁТ 3-1", "Размен", "500 000 сум", "сходится", "Касса 3"}},
 	} {
 		r, err := FromShiftClose(close, shifts[0], Info{Store: "Baraka", Number: 3, Receipt: 1, Lang: tc.l})
 		if err != nil {
