@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Permission is something a role may be allowed to do at a till.
@@ -207,12 +209,14 @@ func (a *API) authorize(ctx context.Context, r *http.Request, s *session, ap app
 		}
 	}
 	if ap.Approver == "" {
-		return "", &needError{status: http.StatusForbidden, need: "approval", reason: fmt.Sprintf("%s: %s must approve", what, need)}
+		return "", &needError{status: http.StatusForbidden, need: "approval", reason: fmt.Sprintf("%s: %s must approve", what, need),
+			cause: i18n.Errorf("till.error.approval", "least", string(need))}
 	}
 	m, err := a.checkPIN(ctx, r, s, ap.Approver, ap.ApproverPIN)
 	if errors.Is(err, ErrBadCredentials) {
 		// Not the session's credentials: a 401 would log the cashier out.
-		return "", &needError{status: http.StatusForbidden, need: "approval", reason: "wrong approver number or PIN"}
+		return "", &needError{status: http.StatusForbidden, need: "approval", reason: "wrong approver number or PIN",
+			cause: i18n.Errorf("till.error.bad_approver")}
 	}
 	if err != nil {
 		return "", err
@@ -220,7 +224,8 @@ func (a *API) authorize(ctx context.Context, r *http.Request, s *session, ap app
 	for _, p := range missing {
 		if !table.Allows(m.Role, p) {
 			return "", &needError{status: http.StatusForbidden, need: "approval",
-				reason: fmt.Sprintf("%s is a %s: %s: %s must approve", m.Name, m.Role, what, table.leastRole(p))}
+				reason: fmt.Sprintf("%s is a %s: %s: %s must approve", m.Name, m.Role, what, table.leastRole(p)),
+				cause:  i18n.Errorf("till.error.approver_role", "name", m.Name, "role", string(m.Role), "least", string(table.leastRole(p)))}
 		}
 	}
 	a.log.Info("approved", "what", what, "approver", m.ID, "staff", s.staff.ID)
