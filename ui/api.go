@@ -319,7 +319,7 @@ func (a *API) guard(acc access, perm Permission, f handlerFunc) http.Handler {
 		}
 		if perm != "" {
 			if t := a.settings(r.Context()).Permissions; !t.Allows(s.staff.Role, perm) {
-				writeKeyed(w, http.StatusForbidden, i18n.Errorf("till.error.permission", "name", s.staff.Name, "role", string(s.staff.Role), "least", string(t.leastRole(perm)), "perm", string(perm)), nil)
+				writeKeyed(w, http.StatusForbidden, i18n.Errorf("till.error.permission", "name", s.staff.Name, "role", string(s.staff.Role), "least", string(t.least(perm)), "perm", string(perm)), nil)
 				return
 			}
 		}

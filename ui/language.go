@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 
 	"github.com/tillmesh/tillmesh/ui/i18n"
 )
@@ -195,6 +196,7 @@ var sentinelKeys = []struct {
 	key string
 }{
 	{ErrBadCredentials, "till.error.bad_pin"},
+	{basket.ErrCheckDigit, "till.error.check_digit"},
 	{ErrWrongCode, "till.error.wrong_setup_code"},
 	{ledger.ErrTendersShort, "till.error.tenders_short"},
 	{ledger.ErrOverRefund, "till.error.over_refund"},

@@ -179,12 +179,14 @@ func parsePermissions(s string) PermissionTable {
 }
 
 // leastRole names who may do p, for messages: "a supervisor".
-func (t PermissionTable) leastRole(p Permission) string {
-	r := t[p]
-	if r == "" {
-		r = RoleManager
+func (t PermissionTable) leastRole(p Permission) string { return "a " + string(t.least(p)) }
+
+// least is the least role with permission p.
+func (t PermissionTable) least(p Permission) Role {
+	if r := t[p]; r != "" {
+		return r
 	}
-	return "a " + string(r)
+	return RoleManager
 }
 
 // authorize makes sure an action needing perms is allowed: to the
@@ -202,15 +204,15 @@ func (a *API) authorize(ctx context.Context, r *http.Request, s *session, ap app
 	if len(missing) == 0 {
 		return s.staff.ID, nil
 	}
-	need := table.leastRole(missing[0])
+	need, needRole := table.leastRole(missing[0]), table.least(missing[0])
 	for _, p := range missing[1:] {
 		if rank(table[p]) > rank(table[missing[0]]) {
-			need = table.leastRole(p)
+			need, needRole = table.leastRole(p), table.least(p)
 		}
 	}
 	if ap.Approver == "" {
 		return "", &needError{status: http.StatusForbidden, need: "approval", reason: fmt.Sprintf("%s: %s must approve", what, need),
-			cause: i18n.Errorf("till.error.approval", "least", string(need))}
+			cause: i18n.Errorf("till.error.approval", "least", string(needRole))}
 	}
 	m, err := a.checkPIN(ctx, r, s, ap.Approver, ap.ApproverPIN)
 	if errors.Is(err, ErrBadCredentials) {
@@ -225,7 +227,7 @@ func (a *API) authorize(ctx context.Context, r *http.Request, s *session, ap app
 		if !table.Allows(m.Role, p) {
 			return "", &needError{status: http.StatusForbidden, need: "approval",
 				reason: fmt.Sprintf("%s is a %s: %s: %s must approve", m.Name, m.Role, what, table.leastRole(p)),
-				cause:  i18n.Errorf("till.error.approver_role", "name", m.Name, "role", string(m.Role), "least", string(table.leastRole(p)))}
+				cause:  i18n.Errorf("till.error.approver_role", "name", m.Name, "role", string(m.Role), "least", string(table.least(p)))}
 		}
 	}
 	a.log.Info("approved", "what", what, "approver", m.ID, "staff", s.staff.ID)

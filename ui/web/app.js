@@ -77,7 +77,7 @@ function parseKg(s) {
 function parsePercent(s) {
   const m = /^(\d{1,3})(?:[.,](\d{0,2}))?$/.exec(String(s || '').trim().replace(/%$/, ''));
   if (!m) return NaN;
-  return parseInt(m[1], 10) * 100 + parseInt(((m[2] || '') + '00').slice(0, 2), 10);
+  return parseInt(m[1] + ((m[2] || '') + '00').slice(0, 2), 10);
 }
 
 // neg shows an amount taken off: "-€1.20", and "€0.00" for nothing.
