@@ -64,6 +64,14 @@ func TestPagesUseOnlyCatalogKeys(t *testing.T) {
 	for _, k := range []string{"gift_card", "store_credit", "points"} {
 		used["till.cards.account."+k] = append(used["till.cards.account."+k], "web/cards.js (accountName)")
 	}
+	// The printer's state comes from package hw in its words
+	// (hw/printer.go, node/sell.go printerText); the page translates
+	// those it knows (printerState in web/app.js).
+	for _, k := range []string{"paper out", "cover open", "cutter jammed", "printer error", "offline", "status unknown", "paper low",
+		"unplugged", "several devices match", "permission denied", "no reply", "unreachable", "disconnected", "connecting"} {
+		key := "till.printer.state." + strings.ReplaceAll(k, " ", "_")
+		used[key] = append(used[key], "web/app.js (printerState)")
+	}
 	if len(used) < 300 {
 		t.Fatalf("found only %d keys in the pages: is the pattern still right?", len(used))
 	}

@@ -155,7 +155,7 @@ async function api(method, path, body) {
   try { data = await res.json(); } catch (e) { /* empty body */ }
   if (!res.ok) {
     const err = new ApiError(res.status, errText(data, res.statusText), data);
-    if (res.status === 401 && data.need === 'login') showLogin(L('till.login.ended'));
+    if (res.status === 401 && data.need === 'login' && state.staff) showLogin(L('till.login.ended'));
     else if (res.status === 423) showLock();
     throw err;
   }
@@ -545,7 +545,7 @@ for (const b of $$('#nav button')) b.addEventListener('click', () => show(b.data
 // 100 ms or more, so typing stays typing.
 const CODE_CHARS = { Minus: '-', NumpadSubtract: '-', Period: '.', NumpadDecimal: '.', Slash: '/', NumpadDivide: '/', Space: ' ', Equal: '=', Comma: ',' };
 for (let d = 0; d <= 9; d++) { CODE_CHARS['Digit' + d] = String(d); CODE_CHARS['Numpad' + d] = String(d); }
-for (let c = 65; c <= 90; c++) { const L = String.fromCharCode(c); CODE_CHARS['Key' + L] = L; }
+for (let c = 65; c <= 90; c++) { const ch = String.fromCharCode(c); CODE_CHARS['Key' + ch] = ch; }
 
 const scan = { buf: '', last: 0, gaps: [], snaps: new Map(), eatEnter: false };
 const MIN_SCAN = 6;
@@ -1094,7 +1094,17 @@ function printerText() {
   const p = (state.status && state.status.printer) || 'none';
   if (p === 'none') return L('till.printer.none');
   if (p === 'ready') return L('till.printer.ready');
-  return L('till.printer.waiting', { state: p });
+  return L('till.printer.waiting', { state: printerState(p) });
+}
+
+// printerState is the till's printer state ("paper out, 2 receipt(s)
+// waiting", words of package hw) in the session's language; a state
+// the catalog does not know stays as the till says it.
+function printerState(p) {
+  const m = /^(.*?)(?:, (\d+) receipt\(s\) waiting)?$/.exec(p);
+  const key = 'till.printer.state.' + m[1].replace(/[^a-z]+/g, '_');
+  const state = L(key).startsWith('⟦') ? m[1] : L(key);
+  return m[2] ? state + ', ' + LN('till.printer.queued', +m[2]) : state;
 }
 
 $('#btn-reprint').addEventListener('click', async () => {
@@ -1103,7 +1113,7 @@ $('#btn-reprint').addEventListener('click', async () => {
   try {
     await api('POST', '/api/reprint', { event_id: r.sale.event_id });
     const p = (state.status && state.status.printer) || 'none';
-    toast(p === 'ready' ? L('till.reprint.sent') : L('till.reprint.queued', { state: p }));
+    toast(p === 'ready' ? L('till.reprint.sent') : L('till.reprint.queued', { state: printerState(p) }));
   } catch (err) {
     toast(err.message || String(err), true);
   }
@@ -1824,12 +1834,12 @@ function onStatus(ev) {
   const up = peers.filter((p) => p.connected).length;
   const mesh = $('#st-mesh');
   // Issue 16: each peer not connected says since when ("offline since").
-  const away = peers.filter((p) => !p.connected && p.offline).map((p) => L('till.till_n', { n: p.number || '?' }) + ' ' + p.offline);
+  const away = peers.filter((p) => !p.connected && p.offline).map((p) => L('till.till_n', { n: p.number || '?' }) + ' ' + offlineText(p.last_seen));
   mesh.textContent = L('till.status.mesh', { up: up + 1, all: peers.length + 1 }) + (away.length ? ' · ' + away.join(' · ') : '');
   mesh.className = 'pill ' + (up === peers.length ? 'ok' : 'warn');
   const hq = $('#st-hq');
   const none = !st.hq.reachable && !st.hq.relay && /no HQ configured/i.test(st.hq.note || '');
-  hq.textContent = L('till.status.hq', { state: none ? L('till.status.hq_none') : st.hq.reachable ? L('till.mesh.reachable') : (st.hq.offline || L('till.mesh.unreachable')) });
+  hq.textContent = L('till.status.hq', { state: none ? L('till.status.hq_none') : st.hq.reachable ? L('till.mesh.reachable') : (st.hq.offline ? offlineText(st.hq.last_contact) : L('till.mesh.unreachable')) });
   hq.className = 'pill' + (none ? '' : st.hq.reachable ? ' ok' : ' warn');
   hq.title = st.hq.note || '';
   $('#st-unsent').textContent = L('till.status.unsent', { n: none ? '—' : String(st.hq.unsent) });
@@ -1842,6 +1852,19 @@ function onStatus(ev) {
   $('#st-problem').hidden = !(st.problems && st.problems.length);
   $('#st-problem').textContent = (st.problems || []).join('; ');
   if (state.view === 'mesh') renderMesh();
+}
+
+// offlineText says since when a peer or HQ has not been heard from
+// ("offline since 14:02 (3 h 10 min)"), as ui.OfflineSince does in
+// English.
+function offlineText(last) {
+  if (!last || last.startsWith('0001')) return L('till.offline.never');
+  const d = new Date(last);
+  const s = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
+  const at = s >= 86400 ? I18N.date(d) + ' ' + clockText(d) : clockText(d);
+  const dur = s < 60 ? L('till.dur.s', { s }) : s < 3600 ? L('till.dur.min', { min: Math.floor(s / 60) })
+    : s < 86400 ? L('till.dur.h_min', { h: Math.floor(s / 3600), min: Math.floor(s % 3600 / 60) }) : L('till.dur.d_h', { d: Math.floor(s / 86400), h: Math.floor(s % 86400 / 3600) });
+  return L('till.offline.since', { at, dur });
 }
 
 function shiftPill(open) {
