@@ -149,6 +149,16 @@ func TestTillSpeaksTheStoresLanguage(t *testing.T) {
 			do(t, p, "refund", chromedp.Click("#refund-btn"))
 			until(t, p, "refund recorded", `document.querySelector('#refund-msg').className.includes('ok')`)
 			speaks("the refund screen")
+
+			if tc.lang != i18n.English {
+				return
+			}
+			// The cashier picks her own language in the header: the
+			// screen follows at once, and back to the store's.
+			js[bool](t, p, `(() => { const s = document.querySelector('#lang-pick'); s.value = 'uz'; s.dispatchEvent(new Event('change')); return true })()`)
+			until(t, p, "the cashier's own language", `document.documentElement.lang === 'uz' && document.querySelector('#nav button[data-view="sale"]').textContent === 'Sotuv'`)
+			js[bool](t, p, `(() => { const s = document.querySelector('#lang-pick'); s.value = ''; s.dispatchEvent(new Event('change')); return true })()`)
+			until(t, p, "the store's language again", `document.documentElement.lang === 'en' && document.querySelector('#nav button[data-view="sale"]').textContent === 'Sale'`)
 		})
 	}
 	if errs := br.jsErrors(); len(errs) > 0 {
