@@ -28,6 +28,10 @@ func TestStoreLanguageSetting(t *testing.T) {
 	if v, ok, _ := f.Setting(t.Context(), "discount_limit_bp"); ok {
 		t.Fatalf("a refused change stored another setting: %q", v)
 	}
+	// A currency the pages cannot write (no CLDR digits) is refused too.
+	if out := m.fails(400, "unknown currency XYZ", "PUT", "/api/settings", `{"currency":"XYZ"}`); out["code"] != "input.currency" {
+		t.Fatalf("refused currency: code %v", out["code"])
+	}
 	if got := m.must(200, "PUT", "/api/settings", `{"language":"uz-Latn"}`)["language"]; got != "uz" {
 		t.Fatalf("settings after choosing uz-Latn: language %v", got)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/basket"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Settings are the store-wide settings the UI uses, kept in the CRDT so
@@ -254,6 +255,10 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 	if req.Currency != nil {
 		if !validCurrency(*req.Currency) {
 			a.fail(w, r, badRequest("currency %q is not an ISO 4217 code like EUR", *req.Currency))
+			return
+		}
+		if _, err := i18n.LookupCurrency(*req.Currency); err != nil { // the pages need its digits (ui/language.go)
+			a.fail(w, r, badRequestErr(err))
 			return
 		}
 		put[SettingCurrency] = *req.Currency

@@ -1913,7 +1913,7 @@ async function checkSession() {
 async function reloadSettings() {
   try {
     state.settings = await api('GET', '/api/settings');
-    if (state.staff && !state.ownLang && state.settings.language !== I18N.lang) await refreshLanguage(true);
+    if (state.staff && ((!state.ownLang && state.settings.language !== I18N.lang) || state.settings.currency !== I18N.format.currency)) await refreshLanguage(true);
     if (state.view === 'settings') onShow.settings();
   } catch (e) { /* keep the old */ }
 }
@@ -1952,10 +1952,10 @@ $('#settings-form').addEventListener('submit', async (e) => {
   const gap = parseInt($('#set-gap').value, 10), lock = parseInt($('#set-lock').value, 10);
   if (!(limit >= 0)) { setMsg('#settings-msg', L('till.settings.enter_limit'), 'error'); return; }
   try {
-    const before = state.settings.language;
+    const before = state.settings.language + ' ' + state.settings.currency;
     state.settings = await api('PUT', '/api/settings', { discount_limit_bp: limit, currency: $('#set-currency').value.trim().toUpperCase(), scan_gap_ms: gap, lock_after_s: lock,
       language: $('#set-language').value });
-    await refreshLanguage(before !== state.settings.language);
+    await refreshLanguage(before !== state.settings.language + ' ' + state.settings.currency); // words or money format changed
     setMsg('#settings-msg', L('till.settings.saved'), 'ok');
   } catch (x) { setMsg('#settings-msg', x.message, 'error'); }
 });
