@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tillmesh/tillmesh/ui"
 	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
@@ -168,4 +169,32 @@ func TestLanguageAssets(t *testing.T) {
 			t.Errorf("%s loads i18n.js at %d, its script at %d", page, i, j)
 		}
 	}
+}
+
+// TestSerialScanErrorCarriesCatalogKey: a serial scanner's unknown code
+// reaches the pages with its catalog key, as a wedge scan's error does.
+func TestSerialScanErrorCarriesCatalogKey(t *testing.T) {
+	e := serve(t)
+	c := e.login(t, "2", "0000")
+	sent := false
+	readEvents(t, c, func(event, data string) bool {
+		if event == "hello" && !sent {
+			sent = true // subscribed: the stream is open
+			if err := e.api.Scanned(t.Context(), "4000000999997", "scanner"); err == nil {
+				t.Fatal("an unknown code scanned without error")
+			}
+			return false
+		}
+		if event != "scan" {
+			return false
+		}
+		var ev ui.ScanEvent
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.ErrorCode != "till.error.unknown_barcode" || ev.ErrorArgs["code"] != "4000000999997" || ev.Error == "" {
+			t.Fatalf("scan event %+v", ev)
+		}
+		return true
+	})
 }

@@ -2163,7 +2163,10 @@ async function showParked() {
 function onSerialScan(e) {
   if (!state.staff || state.locked) return;
   if (e.need === 'weight') { if (state.view === 'sale') addItem({ barcode: e.code }); return; }
-  if (e.error) { if (state.view === 'sale') setMsg('#sale-msg', e.error, 'error'); else toast(e.error, true); }
+  if (e.error) {
+    const text = errText({ error: e.error, code: e.error_code, args: e.error_args }, e.error);
+    if (state.view === 'sale') setMsg('#sale-msg', text, 'error'); else toast(text, true);
+  }
 }
 
 onShow.day = () => {
