@@ -16,6 +16,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ui/backoff"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Config configures the UI and API of one till. Till is required; the
@@ -83,6 +84,7 @@ type API struct {
 	till Till
 	log  *slog.Logger
 
+	cat      *i18n.Catalog // the words of the pages and errors (ui/language.go)
 	sessions *sessions
 	limiter  *backoff.Limiter
 	pinSlots chan struct{} // bounds concurrent PIN hash checks
@@ -110,7 +112,11 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, till: cfg.Till, log: cfg.Logger,
+	cat, err := i18n.Embedded()
+	if err != nil {
+		return nil, fmt.Errorf("ui: message catalogs: %w", err)
+	}
+	return &API{cfg: cfg, till: cfg.Till, log: cfg.Logger, cat: cat,
 		sessions: newSessions(cfg.SessionIdle, cfg.MaxSessions),
 		limiter:  backoff.New(15*time.Minute, 10_000),
 		pinSlots: make(chan struct{}, 2),
@@ -175,6 +181,10 @@ func (a *API) routes(mux *http.ServeMux) {
 	// Pages.
 	mux.HandleFunc("GET /{$}", servePage)
 	mux.Handle("GET /assets/", assetHandler())
+	mux.HandleFunc("GET /assets/i18n.js", serveScript)            // ui/language.go
+	mux.Handle("GET /i18n/{file}", a.cat.Handler(a.pageCurrency)) // ui/language.go
+	h("GET /api/language", public, a.getLanguage)                 // ui/language.go
+	h("PUT /api/session/language", staff, a.putOwnLanguage)       // ui/language.go
 
 	// Session.
 	mux.HandleFunc("POST /api/login", a.postLogin)
@@ -291,25 +301,25 @@ func (a *API) guard(acc access, perm Permission, f handlerFunc) http.Handler {
 		}
 		s := a.session(r)
 		if s == nil {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in: log in with your staff number and PIN", "need": "login"})
+			writeKeyed(w, http.StatusUnauthorized, i18n.Errorf("till.error.not_logged_in"), map[string]any{"need": "login"})
 			return
 		}
 		if !a.current(r.Context(), s) {
 			a.sessions.drop(s.token)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "your staff record was deactivated or removed: ask a manager", "need": "login"})
+			writeKeyed(w, http.StatusUnauthorized, i18n.Errorf("till.error.staff_gone"), map[string]any{"need": "login"})
 			return
 		}
 		if unsafe && !s.checkCSRF(r.Header.Get("X-CSRF-Token")) {
-			writeError(w, http.StatusForbidden, "missing or wrong X-CSRF-Token header: reload the page")
+			writeKeyed(w, http.StatusForbidden, i18n.Errorf("till.error.csrf"), nil)
 			return
 		}
 		if acc != anyone && s.locked {
-			writeError(w, http.StatusLocked, "the till is locked: enter your PIN to unlock")
+			writeKeyed(w, http.StatusLocked, i18n.Errorf("till.error.locked"), nil)
 			return
 		}
 		if perm != "" {
 			if t := a.settings(r.Context()).Permissions; !t.Allows(s.staff.Role, perm) {
-				writeError(w, http.StatusForbidden, fmt.Sprintf("%s is a %s: this needs %s (permission %s)", s.staff.Name, s.staff.Role, t.leastRole(perm), perm))
+				writeKeyed(w, http.StatusForbidden, i18n.Errorf("till.error.permission", "name", s.staff.Name, "role", string(s.staff.Role), "least", string(t.least(perm)), "perm", string(perm)), nil)
 				return
 			}
 		}
@@ -423,33 +433,34 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var reused *reusedKeyError
 	switch {
 	case errors.As(err, &reused):
-		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "event_id": reused.ev.ID().String(), "receipt": reused.receipt})
+		writeKeyed(w, http.StatusConflict, err, map[string]any{"event_id": reused.ev.ID().String(), "receipt": reused.receipt})
 	case errors.As(err, &tooMany):
 		w.Header().Set("Retry-After", strconv.Itoa(int((tooMany.wait+time.Second-1)/time.Second)))
-		writeError(w, http.StatusTooManyRequests, err.Error())
+		writeKeyed(w, http.StatusTooManyRequests, err, nil)
 	case errors.As(err, &need):
-		body := map[string]any{"error": need.reason, "need": need.need}
+		body := errorBody(need.reason, need.cause)
+		body["need"] = need.need
 		if need.product != nil {
 			body["product"] = need.product
 		}
 		writeJSON(w, need.status, body)
 	case errors.Is(err, ErrBadCredentials):
-		writeError(w, http.StatusUnauthorized, err.Error())
+		writeKeyed(w, http.StatusUnauthorized, err, nil)
 	case errors.Is(err, ErrWrongCode):
-		writeError(w, http.StatusForbidden, err.Error())
+		writeKeyed(w, http.StatusForbidden, err, nil)
 	case errors.Is(err, ErrSetupDone):
-		writeError(w, http.StatusGone, err.Error())
+		writeKeyed(w, http.StatusGone, err, nil)
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ledger.ErrInvalidBody), errors.Is(err, ledger.ErrTendersShort),
 		errors.Is(err, ledger.ErrOverRedeem),
 		errors.Is(err, ledger.ErrOverRefund), errors.Is(err, ledger.ErrAlreadyVoided),
 		errors.Is(err, ledger.ErrShiftState), errors.Is(err, ledger.ErrOverflow):
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeKeyed(w, http.StatusBadRequest, err, nil)
 	case errors.Is(err, ErrNotFound), errors.Is(err, ledger.ErrUnknownSale):
-		writeError(w, http.StatusNotFound, err.Error())
+		writeKeyed(w, http.StatusNotFound, err, nil)
 	case errors.Is(err, ErrConflict):
-		writeError(w, http.StatusConflict, err.Error())
+		writeKeyed(w, http.StatusConflict, err, nil)
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ledger.ErrOwnerUnreachable):
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		writeKeyed(w, http.StatusServiceUnavailable, err, nil)
 	case errors.Is(err, context.Canceled):
 		writeError(w, http.StatusServiceUnavailable, "request cancelled")
 	default:
@@ -465,6 +476,7 @@ type needError struct {
 	need    string // "weight" or "approval"
 	reason  string
 	product *Product
+	cause   error // an *i18n.Error for the pages, or nil
 }
 
 func (e *needError) Error() string { return e.reason }

@@ -249,12 +249,14 @@ type sessionView struct {
 	Settings  Settings    `json:"settings"`
 	// Permissions are what the staff member's role may do here.
 	Permissions []Permission `json:"permissions"`
+	// Language is what the session speaks (ui/language.go).
+	Language languageInfo `json:"language"`
 }
 
 func (a *API) view(ctx context.Context, s session) sessionView {
 	set := a.settings(ctx)
 	return sessionView{CSRFToken: s.csrf, Staff: s.staff, Locked: s.locked, Till: a.till.Self(), Settings: set,
-		Permissions: set.Permissions.Of(s.staff.Role)}
+		Permissions: set.Permissions.Of(s.staff.Role), Language: a.languages(ctx, &s)}
 }
 
 func (a *API) postLogin(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/basket"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // cartLine is a product in the cart, priced when it was scanned and
@@ -292,7 +293,7 @@ func (a *API) lookup(ctx context.Context, barcode, sku string) (Product, error) 
 		}
 		p, err := a.till.ProductByBarcode(ctx, barcode)
 		if errors.Is(err, ErrNotFound) {
-			return Product{}, fmt.Errorf("%w: unknown barcode %s: not in the catalog", ErrNotFound, barcode)
+			return Product{}, fmt.Errorf("%w: %w", ErrNotFound, i18n.Errorf("till.error.unknown_barcode", "code", barcode))
 		}
 		return p, err
 	case sku != "":

@@ -50,4 +50,10 @@
 // (shiftrule.go), variable-measure labels, serial scans and the scale
 // (scan.go), the X report (slips.go), the store's business-day close
 // (dayclose.go) and "offline since" for HQ and peers (offline.go).
+//
+// Languages (issue 20, language.go): the pages load their words from
+// package i18n (/assets/i18n.js, /i18n/<lang>.json for the store's
+// currency); a session speaks its staff member's language (store setting
+// language.<id>), else the store's (setting language). Errors a cashier
+// meets carry a catalog code and arguments beside the English reason.
 package ui

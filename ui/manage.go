@@ -20,7 +20,7 @@ import (
 // GTIN's shape.
 func CheckBarcode(code string) error {
 	if err := basket.CheckBarcode(code); err != nil {
-		return badRequest("%v", err)
+		return badRequestErr(err) // keeps basket.ErrCheckDigit for the pages' words
 	}
 	return nil
 }

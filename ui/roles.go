@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Permission is something a role may be allowed to do at a till.
@@ -177,12 +179,14 @@ func parsePermissions(s string) PermissionTable {
 }
 
 // leastRole names who may do p, for messages: "a supervisor".
-func (t PermissionTable) leastRole(p Permission) string {
-	r := t[p]
-	if r == "" {
-		r = RoleManager
+func (t PermissionTable) leastRole(p Permission) string { return "a " + string(t.least(p)) }
+
+// least is the least role with permission p.
+func (t PermissionTable) least(p Permission) Role {
+	if r := t[p]; r != "" {
+		return r
 	}
-	return "a " + string(r)
+	return RoleManager
 }
 
 // authorize makes sure an action needing perms is allowed: to the
@@ -200,19 +204,21 @@ func (a *API) authorize(ctx context.Context, r *http.Request, s *session, ap app
 	if len(missing) == 0 {
 		return s.staff.ID, nil
 	}
-	need := table.leastRole(missing[0])
+	need, needRole := table.leastRole(missing[0]), table.least(missing[0])
 	for _, p := range missing[1:] {
 		if rank(table[p]) > rank(table[missing[0]]) {
-			need = table.leastRole(p)
+			need, needRole = table.leastRole(p), table.least(p)
 		}
 	}
 	if ap.Approver == "" {
-		return "", &needError{status: http.StatusForbidden, need: "approval", reason: fmt.Sprintf("%s: %s must approve", what, need)}
+		return "", &needError{status: http.StatusForbidden, need: "approval", reason: fmt.Sprintf("%s: %s must approve", what, need),
+			cause: i18n.Errorf("till.error.approval", "least", string(needRole))}
 	}
 	m, err := a.checkPIN(ctx, r, s, ap.Approver, ap.ApproverPIN)
 	if errors.Is(err, ErrBadCredentials) {
 		// Not the session's credentials: a 401 would log the cashier out.
-		return "", &needError{status: http.StatusForbidden, need: "approval", reason: "wrong approver number or PIN"}
+		return "", &needError{status: http.StatusForbidden, need: "approval", reason: "wrong approver number or PIN",
+			cause: i18n.Errorf("till.error.bad_approver")}
 	}
 	if err != nil {
 		return "", err
@@ -220,7 +226,8 @@ func (a *API) authorize(ctx context.Context, r *http.Request, s *session, ap app
 	for _, p := range missing {
 		if !table.Allows(m.Role, p) {
 			return "", &needError{status: http.StatusForbidden, need: "approval",
-				reason: fmt.Sprintf("%s is a %s: %s: %s must approve", m.Name, m.Role, what, table.leastRole(p))}
+				reason: fmt.Sprintf("%s is a %s: %s: %s must approve", m.Name, m.Role, what, table.leastRole(p)),
+				cause:  i18n.Errorf("till.error.approver_role", "name", m.Name, "role", string(m.Role), "least", string(table.least(p)))}
 		}
 	}
 	a.log.Info("approved", "what", what, "approver", m.ID, "staff", s.staff.ID)

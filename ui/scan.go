@@ -94,6 +94,10 @@ type ScanEvent struct {
 	Device string `json:"device,omitempty"`
 	Need   string `json:"need,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// ErrorCode and ErrorArgs are Error's catalog key and arguments,
+	// for the pages' words (ui/language.go); empty without one.
+	ErrorCode string            `json:"error_code,omitempty"`
+	ErrorArgs map[string]string `json:"error_args,omitempty"`
 }
 
 // feed fans events out to the open pages (serial scans, scale weights).
@@ -155,6 +159,7 @@ func (a *API) Scanned(ctx context.Context, code, device string) error {
 	}
 	if err != nil {
 		e := ScanEvent{Code: code, Device: device, Error: err.Error()}
+		e.ErrorCode, e.ErrorArgs = errKey(err)
 		var need *needError
 		if errors.As(err, &need) {
 			e.Need, e.Error = need.need, need.reason

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/basket"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Settings are the store-wide settings the UI uses, kept in the CRDT so
@@ -54,6 +55,10 @@ type Settings struct {
 	OverrideLimitBP int64 `json:"override_limit_bp"`
 	// VariableLayouts read price- and weight-embedded labels (scan.go).
 	VariableLayouts []basket.Layout `json:"variable_layouts"`
+
+	// Language of the store's screens and receipts (ui/language.go):
+	// "en", "ru" or "uz".
+	Language string `json:"language"`
 }
 
 // Setting names in the CRDT. Values are decimal text.
@@ -80,7 +85,8 @@ const (
 // DefaultSettings apply where a setting is unset or unreadable.
 // Permissions is nil here: readSettings fills in DefaultPermissions.
 var DefaultSettings = Settings{DiscountLimitBP: 1000, Currency: "EUR", ScanGapMS: 30, LockAfterS: 300,
-	RefundLimit: 5000, CashOutLimit: 5000, OfflineLimit: DefaultOfflineLimit, TaxIncluded: true, OverrideLimitBP: 2000}
+	RefundLimit: 5000, CashOutLimit: 5000, OfflineLimit: DefaultOfflineLimit, TaxIncluded: true, OverrideLimitBP: 2000,
+	Language: "en"}
 
 // DefaultOfflineLimit is the offline refund limit where none is set.
 const DefaultOfflineLimit = 5000
@@ -145,6 +151,7 @@ func (a *API) readSettings(ctx context.Context) Settings {
 			s.VariableLayouts = ls
 		}
 	}
+	a.readLanguage(ctx, &s) // ui/language.go
 	s.Permissions = DefaultPermissions()
 	if v, ok, err := a.till.Setting(ctx, SettingPermissions); err == nil && ok {
 		s.Permissions = parsePermissions(v)
@@ -184,6 +191,9 @@ type SettingsChange struct {
 	VariableLayouts *[]basket.Layout `json:"variable_layouts,omitempty"`
 	OverrideLimitBP *int64           `json:"override_limit_bp,omitempty"`
 
+	// The store's language (ui/language.go).
+	Language *string `json:"language,omitempty"`
+
 	// Permissions changes the least role of the permissions named.
 	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
@@ -213,6 +223,10 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 		!check(SettingOfflineLimit, req.OfflineLimit, 0, ledger.MaxPrice, "offline refund limit (minor units)") ||
 		!check(SettingOverrideLimit, req.OverrideLimitBP, 0, 10000, "price override limit (basis points)") ||
 		!check(SettingLoyaltyPerUnit, req.LoyaltyPerUnit, 0, 10_000, "loyalty points per currency unit") {
+		return
+	}
+	if err := putLanguage(req, put); err != nil { // ui/language.go
+		a.fail(w, r, err)
 		return
 	}
 	if req.LoyaltyExcluded != nil {
@@ -257,6 +271,10 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 	if req.Currency != nil {
 		if !validCurrency(*req.Currency) {
 			a.fail(w, r, badRequest("currency %q is not an ISO 4217 code like EUR", *req.Currency))
+			return
+		}
+		if _, err := i18n.LookupCurrency(*req.Currency); err != nil { // the pages need its digits (ui/language.go)
+			a.fail(w, r, badRequestErr(err))
 			return
 		}
 		put[SettingCurrency] = *req.Currency

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // requireShift refuses a refund, cash movement or no-sale at a till
@@ -15,7 +16,7 @@ func (a *API) requireShift(k ledger.Kind) error {
 	open := false
 	a.till.View(func(s *ledger.State) { open = s.Fold().OpenShift(self) != nil })
 	if !open {
-		return fmt.Errorf("%w: %s: no shift is open at this till: open the shift first", ledger.ErrShiftState, k)
+		return fmt.Errorf("%w: %s: %w", ledger.ErrShiftState, k, i18n.Errorf("till.error.no_shift"))
 	}
 	return nil
 }

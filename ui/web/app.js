@@ -38,25 +38,33 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
-const fmtCache = new Map();
-function money(m, cur) {
-  cur = cur || state.settings.currency || 'EUR';
-  let f = fmtCache.get(cur);
-  if (!f) {
-    try { f = new Intl.NumberFormat(undefined, { style: 'currency', currency: cur }); }
-    catch (e) { f = { format: (v) => cur + ' ' + v.toFixed(2) }; }
-    fmtCache.set(cur, f);
-  }
-  return f.format((m || 0) / 100);
+// Words and numbers come from the store's catalogs (/assets/i18n.js, ui/i18n):
+// L is a message, LN a message about n things. The session speaks the
+// staff member's own language, else the store's.
+const L = (key, args) => I18N.t(key, args);
+const LN = (key, n, args) => I18N.tn(key, n, args);
+
+// money is an amount in minor units of the store's currency as the
+// language writes it ("12 000 soʻm", "€12.50"); every amount is in the
+// store's currency.
+function money(m) { return I18N.money(m || 0); }
+
+// parseMoney reads what a person typed into minor units: NaN when it is
+// not an amount of the store's currency (moneyError says why).
+function parseMoney(s) { try { return I18N.parseMoney(s); } catch (e) { return NaN; } }
+function moneyError(s, fallback) { try { I18N.parseMoney(s); return fallback; } catch (e) { return String(s || '').trim() ? e.message : fallback; } }
+
+// moneyInput is an amount as a person types it: no grouping, the
+// language's decimal mark, the currency's digits.
+function moneyInput(m) {
+  const d = I18N.format.digits;
+  let s = String(Math.abs(Math.round(m || 0)));
+  while (s.length <= d) s = '0' + s;
+  return d ? s.slice(0, s.length - d) + I18N.format.decimal + s.slice(s.length - d) : s;
 }
 
-// parseMoney reads "12", "12.5", "12,50" into minor units; NaN if not money.
-function parseMoney(s) {
-  s = String(s || '').trim().replace(/^[^\d-]+/, '');
-  const m = /^(\d{1,9})(?:[.,](\d{0,2}))?$/.exec(s);
-  if (!m) return NaN;
-  return parseInt(m[1], 10) * 100 + parseInt(((m[2] || '') + '00').slice(0, 2), 10);
-}
+// units is n whole units of the currency in minor units (5 → €5.00, 5 soʻm).
+function units(n) { return n * Math.pow(10, I18N.format.digits); }
 
 // parseKg reads a weight in kg ("0.75") into grams.
 function parseKg(s) {
@@ -69,17 +77,24 @@ function parseKg(s) {
 function parsePercent(s) {
   const m = /^(\d{1,3})(?:[.,](\d{0,2}))?$/.exec(String(s || '').trim().replace(/%$/, ''));
   if (!m) return NaN;
-  return parseInt(m[1], 10) * 100 + parseInt(((m[2] || '') + '00').slice(0, 2), 10);
+  return parseInt(m[1] + ((m[2] || '') + '00').slice(0, 2), 10);
 }
 
 // neg shows an amount taken off: "-€1.20", and "€0.00" for nothing.
 function neg(m, cur) { return m ? '-' + money(m, cur) : money(0, cur); }
 
-function kg(grams) { return (grams / 1000).toFixed(3); }
-function qtyText(qty, unit) { return unit === 'kg' ? kg(qty) + ' kg' : String(qty); }
-function pct(bp) { return (bp / 100).toString().replace(/\.0+$/, '') + '%'; }
+function kg(grams) { return I18N.number(grams, 3); }
+function qtyText(qty, unit) { return unit === 'kg' ? kg(qty) + ' ' + L('till.unit.kg') : String(qty); }
+function pct(bp) {
+  let s = I18N.number(bp, 2);
+  if (s.includes(I18N.format.decimal)) s = s.replace(/0+$/, '').slice(0, s.replace(/0+$/, '').endsWith(I18N.format.decimal) ? -1 : undefined);
+  return s + '%';
+}
 function rate(bp) { return pct(bp); }
-function timeText(t) { return new Date(t).toLocaleString(); }
+// timeText is a moment as the language writes it, in this screen's time
+// zone: the till's own (the API gives the pages no other).
+function timeText(t) { return I18N.date(t) + ' ' + I18N.time(t); }
+function clockText(t) { return I18N.time(t); }
 
 function newKey(prefix) {
   const b = new Uint8Array(16);
@@ -107,6 +122,18 @@ function prorate(amount, qty, remaining) {
   return Math.round((amount * qty) / remaining);
 }
 
+// errText is an API error body in the session's language: the catalog's
+// words for its code (roles named in it too), else its English reason.
+function errText(data, fallback) {
+  if (data && data.code && !L(data.code).startsWith('⟦')) {
+    const args = Object.assign({}, data.args || {});
+    for (const k of ['role', 'least']) if (args[k]) args[k] = roleName(args[k]);
+    return L(data.code, args);
+  }
+  return (data && data.error) || fallback;
+}
+function roleName(r) { const s = L('till.role.' + r); return s.startsWith('⟦') ? r : s; }
+
 class ApiError extends Error {
   constructor(status, message, data) { super(message); this.status = status; this.data = data || {}; }
 }
@@ -122,13 +149,13 @@ async function api(method, path, body) {
   try {
     res = await fetch(path, opts);
   } catch (e) {
-    throw new ApiError(0, 'no answer from the till: ' + e.message);
+    throw new ApiError(0, L('till.error.no_answer', { reason: e.message }));
   }
   let data = {};
   try { data = await res.json(); } catch (e) { /* empty body */ }
   if (!res.ok) {
-    const err = new ApiError(res.status, data.error || res.statusText, data);
-    if (res.status === 401 && data.need === 'login') showLogin('Your session ended: log in again.');
+    const err = new ApiError(res.status, errText(data, res.statusText), data);
+    if (res.status === 401 && data.need === 'login' && state.staff) showLogin(L('till.login.ended'));
     else if (res.status === 423) showLock();
     throw err;
   }
@@ -160,7 +187,7 @@ function setMsg(sel, text, kind) {
 // ask shows a dialog with fields and resolves with their values, or null
 // when cancelled. check(values) may return an error text (or a promise of
 // one) to keep the dialog open.
-function ask({ title, text, fields = [], okText = 'OK', check }) {
+function ask({ title, text, fields = [], okText = L('till.dialog.ok'), check }) {
   const dlg = $('#dlg');
   $('#dlg-title').textContent = title;
   $('#dlg-text').textContent = text || '';
@@ -255,14 +282,14 @@ async function withApproval(send, names = ['approver', 'approver_pin']) {
     if (!(e.data && e.data.need === 'approval')) throw e;
     let result;
     const vals = await ask({
-      title: 'Manager approval', text: e.message, okText: 'Approve',
-      fields: [{ name: 'm', label: 'Manager number', inputmode: 'numeric' },
-        { name: 'p', label: 'Manager PIN', type: 'password', inputmode: 'numeric' }],
+      title: L('till.approval.title'), text: e.message, okText: L('till.approval.ok'),
+      fields: [{ name: 'm', label: L('till.approval.number'), inputmode: 'numeric' },
+        { name: 'p', label: L('till.approval.pin'), type: 'password', inputmode: 'numeric' }],
       check: async (v) => {
         try { result = await send({ [names[0]]: v.m, [names[1]]: v.p }); return null; } catch (x) { return x.message; }
       },
     });
-    if (!vals) throw new ApiError(0, 'Cancelled: no manager approval.');
+    if (!vals) { const c = new ApiError(0, L('till.approval.cancelled')); c.cancelled = true; throw c; }
     return result;
   }
 }
@@ -278,7 +305,7 @@ const onShow = {};
 
 function show(view) {
   if (managerViews.has(view) && !can(viewPermission[view])) {
-    toast('That screen needs a permission your role does not have.', true);
+    toast(L('till.view.no_permission'), true);
     return;
   }
   state.view = view;
@@ -299,7 +326,7 @@ function showLogin(msg) {
   if ($('#dlg').open) $('#dlg').close();
   show('login');
   $('#login-staff').focus();
-  api('GET', '/api/status').then((st) => { $('#login-till').textContent = '· ' + (st.name || 'till ' + st.number); }).catch(() => {});
+  api('GET', '/api/status').then((st) => { $('#login-till').textContent = '· ' + (st.name || L('till.till_n', { n: st.number })); }).catch(() => {});
   api('GET', '/api/setup').then((s) => { $('#login-setup').hidden = !s.open; }).catch(() => {});
 }
 
@@ -320,14 +347,15 @@ function setSession(s) {
   state.settings = s.settings;
   state.locked = s.locked;
   state.perms = s.permissions || [];
+  if (s.language) fillLanguagePicker(s.language);
   const views = Object.keys(viewPermission).filter((v) => can(viewPermission[v]));
   document.body.classList.toggle('manager', views.length > 0);
   for (const b of $$('#nav button[data-view]')) {
     if (viewPermission[b.dataset.view]) b.hidden = !can(viewPermission[b.dataset.view]);
   }
-  $('#who').textContent = s.staff.name + ' · ' + s.staff.role;
-  $('#till-name').textContent = (s.till.store ? s.till.store + ' · ' : '') + (s.till.name || 'Till ' + s.till.number);
-  document.title = 'tillmesh · ' + (s.till.name || 'till ' + s.till.number);
+  $('#who').textContent = s.staff.name + ' · ' + roleName(s.staff.role);
+  $('#till-name').textContent = (s.till.store ? s.till.store + ' · ' : '') + (s.till.name || L('till.till_n', { n: s.till.number }));
+  document.title = 'tillmesh · ' + (s.till.name || L('till.till_n', { n: s.till.number }));
   connectEvents();
   loadNames();
 }
@@ -338,28 +366,66 @@ state.names = { staff: {}, tills: {} };
 async function loadNames() {
   try { state.names = await api('GET', '/api/names'); } catch (e) { /* numbers stay readable */ }
 }
-function staffName(id) { return id == null || id === '' ? '' : (state.names.staff[id] || 'staff ' + id); }
+function staffName(id) { return id == null || id === '' ? '' : (state.names.staff[id] || L('till.staff_n', { n: id })); }
 function tillName(n) {
   const name = state.names.tills[n];
-  return name && name !== 'Till ' + n ? 'Till ' + n + ' (' + name + ')' : 'Till ' + n;
+  return name && name !== 'Till ' + n ? L('till.till_n', { n }) + ' (' + name + ')' : L('till.till_n', { n });
 }
 
-async function boot() {
+// useLanguage makes the page speak lang: its catalog and number format
+// loaded, the static words filled in, the screen drawn again. A language
+// that does not load leaves the page in English.
+async function useLanguage(lang) {
+  lang = lang || 'en';
+  if (state.langLoaded === lang) return;
+  try { await I18N.load(lang); } catch (e) { await I18N.load('en').catch(() => {}); }
+  state.langLoaded = I18N.lang;
+  I18N.apply(document);
   buildKeypads();
+  if (state.staff && onShow[state.view]) onShow[state.view]();
+}
+
+// storeLanguage is for the log-in screen: the store's language.
+async function storeLanguage() {
+  try { await useLanguage((await api('GET', '/api/language')).language); } catch (e) { await useLanguage('en'); }
+}
+
+// The staff member's own language, picked in the header: "" follows the
+// store's. It is kept with the store's settings, so it follows them to
+// every till.
+function fillLanguagePicker(info) {
+  state.ownLang = info.own || '';
+  const pick = $('#lang-pick');
+  const storeName = (info.languages.find((l) => l.code === info.store) || { name: info.store }).name;
+  pick.replaceChildren(el('option', { value: '' }, L('till.lang.store', { name: storeName })),
+    ...info.languages.map((l) => el('option', { value: l.code }, l.name)));
+  pick.value = state.ownLang;
+}
+$('#lang-pick').addEventListener('change', async () => {
+  try {
+    const info = await api('PUT', '/api/session/language', { language: $('#lang-pick').value });
+    await useLanguage(info.language);
+    fillLanguagePicker(info);
+  } catch (e) { toast(e.message, true); $('#lang-pick').value = state.ownLang || ''; }
+});
+
+async function boot() {
   setInterval(tick, 1000);
-  tick();
   try {
     const s = await api('GET', '/api/session');
+    await useLanguage(s.language && s.language.language);
     setSession(s);
     if (s.locked) showLock(); else show('sale');
   } catch (e) {
+    await storeLanguage();
     if (e.status === 401) showLogin();
-    else showLogin('The till does not answer: ' + e.message);
+    else showLogin(L('till.login.no_answer', { reason: e.message }));
   }
+  tick();
 }
 
 function tick() {
-  $('#st-time').textContent = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  $('#st-time').textContent = clockText(new Date());
   const idle = (Date.now() - state.lastActivity) / 1000;
   const after = state.settings.lock_after_s;
   if (state.staff && !state.locked && after > 0 && idle > after && state.view !== 'tender') lockTill();
@@ -371,9 +437,10 @@ function noteActivity() { state.lastActivity = Date.now(); }
 
 function buildKeypads() {
   for (const pad of $$('.keypad')) {
+    pad.replaceChildren();
     const money = pad.dataset.target === 'tender';
     const login = pad.dataset.target === 'login';
-    const keys = money ? ['7', '8', '9', '4', '5', '6', '1', '2', '3', '.', '0', '⌫']
+    const keys = money ? ['7', '8', '9', '4', '5', '6', '1', '2', '3', I18N.format.digits ? I18N.format.decimal : '00', '0', '⌫']
       : login ? ['1', '2', '3', '4', '5', '6', '7', '8', '9', '⌫', '0', 'OK'] : ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', '⌫'];
     for (const k of keys) {
       pad.append(el('button', { type: 'button', tabindex: '-1', onclick: () => keypadPress(pad.dataset.target, k) }, k));
@@ -419,6 +486,7 @@ $('#login-form').addEventListener('submit', async (e) => {
     const s = await api('POST', '/api/login', { staff, pin });
     $('#login-pin').value = '';
     noteActivity();
+    await useLanguage(s.language && s.language.language);
     setSession(s);
     show('sale');
   } catch (x) {
@@ -454,6 +522,7 @@ $('#unlock-form').addEventListener('submit', async (e) => {
 async function logout() {
   try { await api('POST', '/api/logout', {}); } catch (e) { /* gone anyway */ }
   showLogin();
+  await storeLanguage();
 }
 $('#switch-user').addEventListener('click', logout);
 $('#logout-btn').addEventListener('click', logout);
@@ -476,7 +545,7 @@ for (const b of $$('#nav button')) b.addEventListener('click', () => show(b.data
 // 100 ms or more, so typing stays typing.
 const CODE_CHARS = { Minus: '-', NumpadSubtract: '-', Period: '.', NumpadDecimal: '.', Slash: '/', NumpadDivide: '/', Space: ' ', Equal: '=', Comma: ',' };
 for (let d = 0; d <= 9; d++) { CODE_CHARS['Digit' + d] = String(d); CODE_CHARS['Numpad' + d] = String(d); }
-for (let c = 65; c <= 90; c++) { const L = String.fromCharCode(c); CODE_CHARS['Key' + L] = L; }
+for (let c = 65; c <= 90; c++) { const ch = String.fromCharCode(c); CODE_CHARS['Key' + ch] = ch; }
 
 const scan = { buf: '', last: 0, gaps: [], snaps: new Map(), eatEnter: false };
 const MIN_SCAN = 6;
@@ -576,7 +645,7 @@ function onScan(code) {
     return;
   }
   if (eanCheck(code) === false) {
-    const text = 'Wrong check digit in ' + code + ': scan it again.';
+    const text = L('till.scan.check_digit', { code });
     if (state.view === 'sale') setMsg('#sale-msg', text, 'error'); else toast(text, true);
     return;
   }
@@ -586,7 +655,7 @@ function onScan(code) {
     case 'catalog': $('#cat-search').value = code; loadCatalog(); break;
     case 'tender': $('#gc-card').value = code; lookupGift(); break;
     case 'customers': document.dispatchEvent(new CustomEvent('tillmesh:scan', { detail: code })); break; // customers.js
-    default: toast('Scanned ' + code + ': open the sale screen to sell it.');
+    default: toast(L('till.scan.elsewhere', { code }));
   }
 }
 
@@ -607,7 +676,7 @@ function renderCart() {
     const disc = l.line_discount + l.cart_discount;
     const tr = el('tr', { class: (i === state.sel ? 'sel' : '') + (state.onScale && state.onScale.index === i ? ' on-scale' : ''), dataset: { i: String(i) }, onclick: () => { state.sel = i; renderCart(); } },
       el('td', {}, String(i + 1)),
-      el('td', {}, l.name, el('small', {}, l.sku + (l.discount ? ' · ' + (l.discount.kind === 'percent' ? pct(l.discount.value) : money(l.discount.value)) + ' off' : '') + (l.unit === 'kg' ? ' · ' + money(l.unit_price) + '/kg' : '') + overrideText(l))),
+      el('td', {}, l.name, el('small', {}, l.sku + (l.discount ? ' · ' + L('till.sale.off', { amount: l.discount.kind === 'percent' ? pct(l.discount.value) : money(l.discount.value) }) : '') + (l.unit === 'kg' ? ' · ' + perKg(l.unit_price) : '') + overrideText(l))),
       el('td', { class: 'num' }, qtyText(l.qty, l.unit)),
       el('td', { class: 'num' }, money(l.unit_price)),
       el('td', { class: 'num' }, disc ? '-' + money(disc) : ''),
@@ -618,11 +687,13 @@ function renderCart() {
   $('#t-items').textContent = c ? String(c.items) : '0';
   $('#t-discounts').textContent = money(c ? -c.discounts : 0);
   $('#t-tax').textContent = money(c ? c.tax : 0);
-  $('#t-tax').previousElementSibling.textContent = c && c.tax_included === false ? 'Tax added' : 'Tax included';
+  $('#t-tax').previousElementSibling.textContent = c && c.tax_included === false ? L('till.sale.tax_added') : L('till.ui.tax_included');
   $('#t-total').textContent = money(c ? c.total : 0);
   const sel = body.querySelector('tr.sel');
   if (sel) sel.scrollIntoView({ block: 'nearest' });
 }
+
+function perKg(m) { return L('till.sale.per_kg', { amount: money(m) }); }
 
 function cartChanged(c, selectLast) {
   const grew = !state.cart || c.lines.length > state.cart.lines.length;
@@ -641,10 +712,10 @@ async function addItem(line) {
       if (!(e.data && e.data.need === 'weight')) throw e;
       const p = e.data.product;
       const grams = await weighOnScale(p.name);
-      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); cartChanged(c, true); liveWeigh(c.lines[state.sel]); setMsg('#sale-msg', p.name + ' · ' + kg(grams) + ' kg weighed', 'ok'); return; }
-      const v = await ask({ title: 'Weight of ' + p.name, text: money(p.price, p.currency) + ' per kg' + (state.scaleError ? ' · scale: ' + state.scaleError : ''), okText: 'Add',
-        fields: [{ name: 'kg', label: 'Weight in kg', inputmode: 'decimal', placeholder: '0.750' }],
-        check: (v) => (parseKg(v.kg) > 0 ? null : 'Enter the weight in kg, like 0.750') });
+      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); cartChanged(c, true); liveWeigh(c.lines[state.sel]); setMsg('#sale-msg', L('till.sale.weighed', { name: p.name, kg: kg(grams) }), 'ok'); return; }
+      const v = await ask({ title: L('till.sale.weight_of', { name: p.name }), text: perKg(p.price) + (state.scaleError ? ' · ' + L('till.sale.scale', { reason: state.scaleError }) : ''), okText: L('till.sale.add'),
+        fields: [{ name: 'kg', label: L('till.sale.weight_kg'), inputmode: 'decimal', placeholder: kg(750) }],
+        check: (v) => (parseKg(v.kg) > 0 ? null : L('till.sale.enter_weight', { example: kg(750) })) });
       if (!v) return;
       c = await api('POST', '/api/cart/lines', { ...line, qty: parseKg(v.kg) });
     }
@@ -680,7 +751,7 @@ function renderResults() {
   ul.replaceChildren(...state.results.map((p, i) => el('li', { class: i === state.resultSel ? 'sel' : '', onclick: () => pick(p) },
     el('span', {}, p.name, el('small', { class: 'muted' }, ' ' + p.sku),
       window.chainStock && window.chainStock.text(p.sku, p.unit) ? el('small', { class: 'muted chain-stock' }, ' · ' + window.chainStock.text(p.sku, p.unit)) : ''),
-    el('b', {}, money(p.price, p.currency) + (p.unit === 'kg' ? '/kg' : '')))));
+    el('b', {}, p.unit === 'kg' ? perKg(p.price) : money(p.price)))));
 }
 
 function pick(p) {
@@ -696,7 +767,7 @@ $('#search-form').addEventListener('submit', (e) => {
   const q = $('#scan-input').value.trim();
   if (!q) return;
   const ean = eanCheck(q);
-  if (ean === false) { setMsg('#sale-msg', 'Wrong check digit in ' + q + ': check the number.', 'error'); return; }
+  if (ean === false) { setMsg('#sale-msg', L('till.sale.check_digit', { code: q }), 'error'); return; }
   if (ean === true) { $('#scan-input').value = ''; addItem({ barcode: q }); return; }
   if (state.resultSel >= 0 && state.results[state.resultSel]) { pick(state.results[state.resultSel]); return; }
   search();
@@ -710,7 +781,7 @@ $('#scan-input').addEventListener('keydown', (e) => {
 
 function selectedLine() {
   const c = state.cart;
-  if (!c || !c.lines.length) { setMsg('#sale-msg', 'The cart is empty.', 'error'); return null; }
+  if (!c || !c.lines.length) { setMsg('#sale-msg', L('till.sale.empty'), 'error'); return null; }
   if (state.sel < 0) state.sel = c.lines.length - 1;
   return c.lines[state.sel];
 }
@@ -719,11 +790,11 @@ async function changeQty() {
   const l = selectedLine();
   if (!l) return;
   const weighed = l.unit === 'kg';
-  const v = await ask({ title: (weighed ? 'Weight of ' : 'Quantity of ') + l.name, okText: 'Set',
-    fields: [{ name: 'q', label: weighed ? 'Weight in kg' : 'Quantity', inputmode: weighed ? 'decimal' : 'numeric', value: weighed ? kg(l.qty) : String(l.qty) }],
+  const v = await ask({ title: L(weighed ? 'till.sale.weight_of' : 'till.sale.qty_of', { name: l.name }), okText: L('till.sale.set'),
+    fields: [{ name: 'q', label: weighed ? L('till.sale.weight_kg') : L('till.ui.quantity'), inputmode: weighed ? 'decimal' : 'numeric', value: weighed ? kg(l.qty) : String(l.qty) }],
     check: async (v) => {
       const q = weighed ? parseKg(v.q) : (/^\d+$/.test(v.q.trim()) ? parseInt(v.q, 10) : NaN);
-      if (!(q > 0)) return weighed ? 'Enter a weight above 0, like 0.750' : 'Enter a quantity of 1 or more';
+      if (!(q > 0)) return weighed ? L('till.sale.weight_above_0', { example: kg(750) }) : L('till.sale.qty_1');
       try { cartChanged(await api('PUT', '/api/cart/lines/' + l.index, { qty: q })); return null; } catch (e) { return e.message; }
     } });
   if (v) setMsg('#sale-msg', '');
@@ -731,9 +802,9 @@ async function changeQty() {
 
 function discountFields(current) {
   return [
-    { name: 'kind', label: 'Discount as', seg: [['percent', 'Percent %'], ['amount', 'Amount']], value: current ? current.kind : 'percent' },
-    { name: 'value', label: 'Value (0 removes it)', inputmode: 'decimal',
-      value: current ? (current.kind === 'percent' ? String(current.value / 100) : (current.value / 100).toFixed(2)) : '' },
+    { name: 'kind', label: L('till.disc.as'), seg: [['percent', L('till.disc.percent')], ['amount', L('till.ui.amount')]], value: current ? current.kind : 'percent' },
+    { name: 'value', label: L('till.disc.value'), inputmode: 'decimal',
+      value: current ? (current.kind === 'percent' ? pct(current.value).replace('%', '') : moneyInput(current.value)) : '' },
   ];
 }
 
@@ -746,14 +817,14 @@ function discountOf(v) {
 async function discount(onCart) {
   let l = null;
   if (!onCart) { l = selectedLine(); if (!l) return; }
-  else if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'The cart is empty.', 'error'); return; }
+  else if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', L('till.sale.empty'), 'error'); return; }
   const limit = pct(state.settings.discount_limit_bp);
   let done = false;
   const v = await ask({
-    title: onCart ? 'Discount on the whole cart' : 'Discount on ' + l.name,
-    text: 'Above ' + limit + ' a manager must approve.', okText: 'Apply',
+    title: onCart ? L('till.disc.cart') : L('till.disc.line', { name: l.name }),
+    text: L('till.disc.limit', { limit }), okText: L('till.disc.apply'),
     fields: discountFields(onCart ? state.cart.discount : l.discount),
-    check: (v) => (discountOf(v) ? null : 'Enter a percent like 10 or an amount like 1.50'),
+    check: (v) => (discountOf(v) ? null : (v.kind === 'amount' ? moneyError(v.value, '') : '') || L('till.disc.enter', { amount: moneyInput(units(1) * 3 / 2) })),
   });
   if (!v) return;
   const d = discountOf(v);
@@ -763,7 +834,7 @@ async function discount(onCart) {
       : api('PUT', '/api/cart/lines/' + l.index, { discount: d, ...extra }));
     cartChanged(c);
     done = true;
-    setMsg('#sale-msg', d.value ? 'Discount applied' + (c.approver ? ' (approved by ' + staffName(c.approver) + ')' : '') : 'Discount removed', 'ok');
+    setMsg('#sale-msg', d.value ? (c.approver ? L('till.disc.applied_by', { name: staffName(c.approver) }) : L('till.disc.applied')) : L('till.disc.removed'), 'ok');
   } catch (e) {
     if (!done) setMsg('#sale-msg', e.message, 'error');
   }
@@ -774,23 +845,22 @@ async function removeLine() {
   if (!l) return;
   try {
     cartChanged(await api('DELETE', '/api/cart/lines/' + l.index));
-    setMsg('#sale-msg', l.name + ' removed', 'ok');
+    setMsg('#sale-msg', L('till.sale.removed', { name: l.name }), 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
 async function clearSale() {
   if (!state.cart || !state.cart.lines.length) return;
   const c = state.cart;
-  const v = await ask({ title: 'Clear the sale?', text: 'Every line goes (' + c.lines.length + ' line' + (c.lines.length === 1 ? '' : 's') + ', ' + money(c.total, c.currency) +
-    '). The clear is recorded with your name, for the manager\'s reports.', okText: 'Clear',
-    fields: [{ name: 'reason', label: 'Reason (optional)', placeholder: 'e.g. customer left' }] });
+  const v = await ask({ title: L('till.clear.title'), text: L('till.clear.text', { lines: LN('till.clear.lines', c.lines.length), total: money(c.total) }), okText: L('till.clear.ok'),
+    fields: [{ name: 'reason', label: L('till.clear.reason'), placeholder: L('till.clear.reason_eg') }] });
   if (!v) return;
   try {
     const res = await api('DELETE', '/api/cart', { idempotency_key: newKey('clear'), reason: v.reason.trim() || undefined });
     cartChanged(res); state.sel = -1;
     const cl = res.cleared || {};
-    if (cl.recorded || !res.cleared) setMsg('#sale-msg', 'Sale cleared' + (cl.recorded ? ' (recorded)' : ''), 'ok');
-    else setMsg('#sale-msg', 'Sale cleared, ' + cl.note, 'error');
+    if (cl.recorded || !res.cleared) setMsg('#sale-msg', cl.recorded ? L('till.clear.done_recorded') : L('till.clear.done'), 'ok');
+    else setMsg('#sale-msg', L('till.clear.done_note', { note: cl.note }), 'error');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
@@ -805,7 +875,7 @@ $('#btn-pay').addEventListener('click', startTender);
 
 function startTender() {
   const c = state.cart;
-  if (!c || !c.lines.length) { setMsg('#sale-msg', 'Nothing to pay: scan an item first.', 'error'); return; }
+  if (!c || !c.lines.length) { setMsg('#sale-msg', L('till.tender.nothing'), 'error'); return; }
   // The idempotency key is made now, before anything is sent: a retry
   // or a double click sends the same key and records one sale.
   state.tender = { key: newKey('sale'), version: c.version, total: c.total, currency: c.currency, tenders: [], sending: false };
@@ -824,22 +894,29 @@ function renderTender() {
   const t = state.tender;
   if (!t) return;
   const rem = Math.max(t.total - paid(), 0);
-  $('#tender-due').textContent = money(t.total, t.currency);
-  $('#tender-remaining').textContent = money(rem, t.currency);
+  $('#tender-due').textContent = money(t.total);
+  $('#tender-remaining').textContent = money(rem);
   $('#tender-list').replaceChildren(...t.tenders.map((x, i) => el('li', {},
     el('span', {}, tenderName(x.kind) + (x.ref ? ' · ' + x.ref : '')),
-    el('span', {}, el('b', {}, money(x.amount, t.currency)), ' ',
-      el('button', { class: 'small', type: 'button', disabled: t.sending, onclick: () => { t.tenders.splice(i, 1); renderTender(); } }, 'remove')))));
-  $('#tender-amount').value = (rem / 100).toFixed(2);
+    el('span', {}, el('b', {}, money(x.amount)), ' ',
+      el('button', { class: 'small', type: 'button', disabled: t.sending, onclick: () => { t.tenders.splice(i, 1); renderTender(); } }, L('till.tender.remove'))))));
+  $('#tender-amount').value = moneyInput(rem);
   const quick = [rem];
-  for (const note of [500, 1000, 2000, 5000, 10000]) if (note > rem && quick.length < 4) quick.push(note);
-  $('#quick-cash').replaceChildren(...quick.map((q) => el('button', { type: 'button', disabled: t.sending, onclick: () => payCash(q) }, money(q, t.currency))));
+  for (const note of notes()) if (note > rem && quick.length < 4) quick.push(note);
+  $('#quick-cash').replaceChildren(...quick.map((q) => el('button', { type: 'button', disabled: t.sending, onclick: () => payCash(q) }, money(q))));
   for (const b of ['#pay-cash', '#pay-card', '#pay-gift', '#tender-back']) $(b).disabled = t.sending;
   giftInfo();
 }
 
+// notes are the banknotes the quick cash buttons offer, in minor units.
+function notes() {
+  const whole = { UZS: [1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000] }[I18N.format.currency] || [5, 10, 20, 50, 100];
+  return whole.map(units);
+}
+
 function tenderName(kind) {
-  return { cash: 'Cash', card: 'Card', gift_card: 'Gift card', store_credit: 'Store credit' }[kind] || kind;
+  const k = { cash: 'till.tender.cash', card: 'till.tender.card', gift_card: 'till.tender.gift_card', store_credit: 'till.tender.store_credit' }[kind];
+  return k ? L(k) : kind;
 }
 
 // A gift card or store credit pays by the API's tender of kind gift_card
@@ -850,16 +927,16 @@ function tenderName(kind) {
 async function lookupGift() {
   const t = state.tender;
   const card = $('#gc-card').value.trim();
-  if (!t || !card) { setMsg('#gc-info', 'Scan or type the card number', 'error'); return; }
+  if (!t || !card) { setMsg('#gc-info', L('till.gift.scan'), 'error'); return; }
   try {
     const c = await api('GET', '/api/cards/' + encodeURIComponent(card));
-    if (!c.active) throw new Error('Card ' + card + ' is deactivated');
-    if (c.account !== 'gift_card' && c.account !== 'store_credit') throw new Error('Card ' + card + ' holds ' + c.account + ', not money');
+    if (!c.active) throw new Error(L('till.gift.deactivated', { card }));
+    if (c.account !== 'gift_card' && c.account !== 'store_credit') throw new Error(L('till.gift.not_money', { card, account: c.account }));
     const used = t.tenders.filter((x) => x.ref === card).reduce((s, x) => s + x.amount, 0);
     t.gift = { card, account: c.account, balance: c.balance - used };
     const rem = Math.max(t.total - paid(), 0);
-    $('#tender-amount').value = (Math.min(t.gift.balance, rem) / 100).toFixed(2);
-    $('#pay-gift').textContent = c.account === 'store_credit' ? 'Store credit' : 'Gift card';
+    $('#tender-amount').value = moneyInput(Math.min(t.gift.balance, rem));
+    $('#pay-gift').textContent = tenderName(c.account);
     giftInfo();
   } catch (e) {
     t.gift = null;
@@ -873,8 +950,8 @@ function giftInfo() {
   if (!g || g.card !== $('#gc-card').value.trim()) { setMsg('#gc-info', ''); return; }
   const amount = parseMoney($('#tender-amount').value) || 0;
   const left = g.balance - amount;
-  setMsg('#gc-info', tenderName(g.account) + ' ' + g.card + ': balance ' + money(g.balance, t.currency) +
-    (left >= 0 ? ', ' + money(left, t.currency) + ' left after' : ', not enough'), left >= 0 ? 'ok' : 'error');
+  setMsg('#gc-info', left >= 0 ? L('till.gift.balance_left', { kind: tenderName(g.account), card: g.card, balance: money(g.balance), left: money(left) })
+    : L('till.gift.balance_short', { kind: tenderName(g.account), card: g.card, balance: money(g.balance) }), left >= 0 ? 'ok' : 'error');
 }
 
 async function payGift() {
@@ -885,9 +962,9 @@ async function payGift() {
   const g = t.gift;
   const rem = t.total - paid();
   const amount = parseMoney($('#tender-amount').value);
-  if (!(amount > 0)) { setMsg('#tender-msg', 'Enter the amount to take off the card', 'error'); return; }
-  if (amount > g.balance) { setMsg('#tender-msg', 'The card holds only ' + money(g.balance, t.currency), 'error'); return; }
-  if (amount > rem) { setMsg('#tender-msg', 'A card pays at most what is still due (' + money(rem, t.currency) + ')', 'error'); return; }
+  if (!(amount > 0)) { setMsg('#tender-msg', moneyError($('#tender-amount').value, L('till.gift.enter')), 'error'); return; }
+  if (amount > g.balance) { setMsg('#tender-msg', L('till.gift.only', { balance: money(g.balance) }), 'error'); return; }
+  if (amount > rem) { setMsg('#tender-msg', L('till.tender.card_max', { due: money(rem) }), 'error'); return; }
   t.tenders.push({ kind: g.account, amount, ref: card });
   t.gift = null;
   $('#gc-card').value = '';
@@ -898,7 +975,7 @@ async function payGift() {
 function payCash(amount) {
   const t = state.tender;
   if (!t || t.sending) return;
-  if (!(amount > 0)) { setMsg('#tender-msg', 'Enter the cash given, like 20.00', 'error'); return; }
+  if (!(amount > 0)) { setMsg('#tender-msg', t.cashText !== undefined ? moneyError(t.cashText, L('till.tender.enter_cash', { example: moneyInput(units(20)) })) : L('till.tender.enter_cash', { example: moneyInput(units(20)) }), 'error'); return; }
   t.tenders.push({ kind: 'cash', amount });
   setMsg('#tender-msg', '');
   maybeSubmit();
@@ -909,8 +986,8 @@ function payCard() {
   if (!t || t.sending) return;
   const rem = t.total - paid();
   const amount = parseMoney($('#tender-amount').value);
-  if (!(amount > 0)) { setMsg('#tender-msg', 'Enter the card amount', 'error'); return; }
-  if (amount > rem) { setMsg('#tender-msg', 'A card pays at most what is still due (' + money(rem, t.currency) + ')', 'error'); return; }
+  if (!(amount > 0)) { setMsg('#tender-msg', moneyError($('#tender-amount').value, L('till.tender.enter_card')), 'error'); return; }
+  if (amount > rem) { setMsg('#tender-msg', L('till.tender.card_max', { due: money(rem) }), 'error'); return; }
   t.tenders.push({ kind: 'card', amount, ref: $('#card-ref').value.trim() || undefined });
   $('#card-ref').value = '';
   setMsg('#tender-msg', '');
@@ -929,7 +1006,7 @@ async function submitSale() {
   if (t.sending) return;
   t.sending = true;
   $('#tender-retry').hidden = true;
-  setMsg('#tender-msg', 'Recording the sale…');
+  setMsg('#tender-msg', L('till.tender.recording'));
   renderTender();
   try {
     const res = await withApproval((extra) => api('POST', '/api/cart/checkout',
@@ -941,8 +1018,8 @@ async function submitSale() {
     show('receipt');
   } catch (e) {
     t.sending = false;
-    if (e.status === 0 && !/Cancelled/.test(e.message)) {
-      setMsg('#tender-msg', 'The till did not answer; the sale may or may not be recorded. Retry: it is recorded at most once.', 'error');
+    if (e.status === 0 && !e.cancelled) {
+      setMsg('#tender-msg', L('till.tender.no_answer'), 'error');
       $('#tender-retry').hidden = false;
     } else if (e.status === 409) {
       show('sale');
@@ -956,7 +1033,11 @@ async function submitSale() {
   }
 }
 
-$('#tender-form').addEventListener('submit', (e) => { e.preventDefault(); payCash(parseMoney($('#tender-amount').value)); });
+$('#tender-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (state.tender) state.tender.cashText = $('#tender-amount').value;
+  payCash(parseMoney($('#tender-amount').value));
+});
 $('#pay-card').addEventListener('click', payCard);
 $('#pay-gift').addEventListener('click', payGift);
 $('#gc-card').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); lookupGift(); } });
@@ -971,7 +1052,7 @@ onShow.receipt = () => {
   if (!r) { show('sale'); return; }
   renderReceipt($('#receipt'), r.sale);
   const s = r.sale;
-  $('#receipt-change').textContent = s.change > 0 ? 'Change ' + money(s.change, s.currency) : 'No change due';
+  $('#receipt-change').textContent = s.change > 0 ? L('till.receipt.change', { amount: money(s.change) }) : L('till.receipt.no_change');
   $('#receipt-drawer').hidden = !r.drawer;
   $('#receipt-printer').textContent = printerText();
   $('#btn-new-sale').focus();
@@ -994,14 +1075,14 @@ async function showFiscal(id) {
   }
   if (state.view !== 'receipt' || !state.lastSale || state.lastSale.sale.event_id !== id) return;
   if (f.state === 'sent') {
-    fill(box, el('div', {}, 'Fiscal number ', el('b', {}, f.fiscal_number || '')),
-      f.fiscal_sign ? el('div', {}, 'Fiscal sign ' + f.fiscal_sign) : null,
-      f.url ? el('a', { href: f.url, target: '_blank', rel: 'noopener noreferrer' }, 'Verify with the tax service') : null);
+    fill(box, el('div', {}, L('till.fiscal.number') + ' ', el('b', {}, f.fiscal_number || '')),
+      f.fiscal_sign ? el('div', {}, L('till.fiscal.sign', { sign: f.fiscal_sign })) : null,
+      f.url ? el('a', { href: f.url, target: '_blank', rel: 'noopener noreferrer' }, L('till.fiscal.verify')) : null);
   } else if (f.state === 'pending' || f.state === 'retry') {
-    fill(box, 'Fiscal registration pending');
+    fill(box, L('till.fiscal.pending'));
     setTimeout(() => showFiscal(id), 3000);
   } else if (f.state === 'rejected') {
-    fill(box, 'Fiscal registration refused' + (f.reason ? ': ' + f.reason : '') + ' (a manager can retry it in Settings, Outbox)');
+    fill(box, L('till.fiscal.refused', { reason: f.reason || '—' }));
   } else {
     fill(box);
   }
@@ -1011,9 +1092,19 @@ async function showFiscal(id) {
 // status: the same words for the receipt, a copy and the shift's close.
 function printerText() {
   const p = (state.status && state.status.printer) || 'none';
-  if (p === 'none') return 'No receipt printer on this till: the receipt stays here and in the ledger.';
-  if (p === 'ready') return 'Printer: ready. The receipt is printing.';
-  return 'Printer: ' + p + '. The receipt waits in the queue and prints when the printer is back.';
+  if (p === 'none') return L('till.printer.none');
+  if (p === 'ready') return L('till.printer.ready');
+  return L('till.printer.waiting', { state: printerState(p) });
+}
+
+// printerState is the till's printer state ("paper out, 2 receipt(s)
+// waiting", words of package hw) in the session's language; a state
+// the catalog does not know stays as the till says it.
+function printerState(p) {
+  const m = /^(.*?)(?:, (\d+) receipt\(s\) waiting)?$/.exec(p);
+  const key = 'till.printer.state.' + m[1].replace(/[^a-z]+/g, '_');
+  const state = L(key).startsWith('⟦') ? m[1] : L(key);
+  return m[2] ? state + ', ' + LN('till.printer.queued', +m[2]) : state;
 }
 
 $('#btn-reprint').addEventListener('click', async () => {
@@ -1022,7 +1113,7 @@ $('#btn-reprint').addEventListener('click', async () => {
   try {
     await api('POST', '/api/reprint', { event_id: r.sale.event_id });
     const p = (state.status && state.status.printer) || 'none';
-    toast(p === 'ready' ? 'Receipt copy sent to the printer.' : 'Receipt copy queued: printer ' + p + '.');
+    toast(p === 'ready' ? L('till.reprint.sent') : L('till.reprint.queued', { state: printerState(p) }));
   } catch (err) {
     toast(err.message || String(err), true);
   }
@@ -1034,27 +1125,27 @@ function renderReceipt(box, s) {
   const cur = s.currency;
   fill(box,
     el('div', { class: 'c big' }, (state.till && state.till.store) || 'tillmesh'),
-    el('div', { class: 'c' }, 'Till ' + s.till_number + ' · Receipt ', el('b', { id: 'receipt-number' }, s.receipt)),
-    el('div', { class: 'c' }, timeText(s.time) + ' · served by ' + staffName(s.staff)),
+    el('div', { class: 'c' }, L('till.till_n', { n: s.till_number }) + ' · ' + L('till.receipt.receipt') + ' ', el('b', { id: 'receipt-number' }, s.receipt)),
+    el('div', { class: 'c' }, timeText(s.time) + ' · ' + L('till.receipt.served_by', { name: staffName(s.staff) })),
     el('hr'),
     s.lines.map((l) => [
       line(l.name || l.sku, money(l.amount, cur)),
-      el('div', { class: 'sub' }, (l.unit === 'kg' ? kg(l.qty) + ' kg × ' + money(l.unit_price, cur) + '/kg' : l.qty + ' × ' + money(l.unit_price, cur)) + ' · tax ' + rate(l.tax_rate || 0)),
-      l.line_discount ? el('div', { class: 'sub' }, 'discount -' + money(l.line_discount, cur)) : null,
+      el('div', { class: 'sub' }, (l.unit === 'kg' ? qtyText(l.qty, 'kg') + ' × ' + perKg(l.unit_price) : l.qty + ' × ' + money(l.unit_price)) + ' · ' + L('till.receipt.tax', { rate: rate(l.tax_rate || 0) })),
+      l.line_discount ? el('div', { class: 'sub' }, L('till.receipt.discount', { amount: money(l.line_discount) })) : null,
     ]),
     el('hr'),
-    line('Subtotal', money(s.gross, cur)),
-    s.discounts ? line('Discounts', '-' + money(s.discounts, cur)) : null,
-    line('TOTAL', money(s.total, cur), 'big'),
-    s.bands.map((b) => line('  tax ' + rate(b.rate) + ' on ' + money(b.net, cur), money(b.tax, cur))),
+    line(L('till.receipt.subtotal'), money(s.gross)),
+    s.discounts ? line(L('till.ui.discounts'), '-' + money(s.discounts)) : null,
+    line(L('till.receipt.total'), money(s.total), 'big'),
+    s.bands.map((b) => line('  ' + L('till.receipt.band', { rate: rate(b.rate), net: money(b.net) }), money(b.tax))),
     el('hr'),
     s.tenders.map((t) => [line(tenderName(t.kind) + (t.ref ? ' ' + t.ref : ''), money(t.amount, cur)),
       s.card_left && t.ref in s.card_left && (t.kind === 'gift_card' || t.kind === 'store_credit')
-        ? el('div', { class: 'sub card-left' }, tenderName(t.kind) + ' ' + t.ref + ': ' + money(s.card_left[t.ref], cur) + ' left') : null]),
-    s.change ? line('Change', money(s.change, cur), 'big') : null,
-    s.approver ? el('div', { class: 'c' }, 'discount approved by ' + staffName(s.approver)) : null,
-    s.customer ? el('div', { class: 'c', id: 'receipt-customer' }, 'Customer ' + s.customer) : null,
-    s.voided ? el('div', { class: 'c big' }, '*** VOIDED ***') : null,
+        ? el('div', { class: 'sub card-left' }, L('till.receipt.card_left', { kind: tenderName(t.kind), card: t.ref, amount: money(s.card_left[t.ref]) })) : null]),
+    s.change ? line(L('till.receipt.change_line'), money(s.change), 'big') : null,
+    s.approver ? el('div', { class: 'c' }, L('till.receipt.approved_by', { name: staffName(s.approver) })) : null,
+    s.customer ? el('div', { class: 'c', id: 'receipt-customer' }, L('till.receipt.customer', { customer: s.customer })) : null,
+    s.voided ? el('div', { class: 'c big' }, '*** ' + L('till.receipt.voided') + ' ***') : null,
     el('div', { class: 'c', id: 'receipt-fiscal' }),
     code128SVG(s.barcode),
     el('div', { class: 'c' }, s.barcode),
@@ -1117,8 +1208,8 @@ async function loadRecent() {
   try {
     const list = await api('GET', '/api/sales?limit=12');
     $('#recent-sales').replaceChildren(...list.map((s) => el('li', { onclick: () => { $('#refund-ref').value = s.receipt; findSale(s.receipt); } },
-      el('span', {}, s.receipt + ' · ' + new Date(s.time).toLocaleTimeString()), el('b', {}, money(s.total, s.currency)))));
-    if (!list.length) $('#recent-sales').replaceChildren(el('li', { class: 'muted' }, 'No sales yet.'));
+      el('span', {}, s.receipt + ' · ' + clockText(s.time)), el('b', {}, money(s.total)))));
+    if (!list.length) $('#recent-sales').replaceChildren(el('li', { class: 'muted' }, L('till.refund.no_sales')));
   } catch (e) { /* shown elsewhere */ }
 }
 
@@ -1127,7 +1218,7 @@ async function loadRecent() {
 function refundRefShown() {
   const k = $('#refund-tender').value;
   $('#refund-card-label').hidden = k !== 'card' && k !== 'store_credit';
-  $('#refund-card-label').firstChild.textContent = k === 'store_credit' ? 'Store credit card ' : 'Card reference ';
+  $('#refund-card-label').firstChild.textContent = k === 'store_credit' ? L('till.refund.credit_card') : L('till.ui.card_reference');
 }
 $('#refund-tender').addEventListener('change', refundRefShown);
 $('#refund-find').addEventListener('submit', (e) => { e.preventDefault(); findSale($('#refund-ref').value); });
@@ -1135,7 +1226,7 @@ $('#refund-find').addEventListener('submit', (e) => { e.preventDefault(); findSa
 async function findSale(ref) {
   ref = String(ref || '').trim();
   $('#refund-result').replaceChildren();
-  if (!ref) { setMsg('#refund-msg', 'Enter a receipt number like 2-17, or scan the receipt.', 'error'); return; }
+  if (!ref) { setMsg('#refund-msg', L('till.refund.enter_ref'), 'error'); return; }
   try {
     const s = await api('GET', '/api/sales/' + encodeURIComponent(ref));
     state.refund = { sale: s, key: newKey('refund') };
@@ -1163,11 +1254,11 @@ function renderRefund() {
       el('td', {}, String(i + 1)),
       el('td', {}, l.name || l.sku),
       el('td', { class: 'num' }, qtyText(l.qty, l.unit)),
-      el('td', { class: 'num' }, money(l.amount, s.currency)),
+      el('td', { class: 'num' }, money(l.amount)),
       el('td', { class: 'num' }, qtyText(rem.qty, l.unit)),
-      el('td', {}, input, weighed ? ' kg' : ''));
+      el('td', {}, input, weighed ? ' ' + L('till.unit.kg') : ''));
   });
-  const paidBy = (s.tenders || []).map((t) => (t.kind === 'cash' ? 'Cash' : t.kind === 'card' ? 'Card' + (t.ref ? ' ' + t.ref : '') : t.kind) + ' ' + money(t.amount, s.currency));
+  const paidBy = (s.tenders || []).map((t) => tenderName(t.kind) + (t.kind === 'card' && t.ref ? ' ' + t.ref : '') + ' ' + money(t.amount));
   // Propose giving back the way the customer paid: the larger tender's kind.
   const main = (s.tenders || []).reduce((a, t) => (!a || t.amount > a.amount ? t : a), null);
   if (main && (main.kind === 'cash' || main.kind === 'card')) {
@@ -1176,10 +1267,10 @@ function renderRefund() {
     if (main.kind === 'card' && main.ref) $('#refund-ref-card').value = main.ref;
   }
   box.replaceChildren(
-    el('h3', {}, 'Sale ' + s.receipt + ' · ' + timeText(s.time) + ' · ' + money(s.total, s.currency) + (s.voided ? ' · VOIDED' : '')),
-    el('p', { id: 'refund-paid' }, 'Paid by ' + (paidBy.join(', ') || '—') + (s.change ? ' · change ' + money(s.change, s.currency) : '')),
-    el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'Item'), el('th', { class: 'num' }, 'Sold'),
-      el('th', { class: 'num' }, 'Paid'), el('th', { class: 'num' }, 'Refundable'), el('th', {}, 'Refund'))), el('tbody', {}, rows)));
+    el('h3', {}, L('till.refund.sale', { receipt: s.receipt }) + ' · ' + timeText(s.time) + ' · ' + money(s.total) + (s.voided ? ' · ' + L('till.receipt.voided') : '')),
+    el('p', { id: 'refund-paid' }, L('till.refund.paid_by', { tenders: paidBy.join(', ') || '—' }) + (s.change ? ' · ' + L('till.refund.change', { amount: money(s.change) }) : '')),
+    el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, L('till.ui.item')), el('th', { class: 'num' }, L('till.refund.sold')),
+      el('th', { class: 'num' }, L('till.refund.paid')), el('th', { class: 'num' }, L('till.refund.refundable')), el('th', {}, L('till.ui.refund')))), el('tbody', {}, rows)));
   $('#refund-btn').disabled = s.refundable <= 0;
   $('#void-btn').disabled = s.voided;
   refundPreview();
@@ -1195,9 +1286,9 @@ function refundPicks() {
     const raw = input.value.trim();
     if (raw === '' || raw === '0') continue;
     const q = l.unit === 'kg' ? parseKg(raw) : (/^\d+$/.test(raw) ? parseInt(raw, 10) : NaN);
-    if (!(q >= 0)) { bad = 'Line ' + (i + 1) + ': enter a quantity'; continue; }
+    if (!(q >= 0)) { bad = L('till.refund.line_qty', { n: i + 1 }); continue; }
     if (q === 0) continue;
-    if (q > rem.qty) { bad = 'Line ' + (i + 1) + ': only ' + qtyText(rem.qty, l.unit) + ' remain refundable'; continue; }
+    if (q > rem.qty) { bad = L('till.refund.line_only', { n: i + 1, qty: qtyText(rem.qty, l.unit) }); continue; }
     picks.push({ line: i, qty: q });
     total += prorate(rem.amount, q, rem.qty);
   }
@@ -1207,7 +1298,7 @@ function refundPicks() {
 function refundPreview() {
   if (!state.refund) return;
   const { total, bad } = refundPicks();
-  $('#refund-total').textContent = money(total, state.refund.sale.currency);
+  $('#refund-total').textContent = money(total);
   if (bad) setMsg('#refund-msg', bad, 'error'); else setMsg('#refund-msg', '');
 }
 
@@ -1216,10 +1307,10 @@ $('#refund-btn').addEventListener('click', async () => {
   if (!r) return;
   const { picks, bad } = refundPicks();
   if (bad) { setMsg('#refund-msg', bad, 'error'); return; }
-  if (!picks.length) { setMsg('#refund-msg', 'Enter how many of a line come back.', 'error'); return; }
+  if (!picks.length) { setMsg('#refund-msg', L('till.refund.how_many'), 'error'); return; }
   const tender = $('#refund-tender').value;
   const ref = $('#refund-ref-card').value.trim();
-  if (tender === 'store_credit' && !ref) { setMsg('#refund-msg', 'Scan or type the store credit card (SC-…) the credit goes onto.', 'error'); return; }
+  if (tender === 'store_credit' && !ref) { setMsg('#refund-msg', L('till.refund.credit_needed'), 'error'); return; }
   $('#refund-btn').disabled = true;
   try {
     const send = (extra) => api('POST', '/api/refunds', { idempotency_key: r.key, sale: r.sale.receipt, lines: picks,
@@ -1229,10 +1320,10 @@ $('#refund-btn').addEventListener('click', async () => {
     state.refund = { sale: res.sale, key: newKey('refund') };
     renderRefund();
     $('#refund-reason').value = '';
-    $('#refund-result').replaceChildren(el('div', { class: 'change' }, 'Refund ' + res.receipt + ': give back ' + money(res.total, res.sale.currency)),
-      el('p', { class: 'drawer' }, res.tenders.some((t) => t.kind === 'cash') ? 'Drawer open'
-        : res.tenders.some((t) => t.kind === 'store_credit') ? 'Store credit on ' + ref : 'Refund to the card'));
-    setMsg('#refund-msg', 'Refund ' + res.receipt + ' recorded', 'ok');
+    $('#refund-result').replaceChildren(el('div', { class: 'change' }, L('till.refund.give_back', { receipt: res.receipt, amount: money(res.total) })),
+      el('p', { class: 'drawer' }, res.tenders.some((t) => t.kind === 'cash') ? L('till.ui.drawer_open')
+        : res.tenders.some((t) => t.kind === 'store_credit') ? L('till.refund.credit_on', { card: ref }) : L('till.refund.to_card')));
+    setMsg('#refund-msg', L('till.refund.recorded', { receipt: res.receipt }), 'ok');
   } catch (e) {
     setMsg('#refund-msg', e.message, 'error');
     $('#refund-btn').disabled = false;
@@ -1250,16 +1341,15 @@ async function refundWithApproval(send) {
   } catch (e) {
     if (!(e.data && e.data.need === 'offline')) throw e;
     if (!(state.settings && state.settings.offline_refunds)) {
-      throw new ApiError(e.status, 'The till that made this sale cannot be reached, and this store refuses refunds offline: try again when it is back (' + e.message + ').', e.data);
+      throw new ApiError(e.status, L('till.refund.offline_refused', { reason: e.message }), e.data);
     }
     let result;
     const vals = await ask({
-      title: 'Refund offline?',
-      text: 'The till that made this sale cannot be reached (' + e.message + '). A supervisor may approve the refund offline, up to ' +
-        money(state.settings.offline_limit) + ' per till a day; it is reported to the manager.',
-      okText: 'Refund offline',
-      fields: [{ name: 'm', label: 'Supervisor number', inputmode: 'numeric' },
-        { name: 'p', label: 'Supervisor PIN', type: 'password', inputmode: 'numeric' }],
+      title: L('till.refund.offline_title'),
+      text: L('till.refund.offline_text', { reason: e.message, limit: money(state.settings.offline_limit) }),
+      okText: L('till.refund.offline_ok'),
+      fields: [{ name: 'm', label: L('till.refund.supervisor_number'), inputmode: 'numeric' },
+        { name: 'p', label: L('till.refund.supervisor_pin'), type: 'password', inputmode: 'numeric' }],
       check: async (v) => {
         try { result = await send({ offline: true, approver: v.m, approver_pin: v.p }); return null; } catch (x) { return x.message; }
       },
@@ -1271,17 +1361,17 @@ async function refundWithApproval(send) {
 $('#void-btn').addEventListener('click', async () => {
   const r = state.refund;
   if (!r) return;
-  const v = await ask({ title: 'Void sale ' + r.sale.receipt + '?', text: 'The whole sale is cancelled: ' + money(r.sale.total, r.sale.currency) + ' goes back.',
-    okText: 'Void', fields: [{ name: 'reason', label: 'Reason', placeholder: 'e.g. rung up by mistake' }],
-    check: (v) => (v.reason.trim() ? null : 'A void needs a reason') });
+  const v = await ask({ title: L('till.void.title', { receipt: r.sale.receipt }), text: L('till.void.text', { amount: money(r.sale.total) }),
+    okText: L('till.void.ok'), fields: [{ name: 'reason', label: L('till.ui.reason'), placeholder: L('till.void.reason_eg') }],
+    check: (v) => (v.reason.trim() ? null : L('till.void.reason_needed')) });
   if (!v) return;
   const key = newKey('void');
   try {
     const res = await withApproval((extra) => api('POST', '/api/voids', { idempotency_key: key, sale: r.sale.receipt, reason: v.reason.trim(), ...extra }), ['manager', 'manager_pin']);
     state.refund = { sale: res.sale, key: newKey('refund') };
     renderRefund();
-    $('#refund-result').replaceChildren(el('div', { class: 'change' }, 'Void ' + res.receipt + ': give back ' + money(res.total, res.sale.currency)));
-    setMsg('#refund-msg', 'Sale ' + res.sale.receipt + ' voided (manager ' + res.manager + ')', 'ok');
+    $('#refund-result').replaceChildren(el('div', { class: 'change' }, L('till.void.give_back', { receipt: res.receipt, amount: money(res.total) })));
+    setMsg('#refund-msg', L('till.void.done', { receipt: res.sale.receipt, manager: staffName(res.manager) }), 'ok');
   } catch (e) { setMsg('#refund-msg', e.message, 'error'); }
 });
 
@@ -1289,6 +1379,7 @@ $('#void-btn').addEventListener('click', async () => {
 
 const DENOMS = {
   EUR: [50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1],
+  UZS: [200000, 100000, 50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100],
   GBP: [5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1],
   USD: [10000, 5000, 2000, 1000, 500, 100, 25, 10, 5, 1],
 };
@@ -1304,10 +1395,11 @@ async function loadShift() {
     if (!s.open) state.counting = false;
     shiftPill(!!s.open);
     $('#shift-none').hidden = !!s.open;
+    if (!s.open && !$('#shift-float').value) $('#shift-float').value = moneyInput(units(100));
     $('#shift-open').hidden = !s.open;
     $('#shift-count').hidden = !state.counting;
     if (s.open) {
-      $('#shift-since').textContent = 'since ' + timeText(s.open.opened) + ' · ' + s.open.staff;
+      $('#shift-since').textContent = L('till.shift.since', { time: timeText(s.open.opened) }) + ' · ' + staffName(s.open.staff);
       renderReport($('#x-report'), s.open.report, s.currency, s.open);
     }
     if (s.last && !state.counting) {
@@ -1320,38 +1412,38 @@ async function loadShift() {
 
 function renderReport(box, r, cur, shift) {
   const rows = [
-    line('Sales (' + r.sales + ')', money(r.sales_total, cur)),
-    line('Items sold', String(r.items)),
-    line('Gross', money(r.gross, cur)),
-    line('Discounts', neg(r.discounts, cur)),
-    line('Refunds (' + r.refunds + ')', neg(r.refunded, cur)),
-    line('Voids (' + r.voids + ')', neg(r.voided, cur)),
-    line('Net before tax', money(r.net, cur)),
-    line('Tax', money(r.tax, cur)),
-    line('Total kept', money(r.total, cur), 'total'),
-    el('h3', {}, 'Taken by'),
-    Object.entries(r.tenders || {}).map(([k, v]) => line(k, money(v, cur))),
-    Object.keys(r.refund_tenders || {}).length ? el('h3', {}, 'Given back by') : null,
-    Object.entries(r.refund_tenders || {}).map(([k, v]) => line(k, money(v, cur))),
-    el('h3', {}, 'Tax bands'),
-    (r.bands || []).map((b) => line(rate(b.rate) + ' on ' + money(b.net, cur), money(b.tax, cur))),
-    el('h3', {}, 'Drawer'),
-    line('Float', money(r.float, cur)),
-    line('Cash in', money(r.cash_in, cur)),
-    line('Cash out', neg(r.cash_out, cur)),
-    line('No-sale openings', String(r.no_sales)),
-    line('Cash expected', money(r.cash_expected, cur), 'total'),
+    line(L('till.report.sales', { n: r.sales }), money(r.sales_total)),
+    line(L('till.report.items_sold'), String(r.items)),
+    line(L('till.report.gross'), money(r.gross)),
+    line(L('till.ui.discounts'), neg(r.discounts)),
+    line(L('till.report.refunds', { n: r.refunds }), neg(r.refunded)),
+    line(L('till.report.voids', { n: r.voids }), neg(r.voided)),
+    line(L('till.report.net'), money(r.net)),
+    line(L('till.report.tax'), money(r.tax)),
+    line(L('till.report.total_kept'), money(r.total), 'total'),
+    el('h3', {}, L('till.report.taken_by')),
+    Object.entries(r.tenders || {}).map(([k, v]) => line(tenderName(k), money(v))),
+    Object.keys(r.refund_tenders || {}).length ? el('h3', {}, L('till.report.given_back_by')) : null,
+    Object.entries(r.refund_tenders || {}).map(([k, v]) => line(tenderName(k), money(v))),
+    el('h3', {}, L('till.report.tax_bands')),
+    (r.bands || []).map((b) => line(L('till.report.band', { rate: rate(b.rate), net: money(b.net) }), money(b.tax))),
+    el('h3', {}, L('till.report.drawer')),
+    line(L('till.report.float'), money(r.float)),
+    line(L('till.ui.cash_in'), money(r.cash_in)),
+    line(L('till.ui.cash_out'), neg(r.cash_out)),
+    line(L('till.report.no_sales'), String(r.no_sales)),
+    line(L('till.report.cash_expected'), money(r.cash_expected), 'total'),
     // Carts cleared without a sale, by who cleared them: what a manager
     // looks at for shrinkage.
-    el('h3', {}, 'Cleared without a sale'),
-    line('Carts cleared (' + (r.cleared || 0) + ')', money(r.cleared_value || 0, cur)),
+    el('h3', {}, L('till.report.cleared')),
+    line(L('till.report.carts_cleared', { n: r.cleared || 0 }), money(r.cleared_value || 0)),
     Object.entries(r.cleared_by || {}).sort((a, b) => b[1].value - a[1].value)
-      .map(([id, c]) => line('by ' + staffName(id) + ' (' + c.count + ')', money(c.value, cur))),
+      .map(([id, c]) => line(L('till.report.cleared_by', { name: staffName(id), n: c.count }), money(c.value))),
   ];
   if (shift && shift.closed) {
     const os = shift.over_short;
-    rows.push(line('Cash counted', money(shift.counted, cur), 'total'));
-    rows.push(line(os > 0 ? 'Over' : os < 0 ? 'Short' : 'Over / short', money(os, cur), os > 0 ? 'over' : os < 0 ? 'short' : ''));
+    rows.push(line(L('till.report.counted'), money(shift.counted), 'total'));
+    rows.push(line(os > 0 ? L('till.report.over') : os < 0 ? L('till.report.short') : L('till.report.over_short'), money(os), os > 0 ? 'over' : os < 0 ? 'short' : ''));
   }
   box.replaceChildren(...rows.flat().filter(Boolean));
 }
@@ -1360,17 +1452,17 @@ function renderZ(z, cur) {
   const box = $('#z-report');
   const inner = el('div', { class: 'report' });
   renderReport(inner, z.report, cur, z);
-  box.replaceChildren(el('h2', {}, 'Z report · till ' + z.till + (z.number ? ' · Z ' + z.number : '')),
-    el('p', { class: 'muted' }, timeText(z.opened) + ' – ' + timeText(z.closed) + ' · opened by ' + staffName(z.staff)), inner);
+  box.replaceChildren(el('h2', {}, L('till.z.title', { till: z.till }) + (z.number ? ' · Z ' + z.number : '')),
+    el('p', { class: 'muted' }, timeText(z.opened) + ' – ' + timeText(z.closed) + ' · ' + L('till.z.opened_by', { name: staffName(z.staff) })), inner);
 }
 
 $('#shift-open-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const f = parseMoney($('#shift-float').value);
-  if (!(f >= 0)) { setMsg('#shift-msg', 'Enter the float, like 100.00', 'error'); return; }
+  if (!(f >= 0)) { setMsg('#shift-msg', moneyError($('#shift-float').value, L('till.shift.enter_float', { example: moneyInput(units(100)) })), 'error'); return; }
   try {
     await api('POST', '/api/shift/open', { idempotency_key: newKey('open'), float: f });
-    setMsg('#shift-msg', 'Shift open with a float of ' + money(f), 'ok');
+    setMsg('#shift-msg', L('till.shift.opened', { amount: money(f) }), 'ok');
     loadShift();
   } catch (x) { setMsg('#shift-msg', x.message, 'error'); }
 });
@@ -1418,18 +1510,18 @@ function countTotal() {
 $('#shift-close-top').addEventListener('click', () => $('#shift-close-btn').click());
 $('#shift-close-btn').addEventListener('click', async () => {
   const { out, bad, total } = counted();
-  if (bad) { setMsg('#shift-msg', 'Counts are whole numbers', 'error'); return; }
+  if (bad) { setMsg('#shift-msg', L('till.close.whole'), 'error'); return; }
   const open = state.shift && state.shift.open;
   const expected = open && open.report ? open.report.cash_expected : null;
-  const text = 'Counted ' + money(total) + (expected != null ? ', expected ' + money(expected) + ', ' +
-    (total - expected === 0 ? 'the drawer is right.' : (total > expected ? 'over by ' : 'short by ') + money(Math.abs(total - expected)) + '.') : '.') +
-    ' The shift ends and its Z report is recorded' + ((state.status && state.status.printer || 'none') !== 'none' ? ' and printed' : '') + '; this cannot be undone.';
-  if (!(await ask({ title: 'Close the shift?', text, okText: 'Close shift' }))) return;
+  const diff = expected == null ? '' : total === expected ? L('till.close.right') : L(total > expected ? 'till.close.over_by' : 'till.close.short_by', { amount: money(Math.abs(total - expected)) });
+  const text = (expected != null ? L('till.close.counted_expected', { counted: money(total), expected: money(expected), diff }) : L('till.close.counted', { counted: money(total) })) + ' ' +
+    L((state.status && state.status.printer || 'none') !== 'none' ? 'till.close.ends_printed' : 'till.close.ends');
+  if (!(await ask({ title: L('till.close.title'), text, okText: L('till.close.ok') }))) return;
   try {
     const res = await api('POST', '/api/shift/close', { idempotency_key: state.closeKey, counted: out });
     state.counting = false;
     $('#shift-count').hidden = true;
-    setMsg('#shift-msg', 'Shift closed: Z report ' + res.receipt, 'ok');
+    setMsg('#shift-msg', L('till.close.done', { receipt: res.receipt }), 'ok');
     await loadShift();
   } catch (x) { setMsg('#shift-msg', x.message, 'error'); }
 });
@@ -1439,11 +1531,11 @@ $('#shift-close-btn').addEventListener('click', async () => {
 async function cashMove(direction) {
   const amount = parseMoney($('#cash-amount').value);
   const reason = $('#cash-reason').value.trim();
-  if (!(amount > 0)) { setMsg('#cash-msg', 'Enter an amount, like 50.00', 'error'); return; }
-  if (!reason) { setMsg('#cash-msg', 'Give a reason', 'error'); return; }
+  if (!(amount > 0)) { setMsg('#cash-msg', moneyError($('#cash-amount').value, L('till.cash.enter', { example: moneyInput(units(50)) })), 'error'); return; }
+  if (!reason) { setMsg('#cash-msg', L('till.cash.reason'), 'error'); return; }
   try {
     const ev = await api('POST', '/api/cash', { idempotency_key: newKey('cash'), direction, amount, reason });
-    setMsg('#cash-msg', 'Cash ' + direction + ' ' + money(amount) + ' recorded. Drawer open.', 'ok');
+    setMsg('#cash-msg', L(direction === 'in' ? 'till.cash.in_done' : 'till.cash.out_done', { amount: money(amount) }), 'ok');
     $('#cash-amount').value = ''; $('#cash-reason').value = '';
   } catch (e) { setMsg('#cash-msg', e.message, 'error'); }
 }
@@ -1453,7 +1545,7 @@ $('#nosale-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
     const ev = await api('POST', '/api/nosale', { idempotency_key: newKey('nosale'), reason: $('#nosale-reason').value.trim() || undefined });
-    setMsg('#cash-msg', 'No sale recorded. Drawer open.', 'ok');
+    setMsg('#cash-msg', L('till.cash.nosale_done'), 'ok');
     $('#nosale-reason').value = '';
   } catch (x) { setMsg('#cash-msg', x.message, 'error'); }
 });
@@ -1470,29 +1562,31 @@ async function loadCatalog() {
     const ps = await api('GET', '/api/products?limit=300&q=' + encodeURIComponent(q));
     $('#cat-table').replaceChildren(...ps.map((p) => el('tr', { onclick: () => editProduct(p), dataset: { sku: p.sku } },
       el('td', {}, p.sku), el('td', {}, p.name), el('td', { class: 'mono' }, (p.barcodes || []).join(', ')),
-      el('td', { class: 'num' }, money(p.price, p.currency) + (p.unit === 'kg' ? '/kg' : '')), el('td', { class: 'num' }, rate(p.tax_rate)), el('td', {}, p.unit))));
+      el('td', { class: 'num' }, p.unit === 'kg' ? perKg(p.price) : money(p.price)), el('td', { class: 'num' }, rate(p.tax_rate)), el('td', {}, unitName(p.unit)))));
   } catch (e) { toast(e.message, true); }
 }
+
+function unitName(u) { return u === 'kg' ? L('till.unit.kg') : u === 'ea' ? L('till.unit.ea') : u; }
 
 async function editProduct(p) {
   const isNew = !p;
   p = p || { sku: '', name: '', barcodes: [], price: 0, tax_rate: 700, unit: 'ea', currency: state.settings.currency };
   const v = await ask({
-    title: isNew ? 'Add product' : 'Edit ' + p.sku, okText: 'Save',
+    title: isNew ? L('till.ui.add_product') : L('till.product.edit', { sku: p.sku }), okText: L('till.ui.save'),
     fields: [
-      { name: 'sku', label: 'SKU', value: p.sku, readonly: !isNew },
-      { name: 'name', label: 'Name', value: p.name },
-      { name: 'barcodes', label: 'Barcodes (comma separated; scan to add)', value: (p.barcodes || []).join(','), scan: true },
-      { name: 'price', label: 'Price (per kg for weighed goods)', inputmode: 'decimal', value: (p.price / 100).toFixed(2) },
-      { name: 'tax', label: 'Tax rate %', inputmode: 'decimal', value: String(p.tax_rate / 100) },
-      { name: 'unit', label: 'Sold by', options: [['ea', 'item'], ['kg', 'weight (kg)']], value: p.unit },
+      { name: 'sku', label: L('till.ui.sku'), value: p.sku, readonly: !isNew },
+      { name: 'name', label: L('till.ui.name'), value: p.name },
+      { name: 'barcodes', label: L('till.product.barcodes'), value: (p.barcodes || []).join(','), scan: true },
+      { name: 'price', label: L('till.product.price'), inputmode: 'decimal', value: moneyInput(p.price) },
+      { name: 'tax', label: L('till.product.tax'), inputmode: 'decimal', value: pct(p.tax_rate).replace('%', '') },
+      { name: 'unit', label: L('till.ui.sold_by'), options: [['ea', L('till.unit.ea')], ['kg', L('till.product.by_weight')]], value: p.unit },
     ],
     check: async (v) => {
       const price = parseMoney(v.price), tax = parsePercent(v.tax);
-      if (!(price >= 0)) return 'Enter a price like 2.49';
-      if (!(tax >= 0)) return 'Enter a tax rate like 7 or 19';
+      if (!(price >= 0)) return moneyError(v.price, L('till.product.enter_price', { example: moneyInput(units(2)) }));
+      if (!(tax >= 0)) return L('till.product.enter_tax');
       const codes = v.barcodes.split(/[\s,]+/).filter(Boolean);
-      for (const c of codes) if (eanCheck(c) === false) return 'Barcode ' + c + ' has a wrong check digit';
+      for (const c of codes) if (eanCheck(c) === false) return L('till.product.check_digit', { code: c });
       const body = { sku: v.sku.trim(), name: v.name.trim(), barcodes: codes, price, tax_rate: tax, unit: v.unit, currency: p.currency };
       try {
         if (isNew) await api('POST', '/api/products', body); else await api('PUT', '/api/products/' + encodeURIComponent(p.sku), body);
@@ -1500,7 +1594,7 @@ async function editProduct(p) {
       } catch (e) { return e.message; }
     },
   });
-  if (v) { toast('Saved ' + v.sku); loadCatalog(); }
+  if (v) { toast(L('till.product.saved', { sku: v.sku })); loadCatalog(); }
 }
 $('#cat-add').addEventListener('click', () => editProduct(null));
 
@@ -1516,7 +1610,7 @@ async function loadStock() {
   } catch (e) { toast(e.message, true); }
 }
 
-function stockQty(q, unit) { return unit === 'kg' ? kg(q) + ' kg' : String(q); }
+function stockQty(q, unit) { return qtyText(q, unit); }
 function slotsText(m, unit) {
   return Object.entries(m || {}).sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }))
     .map(([t, q]) => tillName(t) + ': ' + stockQty(q, unit)).join(', ');
@@ -1524,13 +1618,13 @@ function slotsText(m, unit) {
 
 function stockRow(s) {
   const acts = el('td', {},
-    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('receive', s); } }, 'Receive'), ' ',
-    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('adjust', s); } }, 'Adjust'), ' ',
-    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('count', s); } }, 'Count'));
+    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('receive', s); } }, L('till.ui.receive')), ' ',
+    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('adjust', s); } }, L('till.stock.adjust')), ' ',
+    el('button', { class: 'small', onclick: (e) => { e.stopPropagation(); stockMove('count', s); } }, L('till.ui.count')));
   return el('tr', { id: 'stock-' + s.sku, class: s.total < 0 ? 'neg' : '', dataset: { sku: s.sku } },
     el('td', {}, s.sku), el('td', {}, s.name || ''), el('td', { class: 'num total' }, stockQty(s.total, s.unit)),
     el('td', { class: 'small-cell' }, slotsText(s.slots, s.unit),
-      s.chain && s.chain.length ? el('div', { class: 'muted' }, 'Other stores: ' + window.chainStock.format(s.chain, s.unit)) : ''),
+      s.chain && s.chain.length ? el('div', { class: 'muted' }, L('till.stock.other_stores', { stock: window.chainStock.format(s.chain, s.unit) })) : ''),
     el('td', {}, s.total < 0 ? (slotsText(s.sold_by, s.unit) || '—') : ''), acts);
 }
 
@@ -1565,9 +1659,9 @@ function onStock(s) {
 function startBatch(kind) {
   state.batch = { kind, key: newKey(kind), lines: [] };
   $('#stock-batch').hidden = false;
-  $('#batch-title').textContent = kind === 'receive' ? 'Delivery note: scan each item as it comes in' : 'Stock-take: scan or type what is on the shelf';
+  $('#batch-title').textContent = kind === 'receive' ? L('till.batch.delivery') : L('till.batch.take');
   $('#batch-ref-label').hidden = kind !== 'receive';
-  $('#batch-qty-head').textContent = kind === 'receive' ? 'Received' : 'Counted';
+  $('#batch-qty-head').textContent = kind === 'receive' ? L('till.ui.received') : L('till.ui.counted');
   $('#batch-ref').value = '';
   setMsg('#batch-msg', '');
   renderBatch();
@@ -1592,7 +1686,7 @@ async function batchAdd(code) {
   if (!l) { l = { sku: p.sku, name: p.name, unit: p.unit, qty: '' }; b.lines.push(l); }
   // Each scan of an item counts one; weighed goods are typed in kg.
   if (l.unit !== 'kg') l.qty = String((parseInt(l.qty, 10) || 0) + 1);
-  setMsg('#batch-msg', (l.name || l.sku) + (l.unit === 'kg' ? ': type the weight in kg' : ': ' + l.qty), 'ok');
+  setMsg('#batch-msg', l.unit === 'kg' ? L('till.batch.type_kg', { name: l.name || l.sku }) : (l.name || l.sku) + ': ' + l.qty, 'ok');
   $('#batch-add').value = '';
   renderBatch(l.sku);
 }
@@ -1603,8 +1697,8 @@ function renderBatch(focusSku) {
   $('#batch-lines').replaceChildren(...b.lines.map((l, i) => {
     const input = el('input', { class: 'pick', inputmode: l.unit === 'kg' ? 'decimal' : 'numeric', value: l.qty, dataset: { sku: l.sku } });
     input.addEventListener('input', () => { l.qty = input.value; });
-    return el('tr', { dataset: { sku: l.sku } }, el('td', {}, l.sku), el('td', {}, l.name || ''), el('td', { class: 'num' }, input, l.unit === 'kg' ? ' kg' : ''),
-      el('td', {}, el('button', { class: 'small', type: 'button', onclick: () => { b.lines.splice(i, 1); renderBatch(); } }, 'remove')));
+    return el('tr', { dataset: { sku: l.sku } }, el('td', {}, l.sku), el('td', {}, l.name || ''), el('td', { class: 'num' }, input, l.unit === 'kg' ? ' ' + L('till.unit.kg') : ''),
+      el('td', {}, el('button', { class: 'small', type: 'button', onclick: () => { b.lines.splice(i, 1); renderBatch(); } }, L('till.tender.remove'))));
   }));
   $('#batch-save').disabled = !b.lines.length;
   if (focusSku) {
@@ -1620,7 +1714,7 @@ async function saveBatch() {
   for (const l of b.lines) {
     const raw = String(l.qty).trim();
     const q = l.unit === 'kg' ? parseKg(raw) : (/^\d+$/.test(raw) ? parseInt(raw, 10) : NaN);
-    if (!(q >= 0) || (b.kind === 'receive' && q === 0)) { setMsg('#batch-msg', (l.name || l.sku) + ': enter ' + (l.unit === 'kg' ? 'the weight in kg' : 'how many'), 'error'); return; }
+    if (!(q >= 0) || (b.kind === 'receive' && q === 0)) { setMsg('#batch-msg', L(l.unit === 'kg' ? 'till.batch.enter_kg' : 'till.batch.enter_qty', { name: l.name || l.sku }), 'error'); return; }
     lines.push(b.kind === 'receive' ? { sku: l.sku, qty: q } : { sku: l.sku, counted: q });
   }
   const body = { idempotency_key: b.key, lines };
@@ -1629,7 +1723,7 @@ async function saveBatch() {
   try {
     const res = await api('POST', '/api/stock/' + b.kind, body);
     for (const st of res.stock || []) onStock(st);
-    toast((b.kind === 'receive' ? 'Delivery recorded: ' : 'Stock-take recorded: ') + lines.length + ' line(s)');
+    toast(LN(b.kind === 'receive' ? 'till.batch.delivery_done' : 'till.batch.take_done', lines.length));
     endBatch();
     renderStock();
   } catch (e) {
@@ -1646,20 +1740,20 @@ $('#batch-form').addEventListener('submit', (e) => { e.preventDefault(); batchAd
 
 async function stockMove(kind, s) {
   const weighed = s.unit === 'kg';
-  const unit = weighed ? 'kg' : 'units';
+  const unit = weighed ? L('till.unit.kg') : L('till.unit.units');
   const fields = kind === 'count'
-    ? [{ name: 'q', label: 'Counted on the shelf (' + unit + ')', inputmode: 'decimal' }]
-    : [{ name: 'q', label: (kind === 'receive' ? 'Received' : 'Change, + or -') + ' (' + unit + ')', inputmode: 'decimal' },
-      { name: 'note', label: kind === 'receive' ? 'Delivery note' : 'Reason' }];
-  const v = await ask({ title: { receive: 'Receive ', adjust: 'Adjust ', count: 'Count ' }[kind] + (s.name || s.sku),
-    text: 'Store stock now: ' + stockQty(s.total, s.unit), okText: 'Record', fields,
+    ? [{ name: 'q', label: L('till.stock.counted_shelf', { unit }), inputmode: 'decimal' }]
+    : [{ name: 'q', label: L(kind === 'receive' ? 'till.stock.received_unit' : 'till.stock.change_unit', { unit }), inputmode: 'decimal' },
+      { name: 'note', label: kind === 'receive' ? L('till.ui.delivery_note_2') : L('till.ui.reason') }];
+  const v = await ask({ title: L('till.stock.move_' + kind, { name: s.name || s.sku }),
+    text: L('till.stock.now', { qty: stockQty(s.total, s.unit) }), okText: L('till.ui.record'), fields,
     check: async (v) => {
       const raw = v.q.trim();
       const neg = raw.startsWith('-');
       const abs = weighed ? parseKg(raw.replace(/^[+-]/, '')) : (/^[+-]?\d+$/.test(raw) ? Math.abs(parseInt(raw, 10)) : NaN);
-      if (!(abs >= 0)) return 'Enter a quantity';
+      if (!(abs >= 0)) return L('till.stock.enter_qty');
       const q = neg ? -abs : abs;
-      if (kind === 'adjust' && !(v.note || '').trim()) return 'An adjustment needs a reason';
+      if (kind === 'adjust' && !(v.note || '').trim()) return L('till.stock.adjust_reason');
       const line = kind === 'count' ? { sku: s.sku, counted: q } : { sku: s.sku, qty: q };
       const body = { idempotency_key: newKey('stock'), lines: [line] };
       if (kind === 'receive') body.ref = (v.note || '').trim() || undefined;
@@ -1670,7 +1764,7 @@ async function stockMove(kind, s) {
         return null;
       } catch (e) { return e.message; }
     } });
-  if (v) toast('Recorded');
+  if (v) toast(L('till.stock.recorded'));
 }
 
 // ---------------------------------------------------------------- reports
@@ -1690,19 +1784,19 @@ async function loadReports() {
     const hours = [];
     for (let h = last - 11 * H; h <= last; h += H) hours.push({ hour: h, total: byHour.get(h) || 0 });
     const max = Math.max(1, ...hours.map((h) => h.total));
-    $('#rep-hours').replaceChildren(...hours.map((h) => el('div', { class: 'col', title: new Date(h.hour).toLocaleString() + ': ' + money(h.total, cur) },
+    $('#rep-hours').replaceChildren(...hours.map((h) => el('div', { class: 'col', title: timeText(h.hour) + ': ' + money(h.total) },
       el('div', { class: 'bar', style: 'height:' + Math.round(100 * h.total / max) + '%' }),
-      el('span', {}, new Date(h.hour).getHours() + 'h'))));
+      el('span', {}, clockText(h.hour)))));
     $('#rep-top').replaceChildren(...r.top.map((t) => el('tr', {}, el('td', {}, t.sku), el('td', {}, t.name), el('td', { class: 'num' }, String(t.qty)), el('td', { class: 'num' }, money(t.amount, cur)))));
     $('#rep-tills').replaceChildren(...r.tills.map((t) => el('tr', {}, el('td', {}, String(t.till || '?')), el('td', { class: 'num' }, String(t.report.sales)),
-      el('td', { class: 'num' }, money(t.report.total, cur)), el('td', { class: 'num' }, t.shift_open ? money(t.shift_cash_expected, cur) : '—'), el('td', {}, t.shift_open ? 'open' : '—'))));
-    $('#rep-anomalies').textContent = r.anomalies.length ? 'Anomalies: ' + r.anomalies.join('; ') : '';
+      el('td', { class: 'num' }, money(t.report.total, cur)), el('td', { class: 'num' }, t.shift_open ? money(t.shift_cash_expected, cur) : '—'), el('td', {}, t.shift_open ? L('till.report.open') : '—'))));
+    $('#rep-anomalies').textContent = r.anomalies.length ? L('till.report.anomalies', { list: r.anomalies.join('; ') }) : '';
     $('#rep-overspends').replaceChildren(...(r.overspends || []).map((o) => el('li', {},
-      'Sale ' + o.sale + ' (till ' + o.owner + '): ' + money(o.spent, cur) + ' given back of ' + money(o.limit, cur) + ', ' + money(o.over, cur) + ' over — ' +
-      o.spends.map((s) => s.receipt + ' ' + s.kind + ' ' + money(s.amount, cur) + (s.offline ? ' offline' : ' grant ' + s.grant)).join('; '))),
+      L('till.report.overspend', { sale: o.sale, till: o.owner, spent: money(o.spent), limit: money(o.limit), over: money(o.over) }) + ' — ' +
+      o.spends.map((s) => s.receipt + ' ' + s.kind + ' ' + money(s.amount) + ' ' + (s.offline ? L('till.report.offline') : L('till.report.grant', { grant: s.grant }))).join('; '))),
       ...(r.card_overspends || []).map((o) => el('li', {},
-      'Card ' + o.card + ' (till ' + o.owner + '): ' + o.spent + ' redeemed of ' + o.limit + ' issued, ' + o.over + ' over — ' +
-      o.spends.map((s) => s.receipt + ' ' + s.amount + (s.offline ? ' without grant' : ' grant ' + s.grant)).join('; '))));
+      L('till.report.card_overspend', { card: o.card, till: o.owner, spent: o.spent, limit: o.limit, over: o.over }) + ' — ' +
+      o.spends.map((s) => s.receipt + ' ' + s.amount + ' ' + (s.offline ? L('till.report.no_grant') : L('till.report.grant', { grant: s.grant }))).join('; '))));
   } catch (e) { toast(e.message, true); }
 }
 
@@ -1711,24 +1805,24 @@ async function loadReports() {
 onShow.mesh = () => renderMesh();
 
 function ago(t) {
-  if (!t || t.startsWith('0001')) return 'never';
+  if (!t || t.startsWith('0001')) return L('till.ago.never');
   const s = Math.round((Date.now() - new Date(t).getTime()) / 1000);
-  return s < 2 ? 'now' : s < 120 ? s + ' s ago' : Math.round(s / 60) + ' min ago';
+  return s < 2 ? L('till.ago.now') : s < 120 ? L('till.ago.s', { n: s }) : L('till.ago.min', { n: Math.round(s / 60) });
 }
 
 function renderMesh() {
   const st = state.status;
   if (!st) return;
   const kv = (k, v) => line(k, v);
-  $('#mesh-self').replaceChildren(kv('Till', st.number + ' · ' + st.name), kv('Store', st.store), kv('Peer ID', st.till),
-    kv('Addresses', (st.addrs || []).join('  ')), kv('HQ', (st.hq.reachable ? 'reachable' : 'unreachable') + (st.hq.note ? ' · ' + st.hq.note : '') + ' · ' + st.hq.unsent + ' events not yet at HQ'),
-    kv('Relay to HQ', st.hq.relay || 'none elected yet'));
+  $('#mesh-self').replaceChildren(kv(L('till.ui.till'), st.number + ' · ' + st.name), kv(L('till.mesh.store'), st.store), kv(L('till.mesh.peer_id'), st.till),
+    kv(L('till.ui.addresses'), (st.addrs || []).join('  ')), kv(L('till.mesh.hq'), (st.hq.reachable ? L('till.mesh.reachable') : L('till.mesh.unreachable')) + (st.hq.note ? ' · ' + st.hq.note : '') + ' · ' + L('till.mesh.not_at_hq', { n: st.hq.unsent })),
+    kv(L('till.mesh.relay'), st.hq.relay || L('till.mesh.no_relay')));
   $('#mesh-peers').replaceChildren(...(st.peers || []).map((p) => el('tr', {},
     el('td', {}, (p.number || '?') + (p.name ? ' · ' + p.name : '')), el('td', { class: 'mono' }, p.id.slice(-10)),
-    el('td', { class: 'mono' }, (p.addrs || []).join(' ')), el('td', {}, p.connected ? 'yes' : 'no'), el('td', {}, ago(p.last_seen)),
+    el('td', { class: 'mono' }, (p.addrs || []).join(' ')), el('td', {}, p.connected ? L('till.yes') : L('till.no')), el('td', {}, ago(p.last_seen)),
     el('td', { class: 'num' }, String(p.behind)), el('td', { class: 'num' }, String(p.ahead)), el('td', { class: 'num' }, p.skew_ms + ' ms'))));
-  $('#mesh-vector').replaceChildren(kv('Events held', String(st.events)),
-    ...Object.entries(st.version_vector || {}).sort().map(([t, seq]) => kv('till ' + t, 'up to ' + t + '-' + seq)));
+  $('#mesh-vector').replaceChildren(kv(L('till.mesh.events'), String(st.events)),
+    ...Object.entries(st.version_vector || {}).sort().map(([t, seq]) => kv(L('till.till_n', { n: t }), L('till.mesh.up_to', { seq: t + '-' + seq }))));
   $('#mesh-heads').replaceChildren(...(st.crdt_heads || []).map((h) => el('li', {}, h)));
 }
 
@@ -1740,34 +1834,47 @@ function onStatus(ev) {
   const up = peers.filter((p) => p.connected).length;
   const mesh = $('#st-mesh');
   // Issue 16: each peer not connected says since when ("offline since").
-  const away = peers.filter((p) => !p.connected && p.offline).map((p) => 'till ' + (p.number || '?') + ' ' + p.offline);
-  mesh.textContent = 'Tills in mesh: ' + (up + 1) + ' of ' + (peers.length + 1) + (away.length ? ' · ' + away.join(' · ') : '');
+  const away = peers.filter((p) => !p.connected && p.offline).map((p) => L('till.till_n', { n: p.number || '?' }) + ' ' + offlineText(p.last_seen));
+  mesh.textContent = L('till.status.mesh', { up: up + 1, all: peers.length + 1 }) + (away.length ? ' · ' + away.join(' · ') : '');
   mesh.className = 'pill ' + (up === peers.length ? 'ok' : 'warn');
   const hq = $('#st-hq');
   const none = !st.hq.reachable && !st.hq.relay && /no HQ configured/i.test(st.hq.note || '');
-  hq.textContent = 'HQ: ' + (none ? 'not configured' : st.hq.reachable ? 'reachable' : (st.hq.offline || 'unreachable'));
+  hq.textContent = L('till.status.hq', { state: none ? L('till.status.hq_none') : st.hq.reachable ? L('till.mesh.reachable') : (st.hq.offline ? offlineText(st.hq.last_contact) : L('till.mesh.unreachable')) });
   hq.className = 'pill' + (none ? '' : st.hq.reachable ? ' ok' : ' warn');
   hq.title = st.hq.note || '';
-  $('#st-unsent').textContent = 'Unsent to HQ: ' + (none ? '—' : String(st.hq.unsent));
+  $('#st-unsent').textContent = L('till.status.unsent', { n: none ? '—' : String(st.hq.unsent) });
   $('#st-unsent').className = 'pill' + (!none && st.hq.unsent > 0 && !st.hq.reachable ? ' warn' : '');
   shiftPill(ev.shift_open);
   const warns = (st.clock_warnings || []).slice();
-  if (Math.abs(state.skewMS) > 120000) warns.unshift('this screen\'s clock differs from the till by ' + Math.round(state.skewMS / 1000) + ' s');
+  if (Math.abs(state.skewMS) > 120000) warns.unshift(L('till.status.skew', { n: Math.round(state.skewMS / 1000) }));
   $('#st-clock').hidden = !warns.length;
-  $('#st-clock').textContent = 'Clock: ' + warns.join('; ');
+  $('#st-clock').textContent = L('till.status.clock', { warnings: warns.join('; ') });
   $('#st-problem').hidden = !(st.problems && st.problems.length);
   $('#st-problem').textContent = (st.problems || []).join('; ');
   if (state.view === 'mesh') renderMesh();
 }
 
+// offlineText says since when a peer or HQ has not been heard from
+// ("offline since 14:02 (3 h 10 min)"), as ui.OfflineSince does in
+// English.
+function offlineText(last) {
+  if (!last || last.startsWith('0001')) return L('till.offline.never');
+  const d = new Date(last);
+  const s = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
+  const at = s >= 86400 ? I18N.date(d) + ' ' + clockText(d) : clockText(d);
+  const dur = s < 60 ? L('till.dur.s', { s }) : s < 3600 ? L('till.dur.min', { min: Math.floor(s / 60) })
+    : s < 86400 ? L('till.dur.h_min', { h: Math.floor(s / 3600), min: Math.floor(s % 3600 / 60) }) : L('till.dur.d_h', { d: Math.floor(s / 86400), h: Math.floor(s % 86400 / 3600) });
+  return L('till.offline.since', { at, dur });
+}
+
 function shiftPill(open) {
-  $('#st-shift').textContent = open ? 'Shift open' : 'No shift open';
+  $('#st-shift').textContent = open ? L('till.status.shift_open') : L('till.status.no_shift');
   $('#st-shift').className = 'pill' + (open ? ' ok' : ' warn');
 }
 
 function live(on) {
   state.live = on;
-  $('#st-live').textContent = on ? 'live' : 'reconnecting…';
+  $('#st-live').textContent = on ? L('till.ui.live') : L('till.status.reconnecting');
   $('#st-live').className = 'pill ' + (on ? 'ok' : 'bad');
 }
 
@@ -1787,7 +1894,7 @@ function connectEvents() {
   es.addEventListener('setting', reloadSettings);
   es.addEventListener('staff', () => { if (state.view === 'settings') loadStaff(); });
   es.addEventListener('reload', () => { if (onShow[state.view]) onShow[state.view](); });
-  es.addEventListener('logout', () => showLogin('Your session ended: log in again.'));
+  es.addEventListener('logout', () => showLogin(L('till.login.ended')));
   es.addEventListener('scan', (e) => onSerialScan(JSON.parse(e.data)));
   es.addEventListener('weight', (e) => onWeight(JSON.parse(e.data)));
 }
@@ -1804,7 +1911,23 @@ async function checkSession() {
 }
 
 async function reloadSettings() {
-  try { state.settings = await api('GET', '/api/settings'); if (state.view === 'settings') onShow.settings(); } catch (e) { /* keep the old */ }
+  try {
+    state.settings = await api('GET', '/api/settings');
+    if (state.staff && ((!state.ownLang && state.settings.language !== I18N.lang) || state.settings.currency !== I18N.format.currency)) await refreshLanguage(true);
+    if (state.view === 'settings') onShow.settings();
+  } catch (e) { /* keep the old */ }
+}
+
+// refreshLanguage follows a change of the store's language (or currency):
+// the session's language and the format come again.
+async function refreshLanguage(changed) {
+  if (!changed) return;
+  try {
+    const s = await api('GET', '/api/session');
+    state.langLoaded = '';
+    await useLanguage(s.language && s.language.language);
+    setSession(s);
+  } catch (e) { /* the next event tries again */ }
 }
 
 // ---------------------------------------------------------------- settings and staff
@@ -1813,8 +1936,9 @@ onShow.settings = async () => {
   try {
     const s = await api('GET', '/api/settings');
     state.settings = s;
-    $('#set-limit').value = String(s.discount_limit_bp / 100);
+    $('#set-limit').value = pct(s.discount_limit_bp).replace('%', '');
     $('#set-currency').value = s.currency;
+    $('#set-language').value = s.language || 'en';
     $('#set-gap').value = String(s.scan_gap_ms);
     $('#set-lock').value = String(s.lock_after_s);
     $('#set-tax-included').checked = s.tax_included !== false;
@@ -1826,10 +1950,13 @@ $('#settings-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const limit = parsePercent($('#set-limit').value);
   const gap = parseInt($('#set-gap').value, 10), lock = parseInt($('#set-lock').value, 10);
-  if (!(limit >= 0)) { setMsg('#settings-msg', 'Enter the limit as a percent, like 10', 'error'); return; }
+  if (!(limit >= 0)) { setMsg('#settings-msg', L('till.settings.enter_limit'), 'error'); return; }
   try {
-    state.settings = await api('PUT', '/api/settings', { discount_limit_bp: limit, currency: $('#set-currency').value.trim().toUpperCase(), scan_gap_ms: gap, lock_after_s: lock });
-    setMsg('#settings-msg', 'Saved: every till uses them within seconds', 'ok');
+    const before = state.settings.language + ' ' + state.settings.currency;
+    state.settings = await api('PUT', '/api/settings', { discount_limit_bp: limit, currency: $('#set-currency').value.trim().toUpperCase(), scan_gap_ms: gap, lock_after_s: lock,
+      language: $('#set-language').value });
+    await refreshLanguage(before !== state.settings.language + ' ' + state.settings.currency); // words or money format changed
+    setMsg('#settings-msg', L('till.settings.saved'), 'ok');
   } catch (x) { setMsg('#settings-msg', x.message, 'error'); }
 });
 
@@ -1837,7 +1964,7 @@ async function loadStaff() {
   try {
     const list = await api('GET', '/api/staff');
     $('#staff-table').replaceChildren(...list.map((m) => el('tr', { onclick: () => { $('#staff-id').value = m.id; $('#staff-name').value = m.name; $('#staff-role').value = m.role; $('#staff-pin').value = ''; $('#staff-inactive').checked = !!m.inactive; } },
-      el('td', {}, m.id), el('td', {}, m.name), el('td', {}, m.role), el('td', {}, m.removed ? 'removed' : m.inactive ? 'deactivated' : 'active'))));
+      el('td', {}, m.id), el('td', {}, m.name), el('td', {}, roleName(m.role)), el('td', {}, L(m.removed ? 'till.staff.removed' : m.inactive ? 'till.staff.deactivated' : 'till.staff.active')))));
     loadPermissions();
   } catch (e) { setMsg('#staff-msg', e.message, 'error'); }
 }
@@ -1845,23 +1972,23 @@ async function loadStaff() {
 $('#staff-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const id = $('#staff-id').value.trim();
-  if (!id) { setMsg('#staff-msg', 'Give a staff number', 'error'); return; }
+  if (!id) { setMsg('#staff-msg', L('till.staff.give_number'), 'error'); return; }
   try {
     await api('PUT', '/api/staff/' + encodeURIComponent(id), { name: $('#staff-name').value.trim(), role: $('#staff-role').value, pin: $('#staff-pin').value || undefined, inactive: $('#staff-inactive').checked });
     $('#staff-pin').value = '';
-    setMsg('#staff-msg', 'Saved staff member ' + id, 'ok');
+    setMsg('#staff-msg', L('till.staff.saved', { id }), 'ok');
     loadStaff();
   } catch (x) { setMsg('#staff-msg', x.message, 'error'); }
 });
 
 $('#staff-remove').addEventListener('click', async () => {
   const id = $('#staff-id').value.trim();
-  if (!id) { setMsg('#staff-msg', 'Pick a staff member', 'error'); return; }
-  const ok = await ask({ title: 'Remove staff member ' + id, text: 'They can never log in again, at any till. Their past sales stay.', okText: 'Remove', fields: [] });
+  if (!id) { setMsg('#staff-msg', L('till.staff.pick'), 'error'); return; }
+  const ok = await ask({ title: L('till.staff.remove_title', { id }), text: L('till.staff.remove_text'), okText: L('till.staff.remove_ok'), fields: [] });
   if (!ok) return;
   try {
     await api('DELETE', '/api/staff/' + encodeURIComponent(id));
-    setMsg('#staff-msg', 'Removed staff member ' + id, 'ok');
+    setMsg('#staff-msg', L('till.staff.removed_done', { id }), 'ok');
     loadStaff();
   } catch (x) { setMsg('#staff-msg', x.message, 'error'); }
 });
@@ -1872,15 +1999,16 @@ async function loadPermissions() {
     const list = await api('GET', '/api/permissions');
     const roles = ['cashier', 'supervisor', 'manager'];
     $('#perm-table').replaceChildren(...list.map((p) => {
-      const sel = el('select', { disabled: !!p.fixed }, ...roles.map((r) => el('option', { value: r }, r)));
+      const sel = el('select', { disabled: !!p.fixed }, ...roles.map((r) => el('option', { value: r }, roleName(r))));
+      const label = L('till.perm.' + p.name).startsWith('⟦') ? p.label : L('till.perm.' + p.name);
       sel.value = p.role;
       sel.onchange = async () => {
         try {
           await api('PUT', '/api/settings', { permissions: { [p.name]: sel.value } });
-          setMsg('#perm-msg', p.label + ': ' + sel.value + ' and above', 'ok');
+          setMsg('#perm-msg', L('till.perm.saved', { label, role: roleName(sel.value) }), 'ok');
         } catch (x) { setMsg('#perm-msg', x.message, 'error'); sel.value = p.role; }
       };
-      return el('tr', {}, el('td', {}, p.label + (p.role !== p.default ? ' (default ' + p.default + ')' : '')), el('td', {}, sel));
+      return el('tr', {}, el('td', {}, label + (p.role !== p.default ? ' ' + L('till.perm.default', { role: roleName(p.default) }) : '')), el('td', {}, sel));
     }));
   } catch (e) { setMsg('#perm-msg', e.message, 'error'); }
 }
@@ -1929,14 +2057,14 @@ document.addEventListener('keydown', (e) => {
 // Parked sales, price overrides, the scale and serial scans, the day close.
 
 function overrideText(l) {
-  return l.override_reason ? ' · was ' + money(l.list_price) + (l.unit === 'kg' ? '/kg' : '') + ' (' + l.override_reason + ')' : '';
+  return l.override_reason ? ' · ' + L('till.price.was', { price: l.unit === 'kg' ? perKg(l.list_price) : money(l.list_price), reason: l.override_reason }) : '';
 }
 
 // weighOnScale reads the scale for a weighed item: grams, or 0 (no scale,
 // or no stable weight: state.scaleError says why) to ask for the weight.
 async function weighOnScale(name) {
   state.scaleError = '';
-  setMsg('#sale-msg', 'Place ' + name + ' on the scale…');
+  setMsg('#sale-msg', L('till.scale.place', { name }));
   try {
     const r = await api('GET', '/api/scale');
     return r.grams;
@@ -1949,13 +2077,13 @@ async function weighOnScale(name) {
 async function weighLine() {
   const l = selectedLine();
   if (!l) return;
-  if (l.unit !== 'kg') { setMsg('#sale-msg', l.name + ' is not sold by weight.', 'error'); return; }
+  if (l.unit !== 'kg') { setMsg('#sale-msg', L('till.scale.not_weighed', { name: l.name }), 'error'); return; }
   const grams = await weighOnScale(l.name);
-  if (!(grams > 0)) { setMsg('#sale-msg', state.scaleError || 'This till has no scale: use Quantity to type the weight.', 'error'); return; }
+  if (!(grams > 0)) { setMsg('#sale-msg', state.scaleError || L('till.scale.none'), 'error'); return; }
   try {
     cartChanged(await api('PUT', '/api/cart/lines/' + l.index, { qty: grams }));
     liveWeigh(state.cart.lines[l.index]);
-    setMsg('#sale-msg', l.name + ' · ' + kg(grams) + ' kg weighed', 'ok');
+    setMsg('#sale-msg', L('till.sale.weighed', { name: l.name, kg: kg(grams) }), 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
@@ -1979,35 +2107,35 @@ async function onWeight(w) {
   if (!state.staff || state.locked || state.view !== 'sale' || l.qty === w.grams) return;
   try {
     cartChanged(await api('PUT', '/api/cart/lines/' + lv.index, { qty: w.grams }));
-    setMsg('#sale-msg', l.name + ' · ' + kg(w.grams) + ' kg on the scale', 'ok');
+    setMsg('#sale-msg', L('till.scale.on', { name: l.name, kg: kg(w.grams) }), 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
 async function priceOverride() {
   const l = selectedLine();
   if (!l) return;
-  const v = await ask({ title: 'Price of ' + l.name, text: 'Catalog price ' + money(l.list_price || l.unit_price) + (l.unit === 'kg' ? ' per kg' : '') + '. A reason is required.', okText: 'Set price',
-    fields: [{ name: 'price', label: 'New price', inputmode: 'decimal', value: (l.unit_price / 100).toFixed(2) },
-      { name: 'reason', label: 'Reason', placeholder: 'damaged box, shelf label' }],
-    check: (v) => (parseMoney(v.price) >= 0 && v.reason.trim() ? null : 'Enter a price like 4.99 and a reason') });
+  const v = await ask({ title: L('till.price.title', { name: l.name }), text: L('till.price.text', { price: l.unit === 'kg' ? perKg(l.list_price || l.unit_price) : money(l.list_price || l.unit_price) }), okText: L('till.price.ok'),
+    fields: [{ name: 'price', label: L('till.price.new'), inputmode: 'decimal', value: moneyInput(l.unit_price) },
+      { name: 'reason', label: L('till.ui.reason'), placeholder: L('till.price.reason_eg') }],
+    check: (v) => (parseMoney(v.price) >= 0 && v.reason.trim() ? null : (parseMoney(v.price) >= 0 ? '' : moneyError(v.price, '')) || L('till.price.enter', { example: moneyInput(units(5)) })) });
   if (!v) return;
   try {
     const c = await withApproval((extra) => api('PUT', '/api/cart/lines/' + l.index, { override: { price: parseMoney(v.price), reason: v.reason.trim() }, ...extra }));
     cartChanged(c);
     const nl = c.lines[l.index];
-    setMsg('#sale-msg', 'Price of ' + l.name + ' set to ' + money(nl.unit_price) + (nl.override_by ? ' (by ' + staffName(nl.override_by) + ')' : ''), 'ok');
+    setMsg('#sale-msg', nl.override_by ? L('till.price.set_by', { name: l.name, price: money(nl.unit_price), by: staffName(nl.override_by) }) : L('till.price.set', { name: l.name, price: money(nl.unit_price) }), 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
 async function parkSale() {
-  if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'The cart is empty: nothing to park.', 'error'); return; }
-  const v = await ask({ title: 'Park this sale', text: 'Any till of the store can resume it.', okText: 'Park',
-    fields: [{ name: 'name', label: 'Name (optional)', placeholder: 'customer, or what they went to fetch' }] });
+  if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', L('till.park.empty'), 'error'); return; }
+  const v = await ask({ title: L('till.park.title'), text: L('till.park.text'), okText: L('till.park.ok'),
+    fields: [{ name: 'name', label: L('till.park.name'), placeholder: L('till.park.name_eg') }] });
   if (!v) return;
   try {
     const p = await api('POST', '/api/parked', { name: v.name.trim() });
     state.sel = -1;
-    setMsg('#sale-msg', 'Sale parked as ' + p.id + (p.name ? ' (' + p.name + ')' : '') + ' · ' + money(p.total), 'ok');
+    setMsg('#sale-msg', L('till.park.done', { id: p.id + (p.name ? ' (' + p.name + ')' : ''), total: money(p.total) }), 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
@@ -2015,19 +2143,19 @@ async function showParked() {
   let list;
   try { list = await api('GET', '/api/parked'); } catch (e) { setMsg('#sale-msg', e.message, 'error'); return; }
   if (!list.sales.length) {
-    setMsg('#sale-msg', 'No parked sales' + (list.unreachable && list.unreachable.length ? ' reachable (till ' + list.unreachable.join(', ') + ' not reachable)' : '') + '.', 'ok');
+    setMsg('#sale-msg', list.unreachable && list.unreachable.length ? L('till.park.none_reachable', { tills: list.unreachable.join(', ') }) : L('till.park.none'), 'ok');
     return;
   }
-  const v = await ask({ title: 'Parked sales', text: list.unreachable && list.unreachable.length ? 'Not reachable: till ' + list.unreachable.join(', ') : '', okText: 'Resume',
-    fields: [{ name: 'id', label: 'Sale', value: list.sales[0].id,
-      options: list.sales.map((p) => [p.id, p.id + (p.name ? ' · ' + p.name : '') + ' · ' + p.units + ' item(s) · ' + money(p.total, p.currency) + ' · ' + new Date(p.parked).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })]) }],
+  const v = await ask({ title: L('till.ui.parked_sales'), text: list.unreachable && list.unreachable.length ? L('till.park.unreachable', { tills: list.unreachable.join(', ') }) : '', okText: L('till.park.resume'),
+    fields: [{ name: 'id', label: L('till.ui.sale'), value: list.sales[0].id,
+      options: list.sales.map((p) => [p.id, p.id + (p.name ? ' · ' + p.name : '') + ' · ' + LN('common.items', p.units) + ' · ' + money(p.total) + ' · ' + clockText(p.parked)]) }],
     check: async (v) => {
       try {
         cartChanged(await api('POST', '/api/parked/' + encodeURIComponent(v.id) + '/resume', { idempotency_key: newKey('resume') }), true);
         return null;
       } catch (e) { return e.message; }
     } });
-  if (v) setMsg('#sale-msg', 'Parked sale ' + v.id + ' resumed', 'ok');
+  if (v) setMsg('#sale-msg', L('till.park.resumed', { id: v.id }), 'ok');
 }
 
 // A serial scanner's scan went into the cart on the till; what needs the
@@ -2035,7 +2163,10 @@ async function showParked() {
 function onSerialScan(e) {
   if (!state.staff || state.locked) return;
   if (e.need === 'weight') { if (state.view === 'sale') addItem({ barcode: e.code }); return; }
-  if (e.error) { if (state.view === 'sale') setMsg('#sale-msg', e.error, 'error'); else toast(e.error, true); }
+  if (e.error) {
+    const text = errText({ error: e.error, code: e.error_code, args: e.error_args }, e.error);
+    if (state.view === 'sale') setMsg('#sale-msg', text, 'error'); else toast(text, true);
+  }
 }
 
 onShow.day = () => {
@@ -2050,15 +2181,15 @@ async function loadDay() {
   const q = '?date=' + encodeURIComponent($('#day-date').value) + ($('#day-since').value ? '&heard_since=' + encodeURIComponent($('#day-since').value) : '');
   let d;
   try { d = await api('GET', '/api/day' + q); } catch (e) { $('#day-warnings').replaceChildren(el('li', {}, e.message)); return; }
-  $('#day-warnings').replaceChildren(...(d.warnings.length ? d.warnings : ['Complete: every shift is closed and every till was heard from.']).map((w) => el('li', { class: d.complete ? 'ok' : '' }, w)));
+  $('#day-warnings').replaceChildren(...(d.warnings.length ? d.warnings : [L('till.day.complete')]).map((w) => el('li', { class: d.complete ? 'ok' : '' }, w)));
   const s = d.store;
-  $('#day-store').replaceChildren(line('Day', d.date), line('Sales (' + s.sales + ')', money(s.sales_total)), line('Refunds (' + s.refunds + ')', '-' + money(s.refunded)),
-    line('Total kept', money(s.total)), line('Tax', money(s.tax)), line('Drawers over/short', money(d.over_short)),
-    ...s.bands.map((b) => line('Tax ' + pct(b.rate), money(b.tax) + ' on ' + money(b.net))));
+  $('#day-store').replaceChildren(line(L('till.day.day'), I18N.date(d.date + 'T12:00:00')), line(L('till.report.sales', { n: s.sales }), money(s.sales_total)), line(L('till.report.refunds', { n: s.refunds }), '-' + money(s.refunded)),
+    line(L('till.report.total_kept'), money(s.total)), line(L('till.report.tax'), money(s.tax)), line(L('till.day.over_short'), money(d.over_short)),
+    ...s.bands.map((b) => line(L('till.day.tax_rate', { rate: pct(b.rate) }), L('till.day.tax_on', { tax: money(b.tax), net: money(b.net) }))));
   $('#day-tills').replaceChildren(...d.tills.map((t) => el('tr', { dataset: { till: String(t.till) } }, el('td', {}, String(t.till)),
-    el('td', {}, t.shifts.map((sh) => new Date(sh.opened).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) + '–' + (sh.closed ? new Date(sh.closed).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : 'open')).join(', ')),
+    el('td', {}, t.shifts.map((sh) => clockText(sh.opened) + '–' + (sh.closed ? clockText(sh.closed) : L('till.report.open'))).join(', ')),
     el('td', { class: 'num' }, String(t.report.sales)), el('td', { class: 'num' }, money(t.report.total)), el('td', { class: 'num' }, money(t.report.tax)),
-    el('td', {}, t.last_heard ? new Date(t.last_heard).toLocaleString() : '—'))));
+    el('td', {}, t.last_heard ? timeText(t.last_heard) : '—'))));
 }
 
 // Goods back without a receipt: by barcode or SKU, a quantity (a weight
@@ -2071,43 +2202,44 @@ function returnLine(v) {
   return line;
 }
 
-const returnFields = [
-  { name: 'code', label: 'Product (scan, barcode or SKU)', scan: true },
-  { name: 'qty', label: 'Quantity (kg for weighed goods: 0.750)', inputmode: 'decimal', value: '1' },
-  { name: 'reason', label: 'Reason', placeholder: 'no receipt, unopened' },
-];
+const returnFields = () => [
+  { name: 'code', label: 'till.return.product', scan: true },
+  { name: 'qty', label: 'till.return.qty', inputmode: 'decimal', value: '1' },
+  { name: 'reason', label: 'till.ui.reason', placeholder: 'till.return.reason_eg' },
+].map((f) => Object.assign({}, f, { label: L(f.label), placeholder: f.placeholder && L(f.placeholder) }));
 
 function checkReturn(v) {
   const l = returnLine(v);
-  if (!v.code.trim()) return 'Scan or type the product';
-  if (!(l.qty > 0)) return 'Enter a quantity above 0';
-  if (!v.reason.trim()) return 'A reason is required';
-  if ((v.tender || v.kind) === 'store_credit' && !v.card.trim()) return 'Scan or type the store credit card';
+  if (!v.code.trim()) return L('till.return.scan');
+  if (!(l.qty > 0)) return L('till.return.qty_above_0');
+  if (!v.reason.trim()) return L('till.return.reason_needed');
+  if (v.price && v.price.trim() && !(parseMoney(v.price) >= 0)) return moneyError(v.price, '');
+  if ((v.tender || v.kind) === 'store_credit' && !v.card.trim()) return L('till.return.credit_card');
   return null;
 }
 
 // Money given back as store credit goes on the card typed or scanned.
-const backBy = [['cash', 'Cash'], ['card', 'Card'], ['store_credit', 'Store credit']];
-const creditCard = { name: 'card', label: 'Store credit card (for store credit)', placeholder: 'SC-1001', scan: true };
+const backBy = () => ['cash', 'card', 'store_credit'].map((k) => [k, tenderName(k)]);
+const creditCard = () => ({ name: 'card', label: L('till.return.credit_label'), placeholder: 'SC-1001', scan: true });
 
 async function returnNoReceipt() {
-  const v = await ask({ title: 'Return without a receipt', text: 'A supervisor approves. Leave the price empty for the current price.', okText: 'Take back',
-    fields: [...returnFields, { name: 'price', label: 'Price given back per unit (optional)', inputmode: 'decimal' },
-      { name: 'tender', label: 'Give back by', options: backBy, value: 'cash' }, creditCard],
+  const v = await ask({ title: L('till.return.title'), text: L('till.return.text'), okText: L('till.return.ok'),
+    fields: [...returnFields(), { name: 'price', label: L('till.return.price'), inputmode: 'decimal' },
+      { name: 'tender', label: L('till.ui.give_back_by'), options: backBy(), value: 'cash' }, creditCard()],
     check: checkReturn });
   if (!v) return;
   try {
     const key = newKey('return');
     const r = await withApproval((extra) => api('POST', '/api/returns', { idempotency_key: key, lines: [returnLine(v)], tender: v.tender, ref: v.tender === 'store_credit' ? v.card.trim() : undefined, reason: v.reason.trim(), ...extra }));
     const back = r.body.tenders.reduce((a, t) => a + t.amount, 0);
-    setMsg('#refund-msg', 'Return ' + r.receipt + ' recorded: ' + money(back) + ' back by ' + v.tender, 'ok');
+    setMsg('#refund-msg', L('till.return.done', { receipt: r.receipt, amount: money(back), tender: tenderName(v.tender) }), 'ok');
   } catch (e) { setMsg('#refund-msg', e.message, 'error'); }
 }
 
 async function exchange() {
-  if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', 'Scan the new goods first: the exchange is against the cart.', 'error'); return; }
-  const v = await ask({ title: 'Exchange', text: 'Goods back against this cart: only the difference is paid or given back.', okText: 'Exchange',
-    fields: [...returnFields, { name: 'kind', label: 'Difference by (store credit: only given back)', options: backBy, value: 'cash' }, creditCard],
+  if (!state.cart || !state.cart.lines.length) { setMsg('#sale-msg', L('till.exchange.empty'), 'error'); return; }
+  const v = await ask({ title: L('till.exchange.title'), text: L('till.exchange.text'), okText: L('till.exchange.title'),
+    fields: [...returnFields(), { name: 'kind', label: L('till.exchange.by'), options: backBy(), value: 'cash' }, creditCard()],
     check: checkReturn });
   if (!v) return;
   try {
@@ -2115,7 +2247,7 @@ async function exchange() {
     const r = await withApproval((extra) => api('POST', '/api/exchanges', { idempotency_key: key, lines: [returnLine(v)], pay: v.kind === 'store_credit' ? undefined : v.kind, tender: v.kind,
       ref: v.kind === 'store_credit' ? v.card.trim() : undefined, reason: v.reason.trim(), ...extra }));
     state.sel = -1;
-    setMsg('#sale-msg', 'Exchange ' + r.sale.receipt + ': ' + (r.difference >= 0 ? 'customer paid ' + money(r.difference) : 'given back ' + money(-r.difference)) + ' by ' + v.kind, 'ok');
+    setMsg('#sale-msg', L(r.difference >= 0 ? 'till.exchange.paid' : 'till.exchange.back', { receipt: r.sale.receipt, amount: money(Math.abs(r.difference)), tender: tenderName(v.kind) }), 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
 
@@ -2128,10 +2260,10 @@ $('#btn-parked').addEventListener('click', showParked);
 $('#btn-price').addEventListener('click', priceOverride);
 $('#btn-weigh').addEventListener('click', weighLine);
 $('#x-print').addEventListener('click', async () => {
-  try { await api('POST', '/api/shift/x', {}); setMsg('#shift-msg', 'X report sent to the printer', 'ok'); } catch (e) { setMsg('#shift-msg', e.message, 'error'); }
+  try { await api('POST', '/api/shift/x', {}); setMsg('#shift-msg', L('till.shift.x_sent'), 'ok'); } catch (e) { setMsg('#shift-msg', e.message, 'error'); }
 });
 $('#set-tax-included').addEventListener('change', async (e) => {
-  try { await api('PUT', '/api/settings', { tax_included: e.target.checked }); toast(e.target.checked ? 'Prices include tax' : 'Tax is added at the total'); } catch (x) { toast(x.message, true); }
+  try { await api('PUT', '/api/settings', { tax_included: e.target.checked }); toast(e.target.checked ? L('till.settings.tax_included') : L('till.settings.tax_added')); } catch (x) { toast(x.message, true); }
 });
 
 document.addEventListener('pointerdown', noteActivity);

@@ -8,17 +8,20 @@
 'use strict';
 
 const $ = (s) => document.querySelector(s);
+const L = (key, args) => I18N.t(key, args); // ui/i18n: the session's language
 
 function key() { return 'card-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10); }
 
 function show(data, ok) {
   const out = $('#card-out');
   out.className = 'msg ' + (ok ? 'ok' : 'error');
-  if (!ok) { out.textContent = data.error || 'failed'; return; }
-  const unit = data.account === 'points' ? ' points' : ' ' + (data.currency || '');
-  out.textContent = `Card ${data.card} (${data.account || '?'}, till ${data.owner || '?'}): balance ${data.account === 'points' ? data.balance : (data.balance / 100).toFixed(2)}${unit}` +
-    `${data.active ? '' : ' (deactivated)'}${data.receipt ? '; recorded as ' + data.receipt : ''}`;
+  if (!ok) { out.textContent = I18N.error(data, L('till.cards.failed')); return; }
+  const balance = data.account === 'points' ? L('till.cards.points', { n: data.balance }) : I18N.money(data.balance);
+  out.textContent = L('till.cards.balance', { card: data.card, account: accountName(data.account), till: data.owner || '?', balance }) +
+    (data.active ? '' : ' ' + L('till.cards.deactivated')) + (data.receipt ? '; ' + L('till.cards.recorded', { receipt: data.receipt }) : '');
 }
+
+function accountName(a) { return a ? L('till.cards.account.' + a) : '?'; }
 
 async function call(method, path, body) {
   const s = await fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' }).then((r) => r.json()).catch(() => ({}));
@@ -31,7 +34,11 @@ async function call(method, path, body) {
   show(data, res.ok);
 }
 
-function cents(v) { return Math.round(parseFloat(v || '0') * 100); }
+// amount is the typed amount in minor units of the store's currency;
+// a bad one shows why and is null.
+function amount(v) {
+  try { return I18N.parseMoney(v); } catch (e) { show({ error: e.message }, false); return null; }
+}
 
 document.addEventListener('DOMContentLoaded', () => {
   const card = $('#card-number');
@@ -39,12 +46,14 @@ document.addEventListener('DOMContentLoaded', () => {
   const number = () => card.value.trim();
   $('#card-balance').addEventListener('click', () => call('GET', '/api/cards/' + encodeURIComponent(number())));
   card.addEventListener('keydown', (e) => { if (e.key === 'Enter') call('GET', '/api/cards/' + encodeURIComponent(number())); });
-  $('#card-issue').addEventListener('click', () => call('POST', '/api/cards/issue',
-    { idempotency_key: key(), card: number(), amount: cents($('#card-amount').value), sale: $('#card-sale').value.trim() }));
+  $('#card-issue').addEventListener('click', () => {
+    const a = amount($('#card-amount').value);
+    if (a !== null) call('POST', '/api/cards/issue', { idempotency_key: key(), card: number(), amount: a, sale: $('#card-sale').value.trim() });
+  });
   $('#card-redeem').addEventListener('click', () => {
     const account = $('#card-account').value;
-    const amount = account === 'points' ? parseInt($('#card-amount').value || '0', 10) : cents($('#card-amount').value);
-    call('POST', '/api/cards/redeem', { idempotency_key: key(), card: number(), amount, account });
+    const a = account === 'points' ? parseInt($('#card-amount').value || '0', 10) : amount($('#card-amount').value);
+    if (a !== null) call('POST', '/api/cards/redeem', { idempotency_key: key(), card: number(), amount: a, account });
   });
   $('#card-deactivate').addEventListener('click', () => call('POST', '/api/cards/deactivate', { idempotency_key: key(), card: number() }));
 });

@@ -6,6 +6,7 @@
 
 const $ = (s) => document.querySelector(s);
 let file = null;
+const L = (key, args) => I18N.t(key, args); // ui/i18n: the session's language
 
 function text(el, s, cls) { el.textContent = s; el.className = 'msg' + (cls ? ' ' + cls : ''); }
 
@@ -26,15 +27,15 @@ async function send(apply) {
   list.replaceChildren();
   const item = (s) => { const li = document.createElement('li'); li.textContent = s; list.append(li); };
   if (!res.ok) {
-    text(msg, data.error || res.statusText, 'error');
-    for (const p of data.problems || []) item(`line ${p.line}${p.sku ? ' (' + p.sku + ')' : ''}: ${p.reason}`);
+    text(msg, I18N.error(data, res.statusText), 'error');
+    for (const p of data.problems || []) item(L('till.csv.line', { n: p.line + (p.sku ? ' (' + p.sku + ')' : '') }) + ': ' + p.reason);
     $('#csv-apply').hidden = true;
     return;
   }
-  const what = `${data.added} to add, ${data.changed} to change, ${data.unchanged} unchanged`;
-  text(msg, data.applied ? `Imported: ${what.replace(/to /g, '')}.` : `Preview: ${what}.`, data.applied ? 'ok' : '');
+  const counts = { added: data.added, changed: data.changed, unchanged: data.unchanged };
+  text(msg, data.applied ? L('till.csv.imported', counts) : L('till.csv.preview', counts), data.applied ? 'ok' : '');
   for (const c of (data.changes || []).slice(0, 200)) {
-    item(`line ${c.line}: ${c.kind} ${c.sku} ${c.name}${c.fields ? ' (' + c.fields.join(', ') + ')' : ''}${c.opening_stock ? ', opening stock ' + c.opening_stock : ''}`);
+    item(L('till.csv.line', { n: c.line }) + `: ${c.kind} ${c.sku} ${c.name}${c.fields ? ' (' + c.fields.join(', ') + ')' : ''}` + (c.opening_stock ? ', ' + L('till.csv.opening', { n: c.opening_stock }) : ''));
   }
   $('#csv-apply').hidden = data.applied || (data.added + data.changed === 0);
 }

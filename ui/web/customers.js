@@ -7,6 +7,7 @@
 'use strict';
 
 const $ = (s) => document.querySelector(s);
+const L = (key, args) => I18N.t(key, args); // ui/i18n: the session's language
 const FIELDS = ['name', 'phone', 'email', 'card', 'notes'];
 let session = null;
 let current = null; // the customer in the form; null: a new one
@@ -25,7 +26,7 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await res.json().catch(() => ({}));
   if (res.status === 403 && /CSRF/i.test(data.error || '')) session = null; // a new login: ask again
-  if (!res.ok) throw new Error(data.error || res.statusText);
+  if (!res.ok) throw new Error(I18N.error(data, res.statusText));
   return data;
 }
 
@@ -46,8 +47,8 @@ function li(text, onclick, extra) {
 }
 
 function label(c) {
-  if (c.erased) return c.number + ' (erased)';
-  return (c.name || '(no name)') + ' · ' + c.number;
+  if (c.erased) return L('till.cust.erased', { number: c.number });
+  return (c.name || L('till.cust.no_name')) + ' · ' + c.number;
 }
 
 async function search(q) {
@@ -58,7 +59,7 @@ async function search(q) {
     const data = await api('GET', '/api/customers?q=' + encodeURIComponent(q));
     const cs = data.customers || [];
     ul.replaceChildren(...cs.map((c) => li(label(c), () => open(c), c.phone || c.card || '')));
-    if (!cs.length) ul.replaceChildren(li('No customer matches ' + q));
+    if (!cs.length) ul.replaceChildren(li(L('till.cust.no_match', { q })));
     if (cs.length === 1) open(cs[0]);
   } catch (e) {
     ul.replaceChildren(li(e.message));
@@ -69,7 +70,7 @@ function open(c) {
   current = c;
   const f = $('#cust-form');
   f.hidden = false;
-  $('#cust-title').textContent = c ? 'Customer ' + c.number + (c.erased ? ' (erased)' : '') : 'New customer';
+  $('#cust-title').textContent = c ? L('till.receipt.customer', { customer: c.erased ? L('till.cust.erased', { number: c.number }) : c.number }) : L('till.ui.new_customer');
   for (const k of FIELDS) f.elements[k].value = (c && c[k]) || '';
   f.elements.consent.checked = !!(c && c.consent);
   for (const k of [...FIELDS, 'consent']) f.elements[k].disabled = !!(c && c.erased);
@@ -87,9 +88,9 @@ async function history(c) {
   try {
     const data = await api('GET', '/api/customers/' + encodeURIComponent(c.number) + '/sales');
     const ss = data.sales || [];
-    ul.replaceChildren(...ss.map((s) => li(s.receipt + ' · ' + new Date(s.time).toLocaleString() + ' · ' + (s.items || []).join(', '),
-      null, (s.total / 100).toFixed(2))));
-    if (!ss.length) ul.replaceChildren(li('No purchases in this till\'s ledger yet.'));
+    ul.replaceChildren(...ss.map((s) => li(s.receipt + ' · ' + I18N.date(s.time) + ' ' + I18N.time(s.time) + ' · ' + (s.items || []).join(', '),
+      null, I18N.money(s.total))));
+    if (!ss.length) ul.replaceChildren(li(L('till.cust.no_purchases')));
   } catch (e) {
     ul.replaceChildren(li(e.message));
   }
@@ -108,7 +109,7 @@ async function save(e) {
       ? await api('PUT', '/api/customers/' + encodeURIComponent(current.number), body)
       : await api('POST', '/api/customers', body);
     open(c);
-    msg('Saved: customer ' + c.number + '.', 'ok');
+    msg(L('till.cust.saved', { number: c.number }), 'ok');
   } catch (x) {
     msg(x.message, 'error');
   }
@@ -126,11 +127,11 @@ async function attach() {
 }
 
 async function erase() {
-  if (!current || !window.confirm('Erase the personal data of customer ' + current.number + ' on every till and at HQ? Sales keep only the number.')) return;
+  if (!current || !window.confirm(L('till.cust.erase_confirm', { number: current.number }))) return;
   try {
     await api('DELETE', '/api/customers/' + encodeURIComponent(current.number));
     open({ number: current.number, erased: true });
-    msg('Erased. Every till and HQ forget this customer\'s personal data.', 'ok');
+    msg(L('till.cust.erased_done'), 'ok');
   } catch (x) {
     msg(x.message, 'error');
   }
@@ -146,15 +147,15 @@ async function refreshSale() {
     p.hidden = !c;
     p.replaceChildren();
     if (c) {
-      p.append('Customer: ' + label(c) + ' ');
+      p.append(L('till.cust.attached', { customer: label(c) }) + ' ');
       const x = document.createElement('button');
       x.type = 'button';
       x.id = 'sale-customer-detach';
-      x.textContent = 'Detach';
+      x.textContent = L('till.cust.detach');
       x.addEventListener('click', async () => { await api('DELETE', '/api/cart/customer').catch(() => {}); refreshSale(); });
       p.append(x);
     }
-    $('#btn-customer').textContent = c ? 'Change customer' : 'Attach customer';
+    $('#btn-customer').textContent = c ? L('till.cust.change') : L('till.ui.attach_customer');
   } catch (e) { /* logged out: nothing to show */ }
 }
 
@@ -182,7 +183,7 @@ document.addEventListener('DOMContentLoaded', () => {
     try {
       const fields = $('#cust-required-fields').value.split(',').map((s) => s.trim()).filter(Boolean);
       await api('PUT', '/api/customer-fields', { required: fields });
-      msg('Required fields saved for the whole store.', 'ok');
+      msg(L('till.cust.required_saved'), 'ok');
     } catch (x) { msg(x.message, 'error'); }
   });
   $('#btn-customer').addEventListener('click', () => {

@@ -8,6 +8,7 @@
 
 const $ = (s) => document.querySelector(s);
 const opts = { credentials: 'same-origin', cache: 'no-store' };
+const L = (key, args) => I18N.t(key, args); // ui/i18n: the session's language
 
 async function csrf() {
   const s = await fetch('/api/session', opts).then((r) => r.json()).catch(() => ({}));
@@ -17,7 +18,7 @@ async function csrf() {
 async function send(method, path, body) {
   const res = await fetch(path, { ...opts, method, headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': await csrf() }, body: JSON.stringify(body) });
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data.error || res.statusText);
+  if (!res.ok) throw new Error(I18N.error(data, res.statusText));
   return data;
 }
 
@@ -38,10 +39,19 @@ async function pill() {
   el.className = 'pill' + (list.some((o) => o.dead > 0) ? ' bad' : ' warn');
 }
 
+// minor reads a typed amount into minor units of the store's currency:
+// null when blank, NaN when not an amount.
 function minor(v) {
   if (String(v).trim() === '') return null;
-  const n = Math.round(parseFloat(v) * 100);
-  return Number.isFinite(n) ? n : NaN;
+  try { return I18N.parseMoney(v); } catch (e) { return NaN; }
+}
+
+// typed is an amount as a person types it back into the form.
+function typed(m) {
+  const d = I18N.format.digits;
+  let s = String(m);
+  while (s.length <= d) s = '0' + s;
+  return d ? s.slice(0, s.length - d) + I18N.format.decimal + s.slice(s.length - d) : s;
 }
 
 async function load() {
@@ -55,24 +65,24 @@ async function load() {
   lines.replaceChildren();
   for (const o of ob.status || []) {
     const li = document.createElement('li');
-    li.textContent = o.line + (o.sending ? ' (this till sends)' : '') + (o.last_error ? ' · last error: ' + o.last_error : '');
+    li.textContent = o.line + (o.sending ? ' ' + L('till.outbox.sends') : '') + (o.last_error ? ' · ' + L('till.outbox.last_error', { error: o.last_error }) : '');
     lines.append(li);
   }
   const tb = $('#ob-dead');
   tb.replaceChildren();
   for (const d of ob.dead_letters || []) {
     const tr = document.createElement('tr');
-    for (const v of [d.connector, d.receipt + ' (' + d.kind + ')', (d.code ? d.code + ': ' : '') + d.reason, String(d.attempts), new Date(d.at).toLocaleString()]) {
+    for (const v of [d.connector, d.receipt + ' (' + d.kind + ')', (d.code ? d.code + ': ' : '') + d.reason, String(d.attempts), I18N.date(d.at) + ' ' + I18N.time(d.at)]) {
       const td = document.createElement('td');
       td.textContent = v;
       tr.append(td);
     }
     const td = document.createElement('td');
     const b = document.createElement('button');
-    b.textContent = d.retrying ? 'Retrying…' : 'Retry';
+    b.textContent = d.retrying ? L('till.outbox.retrying') : L('till.outbox.retry');
     b.disabled = !!d.retrying;
     b.addEventListener('click', () => send('POST', '/api/outbox/retry', { connector: d.connector, event_id: d.event_id })
-      .then(() => { say(`Receipt ${d.receipt} goes to ${d.connector} again.`, true); load(); })
+      .then(() => { say(L('till.outbox.again', { receipt: d.receipt, connector: d.connector }), true); load(); })
       .catch((e) => say(e.message, false)));
     td.append(b);
     tr.append(td);
@@ -83,16 +93,17 @@ async function load() {
   $('#ob-form').hidden = false;
   $('#ob-f-url').value = st.fiscal.url || '';
   $('#ob-f-tin').value = st.fiscal.tin || '';
-  $('#ob-f-token').placeholder = st.fiscal.token_set ? 'set (leave blank to keep)' : 'none';
+  const secret = (set) => (set ? L('till.outbox.secret_set') : L('till.outbox.secret_none'));
+  $('#ob-f-token').placeholder = secret(st.fiscal.token_set);
   $('#ob-t-chat').value = st.telegram.chat || '';
   $('#ob-t-api').value = st.telegram.api || '';
-  $('#ob-t-token').placeholder = st.telegram.token_set ? 'set (leave blank to keep)' : 'none';
+  $('#ob-t-token').placeholder = secret(st.telegram.token_set);
   $('#ob-w-url').value = st.webhook.url || '';
   $('#ob-w-internal').checked = !!st.webhook.allow_internal;
-  $('#ob-w-secret').placeholder = st.webhook.secret_set ? 'set (leave blank to keep)' : 'none';
+  $('#ob-w-secret').placeholder = secret(st.webhook.secret_set);
   $('#ob-r-shift').checked = !!st.rules.shift_closed;
-  $('#ob-r-refund').value = st.rules.refund_over == null ? '' : (st.rules.refund_over / 100).toFixed(2);
-  $('#ob-r-void').value = st.rules.void_over == null ? '' : (st.rules.void_over / 100).toFixed(2);
+  $('#ob-r-refund').value = st.rules.refund_over == null ? '' : typed(st.rules.refund_over);
+  $('#ob-r-void').value = st.rules.void_over == null ? '' : typed(st.rules.void_over);
   $('#ob-r-fiscal').value = st.rules.fiscal_backlog_hours == null ? '' : String(st.rules.fiscal_backlog_hours);
   $('#ob-r-offline').value = st.rules.till_offline_minutes == null ? '' : String(st.rules.till_offline_minutes);
   $('#ob-r-low').checked = !!st.rules.low_stock;
@@ -103,7 +114,7 @@ async function load() {
 async function save(ev) {
   ev.preventDefault();
   const refund = minor($('#ob-r-refund').value), voidOver = minor($('#ob-r-void').value);
-  if (Number.isNaN(refund) || Number.isNaN(voidOver)) { say('Amounts must be numbers like 50.00', false); return; }
+  if (Number.isNaN(refund) || Number.isNaN(voidOver)) { say(L('till.outbox.amounts', { example: typed(50 * Math.pow(10, I18N.format.digits)) }), false); return; }
   const body = {
     fiscal: { url: $('#ob-f-url').value.trim(), tin: $('#ob-f-tin').value.trim(), token: $('#ob-f-token').value },
     telegram: { chat: $('#ob-t-chat').value.trim(), api: $('#ob-t-api').value.trim(), token: $('#ob-t-token').value },
@@ -118,13 +129,13 @@ async function save(ev) {
   for (const [id, key] of [['#ob-r-fiscal', 'fiscal_backlog_hours'], ['#ob-r-offline', 'till_offline_minutes']]) {
     const v = $(id).value.trim();
     if (v === '') continue;
-    if (!/^[0-9]+$/.test(v)) { say('Hours and minutes are whole numbers', false); return; }
+    if (!/^[0-9]+$/.test(v)) { say(L('till.outbox.whole'), false); return; }
     body.rules[key] = parseInt(v, 10);
   }
   try {
     await send('PUT', '/api/outbox/settings', body);
     for (const id of ['#ob-f-token', '#ob-t-token', '#ob-w-secret']) $(id).value = '';
-    say('Saved; every till of the store uses these settings.', true);
+    say(L('till.outbox.saved'), true);
     await load();
   } catch (e) {
     say(e.message, false);

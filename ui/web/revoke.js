@@ -5,6 +5,7 @@
 'use strict';
 
 const $ = (s) => document.querySelector(s);
+const L = (key, args) => I18N.t(key, args); // ui/i18n: the session's language
 
 async function list() {
   const res = await fetch('/api/revocations', { credentials: 'same-origin', cache: 'no-store' });
@@ -13,7 +14,7 @@ async function list() {
   ul.replaceChildren();
   for (const r of data.revocations || []) {
     const li = document.createElement('li');
-    li.textContent = `till ${r.number}${r.name ? ' (' + r.name + ')' : ''}: revoked; receipts up to ${r.number}-${r.after_seq} stay valid${r.reason ? '; ' + r.reason : ''}`;
+    li.textContent = L('till.revoke.line', { till: r.number + (r.name ? ' (' + r.name + ')' : ''), upto: r.number + '-' + r.after_seq }) + (r.reason ? '; ' + r.reason : '');
     ul.append(li);
   }
 }
@@ -27,7 +28,7 @@ async function upload(file) {
   });
   const data = await res.json().catch(() => ({}));
   msg.className = 'msg ' + (res.ok ? 'ok' : 'error');
-  msg.textContent = res.ok ? `Till ${data.number} is revoked; every till learns it through the mesh.` : (data.error || res.statusText);
+  msg.textContent = res.ok ? L('till.revoke.done', { n: data.number }) : I18N.error(data, res.statusText);
   await list();
 }
 

@@ -6,8 +6,10 @@
 'use strict';
 
 const $ = (s) => document.querySelector(s);
+const L = (key, args) => I18N.t(key, args); // ui/i18n: the session's language
 let csrf = '';
 let data = { stores: [], incoming: [], sent: [], received: [] };
+let spoken = ''; // the language loaded
 let receiving = null; // the listed transfer being received, or {blind: true}
 
 function el(tag, text, cls) {
@@ -30,7 +32,7 @@ function say(text, ok) {
 }
 
 const goods = (lines) => (lines || []).map((l) => `${l.sku} × ${l.qty}`).join(', ');
-const when = (t) => (t ? new Date(t).toLocaleString() : '');
+const when = (t) => (t ? I18N.date(t) + ' ' + I18N.time(t) : '');
 
 async function api(method, path, body) {
   const opts = { method, credentials: 'same-origin', cache: 'no-store', headers: {} };
@@ -41,7 +43,7 @@ async function api(method, path, body) {
   if (method !== 'GET') opts.headers['X-CSRF-Token'] = csrf;
   const res = await fetch(path, opts);
   const out = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(out.error || res.statusText);
+  if (!res.ok) throw new Error(I18N.error(out, res.statusText));
   return out;
 }
 
@@ -57,18 +59,18 @@ function row(cells) {
 
 function render() {
   $('#xf-age').textContent = data.stores_age && !data.stores_age.startsWith('0001')
-    ? `(list from HQ, ${when(data.stores_age)})` : '(no list from HQ yet: receive by number)';
+    ? L('till.xf.list_from', { when: when(data.stores_age) }) : L('till.xf.no_list');
   const inc = $('#xf-incoming');
   inc.replaceChildren();
   for (const t of data.incoming) {
-    const b = el('button', 'Receive', 'small');
+    const b = el('button', L('till.ui.receive'), 'small');
     b.type = 'button';
     b.addEventListener('click', () => openReceive(t.number));
     inc.append(row([t.number, t.from_name || t.from.slice(0, 8), when(t.sent), goods(t.lines), b]));
   }
-  if (!data.incoming.length) inc.append(row(['nothing on the way', '', '', '', '']));
+  if (!data.incoming.length) inc.append(row([L('till.xf.nothing'), '', '', '', '']));
   const to = $('#xf-to');
-  to.replaceChildren(el('option', 'pick a store…'));
+  to.replaceChildren(el('option', L('till.xf.pick')));
   to.firstChild.value = '';
   const rs = $('#xf-rstore');
   rs.replaceChildren();
@@ -86,7 +88,7 @@ function render() {
     const cell = el('span');
     for (const l of t.lines) {
       const s = sentQty[l.sku];
-      const part = el('span', `${l.sku} × ${l.qty}${s !== undefined ? ' of ' + s : ''}  `, s !== undefined && s !== l.qty ? 'xf-diff' : '');
+      const part = el('span', `${l.sku} × ${s !== undefined ? L('till.xf.of', { qty: l.qty, sent: s }) : l.qty}  `, s !== undefined && s !== l.qty ? 'xf-diff' : '');
       cell.append(part);
     }
     rec.append(row([t.number, t.other_name || t.other.slice(0, 8), when(t.at), cell, t.receipt]));
@@ -96,6 +98,9 @@ function render() {
 async function load() {
   const s = await fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' }).then((r) => r.json()).catch(() => ({}));
   csrf = s.csrf_token || '';
+  // The session's language, else the store's (ui/language.go).
+  const lang = s.language ? s.language.language : await fetch('/api/language').then((r) => r.json()).then((l) => l.language).catch(() => 'en');
+  if (spoken !== lang) { await I18N.load(lang).catch(() => I18N.load('en')); I18N.apply(document); spoken = lang; }
   $('#xf-login').hidden = !!s.staff;
   if (!s.staff) return;
   data = await api('GET', '/api/transfers');
@@ -104,9 +109,9 @@ async function load() {
 
 function lineInput(sku, qty, sent) {
   const tr = el('tr');
-  const a = el('input'); a.value = sku || ''; a.className = 'xf-sku'; a.setAttribute('aria-label', 'SKU');
+  const a = el('input'); a.value = sku || ''; a.className = 'xf-sku'; a.setAttribute('aria-label', L('till.ui.sku'));
   if (typeof sent === 'number') a.readOnly = true; // a listed line: only the quantity changes
-  const q = el('input'); q.type = 'number'; q.min = '0'; q.value = qty === undefined ? '' : qty; q.className = 'xf-qty'; q.setAttribute('aria-label', 'Quantity');
+  const q = el('input'); q.type = 'number'; q.min = '0'; q.value = qty === undefined ? '' : qty; q.className = 'xf-qty'; q.setAttribute('aria-label', L('till.ui.quantity'));
   const cells = [a];
   if (sent !== null) cells.push(sent === undefined ? '' : String(sent));
   cells.push(q);
@@ -131,7 +136,7 @@ function openReceive(number) {
   const listed = data.incoming.find((t) => t.number === number);
   receiving = listed || { number, blind: true };
   $('#xf-rnum').textContent = number;
-  $('#xf-rfrom').textContent = listed ? `from ${listed.from_name}` : '(not on the list HQ sent: count what arrived)';
+  $('#xf-rfrom').textContent = listed ? L('till.xf.from', { store: listed.from_name }) : L('till.xf.blind');
   $('#xf-rstore-l').hidden = !!listed;
   const body = $('#xf-rlines');
   body.replaceChildren();
@@ -154,7 +159,7 @@ async function receive() {
   }
   try {
     const out = await api('POST', '/api/transfers/in', req);
-    say(`Transfer ${receiving.number} received (receipt ${out.receipt}); the goods are in this store's stock.`, true);
+    say(L('till.xf.received', { number: receiving.number, receipt: out.receipt }), true);
     $('#xf-receive').hidden = true;
     $('#xf-number').value = '';
     receiving = null;
@@ -170,7 +175,7 @@ async function send() {
   const req = { to: $('#xf-to').value, lines: linesOf($('#xf-slines')), note: $('#xf-snote').value, idempotency_key: form.dataset.key };
   try {
     const out = await api('POST', '/api/transfers/out', req);
-    say(`Sent as transfer ${out.body.number}: write it on the boxes (receipt ${out.receipt}). The goods left this store's stock.`, true);
+    say(L('till.xf.sent', { number: out.body.number, receipt: out.receipt }), true);
     form.dataset.key = '';
     $('#xf-slines').replaceChildren(lineInput('', '', null));
     $('#xf-snote').value = '';
@@ -181,13 +186,12 @@ async function send() {
 }
 
 document.addEventListener('DOMContentLoaded', () => {
-  $('#xf-slines').append(lineInput('', '', null));
+  load().catch((e) => say(e.message)).then(() => $('#xf-slines').append(lineInput('', '', null)));
   $('#xf-sadd').addEventListener('click', () => $('#xf-slines').append(lineInput('', '', null)));
   $('#xf-radd').addEventListener('click', () => $('#xf-rlines').append(lineInput('', '', '')));
   $('#xf-rcancel').addEventListener('click', () => { $('#xf-receive').hidden = true; receiving = null; });
   $('#xf-scan').addEventListener('submit', (e) => { e.preventDefault(); openReceive($('#xf-number').value); });
   $('#xf-receive').addEventListener('submit', (e) => { e.preventDefault(); receive(); });
   $('#xf-send').addEventListener('submit', (e) => { e.preventDefault(); send(); });
-  load().catch((e) => say(e.message));
 });
 })();

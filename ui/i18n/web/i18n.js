@@ -10,6 +10,9 @@
 //   I18N.parseMoney(text)        what a person typed, in minor units, or
 //                                throws an Error whose message is in the language
 //   I18N.date(d), I18N.time(d)   a Date as the language writes it
+//   I18N.error(body, fallback)   an API error body ({error, code, args})
+//                                in the language: the catalog's words for
+//                                its code, else its English text
 // A key missing from the catalog shows as the key itself between ⟦ ⟧, so
 // a browser test can see it.
 'use strict';
@@ -101,6 +104,11 @@
     }
     if (root === document) document.documentElement.lang = S.lang;
   }
+  function error(body, fallback) {
+    body = body || {};
+    if (body.code && body.code in S.messages) return t(body.code, body.args);
+    return body.error || fallback || '';
+  }
   async function load(lang) {
     const res = await fetch('/i18n/' + encodeURIComponent(lang || 'en') + '.json', { credentials: 'same-origin' });
     if (!res.ok) throw new Error('language ' + lang + ': ' + res.status);
@@ -108,5 +116,5 @@
     S.lang = p.lang; S.messages = p.messages; S.format = p.format;
     return p;
   }
-  window.I18N = { load, t, tn, apply, money, number, parseMoney, date, time, get lang() { return S.lang; }, get format() { return S.format; } };
+  window.I18N = { load, t, tn, apply, money, number, parseMoney, date, time, error, get lang() { return S.lang; }, get format() { return S.format; } };
 })();
