@@ -48,6 +48,8 @@ type Settings struct {
 	// price_override_large.
 	TaxIncluded     bool  `json:"tax_included"`
 	OverrideLimitBP int64 `json:"override_limit_bp"`
+	// The smallest amount in use and cash rounding (money.go).
+	MoneySettings
 	// VariableLayouts read price- and weight-embedded labels (scan.go).
 	VariableLayouts []basket.Layout `json:"variable_layouts"`
 }
@@ -128,6 +130,7 @@ func (a *API) readSettings(ctx context.Context) Settings {
 		s.OfflineRefunds = v == "allow"
 	}
 	num(SettingOverrideLimit, &s.OverrideLimitBP, 0, 10000)
+	a.readMoneySettings(ctx, &s) // money.go
 	if v, ok, err := a.till.Setting(ctx, SettingTaxIncluded); err == nil && ok {
 		s.TaxIncluded = TaxIncludedSetting(v)
 	}
@@ -175,6 +178,9 @@ type SettingsChange struct {
 	VariableLayouts *[]basket.Layout `json:"variable_layouts,omitempty"`
 	OverrideLimitBP *int64           `json:"override_limit_bp,omitempty"`
 
+	// The smallest amount in use and cash rounding (money.go).
+	MoneyChange
+
 	// Permissions changes the least role of the permissions named.
 	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
@@ -204,6 +210,10 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 		!check(SettingOfflineLimit, req.OfflineLimit, 0, ledger.MaxPrice, "offline refund limit (minor units)") ||
 		!check(SettingOverrideLimit, req.OverrideLimitBP, 0, 10000, "price override limit (basis points)") ||
 		!check(SettingLoyaltyPerUnit, req.LoyaltyPerUnit, 0, 10_000, "loyalty points per currency unit") {
+		return
+	}
+	if err := putMoneyChange(req.MoneyChange, put); err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	if req.LoyaltyExcluded != nil {
