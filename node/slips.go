@@ -25,11 +25,9 @@ import (
 // slipOf builds the slip of one of this till's events; ok is false for
 // events that print none (or print otherwise: sales, shift closes).
 func (t *Till) slipOf(ev *ledger.Event) (receipt.Receipt, bool, error) {
-	info := slipInfo{Store: t.cfg.Store.Name, Till: t.cert.Name, Number: t.cert.Number, Currency: "EUR",
+	info := slipInfo{Store: t.cfg.Store.Name, Till: t.cert.Name, Number: t.cert.Number,
+		Currency: t.currency(context.Background()), // a no-sale names none (money.go)
 		Location: time.Local, SaleNumber: t.saleNumber, EventNumber: t.slipNumber}
-	if c, ok, err := t.Setting(context.Background(), ui.SettingCurrency); err == nil && ok && len(c) == 3 {
-		info.Currency = c // a no-sale names none
-	}
 	return slipReceipt(ev, info)
 }
 
@@ -304,7 +302,7 @@ func (t *Till) PrintX(ctx context.Context) error {
 		Time: time.UnixMilli(sh.Opened.Wall).In(time.Local), Currency: rep.Currency, EventID: id,
 		Sig: append([]byte(nil), ev.Sig...), Title: "X REPORT"}
 	if r.Currency == "" {
-		r.Currency = "EUR"
+		r.Currency = t.currency(context.Background()) // money.go
 	}
 	if r.Till == "" {
 		r.Till = fmt.Sprintf("Till %d", t.cert.Number)
