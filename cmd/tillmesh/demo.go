@@ -23,6 +23,7 @@ import (
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 func demoCommand() *cli.Command {
@@ -32,12 +33,15 @@ func demoCommand() *cli.Command {
 		Description: "Creates (first run) or reopens a store in --data with --tills enrolled tills, seeds\n" +
 			"a catalog of 240 products with opening stock, and runs every till in this process,\n" +
 			"each with its own data directory, libp2p host and HTTP port. Each till sells random\n" +
-			"baskets at --rate per second. Ctrl-C stops; the data stays for the next run.",
+			"baskets at --rate per second. Ctrl-C stops; the data stays for the next run.\n" +
+			"--lang uz or ru starts a Tashkent grocery in that language, prices in so'm\n" +
+			"(cash rounded to 100 so'm), with data in .data/demo-<lang> unless --data says.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Value: ".data/demo", Usage: "data directory (kept between runs)"},
 			&cli.IntFlag{Name: "tills", Value: 3, Usage: "number of tills"},
 			&cli.IntFlag{Name: "port-base", Value: 8080, Usage: "till N serves http://127.0.0.1:<port-base+N>"},
 			&cli.Float64Flag{Name: "rate", Value: 0.5, Usage: "sales per second per till (0: none)"},
+			&cli.StringFlag{Name: "lang", Value: "en", Usage: "the store's language: en, ru or uz (ru and uz sell in so'm)"},
 		},
 		Action: runDemo,
 	}
@@ -49,6 +53,13 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	dir, n := c.String("data"), c.Int("tills")
+	lang, err := i18n.ParseLang(c.String("lang"))
+	if err != nil {
+		return fmt.Errorf("--lang: %w", err)
+	}
+	if lang != i18n.English && !c.IsSet("data") {
+		dir += "-" + string(lang) // an English demo's data stays as it is
+	}
 	if n < 1 || n > 30 {
 		return fmt.Errorf("--tills %d: want 1 to 30", n)
 	}
@@ -91,7 +102,7 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return stopped(err)
 	}
-	if err := seedDemo(ctx, tills[0]); err != nil {
+	if err := seedDemo(ctx, tills[0], string(lang)); err != nil {
 		return stopped(err)
 	}
 	if err := seedDemoStaff(ctx, tills[0]); err != nil {
@@ -234,20 +245,40 @@ func demoStore(dir string, n int) (*pki.StoreFile, []string, error) {
 	return store, dirs, nil
 }
 
-// seedDemo puts the catalog and opening stock in on the first run, and
-// finishes a seeding a stop cut short: products already there are left
-// as they are, and the opening stock is one event under a fixed
-// idempotency key, so it is never received twice.
-func seedDemo(ctx context.Context, t *node.Till) error {
+// seedDemo puts the store's settings for lang (node.DemoSettings), the
+// catalog and opening stock in on the first run, and finishes a seeding
+// a stop cut short: settings and products already there are left as
+// they are, and the opening stock is one event under a fixed idempotency
+// key, so it is never received twice. Data seeded in another language
+// is refused with the way out.
+func seedDemo(ctx context.Context, t *node.Till, lang string) error {
 	ps, err := t.Inventory().Products(ctx)
 	if err != nil {
 		return err
+	}
+	had, set, err := t.Setting(ctx, node.SettingLanguage)
+	if err != nil {
+		return err
+	}
+	if !set && len(ps) > 0 {
+		had, set = "en", true // a demo from before the language setting
+	}
+	if set && had != lang {
+		return fmt.Errorf("--lang %s: this demo's data is in language %q; run with --lang %s, or give another --data directory", lang, had, had)
+	}
+	for name, v := range node.DemoSettings(lang) {
+		if _, ok, err := t.Setting(ctx, name); err != nil || ok {
+			continue
+		}
+		if err := t.PutSetting(ctx, name, v); err != nil {
+			return fmt.Errorf("demo setting %s: %w", name, err)
+		}
 	}
 	have := make(map[string]bool, len(ps))
 	for _, p := range ps {
 		have[p.SKU] = true
 	}
-	catalog := node.DemoCatalog(240)
+	catalog := node.DemoCatalogIn(lang, 240)
 	lines := make([]ledger.StockLine, 0, len(catalog))
 	for _, p := range catalog {
 		if !have[p.SKU] {
@@ -321,24 +352,22 @@ func demoCashier(ctx context.Context, log *slog.Logger, t *node.Till, i int, rat
 			}
 			req.Lines = append(req.Lines, ui.SaleLine{SKU: p.SKU, Qty: qty})
 		}
-		req.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: 50_000}}
-		if rng.IntN(2) == 0 {
-			req.Tenders = []ledger.Tender{{Kind: ledger.Card, Amount: 1}} // card: exact amount set below
+		// Ask for the total first: a card pays exactly, cash with the next
+		// multiple of 50,000 minor units above it (€500, 50,000 so'm), so
+		// the change and any cash rounding show.
+		b := basket.Basket{TaxIncluded: true, LimitBP: -1}
+		for _, l := range req.Lines {
+			p, _ := t.Inventory().Product(ctx, l.SKU)
+			b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty})
 		}
-		if req.Tenders[0].Kind == ledger.Card {
-			// Ask for the total first: a card pays exactly.
-			b := basket.Basket{TaxIncluded: true, LimitBP: -1}
-			for _, l := range req.Lines {
-				p, _ := t.Inventory().Product(ctx, l.SKU)
-				b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty})
-			}
-			priced, err := basket.Price(b)
-			if err != nil {
-				continue
-			}
-			tot := priced.Totals
-			req.Tenders[0].Amount = tot.Total
-			req.Tenders[0].Ref = fmt.Sprintf("DEMO%06d", rng.IntN(1_000_000))
+		priced, err := basket.Price(b)
+		if err != nil {
+			continue
+		}
+		total := priced.Totals.Total
+		req.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: (total/50_000 + 1) * 50_000}}
+		if rng.IntN(2) == 0 {
+			req.Tenders = []ledger.Tender{{Kind: ledger.Card, Amount: total, Ref: fmt.Sprintf("DEMO%06d", rng.IntN(1_000_000))}}
 		}
 		ev, _, err := t.Sell(ctx, req)
 		if err != nil {
