@@ -93,7 +93,7 @@ func runDemo(c *cli.Context) error {
 		}
 	}()
 	hqAddr := fmt.Sprintf("127.0.0.1:%d", c.Int("port-base"))
-	hqs, err := startDemoHQ(ctx, filepath.Join(dir, "hq"), hqAddr, store, log.With("component", "hq"))
+	hqs, err := startDemoHQ(ctx, filepath.Join(dir, "hq"), hqAddr, store, node.DemoSettings(string(lang))[ui.SettingCurrency], log.With("component", "hq"))
 	if err != nil {
 		return stopped(err)
 	}
@@ -389,22 +389,24 @@ const demoHQPassword = "demo-hq-admin"
 // demoHQ is the demo's HQ, which `hq off` stops and `hq on` starts again
 // on the same storage, so the tills' backlog grows and drains.
 type demoHQ struct {
-	mu     sync.Mutex
-	store  *pki.StoreFile
-	st     hq.Storage
-	addr   string
-	log    *slog.Logger
-	parent context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu    sync.Mutex
+	store *pki.StoreFile
+	st    hq.Storage
+	addr  string
+	// currency is the chain's, for the dashboard's amounts.
+	currency string
+	log      *slog.Logger
+	parent   context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
-func startDemoHQ(ctx context.Context, dir, addr string, store *pki.StoreFile, log *slog.Logger) (*demoHQ, error) {
+func startDemoHQ(ctx context.Context, dir, addr string, store *pki.StoreFile, currency string, log *slog.Logger) (*demoHQ, error) {
 	st, err := hq.OpenBadger(dir, log)
 	if err != nil {
 		return nil, err
 	}
-	d := &demoHQ{store: store, st: st, addr: addr, log: log, parent: ctx}
+	d := &demoHQ{store: store, st: st, addr: addr, currency: currency, log: log, parent: ctx}
 	if err := d.start(); err != nil {
 		st.Close()
 		return nil, err
@@ -419,7 +421,7 @@ func (d *demoHQ) start() error {
 		return nil
 	}
 	cfg := hq.DefaultConfig()
-	cfg.Storage, cfg.Logger, cfg.HTTPAddr, cfg.AdminPassword = d.st, d.log, d.addr, demoHQPassword
+	cfg.Storage, cfg.Logger, cfg.HTTPAddr, cfg.AdminPassword, cfg.Currency = d.st, d.log, d.addr, demoHQPassword, d.currency
 	ctx, cancel := context.WithCancel(d.parent)
 	h, err := hq.New(ctx, cfg)
 	if err != nil {
