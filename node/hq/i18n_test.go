@@ -1,10 +1,13 @@
 package hq_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -12,7 +15,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/hq/hqtest"
 	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
@@ -125,6 +131,51 @@ func TestHQServesLanguages(t *testing.T) {
 	if code, body := get("/i18n/xx.json"); code != 404 || !strings.Contains(string(body), "unknown language xx") {
 		t.Fatalf("unknown language: %d %s", code, body)
 	}
+
+	// The report CSV writes so'm with no decimals, the cash rounding and
+	// the currency on every row.
+	store := hqtest.NewStore(41, 1)
+	if err := h.RegisterStore(t.Context(), store.ID, "Chorsu", store.CAPublic()); err != nil {
+		t.Fatal(err)
+	}
+	sale := &ledger.Sale{Currency: "UZS", TaxIncluded: true, Staff: "1", Lines: []ledger.Line{{SKU: "non", Qty: 3, UnitPrice: 4115}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 20000}}, Change: 7700, RoundStep: 100, Rounding: -45}
+	ev, err := store.Tills[0].Next(sale, 1_767_225_600_000, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := h.Ingest(t.Context(), store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Events: [][]byte{ev.Bytes()}, Certs: store.EncodedCerts()}); err != nil || len(res.Rejected) > 0 {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	if err := h.SetPassword(t.Context(), "boss", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	login, _ := json.Marshal(map[string]string{"user": "boss", "password": "correct horse"})
+	resp, err := hc.Post(srv.URL+"/hq/api/login", "application/json", bytes.NewReader(login))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = hc.Get(srv.URL + "/hq/api/report.csv?store=all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("report CSV: %v %v", rows, err)
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	total := rows[1]
+	if total[col["sales_total"]] != "12345" || total[col["cash"]] != "12300" || total[col["rounding"]] != "-45" || total[col["currency"]] != "UZS" {
+		t.Fatalf("CSV total row %v (header %v)", total, rows[0])
+	}
+
 	cfg.Currency = "EURO"
 	if _, err := hq.New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "unknown currency EURO") {
 		t.Fatalf("a bad currency: %v", err)
