@@ -35,7 +35,6 @@ func reportRow(section, key, name string, r *ledger.Report, cur i18n.Currency) [
 		m(r.Tenders[ledger.Cash]), m(r.Tenders[ledger.Card]), m(r.Tenders[ledger.Other]), m(r.Rounding), cur.Code}
 }
 
-
 // apiReportCSV is GET /hq/api/report.csv?store=&from=&to=: the report
 // the dashboard shows, as CSV for a spreadsheet.
 func (h *HQ) apiReportCSV(w http.ResponseWriter, r *http.Request, _ *session) {
