@@ -93,7 +93,8 @@ func runDemo(c *cli.Context) error {
 		}
 	}()
 	hqAddr := fmt.Sprintf("127.0.0.1:%d", c.Int("port-base"))
-	hqs, err := startDemoHQ(ctx, filepath.Join(dir, "hq"), hqAddr, store, node.DemoSettings(string(lang))[ui.SettingCurrency], log.With("component", "hq"))
+	set := node.DemoSettings(string(lang))
+	hqs, err := startDemoHQ(ctx, filepath.Join(dir, "hq"), hqAddr, store, set[ui.SettingCurrency], ui.ParseMoneySetting(set[ui.SettingSmallestAmount]), log.With("component", "hq"))
 	if err != nil {
 		return stopped(err)
 	}
@@ -393,20 +394,22 @@ type demoHQ struct {
 	store *pki.StoreFile
 	st    hq.Storage
 	addr  string
-	// currency is the chain's, for the dashboard's amounts.
+	// currency is the chain's, for the dashboard's amounts, and smallest
+	// the smallest amount in use in it.
 	currency string
+	smallest ledger.Money
 	log      *slog.Logger
 	parent   context.Context
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
 
-func startDemoHQ(ctx context.Context, dir, addr string, store *pki.StoreFile, currency string, log *slog.Logger) (*demoHQ, error) {
+func startDemoHQ(ctx context.Context, dir, addr string, store *pki.StoreFile, currency string, smallest ledger.Money, log *slog.Logger) (*demoHQ, error) {
 	st, err := hq.OpenBadger(dir, log)
 	if err != nil {
 		return nil, err
 	}
-	d := &demoHQ{store: store, st: st, addr: addr, currency: currency, log: log, parent: ctx}
+	d := &demoHQ{store: store, st: st, addr: addr, currency: currency, smallest: smallest, log: log, parent: ctx}
 	if err := d.start(); err != nil {
 		st.Close()
 		return nil, err
@@ -421,7 +424,8 @@ func (d *demoHQ) start() error {
 		return nil
 	}
 	cfg := hq.DefaultConfig()
-	cfg.Storage, cfg.Logger, cfg.HTTPAddr, cfg.AdminPassword, cfg.Currency = d.st, d.log, d.addr, demoHQPassword, d.currency
+	cfg.Storage, cfg.Logger, cfg.HTTPAddr, cfg.AdminPassword = d.st, d.log, d.addr, demoHQPassword
+	cfg.Currency, cfg.SmallestAmount = d.currency, d.smallest
 	ctx, cancel := context.WithCancel(d.parent)
 	h, err := hq.New(ctx, cfg)
 	if err != nil {

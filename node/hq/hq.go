@@ -44,8 +44,12 @@ type Config struct {
 	// Currency is the chain's currency (ISO 4217), in which the
 	// dashboard writes amounts (i18n.go); empty is DefaultCurrency.
 	Currency string
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// SmallestAmount is the smallest amount in use in Currency (minor
+	// units; 0: any): a price HQ edits that is not a multiple of it is
+	// refused (i18n.go), as the tills refuse one.
+	SmallestAmount ledger.Money
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // DefaultConfig returns HQ's defaults; set Storage.

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
@@ -32,7 +35,23 @@ func pageWords(cfg Config) (*i18n.Catalog, i18n.Currency, error) {
 	if err != nil {
 		return nil, i18n.Currency{}, fmt.Errorf("hq: currency: %w", err)
 	}
+	if cfg.SmallestAmount < 0 || cfg.SmallestAmount > basket.MaxSmallest {
+		return nil, i18n.Currency{}, fmt.Errorf("hq: smallest amount %d: want 0..%d minor units", cfg.SmallestAmount, basket.MaxSmallest)
+	}
 	return words, cur, nil
+}
+
+// checkSmallest refuses a price in the chain's currency that is not a
+// multiple of Config.SmallestAmount (a price per kg is not paid as it
+// is, so it may be anything).
+func (h *HQ) checkSmallest(p hqapi.Product) error {
+	if p.Currency != h.currency.Code || p.Unit == ledger.Kilogram {
+		return nil
+	}
+	if err := basket.CheckSmallest("price of "+p.SKU, p.Price, h.cfg.SmallestAmount); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
 }
 
 // registerI18n serves the pages' catalogs and script.

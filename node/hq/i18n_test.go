@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -179,5 +180,32 @@ func TestHQServesLanguages(t *testing.T) {
 	cfg.Currency = "EURO"
 	if _, err := hq.New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "unknown currency EURO") {
 		t.Fatalf("a bad currency: %v", err)
+	}
+}
+
+// A so'm chain whose smallest amount in use is 100: HQ refuses a price
+// off it, takes one on it, and leaves prices per kg alone.
+func TestHQRefusesPriceBelowSmallestAmount(t *testing.T) {
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger, cfg.Currency, cfg.SmallestAmount = backends[0].open(t, backends[0].place(t)), quiet(), "UZS", 100
+	h, err := hq.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := hqapi.Product{SKU: "non", Name: "Non", Price: 4050, Currency: "UZS", Unit: ledger.Each}
+	if _, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); !errors.Is(err, hq.ErrInvalid) || !strings.Contains(err.Error(), "smallest amount in use") {
+		t.Fatalf("4,050 so'm in steps of 100: %v", err)
+	}
+	p.Price = 4000
+	if _, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); err != nil {
+		t.Fatal(err)
+	}
+	olma := hqapi.Product{SKU: "olma", Name: "Olma", Price: 18050, Currency: "UZS", Unit: ledger.Kilogram}
+	if _, err := h.EditProduct(t.Context(), nil, olma, nil, "boss"); err != nil {
+		t.Fatalf("a price per kg: %v", err)
+	}
+	cfg.SmallestAmount = -1
+	if _, err := hq.New(context.Background(), cfg); err == nil {
+		t.Fatal("a negative smallest amount was accepted")
 	}
 }
