@@ -23,6 +23,10 @@ async function useLang(lang) {
   $("#lang").value = I18N.lang;
   const f = $("#product-form");
   if (f) f.price.placeholder = priceExample();
+  // The forms' currency starts as the chain's.
+  for (const form of [f, $("#import-form")]) {
+    if (form && !form.currency.dataset.touched) form.currency.value = I18N.format.currency;
+  }
 }
 
 // money writes an amount as the HQ user's language writes the chain's
@@ -346,6 +350,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     f.reset();
     await loadStores();
   });
+  $$("input[name=currency]").forEach(i => i.addEventListener("input", () => { i.dataset.touched = "1"; }));
   $("#catalog-search").oninput = renderCatalog;
   $("#product-new").onclick = () => editProduct(null);
   $("#product-form").onsubmit = formError("#product-error", async f => {
