@@ -482,8 +482,10 @@ func (v *Void) check() error {
 	if err := checkCurrency(v.Currency); err != nil {
 		return err
 	}
+	// A sale whose cash due rounded to nothing (1.25 in steps of 10.00)
+	// left no cash in the drawer: its void gives none back.
 	if v.Total < 0 || v.Total > MaxPrice*MaxLines || v.Cash < 0 || v.Cash > v.Total+v.Rounding ||
-		v.Rounding < -MaxRoundStep || v.Rounding > MaxRoundStep || (v.Rounding != 0 && v.Cash == 0) {
+		v.Rounding < -MaxRoundStep || v.Rounding > MaxRoundStep {
 		return invalid("void total %v cash %v rounding %v", v.Total, v.Cash, v.Rounding)
 	}
 	if len(v.Bands) > MaxLines {

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -163,4 +164,131 @@ func TestRoundingReportsAgree(t *testing.T) {
 	if st.Rounding != r.Rounding || merged.Rounding != r.Rounding || merged.CashExpected != r.CashExpected {
 		t.Errorf("store %v / merged %v rounding, want %v", st.Rounding, merged.Rounding, r.Rounding)
 	}
+}
+
+// roundedSale is ledgertest.Sale paid again with cash rounded to step:
+// cash alone (with change) or a card part and cash for the rest.
+func roundedSale(rng *rand.Rand, step ledger.Money) *ledger.Sale {
+	s := ledgertest.Sale(rng, 5)
+	tot, _ := s.Totals()
+	s.RoundStep, s.Change = step, 0
+	if rng.IntN(2) == 0 || tot.Total < 2 {
+		due := ledger.RoundCash(tot.Total, step)
+		s.Rounding = due - tot.Total
+		given := due + ledger.Money(rng.IntN(3))*step
+		if given <= 0 {
+			given = step
+		}
+		s.Tenders, s.Change = []ledger.Tender{{Kind: ledger.Cash, Amount: given}}, given-due
+		return s
+	}
+	card := tot.Total / 2
+	rest := tot.Total - card
+	s.Rounding = ledger.CashRounding(rest, step)
+	s.Tenders = []ledger.Tender{{Kind: ledger.Card, Amount: card}, {Kind: ledger.Cash, Amount: rest + s.Rounding}}
+	if rest+s.Rounding <= 0 { // the cash part rounds to nothing: pay it by card
+		s.RoundStep, s.Rounding, s.Tenders = 0, 0, []ledger.Tender{{Kind: ledger.Card, Amount: tot.Total}}
+	}
+	return s
+}
+
+// TestRoundingProperty: random sales rounded to a random step, cash
+// refunds of random lines rounded too, and voids. Whatever happens, the
+// till's report, its shift's and the store's agree; tenders taken less
+// tenders given back equal total plus rounding; the drawer holds the
+// float plus the cash that changed hands.
+func TestRoundingProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(seed(t), 20))
+	steps := []ledger.Money{5, 10, 100, 1000}
+	till := ledgertest.NewTill(store, 1, 1)
+	s := ledger.NewState(store)
+	at := now
+	rec := func(b ledger.Body) *ledger.Event {
+		t.Helper()
+		at++
+		ev, err := till.Next(b, at, "")
+		if err != nil {
+			t.Fatalf("sign %s: %v", b.Kind(), err)
+		}
+		if err := s.CheckLocal(ev); err != nil {
+			t.Fatalf("check %s: %v", b.Kind(), err)
+		}
+		apply(t, s, ev)
+		return ev
+	}
+	rec(&ledger.ShiftOpen{Currency: "EUR", Float: 10_000, Staff: "1"})
+	cashMoved := ledger.Money(0)
+	var sales []*ledger.Event
+	for range 300 {
+		switch k := rng.IntN(10); {
+		case k < 6 || len(sales) == 0:
+			sale := roundedSale(rng, steps[rng.IntN(len(steps))])
+			cashMoved += cashIn(sale.Tenders) - sale.Change
+			sales = append(sales, rec(sale))
+		case k < 9:
+			ev := sales[rng.IntN(len(sales))]
+			rem, err := s.Fold().Refundable(ev.ID())
+			if err != nil || len(rem) == 0 {
+				continue
+			}
+			r := rem[rng.IntN(len(rem))]
+			if r.Qty == 0 {
+				continue
+			}
+			lines, err := s.Fold().RefundLines(ev.ID(), []ledger.Pick{{Line: r.Line, Qty: 1 + rng.Int64N(r.Qty)}})
+			if err != nil {
+				continue
+			}
+			step := steps[rng.IntN(len(steps))]
+			back := lines[0].Amount
+			if ledger.RoundCash(back, step) <= 0 {
+				continue
+			}
+			rf := &ledger.Refund{Sale: ev.ID(), Currency: "EUR", Lines: lines, Staff: "1", RoundStep: step,
+				Rounding: ledger.CashRounding(back, step), Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: ledger.RoundCash(back, step)}}}
+			cashMoved -= rf.Tenders[0].Amount
+			rec(rf)
+		default:
+			ev := sales[rng.IntN(len(sales))]
+			v, err := s.Fold().VoidOf(ev.ID())
+			if err != nil {
+				continue
+			}
+			v.Manager = "9"
+			cashMoved -= v.Cash
+			rec(v)
+		}
+	}
+	r := s.Fold().TillReport(till.ID)
+	var in, out ledger.Money
+	for _, m := range r.Tenders {
+		in += m
+	}
+	for _, m := range r.RefundTenders {
+		out += m
+	}
+	if in-out != r.Total+r.Rounding {
+		t.Fatalf("tenders %v less given back %v = %v, want total %v plus rounding %v", in, out, in-out, r.Total, r.Rounding)
+	}
+	if r.CashExpected != 10_000+cashMoved {
+		t.Fatalf("drawer %v, want %v", r.CashExpected, 10_000+cashMoved)
+	}
+	sh := s.Fold().OpenShift(till.ID)
+	st := s.Fold().StoreReport()
+	if sh == nil || sh.Report.Rounding != r.Rounding || sh.Report.CashExpected != r.CashExpected || st.Rounding != r.Rounding || st.Total != r.Total {
+		t.Fatalf("shift %+v / store %v disagree with the till's rounding %v", sh, st.Rounding, r.Rounding)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cashIn(ts []ledger.Tender) ledger.Money {
+	var c ledger.Money
+	for _, t := range ts {
+		if t.Kind == ledger.Cash {
+			c += t.Amount
+		}
+	}
+	return c
 }
