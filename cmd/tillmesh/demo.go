@@ -66,7 +66,7 @@ func runDemo(c *cli.Context) error {
 	if c.Float64("rate") < 0 {
 		return fmt.Errorf("--rate %v: want 0 or more sales per second", c.Float64("rate"))
 	}
-	store, dirs, err := demoStore(dir, n)
+	store, dirs, err := demoStore(dir, n, demoStoreName[lang])
 	if err != nil {
 		return err
 	}
@@ -106,14 +106,14 @@ func runDemo(c *cli.Context) error {
 	if err := seedDemo(ctx, tills[0], string(lang)); err != nil {
 		return stopped(err)
 	}
-	if err := seedDemoStaff(ctx, tills[0]); err != nil {
+	if err := seedDemoStaff(ctx, tills[0], lang); err != nil {
 		return stopped(err)
 	}
 	fs, fsURL, err := startDemoFiscal(ctx, tills[0]) // demo_fiscal.go
 	if err != nil {
 		return stopped(err)
 	}
-	printDemoBanner(ctx, w, store.Name, dir, hqAddr, c.Int("port-base"), tills)
+	printDemoBanner(ctx, w, store.Name, dir, hqAddr, c.Int("port-base"), tills, lang)
 	fmt.Fprintf(w, "fiscal  %s  (simulated tax service: type `fiscal off` or `fiscal on`; stats at /stats)\n", fsURL)
 	go hqSwitch(ctx, os.Stdin, w, hqs, fiscalSwitch(w, fs))
 	if rate := c.Float64("rate"); rate > 0 {
@@ -179,7 +179,7 @@ func demoTillConfig(dir string, store *pki.StoreFile, log *slog.Logger, hqAddr s
 
 // printDemoBanner tells where the demo's HQ and tills are and who can
 // log in.
-func printDemoBanner(ctx context.Context, w io.Writer, name, dir, hqAddr string, portBase int, tills []*node.Till) {
+func printDemoBanner(ctx context.Context, w io.Writer, name, dir, hqAddr string, portBase int, tills []*node.Till, lang i18n.Lang) {
 	fmt.Fprintf(w, "demo store %q with %d tills, data in %s\n", name, len(tills), dir)
 	fmt.Fprintf(w, "hq      http://%s  (dashboard login: admin / %s)\n", hqAddr, demoHQPassword)
 	for i, t := range tills {
@@ -187,7 +187,7 @@ func printDemoBanner(ctx context.Context, w io.Writer, name, dir, hqAddr string,
 	}
 	fmt.Fprintln(w, "log in at any till with staff number and PIN:")
 	for _, s := range demoStaff {
-		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.name)
+		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.names[lang])
 	}
 	fmt.Fprintf(w, "simulated printers: http://%s/sim/receipts (and each till's own)\n",
 		waitAddr(ctx, tills[0], fmt.Sprintf("127.0.0.1:%d", portBase+1)))
@@ -224,11 +224,11 @@ func waitAddr(ctx context.Context, t *node.Till, fallback string) string {
 
 // demoStore creates the store and enrolls the tills on the first run, and
 // reopens them afterwards.
-func demoStore(dir string, n int) (*pki.StoreFile, []string, error) {
+func demoStore(dir string, n int, name string) (*pki.StoreFile, []string, error) {
 	storeDir := filepath.Join(dir, "store")
 	store, err := pki.LoadStoreFile(filepath.Join(storeDir, pki.StoreFileName))
 	if errors.Is(err, os.ErrNotExist) {
-		store, err = pki.InitStore(storeDir, "Demo Store")
+		store, err = pki.InitStore(storeDir, name)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -297,19 +297,24 @@ func seedDemo(ctx context.Context, t *node.Till, lang string) error {
 	return err
 }
 
-// demoStaff are the demo store's staff; their PINs are printed at start.
+// demoStaff are the demo store's staff, named in the store's language;
+// their PINs are printed at start.
 var demoStaff = []struct {
-	id, name, pin string
-	role          ui.Role
+	id, pin string
+	names   map[i18n.Lang]string
+	role    ui.Role
 }{
-	{"1", "Maria Manager", "1234", ui.RoleManager},
-	{"2", "Carl Cashier", "0000", ui.RoleCashier},
-	{"3", "Cleo Cashier", "1111", ui.RoleCashier},
+	{"1", "1234", map[i18n.Lang]string{i18n.English: "Maria Manager", i18n.Russian: "Марина Петрова", i18n.Uzbek: "Dilnoza Karimova"}, ui.RoleManager},
+	{"2", "0000", map[i18n.Lang]string{i18n.English: "Carl Cashier", i18n.Russian: "Алексей Смирнов", i18n.Uzbek: "Jasur Toshmatov"}, ui.RoleCashier},
+	{"3", "1111", map[i18n.Lang]string{i18n.English: "Cleo Cashier", i18n.Russian: "Ольга Ким", i18n.Uzbek: "Malika Yoʻldosheva"}, ui.RoleCashier},
 }
+
+// demoStoreName is the demo store's name in each language.
+var demoStoreName = map[i18n.Lang]string{i18n.English: "Demo Store", i18n.Russian: "Демо-магазин", i18n.Uzbek: "Demo doʻkon"}
 
 // seedDemoStaff puts in the demo staff the staff list does not have (a
 // member removed by hand stays in the list as removed).
-func seedDemoStaff(ctx context.Context, t *node.Till) error {
+func seedDemoStaff(ctx context.Context, t *node.Till, lang i18n.Lang) error {
 	list, err := t.StaffList(ctx)
 	if err != nil {
 		return err
@@ -322,7 +327,7 @@ func seedDemoStaff(ctx context.Context, t *node.Till) error {
 		if have[s.id] {
 			continue
 		}
-		if err := t.AddStaff(ctx, s.id, s.name, s.role, s.pin); err != nil {
+		if err := t.AddStaff(ctx, s.id, s.names[lang], s.role, s.pin); err != nil {
 			return fmt.Errorf("demo staff %s: %w", s.id, err)
 		}
 	}
