@@ -95,6 +95,13 @@ func TestHQInEachLanguage(t *testing.T) {
 		}
 		br.shot(p, "hq-report-"+string(l))
 	}
+	// The outbox page speaks the language the dashboard chose.
+	do(t, p, "pick uz", chromedp.SetValue("#lang", "uz"))
+	js[bool](t, p, `document.querySelector('#lang').dispatchEvent(new Event('change'))`)
+	until(t, p, "the nav in uz", fmt.Sprintf(`document.querySelector('#nav button[data-tab=stores]').textContent === %q`, words.T(i18n.Uzbek, "hq.nav.stores")))
+	do(t, p, "outbox page", chromedp.Navigate(srv.URL+"/outbox.html"), chromedp.WaitVisible("#stores"))
+	until(t, p, "the outbox page in uz", fmt.Sprintf(`document.querySelector('h1').textContent === %q && document.querySelector('#stores').textContent === %q`,
+		words.T(i18n.Uzbek, "hq.outbox.title"), words.T(i18n.Uzbek, "hq.outbox.none")))
 	if errs := br.jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors: %v", errs)
 	}
