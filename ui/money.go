@@ -6,6 +6,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/basket"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Money in use (issue 20): how the store's cash works, beside its
@@ -74,8 +75,20 @@ func putMoneyChange(c MoneyChange, put map[string]string) error {
 // checkSmallest refuses a price that is not a multiple of the store's
 // smallest amount in use.
 func (a *API) checkSmallest(ctx context.Context, what string, m ledger.Money) error {
-	if err := basket.CheckSmallest(what, m, a.settings(ctx).SmallestAmount); err != nil {
+	set := a.settings(ctx)
+	if err := basket.CheckSmallest(what, m, set.SmallestAmount, moneyText(set.Currency)); err != nil {
 		return badRequest("%v", err)
 	}
 	return nil
+}
+
+// moneyText writes amounts of currency code as an English message reads
+// them (12,000 UZS, €1.25): the currency's own decimals, never cents of
+// a so'm.
+func moneyText(code string) func(ledger.Money) string {
+	cur, err := i18n.LookupCurrency(code)
+	if err != nil {
+		return func(m ledger.Money) string { return m.String() + " " + code }
+	}
+	return func(m ledger.Money) string { return i18n.FormatMoney(i18n.English, cur, m) }
 }

@@ -15,7 +15,7 @@ func TestSmallestAmountAndCashRounding(t *testing.T) {
 	if num(set["smallest_amount"]) != 100 || num(set["cash_rounding"]) != 1000 {
 		t.Fatalf("settings: %v", set)
 	}
-	m.fails(http.StatusBadRequest, "smallest amount in use", "POST", "/api/products", `{"sku":"9001","name":"Non","price":12345}`)
+	m.fails(http.StatusBadRequest, "price of 9001 €123.45: not a multiple of €1.00, the smallest amount in use", "POST", "/api/products", `{"sku":"9001","name":"Non","price":12345}`)
 	m.must(201, "POST", "/api/products", `{"sku":"9001","name":"Non","price":12300}`)
 	m.must(201, "POST", "/api/products", `{"sku":"9002","name":"Olma","price":12345,"unit":"kg"}`)
 	m.must(200, "POST", "/api/cart/lines", `{"sku":"9001","qty":1}`)

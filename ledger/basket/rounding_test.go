@@ -55,13 +55,14 @@ func TestPayRounded(t *testing.T) {
 }
 
 func TestCheckSmallest(t *testing.T) {
-	if err := basket.CheckSmallest("price", 12300, 100); err != nil {
+	if err := basket.CheckSmallest("price", 12300, 100, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := basket.CheckSmallest("price", 12345, 100); !errors.Is(err, basket.ErrInvalid) {
+	err := basket.CheckSmallest("price", 12345, 100, nil)
+	if !errors.Is(err, basket.ErrInvalid) || err.Error() != "price 12345: not a multiple of 100, the smallest amount in use here" {
 		t.Fatalf("12345 in steps of 100: %v", err)
 	}
-	if err := basket.CheckSmallest("price", 12345, 0); err != nil {
+	if err := basket.CheckSmallest("price", 12345, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -128,10 +128,14 @@ const MaxSmallest = ledger.MaxRoundStep
 
 // CheckSmallest refuses a price that is not a whole number of the
 // store's smallest amount in use (minor units; 0 or 1: any amount):
-// so'm prices in whole hundreds where the store says so.
-func CheckSmallest(what string, m, smallest ledger.Money) error {
+// so'm prices in whole hundreds where the store says so. format writes
+// amounts in the error as the store's currency reads (nil: minor units).
+func CheckSmallest(what string, m, smallest ledger.Money, format func(ledger.Money) string) error {
 	if smallest > 1 && m%smallest != 0 {
-		return invalid("%s %v: not a multiple of %v, the smallest amount in use here", what, m, smallest)
+		if format == nil {
+			format = func(v ledger.Money) string { return fmt.Sprint(int64(v)) }
+		}
+		return invalid("%s %s: not a multiple of %s, the smallest amount in use here", what, format(m), format(smallest))
 	}
 	return nil
 }

@@ -48,7 +48,8 @@ func (h *HQ) checkSmallest(p hqapi.Product) error {
 	if p.Currency != h.currency.Code || p.Unit == ledger.Kilogram {
 		return nil
 	}
-	if err := basket.CheckSmallest("price of "+p.SKU, p.Price, h.cfg.SmallestAmount); err != nil {
+	format := func(m ledger.Money) string { return i18n.FormatMoney(i18n.English, h.currency, m) }
+	if err := basket.CheckSmallest("price of "+p.SKU, p.Price, h.cfg.SmallestAmount, format); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil

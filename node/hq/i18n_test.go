@@ -193,7 +193,7 @@ func TestHQRefusesPriceBelowSmallestAmount(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := hqapi.Product{SKU: "non", Name: "Non", Price: 4050, Currency: "UZS", Unit: ledger.Each}
-	if _, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); !errors.Is(err, hq.ErrInvalid) || !strings.Contains(err.Error(), "smallest amount in use") {
+	if _, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); !errors.Is(err, hq.ErrInvalid) || !strings.Contains(err.Error(), "price of non UZS\u00a04,050: not a multiple of UZS\u00a0100") {
 		t.Fatalf("4,050 so'm in steps of 100: %v", err)
 	}
 	p.Price = 4000
