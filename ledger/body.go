@@ -142,6 +142,12 @@ type Sale struct {
 	// any: only the number, never personal data, so erasing a customer
 	// leaves the ledger as it is (see CheckCustomer).
 	Customer string `cbor:"9,keyasint,omitempty" json:"customer,omitempty"`
+	// RoundStep is the store's cash rounding step in minor units (0: none)
+	// and Rounding what it made of the cash part due (rounding.go): the
+	// tenders less the change equal Total plus Rounding. Written only past
+	// the kind gate for FeatureCashRounding.
+	RoundStep Money `cbor:"10,keyasint,omitempty" json:"round_step,omitempty"`
+	Rounding  Money `cbor:"11,keyasint,omitempty" json:"rounding,omitempty"`
 }
 
 // Refund gives back some or all of a sale's lines, at any till. Each line's
@@ -160,6 +166,10 @@ type Refund struct {
 	// Offline is set when the owner could not be reached and the store's
 	// policy let a supervisor approve the refund without a grant.
 	Offline *OfflineSpend `cbor:"8,keyasint,omitempty" json:"offline,omitempty"`
+	// RoundStep and Rounding round what a cash refund gives back (see
+	// Sale): the tenders equal the lines' total plus Rounding.
+	RoundStep Money `cbor:"9,keyasint,omitempty" json:"round_step,omitempty"`
+	Rounding  Money `cbor:"10,keyasint,omitempty" json:"rounding,omitempty"`
 }
 
 // RefundLine names a line of the sale by its index (0-based) and how many
@@ -188,6 +198,9 @@ type Void struct {
 	Manager  string      `cbor:"7,keyasint" json:"manager"`
 	Reason   string      `cbor:"8,keyasint,omitempty" json:"reason,omitempty"`
 	Staff    string      `cbor:"9,keyasint,omitempty" json:"staff,omitempty"`
+	// Rounding is the sale's cash rounding, copied: the void gives back
+	// Total plus Rounding, Cash of it in cash.
+	Rounding Money `cbor:"10,keyasint,omitempty" json:"rounding,omitempty"`
 }
 
 // ShiftOpen starts a shift on the till with a cash float in the drawer.
@@ -352,17 +365,22 @@ func (s *Sale) check() error {
 	if err != nil {
 		return err
 	}
-	due, err := add(t.Total, s.Change)
+	cashDue, cashTender := saleCashDue(t.Total, s.Tenders)
+	if err := checkRounding(s.RoundStep, s.Rounding, cashDue, cashTender); err != nil {
+		return err
+	}
+	owed := s.Due(t.Total)
+	due, err := add(owed, s.Change)
 	if err != nil {
 		return invalid("%v", err)
 	}
 	switch {
 	case s.Change < 0:
 		return invalid("negative change %v", s.Change)
-	case paid < t.Total:
-		return fmt.Errorf("%w: tendered %v, total %v", ErrTendersShort, paid, t.Total)
+	case paid < owed:
+		return fmt.Errorf("%w: tendered %v, due %v", ErrTendersShort, paid, owed)
 	case paid != due:
-		return invalid("tendered %v, total %v plus change %v is %v", paid, t.Total, s.Change, due)
+		return invalid("tendered %v, due %v plus change %v is %v", paid, owed, s.Change, due)
 	case s.Change > cash:
 		return invalid("change %v above cash tendered %v", s.Change, cash)
 	}
@@ -447,8 +465,12 @@ func (r *Refund) check() error {
 	if err := checkSpendRefs(r.Grant, r.Offline); err != nil {
 		return err
 	}
-	if paid != total {
-		return invalid("refund tenders %v, lines total %v", paid, total)
+	cash := len(r.Tenders) > 0 && cashOf(r.Tenders) > 0
+	if err := checkRounding(r.RoundStep, r.Rounding, total-(paid-cashOf(r.Tenders)), cash); err != nil {
+		return err
+	}
+	if paid != total+r.Rounding {
+		return invalid("refund tenders %v, lines total %v plus rounding %v", paid, total, r.Rounding)
 	}
 	return nil
 }
@@ -460,8 +482,11 @@ func (v *Void) check() error {
 	if err := checkCurrency(v.Currency); err != nil {
 		return err
 	}
-	if v.Total < 0 || v.Total > MaxPrice*MaxLines || v.Cash < 0 || v.Cash > v.Total {
-		return invalid("void total %v cash %v", v.Total, v.Cash)
+	// A sale whose cash due rounded to nothing (1.25 in steps of 10.00)
+	// left no cash in the drawer: its void gives none back.
+	if v.Total < 0 || v.Total > MaxPrice*MaxLines || v.Cash < 0 || v.Cash > v.Total+v.Rounding ||
+		v.Rounding < -MaxRoundStep || v.Rounding > MaxRoundStep {
+		return invalid("void total %v cash %v rounding %v", v.Total, v.Cash, v.Rounding)
 	}
 	if len(v.Bands) > MaxLines {
 		return invalid("%d tax bands", len(v.Bands))

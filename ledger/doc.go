@@ -75,8 +75,10 @@
 // comes out of cash only. A refund line's amount and tax are prorated from
 // what remains of the sale line (Prorate), so refunding the last unit
 // returns exactly what is left and partial refunds never drift. Cash
-// rounding to 5 cents is not applied; a store that needs it records the
-// rounding as a line discount.
+// rounding (rounding.go) rounds only the cash part due to the store's
+// step (so'm to 100, francs to 0.05), half away from zero; the rounding
+// is a line of its own in the body (Sale.Rounding), untaxed, and the
+// tenders less the change equal the total plus the rounding.
 //
 // # State and folds
 //

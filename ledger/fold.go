@@ -40,6 +40,10 @@ type Report struct {
 	// CashExpected is what the drawer should hold: float, plus cash
 	// taken, less cash given back, plus cash in, less cash out.
 	CashExpected Money `json:"cash_expected"`
+	// Rounding is the cash rounding the store took (rounding.go): sales'
+	// roundings less those of refunds and voids. Tenders less refund
+	// tenders equal Total plus Rounding.
+	Rounding Money `json:"rounding"`
 
 	// Cleared counts carts cleared without a sale (cart_cleared) and
 	// ClearedValue sums their totals; ClearedBy splits both by the staff
@@ -491,6 +495,7 @@ func (r *Report) Add(ev *Event) {
 			delete(r.Tenders, Cash)
 		}
 		r.CashExpected += cashOf(b.Tenders) - b.Change
+		r.Rounding += b.Rounding
 	case *Refund:
 		r.setCurrency(b.Currency)
 		r.Refunds++
@@ -505,6 +510,7 @@ func (r *Report) Add(ev *Event) {
 			r.RefundTenders[tn.Kind] += tn.Amount
 		}
 		r.CashExpected -= cashOf(b.Tenders)
+		r.Rounding -= b.Rounding
 	case *Void:
 		r.setCurrency(b.Currency)
 		r.Voids++
@@ -518,10 +524,11 @@ func (r *Report) Add(ev *Event) {
 		if b.Cash > 0 {
 			r.RefundTenders[Cash] += b.Cash
 		}
-		if rest := b.Total - b.Cash; rest > 0 {
+		if rest := b.Total + b.Rounding - b.Cash; rest > 0 {
 			r.RefundTenders[Other] += rest
 		}
 		r.CashExpected -= b.Cash
+		r.Rounding -= b.Rounding
 	case *Return:
 		t, _ := b.Totals() // checked
 		r.setCurrency(b.Currency)
@@ -618,6 +625,7 @@ func (r *Report) Merge(o *Report) {
 	r.NoSales += o.NoSales
 	r.Float += o.Float
 	r.CashExpected += o.CashExpected
+	r.Rounding += o.Rounding
 	for staff, c := range o.ClearedBy {
 		r.addCleared(staff, c.Count, c.Value)
 	}
@@ -817,7 +825,7 @@ func (f *Fold) VoidOf(sale EventID) (*Void, error) {
 	}
 	t, _ := b.Totals() // checked when applied
 	v := &Void{Sale: sale, Currency: b.Currency, Total: t.Total,
-		Cash: cashOf(b.Tenders) - b.Change, Bands: t.Bands}
+		Cash: cashOf(b.Tenders) - b.Change, Bands: t.Bands, Rounding: b.Rounding}
 	for _, l := range b.Lines {
 		v.Lines = append(v.Lines, StockLine{SKU: l.SKU, Qty: l.Qty})
 	}

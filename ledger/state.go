@@ -366,7 +366,7 @@ func picks(ls []RefundLine) []Pick {
 }
 
 func sameVoid(a, b *Void) bool {
-	if a.Sale != b.Sale || a.Currency != b.Currency || a.Total != b.Total || a.Cash != b.Cash ||
+	if a.Sale != b.Sale || a.Currency != b.Currency || a.Total != b.Total || a.Cash != b.Cash || a.Rounding != b.Rounding ||
 		len(a.Bands) != len(b.Bands) || len(a.Lines) != len(b.Lines) {
 		return false
 	}

@@ -20,11 +20,16 @@ import (
 // that knows it. A till that never announced is taken to know BaseKinds
 // only. See docs/ARCHITECTURE.md, "Adding an event kind".
 
-// kindNames are the kinds this release knows, as announced.
+// kindNames are the kinds this release knows, as announced, then the
+// gated features that are not kinds (ledger.Features: a sale's cash
+// rounding), which pass the same gate.
 func kindNames() []string {
-	out := make([]string, len(ledger.Kinds))
-	for i, k := range ledger.Kinds {
-		out[i] = string(k)
+	out := make([]string, 0, len(ledger.Kinds)+len(ledger.Features))
+	for _, k := range ledger.Kinds {
+		out = append(out, string(k))
+	}
+	for _, f := range ledger.Features {
+		out = append(out, string(f))
 	}
 	return out
 }

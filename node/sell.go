@@ -24,10 +24,16 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 	if err := t.kindAllowed(ctx, body.Kind()); err != nil {
 		return nil, false, err
 	}
+	if ledger.Rounded(body) {
+		if err := t.kindAllowed(ctx, ledger.FeatureCashRounding); err != nil {
+			return nil, false, err
+		}
+	}
 	useBy, after, err := t.beforeRecord(ctx, body, idem) // grants.go: spent once
 	if err != nil {
 		return nil, false, err
 	}
+	body = t.roundRefund(ctx, body) // the granted amount, rounded when paid in cash
 	if after != nil {
 		defer func() { after(ev, existing, err) }() // after the unlock below
 	}
@@ -120,9 +126,21 @@ func (t *Till) Sell(ctx context.Context, req ui.SaleRequest) (*ledger.Event, boo
 	}
 	// The store's setting decides, whoever made the request.
 	req.TaxAdded = !t.taxIncluded(ctx)
-	sale, err := req.Sale(func(l ui.SaleLine) (ui.Product, error) { return t.product(ctx, l) })
+	req.CashStep = t.cashStep(ctx)
+	find := func(l ui.SaleLine) (ui.Product, error) { return t.product(ctx, l) }
+	sale, err := req.Sale(find)
 	if err != nil {
 		return nil, false, err
+	}
+	if ledger.Rounded(sale) {
+		if gate := t.kindAllowed(ctx, ledger.FeatureCashRounding); gate != nil {
+			// A till of an older release would refuse a rounded sale: take
+			// the exact amount, or say which till holds the rounding back.
+			req.CashStep = 0
+			if sale, err = req.Sale(find); err != nil {
+				return nil, false, fmt.Errorf("%w (cash is not rounded yet: %v)", err, gate)
+			}
+		}
 	}
 	if err := t.checkSaleCustomer(sale.Customer); err != nil { // node/customers.go
 		return nil, false, err
@@ -306,6 +324,41 @@ func (t *Till) hqStatus() ui.HQStatus {
 
 // taxIncluded reads the store's tax_included setting (ui.Settings): true
 // unless set to "false", and true when it cannot be read.
+// roundRefund rounds what a refund paid back in cash gives back to the
+// store's cash rounding step (ledger.RoundCash), once every till of the
+// store reads roundings; other bodies come back as they are.
+func (t *Till) roundRefund(ctx context.Context, body ledger.Body) ledger.Body {
+	r, ok := body.(*ledger.Refund)
+	if !ok || r.RoundStep != 0 || r.Rounding != 0 || len(r.Tenders) != 1 || r.Tenders[0].Kind != ledger.Cash {
+		return body
+	}
+	step := t.cashStep(ctx)
+	if step <= 1 || t.kindAllowed(ctx, ledger.FeatureCashRounding) != nil {
+		return body
+	}
+	var total ledger.Money
+	for _, l := range r.Lines {
+		total += l.Amount
+	}
+	if r.Tenders[0].Amount != total || ledger.RoundCash(total, step) <= 0 {
+		return body
+	}
+	c := *r
+	c.RoundStep, c.Rounding = step, ledger.CashRounding(total, step)
+	c.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: total + c.Rounding}}
+	return &c
+}
+
+// cashStep is the store's cash rounding step (ui.SettingCashRounding),
+// 0 when none is set.
+func (t *Till) cashStep(ctx context.Context) ledger.Money {
+	v, ok, err := t.Setting(ctx, ui.SettingCashRounding)
+	if err != nil || !ok {
+		return 0
+	}
+	return ui.ParseMoneySetting(v)
+}
+
 func (t *Till) taxIncluded(ctx context.Context) bool {
 	v, ok, err := t.Setting(ctx, ui.SettingTaxIncluded)
 	return err != nil || !ok || ui.TaxIncludedSetting(v)

@@ -545,7 +545,7 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := checkTenders(req.Tenders, p.view.Total); err != nil {
+	if err := checkTenders(req.Tenders, p.view.Total, a.settings(ctx).CashRounding); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -565,9 +565,10 @@ func (a *API) postCheckout(w http.ResponseWriter, r *http.Request, s *session) {
 	a.saleDone(w, r, ev, false)
 }
 
-// checkTenders checks the tenders for a sale of total (basket.Change).
-func checkTenders(ts []ledger.Tender, total ledger.Money) error {
-	if _, err := basket.Change(ts, total); err != nil {
+// checkTenders checks the tenders for a sale of total with cash rounded
+// to step (basket.CashChange).
+func checkTenders(ts []ledger.Tender, total, step ledger.Money) error {
+	if _, _, err := basket.CashChange(ts, total, step); err != nil {
 		return badRequest("%v", err)
 	}
 	return nil

@@ -116,6 +116,11 @@ func (a *API) checkProduct(ctx context.Context, p *Product) error {
 	if err := p.Check(); err != nil {
 		return badRequest("%v", err)
 	}
+	if p.Unit != ledger.Kilogram { // a price per kg is not paid as it is
+		if err := a.checkSmallest(ctx, "price of "+p.SKU, p.Price); err != nil { // money.go
+			return err
+		}
+	}
 	return nil
 }
 

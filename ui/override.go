@@ -24,6 +24,9 @@ func (a *API) approveOverride(ctx context.Context, r *http.Request, s *session, 
 	if err := o.Check(p.Price); err != nil {
 		return nil, badRequest("%s: %v", p.Name, err)
 	}
+	if err := a.checkSmallest(ctx, p.Name+": price override", o.Price); err != nil { // money.go
+		return nil, err
+	}
 	perms := []Permission{PermPriceOverride}
 	if o.Large(p.Price, a.settings(ctx).OverrideLimitBP) {
 		perms = append(perms, PermPriceOverrideLarge)

@@ -264,7 +264,7 @@ func (a *API) postExchange(w http.ResponseWriter, r *http.Request, s *session) {
 			}
 			req.Tenders = []ledger.Tender{{Kind: k, Amount: total - back}}
 		}
-		if err := checkTenders(req.Tenders, total-back); err != nil {
+		if err := checkTenders(req.Tenders, total-back, set.CashRounding); err != nil {
 			a.fail(w, r, err)
 			return
 		}

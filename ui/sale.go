@@ -123,6 +123,7 @@ type SaleDetail struct {
 	// card or store credit tender paid with (balances.go).
 	CardLeft   map[string]ledger.Money `json:"card_left,omitempty"`
 	Change     ledger.Money            `json:"change"`
+	Rounding   ledger.Money            `json:"rounding,omitempty"` // cash rounding: paid Total plus Rounding
 	Remaining  []ledger.Remaining      `json:"remaining"`
 	Refundable ledger.Money            `json:"refundable"`
 	Voided     bool                    `json:"voided"`
@@ -146,7 +147,7 @@ func (a *API) detail(ev *ledger.Event) SaleDetail {
 	d := SaleDetail{EventID: ev.ID().String(), Receipt: ledger.ReceiptNo(n, rn), Barcode: ledger.ReceiptCode(n, rn),
 		TillNumber: n, Seq: ev.Seq, Time: time.UnixMilli(ev.Time.Wall).UTC(), Staff: s.Staff, Approver: s.Approver,
 		Customer: s.Customer, Currency: s.Currency, Gross: t.Gross, Discounts: t.Discounts, Cart: s.CartDiscount, Net: t.Net, Tax: t.Tax,
-		Total: t.Total, Bands: bandsOf(t.Bands), Tenders: s.Tenders, Change: s.Change}
+		Total: t.Total, Bands: bandsOf(t.Bands), Tenders: s.Tenders, Change: s.Change, Rounding: s.Rounding}
 	for i, l := range s.Lines {
 		lt := t.Lines[i]
 		d.Lines = append(d.Lines, SaleLineView{Line: l, Gross: lt.Gross, LineDiscount: lt.Discount,
@@ -290,7 +291,7 @@ func (a *API) checkSale(ctx context.Context, r *http.Request, s *session, req Sa
 	if err != nil {
 		return "", err
 	}
-	if err := checkTenders(req.Tenders, p.view.Total); err != nil {
+	if err := checkTenders(req.Tenders, p.view.Total, a.settings(ctx).CashRounding); err != nil {
 		return "", err
 	}
 	return p.view.Approver, nil
@@ -305,7 +306,7 @@ func (a *API) saleOf(ev *ledger.Event, replayed bool) Sale {
 	t, _ := s.Totals() // recorded: it validated
 	return Sale{EventID: ev.ID().String(), Receipt: a.receiptNo(ev.Till, ev.Seq), Till: ev.Till.String(),
 		Seq: ev.Seq, Time: time.UnixMilli(ev.Time.Wall).UTC(), Currency: s.Currency, Total: t.Total, Tax: t.Tax,
-		Change: s.Change, Lines: s.Lines, Tenders: s.Tenders, Replayed: replayed}
+		Change: s.Change, Rounding: s.Rounding, Lines: s.Lines, Tenders: s.Tenders, Replayed: replayed}
 }
 
 // RefundRequest is the body of POST /api/refunds. Lines pick sale lines
@@ -620,7 +621,7 @@ func (r SaleRequest) Sale(find func(SaleLine) (Product, error)) (*ledger.Sale, e
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	s, err := priced.Pay(r.Tenders)
+	s, err := priced.PayRounded(r.Tenders, r.CashStep)
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}

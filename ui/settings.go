@@ -53,6 +53,8 @@ type Settings struct {
 	// price_override_large.
 	TaxIncluded     bool  `json:"tax_included"`
 	OverrideLimitBP int64 `json:"override_limit_bp"`
+	// The smallest amount in use and cash rounding (money.go).
+	MoneySettings
 	// VariableLayouts read price- and weight-embedded labels (scan.go).
 	VariableLayouts []basket.Layout `json:"variable_layouts"`
 
@@ -142,6 +144,7 @@ func (a *API) readSettings(ctx context.Context) Settings {
 		s.OfflineRefunds = v == "allow"
 	}
 	num(SettingOverrideLimit, &s.OverrideLimitBP, 0, 10000)
+	a.readMoneySettings(ctx, &s) // money.go
 	if v, ok, err := a.till.Setting(ctx, SettingTaxIncluded); err == nil && ok {
 		s.TaxIncluded = TaxIncludedSetting(v)
 	}
@@ -194,6 +197,9 @@ type SettingsChange struct {
 	// The store's language (ui/language.go).
 	Language *string `json:"language,omitempty"`
 
+	// The smallest amount in use and cash rounding (money.go).
+	MoneyChange
+
 	// Permissions changes the least role of the permissions named.
 	Permissions map[Permission]Role `json:"permissions,omitempty"`
 }
@@ -226,6 +232,10 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	if err := putLanguage(req, put); err != nil { // ui/language.go
+		a.fail(w, r, err)
+		return
+	}
+	if err := putMoneyChange(req.MoneyChange, put); err != nil {
 		a.fail(w, r, err)
 		return
 	}

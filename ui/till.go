@@ -188,6 +188,9 @@ type SaleRequest struct {
 	// TaxAdded prices without tax and adds it at the total: the store's
 	// tax_included setting, set by the API and the till, never the client.
 	TaxAdded bool `json:"-"`
+	// CashStep is the store's cash rounding step where the till may
+	// round (money.go), set by the till, never the client.
+	CashStep ledger.Money `json:"-"`
 }
 
 // SaleLine names a product by SKU or barcode.
@@ -203,15 +206,18 @@ type SaleLine struct {
 
 // Sale is a recorded sale as the API returns it.
 type Sale struct {
-	EventID  string          `json:"event_id"`
-	Receipt  string          `json:"receipt"`
-	Till     string          `json:"till"`
-	Seq      uint64          `json:"seq"`
-	Time     time.Time       `json:"time"`
-	Currency string          `json:"currency"`
-	Total    ledger.Money    `json:"total"`
-	Tax      ledger.Money    `json:"tax"`
-	Change   ledger.Money    `json:"change"`
+	EventID  string       `json:"event_id"`
+	Receipt  string       `json:"receipt"`
+	Till     string       `json:"till"`
+	Seq      uint64       `json:"seq"`
+	Time     time.Time    `json:"time"`
+	Currency string       `json:"currency"`
+	Total    ledger.Money `json:"total"`
+	Tax      ledger.Money `json:"tax"`
+	Change   ledger.Money `json:"change"`
+	// Rounding is the cash rounding (money.go): the customer paid Total
+	// plus Rounding.
+	Rounding ledger.Money    `json:"rounding,omitempty"`
 	Lines    []ledger.Line   `json:"lines"`
 	Tenders  []ledger.Tender `json:"tenders"`
 	Replayed bool            `json:"replayed,omitempty"` // an earlier sale with the same idempotency key

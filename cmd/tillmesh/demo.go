@@ -23,6 +23,7 @@ import (
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 func demoCommand() *cli.Command {
@@ -32,12 +33,15 @@ func demoCommand() *cli.Command {
 		Description: "Creates (first run) or reopens a store in --data with --tills enrolled tills, seeds\n" +
 			"a catalog of 240 products with opening stock, and runs every till in this process,\n" +
 			"each with its own data directory, libp2p host and HTTP port. Each till sells random\n" +
-			"baskets at --rate per second. Ctrl-C stops; the data stays for the next run.",
+			"baskets at --rate per second. Ctrl-C stops; the data stays for the next run.\n" +
+			"--lang uz or ru starts a Tashkent grocery in that language, prices in so'm\n" +
+			"(cash rounded to 100 so'm), with data in .data/demo-<lang> unless --data says.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Value: ".data/demo", Usage: "data directory (kept between runs)"},
 			&cli.IntFlag{Name: "tills", Value: 3, Usage: "number of tills"},
 			&cli.IntFlag{Name: "port-base", Value: 8080, Usage: "till N serves http://127.0.0.1:<port-base+N>"},
 			&cli.Float64Flag{Name: "rate", Value: 0.5, Usage: "sales per second per till (0: none)"},
+			&cli.StringFlag{Name: "lang", Value: "en", Usage: "the store's language: en, ru or uz (ru and uz sell in so'm)"},
 		},
 		Action: runDemo,
 	}
@@ -49,13 +53,20 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	dir, n := c.String("data"), c.Int("tills")
+	lang, err := i18n.ParseLang(c.String("lang"))
+	if err != nil {
+		return fmt.Errorf("--lang: %w", err)
+	}
+	if lang != i18n.English && !c.IsSet("data") {
+		dir += "-" + string(lang) // an English demo's data stays as it is
+	}
 	if n < 1 || n > 30 {
 		return fmt.Errorf("--tills %d: want 1 to 30", n)
 	}
 	if c.Float64("rate") < 0 {
 		return fmt.Errorf("--rate %v: want 0 or more sales per second", c.Float64("rate"))
 	}
-	store, dirs, err := demoStore(dir, n)
+	store, dirs, err := demoStore(dir, n, demoStoreName[lang])
 	if err != nil {
 		return err
 	}
@@ -82,7 +93,8 @@ func runDemo(c *cli.Context) error {
 		}
 	}()
 	hqAddr := fmt.Sprintf("127.0.0.1:%d", c.Int("port-base"))
-	hqs, err := startDemoHQ(ctx, filepath.Join(dir, "hq"), hqAddr, store, log.With("component", "hq"))
+	set := node.DemoSettings(string(lang))
+	hqs, err := startDemoHQ(ctx, filepath.Join(dir, "hq"), hqAddr, store, set[ui.SettingCurrency], ui.ParseMoneySetting(set[ui.SettingSmallestAmount]), log.With("component", "hq"))
 	if err != nil {
 		return stopped(err)
 	}
@@ -91,17 +103,17 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return stopped(err)
 	}
-	if err := seedDemo(ctx, tills[0]); err != nil {
+	if err := seedDemo(ctx, tills[0], string(lang)); err != nil {
 		return stopped(err)
 	}
-	if err := seedDemoStaff(ctx, tills[0]); err != nil {
+	if err := seedDemoStaff(ctx, tills[0], lang); err != nil {
 		return stopped(err)
 	}
 	fs, fsURL, err := startDemoFiscal(ctx, tills[0]) // demo_fiscal.go
 	if err != nil {
 		return stopped(err)
 	}
-	printDemoBanner(ctx, w, store.Name, dir, hqAddr, c.Int("port-base"), tills)
+	printDemoBanner(ctx, w, store.Name, dir, hqAddr, c.Int("port-base"), tills, lang)
 	fmt.Fprintf(w, "fiscal  %s  (simulated tax service: type `fiscal off` or `fiscal on`; stats at /stats)\n", fsURL)
 	go hqSwitch(ctx, os.Stdin, w, hqs, fiscalSwitch(w, fs))
 	if rate := c.Float64("rate"); rate > 0 {
@@ -167,7 +179,7 @@ func demoTillConfig(dir string, store *pki.StoreFile, log *slog.Logger, hqAddr s
 
 // printDemoBanner tells where the demo's HQ and tills are and who can
 // log in.
-func printDemoBanner(ctx context.Context, w io.Writer, name, dir, hqAddr string, portBase int, tills []*node.Till) {
+func printDemoBanner(ctx context.Context, w io.Writer, name, dir, hqAddr string, portBase int, tills []*node.Till, lang i18n.Lang) {
 	fmt.Fprintf(w, "demo store %q with %d tills, data in %s\n", name, len(tills), dir)
 	fmt.Fprintf(w, "hq      http://%s  (dashboard login: admin / %s)\n", hqAddr, demoHQPassword)
 	for i, t := range tills {
@@ -175,7 +187,7 @@ func printDemoBanner(ctx context.Context, w io.Writer, name, dir, hqAddr string,
 	}
 	fmt.Fprintln(w, "log in at any till with staff number and PIN:")
 	for _, s := range demoStaff {
-		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.name)
+		fmt.Fprintf(w, "  %-8s staff %s  PIN %s  (%s)\n", s.role, s.id, s.pin, s.names[lang])
 	}
 	fmt.Fprintf(w, "simulated printers: http://%s/sim/receipts (and each till's own)\n",
 		waitAddr(ctx, tills[0], fmt.Sprintf("127.0.0.1:%d", portBase+1)))
@@ -212,11 +224,11 @@ func waitAddr(ctx context.Context, t *node.Till, fallback string) string {
 
 // demoStore creates the store and enrolls the tills on the first run, and
 // reopens them afterwards.
-func demoStore(dir string, n int) (*pki.StoreFile, []string, error) {
+func demoStore(dir string, n int, name string) (*pki.StoreFile, []string, error) {
 	storeDir := filepath.Join(dir, "store")
 	store, err := pki.LoadStoreFile(filepath.Join(storeDir, pki.StoreFileName))
 	if errors.Is(err, os.ErrNotExist) {
-		store, err = pki.InitStore(storeDir, "Demo Store")
+		store, err = pki.InitStore(storeDir, name)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -234,20 +246,40 @@ func demoStore(dir string, n int) (*pki.StoreFile, []string, error) {
 	return store, dirs, nil
 }
 
-// seedDemo puts the catalog and opening stock in on the first run, and
-// finishes a seeding a stop cut short: products already there are left
-// as they are, and the opening stock is one event under a fixed
-// idempotency key, so it is never received twice.
-func seedDemo(ctx context.Context, t *node.Till) error {
+// seedDemo puts the store's settings for lang (node.DemoSettings), the
+// catalog and opening stock in on the first run, and finishes a seeding
+// a stop cut short: settings and products already there are left as
+// they are, and the opening stock is one event under a fixed idempotency
+// key, so it is never received twice. Data seeded in another language
+// is refused with the way out.
+func seedDemo(ctx context.Context, t *node.Till, lang string) error {
 	ps, err := t.Inventory().Products(ctx)
 	if err != nil {
 		return err
+	}
+	had, set, err := t.Setting(ctx, node.SettingLanguage)
+	if err != nil {
+		return err
+	}
+	if !set && len(ps) > 0 {
+		had, set = "en", true // a demo from before the language setting
+	}
+	if set && had != lang {
+		return fmt.Errorf("--lang %s: this demo's data is in language %q; run with --lang %s, or give another --data directory", lang, had, had)
+	}
+	for name, v := range node.DemoSettings(lang) {
+		if _, ok, err := t.Setting(ctx, name); err != nil || ok {
+			continue
+		}
+		if err := t.PutSetting(ctx, name, v); err != nil {
+			return fmt.Errorf("demo setting %s: %w", name, err)
+		}
 	}
 	have := make(map[string]bool, len(ps))
 	for _, p := range ps {
 		have[p.SKU] = true
 	}
-	catalog := node.DemoCatalog(240)
+	catalog := node.DemoCatalogIn(lang, 240)
 	lines := make([]ledger.StockLine, 0, len(catalog))
 	for _, p := range catalog {
 		if !have[p.SKU] {
@@ -265,19 +297,24 @@ func seedDemo(ctx context.Context, t *node.Till) error {
 	return err
 }
 
-// demoStaff are the demo store's staff; their PINs are printed at start.
+// demoStaff are the demo store's staff, named in the store's language;
+// their PINs are printed at start.
 var demoStaff = []struct {
-	id, name, pin string
-	role          ui.Role
+	id, pin string
+	names   map[i18n.Lang]string
+	role    ui.Role
 }{
-	{"1", "Maria Manager", "1234", ui.RoleManager},
-	{"2", "Carl Cashier", "0000", ui.RoleCashier},
-	{"3", "Cleo Cashier", "1111", ui.RoleCashier},
+	{"1", "1234", map[i18n.Lang]string{i18n.English: "Maria Manager", i18n.Russian: "Марина Петрова", i18n.Uzbek: "Dilnoza Karimova"}, ui.RoleManager},
+	{"2", "0000", map[i18n.Lang]string{i18n.English: "Carl Cashier", i18n.Russian: "Алексей Смирнов", i18n.Uzbek: "Jasur Toshmatov"}, ui.RoleCashier},
+	{"3", "1111", map[i18n.Lang]string{i18n.English: "Cleo Cashier", i18n.Russian: "Ольга Ким", i18n.Uzbek: "Malika Yoʻldosheva"}, ui.RoleCashier},
 }
+
+// demoStoreName is the demo store's name in each language.
+var demoStoreName = map[i18n.Lang]string{i18n.English: "Demo Store", i18n.Russian: "Демо-магазин", i18n.Uzbek: "Demo doʻkon"}
 
 // seedDemoStaff puts in the demo staff the staff list does not have (a
 // member removed by hand stays in the list as removed).
-func seedDemoStaff(ctx context.Context, t *node.Till) error {
+func seedDemoStaff(ctx context.Context, t *node.Till, lang i18n.Lang) error {
 	list, err := t.StaffList(ctx)
 	if err != nil {
 		return err
@@ -290,7 +327,7 @@ func seedDemoStaff(ctx context.Context, t *node.Till) error {
 		if have[s.id] {
 			continue
 		}
-		if err := t.AddStaff(ctx, s.id, s.name, s.role, s.pin); err != nil {
+		if err := t.AddStaff(ctx, s.id, s.names[lang], s.role, s.pin); err != nil {
 			return fmt.Errorf("demo staff %s: %w", s.id, err)
 		}
 	}
@@ -321,24 +358,22 @@ func demoCashier(ctx context.Context, log *slog.Logger, t *node.Till, i int, rat
 			}
 			req.Lines = append(req.Lines, ui.SaleLine{SKU: p.SKU, Qty: qty})
 		}
-		req.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: 50_000}}
-		if rng.IntN(2) == 0 {
-			req.Tenders = []ledger.Tender{{Kind: ledger.Card, Amount: 1}} // card: exact amount set below
+		// Ask for the total first: a card pays exactly, cash with the next
+		// multiple of 50,000 minor units above it (€500, 50,000 so'm), so
+		// the change and any cash rounding show.
+		b := basket.Basket{TaxIncluded: true, LimitBP: -1}
+		for _, l := range req.Lines {
+			p, _ := t.Inventory().Product(ctx, l.SKU)
+			b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty})
 		}
-		if req.Tenders[0].Kind == ledger.Card {
-			// Ask for the total first: a card pays exactly.
-			b := basket.Basket{TaxIncluded: true, LimitBP: -1}
-			for _, l := range req.Lines {
-				p, _ := t.Inventory().Product(ctx, l.SKU)
-				b.Items = append(b.Items, basket.Item{Product: p, Qty: l.Qty})
-			}
-			priced, err := basket.Price(b)
-			if err != nil {
-				continue
-			}
-			tot := priced.Totals
-			req.Tenders[0].Amount = tot.Total
-			req.Tenders[0].Ref = fmt.Sprintf("DEMO%06d", rng.IntN(1_000_000))
+		priced, err := basket.Price(b)
+		if err != nil {
+			continue
+		}
+		total := priced.Totals.Total
+		req.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: (total/50_000 + 1) * 50_000}}
+		if rng.IntN(2) == 0 {
+			req.Tenders = []ledger.Tender{{Kind: ledger.Card, Amount: total, Ref: fmt.Sprintf("DEMO%06d", rng.IntN(1_000_000))}}
 		}
 		ev, _, err := t.Sell(ctx, req)
 		if err != nil {
@@ -360,22 +395,26 @@ const demoHQPassword = "demo-hq-admin"
 // demoHQ is the demo's HQ, which `hq off` stops and `hq on` starts again
 // on the same storage, so the tills' backlog grows and drains.
 type demoHQ struct {
-	mu     sync.Mutex
-	store  *pki.StoreFile
-	st     hq.Storage
-	addr   string
-	log    *slog.Logger
-	parent context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu    sync.Mutex
+	store *pki.StoreFile
+	st    hq.Storage
+	addr  string
+	// currency is the chain's, for the dashboard's amounts, and smallest
+	// the smallest amount in use in it.
+	currency string
+	smallest ledger.Money
+	log      *slog.Logger
+	parent   context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
-func startDemoHQ(ctx context.Context, dir, addr string, store *pki.StoreFile, log *slog.Logger) (*demoHQ, error) {
+func startDemoHQ(ctx context.Context, dir, addr string, store *pki.StoreFile, currency string, smallest ledger.Money, log *slog.Logger) (*demoHQ, error) {
 	st, err := hq.OpenBadger(dir, log)
 	if err != nil {
 		return nil, err
 	}
-	d := &demoHQ{store: store, st: st, addr: addr, log: log, parent: ctx}
+	d := &demoHQ{store: store, st: st, addr: addr, currency: currency, smallest: smallest, log: log, parent: ctx}
 	if err := d.start(); err != nil {
 		st.Close()
 		return nil, err
@@ -391,6 +430,7 @@ func (d *demoHQ) start() error {
 	}
 	cfg := hq.DefaultConfig()
 	cfg.Storage, cfg.Logger, cfg.HTTPAddr, cfg.AdminPassword = d.st, d.log, d.addr, demoHQPassword
+	cfg.Currency, cfg.SmallestAmount = d.currency, d.smallest
 	ctx, cancel := context.WithCancel(d.parent)
 	h, err := hq.New(ctx, cfg)
 	if err != nil {

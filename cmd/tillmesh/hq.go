@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/pki"
 )
@@ -29,6 +30,8 @@ func hqCommand() *cli.Command {
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (HQ served over HTTPS)"},
 			&cli.BoolFlag{Name: "verify-every-signature", Usage: "check each event's signature instead of one per run plus the hash chain"},
 			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "time zone of report days and hours (IANA name)"},
+			&cli.StringFlag{Name: "currency", Value: "EUR", Usage: "the chain's currency, in which the dashboard writes amounts (ISO 4217: EUR, UZS)", EnvVars: []string{"TILLMESH_HQ_CURRENCY"}},
+			&cli.Int64Flag{Name: "smallest-amount", Value: 0, Usage: "smallest amount in use, in minor units of --currency (100: so'm prices in hundreds); 0: any", EnvVars: []string{"TILLMESH_HQ_SMALLEST_AMOUNT"}},
 		},
 		Action:      runHQ,
 		Subcommands: []*cli.Command{hqBackupCommand(), hqRestoreCommand()},
@@ -57,6 +60,7 @@ func runHQ(c *cli.Context) error {
 	cfg := hq.DefaultConfig()
 	cfg.Storage, cfg.Logger, cfg.HTTPAddr, cfg.Location = st, log, c.String("http"), loc
 	cfg.AdminPassword, cfg.SecureCookies = c.String("admin-password"), c.Bool("secure-cookies")
+	cfg.Currency, cfg.SmallestAmount = c.String("currency"), ledger.Money(c.Int64("smallest-amount"))
 	cfg.VerifyEverySignature = c.Bool("verify-every-signature")
 	h, err := hq.New(c.Context, cfg)
 	if err != nil {

@@ -88,6 +88,9 @@ func (h *HQ) EditProduct(ctx context.Context, store *ledger.StoreID, p hqapi.Pro
 	if err := CheckProduct(p); err != nil {
 		return hqapi.Change{}, err
 	}
+	if err := h.checkSmallest(p); err != nil { // i18n.go
+		return hqapi.Change{}, err
+	}
 	return h.addChange(ctx, hqapi.Change{Store: store, Kind: hqapi.KindProduct, Product: &p, Fields: fields, By: by})
 }
 

@@ -122,6 +122,7 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	sub, _ := fs.Sub(webFS, "web")
 	static := http.FileServerFS(sub)
 	mux.Handle("GET /", h.secureHeaders(withClientCookie(static, h.cfg.SecureCookies)))
+	h.registerI18n(mux) // i18n.go
 	cop := http.NewCrossOriginProtection()
 	api := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, h.secureHeaders(cop.Handler(f))) }
 	api("POST /hq/api/login", h.login)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Errors of HQ operations.
@@ -40,8 +41,15 @@ type Config struct {
 	SecureCookies bool
 	// AdminPassword, if set, creates or resets the "admin" login at start.
 	AdminPassword string
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Currency is the chain's currency (ISO 4217), in which the
+	// dashboard writes amounts (i18n.go); empty is DefaultCurrency.
+	Currency string
+	// SmallestAmount is the smallest amount in use in Currency (minor
+	// units; 0: any): a price HQ edits that is not a multiple of it is
+	// refused (i18n.go), as the tills refuse one.
+	SmallestAmount ledger.Money
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // DefaultConfig returns HQ's defaults; set Storage.
@@ -82,6 +90,9 @@ type HQ struct {
 	addr     string
 
 	outbox outboxBoard // stores' outbox reports (outbox.go)
+
+	words    *i18n.Catalog // the dashboard's messages (i18n.go)
+	currency i18n.Currency
 }
 
 // storeState is HQ's view of one store. mu serialises ingest and guards
@@ -122,6 +133,10 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 	}
 	h := &HQ{cfg: cfg, log: cfg.Logger, st: cfg.Storage, stores: map[ledger.StoreID]*storeState{},
 		seen: replayCache{seen: map[string]int64{}}, sessions: newSessions()}
+	var err error
+	if h.words, h.currency, err = pageWords(cfg); err != nil { // i18n.go
+		return nil, err
+	}
 	recs, err := h.st.Stores(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load stores: %w", err)

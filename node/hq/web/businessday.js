@@ -13,7 +13,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const r = await api("POST", `/hq/api/stores/${encodeURIComponent(f.store.value)}/day`,
         { time_zone: f.tz.value.trim(), day_end: f.end.value.trim() });
       msg.className = "ok";
-      msg.textContent = `Saved: ${r.time_zone || "HQ's time zone"}, days end at ${r.day_end || "midnight"}; the store's reports are recounted.`;
+      msg.textContent = I18N.t("hq.day.saved", { tz: r.time_zone || I18N.t("hq.day.hq_tz"), end: r.day_end || I18N.t("hq.day.midnight") });
     } catch (err) {
       msg.className = "error";
       msg.textContent = err.message;

@@ -25,13 +25,14 @@ function bars(el, rows, title) {
   for (let i = 0; i <= 4; i++) {
     const y = top + (h - top - bottom) * (1 - i / 4);
     s.append(svg("line", { x1: left, x2: w - 4, y1: y, y2: y, class: "chart-grid" }));
-    s.append(svg("text", { x: left - 4, y: y + 4, "text-anchor": "end", class: "chart-axis" }, (max * i / 4 / 100).toFixed(0)));
+    const unit = Math.pow(10, I18N.format.digits);
+    s.append(svg("text", { x: left - 4, y: y + 4, "text-anchor": "end", class: "chart-axis" }, I18N.number(Math.round(max * i / 4 / unit), 0)));
   }
   rows.forEach((r, i) => {
     const bh = (h - top - bottom) * Math.max(0, r.value) / max;
     const x = left + i * bw + 2;
     const bar = svg("rect", { x, y: h - bottom - bh, width: Math.max(1, bw - 4), height: bh, class: "chart-bar" });
-    bar.append(svg("title", {}, `${r.label}: ${(r.value / 100).toFixed(2)}`));
+    bar.append(svg("title", {}, `${r.label}: ${I18N.money(r.value)}`));
     s.append(bar);
     s.append(svg("text", { x: x + bw / 2 - 2, y: h - bottom + 12, transform: `rotate(45 ${x + bw / 2 - 2} ${h - bottom + 12})`, class: "chart-axis" }, r.label));
   });
@@ -47,9 +48,9 @@ async function load(ev) {
   if (!res.ok) throw new Error(r.error || res.statusText);
   const byHour = Array.from({ length: 24 }, (_, i) => ({ label: String(i).padStart(2, "0"), value: 0 }));
   for (const h of r.hours || []) byHour[new Date(h.start).getHours()].value += h.total;
-  bars(q("#chart-hours"), byHour, "Sales by hour of the day (all days chosen)");
-  bars(q("#chart-stores"), (r.stores || []).map(s => ({ label: s.name, value: s.report.sales_total })), "Sales by store");
-  bars(q("#chart-days"), (r.days || []).map(d => ({ label: d.day.slice(5), value: d.report.sales_total })), "Sales by day");
+  bars(q("#chart-hours"), byHour, I18N.t("hq.chart.by_hour"));
+  bars(q("#chart-stores"), (r.stores || []).map(s => ({ label: s.name, value: s.report.sales_total })), I18N.t("hq.chart.by_store"));
+  bars(q("#chart-days"), (r.days || []).map(d => ({ label: d.day.slice(5), value: d.report.sales_total })), I18N.t("hq.chart.by_day"));
 }
 
 function csvLink() {

@@ -26,13 +26,14 @@ async function load() {
     const rows = (data.customers || []).map((c) => {
       const tr = document.createElement("tr");
       tr.dataset.number = c.number;
-      tr.append(cell(c.number), cell(c.erased ? "(erased)" : c.name), cell(c.phone), cell(c.email), cell(c.card), cell(c.erased ? "" : c.consent ? "yes" : "no"));
+      tr.append(cell(c.number), cell(c.erased ? I18N.t("hq.customers.erased_mark") : c.name), cell(c.phone), cell(c.email), cell(c.card),
+        cell(c.erased ? "" : I18N.t(c.consent ? "hq.yes" : "hq.no")));
       const td = document.createElement("td");
       if (!c.erased) {
         const b = document.createElement("button");
         b.type = "button";
         b.className = "erase";
-        b.textContent = "Erase";
+        b.textContent = I18N.t("hq.customers.erase");
         b.addEventListener("click", () => erase(c.number));
         td.append(b);
       }
@@ -40,18 +41,18 @@ async function load() {
       return tr;
     });
     $("#customer-table tbody").replaceChildren(...rows);
-    status.textContent = rows.length ? "" : "No customer matches.";
+    status.textContent = rows.length ? "" : I18N.t("hq.customers.no_match");
   } catch (e) {
     status.textContent = e.message;
   }
 }
 
 async function erase(number) {
-  if (!window.confirm("Erase the personal data of customer " + number + " here and at every till? Sales keep only the number.")) return;
+  if (!window.confirm(I18N.t("hq.customers.confirm", { number }))) return;
   let msg;
   try {
     await call("POST", "/hq/api/customers/" + encodeURIComponent(number) + "/erase");
-    msg = "Customer " + number + " erased; every store's relay brings the erasure to its tills.";
+    msg = I18N.t("hq.customers.erased", { number });
   } catch (e) {
     msg = e.message;
   }

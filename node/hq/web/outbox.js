@@ -14,34 +14,35 @@ async function retry(store, d) {
     body: JSON.stringify({ connector: d.connector, event_id: d.event_id }),
   });
   const data = await res.json().catch(() => ({}));
-  $('#msg').textContent = res.ok ? `Receipt ${d.receipt}: the store's relay sends it again after its next report.` : (data.error || res.statusText);
+  $('#msg').textContent = res.ok ? I18N.t('hq.outbox.retried', { receipt: d.receipt }) : (data.error || res.statusText);
   await load();
 }
 
 async function load() {
   const me = await fetch('/hq/api/me', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
-  if (!me) { $('#msg').textContent = 'Log in on the dashboard first.'; return; }
+  if (!me) { $('#msg').textContent = I18N.t('hq.outbox.login_first'); return; }
   csrf = me.csrf;
   const data = await fetch('/hq/api/outbox', { credentials: 'same-origin', cache: 'no-store' }).then((r) => r.json());
   const root = $('#stores');
   root.replaceChildren();
-  if (!(data.stores || []).length) root.append(el('p', 'No store has reported its outbox yet.'));
+  if (!(data.stores || []).length) root.append(el('p', I18N.t('hq.outbox.none')));
   for (const s of data.stores || []) {
     const sec = el('section');
-    sec.append(el('h2', `${s.name || s.store} (reported ${new Date(s.received).toLocaleString()})`));
+    sec.append(el('h2', I18N.t('hq.outbox.reported', { store: s.name || s.store, at: I18N.date(s.received) + ' ' + I18N.time(s.received) })));
     const ul = el('ul');
-    for (const c of s.connectors || []) ul.append(el('li', c.line + (c.last_error ? ' · last error: ' + c.last_error : '')));
+    for (const c of s.connectors || []) ul.append(el('li', c.line + (c.last_error ? ' · ' + I18N.t('hq.outbox.last_error', { error: c.last_error }) : '')));
     sec.append(ul);
     if ((s.dead_letters || []).length) {
       const t = el('table');
       const hr = el('tr');
-      for (const h of ['Where', 'Receipt', 'Why', 'Tries', 'When', '']) hr.append(el('th', h));
+      for (const h of ['hq.outbox.where', 'hq.outbox.receipt', 'hq.over.why', 'hq.outbox.tries', 'hq.outbox.when']) hr.append(el('th', I18N.t(h)));
+      hr.append(el('th', ''));
       t.append(hr);
       for (const d of s.dead_letters) {
         const tr = el('tr');
-        for (const v of [d.connector, `${d.receipt} (${d.kind})`, (d.code ? d.code + ': ' : '') + d.reason, String(d.attempts), new Date(d.at).toLocaleString()]) tr.append(el('td', v));
+        for (const v of [d.connector, `${d.receipt} (${d.kind})`, (d.code ? d.code + ': ' : '') + d.reason, String(d.attempts), I18N.date(d.at) + ' ' + I18N.time(d.at)]) tr.append(el('td', v));
         const td = el('td');
-        const b = el('button', d.retrying ? 'Retrying…' : 'Retry');
+        const b = el('button', I18N.t(d.retrying ? 'hq.outbox.retrying' : 'hq.outbox.retry'));
         b.disabled = !!d.retrying;
         b.addEventListener('click', () => retry(s.store, d).catch((e) => { $('#msg').textContent = e.message; }));
         td.append(b);
@@ -50,12 +51,15 @@ async function load() {
       }
       sec.append(t);
     }
-    if (s.queued_retries) sec.append(el('p', `${s.queued_retries} retry request(s) waiting for the store's next report.`));
+    if (s.queued_retries) sec.append(el('p', I18N.tn('hq.outbox.queued', s.queued_retries)));
     root.append(sec);
   }
 }
 
-document.addEventListener('DOMContentLoaded', () => {
+document.addEventListener('DOMContentLoaded', async () => {
+  const c = document.cookie.split('; ').find((x) => x.startsWith('hq_lang='));
+  await I18N.load(c ? c.slice(8) : 'en').catch(() => I18N.load('en'));
+  I18N.apply();
   load().catch((e) => { $('#msg').textContent = e.message; });
   setInterval(() => load().catch(() => {}), 10000);
 });

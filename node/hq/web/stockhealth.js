@@ -11,7 +11,8 @@ function cell(tr, v, cls) {
   if (cls) td.className = cls;
   tr.append(td);
 }
-const qty = (v, unit) => unit === "kg" ? (v / 1000) + " kg" : String(v);
+const qty = (v, unit) => unit === "kg" ? I18N.number(v, 3) + " " + I18N.t("hq.unit.kg") : String(v);
+const money = (v, cur) => (!cur || cur === I18N.format.currency ? I18N.money(v) : I18N.number(v, I18N.format.digits) + "\u00a0" + cur);
 
 async function load() {
   const r = await fetch("/hq/api/stock/health?store=all", { credentials: "same-origin" });
@@ -23,7 +24,7 @@ async function load() {
   for (const s of data) {
     const tr = document.createElement("tr");
     cell(tr, s.name);
-    cell(tr, s.no_catalog ? "no catalog from the store yet" : (s.value / 100).toFixed(2) + " " + (s.currency || ""), "num");
+    cell(tr, s.no_catalog ? I18N.t("hq.health.no_catalog") : money(s.value, s.currency), "num");
     cell(tr, s.low.length, s.low.length ? "warn num" : "num");
     cell(tr, s.negative, s.negative ? "flag num" : "num");
     sum.append(tr);

@@ -4,7 +4,8 @@
 "use strict";
 (() => {
 const q = (s) => document.querySelector(s);
-const statusText = { in_transit: "in transit", received: "received", disputed: "disputed", unmatched: "waiting for its transfer" };
+const statusKey = { in_transit: "hq.transfers.in_transit", received: "hq.transfers.received", disputed: "hq.transfers.disputed", unmatched: "hq.transfers.unmatched" };
+const statusText = (k) => (statusKey[k] ? I18N.t(statusKey[k]) : k);
 
 function cell(tr, v, cls) {
   const td = document.createElement("td");
@@ -13,7 +14,7 @@ function cell(tr, v, cls) {
   tr.append(td);
 }
 const goods = (ls) => (ls || []).map(l => `${l.sku} × ${l.qty}`).join(", ");
-const when = (t) => (t ? new Date(t).toLocaleString() : "");
+const when = (at) => (at ? I18N.date(at) + " " + I18N.time(at) : "");
 
 async function load() {
   const status = q("#transfer-form select[name=status]").value;
@@ -32,18 +33,18 @@ async function load() {
     cell(tr, when(t.sent_at));
     cell(tr, goods(t.sent));
     cell(tr, (t.receipts || []).map(x => `${x.store_name}: ${goods(x.lines)} (${when(x.received_at)})${x.note ? " “" + x.note + "”" : ""}`).join("; "));
-    cell(tr, statusText[t.status] || t.status, t.status === "disputed" ? "flag" : t.status === "received" ? "ok" : "warn");
+    cell(tr, statusText(t.status), t.status === "disputed" ? "flag" : t.status === "received" ? "ok" : "warn");
     cell(tr, (t.problems || []).join("; "));
     tb.append(tr);
   }
   const cards = q("#transfer-cards");
   cards.replaceChildren();
-  for (const k of Object.keys(statusText)) {
+  for (const k of Object.keys(statusKey)) {
     const d = document.createElement("div");
     d.className = "card";
     const b = document.createElement("b");
     b.textContent = String(counts[k] || 0);
-    d.append(b, statusText[k]);
+    d.append(b, statusText(k));
     cards.append(d);
   }
   const tt = q("#transit-table tbody");

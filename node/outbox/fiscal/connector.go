@@ -176,7 +176,7 @@ func SaleRequest(it outbox.Item, tin string, s *ledger.Sale) (ReceiptRequest, er
 	}
 	r := ReceiptRequest{ID: it.Event.ID().String(), Type: TypeSale, Time: when(it.Event), TIN: tin,
 		Terminal: terminal(it.Number), Receipt: it.Receipt, Cashier: s.Staff, Currency: s.Currency,
-		Total: int64(t.Total), VAT: int64(t.Tax)}
+		Total: int64(t.Total), VAT: int64(t.Tax), Rounding: int64(s.Rounding)}
 	for i, l := range s.Lines {
 		lt := t.Lines[i]
 		r.Items = append(r.Items, Item{Name: l.Name, SKU: l.SKU, Qty: qty(l.Qty, l.Unit), Unit: unit(l.Unit),
@@ -208,6 +208,7 @@ func RefundRequest(it outbox.Item, tin string) ReceiptRequest {
 	switch b := it.Event.Body.(type) {
 	case *ledger.Refund:
 		r.Type, r.Cashier, r.Currency, orig.ID = TypeRefund, b.Staff, b.Currency, b.Sale.String()
+		r.Rounding = int64(b.Rounding)
 		for _, l := range b.Lines {
 			r.Items = append(r.Items, Item{SKU: l.SKU, Qty: l.Qty * 1000, Unit: string(ledger.Each), Amount: int64(l.Amount),
 				VATRate: int32(l.Rate), VAT: int64(l.Tax)})
@@ -233,7 +234,8 @@ func RefundRequest(it outbox.Item, tin string) ReceiptRequest {
 			r.VAT += int64(bd.Tax)
 		}
 		r.Payments.Cash = int64(b.Cash)
-		r.Payments.Card = int64(b.Total - b.Cash)
+		r.Payments.Card = int64(b.Total + b.Rounding - b.Cash)
+		r.Rounding = int64(b.Rounding)
 	}
 	r.Original = orig
 	return r

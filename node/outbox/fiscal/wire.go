@@ -37,6 +37,9 @@ type ReceiptRequest struct {
 	Payments Payments    `json:"payments"`
 	Total    int64       `json:"total"`
 	VAT      int64       `json:"vat_total"`
+	// Rounding is the cash rounding (ledger.Sale.Rounding): the payments
+	// equal Total plus Rounding. Zero where cash is not rounded.
+	Rounding int64 `json:"rounding,omitempty"`
 	// Original is the sale a refund or void gives back.
 	Original *Original `json:"original,omitempty"`
 }
