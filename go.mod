@@ -145,3 +145,5 @@ require (
 )
 
 replace github.com/urfave/cli/v2 => ./third_party/urfave-cli-v2
+
+replace github.com/dgraph-io/badger/v4 => ./third_party/badger-v4
