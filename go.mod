@@ -31,7 +31,7 @@ require (
 	golang.org/x/image v0.45.0
 	golang.org/x/sys v0.47.0
 	golang.org/x/text v0.41.0
-	google.golang.org/protobuf v1.36.11
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -144,3 +144,7 @@ require (
 	golang.org/x/tools v0.48.0 // indirect
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
+
+replace github.com/urfave/cli/v2 => ./third_party/urfave-cli-v2
+
+replace github.com/dgraph-io/badger/v4 => ./third_party/badger-v4

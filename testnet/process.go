@@ -623,11 +623,13 @@ func (ps *procSet) killAll() {
 // file is read either (a machine with the package installed has
 // /etc/tillmesh/till.conf). The till runs on its flags alone, as the
 // scenario says. An environment variable rather than --config "" because
-// the rolling upgrade's previous release has no --config flag.
+// the rolling upgrade's previous release has no --config flag. The
+// measuring variables TILLMESH_MEM_REPORT and TILLMESH_CPU_PROFILE (each
+// till's memory split and CPU profiles, BENCHMARKS.md) pass through.
 func childEnv(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "TILLMESH_") {
+		if !strings.HasPrefix(kv, "TILLMESH_") || strings.HasPrefix(kv, "TILLMESH_MEM_REPORT=") || strings.HasPrefix(kv, "TILLMESH_CPU_PROFILE=") {
 			out = append(out, kv)
 		}
 	}

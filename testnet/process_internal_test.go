@@ -14,3 +14,13 @@ func TestChildEnvDropsTillmeshSettings(t *testing.T) {
 		t.Fatalf("childEnv = %q, want %q", got, want)
 	}
 }
+
+// The measuring variables reach the tills: they only make a till write
+// reports of itself.
+func TestChildEnvKeepsMeasuringVariables(t *testing.T) {
+	got := childEnv([]string{"TILLMESH_MEM_REPORT=/tmp/mem-%p", "TILLMESH_HTTP=0.0.0.0:80", "TILLMESH_CPU_PROFILE=/tmp/cpu-%p"})
+	want := []string{"TILLMESH_MEM_REPORT=/tmp/mem-%p", "TILLMESH_CPU_PROFILE=/tmp/cpu-%p", "TILLMESH_CONFIG="}
+	if !slices.Equal(got, want) {
+		t.Fatalf("childEnv = %q, want %q", got, want)
+	}
+}

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -50,6 +51,37 @@ func TestBinaryLinksTCPOnly(t *testing.T) {
 	for _, f := range forbidden {
 		if strings.Contains(deps, f) {
 			t.Errorf("cmd/tillmesh links %s", strings.TrimSpace(f))
+		}
+	}
+}
+
+// TestBinaryKeepsDeadCodeElimination fails when a function the tillmesh
+// binary links looks methods up by name at run time (the linker marks it
+// <ReflectMethod>): the linker then keeps every exported method of every
+// type it keeps, about 4 MB of the binary. text/template does (so the CLI's
+// help is written without it: third_party/urfave-cli-v2), and so did
+// google.golang.org/protobuf before v1.36.12 together with Go 1.26's
+// reflect iterators. BENCHMARKS.md, "Footprint".
+func TestBinaryKeepsDeadCodeElimination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("links the tillmesh binary")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	// The flags of `make build`, which the size target is about.
+	out, err := exec.Command(goBin, "build", "-trimpath", "-tags", "urfave_cli_no_docs",
+		"-ldflags=-dumpdep", "-o", os.DevNull, "github.com/tillmesh/tillmesh/cmd/tillmesh").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%.2000s", err, out)
+	}
+	marked := map[string]bool{}
+	for line := range strings.Lines(string(out)) {
+		from, _, ok := strings.Cut(line, " <ReflectMethod> -> ")
+		if ok && !marked[from] {
+			marked[from] = true
+			t.Errorf("cmd/tillmesh links %s, which looks methods up by name: the linker keeps every exported method", from)
 		}
 	}
 }

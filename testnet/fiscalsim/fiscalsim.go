@@ -21,7 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"html/template"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -331,9 +331,19 @@ func share(id string) int {
 	return int(h.Sum32() % 100)
 }
 
-var checkPage = template.Must(template.New("check").Parse(`<!doctype html><meta charset="utf-8"><title>Fiscal receipt {{.Number}}</title>
-<h1>Fiscal receipt {{.Number}}</h1><p>Sign {{.Sign}}. Registered {{.At.Format "2006-01-02 15:04:05"}}.</p>
-{{with .Receipt}}<p>{{.Type}} {{.Receipt}} at {{.Terminal}}, seller {{.TIN}}: total {{.Total}} {{.Currency}}, VAT {{.VAT}}.</p>{{end}}`))
+// writeCheckPage writes the page a receipt's QR code opens. It escapes
+// with html.EscapeString rather than html/template: text/template's
+// reflection keeps every exported method in the tillmesh binary (see
+// BENCHMARKS.md, "Footprint").
+func writeCheckPage(w io.Writer, reg *Registered) {
+	e := html.EscapeString
+	fmt.Fprintf(w, "<!doctype html><meta charset=\"utf-8\"><title>Fiscal receipt %s</title>\n<h1>Fiscal receipt %s</h1><p>Sign %s. Registered %s.</p>\n",
+		e(reg.Number), e(reg.Number), e(reg.Sign), e(reg.At.Format("2006-01-02 15:04:05")))
+	if r := reg.Receipt; r != nil {
+		fmt.Fprintf(w, "<p>%s %s at %s, seller %s: total %d %s, VAT %d.</p>",
+			e(fmt.Sprint(r.Type)), e(r.Receipt), e(r.Terminal), e(r.TIN), r.Total, e(r.Currency), r.VAT)
+	}
+}
 
 func (s *Sim) check(w http.ResponseWriter, r *http.Request) {
 	n, sign := r.URL.Query().Get("n"), r.URL.Query().Get("s")
@@ -352,7 +362,7 @@ func (s *Sim) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	checkPage.Execute(w, found)
+	writeCheckPage(w, found)
 }
 
 // Serve serves the simulator on ln until ctx ends.
