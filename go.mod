@@ -145,6 +145,6 @@ require (
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
 
-replace github.com/urfave/cli/v2 => ./third_party/urfave-cli-v2
+replace github.com/urfave/cli/v2 => ./cmd/third_party/urfave-cli-v2
 
-replace github.com/dgraph-io/badger/v4 => ./third_party/badger-v4
+replace github.com/dgraph-io/badger/v4 => ./cmd/third_party/badger-v4

@@ -59,7 +59,7 @@ func TestBinaryLinksTCPOnly(t *testing.T) {
 // binary links looks methods up by name at run time (the linker marks it
 // <ReflectMethod>): the linker then keeps every exported method of every
 // type it keeps, about 4 MB of the binary. text/template does (so the CLI's
-// help is written without it: third_party/urfave-cli-v2), and so did
+// help is written without it: cmd/third_party/urfave-cli-v2), and so did
 // google.golang.org/protobuf before v1.36.12 together with Go 1.26's
 // reflect iterators. BENCHMARKS.md, "Footprint".
 func TestBinaryKeepsDeadCodeElimination(t *testing.T) {
