@@ -50,6 +50,9 @@ type Outbox struct {
 type conn struct {
 	c    Connector
 	wake chan struct{}
+	// round is held while the connector sends (Prepare and round), so
+	// Handover can wait for a round in progress to end.
+	round sync.Mutex
 
 	mu        sync.Mutex
 	cursor    ledger.Vector               // highest seq per till with nothing left to send at or below it
@@ -120,14 +123,20 @@ func (o *Outbox) loop(ctx context.Context, k *conn) {
 		case <-k.wake:
 		}
 		wait := o.cfg.Poll
+		k.round.Lock()
 		configured, err := k.c.Prepare(ctx)
 		if err != nil {
 			o.log.Warn("read connector settings", "connector", k.c.Name(), "err", err)
 		}
+		active := o.active(k.c.Name())
 		k.mu.Lock()
 		k.status.Configured = configured
+		k.status.Elsewhere = ""
+		if !active {
+			k.status.Elsewhere = o.cfg.Elsewhere
+		}
 		k.mu.Unlock()
-		if configured && o.cfg.Leader() {
+		if configured && active && o.cfg.Leader() {
 			more, err := o.round(ctx, k)
 			if err != nil && ctx.Err() == nil {
 				o.log.Warn("outbox round", "connector", k.c.Name(), "err", err)
@@ -136,6 +145,7 @@ func (o *Outbox) loop(ctx context.Context, k *conn) {
 				wait = 0
 			}
 		}
+		k.round.Unlock()
 		if now := o.cfg.Now(); now.Sub(lastCount) >= countEvery {
 			o.count(ctx, k, configured)
 			lastCount = o.cfg.Now()
@@ -343,6 +353,9 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	go func() {
 		defer close(jobs)
 		for _, p := range items {
+			if !o.active(k.c.Name()) {
+				return // handed over: what is not out yet goes from the other side
+			}
 			select {
 			case jobs <- p:
 			case <-sctx.Done():
@@ -632,6 +645,17 @@ func decodeCursor(b []byte) (ledger.Vector, error) {
 	return v, nil
 }
 
+// encodeCursor writes a cursor as the store keeps it: till ID (hex) ->
+// seq, JSON.
+func encodeCursor(v ledger.Vector) []byte {
+	m := make(map[string]uint64, len(v))
+	for t, s := range v {
+		m[hex.EncodeToString(t[:])] = s
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
 // advance moves the cursor of each till over the events a round saw that
 // need nothing more, and records it after the results it covers.
 func (o *Outbox) advance(ctx context.Context, k *conn, tills map[ledger.TillID]*scanned) error {
@@ -652,15 +676,11 @@ func (o *Outbox) advance(ctx context.Context, k *conn, tills map[ledger.TillID]*
 			moved = true
 		}
 	}
-	m := make(map[string]uint64, len(k.cursor))
-	for t, s := range k.cursor {
-		m[hex.EncodeToString(t[:])] = s
-	}
+	b := encodeCursor(k.cursor)
 	k.mu.Unlock()
 	if !moved {
 		return nil
 	}
-	b, _ := json.Marshal(m)
 	return o.put(ctx, []crdt.OutboxEntry{{Connector: k.c.Name(), Kind: kindCursor, ID: cursorID, Value: b}})
 }
 
