@@ -353,8 +353,8 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	go func() {
 		defer close(jobs)
 		for _, p := range items {
-			if !o.active(k.c.Name()) {
-				return // handed over: what is not out yet goes from the other side
+			if !o.active(k.c.Name()) || sctx.Err() != nil {
+				return // stopping, or handed over: what is not out yet goes later, or from the other side
 			}
 			select {
 			case jobs <- p:
@@ -375,7 +375,13 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 		if len(batch) == 0 || werr != nil {
 			return
 		}
-		if err := o.put(ctx, batch); err != nil {
+		// Record what the services answered even when the till is
+		// stopping: an answer not recorded is sent again after the
+		// restart, and a message has no idempotency key.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Timeout)
+		err := o.put(wctx, batch)
+		cancel()
+		if err != nil {
 			werr = err
 			stop()
 		}
