@@ -29,6 +29,9 @@ const (
 // maxEntries is crdt's bound on one PutOutbox.
 const maxEntries = 256
 
+// stopGrace is how long a stopping till waits for requests in flight.
+const stopGrace = 5 * time.Second
+
 // maxRefs bounds the in-memory cache of recorded refs.
 const maxRefs = 4096
 
@@ -318,8 +321,22 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 		err error
 		n   int
 	}
-	sctx, stop := context.WithCancel(ctx)
+	// Requests in flight when the till stops (ctx ends) get stopGrace to
+	// come back, so their answers are recorded: an answer lost is a
+	// message sent again after the restart. Nothing new goes out.
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
+	go func() {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-time.After(stopGrace):
+				stop()
+			case <-sctx.Done():
+			}
+		case <-sctx.Done():
+		}
+	}()
 	jobs := make(chan pending)
 	out := make(chan outcome, len(items))
 	// In order (Window 1), the sender waits for each verdict before it
@@ -353,12 +370,14 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	go func() {
 		defer close(jobs)
 		for _, p := range items {
-			if !o.active(k.c.Name()) || sctx.Err() != nil {
+			if !o.active(k.c.Name()) || ctx.Err() != nil || sctx.Err() != nil {
 				return // stopping, or handed over: what is not out yet goes later, or from the other side
 			}
 			select {
 			case jobs <- p:
 			case <-sctx.Done():
+				return
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -423,9 +442,10 @@ func (o *Outbox) settle(ctx context.Context, k *conn, p pending, res Result, err
 	now := o.cfg.Now()
 	rec := Record{Till: hex.EncodeToString(p.ev.Till[:]), Seq: p.ev.Seq, Receipt: o.receipt(p.number, p.ev),
 		Kind: string(p.ev.Kind()), Attempts: attempt, At: now.UnixMilli(), By: o.cfg.Self}
-	if errors.Is(err, context.Canceled) && ctx.Err() == nil {
-		// The round stopped sending (an unreachable service or an
-		// ordered item that failed); this one was cut short: no attempt.
+	if errors.Is(err, context.Canceled) {
+		// The round stopped sending (an unreachable service, an ordered
+		// item that failed, or the till stopping past stopGrace); this
+		// one was cut short: no attempt.
 		return nil, false
 	}
 	if err == nil && res.Ref != "" {
