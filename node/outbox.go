@@ -33,6 +33,7 @@ func (t *Till) openOutbox() error {
 	}
 	oc.Connectors = []outbox.Connector{fiscal.New(t.settingBytes, fiscalWindow), t.notifiers[0], t.notifiers[1]}
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
+	oc.Active = t.outboxActive // outbox_place.go
 	oc.Logger, oc.Now, oc.ReceiptNo = t.cfg.Logger, t.cfg.Now, t.slipNumber
 	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
 	t.outboxAt = t.cfg.Now()
@@ -374,6 +375,7 @@ func (t *Till) reportOutbox(ctx context.Context, client *hqapi.Client) {
 			t.log.Debug("outbox report to HQ", "err", err)
 			continue
 		}
+		t.applyPlacement(ctx, client, ans) // outbox_place.go
 		for _, rt := range ans.Retry {
 			if err := t.outbox.Retry(ctx, rt.Connector, rt.EventID); err != nil {
 				t.log.Warn("retry asked by HQ", "connector", rt.Connector, "event", rt.EventID, "err", err)
@@ -396,6 +398,9 @@ func (t *Till) outboxReport(ctx context.Context) (*hqapi.OutboxReport, error) {
 	}
 	for _, d := range dl {
 		rep.DeadLetters = append(rep.DeadLetters, hqapi.OutboxDeadLetter(d))
+	}
+	if err := t.reportPlacement(ctx, rep); err != nil { // outbox_place.go
+		return nil, err
 	}
 	return rep, nil
 }
