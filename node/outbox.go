@@ -33,7 +33,8 @@ func (t *Till) openOutbox() error {
 	}
 	oc.Connectors = []outbox.Connector{fiscal.New(t.settingBytes, fiscalWindow), t.notifiers[0], t.notifiers[1]}
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
-	oc.Active = t.outboxActive // outbox_place.go
+	oc.Active = t.outboxActive   // outbox_place.go
+	oc.Catchup = t.outboxCatchup // outbox_catchup.go
 	oc.Logger, oc.Now, oc.ReceiptNo = t.cfg.Logger, t.cfg.Now, t.slipNumber
 	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
 	t.outboxAt = t.cfg.Now()
@@ -98,12 +99,13 @@ func (t *Till) outboxLeader() bool {
 			return false
 		}
 	}
+	open := t.gateOpen() // outbox_catchup.go; looks at every peer, so first
 	for _, p := range t.host.Peers() {
 		if p.Connected && p.Admitted && p.Number > 0 && p.Number < t.cert.Number {
 			return false
 		}
 	}
-	return true
+	return open
 }
 
 // outboxHold is how long a till with an HQ that is not the relay leaves
@@ -315,6 +317,8 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 // runOutbox runs the outbox and, with an HQ, reports it there while this
 // till is the store's relay.
 func (t *Till) runOutbox(ctx context.Context) error {
+	t.host.Host().SetStreamHandler(outboxStateProtocol, t.serveOutboxState) // outbox_catchup.go
+	defer t.host.Host().RemoveStreamHandler(outboxStateProtocol)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)

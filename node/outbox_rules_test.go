@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -94,8 +95,9 @@ func telegramBot(t *testing.T) (string, func() []string) {
 		}
 		mu.Lock()
 		texts = append(texts, m.Text)
+		n := len(texts)
 		mu.Unlock()
-		io.WriteString(w, `{"ok":true,"result":{"message_id":5}}`)
+		fmt.Fprintf(w, `{"ok":true,"result":{"message_id":%d}}`, n)
 	}))
 	t.Cleanup(bot.Close)
 	return bot.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }

@@ -46,6 +46,13 @@ type Config struct {
 	// store (and the other way round): Handover waits for its round in
 	// progress and returns what the other side needs to go on.
 	Active func(connector string) bool
+	// Catchup, if set, returns the peers' state of a connector (each
+	// peer's Export) when this till starts sending it: at start, and
+	// whenever it becomes the sender again. The till imports it before
+	// it sends, so it never repeats what another till sent while this
+	// one was away or cut off, whether or not the CRDT has brought those
+	// records yet. An error postpones sending to the next round.
+	Catchup func(ctx context.Context, connector string) ([][]crdt.OutboxEntry, error)
 	// Elsewhere names the side an inactive connector runs at, for its
 	// status line ("fiscal: sent by HQ").
 	Elsewhere string

@@ -42,6 +42,35 @@ func (o *Outbox) Handover(ctx context.Context, connector string) ([]crdt.OutboxE
 	if o.active(connector) {
 		return nil, fmt.Errorf("handover %q: %w", connector, ErrActive)
 	}
+	return o.export(ctx, k)
+}
+
+// Export returns this till's state of connector as Handover does, for a
+// peer that is about to send for the store (Config.Catchup): it waits
+// for a round in progress here, which stops taking items once this till
+// no longer leads, so the peer gets the results of everything this till
+// sent.
+func (o *Outbox) Export(ctx context.Context, connector string) ([]crdt.OutboxEntry, error) {
+	k := o.conn(connector)
+	if k == nil {
+		return nil, fmt.Errorf("export %q: %w", connector, ErrNotFound)
+	}
+	// A till that is not sending holds round only to look at settings
+	// or to catch up itself (two tills may ask each other at once):
+	// nothing of its is in flight, so it answers without waiting.
+	switch {
+	case k.round.TryLock():
+		defer k.round.Unlock()
+	case k.leading.Load():
+		k.round.Lock() // a round in progress: wait for its results
+		defer k.round.Unlock()
+	}
+	return o.export(ctx, k)
+}
+
+// export collects the state of k. Called with k.round held.
+func (o *Outbox) export(ctx context.Context, k *conn) ([]crdt.OutboxEntry, error) {
+	connector := k.c.Name()
 	if _, err := k.c.Prepare(ctx); err != nil {
 		return nil, fmt.Errorf("handover %q: %w", connector, err)
 	}
@@ -109,6 +138,12 @@ func (o *Outbox) Import(ctx context.Context, connector string, entries []crdt.Ou
 	}
 	k.round.Lock()
 	defer k.round.Unlock()
+	return o.importLocked(ctx, k, entries)
+}
+
+// importLocked is Import with k.round held.
+func (o *Outbox) importLocked(ctx context.Context, k *conn, entries []crdt.OutboxEntry) error {
+	connector := k.c.Name()
 	var cursor ledger.Vector
 	for _, e := range entries {
 		if e.Connector != connector {
@@ -168,5 +203,26 @@ func (o *Outbox) Import(ctx context.Context, connector string, entries []crdt.Ou
 	clear(k.fails)
 	k.mu.Unlock()
 	o.Kick()
+	return nil
+}
+
+// catchup merges the peers' state of k before this till starts sending
+// (Config.Catchup). Called with k.round held.
+func (o *Outbox) catchup(ctx context.Context, k *conn) error {
+	if o.cfg.Catchup == nil {
+		return nil
+	}
+	states, err := o.cfg.Catchup(ctx, k.c.Name())
+	if err != nil {
+		return err
+	}
+	for _, es := range states {
+		if len(es) == 0 {
+			continue
+		}
+		if err := o.importLocked(ctx, k, es); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillmesh/tillmesh/crdt"
@@ -56,6 +57,10 @@ type conn struct {
 	// round is held while the connector sends (Prepare and round), so
 	// Handover can wait for a round in progress to end.
 	round sync.Mutex
+	// leading is true while this till sends this connector, after it
+	// caught up with its peers' state (Config.Catchup). Written under
+	// round.
+	leading atomic.Bool
 
 	mu        sync.Mutex
 	cursor    ledger.Vector               // highest seq per till with nothing left to send at or below it
@@ -139,7 +144,21 @@ func (o *Outbox) loop(ctx context.Context, k *conn) {
 			k.status.Elsewhere = o.cfg.Elsewhere
 		}
 		k.mu.Unlock()
-		if configured && active && o.cfg.Leader() {
+		lead := configured && active && o.cfg.Leader()
+		if lead && !k.leading.Load() {
+			if err := o.catchup(ctx, k); err != nil {
+				lead = false
+				if ctx.Err() == nil {
+					o.log.Info("not sending until this till has its peers' outbox state", "connector", k.c.Name(), "err", err)
+				}
+			} else {
+				k.leading.Store(true)
+			}
+		}
+		if !lead {
+			k.leading.Store(false)
+		}
+		if lead {
 			more, err := o.round(ctx, k)
 			if err != nil && ctx.Err() == nil {
 				o.log.Warn("outbox round", "connector", k.c.Name(), "err", err)
@@ -370,8 +389,8 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	go func() {
 		defer close(jobs)
 		for _, p := range items {
-			if !o.active(k.c.Name()) || ctx.Err() != nil || sctx.Err() != nil {
-				return // stopping, or handed over: what is not out yet goes later, or from the other side
+			if !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil {
+				return // stopping, handed over, or another till leads now: what is not out yet goes later, or from there
 			}
 			select {
 			case jobs <- p:
