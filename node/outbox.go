@@ -213,97 +213,31 @@ func (t *Till) OutboxSettings(ctx context.Context) (ui.OutboxSettings, error) {
 // destination configured for the first time starts from now, so a store
 // does not send its whole history when it turns fiscal registration on.
 func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error {
-	bad := func(err error) error { return fmt.Errorf("%w: %v", ui.ErrBadRequest, err) }
 	now := t.cfg.Now().UnixMilli()
-	read := func(name string, v any) (bool, error) {
-		b, ok, err := t.settingBytes(ctx, name)
-		if err != nil || !ok {
-			return false, err
-		}
-		return true, json.Unmarshal(b, v)
-	}
 	var writes []func() error
-	put := func(name string, v any) {
-		b, _ := json.Marshal(v)
-		writes = append(writes, func() error { return t.inv.PutSetting(ctx, name, b) })
-	}
-	off := func(name string) {
-		writes = append(writes, func() error {
-			if _, ok, _ := t.settingBytes(ctx, name); !ok {
-				return nil
-			}
-			return t.inv.DeleteSetting(ctx, name)
-		})
-	}
-
-	var f fiscal.Settings
-	had, err := read(fiscal.SettingName, &f)
-	if err != nil {
+	if err := putDestination(t, ctx, fiscal.SettingName, s.Fiscal.URL == "", now, &writes,
+		fiscal.Settings{URL: s.Fiscal.URL, TIN: s.Fiscal.TIN, Token: s.Fiscal.Token},
+		func(f *fiscal.Settings) (*string, *int64) { return &f.Token, &f.Since }); err != nil {
 		return err
 	}
-	if s.Fiscal.URL == "" {
-		off(fiscal.SettingName)
-	} else {
-		nf := fiscal.Settings{URL: s.Fiscal.URL, TIN: s.Fiscal.TIN, Token: s.Fiscal.Token, Since: f.Since}
-		if nf.Token == "" {
-			nf.Token = f.Token
-		}
-		if !had {
-			nf.Since = now
-		}
-		if err := nf.Check(); err != nil {
-			return bad(err)
-		}
-		put(fiscal.SettingName, nf)
-	}
-
-	var tg notify.TelegramSettings
-	if had, err = read(notify.TelegramSetting, &tg); err != nil {
+	if err := putDestination(t, ctx, notify.TelegramSetting, s.Telegram.Chat == "", now, &writes,
+		notify.TelegramSettings{API: s.Telegram.API, Chat: s.Telegram.Chat, Token: s.Telegram.Token},
+		func(tg *notify.TelegramSettings) (*string, *int64) { return &tg.Token, &tg.Since }); err != nil {
 		return err
 	}
-	if s.Telegram.Chat == "" {
-		off(notify.TelegramSetting)
-	} else {
-		nt := notify.TelegramSettings{API: s.Telegram.API, Chat: s.Telegram.Chat, Token: s.Telegram.Token, Since: tg.Since}
-		if nt.Token == "" {
-			nt.Token = tg.Token
-		}
-		if !had {
-			nt.Since = now
-		}
-		if err := nt.Check(); err != nil {
-			return bad(err)
-		}
-		put(notify.TelegramSetting, nt)
-	}
-
-	var wh notify.WebhookSettings
-	if had, err = read(notify.WebhookSetting, &wh); err != nil {
+	if err := putDestination(t, ctx, notify.WebhookSetting, s.Webhook.URL == "", now, &writes,
+		notify.WebhookSettings{URL: s.Webhook.URL, Secret: s.Webhook.Secret, AllowInternal: s.Webhook.AllowInternal},
+		func(wh *notify.WebhookSettings) (*string, *int64) { return &wh.Secret, &wh.Since }); err != nil {
 		return err
 	}
-	if s.Webhook.URL == "" {
-		off(notify.WebhookSetting)
-	} else {
-		nw := notify.WebhookSettings{URL: s.Webhook.URL, Secret: s.Webhook.Secret, AllowInternal: s.Webhook.AllowInternal, Since: wh.Since}
-		if nw.Secret == "" {
-			nw.Secret = wh.Secret
-		}
-		if !had {
-			nw.Since = now
-		}
-		if err := nw.Check(); err != nil {
-			return bad(err)
-		}
-		put(notify.WebhookSetting, nw)
-	}
-
 	r := notify.Rules{ShiftClosed: s.Rules.ShiftClosed, RefundOver: s.Rules.RefundOver, VoidOver: s.Rules.VoidOver,
 		FiscalBacklogHours: s.Rules.FiscalBacklogHours, TillOfflineMinutes: s.Rules.TillOfflineMinutes,
 		LowStock: s.Rules.LowStock, Overspend: s.Rules.Overspend, Anomaly: s.Rules.Anomaly}
 	if err := r.Check(); err != nil {
-		return bad(err)
+		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
 	}
-	put(notify.RulesSetting, r)
+	rb, _ := json.Marshal(r)
+	writes = append(writes, func() error { return t.inv.PutSetting(ctx, notify.RulesSetting, rb) })
 
 	for _, w := range writes {
 		if err := w(); err != nil {
@@ -311,6 +245,50 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 		}
 	}
 	t.kickOutbox()
+	return nil
+}
+
+// putDestination checks one destination's setting as the manager's form
+// gives it (form) and queues its write: off deletes it; otherwise a
+// secret the form left empty keeps the stored one (secrets are never
+// shown back), and Since is kept, or set to now the first time, so a
+// new destination does not get the store's history. fields points at
+// the setting's secret and Since. Nothing is written if a check fails.
+func putDestination[S interface{ Check() error }](t *Till, ctx context.Context, name string, off bool, now int64,
+	writes *[]func() error, form S, fields func(*S) (secret *string, since *int64)) error {
+	if off {
+		*writes = append(*writes, func() error {
+			if _, ok, _ := t.settingBytes(ctx, name); !ok {
+				return nil
+			}
+			return t.inv.DeleteSetting(ctx, name)
+		})
+		return nil
+	}
+	var old S
+	b, had, err := t.settingBytes(ctx, name)
+	if err != nil {
+		return err
+	}
+	if had {
+		if err := json.Unmarshal(b, &old); err != nil {
+			return fmt.Errorf("setting %s: %w", name, err)
+		}
+	}
+	secret, since := fields(&form)
+	oldSecret, oldSince := fields(&old)
+	if *secret == "" {
+		*secret = *oldSecret
+	}
+	*since = *oldSince
+	if !had {
+		*since = now
+	}
+	if err := form.Check(); err != nil {
+		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	nb, _ := json.Marshal(form)
+	*writes = append(*writes, func() error { return t.inv.PutSetting(ctx, name, nb) })
 	return nil
 }
 
