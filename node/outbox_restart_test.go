@@ -3,6 +3,7 @@ package node_test
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -13,7 +14,13 @@ import (
 // 0" each refund is one Telegram message.
 func refund(t *testing.T, r *runningTill, key string) *ledger.Event {
 	t.Helper()
-	sale := sell(t, r, key, "10001", 1)
+	return refundOf(t, r, key, "10001")
+}
+
+// refundOf sells one of sku at r and refunds it.
+func refundOf(t *testing.T, r *runningTill, key, sku string) *ledger.Event {
+	t.Helper()
+	sale := sell(t, r, key, sku, 1)
 	var lines []ledger.RefundLine
 	var err error
 	r.View(func(st *ledger.State) {
@@ -119,5 +126,33 @@ func TestRestartWithoutHQSendsNothingTwice(t *testing.T) {
 	}
 	if len(got) != 6 {
 		t.Fatalf("%d messages, want 6: %q", len(got), got)
+	}
+}
+
+// TestRefundOverAnAmountAtTheTill: with "refund over 1.00 EUR" a refund
+// of 0.49 EUR sends nothing and one of 20.68 EUR sends one message.
+func TestRefundOverAnAmountAtTheTill(t *testing.T) {
+	url, texts := telegramBot(t)
+	s := newStore(t, 1)
+	r := s.start(t, s.tills[0])
+	seed(t, r, 3)
+	limit := int64(100)
+	if err := r.PutOutboxSettings(t.Context(), ui.OutboxSettings{
+		Telegram: ui.TelegramSettings{API: url, Chat: "-100123", Token: testBotToken},
+		Rules:    ui.NotifyRules{RefundOver: &limit}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Record(t.Context(), &ledger.ShiftOpen{Currency: "EUR", Float: 5000, Staff: "1"}, "open"); err != nil {
+		t.Fatal(err)
+	}
+	small := refundOf(t, r, "small", "10001")
+	big := refundOf(t, r, "big", "10002")
+	recorded(t, r, "telegram", big)
+	got := texts()
+	if len(got) != 1 || !strings.Contains(got[0], ": big.") {
+		t.Fatalf("messages %q, want the big refund only", got)
+	}
+	if _, err := r.Inventory().OutboxGet(t.Context(), "telegram", "item", small.ID().String()); err == nil {
+		t.Fatal("the small refund has an outbox record")
 	}
 }
