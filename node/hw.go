@@ -159,7 +159,8 @@ func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
 	if s, ok := ev.Body.(*ledger.Sale); ok {
 		cardLeft = t.cardLeft(s) // the balance now, on a copy
 	}
-	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev), CardLeft: cardLeft, Footer: footer})
+	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev), CardLeft: cardLeft, Footer: footer,
+		FiscalQR: t.fiscalURL(ctx, id)}) // node/outbox.go
 	if err != nil {
 		return err
 	}

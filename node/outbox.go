@@ -411,3 +411,19 @@ func (t *Till) fiscalFooter(ctx context.Context, id ledger.EventID) []string {
 	}
 	return out
 }
+
+// fiscalURL is a registered sale's fiscal verification URL, printed as a
+// QR code on reprints; empty until it is registered.
+func (t *Till) fiscalURL(ctx context.Context, id ledger.EventID) string {
+	if t.outbox == nil {
+		return ""
+	}
+	if _, ok, err := t.settingBytes(ctx, fiscal.SettingName); err != nil || !ok {
+		return ""
+	}
+	rec, err := t.outbox.Record(ctx, "fiscal", id)
+	if err != nil || rec == nil || rec.State != outbox.Sent {
+		return ""
+	}
+	return rec.URL
+}

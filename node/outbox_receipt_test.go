@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tillmesh/tillmesh/hw/escpos"
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
 	"github.com/tillmesh/tillmesh/ui"
@@ -57,5 +58,12 @@ func TestReceiptCarriesFiscalRegistration(t *testing.T) {
 	if !cp.IsCopy() || !strings.Contains(txt, "Fiscal number "+reg.Number) || !strings.Contains(txt, "Fiscal sign "+reg.Sign) ||
 		!strings.Contains(strings.ReplaceAll(txt, "\n", ""), rec.URL) || strings.Contains(txt, "pending") { // the URL wraps
 		t.Fatalf("reprint does not carry the registration %+v:\n%s", rec, txt)
+	}
+	fiscalQR := false
+	for _, e := range cp.Events {
+		fiscalQR = fiscalQR || (e.Kind == escpos.EventQR && e.Data == rec.URL)
+	}
+	if !fiscalQR {
+		t.Fatalf("the reprint has no QR code of the verification URL %s:\n%s", rec.URL, cp)
 	}
 }
