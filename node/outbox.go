@@ -2,12 +2,15 @@ package node
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
@@ -177,7 +180,13 @@ func (t *Till) FiscalRecord(ctx context.Context, eventID string) (ui.FiscalRecor
 	if rec == nil {
 		return ui.FiscalRecord{State: "pending"}, nil
 	}
-	return ui.FiscalRecord{State: string(rec.State), Number: rec.Ref, Sign: rec.Sign, URL: rec.URL, Reason: rec.Reason}, nil
+	out := ui.FiscalRecord{State: string(rec.State), Number: rec.Ref, Sign: rec.Sign, URL: rec.URL, Reason: rec.Reason}
+	if rec.State == outbox.Sent && rec.URL != "" {
+		if out.QR, err = qrDataURL(rec.URL); err != nil {
+			t.log.Warn("fiscal verification QR", "event", eventID, "err", err)
+		}
+	}
+	return out, nil
 }
 
 // OutboxSettings returns the store's outbox settings without their
@@ -426,4 +435,27 @@ func (t *Till) fiscalURL(ctx context.Context, id ledger.EventID) string {
 		return ""
 	}
 	return rec.URL
+}
+
+// qrDataURL draws data as a QR code (error correction M, the receipt's
+// level) in SVG, as a data: URL for the receipt screen: one path of
+// unit squares on a white square with the 4-module quiet zone.
+func qrDataURL(data string) (string, error) {
+	q, err := qrcode.New(data, qrcode.Medium)
+	if err != nil {
+		return "", fmt.Errorf("qr code: %w", err)
+	}
+	bm := q.Bitmap() // includes the quiet zone
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`, len(bm), len(bm))
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, len(bm), len(bm))
+	for y, row := range bm {
+		for x, on := range row {
+			if on {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x, y)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString([]byte(b.String())), nil
 }

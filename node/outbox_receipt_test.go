@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"encoding/base64"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -48,6 +49,11 @@ func TestReceiptCarriesFiscalRegistration(t *testing.T) {
 	reg, ok := fs.Get(ev.ID().String())
 	if !ok || rec.Number != reg.Number || rec.Sign != reg.Sign || rec.URL == "" {
 		t.Fatalf("till's record %+v, service's %+v", rec, reg)
+	}
+	svg, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(rec.QR, "data:image/svg+xml;base64,"))
+	if !strings.HasPrefix(rec.QR, "data:image/svg+xml;base64,") || err != nil || !strings.HasPrefix(string(svg), "<svg") ||
+		strings.Count(string(svg), "h1v1h-1z") < 100 {
+		t.Fatalf("receipt screen QR of %s: %.80q (%v)", rec.URL, svg, err)
 	}
 	if err := a.Reprint(t.Context(), ev.ID()); err != nil {
 		t.Fatal(err)

@@ -96,6 +96,9 @@ type FiscalRecord struct {
 	Number string `json:"fiscal_number,omitempty"`
 	Sign   string `json:"fiscal_sign,omitempty"`
 	URL    string `json:"url,omitempty"`
+	// QR is the verification URL as a QR code image, a data: URL the
+	// receipt screen shows; empty without a URL.
+	QR     string `json:"qr,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }
 

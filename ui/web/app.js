@@ -996,7 +996,8 @@ async function showFiscal(id) {
   if (f.state === 'sent') {
     fill(box, el('div', {}, 'Fiscal number ', el('b', {}, f.fiscal_number || '')),
       f.fiscal_sign ? el('div', {}, 'Fiscal sign ' + f.fiscal_sign) : null,
-      f.url ? el('a', { href: f.url, target: '_blank', rel: 'noopener noreferrer' }, 'Verify with the tax service') : null);
+      f.url ? el('a', { href: f.url, target: '_blank', rel: 'noopener noreferrer' }, 'Verify with the tax service') : null,
+      f.qr ? el('img', { class: 'fiscal-qr', src: f.qr, alt: 'QR code of ' + f.url, width: '128', height: '128' }) : null);
   } else if (f.state === 'pending' || f.state === 'retry') {
     fill(box, 'Fiscal registration pending');
     setTimeout(() => showFiscal(id), 3000);
