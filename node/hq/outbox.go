@@ -116,7 +116,9 @@ func (h *HQ) apiOutbox(w http.ResponseWriter, r *http.Request, _ *session) {
 	b.mu.Unlock()
 	for i := range out {
 		id, _ := ledger.ParseStoreID(out[i].Store)
-		out[i].At, out[i].AtHQ = h.hqOutboxStatus(id)
+		var dead []hqapi.OutboxDeadLetter
+		out[i].At, out[i].AtHQ, dead = h.hqOutboxStatus(r.Context(), id)
+		out[i].DeadLetters = append(append([]hqapi.OutboxDeadLetter{}, out[i].DeadLetters...), dead...)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].Name < out[j].Name || (out[i].Name == out[j].Name && out[i].Store < out[j].Store)
@@ -135,6 +137,15 @@ func (h *HQ) apiOutboxRetry(w http.ResponseWriter, r *http.Request, s *session) 
 	var req hqapi.OutboxRetry
 	if err := decodeBody(r, &req); err != nil {
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	if atHQ, err := h.retryAtHQ(r.Context(), store, req.Connector, req.EventID); atHQ { // outbox_run.go
+		if err != nil {
+			writeErr(w, http.StatusNotFound, hqapi.CodeBadRequest, err.Error())
+			return
+		}
+		h.log.Info("dead letter sent again at HQ", "store", store.String(), "connector", req.Connector, "event", req.EventID, "user", s.user)
+		writeJSON(w, http.StatusAccepted, map[string]any{"queued": req})
 		return
 	}
 	b := &h.outbox

@@ -473,15 +473,15 @@ func (h *HQ) apiOutboxPlacement(w http.ResponseWriter, r *http.Request, s *sessi
 	writeJSON(w, http.StatusOK, map[string]any{"at": at})
 }
 
-// hqOutboxStatus returns the status of the store's connectors at HQ, if
-// any runs there.
-func (h *HQ) hqOutboxStatus(store ledger.StoreID) (map[string]string, []outbox.Status) {
+// hqOutboxStatus returns where the store's connectors run, the status
+// of the ones at HQ and HQ's dead letters of them.
+func (h *HQ) hqOutboxStatus(ctx context.Context, store ledger.StoreID) (map[string]string, []outbox.Status, []hqapi.OutboxDeadLetter) {
 	b := &h.outbox
 	b.mu.Lock()
 	x := b.runs[store]
 	b.mu.Unlock()
 	if x == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	at := map[string]string{}
 	for _, c := range outboxConnectors {
@@ -490,8 +490,30 @@ func (h *HQ) hqOutboxStatus(store ledger.StoreID) (map[string]string, []outbox.S
 	var sts []outbox.Status
 	for _, st := range x.ob.Status() {
 		if at[st.Connector] != placeStore {
+			st.Line = "at HQ: " + st.Line
 			sts = append(sts, st)
 		}
 	}
-	return at, sts
+	var dead []hqapi.OutboxDeadLetter
+	if dl, err := x.ob.DeadLetters(ctx); err == nil {
+		for _, d := range dl {
+			if at[d.Connector] == placeHQ {
+				dead = append(dead, hqapi.OutboxDeadLetter(d))
+			}
+		}
+	}
+	return at, sts, dead
+}
+
+// retryAtHQ sends a dead letter of a connector HQ runs again; false if
+// the connector does not run at HQ.
+func (h *HQ) retryAtHQ(ctx context.Context, store ledger.StoreID, connector, eventID string) (bool, error) {
+	b := &h.outbox
+	b.mu.Lock()
+	x := b.runs[store]
+	b.mu.Unlock()
+	if x == nil || x.place(connector) != placeHQ {
+		return false, nil
+	}
+	return true, x.ob.Retry(ctx, connector, eventID)
 }

@@ -3,7 +3,10 @@ package hq_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -255,4 +258,63 @@ func openRaw(t *testing.T, backend, place string) hq.Storage {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// TestOutboxPlacementAPI: HQ's staff move a connector from the outbox
+// page; a wrong connector or place is refused with the reason and
+// changes nothing, an unknown store is 404; a move the store has not
+// answered yet can be cancelled.
+func TestOutboxPlacementAPI(t *testing.T) {
+	store := hqtest.NewStore(170, 1)
+	st := openRaw(t, "badger", t.TempDir())
+	defer st.Close()
+	h := newHQ(t, st, store)
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	if err := h.SetPassword(t.Context(), "boss", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	hc := dashboardBrowser(t, srv.URL)
+	resp, err := hc.Post(srv.URL+"/hq/api/login", "application/json", strings.NewReader(`{"user":"boss","password":"correct horse"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("login: %v %v", resp, err)
+	}
+	var me struct{ CSRF string }
+	json.NewDecoder(resp.Body).Decode(&me)
+	resp.Body.Close()
+	put := func(storeID, body string) (int, string) {
+		req, _ := http.NewRequest("PUT", srv.URL+"/hq/api/stores/"+storeID+"/outbox/at", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", me.CSRF)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	id := store.ID.String()
+	for _, c := range []struct {
+		store, body string
+		code        int
+		words       string
+	}{
+		{id, `{"connector":"fax","at":"hq"}`, http.StatusConflict, "no connector"},
+		{id, `{"connector":"fiscal","at":"moon"}`, http.StatusConflict, "moon"},
+		{ledger.StoreID{9}.String(), `{"connector":"fiscal","at":"hq"}`, http.StatusNotFound, "unknown store"},
+	} {
+		if code, body := put(c.store, c.body); code != c.code || !strings.Contains(body, c.words) {
+			t.Errorf("%s: %d %s, want %d naming %q", c.body, code, body, c.code, c.words)
+		}
+	}
+	if at, _ := h.OutboxPlacements(t.Context(), store.ID); at["fiscal"] != "store" {
+		t.Fatalf("placement after refusals: %v", at)
+	}
+	if code, body := put(id, `{"connector":"fiscal","at":"hq"}`); code != http.StatusOK || !strings.Contains(body, `"fiscal":"to-hq"`) {
+		t.Fatalf("move: %d %s", code, body)
+	}
+	if code, body := put(id, `{"connector":"fiscal","at":"store"}`); code != http.StatusOK || !strings.Contains(body, `"fiscal":"store"`) {
+		t.Fatalf("move cancelled before the store handed over: %d %s", code, body)
+	}
 }

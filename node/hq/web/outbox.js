@@ -18,6 +18,33 @@ async function retry(store, d) {
   await load();
 }
 
+// placement lists where each connector runs for the store, with a
+// button to move it to HQ or back (the store's relay completes the move
+// with its next reports).
+const placeText = { store: 'runs at the store', 'to-hq': 'moving to HQ…', hq: 'runs at HQ', 'to-store': 'moving back to the store…' };
+function placement(s) {
+  const p = el('p');
+  for (const c of ['fiscal', 'telegram', 'webhook']) {
+    const at = s.at[c] || 'store';
+    const b = el('button', at === 'hq' || at === 'to-hq' ? 'Run at the store' : 'Run at HQ');
+    b.disabled = at === 'to-store';
+    b.addEventListener('click', () => move(s.store, c, at === 'hq' || at === 'to-hq' ? 'store' : 'hq').catch((e) => { $('#msg').textContent = e.message; }));
+    p.append(el('span', `${c}: ${placeText[at] || at} `), b, el('span', ' '));
+  }
+  return p;
+}
+
+async function move(store, connector, at) {
+  const res = await fetch(`/hq/api/stores/${store}/outbox/at`, {
+    method: 'PUT', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+    body: JSON.stringify({ connector, at }),
+  });
+  const data = await res.json().catch(() => ({}));
+  $('#msg').textContent = res.ok ? `${connector}: the store's relay completes the move with its next report.` : (data.error || res.statusText);
+  await load();
+}
+
 async function load() {
   const me = await fetch('/hq/api/me', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
   if (!me) { $('#msg').textContent = 'Log in on the dashboard first.'; return; }
@@ -30,8 +57,9 @@ async function load() {
     const sec = el('section');
     sec.append(el('h2', `${s.name || s.store} (reported ${new Date(s.received).toLocaleString()})`));
     const ul = el('ul');
-    for (const c of s.connectors || []) ul.append(el('li', c.line + (c.last_error ? ' · last error: ' + c.last_error : '')));
+    for (const c of [...(s.connectors || []), ...(s.at_hq || [])]) ul.append(el('li', c.line + (c.last_error ? ' · last error: ' + c.last_error : '')));
     sec.append(ul);
+    if (s.at) sec.append(placement(s));
     if ((s.dead_letters || []).length) {
       const t = el('table');
       const hr = el('tr');
