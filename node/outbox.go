@@ -208,7 +208,7 @@ func (t *Till) OutboxSettings(ctx context.Context) (ui.OutboxSettings, error) {
 			}
 		}
 	}
-	out.Fiscal = ui.FiscalSettings{URL: f.URL, TIN: f.TIN, TokenSet: f.Token != ""}
+	out.Fiscal = ui.FiscalSettings{URL: f.URL, TIN: f.TIN, TokenSet: f.Token != "", PerTill: f.PerTill}
 	out.Telegram = ui.TelegramSettings{API: tg.API, Chat: tg.Chat, TokenSet: tg.Token != ""}
 	out.Webhook = ui.WebhookSettings{URL: wh.URL, AllowInternal: wh.AllowInternal, SecretSet: wh.Secret != ""}
 	out.Rules = ui.NotifyRules{ShiftClosed: r.ShiftClosed, RefundOver: r.RefundOver, VoidOver: r.VoidOver,
@@ -225,7 +225,7 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 	now := t.cfg.Now().UnixMilli()
 	var writes []func() error
 	if err := putDestination(t, ctx, fiscal.SettingName, s.Fiscal.URL == "", now, &writes,
-		fiscal.Settings{URL: s.Fiscal.URL, TIN: s.Fiscal.TIN, Token: s.Fiscal.Token},
+		fiscal.Settings{URL: s.Fiscal.URL, TIN: s.Fiscal.TIN, Token: s.Fiscal.Token, PerTill: s.Fiscal.PerTill},
 		func(f *fiscal.Settings) (*string, *int64) { return &f.Token, &f.Since }); err != nil {
 		return err
 	}

@@ -52,6 +52,9 @@ type FiscalSettings struct {
 	TIN      string `json:"tin"`
 	Token    string `json:"token,omitempty"`
 	TokenSet bool   `json:"token_set,omitempty"`
+	// PerTill registers each till's receipts in the till's order, for
+	// a service that needs it.
+	PerTill bool `json:"per_till_order,omitempty"`
 }
 
 // TelegramSettings configure Telegram messages; an empty chat turns them off.

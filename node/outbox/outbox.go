@@ -30,6 +30,13 @@ const (
 // maxEntries is crdt's bound on one PutOutbox.
 const maxEntries = 256
 
+// perTill reports whether c wants each till's items in order
+// (PerTiller).
+func perTill(c Connector) bool {
+	p, ok := c.(PerTiller)
+	return ok && p.PerTill()
+}
+
 // stopGrace is how long a stopping till waits for requests in flight.
 const stopGrace = 5 * time.Second
 
@@ -282,10 +289,15 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 		}
 		return a.Seq < b.Seq
 	})
+	ordered := perTill(k.c)
+	held := map[ledger.TillID]bool{} // per till: a till whose item waits holds back its later ones
 	for _, c := range cands {
 		if len(items) >= o.cfg.Batch {
 			full = true
 			break
+		}
+		if held[c.ev.Till] {
+			continue
 		}
 		id := c.ev.ID()
 		k.mu.Lock()
@@ -309,6 +321,7 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 			if k.c.Window() == 1 {
 				break // in order: nothing after it goes first
 			}
+			held[c.ev.Till] = ordered
 			continue
 		}
 		items = append(items, c)
@@ -356,39 +369,68 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 		case <-sctx.Done():
 		}
 	}()
-	jobs := make(chan pending)
+	// Per till (PerTiller): each job is one till's items, in order, sent
+	// one after the other by one sender; different tills' go in parallel.
+	var lanes [][]pending
+	if perTill(k.c) {
+		at := map[ledger.TillID]int{}
+		for _, p := range items {
+			i, ok := at[p.ev.Till]
+			if !ok {
+				i = len(lanes)
+				at[p.ev.Till] = i
+				lanes = append(lanes, nil)
+			}
+			lanes[i] = append(lanes[i], p)
+		}
+	} else {
+		for _, p := range items {
+			lanes = append(lanes, []pending{p})
+		}
+	}
+	jobs := make(chan []pending)
 	out := make(chan outcome, len(items))
 	// In order (Window 1), the sender waits for each verdict before it
 	// takes the next item, so nothing goes out ahead of a failure.
 	ordered := k.c.Window() == 1
 	gate := make(chan bool)
 	var wg sync.WaitGroup
-	for range min(k.c.Window(), len(items)) {
+	for range min(k.c.Window(), len(lanes)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range jobs {
-				attempt := 1
-				k.mu.Lock()
-				if f := k.fails[p.ev.ID()]; f != nil {
-					attempt = f.attempts + 1
-				}
-				k.mu.Unlock()
-				it := Item{Event: p.ev, Number: p.number, Receipt: o.receipt(p.number, p.ev), Attempt: attempt}
-				it.Original = o.original(sctx, k, p.ev)
-				cctx, c := context.WithTimeout(sctx, o.cfg.Timeout)
-				res, err := k.c.Send(cctx, it)
-				c()
-				out <- outcome{p: p, res: res, err: err, n: attempt}
-				if ordered && !<-gate {
-					return
+			for lane := range jobs {
+			laneItems:
+				for i, p := range lane {
+					if i > 0 && (!o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil) {
+						break
+					}
+					attempt := 1
+					k.mu.Lock()
+					if f := k.fails[p.ev.ID()]; f != nil {
+						attempt = f.attempts + 1
+					}
+					k.mu.Unlock()
+					it := Item{Event: p.ev, Number: p.number, Receipt: o.receipt(p.number, p.ev), Attempt: attempt}
+					it.Original = o.original(sctx, k, p.ev)
+					cctx, c := context.WithTimeout(sctx, o.cfg.Timeout)
+					res, err := k.c.Send(cctx, it)
+					c()
+					out <- outcome{p: p, res: res, err: err, n: attempt}
+					if ordered && !<-gate {
+						return
+					}
+					var rej *Rejection
+					if err != nil && !errors.As(err, &rej) {
+						break laneItems // the till's next items wait for this one
+					}
 				}
 			}
 		}()
 	}
 	go func() {
 		defer close(jobs)
-		for _, p := range items {
+		for _, p := range lanes {
 			if !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil {
 				return // stopping, handed over, or another till leads now: what is not out yet goes later, or from there
 			}
