@@ -46,7 +46,7 @@ const (
 	kindSettings     = "settings" //
 	recordID         = "v1"
 	hqFiscalWindow   = 16
-	hqOutboxElsewere = "the store's relay"
+	hqOutboxElsewhere = "the store's relay"
 )
 
 type placement struct {
@@ -163,7 +163,7 @@ func (h *HQ) storeOutbox(ctx context.Context, store ledger.StoreID) (*hqOutbox, 
 	oc.Store = &hqOutboxStore{st: st, store: store}
 	oc.Leader = func() bool { return true }
 	oc.Active = func(c string) bool { return x.place(c) == placeHQ }
-	oc.Elsewhere = hqOutboxElsewere
+	oc.Elsewhere = hqOutboxElsewhere
 	oc.Number = func(t ledger.TillID) uint32 {
 		if c, ok := h.Certificate(store, t); ok {
 			return c.Number
