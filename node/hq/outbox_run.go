@@ -41,11 +41,11 @@ var outboxConnectors = []string{"fiscal", "telegram", "webhook"}
 
 // Records of HQ's outbox storage besides the outbox's own.
 const (
-	kindPlace        = "at"       // <connector>/at/v1: placement JSON
-	settingsRecord   = "store"    // store/settings/v1: the store's outbox settings
-	kindSettings     = "settings" //
-	recordID         = "v1"
-	hqFiscalWindow   = 16
+	kindPlace         = "at"       // <connector>/at/v1: placement JSON
+	settingsRecord    = "store"    // store/settings/v1: the store's outbox settings
+	kindSettings      = "settings" //
+	recordID          = "v1"
+	hqFiscalWindow    = 16
 	hqOutboxElsewhere = "the store's relay"
 )
 
