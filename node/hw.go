@@ -164,7 +164,7 @@ func (t *Till) Reprint(ctx context.Context, id ledger.EventID) error {
 	}
 	lang, _, loc := t.printLocale(ctx)
 	r, err := receipt.FromSale(ev, receipt.Info{Store: t.cfg.Store.Name, Number: t.number(till), Receipt: t.receiptNumber(ev), CardLeft: cardLeft,
-		Footer: footer, Lang: lang, Location: loc})
+		Footer: footer, Lang: lang, Location: loc, FiscalQR: t.fiscalURL(ctx, id)}) // fiscalURL: node/outbox.go
 	if err != nil {
 		return err
 	}

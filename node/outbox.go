@@ -2,12 +2,15 @@ package node
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
@@ -33,6 +36,8 @@ func (t *Till) openOutbox() error {
 	}
 	oc.Connectors = []outbox.Connector{fiscal.New(t.settingBytes, fiscalWindow), t.notifiers[0], t.notifiers[1]}
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
+	oc.Active = t.outboxActive   // outbox_place.go
+	oc.Catchup = t.outboxCatchup // outbox_catchup.go
 	oc.Logger, oc.Now, oc.ReceiptNo = t.cfg.Logger, t.cfg.Now, t.slipNumber
 	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
 	t.outboxAt = t.cfg.Now()
@@ -97,12 +102,13 @@ func (t *Till) outboxLeader() bool {
 			return false
 		}
 	}
+	open := t.gateOpen() // outbox_catchup.go; looks at every peer, so first
 	for _, p := range t.host.Peers() {
 		if p.Connected && p.Admitted && p.Number > 0 && p.Number < t.cert.Number {
 			return false
 		}
 	}
-	return true
+	return open
 }
 
 // outboxHold is how long a till with an HQ that is not the relay leaves
@@ -174,7 +180,13 @@ func (t *Till) FiscalRecord(ctx context.Context, eventID string) (ui.FiscalRecor
 	if rec == nil {
 		return ui.FiscalRecord{State: "pending"}, nil
 	}
-	return ui.FiscalRecord{State: string(rec.State), Number: rec.Ref, Sign: rec.Sign, URL: rec.URL, Reason: rec.Reason}, nil
+	out := ui.FiscalRecord{State: string(rec.State), Number: rec.Ref, Sign: rec.Sign, URL: rec.URL, Reason: rec.Reason}
+	if rec.State == outbox.Sent && rec.URL != "" {
+		if out.QR, err = qrDataURL(rec.URL); err != nil {
+			t.log.Warn("fiscal verification QR", "event", eventID, "err", err)
+		}
+	}
+	return out, nil
 }
 
 // OutboxSettings returns the store's outbox settings without their
@@ -196,7 +208,7 @@ func (t *Till) OutboxSettings(ctx context.Context) (ui.OutboxSettings, error) {
 			}
 		}
 	}
-	out.Fiscal = ui.FiscalSettings{URL: f.URL, TIN: f.TIN, TokenSet: f.Token != ""}
+	out.Fiscal = ui.FiscalSettings{URL: f.URL, TIN: f.TIN, TokenSet: f.Token != "", PerTill: f.PerTill}
 	out.Telegram = ui.TelegramSettings{API: tg.API, Chat: tg.Chat, TokenSet: tg.Token != ""}
 	out.Webhook = ui.WebhookSettings{URL: wh.URL, AllowInternal: wh.AllowInternal, SecretSet: wh.Secret != ""}
 	out.Rules = ui.NotifyRules{ShiftClosed: r.ShiftClosed, RefundOver: r.RefundOver, VoidOver: r.VoidOver,
@@ -210,97 +222,31 @@ func (t *Till) OutboxSettings(ctx context.Context) (ui.OutboxSettings, error) {
 // destination configured for the first time starts from now, so a store
 // does not send its whole history when it turns fiscal registration on.
 func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error {
-	bad := func(err error) error { return fmt.Errorf("%w: %v", ui.ErrBadRequest, err) }
 	now := t.cfg.Now().UnixMilli()
-	read := func(name string, v any) (bool, error) {
-		b, ok, err := t.settingBytes(ctx, name)
-		if err != nil || !ok {
-			return false, err
-		}
-		return true, json.Unmarshal(b, v)
-	}
 	var writes []func() error
-	put := func(name string, v any) {
-		b, _ := json.Marshal(v)
-		writes = append(writes, func() error { return t.inv.PutSetting(ctx, name, b) })
-	}
-	off := func(name string) {
-		writes = append(writes, func() error {
-			if _, ok, _ := t.settingBytes(ctx, name); !ok {
-				return nil
-			}
-			return t.inv.DeleteSetting(ctx, name)
-		})
-	}
-
-	var f fiscal.Settings
-	had, err := read(fiscal.SettingName, &f)
-	if err != nil {
+	if err := putDestination(t, ctx, fiscal.SettingName, s.Fiscal.URL == "", now, &writes,
+		fiscal.Settings{URL: s.Fiscal.URL, TIN: s.Fiscal.TIN, Token: s.Fiscal.Token, PerTill: s.Fiscal.PerTill},
+		func(f *fiscal.Settings) (*string, *int64) { return &f.Token, &f.Since }); err != nil {
 		return err
 	}
-	if s.Fiscal.URL == "" {
-		off(fiscal.SettingName)
-	} else {
-		nf := fiscal.Settings{URL: s.Fiscal.URL, TIN: s.Fiscal.TIN, Token: s.Fiscal.Token, Since: f.Since}
-		if nf.Token == "" {
-			nf.Token = f.Token
-		}
-		if !had {
-			nf.Since = now
-		}
-		if err := nf.Check(); err != nil {
-			return bad(err)
-		}
-		put(fiscal.SettingName, nf)
-	}
-
-	var tg notify.TelegramSettings
-	if had, err = read(notify.TelegramSetting, &tg); err != nil {
+	if err := putDestination(t, ctx, notify.TelegramSetting, s.Telegram.Chat == "", now, &writes,
+		notify.TelegramSettings{API: s.Telegram.API, Chat: s.Telegram.Chat, Token: s.Telegram.Token},
+		func(tg *notify.TelegramSettings) (*string, *int64) { return &tg.Token, &tg.Since }); err != nil {
 		return err
 	}
-	if s.Telegram.Chat == "" {
-		off(notify.TelegramSetting)
-	} else {
-		nt := notify.TelegramSettings{API: s.Telegram.API, Chat: s.Telegram.Chat, Token: s.Telegram.Token, Since: tg.Since}
-		if nt.Token == "" {
-			nt.Token = tg.Token
-		}
-		if !had {
-			nt.Since = now
-		}
-		if err := nt.Check(); err != nil {
-			return bad(err)
-		}
-		put(notify.TelegramSetting, nt)
-	}
-
-	var wh notify.WebhookSettings
-	if had, err = read(notify.WebhookSetting, &wh); err != nil {
+	if err := putDestination(t, ctx, notify.WebhookSetting, s.Webhook.URL == "", now, &writes,
+		notify.WebhookSettings{URL: s.Webhook.URL, Secret: s.Webhook.Secret, AllowInternal: s.Webhook.AllowInternal},
+		func(wh *notify.WebhookSettings) (*string, *int64) { return &wh.Secret, &wh.Since }); err != nil {
 		return err
 	}
-	if s.Webhook.URL == "" {
-		off(notify.WebhookSetting)
-	} else {
-		nw := notify.WebhookSettings{URL: s.Webhook.URL, Secret: s.Webhook.Secret, AllowInternal: s.Webhook.AllowInternal, Since: wh.Since}
-		if nw.Secret == "" {
-			nw.Secret = wh.Secret
-		}
-		if !had {
-			nw.Since = now
-		}
-		if err := nw.Check(); err != nil {
-			return bad(err)
-		}
-		put(notify.WebhookSetting, nw)
-	}
-
 	r := notify.Rules{ShiftClosed: s.Rules.ShiftClosed, RefundOver: s.Rules.RefundOver, VoidOver: s.Rules.VoidOver,
 		FiscalBacklogHours: s.Rules.FiscalBacklogHours, TillOfflineMinutes: s.Rules.TillOfflineMinutes,
 		LowStock: s.Rules.LowStock, Overspend: s.Rules.Overspend, Anomaly: s.Rules.Anomaly}
 	if err := r.Check(); err != nil {
-		return bad(err)
+		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
 	}
-	put(notify.RulesSetting, r)
+	rb, _ := json.Marshal(r)
+	writes = append(writes, func() error { return t.inv.PutSetting(ctx, notify.RulesSetting, rb) })
 
 	for _, w := range writes {
 		if err := w(); err != nil {
@@ -311,9 +257,55 @@ func (t *Till) PutOutboxSettings(ctx context.Context, s ui.OutboxSettings) error
 	return nil
 }
 
+// putDestination checks one destination's setting as the manager's form
+// gives it (form) and queues its write: off deletes it; otherwise a
+// secret the form left empty keeps the stored one (secrets are never
+// shown back), and Since is kept, or set to now the first time, so a
+// new destination does not get the store's history. fields points at
+// the setting's secret and Since. Nothing is written if a check fails.
+func putDestination[S interface{ Check() error }](t *Till, ctx context.Context, name string, off bool, now int64,
+	writes *[]func() error, form S, fields func(*S) (secret *string, since *int64)) error {
+	if off {
+		*writes = append(*writes, func() error {
+			if _, ok, _ := t.settingBytes(ctx, name); !ok {
+				return nil
+			}
+			return t.inv.DeleteSetting(ctx, name)
+		})
+		return nil
+	}
+	var old S
+	b, had, err := t.settingBytes(ctx, name)
+	if err != nil {
+		return err
+	}
+	if had {
+		if err := json.Unmarshal(b, &old); err != nil {
+			return fmt.Errorf("setting %s: %w", name, err)
+		}
+	}
+	secret, since := fields(&form)
+	oldSecret, oldSince := fields(&old)
+	if *secret == "" {
+		*secret = *oldSecret
+	}
+	*since = *oldSince
+	if !had {
+		*since = now
+	}
+	if err := form.Check(); err != nil {
+		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+	}
+	nb, _ := json.Marshal(form)
+	*writes = append(*writes, func() error { return t.inv.PutSetting(ctx, name, nb) })
+	return nil
+}
+
 // runOutbox runs the outbox and, with an HQ, reports it there while this
 // till is the store's relay.
 func (t *Till) runOutbox(ctx context.Context) error {
+	t.host.Host().SetStreamHandler(outboxStateProtocol, t.serveOutboxState) // outbox_catchup.go
+	defer t.host.Host().RemoveStreamHandler(outboxStateProtocol)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
@@ -374,6 +366,7 @@ func (t *Till) reportOutbox(ctx context.Context, client *hqapi.Client) {
 			t.log.Debug("outbox report to HQ", "err", err)
 			continue
 		}
+		t.applyPlacement(ctx, client, ans) // outbox_place.go
 		for _, rt := range ans.Retry {
 			if err := t.outbox.Retry(ctx, rt.Connector, rt.EventID); err != nil {
 				t.log.Warn("retry asked by HQ", "connector", rt.Connector, "event", rt.EventID, "err", err)
@@ -396,6 +389,9 @@ func (t *Till) outboxReport(ctx context.Context) (*hqapi.OutboxReport, error) {
 	}
 	for _, d := range dl {
 		rep.DeadLetters = append(rep.DeadLetters, hqapi.OutboxDeadLetter(d))
+	}
+	if err := t.reportPlacement(ctx, rep); err != nil { // outbox_place.go
+		return nil, err
 	}
 	return rep, nil
 }
@@ -424,4 +420,43 @@ func (t *Till) fiscalFooter(ctx context.Context, id ledger.EventID) []string {
 		out = append(out, rec.URL)
 	}
 	return out
+}
+
+// fiscalURL is a registered sale's fiscal verification URL, printed as a
+// QR code on reprints; empty until it is registered.
+func (t *Till) fiscalURL(ctx context.Context, id ledger.EventID) string {
+	if t.outbox == nil {
+		return ""
+	}
+	if _, ok, err := t.settingBytes(ctx, fiscal.SettingName); err != nil || !ok {
+		return ""
+	}
+	rec, err := t.outbox.Record(ctx, "fiscal", id)
+	if err != nil || rec == nil || rec.State != outbox.Sent {
+		return ""
+	}
+	return rec.URL
+}
+
+// qrDataURL draws data as a QR code (error correction M, the receipt's
+// level) in SVG, as a data: URL for the receipt screen: one path of
+// unit squares on a white square with the 4-module quiet zone.
+func qrDataURL(data string) (string, error) {
+	q, err := qrcode.New(data, qrcode.Medium)
+	if err != nil {
+		return "", fmt.Errorf("qr code: %w", err)
+	}
+	bm := q.Bitmap() // includes the quiet zone
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges">`, len(bm), len(bm))
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, len(bm), len(bm))
+	for y, row := range bm {
+		for x, on := range row {
+			if on {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x, y)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString([]byte(b.String())), nil
 }

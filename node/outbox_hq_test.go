@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -114,5 +115,91 @@ func TestOutboxDeadLetterRetriedAtHQ(t *testing.T) {
 	waitFor(t, "HQ sees the dead letter gone", func() bool { return strings.Contains(get(), `"line":"fiscal: all sent"`) })
 	if strings.Contains(get(), sale.ID().String()) {
 		t.Fatalf("HQ still lists the dead letter: %s", get())
+	}
+}
+
+// TestFiscalMovesToHQEndToEnd: a real till and HQ. The fiscal service is
+// away while the store sells; HQ's staff move fiscal registration to HQ.
+// The relay stands down and hands over (its status says so), HQ
+// registers the backlog from the ledger the relay uploaded once the
+// service is back, and the sales after it. Then registration moves back
+// and the till registers what it sells next. Every receipt is
+// registered once, and the till sends nothing while HQ holds it.
+func TestFiscalMovesToHQEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several relay reports (every 5 s)")
+	}
+	sim := fiscalsim.NewSim()
+	fs := httptest.NewServer(sim.Handler())
+	defer fs.Close()
+	sim.SetBase(fs.URL)
+	sim.Set(fiscalsim.Faults{Down: true})
+
+	s := newStore(t, 1)
+	st, err := hq.OpenBadger(t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hc := hq.DefaultConfig()
+	hc.Storage, hc.Logger = st, quiet()
+	h, err := hq.New(t.Context(), hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RegisterStore(t.Context(), s.store.ID, s.store.Name, s.store.CA); err != nil {
+		t.Fatal(err)
+	}
+	hctx, hstop := context.WithCancel(t.Context())
+	hdone := make(chan struct{})
+	go func() { defer close(hdone); h.RunOutbox(hctx) }()
+	defer func() { hstop(); <-hdone }()
+	hs := httptest.NewServer(h.Handler())
+	defer hs.Close()
+
+	r := s.startWithHQ(t, s.tills[0], hs.URL)
+	seed(t, r, 3)
+	if err := r.PutOutboxSettings(t.Context(), ui.OutboxSettings{Fiscal: ui.FiscalSettings{URL: fs.URL, TIN: "201234567"}}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	sellN := func(k int) {
+		for range k {
+			n++
+			sell(t, r, fmt.Sprintf("mv%d", n), "10001", 1)
+		}
+	}
+	sellN(10)
+	if err := h.SetOutboxPlacement(t.Context(), s.store.ID, "fiscal", "hq", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	fiscalLine := func() string {
+		for _, o := range r.Status(t.Context()).Outbox {
+			if o.Connector == "fiscal" {
+				return o.Line
+			}
+		}
+		return ""
+	}
+	waitFor(t, "the till hands fiscal registration to HQ", func() bool {
+		at, _ := h.OutboxPlacements(t.Context(), s.store.ID)
+		return at["fiscal"] == "hq" && fiscalLine() == "fiscal: sent by HQ"
+	})
+	sellN(5)
+	sim.Set(fiscalsim.Faults{})
+	waitFor(t, "HQ registers the 15 receipts", func() bool { return sim.Stats().Registered == 15 })
+
+	if err := h.SetOutboxPlacement(t.Context(), s.store.ID, "fiscal", "store", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the till takes it back", func() bool {
+		at, _ := h.OutboxPlacements(t.Context(), s.store.ID)
+		return at["fiscal"] == "store" && strings.HasPrefix(fiscalLine(), "fiscal: all sent")
+	})
+	sellN(5)
+	waitFor(t, "the till registers again", func() bool { return sim.Stats().Registered == 20 })
+	waitFor(t, "recorded at the till", func() bool { return fiscalLine() == "fiscal: all sent" })
+	if got := sim.Stats(); got.Duplicates != 0 || got.Registered != 20 {
+		t.Fatalf("simulator %+v: want 20 receipts registered once each", got)
 	}
 }

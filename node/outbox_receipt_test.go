@@ -1,10 +1,12 @@
 package node_test
 
 import (
+	"encoding/base64"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/tillmesh/tillmesh/hw/escpos"
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
 	"github.com/tillmesh/tillmesh/ui"
@@ -48,6 +50,11 @@ func TestReceiptCarriesFiscalRegistration(t *testing.T) {
 	if !ok || rec.Number != reg.Number || rec.Sign != reg.Sign || rec.URL == "" {
 		t.Fatalf("till's record %+v, service's %+v", rec, reg)
 	}
+	svg, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(rec.QR, "data:image/svg+xml;base64,"))
+	if !strings.HasPrefix(rec.QR, "data:image/svg+xml;base64,") || err != nil || !strings.HasPrefix(string(svg), "<svg") ||
+		strings.Count(string(svg), "h1v1h-1z") < 100 {
+		t.Fatalf("receipt screen QR of %s: %.80q (%v)", rec.URL, svg, err)
+	}
 	if err := a.Reprint(t.Context(), ev.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -57,5 +64,12 @@ func TestReceiptCarriesFiscalRegistration(t *testing.T) {
 	if !cp.IsCopy() || !strings.Contains(txt, "Fiscal number "+reg.Number) || !strings.Contains(txt, "Fiscal sign "+reg.Sign) ||
 		!strings.Contains(strings.ReplaceAll(txt, "\n", ""), rec.URL) || strings.Contains(txt, "pending") { // the URL wraps
 		t.Fatalf("reprint does not carry the registration %+v:\n%s", rec, txt)
+	}
+	fiscalQR := false
+	for _, e := range cp.Events {
+		fiscalQR = fiscalQR || (e.Kind == escpos.EventQR && e.Data == rec.URL)
+	}
+	if !fiscalQR {
+		t.Fatalf("the reprint has no QR code of the verification URL %s:\n%s", rec.URL, cp)
 	}
 }

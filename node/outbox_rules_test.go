@@ -2,6 +2,8 @@ package node_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -94,9 +96,77 @@ func telegramBot(t *testing.T) (string, func() []string) {
 		}
 		mu.Lock()
 		texts = append(texts, m.Text)
+		n := len(texts)
 		mu.Unlock()
-		io.WriteString(w, `{"ok":true,"result":{"message_id":5}}`)
+		fmt.Fprintf(w, `{"ok":true,"result":{"message_id":%d}}`, n)
 	}))
 	t.Cleanup(bot.Close)
 	return bot.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
+}
+
+// TestOutboxSettingsKeepSecretAndSince: for each destination, a write
+// that leaves the secret empty keeps the stored one, Since stays where
+// the first write set it, a bad value changes nothing, and an empty
+// address turns the destination off.
+func TestOutboxSettingsKeepSecretAndSince(t *testing.T) {
+	s := newStore(t, 1)
+	r := s.start(t, s.tills[0])
+	type stored struct {
+		Token, Secret string
+		Since         int64
+	}
+	read := func(name string) (stored, bool) {
+		b, err := r.Inventory().Setting(t.Context(), name)
+		if err != nil {
+			return stored{}, false
+		}
+		var v stored
+		json.Unmarshal(b, &v)
+		return v, true
+	}
+	full := ui.OutboxSettings{
+		Fiscal:   ui.FiscalSettings{URL: "http://127.0.0.1:1/fiscal", TIN: "201234567", Token: "fiscal-token"},
+		Telegram: ui.TelegramSettings{Chat: "-100123", Token: testBotToken},
+		Webhook:  ui.WebhookSettings{URL: "http://127.0.0.1:1/hook", AllowInternal: true, Secret: "0123456789abcdef-secret"},
+	}
+	if err := r.PutOutboxSettings(t.Context(), full); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{"outbox.fiscal": "fiscal-token", "outbox.telegram": testBotToken, "outbox.webhook": "0123456789abcdef-secret"}
+	first := map[string]stored{}
+	for name, secret := range names {
+		v, ok := read(name)
+		if !ok || v.Since == 0 || (v.Token != secret && v.Secret != secret) {
+			t.Fatalf("%s after the first write: %+v", name, v)
+		}
+		first[name] = v
+	}
+	noSecrets := full
+	noSecrets.Fiscal.Token, noSecrets.Telegram.Token, noSecrets.Webhook.Secret = "", "", ""
+	noSecrets.Fiscal.TIN = "309876543"
+	if err := r.PutOutboxSettings(t.Context(), noSecrets); err != nil {
+		t.Fatal(err)
+	}
+	for name := range names {
+		if v, _ := read(name); v != first[name] {
+			t.Fatalf("%s after a write without secrets: %+v, want %+v", name, v, first[name])
+		}
+	}
+	bad := noSecrets
+	bad.Webhook.URL = "ftp://nope"
+	bad.Fiscal.TIN = "111111111" // checked first, then refused with the rest
+	if err := r.PutOutboxSettings(t.Context(), bad); !errors.Is(err, ui.ErrBadRequest) {
+		t.Fatalf("bad webhook URL: %v", err)
+	}
+	if b, _ := r.Inventory().Setting(t.Context(), "outbox.fiscal"); !strings.Contains(string(b), "309876543") {
+		t.Fatalf("fiscal setting %s", b)
+	}
+	off := noSecrets
+	off.Telegram.Chat = ""
+	if err := r.PutOutboxSettings(t.Context(), off); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := read("outbox.telegram"); ok {
+		t.Fatal("telegram still configured after an empty chat")
+	}
 }

@@ -108,6 +108,8 @@ type Till struct {
 	outbox    *outbox.Outbox
 	outboxAt  time.Time // when the outbox opened (outboxLeader's hold)
 	notifiers []*notify.Connector
+	placed    placeCache // which connectors run at HQ (outbox_place.go)
+	gate      outboxGate // a started till meets its peers before it sends (outbox_catchup.go)
 
 	// sellMu serialises local events so each one's CRDT stock write
 	// follows the ledger in seq order.

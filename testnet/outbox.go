@@ -102,7 +102,10 @@ func checkOutbox(sc *Scenario, cfg Config) error {
 // receipt of the run is the outbox's.
 func (h *harness) startOutside(ctx context.Context) error {
 	o := &outside{sim: fiscalsim.NewSim(), bot: &fakeBot{}}
-	o.sim.Set(fiscalsim.Faults{Delay: fiscalsim.Duration(fiscalDelay)})
+	// The service numbers each terminal's receipts: it refuses one older
+	// than the last it registered for the till (a refusal is a
+	// violation), and the store registers each till's in order.
+	o.sim.Set(fiscalsim.Faults{Delay: fiscalsim.Duration(fiscalDelay), InOrder: true})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("fiscal simulator: %w", err)
@@ -125,7 +128,7 @@ func (h *harness) startOutside(ctx context.Context) error {
 			return fmt.Errorf("store %s: no running till to configure the outbox on", st.name)
 		}
 		err := th.node().PutOutboxSettings(ctx, ui.OutboxSettings{
-			Fiscal:   ui.FiscalSettings{URL: o.simURL, TIN: fmt.Sprintf("20%07d", st.idx+1)},
+			Fiscal:   ui.FiscalSettings{URL: o.simURL, TIN: fmt.Sprintf("20%07d", st.idx+1), PerTill: true},
 			Telegram: ui.TelegramSettings{API: o.botURL, Chat: fmt.Sprintf("-100%d", st.idx+1), Token: botToken},
 			Rules:    ui.NotifyRules{RefundOver: &zero},
 		})
@@ -284,6 +287,22 @@ func (h *harness) outboxViolations(items []outboxItem) []string {
 	}
 	if st.Rejected > 0 {
 		out = append(out, fmt.Sprintf("outbox: the fiscal service refused %d requests", st.Rejected))
+	}
+	// Each till's receipts were registered in the till's order.
+	byID := map[string]outboxItem{}
+	for _, it := range items {
+		byID[it.ev.ID().String()] = it
+	}
+	regd := map[ledger.TillID]uint64{}
+	for _, id := range h.out.sim.Order() {
+		it, ok := byID[id]
+		if !ok {
+			continue
+		}
+		if it.ev.Seq < regd[it.ev.Till] {
+			out = append(out, fmt.Sprintf("outbox: till %d's seq %d was registered after its seq %d", it.number, it.ev.Seq, regd[it.ev.Till]))
+		}
+		regd[it.ev.Till] = max(regd[it.ev.Till], it.ev.Seq)
 	}
 	// Where each refund stands in ledger order.
 	place := map[string]int{}

@@ -52,6 +52,9 @@ type FiscalSettings struct {
 	TIN      string `json:"tin"`
 	Token    string `json:"token,omitempty"`
 	TokenSet bool   `json:"token_set,omitempty"`
+	// PerTill registers each till's receipts in the till's order, for
+	// a service that needs it.
+	PerTill bool `json:"per_till_order,omitempty"`
 }
 
 // TelegramSettings configure Telegram messages; an empty chat turns them off.
@@ -96,6 +99,9 @@ type FiscalRecord struct {
 	Number string `json:"fiscal_number,omitempty"`
 	Sign   string `json:"fiscal_sign,omitempty"`
 	URL    string `json:"url,omitempty"`
+	// QR is the verification URL as a QR code image, a data: URL the
+	// receipt screen shows; empty without a URL.
+	QR     string `json:"qr,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }
 

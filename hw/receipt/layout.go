@@ -491,6 +491,9 @@ func (w *writer) trailer(r *Receipt, l Layout, reprint bool) {
 	for _, f := range r.Footer {
 		w.wrapped(f, w.cols)
 	}
+	if r.FiscalQR != "" {
+		w.printQR(r.FiscalQR, l) // the fiscal service's verification link
+	}
 	barcode := r.Code
 	if barcode == "" {
 		barcode = r.Number
@@ -559,27 +562,34 @@ func (w *writer) copyMark() {
 // qrCode prints the payload as large as fits: natively, or as raster
 // bands of at most maxRasterBand bytes.
 func (w *writer) qrCode(payload string, l Layout) {
+	if w.printQR(payload, l) {
+		w.qr = payload
+	}
+}
+
+// printQR prints a QR code as large as fits; false if none fits.
+func (w *writer) printQR(payload string, l Layout) bool {
 	dots := l.Printer.DotsPerLine
 	probe, err := escpos.RenderQR(payload, 1, escpos.QRLevelM, 1<<12)
 	if err != nil {
 		w.must(err)
-		return
+		return false
 	}
 	module := min(l.QRModule, dots/probe.Width)
 	if module < 1 {
-		return // cannot fit: the ID line below still names the event
+		return false // cannot fit: the ID line below still names the event
 	}
-	w.qr = payload
 	if l.Printer.QR == escpos.QRNative {
 		w.must(w.b.QR(payload, module, escpos.QRLevelM))
-		return
+		return true
 	}
 	img, err := escpos.RenderQR(payload, module, escpos.QRLevelM, dots)
 	if err != nil {
 		w.must(err)
-		return
+		return false
 	}
 	w.image(img)
+	return true
 }
 
 // code128Fits reports whether a CODE128 code set B barcode of s, with

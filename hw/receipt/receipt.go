@@ -49,6 +49,9 @@ type Receipt struct {
 	// Verify is the start of the QR payload: a URL where the receipt can
 	// be checked, or empty for DefaultVerify.
 	Verify string `json:"verify,omitempty"`
+	// FiscalQR is the fiscal service's verification URL of a registered
+	// receipt, printed as a QR code of its own under the footer.
+	FiscalQR string `json:"fiscal_qr,omitempty"`
 
 	// Title, when set, makes the printout a report (a shift's Z report):
 	// the title and Summary print instead of sale lines, totals, tenders
@@ -118,6 +121,7 @@ type Info struct {
 	Lang     i18n.Lang
 	Location *time.Location
 	Verify   string // QR payload prefix; empty: DefaultVerify
+	FiscalQR string // the fiscal verification URL (Receipt.FiscalQR)
 	// CardLeft is the balance left on each card (by number) a gift card
 	// or store credit tender paid with, printed under the tender.
 	CardLeft map[string]ledger.Money
@@ -147,7 +151,7 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 		loc = time.UTC
 	}
 	r := Receipt{
-		Store: info.Store, Header: info.Header, Footer: info.Footer,
+		Store: info.Store, Header: info.Header, Footer: info.Footer, FiscalQR: info.FiscalQR,
 		Till: info.Till, Cashier: info.Cashier, Number: ledger.ReceiptNo(info.Number, info.Receipt),
 		Code: ledger.ReceiptCode(info.Number, info.Receipt),
 		Time: time.UnixMilli(ev.Time.Wall).In(loc), Currency: s.Currency, Lang: string(info.Lang), TaxIncluded: s.TaxIncluded,
@@ -287,6 +291,8 @@ func (r *Receipt) Validate() error {
 		return bad("%d header and %d footer lines, limit %d", len(r.Header), len(r.Footer), maxExtras)
 	case len(r.Sig) == 0 || len(r.Sig) > 64 || r.EventID.IsZero():
 		return bad("no signature or event id")
+	case len(r.FiscalQR) > maxFiscalQR:
+		return bad("fiscal QR of %d bytes, limit %d", len(r.FiscalQR), maxFiscalQR)
 	}
 	texts := []string{r.Store, r.Till, r.Cashier, r.Number, r.Code, r.Verify, r.Title, r.Lang}
 	for _, row := range r.Summary {
@@ -310,6 +316,10 @@ func (r *Receipt) Validate() error {
 	}
 	return nil
 }
+
+// maxFiscalQR bounds the fiscal verification URL a receipt prints as a QR
+// code.
+const maxFiscalQR = 512
 
 // DefaultVerify starts the QR payload when the receipt names no URL.
 const DefaultVerify = "tillmesh:receipt"

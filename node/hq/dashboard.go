@@ -144,10 +144,11 @@ func (h *HQ) registerDashboard(mux *http.ServeMux) {
 	api("GET /hq/api/overspends", h.staff(h.apiOverspends)) // overspend.go
 	api("GET /hq/api/outbox", h.staff(h.apiOutbox))         // outbox.go
 	api("POST /hq/api/stores/{store}/outbox/retry", h.staff(h.apiOutboxRetry))
-	api("GET /hq/api/transfers", h.staff(h.apiTransfers))             // transfers.go
-	api("GET /hq/api/report.csv", h.staff(h.apiReportCSV))            // reportcsv.go
-	api("GET /hq/api/stock/health", h.staff(h.apiStockHealth))        // stockhealth.go
-	api("POST /hq/api/stores/{store}/day", h.staff(h.apiBusinessDay)) // businessday.go
+	api("PUT /hq/api/stores/{store}/outbox/at", h.staff(h.apiOutboxPlacement)) // outbox_run.go
+	api("GET /hq/api/transfers", h.staff(h.apiTransfers))                      // transfers.go
+	api("GET /hq/api/report.csv", h.staff(h.apiReportCSV))                     // reportcsv.go
+	api("GET /hq/api/stock/health", h.staff(h.apiStockHealth))                 // stockhealth.go
+	api("POST /hq/api/stores/{store}/day", h.staff(h.apiBusinessDay))          // businessday.go
 }
 
 // withClientCookie gives a browser loading the dashboard its client

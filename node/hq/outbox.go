@@ -1,6 +1,8 @@
 package hq
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"sort"
 	"sync"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/outbox"
 )
 
 // outboxBoard holds each store's latest outbox report (fiscal
@@ -19,6 +22,14 @@ import (
 type outboxBoard struct {
 	mu     sync.Mutex
 	stores map[ledger.StoreID]*outboxState
+
+	// The connectors HQ runs for stores (outbox_run.go): runs holds each
+	// store's, started under ctx (RunOutbox's) and counted by wg; place
+	// serialises placement changes with the reports that complete them.
+	runs  map[ledger.StoreID]*hqOutbox
+	ctx   context.Context
+	wg    sync.WaitGroup
+	place sync.Mutex
 }
 
 type outboxState struct {
@@ -51,11 +62,20 @@ func (h *HQ) putOutbox(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
 		return
 	}
+	ans := hqapi.OutboxAnswer{Retry: []hqapi.OutboxRetry{}}
+	if err := h.outboxExchange(r.Context(), store, rep, &ans); err != nil { // outbox_run.go
+		if errors.Is(err, ErrInvalid) {
+			writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+			return
+		}
+		h.log.Error("outbox report", "store", store.String(), "err", err)
+		writeErr(w, http.StatusInternalServerError, hqapi.CodeBadRequest, "outbox state: "+err.Error())
+		return
+	}
 	b := &h.outbox
 	b.mu.Lock()
 	st := b.state(store)
 	st.report, st.received = *rep, h.cfg.Now()
-	ans := hqapi.OutboxAnswer{Retry: []hqapi.OutboxRetry{}}
 	for rt := range st.retry {
 		ans.Retry = append(ans.Retry, rt)
 	}
@@ -72,6 +92,10 @@ type OutboxView struct {
 	Connectors  []hqapi.OutboxConnector  `json:"connectors"`
 	DeadLetters []hqapi.OutboxDeadLetter `json:"dead_letters"`
 	Queued      int                      `json:"queued_retries"`
+	// At says where each connector runs ("store", "to-hq", "hq",
+	// "to-store"); AtHQ is the state of the ones HQ runs.
+	At   map[string]string `json:"at,omitempty"`
+	AtHQ []outbox.Status   `json:"at_hq,omitempty"`
 }
 
 // apiOutbox lists every store's outbox as its relay last reported it.
@@ -90,6 +114,12 @@ func (h *HQ) apiOutbox(w http.ResponseWriter, r *http.Request, _ *session) {
 			Connectors: st.report.Connectors, DeadLetters: st.report.DeadLetters, Queued: len(st.retry)})
 	}
 	b.mu.Unlock()
+	for i := range out {
+		id, _ := ledger.ParseStoreID(out[i].Store)
+		var dead []hqapi.OutboxDeadLetter
+		out[i].At, out[i].AtHQ, dead = h.hqOutboxStatus(r.Context(), id)
+		out[i].DeadLetters = append(append([]hqapi.OutboxDeadLetter{}, out[i].DeadLetters...), dead...)
+	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].Name < out[j].Name || (out[i].Name == out[j].Name && out[i].Store < out[j].Store)
 	})
@@ -107,6 +137,15 @@ func (h *HQ) apiOutboxRetry(w http.ResponseWriter, r *http.Request, s *session) 
 	var req hqapi.OutboxRetry
 	if err := decodeBody(r, &req); err != nil {
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
+		return
+	}
+	if atHQ, err := h.retryAtHQ(r.Context(), store, req.Connector, req.EventID); atHQ { // outbox_run.go
+		if err != nil {
+			writeErr(w, http.StatusNotFound, hqapi.CodeBadRequest, err.Error())
+			return
+		}
+		h.log.Info("dead letter sent again at HQ", "store", store.String(), "connector", req.Connector, "event", req.EventID, "user", s.user)
+		writeJSON(w, http.StatusAccepted, map[string]any{"queued": req})
 		return
 	}
 	b := &h.outbox

@@ -125,7 +125,7 @@ func OpenPostgres(ctx context.Context, dsn string, maxConns int) (*Postgres, err
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	p := &Postgres{db: db}
-	if _, err := db.ExecContext(ctx, schema+customerSchema); err != nil { // customers_postgres.go
+	if _, err := db.ExecContext(ctx, schema+customerSchema+outboxSchema); err != nil { // customers_postgres.go, outbox_storage.go
 		db.Close()
 		return nil, fmt.Errorf("open hq postgres: %w", err)
 	}

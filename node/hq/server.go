@@ -65,6 +65,7 @@ func (h *HQ) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		h.RunOutbox(ctx) // outbox_run.go: until ctx ends
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

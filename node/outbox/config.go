@@ -41,6 +41,21 @@ type Config struct {
 	// tills that both believe it for a moment cost at most a repeated
 	// request, which the service answers from its idempotency key.
 	Leader func() bool
+	// Active reports whether a connector runs here at all; nil: every
+	// connector does. A connector a chain runs at HQ stands down at the
+	// store (and the other way round): Handover waits for its round in
+	// progress and returns what the other side needs to go on.
+	Active func(connector string) bool
+	// Catchup, if set, returns the peers' state of a connector (each
+	// peer's Export) when this till starts sending it: at start, and
+	// whenever it becomes the sender again. The till imports it before
+	// it sends, so it never repeats what another till sent while this
+	// one was away or cut off, whether or not the CRDT has brought those
+	// records yet. An error postpones sending to the next round.
+	Catchup func(ctx context.Context, connector string) ([][]crdt.OutboxEntry, error)
+	// Elsewhere names the side an inactive connector runs at, for its
+	// status line ("fiscal: sent by HQ").
+	Elsewhere string
 	// Number returns a till's number in the store, 0 if unknown.
 	Number func(ledger.TillID) uint32
 	// Self is this till's number, recorded with each result.
@@ -76,7 +91,7 @@ type Config struct {
 // DefaultConfig returns the defaults of a till.
 func DefaultConfig() Config {
 	return Config{MinBackoff: time.Second, MaxBackoff: time.Minute, MaxAttempts: 8, Batch: 2000,
-		Flush: 64, FlushEvery: 200 * time.Millisecond, Poll: 2 * time.Second, Timeout: 30 * time.Second,
+		Flush: 64, FlushEvery: 200 * time.Millisecond, Poll: 2 * time.Second, Timeout: 30 * time.Second, Elsewhere: "HQ",
 		Number: func(ledger.TillID) uint32 { return 0 }, Logger: slog.Default(), Now: time.Now}
 }
 

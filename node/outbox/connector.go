@@ -38,6 +38,16 @@ type Connector interface {
 	Send(ctx context.Context, it Item) (Result, error)
 }
 
+// PerTiller is implemented by a connector whose service needs each
+// till's items in the till's order (a fiscal service that numbers a
+// terminal's receipts), while different tills' items may overlap. With
+// PerTill true and a Window above 1, one till's items are sent one after
+// the other, a failure holding back that till's later items, and up to
+// Window tills are sent for at once.
+type PerTiller interface {
+	PerTill() bool
+}
+
 // Item is one event on its way out.
 type Item struct {
 	Event   *ledger.Event

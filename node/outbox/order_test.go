@@ -88,3 +88,61 @@ func TestWindowOneHoldsBackWhatFollowsAFailure(t *testing.T) {
 		}
 	}
 }
+
+// perTillFlaky is flaky with each till's items in the till's order.
+type perTillFlaky struct{ *flaky }
+
+func (perTillFlaky) PerTill() bool { return true }
+
+// TestPerTillOrder: a service that needs each till's receipts in order
+// (PerTiller) gets them so, tills in parallel; a bad answer for one item
+// holds back that till's later items until it is accepted, and not the
+// other tills'.
+func TestPerTillOrder(t *testing.T) {
+	l := outboxtest.NewMemLedger(3)
+	var sales []*ledger.Event
+	for i := range 60 {
+		sales = append(sales, l.Append(i%3, ledgertest.Sale3(), int64(1000+i)))
+	}
+	f := perTillFlaky{&flaky{window: 4, failID: sales[4].ID(), fails: 3, tries: map[ledger.EventID]int{}}}
+	cfg := outbox.DefaultConfig()
+	cfg.Connectors, cfg.Ledger, cfg.Store, cfg.Number = []outbox.Connector{f}, l, outboxtest.NewMemStore(), l.Number
+	cfg.Leader = func() bool { return true }
+	cfg.MinBackoff, cfg.MaxBackoff, cfg.Poll = 5*time.Millisecond, 10*time.Millisecond, 5*time.Millisecond
+	cfg.Batch, cfg.Logger = 7, testkit.Quiet()
+	o, err := outbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); o.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	testkit.WaitFor(t, "all sent", 10*time.Second, func() bool { return o.Status()[0].Sent == 60 })
+	seq := map[ledger.EventID]*ledger.Event{}
+	for _, ev := range sales {
+		seq[ev.ID()] = ev
+	}
+	last := map[ledger.TillID]uint64{}
+	failedAt := -1
+	for i, id := range f.sent() {
+		ev := seq[id]
+		if id == sales[4].ID() && failedAt < 0 {
+			failedAt = i
+		}
+		if ev.Seq < last[ev.Till] || (ev.Seq == last[ev.Till] && id != sales[4].ID()) {
+			t.Fatalf("send %d: till %s seq %d after seq %d", i, ev.Till.Short(), ev.Seq, last[ev.Till])
+		}
+		last[ev.Till] = ev.Seq
+	}
+	// The other tills went on while the failing one waited.
+	others := 0
+	for _, id := range f.sent()[failedAt:] {
+		if seq[id].Till != sales[4].Till {
+			others++
+		}
+	}
+	if others == 0 {
+		t.Fatal("the other tills waited for the failing till")
+	}
+}

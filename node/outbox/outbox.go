@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillmesh/tillmesh/crdt"
@@ -28,6 +29,16 @@ const (
 
 // maxEntries is crdt's bound on one PutOutbox.
 const maxEntries = 256
+
+// perTill reports whether c wants each till's items in order
+// (PerTiller).
+func perTill(c Connector) bool {
+	p, ok := c.(PerTiller)
+	return ok && p.PerTill()
+}
+
+// stopGrace is how long a stopping till waits for requests in flight.
+const stopGrace = 5 * time.Second
 
 // maxRefs bounds the in-memory cache of recorded refs.
 const maxRefs = 4096
@@ -50,6 +61,13 @@ type Outbox struct {
 type conn struct {
 	c    Connector
 	wake chan struct{}
+	// round is held while the connector sends (Prepare and round), so
+	// Handover can wait for a round in progress to end.
+	round sync.Mutex
+	// leading is true while this till sends this connector, after it
+	// caught up with its peers' state (Config.Catchup). Written under
+	// round.
+	leading atomic.Bool
 
 	mu        sync.Mutex
 	cursor    ledger.Vector               // highest seq per till with nothing left to send at or below it
@@ -120,14 +138,34 @@ func (o *Outbox) loop(ctx context.Context, k *conn) {
 		case <-k.wake:
 		}
 		wait := o.cfg.Poll
+		k.round.Lock()
 		configured, err := k.c.Prepare(ctx)
 		if err != nil {
 			o.log.Warn("read connector settings", "connector", k.c.Name(), "err", err)
 		}
+		active := o.active(k.c.Name())
 		k.mu.Lock()
 		k.status.Configured = configured
+		k.status.Elsewhere = ""
+		if !active {
+			k.status.Elsewhere = o.cfg.Elsewhere
+		}
 		k.mu.Unlock()
-		if configured && o.cfg.Leader() {
+		lead := configured && active && o.cfg.Leader()
+		if lead && !k.leading.Load() {
+			if err := o.catchup(ctx, k); err != nil {
+				lead = false
+				if ctx.Err() == nil {
+					o.log.Info("not sending until this till has its peers' outbox state", "connector", k.c.Name(), "err", err)
+				}
+			} else {
+				k.leading.Store(true)
+			}
+		}
+		if !lead {
+			k.leading.Store(false)
+		}
+		if lead {
 			more, err := o.round(ctx, k)
 			if err != nil && ctx.Err() == nil {
 				o.log.Warn("outbox round", "connector", k.c.Name(), "err", err)
@@ -136,6 +174,7 @@ func (o *Outbox) loop(ctx context.Context, k *conn) {
 				wait = 0
 			}
 		}
+		k.round.Unlock()
 		if now := o.cfg.Now(); now.Sub(lastCount) >= countEvery {
 			o.count(ctx, k, configured)
 			lastCount = o.cfg.Now()
@@ -250,10 +289,15 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 		}
 		return a.Seq < b.Seq
 	})
+	ordered := perTill(k.c)
+	held := map[ledger.TillID]bool{} // per till: a till whose item waits holds back its later ones
 	for _, c := range cands {
 		if len(items) >= o.cfg.Batch {
 			full = true
 			break
+		}
+		if held[c.ev.Till] {
+			continue
 		}
 		id := c.ev.ID()
 		k.mu.Lock()
@@ -277,6 +321,7 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 			if k.c.Window() == 1 {
 				break // in order: nothing after it goes first
 			}
+			held[c.ev.Till] = ordered
 			continue
 		}
 		items = append(items, c)
@@ -308,44 +353,92 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 		err error
 		n   int
 	}
-	sctx, stop := context.WithCancel(ctx)
+	// Requests in flight when the till stops (ctx ends) get stopGrace to
+	// come back, so their answers are recorded: an answer lost is a
+	// message sent again after the restart. Nothing new goes out.
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	jobs := make(chan pending)
+	go func() {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-time.After(stopGrace):
+				stop()
+			case <-sctx.Done():
+			}
+		case <-sctx.Done():
+		}
+	}()
+	// Per till (PerTiller): each job is one till's items, in order, sent
+	// one after the other by one sender; different tills' go in parallel.
+	var lanes [][]pending
+	if perTill(k.c) {
+		at := map[ledger.TillID]int{}
+		for _, p := range items {
+			i, ok := at[p.ev.Till]
+			if !ok {
+				i = len(lanes)
+				at[p.ev.Till] = i
+				lanes = append(lanes, nil)
+			}
+			lanes[i] = append(lanes[i], p)
+		}
+	} else {
+		for _, p := range items {
+			lanes = append(lanes, []pending{p})
+		}
+	}
+	jobs := make(chan []pending)
 	out := make(chan outcome, len(items))
 	// In order (Window 1), the sender waits for each verdict before it
 	// takes the next item, so nothing goes out ahead of a failure.
 	ordered := k.c.Window() == 1
 	gate := make(chan bool)
 	var wg sync.WaitGroup
-	for range min(k.c.Window(), len(items)) {
+	for range min(k.c.Window(), len(lanes)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range jobs {
-				attempt := 1
-				k.mu.Lock()
-				if f := k.fails[p.ev.ID()]; f != nil {
-					attempt = f.attempts + 1
-				}
-				k.mu.Unlock()
-				it := Item{Event: p.ev, Number: p.number, Receipt: o.receipt(p.number, p.ev), Attempt: attempt}
-				it.Original = o.original(sctx, k, p.ev)
-				cctx, c := context.WithTimeout(sctx, o.cfg.Timeout)
-				res, err := k.c.Send(cctx, it)
-				c()
-				out <- outcome{p: p, res: res, err: err, n: attempt}
-				if ordered && !<-gate {
-					return
+			for lane := range jobs {
+			laneItems:
+				for i, p := range lane {
+					if i > 0 && (!o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil) {
+						break
+					}
+					attempt := 1
+					k.mu.Lock()
+					if f := k.fails[p.ev.ID()]; f != nil {
+						attempt = f.attempts + 1
+					}
+					k.mu.Unlock()
+					it := Item{Event: p.ev, Number: p.number, Receipt: o.receipt(p.number, p.ev), Attempt: attempt}
+					it.Original = o.original(sctx, k, p.ev)
+					cctx, c := context.WithTimeout(sctx, o.cfg.Timeout)
+					res, err := k.c.Send(cctx, it)
+					c()
+					out <- outcome{p: p, res: res, err: err, n: attempt}
+					if ordered && !<-gate {
+						return
+					}
+					var rej *Rejection
+					if err != nil && !errors.As(err, &rej) {
+						break laneItems // the till's next items wait for this one
+					}
 				}
 			}
 		}()
 	}
 	go func() {
 		defer close(jobs)
-		for _, p := range items {
+		for _, p := range lanes {
+			if !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil {
+				return // stopping, handed over, or another till leads now: what is not out yet goes later, or from there
+			}
 			select {
 			case jobs <- p:
 			case <-sctx.Done():
+				return
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -362,7 +455,13 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 		if len(batch) == 0 || werr != nil {
 			return
 		}
-		if err := o.put(ctx, batch); err != nil {
+		// Record what the services answered even when the till is
+		// stopping: an answer not recorded is sent again after the
+		// restart, and a message has no idempotency key.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Timeout)
+		err := o.put(wctx, batch)
+		cancel()
+		if err != nil {
 			werr = err
 			stop()
 		}
@@ -404,9 +503,10 @@ func (o *Outbox) settle(ctx context.Context, k *conn, p pending, res Result, err
 	now := o.cfg.Now()
 	rec := Record{Till: hex.EncodeToString(p.ev.Till[:]), Seq: p.ev.Seq, Receipt: o.receipt(p.number, p.ev),
 		Kind: string(p.ev.Kind()), Attempts: attempt, At: now.UnixMilli(), By: o.cfg.Self}
-	if errors.Is(err, context.Canceled) && ctx.Err() == nil {
-		// The round stopped sending (an unreachable service or an
-		// ordered item that failed); this one was cut short: no attempt.
+	if errors.Is(err, context.Canceled) {
+		// The round stopped sending (an unreachable service, an ordered
+		// item that failed, or the till stopping past stopGrace); this
+		// one was cut short: no attempt.
 		return nil, false
 	}
 	if err == nil && res.Ref != "" {
@@ -632,6 +732,17 @@ func decodeCursor(b []byte) (ledger.Vector, error) {
 	return v, nil
 }
 
+// encodeCursor writes a cursor as the store keeps it: till ID (hex) ->
+// seq, JSON.
+func encodeCursor(v ledger.Vector) []byte {
+	m := make(map[string]uint64, len(v))
+	for t, s := range v {
+		m[hex.EncodeToString(t[:])] = s
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
 // advance moves the cursor of each till over the events a round saw that
 // need nothing more, and records it after the results it covers.
 func (o *Outbox) advance(ctx context.Context, k *conn, tills map[ledger.TillID]*scanned) error {
@@ -652,15 +763,11 @@ func (o *Outbox) advance(ctx context.Context, k *conn, tills map[ledger.TillID]*
 			moved = true
 		}
 	}
-	m := make(map[string]uint64, len(k.cursor))
-	for t, s := range k.cursor {
-		m[hex.EncodeToString(t[:])] = s
-	}
+	b := encodeCursor(k.cursor)
 	k.mu.Unlock()
 	if !moved {
 		return nil
 	}
-	b, _ := json.Marshal(m)
 	return o.put(ctx, []crdt.OutboxEntry{{Connector: k.c.Name(), Kind: kindCursor, ID: cursorID, Value: b}})
 }
 

@@ -18,6 +18,10 @@ type Status struct {
 	Configured bool   `json:"configured"`
 	// Sending is true on the till that sends for the store.
 	Sending bool `json:"sending"`
+	// Elsewhere names the other side when the connector runs there
+	// (Config.Elsewhere: "HQ" seen from the store): this side neither
+	// sends nor counts it. Empty when it runs here.
+	Elsewhere string `json:"elsewhere,omitempty"`
 	// Reachable is false after the service could not be reached, until
 	// it answers again (meaningful on the sending till).
 	Reachable bool `json:"reachable"`
@@ -42,7 +46,7 @@ type Status struct {
 // backlog is visible everywhere.
 func (o *Outbox) count(ctx context.Context, k *conn, configured bool) {
 	st := Status{}
-	if configured {
+	if configured && o.active(k.c.Name()) {
 		if err := o.loadCursor(ctx, k); err != nil {
 			o.log.Debug("count outbox backlog", "connector", k.c.Name(), "err", err)
 			return
@@ -103,7 +107,7 @@ func (o *Outbox) Status() []Status {
 		k.mu.Lock()
 		st := k.status
 		k.mu.Unlock()
-		st.Sending = leader && st.Configured
+		st.Sending = leader && st.Configured && st.Elsewhere == ""
 		if !st.Sending {
 			st.Reachable = false
 		}
@@ -118,6 +122,9 @@ func (o *Outbox) Status() []Status {
 func (s Status) line(now time.Time) string {
 	if !s.Configured {
 		return s.Connector + ": not configured"
+	}
+	if s.Elsewhere != "" {
+		return s.Connector + ": sent by " + s.Elsewhere
 	}
 	if !s.Counted {
 		return s.Connector + ": counting the backlog"

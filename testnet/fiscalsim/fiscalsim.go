@@ -54,6 +54,10 @@ type Faults struct {
 	SameNumber bool `json:"same_number"`
 	// Token, when set, is required as "Authorization: Bearer <token>".
 	Token string `json:"token,omitempty"`
+	// InOrder refuses (409 out_of_order) a receipt or Z report of a
+	// terminal dated before one the service already registered for it,
+	// as services that number a terminal's receipts do.
+	InOrder bool `json:"in_order,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes as "20ms".
@@ -103,6 +107,7 @@ type Sim struct {
 	stats  Stats
 	byID   map[string]*Registered
 	order  []string
+	lastAt map[string]time.Time // newest registration per terminal (InOrder)
 	first  string
 }
 
@@ -274,11 +279,28 @@ func (s *Sim) register(w http.ResponseWriter, r *http.Request, z bool) {
 		writeJSON(w, 200, fiscal.Answer{Error: &fiscal.Error{Code: "internal", Message: "cash register not activated"}})
 		return
 	}
+	terminal, at := rec.Terminal, rec.Time
+	if z {
+		terminal, at = zr.Terminal, zr.Time
+	}
+	when, _ := time.Parse(time.RFC3339Nano, at)
 	s.mu.Lock()
 	reg, dup := s.byID[id]
+	if !dup && f.InOrder && when.Before(s.lastAt[terminal]) {
+		s.stats.Rejected++
+		s.mu.Unlock()
+		s.refuse(w, http.StatusConflict, "out_of_order", fmt.Sprintf("terminal %s registered a later receipt already", terminal))
+		return
+	}
 	if dup {
 		s.stats.Duplicates++
 	} else {
+		if s.lastAt == nil {
+			s.lastAt = map[string]time.Time{}
+		}
+		if when.After(s.lastAt[terminal]) {
+			s.lastAt[terminal] = when
+		}
 		n := len(s.order) + 1
 		num := fmt.Sprintf("FN%010d", n)
 		if f.SameNumber && s.first != "" {

@@ -1077,7 +1077,8 @@ async function showFiscal(id) {
   if (f.state === 'sent') {
     fill(box, el('div', {}, L('till.fiscal.number') + ' ', el('b', {}, f.fiscal_number || '')),
       f.fiscal_sign ? el('div', {}, L('till.fiscal.sign', { sign: f.fiscal_sign })) : null,
-      f.url ? el('a', { href: f.url, target: '_blank', rel: 'noopener noreferrer' }, L('till.fiscal.verify')) : null);
+      f.url ? el('a', { href: f.url, target: '_blank', rel: 'noopener noreferrer' }, L('till.fiscal.verify')) : null,
+      f.qr ? el('img', { class: 'fiscal-qr', src: f.qr, alt: L('till.fiscal.qr_alt', { url: f.url }), width: '128', height: '128' }) : null);
   } else if (f.state === 'pending' || f.state === 'retry') {
     fill(box, L('till.fiscal.pending'));
     setTimeout(() => showFiscal(id), 3000);

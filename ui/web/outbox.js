@@ -94,6 +94,7 @@ async function load() {
   $('#ob-f-url').value = st.fiscal.url || '';
   $('#ob-f-tin').value = st.fiscal.tin || '';
   const secret = (set) => (set ? L('till.outbox.secret_set') : L('till.outbox.secret_none'));
+  $('#ob-f-pertill').checked = !!st.fiscal.per_till_order;
   $('#ob-f-token').placeholder = secret(st.fiscal.token_set);
   $('#ob-t-chat').value = st.telegram.chat || '';
   $('#ob-t-api').value = st.telegram.api || '';
@@ -116,7 +117,7 @@ async function save(ev) {
   const refund = minor($('#ob-r-refund').value), voidOver = minor($('#ob-r-void').value);
   if (Number.isNaN(refund) || Number.isNaN(voidOver)) { say(L('till.outbox.amounts', { example: typed(50 * Math.pow(10, I18N.format.digits)) }), false); return; }
   const body = {
-    fiscal: { url: $('#ob-f-url').value.trim(), tin: $('#ob-f-tin').value.trim(), token: $('#ob-f-token').value },
+    fiscal: { url: $('#ob-f-url').value.trim(), tin: $('#ob-f-tin').value.trim(), token: $('#ob-f-token').value, per_till_order: $('#ob-f-pertill').checked },
     telegram: { chat: $('#ob-t-chat').value.trim(), api: $('#ob-t-api').value.trim(), token: $('#ob-t-token').value },
     webhook: { url: $('#ob-w-url').value.trim(), allow_internal: $('#ob-w-internal').checked, secret: $('#ob-w-secret').value },
     rules: {

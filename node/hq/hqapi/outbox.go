@@ -21,7 +21,42 @@ type OutboxReport struct {
 	At          time.Time          `json:"at"`
 	Connectors  []OutboxConnector  `json:"connectors"`
 	DeadLetters []OutboxDeadLetter `json:"dead_letters"`
+
+	// AtHQ names the connectors the store has stood down for HQ (its
+	// replicated setting outbox.at).
+	AtHQ []string `json:"at_hq,omitempty"`
+	// Handover carries the state of connectors the store stood down
+	// because HQ asked (OutboxAnswer.Handover): HQ runs them from it.
+	Handover []OutboxHandover `json:"handover,omitempty"`
+	// Resumed names connectors the store took back from HQ: it imported
+	// HQ's state (OutboxAnswer.Resume) and runs them again.
+	Resumed []string `json:"resumed,omitempty"`
+	// Settings are the store's outbox settings (outbox.fiscal, ...,
+	// secrets included), sent while a connector runs at HQ, so HQ sends
+	// where the store's manager says. Nil: unchanged.
+	Settings map[string]json.RawMessage `json:"settings,omitempty"`
 }
+
+// OutboxHandover is one connector's state handed from one side to the
+// other: its cursor, the final records above it, its dead letters (the
+// entries of node/outbox's Handover, values as the outbox wrote them).
+type OutboxHandover struct {
+	Connector string        `json:"connector"`
+	Entries   []OutboxEntry `json:"entries"`
+}
+
+// OutboxEntry is one record of a connector's state.
+type OutboxEntry struct {
+	Kind  string          `json:"kind"`
+	ID    string          `json:"id"`
+	Value json.RawMessage `json:"value"`
+}
+
+// Where a connector runs (OutboxAnswer.At).
+const (
+	OutboxAtStore = "store"
+	OutboxAtHQ    = "hq"
+)
 
 // OutboxConnector is one connector's backlog.
 type OutboxConnector struct {
@@ -57,6 +92,15 @@ type OutboxRetry struct {
 // for since the last one.
 type OutboxAnswer struct {
 	Retry []OutboxRetry `json:"retry"`
+	// At is where each connector HQ knows of runs for this store:
+	// OutboxAtHQ or OutboxAtStore. A store stands down the ones at HQ.
+	At map[string]string `json:"at,omitempty"`
+	// Handover names the connectors HQ waits for: the store stands them
+	// down, waits for its round in progress, and reports their state.
+	Handover []string `json:"handover,omitempty"`
+	// Resume hands connectors back to the store with HQ's state; the
+	// store imports it before it runs them (then reports Resumed).
+	Resume []OutboxHandover `json:"resume,omitempty"`
 }
 
 // Bounds on a report.
@@ -64,6 +108,8 @@ const (
 	maxOutboxConnectors = 16
 	maxOutboxDead       = 500 // a report carries the newest 500
 	maxOutboxText       = 1024
+	maxOutboxEntries    = 20000
+	maxOutboxSetting    = 16 << 10
 )
 
 // DecodeOutboxReport reads and checks a relay's report.
@@ -87,7 +133,38 @@ func DecodeOutboxReport(b []byte) (*OutboxReport, error) {
 			return nil, fmt.Errorf("%w: outbox report: dead letter %q out of bounds", ErrBadRequest, d.EventID)
 		}
 	}
+	for _, name := range r.AtHQ {
+		if name == "" || len(name) > 32 || len(r.AtHQ) > maxOutboxConnectors {
+			return nil, fmt.Errorf("%w: outbox report: connector %q out of bounds", ErrBadRequest, name)
+		}
+	}
+	if len(r.Handover) > maxOutboxConnectors || len(r.Resumed) > maxOutboxConnectors || len(r.Settings) > maxOutboxConnectors {
+		return nil, fmt.Errorf("%w: outbox report: more than %d handovers, resumed connectors or settings", ErrBadRequest, maxOutboxConnectors)
+	}
+	for _, h := range r.Handover {
+		if err := h.Check(); err != nil {
+			return nil, err
+		}
+	}
+	for name, v := range r.Settings {
+		if len(name) > 64 || len(v) > maxOutboxSetting {
+			return nil, fmt.Errorf("%w: outbox report: setting %q out of bounds", ErrBadRequest, name)
+		}
+	}
 	return &r, nil
+}
+
+// Check bounds a handover.
+func (h OutboxHandover) Check() error {
+	if h.Connector == "" || len(h.Connector) > 32 || len(h.Entries) > maxOutboxEntries {
+		return fmt.Errorf("%w: outbox handover of %q: %d entries out of bounds", ErrBadRequest, h.Connector, len(h.Entries))
+	}
+	for _, e := range h.Entries {
+		if len(e.Kind) == 0 || len(e.Kind) > 32 || len(e.ID) == 0 || len(e.ID) > 128 || len(e.Value) == 0 || len(e.Value) > maxOutboxSetting {
+			return fmt.Errorf("%w: outbox handover of %q: entry %q out of bounds", ErrBadRequest, h.Connector, e.ID)
+		}
+	}
+	return nil
 }
 
 // PutOutbox reports the store's outbox and returns the retries HQ's

@@ -18,6 +18,33 @@ async function retry(store, d) {
   await load();
 }
 
+// placement lists where each connector runs for the store, with a
+// button to move it to HQ or back (the store's relay completes the move
+// with its next reports).
+const placeKey = { store: 'hq.outbox.at.store', 'to-hq': 'hq.outbox.at.to_hq', hq: 'hq.outbox.at.hq', 'to-store': 'hq.outbox.at.to_store' };
+function placement(s) {
+  const p = el('p');
+  for (const c of ['fiscal', 'telegram', 'webhook']) {
+    const at = s.at[c] || 'store';
+    const b = el('button', I18N.t(at === 'hq' || at === 'to-hq' ? 'hq.outbox.run_at_store' : 'hq.outbox.run_at_hq'));
+    b.disabled = at === 'to-store';
+    b.addEventListener('click', () => move(s.store, c, at === 'hq' || at === 'to-hq' ? 'store' : 'hq').catch((e) => { $('#msg').textContent = e.message; }));
+    p.append(el('span', I18N.t('hq.outbox.connector_at', { connector: c, at: placeKey[at] ? I18N.t(placeKey[at]) : at }) + ' '), b, el('span', ' '));
+  }
+  return p;
+}
+
+async function move(store, connector, at) {
+  const res = await fetch(`/hq/api/stores/${store}/outbox/at`, {
+    method: 'PUT', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+    body: JSON.stringify({ connector, at }),
+  });
+  const data = await res.json().catch(() => ({}));
+  $('#msg').textContent = res.ok ? I18N.t('hq.outbox.move_sent', { connector }) : (data.error || res.statusText);
+  await load();
+}
+
 async function load() {
   const me = await fetch('/hq/api/me', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
   if (!me) { $('#msg').textContent = I18N.t('hq.outbox.login_first'); return; }
@@ -30,8 +57,9 @@ async function load() {
     const sec = el('section');
     sec.append(el('h2', I18N.t('hq.outbox.reported', { store: s.name || s.store, at: I18N.date(s.received) + ' ' + I18N.time(s.received) })));
     const ul = el('ul');
-    for (const c of s.connectors || []) ul.append(el('li', c.line + (c.last_error ? ' · ' + I18N.t('hq.outbox.last_error', { error: c.last_error }) : '')));
+    for (const c of [...(s.connectors || []), ...(s.at_hq || [])]) ul.append(el('li', c.line + (c.last_error ? ' · ' + I18N.t('hq.outbox.last_error', { error: c.last_error }) : '')));
     sec.append(ul);
+    if (s.at) sec.append(placement(s));
     if ((s.dead_letters || []).length) {
       const t = el('table');
       const hr = el('tr');

@@ -25,6 +25,10 @@ type Settings struct {
 	// Since is when the store started fiscalizing (Unix ms): earlier
 	// events are not registered.
 	Since int64 `json:"since"`
+	// PerTill registers each till's receipts in the till's order (a
+	// service that numbers a terminal's receipts and refuses one older
+	// than the last); tills still go in parallel.
+	PerTill bool `json:"per_till_order,omitempty"`
 }
 
 // Check reports what is wrong with s.
@@ -74,6 +78,14 @@ func NewWithProvider(p Provider, s Settings, window int) *Connector {
 func (c *Connector) Name() string { return "fiscal" }
 func (c *Connector) Noun() string { return "receipts" }
 func (c *Connector) Window() int  { return c.window }
+
+// PerTill reports whether the service needs each till's receipts in
+// order (Settings.PerTill): outbox.PerTiller.
+func (c *Connector) PerTill() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.settings.PerTill
+}
 
 // Prepare reads the settings and rebuilds the provider when they change.
 func (c *Connector) Prepare(ctx context.Context) (bool, error) {

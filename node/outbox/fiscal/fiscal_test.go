@@ -306,3 +306,38 @@ func TestRetryRefusesWhatIsNotDead(t *testing.T) {
 		t.Fatal("a refused retry changed the store")
 	}
 }
+
+// TestPerTillOrder: a service that refuses a terminal's receipt older
+// than one it registered (fiscalsim InOrder) gets each till's receipts in
+// the till's order with Settings.PerTill, tills in parallel: nothing
+// refused, every receipt once; out of order it would refuse some.
+func TestPerTillOrder(t *testing.T) {
+	r := newRig(t, 3)
+	r.sim.Set(fiscalsim.Faults{InOrder: true, Delay: fiscalsim.Duration(time.Millisecond)})
+	sales := r.sell(3, 150)
+	b := r.start(16, true, func(c *outbox.Config) {
+		p, err := fiscal.NewHTTP(r.url, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Connectors = []outbox.Connector{fiscal.NewWithProvider(p, fiscal.Settings{URL: r.url, TIN: "123456789", PerTill: true}, 16)}
+	})
+	testkit.WaitFor(t, "every sale registered", 20*time.Second, func() bool { return r.sim.Stats().Registered >= len(sales) })
+	testkit.WaitFor(t, "backlog empty", 10*time.Second, func() bool { st := b.fiscal(); return st.Pending == 0 && st.Counted })
+	r.registeredOnce(sales, b.Outbox)
+	if st := r.sim.Stats(); st.Rejected != 0 || st.Duplicates != 0 {
+		t.Fatalf("simulator %+v: want nothing refused or repeated", st)
+	}
+	bySeq := map[string]*ledger.Event{}
+	for _, ev := range sales {
+		bySeq[ev.ID().String()] = ev
+	}
+	last := map[ledger.TillID]uint64{}
+	for i, id := range r.sim.Order() {
+		ev := bySeq[id]
+		if ev.Seq <= last[ev.Till] {
+			t.Fatalf("registration %d: till %d seq %d after seq %d", i, r.led.Number(ev.Till), ev.Seq, last[ev.Till])
+		}
+		last[ev.Till] = ev.Seq
+	}
+}

@@ -24,7 +24,9 @@ type Rules struct {
 	// ShiftClosed sends each closed shift's summary.
 	ShiftClosed bool `json:"shift_closed"`
 	// RefundOver and VoidOver send each refund or void whose amount is
-	// at least this many minor units; nil leaves them out.
+	// at least this many minor units (tax included); nil leaves them
+	// out. RefundOver also covers returns without a receipt: money goes
+	// back all the same.
 	RefundOver *int64 `json:"refund_over,omitempty"`
 	VoidOver   *int64 `json:"void_over,omitempty"`
 	// FiscalBacklogHours sends an alert once when the oldest receipt
@@ -131,6 +133,9 @@ func (c *Connector) Wants(ev *ledger.Event) bool {
 		return r.RefundOver != nil && int64(refundTotal(b)) >= *r.RefundOver
 	case *ledger.Void:
 		return r.VoidOver != nil && int64(b.Total) >= *r.VoidOver
+	case *ledger.Return:
+		t, err := b.Totals()
+		return r.RefundOver != nil && err == nil && int64(t.Total) >= *r.RefundOver
 	}
 	return false
 }
@@ -184,6 +189,19 @@ func Text(it outbox.Item) string {
 		return fmt.Sprintf("Till %d closed its shift at %s (staff %s): counted cash %s %s.", it.Number, at, b.Staff, b.CountedCash(), b.Currency)
 	case *ledger.Refund:
 		s := fmt.Sprintf("Refund of %s %s at till %d, receipt %s, %s (staff %s)", refundTotal(b), b.Currency, it.Number, it.Receipt, at, b.Staff)
+		if b.Reason != "" {
+			s += ": " + b.Reason
+		}
+		return s + "."
+	case *ledger.Return:
+		var total ledger.Money
+		if t, err := b.Totals(); err == nil {
+			total = t.Total
+		}
+		s := fmt.Sprintf("Return without a receipt of %s %s at till %d, %s %s (staff %s)", total, b.Currency, it.Number, it.Receipt, at, b.Staff)
+		if b.Approver != "" {
+			s += ", approved by " + b.Approver
+		}
 		if b.Reason != "" {
 			s += ": " + b.Reason
 		}

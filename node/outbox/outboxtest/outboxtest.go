@@ -31,7 +31,10 @@ func NewMemStore() *MemStore { return &MemStore{m: map[string][]byte{}} }
 func key(c, k, id string) string { return c + "/" + k + "/" + id }
 
 // PutOutbox stores entries at once.
-func (s *MemStore) PutOutbox(_ context.Context, entries []crdt.OutboxEntry) error {
+func (s *MemStore) PutOutbox(ctx context.Context, entries []crdt.OutboxEntry) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %w", err) // as the CRDT: no write under an ended context
+	}
 	if s.Fail.Load() {
 		return fmt.Errorf("memstore: %w", crdt.ErrClosed)
 	}

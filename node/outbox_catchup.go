@@ -1,0 +1,173 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+)
+
+// A till that starts sending the store's outbox (at start, or when it
+// becomes the sender again) first asks every connected till for its
+// state of the connector and imports it (outbox.Config.Catchup). The
+// till asked waits for its own round in progress, which stops taking
+// items as soon as it no longer leads, so the answer holds the result of
+// everything it sent. A restarted till therefore never repeats a message
+// another till sent while it was away, however far its CRDT is behind.
+// It also leads only once it has met each till it knew before it
+// stopped (outboxGate): else, alone at start, it would send before
+// anyone could tell it what was sent.
+const (
+	outboxStateProtocol protocol.ID = "/tillmesh/outbox-state/1"
+	outboxStateTimeout              = 30 * time.Second
+	maxOutboxStateMsg               = 32 << 20
+)
+
+type outboxStateReq struct {
+	Connector string `json:"connector"`
+}
+
+type outboxStateResp struct {
+	Entries []hqapi.OutboxEntry `json:"entries"`
+	Error   string              `json:"error,omitempty"`
+}
+
+// serveOutboxState answers an admitted peer's request for this till's
+// state of a connector.
+func (t *Till) serveOutboxState(st network.Stream) {
+	defer st.Close()
+	cert, ok := t.host.Admitted(st.Conn().RemotePeer())
+	if !ok {
+		st.Reset()
+		return
+	}
+	st.SetDeadline(time.Now().Add(outboxStateTimeout))
+	var req outboxStateReq
+	if err := json.NewDecoder(io.LimitReader(bufio.NewReader(st), 1024)).Decode(&req); err != nil {
+		t.log.Debug("bad outbox state request", "till", cert.Number, "err", err)
+		st.Reset()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), outboxStateTimeout)
+	defer cancel()
+	var resp outboxStateResp
+	entries, err := t.outbox.Export(ctx, req.Connector)
+	if err != nil {
+		resp.Error = err.Error()
+	}
+	resp.Entries = make([]hqapi.OutboxEntry, 0, len(entries))
+	for _, e := range entries {
+		resp.Entries = append(resp.Entries, hqapi.OutboxEntry{Kind: e.Kind, ID: e.ID, Value: e.Value})
+	}
+	if err := json.NewEncoder(st).Encode(resp); err != nil {
+		t.log.Debug("send outbox state", "till", cert.Number, "err", err)
+	}
+}
+
+// outboxCatchup returns the state of connector at every connected till
+// of the store (outbox.Config.Catchup). A till too old to answer is
+// passed over; any other failure postpones sending.
+func (t *Till) outboxCatchup(ctx context.Context, connector string) ([][]crdt.OutboxEntry, error) {
+	var out [][]crdt.OutboxEntry
+	for _, p := range t.host.Peers() {
+		if !p.Connected || !p.Admitted || p.Number == 0 || t.revoked(p.Till) {
+			continue
+		}
+		es, err := t.askOutboxState(ctx, p.ID, connector)
+		if err != nil {
+			if strings.Contains(err.Error(), "protocols not supported") {
+				continue // an older release: its records come through the CRDT
+			}
+			return nil, fmt.Errorf("outbox state of till %d: %w", p.Number, err)
+		}
+		out = append(out, es)
+	}
+	return out, nil
+}
+
+func (t *Till) askOutboxState(ctx context.Context, p peer.ID, connector string) ([]crdt.OutboxEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, outboxStateTimeout)
+	defer cancel()
+	st, err := t.host.Host().NewStream(ctx, p, outboxStateProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		st.SetDeadline(dl)
+	}
+	if err := json.NewEncoder(st).Encode(outboxStateReq{Connector: connector}); err != nil {
+		st.Reset()
+		return nil, err
+	}
+	if err := st.CloseWrite(); err != nil {
+		return nil, err
+	}
+	var resp outboxStateResp
+	if err := json.NewDecoder(io.LimitReader(st, maxOutboxStateMsg)).Decode(&resp); err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	if resp.Error != "" {
+		return nil, errors.New(resp.Error)
+	}
+	return fromWire(connector, resp.Entries), nil
+}
+
+// outboxGate holds a till back from sending the outbox alone right
+// after it starts: it leads on its own only once each till it knows (its
+// peer cache, static peers) is connected or could not be reached. The
+// zero value is closed.
+type outboxGate struct {
+	mu   sync.Mutex
+	open bool
+	seen map[string]bool
+}
+
+// outboxGateLimit bounds the wait for tills that are never dialled
+// (no address known): a till never waits longer than this to send.
+const outboxGateLimit = time.Minute
+
+// gateOpen reports whether the startup gate is open.
+func (t *Till) gateOpen() bool {
+	g := &t.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open {
+		return true
+	}
+	if g.seen == nil {
+		g.seen = map[string]bool{}
+	}
+	open := true
+	for _, p := range t.host.Peers() {
+		if p.Number == 0 || p.Number == t.cert.Number || t.revoked(p.Till) {
+			continue
+		}
+		key := p.ID.String()
+		if (p.Connected && p.Admitted) || p.Problem != "" || p.Blocked || len(p.Addrs) == 0 {
+			g.seen[key] = true
+		}
+		if !g.seen[key] {
+			open = false
+		}
+	}
+	if open || t.cfg.Now().Sub(t.outboxAt) >= outboxGateLimit {
+		g.open = true
+		if !open {
+			t.log.Info("outbox: sending without having met every known till", "after", outboxGateLimit)
+		}
+	}
+	return g.open
+}
