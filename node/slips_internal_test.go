@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,5 +167,68 @@ func slipGolden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// A refund and a void in so'm rounded to 100 print the rounding and what
+// goes back after it between the lines and the tenders (goldens
+// refund_rounded_uz, void_rounded_uz); X reports print the shift's
+// rounding when it has any.
+func TestSlipRounding(t *testing.T) {
+	till := ledgertest.NewTill(ledger.StoreID{9}, 4, 2)
+	at := time.Date(2026, 3, 2, 14, 2, 0, 0, time.UTC).UnixMilli()
+	sale := ledger.EventID{7}
+	info := slipInfo{Store: "Baraka", Till: "Kassa 2", Number: 2, Currency: "UZS", Location: time.UTC, Lang: i18n.Uzbek,
+		SaleNumber:  func(ledger.EventID) string { return "1-17" },
+		EventNumber: func(ev *ledger.Event) string { return fmt.Sprintf("2-%d", ev.Seq) }}
+	type row struct {
+		label string
+		money ledger.Money
+	}
+	for _, tc := range []struct {
+		name string
+		body ledger.Body
+		want []row
+	}{
+		{"refund_rounded_uz", &ledger.Refund{Sale: sale, Currency: "UZS", Staff: "2", RoundStep: 100, Rounding: -45,
+			Lines:   []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 1, Amount: 12345, Rate: 1200}},
+			Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 12300}}},
+			[]row{{"1001 x 1", -12345}, {"Yaxlitlash", 45}, {"Qaytariladi", -12300}, {"Qaytarilgan: Naqd", -12300}}},
+		{"void_rounded_uz", &ledger.Void{Sale: sale, Currency: "UZS", Total: 12350, Cash: 12400, Rounding: 50, Manager: "1", Staff: "2",
+			Lines: []ledger.StockLine{{SKU: "1001", Qty: 1}}},
+			[]row{{"Jami bekor qilindi", -12350}, {"Yaxlitlash", -50}, {"Qaytariladi", -12400}, {"Qaytarilgan naqd", -12400}}},
+	} {
+		ev, err := till.Next(tc.body, at, tc.name)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r, ok, err := slipReceipt(ev, info)
+		if err != nil || !ok {
+			t.Fatalf("%s: slip %v %v", tc.name, ok, err)
+		}
+		var got []row
+		for _, s := range r.Summary {
+			if s.Money != nil {
+				got = append(got, row{s.Label, *s.Money})
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s rows\n got %v\nwant %v", tc.name, got, tc.want)
+		}
+		renderGolden(t, tc.name, r)
+	}
+	rows := func(rep ledger.Report) string {
+		var s []string
+		for _, r := range xRows(info, rep) {
+			s = append(s, fmt.Sprintf("%s %d", r.Label, *r.Money))
+		}
+		return fmt.Sprint(s)
+	}
+	if got := rows(ledger.Report{Rounding: -25, CashExpected: 638100}); !strings.Contains(got, "Yaxlitlash -25") ||
+		!strings.Contains(got, "Kutilgan naqd 638100") {
+		t.Errorf("X rows with a rounding: %s", got)
+	}
+	if got := rows(ledger.Report{}); strings.Contains(got, "Yaxlitlash") {
+		t.Errorf("X rows without a rounding: %s", got)
 	}
 }
