@@ -232,3 +232,23 @@ func TestSlipRounding(t *testing.T) {
 		t.Errorf("X rows without a rounding: %s", got)
 	}
 }
+
+// The customer display shows the total in the store's language and
+// money, the rounded amount when cash was rounded.
+func TestDisplayTotal(t *testing.T) {
+	for _, tc := range []struct {
+		lang      i18n.Lang
+		cur       string
+		total, r  ledger.Money
+		top, bott string
+	}{
+		{i18n.English, "EUR", 1234, 0, "Total", "€12.34"},
+		{i18n.Uzbek, "UZS", 20512, -12, "Jami", "20\u00a0500\u00a0soʻm"},
+		{i18n.Russian, "UZS", 20550, 50, "Итого", "20\u00a0600\u00a0сум"},
+	} {
+		top, bottom := displayTotal(tc.lang, tc.cur, tc.total, tc.r)
+		if top != tc.top || bottom != tc.bott {
+			t.Errorf("%s %s %d%+d: display %q / %q, want %q / %q", tc.lang, tc.cur, tc.total, tc.r, top, bottom, tc.top, tc.bott)
+		}
+	}
+}
