@@ -264,6 +264,9 @@ func exchangeReceipt(ret, sale *ledger.Event, info slipInfo) (receipt.Receipt, e
 	m("  "+w("receipt.report.of_which_tax"), stot.Tax)
 	if d := stot.Total - rtot.Total; d >= 0 {
 		m(w("receipt.slip.difference_paid"), d)
+		if sl.Rounding != 0 { // the cash part of the difference, rounded
+			m("  "+w("receipt.rounding"), sl.Rounding)
+		}
 		for _, tn := range sl.Tenders {
 			if !(tn.Kind == ledger.Other && tn.Ref == ledger.ExchangeRef) {
 				m("  "+w("receipt.slip.paid", "tender", tender(tn.Kind)), tn.Amount)

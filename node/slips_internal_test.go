@@ -217,6 +217,33 @@ func TestSlipRounding(t *testing.T) {
 		}
 		renderGolden(t, tc.name, r)
 	}
+	// An exchange whose difference is paid in cash, rounded to 100 so'm.
+	ret, err := till.Next(&ledger.Return{Currency: "UZS", TaxIncluded: true, Reason: "size", Staff: "2", Approver: "3",
+		Lines:   []ledger.Line{{SKU: "1001", Name: "Non", Qty: 1, UnitPrice: 5000, TaxRate: 1200}},
+		Tenders: []ledger.Tender{{Kind: ledger.Other, Amount: 5000, Ref: ledger.ExchangeRef}}}, at, "x/return")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := till.Next(&ledger.Sale{Currency: "UZS", TaxIncluded: true, Staff: "2", RoundStep: 100, Rounding: -45,
+		Lines:   []ledger.Line{{SKU: "1002", Name: "Sut", Qty: 1, UnitPrice: 17345, TaxRate: 1200}},
+		Tenders: []ledger.Tender{{Kind: ledger.Other, Amount: 5000, Ref: ledger.ExchangeRef}, {Kind: ledger.Cash, Amount: 20000}},
+		Change:  7700}, at, "x/sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := exchangeReceipt(ret, sl, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, s := range x.Summary {
+		if s.Money != nil {
+			labels = append(labels, fmt.Sprintf("%s %d", strings.TrimSpace(s.Label), *s.Money))
+		}
+	}
+	if got := strings.Join(labels, "|"); !strings.Contains(got, "Yaxlitlash -45|") {
+		t.Errorf("exchange rows lack the rounding: %s", got)
+	}
 	rows := func(rep ledger.Report) string {
 		var s []string
 		for _, r := range xRows(info, rep) {
