@@ -35,7 +35,8 @@ const (
 	// anything else (the default) refuses it.
 	SettingOfflineRefunds = ui.SettingOfflineRefunds
 	// SettingOfflineLimit is the most, in minor units, one till may give
-	// back offline in any 24 hours (default DefaultOfflineLimit).
+	// back offline in any 24 hours (default ui.DefaultLimit of the store's
+	// currency; DefaultOfflineLimit in euros).
 	SettingOfflineLimit = ui.SettingOfflineLimit
 	DefaultOfflineLimit = ui.DefaultOfflineLimit
 )
@@ -440,7 +441,11 @@ func (t *Till) offlineLimit(ctx context.Context) ledger.Money {
 			return ledger.Money(n)
 		}
 	}
-	return DefaultOfflineLimit
+	cur := ui.DefaultSettings.Currency
+	if v, ok, err := t.Setting(ctx, ui.SettingCurrency); err == nil && ok && len(v) == 3 {
+		cur = v
+	}
+	return ui.DefaultLimit(cur) // the store's currency's: 5,000 cents, 500,000 so'm
 }
 
 // checkOffline lets an offline spend through if the store allows them

@@ -13,6 +13,7 @@ import (
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ui"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // afterCommit hands a committed event to the hardware: the receipt to the
@@ -45,7 +46,8 @@ func (t *Till) afterCommit(ev *ledger.Event, idem string) {
 			}
 		}
 		if tot, err := b.Totals(); err == nil {
-			t.hw.Show("Total", fmt.Sprintf("%s %v", b.Currency, tot.Total))
+			lang, _, _ := t.printLocale(context.Background())
+			t.hw.Show(displayTotal(lang, b.Currency, tot.Total, b.Rounding))
 		}
 	case *ledger.ShiftClose:
 		// The Z report prints from the fold that made the Z screen.
@@ -252,4 +254,16 @@ func (t *Till) Weigh(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("%w: the scale reads %v: no positive weight", ui.ErrBadRequest, r)
 	}
 	return g, nil
+}
+
+// displayTotal is what the customer display shows after a sale: the
+// word and the amount in the store's language (its receipt words: "Jami",
+// "20 500 soʻm"); with a cash rounding, the amount paid after it, as the
+// receipt's due. The display transliterates what its code page lacks.
+func displayTotal(lang i18n.Lang, cur string, total, rounding ledger.Money) (top, bottom string) {
+	c, err := i18n.LookupCurrency(cur)
+	if err != nil {
+		c = i18n.Currency{Code: cur, Digits: 2}
+	}
+	return receipt.T(lang, "receipt.display.total"), i18n.FormatMoney(lang, c, total+rounding)
 }

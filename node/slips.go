@@ -124,13 +124,24 @@ func slipReceipt(ev *ledger.Event, info slipInfo) (r receipt.Receipt, ok bool, e
 			m(w("receipt.report.given_back", "tender", receipt.TenderLabel(info.Lang, tn.Kind)), -tn.Amount)
 		}
 	}
+	// rounding prints a cash rounding of what goes back and the amount
+	// after it, between the lines and the tenders; none when zero.
+	rounding := func(total, r ledger.Money) {
+		if r != 0 {
+			m(w("receipt.rounding"), -r)
+			m(w("receipt.slip.rounded_back"), -(total + r))
+		}
+	}
 	switch b := ev.Body.(type) {
 	case *ledger.Refund:
 		r.Title, r.Currency, r.Cashier = w("receipt.slip.refund"), b.Currency, b.Staff
 		txt(w("receipt.slip.sale"), info.SaleNumber(b.Sale))
+		var total ledger.Money
 		for _, l := range b.Lines {
 			m(w("receipt.slip.line", "name", l.SKU, "qty", l.Qty), -l.Amount)
+			total += l.Amount
 		}
+		rounding(total, b.Rounding)
 		tenders(b.Tenders)
 		txt(w("receipt.slip.reason"), b.Reason)
 	case *ledger.Return:
@@ -152,6 +163,7 @@ func slipReceipt(ev *ledger.Event, info slipInfo) (r receipt.Receipt, ok bool, e
 		r.Title, r.Currency, r.Cashier = w("receipt.slip.void"), b.Currency, b.Staff
 		txt(w("receipt.slip.sale"), info.SaleNumber(b.Sale))
 		m(w("receipt.slip.total_voided"), -b.Total)
+		rounding(b.Total, b.Rounding)
 		if b.Cash > 0 {
 			m(w("receipt.slip.cash_given_back"), -b.Cash)
 		}
@@ -252,6 +264,9 @@ func exchangeReceipt(ret, sale *ledger.Event, info slipInfo) (receipt.Receipt, e
 	m("  "+w("receipt.report.of_which_tax"), stot.Tax)
 	if d := stot.Total - rtot.Total; d >= 0 {
 		m(w("receipt.slip.difference_paid"), d)
+		if sl.Rounding != 0 { // the cash part of the difference, rounded
+			m("  "+w("receipt.rounding"), sl.Rounding)
+		}
 		for _, tn := range sl.Tenders {
 			if !(tn.Kind == ledger.Other && tn.Ref == ledger.ExchangeRef) {
 				m("  "+w("receipt.slip.paid", "tender", tender(tn.Kind)), tn.Amount)
@@ -372,18 +387,7 @@ func (t *Till) PrintX(ctx context.Context) error {
 	if r.Till == "" {
 		r.Till = w("receipt.till", "n", t.cert.Number)
 	}
-	m := func(label string, v ledger.Money) {
-		r.Summary = append(r.Summary, receipt.Row{Label: label, Money: &v})
-	}
-	m(w("receipt.report.float"), rep.Float)
-	m(w("receipt.report.sales", "n", rep.Sales), rep.SalesTotal)
-	m(w("receipt.report.refunds", "n", rep.Refunds), -rep.Refunded)
-	m(w("receipt.report.voids", "n", rep.Voids), -rep.Voided)
-	m(w("receipt.report.total_kept"), rep.Total)
-	m(w("receipt.report.of_which_tax"), rep.Tax)
-	m(w("receipt.report.cash_in"), rep.CashIn)
-	m(w("receipt.report.cash_out"), -rep.CashOut)
-	m(w("receipt.report.cash_expected"), rep.CashExpected)
+	r.Summary = xRows(info, rep)
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -394,4 +398,28 @@ func (t *Till) PrintX(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// xRows are an X report's rows: the open shift's figures so far, the
+// cash rounding the store took when there was any, and the cash the
+// drawer should hold (which holds the rounding already).
+func xRows(info slipInfo, rep ledger.Report) []receipt.Row {
+	w := info.word
+	var rows []receipt.Row
+	m := func(label string, v ledger.Money) {
+		rows = append(rows, receipt.Row{Label: label, Money: &v})
+	}
+	m(w("receipt.report.float"), rep.Float)
+	m(w("receipt.report.sales", "n", rep.Sales), rep.SalesTotal)
+	m(w("receipt.report.refunds", "n", rep.Refunds), -rep.Refunded)
+	m(w("receipt.report.voids", "n", rep.Voids), -rep.Voided)
+	m(w("receipt.report.total_kept"), rep.Total)
+	m(w("receipt.report.of_which_tax"), rep.Tax)
+	if rep.Rounding != 0 {
+		m(w("receipt.rounding"), rep.Rounding)
+	}
+	m(w("receipt.report.cash_in"), rep.CashIn)
+	m(w("receipt.report.cash_out"), -rep.CashOut)
+	m(w("receipt.report.cash_expected"), rep.CashExpected)
+	return rows
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,5 +167,115 @@ func slipGolden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// A refund and a void in so'm rounded to 100 print the rounding and what
+// goes back after it between the lines and the tenders (goldens
+// refund_rounded_uz, void_rounded_uz); X reports print the shift's
+// rounding when it has any.
+func TestSlipRounding(t *testing.T) {
+	till := ledgertest.NewTill(ledger.StoreID{9}, 4, 2)
+	at := time.Date(2026, 3, 2, 14, 2, 0, 0, time.UTC).UnixMilli()
+	sale := ledger.EventID{7}
+	info := slipInfo{Store: "Baraka", Till: "Kassa 2", Number: 2, Currency: "UZS", Location: time.UTC, Lang: i18n.Uzbek,
+		SaleNumber:  func(ledger.EventID) string { return "1-17" },
+		EventNumber: func(ev *ledger.Event) string { return fmt.Sprintf("2-%d", ev.Seq) }}
+	type row struct {
+		label string
+		money ledger.Money
+	}
+	for _, tc := range []struct {
+		name string
+		body ledger.Body
+		want []row
+	}{
+		{"refund_rounded_uz", &ledger.Refund{Sale: sale, Currency: "UZS", Staff: "2", RoundStep: 100, Rounding: -45,
+			Lines:   []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 1, Amount: 12345, Rate: 1200}},
+			Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 12300}}},
+			[]row{{"1001 x 1", -12345}, {"Yaxlitlash", 45}, {"Qaytariladi", -12300}, {"Qaytarilgan: Naqd", -12300}}},
+		{"void_rounded_uz", &ledger.Void{Sale: sale, Currency: "UZS", Total: 12350, Cash: 12400, Rounding: 50, Manager: "1", Staff: "2",
+			Lines: []ledger.StockLine{{SKU: "1001", Qty: 1}}},
+			[]row{{"Jami bekor qilindi", -12350}, {"Yaxlitlash", -50}, {"Qaytariladi", -12400}, {"Qaytarilgan naqd", -12400}}},
+	} {
+		ev, err := till.Next(tc.body, at, tc.name)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r, ok, err := slipReceipt(ev, info)
+		if err != nil || !ok {
+			t.Fatalf("%s: slip %v %v", tc.name, ok, err)
+		}
+		var got []row
+		for _, s := range r.Summary {
+			if s.Money != nil {
+				got = append(got, row{s.Label, *s.Money})
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s rows\n got %v\nwant %v", tc.name, got, tc.want)
+		}
+		renderGolden(t, tc.name, r)
+	}
+	// An exchange whose difference is paid in cash, rounded to 100 so'm.
+	ret, err := till.Next(&ledger.Return{Currency: "UZS", TaxIncluded: true, Reason: "size", Staff: "2", Approver: "3",
+		Lines:   []ledger.Line{{SKU: "1001", Name: "Non", Qty: 1, UnitPrice: 5000, TaxRate: 1200}},
+		Tenders: []ledger.Tender{{Kind: ledger.Other, Amount: 5000, Ref: ledger.ExchangeRef}}}, at, "x/return")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := till.Next(&ledger.Sale{Currency: "UZS", TaxIncluded: true, Staff: "2", RoundStep: 100, Rounding: -45,
+		Lines:   []ledger.Line{{SKU: "1002", Name: "Sut", Qty: 1, UnitPrice: 17345, TaxRate: 1200}},
+		Tenders: []ledger.Tender{{Kind: ledger.Other, Amount: 5000, Ref: ledger.ExchangeRef}, {Kind: ledger.Cash, Amount: 20000}},
+		Change:  7700}, at, "x/sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := exchangeReceipt(ret, sl, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, s := range x.Summary {
+		if s.Money != nil {
+			labels = append(labels, fmt.Sprintf("%s %d", strings.TrimSpace(s.Label), *s.Money))
+		}
+	}
+	if got := strings.Join(labels, "|"); !strings.Contains(got, "Yaxlitlash -45|") {
+		t.Errorf("exchange rows lack the rounding: %s", got)
+	}
+	rows := func(rep ledger.Report) string {
+		var s []string
+		for _, r := range xRows(info, rep) {
+			s = append(s, fmt.Sprintf("%s %d", r.Label, *r.Money))
+		}
+		return fmt.Sprint(s)
+	}
+	if got := rows(ledger.Report{Rounding: -25, CashExpected: 638100}); !strings.Contains(got, "Yaxlitlash -25") ||
+		!strings.Contains(got, "Kutilgan naqd 638100") {
+		t.Errorf("X rows with a rounding: %s", got)
+	}
+	if got := rows(ledger.Report{}); strings.Contains(got, "Yaxlitlash") {
+		t.Errorf("X rows without a rounding: %s", got)
+	}
+}
+
+// The customer display shows the total in the store's language and
+// money, the rounded amount when cash was rounded.
+func TestDisplayTotal(t *testing.T) {
+	for _, tc := range []struct {
+		lang      i18n.Lang
+		cur       string
+		total, r  ledger.Money
+		top, bott string
+	}{
+		{i18n.English, "EUR", 1234, 0, "Total", "€12.34"},
+		{i18n.Uzbek, "UZS", 20512, -12, "Jami", "20\u00a0500\u00a0soʻm"},
+		{i18n.Russian, "UZS", 20550, 50, "Итого", "20\u00a0600\u00a0сум"},
+	} {
+		top, bottom := displayTotal(tc.lang, tc.cur, tc.total, tc.r)
+		if top != tc.top || bottom != tc.bott {
+			t.Errorf("%s %s %d%+d: display %q / %q, want %q / %q", tc.lang, tc.cur, tc.total, tc.r, top, bottom, tc.top, tc.bott)
+		}
 	}
 }

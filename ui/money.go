@@ -92,3 +92,30 @@ func moneyText(code string) func(ledger.Money) string {
 	}
 	return func(m ledger.Money) string { return i18n.FormatMoney(i18n.English, cur, m) }
 }
+
+// defaultLimitMajor is the refund, cash-out and offline limits' default
+// in major units for currencies whose unit is worth little, each about
+// what 50 euros are (a till must not need a manager for every refund of
+// a bottle of milk in so'm); any other currency's default is 50 of its
+// major units.
+var defaultLimitMajor = map[string]int64{
+	"UZS": 500_000, "KZT": 25_000, "KGS": 5_000, "TJS": 500, "RUB": 5_000, "UAH": 2_000, "BYN": 150,
+	"JPY": 5_000, "KRW": 50_000, "CNY": 400, "INR": 5_000, "TRY": 2_000, "HUF": 20_000, "CZK": 1_000,
+	"PLN": 200, "SEK": 500, "NOK": 500, "DKK": 400, "IDR": 800_000, "VND": 1_000_000,
+}
+
+// DefaultLimit is the default of the refund, cash-out and offline
+// refund limits (refund_limit, cash_out_limit, offline_limit) in a store
+// whose currency is cur, in its minor units: 5,000 for euros (€50.00),
+// 500,000 for so'm. An unknown currency counts two minor digits.
+func DefaultLimit(cur string) ledger.Money {
+	c, err := i18n.LookupCurrency(cur)
+	if err != nil {
+		c = i18n.Currency{Code: cur, Digits: 2}
+	}
+	major, ok := defaultLimitMajor[c.Code]
+	if !ok {
+		major = 50
+	}
+	return ledger.Money(major) * c.Unit()
+}

@@ -90,7 +90,9 @@ var DefaultSettings = Settings{DiscountLimitBP: 1000, Currency: "EUR", ScanGapMS
 	RefundLimit: 5000, CashOutLimit: 5000, OfflineLimit: DefaultOfflineLimit, TaxIncluded: true, OverrideLimitBP: 2000,
 	Language: "en"}
 
-// DefaultOfflineLimit is the offline refund limit where none is set.
+// DefaultOfflineLimit is the offline refund limit where none is set, in
+// euro cents (DefaultSettings' currency); a store in another currency
+// gets DefaultLimit of its currency.
 const DefaultOfflineLimit = 5000
 
 // settingsTTL is how long settings are cached: every request reads them.
@@ -120,19 +122,24 @@ func (a *API) forgetSettings() {
 
 func (a *API) readSettings(ctx context.Context) Settings {
 	s := DefaultSettings
-	num := func(name string, dst *int64, lo, hi int64) {
+	num := func(name string, dst *int64, lo, hi int64) bool {
 		if v, ok, err := a.till.Setting(ctx, name); err == nil && ok {
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= lo && n <= hi {
 				*dst = n
+				return true
 			}
 		}
+		return false
 	}
 	num(SettingDiscountLimit, &s.DiscountLimitBP, 0, 10000)
 	num(SettingScanGap, &s.ScanGapMS, 5, 500)
 	num(SettingLockAfter, &s.LockAfterS, 0, 86400)
-	num(SettingRefundLimit, &s.RefundLimit, 0, ledger.MaxPrice)
-	num(SettingCashOutLimit, &s.CashOutLimit, 0, ledger.MaxPrice)
-	num(SettingOfflineLimit, &s.OfflineLimit, 0, ledger.MaxPrice)
+	// The limits in money default to the currency's DefaultLimit, once
+	// the currency is known (below).
+	var setLimit [3]bool
+	setLimit[0] = num(SettingRefundLimit, &s.RefundLimit, 0, ledger.MaxPrice)
+	setLimit[1] = num(SettingCashOutLimit, &s.CashOutLimit, 0, ledger.MaxPrice)
+	setLimit[2] = num(SettingOfflineLimit, &s.OfflineLimit, 0, ledger.MaxPrice)
 	num(SettingLoyaltyPerUnit, &s.LoyaltyPerUnit, 0, 10_000)
 	if v, ok, err := a.till.Setting(ctx, SettingLoyaltyExclude); err == nil && ok {
 		s.LoyaltyExcluded = v
@@ -163,6 +170,11 @@ func (a *API) readSettings(ctx context.Context) Settings {
 		s.Currency = v
 	} else if ps, err := a.till.SearchProducts(ctx, "", 1); err == nil && len(ps) == 1 {
 		s.Currency = ps[0].Currency
+	}
+	for i, dst := range []*int64{&s.RefundLimit, &s.CashOutLimit, &s.OfflineLimit} {
+		if !setLimit[i] {
+			*dst = int64(DefaultLimit(s.Currency))
+		}
 	}
 	return s
 }

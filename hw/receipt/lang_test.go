@@ -199,3 +199,61 @@ func TestUnknownLanguagePrintsEnglish(t *testing.T) {
 		}
 	}
 }
+
+// A so'm sale paid in cash, rounded to 100 so'm: the rounding and the
+// amount due after it print between the total and the tenders, in the
+// store's language (golden: receipt_uz_rounded_58mm).
+func TestRoundingRow(t *testing.T) {
+	s := somSale([4]string{"Non", "Sut 1 l", "Olma", "Sovgʻa qutisi"})
+	tot, err := s.Totals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RoundStep, s.Rounding = 100, -25 // 138 125 due 138 100
+	s.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: 150000}}
+	s.Change = 150000 - (tot.Total + s.Rounding)
+	till := ledgertest.NewTill(testStore, 7, 3)
+	ev, err := till.Next(s, time.Date(2026, 3, 1, 13, 5, 0, 0, time.UTC).UnixMilli(), "k-r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		l    i18n.Lang
+		want []string
+	}{
+		{i18n.Uzbek, []string{"JAMI", "138 125 soʻm", "Yaxlitlash", "-25 soʻm", "Toʻlovga", "138 100 soʻm", "Naqd", "Qaytim", "11 900 soʻm"}},
+		{i18n.Russian, []string{"ИТОГО", "Округление", "-25 сум", "К оплате", "138 100 сум", "Сдача", "11 900 сум"}},
+		{i18n.English, []string{"TOTAL", "Rounding", "Due", "Change"}},
+	} {
+		r, err := FromSale(ev, Info{Store: "Baraka Market", Number: 3, Receipt: 42, Lang: tc.l, Location: time.UTC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rounding != -25 {
+			t.Fatalf("receipt rounding %d, want -25", r.Rounding)
+		}
+		p, doc := render(t, r, withPage(Layout58(), escpos.CP866), false)
+		if tc.l == i18n.Uzbek {
+			golden(t, "receipt_uz_rounded_58mm", hexDump(p.Bytes()))
+			golden(t, "receipt_uz_rounded_58mm_parsed", doc.String())
+		}
+		text := doc.Text()
+		at := -1
+		for _, want := range tc.want {
+			i := strings.Index(text, want)
+			if i < 0 {
+				t.Errorf("%s: no %q in\n%s", tc.l, want, text)
+				continue
+			}
+			if i < at {
+				t.Errorf("%s: %q out of order (total, rounding, due, tenders, change):\n%s", tc.l, want, text)
+			}
+			at = i
+		}
+	}
+	// Without a rounding no such row prints.
+	_, doc := render(t, somReceipt(t, i18n.English, [4]string{"a", "b", "c", "d"}), Layout58(), false)
+	if strings.Contains(doc.Text(), "Rounding") || strings.Contains(doc.Text(), "Due") {
+		t.Errorf("a sale without rounding prints one:\n%s", doc.Text())
+	}
+}

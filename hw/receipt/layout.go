@@ -436,7 +436,8 @@ func (w *writer) lines(r *Receipt) {
 	}
 }
 
-// totals prints the subtotal, discount, tax, total, tenders and change.
+// totals prints the subtotal, discount, tax, total, cash rounding and
+// the amount due after it, tenders and change.
 func (w *writer) totals(r *Receipt) {
 	var subtotal ledger.Money
 	for _, ln := range r.Lines {
@@ -454,6 +455,12 @@ func (w *writer) totals(r *Receipt) {
 	w.pair(w.t("receipt.total"), w.money(r.Total))
 	w.size(1, 1)
 	w.style(escpos.Style{})
+	if r.Rounding != 0 {
+		w.pair(w.t("receipt.rounding"), w.money(r.Rounding))
+		w.style(escpos.Style{Bold: true})
+		w.pair(w.t("receipt.rounded_due"), w.money(r.Total+r.Rounding))
+		w.style(escpos.Style{})
+	}
 	for _, t := range r.Tenders {
 		label := TenderLabel(w.lang, t.Kind)
 		if t.Ref != "" {

@@ -34,18 +34,22 @@ type Receipt struct {
 	// Lang is the store's language, in which every word prints
 	// (i18n.Lang); empty or unknown: English. The labels of a report's
 	// rows are already in it.
-	Lang         string         `json:"lang,omitempty"`
-	TaxIncluded  bool           `json:"tax_included,omitempty"`
-	Lines        []Line         `json:"lines"`
-	CartDiscount ledger.Money   `json:"cart_discount,omitempty"`
-	Tax          ledger.Money   `json:"tax"`
-	Total        ledger.Money   `json:"total"`
-	Bands        []Band         `json:"bands,omitempty"` // by rate, ascending
-	Tenders      []Tender       `json:"tenders"`
-	Change       ledger.Money   `json:"change,omitempty"`
-	Customer     string         `json:"customer,omitempty"`
-	EventID      ledger.EventID `json:"event_id"`
-	Sig          []byte         `json:"sig"`
+	Lang         string       `json:"lang,omitempty"`
+	TaxIncluded  bool         `json:"tax_included,omitempty"`
+	Lines        []Line       `json:"lines"`
+	CartDiscount ledger.Money `json:"cart_discount,omitempty"`
+	Tax          ledger.Money `json:"tax"`
+	Total        ledger.Money `json:"total"`
+	// Rounding is the sale's cash rounding (ledger.Sale.Rounding): when
+	// not zero it prints under the total with the amount due after it,
+	// Total plus Rounding, before the tenders.
+	Rounding ledger.Money   `json:"rounding,omitempty"`
+	Bands    []Band         `json:"bands,omitempty"` // by rate, ascending
+	Tenders  []Tender       `json:"tenders"`
+	Change   ledger.Money   `json:"change,omitempty"`
+	Customer string         `json:"customer,omitempty"`
+	EventID  ledger.EventID `json:"event_id"`
+	Sig      []byte         `json:"sig"`
 	// Verify is the start of the QR payload: a URL where the receipt can
 	// be checked, or empty for DefaultVerify.
 	Verify string `json:"verify,omitempty"`
@@ -155,7 +159,7 @@ func FromSale(ev *ledger.Event, info Info) (Receipt, error) {
 		Till: info.Till, Cashier: info.Cashier, Number: ledger.ReceiptNo(info.Number, info.Receipt),
 		Code: ledger.ReceiptCode(info.Number, info.Receipt),
 		Time: time.UnixMilli(ev.Time.Wall).In(loc), Currency: s.Currency, Lang: string(info.Lang), TaxIncluded: s.TaxIncluded,
-		CartDiscount: s.CartDiscount, Tax: t.Tax, Total: t.Total, Change: s.Change,
+		CartDiscount: s.CartDiscount, Tax: t.Tax, Total: t.Total, Rounding: s.Rounding, Change: s.Change,
 		EventID: ev.ID(), Sig: append([]byte(nil), ev.Sig...), Verify: info.Verify,
 	}
 	if r.Till == "" {
@@ -240,6 +244,9 @@ func FromShiftClose(ev *ledger.Event, sh *ledger.Shift, info Info) (Receipt, err
 			m(-v, "receipt.report.given_back", "tender", TenderLabel(l, k))
 		}
 	}
+	if rep.Rounding != 0 {
+		m(rep.Rounding, "receipt.rounding")
+	}
 	if rep.CashIn != 0 {
 		m(rep.CashIn, "receipt.report.cash_in")
 	}
@@ -285,6 +292,8 @@ func (r *Receipt) Validate() error {
 		return bad("report with %d rows and %d sale lines, want 1..%d rows and none", len(r.Summary), len(r.Lines), maxRows)
 	case !report && (len(r.Lines) == 0 || len(r.Lines) > ledger.MaxLines):
 		return bad("%d lines, want 1..%d", len(r.Lines), ledger.MaxLines)
+	case r.Rounding < -ledger.MaxRoundStep || r.Rounding > ledger.MaxRoundStep:
+		return bad("rounding %d outside ±%d", r.Rounding, ledger.MaxRoundStep)
 	case len(r.Tenders) > ledger.MaxTenders || len(r.Bands) > ledger.MaxLines:
 		return bad("%d tenders, %d tax bands", len(r.Tenders), len(r.Bands))
 	case len(r.Header) > maxExtras || len(r.Footer) > maxExtras:

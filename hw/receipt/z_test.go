@@ -61,3 +61,46 @@ func TestZReport(t *testing.T) {
 		t.Errorf("a report without rows: %v, want ErrInvalid", err)
 	}
 }
+
+// A shift with a rounded cash sale: the Z report prints the rounding the
+// store took as its own row, and the cash expected already holds it.
+func TestZReportRounding(t *testing.T) {
+	till := ledgertest.NewTill(testStore, 7, 3)
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC).UnixMilli()
+	s := ledger.NewState(testStore)
+	sale := somSale([4]string{"Non", "Sut", "Olma", "Choy"})
+	tot, err := sale.Totals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sale.RoundStep, sale.Rounding = 100, -25
+	sale.Tenders = []ledger.Tender{{Kind: ledger.Cash, Amount: 150000}}
+	sale.Change = 150000 - (tot.Total - 25)
+	var close *ledger.Event
+	for i, b := range []ledger.Body{&ledger.ShiftOpen{Currency: "UZS", Float: 500000, Staff: "dilnoza"}, sale,
+		&ledger.ShiftClose{Currency: "UZS", Staff: "dilnoza", Counted: []ledger.Denomination{{Value: 100000, Count: 6}}}} {
+		ev, err := till.Next(b, at+int64(i)*60_000, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+		close = ev
+	}
+	sh := s.Fold().Shifts(till.ID)[0]
+	if sh.Expected != 500000+tot.Total-25 {
+		t.Fatalf("cash expected %d, want the float and the rounded cash %d", sh.Expected, 500000+tot.Total-25)
+	}
+	r, err := FromShiftClose(close, sh, Info{Store: "Baraka", Number: 3, Receipt: 1, Lang: i18n.Uzbek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc := render(t, r, Layout58(), false)
+	text := doc.Text()
+	for _, want := range []string{"Yaxlitlash", "-25 soʻm", "Kutilgan naqd", "638 100 soʻm"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Z report lacks %q:\n%s", want, text)
+		}
+	}
+}

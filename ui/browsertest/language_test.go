@@ -49,10 +49,12 @@ func TestTillSpeaksTheStoresLanguage(t *testing.T) {
 		givenMinor  int64
 		wrongMark   string // the amount with the other decimal mark, "" to skip
 		wrongSays   string
+		step        int64 // the store's cash rounding, 0: none
+		rounding    int64 // what it makes of the cash due
 	}{
-		{i18n.English, "EUR", "Corner Shop", "Till 1", [2]string{"Milk 1L", "Bread"}, [2]int64{119, 249}, "10.00", 1000, "", ""},
-		{i18n.Russian, "EUR", "Магазин у дома", "Касса 1", [2]string{"Молоко 1 л", "Хлеб"}, [2]int64{119, 249}, "10,00", 1000, "10.00", "десятичный знак"},
-		{i18n.Uzbek, "UZS", "Mahalla doʻkoni", "Kassa 1", [2]string{"Sut 1 l", "Non"}, [2]int64{12000, 8500}, "50000", 50000, "", ""},
+		{i18n.English, "EUR", "Corner Shop", "Till 1", [2]string{"Milk 1L", "Bread"}, [2]int64{119, 249}, "10.00", 1000, "", "", 0, 0},
+		{i18n.Russian, "EUR", "Магазин у дома", "Касса 1", [2]string{"Молоко 1 л", "Хлеб"}, [2]int64{119, 249}, "10,00", 1000, "10.00", "десятичный знак", 0, 0},
+		{i18n.Uzbek, "UZS", "Mahalla doʻkoni", "Kassa 1", [2]string{"Sut 1 l", "Non"}, [2]int64{12000, 8512}, "50000", 50000, "", "", 100, -12},
 	} {
 		t.Run(string(tc.lang), func(t *testing.T) {
 			cur, err := i18n.LookupCurrency(tc.cur)
@@ -69,7 +71,8 @@ func TestTillSpeaksTheStoresLanguage(t *testing.T) {
 				}
 			}
 			limit := strconv.FormatInt(int64(ledger.MaxPrice), 10) // the default refund limit is in cents
-			for name, v := range map[string]string{ui.SettingRefundLimit: limit, ui.SettingScanGap: "300", ui.SettingCurrency: tc.cur, ui.SettingLanguage: string(tc.lang)} {
+			for name, v := range map[string]string{ui.SettingRefundLimit: limit, ui.SettingScanGap: "300", ui.SettingCurrency: tc.cur, ui.SettingLanguage: string(tc.lang),
+				ui.SettingCashRounding: strconv.FormatInt(tc.step, 10)} {
 				if err := a.PutSetting(ctx, name, v); err != nil {
 					t.Fatal(err)
 				}
@@ -129,15 +132,26 @@ func TestTillSpeaksTheStoresLanguage(t *testing.T) {
 				do(t, p, "cash with the other decimal mark", chromedp.Click("#pay-cash"))
 				until(t, p, "the decimal mark refused", fmt.Sprintf(`document.querySelector('#tender-msg').textContent.includes(%q)`, tc.wrongSays))
 			}
+			// Cash rounding: its own line and the cash due after it, and
+			// the amount offered is the rounded due.
+			if tc.rounding != 0 {
+				until(t, p, "the rounding lines", fmt.Sprintf(`!document.querySelector('#tender-rounding-row').hidden && document.querySelector('#tender-rounding').textContent === %q && document.querySelector('#tender-cash-due').textContent === %q && document.querySelector('#tender-amount').value === %q`,
+					money(tc.rounding), money(total+tc.rounding), strconv.FormatInt(total+tc.rounding, 10)))
+			} else if !js[bool](t, p, `document.querySelector('#tender-rounding-row').hidden`) {
+				t.Fatal("a store without cash rounding shows a rounding line")
+			}
 			speaks("the payment screen")
 			setInput(t, p, "#tender-amount", tc.given)
 			do(t, p, "cash", chromedp.Click("#pay-cash"), chromedp.WaitVisible("#view-receipt"))
 			change := text(t, p, "#receipt-change")
-			if want := money(tc.givenMinor - total); !strings.HasSuffix(change, want) {
+			if want := money(tc.givenMinor - total - tc.rounding); !strings.HasSuffix(change, want) {
 				t.Fatalf("change %q, want it to end in %q", change, want)
 			}
 			if cur.Digits == 0 && decimalAmount.MatchString(text(t, p, "#receipt")) {
 				t.Errorf("a currency without minor units shows an amount with decimals on the receipt screen: %s", text(t, p, "#receipt"))
+			}
+			if r := text(t, p, "#receipt"); tc.rounding != 0 && !strings.Contains(r, money(tc.rounding)) {
+				t.Errorf("the receipt screen lacks the rounding %s:\n%s", money(tc.rounding), r)
 			}
 			speaks("the receipt screen")
 

@@ -890,19 +890,60 @@ onShow.tender = () => {
 
 function paid() { return state.tender.tenders.reduce((s, t) => s + t.amount, 0); }
 
+// Cash rounding (the store setting cash_rounding, in minor units; 0 or 1:
+// none), as the ledger does it (ledger.RoundCash, basket.Rounding): the
+// part of the total the other tenders leave to cash rounds to the step,
+// half away from zero, and the tenders must cover the total plus that
+// rounding.
+function roundStep() { return (state.settings && state.settings.cash_rounding) || 0; }
+
+function roundCash(amount, step) {
+  if (step <= 1) return amount;
+  const a = Math.abs(amount), r = a % step;
+  const v = a - r + (2 * r >= step ? step : 0);
+  return amount < 0 ? -v : v;
+}
+
+// cashPart is what the tenders so far leave to cash: the amount due in
+// cash before rounding, its rounding, and the cash still to give.
+function cashPart(t) {
+  let other = 0, cash = 0;
+  for (const x of t.tenders) if (x.kind === 'cash') cash += x.amount; else other += x.amount;
+  const due = Math.max(t.total - other, 0);
+  const rounding = roundCash(due, roundStep()) - due;
+  return { due, rounding, left: Math.max(due + rounding - cash, 0) };
+}
+
+// settled reports whether the tenders pay the sale: the total, plus the
+// cash rounding when cash is among them.
+function settled(t) {
+  const cash = t.tenders.some((x) => x.kind === 'cash');
+  return paid() >= t.total + (cash ? cashPart(t).rounding : 0);
+}
+
 function renderTender() {
   const t = state.tender;
   if (!t) return;
   const rem = Math.max(t.total - paid(), 0);
   $('#tender-due').textContent = money(t.total);
   $('#tender-remaining').textContent = money(rem);
+  // With cash rounding, what cash pays shows on lines of its own, and
+  // the amount offered is the rounded cash due (Enter pays it in cash).
+  const c = cashPart(t);
+  const rounded = c.rounding !== 0 && c.left > 0;
+  $('#tender-rounding-row').hidden = !rounded;
+  $('#tender-cash-row').hidden = !rounded;
+  $('#tender-rounding').textContent = rounded ? money(c.rounding) : '';
+  $('#tender-cash-due').textContent = rounded ? money(c.left) : '';
+  const offer = rounded ? c.left : rem;
   $('#tender-list').replaceChildren(...t.tenders.map((x, i) => el('li', {},
     el('span', {}, tenderName(x.kind) + (x.ref ? ' · ' + x.ref : '')),
     el('span', {}, el('b', {}, money(x.amount)), ' ',
       el('button', { class: 'small', type: 'button', disabled: t.sending, onclick: () => { t.tenders.splice(i, 1); renderTender(); } }, L('till.tender.remove'))))));
-  $('#tender-amount').value = moneyInput(rem);
-  const quick = [rem];
-  for (const note of notes()) if (note > rem && quick.length < 4) quick.push(note);
+  $('#tender-amount').value = moneyInput(offer);
+  t.offer = rounded ? $('#tender-amount').value : null;
+  const quick = [offer];
+  for (const note of notes()) if (note > offer && quick.length < 4) quick.push(note);
   $('#quick-cash').replaceChildren(...quick.map((q) => el('button', { type: 'button', disabled: t.sending, onclick: () => payCash(q) }, money(q))));
   for (const b of ['#pay-cash', '#pay-card', '#pay-gift', '#tender-back']) $(b).disabled = t.sending;
   giftInfo();
@@ -985,7 +1026,9 @@ function payCard() {
   const t = state.tender;
   if (!t || t.sending) return;
   const rem = t.total - paid();
-  const amount = parseMoney($('#tender-amount').value);
+  // The rounded cash due left untouched in the field: a card pays what
+  // is due, unrounded (only cash rounds).
+  const amount = t.offer && $('#tender-amount').value === t.offer ? rem : parseMoney($('#tender-amount').value);
   if (!(amount > 0)) { setMsg('#tender-msg', moneyError($('#tender-amount').value, L('till.tender.enter_card')), 'error'); return; }
   if (amount > rem) { setMsg('#tender-msg', L('till.tender.card_max', { due: money(rem) }), 'error'); return; }
   t.tenders.push({ kind: 'card', amount, ref: $('#card-ref').value.trim() || undefined });
@@ -998,7 +1041,7 @@ function maybeSubmit() {
   renderTender();
   $('#tender-amount').focus();
   $('#tender-amount').select();
-  if (paid() >= state.tender.total) submitSale();
+  if (settled(state.tender)) submitSale();
 }
 
 async function submitSale() {
@@ -1138,6 +1181,8 @@ function renderReceipt(box, s) {
     line(L('till.receipt.subtotal'), money(s.gross)),
     s.discounts ? line(L('till.ui.discounts'), '-' + money(s.discounts)) : null,
     line(L('till.receipt.total'), money(s.total), 'big'),
+    s.rounding ? [line(L('till.receipt.rounding'), money(s.rounding, cur)),
+      line(L('till.receipt.rounded_due'), money(s.total + s.rounding, cur), 'rounded-due')] : null,
     s.bands.map((b) => line('  ' + L('till.receipt.band', { rate: rate(b.rate), net: money(b.net) }), money(b.tax))),
     el('hr'),
     s.tenders.map((t) => [line(tenderName(t.kind) + (t.ref ? ' ' + t.ref : ''), money(t.amount, cur)),
