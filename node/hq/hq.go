@@ -82,6 +82,8 @@ type HQ struct {
 	addr     string
 
 	outbox outboxBoard // stores' outbox reports (outbox.go)
+
+	started StartStats // what New did (rollup.go)
 }
 
 // storeState is HQ's view of one store. mu serialises ingest and guards
@@ -120,6 +122,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	h := &HQ{cfg: cfg, log: cfg.Logger, st: cfg.Storage, stores: map[ledger.StoreID]*storeState{},
 		seen: replayCache{seen: map[string]int64{}}, sessions: newSessions()}
 	recs, err := h.st.Stores(ctx)
@@ -154,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 			return nil, err
 		}
 	}
+	h.started.Stores, h.started.Took = len(recs), time.Since(t0)
 	return h, nil
 }
 

@@ -176,6 +176,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 		}
 		a, from = ra, r.Vector.Clone()
 	}
+	restored := len(from) > 0
 	a.applied = from
 	s.agg = a
 	before := a.events
@@ -188,11 +189,32 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 			return err
 		}
 	}
+	h.mu.Lock()
+	h.started.Folded += a.events - before
+	if restored {
+		h.started.FromRollup++
+	}
+	h.mu.Unlock()
 	if a.events != before {
 		return h.writeRollup(ctx, s)
 	}
 	s.rolled = a.events
 	return nil
+}
+
+// StartStats is what New did to build the report folds.
+type StartStats struct {
+	Stores     int           // stores loaded
+	FromRollup int           // of them, restored from a rollup
+	Folded     uint64        // events folded above the rollups (every event without one)
+	Took       time.Duration // New's whole run
+}
+
+// Started returns what New did.
+func (h *HQ) Started() StartStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.started
 }
 
 func headSeqs(heads map[ledger.TillID]Head) ledger.Vector {
