@@ -42,9 +42,11 @@
 // rules of ledger.Fold, into per-store buckets by day (Config.Location),
 // hour, till and SKU, and stock per SKU from the merged movements, in
 // each till's chain order without a gap. They live in memory and are
-// kept in storage as a rollup per store (rollup.go: every RollupEvery
-// events and at a graceful stop); New restores the rollups and folds only
-// the events above them, so HQ's totals for a store equal the fold of
+// kept in storage as a rollup per store, a head and one record per
+// business day (rollup.go), written with each upload's events in the same
+// transaction, days it did not touch left as they are; New restores the
+// rollups and folds only the events above them (none after a crash of
+// the only process), so HQ's totals for a store equal the fold of
 // the store's own ledger (tests check it, across restarts too). Memory
 // grows with stores x days x (tills + SKUs sold a day), not events.
 //

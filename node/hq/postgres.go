@@ -85,6 +85,12 @@ CREATE TABLE IF NOT EXISTS hq_rollups (
 	vector  jsonb NOT NULL,
 	body    bytea NOT NULL
 );
+CREATE TABLE IF NOT EXISTS hq_rollup_days (
+	store bytea NOT NULL,
+	day   text NOT NULL,
+	body  bytea NOT NULL,
+	PRIMARY KEY (store, day)
+);
 CREATE TABLE IF NOT EXISTS hq_users (
 	name text PRIMARY KEY,
 	doc  jsonb NOT NULL
@@ -273,7 +279,7 @@ func (p *Postgres) Heads(ctx context.Context, store ledger.StoreID) (map[ledger.
 
 // Append writes the events with COPY inside one transaction that first
 // moves every head by compare and set.
-func (p *Postgres) Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate) error {
+func (p *Postgres) Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate, roll *Rollup) error {
 	return p.inTx(ctx, func(tx *sql.Tx) error {
 		for _, u := range heads {
 			var res sql.Result
@@ -294,6 +300,11 @@ func (p *Postgres) Append(ctx context.Context, store ledger.StoreID, evs []*ledg
 				return err
 			} else if n != 1 {
 				return fmt.Errorf("%w: till %s is not at %d", ErrHeadMoved, u.Till.Short(), u.From)
+			}
+		}
+		if roll != nil {
+			if err := pgPutRollup(ctx, tx, store, roll); err != nil {
+				return err
 			}
 		}
 		if len(evs) == 0 {

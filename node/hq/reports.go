@@ -40,6 +40,11 @@ type agg struct {
 	// applied is each till's highest seq folded, in chain order
 	// without a gap (rollup.go).
 	applied ledger.Vector
+	// dirty are the days folded into since the rollup was last written;
+	// replace: the stored rollup's days are not this agg's (a fresh
+	// fold), so the next write drops them (rollup.go).
+	dirty   map[string]bool
+	replace bool
 }
 
 type tillDay struct {
@@ -59,7 +64,8 @@ type HourSales struct {
 func newAgg(loc *time.Location) *agg {
 	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
 		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
-		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack()}
+		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack(),
+		dirty: map[string]bool{}, replace: true}
 }
 
 func newReport() ledger.Report { return ledger.NewReport() }
@@ -123,6 +129,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 	}
 	a.spends.apply(ev, sale)
 	day := a.day(ev.Time.Wall)
+	a.dirty[day] = true
 	reps := [3]*ledger.Report{&a.total, a.dayReport(day), a.tillReport(ev.Till, day)}
 	for _, r := range reps {
 		addEvent(r, ev)
@@ -141,6 +148,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 			h = &HourSales{Hour: hour, Start: time.Unix(hour*3600, 0).In(a.loc)}
 			a.hours[hour] = h
 		}
+		a.dirty[a.day(hour*3_600_000)] = true
 		h.Sales++
 		h.Total += t.Total
 		for _, vday := range a.pendingVoids[ev.ID()] {
@@ -172,6 +180,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 }
 
 func (a *agg) voidSKUs(day string, s *ledger.Sale) {
+	a.dirty[day] = true
 	t, err := s.Totals()
 	if err != nil {
 		return
