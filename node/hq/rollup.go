@@ -73,12 +73,12 @@ type aggBody struct {
 
 // dayBody is one business day of an agg in JSON.
 type dayBody struct {
-	Location string             `json:"location"`
-	Day      string             `json:"day"`
-	Report   ledger.Report      `json:"report"`
-	Tills    []rollupTillDay    `json:"tills"`
-	Hours    []HourSales        `json:"hours"`
-	Products []ledger.SKUSales  `json:"products"`
+	Location string            `json:"location"`
+	Day      string            `json:"day"`
+	Report   ledger.Report     `json:"report"`
+	Tills    []rollupTillDay   `json:"tills"`
+	Hours    []HourSales       `json:"hours"`
+	Products []ledger.SKUSales `json:"products"`
 }
 
 // encode returns the agg's head and its day records: every day with all,
