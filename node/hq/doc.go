@@ -59,9 +59,11 @@
 // folded before a process folds its own, so each process's figures are
 // the fold of every event up to its newest upload, and a rollup, whoever
 // wrote it, is exactly the fold of the events it names. Dashboard
-// sessions are kept in storage (sessions.go); the login back-off and the
-// replay cache of signed requests are still per process
-// (docs/ARCHITECTURE.md, "HQ on several processes").
+// sessions are kept in storage (sessions.go), and so are the login
+// back-off and the replay cache of signed requests when the storage is
+// shared (PostgreSQL implements SharedGuards, guards.go); on Badger, one
+// process, they are kept in memory (docs/ARCHITECTURE.md, "HQ on several
+// processes").
 //
 // # HTTP API for relays
 //

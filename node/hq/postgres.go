@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/lib/pq"
 
@@ -85,6 +86,16 @@ CREATE TABLE IF NOT EXISTS hq_rollups (
 	vector  jsonb NOT NULL,
 	body    bytea NOT NULL
 );
+CREATE TABLE IF NOT EXISTS hq_replay (
+	sig     bytea PRIMARY KEY,
+	expires bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hq_backoff (
+	name  text PRIMARY KEY,
+	n     integer NOT NULL,
+	until bigint NOT NULL,
+	last  bigint NOT NULL
+);
 CREATE TABLE IF NOT EXISTS hq_rollup_days (
 	store bytea NOT NULL,
 	day   text NOT NULL,
@@ -105,7 +116,8 @@ CREATE TABLE IF NOT EXISTS hq_users (
 // connections drops a connection that broke); it links about 4 MB less
 // than pgx into the one binary every till ships.
 type Postgres struct {
-	db *sql.DB
+	db    *sql.DB
+	prune atomic.Int64 // when guards_postgres.go next drops expired rows, Unix ms
 }
 
 // OpenPostgres connects to the database at dsn (a libpq URL or key=value
