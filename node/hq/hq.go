@@ -87,9 +87,12 @@ type HQ struct {
 }
 
 // storeState is HQ's view of one store. mu serialises ingest and guards
-// every field.
+// every field. viewMu guards agg, rec and certs for the dashboard's chain
+// views, which must not wait for an upload's verification and storage:
+// they change only with mu and viewMu held (write), so a view holds either.
 type storeState struct {
 	mu      sync.Mutex
+	viewMu  sync.RWMutex
 	rec     StoreRecord
 	certs   map[ledger.TillID]*ledger.Certificate
 	raws    map[ledger.TillID][]byte // encoded certificates, to skip re-verifying
@@ -236,7 +239,9 @@ func (h *HQ) RegisterStore(ctx context.Context, id ledger.StoreID, name string, 
 	defer h.mu.Unlock()
 	if s := h.stores[id]; s != nil {
 		s.mu.Lock()
+		s.viewMu.Lock()
 		s.rec.Name = name
+		s.viewMu.Unlock()
 		s.mu.Unlock()
 		return nil
 	}
@@ -276,7 +281,9 @@ func (h *HQ) learnCert(ctx context.Context, s *storeState, c *ledger.Certificate
 	if err := h.st.PutCertificate(ctx, c); err != nil {
 		return err
 	}
+	s.viewMu.Lock()
 	s.certs[c.Till], s.raws[c.Till] = c, raw
+	s.viewMu.Unlock()
 	return nil
 }
 

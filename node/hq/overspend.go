@@ -147,15 +147,18 @@ func (h *HQ) Overspends(ctx context.Context, store *ledger.StoreID) []StoreOvers
 }
 
 func (h *HQ) storeOverspends(ctx context.Context, s *storeState) []StoreOverspend {
-	s.mu.Lock()
+	s.viewMu.RLock()
 	var out []StoreOverspend
 	for id, ss := range s.agg.spends.sales {
 		if o, ok := ss.over(id); ok {
 			out = append(out, StoreOverspend{Store: s.rec.ID, Overspend: o, Numbers: map[string]uint32{}})
 		}
 	}
-	certs := s.certs
-	s.mu.Unlock()
+	certs := make(map[ledger.TillID]*ledger.Certificate, len(s.certs))
+	for t, c := range s.certs {
+		certs[t] = c
+	}
+	s.viewMu.RUnlock()
 	for i := range out {
 		o := &out[i]
 		if raw, err := h.st.Event(ctx, o.Sale); err == nil {
@@ -190,13 +193,13 @@ func (h *HQ) CardOverspends(store *ledger.StoreID) []StoreCardOverspend {
 		if store != nil && *store != s.rec.ID {
 			continue
 		}
-		s.mu.Lock()
+		s.viewMu.RLock()
 		for card, es := range s.agg.spends.cards {
 			if o, ok := ledger.FoldEntries(card, es).Overspend(); ok {
 				out = append(out, StoreCardOverspend{Store: s.rec.ID, CardOverspend: o})
 			}
 		}
-		s.mu.Unlock()
+		s.viewMu.RUnlock()
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Store != out[j].Store {

@@ -178,14 +178,17 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 		rep := d.Report
 		fixReport(&rep)
 		a.days[d.Day] = &rep
+		a.noteDay(d.Day)
 		for _, td := range d.Tills {
 			r := td.Report
 			fixReport(&r)
 			a.tillDays[tillDay{td.Till, d.Day}] = &r
+			a.tills[td.Till] = true
 		}
 		for _, h := range d.Hours {
 			h.Start = time.Unix(h.Hour*3600, 0).In(loc)
 			a.hours[h.Hour] = &h
+			a.noteHour(h.Hour)
 		}
 		if len(d.Products) > 0 {
 			m := map[string]*ledger.SKUSales{}
@@ -193,6 +196,7 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 				m[s.SKU] = &s
 			}
 			a.products[d.Day] = m
+			a.noteDay(d.Day)
 		}
 	}
 	if b.Stock != nil {
