@@ -69,6 +69,56 @@ type aggBody struct {
 	Newer        ledger.Newer                      `json:"newer,omitempty"`
 	Out          map[string]*ledger.TransferSide   `json:"out,omitempty"`
 	In           map[string][]*ledger.TransferSide `json:"in,omitempty"`
+	Receipts     map[ledger.TillID]uint64          `json:"receipts,omitempty"`
+	Spends       *spendsBody                       `json:"spends,omitempty"`
+}
+
+// spendsBody is a spendTrack in JSON (overspend.go). It grows with the
+// store's refunded and voided sales, as the tracker in memory does.
+type spendsBody struct {
+	Sales []saleSpendsBody              `json:"sales,omitempty"`
+	Cards map[string][]ledger.CardEntry `json:"cards,omitempty"`
+}
+
+type saleSpendsBody struct {
+	ID     ledger.EventID       `json:"id"`
+	Sale   *ledger.Sale         `json:"sale,omitempty"`
+	Spends []ledger.Spend       `json:"spends,omitempty"`
+	Qty    map[int]int64        `json:"qty,omitempty"`
+	Amount map[int]ledger.Money `json:"amount,omitempty"`
+	Voids  int                  `json:"voids,omitempty"`
+}
+
+func (t *spendTrack) body() *spendsBody {
+	if len(t.sales) == 0 && len(t.cards) == 0 {
+		return nil
+	}
+	b := &spendsBody{Cards: t.cards}
+	for id, ss := range t.sales {
+		b.Sales = append(b.Sales, saleSpendsBody{ID: id, Sale: ss.sale, Spends: ss.spends, Qty: ss.qty, Amount: ss.amount, Voids: ss.voids})
+	}
+	return b
+}
+
+func (b *spendsBody) track() *spendTrack {
+	t := newSpendTrack()
+	if b == nil {
+		return t
+	}
+	if b.Cards != nil {
+		t.cards = b.Cards
+	}
+	for _, s := range b.Sales {
+		ss := &saleSpends{sale: s.Sale, spends: s.Spends, qty: s.Qty, amount: s.Amount, voids: s.Voids}
+		if ss.qty == nil {
+			ss.qty = map[int]int64{}
+		}
+		if ss.amount == nil {
+			ss.amount = map[int]ledger.Money{}
+		}
+		t.sales[s.ID] = ss
+	}
+	return t
 }
 
 // dayBody is one business day of an agg in JSON.
@@ -85,7 +135,7 @@ type dayBody struct {
 // else those touched since the last write (agg.dirty).
 func (a *agg) encode(all bool) ([]byte, []RollupDay, error) {
 	b := aggBody{Location: a.dayKey(), Total: a.total, Stock: a.stock, PendingVoids: map[string][]string{},
-		Events: a.events, Newer: a.newer, Out: a.xfer.out, In: a.xfer.in}
+		Events: a.events, Newer: a.newer, Out: a.xfer.out, In: a.xfer.in, Receipts: a.receipts, Spends: a.spends.body()}
 	for id, days := range a.pendingVoids {
 		b.PendingVoids[id.String()] = days
 	}
@@ -166,6 +216,10 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 	}
 	loc := a.loc
 	a.total, a.events, a.newer = b.Total, b.Events, b.Newer
+	if b.Receipts != nil {
+		a.receipts = b.Receipts
+	}
+	a.spends = b.Spends.track()
 	fixReport(&a.total)
 	for _, rd := range r.Days {
 		var d dayBody
