@@ -118,6 +118,10 @@ func (b *spendsBody) track() *spendTrack {
 		}
 		t.sales[s.ID] = ss
 	}
+	for id := range t.sales {
+		t.recheck(&id, nil)
+	}
+	t.recheck(nil, t.cards)
 	return t
 }
 
