@@ -121,7 +121,8 @@ func benchChain(c *cli.Context) error {
 		nStores, tills, perStore, nStores*perStore, c.Duration("day"), backend)
 
 	t0 := time.Now()
-	chain, held := makeChain(nStores, tills, perStore, c.Duration("day"), c.Uint64("seed"))
+	day0 := chainDay0(time.Now()) // once: a run may cross midnight
+	chain, held := makeChain(nStores, tills, perStore, day0, c.Duration("day"), c.Uint64("seed"))
 	total := nStores * perStore
 	el := time.Since(t0)
 	fmt.Fprintf(w, "generate: %d signed events in %v (%.0f events/s), %d MB encoded\n",
@@ -213,7 +214,7 @@ func benchChain(c *cli.Context) error {
 
 	// The dashboard's queries at the end size.
 	one := chain[0].store.ID.String()
-	day := time.UnixMilli(chainDay0()).UTC().Format(time.DateOnly)
+	day := time.UnixMilli(day0).UTC().Format(time.DateOnly)
 	queries := []struct{ name, path string }{
 		{"report, all stores, all days", "/hq/api/report?store=all&top=20"},
 		{"report, all stores, one day", "/hq/api/report?store=all&from=" + day + "&to=" + day + "&top=20"},
@@ -285,17 +286,17 @@ func benchChain(c *cli.Context) error {
 	return nil
 }
 
-// chainDay0 is the start of the simulated business day: 07:00 UTC
-// yesterday.
-func chainDay0() int64 {
-	y := time.Now().UTC().Add(-24 * time.Hour).Truncate(24 * time.Hour)
+// chainDay0 is the start of the simulated business day: 07:00 UTC the
+// day before now.
+func chainDay0(now time.Time) int64 {
+	y := now.UTC().Add(-24 * time.Hour).Truncate(24 * time.Hour)
 	return y.Add(7 * time.Hour).UnixMilli()
 }
 
 // makeChain makes every store's keys and events, on every core.
-func makeChain(stores, tills, perStore int, day time.Duration, seed uint64) ([]*chainStore, int) {
+func makeChain(stores, tills, perStore int, start int64, day time.Duration, seed uint64) ([]*chainStore, int) {
 	chain := make([]*chainStore, stores)
-	start, step := chainDay0(), max(day.Milliseconds()/int64(perStore), 1)
+	step := max(day.Milliseconds()/int64(perStore), 1)
 	var next atomic.Int64
 	var held atomic.Int64
 	var wg sync.WaitGroup
