@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -812,6 +813,14 @@ func (h *harness) checkHQ(ctx context.Context, st *store, ref map[ledger.TillID]
 	if c := countStockDiff(want, hs); c > 0 {
 		r.mismatches += c
 		r.violate("HQ: stock of store %s differs from the fold: %s", st.name, stockDiff(want, hs))
+	}
+	// HQ's figures are its rollups plus what it folded since: after a
+	// crash and a restart too, each event counted once.
+	if got, ok := h.hq.StoreReport(st.file.ID); !ok {
+		r.violate("store %s: unknown at HQ", st.name)
+	} else if want := stateOf(st, ref).Fold().StoreReport(); !reflect.DeepEqual(got, want) {
+		r.violate("HQ: report of store %s differs from the fold of its ledger: %d sales %d refunds %d voids, want %d %d %d",
+			st.name, got.Sales, got.Refunds, got.Voids, want.Sales, want.Refunds, want.Voids)
 	}
 	ev, err := h.hq.Evidence(ctx, st.file.ID)
 	if err == nil && len(ev) > 0 {

@@ -78,6 +78,9 @@
 //	                          t3's link delays bytes this much each way (up to 1s), and
 //	                          that share of its writes a retransmission (200 ms) more
 //	hq down [s2] | hq up [s2] the store's (or every store's) line to HQ
+//	hq crash                  HQ is killed and started again on its storage (no
+//	                          rollups written at a stop); requests meanwhile find a
+//	                          dead line
 //	wait converged [90s]      until every running till holds the same events, its CRDT
 //	                          stock equals the fold of the ledger, and HQ agrees (unless
 //	                          the store is cut off from it)

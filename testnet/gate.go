@@ -17,7 +17,10 @@ import (
 // from the path; neither is trusted for anything but this decision: HQ
 // behind it verifies every request.
 type gate struct {
-	next http.Handler
+	// serving is held (read) by every request HQ serves, and (write) by
+	// swap while HQ is replaced.
+	serving sync.RWMutex
+	next    http.Handler // guarded by serving
 
 	mu         sync.Mutex
 	storesDown map[ledger.StoreID]bool
@@ -100,5 +103,27 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "testnet: HQ is cut off", http.StatusServiceUnavailable)
 		return
 	}
+	g.serving.RLock()
+	defer g.serving.RUnlock()
 	g.next.ServeHTTP(w, r)
+}
+
+// swap replaces HQ, as a crash and a restart do: requests that reach the
+// gate meanwhile find a dead line, those in flight end first, then
+// replace runs and returns the new HQ's handler.
+func (g *gate) swap(replace func() (http.Handler, error)) error {
+	g.mu.Lock()
+	was := g.allDown
+	g.allDown = true
+	g.mu.Unlock()
+	g.serving.Lock()
+	next, err := replace()
+	if err == nil {
+		g.next = next
+	}
+	g.serving.Unlock()
+	g.mu.Lock()
+	g.allDown = was
+	g.mu.Unlock()
+	return err
 }

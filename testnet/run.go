@@ -364,6 +364,9 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 		return fmt.Sprintf("%s's link: %v each way, %.0f%% of writes a retransmission late", names(targets), st.Link.Delay, st.Link.Loss*100), nil
 
 	case OpHQ:
+		if st.Arg == "crash" {
+			return h.crashHQ(ctx)
+		}
 		down := st.Arg == "down"
 		if st.Store == 0 {
 			h.gate.setAll(down)

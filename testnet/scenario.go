@@ -402,6 +402,9 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 			sc.HQ = a == "on"
 			return p.done()
+		case "crash":
+			sc.Steps = append(sc.Steps, Step{Line: p.line, Text: p.text, Op: OpHQ, Arg: a})
+			return p.done()
 		case "down", "up":
 			st := Step{Line: p.line, Text: p.text, Op: OpHQ, Arg: a}
 			if t, ok := p.next(); ok {
@@ -414,7 +417,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			sc.Steps = append(sc.Steps, st)
 			return p.done()
 		}
-		return p.errorf("hq %q: want on or off (header), down or up (step)", a)
+		return p.errorf("hq %q: want on or off (header), down, up or crash (step)", a)
 	case "power":
 		a, _ := p.next()
 		if a != "posix" && a != "ext4" {

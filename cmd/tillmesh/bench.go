@@ -44,7 +44,7 @@ func benchCommand() *cli.Command {
 				&cli.StringFlag{Name: "dir", Usage: "work directory, kept afterwards (default: a temporary one, removed)"},
 			},
 			Action: benchMesh,
-		}, benchHistoryCommand(), benchCatalogCommand()},
+		}, benchHistoryCommand(), benchCatalogCommand(), benchChainCommand()},
 	}
 }
 

@@ -339,7 +339,7 @@ func (b *Badger) Heads(_ context.Context, store ledger.StoreID) (map[ledger.Till
 // fraction of the memtable).
 const bigBatch = 1 << 20
 
-func (b *Badger) Append(_ context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate) error {
+func (b *Badger) Append(_ context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate, roll *Rollup) error {
 	size := 0
 	for _, ev := range evs {
 		size += len(ev.Bytes()) + 128
@@ -382,6 +382,11 @@ func (b *Badger) Append(_ context.Context, store ledger.StoreID, evs []*ledger.E
 			}
 			h.Seq, h.ID = u.To, u.ID
 			if err := txn.Set(bkey(bHead, store[:], u.Till[:]), encodeHead(h)); err != nil {
+				return err
+			}
+		}
+		if roll != nil {
+			if err := badgerPutRollup(txn, store, roll); err != nil {
 				return err
 			}
 		}

@@ -79,7 +79,9 @@ func (h *HQ) SetBusinessDay(ctx context.Context, store ledger.StoreID, r DayRule
 	if err := h.st.PutStore(ctx, rec); err != nil {
 		return err
 	}
+	s.viewMu.Lock()
 	s.rec = rec
+	s.viewMu.Unlock()
 	if err := h.refold(ctx, s); err != nil {
 		return fmt.Errorf("refold store %s: %w", store, err)
 	}

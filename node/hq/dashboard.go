@@ -237,7 +237,11 @@ func (h *HQ) login(w http.ResponseWriter, r *http.Request) {
 	pair := backoff.Key{Name: "login:" + req.User + "|" + client, Rule: loginPair}
 	byClient := backoff.Key{Name: "client:" + client, Rule: loginClient}
 	ceiling := backoff.Key{Name: "user:" + req.User, Rule: loginCeiling}
-	ticket, wait := ss.limiter.Reserve(now, pair, byClient, ceiling)
+	ticket, wait, err := h.reserveLogin(r.Context(), now, pair, byClient, ceiling) // guards.go
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("login back-off: %w", err))
+		return
+	}
 	if ticket == nil {
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		writeErr(w, http.StatusTooManyRequests, hqapi.CodeUnauthorized, fmt.Sprintf("too many failed logins: wait %v", wait.Round(time.Second)))

@@ -42,9 +42,11 @@
 // rules of ledger.Fold, into per-store buckets by day (Config.Location),
 // hour, till and SKU, and stock per SKU from the merged movements, in
 // each till's chain order without a gap. They live in memory and are
-// kept in storage as a rollup per store (rollup.go: every RollupEvery
-// events and at a graceful stop); New restores the rollups and folds only
-// the events above them, so HQ's totals for a store equal the fold of
+// kept in storage as a rollup per store, a head and one record per
+// business day (rollup.go), written with each upload's events in the same
+// transaction, days it did not touch left as they are; New restores the
+// rollups and folds only the events above them (none after a crash of
+// the only process), so HQ's totals for a store equal the fold of
 // the store's own ledger (tests check it, across restarts too). Memory
 // grows with stores x days x (tills + SKUs sold a day), not events.
 //
@@ -57,9 +59,11 @@
 // folded before a process folds its own, so each process's figures are
 // the fold of every event up to its newest upload, and a rollup, whoever
 // wrote it, is exactly the fold of the events it names. Dashboard
-// sessions are kept in storage (sessions.go); the login back-off and the
-// replay cache of signed requests are still per process
-// (docs/ARCHITECTURE.md, "HQ on several processes").
+// sessions are kept in storage (sessions.go), and so are the login
+// back-off and the replay cache of signed requests when the storage is
+// shared (PostgreSQL implements SharedGuards, guards.go); on Badger, one
+// process, they are kept in memory (docs/ARCHITECTURE.md, "HQ on several
+// processes").
 //
 // # HTTP API for relays
 //

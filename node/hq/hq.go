@@ -93,12 +93,16 @@ type HQ struct {
 
 	words    *i18n.Catalog // the dashboard's messages (i18n.go)
 	currency i18n.Currency
+	started  StartStats // what New did (rollup.go)
 }
 
 // storeState is HQ's view of one store. mu serialises ingest and guards
-// every field.
+// every field. viewMu guards agg, rec and certs for the dashboard's chain
+// views, which must not wait for an upload's verification and storage:
+// they change only with mu and viewMu held (write), so a view holds either.
 type storeState struct {
 	mu      sync.Mutex
+	viewMu  sync.RWMutex
 	rec     StoreRecord
 	certs   map[ledger.TillID]*ledger.Certificate
 	raws    map[ledger.TillID][]byte // encoded certificates, to skip re-verifying
@@ -131,6 +135,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	h := &HQ{cfg: cfg, log: cfg.Logger, st: cfg.Storage, stores: map[ledger.StoreID]*storeState{},
 		seen: replayCache{seen: map[string]int64{}}, sessions: newSessions()}
 	var err error
@@ -169,6 +174,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 			return nil, err
 		}
 	}
+	h.started.Stores, h.started.Took = len(recs), time.Since(t0)
 	return h, nil
 }
 
@@ -247,7 +253,9 @@ func (h *HQ) RegisterStore(ctx context.Context, id ledger.StoreID, name string, 
 	defer h.mu.Unlock()
 	if s := h.stores[id]; s != nil {
 		s.mu.Lock()
+		s.viewMu.Lock()
 		s.rec.Name = name
+		s.viewMu.Unlock()
 		s.mu.Unlock()
 		return nil
 	}
@@ -287,7 +295,9 @@ func (h *HQ) learnCert(ctx context.Context, s *storeState, c *ledger.Certificate
 	if err := h.st.PutCertificate(ctx, c); err != nil {
 		return err
 	}
+	s.viewMu.Lock()
 	s.certs[c.Till], s.raws[c.Till] = c, raw
+	s.viewMu.Unlock()
 	return nil
 }
 

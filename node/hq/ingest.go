@@ -76,7 +76,19 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 		}
 	}
 	if len(accepted) > 0 {
-		if err := h.st.Append(ctx, store, accepted, updates); err != nil {
+		// Fold first, so that the rollup is stored with the events
+		// (rollup.go): a start after a crash has no events to fold.
+		s.viewMu.Lock()
+		h.foldAccepted(ctx, s, accepted)
+		s.viewMu.Unlock()
+		roll, err := h.rollupOf(s)
+		if err != nil {
+			h.log.Warn("rollup not written with the upload; the next start folds its events", "store", store, "err", err)
+		}
+		if err := h.st.Append(ctx, store, accepted, updates, roll); err != nil {
+			s.viewMu.Lock()
+			h.unfold(ctx, s)
+			s.viewMu.Unlock()
 			if errors.Is(err, ErrHeadMoved) {
 				// Another HQ process wrote: take its heads and let the
 				// relay retry against them.
@@ -94,7 +106,7 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 			}
 			s.heads[u.Till] = hd
 		}
-		h.foldAccepted(ctx, s, accepted) // rollup.go
+		s.rolledUp(roll)
 	}
 	res.Accepted = len(accepted)
 	res.Vector = s.vector()

@@ -24,6 +24,10 @@ type spendTrack struct {
 	// cards holds every card movement HQ has seen, by card: memory grows
 	// with card movements (about 150 bytes each).
 	cards map[string][]ledger.CardEntry
+	// overSales and overCards are the over-spent ones, kept as events
+	// come so that a report does not check every sale and card.
+	overSales map[ledger.EventID]bool
+	overCards map[string]bool
 }
 
 type saleSpends struct {
@@ -35,20 +39,50 @@ type saleSpends struct {
 }
 
 func newSpendTrack() *spendTrack {
-	return &spendTrack{sales: map[ledger.EventID]*saleSpends{}, cards: map[string][]ledger.CardEntry{}}
+	return &spendTrack{sales: map[ledger.EventID]*saleSpends{}, cards: map[string][]ledger.CardEntry{},
+		overSales: map[ledger.EventID]bool{}, overCards: map[string]bool{}}
+}
+
+// recheck records whether the sale and the cards are over-spent now.
+func (t *spendTrack) recheck(sale *ledger.EventID, cards map[string][]ledger.CardEntry) {
+	if sale != nil {
+		if ss := t.sales[*sale]; ss != nil {
+			if _, ok := ss.over(*sale); ok {
+				t.overSales[*sale] = true
+			} else {
+				delete(t.overSales, *sale)
+			}
+		}
+	}
+	for card := range cards {
+		if _, ok := ledger.FoldEntries(card, t.cards[card]).Overspend(); ok {
+			t.overCards[card] = true
+		} else {
+			delete(t.overCards, card)
+		}
+	}
 }
 
 // apply tracks one event that joined its chain.
 func (t *spendTrack) apply(ev *ledger.Event, sale lookup) {
-	for card, es := range ledger.CardEntries(ev) {
+	cards := ledger.CardEntries(ev)
+	for card, es := range cards {
 		t.cards[card] = append(t.cards[card], es...)
 	}
 	var id ledger.EventID
+	defer func() {
+		if id != (ledger.EventID{}) {
+			t.recheck(&id, cards)
+		} else {
+			t.recheck(nil, cards)
+		}
+	}()
 	sp := ledger.Spend{Till: ev.Till, Seq: ev.Seq, Event: ev.ID(), Kind: ev.Kind()}
 	switch b := ev.Body.(type) {
 	case *ledger.Sale:
 		if ss := t.sales[ev.ID()]; ss != nil && ss.sale == nil {
 			ss.sale = b
+			id = ev.ID()
 		}
 		return
 	case *ledger.Refund:
@@ -147,15 +181,18 @@ func (h *HQ) Overspends(ctx context.Context, store *ledger.StoreID) []StoreOvers
 }
 
 func (h *HQ) storeOverspends(ctx context.Context, s *storeState) []StoreOverspend {
-	s.mu.Lock()
+	s.viewMu.RLock()
 	var out []StoreOverspend
-	for id, ss := range s.agg.spends.sales {
-		if o, ok := ss.over(id); ok {
+	for id := range s.agg.spends.overSales {
+		if o, ok := s.agg.spends.sales[id].over(id); ok {
 			out = append(out, StoreOverspend{Store: s.rec.ID, Overspend: o, Numbers: map[string]uint32{}})
 		}
 	}
-	certs := s.certs
-	s.mu.Unlock()
+	certs := make(map[ledger.TillID]*ledger.Certificate, len(s.certs))
+	for t, c := range s.certs {
+		certs[t] = c
+	}
+	s.viewMu.RUnlock()
 	for i := range out {
 		o := &out[i]
 		if raw, err := h.st.Event(ctx, o.Sale); err == nil {
@@ -190,13 +227,13 @@ func (h *HQ) CardOverspends(store *ledger.StoreID) []StoreCardOverspend {
 		if store != nil && *store != s.rec.ID {
 			continue
 		}
-		s.mu.Lock()
-		for card, es := range s.agg.spends.cards {
-			if o, ok := ledger.FoldEntries(card, es).Overspend(); ok {
+		s.viewMu.RLock()
+		for card := range s.agg.spends.overCards {
+			if o, ok := ledger.FoldEntries(card, s.agg.spends.cards[card]).Overspend(); ok {
 				out = append(out, StoreCardOverspend{Store: s.rec.ID, CardOverspend: o})
 			}
 		}
-		s.mu.Unlock()
+		s.viewMu.RUnlock()
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Store != out[j].Store {

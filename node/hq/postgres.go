@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/lib/pq"
 
@@ -85,6 +86,22 @@ CREATE TABLE IF NOT EXISTS hq_rollups (
 	vector  jsonb NOT NULL,
 	body    bytea NOT NULL
 );
+CREATE TABLE IF NOT EXISTS hq_replay (
+	sig     bytea PRIMARY KEY,
+	expires bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hq_backoff (
+	name  text PRIMARY KEY,
+	n     integer NOT NULL,
+	until bigint NOT NULL,
+	last  bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hq_rollup_days (
+	store bytea NOT NULL,
+	day   text NOT NULL,
+	body  bytea NOT NULL,
+	PRIMARY KEY (store, day)
+);
 CREATE TABLE IF NOT EXISTS hq_users (
 	name text PRIMARY KEY,
 	doc  jsonb NOT NULL
@@ -99,7 +116,8 @@ CREATE TABLE IF NOT EXISTS hq_users (
 // connections drops a connection that broke); it links about 4 MB less
 // than pgx into the one binary every till ships.
 type Postgres struct {
-	db *sql.DB
+	db    *sql.DB
+	prune atomic.Int64 // when guards_postgres.go next drops expired rows, Unix ms
 }
 
 // OpenPostgres connects to the database at dsn (a libpq URL or key=value
@@ -273,7 +291,7 @@ func (p *Postgres) Heads(ctx context.Context, store ledger.StoreID) (map[ledger.
 
 // Append writes the events with COPY inside one transaction that first
 // moves every head by compare and set.
-func (p *Postgres) Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate) error {
+func (p *Postgres) Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate, roll *Rollup) error {
 	return p.inTx(ctx, func(tx *sql.Tx) error {
 		for _, u := range heads {
 			var res sql.Result
@@ -294,6 +312,11 @@ func (p *Postgres) Append(ctx context.Context, store ledger.StoreID, evs []*ledg
 				return err
 			} else if n != 1 {
 				return fmt.Errorf("%w: till %s is not at %d", ErrHeadMoved, u.Till.Short(), u.From)
+			}
+		}
+		if roll != nil {
+			if err := pgPutRollup(ctx, tx, store, roll); err != nil {
+				return err
 			}
 		}
 		if len(evs) == 0 {

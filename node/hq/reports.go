@@ -1,7 +1,9 @@
 package hq
 
 import (
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -40,6 +42,17 @@ type agg struct {
 	// applied is each till's highest seq folded, in chain order
 	// without a gap (rollup.go).
 	applied ledger.Vector
+	// dirty are the days folded into since the rollup was last written;
+	// replace: the stored rollup's days are not this agg's (a fresh
+	// fold), so the next write drops them (rollup.go).
+	dirty   map[string]bool
+	replace bool
+	// An index for reports over a range of days, so that they read only
+	// the days in it: every day any bucket holds, sorted; the tills with
+	// a bucket; each day's hours (by the day their hour starts in).
+	dayList  []string
+	tills    map[ledger.TillID]bool
+	hourDays map[string][]int64
 }
 
 type tillDay struct {
@@ -59,7 +72,8 @@ type HourSales struct {
 func newAgg(loc *time.Location) *agg {
 	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
 		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
-		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack()}
+		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack(),
+		dirty: map[string]bool{}, replace: true, tills: map[ledger.TillID]bool{}, hourDays: map[string][]int64{}}
 }
 
 func newReport() ledger.Report { return ledger.NewReport() }
@@ -68,9 +82,40 @@ func (a *agg) day(wall int64) string {
 	return time.UnixMilli(wall).In(a.loc).Add(-a.dayEnd).Format(time.DateOnly)
 }
 
+// noteDay adds day to the agg's sorted list of days.
+func (a *agg) noteDay(day string) {
+	i, found := sort.Find(len(a.dayList), func(i int) int { return strings.Compare(day, a.dayList[i]) })
+	if !found {
+		a.dayList = slices.Insert(a.dayList, i, day)
+	}
+}
+
+// noteHour indexes an hour bucket under the day it starts in.
+func (a *agg) noteHour(hour int64) {
+	d := a.day(hour * 3_600_000)
+	a.noteDay(d)
+	a.hourDays[d] = append(a.hourDays[d], hour)
+}
+
+// daysIn returns the days the agg holds within q's range.
+func (a *agg) daysIn(q Query) []string {
+	lo, hi := 0, len(a.dayList)
+	if q.From != "" {
+		lo = sort.SearchStrings(a.dayList, q.From)
+	}
+	if q.To != "" {
+		hi = sort.Search(len(a.dayList), func(i int) bool { return a.dayList[i] > q.To })
+	}
+	if lo >= hi {
+		return nil
+	}
+	return a.dayList[lo:hi]
+}
+
 func (a *agg) dayReport(day string) *ledger.Report {
 	r := a.days[day]
 	if r == nil {
+		a.noteDay(day)
 		nr := newReport()
 		r = &nr
 		a.days[day] = r
@@ -82,6 +127,7 @@ func (a *agg) tillReport(t ledger.TillID, day string) *ledger.Report {
 	k := tillDay{t, day}
 	r := a.tillDays[k]
 	if r == nil {
+		a.tills[t] = true
 		nr := newReport()
 		r = &nr
 		a.tillDays[k] = r
@@ -123,6 +169,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 	}
 	a.spends.apply(ev, sale)
 	day := a.day(ev.Time.Wall)
+	a.dirty[day] = true
 	reps := [3]*ledger.Report{&a.total, a.dayReport(day), a.tillReport(ev.Till, day)}
 	for _, r := range reps {
 		addEvent(r, ev)
@@ -140,7 +187,9 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 		if h == nil {
 			h = &HourSales{Hour: hour, Start: time.Unix(hour*3600, 0).In(a.loc)}
 			a.hours[hour] = h
+			a.noteHour(hour)
 		}
+		a.dirty[a.day(hour*3_600_000)] = true
 		h.Sales++
 		h.Total += t.Total
 		for _, vday := range a.pendingVoids[ev.ID()] {
@@ -172,6 +221,7 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 }
 
 func (a *agg) voidSKUs(day string, s *ledger.Sale) {
+	a.dirty[day] = true
 	t, err := s.Totals()
 	if err != nil {
 		return
@@ -257,53 +307,43 @@ type Report struct {
 	CardOverspends []StoreCardOverspend `json:"card_overspends"`
 }
 
-// report adds the store's figures within q to rep.
+// report adds the store's figures within q to rep. It reads only the
+// days in q's range (daysIn), so its work is bounded by the days the
+// store holds in the range, whatever range is asked for.
 func (a *agg) report(q Query, rec StoreRecord, certs map[ledger.TillID]*ledger.Certificate, rep *Report,
 	days map[string]*ledger.Report, products map[string]*ledger.SKUSales) {
 	ss := StoreSales{Store: rec.ID, Name: rec.Name, Report: newReport()}
-	for day, r := range a.days {
-		if !q.inRange(day) {
-			continue
-		}
-		mergeReport(&ss.Report, r)
-		d := days[day]
-		if d == nil {
-			nr := newReport()
-			d = &nr
-			days[day] = d
-		}
-		mergeReport(d, r)
-	}
-	rep.Stores = append(rep.Stores, ss)
-	mergeReport(&rep.Total, &ss.Report)
 	tills := map[ledger.TillID]*TillSales{}
-	for k, r := range a.tillDays {
-		if !q.inRange(k.day) {
-			continue
-		}
-		ts := tills[k.till]
-		if ts == nil {
-			ts = &TillSales{Store: rec.ID, Till: k.till, Report: newReport()}
-			if c := certs[k.till]; c != nil {
-				ts.Number, ts.Name = c.Number, c.Name
+	for _, day := range a.daysIn(q) {
+		if r := a.days[day]; r != nil {
+			mergeReport(&ss.Report, r)
+			d := days[day]
+			if d == nil {
+				nr := newReport()
+				d = &nr
+				days[day] = d
 			}
-			tills[k.till] = ts
+			mergeReport(d, r)
 		}
-		mergeReport(&ts.Report, r)
-	}
-	for _, ts := range tills {
-		rep.Tills = append(rep.Tills, *ts)
-	}
-	for _, h := range a.hours {
-		if q.inRange(a.day(h.Hour * 3_600_000)) {
-			rep.Hours = append(rep.Hours, *h)
+		for t := range a.tills {
+			r := a.tillDays[tillDay{t, day}]
+			if r == nil {
+				continue
+			}
+			ts := tills[t]
+			if ts == nil {
+				ts = &TillSales{Store: rec.ID, Till: t, Report: newReport()}
+				if c := certs[t]; c != nil {
+					ts.Number, ts.Name = c.Number, c.Name
+				}
+				tills[t] = ts
+			}
+			mergeReport(&ts.Report, r)
 		}
-	}
-	for day, m := range a.products {
-		if !q.inRange(day) {
-			continue
+		for _, hr := range a.hourDays[day] {
+			rep.Hours = append(rep.Hours, *a.hours[hr])
 		}
-		for sku, s := range m {
+		for sku, s := range a.products[day] {
 			p := products[sku]
 			if p == nil {
 				p = &ledger.SKUSales{SKU: sku}
@@ -315,6 +355,11 @@ func (a *agg) report(q Query, rec StoreRecord, certs map[ledger.TillID]*ledger.C
 			p.Qty += s.Qty
 			p.Amount += s.Amount
 		}
+	}
+	rep.Stores = append(rep.Stores, ss)
+	mergeReport(&rep.Total, &ss.Report)
+	for _, ts := range tills {
+		rep.Tills = append(rep.Tills, *ts)
 	}
 }
 

@@ -115,7 +115,9 @@ func (h *HQ) refold(ctx context.Context, s *storeState) error {
 	if err != nil {
 		return err
 	}
+	s.viewMu.Lock()
 	s.agg, s.refused = a, refused
+	s.viewMu.Unlock()
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -12,9 +13,15 @@ import (
 
 // Report rollups persisted: a store's report folds (agg) are kept in
 // storage as a rollup, the folds' bytes with the vector of events they
-// cover, written every RollupEvery events folded and after a start that
-// folded any. A start restores the rollup and folds only the events
-// above it, instead of every event the store ever uploaded.
+// cover: a head (totals, stock, transfers, pending voids) and one record
+// per business day (the day's report, its tills, hours and products).
+// Every upload writes the head and the days its events touched in the
+// same transaction as the events and the heads (Storage.Append), so the
+// stored rollup always covers every event this process stored, and a
+// start after a crash has no tail of events to fold (the events another
+// HQ process stored after this one's last write excepted). Writing only
+// the days touched keeps the write small however many days a store has.
+// A start restores the rollup and folds only the events above it.
 //
 // The folds of a store only ever take each till's events in chain order
 // and without a gap (agg.applied): when another HQ process on the same
@@ -23,21 +30,27 @@ import (
 // events its vector names, whichever process wrote it; two processes
 // writing in turn leave the later one, which is as good.
 
-// RollupEvery is how many events a store folds between two rollups; a
-// graceful stop writes every store's rollup too (WriteRollups), so only
-// a crash leaves up to this many events per store to fold at start.
-const RollupEvery = 2_000
-
 // rollupVersion names the rollup's encoding; another is not used (the
-// start folds every event instead, and writes a new one).
-const rollupVersion = 1
+// start folds every event instead, and writes a new one). Version 1 was
+// one record per store, written every 2,000 events.
+const rollupVersion = 2
 
-// Rollup is a store's report folds as stored: Body is HQ's own encoding,
-// Vector the events it covers.
+// Rollup is a store's report folds as stored: Body is the head in HQ's
+// own encoding, Vector the events it covers, Days the day records.
+// PutRollup and Append write the Days given and keep the others, unless
+// Replace (then the others are dropped); Rollup returns every day.
 type Rollup struct {
 	Version int           `json:"version"`
 	Vector  ledger.Vector `json:"vector"`
 	Body    []byte        `json:"body"`
+	Days    []RollupDay   `json:"-"`
+	Replace bool          `json:"-"`
+}
+
+// RollupDay is one business day of a store's folds, in HQ's encoding.
+type RollupDay struct {
+	Day  string
+	Body []byte
 }
 
 type rollupTillDay struct {
@@ -46,43 +59,141 @@ type rollupTillDay struct {
 	Report ledger.Report `json:"report"`
 }
 
-// aggBody is an agg in JSON: maps with struct keys become lists.
+// aggBody is an agg's head in JSON: maps with struct keys become lists.
 type aggBody struct {
 	Location     string                            `json:"location"`
 	Total        ledger.Report                     `json:"total"`
-	Days         map[string]ledger.Report          `json:"days"`
-	TillDays     []rollupTillDay                   `json:"till_days"`
-	Hours        []HourSales                       `json:"hours"`
-	Products     map[string][]ledger.SKUSales      `json:"products"`
 	Stock        map[string]int64                  `json:"stock"`
 	PendingVoids map[string][]string               `json:"pending_voids,omitempty"`
 	Events       uint64                            `json:"events"`
 	Newer        ledger.Newer                      `json:"newer,omitempty"`
 	Out          map[string]*ledger.TransferSide   `json:"out,omitempty"`
 	In           map[string][]*ledger.TransferSide `json:"in,omitempty"`
+	Receipts     map[ledger.TillID]uint64          `json:"receipts,omitempty"`
+	Spends       *spendsBody                       `json:"spends,omitempty"`
 }
 
-func (a *agg) encode() ([]byte, error) {
-	b := aggBody{Location: a.dayKey(), Total: a.total, Days: map[string]ledger.Report{}, Products: map[string][]ledger.SKUSales{},
-		Stock: a.stock, PendingVoids: map[string][]string{}, Events: a.events, Newer: a.newer, Out: a.xfer.out, In: a.xfer.in}
-	for d, r := range a.days {
-		b.Days[d] = *r
+// spendsBody is a spendTrack in JSON (overspend.go). It grows with the
+// store's refunded and voided sales, as the tracker in memory does.
+type spendsBody struct {
+	Sales []saleSpendsBody              `json:"sales,omitempty"`
+	Cards map[string][]ledger.CardEntry `json:"cards,omitempty"`
+}
+
+type saleSpendsBody struct {
+	ID     ledger.EventID       `json:"id"`
+	Sale   *ledger.Sale         `json:"sale,omitempty"`
+	Spends []ledger.Spend       `json:"spends,omitempty"`
+	Qty    map[int]int64        `json:"qty,omitempty"`
+	Amount map[int]ledger.Money `json:"amount,omitempty"`
+	Voids  int                  `json:"voids,omitempty"`
+}
+
+func (t *spendTrack) body() *spendsBody {
+	if len(t.sales) == 0 && len(t.cards) == 0 {
+		return nil
 	}
-	for k, r := range a.tillDays {
-		b.TillDays = append(b.TillDays, rollupTillDay{Till: k.till, Day: k.day, Report: *r})
+	b := &spendsBody{Cards: t.cards}
+	for id, ss := range t.sales {
+		b.Sales = append(b.Sales, saleSpendsBody{ID: id, Sale: ss.sale, Spends: ss.spends, Qty: ss.qty, Amount: ss.amount, Voids: ss.voids})
 	}
-	for _, h := range a.hours {
-		b.Hours = append(b.Hours, *h)
+	return b
+}
+
+func (b *spendsBody) track() *spendTrack {
+	t := newSpendTrack()
+	if b == nil {
+		return t
 	}
-	for d, m := range a.products {
-		for _, s := range m {
-			b.Products[d] = append(b.Products[d], *s)
+	if b.Cards != nil {
+		t.cards = b.Cards
+	}
+	for _, s := range b.Sales {
+		ss := &saleSpends{sale: s.Sale, spends: s.Spends, qty: s.Qty, amount: s.Amount, voids: s.Voids}
+		if ss.qty == nil {
+			ss.qty = map[int]int64{}
 		}
+		if ss.amount == nil {
+			ss.amount = map[int]ledger.Money{}
+		}
+		t.sales[s.ID] = ss
 	}
+	for id := range t.sales {
+		t.recheck(&id, nil)
+	}
+	t.recheck(nil, t.cards)
+	return t
+}
+
+// dayBody is one business day of an agg in JSON.
+type dayBody struct {
+	Location string            `json:"location"`
+	Day      string            `json:"day"`
+	Report   ledger.Report     `json:"report"`
+	Tills    []rollupTillDay   `json:"tills"`
+	Hours    []HourSales       `json:"hours"`
+	Products []ledger.SKUSales `json:"products"`
+}
+
+// encode returns the agg's head and its day records: every day with all,
+// else those touched since the last write (agg.dirty).
+func (a *agg) encode(all bool) ([]byte, []RollupDay, error) {
+	b := aggBody{Location: a.dayKey(), Total: a.total, Stock: a.stock, PendingVoids: map[string][]string{},
+		Events: a.events, Newer: a.newer, Out: a.xfer.out, In: a.xfer.in, Receipts: a.receipts, Spends: a.spends.body()}
 	for id, days := range a.pendingVoids {
 		b.PendingVoids[id.String()] = days
 	}
-	return json.Marshal(b)
+	head, err := json.Marshal(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := a.dirty
+	if all {
+		want = map[string]bool{}
+		for d := range a.days {
+			want[d] = true
+		}
+		for k := range a.tillDays {
+			want[k.day] = true
+		}
+		for d := range a.products {
+			want[d] = true
+		}
+		for _, h := range a.hours {
+			want[a.day(h.Hour*3_600_000)] = true
+		}
+	}
+	bodies := map[string]*dayBody{}
+	for d := range want {
+		db := &dayBody{Location: b.Location, Day: d, Report: newReport()}
+		if r := a.days[d]; r != nil {
+			db.Report = *r
+		}
+		for _, s := range a.products[d] {
+			db.Products = append(db.Products, *s)
+		}
+		bodies[d] = db
+	}
+	for k, r := range a.tillDays {
+		if db := bodies[k.day]; db != nil {
+			db.Tills = append(db.Tills, rollupTillDay{Till: k.till, Day: k.day, Report: *r})
+		}
+	}
+	for _, h := range a.hours {
+		if db := bodies[a.day(h.Hour*3_600_000)]; db != nil {
+			db.Hours = append(db.Hours, *h)
+		}
+	}
+	days := make([]RollupDay, 0, len(bodies))
+	for d, db := range bodies {
+		raw, err := json.Marshal(db)
+		if err != nil {
+			return nil, nil, err
+		}
+		days = append(days, RollupDay{Day: d, Body: raw})
+	}
+	sort.Slice(days, func(i, j int) bool { return days[i].Day < days[j].Day })
+	return head, days, nil
 }
 
 func fixReport(r *ledger.Report) {
@@ -99,9 +210,9 @@ func fixReport(r *ledger.Report) {
 
 // decodeAgg restores an agg into the empty one given (its time zone and
 // day end); a rollup made for another business day is not used.
-func decodeAgg(raw []byte, a *agg) (*agg, error) {
+func decodeAgg(r Rollup, a *agg) (*agg, error) {
 	var b aggBody
-	if err := json.Unmarshal(raw, &b); err != nil {
+	if err := json.Unmarshal(r.Body, &b); err != nil {
 		return nil, fmt.Errorf("decode rollup: %w", err)
 	}
 	if b.Location != a.dayKey() {
@@ -109,26 +220,42 @@ func decodeAgg(raw []byte, a *agg) (*agg, error) {
 	}
 	loc := a.loc
 	a.total, a.events, a.newer = b.Total, b.Events, b.Newer
+	if b.Receipts != nil {
+		a.receipts = b.Receipts
+	}
+	a.spends = b.Spends.track()
 	fixReport(&a.total)
-	for d, r := range b.Days {
-		fixReport(&r)
-		a.days[d] = &r
-	}
-	for _, td := range b.TillDays {
-		r := td.Report
-		fixReport(&r)
-		a.tillDays[tillDay{td.Till, td.Day}] = &r
-	}
-	for _, h := range b.Hours {
-		h.Start = time.Unix(h.Hour*3600, 0).In(loc)
-		a.hours[h.Hour] = &h
-	}
-	for d, list := range b.Products {
-		m := map[string]*ledger.SKUSales{}
-		for _, s := range list {
-			m[s.SKU] = &s
+	for _, rd := range r.Days {
+		var d dayBody
+		if err := json.Unmarshal(rd.Body, &d); err != nil {
+			return nil, fmt.Errorf("decode rollup of day %s: %w", rd.Day, err)
 		}
-		a.products[d] = m
+		if d.Location != b.Location || d.Day != rd.Day {
+			return nil, fmt.Errorf("rollup of day %s made for business day %s %s, the head for %s", rd.Day, d.Location, d.Day, b.Location)
+		}
+		rep := d.Report
+		fixReport(&rep)
+		a.days[d.Day] = &rep
+		a.noteDay(d.Day)
+		for _, td := range d.Tills {
+			r := td.Report
+			fixReport(&r)
+			a.tillDays[tillDay{td.Till, d.Day}] = &r
+			a.tills[td.Till] = true
+		}
+		for _, h := range d.Hours {
+			h.Start = time.Unix(h.Hour*3600, 0).In(loc)
+			a.hours[h.Hour] = &h
+			a.noteHour(h.Hour)
+		}
+		if len(d.Products) > 0 {
+			m := map[string]*ledger.SKUSales{}
+			for _, s := range d.Products {
+				m[s.SKU] = &s
+			}
+			a.products[d.Day] = m
+			a.noteDay(d.Day)
+		}
 	}
 	if b.Stock != nil {
 		a.stock = b.Stock
@@ -149,6 +276,7 @@ func decodeAgg(raw []byte, a *agg) (*agg, error) {
 			a.xfer.in = map[string][]*ledger.TransferSide{}
 		}
 	}
+	a.dirty, a.replace = map[string]bool{}, false
 	return a, nil
 }
 
@@ -165,7 +293,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 	case r.Version != rollupVersion:
 		h.log.Info("rollup of another version: folding every event", "store", s.rec.ID, "version", r.Version)
 	default:
-		ra, derr := decodeAgg(r.Body, h.newAggFor(s.rec)) // a fresh one: a failed decode leaves a as it was
+		ra, derr := decodeAgg(r, h.newAggFor(s.rec)) // a fresh one: a failed decode leaves a as it was
 		if derr != nil {
 			h.log.Warn("rollup not used: folding every event", "store", s.rec.ID, "err", derr)
 			break
@@ -176,6 +304,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 		}
 		a, from = ra, r.Vector.Clone()
 	}
+	restored := len(from) > 0
 	a.applied = from
 	s.agg = a
 	before := a.events
@@ -188,11 +317,32 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 			return err
 		}
 	}
-	if a.events != before {
+	h.mu.Lock()
+	h.started.Folded += a.events - before
+	if restored {
+		h.started.FromRollup++
+	}
+	h.mu.Unlock()
+	s.rolled = a.events
+	if a.events != before || !restored {
 		return h.writeRollup(ctx, s)
 	}
-	s.rolled = a.events
 	return nil
+}
+
+// StartStats is what New did to build the report folds.
+type StartStats struct {
+	Stores     int           // stores loaded
+	FromRollup int           // of them, restored from a rollup
+	Folded     uint64        // events folded above the rollups (every event without one)
+	Took       time.Duration // New's whole run
+}
+
+// Started returns what New did.
+func (h *HQ) Started() StartStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.started
 }
 
 func headSeqs(heads map[ledger.TillID]Head) ledger.Vector {
@@ -215,11 +365,28 @@ func (h *HQ) foldTill(ctx context.Context, s *storeState, till ledger.TillID, lo
 	})
 }
 
-// foldAccepted folds the events an upload stored, in chain order per
-// till; where another HQ process stored events of a till in between,
-// those are read back and folded first. The caller holds s.mu.
+// foldAccepted folds the events of an upload, before they are stored
+// (the rollup is written with them), in chain order per till; where
+// another HQ process stored events of a till in between, those are read
+// back and folded first. A sale of the upload is found for the voids and
+// refunds after it in the upload too. The caller holds s.mu.
 func (h *HQ) foldAccepted(ctx context.Context, s *storeState, accepted []*ledger.Event) {
-	look := h.saleLookup(ctx)
+	stored := h.saleLookup(ctx)
+	var sales map[ledger.EventID]*ledger.Sale
+	look := func(id ledger.EventID) (*ledger.Sale, bool) {
+		if sale, ok := sales[id]; ok {
+			return sale, true
+		}
+		return stored(id)
+	}
+	for _, ev := range accepted {
+		if sale, ok := ev.Body.(*ledger.Sale); ok {
+			if sales == nil {
+				sales = map[ledger.EventID]*ledger.Sale{}
+			}
+			sales[ev.ID()] = sale
+		}
+	}
 	for _, ev := range accepted {
 		switch have := s.agg.applied[ev.Till]; {
 		case ev.Seq <= have:
@@ -234,10 +401,20 @@ func (h *HQ) foldAccepted(ctx context.Context, s *storeState, accepted []*ledger
 		}
 		s.agg.fold(ev, look)
 	}
-	if s.agg.events-s.rolled >= RollupEvery {
-		if err := h.writeRollup(ctx, s); err != nil {
-			h.log.Warn("rollup not written; the next start folds more events", "store", s.rec.ID, "err", err)
-		}
+}
+
+// unfold puts the store's folds back to what storage holds after an
+// upload folded before its append failed: the stored rollup and the
+// events above it; failing that, empty folds that the next upload
+// refolds from storage (its events are above a gap). The caller holds
+// s.mu.
+func (h *HQ) unfold(ctx context.Context, s *storeState) {
+	ctx = context.WithoutCancel(ctx) // a request that ended must not leave the folds wrong
+	h.refreshHeads(ctx, s)
+	if err := h.restoreAgg(ctx, s); err != nil {
+		h.log.Warn("restore folds after a failed append: refolded at the next upload", "store", s.rec.ID, "err", err)
+		s.agg = h.newAggFor(s.rec)
+		s.agg.applied = ledger.Vector{}
 	}
 }
 
@@ -253,19 +430,41 @@ func (a *agg) fold(ev *ledger.Event, look lookup) {
 	a.applied[ev.Till] = ev.Seq
 }
 
+// rollupOf encodes the store's folds for a write: the head and the days
+// touched since the last one (every day when the stored days are not
+// this agg's). Nil while a till of the store is revoked: its folds leave
+// out refused events and are refolded at every start. The caller holds
+// s.mu.
+func (h *HQ) rollupOf(s *storeState) (*Rollup, error) {
+	if len(s.revoked) > 0 {
+		return nil, nil
+	}
+	head, days, err := s.agg.encode(s.agg.replace)
+	if err != nil {
+		return nil, fmt.Errorf("encode rollup: %w", err)
+	}
+	return &Rollup{Version: rollupVersion, Vector: s.agg.applied.Clone(), Body: head, Days: days, Replace: s.agg.replace}, nil
+}
+
+// rolledUp records that r, made by rollupOf, is stored.
+func (s *storeState) rolledUp(r *Rollup) {
+	if r == nil {
+		return
+	}
+	s.agg.dirty, s.agg.replace = map[string]bool{}, false
+	s.rolled = s.agg.events
+}
+
 // writeRollup stores the store's folds. The caller holds s.mu.
 func (h *HQ) writeRollup(ctx context.Context, s *storeState) error {
-	if len(s.revoked) > 0 {
-		return nil // folds without a revoked till's refused events: refolded at every start
-	}
-	body, err := s.agg.encode()
-	if err != nil {
-		return fmt.Errorf("encode rollup: %w", err)
-	}
-	if err := h.st.PutRollup(ctx, s.rec.ID, Rollup{Version: rollupVersion, Vector: s.agg.applied.Clone(), Body: body}); err != nil {
+	r, err := h.rollupOf(s)
+	if err != nil || r == nil {
 		return err
 	}
-	s.rolled = s.agg.events
+	if err := h.st.PutRollup(ctx, s.rec.ID, *r); err != nil {
+		return err
+	}
+	s.rolledUp(r)
 	return nil
 }
 
@@ -283,7 +482,9 @@ func (h *HQ) refreshHeads(ctx context.Context, s *storeState) {
 }
 
 // WriteRollups writes the rollup of every store that folded events since
-// its last one: at a graceful stop, so the next start folds nothing.
+// its last one (uploads write theirs with their events: only a store
+// whose write failed, or that read back another process's events, has
+// any left): at a graceful stop, so the next start folds nothing.
 func (h *HQ) WriteRollups(ctx context.Context) error {
 	var errs []error
 	for _, s := range h.storeList() {

@@ -10,16 +10,69 @@ import (
 	"github.com/tillmesh/tillmesh/ledger"
 )
 
-// bRollup keys a store's report rollup: r/<store> (JSON Rollup).
-const bRollup = 'r'
+// bRollup keys a store's rollup head: r/<store> (JSON Rollup);
+// bRollupDay its days: Y/<store>/<day> (HQ's day encoding).
+const (
+	bRollup    = 'r'
+	bRollupDay = 'Y'
+)
 
 func (b *Badger) PutRollup(_ context.Context, store ledger.StoreID, r Rollup) error {
-	return b.db.Update(func(txn *badger.Txn) error { return setJSON(txn, bkey(bRollup, store[:]), r) })
+	return b.db.Update(func(txn *badger.Txn) error { return badgerPutRollup(txn, store, &r) })
+}
+
+// badgerPutRollup writes r in txn: the head, the days given, and with Replace
+// drops the store's other days.
+func badgerPutRollup(txn *badger.Txn, store ledger.StoreID, r *Rollup) error {
+	if err := setJSON(txn, bkey(bRollup, store[:]), r); err != nil {
+		return err
+	}
+	if r.Replace {
+		keep := map[string]bool{}
+		for _, d := range r.Days {
+			keep[d.Day] = true
+		}
+		prefix := bkey(bRollupDay, store[:])
+		var drop [][]byte
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		for it.Rewind(); it.Valid(); it.Next() {
+			if k := it.Item().Key(); !keep[string(k[len(prefix):])] {
+				drop = append(drop, it.Item().KeyCopy(nil))
+			}
+		}
+		it.Close()
+		for _, k := range drop {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range r.Days {
+		if err := txn.Set(bkey(bRollupDay, store[:], []byte(d.Day)), d.Body); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *Badger) Rollup(_ context.Context, store ledger.StoreID) (Rollup, error) {
 	var r Rollup
-	err := b.db.View(func(txn *badger.Txn) error { return getJSON(txn, bkey(bRollup, store[:]), &r) })
+	err := b.db.View(func(txn *badger.Txn) error {
+		if err := getJSON(txn, bkey(bRollup, store[:]), &r); err != nil {
+			return err
+		}
+		prefix := bkey(bRollupDay, store[:])
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			r.Days = append(r.Days, RollupDay{Day: string(it.Item().Key()[len(prefix):]), Body: v})
+		}
+		return nil
+	})
 	return r, err
 }
 

@@ -10,14 +10,33 @@ import (
 )
 
 func (p *Postgres) PutRollup(ctx context.Context, store ledger.StoreID, r Rollup) error {
+	return p.inTx(ctx, func(tx *sql.Tx) error { return pgPutRollup(ctx, tx, store, &r) })
+}
+
+// pgPutRollup writes r in tx: the head, the days given, and with Replace
+// drops the store's other days.
+func pgPutRollup(ctx context.Context, tx *sql.Tx, store ledger.StoreID, r *Rollup) error {
 	vec, err := json.Marshal(r.Vector)
 	if err != nil {
 		return err
 	}
-	_, err = p.db.ExecContext(ctx, `INSERT INTO hq_rollups (store, version, vector, body) VALUES ($1, $2, $3, $4)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO hq_rollups (store, version, vector, body) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (store) DO UPDATE SET version = EXCLUDED.version, vector = EXCLUDED.vector, body = EXCLUDED.body`,
-		store[:], r.Version, vec, r.Body)
-	return err
+		store[:], r.Version, vec, r.Body); err != nil {
+		return err
+	}
+	if r.Replace {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM hq_rollup_days WHERE store = $1`, store[:]); err != nil {
+			return err
+		}
+	}
+	for _, d := range r.Days {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO hq_rollup_days (store, day, body) VALUES ($1, $2, $3)
+				ON CONFLICT (store, day) DO UPDATE SET body = EXCLUDED.body`, store[:], d.Day, d.Body); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *Postgres) Rollup(ctx context.Context, store ledger.StoreID) (Rollup, error) {
@@ -30,7 +49,17 @@ func (p *Postgres) Rollup(ctx context.Context, store ledger.StoreID) (Rollup, er
 	if err != nil {
 		return r, err
 	}
-	return r, json.Unmarshal(vec, &r.Vector)
+	if err := json.Unmarshal(vec, &r.Vector); err != nil {
+		return r, err
+	}
+	var day string
+	var body []byte
+	err = p.each(ctx, `SELECT day, body FROM hq_rollup_days WHERE store = $1 ORDER BY day`, []any{store[:]},
+		[]any{&day, &body}, func() error {
+			r.Days = append(r.Days, RollupDay{Day: day, Body: body})
+			return nil
+		})
+	return r, err
 }
 
 func (p *Postgres) RangeTill(ctx context.Context, store ledger.StoreID, till ledger.TillID, after uint64, f func(raw []byte) error) error {

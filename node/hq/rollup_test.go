@@ -56,58 +56,78 @@ func TestRollupsRestoreAndCatchUp(t *testing.T) {
 		}
 		checkFold(t, h1, store.ID, ref)
 
-		// A start folds every event (no rollup yet) and writes one.
-		st.Close()
-		st = b.open(t, place)
-		h3 := newHQ(t, st)
-		checkFold(t, h3, store.ID, ref)
-		if _, err := st.Rollup(ctx, store.ID); err != nil {
-			t.Fatalf("no rollup after a start that folded events: %v", err)
-		}
-		// More events, then a start from the rollup plus the tail.
-		upload(h3, evs[2400:], false)
+		// Every upload stored its rollup with its events: a start, as
+		// after a crash (no WriteRollups), folds none of them.
 		st.Close()
 		st = b.open(t, place)
 		r, err := st.Rollup(ctx, store.ID)
 		if err != nil || r.Vector.Total() != 2400 {
-			t.Fatalf("rollup covers %d events (%v), want the 2,400 of the last start", r.Vector.Total(), err)
+			t.Fatalf("rollup covers %d events (%v), want the 2,400 uploaded", r.Vector.Total(), err)
 		}
+		h3 := newHQ(t, st)
+		checkFold(t, h3, store.ID, ref)
+		if s := h3.Started(); s.FromRollup != 1 || s.Folded != 0 {
+			t.Errorf("start: %+v, want the store from its rollup and no event folded", s)
+		}
+		upload(h3, evs[2400:], false)
+		st.Close()
+		st = b.open(t, place)
 		h4 := newHQ(t, st)
 		checkFold(t, h4, store.ID, w.State)
-		if r, _ := st.Rollup(ctx, store.ID); r.Vector.Total() != 3000 {
-			t.Fatalf("rollup after the second start covers %d events, want 3000", r.Vector.Total())
+		if s := h4.Started(); s.Folded != 0 {
+			t.Errorf("start after more uploads folded %d events, want 0", s.Folded)
 		}
-		// A rollup that does not decode is not used: every event is folded.
-		if err := st.PutRollup(ctx, store.ID, hq.Rollup{Version: 1, Vector: ledger.Vector{store.Tills[0].ID: 5}, Body: []byte("{")}); err != nil {
-			t.Fatal(err)
+		// The events span several business days, one record each.
+		if r, _ := st.Rollup(ctx, store.ID); r.Vector.Total() != 3000 || len(r.Days) < 2 {
+			t.Fatalf("rollup covers %d events in %d days, want 3000 in several", r.Vector.Total(), len(r.Days))
+		}
+		// A rollup whose head or a day does not decode is not used:
+		// every event is folded.
+		for _, bad := range []hq.Rollup{
+			{Version: 2, Vector: ledger.Vector{store.Tills[0].ID: 5}, Body: []byte("{"), Replace: true},
+			{Version: 2, Vector: ledger.Vector{store.Tills[0].ID: 5}, Body: []byte(`{"location":"UTC"}`),
+				Days: []hq.RollupDay{{Day: "2026-01-01", Body: []byte("[")}}},
+		} {
+			if err := st.PutRollup(ctx, store.ID, bad); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			st = b.open(t, place)
+			h5 := newHQ(t, st)
+			checkFold(t, h5, store.ID, w.State)
+			if s := h5.Started(); s.Folded != 3000 {
+				t.Errorf("start over a rollup that does not decode folded %d events, want all 3000", s.Folded)
+			}
 		}
 		st.Close()
-		checkFold(t, newHQ(t, b.open(t, place)), store.ID, w.State)
 	})
 }
 
-// A graceful stop writes every store's rollup, so the next start folds
-// no event.
-func TestWriteRollupsAtStop(t *testing.T) {
-	store := hqtest.NewStore(60, 2)
-	st := backends[0].open(t, backends[0].place(t))
-	h := newHQ(t, st, store)
-	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(9, 9)))
-	evs := w.Sales(300, day0, 61_000)
-	if _, err := h.Ingest(t.Context(), store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Certs: store.EncodedCerts(), Events: raws(evs)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Rollup(t.Context(), store.ID); err == nil {
-		t.Fatal("a rollup after 300 events; want none before RollupEvery")
-	}
-	if err := h.WriteRollups(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	r, err := st.Rollup(t.Context(), store.ID)
-	if err != nil || r.Vector.Total() != 300 {
-		t.Fatalf("rollup after WriteRollups covers %d events (%v), want 300", r.Vector.Total(), err)
-	}
-	checkFold(t, newHQ(t, st), store.ID, w.State)
+// A store's business day changes: its folds are refolded and the stored
+// day records replaced, so a start uses them and folds nothing.
+func TestRollupDaysReplacedWithBusinessDay(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		store := hqtest.NewStore(64, 2)
+		place := b.place(t)
+		st := b.open(t, place)
+		h := newHQ(t, st, store)
+		w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(9, 9)))
+		evs := w.Sales(600, day0, 7*61_000)
+		if _, err := h.Ingest(t.Context(), store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Certs: store.EncodedCerts(), Events: raws(evs)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.SetBusinessDay(t.Context(), store.ID, hq.DayRule{TimeZone: "Pacific/Kiritimati", DayEnd: "04:30"}); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		st = b.open(t, place)
+		h2 := newHQ(t, st)
+		checkFold(t, h2, store.ID, w.State)
+		if s := h2.Started(); s.FromRollup != 1 || s.Folded != 0 {
+			t.Errorf("start after the business day changed: %+v, want the store from its rollup, nothing folded", s)
+		}
+		st.Close()
+	})
 }
 
 // Three HQ processes on one PostgreSQL database take a store's uploads in

@@ -73,8 +73,10 @@ func (h *HQ) adoptCerts(ctx context.Context, s *storeState) {
 	}
 	for _, c := range certs {
 		if s.certs[c.Till] == nil {
+			s.viewMu.Lock()
 			s.certs[c.Till] = c
 			s.raws[c.Till], _ = c.Encode()
+			s.viewMu.Unlock()
 		}
 	}
 }

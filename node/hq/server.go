@@ -151,7 +151,9 @@ func (h *HQ) authenticate(r *http.Request) (ledger.StoreID, hqapi.Credentials, i
 	if !creds.VerifyHeader(r.Method, r.RequestURI) {
 		return store, creds, http.StatusUnauthorized, errors.New("request signature does not verify")
 	}
-	if !h.seen.add(string(creds.Sig), creds.Time+window, now) {
+	if fresh, err := h.seeSignature(r.Context(), creds.Sig, creds.Time+window, now); err != nil {
+		return store, creds, http.StatusServiceUnavailable, fmt.Errorf("replay cache: %w", err)
+	} else if !fresh {
 		return store, creds, http.StatusUnauthorized, errors.New("replayed request: this signature was seen before")
 	}
 	var cert *ledger.Certificate

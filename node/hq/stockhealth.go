@@ -42,13 +42,13 @@ func (h *HQ) StockHealth(ctx context.Context, store *ledger.StoreID) ([]StoreSto
 		if store != nil && *store != s.rec.ID {
 			continue
 		}
-		s.mu.Lock()
+		s.viewMu.RLock()
 		stock := make(map[string]int64, len(s.agg.stock))
 		for sku, q := range s.agg.stock {
 			stock[sku] = q
 		}
 		sh := StoreStockHealth{Store: s.rec.ID, Name: s.rec.Name, Low: []LowStock{}}
-		s.mu.Unlock()
+		s.viewMu.RUnlock()
 		cat, err := h.st.StoreCatalog(ctx, s.rec.ID)
 		switch {
 		case errors.Is(err, ErrNotFound):

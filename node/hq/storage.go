@@ -96,9 +96,10 @@ type Storage interface {
 	// Heads returns every till's head in the store.
 	Heads(ctx context.Context, store ledger.StoreID) (map[ledger.TillID]Head, error)
 	// Append stores verified events and moves the heads, atomically and
-	// durably. Events already stored (same EventID) are skipped. A head
+	// durably, with the store's rollup (as PutRollup) when roll is not
+	// nil. Events already stored (same EventID) are skipped. A head
 	// that is not at its From fails the whole call with ErrHeadMoved.
-	Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate) error
+	Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate, roll *Rollup) error
 	// IDs returns the IDs of a till's events from seq from to to.
 	IDs(ctx context.Context, store ledger.StoreID, till ledger.TillID, from, to uint64) ([]ledger.EventID, error)
 	// Event returns an event's bytes by ID, or ErrNotFound.
@@ -130,8 +131,10 @@ type Storage interface {
 	PutStoreCatalog(ctx context.Context, store ledger.StoreID, c hqapi.StoreCatalog) error
 	StoreCatalog(ctx context.Context, store ledger.StoreID) (hqapi.StoreCatalog, error)
 
-	// PutRollup keeps a store's report folds, replacing the ones before;
-	// Rollup returns them, or ErrNotFound (rollup.go).
+	// PutRollup keeps a store's report folds: the head replaces the one
+	// before, the days given replace theirs and the others stay (all go
+	// with Replace); Rollup returns the head with every day, or
+	// ErrNotFound (rollup.go).
 	PutRollup(ctx context.Context, store ledger.StoreID, r Rollup) error
 	Rollup(ctx context.Context, store ledger.StoreID) (Rollup, error)
 	// RangeTill calls f with the bytes of a till's events above seq

@@ -92,7 +92,7 @@ func (h *HQ) Transfers(status TransferStatus) []Transfer {
 	outs := map[transferKey]sideAt{}
 	ins := map[transferKey][]sideAt{}
 	for _, s := range h.storeList() {
-		s.mu.Lock()
+		s.viewMu.RLock()
 		names[s.rec.ID] = s.rec.Name
 		for n, side := range s.agg.xfer.out {
 			outs[transferKey{s.rec.ID, n}] = sideAt{s.rec.ID, side}
@@ -103,7 +103,7 @@ func (h *HQ) Transfers(status TransferStatus) []Transfer {
 				ins[k] = append(ins[k], sideAt{s.rec.ID, side})
 			}
 		}
-		s.mu.Unlock()
+		s.viewMu.RUnlock()
 	}
 	var out []Transfer
 	add := func(t Transfer) {

@@ -137,9 +137,9 @@ func (h *HQ) Report(q Query) Report {
 		if q.Store != nil && *q.Store != s.rec.ID {
 			continue
 		}
-		s.mu.Lock()
+		s.viewMu.RLock()
 		s.agg.report(q, s.rec, s.certs, &rep, days, products)
-		s.mu.Unlock()
+		s.viewMu.RUnlock()
 	}
 	rep.finish(days, products, q.TopN)
 	rep.Overspends = h.Overspends(context.Background(), q.Store)
@@ -153,8 +153,8 @@ func (h *HQ) StoreReport(id ledger.StoreID) (ledger.Report, bool) {
 	if s == nil {
 		return ledger.Report{}, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.viewMu.RLock()
+	defer s.viewMu.RUnlock()
 	return cloneReport(&s.agg.total), true
 }
 
@@ -189,12 +189,12 @@ func (h *HQ) Stock(ctx context.Context, store *ledger.StoreID) ([]StockLevel, er
 		if store != nil && *store != s.rec.ID {
 			continue
 		}
-		s.mu.Lock()
+		s.viewMu.RLock()
 		for sku, q := range s.agg.stock {
 			p := names[sku]
 			out = append(out, StockLevel{Store: s.rec.ID, SKU: sku, Name: p.Name, Unit: string(p.Unit), Qty: q})
 		}
-		s.mu.Unlock()
+		s.viewMu.RUnlock()
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Store != out[j].Store {

@@ -199,3 +199,7 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Wait is the wait the rule sets after the n-th counted check (for a
+// limiter kept elsewhere, such as in a database shared by processes).
+func (r Rule) Wait(n int) time.Duration { return r.wait(n) }
