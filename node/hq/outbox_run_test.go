@@ -72,7 +72,7 @@ func TestOutboxMovesToHQAndBack(t *testing.T) {
 		fs := httptest.NewServer(sim.Handler())
 		defer fs.Close()
 		sim.SetBase(fs.URL)
-		sim.Set(fiscalsim.Faults{Delay: fiscalsim.Duration(2 * time.Millisecond)})
+		sim.Set(fiscalsim.Faults{Delay: fiscalsim.Duration(25 * time.Millisecond)}) // slow enough that the store is mid-drain when it hands over
 		settings := fiscal.Settings{URL: fs.URL, TIN: "201234567"}
 		raw, _ := json.Marshal(settings)
 
