@@ -132,7 +132,8 @@ func (t *Till) outboxStatus(st *ui.Status) {
 		st.Outbox = append(st.Outbox, ui.OutboxStatus{Connector: s.Connector, Configured: s.Configured, Sending: s.Sending,
 			Reachable: s.Reachable, Pending: s.Pending, Oldest: s.Oldest, Dead: s.Dead, LastError: s.LastError, Line: s.Line})
 		if s.Dead > 0 {
-			st.Problems = append(st.Problems, fmt.Sprintf("%s: %d item(s) in the dead-letter list need a manager (Settings, Outbox)", s.Connector, s.Dead))
+			st.AddProblem(ui.Note{Key: ui.NoteDeadLetters, Args: map[string]any{"connector": s.Connector, "n": s.Dead},
+				Text: fmt.Sprintf("%s: %d item(s) in the dead-letter list need a manager (Settings, Outbox)", s.Connector, s.Dead)})
 		}
 	}
 }
