@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tillmesh/tillmesh/hw"
+	"github.com/tillmesh/tillmesh/node/outbox"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -168,5 +170,71 @@ func TestHardwareNoteKeys(t *testing.T) {
 	}
 	if _, ok := hardwareNote(hw.Status{}); ok {
 		t.Error("a note without a banner")
+	}
+}
+
+// TestOutboxLineNotes checks each case of an outbox connector's line
+// becomes a note whose key is in every catalog and whose English
+// rendering (as ui/web/outbox.js builds it) is the line node/outbox
+// writes.
+func TestOutboxLineNotes(t *testing.T) {
+	cats := tillCatalogs(t)
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		st   outbox.Status
+		key  string
+		line string
+	}{
+		{outbox.Status{Connector: "telegram"}, ui.OutboxLineNotConfigured, "telegram: not configured"},
+		{outbox.Status{Connector: "fiscal", Configured: true, Elsewhere: "HQ"}, ui.OutboxLineElsewhere, "fiscal: sent by HQ"},
+		{outbox.Status{Connector: "fiscal", Configured: true}, ui.OutboxLineCounting, "fiscal: counting the backlog"},
+		{outbox.Status{Connector: "fiscal", Configured: true, Counted: true}, ui.OutboxLineAllSent, "fiscal: all sent"},
+		{outbox.Status{Connector: "fiscal", Configured: true, Counted: true, Dead: 2}, ui.OutboxLineNothingPending, "fiscal: nothing pending, 2 in the dead-letter list"},
+		{outbox.Status{Connector: "fiscal", Noun: "receipts", Configured: true, Counted: true, Pending: 42, Oldest: now.Add(-190 * time.Minute)},
+			ui.OutboxLinePendingReceipts, "fiscal: 42 receipts pending, oldest 3 h 10 min"},
+		{outbox.Status{Connector: "telegram", Noun: "messages", Configured: true, Counted: true, Pending: 1, Dead: 1},
+			ui.OutboxLinePendingMessages, "telegram: 1 messages pending, 1 in the dead-letter list"},
+		{outbox.Status{Connector: "webhook", Noun: "calls", Configured: true, Counted: true, Pending: 3, Oldest: now.Add(-40 * time.Second)},
+			ui.OutboxLinePending, "webhook: 3 calls pending, oldest 40 s"},
+	}
+	fill := func(msg string, args map[string]any) string {
+		return placeholder.ReplaceAllStringFunc(msg, func(m string) string {
+			if v, ok := args[m[1:len(m)-1]]; ok {
+				return fmt.Sprint(v)
+			}
+			return m
+		})
+	}
+	for _, c := range cases {
+		c.st.Line = c.line
+		n := outboxLineNote(c.st, now)
+		if n.Key != c.key || n.Text != c.line {
+			t.Errorf("%q: note %q %q, want key %q", c.line, n.Key, n.Text, c.key)
+			continue
+		}
+		for l, cat := range cats {
+			for _, k := range []string{n.Key, ui.OutboxLineOldest, ui.OutboxLineDead} {
+				if _, ok := cat[k]; !ok {
+					t.Errorf("till.%s.json lacks %q", l, k)
+				}
+			}
+			if msg := fill(cat[n.Key], n.Args); placeholder.MatchString(msg) {
+				t.Errorf("%q: %s message %q not filled by %v", c.line, l, msg, n.Args)
+			}
+		}
+		got := fill(cats["en"][n.Key], n.Args)
+		if s, ok := n.Args["age_s"].(int64); ok {
+			age := fmt.Sprintf("%d s", s)
+			if s >= 60 {
+				age = fmt.Sprintf("%d h %d min", s/3600, s%3600/60)
+			}
+			got += fill(cats["en"][ui.OutboxLineOldest], map[string]any{"age": age})
+		}
+		if d, ok := n.Args["dead"]; ok {
+			got += fill(cats["en"][ui.OutboxLineDead], map[string]any{"n": d})
+		}
+		if got != c.line {
+			t.Errorf("the page would say %q, node/outbox %q", got, c.line)
+		}
 	}
 }
