@@ -24,7 +24,8 @@ func (t *Till) newerStatus(st *ui.Status) {
 		for k, c := range n {
 			st.Newer[string(k)] = c
 		}
-		st.Problems = append(st.Problems, n.String())
+		st.AddProblem(ui.Note{Key: ui.NoteNewerEvents, Args: map[string]any{"n": n.Total(), "kinds": strings.Join(slices.Sorted(maps.Keys(st.Newer)), ", ")},
+			Text: n.String()})
 	}
 	if t.inv == nil {
 		return
@@ -35,8 +36,9 @@ func (t *Till) newerStatus(st *ui.Status) {
 		for _, c := range keys {
 			total += c
 		}
-		st.Problems = append(st.Problems, fmt.Sprintf("%d inventory records from a newer version (%s), kept but not shown; upgrade this till",
-			total, strings.Join(prefixes, ", ")))
+		st.AddProblem(ui.Note{Key: ui.NoteNewerInventory, Args: map[string]any{"n": total, "prefixes": strings.Join(prefixes, ", ")},
+			Text: fmt.Sprintf("%d inventory records from a newer version (%s), kept but not shown; upgrade this till",
+				total, strings.Join(prefixes, ", "))})
 	}
 }
 

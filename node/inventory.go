@@ -19,6 +19,7 @@ import (
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/node/badgeropen"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/ui"
 )
 
 // How the inventory store came up.
@@ -484,7 +485,7 @@ func (t *Till) planRestore(ctx context.Context, res inventoryOpen) {
 	t.snapMu.Lock()
 	t.snapHold = true
 	t.snapMu.Unlock()
-	t.note("restoring the inventory: " + t.restoreWhy)
+	t.note(ui.Note{Key: ui.NoteRestoring, Args: map[string]any{"why": t.restoreWhy}, Text: "restoring the inventory: " + t.restoreWhy})
 }
 
 // restoreInventory finishes what planRestore started, in Run. Peers hold
@@ -529,7 +530,8 @@ func (t *Till) restoreInventory(ctx context.Context) {
 			return
 		case <-tick.C:
 			if !t.inventoryEmpty(ctx) {
-				t.endRestore("inventory refilled from peers after " + t.restoreWhy)
+				t.endRestore(ui.Note{Key: ui.NoteRestoreRefilled, Args: map[string]any{"why": t.restoreWhy},
+					Text: "inventory refilled from peers after " + t.restoreWhy})
 				return
 			}
 		case <-deadline.C:
@@ -542,28 +544,33 @@ func (t *Till) restoreInventory(ctx context.Context) {
 func (t *Till) restoreFromSnapshot(ctx context.Context, why string) {
 	s, err := t.loadSnapshot()
 	if err != nil {
-		t.endRestore(fmt.Sprintf("%s; the local snapshot is unreadable (%v): catalog and staff must come from peers or HQ", t.restoreWhy, err))
+		t.endRestore(ui.Note{Key: ui.NoteRestoreUnreadable, Args: map[string]any{"why": t.restoreWhy, "err": err.Error()},
+			Text: fmt.Sprintf("%s; the local snapshot is unreadable (%v): catalog and staff must come from peers or HQ", t.restoreWhy, err)})
 		return
 	}
 	if len(s.products)+len(s.staff)+len(s.settings)+len(s.certificates) == 0 {
-		t.endRestore(t.restoreWhy + "; no local snapshot to restore from: catalog and staff must come from peers or HQ")
+		t.endRestore(ui.Note{Key: ui.NoteRestoreNoSnapshot, Args: map[string]any{"why": t.restoreWhy},
+			Text: t.restoreWhy + "; no local snapshot to restore from: catalog and staff must come from peers or HQ"})
 		return
 	}
 	p, st, err := t.reseedInventory(ctx, s)
-	note := fmt.Sprintf("inventory restored from the local snapshot of %s (%s; %d products, %d staff written back): %s",
-		s.taken.UTC().Format(time.RFC3339), why, p, st, t.restoreWhy)
+	when := s.taken.UTC().Format(time.RFC3339)
+	note := ui.Note{Key: ui.NoteRestored, Args: map[string]any{"when": when, "detail": why, "products": p, "staff": st, "why": t.restoreWhy},
+		Text: fmt.Sprintf("inventory restored from the local snapshot of %s (%s; %d products, %d staff written back): %s",
+			when, why, p, st, t.restoreWhy)}
 	if err != nil {
-		note += fmt.Sprintf("; restoring stopped: %v", err)
+		note.Key, note.Args["err"] = ui.NoteRestoredStopped, err.Error()
+		note.Text += fmt.Sprintf("; restoring stopped: %v", err)
 	}
 	t.endRestore(note)
 }
 
 // endRestore replaces the "restoring" note with the outcome and lets
 // snapshot writes resume.
-func (t *Till) endRestore(note string) {
-	t.log.Error(note)
+func (t *Till) endRestore(note ui.Note) {
+	t.log.Error(note.Text)
 	t.mu.Lock()
-	t.startNotes = slices.DeleteFunc(t.startNotes, func(n string) bool { return strings.HasPrefix(n, "restoring the inventory: ") })
+	t.startNotes = slices.DeleteFunc(t.startNotes, func(n ui.Note) bool { return n.Key == ui.NoteRestoring })
 	t.startNotes = append(t.startNotes, note)
 	t.mu.Unlock()
 	t.snapMu.Lock()
@@ -575,9 +582,9 @@ func (t *Till) endRestore(note string) {
 }
 
 // note adds a line to what the status says start-up recovered.
-func (t *Till) note(s string) {
+func (t *Till) note(n ui.Note) {
 	t.mu.Lock()
-	t.startNotes = append(t.startNotes, s)
+	t.startNotes = append(t.startNotes, n)
 	t.mu.Unlock()
 }
 

@@ -130,11 +130,52 @@ func (t *Till) outboxStatus(st *ui.Status) {
 	}
 	for _, s := range t.outbox.Status() {
 		st.Outbox = append(st.Outbox, ui.OutboxStatus{Connector: s.Connector, Configured: s.Configured, Sending: s.Sending,
-			Reachable: s.Reachable, Pending: s.Pending, Oldest: s.Oldest, Dead: s.Dead, LastError: s.LastError, Line: s.Line})
+			Reachable: s.Reachable, Pending: s.Pending, Oldest: s.Oldest, Dead: s.Dead, LastError: s.LastError, Line: s.Line,
+			LineNote: outboxLineNote(s, t.cfg.Now())})
 		if s.Dead > 0 {
-			st.Problems = append(st.Problems, fmt.Sprintf("%s: %d item(s) in the dead-letter list need a manager (Settings, Outbox)", s.Connector, s.Dead))
+			st.AddProblem(ui.Note{Key: ui.NoteDeadLetters, Args: map[string]any{"connector": s.Connector, "n": s.Dead},
+				Text: fmt.Sprintf("%s: %d item(s) in the dead-letter list need a manager (Settings, Outbox)", s.Connector, s.Dead)})
 		}
 	}
+}
+
+// outboxLineNote is a connector's backlog line (outbox.Status.Line, its
+// words) as a note the page translates: the same cases as the line.
+func outboxLineNote(s outbox.Status, now time.Time) ui.Note {
+	n := ui.Note{Args: map[string]any{"connector": s.Connector}, Text: s.Line}
+	switch {
+	case !s.Configured:
+		n.Key = ui.OutboxLineNotConfigured
+		return n
+	case s.Elsewhere != "":
+		n.Key, n.Args["where"] = ui.OutboxLineElsewhere, s.Elsewhere
+		return n
+	case !s.Counted:
+		n.Key = ui.OutboxLineCounting
+		return n
+	}
+	n.Key = ui.OutboxLineAllSent
+	if s.Dead > 0 {
+		n.Key = ui.OutboxLineNothingPending
+	}
+	if s.Pending > 0 {
+		n.Args["n"] = s.Pending
+		switch s.Noun {
+		case "receipts":
+			n.Key = ui.OutboxLinePendingReceipts
+		case "messages":
+			n.Key = ui.OutboxLinePendingMessages
+		default:
+			n.Key, n.Args["noun"] = ui.OutboxLinePending, s.Noun
+		}
+		if !s.Oldest.IsZero() {
+			n.Args["age_s"] = max(0, int64(now.Sub(s.Oldest)/time.Second))
+		}
+	}
+	if s.Dead > 0 {
+		n.Args["dead"] = s.Dead
+	}
+	return n
 }
 
 // DeadLetters lists the store's dead letters (ui.Outboxer).

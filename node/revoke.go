@@ -270,22 +270,28 @@ func (t *Till) Revocations(context.Context) ([]ui.Revocation, error) {
 // revocationProblems are the status page's lines about revoked tills,
 // with the evidence: how many of the till's events this till held above
 // AfterSeq and took out of its reports and stock.
-func (t *Till) revocationProblems() []string {
+func (t *Till) revocationProblems() []ui.Note {
 	rs, _ := t.Revocations(context.Background())
 	t.revs.mu.Lock()
 	refused := t.revs.refused
 	t.revs.mu.Unlock()
-	out := make([]string, 0, len(rs))
+	out := make([]ui.Note, 0, len(rs))
 	for _, r := range rs {
-		who := fmt.Sprintf("till %d", r.Number)
-		if r.Till == t.id.String() {
-			who = "this till"
+		who, self := fmt.Sprintf("till %d", r.Number), r.Till == t.id.String()
+		n := ui.Note{Key: ui.NoteRevokedTill, Args: map[string]any{"number": r.Number, "seq": r.AfterSeq}}
+		if self {
+			who, n.Key = "this till", ui.NoteRevokedSelf
 		}
-		line := fmt.Sprintf("%s is revoked: its events after seq %d are refused", who, r.AfterSeq)
+		n.Text = fmt.Sprintf("%s is revoked: its events after seq %d are refused", who, r.AfterSeq)
 		if id, err := ledger.ParseTillID(r.Till); err == nil && refused[id] > 0 {
-			line += fmt.Sprintf(" (till %d: %d events after seq %d refused by revocation)", r.Number, refused[id], r.AfterSeq)
+			n.Text += fmt.Sprintf(" (till %d: %d events after seq %d refused by revocation)", r.Number, refused[id], r.AfterSeq)
+			n.Args["refused"] = refused[id]
+			n.Key = ui.NoteRevokedRefused
+			if self {
+				n.Key = ui.NoteRevokedSelfRef
+			}
 		}
-		out = append(out, line)
+		out = append(out, n)
 	}
 	return out
 }

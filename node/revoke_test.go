@@ -204,9 +204,11 @@ func TestRevocationTakesRefusedEventsOutOfReportsAndStock(t *testing.T) {
 		}
 	}
 	evidence := fmt.Sprintf("till 3: 4 events after seq %d refused by revocation", afterSeq)
-	if p := strings.Join(a.Status(t.Context()).Problems, "\n"); !strings.Contains(p, evidence) {
+	ast := a.Status(t.Context())
+	if p := strings.Join(ast.Problems, "\n"); !strings.Contains(p, evidence) {
 		t.Errorf("a's status problems %q do not say %q", p, evidence)
 	}
+	checkStatusNotes(t, ast)
 
 	// Exactly once: a restart finds the events aside, and counts nothing twice.
 	b.stop()

@@ -263,20 +263,47 @@ func (t *Till) Status(ctx context.Context) ui.Status {
 		st.CRDTHeads = append(st.CRDTHeads, h.String())
 	}
 	t.mu.Lock()
-	st.Problems = append(st.Problems, t.startNotes...)
+	for _, n := range t.startNotes {
+		st.AddProblem(n)
+	}
 	t.mu.Unlock()
 	for _, p := range t.db.Problems() {
-		st.Problems = append(st.Problems, p.String())
+		st.AddProblem(ui.Note{Key: ui.NoteDamagedRecord, Args: map[string]any{"till": p.Till.Short(), "seq": p.Seq, "reason": p.Reason},
+			Text: p.String()})
 	}
 	hs := t.hw.Status()
-	if hs.Banner != "" {
-		st.Problems = append(st.Problems, hs.Banner)
+	if n, ok := hardwareNote(hs); ok {
+		st.AddProblem(n)
 	}
-	st.Problems = append(st.Problems, t.revocationProblems()...)
+	for _, n := range t.revocationProblems() {
+		st.AddProblem(n)
+	}
 	t.newerStatus(&st)
 	t.outboxStatus(&st)
 	st.Printer = printerText(hs)
 	return st
+}
+
+// hardwareNote is hw's banner (a device needing a person) as a status
+// note, its words as hw.Status.Banner has them.
+func hardwareNote(s hw.Status) (ui.Note, bool) {
+	if s.Banner == "" {
+		return ui.Note{}, false
+	}
+	q := s.Queue
+	for _, d := range s.Devices {
+		if d.Health != hw.HealthError {
+			continue
+		}
+		if d.Kind == hw.KindPrinter && q != nil && q.Pending > 0 {
+			return ui.Note{Key: ui.NotePrinterWaiting, Args: map[string]any{"name": d.Name, "problem": d.Problem, "n": q.Pending}, Text: s.Banner}, true
+		}
+		return ui.Note{Key: ui.NoteDevice, Args: map[string]any{"device": string(d.Kind), "name": d.Name, "problem": d.Problem}, Text: s.Banner}, true
+	}
+	if q != nil && q.Held {
+		return ui.Note{Key: ui.NotePrinterHeld, Args: map[string]any{"reason": q.Reason, "n": q.Pending}, Text: s.Banner}, true
+	}
+	return ui.Note{Text: s.Banner}, true
 }
 
 // printerText says what the receipt printer is doing, for the receipt

@@ -145,6 +145,7 @@ func TestStartWithAFileMissingOrDamaged(t *testing.T) {
 			if tc.note != "" && !strings.Contains(strings.Join(st.Problems, "\n"), tc.note) {
 				t.Errorf("status problems %q do not say %q", st.Problems, tc.note)
 			}
+			checkStatusNotes(t, st)
 		})
 	}
 }

@@ -131,7 +131,7 @@ type Till struct {
 	numbers  map[ledger.TillID]uint32 // from certificates seen
 	// startNotes say what start-up had to recover (an inventory restored
 	// from the snapshot, ...), for the status page.
-	startNotes []string
+	startNotes []ui.Note
 
 	// restoreWhy is set by New when the inventory may need records back
 	// from the snapshot in the ledger; Run then restores it.

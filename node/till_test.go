@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -315,6 +316,13 @@ func TestReceiptsPrintAfterCommitAndHoldOnPaperOut(t *testing.T) {
 		st := a.Status(t.Context())
 		return len(st.Problems) > 0 && strings.Contains(strings.Join(st.Problems, " "), "paper")
 	})
+	paperOut := a.Status(t.Context())
+	checkStatusNotes(t, paperOut)
+	if !slices.ContainsFunc(paperOut.Notes, func(n ui.Note) bool {
+		return n.Key == ui.NoteDevice || n.Key == ui.NotePrinterWaiting || n.Key == ui.NotePrinterHeld
+	}) {
+		t.Errorf("paper out has no printer note: %+v", paperOut.Notes)
+	}
 	second := sell(t, a, "r2", "10002", 1) // committed although nothing can print
 	if receiptNo(a, second) != "1-2" {
 		t.Fatalf("second sale %+v", second)

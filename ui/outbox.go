@@ -20,7 +20,30 @@ type OutboxStatus struct {
 	// Line is the backlog in words: "fiscal: 42 receipts pending,
 	// oldest 3 h 10 min".
 	Line string `json:"line"`
+	// LineNote is Line for the page to translate: a till.outbox.line.*
+	// key (OutboxLineKeys) and its args, with "age_s" (the oldest
+	// pending item's age in seconds) and "dead" (dead letters) added to
+	// the sentence when present. Its Text is Line.
+	LineNote Note `json:"line_note"`
 }
+
+// The keys of an outbox connector's line (OutboxStatus.LineNote).
+const (
+	OutboxLineNotConfigured   = "till.outbox.line.not_configured"   // {connector}
+	OutboxLineElsewhere       = "till.outbox.line.elsewhere"        // {connector} {where}
+	OutboxLineCounting        = "till.outbox.line.counting"         // {connector}
+	OutboxLineAllSent         = "till.outbox.line.all_sent"         // {connector}
+	OutboxLineNothingPending  = "till.outbox.line.nothing_pending"  // {connector}
+	OutboxLinePendingReceipts = "till.outbox.line.pending_receipts" // {connector} {n}
+	OutboxLinePendingMessages = "till.outbox.line.pending_messages" // {connector} {n}
+	OutboxLinePending         = "till.outbox.line.pending"          // {connector} {n} {noun}
+	OutboxLineOldest          = "till.outbox.line.oldest"           // {age}, appended
+	OutboxLineDead            = "till.outbox.line.dead"             // {n}, appended
+)
+
+// OutboxLineKeys lists every key of an outbox line.
+var OutboxLineKeys = []string{OutboxLineNotConfigured, OutboxLineElsewhere, OutboxLineCounting, OutboxLineAllSent,
+	OutboxLineNothingPending, OutboxLinePendingReceipts, OutboxLinePendingMessages, OutboxLinePending, OutboxLineOldest, OutboxLineDead}
 
 // DeadLetter is an item a service refused for good, or that failed too
 // often, waiting for a manager.

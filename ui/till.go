@@ -253,6 +253,9 @@ type Status struct {
 	ClockWarnings []string          `json:"clock_warnings"`
 	HQ            HQStatus          `json:"hq"`
 	Problems      []string          `json:"problems,omitempty"`
+	// Notes are the same problems, each with a catalog key and its
+	// arguments for the page to translate (ui/notes.go).
+	Notes []Note `json:"notes,omitempty"`
 	// Newer counts events of kinds a newer version wrote, by kind: kept
 	// and replicated, left out of stock and reports (also in Problems).
 	Newer map[string]int `json:"newer,omitempty"`

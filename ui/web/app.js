@@ -1895,9 +1895,24 @@ function onStatus(ev) {
   if (Math.abs(state.skewMS) > 120000) warns.unshift(L('till.status.skew', { n: Math.round(state.skewMS / 1000) }));
   $('#st-clock').hidden = !warns.length;
   $('#st-clock').textContent = L('till.status.clock', { warnings: warns.join('; ') });
-  $('#st-problem').hidden = !(st.problems && st.problems.length);
-  $('#st-problem').textContent = (st.problems || []).join('; ');
+  const problems = st.notes ? st.notes.map(noteText) : (st.problems || []);
+  $('#st-problem').hidden = !problems.length;
+  $('#st-problem').textContent = problems.join('; ');
   if (state.view === 'mesh') renderMesh();
+}
+
+// noteText is one status problem (ui.Note) in the till's language: its
+// catalog key filled from its args, hw's device words translated as the
+// printer's are; a note without a key, or with one this page lacks,
+// shows its English text.
+function noteText(n) {
+  if (!n.key) return n.text;
+  const args = Object.assign({}, n.args);
+  if (/^till\.problem\.(device|printer_waiting|printer_held)$/.test(n.key)) {
+    for (const k of ['problem', 'reason']) if (typeof args[k] === 'string') args[k] = printerState(args[k]);
+  }
+  const s = L(n.key, args);
+  return s.startsWith('⟦') ? n.text : s;
 }
 
 // offlineText says since when a peer or HQ has not been heard from

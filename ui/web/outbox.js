@@ -28,6 +28,26 @@ function say(msg, ok) {
   el.textContent = msg;
 }
 
+// lineText is a connector's backlog line in the till's language (its
+// line_note, ui.OutboxStatus.LineNote), or its English line when the
+// note has no key this page knows.
+function lineText(o) {
+  const n = o.line_note;
+  if (!n || !n.key) return o.line;
+  const a = n.args || {};
+  let s = L(n.key, a);
+  if (s.startsWith('\u27e6')) return o.line;
+  if (a.age_s !== undefined) s += L('till.outbox.line.oldest', { age: ageText(a.age_s) });
+  if (a.dead) s += L('till.outbox.line.dead', { n: a.dead });
+  return s;
+}
+
+// ageText is a number of seconds as "3 h 10 min", "5 min", "40 s".
+function ageText(s) {
+  return s < 60 ? L('till.dur.s', { s }) : s < 3600 ? L('till.dur.min', { min: Math.floor(s / 60) })
+    : s < 172800 ? L('till.dur.h_min', { h: Math.floor(s / 3600), min: Math.floor(s % 3600 / 60) }) : L('till.dur.d_h', { d: Math.floor(s / 86400), h: Math.floor(s % 86400 / 3600) });
+}
+
 // pill: the backlog of configured connectors, in the status strip.
 async function pill() {
   const el = $('#st-outbox');
@@ -35,7 +55,7 @@ async function pill() {
   const st = await fetch('/api/status', opts).then((r) => r.json()).catch(() => null);
   const list = ((st && st.outbox) || []).filter((o) => o.configured && (o.pending > 0 || o.dead > 0));
   el.hidden = list.length === 0;
-  el.textContent = list.map((o) => o.line).join(' · ');
+  el.textContent = list.map(lineText).join(' · ');
   el.className = 'pill' + (list.some((o) => o.dead > 0) ? ' bad' : ' warn');
 }
 
@@ -65,7 +85,7 @@ async function load() {
   lines.replaceChildren();
   for (const o of ob.status || []) {
     const li = document.createElement('li');
-    li.textContent = o.line + (o.sending ? ' ' + L('till.outbox.sends') : '') + (o.last_error ? ' · ' + L('till.outbox.last_error', { error: o.last_error }) : '');
+    li.textContent = lineText(o) + (o.sending ? ' ' + L('till.outbox.sends') : '') + (o.last_error ? ' · ' + L('till.outbox.last_error', { error: o.last_error }) : '');
     lines.append(li);
   }
   const tb = $('#ob-dead');
