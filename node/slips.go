@@ -29,7 +29,7 @@ import (
 // zone). The currency is ui.SettingCurrency.
 const (
 	settingLanguage = "language"
-	settingTimeZone = "time_zone"
+	settingTimeZone = ui.SettingTimeZone
 )
 
 // printLocale is how this store's printouts speak: its language, the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -25,6 +26,9 @@ import (
 // Setting names of the languages.
 const (
 	SettingLanguage = "language"
+	// SettingTimeZone is the store's IANA time zone ("Asia/Tashkent");
+	// unset, the till's own.
+	SettingTimeZone = "time_zone"
 	// SettingStaffLanguage prefixes a staff member's own language:
 	// "language.1001". The value "store" follows the store.
 	SettingStaffLanguage = "language."
@@ -42,6 +46,11 @@ func (a *API) readLanguage(ctx context.Context, s *Settings) {
 			s.Language = string(l)
 		}
 	}
+	if v, ok, err := a.till.Setting(ctx, SettingTimeZone); err == nil && ok {
+		if _, err := time.LoadLocation(v); err == nil {
+			s.TimeZone = v
+		}
+	}
 }
 
 // putLanguage checks a settings change's language into put.
@@ -54,6 +63,25 @@ func putLanguage(req SettingsChange, put map[string]string) error {
 		return badRequestErr(err)
 	}
 	put[SettingLanguage] = string(l)
+	return nil
+}
+
+// putTimeZone checks a settings change's time zone into put: an IANA
+// name this machine's zone database knows, or "" for the till's own.
+func putTimeZone(req SettingsChange, put map[string]string) error {
+	if req.TimeZone == nil {
+		return nil
+	}
+	tz := strings.TrimSpace(*req.TimeZone)
+	if tz == "Local" {
+		tz = ""
+	}
+	if tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil {
+			return badRequest("time zone %q: not an IANA time zone name such as Asia/Tashkent", *req.TimeZone)
+		}
+	}
+	put[SettingTimeZone] = tz
 	return nil
 }
 
@@ -145,6 +173,16 @@ func (a *API) putOwnLanguage(w http.ResponseWriter, r *http.Request, s *session)
 }
 
 // pageCurrency is the store's currency for the pages' money format.
+// pageLocale is the store's currency and time zone (the store setting
+// time_zone, which receipts use too) for the pages.
+func (a *API) pageLocale(r *http.Request) i18n.Locale {
+	tz := ""
+	if v, ok, err := a.till.Setting(r.Context(), SettingTimeZone); err == nil && ok {
+		tz = v // the handler drops a zone it cannot load
+	}
+	return i18n.Locale{Currency: a.pageCurrency(r), TimeZone: tz}
+}
+
 func (a *API) pageCurrency(r *http.Request) i18n.Currency {
 	c, err := i18n.LookupCurrency(a.settings(r.Context()).Currency)
 	if err != nil {

@@ -198,3 +198,33 @@ func TestSerialScanErrorCarriesCatalogKey(t *testing.T) {
 		return true
 	})
 }
+
+// TestStoreTimeZoneSetting: the store's time zone is an IANA name (or
+// blank for the till's own); anything else is refused with nothing
+// stored, and the pages get the zone with their words, so dates and
+// times on the screens read as on the receipts.
+func TestStoreTimeZoneSetting(t *testing.T) {
+	f := newFakeTill()
+	e := serveFake(t, f)
+	m := e.login(t, "1", "1234")
+	m.fails(400, `time zone "Mars/Olympus": not an IANA time zone name`, "PUT", "/api/settings", `{"time_zone":"Mars/Olympus","discount_limit_bp":500}`)
+	if v, ok, _ := f.Setting(t.Context(), "time_zone"); ok {
+		t.Fatalf("a refused time zone was stored: %q", v)
+	}
+	if v, ok, _ := f.Setting(t.Context(), "discount_limit_bp"); ok {
+		t.Fatalf("a refused change stored another setting: %q", v)
+	}
+	if got := m.must(200, "PUT", "/api/settings", `{"time_zone":"Asia/Tashkent"}`)["time_zone"]; got != "Asia/Tashkent" {
+		t.Fatalf("settings after choosing Asia/Tashkent: time_zone %v", got)
+	}
+	page := e.client(t).must(200, "GET", "/i18n/uz.json", "")
+	if got := page["format"].(map[string]any)["time_zone"]; got != "Asia/Tashkent" {
+		t.Fatalf("the pages' format: time_zone %v, want Asia/Tashkent", got)
+	}
+	if got := m.must(200, "PUT", "/api/settings", `{"time_zone":""}`)["time_zone"]; got != "" {
+		t.Fatalf("settings after clearing the zone: time_zone %v", got)
+	}
+	if _, ok := e.client(t).must(200, "GET", "/i18n/uz.json", "")["format"].(map[string]any)["time_zone"]; ok {
+		t.Fatal("the pages still get a zone after it was cleared")
+	}
+}

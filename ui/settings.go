@@ -61,6 +61,9 @@ type Settings struct {
 	// Language of the store's screens and receipts (ui/language.go):
 	// "en", "ru" or "uz".
 	Language string `json:"language"`
+	// TimeZone of the store's screens, receipts and reports: an IANA
+	// name; "" is the till's own zone (ui/language.go).
+	TimeZone string `json:"time_zone"`
 }
 
 // Setting names in the CRDT. Values are decimal text.
@@ -206,8 +209,9 @@ type SettingsChange struct {
 	VariableLayouts *[]basket.Layout `json:"variable_layouts,omitempty"`
 	OverrideLimitBP *int64           `json:"override_limit_bp,omitempty"`
 
-	// The store's language (ui/language.go).
+	// The store's language and time zone (ui/language.go).
 	Language *string `json:"language,omitempty"`
+	TimeZone *string `json:"time_zone,omitempty"`
 
 	// The smallest amount in use and cash rounding (money.go).
 	MoneyChange
@@ -244,6 +248,10 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	if err := putLanguage(req, put); err != nil { // ui/language.go
+		a.fail(w, r, err)
+		return
+	}
+	if err := putTimeZone(req, put); err != nil { // ui/language.go
 		a.fail(w, r, err)
 		return
 	}

@@ -57,7 +57,7 @@ func (h *HQ) checkSmallest(p hqapi.Product) error {
 
 // registerI18n serves the pages' catalogs and script.
 func (h *HQ) registerI18n(mux *http.ServeMux) {
-	mux.Handle("GET /i18n/{file}", h.secureHeaders(h.words.Handler(func(*http.Request) i18n.Currency { return h.currency })))
+	mux.Handle("GET /i18n/{file}", h.secureHeaders(h.words.Handler(func(*http.Request) i18n.Locale { return i18n.Locale{Currency: h.currency} })))
 	mux.Handle("GET /assets/i18n.js", h.secureHeaders(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")

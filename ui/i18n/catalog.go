@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/text/feature/plural"
 )
@@ -312,6 +313,9 @@ type PageFormat struct {
 	// (abbreviated month), hh and mm.
 	Date string `json:"date"`
 	Time string `json:"time"`
+	// TimeZone is the store's IANA zone for dates and times; empty: the
+	// browser's.
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // Page is language l's page data for currency cur.
@@ -377,10 +381,18 @@ var script []byte
 // till and HQ at /assets/i18n.js.
 func Script() []byte { return script }
 
+// Locale is what a page needs besides its language: the store's
+// currency and time zone (an IANA name; empty or unknown: the browser's
+// own zone).
+type Locale struct {
+	Currency Currency
+	TimeZone string
+}
+
 // Handler serves GET /i18n/<lang>.json: the Page of that language for
-// the currency cur gives for the request. An unknown language is 404
-// with the reason.
-func (c *Catalog) Handler(cur func(*http.Request) Currency) http.Handler {
+// the currency and time zone loc gives for the request. An unknown
+// language is 404 with the reason.
+func (c *Catalog) Handler(loc func(*http.Request) Locale) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := path.Base(r.URL.Path)
 		code, ok := strings.CutSuffix(name, ".json")
@@ -389,10 +401,14 @@ func (c *Catalog) Handler(cur func(*http.Request) Currency) http.Handler {
 			http.Error(w, Errorf("input.language", "code", code).Error(), http.StatusNotFound)
 			return
 		}
-		p, err := c.Page(l, cur(r))
+		lc := loc(r)
+		p, err := c.Page(l, lc.Currency)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return
+		}
+		if _, err := time.LoadLocation(lc.TimeZone); err == nil && lc.TimeZone != "" && lc.TimeZone != "Local" {
+			p.Format.TimeZone = lc.TimeZone
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")

@@ -223,14 +223,16 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := c.Handler(func(*http.Request) Currency { return Currency{Code: "UZS", Digits: 0} })
+	h := c.Handler(func(*http.Request) Locale {
+		return Locale{Currency: Currency{Code: "UZS", Digits: 0}, TimeZone: "Asia/Tashkent"}
+	})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/i18n/uz.json", nil))
 	var p Page
 	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != 200 {
 		t.Fatalf("GET /i18n/uz.json: %d %s", rec.Code, rec.Body)
 	}
-	if p.Lang != Uzbek || p.Format.Symbol != "soʻm" || p.Format.Prefix || p.Messages["input.amount_empty"] != "summani kiriting" {
+	if p.Lang != Uzbek || p.Format.Symbol != "soʻm" || p.Format.Prefix || p.Messages["input.amount_empty"] != "summani kiriting" || p.Format.TimeZone != "Asia/Tashkent" {
 		t.Fatalf("page = %+v", p.Format)
 	}
 	for _, path := range []string{"/i18n/fr.json", "/i18n/uz", "/i18n/../x.json"} {

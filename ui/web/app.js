@@ -91,8 +91,8 @@ function pct(bp) {
   return s + '%';
 }
 function rate(bp) { return pct(bp); }
-// timeText is a moment as the language writes it, in this screen's time
-// zone: the till's own (the API gives the pages no other).
+// timeText is a moment as the language writes it, in the store's time
+// zone (the time_zone setting; unset, the till's own).
 function timeText(t) { return I18N.date(t) + ' ' + I18N.time(t); }
 function clockText(t) { return I18N.time(t); }
 
@@ -2000,6 +2000,7 @@ onShow.settings = async () => {
     $('#set-limit').value = pct(s.discount_limit_bp).replace('%', '');
     $('#set-currency').value = s.currency;
     $('#set-language').value = s.language || 'en';
+    $('#set-tz').value = s.time_zone || '';
     $('#set-gap').value = String(s.scan_gap_ms);
     $('#set-lock').value = String(s.lock_after_s);
     $('#set-tax-included').checked = s.tax_included !== false;
@@ -2013,10 +2014,10 @@ $('#settings-form').addEventListener('submit', async (e) => {
   const gap = parseInt($('#set-gap').value, 10), lock = parseInt($('#set-lock').value, 10);
   if (!(limit >= 0)) { setMsg('#settings-msg', L('till.settings.enter_limit'), 'error'); return; }
   try {
-    const before = state.settings.language + ' ' + state.settings.currency;
+    const before = state.settings.language + ' ' + state.settings.currency + ' ' + state.settings.time_zone;
     state.settings = await api('PUT', '/api/settings', { discount_limit_bp: limit, currency: $('#set-currency').value.trim().toUpperCase(), scan_gap_ms: gap, lock_after_s: lock,
-      language: $('#set-language').value });
-    await refreshLanguage(before !== state.settings.language + ' ' + state.settings.currency); // words or money format changed
+      language: $('#set-language').value, time_zone: $('#set-tz').value.trim() });
+    await refreshLanguage(before !== state.settings.language + ' ' + state.settings.currency + ' ' + state.settings.time_zone); // words, money or time format changed
     setMsg('#settings-msg', L('till.settings.saved'), 'ok');
   } catch (x) { setMsg('#settings-msg', x.message, 'error'); }
 });

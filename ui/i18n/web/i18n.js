@@ -9,7 +9,8 @@
 //   I18N.number(v, digits)       a number with the locale's marks
 //   I18N.parseMoney(text)        what a person typed, in minor units, or
 //                                throws an Error whose message is in the language
-//   I18N.date(d), I18N.time(d)   a Date as the language writes it
+//   I18N.date(d), I18N.time(d)   a Date as the language writes it, in the
+//                                store's time zone (the browser's if none)
 //   I18N.error(body, fallback)   an API error body ({error, code, args})
 //                                in the language: the catalog's words for
 //                                its code, else its English text
@@ -87,14 +88,28 @@
     return digits === '' ? 0 : parseInt(digits, 10);
   }
   function pad(n) { return n < 10 ? '0' + n : String(n); }
-  function date(d) {
+  // parts is a moment's calendar fields in the store's time zone
+  // (format.time_zone), or the browser's where there is none.
+  function parts(d) {
     d = d instanceof Date ? d : new Date(d);
-    const mon = (MON[S.lang] || MON.en)[d.getMonth()];
-    return S.format.date.replace('YYYY', d.getFullYear()).replace('MON', mon).replace('DD', pad(d.getDate())).replace('MM', pad(d.getMonth() + 1)).replace('D', d.getDate());
+    const tz = S.format.time_zone;
+    if (tz) {
+      try {
+        const f = {};
+        for (const p of new Intl.DateTimeFormat('en-GB', { timeZone: tz, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' }).formatToParts(d)) f[p.type] = parseInt(p.value, 10);
+        return { y: f.year, m: f.month - 1, d: f.day, h: f.hour, min: f.minute };
+      } catch (e) { /* a zone this browser lacks: its own */ }
+    }
+    return { y: d.getFullYear(), m: d.getMonth(), d: d.getDate(), h: d.getHours(), min: d.getMinutes() };
+  }
+  function date(d) {
+    const p = parts(d);
+    const mon = (MON[S.lang] || MON.en)[p.m];
+    return S.format.date.replace('YYYY', p.y).replace('MON', mon).replace('DD', pad(p.d)).replace('MM', pad(p.m + 1)).replace('D', p.d);
   }
   function time(d) {
-    d = d instanceof Date ? d : new Date(d);
-    return S.format.time.replace('hh', pad(d.getHours())).replace('mm', pad(d.getMinutes()));
+    const p = parts(d);
+    return S.format.time.replace('hh', pad(p.h)).replace('mm', pad(p.min));
   }
   function apply(root) {
     root = root || document;
