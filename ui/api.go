@@ -181,10 +181,10 @@ func (a *API) routes(mux *http.ServeMux) {
 	// Pages.
 	mux.HandleFunc("GET /{$}", servePage)
 	mux.Handle("GET /assets/", assetHandler())
-	mux.HandleFunc("GET /assets/i18n.js", serveScript)            // ui/language.go
+	mux.HandleFunc("GET /assets/i18n.js", serveScript)          // ui/language.go
 	mux.Handle("GET /i18n/{file}", a.cat.Handler(a.pageLocale)) // ui/language.go
-	h("GET /api/language", public, a.getLanguage)                 // ui/language.go
-	h("PUT /api/session/language", staff, a.putOwnLanguage)       // ui/language.go
+	h("GET /api/language", public, a.getLanguage)               // ui/language.go
+	h("PUT /api/session/language", staff, a.putOwnLanguage)     // ui/language.go
 
 	// Session.
 	mux.HandleFunc("POST /api/login", a.postLogin)
