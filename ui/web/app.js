@@ -1891,7 +1891,10 @@ function onStatus(ev) {
   $('#st-unsent').textContent = L('till.status.unsent', { n: none ? '—' : String(st.hq.unsent) });
   $('#st-unsent').className = 'pill' + (!none && st.hq.unsent > 0 && !st.hq.reachable ? ' warn' : '');
   shiftPill(ev.shift_open);
-  const warns = (st.clock_warnings || []).slice();
+  // A peer's clock more than 2 min off ours (node writes the same rule
+  // into clock_warnings, in English, for tools).
+  const warns = (st.peers || []).filter((p) => Math.abs(p.skew_ms || 0) > 120000)
+    .map((p) => L('till.status.peer_skew', { number: p.number, n: Math.round(p.skew_ms / 1000) }));
   if (Math.abs(state.skewMS) > 120000) warns.unshift(L('till.status.skew', { n: Math.round(state.skewMS / 1000) }));
   $('#st-clock').hidden = !warns.length;
   $('#st-clock').textContent = L('till.status.clock', { warnings: warns.join('; ') });
