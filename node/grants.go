@@ -362,21 +362,9 @@ func (t *Till) spendRefund(ctx context.Context, rf *ledger.Refund, idem string) 
 		return time.Time{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
 	}
 	asked := time.Now() // monotonic: the deadline is a duration on this till
-	var res grant.Response
-	if owner == t.id {
-		res = t.giveGrant(ctx, t.id, req)
-	} else {
-		p, ok := t.peerOf(owner)
-		if !ok {
-			return time.Time{}, t.unreachable(ctx, owner, "not connected")
-		}
-		actx, cancel := context.WithTimeout(ctx, grantTimeout)
-		var err error
-		res, err = grant.Ask(actx, t.host.Host(), p, req)
-		cancel()
-		if err != nil {
-			return time.Time{}, t.unreachable(ctx, owner, err.Error())
-		}
+	res, err := t.askGrant(ctx, owner, req, func(why string) error { return t.unreachable(ctx, owner, why) })
+	if err != nil {
+		return time.Time{}, err
 	}
 	if err := grantError(res); err != nil {
 		return time.Time{}, err
@@ -397,6 +385,26 @@ func (t *Till) spendRefund(ctx context.Context, rf *ledger.Refund, idem string) 
 		rf.Tenders[0].Amount = total
 	}
 	return asked.Add(grantUseWithin), nil
+}
+
+// askGrant asks the sale's owner for req: its own grant book when this
+// till made the sale, else over the mesh within grantTimeout. An owner
+// that cannot be reached is unreachable's error, with the reason.
+func (t *Till) askGrant(ctx context.Context, owner ledger.TillID, req grant.Request, unreachable func(why string) error) (grant.Response, error) {
+	if owner == t.id {
+		return t.giveGrant(ctx, t.id, req), nil
+	}
+	p, ok := t.peerOf(owner)
+	if !ok {
+		return grant.Response{}, unreachable("not connected")
+	}
+	actx, cancel := context.WithTimeout(ctx, grantTimeout)
+	defer cancel()
+	res, err := grant.Ask(actx, t.host.Host(), p, req)
+	if err != nil {
+		return grant.Response{}, unreachable(err.Error())
+	}
+	return res, nil
 }
 
 // grantError maps a refused grant onto the errors the UI answers with.

@@ -125,21 +125,9 @@ func (t *Till) spendVoid(ctx context.Context, v *ledger.Void, idem string) (time
 		return time.Time{}, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
 	}
 	asked := time.Now() // monotonic: the deadline is a duration on this till
-	var res grant.Response
-	if owner == t.id {
-		res = t.giveGrant(ctx, t.id, req)
-	} else {
-		p, ok := t.peerOf(owner)
-		if !ok {
-			return time.Time{}, t.voidUnreachable(owner, "not connected")
-		}
-		actx, cancel := context.WithTimeout(ctx, grantTimeout)
-		var err error
-		res, err = grant.Ask(actx, t.host.Host(), p, req)
-		cancel()
-		if err != nil {
-			return time.Time{}, t.voidUnreachable(owner, err.Error())
-		}
+	res, err := t.askGrant(ctx, owner, req, func(why string) error { return t.voidUnreachable(owner, why) })
+	if err != nil {
+		return time.Time{}, err
 	}
 	if res.Code == grant.CodeRefunding {
 		return time.Time{}, fmt.Errorf("%w: %s", ui.ErrConflict, res.Error)
