@@ -305,24 +305,21 @@ func (b CardBalance) CheckRedeem(amount, held Money, currency string) error {
 var ErrOverRedeem = errors.New("ledger: redemption above the card balance")
 
 // EarnRule is a store's loyalty rule: PerUnit points for each whole
-// currency unit (100 minor units) paid for lines whose SKU starts with
-// none of Excluded (the catalog has no categories; stores number SKUs by
-// category, so a prefix names one).
+// currency unit (Unit minor units: 100 for EUR, 1 for UZS; 0 means 100)
+// paid for lines whose SKU starts with none of Excluded (the catalog has
+// no categories; stores number SKUs by category, so a prefix names one).
 type EarnRule struct {
 	PerUnit  int64
 	Excluded []string
+	Unit     Money
 }
 
-// EarnPoints is what a sale earns its customer: PerUnit x the whole
-// currency units paid (after discounts, tax included) for the lines not
-// excluded, rounded down. A sale without a customer earns nothing.
-func (r EarnRule) EarnPoints(s *Sale) int64 {
-	if s.Customer == "" || r.PerUnit <= 0 {
-		return 0
-	}
+// paid is what the sale paid (after discounts, tax included) for the
+// lines the rule counts; false when its totals do not add up.
+func (r EarnRule) paid(s *Sale) (Money, bool) {
 	t, err := s.Totals()
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	var paid Money
 	for i, l := range s.Lines {
@@ -330,10 +327,25 @@ func (r EarnRule) EarnPoints(s *Sale) int64 {
 			paid += t.Lines[i].Amount
 		}
 	}
-	if paid <= 0 {
+	return paid, true
+}
+
+// EarnPoints is what a sale earns its customer: PerUnit x the whole
+// currency units (Unit) paid (after discounts, tax included) for the lines not
+// excluded, rounded down. A sale without a customer earns nothing.
+func (r EarnRule) EarnPoints(s *Sale) int64 {
+	if s.Customer == "" || r.PerUnit <= 0 {
 		return 0
 	}
-	p, err := mulDivRound(int64(paid/100), r.PerUnit, 1)
+	paid, ok := r.paid(s)
+	if !ok || paid <= 0 {
+		return 0
+	}
+	unit := r.Unit
+	if unit <= 0 {
+		unit = 100
+	}
+	p, err := mulDivRound(int64(paid/unit), r.PerUnit, 1)
 	if err != nil || p > MaxPrice {
 		return MaxPrice
 	}
@@ -362,17 +374,8 @@ func (r EarnRule) PointsBack(s *Sale, earned Money, before, this []RefundLine) M
 	if earned <= 0 {
 		return 0
 	}
-	t, err := s.Totals()
-	if err != nil {
-		return 0
-	}
-	var paid Money
-	for i, l := range s.Lines {
-		if r.counts(l.SKU) {
-			paid += t.Lines[i].Amount
-		}
-	}
-	if paid <= 0 {
+	paid, ok := r.paid(s)
+	if !ok || paid <= 0 {
 		return 0
 	}
 	given := func(ls []RefundLine) Money {

@@ -111,6 +111,9 @@ func TestEarnPoints(t *testing.T) {
 		{ledger.EarnRule{PerUnit: 1, Excluded: []string{"1", "2", "3"}}, 0},
 		{ledger.EarnRule{PerUnit: 0}, 0},
 		{ledger.EarnRule{PerUnit: -5}, 0},
+		// A currency of whole units (so'm: Unit 1): 1206 so'm earn 1206 points.
+		{ledger.EarnRule{PerUnit: 1, Unit: 1}, 1206},
+		{ledger.EarnRule{PerUnit: 1, Unit: 100}, 12},
 	} {
 		if got := tc.rule.EarnPoints(s); got != tc.want {
 			t.Errorf("%+v: %d points, want %d", tc.rule, got, tc.want)

@@ -12,6 +12,7 @@ import (
 	"github.com/tillmesh/tillmesh/node/grant"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/ui"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Gift cards and store credit (ledger/card.go). A card's balance is the
@@ -350,6 +351,9 @@ const (
 
 func (t *Till) earnRule(ctx context.Context) ledger.EarnRule {
 	var r ledger.EarnRule
+	if c, err := i18n.LookupCurrency(t.currency(ctx)); err == nil {
+		r.Unit = c.Unit() // points per whole so'm, not per 100
+	}
 	if v, ok, err := t.Setting(ctx, SettingLoyaltyPerUnit); err == nil && ok {
 		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 && n <= 10_000 {
 			r.PerUnit = n
