@@ -56,8 +56,12 @@ func TestScript(t *testing.T) {
 	})
 }
 
-// scriptWait bounds every wait in a script.
-const scriptWait = 30 * time.Second
+// scriptWait bounds every wait in a script. A stock change made within a
+// gossip heartbeat of a till joining the mesh can miss that till and
+// reach it only with the next rebroadcast of heads
+// (crdt.Config.RebroadcastInterval, 30 s): the bound is that plus a
+// margin for a loaded machine (TestScript/revoke met it under load).
+const scriptWait = 45 * time.Second
 
 // cmdFreePort sets each named variable to a TCP port free on loopback.
 // With -run N it sets one variable VAR to the first of N consecutive free
