@@ -628,6 +628,9 @@ func MakePlan(rows []Row, current []crdt.Product) (*Plan, error) {
 				plan.Opening[r.Product.SKU] = r.Opening
 			}
 		default:
+			// The file has no cost price column: a changed product
+			// keeps the cost the catalog holds.
+			r.Product.Cost = old.Cost
 			c.Fields = diff(old, r.Product)
 			c.OpeningIgnored = r.HasOpening
 			if len(c.Fields) == 0 {
