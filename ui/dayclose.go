@@ -41,7 +41,7 @@ type DayReport struct {
 	// the catalog's current cost prices (basket.Margin).
 	Margin   basket.Margin `json:"margin"`
 	Warnings []string      `json:"warnings"`
-	Complete   bool         `json:"complete"` // no warning: the day can be closed
+	Complete bool          `json:"complete"` // no warning: the day can be closed
 }
 
 // DayQuietWarn is how long before the request heard_since defaults to: a
