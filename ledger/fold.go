@@ -140,6 +140,11 @@ type SKUSales struct {
 	Name   string `json:"name"`
 	Qty    int64  `json:"qty"`
 	Amount Money  `json:"amount"`
+	// Units (pieces, or grams for weighed goods) and Net (before tax)
+	// are kept by HQ's reports for margins (basket.Margin); the till's
+	// folds leave them zero.
+	Units int64 `json:"units,omitempty"`
+	Net   Money `json:"net,omitempty"`
 }
 
 func newFold(st *State) *Fold {
