@@ -141,8 +141,7 @@ type SKUSales struct {
 	Qty    int64  `json:"qty"`
 	Amount Money  `json:"amount"`
 	// Units (pieces, or grams for weighed goods) and Net (before tax)
-	// are kept by HQ's reports for margins (basket.Margin); the till's
-	// folds leave them zero.
+	// give margins (basket.Margin).
 	Units int64 `json:"units,omitempty"`
 	Net   Money `json:"net,omitempty"`
 }
@@ -327,6 +326,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 			s := f.skuSales(l.SKU, l.Name)
 			s.Qty += ItemQty(l.Unit, l.Qty)
 			s.Amount += t.Lines[i].Amount
+			s.Units += l.Qty
+			s.Net += t.Lines[i].Net
 		}
 		f.byHour[ev.Time.Wall/3_600_000] += t.Total
 		if f.orphans[ev.ID()] {
@@ -338,6 +339,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 			sk := f.skuSales(l.SKU, "")
 			sk.Qty -= RefundItems(l, pre.sale.line(l.Line))
 			sk.Amount -= l.Amount
+			sk.Units -= l.Qty
+			sk.Net -= l.Amount - l.Tax
 		}
 		f.settle(ev, b.Sale, pre)
 	case *Return:
@@ -346,6 +349,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 			s := f.skuSales(l.SKU, l.Name)
 			s.Qty -= ItemQty(l.Unit, l.Qty)
 			s.Amount -= t.Lines[i].Amount
+			s.Units -= l.Qty
+			s.Net -= t.Lines[i].Net
 		}
 	case *Void:
 		if sale := pre.sale; sale != nil {
@@ -354,6 +359,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 				s := f.skuSales(l.SKU, "")
 				s.Qty -= ItemQty(l.Unit, l.Qty)
 				s.Amount -= st.Lines[i].Amount
+				s.Units -= l.Qty
+				s.Net -= st.Lines[i].Net
 			}
 		}
 		f.settle(ev, b.Sale, pre)
