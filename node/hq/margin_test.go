@@ -1,6 +1,9 @@
 package hq_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -86,5 +89,33 @@ func TestMarginsAtHQByHand(t *testing.T) {
 		if m.net != 736 || m.costed != 233 || m.cost != 150 || m.margin != 83 || m.uncosted != 503 {
 			t.Errorf("%s margin %+v; want net 7.36, costed 2.33, cost 1.50, margin 0.83, uncosted 5.03", name, m)
 		}
+	}
+}
+
+// HQ refuses a cost price below zero, above ledger.MaxPrice or not in
+// the store's smallest amount, and nothing is recorded.
+func TestHQRefusesBadCostPrice(t *testing.T) {
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger, cfg.Currency, cfg.SmallestAmount = backends[0].open(t, backends[0].place(t)), quiet(), "UZS", 100
+	h, err := hq.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cost, want := range map[ledger.Money]string{
+		-100:                "cost price -100 not in",
+		ledger.MaxPrice + 1: "cost price",
+		4050:                "cost price of non UZS\u00a04,050: not a multiple of UZS\u00a0100",
+	} {
+		p := hqapi.Product{SKU: "non", Name: "Non", Price: 4000, Currency: "UZS", Unit: ledger.Each, Cost: cost}
+		if _, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); !errors.Is(err, hq.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("cost %d: %v; want ErrInvalid saying %q", cost, err, want)
+		}
+	}
+	if cat, err := h.Catalog(t.Context()); err != nil || len(cat.Products) != 0 {
+		t.Fatalf("after refused costs: %+v %v; want an empty catalog", cat.Products, err)
+	}
+	p := hqapi.Product{SKU: "non", Name: "Non", Price: 4000, Currency: "UZS", Unit: ledger.Each, Cost: 2500}
+	if c, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); err != nil || c.Product.Cost != 2500 {
+		t.Fatalf("a good cost: %+v %v", c.Product, err)
 	}
 }
