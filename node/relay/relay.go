@@ -730,7 +730,7 @@ func (r *Relay) reportCatalog(ctx context.Context, cursor uint64) error {
 	cat := hqapi.StoreCatalog{Products: make([]hqapi.Product, len(ps)), Cursor: cursor, At: r.cfg.Now().UnixMilli()}
 	for i, p := range ps {
 		cat.Products[i] = hqapi.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: p.Price,
-			Currency: p.Currency, TaxRate: p.TaxRate, Unit: p.Unit}
+			Currency: p.Currency, TaxRate: p.TaxRate, Unit: p.Unit, Cost: p.Cost}
 	}
 	h := sha256.New()
 	if err := json.NewEncoder(h).Encode(cat.Products); err != nil {
