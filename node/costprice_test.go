@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -48,6 +49,11 @@ func TestCostPriceGateAndKeep(t *testing.T) {
 	if p, err := a.Inventory().Product(ctx, "tea"); err != nil || p.Cost != 0 {
 		t.Fatalf("after the refused cost: %+v, %v; want no cost", p, err)
 	}
+	// Nor by a catalog file.
+	file := "sku,name,barcodes,price,tax_rate,unit,cost\ntea,Tea,,2.50,0,ea,1.40\n"
+	if _, err := a.ImportCatalog(ctx, strings.NewReader(file), node.CatalogImport{Apply: true}); !errors.Is(err, ui.ErrConflict) {
+		t.Fatalf("a catalog file with a cost and till 2 on an older release: %v; want a conflict", err)
+	}
 	// An edit without a cost still goes through.
 	tea.Price = 260
 	if err := a.PutProduct(ctx, tea); err != nil {
@@ -73,6 +79,18 @@ func TestCostPriceGateAndKeep(t *testing.T) {
 	p, err := a.Inventory().Product(ctx, "tea")
 	if err != nil || p.Cost != 140 || p.Price != 270 {
 		t.Fatalf("after a price edit without a cost: %+v, %v; want price 270, cost 140", p, err)
+	}
+	// A catalog file without a cost keeps it; one with a cost sets it.
+	file = "sku,name,barcodes,price,tax_rate,unit\ntea,Tea,,2.80,0,ea\n"
+	if _, err := a.ImportCatalog(ctx, strings.NewReader(file), node.CatalogImport{Apply: true}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.Inventory().Product(ctx, "tea"); err != nil || p.Cost != 140 || p.Price != 280 {
+		t.Fatalf("after a file without a cost: %+v, %v; want price 280, cost 140", p, err)
+	}
+	file = "sku,name,barcodes,price,tax_rate,unit,cost\ntea,Tea,,2.70,0,ea,1.40\n"
+	if _, err := a.ImportCatalog(ctx, strings.NewReader(file), node.CatalogImport{Apply: true}); err != nil {
+		t.Fatal(err)
 	}
 	waitFor(t, "till 2 to hold the cost", func() bool {
 		p, err := b.Inventory().Product(ctx, "tea")
