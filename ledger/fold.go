@@ -140,6 +140,10 @@ type SKUSales struct {
 	Name   string `json:"name"`
 	Qty    int64  `json:"qty"`
 	Amount Money  `json:"amount"`
+	// Units (pieces, or grams for weighed goods) and Net (before tax)
+	// give margins (basket.Margin).
+	Units int64 `json:"units,omitempty"`
+	Net   Money `json:"net,omitempty"`
 }
 
 func newFold(st *State) *Fold {
@@ -322,6 +326,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 			s := f.skuSales(l.SKU, l.Name)
 			s.Qty += ItemQty(l.Unit, l.Qty)
 			s.Amount += t.Lines[i].Amount
+			s.Units += l.Qty
+			s.Net += t.Lines[i].Net
 		}
 		f.byHour[ev.Time.Wall/3_600_000] += t.Total
 		if f.orphans[ev.ID()] {
@@ -333,6 +339,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 			sk := f.skuSales(l.SKU, "")
 			sk.Qty -= RefundItems(l, pre.sale.line(l.Line))
 			sk.Amount -= l.Amount
+			sk.Units -= l.Qty
+			sk.Net -= l.Amount - l.Tax
 		}
 		f.settle(ev, b.Sale, pre)
 	case *Return:
@@ -341,6 +349,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 			s := f.skuSales(l.SKU, l.Name)
 			s.Qty -= ItemQty(l.Unit, l.Qty)
 			s.Amount -= t.Lines[i].Amount
+			s.Units -= l.Qty
+			s.Net -= t.Lines[i].Net
 		}
 	case *Void:
 		if sale := pre.sale; sale != nil {
@@ -349,6 +359,8 @@ func (f *Fold) apply(ev *Event, pre prepared) {
 				s := f.skuSales(l.SKU, "")
 				s.Qty -= ItemQty(l.Unit, l.Qty)
 				s.Amount -= st.Lines[i].Amount
+				s.Units -= l.Qty
+				s.Net -= st.Lines[i].Net
 			}
 		}
 		f.settle(ev, b.Sale, pre)

@@ -30,9 +30,15 @@ package ledger
 // sales, refunds and voids".
 const FeatureCashRounding Kind = "cash_rounding"
 
+// FeatureCostPrice stands for "keeps a catalog product's cost price
+// (basket.Product.Cost) when it edits the product". A release before it
+// decodes the field but writes the product back without it, so a till
+// sets a cost only once every till of the store announces this.
+const FeatureCostPrice Kind = "cost_price"
+
 // Features are the gated capabilities that are not kinds of event. A
 // till announces them beside Kinds.
-var Features = []Kind{FeatureCashRounding}
+var Features = []Kind{FeatureCashRounding, FeatureCostPrice}
 
 // MaxRoundStep bounds a cash rounding step: far above any coin.
 const MaxRoundStep = 1_000_000

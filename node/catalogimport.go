@@ -105,6 +105,9 @@ func (t *Till) ImportCatalog(ctx context.Context, r io.Reader, o CatalogImport) 
 	if all := catalogcsv.Merge(parseErr, planErr); all != nil {
 		return nil, all
 	}
+	if err := t.checkImportCosts(ctx, plan.Write, current); err != nil {
+		return nil, err
+	}
 	if !o.Apply {
 		return plan, nil
 	}
@@ -227,4 +230,23 @@ func (t *Till) ImportCatalogCSV(ctx context.Context, r io.Reader, staff string, 
 // ExportCatalogCSV is the manager screen's export (ui.CatalogImporter).
 func (t *Till) ExportCatalogCSV(ctx context.Context, w io.Writer) error {
 	return t.ExportCatalog(ctx, w)
+}
+
+// checkImportCosts refuses a file that sets or changes a cost price
+// while a till of the store does not know ledger.FeatureCostPrice (it
+// would erase the cost on its next edit of the product).
+func (t *Till) checkImportCosts(ctx context.Context, write, current []crdt.Product) error {
+	old := make(map[string]ledger.Money, len(current))
+	for _, p := range current {
+		old[p.SKU] = p.Cost
+	}
+	for _, p := range write {
+		if p.Cost != 0 && p.Cost != old[p.SKU] {
+			if err := t.kindAllowed(ctx, ledger.FeatureCostPrice); err != nil {
+				return fmt.Errorf("the file sets the cost price of %s: %w", p.SKU, err)
+			}
+			return nil
+		}
+	}
+	return nil
 }

@@ -123,19 +123,31 @@ func (t *Till) SearchProducts(ctx context.Context, q string, limit int) ([]ui.Pr
 // 13 or 14 digits must have a right check digit).
 //
 // The till API carries no reorder point (a catalog import sets it): an
-// edit keeps the stored one rather than writing zero over it.
+// edit keeps the stored one rather than writing zero over it. Likewise
+// an edit without a cost price (0) keeps the stored cost; a new or
+// changed cost is written only once every till of the store knows
+// ledger.FeatureCostPrice (an older till would erase it on its next
+// edit), else ui.ErrConflict names the tills to upgrade.
 func (t *Till) PutProduct(ctx context.Context, p ui.Product) error {
 	p.Updated = t.cfg.Now().UnixMilli()
 	if err := p.Check(); err != nil {
 		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
 	}
-	if p.Reorder == 0 {
-		old, err := t.inv.Product(ctx, p.SKU)
-		switch {
-		case err == nil:
+	old, err := t.inv.Product(ctx, p.SKU)
+	switch {
+	case err == nil:
+		if p.Reorder == 0 {
 			p.Reorder = old.Reorder
-		case !errors.Is(err, crdt.ErrNotFound):
-			return err
+		}
+		if p.Cost == 0 {
+			p.Cost = old.Cost // an edit that does not give a cost keeps it
+		}
+	case !errors.Is(err, crdt.ErrNotFound):
+		return err
+	}
+	if p.Cost != 0 && p.Cost != old.Cost {
+		if err := t.kindAllowed(ctx, ledger.FeatureCostPrice); err != nil {
+			return fmt.Errorf("set the cost price of %s: %w", p.SKU, err)
 		}
 	}
 	return t.inv.PutProduct(ctx, p)

@@ -1,12 +1,15 @@
 package ui
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // The store's business-day close (issue 16): from any till, every till's
@@ -34,8 +37,11 @@ type DayReport struct {
 	Tills      []DayTill    `json:"tills"`
 	Store      ReportView   `json:"store"`
 	OverShort  ledger.Money `json:"over_short"` // closed shifts' counted less expected
-	Warnings   []string     `json:"warnings"`
-	Complete   bool         `json:"complete"` // no warning: the day can be closed
+	// Margin is the cost of goods sold and margin of the day's lines, at
+	// the catalog's current cost prices (basket.Margin).
+	Margin   basket.Margin `json:"margin"`
+	Warnings []string      `json:"warnings"`
+	Complete bool          `json:"complete"` // no warning: the day can be closed
 }
 
 // DayQuietWarn is how long before the request heard_since defaults to: a
@@ -67,7 +73,14 @@ func (a *API) getDay(w http.ResponseWriter, r *http.Request, _ *session) {
 		}
 		since = time.Date(day.Year(), day.Month(), day.Day(), hm.Hour(), hm.Minute(), 0, 0, loc)
 	}
-	writeJSON(w, http.StatusOK, a.dayReport(day, since))
+	rep := a.dayReport(day, since)
+	m, err := a.dayMargin(r.Context(), day)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rep.Margin = m
+	writeJSON(w, http.StatusOK, rep)
 }
 
 // dayReport builds the report of the business day starting at day.
@@ -132,4 +145,64 @@ func (a *API) dayReport(day, since time.Time) DayReport {
 	rep.Store = reportView(store)
 	rep.Complete = len(rep.Warnings) == 0
 	return rep
+}
+
+// dayMargin is the cost of goods sold and margin of the events of the
+// shifts opened on day, at the catalog's current cost prices.
+func (a *API) dayMargin(ctx context.Context, day time.Time) (basket.Margin, error) {
+	end := day.AddDate(0, 0, 1)
+	type span struct {
+		till     ledger.TillID
+		from, to uint64
+	}
+	var spans []span
+	a.till.View(func(s *ledger.State) {
+		f := s.Fold()
+		for _, t := range s.Tills() {
+			head, _, _ := s.Head(t)
+			for _, sh := range f.Shifts(t) {
+				if at := time.UnixMilli(sh.Opened.Wall); at.Before(day) || !at.Before(end) {
+					continue
+				}
+				to := sh.CloseSeq
+				if to == 0 {
+					to = head
+				}
+				spans = append(spans, span{t, sh.OpenSeq, to})
+			}
+		}
+	})
+	sale := func(id ledger.EventID) (s *ledger.Sale, ok bool) {
+		a.till.View(func(st *ledger.State) { s, _, _, ok = st.Fold().Sale(id) })
+		return s, ok
+	}
+	products := map[string]*Product{}
+	var m basket.Margin
+	var perr error
+	for _, sp := range spans {
+		for seq := sp.from; seq <= sp.to; seq++ {
+			ev, err := a.till.Event(sp.till, seq)
+			if err != nil {
+				continue // not held here yet: the report's warnings say which tills lag
+			}
+			basket.NetLines(ev, sale, func(sku string, units int64, net ledger.Money) {
+				p, ok := products[sku]
+				if !ok {
+					got, err := a.till.Product(ctx, sku)
+					switch {
+					case err == nil:
+						p = &got
+					case !errors.Is(err, ErrNotFound):
+						perr = err
+					}
+					products[sku] = p
+				}
+				m.Add(p, units, net)
+			})
+		}
+	}
+	if perr != nil {
+		return basket.Margin{}, fmt.Errorf("read cost prices: %w", perr)
+	}
+	return m, nil
 }

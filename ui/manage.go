@@ -120,6 +120,9 @@ func (a *API) checkProduct(ctx context.Context, p *Product) error {
 		if err := a.checkSmallest(ctx, "price of "+p.SKU, p.Price); err != nil { // money.go
 			return err
 		}
+		if err := a.checkSmallest(ctx, "cost price of "+p.SKU, p.Cost); err != nil {
+			return err
+		}
 	}
 	return nil
 }

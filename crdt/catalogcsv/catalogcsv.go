@@ -25,11 +25,14 @@ const (
 	ColUnit         = "unit"
 	ColOpeningStock = "opening_stock"
 	ColReorderPoint = "reorder_point"
+	// ColCost is the cost price, in the price's format (per kg for kg
+	// products). A row without one keeps the catalog's cost.
+	ColCost = "cost"
 )
 
 var (
 	required = []string{ColSKU, ColName, ColBarcodes, ColPrice, ColTaxRate, ColUnit}
-	optional = []string{ColOpeningStock, ColReorderPoint}
+	optional = []string{ColOpeningStock, ColReorderPoint, ColCost}
 )
 
 // Defaults of Options.
@@ -75,6 +78,8 @@ type Row struct {
 	// kg products); HasOpening says the field was filled in.
 	Opening    int64
 	HasOpening bool
+	// HasCost says the cost field was filled in.
+	HasCost bool
 }
 
 // Problem is one bad row (or the header: Line 1, or the file: Line 0).
@@ -411,6 +416,14 @@ func parseRow(line int, f func(string) string, o Options, digits int) (Row, []st
 			p.Reorder = q
 		}
 	}
+	if s := f(ColCost); s != "" {
+		c, err := ParseAmount(s, digits)
+		if err != nil {
+			bad("cost %q: %v", s, err)
+		} else {
+			p.Cost, r.HasCost = ledger.Money(c), true
+		}
+	}
 	if len(problems) == 0 {
 		if err := p.Validate(); err != nil {
 			bad("%v", strings.TrimSuffix(err.Error(), ": "+crdt.ErrInvalid.Error()))
@@ -628,6 +641,9 @@ func MakePlan(rows []Row, current []crdt.Product) (*Plan, error) {
 				plan.Opening[r.Product.SKU] = r.Opening
 			}
 		default:
+			if !r.HasCost { // a row without a cost keeps the catalog's
+				r.Product.Cost = old.Cost
+			}
 			c.Fields = diff(old, r.Product)
 			c.OpeningIgnored = r.HasOpening
 			if len(c.Fields) == 0 {
@@ -668,6 +684,9 @@ func diff(a, b crdt.Product) []string {
 	if a.Reorder != b.Reorder {
 		f = append(f, ColReorderPoint)
 	}
+	if a.Cost != b.Cost {
+		f = append(f, ColCost)
+	}
 	return f
 }
 
@@ -685,7 +704,7 @@ func Write(w io.Writer, products []crdt.Product, currency string) error {
 	ps := slices.Clone(products)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].SKU < ps[j].SKU })
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{ColSKU, ColName, ColBarcodes, ColPrice, ColTaxRate, ColUnit, ColReorderPoint}); err != nil {
+	if err := cw.Write([]string{ColSKU, ColName, ColBarcodes, ColPrice, ColTaxRate, ColUnit, ColReorderPoint, ColCost}); err != nil {
 		return err
 	}
 	for _, p := range ps {
@@ -703,8 +722,12 @@ func Write(w io.Writer, products []crdt.Product, currency string) error {
 		if p.Reorder > 0 {
 			reorder = FormatAmount(p.Reorder, stockDigits)
 		}
+		cost := ""
+		if p.Cost > 0 {
+			cost = FormatAmount(int64(p.Cost), pd)
+		}
 		if err := cw.Write([]string{p.SKU, p.Name, strings.Join(p.Barcodes, " "), FormatAmount(int64(p.Price), pd),
-			formatRate(int32(p.TaxRate)), string(p.Unit), reorder}); err != nil {
+			formatRate(int32(p.TaxRate)), string(p.Unit), reorder, cost}); err != nil {
 			return err
 		}
 	}

@@ -228,7 +228,7 @@ func TestPlan(t *testing.T) {
 func TestWriteParseRoundTrip(t *testing.T) {
 	ps := []crdt.Product{
 		{SKU: "B", Name: `Coffee "Crema", 1kg`, Barcodes: []string{"4006381333931", "INT-7"}, Price: 1999, Currency: "EUR", TaxRate: 1900, Unit: ledger.Each, Reorder: 4},
-		{SKU: "A", Name: "Cheese", Price: 1234, Currency: "EUR", TaxRate: 825, Unit: ledger.Kilogram, Reorder: 1500},
+		{SKU: "A", Name: "Cheese", Price: 1234, Currency: "EUR", TaxRate: 825, Unit: ledger.Kilogram, Reorder: 1500, Cost: 899},
 		{SKU: "C", Name: "Free", Currency: "EUR", Unit: ledger.Each},
 	}
 	var buf bytes.Buffer
@@ -245,6 +245,9 @@ func TestWriteParseRoundTrip(t *testing.T) {
 	}
 	if plan.Unchanged != 3 || len(plan.Write) != 0 {
 		t.Errorf("round trip: %+v", plan.Changes)
+	}
+	if rows[0].Product.Cost != 899 || !rows[0].HasCost || rows[1].HasCost {
+		t.Errorf("cost column: %+v %+v", rows[0], rows[1])
 	}
 }
 

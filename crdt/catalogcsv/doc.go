@@ -12,7 +12,10 @@
 // "8.25" or "19%"); several barcodes share one field, separated by spaces
 // or '|'. Opening stock (pieces, or kilograms for "kg" products, "10.5")
 // is received for products the import adds; reorder point is kept with the
-// product.
+// product. An optional "cost" column gives the cost price like a price (per
+// kg for "kg" products); a row without one keeps the catalog's cost, and a
+// till applies a file that sets costs only once every till of the store
+// knows them (node's kind gate, ledger.FeatureCostPrice).
 //
 // Parse checks every row and returns every problem with its line number,
 // so a file with any bad row is refused whole; Plan compares the rows with

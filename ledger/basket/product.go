@@ -33,6 +33,11 @@ type Product struct {
 	// Reorder is the reorder point in stock units (pieces, or grams for
 	// ledger.Kilogram); 0 means none.
 	Reorder int64 `cbor:"9,keyasint,omitempty" json:"reorder,omitempty"`
+	// Cost is the cost price in minor units per unit (per kg for
+	// ledger.Kilogram, like Price); 0 means none known. Only a release
+	// that knows ledger.FeatureCostPrice writes it: an older one drops
+	// it when it edits the product (node's kind gate).
+	Cost ledger.Money `cbor:"10,keyasint,omitempty" json:"cost,omitempty"`
 }
 
 // UnmarshalJSON reads a product in its JSON form, and in the form the
@@ -66,7 +71,8 @@ const (
 // Validate checks the rules every stored product keeps: an SKU that can
 // be a key, a printable name, at most MaxBarcodes distinct printable
 // barcodes, a price in 0..ledger.MaxPrice, an ISO 4217 currency, a tax
-// rate in 0..100%, a known unit and a reorder point not below zero. It
+// rate in 0..100%, a known unit, a reorder point not below zero and a
+// cost price in 0..ledger.MaxPrice. It
 // does not check barcode check digits: see Check.
 func (p Product) Validate() error {
 	if err := ValidID(p.SKU); err != nil {
@@ -104,6 +110,8 @@ func (p Product) Validate() error {
 		return invalid("product %s: unit %q is not %q or %q", p.SKU, p.Unit, ledger.Each, ledger.Kilogram)
 	case p.Reorder < 0:
 		return invalid("product %s: negative reorder point %d", p.SKU, p.Reorder)
+	case p.Cost < 0 || p.Cost > ledger.MaxPrice:
+		return invalid("product %s: cost price %d not in 0..%d", p.SKU, p.Cost, int64(ledger.MaxPrice))
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ func (h *HQ) checkSmallest(p hqapi.Product) error {
 	if err := basket.CheckSmallest("price of "+p.SKU, p.Price, h.cfg.SmallestAmount, format); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	if err := basket.CheckSmallest("cost price of "+p.SKU, p.Cost, h.cfg.SmallestAmount, format); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	return nil
 }
 

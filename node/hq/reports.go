@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 )
 
 // agg holds one store's report folds, kept in memory and rebuilt from
@@ -181,6 +182,8 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 			s := a.sku(day, l.SKU, l.Name)
 			s.Qty += ledger.ItemQty(l.Unit, l.Qty)
 			s.Amount += t.Lines[i].Amount
+			s.Units += l.Qty
+			s.Net += t.Lines[i].Net
 		}
 		hour := ev.Time.Wall / 3_600_000
 		h := a.hours[hour]
@@ -206,6 +209,8 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 			}
 			k.Qty -= ledger.RefundItems(l, line)
 			k.Amount -= l.Amount
+			k.Units -= l.Qty
+			k.Net -= l.Amount - l.Tax
 		}
 	case *ledger.Void:
 		if s, ok := sale(b.Sale); ok {
@@ -230,6 +235,8 @@ func (a *agg) voidSKUs(day string, s *ledger.Sale) {
 		k := a.sku(day, l.SKU, "")
 		k.Qty -= ledger.ItemQty(l.Unit, l.Qty)
 		k.Amount -= t.Lines[i].Amount
+		k.Units -= l.Qty
+		k.Net -= t.Lines[i].Net
 	}
 }
 
@@ -262,6 +269,9 @@ type StoreSales struct {
 	Store  ledger.StoreID `json:"store"`
 	Name   string         `json:"name"`
 	Report ledger.Report  `json:"report"`
+	// Margin is the store's cost of goods sold and margin at the cost
+	// prices HQ knows now for its catalog (costPrices).
+	Margin basket.Margin `json:"margin"`
 }
 
 // DaySales is one day's figures (across the stores selected).
@@ -301,6 +311,8 @@ type Report struct {
 	Hours    []HourSales       `json:"hours"`
 	Tills    []TillSales       `json:"tills"`
 	Products []ledger.SKUSales `json:"products"`
+	// Margin is the stores' margins added up.
+	Margin basket.Margin `json:"margin"`
 	// Overspends are the over-spent sales of the stores selected, over
 	// all time (overspend.go).
 	Overspends     []StoreOverspend     `json:"overspends"`
@@ -310,8 +322,10 @@ type Report struct {
 // report adds the store's figures within q to rep. It reads only the
 // days in q's range (daysIn), so its work is bounded by the days the
 // store holds in the range, whatever range is asked for.
+//
+// cost finds a product's cost price at this store (nil: none known).
 func (a *agg) report(q Query, rec StoreRecord, certs map[ledger.TillID]*ledger.Certificate, rep *Report,
-	days map[string]*ledger.Report, products map[string]*ledger.SKUSales) {
+	days map[string]*ledger.Report, products map[string]*ledger.SKUSales, cost func(sku string) *basket.Product) {
 	ss := StoreSales{Store: rec.ID, Name: rec.Name, Report: newReport()}
 	tills := map[ledger.TillID]*TillSales{}
 	for _, day := range a.daysIn(q) {
@@ -354,8 +368,12 @@ func (a *agg) report(q Query, rec StoreRecord, certs map[ledger.TillID]*ledger.C
 			}
 			p.Qty += s.Qty
 			p.Amount += s.Amount
+			p.Units += s.Units
+			p.Net += s.Net
+			ss.Margin.Add(cost(sku), s.Units, s.Net)
 		}
 	}
+	rep.Margin.Merge(ss.Margin)
 	rep.Stores = append(rep.Stores, ss)
 	mergeReport(&rep.Total, &ss.Report)
 	for _, ts := range tills {

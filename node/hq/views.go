@@ -128,17 +128,49 @@ func (s *storeState) view() StoreView {
 	return v
 }
 
+// costPrices maps "store/sku" (and "/sku" for a product HQ sent to every
+// store) to the catalog product with a cost price, as HQ knows it now.
+// A catalog HQ cannot read gives no costs: the reports then show every
+// line as without a cost rather than fail.
+func (h *HQ) costPrices(ctx context.Context) map[string]*basket.Product {
+	out := map[string]*basket.Product{}
+	cat, err := h.Catalog(ctx)
+	if err != nil {
+		h.log.Warn("read the catalog for margins", "err", err)
+		return out
+	}
+	for i := range cat.Products {
+		e := &cat.Products[i]
+		if e.Product.Cost == 0 {
+			continue
+		}
+		scope := ""
+		if e.Store != nil {
+			scope = e.Store.String()
+		}
+		out[scope+"/"+e.Product.SKU] = &e.Product
+	}
+	return out
+}
+
 // Report returns sales across the stores q selects.
 func (h *HQ) Report(q Query) Report {
 	rep := Report{Query: q, From: q.From, To: q.To, Total: newReport()}
 	days := map[string]*ledger.Report{}
 	products := map[string]*ledger.SKUSales{}
+	costs := h.costPrices(context.Background())
 	for _, s := range h.storeList() {
 		if q.Store != nil && *q.Store != s.rec.ID {
 			continue
 		}
+		cost := func(sku string) *basket.Product {
+			if p := costs[s.rec.ID.String()+"/"+sku]; p != nil {
+				return p
+			}
+			return costs["/"+sku]
+		}
 		s.viewMu.RLock()
-		s.agg.report(q, s.rec, s.certs, &rep, days, products)
+		s.agg.report(q, s.rec, s.certs, &rep, days, products, cost)
 		s.viewMu.RUnlock()
 	}
 	rep.finish(days, products, q.TopN)

@@ -730,7 +730,7 @@ func (r *Relay) reportCatalog(ctx context.Context, cursor uint64) error {
 	cat := hqapi.StoreCatalog{Products: make([]hqapi.Product, len(ps)), Cursor: cursor, At: r.cfg.Now().UnixMilli()}
 	for i, p := range ps {
 		cat.Products[i] = hqapi.Product{SKU: p.SKU, Name: p.Name, Barcodes: p.Barcodes, Price: p.Price,
-			Currency: p.Currency, TaxRate: p.TaxRate, Unit: p.Unit}
+			Currency: p.Currency, TaxRate: p.TaxRate, Unit: p.Unit, Cost: p.Cost}
 	}
 	h := sha256.New()
 	if err := json.NewEncoder(h).Encode(cat.Products); err != nil {
@@ -791,13 +791,14 @@ func apply(ctx context.Context, inv Inventory, c hqapi.Change) error {
 		cur, err := inv.Product(ctx, p.SKU)
 		switch {
 		case errors.Is(err, crdt.ErrNotFound):
-			cur = crdt.Product{Name: p.Name, Barcodes: p.Barcodes, Price: p.Price, Currency: p.Currency, TaxRate: p.TaxRate, Unit: p.Unit}
+			cur = crdt.Product{Name: p.Name, Barcodes: p.Barcodes, Price: p.Price, Currency: p.Currency, TaxRate: p.TaxRate, Unit: p.Unit, Cost: p.Cost}
 		case err != nil:
 			return fmt.Errorf("read product %s: %w", p.SKU, err)
 		default:
 			np := c.Patch(hqapi.Product{SKU: cur.SKU, Name: cur.Name, Barcodes: cur.Barcodes, Price: cur.Price,
-				Currency: cur.Currency, TaxRate: cur.TaxRate, Unit: cur.Unit})
+				Currency: cur.Currency, TaxRate: cur.TaxRate, Unit: cur.Unit, Cost: cur.Cost})
 			cur.Name, cur.Barcodes, cur.Price, cur.Currency, cur.TaxRate, cur.Unit = np.Name, np.Barcodes, np.Price, np.Currency, np.TaxRate, np.Unit
+			cur.Cost = np.Cost
 		}
 		cur.SKU, cur.Updated = p.SKU, c.At
 		return inv.PutProduct(ctx, cur)

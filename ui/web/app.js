@@ -1624,6 +1624,7 @@ async function editProduct(p) {
       { name: 'name', label: L('till.ui.name'), value: p.name },
       { name: 'barcodes', label: L('till.product.barcodes'), value: (p.barcodes || []).join(','), scan: true },
       { name: 'price', label: L('till.product.price'), inputmode: 'decimal', value: moneyInput(p.price) },
+      { name: 'cost', label: L('till.product.cost'), inputmode: 'decimal', value: p.cost ? moneyInput(p.cost) : '' },
       { name: 'tax', label: L('till.product.tax'), inputmode: 'decimal', value: pct(p.tax_rate).replace('%', '') },
       { name: 'unit', label: L('till.ui.sold_by'), options: [['ea', L('till.unit.ea')], ['kg', L('till.product.by_weight')]], value: p.unit },
     ],
@@ -1631,9 +1632,11 @@ async function editProduct(p) {
       const price = parseMoney(v.price), tax = parsePercent(v.tax);
       if (!(price >= 0)) return moneyError(v.price, L('till.product.enter_price', { example: moneyInput(units(2)) }));
       if (!(tax >= 0)) return L('till.product.enter_tax');
+      const cost = v.cost.trim() ? parseMoney(v.cost) : 0;
+      if (!(cost >= 0)) return moneyError(v.cost, L('till.product.enter_price', { example: moneyInput(units(2)) }));
       const codes = v.barcodes.split(/[\s,]+/).filter(Boolean);
       for (const c of codes) if (eanCheck(c) === false) return L('till.product.check_digit', { code: c });
-      const body = { sku: v.sku.trim(), name: v.name.trim(), barcodes: codes, price, tax_rate: tax, unit: v.unit, currency: p.currency };
+      const body = { sku: v.sku.trim(), name: v.name.trim(), barcodes: codes, price, cost, tax_rate: tax, unit: v.unit, currency: p.currency };
       try {
         if (isNew) await api('POST', '/api/products', body); else await api('PUT', '/api/products/' + encodeURIComponent(p.sku), body);
         return null;
@@ -2250,11 +2253,20 @@ async function loadDay() {
   const s = d.store;
   $('#day-store').replaceChildren(line(L('till.day.day'), I18N.date(d.date + 'T12:00:00')), line(L('till.report.sales', { n: s.sales }), money(s.sales_total)), line(L('till.report.refunds', { n: s.refunds }), '-' + money(s.refunded)),
     line(L('till.report.total_kept'), money(s.total)), line(L('till.report.tax'), money(s.tax)), line(L('till.day.over_short'), money(d.over_short)),
+    ...marginLines(d.margin),
     ...s.bands.map((b) => line(L('till.day.tax_rate', { rate: pct(b.rate) }), L('till.day.tax_on', { tax: money(b.tax), net: money(b.net) }))));
   $('#day-tills').replaceChildren(...d.tills.map((t) => el('tr', { dataset: { till: String(t.till) } }, el('td', {}, String(t.till)),
     el('td', {}, t.shifts.map((sh) => clockText(sh.opened) + '–' + (sh.closed ? clockText(sh.closed) : L('till.report.open'))).join(', ')),
     el('td', { class: 'num' }, String(t.report.sales)), el('td', { class: 'num' }, money(t.report.total)), el('td', { class: 'num' }, money(t.report.tax)),
     el('td', {}, t.last_heard ? timeText(t.last_heard) : '—'))));
+}
+
+// marginLines shows the day's cost of goods sold and margin (at the
+// catalog's current cost prices) and the share of sales without a cost.
+function marginLines(m) {
+  if (!m || !m.net) return [];
+  return [line(L('till.day.cost_of_goods'), money(m.cost)), line(L('till.day.margin'), money(m.margin)),
+    line(L('till.day.no_cost_share'), pct(Math.round(m.uncosted * 10000 / m.net)))];
 }
 
 // Goods back without a receipt: by barcode or SKU, a quantity (a weight

@@ -160,11 +160,15 @@ const (
 	FieldCurrency = "currency"
 	FieldTaxRate  = "tax_rate"
 	FieldUnit     = "unit"
+	// FieldCost is the cost price (basket.Product.Cost). A change that
+	// sets every field keeps the store's cost when it carries none; a
+	// change naming "cost" sets it, 0 clearing it.
+	FieldCost = "cost"
 )
 
 // ProductFields lists every product field a change can set, in the order
 // forms show them.
-var ProductFields = []string{FieldName, FieldBarcodes, FieldPrice, FieldCurrency, FieldTaxRate, FieldUnit}
+var ProductFields = []string{FieldName, FieldBarcodes, FieldPrice, FieldCurrency, FieldTaxRate, FieldUnit, FieldCost}
 
 // Change is one catalog, price or staff change made at HQ.
 //
@@ -226,6 +230,9 @@ func (c Change) Patch(base Product) Product {
 	}
 	if c.Sets(FieldUnit) {
 		out.Unit = p.Unit
+	}
+	if c.Sets(FieldCost) && (p.Cost != 0 || len(c.Fields) > 0) {
+		out.Cost = p.Cost
 	}
 	return out
 }

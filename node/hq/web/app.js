@@ -155,11 +155,14 @@ async function loadReport(ev) {
   const f = $("#report-form");
   const q = new URLSearchParams({ store: f.store.value || "all", from: f.from.value, to: f.to.value });
   const r = await api("GET", "/hq/api/report?" + q);
-  const tot = r.total, cur = tot.currency;
+  const tot = r.total, cur = tot.currency, mg = r.margin || { net: 0, cost: 0, margin: 0, uncosted: 0 };
   const cards = [["hq.report.sales", tot.sales], ["hq.report.sales_total", money(tot.sales_total, cur)], ["hq.report.net", money(tot.net, cur)],
     ["hq.col.tax", money(tot.tax, cur)], ["hq.report.refunds", tot.refunds + " / " + money(tot.refunded, cur)],
     ["hq.report.voids", tot.voids + " / " + money(tot.voided, cur)], ["hq.report.rounding", money(tot.rounding || 0, cur)],
     ["hq.report.total_kept", money(tot.total, cur)], ["hq.report.items", tot.items],
+    // Margins at the cost prices HQ knows now (docs/ARCHITECTURE.md).
+    ["hq.report.cost_of_goods", money(mg.cost, cur)], ["hq.report.margin", money(mg.margin, cur)],
+    ["hq.report.no_cost_share", I18N.number(mg.net ? Math.round(mg.uncosted * 10000 / mg.net) : 0, 2) + "%"],
     ["hq.report.cleared", (tot.cleared || 0) + " / " + money(tot.cleared_value || 0, cur)]].map(([k, v]) => [I18N.t(k), v]);
   // Carts cleared without a sale, by who cleared them: the common sign
   // of shrinkage at a till. Names from the staff HQ knows.
@@ -177,8 +180,8 @@ async function loadReport(ev) {
     ${h3("hq.report.tenders")}<table><tbody>${tenders}</tbody></table>
     ${h3("hq.report.cleared_by")}${cleared ? `<table id="cleared-by"><thead><tr>${th("hq.report.cashier", "hq.report.carts", "hq.report.value")}</tr></thead><tbody>${cleared}</tbody></table>` : `<p>${text(I18N.t("hq.none"))}</p>`}
     ${h3("hq.col.tax")}<table><thead><tr>${th("hq.report.rate", "hq.report.net_short", "hq.col.tax")}</tr></thead><tbody>${bands}</tbody></table>
-    ${h3("hq.report.by_store")}<table><thead><tr>${figHead("hq.col.store")}${th("hq.col.tax")}</tr></thead><tbody>
-      ${r.stores.map(s => `<tr><td>${text(s.name)}</td>${figCells(s.report, cur)}<td class="num">${money(s.report.tax, cur)}</td></tr>`).join("")}</tbody></table>
+    ${h3("hq.report.by_store")}<table><thead><tr>${figHead("hq.col.store")}${th("hq.col.tax", "hq.report.margin")}</tr></thead><tbody>
+      ${r.stores.map(s => `<tr><td>${text(s.name)}</td>${figCells(s.report, cur)}<td class="num">${money(s.report.tax, cur)}</td><td class="num">${money((s.margin || {}).margin || 0, cur)}</td></tr>`).join("")}</tbody></table>
     ${h3("hq.report.by_day")}<table><thead><tr>${figHead("hq.col.day")}</tr></thead><tbody>
       ${r.days.map(d => `<tr><td>${I18N.date(d.day + "T12:00:00")}</td>${figCells(d.report, cur)}</tr>`).join("")}</tbody></table>
     ${h3("hq.report.by_hour")}<table><tbody>
@@ -251,6 +254,7 @@ function formProduct(f) {
   return {
     sku: f.sku.value.trim(), name: f.name.value.trim(), price: parsePrice(f.price.value, I18N.t("hq.col.price")),
     currency: f.currency.value.trim().toUpperCase(), tax_rate: parseRate(f.tax_rate.value), unit: f.unit.value,
+    cost: f.cost.value.trim() ? parsePrice(f.cost.value, I18N.t("hq.catalog.cost")) : 0,
     barcodes: f.barcodes.value.split(",").map(s => s.trim()).filter(Boolean)
   };
 }
@@ -272,6 +276,7 @@ function editProduct(e) {
   f.store.value = e.store || "all";
   f.sku.value = p.sku; f.sku.readOnly = true;
   f.name.value = p.name; f.price.value = priceText(p.price); f.currency.value = p.currency;
+  f.cost.value = p.cost ? priceText(p.cost) : "";
   f.tax_rate.value = rateText(p.tax_rate); f.unit.value = p.unit; f.barcodes.value = (p.barcodes || []).join(", ");
   $("#product-editing").textContent = I18N.t("hq.catalog.editing", { sku: p.sku, name: p.name, store: e.store ? ((stores.find(x => x.id === e.store) || {}).name || e.store) : I18N.t("hq.all_stores_lower") });
   f.price.focus();
@@ -283,7 +288,9 @@ function editProduct(e) {
 function changedFields(before, after) {
   if (!before) return [];
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-  return ["name", "barcodes", "price", "currency", "tax_rate", "unit"].filter(k => !same(before[k] || (k === "barcodes" ? [] : before[k]), after[k]));
+  const changed = ["name", "barcodes", "price", "currency", "tax_rate", "unit"].filter(k => !same(before[k] || (k === "barcodes" ? [] : before[k]), after[k]));
+  if ((before.cost || 0) !== (after.cost || 0)) changed.push("cost"); // an emptied cost clears it
+  return changed;
 }
 
 // The catalog import: the file previewed is the file applied.

@@ -1,0 +1,121 @@
+package hq_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/hq"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
+	"github.com/tillmesh/tillmesh/node/hq/hqtest"
+)
+
+// HQ's per-store and chain margins, by hand: bread (7% tax included,
+// cost 1.50) sold 2 for 4.98, net 4.65 (4.98/1.07 = 4.654); batteries
+// (19%, no cost) 5.99, net 5.03 (5.99/1.19 = 5.034); one bread refunded:
+// 2.49 with tax 0.17 (half the line's 0.33, rounded half up), net 2.32,
+// and its cost 1.50 back. Costed net 4.65-2.32 = 2.33, cost 1.50, margin
+// 0.83, uncosted 5.03, net 7.36. An HQ edit that does not give the cost keeps it.
+func TestMarginsAtHQByHand(t *testing.T) {
+	ctx := t.Context()
+	store := hqtest.NewStore(91, 1)
+	h := newHQ(t, backends[0].open(t, backends[0].place(t)), store)
+	bread := hqapi.Product{SKU: "bread", Name: "Bread", Price: 249, Currency: "EUR", TaxRate: 700, Unit: ledger.Each, Cost: 150}
+	batt := hqapi.Product{SKU: "batt", Name: "Batteries", Price: 599, Currency: "EUR", TaxRate: 1900, Unit: ledger.Each}
+	if err := h.PutStoreCatalog(ctx, store.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread, batt}, At: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// A price edit and a whole-product put without a cost keep it.
+	if _, err := h.EditProduct(ctx, &store.ID, hqapi.Product{SKU: "bread", Price: 259}, []string{hqapi.FieldPrice}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	whole := bread
+	whole.Cost, whole.Price = 0, 249
+	if _, err := h.PutProduct(ctx, &store.ID, whole, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := h.Catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range cat.Products {
+		if e.Product.SKU == "bread" && (e.Product.Cost != 150 || e.Product.Price != 249) {
+			t.Fatalf("bread after edits without a cost: %+v", e.Product)
+		}
+	}
+
+	till := store.Tills[0]
+	st := ledger.NewState(store.ID)
+	var evs []*ledger.Event
+	next := func(b ledger.Body) *ledger.Event {
+		ev := till.MustNext(b, day0+int64(len(evs))*1000)
+		if _, err := st.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+		return ev
+	}
+	next(&ledger.ShiftOpen{Currency: "EUR", Float: 1000, Staff: "1"})
+	sale := next(&ledger.Sale{Currency: "EUR", TaxIncluded: true, Staff: "1",
+		Lines:   []ledger.Line{{SKU: "bread", Qty: 2, UnitPrice: 249, TaxRate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 498}}})
+	next(&ledger.Sale{Currency: "EUR", TaxIncluded: true, Staff: "1",
+		Lines:   []ledger.Line{{SKU: "batt", Qty: 1, UnitPrice: 599, TaxRate: 1900}},
+		Tenders: []ledger.Tender{{Kind: ledger.Card, Amount: 599}}})
+	lines, err := st.Fold().RefundLines(sale.ID(), []ledger.Pick{{Line: 0, Qty: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines[0].Amount != 249 || lines[0].Tax != 17 {
+		t.Fatalf("refund line %+v, want 2.49 with tax 0.17", lines[0])
+	}
+	next(&ledger.Refund{Sale: sale.ID(), Currency: "EUR", Lines: lines, Staff: "1",
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 249}}})
+	res, err := h.Ingest(ctx, store.ID, till.ID, &hqapi.Upload{Fence: 1, Events: raws(evs), Certs: store.EncodedCerts()})
+	if err != nil || res.Accepted != len(evs) {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+
+	rep := h.Report(hq.Query{})
+	if len(rep.Stores) != 1 {
+		t.Fatalf("stores: %+v", rep.Stores)
+	}
+	for name, m := range map[string]struct{ net, costed, cost, margin, uncosted ledger.Money }{
+		"store": {rep.Stores[0].Margin.Net, rep.Stores[0].Margin.Costed, rep.Stores[0].Margin.Cost, rep.Stores[0].Margin.Margin, rep.Stores[0].Margin.Uncosted},
+		"chain": {rep.Margin.Net, rep.Margin.Costed, rep.Margin.Cost, rep.Margin.Margin, rep.Margin.Uncosted},
+	} {
+		if m.net != 736 || m.costed != 233 || m.cost != 150 || m.margin != 83 || m.uncosted != 503 {
+			t.Errorf("%s margin %+v; want net 7.36, costed 2.33, cost 1.50, margin 0.83, uncosted 5.03", name, m)
+		}
+	}
+}
+
+// HQ refuses a cost price below zero, above ledger.MaxPrice or not in
+// the store's smallest amount, and nothing is recorded.
+func TestHQRefusesBadCostPrice(t *testing.T) {
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger, cfg.Currency, cfg.SmallestAmount = backends[0].open(t, backends[0].place(t)), quiet(), "UZS", 100
+	h, err := hq.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cost, want := range map[ledger.Money]string{
+		-100:                "cost price -100 not in",
+		ledger.MaxPrice + 1: "cost price",
+		4050:                "cost price of non UZS\u00a04,050: not a multiple of UZS\u00a0100",
+	} {
+		p := hqapi.Product{SKU: "non", Name: "Non", Price: 4000, Currency: "UZS", Unit: ledger.Each, Cost: cost}
+		if _, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); !errors.Is(err, hq.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("cost %d: %v; want ErrInvalid saying %q", cost, err, want)
+		}
+	}
+	if cat, err := h.Catalog(t.Context()); err != nil || len(cat.Products) != 0 {
+		t.Fatalf("after refused costs: %+v %v; want an empty catalog", cat.Products, err)
+	}
+	p := hqapi.Product{SKU: "non", Name: "Non", Price: 4000, Currency: "UZS", Unit: ledger.Each, Cost: 2500}
+	if c, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); err != nil || c.Product.Cost != 2500 {
+		t.Fatalf("a good cost: %+v %v", c.Product, err)
+	}
+}
