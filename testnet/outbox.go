@@ -278,7 +278,7 @@ func (h *harness) waitOutbox(ctx context.Context, n int, limit time.Duration) (s
 
 // outboxViolations checks a drained outbox: every receipt registered
 // exactly once and nothing else; one Telegram message per refund, none
-// twice, in ledger order.
+// twice, each till's in ledger order.
 func (h *harness) outboxViolations(items []outboxItem) []string {
 	var out []string
 	st := h.out.sim.Stats()
@@ -317,8 +317,13 @@ func (h *harness) outboxViolations(items []outboxItem) []string {
 	if len(msgs) != refunds {
 		out = append(out, fmt.Sprintf("outbox: Telegram took %d messages for %d refunds", len(msgs), refunds))
 	}
+	// In ledger order per till. Across tills the relay sends in event time
+	// order what it holds; an event that reaches it late (replication
+	// under load, a clock a little ahead elsewhere) goes after a later
+	// one it already sent, so store-wide order is not promised yet (a
+	// watermark would be needed: docs/ARCHITECTURE.md, the outbox).
 	seen := map[string]bool{}
-	last := -1
+	last := map[string]int{}
 	for _, m := range msgs {
 		sub := refundMsg.FindStringSubmatch(m)
 		if sub == nil {
@@ -336,10 +341,10 @@ func (h *harness) outboxViolations(items []outboxItem) []string {
 			out = append(out, fmt.Sprintf("outbox: a message for a refund the ledger lacks: %q", m))
 			continue
 		}
-		if p < last {
-			out = append(out, fmt.Sprintf("outbox: the refund at till %s, receipt %s, was sent after one that comes later in the ledger", sub[1], sub[2]))
+		if l, ok := last[sub[1]]; ok && p < l {
+			out = append(out, fmt.Sprintf("outbox: the refund at till %s, receipt %s, was sent after one of the same till that comes later in the ledger", sub[1], sub[2]))
 		}
-		last = max(last, p)
+		last[sub[1]] = max(last[sub[1]], p)
 	}
 	return out
 }
