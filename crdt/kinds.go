@@ -38,6 +38,10 @@ func (s *Store) PutKinds(ctx context.Context, tillID string, kinds []string) err
 // tills writing a key prefix it did not know at every start.
 const kindsSetting = "kinds."
 
+// KindsSetting prefixes the names of the settings Kinds reads (a Change
+// of kind ChangeSetting with this prefix is an announcement).
+const KindsSetting = kindsSetting
+
 // Kinds returns every till's announced kinds, by till ID. A till that never
 // announced any (a release before the announcement existed) is absent. An
 // entry that does not decode is left out, with a warning: the gate then

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
+	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ui"
 )
@@ -57,11 +59,16 @@ func (t *Till) kindAllowed(ctx context.Context, k ledger.Kind) error {
 	if ledger.IsBaseKind(k) || ledger.IsTestnetKind(k) {
 		return nil
 	}
+	gen, cached := t.kindGate.lookup(k)
+	if cached {
+		return nil
+	}
 	behind, err := t.tillsNotKnowing(ctx, k)
 	if err != nil {
 		return fmt.Errorf("%w: check which tills know %s events: %v", ui.ErrUnavailable, k, err)
 	}
 	if len(behind) == 0 {
+		t.kindGate.remember(k, gen)
 		return nil
 	}
 	return fmt.Errorf("%w: %s run%s a release that does not know %s events; upgrade %s first",
@@ -99,4 +106,73 @@ func (t *Till) tillsNotKnowing(ctx context.Context, k ledger.Kind) ([]string, er
 		out[i] = fmt.Sprintf("till %d", n)
 	}
 	return out, nil
+}
+
+// kindGateCache remembers the kinds the gate let through, so a gated sale
+// (a card tender, cash rounding) does not read every certificate and
+// every announcement from the CRDT. watchKindGate forgets them all at any
+// change that could close the gate: a certificate (a till enrolled), a
+// revocation, an announcement, or changes the CRDT dropped. Without the
+// watcher running nothing is remembered.
+type kindGateCache struct {
+	mu   sync.Mutex
+	live bool   // watchKindGate runs
+	gen  uint64 // bumped at each change that could close the gate
+	open map[ledger.Kind]uint64
+}
+
+// lookup says whether k was let through since the last change, and the
+// generation an answer computed now belongs to.
+func (c *kindGateCache) lookup(k ledger.Kind) (gen uint64, open bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.open[k]
+	return c.gen, c.live && ok && g == c.gen
+}
+
+// remember records that k passed, unless the gate changed since gen.
+func (c *kindGateCache) remember(k ledger.Kind, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live || gen != c.gen {
+		return
+	}
+	if c.open == nil {
+		c.open = map[ledger.Kind]uint64{}
+	}
+	c.open[k] = gen
+}
+
+func (c *kindGateCache) forget(live bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.live = live
+	c.gen++
+	clear(c.open)
+}
+
+// watchKindGate keeps t.kindGate true to the CRDT while the till runs.
+func (t *Till) watchKindGate(ctx context.Context) error {
+	changes, stop := t.inv.Subscribe(256)
+	defer stop()
+	t.kindGate.forget(true)
+	defer t.kindGate.forget(false)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c, ok := <-changes:
+			if !ok {
+				return nil
+			}
+			switch c.Kind {
+			case crdt.ChangeCertificate, crdt.ChangeRevocation, crdt.ChangeOverflow:
+				t.kindGate.forget(true)
+			case crdt.ChangeSetting:
+				if strings.HasPrefix(c.ID, crdt.KindsSetting) {
+					t.kindGate.forget(true)
+				}
+			}
+		}
+	}
 }

@@ -35,6 +35,12 @@ func TestKindGateWaitsForEveryTill(t *testing.T) {
 		t.Fatalf("KindAllowed(gift_card) = %v", err)
 	}
 
+	// Let a gated kind through, so the till remembers the answer; the
+	// older announcement below must close the gate again.
+	if err := a.KindAllowed(ctx, ledger.KindCard); err != nil {
+		t.Fatalf("card with every till announcing it: %v", err)
+	}
+
 	// Till 2 as an older release announced it: only "sale" (a release
 	// before the announcement existed has no entry at all, which counts the
 	// same). A first-release kind stays allowed; the gate names till 2.
@@ -47,6 +53,9 @@ func TestKindGateWaitsForEveryTill(t *testing.T) {
 	if err := a.KindAllowed(ctx, ledger.KindRefund); err != nil {
 		t.Fatalf("a first-release kind must always be allowed: %v", err)
 	}
+	waitFor(t, "the gate to close for card once till 2 announced an older release", func() bool {
+		return errors.Is(a.KindAllowed(ctx, ledger.KindCard), ui.ErrConflict)
+	})
 	if err := a.Inventory().PutKinds(ctx, b.ID().String(), []string{"sale", "bad kind"}); err == nil {
 		t.Fatal("a kind name with a space was accepted")
 	}

@@ -345,8 +345,8 @@ func putDestination[S interface{ Check() error }](t *Till, ctx context.Context, 
 // runOutbox runs the outbox and, with an HQ, reports it there while this
 // till is the store's relay.
 func (t *Till) runOutbox(ctx context.Context) error {
-	t.host.Host().SetStreamHandler(outboxStateProtocol, t.serveOutboxState) // outbox_catchup.go
-	defer t.host.Host().RemoveStreamHandler(outboxStateProtocol)
+	t.host.Host().SetStreamHandler(outboxStateProto.id, t.serveOutboxState) // outbox_catchup.go
+	defer t.host.Host().RemoveStreamHandler(outboxStateProto.id)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)

@@ -1,21 +1,18 @@
 package node
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/tillmesh/tillmesh/crdt"
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 )
 
@@ -29,11 +26,13 @@ import (
 // It also leads only once it has met each till it knew before it
 // stopped (outboxGate): else, alone at start, it would send before
 // anyone could tell it what was sent.
-const (
-	outboxStateProtocol protocol.ID = "/tillmesh/outbox-state/1"
-	outboxStateTimeout              = 30 * time.Second
-	maxOutboxStateMsg               = 32 << 20
-)
+var outboxStateProto = jsonProto{
+	id:      "/tillmesh/outbox-state/1",
+	name:    "outbox state",
+	timeout: 30 * time.Second,
+	maxReq:  1024,
+	maxResp: 32 << 20,
+}
 
 type outboxStateReq struct {
 	Connector string `json:"connector"`
@@ -47,33 +46,18 @@ type outboxStateResp struct {
 // serveOutboxState answers an admitted peer's request for this till's
 // state of a connector.
 func (t *Till) serveOutboxState(st network.Stream) {
-	defer st.Close()
-	cert, ok := t.host.Admitted(st.Conn().RemotePeer())
-	if !ok {
-		st.Reset()
-		return
-	}
-	st.SetDeadline(time.Now().Add(outboxStateTimeout))
-	var req outboxStateReq
-	if err := json.NewDecoder(io.LimitReader(bufio.NewReader(st), 1024)).Decode(&req); err != nil {
-		t.log.Debug("bad outbox state request", "till", cert.Number, "err", err)
-		st.Reset()
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), outboxStateTimeout)
-	defer cancel()
-	var resp outboxStateResp
-	entries, err := t.outbox.Export(ctx, req.Connector)
-	if err != nil {
-		resp.Error = err.Error()
-	}
-	resp.Entries = make([]hqapi.OutboxEntry, 0, len(entries))
-	for _, e := range entries {
-		resp.Entries = append(resp.Entries, hqapi.OutboxEntry{Kind: e.Kind, ID: e.ID, Value: e.Value})
-	}
-	if err := json.NewEncoder(st).Encode(resp); err != nil {
-		t.log.Debug("send outbox state", "till", cert.Number, "err", err)
-	}
+	serveJSON(t, outboxStateProto, st, func(ctx context.Context, _ ledger.Certificate, req outboxStateReq) outboxStateResp {
+		var resp outboxStateResp
+		entries, err := t.outbox.Export(ctx, req.Connector)
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		resp.Entries = make([]hqapi.OutboxEntry, 0, len(entries))
+		for _, e := range entries {
+			resp.Entries = append(resp.Entries, hqapi.OutboxEntry{Kind: e.Kind, ID: e.ID, Value: e.Value})
+		}
+		return resp
+	})
 }
 
 // outboxCatchup returns the state of connector at every connected till
@@ -98,26 +82,9 @@ func (t *Till) outboxCatchup(ctx context.Context, connector string) ([][]crdt.Ou
 }
 
 func (t *Till) askOutboxState(ctx context.Context, p peer.ID, connector string) ([]crdt.OutboxEntry, error) {
-	ctx, cancel := context.WithTimeout(ctx, outboxStateTimeout)
-	defer cancel()
-	st, err := t.host.Host().NewStream(ctx, p, outboxStateProtocol)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		st.SetDeadline(dl)
-	}
-	if err := json.NewEncoder(st).Encode(outboxStateReq{Connector: connector}); err != nil {
-		st.Reset()
-		return nil, err
-	}
-	if err := st.CloseWrite(); err != nil {
-		return nil, err
-	}
 	var resp outboxStateResp
-	if err := json.NewDecoder(io.LimitReader(st, maxOutboxStateMsg)).Decode(&resp); err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
+	if err := outboxStateProto.ask(ctx, t, p, outboxStateReq{Connector: connector}, &resp); err != nil {
+		return nil, err
 	}
 	if resp.Error != "" {
 		return nil, errors.New(resp.Error)

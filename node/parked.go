@@ -1,12 +1,10 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,8 +13,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -24,7 +22,7 @@ import (
 // record lives in its own ledger database (snapshot set "parked",
 // fsynced like every ledger write), so it survives a restart, and only
 // that till hands it out. Another till resumes it by asking the owner
-// over parkedProtocol; the owner marks the record taken, durably, before
+// over parkedProto; the owner marks the record taken, durably, before
 // it answers, under one lock, so of two tills resuming at once one gets
 // the sale and the other is told where it went. The record stays as a
 // tombstone (who took it, with which key) so a retry after a lost answer
@@ -32,14 +30,19 @@ import (
 // The price of that exactly-once: a sale parked at a till that is down or
 // cut off waits for it (the list names unreachable tills).
 const (
-	parkedProtocol protocol.ID = "/tillmesh/parked/1"
-	parkedSet                  = "parked"
-	parkedNext                 = "next" // the record holding the next number
-	parkedTimeout              = 3 * time.Second
-	maxParkedMsg               = 1 << 20
-	parkedKeep                 = 24 * time.Hour // tombstones of resumed sales
-	maxParked                  = 200            // open parked sales per till
+	parkedSet  = "parked"
+	parkedNext = "next"         // the record holding the next number
+	parkedKeep = 24 * time.Hour // tombstones of resumed sales
+	maxParked  = 200            // open parked sales per till
 )
+
+var parkedProto = jsonProto{
+	id:      "/tillmesh/parked/1",
+	name:    "parked-sale",
+	timeout: 3 * time.Second,
+	maxReq:  4096,
+	maxResp: 1 << 20,
+}
 
 // parkedRecord is one parked sale in the owner's database.
 type parkedRecord struct {
@@ -70,7 +73,7 @@ type parkedResp struct {
 }
 
 func (t *Till) openParking() {
-	t.host.Host().SetStreamHandler(parkedProtocol, t.serveParked)
+	t.host.Host().SetStreamHandler(parkedProto.id, t.serveParked)
 }
 
 // Park stores a parked sale under the till's next number.
@@ -297,45 +300,17 @@ func (t *Till) peerOfNumber(n uint32) (peer.ID, bool) {
 }
 
 func (t *Till) askParked(ctx context.Context, p peer.ID, req parkedReq) (parkedResp, error) {
-	ctx, cancel := context.WithTimeout(ctx, parkedTimeout)
-	defer cancel()
-	st, err := t.host.Host().NewStream(ctx, p, parkedProtocol)
-	if err != nil {
-		return parkedResp{}, err
-	}
-	defer st.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		st.SetDeadline(dl)
-	}
-	if err := json.NewEncoder(st).Encode(req); err != nil {
-		st.Reset()
-		return parkedResp{}, err
-	}
-	if err := st.CloseWrite(); err != nil {
-		return parkedResp{}, err
-	}
 	var resp parkedResp
-	if err := json.NewDecoder(io.LimitReader(st, maxParkedMsg)).Decode(&resp); err != nil {
-		return parkedResp{}, fmt.Errorf("read answer: %w", err)
-	}
-	return resp, nil
+	err := parkedProto.ask(ctx, t, p, req, &resp)
+	return resp, err
 }
 
 // serveParked answers an admitted peer's list or take.
 func (t *Till) serveParked(st network.Stream) {
-	defer st.Close()
-	cert, ok := t.host.Admitted(st.Conn().RemotePeer())
-	if !ok {
-		st.Reset()
-		return
-	}
-	st.SetDeadline(time.Now().Add(parkedTimeout))
-	var req parkedReq
-	if err := json.NewDecoder(io.LimitReader(bufio.NewReader(st), 4096)).Decode(&req); err != nil {
-		t.log.Debug("bad parked-sale request", "till", cert.Number, "err", err)
-		st.Reset()
-		return
-	}
+	serveJSON(t, parkedProto, st, t.answerParked)
+}
+
+func (t *Till) answerParked(_ context.Context, cert ledger.Certificate, req parkedReq) parkedResp {
 	var resp parkedResp
 	fail := func(err error) {
 		resp.Error = err.Error()
@@ -369,7 +344,5 @@ func (t *Till) serveParked(st network.Stream) {
 	default:
 		fail(fmt.Errorf("%w: unknown op %q", ui.ErrBadRequest, req.Op))
 	}
-	if err := json.NewEncoder(st).Encode(resp); err != nil {
-		t.log.Debug("answer parked-sale request", "till", cert.Number, "err", err)
-	}
+	return resp
 }

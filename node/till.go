@@ -125,6 +125,7 @@ type Till struct {
 	park   parkState   // node/parked.go
 
 	custClock customerClock // node/customers.go
+	kindGate  kindGateCache // node/kindgate.go
 
 	mu       sync.Mutex
 	httpAddr string
@@ -463,13 +464,16 @@ func (t *Till) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
+	errs := make(chan error, 1)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := f(ctx); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
+				select { // the first error is returned; later ones never block
+				case errs <- fmt.Errorf("%s: %w", name, err):
+				default:
+				}
 				cancel()
 			}
 		}()
@@ -479,6 +483,7 @@ func (t *Till) Run(ctx context.Context) error {
 	run("ledger sync", t.sync.Run)
 	run("peers", func(ctx context.Context) error { return t.watchPeers(ctx, events) })
 	run("stock repair", t.watchStock)
+	run("kind gate", t.watchKindGate) // kindgate.go
 	run("inventory snapshot", t.keepSnapshot)
 	if t.relay != nil {
 		run("hq relay", t.relay.Run)
