@@ -14,6 +14,10 @@
 // The glyphs are the Go Mono and Go Mono Bold fonts (golang.org/x/image's
 // gofont: Latin, Greek and Cyrillic, the WGL4 set) at 20 px, whose
 // advance is exactly 12 px and whose ascent and descent exactly 24 px.
+// They are not linked: internal/gencells (`go generate`) renders every
+// glyph once into cells.bin, 73 kB of dots that the package embeds, and
+// TestCellsMatchFonts renders the fonts again and compares, so the table
+// cannot drift from the fonts of go.mod's golang.org/x/image.
 // Two letters the fonts lack are drawn with the glyph of the same shape
 // (Unicode gives both as their look-alikes): ʻ U+02BB (turned comma) as
 // ‘ U+2018 and ʼ U+02BC (apostrophe) as ’ U+2019. A character with no
@@ -33,6 +37,6 @@
 //
 // Concurrency: a Face is immutable once made and safe for concurrent
 // use. The package is pure: no I/O, no goroutines, no logging, no clock.
-// It imports hw/escpos for its Raster and Line types and golang.org/x/image
-// for the fonts.
+// It imports hw/escpos for its Raster and Line types; only its generator
+// and tests import golang.org/x/image.
 package glyph

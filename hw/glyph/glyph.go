@@ -1,33 +1,31 @@
 package glyph
 
 import (
+	_ "embed" // cells.bin
+	"encoding/binary"
 	"fmt"
-	"image"
 	"slices"
 	"sync"
 	"unicode"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/gomono"
-	"golang.org/x/image/font/gofont/gomonobold"
-	"golang.org/x/image/font/opentype"
-	"golang.org/x/image/font/sfnt"
-	"golang.org/x/image/math/fixed"
-
 	"github.com/tillmesh/tillmesh/hw/escpos"
 )
+
+//go:generate go run ./internal/gencells
+
+// cells is every glyph of Go Mono and Go Mono Bold rendered at 20 px into
+// cells, written by internal/gencells (format in internal/render): the
+// binary links 73 kB of dots rather than the two fonts (350 kB) and a
+// font rasteriser. TestCellsMatchFonts renders the fonts again and
+// compares.
+//
+//go:embed cells.bin
+var cells []byte
 
 // The cell of one character at size 1x1: font A of an ESC/POS printer.
 const (
 	CellWidth  = 12
 	CellHeight = 24
-)
-
-// The fonts at 20 px have an advance of 12 px and an ascent of 19 px and
-// a descent of 5 px: one glyph fills one cell.
-const (
-	fontSize = 20
-	baseline = 19
 )
 
 // cell is one glyph's dots: row y's bit 11-x is the dot at x.
@@ -56,34 +54,35 @@ type Face struct {
 	runes [2]map[cell][]rune // every character a cell draws, ascending
 }
 
-// New renders every glyph of the two fonts into cells.
-func New() (*Face, error) {
+// New reads every glyph of the two fonts from the embedded table.
+func New() (*Face, error) { return parse(cells) }
+
+// parse reads a table of cells (internal/render's format).
+func parse(b []byte) (*Face, error) {
+	const entry = 4 + 2*CellHeight
 	f := &Face{}
-	for i, ttf := range [][]byte{gomono.TTF, gomonobold.TTF} {
-		fnt, err := opentype.Parse(ttf)
-		if err != nil {
-			return nil, fmt.Errorf("glyph: parse font: %w", err)
+	for i := range 2 {
+		if len(b) < 4 {
+			return nil, fmt.Errorf("glyph: table of cells cut short in font %d", i)
 		}
-		face, err := opentype.NewFace(fnt, &opentype.FaceOptions{Size: fontSize, DPI: 72, Hinting: font.HintingFull})
-		if err != nil {
-			return nil, fmt.Errorf("glyph: font face: %w", err)
+		n := int(binary.LittleEndian.Uint32(b))
+		b = b[4:]
+		if n > len(b)/entry {
+			return nil, fmt.Errorf("glyph: table of cells cut short in font %d: %d glyphs announced", i, n)
 		}
-		f.cells[i], f.runes[i] = map[rune]cell{}, map[cell][]rune{}
-		var buf sfnt.Buffer
-		img := image.NewAlpha(image.Rect(0, 0, CellWidth, CellHeight))
+		f.cells[i], f.runes[i] = make(map[rune]cell, n+len(lookalike)), make(map[cell][]rune, n)
 		add := func(r rune, c cell) {
 			f.cells[i][r] = c
 			f.runes[i][c] = append(f.runes[i][c], r)
 		}
-		for _, span := range [][2]rune{{0x21, 0x3000}, {0xfb00, 0xfffe}} {
-			for r := span[0]; r < span[1]; r++ {
-				if gi, err := fnt.GlyphIndex(&buf, r); err != nil || gi == 0 || unicode.IsSpace(r) || unicode.IsControl(r) {
-					continue
-				}
-				if c := render(face, img, r); c != (cell{}) {
-					add(r, c)
-				}
+		for range n {
+			r := rune(binary.LittleEndian.Uint32(b))
+			var c cell
+			for y := range CellHeight {
+				c[y] = binary.LittleEndian.Uint16(b[4+2*y:])
 			}
+			add(r, c)
+			b = b[entry:]
 		}
 		for from, to := range lookalike {
 			if c, ok := f.cells[i][to]; ok {
@@ -95,7 +94,9 @@ func New() (*Face, error) {
 		for c := range f.runes[i] {
 			slices.Sort(f.runes[i][c])
 		}
-		face.Close()
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("glyph: table of cells has %d bytes past its fonts", len(b))
 	}
 	if _, ok := f.cells[0]['?']; !ok {
 		return nil, fmt.Errorf("glyph: the font has no question mark")
@@ -103,26 +104,10 @@ func New() (*Face, error) {
 	return f, nil
 }
 
-// Default is a Face made once (about 50 ms) and shared: a Face never
-// changes.
+// Default is a Face made once and shared: a Face never changes.
 func Default() (*Face, error) { return shared() }
 
 var shared = sync.OnceValues(New)
-
-func render(face font.Face, img *image.Alpha, r rune) cell {
-	clear(img.Pix)
-	d := font.Drawer{Dst: img, Src: image.Opaque, Face: face, Dot: fixed.P(0, baseline)}
-	d.DrawString(string(r))
-	var c cell
-	for y := range CellHeight {
-		for x := range CellWidth {
-			if img.AlphaAt(x, y).A >= 0x80 {
-				c[y] |= 1 << (CellWidth - 1 - x)
-			}
-		}
-	}
-	return c
-}
 
 // Has reports whether the face can draw r; spaces draw as blank cells.
 func (f *Face) Has(r rune) bool {

@@ -6,10 +6,10 @@ import (
 	"github.com/tillmesh/tillmesh/testnet/testkit"
 )
 
+// The fonts and their rasteriser (golang.org/x/image) are not imported:
+// the glyphs come from cells.bin (see TestCellsMatchFonts).
 func TestImports(t *testing.T) {
 	testkit.Imports(t, ".").Only("glyph is pure: no I/O, no clock, no logging, no goroutines",
-		"fmt", "image", "slices", "sync", "unicode",
-		"golang.org/x/image/font", "golang.org/x/image/font/gofont/gomono", "golang.org/x/image/font/gofont/gomonobold",
-		"golang.org/x/image/font/opentype", "golang.org/x/image/font/sfnt", "golang.org/x/image/math/fixed",
+		"embed", "encoding/binary", "fmt", "slices", "sync", "unicode",
 		"github.com/tillmesh/tillmesh/hw/escpos")
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	boptions "github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/y"
 
 	"github.com/tillmesh/tillmesh/node/badgeropen"
 )
@@ -498,5 +500,27 @@ func TestPrepareTrimsEmptyOlderValueLogs(t *testing.T) {
 	check(t, db, 30)
 	if _, err := os.Stat(leak); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Badger kept the trimmed log: %v", err)
+	}
+}
+
+// The Badger fork has no ZSTD (cmd/third_party/badger-v4): opening with it
+// is refused with the fork's error rather than failing at the first table
+// written, and a Snappy database (the ledger's) still round-trips.
+func TestOpenRefusesZSTD(t *testing.T) {
+	if _, _, err := badgeropen.Open(options(t.TempDir()).WithCompression(boptions.ZSTD)); !errors.Is(err, y.ErrZSTD) {
+		t.Fatalf("open with ZSTD: %v, want y.ErrZSTD", err)
+	}
+	dir := t.TempDir()
+	db, _, err := badgeropen.Open(options(dir).WithCompression(boptions.Snappy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, db, 0, 50)
+	if err := db.Flatten(1); err != nil {
+		t.Fatal(err)
+	}
+	check(t, db, 50)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/text/feature/plural"
 )
 
 //go:embed catalog
@@ -245,22 +243,27 @@ func (c *Catalog) TN(l Lang, key string, n int, args ...any) string {
 	return c.T(l, key+"."+form, append([]any{"n", n}, args...)...)
 }
 
-// PluralForm is the CLDR plural category of the whole number n in l.
+// PluralForm is the CLDR plural category of the whole number n in l
+// (CLDR's cardinal rules for integers; TestPluralFormMatchesXText checks
+// them against golang.org/x/text's).
 func PluralForm(l Lang, n int) string {
 	if n < 0 {
 		n = -n
 	}
-	switch plural.Cardinal.MatchPlural(l.Tag(), n%10_000_000, 0, 0, 0, 0) {
-	case plural.Zero:
-		return "zero"
-	case plural.One:
-		return "one"
-	case plural.Two:
-		return "two"
-	case plural.Few:
-		return "few"
-	case plural.Many:
+	n %= 10_000_000
+	switch l {
+	case Russian:
+		switch d, h := n%10, n%100; {
+		case d == 1 && h != 11:
+			return "one"
+		case d >= 2 && d <= 4 && (h < 12 || h > 14):
+			return "few"
+		}
 		return "many"
+	default: // English, Uzbek
+		if n == 1 {
+			return "one"
+		}
 	}
 	return "other"
 }

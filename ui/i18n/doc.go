@@ -16,7 +16,11 @@
 //
 // Money is an integer count of the currency's minor units (ledger.Money);
 // how many there are is the ISO 4217/CLDR figure for the currency (EUR
-// 2, UZS 0, JPY 0), from golang.org/x/text/currency. FormatMoney writes an
+// 2, UZS 0, JPY 0). That CLDR data (digits, symbols, marks) is a table,
+// cldr_gen.go, that internal/gencldr (`go generate`) writes from
+// golang.org/x/text, and TestCLDRTablesMatchXText checks against it, so
+// the binary links a few kB instead of x/text's tables and formatter;
+// plural forms are CLDR's integer rules, checked the same way. FormatMoney writes an
 // amount with the locale's grouping, decimal mark and symbol position;
 // ParseMoney reads what a person typed and refuses the other decimal
 // mark, more decimals than the currency has, or an amount below the

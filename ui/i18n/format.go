@@ -3,13 +3,8 @@ package i18n
 import (
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
-
-	"golang.org/x/text/currency"
-	"golang.org/x/text/message"
-	"golang.org/x/text/number"
 
 	"github.com/tillmesh/tillmesh/ledger"
 )
@@ -22,15 +17,17 @@ type Currency struct {
 }
 
 // LookupCurrency is the currency with ISO code code, its digits from
-// CLDR (golang.org/x/text/currency).
+// CLDR (cldr_gen.go, generated from golang.org/x/text/currency).
 func LookupCurrency(code string) (Currency, error) {
-	u, err := currency.ParseISO(strings.ToUpper(strings.TrimSpace(code)))
-	if err != nil {
+	c := strings.ToUpper(strings.TrimSpace(code))
+	digits, ok := currencyDigits[c]
+	if !ok {
 		return Currency{}, Errorf("input.currency", "code", code)
 	}
-	digits, _ := currency.Standard.Rounding(u)
-	return Currency{Code: u.String(), Digits: digits}, nil
+	return Currency{Code: c, Digits: int(digits)}, nil
 }
+
+//go:generate go run ./internal/gencldr
 
 // Unit is one whole unit of the currency in minor units (100 for EUR, 1
 // for UZS).
@@ -51,32 +48,21 @@ func (c Currency) Symbol(l Lang) string {
 	if s, ok := symbols[l][c.Code]; ok {
 		return s
 	}
-	u, err := currency.ParseISO(c.Code)
-	if err != nil {
-		return c.Code
+	if s, ok := currencySymbols[l][c.Code]; ok {
+		return s
 	}
-	return message.NewPrinter(l.Tag()).Sprint(currency.Symbol(u))
+	return c.Code
 }
 
 // marks are a locale's decimal mark and grouping separator.
 type marks struct{ decimal, group string }
 
-var localeMarks sync.Map // Lang -> marks
-
-// marksOf reads l's marks from CLDR by formatting a known number.
+// marksOf is l's marks from CLDR (cldr_gen.go).
 func marksOf(l Lang) marks {
-	if m, ok := localeMarks.Load(l); ok {
-		return m.(marks)
+	if m, ok := cldrMarks[l]; ok {
+		return m
 	}
-	s := message.NewPrinter(l.Tag()).Sprint(number.Decimal(1234.5, number.Scale(1)))
-	// s is "1<group>234<decimal>5".
-	rs := []rune(s)
-	m := marks{decimal: ".", group: ","}
-	if len(rs) >= 7 {
-		m = marks{group: string(rs[1 : len(rs)-5]), decimal: string(rs[len(rs)-2 : len(rs)-1])}
-	}
-	localeMarks.Store(l, m)
-	return m
+	return marks{decimal: ".", group: ","}
 }
 
 // DecimalMark is l's decimal mark ("." or ",").

@@ -1,10 +1,6 @@
 package i18n
 
-import (
-	"strings"
-
-	"golang.org/x/text/language"
-)
+import "strings"
 
 // Lang is a language the product speaks: "en", "ru" or "uz" (Uzbek in
 // Latin script).
@@ -39,17 +35,6 @@ func ParseLang(s string) (Lang, error) {
 		}
 	}
 	return "", Errorf("input.language", "code", s)
-}
-
-// Tag is the BCP 47 tag of the language, for CLDR data.
-func (l Lang) Tag() language.Tag {
-	switch l {
-	case Russian:
-		return language.Russian
-	case Uzbek:
-		return language.MustParse("uz-Latn")
-	}
-	return language.English
 }
 
 // Name is the language's name in itself, for a language picker.

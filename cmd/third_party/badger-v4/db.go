@@ -148,6 +148,10 @@ func checkAndSetOptions(opt *Options) error {
 		return errors.New("Cannot have 1 compactor. Need at least 2")
 	}
 
+	if opt.Compression == options.ZSTD {
+		return y.ErrZSTD // tillmesh's fork
+	}
+
 	if opt.InMemory && (opt.Dir != "" || opt.ValueDir != "") {
 		return errors.New("Cannot use badger in Disk-less mode with Dir or ValueDir set")
 	}

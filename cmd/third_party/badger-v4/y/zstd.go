@@ -5,39 +5,19 @@
 
 package y
 
-import (
-	"sync"
+import "errors"
 
-	"github.com/klauspost/compress/zstd"
-)
+// ErrZSTD is the error of any ZSTD use. tillmesh's fork does not build in
+// ZSTD (klauspost/compress/zstd, about 0.4 MB of binary): tillmesh opens
+// its databases uncompressed or with Snappy and never wrote ZSTD, and Open
+// refuses options.ZSTD.
+var ErrZSTD = errors.New("badger: ZSTD compression is not built into this fork (tillmesh)")
 
-var (
-	decoder *zstd.Decoder
-	encoder *zstd.Encoder
+// ZSTDDecompress fails: see ErrZSTD.
+func ZSTDDecompress(dst, src []byte) ([]byte, error) { return nil, ErrZSTD }
 
-	encOnce, decOnce sync.Once
-)
-
-// ZSTDDecompress decompresses a block using ZSTD algorithm.
-func ZSTDDecompress(dst, src []byte) ([]byte, error) {
-	decOnce.Do(func() {
-		var err error
-		decoder, err = zstd.NewReader(nil)
-		Check(err)
-	})
-	return decoder.DecodeAll(src, dst[:0])
-}
-
-// ZSTDCompress compresses a block using ZSTD algorithm.
-func ZSTDCompress(dst, src []byte, compressionLevel int) ([]byte, error) {
-	encOnce.Do(func() {
-		var err error
-		level := zstd.EncoderLevelFromZstd(compressionLevel)
-		encoder, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level))
-		Check(err)
-	})
-	return encoder.EncodeAll(src, dst[:0]), nil
-}
+// ZSTDCompress fails: see ErrZSTD.
+func ZSTDCompress(dst, src []byte, compressionLevel int) ([]byte, error) { return nil, ErrZSTD }
 
 // ZSTDCompressBound returns the worst case size needed for a destination buffer.
 // Klauspost ZSTD library does not provide any API for Compression Bound. This
