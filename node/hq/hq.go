@@ -117,6 +117,8 @@ type storeState struct {
 	versions map[ledger.TillID]string
 	refused  map[ledger.TillID]int // stored events above it, left out of agg
 	rolled   uint64                // agg.events when the rollup was last written (rollup.go)
+	// spendLoad reads the store's stored over-spend records (overspend.go).
+	spendLoad spendLoader
 }
 
 func (s *storeState) vector() ledger.Vector {
@@ -180,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 
 func (h *HQ) loadStore(ctx context.Context, rec StoreRecord) (*storeState, error) {
 	s := &storeState{rec: rec, certs: map[ledger.TillID]*ledger.Certificate{}, raws: map[ledger.TillID][]byte{},
-		agg: h.newAggFor(rec)}
+		agg: h.newAggFor(rec), spendLoad: h.spendLoaderOf(rec.ID)}
 	certs, err := h.st.Certificates(ctx, rec.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load certificates of store %s: %w", rec.ID, err)
@@ -260,7 +262,7 @@ func (h *HQ) RegisterStore(ctx context.Context, id ledger.StoreID, name string, 
 		return nil
 	}
 	h.stores[id] = &storeState{rec: rec, certs: map[ledger.TillID]*ledger.Certificate{}, raws: map[ledger.TillID][]byte{},
-		heads: map[ledger.TillID]Head{}, agg: h.newAggFor(rec)}
+		heads: map[ledger.TillID]Head{}, agg: h.newAggFor(rec), spendLoad: h.spendLoaderOf(id)}
 	return nil
 }
 
