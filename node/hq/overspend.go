@@ -319,8 +319,8 @@ func (h *HQ) storeOverspends(ctx context.Context, s *storeState) []StoreOverspen
 	s.viewMu.RLock()
 	var out []StoreOverspend
 	var unread []ledger.EventID // over-spent sales whose records are in storage only
-	for id := range s.agg.spends.overSales {
-		ss := s.agg.spends.sales[id]
+	for id := range s.pub.spends.overSales {
+		ss := s.pub.spends.sales[id]
 		if ss == nil {
 			unread = append(unread, id)
 			continue
@@ -329,7 +329,7 @@ func (h *HQ) storeOverspends(ctx context.Context, s *storeState) []StoreOverspen
 			out = append(out, StoreOverspend{Store: s.rec.ID, Overspend: o, Numbers: map[string]uint32{}})
 		}
 	}
-	load := s.agg.spends.load
+	load := s.pub.spends.load
 	certs := make(map[ledger.TillID]*ledger.Certificate, len(s.certs))
 	for t, c := range s.certs {
 		certs[t] = c
@@ -386,8 +386,8 @@ func (h *HQ) CardOverspends(store *ledger.StoreID) []StoreCardOverspend {
 		}
 		s.viewMu.RLock()
 		var unread []string // over-spent cards whose records are in storage only
-		for card := range s.agg.spends.overCards {
-			es, ok := s.agg.spends.cards[card]
+		for card := range s.pub.spends.overCards {
+			es, ok := s.pub.spends.cards[card]
 			if !ok {
 				unread = append(unread, card)
 				continue
@@ -396,7 +396,7 @@ func (h *HQ) CardOverspends(store *ledger.StoreID) []StoreCardOverspend {
 				out = append(out, StoreCardOverspend{Store: s.rec.ID, CardOverspend: o})
 			}
 		}
-		load := s.agg.spends.load
+		load := s.pub.spends.load
 		s.viewMu.RUnlock()
 		for _, card := range unread {
 			if load == nil {

@@ -373,6 +373,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 	}
 	h.mu.Unlock()
 	s.rolled = a.events
+	s.publish() // a new agg: copied whole
 	if a.events != before || !restored {
 		return h.writeRollup(ctx, s)
 	}
