@@ -287,4 +287,16 @@ func TestViewsReadCommittedFoldsWithoutWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	report("upload stored", 1)
+
+	// A range of ten years reads the days held in it (binary search
+	// over the store's sorted days), not ten years of days: the same
+	// figures; a range holding no day, or turned round, is empty.
+	if rep := h.Report(hq.Query{From: "2016-01-01", To: "2026-12-31"}); rep.Total.Sales != 1 || rep.Total.Refunds != 1 || len(rep.Days) != 1 {
+		t.Fatalf("ten years: %d sales, %d refunds, %d days; want 1, 1, 1", rep.Total.Sales, rep.Total.Refunds, len(rep.Days))
+	}
+	for _, q := range []hq.Query{{From: "1990-01-01", To: "1999-12-31"}, {From: "2026-12-31", To: "2016-01-01"}} {
+		if rep := h.Report(q); rep.Total.Sales != 0 || len(rep.Days) != 0 || len(rep.Hours) != 0 {
+			t.Fatalf("%s..%s: %+v, want nothing", q.From, q.To, rep.Total)
+		}
+	}
 }
