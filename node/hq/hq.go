@@ -236,7 +236,9 @@ func (h *HQ) storeList() []*storeState {
 	for _, s := range h.stores {
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].rec.ID.String() < out[j].rec.ID.String() })
+	// By the ID's bytes, the order of its hex: no string per comparison
+	// (under h.mu, which every upload takes to find its store).
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].rec.ID[:], out[j].rec.ID[:]) < 0 })
 	return out
 }
 
