@@ -25,7 +25,21 @@ func CheckBarcode(code string) error {
 	return nil
 }
 
-func (a *API) getProducts(w http.ResponseWriter, r *http.Request, _ *session) {
+// Cost prices are shown only to staff whose role may edit the catalog
+// (PermCatalog): whoever sets a cost sees it, a cashier looking a product
+// up does not. A separate "see cost" permission was not added: a role
+// that edits products without seeing their cost would edit blind, and
+// the store's reports of margins are already behind PermReports.
+func (a *API) hideCost(ctx context.Context, s *session, ps []Product) {
+	if s != nil && a.settings(ctx).Permissions.Allows(s.staff.Role, PermCatalog) {
+		return
+	}
+	for i := range ps {
+		ps[i].Cost = 0
+	}
+}
+
+func (a *API) getProducts(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	limit := 50
 	if v := q.Get("limit"); v != "" {
@@ -44,25 +58,30 @@ func (a *API) getProducts(w http.ResponseWriter, r *http.Request, _ *session) {
 	if ps == nil {
 		ps = []Product{}
 	}
+	a.hideCost(r.Context(), s, ps)
 	writeJSON(w, http.StatusOK, ps)
 }
 
-func (a *API) getProduct(w http.ResponseWriter, r *http.Request, _ *session) {
+func (a *API) getProduct(w http.ResponseWriter, r *http.Request, s *session) {
 	p, err := a.lookup(r.Context(), "", r.PathValue("sku"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	one := []Product{p}
+	a.hideCost(r.Context(), s, one)
+	writeJSON(w, http.StatusOK, one[0])
 }
 
-func (a *API) getBarcode(w http.ResponseWriter, r *http.Request, _ *session) {
+func (a *API) getBarcode(w http.ResponseWriter, r *http.Request, s *session) {
 	p, err := a.lookup(r.Context(), r.PathValue("code"), "")
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	one := []Product{p}
+	a.hideCost(r.Context(), s, one)
+	writeJSON(w, http.StatusOK, one[0])
 }
 
 // checkProduct validates a product from a manager's form: the rules the

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -23,7 +24,28 @@ func TestDayMarginByHand(t *testing.T) {
 		t.Fatalf("product after setting its cost: %v", p)
 	}
 
+	// Both logged in at once: the cashier (no PermCatalog) gets the
+	// product without its cost, by SKU, by search and by barcode; the
+	// manager still sees it.
 	c := e.login(t, "2", "0000")
+	if p := c.must(200, "GET", "/api/products/1002", ""); p["cost"] != nil || num(p["price"]) != 249 {
+		t.Fatalf("cashier sees the product as %v, want no cost", p)
+	}
+	for _, q := range []string{"/api/products?q=Bread&limit=0", "/api/products?limit=0"} {
+		resp, b := c.raw("GET", q, "")
+		var list []map[string]any
+		if err := json.Unmarshal(b, &list); resp.StatusCode != 200 || err != nil || len(list) == 0 {
+			t.Fatalf("cashier's search %s: %d %s", q, resp.StatusCode, b)
+		}
+		for _, p := range list {
+			if p["cost"] != nil {
+				t.Fatalf("cashier's search shows a cost: %v", p)
+			}
+		}
+	}
+	if p := m.must(200, "GET", "/api/products/1002", ""); num(p["cost"]) != 150 {
+		t.Fatalf("manager lost sight of the cost while a cashier is logged in: %v", p)
+	}
 	c.must(201, "POST", "/api/shift/open", `{"idempotency_key":"o1","float":1000}`)
 	c.must(201, "POST", "/api/sales", `{"idempotency_key":"s1","lines":[{"sku":"1002","qty":2}],"tenders":[{"kind":"cash","amount":498}]}`)
 	c.must(201, "POST", "/api/sales", `{"idempotency_key":"s2","lines":[{"sku":"2001","qty":1}],"tenders":[{"kind":"card","amount":599}]}`)

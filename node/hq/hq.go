@@ -97,9 +97,10 @@ type HQ struct {
 }
 
 // storeState is HQ's view of one store. mu serialises ingest and guards
-// every field. viewMu guards agg, rec and certs for the dashboard's chain
-// views, which must not wait for an upload's verification and storage:
-// they change only with mu and viewMu held (write), so a view holds either.
+// every field. viewMu guards pub, rec and certs for the dashboard's chain
+// views, which must not wait for an upload's verification, fold or
+// storage: they change only with mu and viewMu held (write), so a view
+// holds either. The views read pub, never agg (snapshot.go).
 type storeState struct {
 	mu      sync.Mutex
 	viewMu  sync.RWMutex
@@ -117,6 +118,11 @@ type storeState struct {
 	versions map[ledger.TillID]string
 	refused  map[ledger.TillID]int // stored events above it, left out of agg
 	rolled   uint64                // agg.events when the rollup was last written (rollup.go)
+	// spendLoad reads the store's stored over-spend records (overspend.go).
+	spendLoad spendLoader
+	// pub is the folds the views read, a copy of agg as last committed;
+	// pubOf the agg it was copied from (snapshot.go).
+	pub, pubOf *agg
 }
 
 func (s *storeState) vector() ledger.Vector {
@@ -180,7 +186,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 
 func (h *HQ) loadStore(ctx context.Context, rec StoreRecord) (*storeState, error) {
 	s := &storeState{rec: rec, certs: map[ledger.TillID]*ledger.Certificate{}, raws: map[ledger.TillID][]byte{},
-		agg: h.newAggFor(rec)}
+		agg: h.newAggFor(rec), pub: h.newAggFor(rec), spendLoad: h.spendLoaderOf(rec.ID)}
 	certs, err := h.st.Certificates(ctx, rec.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load certificates of store %s: %w", rec.ID, err)
@@ -230,7 +236,9 @@ func (h *HQ) storeList() []*storeState {
 	for _, s := range h.stores {
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].rec.ID.String() < out[j].rec.ID.String() })
+	// By the ID's bytes, the order of its hex: no string per comparison
+	// (under h.mu, which every upload takes to find its store).
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].rec.ID[:], out[j].rec.ID[:]) < 0 })
 	return out
 }
 
@@ -260,7 +268,7 @@ func (h *HQ) RegisterStore(ctx context.Context, id ledger.StoreID, name string, 
 		return nil
 	}
 	h.stores[id] = &storeState{rec: rec, certs: map[ledger.TillID]*ledger.Certificate{}, raws: map[ledger.TillID][]byte{},
-		heads: map[ledger.TillID]Head{}, agg: h.newAggFor(rec)}
+		heads: map[ledger.TillID]Head{}, agg: h.newAggFor(rec), pub: h.newAggFor(rec), spendLoad: h.spendLoaderOf(id)}
 	return nil
 }
 

@@ -78,17 +78,15 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 	if len(accepted) > 0 {
 		// Fold first, so that the rollup is stored with the events
 		// (rollup.go): a start after a crash has no events to fold.
-		s.viewMu.Lock()
+		// The views read the published copy (snapshot.go): the fold
+		// takes no lock they wait for.
 		h.foldAccepted(ctx, s, accepted)
-		s.viewMu.Unlock()
 		roll, err := h.rollupOf(s)
 		if err != nil {
 			h.log.Warn("rollup not written with the upload; the next start folds its events", "store", store, "err", err)
 		}
 		if err := h.st.Append(ctx, store, accepted, updates, roll); err != nil {
-			s.viewMu.Lock()
 			h.unfold(ctx, s)
-			s.viewMu.Unlock()
 			if errors.Is(err, ErrHeadMoved) {
 				// Another HQ process wrote: take its heads and let the
 				// relay retry against them.
@@ -106,6 +104,7 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 			}
 			s.heads[u.Till] = hd
 		}
+		s.publish() // before rolledUp clears the days it copies
 		s.rolledUp(roll)
 	}
 	res.Accepted = len(accepted)

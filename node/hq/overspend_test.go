@@ -13,23 +13,22 @@ import (
 // TestOverspendsAtHQ: a sale refunded twice over (once offline at till
 // 2, once with the owner's grant at till 3) is listed at HQ with the
 // tills, events and amounts, in the report and after a restart; a sale
-// refunded within its total is not.
+// refunded within its total is not. After a start the tracker's records
+// are in storage only: a further refund reads and adds to them.
 func TestOverspendsAtHQ(t *testing.T) {
+	eachBackend(t, testOverspendsAtHQ)
+}
+
+func testOverspendsAtHQ(t *testing.T, b backend) {
 	ctx := t.Context()
 	store := hqtest.NewStore(40, 3)
-	dir := t.TempDir()
+	place := b.place(t)
+	var last hq.Storage
 	open := func() *hq.HQ {
-		st, err := hq.OpenBadger(dir, quiet())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newHQ(t, closeOnce(t, st))
+		last = b.open(t, place)
+		return newHQ(t, last)
 	}
-	bst, err := hq.OpenBadger(dir, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := closeOnce(t, bst)
+	st := b.open(t, place)
 	h := newHQ(t, st, store)
 	t1, t2, t3 := store.Tills[0], store.Tills[1], store.Tills[2]
 	sale := t1.MustNext(ledgertest.Sale3(), day0)
@@ -81,5 +80,28 @@ func TestOverspendsAtHQ(t *testing.T) {
 	}
 	check(h)
 	st.Close()
-	check(open())
+	h = open()
+	check(h)
+
+	// After a start the sale's record is in storage only: a further
+	// refund reads it and adds to it, and so does the next start.
+	more := t2.MustNext(&ledger.Refund{Sale: sale.ID(), Currency: "EUR", Staff: "2",
+		Lines:   []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 1, Amount: 119, Tax: 8, Rate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 119}}, Offline: &ledger.OfflineSpend{Owner: t1.ID, Approver: "3"}}, day0+8)
+	if res, err := h.Ingest(ctx, store.ID, t1.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{more})}); err != nil || res.Accepted != 1 {
+		t.Fatalf("upload after the start: %+v %v", res, err)
+	}
+	again := func(h *hq.HQ) {
+		t.Helper()
+		os := h.Overspends(ctx, &store.ID)
+		if len(os) != 1 || os[0].Spent != 595 || os[0].Over != 357 || len(os[0].Spends) != 3 || os[0].Reasons[0] != "line 0 refunded 5 of 2" {
+			t.Fatalf("over-spends after a refund read the stored record: %+v", os)
+		}
+		if cs := h.CardOverspends(&store.ID); len(cs) != 1 || cs[0].Over != 30 {
+			t.Fatalf("card over-spends %+v", cs)
+		}
+	}
+	again(h)
+	last.Close()
+	again(open())
 }

@@ -102,6 +102,12 @@ CREATE TABLE IF NOT EXISTS hq_rollup_days (
 	body  bytea NOT NULL,
 	PRIMARY KEY (store, day)
 );
+CREATE TABLE IF NOT EXISTS hq_rollup_spends (
+	store bytea NOT NULL,
+	key   text NOT NULL,
+	body  bytea NOT NULL,
+	PRIMARY KEY (store, key)
+);
 CREATE TABLE IF NOT EXISTS hq_users (
 	name text PRIMARY KEY,
 	doc  jsonb NOT NULL

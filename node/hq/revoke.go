@@ -115,9 +115,8 @@ func (h *HQ) refold(ctx context.Context, s *storeState) error {
 	if err != nil {
 		return err
 	}
-	s.viewMu.Lock()
 	s.agg, s.refused = a, refused
-	s.viewMu.Unlock()
+	s.publish() // a new agg: copied whole
 	return nil
 }
 

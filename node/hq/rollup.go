@@ -32,19 +32,31 @@ import (
 
 // rollupVersion names the rollup's encoding; another is not used (the
 // start folds every event instead, and writes a new one). Version 1 was
-// one record per store, written every 2,000 events.
-const rollupVersion = 2
+// one record per store, written every 2,000 events; version 2 held the
+// over-spend tracker in the head (0.3-0.6 MB of JSON a store at 10,000
+// events a day, decoded at every start).
+const rollupVersion = 3
 
 // Rollup is a store's report folds as stored: Body is the head in HQ's
-// own encoding, Vector the events it covers, Days the day records.
-// PutRollup and Append write the Days given and keep the others, unless
-// Replace (then the others are dropped); Rollup returns every day.
+// own encoding, Vector the events it covers, Days the day records,
+// Spends the over-spend tracker's records (overspend.go). PutRollup and
+// Append write the Days and Spends given and keep the others, unless
+// Replace (then the others are dropped); Rollup returns every day and
+// no Spends (RollupSpend reads one).
 type Rollup struct {
 	Version int           `json:"version"`
 	Vector  ledger.Vector `json:"vector"`
 	Body    []byte        `json:"body"`
 	Days    []RollupDay   `json:"-"`
+	Spends  []RollupSpend `json:"-"`
 	Replace bool          `json:"-"`
+}
+
+// RollupSpend is one record of a store's over-spend tracker: Key names
+// a sale or a card (saleKey, cardKey), Body is in HQ's encoding.
+type RollupSpend struct {
+	Key  string
+	Body []byte
 }
 
 // RollupDay is one business day of a store's folds, in HQ's encoding.
@@ -70,18 +82,20 @@ type aggBody struct {
 	Out          map[string]*ledger.TransferSide   `json:"out,omitempty"`
 	In           map[string][]*ledger.TransferSide `json:"in,omitempty"`
 	Receipts     map[ledger.TillID]uint64          `json:"receipts,omitempty"`
-	Spends       *spendsBody                       `json:"spends,omitempty"`
+	Over         *overBody                         `json:"over,omitempty"`
 }
 
-// spendsBody is a spendTrack in JSON (overspend.go). It grows with the
-// store's refunded and voided sales, as the tracker in memory does.
-type spendsBody struct {
-	Sales []saleSpendsBody              `json:"sales,omitempty"`
-	Cards map[string][]ledger.CardEntry `json:"cards,omitempty"`
+// overBody is what a start needs of the over-spend tracker: the sales
+// and cards over-spent, the sales refunded before HQ held them. The
+// records themselves are read when needed (overspend.go).
+type overBody struct {
+	Sales   []ledger.EventID `json:"sales,omitempty"`
+	Cards   []string         `json:"cards,omitempty"`
+	Pending []ledger.EventID `json:"pending,omitempty"`
 }
 
+// saleSpendsBody is a sale's tracker record in JSON.
 type saleSpendsBody struct {
-	ID     ledger.EventID       `json:"id"`
 	Sale   *ledger.Sale         `json:"sale,omitempty"`
 	Spends []ledger.Spend       `json:"spends,omitempty"`
 	Qty    map[int]int64        `json:"qty,omitempty"`
@@ -89,40 +103,66 @@ type saleSpendsBody struct {
 	Voids  int                  `json:"voids,omitempty"`
 }
 
-func (t *spendTrack) body() *spendsBody {
-	if len(t.sales) == 0 && len(t.cards) == 0 {
+func (t *spendTrack) head() *overBody {
+	if len(t.overSales) == 0 && len(t.overCards) == 0 && len(t.pending) == 0 {
 		return nil
 	}
-	b := &spendsBody{Cards: t.cards}
-	for id, ss := range t.sales {
-		b.Sales = append(b.Sales, saleSpendsBody{ID: id, Sale: ss.sale, Spends: ss.spends, Qty: ss.qty, Amount: ss.amount, Voids: ss.voids})
+	b := &overBody{}
+	for id := range t.overSales {
+		b.Sales = append(b.Sales, id)
+	}
+	for c := range t.overCards {
+		b.Cards = append(b.Cards, c)
+	}
+	for id := range t.pending {
+		b.Pending = append(b.Pending, id)
 	}
 	return b
 }
 
-func (b *spendsBody) track() *spendTrack {
+func (b *overBody) track() *spendTrack {
 	t := newSpendTrack()
 	if b == nil {
 		return t
 	}
-	if b.Cards != nil {
-		t.cards = b.Cards
+	for _, id := range b.Sales {
+		t.overSales[id] = true
 	}
-	for _, s := range b.Sales {
-		ss := &saleSpends{sale: s.Sale, spends: s.Spends, qty: s.Qty, amount: s.Amount, voids: s.Voids}
-		if ss.qty == nil {
-			ss.qty = map[int]int64{}
-		}
-		if ss.amount == nil {
-			ss.amount = map[int]ledger.Money{}
-		}
-		t.sales[s.ID] = ss
+	for _, c := range b.Cards {
+		t.overCards[c] = true
 	}
-	for id := range t.sales {
-		t.recheck(&id, nil)
+	for _, id := range b.Pending {
+		t.pending[id] = true
 	}
-	t.recheck(nil, t.cards)
 	return t
+}
+
+// records encodes the tracker's records: every one held with all, else
+// those changed since the last write.
+func (t *spendTrack) records(all bool) ([]RollupSpend, error) {
+	var out []RollupSpend
+	for id, ss := range t.sales {
+		if !all && !t.dirtySales[id] {
+			continue
+		}
+		raw, err := json.Marshal(saleSpendsBody{Sale: ss.sale, Spends: ss.spends, Qty: ss.qty, Amount: ss.amount, Voids: ss.voids})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, RollupSpend{Key: saleKey(id), Body: raw})
+	}
+	for card, es := range t.cards {
+		if !all && !t.dirtyCards[card] {
+			continue
+		}
+		raw, err := json.Marshal(es)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, RollupSpend{Key: cardKey(card), Body: raw})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
 }
 
 // dayBody is one business day of an agg in JSON.
@@ -135,17 +175,25 @@ type dayBody struct {
 	Products []ledger.SKUSales `json:"products"`
 }
 
-// encode returns the agg's head and its day records: every day with all,
-// else those touched since the last write (agg.dirty).
-func (a *agg) encode(all bool) ([]byte, []RollupDay, error) {
+// encode returns the agg's head, its day records and its tracker
+// records: every one with all, else those touched since the last write
+// (agg.dirty, spendTrack.dirtySales and dirtyCards).
+func (a *agg) encode(all bool) ([]byte, []RollupDay, []RollupSpend, error) {
+	if a.spends.err != nil {
+		return nil, nil, nil, a.spends.err
+	}
+	spends, err := a.spends.records(all)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	b := aggBody{Location: a.dayKey(), Total: a.total, Stock: a.stock, PendingVoids: map[string][]string{},
-		Events: a.events, Newer: a.newer, Out: a.xfer.out, In: a.xfer.in, Receipts: a.receipts, Spends: a.spends.body()}
+		Events: a.events, Newer: a.newer, Out: a.xfer.out, In: a.xfer.in, Receipts: a.receipts, Over: a.spends.head()}
 	for id, days := range a.pendingVoids {
 		b.PendingVoids[id.String()] = days
 	}
 	head, err := json.Marshal(b)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	want := a.dirty
 	if all {
@@ -188,12 +236,12 @@ func (a *agg) encode(all bool) ([]byte, []RollupDay, error) {
 	for d, db := range bodies {
 		raw, err := json.Marshal(db)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		days = append(days, RollupDay{Day: d, Body: raw})
 	}
 	sort.Slice(days, func(i, j int) bool { return days[i].Day < days[j].Day })
-	return head, days, nil
+	return head, days, spends, nil
 }
 
 func fixReport(r *ledger.Report) {
@@ -223,7 +271,7 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 	if b.Receipts != nil {
 		a.receipts = b.Receipts
 	}
-	a.spends = b.Spends.track()
+	a.spends = b.Over.track()
 	fixReport(&a.total)
 	for _, rd := range r.Days {
 		var d dayBody
@@ -302,6 +350,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 			h.log.Warn("rollup covers events storage lacks (a restored database?): folding every event", "store", s.rec.ID)
 			break
 		}
+		ra.spends.load = s.spendLoad
 		a, from = ra, r.Vector.Clone()
 	}
 	restored := len(from) > 0
@@ -324,6 +373,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 	}
 	h.mu.Unlock()
 	s.rolled = a.events
+	s.publish() // a new agg: copied whole
 	if a.events != before || !restored {
 		return h.writeRollup(ctx, s)
 	}
@@ -439,11 +489,11 @@ func (h *HQ) rollupOf(s *storeState) (*Rollup, error) {
 	if len(s.revoked) > 0 {
 		return nil, nil
 	}
-	head, days, err := s.agg.encode(s.agg.replace)
+	head, days, spends, err := s.agg.encode(s.agg.replace)
 	if err != nil {
 		return nil, fmt.Errorf("encode rollup: %w", err)
 	}
-	return &Rollup{Version: rollupVersion, Vector: s.agg.applied.Clone(), Body: head, Days: days, Replace: s.agg.replace}, nil
+	return &Rollup{Version: rollupVersion, Vector: s.agg.applied.Clone(), Body: head, Days: days, Spends: spends, Replace: s.agg.replace}, nil
 }
 
 // rolledUp records that r, made by rollupOf, is stored.
@@ -452,6 +502,12 @@ func (s *storeState) rolledUp(r *Rollup) {
 		return
 	}
 	s.agg.dirty, s.agg.replace = map[string]bool{}, false
+	s.agg.spends.dirtySales, s.agg.spends.dirtyCards = map[ledger.EventID]bool{}, map[string]bool{}
+	if s.agg.spends.load == nil {
+		// The stored records are this tracker's from now on: a record
+		// not in memory is read from them.
+		s.agg.spends.load = s.spendLoad
+	}
 	s.rolled = s.agg.events
 }
 

@@ -11,10 +11,12 @@ import (
 )
 
 // bRollup keys a store's rollup head: r/<store> (JSON Rollup);
-// bRollupDay its days: Y/<store>/<day> (HQ's day encoding).
+// bRollupDay its days: Y/<store>/<day> (HQ's day encoding);
+// bRollupSpend its over-spend records: P/<store>/<key>.
 const (
-	bRollup    = 'r'
-	bRollupDay = 'Y'
+	bRollup      = 'r'
+	bRollupDay   = 'Y'
+	bRollupSpend = 'P'
 )
 
 func (b *Badger) PutRollup(_ context.Context, store ledger.StoreID, r Rollup) error {
@@ -32,19 +34,15 @@ func badgerPutRollup(txn *badger.Txn, store ledger.StoreID, r *Rollup) error {
 		for _, d := range r.Days {
 			keep[d.Day] = true
 		}
-		prefix := bkey(bRollupDay, store[:])
-		var drop [][]byte
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		for it.Rewind(); it.Valid(); it.Next() {
-			if k := it.Item().Key(); !keep[string(k[len(prefix):])] {
-				drop = append(drop, it.Item().KeyCopy(nil))
-			}
+		if err := badgerDropOthers(txn, bkey(bRollupDay, store[:]), keep); err != nil {
+			return err
 		}
-		it.Close()
-		for _, k := range drop {
-			if err := txn.Delete(k); err != nil {
-				return err
-			}
+		keep = map[string]bool{}
+		for _, sp := range r.Spends {
+			keep[sp.Key] = true
+		}
+		if err := badgerDropOthers(txn, bkey(bRollupSpend, store[:]), keep); err != nil {
+			return err
 		}
 	}
 	for _, d := range r.Days {
@@ -52,7 +50,46 @@ func badgerPutRollup(txn *badger.Txn, store ledger.StoreID, r *Rollup) error {
 			return err
 		}
 	}
+	for _, sp := range r.Spends {
+		if err := txn.Set(bkey(bRollupSpend, store[:], []byte(sp.Key)), sp.Body); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// badgerDropOthers deletes the keys under prefix whose rest keep lacks.
+func badgerDropOthers(txn *badger.Txn, prefix []byte, keep map[string]bool) error {
+	var drop [][]byte
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	for it.Rewind(); it.Valid(); it.Next() {
+		if k := it.Item().Key(); !keep[string(k[len(prefix):])] {
+			drop = append(drop, it.Item().KeyCopy(nil))
+		}
+	}
+	it.Close()
+	for _, k := range drop {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Badger) RollupSpend(_ context.Context, store ledger.StoreID, key string) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(bkey(bRollupSpend, store[:], []byte(key)))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		out, err = it.ValueCopy(nil)
+		return err
+	})
+	return out, err
 }
 
 func (b *Badger) Rollup(_ context.Context, store ledger.StoreID) (Rollup, error) {

@@ -29,6 +29,15 @@ func pgPutRollup(ctx context.Context, tx *sql.Tx, store ledger.StoreID, r *Rollu
 		if _, err := tx.ExecContext(ctx, `DELETE FROM hq_rollup_days WHERE store = $1`, store[:]); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM hq_rollup_spends WHERE store = $1`, store[:]); err != nil {
+			return err
+		}
+	}
+	for _, sp := range r.Spends {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO hq_rollup_spends (store, key, body) VALUES ($1, $2, $3)
+				ON CONFLICT (store, key) DO UPDATE SET body = EXCLUDED.body`, store[:], sp.Key, sp.Body); err != nil {
+			return err
+		}
 	}
 	for _, d := range r.Days {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO hq_rollup_days (store, day, body) VALUES ($1, $2, $3)
@@ -60,6 +69,15 @@ func (p *Postgres) Rollup(ctx context.Context, store ledger.StoreID) (Rollup, er
 			return nil
 		})
 	return r, err
+}
+
+func (p *Postgres) RollupSpend(ctx context.Context, store ledger.StoreID, key string) ([]byte, error) {
+	var body []byte
+	err := p.db.QueryRowContext(ctx, `SELECT body FROM hq_rollup_spends WHERE store = $1 AND key = $2`, store[:], key).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return body, err
 }
 
 func (p *Postgres) RangeTill(ctx context.Context, store ledger.StoreID, till ledger.TillID, after uint64, f func(raw []byte) error) error {

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
@@ -192,4 +195,108 @@ func TestThreeHQProcessesOneKilledMidUpload(t *testing.T) {
 	}
 	checkFold(t, last, store.ID, w.State)
 	checkFold(t, newHQ(t, b.open(t, dsn)), store.ID, w.State)
+}
+
+// gatedStorage holds the next Event and the next Append call, once
+// armed, until the test releases it, telling the test which it holds.
+type gatedStorage struct {
+	hq.Storage
+	armEvent, armAppend atomic.Bool
+	held                chan string
+	release             chan struct{}
+}
+
+func (g *gatedStorage) hold(armed *atomic.Bool, what string) {
+	if armed.CompareAndSwap(true, false) {
+		g.held <- what
+		<-g.release
+	}
+}
+
+func (g *gatedStorage) Event(ctx context.Context, id ledger.EventID) ([]byte, error) {
+	g.hold(&g.armEvent, "fold")
+	return g.Storage.Event(ctx, id)
+}
+
+func (g *gatedStorage) Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []hq.HeadUpdate, roll *hq.Rollup) error {
+	g.hold(&g.armAppend, "append")
+	return g.Storage.Append(ctx, store, evs, heads, roll)
+}
+
+// TestViewsReadCommittedFoldsWithoutWaiting: while an upload is held in
+// its fold (looking up the refunded sale) and then in its transaction,
+// the chain report answers at once with what is committed, without the
+// upload's refund; once the upload is stored, the report has it.
+func TestViewsReadCommittedFoldsWithoutWaiting(t *testing.T) {
+	ctx := t.Context()
+	store := hqtest.NewStore(41, 2)
+	bst, err := hq.OpenBadger(t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedStorage{Storage: closeOnce(t, bst), held: make(chan string), release: make(chan struct{})}
+	h := newHQ(t, g, store)
+	t1, t2 := store.Tills[0], store.Tills[1]
+	sale := t1.MustNext(ledgertest.Sale3(), day0)
+	if res, err := h.Ingest(ctx, store.ID, t1.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{sale}), Certs: store.EncodedCerts()}); err != nil || res.Accepted != 1 {
+		t.Fatalf("upload the sale: %+v %v", res, err)
+	}
+	refund := t2.MustNext(&ledger.Refund{Sale: sale.ID(), Currency: "EUR", Staff: "2",
+		Lines:   []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 1, Amount: 119, Tax: 8, Rate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 119}}, Offline: &ledger.OfflineSpend{Owner: t1.ID, Approver: "3"}}, day0+1)
+	g.armEvent.Store(true)
+	g.armAppend.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Ingest(ctx, store.ID, t1.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{refund})})
+		done <- err
+	}()
+	held := func(want string) {
+		t.Helper()
+		select {
+		case got := <-g.held:
+			if got != want {
+				t.Fatalf("upload held in its %s, want its %s", got, want)
+			}
+		case err := <-done:
+			t.Fatalf("upload ended (%v) before it was held in its %s", err, want)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("upload not held in its %s within 30 s", want)
+		}
+	}
+	report := func(when string, refunds int) {
+		t.Helper()
+		got := make(chan hq.Report, 1)
+		go func() { got <- h.Report(hq.Query{}) }()
+		select {
+		case rep := <-got:
+			if rep.Total.Sales != 1 || rep.Total.Refunds != refunds {
+				t.Fatalf("%s: report has %d sales, %d refunds; want 1, %d", when, rep.Total.Sales, rep.Total.Refunds, refunds)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: the report waited for the upload", when)
+		}
+	}
+	held("fold")
+	report("upload held in its fold", 0)
+	g.release <- struct{}{}
+	held("append")
+	report("upload held in its transaction", 0)
+	g.release <- struct{}{}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	report("upload stored", 1)
+
+	// A range of ten years reads the days held in it (binary search
+	// over the store's sorted days), not ten years of days: the same
+	// figures; a range holding no day, or turned round, is empty.
+	if rep := h.Report(hq.Query{From: "2016-01-01", To: "2026-12-31"}); rep.Total.Sales != 1 || rep.Total.Refunds != 1 || len(rep.Days) != 1 {
+		t.Fatalf("ten years: %d sales, %d refunds, %d days; want 1, 1, 1", rep.Total.Sales, rep.Total.Refunds, len(rep.Days))
+	}
+	for _, q := range []hq.Query{{From: "1990-01-01", To: "1999-12-31"}, {From: "2026-12-31", To: "2016-01-01"}} {
+		if rep := h.Report(q); rep.Total.Sales != 0 || len(rep.Days) != 0 || len(rep.Hours) != 0 {
+			t.Fatalf("%s..%s: %+v, want nothing", q.From, q.To, rep.Total)
+		}
+	}
 }

@@ -43,8 +43,8 @@ func (h *HQ) StockHealth(ctx context.Context, store *ledger.StoreID) ([]StoreSto
 			continue
 		}
 		s.viewMu.RLock()
-		stock := make(map[string]int64, len(s.agg.stock))
-		for sku, q := range s.agg.stock {
+		stock := make(map[string]int64, len(s.pub.stock))
+		for sku, q := range s.pub.stock {
 			stock[sku] = q
 		}
 		sh := StoreStockHealth{Store: s.rec.ID, Name: s.rec.Name, Low: []LowStock{}}

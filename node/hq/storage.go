@@ -137,6 +137,9 @@ type Storage interface {
 	// ErrNotFound (rollup.go).
 	PutRollup(ctx context.Context, store ledger.StoreID, r Rollup) error
 	Rollup(ctx context.Context, store ledger.StoreID) (Rollup, error)
+	// RollupSpend returns one record of a store's over-spend tracker
+	// (Rollup.Spends), or ErrNotFound.
+	RollupSpend(ctx context.Context, store ledger.StoreID, key string) ([]byte, error)
 	// RangeTill calls f with the bytes of a till's events above seq
 	// after, up to its head, in chain order, until f returns an error.
 	RangeTill(ctx context.Context, store ledger.StoreID, till ledger.TillID, after uint64, f func(raw []byte) error) error

@@ -94,10 +94,10 @@ func (h *HQ) Transfers(status TransferStatus) []Transfer {
 	for _, s := range h.storeList() {
 		s.viewMu.RLock()
 		names[s.rec.ID] = s.rec.Name
-		for n, side := range s.agg.xfer.out {
+		for n, side := range s.pub.xfer.out {
 			outs[transferKey{s.rec.ID, n}] = sideAt{s.rec.ID, side}
 		}
-		for n, sides := range s.agg.xfer.in {
+		for n, sides := range s.pub.xfer.in {
 			for _, side := range sides {
 				k := transferKey{side.Other, n}
 				ins[k] = append(ins[k], sideAt{s.rec.ID, side})

@@ -170,7 +170,7 @@ func (h *HQ) Report(q Query) Report {
 			return costs["/"+sku]
 		}
 		s.viewMu.RLock()
-		s.agg.report(q, s.rec, s.certs, &rep, days, products, cost)
+		s.pub.report(q, s.rec, s.certs, &rep, days, products, cost)
 		s.viewMu.RUnlock()
 	}
 	rep.finish(days, products, q.TopN)
@@ -187,7 +187,7 @@ func (h *HQ) StoreReport(id ledger.StoreID) (ledger.Report, bool) {
 	}
 	s.viewMu.RLock()
 	defer s.viewMu.RUnlock()
-	return cloneReport(&s.agg.total), true
+	return cloneReport(&s.pub.total), true
 }
 
 // SalesByHour returns one store's sales totals by Unix hour, as
@@ -222,7 +222,7 @@ func (h *HQ) Stock(ctx context.Context, store *ledger.StoreID) ([]StockLevel, er
 			continue
 		}
 		s.viewMu.RLock()
-		for sku, q := range s.agg.stock {
+		for sku, q := range s.pub.stock {
 			p := names[sku]
 			out = append(out, StockLevel{Store: s.rec.ID, SKU: sku, Name: p.Name, Unit: string(p.Unit), Qty: q})
 		}
