@@ -125,6 +125,7 @@ type Till struct {
 	park   parkState   // node/parked.go
 
 	custClock customerClock // node/customers.go
+	custKeys  *customerKeys // node/customerkeys.go
 
 	mu       sync.Mutex
 	httpAddr string
@@ -173,6 +174,7 @@ func (t *Till) open(ctx context.Context) error {
 	if err := t.openHost(ctx); err != nil {
 		return err
 	}
+	t.custKeys = newCustomerKeys(t) // the inventory opens sealed customers with it
 	if err := t.openInventoryState(ctx); err != nil {
 		return err
 	}
@@ -182,6 +184,7 @@ func (t *Till) open(ctx context.Context) error {
 	if err := t.openGrants(); err != nil {
 		return err
 	}
+	t.openCustomerKeys()
 	if err := t.openOutbox(); err != nil {
 		return err
 	}
@@ -255,6 +258,7 @@ func (t *Till) openInventoryState(ctx context.Context) (err error) {
 	ic.Topic = "tillmesh/" + cfg.Store.ID.String() + "/inventory"
 	ic.TillID, ic.Logger = t.id.String(), cfg.Logger
 	ic.Unclean = inv.how == invSalvaged // a salvaged DAG may miss blocks: repair it
+	ic.CustomerKeys = t.custKeys
 	if t.inv, err = crdt.New(ctx, ic); err != nil {
 		return fmt.Errorf("open inventory %s: %w", invDir, err)
 	}
@@ -479,6 +483,7 @@ func (t *Till) Run(ctx context.Context) error {
 	run("ledger sync", t.sync.Run)
 	run("peers", func(ctx context.Context) error { return t.watchPeers(ctx, events) })
 	run("stock repair", t.watchStock)
+	run("customer keys", t.runCustomerKeys) // node/customerkeys.go
 	run("inventory snapshot", t.keepSnapshot)
 	if t.relay != nil {
 		run("hq relay", t.relay.Run)
@@ -537,6 +542,7 @@ func (t *Till) watchPeers(ctx context.Context, events <-chan p2p.Event) error {
 			c := ev.Cert
 			t.learn(&c)
 			t.sync.PeerJoined(ev.Peer)
+			t.custKeys.kickPull()
 		}
 	}
 }

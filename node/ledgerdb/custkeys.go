@@ -106,3 +106,30 @@ func (d *DB) DeleteCustomerKeys(customer string) (int, error) {
 	}
 	return n, nil
 }
+
+// CustomerKey returns one key of a customer, or false.
+func (d *DB) CustomerKey(customer string, id [8]byte) ([]byte, bool, error) {
+	if err := ledger.CheckCustomer(customer); err != nil {
+		return nil, false, fmt.Errorf("customer key: %w", err)
+	}
+	var out []byte
+	err := d.bdb.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(append(customerKeyPrefix(customer), id[:]...))
+		if err != nil {
+			return err
+		}
+		out, err = it.ValueCopy(nil)
+		return err
+	})
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return nil, false, nil
+	case errors.Is(err, badger.ErrDBClosed):
+		return nil, false, ErrClosed
+	case err != nil:
+		return nil, false, fmt.Errorf("customer %s key: %w", customer, err)
+	case len(out) != CustomerKeyLen:
+		return nil, false, nil
+	}
+	return out, true, nil
+}

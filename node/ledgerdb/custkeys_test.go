@@ -31,6 +31,12 @@ func TestCustomerKeys(t *testing.T) {
 	if err != nil || len(got) != 1 || !bytes.Equal(got[[8]byte{1}], k1) {
 		t.Fatalf("keys of 100001: %v %v", got, err)
 	}
+	if k, ok, err := db.CustomerKey("100001", [8]byte{1}); !ok || err != nil || !bytes.Equal(k, k1) {
+		t.Fatalf("key 1 of 100001: %v %v %v", k, ok, err)
+	}
+	if _, ok, err := db.CustomerKey("100001", [8]byte{2}); ok || err != nil {
+		t.Fatalf("another customer's key id found: %v %v", ok, err)
+	}
 	if n, err := db.DeleteCustomerKeys("100001"); n != 1 || err != nil {
 		t.Fatalf("delete: %d %v", n, err)
 	}
