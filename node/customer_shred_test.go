@@ -97,6 +97,9 @@ func TestErasedCustomerNotOnDisk(t *testing.T) {
 		gy, erry := b.Customer(ctx, y.Number)
 		return errx == nil && erry == nil && gx.Name == x.Name && gy.Name == y.Name
 	})
+	if k := b.Inventory().PendingCustomerKeys(); len(k) != 0 {
+		t.Fatalf("keys still pending after the pull: %v", k)
+	}
 	b.stop()
 
 	// Erased while till 2 is off: till 2 deletes the key on merging.
