@@ -85,6 +85,10 @@ type Config struct {
 	// detects this itself from a marker it keeps while open. Either way
 	// the CRDT is marked dirty and repaired at start.
 	Unclean bool
+	// CustomerKeys keeps the keys that seal customers' personal fields
+	// (customer_seal.go). nil: fields are written in plain, and sealed
+	// slots from peers show as unavailable.
+	CustomerKeys CustomerKeys
 
 	// mergeHook, for tests, sees every key go-ds-crdt writes while it
 	// merges; an error fails that merge.

@@ -96,6 +96,10 @@ type Customer struct {
 	Notes     string `json:"notes,omitempty"`
 	HomeStore string `json:"home_store,omitempty"`
 	Erased    bool   `json:"erased,omitempty"`
+	// Unavailable: this till holds sealed fields of the customer but not
+	// yet the key that opens them (customer_seal.go); only Number is
+	// set until the key arrives from a peer.
+	Unavailable bool `json:"unavailable,omitempty"`
 }
 
 // Get returns field f's value in its stored string form ("true"/"" for
@@ -301,15 +305,24 @@ func (e FieldEdit) Check() error {
 // customerSlot is one till's edits of one customer: for each field the
 // last value that till wrote, with the edit's clock. Only that till
 // writes it.
+//
+// A sealed slot (customer_seal.go) has no Edits but Key and Sealed: the
+// same edits with their values sealed under the customer's key Key.
 type customerSlot struct {
-	Number string      `cbor:"1,keyasint"`
-	Edits  []FieldEdit `cbor:"2,keyasint"` // at most one per field, sorted by field
+	Number string       `cbor:"1,keyasint"`
+	Edits  []FieldEdit  `cbor:"2,keyasint"` // at most one per field, sorted by field
+	Key    []byte       `cbor:"3,keyasint,omitempty"`
+	Sealed []sealedEdit `cbor:"4,keyasint,omitempty"` // like Edits
 }
 
-// Validate reports the first problem with s, or nil.
+// Validate reports the first problem with s, or nil. A sealed slot's
+// values are checked when it is opened.
 func (s customerSlot) Validate() error {
 	if err := ValidCustomerNumber(s.Number); err != nil {
 		return fmt.Errorf("customer slot number: %w", err)
+	}
+	if s.sealed() {
+		return s.checkSealed()
 	}
 	if len(s.Edits) == 0 || len(s.Edits) > numCustomerFields {
 		return fmt.Errorf("customer %s slot: %d edits, want 1..%d: %w", s.Number, len(s.Edits), numCustomerFields, ErrInvalid)

@@ -54,9 +54,14 @@ type customerEntry struct {
 	logi   [numCustomerFields]uint32
 	by     [numCustomerFields]uint16
 	erased bool
-	ver    uint64 // customerIndex.ver at the entry's last change
-	rowW   int32  // current row in words, -1 if none
-	rowP   int32  // current row in phones, -1 if none
+	// pending holds the sealed slots this till cannot open yet (slot
+	// key -> the key they need); while any is, the customer shows its
+	// number only, and search finds it by number only.
+	pending map[string]CustomerKeyID
+	card    string // the card x.cards lists this entry under
+	ver     uint64 // customerIndex.ver at the entry's last change
+	rowW    int32  // current row in words, -1 if none
+	rowP    int32  // current row in phones, -1 if none
 }
 
 const rowEnd = 0x01
@@ -75,8 +80,16 @@ func (e *customerEntry) edit(f CustomerField, tills []string) FieldEdit {
 	return FieldEdit{Field: f, Value: e.vals[i], At: ledger.HLC{Wall: e.wall[i], Logical: e.logi[i]}, By: tills[e.by[i]]}
 }
 
+// locked reports whether the entry's fields are hidden: erased, or a
+// sealed slot waits for its key.
+func (e *customerEntry) locked() bool { return e.erased || len(e.pending) > 0 }
+
 func (e *customerEntry) customer() Customer {
 	c := Customer{Number: e.number, Erased: e.erased}
+	if e.locked() {
+		c.Unavailable = !e.erased
+		return c
+	}
 	for i, v := range e.vals {
 		if v != "" {
 			c.set(CustomerField(i+1), v)
@@ -105,18 +118,19 @@ func (x *customerIndex) tillLocked(by string) uint16 {
 	return n
 }
 
-// applySlot merges a slot. It reports whether the customer is erased, in
-// which case the slot should be deleted from storage.
-func (x *customerIndex) applySlot(s customerSlot) (erased bool) {
+// applySlot merges the edits of the slot stored at slotKey (opened, if
+// it was sealed). It reports whether the customer is erased, in which
+// case the slot should be deleted from storage.
+func (x *customerIndex) applySlot(number, slotKey string, edits []FieldEdit) (erased bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	e := x.entryLocked(s.Number)
+	e := x.entryLocked(number)
 	if e.erased {
 		return true
 	}
-	oldCard := e.vals[FieldCard-1]
-	changed := false
-	for _, ed := range s.Edits {
+	_, changed := e.pending[slotKey]
+	delete(e.pending, slotKey)
+	for _, ed := range edits {
 		i := int(ed.Field) - 1
 		if i < 0 || i >= numCustomerFields {
 			continue
@@ -128,9 +142,43 @@ func (x *customerIndex) applySlot(s customerSlot) (erased bool) {
 		changed = true
 	}
 	if changed || e.rowW < 0 {
-		x.refreshLocked(e, oldCard)
+		x.refreshLocked(e)
 	}
 	return false
+}
+
+// markPending records that the sealed slot at slotKey cannot be opened
+// here without key id: the customer shows its number only until then.
+func (x *customerIndex) markPending(number, slotKey string, id CustomerKeyID) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e := x.entryLocked(number)
+	if e.erased {
+		return
+	}
+	if old, ok := e.pending[slotKey]; ok && old == id {
+		return
+	}
+	if e.pending == nil {
+		e.pending = map[string]CustomerKeyID{}
+	}
+	e.pending[slotKey] = id
+	x.refreshLocked(e)
+}
+
+// pendingKeys returns the keys sealed slots wait for, by customer.
+func (x *customerIndex) pendingKeys() map[string][]CustomerKeyID {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := map[string][]CustomerKeyID{}
+	for n, e := range x.byNum {
+		for _, id := range e.pending {
+			if !slices.Contains(out[n], id) {
+				out[n] = append(out[n], id)
+			}
+		}
+	}
+	return out
 }
 
 // applyErasure hides the customer's fields for good.
@@ -141,16 +189,20 @@ func (x *customerIndex) applyErasure(number string) {
 	if e.erased {
 		return
 	}
-	oldCard := e.vals[FieldCard-1]
-	*e = customerEntry{number: number, erased: true, rowW: e.rowW, rowP: e.rowP}
+	*e = customerEntry{number: number, erased: true, rowW: e.rowW, rowP: e.rowP, card: e.card}
 	x.erased++
-	x.refreshLocked(e, oldCard)
+	x.refreshLocked(e)
 }
 
-func (x *customerIndex) refreshLocked(e *customerEntry, oldCard string) {
+// refreshLocked brings the card map and search rows in line with e.
+func (x *customerIndex) refreshLocked(e *customerEntry) {
 	x.ver++
 	e.ver = x.ver
-	card := e.vals[FieldCard-1]
+	oldCard, card := e.card, e.vals[FieldCard-1]
+	if e.locked() {
+		card = ""
+	}
+	e.card = card
 	if oldCard != card {
 		if oldCard != "" {
 			list := x.cards[oldCard]
@@ -172,7 +224,7 @@ func (x *customerIndex) refreshLocked(e *customerEntry, oldCard string) {
 	}
 	x.words.drop(&e.rowW)
 	x.phones.drop(&e.rowP)
-	if !e.erased {
+	if !e.locked() {
 		text := appendLower(nil, e.vals[FieldName-1])
 		text = append(text, 0)
 		text = appendLower(text, e.vals[FieldEmail-1])
@@ -279,6 +331,9 @@ func (x *customerIndex) get(number string) (Customer, []FieldEdit, bool) {
 	}
 	var edits []FieldEdit
 	for i := range e.by {
+		if e.locked() {
+			break
+		}
 		if e.by[i] != 0 {
 			edits = append(edits, e.edit(CustomerField(i+1), x.tills))
 		}

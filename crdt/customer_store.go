@@ -47,6 +47,22 @@ func (s *Store) EditCustomer(ctx context.Context, number string, edits []FieldEd
 			return 0, fmt.Errorf("edit customer %s: %w", number, err)
 		}
 	}
+	if s.customers.isErased(number) {
+		return 0, fmt.Errorf("edit customer %s: %w", number, ErrErased)
+	}
+	// Sealed or plain: the key is fetched (or made and stored) before
+	// the writer runs, as it may check the store's tills.
+	var (
+		sealID  CustomerKeyID
+		sealKey []byte
+		seal    bool
+	)
+	if k := s.cfg.CustomerKeys; k != nil {
+		var err error
+		if sealID, sealKey, seal, err = k.SealingKey(ctx, number); err != nil {
+			return 0, fmt.Errorf("edit customer %s: %w", number, err)
+		}
+	}
 	key := customerSlotKey(number, s.cfg.TillID, s.epoch)
 	written := 0
 	err := s.write(ctx, func() ([]op, func(), error) {
@@ -58,12 +74,17 @@ func (s *Store) EditCustomer(ctx context.Context, number string, edits []FieldEd
 		switch v, err := s.crdt.Get(ctx, key); {
 		case err == nil:
 			old, err := decodeCustomerSlot(v)
+			var edits []FieldEdit
+			if err == nil {
+				edits, err = s.openSlot(old)
+			}
 			if err != nil {
-				// Our own slot is damaged: start it again; our edits
-				// in it were replicated already or are lost anyway.
+				// Our own slot is damaged (or sealed under a key we
+				// lost): start it again; our edits in it were
+				// replicated already or are lost anyway.
 				s.log.Warn("own customer slot does not decode; rewriting it", "customer", number, "err", err)
 			} else {
-				slot = old
+				slot.Edits = edits
 			}
 		case !errors.Is(err, ds.ErrNotFound):
 			return nil, nil, fmt.Errorf("edit customer %s: read own slot: %w", number, err)
@@ -90,16 +111,103 @@ func (s *Store) EditCustomer(ctx context.Context, number string, edits []FieldEd
 			return nil, nil, nil
 		}
 		slices.SortFunc(slot.Edits, func(a, b FieldEdit) int { return int(a.Field) - int(b.Field) })
+		if seal {
+			sealed, err := sealEdits(number, sealKey, slot.Edits)
+			if err != nil {
+				return nil, nil, err
+			}
+			slot = customerSlot{Number: number, Key: sealID[:], Sealed: sealed}
+		}
 		v, err := encodeValue(slot)
 		if err != nil {
 			return nil, nil, err
 		}
 		return []op{{key: key, value: v}}, nil, nil
 	})
+	if errors.Is(err, ErrErased) && seal {
+		s.cfg.CustomerKeys.Forget(number) // erased meanwhile: no key stays
+	}
 	if err != nil {
 		return 0, err
 	}
 	return written, nil
+}
+
+// errNoKey: a sealed slot whose key this till does not hold.
+var errNoKey = errors.New("crdt: customer key not held here")
+
+// openSlot returns a slot's edits, opening them if the slot is sealed;
+// errNoKey if this till lacks the key.
+func (s *Store) openSlot(slot customerSlot) ([]FieldEdit, error) {
+	if !slot.sealed() {
+		return slot.Edits, nil
+	}
+	id := slot.keyID()
+	var key []byte
+	ok := false
+	if k := s.cfg.CustomerKeys; k != nil {
+		key, ok = k.Key(slot.Number, id)
+	}
+	if !ok {
+		return nil, fmt.Errorf("customer %s key %s: %w", slot.Number, id, errNoKey)
+	}
+	return openEdits(slot.Number, key, slot.Sealed)
+}
+
+// loadCustomerSlot merges the slot value stored at key into the index,
+// or marks it waiting for its key. It reports whether the customer is
+// erased (the slot should then be deleted).
+func (s *Store) loadCustomerSlot(key, number string, value []byte) (erased bool, err error) {
+	slot, err := decodeCustomerSlot(value)
+	if err == nil && slot.Number != number {
+		err = fmt.Errorf("value names customer %q: %w", slot.Number, ErrCorrupt)
+	}
+	if err != nil {
+		return false, err
+	}
+	edits, err := s.openSlot(slot)
+	if errors.Is(err, errNoKey) {
+		if s.customers.isErased(number) {
+			return true, nil
+		}
+		s.customers.markPending(number, key, slot.keyID())
+		if k := s.cfg.CustomerKeys; k != nil {
+			k.Missing(number, slot.keyID())
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return s.customers.applySlot(number, key, edits), nil
+}
+
+// RetryCustomer reads a customer's slots again and merges those it can
+// now open: the node calls it when a key arrives.
+func (s *Store) RetryCustomer(ctx context.Context, number string) error {
+	if err := ValidCustomerNumber(number); err != nil {
+		return fmt.Errorf("retry customer: %w", err)
+	}
+	entries, err := s.list(ctx, "/"+prefixCustomer+"/"+number)
+	if err != nil {
+		return fmt.Errorf("retry customer %s: %w", number, err)
+	}
+	for _, e := range entries {
+		n, _, erased, ok := parseCustomerKey(e.key)
+		if !ok || erased || n != number {
+			continue
+		}
+		if _, err := s.loadCustomerSlot(e.key, number, e.value); err != nil {
+			s.log.Warn("customer slot does not open; ignored", "key", e.key, "err", err)
+		}
+	}
+	return nil
+}
+
+// PendingCustomerKeys returns, by customer, the keys that sealed slots
+// held here wait for.
+func (s *Store) PendingCustomerKeys() map[string][]CustomerKeyID {
+	return s.customers.pendingKeys()
 }
 
 // EraseCustomer erases a customer's personal data on every replica: it
@@ -227,18 +335,18 @@ func (s *Store) onCustomerCommit(key string, value []byte, deleted bool) {
 			s.log.Warn("customer erasure marker does not decode; erasing anyway", "key", key, "err", err)
 		}
 		s.customers.applyErasure(number)
+		if k := s.cfg.CustomerKeys; k != nil {
+			k.Forget(number) // the sealed fields in the DAG are unreadable from now on
+		}
 		s.eraseSlotsSoon(number)
 		return
 	}
-	slot, err := decodeCustomerSlot(value)
-	if err == nil && slot.Number != number {
-		err = fmt.Errorf("value names customer %q: %w", slot.Number, ErrCorrupt)
-	}
+	erased, err := s.loadCustomerSlot(key, number, value)
 	if err != nil {
 		s.log.Warn("customer slot does not decode; ignored", "key", key, "err", err)
 		return
 	}
-	if s.customers.applySlot(slot) {
+	if erased {
 		s.eraseSlotsSoon(number)
 	}
 }
@@ -282,6 +390,9 @@ func (s *Store) buildCustomers(ctx context.Context) error {
 		if number, _, erased, ok := parseCustomerKey(e.key); ok && erased {
 			s.customers.applyErasure(number)
 			erasedNums = append(erasedNums, number)
+			if k := s.cfg.CustomerKeys; k != nil {
+				k.Forget(number) // a crash may have come between marker and key
+			}
 		}
 	}
 	bad := 0
@@ -291,12 +402,12 @@ func (s *Store) buildCustomers(ctx context.Context) error {
 		if !ok || erased {
 			continue
 		}
-		slot, err := decodeCustomerSlot(e.value)
-		if err != nil || slot.Number != number {
+		erased, err := s.loadCustomerSlot(e.key, number, e.value)
+		if err != nil {
 			bad++
 			continue
 		}
-		if s.customers.applySlot(slot) {
+		if erased {
 			stale[number] = true
 		}
 	}

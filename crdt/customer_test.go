@@ -121,7 +121,7 @@ func TestMergeCustomerOrderFree(t *testing.T) {
 func TestCustomerIndexFind(t *testing.T) {
 	x := newCustomerIndex()
 	add := func(c Customer) {
-		x.applySlot(customerSlot{Number: c.Number, Edits: createEdits(c, hlc(1), "1")})
+		x.applySlot(c.Number, "", createEdits(c, hlc(1), "1"))
 	}
 	add(Customer{Number: "100001", Name: "Anna Meier", Phone: "+49 171 555-0101", Card: "LOY-0001"})
 	add(Customer{Number: "100002", Name: "Ben Annaberg", Phone: "030 1234567", Email: "ben@example.com"})
@@ -157,7 +157,7 @@ func TestCustomerIndexFind(t *testing.T) {
 		t.Errorf("after erasure the card still finds %+v", got)
 	}
 	// A late slot of the erased customer is refused and reported.
-	if !x.applySlot(customerSlot{Number: "100001", Edits: createEdits(Customer{Name: "Anna again"}, hlc(9), "2")}) {
+	if !x.applySlot("100001", "", createEdits(Customer{Name: "Anna again"}, hlc(9), "2")) {
 		t.Error("a slot of an erased customer was not reported for deletion")
 	}
 	if c, _, _ := x.get("100001"); c.Name != "" || !c.Erased {
@@ -320,11 +320,20 @@ func FuzzDecodeCustomerSlot(f *testing.F) {
 	b, _ = encodeValue(customerErasure{Number: "1", At: hlc(1), By: "t1"})
 	f.Add(b)
 	f.Add([]byte{0xa0})
+	id, key, _ := NewCustomerKey()
+	sealed, _ := sealEdits("1", key, createEdits(Customer{Name: "Ann"}, hlc(1), "t1"))
+	b, _ = encodeValue(customerSlot{Number: "1", Key: id[:], Sealed: sealed})
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeCustomerSlot(b)
 		if err == nil {
 			if err := s.Validate(); err != nil {
 				t.Fatalf("decoded invalid slot: %v", err)
+			}
+			if s.sealed() {
+				if _, err := openEdits(s.Number, key, s.Sealed); err != nil && !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("open error %v does not wrap ErrCorrupt", err)
+				}
 			}
 		} else if !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("error %v does not wrap ErrCorrupt", err)

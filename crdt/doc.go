@@ -19,7 +19,10 @@
 // (/customer/<number>/<till>/<epoch>), each field won by the hybrid
 // logical clock of its edit, because go-ds-crdt's own tie-break is DAG
 // height, not time; an erasure marker hides every slot for good
-// (customer.go).
+// (customer.go). Personal fields are sealed under per-customer keys that
+// the caller keeps outside the CRDT (Config.CustomerKeys,
+// customer_seal.go), so that deleting a key when the customer is erased
+// leaves what the permanent DAG blocks hold unreadable.
 //
 // Stock is a PN-counter: /stock/<sku>/<till>/<epoch> holds one till's
 // cumulative movement for one SKU, written only by that till; readers sum

@@ -36,9 +36,15 @@ const FeatureCashRounding Kind = "cash_rounding"
 // sets a cost only once every till of the store announces this.
 const FeatureCostPrice Kind = "cost_price"
 
+// FeatureSealedCustomers stands for "reads customer slots whose fields
+// are sealed under a customer key" (crdt/customer_seal.go). A release
+// before it ignores such a slot, so a till seals a customer's fields
+// only once every till of the store announces this.
+const FeatureSealedCustomers Kind = "sealed_customers"
+
 // Features are the gated capabilities that are not kinds of event. A
 // till announces them beside Kinds.
-var Features = []Kind{FeatureCashRounding, FeatureCostPrice}
+var Features = []Kind{FeatureCashRounding, FeatureCostPrice, FeatureSealedCustomers}
 
 // MaxRoundStep bounds a cash rounding step: far above any coin.
 const MaxRoundStep = 1_000_000

@@ -18,7 +18,9 @@ import (
 // This file implements ui.Customers: customers kept in the CRDT
 // (crdt/customer*.go), each field won by the hybrid logical clock of its
 // edit, and their purchase history from the ledger (ledgerdb's customer
-// index).
+// index). Their personal fields are sealed under keys kept outside the
+// CRDT (node/customerkeys.go); a customer whose key this till lacks
+// shows its number only (Customer.Unavailable).
 
 var _ ui.Customers = (*Till)(nil)
 
@@ -190,7 +192,7 @@ func (t *Till) CreateCustomer(ctx context.Context, in ui.Customer) (ui.Customer,
 	t.custClock.edit.Lock()
 	defer t.custClock.edit.Unlock()
 	c := crdt.Customer(in)
-	c.Number, c.Erased = "", false
+	c.Number, c.Erased, c.Unavailable = "", false, false
 	if c.HomeStore == "" {
 		c.HomeStore = t.cfg.Store.ID.String()
 	}
@@ -241,7 +243,13 @@ func (t *Till) EditCustomer(ctx context.Context, in ui.Customer) (ui.Customer, e
 	if cur.Erased {
 		return ui.Customer{}, customerErr(crdt.ErrErased, in.Number)
 	}
+	if cur.Unavailable {
+		// Its fields are sealed under a key this till has not received:
+		// an edit could not tell what it changes.
+		return ui.Customer{}, fmt.Errorf("%w: the details of customer %s are not yet available on this till; it fetches them from the other tills", ui.ErrConflict, in.Number)
+	}
 	next := crdt.Customer(in)
+	next.Unavailable = false
 	if err := t.checkCustomer(ctx, next); err != nil {
 		return ui.Customer{}, err
 	}

@@ -33,7 +33,9 @@ func (s *testStore) startWithHQ(t *testing.T, dir, url string) *runningTill {
 // TestCustomerAcrossTheChain: real tills of two stores and an HQ. A
 // customer registered in store A is found in store B by their card; an
 // erasure made in store B reaches store A and HQ, where only the number
-// stays. The relays' downlink runs every 10 s, so this takes a while.
+// stays. Each till seals the customer under a key of its own (store B's
+// got it in plain from HQ) and deletes it on merging the erasure. The
+// relays' downlink runs every 10 s, so this takes a while.
 func TestCustomerAcrossTheChain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two relay downlink rounds each way: about a minute")
@@ -69,6 +71,10 @@ func TestCustomerAcrossTheChain(t *testing.T) {
 		got, _ := b.FindCustomers(ctx, "LOY-CHAIN", 5)
 		return len(got) == 1 && got[0].Number == c.Number && got[0].Name == "Chain Customer"
 	})
+	// Store B's till sealed what came in plain from HQ, under a key it made.
+	if keys, err := b.DB().CustomerKeys(c.Number); err != nil || len(keys) != 1 {
+		t.Fatalf("store B's keys of the customer from HQ: %d, %v", len(keys), err)
+	}
 	if err := b.EraseCustomer(ctx, c.Number); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +82,9 @@ func TestCustomerAcrossTheChain(t *testing.T) {
 		got, err := a.Customer(ctx, c.Number)
 		if err != nil || !got.Erased || got.Name != "" {
 			return false
+		}
+		if keys, err := a.DB().CustomerKeys(c.Number); err != nil || len(keys) != 0 {
+			return false // store A deletes its key when it merges the erasure
 		}
 		hs, err := h.SearchCustomers(ctx, c.Number, 5)
 		return err == nil && len(hs) == 1 && hs[0].Erased && hs[0].Name == "" && hs[0].Phone == ""

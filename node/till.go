@@ -127,6 +127,8 @@ type Till struct {
 	custClock customerClock // node/customers.go
 	kindGate  kindGateCache // node/kindgate.go
 
+	custKeys  *customerKeys // node/customerkeys.go
+
 	mu       sync.Mutex
 	httpAddr string
 	numbers  map[ledger.TillID]uint32 // from certificates seen
@@ -174,6 +176,7 @@ func (t *Till) open(ctx context.Context) error {
 	if err := t.openHost(ctx); err != nil {
 		return err
 	}
+	t.custKeys = newCustomerKeys(t) // the inventory opens sealed customers with it
 	if err := t.openInventoryState(ctx); err != nil {
 		return err
 	}
@@ -183,6 +186,7 @@ func (t *Till) open(ctx context.Context) error {
 	if err := t.openGrants(); err != nil {
 		return err
 	}
+	t.openCustomerKeys()
 	if err := t.openOutbox(); err != nil {
 		return err
 	}
@@ -256,6 +260,7 @@ func (t *Till) openInventoryState(ctx context.Context) (err error) {
 	ic.Topic = "tillmesh/" + cfg.Store.ID.String() + "/inventory"
 	ic.TillID, ic.Logger = t.id.String(), cfg.Logger
 	ic.Unclean = inv.how == invSalvaged // a salvaged DAG may miss blocks: repair it
+	ic.CustomerKeys = t.custKeys
 	if t.inv, err = crdt.New(ctx, ic); err != nil {
 		return fmt.Errorf("open inventory %s: %w", invDir, err)
 	}
@@ -484,6 +489,8 @@ func (t *Till) Run(ctx context.Context) error {
 	run("peers", func(ctx context.Context) error { return t.watchPeers(ctx, events) })
 	run("stock repair", t.watchStock)
 	run("kind gate", t.watchKindGate) // kindgate.go
+
+	run("customer keys", t.runCustomerKeys) // node/customerkeys.go
 	run("inventory snapshot", t.keepSnapshot)
 	if t.relay != nil {
 		run("hq relay", t.relay.Run)
@@ -542,6 +549,7 @@ func (t *Till) watchPeers(ctx context.Context, events <-chan p2p.Event) error {
 			c := ev.Cert
 			t.learn(&c)
 			t.sync.PeerJoined(ev.Peer)
+			t.custKeys.kickPull()
 		}
 	}
 }

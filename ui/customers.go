@@ -23,6 +23,9 @@ type Customer struct {
 	Notes     string `json:"notes,omitempty"`
 	HomeStore string `json:"home_store,omitempty"`
 	Erased    bool   `json:"erased,omitempty"`
+	// Unavailable: the till holds the customer's fields sealed but not
+	// yet the key that opens them; only Number is set.
+	Unavailable bool `json:"unavailable,omitempty"`
 }
 
 // CustomerSale is one sale of a customer's purchase history.

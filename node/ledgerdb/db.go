@@ -83,6 +83,7 @@ func (c Config) Validate() error {
 //	b/, r/, k/, m/, n/, o/  indexes and the State's checkpoint (index.go)
 //	v/<till>/<seq>        an event a revocation refused (refuse.go)
 //	g/                    grants this till gave as a sale's owner, offline spends (grants.go)
+//	y<customer>/<id>      keys sealing a customer's fields in the CRDT (custkeys.go)
 const (
 	pEvent      = 'e'
 	pEvidence   = 'x'

@@ -48,6 +48,7 @@ function li(text, onclick, extra) {
 
 function label(c) {
   if (c.erased) return L('till.cust.erased', { number: c.number });
+  if (c.unavailable) return L('till.cust.unavailable', { number: c.number });
   return (c.name || L('till.cust.no_name')) + ' · ' + c.number;
 }
 
@@ -70,11 +71,13 @@ function open(c) {
   current = c;
   const f = $('#cust-form');
   f.hidden = false;
-  $('#cust-title').textContent = c ? L('till.receipt.customer', { customer: c.erased ? L('till.cust.erased', { number: c.number }) : c.number }) : L('till.ui.new_customer');
+  $('#cust-title').textContent = c ? L('till.receipt.customer', { customer: c.erased ? L('till.cust.erased', { number: c.number }) : c.unavailable ? L('till.cust.unavailable', { number: c.number }) : c.number }) : L('till.ui.new_customer');
   for (const k of FIELDS) f.elements[k].value = (c && c[k]) || '';
   f.elements.consent.checked = !!(c && c.consent);
-  for (const k of [...FIELDS, 'consent']) f.elements[k].disabled = !!(c && c.erased);
-  $('#cust-save').disabled = !!(c && c.erased);
+  // Erased, or sealed under a key this till has not received yet: no edit.
+  const locked = !!(c && (c.erased || c.unavailable));
+  for (const k of [...FIELDS, 'consent']) f.elements[k].disabled = locked;
+  $('#cust-save').disabled = locked;
   $('#cust-attach').hidden = !c || c.erased;
   $('#cust-erase').hidden = !c || c.erased || !canSettings();
   msg('');
