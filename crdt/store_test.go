@@ -668,3 +668,66 @@ func TestDAGServiceFetchesFromAnyPeer(t *testing.T) {
 		t.Errorf("GetBlocks gave %d blocks, want %d", got, len(heads))
 	}
 }
+
+// Stock movements that queue up at the writer are committed as one DAG
+// node; a SKU moved by several of them keeps the last total, and a peer
+// sees the same. The writer is held by a write that waits, so the group
+// is built here, as the writer would.
+func TestQueuedMovementsCommitAsOneNode(t *testing.T) {
+	rs := mesh(t, 2, replicaOpts{})
+	a, b := rs[0], rs[1]
+	if err := a.s.ApplyMovements(t.Context(), 1, map[string]int64{"A": 100, "B": 100}); err != nil {
+		t.Fatal(err)
+	}
+	_, before := a.s.Heads()
+
+	held, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = a.s.write(t.Context(), func() ([]op, func(), error) {
+			close(held)
+			<-release
+			return nil, nil, nil
+		})
+	}()
+	<-held // the writer goroutine waits: s.own is ours until release
+	var group []writeReq
+	for i, d := range []map[string]int64{{"A": -1, "B": -2}, {"A": -30}, {"A": -1}, {"C": 0}} {
+		req, err := a.s.movementReq(uint64(i+2), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.build != nil {
+			group = append(group, req)
+		}
+	}
+	a.s.commitMovements(group)
+	close(release)
+	for i, r := range group {
+		if err := <-r.done; err != nil {
+			t.Fatalf("movement %d: %v", i, err)
+		}
+	}
+	if _, after := a.s.Heads(); after != before+1 {
+		t.Errorf("height %d -> %d: want the group in one DAG node", before, after)
+	}
+	for _, r := range rs {
+		eventually(t, 10*time.Second, r.name+" has the group", func() bool {
+			got, _, _ := r.s.Stock(t.Context(), "A")
+			return got == 68
+		}, rs...)
+		if got, _, _ := r.s.Stock(t.Context(), "B"); got != 98 {
+			t.Errorf("%s stock B = %d, want 98", r.name, got)
+		}
+	}
+	if got, err := a.s.OwnSlot(t.Context(), "A"); err != nil || got != 68 {
+		t.Errorf("own slot A = %d, %v; want 68", got, err)
+	}
+	// The next movement builds on the group's slots.
+	if err := a.s.ApplyMovements(t.Context(), 6, map[string]int64{"A": -8}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "b has the next movement", func() bool {
+		got, _, _ := b.s.Stock(t.Context(), "A")
+		return got == 60
+	}, rs...)
+}
