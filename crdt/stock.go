@@ -20,33 +20,23 @@ import (
 // its slots from its ledger with SetSlot. If any SKU is invalid or a total
 // would overflow, nothing is written.
 func (s *Store) ApplyMovements(ctx context.Context, seq uint64, deltas map[string]int64) error {
-	req, err := s.movementReq(seq, deltas)
-	if err != nil || req.build == nil {
-		return err
-	}
-	return s.send(ctx, req)
-}
-
-// movementReq returns the write of ApplyMovements(seq, deltas); one with
-// a nil build has nothing to write.
-func (s *Store) movementReq(seq uint64, deltas map[string]int64) (writeReq, error) {
 	if seq == 0 {
-		return writeReq{}, fmt.Errorf("apply movements: seq 0: %w", ErrInvalid)
+		return fmt.Errorf("apply movements: seq 0: %w", ErrInvalid)
 	}
 	skus := make([]string, 0, len(deltas))
 	for sku, d := range deltas {
 		if err := validID(sku); err != nil {
-			return writeReq{}, fmt.Errorf("apply movements seq %d: sku: %w", seq, err)
+			return fmt.Errorf("apply movements seq %d: sku: %w", seq, err)
 		}
 		if d != 0 {
 			skus = append(skus, sku)
 		}
 	}
 	if len(skus) == 0 {
-		return writeReq{}, nil
+		return nil
 	}
 	slices.Sort(skus)
-	return writeReq{done: make(chan error, 1), movements: true, build: func() ([]op, func(), error) {
+	return s.write(ctx, func() ([]op, func(), error) {
 		ops := make([]op, 0, len(skus))
 		next := make(map[string]Slot, len(skus))
 		for _, sku := range skus {
@@ -70,7 +60,7 @@ func (s *Store) movementReq(seq uint64, deltas map[string]int64) (writeReq, erro
 				s.own[sku] = sl
 			}
 		}, nil
-	}}, nil
+	})
 }
 
 // SetSlot sets this till's slot for sku to {seq, total}: the total of

@@ -388,23 +388,13 @@ type op struct {
 type writeReq struct {
 	build func() (ops []op, after func(), err error)
 	done  chan error
-	// movements marks a stock movement (ApplyMovements): the writer
-	// commits movements that queued up meanwhile as one batch (see
-	// commitMovements). Their after only updates s.own.
-	movements bool
 }
-
-// maxGroup bounds the stock movements committed in one DAG node.
-const maxGroup = 64
 
 // write runs build on the writer goroutine and commits its ops as ONE
 // go-ds-crdt batch (one DAG node). If ctx ends after the request was
 // handed over, the write may still land.
 func (s *Store) write(ctx context.Context, build func() ([]op, func(), error)) error {
-	return s.send(ctx, writeReq{build: build, done: make(chan error, 1)})
-}
-
-func (s *Store) send(ctx context.Context, req writeReq) error {
+	req := writeReq{build: build, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
 	case <-s.quit:
@@ -427,83 +417,8 @@ func (s *Store) writer() {
 		case <-s.quit:
 			return
 		case req := <-s.writes:
-			if !req.movements {
-				req.done <- s.commit(req)
-				continue
-			}
-			// Take the stock movements already waiting, without
-			// waiting for more: under load one DAG node carries the
-			// sales of one commit's time, and alone a sale is
-			// committed (and announced) at once, as before.
-			group := []writeReq{req}
-			var next *writeReq
-		more:
-			for len(group) < maxGroup {
-				select {
-				case r := <-s.writes:
-					if !r.movements {
-						next = &r
-						break more
-					}
-					group = append(group, r)
-				default:
-					break more
-				}
-			}
-			s.commitMovements(group)
-			if next != nil {
-				next.done <- s.commit(*next)
-			}
+			req.done <- s.commit(req)
 		}
-	}
-}
-
-// commitMovements commits the stock movements of group as one batch (one
-// DAG node): each is built after the previous one's after ran, so each
-// sees the slots the previous left, and a key written twice is written
-// once with its last value (the node carries one element per key, and
-// which of two elements of one key go-ds-crdt keeps is not ours to rely
-// on). If the batch fails, every
-// movement in the group fails and the cached slots are dropped (they are
-// read back from the store).
-func (s *Store) commitMovements(group []writeReq) {
-	if len(group) == 1 {
-		group[0].done <- s.commit(group[0])
-		return
-	}
-	var (
-		ops     []op
-		at      = make(map[string]int) // key -> index in ops
-		members []writeReq
-	)
-	for _, r := range group {
-		o, after, err := r.build()
-		if err != nil || len(o) == 0 {
-			r.done <- err
-			continue
-		}
-		for _, x := range o {
-			if i, ok := at[x.key.String()]; ok {
-				ops[i] = x
-				continue
-			}
-			at[x.key.String()] = len(ops)
-			ops = append(ops, x)
-		}
-		if after != nil {
-			after()
-		}
-		members = append(members, r)
-	}
-	if len(members) == 0 {
-		return
-	}
-	err := s.commitOps(ops)
-	if err != nil {
-		s.own = make(map[string]Slot)
-	}
-	for _, r := range members {
-		r.done <- err
 	}
 }
 
@@ -531,17 +446,6 @@ func (s *Store) commit(req writeReq) error {
 	if err != nil || len(ops) == 0 {
 		return err
 	}
-	if err := s.commitOps(ops); err != nil {
-		return err
-	}
-	if after != nil {
-		after()
-	}
-	return nil
-}
-
-// commitOps commits ops as one go-ds-crdt batch and syncs it.
-func (s *Store) commitOps(ops []op) error {
 	// The store's lifetime context, not the caller's: a batch half
 	// committed stays in go-ds-crdt's shared pending delta and would ride
 	// along with the next, unrelated batch.
@@ -568,6 +472,9 @@ func (s *Store) commitOps(ops []op) error {
 	// write durable before it is acknowledged.
 	if err := s.buf.Sync(ctx, ds.NewKey("/")); err != nil {
 		return fmt.Errorf("sync batch: %w", err)
+	}
+	if after != nil {
+		after()
 	}
 	return nil
 }
