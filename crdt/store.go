@@ -40,6 +40,7 @@ type Store struct {
 	sync  *blockSync
 	bcast *broadcaster
 	crdt  *dscrdt.Datastore
+	buf   *bufferedStore // go-ds-crdt's writes, flushed in groups (mergebuf.go)
 
 	// Interrupted walks (walks.go).
 	dirtyMarks atomic.Uint64 // go-ds-crdt MarkDirty calls
@@ -162,8 +163,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	opts.DAGSyncerTimeout = cfg.FetchTimeout
 	opts.NumWorkers = cfg.Workers
 	opts.MultiHeadProcessing = false // heads pile up otherwise
+	s.buf = newBufferedStore(d)
 	observed := &observedStore{
-		Batching:    d,
+		Batching:    s.buf,
 		valuePrefix: crdtNS.ChildString("s").ChildString("k").String() + "/",
 		onCommit:    s.onCommit,
 		hook:        cfg.mergeHook,
@@ -248,6 +250,9 @@ func (s *Store) Close() error {
 		s.bg.Wait()
 		s.sync.close()
 		errCRDT := s.crdt.Close()
+		if err := s.buf.Close(); err != nil {
+			errCRDT = errors.Join(errCRDT, err)
+		}
 		errBcast := s.bcast.close()
 		errBserv := s.bserv.Close()
 		s.subs.closeAll()
@@ -417,8 +422,9 @@ func (s *Store) writer() {
 	}
 }
 
-// flusher syncs the datastore every SyncInterval, so state merged from
-// peers reaches the disk in groups instead of one fsync per DAG node.
+// flusher writes go-ds-crdt's buffered writes and syncs the datastore
+// every SyncInterval, so state merged from peers reaches the disk in
+// groups instead of a transaction and an fsync per DAG node.
 func (s *Store) flusher() {
 	defer close(s.flusherDone)
 	t := time.NewTicker(s.cfg.SyncInterval)
@@ -428,7 +434,7 @@ func (s *Store) flusher() {
 		case <-s.quit:
 			return
 		case <-t.C:
-			if err := s.cfg.Datastore.Sync(context.Background(), ds.NewKey("/")); err != nil {
+			if err := s.buf.Sync(context.Background(), ds.NewKey("/")); err != nil {
 				s.log.Warn("sync inventory store", "err", err)
 			}
 		}
@@ -461,9 +467,10 @@ func (s *Store) commit(req writeReq) error {
 	if err := b.Commit(ctx); err != nil {
 		return fmt.Errorf("commit batch: %w", err)
 	}
-	// The datastore does not fsync each write (see BadgerOptions): make
-	// this local write durable before it is acknowledged.
-	if err := s.cfg.Datastore.Sync(ctx, ds.NewKey("/")); err != nil {
+	// The datastore does not fsync each write (see BadgerOptions), and
+	// go-ds-crdt's writes are buffered (mergebuf.go): make this local
+	// write durable before it is acknowledged.
+	if err := s.buf.Sync(ctx, ds.NewKey("/")); err != nil {
 		return fmt.Errorf("sync batch: %w", err)
 	}
 	if after != nil {

@@ -221,6 +221,12 @@ func (s *Store) beginWalk(a *announcement) {
 // again. After that second walk it repairs.
 func (s *Store) endWalk(a *announcement, closing bool) (again bool) {
 	ctx := context.Background()
+	// The walk's merged writes go to the datastore before its records
+	// are dropped or its processed marks cleared below.
+	if err := s.buf.flush(ctx); err != nil {
+		s.log.Warn("write merged inventory state; keeping the walk records", "err", err)
+		return false
+	}
 	failed := s.dirtyMarks.Load() != a.dirtyMarks || (!a.wasDirty && s.crdt.IsDirty(ctx))
 	if !failed {
 		for _, h := range a.heads {
