@@ -309,6 +309,7 @@ func (t *Till) openSync() (err error) {
 		rc.Host, rc.PubSub, rc.Admitted = t.host.Host(), t.host.PubSub(), t.host.Admitted
 		rc.Logger, rc.Now = cfg.Logger, cfg.Now
 		rc.Versions = t.versions
+		rc.CostGate = func(ctx context.Context) error { return t.kindAllowed(ctx, ledger.FeatureCostPrice) }
 		if t.relay, err = relay.New(rc); err != nil {
 			return err
 		}

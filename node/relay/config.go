@@ -45,6 +45,9 @@ type Inventory interface {
 	// Setting returns a setting, or an error wrapping crdt.ErrNotFound.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte) error
+	// Settings returns every setting, by name.
+	Settings(ctx context.Context) (map[string][]byte, error)
+	DeleteSetting(ctx context.Context, name string) error
 }
 
 // CursorSetting is the CRDT setting that holds the downlink cursor.
@@ -102,7 +105,18 @@ type Config struct {
 	// till knows (its own, its peers'), sent to HQ with each upload for
 	// its stores view. nil sends none.
 	Versions func() map[ledger.TillID]string
+	// CostGate says whether the store's tills may be given cost prices
+	// (every till announces ledger.FeatureCostPrice: node/kindgate.go).
+	// While it returns an error, a cost HQ sends is held back in a
+	// setting (HeldCostSetting) and written once it returns nil. nil
+	// writes costs at once.
+	CostGate func(ctx context.Context) error
 }
+
+// HeldCostSetting prefixes the settings that hold HQ cost prices the
+// store's tills cannot take yet, by SKU: an older till that edits the
+// product would write it back without the cost.
+const HeldCostSetting = "hq.cost."
 
 // DefaultConfig returns the defaults for a store LAN and an HQ on the
 // internet.

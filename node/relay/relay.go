@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -701,7 +702,7 @@ func (r *Relay) downlink(ctx context.Context) error {
 				r.keepNewerChange(ctx, c)
 				continue
 			}
-			if err := apply(ctx, inv, c); err != nil {
+			if err := r.apply(ctx, inv, c); err != nil {
 				r.log.Error("HQ change not applied", "cursor", c.Cursor, "kind", c.Kind, "err", err)
 			}
 		}
@@ -715,6 +716,9 @@ func (r *Relay) downlink(ctx context.Context) error {
 			after = cs.Next
 		}
 		if !cs.More {
+			if err := r.releaseHeldCosts(ctx, inv); err != nil {
+				r.log.Warn("HQ cost prices held back", "err", err)
+			}
 			return r.reportCatalog(ctx, after)
 		}
 	}
@@ -754,6 +758,53 @@ func (r *Relay) reportCatalog(ctx context.Context, cursor uint64) error {
 	return nil
 }
 
+// releaseHeldCosts writes the cost prices apply held back, once the
+// store's tills all take them.
+func (r *Relay) releaseHeldCosts(ctx context.Context, inv Inventory) error {
+	all, err := inv.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	held := map[string]ledger.Money{}
+	for name, v := range all {
+		sku, ok := strings.CutPrefix(name, HeldCostSetting)
+		if !ok {
+			continue
+		}
+		cost, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil || cost < 0 {
+			r.log.Warn("held cost price unreadable; dropped", "sku", sku, "value", string(v))
+			inv.DeleteSetting(ctx, name)
+			continue
+		}
+		held[sku] = ledger.Money(cost)
+	}
+	if len(held) == 0 || r.cfg.CostGate == nil {
+		return nil
+	}
+	if err := r.cfg.CostGate(ctx); err != nil {
+		return fmt.Errorf("%d waiting: %w", len(held), err)
+	}
+	for sku, cost := range held {
+		p, err := inv.Product(ctx, sku)
+		switch {
+		case errors.Is(err, crdt.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("read product %s: %w", sku, err)
+		default:
+			p.Cost = cost
+			if err := inv.PutProduct(ctx, p); err != nil {
+				return fmt.Errorf("write cost of %s: %w", sku, err)
+			}
+		}
+		if err := inv.DeleteSetting(ctx, HeldCostSetting+sku); err != nil {
+			return fmt.Errorf("drop held cost of %s: %w", sku, err)
+		}
+	}
+	r.log.Info("HQ cost prices written now that every till takes them", "products", len(held))
+	return nil
+}
+
 // KnownChange reports whether this version applies HQ changes of kind k.
 func KnownChange(k string) bool {
 	switch k {
@@ -784,21 +835,40 @@ func (r *Relay) keepNewerChange(ctx context.Context, c hqapi.Change) {
 // the fields it names on the product the store holds, so an HQ price
 // edit keeps the barcodes and anything else the store changed; a product
 // the store does not hold yet is written whole.
-func apply(ctx context.Context, inv Inventory, c hqapi.Change) error {
+//
+// A cost price is written only while the store's tills all take it
+// (Config.CostGate); otherwise it is held in a setting until they do.
+func (r *Relay) apply(ctx context.Context, inv Inventory, c hqapi.Change) error {
 	switch {
 	case c.Kind == hqapi.KindProduct && c.Product != nil:
 		p := c.Product
 		cur, err := inv.Product(ctx, p.SKU)
+		var had ledger.Money
 		switch {
 		case errors.Is(err, crdt.ErrNotFound):
 			cur = crdt.Product{Name: p.Name, Barcodes: p.Barcodes, Price: p.Price, Currency: p.Currency, TaxRate: p.TaxRate, Unit: p.Unit, Cost: p.Cost}
 		case err != nil:
 			return fmt.Errorf("read product %s: %w", p.SKU, err)
 		default:
+			had = cur.Cost
 			np := c.Patch(hqapi.Product{SKU: cur.SKU, Name: cur.Name, Barcodes: cur.Barcodes, Price: cur.Price,
 				Currency: cur.Currency, TaxRate: cur.TaxRate, Unit: cur.Unit, Cost: cur.Cost})
 			cur.Name, cur.Barcodes, cur.Price, cur.Currency, cur.TaxRate, cur.Unit = np.Name, np.Barcodes, np.Price, np.Currency, np.TaxRate, np.Unit
 			cur.Cost = np.Cost
+		}
+		if cur.Cost != had && r.cfg.CostGate != nil {
+			if gate := r.cfg.CostGate(ctx); gate != nil {
+				if err := inv.PutSetting(ctx, HeldCostSetting+p.SKU, []byte(strconv.FormatInt(int64(cur.Cost), 10))); err != nil {
+					return fmt.Errorf("hold cost of %s: %w", p.SKU, err)
+				}
+				r.log.Info("HQ cost price held until every till takes it", "sku", p.SKU, "why", gate)
+				cur.Cost = had
+			} else if _, err := inv.Setting(ctx, HeldCostSetting+p.SKU); err == nil {
+				// A newer cost replaces the one held back.
+				if err := inv.DeleteSetting(ctx, HeldCostSetting+p.SKU); err != nil {
+					return fmt.Errorf("drop held cost of %s: %w", p.SKU, err)
+				}
+			}
 		}
 		cur.SKU, cur.Updated = p.SKU, c.At
 		return inv.PutProduct(ctx, cur)

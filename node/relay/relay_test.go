@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -176,6 +177,19 @@ func (f *fakeInventory) PutSetting(_ context.Context, name string, v []byte) err
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.settings[name] = v
+	return nil
+}
+
+func (f *fakeInventory) Settings(context.Context) (map[string][]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.settings), nil
+}
+
+func (f *fakeInventory) DeleteSetting(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.settings, name)
 	return nil
 }
 
