@@ -38,6 +38,8 @@ func (t *Till) openOutbox() error {
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
 	oc.Active = t.outboxActive   // outbox_place.go
 	oc.Catchup = t.outboxCatchup // outbox_catchup.go
+	oc.Heard = t.outboxHeard
+	oc.Hold = max(outboxHold, 5*t.cfg.SyncInterval)
 	oc.Logger, oc.Now, oc.ReceiptNo = t.cfg.Logger, t.cfg.Now, t.slipNumber
 	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
 	t.outboxAt = t.cfg.Now()
@@ -109,6 +111,31 @@ func (t *Till) outboxLeader() bool {
 		}
 	}
 	return open
+}
+
+// outboxHeard lists the store's tills this one hears from now, with the
+// clock and chain head each showed at the last ledger exchange: the
+// outbox's store-wide watermark (outbox.Heard). A till not connected, or
+// not synced for three sync intervals, is not listed: the outbox does not
+// wait for it, and its events that arrive later go out late.
+func (t *Till) outboxHeard() []outbox.Heard {
+	if t.sync == nil {
+		return nil
+	}
+	syncs := t.sync.Peers()
+	now := t.cfg.Now()
+	var out []outbox.Heard
+	for _, p := range t.host.Peers() {
+		if !p.Connected || !p.Admitted || p.Till == (ledger.TillID{}) || p.Till == t.id {
+			continue
+		}
+		st, ok := syncs[p.ID]
+		if !ok || st.LastSync.IsZero() || now.Sub(st.LastSync) > 3*t.cfg.SyncInterval {
+			continue
+		}
+		out = append(out, outbox.Heard{Till: p.Till, Seq: st.Vector[p.Till], Clock: st.LastSync.Add(st.Skew)})
+	}
+	return out
 }
 
 // outboxHold is how long a till with an HQ that is not the relay leaves

@@ -78,6 +78,10 @@ type conn struct {
 	downUntil time.Time                   // no sending before this
 	rng       *rand.Rand
 	status    Status
+	// lag holds, per till, since when the store-wide watermark has
+	// waited for it (watermark.go); holding is true while an item waits.
+	lag     map[ledger.TillID]time.Time
+	holding bool
 }
 
 type failure struct {
@@ -95,7 +99,7 @@ func New(cfg Config) (*Outbox, error) {
 	for i, c := range cfg.Connectors {
 		o.conns = append(o.conns, &conn{c: c, wake: make(chan struct{}, 1), cursor: ledger.Vector{},
 			done: map[ledger.EventID]bool{}, fails: map[ledger.EventID]*failure{}, refs: map[string]ledger.EventID{},
-			rng:    newRand(cfg.Seed ^ uint64(i)<<32),
+			lag: map[ledger.TillID]time.Time{}, rng: newRand(cfg.Seed ^ uint64(i)<<32),
 			status: Status{Connector: c.Name(), Noun: c.Noun()}})
 	}
 	return o, nil
@@ -254,7 +258,9 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 	tills := map[ledger.TillID]*scanned{}
 	full := false
 	var cands []pending
-	for till, head := range o.cfg.Ledger.Vector() {
+	var cut *ledger.HLC
+	heads := o.cfg.Ledger.Vector()
+	for till, head := range heads {
 		from := cursor[till] + 1
 		if from > head {
 			continue
@@ -271,6 +277,10 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 			}
 			if n >= o.cfg.Batch {
 				full = true
+				if cut == nil || ev.Time.Before(*cut) {
+					t := ev.Time
+					cut = &t // this till's later items are not in this round
+				}
 				return false
 			}
 			return true
@@ -291,6 +301,14 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 	})
 	ordered := perTill(k.c)
 	held := map[ledger.TillID]bool{} // per till: a till whose item waits holds back its later ones
+	// Store-wide order (not per till): an item goes only once no till
+	// this one hears from can still bring an earlier one (watermark.go).
+	var marks map[ledger.TillID]ledger.HLC
+	if !ordered {
+		marks = o.marks(heads)
+	}
+	holding := false
+	var waiting ledger.TillID
 	for _, c := range cands {
 		if len(items) >= o.cfg.Batch {
 			full = true
@@ -317,6 +335,13 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 			k.mu.Unlock()
 			continue
 		}
+		if !ordered && cut != nil && c.ev.Time.After(*cut) {
+			break // a till's items above its batch may come before it: next round
+		}
+		if w, wait := o.waitFor(k, marks, c.ev.Time, now); wait {
+			holding, waiting = true, w
+			break // every later candidate is later still
+		}
 		if f != nil && now.Before(f.next) {
 			if k.c.Window() == 1 {
 				break // in order: nothing after it goes first
@@ -326,6 +351,12 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 		}
 		items = append(items, c)
 	}
+
+	var first ledger.HLC
+	if len(cands) > 0 {
+		first = cands[0].ev.Time
+	}
+	o.settleLag(k, marks, first, holding, waiting)
 
 	sent, err := o.send(ctx, k, items)
 	if err != nil {

@@ -33,6 +33,9 @@ type Status struct {
 	Dead int `json:"dead"`
 	// Counted is false until this till first counted the backlog.
 	Counted bool `json:"counted"`
+	// WaitingFor is the number of the till whose events the next item
+	// waits for (the store-wide order's watermark), 0 when none.
+	WaitingFor uint32 `json:"waiting_for,omitempty"`
 	// Sent counts items this till sent since it started.
 	Sent      uint64 `json:"sent"`
 	LastError string `json:"last_error,omitempty"`
