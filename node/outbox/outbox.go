@@ -389,6 +389,17 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	// message sent again after the restart. Nothing new goes out.
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
+	// halt stops taking items (the service is away, or an ordered item
+	// failed) but lets the requests in flight answer: the service may
+	// have taken them, and an answer not recorded is an item sent again
+	// (by the next round, another till or HQ after a hand-over).
+	var halted atomic.Bool
+	haltCh := make(chan struct{})
+	halt := func() {
+		if halted.CompareAndSwap(false, true) {
+			close(haltCh)
+		}
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -433,7 +444,7 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 			for lane := range jobs {
 			laneItems:
 				for i, p := range lane {
-					if i > 0 && (!o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil) {
+					if i > 0 && (halted.Load() || !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil) {
 						break
 					}
 					attempt := 1
@@ -462,11 +473,13 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	go func() {
 		defer close(jobs)
 		for _, p := range lanes {
-			if !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil {
-				return // stopping, handed over, or another till leads now: what is not out yet goes later, or from there
+			if halted.Load() || !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil {
+				return // halted, stopping, handed over, or another till leads now: what is not out yet goes later, or from there
 			}
 			select {
 			case jobs <- p:
+			case <-haltCh:
+				return
 			case <-sctx.Done():
 				return
 			case <-ctx.Done():
@@ -515,7 +528,7 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 			if final {
 				finals++
 			} else if ordered || errors.Is(r.err, ErrUnreachable) {
-				stop() // keep the order; or the service is away: stop sending
+				halt() // keep the order; or the service is away: send nothing more, record what is in flight
 			}
 			if ordered {
 				gate <- final
@@ -535,9 +548,9 @@ func (o *Outbox) settle(ctx context.Context, k *conn, p pending, res Result, err
 	rec := Record{Till: hex.EncodeToString(p.ev.Till[:]), Seq: p.ev.Seq, Receipt: o.receipt(p.number, p.ev),
 		Kind: string(p.ev.Kind()), Attempts: attempt, At: now.UnixMilli(), By: o.cfg.Self}
 	if errors.Is(err, context.Canceled) {
-		// The round stopped sending (an unreachable service, an ordered
-		// item that failed, or the till stopping past stopGrace); this
-		// one was cut short: no attempt.
+		// The round was cut short (a result it could not record, or the
+		// till stopping past stopGrace): no attempt. The service may
+		// have taken it; it goes again under the same key.
 		return nil, false
 	}
 	if err == nil && res.Ref != "" {
