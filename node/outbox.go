@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -158,7 +159,7 @@ func (t *Till) outboxStatus(st *ui.Status) {
 	for _, s := range t.outbox.Status() {
 		st.Outbox = append(st.Outbox, ui.OutboxStatus{Connector: s.Connector, Configured: s.Configured, Sending: s.Sending,
 			Reachable: s.Reachable, Pending: s.Pending, Oldest: s.Oldest, Dead: s.Dead, LastError: s.LastError, Line: s.Line,
-			LineNote: outboxLineNote(s, t.cfg.Now())})
+			LineNote: outboxLineNote(s)})
 		if s.Dead > 0 {
 			st.AddProblem(ui.Note{Key: ui.NoteDeadLetters, Args: map[string]any{"connector": s.Connector, "n": s.Dead},
 				Text: fmt.Sprintf("%s: %d item(s) in the dead-letter list need a manager (Settings, Outbox)", s.Connector, s.Dead)})
@@ -166,43 +167,11 @@ func (t *Till) outboxStatus(st *ui.Status) {
 	}
 }
 
-// outboxLineNote is a connector's backlog line (outbox.Status.Line, its
-// words) as a note the page translates: the same cases as the line.
-func outboxLineNote(s outbox.Status, now time.Time) ui.Note {
-	n := ui.Note{Args: map[string]any{"connector": s.Connector}, Text: s.Line}
-	switch {
-	case !s.Configured:
-		n.Key = ui.OutboxLineNotConfigured
-		return n
-	case s.Elsewhere != "":
-		n.Key, n.Args["where"] = ui.OutboxLineElsewhere, s.Elsewhere
-		return n
-	case !s.Counted:
-		n.Key = ui.OutboxLineCounting
-		return n
-	}
-	n.Key = ui.OutboxLineAllSent
-	if s.Dead > 0 {
-		n.Key = ui.OutboxLineNothingPending
-	}
-	if s.Pending > 0 {
-		n.Args["n"] = s.Pending
-		switch s.Noun {
-		case "receipts":
-			n.Key = ui.OutboxLinePendingReceipts
-		case "messages":
-			n.Key = ui.OutboxLinePendingMessages
-		default:
-			n.Key, n.Args["noun"] = ui.OutboxLinePending, s.Noun
-		}
-		if !s.Oldest.IsZero() {
-			n.Args["age_s"] = max(0, int64(now.Sub(s.Oldest)/time.Second))
-		}
-	}
-	if s.Dead > 0 {
-		n.Args["dead"] = s.Dead
-	}
-	return n
+// outboxLineNote is a connector's backlog line as a note the page
+// translates: node/outbox's message (outbox.Status.Note), whose English
+// is the line.
+func outboxLineNote(s outbox.Status) ui.Note {
+	return ui.Note{Key: s.Note.Key, Args: maps.Clone(s.Note.Args), Text: s.Line}
 }
 
 // DeadLetters lists the store's dead letters (ui.Outboxer).

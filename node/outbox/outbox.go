@@ -16,6 +16,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Record kinds in the store's outbox state (crdt.OutboxEntry.Kind).
@@ -55,6 +56,7 @@ type Outbox struct {
 	cfg   Config
 	log   *slog.Logger
 	conns []*conn
+	cat   *i18n.Catalog // the English of the status lines
 }
 
 // conn is one connector's state on this till.
@@ -95,7 +97,11 @@ func New(cfg Config) (*Outbox, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox")}
+	cat, err := i18n.Embedded()
+	if err != nil {
+		return nil, fmt.Errorf("outbox: message catalogs: %w", err)
+	}
+	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), cat: cat}
 	for i, c := range cfg.Connectors {
 		o.conns = append(o.conns, &conn{c: c, wake: make(chan struct{}, 1), cursor: ledger.Vector{},
 			done: map[ledger.EventID]bool{}, fails: map[ledger.EventID]*failure{}, refs: map[string]ledger.EventID{},
