@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,8 @@ func (t *Till) openOutbox() error {
 	oc.Ledger, oc.Store, oc.Leader, oc.Number, oc.Self = t.db, t.inv, t.outboxLeader, t.number, t.cert.Number
 	oc.Active = t.outboxActive   // outbox_place.go
 	oc.Catchup = t.outboxCatchup // outbox_catchup.go
+	oc.Heard = t.outboxHeard
+	oc.Hold = max(outboxHold, 5*t.cfg.SyncInterval)
 	oc.Logger, oc.Now, oc.ReceiptNo = t.cfg.Logger, t.cfg.Now, t.slipNumber
 	oc.Seed = uint64(t.cert.Number)<<32 ^ uint64(t.cfg.Now().UnixNano())
 	t.outboxAt = t.cfg.Now()
@@ -111,6 +114,31 @@ func (t *Till) outboxLeader() bool {
 	return open
 }
 
+// outboxHeard lists the store's tills this one hears from now, with the
+// clock and chain head each showed at the last ledger exchange: the
+// outbox's store-wide watermark (outbox.Heard). A till not connected, or
+// not synced for three sync intervals, is not listed: the outbox does not
+// wait for it, and its events that arrive later go out late.
+func (t *Till) outboxHeard() []outbox.Heard {
+	if t.sync == nil {
+		return nil
+	}
+	syncs := t.sync.Peers()
+	now := t.cfg.Now()
+	var out []outbox.Heard
+	for _, p := range t.host.Peers() {
+		if !p.Connected || !p.Admitted || p.Till == (ledger.TillID{}) || p.Till == t.id {
+			continue
+		}
+		st, ok := syncs[p.ID]
+		if !ok || st.LastSync.IsZero() || now.Sub(st.LastSync) > 3*t.cfg.SyncInterval {
+			continue
+		}
+		out = append(out, outbox.Heard{Till: p.Till, Seq: st.Vector[p.Till], Clock: st.LastSync.Add(st.Skew)})
+	}
+	return out
+}
+
 // outboxHold is how long a till with an HQ that is not the relay leaves
 // the outbox to others after it starts (outboxLeader).
 const outboxHold = 15 * time.Second
@@ -131,7 +159,7 @@ func (t *Till) outboxStatus(st *ui.Status) {
 	for _, s := range t.outbox.Status() {
 		st.Outbox = append(st.Outbox, ui.OutboxStatus{Connector: s.Connector, Configured: s.Configured, Sending: s.Sending,
 			Reachable: s.Reachable, Pending: s.Pending, Oldest: s.Oldest, Dead: s.Dead, LastError: s.LastError, Line: s.Line,
-			LineNote: outboxLineNote(s, t.cfg.Now())})
+			LineNote: outboxLineNote(s)})
 		if s.Dead > 0 {
 			st.AddProblem(ui.Note{Key: ui.NoteDeadLetters, Args: map[string]any{"connector": s.Connector, "n": s.Dead},
 				Text: fmt.Sprintf("%s: %d item(s) in the dead-letter list need a manager (Settings, Outbox)", s.Connector, s.Dead)})
@@ -139,43 +167,11 @@ func (t *Till) outboxStatus(st *ui.Status) {
 	}
 }
 
-// outboxLineNote is a connector's backlog line (outbox.Status.Line, its
-// words) as a note the page translates: the same cases as the line.
-func outboxLineNote(s outbox.Status, now time.Time) ui.Note {
-	n := ui.Note{Args: map[string]any{"connector": s.Connector}, Text: s.Line}
-	switch {
-	case !s.Configured:
-		n.Key = ui.OutboxLineNotConfigured
-		return n
-	case s.Elsewhere != "":
-		n.Key, n.Args["where"] = ui.OutboxLineElsewhere, s.Elsewhere
-		return n
-	case !s.Counted:
-		n.Key = ui.OutboxLineCounting
-		return n
-	}
-	n.Key = ui.OutboxLineAllSent
-	if s.Dead > 0 {
-		n.Key = ui.OutboxLineNothingPending
-	}
-	if s.Pending > 0 {
-		n.Args["n"] = s.Pending
-		switch s.Noun {
-		case "receipts":
-			n.Key = ui.OutboxLinePendingReceipts
-		case "messages":
-			n.Key = ui.OutboxLinePendingMessages
-		default:
-			n.Key, n.Args["noun"] = ui.OutboxLinePending, s.Noun
-		}
-		if !s.Oldest.IsZero() {
-			n.Args["age_s"] = max(0, int64(now.Sub(s.Oldest)/time.Second))
-		}
-	}
-	if s.Dead > 0 {
-		n.Args["dead"] = s.Dead
-	}
-	return n
+// outboxLineNote is a connector's backlog line as a note the page
+// translates: node/outbox's message (outbox.Status.Note), whose English
+// is the line.
+func outboxLineNote(s outbox.Status) ui.Note {
+	return ui.Note{Key: s.Note.Key, Args: maps.Clone(s.Note.Args), Text: s.Line}
 }
 
 // DeadLetters lists the store's dead letters (ui.Outboxer).

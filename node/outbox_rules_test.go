@@ -3,12 +3,7 @@ package node_test
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ui"
@@ -18,20 +13,7 @@ import (
 // product down to its reorder point sends one message naming it, and
 // later checks (the till looks every 5 s) send no second one.
 func TestLowStockAlertOnce(t *testing.T) {
-	const token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc-123"
-	var mu sync.Mutex
-	var texts []string
-	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m struct {
-			Text string `json:"text"`
-		}
-		json.NewDecoder(r.Body).Decode(&m)
-		mu.Lock()
-		texts = append(texts, m.Text)
-		mu.Unlock()
-		io.WriteString(w, `{"ok":true,"result":{"message_id":3}}`)
-	}))
-	defer bot.Close()
+	botURL, texts := telegramBot(t)
 	s := newStore(t, 1)
 	r := s.start(t, s.tills[0])
 	seed(t, r, 3)
@@ -44,7 +26,7 @@ func TestLowStockAlertOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = r.PutOutboxSettings(t.Context(), ui.OutboxSettings{
-		Telegram: ui.TelegramSettings{API: bot.URL, Chat: "-100123", Token: token},
+		Telegram: ui.TelegramSettings{API: botURL, Chat: "-100123", Token: testBotToken},
 		Rules:    ui.NotifyRules{LowStock: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -52,15 +34,8 @@ func TestLowStockAlertOnce(t *testing.T) {
 	sell(t, r, "s1", "10002", 4) // 96 left: above the reorder point
 	sell(t, r, "s2", "10001", 1)
 	sell(t, r, "s3", "10002", 1) // 95: at it
-	var first string
-	waitFor(t, "the low stock alert", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(texts) > 0 {
-			first = texts[0]
-		}
-		return len(texts) > 0
-	})
+	waitFor(t, "the low stock alert", func() bool { return len(texts()) > 0 })
+	first := texts()[0]
 	if !strings.Contains(first, "Low stock: ") || !strings.Contains(first, "(10002) is at 95, reorder point 95") {
 		t.Fatalf("alert %q", first)
 	}
@@ -71,37 +46,9 @@ func TestLowStockAlertOnce(t *testing.T) {
 	})
 	r.CheckAlerts(t.Context())
 	r.CheckAlerts(t.Context())
-	mu.Lock()
-	defer mu.Unlock()
-	if len(texts) != 1 {
-		t.Fatalf("%d messages, want 1: %q", len(texts), texts)
+	if got := texts(); len(got) != 1 {
+		t.Fatalf("%d messages, want 1: %q", len(got), got)
 	}
-}
-
-// testBotToken is the bot token telegramBot answers to.
-const testBotToken = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc-123"
-
-// telegramBot is a local Telegram Bot API (sendMessage): its URL and the
-// messages it took, in order.
-func telegramBot(t *testing.T) (string, func() []string) {
-	var mu sync.Mutex
-	var texts []string
-	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m struct {
-			Text string `json:"text"`
-		}
-		if r.URL.Path != "/bot"+testBotToken+"/sendMessage" || json.NewDecoder(r.Body).Decode(&m) != nil {
-			http.Error(w, `{"ok":false,"description":"Unauthorized"}`, http.StatusUnauthorized)
-			return
-		}
-		mu.Lock()
-		texts = append(texts, m.Text)
-		n := len(texts)
-		mu.Unlock()
-		fmt.Fprintf(w, `{"ok":true,"result":{"message_id":%d}}`, n)
-	}))
-	t.Cleanup(bot.Close)
-	return bot.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
 }
 
 // TestOutboxSettingsKeepSecretAndSince: for each destination, a write

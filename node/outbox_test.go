@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -24,6 +23,32 @@ import (
 // on one till's manager screen, sells at two tills (no HQ: the lowest
 // numbered till sends), and kills the sending till while it drains a
 // backlog left by a fiscal outage: the other till carries on from the
+// testBotToken is the bot token telegramBot answers to.
+const testBotToken = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc-123"
+
+// telegramBot is a local Telegram Bot API (sendMessage): its URL and the
+// messages it took, in order.
+func telegramBot(t *testing.T) (string, func() []string) {
+	var mu sync.Mutex
+	var texts []string
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Text string `json:"text"`
+		}
+		if r.URL.Path != "/bot"+testBotToken+"/sendMessage" || json.NewDecoder(r.Body).Decode(&m) != nil {
+			http.Error(w, `{"ok":false,"description":"Unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		texts = append(texts, m.Text)
+		n := len(texts)
+		mu.Unlock()
+		fmt.Fprintf(w, `{"ok":true,"result":{"message_id":%d}}`, n)
+	}))
+	t.Cleanup(bot.Close)
+	return bot.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
+}
+
 // replicated state, and every receipt is registered exactly once.
 func TestOutboxFiscalAcrossTillsAndFailover(t *testing.T) {
 	sim := fiscalsim.NewSim()
@@ -151,28 +176,12 @@ func median(d []time.Duration) time.Duration {
 // TestShiftCloseSendsZToTelegram: a manager asks for closed shifts on
 // Telegram; closing a shift sends its Z summary once.
 func TestShiftCloseSendsZToTelegram(t *testing.T) {
-	const token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc-123"
-	var mu sync.Mutex
-	var texts []string
-	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m struct {
-			Text string `json:"text"`
-		}
-		if r.URL.Path != "/bot"+token+"/sendMessage" || json.NewDecoder(r.Body).Decode(&m) != nil {
-			http.Error(w, `{"ok":false,"description":"Unauthorized"}`, http.StatusUnauthorized)
-			return
-		}
-		mu.Lock()
-		texts = append(texts, m.Text)
-		mu.Unlock()
-		io.WriteString(w, `{"ok":true,"result":{"message_id":7}}`)
-	}))
-	defer bot.Close()
+	botURL, texts := telegramBot(t)
 	s := newStore(t, 1)
 	r := s.start(t, s.tills[0])
 	seed(t, r, 3)
 	err := r.PutOutboxSettings(t.Context(), ui.OutboxSettings{
-		Telegram: ui.TelegramSettings{API: bot.URL, Chat: "-100123", Token: token},
+		Telegram: ui.TelegramSettings{API: botURL, Chat: "-100123", Token: testBotToken},
 		Rules:    ui.NotifyRules{ShiftClosed: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -185,11 +194,9 @@ func TestShiftCloseSendsZToTelegram(t *testing.T) {
 		Counted: []ledger.Denomination{{Value: 10000, Count: 1}}}, "close"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the Z summary on Telegram", func() bool { mu.Lock(); defer mu.Unlock(); return len(texts) == 1 })
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(texts[0], "Till 1 closed its shift (staff 1), Z report: 1 sales") || !strings.Contains(texts[0], "over/short") {
-		t.Fatalf("message %q", texts[0])
+	waitFor(t, "the Z summary on Telegram", func() bool { return len(texts()) == 1 })
+	if got := texts(); !strings.Contains(got[0], "Till 1 closed its shift (staff 1), Z report: 1 sales") || !strings.Contains(got[0], "over/short") {
+		t.Fatalf("message %q", got[0])
 	}
 }
 
@@ -197,20 +204,7 @@ func TestShiftCloseSendsZToTelegram(t *testing.T) {
 // and a till gone, the clock moves two hours on: the manager hears once
 // of each, per rule.
 func TestAlertsForFiscalBacklogAndSilentTill(t *testing.T) {
-	const token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc-123"
-	var mu sync.Mutex
-	var texts []string
-	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m struct {
-			Text string `json:"text"`
-		}
-		json.NewDecoder(r.Body).Decode(&m)
-		mu.Lock()
-		texts = append(texts, m.Text)
-		mu.Unlock()
-		io.WriteString(w, `{"ok":true,"result":{"message_id":9}}`)
-	}))
-	defer bot.Close()
+	botURL, texts := telegramBot(t)
 	sim := fiscalsim.NewSim()
 	fs := httptest.NewServer(sim.Handler())
 	defer fs.Close()
@@ -243,7 +237,7 @@ func TestAlertsForFiscalBacklogAndSilentTill(t *testing.T) {
 	hours, minutes := int64(1), int64(30)
 	err = t1.PutOutboxSettings(t.Context(), ui.OutboxSettings{
 		Fiscal:   ui.FiscalSettings{URL: fs.URL, TIN: "201234567"},
-		Telegram: ui.TelegramSettings{API: bot.URL, Chat: "-100123", Token: token},
+		Telegram: ui.TelegramSettings{API: botURL, Chat: "-100123", Token: testBotToken},
 		Rules:    ui.NotifyRules{FiscalBacklogHours: &hours, TillOfflineMinutes: &minutes}})
 	if err != nil {
 		t.Fatal(err)
@@ -251,11 +245,9 @@ func TestAlertsForFiscalBacklogAndSilentTill(t *testing.T) {
 	sell(t, t1, "k1", "10001", 1)
 	t2.stop()
 	skew.Store(int64(2 * time.Hour))
-	waitFor(t, "two alerts", func() bool { mu.Lock(); defer mu.Unlock(); return len(texts) >= 2 })
-	mu.Lock()
-	got := strings.Join(texts, "\n")
-	n := len(texts)
-	mu.Unlock()
+	waitFor(t, "two alerts", func() bool { return len(texts()) >= 2 })
+	got := strings.Join(texts(), "\n")
+	n := len(texts())
 	if n != 2 || !strings.Contains(got, "Fiscal registration is behind") || !strings.Contains(got, "1 receipts pending") ||
 		!strings.Contains(got, "Till 2 (Till 2) has not been heard from since") {
 		t.Fatalf("alerts:\n%s", got)

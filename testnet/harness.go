@@ -694,7 +694,12 @@ func (h *harness) kill(s *slot) error {
 		return fmt.Errorf("kill %s: it is not running", s.name)
 	}
 	s.st.epoch.Add(1)
-	return th.stop(true)
+	_, inc, _ := s.current()
+	err := th.stop(true)
+	if h.out != nil && inc != nil {
+		h.out.noteKill(s.st, inc.id) // outbox.go: what the store held of it
+	}
+	return err
 }
 
 // applyPartition brings every running till's refusals and HQ's gate in

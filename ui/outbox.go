@@ -22,8 +22,9 @@ type OutboxStatus struct {
 	Line string `json:"line"`
 	// LineNote is Line for the page to translate: a till.outbox.line.*
 	// key (OutboxLineKeys) and its args, with "age_s" (the oldest
-	// pending item's age in seconds) and "dead" (dead letters) added to
-	// the sentence when present. Its Text is Line.
+	// pending item's age in seconds), "dead" (dead letters) and
+	// "waiting" (the till the store-wide order waits for) added to the
+	// sentence when present. Its Text is Line.
 	LineNote Note `json:"line_note"`
 }
 
@@ -39,11 +40,12 @@ const (
 	OutboxLinePending         = "till.outbox.line.pending"          // {connector} {n} {noun}
 	OutboxLineOldest          = "till.outbox.line.oldest"           // {age}, appended
 	OutboxLineDead            = "till.outbox.line.dead"             // {n}, appended
+	OutboxLineWaiting         = "till.outbox.line.waiting"          // {till}, appended
 )
 
 // OutboxLineKeys lists every key of an outbox line.
 var OutboxLineKeys = []string{OutboxLineNotConfigured, OutboxLineElsewhere, OutboxLineCounting, OutboxLineAllSent,
-	OutboxLineNothingPending, OutboxLinePendingReceipts, OutboxLinePendingMessages, OutboxLinePending, OutboxLineOldest, OutboxLineDead}
+	OutboxLineNothingPending, OutboxLinePendingReceipts, OutboxLinePendingMessages, OutboxLinePending, OutboxLineOldest, OutboxLineDead, OutboxLineWaiting}
 
 // DeadLetter is an item a service refused for good, or that failed too
 // often, waiting for a manager.

@@ -69,10 +69,24 @@ func (l *storeLedger) Range(till ledger.TillID, from uint64, f func(*ledger.Even
 func TestOutboxMovesToHQAndBack(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		sim := fiscalsim.NewSim()
-		fs := httptest.NewServer(sim.Handler())
+		// The service takes 5 to 45 ms a receipt (slow enough that the
+		// store is mid-drain when it hands over), and goes down in the
+		// middle of the store's drain: from then on it answers 503 at
+		// once, while the requests it already took (up to 16 in flight)
+		// are registered, whether or not the store still waits for their
+		// answers.
+		var down atomic.Bool
+		var n atomic.Int64
+		fs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, `{"error":{"code":"maintenance","message":"down"}}`, http.StatusServiceUnavailable)
+				return
+			}
+			time.Sleep(time.Duration(5+n.Add(7)%41) * time.Millisecond) // the service's work, not a wait for the test
+			sim.Handler().ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+		}))
 		defer fs.Close()
 		sim.SetBase(fs.URL)
-		sim.Set(fiscalsim.Faults{Delay: fiscalsim.Duration(25 * time.Millisecond)}) // slow enough that the store is mid-drain when it hands over
 		settings := fiscal.Settings{URL: fs.URL, TIN: "201234567"}
 		raw, _ := json.Marshal(settings)
 
@@ -146,6 +160,10 @@ func TestOutboxMovesToHQAndBack(t *testing.T) {
 		}
 
 		testkit.WaitFor(t, "the store halfway", 10*time.Second, func() bool { return sim.Stats().Registered >= 50 })
+		down.Store(true)
+		testkit.WaitFor(t, "the store finds the service down", 10*time.Second, func() bool {
+			return strings.Contains(so.Status()[0].LastError, "503")
+		})
 		if ans := report(nil, nil); ans.At["fiscal"] != hqapi.OutboxAtStore || len(ans.Handover) != 0 {
 			t.Fatalf("before the move: %+v", ans)
 		}
@@ -172,7 +190,11 @@ func TestOutboxMovesToHQAndBack(t *testing.T) {
 		if atHandover >= 150 {
 			t.Fatalf("the store registered everything (%d) before the move: nothing to test", atHandover)
 		}
+		down.Store(false)
 		testkit.WaitFor(t, "HQ registers the rest", 20*time.Second, func() bool { return sim.Stats().Registered == 150 })
+		if s := sim.Stats(); s.Duplicates != 0 {
+			t.Fatalf("HQ sent %d receipts again that the service had registered for the store before the hand-over", s.Duplicates)
+		}
 		t.Logf("%+v", sim.Stats())
 		sell(20) // the store sells on; HQ registers from what the relay uploads
 		testkit.WaitFor(t, "HQ registers new sales", 20*time.Second, func() bool { return sim.Stats().Registered == 170 })

@@ -53,6 +53,17 @@ type Config struct {
 	// one was away or cut off, whether or not the CRDT has brought those
 	// records yet. An error postpones sending to the next round.
 	Catchup func(ctx context.Context, connector string) ([][]crdt.OutboxEntry, error)
+	// Heard, if set, lists the other tills of the store this till hears
+	// from now (connected, synced lately) with the clock each last showed:
+	// the store-wide order's watermark (watermark.go). A connector that
+	// is not PerTill sends an item only once every till listed has shown
+	// an event or a clock at least as late, or once the item waited Hold.
+	// nil: items go out in the order this till holds them (HQ).
+	Heard func() []Heard
+	// Hold bounds how long an item waits for a till's watermark: a till
+	// that is listed but whose clock lags (or that went quiet since) is
+	// then passed over.
+	Hold time.Duration
 	// Elsewhere names the side an inactive connector runs at, for its
 	// status line ("fiscal: sent by HQ").
 	Elsewhere string
@@ -91,7 +102,7 @@ type Config struct {
 // DefaultConfig returns the defaults of a till.
 func DefaultConfig() Config {
 	return Config{MinBackoff: time.Second, MaxBackoff: time.Minute, MaxAttempts: 8, Batch: 2000,
-		Flush: 64, FlushEvery: 200 * time.Millisecond, Poll: 2 * time.Second, Timeout: 30 * time.Second, Elsewhere: "HQ",
+		Flush: 64, FlushEvery: 200 * time.Millisecond, Poll: 2 * time.Second, Timeout: 30 * time.Second, Elsewhere: "HQ", Hold: 15 * time.Second,
 		Number: func(ledger.TillID) uint32 { return 0 }, Logger: slog.Default(), Now: time.Now}
 }
 
@@ -118,8 +129,8 @@ func (c Config) Validate() error {
 		return errors.New("outbox: max attempts must be at least 1")
 	case c.Batch < 1 || c.Flush < 1 || c.Flush > 255 || c.FlushEvery <= 0:
 		return errors.New("outbox: batch must be positive, flush 1..255 with a positive interval")
-	case c.Poll <= 0 || c.Timeout <= 0:
-		return errors.New("outbox: poll and timeout must be positive")
+	case c.Poll <= 0 || c.Timeout <= 0 || c.Hold <= 0:
+		return errors.New("outbox: poll, timeout and hold must be positive")
 	case c.Logger == nil || c.Now == nil:
 		return errors.New("outbox: no logger or clock")
 	}

@@ -37,6 +37,20 @@
 // strict ledger order (an item that failed holds back the ones after
 // it); a wider window sends items in order but lets them overlap.
 //
+// # Store-wide order
+//
+// A connector that is not PerTill gets the store's items in ledger order
+// (HLC time, till number, seq) among the tills this till hears from: an
+// item goes only once every till Config.Heard lists has shown an event
+// or a clock at least as late (watermark.go), or once it has held the
+// outbox back for Config.Hold. A till not listed (cut off, silent) is not
+// waited for; its events that arrive later go out late. Status.WaitingFor
+// names the till an item waits for.
+//
+// When the service is found away, the round takes no new item but lets
+// the requests in flight answer and records them: an answer cut off is
+// an item the service may hold that goes again.
+//
 // # Concurrency
 //
 // Run runs one goroutine per connector (plus Window senders during a

@@ -11,5 +11,5 @@ func TestImports(t *testing.T) {
 	g := testkit.Imports(t, ".")
 	g.Never("node composes the outbox", mod+"node", mod+"node/relay", mod+"node/hq/...")
 	g.Never("connectors import the outbox, not the other way round", mod+"node/outbox/fiscal", mod+"node/outbox/notify", mod+"node/outbox/outboxtest")
-	g.Never("screens and devices are elsewhere", mod+"ui/...", mod+"hw/...", mod+"cmd/...", mod+"testnet/...")
+	g.Never("screens and devices are elsewhere (the status line's English comes from ui/i18n's catalog)", mod+"ui", mod+"ui/web/...", mod+"ui/browsertest/...", mod+"hw/...", mod+"cmd/...", mod+"testnet/...")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Record kinds in the store's outbox state (crdt.OutboxEntry.Kind).
@@ -55,6 +56,7 @@ type Outbox struct {
 	cfg   Config
 	log   *slog.Logger
 	conns []*conn
+	cat   *i18n.Catalog // the English of the status lines
 }
 
 // conn is one connector's state on this till.
@@ -78,6 +80,10 @@ type conn struct {
 	downUntil time.Time                   // no sending before this
 	rng       *rand.Rand
 	status    Status
+	// lag holds, per till, since when the store-wide watermark has
+	// waited for it (watermark.go); holding is true while an item waits.
+	lag     map[ledger.TillID]time.Time
+	holding bool
 }
 
 type failure struct {
@@ -91,11 +97,15 @@ func New(cfg Config) (*Outbox, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox")}
+	cat, err := i18n.Embedded()
+	if err != nil {
+		return nil, fmt.Errorf("outbox: message catalogs: %w", err)
+	}
+	o := &Outbox{cfg: cfg, log: cfg.Logger.With("component", "outbox"), cat: cat}
 	for i, c := range cfg.Connectors {
 		o.conns = append(o.conns, &conn{c: c, wake: make(chan struct{}, 1), cursor: ledger.Vector{},
 			done: map[ledger.EventID]bool{}, fails: map[ledger.EventID]*failure{}, refs: map[string]ledger.EventID{},
-			rng:    newRand(cfg.Seed ^ uint64(i)<<32),
+			lag: map[ledger.TillID]time.Time{}, rng: newRand(cfg.Seed ^ uint64(i)<<32),
 			status: Status{Connector: c.Name(), Noun: c.Noun()}})
 	}
 	return o, nil
@@ -254,7 +264,9 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 	tills := map[ledger.TillID]*scanned{}
 	full := false
 	var cands []pending
-	for till, head := range o.cfg.Ledger.Vector() {
+	var cut *ledger.HLC
+	heads := o.cfg.Ledger.Vector()
+	for till, head := range heads {
 		from := cursor[till] + 1
 		if from > head {
 			continue
@@ -271,6 +283,10 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 			}
 			if n >= o.cfg.Batch {
 				full = true
+				if cut == nil || ev.Time.Before(*cut) {
+					t := ev.Time
+					cut = &t // this till's later items are not in this round
+				}
 				return false
 			}
 			return true
@@ -291,6 +307,14 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 	})
 	ordered := perTill(k.c)
 	held := map[ledger.TillID]bool{} // per till: a till whose item waits holds back its later ones
+	// Store-wide order (not per till): an item goes only once no till
+	// this one hears from can still bring an earlier one (watermark.go).
+	var marks map[ledger.TillID]ledger.HLC
+	if !ordered {
+		marks = o.marks(heads)
+	}
+	holding := false
+	var waiting ledger.TillID
 	for _, c := range cands {
 		if len(items) >= o.cfg.Batch {
 			full = true
@@ -317,6 +341,13 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 			k.mu.Unlock()
 			continue
 		}
+		if !ordered && cut != nil && c.ev.Time.After(*cut) {
+			break // a till's items above its batch may come before it: next round
+		}
+		if w, wait := o.waitFor(k, marks, c.ev.Time, now); wait {
+			holding, waiting = true, w
+			break // every later candidate is later still
+		}
 		if f != nil && now.Before(f.next) {
 			if k.c.Window() == 1 {
 				break // in order: nothing after it goes first
@@ -326,6 +357,12 @@ func (o *Outbox) round(ctx context.Context, k *conn) (bool, error) {
 		}
 		items = append(items, c)
 	}
+
+	var first ledger.HLC
+	if len(cands) > 0 {
+		first = cands[0].ev.Time
+	}
+	o.settleLag(k, marks, first, holding, waiting)
 
 	sent, err := o.send(ctx, k, items)
 	if err != nil {
@@ -358,6 +395,17 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	// message sent again after the restart. Nothing new goes out.
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
+	// halt stops taking items (the service is away, or an ordered item
+	// failed) but lets the requests in flight answer: the service may
+	// have taken them, and an answer not recorded is an item sent again
+	// (by the next round, another till or HQ after a hand-over).
+	var halted atomic.Bool
+	haltCh := make(chan struct{})
+	halt := func() {
+		if halted.CompareAndSwap(false, true) {
+			close(haltCh)
+		}
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -402,7 +450,7 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 			for lane := range jobs {
 			laneItems:
 				for i, p := range lane {
-					if i > 0 && (!o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil) {
+					if i > 0 && (halted.Load() || !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil) {
 						break
 					}
 					attempt := 1
@@ -431,11 +479,13 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 	go func() {
 		defer close(jobs)
 		for _, p := range lanes {
-			if !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil {
-				return // stopping, handed over, or another till leads now: what is not out yet goes later, or from there
+			if halted.Load() || !o.active(k.c.Name()) || !o.cfg.Leader() || ctx.Err() != nil || sctx.Err() != nil {
+				return // halted, stopping, handed over, or another till leads now: what is not out yet goes later, or from there
 			}
 			select {
 			case jobs <- p:
+			case <-haltCh:
+				return
 			case <-sctx.Done():
 				return
 			case <-ctx.Done():
@@ -484,7 +534,7 @@ func (o *Outbox) send(ctx context.Context, k *conn, items []pending) (int, error
 			if final {
 				finals++
 			} else if ordered || errors.Is(r.err, ErrUnreachable) {
-				stop() // keep the order; or the service is away: stop sending
+				halt() // keep the order; or the service is away: send nothing more, record what is in flight
 			}
 			if ordered {
 				gate <- final
@@ -504,9 +554,9 @@ func (o *Outbox) settle(ctx context.Context, k *conn, p pending, res Result, err
 	rec := Record{Till: hex.EncodeToString(p.ev.Till[:]), Seq: p.ev.Seq, Receipt: o.receipt(p.number, p.ev),
 		Kind: string(p.ev.Kind()), Attempts: attempt, At: now.UnixMilli(), By: o.cfg.Self}
 	if errors.Is(err, context.Canceled) {
-		// The round stopped sending (an unreachable service, an ordered
-		// item that failed, or the till stopping past stopGrace); this
-		// one was cut short: no attempt.
+		// The round was cut short (a result it could not record, or the
+		// till stopping past stopGrace): no attempt. The service may
+		// have taken it; it goes again under the same key.
 		return nil, false
 	}
 	if err == nil && res.Ref != "" {

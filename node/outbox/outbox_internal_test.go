@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 func TestBackoffDoublesCappedWithJitter(t *testing.T) {
@@ -36,10 +38,16 @@ func TestAgeAndLine(t *testing.T) {
 		{Status{Connector: "telegram", Noun: "messages", Configured: true, Counted: true, Pending: 1, Oldest: now.Add(-40 * time.Second), Dead: 2},
 			"telegram: 1 messages pending, oldest 40 s, 2 in the dead-letter list"},
 		{Status{Connector: "fiscal", Noun: "receipts", Configured: true, Counted: true, Pending: 3, Oldest: now.Add(-50 * time.Hour)},
-			"fiscal: 3 receipts pending, oldest 2 days"},
+			"fiscal: 3 receipts pending, oldest 2 d 2 h"},
+		{Status{Connector: "telegram", Noun: "messages", Configured: true, Counted: true, Pending: 2, Oldest: now.Add(-5 * time.Second), WaitingFor: 3},
+			"telegram: 2 messages pending, oldest 5 s, waiting for till 3"},
+	}
+	cat, err := i18n.Embedded()
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range cases {
-		if got := c.s.line(now); got != c.want {
+		if got := Describe(c.s, now, cat).Line; got != c.want {
 			t.Errorf("line %+v = %q, want %q", c.s, got, c.want)
 		}
 	}

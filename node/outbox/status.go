@@ -9,6 +9,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Status is one connector's state as this till sees it.
@@ -33,12 +34,17 @@ type Status struct {
 	Dead int `json:"dead"`
 	// Counted is false until this till first counted the backlog.
 	Counted bool `json:"counted"`
+	// WaitingFor is the number of the till whose events the next item
+	// waits for (the store-wide order's watermark), 0 when none.
+	WaitingFor uint32 `json:"waiting_for,omitempty"`
 	// Sent counts items this till sent since it started.
 	Sent      uint64 `json:"sent"`
 	LastError string `json:"last_error,omitempty"`
 	// Line is the backlog as a person reads it: "fiscal: 42 receipts
-	// pending, oldest 3 h 10 min".
+	// pending, oldest 3 h 10 min": Note in English.
 	Line string `json:"line"`
+	// Note is Line as a message a page translates.
+	Note LineNote `json:"note"`
 }
 
 // count recounts a connector's backlog from the ledger above the store's
@@ -111,38 +117,124 @@ func (o *Outbox) Status() []Status {
 		if !st.Sending {
 			st.Reachable = false
 		}
-		st.Line = st.line(now)
+		st = Describe(st, now, o.cat)
 		out = append(out, st)
 	}
 	return out
 }
 
-// line renders the backlog: "fiscal: 42 receipts pending, oldest 3 h 10
-// min", "fiscal: all sent", "telegram: not configured".
-func (s Status) line(now time.Time) string {
-	if !s.Configured {
-		return s.Connector + ": not configured"
+// The message keys of a connector's line (LineNote), in the till's
+// catalogs (ui/i18n/catalog/till.*.json; ui.OutboxLineKeys lists them
+// for the pages).
+const (
+	LineNotConfigured   = "till.outbox.line.not_configured"   // {connector}
+	LineElsewhere       = "till.outbox.line.elsewhere"        // {connector} {where}
+	LineCounting        = "till.outbox.line.counting"         // {connector}
+	LineAllSent         = "till.outbox.line.all_sent"         // {connector}
+	LineNothingPending  = "till.outbox.line.nothing_pending"  // {connector}
+	LinePendingReceipts = "till.outbox.line.pending_receipts" // {connector} {n}
+	LinePendingMessages = "till.outbox.line.pending_messages" // {connector} {n}
+	LinePending         = "till.outbox.line.pending"          // {connector} {n} {noun}
+	LineOldest          = "till.outbox.line.oldest"           // {age}, appended for arg age_s
+	LineDead            = "till.outbox.line.dead"             // {n}, appended for arg dead
+	LineWaiting         = "till.outbox.line.waiting"          // {till}, appended for arg waiting
+)
+
+// LineKeys lists every key of a line.
+var LineKeys = []string{LineNotConfigured, LineElsewhere, LineCounting, LineAllSent, LineNothingPending,
+	LinePendingReceipts, LinePendingMessages, LinePending, LineOldest, LineDead, LineWaiting}
+
+// LineNote is a connector's line as a message: Key and Args fill one of
+// the keys above, and the args "age_s" (the oldest pending item's age in
+// seconds), "dead" (dead letters) and "waiting" (the till the watermark
+// waits for) each append their sentence when present. Status.Line is its
+// English; a page renders it in the till's language.
+type LineNote struct {
+	Key  string         `json:"key"`
+	Args map[string]any `json:"args,omitempty"`
+}
+
+// Describe returns s with its line (Note, and Line its English from
+// cat) as at now.
+func Describe(s Status, now time.Time, cat *i18n.Catalog) Status {
+	s.Note = s.note(now)
+	s.Line = s.Note.English(cat)
+	return s
+}
+
+// note is the line as a message: "fiscal: 42 receipts pending, oldest 3
+// h 10 min", "fiscal: all sent", "telegram: not configured".
+func (s Status) note(now time.Time) LineNote {
+	n := LineNote{Args: map[string]any{"connector": s.Connector}}
+	switch {
+	case !s.Configured:
+		n.Key = LineNotConfigured
+		return n
+	case s.Elsewhere != "":
+		n.Key, n.Args["where"] = LineElsewhere, s.Elsewhere
+		return n
+	case !s.Counted:
+		n.Key = LineCounting
+		return n
 	}
-	if s.Elsewhere != "" {
-		return s.Connector + ": sent by " + s.Elsewhere
-	}
-	if !s.Counted {
-		return s.Connector + ": counting the backlog"
-	}
-	l := s.Connector + ": all sent"
+	n.Key = LineAllSent
 	if s.Dead > 0 {
-		l = s.Connector + ": nothing pending"
+		n.Key = LineNothingPending
 	}
 	if s.Pending > 0 {
-		l = fmt.Sprintf("%s: %d %s pending", s.Connector, s.Pending, s.Noun)
+		n.Args["n"] = s.Pending
+		switch s.Noun {
+		case "receipts":
+			n.Key = LinePendingReceipts
+		case "messages":
+			n.Key = LinePendingMessages
+		default:
+			n.Key, n.Args["noun"] = LinePending, s.Noun
+		}
 		if !s.Oldest.IsZero() {
-			l += ", oldest " + Age(now.Sub(s.Oldest))
+			n.Args["age_s"] = max(0, int64(now.Sub(s.Oldest)/time.Second))
+		}
+		if s.WaitingFor > 0 {
+			n.Args["waiting"] = s.WaitingFor
 		}
 	}
 	if s.Dead > 0 {
-		l += fmt.Sprintf(", %d in the dead-letter list", s.Dead)
+		n.Args["dead"] = s.Dead
+	}
+	return n
+}
+
+// English renders a note with the English catalog, as a page renders it
+// in its language (ui/web/outbox.js lineText).
+func (n LineNote) English(cat *i18n.Catalog) string {
+	var args []any
+	for k, v := range n.Args {
+		args = append(args, k, v)
+	}
+	l := cat.T(i18n.English, n.Key, args...)
+	if s, ok := n.Args["age_s"].(int64); ok {
+		l += cat.T(i18n.English, LineOldest, "age", ageText(cat, s))
+	}
+	if d, ok := n.Args["dead"]; ok {
+		l += cat.T(i18n.English, LineDead, "n", d)
+	}
+	if w, ok := n.Args["waiting"]; ok {
+		l += cat.T(i18n.English, LineWaiting, "till", w)
 	}
 	return l
+}
+
+// ageText is a number of seconds in words, as the pages write it.
+func ageText(cat *i18n.Catalog, s int64) string {
+	switch {
+	case s < 60:
+		return cat.T(i18n.English, "till.dur.s", "s", s)
+	case s < 3600:
+		return cat.T(i18n.English, "till.dur.min", "min", s/60)
+	case s < 172800:
+		return cat.T(i18n.English, "till.dur.h_min", "h", s/3600, "min", s%3600/60)
+	}
+	return cat.T(i18n.English, "till.dur.d_h", "d", s/86400, "h", s%86400/3600)
 }
 
 // Age renders a duration as "3 h 10 min", "5 min", "40 s".

@@ -39,6 +39,7 @@ function lineText(o) {
   if (s.startsWith('\u27e6')) return o.line;
   if (a.age_s !== undefined) s += L('till.outbox.line.oldest', { age: ageText(a.age_s) });
   if (a.dead) s += L('till.outbox.line.dead', { n: a.dead });
+  if (a.waiting) s += L('till.outbox.line.waiting', { till: a.waiting });
   return s;
 }
 
