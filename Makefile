@@ -57,15 +57,26 @@ race:
 sim:
 	$(GO) test -count=1 -run '^TestSeeds$$' ./testnet/sim
 
-# Every fuzz target in every package, FUZZTIME each.
+# Every fuzz target in every package, FUZZTIME each. Each package's
+# test binary is built once, instrumented for the fuzzer as `go test
+# -fuzz` builds it (`go test -c -fuzz=.`), and runs each of its targets
+# from the package directory (seeds and crashers in testdata/fuzz) with
+# the fuzz cache `go test` uses; a `go test -fuzz` per target linked the
+# binary again each time, and listing the targets linked one for every
+# package. Packages without a `func Fuzz` in a test file are not built.
 fuzz-short:
-	@for pkg in $$($(GO) list ./...); do \
-	  for t in $$($(GO) test -list "^Fuzz" $$pkg | grep "^Fuzz" | sort -u || true); do \
+	@bins=$$(mktemp -d); trap 'rm -rf "$$bins"' EXIT; cache=$$($(GO) env GOCACHE)/fuzz; \
+	$(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do \
+	  grep -qs '^func Fuzz' "$$dir"/*_test.go || continue; \
+	  bin=$$bins/$${pkg//\//_}.test; \
+	  $(GO) test -c -fuzz=. -o "$$bin" "$$pkg"; \
+	  for t in $$(cd "$$dir" && "$$bin" -test.list '^Fuzz' | grep '^Fuzz' | sort -u); do \
 	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
-	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) > /tmp/tillmesh-fuzz.log 2>&1 || \
-	    { echo "  retrying once (go's fuzzer can end a run with 'context deadline exceeded'; a real crasher replays from testdata)"; \
-	      $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) > /tmp/tillmesh-fuzz.log 2>&1; } || \
-	    { cat /tmp/tillmesh-fuzz.log; exit 1; }; \
+	    run() { (cd "$$dir" && "$$bin" -test.run '^$$' -test.fuzz "^$$t$$" -test.fuzztime $(FUZZTIME) \
+	      -test.fuzzcachedir "$$cache/$$pkg" -test.paniconexit0 -test.timeout 10m) > /tmp/tillmesh-fuzz.log 2>&1; }; \
+	    run || \
+	    { echo "  retrying once (go's fuzzer can end a run with 'context deadline exceeded'; a real crasher replays from testdata)"; run; } || \
+	    { cat /tmp/tillmesh-fuzz.log; echo "fuzz-short: $$pkg $$t failed"; exit 1; }; \
 	  done; \
 	done
 
