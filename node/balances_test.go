@@ -141,9 +141,7 @@ func TestCardTenderGated(t *testing.T) {
 	for _, k := range ledger.BaseKinds {
 		base = append(base, string(k))
 	}
-	if err := a.Inventory().PutKinds(ctx, b.ID().String(), base); err != nil {
-		t.Fatal(err)
-	}
+	announce(t, a, b, base)
 	before := a.DB().Vector()[a.ID()]
 	_, _, err := a.Sell(ctx, ui.SaleRequest{IdempotencyKey: "gated", Lines: []ui.SaleLine{{SKU: "10001", Qty: 1}},
 		Tenders: []ledger.Tender{{Kind: ledger.GiftCardTender, Amount: node.DemoCatalog(1)[0].Price, Ref: "GC-1"}}})

@@ -31,15 +31,10 @@ func TestCostPriceGateAndKeep(t *testing.T) {
 	for _, k := range ledger.Kinds {
 		old = append(old, string(k))
 	}
-	// The CRDT keeps the write of the higher DAG, so till 2's own
-	// announcement can win over one write: write until it holds.
-	waitFor(t, "till 2 announced as an older release", func() bool {
-		if err := a.Inventory().PutKinds(ctx, b.ID().String(), append(old, string(ledger.FeatureCashRounding))); err != nil {
-			t.Fatal(err)
-		}
-		got, err := a.TillsNotKnowing(ctx, ledger.FeatureCostPrice)
-		return err == nil && len(got) == 1 && got[0] == "till 2"
-	})
+	announce(t, a, b, append(old, string(ledger.FeatureCashRounding)))
+	if got, err := a.TillsNotKnowing(ctx, ledger.FeatureCostPrice); err != nil || len(got) != 1 || got[0] != "till 2" {
+		t.Fatalf("cost price with till 2 on an older release: tills not knowing %v, %v; want till 2", got, err)
+	}
 	costed := tea
 	costed.Cost = 140
 	err := a.PutProduct(ctx, costed)
@@ -62,12 +57,10 @@ func TestCostPriceGateAndKeep(t *testing.T) {
 
 	// Till 2 upgraded: the cost is set, and a price edit that does not
 	// mention it keeps it.
-	waitFor(t, "till 2 announced as this release", func() bool {
-		if err := a.Inventory().PutKinds(ctx, b.ID().String(), append(old, string(ledger.FeatureCashRounding), string(ledger.FeatureCostPrice))); err != nil {
-			t.Fatal(err)
-		}
-		return a.KindAllowed(ctx, ledger.FeatureCostPrice) == nil
-	})
+	announce(t, a, b, append(old, string(ledger.FeatureCashRounding), string(ledger.FeatureCostPrice)))
+	if err := a.KindAllowed(ctx, ledger.FeatureCostPrice); err != nil {
+		t.Fatalf("cost price once till 2 knows it: %v", err)
+	}
 	costed.Price = 260
 	if err := a.PutProduct(ctx, costed); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -44,9 +45,7 @@ func TestKindGateWaitsForEveryTill(t *testing.T) {
 	// Till 2 as an older release announced it: only "sale" (a release
 	// before the announcement existed has no entry at all, which counts the
 	// same). A first-release kind stays allowed; the gate names till 2.
-	if err := a.Inventory().PutKinds(ctx, b.ID().String(), []string{"sale"}); err != nil {
-		t.Fatal(err)
-	}
+	announce(t, a, b, []string{"sale"})
 	if got, err := a.TillsNotKnowing(ctx, ledger.KindRefund); err != nil || !slices.Equal(got, []string{"till 2"}) {
 		t.Fatalf("refund with till 2 announcing only sale: %v, %v; want till 2", got, err)
 	}
@@ -59,4 +58,31 @@ func TestKindGateWaitsForEveryTill(t *testing.T) {
 	if err := a.Inventory().PutKinds(ctx, b.ID().String(), []string{"sale", "bad kind"}); err == nil {
 		t.Fatal("a kind name with a space was accepted")
 	}
+}
+
+// announce makes till of announce kinds, as an older or newer release
+// would, and waits until till at's kind gate counts it: at holds of's
+// certificate (until then the gate leaves of out) and reads exactly those
+// kinds. The write is made at till of itself, as a till announces: the
+// CRDT keeps the write of the higher DAG, so the setting written at till
+// at could lose to of's own announcement, while of's later write always
+// wins over its earlier one. It is written again should of not hold it.
+func announce(t testing.TB, at, of *runningTill, kinds []string) {
+	t.Helper()
+	ctx := t.Context()
+	id := of.ID().String()
+	holds := func(r *runningTill) bool {
+		k, err := r.Inventory().Kinds(ctx)
+		return err == nil && slices.Equal(k[id], kinds)
+	}
+	waitFor(t, fmt.Sprintf("till %d announced as knowing %d kinds, at till %d", of.Number(), len(kinds), at.Number()), func() bool {
+		if !holds(of) {
+			if err := of.Inventory().PutKinds(ctx, id, kinds); err != nil {
+				t.Fatalf("announce %v for till %d: %v", kinds, of.Number(), err)
+			}
+			return false
+		}
+		certs, err := at.Inventory().Certificates(ctx)
+		return err == nil && certs[id] != nil && holds(at)
+	})
 }

@@ -33,9 +33,7 @@ func TestReturnKindIsGated(t *testing.T) {
 	for _, k := range ledger.BaseKinds {
 		base = append(base, string(k))
 	}
-	if err := a.Inventory().PutKinds(ctx, b.ID().String(), base); err != nil {
-		t.Fatal(err)
-	}
+	announce(t, a, b, base)
 	before := a.DB().Vector()[a.ID()]
 	if _, _, err := a.Record(ctx, ret, "ret-1"); !errors.Is(err, ui.ErrConflict) || !strings.Contains(err.Error(), "till 2") {
 		t.Fatalf("a return with till 2 on an older release: %v", err)
@@ -47,9 +45,7 @@ func TestReturnKindIsGated(t *testing.T) {
 	for _, k := range ledger.Kinds {
 		all = append(all, string(k))
 	}
-	if err := a.Inventory().PutKinds(ctx, b.ID().String(), all); err != nil {
-		t.Fatal(err)
-	}
+	announce(t, a, b, all)
 	if _, _, err := a.Record(ctx, ret, "ret-1"); err != nil {
 		t.Fatalf("a return once every till knows the kind: %v", err)
 	}

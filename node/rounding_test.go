@@ -86,15 +86,10 @@ func TestCashRoundingAndItsGate(t *testing.T) {
 	for _, k := range ledger.BaseKinds {
 		old = append(old, string(k))
 	}
-	// The CRDT keeps the write of the higher DAG, so till 2's own
-	// announcement can win over one write: write until it holds.
-	waitFor(t, "till 2 announced as an older release", func() bool {
-		if err := a.Inventory().PutKinds(ctx, b.ID().String(), old); err != nil {
-			t.Fatal(err)
-		}
-		got, err := a.TillsNotKnowing(ctx, ledger.FeatureCashRounding)
-		return err == nil && len(got) == 1 && got[0] == "till 2"
-	})
+	announce(t, a, b, old)
+	if got, err := a.TillsNotKnowing(ctx, ledger.FeatureCashRounding); err != nil || len(got) != 1 || got[0] != "till 2" {
+		t.Fatalf("cash rounding with till 2 on an older release: tills not knowing %v, %v; want till 2", got, err)
+	}
 	_, err = pay("short", "choy", 12300)
 	if !errors.Is(err, ui.ErrBadRequest) || !strings.Contains(err.Error(), "tenders short") || !strings.Contains(err.Error(), "till 2") || !strings.Contains(err.Error(), "cash_rounding") {
 		t.Fatalf("12,300 for 12,345 with till 2 on an old release: %v; want tenders short naming till 2 and cash_rounding", err)

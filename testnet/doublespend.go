@@ -1,13 +1,9 @@
 package testnet
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -409,34 +405,6 @@ func refundOffline(ctx context.Context, th tillHandle, key string, r *racedSale)
 		})
 	}
 	return ackInfo{}, fmt.Errorf("till handle %T", th)
-}
-
-// put sends a PUT as staff (the settings).
-func (p *procTill) put(ctx context.Context, staff, path string, in any) error {
-	s, err := p.login(ctx, staff)
-	if err != nil {
-		return err
-	}
-	body, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-CSRF-Token", s.csrf)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("PUT %s: %s %s", path, resp.Status, bytes.TrimSpace(b))
-	}
-	return nil
 }
 
 // raceCard issues the sale's gift card at its till the first time, then

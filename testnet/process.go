@@ -350,10 +350,22 @@ func (p *procTill) dropSession(staff string) {
 	p.sessMu.Unlock()
 }
 
-// post sends a state-changing request as staff: 2xx decodes into v; 4xx
-// is a refusal; anything else (no answer, 5xx) may be retried with the
-// same idempotency key.
+// post sends a state-changing request as staff (send).
 func (p *procTill) post(ctx context.Context, staff, path string, in, v any) error {
+	return p.send(ctx, http.MethodPost, staff, path, in, v)
+}
+
+// put sends a PUT as staff (the settings; send).
+func (p *procTill) put(ctx context.Context, staff, path string, in any) error {
+	return p.send(ctx, http.MethodPut, staff, path, in, nil)
+}
+
+// send sends a state-changing request as staff: 2xx decodes into v (v
+// nil: the answer is not read); 4xx is a refusal; anything else (no
+// answer, 5xx) may be retried with the same idempotency key. A 401 is
+// retried once with a new session: the till restarted, and sessions live
+// in memory.
+func (p *procTill) send(ctx context.Context, method, staff, path string, in, v any) error {
 	for attempt := 0; ; attempt++ {
 		s, err := p.login(ctx, staff)
 		if err != nil {
@@ -363,7 +375,7 @@ func (p *procTill) post(ctx context.Context, staff, path string, in, v any) erro
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, p.base+path, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -379,22 +391,25 @@ func (p *procTill) post(ctx context.Context, staff, path string, in, v any) erro
 		case rerr != nil:
 			return rerr
 		case resp.StatusCode == http.StatusUnauthorized && attempt == 0:
-			p.dropSession(staff) // the till restarted: sessions live in memory
+			p.dropSession(staff)
 			continue
 		case resp.StatusCode/100 == 2:
+			if v == nil {
+				return nil
+			}
 			if err := json.Unmarshal(b, v); err != nil {
-				return fmt.Errorf("%w: POST %s: %v", errBadAnswer, path, err)
+				return fmt.Errorf("%w: %s %s: %v", errBadAnswer, method, path, err)
 			}
 			return nil
 		case resp.StatusCode == http.StatusServiceUnavailable && bytes.Contains(b, []byte("cannot be reached")):
 			// The till that owns the sale or card is cut off and the
 			// store refuses offline spends: a definite no (doublespend.go).
-			return refused("POST %s: %s %s", path, resp.Status, bytes.TrimSpace(b))
+			return refused("%s %s: %s %s", method, path, resp.Status, bytes.TrimSpace(b))
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusLocked ||
 			resp.StatusCode == http.StatusUnauthorized || resp.StatusCode >= 500:
-			return fmt.Errorf("POST %s: %s %s", path, resp.Status, bytes.TrimSpace(b))
+			return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, bytes.TrimSpace(b))
 		default:
-			return refused("POST %s: %s %s", path, resp.Status, bytes.TrimSpace(b))
+			return refused("%s %s: %s %s", method, path, resp.Status, bytes.TrimSpace(b))
 		}
 	}
 }

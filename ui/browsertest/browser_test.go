@@ -94,16 +94,29 @@ func chromiumOrSkip(t *testing.T) string {
 // loneTill makes a store of one enrolled till and runs it.
 func loneTill(t *testing.T, storeName string) *till {
 	t.Helper()
+	store, dirs := enrolledStore(t, storeName, "Till 1")
+	return startTill(t, store, dirs[0])
+}
+
+// enrolledStore makes a store and enrols a till of each name in it,
+// numbered from 1: the store file and each till's data directory, for
+// startTill or startTillWith. Every browser test's store is made here.
+func enrolledStore(t *testing.T, storeName string, tillNames ...string) (*pki.StoreFile, []string) {
+	t.Helper()
 	storeDir := t.TempDir()
 	store, err := pki.InitStore(storeDir, storeName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if _, err := pki.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
-		t.Fatal(err)
+	var dirs []string
+	for i, name := range tillNames {
+		d := t.TempDir()
+		if _, err := pki.Enroll(storeDir, d, uint32(i+1), name, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, d)
 	}
-	return startTill(t, store, dir)
+	return store, dirs
 }
 
 // browser is one chromium process; each page gets its own browser

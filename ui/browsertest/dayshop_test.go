@@ -58,19 +58,7 @@ func gtin(t *testing.T, payload string) string {
 // at till 2, then the manager's day close.
 func TestCashiersDayInTheBrowser(t *testing.T) {
 	path := chromiumOrSkip(t)
-	storeDir := t.TempDir()
-	store, err := pki.InitStore(storeDir, "Corner Shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for i := 1; i <= 2; i++ {
-		d := t.TempDir()
-		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		dirs = append(dirs, d)
-	}
+	store, dirs := enrolledStore(t, "Corner Shop", "Till 1", "Till 2")
 	set := sim.NewSet()
 	a := startTillWith(t, store, dirs[0], set)
 	b := startTill(t, store, dirs[1], a.Host().Addrs()[0].String())

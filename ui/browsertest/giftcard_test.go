@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
-	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -22,16 +20,9 @@ import (
 // the receipt shows what is left on the card.
 func TestGiftCardTender(t *testing.T) {
 	path := chromiumOrSkip(t)
-	storeDir, dir := t.TempDir(), t.TempDir()
-	store, err := pki.InitStore(storeDir, "Corner Shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pki.Enroll(storeDir, dir, 1, "Till 1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	store, dirs := enrolledStore(t, "Corner Shop", "Till 1")
 	set := sim.NewSet()
-	a := startTillWith(t, store, dir, set)
+	a := startTillWith(t, store, dirs[0], set)
 	ctx := t.Context()
 	cat := node.DemoCatalog(3)
 	var lines []ledger.StockLine

@@ -6,13 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
-	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 	"github.com/tillmesh/tillmesh/ui/i18n"
 )
@@ -184,14 +182,6 @@ func TestTillSpeaksTheStoresLanguage(t *testing.T) {
 // store's language.
 func localTill(t *testing.T, storeName, tillName string) *till {
 	t.Helper()
-	storeDir := t.TempDir()
-	store, err := pki.InitStore(storeDir, storeName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if _, err := pki.Enroll(storeDir, dir, 1, tillName, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	return startTill(t, store, dir)
+	store, dirs := enrolledStore(t, storeName, tillName)
+	return startTill(t, store, dirs[0])
 }

@@ -1,16 +1,13 @@
 package browsertest_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
-	"github.com/tillmesh/tillmesh/node/pki"
 	"github.com/tillmesh/tillmesh/ui"
 )
 
@@ -20,19 +17,7 @@ import (
 // as an offline spend approved by the supervisor.
 func TestOfflineRefundInTheBrowser(t *testing.T) {
 	path := chromiumOrSkip(t)
-	storeDir := t.TempDir()
-	store, err := pki.InitStore(storeDir, "Corner Shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for i := 1; i <= 2; i++ {
-		d := t.TempDir()
-		if _, err := pki.Enroll(storeDir, d, uint32(i), fmt.Sprintf("Till %d", i), time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		dirs = append(dirs, d)
-	}
+	store, dirs := enrolledStore(t, "Corner Shop", "Till 1", "Till 2")
 	a := startTill(t, store, dirs[0])
 	b := startTill(t, store, dirs[1], a.Host().Addrs()[0].String())
 	ctx := t.Context()
