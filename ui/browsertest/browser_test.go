@@ -374,6 +374,14 @@ func nav(t *testing.T, ctx context.Context, view string) {
 }
 
 // setInput sets an input's value as typing would (with an input event).
+// clickable is a JavaScript expression: the element is enabled, shown,
+// and not covered by anything else at its centre (a click lands on it).
+func clickable(sel string) string {
+	return fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || e.disabled || !e.checkVisibility()) return false;
+		const r = e.getBoundingClientRect(); const at = document.elementFromPoint(r.left + r.width/2, r.top + r.height/2);
+		return at === e || e.contains(at) })()`, sel)
+}
+
 func setInput(t *testing.T, ctx context.Context, sel, v string) {
 	t.Helper()
 	js[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = %q; e.dispatchEvent(new Event('input', {bubbles: true})); return true })()`, sel, v))

@@ -86,7 +86,10 @@ func TestGiftCardTender(t *testing.T) {
 	until(t, p, "the card tender listed", `document.querySelector('#tender-list').textContent.includes('Gift card · GC-1001')`)
 	rest := int64(total) - int64(use)
 	setInput(t, p, "#tender-amount", fmt.Sprintf("%d.%02d", rest/100, rest%100))
-	do(t, p, "cash", chromedp.Click("#pay-cash"), chromedp.WaitVisible("#view-receipt"))
+	until(t, p, "the cash button free to press with the rest typed", fmt.Sprintf(`document.querySelector('#tender-amount').value === %q && %s`,
+		fmt.Sprintf("%d.%02d", rest/100, rest%100), clickable("#pay-cash")))
+	do(t, p, "cash", chromedp.Click("#pay-cash"))
+	until(t, p, "the receipt once the rest is paid in cash", `document.querySelector('#view-receipt').checkVisibility()`)
 	receipt := text(t, p, "#receipt-number")
 	if got, amount := text(t, p, "#receipt .card-left"), fmt.Sprintf("%d.%02d left", left/100, left%100); !strings.HasPrefix(got, "Gift card GC-1001: ") || !strings.HasSuffix(got, amount) {
 		t.Fatalf("receipt balance line %q, want Gift card GC-1001: ...%s", got, amount)
