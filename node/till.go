@@ -126,7 +126,6 @@ type Till struct {
 
 	custClock customerClock // node/customers.go
 	kindGate  kindGateCache // node/kindgate.go
-
 	custKeys  *customerKeys // node/customerkeys.go
 
 	mu       sync.Mutex
