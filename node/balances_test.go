@@ -10,6 +10,7 @@ import (
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/ui"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // TestGiftCardsSpentOnce: a gift card sold at till 1 is redeemed by
@@ -233,6 +234,9 @@ func TestEraseCustomerWithPointsRefused(t *testing.T) {
 	err = a.EraseCustomer(ctx, c.Number)
 	if !errors.Is(err, ui.ErrConflict) || !strings.Contains(err.Error(), "loyalty points") {
 		t.Fatalf("erasing a customer with %d points: %v", bal.Balance, err)
+	}
+	if ie := (*i18n.Error)(nil); !errors.As(err, &ie) || ie.Key != "till.error.customer_points" {
+		t.Fatalf("erasing a customer with points: %v, want catalog key till.error.customer_points", err)
 	}
 	if got, err := a.Customer(ctx, c.Number); err != nil || got.Name != "Anna Meier" {
 		t.Fatalf("the refused erasure changed the customer: %+v, %v", got, err)

@@ -6,12 +6,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
 	"github.com/tillmesh/tillmesh/ui"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // filesHolding returns the files under dir whose bytes contain needle.
@@ -138,8 +140,20 @@ func TestErasedCustomerNotOnDisk(t *testing.T) {
 	if found, _ := b.FindCustomers(ctx, y.Number, 5); len(found) != 1 || !found[0].Unavailable {
 		t.Fatalf("found by number: %+v", found)
 	}
-	if _, err := b.EditCustomer(ctx, ui.Customer{Number: y.Number, Name: "Someone"}); !errors.Is(err, ui.ErrConflict) {
+	_, err = b.EditCustomer(ctx, ui.Customer{Number: y.Number, Name: "Someone"})
+	if !errors.Is(err, ui.ErrConflict) {
 		t.Fatalf("edit without the key: %v, want a conflict", err)
+	}
+	// The refusal is a catalog message, as the cashier reads it.
+	if ie := (*i18n.Error)(nil); !errors.As(err, &ie) || ie.Key != "till.error.customer_unavailable" {
+		t.Fatalf("edit without the key: %v, want catalog key till.error.customer_unavailable", err)
+	}
+	cat, err2 := i18n.Embedded()
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	if got := cat.Message(i18n.Russian, err); !strings.Contains(got, y.Number) || !strings.Contains(got, "недоступны") {
+		t.Fatalf("edit without the key, in Russian: %q", got)
 	}
 	if _, _, err := b.Sell(ctx, saleReq("shred-1", node.DemoCatalog(2)[0].SKU, y.Number)); err != nil {
 		t.Fatalf("sale naming a customer whose details are not here: %v", err)

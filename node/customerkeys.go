@@ -27,16 +27,19 @@ import (
 //   - a till that makes a customer's key pushes it to every connected
 //     till at once;
 //   - a till that merges a sealed slot it cannot open pulls the key from
-//     its connected tills, at once, when a till connects, and every
-//     customerKeyRetry while any slot waits; meanwhile the customer shows
-//     its number only;
+//     its connected tills, at once, when a till connects, and again while
+//     any slot waits, after customerKeyRetry, doubling to at most
+//     customerKeyRetryMax (a till connecting or a new sealed slot starts
+//     again at customerKeyRetry); meanwhile the customer shows its number
+//     only;
 //   - a till that merges a customer's erasure deletes the customer's keys
 //     (crdt.Store calls Forget), and neither gives nor keeps a key of an
 //     erased customer afterwards.
 
 const (
-	customerKeyTimeout = 5 * time.Second
-	customerKeyRetry   = 5 * time.Second
+	customerKeyTimeout  = 5 * time.Second
+	customerKeyRetry    = 5 * time.Second
+	customerKeyRetryMax = 5 * time.Minute
 )
 
 // customerKeys implements crdt.CustomerKeys on the till's ledger
@@ -203,38 +206,70 @@ func (t *Till) keyPeers() []peer.ID {
 
 // runCustomerKeys pushes new keys and pulls missing ones until ctx ends.
 func (t *Till) runCustomerKeys(ctx context.Context) error {
-	tick := time.NewTicker(customerKeyRetry)
-	defer tick.Stop()
+	return keyLoop{
+		push:  t.custKeys.push,
+		kick:  t.custKeys.kick,
+		after: time.After,
+		send:  func(ctx context.Context, keys []custkey.Key) { t.exchangeKeys(ctx, custkey.Request{Push: keys}) },
+		pull:  t.pullCustomerKeys,
+	}.run(ctx)
+}
+
+// keyLoop schedules the key protocol's work: it sends pushed keys in
+// batches, pulls at every kick, and pulls again while keys are missing
+// after a wait that doubles from customerKeyRetry to customerKeyRetryMax
+// and starts again at every kick. It is apart from the till so that a
+// test drives its clock.
+type keyLoop struct {
+	push  <-chan custkey.Key
+	kick  <-chan struct{}
+	after func(time.Duration) <-chan time.Time // time.After, or a test's
+	send  func(context.Context, []custkey.Key)
+	pull  func(context.Context) (missing bool) // whether keys are still missing
+}
+
+func (l keyLoop) run(ctx context.Context) error {
+	var retry <-chan time.Time // nil while no key is missing
+	wait := customerKeyRetry
+	pull := func() {
+		if !l.pull(ctx) {
+			retry = nil
+			return
+		}
+		retry = l.after(wait)
+		wait = min(2*wait, customerKeyRetryMax)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case k := <-t.custKeys.push:
+		case k := <-l.push:
 			batch := []custkey.Key{k}
 		more:
 			for len(batch) < custkey.MaxRequest {
 				select {
-				case k := <-t.custKeys.push:
+				case k := <-l.push:
 					batch = append(batch, k)
 				default:
 					break more
 				}
 			}
-			t.exchangeKeys(ctx, custkey.Request{Push: batch})
-		case <-t.custKeys.kick:
-			t.pullCustomerKeys(ctx)
-		case <-tick.C:
-			t.pullCustomerKeys(ctx)
+			l.send(ctx, batch)
+		case <-l.kick:
+			wait = customerKeyRetry
+			pull()
+		case <-retry:
+			pull()
 		}
 	}
 }
 
 // pullCustomerKeys asks the connected tills for the keys sealed slots
-// held here wait for.
-func (t *Till) pullCustomerKeys(ctx context.Context) {
+// held here wait for, and reports whether any still waits.
+func (t *Till) pullCustomerKeys(ctx context.Context) bool {
 	pend := t.inv.PendingCustomerKeys()
 	if len(pend) == 0 {
-		return
+		return false
 	}
 	numbers := make([]string, 0, len(pend))
 	for n := range pend {
@@ -246,6 +281,7 @@ func (t *Till) pullCustomerKeys(ctx context.Context) {
 		t.exchangeKeys(ctx, custkey.Request{Pull: numbers[:n]})
 		numbers = numbers[n:]
 	}
+	return len(t.inv.PendingCustomerKeys()) > 0
 }
 
 // exchangeKeys sends req to every connected till at once and keeps the

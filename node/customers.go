@@ -13,6 +13,7 @@ import (
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ui"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // This file implements ui.Customers: customers kept in the CRDT
@@ -68,14 +69,20 @@ func (t *Till) customerHLC(seen []crdt.FieldEdit) ledger.HLC {
 
 func customerView(c crdt.Customer) ui.Customer { return ui.Customer(c) }
 
+// personErr is an error a person reads: kind (a ui sentinel) sets the
+// answer's status, key and args the catalog message the pages show.
+func personErr(kind error, key string, args ...any) error {
+	return fmt.Errorf("%w: %w", kind, i18n.Errorf(key, args...))
+}
+
 func customerErr(err error, number string) error {
 	switch {
 	case errors.Is(err, crdt.ErrNotFound):
-		return fmt.Errorf("%w: no customer %q", ui.ErrNotFound, number)
+		return personErr(ui.ErrNotFound, "till.error.customer_unknown", "number", number)
 	case errors.Is(err, crdt.ErrErased):
-		return fmt.Errorf("%w: customer %s was erased", ui.ErrConflict, number)
+		return personErr(ui.ErrConflict, "till.error.customer_erased", "number", number)
 	case errors.Is(err, crdt.ErrInvalid):
-		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+		return fmt.Errorf("%w: %v: %w", ui.ErrBadRequest, err, i18n.Errorf("till.error.customer_number", "number", number))
 	}
 	return err
 }
@@ -121,7 +128,7 @@ func (t *Till) SetCustomerRequired(ctx context.Context, fields []string) error {
 	v := strings.Join(fields, ",")
 	got, err := parseRequired(v)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+		return fmt.Errorf("%w: %w", ui.ErrBadRequest, err)
 	}
 	if len(got) == 0 {
 		return t.inv.DeleteSetting(ctx, settingCustomerRequired)
@@ -140,10 +147,10 @@ func parseRequired(v string) ([]string, error) {
 		}
 		f, err := crdt.ParseCustomerField(s)
 		if err != nil {
-			return nil, fmt.Errorf("required customer field %q: not one of name, phone, email, card, notes, home_store", s)
+			return nil, i18n.Errorf("till.error.required_field_unknown", "field", s)
 		}
 		if f == crdt.FieldConsent {
-			return nil, errors.New("consent is a yes or no and cannot be required")
+			return nil, i18n.Errorf("till.error.required_consent")
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)
@@ -158,7 +165,8 @@ func parseRequired(v string) ([]string, error) {
 func (t *Till) checkCustomer(ctx context.Context, c crdt.Customer) error {
 	for _, f := range crdt.CustomerFields {
 		if err := crdt.CheckCustomerField(f, c.Get(f)); err != nil {
-			return fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+			// the crdt's detail stays in the English text for tools
+			return fmt.Errorf("%w: %v: %w", ui.ErrBadRequest, err, i18n.Errorf("till.error.customer_bad."+f.String()))
 		}
 	}
 	req, err := t.CustomerRequired(ctx)
@@ -168,7 +176,7 @@ func (t *Till) checkCustomer(ctx context.Context, c crdt.Customer) error {
 	for _, name := range req {
 		f, _ := crdt.ParseCustomerField(name)
 		if c.Get(f) == "" {
-			return fmt.Errorf("%w: customer %s is required in this store", ui.ErrBadRequest, name)
+			return personErr(ui.ErrBadRequest, "till.error.customer_required."+name)
 		}
 	}
 	return nil
@@ -181,7 +189,7 @@ func (t *Till) checkCard(card, number string) error {
 	}
 	for _, o := range t.inv.CustomersByCard(card) {
 		if o.Number != number {
-			return fmt.Errorf("%w: card %s belongs to customer %s", ui.ErrConflict, card, o.Number)
+			return personErr(ui.ErrConflict, "till.error.card_taken", "card", card, "number", o.Number)
 		}
 	}
 	return nil
@@ -223,7 +231,7 @@ func (t *Till) CreateCustomer(ctx context.Context, in ui.Customer) (ui.Customer,
 		}
 	}
 	if len(edits) == 0 {
-		return ui.Customer{}, fmt.Errorf("%w: a customer needs at least one field", ui.ErrBadRequest)
+		return ui.Customer{}, personErr(ui.ErrBadRequest, "till.error.customer_empty")
 	}
 	if _, err := t.inv.EditCustomer(ctx, c.Number, edits); err != nil {
 		return ui.Customer{}, customerErr(err, c.Number)
@@ -246,7 +254,7 @@ func (t *Till) EditCustomer(ctx context.Context, in ui.Customer) (ui.Customer, e
 	if cur.Unavailable {
 		// Its fields are sealed under a key this till has not received:
 		// an edit could not tell what it changes.
-		return ui.Customer{}, fmt.Errorf("%w: the details of customer %s are not yet available on this till; it fetches them from the other tills", ui.ErrConflict, in.Number)
+		return ui.Customer{}, personErr(ui.ErrConflict, "till.error.customer_unavailable", "number", in.Number)
 	}
 	next := crdt.Customer(in)
 	next.Unavailable = false
@@ -289,7 +297,7 @@ func (t *Till) EraseCustomer(ctx context.Context, number string) error {
 	if b, err := t.cardBalance(ctx, number); err != nil {
 		return err
 	} else if b.Account == ledger.Points && b.Balance > 0 {
-		return fmt.Errorf("%w: customer %s has %d loyalty points: spend them before erasing the customer", ui.ErrConflict, number, int64(b.Balance))
+		return personErr(ui.ErrConflict, "till.error.customer_points", "number", number, "points", int64(b.Balance))
 	}
 	if err := t.inv.EraseCustomer(ctx, number, t.customerHLC(seen), t.id.String()); err != nil {
 		return customerErr(err, number)
@@ -302,7 +310,7 @@ func (t *Till) EraseCustomer(ctx context.Context, number string) error {
 func (t *Till) CustomerSales(_ context.Context, number string, limit int) ([]*ledger.Event, error) {
 	evs, err := t.db.CustomerSales(number, limit)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ui.ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: %v: %w", ui.ErrBadRequest, err, i18n.Errorf("till.error.customer_number", "number", number))
 	}
 	return evs, nil
 }
@@ -318,7 +326,7 @@ func (t *Till) checkSaleCustomer(number string) error {
 		return customerErr(err, number)
 	}
 	if c.Erased {
-		return fmt.Errorf("%w: customer %s was erased", ui.ErrBadRequest, number)
+		return personErr(ui.ErrBadRequest, "till.error.customer_erased", "number", number)
 	}
 	return nil
 }

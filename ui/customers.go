@@ -2,13 +2,14 @@ package ui
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ui/i18n"
 )
 
 // Customer is a customer record as the till API shows it. An erased
@@ -111,13 +112,11 @@ func (a *API) customerRoutes(h func(string, access, handlerFunc), p func(string,
 	h("DELETE /api/cart/customer", staff, a.deleteCartCustomer)
 }
 
-var errNoCustomers = errors.New("this till keeps no customers")
-
 func (a *API) customers() (Customers, error) {
 	if c, ok := a.till.(Customers); ok {
 		return c, nil
 	}
-	return nil, errors.Join(ErrNotFound, errNoCustomers)
+	return nil, fmt.Errorf("%w: %w", ErrNotFound, i18n.Errorf("till.error.no_customers"))
 }
 
 // maxCustomerQuery bounds a search string: a scanned card or a phone
@@ -132,7 +131,7 @@ func (a *API) getCustomers(w http.ResponseWriter, r *http.Request, _ *session) {
 	}
 	q := r.URL.Query().Get("q")
 	if len(q) > maxCustomerQuery {
-		a.fail(w, r, badRequest("search of %d bytes, at most %d", len(q), maxCustomerQuery))
+		a.fail(w, r, badRequestErr(i18n.Errorf("till.error.customer_search_long", "bytes", len(q), "max", maxCustomerQuery)))
 		return
 	}
 	limit := 20
@@ -341,7 +340,7 @@ func (a *API) putCartCustomer(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	if c.Erased {
-		a.fail(w, r, badRequest("customer %s was erased: attach a new customer instead", c.Number))
+		a.fail(w, r, badRequestErr(i18n.Errorf("till.error.customer_erased_attach", "number", c.Number)))
 		return
 	}
 	a.attached.set(c.Number)

@@ -104,7 +104,9 @@ func TestCustomerAPI(t *testing.T) {
 	c.fails(400, "leave number", "POST", "/api/customers", `{"number":"1","name":"X"}`)
 	c.fails(400, "body names customer", "PUT", "/api/customers/"+number, `{"number":"2","name":"X"}`)
 	c.fails(400, "DELETE", "PUT", "/api/customers/"+number, `{"erased":true}`)
-	c.fails(400, "at most 200", "GET", "/api/customers?q="+strings.Repeat("a", 201), "")
+	if out := c.fails(400, "at most 200", "GET", "/api/customers?q="+strings.Repeat("a", 201), ""); out["code"] != "till.error.customer_search_long" {
+		t.Fatalf("long search: code %v", out["code"])
+	}
 	c.fails(400, "limit", "GET", "/api/customers?q=a&limit=0", "")
 	c.fails(404, "no customer", "PUT", "/api/cart/customer", `{"number":"999"}`)
 	c.fails(403, "", "DELETE", "/api/customers/"+number, "") // a cashier may not erase
@@ -130,9 +132,13 @@ func TestCustomerAPI(t *testing.T) {
 	// An erased customer cannot be attached.
 	m := e.login(t, "1", "1234")
 	m.must(200, "DELETE", "/api/customers/"+number, "")
-	c.fails(400, "erased", "PUT", "/api/cart/customer", fmt.Sprintf(`{"number":%q}`, number))
+	if out := c.fails(400, "erased", "PUT", "/api/cart/customer", fmt.Sprintf(`{"number":%q}`, number)); out["code"] != "till.error.customer_erased_attach" {
+		t.Fatalf("erased customer attached: code %v", out["code"])
+	}
 
 	// A till that keeps no customers answers 404, saying so.
 	plain := serveCustomers(t, newFakeTill()).login(t, "2", "0000")
-	plain.fails(404, "keeps no customers", "GET", "/api/customers?q=a", "")
+	if out := plain.fails(404, "keeps no customers", "GET", "/api/customers?q=a", ""); out["code"] != "till.error.no_customers" {
+		t.Fatalf("no customers: code %v", out["code"])
+	}
 }

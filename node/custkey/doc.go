@@ -6,8 +6,9 @@
 // customer is erased.
 //
 // One request and one answer per stream, each a length-prefixed CBOR
-// message of at most 64 KiB. A request pushes keys (a till that made a
-// customer's key sends it to every connected till at once) and pulls the
+// message of at most 64 KiB (framed by node/cborwire, which the grant
+// protocol shares). A request pushes keys (a till that made a customer's
+// key sends it to every connected till at once) and pulls the
 // keys of customers the asker holds sealed fields of but cannot open;
 // the answer carries the keys the server holds of those customers. A
 // peer that is not admitted is reset before anything is read. What to
@@ -18,5 +19,5 @@
 // goroutines; the Handler must be safe for concurrent use. Exchange is
 // safe for concurrent use.
 //
-// It imports ledger and libp2p's core interfaces only.
+// It imports ledger, node/cborwire and libp2p's core interfaces only.
 package custkey

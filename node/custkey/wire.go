@@ -3,19 +3,16 @@ package custkey
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/cborwire"
 )
 
 // Protocol is version 1 of the customer key protocol.
@@ -96,75 +93,17 @@ func (r *Response) Check() error {
 	return nil
 }
 
-var decMode = mustDecMode()
-
-func mustDecMode() cbor.DecMode {
-	m, err := cbor.DecOptions{
-		MaxArrayElements: MaxKeys, MaxMapPairs: 16, MaxNestedLevels: 4,
-		IndefLength: cbor.IndefLengthForbidden, DupMapKey: cbor.DupMapKeyEnforcedAPF,
-	}.DecMode()
-	if err != nil {
-		panic(err) // constant options
-	}
-	return m
-}
-
-func writeMsg(w io.Writer, v any) error {
-	b, err := cbor.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if len(b) > maxMessage {
-		return fmt.Errorf("customer keys: message of %d bytes, limit %d", len(b), maxMessage)
-	}
-	bw := bufio.NewWriter(w)
-	var n [binary.MaxVarintLen64]byte
-	bw.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
-	bw.Write(b)
-	return bw.Flush()
-}
-
-func readMsg(r *bufio.Reader, v any) error {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		return err
-	}
-	if n > maxMessage {
-		return fmt.Errorf("customer keys: message of %d bytes, limit %d", n, maxMessage)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return err
-	}
-	if err := decMode.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("customer keys: decode: %w", err)
-	}
-	return nil
-}
+var codec = cborwire.MustCodec("customer key", maxMessage, cborwire.Limits{Arrays: MaxKeys, Pairs: 16, Nesting: 4})
 
 // DecodeRequest decodes and checks one framed request (for fuzzing and
 // for Serve).
 func DecodeRequest(r *bufio.Reader) (Request, error) {
-	var req Request
-	if err := readMsg(r, &req); err != nil {
-		return Request{}, err
-	}
-	if err := req.Check(); err != nil {
-		return Request{}, err
-	}
-	return req, nil
+	return cborwire.Decode[Request](codec, r)
 }
 
 // DecodeResponse decodes and checks one framed answer.
 func DecodeResponse(r *bufio.Reader) (Response, error) {
-	var res Response
-	if err := readMsg(r, &res); err != nil {
-		return Response{}, err
-	}
-	if err := res.Check(); err != nil {
-		return Response{}, err
-	}
-	return res, nil
+	return cborwire.Decode[Response](codec, r)
 }
 
 // Handler answers a request from an admitted till.
@@ -175,29 +114,11 @@ type Admit func(peer.ID) (ledger.TillID, bool)
 
 // Serve registers the protocol on h. timeout bounds each stream.
 func Serve(h host.Host, admit Admit, handle Handler, timeout time.Duration) {
-	h.SetStreamHandler(Protocol, func(st network.Stream) { serve(st, admit, handle, timeout) })
-}
-
-func serve(st network.Stream, admit Admit, handle Handler, timeout time.Duration) {
-	defer st.Close()
-	till, ok := admit(st.Conn().RemotePeer())
-	if !ok {
-		st.Reset()
-		return
+	srv := cborwire.Server[ledger.TillID, Request, Response]{
+		Codec: codec, Admit: admit, Decode: DecodeRequest, Handle: handle, Timeout: timeout,
+		Refuse: func(err error) Response { return Response{Error: err.Error()} },
 	}
-	st.SetDeadline(time.Now().Add(timeout))
-	req, err := DecodeRequest(bufio.NewReader(io.LimitReader(st, maxMessage+16)))
-	var res Response
-	if err != nil {
-		res = Response{Error: err.Error()}
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		res = handle(ctx, till, req)
-		cancel()
-	}
-	if err := writeMsg(st, res); err != nil {
-		st.Reset()
-	}
+	h.SetStreamHandler(Protocol, srv.Serve)
 }
 
 // ErrRefused wraps the error a server answered with.
@@ -208,23 +129,9 @@ func Exchange(ctx context.Context, h host.Host, p peer.ID, req Request) (Respons
 	if err := req.Check(); err != nil {
 		return Response{}, err
 	}
-	st, err := h.NewStream(network.WithAllowLimitedConn(ctx, "customer-keys"), p, Protocol)
+	res, err := cborwire.Call(ctx, h, p, codec, []protocol.ID{Protocol}, req, DecodeResponse)
 	if err != nil {
-		return Response{}, fmt.Errorf("open customer key stream: %w", err)
-	}
-	defer st.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		st.SetDeadline(dl)
-	}
-	if err := writeMsg(st, req); err != nil {
-		st.Reset()
-		return Response{}, fmt.Errorf("send customer key request: %w", err)
-	}
-	st.CloseWrite()
-	res, err := DecodeResponse(bufio.NewReader(io.LimitReader(st, maxMessage+16)))
-	if err != nil {
-		st.Reset()
-		return Response{}, fmt.Errorf("read customer key answer: %w", err)
+		return Response{}, err
 	}
 	if res.Error != "" {
 		return Response{}, fmt.Errorf("%w: %s", ErrRefused, res.Error)

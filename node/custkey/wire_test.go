@@ -3,6 +3,7 @@ package custkey
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -12,16 +13,35 @@ import (
 func TestImports(t *testing.T) {
 	g := testkit.Imports(t, ".")
 	g.OnlyFrom("github.com/tillmesh/tillmesh", "the key protocol is wire and plumbing over ledger types",
-		"github.com/tillmesh/tillmesh/ledger")
+		"github.com/tillmesh/tillmesh/ledger", "github.com/tillmesh/tillmesh/node/cborwire")
 	g.Never("the host is the caller's", "github.com/libp2p/go-libp2p")
 }
 
 func frame(t testing.TB, v any) []byte {
 	var b bytes.Buffer
-	if err := writeMsg(&b, v); err != nil {
+	if err := codec.Write(&b, v); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestWireUnchanged pins the bytes of a request and of answers: tills of
+// older releases read exactly these.
+func TestWireUnchanged(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{Request{Push: []Key{{Customer: "100001", ID: [8]byte{1, 2}, Key: []byte("0123456789abcdef0123456789abcdef")}}, Pull: []string{"100002"}},
+			"42a20181a30166313030303031024801020000000000000358203031323334353637383961626364656630313233343536373839616263646566028166313030303032"},
+		{Response{Keys: []Key{{Customer: "100002", ID: [8]byte{3}, Key: []byte("fedcba9876543210fedcba9876543210")}}},
+			"39a10181a30166313030303032024803000000000000000358206665646362613938373635343332313066656463626139383736353433323130"},
+		{Response{Error: "keys not stored"}, "12a1026f6b657973206e6f742073746f726564"},
+	} {
+		if got := hex.EncodeToString(frame(t, tc.v)); got != tc.want {
+			t.Errorf("frame of %+v:\n got %s\nwant %s", tc.v, got, tc.want)
+		}
+	}
 }
 
 func TestDecodeRefusesBadInput(t *testing.T) {

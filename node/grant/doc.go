@@ -5,7 +5,8 @@
 // knows (ledger.Fold.GrantLines), after storing the grant durably; the
 // asker's refund event names the grant (ledger.Refund.Grant).
 //
-// This package is only the wire and the stream plumbing: what to grant is
+// This package is only the wire (framed by node/cborwire, which the
+// customer key protocol shares) and the stream plumbing: what to grant is
 // the Handler's (node/grants.go). One request and one answer per stream,
 // each a length-prefixed CBOR message with bounded size; a peer that is
 // not admitted is reset before anything is read.
@@ -14,5 +15,5 @@
 // goroutines; the Handler must be safe for concurrent use. Ask is safe
 // for concurrent use.
 //
-// It imports ledger and libp2p's core interfaces only.
+// It imports ledger, node/cborwire and libp2p's core interfaces only.
 package grant

@@ -3,18 +3,15 @@ package grant
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/cborwire"
 )
 
 // Protocol is version 1 of the grant protocol.
@@ -123,60 +120,12 @@ func (r *Request) LedgerPicks() []ledger.Pick {
 	return out
 }
 
-var decMode = mustDecMode()
-
-func mustDecMode() cbor.DecMode {
-	m, err := cbor.DecOptions{
-		MaxArrayElements: maxPicks, MaxMapPairs: 64, MaxNestedLevels: 6,
-		IndefLength: cbor.IndefLengthForbidden, DupMapKey: cbor.DupMapKeyEnforcedAPF,
-	}.DecMode()
-	if err != nil {
-		panic(err) // constant options
-	}
-	return m
-}
-
-func writeMsg(w io.Writer, v any) error {
-	b, err := cbor.Marshal(v)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(w)
-	var n [binary.MaxVarintLen64]byte
-	bw.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
-	bw.Write(b)
-	return bw.Flush()
-}
-
-func readMsg(r *bufio.Reader, v any) error {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		return err
-	}
-	if n > maxMessage {
-		return fmt.Errorf("grant: message of %d bytes, limit %d", n, maxMessage)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return err
-	}
-	if err := decMode.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("grant: decode: %w", err)
-	}
-	return nil
-}
+var codec = cborwire.MustCodec("grant", maxMessage, cborwire.Limits{Arrays: maxPicks, Pairs: 64, Nesting: 6})
 
 // DecodeRequest decodes and checks one framed request (for fuzzing and
 // for Serve).
 func DecodeRequest(r *bufio.Reader) (Request, error) {
-	var req Request
-	if err := readMsg(r, &req); err != nil {
-		return Request{}, err
-	}
-	if err := req.Check(); err != nil {
-		return Request{}, err
-	}
-	return req, nil
+	return cborwire.Decode[Request](codec, r)
 }
 
 // Handler decides a request from an admitted till.
@@ -187,30 +136,12 @@ type Admit func(peer.ID) (ledger.TillID, bool)
 
 // Serve registers the protocol on h. timeout bounds each stream.
 func Serve(h host.Host, admit Admit, handle Handler, timeout time.Duration) {
+	srv := cborwire.Server[ledger.TillID, Request, Response]{
+		Codec: codec, Admit: admit, Decode: DecodeRequest, Handle: handle, Timeout: timeout,
+		Refuse: func(err error) Response { return Response{Code: CodeBadRequest, Error: err.Error()} },
+	}
 	for _, p := range Protocols() {
-		h.SetStreamHandler(p, func(st network.Stream) { serve(st, admit, handle, timeout) })
-	}
-}
-
-func serve(st network.Stream, admit Admit, handle Handler, timeout time.Duration) {
-	defer st.Close()
-	till, ok := admit(st.Conn().RemotePeer())
-	if !ok {
-		st.Reset()
-		return
-	}
-	st.SetDeadline(time.Now().Add(timeout))
-	req, err := DecodeRequest(bufio.NewReader(io.LimitReader(st, maxMessage+16)))
-	var res Response
-	if err != nil {
-		res = Response{Code: CodeBadRequest, Error: err.Error()}
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		res = handle(ctx, till, req)
-		cancel()
-	}
-	if err := writeMsg(st, res); err != nil {
-		st.Reset()
+		h.SetStreamHandler(p, srv.Serve)
 	}
 }
 
@@ -219,23 +150,11 @@ func serve(st network.Stream, admit Admit, handle Handler, timeout time.Duration
 // broke): the caller cannot tell whether a grant was made, and asking
 // again with the same Key returns it if it was.
 func Ask(ctx context.Context, h host.Host, p peer.ID, req Request) (Response, error) {
-	st, err := h.NewStream(network.WithAllowLimitedConn(ctx, "grant"), p, Protocols()...)
-	if err != nil {
-		return Response{}, fmt.Errorf("open grant stream: %w", err)
-	}
-	defer st.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		st.SetDeadline(dl)
-	}
-	if err := writeMsg(st, req); err != nil {
-		st.Reset()
-		return Response{}, fmt.Errorf("send grant request: %w", err)
-	}
-	st.CloseWrite()
+	return cborwire.Call(ctx, h, p, codec, Protocols(), req, decodeResponse)
+}
+
+func decodeResponse(r *bufio.Reader) (Response, error) {
 	var res Response
-	if err := readMsg(bufio.NewReader(st), &res); err != nil {
-		st.Reset()
-		return Response{}, fmt.Errorf("read grant answer: %w", err)
-	}
-	return res, nil
+	err := codec.Read(r, &res)
+	return res, err
 }

@@ -3,6 +3,7 @@ package grant
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -13,16 +14,38 @@ import (
 func TestImports(t *testing.T) {
 	g := testkit.Imports(t, ".")
 	g.OnlyFrom("github.com/tillmesh/tillmesh", "the grant protocol is wire and plumbing over ledger types",
-		"github.com/tillmesh/tillmesh/ledger")
+		"github.com/tillmesh/tillmesh/ledger", "github.com/tillmesh/tillmesh/node/cborwire")
 	g.Never("the host is the caller's", "github.com/libp2p/go-libp2p")
 }
 
 func frame(t testing.TB, v any) []byte {
 	var b bytes.Buffer
-	if err := writeMsg(&b, v); err != nil {
+	if err := codec.Write(&b, v); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestWireUnchanged pins the bytes of a request and an answer: tills of
+// older releases read exactly these.
+func TestWireUnchanged(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{Request{Sale: ledger.EventID{1, 2}, Picks: []Pick{{Line: 1, Qty: 2}}, Key: "k1"},
+			"2fa301582001020000000000000000000000000000000000000000000000000000000000000281a20101020203626b31"},
+		{Response{Code: CodeOverRefund, Error: "more than remains", Amount: 150},
+			"4ba401a201582000000000000000000000000000000000000000000000000000000000000000000200036b6f7665725f726566756e6404716d6f7265207468616e2072656d61696e73051896"},
+	} {
+		if got := hex.EncodeToString(frame(t, tc.v)); got != tc.want {
+			t.Errorf("frame of %+v:\n got %s\nwant %s", tc.v, got, tc.want)
+		}
+	}
+	res, err := decodeResponse(bufio.NewReader(bytes.NewReader(frame(t, Response{Code: CodeOverRedeem, Amount: 7}))))
+	if err != nil || res.Code != CodeOverRedeem || res.Amount != 7 {
+		t.Fatalf("answer read back: %+v %v", res, err)
+	}
 }
 
 func TestDecodeRequestRefusesBadInput(t *testing.T) {

@@ -702,8 +702,22 @@ function cartChanged(c, selectLast) {
   renderCart();
 }
 
+// A scanner's items come in bursts, and their answers may come back in
+// another order than they went: each answer is the whole cart as that
+// request left it, so one that went out before the cart shown is stale
+// and is dropped (shown, it would hide the later item and pay with an
+// old cart version, which the till refuses).
+let scansSent = 0, scanShown = 0;
+
+function freshScan(n) {
+  if (n < scanShown) return false;
+  scanShown = n;
+  return true;
+}
+
 async function addItem(line) {
   setMsg('#sale-msg', '');
+  const n = ++scansSent;
   try {
     let c;
     try {
@@ -712,13 +726,14 @@ async function addItem(line) {
       if (!(e.data && e.data.need === 'weight')) throw e;
       const p = e.data.product;
       const grams = await weighOnScale(p.name);
-      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); cartChanged(c, true); liveWeigh(c.lines[state.sel]); setMsg('#sale-msg', L('till.sale.weighed', { name: p.name, kg: kg(grams) }), 'ok'); return; }
+      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); if (!freshScan(n)) return; cartChanged(c, true); liveWeigh(c.lines[state.sel]); setMsg('#sale-msg', L('till.sale.weighed', { name: p.name, kg: kg(grams) }), 'ok'); return; }
       const v = await ask({ title: L('till.sale.weight_of', { name: p.name }), text: perKg(p.price) + (state.scaleError ? ' · ' + L('till.sale.scale', { reason: state.scaleError }) : ''), okText: L('till.sale.add'),
         fields: [{ name: 'kg', label: L('till.sale.weight_kg'), inputmode: 'decimal', placeholder: kg(750) }],
         check: (v) => (parseKg(v.kg) > 0 ? null : L('till.sale.enter_weight', { example: kg(750) })) });
       if (!v) return;
       c = await api('POST', '/api/cart/lines', { ...line, qty: parseKg(v.kg) });
     }
+    if (!freshScan(n)) return;
     cartChanged(c, true);
     const l = c.lines[state.sel];
     if (l) setMsg('#sale-msg', l.name + ' · ' + money(l.amount), 'ok');
