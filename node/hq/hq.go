@@ -118,6 +118,9 @@ type storeState struct {
 	versions map[ledger.TillID]string
 	refused  map[ledger.TillID]int // stored events above it, left out of agg
 	rolled   uint64                // agg.events when the rollup was last written (rollup.go)
+	// gen is the generation of the stored rollup agg descends from: the
+	// one it was restored from or last wrote (rollup.go).
+	gen uint64
 	// spendLoad reads the store's stored over-spend records (overspend.go).
 	spendLoad spendLoader
 	// pub is the folds the views read, a copy of agg as last committed;

@@ -51,7 +51,7 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 	}
 	s.fence = hqapi.Fence{Token: high, Holder: relay, At: now}
 	s.noteVersions(u.Versions)
-	h.refreshHeads(ctx, s) // rollup.go: another HQ process may have moved them
+	h.syncFolds(ctx, s) // rollup.go: another HQ process may have moved the heads and the rollup
 
 	h.learnCerts(ctx, s, u.Certs, &res)
 	byTill := groupUploaded(s, store, u.Events, &res)
@@ -76,17 +76,8 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 		}
 	}
 	if len(accepted) > 0 {
-		// Fold first, so that the rollup is stored with the events
-		// (rollup.go): a start after a crash has no events to fold.
-		// The views read the published copy (snapshot.go): the fold
-		// takes no lock they wait for.
-		h.foldAccepted(ctx, s, accepted)
-		roll, err := h.rollupOf(s)
+		roll, err := h.commit(ctx, s, accepted, updates)
 		if err != nil {
-			h.log.Warn("rollup not written with the upload; the next start folds its events", "store", store, "err", err)
-		}
-		if err := h.st.Append(ctx, store, accepted, updates, roll); err != nil {
-			h.unfold(ctx, s)
 			if errors.Is(err, ErrHeadMoved) {
 				// Another HQ process wrote: take its heads and let the
 				// relay retry against them.
@@ -118,6 +109,36 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 			"first_till", r.Till.Short(), "first_seq", r.Seq, "reason", r.Reason)
 	}
 	return res, nil
+}
+
+// commitTries is how many times an upload folds and appends when
+// another HQ process writes the store's rollup in between.
+const commitTries = 3
+
+// commit folds an upload's accepted events and stores them with the
+// store's rollup and heads. The fold comes first, so that the rollup is
+// stored with the events (rollup.go): a start after a crash has no
+// events to fold. The views read the published copy (snapshot.go): the
+// fold takes no lock they wait for. When the append fails the folds are
+// restored from storage; when it failed because another HQ process
+// wrote the store's rollup meanwhile, the upload is folded again over
+// the restored folds and appended again. The caller holds s.mu.
+func (h *HQ) commit(ctx context.Context, s *storeState, accepted []*ledger.Event, updates []HeadUpdate) (*Rollup, error) {
+	for try := 1; ; try++ {
+		h.foldAccepted(ctx, s, accepted)
+		roll, err := h.rollupOf(s)
+		if err != nil {
+			h.log.Warn("rollup not written with the upload; the next start folds its events", "store", s.rec.ID, "err", err)
+		}
+		err = h.st.Append(ctx, s.rec.ID, accepted, updates, roll)
+		if err == nil {
+			return roll, nil
+		}
+		h.unfold(ctx, s)
+		if !errors.Is(err, ErrRollupMoved) || try == commitTries {
+			return nil, err
+		}
+	}
 }
 
 // learnCerts learns the certificates of an upload; each that does not

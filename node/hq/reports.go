@@ -30,7 +30,12 @@ type agg struct {
 	// voids whose sale HQ does not hold yet: its SKU figures are taken
 	// off when the sale arrives.
 	pendingVoids map[ledger.EventID][]string // sale -> days of the voids
-	events       uint64
+	// refund lines whose sale HQ does not hold yet (another till's,
+	// uploaded later): counted as units, as ledger.RefundItems does
+	// without the line; a weighed line's count is put right when the
+	// sale arrives, so the figures do not depend on upload order.
+	pendingRefunds map[ledger.EventID][]pendingRefund
+	events         uint64
 	// receipts counts each till's receipt events (ledger.IsReceiptKind)
 	// in chain order: its newest receipt number, as the tills number them.
 	receipts map[ledger.TillID]uint64
@@ -56,6 +61,14 @@ type agg struct {
 	hourDays map[string][]int64
 }
 
+// pendingRefund is a refund line folded before its sale.
+type pendingRefund struct {
+	Day  string `json:"day"`
+	SKU  string `json:"sku"`
+	Line int    `json:"line"`
+	Qty  int64  `json:"qty"`
+}
+
 type tillDay struct {
 	till ledger.TillID
 	day  string
@@ -73,7 +86,7 @@ type HourSales struct {
 func newAgg(loc *time.Location) *agg {
 	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
 		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
-		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack(),
+		pendingVoids: map[ledger.EventID][]string{}, pendingRefunds: map[ledger.EventID][]pendingRefund{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack(),
 		dirty: map[string]bool{}, replace: true, tills: map[ledger.TillID]bool{}, hourDays: map[string][]int64{}}
 }
 
@@ -199,6 +212,13 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 			a.voidSKUs(vday, b)
 		}
 		delete(a.pendingVoids, ev.ID())
+		for _, pr := range a.pendingRefunds[ev.ID()] {
+			if pr.Line >= 0 && pr.Line < len(b.Lines) && b.Lines[pr.Line].Unit == ledger.Kilogram {
+				a.dirty[pr.Day] = true
+				a.sku(pr.Day, pr.SKU, "").Qty += pr.Qty - ledger.RefundItems(ledger.RefundLine{Qty: pr.Qty}, &b.Lines[pr.Line])
+			}
+		}
+		delete(a.pendingRefunds, ev.ID())
 	case *ledger.Refund:
 		s, _ := sale(b.Sale)
 		for _, l := range b.Lines {
@@ -206,6 +226,9 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 			var line *ledger.Line
 			if s != nil && l.Line >= 0 && l.Line < len(s.Lines) {
 				line = &s.Lines[l.Line]
+			}
+			if s == nil {
+				a.pendingRefunds[b.Sale] = append(a.pendingRefunds[b.Sale], pendingRefund{Day: day, SKU: l.SKU, Line: l.Line, Qty: l.Qty})
 			}
 			k.Qty -= ledger.RefundItems(l, line)
 			k.Amount -= l.Amount
