@@ -124,8 +124,12 @@
 // # Concurrency
 //
 // HQ is safe for concurrent use. Each store has its own lock: uploads of
-// one store are serialised, different stores ingest in parallel. Storage
-// implementations are safe for concurrent use.
+// one store are serialised, different stores ingest in parallel, but at
+// most Config.IngestWorkers of them (one fewer than the cores) decode,
+// verify or fold at once: the others wait without CPU, so the
+// dashboard's queries keep a core while relays upload. Storage writes
+// are outside that bound. Storage implementations are safe for
+// concurrent use.
 //
 // # Imports
 //

@@ -53,27 +53,15 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 	s.noteVersions(u.Versions)
 	h.syncFolds(ctx, s) // rollup.go: another HQ process may have moved the heads and the rollup
 
-	h.learnCerts(ctx, s, u.Certs, &res)
-	byTill := groupUploaded(s, store, u.Events, &res)
-
-	tills := make([]ledger.TillID, 0, len(byTill))
-	for t := range byTill {
-		tills = append(tills, t)
+	// Decoding and verifying take a CPU slot (busy); storage does not.
+	done, err := h.busy(ctx)
+	if err != nil {
+		return res, err
 	}
-	sort.Slice(tills, func(i, j int) bool { return string(tills[i][:]) < string(tills[j][:]) })
-	var accepted []*ledger.Event
-	var updates []HeadUpdate
-	for _, t := range tills {
-		evs, err := h.checkTill(ctx, s, t, byTill[t], &res)
-		if err != nil {
-			return res, err
-		}
-		if len(evs) > 0 {
-			head := s.heads[t]
-			last := evs[len(evs)-1]
-			updates = append(updates, HeadUpdate{Till: t, From: head.Seq, To: last.Seq, ID: last.ID()})
-			accepted = append(accepted, evs...)
-		}
+	accepted, updates, err := h.sortOut(ctx, s, u, &res)
+	done()
+	if err != nil {
+		return res, err
 	}
 	if len(accepted) > 0 {
 		roll, err := h.commit(ctx, s, accepted, updates)
@@ -111,6 +99,34 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 	return res, nil
 }
 
+// sortOut learns an upload's certificates and returns its events that
+// extend their tills' chains, verified, with the heads they move; the
+// others go into res. The caller holds s.mu.
+func (h *HQ) sortOut(ctx context.Context, s *storeState, u *hqapi.Upload, res *hqapi.UploadResult) ([]*ledger.Event, []HeadUpdate, error) {
+	h.learnCerts(ctx, s, u.Certs, res)
+	byTill := groupUploaded(s, s.rec.ID, u.Events, res)
+	tills := make([]ledger.TillID, 0, len(byTill))
+	for t := range byTill {
+		tills = append(tills, t)
+	}
+	sort.Slice(tills, func(i, j int) bool { return string(tills[i][:]) < string(tills[j][:]) })
+	var accepted []*ledger.Event
+	var updates []HeadUpdate
+	for _, t := range tills {
+		evs, err := h.checkTill(ctx, s, t, byTill[t], res)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(evs) > 0 {
+			head := s.heads[t]
+			last := evs[len(evs)-1]
+			updates = append(updates, HeadUpdate{Till: t, From: head.Seq, To: last.Seq, ID: last.ID()})
+			accepted = append(accepted, evs...)
+		}
+	}
+	return accepted, updates, nil
+}
+
 // commitTries is how many times an upload folds and appends when
 // another HQ process writes the store's rollup in between.
 const commitTries = 3
@@ -125,8 +141,13 @@ const commitTries = 3
 // the restored folds and appended again. The caller holds s.mu.
 func (h *HQ) commit(ctx context.Context, s *storeState, accepted []*ledger.Event, updates []HeadUpdate) (*Rollup, error) {
 	for try := 1; ; try++ {
+		done, err := h.busy(ctx) // the fold takes a CPU slot; the append does not
+		if err != nil {
+			return nil, err
+		}
 		h.foldAccepted(ctx, s, accepted)
 		roll, err := h.rollupOf(s)
+		done()
 		if err != nil {
 			h.log.Warn("rollup not written with the upload; the next start folds its events", "store", s.rec.ID, "err", err)
 		}

@@ -320,6 +320,7 @@ type gatedStorage struct {
 	armEvent, armAppend atomic.Bool
 	held                chan string
 	release             chan struct{}
+	appended            chan ledger.StoreID // if not nil, told the store of every Append
 }
 
 func (g *gatedStorage) hold(armed *atomic.Bool, what string) {
@@ -335,6 +336,9 @@ func (g *gatedStorage) Event(ctx context.Context, id ledger.EventID) ([]byte, er
 }
 
 func (g *gatedStorage) Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []hq.HeadUpdate, roll *hq.Rollup) error {
+	if g.appended != nil {
+		g.appended <- store
+	}
 	g.hold(&g.armAppend, "append")
 	return g.Storage.Append(ctx, store, evs, heads, roll)
 }
@@ -413,6 +417,82 @@ func TestViewsReadCommittedFoldsWithoutWaiting(t *testing.T) {
 	for _, q := range []hq.Query{{From: "1990-01-01", To: "1999-12-31"}, {From: "2026-12-31", To: "2016-01-01"}} {
 		if rep := h.Report(q); rep.Total.Sales != 0 || len(rep.Days) != 0 || len(rep.Hours) != 0 {
 			t.Fatalf("%s..%s: %+v, want nothing", q.From, q.To, rep.Total)
+		}
+	}
+}
+
+// With one ingest worker, an upload held in its fold keeps the one CPU
+// slot: another store's upload, sent meanwhile, waits for it and
+// reaches storage only after the held one (uploads of other stores
+// otherwise run in parallel); both are stored.
+func TestIngestWorkersBoundTheFolds(t *testing.T) {
+	ctx := t.Context()
+	a, b := hqtest.NewStore(42, 2), hqtest.NewStore(43, 1)
+	bst, err := hq.OpenBadger(t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedStorage{Storage: closeOnce(t, bst), held: make(chan string), release: make(chan struct{})}
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger, cfg.IngestWorkers = g, quiet(), 1
+	h, err := hq.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*hqtest.Store{a, b} {
+		if err := h.RegisterStore(ctx, s.ID, s.Name, s.CAPublic()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t1, t2 := a.Tills[0], a.Tills[1]
+	sale := t1.MustNext(ledgertest.Sale3(), day0)
+	if _, err := h.Ingest(ctx, a.ID, t1.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{sale}), Certs: a.EncodedCerts()}); err != nil {
+		t.Fatal(err)
+	}
+	refund := t2.MustNext(&ledger.Refund{Sale: sale.ID(), Currency: "EUR", Staff: "2",
+		Lines:   []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 1, Amount: 119, Tax: 8, Rate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 119}}, Offline: &ledger.OfflineSpend{Owner: t1.ID, Approver: "3"}}, day0+1)
+	g.appended = make(chan ledger.StoreID, 2)
+	g.armEvent.Store(true)
+	errs := make(chan error, 2)
+	go func() {
+		_, err := h.Ingest(ctx, a.ID, t1.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{refund})})
+		errs <- err
+	}()
+	select {
+	case what := <-g.held:
+		if what != "fold" {
+			t.Fatalf("held in its %s, want its fold", what)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("upload not held in its fold within 30 s")
+	}
+	go func() {
+		ev := b.Tills[0].MustNext(ledgertest.Sale3(), day0)
+		_, err := h.Ingest(ctx, b.ID, b.Tills[0].ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{ev}), Certs: b.EncodedCerts()})
+		errs <- err
+	}()
+	// The second must not reach storage while the first holds the slot
+	// (a bounded look: it never passes a store that waits for the slot).
+	select {
+	case got := <-g.appended:
+		t.Fatalf("store %s's upload reached storage while the held one had the only slot", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	g.release <- struct{}{}
+	for i, want := range []ledger.StoreID{a.ID, b.ID} {
+		select {
+		case got := <-g.appended:
+			if got != want {
+				t.Fatalf("append %d is store %s's, want %s's: the second upload did not wait for the slot", i+1, got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("append %d not reached within 30 s", i+1)
+		}
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
