@@ -24,7 +24,7 @@ type agg struct {
 	total    ledger.Report
 	days     map[string]*ledger.Report
 	tillDays map[tillDay]*ledger.Report
-	hours    map[int64]*HourSales
+	hours    map[string]map[int64]*HourSales        // day the hour starts in -> Unix hour
 	products map[string]map[string]*ledger.SKUSales // day -> sku
 	stock    map[string]int64
 	// voids whose sale HQ does not hold yet: its SKU figures are taken
@@ -85,7 +85,7 @@ type HourSales struct {
 
 func newAgg(loc *time.Location) *agg {
 	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
-		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
+		hours: map[string]map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
 		pendingVoids: map[ledger.EventID][]string{}, pendingRefunds: map[ledger.EventID][]pendingRefund{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack(),
 		dirty: map[string]bool{}, replace: true, tills: map[ledger.TillID]bool{}, hourDays: map[string][]int64{}}
 }
@@ -104,11 +104,17 @@ func (a *agg) noteDay(day string) {
 	}
 }
 
-// noteHour indexes an hour bucket under the day it starts in.
-func (a *agg) noteHour(hour int64) {
-	d := a.day(hour * 3_600_000)
-	a.noteDay(d)
-	a.hourDays[d] = append(a.hourDays[d], hour)
+// putHour keeps a new hour bucket under day, the day it starts in, and
+// indexes it.
+func (a *agg) putHour(day string, h *HourSales) {
+	m := a.hours[day]
+	if m == nil {
+		m = map[int64]*HourSales{}
+		a.hours[day] = m
+	}
+	m[h.Hour] = h
+	a.noteDay(day)
+	a.hourDays[day] = append(a.hourDays[day], h.Hour)
 }
 
 // daysIn returns the days the agg holds within q's range.
@@ -199,13 +205,13 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 			s.Net += t.Lines[i].Net
 		}
 		hour := ev.Time.Wall / 3_600_000
-		h := a.hours[hour]
+		hday := a.day(hour * 3_600_000)
+		h := a.hours[hday][hour]
 		if h == nil {
 			h = &HourSales{Hour: hour, Start: time.Unix(hour*3600, 0).In(a.loc)}
-			a.hours[hour] = h
-			a.noteHour(hour)
+			a.putHour(hday, h)
 		}
-		a.dirty[a.day(hour*3_600_000)] = true
+		a.dirty[hday] = true
 		h.Sales++
 		h.Total += t.Total
 		for _, vday := range a.pendingVoids[ev.ID()] {
@@ -378,7 +384,7 @@ func (a *agg) report(q Query, rec StoreRecord, certs map[ledger.TillID]*ledger.C
 			mergeReport(&ts.Report, r)
 		}
 		for _, hr := range a.hourDays[day] {
-			rep.Hours = append(rep.Hours, *a.hours[hr])
+			rep.Hours = append(rep.Hours, *a.hours[day][hr])
 		}
 		for sku, s := range a.products[day] {
 			p := products[sku]

@@ -232,8 +232,8 @@ func (a *agg) encode(all bool) ([]byte, []RollupDay, []RollupSpend, error) {
 		for d := range a.products {
 			want[d] = true
 		}
-		for _, h := range a.hours {
-			want[a.day(h.Hour*3_600_000)] = true
+		for d := range a.hours {
+			want[d] = true
 		}
 	}
 	bodies := map[string]*dayBody{}
@@ -252,9 +252,9 @@ func (a *agg) encode(all bool) ([]byte, []RollupDay, []RollupSpend, error) {
 			db.Tills = append(db.Tills, rollupTillDay{Till: k.till, Day: k.day, Report: *r})
 		}
 	}
-	for _, h := range a.hours {
-		if db := bodies[a.day(h.Hour*3_600_000)]; db != nil {
-			db.Hours = append(db.Hours, *h)
+	for d, db := range bodies { // the hours of the days written only
+		for _, hr := range a.hourDays[d] {
+			db.Hours = append(db.Hours, *a.hours[d][hr])
 		}
 	}
 	days := make([]RollupDay, 0, len(bodies))
@@ -318,8 +318,7 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 		}
 		for _, h := range d.Hours {
 			h.Start = time.Unix(h.Hour*3600, 0).In(loc)
-			a.hours[h.Hour] = &h
-			a.noteHour(h.Hour)
+			a.putHour(a.day(h.Hour*3_600_000), &h)
 		}
 		if len(d.Products) > 0 {
 			m := map[string]*ledger.SKUSales{}
