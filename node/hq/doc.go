@@ -55,10 +55,14 @@
 // HQ processes sharing one PostgreSQL database are interchangeable:
 // every relay request reads the store's heads from storage, a store or
 // certificate another process registered is loaded when a request names
-// it (scaleout.go), and events another process stored are read back and
-// folded before a process folds its own, so each process's figures are
-// the fold of every event up to its newest upload, and a rollup, whoever
-// wrote it, is exactly the fold of the events it names. Dashboard
+// it (scaleout.go), and a process whose folds are behind the store's
+// stored rollup (another process wrote it since) restores them from it
+// before folding an upload. A rollup write moves the rollup's
+// generation by compare and set in the upload's transaction, so a
+// process behind cannot write days over another's (ErrRollupMoved: it
+// restores and folds again). Each process's figures are the fold of
+// every event up to its newest upload, and a rollup, whoever wrote it,
+// is exactly the fold of the events it names. Dashboard
 // sessions are kept in storage (sessions.go), and so are the login
 // back-off and the replay cache of signed requests when the storage is
 // shared (PostgreSQL implements SharedGuards, guards.go); on Badger, one
@@ -120,8 +124,12 @@
 // # Concurrency
 //
 // HQ is safe for concurrent use. Each store has its own lock: uploads of
-// one store are serialised, different stores ingest in parallel. Storage
-// implementations are safe for concurrent use.
+// one store are serialised, different stores ingest in parallel, but at
+// most Config.IngestWorkers of them (one fewer than the cores) decode,
+// verify or fold at once: the others wait without CPU, so the
+// dashboard's queries keep a core while relays upload. Storage writes
+// are outside that bound. Storage implementations are safe for
+// concurrent use.
 //
 // # Imports
 //

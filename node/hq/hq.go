@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -34,6 +35,11 @@ type Config struct {
 	// VerifyEverySignature checks each event's own signature instead of
 	// authenticating runs by their newest signature and the hash chain.
 	VerifyEverySignature bool
+	// IngestWorkers is how many uploads decode, verify and fold at once
+	// (the others wait without CPU; storage writes are outside it); 0
+	// is one fewer than the cores, at least one, so that the
+	// dashboard's queries keep a core while relays upload.
+	IngestWorkers int
 	// Location is the time zone of report days and hours.
 	Location *time.Location
 	// SecureCookies marks the dashboard's session cookie Secure (serve
@@ -91,6 +97,8 @@ type HQ struct {
 
 	outbox outboxBoard // stores' outbox reports (outbox.go)
 
+	work chan struct{} // a slot per upload decoding, verifying or folding (Config.IngestWorkers)
+
 	words    *i18n.Catalog // the dashboard's messages (i18n.go)
 	currency i18n.Currency
 	started  StartStats // what New did (rollup.go)
@@ -118,6 +126,9 @@ type storeState struct {
 	versions map[ledger.TillID]string
 	refused  map[ledger.TillID]int // stored events above it, left out of agg
 	rolled   uint64                // agg.events when the rollup was last written (rollup.go)
+	// gen is the generation of the stored rollup agg descends from: the
+	// one it was restored from or last wrote (rollup.go).
+	gen uint64
 	// spendLoad reads the store's stored over-spend records (overspend.go).
 	spendLoad spendLoader
 	// pub is the folds the views read, a copy of agg as last committed;
@@ -144,6 +155,11 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 	t0 := time.Now()
 	h := &HQ{cfg: cfg, log: cfg.Logger, st: cfg.Storage, stores: map[ledger.StoreID]*storeState{},
 		seen: replayCache{seen: map[string]int64{}}, sessions: newSessions()}
+	n := cfg.IngestWorkers
+	if n <= 0 {
+		n = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	h.work = make(chan struct{}, n)
 	var err error
 	if h.words, h.currency, err = pageWords(cfg); err != nil { // i18n.go
 		return nil, err
@@ -205,6 +221,18 @@ func (h *HQ) loadStore(ctx context.Context, rec StoreRecord) (*storeState, error
 		return nil, fmt.Errorf("load events of store %s: %w", rec.ID, err)
 	}
 	return s, nil
+}
+
+// busy takes one of the slots for CPU work on uploads (Config.
+// IngestWorkers), waiting without CPU until one is free, and returns
+// its release; it fails when ctx ends first.
+func (h *HQ) busy(ctx context.Context) (func(), error) {
+	select {
+	case h.work <- struct{}{}:
+		return func() { <-h.work }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // saleLookup finds a stored sale by ID (for the SKU figures of voids).

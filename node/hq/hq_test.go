@@ -119,6 +119,14 @@ func checkFold(t *testing.T, h *hq.HQ, id ledger.StoreID, want *ledger.State) {
 	if w := f.TopProducts(1000); !reflect.DeepEqual(rep.Products, w) {
 		t.Errorf("products:\n got %+v\nwant %+v", rep.Products, w)
 	}
+	// The report reads the published copy (snapshot.go): its hours too.
+	pubHours := map[int64]ledger.Money{}
+	for _, hs := range rep.Hours {
+		pubHours[hs.Hour] += hs.Total
+	}
+	if w := f.SalesByHour(); !reflect.DeepEqual(pubHours, w) {
+		t.Errorf("report's sales by hour: got %v, want %v", pubHours, w)
+	}
 	stock, err := h.Stock(context.Background(), &id)
 	if err != nil {
 		t.Fatal(err)

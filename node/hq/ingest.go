@@ -51,42 +51,21 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 	}
 	s.fence = hqapi.Fence{Token: high, Holder: relay, At: now}
 	s.noteVersions(u.Versions)
-	h.refreshHeads(ctx, s) // rollup.go: another HQ process may have moved them
+	h.syncFolds(ctx, s) // rollup.go: another HQ process may have moved the heads and the rollup
 
-	h.learnCerts(ctx, s, u.Certs, &res)
-	byTill := groupUploaded(s, store, u.Events, &res)
-
-	tills := make([]ledger.TillID, 0, len(byTill))
-	for t := range byTill {
-		tills = append(tills, t)
+	// Decoding and verifying take a CPU slot (busy); storage does not.
+	done, err := h.busy(ctx)
+	if err != nil {
+		return res, err
 	}
-	sort.Slice(tills, func(i, j int) bool { return string(tills[i][:]) < string(tills[j][:]) })
-	var accepted []*ledger.Event
-	var updates []HeadUpdate
-	for _, t := range tills {
-		evs, err := h.checkTill(ctx, s, t, byTill[t], &res)
-		if err != nil {
-			return res, err
-		}
-		if len(evs) > 0 {
-			head := s.heads[t]
-			last := evs[len(evs)-1]
-			updates = append(updates, HeadUpdate{Till: t, From: head.Seq, To: last.Seq, ID: last.ID()})
-			accepted = append(accepted, evs...)
-		}
+	accepted, updates, err := h.sortOut(ctx, s, u, &res)
+	done()
+	if err != nil {
+		return res, err
 	}
 	if len(accepted) > 0 {
-		// Fold first, so that the rollup is stored with the events
-		// (rollup.go): a start after a crash has no events to fold.
-		// The views read the published copy (snapshot.go): the fold
-		// takes no lock they wait for.
-		h.foldAccepted(ctx, s, accepted)
-		roll, err := h.rollupOf(s)
+		roll, err := h.commit(ctx, s, accepted, updates)
 		if err != nil {
-			h.log.Warn("rollup not written with the upload; the next start folds its events", "store", store, "err", err)
-		}
-		if err := h.st.Append(ctx, store, accepted, updates, roll); err != nil {
-			h.unfold(ctx, s)
 			if errors.Is(err, ErrHeadMoved) {
 				// Another HQ process wrote: take its heads and let the
 				// relay retry against them.
@@ -118,6 +97,69 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 			"first_till", r.Till.Short(), "first_seq", r.Seq, "reason", r.Reason)
 	}
 	return res, nil
+}
+
+// sortOut learns an upload's certificates and returns its events that
+// extend their tills' chains, verified, with the heads they move; the
+// others go into res. The caller holds s.mu.
+func (h *HQ) sortOut(ctx context.Context, s *storeState, u *hqapi.Upload, res *hqapi.UploadResult) ([]*ledger.Event, []HeadUpdate, error) {
+	h.learnCerts(ctx, s, u.Certs, res)
+	byTill := groupUploaded(s, s.rec.ID, u.Events, res)
+	tills := make([]ledger.TillID, 0, len(byTill))
+	for t := range byTill {
+		tills = append(tills, t)
+	}
+	sort.Slice(tills, func(i, j int) bool { return string(tills[i][:]) < string(tills[j][:]) })
+	var accepted []*ledger.Event
+	var updates []HeadUpdate
+	for _, t := range tills {
+		evs, err := h.checkTill(ctx, s, t, byTill[t], res)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(evs) > 0 {
+			head := s.heads[t]
+			last := evs[len(evs)-1]
+			updates = append(updates, HeadUpdate{Till: t, From: head.Seq, To: last.Seq, ID: last.ID()})
+			accepted = append(accepted, evs...)
+		}
+	}
+	return accepted, updates, nil
+}
+
+// commitTries is how many times an upload folds and appends when
+// another HQ process writes the store's rollup in between.
+const commitTries = 3
+
+// commit folds an upload's accepted events and stores them with the
+// store's rollup and heads. The fold comes first, so that the rollup is
+// stored with the events (rollup.go): a start after a crash has no
+// events to fold. The views read the published copy (snapshot.go): the
+// fold takes no lock they wait for. When the append fails the folds are
+// restored from storage; when it failed because another HQ process
+// wrote the store's rollup meanwhile, the upload is folded again over
+// the restored folds and appended again. The caller holds s.mu.
+func (h *HQ) commit(ctx context.Context, s *storeState, accepted []*ledger.Event, updates []HeadUpdate) (*Rollup, error) {
+	for try := 1; ; try++ {
+		done, err := h.busy(ctx) // the fold takes a CPU slot; the append does not
+		if err != nil {
+			return nil, err
+		}
+		h.foldAccepted(ctx, s, accepted)
+		roll, err := h.rollupOf(s)
+		done()
+		if err != nil {
+			h.log.Warn("rollup not written with the upload; the next start folds its events", "store", s.rec.ID, "err", err)
+		}
+		err = h.st.Append(ctx, s.rec.ID, accepted, updates, roll)
+		if err == nil {
+			return roll, nil
+		}
+		h.unfold(ctx, s)
+		if !errors.Is(err, ErrRollupMoved) || try == commitTries {
+			return nil, err
+		}
+	}
 }
 
 // learnCerts learns the certificates of an upload; each that does not

@@ -108,6 +108,7 @@ CREATE TABLE IF NOT EXISTS hq_rollup_spends (
 	body  bytea NOT NULL,
 	PRIMARY KEY (store, key)
 );
+ALTER TABLE hq_rollups ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS hq_users (
 	name text PRIMARY KEY,
 	doc  jsonb NOT NULL

@@ -24,13 +24,18 @@ type agg struct {
 	total    ledger.Report
 	days     map[string]*ledger.Report
 	tillDays map[tillDay]*ledger.Report
-	hours    map[int64]*HourSales
+	hours    map[string]map[int64]*HourSales        // day the hour starts in -> Unix hour
 	products map[string]map[string]*ledger.SKUSales // day -> sku
 	stock    map[string]int64
 	// voids whose sale HQ does not hold yet: its SKU figures are taken
 	// off when the sale arrives.
 	pendingVoids map[ledger.EventID][]string // sale -> days of the voids
-	events       uint64
+	// refund lines whose sale HQ does not hold yet (another till's,
+	// uploaded later): counted as units, as ledger.RefundItems does
+	// without the line; a weighed line's count is put right when the
+	// sale arrives, so the figures do not depend on upload order.
+	pendingRefunds map[ledger.EventID][]pendingRefund
+	events         uint64
 	// receipts counts each till's receipt events (ledger.IsReceiptKind)
 	// in chain order: its newest receipt number, as the tills number them.
 	receipts map[ledger.TillID]uint64
@@ -56,6 +61,14 @@ type agg struct {
 	hourDays map[string][]int64
 }
 
+// pendingRefund is a refund line folded before its sale.
+type pendingRefund struct {
+	Day  string `json:"day"`
+	SKU  string `json:"sku"`
+	Line int    `json:"line"`
+	Qty  int64  `json:"qty"`
+}
+
 type tillDay struct {
 	till ledger.TillID
 	day  string
@@ -72,8 +85,8 @@ type HourSales struct {
 
 func newAgg(loc *time.Location) *agg {
 	return &agg{loc: loc, total: newReport(), days: map[string]*ledger.Report{}, tillDays: map[tillDay]*ledger.Report{},
-		hours: map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
-		pendingVoids: map[ledger.EventID][]string{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack(),
+		hours: map[string]map[int64]*HourSales{}, products: map[string]map[string]*ledger.SKUSales{}, stock: map[string]int64{},
+		pendingVoids: map[ledger.EventID][]string{}, pendingRefunds: map[ledger.EventID][]pendingRefund{}, receipts: map[ledger.TillID]uint64{}, spends: newSpendTrack(),
 		dirty: map[string]bool{}, replace: true, tills: map[ledger.TillID]bool{}, hourDays: map[string][]int64{}}
 }
 
@@ -91,11 +104,17 @@ func (a *agg) noteDay(day string) {
 	}
 }
 
-// noteHour indexes an hour bucket under the day it starts in.
-func (a *agg) noteHour(hour int64) {
-	d := a.day(hour * 3_600_000)
-	a.noteDay(d)
-	a.hourDays[d] = append(a.hourDays[d], hour)
+// putHour keeps a new hour bucket under day, the day it starts in, and
+// indexes it.
+func (a *agg) putHour(day string, h *HourSales) {
+	m := a.hours[day]
+	if m == nil {
+		m = map[int64]*HourSales{}
+		a.hours[day] = m
+	}
+	m[h.Hour] = h
+	a.noteDay(day)
+	a.hourDays[day] = append(a.hourDays[day], h.Hour)
 }
 
 // daysIn returns the days the agg holds within q's range.
@@ -186,19 +205,26 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 			s.Net += t.Lines[i].Net
 		}
 		hour := ev.Time.Wall / 3_600_000
-		h := a.hours[hour]
+		hday := a.day(hour * 3_600_000)
+		h := a.hours[hday][hour]
 		if h == nil {
 			h = &HourSales{Hour: hour, Start: time.Unix(hour*3600, 0).In(a.loc)}
-			a.hours[hour] = h
-			a.noteHour(hour)
+			a.putHour(hday, h)
 		}
-		a.dirty[a.day(hour*3_600_000)] = true
+		a.dirty[hday] = true
 		h.Sales++
 		h.Total += t.Total
 		for _, vday := range a.pendingVoids[ev.ID()] {
 			a.voidSKUs(vday, b)
 		}
 		delete(a.pendingVoids, ev.ID())
+		for _, pr := range a.pendingRefunds[ev.ID()] {
+			if pr.Line >= 0 && pr.Line < len(b.Lines) && b.Lines[pr.Line].Unit == ledger.Kilogram {
+				a.dirty[pr.Day] = true
+				a.sku(pr.Day, pr.SKU, "").Qty += pr.Qty - ledger.RefundItems(ledger.RefundLine{Qty: pr.Qty}, &b.Lines[pr.Line])
+			}
+		}
+		delete(a.pendingRefunds, ev.ID())
 	case *ledger.Refund:
 		s, _ := sale(b.Sale)
 		for _, l := range b.Lines {
@@ -206,6 +232,9 @@ func (a *agg) apply(ev *ledger.Event, sale lookup) {
 			var line *ledger.Line
 			if s != nil && l.Line >= 0 && l.Line < len(s.Lines) {
 				line = &s.Lines[l.Line]
+			}
+			if s == nil {
+				a.pendingRefunds[b.Sale] = append(a.pendingRefunds[b.Sale], pendingRefund{Day: day, SKU: l.SKU, Line: l.Line, Qty: l.Qty})
 			}
 			k.Qty -= ledger.RefundItems(l, line)
 			k.Amount -= l.Amount
@@ -355,7 +384,7 @@ func (a *agg) report(q Query, rec StoreRecord, certs map[ledger.TillID]*ledger.C
 			mergeReport(&ts.Report, r)
 		}
 		for _, hr := range a.hourDays[day] {
-			rep.Hours = append(rep.Hours, *a.hours[hr])
+			rep.Hours = append(rep.Hours, *a.hours[day][hr])
 		}
 		for sku, s := range a.products[day] {
 			p := products[sku]

@@ -23,12 +23,27 @@ import (
 // the days touched keeps the write small however many days a store has.
 // A start restores the rollup and folds only the events above it.
 //
+// Writing only the days touched is right only over the rollup these
+// folds were read from or last wrote: with several HQ processes on one
+// database, a process whose folds are behind another's would otherwise
+// leave the other's days, holding events its head does not name (a
+// start counts them twice), or overwrite them without events the
+// other's head names (a start misses them). So a stored rollup has a
+// generation, and a write names the one its folds descend from
+// (storeState.gen): storage moves it to the next by compare and set in
+// the write's transaction (PostgreSQL updates the head's row first, so
+// it stays locked while the days are written) and refuses the write,
+// with the events, when another process moved it (ErrRollupMoved). An
+// upload first compares the stored generation with its own (syncFolds);
+// when they differ, or its write is refused, the process restores its
+// folds from the stored rollup and the events above it, and folds the
+// upload again. A stored rollup is therefore always exactly the fold of
+// the events its vector names, whichever process wrote it.
+//
 // The folds of a store only ever take each till's events in chain order
-// and without a gap (agg.applied): when another HQ process on the same
-// database stored events in between, they are read back from storage
-// and folded first. A rollup is therefore always exactly the fold of the
-// events its vector names, whichever process wrote it; two processes
-// writing in turn leave the later one, which is as good.
+// and without a gap (agg.applied): events stored without a rollup (a
+// store with a revoked till) are read back from storage and folded
+// first.
 
 // rollupVersion names the rollup's encoding; another is not used (the
 // start folds every event instead, and writes a new one). Version 1 was
@@ -42,7 +57,9 @@ const rollupVersion = 3
 // Spends the over-spend tracker's records (overspend.go). PutRollup and
 // Append write the Days and Spends given and keep the others, unless
 // Replace (then the others are dropped); Rollup returns every day and
-// no Spends (RollupSpend reads one).
+// no Spends (RollupSpend reads one). Gen is the generation: the stored
+// one from Rollup, the one written over for PutRollup and Append (which
+// store Gen+1, or fail with ErrRollupMoved).
 type Rollup struct {
 	Version int           `json:"version"`
 	Vector  ledger.Vector `json:"vector"`
@@ -50,6 +67,7 @@ type Rollup struct {
 	Days    []RollupDay   `json:"-"`
 	Spends  []RollupSpend `json:"-"`
 	Replace bool          `json:"-"`
+	Gen     uint64        `json:"-"`
 }
 
 // RollupSpend is one record of a store's over-spend tracker: Key names
@@ -73,16 +91,17 @@ type rollupTillDay struct {
 
 // aggBody is an agg's head in JSON: maps with struct keys become lists.
 type aggBody struct {
-	Location     string                            `json:"location"`
-	Total        ledger.Report                     `json:"total"`
-	Stock        map[string]int64                  `json:"stock"`
-	PendingVoids map[string][]string               `json:"pending_voids,omitempty"`
-	Events       uint64                            `json:"events"`
-	Newer        ledger.Newer                      `json:"newer,omitempty"`
-	Out          map[string]*ledger.TransferSide   `json:"out,omitempty"`
-	In           map[string][]*ledger.TransferSide `json:"in,omitempty"`
-	Receipts     map[ledger.TillID]uint64          `json:"receipts,omitempty"`
-	Over         *overBody                         `json:"over,omitempty"`
+	Location       string                            `json:"location"`
+	Total          ledger.Report                     `json:"total"`
+	Stock          map[string]int64                  `json:"stock"`
+	PendingVoids   map[string][]string               `json:"pending_voids,omitempty"`
+	PendingRefunds map[string][]pendingRefund        `json:"pending_refunds,omitempty"`
+	Events         uint64                            `json:"events"`
+	Newer          ledger.Newer                      `json:"newer,omitempty"`
+	Out            map[string]*ledger.TransferSide   `json:"out,omitempty"`
+	In             map[string][]*ledger.TransferSide `json:"in,omitempty"`
+	Receipts       map[ledger.TillID]uint64          `json:"receipts,omitempty"`
+	Over           *overBody                         `json:"over,omitempty"`
 }
 
 // overBody is what a start needs of the over-spend tracker: the sales
@@ -191,6 +210,12 @@ func (a *agg) encode(all bool) ([]byte, []RollupDay, []RollupSpend, error) {
 	for id, days := range a.pendingVoids {
 		b.PendingVoids[id.String()] = days
 	}
+	if len(a.pendingRefunds) > 0 {
+		b.PendingRefunds = make(map[string][]pendingRefund, len(a.pendingRefunds))
+		for id, prs := range a.pendingRefunds {
+			b.PendingRefunds[id.String()] = prs
+		}
+	}
 	head, err := json.Marshal(b)
 	if err != nil {
 		return nil, nil, nil, err
@@ -207,8 +232,8 @@ func (a *agg) encode(all bool) ([]byte, []RollupDay, []RollupSpend, error) {
 		for d := range a.products {
 			want[d] = true
 		}
-		for _, h := range a.hours {
-			want[a.day(h.Hour*3_600_000)] = true
+		for d := range a.hours {
+			want[d] = true
 		}
 	}
 	bodies := map[string]*dayBody{}
@@ -227,9 +252,9 @@ func (a *agg) encode(all bool) ([]byte, []RollupDay, []RollupSpend, error) {
 			db.Tills = append(db.Tills, rollupTillDay{Till: k.till, Day: k.day, Report: *r})
 		}
 	}
-	for _, h := range a.hours {
-		if db := bodies[a.day(h.Hour*3_600_000)]; db != nil {
-			db.Hours = append(db.Hours, *h)
+	for d, db := range bodies { // the hours of the days written only
+		for _, hr := range a.hourDays[d] {
+			db.Hours = append(db.Hours, *a.hours[d][hr])
 		}
 	}
 	days := make([]RollupDay, 0, len(bodies))
@@ -293,8 +318,7 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 		}
 		for _, h := range d.Hours {
 			h.Start = time.Unix(h.Hour*3600, 0).In(loc)
-			a.hours[h.Hour] = &h
-			a.noteHour(h.Hour)
+			a.putHour(a.day(h.Hour*3_600_000), &h)
 		}
 		if len(d.Products) > 0 {
 			m := map[string]*ledger.SKUSales{}
@@ -315,6 +339,13 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 		}
 		a.pendingVoids[eid] = days
 	}
+	for id, prs := range b.PendingRefunds {
+		eid, err := ledger.ParseEventID(id)
+		if err != nil {
+			return nil, fmt.Errorf("decode rollup: pending refund of %q: %w", id, err)
+		}
+		a.pendingRefunds[eid] = prs
+	}
 	if len(b.Out) > 0 || len(b.In) > 0 {
 		a.xfer.out, a.xfer.in = b.Out, b.In
 		if a.xfer.out == nil {
@@ -334,8 +365,12 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 	a, from := h.newAggFor(s.rec), ledger.Vector{}
 	r, err := h.st.Rollup(ctx, s.rec.ID)
+	if err == nil {
+		s.gen = r.Gen // a fresh fold replaces it whole over this generation
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
+		s.gen = 0
 	case err != nil:
 		return fmt.Errorf("read rollup: %w", err)
 	case r.Version != rollupVersion:
@@ -345,6 +380,11 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 		if derr != nil {
 			h.log.Warn("rollup not used: folding every event", "store", s.rec.ID, "err", derr)
 			break
+		}
+		if !ledger.Vector(headSeqs(s.heads)).Covers(r.Vector) {
+			// Another HQ process may have stored events, and this
+			// rollup, since the heads were read.
+			h.refreshHeads(ctx, s)
 		}
 		if !ledger.Vector(headSeqs(s.heads)).Covers(r.Vector) {
 			h.log.Warn("rollup covers events storage lacks (a restored database?): folding every event", "store", s.rec.ID)
@@ -453,8 +493,9 @@ func (h *HQ) foldAccepted(ctx context.Context, s *storeState, accepted []*ledger
 	}
 }
 
-// unfold puts the store's folds back to what storage holds after an
-// upload folded before its append failed: the stored rollup and the
+// unfold puts the store's folds back to what storage holds, after an
+// upload folded before its append failed or when another HQ process
+// wrote the store's rollup since (syncFolds): the stored rollup and the
 // events above it; failing that, empty folds that the next upload
 // refolds from storage (its events are above a gap). The caller holds
 // s.mu.
@@ -493,7 +534,8 @@ func (h *HQ) rollupOf(s *storeState) (*Rollup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode rollup: %w", err)
 	}
-	return &Rollup{Version: rollupVersion, Vector: s.agg.applied.Clone(), Body: head, Days: days, Spends: spends, Replace: s.agg.replace}, nil
+	return &Rollup{Version: rollupVersion, Vector: s.agg.applied.Clone(), Body: head, Days: days, Spends: spends,
+		Replace: s.agg.replace, Gen: s.gen}, nil
 }
 
 // rolledUp records that r, made by rollupOf, is stored.
@@ -509,19 +551,50 @@ func (s *storeState) rolledUp(r *Rollup) {
 		s.agg.spends.load = s.spendLoad
 	}
 	s.rolled = s.agg.events
+	s.gen = r.Gen + 1
 }
 
-// writeRollup stores the store's folds. The caller holds s.mu.
+// writeRollup stores the store's folds. The caller holds s.mu. When
+// another HQ process wrote the store's rollup since these folds were
+// read, theirs stays (it is the fold of the events it names, as good
+// for a start) and these are restored from it at the next upload
+// (syncFolds); folds made whole (Replace) are written over it.
 func (h *HQ) writeRollup(ctx context.Context, s *storeState) error {
 	r, err := h.rollupOf(s)
 	if err != nil || r == nil {
 		return err
 	}
-	if err := h.st.PutRollup(ctx, s.rec.ID, *r); err != nil {
+	err = h.st.PutRollup(ctx, s.rec.ID, *r)
+	if errors.Is(err, ErrRollupMoved) && r.Replace {
+		if r.Gen, err = h.st.RollupGen(ctx, s.rec.ID); err == nil {
+			err = h.st.PutRollup(ctx, s.rec.ID, *r)
+		}
+	}
+	if errors.Is(err, ErrRollupMoved) {
+		h.log.Info("rollup not written: another HQ process wrote the store's since", "store", s.rec.ID)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	s.rolledUp(r)
 	return nil
+}
+
+// syncFolds takes the store's heads from storage and, when another HQ
+// process wrote the store's rollup since this one's folds were read or
+// written, restores the folds from it and the events above it. The
+// caller holds s.mu.
+func (h *HQ) syncFolds(ctx context.Context, s *storeState) {
+	gen, err := h.st.RollupGen(ctx, s.rec.ID)
+	if err != nil {
+		h.log.Warn("read rollup generation", "store", s.rec.ID, "err", err)
+	}
+	if err == nil && gen != s.gen {
+		h.unfold(ctx, s) // takes the heads too
+		return
+	}
+	h.refreshHeads(ctx, s)
 }
 
 // refreshHeads takes the store's heads from storage: with several HQ

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -12,20 +13,32 @@ import (
 
 // bRollup keys a store's rollup head: r/<store> (JSON Rollup);
 // bRollupDay its days: Y/<store>/<day> (HQ's day encoding);
-// bRollupSpend its over-spend records: P/<store>/<key>.
+// bRollupSpend its over-spend records: P/<store>/<key>; bRollupGen its
+// generation: R/<store> (big-endian).
 const (
 	bRollup      = 'r'
 	bRollupDay   = 'Y'
 	bRollupSpend = 'P'
+	bRollupGen   = 'R'
 )
 
 func (b *Badger) PutRollup(_ context.Context, store ledger.StoreID, r Rollup) error {
 	return b.db.Update(func(txn *badger.Txn) error { return badgerPutRollup(txn, store, &r) })
 }
 
-// badgerPutRollup writes r in txn: the head, the days given, and with Replace
-// drops the store's other days.
+// badgerPutRollup writes r in txn over generation r.Gen: the head, the
+// days given, and with Replace drops the store's other days.
 func badgerPutRollup(txn *badger.Txn, store ledger.StoreID, r *Rollup) error {
+	gen, err := badgerRollupGen(txn, store)
+	if err != nil {
+		return err
+	}
+	if gen != r.Gen {
+		return fmt.Errorf("%w: store %s at generation %d, not %d", ErrRollupMoved, store, gen, r.Gen)
+	}
+	if err := txn.Set(bkey(bRollupGen, store[:]), be64(gen+1)); err != nil {
+		return err
+	}
 	if err := setJSON(txn, bkey(bRollup, store[:]), r); err != nil {
 		return err
 	}
@@ -76,6 +89,34 @@ func badgerDropOthers(txn *badger.Txn, prefix []byte, keep map[string]bool) erro
 	return nil
 }
 
+func badgerRollupGen(txn *badger.Txn, store ledger.StoreID) (uint64, error) {
+	it, err := txn.Get(bkey(bRollupGen, store[:]))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil // none stored, or stored before generations were
+	}
+	if err != nil {
+		return 0, err
+	}
+	var gen uint64
+	err = it.Value(func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("rollup generation of store %s: %d bytes", store, len(v))
+		}
+		gen = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	return gen, err
+}
+
+func (b *Badger) RollupGen(_ context.Context, store ledger.StoreID) (uint64, error) {
+	var gen uint64
+	err := b.db.View(func(txn *badger.Txn) (err error) {
+		gen, err = badgerRollupGen(txn, store)
+		return err
+	})
+	return gen, err
+}
+
 func (b *Badger) RollupSpend(_ context.Context, store ledger.StoreID, key string) ([]byte, error) {
 	var out []byte
 	err := b.db.View(func(txn *badger.Txn) error {
@@ -96,6 +137,10 @@ func (b *Badger) Rollup(_ context.Context, store ledger.StoreID) (Rollup, error)
 	var r Rollup
 	err := b.db.View(func(txn *badger.Txn) error {
 		if err := getJSON(txn, bkey(bRollup, store[:]), &r); err != nil {
+			return err
+		}
+		var err error
+		if r.Gen, err = badgerRollupGen(txn, store); err != nil {
 			return err
 		}
 		prefix := bkey(bRollupDay, store[:])

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/tillmesh/tillmesh/ledger"
 )
@@ -14,16 +15,31 @@ func (p *Postgres) PutRollup(ctx context.Context, store ledger.StoreID, r Rollup
 }
 
 // pgPutRollup writes r in tx: the head, the days given, and with Replace
-// drops the store's other days.
+// drops the store's other days. The head's row moves from generation
+// r.Gen to the next by compare and set, first: the row stays locked
+// until tx ends, so another process's write of the store's days waits,
+// then finds the generation moved and writes nothing.
 func pgPutRollup(ctx context.Context, tx *sql.Tx, store ledger.StoreID, r *Rollup) error {
 	vec, err := json.Marshal(r.Vector)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO hq_rollups (store, version, vector, body) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (store) DO UPDATE SET version = EXCLUDED.version, vector = EXCLUDED.vector, body = EXCLUDED.body`,
-		store[:], r.Version, vec, r.Body); err != nil {
+	var res sql.Result
+	if r.Gen == 0 {
+		res, err = tx.ExecContext(ctx, `INSERT INTO hq_rollups (store, version, vector, body, gen) VALUES ($1, $2, $3, $4, 1)
+			ON CONFLICT (store) DO UPDATE SET version = EXCLUDED.version, vector = EXCLUDED.vector, body = EXCLUDED.body, gen = 1
+			WHERE hq_rollups.gen = 0`, store[:], r.Version, vec, r.Body)
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE hq_rollups SET version = $2, vector = $3, body = $4, gen = gen + 1
+			WHERE store = $1 AND gen = $5`, store[:], r.Version, vec, r.Body, int64(r.Gen))
+	}
+	if err != nil {
 		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return fmt.Errorf("%w: store %s is not at generation %d", ErrRollupMoved, store, r.Gen)
 	}
 	if r.Replace {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM hq_rollup_days WHERE store = $1`, store[:]); err != nil {
@@ -51,7 +67,9 @@ func pgPutRollup(ctx context.Context, tx *sql.Tx, store ledger.StoreID, r *Rollu
 func (p *Postgres) Rollup(ctx context.Context, store ledger.StoreID) (Rollup, error) {
 	var r Rollup
 	var vec []byte
-	err := p.db.QueryRowContext(ctx, `SELECT version, vector, body FROM hq_rollups WHERE store = $1`, store[:]).Scan(&r.Version, &vec, &r.Body)
+	var gen int64
+	err := p.db.QueryRowContext(ctx, `SELECT version, vector, body, gen FROM hq_rollups WHERE store = $1`, store[:]).Scan(&r.Version, &vec, &r.Body, &gen)
+	r.Gen = uint64(gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
 	}
@@ -69,6 +87,15 @@ func (p *Postgres) Rollup(ctx context.Context, store ledger.StoreID) (Rollup, er
 			return nil
 		})
 	return r, err
+}
+
+func (p *Postgres) RollupGen(ctx context.Context, store ledger.StoreID) (uint64, error) {
+	var gen int64
+	err := p.db.QueryRowContext(ctx, `SELECT gen FROM hq_rollups WHERE store = $1`, store[:]).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return uint64(gen), err
 }
 
 func (p *Postgres) RollupSpend(ctx context.Context, store ledger.StoreID, key string) ([]byte, error) {

@@ -3,8 +3,8 @@ package hq_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,6 +91,14 @@ func TestRollupsRestoreAndCatchUp(t *testing.T) {
 			{Version: 2, Vector: ledger.Vector{store.Tills[0].ID: 5}, Body: []byte(`{"location":"UTC"}`),
 				Days: []hq.RollupDay{{Day: "2026-01-01", Body: []byte("[")}}},
 		} {
+			gen, err := st.RollupGen(ctx, store.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.PutRollup(ctx, store.ID, bad); !errors.Is(err, hq.ErrRollupMoved) {
+				t.Fatalf("a rollup written over generation 0 at %d: %v, want ErrRollupMoved", gen, err)
+			}
+			bad.Gen = gen
 			if err := st.PutRollup(ctx, store.ID, bad); err != nil {
 				t.Fatal(err)
 			}
@@ -133,68 +141,176 @@ func TestRollupDaysReplacedWithBusinessDay(t *testing.T) {
 	})
 }
 
-// Three HQ processes on one PostgreSQL database take a store's uploads in
-// turn, as behind a load balancer; one is killed in the middle of an
-// upload and the relay sends the batch again to another. Nothing is lost
-// or counted twice: the database holds each event once, and a process
-// started afterwards, like the one that took the last upload, reports
-// exactly the fold of the store's ledger.
+// Three HQ processes on one PostgreSQL database take a store's uploads
+// behind a load balancer: each round, the batches of the store's three
+// tills race through the three processes at once (goroutines released
+// together), each process taking another till each round, so each holds
+// folds behind the others'. One process is held in its transaction
+// while the others commit the same business days, then let go (a stale
+// writer); later it is killed in the middle of an upload and the relay
+// sends the batch again to another. Nothing is lost or counted twice:
+// the database holds each event once, its rollup covers every event, and
+// a process started afterwards reports exactly the fold of the store's
+// ledger without folding an event.
 func TestThreeHQProcessesOneKilledMidUpload(t *testing.T) {
 	b := backends[1] // postgres
 	dsn := b.place(t)
 	store := hqtest.NewStore(70, 3)
+	g := &gatedStorage{Storage: b.open(t, dsn), held: make(chan string), release: make(chan struct{})}
 	// All three start before the store is registered (at the first):
 	// the others learn it, and the certificates the first verified, from
 	// the database when a relay's request names them.
-	procs := []*hq.HQ{newHQ(t, b.open(t, dsn)), newHQ(t, b.open(t, dsn)), newHQ(t, b.open(t, dsn))}
+	procs := []*hq.HQ{newHQ(t, g), newHQ(t, b.open(t, dsn)), newHQ(t, b.open(t, dsn))}
 	if err := procs[0].RegisterStore(t.Context(), store.ID, store.Name, store.CAPublic()); err != nil {
 		t.Fatal(err)
 	}
+	const rounds, per = 8, 40
 	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(11, 12)))
-	evs := w.Sales(3000, day0, 61_000)
+	// 4 business days; each round's batches fall in the same hours.
+	evs := w.Sales(3*rounds*per, day0, 300_000)
+	batches := tillBatches(store, evs, per)
+	batch := func(till, round int) []*ledger.Event { return batches[till][round] }
 	ctx := t.Context()
-	alive := []int{0, 1, 2}
-	var last *hq.HQ
-	for k, i := 0, 0; k < len(evs); k, i = k+200, i+1 {
-		u := &hqapi.Upload{Fence: 1, Events: raws(evs[k:min(k+200, len(evs))])}
-		if k == 0 {
-			u.Certs = store.EncodedCerts()
+	// The relay's first contact brings the certificates; the HTTP API
+	// authenticates every request first, with no certificate header, so
+	// each process must find them in the database.
+	if _, err := procs[0].Ingest(ctx, store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Certs: store.EncodedCerts()}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(ctx context.Context, h *hq.HQ, till int, part []*ledger.Event) error {
+		if err := h.Authenticate(ctx, store.ID, store.Tills[till].ID, nil); err != nil {
+			return err
 		}
-		h := procs[alive[i%len(alive)]]
-		if k > 0 {
-			// The HTTP API authenticates every request first, with no
-			// certificate header: HQ must know the till's.
-			if err := h.Authenticate(ctx, store.ID, store.Tills[0].ID, nil); err != nil {
-				t.Fatalf("batch at %d: %v", k, err)
+		res, err := h.Ingest(ctx, store.ID, store.Tills[till].ID, &hqapi.Upload{Fence: 1, Events: raws(part)})
+		if err == nil && (len(res.Rejected) > 0 || res.Accepted+res.Duplicates != len(part)) {
+			err = fmt.Errorf("accepted %d, duplicates %d of %d, %d rejected", res.Accepted, res.Duplicates, len(part), len(res.Rejected))
+		}
+		return err
+	}
+	alive := []*hq.HQ{procs[0], procs[1], procs[2]}
+	const stale, killed = 2, 5 // the rounds in which procs[0] is held in its transaction
+	for r := range rounds {
+		kctx, kill := context.WithCancel(ctx)
+		go0 := make(chan struct{})
+		done := make([]chan error, 3)
+		heldTill := -1
+		for i := range 3 {
+			h := alive[(i+r)%len(alive)]
+			c := ctx
+			if h == procs[0] && (r == stale || r == killed) {
+				heldTill, c = i, kctx
+				g.armAppend.Store(true)
+			}
+			done[i] = make(chan error, 1)
+			go func() {
+				<-go0
+				var err error
+				for try := 0; try < 3; try++ { // the relay retries what failed
+					if err = send(c, h, i, batch(i, r)); err == nil || c.Err() != nil {
+						break
+					}
+				}
+				done[i] <- err
+			}()
+		}
+		close(go0)
+		if heldTill >= 0 {
+			select {
+			case what := <-g.held:
+				if what != "append" {
+					t.Fatalf("round %d: held in its %s", r, what)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: the first process's upload of till %d not held in its transaction", r, heldTill)
+			}
+			// The other tills' batches of the round, over the same
+			// hours, commit through the other processes meanwhile.
+			for i := range 3 {
+				if i != heldTill {
+					if err := <-done[i]; err != nil {
+						t.Fatalf("round %d, till %d: %v", r, i, err)
+					}
+					done[i] <- nil
+				}
+			}
+			if r == killed {
+				kill() // dies before it commits: its transaction never ends
+			}
+			g.release <- struct{}{}
+		}
+		for i := range 3 {
+			err := <-done[i]
+			if i == heldTill && r == killed {
+				if err == nil {
+					t.Fatalf("round %d: the killed process's upload committed", r)
+				}
+				// The relay's retry reaches another process.
+				alive = alive[1:]
+				err = send(ctx, alive[r%len(alive)], i, batch(i, r))
+			}
+			if err != nil {
+				t.Fatalf("round %d, till %d: %v", r, i, err)
 			}
 		}
-		if k == 1400 {
-			// Kill this process mid-upload: its request's context ends
-			// while it works; whatever it committed stays, the rest is
-			// rolled back. It takes no further request.
-			kctx, kill := context.WithCancel(ctx)
-			go kill()
-			h.Ingest(kctx, store.ID, store.Tills[0].ID, u)
-			alive = slices.DeleteFunc(alive, func(j int) bool { return procs[j] == h })
-			h = procs[alive[i%len(alive)]] // the relay's retry reaches another
-			if err := h.Authenticate(ctx, store.ID, store.Tills[0].ID, nil); err != nil {
+		kill()
+	}
+	if n, err := alive[0].Count(ctx, store.ID); err != nil || n != uint64(len(evs)) {
+		t.Fatalf("the database holds %d events (%v), want %d", n, err, len(evs))
+	}
+	h := newHQ(t, b.open(t, dsn))
+	checkFold(t, h, store.ID, w.State)
+	if s := h.Started(); s.FromRollup != 1 || s.Folded != 0 {
+		t.Errorf("start after the race: %+v, want the store from its rollup and no event folded", s)
+	}
+}
+
+// tillBatches splits a store's events by till into rounds of per events.
+func tillBatches(store *hqtest.Store, evs []*ledger.Event, per int) [][][]*ledger.Event {
+	out := make([][][]*ledger.Event, len(store.Tills))
+	for i, t := range store.Tills {
+		var mine []*ledger.Event
+		for _, ev := range evs {
+			if ev.Till == t.ID {
+				mine = append(mine, ev)
+			}
+		}
+		for k := 0; k+per <= len(mine); k += per {
+			out[i] = append(out[i], mine[k:k+per])
+		}
+	}
+	return out
+}
+
+// A store's tills reach HQ in any order: a refund taken at one till can
+// be folded before the sale it refunds, uploaded later from another. Its
+// weighed lines count as units until the sale arrives, then as the
+// ledger counts them; the figures equal the fold of the store's ledger
+// whatever the order, across a start in the middle too (the refunds
+// waiting for their sale are in the rollup).
+func TestFiguresWhateverTheTillsUploadOrder(t *testing.T) {
+	b := backends[0] // badger
+	place := b.place(t)
+	st := b.open(t, place)
+	store := hqtest.NewStore(70, 3)
+	h := newHQ(t, st, store)
+	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(11, 12)))
+	batches := tillBatches(store, w.Sales(960, day0, 300_000), 40)
+	if _, err := h.Ingest(t.Context(), store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Certs: store.EncodedCerts()}); err != nil {
+		t.Fatal(err)
+	}
+	for r := range batches[0] {
+		if r == 4 {
+			st.Close()
+			st = b.open(t, place)
+			h = newHQ(t, st)
+		}
+		for _, i := range []int{2, 1, 0} { // the newest till's refunds first
+			if _, err := h.Ingest(t.Context(), store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Events: raws(batches[i][r])}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		res, err := h.Ingest(ctx, store.ID, store.Tills[0].ID, u)
-		if errors.Is(err, hq.ErrHeadMoved) { // the relay retries once more
-			res, err = h.Ingest(ctx, store.ID, store.Tills[0].ID, u)
-		}
-		if err != nil || len(res.Rejected) > 0 || res.Accepted+res.Duplicates != len(u.Events) {
-			t.Fatalf("batch at %d: accepted %d duplicates %d of %d: %v (%d rejected)", k, res.Accepted, res.Duplicates, len(u.Events), err, len(res.Rejected))
-		}
-		last = h
 	}
-	if n, err := last.Count(ctx, store.ID); err != nil || n != 3000 {
-		t.Fatalf("the database holds %d events (%v), want 3000", n, err)
-	}
-	checkFold(t, last, store.ID, w.State)
-	checkFold(t, newHQ(t, b.open(t, dsn)), store.ID, w.State)
+	checkFold(t, h, store.ID, w.State)
 }
 
 // gatedStorage holds the next Event and the next Append call, once
@@ -204,6 +320,7 @@ type gatedStorage struct {
 	armEvent, armAppend atomic.Bool
 	held                chan string
 	release             chan struct{}
+	appended            chan ledger.StoreID // if not nil, told the store of every Append
 }
 
 func (g *gatedStorage) hold(armed *atomic.Bool, what string) {
@@ -219,6 +336,9 @@ func (g *gatedStorage) Event(ctx context.Context, id ledger.EventID) ([]byte, er
 }
 
 func (g *gatedStorage) Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []hq.HeadUpdate, roll *hq.Rollup) error {
+	if g.appended != nil {
+		g.appended <- store
+	}
 	g.hold(&g.armAppend, "append")
 	return g.Storage.Append(ctx, store, evs, heads, roll)
 }
@@ -297,6 +417,82 @@ func TestViewsReadCommittedFoldsWithoutWaiting(t *testing.T) {
 	for _, q := range []hq.Query{{From: "1990-01-01", To: "1999-12-31"}, {From: "2026-12-31", To: "2016-01-01"}} {
 		if rep := h.Report(q); rep.Total.Sales != 0 || len(rep.Days) != 0 || len(rep.Hours) != 0 {
 			t.Fatalf("%s..%s: %+v, want nothing", q.From, q.To, rep.Total)
+		}
+	}
+}
+
+// With one ingest worker, an upload held in its fold keeps the one CPU
+// slot: another store's upload, sent meanwhile, waits for it and
+// reaches storage only after the held one (uploads of other stores
+// otherwise run in parallel); both are stored.
+func TestIngestWorkersBoundTheFolds(t *testing.T) {
+	ctx := t.Context()
+	a, b := hqtest.NewStore(42, 2), hqtest.NewStore(43, 1)
+	bst, err := hq.OpenBadger(t.TempDir(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedStorage{Storage: closeOnce(t, bst), held: make(chan string), release: make(chan struct{})}
+	cfg := hq.DefaultConfig()
+	cfg.Storage, cfg.Logger, cfg.IngestWorkers = g, quiet(), 1
+	h, err := hq.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*hqtest.Store{a, b} {
+		if err := h.RegisterStore(ctx, s.ID, s.Name, s.CAPublic()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t1, t2 := a.Tills[0], a.Tills[1]
+	sale := t1.MustNext(ledgertest.Sale3(), day0)
+	if _, err := h.Ingest(ctx, a.ID, t1.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{sale}), Certs: a.EncodedCerts()}); err != nil {
+		t.Fatal(err)
+	}
+	refund := t2.MustNext(&ledger.Refund{Sale: sale.ID(), Currency: "EUR", Staff: "2",
+		Lines:   []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 1, Amount: 119, Tax: 8, Rate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 119}}, Offline: &ledger.OfflineSpend{Owner: t1.ID, Approver: "3"}}, day0+1)
+	g.appended = make(chan ledger.StoreID, 2)
+	g.armEvent.Store(true)
+	errs := make(chan error, 2)
+	go func() {
+		_, err := h.Ingest(ctx, a.ID, t1.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{refund})})
+		errs <- err
+	}()
+	select {
+	case what := <-g.held:
+		if what != "fold" {
+			t.Fatalf("held in its %s, want its fold", what)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("upload not held in its fold within 30 s")
+	}
+	go func() {
+		ev := b.Tills[0].MustNext(ledgertest.Sale3(), day0)
+		_, err := h.Ingest(ctx, b.ID, b.Tills[0].ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{ev}), Certs: b.EncodedCerts()})
+		errs <- err
+	}()
+	// The second must not reach storage while the first holds the slot
+	// (a bounded look: it never passes a store that waits for the slot).
+	select {
+	case got := <-g.appended:
+		t.Fatalf("store %s's upload reached storage while the held one had the only slot", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	g.release <- struct{}{}
+	for i, want := range []ledger.StoreID{a.ID, b.ID} {
+		select {
+		case got := <-g.appended:
+			if got != want {
+				t.Fatalf("append %d is store %s's, want %s's: the second upload did not wait for the slot", i+1, got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("append %d not reached within 30 s", i+1)
+		}
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

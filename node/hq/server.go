@@ -266,7 +266,13 @@ func (h *HQ) postEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	done, err := h.busy(r.Context()) // decoding takes a CPU slot (Config.IngestWorkers)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	u, err := hqapi.DecodeUpload(r.Header.Get("Content-Type"), body)
+	done()
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
 		return

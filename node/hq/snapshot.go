@@ -14,10 +14,14 @@ import (
 // under s.mu only, so a view never waits for a fold (before, a chain
 // report waited behind every store's fold in turn, for up to a minute
 // while 64 uploads ran on two cores), and a view shows only committed
-// events. Publishing copies the days the upload touched (agg.dirty) and
-// shares the others with the copy before: the cost of an upload's
-// publish grows with the days it touched and the store's SKUs in stock,
-// not with its history.
+// events. Publishing deep-copies the days the upload touched (agg.dirty:
+// their reports, till reports, hour buckets and products) and the
+// store's stock, and shares every other day's buckets with the copy
+// before; what it still does for each day of the store's history is
+// copy a pointer per day (and per till and day) into the new maps, and
+// the sorted day list. Hour buckets are kept per day (agg.hours) so that
+// a day not touched costs one pointer, not its 24 buckets (a year of
+// history is 8,760 of them: each publish copied them all before).
 
 // snapshot returns a copy of a for the views: the days changed since
 // prev (a.dirty) are copied, the others shared with prev, which must be
@@ -26,7 +30,7 @@ func (a *agg) snapshot(prev *agg) *agg {
 	fresh := func(day string) bool { return prev == nil || a.dirty[day] }
 	n := &agg{loc: a.loc, dayEnd: a.dayEnd, total: cloneReport(&a.total), events: a.events, newer: maps.Clone(a.newer),
 		days: make(map[string]*ledger.Report, len(a.days)), tillDays: make(map[tillDay]*ledger.Report, len(a.tillDays)),
-		hours: make(map[int64]*HourSales, len(a.hours)), products: make(map[string]map[string]*ledger.SKUSales, len(a.products)),
+		hours: make(map[string]map[int64]*HourSales, len(a.hours)), products: make(map[string]map[string]*ledger.SKUSales, len(a.products)),
 		stock: maps.Clone(a.stock), receipts: maps.Clone(a.receipts), applied: a.applied.Clone(),
 		dayList: slices.Clone(a.dayList), tills: maps.Clone(a.tills), hourDays: make(map[string][]int64, len(a.hourDays))}
 	for d, r := range a.days {
@@ -45,9 +49,17 @@ func (a *agg) snapshot(prev *agg) *agg {
 		c := cloneReport(r)
 		n.tillDays[k] = &c
 	}
-	for hr, v := range a.hours {
-		c := *v
-		n.hours[hr] = &c
+	for d, m := range a.hours {
+		if !fresh(d) && prev.hours[d] != nil {
+			n.hours[d] = prev.hours[d]
+			continue
+		}
+		c := make(map[int64]*HourSales, len(m))
+		for hr, v := range m {
+			cv := *v
+			c[hr] = &cv
+		}
+		n.hours[d] = c
 	}
 	for d, m := range a.products {
 		if !fresh(d) && prev.products[d] != nil {
@@ -62,6 +74,10 @@ func (a *agg) snapshot(prev *agg) *agg {
 		n.products[d] = c
 	}
 	for d, hrs := range a.hourDays {
+		if !fresh(d) && prev.hourDays[d] != nil {
+			n.hourDays[d] = prev.hourDays[d] // a day not touched gained no hour
+			continue
+		}
 		n.hourDays[d] = slices.Clone(hrs)
 	}
 	// Transfer sides are never changed once folded: the lists are copied.

@@ -15,6 +15,9 @@ var (
 	ErrStaleFence  = errors.New("hq: stale fencing token")
 	ErrHeadMoved   = errors.New("hq: till head moved under the write (another HQ process?)")
 	ErrStoreExists = errors.New("hq: store registered with another CA")
+	// ErrRollupMoved: the store's stored rollup is not the generation
+	// the write was made from (another HQ process wrote one since).
+	ErrRollupMoved = errors.New("hq: store's rollup moved under the write (another HQ process?)")
 )
 
 // StoreRecord is a registered store.
@@ -98,7 +101,8 @@ type Storage interface {
 	// Append stores verified events and moves the heads, atomically and
 	// durably, with the store's rollup (as PutRollup) when roll is not
 	// nil. Events already stored (same EventID) are skipped. A head
-	// that is not at its From fails the whole call with ErrHeadMoved.
+	// that is not at its From fails the whole call with ErrHeadMoved,
+	// a rollup whose Gen is not the stored one with ErrRollupMoved.
 	Append(ctx context.Context, store ledger.StoreID, evs []*ledger.Event, heads []HeadUpdate, roll *Rollup) error
 	// IDs returns the IDs of a till's events from seq from to to.
 	IDs(ctx context.Context, store ledger.StoreID, till ledger.TillID, from, to uint64) ([]ledger.EventID, error)
@@ -133,10 +137,14 @@ type Storage interface {
 
 	// PutRollup keeps a store's report folds: the head replaces the one
 	// before, the days given replace theirs and the others stay (all go
-	// with Replace); Rollup returns the head with every day, or
-	// ErrNotFound (rollup.go).
+	// with Replace). It writes over generation r.Gen only (0: none
+	// stored), storing r.Gen+1, and fails with ErrRollupMoved, writing
+	// nothing, when the stored one is another. Rollup returns the head
+	// with every day and its generation, or ErrNotFound; RollupGen the
+	// generation alone, 0 when none is stored (rollup.go).
 	PutRollup(ctx context.Context, store ledger.StoreID, r Rollup) error
 	Rollup(ctx context.Context, store ledger.StoreID) (Rollup, error)
+	RollupGen(ctx context.Context, store ledger.StoreID) (uint64, error)
 	// RollupSpend returns one record of a store's over-spend tracker
 	// (Rollup.Spends), or ErrNotFound.
 	RollupSpend(ctx context.Context, store ledger.StoreID, key string) ([]byte, error)

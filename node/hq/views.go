@@ -200,8 +200,10 @@ func (h *HQ) SalesByHour(id ledger.StoreID) map[int64]ledger.Money {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for hr, v := range s.agg.hours {
-		out[hr] = v.Total
+	for _, m := range s.agg.hours {
+		for hr, v := range m {
+			out[hr] = v.Total
+		}
 	}
 	return out
 }
