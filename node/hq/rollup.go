@@ -49,8 +49,12 @@ import (
 // start folds every event instead, and writes a new one). Version 1 was
 // one record per store, written every 2,000 events; version 2 held the
 // over-spend tracker in the head (0.3-0.6 MB of JSON a store at 10,000
-// events a day, decoded at every start).
-const rollupVersion = 3
+// events a day, decoded at every start). Version 3 folded a refund
+// that came before its sale (the sale's till uploads later) with its
+// weighed lines counted as grams, not items; version 4 holds such a
+// refund back until its sale is folded (pendingRefunds), so a version-3
+// rollup is refolded once at the first start.
+const rollupVersion = 4
 
 // Rollup is a store's report folds as stored: Body is the head in HQ's
 // own encoding, Vector the events it covers, Days the day records,
