@@ -596,3 +596,22 @@ func (g snapshotDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 	}
 	return g.DAGService.Get(ctx, c)
 }
+
+// NeedsSnapshot reports whether a Store opened on d under namespace
+// would take a snapshot from a peer: nothing is stored under its
+// go-ds-crdt namespace yet, or a snapshot was cut short. A node asks
+// before it opens the Store, to reach its peers first.
+func NeedsSnapshot(ctx context.Context, d ds.Datastore, namespace string) (bool, error) {
+	ns := ds.NewKey(namespace)
+	state, err := snapshotState(ctx, d, ns.ChildString("local").ChildString("snapshot"))
+	if err != nil {
+		return false, err
+	}
+	switch state {
+	case snapshotPartial:
+		return true, nil
+	case snapshotDone:
+		return false, nil
+	}
+	return namespaceEmpty(ctx, d, ns.ChildString("c"))
+}

@@ -407,15 +407,19 @@ type op struct {
 // build and after run on the writer goroutine; after runs only when the
 // batch committed.
 type writeReq struct {
-	build func() (ops []op, after func(), err error)
-	done  chan error
+	build  func() (ops []op, after func(), err error)
+	noSync bool // ApplyMovementsRun syncs once at its end
+	done   chan error
 }
 
 // write runs build on the writer goroutine and commits its ops as ONE
 // go-ds-crdt batch (one DAG node). If ctx ends after the request was
 // handed over, the write may still land.
 func (s *Store) write(ctx context.Context, build func() ([]op, func(), error)) error {
-	req := writeReq{build: build, done: make(chan error, 1)}
+	return s.writeReq(ctx, writeReq{build: build, done: make(chan error, 1)})
+}
+
+func (s *Store) writeReq(ctx context.Context, req writeReq) error {
 	select {
 	case s.writes <- req:
 	case <-s.quit:
@@ -491,8 +495,10 @@ func (s *Store) commit(req writeReq) error {
 	// The datastore does not fsync each write (see BadgerOptions), and
 	// go-ds-crdt's writes are buffered (mergebuf.go): make this local
 	// write durable before it is acknowledged.
-	if err := s.buf.Sync(ctx, ds.NewKey("/")); err != nil {
-		return fmt.Errorf("sync batch: %w", err)
+	if !req.noSync {
+		if err := s.buf.Sync(ctx, ds.NewKey("/")); err != nil {
+			return fmt.Errorf("sync batch: %w", err)
+		}
 	}
 	if after != nil {
 		after()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badger4 "github.com/ipfs/go-ds-badger4"
@@ -62,6 +63,13 @@ type Config struct {
 	// Release is this till's tillmesh version (`tillmesh version`):
 	// shown on its status, announced to its peers, reported to HQ.
 	Release string
+	// InventorySnapshotWait, when positive, lets a till whose inventory
+	// is empty (new, or wiped and re-enrolled) dial its static peers
+	// before the inventory opens and, if one connects, wait up to this
+	// long for it to be admitted and serve the store's inventory state as
+	// a snapshot instead of walking the whole DAG (crdt/snapshot.go).
+	// 0: only a peer already connected is asked, i.e. none.
+	InventorySnapshotWait time.Duration
 }
 
 // DefaultConfig returns a till config with everything but DataDir and
@@ -260,6 +268,8 @@ func (t *Till) openInventoryState(ctx context.Context) (err error) {
 	ic.TillID, ic.Logger = t.id.String(), cfg.Logger
 	ic.Unclean = inv.how == invSalvaged // a salvaged DAG may miss blocks: repair it
 	ic.CustomerKeys = t.custKeys
+	ic.AllowPeer = func(p peer.ID) bool { _, ok := t.host.Admitted(p); return ok }
+	ic.SnapshotWait = t.dialForSnapshot(ctx, ic)
 	if t.inv, err = crdt.New(ctx, ic); err != nil {
 		return fmt.Errorf("open inventory %s: %w", invDir, err)
 	}
@@ -280,6 +290,42 @@ func (t *Till) openInventoryState(ctx context.Context) (err error) {
 		t.log.Warn("inventory snapshot", "err", err) // the last one stays
 	}
 	return nil
+}
+
+// dialForSnapshot dials the static peers when the inventory is empty and
+// InventorySnapshotWait is set, before the host runs, so that crdt.New
+// can take the store's state from one of them. It returns how long
+// crdt.New should wait for an admitted peer: 0 when no peer connected.
+func (t *Till) dialForSnapshot(ctx context.Context, ic crdt.Config) time.Duration {
+	wait := t.cfg.InventorySnapshotWait
+	if wait <= 0 || len(t.cfg.StaticPeers) == 0 {
+		return 0
+	}
+	need, err := crdt.NeedsSnapshot(ctx, ic.Datastore, ic.Namespace)
+	if err != nil || !need {
+		return 0
+	}
+	dctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var wg sync.WaitGroup
+	var connected atomic.Int32
+	for _, s := range t.cfg.StaticPeers {
+		ai, err := peer.AddrInfoFromString(s)
+		if err != nil || ai.ID == t.host.ID() {
+			continue
+		}
+		wg.Go(func() {
+			if err := t.host.Host().Connect(dctx, *ai); err == nil {
+				connected.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if connected.Load() == 0 {
+		t.log.Info("no peer reachable for an inventory snapshot; the inventory walks the DAG from peers")
+		return 0
+	}
+	return wait
 }
 
 // openSync makes ledger sync and, with an HQ, the relay.
