@@ -37,11 +37,15 @@ func TestSnapshotNewcomer(t *testing.T) {
 	if err := a.s.DeleteStaff(ctx, "ann"); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 30 {
-		r := rs[i%2]
-		if err := r.s.ApplyMovements(ctx, uint64(i/2+1), map[string]int64{"BREAD": -1}); err != nil {
+	var run []map[string]int64 // a's 15 in one run (ApplyMovementsRun), b's one by one
+	for i := range 15 {
+		run = append(run, map[string]int64{"BREAD": -1})
+		if err := b.s.ApplyMovements(ctx, uint64(i+1), map[string]int64{"BREAD": -1}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := a.s.ApplyMovementsRun(ctx, 1, run); err != nil {
+		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "a and b agree", func() bool { return caughtUp(a, b) }, a, b)
 	oldHeads, _ := a.s.Heads()
