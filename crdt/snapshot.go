@@ -73,18 +73,20 @@ import (
 // its side. The server sends frames, each a uvarint length (1 ..
 // maxSnapshotChunk) and a chunk: a uvarint entry count, then per entry a
 // uvarint key length, the key relative to the go-ds-crdt namespace, a
-// uvarint value length and the value. A frame of length 0 ends the
+// uvarint value length and the value (a server fills a chunk to about
+// 256 KB). A frame of length 0 ends the
 // chunks; the trailer follows: a uvarint total entry count and the
 // SHA-256 of every chunk's bytes in order.
 const SnapshotProtocolID protocol.ID = "/tillmesh/inventory-snapshot/1"
 
 const (
-	maxSnapshotChunk   = 256 << 10 // bytes in one frame
-	maxSnapshotKey     = 1 << 10   // bytes in one key
-	maxSnapshotValue   = 64 << 10  // bytes in one value (go-ds-crdt's values here are small CBOR)
-	maxSnapshotEntries = 1 << 26   // entries in one snapshot (~67M; a year is a few million)
-	snapshotBatch      = 4096      // keys per datastore batch on the client
-	snapshotPoll       = 20 * time.Millisecond
+	snapshotChunkTarget = 256 << 10 // bytes a server puts in one frame, unless one entry is bigger
+	maxSnapshotChunk    = 2 << 20   // bytes in one frame
+	maxSnapshotKey      = 1 << 10   // bytes in one key
+	maxSnapshotValue    = 1 << 20   // bytes in one value (go-ds-crdt caps a delta at 1 MB)
+	maxSnapshotEntries  = 1 << 26   // entries in one snapshot (~67M; a year is a few million)
+	snapshotBatch       = 4096      // keys per datastore batch on the client
+	snapshotPoll        = 20 * time.Millisecond
 )
 
 // snapshotStateKey (below the Store's local namespace) says whether the
@@ -287,13 +289,16 @@ func writeSnapshot(w *bufio.Writer, crdtNS ds.Key, res query.Results) (int, erro
 			continue
 		}
 		e := snapEntry{key: strings.TrimPrefix(r.Key, prefix), value: r.Value}
-		if validSnapshotKey(e.key) != nil || len(e.value) > maxSnapshotValue {
-			continue // not go-ds-crdt's, or not ours to send
+		if validSnapshotKey(e.key) != nil {
+			continue // not a key of go-ds-crdt's state (its dirty bit)
+		}
+		if len(e.value) > maxSnapshotValue {
+			return total, fmt.Errorf("inventory key %s holds %d bytes, above %d", r.Key, len(e.value), maxSnapshotValue)
 		}
 		if total >= maxSnapshotEntries {
 			return total, fmt.Errorf("inventory holds more than %d keys", maxSnapshotEntries)
 		}
-		if len(chunk)+len(e.key)+len(e.value)+2*binary.MaxVarintLen64 > maxSnapshotChunk-binary.MaxVarintLen64 {
+		if len(chunk) > 0 && len(chunk)+len(e.key)+len(e.value)+2*binary.MaxVarintLen64 > snapshotChunkTarget {
 			if err := flush(); err != nil {
 				return total, err
 			}
