@@ -73,10 +73,15 @@ func benchNewcomer(ctx context.Context, c *cli.Context, dir, storeDir, tillDir s
 		}
 		url := fmt.Sprintf("http://127.0.0.1:%d", port)
 		started := time.Now()
-		nc := exec.CommandContext(ctx, self, "--log-level", "warn", "till", "--data", ncDir,
+		logf, err := os.Create(ncDir + ".log")
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		nc := exec.CommandContext(ctx, self, "--log-level", "info", "till", "--data", ncDir,
 			"--http", "127.0.0.1:"+strconv.Itoa(port), "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns",
 			"--peer", peerAddr, "--inventory-snapshot-wait", wait)
-		nc.Stderr = os.Stderr
+		nc.Stderr, nc.Stdout = logf, logf
 		if err := nc.Start(); err != nil {
 			return err
 		}
