@@ -74,9 +74,13 @@ var reqDecMode = func() cbor.DecMode {
 
 // blockSync serves and fetches DAG blocks over ProtocolID.
 type blockSync struct {
-	host    host.Host
-	bstore  blockstore.Blockstore
-	heads   func() []cid.Cid
+	host   host.Host
+	bstore blockstore.Blockstore
+	heads  func() []cid.Cid
+	// covered, when set, reports a block this till does not hold and
+	// need not fetch: it lies inside the inventory snapshot the Store
+	// was opened from (snapshot.go).
+	covered func(context.Context, cid.Cid) bool
 	log     *slog.Logger
 	timeout time.Duration
 
@@ -601,7 +605,7 @@ func (s *blockSync) fetch(ctx context.Context, p peer.ID, heads []cid.Cid) error
 				if err != nil {
 					return fmt.Errorf("has %s: %w", c, err)
 				}
-				if !has {
+				if !has && (s.covered == nil || !s.covered(ctx, c)) {
 					queued[c] = true
 					next = append(next, c)
 				}

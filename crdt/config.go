@@ -14,6 +14,7 @@ import (
 	badger4 "github.com/ipfs/go-ds-badger4"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these where
@@ -90,6 +91,19 @@ type Config struct {
 	// slots from peers show as unavailable.
 	CustomerKeys CustomerKeys
 
+	// AllowPeer, when set, says whether a peer may be served an
+	// inventory snapshot and asked for one (the node admits only tills
+	// whose certificate the store CA signed). nil: any connected peer
+	// (the host's connection gater already admits only those).
+	AllowPeer func(peer.ID) bool
+	// SnapshotWait is how long New waits for a connected peer when it
+	// opens an empty inventory, to take the store's state as a snapshot
+	// (snapshot.go) instead of walking the whole DAG. 0: only peers
+	// already connected are asked; negative: never take a snapshot.
+	SnapshotWait time.Duration
+	// SnapshotTimeout bounds serving or taking one snapshot.
+	SnapshotTimeout time.Duration
+
 	// mergeHook, for tests, sees every key go-ds-crdt writes while it
 	// merges; an error fails that merge.
 	mergeHook func(key string) error
@@ -106,6 +120,7 @@ func DefaultConfig() Config {
 		SubscriptionBuffer:  4096,
 		Workers:             4,
 		SyncInterval:        100 * time.Millisecond,
+		SnapshotTimeout:     10 * time.Minute,
 	}
 }
 
@@ -130,6 +145,9 @@ func (c Config) Validate() error {
 	if c.RepairInterval <= 0 || c.RebroadcastInterval <= 0 || c.FetchTimeout <= 0 {
 		return fmt.Errorf("crdt config: RepairInterval %v, RebroadcastInterval %v and FetchTimeout %v must be positive",
 			c.RepairInterval, c.RebroadcastInterval, c.FetchTimeout)
+	}
+	if c.SnapshotTimeout <= 0 {
+		return fmt.Errorf("crdt config: SnapshotTimeout %v must be positive", c.SnapshotTimeout)
 	}
 	if c.SyncInterval <= 0 {
 		return fmt.Errorf("crdt config: SyncInterval %v must be positive", c.SyncInterval)

@@ -69,6 +69,12 @@
 // Stats().Pending is 0 once everything announced has been merged; Heads()
 // alone does not say so.
 //
+// A Store that opens with an empty go-ds-crdt namespace while an admitted
+// peer is connected takes the peer's namespace as a snapshot over
+// SnapshotProtocolID (set, heads, every processed marker) instead of
+// walking the whole DAG, and holds none of the old blocks; a snapshot cut
+// short is never taken for a whole one (snapshot.go).
+//
 // Change notifications come from the datastore writes go-ds-crdt commits,
 // not from its PutHook, which fires before the merge is committed.
 //

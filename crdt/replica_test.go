@@ -55,6 +55,9 @@ type replicaOpts struct {
 	badger bool         // Badger in a temporary directory, else in memory
 	logger *slog.Logger // nil: warnings to the test log
 	config func(*Config)
+	// beforeStart runs before the Store is created (e.g. to connect to
+	// a peer a newcomer takes its snapshot from).
+	beforeStart func(*replica)
 }
 
 func newReplica(tb testing.TB, name string, o replicaOpts) *replica {
@@ -88,6 +91,9 @@ func newReplica(tb testing.TB, name string, o replicaOpts) *replica {
 	r.ps, err = pubsub.NewGossipSub(psCtx, h, pubsub.WithRawTracer(r.mesh), pubsub.WithFloodPublish(o.flood))
 	if err != nil {
 		tb.Fatalf("gossipsub: %v", err)
+	}
+	if o.beforeStart != nil {
+		o.beforeStart(r)
 	}
 	r.start(tb, o)
 	return r

@@ -20,6 +20,7 @@ import (
 	"github.com/ipfs/go-datastore/namespace"
 	"github.com/ipfs/go-datastore/query"
 	dscrdt "github.com/ipfs/go-ds-crdt"
+	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -50,6 +51,11 @@ type Store struct {
 	bgMu       sync.Mutex
 	bgClosed   bool           // Close is waiting for bg: start nothing more
 	bg         sync.WaitGroup // repairs started by the Store
+
+	// Snapshots (snapshot.go).
+	walkMu       sync.Mutex
+	walking      bool // an announced walk is under way
+	fromSnapshot bool // go-ds-crdt's namespace came from a peer's snapshot
 
 	index *barcodeIndex
 	subs  *subscribers
@@ -110,6 +116,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	// Before anything is written under the go-ds-crdt namespace: a
+	// newcomer takes the state from a peer instead of walking the DAG.
+	if s.fromSnapshot, err = s.restoreFromSnapshot(ctx, localNS.ChildString("snapshot")); err != nil {
+		s.cancel()
+		return nil, err
+	}
 	wasOpen, err := d.Has(ctx, s.openKey)
 	if err != nil {
 		return nil, fmt.Errorf("read open marker: %w", err)
@@ -145,7 +157,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s.sync = newBlockSync(cfg.Host, bstore, cfg.FetchTimeout, log)
 	s.sync.heads = s.headList
 	s.bserv = blockservice.New(bstore, peerExchange{s.sync})
-	dag := merkledag.NewDAGService(s.bserv)
+	var dag ipld.DAGService = merkledag.NewDAGService(s.bserv)
+	if s.fromSnapshot {
+		dag = snapshotDAG{DAGService: dag, bstore: bstore, d: d, crdtNS: crdtNS}
+		s.sync.covered = func(ctx context.Context, c cid.Cid) bool {
+			p, err := d.Has(ctx, processedKey(crdtNS, c))
+			return err == nil && p
+		}
+	}
 	s.bcast, err = newBroadcaster(cfg.PubSub, cfg.Host, cfg.Topic, cfg.SubscriptionBuffer, log)
 	if err != nil {
 		_ = s.bserv.Close()
@@ -185,6 +204,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.sync.start()
 	s.bcast.start()
+	s.cfg.Host.SetStreamHandler(SnapshotProtocolID, s.handleSnapshot)
 	go s.writer()
 	go s.flusher()
 	if wasOpen || cfg.Unclean {
@@ -234,6 +254,7 @@ const closeWait = 5 * time.Second
 // the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.cfg.Host.RemoveStreamHandler(SnapshotProtocolID)
 		close(s.quit)
 		s.cancel()
 		<-s.writerDone
@@ -386,15 +407,19 @@ type op struct {
 // build and after run on the writer goroutine; after runs only when the
 // batch committed.
 type writeReq struct {
-	build func() (ops []op, after func(), err error)
-	done  chan error
+	build  func() (ops []op, after func(), err error)
+	noSync bool // ApplyMovementsRun syncs once at its end
+	done   chan error
 }
 
 // write runs build on the writer goroutine and commits its ops as ONE
 // go-ds-crdt batch (one DAG node). If ctx ends after the request was
 // handed over, the write may still land.
 func (s *Store) write(ctx context.Context, build func() ([]op, func(), error)) error {
-	req := writeReq{build: build, done: make(chan error, 1)}
+	return s.writeReq(ctx, writeReq{build: build, done: make(chan error, 1)})
+}
+
+func (s *Store) writeReq(ctx context.Context, req writeReq) error {
 	select {
 	case s.writes <- req:
 	case <-s.quit:
@@ -470,8 +495,10 @@ func (s *Store) commit(req writeReq) error {
 	// The datastore does not fsync each write (see BadgerOptions), and
 	// go-ds-crdt's writes are buffered (mergebuf.go): make this local
 	// write durable before it is acknowledged.
-	if err := s.buf.Sync(ctx, ds.NewKey("/")); err != nil {
-		return fmt.Errorf("sync batch: %w", err)
+	if !req.noSync {
+		if err := s.buf.Sync(ctx, ds.NewKey("/")); err != nil {
+			return fmt.Errorf("sync batch: %w", err)
+		}
 	}
 	if after != nil {
 		after()

@@ -203,6 +203,7 @@ func interruptedHeight(ctx context.Context, d ds.Datastore, crdtNS, blocksNS ds.
 
 // beginWalk records a's heads before go-ds-crdt walks them.
 func (s *Store) beginWalk(a *announcement) {
+	s.walkStarted()
 	ctx := context.Background()
 	a.wasDirty = s.crdt.IsDirty(ctx)
 	a.dirtyMarks = s.dirtyMarks.Load()
@@ -220,6 +221,7 @@ func (s *Store) beginWalk(a *announcement) {
 // not become a head and asks for the announcement to be handed over
 // again. After that second walk it repairs.
 func (s *Store) endWalk(a *announcement, closing bool) (again bool) {
+	defer s.walkEnded()
 	ctx := context.Background()
 	// The walk's merged writes go to the datastore before its records
 	// are dropped or its processed marks cleared below.

@@ -62,6 +62,13 @@ type Config struct {
 	// Release is this till's tillmesh version (`tillmesh version`):
 	// shown on its status, announced to its peers, reported to HQ.
 	Release string
+	// InventorySnapshotWait, when positive, lets a till whose inventory
+	// is empty (new, or wiped and re-enrolled) dial its static peers
+	// before the inventory opens and, if one connects, wait up to this
+	// long for it to be admitted and serve the store's inventory state as
+	// a snapshot instead of walking the whole DAG (crdt/snapshot.go).
+	// 0: only a peer already connected is asked, i.e. none.
+	InventorySnapshotWait time.Duration
 }
 
 // DefaultConfig returns a till config with everything but DataDir and
@@ -95,14 +102,18 @@ type Till struct {
 	id   ledger.TillID
 	cert *ledger.Certificate
 
-	db    *ledgerdb.DB
-	host  *p2p.Host
-	invDS *badger4.Datastore
-	inv   *crdt.Store
-	sync  *ledgersync.Syncer
-	relay *relay.Relay // nil without HQ
-	hw    *hw.Hub
-	api   *ui.API
+	db   *ledgerdb.DB
+	host *p2p.Host
+	// meshDone and meshCancel are set when the mesh was started before
+	// the inventory opened (meshForSnapshot); Run then waits on it.
+	meshDone   chan error
+	meshCancel context.CancelFunc
+	invDS      *badger4.Datastore
+	inv        *crdt.Store
+	sync       *ledgersync.Syncer
+	relay      *relay.Relay // nil without HQ
+	hw         *hw.Hub
+	api        *ui.API
 
 	// outbox sends fiscal receipts and notifications (node/outbox.go).
 	outbox    *outbox.Outbox
@@ -260,6 +271,8 @@ func (t *Till) openInventoryState(ctx context.Context) (err error) {
 	ic.TillID, ic.Logger = t.id.String(), cfg.Logger
 	ic.Unclean = inv.how == invSalvaged // a salvaged DAG may miss blocks: repair it
 	ic.CustomerKeys = t.custKeys
+	ic.AllowPeer = func(p peer.ID) bool { _, ok := t.host.Admitted(p); return ok }
+	ic.SnapshotWait = t.meshForSnapshot(ctx, ic)
 	if t.inv, err = crdt.New(ctx, ic); err != nil {
 		return fmt.Errorf("open inventory %s: %w", invDir, err)
 	}
@@ -280,6 +293,30 @@ func (t *Till) openInventoryState(ctx context.Context) (err error) {
 		t.log.Warn("inventory snapshot", "err", err) // the last one stays
 	}
 	return nil
+}
+
+// meshForSnapshot starts the mesh before the inventory opens when the
+// inventory is empty, InventorySnapshotWait is set and the till has
+// static peers, so that crdt.New can take the store's inventory state
+// from an admitted peer instead of walking the whole DAG (the host
+// accepts and dials no connection before it runs). It returns how long
+// crdt.New should wait for such a peer: 0 when the mesh was not started.
+// Peers that connect meanwhile find the ledger sync and outbox protocols
+// not yet served for the rest of the start; they retry.
+func (t *Till) meshForSnapshot(ctx context.Context, ic crdt.Config) time.Duration {
+	wait := t.cfg.InventorySnapshotWait
+	if wait <= 0 || len(t.cfg.StaticPeers) == 0 {
+		return 0
+	}
+	need, err := crdt.NeedsSnapshot(ctx, ic.Datastore, ic.Namespace)
+	if err != nil || !need {
+		return 0
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	t.meshDone, t.meshCancel = make(chan error, 1), cancel
+	go func() { t.meshDone <- t.host.Run(hctx) }()
+	t.log.Info("inventory empty: starting the mesh early to take it as a snapshot from a peer", "wait", wait)
+	return wait
 }
 
 // openSync makes ledger sync and, with an HQ, the relay.
@@ -484,7 +521,19 @@ func (t *Till) Run(ctx context.Context) error {
 		}()
 	}
 	events := t.host.Subscribe()
-	run("mesh", t.host.Run)
+	if t.meshDone != nil {
+		run("mesh", func(ctx context.Context) error {
+			select {
+			case err := <-t.meshDone:
+				return err
+			case <-ctx.Done():
+				t.meshCancel()
+				return <-t.meshDone
+			}
+		})
+	} else {
+		run("mesh", t.host.Run)
+	}
 	run("ledger sync", t.sync.Run)
 	run("peers", func(ctx context.Context) error { return t.watchPeers(ctx, events) })
 	run("stock repair", t.watchStock)
@@ -562,6 +611,9 @@ func (t *Till) Close() error {
 	}
 	if t.inv != nil {
 		errs = append(errs, t.inv.Close())
+	}
+	if t.meshCancel != nil {
+		t.meshCancel() // a mesh started early and never handed to Run
 	}
 	if t.host != nil {
 		errs = append(errs, t.host.Close())

@@ -51,6 +51,8 @@ func benchHistoryCommand() *cli.Command {
 			&cli.StringFlag{Name: "dir", Usage: "work directory (default: a temporary one, removed after)"},
 			&cli.BoolFlag{Name: "reuse", Usage: "measure the store already in --dir instead of building one"},
 			&cli.BoolFlag{Name: "no-hq", Usage: "skip HQ's ingest"},
+			&cli.BoolFlag{Name: "newcomer", Usage: "instead of the till's own figures: a newly enrolled till joins it, with and without an inventory snapshot"},
+			&cli.StringFlag{Name: "newcomer-wait", Value: "5s", Usage: "the newcomer's --inventory-snapshot-wait"},
 		},
 		Action: benchHistory,
 	}
@@ -96,6 +98,9 @@ func benchHistory(c *cli.Context) error {
 		}
 	} else if store, err = buildHistory(ctx, c, storeDir, tillDir, products); err != nil {
 		return err
+	}
+	if c.Bool("newcomer") {
+		return benchNewcomer(ctx, c, dir, storeDir, tillDir, products)
 	}
 	key, err := pki.LoadOrCreateKey(filepath.Join(tillDir, pki.TillKeyFileName))
 	if err != nil {
@@ -193,10 +198,20 @@ func seedHistory(ctx context.Context, w io.Writer, store *pki.StoreFile, tillDir
 	}
 	base := opening.Seq
 	start := time.Now()
-	for i := range dagN {
-		p := products[i%len(products)]
-		if err := t.Inventory().ApplyMovements(ctx, base+uint64(i)+1, map[string]int64{p.SKU: -1}); err != nil {
+	// One DAG node per movement, as sales write them, synced once per
+	// run of 1,000 (crdt.Store.ApplyMovementsRun) rather than per node.
+	const run = 1000
+	moves := make([]map[string]int64, 0, run)
+	for i := 0; i < dagN; i += run {
+		moves = moves[:0]
+		for j := i; j < min(i+run, dagN); j++ {
+			moves = append(moves, map[string]int64{products[j%len(products)].SKU: -1})
+		}
+		if err := t.Inventory().ApplyMovementsRun(ctx, base+uint64(i)+1, moves); err != nil {
 			return 0, err
+		}
+		if i%100_000 == 0 && i > 0 {
+			fmt.Fprintf(w, "  DAG: %d nodes in %v\n", i, time.Since(start).Round(time.Second))
 		}
 	}
 	if dagN > 0 {
