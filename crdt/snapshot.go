@@ -564,7 +564,12 @@ func (s *Store) restoreFromSnapshot(ctx context.Context, stateKey ds.Key) (bool,
 				return false, fmt.Errorf("delete snapshot marker: %w", err)
 			}
 		}
-		if !time.Now().Before(deadline) {
+		// Every connected peer has answered and none gave a state: a
+		// new store whose tills start together (none serves a snapshot
+		// before its own inventory is open), or peers of an older
+		// release. Waiting for more peers would only delay the start;
+		// the walk merges from whichever peers connect.
+		if len(tried) > 0 || !time.Now().Before(deadline) {
 			if len(tried) > 0 {
 				s.log.Info("no peer served an inventory snapshot; walking the DAG", "asked", len(tried))
 			}
