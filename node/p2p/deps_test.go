@@ -85,3 +85,35 @@ func TestBinaryKeepsDeadCodeElimination(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryNeedsNoCgo keeps `make build` static (CGO_ENABLED=0: no libc
+// or dynamic loader resident in a till, BENCHMARKS.md "Footprint"): no
+// package the binary links may need cgo but the standard library's,
+// which has pure Go fallbacks (the DNS resolver, os/user).
+func TestBinaryNeedsNoCgo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	cmd := exec.Command(goBin, "list", "-deps", "-tags", "urfave_cli_no_docs",
+		"-f", "{{if .CgoFiles}}{{if not .Standard}}{{.ImportPath}}{{end}}{{end}}",
+		"github.com/tillmesh/tillmesh/cmd/tillmesh")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1") // list what would use cgo if it could
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("cmd/tillmesh links packages with cgo files, which `make build` (CGO_ENABLED=0) leaves out or builds differently:\n%s", s)
+	}
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mk), "CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/tillmesh") {
+		t.Error("make build no longer builds with CGO_ENABLED=0")
+	}
+}
