@@ -31,14 +31,27 @@ type alert struct {
 // heard from for N minutes. Each is sent once per destination: its key
 // is recorded in the store (/outbox/<destination>/alert/<key>) after the
 // destination accepted it, and a failed send is tried again next time.
+//
+// It also tells the outbox when the internet line comes back (HQ
+// answers again after it did not: outbox.LineBack), so that after a long
+// outage the fiscal service and the messenger are tried within
+// alertEvery rather than at the end of a backoff of up to a minute.
 func (t *Till) runAlerts(ctx context.Context) {
 	tick := time.NewTicker(alertEvery)
 	defer tick.Stop()
+	reached := true
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if t.relay != nil {
+			r := t.relay.Status().Reachable
+			if r && !reached {
+				t.outbox.LineBack()
+			}
+			reached = r
 		}
 		if t.outboxLeader() {
 			t.checkAlerts(ctx)
