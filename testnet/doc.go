@@ -131,7 +131,8 @@
 //	                          report of the ledgers and Telegram a message per refund
 //	                          (then: each registered once, nothing else, no message
 //	                          twice, messages in ledger order); with N, until it
-//	                          registered at least N (to kill the relay mid-drain)
+//	                          registered at least N since the last internet up (to
+//	                          kill the relay mid-drain)
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the

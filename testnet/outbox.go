@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -53,6 +54,10 @@ type outside struct {
 	bot    *fakeBot
 	botURL string
 	srv    *http.Server
+
+	// upAt is how many the service had registered when the internet
+	// last came back: `wait outbox N` counts from there.
+	upAt atomic.Int64
 
 	mu sync.Mutex
 	// shipped is, per till killed, the highest seq of its chain the
@@ -213,6 +218,7 @@ func (h *harness) internet(down bool) string {
 	if down {
 		return "the internet is down: HQ, the fiscal service and Telegram unreachable"
 	}
+	h.out.upAt.Store(int64(h.out.sim.Stats().Registered))
 	return "the internet is back"
 }
 
@@ -408,15 +414,17 @@ func (h *harness) outboxDone(items []outboxItem) (bool, string) {
 }
 
 // waitOutbox waits until the outbox drained (n == 0), or until the
-// fiscal service registered at least n receipts, with the internet up.
+// fiscal service registered at least n receipts since the internet last
+// came back (to kill the relay in the middle of the drain).
 func (h *harness) waitOutbox(ctx context.Context, n int, limit time.Duration) (string, error) {
 	if h.out == nil {
 		return "", errors.New("wait outbox: the scenario has no `outbox on`")
 	}
 	t0 := time.Now()
 	if n > 0 {
-		err := poll(ctx, limit, 20*time.Millisecond, func() (bool, error) { return h.out.sim.Stats().Registered >= n, nil })
-		return fmt.Sprintf("the fiscal service registered %d (%v)", h.out.sim.Stats().Registered, time.Since(t0).Round(time.Millisecond)), err
+		since := func() int { return h.out.sim.Stats().Registered - int(h.out.upAt.Load()) }
+		err := poll(ctx, limit, 20*time.Millisecond, func() (bool, error) { return since() >= n, nil })
+		return fmt.Sprintf("the fiscal service registered %d since the internet came back (%v)", since(), time.Since(t0).Round(time.Millisecond)), err
 	}
 	var why string
 	var items []outboxItem
