@@ -104,9 +104,10 @@ func (o *outside) late(it outboxItem) bool {
 // fakeBot implements the subset of the Telegram Bot API the notifier
 // uses (sendMessage) and keeps every message in the order it took them.
 type fakeBot struct {
-	mu    sync.Mutex
-	down  bool
-	texts []string
+	mu     sync.Mutex
+	down   bool
+	texts  []string
+	lastAt time.Time // when it took the last message
 }
 
 func (b *fakeBot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -127,6 +128,7 @@ func (b *fakeBot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b.mu.Lock()
 	b.texts = append(b.texts, m.Text)
+	b.lastAt = time.Now()
 	n := len(b.texts)
 	b.mu.Unlock()
 	fmt.Fprintf(w, `{"ok":true,"result":{"message_id":%d}}`, n)
@@ -136,6 +138,17 @@ func (b *fakeBot) setDown(down bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.down = down
+}
+
+// lastTook says how many messages the bot took and how long ago the
+// last one came (a kill that soon after it may leave its record unsent).
+func (b *fakeBot) lastTook() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.texts) == 0 {
+		return "Telegram took no message"
+	}
+	return fmt.Sprintf("Telegram took %d messages, the last %v before", len(b.texts), time.Since(b.lastAt).Round(time.Millisecond))
 }
 
 func (b *fakeBot) messages() []string {

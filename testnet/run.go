@@ -271,6 +271,9 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 				return "", err
 			}
 		}
+		if h.out != nil {
+			return "killed " + names(targets) + " (" + h.out.bot.lastTook() + ")", nil
+		}
 		return "killed " + names(targets), nil
 
 	case OpRestart:
