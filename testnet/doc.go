@@ -132,7 +132,10 @@
 //	                          (then: each registered once, nothing else, no message
 //	                          twice, messages in ledger order); with N, until it
 //	                          registered at least N since the last internet up (to
-//	                          kill the relay mid-drain)
+//	                          kill the relay mid-drain). Either also waits until every
+//	                          running till counts no Telegram message pending: a
+//	                          sender killed before its records of sent messages reached
+//	                          the others leaves them to be sent again (no idempotency key)
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the
