@@ -132,8 +132,9 @@
 //	                          (then: each registered once, nothing else, no message
 //	                          twice, messages in ledger order); with N, until it
 //	                          registered at least N since the last internet up (to
-//	                          kill the relay mid-drain). Either also waits until every
-//	                          running till counts no Telegram message pending: a
+//	                          kill the relay mid-drain). In process mode either also
+//	                          waits until every running till counts no Telegram
+//	                          message pending: a
 //	                          sender killed before its records of sent messages reached
 //	                          the others leaves them to be sent again (no idempotency key)
 //
