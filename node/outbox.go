@@ -115,7 +115,9 @@ func (t *Till) outboxLeader() bool {
 }
 
 // outboxHeard lists the store's tills this one hears from now, with the
-// clock and chain head each showed at the last ledger exchange: the
+// clock and chain head each showed at the last ledger exchange (read in
+// that order by the till that answered, so the head covers every event
+// it made before the clock: ledgersync.PeerState.Clock): the
 // outbox's store-wide watermark (outbox.Heard). A till not connected, or
 // not synced for three sync intervals, is not listed: the outbox does not
 // wait for it, and its events that arrive later go out late.
@@ -134,7 +136,7 @@ func (t *Till) outboxHeard() []outbox.Heard {
 		if !ok || st.LastSync.IsZero() || now.Sub(st.LastSync) > 3*t.cfg.SyncInterval {
 			continue
 		}
-		out = append(out, outbox.Heard{Till: p.Till, Seq: st.Vector[p.Till], Clock: st.LastSync.Add(st.Skew)})
+		out = append(out, outbox.Heard{Till: p.Till, Seq: st.Vector[p.Till], Clock: st.Clock})
 	}
 	return out
 }

@@ -31,14 +31,27 @@ type alert struct {
 // heard from for N minutes. Each is sent once per destination: its key
 // is recorded in the store (/outbox/<destination>/alert/<key>) after the
 // destination accepted it, and a failed send is tried again next time.
+//
+// It also tells the outbox when the internet line comes back (HQ
+// answers again after it did not: outbox.LineBack), so that after a long
+// outage the fiscal service and the messenger are tried within
+// alertEvery rather than at the end of a backoff of up to a minute.
 func (t *Till) runAlerts(ctx context.Context) {
 	tick := time.NewTicker(alertEvery)
 	defer tick.Stop()
+	reached := true
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if t.relay != nil {
+			r := t.relay.Status().Reachable
+			if r && !reached {
+				t.outbox.LineBack()
+			}
+			reached = r
 		}
 		if t.outboxLeader() {
 			t.checkAlerts(ctx)
@@ -53,7 +66,7 @@ func (t *Till) checkAlerts(ctx context.Context) {
 		if err != nil || !ok {
 			continue
 		}
-		for _, a := range t.alerts(ctx, c.AlertRules(), now) {
+		for _, a := range t.alerts(ctx, c.Name(), c.AlertRules(), now) {
 			if _, err := t.inv.OutboxGet(ctx, c.Name(), "alert", a.key); err == nil {
 				continue // sent
 			} else if !errors.Is(err, crdt.ErrNotFound) {
@@ -63,25 +76,41 @@ func (t *Till) checkAlerts(ctx context.Context) {
 				t.log.Warn("alert not sent; trying again", "destination", c.Name(), "alert", a.key, "err", err)
 				continue
 			}
-			entry := crdt.OutboxEntry{Connector: c.Name(), Kind: "alert", ID: a.key, Value: []byte(now.UTC().Format(time.RFC3339))}
-			if err := t.inv.PutOutbox(ctx, []crdt.OutboxEntry{entry}); err != nil {
+			entries := []crdt.OutboxEntry{{Connector: c.Name(), Kind: "alert", ID: a.key, Value: []byte(now.UTC().Format(time.RFC3339))}}
+			if strings.HasPrefix(a.key, backlogKey) {
+				entries = append(entries, crdt.OutboxEntry{Connector: c.Name(), Kind: "alert", ID: backlogLast, Value: []byte(now.UTC().Format(time.RFC3339Nano))})
+			}
+			if err := t.inv.PutOutbox(ctx, entries); err != nil {
 				t.log.Warn("record a sent alert", "alert", a.key, "err", err)
 			}
 		}
 	}
 }
 
-// alerts lists the conditions that hold now under rules r.
-func (t *Till) alerts(ctx context.Context, r notify.Rules, now time.Time) []alert {
+// The fiscal backlog alert's records: backlogKey starts each
+// occurrence's key; backlogLast holds when the destination last took
+// one (RFC 3339), to send one per backlog, not one per oldest receipt.
+const (
+	backlogKey  = "fiscal-backlog-"
+	backlogLast = "fiscal-backlog-last"
+)
+
+// alerts lists the conditions that hold now under rules r, for
+// destination dest.
+func (t *Till) alerts(ctx context.Context, dest string, r notify.Rules, now time.Time) []alert {
 	var out []alert
 	out = append(out, t.ledgerAlerts(ctx, r, now)...)
 	if r.FiscalBacklogHours != nil {
 		limit := time.Duration(*r.FiscalBacklogHours) * time.Hour
+		var last time.Time
+		if b, err := t.inv.OutboxGet(ctx, dest, "alert", backlogLast); err == nil {
+			last, _ = time.Parse(time.RFC3339Nano, string(b))
+		}
 		for _, s := range t.outbox.Status() {
-			if s.Connector == "fiscal" && s.Configured && s.Pending > 0 && !s.Oldest.IsZero() && now.Sub(s.Oldest) >= limit {
-				out = append(out, alert{key: fmt.Sprintf("fiscal-backlog-%d", s.Oldest.UnixMilli()),
-					text: fmt.Sprintf("Fiscal registration is behind at till %d's store: %d receipts pending, the oldest from %s (%s ago). Check the internet line and the fiscal service.",
-						t.cert.Number, s.Pending, s.Oldest.UTC().Format("2006-01-02 15:04 UTC"), outbox.Age(now.Sub(s.Oldest)))})
+			if s.Connector == "fiscal" {
+				if a, ok := backlogAlert(s, limit, last, now, t.cert.Number); ok {
+					out = append(out, a)
+				}
 			}
 		}
 	}
@@ -97,6 +126,26 @@ func (t *Till) alerts(ctx context.Context, r notify.Rules, now time.Time) []aler
 		}
 	}
 	return out
+}
+
+// backlogAlert is the fiscal backlog alert when the oldest receipt
+// pending (s.Oldest) waited limit or more, once per backlog: not while
+// that receipt is older than the last backlog alert the destination
+// took (last; zero if none), which told of it already. While a backlog
+// drains its oldest receipt changes every few seconds; each would have
+// been an alert of its own (the testnet scenario internet-down caught
+// two in one drain). A backlog that built up after the last alert (every
+// receipt pending then registered since) is told of again.
+func backlogAlert(s outbox.Status, limit time.Duration, last, now time.Time, number uint32) (alert, bool) {
+	if !s.Configured || s.Pending == 0 || s.Oldest.IsZero() || now.Sub(s.Oldest) < limit {
+		return alert{}, false
+	}
+	if !last.IsZero() && s.Oldest.Before(last) {
+		return alert{}, false
+	}
+	return alert{key: fmt.Sprintf("%s%d", backlogKey, s.Oldest.UnixMilli()),
+		text: fmt.Sprintf("Fiscal registration is behind at till %d's store: %d receipts pending, the oldest from %s (%s ago). Check the internet line and the fiscal service.",
+			number, s.Pending, s.Oldest.UTC().Format("2006-01-02 15:04 UTC"), outbox.Age(now.Sub(s.Oldest)))}, true
 }
 
 // ledgerAlerts lists the conditions the ledger and the stock show under

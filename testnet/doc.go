@@ -74,6 +74,9 @@
 //	wipe t2                   the till's disk is lost: it is enrolled again with a new key
 //	                          and the store's next till number (numbers are never reused)
 //	skew t2 +3h | skew t2 0   the till's clock runs off by this much
+//	clock +3h                 simulated time passes: every clock of the run (each till's,
+//	                          on top of its skew, HQ's and the fiscal simulator's) moves
+//	                          this far on, never back (a till's HLC would not follow)
 //	latency t3 80ms [loss 5%] | latency t3 off
 //	                          t3's link delays bytes this much each way (up to 1s), and
 //	                          that share of its writes a retransmission (200 ms) more
@@ -119,14 +122,21 @@
 //	                          over-spent sale (GET /hq/api/overspends) with its amount
 //	outbox on                 (header) a fiscal service simulator and a fake Telegram
 //	                          Bot API on loopback; every store registers its receipts
-//	                          and sends a message per refund (outbox.go; inproc only,
-//	                          else ErrNoOutbox; one store)
+//	                          and sends a message per refund, a fiscal backlog alert
+//	                          after 6 h (outbox.go; inproc and process modes, else
+//	                          ErrNoOutbox; one store). A till process's ledger is read
+//	                          through its control channel (export)
 //	internet down|up          HQ, the fiscal service and Telegram away, or back
 //	wait outbox [N]           until the fiscal service holds every receipt and Z
 //	                          report of the ledgers and Telegram a message per refund
 //	                          (then: each registered once, nothing else, no message
 //	                          twice, messages in ledger order); with N, until it
-//	                          registered at least N (to kill the relay mid-drain)
+//	                          registered at least N since the last internet up (to
+//	                          kill the relay mid-drain). In process mode either also
+//	                          waits until every running till counts no Telegram
+//	                          message pending: a
+//	                          sender killed before its records of sent messages reached
+//	                          the others leaves them to be sent again (no idempotency key)
 //
 // Tills are t1, t2 ... of store 1, or s2.t1 for store 2. Any number may
 // carry small=N, the value at --scale small (CI); --scale full runs the

@@ -88,6 +88,7 @@ type harness struct {
 	mu       sync.Mutex
 	bg       *sellJob
 	ops      atomic.Int64  // numbers idempotency keys
+	world    atomic.Int64  // simulated time passed (the clock step), ns: on every clock of the run
 	heals    []time.Time   // heals whose catch-up is not measured yet
 	lastConv time.Duration // how long the last wait converged waited
 }
@@ -107,7 +108,8 @@ type store struct {
 	groups   map[int]int              // slot index -> partition side; 0 (absent) is the side with HQ
 	registry map[string]ledger.TillID // till number and short ID -> till, over every incarnation
 	numbers  map[ledger.TillID]uint32
-	epoch    atomic.Int64 // bumped by every fault: propagation samples taken before it are dropped
+	epoch    atomic.Int64  // bumped by every fault: propagation samples taken before it are dropped
+	world    *atomic.Int64 // the harness's simulated time passed
 }
 
 // slot is a till position ("t3"): its current incarnation and process.
@@ -147,7 +149,14 @@ type incarnation struct {
 	starts   []time.Duration // each start until it could sell; guarded by the slot's mu
 }
 
-func (s *slot) now() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }
+func (s *slot) now() time.Time { return time.Now().Add(s.offset()) }
+
+// offset is how far the till's clock is from the machine's: its own
+// skew on top of the simulated time passed (the clock step).
+func (s *slot) offset() time.Duration { return time.Duration(s.skew.Load() + s.st.world.Load()) }
+
+// now is the run's simulated time: HQ's and the fiscal service's clock.
+func (h *harness) now() time.Time { return time.Now().Add(time.Duration(h.world.Load())) }
 
 // current returns the running till (nil if down), its incarnation, and a
 // channel closed while it is up.
@@ -330,7 +339,7 @@ func newHarness(ctx context.Context, sc *Scenario, cfg Config) (h *harness, err 
 			return nil, err
 		}
 		hc := hq.DefaultConfig()
-		hc.Storage, hc.Logger = h.hqDB, h.log.With("hq", true)
+		hc.Storage, hc.Logger, hc.Now = h.hqDB, h.log.With("hq", true), h.now
 		if h.hq, err = hq.New(ctx, hc); err != nil {
 			return nil, err
 		}
@@ -339,7 +348,7 @@ func newHarness(ctx context.Context, sc *Scenario, cfg Config) (h *harness, err 
 	g := 0
 	for si := 1; si <= sc.Stores; si++ {
 		st := &store{idx: si, name: fmt.Sprintf("s%d", si), dir: filepath.Join(h.dir, fmt.Sprintf("s%d", si), "store"),
-			groups: map[int]int{}, registry: map[string]ledger.TillID{}, numbers: map[ledger.TillID]uint32{}}
+			groups: map[int]int{}, registry: map[string]ledger.TillID{}, numbers: map[ledger.TillID]uint32{}, world: &h.world}
 		if st.file, err = pki.InitStore(st.dir, fmt.Sprintf("Testnet store %d", si)); err != nil {
 			return nil, err
 		}
@@ -861,7 +870,7 @@ func (h *harness) crashHQ(ctx context.Context) (string, error) {
 		}
 		h.hqDB = db
 		hc := hq.DefaultConfig()
-		hc.Storage, hc.Logger = db, h.log.With("hq", true)
+		hc.Storage, hc.Logger, hc.Now = db, h.log.With("hq", true), h.now
 		nh, err := hq.New(ctx, hc)
 		if err != nil {
 			return nil, fmt.Errorf("restart hq: %w", err)

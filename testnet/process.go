@@ -85,7 +85,7 @@ func (h *harness) startProcess(ctx context.Context, s *slot, inc *incarnation, a
 	if h.sc.HQ {
 		args = append(args, "--hq", s.st.hqURL)
 	}
-	if d := time.Duration(s.skew.Load()); d != 0 {
+	if d := s.offset(); d != 0 {
 		args = append(args, "--clock-skew="+d.String())
 	}
 	if h.shaping() {
@@ -284,7 +284,7 @@ func (p *procTill) shape(ctx context.Context, target string, f p2p.Fault) error 
 }
 
 func (p *procTill) setSkew(ctx context.Context) error {
-	return p.control(ctx, "skew", time.Duration(p.s.skew.Load()).String())
+	return p.control(ctx, "skew", p.s.offset().String())
 }
 
 var apiClient = &http.Client{Timeout: 30 * time.Second}

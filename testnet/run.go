@@ -271,6 +271,9 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 				return "", err
 			}
 		}
+		if h.out != nil {
+			return "killed " + names(targets) + " (" + h.out.bot.lastTook() + ")", nil
+		}
 		return "killed " + names(targets), nil
 
 	case OpRestart:
@@ -340,6 +343,20 @@ func (h *harness) step(ctx context.Context, st Step) (string, error) {
 			}
 		}
 		return fmt.Sprintf("%s's clock off by %v", names(targets), st.Skew), nil
+
+	case OpClock:
+		// HQ reads h.now and every in-process till its slot's now; a
+		// till process is told its new offset (a till down gets it on
+		// its next start).
+		h.world.Add(int64(st.Skew))
+		for _, s := range h.allSlots() {
+			if th, _, _ := s.current(); th != nil {
+				if err := th.setSkew(ctx); err != nil {
+					return "", err
+				}
+			}
+		}
+		return fmt.Sprintf("simulated time moved %v on: %v passed", st.Skew, time.Duration(h.world.Load())), nil
 
 	case OpLatency:
 		targets, err := h.resolve(ctx, st.Tills)
@@ -415,6 +432,9 @@ func (h *harness) jobSummary(job *sellJob) string {
 	msg := fmt.Sprintf("%d sales acknowledged in %v (%.0f/s)", job.acked.Load(), d.Round(time.Millisecond), float64(job.acked.Load())/d.Seconds())
 	if f := job.failed.Load(); f > 0 {
 		msg += fmt.Sprintf(", %d not", f)
+	}
+	if p50, p99, top, n := job.latency(); n > 0 {
+		msg += fmt.Sprintf("; sale latency p50 %v, p99 %v, max %v", p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), top.Round(10*time.Microsecond))
 	}
 	return msg
 }

@@ -73,6 +73,7 @@ const (
 	OpOverspent Op = "overspent" // double-spend: HQ lists every over-spend of the offline race, within the limit
 	OpTransfer  Op = "transfer"  // stock sent between stores (transfers.go)
 	OpInternet  Op = "internet"  // internet down|up: HQ, the fiscal service and the messenger (outbox.go)
+	OpClock     Op = "clock"     // clock +3h: simulated time passes for every till, HQ and the fiscal service
 )
 
 // Step is one line of a scenario.
@@ -89,7 +90,7 @@ type Step struct {
 	Arg        string        // shift: open|close; hq: down|up; wait: converged|hq|sales|relay
 	Store      int           // hq: the store (0: all); transfer: the sending store
 	To         int           // transfer: the receiving store
-	Skew       time.Duration // skew
+	Skew       time.Duration // skew; clock: how far simulated time moves on
 	Link       p2p.Fault     // latency: the fault on the named tills' links
 	Timeout    time.Duration // wait: 0 = the run's default
 	Units      int           // race: units of each new race sale (0: 2 x tills)
@@ -447,6 +448,17 @@ func (p *lineParser) parse(sc *Scenario) error {
 		}
 		sc.Steps = append(sc.Steps, Step{Line: p.line, Text: p.text, Op: OpInternet, Arg: a})
 		return p.done()
+	case "clock":
+		// Simulated time passes: every clock of the run (tills, HQ,
+		// the fiscal service) moves on together, on top of any till's
+		// own skew. It never goes back: a till's HLC would not follow.
+		t, _ := p.next()
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 || d > 48*time.Hour {
+			return p.errorf("clock %q: want a duration forward like +3h (at most 48h a step)", t)
+		}
+		sc.Steps = append(sc.Steps, Step{Line: p.line, Text: p.text, Op: OpClock, Skew: d})
+		return p.done()
 	case "refunds":
 		v, err := p.number(kw)
 		if err != nil {
@@ -635,7 +647,7 @@ func (p *lineParser) parse(sc *Scenario) error {
 			}
 		}
 	default:
-		return p.errorf("unknown step %q (sell, receive, transfer, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, latency, hq, wait, check, chaos, power-cut, race, offline, overspent)", kw)
+		return p.errorf("unknown step %q (sell, receive, transfer, shift, partition, heal, kill, restart, wipe, upgrade, newkind, skew, clock, latency, hq, wait, check, chaos, power-cut, race, offline, overspent)", kw)
 	}
 	if st.Op == OpSkew {
 		t, ok := p.next()

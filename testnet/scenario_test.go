@@ -155,6 +155,8 @@ func TestParseErrors(t *testing.T) {
 		{"partition across stores", "stores 2\npartition t1 | s2.t1", "share no LAN"},
 		{"skew without offset", "skew t1", "missing offset"},
 		{"bad skew", "skew t1 +3x", "offset"},
+		{"clock backwards", "clock -3h", "want a duration forward"},
+		{"clock without a duration", "clock", "want a duration forward"},
 		{"bad wait", "wait forever", `wait "forever"`},
 		{"kill all", "kill all", "name the tills"},
 		{"sell junk", "sell 5 quickly", `unexpected "quickly"`},

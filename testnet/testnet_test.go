@@ -23,6 +23,7 @@ import (
 var (
 	scaleFlag = flag.String("testnet.scale", "small", "scenario size: small (CI) or full (as written; minutes each)")
 	seedFlag  = flag.Uint64("testnet.seed", 0, "workload seed (default: a random one, printed)")
+	dirFlag   = flag.String("testnet.dir", "", "keep each run's directory (till data and logs) under this one, named after the test (default: a temporary one, removed)")
 
 	binary   string // the tillmesh binary for the process and netns modes
 	buildErr error
@@ -84,6 +85,10 @@ func runScenario(t *testing.T, name string, mode Mode) *Report {
 		cfg.OldBinary, cfg.Binary = releaseBinaries(t)
 	}
 	cfg.Wait = 90 * time.Second
+	if *dirFlag != "" {
+		cfg.Dir = filepath.Join(*dirFlag, strings.ReplaceAll(t.Name(), "/", "-")+fmt.Sprintf("-%d", seed))
+		t.Logf("run directory %s (kept)", cfg.Dir)
+	}
 	if testing.Verbose() {
 		cfg.Progress = testWriter{t}
 	}

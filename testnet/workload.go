@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,6 +229,22 @@ type sellJob struct {
 	failed atomic.Int64
 	began  time.Time
 	done   chan struct{}
+
+	latMu sync.Mutex
+	lat   []time.Duration // each acknowledged sale, from the request to its answer (retries included)
+}
+
+// latency returns the p50, p99 and highest of the job's sale latencies.
+func (j *sellJob) latency() (p50, p99, top time.Duration, n int) {
+	j.latMu.Lock()
+	l := append([]time.Duration(nil), j.lat...)
+	j.latMu.Unlock()
+	if len(l) == 0 {
+		return 0, 0, 0, 0
+	}
+	slices.Sort(l)
+	at := func(q float64) time.Duration { return l[min(len(l)-1, int(q*float64(len(l))))] }
+	return at(0.50), at(0.99), l[len(l)-1], len(l)
 }
 
 // startSell starts a cashier at every target till.
@@ -275,7 +292,9 @@ func (h *harness) cashier(ctx context.Context, job *sellJob, s *slot, rng *rand.
 		_, inc, _ := s.current()
 		key := h.key(s, inc, "s")
 		req := h.basket(rng, key)
+		t0 := time.Now()
 		a, err := h.do(ctx, s, inc, func(th tillHandle) (ackInfo, error) { return th.sell(ctx, req) })
+		took := time.Since(t0)
 		switch {
 		case errors.Is(err, errAbandoned):
 			h.acks.note(&h.acks.abandoned, fmt.Sprintf("%s: sale %s", s.name, key))
@@ -290,6 +309,9 @@ func (h *harness) cashier(ctx context.Context, job *sellJob, s *slot, rng *rand.
 		}
 		h.acked(s, inc, ledger.KindSale, key, a)
 		job.acked.Add(1)
+		job.latMu.Lock()
+		job.lat = append(job.lat, took)
+		job.latMu.Unlock()
 		if h.sc.Refunds > 0 && rng.IntN(100) < h.sc.Refunds {
 			h.refundOne(ctx, s, rng)
 		}

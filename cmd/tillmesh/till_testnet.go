@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/urfave/cli/v2"
 
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/p2p"
 )
@@ -54,6 +56,9 @@ func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.
 //	                        set a link fault (p2p.Shaper): target "all" is
 //	                        this till's own link, an "ip" or "ip:port" the
 //	                        link of the till dialed there; loss 0..0.5
+//	<id> export <file>      write the till's whole ledger to file, one
+//	                        `ledger export` JSON line an event (the
+//	                        outbox scenarios read what the outbox owes)
 //	<id> future <key>       record an event of a kind the previous release
 //	                        does not know (binaries built with -tags
 //	                        testnethooks only); answers "ok <event id> <seq>"
@@ -70,6 +75,11 @@ func testnetControl(ctx context.Context, in io.Reader, out io.Writer, till *node
 		var answer string
 		err := func() error {
 			switch verb {
+			case "export":
+				if len(args) != 1 {
+					return fmt.Errorf("export takes a file")
+				}
+				return exportTo(args[0], till)
 			case "future":
 				if len(args) != 1 {
 					return fmt.Errorf("future takes an idempotency key")
@@ -128,4 +138,43 @@ func testnetControl(ctx context.Context, in io.Reader, out io.Writer, till *node
 			fmt.Fprintf(out, "testnet %s ok%s\n", id, answer)
 		}
 	}
+}
+
+// exportTo writes till's ledger to path as `ledger export` JSON lines
+// (without the fiscal columns), through a temporary file renamed into
+// place, so a reader never sees half of it.
+func exportTo(path string, till *node.Till) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer os.Remove(tmp)
+	w := bufio.NewWriterSize(f, 64<<10)
+	out := newExporter(w, "jsonl")
+	db := till.DB()
+	for t := range db.Vector() {
+		number := till.TillNumber(t)
+		err := db.Range(t, 1, func(ev *ledger.Event) bool {
+			var n uint64
+			db.View(func(s *ledger.State) { n, _ = s.ReceiptNumber(ev.Till, ev.Seq) })
+			err = out.write(toExported(ev, number, n))
+			return err == nil
+		})
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
 }

@@ -79,10 +79,14 @@ func Topic(store ledger.StoreID) string { return "tillmesh/" + store.String() + 
 
 // PeerState is what the syncer knows of one peer.
 type PeerState struct {
-	Vector   ledger.Vector // the peer's vector at the last exchange
-	Behind   uint64        // events we hold that the peer lacked then
-	Ahead    uint64        // events the peer held that we lacked then
-	Skew     time.Duration // peer clock minus ours, at the last exchange
+	Vector ledger.Vector // the peer's vector at the last exchange
+	Behind uint64        // events we hold that the peer lacked then
+	Ahead  uint64        // events the peer held that we lacked then
+	Skew   time.Duration // peer clock minus ours, at the last exchange
+	// Clock is the peer's clock as it answered the last exchange, read
+	// before its Vector: every event the peer made before Clock is
+	// within Vector (the outbox's store-wide watermark waits on it).
+	Clock    time.Time
 	LastSync time.Time
 	LastErr  string
 }
@@ -336,7 +340,7 @@ func (s *Syncer) pull(ctx context.Context, p peer.ID) error {
 			skew := time.Duration(f.Now-s.cfg.Now().UnixMilli()) * time.Millisecond
 			s.mu.Lock()
 			ps := s.peer(p)
-			ps.Vector, ps.Skew, ps.LastSync = theirs, skew, s.cfg.Now()
+			ps.Vector, ps.Skew, ps.Clock, ps.LastSync = theirs, skew, time.UnixMilli(f.Now), s.cfg.Now()
 			ps.Behind, ps.Ahead = count(mine.Diff(theirs)), count(theirs.Diff(mine))
 			s.mu.Unlock()
 			if skew > s.cfg.MaxSkew || -skew > s.cfg.MaxSkew {
@@ -394,8 +398,12 @@ func (s *Syncer) serve(st network.Stream) {
 		st.Reset()
 		return
 	}
+	// The clock before the head: an event recorded between the two
+	// readings is then within the head, never dated before a clock
+	// that claims its chain ends below it (PeerState.Clock).
+	now := s.cfg.Now().UnixMilli()
 	mine := s.cfg.DB.Vector()
-	if err := writeMsg(w, frame{Vector: mine, Now: s.cfg.Now().UnixMilli()}); err != nil {
+	if err := writeMsg(w, frame{Vector: mine, Now: now}); err != nil {
 		return
 	}
 	batch := make([][]byte, 0, s.cfg.Batch)

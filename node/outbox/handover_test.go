@@ -74,15 +74,7 @@ func TestHandoverMidDrain(t *testing.T) {
 		cfg.Batch, cfg.Poll, cfg.FlushEvery = 40, 5*time.Millisecond, 5*time.Millisecond
 		cfg.MinBackoff, cfg.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
 		cfg.Logger = testkit.Quiet()
-		o, err := outbox.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { defer close(done); o.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		return o
+		return start(t, cfg)
 	}
 	storeSide := &side{svc: svc, name: "store", by: map[ledger.EventID]bool{}}
 	hqSide := &side{svc: svc, name: "hq", by: map[ledger.EventID]bool{}}

@@ -57,19 +57,7 @@ func TestWindowOneHoldsBackWhatFollowsAFailure(t *testing.T) {
 		sales = append(sales, l.Append(i%2, ledgertest.Sale3(), int64(1000+i)))
 	}
 	f := &flaky{window: 1, failID: sales[3].ID(), fails: 2, tries: map[ledger.EventID]int{}}
-	cfg := outbox.DefaultConfig()
-	cfg.Connectors, cfg.Ledger, cfg.Store, cfg.Number = []outbox.Connector{f}, l, outboxtest.NewMemStore(), l.Number
-	cfg.Leader = func() bool { return true }
-	cfg.MinBackoff, cfg.MaxBackoff, cfg.Poll = 5*time.Millisecond, 10*time.Millisecond, 5*time.Millisecond
-	cfg.Logger = testkit.Quiet()
-	o, err := outbox.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); o.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	o := start(t, testConfig(f, l))
 	testkit.WaitFor(t, "all sent", 10*time.Second, func() bool { return o.Status()[0].Sent == 10 })
 	calls := f.sent()
 	want := []ledger.EventID{}
@@ -105,19 +93,9 @@ func TestPerTillOrder(t *testing.T) {
 		sales = append(sales, l.Append(i%3, ledgertest.Sale3(), int64(1000+i)))
 	}
 	f := perTillFlaky{&flaky{window: 4, failID: sales[4].ID(), fails: 3, tries: map[ledger.EventID]int{}}}
-	cfg := outbox.DefaultConfig()
-	cfg.Connectors, cfg.Ledger, cfg.Store, cfg.Number = []outbox.Connector{f}, l, outboxtest.NewMemStore(), l.Number
-	cfg.Leader = func() bool { return true }
-	cfg.MinBackoff, cfg.MaxBackoff, cfg.Poll = 5*time.Millisecond, 10*time.Millisecond, 5*time.Millisecond
-	cfg.Batch, cfg.Logger = 7, testkit.Quiet()
-	o, err := outbox.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); o.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	cfg := testConfig(f, l)
+	cfg.Batch = 7
+	o := start(t, cfg)
 	testkit.WaitFor(t, "all sent", 10*time.Second, func() bool { return o.Status()[0].Sent == 60 })
 	seq := map[ledger.EventID]*ledger.Event{}
 	for _, ev := range sales {

@@ -121,6 +121,20 @@ func (o *Outbox) Kick() {
 	}
 }
 
+// LineBack tells the outbox the internet line works again (the node
+// saw HQ answer after it did not): each connector backing off from a
+// service it found unreachable tries now rather than at the end of its
+// backoff, which after a long outage is up to MaxBackoff. A service still
+// away sets the backoff again, one step longer, as any failed try does.
+func (o *Outbox) LineBack() {
+	for _, k := range o.conns {
+		k.mu.Lock()
+		k.downUntil = time.Time{}
+		k.mu.Unlock()
+	}
+	o.Kick()
+}
+
 // Run runs one loop per connector until ctx ends.
 func (o *Outbox) Run(ctx context.Context) error {
 	var wg sync.WaitGroup

@@ -55,22 +55,14 @@ func TestStopRecordsWhatWasAnswered(t *testing.T) {
 	}
 	st := outboxtest.NewMemStore()
 	m := &messenger{got: map[ledger.EventID]int{}, stopAt: 4}
-	run := func(ctx context.Context) (*outbox.Outbox, chan struct{}) {
-		cfg := outbox.DefaultConfig()
-		cfg.Connectors, cfg.Ledger, cfg.Store = []outbox.Connector{m}, l, st
-		cfg.Leader, cfg.Number, cfg.Logger = func() bool { return true }, l.Number, testkit.Quiet()
-		cfg.Poll, cfg.FlushEvery = 5*time.Millisecond, time.Hour // results wait for a full group
-		o, err := outbox.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { defer close(done); o.Run(ctx) }()
-		return o, done
+	runTill := func(ctx context.Context) (*outbox.Outbox, <-chan struct{}) {
+		cfg := testConfig(m, l)
+		cfg.Store, cfg.FlushEvery = st, time.Hour // the same store at each start; results wait for a full group
+		return run(t, ctx, cfg)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	m.stop = cancel
-	_, done := run(ctx)
+	_, done := runTill(ctx)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
@@ -84,7 +76,7 @@ func TestStopRecordsWhatWasAnswered(t *testing.T) {
 		t.Fatalf("%d messages before the stop, want 4", sentBefore)
 	}
 	ctx2, cancel2 := context.WithCancel(t.Context())
-	o2, done2 := run(ctx2) // the restarted till
+	o2, done2 := runTill(ctx2) // the restarted till
 	defer func() { cancel2(); <-done2 }()
 	testkit.WaitFor(t, "every message", 10*time.Second, func() bool {
 		m.mu.Lock()

@@ -8,11 +8,14 @@ import (
 )
 
 // Heard is what this till last heard from another till of the store: at
-// a ledger exchange the till's own chain stood at Seq and its clock said
-// Clock. Every event that till makes later carries a time above Clock
-// (its events' times never fall behind its clock), so once this till
-// holds the other's chain up to Seq, it holds every event of that till
-// made before Clock.
+// a ledger exchange the till's clock said Clock and then (read after it)
+// its own chain stood at Seq. Every event that till makes after reading
+// its clock carries a time at or above Clock (its events' times never
+// fall behind its clock), and every one before is within Seq, so once
+// this till holds the other's chain up to Seq, it holds every event of
+// that till made before Clock. Read in the other order, an event
+// recorded between the readings would be dated before Clock and above
+// Seq, and an item after it would go out first.
 type Heard struct {
 	Till  ledger.TillID
 	Seq   uint64

@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -32,20 +31,11 @@ func TestWatermarkHoldsLaterItems(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 
 	f := &flaky{window: 1, tries: map[ledger.EventID]int{}}
-	cfg := outbox.DefaultConfig()
-	cfg.Connectors, cfg.Ledger, cfg.Store, cfg.Number = []outbox.Connector{f}, l, outboxtest.NewMemStore(), l.Number
-	cfg.Leader = func() bool { return true }
+	cfg := testConfig(f, l)
 	cfg.Heard = func() []outbox.Heard { mu.Lock(); defer mu.Unlock(); return []outbox.Heard{heard} }
 	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	cfg.Hold, cfg.Poll, cfg.Logger = 10*time.Second, 5*time.Millisecond, testkit.Quiet()
-	o, err := outbox.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); o.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	cfg.Hold = 10 * time.Second
+	o := start(t, cfg)
 
 	testkit.WaitFor(t, "the sale at 1010 waits for till 2", 10*time.Second, func() bool {
 		return o.Status()[0].WaitingFor == 2

@@ -58,6 +58,10 @@ type Faults struct {
 	// terminal dated before one the service already registered for it,
 	// as services that number a terminal's receipts do.
 	InOrder bool `json:"in_order,omitempty"`
+	// MaxAhead, when set, refuses (422 future_time) a receipt or Z
+	// report dated more than this after the service's clock (SetNow), as
+	// a service refuses a till whose clock runs ahead.
+	MaxAhead Duration `json:"max_ahead,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes as "20ms".
@@ -109,6 +113,7 @@ type Sim struct {
 	order  []string
 	lastAt map[string]time.Time // newest registration per terminal (InOrder)
 	first  string
+	now    func() time.Time // the service's clock; nil: time.Now
 }
 
 // NewSim returns an empty, healthy simulator.
@@ -121,6 +126,24 @@ func (s *Sim) SetBase(base string) {
 	s.mu.Lock()
 	s.base = base
 	s.mu.Unlock()
+}
+
+// SetNow sets the service's clock (MaxAhead, Registered.At): a
+// simulation that moves time on moves the service's with its tills'.
+func (s *Sim) SetNow(now func() time.Time) {
+	s.mu.Lock()
+	s.now = now
+	s.mu.Unlock()
+}
+
+func (s *Sim) clock() time.Time {
+	s.mu.Lock()
+	now := s.now
+	s.mu.Unlock()
+	if now == nil {
+		return time.Now()
+	}
+	return now()
 }
 
 // Set replaces the faults.
@@ -284,6 +307,13 @@ func (s *Sim) register(w http.ResponseWriter, r *http.Request, z bool) {
 		terminal, at = zr.Terminal, zr.Time
 	}
 	when, _ := time.Parse(time.RFC3339Nano, at)
+	now := s.clock()
+	if f.MaxAhead > 0 && when.Sub(now) > time.Duration(f.MaxAhead) {
+		s.count(func(st *Stats) { st.Rejected++ })
+		s.refuse(w, http.StatusUnprocessableEntity, "future_time",
+			fmt.Sprintf("the receipt is dated %s, %v after the service's clock", at, when.Sub(now).Round(time.Second)))
+		return
+	}
 	s.mu.Lock()
 	reg, dup := s.byID[id]
 	if !dup && f.InOrder && when.Before(s.lastAt[terminal]) {
@@ -311,7 +341,7 @@ func (s *Sim) register(w http.ResponseWriter, r *http.Request, z bool) {
 		}
 		m := hmac.New(sha256.New, s.key)
 		m.Write([]byte(num + "|" + id))
-		reg = &Registered{Seq: n, Number: num, Sign: hex.EncodeToString(m.Sum(nil))[:16], At: time.Now()}
+		reg = &Registered{Seq: n, Number: num, Sign: hex.EncodeToString(m.Sum(nil))[:16], At: now}
 		if z {
 			reg.ZReport = &zr
 		} else {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tillmesh/tillmesh/node/outbox/fiscal"
 	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
@@ -73,4 +74,26 @@ func TestRepeatsAnsweredFromTheKey(t *testing.T) {
 		t.Fatalf("control with an unknown field: %d", r2.StatusCode)
 	}
 	r2.Body.Close()
+}
+
+// TestMaxAheadFollowsTheServiceClock: with MaxAhead set, a receipt dated
+// a day after the service's clock is refused (and registers nothing)
+// until the service's clock (SetNow) moves a day on too.
+func TestMaxAheadFollowsTheServiceClock(t *testing.T) {
+	s := fiscalsim.NewSim()
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	s.Set(fiscalsim.Faults{MaxAhead: fiscalsim.Duration(10 * time.Minute)})
+	day := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano)
+	body := `{"id":"e1","type":"sale","store_tin":"123","time":"` + day + `","items":[],"total":100}`
+	if code, a := post(t, srv.URL, "e1", body); code != http.StatusUnprocessableEntity || a.Error == nil || a.Error.Code != "future_time" {
+		t.Fatalf("a receipt a day ahead: %d %+v, want 422 future_time", code, a)
+	}
+	if n := s.Stats().Registered; n != 0 {
+		t.Fatalf("registered %d after a refusal", n)
+	}
+	s.SetNow(func() time.Time { return time.Now().Add(24 * time.Hour) })
+	if code, a := post(t, srv.URL, "e1", body); code != 200 || !a.OK {
+		t.Fatalf("with the service a day on: %d %+v", code, a)
+	}
 }
