@@ -36,4 +36,18 @@ func TestNewerKeysKeptAndIgnored(t *testing.T) {
 	if n := a.s.NewerKeys()["giftcard"]; n != 1 {
 		t.Fatalf("a counted %d giftcard keys, want 1", n)
 	}
+	// The outbox's records are this release's own, stored opaque for
+	// node/outbox: not counted as a newer till's keys.
+	if err := a.s.PutOutbox(ctx, []OutboxEntry{{Connector: "telegram", Kind: "cursor", ID: "v1", Value: []byte{1}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "outbox record on b", func() bool {
+		v, err := b.s.OutboxGet(ctx, "telegram", "cursor", "v1")
+		return err == nil && len(v) == 1
+	})
+	for _, r := range []*replica{a, b} {
+		if n := r.s.NewerKeys()["outbox"]; n != 0 {
+			t.Fatalf("an outbox record counted as a newer till's key (%d)", n)
+		}
+	}
 }

@@ -126,6 +126,14 @@ func (ss *subscribers) closeAll() {
 	ss.list = nil
 }
 
+// opaqueKey reports whether k is a key this package stores for another
+// (the outbox's records, outbox.go) and reports no change of: not a key
+// of a newer release.
+func opaqueKey(k string) bool {
+	p := splitKey(k)
+	return len(p) > 1 && p[0] == prefixOutbox
+}
+
 // changeOf maps a CRDT key to a Change; ok is false for keys this package
 // does not write.
 func changeOf(k string) (Change, bool) {
@@ -242,7 +250,7 @@ func (b *observedBatch) Commit(ctx context.Context) error {
 func (s *Store) onCommit(key string, value []byte, deleted bool) {
 	c, ok := changeOf(key)
 	if !ok {
-		if !deleted {
+		if !deleted && !opaqueKey(key) {
 			s.noteNewerKey(key)
 		}
 		return
