@@ -64,11 +64,20 @@ func pgPutRollup(ctx context.Context, tx *sql.Tx, store ledger.StoreID, r *Rollu
 	return nil
 }
 
-func (p *Postgres) Rollup(ctx context.Context, store ledger.StoreID) (Rollup, error) {
-	var r Rollup
+// Rollup reads the head and its days in one snapshot (a read-only
+// repeatable-read transaction): read apart, another HQ process's write
+// committed between the two would pair one generation's head with the
+// next one's days, which hold events the head's vector does not name,
+// and a start would fold those events twice.
+func (p *Postgres) Rollup(ctx context.Context, store ledger.StoreID) (r Rollup, err error) {
+	tx, err := p.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return r, err
+	}
+	defer func() { _ = tx.Rollback() }()
 	var vec []byte
 	var gen int64
-	err := p.db.QueryRowContext(ctx, `SELECT version, vector, body, gen FROM hq_rollups WHERE store = $1`, store[:]).Scan(&r.Version, &vec, &r.Body, &gen)
+	err = tx.QueryRowContext(ctx, `SELECT version, vector, body, gen FROM hq_rollups WHERE store = $1`, store[:]).Scan(&r.Version, &vec, &r.Body, &gen)
 	r.Gen = uint64(gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
@@ -79,14 +88,19 @@ func (p *Postgres) Rollup(ctx context.Context, store ledger.StoreID) (Rollup, er
 	if err := json.Unmarshal(vec, &r.Vector); err != nil {
 		return r, err
 	}
-	var day string
-	var body []byte
-	err = p.each(ctx, `SELECT day, body FROM hq_rollup_days WHERE store = $1 ORDER BY day`, []any{store[:]},
-		[]any{&day, &body}, func() error {
-			r.Days = append(r.Days, RollupDay{Day: day, Body: body})
-			return nil
-		})
-	return r, err
+	rows, err := tx.QueryContext(ctx, `SELECT day, body FROM hq_rollup_days WHERE store = $1 ORDER BY day`, store[:])
+	if err != nil {
+		return r, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d RollupDay
+		if err := rows.Scan(&d.Day, &d.Body); err != nil {
+			return r, err
+		}
+		r.Days = append(r.Days, d)
+	}
+	return r, rows.Err()
 }
 
 func (p *Postgres) RollupGen(ctx context.Context, store ledger.StoreID) (uint64, error) {
