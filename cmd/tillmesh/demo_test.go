@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tillmesh/tillmesh/testnet/fiscalsim"
 )
 
 // TestDemoStopsOnSIGTERM: a service manager stops the demo with SIGTERM
@@ -71,5 +74,27 @@ func TestDemoStopsOnSIGTERM(t *testing.T) {
 	}
 	if !bytes.Contains(out.Bytes(), []byte("stopping; data kept in")) {
 		t.Errorf("stdout does not say it stopped:\n%s", out.String())
+	}
+}
+
+// TestDemoTypedCommands: `fiscal off` and `fiscal on` typed at the demo
+// take the simulated fiscal service down and back; anything else it
+// does not know names the commands.
+func TestDemoTypedCommands(t *testing.T) {
+	s := fiscalsim.NewSim()
+	var out bytes.Buffer
+	sw := fiscalSwitch(&out, s)
+	hqSwitch(t.Context(), strings.NewReader("fiscal off\n"), &out, nil, sw)
+	if !s.Faults().Down {
+		t.Fatalf("after `fiscal off` the service is up; printed %q", out.String())
+	}
+	hqSwitch(t.Context(), strings.NewReader("  fiscal on  \nwhat\n"), &out, nil, sw)
+	if s.Faults().Down {
+		t.Fatalf("after `fiscal on` the service is down; printed %q", out.String())
+	}
+	for _, want := range []string{"the fiscal service is down", "the fiscal service is back", "commands: hq off, hq on, fiscal off, fiscal on"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printed %q, want %q in it", out.String(), want)
+		}
 	}
 }
