@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/ledgerdb"
@@ -376,8 +377,23 @@ func (h *harness) check(ctx context.Context, final bool) *checkResult {
 	return r
 }
 
+// checkConvergeWait is how long a check waits for a store that is not
+// converged when the check starts (checkStore).
+const checkConvergeWait = 20 * time.Second
+
 func (h *harness) checkStore(ctx context.Context, st *store, final bool, r *checkResult) {
 	conv, why := h.converged(ctx, st)
+	if !conv {
+		// A store that converged a moment ago (a `wait converged` just
+		// before) may hold a write made since that has not reached every
+		// till yet, as any write would; the checks below need a
+		// converged store, so give it a while. One that stays apart is
+		// reported as before.
+		_ = poll(ctx, checkConvergeWait, 50*time.Millisecond, func() (bool, error) {
+			conv, why = h.converged(ctx, st)
+			return conv, nil
+		})
+	}
 	if !conv {
 		r.converged = false
 		r.identical = false
