@@ -22,6 +22,11 @@
 //     and repeats at most the requests the old leader had in flight or
 //     not yet recorded; the service answers those from the idempotency
 //     key with its first answer (never a second registration).
+//   - Telegram's sendMessage takes no idempotency key, so there such a
+//     repeat is a second message: the window is a sender killed after a
+//     send and before its record reached another till (FlushEvery, then
+//     a merge). A webhook names the event in its EventHeader, by which a
+//     receiver drops a repeat.
 //   - A Ref (fiscal number) the service already gave another event is a
 //     rejection ("duplicate_ref"), indexed in the CRDT by its hash.
 //
