@@ -341,7 +341,7 @@ func decodeDAGNode(data []byte) ([]cid.Cid, uint64, error) {
 		haveData bool
 	)
 	for b := data; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return nil, 0, fmt.Errorf("decode dag-pb: %w", protowire.ParseError(n))
 		}
@@ -354,10 +354,10 @@ func decodeDAGNode(data []byte) ([]cid.Cid, uint64, error) {
 			return nil, 0, fmt.Errorf("decode dag-pb: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
-		if haveData {
-			return nil, 0, errors.New("decode dag-pb: a field after the data")
+		if num == 1 && haveData {
+			return nil, 0, errors.New("decode dag-pb: the data twice")
 		}
-		if num == 1 {
+		if num == 1 { // links may follow it: go-codec-dagpb reads them
 			delta, haveData = v, true
 			continue
 		}
@@ -382,7 +382,7 @@ func decodePBLink(b []byte) (cid.Cid, error) {
 		last protowire.Number
 	)
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return cid.Undef, fmt.Errorf("decode dag-pb link: %w", protowire.ParseError(n))
 		}
@@ -403,8 +403,10 @@ func decodePBLink(b []byte) (cid.Cid, error) {
 			var v []byte
 			v, n = protowire.ConsumeBytes(b)
 			if n >= 0 && num == 1 {
+				// As go-codec-dagpb reads a link's hash: CidFromBytes,
+				// bytes after the CID ignored (cid.Cast refuses them).
 				var err error
-				if c, err = cid.Cast(v); err != nil {
+				if _, c, err = cid.CidFromBytes(v); err != nil {
 					return cid.Undef, fmt.Errorf("decode dag-pb link: %w", err)
 				}
 			}
@@ -423,12 +425,23 @@ func decodePBLink(b []byte) (cid.Cid, error) {
 	return c, nil
 }
 
+// consumeTag is protowire.ConsumeTag that also refuses a field number
+// above protowire.MaxValidNumber, as proto.Unmarshal does (ConsumeTag
+// checks only the lower bound).
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n >= 0 && num > protowire.MaxValidNumber {
+		return 0, 0, -2 // protowire.ParseError(-2): "invalid field number"
+	}
+	return num, typ, n
+}
+
 // deltaPriority returns the priority (field 3) of a go-ds-crdt delta
 // without decoding its elements.
 func deltaPriority(b []byte) (uint64, error) {
 	var prio uint64
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return 0, fmt.Errorf("decode delta: %w", protowire.ParseError(n))
 		}
@@ -458,7 +471,7 @@ func deltaPriority(b []byte) (uint64, error) {
 // UTF-8 strings, value bytes), as protobuf decoding the delta would.
 func checkElement(b []byte) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return fmt.Errorf("decode delta element: %w", protowire.ParseError(n))
 		}
