@@ -108,10 +108,12 @@ func limitFor(live, floor uint64) int64 {
 // serveMemReports writes a memory report to path (and a heap profile to
 // path+".heap.pprof") each time the process receives SIGUSR1, and the
 // report at the process's peak resident set to path+".peak" (its heap
-// profile, as of the last collection, to path+".peak.heap.pprof"), rewritten
-// whenever the peak grows (sampled every 100 ms), until ctx ends. "%p"
-// in path is replaced by the process ID, so the tills of a testnet run
-// can share one setting. For `tillmesh bench` and the testnet harness.
+// profile, as of the last collection, to path+".peak.heap.pprof"),
+// rewritten whenever the peak grows (sampled every 100 ms), and the heap
+// profile of the largest live heap a collection found to
+// path+".live.heap.pprof", until ctx ends. "%p" in path is replaced by
+// the process ID, so the tills of a testnet run can share one setting.
+// For `tillmesh bench` and the testnet harness.
 func serveMemReports(ctx context.Context, path string) {
 	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
 	sig := make(chan os.Signal, 1)
