@@ -524,3 +524,47 @@ func TestOpenRefusesZSTD(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The Badger fork makes no cache it would never read (its
+// README.tillmesh.md): an unencrypted database has no index cache, and an
+// uncompressed one no block cache, whatever sizes the options ask for;
+// the tables' records read back through their mappings alone. A
+// compressed database (the ledger's) keeps its block cache.
+func TestOpenMakesNoCacheItNeverReads(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		c          boptions.CompressionType
+		blockCache bool
+	}{
+		{"uncompressed (the inventory)", boptions.None, false},
+		{"Snappy (the ledger)", boptions.Snappy, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _, err := badgeropen.Open(options(t.TempDir()).WithCompression(tc.c).
+				WithBlockCacheSize(1 << 20).WithIndexCacheSize(1 << 20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got := db.BlockCacheMetrics() != nil; got != tc.blockCache {
+				t.Errorf("block cache made: %v, want %v", got, tc.blockCache)
+			}
+			if db.IndexCacheMetrics() != nil {
+				t.Errorf("index cache made for an unencrypted database")
+			}
+			wb := db.NewWriteBatch()
+			for i := range 3000 {
+				if err := wb.Set([]byte(fmt.Sprintf("key-%04d", i)), value(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := wb.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Flatten(1); err != nil {
+				t.Fatal(err)
+			}
+			check(t, db, 3000)
+		})
+	}
+}
