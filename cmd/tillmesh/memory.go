@@ -29,6 +29,14 @@ import (
 const (
 	tillMemoryLimit = 30 << 20 // bytes of Go runtime memory (heap, stacks, metadata)
 	tillGCPercent   = 50
+	// tillBurstPercent is the heap growth allowed over the live heap
+	// while it is above the heap the till keeps (a catch-up, a bulk
+	// merge): the collector runs about twice as often then, instead of
+	// letting the burst's heap grow by half.
+	tillBurstPercent = 25
+	// liveWindow is how many one-second samples of the live heap decide
+	// the heap the till keeps (the smallest of them).
+	liveWindow = 60
 )
 
 // setTillRuntimeLimits sets the soft memory limit and GC percent of a till
@@ -46,14 +54,16 @@ func setTillRuntimeLimits(getenv func(string) string) (limit bool) {
 }
 
 // followLiveHeap keeps the soft memory limit above what the till must
-// hold: the ledger state grows with history (BENCHMARKS.md, "A year of
-// history"), and a live heap above the limit would make the collector run
-// without pause, taking up to half the CPU. Every second until ctx ends it
-// sets the limit to limitFor(live heap).
+// hold, and close to it while a burst of work holds more. The ledger
+// state grows with history (BENCHMARKS.md, "A year of history"), and a
+// live heap above the limit would make the collector run without pause,
+// taking up to half the CPU. Every second until ctx ends it sets the limit
+// to limitFor(live heap, the smallest live heap of the last minute).
 func followLiveHeap(ctx context.Context) {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var w liveFloor
 	for {
 		select {
 		case <-ctx.Done():
@@ -61,26 +71,49 @@ func followLiveHeap(ctx context.Context) {
 		case <-t.C:
 			metrics.Read(s)
 			if s[0].Value.Kind() == metrics.KindUint64 {
-				debug.SetMemoryLimit(limitFor(s[0].Value.Uint64()))
+				live := s[0].Value.Uint64()
+				debug.SetMemoryLimit(limitFor(live, w.add(live)))
 			}
 		}
 	}
 }
 
-// limitFor is the soft memory limit for a live heap of live bytes: the
-// till's own limit, or once that is too tight, the heap GOGC lets grow
-// from live plus 8 MB for stacks and runtime metadata.
-func limitFor(live uint64) int64 {
-	l := int64(min(live, 1<<40))
-	return max(tillMemoryLimit, l+l*tillGCPercent/100+8<<20)
+// liveFloor is the smallest of the last liveWindow samples of the live
+// heap. The zero value holds none.
+type liveFloor struct {
+	samples [liveWindow]uint64
+	n       int // samples taken
+}
+
+// add records a sample and returns the smallest of the window.
+func (w *liveFloor) add(live uint64) uint64 {
+	w.samples[w.n%liveWindow] = live
+	w.n++
+	return slices.Min(w.samples[:min(w.n, liveWindow)])
+}
+
+// limitFor is the soft memory limit for a live heap of live bytes when
+// the till keeps floor bytes (the smallest live heap of the last minute):
+// the till's own limit; or once that is too tight, the heap GOGC lets grow
+// from what the till keeps, plus 8 MB for stacks and runtime metadata; or,
+// while a burst holds more than that, tillBurstPercent over the live heap
+// plus the 8 MB. A catch-up (the merge's memtables and table builders, the
+// ledger pull's events) then costs the till a quarter of its extra heap in
+// headroom, not half (BENCHMARKS.md, "Footprint", seventh pass).
+func limitFor(live, floor uint64) int64 {
+	l, f := int64(min(live, 1<<40)), int64(min(floor, live, 1<<40))
+	return max(tillMemoryLimit, f+f*tillGCPercent/100+8<<20, l+l*tillBurstPercent/100+8<<20)
 }
 
 // serveMemReports writes a memory report to path (and a heap profile to
 // path+".heap.pprof") each time the process receives SIGUSR1, and the
-// report at the process's peak resident set to path+".peak", rewritten
-// whenever the peak grows (sampled every 100 ms), until ctx ends. "%p"
-// in path is replaced by the process ID, so the tills of a testnet run
-// can share one setting. For `tillmesh bench` and the testnet harness.
+// report at the process's peak resident set to path+".peak" (its heap
+// profile, as of the last collection, to path+".peak.heap.pprof"),
+// rewritten whenever the peak grows (sampled every 100 ms), and the heap
+// profile of the largest live heap a collection found to
+// path+".live.heap.pprof", until ctx ends. "%p" in path is replaced by
+// the process ID, so the tills of a testnet run can share one setting.
+// For `tillmesh bench` and the testnet harness.
 func serveMemReports(ctx context.Context, path string) {
 	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
 	sig := make(chan os.Signal, 1)
@@ -90,6 +123,8 @@ func serveMemReports(ctx context.Context, path string) {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		var peak int64
+		var maxLive uint64
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		for {
 			select {
 			case <-ctx.Done():
@@ -97,6 +132,14 @@ func serveMemReports(ctx context.Context, path string) {
 			case <-sig:
 				_ = writeMemReport(path)
 			case <-t.C:
+				metrics.Read(live)
+				if v := live[0].Value.Uint64(); v > maxLive+256<<10 {
+					maxLive = v
+					var buf bytes.Buffer
+					if pprof.Lookup("heap").WriteTo(&buf, 0) == nil {
+						_ = writeFileAtomic(path+".live.heap.pprof", buf.Bytes())
+					}
+				}
 				// A new peak by more than 256 kB: the smaps walk costs
 				// about a millisecond, so not on every small step.
 				if rss := vmRSS(); rss > peak+256 {
@@ -104,6 +147,10 @@ func serveMemReports(ctx context.Context, path string) {
 					var buf bytes.Buffer
 					memReport(&buf)
 					_ = writeFileAtomic(path+".peak", buf.Bytes())
+					buf.Reset()
+					if pprof.Lookup("heap").WriteTo(&buf, 0) == nil {
+						_ = writeFileAtomic(path+".peak.heap.pprof", buf.Bytes())
+					}
 				}
 			}
 		}
@@ -203,6 +250,8 @@ func memReport(w io.Writer) {
 		"/gc/gomemlimit:bytes",
 		"/gc/gogc:percent",
 		"/gc/cycles/total:gc-cycles",
+		"/cpu/classes/gc/total:cpu-seconds",
+		"/cpu/classes/total:cpu-seconds",
 		"/sched/goroutines:goroutines",
 	}
 	samples := make([]metrics.Sample, len(names))
@@ -216,6 +265,10 @@ func memReport(w io.Writer) {
 	}
 	fmt.Fprintln(w, "Go runtime:")
 	for _, s := range samples {
+		if s.Value.Kind() == metrics.KindFloat64 {
+			fmt.Fprintf(w, "  %-44s %8.2f\n", s.Name, s.Value.Float64())
+			continue
+		}
 		if s.Value.Kind() != metrics.KindUint64 {
 			continue
 		}

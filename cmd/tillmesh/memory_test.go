@@ -38,16 +38,46 @@ func TestTillRuntimeLimitsYieldToTheUser(t *testing.T) {
 
 func TestLimitFollowsABigLiveHeap(t *testing.T) {
 	for _, tc := range []struct {
-		live uint64
-		want int64
+		live, floor uint64
+		want        int64
 	}{
-		{0, tillMemoryLimit},
-		{10 << 20, tillMemoryLimit},
-		{100 << 20, 158 << 20},
+		{0, 0, tillMemoryLimit},
+		{10 << 20, 10 << 20, tillMemoryLimit},
+		// A heap the till keeps grows by GOGC's half.
+		{100 << 20, 100 << 20, 158 << 20},
+		// A burst over it (a catch-up) by a quarter: the collector runs
+		// more often instead of the limit following the burst by half.
+		{20 << 20, 12 << 20, 33 << 20},
+		{200 << 20, 100 << 20, 258 << 20},
+		// Never under what the kept heap needs.
+		{104 << 20, 100 << 20, 158 << 20},
+		// A floor above the live heap (not from liveFloor) counts as live.
+		{10 << 20, 100 << 20, tillMemoryLimit},
 	} {
-		if got := limitFor(tc.live); got != tc.want {
-			t.Errorf("live heap %d: limit %d, want %d", tc.live, got, tc.want)
+		if got := limitFor(tc.live, tc.floor); got != tc.want {
+			t.Errorf("live heap %d MiB, kept %d MiB: limit %d, want %d", tc.live>>20, tc.floor>>20, got, tc.want)
 		}
+	}
+}
+
+// TestLiveFloorIsTheSmallestOfTheLastMinute: the heap a till keeps is the
+// smallest live heap of the last liveWindow samples, so a burst is told
+// from growth that stays.
+func TestLiveFloorIsTheSmallestOfTheLastMinute(t *testing.T) {
+	var w liveFloor
+	if got := w.add(20); got != 20 {
+		t.Fatalf("first sample: floor %d, want 20", got)
+	}
+	if got := w.add(12); got != 12 {
+		t.Fatalf("floor %d, want 12", got)
+	}
+	for i := range liveWindow - 1 {
+		if got := w.add(30); got != 12 {
+			t.Fatalf("sample %d of a burst: floor %d, want 12 (the last minute's smallest)", i, got)
+		}
+	}
+	if got := w.add(30); got != 30 {
+		t.Fatalf("a minute after: floor %d, want 30 (the heap stayed: the till keeps it)", got)
 	}
 }
 

@@ -2,11 +2,14 @@ package badgeropen_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -523,4 +526,126 @@ func TestOpenRefusesZSTD(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The Badger fork makes no cache it would never read (its
+// README.tillmesh.md): an unencrypted database has no index cache, and an
+// uncompressed one no block cache, whatever sizes the options ask for;
+// the tables' records read back through their mappings alone. A
+// compressed database (the ledger's) keeps its block cache.
+func TestOpenMakesNoCacheItNeverReads(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		c          boptions.CompressionType
+		blockCache bool
+	}{
+		{"uncompressed (the inventory)", boptions.None, false},
+		{"Snappy (the ledger)", boptions.Snappy, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _, err := badgeropen.Open(options(t.TempDir()).WithCompression(tc.c).
+				WithBlockCacheSize(1 << 20).WithIndexCacheSize(1 << 20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got := db.BlockCacheMetrics() != nil; got != tc.blockCache {
+				t.Errorf("block cache made: %v, want %v", got, tc.blockCache)
+			}
+			if db.IndexCacheMetrics() != nil {
+				t.Errorf("index cache made for an unencrypted database")
+			}
+			wb := db.NewWriteBatch()
+			for i := range 3000 {
+				if err := wb.Set([]byte(fmt.Sprintf("key-%04d", i)), value(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := wb.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Flatten(1); err != nil {
+				t.Fatal(err)
+			}
+			check(t, db, 3000)
+		})
+	}
+}
+
+// The Badger fork writes a new table with write(2) and maps it after (its
+// README.tillmesh.md), so the pages a flush writes are not in the
+// process's resident set unless something reads them: only the index and
+// the blocks Badger reads when it opens a table come in. Upstream copied
+// the table into its new mapping, every page of it resident.
+func TestNewTablesAreNotResident(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/self/smaps")
+	}
+	dir := t.TempDir()
+	// No compaction: it would read the tables it merges.
+	db, _, err := badgeropen.Open(options(dir).WithSyncWrites(false).WithValueThreshold(1 << 10).
+		WithNumLevelZeroTables(50).WithNumLevelZeroTablesStall(60).WithNumCompactors(0).WithCompression(boptions.None))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wb := db.NewWriteBatch()
+	v := make([]byte, 500)
+	for i := range 12000 { // about 6 MB: 5 or 6 flushed memtables of 1 MB
+		binary.BigEndian.PutUint64(v, uint64(i)*0x9e3779b97f4a7c15)
+		if err := wb.Set([]byte(fmt.Sprintf("key-%06d", i)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var rss, size int64
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rss, size = mappedTables(t, dir)
+		if size >= 4<<20 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling Badger's background flushes
+	}
+	if size < 4<<20 {
+		t.Fatalf("only %d bytes of tables mapped after writing 6 MB", size)
+	}
+	if rss > size/3 {
+		t.Errorf("%d of %d bytes of the new tables resident, want under a third", rss, size)
+	}
+	t.Logf("%d of %d bytes of the new tables resident", rss, size)
+}
+
+// mappedTables sums the size and the resident bytes of this process's
+// mappings of the .sst files in dir.
+func mappedTables(t *testing.T, dir string) (rss, size int64) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(f[0], ":") { // a mapping's header
+			in = len(f) >= 6 && strings.HasPrefix(f[5], dir) && strings.HasSuffix(f[5], ".sst")
+			continue
+		}
+		if !in || len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "Size:":
+			size += n << 10
+		case "Rss:":
+			rss += n << 10
+		}
+	}
+	return rss, size
 }

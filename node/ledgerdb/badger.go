@@ -32,8 +32,10 @@ func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 // footprint"): each memtable is an arena of 1.3x MemTableSize on the Go
 // heap, and flushing one builds its table in memory, so 1 MB memtables
 // (about 3,000 sales; Insert's WriteBatch splits bigger runs) and 1 MB
-// base tables keep Badger's heap near 6 MB at peak; the block and index
-// caches are 1 MB each; values up to 64 KB (every event
+// base tables keep Badger's heap near 6 MB at peak; the block cache
+// (decompressed Snappy blocks) is 1 MB, and there is no index cache
+// (Badger reads it only for encrypted tables; its fork makes none without
+// a key); values up to 64 KB (every event
 // but the largest) are stored in the LSM tree, bigger ones in value log
 // files of 16 MB. (Badger requires the value threshold to be below its
 // largest batch, 15% of MemTableSize.)
@@ -52,7 +54,7 @@ func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(8 << 20).
 		WithBlockCacheSize(1 << 20).
-		WithIndexCacheSize(1 << 20).
+		WithIndexCacheSize(0).
 		WithValueThreshold(64 << 10).
 		WithValueLogFileSize(16 << 20).
 		WithNumCompactors(2).

@@ -38,8 +38,13 @@ type Config struct {
 	RevokedAfter func(ledger.TillID) (after uint64, revoked bool)
 	// Interval between anti-entropy rounds with every connected peer.
 	Interval time.Duration
-	// Batch is the number of events per frame of a pull answer.
+	// Batch is the most events per frame of a pull answer.
 	Batch int
+	// BatchBytes ends a frame of a pull answer once its events reach
+	// this many bytes, whatever their number. Both ends hold a frame at
+	// once (the puller decoded as well), so it bounds a catch-up's
+	// memory. 0: no bound but Batch.
+	BatchBytes int
 	// Timeout bounds one pull.
 	Timeout time.Duration
 	// MaxSkew is the clock difference that raises a warning.
@@ -57,7 +62,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults for a store LAN.
 func DefaultConfig() Config {
-	return Config{Interval: 3 * time.Second, Batch: 1000, Timeout: 30 * time.Second,
+	return Config{Interval: 3 * time.Second, Batch: 1000, BatchBytes: 256 << 10, Timeout: 30 * time.Second,
 		MaxSkew: 2 * time.Minute, Now: time.Now, Logger: slog.Default()}
 }
 
@@ -68,6 +73,8 @@ func (c Config) Validate() error {
 		return errors.New("ledgersync: host, pubsub and db are required")
 	case c.Interval <= 0 || c.Batch <= 0 || c.Timeout <= 0:
 		return errors.New("ledgersync: interval, batch and timeout must be positive")
+	case c.BatchBytes < 0:
+		return errors.New("ledgersync: batch bytes must not be negative")
 	case c.Now == nil || c.Logger == nil:
 		return errors.New("ledgersync: clock and logger are required")
 	}
@@ -406,15 +413,16 @@ func (s *Syncer) serve(st network.Stream) {
 	if err := writeMsg(w, frame{Vector: mine, Now: now}); err != nil {
 		return
 	}
-	batch := make([][]byte, 0, s.cfg.Batch)
-	sent := 0
+	batch := make([][]byte, 0, min(s.cfg.Batch, 1024))
+	sent, size := 0, 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
 		sent += len(batch)
 		err := writeMsg(w, frame{Events: batch})
-		batch = batch[:0]
+		clear(batch) // the events' bytes go to the collector now
+		batch, size = batch[:0], 0
 		return err
 	}
 	for _, rg := range mine.Diff(ledger.Vector(req.Vector)) {
@@ -426,7 +434,8 @@ func (s *Syncer) serve(st network.Stream) {
 				return false
 			}
 			batch = append(batch, raw)
-			if len(batch) == s.cfg.Batch {
+			size += len(raw)
+			if len(batch) == s.cfg.Batch || s.cfg.BatchBytes > 0 && size >= s.cfg.BatchBytes {
 				werr = flush()
 			}
 			return werr == nil

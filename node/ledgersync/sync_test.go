@@ -247,3 +247,79 @@ func TestOnServedNamesThePeerThatWasBehind(t *testing.T) {
 		t.Fatalf("served %v, want only b", served)
 	}
 }
+
+// TestPullAnswerFramesAreBoundedInBytes: a pull answer ends a frame once
+// its events reach BatchBytes (both ends hold a frame at once, decoded at
+// the puller), and without a byte bound Batch alone decides.
+func TestPullAnswerFramesAreBoundedInBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		batchBytes int // in the largest event's bytes; 0: no bound
+		min, max   int // frames
+	}{
+		{"no byte bound", 0, 1, 1},
+		// 3 or 4 events a frame: sales differ a little in size.
+		{"three events' worth", 3, 10, 14},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newNode(t, 1, func(c *ledgersync.Config) { c.BatchBytes = 0 })
+			a.sell(t, 40)
+			one := 0
+			if err := a.db.RangeRaw(ledger.TillOf(a.key), 1, func(_ uint64, raw []byte) bool {
+				one = max(one, len(raw))
+				return true
+			}); err != nil {
+				t.Fatal(err)
+			}
+			srv := newNode(t, 2, func(c *ledgersync.Config) { c.BatchBytes = tc.batchBytes * one })
+			if _, err := srv.db.Insert(t.Context(), rangeEvents(t, a)); err != nil {
+				t.Fatal(err)
+			}
+			cli := newNode(t, 3)
+			connect(t, cli, srv)
+			st, err := cli.h.NewStream(t.Context(), srv.h.ID(), ledgersync.Protocols()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			frames, err := ledgersync.PullFrames(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for i, f := range frames {
+				n += len(f)
+				size := 0
+				for _, raw := range f {
+					size += len(raw)
+				}
+				if tc.batchBytes > 0 && size > (tc.batchBytes+1)*one {
+					t.Errorf("frame %d holds %d bytes, want at most %d (BatchBytes %d and one event)", i, size, (tc.batchBytes+1)*one, tc.batchBytes*one)
+				}
+			}
+			if n != 40 {
+				t.Errorf("the answer held %d events, want 40", n)
+			}
+			if got := len(frames); got < tc.min || got > tc.max {
+				t.Errorf("the answer came in %d frames, want %d to %d", got, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+// rangeEvents returns every event of n's own till.
+func rangeEvents(t *testing.T, n *node) []*ledger.Event {
+	t.Helper()
+	var evs []*ledger.Event
+	if err := n.db.RangeRaw(ledger.TillOf(n.key), 1, func(_ uint64, raw []byte) bool {
+		ev, err := ledger.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}

@@ -192,6 +192,19 @@ func checkAndSetOptions(opt *Options) error {
 	if needCache && opt.BlockCacheSize == 0 {
 		panic("BlockCacheSize should be set since compression/encryption are enabled")
 	}
+	// tillmesh fork: no cache that would never be read. The index cache
+	// holds decrypted indexes and is read only for encrypted tables
+	// (Table.fetchIndex); any other table reads its index from its
+	// mapping. The block cache saves decompressing or decrypting a block;
+	// an uncompressed, unencrypted block points into the table's mapping.
+	// Each cache costs 0.3-0.8 MB of heap whatever its size (ristretto's
+	// buffers and counters). README.tillmesh.md.
+	if len(opt.EncryptionKey) == 0 {
+		opt.IndexCacheSize = 0
+	}
+	if !needCache {
+		opt.BlockCacheSize = 0
+	}
 	return nil
 }
 

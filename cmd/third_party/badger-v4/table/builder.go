@@ -8,6 +8,7 @@ package table
 import (
 	"crypto/aes"
 	"errors"
+	"io"
 	"math"
 	"runtime"
 	"sync"
@@ -22,7 +23,6 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/y"
-	"github.com/dgraph-io/ristretto/v2/z"
 )
 
 const (
@@ -66,8 +66,9 @@ type bblock struct {
 
 // Builder is used in building a table.
 type Builder struct {
-	// Typically tens or hundreds of meg. This is for one single file.
-	alloc            *z.Allocator
+	// tillmesh fork: the blocks are carved from slabs (see alloc) instead
+	// of a z.Allocator. README.tillmesh.md.
+	slab             []byte
 	curBlock         *bblock
 	compressedSize   atomic.Uint32
 	uncompressedSize atomic.Uint32
@@ -97,7 +98,7 @@ func (b *Builder) allocate(need int) []byte {
 		if bb.end+need > sz {
 			sz = bb.end + need
 		}
-		tmp := b.alloc.Allocate(sz)
+		tmp := b.alloc(sz)
 		copy(tmp, bb.data)
 		bb.data = tmp
 	}
@@ -111,21 +112,34 @@ func (b *Builder) append(data []byte) {
 	y.AssertTrue(len(data) == copy(dst, data))
 }
 
-const maxAllocatorInitialSz = 256 << 20
+// builderSlab is the size of the slabs a Builder carves its blocks from.
+const builderSlab = 128 << 10
+
+// alloc returns n bytes for the builder's current block, carved from its
+// slab; a new slab is allocated (on the Go heap) when this one is full.
+// Only the goroutine adding keys calls it.
+//
+// tillmesh fork: upstream allocates from a z.Allocator whose first buffer
+// is 2 x TableSize rounded up to a power of two (2 MB for a 1 MB table)
+// and doubles from there, so every table builder held twice the table it
+// builds, and a compaction holds up to 8 + splits of them. Slabs hold
+// what the blocks use, plus at most one slab's tail. Without jemalloc,
+// z.Allocator's memory is Go heap all the same.
+func (b *Builder) alloc(n int) []byte {
+	if n > cap(b.slab)-len(b.slab) {
+		b.slab = make([]byte, 0, max(n, builderSlab))
+	}
+	b.slab = b.slab[:len(b.slab)+n]
+	return b.slab[len(b.slab)-n : len(b.slab) : len(b.slab)]
+}
 
 // NewTableBuilder makes a new TableBuilder.
 func NewTableBuilder(opts Options) *Builder {
-	sz := 2 * int(opts.TableSize)
-	if sz > maxAllocatorInitialSz {
-		sz = maxAllocatorInitialSz
-	}
 	b := &Builder{
-		alloc: opts.AllocPool.Get(sz, "TableBuilder"),
-		opts:  &opts,
+		opts: &opts,
 	}
-	b.alloc.Tag = "Builder"
 	b.curBlock = &bblock{
-		data: b.alloc.Allocate(opts.BlockSize + padding),
+		data: b.alloc(opts.BlockSize + padding),
 	}
 	b.opts.tableCapacity = uint64(float64(b.opts.TableSize) * 0.95)
 
@@ -187,9 +201,10 @@ func (b *Builder) handleBlock() {
 	}
 }
 
-// Close closes the TableBuilder.
+// Close closes the TableBuilder. tillmesh fork: the builder's memory is
+// the Go collector's; Close drops the slab.
 func (b *Builder) Close() {
-	b.opts.AllocPool.Return(b.alloc)
+	b.slab = nil
 }
 
 // Empty returns whether it's empty.
@@ -342,7 +357,7 @@ func (b *Builder) addInternal(key []byte, value y.ValueStruct, valueLen uint32, 
 		b.finishBlock()
 		// Create a new block and start writing.
 		b.curBlock = &bblock{
-			data: b.alloc.Allocate(b.opts.BlockSize + padding),
+			data: b.alloc(b.opts.BlockSize + padding),
 		}
 	}
 	b.addHelper(key, value, valueLen)
@@ -399,7 +414,6 @@ type buildData struct {
 	index     []byte
 	checksum  []byte
 	Size      int
-	alloc     *z.Allocator
 }
 
 func (bd *buildData) Copy(dst []byte) int {
@@ -415,6 +429,24 @@ func (bd *buildData) Copy(dst []byte) int {
 	return written
 }
 
+// writeTo writes what Copy copies to w. tillmesh fork (see CreateTable).
+func (bd *buildData) writeTo(w io.Writer) (int, error) {
+	parts := make([][]byte, 0, len(bd.blockList)+4)
+	for _, bl := range bd.blockList {
+		parts = append(parts, bl.data[:bl.end])
+	}
+	parts = append(parts, bd.index, y.U32ToBytes(uint32(len(bd.index))),
+		bd.checksum, y.U32ToBytes(uint32(len(bd.checksum))))
+	var written int
+	for _, p := range parts {
+		n, err := w.Write(p)
+		if written += n; err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
 func (b *Builder) Done() buildData {
 	b.finishBlock() // This will never start a new block.
 	if b.blockChan != nil {
@@ -428,7 +460,6 @@ func (b *Builder) Done() buildData {
 	}
 	bd := buildData{
 		blockList: b.blockList,
-		alloc:     b.alloc,
 	}
 
 	var f y.Filter
@@ -490,7 +521,7 @@ func (b *Builder) encrypt(data []byte) ([]byte, error) {
 		return data, y.Wrapf(err, "Error while generating IV in Builder.encrypt")
 	}
 	needSz := len(data) + len(iv)
-	dst := b.alloc.Allocate(needSz)
+	dst := make([]byte, needSz) // tillmesh fork: was the z.Allocator (handleBlock calls this concurrently)
 
 	if err = y.XORBlock(dst[:len(data)], data, b.DataKey().Data, iv); err != nil {
 		return data, y.Wrapf(err, "Error while encrypting in Builder.encrypt")
@@ -513,11 +544,11 @@ func (b *Builder) compressData(data []byte) ([]byte, error) {
 		return data, nil
 	case options.Snappy:
 		sz := s2.MaxEncodedLen(len(data))
-		dst := b.alloc.Allocate(sz)
+		dst := make([]byte, sz) // tillmesh fork: was the z.Allocator (handleBlock calls this concurrently)
 		return s2.EncodeSnappy(dst, data), nil
 	case options.ZSTD:
 		sz := y.ZSTDCompressBound(len(data))
-		dst := b.alloc.Allocate(sz)
+		dst := make([]byte, sz)
 		return y.ZSTDCompress(dst, data, b.opts.ZSTDCompressionLevel)
 	}
 	return nil, errors.New("Unsupported compression type")
