@@ -355,6 +355,7 @@ type Stats struct {
 	FetchedBlocks uint64 // blocks received over the block protocol
 	FetchErrors   uint64 // fetches from a peer that failed (another peer, or go-ds-crdt's walk, tries again)
 	ServedBlocks  uint64 // blocks sent to peers over the block protocol
+	FromSnapshot  bool   // the state came from a peer's snapshot, not a walk (snapshot.go)
 }
 
 // Stats returns current counters.
@@ -371,6 +372,7 @@ func (s *Store) Stats() Stats {
 		FetchedBlocks: s.sync.fetched.Load(),
 		FetchErrors:   s.sync.fetchErrs.Load(),
 		ServedBlocks:  s.sync.served.Load(),
+		FromSnapshot:  s.fromSnapshot,
 	}
 }
 
