@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/hw/sim"
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/badgeropen"
 	"github.com/tillmesh/tillmesh/node/pki"
@@ -371,4 +373,50 @@ func TestWholeStoreLosesItsInventory(t *testing.T) {
 	}
 	t.Logf("both tills sell %v after the restart", time.Since(start).Round(time.Millisecond))
 	waitFor(t, "the tills agree", func() bool { return agree(a, b) == nil })
+}
+
+// TestNewcomerTakesTheInventoryAsASnapshot: a till newly enrolled with
+// an empty data directory and a static peer starts its mesh before its
+// inventory opens and takes the store's inventory state from that peer
+// as a snapshot (no DAG block fetched): its stock and catalog are the
+// peer's as soon as New returns, and it sells and agrees after.
+func TestNewcomerTakesTheInventoryAsASnapshot(t *testing.T) {
+	s := newStore(t, 2)
+	a := s.start(t, s.tills[0])
+	seed(t, a, 3)
+	seedStaff(t, a)
+	sell(t, a, "a1", "10001", 2)
+	sell(t, a, "a2", "10002", 1)
+	// 60 more DAG nodes: price changes.
+	p, err := a.Inventory().Product(t.Context(), "10003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		p.Price = ledger.Money(100 + i)
+		if err := a.Inventory().PutProduct(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s.snapshotWait = 10 * time.Second
+	b := s.start(t, s.tills[1], a.addr())
+	// A few blocks may come after the snapshot (A's writes as B joins);
+	// a walk, or a fetch of A's head (which B holds as processed, not
+	// as a block), would bring the 60 and more.
+	if st := b.Inventory().Stats(); !st.FromSnapshot || st.FetchedBlocks > 20 {
+		t.Fatalf("newcomer: from snapshot %v, %d blocks fetched; want a snapshot and few blocks", st.FromSnapshot, st.FetchedBlocks)
+	}
+	want, err := a.Inventory().AllStock(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Inventory().Product(t.Context(), "10003"); err != nil || got.Price != 159 {
+		t.Errorf("newcomer: product from the snapshot = %+v, %v; want price 159", got, err)
+	}
+	if got, err := b.Inventory().AllStock(t.Context()); err != nil || !maps.Equal(got, want) {
+		t.Fatalf("newcomer's stock when it opens = %v, %v; want A's %v", got, err, want)
+	}
+	sell(t, b, "b1", "10001", 1)
+	waitFor(t, "A and B agree", func() bool { return agree(a, b) == nil })
 }
