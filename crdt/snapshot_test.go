@@ -333,6 +333,25 @@ func TestSnapshotStockElements(t *testing.T) {
 	}
 }
 
+// TestStockSlotsAreNeverDeleted: the rule that lets a snapshot carry
+// one element per stock slot is enforced where every write passes.
+func TestStockSlotsAreNeverDeleted(t *testing.T) {
+	r := newReplica(t, "till-a", replicaOpts{config: func(c *Config) { c.SnapshotWait = -1 }})
+	ctx := t.Context()
+	if err := r.s.ApplyMovements(ctx, 1, map[string]int64{"BREAD": 5}); err != nil {
+		t.Fatal(err)
+	}
+	err := r.s.write(ctx, func() ([]op, func(), error) {
+		return []op{{key: r.s.ownKey("BREAD")}}, nil, nil
+	})
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("delete of a stock slot = %v, want ErrInvalid", err)
+	}
+	if got, err := r.s.AllStock(ctx); err != nil || got["BREAD"] != 5 {
+		t.Fatalf("stock after the refused delete = %v, %v; want BREAD 5", got, err)
+	}
+}
+
 // FuzzDecodeSnapshotChunk: a peer's chunk decodes to checked entries or
 // an error, never a panic, and what decodes encodes back to the same
 // bytes.

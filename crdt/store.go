@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -477,6 +478,13 @@ func (s *Store) commit(req writeReq) error {
 	// committed stays in go-ds-crdt's shared pending delta and would ride
 	// along with the next, unrelated batch.
 	ctx := context.Background()
+	for _, o := range ops {
+		if o.value == nil && strings.HasPrefix(o.key.String(), "/"+prefixStock+"/") {
+			// A snapshot carries one element of each stock slot
+			// (snapshot.go): a till that took one could not tomb the rest.
+			return fmt.Errorf("delete %s: stock slots are never deleted: %w", o.key, ErrInvalid)
+		}
+	}
 	b, err := s.crdt.Batch(ctx)
 	if err != nil {
 		return fmt.Errorf("begin batch: %w", err)
