@@ -24,7 +24,8 @@ import (
 // benchNewcomer starts the history's till as a process and, twice, a
 // till newly enrolled with an empty data directory that knows it as a
 // static peer: once taking the inventory as a snapshot, once walking the
-// DAG (--inventory-snapshot-wait 0; not with --no-walk). For each it prints the time until
+// DAG (--inventory-snapshot-wait 0; not with --no-walk). Each till's
+// log goes to a file in dir (till1.log, newcomer-<how>.log). For each it prints the time until
 // the newcomer's first sale over the API succeeds, until its stock (GET
 // /api/stock) equals the history till's, and its peak RSS.
 func benchNewcomer(ctx context.Context, c *cli.Context, dir, storeDir, tillDir string, products []crdt.Product) error {
@@ -41,9 +42,14 @@ func benchNewcomer(ctx context.Context, c *cli.Context, dir, storeDir, tillDir s
 	if err != nil {
 		return err
 	}
-	t1 := exec.CommandContext(ctx, self, "--log-level", "error", "till", "--data", tillDir,
+	t1Log, err := os.Create(filepath.Join(dir, "till1.log"))
+	if err != nil {
+		return err
+	}
+	defer t1Log.Close()
+	t1 := exec.CommandContext(ctx, self, "--log-level", "info", "till", "--data", tillDir,
 		"--http", "127.0.0.1:"+strconv.Itoa(httpPort), "--listen", "/ip4/127.0.0.1/tcp/"+strconv.Itoa(p2pPort), "--no-mdns")
-	t1.Stderr = os.Stderr
+	t1.Stderr, t1.Stdout = t1Log, t1Log
 	if err := t1.Start(); err != nil {
 		return err
 	}
