@@ -14,9 +14,11 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	blockstore "github.com/ipfs/boxo/blockstore"
+	dshelp "github.com/ipfs/boxo/datastore/dshelp"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	cid "github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/namespace"
 	"github.com/ipfs/go-datastore/query"
 	badger4 "github.com/ipfs/go-ds-badger4"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -37,9 +39,10 @@ import (
 // heads with their heights, the "processed" marker of every DAG node the
 // peer merged, and go-ds-crdt's version key. Of a stock slot's elements
 // it carries one (writeSnapshot says why that is enough). It writes them
-// (into Badger through one write batch) and then opens go-ds-crdt on
-// them; new DAG nodes link to the snapshot's heads. It holds none of the
-// old blocks.
+// (into Badger through one write batch), fetches the blocks of the live
+// elements of every key but the stock slots (fetchElementBlocks), and
+// then opens go-ds-crdt on them; new DAG nodes link to the snapshot's
+// heads. It holds no other old block.
 //
 // Speed: a Badger server reads its namespace directly in one read
 // transaction and a Badger client writes through one badger.WriteBatch,
@@ -66,9 +69,9 @@ import (
 // A cut snapshot (kill -9, the peer leaving, a bad chunk) is never taken
 // for a whole one: snapshotStateKey is set to "partial" and synced before
 // the first key is written and to "done" only after the trailer's count
-// and SHA-256 matched and every key is synced. A start that finds
-// "partial" deletes the namespace and takes the snapshot again (or walks,
-// if no peer serves one).
+// and SHA-256 matched, every key is synced and the live elements' blocks
+// are fetched. A start that finds "partial" deletes the namespace and
+// takes the snapshot again (or walks, if no peer serves one).
 //
 // Blocks the newcomer lacks: its block protocol answers a request for one
 // with nothing (blocksync's walk skips blocks it does not hold), so the
@@ -594,7 +597,7 @@ func clearNamespace(ctx context.Context, d ds.Batching, crdtNS ds.Key) error {
 // marker at stateKey "partial" before the first key and "done" after the
 // last. On error the namespace may hold part of it, with the marker at
 // "partial": the caller clears it.
-func takeSnapshot(ctx context.Context, h host.Host, p peer.ID, d ds.Batching, crdtNS, stateKey ds.Key) (int, error) {
+func takeSnapshot(ctx context.Context, h host.Host, p peer.ID, d ds.Batching, crdtNS, stateKey ds.Key, blocks func(context.Context) error) (int, error) {
 	st, err := h.NewStream(network.WithAllowLimitedConn(ctx, "snapshot"), p, SnapshotProtocolID)
 	if err != nil {
 		return 0, fmt.Errorf("open snapshot stream to %s: %w", p, err)
@@ -619,6 +622,9 @@ func takeSnapshot(ctx context.Context, h host.Host, p peer.ID, d ds.Batching, cr
 	}
 	if err := d.Sync(ctx, crdtNS); err != nil {
 		return n, fmt.Errorf("sync snapshot: %w", err)
+	}
+	if err := blocks(ctx); err != nil {
+		return n, fmt.Errorf("snapshot from %s: %w", p, err)
 	}
 	if err := d.Put(ctx, stateKey, []byte(snapshotDone)); err != nil {
 		return n, fmt.Errorf("write snapshot marker: %w", err)
@@ -813,10 +819,14 @@ func (s *Store) restoreFromSnapshot(ctx context.Context, stateKey ds.Key) (bool,
 			tried[p] = true
 			start := time.Now()
 			sctx, cancel := context.WithTimeout(ctx, s.cfg.SnapshotTimeout)
-			n, err := takeSnapshot(sctx, h, p, d, s.crdtNS, stateKey)
+			var nb int
+			n, err := takeSnapshot(sctx, h, p, d, s.crdtNS, stateKey, func(ctx context.Context) (err error) {
+				nb, err = s.fetchElementBlocks(ctx, p)
+				return err
+			})
 			cancel()
 			if err == nil {
-				s.log.Info("took the inventory state as a snapshot from a peer", "peer", p, "keys", n, "took", time.Since(start))
+				s.log.Info("took the inventory state as a snapshot from a peer", "peer", p, "keys", n, "blocks", nb, "took", time.Since(start))
 				return true, nil
 			}
 			s.log.Warn("inventory snapshot from a peer failed; asking the next one", "peer", p, "keys", n, "err", err)
@@ -846,6 +856,68 @@ func (s *Store) restoreFromSnapshot(ctx context.Context, stateKey ds.Key) (bool,
 		case <-t.C:
 		}
 	}
+}
+
+// fetchElementBlocks fetches from p, one block protocol request each,
+// the blocks of the live elements (no tombstone) of every key but the
+// stock slots, and returns how many it fetched. go-ds-crdt reads them
+// when a tombstone covers only some of a key's elements (set's
+// findBestValue: the value that survives is in a block); stock slots are
+// never deleted. A catalog, its staff and settings are a few hundred
+// blocks; a year of stock is not among them.
+func (s *Store) fetchElementBlocks(ctx context.Context, p peer.ID) (int, error) {
+	d := s.cfg.Datastore
+	bstore := blockstore.NewBlockstore(namespace.Wrap(d, s.blocksNS), blockstore.NoPrefix(), blockstore.WriteThrough(true))
+	elems := s.crdtNS.String() + "/s/s/"
+	tombs := s.crdtNS.String() + "/s/t/"
+	res, err := d.Query(ctx, query.Query{Prefix: elems, KeysOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("list live elements: %w", err)
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		return 0, fmt.Errorf("list live elements: %w", err)
+	}
+	var want []cid.Cid
+	seen := make(map[cid.Cid]bool)
+	for _, e := range entries {
+		rel := strings.TrimPrefix(e.Key, elems) // <key>/<block>
+		i := strings.LastIndexByte(rel, '/')
+		if strings.HasPrefix(rel, prefixStock+"/") || i < 0 {
+			continue
+		}
+		if tombed, err := d.Has(ctx, ds.RawKey(tombs+rel)); err != nil {
+			return 0, fmt.Errorf("look up tombstone: %w", err)
+		} else if tombed {
+			continue
+		}
+		mh, err := dshelp.DsKeyToMultihash(ds.NewKey(rel[i+1:]))
+		if err != nil {
+			return 0, fmt.Errorf("element %s: %w", e.Key, ErrCorrupt)
+		}
+		c := cid.NewCidV1(cid.DagProtobuf, mh)
+		if !seen[c] {
+			seen[c] = true
+			want = append(want, c)
+		}
+	}
+	bs := newBlockSync(s.cfg.Host, bstore, s.cfg.FetchTimeout, s.log)
+	n := 0
+	for _, c := range want {
+		if has, err := bstore.Has(ctx, c); err != nil {
+			return n, fmt.Errorf("has %s: %w", c, err)
+		} else if has {
+			continue
+		}
+		// Limit 1: the server's walk emits the wanted block first.
+		if _, got, err := bs.round(ctx, p, []cid.Cid{c}, nil, 1, map[cid.Cid]bool{c: true}, make(map[cid.Cid]bool)); err != nil {
+			return n, fmt.Errorf("fetch element block %s: %w", c, err)
+		} else if got != 1 {
+			return n, fmt.Errorf("fetch element block %s: %w", c, errNoProgress)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // snapshotDAG is the DAG service of a Store opened from a snapshot: a
