@@ -860,11 +860,12 @@ func (s *Store) restoreFromSnapshot(ctx context.Context, stateKey ds.Key) (bool,
 
 // fetchElementBlocks fetches from p, one block protocol request each,
 // the blocks of the live elements (no tombstone) of every key but the
-// stock slots, and returns how many it fetched. go-ds-crdt reads them
-// when a tombstone covers only some of a key's elements (set's
-// findBestValue: the value that survives is in a block); stock slots are
-// never deleted. A catalog, its staff and settings are a few hundred
-// blocks; a year of stock is not among them.
+// stock slots and products, and returns how many it fetched. go-ds-crdt
+// reads them when a tombstone covers only some of a key's elements
+// (set's findBestValue: the value that survives is in a block); stock
+// slots and products are never deleted, so never tombed. What is left
+// (staff, settings, certificates, customers, outbox entries) is one
+// block per write of such a key not deleted since.
 func (s *Store) fetchElementBlocks(ctx context.Context, p peer.ID) (int, error) {
 	d := s.cfg.Datastore
 	bstore := blockstore.NewBlockstore(namespace.Wrap(d, s.blocksNS), blockstore.NoPrefix(), blockstore.WriteThrough(true))
@@ -883,8 +884,8 @@ func (s *Store) fetchElementBlocks(ctx context.Context, p peer.ID) (int, error) 
 	for _, e := range entries {
 		rel := strings.TrimPrefix(e.Key, elems) // <key>/<block>
 		i := strings.LastIndexByte(rel, '/')
-		if strings.HasPrefix(rel, prefixStock+"/") || i < 0 {
-			continue
+		if strings.HasPrefix(rel, prefixStock+"/") || strings.HasPrefix(rel, prefixProduct+"/") || i < 0 {
+			continue // never deleted (Store.commit refuses it): never tombed
 		}
 		if tombed, err := d.Has(ctx, ds.RawKey(tombs+rel)); err != nil {
 			return 0, fmt.Errorf("look up tombstone: %w", err)

@@ -333,19 +333,28 @@ func TestSnapshotStockElements(t *testing.T) {
 	}
 }
 
-// TestStockSlotsAreNeverDeleted: the rule that lets a snapshot carry
-// one element per stock slot is enforced where every write passes.
+// TestStockSlotsAreNeverDeleted: the rules that let a snapshot carry one
+// element per stock slot and no block of a product's elements are
+// enforced where every write passes.
 func TestStockSlotsAreNeverDeleted(t *testing.T) {
 	r := newReplica(t, "till-a", replicaOpts{config: func(c *Config) { c.SnapshotWait = -1 }})
 	ctx := t.Context()
 	if err := r.s.ApplyMovements(ctx, 1, map[string]int64{"BREAD": 5}); err != nil {
 		t.Fatal(err)
 	}
-	err := r.s.write(ctx, func() ([]op, func(), error) {
-		return []op{{key: r.s.ownKey("BREAD")}}, nil, nil
-	})
-	if !errors.Is(err, ErrInvalid) {
-		t.Fatalf("delete of a stock slot = %v, want ErrInvalid", err)
+	if err := r.s.PutProduct(ctx, testProduct("BREAD", 250)); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []ds.Key{r.s.ownKey("BREAD"), keyOf(prefixProduct, "BREAD")} {
+		err := r.s.write(ctx, func() ([]op, func(), error) {
+			return []op{{key: k}}, nil, nil
+		})
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("delete of %s = %v, want ErrInvalid", k, err)
+		}
+	}
+	if _, err := r.s.Product(ctx, "BREAD"); err != nil {
+		t.Fatalf("product after the refused delete: %v", err)
 	}
 	if got, err := r.s.AllStock(ctx); err != nil || got["BREAD"] != 5 {
 		t.Fatalf("stock after the refused delete = %v, %v; want BREAD 5", got, err)

@@ -479,10 +479,12 @@ func (s *Store) commit(req writeReq) error {
 	// along with the next, unrelated batch.
 	ctx := context.Background()
 	for _, o := range ops {
-		if o.value == nil && strings.HasPrefix(o.key.String(), "/"+prefixStock+"/") {
-			// A snapshot carries one element of each stock slot
-			// (snapshot.go): a till that took one could not tomb the rest.
-			return fmt.Errorf("delete %s: stock slots are never deleted: %w", o.key, ErrInvalid)
+		k := o.key.String()
+		if o.value == nil && (strings.HasPrefix(k, "/"+prefixStock+"/") || strings.HasPrefix(k, "/"+prefixProduct+"/")) {
+			// A snapshot carries one element of each stock slot, and
+			// no block of a product's elements (snapshot.go): a till
+			// that took one could not delete them as its peers do.
+			return fmt.Errorf("delete %s: stock slots and products are never deleted: %w", o.key, ErrInvalid)
 		}
 	}
 	b, err := s.crdt.Batch(ctx)
