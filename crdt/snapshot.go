@@ -40,7 +40,8 @@ import (
 // peer merged, and go-ds-crdt's version key. Of a stock slot's elements
 // it carries one (writeSnapshot says why that is enough). It writes them
 // (into Badger through one write batch), fetches the blocks of the live
-// elements of every key but the stock slots (fetchElementBlocks), and
+// elements of every key but stock slots and products
+// (fetchElementBlocks), and
 // then opens go-ds-crdt on them; new DAG nodes link to the snapshot's
 // heads. It holds no other old block.
 //
@@ -390,6 +391,17 @@ func (v *snapView) tombSlot(rel string) {
 }
 
 func (s *Store) handleSnapshot(st network.Stream) {
+	// Close waits for a snapshot being served: it reads Badger directly,
+	// which must not close under it.
+	s.bgMu.Lock()
+	if s.bgClosed {
+		s.bgMu.Unlock()
+		_ = st.Reset()
+		return
+	}
+	s.bg.Add(1)
+	s.bgMu.Unlock()
+	defer s.bg.Done()
 	p := st.Conn().RemotePeer()
 	if s.cfg.AllowPeer != nil && !s.cfg.AllowPeer(p) {
 		s.log.Warn("inventory snapshot asked by a peer not admitted", "peer", p)
