@@ -135,6 +135,9 @@ func TestSnapshotNewcomer(t *testing.T) {
 	if ne := countKeys(t, e, "/s/s/stock/"); ne != 3 {
 		t.Errorf("e holds %d stock elements, want 3 (one per slot: a's, b's, c's)", ne)
 	}
+	connect(t, e, a)
+	connect(t, e, c)
+	waitTopicPeers(t, a, b, c, e)
 	if err := e.s.ApplyMovements(ctx, 1, map[string]int64{"BREAD": -2}); err != nil {
 		t.Fatal(err)
 	}
