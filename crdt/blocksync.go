@@ -590,7 +590,10 @@ func (s *blockSync) fetch(ctx context.Context, p peer.ID, heads []cid.Cid) error
 		if err != nil {
 			return fmt.Errorf("has %s: %w", c, err)
 		}
-		if !has {
+		// A head inside the snapshot (a peer announcing the state this
+		// till took) is not fetched either: the server would send it and
+		// up to firstRoundLimit blocks below it, none of them needed.
+		if !has && (s.covered == nil || !s.covered(ctx, c)) {
 			pending = append(pending, c)
 		}
 	}

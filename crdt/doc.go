@@ -33,7 +33,8 @@
 //
 // # Invariants
 //
-//   - Stock keys are never deleted; revocations are never deleted.
+//   - Stock keys and products are never deleted (the writer refuses it:
+//     a snapshot relies on it); revocations are never deleted.
 //   - Only this till writes slots with its TillID and Epoch, and only
 //     through ApplyMovements and SetSlot. A sale is one CRDT batch, one
 //     DAG node.
@@ -71,9 +72,10 @@
 //
 // A Store that opens with an empty go-ds-crdt namespace while an admitted
 // peer is connected takes the peer's namespace as a snapshot over
-// SnapshotProtocolID (set, heads, every processed marker) instead of
-// walking the whole DAG, and holds none of the old blocks; a snapshot cut
-// short is never taken for a whole one (snapshot.go).
+// SnapshotProtocolID (set, heads, every processed marker; one element of
+// each stock slot) instead of walking the whole DAG, and of the old blocks
+// holds only those of live elements of keys that can be deleted; a
+// snapshot cut short is never taken for a whole one (snapshot.go).
 //
 // Change notifications come from the datastore writes go-ds-crdt commits,
 // not from its PutHook, which fires before the merge is committed.

@@ -9,7 +9,7 @@ import (
 // Key layout inside the CRDT (relative to its namespace). Every segment is
 // an ID checked by validID, so keys never need escaping.
 //
-//	/product/<sku>                  CBOR Product
+//	/product/<sku>                  CBOR Product; never deleted
 //	/staff/<id>                     CBOR Staff
 //	/cert/<till>                    opaque signed certificate bytes
 //	/revoked/<id>                   CBOR Revocation; never deleted

@@ -12,11 +12,15 @@ import (
 	"strings"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
 	blockstore "github.com/ipfs/boxo/blockstore"
+	dshelp "github.com/ipfs/boxo/datastore/dshelp"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	cid "github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/namespace"
 	"github.com/ipfs/go-datastore/query"
+	badger4 "github.com/ipfs/go-ds-badger4"
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -33,9 +37,19 @@ import (
 // SnapshotProtocolID for a consistent copy of the peer's go-ds-crdt
 // namespace: the set (elements, tombstones, values and priorities), the
 // heads with their heights, the "processed" marker of every DAG node the
-// peer merged, and go-ds-crdt's version key. It writes them in batches and
+// peer merged, and go-ds-crdt's version key. Of a stock slot's elements
+// it carries one (writeSnapshot says why that is enough). It writes them
+// (into Badger through one write batch), fetches the blocks of the live
+// elements of every key but stock slots and products
+// (fetchElementBlocks), and
 // then opens go-ds-crdt on them; new DAG nodes link to the snapshot's
-// heads. It holds none of the old blocks.
+// heads. It holds no other old block.
+//
+// Speed: a Badger server reads its namespace directly in one read
+// transaction and a Badger client writes through one badger.WriteBatch,
+// with no datastore key, goroutine or channel per key (the keys of a
+// chunk share one allocation); any other datastore goes through a query
+// and batches of snapshotBatch keys.
 //
 // Every processed marker, not the heads' only: a till that was offline on
 // an older branch announces nodes whose links reach below the snapshot's
@@ -56,9 +70,9 @@ import (
 // A cut snapshot (kill -9, the peer leaving, a bad chunk) is never taken
 // for a whole one: snapshotStateKey is set to "partial" and synced before
 // the first key is written and to "done" only after the trailer's count
-// and SHA-256 matched and every key is synced. A start that finds
-// "partial" deletes the namespace and takes the snapshot again (or walks,
-// if no peer serves one).
+// and SHA-256 matched, every key is synced and the live elements' blocks
+// are fetched. A start that finds "partial" deletes the namespace and
+// takes the snapshot again (or walks, if no peer serves one).
 //
 // Blocks the newcomer lacks: its block protocol answers a request for one
 // with nothing (blocksync's walk skips blocks it does not hold), so the
@@ -85,7 +99,7 @@ const (
 	maxSnapshotKey      = 1 << 10   // bytes in one key
 	maxSnapshotValue    = 1 << 20   // bytes in one value (go-ds-crdt caps a delta at 1 MB)
 	maxSnapshotEntries  = 1 << 26   // entries in one snapshot (~67M; a year is a few million)
-	snapshotBatch       = 4096      // keys per datastore batch on the client
+	snapshotBatch       = 4096      // keys per datastore batch on a client not on Badger
 	snapshotPoll        = 20 * time.Millisecond
 )
 
@@ -108,70 +122,129 @@ type snapEntry struct {
 // validSnapshotKey reports whether k (relative to the namespace) is a key
 // a snapshot may carry: the set, the heads, the processed markers and the
 // version. The dirty bit is never carried.
-func validSnapshotKey(k string) error {
+func validSnapshotKey(k string) error { return validSnapshotKeyBytes([]byte(k)) }
+
+// validSnapshotKeyBytes is validSnapshotKey without a copy of k in the
+// common case.
+func validSnapshotKeyBytes(k []byte) error {
 	if len(k) == 0 || len(k) > maxSnapshotKey {
 		return fmt.Errorf("snapshot key length %d not in 1..%d", len(k), maxSnapshotKey)
 	}
-	if ds.NewKey(k).String() != k {
+	if !cleanKey(k) {
 		return fmt.Errorf("snapshot key %q is not a clean key", k)
 	}
 	switch {
-	case k == "/crdt_version",
-		strings.HasPrefix(k, "/s/"),
-		strings.HasPrefix(k, "/h/"),
-		strings.HasPrefix(k, "/b/"):
+	case string(k) == "/crdt_version",
+		bytes.HasPrefix(k, []byte("/s/")),
+		bytes.HasPrefix(k, []byte("/h/")),
+		bytes.HasPrefix(k, []byte("/b/")):
 		return nil
 	}
 	return fmt.Errorf("snapshot key %q outside go-ds-crdt's set, heads, processed markers and version", k)
 }
 
+// cleanKey reports whether k is its own ds.NewKey form (path.Clean of a
+// rooted path): it starts with "/", and has no empty, "." or ".."
+// segment and no trailing "/" (except "/" itself). It allocates nothing;
+// FuzzDecodeSnapshotChunk checks it against ds.NewKey.
+func cleanKey(k []byte) bool {
+	if len(k) == 0 || k[0] != '/' {
+		return false
+	}
+	if len(k) == 1 {
+		return true
+	}
+	for rest := k[1:]; ; {
+		i := bytes.IndexByte(rest, '/')
+		seg := rest
+		if i >= 0 {
+			seg = rest[:i]
+		}
+		if len(seg) == 0 || string(seg) == "." || string(seg) == ".." {
+			return false
+		}
+		if i < 0 {
+			return true
+		}
+		rest = rest[i+1:]
+	}
+}
+
 // appendSnapEntry appends one entry's encoding to buf.
 func appendSnapEntry(buf []byte, e snapEntry) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(e.key)))
-	buf = append(buf, e.key...)
-	buf = binary.AppendUvarint(buf, uint64(len(e.value)))
-	return append(buf, e.value...)
+	return appendSnapKV(buf, []byte(e.key), e.value)
+}
+
+func appendSnapKV(buf, key, value []byte) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(key)))
+	buf = append(buf, key...)
+	buf = binary.AppendUvarint(buf, uint64(len(value)))
+	return append(buf, value...)
 }
 
 // decodeSnapshotChunk decodes one chunk, checking every bound and key.
 func decodeSnapshotChunk(b []byte) ([]snapEntry, error) {
+	var out []snapEntry
+	_, err := walkSnapshotChunk(b, func(key, val []byte) error {
+		out = append(out, snapEntry{key: string(key), value: bytes.Clone(val)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// walkSnapshotChunk checks one chunk and calls fn for each entry, in
+// order, with the key and value as slices of b (no copies). It checks
+// the whole chunk before the first call, so fn sees no entry of a chunk
+// that is refused. It returns the number of entries.
+func walkSnapshotChunk(b []byte, fn func(key, value []byte) error) (int, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 {
-		return nil, errors.New("snapshot chunk: bad entry count")
+		return 0, errors.New("snapshot chunk: bad entry count")
 	}
 	b = b[k:]
 	// Each entry takes at least 3 bytes (two lengths, a key byte).
 	if n == 0 || n > uint64(len(b)/3) {
-		return nil, fmt.Errorf("snapshot chunk: entry count %d does not fit %d bytes", n, len(b))
+		return 0, fmt.Errorf("snapshot chunk: entry count %d does not fit %d bytes", n, len(b))
 	}
-	out := make([]snapEntry, 0, n)
-	for i := uint64(0); i < n; i++ {
-		kl, m := binary.Uvarint(b)
-		if m <= 0 || kl > uint64(len(b)-m) {
-			return nil, fmt.Errorf("snapshot chunk: entry %d: bad key length", i)
-		}
-		key := string(b[m : m+int(kl)])
-		b = b[m+int(kl):]
-		if err := validSnapshotKey(key); err != nil {
-			return nil, fmt.Errorf("snapshot chunk: entry %d: %w", i, err)
-		}
-		vl, m := binary.Uvarint(b)
-		if m <= 0 || vl > uint64(len(b)-m) || vl > maxSnapshotValue {
-			return nil, fmt.Errorf("snapshot chunk: entry %d (%s): bad value length", i, key)
-		}
-		val := bytes.Clone(b[m : m+int(vl)])
-		b = b[m+int(vl):]
-		if strings.HasPrefix(key, "/h/") {
-			if h, m := binary.Uvarint(val); m != len(val) || h == 0 {
-				return nil, fmt.Errorf("snapshot chunk: head %s: bad height", key)
+	body := b
+	for pass := 0; pass < 2; pass++ {
+		b = body
+		for i := uint64(0); i < n; i++ {
+			kl, m := binary.Uvarint(b)
+			if m <= 0 || kl > uint64(len(b)-m) {
+				return 0, fmt.Errorf("snapshot chunk: entry %d: bad key length", i)
+			}
+			key := b[m : m+int(kl) : m+int(kl)]
+			b = b[m+int(kl):]
+			vl, m := binary.Uvarint(b)
+			if m <= 0 || vl > uint64(len(b)-m) || vl > maxSnapshotValue {
+				return 0, fmt.Errorf("snapshot chunk: entry %d (%s): bad value length", i, key)
+			}
+			val := b[m : m+int(vl) : m+int(vl)]
+			b = b[m+int(vl):]
+			if pass == 1 {
+				if err := fn(key, val); err != nil {
+					return int(i), err
+				}
+				continue
+			}
+			if err := validSnapshotKeyBytes(key); err != nil {
+				return 0, fmt.Errorf("snapshot chunk: entry %d: %w", i, err)
+			}
+			if bytes.HasPrefix(key, []byte("/h/")) {
+				if h, m := binary.Uvarint(val); m != len(val) || h == 0 {
+					return 0, fmt.Errorf("snapshot chunk: head %s: bad height", key)
+				}
 			}
 		}
-		out = append(out, snapEntry{key: key, value: val})
+		if len(b) != 0 {
+			return 0, fmt.Errorf("snapshot chunk: %d bytes after the last entry", len(b))
+		}
 	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("snapshot chunk: %d bytes after the last entry", len(b))
-	}
-	return out, nil
+	return int(n), nil
 }
 
 // ---- server ----
@@ -190,10 +263,65 @@ func (s *Store) walkEnded() {
 	s.walkMu.Unlock()
 }
 
+// snapSource is one consistent read of the go-ds-crdt namespace.
+type snapSource interface {
+	// each calls fn for every key under the namespace, in key order
+	// (full keys); k and v are valid only during the call.
+	each(fn func(k, v []byte) error) error
+	close()
+}
+
+// badgerSource reads a Badger datastore directly in one read
+// transaction: no goroutine, channel or copy per key, as a datastore
+// query has.
+type badgerSource struct {
+	txn    *badger.Txn
+	prefix []byte
+}
+
+func (b badgerSource) each(fn func(k, v []byte) error) error {
+	it := b.txn.NewIterator(badger.IteratorOptions{Prefix: b.prefix})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b badgerSource) close() { b.txn.Discard() }
+
+// querySource reads any other datastore through one query ordered by key.
+type querySource struct{ res query.Results }
+
+func (q querySource) each(fn func(k, v []byte) error) error {
+	for r := range q.res.Next() {
+		if r.Error != nil {
+			return fmt.Errorf("read inventory: %w", r.Error)
+		}
+		if err := fn([]byte(r.Key), r.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q querySource) close() { _ = q.res.Close() }
+
+// snapView is what a server sends: its source and the stock slots that
+// hold a tombstone (whose elements are all sent; see writeSnapshot).
+type snapView struct {
+	src        snapSource
+	tombedSlot map[string]bool // keys relative to the CRDT, /stock/<sku>/<till>/<epoch>
+}
+
 // snapshotView returns the entries of the go-ds-crdt namespace as one
 // consistent read (see the file comment), or errSnapshotBusy.
-func (s *Store) snapshotView(ctx context.Context) (query.Results, error) {
-	var res query.Results
+func (s *Store) snapshotView(ctx context.Context) (snapView, error) {
+	var v snapView
 	err := s.write(ctx, func() ([]op, func(), error) {
 		s.walkMu.Lock()
 		defer s.walkMu.Unlock()
@@ -203,17 +331,77 @@ func (s *Store) snapshotView(ctx context.Context) (query.Results, error) {
 		if err := s.buf.flush(ctx); err != nil {
 			return nil, nil, err
 		}
-		r, err := s.cfg.Datastore.Query(ctx, query.Query{Prefix: s.crdtNS.String()})
-		if err != nil {
-			return nil, nil, fmt.Errorf("query inventory for a snapshot: %w", err)
+		prefix := s.crdtNS.String() + "/"
+		if bd, ok := s.cfg.Datastore.(*badger4.Datastore); ok {
+			v.src = badgerSource{txn: bd.DB.NewTransaction(false), prefix: []byte(prefix)}
+		} else {
+			r, err := s.cfg.Datastore.Query(ctx, query.Query{Prefix: prefix, Orders: []query.Order{query.OrderByKey{}}})
+			if err != nil {
+				return nil, nil, fmt.Errorf("query inventory for a snapshot: %w", err)
+			}
+			v.src = querySource{res: r}
 		}
-		res = r
+		// The stock slots with a tombstone, from the same view: none is
+		// ever written (stock slots are never deleted), so this reads
+		// nothing in practice. Each such slot is sent whole.
+		tombs := []byte(prefix + snapTombStock[1:])
+		if bd, ok := v.src.(badgerSource); ok {
+			it := bd.txn.NewIterator(badger.IteratorOptions{Prefix: tombs, PrefetchValues: false})
+			for it.Rewind(); it.Valid(); it.Next() {
+				v.tombSlot(string(it.Item().Key()[len(prefix)-1:]))
+			}
+			it.Close()
+		} else {
+			r, err := s.cfg.Datastore.Query(ctx, query.Query{Prefix: string(tombs), KeysOnly: true})
+			if err != nil {
+				v.src.close()
+				return nil, nil, fmt.Errorf("query inventory for a snapshot: %w", err)
+			}
+			es, err := r.Rest()
+			if err != nil {
+				v.src.close()
+				return nil, nil, fmt.Errorf("query inventory for a snapshot: %w", err)
+			}
+			for _, e := range es {
+				v.tombSlot(e.Key[len(prefix)-1:])
+			}
+		}
 		return nil, nil, nil
 	})
-	return res, err
+	return v, err
+}
+
+// Element and tombstone keys of stock slots, relative to the namespace:
+// /s/s/stock/<sku>/<till>/<epoch>/<block> and /s/t/... (go-ds-crdt's set
+// under /s: elements /s/s, tombstones /s/t, values /s/k).
+const (
+	snapElemStock = "/s/s/" + prefixStock + "/"
+	snapTombStock = "/s/t/" + prefixStock + "/"
+)
+
+// tombSlot records the slot of a tombstone key (relative to the
+// namespace).
+func (v *snapView) tombSlot(rel string) {
+	if v.tombedSlot == nil {
+		v.tombedSlot = make(map[string]bool)
+	}
+	if i := strings.LastIndexByte(rel, '/'); i > len(snapTombStock) {
+		v.tombedSlot[rel[len("/s/t"):i]] = true
+	}
 }
 
 func (s *Store) handleSnapshot(st network.Stream) {
+	// Close waits for a snapshot being served: it reads Badger directly,
+	// which must not close under it.
+	s.bgMu.Lock()
+	if s.bgClosed {
+		s.bgMu.Unlock()
+		_ = st.Reset()
+		return
+	}
+	s.bg.Add(1)
+	s.bgMu.Unlock()
+	defer s.bg.Done()
 	p := st.Conn().RemotePeer()
 	if s.cfg.AllowPeer != nil && !s.cfg.AllowPeer(p) {
 		s.log.Warn("inventory snapshot asked by a peer not admitted", "peer", p)
@@ -227,11 +415,11 @@ func (s *Store) handleSnapshot(st network.Stream) {
 	_ = st.SetDeadline(time.Now().Add(s.cfg.SnapshotTimeout))
 
 	var (
-		res query.Results
-		err error
+		view snapView
+		err  error
 	)
 	for {
-		res, err = s.snapshotView(ctx)
+		view, err = s.snapshotView(ctx)
 		if !errors.Is(err, errSnapshotBusy) {
 			break
 		}
@@ -249,25 +437,34 @@ func (s *Store) handleSnapshot(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	defer res.Close()
-	n, err := writeSnapshot(bufio.NewWriterSize(st, 64<<10), s.crdtNS, res)
+	defer view.src.close()
+	start := time.Now()
+	n, dropped, err := writeSnapshot(bufio.NewWriterSize(st, 64<<10), s.crdtNS, view)
 	if err != nil {
 		s.log.Debug("serve inventory snapshot", "peer", p, "sent", n, "err", err)
 		_ = st.Reset()
 		return
 	}
-	s.log.Info("served inventory snapshot", "peer", p, "keys", n)
+	s.log.Info("served inventory snapshot", "peer", p, "keys", n, "superseded_stock_elements_left_out", dropped, "took", time.Since(start))
 	_ = st.Close()
 }
 
-// writeSnapshot streams res (keys under crdtNS) in chunks, then the
-// trailer, and returns the number of entries sent.
-func writeSnapshot(w *bufio.Writer, crdtNS ds.Key, res query.Results) (int, error) {
+// writeSnapshot streams the view's keys (under crdtNS) in chunks, then
+// the trailer, and returns the number of entries sent and of stock
+// elements left out.
+//
+// Of a stock slot's elements (one per DAG node that wrote the slot) it
+// sends the first only, unless the slot holds a tombstone: a slot is
+// never deleted, and go-ds-crdt reads a key's elements only to delete
+// it (set.Rmv) or to find the value that remains after a tombstone
+// (set.findBestValue); the value and priority are sent as they are.
+// docs/ARCHITECTURE.md, "What is left out", has the argument.
+func writeSnapshot(w *bufio.Writer, crdtNS ds.Key, view snapView) (total, dropped int, err error) {
 	var (
-		hash  = sha256.New()
-		chunk []byte
-		inCh  uint64
-		total int
+		hash     = sha256.New()
+		chunk    []byte
+		inCh     uint64
+		lastSlot []byte
 	)
 	prefix := crdtNS.String()
 	dirty := crdtNS.ChildString("d").String()
@@ -275,51 +472,70 @@ func writeSnapshot(w *bufio.Writer, crdtNS ds.Key, res query.Results) (int, erro
 		if inCh == 0 {
 			return nil
 		}
-		body := binary.AppendUvarint(nil, inCh)
-		body = append(body, chunk...)
-		hash.Write(body)
+		var n [binary.MaxVarintLen64]byte
+		head := n[:binary.PutUvarint(n[:], inCh)]
+		hash.Write(head)
+		hash.Write(chunk)
+		if err := writeUvarint(w, uint64(len(head)+len(chunk))); err != nil {
+			return err
+		}
+		if _, err := w.Write(head); err != nil {
+			return err
+		}
+		_, err := w.Write(chunk)
 		chunk, inCh = chunk[:0], 0
-		return writeFrame(w, body)
+		return err
 	}
-	for r := range res.Next() {
-		if r.Error != nil {
-			return total, fmt.Errorf("read inventory: %w", r.Error)
+	err = view.src.each(func(k, v []byte) error {
+		if string(k) == dirty || len(k) <= len(prefix) || string(k[:len(prefix)]) != prefix || k[len(prefix)] != '/' {
+			return nil
 		}
-		if r.Key == dirty || !strings.HasPrefix(r.Key, prefix+"/") {
-			continue
+		rel := k[len(prefix):]
+		if validSnapshotKeyBytes(rel) != nil {
+			return nil // not a key of go-ds-crdt's state (its dirty bit)
 		}
-		e := snapEntry{key: strings.TrimPrefix(r.Key, prefix), value: r.Value}
-		if validSnapshotKey(e.key) != nil {
-			continue // not a key of go-ds-crdt's state (its dirty bit)
-		}
-		if len(e.value) > maxSnapshotValue {
-			return total, fmt.Errorf("inventory key %s holds %d bytes, above %d", r.Key, len(e.value), maxSnapshotValue)
-		}
-		if total >= maxSnapshotEntries {
-			return total, fmt.Errorf("inventory holds more than %d keys", maxSnapshotEntries)
-		}
-		if len(chunk) > 0 && len(chunk)+len(e.key)+len(e.value)+2*binary.MaxVarintLen64 > snapshotChunkTarget {
-			if err := flush(); err != nil {
-				return total, err
+		if bytes.HasPrefix(rel, []byte(snapElemStock)) {
+			if i := bytes.LastIndexByte(rel, '/'); i > len(snapElemStock) {
+				slot := rel[len("/s/s"):i]
+				if bytes.Equal(slot, lastSlot) && !view.tombedSlot[string(slot)] {
+					dropped++
+					return nil
+				}
+				lastSlot = append(lastSlot[:0], slot...)
 			}
 		}
-		chunk = appendSnapEntry(chunk, e)
+		if len(v) > maxSnapshotValue {
+			return fmt.Errorf("inventory key %s holds %d bytes, above %d", k, len(v), maxSnapshotValue)
+		}
+		if total >= maxSnapshotEntries {
+			return fmt.Errorf("inventory holds more than %d keys", maxSnapshotEntries)
+		}
+		if len(chunk) > 0 && len(chunk)+len(rel)+len(v)+2*binary.MaxVarintLen64 > snapshotChunkTarget {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		chunk = appendSnapKV(chunk, rel, v)
 		inCh++
 		total++
+		return nil
+	})
+	if err != nil {
+		return total, dropped, err
 	}
 	if err := flush(); err != nil {
-		return total, err
+		return total, dropped, err
 	}
 	if err := writeUvarint(w, 0); err != nil {
-		return total, err
+		return total, dropped, err
 	}
 	if err := writeUvarint(w, uint64(total)); err != nil {
-		return total, err
+		return total, dropped, err
 	}
 	if _, err := w.Write(hash.Sum(nil)); err != nil {
-		return total, err
+		return total, dropped, err
 	}
-	return total, w.Flush()
+	return total, dropped, w.Flush()
 }
 
 // ---- client ----
@@ -393,7 +609,7 @@ func clearNamespace(ctx context.Context, d ds.Batching, crdtNS ds.Key) error {
 // marker at stateKey "partial" before the first key and "done" after the
 // last. On error the namespace may hold part of it, with the marker at
 // "partial": the caller clears it.
-func takeSnapshot(ctx context.Context, h host.Host, p peer.ID, d ds.Batching, crdtNS, stateKey ds.Key) (int, error) {
+func takeSnapshot(ctx context.Context, h host.Host, p peer.ID, d ds.Batching, crdtNS, stateKey ds.Key, blocks func(context.Context) error) (int, error) {
 	st, err := h.NewStream(network.WithAllowLimitedConn(ctx, "snapshot"), p, SnapshotProtocolID)
 	if err != nil {
 		return 0, fmt.Errorf("open snapshot stream to %s: %w", p, err)
@@ -419,6 +635,9 @@ func takeSnapshot(ctx context.Context, h host.Host, p peer.ID, d ds.Batching, cr
 	if err := d.Sync(ctx, crdtNS); err != nil {
 		return n, fmt.Errorf("sync snapshot: %w", err)
 	}
+	if err := blocks(ctx); err != nil {
+		return n, fmt.Errorf("snapshot from %s: %w", p, err)
+	}
 	if err := d.Put(ctx, stateKey, []byte(snapshotDone)); err != nil {
 		return n, fmt.Errorf("write snapshot marker: %w", err)
 	}
@@ -428,19 +647,83 @@ func takeSnapshot(ctx context.Context, h host.Host, p peer.ID, d ds.Batching, cr
 	return n, nil
 }
 
+// snapSink writes a snapshot's keys: into Badger through one write
+// batch for the whole snapshot (Badger commits it in transactions as it
+// fills, in the background), into any other datastore in batches of
+// snapshotBatch keys.
+type snapSink interface {
+	put(key, value []byte) error // key is the full key; both stay unchanged until commit
+	commit() error
+	cancel()
+}
+
+type badgerSink struct{ wb *badger.WriteBatch }
+
+func (b badgerSink) put(k, v []byte) error { return b.wb.Set(k, v) }
+func (b badgerSink) commit() error         { return b.wb.Flush() }
+func (b badgerSink) cancel()               { b.wb.Cancel() }
+
+type batchSink struct {
+	ctx   context.Context
+	d     ds.Batching
+	batch ds.Batch
+	n     int
+}
+
+func (b *batchSink) put(k, v []byte) error {
+	if b.batch == nil {
+		var err error
+		if b.batch, err = b.d.Batch(b.ctx); err != nil {
+			return err
+		}
+	}
+	if err := b.batch.Put(b.ctx, ds.RawKey(string(k)), v); err != nil {
+		return err
+	}
+	if b.n++; b.n >= snapshotBatch {
+		return b.commit()
+	}
+	return nil
+}
+
+func (b *batchSink) commit() error {
+	if b.batch == nil {
+		return nil
+	}
+	err := b.batch.Commit(b.ctx)
+	b.batch, b.n = nil, 0
+	return err
+}
+
+func (b *batchSink) cancel() {}
+
+func newSnapSink(ctx context.Context, d ds.Batching) snapSink {
+	if bd, ok := d.(*badger4.Datastore); ok {
+		return badgerSink{wb: bd.DB.NewWriteBatch()}
+	}
+	return &batchSink{ctx: ctx, d: d}
+}
+
 // readSnapshot reads chunks and the trailer from r, writing entries
-// under crdtNS in batches. It checks the count and hash of the trailer
-// and that the snapshot names at least one head.
-func readSnapshot(ctx context.Context, r *bufio.Reader, d ds.Batching, crdtNS ds.Key) (int, error) {
+// under crdtNS. It checks the count and hash of the trailer and that the
+// snapshot names at least one head. The keys are all written (not yet
+// synced) when it returns without error.
+func readSnapshot(ctx context.Context, r *bufio.Reader, d ds.Batching, crdtNS ds.Key) (total int, err error) {
 	var (
 		hash  = sha256.New()
-		total int
 		heads int
-		batch ds.Batch
-		inB   int
-		err   error
+		sink  = newSnapSink(ctx, d)
+		ns    = []byte(crdtNS.String())
 	)
+	defer func() {
+		if err != nil {
+			sink.cancel()
+		}
+	}()
 	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
 		n, err := binary.ReadUvarint(r)
 		if err != nil {
 			return total, fmt.Errorf("read chunk length: %w", err)
@@ -451,44 +734,42 @@ func readSnapshot(ctx context.Context, r *bufio.Reader, d ds.Batching, crdtNS ds
 		if n > maxSnapshotChunk {
 			return total, fmt.Errorf("chunk length %d above %d", n, maxSnapshotChunk)
 		}
+		// A new buffer per chunk: the sink holds slices of it until it
+		// commits.
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return total, fmt.Errorf("read chunk: %w", err)
 		}
-		entries, err := decodeSnapshotChunk(buf)
-		if err != nil {
-			return total, err
-		}
 		hash.Write(buf)
-		if total+len(entries) > maxSnapshotEntries {
-			return total, fmt.Errorf("more than %d keys", maxSnapshotEntries)
-		}
-		for _, e := range entries {
-			if batch == nil {
-				if batch, err = d.Batch(ctx); err != nil {
-					return total, err
-				}
+		// The chunk's full keys, in one allocation (walkSnapshotChunk
+		// checks the count against the chunk's length before the first
+		// call).
+		var keys []byte
+		_, err = walkSnapshotChunk(buf, func(key, val []byte) error {
+			if total >= maxSnapshotEntries {
+				return fmt.Errorf("more than %d keys", maxSnapshotEntries)
 			}
-			if err := batch.Put(ctx, crdtNS.Child(ds.RawKey(e.key)), e.value); err != nil {
-				return total, err
+			if keys == nil {
+				count, _ := binary.Uvarint(buf)
+				keys = make([]byte, 0, len(buf)+int(count)*len(ns))
 			}
-			if strings.HasPrefix(e.key, "/h/") {
+			start := len(keys)
+			keys = append(append(keys, ns...), key...)
+			if err := sink.put(keys[start:len(keys):len(keys)], val); err != nil {
+				return fmt.Errorf("write snapshot keys: %w", err)
+			}
+			if bytes.HasPrefix(key, []byte("/h/")) {
 				heads++
 			}
 			total++
-			inB++
-			if inB >= snapshotBatch {
-				if err := batch.Commit(ctx); err != nil {
-					return total, fmt.Errorf("write snapshot keys: %w", err)
-				}
-				batch, inB = nil, 0
-			}
+			return nil
+		})
+		if err != nil {
+			return total, err
 		}
 	}
-	if batch != nil {
-		if err = batch.Commit(ctx); err != nil {
-			return total, fmt.Errorf("write snapshot keys: %w", err)
-		}
+	if err = sink.commit(); err != nil {
+		return total, fmt.Errorf("write snapshot keys: %w", err)
 	}
 	count, err := binary.ReadUvarint(r)
 	if err != nil {
@@ -550,10 +831,14 @@ func (s *Store) restoreFromSnapshot(ctx context.Context, stateKey ds.Key) (bool,
 			tried[p] = true
 			start := time.Now()
 			sctx, cancel := context.WithTimeout(ctx, s.cfg.SnapshotTimeout)
-			n, err := takeSnapshot(sctx, h, p, d, s.crdtNS, stateKey)
+			var nb int
+			n, err := takeSnapshot(sctx, h, p, d, s.crdtNS, stateKey, func(ctx context.Context) (err error) {
+				nb, err = s.fetchElementBlocks(ctx, p)
+				return err
+			})
 			cancel()
 			if err == nil {
-				s.log.Info("took the inventory state as a snapshot from a peer", "peer", p, "keys", n, "took", time.Since(start))
+				s.log.Info("took the inventory state as a snapshot from a peer", "peer", p, "keys", n, "blocks", nb, "took", time.Since(start))
 				return true, nil
 			}
 			s.log.Warn("inventory snapshot from a peer failed; asking the next one", "peer", p, "keys", n, "err", err)
@@ -583,6 +868,69 @@ func (s *Store) restoreFromSnapshot(ctx context.Context, stateKey ds.Key) (bool,
 		case <-t.C:
 		}
 	}
+}
+
+// fetchElementBlocks fetches from p, one block protocol request each,
+// the blocks of the live elements (no tombstone) of every key but the
+// stock slots and products, and returns how many it fetched. go-ds-crdt
+// reads them when a tombstone covers only some of a key's elements
+// (set's findBestValue: the value that survives is in a block); stock
+// slots and products are never deleted, so never tombed. What is left
+// (staff, settings, certificates, customers, outbox entries) is one
+// block per write of such a key not deleted since.
+func (s *Store) fetchElementBlocks(ctx context.Context, p peer.ID) (int, error) {
+	d := s.cfg.Datastore
+	bstore := blockstore.NewBlockstore(namespace.Wrap(d, s.blocksNS), blockstore.NoPrefix(), blockstore.WriteThrough(true))
+	elems := s.crdtNS.String() + "/s/s/"
+	tombs := s.crdtNS.String() + "/s/t/"
+	res, err := d.Query(ctx, query.Query{Prefix: elems, KeysOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("list live elements: %w", err)
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		return 0, fmt.Errorf("list live elements: %w", err)
+	}
+	var want []cid.Cid
+	seen := make(map[cid.Cid]bool)
+	for _, e := range entries {
+		rel := strings.TrimPrefix(e.Key, elems) // <key>/<block>
+		i := strings.LastIndexByte(rel, '/')
+		if strings.HasPrefix(rel, prefixStock+"/") || strings.HasPrefix(rel, prefixProduct+"/") || i < 0 {
+			continue // never deleted (Store.commit refuses it): never tombed
+		}
+		if tombed, err := d.Has(ctx, ds.RawKey(tombs+rel)); err != nil {
+			return 0, fmt.Errorf("look up tombstone: %w", err)
+		} else if tombed {
+			continue
+		}
+		mh, err := dshelp.DsKeyToMultihash(ds.NewKey(rel[i+1:]))
+		if err != nil {
+			return 0, fmt.Errorf("element %s: %w", e.Key, ErrCorrupt)
+		}
+		c := cid.NewCidV1(cid.DagProtobuf, mh)
+		if !seen[c] {
+			seen[c] = true
+			want = append(want, c)
+		}
+	}
+	bs := newBlockSync(s.cfg.Host, bstore, s.cfg.FetchTimeout, s.log)
+	n := 0
+	for _, c := range want {
+		if has, err := bstore.Has(ctx, c); err != nil {
+			return n, fmt.Errorf("has %s: %w", c, err)
+		} else if has {
+			continue
+		}
+		// Limit 1: the server's walk emits the wanted block first.
+		if _, got, err := bs.round(ctx, p, []cid.Cid{c}, nil, 1, map[cid.Cid]bool{c: true}, make(map[cid.Cid]bool)); err != nil {
+			return n, fmt.Errorf("fetch element block %s: %w", c, err)
+		} else if got != 1 {
+			return n, fmt.Errorf("fetch element block %s: %w", c, errNoProgress)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // snapshotDAG is the DAG service of a Store opened from a snapshot: a

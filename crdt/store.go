@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -355,6 +356,7 @@ type Stats struct {
 	FetchedBlocks uint64 // blocks received over the block protocol
 	FetchErrors   uint64 // fetches from a peer that failed (another peer, or go-ds-crdt's walk, tries again)
 	ServedBlocks  uint64 // blocks sent to peers over the block protocol
+	FromSnapshot  bool   // the state came from a peer's snapshot, not a walk (snapshot.go)
 }
 
 // Stats returns current counters.
@@ -371,6 +373,7 @@ func (s *Store) Stats() Stats {
 		FetchedBlocks: s.sync.fetched.Load(),
 		FetchErrors:   s.sync.fetchErrs.Load(),
 		ServedBlocks:  s.sync.served.Load(),
+		FromSnapshot:  s.fromSnapshot,
 	}
 }
 
@@ -475,6 +478,15 @@ func (s *Store) commit(req writeReq) error {
 	// committed stays in go-ds-crdt's shared pending delta and would ride
 	// along with the next, unrelated batch.
 	ctx := context.Background()
+	for _, o := range ops {
+		k := o.key.String()
+		if o.value == nil && (strings.HasPrefix(k, "/"+prefixStock+"/") || strings.HasPrefix(k, "/"+prefixProduct+"/")) {
+			// A snapshot carries one element of each stock slot, and
+			// no block of a product's elements (snapshot.go): a till
+			// that took one could not delete them as its peers do.
+			return fmt.Errorf("delete %s: stock slots and products are never deleted: %w", o.key, ErrInvalid)
+		}
+	}
 	b, err := s.crdt.Batch(ctx)
 	if err != nil {
 		return fmt.Errorf("begin batch: %w", err)

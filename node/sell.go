@@ -179,10 +179,17 @@ func (t *Till) bySlotName(slots map[string]int64) map[string]int64 {
 	return out
 }
 
-// tillName turns a till ID (hex) into its number when known.
+// tillName turns a till ID (hex) into its number when known: from a
+// certificate seen before, or else one published in the inventory (a
+// till newly enrolled holds every till's there, from the snapshot, long
+// before ledger sync brings their events).
 func (t *Till) tillName(hexID string) string {
 	if id, err := ledger.ParseTillID(hexID); err == nil {
-		if n := t.number(id); n > 0 {
+		n := t.number(id)
+		if n == 0 && t.enrolled(id) {
+			n = t.number(id)
+		}
+		if n > 0 {
 			return strconv.FormatUint(uint64(n), 10)
 		}
 		return id.Short()

@@ -4,16 +4,23 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/tillmesh/tillmesh/crdt"
 	"github.com/tillmesh/tillmesh/hw/sim"
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/badgeropen"
+	"github.com/tillmesh/tillmesh/node/p2p"
 	"github.com/tillmesh/tillmesh/node/pki"
 )
 
@@ -371,4 +378,107 @@ func TestWholeStoreLosesItsInventory(t *testing.T) {
 	}
 	t.Logf("both tills sell %v after the restart", time.Since(start).Round(time.Millisecond))
 	waitFor(t, "the tills agree", func() bool { return agree(a, b) == nil })
+}
+
+// TestNewcomerTakesTheInventoryAsASnapshot: a till newly enrolled with
+// an empty data directory and a static peer starts its mesh before its
+// inventory opens and takes the store's inventory state from that peer
+// as a snapshot (no DAG block fetched): its stock and catalog are the
+// peer's as soon as New returns, and it sells and agrees after. A till
+// with mDNS and no static peer starts its mesh early too: a peer that
+// reaches it while it opens (here A dials it, as after an mDNS answer)
+// serves it the snapshot.
+func TestNewcomerTakesTheInventoryAsASnapshot(t *testing.T) {
+	s := newStore(t, 3)
+	a := s.start(t, s.tills[0])
+	seed(t, a, 3)
+	seedStaff(t, a)
+	sell(t, a, "a1", "10001", 2)
+	sell(t, a, "a2", "10002", 1)
+	// 60 more DAG nodes: price changes.
+	p, err := a.Inventory().Product(t.Context(), "10003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		p.Price = ledger.Money(100 + i)
+		if err := a.Inventory().PutProduct(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s.snapshotWait = 10 * time.Second
+	b := s.start(t, s.tills[1], a.addr())
+	// A few blocks may come after the snapshot (A's writes as B joins);
+	// a walk, or a fetch of A's head (which B holds as processed, not
+	// as a block), would bring the 60 and more.
+	if st := b.Inventory().Stats(); !st.FromSnapshot || st.FetchedBlocks > 20 {
+		t.Fatalf("newcomer: from snapshot %v, %d blocks fetched; want a snapshot and few blocks", st.FromSnapshot, st.FetchedBlocks)
+	}
+	want, err := a.Inventory().AllStock(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Inventory().Product(t.Context(), "10003"); err != nil || got.Price != 159 {
+		t.Errorf("newcomer: product from the snapshot = %+v, %v; want price 159", got, err)
+	}
+	if got, err := b.Inventory().AllStock(t.Context()); err != nil || !maps.Equal(got, want) {
+		t.Fatalf("newcomer's stock when it opens = %v, %v; want A's %v", got, err, want)
+	}
+	sell(t, b, "b1", "10001", 1)
+	waitFor(t, "A and B agree", func() bool { return agree(a, b) == nil })
+
+	// C: mDNS on, no static peer.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	key, err := pki.LoadOrCreateKey(filepath.Join(s.tills[2], pki.TillKeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cPeer, err := p2p.PeerOf(ledger.TillOf(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := node.DefaultConfig()
+	cfg.DataDir, cfg.Store, cfg.Logger = s.tills[2], s.store, quiet()
+	cfg.HTTPAddr, cfg.ListenAddrs, cfg.MDNS = "", []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}, true
+	cfg.InventorySnapshotWait = 20 * time.Second
+	type opened struct {
+		till *node.Till
+		err  error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		c, err := node.New(t.Context(), cfg)
+		done <- opened{c, err}
+	}()
+	addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As after an mDNS answer, A dials C until C's mesh accepts; a
+	// failed dial would hold further ones back for 5 s otherwise.
+	sw, ok := a.Host().Host().Network().(*swarm.Swarm)
+	if !ok {
+		t.Fatalf("A's network is a %T, not a swarm", a.Host().Host().Network())
+	}
+	waitFor(t, "A reaches C while C opens", func() bool {
+		sw.Backoff().Clear(cPeer)
+		return a.Host().Host().Connect(t.Context(), peer.AddrInfo{ID: cPeer, Addrs: []ma.Multiaddr{addr}}) == nil
+	})
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	defer o.till.Close()
+	if st := o.till.Inventory().Stats(); !st.FromSnapshot {
+		t.Fatalf("a till found without a static peer walked the DAG (%d blocks fetched) instead of taking the snapshot", st.FetchedBlocks)
+	}
+	if got, err := o.till.Inventory().Product(t.Context(), "10003"); err != nil || got.Price != 159 {
+		t.Errorf("C: product from the snapshot = %+v, %v; want price 159", got, err)
+	}
 }

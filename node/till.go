@@ -63,11 +63,12 @@ type Config struct {
 	// shown on its status, announced to its peers, reported to HQ.
 	Release string
 	// InventorySnapshotWait, when positive, lets a till whose inventory
-	// is empty (new, or wiped and re-enrolled) dial its static peers
-	// before the inventory opens and, if one connects, wait up to this
-	// long for it to be admitted and serve the store's inventory state as
-	// a snapshot instead of walking the whole DAG (crdt/snapshot.go).
-	// 0: only a peer already connected is asked, i.e. none.
+	// is empty (new, or wiped and re-enrolled) start its mesh (static
+	// peers, mDNS) before the inventory opens and wait up to this long
+	// for a peer to connect, be admitted and serve the store's inventory
+	// state as a snapshot instead of walking the whole DAG
+	// (crdt/snapshot.go). 0: only a peer already connected is asked,
+	// i.e. none.
 	InventorySnapshotWait time.Duration
 }
 
@@ -296,16 +297,18 @@ func (t *Till) openInventoryState(ctx context.Context) (err error) {
 }
 
 // meshForSnapshot starts the mesh before the inventory opens when the
-// inventory is empty, InventorySnapshotWait is set and the till has
-// static peers, so that crdt.New can take the store's inventory state
-// from an admitted peer instead of walking the whole DAG (the host
-// accepts and dials no connection before it runs). It returns how long
-// crdt.New should wait for such a peer: 0 when the mesh was not started.
-// Peers that connect meanwhile find the ledger sync and outbox protocols
-// not yet served for the rest of the start; they retry.
+// inventory is empty, InventorySnapshotWait is set and the till can
+// find peers (static peers or mDNS), so that crdt.New can take the
+// store's inventory state from an admitted peer instead of walking the
+// whole DAG (the host accepts and dials no connection before it runs).
+// It returns how long crdt.New should wait for such a peer: 0 when the
+// mesh was not started. Peers that connect meanwhile find the ledger
+// sync and outbox protocols not yet served for the rest of the start;
+// they retry. The first till of a new store (nobody to find) waits the
+// whole InventorySnapshotWait once, at its first start.
 func (t *Till) meshForSnapshot(ctx context.Context, ic crdt.Config) time.Duration {
 	wait := t.cfg.InventorySnapshotWait
-	if wait <= 0 || len(t.cfg.StaticPeers) == 0 {
+	if wait <= 0 || (len(t.cfg.StaticPeers) == 0 && !t.cfg.MDNS) {
 		return 0
 	}
 	need, err := crdt.NeedsSnapshot(ctx, ic.Datastore, ic.Namespace)

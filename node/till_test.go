@@ -27,6 +27,8 @@ type testStore struct {
 	dir   string
 	store *pki.StoreFile
 	tills []string // data dirs
+	// snapshotWait is the tills' InventorySnapshotWait (0: none).
+	snapshotWait time.Duration
 }
 
 func newStore(t testing.TB, n int) *testStore {
@@ -74,6 +76,7 @@ func (s *testStore) startWith(t testing.TB, dir string, set *sim.Set, peers ...s
 	cfg.DataDir, cfg.Store, cfg.Logger = dir, s.store, quiet()
 	cfg.HTTPAddr, cfg.ListenAddrs, cfg.StaticPeers, cfg.MDNS = "", []string{"/ip4/127.0.0.1/tcp/0"}, peers, false
 	cfg.SyncInterval = 300 * time.Millisecond
+	cfg.InventorySnapshotWait = s.snapshotWait
 	till, err := node.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,7 @@ func benchHistoryCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-hq", Usage: "skip HQ's ingest"},
 			&cli.BoolFlag{Name: "newcomer", Usage: "instead of the till's own figures: a newly enrolled till joins it, with and without an inventory snapshot"},
 			&cli.StringFlag{Name: "newcomer-wait", Value: "5s", Usage: "the newcomer's --inventory-snapshot-wait"},
+			&cli.BoolFlag{Name: "no-walk", Usage: "with --newcomer: skip the newcomer that walks the DAG (minutes at 300,000 nodes)"},
 		},
 		Action: benchHistory,
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +24,8 @@ import (
 // benchNewcomer starts the history's till as a process and, twice, a
 // till newly enrolled with an empty data directory that knows it as a
 // static peer: once taking the inventory as a snapshot, once walking the
-// DAG (--inventory-snapshot-wait 0). For each it prints the time until
+// DAG (--inventory-snapshot-wait 0; not with --no-walk). Each till's
+// log goes to a file in dir (till1.log, newcomer-<how>.log). For each it prints the time until
 // the newcomer's first sale over the API succeeds, until its stock (GET
 // /api/stock) equals the history till's, and its peak RSS.
 func benchNewcomer(ctx context.Context, c *cli.Context, dir, storeDir, tillDir string, products []crdt.Product) error {
@@ -40,9 +42,14 @@ func benchNewcomer(ctx context.Context, c *cli.Context, dir, storeDir, tillDir s
 	if err != nil {
 		return err
 	}
-	t1 := exec.CommandContext(ctx, self, "--log-level", "error", "till", "--data", tillDir,
+	t1Log, err := os.Create(filepath.Join(dir, "till1.log"))
+	if err != nil {
+		return err
+	}
+	defer t1Log.Close()
+	t1 := exec.CommandContext(ctx, self, "--log-level", "info", "till", "--data", tillDir,
 		"--http", "127.0.0.1:"+strconv.Itoa(httpPort), "--listen", "/ip4/127.0.0.1/tcp/"+strconv.Itoa(p2pPort), "--no-mdns")
-	t1.Stderr = os.Stderr
+	t1.Stderr, t1.Stdout = t1Log, t1Log
 	if err := t1.Start(); err != nil {
 		return err
 	}
@@ -55,7 +62,11 @@ func benchNewcomer(ctx context.Context, c *cli.Context, dir, storeDir, tillDir s
 	peerAddr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", p2pPort, st.Till)
 	fmt.Fprintf(w, "history till up: %d inventory heads, height %s\n", len(st.CRDTHeads), "(see its log)")
 
-	for i, wait := range []string{c.String("newcomer-wait"), "0s"} {
+	waits := []string{c.String("newcomer-wait"), "0s"}
+	if c.Bool("no-walk") {
+		waits = waits[:1]
+	}
+	for _, wait := range waits {
 		how := "snapshot"
 		if wait == "0s" {
 			how = "walk"
@@ -64,7 +75,11 @@ func benchNewcomer(ctx context.Context, c *cli.Context, dir, storeDir, tillDir s
 		if err := os.RemoveAll(ncDir); err != nil {
 			return err
 		}
-		if _, err := pki.Enroll(storeDir, ncDir, uint32(10+i), "Newcomer", time.Now()); err != nil {
+		number, err := nextTillNumber(storeDir)
+		if err != nil {
+			return err
+		}
+		if _, err := pki.Enroll(storeDir, ncDir, number, "Newcomer", time.Now()); err != nil {
 			return err
 		}
 		port, err := testnet.FreePort()
@@ -122,6 +137,25 @@ func benchNewcomer(ctx context.Context, c *cli.Context, dir, storeDir, tillDir s
 		stop()
 	}
 	return nil
+}
+
+// nextTillNumber returns a till number above every one enrolled in the
+// store at storeDir (a number is never given twice, and --reuse runs
+// the newcomers again).
+func nextTillNumber(storeDir string) (uint32, error) {
+	b, err := os.ReadFile(filepath.Join(storeDir, pki.EnrolledFileName))
+	if err != nil {
+		return 0, err
+	}
+	var reg []pki.Enrolled
+	if err := json.Unmarshal(b, &reg); err != nil {
+		return 0, fmt.Errorf("%s: %w", pki.EnrolledFileName, err)
+	}
+	n := uint32(9)
+	for _, e := range reg {
+		n = max(n, e.Number)
+	}
+	return n + 1, nil
 }
 
 func getBody(url string) ([]byte, error) {
