@@ -55,6 +55,20 @@ type onceCloser struct {
 	once sync.Once
 }
 
+// Exclusive and RollupGens are the wrapped storage's, as HQ would find
+// them unwrapped (chainreport.go).
+func (o *onceCloser) Exclusive() bool {
+	e, ok := o.Storage.(hq.Exclusive)
+	return ok && e.Exclusive()
+}
+
+func (o *onceCloser) RollupGens(ctx context.Context) (map[ledger.StoreID]uint64, error) {
+	if l, ok := o.Storage.(hq.RollupGenLister); ok {
+		return l.RollupGens(ctx)
+	}
+	return nil, errors.New("storage lists no rollup generations")
+}
+
 func (o *onceCloser) Close() error {
 	var err error
 	o.once.Do(func() { err = o.Storage.Close() })

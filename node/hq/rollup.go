@@ -417,7 +417,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 	}
 	h.mu.Unlock()
 	s.rolled = a.events
-	s.publish() // a new agg: copied whole
+	h.publish(s) // a new agg: copied whole
 	if a.events != before || !restored {
 		return h.writeRollup(ctx, s)
 	}
@@ -585,11 +585,17 @@ func (h *HQ) writeRollup(ctx context.Context, s *storeState) error {
 	return nil
 }
 
-// syncFolds takes the store's heads from storage and, when another HQ
-// process wrote the store's rollup since this one's folds were read or
+// syncFolds takes the store's heads from storage and, when the storage is
+// shared (not Exclusive) and another HQ process wrote the store's rollup since this one's folds were read or
 // written, restores the folds from it and the events above it. The
 // caller holds s.mu.
 func (h *HQ) syncFolds(ctx context.Context, s *storeState) {
+	if h.exclusive() {
+		// No other process writes the rollup: the stored generation is
+		// the one this process last wrote (s.gen).
+		h.refreshHeads(ctx, s)
+		return
+	}
 	gen, err := h.st.RollupGen(ctx, s.rec.ID)
 	if err != nil {
 		h.log.Warn("read rollup generation", "store", s.rec.ID, "err", err)
