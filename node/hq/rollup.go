@@ -285,6 +285,9 @@ func fixReport(r *ledger.Report) {
 	}
 }
 
+// errOtherDay: a rollup made for another business day than the folds'.
+var errOtherDay = errors.New("hq: another business day")
+
 // decodeAgg restores an agg into the empty one given (its time zone and
 // day end); a rollup made for another business day is not used.
 func decodeAgg(r Rollup, a *agg) (*agg, error) {
@@ -293,7 +296,7 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 		return nil, fmt.Errorf("decode rollup: %w", err)
 	}
 	if b.Location != a.dayKey() {
-		return nil, fmt.Errorf("rollup made for business day %s, reports are in %s", b.Location, a.dayKey())
+		return nil, fmt.Errorf("%w: rollup made for business day %s, reports are in %s", errOtherDay, b.Location, a.dayKey())
 	}
 	loc := a.loc
 	a.total, a.events, a.newer = b.Total, b.Events, b.Newer
@@ -381,6 +384,10 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 		h.log.Info("rollup of another version: folding every event", "store", s.rec.ID, "version", r.Version)
 	default:
 		ra, derr := decodeAgg(r, h.newAggFor(s.rec)) // a fresh one: a failed decode leaves a as it was
+		if errors.Is(derr, errOtherDay) && h.takeDayRule(ctx, s) {
+			a = h.newAggFor(s.rec)
+			ra, derr = decodeAgg(r, h.newAggFor(s.rec))
+		}
 		if derr != nil {
 			h.log.Warn("rollup not used: folding every event", "store", s.rec.ID, "err", derr)
 			break
