@@ -147,6 +147,11 @@ func (h *HQ) ChainReport(ctx context.Context, q Query) (ServedReport, error) {
 	}
 	if a.body != nil {
 		out := ServedReport{Report: a.rep, AsOf: a.asOf, body: a.body}
+		if h.exclusive() && h.views.Load() == a.ver.views {
+			// Nothing moved since it was computed, and no other
+			// process writes: it is current now.
+			out.AsOf = h.cfg.Now()
+		}
 		c.mu.Unlock()
 		return out, nil
 	}

@@ -592,10 +592,10 @@ func (h *HQ) writeRollup(ctx context.Context, s *storeState) error {
 	return nil
 }
 
-// syncFolds takes the store's heads from storage and, when the storage is
-// shared (not Exclusive) and another HQ process wrote the store's rollup since this one's folds were read or
-// written, restores the folds from it and the events above it. The
-// caller holds s.mu.
+// syncFolds takes the store's heads from storage and, when the storage
+// is shared (not Exclusive) and another HQ process wrote the store's
+// rollup since this one's folds were read or written, restores the
+// folds from it and the events above it. The caller holds s.mu.
 func (h *HQ) syncFolds(ctx context.Context, s *storeState) {
 	if h.exclusive() {
 		// No other process writes the rollup: the stored generation is
