@@ -33,8 +33,9 @@ import (
 // upload, HQ gets a fraction of a core, so computing it per query took
 // seconds at p99. Served from here, a query costs writing the bytes.
 
-// maxChainShapes is how many query shapes keep an answer (each 1-2 MB at
-// 300 stores); the one asked for least lately goes first.
+// maxChainShapes is how many query shapes keep an answer (the report and
+// its ~1 MB of JSON at 300 stores); the one asked for least lately goes
+// first.
 const maxChainShapes = 8
 
 // chainRefreshTimeout bounds one refresh's storage reads.
@@ -93,11 +94,11 @@ type ServedReport struct {
 }
 
 // ChainStats counts the chain report's work: reports computed,
-// refreshes that found nothing moved since the answer they had, and
-// shapes with a refresh under way now.
+// refreshes that found nothing moved since the answer they had, the
+// shapes kept and those with a refresh under way now.
 type ChainStats struct {
 	Computed, Unchanged uint64
-	Refreshing          int
+	Shapes, Refreshing  int
 }
 
 // ChainStats returns the chain report's counters.
@@ -106,6 +107,7 @@ func (h *HQ) ChainStats() ChainStats {
 	s := ChainStats{Computed: c.computed.Load(), Unchanged: c.checked.Load()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	s.Shapes = len(c.shapes)
 	for _, a := range c.shapes {
 		if a.running {
 			s.Refreshing++
