@@ -1,12 +1,17 @@
 package hq
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,8 +70,8 @@ func (k chainShape) query() Query { return Query{From: k.from, To: k.to, TopN: k
 // chainAnswer is one shape's materialized report.
 type chainAnswer struct {
 	rep   *Report
-	body  []byte    // rep as JSON, without as_of and age_ms
-	asOf  time.Time // every committed event before it is in rep
+	enc   *encodedReport // rep as JSON, without as_of and age_ms
+	asOf  time.Time      // every committed event before it is in rep
 	ver   chainVersion
 	used  uint64
 	ready chan struct{} // closed when the first refresh ends
@@ -90,7 +95,7 @@ type chainVersion struct {
 type ServedReport struct {
 	Report *Report
 	AsOf   time.Time
-	body   []byte
+	enc    *encodedReport
 }
 
 // ChainStats counts the chain report's work: reports computed,
@@ -147,8 +152,8 @@ func (h *HQ) ChainReport(ctx context.Context, q Query) (ServedReport, error) {
 		a.running = true
 		go h.refreshChain(k, a)
 	}
-	if a.body != nil {
-		out := ServedReport{Report: a.rep, AsOf: a.asOf, body: a.body}
+	if a.enc != nil {
+		out := ServedReport{Report: a.rep, AsOf: a.asOf, enc: a.enc}
 		if h.exclusive() && h.views.Load() == a.ver.views {
 			// Nothing moved since it was computed, and no other
 			// process writes: it is current now.
@@ -165,10 +170,10 @@ func (h *HQ) ChainReport(ctx context.Context, q Query) (ServedReport, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if a.body == nil {
+	if a.enc == nil {
 		return ServedReport{}, errors.New("hq: chain report not computed (see the log)")
 	}
-	return ServedReport{Report: a.rep, AsOf: a.asOf, body: a.body}, nil
+	return ServedReport{Report: a.rep, AsOf: a.asOf, enc: a.enc}, nil
 }
 
 // evict drops the shape asked for least lately. The caller holds c.mu.
@@ -220,7 +225,7 @@ func (h *HQ) refreshAnswer(ctx context.Context, k chainShape, a *chainAnswer) {
 	}
 	ver := h.chainVersion(ctx)
 	c.mu.Lock()
-	if a.body != nil && a.ver == ver {
+	if a.enc != nil && a.ver == ver {
 		a.asOf = start
 		c.mu.Unlock()
 		c.checked.Add(1)
@@ -228,14 +233,14 @@ func (h *HQ) refreshAnswer(ctx context.Context, k chainShape, a *chainAnswer) {
 	}
 	c.mu.Unlock()
 	rep := h.Report(k.query())
-	body, err := json.Marshal(rep)
+	enc, err := encodeReport(rep, true)
 	if err != nil {
 		h.log.Error("encode the chain report", "err", err)
 		return
 	}
 	c.computed.Add(1)
 	c.mu.Lock()
-	a.rep, a.body, a.asOf, a.ver = &rep, body, start, ver
+	a.rep, a.enc, a.asOf, a.ver = &rep, enc, start, ver
 	c.mu.Unlock()
 }
 
@@ -334,18 +339,50 @@ func (h *HQ) syncChain(ctx context.Context) {
 	}
 }
 
-// writeReport answers a report: its JSON with as_of (Unix ms) and age_ms
-// (how long before now that was) added.
-func writeReport(w http.ResponseWriter, body []byte, asOf, now time.Time) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	if len(body) < 2 || body[len(body)-1] != '}' {
-		w.Write(body)
-		return
+// encodedReport is a report as JSON without its closing brace, so that
+// as_of and age_ms can be added when it is served; with gz, also that
+// part compressed once (gzip, an ~1 MB answer is ~10 times smaller):
+// a gzip header and deflate blocks ending at a byte boundary (a sync
+// flush, not final), its CRC-32 and length. Serving it adds a final
+// stored block with the tail and the gzip trailer, so the answer is one
+// ordinary gzip member and the compression is not redone per query.
+type encodedReport struct {
+	json []byte
+	gz   []byte
+	crc  uint32
+}
+
+func encodeReport(rep Report, gz bool) (*encodedReport, error) {
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return nil, err
 	}
-	tail := make([]byte, 0, 48)
-	if len(body) > 2 {
+	e := &encodedReport{json: body[:len(body)-1]} // an object: ends in '}'
+	if !gz {
+		return e, nil
+	}
+	var buf bytes.Buffer
+	buf.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}) // gzip, deflate, no name or time, OS unknown
+	fw, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fw.Write(e.json); err != nil {
+		return nil, err
+	}
+	if err := fw.Flush(); err != nil { // not Close: the final block comes when served
+		return nil, err
+	}
+	e.gz, e.crc = buf.Bytes(), crc32.ChecksumIEEE(e.json)
+	return e, nil
+}
+
+// writeReport answers a report: its JSON with as_of (Unix ms) and age_ms
+// (how long before now that was) added, gzip-compressed when it was
+// compressed and the client accepts gzip.
+func writeReport(w http.ResponseWriter, r *http.Request, e *encodedReport, asOf, now time.Time) {
+	tail := make([]byte, 0, 64)
+	if len(e.json) > 1 {
 		tail = append(tail, ',')
 	}
 	tail = append(tail, `"as_of":`...)
@@ -353,6 +390,42 @@ func writeReport(w http.ResponseWriter, body []byte, asOf, now time.Time) {
 	tail = append(tail, `,"age_ms":`...)
 	tail = strconv.AppendInt(tail, max(0, now.Sub(asOf).Milliseconds()), 10)
 	tail = append(tail, "}\n"...)
-	w.Write(body[:len(body)-1])
-	w.Write(tail)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Add("Vary", "Accept-Encoding")
+	if e.gz == nil || !acceptsGzip(r) {
+		w.WriteHeader(http.StatusOK)
+		w.Write(e.json)
+		w.Write(tail)
+		return
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	w.WriteHeader(http.StatusOK)
+	n := len(tail)
+	end := make([]byte, 0, 5+n+8)
+	end = append(end, 1, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8)) // final stored block
+	end = append(end, tail...)
+	end = binary.LittleEndian.AppendUint32(end, crc32.Update(e.crc, crc32.IEEETable, tail))
+	end = binary.LittleEndian.AppendUint32(end, uint32(len(e.json)+n))
+	w.Write(e.gz)
+	w.Write(end)
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip
+// (named, with a weight above zero if any).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		q := strings.TrimSpace(params)
+		if v, ok := strings.CutPrefix(q, "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil && f == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -366,13 +366,13 @@ func (h *HQ) apiReport(w http.ResponseWriter, r *http.Request, _ *session) {
 	top, _ := strconv.Atoi(q.Get("top"))
 	query := Query{Store: store, From: q.Get("from"), To: q.Get("to"), TopN: top}
 	if store != nil { // one store's report is cheap: computed now
-		body, err := json.Marshal(h.Report(query))
+		enc, err := encodeReport(h.Report(query), false)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		now := h.cfg.Now()
-		writeReport(w, body, now, now)
+		writeReport(w, r, enc, now, now)
 		return
 	}
 	served, err := h.ChainReport(r.Context(), query) // chainreport.go: materialized
@@ -380,7 +380,7 @@ func (h *HQ) apiReport(w http.ResponseWriter, r *http.Request, _ *session) {
 		h.fail(w, r, err)
 		return
 	}
-	writeReport(w, served.body, served.AsOf, h.cfg.Now())
+	writeReport(w, r, served.enc, served.AsOf, h.cfg.Now())
 }
 
 func (h *HQ) apiStock(w http.ResponseWriter, r *http.Request, _ *session) {
