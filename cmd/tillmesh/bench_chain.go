@@ -282,6 +282,9 @@ func benchChain(c *cli.Context) error {
 		fmt.Fprintf(w, "  %-30s p50 %9v  p99 %9v  cpu %9v%s\n", q.name, pct(d, 50), pct(d, 99), cpu.Round(10*time.Microsecond), age)
 	}
 	chain1 := run.h.ChainStats()
+	if plain, gz, err := dash.gzipSizes(ctx, "/hq/api/report?store=all&top=20"); err == nil {
+		fmt.Fprintf(w, "chain report answer: %d KB of JSON, %d KB to a client that takes gzip (compressed once per computation)\n", plain>>10, gz>>10)
+	}
 	fmt.Fprintf(w, "chain reports computed: %d during the upload, %d in the queries above (%d refreshes found nothing moved)\n",
 		chain0.Computed, chain1.Computed-chain0.Computed, chain1.Unchanged)
 
@@ -541,7 +544,11 @@ type dashClient struct {
 
 func dashLogin(ctx context.Context, base, user, password string) (*dashClient, error) {
 	jar, _ := cookiejar.New(nil)
-	d := &dashClient{base: base, hc: &http.Client{Jar: jar, Timeout: 2 * time.Minute}}
+	// Answers are read uncompressed, so that the figures are HQ's work
+	// and not this process inflating them (a browser does that on its
+	// own machine); gzipSizes measures the compressed answer.
+	d := &dashClient{base: base, hc: &http.Client{Jar: jar, Timeout: 2 * time.Minute,
+		Transport: &http.Transport{DisableCompression: true}}}
 	body, _ := json.Marshal(map[string]string{"user": user, "password": password})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/hq/api/login", bytes.NewReader(body))
 	if err != nil {
@@ -617,10 +624,34 @@ func (d *dashClient) get(ctx context.Context, path string) (time.Duration, error
 // fetch asks for path and copies the answer to out; it returns how long
 // that took.
 func (d *dashClient) fetch(ctx context.Context, path string, out io.Writer) (time.Duration, error) {
+	return d.fetchAs(ctx, path, "", out)
+}
+
+// gzipSizes returns the bytes of path's answer as sent plain and as sent
+// to a client that takes gzip.
+func (d *dashClient) gzipSizes(ctx context.Context, path string) (plain, gz int64, err error) {
+	var n [2]counter
+	for i, enc := range []string{"", "gzip"} {
+		if _, err := d.fetchAs(ctx, path, enc, &n[i]); err != nil {
+			return 0, 0, err
+		}
+	}
+	return int64(n[0]), int64(n[1]), nil
+}
+
+type counter int64
+
+func (c *counter) Write(p []byte) (int, error) { *c += counter(len(p)); return len(p), nil }
+
+// fetchAs is fetch with an Accept-Encoding (none: empty).
+func (d *dashClient) fetchAs(ctx context.Context, path, accept string, out io.Writer) (time.Duration, error) {
 	t := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+path, nil)
 	if err != nil {
 		return 0, err
+	}
+	if accept != "" {
+		req.Header.Set("Accept-Encoding", accept)
 	}
 	resp, err := d.hc.Do(req)
 	if err != nil {
