@@ -20,10 +20,10 @@ import (
 )
 
 // The dashboard's chain-wide reports are materialized (docs/
-// ARCHITECTURE.md, "The dashboard's chain-wide reports"): the last
-// report computed for each query shape (days and products listed) is
-// kept encoded and served at once with the time it is known current at
-// (as_of). Each query asks for a refresh in the background: at most one
+// ARCHITECTURE.md, "The dashboard's chain report: materialized"): the
+// last report computed for each query shape (days and products listed)
+// is kept encoded (JSON, and gzip: encodedReport) and served at once
+// with the time it is known current at (as_of). Each query asks for a refresh in the background: at most one
 // computation runs at a time, for every shape together; it first takes
 // what other HQ processes wrote to shared storage (syncChain), then
 // recomputes only when what the report reads moved since its answer
@@ -188,8 +188,9 @@ func (c *chainViews) evict() {
 	delete(c.shapes, old)
 }
 
-// refreshChain refreshes a shape's answer, once more for each time it
-// was asked meanwhile, one computation at a time over every shape.
+// refreshChain refreshes a shape's answer, and once more after each
+// refresh during which it was asked for again, one computation at a
+// time over every shape.
 func (h *HQ) refreshChain(k chainShape, a *chainAnswer) {
 	ctx, cancel := context.WithTimeout(context.Background(), chainRefreshTimeout)
 	defer cancel()
