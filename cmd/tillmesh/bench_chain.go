@@ -524,6 +524,7 @@ func startBenchHQ(ctx context.Context, open func() (hq.Storage, error), log *slo
 func (b *benchHQ) crash() {
 	b.once.Do(func() {
 		b.srv.Close()
+		b.h.StopRefreshes() // a refresh reading storage as it closes would panic in Badger
 		b.st.Close()
 	})
 }

@@ -46,14 +46,18 @@ const maxChainShapes = 8
 // chainRefreshTimeout bounds one refresh's storage reads.
 const chainRefreshTimeout = 2 * time.Minute
 
-// chainViews is the materialized chain-wide reports. mu guards shapes
-// and every answer's fields; slot admits one computation at a time.
+// chainViews is the materialized chain-wide reports. mu guards shapes,
+// every answer's fields, live and stopped; slot admits one computation
+// at a time; idle (on mu) is signalled when a refresh ends.
 type chainViews struct {
 	mu      sync.Mutex
 	shapes  map[chainShape]*chainAnswer
 	clock   uint64 // ask counter, for eviction
 	slot    chan struct{}
 	changes uint64 // newest change cursor seen in shared storage
+	live    int    // refresh goroutines running
+	stopped bool   // StopRefreshes: none starts
+	idle    sync.Cond
 
 	computed atomic.Uint64 // reports computed
 	checked  atomic.Uint64 // refreshes that found nothing moved
@@ -146,10 +150,13 @@ func (h *HQ) ChainReport(ctx context.Context, q Query) (ServedReport, error) {
 	}
 	c.clock++
 	a.used = c.clock
-	if a.running {
+	switch {
+	case c.stopped:
+	case a.running:
 		a.again = true
-	} else {
+	default:
 		a.running = true
+		c.live++
 		go h.refreshChain(k, a)
 	}
 	if a.enc != nil {
@@ -161,6 +168,10 @@ func (h *HQ) ChainReport(ctx context.Context, q Query) (ServedReport, error) {
 		}
 		c.mu.Unlock()
 		return out, nil
+	}
+	if c.stopped && !a.running {
+		c.mu.Unlock()
+		return ServedReport{}, errors.New("hq: stopping: chain report not computed")
 	}
 	c.mu.Unlock()
 	select {
@@ -174,6 +185,20 @@ func (h *HQ) ChainReport(ctx context.Context, q Query) (ServedReport, error) {
 		return ServedReport{}, errors.New("hq: chain report not computed (see the log)")
 	}
 	return ServedReport{Report: a.rep, AsOf: a.asOf, enc: a.enc}, nil
+}
+
+// StopRefreshes stops the chain report's background refreshes: none
+// starts after it, and it returns once those under way have ended, so
+// that storage can be closed under none (Run calls it when it stops).
+// Queries after it are served the answers kept.
+func (h *HQ) StopRefreshes() {
+	c := &h.chain
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	for c.live > 0 {
+		c.idle.Wait()
+	}
 }
 
 // evict drops the shape asked for least lately. The caller holds c.mu.
@@ -210,6 +235,8 @@ func (h *HQ) refreshChain(k chainShape, a *chainAnswer) {
 			continue
 		}
 		a.running = false
+		c.live--
+		c.idle.Broadcast()
 		c.mu.Unlock()
 		return
 	}

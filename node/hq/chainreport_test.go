@@ -144,6 +144,18 @@ func TestChainReportMaterialized(t *testing.T) {
 		if n := h.ChainStats().Shapes; n != 8 {
 			t.Errorf("after 13 shapes asked for, %d keep an answer, want 8", n)
 		}
+		// Stopped (before storage closes), no refresh runs: an answer
+		// kept is served, a shape without one is refused.
+		h.StopRefreshes()
+		if _, err := h.ChainReport(ctx, hq.Query{From: "2026-01-12", To: "2026-01-12"}); err != nil {
+			t.Errorf("a kept answer after the refreshes stopped: %v", err)
+		}
+		if _, err := h.ChainReport(ctx, hq.Query{From: "2025-01-01"}); err == nil {
+			t.Error("a shape without an answer after the refreshes stopped was computed")
+		}
+		if n := h.ChainStats().Refreshing; n != 0 {
+			t.Errorf("%d refreshes running after they stopped", n)
+		}
 	})
 }
 

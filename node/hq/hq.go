@@ -163,6 +163,7 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 	h := &HQ{cfg: cfg, log: cfg.Logger, st: cfg.Storage, stores: map[ledger.StoreID]*storeState{},
 		seen: replayCache{seen: map[string]int64{}}, sessions: newSessions(),
 		chain: chainViews{shapes: map[chainShape]*chainAnswer{}, slot: make(chan struct{}, 1)}}
+	h.chain.idle.L = &h.chain.mu
 	n := cfg.IngestWorkers
 	if n <= 0 {
 		n = max(1, runtime.GOMAXPROCS(0)-1)

@@ -96,6 +96,7 @@ func newHQ(t testing.TB, st hq.Storage, stores ...*hqtest.Store) *hq.HQ {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.StopRefreshes) // before the storage, opened earlier, is closed
 	for _, s := range stores {
 		if err := h.RegisterStore(context.Background(), s.ID, s.Name, s.CAPublic()); err != nil {
 			t.Fatal(err)
