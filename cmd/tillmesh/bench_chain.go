@@ -21,6 +21,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,14 +166,14 @@ func benchChain(c *cli.Context) error {
 
 	// Upload every store's day while the dashboard asks for the chain's report.
 	qctx, stopQueries := context.WithCancel(ctx)
-	var during []time.Duration
+	var during, duringAge []time.Duration
 	var qfailed int
 	var qerr error
 	qdone := make(chan struct{})
 	go func() {
 		defer close(qdone)
 		for qctx.Err() == nil {
-			d, err := dash.get(qctx, "/hq/api/report?store=all&top=20")
+			d, age, err := dash.getAge(qctx, "/hq/api/report?store=all&top=20")
 			switch {
 			case qctx.Err() != nil:
 				return
@@ -182,6 +183,9 @@ func benchChain(c *cli.Context) error {
 				continue
 			}
 			during = append(during, d)
+			if age >= 0 {
+				duringAge = append(duringAge, age)
+			}
 			select {
 			case <-qctx.Done():
 			case <-time.After(c.Duration("query-every")):
@@ -208,9 +212,30 @@ func benchChain(c *cli.Context) error {
 		fmt.Fprintf(w, "dashboard report (all stores) during the upload: p50 %v p99 %v max %v over %d queries\n",
 			pct(during, 50), pct(during, 99), pct(during, 100), len(during))
 	}
+	if len(duringAge) > 0 {
+		fmt.Fprintf(w, "age of the served report during the upload (how long before the answer it was known current): p50 %v p99 %v max %v\n",
+			pct(duringAge, 50), pct(duringAge, 99), pct(duringAge, 100))
+	}
 	if qfailed > 0 {
 		fmt.Fprintf(w, "dashboard report during the upload: %d failed, the last with: %v\n", qfailed, qerr)
 	}
+
+	// How long after the upload the chain report served has every event.
+	var wantSales int
+	for _, cs := range chain {
+		wantSales += cs.want.Sales
+	}
+	t1 := time.Now()
+	var asked int
+	err = poll(ctx, time.Minute, func() bool {
+		asked++
+		sales, err := dash.chainSales(ctx)
+		return err == nil && sales == wantSales
+	})
+	if err != nil {
+		return fmt.Errorf("the chain report did not reach the %d sales uploaded within a minute: %w", wantSales, err)
+	}
+	fmt.Fprintf(w, "chain report exact (%d sales) %v after the upload ended, at the %d. query\n", wantSales, time.Since(t1).Round(time.Millisecond), asked)
 
 	// The dashboard's queries at the end size.
 	one := chain[0].store.ID.String()
@@ -235,19 +260,33 @@ func benchChain(c *cli.Context) error {
 		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(w, "dashboard queries at %d events, %d each (target p99 < 200ms; cpu: this process's CPU time per query, HQ and client, which a loaded machine does not inflate):\n", up.events, c.Int("queries"))
+	chain0 := run.h.ChainStats()
 	for _, q := range queries {
-		var d []time.Duration
+		var d, ages []time.Duration
 		cpu0 := cpuTime()
 		for range c.Int("queries") {
-			took, err := dash.get(ctx, q.path)
+			took, age, err := dash.getAge(ctx, q.path)
 			if err != nil {
 				return fmt.Errorf("%s: %w", q.name, err)
 			}
 			d = append(d, took)
+			if age >= 0 {
+				ages = append(ages, age)
+			}
 		}
 		cpu := (cpuTime() - cpu0) / time.Duration(len(d))
-		fmt.Fprintf(w, "  %-30s p50 %9v  p99 %9v  cpu %9v\n", q.name, pct(d, 50), pct(d, 99), cpu.Round(10*time.Microsecond))
+		age := ""
+		if strings.Contains(q.path, "store=all") && len(ages) > 0 {
+			age = fmt.Sprintf("  age p50 %v p99 %v", pct(ages, 50), pct(ages, 99))
+		}
+		fmt.Fprintf(w, "  %-30s p50 %9v  p99 %9v  cpu %9v%s\n", q.name, pct(d, 50), pct(d, 99), cpu.Round(10*time.Microsecond), age)
 	}
+	chain1 := run.h.ChainStats()
+	if plain, gz, err := dash.gzipSizes(ctx, "/hq/api/report?store=all&top=20"); err == nil {
+		fmt.Fprintf(w, "chain report answer: %d KB of JSON, %d KB to a client that takes gzip (compressed once per computation)\n", plain>>10, gz>>10)
+	}
+	fmt.Fprintf(w, "chain reports computed: %d during the upload, %d in the queries above (%d refreshes found nothing moved)\n",
+		chain0.Computed, chain1.Computed-chain0.Computed, chain1.Unchanged)
 
 	// Restart after a crash (no rollups written at the stop), then after a
 	// graceful stop.
@@ -485,6 +524,7 @@ func startBenchHQ(ctx context.Context, open func() (hq.Storage, error), log *slo
 func (b *benchHQ) crash() {
 	b.once.Do(func() {
 		b.srv.Close()
+		b.h.StopRefreshes() // a refresh reading storage as it closes would panic in Badger
 		b.st.Close()
 	})
 }
@@ -505,7 +545,11 @@ type dashClient struct {
 
 func dashLogin(ctx context.Context, base, user, password string) (*dashClient, error) {
 	jar, _ := cookiejar.New(nil)
-	d := &dashClient{base: base, hc: &http.Client{Jar: jar, Timeout: 2 * time.Minute}}
+	// Answers are read uncompressed, so that the figures are HQ's work
+	// and not this process inflating them (a browser does that on its
+	// own machine); gzipSizes measures the compressed answer.
+	d := &dashClient{base: base, hc: &http.Client{Jar: jar, Timeout: 2 * time.Minute,
+		Transport: &http.Transport{DisableCompression: true}}}
 	body, _ := json.Marshal(map[string]string{"user": user, "password": password})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/hq/api/login", bytes.NewReader(body))
 	if err != nil {
@@ -524,20 +568,98 @@ func dashLogin(ctx context.Context, base, user, password string) (*dashClient, e
 	return d, nil
 }
 
+// getAge is get, and the answer's age_ms (the report's: how long before
+// the answer it was known current), -1 when it has none.
+func (d *dashClient) getAge(ctx context.Context, path string) (time.Duration, time.Duration, error) {
+	var tail tailWriter
+	took, err := d.fetch(ctx, path, &tail)
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(tail.b)
+	i := strings.LastIndex(s, `"age_ms":`)
+	if i < 0 {
+		return took, -1, nil
+	}
+	s = s[i+len(`"age_ms":`):]
+	s = s[:strings.IndexAny(s+"}", ",}")]
+	ms, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return took, -1, nil
+	}
+	return took, time.Duration(ms) * time.Millisecond, nil
+}
+
+// chainSales returns the sales of the chain report served now.
+func (d *dashClient) chainSales(ctx context.Context) (int, error) {
+	var buf bytes.Buffer
+	if _, err := d.fetch(ctx, "/hq/api/report?store=all&top=20", &buf); err != nil {
+		return 0, err
+	}
+	var rep struct {
+		Total struct {
+			Sales int `json:"sales"`
+		} `json:"total"`
+	}
+	err := json.Unmarshal(buf.Bytes(), &rep)
+	return rep.Total.Sales, err
+}
+
+// tailWriter keeps the last 128 bytes written.
+type tailWriter struct{ b []byte }
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if n := len(t.b); n > 128 {
+		t.b = append(t.b[:0], t.b[n-128:]...)
+	}
+	return len(p), nil
+}
+
 // get asks for path and reads the whole answer; it returns how long that
 // took.
 func (d *dashClient) get(ctx context.Context, path string) (time.Duration, error) {
+	return d.fetch(ctx, path, io.Discard)
+}
+
+// fetch asks for path and copies the answer to out; it returns how long
+// that took.
+func (d *dashClient) fetch(ctx context.Context, path string, out io.Writer) (time.Duration, error) {
+	return d.fetchAs(ctx, path, "", out)
+}
+
+// gzipSizes returns the bytes of path's answer as sent plain and as sent
+// to a client that takes gzip.
+func (d *dashClient) gzipSizes(ctx context.Context, path string) (plain, gz int64, err error) {
+	var n [2]counter
+	for i, enc := range []string{"", "gzip"} {
+		if _, err := d.fetchAs(ctx, path, enc, &n[i]); err != nil {
+			return 0, 0, err
+		}
+	}
+	return int64(n[0]), int64(n[1]), nil
+}
+
+type counter int64
+
+func (c *counter) Write(p []byte) (int, error) { *c += counter(len(p)); return len(p), nil }
+
+// fetchAs is fetch with an Accept-Encoding (none: empty).
+func (d *dashClient) fetchAs(ctx context.Context, path, accept string, out io.Writer) (time.Duration, error) {
 	t := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+path, nil)
 	if err != nil {
 		return 0, err
+	}
+	if accept != "" {
+		req.Header.Set("Accept-Encoding", accept)
 	}
 	resp, err := d.hc.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+	if _, err := io.Copy(out, resp.Body); err != nil {
 		return 0, err
 	}
 	if resp.StatusCode != http.StatusOK {

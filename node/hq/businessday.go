@@ -88,6 +88,37 @@ func (h *HQ) SetBusinessDay(ctx context.Context, store ledger.StoreID, r DayRule
 	return h.writeRollup(ctx, s)
 }
 
+// takeDayRule takes the store's business day from its stored record when
+// a rollup was made for another day than this process's folds: on
+// shared storage, another HQ process changed it (SetBusinessDay stores
+// the record, then the rollup refolded under it, which moves the
+// rollup's generation, so this process restores from it at its next
+// upload or chain report refresh and finds the other day). It reports
+// whether the rule changed. The caller holds s.mu.
+func (h *HQ) takeDayRule(ctx context.Context, s *storeState) bool {
+	if h.exclusive() {
+		return false // this process set every rule
+	}
+	recs, err := h.st.Stores(ctx)
+	if err != nil {
+		h.log.Warn("read the store's business day", "store", s.rec.ID, "err", err)
+		return false
+	}
+	for _, rec := range recs {
+		if rec.ID != s.rec.ID || rec.Day == s.rec.Day {
+			continue
+		}
+		h.log.Info("store business day changed by another HQ process", "store", s.rec.ID,
+			"time_zone", rec.Day.TimeZone, "day_end", rec.Day.DayEnd)
+		s.viewMu.Lock()
+		s.rec.Day = rec.Day
+		s.viewMu.Unlock()
+		h.views.Add(1)
+		return true
+	}
+	return false
+}
+
 // apiBusinessDay is POST /hq/api/stores/{store}/day {"time_zone","day_end"}.
 func (h *HQ) apiBusinessDay(w http.ResponseWriter, r *http.Request, s *session) {
 	store, err := ledger.ParseStoreID(r.PathValue("store"))

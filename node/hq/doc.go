@@ -50,6 +50,13 @@
 // the store's own ledger (tests check it, across restarts too). Memory
 // grows with stores x days x (tills + SKUs sold a day), not events.
 //
+// The dashboard's report of every store is materialized (chainreport.go):
+// the last one computed for its days and products is served at once
+// with the time it is known current at (as_of) and recomputed in the
+// background, one computation at a time, when what it reads moved; on
+// shared storage a refresh first takes the stores whose rollup
+// generation another process moved.
+//
 // # Several processes on one database
 //
 // HQ processes sharing one PostgreSQL database are interchangeable:
@@ -62,7 +69,8 @@
 // process behind cannot write days over another's (ErrRollupMoved: it
 // restores and folds again). Each process's figures are the fold of
 // every event up to its newest upload, and a rollup, whoever wrote it,
-// is exactly the fold of the events it names. Dashboard
+// is exactly the fold of the events it names; storage that one process
+// alone opens (Badger: Exclusive) skips the generation reads. Dashboard
 // sessions are kept in storage (sessions.go), and so are the login
 // back-off and the replay cache of signed requests when the storage is
 // shared (PostgreSQL implements SharedGuards, guards.go); on Badger, one

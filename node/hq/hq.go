@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -99,6 +100,12 @@ type HQ struct {
 
 	work chan struct{} // a slot per upload decoding, verifying or folding (Config.IngestWorkers)
 
+	// views counts changes to what the chain views read: folds
+	// published, stores, certificates and names, catalog changes
+	// (chainreport.go).
+	views atomic.Uint64
+	chain chainViews // the materialized chain reports (chainreport.go)
+
 	words    *i18n.Catalog // the dashboard's messages (i18n.go)
 	currency i18n.Currency
 	started  StartStats // what New did (rollup.go)
@@ -154,7 +161,9 @@ func New(ctx context.Context, cfg Config) (*HQ, error) {
 	}
 	t0 := time.Now()
 	h := &HQ{cfg: cfg, log: cfg.Logger, st: cfg.Storage, stores: map[ledger.StoreID]*storeState{},
-		seen: replayCache{seen: map[string]int64{}}, sessions: newSessions()}
+		seen: replayCache{seen: map[string]int64{}}, sessions: newSessions(),
+		chain: chainViews{shapes: map[chainShape]*chainAnswer{}, slot: make(chan struct{}, 1)}}
+	h.chain.idle.L = &h.chain.mu
 	n := cfg.IngestWorkers
 	if n <= 0 {
 		n = max(1, runtime.GOMAXPROCS(0)-1)
@@ -293,10 +302,12 @@ func (h *HQ) RegisterStore(ctx context.Context, id ledger.StoreID, name string, 
 		s.rec.Name = name
 		s.viewMu.Unlock()
 		s.mu.Unlock()
+		h.views.Add(1)
 		return nil
 	}
 	h.stores[id] = &storeState{rec: rec, certs: map[ledger.TillID]*ledger.Certificate{}, raws: map[ledger.TillID][]byte{},
 		heads: map[ledger.TillID]Head{}, agg: h.newAggFor(rec), pub: h.newAggFor(rec), spendLoad: h.spendLoaderOf(id)}
+	h.views.Add(1)
 	return nil
 }
 
@@ -334,6 +345,7 @@ func (h *HQ) learnCert(ctx context.Context, s *storeState, c *ledger.Certificate
 	s.viewMu.Lock()
 	s.certs[c.Till], s.raws[c.Till] = c, raw
 	s.viewMu.Unlock()
+	h.views.Add(1)
 	return nil
 }
 

@@ -55,6 +55,20 @@ type onceCloser struct {
 	once sync.Once
 }
 
+// Exclusive and RollupGens are the wrapped storage's, as HQ would find
+// them unwrapped (chainreport.go).
+func (o *onceCloser) Exclusive() bool {
+	e, ok := o.Storage.(hq.Exclusive)
+	return ok && e.Exclusive()
+}
+
+func (o *onceCloser) RollupGens(ctx context.Context) (map[ledger.StoreID]uint64, error) {
+	if l, ok := o.Storage.(hq.RollupGenLister); ok {
+		return l.RollupGens(ctx)
+	}
+	return nil, errors.New("storage lists no rollup generations")
+}
+
 func (o *onceCloser) Close() error {
 	var err error
 	o.once.Do(func() { err = o.Storage.Close() })
@@ -82,6 +96,7 @@ func newHQ(t testing.TB, st hq.Storage, stores ...*hqtest.Store) *hq.HQ {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.StopRefreshes) // before the storage, opened earlier, is closed
 	for _, s := range stores {
 		if err := h.RegisterStore(context.Background(), s.ID, s.Name, s.CAPublic()); err != nil {
 			t.Fatal(err)

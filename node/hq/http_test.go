@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -253,6 +255,41 @@ func TestDashboard(t *testing.T) {
 	}
 	if code, _ := call("GET", "/hq/api/report?from=yesterday", "", nil); code != http.StatusBadRequest {
 		t.Errorf("report with a bad day: %d, want 400", code)
+	}
+	// The chain report, materialized: gzip-compressed for a client that
+	// takes it (Go's client asks and checks the CRC and length), plain
+	// for one that does not; the same figures, with as_of and age_ms.
+	reports := map[string]map[string]any{}
+	for _, accept := range []string{"", "identity", "gzip;q=0"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/hq/api/report?store=all", nil)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		raw, err := io.ReadAll(resp.Body) // to the end: the gzip trailer is checked there
+		resp.Body.Close()
+		if err == nil {
+			err = json.Unmarshal(raw, &out)
+		}
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("chain report, Accept-Encoding %q: %d %v", accept, resp.StatusCode, err)
+		}
+		if resp.Uncompressed != (accept == "") || resp.Header.Get("Content-Encoding") != "" {
+			t.Errorf("chain report, Accept-Encoding %q: compressed %v, want %v", accept, resp.Uncompressed, accept == "")
+		}
+		if out["as_of"] == nil || out["age_ms"] == nil || out["total"] == nil {
+			t.Errorf("chain report without as_of, age_ms or total: %v", out)
+		}
+		delete(out, "as_of")
+		delete(out, "age_ms")
+		reports[accept] = out
+	}
+	if !reflect.DeepEqual(reports[""], reports["identity"]) || !reflect.DeepEqual(reports[""], reports["gzip;q=0"]) {
+		t.Errorf("chain report compressed and plain differ:\n%v\n%v", reports[""], reports["identity"])
 	}
 	cs, _ := h.ChangesFor(ctx, store.ID, 0, 10)
 	if len(cs.Changes) != 3 || cs.Changes[0].By != "boss" || cs.Changes[1].Product.Price != 249 || len(cs.Changes[1].Fields) != 1 {

@@ -83,7 +83,7 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 			}
 			s.heads[u.Till] = hd
 		}
-		s.publish() // before rolledUp clears the days it copies
+		h.publish(s) // before rolledUp clears the days it copies
 		s.rolledUp(roll)
 	}
 	res.Accepted = len(accepted)

@@ -116,7 +116,7 @@ func (h *HQ) refold(ctx context.Context, s *storeState) error {
 		return err
 	}
 	s.agg, s.refused = a, refused
-	s.publish() // a new agg: copied whole
+	h.publish(s) // a new agg: copied whole
 	return nil
 }
 

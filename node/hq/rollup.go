@@ -285,6 +285,9 @@ func fixReport(r *ledger.Report) {
 	}
 }
 
+// errOtherDay: a rollup made for another business day than the folds'.
+var errOtherDay = errors.New("hq: another business day")
+
 // decodeAgg restores an agg into the empty one given (its time zone and
 // day end); a rollup made for another business day is not used.
 func decodeAgg(r Rollup, a *agg) (*agg, error) {
@@ -293,7 +296,7 @@ func decodeAgg(r Rollup, a *agg) (*agg, error) {
 		return nil, fmt.Errorf("decode rollup: %w", err)
 	}
 	if b.Location != a.dayKey() {
-		return nil, fmt.Errorf("rollup made for business day %s, reports are in %s", b.Location, a.dayKey())
+		return nil, fmt.Errorf("%w: rollup made for business day %s, reports are in %s", errOtherDay, b.Location, a.dayKey())
 	}
 	loc := a.loc
 	a.total, a.events, a.newer = b.Total, b.Events, b.Newer
@@ -381,6 +384,10 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 		h.log.Info("rollup of another version: folding every event", "store", s.rec.ID, "version", r.Version)
 	default:
 		ra, derr := decodeAgg(r, h.newAggFor(s.rec)) // a fresh one: a failed decode leaves a as it was
+		if errors.Is(derr, errOtherDay) && h.takeDayRule(ctx, s) {
+			a = h.newAggFor(s.rec)
+			ra, derr = decodeAgg(r, h.newAggFor(s.rec))
+		}
 		if derr != nil {
 			h.log.Warn("rollup not used: folding every event", "store", s.rec.ID, "err", derr)
 			break
@@ -417,7 +424,7 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 	}
 	h.mu.Unlock()
 	s.rolled = a.events
-	s.publish() // a new agg: copied whole
+	h.publish(s) // a new agg: copied whole
 	if a.events != before || !restored {
 		return h.writeRollup(ctx, s)
 	}
@@ -585,11 +592,17 @@ func (h *HQ) writeRollup(ctx context.Context, s *storeState) error {
 	return nil
 }
 
-// syncFolds takes the store's heads from storage and, when another HQ
-// process wrote the store's rollup since this one's folds were read or
-// written, restores the folds from it and the events above it. The
-// caller holds s.mu.
+// syncFolds takes the store's heads from storage and, when the storage
+// is shared (not Exclusive) and another HQ process wrote the store's
+// rollup since this one's folds were read or written, restores the
+// folds from it and the events above it. The caller holds s.mu.
 func (h *HQ) syncFolds(ctx context.Context, s *storeState) {
+	if h.exclusive() {
+		// No other process writes the rollup: the stored generation is
+		// the one this process last wrote (s.gen).
+		h.refreshHeads(ctx, s)
+		return
+	}
 	gen, err := h.st.RollupGen(ctx, s.rec.ID)
 	if err != nil {
 		h.log.Warn("read rollup generation", "store", s.rec.ID, "err", err)

@@ -108,6 +108,10 @@ func badgerRollupGen(txn *badger.Txn, store ledger.StoreID) (uint64, error) {
 	return gen, err
 }
 
+// Exclusive says that this process alone has the database open (Badger
+// locks its directory): no other HQ process writes to it.
+func (b *Badger) Exclusive() bool { return true }
+
 func (b *Badger) RollupGen(_ context.Context, store ledger.StoreID) (uint64, error) {
 	var gen uint64
 	err := b.db.View(func(txn *badger.Txn) (err error) {

@@ -112,6 +112,25 @@ func (p *Postgres) RollupGen(ctx context.Context, store ledger.StoreID) (uint64,
 	return uint64(gen), err
 }
 
+// RollupGens returns every store with its rollup's generation (0: none
+// written), in one read.
+func (p *Postgres) RollupGens(ctx context.Context) (map[ledger.StoreID]uint64, error) {
+	out := map[ledger.StoreID]uint64{}
+	var id []byte
+	var gen int64
+	err := p.each(ctx, `SELECT s.id, COALESCE(r.gen, 0) FROM hq_stores s LEFT JOIN hq_rollups r ON r.store = s.id`,
+		nil, []any{&id, &gen}, func() error {
+			var sid ledger.StoreID
+			if len(id) != len(sid) {
+				return fmt.Errorf("store id of %d bytes", len(id))
+			}
+			copy(sid[:], id)
+			out[sid] = uint64(gen)
+			return nil
+		})
+	return out, err
+}
+
 func (p *Postgres) RollupSpend(ctx context.Context, store ledger.StoreID, key string) ([]byte, error) {
 	var body []byte
 	err := p.db.QueryRowContext(ctx, `SELECT body FROM hq_rollup_spends WHERE store = $1 AND key = $2`, store[:], key).Scan(&body)

@@ -45,6 +45,7 @@ func (h *HQ) adoptStore(ctx context.Context, id ledger.StoreID) *storeState {
 		}
 		h.stores[id] = s
 		delete(h.unknown, id)
+		h.views.Add(1)
 		return s
 	}
 	h.mu.Lock()
@@ -77,6 +78,7 @@ func (h *HQ) adoptCerts(ctx context.Context, s *storeState) {
 			s.certs[c.Till] = c
 			s.raws[c.Till], _ = c.Encode()
 			s.viewMu.Unlock()
+			h.views.Add(1)
 		}
 	}
 }

@@ -74,6 +74,8 @@ func (h *HQ) Run(ctx context.Context) error {
 	h.log.Info("hq listening", "addr", ln.Addr().String())
 	err = srv.Serve(ln)
 	<-done
+	// chainreport.go: no refresh reads storage after Run.
+	h.StopRefreshes()
 	if rerr := h.WriteRollups(context.Background()); rerr != nil { // rollup.go
 		h.log.Warn("rollups not written at stop; the next start folds more events", "err", rerr)
 	}

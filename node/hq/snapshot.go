@@ -121,6 +121,14 @@ func (t *spendTrack) snapshot() *spendTrack {
 	return n
 }
 
+// publish publishes the store's folds (storeState.publish) and moves
+// HQ's views counter, so the materialized chain reports recompute
+// (chainreport.go).
+func (h *HQ) publish(s *storeState) {
+	s.publish()
+	h.views.Add(1)
+}
+
 // publish makes the store's folds as they are now the ones the views
 // read (storeState.pub). The caller holds s.mu, and calls it only when
 // what the folds hold is committed to storage.

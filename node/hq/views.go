@@ -308,6 +308,7 @@ func (h *HQ) addChange(ctx context.Context, c hqapi.Change) (hqapi.Change, error
 	if c.Cursor > h.cursor {
 		h.cursor = c.Cursor
 	}
+	h.views.Add(1) // cost prices (chainreport.go)
 	return c, nil
 }
 

@@ -176,7 +176,10 @@ async function loadReport(ev) {
   const h3 = (k) => `<h3>${text(I18N.t(k))}</h3>`;
   const th = (...keys) => keys.map(k => `<th>${text(I18N.t(k))}</th>`).join("");
   const maxHour = Math.max(1, ...r.hours.map(h => h.total));
-  $("#report-out").innerHTML = `<div class="cards">${cards.map(([k, v]) => `<div class="card">${text(k)}<b>${v}</b></div>`).join("")}</div>
+  // A chain-wide report is served as last computed, with its age
+  // (chainreport.go): say how old it is.
+  const asOf = r.as_of ? `<p class="as-of"><small>${text(I18N.t("hq.report.as_of", { at: I18N.time(r.as_of), age: I18N.number(Math.round(r.age_ms / 1000), 0) }))}</small></p>` : "";
+  $("#report-out").innerHTML = `${asOf}<div class="cards">${cards.map(([k, v]) => `<div class="card">${text(k)}<b>${v}</b></div>`).join("")}</div>
     ${h3("hq.report.tenders")}<table><tbody>${tenders}</tbody></table>
     ${h3("hq.report.cleared_by")}${cleared ? `<table id="cleared-by"><thead><tr>${th("hq.report.cashier", "hq.report.carts", "hq.report.value")}</tr></thead><tbody>${cleared}</tbody></table>` : `<p>${text(I18N.t("hq.none"))}</p>`}
     ${h3("hq.col.tax")}<table><thead><tr>${th("hq.report.rate", "hq.report.net_short", "hq.col.tax")}</tr></thead><tbody>${bands}</tbody></table>
