@@ -67,7 +67,9 @@ race:
 	$(GO) test -count=1 -timeout 25m -run '$(RACE_SKIP)' ./testnet
 
 # The deterministic simulator's full sweep (3,000 seeds); the race run
-# above covers 1,000, the race detector slowing it eightfold.
+# above covers 100, side by side (the simulator is one goroutine per
+# seed: the detector has only what seeds share to look at, and slows it
+# eightfold).
 sim:
 	$(GO) test -count=1 -run '^TestSeeds$$' ./testnet/sim
 

@@ -87,7 +87,8 @@
 //	wait converged [90s]      until every running till holds the same events, its CRDT
 //	                          stock equals the fold of the ledger, and HQ agrees (unless
 //	                          the store is cut off from it)
-//	wait hq [90s]             until HQ holds every event the running tills hold
+//	wait hq [90s]             until HQ holds every event the running tills hold and
+//	                          (in process) the relay's first downlink from HQ landed
 //	wait relay [90s]          until every store has a relay
 //	wait sales [N] [90s]      until the background sell is done (or has N acknowledged)
 //	check                     check the invariants now (cross-till ones if converged)

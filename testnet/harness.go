@@ -91,6 +91,11 @@ type harness struct {
 	world    atomic.Int64  // simulated time passed (the clock step), ns: on every clock of the run
 	heals    []time.Time   // heals whose catch-up is not measured yet
 	lastConv time.Duration // how long the last wait converged waited
+
+	// checkWait is how long a check waits for a store that is not
+	// converged when it starts (checkStore): checkConvergeWait, shorter
+	// in a test whose store is damaged on purpose and never converges.
+	checkWait time.Duration
 }
 
 // store is one store of the run.
@@ -308,7 +313,7 @@ func (h *harness) progress(format string, args ...any) {
 // catalog, staff and opening stock on its first till, and sets up HQ.
 // Nothing runs yet.
 func newHarness(ctx context.Context, sc *Scenario, cfg Config) (h *harness, err error) {
-	h = &harness{cfg: cfg, sc: sc, log: cfg.Logger, dir: cfg.Dir, began: time.Now(), products: map[string]crdt.Product{}}
+	h = &harness{cfg: cfg, sc: sc, log: cfg.Logger, dir: cfg.Dir, began: time.Now(), products: map[string]crdt.Product{}, checkWait: checkConvergeWait}
 	h.acks = newAckLog()
 	h.rep = &Report{Scenario: sc.Name, Seed: cfg.Seed, Mode: string(cfg.Mode), Scale: string(sc.Scale)}
 	defer func() {

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node"
 	"github.com/tillmesh/tillmesh/node/p2p"
+	"github.com/tillmesh/tillmesh/node/relay"
 )
 
 // Run builds the scenario's stores in cfg.Mode, runs its steps, waits
@@ -590,6 +592,10 @@ func (h *harness) wait(ctx context.Context, st Step, limit time.Duration) (strin
 						why = fmt.Sprintf("HQ holds %d events of store %s, %s %d", hv.Total(), stor.name, s.name, v.Total())
 						return false, nil
 					}
+					if n := th.node(); n != nil && !downlinked(ctx, n) {
+						why = fmt.Sprintf("%s lacks HQ's downlink (%s)", s.name, relay.ChainStockSetting)
+						return false, nil
+					}
 				}
 			}
 			return true, nil
@@ -806,4 +812,20 @@ func (h *harness) absorb(r *checkResult, final bool) {
 		rep.Notes = append(rep.Notes, r.notes...)
 		rep.Lost, rep.Duplicated, rep.StockMismatches, rep.Anomalies = r.lost, r.duplicated, r.mismatches, r.anomalies
 	}
+}
+
+// downlinked reports whether a till's CRDT holds what the relay's first
+// downlink from HQ writes last (relay.ChainStockSetting; the chain's
+// stores and incoming transfers before it). The relay downlinks in the
+// round after it uploads, once it has held the lease for two heartbeats:
+// a relay elected as HQ came back wrote these settings a second after
+// `wait hq` saw HQ hold every event, after the `wait converged` that
+// followed, and a check moments later found the tills' CRDT heads apart
+// (hq-outage). `wait hq` waits for them too. Later downlinks write only
+// what HQ changed (a new transfer in transit, a catalog change) or a
+// stock snapshot older than relay.Config.StockEvery (5 minutes). Read
+// in process only: a till process's settings are not read here.
+func downlinked(ctx context.Context, n *node.Till) bool {
+	_, err := n.Inventory().Setting(ctx, relay.ChainStockSetting)
+	return err == nil
 }

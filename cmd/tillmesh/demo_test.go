@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -78,8 +80,9 @@ func TestDemoStopsOnSIGTERM(t *testing.T) {
 }
 
 // TestDemoTypedCommands: `fiscal off` and `fiscal on` typed at the demo
-// take the simulated fiscal service down and back; anything else it
-// does not know names the commands.
+// take the simulated fiscal service down and back; `hq off` and `hq on`
+// stop the demo's HQ (it no longer answers) and start it again (it
+// answers); anything else it does not know names the commands.
 func TestDemoTypedCommands(t *testing.T) {
 	s := fiscalsim.NewSim()
 	var out bytes.Buffer
@@ -92,7 +95,51 @@ func TestDemoTypedCommands(t *testing.T) {
 	if s.Faults().Down {
 		t.Fatalf("after `fiscal on` the service is down; printed %q", out.String())
 	}
-	for _, want := range []string{"the fiscal service is down", "the fiscal service is back", "commands: hq off, hq on, fiscal off, fiscal on"} {
+
+	dir := t.TempDir()
+	store, _, err := demoStore(dir, 1, "Typed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d, err := startDemoHQ(t.Context(), filepath.Join(dir, "hq"), addr, store, "USD", 1, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	// health polls HQ until it answers as want says (up: 200; down: no
+	// connection).
+	health := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			resp, err := http.Get("http://" + addr + "/v1/health")
+			up := err == nil && resp.StatusCode == http.StatusOK
+			if err == nil {
+				resp.Body.Close()
+			}
+			if up == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("HQ at %s up %v, want %v (%v); printed %q", addr, up, want, err, out.String())
+			}
+			time.Sleep(10 * time.Millisecond) // poll interval
+		}
+	}
+	health(true)
+	hqSwitch(t.Context(), strings.NewReader("hq off\n"), &out, d, sw)
+	health(false)
+	hqSwitch(t.Context(), strings.NewReader("hq on\n"), &out, d, sw)
+	health(true)
+	for _, want := range []string{"the fiscal service is down", "the fiscal service is back", "commands: hq off, hq on, fiscal off, fiscal on",
+		"HQ is offline: the tills keep selling", "HQ is back: the elected relay drains the backlog"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("printed %q, want %q in it", out.String(), want)
 		}
