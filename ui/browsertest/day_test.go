@@ -46,6 +46,10 @@ func storeWithHQ(t *testing.T, name string, n int) (*pki.StoreFile, []string, *h
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before the storage closes (cleanups run last first): the dashboard's
+	// chain report refreshes in the background and must not read a closed
+	// Badger.
+	t.Cleanup(h.StopRefreshes)
 	if err := h.RegisterStore(context.Background(), store.ID, store.Name, store.CA); err != nil {
 		t.Fatal(err)
 	}

@@ -124,6 +124,10 @@ func hqWithStore(t *testing.T, seed byte) (*hq.HQ, *hqtest.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before the storage closes (cleanups run last first): the dashboard's
+	// chain report refreshes in the background and must not read a closed
+	// Badger.
+	t.Cleanup(h.StopRefreshes)
 	store := hqtest.NewStore(seed, 1)
 	if err := h.RegisterStore(ctx, store.ID, "Corner Shop", store.CAPublic()); err != nil {
 		t.Fatal(err)

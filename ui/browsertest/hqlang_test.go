@@ -34,6 +34,10 @@ func TestHQInEachLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before the storage closes (cleanups run last first): the dashboard's
+	// chain report refreshes in the background and must not read a closed
+	// Badger.
+	t.Cleanup(h.StopRefreshes)
 	store := hqtest.NewStore(97, 1)
 	if err := h.RegisterStore(ctx, store.ID, "Chorsu", store.CAPublic()); err != nil {
 		t.Fatal(err)
