@@ -27,7 +27,7 @@ func tillCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice("/ip4/0.0.0.0/tcp/0"), Usage: "libp2p listen multiaddr (repeatable)"},
 			&cli.StringSliceFlag{Name: "peer", Usage: "static peer multiaddr with /p2p/<id> (repeatable), for LANs that block multicast"},
 			&cli.BoolFlag{Name: "no-mdns", Usage: "do not discover peers by mDNS"},
-			&cli.DurationFlag{Name: "inventory-snapshot-wait", Value: 5 * time.Second, Usage: "with an empty inventory, how long to wait for a static peer to serve the store's inventory as a snapshot (0: walk the DAG from peers)"},
+			&cli.DurationFlag{Name: "inventory-snapshot-wait", Value: 5 * time.Second, Usage: "with an empty inventory, how long to wait for a peer (--peer or found by mDNS) to serve the store's inventory as a snapshot (0: walk the DAG from peers)"},
 			&cli.StringFlag{Name: "hw", Usage: "devices: a device config file (JSON, see hw.LoadFile), or \"sim\" for simulated ones whose receipts show at /sim/receipts", EnvVars: []string{"TILLMESH_HW"}},
 			&cli.StringFlag{Name: "hq", Usage: "HQ's URL; one till of the store relays the ledger there", EnvVars: []string{"TILLMESH_HQ"}},
 			&cli.StringFlag{Name: "mem-report", Hidden: true, Usage: "measuring: write where the process's memory is to this file on SIGUSR1, and at its peak RSS to the file + .peak (%p: the process ID)", EnvVars: []string{"TILLMESH_MEM_REPORT"}},
