@@ -603,7 +603,7 @@ func TestNewTablesAreNotResident(t *testing.T) {
 	var rss, size int64
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		rss, size = mapped(t, dir, ".sst")
+		rss, size = mappedTables(t, dir)
 		if size >= 4<<20 || time.Now().After(deadline) {
 			break
 		}
@@ -618,56 +618,9 @@ func TestNewTablesAreNotResident(t *testing.T) {
 	t.Logf("%d of %d bytes of the new tables resident", rss, size)
 }
 
-// TestNewValueLogIsNotResident: values written to the value log are
-// written to the file, not copied into its mapping, so what a till
-// writes there is not resident in it until read (BENCHMARKS.md,
-// "Eighth pass"); a value still reads back through the mapping.
-func TestNewValueLogIsNotResident(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc/self/smaps")
-	}
-	dir := t.TempDir()
-	db, _, err := badgeropen.Open(options(dir).WithSyncWrites(false).WithValueThreshold(1 << 10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	wb := db.NewWriteBatch()
-	const n, size = 1000, 4 << 10 // 4 MB of values, all in the value log
-	for i := range n {
-		v := make([]byte, size) // a batch keeps the slice it is given
-		binary.BigEndian.PutUint64(v, uint64(i))
-		if err := wb.Set([]byte(fmt.Sprintf("key-%06d", i)), v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := wb.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	rss, _ := mapped(t, dir, ".vlog")
-	if rss > n*size/4 {
-		t.Errorf("%d bytes of the value log resident after writing %d, want under a quarter", rss, n*size)
-	}
-	t.Logf("%d bytes of the value log resident after writing %d", rss, n*size)
-	err = db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get([]byte("key-000777"))
-		if err != nil {
-			return err
-		}
-		got, err := it.ValueCopy(nil)
-		if err == nil && (len(got) != size || binary.BigEndian.Uint64(got) != 777) {
-			err = fmt.Errorf("key-000777 reads back %d bytes starting %x", len(got), got[:8])
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// mapped sums the size and the resident bytes of this process's
-// mappings of the files in dir whose names end in suffix.
-func mapped(t *testing.T, dir, suffix string) (rss, size int64) {
+// mappedTables sums the size and the resident bytes of this process's
+// mappings of the .sst files in dir.
+func mappedTables(t *testing.T, dir string) (rss, size int64) {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
@@ -680,7 +633,7 @@ func mapped(t *testing.T, dir, suffix string) (rss, size int64) {
 			continue
 		}
 		if !strings.HasSuffix(f[0], ":") { // a mapping's header
-			in = len(f) >= 6 && strings.HasPrefix(f[5], dir) && strings.HasSuffix(f[5], suffix)
+			in = len(f) >= 6 && strings.HasPrefix(f[5], dir) && strings.HasSuffix(f[5], ".sst")
 			continue
 		}
 		if !in || len(f) < 2 {
