@@ -21,20 +21,27 @@ import (
 var embedded embed.FS
 
 // Catalog is every language's messages, merged from the catalog files.
+// It is never changed once loaded, so one Catalog serves any number of
+// goroutines and users.
 type Catalog struct {
 	msgs map[Lang]map[string]string
-	from map[Lang]map[string]string // key -> file, for errors
+	from map[Lang]map[string]string // key -> file, for Load's errors; nil after
 }
 
 // Embedded loads and checks the catalogs built into the binary. A test
 // keeps them complete, so an error here is a build that must not ship.
-func Embedded() (*Catalog, error) {
+// Every call returns the same Catalog: a till's pages, its outbox and
+// Errorf share one copy of the messages (about 0.6 MB of heap) rather
+// than building one each (BENCHMARKS.md, "Footprint (issue 17)").
+func Embedded() (*Catalog, error) { return embeddedCatalog() }
+
+var embeddedCatalog = sync.OnceValues(func() (*Catalog, error) {
 	sub, err := fs.Sub(embedded, "catalog")
 	if err != nil {
 		return nil, err
 	}
 	return Load(sub)
-}
+})
 
 var (
 	fileName    = regexp.MustCompile(`^([a-z][a-z0-9_-]*)\.([a-z]{2})\.json$`)
@@ -84,6 +91,7 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	c.from = nil
 	return c, nil
 }
 
@@ -353,19 +361,16 @@ func (c *Catalog) Message(l Lang, err error) string {
 }
 
 // english is the built-in catalogs' English, for the Error text of
-// errors made with Errorf.
-var english = sync.OnceValue(func() map[string]string {
-	out := map[string]string{}
-	files, _ := fs.Glob(embedded, "catalog/*.en.json")
-	for _, f := range files {
-		b, _ := embedded.ReadFile(f)
-		var m map[string]string
-		if json.Unmarshal(b, &m) == nil { // TestEmbeddedCatalogs checks them
-			maps.Copy(out, m)
-		}
+// errors made with Errorf: the embedded Catalog's own map, nil (every
+// key its own text) if the catalogs do not load, which
+// TestEmbeddedCatalogs rules out.
+func english() map[string]string {
+	c, err := embeddedCatalog()
+	if err != nil {
+		return nil
 	}
-	return out
-})
+	return c.msgs[English]
+}
 
 // Errorf makes an *Error from a key of the built-in catalogs; its Error
 // text is the English message.

@@ -27,6 +27,19 @@ func TestEmbeddedCatalogs(t *testing.T) {
 	if got := c.T(Russian, "input.amount_step", "text", "5", "step", "100 UZS"); got != "5: суммы здесь кратны 100 UZS" {
 		t.Fatalf("T ru = %q", got)
 	}
+	// One copy of the messages per process: the pages, the outbox and
+	// Errorf share it, and a Page handed out is the caller's own.
+	if again, err := Embedded(); again != c || err != nil {
+		t.Fatalf("Embedded again = %p, %v; want the same Catalog %p", again, err, c)
+	}
+	if c.from != nil {
+		t.Fatal("the loaded Catalog still holds its key -> file map")
+	}
+	p, _ := c.Page(English, Currency{Code: "UZS"})
+	p.Messages["input.amount_step"] = "changed"
+	if got := Errorf("input.amount_step", "text", "5", "step", "100").Error(); got == "changed" {
+		t.Fatal("changing a Page's messages changed the Catalog")
+	}
 }
 
 func load(files map[string]string) (*Catalog, error) {
