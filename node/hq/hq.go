@@ -362,6 +362,9 @@ func (h *HQ) Authenticate(ctx context.Context, store ledger.StoreID, till ledger
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := h.syncRevocations(ctx, s); err != nil { // revoke.go: by another HQ process?
+		return err
+	}
 	if after, revoked := s.revokedAfter(till); revoked {
 		return fmt.Errorf("%w: till %s was revoked by the store (its events up to seq %d stay valid)", ErrUnenrolled, till.Short(), after)
 	}

@@ -69,6 +69,13 @@ func (o *onceCloser) RollupGens(ctx context.Context) (map[ledger.StoreID]uint64,
 	return nil, errors.New("storage lists no rollup generations")
 }
 
+func (o *onceCloser) Revocations(ctx context.Context, store *ledger.StoreID) ([]hqapi.Change, error) {
+	if r, ok := o.Storage.(hq.RevocationReader); ok {
+		return r.Revocations(ctx, store)
+	}
+	return nil, errors.New("storage reads no revocations")
+}
+
 func (o *onceCloser) Close() error {
 	var err error
 	o.once.Do(func() { err = o.Storage.Close() })

@@ -109,6 +109,7 @@ CREATE TABLE IF NOT EXISTS hq_rollup_spends (
 	PRIMARY KEY (store, key)
 );
 ALTER TABLE hq_rollups ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS hq_changes_revocations ON hq_changes (store, cursor) WHERE doc->>'kind' = 'revocation';
 CREATE TABLE IF NOT EXISTS hq_users (
 	name text PRIMARY KEY,
 	doc  jsonb NOT NULL
@@ -471,6 +472,16 @@ func (p *Postgres) changes(ctx context.Context, q string, args ...any) ([]hqapi.
 func (p *Postgres) Changes(ctx context.Context, store ledger.StoreID, after uint64, limit int) ([]hqapi.Change, error) {
 	return p.changes(ctx, `SELECT cursor, doc FROM hq_changes WHERE cursor > $1 AND (store IS NULL OR store = $2)
 		ORDER BY cursor LIMIT $3`, int64(after), store[:], limit)
+}
+
+// Revocations reads the revocation changes of a store (nil: of every
+// store) through a partial index (hq_changes_revocations).
+func (p *Postgres) Revocations(ctx context.Context, store *ledger.StoreID) ([]hqapi.Change, error) {
+	if store == nil {
+		return p.changes(ctx, `SELECT cursor, doc FROM hq_changes WHERE doc->>'kind' = 'revocation' ORDER BY cursor`)
+	}
+	return p.changes(ctx, `SELECT cursor, doc FROM hq_changes WHERE store = $1 AND doc->>'kind' = 'revocation'
+		ORDER BY cursor`, store[:])
 }
 
 func (p *Postgres) AllChanges(ctx context.Context, after uint64, limit int) ([]hqapi.Change, error) {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq"
@@ -171,4 +172,103 @@ func mustReport(t *testing.T, h *hq.HQ, id ledger.StoreID) ledger.Report {
 		t.Fatal("store unknown at HQ")
 	}
 	return r
+}
+
+// TestRevocationAcrossProcesses: two HQ processes on one PostgreSQL. A
+// till revoked through one is revoked at the other before it takes
+// another upload: the till's later events uploaded there are refused,
+// its requests too, and the events above the revocation that the other
+// process had already counted leave its folds; both chain reports, and
+// a third process started afterwards, equal the fold without them.
+func TestRevocationAcrossProcesses(t *testing.T) {
+	b := backends[1]
+	if b.name != "postgres" {
+		t.Fatal("backends[1] is not postgres")
+	}
+	ctx := t.Context()
+	store := hqtest.NewStore(60, 2)
+	place := b.place(t)
+	a := newHQ(t, b.open(t, place), store)
+	other := newHQ(t, b.open(t, place)) // loads the store a registered
+	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(9, 10)))
+	evs := w.Sales(12, day0, 60_000) // tills 1 and 2 in turn, seq 1-6 each
+	if res, err := other.Ingest(ctx, store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Events: raws(evs[:8]), Certs: store.EncodedCerts()}); err != nil || res.Accepted != 8 {
+		t.Fatalf("upload through the other process: %+v %v", res, err)
+	}
+	all, kept := ledger.NewState(store.ID), ledger.NewState(store.ID)
+	for _, ev := range evs {
+		if _, err := all.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Till == store.Tills[1].ID && ev.Seq > 1 {
+			continue
+		}
+		if _, err := kept.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a counts the other's upload (its chain report reads the rollup).
+	before := ledger.NewState(store.ID)
+	for _, ev := range evs[:8] {
+		before.Apply(ev)
+	}
+	chainReaches(t, "the revoking process before the revocation", a, before.Fold().StoreReport())
+
+	if _, err := a.Revoke(ctx, store.ID, revocationFile(t, store, 1, 1), "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Authenticate(ctx, store.ID, store.Tills[1].ID, nil); !errors.Is(err, hq.ErrUnenrolled) {
+		t.Errorf("the revoked till authenticates at the other process: %v", err)
+	}
+	res, err := other.Ingest(ctx, store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Events: raws(evs[8:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 2 || len(res.Rejected) != 2 {
+		t.Fatalf("the revoked till's later events at the other process: %+v", res)
+	}
+	for _, r := range res.Rejected {
+		if r.Till != store.Tills[1].ID || r.Code != hqapi.CodeUnenrolled {
+			t.Errorf("rejected %+v, want the revoked till's, unenrolled", r)
+		}
+	}
+	want := kept.Fold().StoreReport()
+	if got := mustReport(t, other, store.ID); !reflect.DeepEqual(got, want) {
+		t.Errorf("the other process's store report counts the refused events:\n got %+v\nwant %+v", got, want)
+	}
+	if n, _ := other.Count(ctx, store.ID); n != 10 {
+		t.Errorf("HQ holds %d events, want 10 (the 3 above the revocation uploaded before it stay as evidence)", n)
+	}
+	ra := chainReaches(t, "the revoking process", a, want)
+	rb := chainReaches(t, "the other process", other, want)
+	if !reflect.DeepEqual(ra.Report.Products, rb.Report.Products) || !reflect.DeepEqual(ra.Report.Stores, rb.Report.Stores) {
+		t.Errorf("the two processes' chain reports differ:\n%+v\n%+v", ra.Report.Stores, rb.Report.Stores)
+	}
+	if w := kept.Fold().TopProducts(20); !reflect.DeepEqual(ra.Report.Products, w) {
+		t.Errorf("chain report products:\n got %+v\nwant %+v", ra.Report.Products, w)
+	}
+	if reflect.DeepEqual(want, all.Fold().StoreReport()) {
+		t.Fatal("the test's refused events change nothing in the report")
+	}
+	third := newHQ(t, b.open(t, place))
+	chainReaches(t, "a process started after", third, want)
+}
+
+// chainReaches asks h's chain report until its totals equal want.
+func chainReaches(t *testing.T, name string, h *hq.HQ, want ledger.Report) hq.ServedReport {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, err := h.ChainReport(t.Context(), hq.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reflect.DeepEqual(s.Report.Total, want) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the chain report did not reach the fold within 20 s:\n got %+v\nwant %+v", name, s.Report.Total, want)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, not a wait for an event
+	}
 }
