@@ -217,6 +217,15 @@ func TestRevocationAcrossProcesses(t *testing.T) {
 	if _, err := a.Revoke(ctx, store.ID, revocationFile(t, store, 1, 1), "admin"); err != nil {
 		t.Fatal(err)
 	}
+	// The other process's chain report leaves out the events above the
+	// revocation it had counted, before it takes any request.
+	keptBefore := ledger.NewState(store.ID)
+	for _, ev := range evs[:8] {
+		if ev.Till != store.Tills[1].ID || ev.Seq == 1 {
+			keptBefore.Apply(ev)
+		}
+	}
+	chainReaches(t, "the other process, which took no request since the revocation", other, keptBefore.Fold().StoreReport())
 	if err := other.Authenticate(ctx, store.ID, store.Tills[1].ID, nil); !errors.Is(err, hq.ErrUnenrolled) {
 		t.Errorf("the revoked till authenticates at the other process: %v", err)
 	}
@@ -270,5 +279,46 @@ func chainReaches(t *testing.T, name string, h *hq.HQ, want ledger.Report) hq.Se
 			t.Fatalf("%s: the chain report did not reach the fold within 20 s:\n got %+v\nwant %+v", name, s.Report.Total, want)
 		}
 		time.Sleep(5 * time.Millisecond) // poll interval, not a wait for an event
+	}
+}
+
+// TestPostgresRevocationsOnAnOlderSchema: a database the previous
+// release wrote (no hq_changes_revocations index) with a revocation in
+// it opens with the index made, and the revocation is read through it
+// and taken at start.
+func TestPostgresRevocationsOnAnOlderSchema(t *testing.T) {
+	ctx := t.Context()
+	dsn := postgresDSN(t)
+	store := hqtest.NewStore(61, 2)
+	st := backends[1].open(t, dsn)
+	h := newHQ(t, st, store)
+	if res, err := h.Ingest(ctx, store.ID, store.Tills[0].ID, &hqapi.Upload{Fence: 1, Certs: store.EncodedCerts()}); err != nil || len(res.CertErrors) > 0 {
+		t.Fatalf("certificates: %+v %v", res, err)
+	}
+	if _, err := h.Revoke(ctx, store.ID, revocationFile(t, store, 1, 0), "admin"); err != nil {
+		t.Fatal(err)
+	}
+	h.StopRefreshes()
+	st.Close()
+	if err := pgExec(ctx, dsn, "DROP INDEX hq_changes_revocations"); err != nil {
+		t.Fatal(err)
+	}
+	st2 := backends[1].open(t, dsn)
+	if err := pgExec(ctx, dsn, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'hq_changes_revocations') THEN
+			RAISE EXCEPTION 'no index hq_changes_revocations';
+		END IF; END $$`); err != nil {
+		t.Fatalf("opened on the older schema: %v", err)
+	}
+	cs, err := st2.(hq.RevocationReader).Revocations(ctx, &store.ID)
+	if err != nil || len(cs) != 1 || cs[0].Kind != hqapi.KindRevocation {
+		t.Fatalf("revocations read: %+v %v", cs, err)
+	}
+	if all, err := st2.(hq.RevocationReader).Revocations(ctx, nil); err != nil || len(all) != 1 {
+		t.Fatalf("every store's revocations: %+v %v", all, err)
+	}
+	h2 := newHQ(t, st2)
+	if err := h2.Authenticate(ctx, store.ID, store.Tills[1].ID, nil); !errors.Is(err, hq.ErrUnenrolled) {
+		t.Errorf("the revoked till authenticates after the upgrade: %v", err)
 	}
 }
