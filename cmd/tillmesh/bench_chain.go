@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -31,7 +29,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/ledger"
-	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
@@ -364,7 +361,7 @@ func makeChain(stores, tills, perStore int, start int64, day time.Duration, seed
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < stores; i = int(next.Add(1) - 1) {
-				s := chainStoreKeys(i, tills)
+				s := hqtest.ChainStore(i, tills)
 				wl := hqtest.NewWorkload(s, mrand.New(mrand.NewPCG(seed, uint64(i))))
 				cs := &chainStore{store: s}
 				for k := range perStore {
@@ -379,28 +376,6 @@ func makeChain(stores, tills, perStore int, start int64, day time.Duration, seed
 	}
 	wg.Wait()
 	return chain, int(held.Load())
-}
-
-// chainStoreKeys makes store i's CA, tills and certificates, with keys
-// derived from i.
-func chainStoreKeys(i, tills int) *hqtest.Store {
-	key := func(role byte, n int) ed25519.PrivateKey {
-		seed := make([]byte, ed25519.SeedSize)
-		seed[0], seed[1] = 0xc4, role
-		binary.BigEndian.PutUint32(seed[2:], uint32(i))
-		binary.BigEndian.PutUint32(seed[6:], uint32(n))
-		return ed25519.NewKeyFromSeed(seed)
-	}
-	s := &hqtest.Store{Name: fmt.Sprintf("Store %03d", i+1), CA: key(0, 0)}
-	s.ID[0], s.ID[1] = 0xc4, 0x15
-	binary.BigEndian.PutUint32(s.ID[2:], uint32(i))
-	for n := range tills {
-		k := key(1, n)
-		t := &ledgertest.Till{Key: k, ID: ledger.TillOf(k), Store: s.ID, Number: uint32(n + 1)}
-		s.Tills = append(s.Tills, t)
-		s.Certs = append(s.Certs, t.Certificate(s.CA, fmt.Sprintf("Till %d", n+1), 1_700_000_000_000))
-	}
-	return s
 }
 
 type uploadFigures struct {
