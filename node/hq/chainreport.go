@@ -466,8 +466,9 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 // syncChainRevocations takes the revocations every other HQ process
-// added (one read), waiting for an upload that holds the store: a
-// revocation added before a refresh starts is in its report.
+// added (one read). A store with one it has not taken is locked, waiting
+// for an upload that holds it, so a revocation added before a refresh
+// starts is in its report; the others are not.
 func (h *HQ) syncChainRevocations(ctx context.Context) {
 	cs, err := h.storedRevocations(ctx, nil)
 	if err != nil {
@@ -485,8 +486,12 @@ func (h *HQ) syncChainRevocations(ctx context.Context) {
 		if s == nil {
 			continue // adoptStore takes them
 		}
+		if s.revTaken.Load() == int64(len(cs)) {
+			continue // every one taken (revocations are never removed)
+		}
 		s.mu.Lock()
 		h.takeRevocations(ctx, s, cs)
+		s.revTaken.Store(int64(len(cs)))
 		s.mu.Unlock()
 	}
 }

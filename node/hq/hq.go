@@ -128,6 +128,9 @@ type storeState struct {
 	saved   int64 // when contact was last written to storage
 	agg     *agg
 	revoked map[ledger.TillID]uint64 // revoked till -> last valid seq (revoke.go)
+	// revTaken counts the revocation changes of the store taken (also
+	// read without mu: syncChainRevocations).
+	revTaken atomic.Int64
 	// versions are the tills' releases as the relay last reported them
 	// (in memory: the next upload reports them again).
 	versions map[ledger.TillID]string

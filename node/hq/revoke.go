@@ -75,6 +75,7 @@ func (h *HQ) learnRevocation(ctx context.Context, c hqapi.Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h.takeRevocations(ctx, s, []hqapi.Change{c})
+	s.revTaken.Add(1)
 }
 
 // takeRevocations applies the store's revocation changes cs (in cursor
@@ -186,6 +187,7 @@ func (h *HQ) syncRevocations(ctx context.Context, s *storeState) error {
 		return fmt.Errorf("read revocations: %w", err)
 	}
 	h.takeRevocations(ctx, s, cs)
+	s.revTaken.Store(int64(len(cs)))
 	return nil
 }
 
