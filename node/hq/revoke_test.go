@@ -3,6 +3,7 @@ package hq_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -320,5 +321,88 @@ func TestPostgresRevocationsOnAnOlderSchema(t *testing.T) {
 	h2 := newHQ(t, st2)
 	if err := h2.Authenticate(ctx, store.ID, store.Tills[1].ID, nil); !errors.Is(err, hq.ErrUnenrolled) {
 		t.Errorf("the revoked till authenticates after the upgrade: %v", err)
+	}
+}
+
+// TestRevocationRacesUploadsAcrossProcesses: a store's events uploaded
+// in batches, each through one of two HQ processes on one PostgreSQL
+// chosen at random, while a till is revoked through one of them at a
+// random point. No event of the revoked till above its revocation is
+// accepted after it, none is counted by either process (nor by a third
+// started afterwards), and nothing else is refused or counted twice.
+func TestRevocationRacesUploadsAcrossProcesses(t *testing.T) {
+	b := backends[1]
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 17))
+	ctx := t.Context()
+	store := hqtest.NewStore(62, 3)
+	place := b.place(t)
+	procs := []*hq.HQ{newHQ(t, b.open(t, place), store)}
+	procs = append(procs, newHQ(t, b.open(t, place)))
+	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(seed, 18)))
+	evs := w.Sales(300, day0, 60_000) // tills 1, 2, 3 in turn, seq 1-100 each
+	const after = 20
+	revoked := store.Tills[1].ID
+	kept := ledger.NewState(store.ID)
+	for _, ev := range evs {
+		if ev.Till == revoked && ev.Seq > after {
+			continue
+		}
+		if _, err := kept.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const batch = 10
+	at := 6 + rng.IntN(20) // after batch at: till 2's seq 20 is in batch 6
+	by := rng.IntN(2)
+	t.Logf("revoked through process %d after batch %d", by, at)
+	uploaded := make(chan struct{})
+	revokedAt := make(chan struct{})
+	go func() {
+		defer close(revokedAt)
+		<-uploaded
+		if _, err := procs[by].Revoke(ctx, store.ID, revocationFile(t, store, 1, after), "admin"); err != nil {
+			t.Error(err)
+		}
+	}()
+	var done bool
+	for k := 0; k*batch < len(evs); k++ {
+		part := evs[k*batch : min((k+1)*batch, len(evs))]
+		// The certificates each time: a process that took none of the
+		// store's uploads holds none.
+		u := &hqapi.Upload{Fence: 1, Events: raws(part), Certs: store.EncodedCerts()}
+		res, err := procs[rng.IntN(2)].Ingest(ctx, store.ID, store.Tills[0].ID, u)
+		if err != nil {
+			t.Fatalf("batch %d: %v", k, err)
+		}
+		select {
+		case <-revokedAt:
+			done = true
+		default:
+		}
+		for _, r := range res.Rejected {
+			ev := part[r.Index]
+			if ev.Till != revoked || ev.Seq <= after || r.Code != hqapi.CodeUnenrolled {
+				t.Fatalf("batch %d: refused %+v (till %s seq %d)", k, r, ev.Till.Short(), ev.Seq)
+			}
+		}
+		var above int
+		for _, ev := range part {
+			if ev.Till == revoked && ev.Seq > after {
+				above++
+			}
+		}
+		if done && len(res.Rejected) != above {
+			t.Fatalf("batch %d after the revocation: %d of the revoked till's events above it refused, want %d", k, len(res.Rejected), above)
+		}
+		if k == at {
+			close(uploaded)
+		}
+	}
+	<-revokedAt
+	want := kept.Fold().StoreReport()
+	for i, h := range append(procs, newHQ(t, b.open(t, place))) {
+		chainReaches(t, fmt.Sprintf("process %d", i), h, want)
 	}
 }
