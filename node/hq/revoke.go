@@ -184,7 +184,7 @@ func (h *HQ) syncRevocations(ctx context.Context, s *storeState) error {
 	}
 	cs, err := h.storedRevocations(ctx, &s.rec.ID)
 	if err != nil {
-		return fmt.Errorf("read revocations: %w", err)
+		return fmt.Errorf("%w: %v", errRevocationsUnread, err)
 	}
 	h.takeRevocations(ctx, s, cs)
 	s.revTaken.Store(int64(len(cs)))
@@ -232,6 +232,10 @@ func (h *HQ) refold(ctx context.Context, s *storeState) error {
 	h.publish(s) // a new agg: copied whole
 	return nil
 }
+
+// errRevocationsUnread is storage failing to read the revocations: the
+// request is refused for now (503), not as a revoked till's (403).
+var errRevocationsUnread = errors.New("hq: read revocations")
 
 // errRevokedAbove stops reading a revoked till's events at its
 // revocation.

@@ -1,6 +1,7 @@
 package hq_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -404,5 +405,43 @@ func TestRevocationRacesUploadsAcrossProcesses(t *testing.T) {
 	want := kept.Fold().StoreReport()
 	for i, h := range append(procs, newHQ(t, b.open(t, place))) {
 		chainReaches(t, fmt.Sprintf("process %d", i), h, want)
+	}
+}
+
+// failingRevocations is shared storage whose revocation reads fail.
+type failingRevocations struct{ hq.Storage }
+
+func (failingRevocations) Exclusive() bool { return false }
+
+func (failingRevocations) Revocations(context.Context, *ledger.StoreID) ([]hqapi.Change, error) {
+	return nil, errors.New("connection reset")
+}
+
+// TestRevocationsUnreadRefuseForNow: on shared storage that cannot read
+// the revocations, an upload stores nothing and a till's request is
+// refused with an error that is not a revoked till's, and both go
+// through once the reads work.
+func TestRevocationsUnreadRefuseForNow(t *testing.T) {
+	b := backends[1]
+	ctx := t.Context()
+	store := hqtest.NewStore(63, 1)
+	place := b.place(t)
+	newHQ(t, b.open(t, place), store) // registers it
+	h := newHQ(t, failingRevocations{b.open(t, place)})
+	w := hqtest.NewWorkload(store, rand.New(rand.NewPCG(11, 12)))
+	evs := w.Sales(3, day0, 60_000)
+	u := &hqapi.Upload{Fence: 1, Events: raws(evs), Certs: store.EncodedCerts()}
+	if res, err := h.Ingest(ctx, store.ID, store.Tills[0].ID, u); err == nil || !strings.Contains(err.Error(), "read revocations: connection reset") {
+		t.Fatalf("upload while revocations cannot be read: %+v %v", res, err)
+	}
+	if n, _ := h.Count(ctx, store.ID); n != 0 {
+		t.Fatalf("%d events stored while revocations could not be read", n)
+	}
+	if err := h.Authenticate(ctx, store.ID, store.Tills[0].ID, store.Certs[0]); err == nil || errors.Is(err, hq.ErrUnenrolled) {
+		t.Fatalf("a request while revocations cannot be read: %v", err)
+	}
+	ok := newHQ(t, b.open(t, place))
+	if res, err := ok.Ingest(ctx, store.ID, store.Tills[0].ID, u); err != nil || res.Accepted != 3 {
+		t.Fatalf("the same upload once revocations are read: %+v %v", res, err)
 	}
 }
