@@ -507,6 +507,26 @@ func (p *Postgres) PutStoreCatalog(ctx context.Context, store ledger.StoreID, ca
 	return err
 }
 
+// StoreCatalogs reads every store's catalog in one query.
+func (p *Postgres) StoreCatalogs(ctx context.Context) (map[ledger.StoreID]hqapi.StoreCatalog, error) {
+	out := map[ledger.StoreID]hqapi.StoreCatalog{}
+	var store, doc []byte
+	err := p.each(ctx, `SELECT store, doc FROM hq_store_catalogs`, nil, []any{&store, &doc}, func() error {
+		var id ledger.StoreID
+		if len(store) != len(id) {
+			return fmt.Errorf("store catalog key of %d bytes", len(store))
+		}
+		copy(id[:], store)
+		var c hqapi.StoreCatalog
+		if err := json.Unmarshal(doc, &c); err != nil {
+			return fmt.Errorf("catalog of store %s: %w", id, err)
+		}
+		out[id] = c
+		return nil
+	})
+	return out, err
+}
+
 func (p *Postgres) StoreCatalog(ctx context.Context, store ledger.StoreID) (hqapi.StoreCatalog, error) {
 	var cat hqapi.StoreCatalog
 	var doc []byte
