@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -31,7 +29,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tillmesh/tillmesh/ledger"
-	"github.com/tillmesh/tillmesh/ledger/ledgertest"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
@@ -46,13 +43,15 @@ func benchChainCommand() *cli.Command {
 			"day of --day, then starts an HQ in this process (embedded Badger in --dir, or\n" +
 			"PostgreSQL with --postgres: an empty database) and has one simulated relay per\n" +
 			"store upload its store's events over HTTP as relays do, while a dashboard client\n" +
-			"asks for the chain's report every --query-every. --speed 0 uploads as fast as HQ\n" +
-			"takes them (batches of --batch, at most --relays uploads at once); --speed N\n" +
-			"uploads at N times the busy day's rate, each relay sending what is due every\n" +
-			"second. Then it asks each dashboard query --queries times, stops HQ as a crash\n" +
-			"would (no rollups written) and times the start until HQ serves, then stops it\n" +
-			"gracefully and times that start too, and checks HQ's totals of every store\n" +
-			"against the fold of the events made.",
+			"asks every dashboard query in turn (the chain report of all stores over all days\n" +
+			"and over one day, one store's report, the CSV export, stock health, transfers),\n" +
+			"pausing --query-every after each, and prints p50/p99/max per query. --speed 0\n" +
+			"uploads as fast as HQ takes them (batches of --batch, at most --relays uploads at\n" +
+			"once); --speed N uploads at N times the busy day's rate, each relay sending what is\n" +
+			"due every second. After the upload it asks each dashboard query --queries times,\n" +
+			"stops HQ as a crash would (no rollups written) and times the start until HQ\n" +
+			"serves, then stops it gracefully and times that start too, and checks HQ's totals\n" +
+			"of every store against the fold of the events made.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "stores", Value: 300, Usage: "stores in the chain"},
 			&cli.IntFlag{Name: "events-per-store", Value: 10_000, Usage: "events each store makes in its day"},
@@ -62,7 +61,7 @@ func benchChainCommand() *cli.Command {
 			&cli.IntFlag{Name: "batch", Value: 1000, Usage: "events per upload at most (the relay's default)"},
 			&cli.IntFlag{Name: "relays", Value: 64, Usage: "uploads in flight at once at most"},
 			&cli.IntFlag{Name: "queries", Value: 200, Usage: "times each dashboard query is asked at the end size"},
-			&cli.DurationFlag{Name: "query-every", Value: 250 * time.Millisecond, Usage: "pause between dashboard reports during the upload"},
+			&cli.DurationFlag{Name: "query-every", Value: 250 * time.Millisecond, Usage: "pause after each dashboard query during the upload"},
 			&cli.StringFlag{Name: "postgres", Usage: "PostgreSQL DSN of an empty database (default: embedded Badger in --dir)"},
 			&cli.IntFlag{Name: "postgres-conns", Value: 8, Usage: "PostgreSQL connections to keep"},
 			&cli.StringFlag{Name: "dir", Usage: "work directory (default: a temporary one, removed after)"},
@@ -71,6 +70,13 @@ func benchChainCommand() *cli.Command {
 		},
 		Action: benchChain,
 	}
+}
+
+// queryFigures are one dashboard query's answers during the upload.
+type queryFigures struct {
+	took, ages []time.Duration
+	failed     int
+	err        error
 }
 
 // chainStore is one simulated store: its keys, its events as signed and
@@ -164,27 +170,39 @@ func benchChain(c *cli.Context) error {
 		return err
 	}
 
-	// Upload every store's day while the dashboard asks for the chain's report.
+	// The dashboard's queries: asked in turn during the upload, then each
+	// --queries times at the end size.
+	one := chain[0].store.ID.String()
+	day := time.UnixMilli(day0).UTC().Format(time.DateOnly)
+	queries := []struct{ name, path string }{
+		{"report, all stores, all days", "/hq/api/report?store=all&top=20"},
+		{"report, all stores, one day", "/hq/api/report?store=all&from=" + day + "&to=" + day + "&top=20"},
+		{"report, one store", "/hq/api/report?store=" + one + "&top=20"},
+		{"report csv, all stores", "/hq/api/report.csv?store=all"},
+		{"stock health, all stores", "/hq/api/stock/health?store=all"},
+		{"transfers", "/hq/api/transfers"},
+	}
+
+	// Upload every store's day while a dashboard client asks every query
+	// in turn, pausing --query-every after each.
 	qctx, stopQueries := context.WithCancel(ctx)
-	var during, duringAge []time.Duration
-	var qfailed int
-	var qerr error
+	during := make([]queryFigures, len(queries))
 	qdone := make(chan struct{})
 	go func() {
 		defer close(qdone)
-		for qctx.Err() == nil {
-			d, age, err := dash.getAge(qctx, "/hq/api/report?store=all&top=20")
+		for i := 0; qctx.Err() == nil; i = (i + 1) % len(queries) {
+			d, age, err := dash.getAge(qctx, queries[i].path)
 			switch {
 			case qctx.Err() != nil:
 				return
 			case err != nil:
-				qfailed++ // a timeout is a figure too
-				qerr = err
-				continue
-			}
-			during = append(during, d)
-			if age >= 0 {
-				duringAge = append(duringAge, age)
+				during[i].failed++ // a timeout is a figure too
+				during[i].err = err
+			default:
+				during[i].took = append(during[i].took, d)
+				if age >= 0 {
+					during[i].ages = append(during[i].ages, age)
+				}
 			}
 			select {
 			case <-qctx.Done():
@@ -208,16 +226,25 @@ func benchChain(c *cli.Context) error {
 		up.events, up.uploads, up.took.Round(time.Millisecond), rate, busy, 10*busy, verdict, rate/busy)
 	fmt.Fprintf(w, "upload latency: p50 %v p99 %v (batches of up to %d, %d in flight at most)\n",
 		pct(up.latency, 50), pct(up.latency, 99), c.Int("batch"), c.Int("relays"))
-	if len(during) > 0 {
-		fmt.Fprintf(w, "dashboard report (all stores) during the upload: p50 %v p99 %v max %v over %d queries\n",
-			pct(during, 50), pct(during, 99), pct(during, 100), len(during))
-	}
-	if len(duringAge) > 0 {
-		fmt.Fprintf(w, "age of the served report during the upload (how long before the answer it was known current): p50 %v p99 %v max %v\n",
-			pct(duringAge, 50), pct(duringAge, 99), pct(duringAge, 100))
-	}
-	if qfailed > 0 {
-		fmt.Fprintf(w, "dashboard report during the upload: %d failed, the last with: %v\n", qfailed, qerr)
+	fmt.Fprintf(w, "dashboard queries during the upload, each in turn with %v between (target p99 < 200ms; age: how long before the answer the chain report was known current):\n",
+		c.Duration("query-every"))
+	for i, q := range queries {
+		f := during[i]
+		if len(f.took) == 0 && f.failed == 0 {
+			fmt.Fprintf(w, "  %-30s not asked: the upload ended first\n", q.name)
+			continue
+		}
+		line := fmt.Sprintf("  %-30s", q.name)
+		if len(f.took) > 0 {
+			line += fmt.Sprintf(" p50 %9v  p99 %9v  max %9v  over %d", pct(f.took, 50), pct(f.took, 99), pct(f.took, 100), len(f.took))
+		}
+		if strings.Contains(q.path, "store=all") && len(f.ages) > 0 {
+			line += fmt.Sprintf("  age p50 %v p99 %v max %v", pct(f.ages, 50), pct(f.ages, 99), pct(f.ages, 100))
+		}
+		if f.failed > 0 {
+			line += fmt.Sprintf("  %d failed, the last with: %v", f.failed, f.err)
+		}
+		fmt.Fprintln(w, line)
 	}
 
 	// How long after the upload the chain report served has every event.
@@ -237,17 +264,7 @@ func benchChain(c *cli.Context) error {
 	}
 	fmt.Fprintf(w, "chain report exact (%d sales) %v after the upload ended, at the %d. query\n", wantSales, time.Since(t1).Round(time.Millisecond), asked)
 
-	// The dashboard's queries at the end size.
-	one := chain[0].store.ID.String()
-	day := time.UnixMilli(day0).UTC().Format(time.DateOnly)
-	queries := []struct{ name, path string }{
-		{"report, all stores, all days", "/hq/api/report?store=all&top=20"},
-		{"report, all stores, one day", "/hq/api/report?store=all&from=" + day + "&to=" + day + "&top=20"},
-		{"report, one store", "/hq/api/report?store=" + one + "&top=20"},
-		{"report csv, all stores", "/hq/api/report.csv?store=all"},
-		{"stock health, all stores", "/hq/api/stock/health?store=all"},
-		{"transfers", "/hq/api/transfers"},
-	}
+	// The dashboard's queries at the end size, after the upload.
 	if path := c.String("cpuprofile"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -259,7 +276,7 @@ func benchChain(c *cli.Context) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(w, "dashboard queries at %d events, %d each (target p99 < 200ms; cpu: this process's CPU time per query, HQ and client, which a loaded machine does not inflate):\n", up.events, c.Int("queries"))
+	fmt.Fprintf(w, "dashboard queries after the upload at %d events, %d each (target p99 < 200ms; cpu: this process's CPU time per query, HQ and client, which a loaded machine does not inflate):\n", up.events, c.Int("queries"))
 	chain0 := run.h.ChainStats()
 	for _, q := range queries {
 		var d, ages []time.Duration
@@ -344,7 +361,7 @@ func makeChain(stores, tills, perStore int, start int64, day time.Duration, seed
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < stores; i = int(next.Add(1) - 1) {
-				s := chainStoreKeys(i, tills)
+				s := hqtest.ChainStore(i, tills)
 				wl := hqtest.NewWorkload(s, mrand.New(mrand.NewPCG(seed, uint64(i))))
 				cs := &chainStore{store: s}
 				for k := range perStore {
@@ -359,28 +376,6 @@ func makeChain(stores, tills, perStore int, start int64, day time.Duration, seed
 	}
 	wg.Wait()
 	return chain, int(held.Load())
-}
-
-// chainStoreKeys makes store i's CA, tills and certificates, with keys
-// derived from i.
-func chainStoreKeys(i, tills int) *hqtest.Store {
-	key := func(role byte, n int) ed25519.PrivateKey {
-		seed := make([]byte, ed25519.SeedSize)
-		seed[0], seed[1] = 0xc4, role
-		binary.BigEndian.PutUint32(seed[2:], uint32(i))
-		binary.BigEndian.PutUint32(seed[6:], uint32(n))
-		return ed25519.NewKeyFromSeed(seed)
-	}
-	s := &hqtest.Store{Name: fmt.Sprintf("Store %03d", i+1), CA: key(0, 0)}
-	s.ID[0], s.ID[1] = 0xc4, 0x15
-	binary.BigEndian.PutUint32(s.ID[2:], uint32(i))
-	for n := range tills {
-		k := key(1, n)
-		t := &ledgertest.Till{Key: k, ID: ledger.TillOf(k), Store: s.ID, Number: uint32(n + 1)}
-		s.Tills = append(s.Tills, t)
-		s.Certs = append(s.Certs, t.Certificate(s.CA, fmt.Sprintf("Till %d", n+1), 1_700_000_000_000))
-	}
-	return s
 }
 
 type uploadFigures struct {

@@ -522,6 +522,27 @@ func (b *Badger) StoreCatalog(_ context.Context, store ledger.StoreID) (hqapi.St
 	return c, err
 }
 
+// StoreCatalogs reads every store's catalog in one read transaction
+// (a read transaction waits for the commits in flight: one per store
+// made a dashboard query wait behind the uploads 300 times).
+func (b *Badger) StoreCatalogs(_ context.Context) (map[ledger.StoreID]hqapi.StoreCatalog, error) {
+	out := map[ledger.StoreID]hqapi.StoreCatalog{}
+	err := b.scan([]byte{bCatalog}, nil, func(k, v []byte) error {
+		var id ledger.StoreID
+		if len(k) != 1+len(id) {
+			return fmt.Errorf("store catalog key of %d bytes", len(k))
+		}
+		copy(id[:], k[1:])
+		var c hqapi.StoreCatalog
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("catalog of store %s: %w", id, err)
+		}
+		out[id] = c
+		return nil
+	})
+	return out, err
+}
+
 func (b *Badger) AddChange(_ context.Context, c hqapi.Change) (hqapi.Change, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -128,8 +128,14 @@ func (h *HQ) Catalog(ctx context.Context) (Catalog, error) {
 	}
 	out := Catalog{Products: []CatalogEntry{}, Staff: []CatalogEntry{}}
 	reported := map[string]bool{} // SKUs some store reported
+	var cats map[ledger.StoreID]hqapi.StoreCatalog
+	if l, ok := h.st.(StoreCatalogLister); ok {
+		if cats, err = l.StoreCatalogs(ctx); err != nil {
+			return Catalog{}, fmt.Errorf("store catalogs: %w", err)
+		}
+	}
 	for _, s := range h.storeList() {
-		entries, err := h.reportedEntries(ctx, s.rec.ID, all, reported)
+		entries, err := h.reportedEntries(ctx, s.rec.ID, all, reported, cats)
 		if err != nil {
 			return Catalog{}, err
 		}
@@ -182,13 +188,28 @@ func (h *HQ) Catalog(ctx context.Context) (Catalog, error) {
 // reportedEntries is the catalog store id last reported, with the HQ
 // changes made since applied on top; it marks each SKU in reported. A
 // store that never reported gives none.
-func (h *HQ) reportedEntries(ctx context.Context, id ledger.StoreID, all []hqapi.Change, reported map[string]bool) ([]CatalogEntry, error) {
-	sc, err := h.st.StoreCatalog(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("catalog of store %s: %w", id, err)
+// StoreCatalogLister is storage that reads every store's catalog in one
+// read (Badger, PostgreSQL); Catalog reads them so, else one by one.
+type StoreCatalogLister interface {
+	StoreCatalogs(ctx context.Context) (map[ledger.StoreID]hqapi.StoreCatalog, error)
+}
+
+func (h *HQ) reportedEntries(ctx context.Context, id ledger.StoreID, all []hqapi.Change, reported map[string]bool, cats map[ledger.StoreID]hqapi.StoreCatalog) ([]CatalogEntry, error) {
+	var sc hqapi.StoreCatalog
+	if cats != nil {
+		var ok bool
+		if sc, ok = cats[id]; !ok {
+			return nil, nil
+		}
+	} else {
+		var err error
+		sc, err = h.st.StoreCatalog(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog of store %s: %w", id, err)
+		}
 	}
 	idx := make(map[string]int, len(sc.Products))
 	entries := make([]CatalogEntry, len(sc.Products))

@@ -2,12 +2,18 @@ package hq_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/node/hq"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/node/hq/hqtest"
@@ -133,4 +139,111 @@ func BenchmarkChainQueries(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(events), "events")
+}
+
+var (
+	chainMemStores = flag.Int("chain.mem-stores", 300, "stores in BenchmarkChainReportMemory")
+	chainMemEvents = flag.Int("chain.mem-events", 1000, "events per store in BenchmarkChainReportMemory")
+)
+
+// BenchmarkChainReportMemory measures the heap the materialized chain
+// report keeps (chainreport.go: up to 8 query shapes, each the report
+// and its JSON, plain and gzip-compressed). The chain is `tillmesh bench
+// chain`'s: -chain.mem-stores stores of 3 tills, -chain.mem-events events
+// each (its workload) over one 12-hour day, uploaded in batches of 1000.
+// 8 shapes get an answer each (the dashboard's report, the charts', one
+// day's, other product counts); the heap in use after a GC is read with
+// them and after they are dropped, in 5 rounds. Metrics: heap bytes per
+// kept answer (median, min, max of the rounds) and an answer's JSON
+// (uncompressed; the kept answer holds the report, its JSON and its
+// gzip). Run it with -benchtime=1x: the setup is inside the timed run.
+func BenchmarkChainReportMemory(b *testing.B) {
+	ctx := context.Background()
+	st := backends[0].open(b, backends[0].place(b))
+	h := newHQ(b, st)
+	stores, perStore := *chainMemStores, *chainMemEvents
+	start := day0 + (7 * time.Hour).Milliseconds()
+	step := max((12*time.Hour).Milliseconds()/int64(perStore), 1)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var failed atomic.Value
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < stores; i = int(next.Add(1) - 1) {
+				s := hqtest.ChainStore(i, 3)
+				if err := h.RegisterStore(ctx, s.ID, s.Name, s.CAPublic()); err != nil {
+					failed.Store(err)
+					return
+				}
+				w := hqtest.NewWorkload(s, rand.New(rand.NewPCG(1, uint64(i))))
+				evs := make([]*ledger.Event, 0, perStore)
+				for k := range perStore {
+					evs = append(evs, w.Next(k%3, start+int64(k)*step))
+				}
+				for k := 0; k < len(evs); k += 1000 {
+					u := &hqapi.Upload{Fence: 1, Events: raws(evs[k:min(k+1000, len(evs))])}
+					if k == 0 {
+						u.Certs = s.EncodedCerts()
+					}
+					if res, err := h.Ingest(ctx, s.ID, s.Tills[0].ID, u); err != nil || len(res.Rejected) > 0 {
+						failed.Store(fmt.Errorf("store %d: %v %+v", i, err, res.Rejected))
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		b.Fatal(err)
+	}
+	day := time.UnixMilli(start).UTC().Format(time.DateOnly)
+	shapes := []hq.Query{
+		{TopN: 20}, {TopN: 1}, {From: day, To: day, TopN: 20}, {From: day, To: day, TopN: 1},
+		{TopN: 100}, {From: day, To: day, TopN: 100}, {From: day, TopN: 20}, {To: day, TopN: 20},
+	}
+	heap := func() uint64 {
+		waitIdle(b, h)
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	// Each round materializes the 8 shapes (computed anew) and weighs
+	// the heap with them and after dropping them, back to back, so that
+	// what the storage allocates meanwhile weighs little; the median
+	// round is the figure.
+	var per []float64
+	var jsonBytes int
+	for range 5 {
+		jsonBytes = 0
+		for _, q := range shapes {
+			s, err := h.ChainReport(ctx, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, err := json.Marshal(s.Report)
+			if err != nil {
+				b.Fatal(err)
+			}
+			jsonBytes += len(body)
+		}
+		if n := h.ChainStats().Shapes; n != len(shapes) {
+			b.Fatalf("%d shapes keep an answer, want %d", n, len(shapes))
+		}
+		with := heap()
+		h.DropChainAnswers()
+		without := heap()
+		per = append(per, (float64(with)-float64(without))/float64(len(shapes)))
+	}
+	slices.Sort(per)
+	b.Logf("heap bytes per kept answer, 5 rounds: %.0f", per)
+	b.ReportMetric(per[len(per)/2], "heap-B/answer")
+	b.ReportMetric(per[0], "heap-B/answer-min")
+	b.ReportMetric(per[len(per)-1], "heap-B/answer-max")
+	b.ReportMetric(float64(jsonBytes)/float64(len(shapes)), "json-B/answer")
+	b.ReportMetric(float64(stores*perStore), "events")
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 )
 
 // The dashboard's chain-wide reports are materialized (docs/
@@ -322,12 +323,14 @@ func (h *HQ) exclusive() bool {
 }
 
 // syncChain takes what other HQ processes wrote to shared storage: a
-// store registered there is loaded, and a store whose rollup another
+// till revoked there is revoked here (its refused events leave the
+// folds), a store registered there is loaded, and a store whose rollup another
 // process wrote has its folds restored from it (and published). A store
 // an upload of this process holds is skipped: the upload takes the
 // other process's rollup itself before it folds, or when its write is
 // refused, and publishes.
 func (h *HQ) syncChain(ctx context.Context) {
+	h.syncChainRevocations(ctx)
 	var gens map[ledger.StoreID]uint64
 	if l, ok := h.st.(RollupGenLister); ok {
 		var err error
@@ -360,7 +363,11 @@ func (h *HQ) syncChain(ctx context.Context) {
 		if !s.mu.TryLock() {
 			continue
 		}
-		if gen != s.gen {
+		if len(s.revoked) > 0 {
+			if err := h.foldStored(ctx, s); err != nil { // revoke.go: no rollup is written
+				h.log.Warn("fold events another HQ process stored", "store", id, "err", err)
+			}
+		} else if gen != s.gen {
 			h.unfold(ctx, s) // rollup.go: restores, publishes
 		}
 		s.mu.Unlock()
@@ -456,4 +463,35 @@ func acceptsGzip(r *http.Request) bool {
 		return true
 	}
 	return false
+}
+
+// syncChainRevocations takes the revocations every other HQ process
+// added (one read). A store with one it has not taken is locked, waiting
+// for an upload that holds it, so a revocation added before a refresh
+// starts is in its report; the others are not.
+func (h *HQ) syncChainRevocations(ctx context.Context) {
+	cs, err := h.storedRevocations(ctx, nil)
+	if err != nil {
+		h.log.Warn("read revocations for the chain report", "err", err)
+		return
+	}
+	byStore := map[ledger.StoreID][]hqapi.Change{}
+	for _, c := range cs {
+		if c.Store != nil {
+			byStore[*c.Store] = append(byStore[*c.Store], c)
+		}
+	}
+	for id, cs := range byStore {
+		s := h.store(id)
+		if s == nil {
+			continue // adoptStore takes them
+		}
+		if s.revTaken.Load() == int64(len(cs)) {
+			continue // every one taken (revocations are never removed)
+		}
+		s.mu.Lock()
+		h.takeRevocations(ctx, s, cs)
+		s.revTaken.Store(int64(len(cs)))
+		s.mu.Unlock()
+	}
 }

@@ -178,7 +178,7 @@ func (g *genCounter) RollupGens(ctx context.Context) (map[ledger.StoreID]uint64,
 
 // waitIdle waits until h's chain report refreshes have ended (each query
 // starts one).
-func waitIdle(t *testing.T, h *hq.HQ) {
+func waitIdle(t testing.TB, h *hq.HQ) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for h.ChainStats().Refreshing > 0 {

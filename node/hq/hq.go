@@ -128,6 +128,9 @@ type storeState struct {
 	saved   int64 // when contact was last written to storage
 	agg     *agg
 	revoked map[ledger.TillID]uint64 // revoked till -> last valid seq (revoke.go)
+	// revTaken counts the revocation changes of the store taken (also
+	// read without mu: syncChainRevocations).
+	revTaken atomic.Int64
 	// versions are the tills' releases as the relay last reported them
 	// (in memory: the next upload reports them again).
 	versions map[ledger.TillID]string
@@ -362,6 +365,9 @@ func (h *HQ) Authenticate(ctx context.Context, store ledger.StoreID, till ledger
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := h.syncRevocations(ctx, s); err != nil { // revoke.go: by another HQ process?
+		return err
+	}
 	if after, revoked := s.revokedAfter(till); revoked {
 		return fmt.Errorf("%w: till %s was revoked by the store (its events up to seq %d stay valid)", ErrUnenrolled, till.Short(), after)
 	}

@@ -3,6 +3,7 @@ package hq_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
@@ -67,6 +68,17 @@ func (o *onceCloser) RollupGens(ctx context.Context) (map[ledger.StoreID]uint64,
 		return l.RollupGens(ctx)
 	}
 	return nil, errors.New("storage lists no rollup generations")
+}
+
+func (o *onceCloser) Revocations(ctx context.Context, store *ledger.StoreID) ([]hqapi.Change, error) {
+	if r, ok := o.Storage.(hq.RevocationReader); ok {
+		return r.Revocations(ctx, store)
+	}
+	return nil, errors.New("storage reads no revocations")
+}
+
+func (o *onceCloser) StoreCatalogs(ctx context.Context) (map[ledger.StoreID]hqapi.StoreCatalog, error) {
+	return o.Storage.(hq.StoreCatalogLister).StoreCatalogs(ctx)
 }
 
 func (o *onceCloser) Close() error {
@@ -644,6 +656,44 @@ func TestLargeUpload(t *testing.T) {
 		}
 		if r, _ := h2.StoreReport(store.ID); r.Sales != n {
 			t.Errorf("after restart: %d sales folded", r.Sales)
+		}
+	})
+}
+
+// TestStoreCatalogsInOneRead: every store's catalog read in one read is
+// what reading each store's gives, and a store that sent none has none.
+func TestStoreCatalogsInOneRead(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		stores := []*hqtest.Store{hqtest.NewStore(70, 1), hqtest.NewStore(72, 1), hqtest.NewStore(74, 1)}
+		st := b.open(t, b.place(t))
+		h := newHQ(t, st, stores...)
+		for i, s := range stores[:2] {
+			p := hqapi.Product{SKU: fmt.Sprintf("10%d", i), Name: "Tea", Price: 250, Currency: "EUR", TaxRate: 700, Unit: ledger.Each}
+			if err := h.PutStoreCatalog(ctx, s.ID, hqapi.StoreCatalog{Products: []hqapi.Product{p}, At: int64(i + 1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := st.(hq.StoreCatalogLister).StoreCatalogs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 2 {
+			t.Fatalf("%d catalogs read, want 2", len(all))
+		}
+		for _, s := range stores {
+			one, err := st.StoreCatalog(ctx, s.ID)
+			got, ok := all[s.ID]
+			switch {
+			case errors.Is(err, hq.ErrNotFound):
+				if ok {
+					t.Errorf("store %s sent no catalog, read %+v", s.ID, got)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case !reflect.DeepEqual(got, one):
+				t.Errorf("store %s: %+v in one read, %+v alone", s.ID, got, one)
+			}
 		}
 	})
 }

@@ -51,7 +51,15 @@ func (h *HQ) Ingest(ctx context.Context, store ledger.StoreID, relay ledger.Till
 	}
 	s.fence = hqapi.Fence{Token: high, Holder: relay, At: now}
 	s.noteVersions(u.Versions)
-	h.syncFolds(ctx, s) // rollup.go: another HQ process may have moved the heads and the rollup
+	// Another HQ process may have revoked a till (revoke.go), moved the
+	// heads and written the rollup (rollup.go). Revocations first: the
+	// folds they leave are of every stored event, as current as the
+	// rollup.
+	if err := h.syncRevocations(ctx, s); err != nil {
+		res.Fence, res.Vector = s.fence, s.vector()
+		return res, err
+	}
+	h.syncFolds(ctx, s)
 
 	// Decoding and verifying take a CPU slot (busy); storage does not.
 	done, err := h.busy(ctx)

@@ -109,6 +109,7 @@ CREATE TABLE IF NOT EXISTS hq_rollup_spends (
 	PRIMARY KEY (store, key)
 );
 ALTER TABLE hq_rollups ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS hq_changes_revocations ON hq_changes (store, cursor) WHERE doc->>'kind' = 'revocation';
 CREATE TABLE IF NOT EXISTS hq_users (
 	name text PRIMARY KEY,
 	doc  jsonb NOT NULL
@@ -473,6 +474,16 @@ func (p *Postgres) Changes(ctx context.Context, store ledger.StoreID, after uint
 		ORDER BY cursor LIMIT $3`, int64(after), store[:], limit)
 }
 
+// Revocations reads the revocation changes of a store (nil: of every
+// store) through a partial index (hq_changes_revocations).
+func (p *Postgres) Revocations(ctx context.Context, store *ledger.StoreID) ([]hqapi.Change, error) {
+	if store == nil {
+		return p.changes(ctx, `SELECT cursor, doc FROM hq_changes WHERE doc->>'kind' = 'revocation' ORDER BY cursor`)
+	}
+	return p.changes(ctx, `SELECT cursor, doc FROM hq_changes WHERE store = $1 AND doc->>'kind' = 'revocation'
+		ORDER BY cursor`, store[:])
+}
+
 func (p *Postgres) AllChanges(ctx context.Context, after uint64, limit int) ([]hqapi.Change, error) {
 	return p.changes(ctx, `SELECT cursor, doc FROM hq_changes WHERE cursor > $1 ORDER BY cursor LIMIT $2`, int64(after), limit)
 }
@@ -494,6 +505,26 @@ func (p *Postgres) PutStoreCatalog(ctx context.Context, store ledger.StoreID, ca
 	_, err = p.db.ExecContext(ctx, `INSERT INTO hq_store_catalogs (store, doc) VALUES ($1, $2)
 		ON CONFLICT (store) DO UPDATE SET doc = EXCLUDED.doc`, store[:], string(doc))
 	return err
+}
+
+// StoreCatalogs reads every store's catalog in one query.
+func (p *Postgres) StoreCatalogs(ctx context.Context) (map[ledger.StoreID]hqapi.StoreCatalog, error) {
+	out := map[ledger.StoreID]hqapi.StoreCatalog{}
+	var store, doc []byte
+	err := p.each(ctx, `SELECT store, doc FROM hq_store_catalogs`, nil, []any{&store, &doc}, func() error {
+		var id ledger.StoreID
+		if len(store) != len(id) {
+			return fmt.Errorf("store catalog key of %d bytes", len(store))
+		}
+		copy(id[:], store)
+		var c hqapi.StoreCatalog
+		if err := json.Unmarshal(doc, &c); err != nil {
+			return fmt.Errorf("catalog of store %s: %w", id, err)
+		}
+		out[id] = c
+		return nil
+	})
+	return out, err
 }
 
 func (p *Postgres) StoreCatalog(ctx context.Context, store ledger.StoreID) (hqapi.StoreCatalog, error) {

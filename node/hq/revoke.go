@@ -3,6 +3,7 @@ package hq
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,6 +32,9 @@ func (h *HQ) Revoke(ctx context.Context, store ledger.StoreID, file []byte, by s
 	}
 	s.mu.Lock()
 	ca := s.rec.CA
+	if s.certs[r.Till] == nil && !h.exclusive() {
+		h.adoptCerts(ctx, s) // scaleout.go: verified by another HQ process?
+	}
 	cert := s.certs[r.Till]
 	s.mu.Unlock()
 	if err := r.Verify(ca, store); err != nil {
@@ -68,35 +72,139 @@ func (h *HQ) learnRevocation(ctx context.Context, c hqapi.Change) {
 	if s == nil {
 		return
 	}
-	r, err := ledger.DecodeRevocation(c.Revocation)
-	if err != nil {
-		h.log.Warn("stored revocation does not decode", "store", c.Store, "err", err)
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := r.Verify(s.rec.CA, s.rec.ID); err != nil {
-		h.log.Warn("stored revocation does not verify", "store", c.Store, "err", err)
+	h.takeRevocations(ctx, s, []hqapi.Change{c})
+	s.revTaken.Add(1)
+}
+
+// takeRevocations applies the store's revocation changes cs (in cursor
+// order: a later one of a till replaces an earlier) that s does not hold
+// yet, and refolds once when a revoked till has events above its
+// revocation counted. A change that does not decode or verify is logged
+// and left out. It is cheap when s holds them all. The caller holds s.mu.
+func (h *HQ) takeRevocations(ctx context.Context, s *storeState, cs []hqapi.Change) {
+	want := map[ledger.TillID]*ledger.Revocation{}
+	for _, c := range cs {
+		if c.Kind != hqapi.KindRevocation || c.Store == nil || *c.Store != s.rec.ID {
+			continue
+		}
+		r, err := ledger.DecodeRevocation(c.Revocation)
+		if err != nil {
+			h.log.Warn("stored revocation does not decode", "store", c.Store, "err", err)
+			continue
+		}
+		if err := r.Verify(s.rec.CA, s.rec.ID); err != nil {
+			h.log.Warn("stored revocation does not verify", "store", c.Store, "err", err)
+			continue
+		}
+		want[r.Till] = r
+	}
+	var took []*ledger.Revocation
+	for t, r := range want {
+		if after, ok := s.revoked[t]; ok && after == r.AfterSeq {
+			continue
+		}
+		if s.revoked == nil {
+			s.revoked = map[ledger.TillID]uint64{}
+		}
+		s.revoked[t] = r.AfterSeq
+		took = append(took, r)
+	}
+	if len(took) == 0 {
 		return
 	}
-	if s.revoked == nil {
-		s.revoked = map[ledger.TillID]uint64{}
+	if !h.exclusive() {
+		h.refreshHeads(ctx, s) // another HQ process may have stored the till's events above it
 	}
-	s.revoked[r.Till] = r.AfterSeq
-	if s.heads[r.Till].Seq <= r.AfterSeq {
-		return // nothing above it is counted
+	above := false
+	for _, r := range took {
+		above = above || s.heads[r.Till].Seq > r.AfterSeq
+	}
+	if !above {
+		return // nothing above them is counted
 	}
 	if err := h.refold(ctx, s); err != nil {
-		h.log.Error("take a revoked till's refused events out of the reports", "store", c.Store, "till", r.Till.Short(), "err", err)
+		h.log.Error("take a revoked till's refused events out of the reports", "store", s.rec.ID, "err", err)
 		return
 	}
-	h.log.Warn("events of a revoked till refused", "store", c.Store, "till", r.Number, "after_seq", r.AfterSeq, "events", s.refused[r.Till])
+	for _, r := range took {
+		h.log.Warn("events of a revoked till refused", "store", s.rec.ID, "till", r.Number, "after_seq", r.AfterSeq, "events", s.refused[r.Till])
+	}
+}
+
+// RevocationReader is storage that reads revocation changes in one
+// indexed read: of one store, or of every store when store is nil, in
+// cursor order (PostgreSQL). Shared storage without it has them read
+// from the change log.
+type RevocationReader interface {
+	Revocations(ctx context.Context, store *ledger.StoreID) ([]hqapi.Change, error)
+}
+
+// storedRevocations reads the revocation changes of a store (nil: of
+// every store) from storage.
+func (h *HQ) storedRevocations(ctx context.Context, store *ledger.StoreID) ([]hqapi.Change, error) {
+	if r, ok := h.st.(RevocationReader); ok {
+		return r.Revocations(ctx, store)
+	}
+	var out []hqapi.Change
+	var after uint64
+	for {
+		var cs []hqapi.Change
+		var err error
+		if store == nil {
+			cs, err = h.st.AllChanges(ctx, after, 1000)
+		} else {
+			cs, err = h.st.Changes(ctx, *store, after, 1000)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(cs) == 0 {
+			return out, nil
+		}
+		for _, c := range cs {
+			if c.Kind == hqapi.KindRevocation && c.Store != nil {
+				out = append(out, c)
+			}
+		}
+		after = cs[len(cs)-1].Cursor
+	}
+}
+
+// syncRevocations takes the store's revocations that another HQ process
+// on shared storage (PostgreSQL) added: before an upload is sorted out
+// and a till's request authenticated, so that no process accepts a
+// revoked till's events another revoked, and the folds leave out what
+// it refused. Exclusive storage holds only this process's. The caller
+// holds s.mu.
+func (h *HQ) syncRevocations(ctx context.Context, s *storeState) error {
+	if h.exclusive() {
+		return nil
+	}
+	cs, err := h.storedRevocations(ctx, &s.rec.ID)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errRevocationsUnread, err)
+	}
+	h.takeRevocations(ctx, s, cs)
+	s.revTaken.Store(int64(len(cs)))
+	return nil
 }
 
 // refold rebuilds a store's report folds from its stored events, leaving
 // out those above a revocation, and counts what it left out per till.
 // The caller holds s.mu.
 func (h *HQ) refold(ctx context.Context, s *storeState) error {
+	var gen uint64
+	if !h.exclusive() {
+		// Read before the events: a rollup another process writes
+		// after them has another generation, and the next upload
+		// (syncFolds) or chain refresh (syncChain) refolds again.
+		var err error
+		if gen, err = h.st.RollupGen(ctx, s.rec.ID); err != nil {
+			return fmt.Errorf("read rollup generation: %w", err)
+		}
+	}
 	a := h.newAggFor(s.rec)
 	refused := map[ledger.TillID]int{}
 	look := h.saleLookup(ctx)
@@ -116,7 +224,66 @@ func (h *HQ) refold(ctx context.Context, s *storeState) error {
 		return err
 	}
 	s.agg, s.refused = a, refused
+	if !h.exclusive() {
+		// These folds are of every stored event, so as current as the
+		// stored rollup (not written while a till is revoked, rollupOf).
+		s.gen = gen
+	}
 	h.publish(s) // a new agg: copied whole
+	return nil
+}
+
+// errRevocationsUnread is storage failing to read the revocations: the
+// request is refused for now (503), not as a revoked till's (403).
+var errRevocationsUnread = errors.New("hq: read revocations")
+
+// errRevokedAbove stops reading a revoked till's events at its
+// revocation.
+var errRevokedAbove = errors.New("above the revocation")
+
+// foldStored folds the events another HQ process on shared storage
+// stored in a store with a revoked till, up to each revocation, and
+// publishes them. Such a store's rollup is not written (rollupOf), so
+// its generation does not tell that events were stored: the heads do.
+// The caller holds s.mu.
+func (h *HQ) foldStored(ctx context.Context, s *storeState) error {
+	heads, err := h.st.Heads(ctx, s.rec.ID)
+	if err != nil {
+		return fmt.Errorf("read heads: %w", err)
+	}
+	s.heads = heads
+	look := h.saleLookup(ctx)
+	before := s.agg.events
+	for till, hd := range heads {
+		to := hd.Seq
+		if after, ok := s.revoked[till]; ok && to > after {
+			to = after
+			if s.refused == nil {
+				s.refused = map[ledger.TillID]int{}
+			}
+			s.refused[till] = int(hd.Seq - after)
+		}
+		if s.agg.applied[till] >= to {
+			continue
+		}
+		err := h.st.RangeTill(ctx, s.rec.ID, till, s.agg.applied[till], func(raw []byte) error {
+			ev, err := ledger.Decode(raw)
+			if err != nil {
+				return fmt.Errorf("stored event: %w", err)
+			}
+			if revokedAbove(s, ev) {
+				return errRevokedAbove
+			}
+			s.agg.fold(ev, look)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errRevokedAbove) {
+			return err
+		}
+	}
+	if s.agg.events != before {
+		h.publish(s)
+	}
 	return nil
 }
 

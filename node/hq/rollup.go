@@ -513,6 +513,17 @@ func (h *HQ) foldAccepted(ctx context.Context, s *storeState, accepted []*ledger
 func (h *HQ) unfold(ctx context.Context, s *storeState) {
 	ctx = context.WithoutCancel(ctx) // a request that ended must not leave the folds wrong
 	h.refreshHeads(ctx, s)
+	if len(s.revoked) > 0 {
+		// No rollup is written while a till is revoked (rollupOf): the
+		// stored one, and the events above it, may hold its refused
+		// events. Every stored event is folded, without those.
+		if err := h.refold(ctx, s); err != nil {
+			h.log.Warn("refold a store with a revoked till: refolded at the next upload", "store", s.rec.ID, "err", err)
+			s.agg = h.newAggFor(s.rec)
+			s.agg.applied = ledger.Vector{}
+		}
+		return
+	}
 	if err := h.restoreAgg(ctx, s); err != nil {
 		h.log.Warn("restore folds after a failed append: refolded at the next upload", "store", s.rec.ID, "err", err)
 		s.agg = h.newAggFor(s.rec)
@@ -601,6 +612,12 @@ func (h *HQ) syncFolds(ctx context.Context, s *storeState) {
 		// No other process writes the rollup: the stored generation is
 		// the one this process last wrote (s.gen).
 		h.refreshHeads(ctx, s)
+		return
+	}
+	if len(s.revoked) > 0 {
+		if err := h.foldStored(ctx, s); err != nil { // revoke.go
+			h.log.Warn("fold events another HQ process stored", "store", s.rec.ID, "err", err)
+		}
 		return
 	}
 	gen, err := h.st.RollupGen(ctx, s.rec.ID)

@@ -12,7 +12,8 @@ import (
 // others must see is read from storage when a request needs it: a store
 // registered by another process (adoptStore), a till certificate another
 // process verified (adoptCerts), the heads another process moved
-// (refreshHeads, rollup.go) and the events it stored (foldAccepted).
+// (refreshHeads, rollup.go), the events it stored (foldAccepted) and the
+// tills it revoked (syncRevocations, revoke.go).
 
 // adoptStore loads a store another HQ process registered, or returns nil
 // when storage does not know it either.
@@ -34,6 +35,11 @@ func (h *HQ) adoptStore(ctx context.Context, id ledger.StoreID) *storeState {
 			continue
 		}
 		s, err := h.loadStore(ctx, rec)
+		if err == nil {
+			s.mu.Lock()
+			err = h.syncRevocations(ctx, s) // revoke.go: its tills revoked there too
+			s.mu.Unlock()
+		}
 		if err != nil {
 			h.log.Warn("load a store another HQ process registered", "store", id, "err", err)
 			return nil

@@ -116,7 +116,7 @@ func (h *HQ) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeErr(w, http.StatusForbidden, hqapi.CodeUnauthorized, err.Error())
 	case errors.Is(err, hqapi.ErrBadRequest), errors.Is(err, ErrInvalid):
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
-	case errors.Is(err, ErrHeadMoved):
+	case errors.Is(err, ErrHeadMoved), errors.Is(err, errRevocationsUnread):
 		w.Header().Set("Retry-After", "1")
 		writeErr(w, http.StatusServiceUnavailable, "", err.Error())
 	default:
@@ -167,6 +167,9 @@ func (h *HQ) authenticate(r *http.Request) (ledger.StoreID, hqapi.Credentials, i
 	if err := h.Authenticate(r.Context(), store, creds.Till, cert); err != nil {
 		if errors.Is(err, ErrUnknownStore) {
 			return store, creds, http.StatusNotFound, err
+		}
+		if errors.Is(err, errRevocationsUnread) {
+			return store, creds, http.StatusServiceUnavailable, err
 		}
 		return store, creds, http.StatusForbidden, err
 	}

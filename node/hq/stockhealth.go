@@ -38,6 +38,13 @@ type LowStock struct {
 // stock.
 func (h *HQ) StockHealth(ctx context.Context, store *ledger.StoreID) ([]StoreStockHealth, error) {
 	var out []StoreStockHealth
+	var cats map[ledger.StoreID]hqapi.StoreCatalog // every store's in one read (catalog.go)
+	if l, ok := h.st.(StoreCatalogLister); ok && store == nil {
+		var err error
+		if cats, err = l.StoreCatalogs(ctx); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range h.storeList() {
 		if store != nil && *store != s.rec.ID {
 			continue
@@ -49,7 +56,16 @@ func (h *HQ) StockHealth(ctx context.Context, store *ledger.StoreID) ([]StoreSto
 		}
 		sh := StoreStockHealth{Store: s.rec.ID, Name: s.rec.Name, Low: []LowStock{}}
 		s.viewMu.RUnlock()
-		cat, err := h.st.StoreCatalog(ctx, s.rec.ID)
+		var cat hqapi.StoreCatalog
+		var err error
+		if cats != nil {
+			var ok bool
+			if cat, ok = cats[s.rec.ID]; !ok {
+				err = ErrNotFound
+			}
+		} else {
+			cat, err = h.st.StoreCatalog(ctx, s.rec.ID)
+		}
 		switch {
 		case errors.Is(err, ErrNotFound):
 			sh.NoCatalog = true

@@ -44,6 +44,14 @@ func TestHQChainTabsInTheBrowser(t *testing.T) {
 	loginHQ(t, p)
 	do(t, p, "charts", chromedp.Click(`#nav button[data-tab=charts]`), chromedp.WaitVisible("#chart-form"))
 	until(t, p, "bars drawn", `document.querySelectorAll('#chart-hours rect.chart-bar').length === 24 && document.querySelectorAll('#chart-stores rect.chart-bar').length === 1 && document.querySelectorAll('#chart-days rect.chart-bar').length >= 1`)
+	// The charts say how old their figures are, as the report table does:
+	// the served report's as_of, at most a minute before now.
+	until(t, p, "charts' figures dated", `(() => {
+		const e = document.querySelector('#chart-as-of');
+		const at = Number(e.dataset.asOf);
+		return !e.hidden && /^Charts of the figures as of .+ \(\d+ s ago\)$/.test(e.innerText.trim()) &&
+			at > Date.now() - 60000 && at <= Date.now() + 1000;
+	})()`)
 	do(t, p, "transfers", chromedp.Click(`#nav button[data-tab=transfers]`), chromedp.WaitVisible("#transfer-form"))
 	until(t, p, "the transfer in transit", `[...document.querySelectorAll('#transfer-table tbody tr')].some(r => r.innerText.includes('t-1-99') && r.innerText.includes('in transit'))`)
 	do(t, p, "low stock", chromedp.Click(`#nav button[data-tab=health]`), chromedp.WaitVisible("#health-stores"))

@@ -5,6 +5,7 @@ package hqtest
 
 import (
 	"crypto/ed25519"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/fxamacker/cbor/v2"
@@ -32,6 +33,30 @@ func NewStore(seed byte, n int) *Store {
 		t := ledgertest.NewTill(s.ID, seed+1+byte(i), uint32(i+1))
 		s.Tills = append(s.Tills, t)
 		s.Certs = append(s.Certs, t.Certificate(s.CA, fmt.Sprintf("Till %d", i+1), 1_700_000_000_000))
+	}
+	return s
+}
+
+// ChainStore returns store i of a chain (0..65535), whose CA, tills and
+// certificates have keys derived from i: `tillmesh bench chain` and the
+// chain benchmarks make hundreds (NewStore's byte seed makes at most
+// 64 stores of 3 tills).
+func ChainStore(i, tills int) *Store {
+	key := func(role byte, n int) ed25519.PrivateKey {
+		seed := make([]byte, ed25519.SeedSize)
+		seed[0], seed[1] = 0xc4, role
+		binary.BigEndian.PutUint32(seed[2:], uint32(i))
+		binary.BigEndian.PutUint32(seed[6:], uint32(n))
+		return ed25519.NewKeyFromSeed(seed)
+	}
+	s := &Store{Name: fmt.Sprintf("Store %03d", i+1), CA: key(0, 0)}
+	s.ID[0], s.ID[1] = 0xc4, 0x15
+	binary.BigEndian.PutUint32(s.ID[2:], uint32(i))
+	for n := range tills {
+		k := key(1, n)
+		t := &ledgertest.Till{Key: k, ID: ledger.TillOf(k), Store: s.ID, Number: uint32(n + 1)}
+		s.Tills = append(s.Tills, t)
+		s.Certs = append(s.Certs, t.Certificate(s.CA, fmt.Sprintf("Till %d", n+1), 1_700_000_000_000))
 	}
 	return s
 }

@@ -48,6 +48,13 @@ async function load(ev) {
   if (!res.ok) throw new Error(r.error || res.statusText);
   const byHour = Array.from({ length: 24 }, (_, i) => ({ label: String(i).padStart(2, "0"), value: 0 }));
   for (const h of r.hours || []) byHour[new Date(h.start).getHours()].value += h.total;
+  // A chain-wide report is served as last computed (chainreport.go):
+  // say how old the charts' figures are, as the reports tab does.
+  const asOf = q("#chart-as-of");
+  asOf.hidden = !r.as_of;
+  asOf.querySelector("small").textContent = r.as_of
+    ? I18N.t("hq.chart.as_of", { at: I18N.time(r.as_of), age: I18N.number(Math.round((r.age_ms || 0) / 1000), 0) }) : "";
+  asOf.dataset.asOf = r.as_of || "";
   bars(q("#chart-hours"), byHour, I18N.t("hq.chart.by_hour"));
   bars(q("#chart-stores"), (r.stores || []).map(s => ({ label: s.name, value: s.report.sales_total })), I18N.t("hq.chart.by_store"));
   bars(q("#chart-days"), (r.days || []).map(d => ({ label: d.day.slice(5), value: d.report.sales_total })), I18N.t("hq.chart.by_day"));
