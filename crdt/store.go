@@ -183,7 +183,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	opts.DAGSyncerTimeout = cfg.FetchTimeout
 	opts.NumWorkers = cfg.Workers
 	opts.MultiHeadProcessing = false // heads pile up otherwise
-	s.buf = newBufferedStore(d)
+	s.buf = newBufferedStore(d).withReadCache(crdtNS.ChildString("s"))
 	observed := &observedStore{
 		Batching:    s.buf,
 		valuePrefix: crdtNS.ChildString("s").ChildString("k").String() + "/",
