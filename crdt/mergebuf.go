@@ -221,13 +221,19 @@ func (b *bufferedStore) flush(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.flushing = nil
-	// What the cache holds of these keys may be stale now (also after a
-	// failed write: part of it may have landed). Reads that went to base
-	// before this point do not fill the cache (flushes moved on).
+	// What the cache holds of these keys is stale now: it takes what was
+	// written (after a failed write it forgets them: part of it may have
+	// landed). Reads that went to base before this point do not fill the
+	// cache (flushes moved on).
 	b.flushes++
 	if b.cache != nil {
 		for _, k := range g.order {
-			b.cache.forget(k.String())
+			s := k.String()
+			if err == nil {
+				b.cache.wrote(s, g.m[s])
+			} else {
+				b.cache.forget(s)
+			}
 		}
 	}
 	if err != nil {

@@ -37,8 +37,9 @@ const (
 // Both are bounded (readCacheValueBytes, readCacheNoTombBytes); when full,
 // an arbitrary entry goes. Correctness rests on three rules, all in
 // bufferedStore: the write buffer is read before the cache (a write is
-// seen at once); when a flush ends, every key it wrote is forgotten
-// (forget: the value and, for a tombstone, its key's noTombs entry); and
+// seen at once); when a flush ends, every key it wrote is updated (wrote:
+// a priority or value is cached as written; a tombstone drops its key's
+// noTombs entry; after a failed flush all of them are forgotten); and
 // a read that went to the datastore fills the cache only if no flush
 // ended meanwhile (bufferedStore.flushes). Nothing else writes go-ds-crdt's
 // set namespace once the Store is open (a snapshot is taken before).
@@ -137,6 +138,17 @@ func (c *readCache) forget(s string) {
 			c.tombSize -= len(key) + readCacheEntryOverhead
 		}
 	}
+}
+
+// wrote records that s now holds e in the datastore: a priority or
+// value is cached as written (the next merge of the key reads it from
+// memory), anything else is forgotten.
+func (c *readCache) wrote(s string, e bufEntry) {
+	if c.isValueKey(s) {
+		c.putVal(s, e.value, !e.deleted)
+		return
+	}
+	c.forget(s)
 }
 
 // cachedGet reads a priority or value key through the cache. ok is false

@@ -50,10 +50,14 @@ func TestReadCacheNegativePriorityInvalidatedByWrite(t *testing.T) {
 	if err := b.flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // from the datastore, then from the cache
+	_, missesBefore := cacheStats(b)
+	for range 2 { // from the cache, which took what the flush wrote
 		if v, err := b.Get(ctx, k); err != nil || len(v) != 1 || v[0] != 7 {
 			t.Fatalf("Get after the flush = %v, %v", v, err)
 		}
+	}
+	if _, m := cacheStats(b); m != missesBefore {
+		t.Errorf("%d reads went to the datastore after the flush; the cache should hold what it wrote", m-missesBefore)
 	}
 	// And back: a delete through a batch.
 	bt, _ := b.Batch(ctx)
@@ -208,5 +212,39 @@ func TestReadCacheOnBadger(t *testing.T) {
 		if has, err := b.Has(ctx, tombKey(c.key, c.block)); err != nil || has != c.want {
 			t.Errorf("Has tombstone %s/%s = %v, %v; want %v", c.key, c.block, has, err, c.want)
 		}
+	}
+}
+
+// After a failed flush (part of it may have landed) the cache forgets
+// the keys it held, and reads go to the datastore again.
+func TestReadCacheForgetsAfterAFailedFlush(t *testing.T) {
+	ctx := t.Context()
+	base := newRecording()
+	b := newBufferedStore(base).withReadCache(testSetNS)
+	k := prioKey("stock/SKU-3/t1")
+	if _, err := b.Get(ctx, k); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatal(err)
+	}
+	_ = b.Put(ctx, k, []byte{3})
+	base.failing = true
+	if err := b.flush(ctx); err == nil {
+		t.Fatal("the flush did not fail")
+	}
+	base.failing = false
+	// The write is still buffered; the cache no longer holds the key.
+	b.mu.RLock()
+	_, cached := b.cache.vals[k.String()]
+	b.mu.RUnlock()
+	if cached {
+		t.Fatal("the cache kept a key whose flush failed")
+	}
+	if v, err := b.Get(ctx, k); err != nil || len(v) != 1 || v[0] != 3 {
+		t.Fatalf("Get after a failed flush = %v, %v", v, err)
+	}
+	if err := b.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Get(ctx, k); err != nil || len(v) != 1 || v[0] != 3 {
+		t.Fatalf("Get after the retried flush = %v, %v", v, err)
 	}
 }
