@@ -323,3 +323,90 @@ func rangeEvents(t *testing.T, n *node) []*ledger.Event {
 	}
 	return evs
 }
+
+// twoPeersWithBacklog returns a and b holding the same n events of a's
+// till, and c holding none, connected to both and pulling only when told
+// (its anti-entropy interval is an hour).
+func twoPeersWithBacklog(t *testing.T, n int) (a, b, c *node) {
+	t.Helper()
+	a, b = newNode(t, 1), newNode(t, 2)
+	a.sell(t, n) // nobody listening
+	if _, err := b.db.Insert(t.Context(), rangeEvents(t, a)); err != nil {
+		t.Fatal(err)
+	}
+	c = newNode(t, 3, func(c *ledgersync.Config) { c.Interval = time.Hour })
+	connect(t, c, a)
+	connect(t, c, b)
+	return a, b, c
+}
+
+// TestPullsFromTwoPeersFetchEachEventOnce: after a partition heals, the
+// cut-off till pulls from both peers at once; the second asks only for
+// what lies beyond what the first will bring.
+func TestPullsFromTwoPeersFetchEachEventOnce(t *testing.T) {
+	const n = 2000
+	a, b, c := twoPeersWithBacklog(t, n)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, p := range []*node{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.sync.Pull(t.Context(), p.h.ID())
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.db.Vector()[ledger.TillOf(a.key)]; got != n {
+		t.Fatalf("c holds %d of a's events, want %d", got, n)
+	}
+	peers := c.sync.Peers()
+	pa, pb := peers[a.h.ID()].Pulled, peers[b.h.ID()].Pulled
+	if pa+pb != n {
+		t.Fatalf("c was sent %d events by a and %d by b: %d in all for %d events", pa, pb, pa+pb, n)
+	}
+}
+
+// TestAFailedClaimIsPulledFromAnotherPeer: a pull that claimed a's
+// events and then failed leaves nothing missing: the pull from b that
+// skipped them runs again, at once (not at the next anti-entropy round).
+func TestAFailedClaimIsPulledFromAnotherPeer(t *testing.T) {
+	const n = 500
+	a, b, c := twoPeersWithBacklog(t, n)
+	claimed, bDone := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.sync.FailAfterClaim(func(p peer.ID) bool {
+		if p != a.h.ID() {
+			return false
+		}
+		fail := false
+		once.Do(func() {
+			close(claimed)
+			<-bDone // b's pull asks while a's claim stands
+			fail = true
+		})
+		return fail
+	})
+	aErr := make(chan error, 1)
+	go func() { aErr <- c.sync.Pull(t.Context(), a.h.ID()) }()
+	<-claimed
+	if err := c.sync.Pull(t.Context(), b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.sync.Peers()[b.h.ID()].Pulled; got != 0 {
+		t.Fatalf("b sent %d events that a had claimed", got)
+	}
+	close(bDone)
+	if err := <-aErr; err == nil {
+		t.Fatal("the pull from a did not fail")
+	}
+	tillA := ledger.TillOf(a.key)
+	waitFor(t, "c has a's events from b", func() bool { return c.db.Vector()[tillA] == n })
+	if got := c.sync.Peers()[b.h.ID()].Pulled; got != n {
+		t.Errorf("b sent %d events after a's pull failed, want %d", got, n)
+	}
+}
