@@ -49,6 +49,7 @@ func (h *HQ) PutStoreCatalog(ctx context.Context, store ledger.StoreID, c hqapi.
 			return fmt.Errorf("product %d (SKU %q): %w", i, p.SKU, err)
 		}
 	}
+	defer h.catGen.Add(1) // costPrices: after the write, so no cache holds the old catalog under the new gen
 	return h.st.PutStoreCatalog(ctx, store, c)
 }
 

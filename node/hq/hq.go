@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
+	"github.com/tillmesh/tillmesh/ledger/basket"
 	"github.com/tillmesh/tillmesh/node/hq/hqapi"
 	"github.com/tillmesh/tillmesh/ui/i18n"
 )
@@ -105,6 +106,16 @@ type HQ struct {
 	// (chainreport.go).
 	views atomic.Uint64
 	chain chainViews // the materialized chain reports (chainreport.go)
+
+	// catGen counts changes to the catalog this process made (HQ's
+	// changes, stores' catalogs, stores): costs keeps the cost prices
+	// read at a gen (views.go, costPrices).
+	catGen atomic.Uint64
+	costs  struct {
+		mu     sync.Mutex
+		gen    uint64
+		prices map[string]*basket.Product
+	}
 
 	words    *i18n.Catalog // the dashboard's messages (i18n.go)
 	currency i18n.Currency
@@ -306,11 +317,13 @@ func (h *HQ) RegisterStore(ctx context.Context, id ledger.StoreID, name string, 
 		s.viewMu.Unlock()
 		s.mu.Unlock()
 		h.views.Add(1)
+		h.catGen.Add(1)
 		return nil
 	}
 	h.stores[id] = &storeState{rec: rec, certs: map[ledger.TillID]*ledger.Certificate{}, raws: map[ledger.TillID][]byte{},
 		heads: map[ledger.TillID]Head{}, agg: h.newAggFor(rec), pub: h.newAggFor(rec), spendLoad: h.spendLoaderOf(id)}
 	h.views.Add(1)
+	h.catGen.Add(1)
 	return nil
 }
 

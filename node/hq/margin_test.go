@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -117,5 +118,72 @@ func TestHQRefusesBadCostPrice(t *testing.T) {
 	p := hqapi.Product{SKU: "non", Name: "Non", Price: 4000, Currency: "UZS", Unit: ledger.Each, Cost: 2500}
 	if c, err := h.EditProduct(t.Context(), nil, p, nil, "boss"); err != nil || c.Product.Cost != 2500 {
 		t.Fatalf("a good cost: %+v %v", c.Product, err)
+	}
+}
+
+// changeCounter counts the change-log reads of a Badger HQ's storage.
+type changeCounter struct {
+	hq.Storage
+	reads atomic.Int64
+}
+
+func (c *changeCounter) AllChanges(ctx context.Context, after uint64, limit int) ([]hqapi.Change, error) {
+	c.reads.Add(1)
+	return c.Storage.AllChanges(ctx, after, limit)
+}
+
+func (c *changeCounter) Exclusive() bool { return c.Storage.(hq.Exclusive).Exclusive() }
+
+func (c *changeCounter) StoreCatalogs(ctx context.Context) (map[ledger.StoreID]hqapi.StoreCatalog, error) {
+	return c.Storage.(hq.StoreCatalogLister).StoreCatalogs(ctx)
+}
+
+// On Badger the cost prices a report reads are kept until the catalog
+// changes: reports in a row read the catalog once, and a cost edit or a
+// store's catalog is in the very next report.
+func TestCostPricesKeptUntilTheCatalogChanges(t *testing.T) {
+	ctx := t.Context()
+	store := hqtest.NewStore(92, 1)
+	st := &changeCounter{Storage: backends[0].open(t, backends[0].place(t))}
+	h := newHQ(t, st, store)
+	bread := hqapi.Product{SKU: "bread", Name: "Bread", Price: 249, Currency: "EUR", TaxRate: 700, Unit: ledger.Each, Cost: 150}
+	if err := h.PutStoreCatalog(ctx, store.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread}, At: 1}); err != nil {
+		t.Fatal(err)
+	}
+	till := store.Tills[0]
+	sale := till.MustNext(&ledger.Sale{Currency: "EUR", TaxIncluded: true, Staff: "1",
+		Lines:   []ledger.Line{{SKU: "bread", Qty: 2, UnitPrice: 249, TaxRate: 700}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 498}}}, day0)
+	if res, err := h.Ingest(ctx, store.ID, till.ID, &hqapi.Upload{Fence: 1, Events: raws([]*ledger.Event{sale}), Certs: store.EncodedCerts()}); err != nil || res.Accepted != 1 {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	cost := func(want ledger.Money) {
+		t.Helper()
+		rep := h.Report(hq.Query{Store: &store.ID})
+		if len(rep.Stores) != 1 || rep.Stores[0].Margin.Cost != want {
+			t.Fatalf("store's cost of goods %+v, want %d", rep.Stores, want)
+		}
+	}
+	cost(300)
+	before := st.reads.Load()
+	for range 3 {
+		cost(300)
+	}
+	if n := st.reads.Load() - before; n != 0 {
+		t.Fatalf("three reports with the catalog unchanged read the change log %d times, want 0", n)
+	}
+	if _, err := h.EditProduct(ctx, &store.ID, hqapi.Product{SKU: "bread", Cost: 100}, []string{hqapi.FieldCost}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	cost(200)
+	// A store's catalog sent by its relay is read by the next report.
+	before = st.reads.Load()
+	bread.Cost = 120
+	if err := h.PutStoreCatalog(ctx, store.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread}, At: 2}); err != nil {
+		t.Fatal(err)
+	}
+	cost(200) // HQ's edit stays over what the store sends
+	if n := st.reads.Load() - before; n != 1 {
+		t.Fatalf("the report after a store's catalog came read the change log %d times, want 1", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tillmesh/tillmesh/ledger"
 )
@@ -66,6 +67,41 @@ func TestDashboardTransfersAndReportCSV(t *testing.T) {
 	rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
 	if err != nil || len(rows) < 3 || rows[0][0] != "section" || rows[1][0] != "total" {
 		t.Fatalf("report CSV rows %v: %v", rows, err)
+	}
+	if resp.Header.Get("Last-Modified") == "" {
+		t.Fatalf("the chain's report CSV does not say when its figures were current (Last-Modified)")
+	}
+	// The chain's CSV is the materialized chain report's: asked again
+	// with nothing moved, it computes nothing; after an upload it
+	// reaches the new figures within a refresh.
+	waitIdle(t, h)
+	computed := h.ChainStats().Computed
+	get("/hq/api/report.csv?store=all")
+	waitIdle(t, h)
+	if n := h.ChainStats().Computed; n != computed {
+		t.Fatalf("the chain's report CSV asked again with nothing moved computed %d reports", n-computed)
+	}
+	items := func(raw []byte) string {
+		rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+		if err != nil || len(rows) < 2 {
+			t.Fatalf("report CSV rows %v: %v", rows, err)
+		}
+		return rows[1][4] // the total's items
+	}
+	before := items(raw)
+	a.record(t, &ledger.Sale{Currency: "EUR", TaxIncluded: true, Staff: "1", Lines: []ledger.Line{{SKU: "X", Qty: 3, UnitPrice: 100}},
+		Tenders: []ledger.Tender{{Kind: ledger.Cash, Amount: 300}}}, day0+3000)
+	a.upload(t, h)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, raw := get("/hq/api/report.csv?store=all")
+		if items(raw) != before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the chain's report CSV kept %s items for 20 s after a sale was uploaded", before)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, not a wait for an event
 	}
 	if resp, _ := get("/hq/api/report.csv?from=yesterday"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad date: %d, want 400", resp.StatusCode)

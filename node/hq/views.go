@@ -132,7 +132,37 @@ func (s *storeState) view() StoreView {
 // store) to the catalog product with a cost price, as HQ knows it now.
 // A catalog HQ cannot read gives no costs: the reports then show every
 // line as without a cost rather than fail.
+//
+// On storage one process alone opens (Badger) the map is kept until
+// the catalog changes here (catGen): a report then reads no storage,
+// where a read transaction waits for the uploads' commits in flight.
+// On shared storage it is read per call (another process may change
+// the catalog). The map and its products are shared: read only.
 func (h *HQ) costPrices(ctx context.Context) map[string]*basket.Product {
+	if !h.exclusive() {
+		return h.readCostPrices(ctx)
+	}
+	c := &h.costs
+	gen := h.catGen.Load()
+	c.mu.Lock()
+	if c.prices != nil && c.gen == gen {
+		out := c.prices
+		c.mu.Unlock()
+		return out
+	}
+	c.mu.Unlock()
+	out := h.readCostPrices(ctx)
+	c.mu.Lock()
+	if gen == h.catGen.Load() && (c.prices == nil || gen >= c.gen) {
+		c.prices, c.gen = out, gen
+	}
+	c.mu.Unlock()
+	return out
+}
+
+// readCostPrices reads the cost prices from the catalog in storage (an
+// empty map, logged, when it cannot be read).
+func (h *HQ) readCostPrices(ctx context.Context) map[string]*basket.Product {
 	out := map[string]*basket.Product{}
 	cat, err := h.Catalog(ctx)
 	if err != nil {
@@ -308,7 +338,8 @@ func (h *HQ) addChange(ctx context.Context, c hqapi.Change) (hqapi.Change, error
 	if c.Cursor > h.cursor {
 		h.cursor = c.Cursor
 	}
-	h.views.Add(1) // cost prices (chainreport.go)
+	h.views.Add(1)  // cost prices (chainreport.go)
+	h.catGen.Add(1) // costPrices
 	return c, nil
 }
 
