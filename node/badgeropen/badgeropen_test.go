@@ -678,7 +678,7 @@ func TestReadsLeaveFilesNotResident(t *testing.T) {
 	dir := t.TempDir()
 	opts := options(dir).WithSyncWrites(false).WithValueThreshold(1 << 10).
 		WithValueLogFileSize(4 << 20).WithCompression(boptions.None)
-	const n = 12000 // about 6 MB of tables and 6 MB of value log
+	const n = 12000 // about 3.4 MB of tables and 12 MB of value log
 	val := func(i int) []byte {
 		v := make([]byte, 500+(i%2)*1500) // odd records in the value log
 		binary.BigEndian.PutUint64(v, uint64(i)*0x9e3779b97f4a7c15)
@@ -706,8 +706,8 @@ func TestReadsLeaveFilesNotResident(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, size := mappedFiles(t, dir, ".sst"); size < 4<<20 {
-		t.Fatalf("only %d bytes of tables mapped after writing 6 MB", size)
+	if _, size := mappedFiles(t, dir, ".sst"); size < 3<<20 {
+		t.Fatalf("only %d bytes of tables mapped after writing 3.4 MB", size)
 	}
 	err = db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.DefaultIteratorOptions)

@@ -453,6 +453,13 @@ func (lf *logFile) iterate(readOnly bool, offset uint32, fn logEntry) (uint32, e
 
 	// For now, read directly from file, because it allows
 	reader := bufio.NewReader(lf.NewReader(int(offset)))
+	if lf.Fd != nil {
+		// tillmesh fork: read with pread(2), not through the mapping, so
+		// replaying a log at open or rewriting a value log file does not
+		// leave every page of it resident (see logFile.read).
+		// README.tillmesh.md.
+		reader = bufio.NewReaderSize(io.NewSectionReader(lf.Fd, int64(offset), int64(len(lf.Data))-int64(offset)), 64<<10)
+	}
 	read := &safeRead{
 		k:            make([]byte, 10),
 		v:            make([]byte, 10),
