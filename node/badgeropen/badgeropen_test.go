@@ -618,9 +618,153 @@ func TestNewTablesAreNotResident(t *testing.T) {
 	t.Logf("%d of %d bytes of the new tables resident", rss, size)
 }
 
+// TestNewValueLogIsNotResident: values are written to the value log's
+// file, not copied into its mapping (the Badger fork's
+// README.tillmesh.md), so what a till writes there is not resident in it;
+// a value still reads back.
+func TestNewValueLogIsNotResident(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/self/smaps")
+	}
+	dir := t.TempDir()
+	db, _, err := badgeropen.Open(options(dir).WithSyncWrites(false).WithValueThreshold(1 << 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wb := db.NewWriteBatch()
+	const n, size = 1000, 4 << 10 // 4 MB of values, all in the value log
+	for i := range n {
+		v := make([]byte, size) // a batch keeps the slice it is given
+		binary.BigEndian.PutUint64(v, uint64(i))
+		if err := wb.Set([]byte(fmt.Sprintf("key-%06d", i)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rss, _ := mappedFiles(t, dir, ".vlog")
+	if rss > n*size/4 {
+		t.Errorf("%d bytes of the value log resident after writing %d, want under a quarter", rss, n*size)
+	}
+	t.Logf("%d bytes of the value log resident after writing %d", rss, n*size)
+	err = db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte("key-000777"))
+		if err != nil {
+			return err
+		}
+		got, err := it.ValueCopy(nil)
+		if err == nil && (len(got) != size || binary.BigEndian.Uint64(got) != 777) {
+			err = fmt.Errorf("key-000777 reads back %d bytes starting %x", len(got), got[:8])
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The Badger fork reads tables and the value log with pread(2), not
+// through their mappings (its README.tillmesh.md), so reading every
+// record back, by iteration, by key and by a compaction, brings none of
+// their pages into the process's resident set. Upstream read through the
+// mappings, and every page read (with the kernel's fault-around, up to
+// 64 kB about it) stayed resident until the file was closed.
+func TestReadsLeaveFilesNotResident(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/self/smaps")
+	}
+	dir := t.TempDir()
+	opts := options(dir).WithSyncWrites(false).WithValueThreshold(1 << 10).
+		WithValueLogFileSize(4 << 20).WithCompression(boptions.None)
+	const n = 12000 // about 3.4 MB of tables and 12 MB of value log
+	val := func(i int) []byte {
+		v := make([]byte, 500+(i%2)*1500) // odd records in the value log
+		binary.BigEndian.PutUint64(v, uint64(i)*0x9e3779b97f4a7c15)
+		return v
+	}
+	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%06d", i)) }
+	db, _, err := badgeropen.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb := db.NewWriteBatch()
+	for i := range n {
+		if err := wb.Set(key(i), val(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopened, nothing the writes touched is mapped.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, _, err = badgeropen.Open(opts); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, size := mappedFiles(t, dir, ".sst"); size < 3<<20 {
+		t.Fatalf("only %d bytes of tables mapped after writing 3.4 MB", size)
+	}
+	err = db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		i := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(it.Item().Key(), key(i)) || !bytes.Equal(v, val(i)) {
+				return fmt.Errorf("record %d: got key %q and %d bytes of value", i, it.Item().Key(), len(v))
+			}
+			i++
+		}
+		if i != n {
+			return fmt.Errorf("iterated %d records, want %d", i, n)
+		}
+		for i := range n {
+			item, err := txn.Get(key(i))
+			if err != nil {
+				return fmt.Errorf("get record %d: %w", i, err)
+			}
+			if v, err := item.ValueCopy(nil); err != nil || !bytes.Equal(v, val(i)) {
+				return fmt.Errorf("get record %d: %d bytes, err %v", i, len(v), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flatten(1); err != nil { // a compaction reads every table
+		t.Fatal(err)
+	}
+	sst, sstSize := mappedFiles(t, dir, ".sst")
+	vlog, vlogSize := mappedFiles(t, dir, ".vlog")
+	t.Logf("resident after reading every record: %d of %d bytes of tables, %d of %d bytes of value log", sst, sstSize, vlog, vlogSize)
+	if sst > 64<<10 {
+		t.Errorf("%d of %d bytes of the tables resident after reading them, want at most 64 kB", sst, sstSize)
+	}
+	// Opening a value log file reads its header through the mapping.
+	if vlog > 256<<10 {
+		t.Errorf("%d of %d bytes of the value log resident after reading it, want at most 256 kB", vlog, vlogSize)
+	}
+}
+
 // mappedTables sums the size and the resident bytes of this process's
 // mappings of the .sst files in dir.
 func mappedTables(t *testing.T, dir string) (rss, size int64) {
+	t.Helper()
+	return mappedFiles(t, dir, ".sst")
+}
+
+// mappedFiles sums the size and the resident bytes of this process's
+// mappings of the files in dir whose names end in suffix.
+func mappedFiles(t *testing.T, dir, suffix string) (rss, size int64) {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
@@ -633,7 +777,7 @@ func mappedTables(t *testing.T, dir string) (rss, size int64) {
 			continue
 		}
 		if !strings.HasSuffix(f[0], ":") { // a mapping's header
-			in = len(f) >= 6 && strings.HasPrefix(f[5], dir) && strings.HasSuffix(f[5], ".sst")
+			in = len(f) >= 6 && strings.HasPrefix(f[5], dir) && strings.HasSuffix(f[5], suffix)
 			continue
 		}
 		if !in || len(f) < 2 {

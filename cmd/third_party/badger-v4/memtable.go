@@ -11,6 +11,7 @@ import (
 	"crypto/aes"
 	cryptorand "crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -389,6 +390,20 @@ func (lf *logFile) read(p valuePointer) (buf []byte, err error) {
 		// dropAll and iterations are running simultaneously.
 		int64(offset+valsz) > int64(lfsz) {
 		err = y.ErrEOF
+	} else if lf.Fd != nil {
+		// tillmesh fork: read with pread(2) into a buffer of the Go heap,
+		// not through the mapping, whose every page read (and, by the
+		// kernel's fault-around, up to 64 kB around it) stayed in the
+		// process's resident set until the file was closed. A value in a
+		// file being written is read from the page cache the mapping
+		// writes to. README.tillmesh.md.
+		buf = make([]byte, valsz)
+		if _, rerr := lf.Fd.ReadAt(buf, int64(offset)); rerr != nil {
+			buf, err = nil, rerr
+			if errors.Is(rerr, io.EOF) {
+				err = y.ErrEOF
+			}
+		}
 	} else {
 		buf = lf.Data[offset : offset+valsz]
 	}
@@ -438,6 +453,13 @@ func (lf *logFile) iterate(readOnly bool, offset uint32, fn logEntry) (uint32, e
 
 	// For now, read directly from file, because it allows
 	reader := bufio.NewReader(lf.NewReader(int(offset)))
+	if lf.Fd != nil {
+		// tillmesh fork: read with pread(2), not through the mapping, so
+		// replaying a log at open or rewriting a value log file does not
+		// leave every page of it resident (see logFile.read).
+		// README.tillmesh.md.
+		reader = bufio.NewReaderSize(io.NewSectionReader(lf.Fd, int64(offset), int64(len(lf.Data))-int64(offset)), 64<<10)
+	}
 	read := &safeRead{
 		k:            make([]byte, 10),
 		v:            make([]byte, 10),

@@ -852,8 +852,16 @@ func (vlog *valueLog) write(reqs []*request) error {
 			}
 		}
 
-		start := int(endOffset - n)
-		y.AssertTrue(copy(curlf.Data[start:], buf.Bytes()) == int(n))
+		// tillmesh fork: written with write(2), not copied into the
+		// mapping, so the pages written are not resident in this process
+		// (as CreateTable writes new tables; values are read with
+		// pread(2), see logFile.read). The mapping is MAP_SHARED, so a
+		// read through it would see the write; Sync (msync) syncs the
+		// file's range whoever dirtied it. README.tillmesh.md.
+		start := int64(endOffset - n)
+		if _, err := curlf.Fd.WriteAt(buf.Bytes(), start); err != nil {
+			return y.Wrapf(err, "write value log %s", curlf.path)
+		}
 
 		curlf.size.Store(endOffset)
 		return nil

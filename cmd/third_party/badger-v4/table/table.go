@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -423,8 +424,31 @@ func (t *Table) initBiggestAndSmallest() error {
 	return nil
 }
 
+// tillmesh fork: a table in a file is read with pread(2) into a buffer
+// of the Go heap, not through its mapping. Upstream read every block and
+// the index through the mapping, so every page a compaction, an iterator
+// or a point read touched (and, by the kernel's fault-around, up to 64 kB
+// around it) stayed in the process's resident set until the table was
+// deleted. A block is now the garbage collector's once the reader drops
+// it; the index (offsets and bloom filter), read at open, is kept on the
+// heap. The file's pages are in the page cache either way; nothing on
+// disk changes. A table opened in memory (Fd nil) is read from its bytes.
+// README.tillmesh.md.
 func (t *Table) read(off, sz int) ([]byte, error) {
-	return t.Bytes(off, sz)
+	if t.Fd == nil {
+		return t.Bytes(off, sz)
+	}
+	if off < 0 || sz < 0 || off+sz > t.tableSize {
+		return nil, y.ErrEOF
+	}
+	buf := make([]byte, sz)
+	if _, err := t.Fd.ReadAt(buf, int64(off)); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, y.ErrEOF
+		}
+		return nil, err
+	}
+	return buf, nil
 }
 
 func (t *Table) readNoFail(off, sz int) []byte {
@@ -473,7 +497,7 @@ func (t *Table) initIndex() (*fb.BlockOffset, error) {
 		return nil, err
 	}
 	if !t.shouldDecrypt() {
-		// If there's no encryption, this points to the mmap'ed buffer.
+		// If there is no encryption, this is the copy read at open (tillmesh fork: not the mapping).
 		t._index = index
 	}
 	t._cheap = &cheapIndex{
