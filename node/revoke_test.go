@@ -118,7 +118,12 @@ func TestRevocationTakesRefusedEventsOutOfReportsAndStock(t *testing.T) {
 	waitFor(t, "a connected to b and c", func() bool { return connected(a, 2) && connected(a, 3) })
 	seed(t, a, 2)
 	sku := node.DemoCatalog(2)[0].SKU
-	waitFor(t, "c to hold the catalog", func() bool { _, err := c.Inventory().Product(t.Context(), sku); return err == nil })
+	// b and c each sell from the catalog seeded at a: both must hold it.
+	waitFor(t, "b and c to hold the catalog", func() bool {
+		_, errB := b.Inventory().Product(t.Context(), sku)
+		_, errC := c.Inventory().Product(t.Context(), sku)
+		return errB == nil && errC == nil
+	})
 	sell(t, a, "a1", sku, 1)
 	sell(t, b, "b1", sku, 1)
 	for _, k := range []string{"c1", "c2", "c3"} {
