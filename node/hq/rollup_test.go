@@ -205,9 +205,15 @@ func TestThreeHQProcessesOneKilledMidUpload(t *testing.T) {
 			go func() {
 				<-go0
 				var err error
-				for try := 0; try < 3; try++ { // the relay retries what failed
+				// The relay retries what failed: a write another process
+				// made meanwhile (ErrRollupMoved, ErrHeadMoved: 503 to a
+				// relay) as long as it takes, anything else a few times.
+				for try, conflicts := 0, 0; try < 3 && conflicts < 100; try++ {
 					if err = send(c, h, i, batch(i, r)); err == nil || c.Err() != nil {
 						break
+					}
+					if errors.Is(err, hq.ErrRollupMoved) || errors.Is(err, hq.ErrHeadMoved) {
+						try, conflicts = try-1, conflicts+1
 					}
 				}
 				done[i] <- err

@@ -116,7 +116,9 @@ func (h *HQ) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeErr(w, http.StatusForbidden, hqapi.CodeUnauthorized, err.Error())
 	case errors.Is(err, hqapi.ErrBadRequest), errors.Is(err, ErrInvalid):
 		writeErr(w, http.StatusBadRequest, hqapi.CodeBadRequest, err.Error())
-	case errors.Is(err, ErrHeadMoved), errors.Is(err, errRevocationsUnread):
+	case errors.Is(err, ErrHeadMoved), errors.Is(err, ErrRollupMoved), errors.Is(err, errRevocationsUnread):
+		// Another HQ process wrote the store meanwhile (or its
+		// revocations could not be read): the relay retries.
 		w.Header().Set("Retry-After", "1")
 		writeErr(w, http.StatusServiceUnavailable, "", err.Error())
 	default:
