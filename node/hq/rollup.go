@@ -425,7 +425,11 @@ func (h *HQ) restoreAgg(ctx context.Context, s *storeState) error {
 	h.mu.Unlock()
 	s.rolled = a.events
 	h.publish(s) // a new agg: copied whole
-	if a.events != before || !restored {
+	// A rollup is written when events were folded: with none (a store
+	// without events yet, or one another HQ process registered and this
+	// one adopts), it would be an empty fold that moves the generation
+	// under the uploads of other processes (ErrRollupMoved) for nothing.
+	if a.events != before {
 		return h.writeRollup(ctx, s)
 	}
 	return nil
