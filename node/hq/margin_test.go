@@ -125,10 +125,14 @@ func TestHQRefusesBadCostPrice(t *testing.T) {
 type changeCounter struct {
 	hq.Storage
 	reads atomic.Int64
+	fail  atomic.Bool // the next reads fail
 }
 
 func (c *changeCounter) AllChanges(ctx context.Context, after uint64, limit int) ([]hqapi.Change, error) {
 	c.reads.Add(1)
+	if c.fail.Load() {
+		return nil, errors.New("storage unreachable")
+	}
 	return c.Storage.AllChanges(ctx, after, limit)
 }
 
@@ -186,4 +190,13 @@ func TestCostPricesKeptUntilTheCatalogChanges(t *testing.T) {
 	if n := st.reads.Load() - before; n != 1 {
 		t.Fatalf("the report after a store's catalog came read the change log %d times, want 1", n)
 	}
+	// A catalog that could not be read gives no costs to that report
+	// and is not kept: the next report reads it again.
+	if _, err := h.EditProduct(ctx, &store.ID, hqapi.Product{SKU: "bread", Cost: 110}, []string{hqapi.FieldCost}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	st.fail.Store(true)
+	cost(0)
+	st.fail.Store(false)
+	cost(220)
 }

@@ -140,7 +140,8 @@ func (s *storeState) view() StoreView {
 // the catalog). The map and its products are shared: read only.
 func (h *HQ) costPrices(ctx context.Context) map[string]*basket.Product {
 	if !h.exclusive() {
-		return h.readCostPrices(ctx)
+		out, _ := h.readCostPrices(ctx)
+		return out
 	}
 	c := &h.costs
 	gen := h.catGen.Load()
@@ -151,23 +152,23 @@ func (h *HQ) costPrices(ctx context.Context) map[string]*basket.Product {
 		return out
 	}
 	c.mu.Unlock()
-	out := h.readCostPrices(ctx)
+	out, read := h.readCostPrices(ctx)
 	c.mu.Lock()
-	if gen == h.catGen.Load() && (c.prices == nil || gen >= c.gen) {
-		c.prices, c.gen = out, gen
+	if read && gen == h.catGen.Load() && (c.prices == nil || gen >= c.gen) {
+		c.prices, c.gen = out, gen // not a failed read's empty map
 	}
 	c.mu.Unlock()
 	return out
 }
 
-// readCostPrices reads the cost prices from the catalog in storage (an
-// empty map, logged, when it cannot be read).
-func (h *HQ) readCostPrices(ctx context.Context) map[string]*basket.Product {
+// readCostPrices reads the cost prices from the catalog in storage: an
+// empty map, logged, and read false when it cannot be read.
+func (h *HQ) readCostPrices(ctx context.Context) (_ map[string]*basket.Product, read bool) {
 	out := map[string]*basket.Product{}
 	cat, err := h.Catalog(ctx)
 	if err != nil {
 		h.log.Warn("read the catalog for margins", "err", err)
-		return out
+		return out, false
 	}
 	for i := range cat.Products {
 		e := &cat.Products[i]
@@ -180,7 +181,7 @@ func (h *HQ) readCostPrices(ctx context.Context) map[string]*basket.Product {
 		}
 		out[scope+"/"+e.Product.SKU] = &e.Product
 	}
-	return out
+	return out, true
 }
 
 // Report returns sales across the stores q selects.
