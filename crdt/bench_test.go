@@ -49,9 +49,6 @@ func BenchmarkCatchUp(b *testing.B) {
 				}
 				st := c.s.Stats()
 				b.ReportMetric(float64(st.FetchRounds), "rounds")
-				if n := st.ReadCacheHits + st.ReadCacheMisses; n > 0 {
-					b.ReportMetric(float64(st.ReadCacheHits)/float64(n), "cache-hit-rate")
-				}
 			}
 			perOp := total / time.Duration(b.N)
 			b.ReportMetric(catchUpBatches/perOp.Seconds(), "nodes/s")

@@ -51,8 +51,6 @@ type bufferedStore struct {
 	mu       sync.RWMutex
 	pending  *bufGen // written since the last flush began
 	flushing *bufGen // being written to base; still read from here
-	flushes  uint64  // flushes ended (see readCache)
-	cache    *readCache
 }
 
 // bufGen is one generation of buffered writes.
@@ -82,22 +80,11 @@ func newBufferedStore(base ds.Batching) *bufferedStore {
 	return &bufferedStore{base: base, pending: newBufGen()}
 }
 
-// withReadCache puts a read cache (readcache.go) in front of base for
-// the keys of go-ds-crdt's set under setNS (<namespace>/s).
-func (b *bufferedStore) withReadCache(setNS ds.Key) *bufferedStore {
-	b.cache = newReadCache(setNS)
-	return b
-}
-
 // lookup returns the buffered entry for k, if any.
 func (b *bufferedStore) lookup(k ds.Key) (bufEntry, bool) {
 	s := k.String()
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.lookupLocked(s)
-}
-
-func (b *bufferedStore) lookupLocked(s string) (bufEntry, bool) {
 	if e, ok := b.pending.m[s]; ok {
 		return e, true
 	}
@@ -110,14 +97,6 @@ func (b *bufferedStore) lookupLocked(s string) (bufEntry, bool) {
 }
 
 func (b *bufferedStore) Get(ctx context.Context, k ds.Key) ([]byte, error) {
-	if b.cache != nil {
-		if v, found, ok, err := b.cachedGet(ctx, k); ok {
-			if err == nil && !found {
-				err = ds.ErrNotFound
-			}
-			return v, err
-		}
-	}
 	if e, ok := b.lookup(k); ok {
 		if e.deleted {
 			return nil, ds.ErrNotFound
@@ -128,14 +107,6 @@ func (b *bufferedStore) Get(ctx context.Context, k ds.Key) ([]byte, error) {
 }
 
 func (b *bufferedStore) Has(ctx context.Context, k ds.Key) (bool, error) {
-	if b.cache != nil {
-		if _, found, ok, err := b.cachedGet(ctx, k); ok {
-			return found, err
-		}
-		if found, ok, err := b.tombHas(ctx, k); ok {
-			return found, err
-		}
-	}
 	if e, ok := b.lookup(k); ok {
 		return !e.deleted, nil
 	}
@@ -221,21 +192,6 @@ func (b *bufferedStore) flush(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.flushing = nil
-	// What the cache holds of these keys is stale now: it takes what was
-	// written (after a failed write it forgets them: part of it may have
-	// landed). Reads that went to base before this point do not fill the
-	// cache (flushes moved on).
-	b.flushes++
-	if b.cache != nil {
-		for _, k := range g.order {
-			s := k.String()
-			if err == nil {
-				b.cache.wrote(s, g.m[s])
-			} else {
-				b.cache.forget(s)
-			}
-		}
-	}
 	if err != nil {
 		// Keep the writes: back under the newer ones, and first in
 		// order, for the next flush.

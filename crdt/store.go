@@ -183,7 +183,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	opts.DAGSyncerTimeout = cfg.FetchTimeout
 	opts.NumWorkers = cfg.Workers
 	opts.MultiHeadProcessing = false // heads pile up otherwise
-	s.buf = newBufferedStore(d).withReadCache(crdtNS.ChildString("s"))
+	s.buf = newBufferedStore(d)
 	observed := &observedStore{
 		Batching:    s.buf,
 		valuePrefix: crdtNS.ChildString("s").ChildString("k").String() + "/",
@@ -357,28 +357,23 @@ type Stats struct {
 	FetchErrors   uint64 // fetches from a peer that failed (another peer, or go-ds-crdt's walk, tries again)
 	ServedBlocks  uint64 // blocks sent to peers over the block protocol
 	FromSnapshot  bool   // the state came from a peer's snapshot, not a walk (snapshot.go)
-	// Merge reads answered by the read cache, and those that went to
-	// the datastore (readcache.go).
-	ReadCacheHits, ReadCacheMisses uint64
 }
 
 // Stats returns current counters.
 func (s *Store) Stats() Stats {
 	heads, height := s.Heads()
 	return Stats{
-		Heads:           len(heads),
-		Height:          height,
-		Pending:         s.bcast.pending.Load(),
-		Announcements:   s.bcast.received.Load(),
-		Pushes:          s.bcast.pushed.Load(),
-		Ignored:         s.bcast.ignored.Load(),
-		FetchRounds:     s.sync.rounds.Load(),
-		FetchedBlocks:   s.sync.fetched.Load(),
-		FetchErrors:     s.sync.fetchErrs.Load(),
-		ServedBlocks:    s.sync.served.Load(),
-		FromSnapshot:    s.fromSnapshot,
-		ReadCacheHits:   s.buf.cache.hits.Load(),
-		ReadCacheMisses: s.buf.cache.misses.Load(),
+		Heads:         len(heads),
+		Height:        height,
+		Pending:       s.bcast.pending.Load(),
+		Announcements: s.bcast.received.Load(),
+		Pushes:        s.bcast.pushed.Load(),
+		Ignored:       s.bcast.ignored.Load(),
+		FetchRounds:   s.sync.rounds.Load(),
+		FetchedBlocks: s.sync.fetched.Load(),
+		FetchErrors:   s.sync.fetchErrs.Load(),
+		ServedBlocks:  s.sync.served.Load(),
+		FromSnapshot:  s.fromSnapshot,
 	}
 }
 

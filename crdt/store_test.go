@@ -197,11 +197,6 @@ func TestCatchUpAfterPartition(t *testing.T) {
 	if n := after.FetchRounds - before.FetchRounds; n > 20 {
 		t.Errorf("c made %d fetch rounds, want few", n)
 	}
-	// 500 elements of one key: after the first, its tombstone lookups
-	// are answered from memory.
-	if n := after.ReadCacheHits - before.ReadCacheHits; n < 250 {
-		t.Errorf("c's merge read %d times from its read cache, want >= 250 (misses %d)", n, after.ReadCacheMisses-before.ReadCacheMisses)
-	}
 }
 
 // TestFetchSendsOnlyMissing checks the negotiation: a peer whose heads the

@@ -2,10 +2,8 @@ package ledgersync
 
 import (
 	"bufio"
-	"errors"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // PullFrames asks for every event on st (an empty vector, as a new till
@@ -29,16 +27,5 @@ func PullFrames(st network.Stream) ([][][]byte, error) {
 		if f.Done {
 			return frames, nil
 		}
-	}
-}
-
-// FailAfterClaim makes every pull from p fail right after it has claimed
-// what p holds, as a pull cut off mid-answer does, while fail is true.
-func (s *Syncer) FailAfterClaim(fail func(p peer.ID) bool) {
-	s.afterClaim = func(p peer.ID) error {
-		if fail(p) {
-			return errors.New("cut off after the claim (test)")
-		}
-		return nil
 	}
 }

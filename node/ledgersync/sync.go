@@ -96,8 +96,6 @@ type PeerState struct {
 	Clock    time.Time
 	LastSync time.Time
 	LastErr  string
-	// Pulled counts the events the peer sent us in pulls, in all.
-	Pulled uint64
 }
 
 // Syncer replicates the ledger with the store's other tills: new events
@@ -115,26 +113,7 @@ type Syncer struct {
 	pulling map[peer.ID]bool // a pull is running
 	again   map[peer.ID]bool // pull again when it ends
 	kick    chan peer.ID
-
-	// A pull claims what it will bring (the peer's vector, from the
-	// answer's first frame) until it ends, and later pulls ask only for
-	// what lies beyond every claim: after a partition heals, two peers
-	// no longer send the cut-off till the same thousands of events at
-	// once (BENCHMARKS.md, "Catch-up, second pass"). asking is held
-	// from a pull's request until its claim is known (one round trip,
-	// at most claimWait), so requests see the claims made before them.
-	asking chan struct{}
-	claims map[peer.ID]ledger.Vector // guarded by mu
-
-	// afterClaim, for tests, runs when a pull has made its claim; an
-	// error ends the pull there.
-	afterClaim func(peer.ID) error
 }
-
-// claimWait bounds how long a pull waits for the claim of the one that
-// asked before it; past it, it asks without (and may fetch the same
-// events twice, as all pulls did before claims).
-const claimWait = time.Second
 
 // New registers the protocol handler and joins the gossip topic.
 func New(cfg Config) (*Syncer, error) {
@@ -142,8 +121,7 @@ func New(cfg Config) (*Syncer, error) {
 		return nil, err
 	}
 	s := &Syncer{cfg: cfg, log: cfg.Logger, peers: map[peer.ID]*PeerState{},
-		pulling: map[peer.ID]bool{}, again: map[peer.ID]bool{}, kick: make(chan peer.ID, 256),
-		asking: make(chan struct{}, 1), claims: map[peer.ID]ledger.Vector{}}
+		pulling: map[peer.ID]bool{}, again: map[peer.ID]bool{}, kick: make(chan peer.ID, 256)}
 	name := Topic(cfg.Store)
 	if err := cfg.PubSub.RegisterTopicValidator(name, s.validate); err != nil {
 		return nil, fmt.Errorf("ledgersync: validator: %w", err)
@@ -342,7 +320,7 @@ func (s *Syncer) peer(p peer.ID) *PeerState {
 	return st
 }
 
-func (s *Syncer) pull(ctx context.Context, p peer.ID) (err error) {
+func (s *Syncer) pull(ctx context.Context, p peer.ID) error {
 	st, err := s.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "ledger"), p, Protocols()...)
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
@@ -352,44 +330,11 @@ func (s *Syncer) pull(ctx context.Context, p peer.ID) (err error) {
 		st.SetDeadline(dl)
 	}
 	w, r := bufio.NewWriter(st), bufio.NewReaderSize(st, 64<<10)
-
-	// Ask after the pull before us has claimed, and for nothing claimed.
-	release, err := s.waitToAsk(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
 	mine := s.cfg.DB.Vector()
-	ask := mine.Clone()
-	s.mu.Lock()
-	for q, c := range s.claims {
-		if q == p {
-			continue
-		}
-		for till, seq := range c {
-			if seq > ask[till] {
-				ask[till] = seq
-			}
-		}
-	}
-	s.mu.Unlock()
-	if err := writeMsg(w, request{Vector: ask, Now: s.cfg.Now().UnixMilli()}); err != nil {
+	if err := writeMsg(w, request{Vector: mine, Now: s.cfg.Now().UnixMilli()}); err != nil {
 		return fmt.Errorf("send request: %w", err)
 	}
 	st.CloseWrite()
-	claimed := false
-	defer func() {
-		if !claimed {
-			return
-		}
-		s.mu.Lock()
-		delete(s.claims, p)
-		s.mu.Unlock()
-		if err != nil {
-			// Pulls that skipped what we claimed must ask again.
-			s.claimFailed(p)
-		}
-	}()
 	first := true
 	for {
 		var f frame
@@ -399,18 +344,6 @@ func (s *Syncer) pull(ctx context.Context, p peer.ID) (err error) {
 		if first {
 			first = false
 			theirs := ledger.Vector(f.Vector)
-			if !ask.Covers(theirs) {
-				s.mu.Lock()
-				s.claims[p] = theirs
-				s.mu.Unlock()
-				claimed = true
-			}
-			release()
-			if s.afterClaim != nil {
-				if err := s.afterClaim(p); err != nil {
-					return err
-				}
-			}
 			skew := time.Duration(f.Now-s.cfg.Now().UnixMilli()) * time.Millisecond
 			s.mu.Lock()
 			ps := s.peer(p)
@@ -433,9 +366,6 @@ func (s *Syncer) pull(ctx context.Context, p peer.ID) (err error) {
 					evs = append(evs, ev)
 				}
 			}
-			s.mu.Lock()
-			s.peer(p).Pulled += uint64(len(f.Events))
-			s.mu.Unlock()
 			res, err := s.cfg.DB.Insert(ctx, evs)
 			if err != nil {
 				return fmt.Errorf("store pulled events: %w", err)
@@ -448,42 +378,6 @@ func (s *Syncer) pull(ctx context.Context, p peer.ID) (err error) {
 			s.mu.Unlock()
 			return nil
 		}
-	}
-}
-
-// waitToAsk waits until no other pull is between its request and its
-// claim, or claimWait. release (idempotent) lets the next one ask.
-func (s *Syncer) waitToAsk(ctx context.Context) (release func(), err error) {
-	t := time.NewTimer(claimWait)
-	defer t.Stop()
-	select {
-	case s.asking <- struct{}{}:
-	case <-t.C:
-		return func() {}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	var once sync.Once
-	free := func() { once.Do(func() { <-s.asking }) }
-	stop := time.AfterFunc(claimWait, free)
-	return func() { stop.Stop(); free() }, nil
-}
-
-// claimFailed runs when a pull from p ended with an error after it had
-// claimed: every pull running may have skipped events only p was to
-// bring, and those that ended meanwhile did, so every peer is pulled
-// again (with p's claim gone).
-func (s *Syncer) claimFailed(p peer.ID) {
-	s.mu.Lock()
-	peers := make([]peer.ID, 0, len(s.peers))
-	for q := range s.peers {
-		if q != p {
-			peers = append(peers, q)
-		}
-	}
-	s.mu.Unlock()
-	for _, q := range peers {
-		s.PeerJoined(q)
 	}
 }
 
