@@ -695,7 +695,14 @@ function renderCart() {
 
 function perKg(m) { return L('till.sale.per_kg', { amount: money(m) }); }
 
-function cartChanged(c, selectLast) {
+// cartChanged shows c, the whole cart as the till last left it. A cart
+// older than the one shown is stale and dropped: an edit's answer can
+// come back after the event stream already brought a later cart (a
+// serial scan, another screen), and shown it would hide the later lines.
+// The first cart of a new stream is taken whatever its version (the till
+// may have restarted and counts its versions anew).
+function cartChanged(c, selectLast, fromNewStream) {
+  if (state.cart && c.version < state.cart.version && !fromNewStream) return;
   const grew = !state.cart || c.lines.length > state.cart.lines.length;
   state.cart = c;
   if (selectLast || grew) state.sel = c.lines.length - 1;
@@ -1969,7 +1976,9 @@ function connectEvents() {
     live(false);
     if (es.readyState === EventSource.CLOSED && state.es === es) setTimeout(checkSession, 2000);
   });
-  es.addEventListener('cart', (e) => { cartChanged(JSON.parse(e.data)); });
+  let first = true;
+  es.addEventListener('hello', () => { first = true; });
+  es.addEventListener('cart', (e) => { cartChanged(JSON.parse(e.data), false, first); first = false; });
   es.addEventListener('stock', (e) => onStock(JSON.parse(e.data)));
   es.addEventListener('status', (e) => onStatus(JSON.parse(e.data)));
   es.addEventListener('product', () => { if (state.view === 'catalog') loadCatalog(); });
