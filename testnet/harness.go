@@ -237,22 +237,39 @@ func (st *store) live() []*slot {
 // and restart, and while it is down the other tills keep dialing it: a
 // port from the ephemeral range (what binding port 0 gives) can meanwhile
 // become the source port of one of those dials, and the restarted till
-// then cannot listen (seen once in 60 chaos runs).
+// then cannot listen (seen once in 60 chaos runs). A port is handed out
+// once per process: the port is only reserved by the till that binds it
+// later, so two calls before that bind could otherwise both get it.
 func FreePort() (int, error) {
 	low, high := 20000, ephemeralLow()-1
 	if high <= low {
 		low = 1024
 	}
+	handed.Lock()
+	defer handed.Unlock()
 	for range 200 {
 		port := low + rand.IntN(high-low+1)
+		if handed.ports[port] {
+			continue
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
 		l.Close()
+		if handed.ports == nil {
+			handed.ports = map[int]bool{}
+		}
+		handed.ports[port] = true
 		return port, nil
 	}
 	return 0, fmt.Errorf("no free TCP port in %d-%d", low, high)
+}
+
+// handed is the ports FreePort gave out in this process.
+var handed struct {
+	sync.Mutex
+	ports map[int]bool
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (Linux

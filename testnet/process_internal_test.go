@@ -24,3 +24,20 @@ func TestChildEnvKeepsMeasuringVariables(t *testing.T) {
 		t.Fatalf("childEnv = %q, want %q", got, want)
 	}
 }
+
+// FreePort never gives one port twice in a process: a till binds its
+// ports only when it starts, so a second call before that could get the
+// same one and one of the two tills could not listen.
+func TestFreePortGivesEachPortOnce(t *testing.T) {
+	seen := map[int]bool{}
+	for range 500 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p] {
+			t.Fatalf("port %d given twice", p)
+		}
+		seen[p] = true
+	}
+}
