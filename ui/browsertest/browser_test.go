@@ -936,6 +936,13 @@ func TestFirstRunInTheBrowser(t *testing.T) {
 		open, err := a.SetupOpen(t.Context())
 		return err == nil && !open
 	})
+	// The set-up page sends the person to the login page by itself a
+	// moment later; logging in before that navigation lands had it cut
+	// the login's own navigation short ("target navigated").
+	waitFor(t, "the set-up page gone to the login page", func() bool {
+		at, err := chromedp.Run(p, chromedp.Evaluate[bool](`location.pathname === '/' && !!document.querySelector('#login-staff')`))
+		return err == nil && at
+	})
 	login(t, p, a.url, "1", "2468")
 	until(t, p, "the back office", `!document.querySelector('#nav button[data-view="settings"]').hidden && document.body.classList.contains('manager')`)
 	if _, _, open, _ := a.SetupCode(t.Context()); open {
