@@ -67,6 +67,8 @@ func benchChainCommand() *cli.Command {
 			&cli.StringFlag{Name: "dir", Usage: "work directory (default: a temporary one, removed after)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the workload"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the dashboard queries at the end size to this file"},
+			&cli.StringFlag{Name: "trace-slow", Usage: "keep an execution trace of the last seconds in memory during the upload and write it to `FILE`.1, .2, .3 when a dashboard query takes longer than --trace-over"},
+			&cli.DurationFlag{Name: "trace-over", Value: 200 * time.Millisecond, Usage: "with --trace-slow: how long a query during the upload takes before the trace is written"},
 		},
 		Action: benchChain,
 	}
@@ -185,6 +187,11 @@ func benchChain(c *cli.Context) error {
 
 	// Upload every store's day while a dashboard client asks every query
 	// in turn, pausing --query-every after each.
+	tracer, err := startSlowTracer(c.String("trace-slow"), c.Duration("trace-over"), 3)
+	if err != nil {
+		return err
+	}
+	rt0 := readRuntime()
 	qctx, stopQueries := context.WithCancel(ctx)
 	during := make([]queryFigures, len(queries))
 	qdone := make(chan struct{})
@@ -200,6 +207,10 @@ func benchChain(c *cli.Context) error {
 				during[i].err = err
 			default:
 				during[i].took = append(during[i].took, d)
+				if err := tracer.observe(d, queries[i].name); err != nil {
+					during[i].failed++
+					during[i].err = err
+				}
 				if age >= 0 {
 					during[i].ages = append(during[i].ages, age)
 				}
@@ -214,6 +225,8 @@ func benchChain(c *cli.Context) error {
 	up, err := uploadChain(ctx, run.base, chain, c.Int("batch"), c.Int("relays"), c.Float64("speed"), c.Duration("day"))
 	stopQueries()
 	<-qdone
+	rt := readRuntime().since(rt0)
+	traces := tracer.stop()
 	if err != nil {
 		return err
 	}
@@ -245,6 +258,10 @@ func benchChain(c *cli.Context) error {
 			line += fmt.Sprintf("  %d failed, the last with: %v", f.failed, f.err)
 		}
 		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintf(w, "runtime during the upload (HQ, relays and dashboard client share this process): %s\n", rt)
+	for _, t := range traces {
+		fmt.Fprintf(w, "execution trace of a slow query: %s (go tool trace)\n", t)
 	}
 
 	// How long after the upload the chain report served has every event.
