@@ -67,6 +67,7 @@ func benchChainCommand() *cli.Command {
 			&cli.StringFlag{Name: "dir", Usage: "work directory (default: a temporary one, removed after)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the workload"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the dashboard queries at the end size to this file"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile of this process (HQ and the generator's events) after the upload to `FILE`"},
 			&cli.StringFlag{Name: "trace-slow", Usage: "keep an execution trace of the last seconds in memory during the upload and write it to `FILE`.1, .2, .3 when a dashboard query takes longer than --trace-over"},
 			&cli.DurationFlag{Name: "trace-over", Value: 200 * time.Millisecond, Usage: "with --trace-slow: how long a query during the upload takes before the trace is written"},
 		},
@@ -262,6 +263,12 @@ func benchChain(c *cli.Context) error {
 	fmt.Fprintf(w, "runtime during the upload (HQ, relays and dashboard client share this process): %s\n", rt)
 	for _, t := range traces {
 		fmt.Fprintf(w, "execution trace of a slow query: %s (go tool trace)\n", t)
+	}
+
+	if path := c.String("memprofile"); path != "" {
+		if err := writeHeapProfile(path); err != nil {
+			return err
+		}
 	}
 
 	// How long after the upload the chain report served has every event.

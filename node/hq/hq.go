@@ -116,6 +116,13 @@ type HQ struct {
 		gen    uint64
 		prices map[string]*basket.Product
 	}
+	// cats keeps every store's reported catalog read at a gen, for
+	// stock health (views.go, storeCatalogs).
+	cats struct {
+		mu  sync.Mutex
+		gen uint64
+		m   map[ledger.StoreID]hqapi.StoreCatalog
+	}
 
 	words    *i18n.Catalog // the dashboard's messages (i18n.go)
 	currency i18n.Currency

@@ -124,8 +124,9 @@ func TestHQRefusesBadCostPrice(t *testing.T) {
 // changeCounter counts the change-log reads of a Badger HQ's storage.
 type changeCounter struct {
 	hq.Storage
-	reads atomic.Int64
-	fail  atomic.Bool // the next reads fail
+	reads    atomic.Int64
+	catReads atomic.Int64 // StoreCatalogs
+	fail     atomic.Bool  // the next reads fail
 }
 
 func (c *changeCounter) AllChanges(ctx context.Context, after uint64, limit int) ([]hqapi.Change, error) {
@@ -139,7 +140,72 @@ func (c *changeCounter) AllChanges(ctx context.Context, after uint64, limit int)
 func (c *changeCounter) Exclusive() bool { return c.Storage.(hq.Exclusive).Exclusive() }
 
 func (c *changeCounter) StoreCatalogs(ctx context.Context) (map[ledger.StoreID]hqapi.StoreCatalog, error) {
+	c.catReads.Add(1)
+	if c.fail.Load() {
+		return nil, errors.New("storage unreachable")
+	}
 	return c.Storage.(hq.StoreCatalogLister).StoreCatalogs(ctx)
+}
+
+// On Badger stock health keeps the stores' catalogs it read until the
+// catalog changes here: the dashboard asking it again and again while
+// relays upload reads no storage (a read transaction waits for the
+// uploads' commits in flight), and a store's new catalog is in the very
+// next answer.
+func TestStockHealthKeepsCatalogsUntilTheyChange(t *testing.T) {
+	ctx := t.Context()
+	a, b := hqtest.NewStore(93, 1), hqtest.NewStore(94, 1)
+	st := &changeCounter{Storage: backends[0].open(t, backends[0].place(t))}
+	h := newHQ(t, st, a, b)
+	bread := hqapi.Product{SKU: "bread", Name: "Bread", Price: 249, Currency: "EUR", TaxRate: 700, Unit: ledger.Each, Reorder: 5}
+	if err := h.PutStoreCatalog(ctx, a.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread}, At: 1}); err != nil {
+		t.Fatal(err)
+	}
+	low := func(id ledger.StoreID, want int64) {
+		t.Helper()
+		for _, one := range []*ledger.StoreID{nil, &id} {
+			sh, err := h.StockHealth(ctx, one)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range sh {
+				if s.Store != id {
+					continue
+				}
+				if len(s.Low) != 1 || s.Low[0].Reorder != want {
+					t.Fatalf("store %s low stock %+v, want bread at reorder point %d", id, s.Low, want)
+				}
+			}
+		}
+	}
+	low(a.ID, 5)
+	before := st.catReads.Load()
+	for range 3 {
+		low(a.ID, 5)
+	}
+	if n := st.catReads.Load() - before; n != 0 {
+		t.Fatalf("six stock health answers with the catalogs unchanged read them %d times, want 0", n)
+	}
+	bread.Reorder = 8
+	if err := h.PutStoreCatalog(ctx, a.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread}, At: 2}); err != nil {
+		t.Fatal(err)
+	}
+	low(a.ID, 8)
+	if n := st.catReads.Load() - before; n != 1 {
+		t.Fatalf("stock health after a store's catalog came read the catalogs %d times, want 1", n)
+	}
+	// A read that failed is an error, and is not kept.
+	bread.Reorder = 9
+	if err := h.PutStoreCatalog(ctx, b.ID, hqapi.StoreCatalog{Products: []hqapi.Product{bread}, At: 3}); err != nil {
+		t.Fatal(err)
+	}
+	st.fail.Store(true)
+	if _, err := h.StockHealth(ctx, nil); err == nil {
+		t.Fatal("stock health with the catalogs unreadable: no error")
+	}
+	st.fail.Store(false)
+	low(b.ID, 9)
+	low(a.ID, 8)
 }
 
 // On Badger the cost prices a report reads are kept until the catalog

@@ -38,10 +38,10 @@ type LowStock struct {
 // stock.
 func (h *HQ) StockHealth(ctx context.Context, store *ledger.StoreID) ([]StoreStockHealth, error) {
 	var out []StoreStockHealth
-	var cats map[ledger.StoreID]hqapi.StoreCatalog // every store's in one read (catalog.go)
-	if l, ok := h.st.(StoreCatalogLister); ok && store == nil {
+	var cats map[ledger.StoreID]hqapi.StoreCatalog // every store's in one read, kept while unchanged (views.go)
+	if store == nil || h.exclusive() {
 		var err error
-		if cats, err = l.StoreCatalogs(ctx); err != nil {
+		if cats, err = h.storeCatalogs(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -161,6 +161,43 @@ func (h *HQ) costPrices(ctx context.Context) map[string]*basket.Product {
 	return out
 }
 
+// storeCatalogs returns every store's reported catalog in one read, or
+// nil, nil when the storage reads them one by one (not a
+// StoreCatalogLister). As costPrices does, on storage one process alone
+// opens it keeps the map until the catalog changes here (catGen): stock
+// health then reads no storage while uploads commit (a Badger read
+// transaction waits for the commits in flight: 214 ms of a 328 ms
+// answer in an execution trace at 3M events). The map is shared: read
+// only.
+func (h *HQ) storeCatalogs(ctx context.Context) (map[ledger.StoreID]hqapi.StoreCatalog, error) {
+	l, ok := h.st.(StoreCatalogLister)
+	if !ok {
+		return nil, nil
+	}
+	if !h.exclusive() {
+		return l.StoreCatalogs(ctx)
+	}
+	c := &h.cats
+	gen := h.catGen.Load()
+	c.mu.Lock()
+	if c.m != nil && c.gen == gen {
+		out := c.m
+		c.mu.Unlock()
+		return out, nil
+	}
+	c.mu.Unlock()
+	out, err := l.StoreCatalogs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if gen == h.catGen.Load() && (c.m == nil || gen >= c.gen) {
+		c.m, c.gen = out, gen
+	}
+	c.mu.Unlock()
+	return out, nil
+}
+
 // readCostPrices reads the cost prices from the catalog in storage: an
 // empty map, logged, and read false when it cannot be read.
 func (h *HQ) readCostPrices(ctx context.Context) (_ map[string]*basket.Product, read bool) {
