@@ -1,5 +1,7 @@
 package hq
 
+import "github.com/tillmesh/tillmesh/ledger"
+
 // DropChainAnswers forgets every materialized chain report that no
 // refresh is computing, so a benchmark can weigh the heap they kept.
 func (h *HQ) DropChainAnswers() {
@@ -12,3 +14,15 @@ func (h *HQ) DropChainAnswers() {
 		}
 	}
 }
+
+// SpendRecordsHeld is how many sale records a store's over-spend
+// tracker holds in memory (overspend.go).
+func (h *HQ) SpendRecordsHeld(id ledger.StoreID) int {
+	s := h.store(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.agg.spends.sales)
+}
+
+// SpendKeep is spendKeep.
+const SpendKeep = spendKeep

@@ -105,3 +105,61 @@ func testOverspendsAtHQ(t *testing.T, b backend) {
 	last.Close()
 	again(open())
 }
+
+// The tracker keeps a bounded number of sale records in memory: a store
+// refunding sale after sale does not grow HQ's memory with its history.
+// A record it dropped is read back from storage when a later refund
+// needs it, so an over-spend across that refund is still found.
+func TestOverspendRecordsBounded(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		store := hqtest.NewStore(41, 2)
+		h := newHQ(t, b.open(t, b.place(t)), store)
+		t1, t2 := store.Tills[0], store.Tills[1]
+		line0 := []ledger.RefundLine{{Line: 0, SKU: "1001", Qty: 2, Amount: 238, Tax: 16, Rate: 700}}
+		cash := []ledger.Tender{{Kind: ledger.Cash, Amount: 238}}
+		n := 3 * hq.SpendKeep
+		var sales []*ledger.Event
+		at := day0
+		for range n {
+			at++
+			sales = append(sales, t1.MustNext(ledgertest.Sale3(), at))
+		}
+		var refunds []*ledger.Event
+		for i, s := range sales {
+			at++
+			refunds = append(refunds, t2.MustNext(&ledger.Refund{Sale: s.ID(), Currency: "EUR", Staff: "2", Lines: line0, Tenders: cash,
+				Grant: &ledger.GrantRef{Owner: t1.ID, N: uint64(i + 1)}}, at))
+		}
+		upload := func(till ledger.TillID, evs []*ledger.Event, certs bool) {
+			t.Helper()
+			for lo := 0; lo < len(evs); lo += 100 {
+				u := &hqapi.Upload{Fence: 1, Events: raws(evs[lo:min(lo+100, len(evs))])}
+				if certs {
+					u.Certs = store.EncodedCerts()
+				}
+				if res, err := h.Ingest(ctx, store.ID, till, u); err != nil || len(res.Rejected) != 0 {
+					t.Fatalf("upload: %+v %v", res, err)
+				}
+			}
+		}
+		upload(t1.ID, sales, true)
+		upload(t2.ID, refunds, true)
+		if held := h.SpendRecordsHeld(store.ID); held > hq.SpendKeep {
+			t.Fatalf("%d refunded sales: %d records held in memory, want at most %d", n, held, hq.SpendKeep)
+		}
+		if os := h.Overspends(ctx, &store.ID); len(os) != 0 {
+			t.Fatalf("over-spends after one refund each: %+v", os)
+		}
+		// The first sale's record was dropped; refunding it again reads
+		// it back and finds the sale refunded twice over.
+		at++
+		again := t1.MustNext(&ledger.Refund{Sale: sales[0].ID(), Currency: "EUR", Staff: "1", Lines: line0, Tenders: cash,
+			Offline: &ledger.OfflineSpend{Owner: t1.ID, Approver: "3"}}, at)
+		upload(t1.ID, []*ledger.Event{again}, false)
+		os := h.Overspends(ctx, &store.ID)
+		if len(os) != 1 || os[0].Sale != sales[0].ID() || os[0].Over != 238 || len(os[0].Spends) != 2 {
+			t.Fatalf("over-spends after the first sale's second refund: %+v", os)
+		}
+	})
+}

@@ -576,6 +576,7 @@ func (s *storeState) rolledUp(r *Rollup) {
 		// not in memory is read from them.
 		s.agg.spends.load = s.spendLoad
 	}
+	s.agg.spends.forget()
 	s.rolled = s.agg.events
 	s.gen = r.Gen + 1
 }
