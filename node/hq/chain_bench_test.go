@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,39 +162,28 @@ func BenchmarkChainReportMemory(b *testing.B) {
 	stores, perStore := *chainMemStores, *chainMemEvents
 	start := day0 + (7 * time.Hour).Milliseconds()
 	step := max((12*time.Hour).Milliseconds()/int64(perStore), 1)
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var failed atomic.Value
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < stores; i = int(next.Add(1) - 1) {
-				s := hqtest.ChainStore(i, 3)
-				if err := h.RegisterStore(ctx, s.ID, s.Name, s.CAPublic()); err != nil {
-					failed.Store(err)
-					return
-				}
-				w := hqtest.NewWorkload(s, rand.New(rand.NewPCG(1, uint64(i))))
-				evs := make([]*ledger.Event, 0, perStore)
-				for k := range perStore {
-					evs = append(evs, w.Next(k%3, start+int64(k)*step))
-				}
-				for k := 0; k < len(evs); k += 1000 {
-					u := &hqapi.Upload{Fence: 1, Events: raws(evs[k:min(k+1000, len(evs))])}
-					if k == 0 {
-						u.Certs = s.EncodedCerts()
-					}
-					if res, err := h.Ingest(ctx, s.ID, s.Tills[0].ID, u); err != nil || len(res.Rejected) > 0 {
-						failed.Store(fmt.Errorf("store %d: %v %+v", i, err, res.Rejected))
-						return
-					}
-				}
+	err := hqtest.EachStore(stores, func(i int) error {
+		s := hqtest.ChainStore(i, 3)
+		if err := h.RegisterStore(ctx, s.ID, s.Name, s.CAPublic()); err != nil {
+			return err
+		}
+		w := hqtest.NewWorkload(s, rand.New(rand.NewPCG(1, uint64(i))))
+		evs := make([]*ledger.Event, 0, perStore)
+		for k := range perStore {
+			evs = append(evs, w.Next(k%3, start+int64(k)*step))
+		}
+		for k := 0; k < len(evs); k += 1000 {
+			u := &hqapi.Upload{Fence: 1, Events: raws(evs[k:min(k+1000, len(evs))])}
+			if k == 0 {
+				u.Certs = s.EncodedCerts()
 			}
-		}()
-	}
-	wg.Wait()
-	if err := failed.Load(); err != nil {
+			if res, err := h.Ingest(ctx, s.ID, s.Tills[0].ID, u); err != nil || len(res.Rejected) > 0 {
+				return fmt.Errorf("store %d: %v %+v", i, err, res.Rejected)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		b.Fatal(err)
 	}
 	day := time.UnixMilli(start).UTC().Format(time.DateOnly)

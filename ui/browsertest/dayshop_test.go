@@ -283,20 +283,7 @@ func TestSerialScanNotHiddenByAnOlderAnswer(t *testing.T) {
 	// The keyboard scan's answer (one line) is held back until the page
 	// shows the serial scan's cart (two lines); __staleSeen is set once
 	// the page has handled the held answer.
-	js[bool](t, p, `(() => {
-		const real = window.fetch;
-		window.fetch = async (path, opts) => {
-			if (!(opts && opts.method === 'POST' && String(path).endsWith('/api/cart/lines'))) return real(path, opts);
-			const res = await real(path, opts);
-			window.__held = true;
-			const t0 = Date.now();
-			while (document.querySelectorAll('#cart-lines tr').length !== 2 && Date.now() - t0 < 20000) await new Promise((r) => setTimeout(r, 10));
-			const body = await res.json();
-			res.json = async () => { setTimeout(() => { window.__staleSeen = true; }, 0); return body; };
-			return res;
-		};
-		return true;
-	})()`)
+	holdFirstCartAnswer(t, p, `document.querySelectorAll('#cart-lines tr').length === 2`)
 	wedge(t, p, cat[0].Barcodes[0])
 	until(t, p, "the keyboard scan's answer held", `window.__held === true`)
 	waitFor(t, "the serial scanner connected", func() bool { return set.Scanner.Connected() > 0 })
@@ -307,4 +294,30 @@ func TestSerialScanNotHiddenByAnOlderAnswer(t *testing.T) {
 	if n := js[int](t, p, `document.querySelectorAll('#cart-lines tr').length`); n != 2 {
 		t.Fatalf("after the keyboard scan's answer came after the serial scan's cart the screen shows %d lines, want 2", n)
 	}
+}
+
+// holdFirstCartAnswer holds the answer to the page's first POST
+// /api/cart/lines back until cond (a JavaScript expression) holds, at
+// most 20 s, as a busy till may answer late. The page sets
+// window.__held when that answer arrives and window.__staleSeen once
+// it has handled it.
+func holdFirstCartAnswer(t *testing.T, p context.Context, cond string) {
+	t.Helper()
+	js[bool](t, p, fmt.Sprintf(`(() => {
+		const real = window.fetch;
+		let n = 0;
+		window.fetch = async (path, opts) => {
+			if (!(opts && opts.method === 'POST' && String(path).endsWith('/api/cart/lines'))) return real(path, opts);
+			const i = ++n;
+			const res = await real(path, opts);
+			if (i !== 1) return res;
+			window.__held = true;
+			const t0 = Date.now();
+			while (!(%s) && Date.now() - t0 < 20000) await new Promise((r) => setTimeout(r, 10));
+			const body = await res.json();
+			res.json = async () => { setTimeout(() => { window.__staleSeen = true; }, 0); return body; };
+			return res;
+		};
+		return true;
+	})()`, cond))
 }

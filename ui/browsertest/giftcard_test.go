@@ -57,22 +57,7 @@ func TestGiftCardTender(t *testing.T) {
 	// answer: the older answer must not replace the newer cart. Its
 	// handling done (the macrotask after its body is read), the page
 	// sets __staleSeen.
-	js[bool](t, p, `(() => {
-		const real = window.fetch;
-		let n = 0;
-		window.fetch = async (path, opts) => {
-			if (!(opts && opts.method === 'POST' && String(path).endsWith('/api/cart/lines'))) return real(path, opts);
-			const i = ++n;
-			const res = await real(path, opts);
-			if (i !== 1) return res;
-			const t0 = Date.now();
-			while (document.querySelector('#t-items').textContent !== '2' && Date.now() - t0 < 20000) await new Promise((r) => setTimeout(r, 10));
-			const body = await res.json();
-			res.json = async () => { setTimeout(() => { window.__staleSeen = true; }, 0); return body; };
-			return res;
-		};
-		return true;
-	})()`)
+	holdFirstCartAnswer(t, p, `document.querySelector('#t-items').textContent === '2'`)
 	wedge(t, p, cat[0].Barcodes[0])
 	wedge(t, p, cat[0].Barcodes[0])
 	// Both scans' answers, not just the first: a total read between them

@@ -7,6 +7,9 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -207,4 +210,27 @@ func Reencode(e *ledger.Event) ([]byte, error) {
 	}
 	return em.Marshal(wire{Store: e.Store, Till: e.Till, Seq: e.Seq, Prev: e.Prev, Time: e.Time,
 		Kind: e.Kind(), Body: body, Key: e.Key, Sig: e.Sig})
+}
+
+// EachStore calls f for every store index 0..n-1, on every core, and
+// returns the first error; after one, no further index is started.
+func EachStore(n int, f func(i int) error) error {
+	var next atomic.Int64
+	var once sync.Once
+	var first error
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n && !failed.Load(); i = int(next.Add(1) - 1) {
+				if err := f(i); err != nil {
+					once.Do(func() { first = err })
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
