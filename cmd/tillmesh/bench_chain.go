@@ -274,12 +274,6 @@ func benchChain(c *cli.Context) error {
 		fmt.Fprintf(w, "execution trace of a slow query: %s (go tool trace)\n", t)
 	}
 
-	if path := c.String("memprofile"); path != "" {
-		if err := writeHeapProfile(path); err != nil {
-			return err
-		}
-	}
-
 	// How long after the upload the chain report served has every event.
 	var wantSales int
 	for _, cs := range chain {
@@ -296,6 +290,11 @@ func benchChain(c *cli.Context) error {
 		return fmt.Errorf("the chain report did not reach the %d sales uploaded within a minute: %w", wantSales, err)
 	}
 	fmt.Fprintf(w, "chain report exact (%d sales) %v after the upload ended, at the %d. query\n", wantSales, time.Since(t1).Round(time.Millisecond), asked)
+	if path := c.String("memprofile"); path != "" {
+		if err := writeHeapProfile(path); err != nil {
+			return err
+		}
+	}
 
 	// The dashboard's queries at the end size, after the upload.
 	if path := c.String("cpuprofile"); path != "" {
