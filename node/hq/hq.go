@@ -111,18 +111,10 @@ type HQ struct {
 	// changes, stores' catalogs, stores): costs keeps the cost prices
 	// read at a gen (views.go, costPrices).
 	catGen atomic.Uint64
-	costs  struct {
-		mu     sync.Mutex
-		gen    uint64
-		prices map[string]*basket.Product
-	}
+	costs  genCache[map[string]*basket.Product]
 	// cats keeps every store's reported catalog read at a gen, for
 	// stock health (views.go, storeCatalogs).
-	cats struct {
-		mu  sync.Mutex
-		gen uint64
-		m   map[ledger.StoreID]hqapi.StoreCatalog
-	}
+	cats genCache[map[ledger.StoreID]hqapi.StoreCatalog]
 
 	words    *i18n.Catalog // the dashboard's messages (i18n.go)
 	currency i18n.Currency

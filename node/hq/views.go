@@ -2,10 +2,13 @@ package hq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tillmesh/tillmesh/ledger"
 	"github.com/tillmesh/tillmesh/ledger/basket"
@@ -139,27 +142,23 @@ func (s *storeState) view() StoreView {
 // On shared storage it is read per call (another process may change
 // the catalog). The map and its products are shared: read only.
 func (h *HQ) costPrices(ctx context.Context) map[string]*basket.Product {
+	read := func() (map[string]*basket.Product, error) {
+		out, ok := h.readCostPrices(ctx)
+		if !ok {
+			return out, errCatalogUnread // not a failed read's empty map
+		}
+		return out, nil
+	}
 	if !h.exclusive() {
-		out, _ := h.readCostPrices(ctx)
+		out, _ := read()
 		return out
 	}
-	c := &h.costs
-	gen := h.catGen.Load()
-	c.mu.Lock()
-	if c.prices != nil && c.gen == gen {
-		out := c.prices
-		c.mu.Unlock()
-		return out
-	}
-	c.mu.Unlock()
-	out, read := h.readCostPrices(ctx)
-	c.mu.Lock()
-	if read && gen == h.catGen.Load() && (c.prices == nil || gen >= c.gen) {
-		c.prices, c.gen = out, gen // not a failed read's empty map
-	}
-	c.mu.Unlock()
+	out, _ := h.costs.get(&h.catGen, read)
 	return out
 }
+
+// errCatalogUnread is a catalog read that failed (readCostPrices logs why).
+var errCatalogUnread = errors.New("catalog not read")
 
 // storeCatalogs returns every store's reported catalog in one read, or
 // nil, nil when the storage reads them one by one (not a
@@ -177,25 +176,41 @@ func (h *HQ) storeCatalogs(ctx context.Context) (map[ledger.StoreID]hqapi.StoreC
 	if !h.exclusive() {
 		return l.StoreCatalogs(ctx)
 	}
-	c := &h.cats
-	gen := h.catGen.Load()
+	return h.cats.get(&h.catGen, func() (map[ledger.StoreID]hqapi.StoreCatalog, error) { return l.StoreCatalogs(ctx) })
+}
+
+// genCache keeps one value read at a generation of a counter (catGen)
+// until the counter moves. The counter moves after the write it counts,
+// so a value read under the old generation is never kept under the new.
+type genCache[T any] struct {
+	mu  sync.Mutex
+	gen uint64
+	ok  bool
+	v   T
+}
+
+// get returns the kept value if counter has not moved since it was
+// read, else reads it anew and keeps it unless the read failed or the
+// counter moved meanwhile.
+func (c *genCache[T]) get(counter *atomic.Uint64, read func() (T, error)) (T, error) {
+	gen := counter.Load()
 	c.mu.Lock()
-	if c.m != nil && c.gen == gen {
-		out := c.m
+	if c.ok && c.gen == gen {
+		v := c.v
 		c.mu.Unlock()
-		return out, nil
+		return v, nil
 	}
 	c.mu.Unlock()
-	out, err := l.StoreCatalogs(ctx)
+	v, err := read()
 	if err != nil {
-		return nil, err
+		return v, err
 	}
 	c.mu.Lock()
-	if gen == h.catGen.Load() && (c.m == nil || gen >= c.gen) {
-		c.m, c.gen = out, gen
+	if gen == counter.Load() && (!c.ok || gen >= c.gen) {
+		c.v, c.gen, c.ok = v, gen, true
 	}
 	c.mu.Unlock()
-	return out, nil
+	return v, nil
 }
 
 // readCostPrices reads the cost prices from the catalog in storage: an
