@@ -81,6 +81,12 @@ type Config struct {
 	// SyncInterval is how often merged remote state is flushed to disk.
 	// Local writes are flushed before they return.
 	SyncInterval time.Duration
+	// MoveInterval is the least time between two DAG nodes of this
+	// till's queued stock movements (QueueMovements): movements queued
+	// meanwhile go out together in the next node. A movement queued
+	// after a quiet spell goes out at once. 0: at once always (still
+	// together when several are queued).
+	MoveInterval time.Duration
 	// Unclean says the previous process exited without closing the
 	// Store (the node knows, e.g. from its own lock file). The Store also
 	// detects this itself from a marker it keeps while open. Either way
@@ -120,6 +126,7 @@ func DefaultConfig() Config {
 		SubscriptionBuffer:  4096,
 		Workers:             4,
 		SyncInterval:        100 * time.Millisecond,
+		MoveInterval:        50 * time.Millisecond,
 		SnapshotTimeout:     10 * time.Minute,
 	}
 }
@@ -148,6 +155,9 @@ func (c Config) Validate() error {
 	}
 	if c.SnapshotTimeout <= 0 {
 		return fmt.Errorf("crdt config: SnapshotTimeout %v must be positive", c.SnapshotTimeout)
+	}
+	if c.MoveInterval < 0 {
+		return fmt.Errorf("crdt config: MoveInterval %v must not be negative", c.MoveInterval)
 	}
 	if c.SyncInterval <= 0 {
 		return fmt.Errorf("crdt config: SyncInterval %v must be positive", c.SyncInterval)

@@ -15,6 +15,9 @@ func (s *Store) OwnSlot(ctx context.Context, sku string) (int64, error) {
 	if err := validID(sku); err != nil {
 		return 0, fmt.Errorf("own slot: %w", err)
 	}
+	if err := s.settleMoves(ctx); err != nil {
+		return 0, fmt.Errorf("own slot %s: %w", sku, err)
+	}
 	v, err := s.crdt.Get(ctx, s.ownKey(sku))
 	if errors.Is(err, ds.ErrNotFound) {
 		return 0, nil

@@ -4,27 +4,177 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
 	ds "github.com/ipfs/go-datastore"
 )
 
-// ApplyMovements adds this till's stock movements for one ledger event
-// (seq is its ledger seq) in ONE CRDT batch: a sale of five lines is one
-// DAG node. deltas maps SKU to the change in units (negative for a sale).
+// QueueMovements queues this till's stock movements for one ledger event
+// (seq is its ledger seq) and returns without waiting for them to be
+// written. deltas maps SKU to the change in units (negative for a sale).
+// The writer commits the movements queued since its last node as ONE DAG
+// node, at most one per Config.MoveInterval: a till selling fast sends
+// its peers one node per interval instead of one per sale, so a peer
+// cut off for an hour has a few thousand nodes to merge, not one per
+// sale (docs/ARCHITECTURE.md, "Stock movements in one node per
+// interval"). Reads of stock (Stock, AllStock, OwnSlot) wait for the
+// queue first, so this till reads its own movements at once.
 //
 // Each SKU's slot becomes {max(slot seq, seq), total + delta}. A SKU whose
 // slot already carries seq is skipped: that is a retry of the same event.
 // Exactly-once beyond that is the ledger's job; on start the node repairs
-// its slots from its ledger with SetSlot. If any SKU is invalid or a total
-// would overflow, nothing is written.
-func (s *Store) ApplyMovements(ctx context.Context, seq uint64, deltas map[string]int64) error {
-	build, err := s.movements(seq, deltas)
-	if err != nil || build == nil {
+// its slots from its ledger with SetSlot, which also mends movements
+// queued and not written when the till stopped. An invalid SKU or seq is
+// refused here; a total that would overflow drops that event's
+// movements, logged (nothing of them is written).
+func (s *Store) QueueMovements(seq uint64, deltas map[string]int64) error {
+	return s.queueMoves(seq, deltas, nil)
+}
+
+func (s *Store) queueMoves(seq uint64, deltas map[string]int64, done chan error) error {
+	skus, err := moveSKUs(seq, deltas)
+	if err != nil {
 		return err
 	}
-	return s.write(ctx, build)
+	if len(skus) == 0 {
+		if done != nil {
+			done <- nil
+		}
+		return nil
+	}
+	s.movesMu.Lock()
+	s.moves = append(s.moves, queuedMove{seq: seq, deltas: deltas, skus: skus, done: done})
+	s.movesMu.Unlock()
+	s.movesHeld.Add(1)
+	select {
+	case s.movesKick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// ApplyMovements is QueueMovements, then waits until they are written
+// (with any queued before them) and returns what refused them.
+func (s *Store) ApplyMovements(ctx context.Context, seq uint64, deltas map[string]int64) error {
+	done := make(chan error, 1)
+	if err := s.queueMoves(seq, deltas, done); err != nil {
+		return err
+	}
+	if err := s.settleMoves(ctx); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// queuedMove is one event's movements waiting for the writer.
+type queuedMove struct {
+	seq    uint64
+	deltas map[string]int64
+	skus   []string   // sorted, non-zero deltas only
+	done   chan error // ApplyMovements waits here; nil when queued alone
+}
+
+// settleMoves returns once every movement queued before it was called is
+// written (or failed, logged).
+func (s *Store) settleMoves(ctx context.Context) error {
+	if s.movesHeld.Load() == 0 {
+		return nil
+	}
+	// The writer commits the queue before every request.
+	return s.write(ctx, func() ([]op, func(), error) { return nil, nil, nil })
+}
+
+// commitMoves writes the queued movements as one DAG node; writer
+// goroutine only. It reports whether the queue held any.
+func (s *Store) commitMoves() bool {
+	s.movesMu.Lock()
+	moves := s.moves
+	s.moves = nil
+	s.movesMu.Unlock()
+	if len(moves) == 0 {
+		return false
+	}
+	defer s.movesHeld.Add(-int64(len(moves)))
+	next := make(map[string]Slot)
+	errs := make([]error, len(moves))
+	for i, m := range moves {
+		upd := make(map[string]Slot, len(m.skus))
+		var err error
+		for _, sku := range m.skus {
+			cur, ok := next[sku]
+			if !ok {
+				if cur, err = s.ownSlot(sku); err != nil {
+					break
+				}
+			}
+			if cur.Seq == m.seq {
+				continue
+			}
+			d := m.deltas[sku]
+			if (d > 0 && cur.Total > math.MaxInt64-d) || (d < 0 && cur.Total < math.MinInt64-d) {
+				err = fmt.Errorf("sku %s: total %d%+d overflows: %w", sku, cur.Total, d, ErrInvalid)
+				break
+			}
+			upd[sku] = Slot{Seq: max(cur.Seq, m.seq), Total: cur.Total + d}
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("apply movements seq %d: %w", m.seq, err)
+			s.log.Warn("stock movements not written; repaired from the ledger at the next start", "seq", m.seq, "err", err)
+			continue
+		}
+		maps.Copy(next, upd)
+	}
+	if len(next) > 0 {
+		skus := slices.Sorted(maps.Keys(next))
+		ops := make([]op, 0, len(skus))
+		for _, sku := range skus {
+			ops = append(ops, op{key: s.ownKey(sku), value: encodeSlot(next[sku])})
+		}
+		err := s.commit(writeReq{build: func() ([]op, func(), error) {
+			return ops, func() { maps.Copy(s.own, next) }, nil
+		}})
+		if err != nil {
+			s.log.Warn("stock movements not written; repaired from the ledger at the next start",
+				"events", len(moves), "first_seq", moves[0].seq, "err", err)
+			for i := range errs {
+				if errs[i] == nil {
+					errs[i] = err
+				}
+			}
+		}
+	}
+	for i, m := range moves {
+		if m.done != nil {
+			m.done <- errs[i]
+		}
+	}
+	return true
+}
+
+// moveSKUs checks one event's movements and returns its SKUs with a
+// non-zero delta, sorted.
+func moveSKUs(seq uint64, deltas map[string]int64) ([]string, error) {
+	if seq == 0 {
+		return nil, fmt.Errorf("apply movements: seq 0: %w", ErrInvalid)
+	}
+	skus := make([]string, 0, len(deltas))
+	for sku, d := range deltas {
+		if err := validID(sku); err != nil {
+			return nil, fmt.Errorf("apply movements seq %d: sku: %w", seq, err)
+		}
+		if d != 0 {
+			skus = append(skus, sku)
+		}
+	}
+	slices.Sort(skus)
+	return skus, nil
 }
 
 // ApplyMovementsRun applies moves[i] with seq firstSeq+i, as that many
@@ -54,22 +204,10 @@ func (s *Store) ApplyMovementsRun(ctx context.Context, firstSeq uint64, moves []
 // movements returns the writer's build for ApplyMovements, or nil if
 // there is nothing to write.
 func (s *Store) movements(seq uint64, deltas map[string]int64) (func() ([]op, func(), error), error) {
-	if seq == 0 {
-		return nil, fmt.Errorf("apply movements: seq 0: %w", ErrInvalid)
+	skus, err := moveSKUs(seq, deltas)
+	if err != nil || len(skus) == 0 {
+		return nil, err
 	}
-	skus := make([]string, 0, len(deltas))
-	for sku, d := range deltas {
-		if err := validID(sku); err != nil {
-			return nil, fmt.Errorf("apply movements seq %d: sku: %w", seq, err)
-		}
-		if d != 0 {
-			skus = append(skus, sku)
-		}
-	}
-	if len(skus) == 0 {
-		return nil, nil
-	}
-	slices.Sort(skus)
 	return func() ([]op, func(), error) {
 		ops := make([]op, 0, len(skus))
 		next := make(map[string]Slot, len(skus))
@@ -144,6 +282,9 @@ func (s *Store) Stock(ctx context.Context, sku string) (total int64, perTill map
 	if err := validID(sku); err != nil {
 		return 0, nil, fmt.Errorf("stock: %w", err)
 	}
+	if err := s.settleMoves(ctx); err != nil {
+		return 0, nil, fmt.Errorf("stock %s: %w", sku, err)
+	}
 	entries, err := s.list(ctx, prefixKey(prefixStock)+"/"+sku)
 	if err != nil {
 		return 0, nil, err
@@ -162,6 +303,9 @@ func (s *Store) Stock(ctx context.Context, sku string) (total int64, perTill map
 
 // AllStock returns the stock of every SKU that has a slot.
 func (s *Store) AllStock(ctx context.Context) (map[string]int64, error) {
+	if err := s.settleMoves(ctx); err != nil {
+		return nil, fmt.Errorf("stock: %w", err)
+	}
 	entries, err := s.list(ctx, prefixKey(prefixStock))
 	if err != nil {
 		return nil, err

@@ -73,6 +73,12 @@ type Store struct {
 	flusherDone chan struct{}
 	own         map[string]Slot // this till's slots, by SKU; writer only
 
+	// Queued stock movements (QueueMovements).
+	movesMu   sync.Mutex
+	moves     []queuedMove
+	movesHeld atomic.Int64  // queued and not yet written
+	movesKick chan struct{} // capacity 1: the queue is not empty
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -114,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		writerDone:  make(chan struct{}),
 		flusherDone: make(chan struct{}),
 		own:         make(map[string]Slot),
+		movesKick:   make(chan struct{}, 1),
 	}
 
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -440,11 +447,37 @@ func (s *Store) writeReq(ctx context.Context, req writeReq) error {
 
 func (s *Store) writer() {
 	defer close(s.writerDone)
+	// last is when queued movements were last written; wait, armed
+	// while movements are held back until MoveInterval has passed.
+	var last time.Time
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	armed := false
+	moves := func() {
+		if s.commitMoves() {
+			last = time.Now()
+		}
+	}
 	for {
 		select {
 		case <-s.quit:
+			moves() // a clean stop leaves nothing for the repair at start
 			return
+		case <-s.movesKick:
+			if armed {
+				continue
+			}
+			if d := s.cfg.MoveInterval - time.Since(last); d > 0 {
+				wait.Reset(d)
+				armed = true
+				continue
+			}
+			moves()
+		case <-wait.C:
+			armed = false
+			moves()
 		case req := <-s.writes:
+			moves() // queued movements before any later write
 			req.done <- s.commit(req)
 		}
 	}

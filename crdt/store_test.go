@@ -318,10 +318,10 @@ func TestWriterConcurrentCallers(t *testing.T) {
 	if err != nil || len(settings) != workers {
 		t.Errorf("Settings: %v, %v", settings, err)
 	}
-	// Every write was its own DAG node on top of the previous one: one
-	// writer means no forks.
-	if heads, h := r.s.Heads(); len(heads) != 1 || h != workers*each {
-		t.Errorf("heads %d height %d, want 1 head at height %d", len(heads), h, workers*each)
+	// Every write was a DAG node on top of the previous one (movements
+	// queued together share one): one writer means no forks.
+	if heads, h := r.s.Heads(); len(heads) != 1 || h > workers*each || h < workers*each*3/4 {
+		t.Errorf("heads %d height %d, want 1 head at height %d-%d", len(heads), h, workers*each*3/4, workers*each)
 	}
 }
 

@@ -137,7 +137,7 @@ func TestKeys(t *testing.T) {
 	}
 	for key, want := range map[string]Change{
 		"/product/A":       {Kind: ChangeProduct, ID: "A"},
-		"/stock/A/t1/e1":   {Kind: ChangeStock, ID: "A", Till: "t1"},
+		"/stock/A/t1/e1":   {Kind: ChangeStock, ID: "A", Till: "t1", Epoch: "e1"},
 		"/revoked/peer-1":  {Kind: ChangeRevocation, ID: "peer-1"},
 		"/setting/x.y":     {Kind: ChangeSetting, ID: "x.y"},
 		"/cert/till-1":     {Kind: ChangeCertificate, ID: "till-1"},

@@ -51,11 +51,13 @@ func (k ChangeKind) String() string {
 
 // Change says that a record may have changed, by a local write or by a
 // merge from a peer: re-read it. ID is the SKU, staff ID, till ID,
-// revocation ID or setting name; Till is set for ChangeStock only.
+// revocation ID or setting name; Till and Epoch are set for ChangeStock
+// only (the slot's till and the epoch of that till's database).
 type Change struct {
-	Kind ChangeKind
-	ID   string
-	Till string
+	Kind  ChangeKind
+	ID    string
+	Till  string
+	Epoch string
 }
 
 // Subscribe returns a channel of changes and a function that ends the
@@ -137,8 +139,8 @@ func opaqueKey(k string) bool {
 // changeOf maps a CRDT key to a Change; ok is false for keys this package
 // does not write.
 func changeOf(k string) (Change, bool) {
-	if sku, till, _, ok := parseStockKey(k); ok {
-		return Change{Kind: ChangeStock, ID: sku, Till: till}, true
+	if sku, till, epoch, ok := parseStockKey(k); ok {
+		return Change{Kind: ChangeStock, ID: sku, Till: till, Epoch: epoch}, true
 	}
 	if number, _, _, ok := parseCustomerKey(k); ok {
 		return Change{Kind: ChangeCustomer, ID: number}, true

@@ -46,15 +46,18 @@ func (t *Till) Record(ctx context.Context, body ledger.Body, idem string) (ev *l
 	if err != nil || existing {
 		return ev, existing, mapStoreErr(err)
 	}
-	// Peers first: the stock counter's commit below (a CRDT batch and
-	// an fsync) is not on the event's way to the other tills.
+	// Peers first: nothing below is on the event's way to the other
+	// tills.
 	if err := t.sync.Publish(ctx, ev); err != nil {
 		t.log.Debug("publish event; peers will pull it", "seq", ev.Seq, "err", err)
 	}
 	if m := ledger.Movements(ev); len(m) > 0 {
-		// Not atomic with the ledger write: a crash in between is mended
-		// by repairStock at the next start.
-		if err := t.inv.ApplyMovements(ctx, ev.Seq, m); err != nil {
+		// Queued, not waited for: the inventory writes this till's
+		// movements in one DAG node per interval (crdt.QueueMovements).
+		// Not atomic with the ledger write: movements queued or written
+		// and not synced when the till stops are mended by repairStock
+		// at the next start.
+		if err := t.inv.QueueMovements(ev.Seq, m); err != nil {
 			t.log.Warn("stock counter not updated; repaired at next start", "seq", ev.Seq, "err", err)
 		}
 	}

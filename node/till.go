@@ -438,7 +438,7 @@ func (t *Till) repairSlot(ctx context.Context, sku string) (bool, error) {
 }
 
 // watchStock re-checks this till's slot of a SKU whenever the CRDT reports
-// a change to one of this till's slots (from our writes, or an old epoch
+// a change to one of this till's slots of another epoch (an old epoch
 // arriving from a peer), and every SKU after an overflow.
 func (t *Till) watchStock(ctx context.Context) error {
 	changes, stop := t.inv.Subscribe(1024)
@@ -454,7 +454,10 @@ func (t *Till) watchStock(ctx context.Context) error {
 			}
 			var err error
 			switch {
-			case c.Kind == crdt.ChangeStock && c.Till == me:
+			case c.Kind == crdt.ChangeStock && c.Till == me && c.Epoch != t.inv.Epoch():
+				// Another epoch of this till's slot, from a peer. This
+				// epoch's slot moves by this till's own writes only,
+				// which follow its ledger.
 				var fixed bool
 				if fixed, err = t.repairSlot(ctx, c.ID); fixed {
 					t.log.Warn("repaired stock counter from the ledger", "sku", c.ID)
