@@ -89,7 +89,10 @@ type PeerState struct {
 	Vector ledger.Vector // the peer's vector at the last exchange
 	Behind uint64        // events we hold that the peer lacked then
 	Ahead  uint64        // events the peer held that we lacked then
-	Skew   time.Duration // peer clock minus ours, at the last exchange
+	// Received counts the events the peer sent us in answer to our
+	// pulls, since this process started (new or not).
+	Received uint64
+	Skew     time.Duration // peer clock minus ours, at the last exchange
 	// Clock is the peer's clock as it answered the last exchange, read
 	// before its Vector: every event the peer made before Clock is
 	// within Vector (the outbox's store-wide watermark waits on it).
@@ -113,7 +116,16 @@ type Syncer struct {
 	pulling map[peer.ID]bool // a pull is running
 	again   map[peer.ID]bool // pull again when it ends
 	kick    chan peer.ID
+	// turn lets one pull run at a time (waiting at most pullTurnWait):
+	// a till back from an outage pulls from every peer at once, and
+	// every peer would send it the same backlog.
+	turn chan struct{}
 }
+
+// pullTurnWait bounds how long a pull waits for the one before it: a
+// peer that answers slowly delays the others by this much, not by its
+// Timeout.
+const pullTurnWait = 2 * time.Second
 
 // New registers the protocol handler and joins the gossip topic.
 func New(cfg Config) (*Syncer, error) {
@@ -121,7 +133,8 @@ func New(cfg Config) (*Syncer, error) {
 		return nil, err
 	}
 	s := &Syncer{cfg: cfg, log: cfg.Logger, peers: map[peer.ID]*PeerState{},
-		pulling: map[peer.ID]bool{}, again: map[peer.ID]bool{}, kick: make(chan peer.ID, 256)}
+		pulling: map[peer.ID]bool{}, again: map[peer.ID]bool{}, kick: make(chan peer.ID, 256),
+		turn: make(chan struct{}, 1)}
 	name := Topic(cfg.Store)
 	if err := cfg.PubSub.RegisterTopicValidator(name, s.validate); err != nil {
 		return nil, fmt.Errorf("ledgersync: validator: %w", err)
@@ -296,8 +309,20 @@ func (s *Syncer) startPull(ctx context.Context, wg *sync.WaitGroup, p peer.ID) {
 }
 
 // Pull fetches from p every event we lack, verifies and stores it. It
-// returns how the exchange went; PeerState records it.
+// returns how the exchange went; PeerState records it. Pulls take turns
+// (at most pullTurnWait each): what we lack is read once the pull before
+// has stored its events, so two peers do not both send the same backlog.
 func (s *Syncer) Pull(ctx context.Context, p peer.ID) error {
+	wait := time.NewTimer(pullTurnWait)
+	select {
+	case s.turn <- struct{}{}:
+		defer func() { <-s.turn }()
+	case <-wait.C: // the pull before is slow: go on beside it
+	case <-ctx.Done():
+		wait.Stop()
+		return ctx.Err()
+	}
+	wait.Stop()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	err := s.pull(ctx, p)
@@ -336,6 +361,7 @@ func (s *Syncer) pull(ctx context.Context, p peer.ID) error {
 	}
 	st.CloseWrite()
 	first := true
+	t0, got, applied := time.Now(), 0, 0
 	for {
 		var f frame
 		if err := readMsg(r, maxFrame, &f); err != nil {
@@ -370,9 +396,16 @@ func (s *Syncer) pull(ctx context.Context, p peer.ID) error {
 			if err != nil {
 				return fmt.Errorf("store pulled events: %w", err)
 			}
+			got, applied = got+len(f.Events), applied+len(res.Applied)
+			s.mu.Lock()
+			s.peer(p).Received += uint64(len(f.Events))
+			s.mu.Unlock()
 			s.report(p, res)
 		}
 		if f.Done {
+			if got > 0 {
+				s.log.Debug("pulled", "peer", p, "events", got, "new", applied, "took", time.Since(t0))
+			}
 			s.mu.Lock()
 			s.peer(p).Ahead = count(ledger.Vector(s.peers[p].Vector).Diff(s.cfg.DB.Vector()))
 			s.mu.Unlock()

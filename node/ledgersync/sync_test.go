@@ -195,6 +195,40 @@ func TestLiveAndPartitionCatchUp(t *testing.T) {
 	}
 }
 
+// A till back from an outage pulls from every peer at once; the pulls
+// take turns, so a backlog two peers hold comes over once.
+func TestPullsTakeTurns(t *testing.T) {
+	a, b := newNode(t, 1), newNode(t, 2)
+	c := newNode(t, 3, func(c *ledgersync.Config) { c.Interval = time.Hour })
+	const n = 1000
+	a.sell(t, n)
+	connect(t, b, a)
+	tillA := ledger.TillOf(a.key)
+	waitFor(t, "B holds A's sales", func() bool { return b.db.Vector()[tillA] == n })
+	connect(t, c, a)
+	connect(t, c, b)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, p := range []*node{a, b} {
+		wg.Go(func() {
+			<-start
+			if err := c.sync.Pull(t.Context(), p.h.ID()); err != nil {
+				t.Errorf("pull from %s: %v", p.h.ID(), err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if got := c.db.Vector()[tillA]; got != n {
+		t.Fatalf("C holds %d of A's events, want %d", got, n)
+	}
+	peers := c.sync.Peers()
+	ra, rb := peers[a.h.ID()].Received, peers[b.h.ID()].Received
+	if ra+rb != n {
+		t.Errorf("C received %d events from A and %d from B, want %d in all (each once)", ra, rb, n)
+	}
+}
+
 func TestUnenrolledTillsEventsAreDropped(t *testing.T) {
 	rogue := ledgertest.NewTill(store, 66, 66) // holds no certificate
 	a := newNode(t, 1)                         // a careless peer that accepts anything
