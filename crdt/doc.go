@@ -36,8 +36,9 @@
 //   - Stock keys and products are never deleted (the writer refuses it:
 //     a snapshot relies on it); revocations are never deleted.
 //   - Only this till writes slots with its TillID and Epoch, and only
-//     through ApplyMovements and SetSlot. A sale is one CRDT batch, one
-//     DAG node.
+//     through QueueMovements (ApplyMovements) and SetSlot. The
+//     movements queued within one MoveInterval share one CRDT batch, one
+//     DAG node; a read of stock on this till writes the queue first.
 //   - Every write goes through one writer goroutine: go-ds-crdt's Put has
 //     no lock and all its batches share one pending delta.
 //   - A value that does not validate is never stored; a stored value that
