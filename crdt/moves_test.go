@@ -3,6 +3,7 @@ package crdt
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -103,4 +104,33 @@ func TestQueuedMovementsWrittenOnClose(t *testing.T) {
 	if got, err := r.s.OwnSlot(ctx, "S"); err != nil || got != -50 {
 		t.Fatalf("OwnSlot(S) after reopening = %d %v, want -50", got, err)
 	}
+}
+
+// A till reads its own queued movements at once, whichever goroutine
+// queued them and however the writer's batches fall.
+func TestQueuedMovementsReadBackAtOnce(t *testing.T) {
+	o := replicaOpts{config: func(c *Config) { c.MoveInterval = 20 * time.Millisecond }}
+	r := newReplica(t, "till-a", o)
+	ctx := t.Context()
+	var seq atomic.Uint64
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			<-start
+			sku := fmt.Sprintf("G%d", g)
+			for i := range 40 {
+				if err := r.s.QueueMovements(seq.Add(1), map[string]int64{sku: -1}); err != nil {
+					t.Errorf("queue: %v", err)
+					return
+				}
+				if got, err := r.s.OwnSlot(ctx, sku); err != nil || got != -int64(i+1) {
+					t.Errorf("%s: OwnSlot = %d %v right after queueing movement %d, want %d", sku, got, err, i+1, -(i + 1))
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
 }

@@ -45,9 +45,11 @@ func (s *Store) queueMoves(seq uint64, deltas map[string]int64, done chan error)
 		return nil
 	}
 	s.movesMu.Lock()
+	// Counted before the writer can take it: settleMoves must never
+	// see 0 while a movement is queued.
+	s.movesHeld.Add(1)
 	s.moves = append(s.moves, queuedMove{seq: seq, deltas: deltas, skus: skus, done: done})
 	s.movesMu.Unlock()
-	s.movesHeld.Add(1)
 	select {
 	case s.movesKick <- struct{}{}:
 	default:
