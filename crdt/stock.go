@@ -179,8 +179,8 @@ func moveSKUs(seq uint64, deltas map[string]int64) ([]string, error) {
 	return skus, nil
 }
 
-// ApplyMovementsRun applies moves[i] with seq firstSeq+i, as that many
-// ApplyMovements calls would (one DAG node each), but syncs the
+// ApplyMovementsRun applies moves[i] with seq firstSeq+i as one DAG node
+// each (as a till selling one sale at a time writes them), syncing the
 // datastore once at the end instead of after each: it builds a long
 // history quickly (`tillmesh bench history --dag`). A crash before it
 // returns may lose any of them.
@@ -203,8 +203,8 @@ func (s *Store) ApplyMovementsRun(ctx context.Context, firstSeq uint64, moves []
 	return nil
 }
 
-// movements returns the writer's build for ApplyMovements, or nil if
-// there is nothing to write.
+// movements returns the writer's build of one event's movements as one
+// node (ApplyMovementsRun), or nil if there is nothing to write.
 func (s *Store) movements(seq uint64, deltas map[string]int64) (func() ([]op, func(), error), error) {
 	skus, err := moveSKUs(seq, deltas)
 	if err != nil || len(skus) == 0 {
