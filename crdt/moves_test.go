@@ -84,8 +84,10 @@ func TestQueuedMovementsPaced(t *testing.T) {
 	}
 }
 
-// Movements queued when the Store closes are written by Close.
-func TestQueuedMovementsWrittenOnClose(t *testing.T) {
+// Movements still queued when the Store closes are not written: the
+// mesh is stopping, and the till mends them from its ledger at its next
+// start (node.repairStock; TestStockRepairedAfterAQuickStop).
+func TestQueuedMovementsAtCloseLeftForRepair(t *testing.T) {
 	o := replicaOpts{badger: true, config: func(c *Config) { c.MoveInterval = time.Hour }}
 	r := newReplica(t, "till-a", o)
 	ctx := t.Context()
@@ -101,8 +103,14 @@ func TestQueuedMovementsWrittenOnClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.start(t, o)
+	if got, err := r.s.OwnSlot(ctx, "S"); err != nil || got != -1 {
+		t.Fatalf("OwnSlot(S) after reopening = %d %v, want -1 (the queued 49 left for the repair)", got, err)
+	}
+	if err := r.s.SetSlot(ctx, "S", 50, -50); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := r.s.OwnSlot(ctx, "S"); err != nil || got != -50 {
-		t.Fatalf("OwnSlot(S) after reopening = %d %v, want -50", got, err)
+		t.Fatalf("OwnSlot(S) after the repair's SetSlot = %d %v, want -50", got, err)
 	}
 }
 

@@ -26,7 +26,7 @@ import (
 // slot already carries seq is skipped: that is a retry of the same event.
 // Exactly-once beyond that is the ledger's job; on start the node repairs
 // its slots from its ledger with SetSlot, which also mends movements
-// queued and not written when the till stopped. An invalid SKU or seq is
+// still queued when the Store closed (Close drops them). An invalid SKU or seq is
 // refused here; a total that would overflow drops that event's
 // movements, logged (nothing of them is written).
 func (s *Store) QueueMovements(seq uint64, deltas map[string]int64) error {
@@ -158,6 +158,25 @@ func (s *Store) commitMoves() bool {
 		}
 	}
 	return true
+}
+
+// dropMoves empties the queue when the Store closes; ApplyMovements
+// callers waiting on it get ErrClosed.
+func (s *Store) dropMoves() {
+	s.movesMu.Lock()
+	moves := s.moves
+	s.moves = nil
+	s.movesMu.Unlock()
+	if len(moves) == 0 {
+		return
+	}
+	s.movesHeld.Add(-int64(len(moves)))
+	s.log.Info("stock movements left for the repair at the next start", "events", len(moves), "first_seq", moves[0].seq)
+	for _, m := range moves {
+		if m.done != nil {
+			m.done <- ErrClosed
+		}
+	}
 }
 
 // moveSKUs checks one event's movements and returns its SKUs with a

@@ -461,7 +461,10 @@ func (s *Store) writer() {
 	for {
 		select {
 		case <-s.quit:
-			moves() // a clean stop leaves nothing for the repair at start
+			// Not written now: the mesh is stopping, so a node made
+			// here would reach no peer until it is announced again.
+			// The till mends them from its ledger at its next start.
+			s.dropMoves()
 			return
 		case <-s.movesKick:
 			if armed {
