@@ -79,8 +79,10 @@ func TestQueuedMovementsPaced(t *testing.T) {
 		}
 		return sum == n
 	}, a, b)
-	if _, h := a.s.Heads(); h > 2 {
-		t.Errorf("a: height %d after a burst of %d, want at most 2 nodes", h, n)
+	// One node at once, the rest once the interval has passed (a few
+	// more if the loop above was descheduled for a whole interval).
+	if _, h := a.s.Heads(); h > 10 {
+		t.Errorf("a: height %d after a burst of %d, want a few nodes", h, n)
 	}
 }
 
