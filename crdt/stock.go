@@ -107,38 +107,16 @@ func (s *Store) commitMoves() bool {
 	next := make(map[string]Slot)
 	errs := make([]error, len(moves))
 	for i, m := range moves {
-		upd := make(map[string]Slot, len(m.skus))
-		var err error
-		for _, sku := range m.skus {
-			cur, ok := next[sku]
-			if !ok {
-				if cur, err = s.ownSlot(sku); err != nil {
-					break
-				}
-			}
-			if cur.Seq == m.seq {
-				continue
-			}
-			d := m.deltas[sku]
-			if (d > 0 && cur.Total > math.MaxInt64-d) || (d < 0 && cur.Total < math.MinInt64-d) {
-				err = fmt.Errorf("sku %s: total %d%+d overflows: %w", sku, cur.Total, d, ErrInvalid)
-				break
-			}
-			upd[sku] = Slot{Seq: max(cur.Seq, m.seq), Total: cur.Total + d}
-		}
+		upd, err := s.moveSlots(m, next)
 		if err != nil {
-			errs[i] = fmt.Errorf("apply movements seq %d: %w", m.seq, err)
+			errs[i] = err
 			s.log.Warn("stock movements not written; repaired from the ledger at the next start", "seq", m.seq, "err", err)
 			continue
 		}
 		maps.Copy(next, upd)
 	}
 	if len(next) > 0 {
-		skus := slices.Sorted(maps.Keys(next))
-		ops := make([]op, 0, len(skus))
-		for _, sku := range skus {
-			ops = append(ops, op{key: s.ownKey(sku), value: encodeSlot(next[sku])})
-		}
+		ops := s.slotOps(next)
 		err := s.commit(writeReq{build: func() ([]op, func(), error) {
 			return ops, func() { maps.Copy(s.own, next) }, nil
 		}})
@@ -230,30 +208,48 @@ func (s *Store) movements(seq uint64, deltas map[string]int64) (func() ([]op, fu
 		return nil, err
 	}
 	return func() ([]op, func(), error) {
-		ops := make([]op, 0, len(skus))
-		next := make(map[string]Slot, len(skus))
-		for _, sku := range skus {
-			cur, err := s.ownSlot(sku)
-			if err != nil {
-				return nil, nil, fmt.Errorf("apply movements seq %d: %w", seq, err)
-			}
-			if cur.Seq == seq {
-				continue
-			}
-			d := deltas[sku]
-			if (d > 0 && cur.Total > math.MaxInt64-d) || (d < 0 && cur.Total < math.MinInt64-d) {
-				return nil, nil, fmt.Errorf("apply movements seq %d: sku %s: total %d%+d overflows: %w", seq, sku, cur.Total, d, ErrInvalid)
-			}
-			sl := Slot{Seq: max(cur.Seq, seq), Total: cur.Total + d}
-			ops = append(ops, op{key: s.ownKey(sku), value: encodeSlot(sl)})
-			next[sku] = sl
+		next, err := s.moveSlots(queuedMove{seq: seq, deltas: deltas, skus: skus}, nil)
+		if err != nil {
+			return nil, nil, err
 		}
-		return ops, func() {
-			for sku, sl := range next {
-				s.own[sku] = sl
-			}
-		}, nil
+		return s.slotOps(next), func() { maps.Copy(s.own, next) }, nil
 	}, nil
+}
+
+// slotOps writes this till's slots, by SKU in order.
+func (s *Store) slotOps(slots map[string]Slot) []op {
+	ops := make([]op, 0, len(slots))
+	for _, sku := range slices.Sorted(maps.Keys(slots)) {
+		ops = append(ops, op{key: s.ownKey(sku), value: encodeSlot(slots[sku])})
+	}
+	return ops
+}
+
+// moveSlots returns the slots one event's movements give, on top of the
+// slots in base (this till's stored slots for SKUs base lacks): each
+// SKU's slot becomes {max(slot seq, seq), total + delta}, a SKU whose
+// slot already carries seq is left out (a retry), and a total that would
+// overflow refuses the whole event. Writer goroutine only.
+func (s *Store) moveSlots(m queuedMove, base map[string]Slot) (map[string]Slot, error) {
+	upd := make(map[string]Slot, len(m.skus))
+	for _, sku := range m.skus {
+		cur, ok := base[sku]
+		if !ok {
+			var err error
+			if cur, err = s.ownSlot(sku); err != nil {
+				return nil, fmt.Errorf("apply movements seq %d: %w", m.seq, err)
+			}
+		}
+		if cur.Seq == m.seq {
+			continue
+		}
+		d := m.deltas[sku]
+		if (d > 0 && cur.Total > math.MaxInt64-d) || (d < 0 && cur.Total < math.MinInt64-d) {
+			return nil, fmt.Errorf("apply movements seq %d: sku %s: total %d%+d overflows: %w", m.seq, sku, cur.Total, d, ErrInvalid)
+		}
+		upd[sku] = Slot{Seq: max(cur.Seq, m.seq), Total: cur.Total + d}
+	}
+	return upd, nil
 }
 
 // SetSlot sets this till's slot for sku to {seq, total}: the total of
