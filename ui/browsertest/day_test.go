@@ -267,10 +267,7 @@ func TestADayAtTheCounter(t *testing.T) {
 	loginHQ(t, ph)
 	do(t, ph, "stores", chromedp.Click(`#nav button[data-tab=stores]`), chromedp.WaitVisible("#store-table"))
 	until(t, ph, "the store", `document.querySelectorAll('#store-table tr.clickable').length === 1`)
-	// The stores page redraws its table every 5 s: a click by node id
-	// can find its row replaced ("Could not find node"); clicking in the
-	// page takes whichever row is there.
-	js[bool](t, ph, `(() => { document.querySelector('#store-table tr.clickable').click(); return true })()`)
+	clickStoreRow(t, ph)
 	until(t, ph, "till 1's last receipt", `document.querySelector('#store-detail td.last-receipt') && document.querySelector('#store-detail td.last-receipt').textContent === '1-3'`)
 	do(t, ph, "reports", chromedp.Click(`#nav button[data-tab=reports]`))
 	until(t, ph, "HQ report", `document.querySelectorAll('#report-out .card').length > 5`)

@@ -98,10 +98,7 @@ func TestHQShowsTillReleasesAndNewerEvents(t *testing.T) {
 	loginHQ(t, p)
 	do(t, p, "stores", chromedp.Click(`#nav button[data-tab=stores]`), chromedp.WaitVisible("#store-table"))
 	until(t, p, "the store listed with the warning", `[...document.querySelectorAll('#store-table tr.clickable')].some(r => r.innerText.includes('1 event from a newer version (kind future_kind)'))`)
-	// The stores page redraws its table every 5 s: a click by node id
-	// can find its row replaced ("Could not find node"); clicking in the
-	// page takes whichever row is there.
-	js[bool](t, p, `(() => { document.querySelector('#store-table tr.clickable').click(); return true })()`)
+	clickStoreRow(t, p)
 	until(t, p, "the till's release", `document.querySelector('#store-detail td.release') && document.querySelector('#store-detail td.release').textContent === 'v9.9.9-test'`)
 	until(t, p, "the warning in the detail", `document.querySelector('#newer-warning') && document.querySelector('#newer-warning').textContent.startsWith('1 event from a newer version')`)
 	if errs := br.jsErrors(); len(errs) > 0 {
@@ -148,4 +145,13 @@ func loginHQ(t *testing.T, p context.Context) {
 	t.Helper()
 	do(t, p, "log in", chromedp.SendKeys(`#login-form input[name=user]`, "boss"), chromedp.SendKeys(`#login-form input[name=password]`, "correct horse"),
 		chromedp.Click(`#login-form button`), chromedp.WaitVisible("#nav"))
+}
+
+// clickStoreRow opens the first store of HQ's stores page. The page
+// redraws its table every 5 s: a click by node id can find its row
+// replaced ("Could not find node"); clicking in the page takes whichever
+// row is there.
+func clickStoreRow(t *testing.T, p context.Context) {
+	t.Helper()
+	js[bool](t, p, `(() => { document.querySelector('#store-table tr.clickable').click(); return true })()`)
 }
