@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/core/sec"
+	"github.com/libp2p/go-libp2p/p2p/net/upgrader"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/tillmesh/tillmesh/ledger"
@@ -93,6 +96,11 @@ type Config struct {
 	// It is in every build because the process-mode testnet runs the
 	// release binary (docs/ARCHITECTURE.md, "Testnet hooks").
 	Shaper *Shaper
+
+	// security, for tests only, replaces the security transports the
+	// host offers (nil: Noise): a test plays a till of an earlier
+	// release, which offered TLS first.
+	security func(crypto.PrivKey, []upgrader.StreamMuxer) ([]sec.SecureTransport, error)
 }
 
 // DefaultConfig returns a Config for a till on a store LAN of 2-30 tills.

@@ -46,6 +46,8 @@ func TestBinaryLinksTCPOnly(t *testing.T) {
 		"github.com/ipfs/boxo/bitswap",
 		// HQ's PostgreSQL goes through lib/pq; pgx linked 4 MB more
 		"github.com/jackc/pgx",
+		// the mesh speaks Noise only (0.28 MB; TestEarlierReleaseSecurityStillConnects)
+		"github.com/libp2p/go-libp2p/p2p/security/tls",
 	}
 	deps := string(out)
 	for _, f := range forbidden {

@@ -26,7 +26,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -41,8 +40,9 @@ type hostParts struct {
 
 // newLibp2pHost assembles the libp2p host from the parts the store mesh
 // uses: a swarm with the TCP transport only, the private network's PSK,
-// TLS and Noise (in libp2p's default order, so older tills negotiate as
-// before) over yamux, the resource manager with libp2p's default limits,
+// Noise over yamux (releases before 2026-12 offered TLS first, then
+// Noise: they settle on Noise with this one, one round trip later; libp2p's
+// TLS transport was 0.28 MB of binary), the resource manager with libp2p's default limits,
 // and a blank host with identify and ping. It does not go through
 // libp2p.New: that package links every default transport (QUIC,
 // WebTransport, WebRTC, WebSocket) and the fx dependency injector, about
@@ -132,19 +132,19 @@ func newLibp2pHost(cfg Config, p hostParts) (_ *meshHost, err error) {
 }
 
 // newTCPTransport is the host's only transport: TCP behind the store's
-// private-network key, TLS or Noise, yamux (through cfg.Shaper if set).
+// private-network key, Noise, yamux (through cfg.Shaper if set).
 func newTCPTransport(cfg Config, p hostParts, rm network.ResourceManager) (*tcp.TcpTransport, error) {
 	muxers := []upgrader.StreamMuxer{{ID: yamux.ID, Muxer: yamux.DefaultTransport}}
-	tlsT, err := tls.New(tls.ID, p.priv, muxers)
-	if err != nil {
-		return nil, fmt.Errorf("tls security: %w", err)
+	security := noiseOnly
+	if cfg.security != nil {
+		security = cfg.security
 	}
-	noiseT, err := noise.New(noise.ID, p.priv, muxers)
+	secs, err := security(p.priv, muxers)
 	if err != nil {
-		return nil, fmt.Errorf("noise security: %w", err)
+		return nil, err
 	}
 	psk := cfg.PSK
-	up, err := upgrader.New([]sec.SecureTransport{tlsT, noiseT}, muxers, pnet.PSK(psk[:]), rm, p.gater)
+	up, err := upgrader.New(secs, muxers, pnet.PSK(psk[:]), rm, p.gater)
 	if err != nil {
 		return nil, fmt.Errorf("upgrader: %w", err)
 	}
@@ -157,6 +157,15 @@ func newTCPTransport(cfg Config, p hostParts, rm network.ResourceManager) (*tcp.
 		return nil, fmt.Errorf("tcp transport: %w", err)
 	}
 	return tpt, nil
+}
+
+// noiseOnly is the mesh's security transport.
+func noiseOnly(priv crypto.PrivKey, muxers []upgrader.StreamMuxer) ([]sec.SecureTransport, error) {
+	n, err := noise.New(noise.ID, priv, muxers)
+	if err != nil {
+		return nil, fmt.Errorf("noise security: %w", err)
+	}
+	return []sec.SecureTransport{n}, nil
 }
 
 // listenAddrs parses cfg.ListenAddrs.
