@@ -41,14 +41,15 @@ type hostParts struct {
 // newLibp2pHost assembles the libp2p host from the parts the store mesh
 // uses: a swarm with the TCP transport only, the private network's PSK,
 // Noise over yamux (releases before 2026-12 offered TLS first, then
-// Noise: they settle on Noise with this one, one round trip later; libp2p's
-// TLS transport was 0.28 MB of binary), the resource manager with libp2p's default limits,
-// and a blank host with identify and ping. It does not go through
-// libp2p.New: that package links every default transport (QUIC,
-// WebTransport, WebRTC, WebSocket) and the fx dependency injector, about
-// half of the tillmesh binary, whether or not they are enabled; nor
-// through basichost, which links relay, hole punching and AutoNAT (2.2 MB
-// of binary) that it then leaves off. The host listens once start runs.
+// Noise: they settle on Noise with this one, one round trip later;
+// libp2p's TLS transport was 0.28 MB of binary), the resource manager
+// with libp2p's default limits, and a blank host with identify and ping.
+// It does not go through libp2p.New: that package links every default
+// transport (QUIC, WebTransport, WebRTC, WebSocket) and the fx dependency
+// injector, about half of the tillmesh binary, whether or not they are
+// enabled; nor through basichost, which links relay, hole punching and
+// AutoNAT (2.2 MB of binary) that it then leaves off. The host listens
+// once start runs.
 //
 // The returned host owns everything it was given; closing it closes the
 // swarm, the connection manager, the peerstore and the resource manager.
