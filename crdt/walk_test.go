@@ -28,16 +28,25 @@ import (
 type failingMerge struct {
 	sku     string
 	armed   atomic.Bool
+	failed  atomic.Bool  // the armed failure happened
+	more    atomic.Int32 // merges of sku to fail after the first
 	once    sync.Once
 	entered chan struct{}
 	release chan struct{} // nil: fail at once
 }
 
 func (f *failingMerge) hook(key string) error {
-	if !f.armed.Load() || !strings.Contains(key, "/stock/"+f.sku+"/") {
+	if !strings.Contains(key, "/stock/"+f.sku+"/") {
+		return nil
+	}
+	if !f.armed.Load() {
+		if f.failed.Load() && f.more.Add(-1) >= 0 {
+			return errors.New("test: merge interrupted again")
+		}
 		return nil
 	}
 	f.armed.Store(false)
+	f.failed.Store(true)
 	f.once.Do(func() { close(f.entered) })
 	if f.release != nil {
 		<-f.release
@@ -104,6 +113,20 @@ func TestInterruptedWalkHealsAtRuntime(t *testing.T) {
 	f := &failingMerge{sku: "S2", entered: make(chan struct{})}
 	_, b := interruptedWalk(t, f)
 	allStock(t, b, 20*time.Second)
+}
+
+// TestInterruptedWalkHealsWhenTheRepairFails: the merge fails in the
+// walk, again in the walk of the announcement handed back, and in the
+// repair that follows; the failed repair is tried again within seconds,
+// not after go-ds-crdt's RepairInterval (minutes), until it merges.
+func TestInterruptedWalkHealsWhenTheRepairFails(t *testing.T) {
+	f := &failingMerge{sku: "S2", entered: make(chan struct{})}
+	f.more.Store(2)
+	_, b := interruptedWalk(t, f)
+	allStock(t, b, 30*time.Second)
+	if n := f.more.Load(); n >= 0 {
+		t.Fatalf("%d of the planned failures did not happen: the test no longer fails a repair", n+1)
+	}
 }
 
 // TestInterruptedWalkHealsAfterRestart: the same half-merged branch,

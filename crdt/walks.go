@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	dshelp "github.com/ipfs/boxo/datastore/dshelp"
 	cid "github.com/ipfs/go-cid"
@@ -262,7 +263,11 @@ func (s *Store) endWalk(a *announcement, closing bool) (again bool) {
 }
 
 // repairSoon starts one go-ds-crdt repair in the background unless one
-// is running.
+// is running. A repair that fails (an error, or a merge in it marked the
+// store dirty) is tried again after repairRetry, doubling up to
+// Config.RepairInterval, until one succeeds or the Store closes:
+// go-ds-crdt's own timer would try again only after RepairInterval
+// (minutes), and until then the tills hold different heads.
 func (s *Store) repairSoon() {
 	s.bgMu.Lock()
 	defer s.bgMu.Unlock()
@@ -273,8 +278,29 @@ func (s *Store) repairSoon() {
 	go func() {
 		defer s.bg.Done()
 		defer s.repairing.Store(false)
-		if err := s.crdt.Repair(s.ctx); err != nil && s.ctx.Err() == nil {
-			s.log.Warn("repair inventory after an interrupted merge; go-ds-crdt retries while dirty", "err", err)
+		wait := repairRetry
+		for {
+			marks := s.dirtyMarks.Load()
+			err := s.crdt.Repair(s.ctx)
+			if s.ctx.Err() != nil {
+				return
+			}
+			if err == nil && s.dirtyMarks.Load() == marks && !s.crdt.IsDirty(s.ctx) {
+				return
+			}
+			if err == nil {
+				err = errors.New("a merge in it failed")
+			}
+			s.log.Warn("repair inventory after an interrupted merge failed; trying again", "err", err, "in", wait)
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, s.cfg.RepairInterval)
 		}
 	}()
 }
+
+// repairRetry is the first wait before a failed repair is tried again.
+const repairRetry = 2 * time.Second
