@@ -20,9 +20,11 @@ import (
 // ledger itself above HQ's vector. *ledgerdb.DB implements it.
 type Ledger interface {
 	Vector() ledger.Vector
-	// Range calls f with a till's chained events from seq from upward,
-	// in order, until f returns false or the chain ends.
-	Range(till ledger.TillID, from uint64, f func(*ledger.Event) bool) error
+	// RangeRaw calls f with the stored bytes (as signed) of a till's
+	// chained events from seq from upward, in order, until f returns
+	// false or the chain ends. HQ verifies what it is sent, so the
+	// relay does not decode them.
+	RangeRaw(till ledger.TillID, from uint64, f func(seq uint64, raw []byte) bool) error
 	// Certificates returns the certificates the till holds, by till.
 	Certificates() (map[ledger.TillID]*ledger.Certificate, error)
 }

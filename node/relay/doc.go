@@ -24,13 +24,14 @@
 //
 // There is no queue: the outbox is the ledger above HQ's vector. Each
 // round the relay asks HQ for its vector (sending its token and its own
-// vector), reads what HQ lacks from the ledger (Ledger.Range) and posts
-// it in batches with the tills' certificates; HQ verifies and stores
-// each event once (EventID), so overlapping relays cost nothing. Failed
-// rounds are retried after MinBackoff doubling to MaxBackoff, with
-// jitter; nothing is dropped however long HQ is away. Events HQ refuses
-// (bad signature, unenrolled till) are logged at ERROR, stay in the
-// ledger and are offered again after MaxBackoff.
+// vector), reads what HQ lacks from the ledger (Ledger.RangeRaw: the
+// bytes as signed, not decoded) and posts it in batches with the tills'
+// certificates; HQ verifies and stores each event once (EventID), so
+// overlapping relays cost nothing. Failed rounds are retried after
+// MinBackoff doubling to MaxBackoff, with jitter; nothing is dropped
+// however long HQ is away. Events HQ refuses (bad signature, unenrolled
+// till) are logged at ERROR, stay in the ledger and are offered again
+// after MaxBackoff.
 //
 // # Downlink
 //

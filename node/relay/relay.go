@@ -593,12 +593,12 @@ func (r *Relay) upload(ctx context.Context, token uint64, mine, have ledger.Vect
 				return nil
 			}
 			n := 0
-			err := r.cfg.Ledger.Range(rg.Till, from, func(ev *ledger.Event) bool {
-				if ev.Seq > rg.To {
+			err := r.cfg.Ledger.RangeRaw(rg.Till, from, func(seq uint64, raw []byte) bool {
+				if seq > rg.To {
 					return false
 				}
-				batch = append(batch, ev.Bytes())
-				tills[ev.Till] = true
+				batch = append(batch, raw)
+				tills[rg.Till] = true
 				n++
 				return len(batch) < r.cfg.Batch
 			})

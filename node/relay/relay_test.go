@@ -664,7 +664,7 @@ func TestConfigValidate(t *testing.T) {
 type fakeLedger struct{}
 
 func (fakeLedger) Vector() ledger.Vector { return nil }
-func (fakeLedger) Range(ledger.TillID, uint64, func(*ledger.Event) bool) error {
+func (fakeLedger) RangeRaw(ledger.TillID, uint64, func(uint64, []byte) bool) error {
 	return errors.New("empty")
 }
 func (fakeLedger) Certificates() (map[ledger.TillID]*ledger.Certificate, error) { return nil, nil }
