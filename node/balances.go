@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
@@ -190,17 +191,22 @@ func (t *Till) redeemSource(id ledger.EventID) (*ledger.Event, bool) {
 }
 
 // eventByID looks an event of this till's own chain up by ID (reversals
-// name this till's own redemptions).
+// name this till's own redemptions). It hashes each stored event (an
+// EventID is the hash of its bytes) and decodes only the one it finds:
+// the chain holds a year of sales.
 func (t *Till) eventByID(id ledger.EventID) (*ledger.Event, error) {
-	var found *ledger.Event
-	err := t.db.Range(t.id, 1, func(ev *ledger.Event) bool {
-		if ev.ID() == id {
-			found = ev
+	var raw []byte
+	err := t.db.RangeRaw(t.id, 1, func(_ uint64, b []byte) bool {
+		if ledger.EventID(sha256.Sum256(b)) == id {
+			raw = b
 			return false
 		}
 		return true
 	})
-	return found, err
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	return ledger.Decode(raw)
 }
 
 // giveCardGrant is the owner's answer to a redemption request: the

@@ -105,6 +105,45 @@ func TestGiftCardsSpentOnce(t *testing.T) {
 	c3.must(201, "POST", "/api/cards/redeem", fmt.Sprintf(`{"idempotency_key":"sc-use","card":"SC-77","amount":%d,"account":"store_credit"}`, price))
 }
 
+// TestSaleWithTwoCardsGivesTheFirstBack: a sale paid by two gift cards
+// redeems them one by one before it is recorded. When the second fails,
+// the first card's redemption is given back (a card issue naming the
+// redemption as its source), no sale is recorded, and the cashier hears
+// which tender failed. A retry that pays right then goes through.
+func TestSaleWithTwoCardsGivesTheFirstBack(t *testing.T) {
+	rs, urls := connectedStore(t, 1)
+	price := int64(node.DemoCatalog(10)[2].Price)
+	_, receipt := saleOn(t, rs[0], "gc-src", "10003", 5, rs)
+	m := login(t, urls[0], "1", "1234")
+	m.must(201, "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"gc-a","card":"GC-2001","amount":%d,"sale":%q}`, 2*price, receipt))
+	m.must(201, "POST", "/api/cards/issue", fmt.Sprintf(`{"idempotency_key":"gc-b","card":"GC-2002","amount":%d,"sale":%q}`, price/2, receipt))
+	sales := func() int64 {
+		var k int64
+		rs[0].DB().View(func(st *ledger.State) { k = int64(st.Fold().StoreReport().Sales) })
+		return k
+	}
+	before := sales()
+	code, out := m.do("POST", "/api/sales", fmt.Sprintf(`{"idempotency_key":"two-cards","lines":[{"sku":"10003","qty":3}],"tenders":[`+
+		`{"kind":"gift_card","amount":%d,"ref":"GC-2001"},{"kind":"gift_card","amount":%d,"ref":"GC-2002"}]}`, 2*price, price))
+	if code != 400 || !strings.Contains(fmt.Sprint(out["error"]), "tender 2 (card GC-2002)") {
+		t.Fatalf("a sale whose second card is short: %d %v", code, out)
+	}
+	if a := m.must(200, "GET", "/api/cards/GC-2001", ""); n(a["balance"]) != 2*price || n(a["moves"]) != 3 {
+		t.Fatalf("the first card after the failed sale: %v (want its balance %d back, in 3 moves: issue, redeem, given back)", a, 2*price)
+	}
+	if b := m.must(200, "GET", "/api/cards/GC-2002", ""); n(b["balance"]) != price/2 || n(b["moves"]) != 1 {
+		t.Fatalf("the second card after the failed sale: %v", b)
+	}
+	if got := sales(); got != before {
+		t.Fatalf("sales %d after the failed sale, want %d", got, before)
+	}
+	// Paid in full by the first card, the sale goes through.
+	m.must(201, "POST", "/api/sales", fmt.Sprintf(`{"idempotency_key":"one-card","lines":[{"sku":"10003","qty":2}],"tenders":[{"kind":"gift_card","amount":%d,"ref":"GC-2001"}]}`, 2*price))
+	if a := m.must(200, "GET", "/api/cards/GC-2001", ""); n(a["balance"]) != 0 {
+		t.Fatalf("the first card after paying: %v", a)
+	}
+}
+
 // raceRequests posts one request per client to path, released together.
 func raceRequests(t *testing.T, clients []*web, path string, body func(i int) string) []int {
 	start := make(chan struct{})

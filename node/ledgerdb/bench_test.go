@@ -1,6 +1,7 @@
 package ledgerdb_test
 
 import (
+	"crypto/sha256"
 	"slices"
 	"testing"
 	"time"
@@ -52,4 +53,45 @@ func BenchmarkInsertRun(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkScanChain reads a till's chain of 50,000 events two ways:
+// decoded (Range), as the relay did to upload them, and as stored bytes
+// hashed to their EventID (RangeRaw), as the relay's upload and a till's
+// lookup of its own event by ID do now.
+func BenchmarkScanChain(b *testing.B) {
+	peer := ledgertest.NewTill(store, 2, 2)
+	evs := make([]*ledger.Event, 50_000)
+	for i := range evs {
+		evs[i] = peer.MustNext(ledgertest.Sale3(), now+int64(i))
+	}
+	db := open(&testing.T{}, b.TempDir())
+	defer db.Close()
+	if _, err := db.Insert(b.Context(), evs); err != nil {
+		b.Fatal(err)
+	}
+	till := evs[0].Till
+	b.Run("decoded", func(b *testing.B) {
+		for b.Loop() {
+			n := 0
+			if err := db.Range(till, 1, func(*ledger.Event) bool { n++; return true }); err != nil || n != len(evs) {
+				b.Fatal(n, err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("hashed", func(b *testing.B) {
+		for b.Loop() {
+			n := 0
+			if err := db.RangeRaw(till, 1, func(_ uint64, raw []byte) bool {
+				if sha256.Sum256(raw) == evs[0].ID() {
+					n++
+				}
+				return true
+			}); err != nil || n != 1 {
+				b.Fatal(n, err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+	})
 }
