@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
@@ -120,7 +119,7 @@ func (t *Till) beforeCard(ctx context.Context, m *ledger.CardMove, idem string) 
 			_, _, _, known = st.Fold().Sale(*m.Source)
 		})
 		if !known {
-			if _, ok := t.redeemSource(*m.Source); !ok {
+			if !t.redeemSource(m.Card, *m.Source) {
 				return time.Time{}, fmt.Errorf("%w: card %s: the sale that paid for it is not known here", ui.ErrBadRequest, m.Card)
 			}
 		}
@@ -177,36 +176,20 @@ func (t *Till) beforeCard(ctx context.Context, m *ledger.CardMove, idem string) 
 	return asked.Add(grantUseWithin), nil
 }
 
-// redeemSource finds a card redemption event this till holds (a
-// reversal names it as its source).
-func (t *Till) redeemSource(id ledger.EventID) (*ledger.Event, bool) {
-	ev, err := t.eventByID(id)
-	if err != nil || ev == nil {
-		return nil, false
+// redeemSource reports whether id is a redemption of card that this till
+// made: a give-back (reverse) names it as the source of the card issue
+// that returns the amount. The card's index has it; no chain is scanned.
+func (t *Till) redeemSource(card string, id ledger.EventID) bool {
+	es, err := t.db.CardEntries(card)
+	if err != nil {
+		return false
 	}
-	if m, ok := ev.Body.(*ledger.CardMove); ok && m.Op == ledger.CardRedeem {
-		return ev, true
-	}
-	return nil, false
-}
-
-// eventByID looks an event of this till's own chain up by ID (reversals
-// name this till's own redemptions). It hashes each stored event (an
-// EventID is the hash of its bytes) and decodes only the one it finds:
-// the chain holds a year of sales.
-func (t *Till) eventByID(id ledger.EventID) (*ledger.Event, error) {
-	var raw []byte
-	err := t.db.RangeRaw(t.id, 1, func(_ uint64, b []byte) bool {
-		if ledger.EventID(sha256.Sum256(b)) == id {
-			raw = b
-			return false
+	for _, e := range es {
+		if e.Event == id && e.Op == ledger.CardRedeem && e.Till == t.id {
+			return true
 		}
-		return true
-	})
-	if err != nil || raw == nil {
-		return nil, err
 	}
-	return ledger.Decode(raw)
+	return false
 }
 
 // giveCardGrant is the owner's answer to a redemption request: the

@@ -1,7 +1,6 @@
 package ledgerdb_test
 
 import (
-	"crypto/sha256"
 	"slices"
 	"testing"
 	"time"
@@ -56,9 +55,8 @@ func BenchmarkInsertRun(b *testing.B) {
 }
 
 // BenchmarkScanChain reads a till's chain of 50,000 events two ways:
-// decoded (Range), as the relay did to upload them, and as stored bytes
-// hashed to their EventID (RangeRaw), as the relay's upload and a till's
-// lookup of its own event by ID do now.
+// decoded (Range), as the relay did to upload them, and as the stored
+// bytes (RangeRaw), as the relay's upload and a pull's answer do now.
 func BenchmarkScanChain(b *testing.B) {
 	peer := ledgertest.NewTill(store, 2, 2)
 	evs := make([]*ledger.Event, 50_000)
@@ -80,15 +78,10 @@ func BenchmarkScanChain(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
 	})
-	b.Run("hashed", func(b *testing.B) {
+	b.Run("raw", func(b *testing.B) {
 		for b.Loop() {
 			n := 0
-			if err := db.RangeRaw(till, 1, func(_ uint64, raw []byte) bool {
-				if sha256.Sum256(raw) == evs[0].ID() {
-					n++
-				}
-				return true
-			}); err != nil || n != 1 {
+			if err := db.RangeRaw(till, 1, func(uint64, []byte) bool { n++; return true }); err != nil || n != len(evs) {
 				b.Fatal(n, err)
 			}
 		}
