@@ -109,7 +109,8 @@ func TestGiftCardsSpentOnce(t *testing.T) {
 // redeems them one by one before it is recorded. When the second fails,
 // the first card's redemption is given back (a card issue naming the
 // redemption as its source), no sale is recorded, and the cashier hears
-// which tender failed. A retry that pays right then goes through.
+// which tender failed. Paid by the first card alone, the sale then goes
+// through.
 func TestSaleWithTwoCardsGivesTheFirstBack(t *testing.T) {
 	rs, urls := connectedStore(t, 1)
 	price := int64(node.DemoCatalog(10)[2].Price)
