@@ -113,6 +113,9 @@ type Config struct {
 	// mergeHook, for tests, sees every key go-ds-crdt writes while it
 	// merges; an error fails that merge.
 	mergeHook func(key string) error
+	// commitHook, for tests, sees every value key go-ds-crdt wrote once its
+	// batch has committed and before the Store's indexes hear of it.
+	commitHook func(key string)
 }
 
 // DefaultConfig returns a Config with every optional field set for a till

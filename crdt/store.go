@@ -192,10 +192,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	opts.MultiHeadProcessing = false // heads pile up otherwise
 	s.buf = newBufferedStore(d)
 	observed := &observedStore{
-		Batching:    s.buf,
-		valuePrefix: crdtNS.ChildString("s").ChildString("k").String() + "/",
-		onCommit:    s.onCommit,
-		hook:        cfg.mergeHook,
+		Batching:     s.buf,
+		valuePrefix:  crdtNS.ChildString("s").ChildString("k").String() + "/",
+		beforeCommit: s.beforeCommit,
+		onCommit:     s.onCommit,
+		hook:         cfg.mergeHook,
+		committed:    cfg.commitHook,
 	}
 	s.crdt, err = dscrdt.New(observed, crdtNS, dag, s.bcast, opts)
 	if err != nil {

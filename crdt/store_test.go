@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,6 +64,53 @@ func TestProductReplicates(t *testing.T) {
 	}
 	if st := b.s.Stats(); st.FetchedBlocks == 0 {
 		t.Errorf("b fetched no blocks over %s: %+v", ProtocolID, st)
+	}
+}
+
+// TestBarcodeFoundOnceProductVisible checks the barcode index from inside
+// the window between a product's commit and the Store hearing of it: a
+// reader that can already see the product must find it by barcode too.
+func TestBarcodeFoundOnceProductVisible(t *testing.T) {
+	var (
+		store   atomic.Pointer[Store]
+		mu      sync.Mutex
+		checked []string
+	)
+	check := func(key string) {
+		s := store.Load()
+		if s == nil || key != "/"+prefixProduct+"/MILK-1L" {
+			return
+		}
+		ctx := context.Background()
+		p, err := s.Product(ctx, "MILK-1L")
+		if err != nil {
+			return
+		}
+		for _, code := range p.Barcodes {
+			got, err := s.ProductByBarcode(ctx, code)
+			mu.Lock()
+			if err != nil || got.SKU != p.SKU {
+				checked = append(checked, fmt.Sprintf("price %v: barcode %s: %+v, %v", p.Price, code, got, err))
+			} else {
+				checked = append(checked, fmt.Sprintf("price %v: barcode %s found", p.Price, code))
+			}
+			mu.Unlock()
+		}
+	}
+	r := newReplica(t, "till-a", replicaOpts{config: func(c *Config) { c.commitHook = check }})
+	store.Store(r.s)
+	ctx := t.Context()
+	if err := r.s.PutProduct(ctx, testProduct("MILK-1L", 129, "4006381333931")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.PutProduct(ctx, testProduct("MILK-1L", 139, "4006381333948")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"price 1.29: barcode 4006381333931 found", "price 1.39: barcode 4006381333948 found"}
+	if !slices.Equal(checked, want) {
+		t.Errorf("lookups between commit and index update:\n got %q\nwant %q", checked, want)
 	}
 }
 

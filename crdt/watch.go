@@ -176,8 +176,13 @@ func changeOf(k string) (Change, bool) {
 type observedStore struct {
 	ds.Batching
 	valuePrefix string // <crdt namespace>/s/k/ (go-ds-crdt v0.6.8 layout)
-	onCommit    func(key string, value []byte, deleted bool)
-	hook        func(key string) error // Config.mergeHook
+	// beforeCommit sees each value write just before its batch commits,
+	// onCommit just after. Together they let an index cover both the old
+	// and the new value while a reader may see either.
+	beforeCommit func(key string, value []byte, deleted bool)
+	onCommit     func(key string, value []byte, deleted bool)
+	hook         func(key string) error // Config.mergeHook
+	committed    func(key string)       // Config.commitHook
 }
 
 // crdtKey returns the CRDT key whose current value lives at k, if k is
@@ -236,14 +241,40 @@ func (b *observedBatch) Delete(ctx context.Context, k ds.Key) error {
 }
 
 func (b *observedBatch) Commit(ctx context.Context) error {
+	if b.o.beforeCommit != nil {
+		for _, w := range b.writes {
+			b.o.beforeCommit(w.key, w.value, w.deleted)
+		}
+	}
 	if err := b.Batch.Commit(ctx); err != nil {
 		return err
+	}
+	if b.o.committed != nil {
+		for _, w := range b.writes {
+			b.o.committed(w.key)
+		}
 	}
 	for _, w := range b.writes {
 		b.o.onCommit(w.key, w.value, w.deleted)
 	}
 	b.writes = nil
 	return nil
+}
+
+// beforeCommit runs on go-ds-crdt's merge goroutines just before a batch
+// that writes key commits. It adds a product's new barcodes to the index,
+// keeping the old ones, so that from the moment a reader can see the new
+// value until onCommit has run, a lookup by either barcode finds the SKU
+// (ProductByBarcode checks the stored product, so the extra entry costs
+// nothing if the commit fails).
+func (s *Store) beforeCommit(key string, value []byte, deleted bool) {
+	c, ok := changeOf(key)
+	if !ok || c.Kind != ChangeProduct || deleted {
+		return
+	}
+	if p, err := decodeProduct(value); err == nil && p.SKU == c.ID {
+		s.index.add(c.ID, p.Barcodes)
+	}
 }
 
 // onCommit runs on go-ds-crdt's merge goroutines once a key's current
@@ -300,6 +331,19 @@ func (x *barcodeIndex) set(sku string, codes []string) {
 		x.touched[sku] = true
 	}
 	x.setLocked(sku, codes)
+}
+
+// add adds codes to sku's entries without removing any.
+func (x *barcodeIndex) add(sku string, codes []string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	union := slices.Clone(x.codes[sku])
+	for _, code := range codes {
+		if !slices.Contains(union, code) {
+			union = append(union, code)
+		}
+	}
+	x.setLocked(sku, union)
 }
 
 func (x *barcodeIndex) setLocked(sku string, codes []string) {
