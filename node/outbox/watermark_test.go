@@ -37,8 +37,11 @@ func TestWatermarkHoldsLaterItems(t *testing.T) {
 	cfg.Hold = 10 * time.Second
 	o := start(t, cfg)
 
-	testkit.WaitFor(t, "the sale at 1010 waits for till 2", 10*time.Second, func() bool {
-		return o.Status()[0].WaitingFor == 2
+	// The round notes the wait before it sends the sale at 1000: wait for
+	// both, then check nothing else went.
+	testkit.WaitFor(t, "the sale at 1000 sent and the one at 1010 waiting for till 2", 10*time.Second, func() bool {
+		st := o.Status()[0]
+		return st.WaitingFor == 2 && st.Sent == 1
 	})
 	if got := f.sent(); len(got) != 1 || got[0] != a.ID() {
 		t.Fatalf("sent %d items before till 2's sale came, want only the one at 1000", len(got))
