@@ -58,9 +58,10 @@ type Store struct {
 	walking      bool // an announced walk is under way
 	fromSnapshot bool // go-ds-crdt's namespace came from a peer's snapshot
 
-	index *barcodeIndex
-	subs  *subscribers
-	newer newerKeys // keys of kinds a newer version wrote (newer.go)
+	index      *barcodeIndex
+	headsCache headsCache // heads.go
+	subs       *subscribers
+	newer      newerKeys // keys of kinds a newer version wrote (newer.go)
 
 	customers *customerIndex // customer_index.go
 
@@ -312,17 +313,26 @@ func (s *Store) Epoch() string { return s.epoch }
 func (s *Store) TillID() string { return s.cfg.TillID }
 
 // Heads returns the current DAG heads, sorted, and the highest height.
-// Two replicas with the same heads hold the same state.
+// Two replicas with the same heads hold the same state. A head another
+// head descends from is left out (heads.go).
 func (s *Store) Heads() ([]cid.Cid, uint64) {
+	heads, height := s.rawHeads()
+	return s.uncovered(heads), height
+}
+
+// rawHeads returns go-ds-crdt's heads as it keeps them.
+func (s *Store) rawHeads() ([]cid.Cid, uint64) {
 	st := s.crdt.InternalStats(context.Background())
 	return st.Heads, st.MaxHeight
 }
 
+// headList returns the heads to announce and to exchange blocks from:
+// go-ds-crdt's own. A covered head among them costs a peer one lookup.
 func (s *Store) headList() []cid.Cid {
 	if s.crdt == nil {
 		return nil
 	}
-	h, _ := s.Heads()
+	h, _ := s.rawHeads()
 	return h
 }
 

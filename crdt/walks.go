@@ -248,7 +248,7 @@ func (s *Store) endWalk(a *announcement, closing bool) (again bool) {
 	if !failed {
 		return false
 	}
-	heads, _ := s.Heads()
+	heads, _ := s.rawHeads()
 	for _, h := range a.heads {
 		if slices.ContainsFunc(heads, h.Equals) {
 			continue

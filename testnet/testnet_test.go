@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,11 +57,80 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func testLogger() *slog.Logger {
+// testLogger returns the logger for a run: to stderr when
+// TILLMESH_TEST_LOG is set, else to memory (a few thousand lines per
+// scenario), written out only if the test fails. A rare failure then
+// comes with the tills' logs, timed as in a quiet run.
+func testLogger(t *testing.T) *slog.Logger {
 	if os.Getenv("TILLMESH_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	rec := &recorder{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			rec.dump(t)
+		}
+	})
+	return slog.New(slog.NewTextHandler(rec, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// recorder keeps the last recorderLines lines written to it.
+type recorder struct {
+	mu      sync.Mutex
+	lines   [][]byte
+	next    int // where the next line goes once lines is full
+	dropped int
+}
+
+const recorderLines = 50_000
+
+func (r *recorder) Write(p []byte) (int, error) {
+	line := bytes.Clone(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.lines) < recorderLines {
+		r.lines = append(r.lines, line)
+		return len(p), nil
+	}
+	r.lines[r.next] = line
+	r.next = (r.next + 1) % recorderLines
+	r.dropped++
+	return len(p), nil
+}
+
+// dump writes the lines to a file named after the test and logs its
+// path and the warnings and errors among them.
+func (r *recorder) dump(t *testing.T) {
+	r.mu.Lock()
+	lines := append(slices.Clone(r.lines[r.next:]), r.lines[:r.next]...)
+	dropped := r.dropped
+	r.mu.Unlock()
+	f, err := os.CreateTemp("", "testnet-"+strings.ReplaceAll(t.Name(), "/", "-")+"-*.log")
+	if err != nil {
+		t.Logf("write the tills' log: %v", err)
+	} else {
+		for _, l := range lines {
+			_, _ = f.Write(l)
+		}
+		if err := f.Close(); err != nil {
+			t.Logf("write the tills' log: %v", err)
+		}
+		t.Logf("the tills' log (%d lines, %d earlier ones dropped): %s", len(lines), dropped, f.Name())
+	}
+	const most = 200
+	var warn []string
+	for _, l := range lines {
+		if bytes.Contains(l, []byte("level=WARN")) || bytes.Contains(l, []byte("level=ERROR")) {
+			warn = append(warn, strings.TrimRight(string(l), "\n"))
+		}
+	}
+	if len(warn) > most {
+		t.Logf("%d warnings and errors, the last %d:", len(warn), most)
+		warn = warn[len(warn)-most:]
+	}
+	for _, w := range warn {
+		t.Log(w)
+	}
 }
 
 // runScenario runs a built-in scenario and fails the test, with the seed
@@ -80,7 +151,7 @@ func runScenario(t *testing.T, name string, mode Mode, opts ...func(*Config)) *R
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	cfg.Mode, cfg.Seed, cfg.Binary, cfg.Logger = mode, seed, binary, testLogger()
+	cfg.Mode, cfg.Seed, cfg.Binary, cfg.Logger = mode, seed, binary, testLogger(t)
 	if sc.upgrades() && mode == Process {
 		cfg.OldBinary, cfg.Binary = releaseBinaries(t)
 	}
@@ -255,7 +326,7 @@ func TestChecksCatchFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	cfg.Logger, cfg.Wait = testLogger(), time.Minute
+	cfg.Logger, cfg.Wait = testLogger(t), time.Minute
 	ctx := t.Context()
 	h, err := newHarness(ctx, sc, cfg)
 	if err != nil {
