@@ -732,8 +732,9 @@ async function addItem(line) {
     } catch (e) {
       if (!(e.data && e.data.need === 'weight')) throw e;
       const p = e.data.product;
+      const since = weightSeq;
       const grams = await weighOnScale(p.name);
-      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); if (!freshScan(n)) return; cartChanged(c, true); liveWeigh(c.lines[state.sel]); setMsg('#sale-msg', L('till.sale.weighed', { name: p.name, kg: kg(grams) }), 'ok'); return; }
+      if (grams > 0) { c = await api('POST', '/api/cart/lines', { ...line, qty: grams }); if (!freshScan(n)) return; cartChanged(c, true); liveWeigh(c.lines[state.sel], since); setMsg('#sale-msg', L('till.sale.weighed', { name: p.name, kg: kg(grams) }), 'ok'); return; }
       const v = await ask({ title: L('till.sale.weight_of', { name: p.name }), text: perKg(p.price) + (state.scaleError ? ' · ' + L('till.sale.scale', { reason: state.scaleError }) : ''), okText: L('till.sale.add'),
         fields: [{ name: 'kg', label: L('till.sale.weight_kg'), inputmode: 'decimal', placeholder: kg(750) }],
         check: (v) => (parseKg(v.kg) > 0 ? null : L('till.sale.enter_weight', { example: kg(750) })) });
@@ -1987,7 +1988,7 @@ function connectEvents() {
   es.addEventListener('reload', () => { if (onShow[state.view]) onShow[state.view](); });
   es.addEventListener('logout', () => showLogin(L('till.login.ended')));
   es.addEventListener('scan', (e) => onSerialScan(JSON.parse(e.data)));
-  es.addEventListener('weight', (e) => onWeight(JSON.parse(e.data)));
+  es.addEventListener('weight', (e) => { lastWeight = JSON.parse(e.data); weightSeq++; onWeight(lastWeight); });
 }
 
 async function checkSession() {
@@ -2170,11 +2171,12 @@ async function weighLine() {
   const l = selectedLine();
   if (!l) return;
   if (l.unit !== 'kg') { setMsg('#sale-msg', L('till.scale.not_weighed', { name: l.name }), 'error'); return; }
+  const since = weightSeq;
   const grams = await weighOnScale(l.name);
   if (!(grams > 0)) { setMsg('#sale-msg', state.scaleError || L('till.scale.none'), 'error'); return; }
   try {
     cartChanged(await api('PUT', '/api/cart/lines/' + l.index, { qty: grams }));
-    liveWeigh(state.cart.lines[l.index]);
+    liveWeigh(state.cart.lines[l.index], since);
     setMsg('#sale-msg', L('till.sale.weighed', { name: l.name, kg: kg(grams) }), 'ok');
   } catch (e) { setMsg('#sale-msg', e.message, 'error'); }
 }
@@ -2182,11 +2184,17 @@ async function weighLine() {
 // liveWeigh makes a line just weighed on the scale follow it: while it
 // is the cart's last line and stays on the scale, each new stable weight
 // (the "weight" event) becomes its weight. Taken off (weight 0), another
-// line added or the sale paid, it stops.
-function liveWeigh(l) {
+// line added or the sale paid, it stops. since is weightSeq from before
+// the scale was read: a weight that came while the line was being added
+// (more put on at once) is the line's weight now, not lost.
+function liveWeigh(l, since) {
   state.onScale = l && l.unit === 'kg' ? { index: l.index, sku: l.sku } : null;
   renderCart(); // marks the line: tr.on-scale
+  if (state.onScale && since !== undefined && weightSeq > since) onWeight(lastWeight);
 }
+
+// The scale's "weight" events so far, and the last one.
+let weightSeq = 0, lastWeight = null;
 
 async function onWeight(w) {
   $('#cart-lines').dataset.scale = String(w.grams);
