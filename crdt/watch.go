@@ -264,9 +264,9 @@ func (b *observedBatch) Commit(ctx context.Context) error {
 // beforeCommit runs on go-ds-crdt's merge goroutines just before a batch
 // that writes key commits. It adds a product's new barcodes to the index,
 // keeping the old ones, so that from the moment a reader can see the new
-// value until onCommit has run, a lookup by either barcode finds the SKU
-// (ProductByBarcode checks the stored product, so the extra entry costs
-// nothing if the commit fails).
+// value until onCommit has run, a lookup by either barcode finds the SKU.
+// ProductByBarcode checks the stored product, so an entry the commit did
+// not make true (it failed) costs a lookup one read until the next write.
 func (s *Store) beforeCommit(key string, value []byte, deleted bool) {
 	c, ok := changeOf(key)
 	if !ok || c.Kind != ChangeProduct || deleted {
