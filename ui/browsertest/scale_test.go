@@ -20,7 +20,7 @@ import (
 // cart came over the event stream). The page heard the new weight while
 // the line did not yet follow the scale; the line still ends at 0.900 kg.
 // The browser holds that answer back (DevTools' Fetch domain), so the
-// order is the same every run; a loaded CI machine once made it by chance.
+// order is the same every run; a loaded test run once made it by chance.
 func TestWeightWhileTheLineIsAdded(t *testing.T) {
 	path := chromiumOrSkip(t)
 	store, dirs := enrolledStore(t, "Corner Shop", "Till 1")
