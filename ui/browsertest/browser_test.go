@@ -379,6 +379,17 @@ func dialogClosed(t *testing.T, ctx context.Context) {
 	until(t, ctx, "dialog closed", `!document.querySelector('#dlg').open`)
 }
 
+// openShift opens the signed-in cashier's shift with the given float
+// (as typed, e.g. "100.00") and goes back to the sale screen.
+func openShift(t *testing.T, ctx context.Context, float string) {
+	t.Helper()
+	nav(t, ctx, "shift")
+	do(t, ctx, "open shift", chromedp.WaitVisible("#shift-float"))
+	setInput(t, ctx, "#shift-float", float)
+	do(t, ctx, "open shift", chromedp.Click("#shift-open-btn"), chromedp.WaitVisible("#x-report"))
+	nav(t, ctx, "sale")
+}
+
 func nav(t *testing.T, ctx context.Context, view string) {
 	t.Helper()
 	do(t, ctx, "open "+view, chromedp.Click(fmt.Sprintf(`#nav button[data-view=%q]`, view)), chromedp.WaitVisible("#view-"+view))
@@ -514,11 +525,7 @@ func TestTillInTheBrowser(t *testing.T) {
 	js[bool](t, pb, `window.__noReload = true`)
 
 	// Till 1: open a shift with a 100.00 float.
-	nav(t, pa, "shift")
-	do(t, pa, "open shift", chromedp.WaitVisible("#shift-float"))
-	setInput(t, pa, "#shift-float", "100.00")
-	do(t, pa, "open shift", chromedp.Click("#shift-open-btn"), chromedp.WaitVisible("#x-report"))
-	nav(t, pa, "sale")
+	openShift(t, pa, "100.00")
 
 	// A scan with a wrong check digit is refused on screen.
 	good := cat[0].Barcodes[0]
@@ -777,11 +784,7 @@ func TestCashierFirstHour(t *testing.T) {
 	do(t, pa, "OK on the keypad", chromedp.Click(`#view-login .keypad button:nth-child(12)`), chromedp.WaitVisible("#view-sale"))
 
 	// Open a shift with a 50.00 float.
-	nav(t, pa, "shift")
-	do(t, pa, "open shift", chromedp.WaitVisible("#shift-float"))
-	setInput(t, pa, "#shift-float", "50.00")
-	do(t, pa, "open shift", chromedp.Click("#shift-open-btn"), chromedp.WaitVisible("#x-report"))
-	nav(t, pa, "sale")
+	openShift(t, pa, "50.00")
 
 	// A wireless scanner that stalls mid-code (twice the scan gap) still
 	// scans once: nothing is left in the search box, no split code.

@@ -154,11 +154,7 @@ func TestADayAtTheCounter(t *testing.T) {
 	login(t, p, a.url, "1", "1234")
 
 	// Open the shift with a 100.00 float.
-	nav(t, p, "shift")
-	do(t, p, "open shift", chromedp.WaitVisible("#shift-float"))
-	setInput(t, p, "#shift-float", "100.00")
-	do(t, p, "open shift", chromedp.Click("#shift-open-btn"), chromedp.WaitVisible("#x-report"))
-	nav(t, p, "sale")
+	openShift(t, p, "100.00")
 
 	// sell scans the items and pays: cash (given, or the total) or card.
 	sell := func(card bool, items ...int) (receipt string, total int64) {

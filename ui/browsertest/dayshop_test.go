@@ -91,11 +91,7 @@ func TestCashiersDayInTheBrowser(t *testing.T) {
 	br := newBrowser(t, path)
 	pa, pb := br.page("till 1"), br.page("till 2")
 	login(t, pa, a.url, "2", "0000")
-	nav(t, pa, "shift")
-	do(t, pa, "open shift", chromedp.WaitVisible("#shift-float"))
-	setInput(t, pa, "#shift-float", "100.00")
-	do(t, pa, "open shift", chromedp.Click("#shift-open-btn"), chromedp.WaitVisible("#x-report"))
-	nav(t, pa, "sale")
+	openShift(t, pa, "100.00")
 
 	// A price override: the cashier asks, a supervisor approves.
 	wedge(t, pa, cat[0].Barcodes[0])

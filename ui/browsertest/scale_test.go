@@ -44,11 +44,7 @@ func TestWeightWhileTheLineIsAdded(t *testing.T) {
 	br := newBrowser(t, path)
 	pa := br.page("till 1")
 	login(t, pa, a.url, "2", "0000")
-	nav(t, pa, "shift")
-	do(t, pa, "open shift", chromedp.WaitVisible("#shift-float"))
-	setInput(t, pa, "#shift-float", "100.00")
-	do(t, pa, "open shift", chromedp.Click("#shift-open-btn"), chromedp.WaitVisible("#x-report"))
-	nav(t, pa, "sale")
+	openShift(t, pa, "100.00")
 
 	// Answers to adding a cart line with a weight wait for release.
 	held := make(chan struct{}, 1)
