@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sync"
 
-	dshelp "github.com/ipfs/boxo/datastore/dshelp"
 	cid "github.com/ipfs/go-cid"
 )
 
@@ -53,8 +52,7 @@ func (s *Store) uncovered(heads []cid.Cid) []cid.Cid {
 	ctx := context.Background()
 	out := make([]cid.Cid, 0, len(heads))
 	for i, h := range heads {
-		height, ok := s.blockHeight(ctx, h)
-		if ok {
+		if height, err := blockHeight(ctx, s.cfg.Datastore, s.blocksNS, h); err == nil && height > 0 {
 			others := slices.Delete(slices.Clone(heads), i, i+1)
 			if covered, err := reaches(ctx, s.cfg.Datastore, s.blocksNS, others, h, height, coveredWalk); err == nil && covered {
 				continue
@@ -64,15 +62,4 @@ func (s *Store) uncovered(heads []cid.Cid) []cid.Cid {
 	}
 	c.in, c.out = slices.Clone(heads), out
 	return slices.Clone(out)
-}
-
-// blockHeight returns the height of the DAG node c, if its block is here
-// and decodes.
-func (s *Store) blockHeight(ctx context.Context, c cid.Cid) (uint64, bool) {
-	data, err := s.cfg.Datastore.Get(ctx, s.blocksNS.Child(dshelp.MultihashToDsKey(c.Hash())))
-	if err != nil {
-		return 0, false
-	}
-	_, h, err := decodeDAGNode(data)
-	return h, err == nil && h > 0
 }

@@ -188,6 +188,12 @@ func interruptedHeight(ctx context.Context, d ds.Datastore, crdtNS, blocksNS ds.
 	if err != nil || isHead {
 		return 0, err
 	}
+	return blockHeight(ctx, d, blocksNS, c)
+}
+
+// blockHeight returns the height of the DAG node c, or 0 if its block is
+// not here or does not decode.
+func blockHeight(ctx context.Context, d ds.Datastore, blocksNS ds.Key, c cid.Cid) (uint64, error) {
 	data, err := d.Get(ctx, blocksNS.Child(dshelp.MultihashToDsKey(c.Hash())))
 	if errors.Is(err, ds.ErrNotFound) {
 		return 0, nil
@@ -196,7 +202,7 @@ func interruptedHeight(ctx context.Context, d ds.Datastore, crdtNS, blocksNS ds.
 		return 0, fmt.Errorf("read block %s: %w", c, err)
 	}
 	_, h, err := decodeDAGNode(data)
-	if err != nil || h == 0 {
+	if err != nil {
 		return 0, nil
 	}
 	return h, nil

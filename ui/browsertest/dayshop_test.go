@@ -259,28 +259,8 @@ func abs(v int64) int64 {
 // must not hide the serial scan's line (CI saw the cart stay one line
 // short, the serial scan in it at the till but not on the screen).
 func TestSerialScanNotHiddenByAnOlderAnswer(t *testing.T) {
-	path := chromiumOrSkip(t)
-	store, dirs := enrolledStore(t, "Corner Shop", "Till 1")
-	set := sim.NewSet()
-	a := startTillWith(t, store, dirs[0], set)
-	ctx := t.Context()
 	cat := node.DemoCatalog(2)
-	for _, p := range cat {
-		if err := a.Inventory().PutProduct(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.AddStaff(ctx, "2", "Carl Cashier", ui.RoleCashier, "0000"); err != nil {
-		t.Fatal(err)
-	}
-	// The wedge types over DevTools, slower than a scanner on a loaded
-	// machine: a wider gap keeps it a scan, as in the other tests.
-	if err := a.PutSetting(ctx, ui.SettingScanGap, "300"); err != nil {
-		t.Fatal(err)
-	}
-	br := newBrowser(t, path)
-	p := br.page("till")
-	login(t, p, a.url, "2", "0000")
+	set, p := cashierAtOneTill(t, cat...)
 	// The keyboard scan's answer (one line) is held back until the page
 	// shows the serial scan's cart (two lines); __staleSeen is set once
 	// the page has handled the held answer.
@@ -321,4 +301,31 @@ func holdFirstCartAnswer(t *testing.T, p context.Context, cond string) {
 		};
 		return true;
 	})()`, cond))
+}
+
+// cashierAtOneTill starts one enrolled till with simulated devices and
+// the given products, and signs a cashier in on a browser page.
+func cashierAtOneTill(t *testing.T, products ...crdt.Product) (*sim.Set, context.Context) {
+	t.Helper()
+	path := chromiumOrSkip(t)
+	store, dirs := enrolledStore(t, "Corner Shop", "Till 1")
+	set := sim.NewSet()
+	a := startTillWith(t, store, dirs[0], set)
+	ctx := t.Context()
+	for _, p := range products {
+		if err := a.Inventory().PutProduct(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.AddStaff(ctx, "2", "Carl Cashier", ui.RoleCashier, "0000"); err != nil {
+		t.Fatal(err)
+	}
+	// The wedge types over DevTools, slower than a scanner on a loaded
+	// machine: a wider gap keeps it a scan, as in the other tests.
+	if err := a.PutSetting(ctx, ui.SettingScanGap, "300"); err != nil {
+		t.Fatal(err)
+	}
+	p := newBrowser(t, path).page("till 1")
+	login(t, p, a.url, "2", "0000")
+	return set, p
 }

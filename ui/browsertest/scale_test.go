@@ -9,9 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tillmesh/tillmesh/crdt"
-	"github.com/tillmesh/tillmesh/hw/sim"
 	"github.com/tillmesh/tillmesh/ledger"
-	"github.com/tillmesh/tillmesh/ui"
 )
 
 // TestWeightWhileTheLineIsAdded: the cashier scans loose apples with
@@ -22,28 +20,9 @@ import (
 // The browser holds that answer back (DevTools' Fetch domain), so the
 // order is the same every run; a loaded test run once made it by chance.
 func TestWeightWhileTheLineIsAdded(t *testing.T) {
-	path := chromiumOrSkip(t)
-	store, dirs := enrolledStore(t, "Corner Shop", "Till 1")
-	set := sim.NewSet()
-	a := startTillWith(t, store, dirs[0], set)
-	ctx := t.Context()
 	apples := crdt.Product{SKU: "A1", Name: "Apples loose", Price: 299, Currency: "EUR", TaxRate: 700, Unit: ledger.Kilogram,
 		Barcodes: []string{gtin(t, "400000999999")}}
-	if err := a.Inventory().PutProduct(ctx, apples); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.AddStaff(ctx, "2", "Carl Cashier", ui.RoleCashier, "0000"); err != nil {
-		t.Fatal(err)
-	}
-	// The wedge types over DevTools, slower than a scanner on a loaded
-	// machine: a wider gap keeps it a scan, as in the other tests.
-	if err := a.PutSetting(ctx, ui.SettingScanGap, "300"); err != nil {
-		t.Fatal(err)
-	}
-
-	br := newBrowser(t, path)
-	pa := br.page("till 1")
-	login(t, pa, a.url, "2", "0000")
+	set, pa := cashierAtOneTill(t, apples)
 	openShift(t, pa, "100.00")
 
 	// Answers to adding a cart line with a weight wait for release.
